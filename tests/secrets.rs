@@ -2232,3 +2232,38 @@ steps:
     assert_eq!(out.code, 0, "{}", out.text());
     assert!(out.text().contains("tok=***"), "{}", out.text());
 }
+
+/// A name that says where a secret is kept (`POSTGRES_PASSWORD_FILE`, Docker's secrets
+/// convention) is not refused written out, in `env:` or a command: its value is a path. And
+/// the scan of commands is not fooled by a `<<` in arithmetic (read as a here-document, it hid
+/// the rest of the script), `sudo`, or `nohup env`.
+#[test]
+fn a_secrets_file_path_passes_validate_and_arithmetic_or_sudo_hides_no_written_secret() {
+    let env = Env::new();
+    env.workflow(
+        "paths",
+        "name: paths\nsteps:\n  - name: db\n    run: POSTGRES_PASSWORD_FILE=/run/secrets/db ./start\n    env:\n      GITHUB_TOKEN_FILE: /run/secrets/gh\n",
+    );
+    let out = env.run(&["workflow", "validate", "paths"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    for (name, run) in [
+        (
+            "arith",
+            "echo $(( 1 << 2 ))\n      GITHUB_TOKEN=ghp_leakedtoken123 sh -c x",
+        ),
+        ("sudo", "sudo GITHUB_TOKEN=ghp_leakedtoken123 cmd"),
+        ("nohup", "nohup env GITHUB_TOKEN=ghp_leakedtoken123 cmd"),
+    ] {
+        env.workflow(
+            name,
+            &format!("name: {name}\nsteps:\n  - name: s\n    run: |\n      {run}\n"),
+        );
+        let out = env.run(&["workflow", "validate", name]);
+        assert_eq!(out.code, 2, "{name}: {}", out.text());
+        assert!(
+            out.text().contains("`GITHUB_TOKEN` is a secret"),
+            "{name}: {}",
+            out.text()
+        );
+    }
+}

@@ -44,6 +44,26 @@ pub fn secret_assignments(
     scanner.found
 }
 
+/// Where the arithmetic `((...))` whose first `(` is at `open` ends (after its `))`), or `end`.
+fn arithmetic_end(t: &[u8], open: usize, end: usize) -> usize {
+    let mut depth = 0usize;
+    let mut j = open;
+    while j < end {
+        match t[j] {
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return j + 1;
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    end
+}
+
 /// What is wrong with a secret `name` assigned a value written out in a shell command, and
 /// how to fix it, in the words of `validate`'s refusal of a secret `env:` entry written out
 /// (`validate::literal_secret`). `place`: what the run's log keeps (`the definition`, `an
@@ -102,8 +122,13 @@ struct Word {
 const KEYWORDS: [&str; 10] = [
     "if", "then", "else", "elif", "do", "while", "until", "!", "{", "time",
 ];
-/// The commands whose arguments are assignments.
-const ASSIGNING: [&str; 6] = ["export", "readonly", "local", "declare", "typeset", "env"];
+/// The commands whose arguments are assignments (`sudo` and `doas` pass `NAME=value` before
+/// their command into its environment, as `env` does).
+const ASSIGNING: [&str; 8] = [
+    "export", "readonly", "local", "declare", "typeset", "env", "sudo", "doas",
+];
+/// The commands that run the next word as a command (`nohup env NAME=value cmd`).
+const PREFIXES: [&str; 5] = ["nohup", "exec", "nice", "command", "builtin"];
 
 impl Scanner<'_> {
     fn template_at(&self, i: usize) -> Option<usize> {
@@ -138,6 +163,12 @@ impl Scanner<'_> {
                     while i < end && t[i] != b'\n' {
                         i += 1;
                     }
+                }
+                // `((...))`: an arithmetic command, skipped whole (a `<<` in it is a shift).
+                b'(' if t.get(i + 1) == Some(&b'(') => {
+                    i = arithmetic_end(t, i, end);
+                    at_command = false;
+                    assigning = None;
                 }
                 b';' | b'&' | b'|' | b'(' | b')' => {
                     i += 1;
@@ -183,11 +214,12 @@ impl Scanner<'_> {
                         if assignment {
                             continue;
                         }
-                        at_command = KEYWORDS.contains(&word.unquoted.as_str());
+                        at_command = KEYWORDS.contains(&word.unquoted.as_str())
+                            || PREFIXES.contains(&word.unquoted.as_str());
                         assigning = ASSIGNING.iter().find(|w| **w == word.unquoted).copied();
                     } else if let Some(command) = assigning
                         && !assignment
-                        && command == "env"
+                        && matches!(command, "env" | "sudo" | "doas")
                         && !word.unquoted.starts_with('-')
                     {
                         // `env NAME=value COMMAND ...`: its command's arguments are not.
@@ -204,7 +236,10 @@ impl Scanner<'_> {
         let Some(eq) = word.equals else {
             return false;
         };
-        let name = &word.unquoted[..eq];
+        // `NAME+=value` (bash's append) assigns NAME too.
+        let name = word.unquoted[..eq]
+            .strip_suffix('+')
+            .unwrap_or(&word.unquoted[..eq]);
         let is_name = word.plain_before_equals
             && name
                 .chars()
@@ -218,6 +253,7 @@ impl Scanner<'_> {
         if !word.value_expands
             && !value.is_empty()
             && (self.secret)(name)
+            && !crate::execute::names_where_a_secret_is(name)
             && (self.may_be_secret)(value)
         {
             self.found.push(SecretAssignment {
@@ -313,6 +349,43 @@ impl Scanner<'_> {
                         }
                     }
                     i += 1;
+                }
+                // `$'...'` (ANSI-C quoting) is a literal, not an expansion.
+                b'$' if t.get(i + 1) == Some(&b'\'') => {
+                    if equals.is_none() {
+                        plain_before_equals = false;
+                    }
+                    i += 2;
+                    while i < end && t[i] != b'\'' {
+                        if t[i] == b'\\' && i + 1 < end {
+                            raw.push(t[i + 1]);
+                            i += 2;
+                        } else {
+                            raw.push(t[i]);
+                            i += 1;
+                        }
+                    }
+                    i += 1;
+                }
+                // A `$` that starts no expansion (`abc$`, `$ `, `$%`) is itself.
+                b'$' if !t.get(i + 1).is_some_and(|&n| {
+                    n.is_ascii_alphanumeric()
+                        || matches!(
+                            n,
+                            b'_' | b'{' | b'(' | b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-'
+                        )
+                }) =>
+                {
+                    raw.push(b'$');
+                    i += 1;
+                }
+                // `$((...))`: arithmetic, to its closing parentheses (a `<<` in it is a shift,
+                // not a here-document, and its blanks end no word).
+                b'$' if t.get(i + 1) == Some(&b'(') && t.get(i + 2) == Some(&b'(') => {
+                    expands(equals, &mut value_expands);
+                    let after = arithmetic_end(t, i + 1, end);
+                    raw.extend_from_slice(&t[i..after]);
+                    i = after;
                 }
                 b'$' | b'`' => {
                     expands(equals, &mut value_expands);
@@ -479,6 +552,38 @@ mod tests {
             "x 2>/dev/null; NPM_TOKEN=abcd1234 y",
         ] {
             assert_eq!(names(command).len(), 1, "{command}");
+        }
+    }
+
+    /// What a review found slipping past the scan: a `<<` in arithmetic read as a
+    /// here-document (the rest of the script skipped), `sudo`/`nohup env` before the
+    /// assignment, ANSI-C quoting and a lone `$` taken for expansions, bash's `+=`.
+    #[test]
+    fn arithmetic_prefix_commands_ansi_c_quotes_and_appends_hide_no_secret() {
+        for command in [
+            "echo $(( 1 << 2 ))\nGITHUB_TOKEN=ghp_leakedtoken123 sh -c x",
+            "(( x = 1 << 2 ))\nGITHUB_TOKEN=ghp_leakedtoken123 x",
+            "sudo GITHUB_TOKEN=ghp_abcdef123 cmd",
+            "sudo -E GITHUB_TOKEN=ghp_abcdef123 cmd",
+            "nohup env GITHUB_TOKEN=ghp_abcdef123 cmd",
+            "exec env GITHUB_TOKEN=ghp_abcdef123 cmd",
+            "GITHUB_TOKEN=$'ghp_abcdef123' cmd",
+            "GITHUB_TOKEN=ghp_abcdef123$ cmd",
+            "GITHUB_TOKEN+=ghp_abcdef123",
+        ] {
+            assert_eq!(names(command), ["GITHUB_TOKEN"], "{command}");
+        }
+        // Where a secret is kept is no secret to refuse (`POSTGRES_PASSWORD_FILE`).
+        assert!(names("POSTGRES_PASSWORD_FILE=/run/secrets/db cmd").is_empty());
+        assert!(names("GITHUB_TOKEN_PATH=/run/t cmd").is_empty());
+        // Still expansions, and still no assignment.
+        for command in [
+            "GITHUB_TOKEN=$((1 << 2)) cmd",
+            "GITHUB_TOKEN=$x cmd",
+            "sudo cmd GITHUB_TOKEN=ghp_abcdef123",
+            "nohup cmd GITHUB_TOKEN=ghp_abcdef123",
+        ] {
+            assert!(names(command).is_empty(), "{command}");
         }
     }
 

@@ -62,6 +62,18 @@ pub fn is_secret_name(name: &str) -> bool {
             || upper.ends_with("_PAT"))
 }
 
+/// Does `name` say where a secret is kept rather than hold one (`POSTGRES_PASSWORD_FILE`,
+/// Docker's secrets convention; `GITHUB_TOKEN_PATH`, `SECRETS_DIR`)? Its value is a path:
+/// `validate` does not refuse it written out (in `env:` or a command), which broke real
+/// definitions (`POSTGRES_PASSWORD_FILE=/run/secrets/db`). It is still redacted by its name
+/// (SPEC §6), which costs only a path in the output.
+pub fn names_where_a_secret_is(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["_FILE", "_PATH", "_DIR"]
+        .iter()
+        .any(|end| upper.ends_with(end))
+}
+
 /// Is `name` a secret entry of `step`'s `env:` (a secret-looking name, or listed in its
 /// `secret_env`)?
 pub fn is_secret_env(step: &Step, name: &str) -> bool {

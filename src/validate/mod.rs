@@ -92,7 +92,11 @@ pub(crate) fn literal_secret(
     secret: bool,
     unit: &str,
 ) -> Option<(String, String)> {
-    if !secret || value.is_empty() || value.contains("${{") {
+    if !secret
+        || value.is_empty()
+        || value.contains("${{")
+        || crate::execute::names_where_a_secret_is(name)
+    {
         return None;
     }
     let input = name.to_ascii_lowercase();
