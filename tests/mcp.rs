@@ -1686,6 +1686,58 @@ fn a_detached_run_outlives_the_clients_time_limit_and_status_shows_it_finish() {
     }
 }
 
+/// A report with `detach: true` answered the status document without the warnings the same
+/// call without it carries (that the definition's file changed since the run started went to
+/// the server's stderr only), and with exit code 0 for a run it said was waiting, where the
+/// tools promise 3 (the call without `detach` gives 3, the API too). Its answer carries them,
+/// and the exit code of the status it returns: 0 only while the run is running.
+#[test]
+fn a_detached_report_carries_the_calls_warnings_and_the_exit_code_of_its_status() {
+    let env = Env::new();
+    let two = "name: two\nsteps:\n  - {name: Ask, prompt: one}\n  - {name: Ask2, prompt: two}\n";
+    env.workflow("two", two);
+    let start = || {
+        let out = env.run(&["--json", "workflow", "run", "two"]);
+        assert_eq!(out.code, 3, "{}", out.stdout);
+        out.json()["run_id"].as_str().unwrap().to_string()
+    };
+    let (waits, detached) = (start(), start());
+    env.workflow("two", &format!("{two}  - {{name: Extra, run: echo x}}\n"));
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    let changed = |doc: &Value| {
+        doc["warnings"].as_array().is_some_and(|w| {
+            w.iter().any(|w| {
+                w.as_str()
+                    .unwrap()
+                    .contains("changed since this run started")
+            })
+        })
+    };
+    s.call(1, "step_complete", json!({"run": waits, "step": "Ask"}));
+    let (doc, code) = s.document(1);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("waiting"), 3),
+        "{doc}"
+    );
+    assert!(changed(&doc), "{doc}");
+    s.call(
+        2,
+        "step_complete",
+        json!({"run": detached, "step": "Ask", "detach": true}),
+    );
+    let (doc, code) = s.document(2);
+    assert!(changed(&doc), "{doc}");
+    let expected = match doc["status"].as_str() {
+        Some("running" | "completed") => 0,
+        Some("waiting" | "stopped") => 3,
+        other => panic!("a detached report answered {other:?}: {doc}"),
+    };
+    assert_eq!(code, expected, "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
 /// The logs tool had no size control: a step printing megabytes that failed three times gave
 /// one result of many megabytes (the document twice: text and structured content), past what
 /// a model takes. Each attempt gives its last `tail_bytes` (8 KiB by default) and says what

@@ -3095,6 +3095,50 @@ fn a_resume_through_the_server_warns_that_the_definition_changed() {
     );
 }
 
+/// A report or a manual start through the server drives the run on in a background driver,
+/// which said that the definition's file changed since the run started only in its log
+/// (`serve/driver-*.log`): the answer had neither `x-cortex-warning` nor `warnings`, where the
+/// CLI's `step complete` says it. Said in both now, as a resume through the server says it.
+#[test]
+fn a_report_or_start_through_the_server_warns_that_the_definition_changed() {
+    let env = home();
+    let two = "name: two\nsteps:\n  - {name: ask, prompt: one}\n  - {name: ask2, prompt: two}\n";
+    env.workflow("two", two);
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    env.workflow("two", &format!("{two}  - {{name: extra, run: echo x}}\n"));
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let scenario = newest_run(&env, "orchestrate");
+    std::fs::write(
+        env.home().join("scenarios/gate.yaml"),
+        GATE.replace("Ship it", "Ship it, changed"),
+    )
+    .unwrap();
+    let s = Server::start(&env);
+    for (run, path) in [
+        (&run, "steps/ask/complete"),
+        (&scenario, "steps/ship/start"),
+    ] {
+        let r = s.post(&format!("/api/v1/runs/{run}/{path}"), "{}");
+        assert!(r.status < 300, "{path}: {} {}", r.status, r.body);
+        let said = |w: &str| w.contains("changed since this run started");
+        let headers: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("x-cortex-warning"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert!(headers.iter().any(|w| said(w)), "{path}: {headers:?}");
+        let body = r.json();
+        let warnings = body["warnings"].as_array().cloned().unwrap_or_default();
+        assert!(
+            warnings.iter().any(|w| w.as_str().is_some_and(said)),
+            "{path}: {body}"
+        );
+        settled(&s, run);
+    }
+}
+
 /// A resume while this server's own background driver drives the run waits for it (as a
 /// report does), and, while it goes on, says that this server's driver carries the run on —
 /// never "held by process N ... press Ctrl-C in the terminal", of a terminal that does not exist.

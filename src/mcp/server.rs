@@ -127,10 +127,14 @@ fn detached(tool: &str, args: &rmcp::model::JsonObject) -> bool {
 }
 
 /// What a detached drive tells the call that started it: the run it drives (once its start or
-/// the report is recorded and it goes on), or its whole answer when it ended first or never
-/// drove (an error, a run that only waits).
+/// the report is recorded and it goes on) and the warnings it said until then, or its whole
+/// answer when it ended first or never drove (an error, a run that only waits).
 enum Detached {
-    Driving { run_id: String, scenario: bool },
+    Driving {
+        run_id: String,
+        scenario: bool,
+        warnings: Vec<String>,
+    },
     Done(Result<tools::Answer, CommandError>),
 }
 
@@ -147,6 +151,7 @@ impl Announcing {
             let _ = to.send(Detached::Driving {
                 run_id: state.run_id.clone(),
                 scenario: state.is_scenario(),
+                warnings: self.inner.warnings.clone(),
             });
         }
     }
@@ -271,9 +276,11 @@ impl Cortex {
         };
         let result = match told {
             Ok(Detached::Done(result)) => result,
-            Ok(Detached::Driving { run_id, scenario }) => {
-                self.driving_status(run_id, scenario).await
-            }
+            Ok(Detached::Driving {
+                run_id,
+                scenario,
+                warnings,
+            }) => self.driving_status(run_id, scenario, warnings).await,
             Err(_) => Err(CommandError::new(
                 exit::FAILED,
                 format!("{name} failed inside cortex"),
@@ -290,11 +297,16 @@ impl Cortex {
     }
 
     /// The status document of a run a detached drive goes on with, `next` first suggesting
-    /// `status` of it to poll.
+    /// `status` of it to poll; with the warnings the call would carry (those the drive said
+    /// until now, and what driving the run on says: `ops::driving_on_warnings`, which the
+    /// drive may say only after this answer), and the exit code of a run carried on
+    /// (`RunStatus::exit_code_carried_on`: 0 while it runs, 3 waiting or stopped, as the call
+    /// that waits for the drive ends) — not `status`'s own, 0 for a waiting run.
     async fn driving_status(
         &self,
         run_id: String,
         scenario: bool,
+        said: Vec<String>,
     ) -> Result<tools::Answer, CommandError> {
         self.blocking("status", move |ctx| {
             let (scope, group) = if scenario {
@@ -308,6 +320,19 @@ impl Cortex {
                 ..ctx.clone()
             };
             let mut output = crate::ops::workflow::status(ctx, scope, Some(&run_id), None)?;
+            if let Some(status) = output.json["status"]
+                .as_str()
+                .and_then(crate::project::RunStatus::from_word)
+            {
+                output.code = status.exit_code_carried_on();
+            }
+            let mut warnings = said;
+            for w in crate::ops::driving_on_warnings(ctx, &run_id) {
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+            }
+            let mut output = output.warn(warnings);
             let argv: Vec<String> = std::iter::once("cortex".to_string())
                 .chain(ctx.globals())
                 .chain([group.to_string(), "status".to_string(), run_id.clone()])

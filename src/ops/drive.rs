@@ -868,6 +868,20 @@ pub fn definition_changed(start: &RunStarted) -> Vec<String> {
     out
 }
 
+/// The warnings of driving run `run_id` on now, as its driver says them when it takes the
+/// run (`drive_from`: `definition_changed`), for an answer given before or without that
+/// driver's own words — the server's API and page, whose background driver writes them only
+/// to its log, and an MCP call with `detach`, which answers once the drive has the run. A run
+/// the log does not have (or cannot be read now) has none.
+pub fn driving_on_warnings(ctx: &Ctx, run_id: &str) -> Vec<String> {
+    ctx.reading_store()
+        .ok()
+        .flatten()
+        .and_then(|store| crate::execute::load_state(&store, run_id).ok())
+        .and_then(|state| state.start.as_deref().map(definition_changed))
+        .unwrap_or_default()
+}
+
 /// Whether the definition file at `source` (not a built-in) differs from the snapshot hashed
 /// `hash`: it was edited (or no longer reads as a definition). A file gone is not said.
 fn changed_file(source: &str, kind: RunKind, hash: &str) -> bool {

@@ -28,8 +28,8 @@ pub use context::{
     hostname, message_problem, no_runs, operator,
 };
 pub use drive::{
-    DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, definition_changed, json_integer_text,
-    parse_pairs, parse_pairs_from,
+    DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, definition_changed, driving_on_warnings,
+    json_integer_text, parse_pairs, parse_pairs_from,
 };
 pub use error::{Cause, CommandError, Hint, exit};
 pub use history::{

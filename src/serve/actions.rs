@@ -533,7 +533,8 @@ fn finish_step(
     output: Output,
 ) -> Result<Done, Failure> {
     let drove = drive_on(shared, &run_id, kind)?;
-    let foreign = matches!(drove, DriveOn::Nothing);
+    let foreign = matches!(drove, DriveOn::Nothing | DriveOn::Elsewhere);
+    let elsewhere = matches!(drove, DriveOn::Elsewhere);
     let (output, accepted) = match drove {
         // The driver has taken the run (its `run_resumed`): the answer is the run as it is
         // now, as `resume` answers and as the CLI's report (which drives) prints it — not the
@@ -549,10 +550,18 @@ fn finish_step(
                 true,
             ),
         },
-        DriveOn::Nothing => (output, false),
+        DriveOn::Nothing | DriveOn::Elsewhere => (output, false),
         DriveOn::NeedsSecrets(missing) => (output.warn(vec![needs_secrets_note(&missing)]), false),
         DriveOn::Late(note) => (output.warn(vec![note]), true),
         DriveOn::NotDriven(note) => (output.warn(vec![note]), false),
+    };
+    // What driving the run on says (a definition changed since the run started) is said here
+    // as the CLI's report says it — a driver this server started writes it only to its log —
+    // unless another process drives the run, as the CLI's report then does not say it either.
+    let output = if !elsewhere {
+        output.warn(ops::driving_on_warnings(&shared.ctx, &run_id))
+    } else {
+        output
     };
     // A secret output reported here is held by this server, and handed to the drivers it
     // starts; said only when the run is driven by another process, which does not have it.
@@ -757,7 +766,10 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
         return Ok(DriveOn::Nothing);
     };
     let state = load_state(&store, run_id).map_err(CommandError::from)?;
-    if !operator::has_work(&state) || DriverLock::probe(&ctx.home, run_id).is_some() {
+    if DriverLock::probe(&ctx.home, run_id).is_some() {
+        return Ok(DriveOn::Elsewhere);
+    }
+    if !operator::has_work(&state) {
         return Ok(DriveOn::Nothing);
     }
     let held = shared.secret_inputs_of(run_id);
@@ -794,8 +806,10 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
 
 /// Whether an action was driven on by a background driver.
 enum DriveOn {
-    /// Nothing to drive, or another process drives it.
+    /// Nothing to drive.
     Nothing,
+    /// Another process drives it.
+    Elsewhere,
     Started,
     /// The run goes on only with the values of these secret inputs, which this server was not
     /// given (it did not start the run, or was restarted since).
@@ -970,12 +984,7 @@ pub fn resume(
     let envs = [as_env(&held), crate::execute::secret_outputs_env(&run_id)].concat();
     // What the CLI's resume warns of, said here too: the driver runs the definition the run
     // started with, whatever the file now says (SPEC §4).
-    let changed = shared
-        .ctx
-        .reading_store()?
-        .and_then(|store| load_state(&store, &run_id).ok())
-        .and_then(|state| state.start.as_deref().map(ops::definition_changed))
-        .unwrap_or_default();
+    let changed = ops::driving_on_warnings(ctx, &run_id);
     if let Some(pid) = own_driver_holding(shared, &run_id) {
         return Err(driven_by(&run_id, kind, pid, Doing::Resume));
     }
