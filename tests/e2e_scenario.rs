@@ -1185,3 +1185,73 @@ fn a_stop_a_frozen_driver_has_not_acted_on_is_said_to_be_pending() {
     assert_eq!(doc["status"], "stopped");
     assert!(doc.get("stop_requested").is_none(), "{doc}");
 }
+
+/// Seen by a review: a second `orchestrate abort` of a run whose driver is frozen (SIGSTOP)
+/// waited its whole grace again and said the same "Abort … requested", recording a second
+/// request. Now, as a second `stop` does, it answers at once that the abort was requested
+/// already and nothing was recorded; once thawed, the driver ends the run aborted.
+#[test]
+fn a_second_abort_of_a_frozen_driver_answers_at_once_that_it_was_requested_already() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let env = Env::new();
+    env.scenario(
+        "scn",
+        "name: scn\ndescription: d\nphases:\n  - {name: long, description: l, parallel: true, run: 'touch started; sleep 2'}\n  - {name: review, description: r, parallel: true}\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "scn"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the long phase to start", || env.file("started").exists());
+    let pid = Pid::from_raw(driver.id() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let abort = env.run(&["orchestrate", "abort", "scn", "--actor", "oncall"]);
+        assert_eq!(abort.code, 0, "{}{}", abort.stdout, abort.stderr);
+        assert!(
+            abort.stdout.starts_with("⏳ Abort of run "),
+            "{}",
+            abort.stdout
+        );
+        let started = std::time::Instant::now();
+        let again = env.run(&["--json", "orchestrate", "abort", "scn"]);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "a second abort waited again"
+        );
+        assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+        let doc = again.json();
+        let note = doc["note"].as_str().unwrap_or_default();
+        assert!(
+            note.contains("was requested already by oncall")
+                && note.contains("nothing was recorded"),
+            "{doc}"
+        );
+        let human = env.run(&["orchestrate", "abort", "scn"]);
+        assert!(
+            human.stdout.starts_with("⏳ Abort of run ")
+                && human.stdout.contains("was requested already by oncall"),
+            "{}",
+            human.stdout
+        );
+        let log = env.run(&["--json", "log", "show", "scn"]).json();
+        let requests = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "stop_requested")
+            .count();
+        assert_eq!(requests, 1, "one request in the log");
+    }));
+    kill(pid, Signal::SIGCONT).unwrap();
+    let _ = driver.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    wait_until("the run to end aborted", || {
+        env.run(&["--json", "orchestrate", "status", "scn"]).json()["status"] == "aborted"
+    });
+}

@@ -1303,3 +1303,51 @@ fn notify_only_of_a_run_a_live_driver_holds_is_held_not_interrupted() {
         assert_eq!(driver.wait().unwrap().code(), Some(0), "{kind}");
     }
 }
+
+/// Seen by a review: the driver SIGKILLed while an `on_failure` command ran (the run paused
+/// on the failure), `workflow abort` then paged `on_failure` again as `aborted` — a second
+/// page for the same incident, recorded as if for the abort. Now the abort ends the dead
+/// driver's command and delivers what the failure still owed first, for the end it was due
+/// for (`failed`), recorded so; the abort's own end owes only `on_finish`.
+#[test]
+fn an_abort_after_a_driver_died_paging_delivers_the_failures_page_as_failed_not_aborted() {
+    let env = Env::new();
+    env.workflow(
+        "k",
+        "name: k\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo started >> started.log; sleep 3; echo \"paged $CORTEX_RUN_STATUS\" >> paged.log\n  on_finish:\n    - run: echo \"finish $CORTEX_RUN_STATUS\" >> finish.log\n",
+    );
+    let run = killed_while_a_notification_command_runs(&env, "k");
+    let aborted = env.run(&["workflow", "abort", &run]);
+    assert_eq!(aborted.code, 1, "{}", aborted.text());
+    assert!(
+        aborted
+            .stderr
+            .contains("a notification command the previous driver left running"),
+        "{}",
+        aborted.text()
+    );
+    // Long enough for the dead driver's command to have paged, had it not been ended.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert_eq!(common::lines(&env.file("paged.log")), ["paged failed"]);
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "aborted", "{status}");
+    assert!(status.get("notifications_pending").is_none(), "{status}");
+    let sent: Vec<(String, String)> = status["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["trigger"].as_str().unwrap().to_string(),
+                n["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let on_failure: Vec<_> = sent.iter().filter(|s| s.0 == "on_failure").collect();
+    assert_eq!(on_failure.len(), 1, "{status}");
+    assert_eq!(on_failure[0].1, "failed", "{status}");
+    assert_eq!(
+        common::lines(&env.file("finish.log")),
+        ["finish failed", "finish aborted"]
+    );
+}

@@ -461,6 +461,7 @@ pub(crate) fn end_children(
             &by,
             &holder(&by.actor),
             grace * 3,
+            &mut |_| {},
         );
         if done.is_ok() {
             ended.push(link.run_id.clone());

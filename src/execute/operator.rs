@@ -331,6 +331,11 @@ pub fn stop(
 /// driver lets go without recording it (it died), the abort is recorded here once the lock is
 /// free; if it does not let go within `wait`, the request stays in the log for it and the
 /// error says who holds the run.
+///
+/// `before` is given the run as it stands, under its lock, just before this process records
+/// the abort (not when the driver recorded it): the ops layer delivers there what the run's
+/// session still owes (a run paused on a failure whose driver died delivering its
+/// notifications), for the end it was due for, before the abort makes it another end.
 #[allow(clippy::too_many_arguments)] // folded into an operation context with the ops layer
 pub fn abort(
     store: &mut dyn EventStore,
@@ -341,6 +346,7 @@ pub fn abort(
     by: &Operator,
     holder: &Holder,
     wait: Duration,
+    before: &mut dyn FnMut(&RunState),
 ) -> Result<RunState, OperatorError> {
     let finished = |state: &RunState| {
         state.outcome().map(|outcome| OperatorError::Finished {
@@ -391,6 +397,14 @@ pub fn abort(
         }
         Err(e) => return Err(e.into()),
     };
+    // What the session still owes is delivered first (its notification commands a dead
+    // driver left running ended by `before`, saying so).
+    {
+        let state = Journal::open(store, clock, ids, run_id)?.state;
+        if state.outcome().is_none() {
+            before(&state);
+        }
+    }
     // The run is ours now: what a dead driver left running ends before the log says the run
     // did (a driver that recorded the abort itself ended its own).
     super::end_orphans_of(home, run_id, super::KILL_GRACE, &[]);

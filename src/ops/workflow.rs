@@ -1518,6 +1518,60 @@ pub fn resume(
     go_on(ctx, journal, lock, mode, settings, by, live).map(|out| out.warn(late))
 }
 
+/// `abort` of a run whose live driver has an abort asked of it that it has not acted on yet:
+/// nothing is recorded, exit 0 (the request stands, as when this abort waited for it in vain).
+fn abort_pending(ctx: &Ctx, store: &dyn EventStore, state: &crate::decide::RunState) -> Output {
+    let run_id = &state.run_id;
+    let holder = crate::execute::run_holder(&ctx.home, store, state);
+    let who = match &holder {
+        Some(h) if h.pid != 0 => format!("{} (pid {})", h.actor, h.pid),
+        Some(h) => h.actor.clone(),
+        None => state
+            .driven_by
+            .clone()
+            .unwrap_or_else(|| "its driver".into()),
+    };
+    let by = crate::project::pending_stop(state).map_or_else(String::new, |p| {
+        let at =
+            p.at.as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default();
+        format!(" by {}{at}", p.by.actor)
+    });
+    let note = format!(
+        "Abort of run {run_id} was requested already{by}; nothing was recorded. {who} has not acted on it yet (it may be frozen or busy); it ends the run at its next turn."
+    );
+    let mut json = ctx.view(state, true).to_json();
+    json["note"] = note.clone().into();
+    Output::new(json, format!("⏳ {note}\n"), exit::OK)
+}
+
+/// `abort` of a run paused on a failure whose driver died delivering its notifications: what
+/// that failure still owes is delivered first, for the end it was due for (`failed`, its
+/// session), under the run's lock, the dead driver's commands ended first (as `resume
+/// --notify-only` does). The abort is the same incident: once these are recorded, its own end
+/// owes only `on_finish` (`aborted`). Before, the abort paged `on_failure` again as "aborted".
+fn deliver_before_abort(ctx: &Ctx, run_id: &str, paused: &crate::decide::RunState) -> Vec<String> {
+    let mut state = paused.clone();
+    state.run_id = run_id.to_string();
+    let pending = match ctx.store(crate::definition::Durability::Normal) {
+        Ok(store) => super::notify::pending(&*store, &state),
+        Err(e) => Err(e.message),
+    };
+    match pending {
+        Ok(pending) if !pending.is_empty() => {
+            let mut late = end_notify_orphans(ctx, run_id);
+            let redactor = crate::execute::Redactor::of_run(&state);
+            late.extend(super::notify::after_change(ctx, &state, &redactor));
+            late
+        }
+        Ok(_) => Vec::new(),
+        Err(e) => vec![format!(
+            "the notifications still due for the failure were not delivered: {e}"
+        )],
+    }
+}
+
 /// End the notification commands a driver of `run_id` that died delivering them left running
 /// (`execute::end_notify_orphans_of`), before they are delivered again: one line each.
 fn end_notify_orphans(ctx: &Ctx, run_id: &str) -> Vec<String> {
@@ -1977,6 +2031,20 @@ pub fn abort(
     if let Some(e) = read_only {
         return Err(e);
     }
+    // An abort asked for already, that its live driver has not acted on (frozen, busy): a
+    // second request changes nothing, so it is answered at once rather than after another
+    // wait (as `orchestrate stop` does). A pending stop is not: the abort goes further.
+    let mut before = crate::execute::load_state(&*store, &run_id)?;
+    before.run_id = run_id.clone();
+    if crate::project::pending_stop(&before).is_some_and(|p| p.abort) {
+        let (mut now, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
+        now.run_id = run_id.clone();
+        if alive {
+            return Ok(abort_pending(ctx, &*store, &now));
+        }
+    }
+    // What the abort delivered for the failure the run was paused on, said first.
+    let mut late = Vec::new();
     let state = crate::execute::operator::abort(
         &mut store,
         &clock,
@@ -1986,6 +2054,7 @@ pub fn abort(
         &by,
         &holder(&by.actor),
         KILL_GRACE * 3,
+        &mut |paused| late.extend(deliver_before_abort(ctx, &run_id, paused)),
     );
     let state = match state {
         Ok(state) => state,
@@ -2048,8 +2117,12 @@ pub fn abort(
         view.head_hash
     );
     let code = view.status.exit_code();
-    let mut warnings =
-        super::notify::after_change(ctx, &state, &crate::execute::Redactor::of_run(&state));
+    let mut warnings = late;
+    warnings.extend(super::notify::after_change(
+        ctx,
+        &state,
+        &crate::execute::Redactor::of_run(&state),
+    ));
     // Its child runs, aborted with it, deliver their own `notify:`.
     warnings.extend(super::notify::after_change_below(ctx, &state));
     // A child run aborted directly: its parent, waiting on it, takes that end now (said
