@@ -129,6 +129,13 @@ pub enum StoreError {
     Sqlite(String),
     /// SQLite found the log's file damaged (`SQLITE_CORRUPT`, `SQLITE_NOTADB`): pages of it
     /// do not read as what they should be.
+    /// A log of a schema with the run index whose table `runs` is gone (dropped by hand):
+    /// every write keeps the index up to date, so none is made until `log reindex` makes
+    /// the table again.
+    #[error(
+        "the run index of {path} (its table `runs`) is missing: nothing is written to the log without it"
+    )]
+    IndexMissing { path: String },
     #[error("the event log's file is damaged: {0}")]
     Damaged(String),
     #[error("event log error (PostgreSQL): {0}")]
