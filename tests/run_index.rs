@@ -504,10 +504,13 @@ fn an_unreadable_index_row_is_a_damaged_index_and_its_run_is_taken_from_its_even
             "`{change}`: {}",
             by_name.stdout
         );
-        assert_eq!(
-            env.run(&["--json", "workflow", "history"]).json(),
-            before,
-            "`{change}`"
+        let history = env.run(&["--json", "workflow", "history"]);
+        assert_eq!(history.json(), before, "`{change}`");
+        assert!(
+            history.stderr.contains("the run index is damaged")
+                && history.stderr.contains("`cortex log reindex` rebuilds it"),
+            "`{change}`: {}",
+            history.stderr
         );
         let one = env.run(&["log", "verify", &run]);
         assert_eq!(one.code, 1, "`{change}`: {}{}", one.stdout, one.stderr);
@@ -535,7 +538,16 @@ fn an_index_row_without_events_is_never_listed_or_found() {
         &env,
         "INSERT INTO runs VALUES ('ZZZZZZZZZZZZZZZZZZZZZZZZZZ', 'workflow', 'done', 'done', '2099-01-01T00:00:00.000Z', 3, x'00', NULL);",
     );
-    assert_eq!(env.run(&["--json", "workflow", "history"]).json(), before);
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.json(), before);
+    assert!(
+        history
+            .stderr
+            .contains("it has a row for run ZZZZZZZZZZZZZZZZZZZZZZZZZZ, which has no events")
+            && history.stderr.contains("`cortex log reindex` rebuilds it"),
+        "{}",
+        history.stderr
+    );
     assert_eq!(
         env.run(&["--json", "workflow", "status", "done"]).json(),
         latest

@@ -366,6 +366,13 @@ pub trait EventStore: Send {
         Ok(None)
     }
 
+    /// Damage to the run index that a lookup of this store met and went round (a row no
+    /// cortex writes, taken from its run's events; a row whose run has no events, skipped),
+    /// for a warning: what it was.
+    fn index_damage(&self) -> Option<String> {
+        None
+    }
+
     /// Rebuild the run index from the events, in one transaction that excludes every writer
     /// (`log reindex`): each run's row made what its events say (`entry_from_log`), rows of
     /// runs with no events removed. What it changed; None if the store keeps no index.
@@ -539,6 +546,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
         (**self).index_rows()
+    }
+    fn index_damage(&self) -> Option<String> {
+        (**self).index_damage()
     }
     fn rebuild_index(&mut self) -> Result<Option<IndexRepair>, StoreError> {
         (**self).rebuild_index()

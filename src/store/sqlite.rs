@@ -54,6 +54,8 @@ pub struct SqliteStore {
     /// hand): reads scan the log, `log verify` says the index is missing, a write is refused
     /// with the hint `log reindex`, which makes the table again (`rebuild_index`).
     index_missing: bool,
+    /// Damage to the run index a lookup went round (`EventStore::index_damage`).
+    index_damage: std::sync::Mutex<Option<String>>,
     /// The file opened for writing and its (device, inode) then: before each write the path
     /// must still name that file (`check_file`). A log removed (`rm -f cortex.db*`) or
     /// replaced under a writer was written on, unlinked, and its driver reported a run that
@@ -234,6 +236,7 @@ impl SqliteStore {
             snapshots: true,
             indexed: true,
             index_missing: false,
+            index_damage: Default::default(),
             file: FileId::behind(path).map(|id| (path.to_path_buf(), id)),
         };
         // A newer cortex's log is refused before anything here changes it. (The first read:
@@ -340,6 +343,7 @@ impl SqliteStore {
             snapshots: false,
             indexed: false,
             index_missing: false,
+            index_damage: Default::default(),
             file: None,
         };
         store.version = store.user_version()?;
@@ -674,6 +678,13 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// Remember damage to the run index a lookup went round (the first said).
+    fn note_damage(&self, what: String) {
+        if let Ok(mut seen) = self.index_damage.lock() {
+            seen.get_or_insert(what);
+        }
+    }
+
     /// Rows of the run index that `sql` selects (`INDEX_COLUMNS`). A row with a kind or
     /// outcome no cortex writes is a damaged index, not a damaged event: with `query` (a
     /// lookup) the run is taken from its events instead, kept if it still answers the query;
@@ -722,7 +733,10 @@ impl SqliteStore {
             let (kind, outcome) = match (read, query) {
                 (Ok(read), _) => read,
                 (Err(e), None) => return Err(e),
-                (Err(_), Some(query)) => {
+                (Err(e), Some(query)) => {
+                    if let StoreError::Corrupt { reason, .. } = e {
+                        self.note_damage(format!("the row of run {run_id}: {reason}"));
+                    }
                     if let Some(entry) = super::index::entry_from_events(self, &run_id)?
                         && query.matches(&entry)
                     {
@@ -1351,6 +1365,24 @@ impl EventStore for SqliteStore {
         }
         let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
         let mut hits = self.read_index(&sql, &refs, Some(query))?;
+        // Rows of runs with no events among those the query passed over (ids from the last
+        // listed, or all when fewer were, up to its cursor): said as damage (primary key
+        // range, no larger than the page).
+        let low = match query.limit {
+            Some(n) if hits.len() >= n => hits.last().map_or(String::new(), |h| h.run_id.clone()),
+            _ => String::new(),
+        };
+        let high = query.before.clone().unwrap_or_else(|| "~".into());
+        let phantom: Option<String> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT run_id FROM runs WHERE run_id >= ?1 AND run_id < ?2 AND NOT {HAS_EVENTS} LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row(params![low, high], |r| r.get(0)).optional())
+            .map_err(map_err)?;
+        if let Some(run) = phantom {
+            self.note_damage(format!("it has a row for run {run}, which has no events"));
+        }
         if query.kind.is_some() {
             // A row whose kind is none cortex writes (edited) is not found by its kind: its
             // run is taken from its events (`read_index`) and kept if it answers the query.
@@ -1411,6 +1443,10 @@ impl EventStore for SqliteStore {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+    }
+
+    fn index_damage(&self) -> Option<String> {
+        self.index_damage.lock().ok().and_then(|s| s.clone())
     }
 
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
