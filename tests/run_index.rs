@@ -411,3 +411,157 @@ fn log_reindex_agrees_with_an_intact_log_and_repairs_a_damaged_one(env: Env) {
 }
 
 common::on_both_stores!(log_reindex_agrees_with_an_intact_log_and_repairs_a_damaged_one);
+
+/// The run index's table dropped by hand: `log verify` says the index is missing (with the
+/// way back), reads find runs from their events, a write is refused with a clear error
+/// naming `log reindex` (every append keeps the index), and `log reindex` makes the table
+/// again as the migration does and fills it; the log then verifies and runs run.
+#[test]
+fn a_dropped_run_index_is_reported_refuses_writes_by_name_and_is_made_again_by_reindex() {
+    let env = mixed();
+    let before = env.run(&["--json", "workflow", "history"]).json();
+    sql(&env, "DROP TABLE runs;");
+    let failed = env.run(&["log", "verify", "--all"]);
+    assert_eq!(failed.code, 1, "{}", failed.stdout);
+    assert!(
+        failed
+            .stdout
+            .contains("the run index: its table `runs` is missing")
+            && failed.stdout.contains("`cortex log reindex` rebuilds it"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"]).json(),
+        before,
+        "reads scan the log"
+    );
+    let refused = env.run(&["workflow", "run", "done"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("its table `runs`) is missing")
+            && refused.stderr.contains("`cortex log reindex`")
+            && !refused.stderr.contains("no such table"),
+        "{}",
+        refused.stderr
+    );
+    let reindex = env.run(&["log", "reindex"]);
+    assert_eq!(reindex.code, 0, "{}{}", reindex.stdout, reindex.stderr);
+    assert!(
+        reindex
+            .stdout
+            .starts_with("✅ Run index rebuilt from the events: 3 runs."),
+        "{}",
+        reindex.stdout
+    );
+    let (code, report) = verify(&env);
+    assert_eq!(code, 0, "{report}");
+    let indexes: i64 = rusqlite::Connection::open(env.db())
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND name LIKE 'runs_%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 3, "the migration's indexes are made again");
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    assert_eq!(verify(&env).0, 0);
+}
+
+/// A row of the index with a kind or outcome no cortex writes is a damaged index, not a
+/// damaged event: the run is still found by its id and by its name and listed in history as
+/// its events say, and `log verify RUN` says the index is damaged with the way back
+/// (`log reindex`), never that the events must be restored from a backup.
+#[test]
+fn an_unreadable_index_row_is_a_damaged_index_and_its_run_is_taken_from_its_events() {
+    for change in [
+        "UPDATE runs SET outcome = 'garbage' WHERE name = 'done'",
+        "UPDATE runs SET kind = 'bogus' WHERE name = 'done'",
+    ] {
+        let env = mixed();
+        let before = env.run(&["--json", "workflow", "history"]).json();
+        let run = before.as_array().unwrap()[1]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(before.as_array().unwrap()[1]["name"], "done");
+        sql(&env, change);
+        let by_id = env.run(&["workflow", "status", &run]);
+        assert_eq!(
+            by_id.code, 0,
+            "`{change}`: {}{}",
+            by_id.stdout, by_id.stderr
+        );
+        let by_name = env.run(&["workflow", "status", "done"]);
+        assert_eq!(
+            by_name.code, 0,
+            "`{change}`: {}{}",
+            by_name.stdout, by_name.stderr
+        );
+        assert!(
+            by_name.stdout.contains(&run),
+            "`{change}`: {}",
+            by_name.stdout
+        );
+        let history = env.run(&["--json", "workflow", "history"]);
+        assert_eq!(history.json(), before, "`{change}`");
+        assert!(
+            history.stderr.contains("the run index is damaged")
+                && history.stderr.contains("`cortex log reindex` rebuilds it"),
+            "`{change}`: {}",
+            history.stderr
+        );
+        let one = env.run(&["log", "verify", &run]);
+        assert_eq!(one.code, 1, "`{change}`: {}{}", one.stdout, one.stderr);
+        assert!(
+            one.stdout.contains("the run index: its")
+                && one.stdout.contains("is not one cortex writes")
+                && one.stdout.contains("`cortex log reindex` rebuilds it")
+                && !one.stderr.contains("backup"),
+            "`{change}`: {}{}",
+            one.stdout,
+            one.stderr
+        );
+    }
+}
+
+/// A row whose run has no events (made by hand, or its events removed) is no run: history
+/// does not list it and a lookup by name does not take it for the latest run; `log verify`
+/// (whole, and of that run) names it with the way back.
+#[test]
+fn an_index_row_without_events_is_never_listed_or_found() {
+    let env = mixed();
+    let before = env.run(&["--json", "workflow", "history"]).json();
+    let latest = env.run(&["--json", "workflow", "status", "done"]).json();
+    sql(
+        &env,
+        "INSERT INTO runs VALUES ('ZZZZZZZZZZZZZZZZZZZZZZZZZZ', 'workflow', 'done', 'done', '2099-01-01T00:00:00.000Z', 3, x'00', NULL);",
+    );
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.json(), before);
+    assert!(
+        history
+            .stderr
+            .contains("it has a row for run ZZZZZZZZZZZZZZZZZZZZZZZZZZ, which has no events")
+            && history.stderr.contains("`cortex log reindex` rebuilds it"),
+        "{}",
+        history.stderr
+    );
+    assert_eq!(
+        env.run(&["--json", "workflow", "status", "done"]).json(),
+        latest
+    );
+    let whole = env.run(&["log", "verify", "--all"]);
+    assert_eq!(whole.code, 1, "{}", whole.stdout);
+    assert!(
+        whole
+            .stdout
+            .contains("at run ZZZZZZZZZZZZZZZZZZZZZZZZZZ seq 0: the run index names 4 events, the log holds none")
+            && whole.stdout.contains("`cortex log reindex` rebuilds it"),
+        "{}",
+        whole.stdout
+    );
+    let one = env.run(&["log", "verify", "ZZZZZZZZZZZZZZZZZZZZZZZZZZ"]);
+    assert_eq!(one.code, 1, "{}{}", one.stdout, one.stderr);
+}

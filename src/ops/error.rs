@@ -478,6 +478,11 @@ impl From<StoreError> for CommandError {
                 "put back the log from a backup (or with its -wal beside it) at {path}, or point --home/--db at the log meant; `log verify` there says what it holds"
             ).into()),
             StoreError::Full(_) => Some("free disk space (or raise the file-size limit, `ulimit -f`, where the error names it), then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into()),
+            StoreError::IndexMissing { .. } => Some(
+                Hint::from("the run index is a cache of the events: ")
+                    .command(&["log", "reindex"])
+                    .then(" makes it again from them; nothing recorded was lost"),
+            ),
             StoreError::Busy => Some("another cortex process is writing; try again".into()),
             StoreError::Damaged(_) => Some(
                 Hint::from("the file holding the log is damaged (a disk fault, a copy taken mid-write, an edit); ")

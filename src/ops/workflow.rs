@@ -2173,8 +2173,13 @@ pub fn history_with_more(
     limit: usize,
 ) -> Result<(Output, bool), CommandError> {
     let limit = super::checked_history_limit(limit, "`--limit`")?;
+    let mut damage = None;
     let page = match ctx.reading_store()? {
-        Some(store) => super::history_page(&store, &ctx.home, Some(kind), limit)?,
+        Some(store) => {
+            let page = super::history_page(&store, &ctx.home, Some(kind), limit)?;
+            damage = store.index_damage();
+            page
+        }
         None => super::History {
             kind: Some(kind),
             runs: Vec::new(),
@@ -2182,7 +2187,16 @@ pub fn history_with_more(
         },
     };
     let text = render_history(&page, &|args| ctx.cmd(args));
-    Ok((Output::new(&page.runs, text, exit::OK), page.more))
+    let mut out = Output::new(&page.runs, text, exit::OK);
+    if let Some(what) = damage {
+        // The runs are listed as their events say; the index is a cache to rebuild.
+        out = out.warn(vec![format!(
+            "the run index is damaged ({what}): runs are listed as their events say; {} rebuilds it from them ({} says what differs)",
+            ctx.cmd(&["log", "reindex"]),
+            ctx.cmd(&["log", "verify"])
+        )]);
+    }
+    Ok((out, page.more))
 }
 
 /// A person's or an agent's report on an external step.

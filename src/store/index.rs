@@ -54,22 +54,41 @@ pub fn run_entry(store: &dyn EventStore, run_id: &str) -> Result<Option<RunEntry
             started_at: first.time.clone(),
             ..row
         })),
-        None => {
-            let events = match store.read_run_from(run_id, 0) {
-                Ok(events) => events,
-                Err(StoreError::NewerEvent { .. } | StoreError::Corrupt { .. }) => Vec::new(),
-                Err(e) => return Err(e),
-            };
-            let last = events.last();
-            let head = RunHead {
-                run_id: run_id.to_string(),
-                first: first.clone(),
-                events: last.map_or(1, |l| l.seq + 1),
-                head_hash: last.map_or_else(|| first.hash.clone(), |l| l.hash.clone()),
-            };
-            Ok(entry_from_log(&head, last.map(|r| &r.event)))
-        }
+        None => entry_from_first(store, first),
     }
+}
+
+/// Run `run_id`'s entry as its events make it (`entry_from_log`), never from the index: for
+/// a run whose index row cannot be read. None if the run has no readable first event.
+pub(crate) fn entry_from_events<S: EventStore + ?Sized>(
+    store: &S,
+    run_id: &str,
+) -> Result<Option<RunEntry>, StoreError> {
+    match store.first_event(run_id) {
+        Ok(Some(first)) => entry_from_first(store, first),
+        Ok(None) | Err(StoreError::NewerEvent { .. } | StoreError::Corrupt { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn entry_from_first<S: EventStore + ?Sized>(
+    store: &S,
+    first: super::Recorded,
+) -> Result<Option<RunEntry>, StoreError> {
+    let run_id = first.run_id.clone();
+    let events = match store.read_run_from(&run_id, 0) {
+        Ok(events) => events,
+        Err(StoreError::NewerEvent { .. } | StoreError::Corrupt { .. }) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let last = events.last();
+    let head = RunHead {
+        run_id,
+        first: first.clone(),
+        events: last.map_or(1, |l| l.seq + 1),
+        head_hash: last.map_or_else(|| first.hash.clone(), |l| l.hash.clone()),
+    };
+    Ok(entry_from_log(&head, last.map(|r| &r.event)))
 }
 
 /// What `log reindex` changed in the run index (`EventStore::rebuild_index`).
@@ -321,13 +340,7 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
             run_id,
             seq,
             reason,
-        }) => {
-            return Ok(Some(BadEvent {
-                run_id,
-                seq: seq.min(i64::MAX as u64) as i64,
-                reason: format!("the run index: {reason}"),
-            }));
-        }
+        }) => return Ok(Some(unreadable_index(run_id, seq, reason))),
         Err(e) => return Err(e),
     };
     rows.sort_by(|a, b| a.run_id.cmp(&b.run_id));
@@ -369,6 +382,19 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
     Ok(None)
 }
 
+/// The failure of an index that cannot be read: a row of a kind or outcome no cortex writes
+/// (at that run), or its table gone (no run: no place).
+fn unreadable_index(run_id: String, seq: u64, reason: String) -> BadEvent {
+    BadEvent {
+        seq: match run_id.is_empty() {
+            true => -1,
+            false => seq.min(i64::MAX as u64) as i64,
+        },
+        run_id,
+        reason: format!("the run index: {reason}"),
+    }
+}
+
 /// The failure of an index row whose run has no events: the row proves the run existed, so
 /// its events were removed (all of them, or the table that held them).
 fn no_events(row: &RunEntry) -> BadEvent {
@@ -400,13 +426,7 @@ pub fn index_rows_without_events(
             run_id,
             seq,
             reason,
-        }) => {
-            return Ok(vec![BadEvent {
-                run_id,
-                seq: seq.min(i64::MAX as u64) as i64,
-                reason: format!("the run index: {reason}"),
-            }]);
-        }
+        }) => return Ok(vec![unreadable_index(run_id, seq, reason)]),
         Err(e) => return Err(e),
     };
     Ok(rows
@@ -448,9 +468,20 @@ pub fn check_index_run(
         Err(StoreError::NewerEvent { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
+    // An index that cannot be read (a row of a kind or outcome no cortex writes, its table
+    // dropped) is a damaged index, said as such: the events are another matter.
+    let row = match index_row(store, run_id) {
+        Ok(row) => row,
+        Err(StoreError::Corrupt {
+            run_id: at,
+            seq,
+            reason,
+        }) => return Ok(Some(unreadable_index(at, seq, reason))),
+        Err(e) => return Err(e),
+    };
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
         // No events, yet a row: the row proves the run existed.
-        return Ok(index_row(store, run_id)?.map(|row| no_events(&row)));
+        return Ok(row.map(|row| no_events(&row)));
     };
     let head = RunHead {
         run_id: run_id.to_string(),
@@ -461,7 +492,6 @@ pub fn check_index_run(
     let Some(want) = entry_from_log(&head, Some(&last.event)) else {
         return Ok(None);
     };
-    let row = index_row(store, run_id)?;
     let what = match &row {
         None => Some("the run is missing from it"),
         Some(row) => row_differs(row, &want),
@@ -473,13 +503,19 @@ pub fn check_index_run(
     }))
 }
 
-/// The run index's row of run `run_id`, if it has one.
+/// The run index's row of run `run_id` as stored, if it has one: not `list_runs`, which
+/// lists no row of a run without events and takes an unreadable row's run from its events.
+/// An index that cannot be read is the error (`StoreError::Corrupt`).
 fn index_row(store: &dyn EventStore, run_id: &str) -> Result<Option<RunEntry>, StoreError> {
-    Ok(store
-        .list_runs(&RunQuery {
-            id_prefix: Some(run_id.to_string()),
-            ..RunQuery::default()
-        })?
-        .into_iter()
-        .find(|r| r.run_id == run_id))
+    Ok(match store.index_rows()? {
+        Some(rows) => rows.into_iter().find(|r| r.run_id == run_id),
+        // No index: the run's entry is what its events say.
+        None => store
+            .list_runs(&RunQuery {
+                id_prefix: Some(run_id.to_string()),
+                ..RunQuery::default()
+            })?
+            .into_iter()
+            .find(|r| r.run_id == run_id),
+    })
 }

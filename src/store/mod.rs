@@ -129,6 +129,13 @@ pub enum StoreError {
     Sqlite(String),
     /// SQLite found the log's file damaged (`SQLITE_CORRUPT`, `SQLITE_NOTADB`): pages of it
     /// do not read as what they should be.
+    /// A log of a schema with the run index whose table `runs` is gone (dropped by hand):
+    /// every write keeps the index up to date, so none is made until `log reindex` makes
+    /// the table again.
+    #[error(
+        "the run index of {path} (its table `runs`) is missing: nothing is written to the log without it"
+    )]
+    IndexMissing { path: String },
     #[error("the event log's file is damaged: {0}")]
     Damaged(String),
     #[error("event log error (PostgreSQL): {0}")]
@@ -359,6 +366,13 @@ pub trait EventStore: Send {
         Ok(None)
     }
 
+    /// Damage to the run index that a lookup of this store met and went round (a row no
+    /// cortex writes, taken from its run's events; a row whose run has no events, skipped),
+    /// for a warning: what it was.
+    fn index_damage(&self) -> Option<String> {
+        None
+    }
+
     /// Rebuild the run index from the events, in one transaction that excludes every writer
     /// (`log reindex`): each run's row made what its events say (`entry_from_log`), rows of
     /// runs with no events removed. What it changed; None if the store keeps no index.
@@ -532,6 +546,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
         (**self).index_rows()
+    }
+    fn index_damage(&self) -> Option<String> {
+        (**self).index_damage()
     }
     fn rebuild_index(&mut self) -> Result<Option<IndexRepair>, StoreError> {
         (**self).rebuild_index()

@@ -50,6 +50,12 @@ pub struct SqliteStore {
     /// Whether the log has the run index (a log of an older schema, read only, has none:
     /// queries then scan the log).
     indexed: bool,
+    /// The log is of a schema with the run index, but its table `runs` is gone (dropped by
+    /// hand): reads scan the log, `log verify` says the index is missing, a write is refused
+    /// with the hint `log reindex`, which makes the table again (`rebuild_index`).
+    index_missing: bool,
+    /// Damage to the run index a lookup went round (`EventStore::index_damage`).
+    index_damage: std::sync::Mutex<Option<String>>,
     /// The file opened for writing and its (device, inode) then: before each write the path
     /// must still name that file (`check_file`). A log removed (`rm -f cortex.db*`) or
     /// replaced under a writer was written on, unlinked, and its driver reported a run that
@@ -229,6 +235,8 @@ impl SqliteStore {
             version: 0,
             snapshots: true,
             indexed: true,
+            index_missing: false,
+            index_damage: Default::default(),
             file: FileId::behind(path).map(|id| (path.to_path_buf(), id)),
         };
         // A newer cortex's log is refused before anything here changes it. (The first read:
@@ -250,6 +258,10 @@ impl SqliteStore {
             .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(map_err)?;
         store.migrate()?;
+        if !store.has_table("runs")? {
+            store.indexed = false;
+            store.index_missing = true;
+        }
         Ok(store)
     }
 
@@ -330,6 +342,8 @@ impl SqliteStore {
             version: 0,
             snapshots: false,
             indexed: false,
+            index_missing: false,
+            index_damage: Default::default(),
             file: None,
         };
         store.version = store.user_version()?;
@@ -351,8 +365,9 @@ impl SqliteStore {
         // schema may have changed either, so they are read only up to this cortex's version.
         let known = (3..=SCHEMA_VERSION).contains(&store.version);
         store.snapshots = known && store.has_table("snapshots")?;
-        store.indexed =
-            (INDEX_VERSION..=SCHEMA_VERSION).contains(&store.version) && store.has_table("runs")?;
+        let has_runs = store.has_table("runs")?;
+        store.indexed = (INDEX_VERSION..=SCHEMA_VERSION).contains(&store.version) && has_runs;
+        store.index_missing = store.version >= INDEX_VERSION && !has_runs;
         Ok(store)
     }
 
@@ -613,6 +628,11 @@ impl SqliteStore {
         if let Some(first) = rows.first() {
             self.check_file(run_id, first.seq.max(0) as u64)?;
         }
+        if self.index_missing {
+            return Err(StoreError::IndexMissing {
+                path: self.path.clone(),
+            });
+        }
         let mut insert = self.conn.prepare_cached(INSERT_EVENT).map_err(map_err)?;
         for row in rows {
             // The columns are text: bound as they are when they are UTF-8 (always, for rows
@@ -658,11 +678,22 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Rows of the run index that `sql` selects (`INDEX_COLUMNS`).
+    /// Remember damage to the run index a lookup went round (the first said).
+    fn note_damage(&self, what: String) {
+        if let Ok(mut seen) = self.index_damage.lock() {
+            seen.get_or_insert(what);
+        }
+    }
+
+    /// Rows of the run index that `sql` selects (`INDEX_COLUMNS`). A row with a kind or
+    /// outcome no cortex writes is a damaged index, not a damaged event: with `query` (a
+    /// lookup) the run is taken from its events instead, kept if it still answers the query;
+    /// without (`index_rows`, for `log verify` and `log reindex`) it is the error.
     fn read_index(
         &self,
         sql: &str,
         args: &[&dyn rusqlite::ToSql],
+        query: Option<&RunQuery>,
     ) -> Result<Vec<RunEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
         let rows = stmt
@@ -687,14 +718,32 @@ impl SqliteStore {
                 seq: seq.max(0) as u64,
                 reason: format!("its {what} is not one cortex writes"),
             };
-            let kind = match kind.as_str() {
-                "workflow" => RunKind::Workflow,
-                "scenario" => RunKind::Scenario,
-                _ => return Err(corrupt("kind")),
-            };
-            let outcome = match outcome {
-                None => None,
-                Some(text) => Some(parse_outcome(&text).ok_or_else(|| corrupt("outcome"))?),
+            let read = (|| {
+                let kind = match kind.as_str() {
+                    "workflow" => RunKind::Workflow,
+                    "scenario" => RunKind::Scenario,
+                    _ => return Err(corrupt("kind")),
+                };
+                let outcome = match outcome {
+                    None => None,
+                    Some(text) => Some(parse_outcome(&text).ok_or_else(|| corrupt("outcome"))?),
+                };
+                Ok((kind, outcome))
+            })();
+            let (kind, outcome) = match (read, query) {
+                (Ok(read), _) => read,
+                (Err(e), None) => return Err(e),
+                (Err(e), Some(query)) => {
+                    if let StoreError::Corrupt { reason, .. } = e {
+                        self.note_damage(format!("the row of run {run_id}: {reason}"));
+                    }
+                    if let Some(entry) = super::index::entry_from_events(self, &run_id)?
+                        && query.matches(&entry)
+                    {
+                        out.push(entry);
+                    }
+                    continue;
+                }
             };
             out.push(RunEntry {
                 run_id,
@@ -787,6 +836,10 @@ const COLUMNS: &str = "run_id, seq, id, time, type, version, body, prev_hash, ha
 
 /// The insert of one event row (the columns of `COLUMNS`, in order).
 const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, id, time, type, version, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// The condition on a row of the run index that its run has events (one lookup by key).
+const HAS_EVENTS: &str =
+    "EXISTS (SELECT 1 FROM events WHERE events.run_id = runs.run_id AND events.seq = 0)";
 
 /// The run index's columns, in `RunEntry` order.
 const INDEX_COLUMNS: &str = "run_id, kind, name, started_at, head_seq, head_hash, outcome";
@@ -1298,7 +1351,9 @@ impl EventStore for SqliteStore {
         // Only the conditions given are in the statement, so that each shape of query has a
         // plan that uses its index (plans never depend on bound values here: QPSG).
         let (conditions, values) = super::index::index_conditions(query, |n| format!("?{n}"));
-        let mut sql = format!("SELECT {INDEX_COLUMNS} FROM runs WHERE 1{conditions}");
+        // A row whose run has no events (its events removed, or a row made by hand) is no
+        // run: never listed (`log verify` names it, `log reindex` removes it).
+        let mut sql = format!("SELECT {INDEX_COLUMNS} FROM runs WHERE {HAS_EVENTS}{conditions}");
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = values
             .into_iter()
             .map(|v| Box::new(v) as Box<dyn rusqlite::ToSql>)
@@ -1309,7 +1364,43 @@ impl EventStore for SqliteStore {
             sql.push_str(&format!(" LIMIT ?{}", args.len()));
         }
         let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
-        self.read_index(&sql, &refs)
+        let mut hits = self.read_index(&sql, &refs, Some(query))?;
+        // Rows of runs with no events among those the query passed over (ids from the last
+        // listed, or all when fewer were, up to its cursor): said as damage (primary key
+        // range, no larger than the page).
+        let low = match query.limit {
+            Some(n) if hits.len() >= n => hits.last().map_or(String::new(), |h| h.run_id.clone()),
+            _ => String::new(),
+        };
+        let high = query.before.clone().unwrap_or_else(|| "~".into());
+        let phantom: Option<String> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT run_id FROM runs WHERE run_id >= ?1 AND run_id < ?2 AND NOT {HAS_EVENTS} LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row(params![low, high], |r| r.get(0)).optional())
+            .map_err(map_err)?;
+        if let Some(run) = phantom {
+            self.note_damage(format!("it has a row for run {run}, which has no events"));
+        }
+        if query.kind.is_some() {
+            // A row whose kind is none cortex writes (edited) is not found by its kind: its
+            // run is taken from its events (`read_index`) and kept if it answers the query.
+            // Ranges on `runs_by_kind`, empty in an undamaged index.
+            let odd = format!(
+                "SELECT {INDEX_COLUMNS} FROM runs WHERE {HAS_EVENTS} AND (kind < 'scenario' OR (kind > 'scenario' AND kind < 'workflow') OR kind > 'workflow') ORDER BY run_id DESC"
+            );
+            let extra = self.read_index(&odd, &[], Some(query))?;
+            if !extra.is_empty() {
+                hits.extend(extra);
+                hits.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+                hits.dedup_by(|a, b| a.run_id == b.run_id);
+                if let Some(n) = query.limit {
+                    hits.truncate(n);
+                }
+            }
+        }
+        Ok(hits)
     }
 
     fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError> {
@@ -1325,13 +1416,15 @@ impl EventStore for SqliteStore {
         }
         let n: i64 = match query.kind {
             Some(kind) => self.conn.query_row(
-                "SELECT count(*) FROM runs WHERE kind = ?1",
+                &format!("SELECT count(*) FROM runs WHERE {HAS_EVENTS} AND kind = ?1"),
                 params![kind_text(kind)],
                 |r| r.get(0),
             ),
-            None => self
-                .conn
-                .query_row("SELECT count(*) FROM runs", [], |r| r.get(0)),
+            None => self.conn.query_row(
+                &format!("SELECT count(*) FROM runs WHERE {HAS_EVENTS}"),
+                [],
+                |r| r.get(0),
+            ),
         }
         .map_err(map_err)?;
         Ok(n.max(0) as u64)
@@ -1352,23 +1445,41 @@ impl EventStore for SqliteStore {
         }
     }
 
+    fn index_damage(&self) -> Option<String> {
+        self.index_damage.lock().ok().and_then(|s| s.clone())
+    }
+
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
+        if self.index_missing {
+            return Err(StoreError::Corrupt {
+                run_id: String::new(),
+                seq: 0,
+                reason: "its table `runs` is missing".into(),
+            });
+        }
         if !self.indexed {
             return Ok(None);
         }
         let sql = format!("SELECT {INDEX_COLUMNS} FROM runs ORDER BY run_id");
-        self.read_index(&sql, &[]).map(Some)
+        self.read_index(&sql, &[], None).map(Some)
     }
 
     fn rebuild_index(&mut self) -> Result<Option<super::IndexRepair>, StoreError> {
         self.writable()?;
-        if !self.indexed {
+        if !self.indexed && !self.index_missing {
             return Ok(None);
         }
         // IMMEDIATE: no append lands between reading the events and writing their rows.
         let tx = Immediate::begin(&self.conn)?;
+        let repair_rows = self.index_rows();
+        if self.index_missing && !self.has_table("runs")? {
+            // The table was dropped: made again as the migration made it, then filled.
+            self.conn
+                .execute_batch(MIGRATIONS[INDEX_VERSION as usize - 1])
+                .map_err(map_err)?;
+        }
         let expected = super::index::entries_from_log(&*self)?;
-        let repair = super::index::repair_of(self.index_rows(), &expected)?;
+        let repair = super::index::repair_of(repair_rows, &expected)?;
         run_cached(&self.conn, "DELETE FROM runs")?;
         let mut insert = self
             .conn
@@ -1393,6 +1504,8 @@ impl EventStore for SqliteStore {
         }
         drop(insert);
         tx.commit()?;
+        self.indexed = true;
+        self.index_missing = false;
         Ok(Some(repair))
     }
 
