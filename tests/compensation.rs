@@ -322,14 +322,16 @@ fn rollback_disabled_leaves_rollback_to_out_of_the_suggestions() {
 }
 
 /// Two parallel phases that complete out of their file order (`fast`, second in the file,
-/// first; `slow` waits for it), and a third after both that fails.
+/// first; `slow` waits for it, then a second more: the driver must have recorded `fast`'s end
+/// before `slow` ends, or the log's order — which `--rollback-to` goes by — is the other one,
+/// as a loaded CI machine once had it), and a third after both that fails.
 const OUT_OF_ORDER: &str = r#"name: dag
 description: parallel phases complete out of file order
 phases:
   - name: slow
     description: completes second
     parallel: true
-    run: "while [ ! -f fast.done ]; do sleep 0.05; done; echo slow >> trail"
+    run: "while [ ! -f fast.done ]; do sleep 0.05; done; sleep 1; echo slow >> trail"
     rollback: "echo undo-slow >> trail"
   - name: fast
     description: completes first
