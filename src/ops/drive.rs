@@ -720,7 +720,11 @@ fn hold_driver_lease(
 
 /// The run is held (exit 4) by the live driver whose lease is `lease`: who, and how to see or
 /// stop it from here.
-fn driven_by(ctx: &Ctx, journal: &Journal<'_>, lease: &crate::store::Lease) -> CommandError {
+pub(crate) fn driven_by(
+    ctx: &Ctx,
+    journal: &Journal<'_>,
+    lease: &crate::store::Lease,
+) -> CommandError {
     let run_id = &journal.run_id;
     CommandError::new(
         exit::HELD,

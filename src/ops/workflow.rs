@@ -1229,26 +1229,21 @@ pub fn resume(
         // Before, the run was said `interrupted` ("its driver is gone") with `resume` and
         // `abort` suggested, while its driver ran it (the view took no driver for alive).
         if notify_only && outcome.is_none() {
-            let leased = journal
-                .nested(|store, _, _| store.leases(Some(&run_id)))
-                .unwrap_or_default()
-                .into_iter()
-                .find(|l| l.unit == crate::store::DRIVER_UNIT && !crate::execute::holder_gone(l));
-            let holder = DriverLock::probe(&ctx.home, &run_id).or_else(|| {
-                leased.map(|l| crate::execute::Holder {
-                    pid: 0,
-                    host: l.host.clone(),
-                    actor: l.holder.clone(),
-                    since: "its driver lease".into(),
-                    shared: true,
-                })
-            });
-            if let Some(holder) = holder {
+            if let Some(holder) = DriverLock::probe(&ctx.home, &run_id) {
                 return Err(crate::execute::LockError::Held {
                     run_id: run_id.clone(),
                     holder: Some(holder),
                 }
                 .into());
+            }
+            // Held by a driver's lease (another home or host): said as a driver does it.
+            let leased = journal
+                .nested(|store, _, _| store.leases(Some(&run_id)))
+                .unwrap_or_default()
+                .into_iter()
+                .find(|l| l.unit == crate::store::DRIVER_UNIT && !crate::execute::holder_gone(l));
+            if let Some(lease) = leased {
+                return Err(super::drive::driven_by(ctx, &journal, &lease));
             }
         }
         if notify_only || outcome.is_some() {
