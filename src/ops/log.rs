@@ -761,13 +761,22 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         // driver that ends meanwhile is seen ended, never as cut short), and when the run
         // moved on in between, both are read again — so the run judged copyable is the one
         // copied. A run still moving after a few reads is being driven, and judged so.
+        // The driver is probed once more after the read: one that held the run as it was
+        // read and let go since (it appended its last events, then its lock) leaves behind
+        // a state that is no longer the run's, and both are read again.
         let mut reads = 0;
-        let (rows, state) = loop {
+        let (rows, state, driven) = loop {
             reads += 1;
             let rows = source.raw_rows(Some(run_id))?;
-            let (state, _) = crate::execute::load_live(&ctx.home, &*source, run_id)?;
-            if state.events == rows.len() as u64 || reads >= 5 {
-                break (rows, state);
+            let (state, alive) = crate::execute::load_live(&ctx.home, &*source, run_id)?;
+            let driven = if alive {
+                Driven::Now(crate::execute::run_holder(&ctx.home, &*source, &state))
+            } else {
+                Driven::Not
+            };
+            let moved = state.events != rows.len() as u64 || matches!(driven, Driven::Now(None));
+            if !moved || reads >= 5 {
+                break (rows, state, driven);
             }
         };
         let here = verify_rows(&rows);
@@ -785,7 +794,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         // copied: nothing in the other log says it is driven here (no lease there, no lock),
         // so a worker there would take it and run its step again beside (or after) the driver
         // here — a deploy run twice.
-        if let Some(reason) = not_copyable(ctx, &*source, &state) {
+        if let Some(reason) = not_copyable(ctx, &state, driven) {
             refuse(reason);
             continue;
         }
@@ -959,26 +968,34 @@ fn import_from(
     Ok(())
 }
 
-/// Why `state`'s run (of the log `source`) is not copied by `log copy`, if it is not: a live
-/// driver holds it (`run_holder`: its lock, a lease, or the process its log names for a
-/// session still open), or, with none, it was cut short (`project::cut_short`: what `status`
-/// shows `interrupted` — a step or rollback under way, work only a driver does). In the other log nothing would say it is driven
-/// or was cut short here: a worker there would take it over at once and run again the step
-/// that runs (or ran) here.
-fn not_copyable(
-    ctx: &Ctx,
-    source: &dyn EventStore,
-    state: &crate::decide::RunState,
-) -> Option<String> {
+/// Whether a live driver held a run as `log copy` read it.
+enum Driven {
+    /// None did, and the log stood still once read (`load_live`).
+    Not,
+    /// One did: the holder probed after the read, or `None` when it let go meanwhile.
+    Now(Option<crate::execute::Holder>),
+}
+
+/// Why `state`'s run is not copied by `log copy`, if it is not: a live driver held it as it
+/// was read (`driven`: its lock, a lease, or the process its log names for a session still
+/// open), or, with none, it was cut short (`project::cut_short`: what `status` shows
+/// `interrupted` — a step or rollback under way, work only a driver does). In the other log
+/// nothing would say it is driven or was cut short here: a worker there would take it over at
+/// once and run again the step that runs (or ran) here.
+fn not_copyable(ctx: &Ctx, state: &crate::decide::RunState, driven: Driven) -> Option<String> {
     let run = state.run_id.as_str();
     let kind = if state.is_scenario() {
         "orchestrate"
     } else {
         "workflow"
     };
-    if let Some(holder) = crate::execute::run_holder(&ctx.home, source, state) {
+    if let Driven::Now(holder) = driven {
+        let by = holder.map_or_else(
+            || "a driver that let go as it was read".to_string(),
+            |h| h.to_string(),
+        );
         return Some(format!(
-            "it is being driven now, by {holder}: a copy would be driven there too, its running step run a second time; copy it once it finished, paused or stopped ({} shows it)",
+            "it is being driven now, by {by}: a copy would be driven there too, its running step run a second time; copy it once it finished, paused or stopped ({} shows it)",
             ctx.cmd(&[kind, "status", run])
         ));
     }
