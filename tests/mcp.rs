@@ -2324,3 +2324,55 @@ fn the_resume_tools_notify_only_runs_no_step_and_takes_no_way_to_resume() {
         "{answer}"
     );
 }
+
+/// A workflow run driven by a detached call had no way to be stopped gracefully: no call was
+/// left to cancel, the `stop` tool took scenarios only and the hints said Ctrl-C, which an
+/// agent has no terminal for. The `stop` tool stops a workflow run a call of the server
+/// drives: its running step ends, the stop is recorded with who asked, the answer is the
+/// stopped run's document (exit 3), and `resume` goes on from there.
+#[test]
+fn the_stop_tool_stops_a_workflow_run_a_detached_call_drives() {
+    let env = Env::new();
+    env.workflow(
+        "long",
+        "name: long\nsteps:\n  - name: Wait\n    run: 'sleep 30; echo done > finished'\n  - name: After\n    run: 'true'\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("stopper");
+    s.call(
+        1,
+        "run",
+        json!({"kind": "workflow", "name": "long", "detach": true}),
+    );
+    let (doc, code) = s.document(1);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("running"), 0),
+        "{doc}"
+    );
+    let run = doc["run_id"].as_str().unwrap().to_string();
+    s.call(
+        2,
+        "stop",
+        json!({"scenario": run, "message": "wrong branch"}),
+    );
+    let (doc, code) = s.document(2);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("stopped"), 3),
+        "{doc}"
+    );
+    let reason = doc["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("mcp:stopper") && reason.contains("wrong branch"),
+        "{doc}"
+    );
+    // A workflow run not driven here is still answered with how it is stopped.
+    s.call(3, "stop", json!({"scenario": run}));
+    let answer = s.response(3);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(answer["result"]["_meta"]["cortex/exit_code"], 2, "{answer}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    assert!(!env.project().join("finished").exists());
+    assert_eq!(env.status(Some(&run))["status"], "stopped");
+}

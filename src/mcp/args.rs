@@ -260,7 +260,8 @@ pub struct StepFailArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseArgs {
-    /// A scenario name (its latest run), or a run id or unique prefix of one.
+    /// A scenario name (its latest run), or a run id or unique prefix of one: of a scenario
+    /// run, or of a workflow run this server drives (a detached drive).
     pub scenario: String,
     /// The phase's name (matched forgivingly).
     pub phase: String,
@@ -285,7 +286,8 @@ pub struct PhaseArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseCompleteArgs {
-    /// A scenario name (its latest run), or a run id or unique prefix of one.
+    /// A scenario name (its latest run), or a run id or unique prefix of one: of a scenario
+    /// run, or of a workflow run this server drives (a detached drive).
     pub scenario: String,
     /// The phase's name (matched forgivingly).
     pub phase: String,
@@ -322,7 +324,8 @@ pub struct PhaseCompleteArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopArgs {
-    /// A scenario name (its latest run), or a run id or unique prefix of one.
+    /// A scenario name (its latest run), or a run id or unique prefix of one: of a scenario
+    /// run, or of a workflow run this server drives (a detached drive).
     pub scenario: String,
     /// Why, recorded with the stop.
     #[serde(default)]

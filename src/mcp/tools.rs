@@ -254,8 +254,8 @@ pub const TOOLS: &[ToolSpec] = &[
     },
     ToolSpec {
         name: "stop",
-        title: "Stop a scenario run",
-        description: "Stop a scenario's latest run gracefully, whoever drives it: its running commands end, its agents are deactivated and the stop is recorded; resume continues it later. Returns the status document (status \"stopped\", exit code 3). To stop a workflow run this server is driving, cancel the run, resume or report call that drives it.",
+        title: "Stop a run",
+        description: "Stop a run gracefully: its running commands end, its agents are deactivated and the stop is recorded; resume continues it later. A scenario run (by name: its latest run; or a run id) is stopped whoever drives it, from anywhere; a workflow run only when a call of this server drives it (a `run`, `resume` or report with detach: true, or a call still in flight): elsewhere, what drives it stops it (or `abort` ends it). Returns the status document (status \"stopped\", exit code 3).",
         schema: input_schema::<StopArgs>,
         output: outputs::status,
         read_only: false,

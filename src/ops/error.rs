@@ -302,7 +302,7 @@ impl CommandError {
                         .command(&["orchestrate", "stop", id]),
                     crate::event::RunKind::Workflow => Hint::from("only one process drives a run at a time; wait for it (")
                         .command(&["workflow", "status", id])
-                        .then(" shows how it stands), or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it; only to end it for good (it is not resumed after), from any terminal or host: ")
+                        .then(" shows how it stands), or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it (a detached one: the `stop` tool of its server); only to end it for good (it is not resumed after), from any terminal or host: ")
                         .command(&["workflow", "abort", id]),
             },
             RunHintKind::Decided => Hint::from("nothing was recorded; ")
