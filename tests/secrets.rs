@@ -2267,3 +2267,97 @@ fn a_secrets_file_path_passes_validate_and_arithmetic_or_sudo_hides_no_written_s
         );
     }
 }
+
+/// Seen by a review: a secret input's value typed into `--actor` as well (`workflow run slowsec
+/// --input api_token=$T --actor "ci $T"`) was written as is into the run's lock file
+/// (`locks/RUN.lock`, readable by all, left after the run) and a PostgreSQL lease's holder,
+/// and said back in the "held by" error (exit 4) of a second process — while the log and the
+/// status showed `ci ***`, as they did for a secret from a secret-named variable. The actor is
+/// scrubbed of the run's secret inputs (given with `--input`, or as `CORTEX_INPUT_<NAME>`)
+/// before the lock is taken, the held-by error of a process given the secret scrubs it too,
+/// and the lock files are the owner's alone.
+#[test]
+fn a_secret_input_in_the_actor_never_reaches_the_lock_file_or_the_held_by_error() {
+    use std::os::unix::fs::PermissionsExt;
+    for store in [common::Store::Sqlite, common::Store::Postgres] {
+        let Some(env) = Env::on(store, "secret_input_in_the_actor") else {
+            continue;
+        };
+        let secret = "tok-actorleak-777";
+        env.workflow(
+            "slowsec",
+            "name: slowsec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: s, run: sleep 3}\n",
+        );
+        let input = format!("api_token={secret}");
+        let actor = format!("ci {secret}");
+        let mut driver = env
+            .command(&[
+                "workflow", "run", "slowsec", "--input", &input, "--actor", &actor,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let (path, lock) = loop {
+            let found = std::fs::read_dir(env.home().join("locks"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "lock"));
+            if let Some(path) = found
+                && let Ok(text) = std::fs::read_to_string(&path)
+                && !text.is_empty()
+            {
+                break (path, text);
+            }
+            assert!(std::time::Instant::now() < until, "no lock file");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(
+            !lock.contains(secret) && lock.contains("ci ***"),
+            "{store:?}: {lock}"
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{store:?}: lock file mode {mode:o}");
+        // A second process, given the secret on its command line or in its environment.
+        let held = env.run(&["--json", "workflow", "resume", "slowsec", "--input", &input]);
+        assert_eq!(held.code, 4, "{store:?}: {}{}", held.stdout, held.stderr);
+        let error = held.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            error.contains("held by") && error.contains("ci ***") && !error.contains(secret),
+            "{store:?}: {error}"
+        );
+        let held = env.run_with(
+            &["workflow", "resume", "slowsec"],
+            &[("CORTEX_INPUT_API_TOKEN", secret)],
+        );
+        assert_eq!(held.code, 4, "{store:?}: {}", held.stderr);
+        assert!(
+            !held.stderr.contains(secret) && !held.stdout.contains(secret),
+            "{store:?}: {}",
+            held.stderr
+        );
+        assert_eq!(driver.wait().unwrap().code(), Some(0), "{store:?}");
+        // Nothing under the home (the lock file left behind included) nor in the log (a
+        // PostgreSQL lease's holder included) holds it.
+        assert_nowhere(&env, secret);
+        assert!(
+            env.log_holding(secret).is_empty(),
+            "{store:?}: {:?}",
+            env.log_holding(secret)
+        );
+        // Given as `CORTEX_INPUT_API_TOKEN` instead of `--input`: the same.
+        let out = env.run_with(
+            &["workflow", "run", "slowsec", "--actor", &actor],
+            &[("CORTEX_INPUT_API_TOKEN", secret)],
+        );
+        assert_eq!(out.code, 0, "{store:?}: {}", out.stderr);
+        assert_nowhere(&env, secret);
+        assert!(env.log_holding(secret).is_empty(), "{store:?}");
+    }
+}

@@ -67,13 +67,18 @@ impl NotesFile {
         {
             return None;
         }
-        let file = super::materialize::derived_file()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(super::materialize::regular)
-            .ok()
-            .map(Arc::new)?;
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Owner-only, as the run's lock file beside it.
+            super::materialize::derived_file()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+        }
+        .and_then(super::materialize::regular)
+        .ok()
+        .map(Arc::new)?;
         *open = Some((path.to_path_buf(), file.clone()));
         Some(file)
     }

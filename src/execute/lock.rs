@@ -46,12 +46,14 @@ pub fn serve_many() {
 }
 
 impl Holder {
-    /// This process, holding a run as `actor` from now on.
+    /// This process, holding a run as `actor` from now on: the actor scrubbed of every
+    /// secret this process knows (`execute::scrub_known`), as the note is written into a
+    /// file others read and named in their "held by" errors.
     pub fn this_process(actor: &str) -> Holder {
         Holder {
             pid: std::process::id(),
             host: super::hostname(),
-            actor: actor.to_string(),
+            actor: super::scrub_known(actor),
             since: super::rfc3339(std::time::SystemTime::now()),
             shared: SERVES_MANY.load(std::sync::atomic::Ordering::Relaxed),
         }
@@ -200,9 +202,11 @@ fn open(path: &Path) -> Result<(File, bool), LockError> {
         }
         std::fs::create_dir_all(dir).map_err(io)?;
     }
+    // Readable by its owner only: its note names who drives the run (an actor is free text).
     let options = || {
+        use std::os::unix::fs::OpenOptionsExt;
         let mut o = super::materialize::derived_file();
-        o.read(true).write(true);
+        o.read(true).write(true).mode(0o600);
         o
     };
     match options().create_new(true).open(path) {
@@ -323,6 +327,15 @@ impl DriverLock {
             path: path.display().to_string(),
             error,
         };
+        // A lock file made before lock files were made owner-only is made so now (best
+        // effort: another user's file is left as it is).
+        if file.metadata().is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.permissions().mode() & 0o077 != 0
+        }) {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)?;

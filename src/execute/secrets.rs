@@ -708,6 +708,31 @@ pub fn registered_serve_tokens(home: &std::path::Path) -> Vec<String> {
 /// a report quoting a secret input's value stored it in plain text.
 static HELD: std::sync::Mutex<BTreeMap<String, Held>> = std::sync::Mutex::new(BTreeMap::new());
 
+/// The values of secret inputs this process was given (`--input` of a secret input, the
+/// inputs of a report or a resume) before it knows for which run, or before they are checked:
+/// scrubbed only (`Redactor::of_process`), never given to a run. Memory only.
+static GIVEN: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(BTreeSet::new());
+
+/// Scrub `values` from everything this process says from now on that `Redactor::of_process`
+/// scrubs (the actor of the lock it takes and of its lease, the holder named in an error):
+/// values of secret inputs given on the command line, known before the run's journal is.
+pub fn note_given_secrets<'a>(values: impl IntoIterator<Item = &'a str>) {
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for value in values {
+        // An empty value is no secret (and would match everywhere).
+        if !value.is_empty() {
+            given.insert(value.to_string());
+        }
+    }
+}
+
+/// `text` scrubbed of every secret this process knows (`Redactor::of_process`): for what
+/// names this process to others — its actor in a run's lock file or lease, a holder named in
+/// an error.
+pub fn scrub_known(text: &str) -> String {
+    Redactor::of_process().redact(text).into_owned()
+}
+
 /// Whether this process gives the secret inputs it holds to every journal it opens of their
 /// run (`supply_held_secret_inputs`), not only scrubs them.
 static SUPPLIES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -847,6 +872,17 @@ impl Redactor {
         }
         for token in serve_tokens_to_scrub() {
             r.add(&token);
+        }
+        // The secret inputs this process was given, for any run (`note_given_secrets`,
+        // `hold_secret_inputs`): an actor typed with one in it (`--actor "ci $TOKEN"`) is
+        // scrubbed of it before it names the run's holder in its lock file or lease.
+        for value in GIVEN.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            r.add(value);
+        }
+        for held in HELD.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            for value in &held.values {
+                r.add(value);
+            }
         }
         r
     }

@@ -958,6 +958,23 @@ pub fn operator(actor: Option<&str>, message: Option<&str>) -> Operator {
     }
 }
 
+/// `by` scrubbed of `secrets` as well — the values of the secret inputs this command was
+/// given (`--input`, a tool's `inputs`), known only once the definition or the run is read —,
+/// which this process scrubs from now on (`execute::note_given_secrets`): called before the
+/// run's lock is taken, so that neither its lock file, nor a lease's holder, nor the
+/// "held by" error of another process names them (`--actor "ci $TOKEN"`).
+pub fn with_secrets_scrubbed<'a>(
+    by: Operator,
+    secrets: impl IntoIterator<Item = &'a str>,
+) -> Operator {
+    crate::execute::note_given_secrets(secrets);
+    let actor = match crate::execute::Redactor::of_process().redact(&by.actor) {
+        std::borrow::Cow::Owned(scrubbed) => scrubbed,
+        std::borrow::Cow::Borrowed(_) => by.actor,
+    };
+    Operator { actor, ..by }
+}
+
 /// `path` with a leading `~` or `~/` read as the user's home folder (`HOME`), as a shell would
 /// have: a value that no shell expanded (CORTEX_HOME in `.mcp.json`'s `env`, a systemd unit,
 /// `--home=~/x`) made a folder literally named `~` in the current directory, splitting the

@@ -585,7 +585,13 @@ fn command_driver_claim(run_id: &str, by: &Operator) -> crate::store::LeaseClaim
         run_id: run_id.to_string(),
         unit: crate::store::DRIVER_UNIT.to_string(),
         attempt: 0,
-        holder: format!("driver:{} pid {}", by.actor, std::process::id()),
+        // Scrubbed of the secrets this process knows, as the lock's note is: leases are read
+        // by every process on the log (`worker list`, a "held by" error).
+        holder: format!(
+            "driver:{} pid {}",
+            crate::execute::scrub_known(&by.actor),
+            std::process::id()
+        ),
         host: hostname(),
         ttl_ms: DRIVER_LEASE_MS,
     }
@@ -730,7 +736,9 @@ pub(crate) fn driven_by(
         exit::HELD,
         format!(
             "run {run_id} is driven by {} on {} (for {} ms more)",
-            lease.holder, lease.host, lease.remaining_ms
+            crate::execute::scrub_known(&lease.holder),
+            lease.host,
+            lease.remaining_ms
         ),
     )
     .hint(if journal.state.is_scenario() {

@@ -582,6 +582,22 @@ impl From<StoreError> for CommandError {
 
 impl From<LockError> for CommandError {
     fn from(e: LockError) -> Self {
+        // The holder's note is another process's text: a secret this process was given (a
+        // secret input typed into that process's `--actor` too) is never said back.
+        let e = match e {
+            LockError::Held {
+                run_id,
+                holder: Some(mut holder),
+            } => {
+                holder.actor = crate::execute::scrub_known(&holder.actor);
+                holder.host = crate::execute::scrub_known(&holder.host);
+                LockError::Held {
+                    run_id,
+                    holder: Some(holder),
+                }
+            }
+            e => e,
+        };
         match &e {
             LockError::Held {
                 run_id,

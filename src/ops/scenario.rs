@@ -54,6 +54,7 @@ pub fn run(
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
     let inputs = super::workflow::run_inputs(ctx, &scenario.as_workflow(), inputs)?;
+    let by = super::workflow::secret_values_scrubbed(by, &scenario.as_workflow(), &inputs);
     let config_file = ctx
         .catalog()
         .config_file()
@@ -546,6 +547,9 @@ pub fn report(
         no_drive,
         inputs,
     } = report;
+    // The inputs a report gives are the run's secret ones (any other is refused): their values
+    // are scrubbed from the actor before the run's lock, or a command suggested, names it.
+    let by = super::context::with_secrets_scrubbed(by, inputs.iter().map(|(_, v)| v.as_str()));
     super::workflow::check_output_keys(&outputs)?;
     // A workflow run named here: its steps are reported with `workflow step`.
     let verb = if success { "complete" } else { "fail" };

@@ -609,6 +609,7 @@ pub fn run(
 ) -> Result<Output, CommandError> {
     let loaded = load(ctx, name)?;
     let inputs = run_inputs(ctx, &loaded.workflow, inputs)?;
+    let by = secret_values_scrubbed(by, &loaded.workflow, &inputs);
     if how == super::RunHow::DryRun {
         let agents = &loaded.agents;
         let wf = &loaded.workflow;
@@ -678,6 +679,23 @@ pub fn run(
     journal.submit(Command::Start(Box::new(started)))?;
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)
+}
+
+/// `by` scrubbed of the values of `workflow`'s secret inputs among `inputs` (given with
+/// `--input`, from `CORTEX_INPUT_<NAME>`, or a secret default), before the run's lock is
+/// taken (`context::with_secrets_scrubbed`).
+pub(super) fn secret_values_scrubbed(
+    by: Operator,
+    workflow: &Workflow,
+    inputs: &BTreeMap<String, serde_json::Value>,
+) -> Operator {
+    let secret = secret_inputs(workflow);
+    let values: Vec<String> = inputs
+        .iter()
+        .filter(|(name, _)| secret.contains(*name))
+        .map(|(_, value)| crate::execute::input_text(value))
+        .collect();
+    super::context::with_secrets_scrubbed(by, values.iter().map(String::as_str))
 }
 
 /// The declared type of each input of the workflow or scenario `name` would start, if it
@@ -1150,6 +1168,9 @@ pub fn resume(
         timeout,
         notify_only,
     } = args;
+    // `--input` gives again only secret inputs (any other is refused): their values are
+    // scrubbed from the actor before the run's lock names it.
+    let by = super::context::with_secrets_scrubbed(by, inputs.iter().map(|(_, v)| v.as_str()));
     // Flags are checked before anything, a dry run included.
     let args_timeout = timeout;
     let timeout = timeout.map(run_timeout_seconds).transpose()?;
@@ -2254,9 +2275,15 @@ pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), Comm
 /// `workflow step complete|fail`: record the report and, unless asked not to, drive the run on.
 pub fn report_step(
     ctx: &Ctx,
-    report: StepReport<'_>,
+    mut report: StepReport<'_>,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
+    // The inputs a report gives are the run's secret ones (any other is refused): their values
+    // are scrubbed from the actor before the run's lock, or a command suggested, names it.
+    report.by = super::context::with_secrets_scrubbed(
+        report.by.clone(),
+        report.inputs.iter().map(|(_, v)| v.as_str()),
+    );
     let success = report.success;
     // A failed step has no outputs (as a command's failed attempt records none, and a phase
     // fails with none): outputs given with a fail report are refused, never dropped unsaid.
