@@ -829,3 +829,114 @@ fn a_home_or_log_written_with_a_tilde_is_the_users_home_not_a_folder_named_tilde
     assert!(String::from_utf8_lossy(&out.stderr).contains("another user's home"));
     assert!(!env.project().join("~nobody").exists());
 }
+
+/// Seen by a review: with a relative CORTEX_HOME (`export CORTEX_HOME=h11`), the "Next:"
+/// suggestions and the `--json` `next` argv named no `--home`, so pasted from another
+/// directory they acted on another home (a relative `--home` was already written out); and
+/// there a run asked for by id was "there are no workflow runs yet", without saying where
+/// cortex looked. A relative CORTEX_HOME, and a SQLite file CORTEX_DB names relative to the
+/// current directory, are written absolute in suggestions; a run not found because the log
+/// looked in has no runs names that home.
+#[test]
+fn a_relative_cortex_home_or_db_is_absolute_in_suggestions_and_a_missing_run_names_the_home() {
+    let env = Env::new();
+    let home = env.project().join("rel-home");
+    std::fs::create_dir_all(home.join("workflows")).unwrap();
+    std::fs::write(
+        home.join("workflows/ask.yaml"),
+        "name: ask\nsteps:\n  - {name: plan, prompt: 'Plan it'}\n",
+    )
+    .unwrap();
+    let elsewhere = env.project().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let argv_of = |out: &common::Out| -> Vec<String> {
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        out.json()["next"][0]["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    let after = |argv: &[String], flag: &str| -> Option<String> {
+        argv.iter().skip_while(|a| *a != flag).nth(1).cloned()
+    };
+    for db in [None, Some("rel.db"), Some("sqlite:rel2.db")] {
+        let mut vars = vec![("CORTEX_HOME", "rel-home")];
+        vars.extend(db.map(|d| ("CORTEX_DB", d)));
+        let out = env.run_with(&["--json", "workflow", "run", "ask"], &vars);
+        let argv = argv_of(&out);
+        assert_eq!(
+            after(&argv, "--home").as_deref(),
+            Some(home.to_str().unwrap()),
+            "{db:?}: {argv:?}"
+        );
+        match db {
+            Some(db) => {
+                let file = env.project().join(db.trim_start_matches("sqlite:"));
+                assert_eq!(
+                    after(&argv, "--db"),
+                    Some(format!("sqlite:{}", file.display())),
+                    "{argv:?}"
+                );
+            }
+            None => assert!(!argv.contains(&"--db".to_string()), "{argv:?}"),
+        }
+        // The human "Next:" lines say the same.
+        let out = env.run_with(&["workflow", "run", "ask"], &vars);
+        assert!(
+            out.stdout.contains(&format!("--home {}", home.display())),
+            "{}",
+            out.stdout
+        );
+        // Pasted from another directory, with the same relative variables: the same run.
+        let mut cmd = env.command(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>());
+        cmd.current_dir(&elsewhere);
+        for (k, v) in &vars {
+            cmd.env(k, v);
+        }
+        let pasted = cmd.output().unwrap();
+        assert_eq!(
+            pasted.status.code(),
+            Some(0),
+            "{db:?}: {argv:?}\n{}",
+            String::from_utf8_lossy(&pasted.stderr)
+        );
+    }
+    // A run asked for by id where the home looked in has no runs: that home is named.
+    let run = env
+        .run_with(
+            &["--json", "workflow", "history"],
+            &[("CORTEX_HOME", "rel-home")],
+        )
+        .json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let there = elsewhere.join("rel-home");
+    for args in [
+        vec!["workflow", "status", run.as_str()],
+        vec![
+            "workflow",
+            "step",
+            "complete",
+            "plan",
+            "--run",
+            run.as_str(),
+        ],
+        vec!["log", "show", run.as_str()],
+    ] {
+        let out = env
+            .command(&args)
+            .current_dir(&elsewhere)
+            .env("CORTEX_HOME", "rel-home")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.contains(&format!("`{run}`")) && said.contains(&format!("{}", there.display())),
+            "{args:?}: {said}"
+        );
+    }
+}

@@ -709,7 +709,7 @@ fn tracked<'a>(
 ) -> Result<Tracker<'a>, CommandError> {
     let store = ctx
         .reading_store()?
-        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+        .ok_or_else(|| ctx.no_runs_of_any_kind_for(run))?;
     let after: Vec<&str> = step.into_iter().collect();
     let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after, step)?;
     let mut tracker = Tracker::new(ctx, run_id, step)?;
@@ -1114,7 +1114,7 @@ pub fn follow_attempt_logs(
 ) -> Result<i32, CommandError> {
     let store = ctx
         .reading_store()?
-        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+        .ok_or_else(|| ctx.no_runs_of_any_kind_for(run))?;
     let after: Vec<&str> = step.into_iter().chain(["--follow"]).collect();
     let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after, step)?;
     let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;

@@ -20,8 +20,9 @@ pub const DB_ENV: &str = "CORTEX_DB";
 pub struct Ctx {
     pub home: PathBuf,
     pub cwd: PathBuf,
-    /// The home is not the one a bare `cortex` would use (`--home` given): suggested commands
-    /// must name it, or pasting them would act on another log.
+    /// The home is not the one a bare `cortex` would use (`--home` given), or is one only
+    /// from this directory (a relative CORTEX_HOME): suggested commands must name it, or
+    /// pasting them would act on another log.
     pub explicit_home: bool,
     /// `--db`: where the log is, given on the command line. Suggested commands name it too.
     pub db: Option<String>,
@@ -120,7 +121,12 @@ impl Ctx {
             Some(h) => without_tilde(Path::new(&h)).ok().map(|h| cwd.join(h)),
             None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cortex")),
         };
-        let explicit_home = implied.as_deref() != Some(home.as_path());
+        // A relative CORTEX_HOME names another home from another directory: suggestions name
+        // it written out, as they do a relative `--home`.
+        let relative_env = std::env::var_os("CORTEX_HOME")
+            .filter(|h| !h.is_empty())
+            .is_some_and(|h| without_tilde(Path::new(&h)).is_ok_and(|h| h.is_relative()));
+        let explicit_home = relative_env || implied.as_deref() != Some(home.as_path());
         // The tokens of the servers running on this home are scrubbed from what this process
         // records (`execute::serve_tokens_to_scrub`).
         crate::execute::note_home(&home);
@@ -263,6 +269,10 @@ impl Ctx {
         }
         if let Some(given) = &self.db {
             global.extend(["--db".to_string(), db(given)]);
+        } else if let Some(file) = relative_db_env(&self.cwd) {
+            // A SQLite file CORTEX_DB names relative to this directory: named written out, as
+            // a relative `--db` is, or a suggestion pasted elsewhere would open another file.
+            global.extend(["--db".to_string(), file]);
         }
         global
     }
@@ -458,7 +468,7 @@ impl Ctx {
         query: Option<&str>,
     ) -> Result<String, CommandError> {
         self.find(store, scope, query)
-            .map_err(|e| self.find_error(e, &[]))
+            .map_err(|e| self.find_error(e, query, &[]))
     }
 
     /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
@@ -476,7 +486,7 @@ impl Ctx {
                 Err(CommandError::bad_input(e.to_string())
                     .hint(format!("{} reports on it there", self.cmd(instead))))
             }
-            found => found.map_err(|e| self.find_error(e, &[])),
+            found => found.map_err(|e| self.find_error(e, query, &[])),
         }
     }
 
@@ -526,7 +536,7 @@ impl Ctx {
     ) -> CommandError {
         match e {
             FindError::NoRuns { kind: Some(_) } if query.is_some() => self.no_runs(scope, query),
-            e => self.find_error(e, extra),
+            e => self.find_error(e, query, extra),
         }
     }
 
@@ -731,7 +741,7 @@ impl Ctx {
         match defined {
             Some(entry) => CommandError::bad_input("there are no runs yet")
                 .hint(self.how_to_start(group, noun, query.unwrap_or_default(), &entry)),
-            None => self.find_error(FindError::NoRuns { kind: scope.kind }, &[]),
+            None => self.find_error(FindError::NoRuns { kind: scope.kind }, query, &[]),
         }
     }
 
@@ -746,7 +756,51 @@ impl Ctx {
         ))
     }
 
-    fn find_error(&self, e: FindError, extra: &[&str]) -> CommandError {
+    /// `no_runs_of_any_kind`; but a run asked for by id or name (`log show RUN`) is said not
+    /// to be in the log looked in, which is named (`no_run_here`).
+    pub fn no_runs_of_any_kind_for(&self, query: Option<&str>) -> CommandError {
+        match query.map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => self.no_run_here(None, q),
+            None => self.no_runs_of_any_kind(),
+        }
+    }
+
+    /// A run asked for by id or name, where the log has no runs (of the kind) or is not there
+    /// yet: the log looked in is named — the home, absolute, or the log given elsewhere —,
+    /// since a command pasted from another directory, or with another CORTEX_HOME, looks in
+    /// another home. Before, it said only "there are no workflow runs yet".
+    fn no_run_here(&self, kind: Option<RunKind>, query: &str) -> CommandError {
+        let (group, noun) = match kind {
+            Some(RunKind::Scenario) => ("orchestrate", "scenario "),
+            Some(RunKind::Workflow) => ("workflow", "workflow "),
+            None => ("workflow", ""),
+        };
+        let home = self.home.display();
+        let looked_in = match self.location() {
+            Ok(Location::Sqlite(path)) if path == self.db_path() => format!("the home {home}"),
+            Ok(location) => format!("the log {} (home {home})", location.shown()),
+            Err(_) => format!("the home {home}"),
+        };
+        CommandError::bad_input(format!(
+            "no {noun}run `{}`: there are no {noun}runs yet in {looked_in}",
+            crate::definition::shown_query(query)
+        ))
+        .hint(
+            "a run of another home is found with --home DIR (or CORTEX_HOME=DIR), a run of another log with --db",
+        )
+        .hint(format!(
+            "or start one here with {} ({} shows what can run)",
+            self.cmd(&[group, "run", "NAME"]),
+            self.cmd(&[group, "list"])
+        ))
+    }
+
+    fn find_error(&self, e: FindError, query: Option<&str>, extra: &[&str]) -> CommandError {
+        if let FindError::NoRuns { kind } = e
+            && let Some(q) = query.map(str::trim).filter(|q| !q.is_empty())
+        {
+            return self.no_run_here(kind, q);
+        }
         let kind = e_kind(&e);
         let (group, noun) = match kind {
             Some(RunKind::Scenario) => ("orchestrate", "scenario"),
@@ -821,7 +875,7 @@ impl Ctx {
             workflow, scenario, ..
         } = &e
         else {
-            return self.find_error(e, &[]);
+            return self.find_error(e, None, &[]);
         };
         let command = |group: &str, id: &str| {
             let argv = if before.is_empty() {
@@ -876,7 +930,7 @@ impl Ctx {
                 let has = step.map(|s| (s, &units as &UnitsOf));
                 Err(self.both_kinds(e, before, after, has))
             }
-            found => found.map_err(|e| self.find_error(e, &[])),
+            found => found.map_err(|e| self.find_error(e, query, &[])),
         }
     }
 }
@@ -973,6 +1027,22 @@ pub fn with_secrets_scrubbed<'a>(
         std::borrow::Cow::Borrowed(_) => by.actor,
     };
     Operator { actor, ..by }
+}
+
+/// The SQLite file CORTEX_DB names relative to `cwd`, written out (`sqlite:/…`); None when
+/// it is unset, absolute, or a PostgreSQL database.
+fn relative_db_env(cwd: &Path) -> Option<String> {
+    let value = std::env::var(DB_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())?;
+    let path = value.strip_prefix("sqlite:").unwrap_or(&value);
+    if path.starts_with('~') || Path::new(path).is_absolute() {
+        return None;
+    }
+    match Location::read(&value, cwd) {
+        Ok(Some(Location::Sqlite(file))) => Some(format!("sqlite:{}", file.display())),
+        _ => None,
+    }
 }
 
 /// `path` with a leading `~` or `~/` read as the user's home folder (`HOME`), as a shell would

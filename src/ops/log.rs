@@ -25,7 +25,7 @@ fn read_anchors(path: &Path) -> Result<String, ReadError> {
 pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
-        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+        .ok_or_else(|| ctx.no_runs_of_any_kind_for(run))?;
     let run_id = ctx.resolve_any_run(&store, run, &["log", "show"], &[], None)?;
     // The events shown and the checks of them read one view of the log.
     let _view = crate::store::View::of(&store)?;
@@ -80,7 +80,7 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
 pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
-        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+        .ok_or_else(|| ctx.no_runs_of_any_kind_for(run))?;
     let run_id = ctx.resolve_any_run(&store, run, &["log", "export"], &[], None)?;
     // Decoded for `--json` (an event that does not decode said as such); the lines carry the
     // stored bytes of every row, readable or not, so that `log verify --file` checks the
