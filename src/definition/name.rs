@@ -97,6 +97,17 @@ fn presents(base: Option<char>) -> bool {
     })
 }
 
+/// The editor schemas' `pattern` for a name (JSON Schema, no look-around): no control,
+/// format, invisible or non-plain space character, not starting with `-` or a space, not
+/// ending with a space — what `check_name` refuses for every kind, as far as a pattern can say
+/// it (the schema may accept a name `validate` refuses, never the other way round).
+/// This pattern for a workflow, scenario or agent name (found as a file: no `/` or `\`).
+pub const FILE_NAME_PATTERN: &str = r"^[^- \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8/\\](?:[^\u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8/\\]*[^ \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8/\\])?$";
+/// The pattern for a step name (templates refer to it: no `.` or `}`).
+pub const STEP_NAME_PATTERN: &str = r"^[^- \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8.}](?:[^\u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8.}]*[^ \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8.}])?$";
+/// The pattern for a phase name (`after:a,b` lists them: no `,`).
+pub const PHASE_NAME_PATTERN: &str = r"^[^- \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8,](?:[^\u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8,]*[^ \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8,])?$";
+
 /// Whether two names would be taken for each other by forgiving matching.
 pub fn same_name(a: &str, b: &str) -> bool {
     normalize_name(a) == normalize_name(b)
