@@ -253,3 +253,49 @@ fn byte_order_mark_is_allowed_and_locations_stay_right() {
     let out = env.run(&["orchestrate", "validate", "bad", "--json"]);
     out.assert_error_on_line("phase", 3);
 }
+
+#[test]
+fn names_with_quotes_are_shown_as_written_in_validate_messages() {
+    let env = Env::new();
+    env.workflow(
+        "dq",
+        "name: dq\nsteps:\n  - name: 'say \"hi\"'\n    run: \"true\"\n  - name: use\n    run: |\n      echo \"${{ steps.say \"ho\".outputs.x }}\"\n",
+    );
+    let out = env.run(&["workflow", "validate", "dq"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.text().contains("no step `say \"ho\"`")
+            && out.text().contains("did you mean `say \"hi\"`?"),
+        "{}",
+        out.text()
+    );
+    assert!(!out.text().contains("\\\""), "{}", out.text());
+}
+
+#[test]
+fn name_mismatch_suggests_a_file_name_only_for_a_safe_name_and_never_nests_backticks() {
+    let env = Env::new();
+    env.workflow(
+        "evil",
+        "name: \"rel $(touch pwned) `touch pwned2`; touch pwned3 q\"\nsteps:\n  - {name: s, prompt: p}\n",
+    );
+    let out = env.run(&["workflow", "validate", "evil"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(!out.stderr.contains("name the file"), "{}", out.stderr);
+    assert!(out.stderr.contains("write `name: evil`"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("is `` rel $(touch pwned) `touch pwned2`; touch pwned3 q ``"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains('…'), "{}", out.stderr);
+    env.workflow("bd", "name: build docs\nsteps:\n  - {name: s, prompt: p}\n");
+    let out = env.run(&["workflow", "validate", "bd"]);
+    assert!(
+        out.stderr
+            .contains("name the file `build-docs.yaml`, or write `name: bd`"),
+        "{}",
+        out.stderr
+    );
+}

@@ -547,3 +547,51 @@ fn validate_words_a_missing_agent_and_a_name_used_twice_alike_for_both_kinds() {
         env.run(&["orchestrate", "validate", "s"]).snapshot(&env)
     );
 }
+
+#[test]
+fn invalid_map_keyed_names_are_located_at_their_key() {
+    let env = Env::new();
+    env.workflow(
+        "inp",
+        "name: inp\ninputs:\n  \"a b\": {type: string}\nsteps:\n  - {name: s, prompt: x, env: {\"A B\": x}}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "inp"]);
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, c)| (l, c))
+        .collect();
+    assert_eq!(at, vec![(3, 3), (5, 32)], "{}", out.text());
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\ninputs:\n  \"a b\":\n    type: string\nphases:\n  - name: p\n    condition: manual\n    env:\n      \"x y\": z\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "sc"]);
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, c)| (l, c))
+        .collect();
+    assert_eq!(at, vec![(4, 3), (10, 7)], "{}", out.text());
+}
+
+#[test]
+fn a_pair_without_equals_says_name_equals_value_is_expected_and_how_to_write_it() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - {name: s, run: \"true\"}\n");
+    let out = env.run(&["workflow", "run", "w", "--input", "plan"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stderr.contains("--input `plan` has no `=`")
+            && out.stderr.contains("NAME=VALUE")
+            && out.stderr.contains("write --input plan=VALUE"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&["workflow", "run", "w", "--input", "=3"]);
+    assert!(
+        out.stderr.contains("has no name before its `=`"),
+        "{}",
+        out.stderr
+    );
+}

@@ -399,3 +399,49 @@ fn validate_all_with_invalid_home_files_is_described_by_openapi() {
         check(&api_schema(name), &doc, &format!("`{}`", args.join(" ")));
     }
 }
+
+/// Names `validate` refuses (a leading `-`, a control character or newline, only spaces, too
+/// long) are refused by the editor schemas too, and ordinary names are not.
+#[test]
+fn schemas_refuse_names_validate_refuses() {
+    let workflow = committed("workflow");
+    let scenario = committed("scenario");
+    let validator = jsonschema::validator_for(&workflow).unwrap();
+    let scenarios = jsonschema::validator_for(&scenario).unwrap();
+    let wf = |name: &str, step: &str| serde_json::json!({"name": name, "steps": [{"name": step, "run": "true"}]});
+    let sc = |name: &str, phase: &str| serde_json::json!({"name": name, "description": "d", "phases": [{"name": phase, "condition": "manual"}]});
+    let long = "a".repeat(101);
+    for good in [
+        "deploy",
+        "build docs",
+        "say \"hi\"",
+        "⚠\u{FE0F} Check",
+        "a",
+        "Café",
+    ] {
+        assert!(
+            validator.is_valid(&wf(good, good.trim_end_matches('.'))),
+            "{good:?}"
+        );
+        assert!(scenarios.is_valid(&sc(good, good)), "{good:?}");
+    }
+    for bad in [
+        "-json",
+        "a\nb",
+        "a\u{1b}b",
+        "   ",
+        " a",
+        "a ",
+        "",
+        long.as_str(),
+        "x\u{202E}y",
+    ] {
+        assert!(!validator.is_valid(&wf(bad, "s")), "workflow {bad:?}");
+        assert!(!validator.is_valid(&wf("w", bad)), "step {bad:?}");
+        assert!(!scenarios.is_valid(&sc(bad, "p")), "scenario {bad:?}");
+        assert!(!scenarios.is_valid(&sc("s", bad)), "phase {bad:?}");
+    }
+    assert!(!validator.is_valid(&wf("a/b", "s")));
+    assert!(!validator.is_valid(&wf("w", "a.b")));
+    assert!(!scenarios.is_valid(&sc("s", "a,b")));
+}

@@ -31,7 +31,10 @@ impl AgentRunner {
 pub struct Agent {
     /// At most 100 characters, visible ones and plain spaces (no control or format
     /// characters), no surrounding spaces, not starting with `-`; no `/`, `\` or `..`.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(crate::definition::name::FILE_NAME_PATTERN)
+    )]
     pub name: String,
     pub description: String,
     /// A command that does the agent's work: it receives the prompt on standard input.

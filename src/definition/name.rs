@@ -97,15 +97,29 @@ fn presents(base: Option<char>) -> bool {
     })
 }
 
+/// The editor schemas' `pattern` for a name (JSON Schema, no look-around): no control,
+/// format, invisible or non-plain space character, not starting with `-` or a space, not
+/// ending with a space — what `check_name` refuses for every kind, as far as a pattern can say
+/// it (the schema may accept a name `validate` refuses, never the other way round).
+/// This pattern for a workflow, scenario or agent name (found as a file: no `/` or `\`).
+pub const FILE_NAME_PATTERN: &str = r"^[^- \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8/\\](?:[^\u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8/\\]*[^ \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8/\\])?$";
+/// The pattern for a step name (templates refer to it: no `.` or `}`).
+pub const STEP_NAME_PATTERN: &str = r"^[^- \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8.}](?:[^\u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8.}]*[^ \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8.}])?$";
+/// The pattern for a phase name (`after:a,b` lists them: no `,`).
+pub const PHASE_NAME_PATTERN: &str = r"^[^- \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8,](?:[^\u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8,]*[^ \u0000-\u001F\u007F-\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0D\uFEFF\uFFA0\uFFF0-\uFFF8,])?$";
+
 /// Whether two names would be taken for each other by forgiving matching.
 pub fn same_name(a: &str, b: &str) -> bool {
     normalize_name(a) == normalize_name(b)
 }
 
-/// A name as it may be shown in a message: escaped (no control or format character reaches
-/// a terminal) and cut to 40 characters.
+/// A name as it may be shown in a message: as written, but with what no name may hold (a
+/// control, format or invisible character) made visible as its code point, so nothing reaches
+/// a terminal that moves its cursor or hides a letter, and cut to 40 characters. Quotes and
+/// backslashes are kept as written (`say "hi"`, never `say \"hi\"`), as `preview` and
+/// `status` print the name: a message shows the name a person wrote, not a Rust literal.
 pub fn shown(name: &str) -> String {
-    shown_escaping(name, true, 40)
+    shown_limited(name, 40)
 }
 
 /// What a person typed to pick something (a run's name, id or a definition's path) as it
@@ -113,16 +127,16 @@ pub fn shown(name: &str) -> String {
 /// echoed whole (`examples/scenarios/incident-response.yaml` is longer than a name), and
 /// still under the 200 past which an error document cuts a word again.
 pub fn shown_query(query: &str) -> String {
-    shown_escaping(query, true, 120)
+    shown_limited(query, 120)
 }
 
-/// A text written in a definition as it may be shown between backticks: as `shown`, but its
-/// quotes are kept as written (`"[\"x\"]"` would misquote a quoted JSON list).
+/// A text written in a definition as it may be shown between backticks: as `shown` (its
+/// quotes are kept as written: `"[\"x\"]"` would misquote a quoted JSON list).
 pub fn shown_text(text: &str) -> String {
-    shown_escaping(text, false, 40)
+    shown_limited(text, 40)
 }
 
-fn shown_escaping(name: &str, quotes: bool, limit: usize) -> String {
+fn shown_limited(name: &str, limit: usize) -> String {
     let mut out = String::new();
     let mut before = None;
     for c in name.chars().take(limit) {
@@ -136,10 +150,11 @@ fn shown_escaping(name: &str, quotes: bool, limit: usize) -> String {
         // `escape_debug` would print it (a Hangul filler is a "letter" to it).
         if c != ' ' && forbidden(c).is_some() {
             out.extend(c.escape_unicode());
-        } else if c == '\'' || (!quotes && c == '"') {
-            // (an apostrophe is shown as written: `it's my flow`, never `it\'s`)
+        } else if matches!(c, '\'' | '"' | '\\') {
+            // Shown as written: `it's my flow`, `say "hi"`, `a\b` (never `it\'s`, `say \"hi\"`).
             out.push(c);
         } else {
+            // (a mark with nothing to sit on is shown as its code point)
             out.extend(c.escape_debug());
         }
     }
@@ -461,5 +476,14 @@ mod tests {
         assert!(same_name("build docs", "Build_Docs"));
         assert!(same_name("build-docs", "build docs"));
         assert!(!same_name("build", "builds"));
+    }
+
+    #[test]
+    fn names_are_shown_as_written_with_only_invisible_characters_made_visible() {
+        assert_eq!(shown(r#"say "hi""#), r#"say "hi""#);
+        assert_eq!(shown("it's"), "it's");
+        assert_eq!(shown(r"a\b"), r"a\b");
+        assert_eq!(shown("a\u{1b}[2Jb\nc"), "a\\u{1b}[2Jb\\u{a}c");
+        assert_eq!(shown("x\u{202E}y"), "x\\u{202e}y");
     }
 }

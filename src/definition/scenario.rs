@@ -18,7 +18,10 @@ use super::{
 pub struct Scenario {
     /// At most 100 characters, visible ones and plain spaces (no control or format
     /// characters), no surrounding spaces, not starting with `-`; no `/`, `\` or `..`.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(crate::definition::name::FILE_NAME_PATTERN)
+    )]
     pub name: String,
     /// Required unless `scenarios/schema.yaml` says otherwise (checked by `validate`, so that
     /// every missing field is reported at once).
@@ -181,7 +184,10 @@ impl Criterion {
 pub struct Phase {
     /// Unique in the scenario. The name rule of every kind (as `name` above), and no `,`:
     /// `after:a,b` separates phase names with commas.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(crate::definition::name::PHASE_NAME_PATTERN)
+    )]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

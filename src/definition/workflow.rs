@@ -17,7 +17,10 @@ pub struct Workflow {
     /// Unique name, e.g. `feature-development`. The name rule of every kind: at most 100
     /// characters, visible ones and plain spaces (no control or format characters), no
     /// surrounding spaces, not starting with `-`; for workflows also no `/`, `\` or `..`.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(crate::definition::name::FILE_NAME_PATTERN)
+    )]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -167,7 +170,10 @@ pub struct RetrySpec {
 pub struct Step {
     /// Unique in the workflow. The name rule of every kind (as `name` above), and no `.` or `}`:
     /// templates refer to steps by name.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(crate::definition::name::STEP_NAME_PATTERN)
+    )]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -128,22 +128,43 @@ pub fn parse_pairs_from(
                 }),
             ),
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(match from {
-                PairsFrom::Flag => {
-                    CommandError::bad_input(format!("`{item}` is not {what}=VALUE"))
-                        .hint(format!("write --{what} NAME=VALUE"))
-                }
-                PairsFrom::Lines(label) => CommandError::bad_input(format!(
-                    "the line `{item}` in {label} is not NAME=VALUE"
-                ))
-                .hint(format!(
-                    "write one NAME=VALUE per line in the {label} box (e.g. plan=ready)"
-                )),
-            }),
+            _ => Err(not_a_pair(item, what, from)),
         })
         .collect::<Result<_, _>>()?;
     no_key_twice(&pairs, what, from)?;
     Ok(pairs)
+}
+
+/// The error for an item of a `NAME=VALUE` list that is not one: what is missing (the `=`,
+/// or the name before it), where (which flag or box), and the line to write instead — with
+/// the item as the name when it has no `=` (`--output plan` → `--output plan=VALUE`).
+fn not_a_pair(item: &str, what: &str, from: PairsFrom<'_>) -> CommandError {
+    let shown = crate::definition::shown_query(item);
+    let missing = if item.contains('=') {
+        "has no name before its `=`"
+    } else {
+        "has no `=`"
+    };
+    let example = match item.split_once('=') {
+        None if !item.trim().is_empty() => format!("{}={PLACEHOLDER}", item.trim()),
+        Some((_, v)) if !v.is_empty() => format!("NAME={v}"),
+        _ => format!("NAME={PLACEHOLDER}"),
+    };
+    match from {
+        PairsFrom::Flag => CommandError::bad_input(format!(
+            "--{what} `{shown}` {missing}: each --{what} is given as NAME=VALUE (the {what}'s name, `=`, then its value)"
+        ))
+        .hint(format!(
+            "write --{what} {} (a value with spaces in quotes: --{what} 'NAME=two words')",
+            crate::render::shell_quote(&example)
+        )),
+        PairsFrom::Lines(label) => CommandError::bad_input(format!(
+            "the line `{shown}` in {label} {missing}: each line is NAME=VALUE (the {what}'s name, `=`, then its value)"
+        ))
+        .hint(format!(
+            "write one NAME=VALUE per line in the {label} box (e.g. plan=ready)"
+        )),
+    }
 }
 
 /// A key given twice is refused, naming it: before, the last value silently won (`--input

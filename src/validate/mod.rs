@@ -17,23 +17,95 @@ pub(crate) use crate::definition::is_env_name;
 
 /// The warning for a definition file whose `name:` is not its file name: it is found by its
 /// file name, but its runs are recorded (and `status` and `history` know them) by `name:`.
+///
+/// A file name is suggested only when the name is one as written (letters, digits, `-`, `_`,
+/// `.`; a space becomes `-`, which finds the same name): a name like `` rel $(touch x) `id` ``
+/// would make a file name no shell takes unquoted, so then only the `name:` line is suggested.
+/// Every name is shown whole and set as a code span that holds it (never a backtick inside
+/// single backticks), so what is suggested can be copied.
 pub fn name_mismatch(entry: &crate::definition::Entry, kind: &str, name: &str) -> Option<String> {
-    use crate::definition::{EntrySource, normalize_name, shown};
+    use crate::definition::{EntrySource, normalize_name};
     let EntrySource::File(path) = &entry.source else {
         return None;
     };
     let stem = path.file_stem()?.to_string_lossy();
     (normalize_name(&stem) != normalize_name(name)).then(|| {
+        let fix = match safe_file_stem(name) {
+            Some(file) => format!(
+                "name the file {}, or write {}",
+                code(&format!("{file}.yaml")),
+                code(&format!("name: {}", yaml_scalar(&stem)))
+            ),
+            None => format!(
+                "write {} (the name is not one a file can be named as written)",
+                code(&format!("name: {}", yaml_scalar(&stem)))
+            ),
+        };
         format!(
-            "{} is found as the {kind} `{}`, but its `name:` is `{}`: its runs are recorded under `{}` (as `status` and `history` show them); name the file `{}.yaml`, or write `name: {}`",
+            "{} is found as the {kind} {}, but its `name:` is {}: its runs are recorded under that name (as `status` and `history` show them); {fix}",
             path.display(),
-            shown(&stem),
-            shown(name),
-            shown(name),
-            shown(name),
-            shown(&stem)
+            code(&stem),
+            code(name),
         )
     })
+}
+
+/// `name` as the stem of a file name that needs no quoting anywhere (letters, digits, `-`,
+/// `_`, `.`, not starting with `.` or `-`), a space written `-` (found as the same name), or
+/// `None`.
+fn safe_file_stem(name: &str) -> Option<String> {
+    let stem: String = name
+        .trim()
+        .chars()
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect();
+    let safe = !stem.is_empty()
+        && !stem.starts_with(['.', '-'])
+        && stem.chars().count() <= crate::definition::MAX_NAME_CHARS
+        && stem
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && crate::definition::normalize_name(&stem) == crate::definition::normalize_name(name);
+    safe.then_some(stem)
+}
+
+/// `text` as a YAML scalar that reads back as `text`: plain when it is made only of
+/// characters YAML gives no meaning, else double-quoted (JSON's quoting, which YAML reads).
+fn yaml_scalar(text: &str) -> String {
+    let plain = !text.is_empty()
+        && !text.starts_with(['-', '.', ' '])
+        && !text.ends_with(' ')
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        )
+        && text.parse::<f64>().is_err();
+    if plain {
+        text.to_string()
+    } else {
+        serde_json::to_string(text).unwrap_or_default()
+    }
+}
+
+/// `text` whole (control and invisible characters shown as code points, nothing cut) as a
+/// code span: in backticks, or, when it holds a backtick, in as many more backticks as it
+/// never holds in a row, with a space each side (as Markdown reads it).
+fn code(text: &str) -> String {
+    let shown = crate::definition::shown_query(text);
+    let mut run = 0;
+    let mut longest = 0;
+    for c in shown.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    if longest == 0 {
+        return format!("`{shown}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {shown} {fence}")
 }
 
 /// `verdict` with the problem of a definition (`kind`: workflow or scenario) whose `name:`

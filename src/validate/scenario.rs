@@ -335,7 +335,7 @@ pub fn validate_scenario_cautioned(
             if !super::is_env_name(name) {
                 c.problem(
                     &[key("secret_env").as_slice(), &[Seg::Index(j)]].concat(),
-                    format!("`{name}` is not a valid environment variable name"),
+                    format!("`{}` is not a valid environment variable name", shown(name)),
                 );
             }
         }
@@ -348,7 +348,7 @@ pub fn validate_scenario_cautioned(
                     if name.is_empty() {
                         "an empty name is not a valid environment variable name".to_string()
                     } else {
-                        format!("`{name}` is not a valid environment variable name")
+                        format!("`{}` is not a valid environment variable name", shown(name))
                     },
                     "letters, digits and `_`, not starting with a digit",
                 );

@@ -192,33 +192,23 @@ impl Checker<'_> {
     }
 
     /// `hinted`, its caret on the key of the mapping entry at `path` (whose last segment is
-    /// that key) where the key is written on the line of its value, else on the value.
+    /// that key), where a map-keyed name (an input, an env variable, a `with:` entry) is
+    /// written, not on its value; on the value if the key cannot be found.
     pub(super) fn hinted_at_key(
         &mut self,
         path: &[Seg],
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let at = self.at(path).map(|at| {
-            let Some(Seg::Key(key)) = path.last() else {
-                return at;
-            };
-            let line = self
-                .text
-                .lines()
-                .nth(at.line.saturating_sub(1))
-                .unwrap_or("");
-            let before: String = line.chars().take(at.column.saturating_sub(1)).collect();
-            match before.rfind(key.as_str()) {
-                Some(byte) => Location {
-                    line: at.line,
-                    column: before[..byte].chars().count() + 1,
-                },
-                None => at,
-            }
-        });
+        let at = crate::definition::locate_key(self.text, path).or_else(|| self.at(path));
         self.problems
             .push(Problem::new(message, at).with_hint(hint));
+    }
+
+    /// `problem`, its caret on the key of the mapping entry at `path`, as `hinted_at_key`.
+    pub(super) fn problem_at_key(&mut self, path: &[Seg], message: impl Into<String>) {
+        let at = crate::definition::locate_key(self.text, path).or_else(|| self.at(path));
+        self.problems.push(Problem::new(message, at));
     }
 
     pub(super) fn hinted(
@@ -667,9 +657,9 @@ pub(super) fn check_inputs(
     for (name, spec) in inputs {
         let base: Vec<Seg> = vec!["inputs".into(), Seg::Key(name.clone())];
         if let Err(bad) = check_name(NameKind::Input, name) {
-            c.hinted(&base, bad.problem, bad.fix);
+            c.hinted_at_key(&base, bad.problem, bad.fix);
         } else if let Some(first) = inputs_seen.get(&normalize_name(name)) {
-            c.hinted(
+            c.hinted_at_key(
                 &base,
                 format!(
                     "input name `{}` collides with `{}`: both are passed as `CORTEX_INPUT_{}`",
@@ -867,9 +857,9 @@ pub fn validate_workflow_cautioned(
         for (name, value) in &step.env {
             let p = [key("env").as_slice(), &[Seg::Key(name.clone())]].concat();
             if !super::is_env_name(name) {
-                c.problem(
+                c.problem_at_key(
                     &p,
-                    format!("`{name}` is not a valid environment variable name"),
+                    format!("`{}` is not a valid environment variable name", shown(name)),
                 );
             }
             if let Some((problem, fix)) = super::literal_secret(
@@ -886,7 +876,7 @@ pub fn validate_workflow_cautioned(
             if !super::is_env_name(name) {
                 c.problem(
                     &[key("secret_env").as_slice(), &[Seg::Index(j)]].concat(),
-                    format!("`{name}` is not a valid environment variable name"),
+                    format!("`{}` is not a valid environment variable name", shown(name)),
                 );
             }
         }
