@@ -5083,3 +5083,20 @@ fn an_unknown_field_in_a_start_names_the_one_field_a_start_takes() {
     );
     assert!(r.status == 200 || r.status == 202, "{}", r.body);
 }
+
+/// `GET /api/v1/verify` of a home with no runs yet (no log made) answers an empty log,
+/// verified — every page's footer links to it — where `cortex log verify` keeps its exit 2.
+/// Before, the API answered the CLI's 400, whose hint named `--home` and `--db`.
+#[test]
+fn verifying_a_home_with_no_runs_yet_through_the_api_answers_an_empty_verified_log() {
+    let env = home();
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.get("/api/v1/verify");
+    assert_eq!(r.status, 200, "{}", r.body);
+    doc.check("/api/v1/verify", "get", 200, &r.json());
+    assert_eq!(r.json()["ok"], true, "{}", r.body);
+    assert_eq!(r.json()["runs"], 0, "{}", r.body);
+    assert!(!r.body.contains("--home"), "{}", r.body);
+    assert_eq!(env.run(&["log", "verify"]).code, 2);
+}
