@@ -5100,3 +5100,35 @@ fn verifying_a_home_with_no_runs_yet_through_the_api_answers_an_empty_verified_l
     assert!(!r.body.contains("--home"), "{}", r.body);
     assert_eq!(env.run(&["log", "verify"]).code, 2);
 }
+
+/// A failed run with a secret input offers on its page the recovery `next` lists — retry and
+/// skip, with a field for the secret (optional while this server keeps it, asked for again by
+/// a server that does not) — not only abort. Before, the suggestions carrying
+/// `--input NAME=VALUE` matched no form and the page hid them.
+#[test]
+fn a_failed_run_with_a_secret_input_offers_retry_and_skip_on_its_page() {
+    let env = home();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n  - name: ask\n    prompt: \"use ${{ inputs.api_token }}\"\n",
+    );
+    let run = {
+        let s = Server::start(&env);
+        let run = start_with_api_token(&s, "sec", "x-secret-123");
+        assert_eq!(settled(&s, &run)["status"], "failed");
+        let page = s.get(&format!("/runs/{run}")).body;
+        for button in ["Resume (retry)", "Resume (skip)", "Abort"] {
+            assert!(page.contains(button), "{button} offered: {page}");
+        }
+        assert!(page.contains("kept by this server: leave empty"), "{page}");
+        assert!(!page.contains("x-secret-123"));
+        run
+    };
+    // A server that does not hold the value asks for it in the same forms.
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    for button in ["Resume (retry)", "Resume (skip)"] {
+        assert!(page.contains(button), "{button} offered: {page}");
+    }
+    assert!(page.contains("secret input: give it again"), "{page}");
+}

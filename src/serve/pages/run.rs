@@ -346,7 +346,16 @@ fn act_of(argv: &[String]) -> Option<Act> {
             _ => break,
         };
     }
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut words: Vec<&str> = args.iter().map(String::as_str).collect();
+    // The values of secret inputs a resume is to be given again (`--input NAME=VALUE`, its
+    // `fill`): the form asks for them in its password fields (`secret_fields`), and holds
+    // none where this server keeps them. Before, such a suggestion matched nothing, and the
+    // page hid the retry and skip that `next` lists.
+    while let [.., "--input", value] = words.as_slice()
+        && value.ends_with("=VALUE")
+    {
+        words.truncate(words.len() - 2);
+    }
     match words.as_slice() {
         [_, "resume", _] => Some(Act::Resume {
             mode: "continue",
