@@ -5083,3 +5083,171 @@ fn an_unknown_field_in_a_start_names_the_one_field_a_start_takes() {
     );
     assert!(r.status == 200 || r.status == 202, "{}", r.body);
 }
+
+/// A workflow run this server drives (started here: its background driver runs its step) is
+/// stopped from here: the driver is asked, the stop is recorded with the server's actor and
+/// the message, the answer is the stopped run's status document, and resume goes on. Its page
+/// offers Stop while the server drives it. A workflow run driven elsewhere, or by nobody, is
+/// a 400 whose hint says what a web user can do — never Ctrl-C in a terminal. Before, every
+/// workflow run was a 400 that offered only abort (or that Ctrl-C).
+#[test]
+fn a_workflow_run_this_server_drives_is_stopped_from_here_and_resumes() {
+    let env = home();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: s1\n    run: sleep 30\n",
+    );
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: a, prompt: approve}\n");
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/slow/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    eventually(60, "the step to run", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["steps"][0]["status"] == "running").then_some(())
+    });
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        page.contains(&format!(r#"action="/runs/{run}/stop""#)),
+        "the page offers Stop: {page}"
+    );
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/stop"),
+        r#"{"message": "enough for today"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/stop", "post", 200, &r.json());
+    assert_eq!(r.json()["status"], "stopped", "{}", r.body);
+    assert_eq!(r.json()["resumable"], true, "{}", r.body);
+    let asked = events(&env, &run)
+        .into_iter()
+        .find(|e| e["type"] == "stop_requested")
+        .expect("the stop is recorded");
+    assert_eq!(asked["body"]["message"], "enough for today", "{asked}");
+    assert!(
+        events(&env, &run)
+            .iter()
+            .any(|e| e["type"] == "run_stopped")
+    );
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        !page.contains(&format!(r#"action="/runs/{run}/stop""#)),
+        "no Stop once stopped: {page}"
+    );
+    let r = s.post(&format!("/api/v1/runs/{run}/resume"), "{}");
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    eventually(60, "the resumed step to run", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["steps"][0]["status"] == "running").then_some(())
+    });
+    let r = s.post(&format!("/api/v1/runs/{run}/abort"), "{}");
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Driven by nobody (waiting for a report): nothing to stop, nothing recorded.
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    let waiting = newest_run(&env, "workflow");
+    let before = events(&env, &waiting).len();
+    let r = s.post(&format!("/api/v1/runs/{waiting}/stop"), "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/stop", "post", 400, &r.json());
+    assert!(r.body.contains("driven by nobody"), "{}", r.body);
+    // Driven elsewhere (a driver's lock held by another process): stopped there.
+    let holder = cortex::execute::Holder {
+        pid: std::process::id(),
+        host: cortex::execute::hostname(),
+        actor: "a terminal elsewhere".into(),
+        since: "now".into(),
+        shared: false,
+    };
+    let lock = cortex::execute::DriverLock::acquire(&env.home(), &waiting, &holder).unwrap();
+    let r = s.post(&format!("/api/v1/runs/{waiting}/stop"), "{}");
+    drop(lock);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("a terminal elsewhere"), "{}", r.body);
+    assert!(r.body.contains("stop it where it is driven"), "{}", r.body);
+    assert!(r.body.contains("/abort"), "{}", r.body);
+    assert!(
+        !r.body.contains("Ctrl-C"),
+        "no advice a web user cannot follow: {}",
+        r.body
+    );
+    assert_eq!(events(&env, &waiting).len(), before, "nothing recorded");
+}
+
+/// A failed run with a secret input offers on its page the recovery `next` lists — retry and
+/// skip, with a field for the secret (optional while this server keeps it, asked for again by
+/// a server that does not) — not only abort. Before, the suggestions carrying
+/// `--input NAME=VALUE` matched no form and the page hid them.
+#[test]
+fn a_failed_run_with_a_secret_input_offers_retry_and_skip_on_its_page() {
+    let env = home();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n  - name: ask\n    prompt: \"use ${{ inputs.api_token }}\"\n",
+    );
+    let run = {
+        let s = Server::start(&env);
+        let run = start_with_api_token(&s, "sec", "x-secret-123");
+        assert_eq!(settled(&s, &run)["status"], "failed");
+        let page = s.get(&format!("/runs/{run}")).body;
+        for button in ["Resume (retry)", "Resume (skip)", "Abort"] {
+            assert!(page.contains(button), "{button} offered: {page}");
+        }
+        assert!(page.contains("kept by this server: leave empty"), "{page}");
+        assert!(!page.contains("x-secret-123"));
+        run
+    };
+    // A server that does not hold the value asks for it in the same forms.
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    for button in ["Resume (retry)", "Resume (skip)"] {
+        assert!(page.contains(button), "{button} offered: {page}");
+    }
+    assert!(page.contains("secret input: give it again"), "{page}");
+}
+
+/// `GET /api/v1/verify` of a home with no runs yet (no log made) answers an empty log,
+/// verified — every page's footer links to it — where `cortex log verify` keeps its exit 2.
+/// Before, the API answered the CLI's 400, whose hint named `--home` and `--db`.
+#[test]
+fn verifying_a_home_with_no_runs_yet_through_the_api_answers_an_empty_verified_log() {
+    let env = home();
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.get("/api/v1/verify");
+    assert_eq!(r.status, 200, "{}", r.body);
+    doc.check("/api/v1/verify", "get", 200, &r.json());
+    assert_eq!(r.json()["ok"], true, "{}", r.body);
+    assert_eq!(r.json()["runs"], 0, "{}", r.body);
+    assert!(!r.body.contains("--home"), "{}", r.body);
+    assert_eq!(env.run(&["log", "verify"]).code, 2);
+}
+
+/// The run page honours `?at=SEQ` as `status --at` does: the state as of that event, said so,
+/// read-only (no action forms, not followed live); a value that is no event of the run is a
+/// 400, as the API's. Before, the page ignored `at` and showed the present with its actions.
+#[test]
+fn the_run_page_at_an_event_shows_that_past_state_read_only() {
+    let env = home();
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: first, run: 'true'}\n  - {name: ask, prompt: approve}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let now = s.get(&format!("/runs/{run}")).body;
+    assert!(now.contains(r#"class="report""#), "{now}");
+    let past = s.get(&format!("/runs/{run}?at=2"));
+    assert_eq!(past.status, 200, "{}", past.body);
+    assert!(past.body.contains("as of event 2"), "{}", past.body);
+    assert!(!past.body.contains("<form class="), "{}", past.body);
+    assert!(past.body.contains(r#"data-live="past""#), "{}", past.body);
+    for bad in ["zz", "99999", "-1"] {
+        let r = s.get(&format!("/runs/{run}?at={bad}"));
+        assert_eq!(r.status, 400, "at={bad}: {}", r.body);
+        let api = s.get(&format!("/api/v1/runs/{run}?at={bad}"));
+        assert_eq!(api.status, 400, "at={bad}: {}", api.body);
+    }
+}

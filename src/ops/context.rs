@@ -512,7 +512,7 @@ impl Ctx {
                 let query = query.clone();
                 Err(CommandError::bad_input(e.to_string()).hint(
                     Hint::from(
-                        "a workflow run is stopped by what drives it: press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it (`run` or `resume`), or call the `stop` tool of the MCP server whose detached call drives it; ",
+                        "a workflow run is stopped by what drives it: press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it (`run` or `resume`), call the `stop` tool of the MCP server whose detached call drives it, or press Stop on the run's page of the `cortex serve` whose driver drives it (`POST /api/v1/runs/RUN/stop`); ",
                     )
                     .carrying(self.globals())
                     .command(&["workflow", "resume", &query])

@@ -387,6 +387,22 @@ fn check_log(
     Ok(report)
 }
 
+/// `log verify` (the whole log) as `cortex serve` answers it where its log is not made yet (a
+/// home with no runs): verified and empty, with a note saying so — its footer links to it on
+/// every page, and the CLI's bad input (exit 2) names flags an HTTP client has no use for.
+/// The CLI's own answer is unchanged.
+pub fn verify_not_made_yet(ctx: &Ctx) -> Result<Output, CommandError> {
+    let shown = ctx.location()?.shown();
+    let report = verify_rows(&[]);
+    let text = render_verify(&report);
+    let mut output = Output::new(report, text, exit::OK);
+    output.json["note"] = format!(
+        "no log at {shown} yet (it is made by the first run): nothing recorded, nothing to verify"
+    )
+    .into();
+    Ok(output)
+}
+
 /// `log verify` where the log it would read is not there: bad input, naming where it looked
 /// and how to point at the log meant.
 fn no_log_to_verify(ctx: &Ctx) -> Result<CommandError, CommandError> {

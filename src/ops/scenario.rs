@@ -582,7 +582,31 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     let (opened, read_only) = ctx.changing_store()?;
     let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
     let run_id = ctx.resolve_stop_run(&store, SCENARIOS, name)?;
-    let mut before = crate::execute::load_state(&store, &run_id)?;
+    stop_found(ctx, &mut *store, read_only, &run_id, name, by)
+}
+
+/// The stop of a workflow run that the caller's own driver drives (`cortex serve`'s background
+/// driver): asked of that driver through the log, as `orchestrate stop` asks a scenario's
+/// (`operator::stop`), and answered once the stop is recorded, with the run's status. A
+/// workflow run has no stop from elsewhere — its driver is what stops it — so the caller
+/// checks first that the driver is its own; one that let go meanwhile leaves the stop to be
+/// recorded here, as for a scenario run nobody drives.
+pub fn stop_driven_here(ctx: &Ctx, run_id: &str, by: Operator) -> Result<Output, CommandError> {
+    let (opened, read_only) = ctx.changing_store()?;
+    let mut store = opened.ok_or_else(crate::ops::no_runs)?;
+    stop_found(ctx, &mut *store, read_only, run_id, Some(run_id), by)
+}
+
+fn stop_found(
+    ctx: &Ctx,
+    store: &mut dyn crate::store::EventStore,
+    read_only: Option<CommandError>,
+    run_id: &str,
+    name: Option<&str>,
+    by: Operator,
+) -> Result<Output, CommandError> {
+    let run_id = run_id.to_string();
+    let mut before = crate::execute::load_state(&*store, &run_id)?;
     before.run_id = run_id.clone();
     // Already where a stop would leave it: nothing is recorded, and it says so (as `resume`
     // of a finished run does), with the exit code of how the run stands (on a read-only log
@@ -599,9 +623,9 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     // A stop (or abort) asked for already, that its live driver has not acted on: a second
     // request changes nothing, so it is answered at once rather than after another wait.
     if crate::project::pending_stop(&before).is_some() {
-        let (now, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
+        let (now, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
         if alive {
-            return Ok(stop_pending(ctx, &store, now, false));
+            return Ok(stop_pending(ctx, &*store, now, false));
         }
     }
     let clock = SystemClock;
@@ -622,7 +646,7 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
         Ok(stopping) => stopping,
         Err(e) => {
             // It ended by another hand meanwhile: the answer above.
-            let mut now = crate::execute::load_state(&store, &run_id)?;
+            let mut now = crate::execute::load_state(&*store, &run_id)?;
             now.run_id = run_id.clone();
             if now.outcome().is_some() {
                 return Ok(ctx.already_finished(&now, "stop"));
@@ -632,31 +656,31 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     };
     if stopping == Stopping::Already {
         // Stopped by another hand meanwhile: the answer above.
-        let mut now = crate::execute::load_state(&store, &run_id)?;
+        let mut now = crate::execute::load_state(&*store, &run_id)?;
         now.run_id = run_id.clone();
         return Ok(already_stopped(ctx, &now));
     }
     if stopping == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;
-        while crate::execute::driver_alive(&ctx.home, &store, &run_id) && Instant::now() < until {
+        while crate::execute::driver_alive(&ctx.home, &*store, &run_id) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));
         }
         // A driver that was ending (the run waiting on people) when the request came let go
         // without reading it: nobody holds the run now, so the stop is recorded here, as for
         // a run nobody drives.
-        let (state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
+        let (state, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
         if !alive && state.phase != crate::decide::RunPhase::Stopped && state.outcome().is_none() {
             stop(&mut *store)?;
         }
     }
-    let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
+    let (mut state, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
     state.run_id = run_id.clone();
     // Its driver is alive and has not acted on the request (frozen, or busy past the wait):
     // the request is recorded and stays for it. Said so, exit 0 as for an abort requested,
     // never "running" with `stop` suggested again.
     if alive && crate::project::pending_stop(&state).is_some() {
-        return Ok(stop_pending(ctx, &store, state, true));
+        return Ok(stop_pending(ctx, &*store, state, true));
     }
     let view = ctx.view(&state, alive);
     let code = if view.status == RunStatus::Stopped {
@@ -664,7 +688,17 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     } else {
         view.status.exit_code()
     };
-    Ok(scenario_output(&view, code))
+    Ok(kind_output(&view, code))
+}
+
+/// A run's status as `status` shows it: a scenario's, or (stopped by `stop_driven_here`) a
+/// workflow's.
+fn kind_output(view: &crate::project::StatusView, code: i32) -> Output {
+    if view.kind == crate::event::RunKind::Workflow {
+        let text = crate::render::render_status(view, SystemTime::now());
+        return Output::new(view.to_json(), text, code);
+    }
+    scenario_output(view, code)
 }
 
 /// `orchestrate stop` of a run whose live driver has a stop (or abort) asked of it that it has
@@ -712,7 +746,7 @@ fn stop_pending(
             "⏳ {what} of run {run_id} was requested already{by}; nothing was recorded. {who} has not acted on it yet (it may be frozen or busy); {effect}.\n"
         )
     };
-    let mut out = scenario_output(&view, exit::OK);
+    let mut out = kind_output(&view, exit::OK);
     out.json["note"] = first.trim_start_matches("⏳ ").trim_end().into();
     out.human = format!("{first}\n{}", out.human);
     out
@@ -726,7 +760,7 @@ fn already_stopped(ctx: &Ctx, state: &crate::decide::RunState) -> Output {
         "run {} is already stopped; nothing was recorded",
         view.run_id
     );
-    let mut out = scenario_output(&view, exit::WAITING);
+    let mut out = kind_output(&view, exit::WAITING);
     out.human = format!(
         "Run {} is already stopped; nothing was recorded.\n\n{}",
         view.run_id, out.human

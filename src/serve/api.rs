@@ -418,6 +418,10 @@ pub async fn run_verify(State(shared): State<Arc<Shared>>, Path(id): Path<String
 pub async fn verify(State(shared): State<Arc<Shared>>) -> Response {
     reply(
         blocking(&shared, |shared| {
+            // No log made yet (a home with no runs): an empty log, verified.
+            if shared.ctx.reading_store()?.is_none() {
+                return Ok(ops::log::verify_not_made_yet(&shared.ctx)?);
+            }
             Ok(ops::log::verify(&shared.ctx, None, None, None)?)
         })
         .await,

@@ -52,6 +52,11 @@ pub struct RunData {
     /// chains that wait for a report), each with its last event's seq: the page follows their
     /// event streams too, since what it shows of them moves with their events, not this run's.
     pub watch: Vec<(String, u64)>,
+    /// `?at=SEQ`: the state as of that event (`status --at`), shown read-only.
+    pub as_of: Option<u64>,
+    /// A workflow run this server's own background driver drives now: its page offers Stop
+    /// (`actions::stop`), which asks that driver to stop.
+    pub driven_here: bool,
 }
 
 /// At most this many child runs are followed by one page.
@@ -80,8 +85,8 @@ fn children_to_watch(view: &StatusView, store: &dyn EventStore) -> Vec<(String, 
 }
 
 /// Read a run once: its events, the state they fold to, its status document, its verdict.
-pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
-    let (run_id, _) = find(shared, id)?;
+pub fn load(shared: &Shared, id: &str, at: Option<u64>) -> Result<RunData, Failure> {
+    let (run_id, kind) = find(shared, id)?;
     let ctx = &shared.ctx;
     let store = ctx
         .reading_store()?
@@ -100,6 +105,38 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
             .map_err(crate::ops::CommandError::from)?,
         Err(e) => return Err(crate::ops::CommandError::from(e).into()),
     };
+    if let Some(at) = at {
+        // The past, as `status --at` reads it: the events up to SEQ, no driver, no leases.
+        let total = events.last().map_or(0, |e| e.seq + 1);
+        if at >= total {
+            return Err(Failure::bad_request(
+                format!(
+                    "run {run_id} has {total} events (seq 0 to {}); event {at} is past its end",
+                    total.saturating_sub(1)
+                ),
+                format!(
+                    "`at` names an event of the run: /runs/{run_id} shows its event log, and the run as it stands without `at`"
+                ),
+            ));
+        }
+        events.retain(|e| e.seq <= at);
+        let mut state = replay(&events);
+        state.run_id = run_id.clone();
+        let view = ctx.view(&state, false);
+        let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
+        return Ok(RunData {
+            view,
+            state,
+            events,
+            unreadable,
+            verify,
+            alive: false,
+            notifications: Vec::new(),
+            watch: Vec::new(),
+            as_of: Some(at),
+            driven_here: false,
+        });
+    }
     let alive = loop {
         if crate::execute::driver_alive(&ctx.home, &store, &run_id) {
             break true;
@@ -136,6 +173,10 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
         alive,
         notifications,
         watch,
+        as_of: None,
+        driven_here: alive
+            && kind == RunKind::Workflow
+            && crate::serve::actions::own_driver_holding(shared, &run_id).is_some(),
     })
 }
 
@@ -346,7 +387,16 @@ fn act_of(argv: &[String]) -> Option<Act> {
             _ => break,
         };
     }
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut words: Vec<&str> = args.iter().map(String::as_str).collect();
+    // The values of secret inputs a resume is to be given again (`--input NAME=VALUE`, its
+    // `fill`): the form asks for them in its password fields (`secret_fields`), and holds
+    // none where this server keeps them. Before, such a suggestion matched nothing, and the
+    // page hid the retry and skip that `next` lists.
+    while let [.., "--input", value] = words.as_slice()
+        && value.ends_with("=VALUE")
+    {
+        words.truncate(words.len() - 2);
+    }
     match words.as_slice() {
         [_, "resume", _] => Some(Act::Resume {
             mode: "continue",
@@ -431,6 +481,16 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                     }
                     span class="why" { (s.why) }
                     code class="cli" { (command_line(&s.argv.iter().map(String::as_str).collect::<Vec<_>>())) }
+                }
+            }
+            // A workflow run this server's own driver drives: stopped by asking that driver
+            // (`actions::stop`), as a scenario run is stopped from anywhere.
+            @if d.driven_here && !suggested.iter().any(|(a, _)| matches!(a, Act::Stop)) {
+                form class="act" method="post" action={"/runs/" (id) "/stop"} {
+                    (token)
+                    input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
+                    button type="submit" class="warn" disabled[disabled] { "Stop" }
+                    span class="why" { "stop it gracefully: this server drives it; resume goes on from where it stopped" }
                 }
             }
             @if view.resumable && !abort_offered {
@@ -537,7 +597,12 @@ fn items_block(
 /// Whether the page offers actions on the run: only on a log that reads whole and verifies, as
 /// cortex acts on no other (a driver's replay refuses it). Before, a page under `✗ not
 /// verified` still carried abort, resume, complete and fail forms, each then refused.
+/// Whether the page offers actions: on the run as it stands (not `?at=`), whose log verifies.
 fn actionable(d: &RunData) -> bool {
+    d.as_of.is_none() && verifies(d)
+}
+
+fn verifies(d: &RunData) -> bool {
     d.unreadable.is_none() && d.verify["ok"].as_bool() == Some(true)
 }
 
@@ -804,13 +869,15 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
         &view.name,
         super::Tab::Runs,
         html! {
-            section id="live" data-live="run" data-run=(view.run_id) data-after=(last)
+            // A past state (`?at=`) is not followed: the run's events since are not its.
+            section id="live" data-live=(if d.as_of.is_some() { "past" } else { "run" }) data-run=(view.run_id) data-after=(last)
                 data-alive=(d.alive) data-finished=(!view.resumable)
                 data-watch=(d.watch.iter().map(|(id, seq)| format!("{id}:{seq}")).collect::<Vec<_>>().join(" ")) {
                 div class="page-head" {
                     h1 { (view.name) }
                     span class={"kind kind-" (kind)} { (kind) }
                     (badge(view.status.as_str()))
+                    @if let Some(at) = d.as_of { span class="as-of" { "as of event " (at) } }
                     (verified(&d.verify))
                     @if view.resumable { span class="live-dot off" title="not live: updates arrive only while the page's script follows the run's event stream" { "not live" } }
                 }
@@ -871,7 +938,12 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                     }
                 }
                 @for p in view.pre_problems.iter().chain(&view.post_problems) { p class="error" { (p) } }
-                @if actionable(d) { (actions(shared, viewer, d)) } @else if d.unreadable.is_none() {
+                @if actionable(d) { (actions(shared, viewer, d)) } @else if d.as_of.is_some() {
+                    p class="muted" {
+                        "A past state, read-only: nothing can be done on it here. "
+                        a href={"/runs/" (view.run_id)} { "The run as it stands" } " offers its actions."
+                    }
+                } @else if d.unreadable.is_none() {
                     p class="reason" {
                         "✗ This run's log does not verify: cortex will not act on it, so no action is offered ("
                         code { "cortex log verify " (view.run_id) } " says where it breaks)."
@@ -918,8 +990,26 @@ pub async fn run_page(
     let all = raw.as_deref().is_some_and(|q| {
         form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "events" && v == "all")
     });
+    let at = raw.as_deref().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "at")
+            .map(|(_, v)| v.into_owned())
+    });
     let result = blocking(&shared, move |shared| {
-        let data = load(shared, &id)?;
+        let at = at
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    Failure::bad_request(
+                        format!(
+                            "`at` must be a whole number, not {}",
+                            crate::definition::shown(&v)
+                        ),
+                        "`at` names an event of the run by its seq (the event log on the run's page lists them)",
+                    )
+                })
+            })
+            .transpose()?;
+        let data = load(shared, &id, at)?;
         Ok::<_, Failure>(render_run_page(shared, viewer, &data, all))
     })
     .await;
