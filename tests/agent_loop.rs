@@ -2746,3 +2746,44 @@ fn with_checkpoints_off_a_resume_after_a_no_drive_report_goes_on_from_the_report
     assert_eq!(status["waiting_for"], "Plan", "{status}");
     assert_eq!(status["steps"][0]["attempts"], 2, "{status}");
 }
+
+/// A report refused because its gate's checks need a secret input not given lists every other
+/// problem too (SPEC §7 "every problem listed"): the required output it lacks as well. Before,
+/// only the secret was named, and the missing output came up at the next try.
+#[test]
+fn a_report_refused_for_a_secret_input_lists_the_missing_outputs_too() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: first\n    prompt: do it\n    validate:\n      - output: plan\n      - run: test -n \"$CORTEX_INPUT_API_TOKEN\"\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "sec", "--input", "api_token=k-1"])
+            .code,
+        3
+    );
+    let refused = env.run(&["workflow", "step", "complete", "first"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: `first` cannot be reported complete (2 problems)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("need the secret inputs api_token"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("output `plan` was not produced"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("CORTEX_INPUT_API_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -2455,11 +2455,25 @@ pub fn report_step(
         .is_some_and(|w| w.steps[index].validate.iter().any(|c| c.run.is_some()));
     if success && checks && !missing.is_empty() {
         let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
-        return Err(CommandError::bad_input(format!(
+        // Every problem at once (SPEC §7): the required outputs the report lacks too, as the
+        // gate would name them once it can run.
+        let lacking: Vec<String> = crate::project::required_outputs(state, index)
+            .into_iter()
+            .filter(|key| !outputs.iter().any(|(k, _)| k == key))
+            .map(|key| format!("output `{key}` was not produced"))
+            .collect();
+        let secret = format!(
             "the checks of step `{}` need the secret inputs {} of run {run_id}: the log keeps only `***`",
             step.name,
             missing.join(", ")
-        ))
+        );
+        let e = if lacking.is_empty() {
+            CommandError::bad_input(secret)
+        } else {
+            let problems: Vec<String> = std::iter::once(secret).chain(lacking).collect();
+            CommandError::report_refused(&step.name, &problems)
+        };
+        return Err(e
         .hint(format!("set {} in the environment", vars.join(", ")))
         .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
     }
