@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, lines};
 
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(30);
@@ -490,23 +490,30 @@ fn an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_wait
     assert_eq!(env.status(None)["waiting_for"], "Gate");
 }
 
-fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env) {
+fn the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_read(env: Env) {
     env.workflow(
         "needout",
         "name: needout\nsteps:\n  - name: Plan it\n    prompt: plan\n    validate: [{output: plan}, {run: 'test -n \"${{ steps.Plan it.outputs.plan }}\"'}]\n  - name: Use\n    run: echo ${{ steps.Plan it.outputs.notes }}\n",
     );
     let run = env.run(&["workflow", "run", "needout"]);
     assert_eq!(run.code, 3);
+    // Required is what the gate refuses a report without; what a later step reads is said
+    // apart (a report may leave it out).
     assert!(
-        run.stdout
-            .contains("--output plan=VALUE --output notes=VALUE"),
+        run.stdout.contains(
+            "--output plan=VALUE   # report the step done, giving `plan` (replace each VALUE); later steps use --output notes=VALUE"
+        ),
         "{}",
         run.stdout
     );
     let status = env.status(None);
     assert_eq!(
         status["steps"][0]["required_outputs"],
-        serde_json::json!(["plan", "notes"])
+        serde_json::json!(["plan"])
+    );
+    assert_eq!(
+        status["steps"][0]["expected_outputs"],
+        serde_json::json!(["notes"])
     );
     assert_eq!(
         status["steps"][0]["checks"].as_array().unwrap().len(),
@@ -515,7 +522,9 @@ fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env
     );
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(
-        human.contains("Report with: --output plan=VALUE --output notes=VALUE"),
+        human.contains(
+            "Report with: --output plan=VALUE\n   Later steps use: --output notes=VALUE\n"
+        ),
         "{human}"
     );
     // Pasted literally, the placeholder is refused and nothing is recorded (an agent follows
@@ -539,13 +548,80 @@ fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env
     let args: Vec<&str> = filled.iter().map(String::as_str).collect();
     let done = env.run(&args);
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    // `notes` left out: accepted, and said, with the step that sees it empty.
+    assert!(
+        done.stderr.contains(
+            "warning: `Plan it` was reported without output `notes`: `Use` will see it empty"
+        ),
+        "{}",
+        done.stderr
+    );
     // A scenario phase whose output a later phase reads: the same.
     env.scenario("rev", "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    run: echo ${{ phases.review.outputs.verdict }}\n");
     let run = env.run(&["--json", "orchestrate", "run", "rev"]);
     assert_eq!(run.code, 3);
     let next = &run.json()["next"][0];
     assert_eq!(next["argv"][2], "complete", "{next}");
-    assert_eq!(next["argv"][6], "verdict=VALUE", "{next}");
+    assert_eq!(next["argv"].as_array().unwrap().len(), 5, "{next}");
+    assert!(
+        next["why"]
+            .as_str()
+            .unwrap()
+            .ends_with("; later steps use --output verdict=VALUE"),
+        "{next}"
+    );
+    assert_eq!(
+        run.json()["phases"][0]["expected_outputs"],
+        serde_json::json!(["verdict"])
+    );
+}
+
+/// Outputs a later step reads but no `validate: - output:` requires are "expected", not
+/// "required": a report without them is accepted (with a warning naming the steps that see
+/// them empty), so the status does not say it must give them. Before, `required_outputs`
+/// and the suggested report's placeholders named them, yet a report without them passed.
+#[test]
+fn outputs_only_later_steps_read_are_expected_not_required_and_leaving_them_out_warns() {
+    let env = Env::new();
+    env.workflow(
+        "inj",
+        "name: inj\nsteps:\n  - {name: first, prompt: \"Hello\"}\n  - {name: second, run: 'echo \"got ${{ steps.first.outputs.x }}\"'}\n  - {name: third, prompt: \"Third sees ${{ steps.first.outputs.x }}\"}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "inj"]);
+    assert_eq!(run.code, 3);
+    let doc = run.json();
+    assert!(doc["steps"][0]["required_outputs"].is_null(), "{doc}");
+    assert_eq!(
+        doc["steps"][0]["expected_outputs"],
+        serde_json::json!(["x"])
+    );
+    assert_eq!(doc["next"][0]["argv"].as_array().unwrap().len(), 7, "{doc}");
+    assert_eq!(
+        doc["next"][0]["why"],
+        "report the step done; later steps use --output x=VALUE"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains("   Later steps use: --output x=VALUE\n"),
+        "{human}"
+    );
+    assert!(!human.contains("Report with"), "{human}");
+    let done = env.run(&["--json", "workflow", "step", "complete", "first"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let warnings = &done.json()["warnings"];
+    assert_eq!(
+        warnings[0], "`first` was reported without output `x`: `second`, `third` will see it empty",
+        "{warnings}"
+    );
+    // Given, nothing is said.
+    assert_eq!(env.run(&["workflow", "run", "inj"]).code, 3);
+    let given = env.run(&["workflow", "step", "complete", "first", "--output", "x=1"]);
+    assert_eq!(given.code, 3, "{}{}", given.stdout, given.stderr);
+    assert!(
+        !given.stderr.contains("will see it empty"),
+        "{}",
+        given.stderr
+    );
 }
 
 fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort(
@@ -2053,7 +2129,7 @@ common::on_both_stores!(
     a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interrupted,
     a_secret_input_with_its_default_does_not_stop_reports_from_driving_on,
     a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it,
-    the_suggested_report_names_the_outputs_its_gate_and_later_steps_need,
+    the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_read,
     a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort,
     a_refused_report_lists_every_problem_in_errors,
     status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error,
@@ -2589,4 +2665,125 @@ fn history_limit_past_every_integer_says_the_range() {
             );
         }
     }
+}
+
+/// With checkpoints off, a report recorded with `--no-drive` is a hand-off, not a crash: the
+/// `resume` its "Next:" suggests goes on from the report (its dry run says "reuse"), as the
+/// same report without `--no-drive` does. Before, the resume threw the report away and waited
+/// on the reported step again (attempt 2). A driver killed with an attempt in flight still
+/// leaves a run whose resume starts again from the first step (nothing is a resume point).
+#[test]
+fn with_checkpoints_off_a_resume_after_a_no_drive_report_goes_on_from_the_report() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"enable_checkpoints":false}}"#);
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: Plan, prompt: plan it}\n  - {name: Build, run: echo built >> ran.log}\n  - {name: Ship, prompt: ship it}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let recorded = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "Plan",
+        "--no-drive",
+        "--output",
+        "plan=p.md",
+    ]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    assert!(
+        recorded
+            .stdout
+            .contains("nobody drives the run now: go on with it"),
+        "{}",
+        recorded.stdout
+    );
+    let plan = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    assert_eq!(plan["steps"][0]["action"], "reuse", "{plan}");
+    let dry = env.run(&["workflow", "resume", "--dry-run"]).stdout;
+    assert!(
+        !dry.contains("wait for a report (external step)\n   2."),
+        "{dry}"
+    );
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
+    let status = env.status(None);
+    assert_eq!(status["waiting_for"], "Ship", "{status}");
+    assert_eq!(status["steps"][0]["attempts"], 1, "{status}");
+    assert_eq!(status["steps"][0]["outputs"]["plan"], "p.md", "{status}");
+    assert_eq!(lines(&env.file("ran.log")), ["built"]);
+
+    // A crash is no hand-off: `Build` cut short by a killed driver, the resume runs the run
+    // from the start again (checkpoints are off), and its dry run says so.
+    let crash = Env::new();
+    crash.config(r#"{"workflow":{"enable_checkpoints":false}}"#);
+    crash.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: Plan, prompt: plan it}\n  - {name: Build, run: echo built >> ran.log; sleep 2}\n  - {name: Ship, prompt: ship it}\n",
+    );
+    assert_eq!(crash.run(&["workflow", "run", "w"]).code, 3);
+    let mut driver = crash
+        .command(&["workflow", "step", "complete", "Plan"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("Build to start", || {
+        lines(&crash.file("ran.log")).contains(&"built".to_string())
+    });
+    driver.kill().unwrap(); // SIGKILL
+    driver.wait().unwrap();
+    assert_eq!(crash.status(None)["status"], "interrupted");
+    let plan = crash
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    // `Plan` waits for its report again, and `Build` runs again.
+    assert_eq!(plan["steps"][0]["action"], "wait", "{plan}");
+    assert_eq!(plan["steps"][1]["action"], "rerun", "{plan}");
+    assert_eq!(crash.run(&["workflow", "resume"]).code, 3);
+    let status = crash.status(None);
+    assert_eq!(status["waiting_for"], "Plan", "{status}");
+    assert_eq!(status["steps"][0]["attempts"], 2, "{status}");
+}
+
+/// A report refused because its gate's checks need a secret input not given lists every other
+/// problem too (SPEC §7 "every problem listed"): the required output it lacks as well. Before,
+/// only the secret was named, and the missing output came up at the next try.
+#[test]
+fn a_report_refused_for_a_secret_input_lists_the_missing_outputs_too() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: first\n    prompt: do it\n    validate:\n      - output: plan\n      - run: test -n \"$CORTEX_INPUT_API_TOKEN\"\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "sec", "--input", "api_token=k-1"])
+            .code,
+        3
+    );
+    let refused = env.run(&["workflow", "step", "complete", "first"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: `first` cannot be reported complete (2 problems)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("need the secret inputs api_token"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("output `plan` was not produced"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("CORTEX_INPUT_API_TOKEN"),
+        "{}",
+        refused.stderr
+    );
 }

@@ -836,16 +836,22 @@ fn a_waiting_child_makes_its_step_wait_and_a_report_on_it_drives_the_parent_on()
     assert_eq!(
         parent["next"][0]["argv"],
         serde_json::json!([
-            "cortex",
-            "workflow",
-            "step",
-            "complete",
-            "look",
-            "--run",
-            child_id,
-            "--output",
-            "verdict=VALUE"
+            "cortex", "workflow", "step", "complete", "look", "--run", child_id,
         ])
+    );
+    // `verdict` is read by a later step of the child but required by no gate: named as
+    // used later, not as a placeholder the report must fill.
+    assert!(
+        parent["next"][0]["why"]
+            .as_str()
+            .unwrap()
+            .ends_with("; later steps use --output verdict=VALUE"),
+        "{}",
+        parent["next"][0]
+    );
+    assert_eq!(
+        parent["steps"][1]["uses"]["waits_on"]["expected_outputs"],
+        serde_json::json!(["verdict"])
     );
     insta::assert_snapshot!(
         "uses_waiting_parent_status",

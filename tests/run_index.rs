@@ -565,3 +565,32 @@ fn an_index_row_without_events_is_never_listed_or_found() {
     let one = env.run(&["log", "verify", "ZZZZZZZZZZZZZZZZZZZZZZZZZZ"]);
     assert_eq!(one.code, 1, "{}{}", one.stdout, one.stderr);
 }
+
+/// `log verify --all` counts runs as `history` and `log reindex` do: the other chains it
+/// verifies (the agent registry, notification deliveries, schedules) are said apart. Before,
+/// the agent registry's chain was counted as a run ("2 runs" where history listed 1).
+#[test]
+fn log_verify_counts_runs_apart_from_other_chains() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: echo a}\n");
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/helper.md"),
+        "---\nname: helper\ndescription: helps\n---\nbody\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["agent", "activate", "helper"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let doc = env.run(&["--json", "log", "verify", "--all"]).json();
+    assert_eq!(doc["runs"], 1, "{doc}");
+    assert_eq!(doc["chains"], 1, "{doc}");
+    let text = env.run(&["log", "verify", "--all"]).stdout;
+    assert!(
+        text.starts_with("✅ log verified: 1 run and 1 other chain, "),
+        "{text}"
+    );
+    assert!(
+        env.run(&["log", "reindex"]).stdout.contains(": 1 run;"),
+        "the index counts the same runs"
+    );
+}

@@ -1392,7 +1392,19 @@ fn resume(
     // `--retry` or with `--skip`): steps completed after it are no resume point and run again
     // (with checkpoints disabled, from the first step). `--from` and `--rollback-to` name
     // their point themselves.
+    //
+    // A run that was only handed off — waiting for a report, or for someone to drive it on
+    // after a report recorded with `--no-drive` — was cut short nowhere: no attempt in
+    // flight, no stop, no failure. A plain resume of it goes on from where it is, reported
+    // steps and all, checkpoints or not: checkpoints say what survives a crash, and there
+    // was none (SPEC §7: a report drives the run on; `interrupted` means a driver died with
+    // an attempt in flight).
+    let handed_off = matches!(mode, ResumeMode::Continue)
+        && matches!(state.phase, RunPhase::Running | RunPhase::Waiting)
+        && !state.work_in_hand()
+        && !state.steps.iter().any(|s| s.status == StepStatus::Stopped);
     let mut restart_from = match &mode {
+        _ if handed_off => None,
         ResumeMode::Continue | ResumeMode::Retry | ResumeMode::Skip if !state.is_scenario() => {
             let from = state.resume_point().map_or(0, |i| i + 1);
             state
@@ -1407,6 +1419,7 @@ fn resume(
     // A scenario's completed phase is a resume point through its checkpoint: with checkpoints
     // off (or `manual` and none saved) it runs again, as a workflow's steps do.
     let rerun: Vec<String> = match &mode {
+        _ if handed_off => Vec::new(),
         ResumeMode::Continue | ResumeMode::Retry | ResumeMode::Skip if state.is_scenario() => state
             .steps
             .iter()

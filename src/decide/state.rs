@@ -668,6 +668,31 @@ impl RunState {
             .unwrap_or(0)
     }
 
+    /// Whether the log shows the engine in the middle of something only a driver finishes: an
+    /// attempt started and not ended, a rollback, a pre-validation under way. Only then does a
+    /// run without a driver count as `interrupted`. A post-validation that is due is not such
+    /// work: the log cannot tell it under way from not begun (a last step reported with
+    /// `--no-drive` leaves it due), its checks are no attempt, and `resume` runs them whole.
+    ///
+    /// A retry scheduled (`retry_scheduled`, its backoff not yet run out or its attempt not yet
+    /// started) is such work too: the engine itself runs the next attempt, nobody else can move
+    /// the run on, so a run left with one and no driver was cut short (SPEC §4), not waiting.
+    pub fn work_in_hand(&self) -> bool {
+        let state = self;
+        state.steps.iter().any(|s| s.status == StepStatus::Running)
+            // An `if: {run:}` command was under way (`condition_started`, not checked yet).
+            || (state.phase == RunPhase::Running && state.steps.iter().any(|s| s.checking))
+            || (state.phase == RunPhase::Running
+                && state
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .any(|(i, s)| s.status == StepStatus::Ready && state.runs_on(i).is_empty()))
+            || (state.phase == RunPhase::RollingBack
+                && !state.rollback.as_ref().is_some_and(|rb| rb.by_report))
+            || (state.phase == RunPhase::Running && !state.pre_validated)
+    }
+
     /// The latest checkpoint's step index, if any.
     pub fn resume_point(&self) -> Option<usize> {
         self.checkpoints.last().map(|c| c.index)

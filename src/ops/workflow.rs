@@ -2482,11 +2482,25 @@ pub fn report_step(
         .is_some_and(|w| w.steps[index].validate.iter().any(|c| c.run.is_some()));
     if success && checks && !missing.is_empty() {
         let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
-        return Err(CommandError::bad_input(format!(
+        // Every problem at once (SPEC §7): the required outputs the report lacks too, as the
+        // gate would name them once it can run.
+        let lacking: Vec<String> = crate::project::required_outputs(state, index)
+            .into_iter()
+            .filter(|key| !outputs.iter().any(|(k, _)| k == key))
+            .map(|key| format!("output `{key}` was not produced"))
+            .collect();
+        let secret = format!(
             "the checks of step `{}` need the secret inputs {} of run {run_id}: the log keeps only `***`",
             step.name,
             missing.join(", ")
-        ))
+        );
+        let e = if lacking.is_empty() {
+            CommandError::bad_input(secret)
+        } else {
+            let problems: Vec<String> = std::iter::once(secret).chain(lacking).collect();
+            CommandError::report_refused(&step.name, &problems)
+        };
+        return Err(e
         .hint(format!("set {} in the environment", vars.join(", ")))
         .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
     }
@@ -2511,6 +2525,13 @@ pub fn report_step(
                 crate::execute::run_deadline(state).0,
             )
             .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    // Outputs later steps read that the report leaves out (its gate does not require them):
+    // said, with the steps that will see them empty.
+    let unsaid = if success {
+        omitted_outputs(state, index, &outputs)
     } else {
         Vec::new()
     };
@@ -2557,7 +2578,8 @@ pub fn report_step(
         live.observer.note(&done);
         return drive_on_recorded(ctx, journal, by, lock, live, |view, code| {
             Output::new(view.to_json(), render_status(view, SystemTime::now()), code)
-        });
+        })
+        .map(|o| o.warn(unsaid));
     }
     drop(lock);
     // A secret output given with `--no-drive` is held by this process alone, which ends now:
@@ -2602,7 +2624,12 @@ pub fn report_step(
         }
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
-        let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+        let mut warnings = unsaid;
+        warnings.extend(super::notify::after_change(
+            ctx,
+            &journal.state,
+            &journal.redactor,
+        ));
         warnings.extend(no_drive_note);
         // A child run that this report paused or ended: its parent, waiting on it, goes on
         // from there, as after a drive (`finish_driving`), and answers for the whole tree.
@@ -2615,6 +2642,40 @@ pub fn report_step(
         }
         Ok(Output::new(view.to_json(), text, code).warn(warnings))
     }
+}
+
+/// A warning for each output of unit `index` that something later reads, that its gate does
+/// not require (a report without a required one is refused), and that a complete report with
+/// `given` leaves out: which steps (or phases) will see it empty.
+pub(crate) fn omitted_outputs(
+    state: &crate::decide::RunState,
+    index: usize,
+    given: &[(String, String)],
+) -> Vec<String> {
+    let required = crate::project::required_outputs(state, index);
+    let unit = state.steps.get(index).map_or("", |s| s.name.as_str());
+    crate::project::output_readers(state, index)
+        .into_iter()
+        .filter(|(key, _)| !required.contains(key) && !given.iter().any(|(k, _)| k == key))
+        .map(|(key, readers)| {
+            let readers: Vec<String> = readers
+                .iter()
+                .map(|r| {
+                    if r.starts_with("the workflow") {
+                        r.clone()
+                    } else {
+                        format!("`{}`", crate::definition::shown(r))
+                    }
+                })
+                .collect();
+            format!(
+                "`{}` was reported without output `{}`: {} will see it empty",
+                crate::definition::shown(unit),
+                crate::definition::shown(&key),
+                readers.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// An unfinished run other than the one acted on, as a hint names it: its id, its kind, its

@@ -51,16 +51,28 @@ impl Suggestion {
 
     /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
     /// replaced), said in why.
-    fn with_outputs(args: &[&str], outputs: &[String], why: &str) -> Suggestion {
+    /// The outputs later steps read that the gate does not require (`expected`) are no
+    /// placeholder (the report is good without them): `why` names them.
+    fn with_outputs(
+        args: &[&str],
+        (outputs, expected): (&[String], &[String]),
+        why: &str,
+    ) -> Suggestion {
         let mut s = Suggestion::new(args, why);
-        if outputs.is_empty() {
-            return s;
-        }
         for key in outputs {
             s.placeholder("--output", key);
         }
-        let keys: Vec<String> = outputs.iter().map(|k| format!("`{k}`")).collect();
-        s.why = format!("{why}, giving {} (replace each VALUE)", keys.join(", "));
+        if !outputs.is_empty() {
+            let keys: Vec<String> = outputs.iter().map(|k| format!("`{k}`")).collect();
+            s.why = format!("{why}, giving {} (replace each VALUE)", keys.join(", "));
+        }
+        if !expected.is_empty() {
+            let flags: Vec<String> = expected
+                .iter()
+                .map(|k| format!("--output {k}=VALUE"))
+                .collect();
+            s.why = format!("{}; later steps use {}", s.why, flags.join(" "));
+        }
         s
     }
 }
@@ -574,7 +586,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             if let Some(w) = uses.and_then(|u| u.waits_on.as_ref()) {
                 out.push(Suggestion::with_outputs(
                     &["workflow", "step", "complete", &w.step, "--run", &w.run_id],
-                    &w.required_outputs,
+                    (&w.required_outputs, &w.expected_outputs),
                     &format!(
                         "report `{}` of child run {} done; this run goes on with it",
                         w.step, w.run_id
@@ -615,11 +627,12 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             if let Some(step) = &view.waiting_for {
                 let waiting = view.steps.iter().find(|s| &s.name == step);
                 let needed = waiting.map_or(&[][..], |s| &s.required_outputs[..]);
+                let expected = waiting.map_or(&[][..], |s| &s.expected_outputs[..]);
                 let checks = waiting.map_or(&[][..], |s| &s.checks[..]);
                 let complete = Suggestion::with_outputs(
                     &["workflow", "step", "complete", step, "--run", id],
-                    needed,
-                    if needed.is_empty() {
+                    (needed, expected),
+                    if needed.is_empty() && expected.is_empty() {
                         "report the step done (add --output KEY=VALUE as needed)"
                     } else {
                         "report the step done"
@@ -707,7 +720,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     {
         let complete = Suggestion::with_outputs(
             &["orchestrate", "complete", id, &s.name],
-            &s.required_outputs,
+            (&s.required_outputs, &s.expected_outputs),
             "report the phase done (its checklist confirmed)",
         );
         out.push(with_secret_checks(

@@ -118,7 +118,7 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
             } else if state.submitted {
                 // Queued for workers (`run --submit`), not cut short.
                 RunStatus::Waiting
-            } else if work_in_hand(state) {
+            } else if state.work_in_hand() {
                 RunStatus::Interrupted
             } else {
                 // Nothing was cut short (a report was recorded without driving on, or a
@@ -234,30 +234,6 @@ fn tags_of(state: &RunState, indexes: &[usize]) -> Vec<String> {
     tags
 }
 
-/// Whether the log shows the engine in the middle of something only a driver finishes: an
-/// attempt started and not ended, a rollback, a pre-validation under way. Only then does a
-/// run without a driver count as `interrupted`. A post-validation that is due is not such
-/// work: the log cannot tell it under way from not begun (a last step reported with
-/// `--no-drive` leaves it due), its checks are no attempt, and `resume` runs them whole.
-///
-/// A retry scheduled (`retry_scheduled`, its backoff not yet run out or its attempt not yet
-/// started) is such work too: the engine itself runs the next attempt, nobody else can move
-/// the run on, so a run left with one and no driver was cut short (SPEC §4), not waiting.
-fn work_in_hand(state: &RunState) -> bool {
-    state.steps.iter().any(|s| s.status == StepStatus::Running)
-        // An `if: {run:}` command was under way (`condition_started`, not checked yet).
-        || (state.phase == RunPhase::Running && state.steps.iter().any(|s| s.checking))
-        || (state.phase == RunPhase::Running
-            && state
-                .steps
-                .iter()
-                .enumerate()
-                .any(|(i, s)| s.status == StepStatus::Ready && state.runs_on(i).is_empty()))
-        || (state.phase == RunPhase::RollingBack
-            && !state.rollback.as_ref().is_some_and(|rb| rb.by_report))
-        || (state.phase == RunPhase::Running && !state.pre_validated)
-}
-
 /// A run's rollback, under way or decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RollbackView {
@@ -310,9 +286,13 @@ pub struct StepView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// While it waits for a report: the outputs the report must give (its `validate:` gate's
-    /// `output:` checks, and the outputs later steps or phases read).
+    /// `output:` checks): a report without one is refused.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_outputs: Vec<String>,
+    /// While it waits for a report: the outputs later steps or phases read that the gate does
+    /// not require (a report may leave them out; what reads them then sees them empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expected_outputs: Vec<String>,
     /// While it waits for a report: the commands its `validate:` gate runs on the report.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
@@ -474,38 +454,62 @@ pub struct WaitsOn {
     /// The outputs the report on it must give (as `StepView::required_outputs`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_outputs: Vec<String>,
+    /// The outputs later steps read (as `StepView::expected_outputs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expected_outputs: Vec<String>,
 }
 
 /// The outputs a report on unit `index` must give: the keys of its `validate:` gate's
-/// `output:` checks, then the outputs of it that other steps or phases (or the workflow's
-/// `outputs:`) read, each once, in that order. A report without them is refused by the gate,
-/// or leaves what reads them empty.
+/// `output:` checks, each once. A report without one of them is refused (SPEC §7).
 pub fn required_outputs(state: &RunState, index: usize) -> Vec<String> {
-    use crate::definition::template::{Reference, scan};
     let mut out: Vec<String> = Vec::new();
-    let mut add = |key: &str| {
-        if !out.iter().any(|k| k == key) {
-            out.push(key.to_string());
-        }
-    };
     if let Some(d) = state.definition(index) {
-        d.validate
-            .iter()
-            .filter_map(|c| c.output.as_deref())
-            .for_each(&mut add);
+        for key in d.validate.iter().filter_map(|c| c.output.as_deref()) {
+            if !out.iter().any(|k| k == key) {
+                out.push(key.to_string());
+            }
+        }
     }
+    out
+}
+
+/// The outputs of unit `index` that later steps or phases (or the workflow's `outputs:`) read
+/// and that its gate does not require: a report may leave them out, and what reads them then
+/// sees them empty (`output_readers` says who).
+pub fn expected_outputs(state: &RunState, index: usize) -> Vec<String> {
+    let required = required_outputs(state, index);
+    output_readers(state, index)
+        .into_iter()
+        .map(|(key, _)| key)
+        .filter(|k| !required.contains(k))
+        .collect()
+}
+
+/// The outputs of unit `index` that anything else in the definition reads, each with its
+/// readers (step or phase names, "the workflow's `outputs:`" for the rest of the
+/// definition), in the order first read: every template anywhere, and every `if:`
+/// expression.
+pub fn output_readers(state: &RunState, index: usize) -> Vec<(String, Vec<String>)> {
+    use crate::definition::template::{Reference, scan};
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
     let (Some(workflow), Some(unit)) = (state.workflow.as_ref(), state.steps.get(index)) else {
         return out;
     };
     let name = unit.name.as_str();
-    let mut read = |r: &Reference| {
+    let mut read = |r: &Reference, by: &str| {
         if let Reference::StepOutput { step, key } = r
             && step == name
         {
-            add(key);
+            match out.iter_mut().find(|(k, _)| k == key) {
+                Some((_, readers)) => {
+                    if !readers.iter().any(|b| b == by) {
+                        readers.push(by.to_string());
+                    }
+                }
+                None => out.push((key.clone(), vec![by.to_string()])),
+            }
         }
     };
-    // Every template anywhere in the definition, and every `if:` expression.
     fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
         match v {
             serde_json::Value::String(s) => out.push(s),
@@ -514,22 +518,31 @@ pub fn required_outputs(state: &RunState, index: usize) -> Vec<String> {
             _ => {}
         }
     }
-    let value = serde_json::to_value(&**workflow).unwrap_or_default();
-    let mut texts = Vec::new();
-    strings(&value, &mut texts);
-    for text in texts {
-        for occ in scan(text) {
-            if let Ok(r) = &occ.reference {
-                read(r);
+    let mut scan_value = |value: &serde_json::Value, by: &str| {
+        let mut texts = Vec::new();
+        strings(value, &mut texts);
+        for text in texts {
+            for occ in scan(text) {
+                if let Ok(r) = &occ.reference {
+                    read(r, by);
+                }
             }
         }
+    };
+    for step in &workflow.steps {
+        scan_value(&serde_json::to_value(step).unwrap_or_default(), &step.name);
     }
+    let mut rest = serde_json::to_value(&**workflow).unwrap_or_default();
+    if let Some(m) = rest.as_object_mut() {
+        m.remove("steps");
+    }
+    scan_value(&rest, "the workflow's `outputs:`");
     for step in &workflow.steps {
         if let Some(crate::definition::IfCondition::Expression(text)) = &step.if_
             && let Ok(expr) = crate::definition::expr::parse(text)
         {
             for (r, _) in crate::definition::expr::references(&expr) {
-                read(r);
+                read(r, &step.name);
             }
         }
     }
@@ -600,6 +613,7 @@ pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Optio
                         .and_then(|d| d.prompt.as_deref())
                         .map(|p| state.render_prompt_in(p, i)),
                     required_outputs: required_outputs(&state, i),
+                    expected_outputs: expected_outputs(&state, i),
                 });
             }
         }
@@ -1396,6 +1410,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 // the report there needs).
                 required_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
                     required_outputs(state, i)
+                } else {
+                    Vec::new()
+                },
+                expected_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
+                    expected_outputs(state, i)
                 } else {
                     Vec::new()
                 },

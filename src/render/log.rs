@@ -386,12 +386,23 @@ pub fn render_verify(report: &VerifyReport) -> String {
     }
 }
 
+/// "14 runs", or "14 runs and 2 other chains" (notification deliveries, schedules, the agent
+/// registry: verified too, but no run).
+fn runs_and_chains(report: &VerifyReport) -> String {
+    let runs = super::count(report.runs as usize, "run");
+    match report.chains {
+        0 => runs,
+        1 => format!("{runs} and 1 other chain"),
+        n => format!("{runs} and {n} other chains"),
+    }
+}
+
 /// `render_verify` of the hash chains and what is held to them.
 fn render_chains(report: &VerifyReport) -> String {
     match &report.first_bad {
         None => format!(
             "✅ log verified: {}, {}, every hash chain intact{}{}{}\n{}",
-            super::count(report.runs as usize, "run"),
+            runs_and_chains(report),
             super::count(report.events as usize, "event"),
             report
                 .anchors
@@ -416,7 +427,7 @@ fn render_chains(report: &VerifyReport) -> String {
             "❌ log verification FAILED{}: {}\n   checked {}, {}{}\n",
             failure_place(bad),
             super::terminal::terminal_safe(&bad.reason),
-            super::count(report.runs as usize, "run"),
+            runs_and_chains(report),
             super::count(report.events as usize, "event"),
             intact_note(report)
         ),
@@ -434,7 +445,7 @@ fn render_chains(report: &VerifyReport) -> String {
             }
             text.push_str(&format!(
                 "   checked {}, {}{}\n",
-                super::count(report.runs as usize, "run"),
+                runs_and_chains(report),
                 super::count(report.events as usize, "event"),
                 intact_note(report)
             ));

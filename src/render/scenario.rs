@@ -312,7 +312,12 @@ pub fn render_scenario_status(
                 super::hanging(e, 8)
             );
         }
-        super::status::gate_lines(&mut out, "        ", &s.required_outputs, &s.checks);
+        super::status::gate_lines(
+            &mut out,
+            "        ",
+            (&s.required_outputs, &s.expected_outputs),
+            &s.checks,
+        );
         if let Some(by) = &s.reported_by {
             let _ = writeln!(
                 out,

@@ -208,19 +208,31 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
                     let _ = writeln!(out, "{indent}  {line}");
                 }
             }
-            gate_lines(out, indent, &w.required_outputs, &[]);
+            gate_lines(out, indent, (&w.required_outputs, &w.expected_outputs), &[]);
         }
     }
 }
 
 /// What a report on a waiting step must give (its outputs) and what its gate runs on it.
-pub fn gate_lines(out: &mut String, indent: &str, outputs: &[String], checks: &[String]) {
-    if !outputs.is_empty() {
-        let flags: Vec<String> = outputs
-            .iter()
+/// Outputs its gate requires are "Report with:"; those only later steps read are "Later
+/// steps use:" (a report may leave them out; they are then empty).
+pub fn gate_lines(
+    out: &mut String,
+    indent: &str,
+    (outputs, expected): (&[String], &[String]),
+    checks: &[String],
+) {
+    let flags = |keys: &[String]| -> String {
+        keys.iter()
             .map(|k| format!("--output {k}=VALUE"))
-            .collect();
-        let _ = writeln!(out, "{indent}Report with: {}", flags.join(" "));
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !outputs.is_empty() {
+        let _ = writeln!(out, "{indent}Report with: {}", flags(outputs));
+    }
+    if !expected.is_empty() {
+        let _ = writeln!(out, "{indent}Later steps use: {}", flags(expected));
     }
     for c in checks {
         let _ = writeln!(out, "{indent}Gate check: {c}");
@@ -267,7 +279,12 @@ fn item_block(out: &mut String, s: &StepView) {
                 let _ = writeln!(out, "        {line}");
             }
         }
-        gate_lines(out, "      ", &w.required_outputs, &[]);
+        gate_lines(
+            out,
+            "      ",
+            (&w.required_outputs, &w.expected_outputs),
+            &[],
+        );
     }
     for (k, v) in &s.outputs {
         let _ = writeln!(out, "      Output: {}", output_line(k, v, "              "));
@@ -413,7 +430,12 @@ fn step_block(
             let _ = writeln!(out, "     {line}");
         }
     }
-    gate_lines(out, "   ", &s.required_outputs, &s.checks);
+    gate_lines(
+        out,
+        "   ",
+        (&s.required_outputs, &s.expected_outputs),
+        &s.checks,
+    );
     tail_block(out, &s.output_tail);
     out.push('\n');
 }

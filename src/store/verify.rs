@@ -30,7 +30,12 @@ pub struct BadEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyReport {
     pub ok: bool,
+    /// Runs verified (workflow and scenario runs: what `history` lists and `log reindex`
+    /// counts).
     pub runs: u64,
+    /// Other chains verified, that are no run: a run's notification deliveries
+    /// (`notify:RUN`), a schedule's (`schedule:KIND:NAME`), the agent registry (`agents`).
+    pub chains: u64,
     pub events: u64,
     /// The first failure found (the first of `failures`).
     pub first_bad: Option<BadEvent>,
@@ -108,12 +113,21 @@ pub struct Verifier {
     prev: Vec<u8>,
 }
 
+/// Whether the chain `id` is a run's (else an internal stream: notification deliveries, a
+/// schedule, the agent registry), as `log verify` counts them apart.
+pub fn is_run_chain(id: &[u8]) -> bool {
+    !(id == crate::decide::REGISTRY_STREAM.as_bytes()
+        || id.starts_with(b"notify:")
+        || id.starts_with(b"schedule:"))
+}
+
 impl Default for Verifier {
     fn default() -> Self {
         Verifier {
             report: VerifyReport {
                 ok: true,
                 runs: 0,
+                chains: 0,
                 events: 0,
                 first_bad: None,
                 failures: Vec::new(),
@@ -159,7 +173,11 @@ impl Verifier {
             self.close_run();
             self.current = Some(row.run_id.to_vec());
             self.current_bad = false;
-            self.report.runs += 1;
+            if is_run_chain(row.run_id) {
+                self.report.runs += 1;
+            } else {
+                self.report.chains += 1;
+            }
             self.expected_seq = 0;
             self.prev.clear();
             self.prev.extend_from_slice(&GENESIS);
