@@ -787,7 +787,11 @@ fn watched(
 /// is left alone before this is asked: the loop's `lacking`.)
 fn wants_driving(state: &RunState, tags: &[String]) -> bool {
     use crate::plan::Next;
+    // A run an operator is stopping or aborting is not a worker's to take (its resume would
+    // undo the request: `DecideError::NotForWorkers`), even if its driver died before it
+    // recorded the stop: `stop` again records it.
     if state.phase != crate::decide::RunPhase::Running
+        || state.stop_requested
         || !(state.submitted || crate::execute::operator::has_work(state))
     {
         return false;
@@ -884,6 +888,20 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             seat.slots.give();
         }
         let (text, over) = match out {
+            // Taken on the state its pass read, and found stopped, finished or waiting once
+            // caught up with the log: let go of, nothing recorded.
+            Ok(o) if o.json["left_alone"].is_string() => (
+                format!(
+                    "Run {run_id}: {}.\n",
+                    o.json["left_alone"].as_str().unwrap_or_default()
+                ),
+                o.json["status"].as_str().is_some_and(|s| {
+                    matches!(
+                        s,
+                        "completed" | "failed" | "stopped" | "aborted" | "rolled_back"
+                    )
+                }),
+            ),
             Ok(o) => {
                 let status = o.json["status"].as_str().unwrap_or("driven");
                 // Let go of waiting: why (a phase asks for tags this worker does not offer).
