@@ -978,7 +978,8 @@ enum Driven {
 
 /// Why `state`'s run is not copied by `log copy`, if it is not: a live driver held it as it
 /// was read (`driven`: its lock, a lease, or the process its log names for a session still
-/// open), or, with none, it was cut short (`project::cut_short`: what `status` shows
+/// open), it waits for a worker to take it (submitted, not yet taken), or, with none, it was
+/// cut short (`project::cut_short`: what `status` shows
 /// `interrupted` — a step or rollback under way, work only a driver does). In the other log
 /// nothing would say it is driven or was cut short here: a worker there would take it over at
 /// once and run again the step that runs (or ran) here.
@@ -996,6 +997,14 @@ fn not_copyable(ctx: &Ctx, state: &crate::decide::RunState, driven: Driven) -> O
         );
         return Some(format!(
             "it is being driven now, by {by}: a copy would be driven there too, its running step run a second time; copy it once it finished, paused or stopped ({} shows it)",
+            ctx.cmd(&[kind, "status", run])
+        ));
+    }
+    // Submitted for workers and not yet taken: a worker of either log would take it (before,
+    // it was copied, and workers on both logs ran its steps).
+    if state.submitted && state.phase == crate::decide::RunPhase::Running {
+        return Some(format!(
+            "it is submitted for workers: a worker there would run it too; copy it once it finished, paused or stopped ({} shows it)",
             ctx.cmd(&[kind, "status", run])
         ));
     }
