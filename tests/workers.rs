@@ -2501,7 +2501,59 @@ fn a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped(env:
     verify(&env);
 }
 
+/// Seen by a review: a secret output reported from another terminal (the log keeps `***`,
+/// only the reporting process holds the value) failed the next step whenever a worker took the
+/// run first ("the secret output … this process did not record it"). The gap is forced with a
+/// report that does not drive on (`--no-drive`): a worker leaves such a run alone, saying why,
+/// and runs nothing of it.
+fn a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not_hold(env: Env) {
+    env.workflow(
+        "lg",
+        "name: lg\nsteps:\n  - {name: login, prompt: log in}\n  - name: use\n    run: 'test \"$TOK\" = s3cr3t-value && touch used'\n    env: {TOK: \"${{ steps.login.outputs.api_token }}\"}\n",
+    );
+    let run = submit(&env, "workflow", "lg");
+    let first = env.run(&["worker", "--name", "w1", "--until-idle", "--poll", "100ms"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let report = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "login",
+        "--run",
+        &run,
+        "--output",
+        "api_token=s3cr3t-value",
+        "--no-drive",
+    ]);
+    assert!(
+        report.stdout.contains("reported complete"),
+        "{}{}",
+        report.stdout,
+        report.stderr
+    );
+    let out = env.run(&["worker", "--name", "w2", "--until-idle", "--poll", "100ms"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let said = out.text();
+    assert!(
+        said.contains(&format!(
+            "Run {run}: left alone, for the process that recorded its secret output"
+        )) && said.contains("steps.login.outputs.api_token"),
+        "{said}"
+    );
+    let ev = env.events(&run);
+    assert!(of_type(&ev, "step_failed").is_empty(), "{ev:?}");
+    assert!(
+        !of_type(&ev, "run_resumed")
+            .iter()
+            .any(|e| e["body"]["by"]["actor"] == "worker:w2"),
+        "{ev:?}"
+    );
+    assert!(!env.file("used").exists());
+    assert!(!said.contains("s3cr3t-value"), "{said}");
+}
+
 common::on_both_stores!(
+    a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not_hold,
     a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped,
     a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped,
     a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease,
