@@ -310,7 +310,7 @@ fn check_log(
     if file.is_none() || home.join("logs").is_dir() {
         // A file given by `--file` is a SQLite copy; otherwise the home's own log.
         let sqlite = file.is_some() || matches!(ctx.location()?, Location::Sqlite(_));
-        let (mut checked, mut absent) = (0, 0);
+        let (mut checked, mut absent, mut other_home) = (0, 0, 0);
         let mut runs = readable.clone();
         let mut i = 0;
         while i < runs.len() {
@@ -331,15 +331,18 @@ fn check_log(
                     report.fail(bad);
                     checked += found.checked;
                     absent += found.absent;
+                    other_home += found.absent_other_home;
                 }
                 None => {
                     checked += found.checked;
                     absent += found.absent;
+                    other_home += found.absent_other_home;
                 }
             }
         }
         report.attempt_logs = Some(checked);
         report.attempt_logs_absent = Some(absent);
+        report.attempt_logs_other_home = (other_home > 0).then_some(other_home);
     }
     // So must the run index that finds runs and lists history: checked whole while
     // every run so far verified (which also finds rows of runs that have no events),
