@@ -634,6 +634,31 @@ fn deleting_a_runs_whole_log_folder_on_the_home_that_wrote_it_fails_log_verify()
         ])
         .json();
     assert_eq!(logs["attempts"][0]["status"], "elsewhere", "{logs}");
+    // Said as it is: written on this machine, in another home (named by its identity), never
+    // "on another host", never with a placeholder that cannot be pasted.
+    assert_eq!(elsewhere.json()["attempt_logs_other_home"], 1);
+    let human = env.run(&["--home", other.to_str().unwrap(), "log", "verify", "--all"]);
+    assert!(
+        human
+            .stdout
+            .contains("1 attempt log file in another home on this machine"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        !human.stdout.contains("not on this machine"),
+        "{}",
+        human.stdout
+    );
+    let human = env.run(&["--home", other.to_str().unwrap(), "logs", &run, "spew"]);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("(the home whose home.id holds {})", id.trim())),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("THAT_HOME"), "{}", human.stdout);
 }
 
 #[test]

@@ -446,6 +446,59 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
     assert!(matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"));
 }
 
+/// Seen by a review: a worker that read a run before an operator stopped it, and claimed it
+/// after, applied its takeover resume to the stopped run, and the run ran again. A worker's
+/// resume (`leave_claimed`) of a run stopped, being stopped or aborted is refused; an
+/// operator's resume of the same run goes on.
+#[test]
+fn a_workers_takeover_resume_of_a_stopped_or_stopping_run_is_refused() {
+    let wf = workflow(THREE);
+    let base = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+    ];
+    let request = |abort| Event::StopRequested {
+        by: op(),
+        signal: None,
+        abort,
+    };
+    let resume = |leave_claimed| Command::Resume {
+        mode: ResumeMode::Continue,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+        enable_rollback: None,
+        leave_claimed,
+        lease_lapsed: false,
+    };
+    let stopped: Vec<Event> = base
+        .iter()
+        .cloned()
+        .chain([request(false), Event::RunStopped {}])
+        .collect();
+    let stopping: Vec<Event> = base.iter().cloned().chain([request(false)]).collect();
+    let aborting: Vec<Event> = base.iter().cloned().chain([request(true)]).collect();
+    for (events, words) in [
+        (stopped, "the run is stopped"),
+        (stopping, "the run is being stopped"),
+        (aborting, "the run is being aborted"),
+    ] {
+        let refused = given(events.clone()).when(resume(true)).unwrap_err();
+        assert!(
+            matches!(refused, DecideError::NotForWorkers(_)),
+            "{refused:?}"
+        );
+        assert!(refused.to_string().starts_with(words), "{refused}");
+        assert!(given(events).when(resume(false)).is_ok());
+    }
+    // A run still going whose driver is gone is a worker's to take.
+    assert!(given(base).when(resume(true)).is_ok());
+}
+
 /// A rollback that began is the run's only way on until it ends. Before, a driver killed
 /// (or stopped) while a compensation ran left the run rolling back, and `resume --skip`
 /// skipped the failed step and finished the run `completed`, half undone, with no record of

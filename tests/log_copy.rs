@@ -128,6 +128,46 @@ fn log_copy_refuses_a_run_being_driven_or_cut_short_and_copies_the_rest() {
     assert_eq!(ids(&again.json(), "copied"), vec![slow], "{}", again.stdout);
 }
 
+/// Seen by a review: a run submitted for workers and not yet taken was copied, and workers
+/// on both logs ran its step. It is refused like a driven run, by name, saying why; once it
+/// is over it is copied.
+#[test]
+fn log_copy_refuses_a_run_submitted_for_workers_not_yet_taken() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    let out = env.run(&["workflow", "run", "tiny", "--submit"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = out.stdout.trim().to_string();
+    let to = env.dir.path().join("team.db");
+    let to = to.to_str().unwrap();
+    let out = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert!(ids(&doc, "copied").is_empty(), "{doc}");
+    assert_eq!(ids(&doc, "refused"), vec![run.clone()], "{doc}");
+    let reason = doc["refused"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("submitted for workers: a worker there would run it too"),
+        "{reason}"
+    );
+    assert!(reason.contains("workflow status"), "{reason}");
+    let there = env
+        .run(&["--json", "--db", to, "workflow", "history"])
+        .json();
+    assert!(!there.to_string().contains(&run), "{there}");
+    // Ended here (aborted): copied.
+    let aborted = env.run(&["workflow", "abort", &run]);
+    assert!(
+        aborted.stdout.contains("aborted"),
+        "{}{}",
+        aborted.stdout,
+        aborted.stderr
+    );
+    let again = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(ids(&again.json(), "copied"), vec![run], "{}", again.stdout);
+}
+
 /// A log copied (as a database file) from under its live driver: `status` and `resume` answer
 /// by one rule. Before, `status` said "interrupted — its driver is gone" and suggested
 /// `resume`, which then refused (exit 4): the pid the log names was alive on this host.

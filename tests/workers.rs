@@ -2417,7 +2417,144 @@ fn a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts(en
     verify(&env);
 }
 
+/// Seen by a review: a worker read a run at the start of its pass, an operator stopped it,
+/// then the worker claimed its driver lease and drove on from what it had read: its takeover
+/// resume landed on the stopped run (`run_resumed by worker:…` 60 ms after `run_stopped`) and
+/// its phases ran again. The gap is forced here: the worker's fold is read, the stop recorded,
+/// then the lease claimed and the run driven from that fold, as the worker's thread does. The
+/// run is let go of, nothing recorded; it stays stopped.
+fn a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped(env: Env) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    scenario(
+        &env,
+        "sc",
+        "name: sc\ndescription: s\nphases:\n  - {name: p, run: 'sleep 30'}\n",
+    );
+    let run = submit(&env, "orchestrate", "sc");
+    let mut store = env.open_store();
+    let mut read = cortex::execute::load_state(&*store, &run).unwrap();
+    read.run_id = run.clone();
+    assert!(read.submitted, "the worker's pass read the run submitted");
+    let out = env.run(&["orchestrate", "stop", &run, "--message", "halt"]);
+    assert!(
+        out.stdout.contains("Status: stopped"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let before = env.events(&run).len();
+    let mut ctx = cortex::ops::Ctx::new(Some(env.home())).unwrap();
+    ctx.db = Some(env.db_spec());
+    let opener = ctx.clone();
+    let seat = Arc::new(cortex::execute::Shared {
+        holder: "worker:gap pid 1".into(),
+        worker: "gap".into(),
+        host: cortex::execute::hostname(),
+        lease_ms: 5_000,
+        keeper: cortex::execute::LeaseKeeper::start(
+            Box::new(move || {
+                opener
+                    .store(cortex::definition::Durability::Normal)
+                    .map_err(|e| cortex::store::StoreError::Unreachable {
+                        target: "the event log".into(),
+                        reason: e.message,
+                    })
+            }),
+            5_000,
+        ),
+        slots: cortex::execute::Slots::new(1),
+        draining: AtomicBool::new(false),
+        ending: AtomicBool::new(false),
+        rejected: AtomicU64::new(0),
+    });
+    ctx.dispatch = cortex::execute::Dispatch {
+        tags: vec![],
+        shared: Some(seat.clone()),
+    };
+    let lease = store
+        .claim_lease(&seat.claim(&run, cortex::store::DRIVER_UNIT, 0))
+        .unwrap()
+        .expect("nobody holds the stopped run's driver lease");
+    let mut quiet = cortex::execute::Quiet;
+    let mut live = cortex::ops::Live {
+        observer: &mut quiet,
+        stop: cortex::execute::StopFlag::default(),
+    };
+    let by = cortex::event::Operator {
+        actor: "worker:gap".into(),
+        message: None,
+    };
+    let out =
+        cortex::ops::workflow::resume_claimed(&ctx, &mut *store, read, lease, None, by, &mut live)
+            .unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(out.json["status"], "stopped", "{}", out.json);
+    let said = out.json["left_alone"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("stopped") && said.contains("nothing recorded"),
+        "{said}"
+    );
+    let ev = env.events(&run);
+    assert_eq!(ev.len(), before, "nothing recorded after the stop: {ev:?}");
+    assert!(of_type(&ev, "run_resumed").is_empty(), "{ev:?}");
+    assert_eq!(status(&env, &run)["status"], "stopped");
+    verify(&env);
+}
+
+/// Seen by a review: a secret output reported from another terminal (the log keeps `***`,
+/// only the reporting process holds the value) failed the next step whenever a worker took the
+/// run first ("the secret output … this process did not record it"). The gap is forced with a
+/// report that does not drive on (`--no-drive`): a worker leaves such a run alone, saying why,
+/// and runs nothing of it.
+fn a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not_hold(env: Env) {
+    env.workflow(
+        "lg",
+        "name: lg\nsteps:\n  - {name: login, prompt: log in}\n  - name: use\n    run: 'test \"$TOK\" = s3cr3t-value && touch used'\n    env: {TOK: \"${{ steps.login.outputs.api_token }}\"}\n",
+    );
+    let run = submit(&env, "workflow", "lg");
+    let first = env.run(&["worker", "--name", "w1", "--until-idle", "--poll", "100ms"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let report = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "login",
+        "--run",
+        &run,
+        "--output",
+        "api_token=s3cr3t-value",
+        "--no-drive",
+    ]);
+    assert!(
+        report.stdout.contains("reported complete"),
+        "{}{}",
+        report.stdout,
+        report.stderr
+    );
+    let out = env.run(&["worker", "--name", "w2", "--until-idle", "--poll", "100ms"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let said = out.text();
+    assert!(
+        said.contains(&format!(
+            "Run {run}: left alone, for the process that recorded its secret output"
+        )) && said.contains("steps.login.outputs.api_token"),
+        "{said}"
+    );
+    let ev = env.events(&run);
+    assert!(of_type(&ev, "step_failed").is_empty(), "{ev:?}");
+    assert!(
+        !of_type(&ev, "run_resumed")
+            .iter()
+            .any(|e| e["body"]["by"]["actor"] == "worker:w2"),
+        "{ev:?}"
+    );
+    assert!(!env.file("used").exists());
+    assert!(!said.contains("s3cr3t-value"), "{said}");
+}
+
 common::on_both_stores!(
+    a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not_hold,
+    a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped,
     a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped,
     a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease,
     a_run_a_worker_let_wait_is_not_held_by_its_live_process,

@@ -251,6 +251,21 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             events.push(Event::RunPaused { step: None, reason });
             Ok(events)
         }
+        // A worker takes over a run still going, never one an operator stopped or is
+        // stopping: a worker that read the run before the stop and claimed it after (or whose
+        // resume was staged as the stop landed) once restarted what the operator had stopped.
+        Command::Resume {
+            leave_claimed: true,
+            ..
+        } if state.stop_requested || state.phase != RunPhase::Running => Err(
+            DecideError::NotForWorkers(if state.abort_requested.is_some() {
+                "being aborted".to_string()
+            } else if state.stop_requested {
+                "being stopped".to_string()
+            } else {
+                phase_name(&state.phase)
+            }),
+        ),
         Command::Resume {
             mode,
             by,

@@ -93,6 +93,13 @@ pub enum DecideError {
     AgentState(String),
     #[error("the run is {0}; resume it first")]
     NotActive(String),
+    /// A worker's takeover (`Resume` with `leave_claimed`) of a run that is no longer going:
+    /// stopped, being stopped or aborted, paused or waiting. A worker's resume is not an
+    /// operator's: what an operator stopped stays stopped until an operator resumes it.
+    #[error(
+        "the run is {0}: a worker takes over only a run still going; an operator's `resume` carries it on"
+    )]
+    NotForWorkers(String),
     /// A person's or an agent's `complete` that does not pass the step's gate is refused: the
     /// step keeps waiting, nothing is recorded.
     #[error("`{step}` cannot be reported complete: {}", .problems.join("; "))]

@@ -271,8 +271,11 @@ pub fn attempt_hosts(
 pub struct AttemptLogsChecked {
     /// Files found as their events recorded.
     pub checked: u64,
-    /// Files not on this machine (another host's attempts, or a log copied without them).
+    /// Files not in this home (another host's attempts, another home's, or a log copied
+    /// without them).
     pub absent: u64,
+    /// Of `absent`, those whose attempts ran on this machine, in another home sharing the log.
+    pub absent_other_home: u64,
     /// The first file that differs from its event.
     pub first_bad: Option<BadEvent>,
 }
@@ -330,6 +333,11 @@ pub fn check_attempt_logs(
                             "{file} is missing: {whose} and the log recorded {bytes} bytes of its output"
                         ))
                     } else {
+                        // Not this home's, though its attempt ran on this machine: another
+                        // home's sharing the log.
+                        if ran_on.is_some_and(|h| *h == this.host) {
+                            found.absent_other_home += 1;
+                        }
                         LogFileCheck::Absent
                     }
                 }

@@ -800,15 +800,25 @@ fn check_fence(log: &dyn EventStore, fence: &crate::store::Lease) -> Result<(), 
         .find(|l| l.unit == fence.unit);
     match now {
         Some(l) if l.same_holding(fence) => Ok(()),
-        Some(l) => Err(JournalError::Fenced(format!(
-            "the lease of {} on {} changed hands: {} on {} holds it now (epoch {}, was {})",
-            unit_shown(&fence.unit),
-            fence.run_id,
-            l.holder,
-            l.host,
-            l.epoch,
-            fence.epoch
-        ))),
+        Some(l) => {
+            // What differs is said: an epoch restarts at 1 when a let-go lease is granted
+            // anew, so "epoch 1, was 1" quoted the same number twice (another holder, or a
+            // later attempt's lease).
+            let differs = if l.epoch != fence.epoch {
+                format!(" (epoch {}, was {})", l.epoch, fence.epoch)
+            } else if l.attempt != fence.attempt && l.holder == fence.holder {
+                format!(" (for attempt {}, was {})", l.attempt, fence.attempt)
+            } else {
+                format!(" (was {})", fence.holder)
+            };
+            Err(JournalError::Fenced(format!(
+                "the lease of {} on {} changed hands: {} on {} holds it now{differs}",
+                unit_shown(&fence.unit),
+                fence.run_id,
+                l.holder,
+                l.host,
+            )))
+        }
         None => Err(JournalError::Fenced(format!(
             "the lease of {} on {} is no longer held (it lapsed and was taken over)",
             unit_shown(&fence.unit),
@@ -841,4 +851,52 @@ pub fn took_over_lapsed(journal: &Journal<'_>) -> bool {
     journal
         .fenced_by()
         .is_some_and(|l| l.unit == crate::store::DRIVER_UNIT && l.epoch > 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Lease, LeaseClaim, MemoryStore};
+
+    /// Seen by a review: a fenced result said "worker:g2 … holds it now (epoch 1, was 1)",
+    /// one number quoted twice (an epoch restarts at 1 when a let-go lease is granted anew).
+    /// What differs is said: the holder before, or the epochs when they differ.
+    #[test]
+    fn a_fenced_append_says_what_changed_hands_never_the_same_epoch_twice() {
+        let mut store = MemoryStore::new();
+        let claim = |holder: &str| LeaseClaim {
+            run_id: "R".into(),
+            unit: "p".into(),
+            attempt: 1,
+            holder: holder.into(),
+            host: "h".into(),
+            ttl_ms: 60_000,
+        };
+        let g1 = store
+            .claim_lease(&claim("worker:g1 pid 1"))
+            .unwrap()
+            .unwrap();
+        store.release_lease(&g1).unwrap();
+        let g2 = store
+            .claim_lease(&claim("worker:g2 pid 2"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((g1.epoch, g2.epoch), (1, 1));
+        let Err(JournalError::Fenced(why)) = check_fence(&store, &g1) else {
+            panic!("fenced");
+        };
+        assert!(
+            why.contains("worker:g2 pid 2 on h holds it now (was worker:g1 pid 1)"),
+            "{why}"
+        );
+        assert!(!why.contains("epoch"), "{why}");
+        let later = Lease {
+            epoch: 3,
+            ..g2.clone()
+        };
+        let Err(JournalError::Fenced(why)) = check_fence(&store, &later) else {
+            panic!("fenced");
+        };
+        assert!(why.ends_with("holds it now (epoch 1, was 3)"), "{why}");
+    }
 }

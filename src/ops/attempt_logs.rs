@@ -412,10 +412,19 @@ impl<'a> Tracker<'a> {
                 (
                     "elsewhere",
                     tail(&format!(
-                        "(the file {} is not in this home ({}): the attempt ran on this machine, {}, in another home sharing the log; `cortex --home THAT_HOME logs` shows it there; the tail kept in the log:)",
+                        "(the file {} is not in this home ({}): the attempt ran on this machine, {}, in another home sharing the log{}; `cortex logs` run with that home (`--home` naming its folder) shows it there; the tail kept in the log:)",
                         s.file,
                         self.home.display(),
-                        self.this.host
+                        self.this.host,
+                        // The log names the home that wrote it by its identity, not its path:
+                        // the folder whose `home.id` holds it.
+                        s.writer
+                            .as_deref()
+                            .map(|id| format!(
+                                " (the home whose {} holds {id})",
+                                crate::execute::HOME_ID_FILE
+                            ))
+                            .unwrap_or_default()
                     )),
                 )
             } else {

@@ -542,9 +542,22 @@ fn drive_from(
     // what the report made ready is driven on here, unless another process took it. Without
     // this look, three concurrent reports could leave a run whose phases were all reported
     // waiting with nobody to drive it.
+    // A worker that took the run once this driver let it go (a step it left for a worker's
+    // tags): named, not suggested to be started.
+    let mut taken_by: Option<String> = None;
     if matches!(end, DriveEnd::Waiting(_)) && ctx.dispatch.shared.is_none() {
         let seen = journal.state.events;
         journal.refresh()?;
+        if journal.state.session_seq >= seen
+            && journal.state.outcome().is_none()
+            && let Some(worker) = journal
+                .state
+                .driven_by
+                .as_deref()
+                .filter(|a| a.starts_with("worker:"))
+        {
+            taken_by = Some(worker.to_string());
+        }
         if journal.state.events > seen && crate::execute::operator::has_work(&journal.state) {
             let state = journal.state.clone();
             let on = journal.nested(|store, _, _| {
@@ -585,6 +598,23 @@ fn drive_from(
         // Said on stderr already, as the drive began.
         doc["warnings"] = serde_json::json!(changed);
     }
+    // Before, it said the run waited for a worker and suggested starting one (`cortex worker
+    // --tags=… --until-idle`) when the log already had that worker's `run_resumed`.
+    let human = match &taken_by {
+        Some(worker) => {
+            doc["taken_by"] = worker.clone().into();
+            let kind = if journal.state.is_scenario() {
+                "orchestrate"
+            } else {
+                "workflow"
+            };
+            format!(
+                "⏩ Run {run_id}: taken by {worker}, which drives it on from here.\n\nNext:\n  {}   # follow it\n",
+                ctx.cmd(&[kind, "status", &run_id])
+            )
+        }
+        None => human,
+    };
     Ok(Output::new(doc, human, code).warn(warnings))
 }
 

@@ -310,7 +310,7 @@ fn check_log(
     if file.is_none() || home.join("logs").is_dir() {
         // A file given by `--file` is a SQLite copy; otherwise the home's own log.
         let sqlite = file.is_some() || matches!(ctx.location()?, Location::Sqlite(_));
-        let (mut checked, mut absent) = (0, 0);
+        let (mut checked, mut absent, mut other_home) = (0, 0, 0);
         let mut runs = readable.clone();
         let mut i = 0;
         while i < runs.len() {
@@ -331,15 +331,18 @@ fn check_log(
                     report.fail(bad);
                     checked += found.checked;
                     absent += found.absent;
+                    other_home += found.absent_other_home;
                 }
                 None => {
                     checked += found.checked;
                     absent += found.absent;
+                    other_home += found.absent_other_home;
                 }
             }
         }
         report.attempt_logs = Some(checked);
         report.attempt_logs_absent = Some(absent);
+        report.attempt_logs_other_home = (other_home > 0).then_some(other_home);
     }
     // So must the run index that finds runs and lists history: checked whole while
     // every run so far verified (which also finds rows of runs that have no events),
@@ -994,7 +997,8 @@ enum Driven {
 
 /// Why `state`'s run is not copied by `log copy`, if it is not: a live driver held it as it
 /// was read (`driven`: its lock, a lease, or the process its log names for a session still
-/// open), or, with none, it was cut short (`project::cut_short`: what `status` shows
+/// open), it waits for a worker to take it (submitted, not yet taken), or, with none, it was
+/// cut short (`project::cut_short`: what `status` shows
 /// `interrupted` — a step or rollback under way, work only a driver does). In the other log
 /// nothing would say it is driven or was cut short here: a worker there would take it over at
 /// once and run again the step that runs (or ran) here.
@@ -1012,6 +1016,14 @@ fn not_copyable(ctx: &Ctx, state: &crate::decide::RunState, driven: Driven) -> O
         );
         return Some(format!(
             "it is being driven now, by {by}: a copy would be driven there too, its running step run a second time; copy it once it finished, paused or stopped ({} shows it)",
+            ctx.cmd(&[kind, "status", run])
+        ));
+    }
+    // Submitted for workers and not yet taken: a worker of either log would take it (before,
+    // it was copied, and workers on both logs ran its steps).
+    if state.submitted && state.phase == crate::decide::RunPhase::Running {
+        return Some(format!(
+            "it is submitted for workers: a worker there would run it too; copy it once it finished, paused or stopped ({} shows it)",
             ctx.cmd(&[kind, "status", run])
         ));
     }

@@ -469,6 +469,19 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     if !wants_driving(&state, &opts.tags) {
                         continue;
                     }
+                    // What it would run next reads a secret output another process recorded
+                    // (a report from another terminal): the log keeps it as `***`, and only
+                    // that process holds it. Left to that process, which drives on once it
+                    // recorded the report; said once. Before, a worker woken by the report
+                    // took the run first and the next unit failed for want of the value.
+                    if let Some(why) = unheld_secret_output_next(&state, &opts.tags) {
+                        if left_alone.insert(run_id.clone()) {
+                            live.observer.note(&format!(
+                                "Run {run_id}: left alone, for the process that recorded its secret output to drive on (a worker never holds another process's secret outputs): {why}.\n"
+                            ));
+                        }
+                        continue;
+                    }
                     if !verified(&*store, &run_id, &mut verifies, &mut refused, live)? {
                         continue;
                     }
@@ -787,7 +800,11 @@ fn watched(
 /// is left alone before this is asked: the loop's `lacking`.)
 fn wants_driving(state: &RunState, tags: &[String]) -> bool {
     use crate::plan::Next;
+    // A run an operator is stopping or aborting is not a worker's to take (its resume would
+    // undo the request: `DecideError::NotForWorkers`), even if its driver died before it
+    // recorded the stop: `stop` again records it.
     if state.phase != crate::decide::RunPhase::Running
+        || state.stop_requested
         || !(state.submitted || crate::execute::operator::has_work(state))
     {
         return false;
@@ -807,6 +824,40 @@ fn wants_driving(state: &RunState, tags: &[String]) -> bool {
         || ready.is_empty()
         || state.steps.iter().any(|s| s.status == StepStatus::Running)
         || ready.into_iter().any(|i| tags_cover(tags, runs_on(i)))
+}
+
+/// Why the next unit this worker would run of `state` cannot run here, if it cannot: it reads
+/// a secret output that another process recorded (the log keeps `***`) and this process does
+/// not hold (`execute::unheld_secret_output_in`, as the driver's runner checks before an
+/// attempt). For a workflow, its next step; for a scenario, a ready phase its tags cover.
+fn unheld_secret_output_next(state: &RunState, tags: &[String]) -> Option<String> {
+    use crate::plan::Next;
+    let workflow = state.workflow.as_ref()?;
+    let units: Vec<usize> = if state.is_scenario() {
+        ready_phases(state)
+            .into_iter()
+            .filter(|&i| !state.is_external(i) && tags_cover(tags, state.runs_on(i)))
+            .collect()
+    } else {
+        match crate::plan::next(state) {
+            Next::Attempt { index, .. }
+            | Next::CheckCondition { index }
+            | Next::ReadItems { index } => vec![index],
+            _ => Vec::new(),
+        }
+    };
+    units.into_iter().find_map(|i| {
+        let step = workflow.steps.get(i)?;
+        let if_run = match &step.if_ {
+            Some(crate::definition::IfCondition::Command(c)) => Some(c.run.as_str()),
+            _ => None,
+        };
+        crate::execute::unheld_secret_output_in(
+            state,
+            Some(i),
+            step.run_texts().chain(step.gate_texts()).chain(if_run),
+        )
+    })
 }
 
 /// The worker's connections for the runs it drives.
@@ -884,6 +935,20 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             seat.slots.give();
         }
         let (text, over) = match out {
+            // Taken on the state its pass read, and found stopped, finished or waiting once
+            // caught up with the log: let go of, nothing recorded.
+            Ok(o) if o.json["left_alone"].is_string() => (
+                format!(
+                    "Run {run_id}: {}.\n",
+                    o.json["left_alone"].as_str().unwrap_or_default()
+                ),
+                o.json["status"].as_str().is_some_and(|s| {
+                    matches!(
+                        s,
+                        "completed" | "failed" | "stopped" | "aborted" | "rolled_back"
+                    )
+                }),
+            ),
             Ok(o) => {
                 let status = o.json["status"].as_str().unwrap_or("driven");
                 // Let go of waiting: why (a phase asks for tags this worker does not offer).

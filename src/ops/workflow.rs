@@ -1824,16 +1824,35 @@ pub fn resume_claimed(
     store.set_durability(durability)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
+    // Caught up with the log: the worker decided to take the run on the state it read at the
+    // start of its pass, and an operator may have stopped it since (or a driver finished,
+    // paused or let it wait for a report). The run is taken only if it is still one for a
+    // worker; else the claim is let go of (by the worker) and nothing is recorded. Before, an
+    // ordinary resume was applied to a run an operator had just stopped, and it ran again.
     let mut journal = Journal::from_state(store, &clock, &mut ids, state)?;
     journal.fence(lease);
-    if journal.state.outcome().is_some() {
+    let gone_elsewhere = journal.state.outcome().is_some()
+        || journal.state.stop_requested
+        || journal.state.phase != crate::decide::RunPhase::Running;
+    if gone_elsewhere {
         let view = ctx.view(&journal.state, false);
         let code = view.status.exit_code();
-        return Ok(Output::new(
-            view.to_json(),
-            format!("Run {run_id} already finished; nothing to do.\n"),
-            code,
-        ));
+        let now = if journal.state.abort_requested.is_some() {
+            "being aborted"
+        } else if journal.state.stop_requested {
+            "being stopped"
+        } else {
+            view.status.as_str()
+        };
+        let why = match journal.state.outcome() {
+            Some(_) => "already finished; nothing to do".to_string(),
+            None => format!(
+                "{now} since this worker chose to take it (an operator's or another driver's doing); left alone, nothing recorded"
+            ),
+        };
+        let mut doc = view.to_json();
+        doc["left_alone"] = why.clone().into();
+        return Ok(Output::new(doc, format!("Run {run_id}: {why}.\n"), code));
     }
     supply_secret_inputs(ctx, &mut journal, &[], &ResumeMode::Continue)?;
     go_on(ctx, journal, lock, ResumeMode::Continue, settings, by, live)

@@ -413,14 +413,7 @@ fn render_chains(report: &VerifyReport) -> String {
                 .filter(|n| *n > 0)
                 .map(|n| format!(", {} as recorded", super::count(n as usize, "attempt log")))
                 .unwrap_or_default(),
-            report
-                .attempt_logs_absent
-                .filter(|n| *n > 0)
-                .map(|n| format!(
-                    "\n   {} not on this machine (written on another host, or the log was copied without them): their hashes are in the log, unchecked here",
-                    super::count(n as usize, "attempt log file")
-                ))
-                .unwrap_or_default(),
+            absent_note(report),
             newer_note(report)
         ),
         Some(bad) if report.failures.len() <= 1 => format!(
@@ -490,4 +483,28 @@ fn intact_note(report: &VerifyReport) -> String {
         1 => "; the other run verified".to_string(),
         n => format!("; the other {} verified", super::count(n, "run")),
     }
+}
+
+/// The attempt logs `log verify` could not check here: those of another home on this machine
+/// (its own `log verify` checks them), and those not on this machine at all. Before, every one
+/// was said "not on this machine (written on another host…)", of files written on this machine
+/// in another home.
+fn absent_note(report: &crate::store::VerifyReport) -> String {
+    let absent = report.attempt_logs_absent.unwrap_or(0);
+    let other_home = report.attempt_logs_other_home.unwrap_or(0).min(absent);
+    let elsewhere = absent - other_home;
+    let mut note = String::new();
+    if other_home > 0 {
+        note.push_str(&format!(
+            "\n   {} in another home on this machine sharing the log (`cortex log verify` run with that home checks them): their hashes are in the log, unchecked here",
+            super::count(other_home as usize, "attempt log file")
+        ));
+    }
+    if elsewhere > 0 {
+        note.push_str(&format!(
+            "\n   {} not on this machine (written on another host, or the log was copied without them): their hashes are in the log, unchecked here",
+            super::count(elsewhere as usize, "attempt log file")
+        ));
+    }
+    note
 }

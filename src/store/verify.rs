@@ -53,6 +53,10 @@ pub struct VerifyReport {
     /// the log, or a log copied without its `logs/` folder): recorded, but not checkable here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_logs_absent: Option<u64>,
+    /// Of `attempt_logs_absent`, the files of attempts run on this machine in another home
+    /// sharing the log (its own `log verify` checks them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_logs_other_home: Option<u64>,
     /// Events whose chain verifies but that this cortex cannot decode, because a newer cortex
     /// wrote them (one, the first, per run): the runs that hold them are read only as far as
     /// the event before, and checked against their snapshots, attempt logs and index no
@@ -134,6 +138,7 @@ impl Default for Verifier {
                 anchors: None,
                 attempt_logs: None,
                 attempt_logs_absent: None,
+                attempt_logs_other_home: None,
                 unreadable: Vec::new(),
                 file_damaged: None,
                 heads: Vec::new(),
