@@ -2636,3 +2636,19 @@ fn a_uses_child_gets_what_is_left_of_its_parents_time_limit() {
         "{reason}"
     );
 }
+
+/// `uses: sc` where `sc` is a scenario suggested the workflow being validated itself ("did
+/// you mean `cc`?"), a cycle: it is never suggested.
+#[test]
+fn a_uses_name_not_found_never_suggests_the_workflow_being_validated() {
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - {name: a, description: a, run: 'true'}\n",
+    );
+    env.workflow("cc", "name: cc\nsteps:\n  - name: a\n    uses: sc\n");
+    let out = env.run(&["--json", "workflow", "validate", "cc"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("it is a scenario", 4);
+    assert!(!out.stdout.contains("did you mean `cc`"), "{}", out.stdout);
+}
