@@ -384,6 +384,18 @@ fn go_on_why(view: &StatusView, from: &str) -> String {
         RunKind::Workflow => "step",
         RunKind::Scenario => "phase",
     };
+    // A `uses:` step stopped with its child run: resume goes on with that child from where
+    // it is (its checkpoint), not from the beginning.
+    let child = view.steps.iter().find_map(|s| {
+        let uses = s.uses.as_ref()?;
+        let run = uses.run_id.as_ref()?;
+        (!matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
+            .then(|| (s.name.as_str(), run.as_str()))
+    });
+    if let (true, false, Some((step, run))) = (nothing_done(view), view.timed_out.is_some(), child)
+    {
+        return format!("go on with `{step}`'s child run {run}, from where it stopped");
+    }
     match (nothing_done(view), view.timed_out.is_some()) {
         (true, false) => format!("start again from the beginning (no {noun} has completed)"),
         (true, true) => format!(
