@@ -390,7 +390,7 @@ fn go_on_why(view: &StatusView, from: &str) -> String {
         let uses = s.uses.as_ref()?;
         let run = uses.run_id.as_ref()?;
         (!matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
-            .then(|| (s.name.as_str(), run.as_str()))
+            .then_some((s.name.as_str(), run.as_str()))
     });
     if let (true, false, Some((step, run))) = (nothing_done(view), view.timed_out.is_some(), child)
     {
