@@ -2642,3 +2642,58 @@ fn a_uses_child_gets_what_is_left_of_its_parents_time_limit() {
         "{reason}"
     );
 }
+
+/// `uses: sc` where `sc` is a scenario suggested the workflow being validated itself ("did
+/// you mean `cc`?"), a cycle: it is never suggested.
+#[test]
+fn a_uses_name_not_found_never_suggests_the_workflow_being_validated() {
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - {name: a, description: a, run: 'true'}\n",
+    );
+    env.workflow("cc", "name: cc\nsteps:\n  - name: a\n    uses: sc\n");
+    let out = env.run(&["--json", "workflow", "validate", "cc"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("it is a scenario", 4);
+    assert!(!out.stdout.contains("did you mean `cc`"), "{}", out.stdout);
+}
+
+/// A parent stopped while its `uses:` child ran said `resume … # start again from the
+/// beginning (no step has completed)`, while the resume goes on with the child run from its
+/// checkpoint: it says so.
+#[test]
+fn a_stopped_parent_says_its_resume_goes_on_with_its_child_run() {
+    let env = Env::new();
+    env.workflow(
+        "c2s",
+        "name: c2s\nsteps:\n  - {name: one, run: echo}\n  - {name: two, run: 'touch two-started; sleep 6'}\n",
+    );
+    env.workflow("p2s", "name: p2s\nsteps:\n  - {name: call, uses: c2s}\n");
+    let mut child = env
+        .command(&["workflow", "run", "p2s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the child's second step starts", || {
+        env.project().join("two-started").exists()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let out = env.run(&["workflow", "status", "p2s"]);
+    assert!(
+        out.stdout.contains("go on with `call`'s child run"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("start again from the beginning"),
+        "{}",
+        out.stdout
+    );
+}

@@ -1903,6 +1903,53 @@ fn a_malformed_cortex_output_fails_the_step_at_once_naming_the_line() {
     );
 }
 
+/// After a malformed `$CORTEX_OUTPUT`, the first suggestion was `resume --retry` ("fix what
+/// the step writes, then retry it"); but the run keeps the definition it started with, so a
+/// fixed inline `run:` never reaches a retry. `--skip` and a new run come first, the retry
+/// last, for a script the step runs fixed in its file.
+#[test]
+fn a_malformed_cortex_output_suggests_a_new_run_before_a_retry_of_the_same_command() {
+    let env = Env::new();
+    env.workflow(
+        "bigout",
+        "name: bigout\nsteps:\n  - name: big\n    run: 'printf \"v=1\\nnot a pair\\n\" > \"$CORTEX_OUTPUT\"'\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "bigout"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let doc = out.json();
+    let said = doc.to_string();
+    assert!(
+        said.contains("a fixed `run:` applies to a new run"),
+        "{doc}"
+    );
+    let run = doc["run_id"].as_str().unwrap();
+    let status = env.status(Some(run));
+    let next: Vec<String> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(next[0].ends_with("--skip"), "{next:?}");
+    assert!(next[1].contains("workflow run"), "{next:?}");
+    assert!(next[2].ends_with("--retry"), "{next:?}");
+    assert!(
+        status["next"][1]["why"]
+            .as_str()
+            .unwrap()
+            .contains("keeps the definition it started with"),
+        "{status}"
+    );
+}
+
 /// A line of `$CORTEX_OUTPUT` that is not `key=value` is refused without its text: a slip of
 /// form (`api_token: VALUE`, a token on a line of its own) put the value in the step's error,
 /// the run's reason and the log for good, where `api_token=VALUE` is stored `***`. The key it

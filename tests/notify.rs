@@ -547,6 +547,21 @@ fn a_webhook_with_a_stray_dollar_or_an_unknown_input_is_refused_where_it_is_writ
     out.assert_error_on_line("inputs only", 8);
 }
 
+/// `webhook: ""` passed `validate` (no text, so read as if all variables) and failed every
+/// delivery, shown as `***`: refused at its line, as a blank one is.
+#[test]
+fn an_empty_webhook_is_refused_where_it_is_written() {
+    let env = Env::new();
+    env.workflow(
+        "empty",
+        "name: empty\nsteps:\n  - {name: a, run: 'true'}\nnotify:\n  on_failure:\n    - webhook: \"\"\n    - webhook: \"   \"\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "empty"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("webhook is empty", 6);
+    out.assert_error_on_line("webhook", 7);
+}
+
 /// A template in a notification's command is refused where it is written, with what to read
 /// instead: it is not rendered, and before it passed `validate` and failed only at delivery
 /// (`Bad substitution`, tried three times), in a workflow and a scenario alike.

@@ -37,6 +37,13 @@ fn once(env: &Env, at: &str) -> Value {
     out.json()["happened"].clone()
 }
 
+/// `schedule run --once --at AT` where a due run cannot start: the pass exits 1.
+fn once_failing(env: &Env, at: &str) -> Value {
+    let out = env.run(&["--json", "schedule", "run", "--once", "--at", at]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    out.json()["happened"].clone()
+}
+
 /// `schedule run --once --catch-up --at AT`: what happened.
 fn catch_up(env: &Env, at: &str) -> Value {
     let out = env.run(&[
@@ -431,6 +438,44 @@ fn a_secret_input_comes_from_the_schedulers_environment_and_never_from_the_defin
     assert!(env.log_holding(secret).is_empty());
 }
 
+/// A required secret input the scheduler's environment does not give: the pass said `pass
+/// --input api_token=VALUE` (no help to a scheduler) and exited 0, seen only in `schedule
+/// list`'s `last:`. It names the variable, exits 1, and `schedule list` warns beforehand.
+#[test]
+fn a_scheduled_run_missing_its_secret_input_names_the_variable_and_fails_the_pass() {
+    let env = Env::new();
+    env.workflow(
+        "ssec",
+        "name: ssec\ninputs:\n  api_token: {type: string, required: true}\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let list = env.run(&["schedule", "list", "--at", "2026-12-03T02:00:00Z"]);
+    assert!(
+        list.stdout
+            .contains("warning: input `api_token` is secret and required")
+            && list
+                .stdout
+                .contains("CORTEX_INPUT_API_TOKEN in the scheduler's environment"),
+        "{}",
+        list.stdout
+    );
+    seen_early(&env);
+    let happened = once_failing(&env, "2026-12-03T03:00:00Z");
+    assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
+    let detail = happened[1]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("set CORTEX_INPUT_API_TOKEN in the environment of the scheduler"),
+        "{detail}"
+    );
+    assert!(!detail.contains("--input"), "{detail}");
+    let human = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T03:00:00Z"]);
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human.stderr.contains("a due run could not start"),
+        "{}",
+        human.stderr
+    );
+}
+
 #[test]
 fn a_scheduled_run_whose_driver_refuses_to_start_is_recorded_with_its_reason() {
     let env = Env::new();
@@ -439,7 +484,7 @@ fn a_scheduled_run_whose_driver_refuses_to_start_is_recorded_with_its_reason() {
         "name: paths\ninputs:\n  data: {type: path, exists: true, default: ./missing-dir}\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
     );
     seen_early(&env);
-    let happened = once(&env, "2026-12-03T10:00:00Z");
+    let happened = once_failing(&env, "2026-12-03T10:00:00Z");
     assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
     let detail = happened[1]["detail"].as_str().unwrap();
     assert!(detail.contains("missing-dir"), "{detail}");
@@ -475,7 +520,7 @@ fn a_planted_driver_log_neither_blocks_the_scheduler_nor_is_written_through() {
         ("2026-12-03T10:00:00Z", "not a regular file"),
         ("2026-12-03T11:00:00Z", "a symbolic link"),
     ] {
-        let happened = once(&env, at);
+        let happened = once_failing(&env, at);
         assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
         let detail = happened[1]["detail"].as_str().unwrap();
         assert!(detail.contains(what), "{detail}");
@@ -485,7 +530,7 @@ fn a_planted_driver_log_neither_blocks_the_scheduler_nor_is_written_through() {
     let elsewhere = env.project().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
-    let happened = once(&env, "2026-12-03T12:00:00Z");
+    let happened = once_failing(&env, "2026-12-03T12:00:00Z");
     assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
     let detail = happened[1]["detail"].as_str().unwrap();
     assert!(detail.contains("symbolic link"), "{detail}");
@@ -581,6 +626,7 @@ fn a_secret_inputs_refused_value_is_recorded_and_said_without_it() {
         .env("CORTEX_INPUT_API_TOKEN", secret)
         .output()
         .unwrap();
+    assert_eq!(out.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(whats(&doc["happened"]), ["started", "run_failed"], "{doc}");
     let detail = doc["happened"][1]["detail"].as_str().unwrap();

@@ -339,6 +339,14 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
             } else if once && happened.is_empty() && !json {
                 super::out("nothing was due\n");
             }
+            // A due run that could not start is a failure of the pass: a cron job or CI
+            // step running `--once` sees it in the exit status, not only in `schedule list`.
+            if once && happened.iter().any(|h| h.what == "run_failed") {
+                if !json {
+                    super::err("error: a due run could not start (see above)\n");
+                }
+                return Ok(super::exit::FAILED);
+            }
             Ok(super::exit::OK)
         }
     }

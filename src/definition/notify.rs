@@ -139,6 +139,13 @@ pub fn webhook_problem(url: &str) -> Option<String> {
         Ok(parts) => parts,
         Err(e) => return Some(e),
     };
+    // Nothing at all: no variable to stand for it (read as one, it passed and failed every run).
+    if parts.is_empty() {
+        return Some(
+            "webhook is empty: give an http(s) URL, e.g. `https://hooks.example.com/cortex`"
+                .to_string(),
+        );
+    }
     if !matches!(parts.first(), Some(WebhookPart::Text(_))) {
         // From a variable: only its literal text is known here.
         return parts.iter().find_map(|p| match p {

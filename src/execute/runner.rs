@@ -1113,7 +1113,7 @@ impl PreparedAttempt {
         if end.succeeded() {
             if malformed && let Some(last) = problems.last_mut() {
                 last.push_str(
-                    " (a malformed $CORTEX_OUTPUT is not retried: fix what the step writes, then retry it)",
+                    " (a malformed $CORTEX_OUTPUT is not retried: a run keeps the definition it started with, so a fixed `run:` applies to a new run; a script the step runs, fixed, is read again by `resume --retry`)",
                 );
             }
             validation_problems.append(&mut problems);

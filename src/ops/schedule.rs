@@ -40,6 +40,9 @@ pub struct Scheduled {
     pub file: String,
     pub schedule: Schedule,
     pub cadence: Cadence,
+    /// Its required secret inputs without a default: a definition never gives them, so each
+    /// run takes them from the scheduler's environment (`CORTEX_INPUT_<NAME>`).
+    pub env_inputs: Vec<String>,
 }
 
 impl Scheduled {
@@ -111,12 +114,14 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
             Err(_) => continue,
         };
         let parsed = match kind {
-            RunKind::Workflow => parse_workflow(&file, &text).map(|w| (w.name, w.schedule)),
-            RunKind::Scenario => parse_scenario(&file, &text).map(|s| (s.name, s.schedule)),
+            RunKind::Workflow => parse_workflow(&file, &text),
+            RunKind::Scenario => parse_scenario(&file, &text).map(|s| s.as_workflow()),
         };
-        let (name, schedule) = match parsed {
-            Ok((n, Some(schedule))) => (n, schedule),
-            Ok((_, None)) => continue,
+        let (name, schedule, env_inputs) = match parsed {
+            Ok(w) => match w.schedule.clone() {
+                Some(schedule) => (w.name.clone(), schedule, env_inputs(&w)),
+                None => continue,
+            },
             Err(e) if mentions_schedule(&text) => {
                 bad.push(Unschedulable {
                     kind: kind_str(kind),
@@ -150,6 +155,7 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
                 file,
                 schedule,
                 cadence,
+                env_inputs,
             }),
             (Some(error), _) | (None, Err(error)) => bad.push(Unschedulable {
                 kind: kind_str(kind),
@@ -160,6 +166,45 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
         }
     }
     (good, bad)
+}
+
+/// The required secret inputs of `w` without a default: a scheduled run has them only from
+/// the scheduler's environment (validate refuses their values under `schedule.inputs`).
+fn env_inputs(w: &crate::definition::Workflow) -> Vec<String> {
+    let secret = crate::execute::secret_inputs(w);
+    w.inputs
+        .iter()
+        .filter(|(name, spec)| spec.required && spec.default.is_none() && secret.contains(*name))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The problem, if any, of starting a run of `s` from this process: a required secret input
+/// its environment does not give (`CORTEX_INPUT_<NAME>` unset).
+fn missing_env_inputs(s: &Scheduled) -> Option<String> {
+    let missing: Vec<&String> = s
+        .env_inputs
+        .iter()
+        .filter(|n| crate::execute::secret_input_from_env(n).is_none())
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let vars: Vec<String> = missing
+        .iter()
+        .map(|n| crate::execute::input_env_name(n))
+        .collect();
+    Some(format!(
+        "{} {} secret and required, and the scheduler's environment does not give {}: set {} in the environment of the scheduler (`cortex schedule run`, `cortex serve`) and restart it",
+        missing
+            .iter()
+            .map(|n| format!("input `{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if missing.len() == 1 { "is" } else { "are" },
+        if missing.len() == 1 { "it" } else { "them" },
+        vars.join(", "),
+    ))
 }
 
 fn first_problem(text: &str) -> String {
@@ -257,6 +302,12 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
             "description": s.cadence.describe(),
             "overlap": s.schedule.overlap.as_str(),
             "inputs": s.schedule.inputs.keys().collect::<Vec<_>>(),
+            // Required secret inputs: each run needs them in the scheduler's environment.
+            "env_inputs": s.env_inputs.iter().map(|n| json!({
+                "input": n,
+                "variable": crate::execute::input_env_name(n),
+                "set_here": crate::execute::secret_input_from_env(n).is_some(),
+            })).collect::<Vec<_>>(),
             "next": s.cadence.next_times(next_after, 3).into_iter().map(due_text).collect::<Vec<_>>(),
             "last": last,
             "fired": state.fires.len(),
@@ -657,6 +708,12 @@ impl Scheduler {
         due: &str,
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
+        // Said here, before a driver starts and fails: what it would print (`pass --input`)
+        // is no help to a scheduler, whose secret inputs come from its environment.
+        if let Some(error) = missing_env_inputs(s) {
+            self.record_failed_start(store, s, due, error, happened)?;
+            return Ok(());
+        }
         let mut args: Vec<String> = vec!["--home".into(), ctx.home.display().to_string()];
         args.push(s.kind.group().into());
         args.extend([
@@ -692,21 +749,34 @@ impl Scheduler {
             }
             Err(e) => {
                 let error = format!("cannot start a cortex driver: {e}");
-                let command = ScheduleCommand::RecordRun {
-                    due: due.to_string(),
-                    run: Err(error.clone()),
-                };
-                if self.decide(store, s, command)?.is_some() {
-                    happened.push(Happened {
-                        kind: kind_str(s.kind),
-                        name: s.name.clone(),
-                        due: due.to_string(),
-                        what: "run_failed",
-                        run_id: None,
-                        detail: Some(error),
-                    });
-                }
+                self.record_failed_start(store, s, due, error, happened)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Record that the run of `s` for `due` could not start, and why.
+    fn record_failed_start(
+        &mut self,
+        store: &mut dyn EventStore,
+        s: &Scheduled,
+        due: &str,
+        error: String,
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
+        let command = ScheduleCommand::RecordRun {
+            due: due.to_string(),
+            run: Err(error.clone()),
+        };
+        if self.decide(store, s, command)?.is_some() {
+            happened.push(Happened {
+                kind: kind_str(s.kind),
+                name: s.name.clone(),
+                due: due.to_string(),
+                what: "run_failed",
+                run_id: None,
+                detail: Some(error),
+            });
         }
         Ok(())
     }

@@ -58,6 +58,9 @@ struct UsesFinder<'a> {
     catalog: &'a crate::definition::Catalog,
     known: &'a BTreeSet<String>,
     config: &'a Config,
+    /// The name of the workflow being validated: never suggested for a name not found (it
+    /// would call itself, a cycle).
+    root: String,
     found: RefCell<BTreeMap<String, Result<Rc<Found>, String>>>,
 }
 
@@ -77,7 +80,9 @@ impl UsesFinder<'_> {
         let entry = self.catalog.find_workflow(text).map_err(|e| {
             let mut message = e.to_string();
             if let crate::definition::LookupError::NotFound { suggestions, .. } = &e
-                && let Some(best) = suggestions.first()
+                && let Some(best) = suggestions
+                    .iter()
+                    .find(|s| normalize_name(s) != normalize_name(&self.root))
             {
                 message.push_str(&format!(" (did you mean `{best}`?)"));
             }
@@ -248,6 +253,7 @@ fn load_with(
         catalog: &catalog,
         known: &agent_names,
         config: &config,
+        root: workflow.name.clone(),
         found: RefCell::new(BTreeMap::new()),
     };
     let find = |text: &str| finder.find(text).map(|f| f.info.clone());

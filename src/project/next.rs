@@ -396,6 +396,18 @@ fn go_on_why(view: &StatusView, from: &str) -> String {
         RunKind::Workflow => "step",
         RunKind::Scenario => "phase",
     };
+    // A `uses:` step stopped with its child run: resume goes on with that child from where
+    // it is (its checkpoint), not from the beginning.
+    let child = view.steps.iter().find_map(|s| {
+        let uses = s.uses.as_ref()?;
+        let run = uses.run_id.as_ref()?;
+        (!matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
+            .then_some((s.name.as_str(), run.as_str()))
+    });
+    if let (true, false, Some((step, run))) = (nothing_done(view), view.timed_out.is_some(), child)
+    {
+        return format!("go on with `{step}`'s child run {run}, from where it stopped");
+    }
     match (nothing_done(view), view.timed_out.is_some()) {
         (true, false) => format!("start again from the beginning (no {noun} has completed)"),
         (true, true) => format!(
@@ -461,6 +473,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 }
                 // A value Linux does not pass is refused again, however often it is tried.
                 None if view.unpassable => {}
+                // Its `run:` is in the definition the run keeps: a retry runs it as it was.
+                // Said after `--skip` and a new run, for a script it runs fixed in its file.
+                None if view.malformed_output => {}
                 None => out.push(resume(view, &["--retry"], retry_why(view, step))),
             }
             // A scenario's `--skip` needs exactly one failed or waiting phase to skip.
@@ -517,6 +532,26 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     )
                 };
                 out.push(resume(view, &["--rollback-to", before], why));
+            }
+            if view.malformed_output && view.failed_step.is_some() {
+                let mut again = run_again(view, "workflow");
+                again.why = format!(
+                    "or start a new run once `{step}`'s `run:` is fixed: this run keeps the definition it started with, so a `--retry` runs the command as it was{}",
+                    if again.fill.is_empty() {
+                        ""
+                    } else {
+                        " (VALUE: each secret input's value again)"
+                    }
+                );
+                out.push(again);
+                out.push(resume(
+                    view,
+                    &["--retry"],
+                    format!(
+                        "only if `{step}` runs a script file you fixed: {}",
+                        retry_why(view, step)
+                    ),
+                ));
             }
             out.push(abort());
             if view.unstartable_child.is_some() {

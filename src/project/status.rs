@@ -1059,6 +1059,11 @@ pub struct StatusView {
     /// `--retry` would meet the same refusal, so none is offered.
     #[serde(skip)]
     pub unpassable: bool,
+    /// The failed step's command (a `run:`, written in the definition) wrote a malformed
+    /// `$CORTEX_OUTPUT` (too large, a value with a newline): not retried, and the run keeps the
+    /// definition it started with, so a fix of its `run:` reaches a new run only.
+    #[serde(skip)]
+    pub malformed_output: bool,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -1574,6 +1579,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unlistable_foreach: unlistable_foreach(state),
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
+        malformed_output: malformed_output(state),
         verified: None,
         unverified: None,
         restarts: restarts(state),
@@ -1775,6 +1781,20 @@ fn unpassable(state: &RunState) -> bool {
                     .as_deref()
                     .is_some_and(crate::event::AttemptEnd::unpassable)
         })
+}
+
+/// Whether the paused run's failed step is a `run:` step whose `$CORTEX_OUTPUT` was
+/// malformed (`StatusView::malformed_output`).
+fn malformed_output(state: &RunState) -> bool {
+    let Some(failed) = paused_on_failure(state) else {
+        return false;
+    };
+    let malformed = state.steps[failed]
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("a malformed $CORTEX_OUTPUT is not retried"));
+    let failed = state.parent_of(failed).unwrap_or(failed);
+    malformed && state.definition(failed).is_some_and(|d| d.run.is_some())
 }
 
 fn secret_foreach(state: &RunState) -> bool {

@@ -38,6 +38,19 @@ pub fn render_schedules(doc: &Value, globals: &[String]) -> String {
                 next.join(", ")
             }
         ));
+        for needed in r["env_inputs"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  {:<width$}  warning: input `{}` is secret and required, and `schedule.inputs` cannot give it: each run needs {} in the scheduler's environment{}\n",
+                "",
+                text(&needed["input"]),
+                text(&needed["variable"]),
+                if needed["set_here"] == true {
+                    " (this shell has it)"
+                } else {
+                    " (this shell does not set it)"
+                },
+            ));
+        }
         if let Some(last) = r["last"].as_object() {
             let what = match last["outcome"].as_str() {
                 Some("start") => match (&last["run_id"], &last["error"]) {
