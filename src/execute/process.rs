@@ -1216,7 +1216,8 @@ mod tests {
         assert_eq!(log.bytes, bytes.len() as u64);
         assert_eq!(log.blake3, blake3::hash(&bytes).to_hex().as_str());
         assert!(r.tail.ends_with("line 20000 ***\n"), "{}", r.tail);
-        assert!(r.tail.len() <= TAIL_BYTES && r.tail.starts_with("line "));
+        // The tail is the last 4 KiB, cut wherever that falls (inside a line, too).
+        assert!(r.tail.len() <= TAIL_BYTES);
         assert!(!r.tail.contains("token1234"));
     }
 
