@@ -58,6 +58,69 @@ fn gc_removes_derived_files_of_old_finished_runs_and_never_the_log() {
     assert_eq!(env.run(&["gc", "--older-than", "soon"]).code, 2);
 }
 
+/// `locks/<run>.lock` and `locks/<run>.pgids` of finished runs were never removed, even by
+/// `gc`: two files a run for good. `gc` removes them, said, once it could take the run
+/// without waiting: a run some process holds keeps them, and so do unfinished runs.
+#[test]
+fn gc_removes_the_lock_files_of_finished_runs_but_not_of_held_or_unfinished_ones() {
+    let env = Env::new();
+    env.workflow("done", "name: done\nsteps:\n  - {name: a, run: 'true'}\n");
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - {name: Plan, prompt: plan}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let id = |i: usize| history[i]["run_id"].as_str().unwrap().to_string();
+    let (waiting, held, finished) = (id(0), id(1), id(2));
+    let locks = env.home().join("locks");
+    for run in [&waiting, &held, &finished] {
+        assert!(locks.join(format!("{run}.lock")).exists(), "{run}");
+    }
+    // Some process holds the second finished run (as a driver taking it again would).
+    let holding = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(locks.join(format!("{held}.lock")))
+        .unwrap();
+    holding.try_lock().unwrap();
+    let dry = env
+        .run(&["--json", "gc", "--older-than", "0s", "--dry-run"])
+        .json();
+    let named: Vec<String> = serde_json::from_value(dry["lock_files"].clone()).unwrap();
+    assert!(
+        named.contains(&format!("locks/{finished}.lock")),
+        "{named:?}"
+    );
+    assert!(
+        !named
+            .iter()
+            .any(|f| f.contains(&held) || f.contains(&waiting))
+    );
+    assert!(locks.join(format!("{finished}.lock")).exists());
+    let out = env.run(&["gc", "--older-than", "0s"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("  locks/{finished}.lock\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(!locks.join(format!("{finished}.lock")).exists());
+    assert!(!locks.join(format!("{finished}.pgids")).exists());
+    assert!(locks.join(format!("{held}.lock")).exists());
+    assert!(locks.join(format!("{waiting}.lock")).exists());
+    // Let go, the held run's go too; and a finished run goes on working without them.
+    drop(holding);
+    let out = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+    let named: Vec<String> = serde_json::from_value(out["lock_files"].clone()).unwrap();
+    assert!(named.contains(&format!("locks/{held}.lock")), "{named:?}");
+    assert!(!locks.join(format!("{held}.lock")).exists());
+    assert_eq!(env.run(&["workflow", "resume", &finished]).code, 0);
+    assert_eq!(env.status(Some(&finished))["status"], "completed");
+}
+
 #[test]
 /// The output files of drivers started in the background (by `serve`, `tui` and the
 /// scheduler, under serve/, tui/ and schedule/) were never removed: a dashboard starting runs

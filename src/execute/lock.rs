@@ -419,6 +419,59 @@ impl DriverLock {
     }
 }
 
+/// Remove the lock file of the finished run `run_id` and the notes of its process groups
+/// (`locks/RUN.lock`, `locks/RUN.pgids`), which nothing reads once the run is over: before,
+/// they stayed for good, two files a run. The run is taken first, without waiting: a run held
+/// (a driver, a `resume` starting) keeps its files, and so does one whose notes name a group
+/// of it still running (the next driver ends it by them). Returns the files removed (with
+/// `dry_run`, those that would be), as paths; nothing when the run is held.
+pub fn remove_lock_files(
+    home: &Path,
+    run_id: &str,
+    dry_run: bool,
+) -> Result<Vec<PathBuf>, LockError> {
+    let lock = lock_path(home, run_id);
+    let notes = super::inflight_notes(home, run_id);
+    let present = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    if !present(&lock) && !present(&notes) {
+        return Ok(Vec::new());
+    }
+    if super::inflight::orphans_alive(&notes, run_id) {
+        return Ok(Vec::new());
+    }
+    if dry_run {
+        if DriverLock::probe(home, run_id).is_some() {
+            return Ok(Vec::new());
+        }
+        return Ok([lock, notes].into_iter().filter(|p| present(p)).collect());
+    }
+    let held = match DriverLock::acquire(home, run_id, &Holder::this_process("gc")) {
+        Ok(held) => held,
+        Err(LockError::Held { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut removed = Vec::new();
+    // The notes first, under the lock: a driver taking the run next makes them afresh.
+    if present(&notes) {
+        std::fs::remove_file(&notes).map_err(|error| LockError::Io {
+            path: notes.display().to_string(),
+            error,
+        })?;
+        removed.push(notes);
+    }
+    // Removed while held, as `give_back` does: a process that opened the file meanwhile
+    // finds it no longer named once it locks it, and takes the lock again on a new one.
+    if still_named(&held._file, &held.path) {
+        std::fs::remove_file(&held.path).map_err(|error| LockError::Io {
+            path: held.path.display().to_string(),
+            error,
+        })?;
+        removed.insert(0, held.path.clone());
+    }
+    drop(held);
+    Ok(removed)
+}
+
 /// The driver the log names for the run (`run_started`/`run_resumed`), if it is alive on this
 /// host: a process of that pid here that started no later than its session was recorded
 /// (a pid the system gave again since started after it). The lock is what excludes a second

@@ -50,7 +50,10 @@ pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use inflight::inflight_notes;
 pub use journal::{Journal, JournalError, took_over_lapsed};
 pub use lease::{LeaseKeeper, OpenStore};
-pub use lock::{DriverLock, Holder, LockError, live_recorded_driver, locks_beside, serve_many};
+pub use lock::{
+    DriverLock, Holder, LockError, live_recorded_driver, locks_beside, remove_lock_files,
+    serve_many,
+};
 pub use materialize::{
     DRIVER_LOG_FOLDERS, SCHEDULE_DRIVER_LOGS, SERVE_DRIVER_LOGS, TUI_DRIVER_LOGS, WriteBehind,
     check_run_folders, driver_log_in_use, materialize, open_derived, read_driver_log,

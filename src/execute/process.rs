@@ -129,10 +129,11 @@ impl LogWriter {
         })
     }
 
-    /// One line as the process wrote it: its bytes and its own line end, if it had one.
-    fn line(&mut self, raw: &[u8]) {
+    /// Lines as the process wrote them (a block of whole lines, or a piece of one): their
+    /// bytes and their own line ends.
+    fn write(&mut self, raw: &[u8]) {
         // Short of room at the last look: look again (the disk may have room again), once a
-        // line while it lasts.
+        // block while it lasts.
         if !self.room {
             self.room = has_room(self.file.get_ref());
         }
@@ -241,6 +242,13 @@ pub struct ProcessResult {
     pub permanent: bool,
 }
 
+/// Said (live and at the end of the tail) when the step's output was still held open by a
+/// process outside its process group once the group had ended.
+pub const HELD_OPEN_NOTE: &str = "cortex: a process outside the step's process group (started with `setsid`, or a daemon) still held its output open when the step ended: it was left running, and what it printed after is not kept";
+
+/// The most read from a pipe at once (a pipe holds 64 KiB unless it is made larger).
+const READ_BYTES: usize = 256 * 1024;
+
 /// How often a running process is checked for a stop or its timeout, in milliseconds.
 const TICK_MS: u16 = 20;
 
@@ -261,12 +269,79 @@ fn push_tail(tail: &mut String, open: &mut Option<Stream>, which: Stream, line: 
     } else {
         *open = Some(which);
     }
+    // Cut back to `TAIL_BYTES` now and then, not at every line: moving the 4 KiB kept at each
+    // of a million short lines was a large part of a fast step's cost. `trim_tail` at the end.
+    if tail.len() > TAIL_SLACK {
+        trim_tail(tail);
+    }
+}
+
+/// How long the tail may grow between cuts (`push_tail`).
+const TAIL_SLACK: usize = 16 * TAIL_BYTES;
+
+/// Keep the last `TAIL_BYTES` of the tail (from a character's start): the same text as
+/// cutting after each line would keep, since each cut only ever moves forward.
+fn trim_tail(tail: &mut String) {
     if tail.len() > TAIL_BYTES {
         let mut cut = tail.len() - TAIL_BYTES;
         while !tail.is_char_boundary(cut) {
             cut += 1;
         }
         tail.drain(..cut);
+    }
+}
+
+/// The most lines of a command passed on live (`on_line`: the terminal, an observer) in a
+/// second; the others are counted, and said in one line (`Live::note`). Every line still goes
+/// to the tail and the attempt's file (`cortex logs`): a step printing a million lines a
+/// second was slowed to the pace the terminal took them at, a line a write.
+pub const LIVE_LINES_PER_SECOND: u32 = 1000;
+
+/// The lines passed on live in the current second, and those held back.
+struct Live {
+    since: Instant,
+    shown: u32,
+    skipped: u64,
+}
+
+impl Live {
+    fn new() -> Self {
+        Live {
+            since: Instant::now(),
+            shown: 0,
+            skipped: 0,
+        }
+    }
+
+    fn line(&mut self, which: Stream, line: &str, on_line: &mut dyn FnMut(Stream, &str)) {
+        if self.shown >= LIVE_LINES_PER_SECOND {
+            if self.since.elapsed() < Duration::from_secs(1) {
+                self.skipped += 1;
+                return;
+            }
+            self.note(on_line);
+        }
+        if self.shown == 0 {
+            self.since = Instant::now();
+        }
+        self.shown += 1;
+        on_line(which, line);
+    }
+
+    /// Say how many lines were held back since the last note, and start a new second.
+    fn note(&mut self, on_line: &mut dyn FnMut(Stream, &str)) {
+        if self.skipped > 0 {
+            let n = self.skipped;
+            on_line(
+                Stream::Stderr,
+                &format!(
+                    "cortex: {n} line{} not shown here (at most {LIVE_LINES_PER_SECOND} a second are); the attempt's log keeps every line (`cortex logs`)",
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+        }
+        self.skipped = 0;
+        self.shown = 0;
     }
 }
 
@@ -302,8 +377,8 @@ impl Pipe {
         }
     }
 
-    /// Read what is there (the caller polled it readable) and pass on complete lines, each
-    /// with its line end; at end of file, pass on the last partial line and close. A line
+    /// Read what is there (the caller polled it readable) and pass on the complete lines, each
+    /// with its line end, all those of one read in one block; at end of file, pass on the last partial line and close. A line
     /// longer than `MAX_LINE` is passed on in pieces cut outside any secret `redactor` finds
     /// in it, holding back what could begin one (so that no piece keeps part of a secret).
     fn drain(&mut self, buf: &mut [u8], redactor: &Redactor, emit: &mut dyn FnMut(Stream, &[u8])) {
@@ -321,15 +396,24 @@ impl Pipe {
                     c.bytes.extend_from_slice(&buf[..n.min(room)]);
                     c.overflowed |= n > room;
                 }
-                self.pending.extend_from_slice(&buf[..n]);
-                let mut start = 0;
-                while let Some(at) = memchr::memchr(b'\n', &self.pending[start..]) {
-                    emit(self.which, &self.pending[start..=start + at]);
-                    start += at + 1;
-                }
-                self.pending.drain(..start);
-                if start > 0 {
-                    self.pending_since = None;
+                // The complete lines read are passed on as one block (the caller redacts,
+                // writes and hashes a block at once: per line, that was most of the cost of a
+                // step printing fast); the bytes after the last line end wait for theirs.
+                let read = &buf[..n];
+                match memchr::memrchr(b'\n', read) {
+                    Some(at) if self.pending.is_empty() => {
+                        emit(self.which, &read[..=at]);
+                        self.pending.extend_from_slice(&read[at + 1..]);
+                        self.pending_since = None;
+                    }
+                    Some(at) => {
+                        let end = self.pending.len() + at + 1;
+                        self.pending.extend_from_slice(read);
+                        emit(self.which, &self.pending[..end]);
+                        self.pending.drain(..end);
+                        self.pending_since = None;
+                    }
+                    None => self.pending.extend_from_slice(read),
                 }
                 if self.pending.len() > MAX_LINE {
                     // Held back: what could begin a secret (bounded by the longest one).
@@ -395,6 +479,32 @@ fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     };
     let end = raw.iter().rposition(|&b| b != b'\r').map_or(0, |i| i + 1);
     String::from_utf8_lossy(&raw[..end])
+}
+
+/// Why a command could not start for want of file descriptors, with the limit and how to
+/// raise it: cortex needs a few per command (its pipes), and the system's or this process's
+/// limit (`ulimit -n`) was reached.
+fn too_many_files(e: &std::io::Error) -> String {
+    let mut limit = nix::libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // Safety: getrlimit writes the struct it is given and nothing else.
+    let known = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit) } == 0
+        && limit.rlim_cur != nix::libc::RLIM_INFINITY;
+    if e.raw_os_error() == Some(nix::libc::ENFILE) {
+        return format!(
+            "{e}: the system's limit of open files is reached (`/proc/sys/fs/file-max`); close programs holding many, or raise it, then retry"
+        );
+    }
+    let now = if known {
+        format!(" (`ulimit -n` is {} here)", limit.rlim_cur)
+    } else {
+        String::new()
+    };
+    format!(
+        "{e}: cortex may hold no more open files{now}, and each command needs a few for its pipes; raise the limit in the shell that starts cortex (e.g. `ulimit -n 4096`), then retry"
+    )
 }
 
 /// Why a command could not start with E2BIG, named where it can be: the first variable of its
@@ -641,6 +751,16 @@ pub fn run_process_watched(
                 {
                     (why, true)
                 }
+                // Out of file descriptors, this process's (EMFILE) or the system's (ENFILE):
+                // said with the limit and how to raise it. Counted as a failed attempt, which a
+                // retry may pass once descriptors are free again (DESIGN.md §6).
+                _ if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EMFILE | nix::libc::ENFILE)
+                ) =>
+                {
+                    (too_many_files(&e), false)
+                }
                 Program::Shell(_) => (e.to_string(), false),
                 Program::Argv(argv) => (
                     format!("`{}`: {e}", argv.first().map_or("", String::as_str)),
@@ -683,7 +803,7 @@ pub fn run_process_watched(
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     let mut buf = BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    buf.resize(16 * 1024, 0);
+    buf.resize(READ_BYTES, 0);
     let mut tail = String::new();
     let mut tail_open: Option<Stream> = None;
     // The whole-output file is created at the first line: an attempt that prints nothing has
@@ -693,36 +813,48 @@ pub fn run_process_watched(
     // Shared by `emit` (a line) and the loop (the end of a chunk drained: flushed then).
     let log: std::cell::RefCell<Option<LogWriter>> = std::cell::RefCell::new(None);
     let mut log_tried = false;
+    let mut live = Live::new();
     let mut emit = |which: Stream, raw: &[u8]| {
-        // Redacted before it is kept: the tail keeps the end of the text, and a cut through
-        // a secret would keep half of it. The whole output keeps the bytes as written (not
-        // UTF-8, `\r`, NUL, no final line end), with only the secrets replaced.
+        // A block of lines (or a piece of one), redacted before it is kept: the tail keeps
+        // the end of the text, and a cut through a secret would keep half of it. The whole
+        // output keeps the bytes as written (not UTF-8, `\r`, NUL, no final line end), with
+        // only the secrets replaced. A block ends at a line end, so a secret is never cut by
+        // its end that a line would not cut (a secret holding a line end is scrubbed line by
+        // line too, `Redactor::add`).
         let raw = spec.redactor.redact_bytes(raw);
-        let text = line_text(&raw);
-        // Text decoded as it was is the scrubbed bytes; only U+FFFD put in place of bytes
-        // that are not UTF-8 could make a secret (one holding U+FFFD) appear.
-        let line = match text {
-            std::borrow::Cow::Borrowed(_) => text,
-            std::borrow::Cow::Owned(decoded) => {
-                std::borrow::Cow::Owned(spec.redactor.redact(&decoded).into_owned())
+        {
+            let mut log = log.borrow_mut();
+            if !log_tried {
+                log_tried = true;
+                *log = spec.log.as_ref().and_then(LogWriter::open);
             }
-        };
-        push_tail(
-            &mut tail,
-            &mut tail_open,
-            which,
-            &line,
-            raw.ends_with(b"\n"),
-        );
-        let mut log = log.borrow_mut();
-        if !log_tried {
-            log_tried = true;
-            *log = spec.log.as_ref().and_then(LogWriter::open);
+            if let Some(log) = log.as_mut() {
+                log.write(&raw);
+            }
         }
-        if let Some(log) = log.as_mut() {
-            log.line(&raw);
+        let mut start = 0;
+        while start < raw.len() {
+            let end = memchr::memchr(b'\n', &raw[start..]).map_or(raw.len(), |at| start + at + 1);
+            let piece = &raw[start..end];
+            start = end;
+            let text = line_text(piece);
+            // Text decoded as it was is the scrubbed bytes; only U+FFFD put in place of bytes
+            // that are not UTF-8 could make a secret (one holding U+FFFD) appear.
+            let line = match text {
+                std::borrow::Cow::Borrowed(_) => text,
+                std::borrow::Cow::Owned(decoded) => {
+                    std::borrow::Cow::Owned(spec.redactor.redact(&decoded).into_owned())
+                }
+            };
+            push_tail(
+                &mut tail,
+                &mut tail_open,
+                which,
+                &line,
+                piece.ends_with(b"\n"),
+            );
+            live.line(which, &line, on_line);
         }
-        on_line(which, &line);
     };
     let mut term_sent: Option<Instant> = None;
     let mut timed_out = false;
@@ -838,11 +970,24 @@ pub fn run_process_watched(
             signal_group(pgid, Signal::SIGKILL);
         }
     }
+    // The step's group is over and a pipe is still open: a process outside the group holds
+    // it — started with `setsid` (a daemon), out of reach of the group's end. It is left
+    // running, and what it prints from now on is not read: said, live and in the tail.
+    let held_open =
+        exited_at.is_some() && !spec.keep_background && pipes.iter().any(|p| p.reader.is_some());
     for pipe in &mut pipes {
         pipe.flush(&mut emit);
     }
+    live.note(on_line);
+    trim_tail(&mut tail);
     if tail_open.is_some() {
         tail.push('\n');
+    }
+    if held_open {
+        tail.push_str(HELD_OPEN_NOTE);
+        tail.push('\n');
+        trim_tail(&mut tail);
+        on_line(Stream::Stderr, HELD_OPEN_NOTE);
     }
     let status = status.or_else(|| child.wait().ok());
     if term_sent.is_some() {
@@ -1030,6 +1175,79 @@ mod tests {
         assert_eq!(pieces.concat(), "wait *** done", "{pieces:?}");
         assert!(!pieces.iter().any(|p| p.contains("tok")), "{pieces:?}");
         assert_eq!(r.tail, "wait *** done\n");
+    }
+
+    /// Output read in large blocks is redacted a block at a time: a secret on every one of
+    /// many lines, wherever the reads cut the output, is scrubbed in the attempt's file, the
+    /// lines passed on and the tail; the file's size and hash are those of its bytes; and every
+    /// line is either passed on live or counted in a note (`LIVE_LINES_PER_SECOND`).
+    #[test]
+    fn fast_output_is_kept_whole_and_scrubbed_in_blocks_and_lines_past_the_live_bound_are_counted()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s =
+            spec("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo \"line $i token1234\"; done");
+        s.redactor = Redactor::from_env([("API_TOKEN", "token1234")], &[]);
+        s.log = Some(LogTarget {
+            path: dir.path().join("out.log"),
+            name: "out.log".into(),
+            home: None,
+        });
+        let (mut shown, mut noted) = (0u64, 0u64);
+        let r = run_process(&s, &StopFlag::default(), &mut |_, l| {
+            assert!(!l.contains("token1234"), "{l}");
+            match l.strip_prefix("cortex: ") {
+                Some(note) => noted += note.split(' ').next().unwrap().parse::<u64>().unwrap(),
+                None => shown += 1,
+            }
+        });
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        assert_eq!(shown + noted, 20000);
+        let bytes = std::fs::read(dir.path().join("out.log")).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains("token1234"));
+        assert_eq!(text.lines().count(), 20000);
+        assert!(
+            text.lines()
+                .enumerate()
+                .all(|(i, l)| l == format!("line {} ***", i + 1))
+        );
+        let log = r.log.expect("the file is recorded");
+        assert_eq!(log.bytes, bytes.len() as u64);
+        assert_eq!(log.blake3, blake3::hash(&bytes).to_hex().as_str());
+        assert!(r.tail.ends_with("line 20000 ***\n"), "{}", r.tail);
+        // The tail is the last 4 KiB, cut wherever that falls (inside a line, too).
+        assert!(r.tail.len() <= TAIL_BYTES);
+        assert!(!r.tail.contains("token1234"));
+    }
+
+    /// A child that leaves the step's process group (`setsid`) and keeps its output open
+    /// survives the step: said, live and in the tail, rather than passed over in silence.
+    #[test]
+    fn a_child_out_of_the_group_holding_the_output_open_is_said() {
+        let mut lines = Vec::new();
+        let r = run_process(
+            &spec("setsid sh -c 'echo bg $$; exec sleep 30' & sleep 0.2; echo done"),
+            &StopFlag::default(),
+            &mut |_, l| lines.push(l.to_string()),
+        );
+        let pid = background_pid(&lines);
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        assert!(lines.iter().any(|l| l == HELD_OPEN_NOTE), "{lines:?}");
+        assert!(
+            r.tail.ends_with(&format!("{HELD_OPEN_NOTE}\n")),
+            "{}",
+            r.tail
+        );
+        // A background child of the group is ended with it, its pipe closed: nothing said.
+        let mut lines = Vec::new();
+        run_process(
+            &spec("sleep 30 & echo bg $!"),
+            &StopFlag::default(),
+            &mut |_, l| lines.push(l.to_string()),
+        );
+        assert!(!lines.iter().any(|l| l == HELD_OPEN_NOTE), "{lines:?}");
     }
 
     #[test]

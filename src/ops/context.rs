@@ -410,10 +410,21 @@ impl Ctx {
                 .mode(0o700)
                 .create(&dir)
                 .map_err(|e| {
-                    CommandError::new(
+                    let full = matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::ENOSPC | nix::libc::EDQUOT)
+                    );
+                    let err = CommandError::new(
                         super::exit::FAILED,
                         format!("cannot create {}: {e}", dir.display()),
-                    )
+                    );
+                    if full {
+                        err.hint("free disk space there, then run the command again")
+                    } else {
+                        // A home that cannot be made (`/proc/x`, a read-only mount, a parent
+                        // that is not this user's): said how to point cortex elsewhere.
+                        err.hint("set CORTEX_HOME (or pass --home DIR) to a folder this user can write, made if missing")
+                    }
                 })?;
         }
         Ok(location.open(durability)?)

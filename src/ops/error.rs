@@ -633,6 +633,24 @@ impl From<LockError> for CommandError {
                         .then("; a workflow run is ended for good from anywhere with ")
                         .command(&["workflow", "abort", run_id]),
                 ),
+            // No room for the lock file (or its holder's note): said with where and what is
+            // free there, and the hint the log's own full disk gives.
+            LockError::Io { path, error }
+                if matches!(
+                    error.raw_os_error(),
+                    Some(nix::libc::ENOSPC | nix::libc::EDQUOT)
+                ) =>
+            {
+                let place = std::path::Path::new(path);
+                let why = crate::store::disk_full_at(place).map_or_else(String::new, |w| {
+                    format!(" ({w})")
+                });
+                let mut err = CommandError::new(exit::FAILED, format!("{e}{why}")).hint(
+                    "free disk space there, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                );
+                err.cause = Cause::Full;
+                err
+            }
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
             LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),
         }

@@ -19,7 +19,8 @@ pub fn older_than(text: &str) -> Result<Duration, CommandError> {
 }
 
 /// `gc --older-than DURATION [--dry-run]`: remove `runs/<id>/` of every finished run that ended
-/// more than `older_than` ago, and the output files of background drivers last written to
+/// more than `older_than` ago, with its lock file and notes (`locks/<id>.lock`, `.pgids`),
+/// and the output files of background drivers last written to
 /// before then. Unfinished runs and runs a process holds are left alone.
 pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, CommandError> {
     let cutoff = SystemTime::now()
@@ -30,7 +31,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &mut problems);
         let text = format!("No runs.\n{}", logs_text(dry_run, &logs));
         return Ok(Output::new(
-            json!({"removed": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": []}),
+            json!({"removed": [], "lock_files": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": []}),
             text,
             if problems.is_empty() {
                 exit::OK
@@ -44,6 +45,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
     let mut removed = Vec::new();
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
+    let mut locks = Vec::new();
     for entry in store.list_runs(&RunQuery::default())? {
         // A run that started after the cutoff cannot have ended before it.
         if entry.outcome.is_none() || !before(&entry.started_at) {
@@ -63,6 +65,12 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
             || crate::execute::driver_alive(&ctx.home, &store, &entry.run_id)
         {
             continue;
+        }
+        // Its lock file and the notes of its process groups, taken without waiting (a run
+        // held keeps them).
+        match crate::execute::remove_lock_files(&ctx.home, &entry.run_id, dry_run) {
+            Ok(files) => locks.extend(files.iter().map(|f| shown_path(&ctx.home, f))),
+            Err(e) => problems.push(e.to_string()),
         }
         if dry_run {
             if ctx.home.join("runs").join(&entry.run_id).exists() {
@@ -86,6 +94,15 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
     for id in &removed {
         text.push_str(&format!("  runs/{id}/\n"));
     }
+    if !locks.is_empty() {
+        text.push_str(&format!(
+            "{verb} {} of finished runs (the runs' locks and the notes of their process groups):\n",
+            crate::render::count(locks.len(), "lock file")
+        ));
+        for file in &locks {
+            text.push_str(&format!("  {}\n", crate::render::one_line(file)));
+        }
+    }
     if !skipped.is_empty() {
         text.push_str(&format!(
             "Left alone {} holding an event that cannot be read (`log verify` says which):\n",
@@ -102,11 +119,19 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         exit::FAILED
     };
     Ok(Output::new(
-        json!({"removed": removed, "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": skipped}),
+        json!({"removed": removed, "lock_files": locks, "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": skipped}),
         text,
         code,
     )
     .warn(problems))
+}
+
+/// A file as `gc` names it: relative to the home when it is in it.
+fn shown_path(home: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(home)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The lines naming the drivers' output files `gc` removed (or would): none when there are none.

@@ -41,6 +41,12 @@ pub use migrations::SCHEMA_VERSION;
 pub use pg_schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// How full the file system holding `file` is, when it is (almost no space or no inode
+/// free): `DIR has N KiB free`, as the log's own errors say it.
+pub fn disk_full_at(file: &std::path::Path) -> Option<String> {
+    sqlite::disk_full(file)
+}
 pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, verify_rows};
 
 use crate::definition::Durability;

@@ -92,7 +92,7 @@ const NEARLY_FULL: u64 = 1 << 20;
 /// when a write into the log's pages fails; where it cannot create or grow the `-shm` index
 /// (at the first read of every opening), it says "disk I/O error" or "unable to open": this
 /// tells those apart from a damaged file. Asked only once SQLite has failed.
-fn disk_full(path: &Path) -> Option<String> {
+pub(super) fn disk_full(path: &Path) -> Option<String> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -1029,6 +1029,26 @@ fn parse_outcome(text: &str) -> Option<Outcome> {
     .find(|o| o.as_str() == text)
 }
 
+impl SqliteStore {
+    /// `e`, a full disk said with where (`disk_full`: the log's folder and what it has free)
+    /// when it does not say so yet: SQLite's own words ("database or disk is full") name no
+    /// path, and an append failing so said less than the same failure at opening.
+    fn placed(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Full(text) if !text.contains(" free") && !text.contains("ulimit -f") => {
+                let why = match &self.file {
+                    Some((path, _)) => {
+                        disk_full(path).unwrap_or_else(|| format!("the log is {}", path.display()))
+                    }
+                    None => return StoreError::Full(text),
+                };
+                StoreError::Full(format!("{text} ({why})"))
+            }
+            e => e,
+        }
+    }
+}
+
 impl EventStore for SqliteStore {
     fn append(
         &mut self,
@@ -1036,21 +1056,26 @@ impl EventStore for SqliteStore {
         expected_seq: u64,
         events: &[NewEvent],
     ) -> Result<Vec<Recorded>, StoreError> {
-        self.writable()?;
-        // IMMEDIATE takes the write lock up front, so reading the head and appending after it
-        // is one atomic step across processes.
-        let tx = Immediate::begin(&self.conn)?;
-        let (actual, prev) = self.head(run_id)?;
-        if actual != expected_seq {
-            return Err(StoreError::Conflict {
-                run_id: run_id.to_string(),
-                expected: expected_seq,
-                actual,
-            });
-        }
-        let recorded = self.insert(run_id, actual, &prev, events)?;
-        tx.commit()?;
-        Ok(recorded)
+        // A full disk is said with where (the log's folder and what it has free), as a
+        // failure to open it is (`full_or`).
+        let result = (|| -> Result<Vec<Recorded>, StoreError> {
+            self.writable()?;
+            // IMMEDIATE takes the write lock up front, so reading the head and appending after it
+            // is one atomic step across processes.
+            let tx = Immediate::begin(&self.conn)?;
+            let (actual, prev) = self.head(run_id)?;
+            if actual != expected_seq {
+                return Err(StoreError::Conflict {
+                    run_id: run_id.to_string(),
+                    expected: expected_seq,
+                    actual,
+                });
+            }
+            let recorded = self.insert(run_id, actual, &prev, events)?;
+            tx.commit()?;
+            Ok(recorded)
+        })();
+        result.map_err(|e| self.placed(e))
     }
 
     fn append_at_head(
@@ -1059,48 +1084,58 @@ impl EventStore for SqliteStore {
         known_seq: u64,
         decide: &mut DecideAtHead<'_>,
     ) -> Result<AtHead, StoreError> {
-        self.writable()?;
-        // One IMMEDIATE transaction: the write lock is taken first, so the events read here
-        // are all there is until the commit; other writers wait (busy_timeout), none fails.
-        let tx = Immediate::begin(&self.conn)?;
-        let (next, prev) = self.head(run_id)?;
-        if known_seq > next {
-            return Err(StoreError::Conflict {
-                run_id: run_id.to_string(),
-                expected: known_seq,
-                actual: next,
-            });
-        }
-        let caught_up = if known_seq < next {
-            self.read_run_from(run_id, known_seq)?
-        } else {
-            Vec::new()
-        };
-        let events = decide(&caught_up, &*self);
-        let appended = if events.is_empty() {
-            Vec::new()
-        } else {
-            self.insert(run_id, next, &prev, &events)?
-        };
-        tx.commit()?;
-        Ok(AtHead {
-            caught_up,
-            appended,
-        })
+        // A full disk is said with where (the log's folder and what it has free), as a
+        // failure to open it is (`full_or`).
+        let result = (|| -> Result<AtHead, StoreError> {
+            self.writable()?;
+            // One IMMEDIATE transaction: the write lock is taken first, so the events read here
+            // are all there is until the commit; other writers wait (busy_timeout), none fails.
+            let tx = Immediate::begin(&self.conn)?;
+            let (next, prev) = self.head(run_id)?;
+            if known_seq > next {
+                return Err(StoreError::Conflict {
+                    run_id: run_id.to_string(),
+                    expected: known_seq,
+                    actual: next,
+                });
+            }
+            let caught_up = if known_seq < next {
+                self.read_run_from(run_id, known_seq)?
+            } else {
+                Vec::new()
+            };
+            let events = decide(&caught_up, &*self);
+            let appended = if events.is_empty() {
+                Vec::new()
+            } else {
+                self.insert(run_id, next, &prev, &events)?
+            };
+            tx.commit()?;
+            Ok(AtHead {
+                caught_up,
+                appended,
+            })
+        })();
+        result.map_err(|e| self.placed(e))
     }
 
     fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
-        self.writable()?;
-        let Some(first) = rows.first() else {
-            return Ok(());
-        };
-        let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
-        let recorded = super::check_import(&run_id, rows)?;
-        let tx = Immediate::begin(&self.conn)?;
-        let (next, prev) = self.head(&run_id)?;
-        super::check_import_head(&run_id, first, next, &prev)?;
-        self.insert_rows(&run_id, rows, &recorded)?;
-        tx.commit()
+        // A full disk is said with where (the log's folder and what it has free), as a
+        // failure to open it is (`full_or`).
+        let result = (|| -> Result<(), StoreError> {
+            self.writable()?;
+            let Some(first) = rows.first() else {
+                return Ok(());
+            };
+            let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
+            let recorded = super::check_import(&run_id, rows)?;
+            let tx = Immediate::begin(&self.conn)?;
+            let (next, prev) = self.head(&run_id)?;
+            super::check_import_head(&run_id, first, next, &prev)?;
+            self.insert_rows(&run_id, rows, &recorded)?;
+            tx.commit()
+        })();
+        result.map_err(|e| self.placed(e))
     }
 
     fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
@@ -1208,21 +1243,26 @@ impl EventStore for SqliteStore {
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        self.writable()?;
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state, digest)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    snapshot.run_id,
-                    snapshot.seq.min(i64::MAX as u64) as i64,
-                    snapshot.hash,
-                    snapshot.state,
-                    snapshot.digest
-                ],
-            )
-            .map(|_| ())
-            .map_err(map_err)
+        // A full disk is said with where (the log's folder and what it has free), as a
+        // failure to open it is (`full_or`).
+        let result = (|| -> Result<(), StoreError> {
+            self.writable()?;
+            self.conn
+                .execute(
+                    "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state, digest)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        snapshot.run_id,
+                        snapshot.seq.min(i64::MAX as u64) as i64,
+                        snapshot.hash,
+                        snapshot.state,
+                        snapshot.digest
+                    ],
+                )
+                .map(|_| ())
+                .map_err(map_err)
+        })();
+        result.map_err(|e| self.placed(e))
     }
 
     fn claim_lease(&mut self, claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
