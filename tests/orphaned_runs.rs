@@ -591,3 +591,153 @@ fn a_resume_from_another_home_on_a_shared_sqlite_log_ends_the_dead_drivers_comma
     );
     assert_eq!(a.run(&["log", "verify"]).code, 0);
 }
+
+/// Start `args` (a driver), freeze it (SIGSTOP) once the latest run's log holds a
+/// `step_started`, have `request` (an operator's `abort` or `stop`) put its request in the
+/// log, then SIGKILL the frozen driver: it died before it acted on the request. The request's
+/// own command is killed once its request is in the log (it would wait for the driver).
+fn driver_dies_before_acting_on(env: &Env, args: &[&str], request: &[&str]) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let mut driver = env
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |kind: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !kinds(env).iter().any(|k| k == kind) {
+            assert!(Instant::now() < deadline, "gave up waiting for {kind}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("step_started");
+    kill(Pid::from_raw(driver.id() as i32), Signal::SIGSTOP).unwrap();
+    let mut asking = env
+        .command(request)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("stop_requested");
+    let _ = asking.kill();
+    let _ = asking.wait();
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+}
+
+/// Seen by an SRE review: an abort asked of a driver that was frozen, then killed, was lost —
+/// status said "interrupted … resume continues it" and `resume` completed the run. An abort
+/// is final: status shows it pending and suggests the abort alone, and a `resume` records it
+/// (the dead driver's step group ended, as an abort ends it) and answers who aborted the
+/// run and why, exit 1, running nothing more.
+#[test]
+fn an_abort_whose_driver_died_before_acting_on_it_is_recorded_by_the_resume_not_overridden() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - {name: A, run: echo A >> trace}\n  - {name: B, run: 'sleep 30; echo B >> trace'}\n  - {name: C, run: echo C >> trace}\n",
+    );
+    driver_dies_before_acting_on(
+        &env,
+        &["workflow", "run", "slow"],
+        &["workflow", "abort", "slow", "--message", "stop this deploy"],
+    );
+    let status = env.run(&["workflow", "status", "slow"]);
+    assert!(
+        status.stdout.contains("an abort by") && status.stdout.contains("is pending"),
+        "{}",
+        status.stdout
+    );
+    let next = status.stdout.split("Next:").nth(1).unwrap_or_default();
+    assert!(
+        next.contains("workflow abort") && !next.contains("workflow resume"),
+        "{}",
+        status.stdout
+    );
+    let resumed = run_within(
+        &env,
+        &["workflow", "resume", "slow"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(resumed.code, 1, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stdout.contains("was aborted by") && resumed.stdout.contains("stop this deploy"),
+        "{}",
+        resumed.stdout
+    );
+    let seen = kinds(&env);
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("run_finished"),
+        "{seen:?}"
+    );
+    assert!(!seen.iter().any(|k| k == "run_resumed"), "{seen:?}");
+    let status = env.run(&["--json", "workflow", "status", "slow"]).json();
+    assert_eq!(status["status"], "aborted", "{status}");
+    // The dead driver's `sleep 30` was ended, as an abort ends it; C never ran.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !env.all_inflight_notes().iter().any(|t| t.contains("sleep")),
+        "{:?}",
+        env.all_inflight_notes()
+    );
+    let trace = std::fs::read_to_string(env.project().join("trace")).unwrap_or_default();
+    assert_eq!(trace, "A\n");
+}
+
+/// The same for a stop: a worker taking over a run whose driver died before acting on an
+/// operator's stop records the stop and leaves the run stopped (before, it drove the run to
+/// its end); status shows the stop pending until then. An operator's `resume` after it goes
+/// on, recorded cleanly: the stop, then the resume.
+#[test]
+fn a_worker_never_overrides_a_stop_whose_driver_died_before_acting_on_it() {
+    let env = Env::new();
+    env.scenario(
+        "slow",
+        "name: slow\ndescription: d\nphases:\n  - {name: a, description: d, run: 'sleep 2'}\n",
+    );
+    driver_dies_before_acting_on(
+        &env,
+        &["orchestrate", "run", "slow"],
+        &[
+            "orchestrate",
+            "stop",
+            "slow",
+            "--message",
+            "hold everything",
+        ],
+    );
+    let status = env.run(&["--json", "orchestrate", "status", "slow"]).json();
+    assert_eq!(status["stop_requested"]["abort"], false, "{status}");
+    assert_eq!(status["stop_requested"]["driver_gone"], true, "{status}");
+    let worked = run_within(
+        &env,
+        &["worker", "--name", "w1", "--until-idle", "--no-schedule"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(worked.code, 0, "{}{}", worked.stdout, worked.stderr);
+    let status = env.run(&["--json", "orchestrate", "status", "slow"]).json();
+    assert_eq!(status["status"], "stopped", "{status}");
+    let seen = kinds(&env);
+    assert!(!seen.iter().any(|k| k == "run_resumed"), "{seen:?}");
+    let resumed = run_within(
+        &env,
+        &["orchestrate", "resume", "slow"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let seen = kinds(&env);
+    let stopped = seen.iter().position(|k| k == "run_stopped");
+    let resumed_at = seen.iter().position(|k| k == "run_resumed");
+    assert!(
+        stopped.is_some() && resumed_at.is_some() && stopped < resumed_at,
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter().filter(|k| *k == "stop_requested").count(),
+        1,
+        "{seen:?}"
+    );
+}
