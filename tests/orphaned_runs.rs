@@ -741,3 +741,45 @@ fn a_worker_never_overrides_a_stop_whose_driver_died_before_acting_on_it() {
         "{seen:?}"
     );
 }
+
+/// Seen by an SRE review: an abort asked of a `resume` while it took a killed driver's run
+/// over (ending the orphan group, which ignores TERM) was recorded as a stop nobody asked for
+/// (`stop_requested stop (SIGTERM)`, `run_stopped`), the resume said "Stopped … resume
+/// continues it", exit 3, and the abort came after. The resume staged before the request
+/// gives way to it: the resuming driver records the abort, says so, exit 1.
+#[test]
+fn an_abort_during_a_resumes_takeover_ends_that_resume_aborted_without_a_phantom_stop() {
+    let env = Env::new();
+    env.workflow(
+        "stub",
+        "name: stub\nsteps:\n  - {name: A, run: echo A >> trace}\n  - {name: B, run: \"trap '' TERM; sleep 20; echo B >> trace\"}\n  - {name: C, run: echo C >> trace}\n",
+    );
+    kill_driver_once_noted(&env, &["workflow", "run", "stub"]);
+    let resuming = env
+        .command(&["workflow", "resume", "stub"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The resume is ending the orphan group (TERM ignored: it waits out the grace).
+    std::thread::sleep(Duration::from_millis(1500));
+    let aborted = run_within(
+        &env,
+        &["workflow", "abort", "stub", "--message", "abort during takeover"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+    let out = resuming.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("aborted"), "{text}");
+    assert!(!text.contains("Stopped"), "{text}");
+    let seen = kinds(&env);
+    assert!(!seen.iter().any(|k| k == "run_stopped"), "{seen:?}");
+    assert_eq!(
+        seen.iter().filter(|k| *k == "stop_requested").count(),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(seen.last().map(String::as_str), Some("run_finished"), "{seen:?}");
+}
