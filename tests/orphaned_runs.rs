@@ -280,16 +280,17 @@ steps:
 /// grows while nothing runs it (workflow `status`), and a phase likewise (`orchestrate
 /// status` showed `[>] a - in_progress (10s)`).
 #[test]
-fn status_shows_a_dead_drivers_step_interrupted_not_in_progress() {
+fn status_shows_a_dead_drivers_step_interrupted_not_in_progress_and_that_its_command_still_runs() {
     let env = Env::new();
     env.workflow(
         "slow",
         "name: slow\nsteps:\n  - {name: s, run: 'sleep 30'}\n",
     );
-    kill_driver_once(&env, &["workflow", "run", "slow"], &["step_started"]);
+    kill_driver_once_noted(&env, &["workflow", "run", "slow"]);
+    // Its `sleep 30` still runs (its group is noted and alive): said, as of a notification.
     let text = env.run(&["workflow", "status", "slow"]).stdout;
     assert!(
-        text.contains("Interrupted: its driver is gone; it runs again on resume"),
+        text.contains("Interrupted: its driver died while this step ran, and its command still runs; resume (or abort) ends it first"),
         "{text}"
     );
     assert!(!text.contains("In Progress"), "{text}");
@@ -300,11 +301,11 @@ fn status_shows_a_dead_drivers_step_interrupted_not_in_progress() {
         "slow",
         "name: slow\ndescription: d\nphases:\n  - {name: a, description: d, run: 'sleep 30'}\n",
     );
-    kill_driver_once(&env, &["orchestrate", "run", "slow"], &["step_started"]);
+    kill_driver_once_noted(&env, &["orchestrate", "run", "slow"]);
     let text = env.run(&["orchestrate", "status", "slow"]).stdout;
     assert!(
         text.contains(
-            "[?] a  - interrupted: its driver is gone; it runs again on resume (started "
+            "[?] a  - interrupted: its driver died while this phase ran, and its command still runs; resume (or abort) ends it first, then it runs again on resume (started "
         ),
         "{text}"
     );
@@ -765,7 +766,13 @@ fn an_abort_during_a_resumes_takeover_ends_that_resume_aborted_without_a_phantom
     std::thread::sleep(Duration::from_millis(1500));
     let aborted = run_within(
         &env,
-        &["workflow", "abort", "stub", "--message", "abort during takeover"],
+        &[
+            "workflow",
+            "abort",
+            "stub",
+            "--message",
+            "abort during takeover",
+        ],
         Duration::from_secs(60),
     );
     assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
@@ -781,5 +788,9 @@ fn an_abort_during_a_resumes_takeover_ends_that_resume_aborted_without_a_phantom
         1,
         "{seen:?}"
     );
-    assert_eq!(seen.last().map(String::as_str), Some("run_finished"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("run_finished"),
+        "{seen:?}"
+    );
 }

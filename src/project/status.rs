@@ -942,6 +942,11 @@ pub struct StatusView {
     /// driver's next turn; asking again changes nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_requested: Option<StopRequestView>,
+    /// Interrupted, and a command its dead driver started still runs (its process group,
+    /// noted in `locks/RUN.pgids`, is alive): a resume or an abort ends it first. Set by the
+    /// shell (`Ctx::view`), which can look at processes.
+    #[serde(skip)]
+    pub orphans_alive: bool,
     /// The latest checkpoint (resume point), by step name.
     pub resume_point: Option<String>,
     /// A rollback under way or decided: why, and the steps still to compensate (newest
@@ -1335,6 +1340,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             driver_gone: !driver_alive,
             ..p
         }),
+        orphans_alive: false,
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
         // Under way (rolling back, or stopped or interrupted mid-rollback: resume goes on with
         // it), or left unfinished by an abort.
