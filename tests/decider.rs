@@ -1716,3 +1716,155 @@ fn a_scenario_with_checkpoints_off_runs_its_completed_phases_again_on_resume() {
     let state = state_of(&[history, then].concat());
     assert_eq!(state.steps[0].status, cortex::decide::StepStatus::Pending);
 }
+
+/// A run whose driver was asked to stop or abort and died before it acted on the request:
+/// the events up to the request, with step `b` in flight.
+fn asked_then_driver_died(wf: &Workflow, abort: bool, message: Option<&str>) -> Vec<Event> {
+    vec![
+        started(wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        Event::StopRequested {
+            by: Operator {
+                actor: "alice".into(),
+                message: message.map(str::to_string),
+            },
+            signal: None,
+            abort,
+        },
+    ]
+}
+
+fn resume_by(actor: &str) -> Command {
+    Command::Resume {
+        mode: ResumeMode::Continue,
+        by: Operator {
+            actor: actor.into(),
+            message: None,
+        },
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+        enable_rollback: None,
+        leave_claimed: false,
+        lease_lapsed: false,
+    }
+}
+
+/// Given an abort asked of a driver that died before acting on it, when anyone resumes the
+/// run (`resume`, a worker), then the resume is refused: the request is older and an abort
+/// is final. Before, `run_resumed` cleared the request and the run completed.
+#[test]
+fn a_resume_is_refused_while_an_abort_its_driver_never_acted_on_is_pending() {
+    let wf = workflow(THREE);
+    let then = given(asked_then_driver_died(&wf, true, Some("stop this deploy")))
+        .when(resume_by("bob"))
+        .unwrap_err();
+    assert!(
+        matches!(&then, DecideError::RequestPending { abort: true, by } if by.actor == "alice"),
+        "{then:?}"
+    );
+    let said = then.to_string();
+    assert!(
+        said.contains("abort by alice") && said.contains("stop this deploy"),
+        "{said}"
+    );
+    // A pending stop is recorded first too (then an operator's resume goes on).
+    let then = given(asked_then_driver_died(&wf, false, None))
+        .when(resume_by("bob"))
+        .unwrap_err();
+    assert!(
+        matches!(then, DecideError::RequestPending { abort: false, .. }),
+        "{then:?}"
+    );
+}
+
+/// Given an abort asked of a driver that died before acting on it, when the process taking
+/// the run over takes the request up, then the run ends aborted by its requester, the
+/// attempt the dead driver had in flight ended as an abort ends it.
+#[test]
+fn taking_up_a_pending_abort_ends_the_run_aborted_by_its_requester() {
+    let wf = workflow(THREE);
+    let then = given(asked_then_driver_died(&wf, true, Some("stop this deploy")))
+        .when(Command::TakeUpRequest)
+        .unwrap();
+    assert!(
+        matches!(&then[0], Event::StepInterrupted { step, attempt: 1, reason } if step == "b" && reason == "aborted"),
+        "{then:?}"
+    );
+    match then.last() {
+        Some(Event::RunFinished {
+            outcome: Outcome::Aborted,
+            by: Some(by),
+            reason: Some(reason),
+        }) => {
+            assert_eq!(by.actor, "alice");
+            assert_eq!(reason, "aborted by alice: stop this deploy");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Given a stop asked of a driver that died before acting on it, when the process taking the
+/// run over takes the request up, then the run is stopped (its attempt in flight ended), and
+/// an operator's resume after it is decided on the stopped run: recorded as the stop, then
+/// the resume.
+#[test]
+fn taking_up_a_pending_stop_stops_the_run_and_a_resume_then_goes_on() {
+    let wf = workflow(THREE);
+    let mut events = asked_then_driver_died(&wf, false, Some("hold everything"));
+    let then = given(events.clone()).when(Command::TakeUpRequest).unwrap();
+    assert!(
+        matches!(&then[..], [Event::StepInterrupted { step, .. }, Event::RunStopped {}] if step == "b"),
+        "{then:?}"
+    );
+    events.extend(then);
+    let state = state_of(&events);
+    assert_eq!(state.phase, RunPhase::Stopped);
+    assert_eq!(
+        state.stopped_by.as_ref().map(|(by, _)| by.actor.as_str()),
+        Some("alice")
+    );
+    let resumed = given(events).when(resume_by("bob")).unwrap();
+    assert!(
+        matches!(resumed.first(), Some(Event::RunResumed { .. })),
+        "{resumed:?}"
+    );
+    // Nothing pending: nothing to take up.
+    let wf2 = workflow(THREE);
+    let none = given(vec![started(&wf2, Config::default()), pre_ok()])
+        .when(Command::TakeUpRequest)
+        .unwrap();
+    assert_eq!(none, vec![]);
+}
+
+/// Given an abort asked for and never acted on, when a stop or a second abort is recorded
+/// (its driver dead), then the pending abort is what is recorded: a stop never undoes it,
+/// and a second abort records the first requester's.
+#[test]
+fn a_pending_abort_is_recorded_by_a_later_stop_or_abort_with_its_own_requester() {
+    let wf = workflow(THREE);
+    for command in [
+        Command::Stop {
+            by: op(),
+            signal: None,
+        },
+        Command::Abort {
+            by: op(),
+            cut_off: None,
+        },
+    ] {
+        let then = given(asked_then_driver_died(&wf, true, None))
+            .when(command)
+            .unwrap();
+        assert!(
+            matches!(then.last(), Some(Event::RunFinished { outcome: Outcome::Aborted, by: Some(by), .. }) if by.actor == "alice"),
+            "{then:?}"
+        );
+    }
+}

@@ -280,16 +280,17 @@ steps:
 /// grows while nothing runs it (workflow `status`), and a phase likewise (`orchestrate
 /// status` showed `[>] a - in_progress (10s)`).
 #[test]
-fn status_shows_a_dead_drivers_step_interrupted_not_in_progress() {
+fn status_shows_a_dead_drivers_step_interrupted_not_in_progress_and_that_its_command_still_runs() {
     let env = Env::new();
     env.workflow(
         "slow",
         "name: slow\nsteps:\n  - {name: s, run: 'sleep 30'}\n",
     );
-    kill_driver_once(&env, &["workflow", "run", "slow"], &["step_started"]);
+    kill_driver_once_noted(&env, &["workflow", "run", "slow"]);
+    // Its `sleep 30` still runs (its group is noted and alive): said, as of a notification.
     let text = env.run(&["workflow", "status", "slow"]).stdout;
     assert!(
-        text.contains("Interrupted: its driver is gone; it runs again on resume"),
+        text.contains("Interrupted: its driver died while this step ran, and its command still runs; resume (or abort) ends it first"),
         "{text}"
     );
     assert!(!text.contains("In Progress"), "{text}");
@@ -300,11 +301,11 @@ fn status_shows_a_dead_drivers_step_interrupted_not_in_progress() {
         "slow",
         "name: slow\ndescription: d\nphases:\n  - {name: a, description: d, run: 'sleep 30'}\n",
     );
-    kill_driver_once(&env, &["orchestrate", "run", "slow"], &["step_started"]);
+    kill_driver_once_noted(&env, &["orchestrate", "run", "slow"]);
     let text = env.run(&["orchestrate", "status", "slow"]).stdout;
     assert!(
         text.contains(
-            "[?] a  - interrupted: its driver is gone; it runs again on resume (started "
+            "[?] a  - interrupted: its driver died while this phase ran, and its command still runs; resume (or abort) ends it first, then it runs again on resume (started "
         ),
         "{text}"
     );
@@ -590,4 +591,206 @@ fn a_resume_from_another_home_on_a_shared_sqlite_log_ends_the_dead_drivers_comma
         "the dead driver's copy of the phase ran on beside the second: {marks:?}"
     );
     assert_eq!(a.run(&["log", "verify"]).code, 0);
+}
+
+/// Start `args` (a driver), freeze it (SIGSTOP) once the latest run's log holds a
+/// `step_started`, have `request` (an operator's `abort` or `stop`) put its request in the
+/// log, then SIGKILL the frozen driver: it died before it acted on the request. The request's
+/// own command is killed once its request is in the log (it would wait for the driver).
+fn driver_dies_before_acting_on(env: &Env, args: &[&str], request: &[&str]) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let mut driver = env
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |kind: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !kinds(env).iter().any(|k| k == kind) {
+            assert!(Instant::now() < deadline, "gave up waiting for {kind}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("step_started");
+    kill(Pid::from_raw(driver.id() as i32), Signal::SIGSTOP).unwrap();
+    let mut asking = env
+        .command(request)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("stop_requested");
+    let _ = asking.kill();
+    let _ = asking.wait();
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+}
+
+/// Seen by an SRE review: an abort asked of a driver that was frozen, then killed, was lost —
+/// status said "interrupted … resume continues it" and `resume` completed the run. An abort
+/// is final: status shows it pending and suggests the abort alone, and a `resume` records it
+/// (the dead driver's step group ended, as an abort ends it) and answers who aborted the
+/// run and why, exit 1, running nothing more.
+#[test]
+fn an_abort_whose_driver_died_before_acting_on_it_is_recorded_by_the_resume_not_overridden() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - {name: A, run: echo A >> trace}\n  - {name: B, run: 'sleep 30; echo B >> trace'}\n  - {name: C, run: echo C >> trace}\n",
+    );
+    driver_dies_before_acting_on(
+        &env,
+        &["workflow", "run", "slow"],
+        &["workflow", "abort", "slow", "--message", "stop this deploy"],
+    );
+    let status = env.run(&["workflow", "status", "slow"]);
+    assert!(
+        status.stdout.contains("an abort by") && status.stdout.contains("is pending"),
+        "{}",
+        status.stdout
+    );
+    let next = status.stdout.split("Next:").nth(1).unwrap_or_default();
+    assert!(
+        next.contains("workflow abort") && !next.contains("workflow resume"),
+        "{}",
+        status.stdout
+    );
+    let resumed = run_within(
+        &env,
+        &["workflow", "resume", "slow"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(resumed.code, 1, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stdout.contains("was aborted by") && resumed.stdout.contains("stop this deploy"),
+        "{}",
+        resumed.stdout
+    );
+    let seen = kinds(&env);
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("run_finished"),
+        "{seen:?}"
+    );
+    assert!(!seen.iter().any(|k| k == "run_resumed"), "{seen:?}");
+    let status = env.run(&["--json", "workflow", "status", "slow"]).json();
+    assert_eq!(status["status"], "aborted", "{status}");
+    // The dead driver's `sleep 30` was ended, as an abort ends it; C never ran.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !env.all_inflight_notes().iter().any(|t| t.contains("sleep")),
+        "{:?}",
+        env.all_inflight_notes()
+    );
+    let trace = std::fs::read_to_string(env.project().join("trace")).unwrap_or_default();
+    assert_eq!(trace, "A\n");
+}
+
+/// The same for a stop: a worker taking over a run whose driver died before acting on an
+/// operator's stop records the stop and leaves the run stopped (before, it drove the run to
+/// its end); status shows the stop pending until then. An operator's `resume` after it goes
+/// on, recorded cleanly: the stop, then the resume.
+#[test]
+fn a_worker_never_overrides_a_stop_whose_driver_died_before_acting_on_it() {
+    let env = Env::new();
+    env.scenario(
+        "slow",
+        "name: slow\ndescription: d\nphases:\n  - {name: a, description: d, run: 'sleep 2'}\n",
+    );
+    driver_dies_before_acting_on(
+        &env,
+        &["orchestrate", "run", "slow"],
+        &[
+            "orchestrate",
+            "stop",
+            "slow",
+            "--message",
+            "hold everything",
+        ],
+    );
+    let status = env.run(&["--json", "orchestrate", "status", "slow"]).json();
+    assert_eq!(status["stop_requested"]["abort"], false, "{status}");
+    assert_eq!(status["stop_requested"]["driver_gone"], true, "{status}");
+    let worked = run_within(
+        &env,
+        &["worker", "--name", "w1", "--until-idle", "--no-schedule"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(worked.code, 0, "{}{}", worked.stdout, worked.stderr);
+    let status = env.run(&["--json", "orchestrate", "status", "slow"]).json();
+    assert_eq!(status["status"], "stopped", "{status}");
+    let seen = kinds(&env);
+    assert!(!seen.iter().any(|k| k == "run_resumed"), "{seen:?}");
+    let resumed = run_within(
+        &env,
+        &["orchestrate", "resume", "slow"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let seen = kinds(&env);
+    let stopped = seen.iter().position(|k| k == "run_stopped");
+    let resumed_at = seen.iter().position(|k| k == "run_resumed");
+    assert!(
+        stopped.is_some() && resumed_at.is_some() && stopped < resumed_at,
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter().filter(|k| *k == "stop_requested").count(),
+        1,
+        "{seen:?}"
+    );
+}
+
+/// Seen by an SRE review: an abort asked of a `resume` while it took a killed driver's run
+/// over (ending the orphan group, which ignores TERM) was recorded as a stop nobody asked for
+/// (`stop_requested stop (SIGTERM)`, `run_stopped`), the resume said "Stopped … resume
+/// continues it", exit 3, and the abort came after. The resume staged before the request
+/// gives way to it: the resuming driver records the abort, says so, exit 1.
+#[test]
+fn an_abort_during_a_resumes_takeover_ends_that_resume_aborted_without_a_phantom_stop() {
+    let env = Env::new();
+    env.workflow(
+        "stub",
+        "name: stub\nsteps:\n  - {name: A, run: echo A >> trace}\n  - {name: B, run: \"trap '' TERM; sleep 20; echo B >> trace\"}\n  - {name: C, run: echo C >> trace}\n",
+    );
+    kill_driver_once_noted(&env, &["workflow", "run", "stub"]);
+    let resuming = env
+        .command(&["workflow", "resume", "stub"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The resume is ending the orphan group (TERM ignored: it waits out the grace).
+    std::thread::sleep(Duration::from_millis(1500));
+    let aborted = run_within(
+        &env,
+        &[
+            "workflow",
+            "abort",
+            "stub",
+            "--message",
+            "abort during takeover",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+    let out = resuming.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("aborted"), "{text}");
+    assert!(!text.contains("Stopped"), "{text}");
+    let seen = kinds(&env);
+    assert!(!seen.iter().any(|k| k == "run_stopped"), "{seen:?}");
+    assert_eq!(
+        seen.iter().filter(|k| *k == "stop_requested").count(),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("run_finished"),
+        "{seen:?}"
+    );
 }

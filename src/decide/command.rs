@@ -129,6 +129,10 @@ pub enum Command {
         /// attempts it had in flight are recorded interrupted saying so.
         lease_lapsed: bool,
     },
+    /// A process taking over a run whose driver died (a resume, a worker, an abort) records
+    /// first the stop or abort that driver was asked for and never acted on: an abort ends
+    /// the run (by its requester), a stop stops it. Nothing pending: nothing recorded.
+    TakeUpRequest,
     Abort {
         by: Operator,
         /// The compensation the aborting driver ended mid-command (its step's rollback was

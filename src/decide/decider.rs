@@ -183,6 +183,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             if state.phase == RunPhase::Stopped {
                 return Ok(Vec::new());
             }
+            // An abort asked for and never acted on is final: a stop does not undo it (its
+            // `run_stopped` would have cleared the request), the abort is recorded instead.
+            if let Some((true, requester)) = pending_request(state) {
+                return Ok(abort(state, requester, None));
+            }
             let mut events = Vec::new();
             if !state.stop_requested {
                 events.push(Event::StopRequested {
@@ -212,40 +217,20 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         }
         Command::RequestStart { phase, by } => request_start(state, phase, by),
         Command::Abort { by, cut_off } => {
-            // The run is over: a step still waiting for a report (a workflow's too) never
-            // gets one, and is shown ended, not waiting.
-            let mut events = interrupt_where(state, "aborted", |s| {
-                matches!(s, StepStatus::Running | StepStatus::Waiting)
-            });
-            // Who aborted it, and why if they said.
-            let mut reason = match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
-                Some(message) => format!("aborted by {}: {message}", by.actor),
-                None => format!("aborted by {}", by.actor),
-            };
-            // An abort mid-rollback stops the rollback where it is, and says so: the
-            // compensation it cut off, and those it left unrun, are recorded.
-            if let Some(rb) = &state.rollback {
-                let cut_off = cut_off.filter(|s| rb.pending.first() == Some(s));
-                let not_run: Vec<String> = rb
-                    .pending
-                    .iter()
-                    .filter(|s| Some(*s) != cut_off.as_ref())
-                    .cloned()
-                    .collect();
-                reason.push_str(&rollback_left_words(cut_off.as_deref(), &not_run));
-                events.push(Event::RollbackFinished {
-                    failed: rb.failed.clone(),
-                    cut_off,
-                    not_run,
-                });
-            }
-            events.push(Event::RunFinished {
-                outcome: Outcome::Aborted,
-                by: Some(by),
-                reason: Some(reason),
-            });
-            Ok(events)
+            // An abort asked for earlier and never acted on (its driver died) is the one
+            // recorded: its requester ended the run, whoever records it.
+            let by = state.abort_requested.clone().unwrap_or(by);
+            Ok(abort(state, by, cut_off))
         }
+        Command::TakeUpRequest => Ok(match pending_request(state) {
+            Some((true, by)) => abort(state, by, None),
+            Some((false, _)) => {
+                let mut events = interrupt_active(state, "stopped before it finished");
+                events.push(Event::RunStopped {});
+                events
+            }
+            None => Vec::new(),
+        }),
         Command::Pause { reason } => {
             let mut events = interrupt_in_flight(state, &reason);
             events.push(Event::RunPaused { step: None, reason });
@@ -274,14 +259,23 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             enable_rollback,
             leave_claimed,
             lease_lapsed,
-        } => resume(
-            state,
-            workflow,
-            mode,
-            by,
-            (driver, leave_claimed, lease_lapsed),
-            (timeout_seconds, enable_rollback),
-        ),
+        } => {
+            // A stop or abort asked for before this resume and never acted on (its driver
+            // died, or this resume was decided before the request landed) comes first: the
+            // taker records it (`TakeUpRequest`), and only a stopped run is resumed. Before,
+            // `run_resumed` cleared the request and an aborted-by-request run completed.
+            if let Some((abort, by)) = pending_request(state) {
+                return Err(DecideError::RequestPending { abort, by });
+            }
+            resume(
+                state,
+                workflow,
+                mode,
+                by,
+                (driver, leave_claimed, lease_lapsed),
+                (timeout_seconds, enable_rollback),
+            )
+        }
         Command::StartCondition { step } => start_condition(state, step),
         Command::RecordCondition(check) => record_condition(state, workflow, *check),
         Command::RecordItems { step, items } => record_items(state, workflow, step, items),
@@ -292,6 +286,57 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             replacing,
         } => start_child(state, step, run_id, used, replacing),
         Command::ChildWaiting { step, run_id } => child_waiting(state, step, run_id),
+    }
+}
+
+/// The events of an abort by `by`: what runs or waits ends, a rollback under way stops where
+/// it is (`cut_off`: the compensation ended mid-command), and the run finishes aborted.
+fn abort(state: &RunState, by: crate::event::Operator, cut_off: Option<String>) -> Vec<Event> {
+    // The run is over: a step still waiting for a report (a workflow's too) never
+    // gets one, and is shown ended, not waiting.
+    let mut events = interrupt_where(state, "aborted", |s| {
+        matches!(s, StepStatus::Running | StepStatus::Waiting)
+    });
+    // Who aborted it, and why if they said.
+    let mut reason = match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
+        Some(message) => format!("aborted by {}: {message}", by.actor),
+        None => format!("aborted by {}", by.actor),
+    };
+    // An abort mid-rollback stops the rollback where it is, and says so: the
+    // compensation it cut off, and those it left unrun, are recorded.
+    if let Some(rb) = &state.rollback {
+        let cut_off = cut_off.filter(|s| rb.pending.first() == Some(s));
+        let not_run: Vec<String> = rb
+            .pending
+            .iter()
+            .filter(|s| Some(*s) != cut_off.as_ref())
+            .cloned()
+            .collect();
+        reason.push_str(&rollback_left_words(cut_off.as_deref(), &not_run));
+        events.push(Event::RollbackFinished {
+            failed: rb.failed.clone(),
+            cut_off,
+            not_run,
+        });
+    }
+    events.push(Event::RunFinished {
+        outcome: Outcome::Aborted,
+        by: Some(by),
+        reason: Some(reason),
+    });
+    events
+}
+
+/// The stop or abort asked of the run's driver that it has not acted on (it may be frozen,
+/// busy, or dead): whether it is an abort, and who asked. None on a stopped run (its stop is
+/// recorded; an abort asked of it is recorded by the abort itself).
+pub fn pending_request(state: &RunState) -> Option<(bool, crate::event::Operator)> {
+    if !state.stop_requested || state.phase == RunPhase::Stopped || state.outcome().is_some() {
+        return None;
+    }
+    match &state.abort_requested {
+        Some(by) => Some((true, by.clone())),
+        None => Some((false, state.stopped_by.as_ref()?.0.clone())),
     }
 }
 

@@ -11,6 +11,14 @@ pub enum DecideError {
     /// driver appended): nothing more is started; the driver records the stop next.
     #[error("the run is being stopped: nothing more is started")]
     Stopping,
+    /// A resume of a run with a stop or abort asked for and not acted on (its driver died
+    /// first): the request is older than the resume and is recorded first
+    /// (`Command::TakeUpRequest`); an abort is final.
+    #[error("{} {} is pending (asked for{}; its driver never acted on it): it is recorded first", if *.abort { "an abort" } else { "a stop" }, by_words(.by), message_words(.by))]
+    RequestPending {
+        abort: bool,
+        by: crate::event::Operator,
+    },
     #[error("the run has already started")]
     AlreadyStarted,
     #[error("the run already finished ({})", .0.as_str())]
@@ -104,4 +112,18 @@ pub enum DecideError {
     /// step keeps waiting, nothing is recorded.
     #[error("`{step}` cannot be reported complete: {}", .problems.join("; "))]
     ReportRefused { step: String, problems: Vec<String> },
+}
+
+/// "by X", as a pending request names its requester.
+fn by_words(by: &crate::event::Operator) -> String {
+    format!("by {}", by.actor)
+}
+
+/// " with message `M`" when the requester said why.
+fn message_words(by: &crate::event::Operator) -> String {
+    by.message
+        .as_deref()
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| format!(" with message \"{m}\""))
+        .unwrap_or_default()
 }

@@ -303,6 +303,11 @@ pub(crate) fn run_child(
                 resumed = Some(false);
             } else {
                 supply_secret_inputs(&mut child, &h);
+                // A stop or abort asked of the child's driver that died before acting on it
+                // is recorded first, as every takeover records it (`Command::TakeUpRequest`).
+                if crate::decide::pending_request(&child.state).is_some() {
+                    child.submit(Command::TakeUpRequest)?;
+                }
                 let next = child_next(&child.state, new_attempt);
                 if let ChildNext::Resume(mode) = &next {
                     child.submit(Command::Resume {

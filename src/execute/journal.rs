@@ -210,9 +210,24 @@ impl<'a> Journal<'a> {
         }
         let staged = std::mem::take(&mut self.staged);
         self.state = Self::replay_log(log.unwrap_or_else(|| self.store()), &self.run_id)?;
-        staged
-            .into_iter()
-            .try_for_each(|(command, _)| self.stage(command))
+        for (command, _) in staged {
+            match self.stage(command) {
+                // A resume staged before an operator's stop or abort landed (asked of this
+                // driver as it took the run over) gives way to it: the request is first in
+                // the log, so the resume never happened, and this driver records the request
+                // instead (`session::record_stop`). What was staged after the resume was
+                // decided as part of it and goes with it. Before, the staged `run_resumed`
+                // cleared the request: an abort during a takeover was recorded as a stop.
+                Err(JournalError::Decide(DecideError::RequestPending { .. })) => {
+                    self.staged.clear();
+                    self.state =
+                        Self::replay_log(log.unwrap_or_else(|| self.store()), &self.run_id)?;
+                    return Ok(());
+                }
+                other => other?,
+            }
+        }
+        Ok(())
     }
 
     /// Decide `command` and fold its events in now; append them with the next `submit` or

@@ -36,6 +36,7 @@ pub use attempt_logs::{
     AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_hosts,
     belongs_here, check_attempt_log, check_attempt_logs, home_id,
 };
+pub(crate) use child::end_children;
 pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{

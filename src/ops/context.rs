@@ -376,6 +376,10 @@ impl Ctx {
     /// a password; with `PGPASSWORD` set, as libpq reads it, they run as they are (DESIGN.md,
     /// PostgreSQL).
     fn with_globals(&self, mut view: StatusView) -> StatusView {
+        // A dead driver's step command that still runs is said of its step.
+        if view.status == crate::project::RunStatus::Interrupted {
+            view.orphans_alive = crate::execute::orphans_alive_of(&self.home, &view.run_id);
+        }
         let global = self.globals();
         for s in &mut view.next {
             s.argv.splice(1..1, global.iter().cloned());

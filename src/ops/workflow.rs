@@ -1537,7 +1537,16 @@ pub fn resume(
         }
         _ => Vec::new(),
     };
-    go_on(ctx, journal, lock, mode, settings, by, live).map(|out| out.warn(late))
+    go_on(
+        ctx,
+        journal,
+        lock,
+        (mode, Taker::Operator),
+        settings,
+        by,
+        live,
+    )
+    .map(|out| out.warn(late))
 }
 
 /// `abort` of a run whose live driver has an abort asked of it that it has not acted on yet:
@@ -1861,7 +1870,23 @@ pub fn resume_claimed(
         return Ok(Output::new(doc, format!("Run {run_id}: {why}.\n"), code));
     }
     supply_secret_inputs(ctx, &mut journal, &[], &ResumeMode::Continue)?;
-    go_on(ctx, journal, lock, ResumeMode::Continue, settings, by, live)
+    go_on(
+        ctx,
+        journal,
+        lock,
+        (ResumeMode::Continue, Taker::Worker),
+        settings,
+        by,
+        live,
+    )
+}
+
+/// Who takes a run over with a resume: an operator (`resume`), or a worker driving a run
+/// whose driver died. A worker never overrides a stop asked for and not acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taker {
+    Operator,
+    Worker,
 }
 
 /// What every resume does once it holds the run's lock: warn of a changed definition, and
@@ -1871,12 +1896,16 @@ fn go_on(
     ctx: &Ctx,
     mut journal: Journal<'_>,
     lock: DriverLock,
-    mode: ResumeMode,
+    (mode, taker): (ResumeMode, Taker),
     (timeout_seconds, enable_rollback): (u64, bool),
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let lock = super::drive::not_driven_elsewhere(ctx, lock, &mut journal)?;
+    if let Some(out) = take_up_request(ctx, &mut journal, taker, &by, live)? {
+        drop(lock);
+        return Ok(out);
+    }
     let resume = Command::Resume {
         mode,
         by: by.clone(),
@@ -1896,6 +1925,104 @@ fn go_on(
     }
     live.observer.begin(&journal.state, true);
     resume_driving(ctx, journal, by, lock, live, resume)
+}
+
+/// A run taken over (its driver died) with a stop or abort asked of that driver and never
+/// acted on: the request is older than this resume and is recorded first
+/// (`Command::TakeUpRequest`), after what the dead driver left running is ended, as the
+/// request would have ended it. An abort is final: the run ends aborted and the answer says
+/// by whom (exit 1); nothing is resumed. A stop stops the run; a worker then lets it be
+/// (exit 3: only an operator resumes a stopped run), an operator's resume goes on after it
+/// (the newer intent), recorded as the stop, then the resume. None: nothing was pending, or
+/// the resume goes on.
+fn take_up_request(
+    ctx: &Ctx,
+    journal: &mut Journal<'_>,
+    taker: Taker,
+    by: &Operator,
+    live: &mut Live<'_>,
+) -> Result<Option<Output>, CommandError> {
+    let Some(pending) = crate::project::pending_stop(&journal.state) else {
+        return Ok(None);
+    };
+    let run_id = journal.run_id.clone();
+    let mut warnings: Vec<String> =
+        crate::execute::end_orphans_of(&ctx.home, &run_id, KILL_GRACE, &[])
+            .into_iter()
+            .map(|pgid| format!("ended process group {pgid} left running by the previous driver"))
+            .collect();
+    journal.submit(Command::TakeUpRequest)?;
+    if let Err(e) = materialize(&ctx.home, &journal.state) {
+        warnings.push(format!("could not write the run's derived files: {e}"));
+    }
+    // "X (with message "M"), asked for at T; its driver died before it acted on it".
+    let asked = format!(
+        "{}{}, asked for{}; its driver died before it acted on the request",
+        pending.by.actor,
+        pending
+            .by
+            .message
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| format!(" with message \"{m}\""))
+            .unwrap_or_default(),
+        pending
+            .at
+            .as_deref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default(),
+    );
+    let group = if journal.state.is_scenario() {
+        "orchestrate"
+    } else {
+        "workflow"
+    };
+    if pending.abort {
+        // Its unfinished child runs end with it, as an abort ends them.
+        let state = journal.state.clone();
+        journal.nested(|store, clock, ids| {
+            crate::execute::end_children(
+                store,
+                clock,
+                ids,
+                &ctx.home,
+                &state,
+                &pending.by,
+                KILL_GRACE,
+            )
+        });
+        warnings.extend(super::notify::after_change(ctx, &state, &journal.redactor));
+        warnings.extend(super::notify::after_change_below(ctx, &state));
+        let view = ctx.view(&state, false);
+        let verb = match taker {
+            Taker::Operator => "it is not resumed: an abort is final",
+            Taker::Worker => "not driven on: an abort is final",
+        };
+        let text = format!(
+            "❌ Run {run_id} was aborted by {asked}; the abort is recorded now, and {verb}.\n   Head hash: {}\n",
+            view.head_hash
+        );
+        let code = view.status.exit_code();
+        return Ok(Some(Output::new(view.to_json(), text, code).warn(warnings)));
+    }
+    if taker == Taker::Worker {
+        let view = ctx.view(&journal.state, false);
+        let text = format!(
+            "⏸️  Run {run_id} was stopped by {asked}; the stop is recorded now, and the run is not driven on (a worker never overrides a stop): {} continues it.\n   Head hash: {}\n",
+            ctx.cmd(&[group, "resume", &run_id]),
+            view.head_hash
+        );
+        let code = view.status.exit_code();
+        return Ok(Some(Output::new(view.to_json(), text, code).warn(warnings)));
+    }
+    for w in &warnings {
+        live.observer.warn(w);
+    }
+    live.observer.note(&format!(
+        "Run {run_id} was stopped by {asked}; the stop is recorded first, then this resume by {by} goes on with the run.\n",
+        by = by.actor
+    ));
+    Ok(None)
 }
 
 /// Give the journal the values of the run's secret inputs passed with `--input` (it found

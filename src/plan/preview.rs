@@ -192,6 +192,33 @@ pub fn preview_resume(
     enable_rollback: Option<bool>,
     child: &dyn Fn(&str) -> Option<RunState>,
 ) -> Result<Vec<PlannedStep>, crate::decide::DecideError> {
+    // A stop asked of a driver that died before acting on it is recorded first by the resume
+    // (an abort is too, and then nothing is resumed: the refusal says so).
+    let fold = |mut after: RunState, events: Vec<crate::event::Event>| {
+        let base = after.events;
+        for (i, event) in events.into_iter().enumerate() {
+            let rec = Recorded {
+                run_id: after.run_id.clone(),
+                seq: base + i as u64,
+                id: String::new(),
+                time: String::new(),
+                version: event.version(),
+                prev_hash: String::new(),
+                hash: String::new(),
+                event,
+            };
+            after = evolve(after, &rec);
+        }
+        after
+    };
+    let taken_up;
+    let state = match crate::decide::pending_request(state) {
+        Some((false, _)) => {
+            taken_up = fold(state.clone(), decide(state, Command::TakeUpRequest)?);
+            &taken_up
+        }
+        _ => state,
+    };
     let events = decide(
         state,
         Command::Resume {
@@ -210,20 +237,7 @@ pub fn preview_resume(
             lease_lapsed: false,
         },
     )?;
-    let mut after = state.clone();
-    for (i, event) in events.into_iter().enumerate() {
-        let rec = Recorded {
-            run_id: state.run_id.clone(),
-            seq: state.events + i as u64,
-            id: String::new(),
-            time: String::new(),
-            version: event.version(),
-            prev_hash: String::new(),
-            hash: String::new(),
-            event,
-        };
-        after = evolve(after, &rec);
-    }
+    let after = fold(state.clone(), events);
     // A rollback (decided by `on_failure: rollback`, or this resume's `--rollback-to`) goes
     // on where it is: its compensations first, in the order they run (newest step first);
     // without a step to go on from, the run then ends — failed if a compensation failed.

@@ -150,6 +150,16 @@ fn worker(view: &StatusView) -> Suggestion {
 
 /// The commands that move a run in this status on (none for a finished run but a new start).
 pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
+    // An abort its driver died before acting on is final: it is recorded, never resumed past
+    // (a resume would record it and stop there).
+    if view.status == RunStatus::Interrupted
+        && view.stop_requested.as_ref().is_some_and(|p| p.abort)
+    {
+        return vec![Suggestion::new(
+            &[view.kind.group(), "abort", &view.run_id],
+            "record the abort its driver died before acting on: the run ends aborted",
+        )];
+    }
     match view.kind {
         RunKind::Workflow => workflow_actions(view),
         RunKind::Scenario => scenario_actions(view),

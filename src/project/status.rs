@@ -956,6 +956,11 @@ pub struct StatusView {
     /// driver's next turn; asking again changes nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_requested: Option<StopRequestView>,
+    /// Interrupted, and a command its dead driver started still runs (its process group,
+    /// noted in `locks/RUN.pgids`, is alive): a resume or an abort ends it first. Set by the
+    /// shell (`Ctx::view`), which can look at processes.
+    #[serde(skip)]
+    pub orphans_alive: bool,
     /// The latest checkpoint (resume point), by step name.
     pub resume_point: Option<String>,
     /// A rollback under way or decided: why, and the steps still to compensate (newest
@@ -1092,6 +1097,10 @@ pub struct StopRequestView {
     pub at: Option<String>,
     /// An abort (the run ends for good), not a stop.
     pub abort: bool,
+    /// Its driver died before it acted on it: whoever takes the run next records it first
+    /// (an abort ends the run; a resume, not a worker, goes on after a stop).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub driver_gone: bool,
 }
 
 impl StopRequestView {
@@ -1110,6 +1119,17 @@ impl StopRequestView {
             .filter(|m| !m.trim().is_empty())
             .map(|m| format!(" ({m})"))
             .unwrap_or_default();
+        if self.driver_gone {
+            let then = if self.abort {
+                "whoever takes the run next records it (`abort` does; `resume` and a worker do too, and do not continue the run)"
+            } else {
+                "whoever takes the run next records it (a worker then leaves the run stopped; `resume` goes on after it)"
+            };
+            return format!(
+                "{what} requested by {}{at}{why} is pending: its driver died before it acted on it; {then}",
+                self.by.actor
+            );
+        }
         format!(
             "{what} requested by {}{at}{why}, not yet acted on by its driver (it may be frozen or busy); it takes effect at the driver's next turn",
             self.by.actor
@@ -1131,6 +1151,7 @@ pub fn pending_stop(state: &RunState) -> Option<StopRequestView> {
         by: by.0,
         at: state.stop_requested_at.clone(),
         abort: by.1,
+        driver_gone: false,
     })
 }
 
@@ -1268,6 +1289,21 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 .collect::<Vec<_>>()
                 .join(", "))
         )),
+        _ if status == RunStatus::Interrupted
+            && let Some(p) = pending_stop(state) =>
+        {
+            Some(if p.abort {
+                format!(
+                    "interrupted — an abort by {} is pending (its driver died before it acted on it): abort records it and ends the run (a resume would record it too, and not continue the run)",
+                    p.by.actor
+                )
+            } else {
+                format!(
+                    "interrupted — a stop by {} is pending (its driver died before it acted on it): a worker records it and leaves the run stopped; resume records it, then continues the run",
+                    p.by.actor
+                )
+            })
+        }
         _ if status == RunStatus::Interrupted => {
             // Not only a kill: a driver that ended on an error it could not record (a full
             // disk) leaves the same log, so none is claimed.
@@ -1317,7 +1353,13 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         parent: start.and_then(|s| s.parent.clone()),
         as_of: None,
         reason,
-        stop_requested: pending_stop(state).filter(|_| driver_alive),
+        // Shown whether its driver lives (it has not acted yet) or died first (whoever takes
+        // the run over records it: `decide::pending_request`).
+        stop_requested: pending_stop(state).map(|p| StopRequestView {
+            driver_gone: !driver_alive,
+            ..p
+        }),
+        orphans_alive: false,
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
         // Under way (rolling back, or stopped or interrupted mid-rollback: resume goes on with
         // it), or left unfinished by an abort.

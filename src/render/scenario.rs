@@ -179,6 +179,11 @@ pub fn render_scenario_status(
     for s in &view.steps {
         let (mark, word) = if s.awaits_start {
             ("[ ]", "ready: starts on `orchestrate start`")
+        } else if orphaned(s) && view.orphans_alive {
+            (
+                "[?]",
+                "interrupted: its driver died while this phase ran, and its command still runs; resume (or abort) ends it first, then it runs again on resume",
+            )
         } else if orphaned(s) {
             (
                 "[?]",

@@ -338,6 +338,10 @@ fn step_block(
     let (icon, label) = match cut {
         Some(o) if o.aborted => ("⏹️", "Not finished: the run was aborted"),
         Some(_) => ("⏹️", "Not finished: the run ended"),
+        None if orphaned && view.orphans_alive => (
+            "⚠️",
+            "Interrupted: its driver died while this step ran, and its command still runs; resume (or abort) ends it first, then it runs again on resume",
+        ),
         None if orphaned => (
             "⚠️",
             "Interrupted: its driver is gone; it runs again on resume",
