@@ -355,6 +355,13 @@ const MAX_LINE: usize = 64 * 1024;
 pub const PARTIAL_AFTER: Duration = Duration::from_millis(150);
 
 /// One output pipe of the child and the part of a line read from it so far.
+/// Whether `file` has output or its end of file to read now, without waiting.
+fn readable_now(file: &File) -> bool {
+    let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0].revents().is_some_and(|r| !r.is_empty())
+}
+
 struct Pipe {
     reader: Option<File>,
     which: Stream,
@@ -973,6 +980,24 @@ pub fn run_process_watched(
     // The step's group is over and a pipe is still open: a process outside the group holds
     // it — started with `setsid` (a daemon), out of reach of the group's end. It is left
     // running, and what it prints from now on is not read: said, live and in the tail.
+    // What is left in a pipe is read first: a slow turn (a long line's redaction on a
+    // loaded machine) may have left output, or the end of file, unread when the wait ran
+    // out. Only a pipe with neither is held open; a daemon that keeps writing is read for a
+    // bounded number of turns.
+    if exited_at.is_some() && !spec.keep_background {
+        for _ in 0..256 {
+            let mut read_any = false;
+            for pipe in &mut pipes {
+                if pipe.reader.as_ref().is_some_and(readable_now) {
+                    pipe.drain(&mut buf, &spec.redactor, &mut emit);
+                    read_any = true;
+                }
+            }
+            if !read_any {
+                break;
+            }
+        }
+    }
     let held_open =
         exited_at.is_some() && !spec.keep_background && pipes.iter().any(|p| p.reader.is_some());
     for pipe in &mut pipes {
