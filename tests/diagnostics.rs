@@ -223,7 +223,13 @@ fn a_name_with_an_apostrophe_is_shown_as_written() {
         "name: \"it's my flow\"\nsteps:\n  - name: a\n    run: 'true'\n",
     );
     let out = env.run(&["workflow", "validate", "my flow"]);
-    assert!(out.text().contains("`it's my flow.yaml`"), "{}", out.text());
+    // As written; a name with a quote is no file name to suggest: `name:` is.
+    assert!(out.text().contains("`it's my flow`"), "{}", out.text());
+    assert!(
+        out.text().contains("write `name: my flow`"),
+        "{}",
+        out.text()
+    );
     assert!(!out.text().contains("\\'"), "{}", out.text());
 }
 

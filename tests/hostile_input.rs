@@ -529,7 +529,7 @@ fn invisible_characters_are_refused_in_every_kind_of_name() {
                 format!(
                     "name: w\ninputs:\n  \"v{c}\": {{}}\nsteps:\n  - {{name: a, run: 'true'}}\n"
                 ),
-                "3:14",
+                "3:3",
                 "input name",
             ),
             (

@@ -100,7 +100,7 @@ fn inputs_that_would_share_an_environment_variable_are_refused() {
         "name: inputs\ninputs:\n  VERSION: {}\n  version: {}\nsteps:\n  - {name: a, run: 'true'}\n",
     );
     let out = env.run(&["workflow", "validate", "inputs"]);
-    assert_refused(&out, "inputs.yaml:4:12", ["version", "VERSION"]);
+    assert_refused(&out, "inputs.yaml:4:3", ["version", "VERSION"]);
     assert!(
         out.text().contains("CORTEX_INPUT_VERSION"),
         "{}",

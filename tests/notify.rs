@@ -1329,7 +1329,10 @@ fn an_abort_after_a_driver_died_paging_delivers_the_failures_page_as_failed_not_
     let env = Env::new();
     env.workflow(
         "k",
-        "name: k\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo started >> started.log; sleep 3; echo \"paged $CORTEX_RUN_STATUS\" >> paged.log\n  on_finish:\n    - run: echo \"finish $CORTEX_RUN_STATUS\" >> finish.log\n",
+        // `on_failure` says it started (and the driver is killed) only once `on_finish`, which
+        // runs beside it, is done and has had time to be recorded: a kill before that record
+        // has it delivered again, as at-least-once delivery does.
+        "name: k\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: while [ ! -s finish.log ]; do sleep 0.05; done; sleep 1; echo started >> started.log; sleep 3; echo \"paged $CORTEX_RUN_STATUS\" >> paged.log\n  on_finish:\n    - run: echo \"finish $CORTEX_RUN_STATUS\" >> finish.log\n",
     );
     let run = killed_while_a_notification_command_runs(&env, "k");
     let aborted = env.run(&["workflow", "abort", &run]);

@@ -160,7 +160,7 @@ fn a_phase_env_name_that_is_no_variable_name_is_refused_where_it_is_written() {
     assert!(
         errors.iter().any(
             |(m, l, c)| m.contains("`B=C` is not a valid environment variable name")
-                && (*l, *c) == (6, 12)
+                && (*l, *c) == (6, 11)
         ),
         "{errors:?}"
     );
