@@ -88,6 +88,7 @@ pub enum LookupError {
 /// The kind a definition's text is by its content: `workflow` with `steps:` and no
 /// `phases:`, `scenario` with `phases:` and no `steps:`; else none.
 pub fn content_kind(text: &str) -> Option<&'static str> {
+    super::workflow::precheck("", super::without_bom(text), true).ok()?;
     let value: serde_yaml::Value = serde_yaml::from_str(super::without_bom(text)).ok()?;
     let map = value.as_mapping()?;
     match (map.contains_key("steps"), map.contains_key("phases")) {

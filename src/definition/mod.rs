@@ -64,6 +64,7 @@ pub use scenario::{
 pub use schedule::{Overlap, Schedule};
 pub use shell_secrets::{SecretAssignment, assignment_problem, secret_assignments};
 pub use worker_tag::{MAX_TAG_CHARS, WorkerTag, parse_tags, tag_problem, tags_cover};
+pub(crate) use workflow::precheck;
 pub use workflow::{
     Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,
     parse_workflow_setting_aside, wrong_kind,

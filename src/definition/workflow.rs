@@ -965,6 +965,9 @@ fn message_location(text: &str, message: &str) -> Option<Location> {
 /// is, written by the caller, which knows how it was asked for).
 pub fn wrong_kind(path: &str, text: &str, kind: &str, commands: &str) -> Option<DefinitionError> {
     let text = super::without_bom(text);
+    // Text the parser should not be given (nesting it takes the square of its depth over,
+    // tags) is refused by the definition's own parse, with its place.
+    precheck(path, text, true).ok()?;
     let value: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
     let map = value.as_mapping()?;
     let (key, other) = match kind {

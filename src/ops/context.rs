@@ -660,12 +660,13 @@ impl Ctx {
                 .then(" shows its runs");
         }
         // The definition's `name:`, not its file's stem (`w'x.yaml` may be `name: wx`).
-        let name =
-            serde_yaml::from_str::<serde_yaml::Value>(crate::definition::without_bom(&entry.text))
-                .ok()
-                .and_then(|v| v.get("name")?.as_str().map(str::to_string))
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| entry.name.clone());
+        let text = crate::definition::without_bom(&entry.text);
+        let name = crate::definition::precheck("", text, true)
+            .ok()
+            .and_then(|()| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+            .and_then(|v| v.get("name")?.as_str().map(str::to_string))
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| entry.name.clone());
         let name = crate::definition::shown(&name);
         let valid = match group {
             "orchestrate" => super::scenario::check(self, entry).is_ok(),
