@@ -216,6 +216,29 @@ steps:
         "resuming a rolled-back run changes nothing"
     );
     assert!(resumed.stdout.contains("nothing to do"));
+    // Asked to act on it (`--from`), the document says nothing was done and why the request
+    // was not applied, with the command that starts a new run: an agent reading `--json` (or
+    // the MCP `resume` tool) took the plain status for a re-run from `two`.
+    let run_id = status["run_id"].as_str().unwrap().to_string();
+    let events = env.events(&run_id).len();
+    let asked = env.run(&["--json", "workflow", "resume", "--from", "two"]);
+    assert_eq!(asked.code, 1, "{}", asked.stderr);
+    let doc = asked.json();
+    assert!(
+        doc["note"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was recorded"),
+        "{doc}"
+    );
+    let warning = doc["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("--from two was not applied")
+            && warning.contains("`cortex workflow run ")
+            && warning.contains("starts a new run"),
+        "{warning}"
+    );
+    assert_eq!(env.events(&run_id).len(), events, "nothing is recorded");
 }
 
 fn a_paused_run_resumes_with_retry_or_skip_without_rerunning_completed_steps(env: Env) {

@@ -379,12 +379,29 @@ fn a_bad_schedule_is_a_located_error_and_never_fires() {
         assert!(message.contains(says), "{cron}: {message}");
     }
     std::fs::remove_file(env.home().join("workflows/odd.yaml")).unwrap();
-    // Listed as never firing, exit 2; a pass fires nothing and says so once.
+    // Listed as never firing, exit 2; a pass fires nothing, says so once, and exits 2 as the
+    // list does (a cron job running `--once` learns its schedule stopped firing).
     let list = env.run(&["--json", "schedule", "list"]);
     assert_eq!(list.code, 2);
     assert_eq!(list.json()["invalid"].as_array().unwrap().len(), 2);
-    let happened = once(&env, "2026-12-03T10:00:00Z");
+    let pass = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-03T10:00:00Z",
+    ]);
+    assert_eq!(pass.code, 2, "{}{}", pass.stdout, pass.stderr);
+    let happened = pass.json()["happened"].clone();
     assert_eq!(whats(&happened), ["invalid", "invalid"], "{happened}");
+    let human = env.run(&["schedule", "run", "--once", "--at", "2026-12-03T10:00:00Z"]);
+    assert_eq!(human.code, 2, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human.stderr.contains("does not validate"),
+        "{}",
+        human.stderr
+    );
     assert!(!env.project().join("fired").exists());
 }
 

@@ -998,8 +998,41 @@ fn a_worker_never_drives_a_run_whose_log_does_not_verify(env: Env) {
     assert!(!env.file("SAFE").exists());
 }
 
+/// The summary of a failed verification counts the runs that verified apart from the other
+/// chains (a schedule's): before, with two runs, one changed, and a schedule's chain, it said
+/// "the other 2 runs verified", the schedule's chain counted as a run.
+fn the_verified_count_beside_a_failure_counts_runs_apart_from_other_chains(env: Env) {
+    let (env, runs) = two_runs(env);
+    env.workflow(
+        "nightly",
+        "name: nightly\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: s, run: 'true'}\n",
+    );
+    let pass = env.run(&["schedule", "run", "--once", "--at", "2026-12-03T10:00:00Z"]);
+    assert_eq!(pass.code, 0, "{}{}", pass.stdout, pass.stderr);
+    sql(
+        &env,
+        &format!(
+            "UPDATE events SET body = replace(body, 'echo a', 'echo A') WHERE run_id = '{}' AND seq = 0;",
+            runs[0]
+        ),
+    );
+    let (code, report) = verify(&env, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["runs"], 2, "{report}");
+    assert_eq!(report["chains"], 1, "{report}");
+    let human = env.run(&["log", "verify"]);
+    assert!(
+        human
+            .stdout
+            .contains("the other run and 1 other chain verified"),
+        "{}",
+        human.stdout
+    );
+}
+
 common::on_both_stores!(
     a_changed_event_version_is_said_not_to_verify_not_to_be_newer,
+    the_verified_count_beside_a_failure_counts_runs_apart_from_other_chains,
     a_run_whose_events_were_all_deleted_fails_verification_by_its_index_row,
     a_deleted_run_named_with_its_anchors_fails_as_deleted,
     log_show_warns_of_whatever_log_verify_of_the_run_finds,

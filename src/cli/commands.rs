@@ -347,6 +347,17 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
                 }
                 return Ok(super::exit::FAILED);
             }
+            // A schedule whose definition does not validate is bad input, as `schedule list`
+            // says with exit 2: before, `--once` said "not scheduled" and exited 0, and a cron
+            // job never learned its schedule had stopped firing.
+            if once && happened.iter().any(|h| h.what == "invalid") {
+                if !json {
+                    super::err(
+                        "error: a schedule's definition does not validate (see above; `cortex validate` shows where)\n",
+                    );
+                }
+                return Ok(super::exit::BAD_INPUT);
+            }
             Ok(super::exit::OK)
         }
     }

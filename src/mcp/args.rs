@@ -129,9 +129,10 @@ pub struct RunArgs {
     #[serde(default)]
     pub dry_run: bool,
     /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
-    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
-    /// limit is cancelled, which stops the run.
+    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
+    /// for a run whose steps may take longer than your client lets a tool call last (often
+    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
+    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -199,9 +200,10 @@ pub struct StepReportArgs {
     #[serde(default)]
     pub no_drive: bool,
     /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
-    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
-    /// limit is cancelled, which stops the run.
+    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
+    /// for a run whose steps may take longer than your client lets a tool call last (often
+    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
+    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -234,9 +236,10 @@ pub struct StepFailArgs {
     #[serde(default)]
     pub no_drive: bool,
     /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
-    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
-    /// limit is cancelled, which stops the run.
+    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
+    /// for a run whose steps may take longer than your client lets a tool call last (often
+    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
+    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -269,9 +272,10 @@ pub struct PhaseArgs {
     #[serde(default)]
     pub no_drive: bool,
     /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
-    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
-    /// limit is cancelled, which stops the run.
+    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
+    /// for a run whose steps may take longer than your client lets a tool call last (often
+    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
+    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -300,9 +304,10 @@ pub struct PhaseCompleteArgs {
     #[serde(default)]
     pub no_drive: bool,
     /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
-    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
-    /// limit is cancelled, which stops the run.
+    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
+    /// for a run whose steps may take longer than your client lets a tool call last (often
+    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
+    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -378,9 +383,10 @@ pub struct ResumeArgs {
     #[serde(default)]
     pub dry_run: bool,
     /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
-    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
-    /// limit is cancelled, which stops the run.
+    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
+    /// for a run whose steps may take longer than your client lets a tool call last (often
+    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
+    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]

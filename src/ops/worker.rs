@@ -563,6 +563,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         gone
                     } else if cut_short {
                         "its driver is gone".to_string()
+                    } else if let Some(tags) = tagged_work(&state, &opts.tags) {
+                        format!(
+                            "its next work needs a worker with tags {tags} (`runs_on:`), which its driver handed back"
+                        )
                     } else {
                         "it has work again (a report or a start came after its driver let it wait) and nobody drives it".to_string()
                     };
@@ -1184,4 +1188,34 @@ fn driver_gone(store: &dyn crate::store::EventStore, state: &RunState) -> Option
             d.pid, d.host
         )
     })
+}
+
+/// The `runs_on:` tags of the work `state` has next for a worker offering `tags`, if that work
+/// asks for tags at all: a driver without them handed the run back for such a worker (a
+/// workflow's next step; a scenario's ready phase). Said as why a worker takes the run, which
+/// before read "a report or a start came after its driver let it wait" of a run no one had
+/// touched.
+fn tagged_work(state: &RunState, tags: &[String]) -> Option<String> {
+    use crate::plan::Next;
+    let units: Vec<usize> = if state.is_scenario() {
+        ready_phases(state)
+    } else {
+        match crate::plan::next(state) {
+            Next::Attempt { index, .. }
+            | Next::CheckCondition { index }
+            | Next::ReadItems { index } => vec![index],
+            _ => Vec::new(),
+        }
+    };
+    units
+        .into_iter()
+        .map(|i| state.runs_on(i))
+        .find(|wanted| !wanted.is_empty() && tags_cover(tags, wanted))
+        .map(|wanted| {
+            wanted
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
 }

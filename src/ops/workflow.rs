@@ -1357,6 +1357,14 @@ pub fn resume(
                 "Run {run_id} {was}; nothing to do.\n   Head hash: {}\n",
                 view.head_hash
             );
+            // Said in the document too (SPEC §4: "changes nothing, says so"): before, `--json`
+            // and the MCP `resume` tool returned the plain status of the finished run, and a
+            // `--from` asked for was dropped without a word.
+            let mut json = view.to_json();
+            json["note"] =
+                format!("run {run_id} {was}; nothing to do, nothing was recorded").into();
+            let mut warnings = warnings;
+            warnings.extend(unapplied_on_finished(ctx, &view, &mode));
             // The latest run, taken for want of a RUN: the runs that wait or were cut short
             // are named, each with its command (an older run is what was meant, likely).
             if let Some(name) = looked_up_by(run, &run_id) {
@@ -1365,13 +1373,10 @@ pub fn resume(
                     other_open_runs(ctx, &*store, scope, &state.run_id, name)
                 });
                 text.push_str(&others_text(ctx, &others));
-                let mut json = view.to_json();
                 others_in_json(ctx, &others, &mut json);
-                let code = view.status.exit_code();
-                return Ok(Output::new(json, text, code).warn(warnings));
             }
             let code = view.status.exit_code();
-            return Ok(Output::new(view.to_json(), text, code).warn(warnings));
+            return Ok(Output::new(json, text, code).warn(warnings));
         }
         if dry_run {
             // A `uses:` step's plan depends on its child run as its log says now.
@@ -2059,6 +2064,37 @@ fn supply_secret_inputs(
     }
 }
 
+/// The warning of a resume asked to act (`--retry`, `--skip`, `--from`, `--rollback-to`) on a
+/// run that already finished: not applied, since a finished run does not run again, and the
+/// command that starts a new run with its inputs. None for a plain resume.
+fn unapplied_on_finished(
+    ctx: &Ctx,
+    view: &crate::project::StatusView,
+    mode: &ResumeMode,
+) -> Option<String> {
+    let flag = match mode {
+        ResumeMode::Continue => return None,
+        ResumeMode::Retry => "--retry".to_string(),
+        ResumeMode::Skip => "--skip".to_string(),
+        ResumeMode::From(unit) => format!("--from {}", crate::render::shell_quote(unit)),
+        ResumeMode::RollbackTo(step) => {
+            format!("--rollback-to {}", crate::render::shell_quote(step))
+        }
+    };
+    let again = crate::project::run_again(view, view.kind.group());
+    let fill = if again.fill.is_empty() {
+        ""
+    } else {
+        " (VALUE: each secret input's value again)"
+    };
+    Some(format!(
+        "{flag} was not applied: run {} already finished ({}), and a finished run does not run again; {}{fill} starts a new run",
+        view.run_id,
+        view.status.as_str(),
+        crate::render::suggested_command(&ctx.globals(), &again.argv[1..]),
+    ))
+}
+
 /// Give the journal the values of secret inputs in `given` (a resume's or a report's
 /// `--input`, the MCP tools' `inputs`), checked as `run` checks inputs: only secret inputs of
 /// the run, of their type. Held by this process for the run (`hold_secret_inputs`). An input
@@ -2412,8 +2448,10 @@ pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), Comm
     for (key, _) in outputs {
         crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
             |e| {
+                // Worded for every caller: the CLI's `--output`, an MCP tool's `outputs`, the
+                // web form's fields (before, an MCP tool error spoke of `--output`).
                 CommandError::bad_input(format!(
-                    "--output {}: {}",
+                    "reported output {}: {}",
                     crate::definition::shown(key),
                     e.problem
                 ))

@@ -471,17 +471,34 @@ fn failure_place(bad: &crate::store::BadEvent) -> String {
     }
 }
 
-/// How many of the runs checked verified, when any did (the others are named above).
+/// How many of the runs (and other chains) checked verified, when any did (the others are
+/// named above). Runs and other chains are counted apart, as the summary counts them: before,
+/// a verified schedule chain was counted as "the other run" beside a run that failed.
 fn intact_note(report: &VerifyReport) -> String {
-    let intact = report
-        .heads
-        .iter()
-        .filter(|(run, _)| !report.failed(run))
-        .count();
-    match intact {
+    let intact = |runs: bool| {
+        report
+            .heads
+            .iter()
+            .filter(|(id, _)| crate::store::is_run_chain(id.as_bytes()) == runs)
+            .filter(|(id, _)| !report.failed(id))
+            .count()
+    };
+    let (runs, chains) = (intact(true), intact(false));
+    let runs_part = match runs {
         0 => String::new(),
-        1 => "; the other run verified".to_string(),
-        n => format!("; the other {} verified", super::count(n, "run")),
+        1 => "the other run".to_string(),
+        n => format!("the other {}", super::count(n, "run")),
+    };
+    let chains_part = match chains {
+        0 => String::new(),
+        1 => "1 other chain".to_string(),
+        n => format!("{n} other chains"),
+    };
+    match (runs_part.is_empty(), chains_part.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!("; {runs_part} verified"),
+        (true, false) => format!("; {chains_part} verified"),
+        (false, false) => format!("; {runs_part} and {chains_part} verified"),
     }
 }
 

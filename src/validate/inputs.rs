@@ -210,7 +210,9 @@ fn typed(kind: InputType, raw: &str) -> Result<Value, String> {
         InputType::Boolean => match raw.trim().to_lowercase().as_str() {
             "true" | "yes" | "1" | "on" => Ok(Value::Bool(true)),
             "false" | "no" | "0" | "off" => Ok(Value::Bool(false)),
-            _ => Err(format!("`{raw}` is not a boolean (true or false)")),
+            _ => Err(format!(
+                "`{raw}` is not a boolean (true or false; yes/no, on/off and 1/0 are read as them too)"
+            )),
         },
     }
 }
