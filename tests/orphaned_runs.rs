@@ -598,34 +598,19 @@ fn a_resume_from_another_home_on_a_shared_sqlite_log_ends_the_dead_drivers_comma
 /// log, then SIGKILL the frozen driver: it died before it acted on the request. The request's
 /// own command is killed once its request is in the log (it would wait for the driver).
 fn driver_dies_before_acting_on(env: &Env, args: &[&str], request: &[&str]) {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    let mut driver = env
-        .command(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let wait_for = |kind: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !kinds(env).iter().any(|k| k == kind) {
-            assert!(Instant::now() < deadline, "gave up waiting for {kind}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for("step_started");
-    kill(Pid::from_raw(driver.id() as i32), Signal::SIGSTOP).unwrap();
+    let logged = |kind: &str| kinds(env).iter().any(|k| k == kind);
+    let mut driver = common::Frozen::start(env, args, "step_started", || logged("step_started"));
     let mut asking = env
         .command(request)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("stop_requested");
+    common::wait_until("stop_requested", || logged("stop_requested"));
     let _ = asking.kill();
     let _ = asking.wait();
-    driver.kill().unwrap();
-    driver.wait().unwrap();
+    driver.child.kill().unwrap();
+    driver.child.wait().unwrap();
 }
 
 /// Seen by an SRE review: an abort asked of a driver that was frozen, then killed, was lost —
