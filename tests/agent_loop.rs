@@ -796,12 +796,7 @@ fn a_report_without_run_goes_to_the_latest_run_and_engine_steps_are_not_reported
         "hold",
         "name: hold\nsteps:\n  - {name: L, run: 'touch started; sleep 30'}\n",
     );
-    let mut child = env
-        .command(&["workflow", "run", "hold"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["workflow", "run", "hold"]);
     common::wait_until("the step to start", || env.file("started").exists());
     let refused = env.run(&["workflow", "step", "fail", "L", "--run", "hold"]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
@@ -996,12 +991,7 @@ fn a_dry_run_resume_of_a_held_run_says_it_is_held(env: Env) {
         "hold",
         "name: hold\nsteps:\n  - name: wait\n    run: touch started; while [ ! -f go ]; do sleep 0.05; done\n",
     );
-    let mut child = env
-        .command(&["workflow", "run", "hold"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["workflow", "run", "hold"]);
     common::wait_until("the step to start", || env.file("started").exists());
     for deleted in [false, true] {
         if deleted {
@@ -1070,12 +1060,7 @@ fn a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_fail
         expected(&[("Prep2", "undo"), ("Prep", "undo"), ("Review", "untouched")])
     );
     // Prep2's compensation fails, then the driver dies during Prep's.
-    let mut child = env
-        .command(&["workflow", "resume"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["workflow", "resume"]);
     common::wait_until("Prep's compensation to start", || {
         env.file("started").exists()
     });

@@ -100,12 +100,7 @@ fn a_partial_line_is_shown_while_the_step_waits_and_continued_when_it_ends() {
 fn a_partial_line_survives_a_killed_driver() {
     let env = Env::new();
     env.workflow("n", WAITING);
-    let mut driver = env
-        .command(&["workflow", "run", "n"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "n"]);
     common::wait_within(
         "the partial line in the attempt's file",
         Duration::from_secs(60),
@@ -169,12 +164,7 @@ fn logs_of_a_step_with_no_output_says_whether_it_is_running_skipped_or_a_prompt_
         "q",
         "name: q\nsteps:\n  - name: Build\n    run: while [ ! -f go ]; do sleep 0.1; done\n  - name: Maybe\n    if: \"false\"\n    run: echo maybe\n  - name: Ask\n    prompt: ship it?\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "q"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "q"]);
     common::wait_within("Build running", Duration::from_secs(60), || {
         step_status(&env, "Build").as_deref() == Some("running")
     });
@@ -221,12 +211,7 @@ fn logs_follow_of_a_step_not_started_ends_when_the_run_is_interrupted() {
         "k",
         "name: k\nsteps:\n  - name: Slow\n    run: while [ ! -f go ]; do sleep 0.1; done\n  - name: Later\n    run: echo later\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "k"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "k"]);
     common::wait_within("Slow running", Duration::from_secs(60), || {
         step_status(&env, "Slow").as_deref() == Some("running")
     });

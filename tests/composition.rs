@@ -2662,12 +2662,7 @@ fn a_stopped_parent_says_its_resume_goes_on_with_its_child_run() {
         "name: c2s\nsteps:\n  - {name: one, run: echo}\n  - {name: two, run: 'touch two-started; sleep 6'}\n",
     );
     env.workflow("p2s", "name: p2s\nsteps:\n  - {name: call, uses: c2s}\n");
-    let mut child = env
-        .command(&["workflow", "run", "p2s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["workflow", "run", "p2s"]);
     common::wait_until("the child's second step starts", || {
         env.project().join("two-started").exists()
     });

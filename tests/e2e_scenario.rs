@@ -1049,12 +1049,7 @@ fn a_driver_killed_while_a_phases_if_command_runs_leaves_the_scenario_interrupte
         "sc",
         "name: sc\ndescription: d\nphases:\n  - name: a\n    description: d\n    if: {run: 'if [ -f started ]; then exit 0; fi; touch started; exec sleep 60'}\n    run: echo ran > ran.log\n",
     );
-    let mut driver = env
-        .command(&["orchestrate", "run", "sc"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["orchestrate", "run", "sc"]);
     common::wait_until("the condition command to start", || {
         env.file("started").exists()
     });

@@ -924,12 +924,7 @@ fn a_fifo_in_place_of_the_inflight_notes_never_hangs_a_report_or_resume() {
         ),
         (vec!["workflow", "resume"], 0),
     ] {
-        let mut child = env
-            .command(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = env.spawn(&args);
         let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let code = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -1225,12 +1220,7 @@ fn a_killed_drivers_compensation_check_or_condition_is_ended_before_it_runs_agai
     for (what, yaml) in cases {
         let env = Env::new();
         env.workflow("w", &yaml);
-        let mut driver = env
-            .command(&["workflow", "run", "w"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut driver = env.spawn(&["workflow", "run", "w"]);
         common::wait_until(&format!("the {what} command to start"), || {
             env.file("first.pid").exists()
         });
@@ -1279,12 +1269,7 @@ fn a_driver_killed_while_an_if_command_runs_leaves_the_run_interrupted() {
         "ic",
         "name: ic\nsteps:\n  - name: a\n    run: echo a\n  - name: b\n    if: {run: 'if [ -f first.pid ]; then exit 0; fi; echo $$ > first.pid; exec sleep 60'}\n    run: echo b > b.log\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "ic"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "ic"]);
     common::wait_until("the condition command to start", || {
         std::fs::read_to_string(env.file("first.pid")).is_ok_and(|p| p.ends_with('\n'))
     });

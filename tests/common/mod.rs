@@ -392,6 +392,15 @@ impl Env {
         cmd
     }
 
+    /// The binary started with `args` in the background, its output dropped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Out {
         self.run_with(args, &[])
     }
@@ -484,12 +493,7 @@ impl Frozen {
     /// Start `args` in `env`, its output dropped, and freeze it (SIGSTOP) once `ready`
     /// holds (`what`: what is waited for, should it never come).
     pub fn start(env: &Env, args: &[&str], what: &str, ready: impl FnMut() -> bool) -> Frozen {
-        let child = env
-            .command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = env.spawn(args);
         wait_until(what, ready);
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
