@@ -1,7 +1,7 @@
 //! The decider in given/when/then form: given past events, when a command arrives, then
 //! these events (or this refusal) follow.
 
-use std::collections::BTreeMap;
+mod common;
 
 use cortex::decide::{AttemptReport, Command, DecideError, RunPhase, RunState, decide, evolve};
 use cortex::definition::{Config, Workflow, parse_workflow, snapshot};
@@ -25,25 +25,14 @@ fn op() -> Operator {
 fn started(wf: &Workflow, config: Config) -> Event {
     let (definition, definition_hash) = snapshot(wf);
     Event::RunStarted(Box::new(RunStarted {
-        kind: RunKind::Workflow,
-        name: wf.name.clone(),
-        definition,
-        definition_hash,
-        source: "test.yaml".into(),
-        inputs: BTreeMap::new(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
         config,
-        agents: BTreeMap::new(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
-        working_dir: "/tmp".into(),
-        driver: Driver {
-            pid: 1,
-            host: "h".into(),
-        },
-        by: op(),
+        ..common::run_started(
+            RunKind::Workflow,
+            &wf.name,
+            (definition, definition_hash),
+            "test.yaml",
+            op(),
+        )
     }))
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::cluster::Cluster;
 use common::{Env, pg_schema, test_pg};
 use cortex::decide::{AgentCommand, AttemptReport, Command, StepStatus, replay};
-use cortex::definition::{Config, Durability, parse_workflow, snapshot};
+use cortex::definition::{Durability, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
 use cortex::execute::{FixedClock, Journal, SequentialIds, fold_log};
 use cortex::plan::{Next, next};
@@ -76,25 +76,18 @@ fn start_event(case: &Case) -> RunStarted {
     let wf = parse_workflow("sim.yaml", &y).expect("generated workflows parse");
     let (definition, definition_hash) = snapshot(&wf);
     RunStarted {
-        kind: RunKind::Workflow,
-        name: wf.name.clone(),
-        definition,
-        definition_hash,
-        source: "sim.yaml".into(),
-        inputs: BTreeMap::new(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: BTreeMap::new(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
         working_dir: "/ünïcode path".into(),
         driver: Driver {
             pid: 7,
             host: "sim".into(),
         },
-        by: op(),
+        ..common::run_started(
+            RunKind::Workflow,
+            &wf.name,
+            (definition, definition_hash),
+            "sim.yaml",
+            op(),
+        )
     }
 }
 

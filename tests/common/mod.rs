@@ -510,3 +510,37 @@ impl Frozen {
 pub fn count_events(env: &Env, run: &str, kind: &str) -> usize {
     env.events(run).iter().filter(|e| e["type"] == kind).count()
 }
+
+/// A `run_started` of the definition snapshot `(definition, definition_hash)` (as
+/// `cortex::definition::snapshot` makes it) with nothing else a test does not name: no
+/// inputs, agents, parent or workflows it uses, the default config, in `/tmp`, driven by pid 1
+/// on host `h`. A test sets other fields with `RunStarted { …, ..run_started(…) }`.
+pub fn run_started(
+    kind: cortex::event::RunKind,
+    name: &str,
+    (definition, definition_hash): (serde_json::Value, String),
+    source: &str,
+    by: cortex::event::Operator,
+) -> cortex::event::RunStarted {
+    cortex::event::RunStarted {
+        kind,
+        name: name.into(),
+        definition,
+        definition_hash,
+        source: source.into(),
+        inputs: Default::default(),
+        secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
+        config: Default::default(),
+        agents: Default::default(),
+        claude: None,
+        parent: None,
+        uses: Default::default(),
+        working_dir: "/tmp".into(),
+        driver: cortex::event::Driver {
+            pid: 1,
+            host: "h".into(),
+        },
+        by,
+    }
+}
