@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::{Env, Out};
 use cortex::decide::{AttemptReport, Command};
 use cortex::definition::{Config, Durability, parse_workflow, snapshot};
@@ -131,25 +129,19 @@ fn record_old_run(env: &Env, yaml: &str, config: Config) -> (SqliteStore, String
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap();
     journal
         .submit(Command::Start(Box::new(RunStarted {
-            kind: RunKind::Workflow,
-            name: wf.name.clone(),
-            definition,
-            definition_hash,
-            source: "old.yaml".into(),
-            inputs: BTreeMap::new(),
-            secret_inputs: Vec::new(),
-            secret_defaults: Vec::new(),
             config,
-            agents: BTreeMap::new(),
-            claude: None,
-            parent: None,
-            uses: Default::default(),
             working_dir: env.project().display().to_string(),
             driver: Driver {
                 pid: 1,
                 host: "gone".into(),
             },
-            by: operator(),
+            ..common::run_started(
+                RunKind::Workflow,
+                &wf.name,
+                (definition, definition_hash),
+                "old.yaml",
+                operator(),
+            )
         })))
         .unwrap();
     drop(journal);

@@ -7,14 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::{Env, lines};
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 const TICKET: &str = "name: ticket\ninputs:\n  ticket: {type: string, required: true}\nsteps:\n  - name: Plan\n    prompt: Plan the fix for ${{ inputs.ticket }}.\n    validate:\n      - output: plan\n  - name: Implement\n    prompt: Implement ${{ steps.Plan.outputs.plan }} for ${{ inputs.ticket }}.\n";
 
 fn events(env: &Env) -> usize {
@@ -271,7 +263,7 @@ fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1(env: E
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    common::wait_until("the step to start", || env.file("started").exists());
     let abort = env.run(&["workflow", "abort", "--message", "wrong branch"]);
     assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
     let out = child.wait_with_output().unwrap();
@@ -804,13 +796,8 @@ fn a_report_without_run_goes_to_the_latest_run_and_engine_steps_are_not_reported
         "hold",
         "name: hold\nsteps:\n  - {name: L, run: 'touch started; sleep 30'}\n",
     );
-    let mut child = env
-        .command(&["workflow", "run", "hold"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    let mut child = env.spawn(&["workflow", "run", "hold"]);
+    common::wait_until("the step to start", || env.file("started").exists());
     let refused = env.run(&["workflow", "step", "fail", "L", "--run", "hold"]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
     assert!(
@@ -1004,13 +991,8 @@ fn a_dry_run_resume_of_a_held_run_says_it_is_held(env: Env) {
         "hold",
         "name: hold\nsteps:\n  - name: wait\n    run: touch started; while [ ! -f go ]; do sleep 0.05; done\n",
     );
-    let mut child = env
-        .command(&["workflow", "run", "hold"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    let mut child = env.spawn(&["workflow", "run", "hold"]);
+    common::wait_until("the step to start", || env.file("started").exists());
     for deleted in [false, true] {
         if deleted {
             std::fs::remove_dir_all(env.home().join("locks")).unwrap();
@@ -1078,13 +1060,8 @@ fn a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_fail
         expected(&[("Prep2", "undo"), ("Prep", "undo"), ("Review", "untouched")])
     );
     // Prep2's compensation fails, then the driver dies during Prep's.
-    let mut child = env
-        .command(&["workflow", "resume"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("Prep's compensation to start", || {
+    let mut child = env.spawn(&["workflow", "resume"]);
+    common::wait_until("Prep's compensation to start", || {
         env.file("started").exists()
     });
     child.kill().unwrap();
@@ -2729,7 +2706,7 @@ fn with_checkpoints_off_a_resume_after_a_no_drive_report_goes_on_from_the_report
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("Build to start", || {
+    common::wait_until("Build to start", || {
         lines(&crash.file("ran.log")).contains(&"built".to_string())
     });
     driver.kill().unwrap(); // SIGKILL

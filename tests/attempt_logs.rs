@@ -671,12 +671,7 @@ fn cortex_logs_marks_an_attempt_whose_driver_was_killed_as_interrupted_not_recor
         "killed",
         "name: killed\nsteps:\n  - name: slow\n    run: if [ -f again ]; then echo second; else touch again; echo partial; while [ ! -f go ]; do sleep 0.1; done; fi\n",
     );
-    let mut child = env
-        .command(&["workflow", "run", "killed"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["workflow", "run", "killed"]);
     let until = Instant::now() + Duration::from_secs(30);
     while !walk(&env.home().join("logs"))
         .iter()
@@ -717,12 +712,7 @@ fn cortex_logs_judges_an_attempt_of_a_killed_driver_interrupted_as_status_does()
         "killed",
         "name: killed\nsteps:\n  - name: slow\n    run: echo partial; while [ ! -f go ]; do sleep 0.1; done\n",
     );
-    let mut child = env
-        .command(&["workflow", "run", "killed"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["workflow", "run", "killed"]);
     let until = Instant::now() + Duration::from_secs(30);
     while !walk(&env.home().join("logs"))
         .iter()
@@ -1407,12 +1397,7 @@ fn a_phase_stopped_before_it_printed_anything_is_listed_empty_and_interrupted() 
         "slow",
         "name: slow\ndescription: s\nphases:\n  - name: wait\n    description: w\n    run: sleep 20\n",
     );
-    let mut child = env
-        .command(&["orchestrate", "run", "slow"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["orchestrate", "run", "slow"]);
     let until = Instant::now() + Duration::from_secs(30);
     let started = || {
         let shown = env.run(&["--json", "log", "show"]);

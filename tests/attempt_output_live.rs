@@ -7,18 +7,9 @@
 mod common;
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Env;
-
-/// Wait (at most 60 s, looking every 50 ms) until `done` holds.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < until, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn run_id(env: &Env) -> String {
     env.status(None)["run_id"].as_str().unwrap().to_string()
@@ -55,10 +46,14 @@ fn a_partial_line_is_shown_while_the_step_waits_and_continued_when_it_ends() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the partial line in the attempt's file", || {
-        step_status(&env, "Wait").as_deref() == Some("running")
-            && env.run(&["logs", "n", "Wait", "--raw"]).stdout == "Waiting for lock..."
-    });
+    common::wait_within(
+        "the partial line in the attempt's file",
+        Duration::from_secs(60),
+        || {
+            step_status(&env, "Wait").as_deref() == Some("running")
+                && env.run(&["logs", "n", "Wait", "--raw"]).stdout == "Waiting for lock..."
+        },
+    );
     let run = run_id(&env);
     let logs = env.run(&["logs", &run, "Wait"]);
     assert_eq!(
@@ -66,9 +61,11 @@ fn a_partial_line_is_shown_while_the_step_waits_and_continued_when_it_ends() {
         "{}",
         logs.stderr
     );
-    wait_until("the partial line in the live output", || {
-        std::fs::read_to_string(&live).is_ok_and(|t| t.contains("   │ Waiting for lock...\n"))
-    });
+    common::wait_within(
+        "the partial line in the live output",
+        Duration::from_secs(60),
+        || std::fs::read_to_string(&live).is_ok_and(|t| t.contains("   │ Waiting for lock...\n")),
+    );
     let mut follow = env
         .command(&["logs", &run, "Wait", "--follow"])
         .stdout(std::process::Stdio::piped())
@@ -103,15 +100,12 @@ fn a_partial_line_is_shown_while_the_step_waits_and_continued_when_it_ends() {
 fn a_partial_line_survives_a_killed_driver() {
     let env = Env::new();
     env.workflow("n", WAITING);
-    let mut driver = env
-        .command(&["workflow", "run", "n"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the partial line in the attempt's file", || {
-        env.run(&["logs", "n", "Wait", "--raw"]).stdout == "Waiting for lock..."
-    });
+    let mut driver = env.spawn(&["workflow", "run", "n"]);
+    common::wait_within(
+        "the partial line in the attempt's file",
+        Duration::from_secs(60),
+        || env.run(&["logs", "n", "Wait", "--raw"]).stdout == "Waiting for lock...",
+    );
     driver.kill().unwrap(); // SIGKILL
     driver.wait().unwrap();
     let run = run_id(&env);
@@ -170,13 +164,8 @@ fn logs_of_a_step_with_no_output_says_whether_it_is_running_skipped_or_a_prompt_
         "q",
         "name: q\nsteps:\n  - name: Build\n    run: while [ ! -f go ]; do sleep 0.1; done\n  - name: Maybe\n    if: \"false\"\n    run: echo maybe\n  - name: Ask\n    prompt: ship it?\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "q"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("Build running", || {
+    let mut driver = env.spawn(&["workflow", "run", "q"]);
+    common::wait_within("Build running", Duration::from_secs(60), || {
         step_status(&env, "Build").as_deref() == Some("running")
     });
     let run = run_id(&env);
@@ -222,13 +211,8 @@ fn logs_follow_of_a_step_not_started_ends_when_the_run_is_interrupted() {
         "k",
         "name: k\nsteps:\n  - name: Slow\n    run: while [ ! -f go ]; do sleep 0.1; done\n  - name: Later\n    run: echo later\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "k"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("Slow running", || {
+    let mut driver = env.spawn(&["workflow", "run", "k"]);
+    common::wait_within("Slow running", Duration::from_secs(60), || {
         step_status(&env, "Slow").as_deref() == Some("running")
     });
     driver.kill().unwrap(); // SIGKILL

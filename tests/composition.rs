@@ -9,14 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::{Env, lines};
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn scenario(env: &Env, name: &str, yaml: &str) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
@@ -888,7 +880,7 @@ fn killed_once_logged(env: &Env, name: &str, line: &str) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until(&format!("`{line}` in ran.log"), || {
+    common::wait_until(&format!("`{line}` in ran.log"), || {
         lines(&env.file("ran.log")).contains(&line.to_string())
     });
     driver.kill().unwrap(); // SIGKILL
@@ -1008,7 +1000,7 @@ fn outer_stopped_by_sigint_inside_its_child() -> Env {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the child's step", || env.file("started").exists());
+    common::wait_until("the child's step", || env.file("started").exists());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(driver.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -1864,7 +1856,7 @@ fn parent_driving_its_running_child(env: &Env) -> (std::process::Child, String, 
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("the child's step", || env.file("started").exists());
+    common::wait_until("the child's step", || env.file("started").exists());
     (driver, run_of(env, "kid"), run_of(env, "par"))
 }
 
@@ -2072,7 +2064,7 @@ fn aborting_the_top_run_aborts_each_run_below_it_without_pausing_them_first() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the leaf's step", || env.file("started").exists());
+    common::wait_until("the leaf's step", || env.file("started").exists());
     let top = run_of(&env, "top");
     let abort = env.run(&["workflow", "abort", &top]);
     assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
@@ -2670,13 +2662,8 @@ fn a_stopped_parent_says_its_resume_goes_on_with_its_child_run() {
         "name: c2s\nsteps:\n  - {name: one, run: echo}\n  - {name: two, run: 'touch two-started; sleep 6'}\n",
     );
     env.workflow("p2s", "name: p2s\nsteps:\n  - {name: call, uses: c2s}\n");
-    let mut child = env
-        .command(&["workflow", "run", "p2s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the child's second step starts", || {
+    let mut child = env.spawn(&["workflow", "run", "p2s"]);
+    common::wait_until("the child's second step starts", || {
         env.project().join("two-started").exists()
     });
     nix::sys::signal::kill(

@@ -4,6 +4,8 @@
 //! same `Runner` methods the driver calls, and runs child workflows through the same pure
 //! plan (`plan::child_*`) the driver's `execute::child` carries out, in the same log.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use cortex::decide::{
     AttemptReport, Command, RunPhase, RunState, StepStatus, evolve, replay, restore, snapshot_json,
 };
-use cortex::definition::{Config, Workflow, parse_workflow, snapshot};
+use cortex::definition::{Workflow, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, ResumeMode, RunKind, RunStarted, UsedWorkflow};
 use cortex::execute::{FixedClock, Journal, Redactor, Runner, SequentialIds, StopFlag};
 use cortex::plan::{
@@ -205,22 +207,17 @@ fn start_event(case: &Case) -> RunStarted {
         },
     );
     RunStarted {
-        kind: RunKind::Workflow,
-        name: wf.name.clone(),
-        definition,
-        definition_hash,
-        source: "sim.yaml".into(),
         inputs,
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: BTreeMap::new(),
-        claude: None,
         working_dir: "/".into(),
         driver: driver(),
-        by: op(),
-        parent: None,
         uses,
+        ..common::run_started(
+            RunKind::Workflow,
+            &wf.name,
+            (definition, definition_hash),
+            "sim.yaml",
+            op(),
+        )
     }
 }
 

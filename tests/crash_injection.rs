@@ -16,7 +16,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::Env;
@@ -286,11 +285,7 @@ fn next_args(env: &Env, subject: &Subject, run: &str) -> Vec<String> {
 fn spawn(env: &Env, subject: &Subject, args: &[String]) -> std::process::Child {
     install(env, subject);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    env.command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    env.spawn(&args)
 }
 
 fn install(env: &Env, subject: &Subject) {

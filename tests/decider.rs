@@ -1,7 +1,7 @@
 //! The decider in given/when/then form: given past events, when a command arrives, then
 //! these events (or this refusal) follow.
 
-use std::collections::BTreeMap;
+mod common;
 
 use cortex::decide::{AttemptReport, Command, DecideError, RunPhase, RunState, decide, evolve};
 use cortex::definition::{Config, Workflow, parse_workflow, snapshot};
@@ -25,25 +25,14 @@ fn op() -> Operator {
 fn started(wf: &Workflow, config: Config) -> Event {
     let (definition, definition_hash) = snapshot(wf);
     Event::RunStarted(Box::new(RunStarted {
-        kind: RunKind::Workflow,
-        name: wf.name.clone(),
-        definition,
-        definition_hash,
-        source: "test.yaml".into(),
-        inputs: BTreeMap::new(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
         config,
-        agents: BTreeMap::new(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
-        working_dir: "/tmp".into(),
-        driver: Driver {
-            pid: 1,
-            host: "h".into(),
-        },
-        by: op(),
+        ..common::run_started(
+            RunKind::Workflow,
+            &wf.name,
+            (definition, definition_hash),
+            "test.yaml",
+            op(),
+        )
     }))
 }
 
@@ -93,6 +82,22 @@ fn finish(step: &str, attempt: u32, code: i32) -> Command {
         log: None,
         permanent: false,
     }))
+}
+
+/// An operator's resume (`tester`, from a driver of pid 2 on `h`) in `mode`.
+fn resume_cmd(mode: ResumeMode) -> Command {
+    Command::Resume {
+        mode,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+        enable_rollback: None,
+        leave_claimed: false,
+        lease_lapsed: false,
+    }
 }
 
 fn pre_ok() -> Event {
@@ -386,15 +391,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
         checkpoint("a"),
         started_step("b", 1),
     ])
-    .when(Command::Resume {
-        mode: ResumeMode::Continue,
-        by: op(),
-        driver: driver.clone(),
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
-    })
+    .when(resume_cmd(ResumeMode::Continue))
     .unwrap();
     assert!(matches!(&then[0], Event::StepInterrupted { step, attempt: 1, .. } if step == "b"));
     assert_eq!(
@@ -430,18 +427,7 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
         },
         Event::RunStopped {},
     ])
-    .when(Command::Resume {
-        mode: ResumeMode::Continue,
-        by: op(),
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
-    })
+    .when(resume_cmd(ResumeMode::Continue))
     .unwrap();
     assert!(matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"));
 }
@@ -463,17 +449,12 @@ fn a_workers_takeover_resume_of_a_stopped_or_stopping_run_is_refused() {
         signal: None,
         abort,
     };
-    let resume = |leave_claimed| Command::Resume {
-        mode: ResumeMode::Continue,
-        by: op(),
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed,
-        lease_lapsed: false,
+    let resume = |leave: bool| {
+        let mut resume = resume_cmd(ResumeMode::Continue);
+        if let Command::Resume { leave_claimed, .. } = &mut resume {
+            *leave_claimed = leave;
+        }
+        resume
     };
     let stopped: Vec<Event> = base
         .iter()
@@ -532,32 +513,20 @@ fn a_rollback_under_way_refuses_skip_retry_from_and_rollback_to() {
             resume_after: None,
         },
     ];
-    let resume = |mode| Command::Resume {
-        mode,
-        by: op(),
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
-    };
     for mode in [
         ResumeMode::Skip,
         ResumeMode::Retry,
         ResumeMode::From("c".into()),
         ResumeMode::RollbackTo("a".into()),
     ] {
-        let refused = given(history.clone()).when(resume(mode.clone()));
+        let refused = given(history.clone()).when(resume_cmd(mode.clone()));
         assert!(
             matches!(&refused, Err(DecideError::RollingBack { pending, .. }) if pending == "`b`, `a`"),
             "{mode:?}: {refused:?}"
         );
     }
     let then = given(history.clone())
-        .when(resume(ResumeMode::Continue))
+        .when(resume_cmd(ResumeMode::Continue))
         .unwrap();
     assert!(
         matches!(then.last(), Some(Event::RunResumed { .. })),
@@ -584,18 +553,7 @@ fn resume_skip_records_the_operator_and_moves_on() {
             reason: "x".into(),
         },
     ])
-    .when(Command::Resume {
-        mode: ResumeMode::Skip,
-        by: op(),
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
-    })
+    .when(resume_cmd(ResumeMode::Skip))
     .unwrap();
     assert!(
         matches!(&then[1], Event::StepSkipped { step, by: Some(by), .. } if step == "a" && by.actor == "tester")
@@ -621,18 +579,7 @@ fn rollback_to_needs_rollback_enabled() {
             reason: "x".into(),
         },
     ])
-    .when(Command::Resume {
-        mode: ResumeMode::RollbackTo("a".into()),
-        by: op(),
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
-    })
+    .when(resume_cmd(ResumeMode::RollbackTo("a".into())))
     .unwrap_err();
     assert_eq!(err, DecideError::RollbackDisabled { at_start: true });
 }
@@ -1052,18 +999,7 @@ fn a_step_whose_items_run_is_never_started_itself_and_resume_from_names_steps_no
         matches!(out, Err(DecideError::StepNotReady { .. })),
         "{out:?}"
     );
-    let out = given(history).when(Command::Resume {
-        mode: ResumeMode::From("d[0]".into()),
-        by: op(),
-        driver: Driver {
-            pid: 1,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
-    });
+    let out = given(history).when(resume_cmd(ResumeMode::From("d[0]".into())));
     assert!(
         matches!(out, Err(DecideError::ItemOfForeach { .. })),
         "{out:?}"
@@ -1252,21 +1188,6 @@ fn no_attempt_starts_while_a_stop_or_abort_is_asked_for() {
         ])
         .when(Command::StartAttempt { step: "b".into() });
         assert!(matches!(then, Err(DecideError::Stopping)), "{then:?}");
-    }
-}
-
-fn resume_cmd(mode: ResumeMode) -> Command {
-    Command::Resume {
-        mode,
-        by: op(),
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
     }
 }
 
@@ -1559,21 +1480,6 @@ fn scenario_started(config: Config) -> Event {
     Event::RunStarted(run)
 }
 
-fn resume_with(mode: ResumeMode) -> Command {
-    Command::Resume {
-        mode,
-        by: op(),
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
-    }
-}
-
 #[test]
 fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
     // `b` and `c` were stopped mid-run: neither failed.
@@ -1598,7 +1504,7 @@ fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
         Event::RunStopped {},
     ];
     let err = given(stopped)
-        .when(resume_with(ResumeMode::Skip))
+        .when(resume_cmd(ResumeMode::Skip))
         .unwrap_err();
     assert!(matches!(err, DecideError::CannotSkip(_)), "{err}");
     // Both failed for good: which one to skip is not the first in the file's to guess.
@@ -1626,7 +1532,7 @@ fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
         },
     ];
     let err = given(both.clone())
-        .when(resume_with(ResumeMode::Skip))
+        .when(resume_cmd(ResumeMode::Skip))
         .unwrap_err();
     let DecideError::CannotSkip(why) = err else {
         panic!("{err}")
@@ -1634,7 +1540,7 @@ fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
     assert!(why.contains("`b`, `c`"), "{why}");
     // One failed: it is the one skipped.
     let one: Vec<Event> = both.iter().filter(|e| **e != fail("c")).cloned().collect();
-    let then = given(one).when(resume_with(ResumeMode::Skip)).unwrap();
+    let then = given(one).when(resume_cmd(ResumeMode::Skip)).unwrap();
     assert!(
         then.iter()
             .any(|e| matches!(e, Event::StepSkipped { step, .. } if step == "b")),
@@ -1661,7 +1567,7 @@ fn a_scenario_retry_refuses_when_no_phase_failed_and_retries_the_failed_ones() {
         Event::RunStopped {},
     ];
     let err = given(stopped)
-        .when(resume_with(ResumeMode::Retry))
+        .when(resume_cmd(ResumeMode::Retry))
         .unwrap_err();
     let DecideError::CannotRetry(why) = err else {
         panic!("{err}")
@@ -1690,7 +1596,7 @@ fn a_scenario_retry_refuses_when_no_phase_failed_and_retries_the_failed_ones() {
             reason: "phases failed".into(),
         },
     ];
-    let then = given(failed).when(resume_with(ResumeMode::Retry)).unwrap();
+    let then = given(failed).when(resume_cmd(ResumeMode::Retry)).unwrap();
     assert!(
         then.iter().any(|e| matches!(
             e,
@@ -1715,7 +1621,7 @@ fn a_scenario_with_checkpoints_off_runs_its_completed_phases_again_on_resume() {
         Event::RunStopped {},
     ];
     let then = given(history.clone())
-        .when(resume_with(ResumeMode::Continue))
+        .when(resume_cmd(ResumeMode::Continue))
         .unwrap();
     let Some(Event::RunResumed { rerun, .. }) =
         then.iter().find(|e| matches!(e, Event::RunResumed { .. }))
@@ -1749,21 +1655,11 @@ fn asked_then_driver_died(wf: &Workflow, abort: bool, message: Option<&str>) -> 
 }
 
 fn resume_by(actor: &str) -> Command {
-    Command::Resume {
-        mode: ResumeMode::Continue,
-        by: Operator {
-            actor: actor.into(),
-            message: None,
-        },
-        driver: Driver {
-            pid: 2,
-            host: "h".into(),
-        },
-        timeout_seconds: None,
-        enable_rollback: None,
-        leave_claimed: false,
-        lease_lapsed: false,
+    let mut resume = resume_cmd(ResumeMode::Continue);
+    if let Command::Resume { by, .. } = &mut resume {
+        by.actor = actor.into();
     }
+    resume
 }
 
 /// Given an abort asked of a driver that died before acting on it, when anyone resumes the

@@ -397,12 +397,7 @@ fn an_abort_from_another_home_ends_a_chain_of_quick_steps() {
         yaml.push_str(&format!("  - {{name: s{i}, run: 'true'}}\n"));
     }
     env.workflow("quick", &yaml);
-    let mut driver = env
-        .command(&["workflow", "run", "quick"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "quick"]);
     let store = || SqliteStore::open_read(&env.db());
     let mut run_id = String::new();
     wait_until("a few steps to finish", || {

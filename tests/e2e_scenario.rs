@@ -310,17 +310,6 @@ fn unknown_scenarios_get_a_suggestion() {
     );
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < until,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 fn timeline(env: &Env) -> std::collections::BTreeMap<String, f64> {
     std::fs::read_to_string(env.file("build/timeline.txt"))
         .unwrap()
@@ -492,7 +481,7 @@ fn stop_from_another_terminal_then_resume_completes_the_scenario(env: Env) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the slow phase to start", || env.file("started").exists());
+    common::wait_until("the slow phase to start", || env.file("started").exists());
     let stop = env.run(&["orchestrate", "stop", "long", "--actor", "oncall"]);
     assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
     assert_eq!(
@@ -710,7 +699,7 @@ fn checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log(env: Env)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the slow phase to start", || env.file("started").exists());
+    common::wait_until("the slow phase to start", || env.file("started").exists());
     let started = env.run(&["orchestrate", "start", "cp", "gate"]);
     assert!(
         started.code == 0 || started.code == 3,
@@ -721,7 +710,7 @@ fn checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log(env: Env)
     // The driver starts the phase it was asked to; then it waits for its report. Accepted
     // beside the running driver, which carries the run on, the report exits 0: running is
     // neither waiting nor stopped (SPEC §5).
-    wait_until("the gate to be completed", || {
+    common::wait_until("the gate to be completed", || {
         env.run(&["orchestrate", "complete", "cp", "gate", "--no-drive"])
             .code
             == 0
@@ -1060,20 +1049,15 @@ fn a_driver_killed_while_a_phases_if_command_runs_leaves_the_scenario_interrupte
         "sc",
         "name: sc\ndescription: d\nphases:\n  - name: a\n    description: d\n    if: {run: 'if [ -f started ]; then exit 0; fi; touch started; exec sleep 60'}\n    run: echo ran > ran.log\n",
     );
-    let mut driver = env
-        .command(&["orchestrate", "run", "sc"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the condition command to start", || {
+    let mut driver = env.spawn(&["orchestrate", "run", "sc"]);
+    common::wait_until("the condition command to start", || {
         env.file("started").exists()
     });
     let status = |env: &Env| env.run(&["--json", "orchestrate", "status"]).json();
     let live = status(&env);
     assert_eq!(live["status"], "running", "{live}");
     assert_eq!(live["phases"][0]["checking_condition"], true, "{live}");
-    wait_until("the condition command to be noted", || {
+    common::wait_until("the condition command to be noted", || {
         env.all_inflight_notes().iter().any(|n| n.contains("if-"))
     });
     driver.kill().unwrap();
@@ -1092,6 +1076,21 @@ fn a_driver_killed_while_a_phases_if_command_runs_leaves_the_scenario_interrupte
     assert_eq!(common::lines(&env.file("ran.log")), ["ran"]);
 }
 
+/// The driver of a scenario `scn` (a phase `long` that sleeps 2 s beside a manual `review`),
+/// frozen (SIGSTOP) once `long` has started.
+fn frozen_in_a_phase(env: &Env) -> common::Frozen {
+    env.scenario(
+        "scn",
+        "name: scn\ndescription: d\nphases:\n  - {name: long, description: l, parallel: true, run: 'touch started; sleep 2'}\n  - {name: review, description: r, parallel: true}\n",
+    );
+    common::Frozen::start(
+        env,
+        &["orchestrate", "run", "scn"],
+        "the long phase to start",
+        || env.file("started").exists(),
+    )
+}
+
 /// `orchestrate stop` of a run whose driver is frozen (SIGSTOP): after its wait it says the
 /// stop is requested and not yet acted on (exit 0, as `workflow abort`'s requested case),
 /// never "running" with `stop` suggested again (exit 3, which means stopped); `status` shows
@@ -1099,22 +1098,8 @@ fn a_driver_killed_while_a_phases_if_command_runs_leaves_the_scenario_interrupte
 /// second stop answers at once; once thawed, the driver stops the run.
 #[test]
 fn a_stop_a_frozen_driver_has_not_acted_on_is_said_to_be_pending() {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
     let env = Env::new();
-    env.scenario(
-        "scn",
-        "name: scn\ndescription: d\nphases:\n  - {name: long, description: l, parallel: true, run: 'touch started; sleep 2'}\n  - {name: review, description: r, parallel: true}\n",
-    );
-    let mut driver = env
-        .command(&["orchestrate", "run", "scn"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the long phase to start", || env.file("started").exists());
-    let pid = Pid::from_raw(driver.id() as i32);
-    kill(pid, Signal::SIGSTOP).unwrap();
+    let mut driver = frozen_in_a_phase(&env);
 
     let stop = env.run(&["orchestrate", "stop", "scn", "--actor", "oncall"]);
     assert_eq!(stop.code, 0, "{}{}", stop.stdout, stop.stderr);
@@ -1170,17 +1155,18 @@ fn a_stop_a_frozen_driver_has_not_acted_on_is_said_to_be_pending() {
         "{}",
         again.stdout
     );
-    let log = env.run(&["--json", "log", "show", "scn"]).json();
-    let requests = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "stop_requested")
-        .count();
-    assert_eq!(requests, 1, "one request in the log");
+    assert_eq!(
+        common::count_events(&env, "scn", "stop_requested"),
+        1,
+        "one request in the log"
+    );
 
-    kill(pid, Signal::SIGCONT).unwrap();
-    assert_eq!(driver.wait().unwrap().code(), Some(3), "the run stopped");
+    driver.thaw();
+    assert_eq!(
+        driver.child.wait().unwrap().code(),
+        Some(3),
+        "the run stopped"
+    );
     let doc = env.run(&["--json", "orchestrate", "status", "scn"]).json();
     assert_eq!(doc["status"], "stopped");
     assert!(doc.get("stop_requested").is_none(), "{doc}");
@@ -1192,22 +1178,8 @@ fn a_stop_a_frozen_driver_has_not_acted_on_is_said_to_be_pending() {
 /// already and nothing was recorded; once thawed, the driver ends the run aborted.
 #[test]
 fn a_second_abort_of_a_frozen_driver_answers_at_once_that_it_was_requested_already() {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
     let env = Env::new();
-    env.scenario(
-        "scn",
-        "name: scn\ndescription: d\nphases:\n  - {name: long, description: l, parallel: true, run: 'touch started; sleep 2'}\n  - {name: review, description: r, parallel: true}\n",
-    );
-    let mut driver = env
-        .command(&["orchestrate", "run", "scn"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the long phase to start", || env.file("started").exists());
-    let pid = Pid::from_raw(driver.id() as i32);
-    kill(pid, Signal::SIGSTOP).unwrap();
+    let mut driver = frozen_in_a_phase(&env);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let abort = env.run(&["orchestrate", "abort", "scn", "--actor", "oncall"]);
         assert_eq!(abort.code, 0, "{}{}", abort.stdout, abort.stderr);
@@ -1237,21 +1209,18 @@ fn a_second_abort_of_a_frozen_driver_answers_at_once_that_it_was_requested_alrea
             "{}",
             human.stdout
         );
-        let log = env.run(&["--json", "log", "show", "scn"]).json();
-        let requests = log
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["type"] == "stop_requested")
-            .count();
-        assert_eq!(requests, 1, "one request in the log");
+        assert_eq!(
+            common::count_events(&env, "scn", "stop_requested"),
+            1,
+            "one request in the log"
+        );
     }));
-    kill(pid, Signal::SIGCONT).unwrap();
-    let _ = driver.wait();
+    driver.thaw();
+    let _ = driver.child.wait();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
-    wait_until("the run to end aborted", || {
+    common::wait_until("the run to end aborted", || {
         env.run(&["--json", "orchestrate", "status", "scn"]).json()["status"] == "aborted"
     });
 }

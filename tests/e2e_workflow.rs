@@ -49,20 +49,12 @@ fn example(name: &str) -> String {
     .unwrap()
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Wait until a run's notes of process groups in flight (`locks/RUN.pgids`) name
 /// group `pgid`: a driver notes a group just after starting it, so a test that kills the
 /// driver to leave the group behind waits for the note (the instant between the two is the
 /// gap DESIGN.md names, which these tests do not cover).
 fn wait_for_note(env: &Env, pgid: i32) {
-    wait_until(&format!("the note of group {pgid}"), || {
+    common::wait_until(&format!("the note of group {pgid}"), || {
         env.all_inflight_notes().into_iter().any(|text| {
             text.lines()
                 .any(|l| l.split_whitespace().nth(1) == Some(&pgid.to_string()))
@@ -332,7 +324,7 @@ steps:
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the second step to start", || {
+    common::wait_until("the second step to start", || {
         lines(&env.file("ran.log")).contains(&"second".to_string())
     });
     child.kill().unwrap(); // SIGKILL
@@ -377,7 +369,7 @@ fn a_second_driver_gets_exit_4_naming_the_holder(env: Env) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    common::wait_until("the step to start", || env.file("started").exists());
     let second = env.run(&["workflow", "resume"]);
     assert_eq!(second.code, 4, "{}{}", second.stdout, second.stderr);
     assert!(
@@ -404,7 +396,7 @@ fn sigint_is_a_recorded_stop_and_resume_finishes_the_run(env: Env) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    common::wait_until("the step to start", || env.file("started").exists());
     let begun = Instant::now();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -868,7 +860,7 @@ fn deleting_runs_during_a_run_never_lets_a_second_driver_in() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    common::wait_until("the step to start", || env.file("started").exists());
     // `runs/` is derived and may be deleted at any time: the run stays held.
     std::fs::remove_dir_all(env.home().join("runs")).unwrap();
     let second = env.run(&["workflow", "resume"]);
@@ -955,12 +947,7 @@ fn a_fifo_in_place_of_the_inflight_notes_never_hangs_a_report_or_resume() {
         ),
         (vec!["workflow", "resume"], 0),
     ] {
-        let mut child = env
-            .command(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = env.spawn(&args);
         let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let code = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -1045,7 +1032,7 @@ fn a_background_child_ends_with_its_step() {
             .unwrap()
     };
     let (ended, kept) = (pid("bg.pid"), pid("kept.pid"));
-    wait_until("the background child to end", || !pid_alive(ended));
+    common::wait_until("the background child to end", || !pid_alive(ended));
     assert!(
         pid_alive(kept),
         "a step that keeps its background was reaped"
@@ -1095,7 +1082,7 @@ fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid_or_a_
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || {
+    common::wait_until("the step to start", || {
         std::fs::read_to_string(env.file("started")).is_ok_and(|s| s.ends_with('\n'))
     });
     let orphan: i32 = std::fs::read_to_string(env.file("started"))
@@ -1136,7 +1123,7 @@ fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid_or_a_
         "{}",
         resumed.stderr
     );
-    wait_until("the run's own orphan to end", || !pid_alive(orphan));
+    common::wait_until("the run's own orphan to end", || !pid_alive(orphan));
     for stranger in &mut strangers {
         assert!(
             is_alive(stranger),
@@ -1160,7 +1147,7 @@ fn deleting_locks_during_a_run_never_lets_a_second_driver_in() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    common::wait_until("the step to start", || env.file("started").exists());
     // The lock file goes: the log still names the live driver, on this host.
     std::fs::remove_dir_all(env.home().join("locks")).unwrap();
     for _ in 0..2 {
@@ -1202,7 +1189,7 @@ fn a_driver_killed_after_its_lock_file_was_deleted_is_taken_over() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    common::wait_until("the step to start", || env.file("started").exists());
     std::fs::remove_dir_all(env.home().join("locks")).unwrap();
     child.kill().unwrap(); // SIGKILL: the driver the log names is gone
     child.wait().unwrap();
@@ -1256,13 +1243,8 @@ fn a_killed_drivers_compensation_check_or_condition_is_ended_before_it_runs_agai
     for (what, yaml) in cases {
         let env = Env::new();
         env.workflow("w", &yaml);
-        let mut driver = env
-            .command(&["workflow", "run", "w"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_until(&format!("the {what} command to start"), || {
+        let mut driver = env.spawn(&["workflow", "run", "w"]);
+        common::wait_until(&format!("the {what} command to start"), || {
             env.file("first.pid").exists()
         });
         let first: i32 = std::fs::read_to_string(env.file("first.pid"))
@@ -1310,13 +1292,8 @@ fn a_driver_killed_while_an_if_command_runs_leaves_the_run_interrupted() {
         "ic",
         "name: ic\nsteps:\n  - name: a\n    run: echo a\n  - name: b\n    if: {run: 'if [ -f first.pid ]; then exit 0; fi; echo $$ > first.pid; exec sleep 60'}\n    run: echo b > b.log\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "ic"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the condition command to start", || {
+    let mut driver = env.spawn(&["workflow", "run", "ic"]);
+    common::wait_until("the condition command to start", || {
         std::fs::read_to_string(env.file("first.pid")).is_ok_and(|p| p.ends_with('\n'))
     });
     let first: i32 = std::fs::read_to_string(env.file("first.pid"))
@@ -1404,7 +1381,7 @@ fn an_abort_reaches_the_live_driver_even_with_locks_deleted() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        wait_until("the step to start", || {
+        common::wait_until("the step to start", || {
             std::fs::read_to_string(env.file("started")).is_ok_and(|s| s.ends_with('\n'))
         });
         if delete_locks {

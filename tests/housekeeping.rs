@@ -5,14 +5,20 @@ mod common;
 
 use common::Env;
 
-#[test]
-fn gc_removes_derived_files_of_old_finished_runs_and_never_the_log() {
+/// A home with a workflow `done` that completes and one `asks` that waits on a prompt.
+fn done_and_asks() -> Env {
     let env = Env::new();
     env.workflow("done", "name: done\nsteps:\n  - {name: a, run: 'true'}\n");
     env.workflow(
         "asks",
         "name: asks\nsteps:\n  - {name: Plan, prompt: plan}\n",
     );
+    env
+}
+
+#[test]
+fn gc_removes_derived_files_of_old_finished_runs_and_never_the_log() {
+    let env = done_and_asks();
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
     let history = env.run(&["--json", "workflow", "history"]).json();
@@ -63,12 +69,7 @@ fn gc_removes_derived_files_of_old_finished_runs_and_never_the_log() {
 /// without waiting: a run some process holds keeps them, and so do unfinished runs.
 #[test]
 fn gc_removes_the_lock_files_of_finished_runs_but_not_of_held_or_unfinished_ones() {
-    let env = Env::new();
-    env.workflow("done", "name: done\nsteps:\n  - {name: a, run: 'true'}\n");
-    env.workflow(
-        "asks",
-        "name: asks\nsteps:\n  - {name: Plan, prompt: plan}\n",
-    );
+    let env = done_and_asks();
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
@@ -356,14 +357,11 @@ fn gc_keeps_the_output_file_of_a_background_driver_that_still_runs() {
         "2026-12-04T16:30:00Z",
     ]);
     assert_eq!(fired.code, 0, "{}{}", fired.stdout, fired.stderr);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !env.project().join("started").exists() {
-        assert!(
-            std::time::Instant::now() < until,
-            "the scheduled run never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    common::wait_within(
+        "the scheduled run to start",
+        std::time::Duration::from_secs(60),
+        || env.project().join("started").exists(),
+    );
     let logs: Vec<_> = std::fs::read_dir(env.home().join("schedule"))
         .unwrap()
         .flatten()

@@ -4,11 +4,11 @@
 //! state; when another process appends in between, then the staged end is decided again
 //! after that event and nothing is lost.
 
-use std::collections::BTreeMap;
+mod common;
 
 use cortex::decide::{AttemptReport, Command, replay};
-use cortex::definition::{Config, Durability, parse_workflow, snapshot};
-use cortex::event::{AttemptEnd, Driver, Event, Operator, RunKind, RunStarted};
+use cortex::definition::{Durability, parse_workflow, snapshot};
+use cortex::event::{AttemptEnd, Event, Operator, RunKind};
 use cortex::execute::{FixedClock, Journal, UlidIds};
 use cortex::store::{EventStore, SqliteStore, verify_rows};
 
@@ -24,27 +24,13 @@ fn op(actor: &str) -> Operator {
 fn start() -> Command {
     let wf = parse_workflow("t.yaml", TWO).unwrap();
     let (definition, definition_hash) = snapshot(&wf);
-    Command::Start(Box::new(RunStarted {
-        kind: RunKind::Workflow,
-        name: wf.name.clone(),
-        definition,
-        definition_hash,
-        source: "t.yaml".into(),
-        inputs: BTreeMap::new(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: BTreeMap::new(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
-        working_dir: "/tmp".into(),
-        driver: Driver {
-            pid: 1,
-            host: "h".into(),
-        },
-        by: op("driver"),
-    }))
+    Command::Start(Box::new(common::run_started(
+        RunKind::Workflow,
+        &wf.name,
+        (definition, definition_hash),
+        "t.yaml",
+        op("driver"),
+    )))
 }
 
 fn finished(step: &str) -> Command {

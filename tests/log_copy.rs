@@ -17,12 +17,7 @@ const TINY: &str = "name: tiny\nsteps:\n  - {name: a, run: 'true'}\n";
 #[allow(clippy::zombie_processes)]
 fn start_slow(env: &Env) -> (std::process::Child, String) {
     env.workflow("slow", SLOW);
-    let mut child = env
-        .command(&["workflow", "run", "slow"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["workflow", "run", "slow"]);
     let until = Instant::now() + Duration::from_secs(20);
     loop {
         let out = env.run(&["--json", "workflow", "history"]);
@@ -51,6 +46,20 @@ fn copied_home(env: &Env) -> Env {
     c.execute("VACUUM INTO ?1", [other.db().to_str().unwrap().to_string()])
         .unwrap();
     other
+}
+
+/// Abort `run` in `env`: `log copy --to to` then copies it, and it alone.
+fn copied_once_aborted(env: &Env, run: &str, to: &str) {
+    let aborted = env.run(&["workflow", "abort", run]);
+    assert!(
+        aborted.stdout.contains("aborted"),
+        "{}{}",
+        aborted.stdout,
+        aborted.stderr
+    );
+    let again = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(ids(&again.json(), "copied"), vec![run], "{}", again.stdout);
 }
 
 fn ids(doc: &serde_json::Value, key: &str) -> Vec<String> {
@@ -116,16 +125,7 @@ fn log_copy_refuses_a_run_being_driven_or_cut_short_and_copies_the_rest() {
     assert!(reason.contains("workflow abort"), "{reason}");
 
     // Ended for good here: copied.
-    let aborted = env.run(&["workflow", "abort", &slow]);
-    assert!(
-        aborted.stdout.contains("aborted"),
-        "{}{}",
-        aborted.stdout,
-        aborted.stderr
-    );
-    let again = env.run(&["--json", "log", "copy", "--to", to]);
-    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
-    assert_eq!(ids(&again.json(), "copied"), vec![slow], "{}", again.stdout);
+    copied_once_aborted(&env, &slow, to);
 }
 
 /// Seen by a review: a run submitted for workers and not yet taken was copied, and workers
@@ -156,16 +156,7 @@ fn log_copy_refuses_a_run_submitted_for_workers_not_yet_taken() {
         .json();
     assert!(!there.to_string().contains(&run), "{there}");
     // Ended here (aborted): copied.
-    let aborted = env.run(&["workflow", "abort", &run]);
-    assert!(
-        aborted.stdout.contains("aborted"),
-        "{}{}",
-        aborted.stdout,
-        aborted.stderr
-    );
-    let again = env.run(&["--json", "log", "copy", "--to", to]);
-    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
-    assert_eq!(ids(&again.json(), "copied"), vec![run], "{}", again.stdout);
+    copied_once_aborted(&env, &run, to);
 }
 
 /// A log copied (as a database file) from under its live driver: `status` and `resume` answer

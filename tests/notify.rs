@@ -817,13 +817,15 @@ fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() 
 /// Run workflow `name` and SIGKILL its driver once `h` received its first delivery (which
 /// it answers with an error, so that the driver was to try again).
 fn killed_after_the_first_delivery(env: &Env, h: &Hook, name: &str) {
-    let mut child = env
-        .command(&["workflow", "run", name])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    h.received(1);
+    killed_once(env, &["workflow", "run", name], || {
+        h.received(1);
+    });
+}
+
+/// Start `args` (a driver), and SIGKILL it once `ready` returns.
+fn killed_once(env: &Env, args: &[&str], ready: impl FnOnce()) {
+    let mut child = env.spawn(args);
+    ready();
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -890,21 +892,19 @@ fn a_due_notification_reading_a_secret_input_waits_for_that_input() {
         "sf",
         "name: sf\ninputs:\n  hook_secret: {type: string}\nsteps:\n  - name: a\n    run: echo done\nnotify:\n  on_finish:\n    - webhook: \"${{ inputs.hook_secret }}\"\n",
     );
-    let mut child = env
-        .command(&[
+    killed_once(
+        &env,
+        &[
             "workflow",
             "run",
             "sf",
             "--input",
             &format!("hook_secret={}", h.url),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    h.received(1);
-    child.kill().unwrap();
-    child.wait().unwrap();
+        ],
+        || {
+            h.received(1);
+        },
+    );
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     let refused = env.run(&["workflow", "resume", &run]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
@@ -979,26 +979,14 @@ fn a_webhook_in_flight_when_its_driver_died_stays_due_after_its_sibling_was_reco
             h.url
         ),
     );
-    let mut child = env
-        .command(&["workflow", "run", "nw"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    h.received(1);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while env.status(None)["notifications"]
-        .as_array()
-        .is_none_or(|n| n.is_empty())
-    {
-        assert!(
-            std::time::Instant::now() < until,
-            "the command's delivery was never recorded"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_once(&env, &["workflow", "run", "nw"], || {
+        h.received(1);
+        common::wait_until("the command's delivery to be recorded", || {
+            env.status(None)["notifications"]
+                .as_array()
+                .is_some_and(|n| !n.is_empty())
+        });
+    });
     let status = env.status(None);
     assert_eq!(status["status"], "completed", "{status}");
     let notes = status["notifications"].as_array().unwrap();
@@ -1094,28 +1082,16 @@ fn a_notification_still_due_is_suggested_in_next_as_the_resume_that_delivers_it(
 /// Start run `name` and SIGKILL its driver once its notification command has started (it
 /// appends to `started.log` first) and been noted. Returns the run's id.
 fn killed_while_a_notification_command_runs(env: &Env, name: &str) -> String {
-    let mut child = env
-        .command(&["workflow", "run", name])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Started, and its group noted (the driver notes it right after starting it).
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while common::lines(&env.file("started.log")).is_empty()
-        || !env
-            .all_inflight_notes()
-            .iter()
-            .any(|n| n.contains("notify-"))
-    {
-        assert!(
-            std::time::Instant::now() < until,
-            "the notification command never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_once(env, &["workflow", "run", name], || {
+        // Started, and its group noted (the driver notes it right after starting it).
+        common::wait_until("the notification command to start", || {
+            !common::lines(&env.file("started.log")).is_empty()
+                && env
+                    .all_inflight_notes()
+                    .iter()
+                    .any(|n| n.contains("notify-"))
+        });
+    });
     env.status(None)["run_id"].as_str().unwrap().to_string()
 }
 
@@ -1255,11 +1231,9 @@ fn a_notification_command_that_outlived_its_dead_driver_is_said_to_be_maybe_deli
         "name: m\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - run: echo started >> started.log; sleep 1; echo done >> done.log\n",
     );
     let run = killed_while_a_notification_command_runs(&env, "m");
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while common::lines(&env.file("done.log")).is_empty() {
-        assert!(std::time::Instant::now() < until, "the command never ended");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    common::wait_until("the command to end", || {
+        !common::lines(&env.file("done.log")).is_empty()
+    });
     // Its group gone (the shell exits right after its last line).
     std::thread::sleep(std::time::Duration::from_millis(300));
     let status = env.status(Some(&run));
@@ -1296,17 +1270,8 @@ fn notify_only_of_a_run_a_live_driver_holds_is_held_not_interrupted() {
                 "name: lv\ndescription: d\nphases:\n  - {name: slow, description: d, run: 'touch started; sleep 5'}\n",
             );
         }
-        let mut driver = env
-            .command(&[kind, "run", "lv"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !env.file("started").exists() {
-            assert!(std::time::Instant::now() < until, "the step never started");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let mut driver = env.spawn(&[kind, "run", "lv"]);
+        common::wait_until("the step to start", || env.file("started").exists());
         let out = env.run(&["--json", kind, "resume", "lv", "--notify-only"]);
         assert_eq!(out.code, 4, "{kind}: {}", out.text());
         assert!(

@@ -3,13 +3,14 @@
 //! the state it actually follows — on the in-memory store and on SQLite, with the driver
 //! staging its phases' ends as the real scheduler does.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cortex::decide::{AttemptReport, Command, RunPhase, decide, replay};
-use cortex::definition::{Config, Durability, parse_scenario, snapshot};
-use cortex::event::{AttemptEnd, Driver, Event, Operator, Recorded, RunKind, RunStarted};
+use cortex::definition::{Durability, parse_scenario, snapshot};
+use cortex::event::{AttemptEnd, Event, Operator, Recorded, RunKind};
 use cortex::execute::{FixedClock, Journal, JournalError, UlidIds};
 use cortex::plan::ready_phases;
 use cortex::store::{
@@ -160,27 +161,13 @@ fn start(n: usize) -> Command {
     }
     let scenario = parse_scenario("busy.yaml", &yaml).expect("the scenario parses");
     let (definition, definition_hash) = snapshot(&scenario);
-    Command::Start(Box::new(RunStarted {
-        kind: RunKind::Scenario,
-        name: scenario.name.clone(),
-        definition,
-        definition_hash,
-        source: "busy.yaml".into(),
-        inputs: BTreeMap::new(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: BTreeMap::new(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
-        working_dir: "/tmp".into(),
-        driver: Driver {
-            pid: 1,
-            host: "h".into(),
-        },
-        by: person("driver"),
-    }))
+    Command::Start(Box::new(common::run_started(
+        RunKind::Scenario,
+        &scenario.name,
+        (definition, definition_hash),
+        "busy.yaml",
+        person("driver"),
+    )))
 }
 
 /// What an operator does.

@@ -29,12 +29,7 @@ fn kinds(env: &Env) -> Vec<String> {
 /// Start `args` (a driver), wait until `ready` holds (`what`, said if it never does), then
 /// SIGKILL it: nothing is recorded of its death.
 fn kill_driver_when(env: &Env, args: &[&str], what: &str, ready: impl Fn() -> bool) {
-    let mut driver = env
-        .command(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(args);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
         assert!(Instant::now() < deadline, "gave up waiting for {what}");
@@ -366,12 +361,7 @@ fn a_scenario_retry_is_started_after_its_backoff_not_before() {
 fn a_stop_during_a_scenario_retry_backoff_interrupts_no_attempt() {
     let env = Env::new();
     env.scenario("bo", BACKOFF_SCENARIO);
-    let mut driver = env
-        .command(&["orchestrate", "run", "bo"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["orchestrate", "run", "bo"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !kinds(&env).iter().any(|k| k == "retry_scheduled") {
         assert!(Instant::now() < deadline, "no retry was scheduled");
@@ -494,12 +484,7 @@ fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
         "slow",
         "name: slow\nsteps:\n  - {name: s, run: 'sleep 30'}\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "slow"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "slow"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !kinds(&env).iter().any(|k| k == "step_started") {
         assert!(Instant::now() < deadline);
@@ -598,34 +583,14 @@ fn a_resume_from_another_home_on_a_shared_sqlite_log_ends_the_dead_drivers_comma
 /// log, then SIGKILL the frozen driver: it died before it acted on the request. The request's
 /// own command is killed once its request is in the log (it would wait for the driver).
 fn driver_dies_before_acting_on(env: &Env, args: &[&str], request: &[&str]) {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    let mut driver = env
-        .command(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let wait_for = |kind: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !kinds(env).iter().any(|k| k == kind) {
-            assert!(Instant::now() < deadline, "gave up waiting for {kind}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for("step_started");
-    kill(Pid::from_raw(driver.id() as i32), Signal::SIGSTOP).unwrap();
-    let mut asking = env
-        .command(request)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("stop_requested");
+    let logged = |kind: &str| kinds(env).iter().any(|k| k == kind);
+    let mut driver = common::Frozen::start(env, args, "step_started", || logged("step_started"));
+    let mut asking = env.spawn(request);
+    common::wait_until("stop_requested", || logged("stop_requested"));
     let _ = asking.kill();
     let _ = asking.wait();
-    driver.kill().unwrap();
-    driver.wait().unwrap();
+    driver.child.kill().unwrap();
+    driver.child.wait().unwrap();
 }
 
 /// Seen by an SRE review: an abort asked of a driver that was frozen, then killed, was lost —

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::cluster::Cluster;
 use common::{Env, pg_schema, test_pg};
 use cortex::decide::{AgentCommand, AttemptReport, Command, StepStatus, replay};
-use cortex::definition::{Config, Durability, parse_workflow, snapshot};
+use cortex::definition::{Durability, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
 use cortex::execute::{FixedClock, Journal, SequentialIds, fold_log};
 use cortex::plan::{Next, next};
@@ -76,25 +76,18 @@ fn start_event(case: &Case) -> RunStarted {
     let wf = parse_workflow("sim.yaml", &y).expect("generated workflows parse");
     let (definition, definition_hash) = snapshot(&wf);
     RunStarted {
-        kind: RunKind::Workflow,
-        name: wf.name.clone(),
-        definition,
-        definition_hash,
-        source: "sim.yaml".into(),
-        inputs: BTreeMap::new(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: BTreeMap::new(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
         working_dir: "/ünïcode path".into(),
         driver: Driver {
             pid: 7,
             host: "sim".into(),
         },
-        by: op(),
+        ..common::run_started(
+            RunKind::Workflow,
+            &wf.name,
+            (definition, definition_hash),
+            "sim.yaml",
+            op(),
+        )
     }
 }
 
@@ -844,14 +837,6 @@ fn reading_an_empty_database_creates_nothing_and_a_reading_store_refuses_writes(
     ));
 }
 
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// PostgreSQL restarted (`pg_ctl restart -m immediate`: its processes killed, crash recovery
 /// on start) while a scenario runs: nothing recorded before is lost, the driver reconnects
 /// (or fails saying the log cannot be reached, and `resume` finishes), each phase completes
@@ -873,7 +858,7 @@ fn postgres_restarted_mid_run_loses_nothing_and_the_run_finishes() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("phase a to start", Duration::from_secs(30), || {
+    common::wait_within("phase a to start", Duration::from_secs(30), || {
         env.file("a.started").exists()
     });
     let export = |env: &Env| -> Vec<String> {
@@ -992,7 +977,7 @@ fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
     });
     let mut worker = Kill(worker);
     let heard = |text: &str| said.lock().unwrap().contains(text);
-    wait_until("the worker to start", Duration::from_secs(60), || {
+    common::wait_within("the worker to start", Duration::from_secs(60), || {
         heard("takes work from")
     });
     let stop = cluster.pg_ctl(&["-m", "fast", "stop"]);
@@ -1001,7 +986,7 @@ fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
         "{}",
         String::from_utf8_lossy(&stop.stderr)
     );
-    wait_until(
+    common::wait_within(
         "the worker to say the log cannot be reached",
         Duration::from_secs(180),
         || heard("cannot be reached") || !matches!(worker.0.try_wait(), Ok(None)),
@@ -1026,7 +1011,7 @@ fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
     let run = String::from_utf8_lossy(&submitted.stdout)
         .trim()
         .to_string();
-    wait_until(
+    common::wait_within(
         "the run to be driven to its end",
         Duration::from_secs(120),
         || {
@@ -1045,7 +1030,7 @@ fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    wait_until("the worker to drain", Duration::from_secs(60), || {
+    common::wait_within("the worker to drain", Duration::from_secs(60), || {
         matches!(worker.0.try_wait(), Ok(Some(_)))
     });
 }

@@ -2,12 +2,14 @@
 //! random crash points. A pure simulator plays the driver: it asks `plan::next` what to do and
 //! reports scripted outcomes as commands, exactly as `execute::drive` does with real processes.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use cortex::decide::{
     AttemptReport, Command, RunState, StepStatus, evolve, replay, restore, snapshot_json,
 };
-use cortex::definition::{Config, Durability, parse_workflow, snapshot};
+use cortex::definition::{Durability, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, Outcome, ResumeMode, RunKind, RunStarted};
 use cortex::execute::{FixedClock, Journal, SequentialIds, fold_log, load_state};
 use cortex::plan::{Next, next};
@@ -248,22 +250,15 @@ fn start_event(case: &Case) -> RunStarted {
     let wf = parse_workflow("sim.yaml", &yaml(case)).expect("generated workflows parse");
     let (definition, definition_hash) = snapshot(&wf);
     RunStarted {
-        kind: RunKind::Workflow,
-        name: wf.name.clone(),
-        definition,
-        definition_hash,
-        source: "sim.yaml".into(),
-        inputs: BTreeMap::new(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: BTreeMap::new(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
         working_dir: "/".into(),
         driver: driver(),
-        by: op(),
+        ..common::run_started(
+            RunKind::Workflow,
+            &wf.name,
+            (definition, definition_hash),
+            "sim.yaml",
+            op(),
+        )
     }
 }
 

@@ -154,12 +154,7 @@ fn the_resume_hint_of_a_cut_short_run_with_checkpoints_off_names_the_steps_run_a
         "w",
         "name: w\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'touch started; sleep 30'}\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "w"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "w"]);
     let until = Instant::now() + Duration::from_secs(30);
     while !env.file("started").exists() {
         assert!(Instant::now() < until, "b never started");
@@ -234,12 +229,7 @@ phases:
   - {name: d, description: d, condition: 'after:b,c', run: 'true'}
 ",
     );
-    let driver = env
-        .command(&["orchestrate", "run", "par"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let driver = env.spawn(&["orchestrate", "run", "par"]);
     let until = Instant::now() + Duration::from_secs(30);
     while !(env.file("b-started").exists() && env.file("c-started").exists()) {
         assert!(Instant::now() < until, "b and c never started");
@@ -364,12 +354,7 @@ phases:
 ",
     );
     assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 1);
-    let driver = env
-        .command(&["orchestrate", "resume", "sc", "--rollback-to", "a"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let driver = env.spawn(&["orchestrate", "resume", "sc", "--rollback-to", "a"]);
     let until = Instant::now() + Duration::from_secs(30);
     while !env.file("undoing").exists() {
         assert!(Instant::now() < until, "the compensation never started");

@@ -123,12 +123,7 @@ fn a_held_workflow_run_is_offered_only_workflow_commands() {
         "hold",
         "name: hold\nsteps:\n  - {name: L, run: 'touch started; sleep 6'}\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "hold"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "hold"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !env.file("started").exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -280,12 +275,7 @@ fn a_phase_failed_beside_a_running_phase_leaves_the_run_running_under_its_driver
         "two",
         "name: two\ndescription: t\nphases:\n  - {name: ask, parallel: true}\n  - {name: slow, parallel: true, run: 'while [ ! -f go ]; do sleep 0.05; done'}\n  - {name: after, run: 'echo after'}\n",
     );
-    let mut driver = env
-        .command(&["orchestrate", "run", "two"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = env.spawn(&["orchestrate", "run", "two"]);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let status = env.run(&["--json", "orchestrate", "status", "two"]);

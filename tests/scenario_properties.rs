@@ -2,10 +2,10 @@
 //! `max_parallel` limits and random completion orders. A pure simulator drives the run through
 //! the journal the way `execute::scheduler` does, minus processes.
 
-use std::collections::BTreeMap;
+mod common;
 
 use cortex::decide::{AttemptReport, Command, RunState, StepStatus, replay};
-use cortex::definition::{Condition, Config, parse_scenario, snapshot};
+use cortex::definition::{Condition, parse_scenario, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
 use cortex::execute::{FixedClock, Journal, SequentialIds};
 use cortex::plan::ready_phases;
@@ -151,22 +151,9 @@ proptest! {
         let live = {
             let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
             journal.submit(Command::Start(Box::new(RunStarted {
-                kind: RunKind::Scenario,
-                name: "sim".into(),
-                definition,
-                definition_hash,
-                source: "sim.yaml".into(),
-                inputs: BTreeMap::new(),
-                secret_inputs: Vec::new(),
-                secret_defaults: Vec::new(),
-                config: Config::default(),
-                agents: BTreeMap::new(),
-                claude: None,
-                parent: None,
-                uses: Default::default(),
                 working_dir: "/".into(),
                 driver: Driver { pid: 1, host: "sim".into() },
-                by: op(),
+                ..common::run_started(RunKind::Scenario, "sim", (definition, definition_hash), "sim.yaml", op())
             }))).unwrap();
             journal.submit(Command::RecordPreValidation { problems: vec![] }).unwrap();
             let mut choices = case.choices.iter().cycle();

@@ -268,23 +268,7 @@ fn an_actor_holding_a_secret_is_scrubbed_from_the_log_the_status_and_the_lock() 
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let lock = loop {
-        let found = std::fs::read_dir(env.home().join("locks"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "lock"));
-        if let Some(path) = found
-            && let Ok(text) = std::fs::read_to_string(&path)
-            && !text.is_empty()
-        {
-            break text;
-        }
-        assert!(std::time::Instant::now() < until, "no lock file");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let (_, lock) = written_lock_file(&env);
     assert!(
         !lock.contains(secret) && lock.contains("ci-bot:***"),
         "{lock}"
@@ -2290,31 +2274,10 @@ fn a_secret_input_in_the_actor_never_reaches_the_lock_file_or_the_held_by_error(
         );
         let input = format!("api_token={secret}");
         let actor = format!("ci {secret}");
-        let mut driver = env
-            .command(&[
-                "workflow", "run", "slowsec", "--input", &input, "--actor", &actor,
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let (path, lock) = loop {
-            let found = std::fs::read_dir(env.home().join("locks"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "lock"));
-            if let Some(path) = found
-                && let Ok(text) = std::fs::read_to_string(&path)
-                && !text.is_empty()
-            {
-                break (path, text);
-            }
-            assert!(std::time::Instant::now() < until, "no lock file");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
+        let mut driver = env.spawn(&[
+            "workflow", "run", "slowsec", "--input", &input, "--actor", &actor,
+        ]);
+        let (path, lock) = written_lock_file(&env);
         assert!(
             !lock.contains(secret) && lock.contains("ci ***"),
             "{store:?}: {lock}"
@@ -2359,5 +2322,27 @@ fn a_secret_input_in_the_actor_never_reaches_the_lock_file_or_the_held_by_error(
         assert_eq!(out.code, 0, "{store:?}: {}", out.stderr);
         assert_nowhere(&env, secret);
         assert!(env.log_holding(secret).is_empty(), "{store:?}");
+    }
+}
+
+/// The first lock file in `env`'s home once it is written (a driver takes its run): its path
+/// and text.
+fn written_lock_file(env: &Env) -> (std::path::PathBuf, String) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = std::fs::read_dir(env.home().join("locks"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "lock"));
+        if let Some(path) = found
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && !text.is_empty()
+        {
+            return (path, text);
+        }
+        assert!(std::time::Instant::now() < until, "no lock file");
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

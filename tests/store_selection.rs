@@ -193,12 +193,7 @@ fn a_second_stop_signal_ends_a_worker_stuck_on_a_silent_database() {
     let env = Env::new();
     let port = silent_server();
     let url = format!("postgres://u@127.0.0.1:{port}/x?connect_timeout=30");
-    let mut worker = env
-        .command(&["--db", &url, "worker", "--name", "stuck"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = env.spawn(&["--db", &url, "worker", "--name", "stuck"]);
     let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();

@@ -3,8 +3,9 @@
 //! ids), handed to `update` as the follower would, keys pressed through `update`, then drawn
 //! with a fixed `now`.
 
+mod common;
+
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cortex::decide::{AttemptReport, Command, RunState, replay};
@@ -160,25 +161,13 @@ impl Recorder {
         r.submit(
             0,
             Command::Start(Box::new(RunStarted {
-                kind,
-                name: name.into(),
-                definition,
-                definition_hash,
-                source,
-                inputs: BTreeMap::new(),
-                secret_inputs: Vec::new(),
-                secret_defaults: Vec::new(),
                 config,
-                agents: BTreeMap::new(),
-                claude: None,
-                parent: None,
-                uses: Default::default(),
                 working_dir: "/work".into(),
                 driver: Driver {
                     pid: 1,
                     host: "host".into(),
                 },
-                by: lead(),
+                ..common::run_started(kind, name, (definition, definition_hash), &source, lead())
             })),
         );
         r.submit(0, Command::RecordPreValidation { problems: vec![] });

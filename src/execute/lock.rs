@@ -85,6 +85,20 @@ impl Holder {
         Some((pid, self.host.clone()))
     }
 
+    /// Who has yet to act on a stop or abort asked of run `state`: its holder as
+    /// `ACTOR (pid N)` (the actor alone when known by its lease, pid 0); with no holder
+    /// found, the driver its log names, else "its driver".
+    pub fn pending_actor(holder: Option<&Holder>, state: &crate::decide::RunState) -> String {
+        match holder {
+            Some(h) if h.pid != 0 => format!("{} (pid {})", h.actor, h.pid),
+            Some(h) => h.actor.clone(),
+            None => state
+                .driven_by
+                .clone()
+                .unwrap_or_else(|| "its driver".into()),
+        }
+    }
+
     /// Whether a SIGTERM to the holder ends its drive of this run and nothing else: a
     /// process of this host that drives the run alone.
     pub fn signalled_by_abort(&self) -> bool {

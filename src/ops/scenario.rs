@@ -716,14 +716,7 @@ fn stop_pending(
     let holder = crate::execute::run_holder(&ctx.home, store, &state);
     state.run_id = run_id.clone();
     let view = ctx.view(&state, true);
-    let who = match &holder {
-        Some(h) if h.pid != 0 => format!("{} (pid {})", h.actor, h.pid),
-        Some(h) => h.actor.clone(),
-        None => state
-            .driven_by
-            .clone()
-            .unwrap_or_else(|| "its driver".into()),
-    };
+    let who = crate::execute::Holder::pending_actor(holder.as_ref(), &state);
     let pending = view.stop_requested.clone();
     let (what, effect) = if pending.as_ref().is_some_and(|p| p.abort) {
         ("Abort", "it ends the run at its next turn")
@@ -735,16 +728,9 @@ fn stop_pending(
             "⏳ {what} of run {run_id} requested: {who} has not acted on it yet (it may be frozen or busy); {effect}.\n"
         )
     } else {
-        let by = pending.as_ref().map_or_else(String::new, |p| {
-            let at =
-                p.at.as_deref()
-                    .map(|t| format!(" at {t}"))
-                    .unwrap_or_default();
-            format!(" by {}{at}", p.by.actor)
-        });
-        format!(
-            "⏳ {what} of run {run_id} was requested already{by}; nothing was recorded. {who} has not acted on it yet (it may be frozen or busy); {effect}.\n"
-        )
+        let note =
+            super::workflow::requested_already(what, &run_id, pending.as_ref(), &who, effect);
+        format!("⏳ {note}\n")
     };
     let mut out = kind_output(&view, exit::OK);
     out.json["note"] = first.trim_start_matches("⏳ ").trim_end().into();

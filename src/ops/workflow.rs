@@ -1559,27 +1559,39 @@ pub fn resume(
 fn abort_pending(ctx: &Ctx, store: &dyn EventStore, state: &crate::decide::RunState) -> Output {
     let run_id = &state.run_id;
     let holder = crate::execute::run_holder(&ctx.home, store, state);
-    let who = match &holder {
-        Some(h) if h.pid != 0 => format!("{} (pid {})", h.actor, h.pid),
-        Some(h) => h.actor.clone(),
-        None => state
-            .driven_by
-            .clone()
-            .unwrap_or_else(|| "its driver".into()),
-    };
-    let by = crate::project::pending_stop(state).map_or_else(String::new, |p| {
+    let who = crate::execute::Holder::pending_actor(holder.as_ref(), state);
+    let note = requested_already(
+        "Abort",
+        run_id,
+        crate::project::pending_stop(state).as_ref(),
+        &who,
+        "it ends the run at its next turn",
+    );
+    let mut json = ctx.view(state, true).to_json();
+    json["note"] = note.clone().into();
+    Output::new(json, format!("⏳ {note}\n"), exit::OK)
+}
+
+/// The note of a stop or abort (`what`) of run `run_id` asked again while the one `pending`
+/// is not acted on yet: who asked it and when, that nothing was recorded, who has yet to act
+/// on it (`who`: `Holder::pending_actor`) and what it does then (`effect`).
+pub(super) fn requested_already(
+    what: &str,
+    run_id: &str,
+    pending: Option<&crate::project::StopRequestView>,
+    who: &str,
+    effect: &str,
+) -> String {
+    let by = pending.map_or_else(String::new, |p| {
         let at =
             p.at.as_deref()
                 .map(|t| format!(" at {t}"))
                 .unwrap_or_default();
         format!(" by {}{at}", p.by.actor)
     });
-    let note = format!(
-        "Abort of run {run_id} was requested already{by}; nothing was recorded. {who} has not acted on it yet (it may be frozen or busy); it ends the run at its next turn."
-    );
-    let mut json = ctx.view(state, true).to_json();
-    json["note"] = note.clone().into();
-    Output::new(json, format!("⏳ {note}\n"), exit::OK)
+    format!(
+        "{what} of run {run_id} was requested already{by}; nothing was recorded. {who} has not acted on it yet (it may be frozen or busy); {effect}."
+    )
 }
 
 /// `abort` of a run paused on a failure whose driver died delivering its notifications: what

@@ -392,6 +392,15 @@ impl Env {
         cmd
     }
 
+    /// The binary started with `args` in the background, its output dropped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Out {
         self.run_with(args, &[])
     }
@@ -454,4 +463,84 @@ pub fn lines(path: &Path) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// Wait until `cond` holds, looked at every 50 ms; the test fails naming `what` if 30 s pass
+/// first.
+pub fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    wait_within(what, std::time::Duration::from_secs(30), cond);
+}
+
+/// `wait_until`, with `limit` for its patience.
+pub fn wait_within(what: &str, limit: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A driver (`cortex` run with some arguments) frozen by SIGSTOP: `Frozen::start`.
+pub struct Frozen {
+    pub child: std::process::Child,
+    pub pid: nix::unistd::Pid,
+}
+
+impl Frozen {
+    /// Start `args` in `env`, its output dropped, and freeze it (SIGSTOP) once `ready`
+    /// holds (`what`: what is waited for, should it never come).
+    pub fn start(env: &Env, args: &[&str], what: &str, ready: impl FnMut() -> bool) -> Frozen {
+        let child = env.spawn(args);
+        wait_until(what, ready);
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        Frozen { child, pid }
+    }
+
+    /// Let it go on (SIGCONT).
+    pub fn thaw(&self) {
+        nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    }
+}
+
+/// How many events of `kind` the log of `run` holds.
+pub fn count_events(env: &Env, run: &str, kind: &str) -> usize {
+    env.events(run).iter().filter(|e| e["type"] == kind).count()
+}
+
+/// A `run_started` of the definition snapshot `(definition, definition_hash)` (as
+/// `cortex::definition::snapshot` makes it) with nothing else a test does not name: no
+/// inputs, agents, parent or workflows it uses, the default config, in `/tmp`, driven by pid 1
+/// on host `h`. A test sets other fields with `RunStarted { …, ..run_started(…) }`.
+pub fn run_started(
+    kind: cortex::event::RunKind,
+    name: &str,
+    (definition, definition_hash): (serde_json::Value, String),
+    source: &str,
+    by: cortex::event::Operator,
+) -> cortex::event::RunStarted {
+    cortex::event::RunStarted {
+        kind,
+        name: name.into(),
+        definition,
+        definition_hash,
+        source: source.into(),
+        inputs: Default::default(),
+        secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
+        config: Default::default(),
+        agents: Default::default(),
+        claude: None,
+        parent: None,
+        uses: Default::default(),
+        working_dir: "/tmp".into(),
+        driver: cortex::event::Driver {
+            pid: 1,
+            host: "h".into(),
+        },
+        by,
+    }
 }
