@@ -2358,7 +2358,7 @@ fn a_reported_failure_says_whether_it_aborted_or_skipped() {
 }
 
 fn latest_run(env: &Env) -> String {
-    env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+    env.run(&["--json", "workflow", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string()

@@ -480,7 +480,8 @@ impl Following {
         // Once the run has begun, follow it.
         let until = Instant::now() + Duration::from_secs(30);
         while !env.db().exists()
-            || env.run(&["--json", group, "history"]).json() == serde_json::json!([])
+            || env.run(&["--json", group, "history"]).json()["runs"].clone()
+                == serde_json::json!([])
         {
             assert!(Instant::now() < until);
             std::thread::sleep(Duration::from_millis(50));

@@ -7,7 +7,7 @@ mod common;
 use common::{Env, lines};
 
 fn last_run(env: &Env) -> String {
-    env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+    env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string()
@@ -126,7 +126,7 @@ fn failed_back(env: &Env, scenario: bool) -> (String, &'static str) {
     } else {
         env.workflow("back", BACK);
         assert_eq!(env.run(&["workflow", "run", "back"]).code, 1);
-        let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        let run = env.run(&["--json", "workflow", "history"]).json()["runs"].clone()[0]["run_id"]
             .as_str()
             .unwrap()
             .to_string();

@@ -23,7 +23,8 @@ fn events(env: &Env) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for run in env
         .run(&["--json", "workflow", "history", "--limit", "100"])
-        .json()
+        .json()["runs"]
+        .clone()
         .as_array()
         .unwrap()
     {
@@ -636,7 +637,7 @@ fn uses_runs_a_child_run_linked_both_ways_whose_outputs_become_the_step_s() {
             "after https://eu.example [\"https://us.example\",\"https://ap.example\"]"
         ]
     );
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let runs = history.as_array().unwrap();
     assert_eq!(runs.len(), 4, "the parent and three child runs");
     let parent_id = runs.iter().find(|r| r["name"] == "parent").unwrap()["run_id"]
@@ -749,7 +750,7 @@ fn a_failing_child_fails_the_step_with_the_child_s_reason_and_retry_resumes_that
     );
     let run = env.run(&["workflow", "run", "outer"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let outer = history
         .as_array()
         .unwrap()
@@ -770,8 +771,8 @@ fn a_failing_child_fails_the_step_with_the_child_s_reason_and_retry_resumes_that
     assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
     assert_eq!(lines(&env.file("ran.log")), ["one", "two", "two", "after"]);
     assert_eq!(
-        env.run(&["--json", "workflow", "history"])
-            .json()
+        env.run(&["--json", "workflow", "history"]).json()["runs"]
+            .clone()
             .as_array()
             .unwrap()
             .len(),
@@ -909,8 +910,8 @@ fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child
         "the child's completed step is not run again; the one in flight is"
     );
     assert_eq!(
-        env.run(&["--json", "workflow", "history"])
-            .json()
+        env.run(&["--json", "workflow", "history"]).json()["runs"]
+            .clone()
             .as_array()
             .unwrap()
             .len(),
@@ -973,8 +974,8 @@ fn resuming_a_child_whose_parents_were_interrupted_with_it_carries_them_on() {
     }
     assert_eq!(lines(&env.file("ran.log")), ["s", "s", "z"]);
     assert_eq!(
-        env.run(&["--json", "workflow", "history"])
-            .json()
+        env.run(&["--json", "workflow", "history"]).json()["runs"]
+            .clone()
             .as_array()
             .unwrap()
             .len(),
@@ -1201,7 +1202,8 @@ fn cycles_through_uses_are_located_errors_with_exit_2() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
         !env.db().exists()
-            || env.run(&["--json", "workflow", "history"]).json() == serde_json::json!([])
+            || env.run(&["--json", "workflow", "history"]).json()["runs"].clone()
+                == serde_json::json!([])
     );
 }
 
@@ -1996,7 +1998,7 @@ fn after_aborting_a_failed_child_one_resume_retry_starts_a_new_child() {
     let retried = env.run(&["workflow", "resume", &par, "--retry"]);
     assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
     assert_eq!(lines(&env.file("ran.log")), ["x", "x"]);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
 }
 
@@ -2433,7 +2435,8 @@ steps:
 fn children_of(env: &Env, parent: &str) -> Vec<(String, u64)> {
     let mut children: Vec<(String, u64)> = env
         .run(&["--json", "workflow", "history", "--limit", "100"])
-        .json()
+        .json()["runs"]
+        .clone()
         .as_array()
         .unwrap()
         .iter()

@@ -385,7 +385,7 @@ fn a_phase_report_is_confirmed_as_a_step_report_is() {
     let phase = env.run(&["orchestrate", "complete", "rep", "review"]);
     let step = env.run(&["workflow", "step", "complete", "review", "--run", "wrep"]);
     let first = |out: &common::Out| out.stdout.lines().next().unwrap_or("").to_string();
-    let wrun = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+    let wrun = env.run(&["--json", "workflow", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -168,7 +168,7 @@ fn latest_run(env: &Env, kind: Kind) -> Option<String> {
         Kind::Workflow => "workflow",
         Kind::Scenario => "orchestrate",
     };
-    let history = env.run(&["--json", group, "history"]).json();
+    let history = env.run(&["--json", group, "history"]).json()["runs"].clone();
     history
         .as_array()?
         .first()

@@ -333,7 +333,7 @@ steps:
     assert_eq!(status["status"], "interrupted");
     // Its driver gone, nothing runs it: `interrupted`, as the screen says it (the log says it
     // `running` until a resume records it interrupted).
-    assert_eq!(status["steps"][1]["status"], "pending");
+    assert_eq!(status["steps"][1]["status"], "interrupted");
     assert_eq!(status["steps"][1]["interrupted"], true);
     assert_eq!(
         env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
@@ -985,7 +985,7 @@ fn a_home_whose_derived_folders_are_links_is_refused() {
         std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
         "something was written through the link"
     );
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history.as_array().unwrap().len(), 0, "nothing was recorded");
 
     // A run whose `work/` became a link is not driven until it is removed.
@@ -1662,7 +1662,7 @@ fn resume_from_over_a_foreach_step_never_reuses_an_attempt_number_or_log_file(en
     assert_eq!(env.run(&["workflow", "run", "wf"]).code, 1);
     let resumed = env.run(&["workflow", "resume", "wf", "--from", "list"]);
     assert_eq!(resumed.code, 1, "{}", resumed.text());
-    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+    let run = env.run(&["--json", "workflow", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -1109,8 +1109,8 @@ fn an_ambiguous_id_prefix_is_sent_to_the_history_of_its_kind() {
         assert_eq!(env.run(args).code, 0);
     }
     let ids = |group: &str| -> Vec<String> {
-        env.run(&["--json", group, "history"])
-            .json()
+        env.run(&["--json", group, "history"]).json()["runs"]
+            .clone()
             .as_array()
             .unwrap()
             .iter()
@@ -1169,9 +1169,8 @@ fn a_too_short_id_prefix_is_said_to_be_too_short_not_missing() {
     env.workflow("w", "name: w\nsteps:\n  - name: p\n    prompt: x\n");
     assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
     assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
-    let ids: Vec<String> = env
-        .run(&["--json", "workflow", "history"])
-        .json()
+    let ids: Vec<String> = env.run(&["--json", "workflow", "history"]).json()["runs"]
+        .clone()
         .as_array()
         .unwrap()
         .iter()

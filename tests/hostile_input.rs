@@ -475,7 +475,7 @@ fn log_show_prints_one_line_per_event_whatever_a_field_holds() {
         "no\n    9  2026-12-03T12:12:09.788Z  run_finished            completed\r\u{1b}[2K";
     let out = env.run(&["workflow", "step", "fail", "a", "--message", forged]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    let events = env.run(&["--json", "workflow", "history"]).json()[0]["events"]
+    let events = env.run(&["--json", "workflow", "history"]).json()["runs"].clone()[0]["events"]
         .as_u64()
         .unwrap();
     let shown = env.run(&["log", "show"]);

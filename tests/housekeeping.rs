@@ -21,7 +21,7 @@ fn gc_removes_derived_files_of_old_finished_runs_and_never_the_log() {
     let env = done_and_asks();
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let waiting = history[0]["run_id"].as_str().unwrap().to_string();
     let finished = history[1]["run_id"].as_str().unwrap().to_string();
     let runs = env.home().join("runs");
@@ -73,7 +73,7 @@ fn gc_removes_the_lock_files_of_finished_runs_but_not_of_held_or_unfinished_ones
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let id = |i: usize| history[i]["run_id"].as_str().unwrap().to_string();
     let (waiting, held, finished) = (id(0), id(1), id(2));
     let locks = env.home().join("locks");

@@ -21,7 +21,7 @@ fn start_slow(env: &Env) -> (std::process::Child, String) {
     let until = Instant::now() + Duration::from_secs(20);
     loop {
         let out = env.run(&["--json", "workflow", "history"]);
-        if let Some(run) = out.json().as_array().and_then(|runs| {
+        if let Some(run) = out.json()["runs"].as_array().and_then(|runs| {
             runs.iter()
                 .find(|r| r["name"] == "slow")
                 .and_then(|r| r["run_id"].as_str().map(str::to_string))
@@ -99,7 +99,8 @@ fn log_copy_refuses_a_run_being_driven_or_cut_short_and_copies_the_rest() {
     assert!(reason.contains("workflow status"), "{reason}");
     let there = env
         .run(&["--json", "--db", to, "workflow", "history"])
-        .json();
+        .json()["runs"]
+        .clone();
     assert!(!there.to_string().contains(&slow), "{there}");
     // Said for people too, by name.
     let human = env.run(&["log", "copy", "--to", to]);
@@ -153,7 +154,8 @@ fn log_copy_refuses_a_run_submitted_for_workers_not_yet_taken() {
     assert!(reason.contains("workflow status"), "{reason}");
     let there = env
         .run(&["--json", "--db", to, "workflow", "history"])
-        .json();
+        .json()["runs"]
+        .clone();
     assert!(!there.to_string().contains(&run), "{there}");
     // Ended here (aborted): copied.
     copied_once_aborted(&env, &run, to);
@@ -345,7 +347,7 @@ fn every_waiting_run_is_copied_as_status_shows_it_waiting(env: Env) {
         "name: rep\nsteps:\n  - {name: a, run: 'true'}\n  - {name: review, prompt: review it}\n",
     );
     let latest = |kind: &str| {
-        env.run(&["--json", kind, "history"]).json()[0]["run_id"]
+        env.run(&["--json", kind, "history"]).json()["runs"].clone()[0]["run_id"]
             .as_str()
             .unwrap()
             .to_string()

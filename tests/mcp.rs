@@ -706,7 +706,7 @@ fn an_input_no_step_could_be_given_is_refused_before_anything_is_recorded() {
         assert!(!text.contains("WWWWWWWW"), "the value is not quoted");
     }
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history, json!([]), "nothing was recorded");
     // The CLI alike, for a value that fits one argument but not `CORTEX_INPUT_WHO=value`.
     let out = env.run(&[
@@ -722,7 +722,7 @@ fn an_input_no_step_could_be_given_is_refused_before_anything_is_recorded() {
         "{}",
         out.stderr
     );
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history, json!([]), "nothing was recorded");
 }
 
@@ -762,7 +762,7 @@ fn inputs_too_much_together_for_a_step_are_refused_before_anything_is_recorded()
     );
     assert!(!text.contains("WWWWWWWW"), "the values are not quoted");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history, json!([]), "nothing was recorded");
 }
 
@@ -1233,8 +1233,7 @@ fn the_logs_tool_returns_each_attempts_whole_output_as_cortex_logs_json_does() {
 
 /// The history tool listed the newest `limit` runs with no word of older ones, so an agent
 /// could not tell a short history from a page of a long one: its structured content says
-/// `more` (older runs exist past the limit) beside `runs`; its text stays the rows `--json`
-/// prints.
+/// `more` (older runs exist past the limit) beside `runs`, as `history --json` does.
 #[test]
 fn history_says_when_older_runs_exist_past_its_limit() {
     let env = Env::new();
@@ -1256,7 +1255,8 @@ fn history_says_when_older_runs_exist_past_its_limit() {
         assert_eq!(structured["more"], more, "{answer}");
         let text: Value =
             serde_json::from_str(answer["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
-        assert_eq!(&text, &structured["runs"], "{answer}");
+        // The text block is the document `history --json` prints, as every tool's is.
+        assert_eq!(&text, structured, "{answer}");
     }
 }
 
@@ -1553,7 +1553,7 @@ fn a_json_number_whose_text_would_be_lost_is_refused_for_a_string_input_or_an_ou
         );
     }
     assert_eq!(
-        env.run(&["--json", "workflow", "history"]).json(),
+        env.run(&["--json", "workflow", "history"]).json()["runs"].clone(),
         json!([])
     );
     // An integer, a string and a number for a number input are taken as before.

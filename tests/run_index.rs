@@ -33,15 +33,15 @@ fn mixed() -> Env {
 #[test]
 fn a_log_written_before_the_index_is_read_by_scanning_and_indexed_on_the_next_write() {
     let env = mixed();
-    let before = env.run(&["--json", "workflow", "history"]).json();
+    let before = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     // As a cortex of schema 3 left it: no index.
     sql(&env, "DROP TABLE runs; PRAGMA user_version = 3;");
-    let read = env.run(&["--json", "workflow", "history"]).json();
+    let read = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(read, before, "reads scan the log when there is no index");
     assert_eq!(env.run(&["workflow", "status", "asks"]).code, 0);
     // The next write migrates, and the index is built from the events.
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
-    let after = env.run(&["--json", "workflow", "history"]).json();
+    let after = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(after.as_array().unwrap().len(), 3, "{after}");
     assert_eq!(
         after.as_array().unwrap()[1..],
@@ -163,7 +163,7 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
         "{}",
         out.stderr
     );
-    let history = env.run(&["--json", "orchestrate", "history"]).json();
+    let history = env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone();
     assert_eq!(history[0]["status"], "completed", "{history}");
     // A page of one, and the count of all.
     for _ in 0..3 {
@@ -253,7 +253,7 @@ fn log_reindex_rebuilds_any_damaged_run_index_from_the_events() {
     ];
     for (change, said) in changes {
         let env = mixed();
-        let before = env.run(&["--json", "workflow", "history"]).json();
+        let before = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
         sql(&env, change);
         let failed = env.run(&["log", "verify", "--all"]);
         assert_eq!(failed.code, 1, "`{change}`: {}", failed.stdout);
@@ -279,7 +279,7 @@ fn log_reindex_rebuilds_any_damaged_run_index_from_the_events() {
         let (code, report) = verify(&env);
         assert_eq!(code, 0, "`{change}`: {report}");
         assert_eq!(
-            env.run(&["--json", "workflow", "history"]).json(),
+            env.run(&["--json", "workflow", "history"]).json()["runs"].clone(),
             before,
             "`{change}`"
         );
@@ -353,7 +353,7 @@ fn a_run_missing_from_the_index_is_still_found_by_its_id() {
     );
     // History lists runs as their events say: not the workflow run among scenarios, and a
     // renamed row under its run's own name.
-    let scenarios = env.run(&["--json", "orchestrate", "history"]).json();
+    let scenarios = env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone();
     assert!(
         scenarios
             .as_array()
@@ -367,7 +367,7 @@ fn a_run_missing_from_the_index_is_still_found_by_its_id() {
         &env,
         "UPDATE runs SET name = 'zzz', name_key = 'zzz' WHERE name = 'done'",
     );
-    let workflows = env.run(&["--json", "workflow", "history"]).json();
+    let workflows = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let names: Vec<&str> = workflows
         .as_array()
         .unwrap()
@@ -388,7 +388,7 @@ fn log_reindex_agrees_with_an_intact_log_and_repairs_a_damaged_one(env: Env) {
     );
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
-    let before = env.run(&["--json", "workflow", "history"]).json();
+    let before = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let intact = env.run(&["--json", "log", "reindex"]);
     assert_eq!(intact.code, 0, "{}{}", intact.stdout, intact.stderr);
     let doc = intact.json();
@@ -407,7 +407,10 @@ fn log_reindex_agrees_with_an_intact_log_and_repairs_a_damaged_one(env: Env) {
     assert_eq!(doc["corrected"].as_array().unwrap().len(), 1, "{doc}");
     let verified = env.run(&["log", "verify", "--all"]);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
-    assert_eq!(env.run(&["--json", "workflow", "history"]).json(), before);
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"]).json()["runs"].clone(),
+        before
+    );
 }
 
 common::on_both_stores!(log_reindex_agrees_with_an_intact_log_and_repairs_a_damaged_one);
@@ -419,7 +422,7 @@ common::on_both_stores!(log_reindex_agrees_with_an_intact_log_and_repairs_a_dama
 #[test]
 fn a_dropped_run_index_is_reported_refuses_writes_by_name_and_is_made_again_by_reindex() {
     let env = mixed();
-    let before = env.run(&["--json", "workflow", "history"]).json();
+    let before = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     sql(&env, "DROP TABLE runs;");
     let failed = env.run(&["log", "verify", "--all"]);
     assert_eq!(failed.code, 1, "{}", failed.stdout);
@@ -432,7 +435,7 @@ fn a_dropped_run_index_is_reported_refuses_writes_by_name_and_is_made_again_by_r
         failed.stdout
     );
     assert_eq!(
-        env.run(&["--json", "workflow", "history"]).json(),
+        env.run(&["--json", "workflow", "history"]).json()["runs"].clone(),
         before,
         "reads scan the log"
     );
@@ -480,7 +483,7 @@ fn an_unreadable_index_row_is_a_damaged_index_and_its_run_is_taken_from_its_even
         "UPDATE runs SET kind = 'bogus' WHERE name = 'done'",
     ] {
         let env = mixed();
-        let before = env.run(&["--json", "workflow", "history"]).json();
+        let before = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
         let run = before.as_array().unwrap()[1]["run_id"]
             .as_str()
             .unwrap()
@@ -505,7 +508,7 @@ fn an_unreadable_index_row_is_a_damaged_index_and_its_run_is_taken_from_its_even
             by_name.stdout
         );
         let history = env.run(&["--json", "workflow", "history"]);
-        assert_eq!(history.json(), before, "`{change}`");
+        assert_eq!(history.json()["runs"], before, "`{change}`");
         assert!(
             history.stderr.contains("the run index is damaged")
                 && history.stderr.contains("`cortex log reindex` rebuilds it"),
@@ -532,14 +535,14 @@ fn an_unreadable_index_row_is_a_damaged_index_and_its_run_is_taken_from_its_even
 #[test]
 fn an_index_row_without_events_is_never_listed_or_found() {
     let env = mixed();
-    let before = env.run(&["--json", "workflow", "history"]).json();
+    let before = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let latest = env.run(&["--json", "workflow", "status", "done"]).json();
     sql(
         &env,
         "INSERT INTO runs VALUES ('ZZZZZZZZZZZZZZZZZZZZZZZZZZ', 'workflow', 'done', 'done', '2099-01-01T00:00:00.000Z', 3, x'00', NULL);",
     );
     let history = env.run(&["--json", "workflow", "history"]);
-    assert_eq!(history.json(), before);
+    assert_eq!(history.json()["runs"], before);
     assert!(
         history
             .stderr

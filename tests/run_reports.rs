@@ -402,7 +402,7 @@ fn a_key_given_twice_is_refused_naming_it_and_nothing_is_recorded() {
         twice.stderr
     );
     assert!(
-        env.run(&["--json", "workflow", "history"]).json()["runs"]
+        env.run(&["--json", "workflow", "history"]).json()["runs"].clone()["runs"]
             .as_array()
             .is_none_or(Vec::is_empty)
     );

@@ -43,7 +43,7 @@ fn inputs_env_working_dir_and_outputs_flow_through_a_scenario() {
     assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
     assert!(bad.stderr.contains("version"), "{}", bad.stderr);
     assert_eq!(
-        env.run(&["--json", "orchestrate", "history"]).json(),
+        env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone(),
         serde_json::json!([])
     );
     let run = env.run(&["orchestrate", "run", "release", "--input", "version=1.2.3"]);
@@ -125,7 +125,7 @@ fn a_scenario_dry_run_says_what_would_start_and_records_nothing() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     insta::assert_snapshot!("scenario_dry_run", out.snapshot(&env));
     assert_eq!(
-        env.run(&["--json", "orchestrate", "history"]).json(),
+        env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone(),
         serde_json::json!([])
     );
 }

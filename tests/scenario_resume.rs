@@ -13,7 +13,7 @@ fn a_resumed_scenario_starts_ready_phases_while_another_waits_for_a_report() {
     let env = Env::new();
     env.scenario("side", "name: side\ndescription: A plan, a build after it, notes beside\nphases:\n  - name: plan\n    condition: auto\n  - name: build\n    condition: after:plan\n    run: echo built\n  - name: notes\n    condition: auto\n    parallel: true\n");
     assert_eq!(env.run(&["orchestrate", "run", "side"]).code, 3);
-    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+    let run = env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -37,7 +37,7 @@ const CHAIN: &str = "name: chain\ndescription: Plan, build, test after build, no
 fn failed_chain(env: &Env) -> String {
     env.scenario("chain", CHAIN);
     assert_eq!(env.run(&["orchestrate", "run", "chain"]).code, 1);
-    env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+    env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string()
@@ -235,7 +235,7 @@ fn orchestrate_resume_from_over_a_foreach_phase_keeps_both_outputs_and_log_verif
     assert_eq!(env.run(&["orchestrate", "run", "fe"]).code, 3);
     let resumed = env.run(&["orchestrate", "resume", "fe", "--from", "REGIONS"]);
     assert_eq!(resumed.code, 3, "{}", resumed.text());
-    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+    let run = env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -178,7 +178,7 @@ fn overlap_skip_records_the_time_skipped_while_the_run_goes(env: Env) {
     let next = once(&env, "2026-12-03T10:10:00Z");
     assert_eq!(whats(&next), ["started", "run_recorded"], "{next}");
     wait_finished(&env, next[1]["run_id"].as_str().unwrap());
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
 }
 
@@ -258,9 +258,8 @@ fn two_schedulers_at_once_fire_a_due_time_once(env: Env) {
     assert_eq!(fired, 1);
     // Its run is recorded by whoever settles it; exactly one run either way.
     let until = Instant::now() + Duration::from_secs(20);
-    while env
-        .run(&["--json", "workflow", "history"])
-        .json()
+    while env.run(&["--json", "workflow", "history"]).json()["runs"]
+        .clone()
         .as_array()
         .unwrap()
         .is_empty()
@@ -269,7 +268,7 @@ fn two_schedulers_at_once_fire_a_due_time_once(env: Env) {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
 }
 
@@ -728,7 +727,7 @@ fn cortex_serve_runs_a_scheduler_that_fires_each_minute_once() {
     assert_eq!(list["schedules"][0]["name"], "minutely", "{list}");
     assert_eq!(list["schedules"][0]["cron"], "* * * * *");
     let run = server::eventually(75, "a run started by the schedule", || {
-        let history = env.run(&["--json", "workflow", "history"]).json();
+        let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
         history
             .as_array()
             .and_then(|runs| runs.first())

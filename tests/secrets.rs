@@ -292,9 +292,8 @@ fn an_actor_holding_a_secret_is_scrubbed_from_the_log_the_status_and_the_lock() 
     assert!(!text.contains(secret), "{text}");
     assert_nowhere(&env, secret);
     let mut actors = Vec::new();
-    for run in env
-        .run(&["--json", "workflow", "history"])
-        .json()
+    for run in env.run(&["--json", "workflow", "history"]).json()["runs"]
+        .clone()
         .as_array()
         .unwrap()
     {
@@ -382,8 +381,8 @@ fn operator_input_is_redacted_on_every_path_that_appends() {
 
     assert_nowhere(&env, secret);
     // What was redacted is visible as such, and nothing else changed.
-    let mut runs = env.run(&["--json", "workflow", "history"]).json();
-    let scenario_runs = env.run(&["--json", "orchestrate", "history"]).json();
+    let mut runs = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
+    let scenario_runs = env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone();
     runs.as_array_mut()
         .unwrap()
         .extend(scenario_runs.as_array().unwrap().iter().cloned());

@@ -53,7 +53,7 @@ fn home() -> Env {
 
 /// The id of the newest run of `kind` (`workflow` or `orchestrate`) in `env`'s log.
 fn newest_run(env: &Env, kind: &str) -> String {
-    env.run(&["--json", kind, "history"]).json()[0]["run_id"]
+    env.run(&["--json", kind, "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .expect("a run in the history")
         .to_string()
@@ -167,7 +167,7 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
     );
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let wf = history[1]["run_id"].as_str().unwrap().to_string();
     let sc = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
@@ -201,7 +201,7 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
     assert_eq!(both.status, 200, "{}", both.body);
     let both = both.json();
     doc.check(runs, "get", 200, &both);
-    let rows = both.as_array().unwrap();
+    let rows = both["runs"].as_array().unwrap();
     let of = |kind: &str| -> Value {
         rows.iter()
             .filter(|r| r["kind"] == kind)
@@ -209,8 +209,8 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
             .collect::<Vec<_>>()
             .into()
     };
-    let workflows = env.run(&["--json", "workflow", "history"]).json();
-    let scenarios = env.run(&["--json", "orchestrate", "history"]).json();
+    let workflows = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
+    let scenarios = env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone();
     assert_eq!(of("workflow"), workflows);
     assert_eq!(of("scenario"), scenarios);
     assert_eq!(
@@ -437,7 +437,8 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
     );
     let cli = env
         .run(&["--json", "workflow", "history", "--limit", "1"])
-        .json()[0]["run_id"]
+        .json()["runs"]
+        .clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -460,7 +461,8 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
     let review = env
         .run(&["--json", "workflow", "history", "--limit", "1"])
-        .json()[0]["run_id"]
+        .json()["runs"]
+        .clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -587,7 +589,7 @@ fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
     let doc = Doc::load();
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let runs = env.run(&["--json", "workflow", "history"]).json();
+    let runs = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let run = runs[0]["run_id"].as_str().unwrap().to_string();
     let gate = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
@@ -2081,8 +2083,8 @@ fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
     let run = newest_run(&env, "workflow");
     let s = Server::start(&env);
     let history = |group: &str| {
-        env.run(&["--json", group, "history"])
-            .json()
+        env.run(&["--json", group, "history"]).json()["runs"]
+            .clone()
             .as_array()
             .map_or(0, Vec::len)
     };
@@ -3536,8 +3538,8 @@ fn a_body_past_the_limit_and_a_read_of_a_change_get_the_error_document_not_axums
         "a refused body recorded something"
     );
     assert_eq!(
-        env.run(&["--json", "workflow", "history"])
-            .json()
+        env.run(&["--json", "workflow", "history"]).json()["runs"]
+            .clone()
             .as_array()
             .unwrap()
             .len(),
@@ -3690,7 +3692,7 @@ fn a_uses_steps_card_links_its_child_run_which_links_back_and_offers_no_refused_
     let env = home();
     env.workflow("kid", KID).workflow("elder", PARENT_OF_KIDS);
     assert_eq!(env.run(&["workflow", "run", "elder"]).code, 3);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let id_of = |name: &str| -> Vec<String> {
         history
             .as_array()
@@ -4158,8 +4160,8 @@ fn a_scenario_run_the_driver_would_refuse_is_a_400_and_its_inputs_can_be_given()
     env.scenario("needs", "name: needs\ndescription: d\ninputs:\n  region: {type: string, required: true}\n  api_token: {type: string, required: true}\nphases:\n  - name: go\n    description: g\n    run: 'echo \"to ${{ inputs.region }}\" >> ran.log'\n  - {name: approve, description: a, condition: manual}\n");
     let s = Server::start(&env);
     let runs = |env: &Env| {
-        env.run(&["--json", "orchestrate", "history"])
-            .json()
+        env.run(&["--json", "orchestrate", "history"]).json()["runs"]
+            .clone()
             .as_array()
             .map_or(0, Vec::len)
     };
@@ -4616,7 +4618,7 @@ fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else_or_repeated(
     let s = Server::start(&env);
     let doc = Doc::load();
     let all = s.get("/api/v1/runs").json();
-    let ids: Vec<String> = all
+    let ids: Vec<String> = all["runs"]
         .as_array()
         .unwrap()
         .iter()
@@ -4627,7 +4629,7 @@ fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else_or_repeated(
     let lower = s.get(&format!("/api/v1/runs?before={}", ids[0].to_lowercase()));
     assert_eq!(lower.status, 200, "{}", lower.body);
     assert_eq!(lower.json(), upper);
-    assert_eq!(upper.as_array().unwrap().len(), 2);
+    assert_eq!(upper["runs"].as_array().unwrap().len(), 2);
     for bad in [
         "zzz",
         "nosuch",
@@ -4998,7 +5000,7 @@ fn a_run_left_waiting_by_an_api_action_carries_the_clis_exit_code() {
     // complete: the CLI's report leaves the run waiting on the next prompt, 3.
     let twin = newest_run(&env, "workflow");
     let twin = if twin == run {
-        env.run(&["--json", "workflow", "history"]).json()[1]["run_id"]
+        env.run(&["--json", "workflow", "history"]).json()["runs"].clone()[1]["run_id"]
             .as_str()
             .unwrap()
             .to_string()

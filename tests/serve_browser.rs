@@ -104,9 +104,8 @@ fn the_dashboard_works_in_a_real_browser() {
     )
     .workflow("parent", "name: parent\nsteps:\n  - {name: call, uses: kid}\n");
     assert_eq!(env.run(&["workflow", "run", "parent"]).code, 3);
-    let parent = env
-        .run(&["--json", "workflow", "history"])
-        .json()
+    let parent = env.run(&["--json", "workflow", "history"]).json()["runs"]
+        .clone()
         .as_array()
         .unwrap()
         .iter()
@@ -116,7 +115,7 @@ fn the_dashboard_works_in_a_real_browser() {
         .unwrap()
         .to_string();
     assert_eq!(env.run(&["orchestrate", "run", "browse"]).code, 3);
-    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+    let run = env.run(&["--json", "orchestrate", "history"]).json()["runs"].clone()[0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();

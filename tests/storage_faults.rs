@@ -464,7 +464,7 @@ fn log_verify_of_a_log_that_is_not_there_is_an_error_naming_where_it_looked() {
     assert!(!typo.exists(), "nothing was created");
     let history = env.run(&["--json", "workflow", "history"]);
     assert_eq!(history.code, 0, "{}", history.stderr);
-    assert_eq!(history.json(), serde_json::json!([]));
+    assert_eq!(history.json()["runs"], serde_json::json!([]));
 }
 
 /// A first command killed after SQLite created `cortex.db` but before cortex set it up leaves a
@@ -483,7 +483,7 @@ fn a_log_left_blank_by_a_killed_first_command_reads_as_having_no_runs() {
     assert_eq!(verify.json()["runs"], 0);
     let history = env.run(&["--json", "workflow", "history"]);
     assert_eq!(history.code, 0, "{}", history.stderr);
-    assert_eq!(history.json(), serde_json::json!([]));
+    assert_eq!(history.json()["runs"], serde_json::json!([]));
     assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
     assert_eq!(env.status(None)["status"], "completed");
 }
@@ -866,7 +866,7 @@ fn two_recorded_runs(env: &Env) -> (String, String) {
     );
     assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let runs = history.as_array().unwrap();
     (
         runs[1]["run_id"].as_str().unwrap().to_string(),
@@ -903,7 +903,7 @@ fn one_damaged_event_hides_no_run_from_history_show_or_export() {
 
     let history = env.run(&["--json", "workflow", "history"]);
     assert_eq!(history.code, 0, "{}", history.stderr);
-    let rows = history.json();
+    let rows = history.json()["runs"].clone();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0]["run_id"], new.as_str());
@@ -1030,7 +1030,7 @@ fn an_event_of_a_newer_cortex_verifies_and_says_upgrade_not_restore_a_backup() {
 
     let history = env.run(&["--json", "workflow", "history"]);
     assert_eq!(history.code, 0, "{}", history.stderr);
-    let rows = history.json();
+    let rows = history.json()["runs"].clone();
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
     assert!(
         rows[0]["unreadable"]
@@ -1429,7 +1429,7 @@ fn an_unreadable_run_is_unreadable_in_json_history_and_gc_goes_past_it() {
     )
     .unwrap();
     drop(db);
-    let rows = env.run(&["--json", "workflow", "history"]).json();
+    let rows = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows[0]["run_id"], new.as_str());
     assert_eq!(rows[0]["status"], "completed");

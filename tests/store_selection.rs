@@ -19,7 +19,7 @@ fn runs_in(env: &Env, db: &str) -> usize {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str::<serde_json::Value>(&text)
         .ok()
-        .and_then(|v| v.as_array().map(Vec::len))
+        .and_then(|v| v["runs"].as_array().map(Vec::len))
         .unwrap_or(0)
 }
 
@@ -375,13 +375,13 @@ fn exported(env: &Env, db: &str) -> Vec<String> {
         .command(&["--json", "--db", db, "workflow", "history"])
         .output()
         .unwrap();
-    let runs: Vec<String> = serde_json::from_slice::<serde_json::Value>(&history.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["run_id"].as_str().unwrap().to_string())
-        .collect();
+    let runs: Vec<String> =
+        serde_json::from_slice::<serde_json::Value>(&history.stdout).unwrap()["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect();
     runs.iter()
         .map(|r| {
             let out = env
@@ -458,10 +458,11 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
         0,
         "a run only there"
     );
-    let tiny_there = other.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tiny_there =
+        other.run(&["--json", "workflow", "history"]).json()["runs"].clone()[0]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let diverged = other.run(&["--json", "agent", "deactivate", "code-reviewer"]);
     assert_eq!(diverged.code, 0, "{}", diverged.stderr);
     assert_eq!(env.run(&["agent", "activate", "python-pro"]).code, 0);
@@ -473,9 +474,8 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     let verified = other.run(&["--json", "log", "verify", "--all"]).json();
     assert_eq!(verified["ok"], true, "{verified}");
     assert!(
-        other
-            .run(&["--json", "workflow", "history"])
-            .json()
+        other.run(&["--json", "workflow", "history"]).json()["runs"]
+            .clone()
             .as_array()
             .unwrap()
             .iter()
@@ -616,7 +616,7 @@ fn a_run_that_does_not_verify_is_not_copied() {
     env.workflow("tiny", TINY);
     assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let bad = history[0]["run_id"].as_str().unwrap().to_string();
     let conn = rusqlite::Connection::open(env.db()).unwrap();
     conn.execute_batch(&format!(
@@ -651,7 +651,7 @@ fn a_config_with_another_mistake_still_says_where_the_log_is() {
     env.config(r#"{"db": "sqlite:elsewhere.db", "workflow": {"max_parallel": 0}}"#);
     let history = env.run(&["--json", "workflow", "history"]);
     assert_eq!(history.code, 0, "{}", history.stderr);
-    assert_eq!(history.json().as_array().unwrap().len(), 1);
+    assert_eq!(history.json()["runs"].as_array().unwrap().len(), 1);
     let run = env.run(&["workflow", "run", "tiny"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.text().contains("max_parallel"), "{}", run.text());
@@ -909,7 +909,7 @@ fn a_relative_cortex_home_or_db_is_absolute_in_suggestions_and_a_missing_run_nam
             &["--json", "workflow", "history"],
             &[("CORTEX_HOME", "rel-home")],
         )
-        .json()[0]["run_id"]
+        .json()["runs"][0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -30,7 +30,7 @@ fn two_runs(env: Env) -> (Env, Vec<String>) {
     );
     assert_eq!(env.run(&["workflow", "run", "pair"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "pair"]).code, 0);
-    let history = env.run(&["--json", "workflow", "history"]).json();
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let runs = history
         .as_array()
         .unwrap()
@@ -377,9 +377,8 @@ fn verify_and_copy_never_fail_while_other_processes_append(env: Env) {
     let (mut verifies, mut copies) = (0, 0);
     // From the first run on: before it, there is no log to verify (exit 2, said so).
     while appenders.iter().any(|a| !a.is_finished())
-        && env
-            .run(&["--json", "orchestrate", "history"])
-            .json()
+        && env.run(&["--json", "orchestrate", "history"]).json()["runs"]
+            .clone()
             .as_array()
             .is_none_or(Vec::is_empty)
     {

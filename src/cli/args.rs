@@ -302,6 +302,10 @@ pub enum WorkflowCommand {
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,
+        /// Record the resume and return at once (exit 0, the run id on stdout): `cortex
+        /// worker`s drive it, as they drive a run recorded with `run --submit`.
+        #[arg(long, conflicts_with_all = ["dry_run", "notify_only", "rollback_to"])]
+        submit: bool,
         /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
         /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
         #[arg(long, value_name = "DURATION")]
@@ -474,6 +478,10 @@ pub enum OrchestrateCommand {
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,
+        /// Record the resume and return at once (exit 0, the run id on stdout): `cortex
+        /// worker`s drive it, as they drive a run recorded with `run --submit`.
+        #[arg(long, conflicts_with_all = ["dry_run", "notify_only", "rollback_to"])]
+        submit: bool,
         /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
         /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
         #[arg(long, value_name = "DURATION")]

@@ -459,6 +459,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             inputs,
             notify_only,
             dry_run,
+            submit,
             timeout,
             audit,
         } => {
@@ -476,6 +477,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                 dry_run,
                 timeout: timeout.as_deref(),
                 notify_only,
+                submit,
             };
             driving(ctx, json, |live| {
                 ops::workflow::resume(ctx, WORKFLOWS, run.as_deref(), args, by(&audit), live)
@@ -620,6 +622,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             inputs,
             notify_only,
             dry_run,
+            submit,
             timeout,
             audit,
         } => {
@@ -636,6 +639,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 dry_run,
                 timeout: timeout.as_deref(),
                 notify_only,
+                submit,
             };
             driving(ctx, json, |live| {
                 ops::workflow::resume(ctx, SCENARIOS, name.as_deref(), args, by(&audit), live)

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod help;
 mod man;
 mod observer;
 mod schema;
@@ -108,6 +109,25 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // `--help` (or `--version`) with `--json`: the help as one JSON document, for an
+            // agent that asked for JSON. Before, clap's text came out, which no JSON reader
+            // takes.
+            use clap::error::ErrorKind;
+            if json_asked()
+                && matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+            {
+                let doc = match e.kind() {
+                    ErrorKind::DisplayHelp => {
+                        help::document(&std::env::args_os().skip(1).collect::<Vec<_>>())
+                    }
+                    _ => serde_json::json!({
+                        "name": "cortex",
+                        "version": env!("CARGO_PKG_VERSION"),
+                    }),
+                };
+                out_json(&doc);
+                return exit::OK;
+            }
             let code = if e.use_stderr() {
                 exit::BAD_INPUT
             } else {

@@ -76,9 +76,6 @@ pub fn list_field(scenario: bool) -> &'static str {
     if scenario { "scenarios" } else { "workflows" }
 }
 
-/// `history`'s field.
-pub const HISTORY_FIELD: &str = "runs";
-
 pub fn list() -> Arc<JsonObject> {
     let rows = |field: &str, row: &str| {
         json!({
@@ -98,15 +95,7 @@ pub fn list() -> Arc<JsonObject> {
 }
 
 pub fn history() -> Arc<JsonObject> {
-    object(json!({
-        "description": "The rows of `workflow history --json` / `orchestrate history --json`, newest first, as `runs`, and whether older runs exist past the limit (`more`: ask again with a larger `limit`); the text block is that array itself.",
-        "required": [HISTORY_FIELD, "more"],
-        "properties": {
-            HISTORY_FIELD: { "type": "array", "items": component("HistoryRow") },
-            "more": { "type": "boolean" }
-        },
-        "additionalProperties": false
-    }))
+    object(component("History"))
 }
 
 pub fn validate() -> Arc<JsonObject> {

@@ -31,11 +31,7 @@ fn text(value: &serde_json::Value) -> String {
 /// is an object: rmcp drops any other for a peer before 2026-07-28); its text stays the array
 /// `--json` prints, and only such a document's warnings (it has no field for them) follow it
 /// as text blocks.
-pub fn document(
-    output: Output,
-    array_field: Option<&str>,
-    beside: &[(&str, serde_json::Value)],
-) -> CallToolResult {
+pub fn document(output: Output, array_field: Option<&str>) -> CallToolResult {
     let json = output.document();
     let mut content = vec![ContentBlock::text(text(&json))];
     if !json.is_object() {
@@ -48,13 +44,7 @@ pub fn document(
     }
     let mut result = CallToolResult::success(content);
     result.structured_content = Some(match (array_field, json) {
-        (Some(field), rows @ serde_json::Value::Array(_)) => {
-            let mut doc = serde_json::json!({ field: rows });
-            for (name, value) in beside {
-                doc[*name] = value.clone();
-            }
-            doc
-        }
+        (Some(field), rows @ serde_json::Value::Array(_)) => serde_json::json!({ field: rows }),
         (_, document) => document,
     });
     result.with_meta(Some(exit_meta(output.code)))

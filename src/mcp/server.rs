@@ -287,7 +287,7 @@ impl Cortex {
             )),
         };
         match result {
-            Ok(answer) => reply::document(answer.output, answer.array_field, &answer.beside),
+            Ok(answer) => reply::document(answer.output, answer.array_field),
             Err(e) => {
                 let line = format!("{name}: error: {}", e.message);
                 (self.log)(&self.secrets.redact(&line));
@@ -360,7 +360,7 @@ impl Cortex {
             })
             .await;
         Some(match shown {
-            Ok(output) => reply::document(output, None, &[]),
+            Ok(output) => reply::document(output, None),
             Err(e) => reply::error(&e),
         })
     }
@@ -417,7 +417,6 @@ impl Cortex {
             Ok(tools::Answer {
                 output,
                 array_field: None,
-                beside: Vec::new(),
             })
         })
         .await
@@ -519,7 +518,7 @@ impl ServerHandler for Cortex {
             }
         };
         Ok(match result {
-            Ok(answer) => reply::document(answer.output, answer.array_field, &answer.beside),
+            Ok(answer) => reply::document(answer.output, answer.array_field),
             Err(e) => {
                 let line = format!("{}: error: {}", tool.name, e.message);
                 (self.log)(&self.secrets.redact(&line));

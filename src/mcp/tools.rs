@@ -189,7 +189,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "history",
         title: "Past runs",
-        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events, actor, done, total, parent?} (its structured content: {\"runs\": [...], \"more\": true|false}; `more` says older runs exist past `limit`: ask again with a larger one). Use it to find a run's id.",
+        description: "The latest runs of a kind, newest first: {runs: [{run_id, kind, name, status, started_at, ended_at, events, actor, done, total, parent?}], more: true|false}, the document `history --json` prints; `more` says older runs exist past `limit`: ask again with a larger one. Use it to find a run's id.",
         schema: input_schema::<HistoryArgs>,
         output: outputs::history,
         read_only: true,
@@ -374,8 +374,6 @@ fn only_for(tool: &ToolSpec, kind: Kind, given: bool, field: &str) -> Result<(),
 pub struct Answer {
     pub output: Output,
     pub array_field: Option<&'static str>,
-    /// Fields of the structured content beside `array_field` (history's `more`).
-    pub beside: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// Call `tool` with `args`, acting as `actor`.
@@ -390,25 +388,12 @@ pub fn call(
         "list" => Some(outputs::list_field(
             args.get("kind").and_then(|k| k.as_str()) == Some("scenario"),
         )),
-        "history" => Some(outputs::HISTORY_FIELD),
         _ => None,
     };
-    // History says whether older runs exist past the page: an agent asks again for more.
-    if tool.name == "history" {
-        let a: HistoryArgs = parse(tool, args)?;
-        let limit = ops::history_limit_text(&a.limit.to_string(), "`limit`")?;
-        let (output, more) = ops::workflow::history_with_more(ctx, a.kind.run_kind(), limit)?;
-        return Ok(Answer {
-            output,
-            array_field,
-            beside: vec![("more", serde_json::Value::Bool(more))],
-        });
-    }
     let output = operate(ctx, tool, args, actor, live)?;
     Ok(Answer {
         output,
         array_field,
-        beside: Vec::new(),
     })
 }
 
@@ -428,6 +413,13 @@ fn operate(
             Kind::Workflow => ops::workflow::list(ctx),
             Kind::Scenario => ops::scenario::list(ctx),
         },
+        // `{runs, more}`: whether older runs exist past the page (an agent asks again for
+        // more), as `history --json` says it.
+        "history" => {
+            let a: HistoryArgs = parse(tool, args)?;
+            let limit = ops::history_limit_text(&a.limit.to_string(), "`limit`")?;
+            ops::workflow::history(ctx, a.kind.run_kind(), limit)
+        }
         "validate" => {
             let a: ValidateArgs = parse(tool, args)?;
             match (a.kind, a.name, a.all) {
@@ -652,6 +644,7 @@ fn resume(
         dry_run: a.dry_run,
         timeout: a.timeout.as_deref(),
         notify_only: a.notify_only,
+        submit: false,
     };
     ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message)?, live)
 }

@@ -1155,6 +1155,9 @@ pub struct ResumeArgs<'a> {
     /// them) and nothing else — a run paused on a failure is not gone on with (a plain resume
     /// of it runs the failed step again).
     pub notify_only: bool,
+    /// `--submit`: record the resume and leave the run to `cortex worker`s, returning at once
+    /// (as `run --submit` leaves a new run), instead of driving it here.
+    pub submit: bool,
 }
 
 /// `workflow resume` (and `orchestrate resume`, with its scope): go on with a run, or say
@@ -1173,6 +1176,7 @@ pub fn resume(
         dry_run,
         timeout,
         notify_only,
+        submit,
     } = args;
     // `--input` gives again only secret inputs (any other is refused): their values are
     // scrubbed from the actor before the run's lock names it.
@@ -1223,6 +1227,7 @@ pub fn resume(
                 dry_run,
                 timeout: args_timeout,
                 notify_only,
+                submit,
             },
             by,
             live,
@@ -1546,7 +1551,14 @@ pub fn resume(
         ctx,
         journal,
         lock,
-        (mode, Taker::Operator),
+        (
+            mode,
+            if submit {
+                Taker::Submitter
+            } else {
+                Taker::Operator
+            },
+        ),
         settings,
         by,
         live,
@@ -1904,6 +1916,9 @@ pub fn resume_claimed(
 enum Taker {
     Operator,
     Worker,
+    /// An operator who hands the run to workers (`resume --submit`): the resume is recorded,
+    /// then `run_submitted`, and nothing is driven here (as `run --submit` leaves a new run).
+    Submitter,
 }
 
 /// What every resume does once it holds the run's lock: warn of a changed definition, and
@@ -1940,8 +1955,40 @@ fn go_on(
         let e = crate::execute::JournalError::Decide(e);
         return Err(super::drive::resume_refused(ctx, &journal.state, e));
     }
+    if taker == Taker::Submitter {
+        return submit_resumed(ctx, journal, by, lock, resume);
+    }
     live.observer.begin(&journal.state, true);
     resume_driving(ctx, journal, by, lock, live, resume)
+}
+
+/// `resume --submit`: record the resume and hand the run to `cortex worker`s, in one commit
+/// with `run_submitted` (as `run --submit` records a new run: a worker never reads the run
+/// resumed by a process that is gone and takes it for one whose driver died). Nothing is
+/// driven here. The commands a dead driver left running are ended first, as a driver taking
+/// the run over ends them: the attempts `run_resumed` records interrupted must not run on
+/// beside the ones a worker starts (a worker on another host could not end them).
+fn submit_resumed(
+    ctx: &Ctx,
+    mut journal: Journal<'_>,
+    by: Operator,
+    lock: DriverLock,
+    resume: Command,
+) -> Result<Output, CommandError> {
+    let run_id = journal.run_id.clone();
+    let mut warnings: Vec<String> =
+        crate::execute::end_orphans_of(&ctx.home, &run_id, KILL_GRACE, &[])
+            .into_iter()
+            .map(|pgid| format!("ended process group {pgid} left running by the previous driver"))
+            .collect();
+    if let Some(start) = journal.state.start.as_deref() {
+        warnings.extend(super::drive::definition_changed(start));
+    }
+    if let Err(e) = journal.stage(resume) {
+        return Err(super::drive::resume_refused(ctx, &journal.state, e));
+    }
+    let out = super::drive::submit_run(ctx, journal, by, lock)?;
+    Ok(out.warn(warnings))
 }
 
 /// A run taken over (its driver died) with a stop or abort asked of that driver and never
@@ -2012,7 +2059,7 @@ fn take_up_request(
         warnings.extend(super::notify::after_change_below(ctx, &state));
         let view = ctx.view(&state, false);
         let verb = match taker {
-            Taker::Operator => "it is not resumed: an abort is final",
+            Taker::Operator | Taker::Submitter => "it is not resumed: an abort is final",
             Taker::Worker => "not driven on: an abort is final",
         };
         let text = format!(
@@ -2381,8 +2428,10 @@ pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, Command
     history_with_more(ctx, kind, limit).map(|(output, _)| output)
 }
 
-/// `history`, and whether older runs exist beyond the `limit` listed (the MCP tool says so;
-/// `--json` prints the rows alone, as it always has).
+/// `history`, and whether older runs exist beyond the `limit` listed. Its document is
+/// `{"runs": [rows, newest first], "more": bool}` (an object, as every other `--json`
+/// document; the MCP tool's structured content and `GET /api/v1/runs` are the same). Before,
+/// `--json` printed the rows as a bare array, and `more` only the MCP tool said.
 pub fn history_with_more(
     ctx: &Ctx,
     kind: RunKind,
@@ -2403,7 +2452,8 @@ pub fn history_with_more(
         },
     };
     let text = render_history(&page, &|args| ctx.cmd(args));
-    let mut out = Output::new(&page.runs, text, exit::OK);
+    let doc = json!({ "runs": &page.runs, "more": page.more });
+    let mut out = Output::new(doc, text, exit::OK);
     if let Some(what) = damage {
         // The runs are listed as their events say; the index is a cache to rebuild.
         out = out.warn(vec![format!(

@@ -982,6 +982,7 @@ pub fn resume(
         dry_run: true,
         timeout: None,
         notify_only: false,
+        submit: false,
     };
     let plan = quiet(|live| {
         ops::workflow::resume(

@@ -199,9 +199,9 @@ pub fn once(q: &[(String, String)], names: &[&str]) -> Result<(), Failure> {
     }
 }
 
-/// `GET /runs?kind=&limit=&before=`: a page of history, newest first (the rows of
-/// `workflow history --json` / `orchestrate history --json`); a `Link: <...>; rel="next"`
-/// header names the next page.
+/// `GET /runs?kind=&limit=&before=`: a page of history, newest first, as
+/// `workflow history --json` / `orchestrate history --json` give it (`{"runs", "more"}`); a
+/// `Link: <...>; rel="next"` header names the next page.
 pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let q = query(raw);
     let result = blocking(&shared, move |shared| {
@@ -231,7 +231,8 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
             let kind = kind.map_or(String::new(), |k| format!("kind={}&", kind_word(k)));
             format!("</api/v1/runs?{kind}limit={limit}&before={last}>; rel=\"next\"")
         });
-        Ok((serde_json::to_value(&page.runs).unwrap_or_default(), next))
+        let doc = serde_json::json!({ "runs": &page.runs, "more": page.more });
+        Ok((doc, next))
     })
     .await;
     match result {

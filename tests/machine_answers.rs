@@ -1,0 +1,239 @@
+//! What an AI agent reading `--json` gets: help as a JSON document, `history` as an object,
+//! and a paused or stopped run handed to workers with `resume --submit` (SPEC §5, §7, §9).
+
+mod common;
+
+use common::{Env, on_both_stores};
+use serde_json::Value;
+
+/// `--help` with `--json`, wherever either is on the line (and `help CMD`), is one JSON
+/// document describing the command asked about, exit 0, nothing on stderr. Before, clap's
+/// plain text came out, which an agent that asked for JSON could not parse.
+#[test]
+fn json_help_is_one_json_document_of_the_command_asked_about() {
+    let env = Env::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["workflow", "status", "--json", "--help"],
+            "cortex workflow status",
+        ),
+        (
+            &["--json", "workflow", "status", "-h"],
+            "cortex workflow status",
+        ),
+        (
+            &["--json", "help", "orchestrate", "resume"],
+            "cortex orchestrate resume",
+        ),
+        (
+            &[
+                "--home", "/nowhere", "--json", "workflow", "resume", "-i", "a=b", "RUN", "--help",
+            ],
+            "cortex workflow resume",
+        ),
+        (&["--json", "--help"], "cortex"),
+        (&["workflow", "--help", "--json"], "cortex workflow"),
+    ];
+    for (args, command) in cases {
+        let out = env.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr, "", "{args:?}");
+        let doc: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{}", out.stdout));
+        assert_eq!(doc["command"], *command, "{args:?}: {doc}");
+        assert_eq!(
+            doc["path"],
+            serde_json::json!(command.split(' ').collect::<Vec<_>>()),
+            "{doc}"
+        );
+        assert!(doc["about"].is_string(), "{doc}");
+        assert!(doc["usage"].as_str().unwrap().starts_with(command), "{doc}");
+    }
+    let status = env.run(&["workflow", "status", "--json", "--help"]).json();
+    let at = status["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["long"] == "--at")
+        .unwrap_or_else(|| panic!("no --at: {status}"));
+    assert_eq!(at["value_name"], "SEQ", "{at}");
+    assert_eq!(at["takes_value"], true, "{at}");
+    assert!(
+        at["help"].as_str().unwrap().contains("as of event SEQ"),
+        "{at}"
+    );
+    let json = status["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["long"] == "--json")
+        .unwrap();
+    assert_eq!(json["global"], true, "{json}");
+    assert_eq!(
+        json["default"],
+        Value::Null,
+        "a flag has no default value: {json}"
+    );
+    assert_eq!(status["arguments"][0]["value_name"], "RUN", "{status}");
+    assert_eq!(status["arguments"][0]["required"], false, "{status}");
+    let workflow = env.run(&["--json", "workflow", "--help"]).json();
+    let subs: Vec<&str> = workflow["subcommands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for sub in ["list", "run", "status", "resume", "history"] {
+        assert!(subs.contains(&sub), "{sub} in {subs:?}");
+    }
+    let resume = env.run(&["--json", "help", "workflow", "resume"]).json();
+    assert!(
+        resume["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["long"] == "--submit"),
+        "{resume}"
+    );
+    // Without `--json`, the help stays clap's text.
+    let plain = env.run(&["workflow", "status", "--help"]);
+    assert_eq!(plain.code, 0);
+    assert!(
+        plain.stdout.starts_with("Show a run's state"),
+        "{}",
+        plain.stdout
+    );
+    assert!(serde_json::from_str::<Value>(&plain.stdout).is_err());
+}
+
+/// `history --json` is an object, `{"runs": [...], "more": bool}`, as every other document
+/// (and as the MCP tool's structured content and `GET /api/v1/runs` give it). Before, it was a
+/// bare array, with no way to tell a full page from the whole history.
+#[test]
+fn history_json_is_an_object_of_runs_saying_whether_more_exist() {
+    let env = Env::new();
+    let empty = env.run(&["--json", "orchestrate", "history"]);
+    assert_eq!(empty.code, 0, "{}", empty.stderr);
+    assert_eq!(
+        empty.json(),
+        serde_json::json!({"runs": [], "more": false}),
+        "{}",
+        empty.stdout
+    );
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
+    for _ in 0..2 {
+        assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    }
+    let page = env
+        .run(&["--json", "workflow", "history", "--limit", "1"])
+        .json();
+    assert_eq!(page["runs"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["more"], true, "{page}");
+    assert_eq!(page["runs"][0]["name"], "w", "{page}");
+    let all = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(all["runs"].as_array().map(Vec::len), Some(2), "{all}");
+    assert_eq!(all["more"], false, "{all}");
+}
+
+const FLAKY: &str = "name: flaky\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'test -f ok', retry: {max_retry_attempts: 0}}\n";
+
+/// A paused workflow run resumed with `--submit`: the resume is recorded (with its actor and
+/// message), then `run_submitted`, in one go; the command exits 0 with the run id alone on
+/// stdout and drives nothing; the run waits for workers, and a worker finishes it. Before,
+/// only a new run could be handed to workers (`run --submit`).
+fn workflow_resume_submit_hands_a_paused_run_to_workers(env: Env) {
+    env.workflow("flaky", FLAKY);
+    assert_eq!(env.run(&["workflow", "run", "flaky"]).code, 1);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&[
+        "workflow",
+        "resume",
+        &run,
+        "--retry",
+        "--submit",
+        "--actor",
+        "ops",
+        "--message",
+        "fixed",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, format!("{run}\n"), "the run id alone on stdout");
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    let n = types.len();
+    assert_eq!(
+        types[n - 2..],
+        ["run_resumed".to_string(), "run_submitted".to_string()],
+        "{types:?}"
+    );
+    let resumed = &env.events(&run)[n - 2];
+    assert_eq!(resumed["body"]["actor"], "ops", "{resumed}");
+    assert_eq!(resumed["body"]["message"], "fixed", "{resumed}");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap()
+            .contains("submitted for workers"),
+        "{status}"
+    );
+    let worker = env.run(&["worker", "--until-idle", "--poll", "100ms", "--no-schedule"]);
+    assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+    let done = env.status(Some(&run));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["steps"][1]["status"], "completed", "{done}");
+}
+
+/// A stopped scenario run resumed with `--submit --json`: its status document (waiting,
+/// submitted), exit 0, nothing driven; a worker takes it on from there.
+fn scenario_resume_submit_hands_a_failed_run_to_workers(env: Env) {
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: check, description: d, run: 'test -f ok', retry: {max_retry_attempts: 0}}\n  - {name: ship, description: d, condition: 'after:check', run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 1);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["--json", "orchestrate", "resume", "gate", "--submit"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["status"], "waiting", "{doc}");
+    assert_eq!(doc["kind"], "scenario", "{doc}");
+    let run = doc["run_id"].as_str().unwrap().to_string();
+    let last = env.events(&run).last().cloned().unwrap();
+    assert_eq!(last["type"], "run_submitted", "{last}");
+    let worker = env.run(&["worker", "--until-idle", "--poll", "100ms", "--no-schedule"]);
+    assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+    let done = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_eq!(done["status"], "completed", "{done}");
+}
+
+on_both_stores!(
+    workflow_resume_submit_hands_a_paused_run_to_workers,
+    scenario_resume_submit_hands_a_failed_run_to_workers,
+);
+
+/// `resume --submit` cannot be a dry run, a notification delivery or a rollback (run by the
+/// driver that compensates): refused by clap, exit 2, nothing recorded.
+#[test]
+fn resume_submit_refuses_what_workers_cannot_take() {
+    let env = Env::new();
+    env.workflow("flaky", FLAKY);
+    assert_eq!(env.run(&["workflow", "run", "flaky"]).code, 1);
+    let before = env.status(None)["events"].clone();
+    for extra in [
+        &["--dry-run"][..],
+        &["--notify-only"],
+        &["--rollback-to", "a"],
+    ] {
+        let args = [&["workflow", "resume", "--submit"][..], extra].concat();
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("--submit"), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(env.status(None)["events"], before, "nothing recorded");
+}
