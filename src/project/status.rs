@@ -1174,26 +1174,19 @@ pub struct Restarts {
     pub checkpointed: Vec<String>,
 }
 
-/// The status a status document gives a unit whose attempt (or `if:` command) was under way
-/// when its run's driver went (`StepView::interrupted`); the log still says `running` (or
-/// `pending`) until a resume records it interrupted.
-pub const INTERRUPTED: &str = "interrupted";
-
 impl StatusView {
     /// The machine contract: `steps` for a workflow run, `phases` for a scenario run.
     pub fn to_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("status views serialise");
         // A unit whose driver is gone (the run `interrupted`) is not `running`: nothing runs
-        // it, and `resume` runs it again. It is `interrupted`, as the screen says it
-        // ("Interrupted: its driver is gone") and as its run is; its `interrupted` flag stays.
-        // Before, it was `"status": "running"` beside the worker that had claimed it, and then
-        // `pending`, which an agent reading the document took for a unit not begun, while the
-        // screen said interrupted (the word SPEC §5 gives a run cut short, given to the unit
-        // cut short in it: DESIGN §5).
+        // it, and `resume` runs it again. It is `pending` (SPEC §5 lists no `interrupted` for
+        // a unit), its `interrupted` flag and the screen ("Interrupted: its driver is gone")
+        // saying why. Before, the document said `"status": "running"` beside the worker that
+        // had claimed it, while the screen said interrupted.
         if let Some(steps) = value.get_mut("steps").and_then(|s| s.as_array_mut()) {
             for s in steps {
                 if s.get("interrupted") == Some(&serde_json::Value::Bool(true)) {
-                    s["status"] = INTERRUPTED.into();
+                    s["status"] = "pending".into();
                 }
             }
         }
