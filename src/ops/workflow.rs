@@ -1846,9 +1846,16 @@ pub fn resume_claimed(
     // ordinary resume was applied to a run an operator had just stopped, and it ran again.
     let mut journal = Journal::from_state(store, &clock, &mut ids, state)?;
     journal.fence(lease);
+    // A stop or abort asked of a driver that died before it acted on it: recorded now, as the
+    // operator asked it (their name on it), and the run is not driven on — as every taker
+    // records it (`take_up_request`). Before, a worker left such a run alone, the stop never
+    // recorded until someone ran `stop` or `resume` again.
+    if let Some(out) = take_up_request(ctx, &mut journal, Taker::Worker, &by, live)? {
+        drop(lock);
+        return Ok(out);
+    }
     let gone_elsewhere = journal.state.outcome().is_some()
-        || journal.state.stop_requested
-        || journal.state.phase != crate::decide::RunPhase::Running;
+        || crate::decide::not_for_workers(&journal.state).is_some();
     if gone_elsewhere {
         let view = ctx.view(&journal.state, false);
         let code = view.status.exit_code();
