@@ -778,9 +778,13 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
         // What was reported is recorded; a driver without these values would refuse at once.
         return Ok(DriveOn::NeedsSecrets(missing));
     }
+    // It drives on what was recorded, as the CLI's report goes on from its own process:
+    // nothing of its own recorded first (`resume --drive-on`: no `run_resumed`), so the page's
+    // report records the events its CLI twin records.
     let args = [
         kind.group().to_string(),
         "resume".into(),
+        "--drive-on".into(),
         actor_arg(shared),
         "--".into(),
         run_id.to_string(),
@@ -797,7 +801,7 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
     // The secret outputs a report recorded here are held here only: the driver is given them.
     let envs = [as_env(&held), crate::execute::secret_outputs_env(run_id)].concat();
     let started = driver::start(shared, &args, &envs).map_err(Failure::from);
-    match started.and_then(|d| d.took(shared, run_id)) {
+    match started.and_then(|d| d.took_on(shared, run_id, state.events)) {
         Ok(()) => Ok(DriveOn::Started),
         Err(f) if f.status == StatusCode::GATEWAY_TIMEOUT => Ok(DriveOn::Late(said(f))),
         Err(f) => Ok(DriveOn::NotDriven(said(f))),
