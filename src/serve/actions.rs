@@ -536,7 +536,7 @@ fn finish_step(
     let foreign = matches!(drove, DriveOn::Nothing | DriveOn::Elsewhere);
     let elsewhere = matches!(drove, DriveOn::Elsewhere);
     let (output, accepted) = match drove {
-        // The driver has taken the run (its `run_resumed`): the answer is the run as it is
+        // The driver has taken the run (`Background::took_on`): the answer is the run as it is
         // now, as `resume` answers and as the CLI's report (which drives) prints it — not the
         // document of the report alone, which said nobody drives it and suggested a resume
         // the driver then holds (exit 4). The report's warnings stay.
