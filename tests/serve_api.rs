@@ -583,6 +583,77 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
     );
 }
 
+/// A report made through the web (the API's complete, the run page's complete form) records
+/// the events its CLI twin (`workflow step complete`, `orchestrate complete`) records: the
+/// background driver that goes on with the run drives on what was recorded, as the CLI's
+/// report does in its own process. Before, that driver was a plain `resume`, and the web's
+/// report recorded a `run_resumed` the CLI's never did.
+#[test]
+fn a_report_through_the_web_records_the_event_kinds_of_its_cli_twin() {
+    let env = home();
+    std::fs::write(
+        env.home().join("scenarios/handoff.yaml"),
+        "name: handoff\ndescription: a report, then a command\nphases:\n  - {name: write, description: w}\n  - {name: publish, description: p, run: echo published}\n",
+    )
+    .unwrap();
+    let s = Server::start(&env);
+    let types = |run: &str| -> Vec<String> {
+        events(&env, run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    // A workflow step: the API's complete, then the page's form, each against the CLI's.
+    let waiting = |env: &Env| {
+        assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+        newest_run(env, "workflow")
+    };
+    let cli = waiting(&env);
+    let out = env.run(&[
+        "workflow", "step", "complete", "write", "--run", &cli, "--actor", ACTOR,
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let api = waiting(&env);
+    let r = s.post(&format!("/api/v1/runs/{api}/steps/write/complete"), "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(settled(&s, &api)["status"], "completed");
+    let page = waiting(&env);
+    let r = s.post_with(
+        &format!("/runs/{page}/steps/write/complete"),
+        &format!("token={TOKEN}"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    assert_eq!(settled(&s, &page)["status"], "completed");
+    let kinds = types(&cli);
+    assert!(!kinds.contains(&"run_resumed".to_string()), "{kinds:?}");
+    assert_eq!(types(&api), kinds, "the API's complete");
+    assert_eq!(types(&page), kinds, "the page's complete");
+    for run in [&api, &page] {
+        let reported = events(&env, run)
+            .into_iter()
+            .find(|e| e["type"] == "step_succeeded")
+            .unwrap();
+        assert_eq!(reported["body"]["by"]["actor"], ACTOR, "{reported}");
+    }
+
+    // A scenario phase: `orchestrate complete` against the API's complete.
+    let waiting = |env: &Env| {
+        assert_eq!(env.run(&["orchestrate", "run", "handoff"]).code, 3);
+        newest_run(env, "orchestrate")
+    };
+    let cli = waiting(&env);
+    let out = env.run(&["orchestrate", "complete", &cli, "write", "--actor", ACTOR]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let api = waiting(&env);
+    let r = s.post(&format!("/api/v1/runs/{api}/steps/write/complete"), "{}");
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    assert_eq!(settled(&s, &api)["status"], "completed");
+    let kinds = types(&cli);
+    assert!(!kinds.contains(&"run_resumed".to_string()), "{kinds:?}");
+    assert_eq!(types(&api), kinds, "the API's complete of a phase");
+}
+
 #[test]
 fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
     let env = home();

@@ -2428,6 +2428,70 @@ fn a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts(en
     verify(&env);
 }
 
+/// A run whose driver died with a stop asked of it and not acted on (frozen, then killed): a
+/// worker that finds it records the stop as the operator asked it (their name and message on
+/// the request, `run_stopped` after it) and does not drive the run on — its next phase never
+/// starts, and nothing resumes it. Before, the worker left it alone, and the stop was never
+/// recorded until someone ran `stop` or `resume` again.
+fn a_worker_records_the_stop_a_dead_driver_never_acted_on_and_leaves_the_run_stopped(env: Env) {
+    scenario(
+        &env,
+        "halt",
+        "name: halt\ndescription: h\nphases:\n  - {name: long, description: l, run: 'touch started; sleep 30'}\n  - {name: next, description: n, run: 'touch next-ran'}\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "halt"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + PATIENCE;
+    while !env.file("started").exists() {
+        assert!(Instant::now() < until, "the long phase never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = Pid::from_raw(driver.id() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let stop = env.run(&[
+        "orchestrate",
+        "stop",
+        "halt",
+        "--actor",
+        "oncall",
+        "--message",
+        "lunch",
+    ]);
+    assert_eq!(stop.code, 0, "{}{}", stop.stdout, stop.stderr);
+    kill(pid, Signal::SIGKILL).unwrap();
+    driver.wait().unwrap();
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pending = status(&env, &run);
+    assert_eq!(
+        pending["stop_requested"]["by"]["actor"], "oncall",
+        "{pending}"
+    );
+    assert!(of_type(&env.events(&run), "run_stopped").is_empty());
+
+    let w = Worker::start(&env, "taker", &["--until-idle"]);
+    assert_eq!(w.exit_code(), 0);
+    let ev = env.events(&run);
+    let requested = of_type(&ev, "stop_requested");
+    assert_eq!(requested.len(), 1, "{ev:?}");
+    assert_eq!(requested[0]["body"]["actor"], "oncall");
+    assert_eq!(requested[0]["body"]["message"], "lunch");
+    assert_eq!(of_type(&ev, "run_stopped").len(), 1, "{ev:?}");
+    assert!(of_type(&ev, "run_resumed").is_empty(), "{ev:?}");
+    let doc = status(&env, &run);
+    assert_eq!(doc["status"], "stopped", "{doc}");
+    assert!(doc.get("stop_requested").is_none(), "{doc}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!env.file("next-ran").exists(), "the run was driven on");
+    verify(&env);
+}
+
 /// Seen by a review: a worker read a run at the start of its pass, an operator stopped it,
 /// then the worker claimed its driver lease and drove on from what it had read: its takeover
 /// resume landed on the stopped run (`run_resumed by worker:…` 60 ms after `run_stopped`) and
@@ -2564,6 +2628,7 @@ fn a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not
 }
 
 common::on_both_stores!(
+    a_worker_records_the_stop_a_dead_driver_never_acted_on_and_leaves_the_run_stopped,
     a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not_hold,
     a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped,
     a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped,

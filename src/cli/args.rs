@@ -26,6 +26,18 @@ pub struct Cli {
     pub command: TopCommand,
 }
 
+/// What `resume --drive-on` takes none of: it is a drive on, not a resume.
+const DRIVE_ON_CONFLICTS: [&str; 8] = [
+    "retry",
+    "skip",
+    "rollback_to",
+    "from",
+    "inputs",
+    "notify_only",
+    "dry_run",
+    "timeout",
+];
+
 #[derive(Debug, Subcommand)]
 pub enum TopCommand {
     /// Ordered steps with validation gates, retries, rollback and resume.
@@ -310,6 +322,12 @@ pub enum WorkflowCommand {
         /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
+        /// Drive on a run an operator's start or report (recorded by another process) left
+        /// with work, as that report's own drive would: nothing of this command's own is
+        /// recorded first (no `run_resumed`). For front ends that record a report and hand
+        /// the run to a background driver (`cortex serve`); not for people.
+        #[arg(long, hide = true, conflicts_with_all = DRIVE_ON_CONFLICTS)]
+        drive_on: bool,
         #[command(flatten)]
         audit: Audit,
     },
@@ -486,6 +504,12 @@ pub enum OrchestrateCommand {
         /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
+        /// Drive on a run an operator's start or report (recorded by another process) left
+        /// with work, as that report's own drive would: nothing of this command's own is
+        /// recorded first (no `run_resumed`). For front ends that record a report and hand
+        /// the run to a background driver (`cortex serve`); not for people.
+        #[arg(long, hide = true, conflicts_with_all = DRIVE_ON_CONFLICTS)]
+        drive_on: bool,
         #[command(flatten)]
         audit: Audit,
     },

@@ -461,8 +461,20 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             dry_run,
             submit,
             timeout,
+            drive_on,
             audit,
         } => {
+            if drive_on {
+                return driving(ctx, json, |live| {
+                    ops::workflow::drive_on_reported(
+                        ctx,
+                        WORKFLOWS,
+                        run.as_deref(),
+                        by(&audit),
+                        live,
+                    )
+                });
+            }
             let inputs = parse_pairs(&inputs, "input")?;
             let mode = match (retry, skip, rollback_to, from) {
                 (true, ..) => ResumeMode::Retry,
@@ -624,8 +636,20 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             dry_run,
             submit,
             timeout,
+            drive_on,
             audit,
         } => {
+            if drive_on {
+                return driving(ctx, json, |live| {
+                    ops::workflow::drive_on_reported(
+                        ctx,
+                        SCENARIOS,
+                        name.as_deref(),
+                        by(&audit),
+                        live,
+                    )
+                });
+            }
             let inputs = parse_pairs(&inputs, "input")?;
             let args = ResumeArgs {
                 mode: match (retry, skip, rollback_to, from) {

@@ -242,15 +242,9 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         Command::Resume {
             leave_claimed: true,
             ..
-        } if state.stop_requested || state.phase != RunPhase::Running => Err(
-            DecideError::NotForWorkers(if state.abort_requested.is_some() {
-                "being aborted".to_string()
-            } else if state.stop_requested {
-                "being stopped".to_string()
-            } else {
-                phase_name(&state.phase)
-            }),
-        ),
+        } if not_for_workers(state).is_some() => Err(DecideError::NotForWorkers(
+            not_for_workers(state).unwrap_or_default(),
+        )),
         Command::Resume {
             mode,
             by,
@@ -337,6 +331,24 @@ pub fn pending_request(state: &RunState) -> Option<(bool, crate::event::Operator
     match &state.abort_requested {
         Some(by) => Some((true, by.clone())),
         None => Some((false, state.stopped_by.as_ref()?.0.clone())),
+    }
+}
+
+/// Why run `state` is not one for a worker to take over and drive (`Command::Resume` with
+/// `leave_claimed`), if it is not: it is not going (stopped, paused, waiting, finished: its
+/// phase), or an operator is stopping or aborting it. The one rule, read by the decider
+/// (`DecideError::NotForWorkers`) and by `cortex worker` choosing runs to take; a run with a
+/// request its dead driver never acted on is taken by a worker only to record that request
+/// (`Command::TakeUpRequest`), never driven.
+pub fn not_for_workers(state: &RunState) -> Option<String> {
+    if !state.stop_requested && state.phase == RunPhase::Running {
+        None
+    } else if state.abort_requested.is_some() {
+        Some("being aborted".to_string())
+    } else if state.stop_requested {
+        Some("being stopped".to_string())
+    } else {
+        Some(phase_name(&state.phase))
     }
 }
 

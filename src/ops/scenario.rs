@@ -493,7 +493,7 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
     }
 }
 
-fn scenario_output(view: &crate::project::StatusView, code: i32) -> Output {
+pub(super) fn scenario_output(view: &crate::project::StatusView, code: i32) -> Output {
     let text = render_scenario_status(view, SystemTime::now());
     Output::new(view.to_json(), text, code)
 }

@@ -443,7 +443,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 } else {
                     Vec::new()
                 };
-                if !lacking.is_empty() {
+                // A request to record needs no secret input: nothing runs.
+                let take_up = !alive && takes_up_request(&state);
+                if !lacking.is_empty() && !take_up {
                     if !alive
                         && wants_driving(&state, &opts.tags)
                         && left_alone.insert(run_id.clone())
@@ -466,7 +468,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     continue;
                 }
                 if !alive {
-                    if !wants_driving(&state, &opts.tags) {
+                    if !take_up && !wants_driving(&state, &opts.tags) {
                         continue;
                     }
                     // What it would run next reads a secret output another process recorded
@@ -474,7 +476,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     // that process holds it. Left to that process, which drives on once it
                     // recorded the report; said once. Before, a worker woken by the report
                     // took the run first and the next unit failed for want of the value.
-                    if let Some(why) = unheld_secret_output_next(&state, &opts.tags) {
+                    if let Some(why) =
+                        unheld_secret_output_next(&state, &opts.tags).filter(|_| !take_up)
+                    {
                         if left_alone.insert(run_id.clone()) {
                             live.observer.note(&format!(
                                 "Run {run_id}: left alone, for the process that recorded its secret output to drive on (a worker never holds another process's secret outputs): {why}.\n"
@@ -557,7 +561,16 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     // or not it left a lease or a lock behind (a SIGKILLed driver of this home
                     // leaves neither that says so). Before, such a run was said to have work
                     // again after its driver let it wait.
-                    let why = if state.submitted {
+                    let why = if take_up {
+                        let asked = if state.abort_requested.is_some() {
+                            "an abort"
+                        } else {
+                            "a stop"
+                        };
+                        format!(
+                            "{asked} was asked of its driver, which is gone; recording it as asked (not driving the run)"
+                        )
+                    } else if state.submitted {
                         "submitted for workers".to_string()
                     } else if let Some(gone) = driver_gone(&*store, &state) {
                         gone
@@ -571,9 +584,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         "it has work again (a report or a start came after its driver let it wait) and nobody drives it".to_string()
                     };
                     live.observer.note(&format!(
-                        "Run {run_id} ({} `{}`): {why}; driving it.\n",
+                        "Run {run_id} ({} `{}`): {why}{}.\n",
                         if scenario { "scenario" } else { "workflow" },
                         state.start.as_ref().map_or("", |s| s.name.as_str()),
+                        if take_up { "" } else { "; driving it" },
                     ));
                     let taken = Taken {
                         state,
@@ -804,11 +818,11 @@ fn watched(
 /// is left alone before this is asked: the loop's `lacking`.)
 fn wants_driving(state: &RunState, tags: &[String]) -> bool {
     use crate::plan::Next;
-    // A run an operator is stopping or aborting is not a worker's to take (its resume would
-    // undo the request: `DecideError::NotForWorkers`), even if its driver died before it
-    // recorded the stop: `stop` again records it.
-    if state.phase != crate::decide::RunPhase::Running
-        || state.stop_requested
+    // A run an operator is stopping or aborting is not a worker's to drive (its resume would
+    // undo the request), nor one that is not going: the decider's rule
+    // (`decide::not_for_workers`, its `DecideError::NotForWorkers`). One whose driver died
+    // before it acted on such a request is taken only to record it (`takes_up_request`).
+    if crate::decide::not_for_workers(state).is_some()
         || !(state.submitted || crate::execute::operator::has_work(state))
     {
         return false;
@@ -828,6 +842,15 @@ fn wants_driving(state: &RunState, tags: &[String]) -> bool {
         || ready.is_empty()
         || state.steps.iter().any(|s| s.status == StepStatus::Running)
         || ready.into_iter().any(|i| tags_cover(tags, runs_on(i)))
+}
+
+/// Whether a run whose driver is gone has a stop or an abort an operator asked of that driver
+/// and that it never acted on (`decide::pending_request`): a worker takes it only to record
+/// the request as the operator asked it (`Command::TakeUpRequest`, with the operator as
+/// actor, as `resume` takes it up), and does not drive it on. Before, such a run was left
+/// alone, the stop never recorded until someone ran `stop` or `resume` again.
+fn takes_up_request(state: &RunState) -> bool {
+    crate::decide::pending_request(state).is_some()
 }
 
 /// Why the next unit this worker would run of `state` cannot run here, if it cannot: it reads

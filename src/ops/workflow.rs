@@ -1566,6 +1566,70 @@ pub fn resume(
     .map(|out| out.warn(late))
 }
 
+/// `resume --drive-on` (hidden): drive on a run that an operator's start or report, recorded
+/// by another process with `--no-drive` (`cortex serve`), left with work and nobody driving
+/// it — as that report's own drive goes on (`drive_on_recorded`, after `operator::drive_on`
+/// handed it the run): nothing is recorded first, no `run_resumed`. So a report made through
+/// the web page records the events its CLI twin records. Before, the page's background driver
+/// was a plain `resume`, which recorded a `run_resumed` the CLI's report never did.
+pub fn drive_on_reported(
+    ctx: &Ctx,
+    scope: Scope,
+    run: Option<&str>,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    use crate::execute::operator::{self, DriveOn};
+    let (opened, read_only) = ctx.changing_store()?;
+    if let Some(e) = read_only {
+        return Err(e);
+    }
+    let Some(mut store) = opened else {
+        return Err(ctx.no_runs(scope, run));
+    };
+    let run_id = ctx.resolve_run(&store, scope, run)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let seen = crate::execute::load_state(&store, &run_id)?;
+    let kind = seen.start.as_ref().map_or(RunKind::Workflow, |s| s.kind);
+    let answer = move |view: &crate::project::StatusView, code: i32| match kind {
+        RunKind::Scenario => super::scenario::scenario_output(view, code),
+        RunKind::Workflow => {
+            Output::new(view.to_json(), render_status(view, SystemTime::now()), code)
+        }
+    };
+    let lock = match operator::drive_on(&ctx.home, &*store, &seen, &holder(&by.actor))? {
+        DriveOn::Here(lock) => lock,
+        DriveOn::Elsewhere => {
+            return Err(crate::execute::LockError::Held {
+                run_id: run_id.clone(),
+                holder: DriverLock::probe(&ctx.home, &run_id),
+            }
+            .into());
+        }
+        DriveOn::Nothing => {
+            let view = ctx.view(&seen, false);
+            return Ok(answer(&view, view.status.exit_code()));
+        }
+    };
+    let durability = seen
+        .start
+        .as_ref()
+        .map_or(Durability::Normal, |s| s.config.durability);
+    store.set_durability(durability)?;
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    // Read again under the lock: what it has to do now decides, not what was read before.
+    if !operator::has_work(&journal.state) {
+        drop(lock);
+        let view = ctx.view(&journal.state, false);
+        return Ok(answer(&view, view.status.exit_code()));
+    }
+    // A child run's secret inputs come from its parent; the others are in this process's
+    // environment (`CORTEX_INPUT_<NAME>`), as the front end that started it gave them.
+    crate::execute::inherit_secret_inputs(&mut journal);
+    drive_on_recorded(ctx, journal, by, lock, live, answer)
+}
+
 /// `abort` of a run whose live driver has an abort asked of it that it has not acted on yet:
 /// nothing is recorded, exit 0 (the request stands, as when this abort waited for it in vain).
 fn abort_pending(ctx: &Ctx, store: &dyn EventStore, state: &crate::decide::RunState) -> Output {
@@ -1875,9 +1939,16 @@ pub fn resume_claimed(
     // ordinary resume was applied to a run an operator had just stopped, and it ran again.
     let mut journal = Journal::from_state(store, &clock, &mut ids, state)?;
     journal.fence(lease);
+    // A stop or abort asked of a driver that died before it acted on it: recorded now, as the
+    // operator asked it (their name on it), and the run is not driven on — as every taker
+    // records it (`take_up_request`). Before, a worker left such a run alone, the stop never
+    // recorded until someone ran `stop` or `resume` again.
+    if let Some(out) = take_up_request(ctx, &mut journal, Taker::Worker, &by, live)? {
+        drop(lock);
+        return Ok(out);
+    }
     let gone_elsewhere = journal.state.outcome().is_some()
-        || journal.state.stop_requested
-        || journal.state.phase != crate::decide::RunPhase::Running;
+        || crate::decide::not_for_workers(&journal.state).is_some();
     if gone_elsewhere {
         let view = ctx.view(&journal.state, false);
         let code = view.status.exit_code();

@@ -536,7 +536,7 @@ fn finish_step(
     let foreign = matches!(drove, DriveOn::Nothing | DriveOn::Elsewhere);
     let elsewhere = matches!(drove, DriveOn::Elsewhere);
     let (output, accepted) = match drove {
-        // The driver has taken the run (its `run_resumed`): the answer is the run as it is
+        // The driver has taken the run (`Background::took_on`): the answer is the run as it is
         // now, as `resume` answers and as the CLI's report (which drives) prints it — not the
         // document of the report alone, which said nobody drives it and suggested a resume
         // the driver then holds (exit 4). The report's warnings stay.
@@ -778,9 +778,13 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
         // What was reported is recorded; a driver without these values would refuse at once.
         return Ok(DriveOn::NeedsSecrets(missing));
     }
+    // It drives on what was recorded, as the CLI's report goes on from its own process:
+    // nothing of its own recorded first (`resume --drive-on`: no `run_resumed`), so the page's
+    // report records the events its CLI twin records.
     let args = [
         kind.group().to_string(),
         "resume".into(),
+        "--drive-on".into(),
         actor_arg(shared),
         "--".into(),
         run_id.to_string(),
@@ -797,7 +801,7 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
     // The secret outputs a report recorded here are held here only: the driver is given them.
     let envs = [as_env(&held), crate::execute::secret_outputs_env(run_id)].concat();
     let started = driver::start(shared, &args, &envs).map_err(Failure::from);
-    match started.and_then(|d| d.took(shared, run_id)) {
+    match started.and_then(|d| d.took_on(shared, run_id, state.events)) {
         Ok(()) => Ok(DriveOn::Started),
         Err(f) if f.status == StatusCode::GATEWAY_TIMEOUT => Ok(DriveOn::Late(said(f))),
         Err(f) => Ok(DriveOn::NotDriven(said(f))),

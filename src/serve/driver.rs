@@ -248,6 +248,47 @@ impl Background {
         }
         Ok(())
     }
+
+    /// `took`, for a driver started with `resume --drive-on` after a report or a start this
+    /// server recorded (the run had `events` events then): it records nothing of its own
+    /// before it drives (no `run_resumed`, as the CLI's report records none), so the log does
+    /// not name it. Wait until it holds the run's lock or the log moved past `events` (it
+    /// drove and perhaps let go already), or it ended without an error; then, for at most
+    /// `FIRST_MOVE`, until it has recorded its first decision, let go of the run or ended.
+    pub fn took_on(&self, shared: &Shared, run_id: &str, events: u64) -> Result<(), Failure> {
+        let home = shared.ctx.home.clone();
+        let mine = || operator_lock_pid(&home, run_id).is_some_and(|pid| pid == self.pid);
+        let mut seen: Option<crate::decide::RunState> = None;
+        let mut moved = || -> Result<bool, CommandError> {
+            let Some(store) = shared.ctx.reading_store()? else {
+                return Ok(false);
+            };
+            let state = match seen.take() {
+                None => load_state(&store, run_id),
+                Some(state) => fold_log(&store, run_id, state.events, state),
+            }
+            .map_err(CommandError::from)?;
+            let past = state.events > events;
+            seen = Some(state);
+            Ok(past)
+        };
+        let what = format!("has not taken run {run_id}");
+        self.settle(&what, || Ok((mine() || moved()?).then_some(())))?;
+        let until = Instant::now() + FIRST_MOVE;
+        while Instant::now() < until && self.ended().is_none() {
+            match moved() {
+                Ok(false) if mine() => {}
+                _ => break,
+            }
+            std::thread::sleep(POLL);
+        }
+        Ok(())
+    }
+}
+
+/// The process that holds run `run_id`'s lock in `home`, if one does.
+fn operator_lock_pid(home: &std::path::Path, run_id: &str) -> Option<u32> {
+    crate::execute::DriverLock::probe(home, run_id).map(|h| h.pid)
 }
 
 /// A run start answered 504 (its driver had not recorded the run in time) that was given

@@ -493,119 +493,133 @@ impl Bound {
     }
 }
 
-/// What each route takes, as the `Allow` header says it (axum's words: a GET route takes HEAD
-/// too): `auth::guard` answers a method no route takes before the token is asked for — a 405
-/// with `Allow` where the address is a route, the 404 where it is none. Kept beside `routes`,
-/// which it mirrors: a route added there is added here too.
-pub const ALLOWS: &[(&str, &str)] = &[
-    ("/api/v1/openapi.json", "GET,HEAD"),
-    ("/api/v1/runs", "GET,HEAD"),
-    ("/api/v1/runs/changes", "GET,HEAD"),
-    ("/api/v1/runs/{}", "GET,HEAD"),
-    ("/api/v1/runs/{}/log", "GET,HEAD"),
-    ("/api/v1/runs/{}/logs", "GET,HEAD"),
-    ("/api/v1/runs/{}/logs/{}/raw", "GET,HEAD"),
-    ("/api/v1/runs/{}/verify", "GET,HEAD"),
-    ("/api/v1/runs/{}/events", "GET,HEAD"),
-    ("/api/v1/runs/{}/steps/{}/start", "POST"),
-    ("/api/v1/runs/{}/steps/{}/complete", "POST"),
-    ("/api/v1/runs/{}/steps/{}/fail", "POST"),
-    ("/api/v1/runs/{}/stop", "POST"),
-    ("/api/v1/runs/{}/resume", "POST"),
-    ("/api/v1/runs/{}/abort", "POST"),
-    ("/api/v1/verify", "GET,HEAD"),
-    ("/api/v1/workflows", "GET,HEAD"),
-    ("/api/v1/workflows/{}", "GET,HEAD"),
-    ("/api/v1/workflows/{}/runs", "POST"),
-    ("/api/v1/scenarios", "GET,HEAD"),
-    ("/api/v1/scenarios/{}", "GET,HEAD"),
-    ("/api/v1/scenarios/{}/preview", "GET,HEAD"),
-    ("/api/v1/scenarios/{}/runs", "POST"),
-    ("/api/v1/schedules", "GET,HEAD"),
-    ("/api/v1/agents", "GET,HEAD"),
-    ("/api/v1/agents/{}", "GET,HEAD"),
-    ("/", "GET,HEAD"),
-    ("/runs/{}", "GET,HEAD"),
-    ("/runs/{}/steps/{}/{}", "POST"),
-    ("/runs/{}/{}", "POST"),
-    ("/catalog", "GET,HEAD"),
-    ("/catalog/workflows/{}", "GET,HEAD"),
-    ("/catalog/workflows/{}/run", "POST"),
-    ("/catalog/scenarios/{}", "GET,HEAD"),
-    ("/catalog/scenarios/{}/run", "POST"),
-    ("/agents", "GET,HEAD"),
-    ("/login", "GET,HEAD,POST"),
-    ("/login/key", "POST"),
-    ("/assets/{}", "GET,HEAD"),
-];
+/// The `Allow` word of a routing method (axum's words: a GET route takes HEAD too).
+macro_rules! allow_word {
+    (get) => {
+        "GET,HEAD"
+    };
+    (post) => {
+        "POST"
+    };
+}
+
+/// The one table of routes: each address (`/api/v1/...` ones nested under the API's router,
+/// with its JSON fallback), with its methods and handlers. Both the router (`routes`) and
+/// `ALLOWS` (what `auth::guard` answers a method no route takes with) are made from it, so
+/// the two cannot drift apart. Before, `ALLOWS` was a hand-written mirror of the routes.
+macro_rules! route_table {
+    ($($path:literal => $first:ident($handler:path) $(. $more:ident($more_handler:path))*;)*) => {
+        /// What each route takes, as the `Allow` header says it: `auth::guard` answers a
+        /// method no route takes before the token is asked for — a 405 with `Allow` where the
+        /// address is a route, the 404 where it is none. Made from the route table.
+        pub const ALLOWS: &[(&str, &str)] = &[
+            $(($path, concat!(allow_word!($first) $(, ",", allow_word!($more))*)),)*
+        ];
+
+        /// The routes of the table: the API's (without their `/api/v1` prefix) and the pages'.
+        fn table_routes() -> (Router<Arc<Shared>>, Router<Arc<Shared>>) {
+            let mut api = Router::new();
+            let mut pages = Router::new();
+            $(
+                let method = $first($handler) $(.$more($more_handler))*;
+                match $path.strip_prefix(API_PREFIX) {
+                    Some(path) => api = api.route(path, method),
+                    None => pages = pages.route($path, method),
+                }
+            )*
+            (api, pages)
+        }
+    };
+}
+
+/// Where the API's routes are nested.
+const API_PREFIX: &str = "/api/v1";
+
+route_table! {
+    "/api/v1/openapi.json" => get(api::openapi);
+    "/api/v1/runs" => get(api::runs);
+    "/api/v1/runs/changes" => get(sse::runs_changes);
+    "/api/v1/runs/{id}" => get(api::run_status);
+    "/api/v1/runs/{id}/log" => get(api::run_log);
+    "/api/v1/runs/{id}/logs" => get(api::run_logs);
+    "/api/v1/runs/{id}/logs/{step}/raw" => get(api::run_raw_log);
+    "/api/v1/runs/{id}/verify" => get(api::run_verify);
+    "/api/v1/runs/{id}/events" => get(sse::run_events);
+    "/api/v1/runs/{id}/steps/{step}/start" => post(api::start);
+    "/api/v1/runs/{id}/steps/{step}/complete" => post(api::complete);
+    "/api/v1/runs/{id}/steps/{step}/fail" => post(api::fail);
+    "/api/v1/runs/{id}/stop" => post(api::stop);
+    "/api/v1/runs/{id}/resume" => post(api::resume);
+    "/api/v1/runs/{id}/abort" => post(api::abort);
+    "/api/v1/verify" => get(api::verify);
+    "/api/v1/workflows" => get(api::workflows);
+    "/api/v1/workflows/{name}" => get(api::workflow);
+    "/api/v1/workflows/{name}/runs" => post(api::run_workflow);
+    "/api/v1/scenarios" => get(api::scenarios);
+    "/api/v1/scenarios/{name}" => get(api::scenario);
+    "/api/v1/scenarios/{name}/preview" => get(api::preview);
+    "/api/v1/scenarios/{name}/runs" => post(api::run_scenario);
+    "/api/v1/schedules" => get(api::schedules);
+    "/api/v1/agents" => get(api::agents);
+    "/api/v1/agents/{name}" => get(api::agent);
+    "/" => get(pages::runs_page);
+    "/runs/{id}" => get(pages::run_page);
+    "/runs/{id}/steps/{step}/{action}" => post(actions::page_step);
+    "/runs/{id}/{action}" => post(actions::page_run);
+    "/catalog" => get(pages::catalog_page);
+    "/catalog/workflows/{name}" => get(pages::workflow_page);
+    "/catalog/workflows/{name}/run" => post(actions::page_run_workflow);
+    "/catalog/scenarios/{name}" => get(pages::scenario_page);
+    "/catalog/scenarios/{name}/run" => post(actions::page_run_scenario);
+    "/agents" => get(pages::agents_page);
+    "/login" => get(auth::login_page).post(auth::login);
+    "/login/key" => post(auth::check_key);
+    "/assets/{file}" => get(assets::asset);
+}
+
+/// Whether `segment` of a route's address is a parameter (`{id}`).
+fn is_param(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with('}')
+}
+
+/// The route of `ALLOWS` that `path` reaches, if one does: as axum chooses, a segment written
+/// out wins over a parameter (`/api/v1/runs/changes` is not run `changes`).
+fn route_of(path: &str) -> Option<&'static (&'static str, &'static str)> {
+    let given: Vec<&str> = path.split('/').collect();
+    ALLOWS
+        .iter()
+        .filter(|(pattern, _)| {
+            let parts: Vec<&str> = pattern.split('/').collect();
+            parts.len() == given.len()
+                && parts.iter().zip(&given).all(
+                    |(p, g)| {
+                        if is_param(p) { !g.is_empty() } else { p == g }
+                    },
+                )
+        })
+        .max_by_key(|(pattern, _)| {
+            // The segments written out, from the first: the earliest one decides, as in a
+            // router's tree.
+            pattern
+                .split('/')
+                .map(|p| !is_param(p))
+                .collect::<Vec<bool>>()
+        })
+}
 
 /// The methods the route at `path` takes (`ALLOWS`), or None where no route is.
 pub fn allowed(path: &str) -> Option<&'static str> {
-    let given: Vec<&str> = path.split('/').collect();
-    ALLOWS.iter().find_map(|(pattern, allow)| {
-        let parts: Vec<&str> = pattern.split('/').collect();
-        let fits = parts.len() == given.len()
-            && parts
-                .iter()
-                .zip(&given)
-                .all(|(p, g)| if *p == "{}" { !g.is_empty() } else { p == g });
-        fits.then_some(*allow)
-    })
+    route_of(path).map(|(_, allow)| *allow)
 }
 
-/// Every route. Reads are GETs; every change is a POST that passes `auth::guard`.
+/// Every route (`route_table`). Reads are GETs; every change is a POST that passes
+/// `auth::guard`.
 pub fn routes(shared: Arc<Shared>) -> Router {
-    let api = Router::new()
-        .route("/openapi.json", get(api::openapi))
-        .route("/runs", get(api::runs))
-        .route("/runs/changes", get(sse::runs_changes))
-        .route("/runs/{id}", get(api::run_status))
-        .route("/runs/{id}/log", get(api::run_log))
-        .route("/runs/{id}/logs", get(api::run_logs))
-        .route("/runs/{id}/logs/{step}/raw", get(api::run_raw_log))
-        .route("/runs/{id}/verify", get(api::run_verify))
-        .route("/runs/{id}/events", get(sse::run_events))
-        .route("/runs/{id}/steps/{step}/start", post(api::start))
-        .route("/runs/{id}/steps/{step}/complete", post(api::complete))
-        .route("/runs/{id}/steps/{step}/fail", post(api::fail))
-        .route("/runs/{id}/stop", post(api::stop))
-        .route("/runs/{id}/resume", post(api::resume))
-        .route("/runs/{id}/abort", post(api::abort))
-        .route("/verify", get(api::verify))
-        .route("/workflows", get(api::workflows))
-        .route("/workflows/{name}", get(api::workflow))
-        .route("/workflows/{name}/runs", post(api::run_workflow))
-        .route("/scenarios", get(api::scenarios))
-        .route("/scenarios/{name}", get(api::scenario))
-        .route("/scenarios/{name}/preview", get(api::preview))
-        .route("/scenarios/{name}/runs", post(api::run_scenario))
-        .route("/schedules", get(api::schedules))
-        .route("/agents", get(api::agents))
-        .route("/agents/{name}", get(api::agent))
-        .fallback(api::not_found);
-    let pages = Router::new()
-        .route("/", get(pages::runs_page))
-        .route("/runs/{id}", get(pages::run_page))
-        .route("/runs/{id}/steps/{step}/{action}", post(actions::page_step))
-        .route("/runs/{id}/{action}", post(actions::page_run))
-        .route("/catalog", get(pages::catalog_page))
-        .route("/catalog/workflows/{name}", get(pages::workflow_page))
-        .route(
-            "/catalog/workflows/{name}/run",
-            post(actions::page_run_workflow),
-        )
-        .route("/catalog/scenarios/{name}", get(pages::scenario_page))
-        .route(
-            "/catalog/scenarios/{name}/run",
-            post(actions::page_run_scenario),
-        )
-        .route("/agents", get(pages::agents_page))
-        .route("/login", get(auth::login_page).post(auth::login))
-        .route("/login/key", post(auth::check_key))
-        .route("/assets/{file}", get(assets::asset))
-        .fallback(pages::not_found);
+    let (api, pages) = table_routes();
+    let api = api.fallback(api::not_found);
+    let pages = pages.fallback(pages::not_found);
     Router::new()
-        .nest("/api/v1", api)
+        .nest(API_PREFIX, api)
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
@@ -665,6 +679,48 @@ pub async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ALLOWS` and the router are one table (`route_table!`); what is left to guard is that
+    /// each route's own address finds its own entry (`allowed`), never another's that also
+    /// fits it — as axum chooses, a written-out segment wins over a parameter.
+    #[test]
+    fn every_route_of_the_table_answers_its_own_allow() {
+        assert!(ALLOWS.len() > 30, "the table has every route");
+        for (pattern, allow) in ALLOWS {
+            for fill in ["x", "changes", "steps", "run"] {
+                let path: Vec<String> = pattern
+                    .split('/')
+                    .map(|p| {
+                        if is_param(p) {
+                            fill.to_string()
+                        } else {
+                            p.to_string()
+                        }
+                    })
+                    .collect();
+                let path = path.join("/");
+                // A parameter filled with a word another route writes out is that route's.
+                let Some((found, found_allow)) = route_of(&path) else {
+                    panic!("{path} (of {pattern}) finds no route");
+                };
+                if found != pattern {
+                    assert!(
+                        found.split('/').filter(|p| !is_param(p)).count()
+                            > pattern.split('/').filter(|p| !is_param(p)).count(),
+                        "{path} of {pattern} found {found}, which writes out no more of it"
+                    );
+                    continue;
+                }
+                assert_eq!(found_allow, allow, "{path}");
+            }
+        }
+        assert_eq!(allowed("/api/v1/runs/changes"), Some("GET,HEAD"));
+        assert_eq!(allowed("/api/v1/runs/R1/stop"), Some("POST"));
+        assert_eq!(allowed("/login"), Some("GET,HEAD,POST"));
+        assert_eq!(allowed("/runs/R1/steps/a/complete"), Some("POST"));
+        assert_eq!(allowed("/runs//stop"), None);
+        assert_eq!(allowed("/nothing/here"), None);
+    }
 
     #[test]
     fn a_public_url_is_read_as_a_browser_writes_its_origin() {

@@ -191,7 +191,10 @@ fn record_phase(
             // The background driver takes the run; this process only looked.
             drop(lock);
             let run_id = state.run_id.clone();
-            match drive_in_background(settings, &run_id, scenario, out) {
+            // It drives on what was recorded, as `orchestrate complete` goes on in its own
+            // process: nothing of its own recorded first (no `run_resumed`).
+            let args = ["orchestrate", "resume", "--drive-on", run_id.as_str()];
+            match detach(settings, scenario, &args, &[], None, out) {
                 Ok(_) => notice
                     .text
                     .push_str("; a background driver goes on with it"),
