@@ -2084,3 +2084,72 @@ fn seed_run_says_how_to_check_progress_and_resume_with_commands_that_paste() {
         run.stdout
     );
 }
+
+/// Found by a review of the human output: an abort's reason (who aborted, and the message)
+/// was said twice — `log show` wrote `aborted (aborted by bob: wrong project) by bob: wrong
+/// project`, the driver of an aborted run ended with `Workflow aborted: aborted by …`. Each
+/// screen says it once.
+#[test]
+fn an_abort_reason_is_said_once_on_every_screen() {
+    let env = Env::new();
+    env.workflow("feature-development", SEED_FEATURE_DEVELOPMENT);
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    let abort = env.run(&[
+        "workflow",
+        "abort",
+        "--actor",
+        "bob",
+        "--message",
+        "wrong project",
+    ]);
+    assert_eq!(abort.code, 1, "{}", abort.text());
+    insta::assert_snapshot!("abort_reason_once", abort.snapshot(&env));
+    let once = |text: &str| text.matches("wrong project").count() == 1;
+    assert!(once(&abort.stdout), "{}", abort.stdout);
+    let status = env.run(&["workflow", "status"]);
+    assert!(once(&status.stdout), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("Reason: aborted by bob: wrong project"),
+        "{}",
+        status.stdout
+    );
+    let log = env.run(&["log", "show"]);
+    let last = log.stdout.lines().last().unwrap();
+    assert!(
+        last.ends_with("run_finished            aborted by bob: wrong project"),
+        "{last}"
+    );
+
+    // A run aborted from another terminal: its driver ends saying who and why, once.
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: wait\n    run: touch started; sleep 30\n",
+    );
+    let child = env
+        .command(&["workflow", "run", "slow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    let abort = env.run(&[
+        "workflow",
+        "abort",
+        "slow",
+        "--actor",
+        "bob",
+        "--message",
+        "too slow",
+    ]);
+    assert!(matches!(abort.code, 0 | 1), "{}", abort.text());
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(said.matches("too slow").count(), 1, "{said}");
+    assert!(
+        said.contains("❌ Workflow aborted by bob: too slow"),
+        "{said}"
+    );
+}

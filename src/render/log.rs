@@ -121,6 +121,15 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             reason,
             by,
         } => match reason {
+            // An abort's reason names who aborted it and why (`aborted by ACTOR: MESSAGE`):
+            // said once, not again as a signature (`aborted (aborted by a: x) by a: x`).
+            Some(r)
+                if by.as_ref().is_some_and(|b| {
+                    r.starts_with(&format!("{} by {}", outcome.as_str(), b.actor))
+                }) =>
+            {
+                r.clone()
+            }
             Some(r) => format!("{} ({r}){}", outcome.as_str(), signed(by.as_ref())),
             None => format!("{}{}", outcome.as_str(), signed(by.as_ref())),
         },

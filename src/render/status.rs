@@ -779,13 +779,15 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
             let _ = writeln!(out, "\n⏸️  Stopped; progress is saved.");
         }
         status => {
-            let _ = writeln!(
-                out,
-                "\n{} {kind} {}: {}",
-                run_badge(status),
-                status.as_str().replace('_', " "),
-                hanging(view.reason.as_deref().unwrap_or(""), 3)
-            );
+            let word = status.as_str().replace('_', " ");
+            let reason = view.reason.as_deref().unwrap_or("");
+            // A reason that starts with the outcome (`aborted by ACTOR: MESSAGE`) says it
+            // once: `❌ Workflow aborted by a: x`, not `❌ Workflow aborted: aborted by a: x`.
+            let line = match reason.strip_prefix(word.as_str()) {
+                Some(rest) if rest.starts_with(' ') => format!("{word}{rest}"),
+                _ => format!("{word}: {reason}"),
+            };
+            let _ = writeln!(out, "\n{} {kind} {}", run_badge(status), hanging(&line, 3));
             if let Some(step) = view
                 .steps
                 .iter()
