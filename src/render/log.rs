@@ -50,7 +50,7 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             let shown: Vec<String> = items
                 .iter()
                 .take(5)
-                .map(crate::definition::item_text)
+                .map(super::item_label)
                 .map(|t| super::clip(&t, 30).into_owned())
                 .collect();
             let more = if items.len() > 5 { ", …" } else { "" };
