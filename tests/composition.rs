@@ -2687,3 +2687,70 @@ fn a_stopped_parent_says_its_resume_goes_on_with_its_child_run() {
         out.stdout
     );
 }
+
+/// Found by a review of the human output: a `foreach:` item was labelled by its raw text —
+/// an object dumped as JSON, a long value cut silently at 40 characters — and the label is
+/// made from a step's output, which anyone can fill. Every screen (status, live progress,
+/// `log show`) gives each item one readable label: a string as it is, an object as `key:
+/// value`, a list as `[a, b]`, every control character (a terminal escape, a newline) written
+/// as a visible escape, and a long value cut with `…`; `--json` keeps each value exactly.
+#[test]
+fn foreach_item_labels_are_readable_sanitized_and_bounded_the_same_on_every_screen() {
+    let env = Env::new();
+    env.workflow(
+        "labels",
+        r#"name: labels
+steps:
+  - name: gen
+    run: |
+      printf '%s\n' 'list=["plain", {"name": "obj", "region": "eu"}, "\u001b[31mRED\u001b]0;title\u0007", "multi\nline", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ["a", 2], ""]' >> "$CORTEX_OUTPUT"
+  - name: each
+    foreach: ${{ steps.gen.outputs.list }}
+    run: "true"
+"#,
+    );
+    let run = env.run(&["workflow", "run", "labels"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["workflow", "status"]);
+    let log = env.run(&["log", "show"]);
+    for out in [&run, &status, &log] {
+        assert!(!out.stdout.contains('\u{1b}'), "{}", out.stdout);
+        assert!(!out.stdout.contains('\u{7}'), "{}", out.stdout);
+        // The step's output is the JSON it wrote; an item's label is no JSON dump.
+        for line in out.stdout.lines().filter(|l| l.contains("each")) {
+            assert!(!line.contains(r#"{"name""#), "{line}");
+        }
+    }
+    for label in [
+        "(plain)",
+        "(name: obj, region: eu)",
+        r"(\u{1b}[31mRED\u{1b}]0;title\u{7})",
+        r"(multi\u{a}line)",
+        "(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…)",
+        "([a, 2])",
+        r#"("")"#,
+    ] {
+        assert!(run.stdout.contains(label), "{label}:\n{}", run.stdout);
+        assert!(status.stdout.contains(label), "{label}:\n{}", status.stdout);
+    }
+    insta::assert_snapshot!("foreach_item_labels_status", status.snapshot(&env));
+    let json = env.status(None);
+    let values: Vec<serde_json::Value> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.get("item").map(|i| i["value"].clone()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            serde_json::json!("plain"),
+            serde_json::json!({"name": "obj", "region": "eu"}),
+            serde_json::json!("\u{1b}[31mRED\u{1b}]0;title\u{7}"),
+            serde_json::json!("multi\nline"),
+            serde_json::json!("a".repeat(50)),
+            serde_json::json!(["a", 2]),
+            serde_json::json!(""),
+        ]
+    );
+}

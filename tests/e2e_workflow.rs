@@ -1988,3 +1988,168 @@ fn a_malformed_output_line_never_puts_its_value_in_the_log() {
     let export = env.run(&["log", "export"]);
     assert!(!export.stdout.contains(token));
 }
+
+/// The line of `text` starting with `prefix`, without it.
+fn line_after<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line `{prefix}…` in:\n{text}"))
+}
+
+/// `line` run by `sh` in `dir`, with the `cortex` under test first on PATH and CORTEX_HOME
+/// pointing at `wrong_home`: a pasted suggestion must name the home it is about.
+fn pasted(line: &str, dir: &std::path::Path, wrong_home: &std::path::Path) -> common::Out {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_cortex"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("CORTEX_HOME", wrong_home)
+        .env("NO_COLOR", "1")
+        .env_remove("CORTEX_DB")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    common::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Found by a review of the human output: seed 001 shows, after `cortex workflow run
+/// feature-development`, how to check progress and how to resume if interrupted; cortex printed
+/// neither. Both are printed as ready commands naming the run, shell-quoted so that pasting
+/// one (here with a home whose path holds a quote, `$(…)` and a space) runs exactly it; the
+/// pause at the prompt step suggests checking progress too, in the human "Next:" lines and in
+/// `--json`'s `next`.
+#[test]
+fn seed_run_says_how_to_check_progress_and_resume_with_commands_that_paste() {
+    let env = Env::new();
+    let home = env.project().join("it's $(touch pwned) home");
+    std::fs::create_dir_all(home.join("workflows")).unwrap();
+    std::fs::write(
+        home.join("workflows/feature-development.yaml"),
+        SEED_FEATURE_DEVELOPMENT,
+    )
+    .unwrap();
+    let home_arg = home.to_str().unwrap();
+    let run = env.run(&["--home", home_arg, "workflow", "run", "feature-development"]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let json = env.run(&["--home", home_arg, "--json", "workflow", "status"]);
+    let id = json.json()["run_id"].as_str().unwrap().to_string();
+    let check = line_after(&run.stdout, "To check progress: ");
+    let resume = line_after(&run.stdout, "To resume if interrupted: ");
+    let quoted = cortex::render::shell_quote(home_arg);
+    assert_eq!(
+        check,
+        format!("cortex --home {quoted} workflow status {id}")
+    );
+    assert_eq!(
+        resume,
+        format!("cortex --home {quoted} workflow resume {id}")
+    );
+    let status = pasted(check, &env.project(), &env.home());
+    assert_eq!(status.code, 0, "{}", status.text());
+    assert!(
+        status.stdout.contains(&id) && status.stdout.contains("Waiting"),
+        "{}",
+        status.stdout
+    );
+    let resumed = pasted(resume, &env.project(), &env.home());
+    assert_eq!(
+        resumed.code,
+        3,
+        "it waits for the report: {}",
+        resumed.text()
+    );
+    assert!(!env.project().join("pwned").exists());
+    // The pause says it too, as a "Next:" line and in `next`.
+    let next = json.json()["next"].clone();
+    assert!(
+        next.as_array().unwrap().iter().any(|s| s["argv"]
+            == serde_json::json!(["cortex", "--home", home_arg, "workflow", "status", id])),
+        "{next:#}"
+    );
+    let pause = run.stdout.split("Next:").nth(1).unwrap_or_default();
+    assert!(
+        pause.contains(&format!("cortex --home {quoted} workflow status {id}")),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Found by a review of the human output: an abort's reason (who aborted, and the message)
+/// was said twice — `log show` wrote `aborted (aborted by bob: wrong project) by bob: wrong
+/// project`, the driver of an aborted run ended with `Workflow aborted: aborted by …`. Each
+/// screen says it once.
+#[test]
+fn an_abort_reason_is_said_once_on_every_screen() {
+    let env = Env::new();
+    env.workflow("feature-development", SEED_FEATURE_DEVELOPMENT);
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    let abort = env.run(&[
+        "workflow",
+        "abort",
+        "--actor",
+        "bob",
+        "--message",
+        "wrong project",
+    ]);
+    assert_eq!(abort.code, 1, "{}", abort.text());
+    insta::assert_snapshot!("abort_reason_once", abort.snapshot(&env));
+    let once = |text: &str| text.matches("wrong project").count() == 1;
+    assert!(once(&abort.stdout), "{}", abort.stdout);
+    let status = env.run(&["workflow", "status"]);
+    assert!(once(&status.stdout), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("Reason: aborted by bob: wrong project"),
+        "{}",
+        status.stdout
+    );
+    let log = env.run(&["log", "show"]);
+    let last = log.stdout.lines().last().unwrap();
+    assert!(
+        last.ends_with("run_finished            aborted by bob: wrong project"),
+        "{last}"
+    );
+
+    // A run aborted from another terminal: its driver ends saying who and why, once.
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: wait\n    run: touch started; sleep 30\n",
+    );
+    let child = env
+        .command(&["workflow", "run", "slow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    let abort = env.run(&[
+        "workflow",
+        "abort",
+        "slow",
+        "--actor",
+        "bob",
+        "--message",
+        "too slow",
+    ]);
+    assert!(matches!(abort.code, 0 | 1), "{}", abort.text());
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(said.matches("too slow").count(), 1, "{said}");
+    assert!(
+        said.contains("❌ Workflow aborted by bob: too slow"),
+        "{said}"
+    );
+}

@@ -378,3 +378,64 @@ phases:
     );
     insta::assert_snapshot!("preview_with_input_defaults", out.snapshot(&env));
 }
+
+/// Found by a review of the human output: `orchestrate preview` spliced an input's value into
+/// a shown command as text (`echo a; $(touch pwned)`: two commands, one substituting), where a
+/// run passes it as data (one word, never read as shell code). The preview shows each command
+/// as it runs: the value quoted for where it stands, so that the line, pasted, does what the
+/// run does; a secret one `***`, in the human form and in `--json` (whose definition kept the
+/// secret default).
+#[test]
+fn preview_shows_commands_as_they_run_with_hostile_values_quoted_and_secrets_redacted() {
+    let env = Env::new();
+    env.scenario(
+        "hostile",
+        r#"name: hostile
+description: d
+inputs:
+  msg: {type: string, default: "a; $(touch pwned) `id` \"q\" 'r' \\ *"}
+  api_token: {type: string, default: s3cr3t}
+phases:
+  - name: show
+    description: says ${{ inputs.msg }}
+    run: printf '<%s>' ${{ inputs.msg }} "${{ inputs.msg }}" 'x${{ inputs.msg }}y' > shown.txt
+    success_criteria:
+      - check: test -n "${{ inputs.msg }}${{ inputs.api_token }}"
+"#,
+    );
+    let out = env.run(&["orchestrate", "preview", "hostile"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(!out.text().contains("s3cr3t"), "{}", out.stdout);
+    insta::assert_snapshot!("preview_hostile_values", out.snapshot(&env));
+    let json = env.run(&["--json", "orchestrate", "preview", "hostile"]);
+    assert!(!json.text().contains("s3cr3t"), "{}", json.stdout);
+    assert_eq!(
+        json.json()["scenario"]["inputs"]["api_token"]["default"],
+        "***"
+    );
+    // The shown line, pasted, writes what the run writes.
+    let shown = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("Runs: "))
+        .unwrap()
+        .to_string();
+    let elsewhere = env.project().join("pasted");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let pasted = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&shown)
+        .current_dir(&elsewhere)
+        .status()
+        .unwrap();
+    assert!(pasted.success(), "{shown}");
+    let run = env.run(&["orchestrate", "run", "hostile"]);
+    assert_eq!(run.code, 0, "{}", run.text());
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("shown.txt")).unwrap(),
+        std::fs::read_to_string(env.project().join("shown.txt")).unwrap(),
+        "{shown}"
+    );
+    assert!(!env.project().join("pwned").exists());
+    assert!(!elsewhere.join("pwned").exists());
+}

@@ -21,6 +21,10 @@ pub struct TerminalObserver {
     /// The labels of the items of `foreach:` units seen (`render::item_labels`): an item
     /// compensated in the batch that collapses its step's items is still called by its item.
     labels: std::collections::BTreeMap<String, String>,
+    /// Whether the lines on following the run (`render::render_how_to_follow`) are yet to be
+    /// said: under the banner of a resume, or of a new run once its pre-validation passed
+    /// (a run it refuses is over, and neither line would apply).
+    follow: bool,
 }
 
 impl TerminalObserver {
@@ -31,6 +35,7 @@ impl TerminalObserver {
             spinner: None,
             globals,
             labels: Default::default(),
+            follow: false,
         }
     }
 
@@ -64,6 +69,10 @@ impl Observer for TerminalObserver {
         // With --json, stdout carries the final document only.
         if !self.json {
             self.emit(&crate::render::render_header(state, resumed));
+            if resumed {
+                self.emit(&crate::render::render_how_to_follow(state, &self.globals));
+            }
+            self.follow = !resumed;
         }
     }
 
@@ -87,6 +96,34 @@ impl Observer for TerminalObserver {
             )
         }) {
             self.stop_spinner();
+        }
+        if self.follow {
+            let under_way = events.iter().any(|r| {
+                matches!(
+                    r.event,
+                    Event::ValidationPassed {
+                        stage: crate::event::Stage::Pre,
+                        ..
+                    } | Event::StepStarted { .. }
+                        | Event::StepWaiting { .. }
+                        | Event::ConditionStarted { .. }
+                )
+            });
+            let refused = events.iter().any(|r| {
+                matches!(
+                    r.event,
+                    Event::ValidationFailed {
+                        stage: crate::event::Stage::Pre,
+                        ..
+                    }
+                )
+            });
+            if refused {
+                self.follow = false;
+            } else if under_way {
+                self.follow = false;
+                self.emit(&crate::render::render_how_to_follow(state, &self.globals));
+            }
         }
         self.emit(&render_progress(
             state,

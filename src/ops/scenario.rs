@@ -1110,9 +1110,20 @@ pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         .iter()
         .map(|(phase, at_once)| json!({"phase": phase, "at_once": at_once}))
         .collect();
+    // The definition as written, but for the defaults of secret inputs: a preview shows no
+    // secret value, in either form (the human one shows them as `***`).
+    let mut shown = serde_json::to_value(&scenario).unwrap_or_default();
+    for name in &secret {
+        if let Some(default) = shown.pointer_mut(&format!(
+            "/inputs/{}/default",
+            name.replace('~', "~0").replace('/', "~1")
+        )) {
+            *default = json!(crate::event::REDACTED);
+        }
+    }
     Ok(Output::new(
         json!({
-            "scenario": scenario,
+            "scenario": shown,
             "estimated_phases": scenario.phases.len(),
             "parallel_opportunities": sets,
             "parallel_items": items_json,

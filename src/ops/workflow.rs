@@ -2446,8 +2446,18 @@ pub fn abort(
         }
         None => String::new(),
     };
+    // Who aborted it and why, once (the reason the run records: `aborted by ACTOR: MESSAGE`).
+    // A rollback it cut short is said below (`left`), not again in the reason.
+    let said = view
+        .reason
+        .as_deref()
+        .filter(|r| r.starts_with("aborted by ") && left.is_empty())
+        .map_or_else(
+            || "aborted.".to_string(),
+            |r| crate::render::hanging(r, 3).into_owned(),
+        );
     let text = format!(
-        "❌ Run {run_id} aborted.\n{left}   Head hash: {}\n",
+        "❌ Run {run_id} {said}\n{left}   Head hash: {}\n",
         view.head_hash
     );
     let code = view.status.exit_code();

@@ -688,6 +688,12 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["workflow", "step", "fail", step, "--run", id],
                     "report the step failed",
                 ));
+                // How to check progress, as seed 001 shows it after a run starts: the steps
+                // done and the prompt that waits, meanwhile or after a report.
+                out.push(Suggestion::new(
+                    &["workflow", "status", id],
+                    "check progress: the steps done and the prompt that waits",
+                ));
                 // No `resume`: the report drives the run on, and until it is made a resume
                 // finds nothing to do.
             }

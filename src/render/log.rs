@@ -50,7 +50,7 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             let shown: Vec<String> = items
                 .iter()
                 .take(5)
-                .map(crate::definition::item_text)
+                .map(super::item_label)
                 .map(|t| super::clip(&t, 30).into_owned())
                 .collect();
             let more = if items.len() > 5 { ", …" } else { "" };
@@ -121,6 +121,15 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             reason,
             by,
         } => match reason {
+            // An abort's reason names who aborted it and why (`aborted by ACTOR: MESSAGE`):
+            // said once, not again as a signature (`aborted (aborted by a: x) by a: x`).
+            Some(r)
+                if by.as_ref().is_some_and(|b| {
+                    r.starts_with(&format!("{} by {}", outcome.as_str(), b.actor))
+                }) =>
+            {
+                r.clone()
+            }
             Some(r) => format!("{} ({r}){}", outcome.as_str(), signed(by.as_ref())),
             None => format!("{}{}", outcome.as_str(), signed(by.as_ref())),
         },

@@ -7,7 +7,8 @@ use super::{elapsed_between, format_duration};
 use crate::decide::RunState;
 use crate::event::{Event, Recorded};
 
-/// The banner printed when a run starts or resumes.
+/// The banner printed when a run starts or resumes: what runs (`render_how_to_follow` goes
+/// under it once the run is under way).
 pub fn render_header(state: &RunState, resumed: bool) -> String {
     let mut out = String::new();
     let name = state.start.as_ref().map_or("", |s| s.name.as_str());
@@ -50,6 +51,52 @@ pub fn render_header(state: &RunState, resumed: bool) -> String {
             }
         }
     }
+    out
+}
+
+/// As seed 001 shows them under the banner of a run under way: how to check on the run and
+/// how to resume it if it is interrupted — ready commands naming this run (not "the latest",
+/// which another run can become), quoted for pasting, carrying `globals` (`Ctx::globals`)
+/// after `cortex`, with the placeholders of the secret inputs a resume is given again.
+pub fn render_how_to_follow(state: &RunState, globals: &[String]) -> String {
+    let mut out = String::new();
+    let group = if state.is_scenario() {
+        "orchestrate"
+    } else {
+        "workflow"
+    };
+    let command = |args: &[&str]| {
+        let argv: Vec<&str> = std::iter::once("cortex")
+            .chain(globals.iter().map(String::as_str))
+            .chain(args.iter().copied())
+            .collect();
+        super::command_line(&argv)
+    };
+    // A resume in another process is given the secret inputs again (the log keeps `***`).
+    let secret = state
+        .start
+        .as_ref()
+        .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
+    let mut resume: Vec<String> = vec![group.into(), "resume".into(), state.run_id.clone()];
+    for name in &secret {
+        resume.extend(["--input".into(), format!("{name}=VALUE")]);
+    }
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let _ = writeln!(
+        out,
+        "\nTo check progress: {}",
+        command(&[group, "status", &state.run_id])
+    );
+    let _ = writeln!(
+        out,
+        "To resume if interrupted: {}{}",
+        command(&resume),
+        if secret.is_empty() {
+            ""
+        } else {
+            " (VALUE: each secret input's value again)"
+        }
+    );
     out
 }
 

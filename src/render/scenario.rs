@@ -17,14 +17,16 @@ pub fn render_preview(
 ) -> String {
     // A template of an input with a value (its default) rendered with it, as `run --dry-run`
     // renders it; any other as written.
-    let rendered = |text: &str| {
-        crate::definition::template::render_text(text, &|r| match r {
-            crate::definition::template::Reference::Input(name) => {
-                inputs.get(name).map(crate::event::input_text)
-            }
-            _ => None,
-        })
+    let value = |r: &crate::definition::template::Reference| match r {
+        crate::definition::template::Reference::Input(name) => {
+            inputs.get(name).map(crate::event::input_text)
+        }
+        _ => None,
     };
+    let rendered = |text: &str| crate::definition::template::render_text(text, &value);
+    // A command as it will run: a value is passed to it, never spliced into its text, so it
+    // is shown quoted for where it stands (`shell::shown_command`).
+    let command = |text: &str| super::shell::shown_command(text, &value);
     let mut out = String::new();
     let _ = writeln!(out, "Scenario: {}", s.name);
     if let Some(d) = &s.description {
@@ -52,7 +54,8 @@ pub fn render_preview(
             let _ = writeln!(out, "     Profiles: {}", p.profiles.join(", "));
         }
         if let Some(run) = &p.run {
-            let _ = writeln!(out, "     Runs: {}", rendered(&run.list().join(" && ")));
+            let commands: Vec<String> = run.list().iter().map(|c| command(c)).collect();
+            let _ = writeln!(out, "     Runs: {}", commands.join(" && "));
         }
         if let Some(c) = &p.if_ {
             let _ = writeln!(out, "     If: {}", c.text());
@@ -61,7 +64,13 @@ pub fn render_preview(
             let _ = writeln!(out, "     For each: {}", f.text());
         }
         for c in &p.success_criteria {
-            let _ = writeln!(out, "     [ ] {}", rendered(&c.label()));
+            let shown = match c {
+                crate::definition::Criterion::Check { check } => {
+                    format!("check: {}", command(check))
+                }
+                crate::definition::Criterion::Item(text) => rendered(text),
+            };
+            let _ = writeln!(out, "     [ ] {shown}");
         }
         out.push('\n');
     }

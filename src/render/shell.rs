@@ -106,9 +106,100 @@ pub fn suggested_command<S: AsRef<str>>(globals: &[String], args: &[S]) -> Strin
     format!("`{}`", command_line(&argv))
 }
 
+/// A `run:` command as it will run, for showing before it runs (`orchestrate preview`): each
+/// template with a value written as the shell reads the value it is given. The engine never
+/// splices a value into shell text (`template::render_shell` passes it through the
+/// environment, as one word where it stands unquoted), so a value is shown escaped for where it
+/// stands: shell-quoted outside quotes, backslash-escaped inside double quotes or a
+/// here-document, the single quotes closed around it in single quotes. Pasted, the line runs
+/// what the engine runs (before, `echo ${{ inputs.msg }}` given `a; b` was shown `echo a; b`,
+/// two commands, where one `echo` runs). A redacted value (`***`) and a template without a
+/// value (an output not made yet) are shown as they are.
+pub fn shown_command(
+    command: &str,
+    resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
+) -> String {
+    use crate::definition::template::{ShellContext, scan, shell_contexts};
+    let escaped = |value: &str, special: &[char]| {
+        let mut out = String::with_capacity(value.len());
+        for c in value.chars() {
+            if special.contains(&c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let mut out = String::with_capacity(command.len());
+    let mut last = 0;
+    for (occ, context) in scan(command).into_iter().zip(shell_contexts(command)) {
+        out.push_str(&command[last..occ.start]);
+        let value = occ.reference.as_ref().ok().and_then(resolve);
+        match (value, context) {
+            (None, _) | (_, Err(_)) => out.push_str(&command[occ.start..occ.end]),
+            (Some(v), _) if v == crate::event::REDACTED => out.push_str(&v),
+            (Some(v), Ok(ShellContext::Unquoted | ShellContext::Comment)) => {
+                out.push_str(&shell_quote(&v));
+            }
+            (Some(v), Ok(ShellContext::Single)) => {
+                out.push('\'');
+                out.push_str(&shell_quote(&v));
+                out.push('\'');
+            }
+            (Some(v), Ok(ShellContext::Double)) => {
+                out.push_str(&escaped(&v, &['$', '`', '"', '\\']));
+            }
+            (Some(v), Ok(ShellContext::Heredoc)) => {
+                out.push_str(&escaped(&v, &['$', '`', '\\']));
+            }
+        }
+        last = occ.end;
+    }
+    out.push_str(&command[last..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shown(command: &str, value: &str) -> String {
+        shown_command(command, &|_| Some(value.to_string()))
+    }
+
+    #[test]
+    fn a_shown_command_writes_each_value_as_the_shell_reads_the_value_it_is_given() {
+        let v = "a; $(touch x) `y` \"z\" \\ 'q'";
+        assert_eq!(
+            shown("echo ${{ inputs.m }}", v),
+            format!("echo {}", shell_quote(v))
+        );
+        assert_eq!(
+            shown("echo \"<${{ inputs.m }}>\"", v),
+            r#"echo "<a; \$(touch x) \`y\` \"z\" \\ 'q'>""#
+        );
+        assert_eq!(shown("echo '<${{ inputs.m }}>'", "a b"), "echo '<''a b''>'");
+        assert_eq!(shown("echo ${{ inputs.t }}", "***"), "echo ***");
+        assert_eq!(
+            shown_command("echo ${{ steps.a.outputs.b }}", &|_| None),
+            "echo ${{ steps.a.outputs.b }}"
+        );
+        // What sh makes of the shown line is what the engine passes.
+        for command in [
+            "printf %s ${{ inputs.m }}",
+            "printf %s \"${{ inputs.m }}\"",
+            "printf %s '${{ inputs.m }}'",
+        ] {
+            let line = shown(command, v);
+            if let Ok(out) = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&line)
+                .output()
+            {
+                assert_eq!(String::from_utf8(out.stdout).unwrap(), v, "{line}");
+            }
+        }
+    }
 
     #[test]
     fn plain_words_stay_as_they_are() {

@@ -136,14 +136,42 @@ pub(crate) fn item_value(s: &StepView) -> Option<String> {
     Some(item_label(&s.item.as_ref()?.value))
 }
 
-/// An item's value inside a line: cut to 40 characters, on one line (an item is data, and a
-/// newline in it would start a line that reads as cortex's own, `✅ Workflow completed`).
+/// An item's value inside a line, the one label every screen gives it (status, live progress,
+/// the TUI, `log show`, the web page): readable (a string as it is, not JSON-quoted; an object
+/// as `key: value, …`; a list as `[a, b]`), on one line with every control character escaped
+/// (an item is data: a newline in it would start a line that reads as cortex's own, an escape
+/// sequence would drive the terminal), and cut to 40 characters with `…` (before, a cut label
+/// was not marked as cut). `--json` keeps the value itself.
 pub(crate) fn item_label(value: &serde_json::Value) -> String {
-    let text: String = crate::definition::item_text(value)
-        .chars()
-        .take(40)
-        .collect();
-    super::one_line(&text).into_owned()
+    use serde_json::Value;
+    fn inner(value: &Value) -> String {
+        match value {
+            Value::String(s) if s.is_empty() => "\"\"".to_string(),
+            Value::String(s) => s.clone(),
+            Value::Array(list) => format!(
+                "[{}]",
+                list.iter().map(inner).collect::<Vec<_>>().join(", ")
+            ),
+            Value::Object(map) => format!(
+                "{{{}}}",
+                map.iter()
+                    .map(|(k, v)| format!("{k}: {}", inner(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            other => other.to_string(),
+        }
+    }
+    let text = match value {
+        // The top-level object needs no braces: its fields are the label.
+        Value::Object(map) if !map.is_empty() => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", inner(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => inner(other),
+    };
+    super::clip(&super::one_line(&text), 40).into_owned()
 }
 
 /// What composes a step: its `if:`, its `foreach:`, the workflow it runs.
@@ -779,13 +807,15 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
             let _ = writeln!(out, "\n⏸️  Stopped; progress is saved.");
         }
         status => {
-            let _ = writeln!(
-                out,
-                "\n{} {kind} {}: {}",
-                run_badge(status),
-                status.as_str().replace('_', " "),
-                hanging(view.reason.as_deref().unwrap_or(""), 3)
-            );
+            let word = status.as_str().replace('_', " ");
+            let reason = view.reason.as_deref().unwrap_or("");
+            // A reason that starts with the outcome (`aborted by ACTOR: MESSAGE`) says it
+            // once: `❌ Workflow aborted by a: x`, not `❌ Workflow aborted: aborted by a: x`.
+            let line = match reason.strip_prefix(word.as_str()) {
+                Some(rest) if rest.starts_with(' ') => format!("{word}{rest}"),
+                _ => format!("{word}: {reason}"),
+            };
+            let _ = writeln!(out, "\n{} {kind} {}", run_badge(status), hanging(&line, 3));
             if let Some(step) = view
                 .steps
                 .iter()

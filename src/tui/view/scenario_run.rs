@@ -9,7 +9,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::style::{Theme, fit, marker, name_width, run_title, took, unit_runner_lines, word};
+use super::style::{
+    Theme, fit, marker, name_width, run_title, took, unit_name, unit_runner_lines, word,
+};
 use crate::decide::StepStatus;
 use crate::plan::topological_order;
 use crate::project::{RunStatus, StatusView};
@@ -140,7 +142,7 @@ fn phase_lines(
             },
             Span::raw(" "),
             Span::styled(
-                format!("{:<name_width$}", fit(&s.name, name_width)),
+                format!("{:<name_width$}", fit(&unit_name(s), name_width)),
                 theme.title(),
             ),
             Span::raw("  "),

@@ -308,11 +308,21 @@ pub fn run_time(state: &crate::decide::RunState, now: SystemTime) -> String {
     .unwrap_or_default()
 }
 
+/// A step's or phase's name as its row shows it: an item of a `foreach:` unit with its
+/// item's label (`deploy[1] (region: eu)`), as `status` shows it (`render::item_label`:
+/// readable, escapes neutralised, bounded).
+pub fn unit_name(s: &crate::project::StepView) -> String {
+    match &s.item {
+        Some(item) => format!("{} ({})", s.name, crate::render::item_label(&item.value)),
+        None => s.name.clone(),
+    }
+}
+
 /// The width of the step-name column: the longest name, between 4 and 24 characters.
 pub fn name_width(view: &StatusView) -> usize {
     view.steps
         .iter()
-        .map(|s| s.name.chars().count())
+        .map(|s| unit_name(s).chars().count())
         .max()
         .unwrap_or(4)
         .min(24)

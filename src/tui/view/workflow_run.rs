@@ -8,7 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, name_width, run_title, took, unit_runner_lines, word};
+use super::style::{
+    Theme, fit, marker, name_width, run_title, took, unit_name, unit_runner_lines, word,
+};
 use crate::decide::StepStatus;
 use crate::tui::app::App;
 
@@ -59,7 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
             Span::styled(marker(s.status), theme.step(s.status)),
             Span::raw(format!(" {number:>5} ")),
             Span::styled(
-                format!("{:<name_width$}", fit(&s.name, name_width)),
+                format!("{:<name_width$}", fit(&unit_name(s), name_width)),
                 theme.title(),
             ),
             Span::raw("  "),
