@@ -595,10 +595,12 @@ pub enum LogCommand {
     /// events, in one transaction, saying what it changed: when `log verify` fails on "the
     /// run index". The events are taken as they are: verify them first.
     Reindex,
-    /// A run's events as JSON Lines.
+    /// A run's events as JSON Lines (or another chain's: `notify:RUN`, `schedule:KIND:NAME`).
     Export {
         /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
-        /// run); default: the latest run.
+        /// run); default: the latest run. Or another chain of the log by its id: a run's
+        /// notification deliveries `notify:RUN` (RUN named as above), a schedule's
+        /// `schedule:KIND:NAME`, the agent registry `agents`.
         run: Option<String>,
     },
 }

@@ -47,7 +47,7 @@ pub use sqlite::SqliteStore;
 pub fn disk_full_at(file: &std::path::Path) -> Option<String> {
     sqlite::disk_full(file)
 }
-pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, verify_rows};
+pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, is_run_chain, verify_rows};
 
 use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
