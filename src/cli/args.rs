@@ -89,10 +89,11 @@ pub enum TopCommand {
         #[arg(long)]
         no_schedule: bool,
     },
-    /// Print a JSON Schema: workflow, scenario, agent, config or event.
+    /// Print a JSON Schema: workflow, scenario, agent, config, event or results.
     Schema {
-        /// The format: workflow, scenario, agent, config or event.
-        #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event"])]
+        /// The format: workflow, scenario, agent, config, event, or results (a finished run's
+        /// `runs/<id>/results.json`).
+        #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event", "results"])]
         name: String,
     },
     /// Remove the derived files (runs/<id>/) of finished runs older than a duration, and the
