@@ -459,6 +459,59 @@ fn cortex_logs_follow_keeps_each_line_of_parallel_attempts_under_its_own_header(
     );
 }
 
+#[test]
+/// `--follow` of a run whose `uses:` step runs a child workflow follows the child's steps as
+/// they run, each under the parent's step and its own (`deploy › build · attempt 1`), before
+/// the parent's next step; and `logs RUN STEP` of the `uses:` step names the child run whose
+/// logs hold its output. The child's step prints a line, then waits for a file this test
+/// creates once the follower has shown that line: it is shown while the child runs.
+fn cortex_logs_follow_follows_a_uses_steps_child_run_under_the_parent_step() {
+    let env = Env::new();
+    env.workflow(
+        "child",
+        "name: child\nsteps:\n  - name: build\n    run: 'echo child-first; while [ ! -f go ]; do sleep 0.05; done; echo child-second'\n  - name: test\n    run: echo child-tested\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - name: prep\n    run: echo prepped\n  - name: deploy\n    uses: child\n  - name: after\n    run: echo after\n",
+    );
+    let following = Following::start(&env, "workflow", "parent");
+    let mut text = Vec::new();
+    following.wait_for("child-first", &mut text);
+    std::fs::write(env.project().join("go"), "").unwrap();
+    following.finish(&mut text);
+    let child = env.run(&["--json", "workflow", "status", "child"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        text,
+        [
+            "── prep · attempt 1 ──".to_string(),
+            "prepped".into(),
+            "── deploy · attempt 1 ──".into(),
+            format!("(ran child run {child}: `cortex logs {child}` prints its output)"),
+            "── deploy › build · attempt 1 ──".into(),
+            "child-first".into(),
+            "child-second".into(),
+            "── deploy › test · attempt 1 ──".into(),
+            "child-tested".into(),
+            "── after · attempt 1 ──".into(),
+            "after".into(),
+        ],
+        "{text:?}"
+    );
+    let step = env.run(&["logs", "parent", "deploy"]);
+    assert_eq!(step.code, 0, "{}", step.stderr);
+    assert!(
+        step.stdout.contains(&format!("ran child run {child}")),
+        "{}",
+        step.stdout
+    );
+    let doc = env.run(&["--json", "logs", "parent", "deploy"]).json();
+    assert_eq!(doc["attempts"][0]["child_run_id"], child.as_str(), "{doc}");
+}
+
 /// `cortex logs NAME --follow` of a run started with `run` (a `group run NAME` command, whose
 /// runs `group history` lists): the driver, the follower, and the follower's lines as they
 /// come, from a reader thread (joined once the follower has ended).

@@ -1334,3 +1334,68 @@ fn an_abort_after_a_driver_died_paging_delivers_the_failures_page_as_failed_not_
         ["finish failed", "finish aborted"]
     );
 }
+
+#[test]
+fn a_runs_deliveries_are_exported_shown_and_verified_by_their_chain_id_redacted_as_recorded() {
+    let env = Env::new();
+    failing_workflow(
+        &env,
+        "notify:\n  on_failure:\n    - run: echo \"leaked $GITHUB_TOKEN\" >&2; exit 4\n      retries: 0\n",
+    );
+    let run = env.run_with(
+        &["--json", "workflow", "run", "fails"],
+        &[("GITHUB_TOKEN", "ghp_notifysecret123")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let run_id = run.json()["run_id"].as_str().unwrap().to_string();
+    let chain = format!("notify:{run_id}");
+    // By its id, and by `notify:` and any way a run is named (here its workflow's name).
+    for query in [chain.as_str(), "notify:fails"] {
+        let export = env.run(&["log", "export", query]);
+        assert_eq!(export.code, 0, "{query}: {}", export.stderr);
+        let lines: Vec<serde_json::Value> = export
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", export.stdout);
+        assert_eq!(lines[0]["run_id"], chain.as_str());
+        assert_eq!(lines[0]["type"], "notification_delivered");
+        assert!(
+            !export.stdout.contains("ghp_notifysecret123"),
+            "{}",
+            export.stdout
+        );
+        assert!(export.stdout.contains("leaked ***"), "{}", export.stdout);
+    }
+    // The export verifies on its own, as a run's does.
+    let file = env.file("deliveries.jsonl");
+    std::fs::write(&file, env.run(&["log", "export", &chain]).stdout).unwrap();
+    let verified = env.run(&["--json", "log", "verify", "--file", file.to_str().unwrap()]);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    assert_eq!(verified.json()["chains"], 1, "{}", verified.stdout);
+    let show = env.run(&["log", "show", &chain]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout.contains("notification_delivered"),
+        "{}",
+        show.stdout
+    );
+    let one = env.run(&["--json", "log", "verify", &chain]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert_eq!(one.json()["ok"], true);
+    // A name that is neither a run nor a chain lists the chains there are.
+    let missing = env.run(&["log", "export", "nothing-like-it"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains(&chain), "{}", missing.stderr);
+    // A run without deliveries says so.
+    env.workflow("quiet", "name: quiet\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "quiet"]).code, 0);
+    let none = env.run(&["log", "export", "notify:quiet"]);
+    assert_eq!(none.code, 2);
+    assert!(
+        none.stderr.contains("no notification deliveries recorded"),
+        "{}",
+        none.stderr
+    );
+}

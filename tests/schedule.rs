@@ -273,6 +273,35 @@ fn two_schedulers_at_once_fire_a_due_time_once(env: Env) {
 }
 
 #[test]
+fn a_schedules_chain_is_exported_shown_and_verified_by_its_id() {
+    let env = Env::new();
+    env.workflow("nightly", &waiting("nightly", "*/5 * * * *", "skip"));
+    seen_early(&env);
+    let chain = "schedule:workflow:nightly";
+    let export = env.run(&["log", "export", chain]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let first: Value = serde_json::from_str(export.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["run_id"], chain);
+    assert_eq!(first["type"], "schedule_seen");
+    let file = env.file("schedule.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let verified = env.run(&["--json", "log", "verify", "--file", file.to_str().unwrap()]);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    assert_eq!(verified.json()["ok"], true);
+    let show = env.run(&["log", "show", chain]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(show.stdout.contains("schedule_seen"), "{}", show.stdout);
+    assert_eq!(
+        env.run(&["--json", "log", "verify", chain]).json()["ok"],
+        true
+    );
+    // An unknown chain is bad input that names the chains there are.
+    let unknown = env.run(&["log", "export", "schedule:workflow:daily"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains(chain), "{}", unknown.stderr);
+}
+
+#[test]
 fn missed_times_are_not_run_unless_catch_up_is_asked_and_then_once() {
     let env = Env::new();
     env.workflow("hourly", &waiting("hourly", "*/5 * * * *", "skip"));

@@ -40,6 +40,106 @@ fn committed_schemas_match_the_types() {
     }
 }
 
+/// `runs/<id>/results.json` of finished workflow and scenario runs (completed, failed, rolled
+/// back, aborted) conforms to `schemas/results.schema.json`, which `cortex schema results`
+/// prints: `kind` says which, and the units are `steps` or `phases` to match.
+#[test]
+fn results_json_of_workflow_and_scenario_runs_conforms_to_the_results_schema() {
+    let schema = committed("results");
+    let printed = Env::new().run(&["schema", "results"]);
+    assert_eq!(printed.code, 0, "{}", printed.stderr);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&printed.stdout).unwrap(),
+        schema
+    );
+    let env = Env::new();
+    env.workflow(
+        "ok",
+        "name: ok\nsteps:\n  - {name: a, run: 'echo out=1 >> $CORTEX_OUTPUT'}\n",
+    );
+    env.workflow("fails", "name: fails\nsteps:\n  - {name: a, run: 'true', rollback: 'true'}\n  - {name: b, run: 'exit 3', retry: {max_retry_attempts: 0}, on_failure: rollback}\n");
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - {name: Plan, prompt: plan}\n",
+    );
+    env.scenario(
+        "ship",
+        "name: ship\ndescription: ships\nphases:\n  - name: build\n    condition: auto\n    run: 'echo built'\n  - name: test\n    condition: after:build\n    run: 'true'\n",
+    );
+    env.scenario(
+        "held",
+        "name: held\ndescription: waits\nphases:\n  - name: gate\n    condition: manual\n",
+    );
+    let mut runs = Vec::new();
+    for (args, kind) in [
+        (&["--json", "workflow", "run", "ok"][..], "workflow"),
+        (&["--json", "workflow", "run", "fails"][..], "workflow"),
+        (&["--json", "workflow", "run", "asks"][..], "workflow"),
+        (&["--json", "orchestrate", "run", "ship"][..], "scenario"),
+        (&["--json", "orchestrate", "run", "held"][..], "scenario"),
+    ] {
+        let out = env.run(args);
+        let run_id = out.json()["run_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}", out.stdout))
+            .to_string();
+        runs.push((run_id, kind));
+    }
+    // The two that wait, aborted: finished too.
+    for (n, kind) in [(2, "workflow"), (4, "orchestrate")] {
+        let abort = env.run(&[kind, "abort", &runs[n].0]);
+        assert_eq!(abort.code, 1, "{}", abort.stderr);
+    }
+    let mut statuses = Vec::new();
+    for (run_id, kind) in &runs {
+        let path = env.home().join("runs").join(run_id).join("results.json");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+        check(
+            &schema,
+            &results,
+            &format!("results.json of {kind} run {run_id}"),
+        );
+        assert_eq!(results["kind"], *kind, "{text}");
+        let (units, other) = if *kind == "scenario" {
+            ("phases", "steps")
+        } else {
+            ("steps", "phases")
+        };
+        assert!(
+            results[units].as_array().is_some_and(|u| !u.is_empty()),
+            "{text}"
+        );
+        assert!(results.get(other).is_none(), "{text}");
+        statuses.push(results["status"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        statuses,
+        [
+            "completed",
+            "rolled_back",
+            "aborted",
+            "completed",
+            "aborted"
+        ]
+    );
+    // A scenario's results under `steps` fails the schema: the form is held, not just allowed.
+    let mut wrong: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            env.home()
+                .join("runs")
+                .join(&runs[3].0)
+                .join("results.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let phases = wrong.as_object_mut().unwrap().remove("phases").unwrap();
+    wrong["steps"] = phases;
+    assert!(!jsonschema::validator_for(&schema).unwrap().is_valid(&wrong));
+}
+
 #[test]
 fn examples_builtins_and_seeds_conform() {
     let schema = committed("workflow");

@@ -101,10 +101,11 @@ pub enum TopCommand {
         #[arg(long)]
         no_schedule: bool,
     },
-    /// Print a JSON Schema: workflow, scenario, agent, config or event.
+    /// Print a JSON Schema: workflow, scenario, agent, config, event or results.
     Schema {
-        /// The format: workflow, scenario, agent, config or event.
-        #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event"])]
+        /// The format: workflow, scenario, agent, config, event, or results (a finished run's
+        /// `runs/<id>/results.json`).
+        #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event", "results"])]
         name: String,
     },
     /// Remove the derived files (runs/<id>/) of finished runs older than a duration, and the
@@ -627,10 +628,12 @@ pub enum LogCommand {
     /// events, in one transaction, saying what it changed: when `log verify` fails on "the
     /// run index". The events are taken as they are: verify them first.
     Reindex,
-    /// A run's events as JSON Lines.
+    /// A run's events as JSON Lines (or another chain's: `notify:RUN`, `schedule:KIND:NAME`).
     Export {
         /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
-        /// run); default: the latest run.
+        /// run); default: the latest run. Or another chain of the log by its id: a run's
+        /// notification deliveries `notify:RUN` (RUN named as above), a schedule's
+        /// `schedule:KIND:NAME`, the agent registry `agents`.
         run: Option<String>,
     },
 }

@@ -1112,6 +1112,74 @@ fn sink_line(text: &str, mid_line: &mut bool, sink: &mut dyn FnMut(&str)) {
     sink(text);
 }
 
+/// Print what is new in attempt `s`'s file under its header (`── LABEL · attempt N ──`; again
+/// with "(continued)" when another attempt's text came between: `key` says which attempt
+/// printed last); whether it has a file to print from (else the caller says why not).
+fn pump(
+    s: &mut Shown,
+    home: &Path,
+    label: &str,
+    key: (usize, usize),
+    last: &mut Option<(usize, usize)>,
+    mid_line: &mut bool,
+    sink: &mut dyn FnMut(&str),
+) -> bool {
+    let complete = s.ended || s.recorded.is_some();
+    // All that is written, a partial line too (continued on this line when the rest comes,
+    // unless another attempt's text comes between); the offset counts bytes of the file, not
+    // of the text they are shown as.
+    let opened = s.open(home).and_then(|file| {
+        let upto = attempt_file::size(&file).ok()?.max(s.offset);
+        Some((file, upto))
+    });
+    let Some((mut file, upto)) = opened else {
+        return false;
+    };
+    let new = upto > s.offset;
+    if !s.headed {
+        sink_line(
+            &format!("── {label} · attempt {} ──\n", s.attempt),
+            mid_line,
+            sink,
+        );
+        *last = Some(key);
+    } else if new && *last != Some(key) {
+        sink_line(
+            &format!("── {label} · attempt {} (continued) ──\n", s.attempt),
+            mid_line,
+            sink,
+        );
+    }
+    if new {
+        *last = Some(key);
+    }
+    let decoder = &mut s.decoder;
+    let streamed = attempt_file::stream(&mut file, s.offset, Some(upto), &mut |bytes| {
+        let text = decoder.push(bytes);
+        if !text.is_empty() {
+            *mid_line = !text.ends_with('\n');
+            sink(&text);
+        }
+    });
+    if complete {
+        let text = std::mem::take(&mut s.decoder).finish(true);
+        if !text.is_empty() {
+            *mid_line = !text.ends_with('\n');
+            sink(&text);
+        }
+    }
+    if let Err(e) = &streamed {
+        sink_line(
+            &format!("(part of this output could not be read: {e})\n"),
+            mid_line,
+            sink,
+        );
+    }
+    s.headed = true;
+    s.offset = upto;
+    true
+}
+
 /// `cortex logs [RUN] [STEP] --follow`: what `print_attempt_logs` prints, as it comes — an
 /// attempt in flight line by line under one header, the next attempts as they start — until
 /// the run stops moving. Each new part of a file is read in pieces.
@@ -1131,7 +1199,9 @@ pub fn follow_attempt_logs(
     // The attempt whose text was printed last: attempts in flight side by side (parallel
     // phases, `foreach:` items) each get their header again when their lines resume, so a
     // line is always under the header of the attempt that printed it.
-    let mut last: Option<usize> = None;
+    let mut last: Option<(usize, usize)> = None;
+    // The child runs of `uses:` steps followed, each with the parent step that ran it.
+    let mut children: Vec<(String, Tracker<'_>)> = Vec::new();
     let mut said_waiting = false;
     let mut said_not_started = false;
     // The text printed last ends inside a line (an attempt's partial line): a header or a
@@ -1160,66 +1230,61 @@ pub fn follow_attempt_logs(
         if !moving && read == 0 && !waits_for_workers {
             tracker.cut_off();
         }
-        for i in 0..tracker.shown.len() {
-            let s = &tracker.shown[i];
-            let complete = s.ended || s.recorded.is_some();
-            let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
-            // All that is written, a partial line too (continued on this line when the rest
-            // comes, unless another attempt's text comes between); the offset counts bytes of
-            // the file, not of the text they are shown as.
-            let opened = s.open(&ctx.home).and_then(|file| {
-                let upto = attempt_file::size(&file).ok()?.max(s.offset);
-                Some((file, upto))
-            });
-            if let Some((mut file, upto)) = opened {
-                let new = upto > s.offset;
-                if !s.headed {
-                    sink_line(&header, &mut mid_line, sink);
-                    last = Some(i);
-                } else if new && last != Some(i) {
-                    sink_line(
-                        &format!("── {} · attempt {} (continued) ──\n", s.step, s.attempt),
-                        &mut mid_line,
-                        sink,
-                    );
-                }
-                if new {
-                    last = Some(i);
-                }
-                let s = &mut tracker.shown[i];
-                let decoder = &mut s.decoder;
-                let streamed =
-                    attempt_file::stream(&mut file, s.offset, Some(upto), &mut |bytes| {
-                        let text = decoder.push(bytes);
-                        if !text.is_empty() {
-                            mid_line = !text.ends_with('\n');
-                            sink(&text);
-                        }
-                    });
-                if complete {
-                    let text = std::mem::take(&mut s.decoder).finish(true);
-                    if !text.is_empty() {
-                        mid_line = !text.ends_with('\n');
-                        sink(&text);
-                    }
-                }
-                if let Err(e) = &streamed {
-                    sink_line(
-                        &format!("(part of this output could not be read: {e})\n"),
-                        &mut mid_line,
-                        sink,
-                    );
-                }
-                s.headed = true;
-                s.offset = upto;
-                printed_any = true;
-            } else if !s.headed
-                && let Some((_, text)) = tracker.without_file(s)
+        // A `uses:` step's child run: its steps' output is followed too, each attempt under
+        // the parent's step and its own (`deploy › build · attempt 1`), right after the
+        // parent's attempt, until the parent stops moving (it waits for its child: the
+        // child's events are all in by then).
+        for s in &tracker.shown {
+            if let Some(child) = &s.child
+                && !children.iter().any(|(_, t)| t.run_id == *child)
             {
-                sink_line(&(header + &text), &mut mid_line, sink);
-                last = Some(i);
-                tracker.shown[i].headed = true;
+                children.push((s.step.clone(), Tracker::new(ctx, child.clone(), None)?));
+            }
+        }
+        for i in 0..tracker.shown.len() {
+            let label = tracker.shown[i].step.clone();
+            let child = tracker.shown[i].child.clone();
+            if pump(
+                &mut tracker.shown[i],
+                &ctx.home,
+                &label,
+                (0, i),
+                &mut last,
+                &mut mid_line,
+                sink,
+            ) {
                 printed_any = true;
+            } else {
+                let s = &tracker.shown[i];
+                let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
+                if !s.headed
+                    && let Some((_, text)) = tracker.without_file(s)
+                {
+                    sink_line(&(header + &text), &mut mid_line, sink);
+                    last = Some((0, i));
+                    tracker.shown[i].headed = true;
+                    printed_any = true;
+                }
+            }
+            let Some(c) = child.and_then(|id| children.iter().position(|(_, t)| t.run_id == id))
+            else {
+                continue;
+            };
+            let (parent_step, child) = &mut children[c];
+            child.read(&*store)?;
+            for j in 0..child.shown.len() {
+                let label = format!("{parent_step} › {}", child.shown[j].step);
+                if pump(
+                    &mut child.shown[j],
+                    &ctx.home,
+                    &label,
+                    (c + 1, j),
+                    &mut last,
+                    &mut mid_line,
+                    sink,
+                ) {
+                    printed_any = true;
+                }
             }
         }
         if waits_for_workers && !said_waiting {
@@ -1267,7 +1332,11 @@ pub fn follow_attempt_logs(
     }
     // What attempts cut off held back (a `\r`, a cut character), and the end of a line they
     // left open.
-    for s in &mut tracker.shown {
+    let shown = tracker
+        .shown
+        .iter_mut()
+        .chain(children.iter_mut().flat_map(|(_, t)| t.shown.iter_mut()));
+    for s in shown {
         let text = std::mem::take(&mut s.decoder).finish(false);
         if !text.is_empty() {
             mid_line = !text.ends_with('\n');

@@ -26,7 +26,7 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind_for(run))?;
-    let run_id = ctx.resolve_any_run(&store, run, &["log", "show"], &[], None)?;
+    let run_id = resolve_chain(ctx, &*store, run, &["log", "show"])?;
     // The events shown and the checks of them read one view of the log.
     let _view = crate::store::View::of(&store)?;
     // Every stored event, an unreadable one (damaged, or a newer cortex's) said as such in its
@@ -76,12 +76,94 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     Ok(Output::new(events, text, exit::OK).warn_beside_document(warnings))
 }
 
+/// The chain a `log show|export|verify` query names: a run (its id, a unique prefix of it, or
+/// a workflow or scenario name: its latest run), or one of the log's other chains by its id —
+/// a run's notification deliveries `notify:RUN` (RUN named any way a run is), a schedule's
+/// `schedule:KIND:NAME`, the agent registry `agents` (a run of that name comes first). Their
+/// events were redacted as they were recorded, as a run's are: what is stored is what is shown.
+fn resolve_chain(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    query: Option<&str>,
+    before: &[&str],
+) -> Result<String, CommandError> {
+    let has_chain =
+        |id: &str| -> Result<bool, CommandError> { Ok(store.hash_at(id, 0)?.is_some()) };
+    let prefixed = query.filter(|q| q.starts_with("notify:") || q.starts_with("schedule:"));
+    if let Some(q) = prefixed {
+        if has_chain(q)? {
+            return Ok(q.to_string());
+        }
+        if let Some(run) = q.strip_prefix("notify:") {
+            let run_id = ctx.resolve_any_run(store, Some(run), before, &[], None)?;
+            let stream = crate::execute::notify_stream(&run_id);
+            if has_chain(&stream)? {
+                return Ok(stream);
+            }
+            return Err(CommandError::bad_input(format!(
+                "run {run_id} has no notification deliveries recorded (chain `{stream}`)"
+            ))
+            .hint("a definition's `notify:` (on_failure, on_finish) records its deliveries when the run fails or finishes"));
+        }
+        return Err(
+            CommandError::bad_input(format!("no chain `{q}` in the log")).hint(
+                other_chains_hint(ctx, store)?
+                    .unwrap_or_else(|| "the log holds no schedule's chain yet".into()),
+            ),
+        );
+    }
+    match ctx.resolve_any_run(store, query, before, &[], None) {
+        Ok(run_id) => Ok(run_id),
+        Err(_)
+            if query == Some(crate::decide::REGISTRY_STREAM)
+                && has_chain(crate::decide::REGISTRY_STREAM)? =>
+        {
+            Ok(crate::decide::REGISTRY_STREAM.to_string())
+        }
+        Err(e) if query.is_some() => Err(match other_chains_hint(ctx, store)? {
+            Some(hint) => e.hint(hint),
+            None => e,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The most other chains (no run's) a hint names.
+const CHAINS_NAMED: usize = 5;
+
+/// "the log's other chains: notify:…, schedule:… (`cortex log export ID` exports one)", or
+/// `None` when the log holds none.
+fn other_chains_hint(ctx: &Ctx, store: &dyn EventStore) -> Result<Option<String>, CommandError> {
+    let chains: Vec<String> = store
+        .runs()?
+        .into_iter()
+        .map(|h| h.run_id)
+        .filter(|id| !crate::store::is_run_chain(id.as_bytes()))
+        .collect();
+    if chains.is_empty() {
+        return Ok(None);
+    }
+    let mut named: Vec<String> = chains
+        .iter()
+        .take(CHAINS_NAMED)
+        .map(|c| crate::render::shell_quote(c).into_owned())
+        .collect();
+    if chains.len() > CHAINS_NAMED {
+        named.push(format!("and {} more", chains.len() - CHAINS_NAMED));
+    }
+    Ok(Some(format!(
+        "the log's other chains (no run's): {}; {} exports one",
+        named.join(", "),
+        ctx.cmd(&["log", "export", "ID"])
+    )))
+}
+
 /// `log export [RUN]`: a run's events as JSON Lines (the text), and as a list (the document).
 pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind_for(run))?;
-    let run_id = ctx.resolve_any_run(&store, run, &["log", "export"], &[], None)?;
+    let run_id = resolve_chain(ctx, &*store, run, &["log", "export"])?;
     // Decoded for `--json` (an event that does not decode said as such); the lines carry the
     // stored bytes of every row, readable or not, so that `log verify --file` checks the
     // chain from them alone.
@@ -442,7 +524,7 @@ fn resolve_verified_run(
     query: &str,
     anchored: Option<&[Anchor]>,
 ) -> Result<String, CommandError> {
-    let err = match ctx.resolve_any_run(store, Some(query), &["log", "verify"], &[], None) {
+    let err = match resolve_chain(ctx, store, Some(query), &["log", "verify"]) {
         Ok(run) => return Ok(run),
         Err(e) => e,
     };

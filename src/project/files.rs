@@ -134,38 +134,52 @@ fn checkpoint_line(state: &RunState, n: usize) -> Option<String> {
     Some(line)
 }
 
-/// `results.json`: the final output of a finished run, with its head hash.
+/// `results.json`: the final output of a finished run, with its head hash. Its form is
+/// `schemas/results.schema.json` (`cortex schema results`): `kind` says whether the run is a
+/// workflow's or a scenario's, and its units are under `steps` or `phases` to match, as in the
+/// `--json` status document (SPEC §5).
 fn results_file(state: &RunState) -> Option<RunFile> {
     state.outcome()?;
-    {
-        let view = status_view(state, false);
-        let outputs: serde_json::Map<String, serde_json::Value> = state
-            .steps
-            .iter()
-            .filter(|s| !s.outputs.is_empty())
-            .map(|s| (s.name.clone(), json!(s.outputs)))
-            .collect();
-        Some(RunFile {
-            path: "results.json".into(),
-            write: FileWrite::Whole,
-            contents: pretty(&json!({
-                "run_id": view.run_id,
-                "name": view.name,
-                "status": view.status,
-                "reason": view.reason,
-                "head_hash": view.head_hash,
-                "events": view.events,
-                "started_at": view.started_at,
-                "ended_at": view.ended_at,
-                "steps": view.steps.iter().map(|s| json!({
-                    "name": s.name,
-                    "status": s.status,
-                    "attempts": s.attempts,
-                    "started_at": s.started_at,
-                    "ended_at": s.ended_at,
-                })).collect::<Vec<_>>(),
-                "outputs": outputs,
-            })),
+    let view = status_view(state, false);
+    let outputs: serde_json::Map<String, serde_json::Value> = state
+        .steps
+        .iter()
+        .filter(|s| !s.outputs.is_empty())
+        .map(|s| (s.name.clone(), json!(s.outputs)))
+        .collect();
+    let units: Vec<serde_json::Value> = view
+        .steps
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "status": s.status,
+                "attempts": s.attempts,
+                "started_at": s.started_at,
+                "ended_at": s.ended_at,
+            })
         })
-    }
+        .collect();
+    let (kind, units_key) = match view.kind {
+        crate::event::RunKind::Workflow => ("workflow", "steps"),
+        crate::event::RunKind::Scenario => ("scenario", "phases"),
+    };
+    let mut results = json!({
+        "run_id": view.run_id,
+        "kind": kind,
+        "name": view.name,
+        "status": view.status,
+        "reason": view.reason,
+        "head_hash": view.head_hash,
+        "events": view.events,
+        "started_at": view.started_at,
+        "ended_at": view.ended_at,
+        "outputs": outputs,
+    });
+    results[units_key] = json!(units);
+    Some(RunFile {
+        path: "results.json".into(),
+        write: FileWrite::Whole,
+        contents: pretty(&results),
+    })
 }
