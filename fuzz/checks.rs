@@ -208,6 +208,7 @@ pub fn check_workflow(data: &[u8]) {
             let known = cortex::validate::Known {
                 config: &Config::default(),
                 agents: &Default::default(),
+                broken_agents: &Default::default(),
                 uses: None,
             };
             match cortex::validate::validate_workflow("fuzz.yaml", text, &wf, &known) {
@@ -1022,6 +1023,7 @@ pub fn check_name_rule(data: &[u8]) {
                 let known = cortex::validate::Known {
                     config: &Config::default(),
                     agents: &Default::default(),
+                    broken_agents: &Default::default(),
                     uses: None,
                 };
                 cortex::validate::validate_workflow("n.yaml", &text, &parsed, &known)

@@ -495,8 +495,9 @@ fn an_if_error_inside_a_double_quoted_scalar_is_located_at_its_token_and_calls_a
     assert_eq!(out.code, 2, "{}", out.text());
     let errors = out.located_errors();
     let at: Vec<(u64, u64)> = errors.iter().map(|(_, l, c)| (*l, *c)).collect();
-    // `and` is character 22 of the expression: column 9 (the quote) + 1 + 21.
-    assert_eq!(at, [(6, 31), (9, 9), (12, 9), (15, 9)], "{errors:?}");
+    // `and` is character 22 of the expression: column 9 (the quote) + 1 + 21; after a
+    // doubled `''` or an escaped `\"`, each written as two characters, two columns further.
+    assert_eq!(at, [(6, 31), (9, 9), (12, 33), (15, 33)], "{errors:?}");
     assert!(
         errors[1].0.contains("`contains(...)` is a function call")
             && errors[1].0.contains("comparisons (== != < <= > >=)"),

@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::workflow::{precheck, yaml_location, yaml_message};
+use super::workflow::precheck;
 use super::{DefinitionError, Location, NameKind, Problem, check_name, locate};
 
 /// A program cortex knows how to run an agent with, besides a plain `command`.
@@ -155,30 +155,34 @@ fn model_problem(model: &str) -> Option<String> {
     None
 }
 
+/// How an agent file is written, the hint of a problem of its form.
+const FRONT_MATTER_HINT: &str =
+    "an agent file starts with `---`, YAML front matter (name, description, command), and `---`";
+
 /// Parse an agent file: `---`, YAML front matter, `---`, then the Markdown body.
 pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), DefinitionError> {
     let text = super::without_bom(text);
     // The whole file, Markdown included, for its size and nesting; tags in the front matter.
     precheck(path, text, false)?;
-    let fail = |message: &str, at: Option<Location>| {
-        DefinitionError {
+    let fail = |message: &str, at: Option<Location>| DefinitionError {
         path: path.to_string(),
         text: text.to_string(),
-        problems: vec![
-            Problem::new(message, at)
-                .with_hint("an agent file starts with `---`, YAML front matter (name, description, command), and `---`"),
-        ],
-    }
+        problems: vec![Problem::new(message, at).with_hint(FRONT_MATTER_HINT)],
     };
     let (front, body) = match split(text) {
         Split::Found { front, body } => (front, body),
         Split::NoFrontMatter => {
             return Err(fail(
-                "missing YAML front matter",
+                "missing YAML front matter: the file does not start with a line `---`",
                 Some(Location { line: 1, column: 1 }),
             ));
         }
-        Split::Unclosed => return Err(fail("front matter is never closed with `---`", None)),
+        Split::Unclosed => {
+            return Err(fail(
+                "the front matter opened with `---` on line 1 is never closed: add a line `---` after its last key, before the Markdown body",
+                Some(Location { line: 1, column: 1 }),
+            ));
+        }
     };
     // Positions in the front matter are one line down in the file.
     if let Some(problem) = super::tags::first_tag(front, 1) {
@@ -188,20 +192,57 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
             problems: vec![problem],
         });
     }
-    let agent = serde_yaml::from_str::<Agent>(front).map_err(|e| {
-        // Positions are relative to the front matter, which starts on line 2.
-        let at = yaml_location(&e).map(|l| Location {
-            line: l.line + 1,
-            column: l.column,
-        });
-        fail(&yaml_message(&e), at)
-    })?;
+    // Front matter holding only comments or blank lines is no mapping.
+    if front
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(fail(
+            "the front matter is empty: an agent needs `name:` and `description:`",
+            Some(Location { line: 2, column: 1 }),
+        ));
+    }
+    // Read as a workflow is: every unknown key, value of the wrong type and key given twice
+    // reported (each where it is), not only the first; what parses is checked beside them.
+    let shift = |mut problems: Vec<Problem>| {
+        for p in &mut problems {
+            p.at = p.at.map(|l| Location {
+                line: l.line + 1,
+                column: l.column,
+            });
+            // A key given twice names the first one's line too (in the front matter).
+            if let Some(hint) = &mut p.hint
+                && let Some((before, rest)) = hint.split_once("(first at line ")
+                && let Some((line, after)) = rest.split_once(',')
+                && let Ok(line) = line.parse::<usize>()
+            {
+                *hint = format!("{before}(first at line {},{after}", line + 1);
+            }
+            if p.hint.is_none() {
+                p.hint = Some(FRONT_MATTER_HINT.to_string());
+            }
+        }
+        problems
+    };
+    let (agent, set_aside) = match super::workflow::parse_yaml_setting_aside::<Agent>(path, front) {
+        Ok((agent, set_aside)) => (agent, shift(set_aside)),
+        Err(e) => {
+            return Err(DefinitionError {
+                path: path.to_string(),
+                text: text.to_string(),
+                problems: shift(e.problems),
+            });
+        }
+    };
     let mut agent = agent;
     if let Err(bad) = check_name(NameKind::Agent, &agent.name) {
+        let mut problems = set_aside;
+        problems.push(Problem::new(bad.problem, name_location(text)).with_hint(bad.fix));
+        problems.sort_by_key(|p| (p.at.is_none(), p.at));
         return Err(DefinitionError {
             path: path.to_string(),
             text: text.to_string(),
-            problems: vec![Problem::new(bad.problem, name_location(text)).with_hint(bad.fix)],
+            problems,
         });
     }
     let at = |key: &str| {
@@ -210,7 +251,7 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
             column: l.column,
         })
     };
-    let mut problems = Vec::new();
+    let mut problems = set_aside;
     if agent.runner.is_some() && agent.command.is_some() {
         problems.push(
             Problem::new("an agent has either `command` or `runner`, not both", at("runner"))
@@ -247,6 +288,7 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
         problems.extend(claude_body_problem(&agent.name, text));
     }
     if !problems.is_empty() {
+        problems.sort_by_key(|p| (p.at.is_none(), p.at));
         return Err(DefinitionError {
             path: path.to_string(),
             text: text.to_string(),
@@ -303,6 +345,16 @@ fn split(text: &str) -> Split<'_> {
     else {
         return Split::NoFrontMatter;
     };
+    // `---` right after the opening one: empty front matter, closed.
+    if let Some(after) = rest.strip_prefix("---")
+        && (after.is_empty() || after.starts_with('\n') || after.starts_with("\r\n"))
+    {
+        let body = after
+            .strip_prefix('\n')
+            .or_else(|| after.strip_prefix("\r\n"))
+            .unwrap_or(after);
+        return Split::Found { front: "", body };
+    }
     match rest.find("\n---") {
         Some(i) => {
             let after = &rest[i + 4..];
@@ -317,6 +369,26 @@ fn split(text: &str) -> Split<'_> {
         }
         None => Split::Unclosed,
     }
+}
+
+/// The `name:` an agent file's front matter writes, read line by line (for a file that does
+/// not parse): a top-level `name:` line's value, unquoted; none when there is none.
+pub(crate) fn peeked_name(text: &str) -> Option<String> {
+    let text = super::without_bom(text);
+    let mut lines = text.lines();
+    if lines.next()?.trim_end() != "---" {
+        return None;
+    }
+    let value = lines
+        .take_while(|l| l.trim_end() != "---")
+        .find_map(|l| l.strip_prefix("name:"))?;
+    let value = value.split(" #").next().unwrap_or(value).trim();
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+        .unwrap_or(value);
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 /// Where the `name:` of an agent file's front matter is, in the file.

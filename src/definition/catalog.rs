@@ -632,6 +632,29 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// The agent files that define no agent (they do not parse, or what they hold is
+    /// invalid), by the names a definition would give them: the file's name, and the
+    /// `name:` its front matter writes (read line by line, as the file does not parse). For
+    /// each, what is wrong with it, located: a definition naming one is told that, not
+    /// "agent not found" for a file that is there.
+    pub fn broken_agents(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for e in self.agents().into_iter().filter_map(Result::err) {
+            let summary = e.summary();
+            let stem = Path::new(&e.path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(normalize_name);
+            let named = super::agent::peeked_name(&e.text).map(|n| normalize_name(&n));
+            for name in [stem, named].into_iter().flatten() {
+                out.entry(name).or_insert_with(|| summary.clone());
+            }
+        }
+        out
+    }
+}
+
 /// The error of an agent file whose name matches an earlier agent's in the same folder.
 fn collision(path: &str, text: &str, name: &str, first: &Path) -> DefinitionError {
     let at = super::agent::name_location(text);

@@ -62,6 +62,31 @@ impl DefinitionError {
     }
 }
 
+impl DefinitionError {
+    /// Its first problem with its place (`path:line:column: message`), and how many more
+    /// there are: what another file's problem says of this file.
+    pub fn summary(&self) -> String {
+        let first = match self.problems.first() {
+            None => format!("{}: invalid", self.path),
+            Some(p) => {
+                let message = p.message.lines().next().unwrap_or_default();
+                match p.at {
+                    Some(at) => format!("{}:{}:{}: {message}", self.path, at.line, at.column),
+                    None => format!("{}: {message}", self.path),
+                }
+            }
+        };
+        match self.problems.len() {
+            0 | 1 => first,
+            n => format!(
+                "{first} (and {} more problem{})",
+                n - 1,
+                if n == 2 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
 impl std::fmt::Display for DefinitionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, p) in self.problems.iter().enumerate() {

@@ -432,6 +432,7 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         let hint = [
             unknown_field_suggestion(&message).map(|best| format!("did you mean `{best}`?")),
             forms,
+            with_type_hint(&message),
         ];
         let hint: Vec<String> = hint.into_iter().flatten().collect();
         if !hint.is_empty() {
@@ -676,12 +677,14 @@ impl<'de> serde::Deserialize<'de> for LooseValue {
     }
 }
 
-/// For "PATH.KEY: invalid type: …" or "PATH.KEY: invalid value: …" (a value of the wrong type
-/// or form under a known key): the path of that key. None where the path ends in a list's
+/// For "PATH.KEY: invalid type: …", "PATH.KEY: invalid value: …" or "PATH.KEY: unknown
+/// variant …" (a value of the wrong type or form under a known key): the path of that key. None where the path ends in a list's
 /// item (`item_path`'s) or names no key.
 fn mistyped_field_path(message: &str) -> Option<Vec<super::Seg>> {
     let (path, rest) = message.split_once(": ")?;
-    if !(rest.starts_with("invalid type: ") || rest.starts_with("invalid value: "))
+    if !(rest.starts_with("invalid type: ")
+        || rest.starts_with("invalid value: ")
+        || rest.starts_with("unknown variant `"))
         || path.contains(char::is_whitespace)
     {
         return None;
@@ -703,6 +706,26 @@ fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
     let mut segs = super::locate::serde_path(&path)?;
     segs.push(super::Seg::Key(field.to_string()));
     Some(segs)
+}
+
+/// How to write what a `uses:` step's `with:` holds, for a message saying it is of the wrong
+/// type (`steps[3].with.version: invalid type: map, ...`, `steps[6].with: invalid type:
+/// sequence, expected a map`): serde's words alone do not say what `with:` takes.
+fn with_type_hint(message: &str) -> Option<String> {
+    let (path, rest) = message.split_once(": ")?;
+    if !rest.starts_with("invalid type: ") {
+        return None;
+    }
+    let segs = super::locate::serde_path(path)?;
+    match segs.as_slice() {
+        [.., super::Seg::Key(with)] if with == "with" => Some(
+            "write `with:` as a mapping of the child workflow's input names to values, e.g. `with: {version: \"1.2.3\"}`".to_string(),
+        ),
+        [.., super::Seg::Key(with), super::Seg::Key(input)] if with == "with" => Some(format!(
+            "give `{input}` one string, number or boolean (a `${{{{ }}}}` template included): inputs are strings, integers, numbers, booleans or paths; quote text that starts with `{{` or `[`"
+        )),
+        _ => None,
+    }
 }
 
 /// A problem for each key given again in a mapping of `text`, at the key.

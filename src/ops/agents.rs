@@ -8,25 +8,6 @@ use crate::definition::{Agent, normalize_name};
 use crate::event::Operator;
 use crate::execute::{Journal, SystemClock, UlidIds};
 
-/// The problems of the agent file that one of `unknown` (agent names a definition gives that
-/// no valid agent has) would be, if there is one: its file name is the agent's name and it
-/// does not parse (a bad `model`, a tool read as an option). Said instead of "agent not
-/// found", which sent the user looking for a file that is there.
-pub fn broken_agent<'a>(
-    ctx: &Ctx,
-    unknown: impl IntoIterator<Item = &'a str>,
-) -> Option<crate::definition::DefinitionError> {
-    let unknown: Vec<String> = unknown.into_iter().map(normalize_name).collect();
-    if unknown.is_empty() {
-        return None;
-    }
-    ctx.catalog().agents().into_iter().find_map(|found| {
-        let e = found.err()?;
-        let stem = std::path::Path::new(&e.path).file_stem()?.to_str()?;
-        unknown.contains(&normalize_name(stem)).then_some(e)
-    })
-}
-
 /// `agent activate|deactivate NAME`: record a hand activation in the agent registry.
 pub fn set_active(
     ctx: &Ctx,

@@ -20,7 +20,6 @@ use crate::plan::parallel_opportunities;
 use crate::project::RunStatus;
 use crate::render::render_scenario_status;
 use crate::render::{render_preview, render_valid};
-use crate::validate::validate_scenario;
 
 /// `orchestrate ...` commands act on scenario runs: a name, or none, means the latest
 /// scenario run (`lookup::Scope`).
@@ -795,16 +794,18 @@ fn check_with(
     let verdict: Result<Scenario, DefinitionError> =
         parse_scenario_setting_aside(&path, &entry.text).and_then(|(s, set_aside)| {
             let known = known_agents(ctx);
-            // A phase naming an agent whose file does not parse: that file's problems.
-            let unknown = s
-                .phases
-                .iter()
-                .flat_map(|p| p.agents.iter().map(String::as_str))
-                .filter(|a| !known.contains(&normalize_name(a)));
-            if let Some(e) = super::agents::broken_agent(ctx, unknown) {
-                return Err(e);
-            }
-            let verdict = validate_scenario(&path, &entry.text, &s, schema, &known);
+            // A phase naming an agent whose file is there but invalid is told so where it
+            // names it, with the file's first problem, beside the scenario's other problems.
+            let broken = ctx.catalog().broken_agents();
+            let verdict = crate::validate::validate_scenario_cautioned(
+                &path,
+                &entry.text,
+                &s,
+                schema,
+                &known,
+                &broken,
+            )
+            .0;
             let namesakes = ctx.catalog().scenario_namesakes(entry, &s.name);
             let verdict = crate::validate::with_namesakes(
                 verdict,
@@ -1009,6 +1010,7 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                         &s,
                         None,
                         &known_agents(ctx),
+                        &Default::default(),
                     )
                     .1,
                 );

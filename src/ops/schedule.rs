@@ -62,7 +62,54 @@ pub struct Unschedulable {
     pub kind: &'static str,
     pub name: String,
     pub file: String,
+    /// Its first problem, located as validate locates it (`FILE:LINE:COLUMN: message`).
     pub error: String,
+    /// Every problem validate finds, each `{message, file, line, column, hint}` as
+    /// `validate --json` gives them.
+    pub errors: Vec<crate::render::ProblemDoc>,
+}
+
+impl Unschedulable {
+    fn new(
+        kind: RunKind,
+        name: String,
+        file: String,
+        errors: Vec<crate::render::ProblemDoc>,
+    ) -> Self {
+        let error = match errors.first() {
+            None => format!("{file}: the definition does not validate"),
+            Some(p) => {
+                let message = p.message.lines().next().unwrap_or_default();
+                let at = p.file.as_deref().unwrap_or(&file);
+                match (p.line, p.column) {
+                    (Some(line), Some(column)) => format!("{at}:{line}:{column}: {message}"),
+                    _ => format!("{at}: {message}"),
+                }
+            }
+        };
+        Unschedulable {
+            kind: kind_str(kind),
+            name,
+            file,
+            error,
+            errors,
+        }
+    }
+}
+
+/// `message` as a problem of `file` at `at` (none: the file as a whole).
+fn problem_doc(
+    file: &str,
+    message: String,
+    at: Option<crate::definition::Location>,
+) -> crate::render::ProblemDoc {
+    crate::render::ProblemDoc {
+        message,
+        file: Some(file.to_string()),
+        line: at.map(|a| a.line),
+        column: at.map(|a| a.column),
+        hint: None,
+    }
 }
 
 fn kind_str(kind: RunKind) -> &'static str {
@@ -103,12 +150,8 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
             Ok(text) => text,
             // Whether it has a schedule cannot be told; that it cannot be used can.
             Err(e @ (ReadError::TooLarge { .. } | ReadError::NotText { .. })) => {
-                bad.push(Unschedulable {
-                    kind: kind_str(kind),
-                    name,
-                    file,
-                    error: format!("cannot read: {e}"),
-                });
+                let errors = vec![problem_doc(&file, format!("cannot read: {e}"), None)];
+                bad.push(Unschedulable::new(kind, name, file, errors));
                 continue;
             }
             Err(_) => continue,
@@ -123,12 +166,19 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
                 None => continue,
             },
             Err(e) if mentions_schedule(&text) => {
-                bad.push(Unschedulable {
-                    kind: kind_str(kind),
-                    name,
-                    file,
-                    error: first_problem(&e.to_string()),
-                });
+                // Every problem, as validate gives them (the strict parse stops at the
+                // first: an unknown `overlap:` hid a bad `cron:`).
+                let checked = match kind {
+                    RunKind::Workflow => super::workflow::validate(ctx, &file),
+                    RunKind::Scenario => super::scenario::validate(ctx, Some(&file), false),
+                };
+                let errors = match checked {
+                    Ok(out) => serde_json::from_value(out.json["errors"].clone()).ok(),
+                    Err(c) => Some(c.errors),
+                }
+                .filter(|errors: &Vec<crate::render::ProblemDoc>| !errors.is_empty())
+                .unwrap_or_else(|| crate::render::definition_problems(&e));
+                bad.push(Unschedulable::new(kind, name, file, errors));
                 continue;
             }
             Err(_) => continue,
@@ -138,17 +188,22 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
             RunKind::Workflow => super::workflow::validate(ctx, &file),
             RunKind::Scenario => super::scenario::validate(ctx, Some(&file), false),
         };
-        let problem = match checked {
+        // Its problems as validate gives them, each located.
+        let problems: Option<Vec<crate::render::ProblemDoc>> = match checked {
             Ok(out) if out.code == exit::OK => None,
             Ok(out) => Some(
-                out.json["errors"][0]["message"]
-                    .as_str()
-                    .unwrap_or("the definition does not validate")
-                    .to_string(),
+                serde_json::from_value(out.json["errors"].clone()).unwrap_or_else(|_| {
+                    vec![problem_doc(
+                        &file,
+                        "the definition does not validate".into(),
+                        None,
+                    )]
+                }),
             ),
-            Err(e) => Some(e.message),
+            Err(e) if !e.errors.is_empty() => Some(e.errors),
+            Err(e) => Some(vec![problem_doc(&file, e.message, None)]),
         };
-        match (problem, Cadence::parse(&schedule.cron)) {
+        match (problems, Cadence::parse(&schedule.cron)) {
             (None, Ok(cadence)) => good.push(Scheduled {
                 kind,
                 name,
@@ -157,12 +212,12 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
                 cadence,
                 env_inputs,
             }),
-            (Some(error), _) | (None, Err(error)) => bad.push(Unschedulable {
-                kind: kind_str(kind),
-                name,
-                file,
-                error,
-            }),
+            (Some(errors), _) => bad.push(Unschedulable::new(kind, name, file, errors)),
+            (None, Err(error)) => {
+                let at = crate::definition::locate(&text, &["schedule".into(), "cron".into()]);
+                let errors = vec![problem_doc(&file, error, at)];
+                bad.push(Unschedulable::new(kind, name, file, errors));
+            }
         }
     }
     (good, bad)
@@ -205,10 +260,6 @@ fn missing_env_inputs(s: &Scheduled) -> Option<String> {
         if missing.len() == 1 { "it" } else { "them" },
         vars.join(", "),
     ))
-}
-
-fn first_problem(text: &str) -> String {
-    text.lines().next().unwrap_or(text).trim().to_string()
 }
 
 /// Milliseconds since the epoch.
@@ -425,7 +476,7 @@ impl Scheduler {
                     due: due_text(now_ms),
                     what: "invalid",
                     run_id: None,
-                    detail: Some(format!("{}: {}", b.file, b.error)),
+                    detail: Some(b.error),
                 });
             }
         }

@@ -57,6 +57,8 @@ struct Found {
 struct UsesFinder<'a> {
     catalog: &'a crate::definition::Catalog,
     known: &'a BTreeSet<String>,
+    /// The agent files that are there but invalid (`Catalog::broken_agents`).
+    broken_agents: &'a BTreeMap<String, String>,
     config: &'a Config,
     /// The name of the workflow being validated: never suggested for a name not found (it
     /// would call itself, a cycle).
@@ -95,6 +97,7 @@ impl UsesFinder<'_> {
                 let known = Known {
                     config: self.config,
                     agents: self.known,
+                    broken_agents: self.broken_agents,
                     uses: None,
                 };
                 let verdict = validate_workflow(&path, &entry.text, &wf, &known);
@@ -241,17 +244,13 @@ fn load_with(
         .collect();
     let agent_names: BTreeSet<String> =
         found.iter().map(|(a, _)| normalize_name(&a.name)).collect();
-    let unknown = workflow
-        .steps
-        .iter()
-        .filter_map(|s| s.agent.as_deref())
-        .filter(|a| !agent_names.contains(&normalize_name(a)));
-    if let Some(e) = super::agents::broken_agent(ctx, unknown) {
-        return Err(CommandError::definition(&e));
-    }
+    // An agent whose file is there but invalid is told so where the step names it, with the
+    // file's first problem, beside the workflow's other problems.
+    let broken_agents = catalog.broken_agents();
     let finder = UsesFinder {
         catalog: &catalog,
         known: &agent_names,
+        broken_agents: &broken_agents,
         config: &config,
         root: workflow.name.clone(),
         found: RefCell::new(BTreeMap::new()),
@@ -271,6 +270,7 @@ fn load_with(
         &Known {
             config: &config,
             agents: &agent_names,
+            broken_agents: &broken_agents,
             uses: Some(&uses),
         },
     );

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::definition::DefinitionError;
 
@@ -13,7 +13,7 @@ use crate::definition::DefinitionError;
 const MAX_SNIPPET_LINE: usize = 200;
 
 /// One problem of a definition as a machine reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProblemDoc {
     pub message: String,
     /// The definition file; none for a problem that is not in one (a report's gate, a value

@@ -85,14 +85,36 @@ pub fn render_schedules(doc: &Value, globals: &[String]) -> String {
             ));
         }
     }
+    // Each problem as validate says it: what, `--> FILE:LINE:COLUMN`, and the hint.
     for bad in &invalid {
+        let errors = bad["errors"].as_array().cloned().unwrap_or_default();
         out.push_str(&format!(
-            "  {}  {}  never fires until fixed: {}\n    --> {}\n",
+            "  {}  {}  never fires until fixed ({} problem{}):\n",
             text(&bad["name"]),
             text(&bad["kind"]),
-            text(&bad["error"]),
-            text(&bad["file"]),
+            errors.len().max(1),
+            if errors.len() > 1 { "s" } else { "" },
         ));
+        if errors.is_empty() {
+            out.push_str(&format!(
+                "    - {}\n      --> {}\n",
+                text(&bad["error"]),
+                text(&bad["file"])
+            ));
+        }
+        for e in &errors {
+            let file = e["file"]
+                .as_str()
+                .map_or_else(|| text(&bad["file"]), str::to_string);
+            let at = match (e["line"].as_u64(), e["column"].as_u64()) {
+                (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+                _ => file,
+            };
+            out.push_str(&format!("    - {}\n      --> {at}\n", text(&e["message"])));
+            if let Some(hint) = e["hint"].as_str() {
+                out.push_str(&format!("      hint: {hint}\n"));
+            }
+        }
     }
     if !rows.is_empty() {
         out.push_str(&format!(

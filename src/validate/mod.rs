@@ -15,6 +15,20 @@ pub use workflow::{Known, validate_workflow, validate_workflow_cautioned};
 
 pub(crate) use crate::definition::is_env_name;
 
+/// The problem (message, hint) of a reference to the agent `agent`, which no valid agent
+/// has, but whose file is there and invalid (`summary`: that file's first problem, located).
+/// Before, it was "Agent not found", which sent the user looking for a file that is there.
+pub(crate) fn broken_agent_problem(agent: &str, summary: &str) -> (String, String) {
+    let shown = crate::definition::shown(agent);
+    (
+        format!("agent `{shown}` has a file, but it is invalid: {summary}"),
+        format!(
+            "fix that file (`---`, YAML front matter with `name:` and `description:`, `---`, then the Markdown body); `cortex agent status {}` shows each of its problems with its place",
+            crate::render::shell_quote(agent)
+        ),
+    )
+}
+
 /// The warning for a definition file whose `name:` is not its file name: it is found by its
 /// file name, but its runs are recorded (and `status` and `history` know them) by `name:`.
 ///

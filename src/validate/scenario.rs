@@ -90,17 +90,19 @@ pub fn validate_scenario(
     user_schema: Option<&UserSchema>,
     agents: &BTreeSet<String>,
 ) -> Result<(), DefinitionError> {
-    validate_scenario_cautioned(path, text, scenario, user_schema, agents).0
+    validate_scenario_cautioned(path, text, scenario, user_schema, agents, &BTreeMap::new()).0
 }
 
 /// [`validate_scenario`], and what is valid but unsafe, as located warnings (a template in
-/// the script of a nested shell).
+/// the script of a nested shell). `broken_agents`: the agent files that are there but
+/// invalid, by name, with their first problem (`Catalog::broken_agents`).
 pub fn validate_scenario_cautioned(
     path: &str,
     text: &str,
     scenario: &Scenario,
     user_schema: Option<&UserSchema>,
     agents: &BTreeSet<String>,
+    broken_agents: &BTreeMap<String, String>,
 ) -> (Result<(), DefinitionError>, Vec<String>) {
     let mut problems: Vec<Problem> = Vec::new();
     // Problems with a place inside a value (an entry of an `after:` list).
@@ -264,7 +266,29 @@ pub fn validate_scenario_cautioned(
         }
         for (j, agent) in phase.agents.iter().enumerate() {
             let path = [key("agents").as_slice(), &[Seg::Index(j)]].concat();
-            if !agents.contains(&normalize_name(agent)) {
+            if let Some(summary) = broken_agents
+                .get(&normalize_name(agent))
+                .filter(|_| !agents.contains(&normalize_name(agent)))
+            {
+                let (message, hint) = super::broken_agent_problem(agent, summary);
+                // The caret under the name (in a flow list, not the rest of the line).
+                let place = at(text, &path);
+                let width = place
+                    .and_then(|l| text.lines().nth(l.line - 1))
+                    .zip(place)
+                    .filter(|(line, l)| {
+                        line.chars()
+                            .skip(l.column - 1)
+                            .collect::<String>()
+                            .starts_with(agent.as_str())
+                    })
+                    .map(|_| agent.chars().count());
+                placed.push(
+                    Problem::new(message, place)
+                        .with_width(width)
+                        .with_hint(hint),
+                );
+            } else if !agents.contains(&normalize_name(agent)) {
                 report(
                     &path,
                     format!("Agent not found: {}", shown(agent)),

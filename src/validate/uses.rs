@@ -199,6 +199,24 @@ pub(super) fn check_uses(
     for (key, value) in &step.with {
         let Some(spec) = info.inputs.get(key) else {
             let declared: Vec<&str> = info.inputs.keys().map(String::as_str).collect();
+            let hint = match (declared.is_empty(), looks_like(key, &info)) {
+                (true, _) => format!(
+                    "`{}` declares no inputs: remove `{}:` from `with:` (or declare it under `inputs:` in {})",
+                    shown(&info.name),
+                    shown(key),
+                    info.path
+                ),
+                (false, Some(best)) => format!(
+                    "did you mean `{best}`? rename it; `{}` declares: {}",
+                    shown(&info.name),
+                    declared.join(", ")
+                ),
+                (false, None) => format!(
+                    "remove it, or give one `{}` declares: {}",
+                    shown(&info.name),
+                    declared.join(", ")
+                ),
+            };
             c.hinted_at_key(
                 &[at("with").as_slice(), &[Seg::Key(key.clone())]].concat(),
                 format!(
@@ -206,11 +224,7 @@ pub(super) fn check_uses(
                     shown(key),
                     shown(&info.name)
                 ),
-                if declared.is_empty() {
-                    format!("`{}` declares no inputs", shown(&info.name))
-                } else {
-                    format!("its inputs: {}", declared.join(", "))
-                },
+                hint,
             );
             continue;
         };
@@ -278,22 +292,58 @@ pub(super) fn check_uses(
             }
         }
     }
+    // `with:` written but set aside by the parser (not a mapping: `with: [version]`), or an
+    // input under it set aside (a value of the wrong type): that problem is said where it
+    // is; the input is not also said to be missing.
+    let with_written = crate::definition::locate(c.text, &at("with")).is_some();
+    if with_written && step.with.is_empty() {
+        return;
+    }
     for (name, spec) in &info.inputs {
-        if spec.required && spec.default.is_none() && !step.with.contains_key(name) {
-            let path = if step.with.is_empty() {
-                at("uses")
-            } else {
-                at("with")
-            };
-            c.hinted(
-                &path,
+        let under_with = [at("with").as_slice(), &[Seg::Key(name.clone())]].concat();
+        if !spec.required
+            || spec.default.is_some()
+            || step.with.contains_key(name)
+            || crate::definition::locate(c.text, &under_with).is_some()
+        {
+            continue;
+        }
+        let message = format!(
+            "`{}` requires the input `{}` (it has no default), and this step's `with:` does not give it",
+            shown(&info.name),
+            shown(name)
+        );
+        // A key of `with:` that is no input and looks like this one: a misspelling.
+        let misspelled = step.with.keys().find(|k| {
+            !info.inputs.contains_key(*k) && looks_like(k, &info).as_deref() == Some(name)
+        });
+        match (with_written, misspelled) {
+            (true, Some(k)) => c.hinted_at_key(
+                &at("with"),
+                message,
                 format!(
-                    "`{}` needs the input `{}`, and `with:` does not give it",
-                    shown(&info.name),
+                    "`{}:` under `with:` looks like a misspelling of it: rename it `{}:`",
+                    shown(k),
                     shown(name)
                 ),
-                format!("add `with: {{{name}: ...}}`"),
-            );
+            ),
+            (true, None) => c.hinted_at_key(
+                &at("with"),
+                message,
+                format!("add `{}: VALUE` under `with:`", shown(name)),
+            ),
+            (false, _) => c.hinted(
+                &at("uses"),
+                message,
+                format!("add `with: {{{}: VALUE}}` to the step", shown(name)),
+            ),
         }
     }
+}
+
+/// The input of `info` that `key` (given under `with:`, not one of them) most looks like.
+fn looks_like(key: &str, info: &UsedInfo) -> Option<String> {
+    crate::definition::catalog_suggest(key, info.inputs.keys().map(String::as_str))
+        .into_iter()
+        .next()
 }

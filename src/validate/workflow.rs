@@ -15,6 +15,9 @@ pub struct Known<'a> {
     pub config: &'a Config,
     /// Every agent name found (normalized), for `agent:` references.
     pub agents: &'a BTreeSet<String>,
+    /// The agent files that are there but invalid, by the (normalized) names a definition
+    /// would give them, with their first problem, located (`Catalog::broken_agents`).
+    pub broken_agents: &'a BTreeMap<String, String>,
     /// How `uses:` finds workflows; none: `uses:` is not checked against them (a workflow
     /// checked as another's child, whose graph its parent checks).
     pub uses: Option<&'a super::uses::Uses<'a>>,
@@ -151,31 +154,49 @@ impl Checker<'_> {
         })
     }
 
-    /// The place of character `offset` of a scalar that starts at `at`, when the scalar is
-    /// written on one line (plain or quoted without escapes before it); else `at` itself.
-    fn within(&self, at: Location, offset: usize) -> Location {
+    /// The place of character `offset` of the scalar `value`, which starts at `at`: in a
+    /// block scalar (`|`, `>`) on its own line, else on the scalar's line, plain or quoted
+    /// (escapes such as `\"` and a doubled `''` followed back to what is written); `at`
+    /// itself when the place cannot be told. Before, an `if: >-` block or an escape before
+    /// the offset put the caret on the scalar's start.
+    fn within(&self, at: Location, value: &str, offset: usize) -> Location {
+        let byte = value
+            .char_indices()
+            .nth(offset)
+            .map_or(value.len(), |(b, _)| b);
+        if let Some(found) = crate::definition::within_scalar(self.text, at, value, byte) {
+            return found;
+        }
         let Some(line) = self.text.lines().nth(at.line.saturating_sub(1)) else {
             return at;
         };
         let rest: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
-        let quote = rest.first().copied().filter(|c| matches!(c, '\'' | '"'));
-        let quoted = quote.is_some();
-        let body = &rest[usize::from(quoted)..];
-        // Only where the text up to the offset is written as is: in double quotes no `\`
-        // escape (a `'` there is itself), in single quotes no doubled `''` (a `"` or `\` there
-        // is itself). Any `'` in a double-quoted scalar once put the caret on its opening
-        // quote (`if: "inputs.env == 'prod' and true"`).
-        let plain = body.iter().take(offset).all(|&c| match quote {
-            Some('"') => c != '\\' && c != '"',
-            Some(_) => c != '\'',
-            None => true,
-        });
-        if offset > body.len() || !plain {
+        let Some(quote) = rest.first().copied().filter(|c| matches!(c, '\'' | '"')) else {
+            return at;
+        };
+        // Walk the written characters, one value character at a time.
+        let mut i = 1;
+        for _ in 0..offset {
+            let width = match (quote, rest.get(i), rest.get(i + 1)) {
+                (_, None, _) => return at,
+                ('"', Some('\\'), Some('x')) => 4,
+                ('"', Some('\\'), Some('u')) => 6,
+                ('"', Some('\\'), Some('U')) => 10,
+                ('"', Some('\\'), Some(_)) => 2,
+                ('"', Some('\\'), None) => return at,
+                ('"', Some('"'), _) => return at,
+                ('\'', Some('\''), Some('\'')) => 2,
+                ('\'', Some('\''), _) => return at,
+                _ => 1,
+            };
+            i += width;
+        }
+        if i >= rest.len() {
             return at;
         }
         Location {
             line: at.line,
-            column: at.column + usize::from(quoted) + offset,
+            column: at.column + i,
         }
     }
 
@@ -411,7 +432,7 @@ impl Checker<'_> {
                 match crate::definition::expr::parse(text) {
                     Err(e) => {
                         let scalar = self.at(path);
-                        let at = scalar.map(|at| self.within(at, e.at));
+                        let at = scalar.map(|at| self.within(at, text, e.at));
                         // Located at the token (not fallen back to the scalar's start): the
                         // caret covers that token, not the rest of the line.
                         let width = (at != scalar || e.at == 0)
@@ -823,10 +844,10 @@ pub fn validate_workflow_cautioned(
                 super::uses::check_uses(&mut c, &base, step, wf, u);
             }
         } else if !step.with.is_empty() {
-            c.hinted(
+            c.hinted_at_key(
                 &key("with"),
-                "`with:` gives inputs to the workflow of `uses:`, and this step has no `uses:`",
-                "add `uses: WORKFLOW`, or remove `with:`",
+                "`with:` gives inputs to the workflow a step runs with `uses:`, and this step has no `uses:`",
+                "add `uses: WORKFLOW` (the workflow to give them to), or remove `with:`",
             );
         }
         if let Some(condition) = &step.if_ {
@@ -845,11 +866,20 @@ pub fn validate_workflow_cautioned(
                 .agents
                 .contains(&crate::definition::normalize_name(agent))
         {
-            c.hinted(
-                &key("agent"),
-                format!("Agent not found: {}", shown(agent)),
-                "agents are Markdown files in CORTEX_HOME/agents/ or .claude/agents/",
-            );
+            match known
+                .broken_agents
+                .get(&crate::definition::normalize_name(agent))
+            {
+                Some(summary) => {
+                    let (message, hint) = super::broken_agent_problem(agent, summary);
+                    c.hinted(&key("agent"), message, hint);
+                }
+                None => c.hinted(
+                    &key("agent"),
+                    format!("Agent not found: {}", shown(agent)),
+                    "agents are Markdown files in CORTEX_HOME/agents/ or .claude/agents/",
+                ),
+            }
         }
         for (path, e) in attempt_limits(step.timeout.as_ref(), step.retry.as_ref()) {
             c.problem(&[base.as_slice(), &path].concat(), e);

@@ -1,0 +1,230 @@
+//! Definition errors found by a hostile review: an agent file that is there but invalid is
+//! said to be invalid (where, and how to fix it), never "not found"; every problem of a file
+//! is reported in one pass, each at its own place (a key given twice at that key); an `if:`
+//! is located at its real character; `schedule list` locates an invalid schedule's problems
+//! as validate does; `with:` problems say what, where and how to fix them.
+
+mod common;
+
+use common::Env;
+
+fn agent(env: &Env, file: &str, text: &str) {
+    let dir = env.home().join("agents");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file), text).unwrap();
+}
+
+#[test]
+fn an_invalid_agent_file_is_said_invalid_with_its_place_not_not_found() {
+    let env = Env::new();
+    // A key given twice; and a file named otherwise whose `name:` is the one used.
+    agent(
+        &env,
+        "reviewer.md",
+        "---\nname: reviewer\ndescription: x\nname: again\n---\nbody\n",
+    );
+    agent(
+        &env,
+        "other-file.md",
+        "---\nname: renamed\ndescription: x\nmodle: y\n---\nbody\n",
+    );
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: x\nphases:\n  - name: one\n    description: d\n    condition: auto\n    agents: [reviewer, renamed]\n    success_criteria: [ok]\n    timeout: x\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "sc"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("invalid_agent_files_of_a_scenario", out.snapshot(&env));
+    let out = env.run(&["--json", "orchestrate", "validate", "sc"]);
+    let errors = out.located_errors();
+    assert!(
+        !out.stdout.contains("not found"),
+        "an agent whose file is there is never 'not found': {errors:?}"
+    );
+    // Every problem in one pass: both agents, at their names, and the scenario's own.
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0]
+            .0
+            .contains("reviewer.md:4:1: duplicate key `name`")
+    );
+    assert_eq!((errors[0].1, errors[0].2), (7, 14));
+    assert!(
+        errors[1]
+            .0
+            .contains("other-file.md:4:1: unknown field `modle`")
+    );
+    assert_eq!((errors[1].1, errors[1].2), (7, 24));
+    assert_eq!(errors[2].1, 9);
+
+    // A workflow's `agent:` step, and the same workflow run by another with `uses:`.
+    env.workflow(
+        "child",
+        "name: child\nsteps:\n  - name: a\n    agent: reviewer\n    prompt: do it\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - name: p\n    uses: child\n",
+    );
+    for name in ["child", "parent"] {
+        let out = env.run(&["workflow", "validate", name]);
+        assert_eq!(out.code, 2, "{}", out.text());
+        let text = out.text();
+        assert!(!text.contains("not found"), "{text}");
+        assert!(
+            text.contains("agent `reviewer` has a file, but it is invalid")
+                && text.contains("reviewer.md:4:1"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn agent_front_matter_reports_every_problem_each_at_its_own_key() {
+    let env = Env::new();
+    agent(
+        &env,
+        "ag.md",
+        "---\nname: ag\ndescription: x\nname: y\nmodle: 3\ntools: 5\n---\nbody\n",
+    );
+    let out = env.run(&["agent", "status", "ag"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("agent_front_matter_every_problem", out.snapshot(&env));
+    let text = out.text();
+    assert!(
+        text.contains("ag.md:4:1"),
+        "the duplicate `name` at its own key: {text}"
+    );
+    assert!(text.contains("(first at line 2, column 1)"), "{text}");
+    assert!(
+        text.contains("ag.md:5:1") && text.contains("ag.md:6:8"),
+        "{text}"
+    );
+}
+
+#[test]
+fn empty_or_unclosed_front_matter_says_so_with_a_place() {
+    let env = Env::new();
+    agent(&env, "empty.md", "---\n---\nbody\n");
+    agent(&env, "open.md", "---\nname: open\ndescription: x\n");
+    let out = env.run(&["agent", "status", "empty"]);
+    assert!(
+        out.text().contains("the front matter is empty"),
+        "{}",
+        out.text()
+    );
+    assert!(out.text().contains("empty.md:2:1"), "{}", out.text());
+    let out = env.run(&["agent", "status", "open"]);
+    assert!(out.text().contains("is never closed"), "{}", out.text());
+    assert!(out.text().contains("open.md:1:1"), "{}", out.text());
+}
+
+#[test]
+fn an_unknown_variant_does_not_hide_the_other_problems() {
+    let env = Env::new();
+    env.workflow(
+        "s1",
+        "name: s1\nschedule:\n  cron: \"61 * * * *\"\n  overlap: sometimes\nsteps:\n  - name: a\n    run: echo\n    timeout: x\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "s1"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let errors = out.located_errors();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    out.assert_error_on_line("61", 3);
+    out.assert_error_on_line("unknown variant `sometimes`", 4);
+    out.assert_error_on_line("not a duration", 8);
+}
+
+#[test]
+fn an_unclosed_quote_in_if_is_located_at_the_opening_quote() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        concat!(
+            "name: w\ninputs:\n  env: {type: string}\nsteps:\n",
+            "  - name: a\n    if: inputs.env == 'prod\n    run: echo\n",
+            "  - name: b\n    if: >-\n      inputs.env == 'prod\n    run: echo\n",
+            "  - {name: c, if: \"inputs.env == \\\"x\\\" || inputs.env == 'prod\", run: echo}\n",
+            "  - name: d\n    if: 'inputs.env == ''x'' || inputs.env == ''prod'\n    run: echo\n",
+        ),
+    );
+    let out = env.run(&["--json", "workflow", "validate", "w"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, c)| (l, c))
+        .collect();
+    // Each at the `'` that opens `prod`: plain, in a folded block, after escapes.
+    assert_eq!(at, vec![(6, 23), (10, 21), (12, 57), (14, 47)]);
+}
+
+#[test]
+fn schedule_list_locates_each_problem_of_an_invalid_schedule() {
+    let env = Env::new();
+    env.workflow(
+        "nightly",
+        "name: nightly\nschedule:\n  cron: \"61 * * * *\"\n  overlap: sometimes\nsteps:\n  - name: a\n    run: echo\n",
+    );
+    let out = env.run(&["schedule", "list"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("schedule_list_invalid_located", out.snapshot(&env));
+    let out = env.run(&["--json", "schedule", "list"]);
+    let bad = &out.json()["invalid"][0];
+    let errors = bad["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{bad}");
+    for e in errors {
+        assert!(
+            e["line"].as_u64().is_some() && e["column"].as_u64().is_some(),
+            "{e}"
+        );
+    }
+    assert!(
+        bad["error"].as_str().unwrap().contains("nightly.yaml:3:"),
+        "{bad}"
+    );
+}
+
+#[test]
+fn with_problems_of_uses_steps_say_what_where_and_how_to_fix() {
+    let env = Env::new();
+    env.workflow(
+        "child",
+        "name: child\ninputs:\n  version: {type: string, required: true}\n  count: {type: number}\nsteps:\n  - name: a\n    run: echo ${{ inputs.version }}\n",
+    );
+    env.workflow(
+        "parent",
+        concat!(
+            "name: parent\nsteps:\n",
+            "  - name: misspelled\n    uses: child\n    with:\n      versoin: \"1.0\"\n",
+            "  - name: missing\n    uses: child\n",
+            "  - name: no-uses\n    run: echo\n    with: {version: \"1\"}\n",
+            "  - name: mistyped\n    uses: child\n    with:\n      version: {a: 1}\n",
+            "  - name: unknown\n    uses: chidl\n    with: {version: \"1\"}\n",
+            "  - name: not-a-map\n    uses: child\n    with: [version]\n",
+        ),
+    );
+    let out = env.run(&["workflow", "validate", "parent"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("with_problems", out.snapshot(&env));
+    let out = env.run(&["--json", "workflow", "validate", "parent"]);
+    let errors = out.located_errors();
+    // A value of the wrong type, or a `with:` that is no mapping, is that problem alone: the
+    // input is not also said to be missing.
+    let missing: Vec<u64> = errors
+        .iter()
+        .filter(|(m, _, _)| m.contains("does not give it"))
+        .map(|(_, l, _)| *l)
+        .collect();
+    assert_eq!(missing, vec![5, 8], "{errors:?}");
+    let hints: Vec<String> = out.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["hint"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        hints.iter().all(|h| !h.is_empty()),
+        "every problem says how to fix it: {hints:?}"
+    );
+}
