@@ -2133,7 +2133,7 @@ fn an_abort_reason_is_said_once_on_every_screen() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("the step to start", || env.file("started").exists());
+    common::wait_until("the step to start", || env.file("started").exists());
     let abort = env.run(&[
         "workflow",
         "abort",
