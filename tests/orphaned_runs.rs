@@ -653,10 +653,11 @@ fn an_abort_whose_driver_died_before_acting_on_it_is_recorded_by_the_resume_not_
     assert_eq!(trace, "A\n");
 }
 
-/// The same for a stop: a worker never takes over a run whose driver died before acting on
-/// an operator's stop (before, it drove the run to its end): the run stays as it is, status
-/// showing the stop pending with its driver gone. An operator's `resume` after it records
-/// the stop first, then goes on: the stop, then the resume.
+/// The same for a stop: a worker never drives on a run whose driver died before acting on an
+/// operator's stop (before, it drove the run to its end): it records the stop the operator
+/// asked for, with the operator as actor and their message, and leaves the run stopped
+/// (before that, it left the stop pending for good until someone stopped or resumed again).
+/// An operator's `resume` after it goes on: the stop, then the resume.
 #[test]
 fn a_worker_never_overrides_a_stop_whose_driver_died_before_acting_on_it() {
     let env = Env::new();
@@ -685,10 +686,16 @@ fn a_worker_never_overrides_a_stop_whose_driver_died_before_acting_on_it() {
     );
     assert_eq!(worked.code, 0, "{}{}", worked.stdout, worked.stderr);
     let status = env.run(&["--json", "orchestrate", "status", "slow"]).json();
-    assert_eq!(status["stop_requested"]["driver_gone"], true, "{status}");
-    assert_ne!(status["status"], "completed", "{status}");
+    assert_eq!(status["status"], "stopped", "{status}");
+    assert!(status.get("stop_requested").is_none(), "{status}");
+    let reason = status["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stopped by tester@vm: hold everything"),
+        "{status}"
+    );
     let seen = kinds(&env);
     assert!(!seen.iter().any(|k| k == "run_resumed"), "{seen:?}");
+    assert!(seen.iter().any(|k| k == "run_stopped"), "{seen:?}");
     let resumed = run_within(
         &env,
         &["orchestrate", "resume", "slow"],

@@ -988,7 +988,7 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     refused(
         s.post(&complete, r#"{"outputs": {"<script>": "x"}}"#),
         400,
-        "--output",
+        "reported output",
         step_tpl,
         "post",
     );
@@ -4811,7 +4811,7 @@ fn a_run_a_cli_process_drives_refuses_every_resume_mode_and_reports_409_held() {
     let s = Server::start(&env);
     let run = eventually(30, "the CLI to run s1", || {
         let runs = s.get("/api/v1/runs").json();
-        let run = runs.as_array()?.first()?["run_id"].as_str()?.to_string();
+        let run = runs["runs"].as_array()?.first()?["run_id"].as_str()?.to_string();
         let status = s.get(&format!("/api/v1/runs/{run}")).json();
         (status["steps"][0]["status"] == "running").then_some(run)
     });

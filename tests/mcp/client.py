@@ -156,7 +156,7 @@ async def feature_development(argv):
 
         history = document(
             await c.call_tool("history", {"kind": "workflow", "limit": 5}), 0, "history"
-        )
+        )["runs"]
         assert history[0]["run_id"] == run_id and history[0]["status"] == "completed", history
 
         resources = (await c.list_resources()).resources
@@ -220,7 +220,7 @@ async def scenario_manual(argv):
         assert [r["name"] for r in document(listed, 0, "list")] == ["review-gate"], listed
         assert listed.structured_content["scenarios"][0]["name"] == "review-gate", listed
         history = await c.call_tool("history", {"kind": "scenario"})
-        assert document(history, 0, "history")[0]["run_id"] == run_id, history
+        assert document(history, 0, "history")["runs"][0]["run_id"] == run_id, history
         assert history.structured_content["runs"][0]["status"] == "completed", history
         # Each other shape of document, checked against its tool's output schema by the SDK.
         every = document(await c.call_tool("validate", {"kind": "scenario", "all": True}), 0)
@@ -358,7 +358,7 @@ async def every_tool_result(argv):
             None,
         )
         assert doc["status"] == "failed", doc
-        runs = document(await c.call_tool("history", {"kind": "workflow"}), 0, "history")
+        runs = document(await c.call_tool("history", {"kind": "workflow"}), 0, "history")["runs"]
         assert runs[0]["status"] == "aborted", runs
     print(json.dumps({"run_id": run_id, "scenario": scenario}))
 
