@@ -653,12 +653,6 @@ fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
             "post",
         ),
         (
-            s.post(&format!("/api/v1/runs/{run}/stop"), "{}"),
-            400,
-            "/api/v1/runs/{id}/stop",
-            "post",
-        ),
-        (
             s.post(&format!("/api/v1/runs/{run}/steps/write/start"), "{}"),
             400,
             "/api/v1/runs/{id}/steps/{step}/start",
