@@ -695,7 +695,11 @@ fn an_agent_body_longer_than_one_argument_is_refused_before_any_attempt() {
     // Said where the workflow names the agent (`agent: big`, line 5), with the agent file's
     // own place (line 6 of big.md) in the message.
     validate.assert_error_on_line("the Markdown body of agent `big` is 200000 bytes", 5);
-    assert!(validate.stdout.contains("big.md:6:1"), "{}", validate.stdout);
+    assert!(
+        validate.stdout.contains("big.md:6:1"),
+        "{}",
+        validate.stdout
+    );
     assert!(validate.stdout.contains("131071"), "{}", validate.stdout);
     let run = c.run("ok", &["workflow", "run", "plan"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
@@ -711,7 +715,11 @@ fn an_agent_body_longer_than_one_argument_is_refused_before_any_attempt() {
     let validate = c.run("ok", &["--json", "workflow", "validate", "plan"]);
     assert_eq!(validate.code, 2, "{}{}", validate.stdout, validate.stderr);
     validate.assert_error_on_line("the Markdown body of agent `big` is 200000 bytes", 5);
-    assert!(validate.stdout.contains("big.md:5:1"), "{}", validate.stdout);
+    assert!(
+        validate.stdout.contains("big.md:5:1"),
+        "{}",
+        validate.stdout
+    );
     let run = c.run("ok", &["workflow", "run", "plan"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(

@@ -2052,7 +2052,7 @@ fn status_and_the_run_resource_say_a_run_whose_log_was_changed_does_not_verify()
 /// was written (kept as argv, or a command written into its text): a report on a manual
 /// phase not started yet is told it waits for a start (`phase_start`), not that it is
 /// "pending"; a start of a phase that starts by itself points to `status`; and a stop of a
-/// workflow run says how a workflow run is stopped (what drives it, `resume`, `abort`).
+/// workflow run asked as a scenario's points to the workflow's stop.
 #[test]
 fn every_hint_of_a_tool_error_names_the_tool_of_each_command_it_suggests() {
     let env = Env::new();
@@ -2092,13 +2092,8 @@ fn every_hint_of_a_tool_error_names_the_tool_of_each_command_it_suggests() {
         ),
         (
             "stop",
-            json!({"scenario": "slow"}),
-            "cancel the MCP tool call that drives it",
-        ),
-        (
-            "stop",
-            json!({"scenario": "slow"}),
-            "`cortex workflow abort slow` (the `abort` tool) ends it for good",
+            json!({"run": "slow", "kind": "scenario"}),
+            "`cortex workflow stop slow` (the `stop` tool) stops it",
         ),
     ];
     for (id, (tool, args, want)) in calls.into_iter().enumerate() {
@@ -2328,8 +2323,9 @@ fn the_resume_tools_notify_only_runs_no_step_and_takes_no_way_to_resume() {
 /// A workflow run driven by a detached call had no way to be stopped gracefully: no call was
 /// left to cancel, the `stop` tool took scenarios only and the hints said Ctrl-C, which an
 /// agent has no terminal for. The `stop` tool stops a workflow run a call of the server
-/// drives: its running step ends, the stop is recorded with who asked, the answer is the
-/// stopped run's document (exit 3), and `resume` goes on from there.
+/// drives (as any other: through its log): its running step ends, the stop is recorded with
+/// who asked, the answer is the stopped run's document (exit 3), and `resume` goes on from
+/// there.
 #[test]
 fn the_stop_tool_stops_a_workflow_run_a_detached_call_drives() {
     let env = Env::new();
@@ -2367,12 +2363,66 @@ fn the_stop_tool_stops_a_workflow_run_a_detached_call_drives() {
         reason.contains("mcp:stopper") && reason.contains("wrong branch"),
         "{doc}"
     );
-    // A workflow run not driven here is still answered with how it is stopped.
-    s.call(3, "stop", json!({"scenario": run}));
-    let answer = s.response(3);
-    assert_eq!(answer["result"]["isError"], true, "{answer}");
-    assert_eq!(answer["result"]["_meta"]["cortex/exit_code"], 2, "{answer}");
+    // Stopped already: said so, nothing recorded (exit 3, as for any stopped run).
+    let before = env.events(&run).len();
+    s.call(3, "stop", json!({"run": run}));
+    let (doc, code) = s.document(3);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("stopped"), 3),
+        "{doc}"
+    );
+    assert_eq!(env.events(&run).len(), before);
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
     assert!(!env.project().join("finished").exists());
     assert_eq!(env.status(Some(&run))["status"], "stopped");
+}
+
+/// The `stop` tool stops a workflow run that another process drives (`cortex workflow run`
+/// in a terminal): asked through the log, that driver ends the step's process group and
+/// records the stop with the MCP client's actor and message, its terminal ends exit 3, and
+/// the answer is the stopped run's document. Before, the tool answered "`long` is a workflow
+/// run, not a scenario run" and recorded nothing.
+#[test]
+fn the_stop_tool_stops_a_workflow_run_another_process_drives() {
+    let env = Env::new();
+    let started = env.file("started");
+    env.workflow(
+        "long",
+        &format!(
+            "name: long\nsteps:\n  - name: Wait\n    run: echo $$ > '{}'; exec sleep 600\n  - name: After\n    run: 'true'\n",
+            started.display()
+        ),
+    );
+    let mut terminal = env
+        .command(&["workflow", "run", "long"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&started).map_or(true, |s| s.trim().is_empty()) {
+        assert!(std::time::Instant::now() < until, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut s = Session::start(&env, &[]);
+    s.initialize("stopper");
+    s.call(
+        1,
+        "stop",
+        json!({"run": "long", "kind": "workflow", "message": "wrong branch"}),
+    );
+    let (doc, code) = s.document(1);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("stopped"), 3),
+        "{doc}"
+    );
+    let reason = doc["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("stopped by mcp:stopper: wrong branch"),
+        "{doc}"
+    );
+    assert_eq!(terminal.wait().unwrap().code(), Some(3));
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }

@@ -332,6 +332,14 @@ pub enum WorkflowCommand {
         #[command(flatten)]
         audit: Audit,
     },
+    /// Stop a running workflow run gracefully (from any terminal); resume continues it.
+    Stop {
+        /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
+        /// default: the latest workflow run.
+        run: Option<String>,
+        #[command(flatten)]
+        audit: Audit,
+    },
     /// End a run for good.
     Abort {
         /// The run: its id, a unique prefix of it, or a workflow name (its latest run);

@@ -495,6 +495,12 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                 ops::workflow::resume(ctx, WORKFLOWS, run.as_deref(), args, by(&audit), live)
             })
         }
+        WorkflowCommand::Stop { run, audit } => done(ops::scenario::stop_run(
+            ctx,
+            WORKFLOWS,
+            run.as_deref(),
+            by(&audit),
+        )),
         WorkflowCommand::Abort { run, audit } => done(ops::workflow::abort(
             ctx,
             WORKFLOWS,
@@ -611,9 +617,12 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 ops::scenario::report(ctx, &name, report, by(&audit), live)
             })
         }
-        OrchestrateCommand::Stop { name, audit } => {
-            done(ops::scenario::stop_run(ctx, name.as_deref(), by(&audit)))
-        }
+        OrchestrateCommand::Stop { name, audit } => done(ops::scenario::stop_run(
+            ctx,
+            SCENARIOS,
+            name.as_deref(),
+            by(&audit),
+        )),
         OrchestrateCommand::History { limit } => done(ops::workflow::history(
             ctx,
             RunKind::Scenario,

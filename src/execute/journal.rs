@@ -176,6 +176,16 @@ impl<'a> Journal<'a> {
             .find_map(|p| p.abort_requested.clone().map(|by| (p.run_id.clone(), by)))
     }
 
+    /// The nearest run this one was started for (`watch_parents`) that an operator asked to
+    /// stop (not abort), as last read (`parent_halted`): its id and who asked.
+    pub fn parent_stopping(&self) -> Option<(String, crate::event::Operator)> {
+        self.parents.iter().find_map(|p| {
+            let asked = p.stop_requested && p.abort_requested.is_none();
+            let (by, _) = p.stopped_by.clone().filter(|_| asked)?;
+            Some((p.run_id.clone(), by))
+        })
+    }
+
     fn store(&self) -> &dyn EventStore {
         self.store
             .as_deref()

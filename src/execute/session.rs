@@ -297,6 +297,17 @@ pub(crate) fn record_stop(
     ctx: &mut DriveContext<'_>,
     cut_off: Option<String>,
 ) -> Result<DriveEnd, DriveError> {
+    record_stop_by(journal, ctx, cut_off, None)
+}
+
+/// `record_stop`, the stop said to be `stopper`'s when nobody asked it of this run itself
+/// (a parent run stopped because its child run was: by whoever stopped the child).
+pub(crate) fn record_stop_by(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    cut_off: Option<String>,
+    stopper: Option<crate::event::Operator>,
+) -> Result<DriveEnd, DriveError> {
     // The request may have come through the log just before the signal.
     let caught_up = journal.refresh()?;
     announce(journal, ctx, &caught_up);
@@ -321,7 +332,20 @@ pub(crate) fn record_stop(
         record(journal, ctx, Command::Abort { by, cut_off })?;
         return Ok(DriveEnd::Finished(Outcome::Aborted));
     }
-    let mut by = ctx.actor.clone();
+    // A child run whose parent an operator stopped (`workflow stop PARENT`, from anywhere)
+    // is stopped by that operator, saying so; not by this driver's own actor, who asked
+    // nothing.
+    if !ctx.stop.is_set()
+        && let Some((parent, asked)) = journal.parent_stopping()
+    {
+        let by = crate::event::Operator {
+            actor: asked.actor,
+            message: Some(format!("its parent run {parent} was stopped")),
+        };
+        record(journal, ctx, Command::Stop { by, signal: None })?;
+        return Ok(DriveEnd::Stopped);
+    }
+    let mut by = stopper.unwrap_or_else(|| ctx.actor.clone());
     // Asked for without a signal (an MCP client cancelled the call): that is said as why.
     if let Some(why) = ctx.stop.why() {
         by.message = Some(why);

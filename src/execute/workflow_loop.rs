@@ -7,8 +7,8 @@ use super::process::WATCH_EVERY;
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush,
-    missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, require_secrets,
-    watch_log,
+    missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, record_stop_by,
+    require_secrets, watch_log,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use crate::decide::{Command, DecideError};
@@ -83,8 +83,19 @@ fn child_attempt(
             if ctx.stop.is_set() {
                 Ok(None)
             } else {
-                // The child stopped without this process being told to: stop with it.
-                record_stop(journal, ctx, None).map(Some)
+                // The child stopped without this process being told to (an operator stopped
+                // the child itself, from anywhere): stop with it, by whoever stopped it, as
+                // DESIGN's composition says (both resume).
+                let child = journal.state.steps[index].child.clone();
+                let stopper = child.and_then(|c| {
+                    let state = journal.nested(|store, _, _| super::load_state(store, &c.run_id));
+                    let (by, _) = state.ok()?.stopped_by?;
+                    Some(crate::event::Operator {
+                        actor: by.actor,
+                        message: Some(format!("its child run {} was stopped", c.run_id)),
+                    })
+                });
+                record_stop_by(journal, ctx, None, stopper).map(Some)
             }
         }
     }

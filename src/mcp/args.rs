@@ -325,13 +325,19 @@ pub struct PhaseCompleteArgs {
     pub message: Option<String>,
 }
 
-/// `cortex orchestrate stop SCENARIO`.
+/// `cortex workflow stop [RUN]` / `cortex orchestrate stop [NAME]`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopArgs {
-    /// A scenario name (its latest run), or a run id or unique prefix of one: of a scenario
-    /// run, or of a workflow run this server drives (a detached drive).
-    pub scenario: String,
+    /// The run: its id, a unique prefix of its id, or a workflow/scenario name (its latest
+    /// run), of a workflow or a scenario run, whoever drives it (`scenario` is taken as
+    /// another name for it). Default: the latest run of `kind`.
+    #[serde(default, alias = "scenario")]
+    pub run: Option<String>,
+    /// `workflow` or `scenario`: the kind of run `run` names (default: either; a name that
+    /// both kinds' runs bear needs it or the run's id). Required without `run`.
+    #[serde(default)]
+    pub kind: Option<Kind>,
     /// Why, recorded with the stop.
     #[serde(default)]
     #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]

@@ -19,8 +19,6 @@ pub struct Logged {
     /// written): handed back with the document, as the CLI says them beside it.
     pub warnings: Vec<String>,
     progress: Option<ProgressTx>,
-    /// Told the run the drive drives, for the `stop` tool (`InFlight::stop_run`).
-    flight: Option<super::inflight::Marker>,
 }
 
 impl Logged {
@@ -29,21 +27,6 @@ impl Logged {
             log,
             warnings: Vec::new(),
             progress,
-            flight: None,
-        }
-    }
-
-    /// The drive's call, told which run it drives.
-    pub fn in_flight(mut self, flight: super::inflight::Marker) -> Logged {
-        self.flight = Some(flight);
-        self
-    }
-
-    /// The call is told the run it drives, once (a drive drives one run; its children are
-    /// stopped with it).
-    fn said_run(&mut self, state: &RunState) {
-        if let Some(flight) = self.flight.take() {
-            flight.drives(&state.run_id);
         }
     }
 
@@ -57,7 +40,6 @@ impl Logged {
 
 impl Observer for Logged {
     fn begin(&mut self, state: &RunState, _resumed: bool) {
-        self.said_run(state);
         self.progress(state);
     }
 
@@ -70,7 +52,6 @@ impl Observer for Logged {
             let line = render_event_line(event, state.is_scenario());
             (self.log)(&format!("run {}: {}", state.run_id, line.trim()));
         }
-        self.said_run(state);
         self.progress(state);
     }
 

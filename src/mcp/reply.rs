@@ -86,6 +86,7 @@ const TOOL_OF: &[(&[&str], &str)] = &[
     (&["orchestrate", "history"], "history"),
     (&["workflow", "resume"], "resume"),
     (&["orchestrate", "resume"], "resume"),
+    (&["workflow", "stop"], "stop"),
     (&["workflow", "abort"], "abort"),
     (&["orchestrate", "abort"], "abort"),
 ];

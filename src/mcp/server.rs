@@ -44,7 +44,7 @@ const SERVED: &[&str] = &[
 /// The longest client name kept in an actor (`mcp:<name>`); the rest is cut.
 const CLIENT_NAME_CHARS: usize = 64;
 
-const INSTRUCTIONS: &str = "cortex runs workflows (ordered steps) and scenarios (phases with conditions, parallel phases and agents), recording every transition in a hash-chained log. The loop: `run` a workflow or scenario; when it waits, its status document names the waiting step (`waiting_for`) and carries that step's rendered `prompt`: do that work, then report it with `step_complete` (with the outputs it asks for) or `step_fail`; the run goes on to the next prompt, until its status is completed. Scenarios wait on manual phases (`awaiting_start`: `phase_start`) and on phases to report (`phase_complete`, `phase_fail`). A step that may take longer than your client lets a tool call last (often 60 s): call `run`, `resume` or the report with detach: true, which returns at once while the server drives the run, and poll `status` (a cancelled call stops the run; `stop` stops a detached drive). Every result is the JSON document of `cortex --json` (its warnings in its `warnings` array); `next` lists the suggested commands as CLI argv, each of which is one of these tools. Errors are tool errors carrying {error, detail, hints, exit_code}: follow the hints. Your actions are recorded as mcp:<your client's name>, unless the server was started with --actor.";
+const INSTRUCTIONS: &str = "cortex runs workflows (ordered steps) and scenarios (phases with conditions, parallel phases and agents), recording every transition in a hash-chained log. The loop: `run` a workflow or scenario; when it waits, its status document names the waiting step (`waiting_for`) and carries that step's rendered `prompt`: do that work, then report it with `step_complete` (with the outputs it asks for) or `step_fail`; the run goes on to the next prompt, until its status is completed. Scenarios wait on manual phases (`awaiting_start`: `phase_start`) and on phases to report (`phase_complete`, `phase_fail`). A step that may take longer than your client lets a tool call last (often 60 s): call `run`, `resume` or the report with detach: true, which returns at once while the server drives the run, and poll `status` (a cancelled call stops the run; `stop` stops any run, whoever drives it). Every result is the JSON document of `cortex --json` (its warnings in its `warnings` array); `next` lists the suggested commands as CLI argv, each of which is one of these tools. Errors are tool errors carrying {error, detail, hints, exit_code}: follow the hints. Your actions are recorded as mcp:<your client's name>, unless the server was started with --actor.";
 
 /// A client's name as it goes into an actor: trimmed, cut to `CLIENT_NAME_CHARS`, and one
 /// safe line — the client chose it, so a newline, an escape or a bidirectional control in it
@@ -216,7 +216,7 @@ impl Cortex {
             .name(format!("detached {name}"))
             .spawn(move || {
                 let mut observer = Announcing {
-                    inner: Logged::new(log, None).in_flight(ticket.marker()),
+                    inner: Logged::new(log, None),
                     to: Some(to),
                 };
                 let _ticket = ticket;
@@ -294,75 +294,6 @@ impl Cortex {
                 reply::error(&e)
             }
         }
-    }
-
-    /// `stop` of a workflow run that a call of this server drives — a detached drive, most
-    /// often, which has no call left to cancel: its drive is asked to stop, as a cancelled
-    /// call's is (recorded, with who asked and why; `resume` goes on), and the answer waits
-    /// for the stop to be recorded, then gives the run's status document. `None` when the run
-    /// named is no workflow run driven here: the tool's own answer then (a scenario stopped
-    /// from anywhere, or how a workflow run driven elsewhere is stopped).
-    async fn stop_driven_here(
-        &self,
-        args: &rmcp::model::JsonObject,
-        actor: &str,
-    ) -> Option<CallToolResult> {
-        let query = args.get("scenario")?.as_str()?.to_string();
-        let message = args
-            .get("message")
-            .and_then(|m| m.as_str())
-            .map(str::to_string);
-        // A message the tool refuses is refused by its own answer.
-        crate::ops::checked_operator(Some(actor), message.as_deref()).ok()?;
-        let run_id = self
-            .blocking("stop", move |ctx| {
-                let Some(store) = ctx.reading_store()? else {
-                    return Ok(None);
-                };
-                Ok(ctx
-                    .resolve_run(&*store, crate::ops::workflow::WORKFLOWS, Some(&query))
-                    .ok())
-            })
-            .await
-            .ok()
-            .flatten()?;
-        let why = match message {
-            Some(m) => format!("{actor} asked to stop it (the `stop` tool): {m}"),
-            None => format!("{actor} asked to stop it (the `stop` tool)"),
-        };
-        if !self.flights.stop_run(&run_id, &why) {
-            return None;
-        }
-        (self.log)(&format!("stop by {actor}: run {run_id}, driven here"));
-        // The drive stops at its next turn: a running step's process group is ended first
-        // (its grace period, then SIGKILL), so this waits a while, never for good.
-        for _ in 0..1200 {
-            if !self.flights.drives(&run_id) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let shown = self
-            .blocking("status", move |ctx| {
-                let mut output = crate::ops::workflow::status(
-                    ctx,
-                    crate::ops::workflow::WORKFLOWS,
-                    Some(&run_id),
-                    None,
-                )?;
-                if let Some(status) = output.json["status"]
-                    .as_str()
-                    .and_then(crate::project::RunStatus::from_word)
-                {
-                    output.code = status.exit_code_carried_on();
-                }
-                Ok(output)
-            })
-            .await;
-        Some(match shown {
-            Ok(output) => reply::document(output, None),
-            Err(e) => reply::error(&e),
-        })
     }
 
     /// The status document of a run a detached drive goes on with, `next` first suggesting
@@ -458,11 +389,6 @@ impl ServerHandler for Cortex {
         };
         let actor = self.actor(&context);
         let args = request.arguments.unwrap_or_default();
-        if tool.name == "stop"
-            && let Some(answer) = self.stop_driven_here(&args, &actor).await
-        {
-            return Ok(answer.into());
-        }
         if detached(tool.name, &args) {
             return Ok(self.call_detached(tool, args, actor, context).await.into());
         }
@@ -483,7 +409,7 @@ impl ServerHandler for Cortex {
             None => (None, None),
         };
         let job = self.blocking(tool.name, move |ctx| {
-            let mut observer = Logged::new(log, progress_tx).in_flight(ticket.marker());
+            let mut observer = Logged::new(log, progress_tx);
             let _ticket = ticket;
             let mut live = Live {
                 observer: &mut observer,

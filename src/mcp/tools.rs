@@ -255,7 +255,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "stop",
         title: "Stop a run",
-        description: "Stop a run gracefully: its running commands end, its agents are deactivated and the stop is recorded; resume continues it later. A scenario run (by name: its latest run; or a run id) is stopped whoever drives it, from anywhere; a workflow run only when a call of this server drives it (a `run`, `resume` or report with detach: true, or a call still in flight): elsewhere, what drives it stops it (or `abort` ends it). Returns the status document (status \"stopped\", exit code 3).",
+        description: "Stop a run gracefully, a workflow run or a scenario run, whoever drives it (a terminal, a worker, a call of this server, `cortex serve`) and from anywhere: its running commands end (a step's process group TERM, then KILL after the grace), its agents are deactivated and the stop is recorded, with who asked and `message`; resume continues it later. `run`: a run id, or a workflow or scenario name (its latest run); `kind` picks the kind (required without `run`: the latest run of that kind). Returns the status document (status \"stopped\", exit code 3); a finished or already stopped run is left as it is (nothing recorded).",
         schema: input_schema::<StopArgs>,
         output: outputs::status,
         read_only: false,
@@ -537,7 +537,18 @@ fn operate(
         }
         "stop" => {
             let a: StopArgs = parse(tool, args)?;
-            ops::scenario::stop(ctx, &a.scenario, by(a.message)?)
+            let scope = match a.kind {
+                Some(Kind::Workflow) => WORKFLOWS,
+                Some(Kind::Scenario) => SCENARIOS,
+                None if a.run.is_some() => crate::ops::Scope::any(),
+                None => {
+                    return Err(CommandError::bad_input(
+                        "`stop` needs the run (`run`) or its kind (`kind`: its latest run)",
+                    )
+                    .hint("give `run`: a run id, or a workflow or scenario name (its latest run); or `kind`: `workflow` or `scenario`"));
+                }
+            };
+            ops::scenario::stop_run(ctx, scope, a.run.as_deref(), by(a.message)?)
         }
         "resume" => resume(ctx, tool, parse(tool, args)?, &by, live),
         "abort" => {

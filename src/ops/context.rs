@@ -505,9 +505,9 @@ impl Ctx {
         }
     }
 
-    /// `resolve_run` for `orchestrate stop`: a workflow run has no stop from elsewhere, so one
-    /// named here is answered with how it is stopped — by what drives it (Ctrl-C in its
-    /// terminal, the MCP call that drives it cancelled) — or ended for good (`workflow abort`).
+    /// `resolve_run` for `orchestrate stop` and `workflow stop`: a run of the other kind is
+    /// pointed to that kind's stop (`workflow stop RUN` for a workflow run named to
+    /// `orchestrate stop`, and back), rather than to its status.
     pub fn resolve_stop_run(
         &self,
         store: &dyn EventStore,
@@ -515,26 +515,13 @@ impl Ctx {
         query: Option<&str>,
     ) -> Result<String, CommandError> {
         match self.find(store, scope, query) {
-            Err(
-                e @ FindError::OtherKind {
-                    found: crate::event::RunKind::Workflow,
-                    ..
-                },
-            ) => {
-                let FindError::OtherKind { query, .. } = &e else {
+            Err(e @ FindError::OtherKind { .. }) => {
+                let FindError::OtherKind { query, found, .. } = &e else {
                     unreachable!()
                 };
-                let query = query.clone();
-                Err(CommandError::bad_input(e.to_string()).hint(
-                    Hint::from(
-                        "a workflow run is stopped by what drives it: press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it (`run` or `resume`), call the `stop` tool of the MCP server whose detached call drives it, or press Stop on the run's page of the `cortex serve` whose driver drives it (`POST /api/v1/runs/RUN/stop`); ",
-                    )
-                    .carrying(self.globals())
-                    .command(&["workflow", "resume", &query])
-                    .then(" then goes on from where it stopped, and ")
-                    .command(&["workflow", "abort", &query])
-                    .then(" ends it for good, from anywhere"),
-                ))
+                let argv = [found.group(), "stop", query.as_str()];
+                let hint = format!("{} stops it", self.cmd(&argv));
+                Err(CommandError::bad_input(e.to_string()).hint(hint))
             }
             found => found.map_err(|e| self.lookup_error(e, scope, query, &[])),
         }

@@ -302,7 +302,9 @@ impl CommandError {
                         .command(&["orchestrate", "stop", id]),
                     crate::event::RunKind::Workflow => Hint::from("only one process drives a run at a time; wait for it (")
                         .command(&["workflow", "status", id])
-                        .then(" shows how it stands), or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it (a detached one: the `stop` tool of its server); only to end it for good (it is not resumed after), from any terminal or host: ")
+                        .then(" shows how it stands), or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or from any terminal or host run ")
+                        .command(&["workflow", "stop", id])
+                        .then("; only to end it for good (it is not resumed after), from any terminal or host: ")
                         .command(&["workflow", "abort", id]),
             },
             RunHintKind::Decided => Hint::from("nothing was recorded; ")
@@ -619,18 +621,20 @@ impl From<LockError> for CommandError {
                 // Its driver may be a terminal, an MCP client's call (`cortex mcp`, whose
                 // client has no terminal to press Ctrl-C in) or a worker (whose Ctrl-C would
                 // drain all it holds): each way to stop it is said.
-                // A lock does not know its run's kind: each kind's way is said by its name (a
-                // workflow run has no `stop` from elsewhere; before, the scenario's command was
-                // offered with a workflow run's id, which failed when pasted).
+                // A lock does not know its run's kind: each kind's way is said by its name
+                // (before, the scenario's command was offered with a workflow run's id, which
+                // failed when pasted).
                 // Commands as argv: printed as this invocation would paste them, its `--home`
                 // and `--db` included (they were dropped from the literal text before).
                 // Written for its kind at the edge (`for_run`); this says both.
                 .run_hint(
                     RunHintKind::Held,
                     Some(run_id),
-                    Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or — if it is a scenario run — from any terminal or host with ")
+                    Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or from any terminal or host with ")
+                        .command(&["workflow", "stop", run_id])
+                        .then(" (a workflow run) or ")
                         .command(&["orchestrate", "stop", run_id])
-                        .then("; a workflow run is ended for good from anywhere with ")
+                        .then(" (a scenario run); a workflow run is ended for good from anywhere with ")
                         .command(&["workflow", "abort", run_id]),
                 ),
             // No room for the lock file (or its holder's note): said with where and what is
@@ -660,8 +664,8 @@ impl From<LockError> for CommandError {
 /// How to stop a run a `cortex worker` drives (pid `pid`, 0 when unknown, on `host`): not by
 /// Ctrl-C or an MCP call — a worker has neither, and a signal to it drains every run it holds
 /// (it takes nothing new, lets what runs finish, and hands its runs back, to another worker or
-/// a `resume`). A scenario run alone is stopped from anywhere with `orchestrate stop`; a
-/// workflow run has no stop from elsewhere, and is ended for good with `workflow abort`, which
+/// a `resume`). A run alone is stopped from anywhere with `orchestrate stop` or `workflow
+/// stop`; a workflow run is ended for good with `workflow abort`, which
 /// the worker reads in the log and ends that run alone.
 /// `kind` none: both kinds' ways are said.
 fn worker_held_hint(kind: Option<crate::event::RunKind>, id: &str, pid: u32, host: &str) -> Hint {
@@ -675,10 +679,12 @@ fn worker_held_hint(kind: Option<crate::event::RunKind>, id: &str, pid: u32, hos
     );
     match kind {
         None => Hint::from(format!(
-            "{head}a scenario run alone is stopped gracefully (`resume` continues it) from any terminal or host with "
+            "{head}this run alone is stopped gracefully (`resume` continues it) from any terminal or host with "
         ))
+        .command(&["workflow", "stop", id])
+        .then(" (a workflow run) or ")
         .command(&["orchestrate", "stop", id])
-        .then("; a workflow run alone is ended for good with ")
+        .then(" (a scenario run); a workflow run alone is ended for good with ")
         .command(&["workflow", "abort", id])
         .then(" (the worker reads it in the log and ends that run only)"),
         Some(crate::event::RunKind::Scenario) => Hint::from(format!(
@@ -689,7 +695,9 @@ fn worker_held_hint(kind: Option<crate::event::RunKind>, id: &str, pid: u32, hos
         // waits for comes); its status says which. The abort, last, ends it for good.
         Some(crate::event::RunKind::Workflow) => Hint::from(head)
             .command(&["workflow", "status", id])
-            .then(" shows how it stands; only to end this run for good (it is not resumed after) from any terminal or host: ")
+            .then(" shows how it stands; this run alone is stopped gracefully (`resume` continues it) from any terminal or host with ")
+            .command(&["workflow", "stop", id])
+            .then("; only to end it for good (it is not resumed after): ")
             .command(&["workflow", "abort", id])
             .then(" (the worker reads it in the log and ends this run only)"),
     }

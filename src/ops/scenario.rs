@@ -572,28 +572,28 @@ pub fn report(
 
 /// `orchestrate stop`: stop a run gracefully, whoever drives it, and wait for it to stop.
 pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError> {
-    stop_run(ctx, Some(name), by)
+    stop_run(ctx, SCENARIOS, Some(name), by)
 }
 
-/// `orchestrate stop [NAME|RUN]`: as `stop`; with no name the latest scenario run, with a name
-/// its latest run (`lookup::Scope`).
-pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
+/// `orchestrate stop [NAME|RUN]` and `workflow stop [RUN]` (MCP `stop`, the page's Stop): stop
+/// a run of `scope` gracefully, whoever drives it, and wait for it to stop. With no name the
+/// latest run of the kind, with a name its latest run (`lookup::Scope`). Nobody drives it:
+/// the stop is recorded here. A live driver holds it: the stop is asked of it through the log
+/// (`operator::stop`), it ends what runs (a workflow's step, its process group TERM then KILL)
+/// and records the stop, with this actor and message, and this waits for that.
+pub fn stop_run(
+    ctx: &Ctx,
+    scope: Scope,
+    name: Option<&str>,
+    by: Operator,
+) -> Result<Output, CommandError> {
     let (opened, read_only) = ctx.changing_store()?;
-    let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
-    let run_id = ctx.resolve_stop_run(&store, SCENARIOS, name)?;
+    let mut store = opened.ok_or_else(|| match scope.kind {
+        Some(_) => ctx.no_runs(scope, name),
+        None => ctx.no_runs_of_any_kind_for(name),
+    })?;
+    let run_id = ctx.resolve_stop_run(&store, scope, name)?;
     stop_found(ctx, &mut *store, read_only, &run_id, name, by)
-}
-
-/// The stop of a workflow run that the caller's own driver drives (`cortex serve`'s background
-/// driver): asked of that driver through the log, as `orchestrate stop` asks a scenario's
-/// (`operator::stop`), and answered once the stop is recorded, with the run's status. A
-/// workflow run has no stop from elsewhere — its driver is what stops it — so the caller
-/// checks first that the driver is its own; one that let go meanwhile leaves the stop to be
-/// recorded here, as for a scenario run nobody drives.
-pub fn stop_driven_here(ctx: &Ctx, run_id: &str, by: Operator) -> Result<Output, CommandError> {
-    let (opened, read_only) = ctx.changing_store()?;
-    let mut store = opened.ok_or_else(crate::ops::no_runs)?;
-    stop_found(ctx, &mut *store, read_only, run_id, Some(run_id), by)
 }
 
 fn stop_found(
@@ -690,8 +690,7 @@ fn stop_found(
     Ok(kind_output(&view, code))
 }
 
-/// A run's status as `status` shows it: a scenario's, or (stopped by `stop_driven_here`) a
-/// workflow's.
+/// A run's status as `status` shows it: a scenario's or a workflow's.
 fn kind_output(view: &crate::project::StatusView, code: i32) -> Output {
     if view.kind == crate::event::RunKind::Workflow {
         let text = crate::render::render_status(view, SystemTime::now());

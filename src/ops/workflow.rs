@@ -1465,10 +1465,10 @@ pub fn resume(
                     // A worker has no terminal or MCP call to stop it by.
                     let how = match holder.as_ref().and_then(|h| h.worker()) {
                         Some((pid, host)) => format!(
-                            "wait for it, or drain that worker (`kill -TERM {}` on {host}: it lets what it runs finish and hands its runs back), or end this run for good with `workflow abort`",
+                            "wait for it, or drain that worker (`kill -TERM {}` on {host}: it lets what it runs finish and hands its runs back), or stop this run alone with `workflow stop` (resume goes on), or end it for good with `workflow abort`",
                             if pid == 0 { "PID".to_string() } else { pid.to_string() }
                         ),
-                        None => "wait for it, or stop it where it is driven (Ctrl-C in its terminal, cancel the MCP tool call that drives it, the `stop` tool of the MCP server whose detached call drives it, or Stop on the run's page of the `cortex serve` whose driver drives it)".to_string(),
+                        None => "wait for it, or stop it gracefully from any terminal with `workflow stop` (or Ctrl-C in its terminal)".to_string(),
                     };
                     text.push_str(&format!(
                         "\n⏸️  Held: run {run_id} is driven now by {holder_text}; `resume` is refused (exit 4) until that driver stops: {how}\n"

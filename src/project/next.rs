@@ -598,6 +598,29 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
             out.push(abort());
         }
+        // A stop is asked for already and its driver has not acted on it: a second stop
+        // changes nothing; its status says when it has, and an abort ends the run instead.
+        RunStatus::Running if let Some(pending) = &view.stop_requested => {
+            out.push(Suggestion::new(
+                &["workflow", "status", id],
+                if pending.abort {
+                    "see whether its driver has acted on the abort"
+                } else {
+                    "see whether its driver has acted on the stop"
+                },
+            ));
+            if !pending.abort {
+                out.push(Suggestion::new(
+                    &["workflow", "abort", id],
+                    "end the run for good instead",
+                ));
+            }
+        }
+        // Stopped from any terminal (its driver ends the running step and records the stop).
+        RunStatus::Running => out.push(Suggestion::new(
+            &["workflow", "stop", id],
+            "stop gracefully; resume continues it",
+        )),
         RunStatus::Waiting if view.waiting_for.is_none() && view.only_workers => {
             out.push(worker(view));
             out.push(abort());

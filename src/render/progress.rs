@@ -410,9 +410,24 @@ pub fn render_progress(
                 } else {
                     "workflow"
                 };
+                // Who stopped it and why (an operator from another terminal, the page, an
+                // MCP client; or this terminal's own signal), as its status says.
+                let by = match &state.stopped_by {
+                    Some((by, signal)) => {
+                        let how = signal
+                            .as_ref()
+                            .map(|s| format!(" ({s})"))
+                            .unwrap_or_default();
+                        match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
+                            Some(m) => format!(" by {}{how}: {m};", by.actor),
+                            None => format!(" by {}{how};", by.actor),
+                        }
+                    }
+                    None => ";".to_string(),
+                };
                 let _ = writeln!(
                     out,
-                    "\n⏸️  Run stopped; {} continues it",
+                    "\n⏸️  Run stopped{by} {} continues it",
                     super::suggested_command(globals, &[kind, "resume", &state.run_id])
                 );
             }

@@ -432,7 +432,7 @@ fn driven_by(run_id: &str, kind: RunKind, pid: u32, doing: Doing) -> Failure {
     let stop = if kind == RunKind::Scenario {
         "`POST .../stop` stops it gracefully (then resume it in another mode)"
     } else {
-        "`POST .../abort` ends it for good"
+        "`POST .../stop` stops it gracefully (then resume it in another mode), `POST .../abort` ends it for good"
     };
     let first = match doing {
         Doing::Resume => "nothing to resume while it goes on",
@@ -852,66 +852,20 @@ fn needs_secrets_note(missing: &[String]) -> String {
     )
 }
 
-/// Stop a run gracefully: a scenario run whoever drives it (`orchestrate stop`); a workflow
-/// run only while this server's own background driver drives it — a workflow run is stopped
-/// by its driver, and that driver is this server's (`ops::scenario::stop_driven_here`: asked
-/// through the log, recorded with the server's actor and the message, resumable). Any other
-/// workflow run is refused (400), with what a web user can do instead.
+/// Stop a run gracefully, whoever drives it (`orchestrate stop`, `workflow stop`: one
+/// `ops::scenario::stop_run`): a live driver — this server's own background one, a terminal's,
+/// a worker's — is asked through the log and records the stop with the server's actor and the
+/// message; a run nobody drives has it recorded here. `resume` goes on from it.
 pub fn stop(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Failure> {
-    let (run_id, kind) = find(shared, id)?;
+    let (run_id, _) = find(shared, id)?;
     let _turn = shared.one_at_a_time(&run_id);
     let by = by(shared, message)?;
-    let output = if kind == RunKind::Workflow {
-        if own_driver_holding(shared, &run_id).is_none() {
-            return Err(not_stopped_here(shared, &run_id));
-        }
-        ops::scenario::stop_driven_here(&shared.ctx, &run_id, by)?
-    } else {
-        ops::scenario::stop(&shared.ctx, &run_id, by)?
-    };
+    let output = ops::scenario::stop_run(&shared.ctx, Scope::any(), Some(&run_id), by)?;
     Ok(Done {
         output,
         run_id: Some(run_id),
         accepted: false,
     })
-}
-
-/// `stop` of a workflow run this server does not drive: refused, saying who drives it (if
-/// anyone) and what can be done from here — never Ctrl-C in a terminal the web user lacks.
-fn not_stopped_here(shared: &Shared, run_id: &str) -> Failure {
-    let home = &shared.ctx.home;
-    let holder = DriverLock::probe(home, run_id);
-    // A driver on another machine (a worker's lease) holds no lock here.
-    let alive = holder.is_some()
-        || shared
-            .ctx
-            .reading_store()
-            .ok()
-            .flatten()
-            .is_some_and(|store| crate::execute::driver_alive(home, &*store, run_id));
-    let who = holder.map_or_else(
-        || "a process elsewhere".to_string(),
-        |h| format!("{} (process {} on {})", h.actor, h.pid, h.host),
-    );
-    let (error, hint) = match alive {
-        true => (
-            format!(
-                "run {run_id} is driven by {who}, not by this server: a workflow run is stopped only by what drives it; nothing was recorded"
-            ),
-            format!(
-                "stop it where it is driven, then resume it here if you like; `POST /api/v1/runs/{run_id}/abort` (the run page's Abort) ends it for good from here"
-            ),
-        ),
-        false => (
-            format!(
-                "run {run_id} is driven by nobody now: nothing runs to stop (a workflow run is stopped while this server drives it); nothing was recorded"
-            ),
-            format!(
-                "GET /api/v1/runs/{run_id} (or the run's page) shows what it waits for: report it, or resume it; `POST /api/v1/runs/{run_id}/abort` ends it for good"
-            ),
-        ),
-    };
-    Failure::bad_request(error, hint)
 }
 
 /// End a run for good (`workflow abort` / `orchestrate abort`).
