@@ -60,11 +60,6 @@ pub struct Journal<'a> {
     /// How many results of this journal's driver it recorded rejected (`reject_late`): a
     /// worker counts them among its late results rejected.
     rejected: u64,
-    /// When this journal last read the log up to its head: a `refresh`, or an append (which
-    /// catches up with what others appended inside its transaction). A loop that looks for
-    /// operators' events between its turns skips the read when it looked this recently
-    /// (`looked_within`).
-    looked: Option<std::time::Instant>,
 }
 
 impl<'a> Journal<'a> {
@@ -90,7 +85,6 @@ impl<'a> Journal<'a> {
             fence: None,
             parents: Vec::new(),
             rejected: 0,
-            looked: None,
         })
     }
 
@@ -118,7 +112,6 @@ impl<'a> Journal<'a> {
             fence: None,
             parents: Vec::new(),
             rejected: 0,
-            looked: None,
         };
         journal.refresh()?;
         // Secrets of the run are known from its start, which the state has folded.
@@ -204,18 +197,10 @@ impl<'a> Journal<'a> {
     /// rarely find anything new.
     pub fn refresh(&mut self) -> Result<Vec<Recorded>, JournalError> {
         let new = self.store().read_run_from(&self.run_id, self.appended())?;
-        self.looked = Some(std::time::Instant::now());
         if !new.is_empty() {
             self.catch_up(&new, None)?;
         }
         Ok(new)
-    }
-
-    /// Whether this journal read the log up to its head (a `refresh` or an append) less than
-    /// `within` ago: a loop that looks for operators' events between turns need not read it
-    /// again so soon.
-    pub fn looked_within(&self, within: std::time::Duration) -> bool {
-        self.looked.is_some_and(|at| at.elapsed() < within)
     }
 
     /// Fold in `new`, the events others appended after `appended()`: one by one when nothing
@@ -435,8 +420,6 @@ impl<'a> Journal<'a> {
         );
         self.store = Some(store);
         let at = at?;
-        // Inside the append's transaction the journal read the log up to its head.
-        self.looked = Some(std::time::Instant::now());
         if at.appended.is_empty() {
             return match refused {
                 // The results staged are late results of a driver that lost its lease: each

@@ -27,12 +27,6 @@ enum Msg {
     Condition(String, Option<Box<crate::event::ConditionCheck>>),
 }
 
-/// How long a turn of the loop goes on from what the journal last read of the log (a read
-/// or an append) before it reads it again for operators' events: as long as the loop waits
-/// for a message, and as often as a workflow's driver looks while a step runs
-/// (`process::WATCH_EVERY`).
-const LOOK_EVERY: Duration = super::process::WATCH_EVERY;
-
 /// How often a command's driver looks for lapsed leases of the workers that help it.
 const COMMAND_REAP: Duration = Duration::from_secs(1);
 /// How long it holds a lapsed lease it took over (it lets it go at once).
@@ -146,12 +140,7 @@ pub fn drive_scenario(
                 )?;
                 announce(journal, ctx, &events);
             }
-            // The log is read for operators' events at most every `LOOK_EVERY`: an append
-            // catches up with them inside its transaction, so a busy loop (a phase ending and
-            // the next one starting every millisecond) learns of them with its next append,
-            // and an idle one (which waits `LOOK_EVERY` for a message) reads every turn.
-            // Before, every turn read the log: one read transaction more per phase.
-            let caught_up = if std::mem::take(&mut fresh) || journal.looked_within(LOOK_EVERY) {
+            let caught_up = if std::mem::take(&mut fresh) {
                 Vec::new()
             } else {
                 journal.refresh()?
@@ -685,7 +674,7 @@ fn wait(
 ) -> Result<(), DriveError> {
     // Nothing staged waits with the driver: a finished phase is in the log before it sleeps.
     flush(journal, ctx)?;
-    match rx.recv_timeout(LOOK_EVERY) {
+    match rx.recv_timeout(Duration::from_millis(100)) {
         Ok(msg) => handle(journal, ctx, workers, leases, home_fault, msg),
         Err(_) => Ok(()),
     }
