@@ -858,20 +858,14 @@ fn takes_up_request(state: &RunState) -> bool {
 /// not hold (`execute::unheld_secret_output_in`, as the driver's runner checks before an
 /// attempt). For a workflow, its next step; for a scenario, a ready phase its tags cover.
 fn unheld_secret_output_next(state: &RunState, tags: &[String]) -> Option<String> {
-    use crate::plan::Next;
     let workflow = state.workflow.as_ref()?;
     let units: Vec<usize> = if state.is_scenario() {
-        ready_phases(state)
+        next_units(state)
             .into_iter()
             .filter(|&i| !state.is_external(i) && tags_cover(tags, state.runs_on(i)))
             .collect()
     } else {
-        match crate::plan::next(state) {
-            Next::Attempt { index, .. }
-            | Next::CheckCondition { index }
-            | Next::ReadItems { index } => vec![index],
-            _ => Vec::new(),
-        }
+        next_units(state)
     };
     units.into_iter().find_map(|i| {
         let step = workflow.steps.get(i)?;
@@ -1219,18 +1213,7 @@ fn driver_gone(store: &dyn crate::store::EventStore, state: &RunState) -> Option
 /// before read "a report or a start came after its driver let it wait" of a run no one had
 /// touched.
 fn tagged_work(state: &RunState, tags: &[String]) -> Option<String> {
-    use crate::plan::Next;
-    let units: Vec<usize> = if state.is_scenario() {
-        ready_phases(state)
-    } else {
-        match crate::plan::next(state) {
-            Next::Attempt { index, .. }
-            | Next::CheckCondition { index }
-            | Next::ReadItems { index } => vec![index],
-            _ => Vec::new(),
-        }
-    };
-    units
+    next_units(state)
         .into_iter()
         .map(|i| state.runs_on(i))
         .find(|wanted| !wanted.is_empty() && tags_cover(tags, wanted))
@@ -1241,4 +1224,21 @@ fn tagged_work(state: &RunState, tags: &[String]) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         })
+}
+
+/// The units a driver of `state` would run next: a scenario's ready phases; a workflow's next
+/// step (to attempt, to check the `if:` of, or to read the `foreach:` list of).
+fn next_units(state: &RunState) -> Vec<usize> {
+    use crate::plan::Next;
+    if state.is_scenario() {
+        return ready_phases(state);
+    }
+    match crate::plan::next(state) {
+        Next::Attempt { index, .. }
+        | Next::CheckCondition { index }
+        | Next::ReadItems { index } => {
+            vec![index]
+        }
+        _ => Vec::new(),
+    }
 }

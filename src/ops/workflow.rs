@@ -2183,14 +2183,19 @@ fn supply_secret_inputs(
             .as_ref()
             .map_or(RunKind::Workflow, |s| s.kind);
         // The command that gives them resumes as this one was asked to.
-        let how: Vec<String> = match mode {
-            ResumeMode::Continue => Vec::new(),
-            ResumeMode::Retry => vec!["--retry".into()],
-            ResumeMode::Skip => vec!["--skip".into()],
-            ResumeMode::From(unit) => vec!["--from".into(), unit.clone()],
-            ResumeMode::RollbackTo(step) => vec!["--rollback-to".into(), step.clone()],
-        };
+        let how = mode_flags(mode);
         Err(missing_secret_inputs(ctx, &run_id, kind, &missing, &how))
+    }
+}
+
+/// The flags of `resume` that ask for `mode` (none for a plain resume).
+fn mode_flags(mode: &ResumeMode) -> Vec<String> {
+    match mode {
+        ResumeMode::Continue => Vec::new(),
+        ResumeMode::Retry => vec!["--retry".into()],
+        ResumeMode::Skip => vec!["--skip".into()],
+        ResumeMode::From(unit) => vec!["--from".into(), unit.clone()],
+        ResumeMode::RollbackTo(step) => vec!["--rollback-to".into(), step.clone()],
     }
 }
 
@@ -2202,15 +2207,10 @@ fn unapplied_on_finished(
     view: &crate::project::StatusView,
     mode: &ResumeMode,
 ) -> Option<String> {
-    let flag = match mode {
-        ResumeMode::Continue => return None,
-        ResumeMode::Retry => "--retry".to_string(),
-        ResumeMode::Skip => "--skip".to_string(),
-        ResumeMode::From(unit) => format!("--from {}", crate::render::shell_quote(unit)),
-        ResumeMode::RollbackTo(step) => {
-            format!("--rollback-to {}", crate::render::shell_quote(step))
-        }
-    };
+    if *mode == ResumeMode::Continue {
+        return None;
+    }
+    let flag = crate::render::command_line(&mode_flags(mode));
     let again = crate::project::run_again(view, view.kind.group());
     let fill = if again.fill.is_empty() {
         ""

@@ -328,6 +328,23 @@ fn why_again(view: &StatusView) -> &'static str {
     }
 }
 
+/// What to do while a stop (or an abort: `abort`) asked of a live driver waits for it: see
+/// whether it has acted (`group status`), and, for a stop, abort instead (`abort_why`).
+fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Suggestion> {
+    let mut out = vec![Suggestion::new(
+        &[group, "status", id],
+        if abort {
+            "see whether its driver has acted on the abort"
+        } else {
+            "see whether its driver has acted on the stop"
+        },
+    )];
+    if !abort {
+        out.push(Suggestion::new(&[group, "abort", id], abort_why));
+    }
+    out
+}
+
 /// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
 /// new run of what failed, once it is fixed. Without them, a definition with a required input
 /// refused the suggestion (exit 2). A secret input the run must be given again is a
@@ -601,20 +618,12 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         // A stop is asked for already and its driver has not acted on it: a second stop
         // changes nothing; its status says when it has, and an abort ends the run instead.
         RunStatus::Running if let Some(pending) = &view.stop_requested => {
-            out.push(Suggestion::new(
-                &["workflow", "status", id],
-                if pending.abort {
-                    "see whether its driver has acted on the abort"
-                } else {
-                    "see whether its driver has acted on the stop"
-                },
+            out.extend(stop_pending(
+                "workflow",
+                id,
+                pending.abort,
+                "end the run for good instead",
             ));
-            if !pending.abort {
-                out.push(Suggestion::new(
-                    &["workflow", "abort", id],
-                    "end the run for good instead",
-                ));
-            }
         }
         // Stopped from any terminal (its driver ends the running step and records the stop).
         RunStatus::Running => out.push(Suggestion::new(
@@ -813,20 +822,12 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         // second stop changes nothing; its status says when it has, and an abort ends the run
         // for good instead (its driver is signalled).
         RunStatus::Running if let Some(pending) = &view.stop_requested => {
-            out.push(Suggestion::new(
-                &["orchestrate", "status", id],
-                if pending.abort {
-                    "see whether its driver has acted on the abort"
-                } else {
-                    "see whether its driver has acted on the stop"
-                },
+            out.extend(stop_pending(
+                "orchestrate",
+                id,
+                pending.abort,
+                "end the run for good instead (its driver is sent SIGTERM)",
             ));
-            if !pending.abort {
-                out.push(Suggestion::new(
-                    &["orchestrate", "abort", id],
-                    "end the run for good instead (its driver is sent SIGTERM)",
-                ));
-            }
         }
         RunStatus::Running => out.push(Suggestion::new(
             &["orchestrate", "stop", id],
