@@ -154,8 +154,10 @@ fn the_dashboard_works_in_a_real_browser() {
         .iter()
         .filter(|e| e["body"]["actor"] == server::ACTOR)
         .count();
+    // The start's request is the server's; the driver it starts drives on as the CLI's
+    // `orchestrate start` does, recording no `run_resumed` of its own (it counted before).
     assert!(
-        by_page >= 2,
+        by_page >= 1,
         "the start and the report are the server's: {log:#}"
     );
     // The phase's outputs, reported from its form.
