@@ -2047,11 +2047,7 @@ fn submit_resumed(
     resume: Command,
 ) -> Result<Output, CommandError> {
     let run_id = journal.run_id.clone();
-    let mut warnings: Vec<String> =
-        crate::execute::end_orphans_of(&ctx.home, &run_id, KILL_GRACE, &[])
-            .into_iter()
-            .map(|pgid| format!("ended process group {pgid} left running by the previous driver"))
-            .collect();
+    let mut warnings = end_orphans_said(ctx, &run_id);
     if let Some(start) = journal.state.start.as_deref() {
         warnings.extend(super::drive::definition_changed(start));
     }
@@ -2081,11 +2077,7 @@ fn take_up_request(
         return Ok(None);
     };
     let run_id = journal.run_id.clone();
-    let mut warnings: Vec<String> =
-        crate::execute::end_orphans_of(&ctx.home, &run_id, KILL_GRACE, &[])
-            .into_iter()
-            .map(|pgid| format!("ended process group {pgid} left running by the previous driver"))
-            .collect();
+    let mut warnings = end_orphans_said(ctx, &run_id);
     journal.submit(Command::TakeUpRequest)?;
     if let Err(e) = materialize(&ctx.home, &journal.state) {
         warnings.push(format!("could not write the run's derived files: {e}"));
@@ -2186,6 +2178,15 @@ fn supply_secret_inputs(
         let how = mode_flags(mode);
         Err(missing_secret_inputs(ctx, &run_id, kind, &missing, &how))
     }
+}
+
+/// End what a gone driver of `run_id` left running (before the log records what it stands
+/// for), each group ended said as a warning.
+fn end_orphans_said(ctx: &Ctx, run_id: &str) -> Vec<String> {
+    crate::execute::end_orphans_of(&ctx.home, run_id, KILL_GRACE, &[])
+        .into_iter()
+        .map(|pgid| format!("ended process group {pgid} left running by the previous driver"))
+        .collect()
 }
 
 /// The flags of `resume` that ask for `mode` (none for a plain resume).
