@@ -1966,9 +1966,9 @@ fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env:
     assert_eq!(
         steps,
         serde_json::json!([
-            {"name": "ask[0]", "action": "wait"},
-            {"name": "ask[1]", "action": "wait"},
-            {"name": "gated", "action": "wait", "if": "inputs.env == 'prod'"},
+            {"name": "ask[0]", "action": "wait", "prompt": "do a"},
+            {"name": "ask[1]", "action": "wait", "prompt": "do b"},
+            {"name": "gated", "action": "wait", "if": "inputs.env == 'prod'", "prompt": "only prod"},
             {"name": "reviews", "action": "run", "foreach": "[\"x\"]", "uses": "kid"},
         ]),
         "{steps}"

@@ -2153,3 +2153,56 @@ fn an_abort_reason_is_said_once_on_every_screen() {
         "{said}"
     );
 }
+
+/// A dry run named each step's action but not what it would run or ask: like `make -n`, it
+/// shows each command as written (a template stays a template: its value reaches the shell
+/// through the environment) and each prompt as the person or agent would read it, a secret
+/// input `***` in both the words and the JSON, a terminal escape in a prompt made visible.
+#[test]
+fn a_dry_run_shows_commands_as_written_and_prompts_with_secrets_hidden() {
+    let env = Env::new();
+    env.workflow(
+        "ship",
+        "name: ship\ninputs:\n  ticket: {type: string, required: true}\n  api_token: {type: string, required: true}\nsteps:\n  - name: build\n    run: |\n      echo ${{ inputs.ticket }}\n      make all\n    rollback: make clean\n  - name: review\n    prompt: \"review ${{ inputs.ticket }} with ${{ inputs.api_token }} \\e[31mred\"\n",
+    );
+    let args = [
+        "workflow",
+        "run",
+        "ship",
+        "--dry-run",
+        "--input",
+        "ticket=T-1 $(touch pwned)",
+        "--input",
+        "api_token=sekrit-value-12345",
+    ];
+    let out = env.run(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("        run: echo ${{ inputs.ticket }}\n             make all\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("        prompt: review T-1 $(touch pwned) with *** \\u{1b}[31mred\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("sekrit"), "{}", out.stdout);
+    let mut json_args = vec!["--json"];
+    json_args.extend(args);
+    let doc = env.run(&json_args).json();
+    assert_eq!(
+        doc["steps"][0]["run"],
+        "echo ${{ inputs.ticket }}\nmake all\n"
+    );
+    assert_eq!(doc["steps"][0]["rollback"], "make clean");
+    assert_eq!(
+        doc["steps"][1]["prompt"],
+        "review T-1 $(touch pwned) with *** \u{1b}[31mred"
+    );
+    assert!(!doc.to_string().contains("sekrit"), "{doc}");
+    assert!(!env.project().join("pwned").exists());
+    assert!(!env.db().exists(), "a dry run records nothing");
+}

@@ -231,6 +231,13 @@ fn dry_run_output(
         if by != "report"
             && let Some(setting) = settings.get(&p.name)
         {
+            let commands = p.run.as_ref().map(|c| c.list()).unwrap_or_default();
+            for command in &commands {
+                text.push_str(&crate::render::render_command("      ", "run", command));
+            }
+            if !commands.is_empty() {
+                row["run"] = json!(commands);
+            }
             text.push_str(&crate::render::render_setting("      ", setting));
             row["working_dir"] = json!(setting.working_dir);
             if !setting.env.is_empty() {

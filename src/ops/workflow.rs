@@ -874,13 +874,22 @@ fn resumed_setting(state: &crate::decide::RunState, name: &str) -> Option<Settin
     let base = std::path::PathBuf::from(&state.start.as_ref()?.working_dir);
     let resolve =
         |r: &crate::definition::template::Reference| state.template_value_in(r, Some(index));
-    Some(step_setting(
+    let mut setting = step_setting(
         step,
         &base,
         &resolve,
         &crate::execute::is_secret_env,
         &crate::execute::is_secret_name,
-    ))
+    );
+    // A phase's commands as its scenario writes them, not the script they are run as.
+    if let Some(phase) = state
+        .scenario
+        .as_ref()
+        .and_then(|sc| sc.phases.iter().find(|p| p.name == step.name))
+    {
+        setting.run = phase.run.as_ref().map(|c| c.list().join("\n"));
+    }
+    Some(setting)
 }
 
 /// `problems` with every secret `secrets` knows replaced by `***`.

@@ -50,6 +50,10 @@ pub struct PlannedStep {
     /// something: set by the caller (`with_settings`), which knows the run's directory.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub setting: Option<Setting>,
+    /// Its prompt as it would be shown (templates resolved as far as known, a secret `***`),
+    /// for a step that would run or wait for a report: set by `with_settings` too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     /// A scenario's phase: what it waits for before it starts, when it waits for anything
     /// (as a scenario's run plan says it: `manual` or `after`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,6 +99,7 @@ impl PlannedStep {
             foreach: None,
             uses: None,
             setting: None,
+            prompt: None,
             starts: None,
             after: Vec::new(),
             child_run: None,
@@ -171,14 +176,19 @@ impl Action {
     }
 }
 
-/// `plan` with the setting of each step that would run a command (`Action::runs`), by name.
+/// `plan` with the setting of each step that would run a command (`Action::runs`), by name,
+/// and the prompt of each that would run or wait for a report.
 pub fn with_settings(
     mut plan: Vec<PlannedStep>,
     setting_of: &dyn Fn(&str) -> Option<Setting>,
 ) -> Vec<PlannedStep> {
     for p in &mut plan {
-        if p.action.runs() {
-            p.setting = setting_of(&p.name);
+        if p.action.runs() || p.action == Action::Wait {
+            let mut setting = setting_of(&p.name);
+            p.prompt = setting.as_mut().and_then(|s| s.prompt.take());
+            if p.action.runs() {
+                p.setting = setting;
+            }
         }
     }
     plan

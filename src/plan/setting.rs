@@ -25,6 +25,18 @@ pub struct Setting {
     /// The inputs given to the workflow it calls (`with:`), resolved the same way.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub with: BTreeMap<String, String>,
+    /// Its `run:` command as written: a template in it stays a template (its value reaches the
+    /// shell through the environment, never as text; the values are the inputs and `env:` shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Its `rollback:` command as written (what a compensation would run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    /// Its prompt as the person or agent would read it: templates resolved as far as they are
+    /// known (a secret input `***`). A plan puts it on the step (`PlannedStep::prompt`), also
+    /// when the step only waits for a report.
+    #[serde(skip)]
+    pub prompt: Option<String>,
 }
 
 /// The setting of `step` in a run whose directory is `base`: `resolve` gives the values known
@@ -70,6 +82,9 @@ pub fn step_setting(
         working_dir: working_dir.display().to_string(),
         env,
         with,
+        run: step.run.clone(),
+        rollback: step.rollback.clone(),
+        prompt: step.prompt.as_ref().map(|p| render_text(p, resolve)),
     }
 }
 

@@ -50,7 +50,7 @@ pub fn format_bytes(n: u64) -> String {
 
 pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_unreadable_line, render_unverified_show, render_verify};
-pub use plan::{render_inputs, render_plan, render_setting};
+pub use plan::{render_command, render_inputs, render_plan, render_setting};
 pub use progress::{item_labels, render_header, render_how_to_follow, render_progress};
 pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};

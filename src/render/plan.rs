@@ -62,7 +62,20 @@ pub fn render_plan(
         }
         let _ = writeln!(out, "  {:>2}. {:<24} {action}", i + 1, p.name);
         if let Some(setting) = &p.setting {
+            let command = match p.action {
+                Action::Compensate | Action::Undo => {
+                    setting.rollback.as_deref().map(|c| ("rollback", c))
+                }
+                _ if p.uses.is_none() => setting.run.as_deref().map(|c| ("run", c)),
+                _ => None,
+            };
+            if let Some((label, command)) = command {
+                out.push_str(&render_command("        ", label, command));
+            }
             out.push_str(&render_setting("        ", setting));
+        }
+        if let Some(prompt) = p.prompt.as_deref().filter(|_| !p.phase) {
+            out.push_str(&render_command("        ", "prompt", prompt));
         }
     }
     out
@@ -94,6 +107,22 @@ pub fn render_setting(indent: &str, setting: &Setting) -> String {
         }
         let words: Vec<String> = entries.iter().map(|(k, v)| pair(k, v)).collect();
         out.push_str(&format!("{indent}{label}: {}\n", words.join(" ")));
+    }
+    out
+}
+
+/// `label: TEXT` under a step, indented by `indent`: a command or a prompt as written, each of
+/// its lines on a line of its own (the later ones under the first), made safe for a terminal.
+pub fn render_command(indent: &str, label: &str, text: &str) -> String {
+    let mut out = String::new();
+    let pad = " ".repeat(label.len() + 2);
+    for (i, line) in text.trim_end().lines().enumerate() {
+        let lead = if i == 0 {
+            format!("{label}: ")
+        } else {
+            pad.clone()
+        };
+        let _ = writeln!(out, "{indent}{lead}{}", one_line(line));
     }
     out
 }
