@@ -2155,9 +2155,10 @@ fn an_abort_reason_is_said_once_on_every_screen() {
 }
 
 /// A dry run named each step's action but not what it would run or ask: like `make -n`, it
-/// shows each command as written (a template stays a template: its value reaches the shell
-/// through the environment) and each prompt as the person or agent would read it, a secret
-/// input `***` in both the words and the JSON, a terminal escape in a prompt made visible.
+/// shows each command as it would run, as `orchestrate preview` does (a value written as the
+/// shell reads the value it is given, so the line pasted runs no hidden code), and each prompt
+/// as the person or agent would read it, a secret input `***` in both the words and the JSON,
+/// a terminal escape in a prompt made visible.
 #[test]
 fn a_dry_run_shows_commands_as_written_and_prompts_with_secrets_hidden() {
     let env = Env::new();
@@ -2179,7 +2180,7 @@ fn a_dry_run_shows_commands_as_written_and_prompts_with_secrets_hidden() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout
-            .contains("        run: echo ${{ inputs.ticket }}\n             make all\n"),
+            .contains("        run: echo 'T-1 $(touch pwned)'\n             make all\n"),
         "{}",
         out.stdout
     );

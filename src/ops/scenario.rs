@@ -231,7 +231,15 @@ fn dry_run_output(
         if by != "report"
             && let Some(setting) = settings.get(&p.name)
         {
-            let commands = p.run.as_ref().map(|c| c.list()).unwrap_or_default();
+            let value = |r: &crate::definition::template::Reference| {
+                super::workflow::input_value(&inputs, r)
+            };
+            let commands: Vec<String> = p
+                .run
+                .iter()
+                .flat_map(|c| c.list())
+                .map(|c| crate::render::shown_command(&c, &value))
+                .collect();
             for command in &commands {
                 text.push_str(&crate::render::render_command("      ", "run", command));
             }

@@ -843,12 +843,7 @@ pub(super) fn preview_settings(
 ) {
     let secret = secret_inputs(wf);
     let shown = shown_inputs(inputs, &|name| secret.contains(name));
-    let resolve = |r: &crate::definition::template::Reference| match r {
-        crate::definition::template::Reference::Input(name) => {
-            shown.get(name).map(crate::execute::input_text)
-        }
-        _ => None,
-    };
+    let resolve = |r: &crate::definition::template::Reference| input_value(&shown, r);
     let settings = wf
         .steps
         .iter()
@@ -860,10 +855,52 @@ pub(super) fn preview_settings(
                 &crate::execute::is_secret_env,
                 &crate::execute::is_secret_name,
             );
-            (step.name.clone(), setting)
+            (
+                step.name.clone(),
+                commands_shown(setting, step, None, &resolve),
+            )
         })
         .collect();
     (shown, settings)
+}
+
+/// The value of an input template among a plan's `shown` inputs (a secret one `***`); any
+/// other template has none yet.
+pub(super) fn input_value(
+    shown: &BTreeMap<String, serde_json::Value>,
+    r: &crate::definition::template::Reference,
+) -> Option<String> {
+    match r {
+        crate::definition::template::Reference::Input(name) => {
+            shown.get(name).map(crate::execute::input_text)
+        }
+        _ => None,
+    }
+}
+
+/// `setting` with its `run:` and `rollback:` commands as they would run, as `orchestrate
+/// preview` shows them (`render::shown_command`: a known value written as the shell reads the
+/// value it is given, a secret `***`, one not known yet as written); a scenario's `phase` its
+/// commands one per line, not the `set -e` script they run as.
+fn commands_shown(
+    mut setting: Setting,
+    step: &crate::definition::Step,
+    phase: Option<&crate::definition::Phase>,
+    resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
+) -> Setting {
+    let show = |command: &str| crate::render::shown_command(command, resolve);
+    setting.run = match phase {
+        Some(phase) => phase.run.as_ref().map(|c| {
+            c.list()
+                .iter()
+                .map(|command| show(command))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
+        None => step.run.as_deref().map(show),
+    };
+    setting.rollback = step.rollback.as_deref().map(show);
+    setting
 }
 
 /// What step (or unit) `name` of the run in `state` would run with if resumed: templates
@@ -874,22 +911,18 @@ fn resumed_setting(state: &crate::decide::RunState, name: &str) -> Option<Settin
     let base = std::path::PathBuf::from(&state.start.as_ref()?.working_dir);
     let resolve =
         |r: &crate::definition::template::Reference| state.template_value_in(r, Some(index));
-    let mut setting = step_setting(
+    let setting = step_setting(
         step,
         &base,
         &resolve,
         &crate::execute::is_secret_env,
         &crate::execute::is_secret_name,
     );
-    // A phase's commands as its scenario writes them, not the script they are run as.
-    if let Some(phase) = state
+    let phase = state
         .scenario
         .as_ref()
-        .and_then(|sc| sc.phases.iter().find(|p| p.name == step.name))
-    {
-        setting.run = phase.run.as_ref().map(|c| c.list().join("\n"));
-    }
-    Some(setting)
+        .and_then(|sc| sc.phases.iter().find(|p| p.name == step.name));
+    Some(commands_shown(setting, step, phase, &resolve))
 }
 
 /// `problems` with every secret `secrets` knows replaced by `***`.
