@@ -381,26 +381,6 @@ fn a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interru
     );
 }
 
-fn a_secret_input_with_its_default_does_not_stop_reports_from_driving_on(env: Env) {
-    env.workflow(
-        "tf",
-        "name: tf\ninputs:\n  ticket: {type: string, required: true}\n  api_token: {type: string, default: s3cr3t-value}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Use, run: 'echo ${{ inputs.api_token }} > tok.txt'}\n  - {name: Ship, prompt: ship}\n",
-    );
-    assert_eq!(
-        env.run(&["workflow", "run", "tf", "--input", "ticket=A-1"])
-            .code,
-        3
-    );
-    let done = env.run(&["workflow", "step", "complete", "Plan"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
-    assert_eq!(env.status(None)["waiting_for"], "Ship");
-    assert_eq!(
-        std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
-        "s3cr3t-value"
-    );
-    assert_eq!(env.status(None)["inputs"]["api_token"], "***");
-}
-
 fn a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it(
     env: Env,
 ) {
@@ -2104,7 +2084,6 @@ common::on_both_stores!(
     a_stopped_scenario_names_orchestrate_resume,
     validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios,
     a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interrupted,
-    a_secret_input_with_its_default_does_not_stop_reports_from_driving_on,
     a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it,
     the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_read,
     a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort,

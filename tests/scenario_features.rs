@@ -359,7 +359,7 @@ description: build in ${{ inputs.dir }}
 inputs:
   dir: {type: string, default: src}
   target: {type: string}
-  api_token: {type: string, default: s3cr3t}
+  api_token: {type: string, default: s3c}
 phases:
   - name: build
     description: build ${{ inputs.dir }} for ${{ inputs.target }}
@@ -370,7 +370,7 @@ phases:
     );
     let out = env.run(&["orchestrate", "preview", "p"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(!out.stdout.contains("s3cr3t"), "{}", out.stdout);
+    assert!(!out.stdout.contains("s3c"), "{}", out.stdout);
     assert!(
         out.stdout.contains("build src for ${{ inputs.target }}"),
         "{}",
@@ -394,7 +394,7 @@ fn preview_shows_commands_as_they_run_with_hostile_values_quoted_and_secrets_red
 description: d
 inputs:
   msg: {type: string, default: "a; $(touch pwned) `id` \"q\" 'r' \\ *"}
-  api_token: {type: string, default: s3cr3t}
+  api_token: {type: string, default: s3c}
 phases:
   - name: show
     description: says ${{ inputs.msg }}
@@ -405,10 +405,10 @@ phases:
     );
     let out = env.run(&["orchestrate", "preview", "hostile"]);
     assert_eq!(out.code, 0, "{}", out.text());
-    assert!(!out.text().contains("s3cr3t"), "{}", out.stdout);
+    assert!(!out.text().contains("s3c"), "{}", out.stdout);
     insta::assert_snapshot!("preview_hostile_values", out.snapshot(&env));
     let json = env.run(&["--json", "orchestrate", "preview", "hostile"]);
-    assert!(!json.text().contains("s3cr3t"), "{}", json.stdout);
+    assert!(!json.text().contains("s3c"), "{}", json.stdout);
     assert_eq!(
         json.json()["scenario"]["inputs"]["api_token"]["default"],
         "***"

@@ -1263,6 +1263,43 @@ fn a_secret_written_in_a_definition_is_refused_where_it_stands() {
     assert_nowhere(&env, "literalTok98765");
 }
 
+/// A secret input's `default:` is a secret written out in a definition, as `env:
+/// {DEPLOY_TOKEN: literal}` is: before, `validate` took it, the run's log kept it in the
+/// definition's snapshot (and `runs/ID/workflow.json`, `log export`), and `serve`'s run form
+/// showed it as the field's placeholder. It is refused where it stands, for a workflow and a
+/// scenario alike (a secret-looking name, or an input that feeds a secret `env:` entry); a
+/// short or common default (no secret worth hiding) is taken.
+#[test]
+fn a_secret_inputs_default_is_refused_where_it_stands() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, default: \"tok-verysecret-9876\"}\n  flag_token: {type: string, default: \"false\"}\nsteps:\n  - name: A\n    prompt: \"use ${{ inputs.api_token }}\"\n",
+    );
+    env.scenario(
+        "sec-sc",
+        "name: sec-sc\ndescription: d\ninputs:\n  key: {type: string, default: tok-verysecret-9876}\nphases:\n  - name: a\n    description: d\n    env: {DEPLOY_TOKEN: \"${{ inputs.key }}\"}\n    run: echo \"$DEPLOY_TOKEN\"\n",
+    );
+    for (args, at) in [
+        (vec!["workflow", "validate", "sec"], ":3:38"),
+        (vec!["workflow", "run", "sec"], ":3:38"),
+        (vec!["orchestrate", "validate", "sec-sc"], ":4:"),
+        (vec!["orchestrate", "run", "sec-sc"], ":4:"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+        assert!(
+            out.text()
+                .contains("is secret, and its `default:` is written in the definition"),
+            "{args:?}: {}",
+            out.text()
+        );
+        assert!(out.text().contains(at), "{args:?}: {}", out.text());
+        assert!(!out.text().contains("flag_token"), "{}", out.text());
+    }
+    assert!(!env.db().exists() || files_holding(&env.home(), "tok-verysecret").is_empty());
+}
+
 /// `TOKENIZERS_PARALLELISM=false` (exported by many machine-learning setups) matched by its
 /// name alone made `false` a secret: a step's output `changed=false` was recorded as `***`,
 /// `if: steps.build.outputs.changed != 'false'` held and a step meant to be skipped ran, and

@@ -319,7 +319,11 @@ pub fn validate_scenario_cautioned(
     c.foreach =
         super::workflow::foreach_units(scenario.phases.iter().map(|p| (&p.name, &p.foreach)));
     c.units = scenario.phases.iter().map(|p| p.name.clone()).collect();
-    super::workflow::check_inputs(&mut c, &scenario.inputs);
+    super::workflow::check_inputs(
+        &mut c,
+        &scenario.inputs,
+        &crate::execute::secret_inputs(&as_workflow),
+    );
     super::notify::check_notify(&mut c, &scenario.notify, &scenario.inputs);
     if let Some(schedule) = &scenario.schedule {
         let secret = crate::execute::secret_inputs(&scenario.as_workflow());

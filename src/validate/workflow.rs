@@ -670,9 +670,13 @@ impl Checker<'_> {
 }
 
 /// The input specifications of a workflow or a scenario: names, patterns, ranges, defaults.
+/// `secret` names the secret inputs (`execute::secret_inputs`): a default written out for one
+/// is refused, as a secret `env:` value written out is (`literal_secret`): the definition is
+/// kept in the run's log (and shown by `serve`'s run form), so the value would be too.
 pub(super) fn check_inputs(
     c: &mut Checker<'_>,
     inputs: &BTreeMap<String, crate::definition::InputSpec>,
+    secret: &std::collections::BTreeSet<String>,
 ) {
     let mut inputs_seen: BTreeMap<String, &str> = BTreeMap::new();
     for (name, spec) in inputs {
@@ -723,6 +727,19 @@ pub(super) fn check_inputs(
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
+            if secret.contains(name) && crate::execute::may_be_secret(&text) {
+                c.hinted(
+                    &[base.as_slice(), &["default".into()]].concat(),
+                    format!(
+                        "input `{}` is secret, and its `default:` is written in the definition, which is kept in the run's log: the value would be too",
+                        shown(name)
+                    ),
+                    format!(
+                        "remove the default and give the value when the run starts: `--input {name}=...`, or CORTEX_INPUT_{} in the environment (out of sight of `ps`)",
+                        name.to_ascii_uppercase()
+                    ),
+                );
+            }
             let mut one = BTreeMap::new();
             one.insert(name.clone(), spec.clone());
             if let Err(problems) = super::resolve_inputs(&one, &[(name.clone(), text)], &|_| true) {
@@ -761,7 +778,7 @@ pub fn validate_workflow_cautioned(
     if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
         c.hinted(&["name".into()], bad.problem, bad.fix);
     }
-    check_inputs(&mut c, &wf.inputs);
+    check_inputs(&mut c, &wf.inputs, &crate::execute::secret_inputs(wf));
     super::notify::check_notify(&mut c, &wf.notify, &wf.inputs);
     if let Some(schedule) = &wf.schedule {
         let secret = crate::execute::secret_inputs(wf);

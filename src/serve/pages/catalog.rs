@@ -197,7 +197,10 @@ fn verdict(result: &Result<Output, CommandError>) -> Markup {
 /// One control of the run form, from an input's type.
 fn input_control(name: &str, spec: &InputSpec, secret: bool) -> Markup {
     let field = format!("input.{name}");
+    // A secret input's default is never shown (`validate` refuses one worth hiding; a short or
+    // common one is still a secret's value).
     let default = spec.default.as_ref().map(|v| match v {
+        _ if secret => crate::event::REDACTED.to_string(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     });
