@@ -801,24 +801,16 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         "results_rejected": rejected,
         "attempts_reaped": reaped,
     });
-    // A stop or an abort it recorded for a gone driver is not a run it drove: said apart.
-    let recorded: String = [(stopped, "stopped"), (aborted, "aborted")]
-        .into_iter()
-        .filter(|&(n, _)| n > 0)
-        .map(|(n, verb)| {
-            format!(
-                ", {verb} {} (as asked of {} driver, which is gone)",
-                crate::render::count(n as usize, "run"),
-                if n == 1 { "its" } else { "their" }
-            )
-        })
-        .collect();
-    let text = format!(
-        "Worker {name} stopped: drove {}{recorded}, ran {} of others' runs, {} ended, {} rejected.\n",
-        crate::render::count(driven as usize, "run"),
-        crate::render::count(units as usize, "unit"),
-        crate::render::count(reaped as usize, "lapsed attempt"),
-        crate::render::count(rejected as usize, "late result"),
+    let text = summary(
+        &name,
+        Counts {
+            driven,
+            stopped,
+            aborted,
+            units,
+            reaped,
+            rejected,
+        },
     );
     Ok(Output::new(doc, text, exit::OK))
 }
@@ -1312,5 +1304,72 @@ fn next_units(state: &RunState) -> Vec<usize> {
             vec![index]
         }
         _ => Vec::new(),
+    }
+}
+
+/// What a worker did, as its closing summary counts it.
+struct Counts {
+    driven: u64,
+    stopped: u64,
+    aborted: u64,
+    units: u64,
+    reaped: u64,
+    rejected: u64,
+}
+
+/// The worker's closing line. A stop or an abort it recorded for a gone driver
+/// (`takes_up_request`) is not a run it drove: said apart ("stopped 1 run (as asked of its
+/// driver, which is gone)"), and only when there was one. Before, such a run was "drove 1 run".
+fn summary(name: &str, c: Counts) -> String {
+    let recorded: String = [(c.stopped, "stopped"), (c.aborted, "aborted")]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, verb)| {
+            format!(
+                ", {verb} {} (as asked of {})",
+                crate::render::count(n as usize, "run"),
+                if n == 1 {
+                    "its driver, which is gone"
+                } else {
+                    "their drivers, which are gone"
+                }
+            )
+        })
+        .collect();
+    format!(
+        "Worker {name} stopped: drove {}{recorded}, ran {} of others' runs, {} ended, {} rejected.\n",
+        crate::render::count(c.driven as usize, "run"),
+        crate::render::count(c.units as usize, "unit"),
+        crate::render::count(c.reaped as usize, "lapsed attempt"),
+        crate::render::count(c.rejected as usize, "late result"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(driven: u64, stopped: u64, aborted: u64) -> Counts {
+        Counts {
+            driven,
+            stopped,
+            aborted,
+            units: 0,
+            reaped: 0,
+            rejected: 0,
+        }
+    }
+
+    #[test]
+    fn a_summary_counts_a_recorded_stop_apart_from_the_runs_driven() {
+        assert_eq!(
+            summary("w", counts(0, 1, 0)),
+            "Worker w stopped: drove 0 runs, stopped 1 run (as asked of its driver, which is gone), ran 0 units of others' runs, 0 lapsed attempts ended, 0 late results rejected.\n"
+        );
+        assert_eq!(
+            summary("w", counts(2, 0, 3)),
+            "Worker w stopped: drove 2 runs, aborted 3 runs (as asked of their drivers, which are gone), ran 0 units of others' runs, 0 lapsed attempts ended, 0 late results rejected.\n"
+        );
+        assert!(!summary("w", counts(1, 0, 0)).contains("stopped 0"));
     }
 }
