@@ -1448,8 +1448,27 @@ fn a_worker_without_the_next_phases_tags_hands_the_run_back(env: Env) {
         "name: tagged\ndescription: one phase needs a gpu\nphases:\n  - name: prep\n    run: 'true'\n  - name: train\n    condition: after:prep\n    runs_on: [gpu]\n    run: 'echo trained'\n",
     );
     let run = submit(&env, "orchestrate", "tagged");
-    let plain = Worker::start(&env, "plain", &["--until-idle"]);
-    assert_eq!(plain.exit_code(), 0, "--until-idle ends");
+    let plain = env.run(&[
+        "worker",
+        "--name",
+        "plain",
+        "--poll",
+        "100ms",
+        "--until-idle",
+    ]);
+    assert_eq!(
+        plain.code, 0,
+        "--until-idle ends: {}{}",
+        plain.stdout, plain.stderr
+    );
+    // It says why it leaves the run as it ends: the tags it does not offer.
+    assert!(
+        plain.stdout.contains(&format!(
+            "Run {run}: left as it is: its next work needs a worker offering tags `gpu`"
+        )),
+        "{}",
+        plain.stdout
+    );
     let doc = status(&env, &run);
     assert_eq!(doc["status"], "waiting", "{doc}");
     assert_eq!(
@@ -2480,8 +2499,21 @@ fn a_worker_records_the_stop_a_dead_driver_never_acted_on_and_leaves_the_run_sto
     );
     assert!(of_type(&env.events(&run), "run_stopped").is_empty());
 
-    let w = Worker::start(&env, "taker", &["--until-idle"]);
-    assert_eq!(w.exit_code(), 0);
+    let out = env.run(&[
+        "--json",
+        "worker",
+        "--name",
+        "taker",
+        "--poll",
+        "100ms",
+        "--until-idle",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // Counted as what it did: it recorded a stop, it drove nothing. Before: "drove 1 run".
+    let summary = out.json();
+    assert_eq!(summary["runs_stopped"], 1, "{summary}");
+    assert_eq!(summary["runs_driven"], 0, "{summary}");
+    assert_eq!(summary["runs_aborted"], 0, "{summary}");
     let ev = env.events(&run);
     let requested = of_type(&ev, "stop_requested");
     assert_eq!(requested.len(), 1, "{ev:?}");
@@ -2632,7 +2664,72 @@ fn a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not
     assert!(!said.contains("s3cr3t-value"), "{said}");
 }
 
+/// Two workers share a submitted run whose next phase becomes ready only once the first
+/// worker's phase is done, and only the second worker offers its tags: that worker, started
+/// with `--until-idle` while the first phase runs, finds nothing to claim now, says it waits
+/// for what comes, stays, runs the tagged phase and then ends. Before, `--until-idle` asked
+/// only what was claimable at that instant: the second worker exited at once, "drove 0 runs",
+/// and the run waited for a worker that had gone.
+fn until_idle_waits_for_the_units_another_workers_phase_leads_to(env: Env) {
+    scenario(
+        &env,
+        "relay",
+        "name: relay\ndescription: the second leg needs a gpu\nphases:\n  - name: first\n    run: 'touch first-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: second\n    condition: after:first\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    let first = Worker::start(&env, "first", &[]);
+    let run = submit(&env, "orchestrate", "relay");
+    ran(&env, "first-runs");
+    let second = Worker::start_heard(&env, "second", &["--tags=gpu", "--until-idle"]);
+    // Its full pass found nothing to claim and the run going on elsewhere: it waits.
+    second.heard(&format!(
+        "Run {run}: nothing to claim now, but units of it may come to this worker"
+    ));
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "second"), ["second"], "{ev:?}");
+    assert_eq!(status(&env, &run)["status"], "completed");
+    // Nothing more comes: `--until-idle` ends by itself, having run the unit.
+    second.heard("Worker second stopped:");
+    assert_eq!(second.exit_code(), 0);
+    assert_eq!(first.drain(), 0);
+    verify(&env);
+}
+
+/// A run that only a person can move on (its phase waits for a report; what follows comes
+/// after it) holds no `--until-idle` worker: it ends at once and says why it leaves the run.
+fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
+    scenario(
+        &env,
+        "revs",
+        "name: revs\ndescription: a reported phase, then one that runs\nphases:\n  - {name: r1}\n  - {name: r2, condition: 'after:r1', run: 'true'}\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "revs"]);
+    assert_eq!(
+        out.code, 3,
+        "waits for a report: {}{}",
+        out.stdout, out.stderr
+    );
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let out = env.run(&["worker", "--name", "w", "--poll", "100ms", "--until-idle"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "Run {run}: left as it is: it waits for a person: a report on `r1`."
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("drove 0 runs"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("nothing to claim now"),
+        "{}",
+        out.stdout
+    );
+}
+
 common::on_both_stores!(
+    until_idle_waits_for_the_units_another_workers_phase_leads_to,
+    until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so,
     a_worker_records_the_stop_a_dead_driver_never_acted_on_and_leaves_the_run_stopped,
     a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not_hold,
     a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped,

@@ -373,6 +373,14 @@ fn finished(outcome: Outcome, reason: Option<String>) -> Event {
     }
 }
 
+/// A process as the log names it to people: `pid N on HOST` (a driver's `run_started`
+/// `driver`, a lock's or a lease's holder). The one wording of every message that names a
+/// driver's process and host — an interrupted attempt's reason, a worker taking over a run, a
+/// status line — so that a reader (or a grep) finds the same words wherever it is said.
+pub fn process_on(pid: u32, host: &str) -> String {
+    format!("pid {pid} on {host}")
+}
+
 /// Why an attempt in flight when its driver died ends without an outcome (recorded by the
 /// process that takes the run over: a resume, or an operator's report driving it on).
 pub const DRIVER_GONE: &str = "its driver ended before it finished; it runs again as a new attempt";
@@ -394,9 +402,9 @@ fn driver_gone(state: &RunState, lease_lapsed: bool) -> String {
         let holder = match (worker, state.driver.as_ref()) {
             (Some(worker), _) => format!("worker {worker} on {host}"),
             (None, Some(driver)) => format!(
-                "{} (pid {}) on {host}",
+                "{} ({})",
                 state.driven_by.as_deref().unwrap_or("a command"),
-                driver.pid
+                process_on(driver.pid, &driver.host)
             ),
             (None, None) => "its driver".to_string(),
         };
@@ -409,10 +417,9 @@ fn driver_gone(state: &RunState, lease_lapsed: bool) -> String {
             "its driver, worker {worker} on {host}, ended before it finished; it runs again as a new attempt"
         ),
         (None, Some(driver)) => format!(
-            "its driver, {} (pid {}) on {}, ended before it finished; it runs again as a new attempt",
+            "its driver, {} ({}), ended before it finished; it runs again as a new attempt",
             state.driven_by.as_deref().unwrap_or("a command"),
-            driver.pid,
-            driver.host
+            process_on(driver.pid, &driver.host)
         ),
         (None, None) => DRIVER_GONE.to_string(),
     }

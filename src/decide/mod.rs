@@ -18,7 +18,7 @@ pub use agents::{
     AgentCommand, AgentRegistry, BY_HAND, REGISTRY_STREAM, decide_registry, evolve_registry,
 };
 pub use command::{AttemptReport, Command, LoggedOutput};
-pub use decider::{DRIVER_GONE, decide, not_for_workers, orphaned, pending_request};
+pub use decider::{DRIVER_GONE, decide, not_for_workers, orphaned, pending_request, process_on};
 pub use error::DecideError;
 pub use items::item_name;
 pub use outputs::{MAX_OUTPUT_BYTES, outputs_bytes, outputs_too_large, too_large};

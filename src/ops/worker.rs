@@ -250,6 +250,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // again before each claim, so a run whose log is restored is taken again).
     let mut refused: BTreeSet<String> = BTreeSet::new();
     let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
+    // The runs whose stop or abort, asked of a driver that is gone, this worker recorded
+    // (`takes_up_request`): counted apart from the runs it drove, which it did not.
+    let (mut stopped, mut aborted) = (0u64, 0u64);
+    // Why this worker leaves runs nobody drives that have nothing for it (a person to act,
+    // tags it does not offer), as the last full pass found them: said as `--until-idle` ends.
+    let mut left_waiting: std::collections::BTreeMap<String, String> = Default::default();
+    // The runs `--until-idle` waited for, units of them being on their way here (said once).
+    let mut waited_ahead: BTreeSet<String> = BTreeSet::new();
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     // What the last wait heard of (the runs appended to), none for a full pass; the runs to
@@ -320,9 +328,12 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        let taken_before = (driven, units);
+        let taken_before = (driven, units, stopped, aborted);
         // Whether a run this worker would take waits for a driver lease to lapse.
         let mut pending = false;
+        // Whether a run another live process moves on has units ahead that may come to this
+        // worker (`plan::work_ahead`): `--until-idle` does not end while one has.
+        let mut ahead: Option<String> = None;
         // A submitted run still locked on this host: its submitter lets go right after the
         // commit that woke this worker, so it is looked at again soon, not at the next poll.
         let mut soon = false;
@@ -355,6 +366,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         ..RunQuery::kind(None)
                     })?;
                     seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
+                    left_waiting.clear();
                     backoff.retain(|key, _| {
                         key.split_once('/')
                             .is_some_and(|(run, _)| seen.contains_key(run))
@@ -467,8 +479,28 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     }
                     continue;
                 }
+                // Held by another live process (its driver, or a unit's lease): not idle while
+                // it has units ahead that may come here once what runs now is done (a run whose
+                // secret inputs this worker lacks was left above: nothing of it comes here).
+                let held_elsewhere = alive
+                    || leases.iter().any(|l| {
+                        l.unit != DRIVER_UNIT
+                            && !l.lapsed()
+                            && l.holder != seat.holder
+                            && !holder_gone(l)
+                    });
+                if held_elsewhere && ahead.is_none() {
+                    let by_worker = driver
+                        .as_ref()
+                        .is_some_and(|d| d.holder.starts_with("worker:"));
+                    ahead = crate::plan::work_ahead(&state, &opts.tags, by_worker)
+                        .then(|| run_id.clone());
+                }
                 if !alive {
                     if !take_up && !wants_driving(&state, &opts.tags) {
+                        if let Some(why) = crate::plan::left_waiting(&state, &opts.tags) {
+                            left_waiting.insert(run_id.clone(), why);
+                        }
                         continue;
                     }
                     // What it would run next reads a secret output another process recorded
@@ -555,7 +587,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     waiting_for.remove(&run_id);
                     busy.insert(run_id.clone());
                     live.stop.holding(true);
-                    driven += 1;
+                    match (take_up, state.abort_requested.is_some()) {
+                        (false, _) => driven += 1,
+                        (true, false) => stopped += 1,
+                        (true, true) => aborted += 1,
+                    }
                     // Why it is taken, as its log says: a driver whose session the log leaves
                     // open with work in hand (`interrupted`) ended before it finished, whether
                     // or not it left a lease or a lock behind (a SIGKILLed driver of this home
@@ -692,8 +728,30 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             }
             Err(e) => return Err(e.into()),
         }
-        if full && opts.until_idle && busy.is_empty() && !pending && taken_before == (driven, units)
+        if full
+            && opts.until_idle
+            && let Some(run_id) = &ahead
+            && waited_ahead.insert(run_id.clone())
         {
+            live.observer.note(&format!(
+                "Run {run_id}: nothing to claim now, but units of it may come to this worker once what runs elsewhere is done: --until-idle waits for them.\n"
+            ));
+        }
+        // Idle: nothing of this worker's runs, nothing it took in this full pass, no run it
+        // waits to take (a driver lease to lapse), no retry it waits to claim (a backoff), and
+        // no run another process moves on with units ahead that may come here.
+        if full
+            && opts.until_idle
+            && busy.is_empty()
+            && !pending
+            && ahead.is_none()
+            && due_at.is_none()
+            && taken_before == (driven, units, stopped, aborted)
+        {
+            for (run_id, why) in &left_waiting {
+                live.observer
+                    .note(&format!("Run {run_id}: left as it is: {why}.\n"));
+            }
             break;
         }
         // While threads of this worker run, the wait is cut into slices and ends as soon as
@@ -737,16 +795,22 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         "host": seat.host,
         "tags": opts.tags,
         "runs_driven": driven,
+        "runs_stopped": stopped,
+        "runs_aborted": aborted,
         "units_run": units,
         "results_rejected": rejected,
         "attempts_reaped": reaped,
     });
-    let text = format!(
-        "Worker {name} stopped: drove {}, ran {} of others' runs, {} ended, {} rejected.\n",
-        crate::render::count(driven as usize, "run"),
-        crate::render::count(units as usize, "unit"),
-        crate::render::count(reaped as usize, "lapsed attempt"),
-        crate::render::count(rejected as usize, "late result"),
+    let text = summary(
+        &name,
+        Counts {
+            driven,
+            stopped,
+            aborted,
+            units,
+            reaped,
+            rejected,
+        },
     );
     Ok(Output::new(doc, text, exit::OK))
 }
@@ -1201,8 +1265,8 @@ fn driver_gone(store: &dyn crate::store::EventStore, state: &RunState) -> Option
         format!("its driver (pid {}) died before the run finished", d.pid)
     } else {
         format!(
-            "its driver (pid {} on {}) ended before the run finished",
-            d.pid, d.host
+            "its driver ({}) ended before the run finished",
+            crate::decide::process_on(d.pid, &d.host)
         )
     })
 }
@@ -1240,5 +1304,72 @@ fn next_units(state: &RunState) -> Vec<usize> {
             vec![index]
         }
         _ => Vec::new(),
+    }
+}
+
+/// What a worker did, as its closing summary counts it.
+struct Counts {
+    driven: u64,
+    stopped: u64,
+    aborted: u64,
+    units: u64,
+    reaped: u64,
+    rejected: u64,
+}
+
+/// The worker's closing line. A stop or an abort it recorded for a gone driver
+/// (`takes_up_request`) is not a run it drove: said apart ("stopped 1 run (as asked of its
+/// driver, which is gone)"), and only when there was one. Before, such a run was "drove 1 run".
+fn summary(name: &str, c: Counts) -> String {
+    let recorded: String = [(c.stopped, "stopped"), (c.aborted, "aborted")]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, verb)| {
+            format!(
+                ", {verb} {} (as asked of {})",
+                crate::render::count(n as usize, "run"),
+                if n == 1 {
+                    "its driver, which is gone"
+                } else {
+                    "their drivers, which are gone"
+                }
+            )
+        })
+        .collect();
+    format!(
+        "Worker {name} stopped: drove {}{recorded}, ran {} of others' runs, {} ended, {} rejected.\n",
+        crate::render::count(c.driven as usize, "run"),
+        crate::render::count(c.units as usize, "unit"),
+        crate::render::count(c.reaped as usize, "lapsed attempt"),
+        crate::render::count(c.rejected as usize, "late result"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(driven: u64, stopped: u64, aborted: u64) -> Counts {
+        Counts {
+            driven,
+            stopped,
+            aborted,
+            units: 0,
+            reaped: 0,
+            rejected: 0,
+        }
+    }
+
+    #[test]
+    fn a_summary_counts_a_recorded_stop_apart_from_the_runs_driven() {
+        assert_eq!(
+            summary("w", counts(0, 1, 0)),
+            "Worker w stopped: drove 0 runs, stopped 1 run (as asked of its driver, which is gone), ran 0 units of others' runs, 0 lapsed attempts ended, 0 late results rejected.\n"
+        );
+        assert_eq!(
+            summary("w", counts(2, 0, 3)),
+            "Worker w stopped: drove 2 runs, aborted 3 runs (as asked of their drivers, which are gone), ran 0 units of others' runs, 0 lapsed attempts ended, 0 late results rejected.\n"
+        );
+        assert!(!summary("w", counts(1, 0, 0)).contains("stopped 0"));
     }
 }

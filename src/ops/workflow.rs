@@ -1127,8 +1127,8 @@ pub fn status_output(
         for s in &mut view.steps {
             if s.status == StepStatus::Running && s.worker.is_none() {
                 s.worker = Some(format!(
-                    "driver pid {} on {} (the process its log names; its lock is not in this home)",
-                    holder.pid, holder.host
+                    "driver {} (the process its log names; its lock is not in this home)",
+                    crate::decide::process_on(holder.pid, &holder.host)
                 ));
             }
         }

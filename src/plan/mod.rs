@@ -1,6 +1,7 @@
 //! Planning: what the run should do next, and what a resume would do, as pure functions of
 //! the run's state.
 
+mod ahead;
 mod child;
 mod dag;
 mod next;
@@ -10,6 +11,7 @@ mod ready;
 mod schedule;
 mod setting;
 
+pub use ahead::{left_waiting, work_ahead};
 pub use child::{
     ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan,
     child_plan_with, child_start, waits_for_worker,
