@@ -70,6 +70,7 @@ pub use process::{
     CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,
     end_orphan_group, end_orphan_groups, run_process, run_process_tracked,
 };
+pub use procinfo::gone_here;
 pub use runner::{
     AttemptOutcome, LineSink, Runner, attempt_log_name, end_notify_orphans_of, end_orphans_of,
     notify_cut_short_of, orphans_alive_of, unit_key,

@@ -98,6 +98,12 @@ pub fn started_with(pid: i32, entry: &str) -> bool {
         .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == entry.as_bytes()))
 }
 
+/// Is there no process `pid` on this host now? False when one is there (stopped, a zombie
+/// not yet reaped, or another's that took the number).
+pub fn gone_here(pid: u32) -> bool {
+    i32::try_from(pid).is_ok_and(|pid| stat(pid).is_none())
+}
+
 /// When process `pid` started, by the wall clock (to the clock tick), if it is alive.
 pub fn started_at(pid: i32) -> Option<SystemTime> {
     let start = stat(pid)?.start;

@@ -1247,7 +1247,10 @@ fn run_unit(
 
 /// How the driver of a run nobody drives ended, if the log says it ended before the run
 /// finished (its session open with work in hand: `interrupted`): "its driver (pid N) died
-/// before the run finished" for one of this host, naming the host for another's.
+/// before the run finished" for one of this host, naming the host for another's. On a store
+/// whose drivers hold leases, a lapse is all that is known unless the process is provably gone
+/// from this host (a frozen or cut-off process lets its lease lapse too, alive): "its driver's
+/// lease lapsed", never "died" of a process that may be alive.
 fn driver_gone(store: &dyn crate::store::EventStore, state: &RunState) -> Option<String> {
     if crate::project::run_status(state, false) != crate::project::RunStatus::Interrupted {
         return None;
@@ -1256,10 +1259,18 @@ fn driver_gone(store: &dyn crate::store::EventStore, state: &RunState) -> Option
         return None;
     }
     let d = state.driver.as_ref()?;
+    if store.drivers_leased() && !(d.host == hostname() && crate::execute::gone_here(d.pid)) {
+        return Some(format!(
+            "its driver's lease lapsed ({}) before the run finished",
+            crate::decide::process_on(d.pid, &d.host)
+        ));
+    }
     Some(if d.host == hostname() {
         // Said to have died only once its process is gone (not the process that recorded
         // the run a moment ago, still on its way to its lock).
-        if crate::execute::live_recorded_driver(store, state).is_some() {
+        if crate::execute::live_recorded_driver(store, state).is_some()
+            || !crate::execute::gone_here(d.pid)
+        {
             return None;
         }
         format!("its driver (pid {}) died before the run finished", d.pid)
