@@ -333,10 +333,13 @@ common::on_both_stores!(
 );
 
 /// A `check:` criterion reading its own phase's output has no value until the phase
-/// completes: it was shown to the agent (on its stdin, and in the rendered prompt) as
-/// "(no output `file` of phase `write`: it has not completed)" in place of the value, while
-/// status showed the template. It is shown as written everywhere now, as the check will read
-/// it once the output is given.
+/// completes. In the prompt (an agent's stdin, the rendered prompt of a waiting phase) it is
+/// said as a person reads it, "(output `file`, not given yet)", as a workflow prompt says an
+/// output not given yet, never the raw `${{ ... }}` (nor "it has not completed", which read as
+/// a failure). Otherwise a check is shown as written, its templates as templates, whatever
+/// values the run has (in the checklist, the gate lines and the prompt): a value pasted into
+/// a command shown as `$ COMMAND` ran when pasted. The check's own output is what the report must give: the
+/// suggestion carries `--output note=VALUE`, said as what its gate reads.
 fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
     std::fs::create_dir_all(env.home().join("agents")).unwrap();
     std::fs::write(
@@ -350,19 +353,29 @@ fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
     );
     let out = env.run(&["orchestrate", "run", "w"]);
     assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
-    let template = "test -f \"${{ phases.write.outputs.file }}\"";
     let prompt = std::fs::read_to_string(env.file("prompt.txt")).unwrap();
-    assert!(prompt.contains(template), "{prompt}");
+    assert!(
+        prompt.contains("test -f \"(output `file`, not given yet)\""),
+        "{prompt}"
+    );
+    assert!(!prompt.contains("${{"), "{prompt}");
     assert!(!prompt.contains("has not completed"), "{prompt}");
-    // The later phase reads the value, and its own output not given yet as written.
+    // The later phase's checks as written, the value of the output they read known or not.
     let doc = env.run(&["--json", "orchestrate", "status", "w"]).json();
     assert_eq!(
-        doc["phases"][1]["criteria"][0]["criterion"], "check: test -f \"made\"",
+        doc["phases"][1]["criteria"][0]["criterion"],
+        "check: test -f \"${{ phases.write.outputs.file }}\"",
         "{doc}"
     );
     assert_eq!(
         doc["phases"][1]["criteria"][1]["criterion"],
         "check: test -n \"${{ phases.later.outputs.note }}\"",
+        "{doc}"
+    );
+    let prompt = doc["phases"][1]["prompt"].as_str().unwrap_or_default();
+    assert!(
+        prompt.contains("check: test -f \"${{ phases.write.outputs.file }}\"")
+            && prompt.contains("test -n \"(output `note`, not given yet)\""),
         "{doc}"
     );
     assert!(!out.stdout.contains("has not completed"), "{}", out.stdout);

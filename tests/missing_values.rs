@@ -68,11 +68,12 @@ fn a_missing_phase_output_in_a_phase_env_is_empty() {
     );
 }
 
-/// A report refused by a `validate:` check names the check as it ran (templates rendered,
-/// secrets redacted), in human output and in `--json` `errors`; before, it showed the
-/// `${{ ... }}` it was written with.
+/// A report refused by a `validate:` check names the check as written (templates as
+/// templates: a value pasted into its text read as a command, and a secret output's value was
+/// written out) and then the values its templates had, a secret's `***`, in human output and
+/// in `--json` `errors`.
 #[test]
-fn a_refused_report_shows_the_check_as_rendered_with_secrets_redacted() {
+fn a_refused_report_shows_the_check_as_written_with_its_values_secrets_redacted() {
     let env = Env::new();
     env.workflow(
         "chk",
@@ -107,7 +108,7 @@ steps:
         &token,
     );
     assert_eq!(human.code, 2, "{}{}", human.stdout, human.stderr);
-    insta::assert_snapshot!("refused_report_check_rendered", human.snapshot(&env));
+    insta::assert_snapshot!("refused_report_check_as_written", human.snapshot(&env));
     let json = env.run_with(
         &[
             "--json",
@@ -125,8 +126,15 @@ steps:
         .as_str()
         .unwrap()
         .to_string();
-    assert!(message.contains("test -f \"no-such-file\""), "{message}");
-    assert!(!message.contains("${{"), "{message}");
+    assert!(
+        message.contains("`test -f \"${{ steps.Plan it.outputs.plan }}\" && test \"${{ inputs.api_token }}\" = x` exited with code 1"),
+        "{message}"
+    );
+    assert!(
+        message.contains("steps.Plan it.outputs.plan = 'no-such-file'")
+            && message.contains("inputs.api_token = ***"),
+        "{message}"
+    );
     assert!(
         !json.stdout.contains("hunter2-very-secret"),
         "{}",

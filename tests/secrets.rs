@@ -2382,3 +2382,204 @@ fn written_lock_file(env: &Env) -> (std::path::PathBuf, String) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Everything said of the latest run of `kind` (`workflow` or `orchestrate`) — its status,
+/// human and `--json`, its log shown and exported — and what is stored under the home and in
+/// the log: none holds `secret`.
+fn assert_said_nowhere(env: &Env, kind: &str, secret: &str) {
+    let found = files_holding(&env.home(), secret);
+    assert!(found.is_empty(), "the secret is stored in {found:?}");
+    assert!(
+        env.log_holding(secret).is_empty(),
+        "{:?}",
+        env.log_holding(secret)
+    );
+    for args in [
+        vec![kind, "status"],
+        vec!["--json", kind, "status"],
+        vec!["log", "export"],
+        vec!["log", "show"],
+    ] {
+        let out = env.run(&args);
+        assert!(
+            !out.text().contains(secret),
+            "`{}` says the secret:\n{}",
+            args.join(" "),
+            out.text()
+        );
+    }
+}
+
+/// A `validate: - run:` gate (a workflow's) and a `check:` criterion (a scenario's) that read
+/// a secret output and fail: the problem named the check with its templates rendered, the
+/// secret's value pasted in, and `validation_failed` stored it in clear (and the status, the
+/// log and the driver's lines showed it) while `output_recorded` kept `***`. The check is
+/// named as written, its values after it with the secret's `***`; and the journal scrubs an
+/// attempt's secret outputs whether or not they are recorded.
+#[test]
+fn a_failing_gate_that_reads_a_secret_output_never_says_its_value() {
+    let secret = "ghp_FileSecret77777";
+    let env = with_token(secret);
+    env.workflow(
+        "w2",
+        "name: w2\nsteps:\n  - name: Login\n    run: echo \"api_token=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n    retry: {max_retry_attempts: 0}\n    validate:\n      - run: test \"${{ steps.Login.outputs.api_token }}\" = \"expected-value-123\"\n",
+    );
+    let run = env.run(&["workflow", "run", "w2"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(!run.text().contains(secret), "{}", run.text());
+    assert!(
+        run.stdout.contains(
+            "`test \"${{ steps.Login.outputs.api_token }}\" = \"expected-value-123\"` exited with code 1 (steps.Login.outputs.api_token = ***)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_said_nowhere(&env, "workflow", secret);
+
+    let env = with_token(secret);
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - name: login\n    description: log in\n    run: echo \"api_token=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n    success_criteria:\n      - check: test \"${{ phases.login.outputs.api_token }}\" = \"expected-value-123\"\n",
+    );
+    let run = env.run(&["orchestrate", "run", "sc"]);
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.text().contains(secret), "{}", run.text());
+    assert!(
+        run.text().contains("phases.login.outputs.api_token = ***"),
+        "{}",
+        run.text()
+    );
+    assert_said_nowhere(&env, "orchestrate", secret);
+}
+
+/// A report whose secret output fails its step's (or phase's) gate is refused with exit 2:
+/// the refusal, on stderr and in `--json` (`detail`, `errors[].message`), named the check
+/// with the value pasted in. It says `***`.
+#[test]
+fn a_refused_report_never_echoes_the_secret_output_it_gave() {
+    let secret = "ghp_RealSecret987654";
+    let env = Env::new();
+    env.workflow(
+        "w3",
+        "name: w3\nsteps:\n  - name: Login\n    prompt: log in\n    validate:\n      - run: test \"${{ steps.Login.outputs.api_token }}\" = \"expected-value-123\"\n  - name: After\n    run: echo hi\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w3"]).code, 3);
+    let given = format!("api_token={secret}");
+    let human = env.run(&["workflow", "step", "complete", "Login", "--output", &given]);
+    assert_eq!(human.code, 2, "{}{}", human.stdout, human.stderr);
+    assert!(!human.text().contains(secret), "{}", human.text());
+    assert!(human.stderr.contains("api_token = ***"), "{}", human.stderr);
+    let json = env.run(&[
+        "--json", "workflow", "step", "complete", "Login", "--output", &given,
+    ]);
+    assert_eq!(json.code, 2);
+    assert!(!json.text().contains(secret), "{}", json.text());
+    let doc = json.json();
+    assert!(
+        doc["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("api_token = ***")),
+        "{doc}"
+    );
+    assert_said_nowhere(&env, "workflow", secret);
+
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - name: login\n    description: log in\n    success_criteria:\n      - check: test \"${{ phases.login.outputs.api_token }}\" = \"expected-value-123\"\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
+    let human = env.run(&["orchestrate", "complete", "sc", "login", "--output", &given]);
+    assert_eq!(human.code, 2, "{}{}", human.stdout, human.stderr);
+    assert!(!human.text().contains(secret), "{}", human.text());
+    let json = env.run(&[
+        "--json",
+        "orchestrate",
+        "complete",
+        "sc",
+        "login",
+        "--output",
+        &given,
+    ]);
+    assert_eq!(json.code, 2);
+    assert!(!json.text().contains(secret), "{}", json.text());
+    assert!(
+        json.json()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("***"))
+    );
+    assert_said_nowhere(&env, "orchestrate", secret);
+}
+
+/// Whoever appends an attempt's end scrubs the secret outputs it carries, recorded or not: an
+/// attempt whose gate failed records no `output_recorded` (which would hold the value as a
+/// secret), and a problem text that quoted the value — from any caller, not only the runner's
+/// checks — went to `validation_failed` in clear.
+#[test]
+fn the_journal_scrubs_the_secret_outputs_of_an_attempt_its_gate_failed() {
+    use cortex::decide::{AttemptReport, Command};
+    use cortex::definition::{Config, Durability, parse_workflow, snapshot};
+    use cortex::execute::{IdGen, Journal, SystemClock, UlidIds};
+    use cortex::store::{EventStore, SqliteStore};
+    let secret = "ghp_JournalSecret4242";
+    let env = Env::new();
+    let wf = parse_workflow(
+        "w.yaml",
+        "name: w\nsteps:\n  - name: Login\n    run: 'true'\n    retry: {max_retry_attempts: 0}\n    validate:\n      - run: test -n \"${{ steps.Login.outputs.api_token }}\"\n",
+    )
+    .unwrap();
+    let mut ids = UlidIds::default();
+    let run_id = ids.next_id();
+    let mut store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+    let clock = SystemClock;
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap();
+    journal
+        .submit(Command::Start(Box::new(RunStarted {
+            config: Config::default(),
+            working_dir: env.project().display().to_string(),
+            ..common::run_started(
+                RunKind::Workflow,
+                &wf.name,
+                snapshot(&wf),
+                "w.yaml",
+                Operator {
+                    actor: "tester".into(),
+                    message: None,
+                },
+            )
+        })))
+        .unwrap();
+    journal
+        .submit(Command::RecordPreValidation { problems: vec![] })
+        .unwrap();
+    journal
+        .submit(Command::StartAttempt {
+            step: "Login".into(),
+        })
+        .unwrap();
+    journal
+        .submit(Command::FinishAttempt(Box::new(AttemptReport {
+            step: "Login".into(),
+            attempt: 1,
+            end: AttemptEnd::Exited { code: 0 },
+            outputs: vec![("api_token".into(), secret.into())],
+            output_tail: String::new(),
+            validation_problems: vec![format!("`test -n \"{secret}\"` exited with code 1")],
+            by: None,
+            agent: None,
+            log: None,
+            permanent: false,
+        })))
+        .unwrap();
+    drop(journal);
+    let events = store.read_run(&run_id).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|r| matches!(r.event, Event::ValidationFailed { .. })),
+        "{events:?}"
+    );
+    let said = format!("{events:?}");
+    assert!(!said.contains(secret), "{said}");
+    assert!(env.log_holding(secret).is_empty());
+}

@@ -279,3 +279,143 @@ fn the_suggested_report_of_a_step_whose_checks_need_a_secret_input_says_how_to_g
     assert_eq!(given.code, 0, "{}", given.text());
     assert_eq!(env.status(None)["status"], "completed");
 }
+
+/// The suggestion to report on a step (or phase) whose own gate (`validate: - run:`, a
+/// `check:` criterion) reads one of its outputs carries `--output KEY=VALUE`, in the human
+/// "Next:" line and in `next[].argv` alike, and its why says the report gives it. Before, only
+/// an `output:` gate put it there, and the why said "later steps use --output api_token=VALUE"
+/// of what the step's own gate needed: pasted, the suggestion was refused with exit 2. A report
+/// that leaves it out is told which output to give and how.
+#[test]
+fn an_output_its_own_gate_reads_is_in_the_suggestion_and_the_suggestion_passes() {
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - name: login\n    description: log in\n    success_criteria:\n      - check: test -n \"${{ phases.login.outputs.api_token }}\"\n  - name: after\n    description: then\n    condition: after:login\n",
+    );
+    let run = env.run(&["orchestrate", "run", "sc"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["orchestrate", "status", "sc"]);
+    let json = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_pastes_exactly(&env, &status.stdout, &json["next"]);
+    let complete = json["next"][0].clone();
+    let argv: Vec<String> = serde_json::from_value(complete["argv"].clone()).unwrap();
+    assert_eq!(
+        argv[argv.len() - 2..],
+        ["--output", "api_token=VALUE"],
+        "{json}"
+    );
+    let why = complete["why"].as_str().unwrap();
+    assert!(
+        why.contains("giving `api_token`") && !why.contains("later steps"),
+        "{why}"
+    );
+    insta::assert_snapshot!("own_gate_output_suggested", status.snapshot(&env));
+    // Left out, the gate's failure says which output and how to give it.
+    let bare = env.run(&["orchestrate", "complete", "sc", "login"]);
+    assert_eq!(bare.code, 2, "{}{}", bare.stdout, bare.stderr);
+    assert!(
+        bare.stderr
+            .contains("output `api_token` was not given: add --output api_token=VALUE"),
+        "{}",
+        bare.stderr
+    );
+    // The suggestion as given, VALUE filled in, passes.
+    let filled: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| a.replace("=VALUE", "=tok-123"))
+        .collect();
+    let args: Vec<&str> = filled.iter().map(String::as_str).collect();
+    let done = env.run(&args);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let after = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(after["phases"][0]["status"], "completed", "{after}");
+
+    // A workflow's prompt step with such a gate: the same.
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: Login\n    prompt: log in\n    validate:\n      - run: test -n \"${{ steps.Login.outputs.api_token }}\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let status = env.run(&["workflow", "status"]);
+    let json = env.status(None);
+    assert_pastes_exactly(&env, &status.stdout, &json["next"]);
+    let argv: Vec<String> = serde_json::from_value(json["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(
+        argv[argv.len() - 2..],
+        ["--output", "api_token=VALUE"],
+        "{json}"
+    );
+    assert!(
+        status
+            .stdout
+            .contains("Report with: --output api_token=VALUE"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        !status.stdout.contains("Later steps use"),
+        "{}",
+        status.stdout
+    );
+}
+
+/// A check is shown as written, its templates as templates: the checklist's `$ COMMAND`
+/// lines and the `--at` view's "Gate check:" pasted a value a report gave into shell text
+/// (`test -n "$(touch PWNED) `id`"`), and pasting it ran that (SPEC §7). The past view
+/// suggests nothing (no "Later steps use:"), and a waiting phase's prompt says an output not
+/// given yet in words, as a workflow prompt does, never as the raw `${{ ... }}`.
+#[test]
+fn checks_are_shown_as_written_and_pasting_one_runs_no_value_a_report_gave() {
+    let env = Env::new();
+    env.scenario(
+        "hs",
+        "name: hs\ndescription: d\nphases:\n  - name: first\n    description: give out\n    success_criteria:\n      - check: test -n \"${{ phases.first.outputs.out }}\"\n  - name: second\n    description: then\n    condition: after:first\n    success_criteria:\n      - check: test -n \"${{ phases.first.outputs.out }}\"\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "hs"]).code, 3);
+    // Waiting, its prompt names the output it is to give.
+    let json = env.run(&["--json", "orchestrate", "status", "hs"]).json();
+    let prompt = json["phases"][0]["prompt"].as_str().unwrap_or_default();
+    assert!(
+        prompt.contains("(output `out`, not given yet)") && !prompt.contains("${{"),
+        "{json}"
+    );
+    let done = env.run(&[
+        "orchestrate",
+        "complete",
+        "hs",
+        "first",
+        "--output",
+        "out=$(touch PWNED) `id`",
+    ]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let status = env.run(&["orchestrate", "status", "hs"]);
+    let past = env.run(&["orchestrate", "status", "hs", "--at", "2"]);
+    let scratch = tempfile::tempdir().unwrap();
+    for text in [&status.stdout, &past.stdout, &done.stdout] {
+        assert!(!text.contains("test -n \"$(touch"), "{text}");
+        // Every check line, pasted, runs nothing a report gave.
+        for line in text.lines() {
+            let cmd = line
+                .split_once("] $ ")
+                .or_else(|| line.split_once("Gate check: "))
+                .map(|(_, c)| c);
+            if let Some(cmd) = cmd {
+                let _ = paste(cmd, scratch.path());
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).unwrap().count(),
+        0,
+        "pasting a check line created files"
+    );
+    assert!(
+        !past.stdout.contains("Later steps use") && !past.stdout.contains("Report with"),
+        "{}",
+        past.stdout
+    );
+    insta::assert_snapshot!("checks_as_written_status", status.snapshot(&env));
+    insta::assert_snapshot!("checks_as_written_past", past.snapshot(&env));
+}

@@ -552,32 +552,73 @@ impl RunState {
 
     /// A prompt (or a phase's checklist item) as a person or an agent reads it, wherever it is
     /// shown (status, `--json`, MCP, the web page, the progress lines, an agent's stdin): each
-    /// template rendered with the value `resolve` gives, and one that has no value (an output
-    /// of a step that was skipped, or that wrote none; an input not given) as a marker that
-    /// says so and why (`absent_value`), never as nothing. An output of a step that has not
-    /// completed yet (a `check:` reading its own phase's output, shown before the phase
-    /// ends) has no value yet, not none: it is shown as written. The one rendering of
-    /// prompts: `render_prompt_in` is it with the run's own values.
+    /// template rendered with the value `resolve` gives, and one that has no value as a marker
+    /// that says so and why (`absent_value`), never as nothing nor as the raw `${{ ... }}`.
+    /// `unit`: the step or phase the text is of (its own outputs are named as its own). The
+    /// one rendering of prompts: `render_prompt_in` is it with the run's own values.
     pub fn render_prompt_with(
         &self,
         text: &str,
+        unit: Option<usize>,
         resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
     ) -> String {
         crate::definition::template::render_text(text, &|r| {
-            resolve(r).or_else(|| self.absent_value(r))
+            resolve(r).or_else(|| self.absent_value(r, unit))
         })
     }
 
     /// `render_prompt_with` the run's values as seen from unit `unit` (`template_value_in`).
+    /// A phase's `check:` criteria in its prompt ("- check: COMMAND" under "Success
+    /// criteria:") are commands, shown as written as everywhere else: a value pasted into one
+    /// (an output a report gave, `$(touch x)`) is what an agent reading the prompt would run.
+    /// Only a template with no value is said in words there (`absent_value`).
     pub fn render_prompt_in(&self, text: &str, unit: usize) -> String {
-        self.render_prompt_with(text, &|r| self.template_value_in(r, Some(unit)))
+        let value =
+            |r: &crate::definition::template::Reference| self.template_value_in(r, Some(unit));
+        if !self.is_scenario() || !text.contains("\n- check: ") {
+            return self.render_prompt_with(text, Some(unit), &value);
+        }
+        // The text cut where a check begins or ends, each piece rendered as what it is.
+        let mut pieces: Vec<(bool, String)> = Vec::new();
+        let mut in_check = false;
+        for line in text.split_inclusive('\n') {
+            if line.starts_with("- ") {
+                in_check = line.starts_with("- check: ");
+            }
+            match pieces.last_mut() {
+                Some((check, piece)) if *check == in_check && !line.starts_with("- ") => {
+                    piece.push_str(line)
+                }
+                _ => pieces.push((in_check, line.to_string())),
+            }
+        }
+        pieces
+            .into_iter()
+            .map(|(check, piece)| {
+                if check {
+                    crate::definition::template::render_text(&piece, &|r| {
+                        value(r)
+                            .is_none()
+                            .then(|| self.absent_value(r, Some(unit)))?
+                    })
+                } else {
+                    self.render_prompt_with(&piece, Some(unit), &value)
+                }
+            })
+            .collect()
     }
 
     /// What a prompt shows for a template the run has no value for: what is missing and why,
-    /// in parentheses (`(no output `plan` of step `Plan`: it was skipped)`); none for an
-    /// output of a step that has not completed yet (it may still write it): the template is
-    /// shown as written.
-    pub fn absent_value(&self, r: &crate::definition::template::Reference) -> Option<String> {
+    /// in parentheses (`(no output `plan` of step `Plan`: it was skipped)`). An output of a
+    /// step that has not completed yet has no value yet, not none (it may still be given):
+    /// `(output `out`, not given yet)` for one of `unit` itself (a `check:` reading its own
+    /// phase's output, in the phase's prompt while it waits), `(output `out` of step `S`, not
+    /// given yet)` for another's. Before, it was shown as the raw `${{ ... }}`.
+    pub fn absent_value(
+        &self,
+        r: &crate::definition::template::Reference,
+        unit: Option<usize>,
+    ) -> Option<String> {
         use crate::definition::template::Reference;
         Some(match r {
             Reference::Input(name) => format!("(no input `{name}`: none was given)"),
@@ -590,7 +631,20 @@ impl RunState {
                     Some(StepStatus::Completed) => "it wrote none".to_string(),
                     Some(StepStatus::Failed) => "it failed".to_string(),
                     Some(StepStatus::RolledBack) => "it was rolled back".to_string(),
-                    Some(_) => return None,
+                    Some(_) => {
+                        let own = unit.and_then(|u| self.steps.get(u)).is_some_and(|u| {
+                            u.name == *step
+                                || self
+                                    .step_index(&u.name)
+                                    .and_then(|i| self.parent_of(i))
+                                    .is_some_and(|p| self.steps[p].name == *step)
+                        });
+                        return Some(if own {
+                            format!("(output `{key}`, not given yet)")
+                        } else {
+                            format!("(output `{key}` of {noun} `{step}`, not given yet)")
+                        });
+                    }
                 };
                 format!("(no output `{key}` of {noun} `{step}`: {why})")
             }

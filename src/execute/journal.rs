@@ -611,7 +611,32 @@ impl<'a> Journal<'a> {
             Command::FinishAttempt(report) => report.log.as_ref().and_then(|l| l.path.clone()),
             _ => None,
         };
-        let events = decide(&self.state, command)?;
+        // A report's secret outputs are scrubbed from now on, whether or not they are
+        // recorded: a report its gate refuses, or an attempt whose checks fail, records no
+        // output (which would hold them, `hold_secret_output`), and what is said of it (the
+        // problems of `validation_failed`, a refusal) must not carry them either.
+        if let Command::FinishAttempt(report) = &command {
+            for (key, value) in &report.outputs {
+                if value != super::REDACTED
+                    && super::is_secret_output_of(&self.state, &report.step, key)
+                {
+                    self.redactor.add_output(value);
+                }
+            }
+        }
+        let events = match decide(&self.state, command) {
+            Ok(events) => events,
+            Err(DecideError::ReportRefused { step, problems }) => {
+                return Err(DecideError::ReportRefused {
+                    step,
+                    problems: problems
+                        .iter()
+                        .map(|p| self.redactor.redact(p).into_owned())
+                        .collect(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         Ok(self.stamp(events, file.as_deref()))
     }
 

@@ -168,6 +168,7 @@ impl Runner {
     fn redactor_for(&self, state: &RunState, step: &Step, env: &[(String, String)]) -> Redactor {
         let mut redactor = self.redactor.clone();
         super::secrets::add_held_outputs(&mut redactor, &state.run_id);
+        super::secrets::add_state_outputs(&mut redactor, state);
         redactor.with_step_env(step, env).into_owned()
     }
 
@@ -373,6 +374,7 @@ impl Runner {
                 {
                     let mut redactor = self.redactor.clone();
                     super::secrets::add_held_outputs(&mut redactor, &state.run_id);
+                    super::secrets::add_state_outputs(&mut redactor, state);
                     redactor
                 },
             ),
@@ -426,10 +428,7 @@ impl Runner {
                 return None;
             }
             if let Err(p) = check_result(r) {
-                // The check as it ran: its templates rendered as the command read them,
-                // secrets redacted (never the `${{ ... }}` it was written with).
-                let shown = render_value(cmd, &resolve);
-                problems.push(format!("`{}` {p}", redactor.redact(&shown)));
+                problems.push(check_problem(state, index, cmd, &p, &resolve, &redactor));
             }
         }
         Some(problems)
@@ -1134,6 +1133,101 @@ impl PreparedAttempt {
         }
         outcome
     }
+}
+
+/// What a failed `run:` check says: the check as written (its templates as templates: a
+/// value pasted into its shell text would read as a command to paste, and a secret output's
+/// value would be written out in clear, as it was), how it ended, and the values its
+/// templates had, each a secret's `***`. An output of its own unit that it reads and that was
+/// not given is named as the cause, with how to give it.
+fn check_problem(
+    state: &RunState,
+    index: Option<usize>,
+    cmd: &str,
+    ended: &str,
+    resolve: &dyn Fn(&Reference) -> Option<String>,
+    redactor: &Redactor,
+) -> String {
+    let unit = index
+        .and_then(|i| state.steps.get(i))
+        .map(|s| s.name.as_str());
+    let mut seen: Vec<String> = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for occurrence in crate::definition::template::scan(cmd) {
+        let Ok(reference) = &occurrence.reference else {
+            continue;
+        };
+        let written = cmd[occurrence.start..occurrence.end]
+            .trim_start_matches("${{")
+            .trim_end_matches("}}")
+            .trim()
+            .to_string();
+        if seen.contains(&written) {
+            continue;
+        }
+        seen.push(written.clone());
+        let value = resolve(reference);
+        let secret = match reference {
+            Reference::Input(name) => state
+                .start
+                .as_ref()
+                .is_some_and(|s| s.secret_inputs.iter().any(|n| n == name)),
+            Reference::StepOutput { step, key } => {
+                super::is_secret_output_of(state, step, key)
+                    || state
+                        .step(step)
+                        .and_then(|s| s.outputs.get(key))
+                        .is_some_and(|v| v == REDACTED)
+            }
+            Reference::Item => false,
+        };
+        let shown = match (value, reference) {
+            (None, Reference::StepOutput { step, key }) if Some(step.as_str()) == unit => {
+                missing.push(key.clone());
+                continue;
+            }
+            (None, _) => "(no value)".to_string(),
+            (Some(_), _) if secret => REDACTED.to_string(),
+            (Some(v), _) => match redactor.redact(&v) {
+                std::borrow::Cow::Owned(_) => REDACTED.to_string(),
+                std::borrow::Cow::Borrowed(v) => expr::Value::Str(clipped(v)).shown(),
+            },
+        };
+        values.push(format!("{written} = {shown}"));
+    }
+    let mut text = format!("`{}` {ended}", redactor.redact(cmd));
+    let external = index.is_some_and(|i| state.is_external(i));
+    for key in &missing {
+        let flag = crate::render::command_line(&["--output", &format!("{key}=VALUE")]);
+        if external {
+            let _ = std::fmt::Write::write_fmt(
+                &mut text,
+                format_args!(": output `{key}` was not given: add {flag}"),
+            );
+        } else {
+            let _ = std::fmt::Write::write_fmt(
+                &mut text,
+                format_args!(
+                    ": output `{key}` was not produced (the step writes {key}=VALUE to $CORTEX_OUTPUT)"
+                ),
+            );
+        }
+    }
+    if !values.is_empty() {
+        text.push_str(&format!(" ({})", values.join(", ")));
+    }
+    text
+}
+
+/// A value as a problem quotes it: its first line, at most 80 characters, `…` where cut.
+fn clipped(value: &str) -> String {
+    let first = value.lines().next().unwrap_or("");
+    let mut out: String = first.chars().take(80).collect();
+    if out.len() < value.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// Where attempt `attempt` of step (or phase) `unit` keeps its whole output, relative to the

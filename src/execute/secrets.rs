@@ -426,6 +426,19 @@ pub(crate) fn add_held_outputs(redactor: &mut Redactor, run_id: &str) {
     }
 }
 
+/// Scrub with `redactor` the values of secret outputs that `state` holds in clear: those of
+/// an attempt or a report seen by its `validate:` checks before they are recorded (the
+/// journal keeps `***` for them once they are, and holds them: `add_held_outputs`).
+pub(crate) fn add_state_outputs(redactor: &mut Redactor, state: &RunState) {
+    for unit in &state.steps {
+        for (key, value) in &unit.outputs {
+            if value != REDACTED && is_secret_output_of(state, &unit.name, key) {
+                redactor.add_output(value);
+            }
+        }
+    }
+}
+
 /// Whether `r` is a secret output of the run in `state` that the log keeps as `***` and this
 /// process does not hold (it was recorded by another process): what needs it cannot run.
 pub fn unheld_secret_output(state: &RunState, r: &Reference) -> bool {

@@ -1137,6 +1137,16 @@ pub fn status_output(
     let mut now = SystemTime::now();
     if let Some(rec) = at {
         view.next.clear();
+        // What a report on a waiting step was to give is a suggestion too ("Report with:",
+        // "Later steps use:"): none in the past. What its gate runs is a fact, and stays.
+        for s in &mut view.steps {
+            s.required_outputs.clear();
+            s.expected_outputs.clear();
+            if let Some(w) = s.uses.as_mut().and_then(|u| u.waits_on.as_mut()) {
+                w.required_outputs.clear();
+                w.expected_outputs.clear();
+            }
+        }
         view.as_of = Some(rec.clone());
         if let Ok(t) = humantime::parse_rfc3339(&rec.time) {
             now = t;
@@ -2860,10 +2870,20 @@ pub fn report_step(
         let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
         // Every problem at once (SPEC §7): the required outputs the report lacks too, as the
         // gate would name them once it can run.
+        let read = crate::project::gate_read_outputs(state, index);
         let lacking: Vec<String> = crate::project::required_outputs(state, index)
             .into_iter()
             .filter(|key| !outputs.iter().any(|(k, _)| k == key))
-            .map(|key| format!("output `{key}` was not produced"))
+            .map(|key| {
+                if read.contains(&key) {
+                    format!(
+                        "output `{key}` was not given: add {}",
+                        crate::render::command_line(&["--output", &format!("{key}=VALUE")])
+                    )
+                } else {
+                    format!("output `{key}` was not produced")
+                }
+            })
             .collect();
         let secret = format!(
             "the checks of step `{}` need the secret inputs {} of run {run_id}: the log keeps only `***`",

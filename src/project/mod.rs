@@ -10,6 +10,6 @@ pub use next::{Suggestion, next_actions, run_again, worker_command};
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, ForeachView, IfView,
     ItemView, RunStatus, StatusView, StepGroup, StepView, StopRequestView, Unverified, UsesView,
-    WaitsOn, cut_short, output_readers, pending_stop, required_outputs, run_status, status_view,
-    waits_on,
+    WaitsOn, cut_short, gate_read_outputs, output_readers, pending_stop, required_outputs,
+    run_status, status_view, waits_on,
 };

@@ -285,15 +285,17 @@ pub struct StepView {
     /// person or an agent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
-    /// While it waits for a report: the outputs the report must give (its `validate:` gate's
-    /// `output:` checks): a report without one is refused.
+    /// While it waits for a report: the outputs the report must give (`required_outputs`: its
+    /// `validate:` gate's `output:` checks, without which a report is refused, and its own
+    /// outputs that its gate's `run:` checks read).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_outputs: Vec<String>,
     /// While it waits for a report: the outputs later steps or phases read that the gate does
     /// not require (a report may leave them out; what reads them then sees them empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expected_outputs: Vec<String>,
-    /// While it waits for a report: the commands its `validate:` gate runs on the report.
+    /// While it waits for a report: the commands its `validate:` gate runs on the report, as
+    /// written (`gate_checks`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
     /// Who reported the step's outcome, and their message.
@@ -459,14 +461,44 @@ pub struct WaitsOn {
     pub expected_outputs: Vec<String>,
 }
 
-/// The outputs a report on unit `index` must give: the keys of its `validate:` gate's
-/// `output:` checks, each once. A report without one of them is refused (SPEC §7).
+/// The outputs a report on unit `index` must give, each once: the keys of its `validate:`
+/// gate's `output:` checks (a report without one is refused, SPEC §7), then those of its own
+/// outputs that its gate's `run:` checks (a phase's `check:` criteria) read
+/// (`gate_read_outputs`): its gate runs on them, so a report without one fails it.
 pub fn required_outputs(state: &RunState, index: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if let Some(d) = state.definition(index) {
         for key in d.validate.iter().filter_map(|c| c.output.as_deref()) {
             if !out.iter().any(|k| k == key) {
                 out.push(key.to_string());
+            }
+        }
+    }
+    for key in gate_read_outputs(state, index) {
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// The outputs of unit `index` itself that its `validate:` gate's `run:` checks (a phase's
+/// `check:` criteria) read, each once, in the order read.
+pub fn gate_read_outputs(state: &RunState, index: usize) -> Vec<String> {
+    use crate::definition::template::{Reference, scan};
+    let mut out: Vec<String> = Vec::new();
+    let (Some(d), Some(unit)) = (state.definition(index), state.steps.get(index)) else {
+        return out;
+    };
+    // An item of a `foreach:` step may name its step's outputs by the step's name.
+    let parent = state.parent_of(index).map(|p| state.steps[p].name.as_str());
+    for text in d.validate.iter().filter_map(|c| c.run.as_deref()) {
+        for occurrence in scan(text) {
+            if let Ok(Reference::StepOutput { step, key }) = occurrence.reference
+                && (step == unit.name || Some(step.as_str()) == parent)
+                && !out.contains(&key)
+            {
+                out.push(key);
             }
         }
     }
@@ -549,15 +581,13 @@ pub fn output_readers(state: &RunState, index: usize) -> Vec<(String, Vec<String
     out
 }
 
-/// The commands unit `index`'s `validate:` gate runs on a report, as they will run (templates
-/// rendered).
+/// The commands unit `index`'s `validate:` gate runs on a report, as written: templates as
+/// templates. Rendered, a value (an output a report gave, `$(touch x)`) was pasted into shell
+/// text shown as a command, and pasting that ran it (SPEC §7); a check runs with its values
+/// in variables, never in its text (`render_shell`).
 pub fn gate_checks(state: &RunState, index: usize) -> Vec<String> {
     state.definition(index).map_or_else(Vec::new, |d| {
-        d.validate
-            .iter()
-            .filter_map(|c| c.run.as_deref())
-            .map(|r| state.render_in(r, index))
-            .collect()
+        d.validate.iter().filter_map(|c| c.run.clone()).collect()
     })
 }
 
@@ -1525,9 +1555,16 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                         p.success_criteria
                             .iter()
                             .map(|c| CriterionView {
-                                // Shown as it runs: templates rendered (the log names it as
-                                // written).
-                                criterion: state.render_prompt_in(&c.label(), i),
+                                // An item as a person reads it: templates rendered. A check
+                                // as written (as the log names it), its templates as
+                                // templates: rendered, a value was pasted into shell text
+                                // shown as `$ COMMAND` (`gate_checks`).
+                                criterion: match c {
+                                    crate::definition::Criterion::Check { .. } => c.label(),
+                                    crate::definition::Criterion::Item(_) => {
+                                        state.render_prompt_in(&c.label(), i)
+                                    }
+                                },
                                 check: matches!(c, crate::definition::Criterion::Check { .. }),
                                 met: !units.is_empty()
                                     && units.iter().all(|u| {

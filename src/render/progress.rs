@@ -341,12 +341,17 @@ pub fn render_progress(
                 let _ = writeln!(out, "   💤 {agent} deactivated ({phase})");
             }
             Event::CriterionMet {
-                phase, criterion, ..
+                phase,
+                criterion,
+                checked,
+                ..
             } => {
-                // Shown as it ran: templates rendered with the run's values.
+                // An item as a person reads it: templates rendered with the run's values. A
+                // check as written, its templates as templates: a value pasted into its shell
+                // text would read as a command to paste (as the status shows it).
                 let shown = match state.step_index(phase) {
-                    Some(i) => state.render_prompt_in(criterion, i),
-                    None => criterion.clone(),
+                    Some(i) if !*checked => state.render_prompt_in(criterion, i),
+                    _ => criterion.clone(),
                 };
                 let _ = writeln!(out, "   [x] {shown}");
             }
