@@ -322,7 +322,9 @@ pub fn render_scenario_status(
         // Interrupted (reaped from a worker whose lease lapsed, or whose driver went), to run
         // again: why its last attempt ended.
         if let Some(e) = &s.error
-            && s.status == crate::decide::StepStatus::Pending
+            && (s.status == crate::decide::StepStatus::Pending
+                || s.starts_next
+                || s.waits_for_slot.is_some())
             && s.attempts > 0
             && !s.runs_as_items()
         {
