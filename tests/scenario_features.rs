@@ -300,7 +300,9 @@ fn a_phase_waiting_for_a_free_slot_is_ready_and_says_what_holds_it() {
     assert_eq!(env.run(&["orchestrate", "run", "slots"]).code, 3);
     let status = env.run(&["orchestrate", "status", "slots"]);
     insta::assert_snapshot!("phase_waiting_for_a_free_slot", status.snapshot(&env));
-    let doc = env.run(&["--json", "orchestrate", "status", "slots"]).json();
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "slots"])
+        .json();
     let phase = |doc: &serde_json::Value, name: &str| {
         doc["phases"]
             .as_array()
@@ -319,8 +321,7 @@ fn a_phase_waiting_for_a_free_slot_is_ready_and_says_what_holds_it() {
         "{doc}"
     );
     assert_eq!(
-        c["waits_for_slot"]["note"],
-        "waiting for a free slot (max_parallel 2, held by `a`, `b`)",
+        c["waits_for_slot"]["note"], "waiting for a free slot (max_parallel 2, held by `a`, `b`)",
         "{doc}"
     );
     let d = phase(&doc, "d");
@@ -328,7 +329,9 @@ fn a_phase_waiting_for_a_free_slot_is_ready_and_says_what_holds_it() {
     assert!(d.get("waits_for_slot").is_none(), "{doc}");
     // A slot frees: `c` starts by itself (and `d`'s condition holds: it waits for a slot now).
     assert_eq!(env.run(&["orchestrate", "complete", "slots", "a"]).code, 3);
-    let doc = env.run(&["--json", "orchestrate", "status", "slots"]).json();
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "slots"])
+        .json();
     assert_eq!(phase(&doc, "c")["status"], "waiting", "{doc}");
     assert!(phase(&doc, "c").get("waits_for_slot").is_none(), "{doc}");
     assert_eq!(phase(&doc, "d")["status"], "ready", "{doc}");
@@ -351,8 +354,13 @@ fn a_non_parallel_phase_held_by_another_is_ready_and_names_it() {
     );
     assert_eq!(env.run(&["orchestrate", "run", "turns"]).code, 3);
     let status = env.run(&["orchestrate", "status", "turns"]);
-    insta::assert_snapshot!("phase_waiting_for_a_non_parallel_phase", status.snapshot(&env));
-    let doc = env.run(&["--json", "orchestrate", "status", "turns"]).json();
+    insta::assert_snapshot!(
+        "phase_waiting_for_a_non_parallel_phase",
+        status.snapshot(&env)
+    );
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "turns"])
+        .json();
     let seed = doc["phases"]
         .as_array()
         .unwrap()

@@ -426,9 +426,7 @@ impl SlotWaitView {
             .collect::<Vec<_>>()
             .join(", ");
         let note = if hold.one_at_a_time {
-            format!(
-                "waiting for {names} to end (phases with `parallel: false` run one at a time)"
-            )
+            format!("waiting for {names} to end (phases with `parallel: false` run one at a time)")
         } else {
             format!(
                 "waiting for a free slot (max_parallel {}, held by {names})",
