@@ -2207,6 +2207,151 @@ fn validate_warns_of_a_childs_secret_output_read_after_the_child_waits() {
     );
 }
 
+const DEPLOY_CHILD: &str = "name: deploychild\ninputs:\n  token: {type: string, required: true}\nsteps:\n  - name: deploy\n    env: {API_TOKEN: \"${{ inputs.token }}\"}\n    run: test \"$API_TOKEN\" = tok-DDDD4444 && echo version=1.2.3 >> \"$CORTEX_OUTPUT\"\n  - {name: approve, prompt: check the deploy}\n";
+const DEPLOY_PARENT: &str = "name: deployparent\ninputs:\n  token: {type: string, required: true}\nsteps:\n  - name: c\n    uses: deploychild\n    with: {token: \"${{ inputs.token }}\"}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.version }}\" > zval.txt'}\n";
+
+/// `validate` warned that a parent step reading an output of a `uses:` child "fails every
+/// time" whenever the parent gave the child a secret with `with:`, whatever the child did
+/// with it: a child that uses a secret input as a credential (a secret `env:` entry) and
+/// writes `version=1.2.3` never gives back a `***`, and the run completes across the child's
+/// report. Only a child step that passes the secret on to its outputs is warned of, and not
+/// as certain: it fails whenever that output holds the secret.
+#[test]
+fn a_child_given_a_secret_it_uses_as_a_credential_is_not_warned_of() {
+    let env = Env::new();
+    env.workflow("deploychild", DEPLOY_CHILD)
+        .workflow("deployparent", DEPLOY_PARENT);
+    let out = env.run(&["workflow", "validate", "deployparent"]);
+    insta::assert_snapshot!(
+        "validate_child_given_a_secret_as_a_credential",
+        out.snapshot(&env)
+    );
+    assert_eq!(
+        validate_warnings(&env, "deployparent"),
+        Vec::<String>::new()
+    );
+    // And it is so: the run completes from the command line, across the child's report.
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "deployparent",
+        "--input",
+        "token=tok-DDDD4444",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run_with(
+        &["workflow", "step", "complete", "approve"],
+        &[("CORTEX_INPUT_TOKEN", "tok-DDDD4444")],
+    );
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("zval.txt")).unwrap(),
+        "1.2.3"
+    );
+}
+
+/// The true positive beside it: a child step that writes the secret it is given into an
+/// output before its report is still warned of, naming the step that writes it, and what to
+/// do (keep the secret out of the child's outputs).
+#[test]
+fn a_child_writing_a_given_secret_into_an_output_is_warned_of() {
+    let env = Env::new();
+    env.workflow("ch", SECRET_ECHO_CHILD)
+        .workflow("pa", SECRET_ECHO_PARENT);
+    let out = env.run(&["workflow", "validate", "pa"]);
+    insta::assert_snapshot!("validate_child_writing_a_given_secret", out.snapshot(&env));
+    let warnings = validate_warnings(&env, "pa");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("whose step `ch/use` writes outputs from the secret output `steps.login.outputs.api_token`")
+            && warnings[0].contains("fails whenever that output holds the secret"),
+        "{warnings:?}"
+    );
+}
+
+/// A child step writing the secret it is given into an output only after the child's report
+/// is recorded by the process that carries the child on and brings the output back, which
+/// holds it: no warning, and the run completes.
+#[test]
+fn a_child_writing_a_given_secret_after_its_report_is_not_warned_of() {
+    let env = Env::new();
+    env.workflow(
+        "late",
+        "name: late\ninputs:\n  value: {type: string, required: true}\nsteps:\n  - {name: ask, prompt: check it}\n  - {name: use, run: 'echo \"echo=${{ inputs.value }}\" >> \"$CORTEX_OUTPUT\"'}\n",
+    )
+    .workflow(
+        "latepa",
+        "name: latepa\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: c, uses: late, with: {value: \"${{ inputs.api_token }}\"}}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.echo }}\" > zval.txt'}\n",
+    );
+    assert_eq!(validate_warnings(&env, "latepa"), Vec::<String>::new());
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "latepa",
+        "--input",
+        "api_token=tok-EEEE5555",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run_with(
+        &["workflow", "step", "complete", "ask"],
+        &[("CORTEX_INPUT_API_TOKEN", "tok-EEEE5555")],
+    );
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("zval.txt")).unwrap(),
+        "tok-EEEE5555"
+    );
+}
+
+/// Whether a step waits for a report, or the reading step runs at all, may be decided at run
+/// time (an `if:`, a `foreach:` list read then): `validate` said such a read of a secret
+/// output across the wait "fails every time". It says what decides it; a wait that always
+/// happens still fails every time.
+#[test]
+fn a_secret_output_read_across_a_wait_decided_at_run_time_is_not_said_to_fail_every_time() {
+    let env = Env::new();
+    env.workflow(
+        "maybe",
+        "name: maybe\ninputs:\n  review: {type: string, default: 'no'}\nsteps:\n  - {name: mint, run: \"echo api_token=tok-FFFF6666 >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: ask, prompt: go on?, if: \"inputs.review == 'yes'\"}\n  - {name: each, prompt: 'check ${{ item }}', foreach: '${{ steps.mint.outputs.regions }}'}\n  - name: cmd\n    run: test -n \"$TOK\"\n    env: {TOK: \"${{ steps.mint.outputs.api_token }}\"}\n  - name: later\n    if: \"inputs.review == 'yes'\"\n    run: test -n \"$TOK\"\n    env: {TOK: \"${{ steps.mint.outputs.api_token }}\"}\n",
+    );
+    env.workflow(
+        "maybechild",
+        "name: maybechild\ninputs:\n  review: {type: string, default: 'no'}\nsteps:\n  - {name: mint, run: \"echo api_token=tok-GGGG7777 >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: ask, prompt: go on?, if: \"inputs.review == 'yes'\"}\n",
+    )
+    .workflow(
+        "maybeparent",
+        "name: maybeparent\nsteps:\n  - {name: c, uses: maybechild}\n  - name: z\n    run: test -n \"$TOK\"\n    env: {TOK: \"${{ steps.c.outputs.api_token }}\"}\n",
+    );
+    let out = env.run(&["workflow", "validate", "maybe"]);
+    insta::assert_snapshot!(
+        "validate_secret_read_across_a_wait_decided_at_run_time",
+        out.snapshot(&env)
+    );
+    let warnings = validate_warnings(&env, "maybe");
+    assert!(
+        warnings.iter().all(|w| !w.contains("every time")),
+        "{warnings:?}"
+    );
+    let child = validate_warnings(&env, "maybeparent");
+    assert_eq!(child.len(), 1, "{child:?}");
+    assert!(
+        child[0].contains(
+            "may wait for a report (`maybechild/ask`: `ask`'s `if: inputs.review == 'yes'` decides)"
+        ) && child[0].contains("`z` fails whenever it waits ("),
+        "{child:?}"
+    );
+    // A wait that always happens: every time, as before.
+    env.workflow(
+        "surely",
+        "name: surely\nsteps:\n  - {name: mint, run: \"echo api_token=tok-HHHH8888 >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: ask, prompt: go on?}\n  - name: cmd\n    run: test -n \"$TOK\"\n    env: {TOK: \"${{ steps.mint.outputs.api_token }}\"}\n",
+    );
+    let surely = validate_warnings(&env, "surely");
+    assert!(
+        surely.len() == 1 && surely[0].contains("`cmd` fails every time"),
+        "{surely:?}"
+    );
+}
+
 /// A `foreach:` over a secret input wrote every item in clear to the log (`foreach_expanded`,
 /// item labels and outputs, status, results.json, checkpoints) while `run_started` kept the
 /// input as `***`. It is refused as one over a secret output is: by `validate`, located at the

@@ -250,7 +250,9 @@ fn a_manual_phase_whose_start_is_held_by_max_parallel_says_its_start_was_request
     assert_eq!(env.run(&["orchestrate", "start", "held", "second"]).code, 3);
     let status = env.run(&["orchestrate", "status", "held"]);
     assert!(
-        status.stdout.contains("second  - pending, start requested"),
+        status
+            .stdout
+            .contains("second  - ready: waiting for a free slot (max_parallel 1, held by `first`), start requested"),
         "{}",
         status.stdout
     );
@@ -281,6 +283,98 @@ fn a_manual_phase_whose_start_is_held_by_max_parallel_says_its_start_was_request
         .clone();
     assert_eq!(second["status"], "waiting", "{doc}");
     assert!(second.get("start_requested").is_none(), "{doc}");
+}
+
+/// A phase whose condition holds but which waits for a free slot (`max_parallel`) was shown
+/// `pending` in `orchestrate status`, as if its `after:` phases had not ended: it is `ready`
+/// (SPEC §5), and says what holds it, on the screen and in `--json` (`waits_for_slot`); a
+/// phase whose `after:` phase has not ended stays `pending`.
+#[test]
+fn a_phase_waiting_for_a_free_slot_is_ready_and_says_what_holds_it() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "slots",
+        "name: slots\ndescription: two at a time\nmax_parallel: 2\nphases:\n  - {name: a, description: first, parallel: true}\n  - {name: b, description: second, parallel: true}\n  - {name: c, description: third, parallel: true}\n  - {name: d, description: after a, condition: 'after:a', parallel: true}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "slots"]).code, 3);
+    let status = env.run(&["orchestrate", "status", "slots"]);
+    insta::assert_snapshot!("phase_waiting_for_a_free_slot", status.snapshot(&env));
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "slots"])
+        .json();
+    let phase = |doc: &serde_json::Value, name: &str| {
+        doc["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let c = phase(&doc, "c");
+    assert_eq!(c["status"], "ready", "{doc}");
+    assert_eq!(c["waits_for_slot"]["max_parallel"], 2, "{doc}");
+    assert_eq!(
+        c["waits_for_slot"]["held_by"],
+        serde_json::json!(["a", "b"]),
+        "{doc}"
+    );
+    assert_eq!(
+        c["waits_for_slot"]["note"], "waiting for a free slot (max_parallel 2, held by `a`, `b`)",
+        "{doc}"
+    );
+    let d = phase(&doc, "d");
+    assert_eq!(d["status"], "pending", "{doc}");
+    assert!(d.get("waits_for_slot").is_none(), "{doc}");
+    // A slot frees: `c` starts by itself (and `d`'s condition holds: it waits for a slot now).
+    assert_eq!(env.run(&["orchestrate", "complete", "slots", "a"]).code, 3);
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "slots"])
+        .json();
+    assert_eq!(phase(&doc, "c")["status"], "waiting", "{doc}");
+    assert!(phase(&doc, "c").get("waits_for_slot").is_none(), "{doc}");
+    assert_eq!(phase(&doc, "d")["status"], "ready", "{doc}");
+    assert_eq!(
+        phase(&doc, "d")["waits_for_slot"]["held_by"],
+        serde_json::json!(["b", "c"]),
+        "{doc}"
+    );
+}
+
+/// A non-parallel phase whose condition holds, kept out by another non-parallel phase while
+/// `max_parallel` leaves a slot, is `ready` too and names the phase it waits for.
+#[test]
+fn a_non_parallel_phase_held_by_another_is_ready_and_names_it() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "turns",
+        "name: turns\ndescription: one non-parallel at a time\nmax_parallel: 3\nphases:\n  - {name: lint, description: beside anything, parallel: true}\n  - {name: migrate, description: alone}\n  - {name: seed, description: alone too}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "turns"]).code, 3);
+    let status = env.run(&["orchestrate", "status", "turns"]);
+    insta::assert_snapshot!(
+        "phase_waiting_for_a_non_parallel_phase",
+        status.snapshot(&env)
+    );
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "turns"])
+        .json();
+    let seed = doc["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "seed")
+        .unwrap()
+        .clone();
+    assert_eq!(seed["status"], "ready", "{doc}");
+    assert_eq!(seed["waits_for_slot"]["one_at_a_time"], true, "{doc}");
+    assert_eq!(
+        seed["waits_for_slot"]["held_by"],
+        serde_json::json!(["migrate"]),
+        "{doc}"
+    );
 }
 
 /// A phase's `success_criteria: - check:` may read the phase's own outputs, as a workflow

@@ -500,9 +500,15 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
         r.status,
         &r.json(),
     );
-    // `ship` is not parallel: it waits for `plan`, which waits for a report.
+    // `ship` is not parallel: it waits for `plan`, which waits for a report. Its start
+    // requested, only `plan` holds it: `ready`, saying what it waits for.
     let after = settled(&s, &gate);
-    assert_eq!(after["phases"][1]["status"], "pending", "{after}");
+    assert_eq!(after["phases"][1]["status"], "ready", "{after}");
+    assert_eq!(
+        after["phases"][1]["waits_for_slot"]["held_by"],
+        json!(["plan"]),
+        "{after}"
+    );
     assert!(after.get("awaiting_start").is_none(), "{after}");
     let requested = events(&env, &gate)
         .into_iter()

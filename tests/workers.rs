@@ -931,9 +931,10 @@ fn a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_le
 /// Seen by a review: a `--tags gpu` worker was killed mid-phase of a `runs_on: [gpu]` phase while
 /// an untagged worker drove the run; the phase was reaped (`step_interrupted … the attempt runs
 /// again`), and `orchestrate status` (and `--json`) showed it `stopped` — an operator's stop's
-/// word — beside the run `running`. The phase is `pending`, waiting for a worker offering gpu,
-/// and says why its last attempt ended.
-fn a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped(env: Env) {
+/// word — beside the run `running`. The phase is `ready` (its condition holds: SPEC §5's
+/// `pending` waits for its condition), waiting for a worker offering gpu, and says why its
+/// last attempt ended.
+fn a_reaped_phase_waiting_for_a_tagged_worker_is_ready_not_stopped(env: Env) {
     scenario(
         &env,
         "g",
@@ -950,7 +951,8 @@ fn a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped(env: Env) {
     });
     let doc = status(&env, &run);
     let phase = &doc["phases"][0];
-    assert_eq!(phase["status"], "pending", "{doc}");
+    assert_eq!(phase["status"], "ready", "{doc}");
+    assert_eq!(phase["starts_next"], true, "{doc}");
     assert_eq!(phase["waits_for_tags"], serde_json::json!(["gpu"]), "{doc}");
     assert!(
         phase["error"]
@@ -960,7 +962,7 @@ fn a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped(env: Env) {
     );
     let human = env.run(&["orchestrate", "status", &run]).stdout;
     assert!(
-        human.contains("train  - pending") && human.contains("attempt 1 ended:"),
+        human.contains("train  - ready") && human.contains("attempt 1 ended:"),
         "{human}"
     );
     assert!(!human.contains("stopped"), "{human}");
@@ -2733,7 +2735,7 @@ common::on_both_stores!(
     a_worker_records_the_stop_a_dead_driver_never_acted_on_and_leaves_the_run_stopped,
     a_worker_leaves_alone_a_run_whose_next_step_reads_a_secret_output_it_does_not_hold,
     a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped,
-    a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped,
+    a_reaped_phase_waiting_for_a_tagged_worker_is_ready_not_stopped,
     a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease,
     a_run_a_worker_let_wait_is_not_held_by_its_live_process,
     a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts,

@@ -200,56 +200,255 @@ pub fn secret_outputs_across_waits(
                 return None;
             }
             let p = workflow.step_index(step_of_unit(workflow, &of))?;
-            let w = (p + 1..c).find(|&w| waits(&workflow.steps[w]))?;
-            Some((of, key, w))
+            let between: Vec<&Step> = workflow.steps[p + 1..c]
+                .iter()
+                .filter(|w| waits(w))
+                .collect();
+            let first = between.first()?;
+            // A wait between that always happens makes it certain; else each may be passed
+            // by (an `if:`, a `foreach:` list read at run time), and it fails when one waits.
+            let waits_here = if between.iter().any(|w| wait_condition(w).is_none()) {
+                format!("`{}` waits for a report between them", first.name)
+            } else {
+                format!(
+                    "{} may wait for a report between them ({})",
+                    between
+                        .iter()
+                        .map(|w| format!("`{}`", w.name))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    between
+                        .iter()
+                        .filter_map(|w| wait_condition(w))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            };
+            let when = (!between.iter().any(|w| wait_condition(w).is_none())).then(|| {
+                format!(
+                    "whenever {} waits",
+                    if between.len() == 1 { "it" } else { "one" }
+                )
+            });
+            Some((of, key, waits_here, when))
         });
-        if let Some((of, key, w)) = crossing {
+        if let Some((of, key, waits_here, when)) = crossing {
+            let fails = fails_when(step, &of, &key, when);
             warnings.push(format!(
-                "step `{}` reads the secret output `steps.{of}.outputs.{key}`, and `{}` waits for a report between them: a secret output is held only by the process that records it (the log keeps `***`) and a report is recorded by another process, so from the command line `{}` fails every time (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
-                step.name, workflow.steps[w].name, step.name
+                "step `{}` reads the secret output `steps.{of}.outputs.{key}`, and {waits_here}: a secret output is held only by the process that records it (the log keeps `***`) and a report is recorded by another process, so from the command line `{}` fails {fails} (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
+                step.name, step.name
             ));
             continue;
         }
         // The same through a `uses:` step whose child waits for a report before it ends: an
-        // output of the child that is secret (by its key or its use there), or that may hold
-        // a secret the step gives it with `with:`, is brought back by the process that
+        // output of the child that is secret (by its key or its use there), or that a step of
+        // the child writes from a secret it is given, is brought back by the process that
         // carries the child on after the report, which does not hold it.
         let through_child = reads.iter().cloned().find_map(|(of, key)| {
             let p = workflow.step_index(step_of_unit(workflow, &of))?;
             let used = workflow.steps[p].uses.as_deref()?;
             let child = used_workflow(uses, used)?;
-            let inside = waits_within(uses, used, agents, &mut BTreeSet::new())?;
-            let secret_inputs = secret_inputs(workflow);
-            let given_secret = workflow.steps[p].with.values().any(|v| {
-                scan(&v.0).iter().any(|o| match &o.reference {
-                    Ok(Reference::Input(n)) => secret_inputs.contains(n),
-                    Ok(Reference::StepOutput { step, key }) => {
-                        is_secret_output(workflow, step, key)
-                    }
-                    _ => false,
-                })
-            });
+            let wait = waits_within(uses, used, agents, &mut BTreeSet::new())?;
             let secret_there = child
                 .steps
                 .iter()
                 .any(|s| is_secret_output(&child, &s.name, &key));
-            (secret_there || given_secret).then_some((of, key, inside, secret_there))
+            let from = if secret_there {
+                None
+            } else {
+                // Only a step that passes a secret on to its outputs can make one of them
+                // `***` (a redacted value): an output is kept as `***` only when it holds a
+                // secret's value. Before, any secret given with `with:` made every output of
+                // the child "fail every time", though a child that uses the secret as a
+                // credential (a secret `env:` entry) and reports `version=1.2.3` never gives
+                // a redacted one back, and the run completes.
+                let given = given_secrets(workflow, &workflow.steps[p], &child);
+                let name = uses.get(used).map_or(used, |u| u.name.as_str());
+                Some(writes_from_secret((name, &child), &given, uses, agents)?)
+            };
+            Some((of, key, wait, from))
         });
-        if let Some((of, key, inside, secret_there)) = through_child {
-            let what = if secret_there {
-                format!("the secret output `steps.{of}.outputs.{key}`")
+        if let Some((of, key, wait, from)) = through_child {
+            let what = match &from {
+                None => format!("the secret output `steps.{of}.outputs.{key}`"),
+                Some((writer, secret)) => format!(
+                    "`steps.{of}.outputs.{key}` of a child run whose step `{writer}` writes outputs from {secret} (an output holding it is kept as `***`)"
+                ),
+            };
+            let mut when = (!wait.certain).then(|| "whenever it waits".to_string());
+            if from.is_some() {
+                when = Some(match when {
+                    Some(w) => format!("{w} and that output holds the secret"),
+                    None => "whenever that output holds the secret".into(),
+                });
+            }
+            let waits_there = if wait.certain {
+                format!(
+                    "its child run waits for a report (`{}`) before it ends",
+                    wait.at
+                )
             } else {
                 format!(
-                    "`steps.{of}.outputs.{key}` of a child run given a secret with `with:` (an output holding it is kept as `***`)"
+                    "its child run may wait for a report (`{}`: {}) before it ends",
+                    wait.at, wait.decided_by
                 )
             };
+            let fails = fails_when(step, &of, &key, when);
+            let instead = match &from {
+                None => {
+                    "give the secret as a secret input (`--input`) or in the environment instead"
+                }
+                // It is given as one already: what the child writes is the trouble.
+                Some(_) => {
+                    "keep the secret out of the child's outputs (a secret `env:` entry gives it to a command as a credential)"
+                }
+            };
             warnings.push(format!(
-                "step `{}` reads {what}, and its child run waits for a report (`{inside}`) before it ends: a secret output is held only by the process that records it (the log keeps `***`) and the report is recorded by another process, so from the command line `{}` fails every time (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
+                "step `{}` reads {what}, and {waits_there}: a secret output is held only by the process that records it (the log keeps `***`) and the report is recorded by another process, so from the command line `{}` fails {fails} (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); {instead}",
                 step.name, step.name
             ));
         }
     }
     warnings
+}
+
+/// "every time", or when: `when` (what decides at run time that the reading step meets a
+/// value it cannot have), and the reading step's own `if:` when it may skip the step without
+/// reading the output (one that reads it fails as the step would).
+fn fails_when(step: &Step, of: &str, key: &str, when: Option<String>) -> String {
+    let skipped = match &step.if_ {
+        Some(crate::definition::IfCondition::Expression(text)) => {
+            !crate::definition::expr::parse(text).is_ok_and(|e| {
+                crate::definition::expr::references(&e).iter().any(|(r, _)| {
+                    matches!(r, Reference::StepOutput { step: s, key: k } if s == of && k == key)
+                })
+            })
+        }
+        Some(crate::definition::IfCondition::Command(c)) => !scan(&c.run).iter().any(|o| {
+            matches!(&o.reference, Ok(Reference::StepOutput { step: s, key: k }) if s == of && k == key)
+        }),
+        None => false,
+    };
+    match (when, skipped) {
+        (None, false) => "every time".into(),
+        (None, true) => "whenever its `if:` lets it run".into(),
+        (Some(w), false) => w,
+        (Some(w), true) => format!("{w} and its `if:` lets it run"),
+    }
+}
+
+/// What decides at run time whether `step` (one people or agents report on) waits when the
+/// run reaches it: its `if:` (which may skip it), or its `foreach:` list read then (an empty
+/// one runs nothing). None: it always waits.
+fn wait_condition(step: &Step) -> Option<String> {
+    if let Some(c) = &step.if_ {
+        return Some(format!("`{}`'s `if: {}` decides", step.name, c.text()));
+    }
+    match &step.foreach {
+        Some(crate::definition::Foreach::Template(t)) => Some(format!(
+            "`{}`'s `foreach: {t}` list may be empty",
+            step.name
+        )),
+        Some(crate::definition::Foreach::Items(items)) if items.is_empty() => {
+            Some(format!("`{}`'s `foreach:` list is empty", step.name))
+        }
+        _ => None,
+    }
+}
+
+/// The inputs of `child` that hold a secret when `step` (a `uses:` step of `workflow`) runs
+/// it: those its `with:` gives a secret of the parent (a secret input, a secret output), and
+/// the child's own secret inputs (secret by their name or their use, whatever gives them:
+/// `with:`, the environment, a default), each with what makes it secret.
+fn given_secrets(workflow: &Workflow, step: &Step, child: &Workflow) -> BTreeMap<String, String> {
+    let parent_secrets = secret_inputs(workflow);
+    let mut given = BTreeMap::new();
+    for (input, value) in &step.with {
+        let secret = scan(&value.0).into_iter().find_map(|o| match o.reference {
+            Ok(Reference::Input(n)) if parent_secrets.contains(&n) => {
+                Some(format!("the secret input `inputs.{n}`"))
+            }
+            Ok(Reference::StepOutput { step, key }) if is_secret_output(workflow, &step, &key) => {
+                Some(format!("the secret output `steps.{step}.outputs.{key}`"))
+            }
+            _ => None,
+        });
+        if let Some(secret) = secret {
+            given.insert(input.clone(), format!("{secret} it is given with `with:`"));
+        }
+    }
+    for input in secret_inputs(child) {
+        given
+            .entry(input.clone())
+            .or_insert_with(|| format!("its secret input `{input}`"));
+    }
+    given
+}
+
+/// The first step of `child` (as `WORKFLOW/STEP`) that may write an output from a secret in
+/// `given` (its inputs that hold one), with what that secret is: a step whose command, plain
+/// `env:` entries or `with:` (a child of its own) read such an input, or an output of an
+/// earlier step that does (any of its outputs may hold the secret: a command writes whatever
+/// keys it writes). A secret `env:` entry (by its name or `secret_env`) hands the command a
+/// credential, scrubbed from all it prints, not a value validate sees it pass on; `if:`,
+/// `validate:` and `rollback` write no outputs. Only steps before the child's last wait for a
+/// report count: an output recorded after it is recorded, and held, by the process that
+/// brings it back.
+fn writes_from_secret(
+    (name, child): (&str, &Workflow),
+    given: &BTreeMap<String, String>,
+    uses: &BTreeMap<String, crate::event::UsedWorkflow>,
+    agents: &crate::definition::ResolvedAgents,
+) -> Option<(String, String)> {
+    if given.is_empty() {
+        return None;
+    }
+    let reported = |s: &Step| {
+        s.run.is_none() && s.uses.is_none() && !s.agent.as_deref().is_some_and(|a| agents.is_run(a))
+    };
+    let last_wait = child.steps.iter().rposition(|s| {
+        reported(s)
+            || s.uses
+                .as_deref()
+                .is_some_and(|u| waits_within(uses, u, agents, &mut BTreeSet::new()).is_some())
+    })?;
+    // Steps that may write a secret into their outputs, with the secret.
+    let mut tainted: BTreeMap<&str, String> = BTreeMap::new();
+    for s in &child.steps[..last_wait] {
+        let texts = s
+            .run
+            .iter()
+            .map(String::as_str)
+            .chain(
+                s.env
+                    .iter()
+                    .filter(|(k, _)| !is_secret_env(s, k))
+                    .map(|(_, v)| v.0.as_str()),
+            )
+            .chain(s.with.values().map(|v| v.0.as_str()));
+        let secret = texts.flat_map(scan).find_map(|o| match o.reference {
+            Ok(Reference::Input(n)) => given.get(&n).cloned(),
+            Ok(Reference::StepOutput { step, .. }) => {
+                tainted.get(step_of_unit(child, &step)).cloned()
+            }
+            _ => None,
+        });
+        if let Some(secret) = secret {
+            if !reported(s) {
+                return Some((format!("{name}/{}", s.name), secret));
+            }
+            tainted.insert(s.name.as_str(), secret);
+        }
+    }
+    None
+}
+
+/// A wait for a report within a child: where (`WORKFLOW/STEP`), whether it always waits when
+/// the child reaches it, and if not, what decides it.
+struct ChildWait {
+    at: String,
+    certain: bool,
+    decided_by: String,
 }
 
 /// The definition `uses:` text `used` names in a load's (or run's) snapshot of its graph.
@@ -261,23 +460,53 @@ fn used_workflow(
 }
 
 /// The first step waiting for a report in the workflow `used` names, or in those its own
-/// `uses:` steps run, as `WORKFLOW/STEP` (`RunState::waits_within`, before a run).
+/// `uses:` steps run, as `WORKFLOW/STEP` (`RunState::waits_within`, before a run); `certain`
+/// when one of its waits always happens once the child runs (no `if:` that may skip it, no
+/// `foreach:` list that may be empty), else what decides the first one.
 fn waits_within(
     uses: &BTreeMap<String, crate::event::UsedWorkflow>,
     used: &str,
     agents: &crate::definition::ResolvedAgents,
     seen: &mut BTreeSet<String>,
-) -> Option<String> {
+) -> Option<ChildWait> {
     if !seen.insert(used.to_string()) {
         return None;
     }
     let child = used_workflow(uses, used)?;
     let name = &uses.get(used)?.name;
-    child.steps.iter().find_map(|s| match &s.uses {
-        Some(inner) => waits_within(uses, inner, agents, seen),
-        None => (s.run.is_none() && !s.agent.as_deref().is_some_and(|a| agents.is_run(a)))
-            .then(|| format!("{name}/{}", s.name)),
-    })
+    let mut first: Option<ChildWait> = None;
+    for s in &child.steps {
+        let wait = match &s.uses {
+            Some(inner) => {
+                waits_within(uses, inner, agents, seen).map(|w| match wait_condition(s) {
+                    Some(decided_by) => ChildWait {
+                        certain: false,
+                        decided_by,
+                        ..w
+                    },
+                    None => w,
+                })
+            }
+            None => (s.run.is_none() && !s.agent.as_deref().is_some_and(|a| agents.is_run(a)))
+                .then(|| {
+                    let decided_by = wait_condition(s);
+                    ChildWait {
+                        at: format!("{name}/{}", s.name),
+                        certain: decided_by.is_none(),
+                        decided_by: decided_by.unwrap_or_default(),
+                    }
+                }),
+        };
+        let Some(wait) = wait else { continue };
+        match &mut first {
+            None => first = Some(wait),
+            Some(f) => f.certain |= wait.certain,
+        }
+        if first.as_ref().is_some_and(|f| f.certain) {
+            break;
+        }
+    }
+    first
 }
 
 /// The step a unit name of `workflow` belongs to: `build` for `build[2]` (an item of the

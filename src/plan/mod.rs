@@ -26,6 +26,9 @@ pub use preview::{
     Action, PlannedChild, PlannedStep, Start, preview_resume, preview_run, with_phase_starts,
     with_settings,
 };
-pub use ready::{awaiting_manual_start, condition_met, driver_let_go, ready_phases, to_prepare};
+pub use ready::{
+    SlotHold, awaiting_manual_start, condition_met, driver_let_go, held_for_slots, ready_phases,
+    to_prepare,
+};
 pub use schedule::{Cadence, MINUTE_MS, minute_of};
 pub use setting::{Setting, shown_inputs, step_setting};

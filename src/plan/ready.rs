@@ -12,11 +12,39 @@ use crate::decide::{RunPhase, RunState, StepState, StepStatus};
 /// `max_parallel` phases are active (running or waiting on a report) at once.
 /// Linear in phases and edges, on the plan prepared once per run.
 pub fn ready_phases(state: &RunState) -> Vec<usize> {
+    schedule(state, false).0
+}
+
+/// A phase whose condition holds that the parallel limits keep from starting now (SPEC §4):
+/// it is `ready` (SPEC §5) and starts by itself when a slot frees. What `orchestrate status`
+/// says of it, so a reader tells a phase waiting for a slot from one waiting on its condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotHold {
+    pub index: usize,
+    /// The run's `max_parallel` (the scenario's, else the configuration's; at least 1).
+    pub limit: usize,
+    /// The phases that hold the slots, in the scheduler's order: the active ones (running or
+    /// waiting on a report), then the ready ones that start before it.
+    pub held_by: Vec<usize>,
+    /// Not `max_parallel`: a free slot is left, but this phase has `parallel: false` and
+    /// another non-parallel phase (`held_by`'s non-parallel ones) is active.
+    pub one_at_a_time: bool,
+}
+
+/// The ready phases whose condition holds that the parallel limits hold back, in dependency
+/// order (see `SlotHold`). Empty when `ready_phases` is (a run not going on starts nothing).
+pub fn held_for_slots(state: &RunState) -> Vec<SlotHold> {
+    schedule(state, true).1
+}
+
+/// `ready_phases`, and with `held`, the phases the parallel limits hold back. Without it, it
+/// stops as soon as the slots are full (the scheduler's hot path).
+fn schedule(state: &RunState, held: bool) -> (Vec<usize>, Vec<SlotHold>) {
     let (Some(sc), Some(plan)) = (&state.scenario, &state.phase_plan) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     if state.phase != RunPhase::Running || !state.pre_validated {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let limit = sc
         .max_parallel
@@ -25,14 +53,17 @@ pub fn ready_phases(state: &RunState) -> Vec<usize> {
         .max(1) as usize;
     let active = |s: &StepState| matches!(s.status, StepStatus::Running | StepStatus::Waiting);
     let mut slots = Slots::new(limit);
-    for (s, &parallel) in state.steps.iter().zip(&plan.parallel) {
+    let mut holders = Vec::new();
+    for (i, (s, &parallel)) in state.steps.iter().zip(&plan.parallel).enumerate() {
         if active(s) {
             slots.take(parallel);
+            holders.push(i);
         }
     }
     let mut ready = Vec::new();
+    let mut holds = Vec::new();
     for &i in &plan.order {
-        if slots.full() {
+        if slots.full() && !held {
             break;
         }
         let status = state.steps[i].status;
@@ -47,13 +78,30 @@ pub fn ready_phases(state: &RunState) -> Vec<usize> {
         if state.steps[i].items.is_some() || state.needs_condition(i) || state.needs_expansion(i) {
             continue;
         }
-        if !condition_met(state, i) || !slots.admits(plan.parallel[i]) {
+        if !condition_met(state, i) {
+            continue;
+        }
+        if !slots.admits(plan.parallel[i]) {
+            if held {
+                let one_at_a_time = !slots.full();
+                holds.push(SlotHold {
+                    index: i,
+                    limit,
+                    held_by: holders
+                        .iter()
+                        .copied()
+                        .filter(|&h| !one_at_a_time || !plan.parallel[h])
+                        .collect(),
+                    one_at_a_time,
+                });
+            }
             continue;
         }
         ready.push(i);
+        holders.push(i);
         slots.take(plan.parallel[i]);
     }
-    ready
+    (ready, holds)
 }
 
 /// SPEC §4's parallel rule, as the scheduler applies it one phase at a time (`ready_phases`)

@@ -342,6 +342,15 @@ pub struct StepView {
     /// starts on `cortex orchestrate start` (a `pending` phase waits for its `after:` phases).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub awaits_start: bool,
+    /// Its condition holds and nothing else keeps it back, but the parallel limits do
+    /// (`max_parallel`, or another non-parallel phase): it is `ready`, not `pending` (which
+    /// waits for its condition), and starts by itself when a slot frees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_for_slot: Option<SlotWaitView>,
+    /// Its condition holds and a slot is free, and it has not started: it is `ready`, and
+    /// whoever drives the run starts it next (a worker offering its tags, with `runs_on:`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub starts_next: bool,
     /// It is next to start and asks for tags (`runs_on:`): it waits for a worker offering
     /// them (`cortex worker --tags …`; a driver started by a command offers none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -386,6 +395,52 @@ impl StepView {
     /// fail; it only sums them up.
     pub fn runs_as_items(&self) -> bool {
         self.foreach.as_ref().is_some_and(|f| f.items.is_some())
+    }
+}
+
+/// Why a ready phase has not started: the parallel limits (SPEC §4) hold it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlotWaitView {
+    /// The run's `max_parallel`.
+    pub max_parallel: usize,
+    /// The phases holding the slots it waits for: the active ones (running or waiting on a
+    /// report) and the ready ones that start before it; with `one_at_a_time`, the
+    /// non-parallel ones among them.
+    pub held_by: Vec<String>,
+    /// A slot is free, but this phase has `parallel: false` and another non-parallel phase
+    /// is active: it waits for that one to end.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub one_at_a_time: bool,
+    /// The same in words, as the human screen says it.
+    pub note: String,
+}
+
+impl SlotWaitView {
+    fn of(state: &RunState, hold: &crate::plan::SlotHold) -> SlotWaitView {
+        let held_by: Vec<String> = hold
+            .held_by
+            .iter()
+            .map(|&h| state.steps[h].name.clone())
+            .collect();
+        let names = held_by
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let note = if hold.one_at_a_time {
+            format!("waiting for {names} to end (phases with `parallel: false` run one at a time)")
+        } else {
+            format!(
+                "waiting for a free slot (max_parallel {}, held by {names})",
+                hold.limit
+            )
+        };
+        SlotWaitView {
+            max_parallel: hold.limit,
+            held_by,
+            one_at_a_time: hold.one_at_a_time,
+            note,
+        }
     }
 }
 
@@ -1253,6 +1308,23 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     } else {
         Vec::new()
     };
+    // Phases whose condition holds that the parallel limits hold back: `ready` too (SPEC
+    // §5: `pending` waits for its condition), with what they wait for. Before, they were
+    // shown `pending`, as if their `after:` phases had not ended.
+    let held: Vec<crate::plan::SlotHold> = crate::plan::held_for_slots(state);
+    let slot_wait = |i: usize| held.iter().find(|h| h.index == i);
+    // Ready phases the scheduler starts now (not a retry waiting out its backoff, which is
+    // `ready` already): a driver starts them at once, so they are seen when nobody drives
+    // the run, or while they wait for a worker's tags.
+    let starts_next: Vec<usize> = crate::plan::ready_phases(state)
+        .into_iter()
+        .filter(|&i| {
+            matches!(
+                state.steps[i].status,
+                StepStatus::Pending | StepStatus::Stopped
+            )
+        })
+        .collect();
     // The secret inputs whoever drives it must be given again (a worker too).
     let to_give = start.map_or_else(Vec::new, |s| s.secret_inputs_to_give());
     let tagged_names = || {
@@ -1448,7 +1520,10 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .enumerate()
             .map(|(i, s)| StepView {
                 name: s.name.clone(),
-                status: if ready_to_start.contains(&i) {
+                status: if ready_to_start.contains(&i)
+                    || slot_wait(i).is_some()
+                    || starts_next.contains(&i)
+                {
                     StepStatus::Ready
                 } else if retry_held(state, i)
                     || (s.status == StepStatus::Ready && state.outcome().is_some())
@@ -1522,6 +1597,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     None => None,
                 },
                 awaits_start: ready_to_start.contains(&i),
+                waits_for_slot: slot_wait(i).map(|h| SlotWaitView::of(state, h)),
+                starts_next: starts_next.contains(&i),
                 waits_for_tags: if tagged.contains(&i) {
                     state.runs_on(i).to_vec()
                 } else {

@@ -186,8 +186,15 @@ pub fn render_scenario_status(
             && s.status == crate::decide::StepStatus::Running
     };
     for s in &view.steps {
+        let slot_word;
         let (mark, word) = if s.awaits_start {
             ("[ ]", "ready: starts on `orchestrate start`")
+        } else if let Some(w) = &s.waits_for_slot {
+            // Its condition holds: only a slot keeps it (SPEC §4's parallel rule).
+            slot_word = format!("ready: {}", w.note);
+            ("[ ]", slot_word.as_str())
+        } else if s.starts_next {
+            ("[ ]", "ready")
         } else if orphaned(s) && view.orphans_alive {
             (
                 "[?]",
@@ -315,7 +322,9 @@ pub fn render_scenario_status(
         // Interrupted (reaped from a worker whose lease lapsed, or whose driver went), to run
         // again: why its last attempt ended.
         if let Some(e) = &s.error
-            && s.status == crate::decide::StepStatus::Pending
+            && (s.status == crate::decide::StepStatus::Pending
+                || s.starts_next
+                || s.waits_for_slot.is_some())
             && s.attempts > 0
             && !s.runs_as_items()
         {

@@ -107,8 +107,13 @@ fn phase_lines(
         let is_selected = selected == Some(at);
         let status_word = if view.awaiting_start.contains(&s.name) {
             "awaiting start"
+        } else if s.waits_for_slot.is_some() {
+            // Its condition holds: only the parallel limits keep it.
+            "ready (slot)"
         } else if s.start_requested {
             "start requested"
+        } else if s.starts_next {
+            "ready"
         } else if s.interrupted {
             "interrupted"
         } else if s.checking_condition {
@@ -135,7 +140,7 @@ fn phase_lines(
         let mut head = Line::from(vec![
             Span::raw(pointer),
             // A manual phase ready to start is no retry: its mark is a pending one's.
-            if s.awaits_start {
+            if s.awaits_start || s.waits_for_slot.is_some() || s.starts_next {
                 Span::styled(marker(StepStatus::Pending), theme.step(StepStatus::Pending))
             } else {
                 Span::styled(marker(s.status), theme.step(s.status))

@@ -233,6 +233,17 @@ pub fn unit_runner_lines(
     theme: Theme,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    // A ready phase the parallel limits hold back: what it waits for, as status says it.
+    if let Some(w) = &s.waits_for_slot {
+        lines.push(Line::styled(
+            format!(
+                "{:indent$}{}",
+                "",
+                fit(&w.note, width.saturating_sub(indent + 2))
+            ),
+            theme.dim(),
+        ));
+    }
     if !s.waits_for_tags.is_empty() {
         lines.push(tags_line(
             &s.waits_for_tags,
