@@ -209,6 +209,16 @@ fn every_hint_and_next_line_names_a_command_that_exists() {
         "by path, no runs",
         &["workflow", "status", "./by path.yaml"],
     );
+    // A scheduled definition that does not validate: the pass names the command that shows
+    // where (it named `cortex validate`, which is no command).
+    env.workflow(
+        "badcron",
+        "name: badcron\ninputs: {who: {type: string, required: true}}\nschedule: {cron: \"0 * * * *\"}\nsteps: [{name: s, run: echo hi}]\n",
+    );
+    situation(
+        "invalid schedule",
+        &["schedule", "run", "--once", "--at", "2026-12-04T09:00:00Z"],
+    );
     assert!(checked >= 30, "only {checked} suggestions were checked");
 }
 

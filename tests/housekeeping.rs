@@ -385,3 +385,63 @@ fn gc_keeps_the_output_file_of_a_background_driver_that_still_runs() {
     }
     assert!(!logs[0].exists());
 }
+
+/// The output file of a scheduled run that has not finished is kept by `gc` after its driver
+/// ended: a run waiting on a prompt has no driver, and its file (what its first steps printed,
+/// the commands to go on with) was removed by `gc --older-than 0s`. Once the run ends, it goes.
+#[test]
+fn gc_keeps_the_output_file_of_a_scheduled_run_that_has_not_finished() {
+    let env = Env::new();
+    env.workflow(
+        "asks",
+        "name: asks\nschedule: '* * * * *'\nsteps:\n  - {name: first, run: echo first}\n  - {name: Plan, prompt: plan}\n",
+    );
+    let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T16:29:00Z"]);
+    assert_eq!(seen.code, 0, "{}", seen.stderr);
+    let fired = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-04T16:30:00Z",
+    ]);
+    assert_eq!(fired.code, 0, "{}{}", fired.stdout, fired.stderr);
+    let run = fired.json()["happened"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|h| h["run_id"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("{}", fired.stdout));
+    common::wait_within(
+        "the scheduled run to wait on its prompt, its driver gone",
+        std::time::Duration::from_secs(60),
+        || {
+            let status = env.run(&["--json", "workflow", "status", &run]).json();
+            status["status"] == "waiting"
+                && std::fs::read_dir(env.home().join("schedule"))
+                    .unwrap()
+                    .flatten()
+                    .all(|e| !cortex::execute::driver_log_in_use(&e.path()))
+        },
+    );
+    let logs: Vec<_> = std::fs::read_dir(env.home().join("schedule"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let out = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+    assert_eq!(out["driver_logs"], serde_json::json!([]), "{out}");
+    assert!(logs[0].exists());
+    // Once the run has finished, its file is removed as any other.
+    let done = env.run(&["workflow", "step", "complete", "Plan", "--run", &run]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let out = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+    assert_eq!(
+        out["driver_logs"].as_array().map(Vec::len),
+        Some(1),
+        "{out}"
+    );
+    assert!(!logs[0].exists());
+}

@@ -487,3 +487,43 @@ fn a_copy_into_the_same_log_written_another_way_is_refused() {
         out.stderr
     );
 }
+
+/// A SQLite log whose folder is not there is refused (exit 2, naming the folder and how to make
+/// it), and no folder is made: `log copy --to /nonexistent/dir/x.db` from a home with no runs
+/// said "nothing to copy (… is set up)" and made the folders; `--db` with such a path made them
+/// too, and put a log there. (A log in a folder of the home is made with it, as before:
+/// `store_selection.rs`.)
+#[test]
+fn a_log_in_a_folder_that_is_not_there_is_refused_and_no_folder_is_made() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    let missing = env.project().join("no such dir");
+    let target = missing.join("x.db");
+    let target = target.to_str().unwrap();
+    for args in [
+        &["log", "copy", "--to", target][..],
+        &["--db", target, "workflow", "run", "tiny"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "there is no folder {} to make the log {target} in",
+                missing.display()
+            )) && out
+                .stderr
+                .contains(&format!("`mkdir -p '{}'`", missing.display())),
+            "{}",
+            out.stderr
+        );
+        assert!(!missing.exists(), "{args:?} made the folder");
+    }
+    // With runs to copy, the same.
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    assert_eq!(env.run(&["log", "copy", "--to", target]).code, 2);
+    assert!(!missing.exists());
+    // Once the folder is there, the copy is made.
+    std::fs::create_dir(&missing).unwrap();
+    let out = env.run(&["log", "copy", "--to", target]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

@@ -429,6 +429,41 @@ fn a_password_written_out_in_a_webhook_url_is_refused_and_one_from_the_environme
         env.log_holding("hunter2pass").is_empty(),
         "the log holds the password"
     );
+    // Its delivery line names the URL once: its resolved form masks to the same.
+    let status = env.run(&["workflow", "status", "wv"]).stdout;
+    let line = status
+        .lines()
+        .find(|l| l.contains("on_finish"))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(
+        line.contains(&format!("webhook: http://***@{}/***", addr(&h)))
+            && line.matches("127.0.0.1").count() == 1,
+        "{line}"
+    );
+}
+
+/// A webhook holding a password and a token-like parameter written out is refused for both at
+/// once: before, `validate` said the password, and only once it was fixed, the token.
+#[test]
+fn every_credential_written_out_in_a_webhook_is_reported_in_one_validate() {
+    let env = Env::new();
+    env.workflow(
+        "both",
+        "name: both\nsteps:\n  - name: a\n    run: \"true\"\nnotify:\n  on_failure:\n    - webhook: \"http://user:pw@127.0.0.1:9/fail?token=abc123\"\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "both"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let errors = out.located_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].0.contains("password"), "{errors:?}");
+    assert!(errors[1].0.contains("`token`"), "{errors:?}");
+    assert!(!out.stdout.contains("abc123"), "{}", out.stdout);
+    let human = env.run(&["workflow", "validate", "both"]);
+    let text = human.stdout.clone() + &human.stderr;
+    assert!(
+        text.contains("has a password written out") && text.contains("query parameter `token`"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1179,6 +1179,43 @@ fn a_database_or_user_the_server_refuses_is_bad_input_saying_what_to_check() {
     }
 }
 
+/// A log that cannot be opened exits 2 however it cannot: a server nobody answers at (a
+/// wrong port, a server down) as a database the server does not know — before, 1 and 2 — for a
+/// reading command, one that records, and `log copy --to`.
+#[test]
+fn a_log_that_cannot_be_connected_to_exits_2_whether_unreachable_or_unknown() {
+    let Some(admin) =
+        test_pg("a_log_that_cannot_be_connected_to_exits_2_whether_unreachable_or_unknown")
+    else {
+        return;
+    };
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'true'}\n");
+    let base = admin.split('?').next().unwrap();
+    let (server, db) = base.rsplit_once('/').unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("postgres://postgres@127.0.0.1:{port}/{db}");
+    let unknown = format!("{server}/cortex_no_such_database");
+    for url in [&unreachable, &unknown] {
+        for args in [
+            &["workflow", "history"][..],
+            &["workflow", "run", "tiny"][..],
+        ] {
+            let mut argv = vec!["--db", url.as_str()];
+            argv.extend_from_slice(args);
+            let out = env.run(&argv);
+            assert_eq!(out.code, 2, "{argv:?}: {}", out.stderr);
+        }
+        assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+        let copy = env.run(&["log", "copy", "--to", url]);
+        assert_eq!(copy.code, 2, "log copy --to {url}: {}", copy.stderr);
+    }
+}
+
 /// A connection the server ends between two appends (an administrator's
 /// `pg_terminate_backend`, a failover) is made again: the next append and read succeed, and
 /// the chain goes on unbroken.

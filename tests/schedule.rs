@@ -429,7 +429,9 @@ fn a_bad_schedule_is_a_located_error_and_never_fires() {
     let human = env.run(&["schedule", "run", "--once", "--at", "2026-12-03T10:00:00Z"]);
     assert_eq!(human.code, 2, "{}{}", human.stdout, human.stderr);
     assert!(
-        human.stderr.contains("does not validate"),
+        human.stderr.contains(
+            "2 schedules' definitions do not validate (see above; `cortex workflow validate broken`, `cortex workflow validate needs` show where)"
+        ),
         "{}",
         human.stderr
     );
@@ -647,6 +649,57 @@ fn a_scheduled_driver_is_given_the_log_in_its_environment_not_its_arguments() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!env.db().exists(), "the home's own log was made");
+    // What its driver printed, in its output file, suggests commands on that log: pasted in
+    // a shell without CORTEX_DB, `cortex workflow resume ID` opened the home's.
+    let printed = scheduled_output(&env);
+    let suggested: Vec<&str> = printed
+        .lines()
+        .filter_map(|l| l.find("cortex ").map(|at| &l[at..]))
+        .collect();
+    assert!(!suggested.is_empty(), "{printed}");
+    for line in suggested {
+        assert!(line.contains(&format!("--db {spec}")), "{printed}");
+    }
+}
+
+/// Every output file of scheduled drivers in the home, one after the other.
+fn scheduled_output(env: &Env) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(env.home().join("schedule")).unwrap() {
+        text.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    text
+}
+
+/// A scheduled definition that does not validate fails the pass (exit 2), and the error names
+/// the command that shows where, for that definition: it said `cortex validate`, which is no
+/// command.
+#[test]
+fn an_invalid_schedule_names_the_validate_command_of_its_definition() {
+    let env = Env::new();
+    env.workflow(
+        "badcron",
+        "name: badcron\ninputs: {who: {type: string, required: true}}\nschedule: {cron: \"0 * * * *\"}\nsteps: [{name: s, run: echo hi}]\n",
+    );
+    let out = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T09:00:00Z"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: a schedule's definition does not validate (see above; `cortex workflow validate badcron` shows where)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("`cortex validate`"), "{}", out.stderr);
+    // That command shows where.
+    let validate = env.run(&["workflow", "validate", "badcron"]);
+    assert_eq!(validate.code, 2);
+    assert!(
+        (validate.stdout.clone() + &validate.stderr).contains("who"),
+        "{}{}",
+        validate.stdout,
+        validate.stderr
+    );
 }
 
 /// A secret input's value that did not pass its input (`pattern:`) was quoted in the error

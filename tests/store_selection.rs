@@ -72,8 +72,10 @@ fn the_log_is_chosen_by_flag_then_environment_then_config_then_home() {
 }
 
 /// A value that looks like PostgreSQL but does not parse is bad input (exit 2) that says how
-/// to write it; a database that cannot be reached fails clearly (exit 1), naming it without
-/// its password, and says what to check.
+/// to write it; a database that cannot be reached fails clearly, naming it without its
+/// password, and says what to check — exit 2, as a database the server does not know is (a
+/// port nobody listens on is a value leading to no log, as a wrong name is; SPEC §5 keeps 1
+/// for a failed run): before, one was 1 and the other 2.
 #[test]
 fn a_bad_or_unreachable_database_gets_a_clear_error() {
     let env = Env::new();
@@ -100,7 +102,7 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
         .port();
     let url = format!("postgres://someone:hunter2@127.0.0.1:{port}/db");
     let down = env.run(&["--db", &url, "workflow", "run", "tiny"]);
-    assert_eq!(down.code, 1, "{}", down.stderr);
+    assert_eq!(down.code, 2, "{}", down.stderr);
     assert!(down.stderr.contains("cannot be reached"), "{}", down.stderr);
     assert!(
         down.stderr
@@ -129,9 +131,9 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
     // Reading commands say the same, without suggesting to resume a run (nothing was being
     // driven).
     let status = env.run(&["--db", &url, "workflow", "status"]);
-    assert_eq!(status.code, 1, "{}", status.stderr);
+    assert_eq!(status.code, 2, "{}", status.stderr);
     let history = env.run(&["--db", &url, "workflow", "history"]);
-    assert_eq!(history.code, 1, "{}", history.stderr);
+    assert_eq!(history.code, 2, "{}", history.stderr);
     assert!(
         history.stderr.contains("cannot be reached") && !history.stderr.contains("resume"),
         "{}",
@@ -174,7 +176,7 @@ fn a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout() {
             "{args:?} took {:?}",
             started.elapsed()
         );
-        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(
             out.stderr.contains("cannot be reached")
                 && out.stderr.contains("did not answer within 1 s"),

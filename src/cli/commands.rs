@@ -350,11 +350,32 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
             // A schedule whose definition does not validate is bad input, as `schedule list`
             // says with exit 2: before, `--once` said "not scheduled" and exited 0, and a cron
             // job never learned its schedule had stopped firing.
-            if once && happened.iter().any(|h| h.what == "invalid") {
+            let invalid: Vec<_> = happened.iter().filter(|h| h.what == "invalid").collect();
+            if once && !invalid.is_empty() {
                 if !json {
-                    super::err(
-                        "error: a schedule's definition does not validate (see above; `cortex validate` shows where)\n",
-                    );
+                    // Each definition's own `validate` (before, it named `cortex validate`,
+                    // which is no command), as this invocation would paste it.
+                    let commands: Vec<String> = invalid
+                        .iter()
+                        .map(|h| {
+                            let group = if h.kind == "scenario" {
+                                "orchestrate"
+                            } else {
+                                "workflow"
+                            };
+                            ctx.cmd(&[group, "validate", &h.name])
+                        })
+                        .collect();
+                    super::err(&format!(
+                        "error: {} (see above; {} {} where)\n",
+                        if invalid.len() == 1 {
+                            "a schedule's definition does not validate".to_string()
+                        } else {
+                            format!("{} schedules' definitions do not validate", invalid.len())
+                        },
+                        commands.join(", "),
+                        if commands.len() == 1 { "shows" } else { "show" }
+                    ));
                 }
                 return Ok(super::exit::BAD_INPUT);
             }

@@ -53,7 +53,7 @@ pub use name::{
 };
 pub use notify::{
     Notification, Notify, WebhookPart, mask_url, port_problem, resolve_webhook, url_secrets,
-    webhook_literal_secret, webhook_parts, webhook_problem,
+    webhook_literal_secrets, webhook_parts, webhook_problem,
 };
 pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
 pub use scalar::{ScalarString, items_not_as_written};

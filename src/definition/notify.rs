@@ -230,11 +230,15 @@ fn percent_decoded(text: &str) -> String {
 /// (`http://user:PASSWORD@host`) or a token-like query parameter (`?token=…`) whose value is
 /// literal text, not a variable — as (the problem, the fix). The definition is kept in the
 /// run's log (`run_started`'s snapshot), so such a value would be too: it must come from the
-/// environment (`$VAR`) or a secret input. Nothing of the value is repeated.
-pub fn webhook_literal_secret(url: &str) -> Option<(String, String)> {
+/// environment (`$VAR`) or a secret input. Nothing of the value is repeated. Every one is
+/// said (before, only the first: a password hid the `?token=` after it until it was fixed).
+pub fn webhook_literal_secrets(url: &str) -> Vec<(String, String)> {
     // Variables as a character no URL holds, so that what is literal can be told apart.
     const VAR: char = '\u{1}';
-    let parts = webhook_parts(url).ok()?;
+    let mut found = Vec::new();
+    let Ok(parts) = webhook_parts(url) else {
+        return found;
+    };
     let probe: String = parts
         .iter()
         .map(|p| match p {
@@ -242,7 +246,9 @@ pub fn webhook_literal_secret(url: &str) -> Option<(String, String)> {
             _ => VAR.to_string(),
         })
         .collect();
-    let (_, userinfo, _, tail) = split_url(&probe)?;
+    let Some((_, userinfo, _, tail)) = split_url(&probe) else {
+        return found;
+    };
     let literal = |v: &str| !v.is_empty() && !v.contains(VAR);
     let shown = mask_url(url);
     let how = "give it through the environment of the process that delivers (`$VAR` or `${VAR}`, read when the webhook is delivered, never recorded) or a secret input (`${{ inputs.NAME }}`)";
@@ -250,14 +256,16 @@ pub fn webhook_literal_secret(url: &str) -> Option<(String, String)> {
         && literal(password)
     {
         let user = user.replace(VAR, "$USER");
-        return Some((
+        found.push((
             format!(
                 "webhook `{shown}` has a password written out in its URL, and the definition is kept in the run's log: the password would be too"
             ),
             format!("{how}, e.g. `{user}:$WEBHOOK_PASSWORD@…`"),
         ));
     }
-    let query = tail.split_once('?')?.1;
+    let Some((_, query)) = tail.split_once('?') else {
+        return found;
+    };
     let query = query.split('#').next().unwrap_or_default();
     // `;` separates parameters too for many servers (`?a=1;token=…`).
     for pair in query.split(['&', ';']) {
@@ -265,7 +273,7 @@ pub fn webhook_literal_secret(url: &str) -> Option<(String, String)> {
             continue;
         };
         if literal(value) && !name.contains(VAR) && secret_param(name) {
-            return Some((
+            found.push((
                 format!(
                     "webhook `{shown}` has its query parameter `{name}` written out, a credential by its name, and the definition is kept in the run's log: its value would be too"
                 ),
@@ -273,7 +281,7 @@ pub fn webhook_literal_secret(url: &str) -> Option<(String, String)> {
             ));
         }
     }
-    None
+    found
 }
 
 /// Why a URL cannot be POSTed to, if it cannot: only `http://` and `https://` with a host.
@@ -411,6 +419,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_credential_written_out_in_one_webhook_is_found_at_once() {
+        let found =
+            webhook_literal_secrets("http://user:pw@127.0.0.1:9/fail?token=abc123&a=1&api_key=k");
+        let problems: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(found.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("password"), "{problems:?}");
+        assert!(problems[1].contains("`token`"), "{problems:?}");
+        assert!(problems[2].contains("`api_key`"), "{problems:?}");
+        assert!(
+            found.iter().all(|(p, f)| !p.contains("abc123")
+                && !f.contains("abc123")
+                && !p.contains(":pw@")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn a_password_or_a_token_written_out_in_a_webhook_is_found_and_not_repeated() {
         for url in [
             "http://user:hunter2pass@127.0.0.1:18299/x",
@@ -424,8 +449,9 @@ mod tests {
             "https://hooks.example.com/x?%74oken=hunter2pass",
             "https://hooks.example.com/x?a=1;token=hunter2pass",
         ] {
-            let (problem, fix) =
-                webhook_literal_secret(url).unwrap_or_else(|| panic!("{url} passed"));
+            let found = webhook_literal_secrets(url);
+            assert_eq!(found.len(), 1, "{url}: {found:?}");
+            let (problem, fix) = found.into_iter().next().unwrap();
             assert!(
                 !problem.contains("hunter2") && !fix.contains("hunter2"),
                 "{problem} {fix}"
@@ -444,7 +470,7 @@ mod tests {
             "$SLACK_URL",
             "https://hooks.slack.com/services/T0/B0/XXXX",
         ] {
-            assert_eq!(webhook_literal_secret(fine), None, "{fine}");
+            assert_eq!(webhook_literal_secrets(fine), vec![], "{fine}");
         }
     }
 

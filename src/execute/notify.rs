@@ -248,8 +248,12 @@ fn deliver_one(trigger: Trigger, index: usize, n: &Notification, work: &Work) ->
         let resolved = resolve_webhook(written, &env, &input);
         if let Ok(url) = &resolved {
             url_secrets(url).iter().for_each(|s| redactor.add(s));
-            if url != written {
-                label = format!("{label} ({})", mask_url(url));
+            // The resolved URL's host after a variable that hid it (`$SLACK_URL`): said
+            // only where its masked form tells more than the written one's (before,
+            // `user:$PW@host/x` was shown `http://***@host/*** (http://***@host/***)`).
+            let shown = mask_url(url);
+            if url != written && shown != mask_url(written) {
+                label = format!("{label} ({shown})");
             }
         }
         resolved

@@ -16,6 +16,13 @@ use crate::store::{EventStore, Location};
 /// configuration's `db`).
 pub const DB_ENV: &str = "CORTEX_DB";
 
+/// Set (to `1`) beside CORTEX_DB by a process that hands its `--db` on to a background
+/// `cortex` (`Ctx::db_env`): the log was chosen by a flag, so what that process prints (a
+/// scheduled run's output file, a server's driver's) suggests commands carrying `--db`, as
+/// the command that started it would. Before, they suggested `cortex workflow resume ID`,
+/// which pasted into a shell without CORTEX_DB opened the home's log, not that one.
+pub const DB_GIVEN_ENV: &str = "CORTEX_DB_GIVEN";
+
 #[derive(Clone)]
 pub struct Ctx {
     pub home: PathBuf,
@@ -155,7 +162,12 @@ impl Ctx {
     pub fn db_env(&self) -> Vec<(String, String)> {
         self.db
             .iter()
-            .map(|db| (DB_ENV.to_string(), db.clone()))
+            .flat_map(|db| {
+                [
+                    (DB_ENV.to_string(), db.clone()),
+                    (DB_GIVEN_ENV.to_string(), "1".to_string()),
+                ]
+            })
             .collect()
     }
 
@@ -269,6 +281,9 @@ impl Ctx {
         }
         if let Some(given) = &self.db {
             global.extend(["--db".to_string(), db(given)]);
+        } else if let Some(given) = db_given_env() {
+            // Handed on from a `--db` (`DB_GIVEN_ENV`): suggested as that command would.
+            global.extend(["--db".to_string(), db(&given)]);
         } else if let Some(file) = relative_db_env(&self.cwd) {
             // A SQLite file CORTEX_DB names relative to this directory: named written out, as
             // a relative `--db` is, or a suggestion pasted elsewhere would open another file.
@@ -398,9 +413,13 @@ impl Ctx {
     /// Open (creating if needed) the event log for writing.
     pub fn store(&self, durability: Durability) -> Result<Box<dyn EventStore>, CommandError> {
         let location = self.location()?;
+        // The home, and a SQLite log's folder in it (`db: logs/cortex.db`); a folder elsewhere
+        // must be there (`StoreError::NoFolder`): a typo in `--db /srv/cortx/c.db` made a
+        // tree of folders and a log nobody looked at.
         let mut dirs = vec![self.home.clone()];
         if let Location::Sqlite(path) = &location
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && parent.starts_with(&self.home)
         {
             dirs.push(parent.to_path_buf());
         }
@@ -431,13 +450,13 @@ impl Ctx {
                     }
                 })?;
         }
-        Ok(location.open(durability)?)
+        location.open(durability).map_err(not_opened)
     }
 
     /// Open the existing log for writing (an operator's command on a run); where there is no
     /// log yet there are no runs.
     pub fn existing_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
-        Ok(self.location()?.open_existing()?)
+        self.location()?.open_existing().map_err(not_opened)
     }
 
     /// The existing log opened for a command that may record, or — where it cannot be written
@@ -462,7 +481,7 @@ impl Ctx {
     pub fn reading_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
         self.location()?.open_read().map_err(|e| {
             let unreachable = matches!(e, crate::store::StoreError::Unreachable { .. });
-            let mut err = CommandError::from(e);
+            let mut err = not_opened(e);
             // Nothing was being written: the hint for a run that was being driven is not
             // this command's.
             if unreachable {
@@ -1034,6 +1053,29 @@ pub fn with_secrets_scrubbed<'a>(
 
 /// The SQLite file CORTEX_DB names relative to `cwd`, written out (`sqlite:/…`); None when
 /// it is unset, absolute, or a PostgreSQL database.
+/// The error of a log that could not be opened. One that cannot be connected to is exit 2, as
+/// is every other value naming a log that leads to none (a database the server does not know,
+/// a search_path naming no schema, a folder that is not there, a value that does not parse):
+/// the command was not carried out at all, and SPEC §5 keeps exit 1 for a run that failed and
+/// a log that failed verification. Before, a server that did not answer was exit 1, and a
+/// database it did not know exit 2. A connection lost once the log was open is another
+/// matter: what was being done failed midway (exit 1; a run is resumed).
+pub(crate) fn not_opened(e: crate::store::StoreError) -> CommandError {
+    let unreachable = matches!(e, crate::store::StoreError::Unreachable { .. });
+    let mut err = CommandError::from(e);
+    if unreachable {
+        err.code = super::exit::BAD_INPUT;
+    }
+    err
+}
+
+/// CORTEX_DB, when the process that started this one handed on its `--db` in it
+/// (`DB_GIVEN_ENV`).
+fn db_given_env() -> Option<String> {
+    std::env::var_os(DB_GIVEN_ENV).filter(|v| v == "1")?;
+    std::env::var(DB_ENV).ok().filter(|v| !v.trim().is_empty())
+}
+
 fn relative_db_env(cwd: &Path) -> Option<String> {
     let value = std::env::var(DB_ENV)
         .ok()

@@ -547,6 +547,10 @@ impl From<StoreError> for CommandError {
             StoreError::EventsGone { .. } => Some(
                 "put back the log from a backup: every run it held is gone (`log verify --anchors FILE` names the anchored ones)".into(),
             ),
+            StoreError::NoFolder { folder, .. } => Some(format!(
+                "make the folder first (`mkdir -p {}`), or correct the path (--db, CORTEX_DB or `db` in cortex.config.json; `log copy --to`): cortex makes no folder for a log but the home's",
+                crate::render::shell_quote(folder)
+            ).into()),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),
@@ -556,6 +560,7 @@ impl From<StoreError> for CommandError {
         let code = match e {
             StoreError::NotALog { .. }
             | StoreError::BadLocation(_)
+            | StoreError::NoFolder { .. }
             | StoreError::NoSchema { .. }
             | StoreError::Foreign { .. }
             | StoreError::Rejected { .. } => exit::BAD_INPUT,

@@ -28,7 +28,13 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let Some(store) = ctx.reading_store()? else {
         let mut problems = Vec::new();
-        let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &mut problems);
+        let logs = old_driver_logs(
+            &ctx.home,
+            cutoff,
+            dry_run,
+            &Default::default(),
+            &mut problems,
+        );
         let text = format!("No runs.\n{}", logs_text(dry_run, &logs));
         return Ok(Output::new(
             json!({"removed": [], "lock_files": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": []}),
@@ -46,9 +52,21 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
     let mut locks = Vec::new();
+    // The output files of drivers of runs not finished: kept, though their drivers are gone
+    // (a scheduled run waiting on a prompt; before, its file was removed under it).
+    let mut unfinished_logs = std::collections::BTreeSet::new();
     for entry in store.list_runs(&RunQuery::default())? {
+        if entry.outcome.is_none() {
+            if let Ok(Some(crate::event::Event::RunStarted(started))) =
+                store.first_event(&entry.run_id).map(|r| r.map(|r| r.event))
+                && let Some(log) = super::schedule::driver_log_of(&started)
+            {
+                unfinished_logs.insert(log);
+            }
+            continue;
+        }
         // A run that started after the cutoff cannot have ended before it.
-        if entry.outcome.is_none() || !before(&entry.started_at) {
+        if !before(&entry.started_at) {
             continue;
         }
         // A run holding an event this cortex cannot read (damaged, or a newer cortex's) is
@@ -84,7 +102,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
             Err(e) => problems.push(format!("runs/{}: {e}", entry.run_id)),
         }
     }
-    let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &mut problems);
+    let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &unfinished_logs, &mut problems);
     let verb = if dry_run { "Would remove" } else { "Removed" };
     let mut text = format!(
         "{verb} the derived files of {} older than {} (the log keeps them all).\n",
@@ -151,13 +169,15 @@ fn logs_text(dry_run: bool, logs: &[String]) -> String {
 }
 
 /// Remove (or, with `dry_run`, list) the drivers' output files in `DRIVER_LOG_FOLDERS` last
-/// written to before `cutoff`, as paths relative to the home. Only plain `.log` files are
-/// touched: a link or a folder planted there is left alone, and so is anything a driver
-/// wrote to since. What cannot be removed is a problem, not an error.
+/// written to before `cutoff`, as paths relative to the home, but those of `keep` (of runs not
+/// finished). Only plain `.log` files are touched: a link or a folder planted there is left
+/// alone, and so is anything a driver wrote to since. What cannot be removed is a problem,
+/// not an error.
 fn old_driver_logs(
     home: &std::path::Path,
     cutoff: SystemTime,
     dry_run: bool,
+    keep: &std::collections::BTreeSet<String>,
     problems: &mut Vec<String>,
 ) -> Vec<String> {
     let mut found = Vec::new();
@@ -186,6 +206,9 @@ fn old_driver_logs(
         names.sort();
         for name in names {
             let shown = format!("{folder}/{}", name.to_string_lossy());
+            if keep.contains(&shown) {
+                continue;
+            }
             if !dry_run && let Err(e) = std::fs::remove_file(dir.join(&name)) {
                 problems.push(format!("{shown}: {e}"));
                 continue;

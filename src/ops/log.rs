@@ -817,19 +817,12 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
                 .hint("copy into another log; --db or CORTEX_DB chooses the one to copy from"),
         );
     }
-    if let Location::Sqlite(path) = &target
-        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CommandError::new(
-                exit::FAILED,
-                format!("cannot create {}: {e}", dir.display()),
-            )
-        })?;
-    }
-    // Opened first, so that copying an empty log sets up (or upgrades) the other one: how a
+    // Opened first (a SQLite file's folder must be there: none is made, a typo in `--to`
+    // made a tree of them — `StoreError::NoFolder`), so that copying an empty log sets up (or upgrades) the other one: how a
     // team's database gets its tables from the role that owns them.
-    let mut dest = target.open(crate::definition::Durability::Normal)?;
+    let mut dest = target
+        .open(crate::definition::Durability::Normal)
+        .map_err(super::context::not_opened)?;
     let Some(source) = ctx.reading_store()? else {
         let doc = serde_json::json!({"from": from, "to": into, "runs": 0, "copied": [], "extended": [], "already": [], "ahead": [], "refused": [], "events": 0});
         return Ok(Output::new(

@@ -52,8 +52,38 @@ impl Scheduled {
 
     /// What a scheduled run's `--message` says, and how its run is found again.
     fn tag(&self, due: &str) -> String {
-        format!("scheduled for {due} by `{}`", self.schedule.cron.trim())
+        format!("{TAG_START}{due} by `{}`", self.schedule.cron.trim())
     }
+}
+
+/// How a scheduled run's `--message` starts (`Scheduled::tag`): its due time follows.
+const TAG_START: &str = "scheduled for ";
+
+/// The output file of the driver started for `kind` `name`'s due time `due`, under the home's
+/// `schedule/` folder.
+fn driver_log_name(kind: RunKind, name: &str, due: &str) -> String {
+    format!(
+        "{}-{}-{}.log",
+        kind_str(kind),
+        &blake3::hash(name.as_bytes()).to_hex()[..12],
+        due.replace(':', "-"),
+    )
+}
+
+/// The output file (as `schedule/FILE`, relative to the home) of the driver the scheduler
+/// started for the run `started` began, if the scheduler started it: `gc` keeps it while the
+/// run has not finished, though its driver is gone (a run waiting on a prompt).
+pub fn driver_log_of(started: &crate::event::RunStarted) -> Option<String> {
+    if started.by.actor != ACTOR {
+        return None;
+    }
+    let rest = started.by.message.as_deref()?.strip_prefix(TAG_START)?;
+    let (due, _) = rest.split_once(" by `")?;
+    Some(format!(
+        "{}/{}",
+        crate::execute::SCHEDULE_DRIVER_LOGS,
+        driver_log_name(started.kind, &started.name, due)
+    ))
 }
 
 /// A definition that has a schedule but does not validate: it never fires until fixed.
@@ -781,12 +811,7 @@ impl Scheduler {
         let log = ctx
             .home
             .join(crate::execute::SCHEDULE_DRIVER_LOGS)
-            .join(format!(
-                "{}-{}-{}.log",
-                kind_str(s.kind),
-                &blake3::hash(s.name.as_bytes()).to_hex()[..12],
-                due.replace(':', "-"),
-            ));
+            .join(driver_log_name(s.kind, &s.name, due));
         // The log, when `--db` chose it: in the environment, out of sight of `ps`.
         match operator::spawn_detached(&self.exe, &args, &ctx.db_env(), &ctx.cwd, &log) {
             Ok(detached) => {

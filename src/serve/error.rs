@@ -43,9 +43,11 @@ impl Failure {
 /// insufficient storage (507); the rest is ours (500).
 pub fn status_of(code: i32, cause: Cause) -> StatusCode {
     match (code, cause) {
+        // The server's own log out of reach is no fault of the request (a command line says
+        // it with exit 2, the `--db` it was given leading to no log: `ops::context`).
+        (_, Cause::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         (exit::BAD_INPUT, _) => StatusCode::BAD_REQUEST,
         (exit::WAITING | exit::HELD, _) | (_, Cause::Unverified) => StatusCode::CONFLICT,
-        (_, Cause::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         (_, Cause::Full) => StatusCode::INSUFFICIENT_STORAGE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -211,9 +211,27 @@ impl Location {
         }
     }
 
+    /// A SQLite log not there yet whose folder is not there either: refused, never made
+    /// (`StoreError::NoFolder`). The home's own folder is made by `Ctx::store` first.
+    fn refuse_missing_folder(&self) -> Result<(), StoreError> {
+        match self {
+            Location::Sqlite(path) if std::fs::symlink_metadata(path).is_err() => {
+                match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    Some(folder) if !folder.is_dir() => Err(StoreError::NoFolder {
+                        path: path.display().to_string(),
+                        folder: folder.display().to_string(),
+                    }),
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Open the log for writing, creating it (the file, or the tables) if needed.
     pub fn open(&self, durability: Durability) -> Result<Box<dyn EventStore>, StoreError> {
         self.refuse_folder()?;
+        self.refuse_missing_folder()?;
         Ok(match self {
             Location::Sqlite(path) => Box::new(SqliteStore::open(path, durability)?),
             Location::Postgres(conn) => Box::new(PostgresStore::open(conn, durability)?),

@@ -160,6 +160,10 @@ pub enum StoreError {
     /// The value that says where the log is cannot be used (`--db`, `CORTEX_DB`, `db`).
     #[error("{0}")]
     BadLocation(String),
+    /// A SQLite log to be made in a folder that does not exist: cortex makes no folders for
+    /// it (a typo in `--db` made a tree of them), but the home and those in it.
+    #[error("there is no folder {folder} to make the log {path} in")]
+    NoFolder { path: String, folder: String },
     /// The database's search_path (the URL's `options`, or the role's) names no schema that
     /// exists there: nothing can be read or created in it.
     #[error(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::workflow::Checker;
 use crate::definition::{
-    InputSpec, Notify, Seg, WebhookPart, webhook_literal_secret, webhook_parts, webhook_problem,
+    InputSpec, Notify, Seg, WebhookPart, webhook_literal_secrets, webhook_parts, webhook_problem,
 };
 
 pub(super) fn check_notify(
@@ -62,9 +62,12 @@ pub(super) fn check_notify(
                     let at = [path.as_slice(), &["webhook".into()]].concat();
                     if let Some(problem) = webhook_problem(url) {
                         c.problem(&at, problem);
-                    } else if let Some((problem, fix)) = webhook_literal_secret(url) {
-                        // As a secret `env:` value written out (`validate::literal_secret`).
-                        c.hinted(&at, problem, fix);
+                    } else {
+                        // As a secret `env:` value written out (`validate::literal_secret`),
+                        // each of them.
+                        for (problem, fix) in webhook_literal_secrets(url) {
+                            c.hinted(&at, problem, fix);
+                        }
                     }
                     for part in webhook_parts(url).unwrap_or_default() {
                         if let WebhookPart::Input(name) = part
