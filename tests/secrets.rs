@@ -2320,6 +2320,12 @@ fn a_secret_input_in_the_actor_never_reaches_the_lock_file_or_the_held_by_error(
         );
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{store:?}: lock file mode {mode:o}");
+        // The driver takes its lock before it records the run: the run is there to resume
+        // (and held) once its step runs.
+        common::wait_until("the run's step to start", || {
+            env.run(&["--json", "workflow", "status", "slowsec"]).json()["steps"][0]["status"]
+                == "running"
+        });
         // A second process, given the secret on its command line or in its environment.
         let held = env.run(&["--json", "workflow", "resume", "slowsec", "--input", &input]);
         assert_eq!(held.code, 4, "{store:?}: {}{}", held.stdout, held.stderr);
