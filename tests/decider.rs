@@ -95,6 +95,7 @@ fn resume_cmd(mode: ResumeMode) -> Command {
         },
         timeout_seconds: None,
         enable_rollback: None,
+        claude: None,
         leave_claimed: false,
         lease_lapsed: false,
     }
@@ -403,6 +404,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
             by: op(),
             timeout_seconds: None,
             enable_rollback: None,
+            claude: None,
             rerun: vec![],
         }
     );

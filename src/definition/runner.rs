@@ -1,14 +1,15 @@
 //! Which agent runs how — its own `command`, Claude Code (`runner: claude`, or the
 //! configuration's default runner), or nobody (external work) — resolved once, at `run`, into
-//! what `run_started` records, so that replay and resume never read agent files or the
-//! configuration again.
+//! what `run_started` records, so that replay never reads agent files or the configuration.
+//! How Claude Code is run (`agents.claude`: program, permission mode, model, args) is the
+//! configuration's in force at each resume, recorded in `run_resumed.claude` where it changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Agent, AgentRunner, AgentsConfig, PermissionMode, normalize_name};
+use super::{Agent, AgentRunner, AgentsConfig, ClaudeConfig, PermissionMode, normalize_name};
 
 /// An agent as Claude Code sees it: the fields of a sub-agent in `claude --agents`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -47,6 +48,25 @@ pub struct ClaudeSetup {
 }
 
 impl ClaudeSetup {
+    /// How Claude Code is run: the configuration's `agents.claude` block this setup holds.
+    pub fn settings(&self) -> ClaudeConfig {
+        ClaudeConfig {
+            program: self.program.clone(),
+            permission_mode: self.permission_mode,
+            model: self.model.clone(),
+            args: self.args.clone(),
+        }
+    }
+
+    /// Run Claude Code as `settings` say from now on (a resume under a changed
+    /// `agents.claude` block); which agents it runs, and as what, stay as at `run`.
+    pub fn apply(&mut self, settings: &ClaudeConfig) {
+        self.program.clone_from(&settings.program);
+        self.permission_mode = settings.permission_mode;
+        self.model.clone_from(&settings.model);
+        self.args.clone_from(&settings.args);
+    }
+
     /// The model to pass for `agent`: its own (unless `inherit`), else the configuration's.
     pub fn model_for(&self, agent: &str) -> Option<&str> {
         self.agents
