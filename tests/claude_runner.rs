@@ -1181,8 +1181,10 @@ fn a_resume_runs_claude_code_as_the_configuration_in_force_at_resume_says() {
     std::fs::write(&bad, "#!/bin/sh\necho bad >&2\nexit 2\n").unwrap();
     std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
     let json = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap();
-    c.env
-        .config(&format!(r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#, json(&bad)));
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        json(&bad)
+    ));
     c.agent(
         "impl",
         "---\nname: impl\ndescription: implementer\nrunner: claude\nmodel: sonnet\n---\nYou implement.\n",
@@ -1205,7 +1207,11 @@ fn a_resume_runs_claude_code_as_the_configuration_in_force_at_resume_says() {
     assert_eq!(c.calls(), 1, "the stand-in ran the retried attempt");
     assert_eq!(c.argv(1)[0], c.program.display().to_string());
     assert_eq!(flag(&c.argv(1), "--permission-mode"), Some("plan"));
-    assert_eq!(flag(&c.argv(1), "--model"), Some("sonnet"), "the agent as at `run`");
+    assert_eq!(
+        flag(&c.argv(1), "--model"),
+        Some("sonnet"),
+        "the agent as at `run`"
+    );
 
     // Recorded where it changed, as version 8; the log shows it and still verifies.
     let events = c.env.events(&run_id);
@@ -1243,8 +1249,10 @@ fn a_claude_program_gone_since_run_is_not_retried_and_a_fixed_configuration_resu
     std::fs::write(&gone, "#!/bin/sh\necho bad >&2\nexit 2\n").unwrap();
     std::fs::set_permissions(&gone, std::fs::Permissions::from_mode(0o755)).unwrap();
     let json = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap();
-    c.env
-        .config(&format!(r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#, json(&gone)));
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        json(&gone)
+    ));
     c.agent("planner", PLANNER);
     c.env.workflow(
         "plan",
@@ -1275,10 +1283,78 @@ fn a_claude_program_gone_since_run_is_not_retried_and_a_fixed_configuration_resu
         "one attempt, no retry: {events:?}"
     );
 
-    c.env
-        .config(&format!(r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#, json(&c.program)));
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        json(&c.program)
+    ));
     let out = c.run("ok", &["workflow", "resume", &run_id, "--retry"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(c.calls(), 1);
     assert_eq!(c.env.status(Some(&run_id))["status"], "completed");
+}
+
+/// Seen by a review: every view said an agent that runs with Claude Code waits for a person —
+/// `agent status` "Command: (none: phases with this agent wait for a report)", `agent list
+/// --json` `command: null` with no runner — for a `runner: claude` agent and for one the
+/// configured default runner gives Claude Code alike. Each says Claude Code, its program and
+/// model (`runner` and `claude` in JSON).
+#[test]
+fn agent_list_and_status_say_an_agent_runs_with_claude_code() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent(
+        "impl",
+        "---\nname: impl\ndescription: implementer\nrunner: claude\nmodel: sonnet\n---\nYou implement.\n",
+    )
+    .agent("helper", "---\nname: helper\ndescription: Helps\n---\nYou help.\n");
+    let program = c.program.display().to_string();
+    let status = c.env.run(&["agent", "status", "impl"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stdout.contains(&format!(
+            "Runs with: Claude Code (program {program}, model sonnet)"
+        )) && !status.stdout.contains("wait for a report"),
+        "{}",
+        status.stdout
+    );
+    let doc = c.env.run(&["--json", "agent", "status", "impl"]).json();
+    assert_eq!(doc["runner"], "claude", "{doc}");
+    assert_eq!(doc["claude"]["program"], program.as_str(), "{doc}");
+    assert_eq!(doc["claude"]["model"], "sonnet", "{doc}");
+    let list = c.env.run(&["--json", "agent", "list"]).json();
+    let row = |list: &serde_json::Value, name: &str| {
+        list["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&list, "impl")["runner"], "claude", "{list}");
+    assert_eq!(row(&list, "helper")["runner"], "external", "{list}");
+    let text = c.env.run(&["agent", "list"]).stdout;
+    assert!(
+        text.lines()
+            .any(|l| l.contains("impl") && l.contains("[runs with Claude Code, model sonnet]")),
+        "{text}"
+    );
+    let status = c.env.run(&["agent", "status", "helper"]).stdout;
+    assert!(status.contains("wait for a report"), "{status}");
+
+    // The configured default runner: the agent without a command or runner runs with Claude
+    // Code, with the configuration's model, and is shown so.
+    c.env.config(&format!(
+        r#"{{"agents": {{"runner": "claude", "claude": {{"program": {}, "model": "haiku"}}}}}}"#,
+        serde_json::to_string(&program).unwrap()
+    ));
+    let status = c.env.run(&["agent", "status", "helper"]).stdout;
+    assert!(
+        status.contains(&format!(
+            "Runs with: Claude Code (program {program}, model haiku)"
+        )),
+        "{status}"
+    );
+    let list = c.env.run(&["--json", "agent", "list"]).json();
+    assert_eq!(row(&list, "helper")["runner"], "claude", "{list}");
+    assert_eq!(row(&list, "helper")["claude"]["model"], "haiku", "{list}");
 }

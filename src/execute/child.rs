@@ -319,9 +319,7 @@ pub(crate) fn run_child(
                         timeout_seconds: left.or(parent.timeout_seconds),
                         enable_rollback: None,
                         // Claude Code runs in the child as it does in its parent now.
-                        claude: parent
-                            .claude_setup()
-                            .map(|setup| setup.settings()),
+                        claude: parent.claude_setup().map(|setup| setup.settings()),
                         leave_claimed: false,
                         lease_lapsed: false,
                     })?;
