@@ -605,6 +605,15 @@ impl Bytes<'_> {
                     0 => None,
                     n => Some(n == 1),
                 },
+                claude: self
+                    .byte()
+                    .is_multiple_of(2)
+                    .then(|| cortex::definition::ClaudeConfig {
+                        program: self.text(8),
+                        permission_mode: None,
+                        model: self.byte().is_multiple_of(2).then(|| self.text(4)),
+                        args: vec![self.text(4)],
+                    }),
             },
             _ => Event::RunFinished {
                 outcome: match self.byte() % 4 {

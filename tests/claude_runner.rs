@@ -1166,3 +1166,195 @@ fn a_bare_claude_program_is_looked_for_on_path_alone_by_validate_and_run_alike()
     assert_eq!(code, 0, "{said}");
     assert_eq!(c.calls(), 1);
 }
+
+/// Seen by a review: how Claude Code runs was frozen at `run` (`run_started.claude`), so a
+/// fixed `agents.claude.program` never helped the run it was fixed for — every `resume
+/// --retry` ran the old program, and once that was gone failed saying "set
+/// `agents.claude.program`" while the configuration already said the new one, offering
+/// `resume --retry` again (a loop). A resume runs Claude Code as the configuration in force at
+/// resume says, recorded in `run_resumed.claude` (event version 8) where it changed, so that
+/// replay reads it from the log; which agents Claude Code runs, and as what, stay as at `run`.
+#[test]
+fn a_resume_runs_claude_code_as_the_configuration_in_force_at_resume_says() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    let bad = c.env.dir.path().join("bad-claude.sh");
+    std::fs::write(&bad, "#!/bin/sh\necho bad >&2\nexit 2\n").unwrap();
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let json = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap();
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        json(&bad)
+    ));
+    c.agent(
+        "impl",
+        "---\nname: impl\ndescription: implementer\nrunner: claude\nmodel: sonnet\n---\nYou implement.\n",
+    );
+    c.env.workflow(
+        "cw",
+        "name: cw\nsteps:\n  - name: s\n    prompt: do it\n    agent: impl\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("ok", &["workflow", "run", "cw"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let run_id = c.env.status(None)["run_id"].as_str().unwrap().to_string();
+
+    // The configuration now names the stand-in, with a permission mode: the resume runs it.
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}, "permission_mode": "plan"}}}}}}"#,
+        json(&c.program)
+    ));
+    let out = c.run("ok", &["workflow", "resume", &run_id, "--retry"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 1, "the stand-in ran the retried attempt");
+    assert_eq!(c.argv(1)[0], c.program.display().to_string());
+    assert_eq!(flag(&c.argv(1), "--permission-mode"), Some("plan"));
+    assert_eq!(
+        flag(&c.argv(1), "--model"),
+        Some("sonnet"),
+        "the agent as at `run`"
+    );
+
+    // Recorded where it changed, as version 8; the log shows it and still verifies.
+    let events = c.env.events(&run_id);
+    let resumed: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "run_resumed")
+        .collect();
+    assert_eq!(resumed.len(), 1, "{events:?}");
+    assert_eq!(resumed[0]["version"], 8, "{}", resumed[0]);
+    assert_eq!(
+        resumed[0]["body"]["claude"]["program"],
+        c.program.display().to_string(),
+        "{}",
+        resumed[0]
+    );
+    assert_eq!(resumed[0]["body"]["claude"]["permission_mode"], "plan");
+    let log = c.env.run(&["log", "show", &run_id]);
+    assert!(
+        log.stdout
+            .contains("Claude Code as cortex.config.json says at resume: program"),
+        "{}",
+        log.stdout
+    );
+    assert_eq!(c.env.run(&["log", "verify", &run_id]).code, 0);
+}
+
+/// Seen by a review: an attempt that could not start Claude Code (its program gone since the
+/// run began) was retried with backoff, though a missing program is not retried (DESIGN.md
+/// §6b): no retry finds it. The run pauses at the first such attempt, saying how to fix it;
+/// a `resume --retry` once the configuration names a program that is there runs it.
+#[test]
+fn a_claude_program_gone_since_run_is_not_retried_and_a_fixed_configuration_resumes() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    let gone = c.env.dir.path().join("gone-claude.sh");
+    std::fs::write(&gone, "#!/bin/sh\necho bad >&2\nexit 2\n").unwrap();
+    std::fs::set_permissions(&gone, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let json = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap();
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        json(&gone)
+    ));
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 2, backoff: 0s}\n",
+    );
+    let out = c.run("ok", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let run_id = c.env.status(None)["run_id"].as_str().unwrap().to_string();
+    let before = c.env.events(&run_id).len();
+
+    std::fs::remove_file(&gone).unwrap();
+    let out = c.run("ok", &["workflow", "resume", &run_id, "--retry"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("is not an executable file")
+            && out.stdout.contains("agents.claude.program"),
+        "{}",
+        out.stdout
+    );
+    let events = c.env.events(&run_id);
+    let types: Vec<&str> = events[before..]
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["run_resumed", "step_started", "step_failed", "run_paused"],
+        "one attempt, no retry: {events:?}"
+    );
+
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        json(&c.program)
+    ));
+    let out = c.run("ok", &["workflow", "resume", &run_id, "--retry"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 1);
+    assert_eq!(c.env.status(Some(&run_id))["status"], "completed");
+}
+
+/// Seen by a review: every view said an agent that runs with Claude Code waits for a person —
+/// `agent status` "Command: (none: phases with this agent wait for a report)", `agent list
+/// --json` `command: null` with no runner — for a `runner: claude` agent and for one the
+/// configured default runner gives Claude Code alike. Each says Claude Code, its program and
+/// model (`runner` and `claude` in JSON).
+#[test]
+fn agent_list_and_status_say_an_agent_runs_with_claude_code() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent(
+        "impl",
+        "---\nname: impl\ndescription: implementer\nrunner: claude\nmodel: sonnet\n---\nYou implement.\n",
+    )
+    .agent("helper", "---\nname: helper\ndescription: Helps\n---\nYou help.\n");
+    let program = c.program.display().to_string();
+    let status = c.env.run(&["agent", "status", "impl"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stdout.contains(&format!(
+            "Runs with: Claude Code (program {program}, model sonnet)"
+        )) && !status.stdout.contains("wait for a report"),
+        "{}",
+        status.stdout
+    );
+    let doc = c.env.run(&["--json", "agent", "status", "impl"]).json();
+    assert_eq!(doc["runner"], "claude", "{doc}");
+    assert_eq!(doc["claude"]["program"], program.as_str(), "{doc}");
+    assert_eq!(doc["claude"]["model"], "sonnet", "{doc}");
+    let list = c.env.run(&["--json", "agent", "list"]).json();
+    let row = |list: &serde_json::Value, name: &str| {
+        list["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&list, "impl")["runner"], "claude", "{list}");
+    assert_eq!(row(&list, "helper")["runner"], "external", "{list}");
+    let text = c.env.run(&["agent", "list"]).stdout;
+    assert!(
+        text.lines()
+            .any(|l| l.contains("impl") && l.contains("[runs with Claude Code, model sonnet]")),
+        "{text}"
+    );
+    let status = c.env.run(&["agent", "status", "helper"]).stdout;
+    assert!(status.contains("wait for a report"), "{status}");
+
+    // The configured default runner: the agent without a command or runner runs with Claude
+    // Code, with the configuration's model, and is shown so.
+    c.env.config(&format!(
+        r#"{{"agents": {{"runner": "claude", "claude": {{"program": {}, "model": "haiku"}}}}}}"#,
+        serde_json::to_string(&program).unwrap()
+    ));
+    let status = c.env.run(&["agent", "status", "helper"]).stdout;
+    assert!(
+        status.contains(&format!(
+            "Runs with: Claude Code (program {program}, model haiku)"
+        )),
+        "{status}"
+    );
+    let list = c.env.run(&["--json", "agent", "list"]).json();
+    assert_eq!(row(&list, "helper")["runner"], "claude", "{list}");
+    assert_eq!(row(&list, "helper")["claude"]["model"], "haiku", "{list}");
+}

@@ -464,6 +464,7 @@ fn run_child(
                         driver: driver(),
                         timeout_seconds: None,
                         enable_rollback: None,
+                        claude: None,
                         leave_claimed: false,
                         lease_lapsed: false,
                     })
@@ -513,6 +514,7 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
                     driver: driver(),
                     timeout_seconds: None,
                     enable_rollback: None,
+                    claude: None,
                     leave_claimed: false,
                     lease_lapsed: false,
                 })

@@ -95,6 +95,7 @@ fn resume_cmd(mode: ResumeMode) -> Command {
         },
         timeout_seconds: None,
         enable_rollback: None,
+        claude: None,
         leave_claimed: false,
         lease_lapsed: false,
     }
@@ -403,6 +404,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
             by: op(),
             timeout_seconds: None,
             enable_rollback: None,
+            claude: None,
             rerun: vec![],
         }
     );
@@ -1773,4 +1775,117 @@ fn a_pending_abort_is_recorded_by_a_later_stop_or_abort_with_its_own_requester()
             "{then:?}"
         );
     }
+}
+
+/// How Claude Code runs is the configuration's in force at resume: a resume given another
+/// `agents.claude` block records it in `run_resumed.claude` (event version 8), the fold runs
+/// Claude Code so from then on (`RunState::claude_setup`: which agents, and as what, as at
+/// `run`), and a resume given the block in force records nothing of it. A run without Claude
+/// Code records nothing either.
+#[test]
+fn a_resume_records_the_claude_code_settings_in_force_where_they_changed() {
+    use cortex::definition::{ClaudeAgent, ClaudeConfig, ClaudeSetup, PermissionMode};
+    let wf = workflow(THREE);
+    let Event::RunStarted(mut start) = started(&wf, Config::default()) else {
+        unreachable!()
+    };
+    start.claude = Some(ClaudeSetup {
+        program: "/bin/bad".into(),
+        permission_mode: None,
+        model: None,
+        args: vec![],
+        runs: ["impl".to_string()].into(),
+        agents: [(
+            "impl".to_string(),
+            ClaudeAgent {
+                description: "implementer".into(),
+                prompt: "You implement.".into(),
+                tools: vec![],
+                model: Some("sonnet".into()),
+            },
+        )]
+        .into(),
+    });
+    let past = vec![
+        Event::RunStarted(start.clone()),
+        pre_ok(),
+        started_step("a", 1),
+        Event::StepFailed {
+            step: "a".into(),
+            attempt: 1,
+            end: AttemptEnd::Exited { code: 2 },
+            error: "exited with code 2".into(),
+            output_tail: String::new(),
+            by: None,
+        },
+        Event::RunPaused {
+            step: Some("a".into()),
+            reason: "step `a` failed".into(),
+        },
+    ];
+    let good = ClaudeConfig {
+        program: "/bin/good".into(),
+        permission_mode: Some(PermissionMode::Plan),
+        model: None,
+        args: vec![],
+    };
+    let with = |claude: Option<ClaudeConfig>| match resume_cmd(ResumeMode::Retry) {
+        Command::Resume {
+            mode,
+            by,
+            driver,
+            timeout_seconds,
+            enable_rollback,
+            leave_claimed,
+            lease_lapsed,
+            ..
+        } => Command::Resume {
+            mode,
+            by,
+            driver,
+            timeout_seconds,
+            enable_rollback,
+            claude,
+            leave_claimed,
+            lease_lapsed,
+        },
+        _ => unreachable!(),
+    };
+    let then = given(past.clone()).when(with(Some(good.clone()))).unwrap();
+    let Event::RunResumed { claude, .. } = &then[0] else {
+        panic!("{then:?}")
+    };
+    assert_eq!(claude.as_ref(), Some(&good));
+    assert_eq!(then[0].version(), 8);
+    let mut history = past.clone();
+    history.push(then[0].clone());
+    let state = state_of(&history);
+    let setup = state.claude_setup().unwrap();
+    assert_eq!(setup.program, "/bin/good");
+    assert_eq!(setup.permission_mode, Some(PermissionMode::Plan));
+    assert_eq!(
+        setup.model_for("impl"),
+        Some("sonnet"),
+        "the agent as at `run`"
+    );
+    assert!(setup.runs.contains("impl"));
+
+    // The block in force (at `run`, or as a resume set it) is not recorded again.
+    let same = given(past.clone())
+        .when(with(Some(start.claude.as_ref().unwrap().settings())))
+        .unwrap();
+    assert!(
+        matches!(&same[0], Event::RunResumed { claude: None, .. }),
+        "{same:?}"
+    );
+    assert!(same[0].version() < 8, "{same:?}");
+
+    // A run without Claude Code records none.
+    let mut plain = past;
+    plain[0] = started(&wf, Config::default());
+    let none = given(plain).when(with(Some(good))).unwrap();
+    assert!(
+        matches!(&none[0], Event::RunResumed { claude: None, .. }),
+        "{none:?}"
+    );
 }

@@ -1123,6 +1123,11 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
             && reason.contains("detach: true"),
         "{reason}"
     );
+    // The client's own reason is in it (before, a fixed text whatever the client said).
+    assert!(
+        reason.contains("saying \"the user pressed Esc\""),
+        "{reason}"
+    );
     // Resume continues it, through the same server.
     std::fs::write(env.file("go"), "").unwrap();
     s.call(100, "resume", json!({"kind": "workflow"}));
@@ -1830,8 +1835,9 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
 }
 
 /// What DESIGN says of a first message that is not `initialize` is what happens: a first
-/// request without the 2026-07-28 metadata is answered `-32602` naming what it lacks and the
-/// session waits for its start (an `initialize` after it is served, as the MCP SDKs' clients
+/// request without the 2026-07-28 metadata is answered `-32600` saying to send `initialize`
+/// first (before, rmcp's `-32602` naming the `_meta` it lacks) and the session waits for its
+/// start (an `initialize` after it is served, as the MCP SDKs' clients
 /// expect of a server that answers a request), the server ending with exit 0; a first message
 /// that is no request (a notification, a response) starts no session: exit 2, said on stderr.
 /// Before, DESIGN said every such first message ended the server with exit 2.
@@ -1841,12 +1847,26 @@ fn a_first_message_that_is_not_initialize_is_answered_or_ends_the_server_as_desi
     let mut s = Session::start(&env, &[]);
     s.request(1, "tools/list", json!({}));
     let refused = s.response(1);
-    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
     assert!(
         refused["error"]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("_meta")),
+            .is_some_and(|m| m.contains("send `initialize` first")),
         "{refused}"
+    );
+    // One that tries the inline lifecycle (some of its `_meta` keys) gets rmcp's words, which
+    // then fit: what its `_meta` lacks.
+    s.request(
+        3,
+        "tools/list",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    let inline = s.response(3);
+    assert!(
+        inline["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("_meta") && m.contains("clientCapabilities")),
+        "{inline}"
     );
     let started = s.initialize("late");
     assert!(started["result"]["serverInfo"].is_object(), "{started}");
@@ -2424,5 +2444,86 @@ fn the_stop_tool_stops_a_workflow_run_another_process_drives() {
         "{doc}"
     );
     assert_eq!(terminal.wait().unwrap().code(), Some(3));
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// Seen by a review: a request sent before `initialize` (`tools/list` first, as a hand-made
+/// client does) was answered "request _meta is missing or has malformed required fields:
+/// io.modelcontextprotocol/protocolVersion, ..." (rmcp reading it as the inline lifecycle),
+/// which does not say the session was never initialized. It is told to send `initialize`
+/// first, with its id; `ping` is still answered, and the session starts after it.
+#[test]
+fn a_request_before_initialize_is_told_to_send_initialize_first() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.request(5, "tools/list", json!({}));
+    let early = s.response(5);
+    assert_eq!(early["error"]["code"], -32600, "{early}");
+    let message = early["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`tools/list` came before `initialize`")
+            && message.contains("send `initialize` first")
+            && !message.contains("_meta is missing"),
+        "{early}"
+    );
+    s.request(6, "ping", json!({}));
+    assert!(s.response(6).get("result").is_some());
+    let started = s.initialize("late");
+    assert!(started["result"]["serverInfo"].is_object(), "{started}");
+    s.request(7, "tools/list", json!({}));
+    assert!(s.response(7)["result"]["tools"].is_array());
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    assert!(
+        s.stderr().contains("sent before `initialize`"),
+        "{}",
+        s.stderr()
+    );
+}
+
+/// Seen by a review: a `notifications/cancelled` stopped the run with a fixed text, whatever
+/// reason the client gave. The reason is in the stop's message: scrubbed of the secrets the
+/// server knows, on one line, at most 200 characters.
+#[test]
+fn a_cancelled_calls_reason_is_recorded_in_the_stop_scrubbed_on_one_bounded_line() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let secret = "sk-live-9f8e7d6c5b4a3210";
+    let mut s = Session::start_with(&env, &[], &[("CORTEX_INPUT_API_TOKEN", secret)]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    let long = "z".repeat(1000);
+    s.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 1, "reason": format!("user gave up\nkey {secret}\u{1b}[31m {long}")}}));
+    let until = Instant::now() + PATIENCE;
+    let mut id = 10;
+    while s.status(id)["status"] != "stopped" {
+        assert!(Instant::now() < until, "the run never stopped");
+        std::thread::sleep(Duration::from_millis(50));
+        id += 1;
+    }
+    let events = env.run(&["--json", "log", "show"]).json();
+    let stop = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "stop_requested")
+        .cloned()
+        .unwrap();
+    let message = stop["body"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("saying \"user gave up key *** [31m zzz"),
+        "{message}"
+    );
+    assert!(!message.contains(secret) && !message.contains('\n') && !message.contains('\u{1b}'));
+    assert!(
+        message.contains('…') && !message.contains(&long),
+        "cut: {message}"
+    );
+    assert!(message.chars().count() < 500, "{message}");
+    std::fs::write(env.file("go"), "").unwrap();
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }

@@ -289,6 +289,7 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
                     driver: driver(),
                     timeout_seconds: None,
                     enable_rollback: None,
+                    claude: None,
                     leave_claimed: false,
                     lease_lapsed: false,
                 })
@@ -536,7 +537,7 @@ proptest! {
         if journal.state.events == 0 {
             journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
         } else if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
-            journal.submit(Command::Resume { mode: ResumeMode::Continue, by: op(), driver: driver(), timeout_seconds: None, enable_rollback: None, leave_claimed: false, lease_lapsed: false }).unwrap();
+            journal.submit(Command::Resume { mode: ResumeMode::Continue, by: op(), driver: driver(), timeout_seconds: None, enable_rollback: None, claude: None, leave_claimed: false, lease_lapsed: false }).unwrap();
         }
         drive(&mut journal, &case, &mut world, &mut None);
         let state = replay(&store.read_run("RUN").unwrap());

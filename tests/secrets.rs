@@ -953,6 +953,7 @@ fn event() -> impl Strategy<Value = Event> {
                 by,
                 timeout_seconds: None,
                 enable_rollback: None,
+                claude: None,
                 rerun: vec![],
             }
         }),

@@ -5340,3 +5340,104 @@ fn the_run_page_at_an_event_shows_that_past_state_read_only() {
         assert_eq!(api.status, 400, "at={bad}: {}", api.body);
     }
 }
+
+/// Seen by a review: an agent that runs with Claude Code was shown as waiting for a report —
+/// the /agents page's "Runs" column said "waits for a report", and `/api/v1/agents` had
+/// `command: null` and no runner. Both say Claude Code, its program and model, for a
+/// `runner: claude` agent and for one the configured default runner gives it; an agent with
+/// a command shows it, and one with neither (no default runner) still waits for a report.
+#[test]
+fn the_agents_page_and_api_say_which_agents_run_with_claude_code() {
+    let env = home();
+    env.config(
+        r#"{"agents": {"claude": {"program": "/opt/claude-code/claude", "model": "haiku"}}}"#,
+    );
+    for (name, front) in [
+        ("coder", "runner: claude\nmodel: sonnet\n"),
+        ("scribe", "command: cat > notes.txt\n"),
+        ("person", ""),
+    ] {
+        std::fs::write(
+            env.home().join(format!("agents/{name}.md")),
+            format!("---\nname: {name}\ndescription: d\n{front}---\nYou work.\n"),
+        )
+        .unwrap();
+    }
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let list = twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/agents",
+        "/api/v1/agents",
+        &["agent", "list"],
+    );
+    let row = |name: &str| {
+        list["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row("coder")["runner"], "claude");
+    assert_eq!(
+        row("coder")["claude"],
+        json!({"program": "/opt/claude-code/claude", "model": "sonnet"})
+    );
+    assert_eq!(row("scribe")["runner"], "command");
+    assert_eq!(row("person")["runner"], "external");
+    assert_eq!(row("person")["claude"], Value::Null);
+    let coder = twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/agents/{name}",
+        "/api/v1/agents/coder",
+        &["agent", "status", "coder"],
+    );
+    assert_eq!(coder["runner"], "claude");
+    let page = s.get("/agents").body;
+    let row_of = |name: &str| {
+        let at = page.find(&format!(">{name}<")).unwrap();
+        page[at..page[at..].find("</tr>").unwrap() + at].to_string()
+    };
+    assert!(
+        row_of("coder").contains("Claude Code")
+            && row_of("coder").contains("/opt/claude-code/claude")
+            && row_of("coder").contains("model sonnet")
+            && !row_of("coder").contains("waits for a report"),
+        "{}",
+        row_of("coder")
+    );
+    assert!(
+        row_of("person").contains("waits for a report"),
+        "{}",
+        row_of("person")
+    );
+    drop(s);
+
+    // The configured default runner gives Claude Code every agent with neither a command nor
+    // a runner: the same agent is shown so, with the configuration's model.
+    env.config(r#"{"agents": {"runner": "claude", "claude": {"program": "/opt/claude-code/claude", "model": "haiku"}}}"#);
+    let s = Server::start(&env);
+    let person = twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/agents/{name}",
+        "/api/v1/agents/person",
+        &["agent", "status", "person"],
+    );
+    assert_eq!(person["runner"], "claude", "{person}");
+    assert_eq!(person["claude"]["model"], "haiku", "{person}");
+    let page = s.get("/agents").body;
+    let at = page.find(">person<").unwrap();
+    let row = &page[at..page[at..].find("</tr>").unwrap() + at];
+    assert!(
+        row.contains("Claude Code") && row.contains("model haiku"),
+        "{row}"
+    );
+}

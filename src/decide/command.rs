@@ -119,6 +119,10 @@ pub enum Command {
         /// `--rollback-to` (as `timeout_seconds` does the time limit); none: the one recorded
         /// at `run`.
         enable_rollback: Option<bool>,
+        /// The `agents.claude` block of the configuration in force at resume: how Claude Code
+        /// runs from now on (program, permission mode, model, args), as the time limit does;
+        /// none keeps the one in force. Recorded only where it differs from that one.
+        claude: Option<crate::definition::ClaudeConfig>,
         /// A worker's resume (`cortex worker` taking a run over): attempts a worker claimed
         /// are left to their leases — the worker reaps the lapsed ones — instead of being
         /// ended as the dead driver's. A worker that helped with the run and took it over

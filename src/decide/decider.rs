@@ -251,6 +251,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             driver,
             timeout_seconds,
             enable_rollback,
+            claude,
             leave_claimed,
             lease_lapsed,
         } => {
@@ -267,7 +268,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
                 mode,
                 by,
                 (driver, leave_claimed, lease_lapsed),
-                (timeout_seconds, enable_rollback),
+                (timeout_seconds, enable_rollback, claude),
             )
         }
         Command::StartCondition { step } => start_condition(state, step),
@@ -1429,13 +1430,26 @@ fn resume(
     mode: ResumeMode,
     by: crate::event::Operator,
     (driver, leave_claimed, lease_lapsed): (crate::event::Driver, bool, bool),
-    (timeout_seconds, enable_rollback): (Option<u64>, Option<bool>),
+    (timeout_seconds, enable_rollback, claude): (
+        Option<u64>,
+        Option<bool>,
+        Option<crate::definition::ClaudeConfig>,
+    ),
 ) -> Result<Vec<Event>, DecideError> {
     let config = &state
         .start
         .as_ref()
         .expect("started runs have a start")
         .config;
+    // How Claude Code runs is the configuration's in force at resume (as the time limit is):
+    // recorded where it differs from the one in force, so that a fixed `agents.claude` helps
+    // the run it was fixed for. Before, the run kept the block of its `run` for ever: a wrong
+    // program, fixed, still failed every `resume --retry`.
+    let claude = claude.filter(|now| {
+        state
+            .claude_setup()
+            .is_some_and(|setup| setup.settings() != *now)
+    });
     // A rollback is decided by the configuration in force at resume (as the time limit is),
     // else by the one recorded at `run`; recorded with the resume where it is not that one.
     let rollback_enabled = enable_rollback.unwrap_or(config.enable_rollback);
@@ -1602,6 +1616,7 @@ fn resume(
                 by: by.clone(),
                 timeout_seconds,
                 enable_rollback: None,
+                claude: claude.clone(),
                 rerun: rerun.clone(),
             };
             super::state::evolve_in_place(
@@ -1734,6 +1749,7 @@ fn resume(
         by,
         timeout_seconds,
         enable_rollback: rollback_setting,
+        claude,
         rerun,
     });
     events.extend(after);

@@ -289,6 +289,11 @@ pub struct RunState {
     /// configuration in force then); none: the one recorded at `run`.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// How Claude Code runs from the latest resume that changed it (`run_resumed.claude`: the
+    /// `agents.claude` block of the configuration in force then); none: as `run_started.claude`
+    /// says. `claude_setup` applies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_settings: Option<crate::definition::ClaudeConfig>,
     pub phase: RunPhase,
     pub steps: Vec<StepState>,
     pub pre_validated: bool,
@@ -344,6 +349,7 @@ impl Default for RunState {
             stopped_by: None,
             stop_requested_at: None,
             timeout_seconds: None,
+            claude_settings: None,
             phase: RunPhase::NotStarted,
             steps: Vec::new(),
             pre_validated: false,
@@ -478,6 +484,21 @@ impl RunState {
             RunPhase::Finished { outcome } => Some(outcome),
             _ => None,
         }
+    }
+
+    /// How Claude Code runs the run's agents now: `run_started.claude` (which agents, and as
+    /// what, as at `run`) run with the `agents.claude` block of the latest resume that
+    /// changed it (`claude_settings`). None when no agent of the run runs with Claude Code.
+    pub fn claude_setup(&self) -> Option<std::borrow::Cow<'_, crate::definition::ClaudeSetup>> {
+        let setup = self.start.as_ref()?.claude.as_ref()?;
+        Some(match &self.claude_settings {
+            Some(settings) => {
+                let mut now = setup.clone();
+                now.apply(settings);
+                std::borrow::Cow::Owned(now)
+            }
+            None => std::borrow::Cow::Borrowed(setup),
+        })
     }
 
     /// The agent command that runs step `index`, if any.
@@ -1202,12 +1223,16 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             restart_from,
             driver,
             timeout_seconds,
+            claude,
             by,
             rerun,
             ..
         } => {
             if timeout_seconds.is_some() {
                 state.timeout_seconds = *timeout_seconds;
+            }
+            if claude.is_some() {
+                state.claude_settings.clone_from(claude);
             }
             state.submitted = false;
             state.driven_by = Some(by.actor.clone());

@@ -55,7 +55,9 @@ pub use notify::{
     Notification, Notify, WebhookPart, mask_url, port_problem, resolve_webhook, url_secrets,
     webhook_literal_secrets, webhook_parts, webhook_problem,
 };
-pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
+pub use runner::{
+    ClaudeAgent, ClaudeSetup, HowItRuns, ResolvedAgents, how_it_runs, resolve_agents,
+};
 pub use scalar::{ScalarString, items_not_as_written};
 pub use scenario::{
     Commands, Condition, Criterion, FieldRule, Phase, Scenario, UserSchema, parse_scenario,

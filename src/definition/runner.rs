@@ -1,14 +1,15 @@
 //! Which agent runs how — its own `command`, Claude Code (`runner: claude`, or the
 //! configuration's default runner), or nobody (external work) — resolved once, at `run`, into
-//! what `run_started` records, so that replay and resume never read agent files or the
-//! configuration again.
+//! what `run_started` records, so that replay never reads agent files or the configuration.
+//! How Claude Code is run (`agents.claude`: program, permission mode, model, args) is the
+//! configuration's in force at each resume, recorded in `run_resumed.claude` where it changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Agent, AgentRunner, AgentsConfig, PermissionMode, normalize_name};
+use super::{Agent, AgentRunner, AgentsConfig, ClaudeConfig, PermissionMode, normalize_name};
 
 /// An agent as Claude Code sees it: the fields of a sub-agent in `claude --agents`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -47,6 +48,25 @@ pub struct ClaudeSetup {
 }
 
 impl ClaudeSetup {
+    /// How Claude Code is run: the configuration's `agents.claude` block this setup holds.
+    pub fn settings(&self) -> ClaudeConfig {
+        ClaudeConfig {
+            program: self.program.clone(),
+            permission_mode: self.permission_mode,
+            model: self.model.clone(),
+            args: self.args.clone(),
+        }
+    }
+
+    /// Run Claude Code as `settings` say from now on (a resume under a changed
+    /// `agents.claude` block); which agents it runs, and as what, stay as at `run`.
+    pub fn apply(&mut self, settings: &ClaudeConfig) {
+        self.program.clone_from(&settings.program);
+        self.permission_mode = settings.permission_mode;
+        self.model.clone_from(&settings.model);
+        self.args.clone_from(&settings.args);
+    }
+
     /// The model to pass for `agent`: its own (unless `inherit`), else the configuration's.
     pub fn model_for(&self, agent: &str) -> Option<&str> {
         self.agents
@@ -76,6 +96,52 @@ impl ResolvedAgents {
     }
 }
 
+/// How an agent runs under the configuration's `agents` block, as a run would resolve it
+/// (`resolve_agents`): what every view of the agent says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HowItRuns<'a> {
+    /// Its own `command`, the prompt on standard input.
+    Command(&'a str),
+    /// Claude Code (`runner: claude`, or the configured default runner): `program`, and the
+    /// model passed (its own unless `inherit`, else the configuration's; none: Claude Code's).
+    Claude {
+        program: &'a str,
+        model: Option<&'a str>,
+    },
+    /// Nobody: a person or an agent reports its work.
+    External,
+}
+
+impl HowItRuns<'_> {
+    /// `command`, `claude` or `external`: the `runner` field of the JSON documents.
+    pub fn runner(&self) -> &'static str {
+        match self {
+            HowItRuns::Command(_) => "command",
+            HowItRuns::Claude { .. } => "claude",
+            HowItRuns::External => "external",
+        }
+    }
+}
+
+/// How `agent` runs: its `command`; else Claude Code when its `runner`, or the configuration's
+/// default runner, says so; else its work is external.
+pub fn how_it_runs<'a>(agent: &'a Agent, config: &'a AgentsConfig) -> HowItRuns<'a> {
+    if let Some(command) = &agent.command {
+        return HowItRuns::Command(command);
+    }
+    match agent.runner.or(config.runner) {
+        Some(AgentRunner::Claude) => HowItRuns::Claude {
+            program: &config.claude.program,
+            model: agent
+                .model
+                .as_deref()
+                .filter(|m| *m != "inherit")
+                .or(config.claude.model.as_deref()),
+        },
+        None => HowItRuns::External,
+    }
+}
+
 /// Resolve the agents a definition names (`names`, as written) against the agent files found
 /// (`found`, matched forgivingly) and the configuration's `agents` block. An agent with a
 /// `command` runs it; one with `runner: claude`, or with neither while the configuration
@@ -96,11 +162,7 @@ pub fn resolve_agents(
             commands.insert(name, None);
             continue;
         };
-        let runner = match &agent.command {
-            Some(_) => None,
-            None => agent.runner.or(config.runner),
-        };
-        if runner == Some(AgentRunner::Claude) {
+        if matches!(how_it_runs(agent, config), HowItRuns::Claude { .. }) {
             runs.insert(name.clone());
         }
         agents.insert(

@@ -700,6 +700,12 @@ pub enum Event {
         /// `--rollback-to` differently from the one recorded at `run`; absent otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         enable_rollback: Option<bool>,
+        /// How Claude Code runs from this resume on (`agents.claude` of the configuration in
+        /// force at resume: program, permission mode, model, args) where it differs from the
+        /// one in force before (`run_started.claude`, or an earlier resume's); absent otherwise
+        /// (event version 8).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claude: Option<crate::definition::ClaudeConfig>,
         /// A scenario's completed phases that are no resume point (no checkpoint keeps them:
         /// `enable_checkpoints: false`) and run again.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -844,11 +850,15 @@ impl Event {
     /// them is refused by it as "newer" rather than as undecodable. Version 3 added
     /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
     /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`; 5, `attempt_log.lost_bytes`
-    /// (an incomplete file); 6, `run_resumed.enable_rollback`; 7, `condition_started`.
+    /// (an incomplete file); 6, `run_resumed.enable_rollback`; 7, `condition_started`; 8,
+    /// `run_resumed.claude`.
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
         match self {
+            Event::RunResumed {
+                claude: Some(_), ..
+            } => 8,
             Event::ConditionStarted { .. } => 7,
             Event::AttemptLog {
                 lost_bytes: Some(_),

@@ -318,6 +318,8 @@ pub(crate) fn run_child(
                         // limit is its limit, else the one a resume of the parent gave.
                         timeout_seconds: left.or(parent.timeout_seconds),
                         enable_rollback: None,
+                        // Claude Code runs in the child as it does in its parent now.
+                        claude: parent.claude_setup().map(|setup| setup.settings()),
                         leave_claimed: false,
                         lease_lapsed: false,
                     })?;

@@ -723,7 +723,7 @@ impl Runner {
         // Claude Code must be here for the agents it runs here (a unit with `runs_on` runs on
         // a worker, which has its own): without it every attempt would fail to start, and a
         // retry would not find it either.
-        if let Some(setup) = state.start.as_ref().and_then(|s| s.claude.as_ref()) {
+        if let Some(setup) = state.claude_setup() {
             let runs_here = (0..state.steps.len()).any(|i| {
                 matches!(state.agent_run(i), Some(AgentRun::Claude(_)))
                     && state.runs_on(i).is_empty()
@@ -908,9 +908,7 @@ fn missing_dir_error(cwd: &Path, written: Option<&(String, String)>) -> String {
 /// as sub-agents, and the session to resume if an earlier attempt left one.
 fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Vec<String>, String> {
     let setup = state
-        .start
-        .as_ref()
-        .and_then(|s| s.claude.as_ref())
+        .claude_setup()
         .ok_or("the run records no Claude Code setup")?;
     let subagents: Vec<String> = state
         .scenario
@@ -919,7 +917,7 @@ fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Ve
         .map(|p| p.agents.clone())
         .unwrap_or_default();
     let resume = state.steps[index].resume_session.as_deref();
-    claude::command_line(setup, agent, &subagents, resume)
+    claude::command_line(&setup, agent, &subagents, resume)
 }
 
 /// A folder's identity (device and inode): whether it is still the folder it was.
@@ -1086,7 +1084,11 @@ impl PreparedAttempt {
             Err(problem) => !problem.starts_with("$CORTEX_OUTPUT could not be read"),
         };
         let mut end = result.end;
-        // Claude Code not found where the attempt ran: say so, and how to fix it.
+        // Claude Code not found where the attempt ran: say so, and how to fix it. No retry
+        // finds it either (DESIGN.md §6b), so none is spent: the run pauses at once, and a
+        // `resume --retry` once it is installed, or `agents.claude.program` is fixed (a resume
+        // runs with the configuration in force then), runs it.
+        let mut missing_program = false;
         if let (AttemptEnd::SpawnFailed { .. }, Some(_), Program::Argv(argv)) =
             (&end, &self.claude_agent, &self.spec.program)
             && let Some(why) = argv
@@ -1094,6 +1096,7 @@ impl PreparedAttempt {
                 .and_then(|p| super::claude_program_missing(p, &self.spec.cwd))
         {
             end = AttemptEnd::SpawnFailed { error: why };
+            missing_program = true;
         }
         let mut agent = None;
         if let Some(name) = &self.claude_agent {
@@ -1129,7 +1132,7 @@ impl PreparedAttempt {
         if let AttemptOutcome::Report(r) = &mut outcome {
             r.agent = agent;
             r.log = result.log;
-            r.permanent = result.permanent || malformed;
+            r.permanent = result.permanent || malformed || missing_program;
         }
         outcome
     }

@@ -13,6 +13,32 @@ use crate::execute::StopFlag;
 pub struct InFlight {
     calls: Arc<Mutex<BTreeMap<u64, Call>>>,
     next: Arc<AtomicU64>,
+    /// The reason a client gave with `notifications/cancelled`, by the cancelled request's id
+    /// (its JSON text), cleaned (`cancel_reason`): noted by the transport as it reads the
+    /// notification, taken by the call it cancels, which records it in the stop's message.
+    reasons: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+/// The longest cancellation reason kept, in characters; the rest is cut.
+pub const REASON_CHARS: usize = 200;
+
+/// A client's cancellation reason as a stop's message may hold it: secrets this process knows
+/// scrubbed, on one line, without control characters, at most `REASON_CHARS`; none when
+/// nothing is left.
+pub fn cancel_reason(reason: &str, secrets: &crate::execute::Redactor) -> Option<String> {
+    let scrubbed = secrets.redact(reason);
+    let spaced: String = scrubbed
+        .chars()
+        .map(|c| {
+            if c.is_control() || crate::render::breaks_line(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let line = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!line.is_empty()).then(|| crate::render::clip(&line, REASON_CHARS).into_owned())
 }
 
 /// A call in flight: the flag its drive stops on.
@@ -62,6 +88,24 @@ impl InFlight {
     pub fn is_empty(&self) -> bool {
         self.calls().is_empty()
     }
+
+    /// Note the reason the client gave for cancelling request `id` (its JSON text).
+    pub fn note_reason(&self, id: String, reason: String) {
+        let mut reasons = self.reasons.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: a client cancelling requests that never were cannot grow it without end.
+        if reasons.len() >= 1024 {
+            reasons.clear();
+        }
+        reasons.insert(id, reason);
+    }
+
+    /// The reason noted for cancelling request `id` (its JSON text), taken.
+    pub fn take_reason(&self, id: &str) -> Option<String> {
+        self.reasons
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+    }
 }
 
 /// Raise `stop` with `signal` unless it is raised already: the first reason is the one recorded.
@@ -74,6 +118,18 @@ pub fn raise(stop: &StopFlag, signal: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cancel_reason_is_one_clean_bounded_line() {
+        let none = crate::execute::Redactor::default();
+        assert_eq!(
+            cancel_reason("user\ngave\x1b[31m up ", &none).as_deref(),
+            Some("user gave [31m up")
+        );
+        assert_eq!(cancel_reason(" \n\t", &none), None);
+        let long = cancel_reason(&"x".repeat(5000), &none).unwrap();
+        assert_eq!(long.chars().count(), REASON_CHARS);
+    }
 
     #[test]
     fn a_call_leaves_the_set_when_its_ticket_drops_and_the_first_reason_stays() {

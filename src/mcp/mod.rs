@@ -126,7 +126,8 @@ async fn session(
 ) -> Result<(), CommandError> {
     let (input, output) = rmcp::transport::stdio_pipes();
     let input = stdio::Watched::new(input, flights.clone());
-    let transport = transport::Lines::new(input, output, server.log());
+    let transport =
+        transport::Lines::new(input, output, server.log()).noting_cancellations(flights.clone());
     let running = tokio::select! {
         started = rmcp::serve_server(server, transport) => match started {
             Ok(running) => running,

@@ -23,6 +23,23 @@ use crate::ops::{CommandError, Ctx, Live, exit};
 /// it ends the drive gracefully as Ctrl-C ends the CLI's): recorded as the stop's message, so
 /// the run's status says it and how to go on without a call waiting.
 pub const CANCELLED: &str = "the MCP client cancelled the call that drove it (a client's time limit, often); the `resume` tool with detach: true drives it on in the server without a call waiting (then poll `status`)";
+
+/// The stop's message when the client cancelled the call that drove the run: `CANCELLED`,
+/// with the reason the client gave in its `notifications/cancelled` (cleaned and bounded,
+/// `inflight::cancel_reason`) in place of the guess when it gave one.
+fn cancelled_message(flights: &InFlight, id: &rmcp::model::RequestId) -> String {
+    let reason = serde_json::to_string(id)
+        .ok()
+        .and_then(|id| flights.take_reason(&id));
+    match reason {
+        Some(reason) => CANCELLED.replacen(
+            "(a client's time limit, often)",
+            &format!("saying {reason:?}"),
+            1,
+        ),
+        None => CANCELLED.to_string(),
+    }
+}
 /// The tools that drive a run, and so take `detach`.
 const DRIVING: &[&str] = &[
     "run",
@@ -269,7 +286,7 @@ impl Cortex {
             tokio::select! {
                 told = &mut told => break told,
                 () = context.ct.cancelled(), if !cancelled => {
-                    on_cancel.ask(CANCELLED);
+                    on_cancel.ask(&cancelled_message(&self.flights, &context.id));
                     cancelled = true;
                 }
             }
@@ -436,7 +453,7 @@ impl ServerHandler for Cortex {
             tokio::select! {
                 result = &mut job => break result,
                 () = context.ct.cancelled(), if !cancelled => {
-                    on_cancel.ask(CANCELLED);
+                    on_cancel.ask(&cancelled_message(&self.flights, &context.id));
                     cancelled = true;
                     progress = None;
                 }

@@ -64,6 +64,12 @@ pub struct Lines<R, W> {
     /// What a logged line is scrubbed of: the secrets this process knows (a tool call that
     /// is not JSON may still carry an output or a message holding one).
     secrets: crate::execute::Redactor,
+    /// The session's lifecycle has begun: an `initialize` request, or a request of the inline
+    /// (2026-07-28) lifecycle carrying its `_meta`, was handed to rmcp. Before, a request that
+    /// is neither is told to send `initialize` first (`before_initialize`).
+    begun: bool,
+    /// Where a `notifications/cancelled`'s reason is noted for the call it cancels.
+    flights: Option<super::inflight::InFlight>,
 }
 
 impl<R: tokio::io::AsyncRead, W> Lines<R, W> {
@@ -77,7 +83,16 @@ impl<R: tokio::io::AsyncRead, W> Lines<R, W> {
             answering: Vec::new(),
             log,
             secrets: crate::execute::Redactor::of_process(),
+            begun: false,
+            flights: None,
         }
+    }
+
+    /// Note the reason of each `notifications/cancelled` in `flights`, for the call it cancels
+    /// to record in its stop (`InFlight::take_reason`).
+    pub fn noting_cancellations(mut self, flights: super::inflight::InFlight) -> Self {
+        self.flights = Some(flights);
+        self
     }
 }
 
@@ -347,6 +362,87 @@ fn initialize_without_params(line: &[u8]) -> Option<Judged> {
     ))
 }
 
+/// The `_meta` keys of the inline (2026-07-28) lifecycle, which stand for `initialize` on each
+/// request.
+const INLINE_META: [&str; 2] = [
+    "io.modelcontextprotocol/protocolVersion",
+    "io.modelcontextprotocol/clientCapabilities",
+];
+
+/// What a message is to the session before its lifecycle has begun.
+#[derive(Debug)]
+enum Opening {
+    /// `initialize`, or a request carrying inline-lifecycle `_meta`: the lifecycle begins.
+    Begins,
+    /// `ping`, `server/discover`, a notification, a response: answered as rmcp does, and the
+    /// session still waits for its start.
+    Neutral,
+    /// A request that neither starts nor may precede a lifecycle (`tools/list`, `tools/call`,
+    /// ... with no `_meta` of the inline lifecycle): answered here.
+    TooEarly(Answer, String),
+}
+
+/// Judge `line`, a message, as the first of a session. rmcp 3.11 answers a request sent before
+/// `initialize` as an inline-lifecycle request missing its `_meta`: "request _meta is missing
+/// or has malformed required fields: io.modelcontextprotocol/protocolVersion, ...", which does
+/// not say that the session was never initialized. A request carrying none of the inline keys
+/// is told to send `initialize` first; one carrying some of them is left to rmcp, whose words
+/// then fit (it is trying the inline lifecycle).
+fn opening(line: &[u8]) -> Opening {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let Ok(value) = serde_json::from_slice::<Value>(line) else {
+        return Opening::Neutral;
+    };
+    let (Some(method), Some(_)) = (value.get("method").and_then(Value::as_str), value.get("id"))
+    else {
+        return Opening::Neutral;
+    };
+    match method {
+        "initialize" => return Opening::Begins,
+        "ping" | "server/discover" => return Opening::Neutral,
+        _ => {}
+    }
+    let meta = value.pointer("/params/_meta").and_then(Value::as_object);
+    if meta.is_some_and(|m| INLINE_META.iter().any(|k| m.contains_key(*k))) {
+        return Opening::Begins;
+    }
+    let shown = crate::render::one_line(&crate::render::clip(method, 81)).into_owned();
+    Opening::TooEarly(
+        error(
+            id_of(&value),
+            INVALID_REQUEST,
+            format!(
+                "Invalid request: `{shown}` came before `initialize`, and this session has not begun: send `initialize` first (params: protocolVersion, e.g. \"2025-06-18\", capabilities, {{}} for none, and clientInfo, {{\"name\": ..., \"version\": ...}}), then the notification `notifications/initialized`, then your requests (an MCP client library does this when it connects); `ping` may come before it"
+            ),
+        ),
+        format!("answered `{shown}` sent before `initialize`: send `initialize` first"),
+    )
+}
+
+/// The request a `notifications/cancelled` line cancels (its id as JSON text) and the reason
+/// it gives, cleaned (`inflight::cancel_reason`); none for any other line, or one with no
+/// reason. Read from the line as rmcp does not hand the reason on: the call it cancels only
+/// sees its cancellation.
+fn cancellation(line: &[u8], secrets: &crate::execute::Redactor) -> Option<(String, String)> {
+    const NAME: &[u8] = b"notifications/cancelled";
+    if !line.windows(NAME.len()).any(|w| w == NAME) {
+        return None;
+    }
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let value: Value = serde_json::from_slice(line).ok()?;
+    if value.get("method").and_then(Value::as_str) != Some("notifications/cancelled") {
+        return None;
+    }
+    let params = value.get("params")?;
+    let id = match params.get("requestId")? {
+        id @ (Value::Number(_) | Value::String(_)) => id.to_string(),
+        _ => return None,
+    };
+    let reason = params.get("reason")?.as_str()?;
+    Some((id, super::inflight::cancel_reason(reason, secrets)?))
+}
+
 /// Judge one line (its newline taken off).
 fn judge(line: &[u8], secrets: &crate::execute::Redactor) -> Judged {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -507,7 +603,21 @@ where
                 }
             }
             let line = std::mem::take(&mut self.line);
-            match judge(line.strip_suffix(b"\n").unwrap_or(&line), &self.secrets) {
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            if let Some(flights) = &self.flights
+                && let Some((id, reason)) = cancellation(line, &self.secrets)
+            {
+                flights.note_reason(id, reason);
+            }
+            match judge(line, &self.secrets) {
+                Judged::Message(message) if !self.begun => match opening(line) {
+                    Opening::Begins => {
+                        self.begun = true;
+                        return Some(*message);
+                    }
+                    Opening::Neutral => return Some(*message),
+                    Opening::TooEarly(answer, logged) => self.answer(answer, &logged),
+                },
                 Judged::Message(message) => return Some(*message),
                 Judged::Nothing => {}
                 Judged::Answer(answer, logged) => self.answer(answer, &logged),

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{CommandError, Ctx, Output, exit};
 use crate::decide::AgentCommand;
-use crate::definition::{Agent, normalize_name};
+use crate::definition::{Agent, AgentsConfig, HowItRuns, how_it_runs, normalize_name};
 use crate::event::Operator;
 use crate::execute::{Journal, SystemClock, UlidIds};
 
@@ -60,9 +60,41 @@ fn where_active(activity: &[(String, String, String)], agent: &Agent) -> Vec<Str
         .collect()
 }
 
-/// `agent list`: every agent, and where it is active.
+/// The configuration's `agents` block, which decides how an agent without a `command` runs.
+fn agents_config(ctx: &Ctx) -> Result<AgentsConfig, CommandError> {
+    Ok(ctx
+        .catalog()
+        .config_file()
+        .map_err(|e| CommandError::definition(&e))?
+        .agents)
+}
+
+/// How `agent` runs, for the JSON documents: `runner` (`command`, `claude` or `external`)
+/// and, for Claude Code, `claude` {program, model}.
+fn runner_fields(how: HowItRuns<'_>) -> (serde_json::Value, serde_json::Value) {
+    let claude = match how {
+        HowItRuns::Claude { program, model } => json!({"program": program, "model": model}),
+        _ => serde_json::Value::Null,
+    };
+    (how.runner().into(), claude)
+}
+
+/// Claude Code as it runs an agent, in words: `Claude Code (program claude, model sonnet)`.
+fn claude_words(program: &str, model: Option<&str>) -> String {
+    format!(
+        "Claude Code (program {}, {})",
+        crate::render::shell_quote(&crate::render::one_line(program)),
+        model.map_or_else(
+            || "Claude Code's default model".to_string(),
+            |m| format!("model {m}")
+        )
+    )
+}
+
+/// `agent list`: every agent, how it runs, and where it is active.
 pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let activity = activity(ctx)?;
+    let config = agents_config(ctx)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     for found in ctx.catalog().agents() {
@@ -71,9 +103,11 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
                 let active = where_active(&activity, &agent);
                 let path = path.display().to_string();
                 let builtin = path.starts_with("builtin:");
+                let (runner, claude) = runner_fields(how_it_runs(&agent, &config));
                 rows.push(json!({
                     "name": agent.name, "description": agent.description,
-                    "command": agent.command, "path": path, "builtin": builtin,
+                    "command": agent.command, "runner": runner, "claude": claude,
+                    "path": path, "builtin": builtin,
                     "active": !active.is_empty(), "active_for": active,
                 }));
             }
@@ -96,10 +130,16 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         } else {
             "inactive"
         };
-        let runs = if r["command"].is_null() {
-            ""
-        } else {
-            "  [runs a command]"
+        let runs = match r["runner"].as_str() {
+            Some("command") => "  [runs a command]".to_string(),
+            Some("claude") => format!(
+                "  [runs with Claude Code{}]",
+                r["claude"]["model"]
+                    .as_str()
+                    .map(|m| format!(", model {m}"))
+                    .unwrap_or_default()
+            ),
+            _ => String::new(),
         };
         let origin = if r["builtin"] == true {
             "  [built-in]"
@@ -126,18 +166,26 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
 pub fn status(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let agent = ctx.catalog().find_agent(name)?;
     let active = where_active(&activity(ctx)?, &agent);
-    let doc = json!({"agent": agent, "active": !active.is_empty(), "active_for": active});
+    let config = agents_config(ctx)?;
+    let how = how_it_runs(&agent, &config);
+    let (runner, claude) = runner_fields(how);
+    let doc = json!({
+        "agent": agent, "runner": runner, "claude": claude,
+        "active": !active.is_empty(), "active_for": active,
+    });
     let mut text = format!(
         "Agent: {}\nDescription: {}\n",
         agent.name, agent.description
     );
-    text.push_str(&format!(
-        "Command: {}\n",
-        agent
-            .command
-            .as_deref()
-            .unwrap_or("(none: phases with this agent wait for a report)")
-    ));
+    match how {
+        HowItRuns::Command(command) => text.push_str(&format!("Command: {command}\n")),
+        HowItRuns::Claude { program, model } => {
+            text.push_str(&format!("Runs with: {}\n", claude_words(program, model)));
+        }
+        HowItRuns::External => {
+            text.push_str("Command: (none: phases with this agent wait for a report)\n");
+        }
+    }
     if active.is_empty() {
         text.push_str("Status: inactive\n");
     } else {

@@ -1569,12 +1569,14 @@ pub fn resume(
     // Limits can be lifted: the time limit from now on is `--timeout`, else the one in
     // cortex.config.json now (recorded in `run_resumed`).
     // So can rollback: `enable_rollback` in cortex.config.json now decides `--rollback-to`.
-    let config = ctx
+    // And how Claude Code runs: `agents.claude` now (a fixed program helps this run).
+    let file = ctx
         .catalog()
-        .config()
+        .config_file()
         .map_err(|e| CommandError::definition(&e))?;
+    let config = file.workflow;
     let timeout_seconds = timeout.unwrap_or(config.timeout_seconds);
-    let settings = (timeout_seconds, config.enable_rollback);
+    let settings = (timeout_seconds, config.enable_rollback, file.agents.claude);
     // A driver frozen (SIGSTOP, Ctrl-Z) or cut off past its driver lease holds the lock
     // still: it is broken, the lapsed lease claimed (`drive::hold_driver_lease`), and the
     // old driver fenced by its epoch.
@@ -1969,11 +1971,16 @@ pub fn resume_claimed(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let run_id = state.run_id.clone();
-    let config = ctx
+    let file = ctx
         .catalog()
-        .config()
+        .config_file()
         .map_err(|e| CommandError::definition(&e))?;
-    let settings = (config.timeout_seconds, config.enable_rollback);
+    let config = file.workflow;
+    let settings = (
+        config.timeout_seconds,
+        config.enable_rollback,
+        file.agents.claude,
+    );
     // The lock of a driver whose lease lapsed (`stale`, the lease now this worker's) is
     // broken: that driver is fenced.
     let lock = DriverLock::take_over(&ctx.home, &run_id, &holder(&by.actor), |h| stale == Some(h))?;
@@ -2052,7 +2059,7 @@ fn go_on(
     mut journal: Journal<'_>,
     lock: DriverLock,
     (mode, taker): (ResumeMode, Taker),
-    (timeout_seconds, enable_rollback): (u64, bool),
+    (timeout_seconds, enable_rollback, claude): (u64, bool, crate::definition::ClaudeConfig),
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
@@ -2067,6 +2074,7 @@ fn go_on(
         driver: driver(),
         timeout_seconds: Some(timeout_seconds),
         enable_rollback: Some(enable_rollback),
+        claude: Some(claude),
         // A worker reaps lapsed leases: what other workers claimed is left to them.
         leave_claimed: ctx.dispatch.shared.is_some(),
         lease_lapsed: crate::execute::took_over_lapsed(&journal),

@@ -94,7 +94,8 @@ pub fn child_start(
         secret_defaults: Vec::new(),
         config,
         agents: start.agents.clone(),
-        claude: start.claude.clone(),
+        // As the parent runs Claude Code now (a resume may have changed how).
+        claude: parent.claude_setup().map(std::borrow::Cow::into_owned),
         working_dir,
         driver,
         by,

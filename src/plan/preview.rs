@@ -243,6 +243,7 @@ pub fn preview_resume(
             },
             timeout_seconds: None,
             enable_rollback,
+            claude: None,
             leave_claimed: false,
             lease_lapsed: false,
         },

@@ -138,10 +138,11 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             by,
             timeout_seconds,
             enable_rollback,
+            claude,
             rerun,
             ..
         } => format!(
-            "{}{}{}{}{}",
+            "{}{}{}{}{}{}",
             match mode {
                 ResumeMode::Continue => "continue".to_string(),
                 ResumeMode::Retry => "retry".to_string(),
@@ -155,6 +156,13 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             enable_rollback
                 .map(|on| format!(
                     " (enable_rollback: {on} in cortex.config.json at resume, not as at the start)"
+                ))
+                .unwrap_or_default(),
+            claude
+                .as_ref()
+                .map(|c| format!(
+                    " (Claude Code as cortex.config.json says at resume: program {})",
+                    super::shell_quote(&super::one_line(&c.program))
                 ))
                 .unwrap_or_default(),
             if rerun.is_empty() {

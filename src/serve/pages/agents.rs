@@ -36,7 +36,16 @@ pub async fn agents_page(State(shared): State<Arc<Shared>>) -> Response {
                                     td class="name" { (a["name"].as_str().unwrap_or_default()) }
                                     td { span class={"agent" @if active { " active" }} { (if active { "● active" } else { "○ inactive" }) } }
                                     td { (a["description"].as_str().unwrap_or_default()) }
-                                    td { @if let Some(c) = a["command"].as_str() { code { (c) } } @else { span class="muted" { "waits for a report" } } }
+                                    td {
+                                        @match a["runner"].as_str() {
+                                            Some("command") => { code { (a["command"].as_str().unwrap_or_default()) } }
+                                            Some("claude") => {
+                                                "Claude Code (" code { (a["claude"]["program"].as_str().unwrap_or_default()) }
+                                                ", " (a["claude"]["model"].as_str().map_or_else(|| "its default model".to_string(), |m| format!("model {m}"))) ")"
+                                            }
+                                            _ => { span class="muted" { "waits for a report" } }
+                                        }
+                                    }
                                     td { @for w in a["active_for"].as_array().into_iter().flatten() { div { (w.as_str().unwrap_or_default()) } } }
                                 }
                             }
