@@ -702,8 +702,9 @@ pub const SCRUB_TOKEN_ENV: &str = "CORTEX_SCRUB_SERVE_TOKEN";
 /// the in-flight note is written). Before, a driver killed between the spawn and the telling
 /// left a group no guard knew of, which ran on beside the attempt another host then started.
 /// Should this process die first, the pipe reads empty and the child exits (126) without
-/// running its command. `None` (no pipe to be had): the child is not held.
-fn held_until_noted(cmd: &mut Command) -> Option<OwnedFd> {
+/// running its command. Returns the pipe's read end (to be closed once the child is spawned,
+/// which has its own copy) and its write end. `None` (no pipe to be had): the child is not held.
+fn held_until_noted(cmd: &mut Command) -> Option<(OwnedFd, OwnedFd)> {
     use nix::libc;
     use std::os::fd::{AsRawFd, FromRawFd};
     let mut fds = [0 as libc::c_int; 2];
@@ -731,9 +732,7 @@ fn held_until_noted(cmd: &mut Command) -> Option<OwnedFd> {
             }
         });
     }
-    // The parent's read end closes with `read` here; the child has its own copy.
-    drop(read);
-    Some(write)
+    Some((read, write))
 }
 
 /// `run_process_tracked`, asking `watch` every `WATCH_EVERY` while the command runs whether
@@ -837,8 +836,9 @@ pub fn run_process_watched(
         .map(|(_, v)| v.as_str());
     super::guard::guard_group(pgid.as_raw(), run_id);
     // The group is noted: the child may run its command now.
-    if let Some(gate) = gate {
-        let _ = File::from(gate).write_all(b"+");
+    if let Some((read, write)) = gate {
+        drop(read);
+        let _ = File::from(write).write_all(b"+");
     }
     if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
         std::thread::spawn(move || {
