@@ -354,11 +354,14 @@ pub fn check_attempt_logs(
         {
             vouched.insert((rec.run_id.clone(), file.clone()));
             let mut check = check_attempt_log(home, file, *bytes, blake3);
-            // Not in this home: the copy the log keeps (PostgreSQL), checked the same way.
-            if check == LogFileCheck::Absent
-                && let Some(kept) = check_kept_output(store, &rec.run_id, file, *bytes, blake3)?
-            {
-                check = kept;
+            // The copy the log keeps (PostgreSQL), checked the same way: what any home reads
+            // where the file is not, so it is checked in every home, the one with the file too.
+            if !matches!(check, LogFileCheck::Differs(_)) {
+                match check_kept_output(store, &rec.run_id, file, *bytes, blake3)? {
+                    Some(LogFileCheck::Differs(reason)) => check = LogFileCheck::Differs(reason),
+                    Some(_) if check == LogFileCheck::Absent => check = LogFileCheck::AsRecorded,
+                    _ => {}
+                }
             }
             let check = match check {
                 LogFileCheck::Absent => {

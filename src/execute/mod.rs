@@ -35,7 +35,8 @@ mod workflow_loop;
 
 pub use attempt_logs::{
     AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_hosts,
-    belongs_here, check_attempt_log, check_attempt_logs, check_kept_output, kept_output_differs, home_id,
+    belongs_here, check_attempt_log, check_attempt_logs, check_kept_output, home_id,
+    kept_output_differs,
 };
 pub(crate) use child::end_children;
 pub use child::inherit_secret_inputs;

@@ -83,12 +83,7 @@ pub fn install(location: &Location) {
 }
 
 fn sender() -> Option<Sender<Msg>> {
-    MIRROR
-        .get()?
-        .lock()
-        .ok()?
-        .as_ref()
-        .map(|m| m.tx.clone())
+    MIRROR.get()?.lock().ok()?.as_ref().map(|m| m.tx.clone())
 }
 
 /// Whether this process ships attempts' output (`install` was given a log that keeps it).
@@ -295,9 +290,10 @@ fn write_chunks(
             continue;
         }
         let written = open(location, store)
-            && store
-                .as_mut()
-                .is_some_and(|s| s.write_attempt_output(&key.0, &key.1, offset, &bytes).is_ok());
+            && store.as_mut().is_some_and(|s| {
+                s.write_attempt_output(&key.0, &key.1, offset, &bytes)
+                    .is_ok()
+            });
         if !written {
             // Open afresh next time (the server restarted, the connection was cut).
             *store = None;
@@ -353,4 +349,150 @@ fn answer(
             Msg::Chunk { .. } => {}
         }
     }
+}
+
+/// What `copy_attempt_output` did with one attempt's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputCopy {
+    /// Copied into the other log (or beside it).
+    Copied,
+    /// It was there already, as recorded.
+    Already,
+    /// Not copied, and why (not in this home nor kept by this log, or not as recorded).
+    Left(String),
+}
+
+/// Copy the whole output `file` of `run_id` (as its `attempt_log` recorded it: `bytes`,
+/// `blake3`) from this home's file or what `source` keeps of it, whichever holds it as
+/// recorded, into `dest`: into its table when it keeps outputs (PostgreSQL), else into the
+/// file at `file` under `dest_home`, the folder beside a SQLite log (as a home lays them out).
+/// A file already there is left as it is.
+#[allow(clippy::too_many_arguments)]
+pub fn copy_attempt_output(
+    home: &Path,
+    source: &dyn EventStore,
+    dest: &mut dyn EventStore,
+    dest_home: Option<&Path>,
+    run_id: &str,
+    file: &str,
+    bytes: u64,
+    blake3: &str,
+) -> Result<OutputCopy, String> {
+    use super::attempt_logs::{LogFileCheck, check_attempt_log, check_kept_output};
+    let there = match dest_home {
+        Some(dir) if !dest.keeps_attempt_output() => check_attempt_log(dir, file, bytes, blake3),
+        _ => check_kept_output(dest, run_id, file, bytes, blake3)
+            .map_err(|e| e.to_string())?
+            .unwrap_or(LogFileCheck::Absent),
+    };
+    match there {
+        LogFileCheck::AsRecorded => return Ok(OutputCopy::Already),
+        LogFileCheck::Differs(reason) if dest_home.is_some() && !dest.keeps_attempt_output() => {
+            return Ok(OutputCopy::Left(format!("another file is there: {reason}")));
+        }
+        _ => {}
+    }
+    let local = home.join(file);
+    let from_file = match check_attempt_log(home, file, bytes, blake3) {
+        LogFileCheck::AsRecorded => true,
+        LogFileCheck::Differs(reason) => return Ok(OutputCopy::Left(reason)),
+        LogFileCheck::Absent => {
+            match check_kept_output(source, run_id, file, bytes, blake3)
+                .map_err(|e| e.to_string())?
+            {
+                Some(LogFileCheck::AsRecorded) => false,
+                Some(LogFileCheck::Differs(reason)) => return Ok(OutputCopy::Left(reason)),
+                _ => {
+                    return Ok(OutputCopy::Left(format!(
+                        "{file} is not in this home ({}) and the log keeps no copy of it",
+                        home.display()
+                    )));
+                }
+            }
+        }
+    };
+    // The pieces, in order, from wherever they are.
+    let pieces = |put: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>| -> Result<(), String> {
+        if from_file {
+            use std::io::Read;
+            let mut f = super::materialize::derived_file()
+                .read(true)
+                .open(&local)
+                .map_err(|e| format!("{} cannot be read: {e}", local.display()))?;
+            let mut buf = vec![0u8; WHOLE_PIECE];
+            let mut offset = 0u64;
+            loop {
+                let n = f
+                    .read(&mut buf)
+                    .map_err(|e| format!("{} cannot be read: {e}", local.display()))?;
+                if n == 0 && offset > 0 {
+                    return Ok(());
+                }
+                put(offset, &buf[..n])?;
+                offset += n as u64;
+                if n == 0 {
+                    return Ok(());
+                }
+            }
+        } else {
+            let mut offset = 0u64;
+            loop {
+                let piece = source
+                    .read_attempt_output(run_id, file, offset, WHOLE_PIECE)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default();
+                if piece.is_empty() && offset > 0 {
+                    return Ok(());
+                }
+                put(offset, &piece)?;
+                offset += piece.len() as u64;
+                if piece.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    match dest_home {
+        Some(dir) if !dest.keeps_attempt_output() => {
+            use std::io::Write;
+            use std::os::unix::fs::DirBuilderExt;
+            let path = dir.join(file);
+            let parent = path.parent().unwrap_or(dir);
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            let tmp = path.with_extension("log.copy");
+            let _ = std::fs::remove_file(&tmp);
+            let mut out = std::io::BufWriter::new(
+                super::materialize::derived_file()
+                    .write(true)
+                    .create_new(true)
+                    .open(&tmp)
+                    .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?,
+            );
+            let written = pieces(&mut |_, piece| {
+                out.write_all(piece)
+                    .map_err(|e| format!("cannot write {}: {e}", tmp.display()))
+            })
+            .and_then(|()| {
+                out.flush()
+                    .map_err(|e| format!("cannot write {}: {e}", tmp.display()))
+            })
+            .and_then(|()| {
+                std::fs::rename(&tmp, &path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            });
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written?;
+        }
+        _ => pieces(&mut |offset, piece| {
+            dest.write_attempt_output(run_id, file, offset, piece)
+                .map_err(|e| e.to_string())
+        })?,
+    }
+    Ok(OutputCopy::Copied)
 }

@@ -393,7 +393,10 @@ impl<'a> Tracker<'a> {
                 None => StoreCopy::new().map_err(|e| {
                     CommandError::new(
                         exit::FAILED,
-                        format!("cannot hold the output of {} read from the log: {e}", s.file),
+                        format!(
+                            "cannot hold the output of {} read from the log: {e}",
+                            s.file
+                        ),
                     )
                 })?,
             };
