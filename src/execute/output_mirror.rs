@@ -351,6 +351,9 @@ fn answer(
     }
 }
 
+/// Where `copy_attempt_output` puts each piece: its offset and bytes.
+type PutPiece<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
+
 /// What `copy_attempt_output` did with one attempt's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputCopy {
@@ -412,7 +415,7 @@ pub fn copy_attempt_output(
         }
     };
     // The pieces, in order, from wherever they are.
-    let pieces = |put: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>| -> Result<(), String> {
+    let pieces = |put: &mut PutPiece<'_>| -> Result<(), String> {
         if from_file {
             use std::io::Read;
             let mut f = super::materialize::derived_file()
