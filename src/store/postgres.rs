@@ -183,6 +183,10 @@ pub struct PostgresStore {
     /// Inside a consistent view (`begin_view`): a lost connection ends it (its snapshot is
     /// gone), never silently made again underneath it.
     in_view: Cell<bool>,
+    /// Whether this role may keep attempts' output (`attempt_output`: read, append, replace),
+    /// asked once. A role not granted it (a team's setup from before the table) keeps none:
+    /// its attempts' output stays in their files, as on SQLite, rather than failing.
+    output_granted: Cell<Option<bool>>,
 }
 
 /// `conn` as shown to people: `postgres://user@host:port/dbname`, never the password.
@@ -821,6 +825,7 @@ impl PostgresStore {
             in_tx: Cell::new(false),
             fence_leases: RefCell::new(None),
             in_view: Cell::new(false),
+            output_granted: Cell::new(None),
         };
         store.setup(&mut store.conn.borrow_mut())?;
         store.refuse_missing_schema()?;
@@ -2138,7 +2143,28 @@ impl EventStore for PostgresStore {
 
     fn keeps_attempt_output(&self) -> bool {
         // A log of an earlier schema has no table for them (`pg_schema`, migration 3).
-        self.version >= 3
+        if self.version < 3 {
+            return false;
+        }
+        if let Some(granted) = self.output_granted.get() {
+            return granted;
+        }
+        // Each privilege asked apart: a list asks whether any of them is held.
+        let writes = self.access == Access::Write;
+        let granted = self
+            .with(|c| {
+                c.client.query_opt(
+                    "SELECT has_table_privilege(t, 'SELECT') AND (NOT $1 OR (
+                         has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'DELETE')))
+                     FROM (SELECT to_regclass('attempt_output') AS t) AS o WHERE t IS NOT NULL",
+                    &[&writes],
+                )
+            })
+            .ok()
+            .flatten()
+            .is_some_and(|row| row.get::<_, bool>(0));
+        self.output_granted.set(Some(granted));
+        granted
     }
 
     fn write_attempt_output(
