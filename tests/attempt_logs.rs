@@ -648,6 +648,10 @@ fn deleting_a_runs_whole_log_folder_on_the_home_that_wrote_it_fails_log_verify()
     let to = other.join("cortex.db");
     let copied = env.run(&["log", "copy", "--to", to.to_str().unwrap()]);
     assert_eq!(copied.code, 0, "{}", copied.stderr);
+    // `log copy` carries the files beside the copy; the log alone (a database file copied by
+    // hand) is what the other home holds here.
+    assert!(other.join("logs").join(&run).is_dir());
+    std::fs::remove_dir_all(other.join("logs")).unwrap();
 
     std::fs::remove_dir_all(env.home().join("logs").join(&run)).unwrap();
     let verify = env.run(&["--json", "log", "verify", "--all"]);

@@ -459,6 +459,7 @@ fn a_role_granted_select_and_insert_runs_everything_but_cannot_change_an_event()
              GRANT SELECT, INSERT ON events TO {role};
              GRANT SELECT, INSERT, UPDATE ON runs, snapshots TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON leases TO {role};
+             GRANT SELECT, INSERT, DELETE ON attempt_output TO {role};
              GRANT SELECT ON schema_version TO {role};",
             s = pg.name
         ))

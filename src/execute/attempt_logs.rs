@@ -142,6 +142,48 @@ fn file_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Result<(),
     Ok(())
 }
 
+/// How the output `file` the log keeps (PostgreSQL: `attempt_output`) differs from what its
+/// `attempt_log` recorded.
+pub fn kept_output_differs(file: &str, size: u64, hash: &str, bytes: u64, blake3: &str) -> String {
+    format!(
+        "the copy of {file} kept in the database was changed: it holds {size} bytes (blake3 {}), the log recorded {bytes} ({})",
+        &hash[..hash.len().min(12)],
+        &blake3[..blake3.len().min(12)]
+    )
+}
+
+/// Check the output `file` of `run_id` as the log keeps it (PostgreSQL) against the size and
+/// blake3 its `attempt_log` recorded, read in pieces; None when the log keeps none of it.
+pub fn check_kept_output(
+    store: &dyn EventStore,
+    run_id: &str,
+    file: &str,
+    bytes: u64,
+    blake3: &str,
+) -> Result<Option<LogFileCheck>, StoreError> {
+    if !store.keeps_attempt_output() {
+        return Ok(None);
+    }
+    let mut hasher = blake3::Hasher::new();
+    let mut size = 0u64;
+    loop {
+        let Some(piece) = store.read_attempt_output(run_id, file, size, 4 << 20)? else {
+            return Ok(None);
+        };
+        if piece.is_empty() {
+            break;
+        }
+        hasher.update(&piece);
+        size += piece.len() as u64;
+    }
+    let hash = hasher.finalize().to_hex().to_string();
+    Ok(Some(if size == bytes && hash == blake3 {
+        LogFileCheck::AsRecorded
+    } else {
+        LogFileCheck::Differs(kept_output_differs(file, size, &hash, bytes, blake3))
+    }))
+}
+
 /// The file in a home that holds its identity.
 pub const HOME_ID_FILE: &str = "home.id";
 
@@ -311,7 +353,17 @@ pub fn check_attempt_logs(
         } = &rec.event
         {
             vouched.insert((rec.run_id.clone(), file.clone()));
-            let check = match check_attempt_log(home, file, *bytes, blake3) {
+            let mut check = check_attempt_log(home, file, *bytes, blake3);
+            // The copy the log keeps (PostgreSQL), checked the same way: what any home reads
+            // where the file is not, so it is checked in every home, the one with the file too.
+            if !matches!(check, LogFileCheck::Differs(_)) {
+                match check_kept_output(store, &rec.run_id, file, *bytes, blake3)? {
+                    Some(LogFileCheck::Differs(reason)) => check = LogFileCheck::Differs(reason),
+                    Some(_) if check == LogFileCheck::Absent => check = LogFileCheck::AsRecorded,
+                    _ => {}
+                }
+            }
+            let check = match check {
                 LogFileCheck::Absent => {
                     if !hosts.contains_key(&rec.run_id) {
                         hosts.insert(rec.run_id.clone(), attempt_hosts(store, &rec.run_id)?);

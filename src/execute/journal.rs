@@ -767,15 +767,24 @@ impl<'a> Journal<'a> {
     fn scrub_attempt_file(&self, events: &mut Vec<Event>, file: &std::path::Path) {
         let mut lost = false;
         for event in events.iter_mut() {
-            if let Event::AttemptLog { bytes, blake3, .. } = event {
+            if let Event::AttemptLog {
+                bytes,
+                blake3,
+                file: name,
+                ..
+            } = event
+            {
                 match super::attempt_logs::scrub_attempt_log(file, &self.redactor) {
                     Ok(Some((size, hash))) => {
                         *bytes = size;
                         *blake3 = hash;
+                        // The copy shipped into the log (PostgreSQL) held the secret too.
+                        super::output_mirror::ship_whole(&self.run_id, name, file);
                     }
                     Ok(None) => {}
                     Err(_) => {
                         let _ = std::fs::remove_file(file);
+                        super::output_mirror::ship_whole(&self.run_id, name, file);
                         lost = true;
                     }
                 }

@@ -17,6 +17,7 @@ mod lock;
 mod materialize;
 mod notify;
 pub mod operator;
+pub mod output_mirror;
 mod outputs;
 mod pool;
 mod prerequisites;
@@ -34,7 +35,8 @@ mod workflow_loop;
 
 pub use attempt_logs::{
     AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_hosts,
-    belongs_here, check_attempt_log, check_attempt_logs, home_id,
+    belongs_here, check_attempt_log, check_attempt_logs, check_kept_output, home_id,
+    kept_output_differs,
 };
 pub(crate) use child::end_children;
 pub use child::inherit_secret_inputs;

@@ -75,6 +75,9 @@ pub struct LogTarget {
     pub name: String,
     /// The identity of the home it is written in (`attempt_logs::home_id`).
     pub home: Option<String>,
+    /// The run it is of: its output is shipped into a log that keeps it too
+    /// (`output_mirror`, PostgreSQL), under `name`.
+    pub run_id: String,
 }
 
 /// The whole output being written, with its running size and hash.
@@ -92,6 +95,8 @@ struct LogWriter {
     /// after each chunk): below it, lines are counted as lost instead of written, so that the
     /// log's events (on the same disk by default) always have room for the attempt's end.
     room: bool,
+    /// The same bytes shipped into the log, where it keeps them (`output_mirror`).
+    shipping: Option<super::output_mirror::Shipping>,
 }
 
 /// The space an attempt's file never takes: below this much free on its file system, its
@@ -126,6 +131,7 @@ impl LogWriter {
             name: target.name.clone(),
             home: target.home.clone(),
             failed: None,
+            shipping: super::output_mirror::Shipping::start(&target.run_id, &target.name),
         })
     }
 
@@ -147,6 +153,9 @@ impl LogWriter {
         } else if let Err(e) = self.file.write_all(raw) {
             self.failed.get_or_insert_with(|| e.to_string());
         }
+        if let Some(shipping) = self.shipping.as_mut() {
+            shipping.wrote(raw, self.failed.is_none());
+        }
         self.hasher.update(raw);
         self.bytes += raw.len() as u64;
     }
@@ -156,6 +165,10 @@ impl LogWriter {
     fn flush(&mut self) {
         if let Err(e) = self.file.flush() {
             self.failed.get_or_insert_with(|| e.to_string());
+        }
+        if let Some(shipping) = self.shipping.as_mut() {
+            shipping.wrote(&[], self.failed.is_none());
+            shipping.flush();
         }
         self.room = has_room(self.file.get_ref());
     }
@@ -181,6 +194,12 @@ impl LogWriter {
         }
         if !self.still_there() {
             return None;
+        }
+        // The log holds the same bytes before the event vouching for them is appended (or,
+        // where it could not, it holds none past what reached it: `log verify` then finds
+        // them different, as it would a file).
+        if let Some(shipping) = self.shipping.take() {
+            shipping.finish(&self.path);
         }
         let (bytes, blake3, lost) = match self.failed.take() {
             None => (
@@ -1263,6 +1282,7 @@ mod tests {
             path: dir.path().join("out.log"),
             name: "out.log".into(),
             home: None,
+            run_id: "R".into(),
         });
         let (mut shown, mut noted) = (0u64, 0u64);
         let r = run_process(&s, &StopFlag::default(), &mut |_, l| {

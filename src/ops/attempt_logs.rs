@@ -40,6 +40,60 @@ struct Shown {
     child: Option<String>,
     /// The host it ran on (its worker's, else its driver's).
     host: Option<String>,
+    /// Its output as the log keeps it (PostgreSQL), where its file is not in this home:
+    /// read into a file of this process's memory as far as the log holds it so far
+    /// (`Tracker::fetch_copies`).
+    copy: Option<StoreCopy>,
+}
+
+/// An attempt's output read from the log (`EventStore::read_attempt_output`) into an
+/// anonymous file, so that it is shown, followed and checked as a file in the home is.
+struct StoreCopy {
+    file: std::fs::File,
+    /// How many bytes it holds.
+    len: u64,
+}
+
+impl StoreCopy {
+    fn new() -> std::io::Result<StoreCopy> {
+        let fd = nix::sys::memfd::memfd_create(
+            c"cortex-attempt-output",
+            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+        )
+        .map_err(std::io::Error::from)?;
+        Ok(StoreCopy {
+            file: std::fs::File::from(fd),
+            len: 0,
+        })
+    }
+
+    /// Read what the log holds past what this copy has (all of it, in pieces).
+    fn catch_up(
+        &mut self,
+        store: &dyn EventStore,
+        run_id: &str,
+        name: &str,
+    ) -> Result<bool, crate::store::StoreError> {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut any = false;
+        loop {
+            let Some(bytes) = store.read_attempt_output(run_id, name, self.len, 4 << 20)? else {
+                return Ok(any);
+            };
+            any = true;
+            if bytes.is_empty() {
+                return Ok(true);
+            }
+            let written = self
+                .file
+                .seek(SeekFrom::Start(self.len))
+                .and_then(|_| self.file.write_all(&bytes));
+            if written.is_err() {
+                return Ok(true);
+            }
+            self.len += bytes.len() as u64;
+        }
+    }
 }
 
 impl Shown {
@@ -51,12 +105,48 @@ impl Shown {
         self.ended && !self.interrupted && self.recorded.is_none()
     }
 
-    /// Its file, open, unless the log says it has none (`disowns_file`).
+    /// Its file, open, unless the log says it has none (`disowns_file`): the one in this home,
+    /// else the copy of what the log keeps of it (PostgreSQL), from its start.
     fn open(&self, home: &Path) -> Option<std::fs::File> {
         if self.disowns_file() {
             return None;
         }
-        attempt_file::open(home, &self.file)
+        attempt_file::open(home, &self.file).or_else(|| {
+            // Opened again (not a clone sharing its offset): each reader reads from its own
+            // place, as readers of a file in the home do.
+            use std::os::fd::AsRawFd;
+            let copy = self.copy.as_ref()?;
+            std::fs::File::open(format!("/proc/self/fd/{}", copy.file.as_raw_fd())).ok()
+        })
+    }
+
+    /// How its output differs from what its `attempt_log` recorded (the file in this home, or
+    /// the copy the log keeps), if it does.
+    fn changed(&self, home: &Path) -> Option<String> {
+        let (bytes, blake3) = self.recorded.as_ref()?;
+        if attempt_file::open(home, &self.file).is_none() && self.copy.is_some() {
+            let mut file = self.open(home)?;
+            return match attempt_file::stream(&mut file, 0, None, &mut |_| {}) {
+                Err(e) => Some(format!(
+                    "the copy of {} the log keeps cannot be read: {e}",
+                    self.file
+                )),
+                Ok(read) if read.bytes != *bytes || read.blake3 != *blake3 => {
+                    Some(crate::execute::kept_output_differs(
+                        &self.file,
+                        read.bytes,
+                        &read.blake3,
+                        *bytes,
+                        blake3,
+                    ))
+                }
+                Ok(_) => None,
+            };
+        }
+        match crate::execute::check_attempt_log(home, &self.file, *bytes, blake3) {
+            crate::execute::LogFileCheck::Differs(reason) => Some(reason),
+            _ => None,
+        }
     }
 }
 
@@ -196,6 +286,7 @@ impl<'a> Tracker<'a> {
                         ran_process: false,
                         child: None,
                         host,
+                        copy: None,
                     });
                 }
                 Event::AttemptLog {
@@ -276,6 +367,44 @@ impl<'a> Tracker<'a> {
             }
         }
         Ok(events.len())
+    }
+
+    /// Read what the log keeps of each attempt's output whose file is not in this home
+    /// (PostgreSQL keeps it: any host reads it), past what was read before.
+    fn fetch_copies(&mut self, store: &dyn EventStore) -> Result<(), CommandError> {
+        if !store.keeps_attempt_output() {
+            return Ok(());
+        }
+        for s in &mut self.shown {
+            if s.disowns_file() || s.child.is_some() {
+                continue;
+            }
+            if attempt_file::open(&self.home, &s.file).is_some() {
+                continue;
+            }
+            // Whole once its size is recorded, and what is kept never changes after.
+            if let (Some(copy), Some((bytes, _))) = (&s.copy, &s.recorded)
+                && copy.len >= *bytes
+            {
+                continue;
+            }
+            let mut copy = match s.copy.take() {
+                Some(copy) => copy,
+                None => StoreCopy::new().map_err(|e| {
+                    CommandError::new(
+                        exit::FAILED,
+                        format!(
+                            "cannot hold the output of {} read from the log: {e}",
+                            s.file
+                        ),
+                    )
+                })?,
+            };
+            if copy.catch_up(store, &self.run_id, &s.file)? {
+                s.copy = Some(copy);
+            }
+        }
+        Ok(())
     }
 
     /// The step asked for has not started, and may yet (pending, or a retry scheduled): why
@@ -517,12 +646,7 @@ impl<'a> Tracker<'a> {
             .and_then(|file| Some((attempt_file::size(&file).ok()?, file)))
             .map(|(end, file)| (file, end));
         if let Some((file, end)) = opened {
-            let changed = s.recorded.as_ref().and_then(|(bytes, blake3)| {
-                match crate::execute::check_attempt_log(home, &s.file, *bytes, blake3) {
-                    crate::execute::LogFileCheck::Differs(reason) => Some(reason),
-                    _ => None,
-                }
-            });
+            let changed = s.changed(home);
             let (status, mark) = match (&s.recorded, s.ended, &changed) {
                 (Some(_), _, Some(reason)) => (
                     "changed",
@@ -736,6 +860,7 @@ fn tracked<'a>(
     if let Some(e) = tracker.unknown_step() {
         return Err(e);
     }
+    tracker.fetch_copies(&*store)?;
     if let Some(n) = attempt {
         let mut numbers: Vec<u32> = tracker.shown.iter().map(|s| s.attempt).collect();
         numbers.sort_unstable();
@@ -1036,9 +1161,7 @@ pub fn raw_attempt_log(
                 warning: Some(warning),
             });
         };
-        if let crate::execute::LogFileCheck::Differs(reason) =
-            crate::execute::check_attempt_log(&ctx.home, &shown.file, *bytes, blake3)
-        {
+        if let Some(reason) = shown.changed(&ctx.home) {
             return Err(CommandError::new(
                 exit::FAILED,
                 format!("the output of {name} was changed since the log recorded it: {reason}"),
@@ -1215,6 +1338,7 @@ pub fn follow_attempt_logs(
         if let Some(e) = tracker.unknown_step() {
             return Err(e);
         }
+        tracker.fetch_copies(&*store)?;
         // A run submitted for workers moves once one takes it: followed from its submission,
         // not ended at once as a run that nobody drives (it said "no command of it has run").
         let waits_for_workers = tracker.state.submitted && !alive;
@@ -1272,6 +1396,7 @@ pub fn follow_attempt_logs(
             };
             let (parent_step, child) = &mut children[c];
             child.read(&*store)?;
+            child.fetch_copies(&*store)?;
             for j in 0..child.shown.len() {
                 let label = format!("{parent_step} › {}", child.shown[j].step);
                 if pump(

@@ -450,13 +450,24 @@ impl Ctx {
                     }
                 })?;
         }
-        location.open(durability).map_err(not_opened)
+        let store = location.open(durability).map_err(not_opened)?;
+        // The attempts this process runs ship their whole output into a log that keeps it
+        // (PostgreSQL: any host reads it), beside their files here.
+        if store.keeps_attempt_output() {
+            crate::execute::output_mirror::install(&location);
+        }
+        Ok(store)
     }
 
     /// Open the existing log for writing (an operator's command on a run); where there is no
     /// log yet there are no runs.
     pub fn existing_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
-        self.location()?.open_existing().map_err(not_opened)
+        let location = self.location()?;
+        let store = location.open_existing().map_err(not_opened)?;
+        if store.as_ref().is_some_and(|s| s.keeps_attempt_output()) {
+            crate::execute::output_mirror::install(&location);
+        }
+        Ok(store)
     }
 
     /// The existing log opened for a command that may record, or — where it cannot be written

@@ -836,6 +836,17 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let mut refused: Vec<serde_json::Value> = Vec::new();
     let mut events = 0u64;
     let mut registry: Option<serde_json::Value> = None;
+    // The whole output of attempts goes along (SPEC §9, §11): into the other log's table when
+    // it keeps them (PostgreSQL), else into files beside it, as a home lays them out.
+    let dest_home = match &target {
+        Location::Sqlite(path) => Some(
+            path.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf),
+        ),
+        _ => None,
+    };
+    let mut outputs = OutputsCopied::default();
     let heads = source.runs()?;
     let mut runs = 0usize;
     for head in &heads {
@@ -941,11 +952,13 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             CopyOutcome::Imported(from_seq) => from_seq,
             CopyOutcome::Already => {
                 already.push(run_id.to_string());
+                outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
                 continue;
             }
             CopyOutcome::Ahead => {
                 already.push(run_id.to_string());
                 ahead.push(run_id.to_string());
+                outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
                 continue;
             }
             CopyOutcome::Differs(reason) => {
@@ -968,6 +981,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             continue;
         }
         events += (rows.len() - from_seq) as u64;
+        outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
         match from_seq {
             0 => copied.push(run_id.to_string()),
             _ => extended.push(run_id.to_string()),
@@ -989,6 +1003,24 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         ));
     }
     text.push_str(".\n");
+    if outputs.copied > 0 || outputs.already > 0 {
+        text.push_str(&format!(
+            "  the whole output of attempts: {} copied{}\n",
+            crate::render::count(outputs.copied as usize, "attempt log"),
+            match outputs.already {
+                0 => String::new(),
+                n => format!(", {n} already there"),
+            }
+        ));
+    }
+    for left in &outputs.left {
+        text.push_str(&format!(
+            "  not copied: the output {} of run {} — {}\n",
+            left["file"].as_str().unwrap_or_default(),
+            left["run_id"].as_str().unwrap_or_default(),
+            left["reason"].as_str().unwrap_or_default()
+        ));
+    }
     if let Some(r) = &registry {
         let n = r["events"].as_u64().unwrap_or(0) as usize;
         let line = match r["how"].as_str().unwrap_or_default() {
@@ -1032,8 +1064,61 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         "refused": refused,
         "events": events,
         "registry": registry,
+        "attempt_logs": {"copied": outputs.copied, "already": outputs.already, "left": outputs.left},
     });
     Ok(Output::new(doc, text, code))
+}
+
+/// The whole outputs of attempts `log copy` carried: how many were copied, how many were there
+/// already, and those it could not (with why).
+#[derive(Default)]
+struct OutputsCopied {
+    copied: u64,
+    already: u64,
+    left: Vec<serde_json::Value>,
+}
+
+impl OutputsCopied {
+    /// Copy the whole output of each attempt of `run_id` its `attempt_log` records, from this
+    /// home's file or what `source` keeps, into `dest` (`execute::output_mirror`).
+    fn copy(
+        &mut self,
+        ctx: &Ctx,
+        source: &dyn EventStore,
+        dest: &mut dyn EventStore,
+        dest_home: Option<&Path>,
+        run_id: &str,
+    ) -> Result<(), CommandError> {
+        use crate::execute::output_mirror::{OutputCopy, copy_attempt_output};
+        for rec in source.events_of_type(Some(run_id), "attempt_log")? {
+            let crate::event::Event::AttemptLog {
+                file,
+                bytes,
+                blake3,
+                ..
+            } = &rec.event
+            else {
+                continue;
+            };
+            let done = copy_attempt_output(
+                &ctx.home, source, dest, dest_home, run_id, file, *bytes, blake3,
+            )
+            .map_err(|e| {
+                CommandError::new(
+                    exit::FAILED,
+                    format!("copying the output {file} of run {run_id} failed: {e}"),
+                )
+            })?;
+            match done {
+                OutputCopy::Copied => self.copied += 1,
+                OutputCopy::Already => self.already += 1,
+                OutputCopy::Left(reason) => self
+                    .left
+                    .push(serde_json::json!({"run_id": run_id, "file": file, "reason": reason})),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What became of one run `log copy` tried to import.

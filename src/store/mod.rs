@@ -501,6 +501,39 @@ pub trait EventStore: Send {
     fn drivers_leased(&self) -> bool {
         false
     }
+
+    /// Whether this log keeps the whole output of attempts itself (PostgreSQL: every host
+    /// sharing it reads them), beside the files in the home that ran them. SQLite keeps only
+    /// the files beside it.
+    fn keeps_attempt_output(&self) -> bool {
+        false
+    }
+
+    /// Store `bytes` of the whole output of the attempt whose `attempt_log` names `file`, at
+    /// `offset` in it. At offset 0 the output is written afresh: what was kept of it before
+    /// (an attempt run again under the same name) is replaced, in the same transaction.
+    fn write_attempt_output(
+        &mut self,
+        _run_id: &str,
+        _file: &str,
+        _offset: u64,
+        _bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("attempt output".into()))
+    }
+
+    /// The kept output of the attempt whose `attempt_log` names `file`, from `from` on: about
+    /// `max` bytes of it at most (whole pieces, so maybe more; an empty answer is its end), and
+    /// only as far as its pieces follow each other. None when this log keeps none of it.
+    fn read_attempt_output(
+        &self,
+        _run_id: &str,
+        _file: &str,
+        _from: u64,
+        _max: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// A boxed store is a store: every method is the boxed store's own (none falls back to the
@@ -617,6 +650,27 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn drivers_leased(&self) -> bool {
         (**self).drivers_leased()
+    }
+    fn keeps_attempt_output(&self) -> bool {
+        (**self).keeps_attempt_output()
+    }
+    fn write_attempt_output(
+        &mut self,
+        run_id: &str,
+        file: &str,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        (**self).write_attempt_output(run_id, file, offset, bytes)
+    }
+    fn read_attempt_output(
+        &self,
+        run_id: &str,
+        file: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).read_attempt_output(run_id, file, from, max)
     }
 }
 

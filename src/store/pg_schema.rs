@@ -86,4 +86,19 @@ pub const MIGRATIONS: &[&str] = &[
         expires_at bigint NOT NULL,
         PRIMARY KEY (run_id, unit)
     );"#,
+    // 3: the whole output of attempts (SPEC §9, §11), kept in the database so that every host
+    // sharing it reads them (`cortex logs`, `log verify`, `log copy`), not only the home whose
+    // process ran the attempt: its bytes in pieces, each at its offset in the attempt's output,
+    // keyed by the run and the name its `attempt_log` event records (`logs/RUN/step-KEY-attempt-M.log`:
+    // the unit and the attempt). Appended as the attempt writes; written afresh from offset 0
+    // when an attempt's output is written again (its pieces then replaced in one transaction).
+    // Not part of the chain: the event holds its size and blake3, which `log verify` checks the
+    // pieces against. A team's everyday role is granted SELECT, INSERT and DELETE on it.
+    r#"CREATE TABLE IF NOT EXISTS attempt_output (
+        run_id   text COLLATE "C" NOT NULL,
+        file     text COLLATE "C" NOT NULL,
+        "offset" bigint NOT NULL,
+        chunk    bytea  NOT NULL,
+        PRIMARY KEY (run_id, file, "offset")
+    );"#,
 ];

@@ -78,6 +78,9 @@ const LEASE_COMMIT: &str = "SELECT set_config('synchronous_commit', 'off', true)
 /// lock nothing and keep the server's default.
 const BEGIN_WRITE: &str = "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '15s'";
 
+/// The most bytes of an attempt's output one row of `attempt_output` holds.
+const OUTPUT_PIECE: usize = 1 << 20;
+
 /// What a store was opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -180,6 +183,10 @@ pub struct PostgresStore {
     /// Inside a consistent view (`begin_view`): a lost connection ends it (its snapshot is
     /// gone), never silently made again underneath it.
     in_view: Cell<bool>,
+    /// Whether this role may keep attempts' output (`attempt_output`: read, append, replace),
+    /// asked once. A role not granted it (a team's setup from before the table) keeps none:
+    /// its attempts' output stays in their files, as on SQLite, rather than failing.
+    output_granted: Cell<Option<bool>>,
 }
 
 /// `conn` as shown to people: `postgres://user@host:port/dbname`, never the password.
@@ -818,6 +825,7 @@ impl PostgresStore {
             in_tx: Cell::new(false),
             fence_leases: RefCell::new(None),
             in_view: Cell::new(false),
+            output_granted: Cell::new(None),
         };
         store.setup(&mut store.conn.borrow_mut())?;
         store.refuse_missing_schema()?;
@@ -2131,6 +2139,122 @@ impl EventStore for PostgresStore {
     fn drivers_leased(&self) -> bool {
         // A log of the first schema has no leases (its drivers were known by their pid).
         self.version >= 2
+    }
+
+    fn keeps_attempt_output(&self) -> bool {
+        // A log of an earlier schema has no table for them (`pg_schema`, migration 3).
+        if self.version < 3 {
+            return false;
+        }
+        if let Some(granted) = self.output_granted.get() {
+            return granted;
+        }
+        // Each privilege asked apart: a list asks whether any of them is held.
+        let writes = self.access == Access::Write;
+        let granted = self
+            .with(|c| {
+                c.client.query_opt(
+                    "SELECT has_table_privilege(t, 'SELECT') AND (NOT $1 OR (
+                         has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'DELETE')))
+                     FROM (SELECT to_regclass('attempt_output') AS t) AS o WHERE t IS NOT NULL",
+                    &[&writes],
+                )
+            })
+            .ok()
+            .flatten()
+            .is_some_and(|row| row.get::<_, bool>(0));
+        self.output_granted.set(Some(granted));
+        granted
+    }
+
+    fn write_attempt_output(
+        &mut self,
+        run_id: &str,
+        file: &str,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        self.writable()?;
+        if !self.keeps_attempt_output() {
+            return Err(StoreError::Unsupported("attempt output".into()));
+        }
+        // One transaction: the output written afresh (offset 0) replaces what was kept of it,
+        // and pieces of at most `OUTPUT_PIECE` bytes each. A piece sent again (its commit's
+        // answer lost with the connection) is the same bytes at the same offset.
+        self.with(|c| {
+            let mut tx = c.client.transaction()?;
+            if offset == 0 {
+                tx.execute(
+                    "DELETE FROM attempt_output WHERE run_id = $1 AND file = $2",
+                    &[&run_id, &file],
+                )?;
+            }
+            let mut at = offset;
+            for piece in bytes.chunks(OUTPUT_PIECE) {
+                let start = at.min(i64::MAX as u64) as i64;
+                tx.execute(
+                    r#"INSERT INTO attempt_output (run_id, file, "offset", chunk)
+                       VALUES ($1, $2, $3, $4)
+                       ON CONFLICT (run_id, file, "offset") DO UPDATE SET chunk = EXCLUDED.chunk"#,
+                    &[&run_id, &file, &start, &piece],
+                )?;
+                at += piece.len() as u64;
+            }
+            tx.commit()
+        })
+    }
+
+    fn read_attempt_output(
+        &self,
+        run_id: &str,
+        file: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        if !self.keeps_attempt_output() {
+            return Ok(None);
+        }
+        let start = from.min(i64::MAX as u64) as i64;
+        // The piece holding `from` (the last starting at or before it) and those after it.
+        let rows = self.with(|c| {
+            c.query(
+                r#"SELECT "offset", chunk FROM attempt_output
+                   WHERE run_id = $1 AND file = $2
+                     AND "offset" >= coalesce((SELECT max("offset") FROM attempt_output
+                                               WHERE run_id = $1 AND file = $2 AND "offset" <= $3), 0)
+                   ORDER BY "offset" LIMIT 256"#,
+                &[&run_id, &file, &start],
+            )
+        })?;
+        if rows.is_empty() {
+            let any = self.with(|c| {
+                c.query_opt(
+                    "SELECT 1 FROM attempt_output WHERE run_id = $1 AND file = $2 LIMIT 1",
+                    &[&run_id, &file],
+                )
+            })?;
+            return Ok(any.map(|_| Vec::new()));
+        }
+        let mut out = Vec::new();
+        let mut next = from;
+        for row in &rows {
+            let at = row.get::<_, i64>(0).max(0) as u64;
+            let chunk: &[u8] = row.get(1);
+            let end = at + chunk.len() as u64;
+            // Pieces follow each other; a gap ends what can be read (a piece never written).
+            if at > next || end <= next {
+                if at > next {
+                    break;
+                }
+                continue;
+            }
+            out.extend_from_slice(&chunk[(next - at) as usize..]);
+            next = end;
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(Some(out))
     }
 
     fn leases(&self, run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
