@@ -59,11 +59,6 @@ pub fn start_guard(grace: Duration) -> Result<(), String> {
     Ok(())
 }
 
-/// Has this process a guard (it holds leases on a shared log)?
-pub fn guarding() -> bool {
-    GUARD.get().is_some()
-}
-
 /// Write `line` to the guard, if this process has one. Best effort: a guard that died leaves
 /// only the cleanup after a crash or a freeze undone.
 fn tell(line: &str) {

@@ -716,44 +716,6 @@ pub const SERVE_TOKEN_ENV: &str = "CORTEX_SERVE_TOKEN";
 /// every command a driver runs, as `SERVE_TOKEN_ENV` is.
 pub const SCRUB_TOKEN_ENV: &str = "CORTEX_SCRUB_SERVE_TOKEN";
 
-/// Hold the child `cmd` will start, before it runs anything, until the write end returned is
-/// written to: a process with a guard writes it once the guard knows the child's group (and
-/// the in-flight note is written). Before, a driver killed between the spawn and the telling
-/// left a group no guard knew of, which ran on beside the attempt another host then started.
-/// Should this process die first, the pipe reads empty and the child exits (126) without
-/// running its command. Returns the pipe's read end (to be closed once the child is spawned,
-/// which has its own copy) and its write end. `None` (no pipe to be had): the child is not held.
-fn held_until_noted(cmd: &mut Command) -> Option<(OwnedFd, OwnedFd)> {
-    use nix::libc;
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return None;
-    }
-    // SAFETY: `pipe2` just made both descriptors, owned by nothing else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let (r, w) = (read.as_raw_fd(), write.as_raw_fd());
-    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
-    // (`close`, `read`, `_exit`) and allocates nothing. Both descriptors close at exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::close(w);
-            let mut byte = 0u8;
-            loop {
-                let n = libc::read(r, (&raw mut byte).cast(), 1);
-                if n == 1 {
-                    return Ok(());
-                }
-                if n == 0 || nix::errno::Errno::last() != nix::errno::Errno::EINTR {
-                    libc::_exit(126);
-                }
-            }
-        });
-    }
-    Some((read, write))
-}
-
 /// `run_process_tracked`, asking `watch` every `WATCH_EVERY` while the command runs whether
 /// it must end as if a stop were raised (the driver looking at the log for an operator's
 /// request). A command that ends sooner never asks.
@@ -797,9 +759,6 @@ pub fn run_process_watched(
         // Its own process group: a terminal's Ctrl-C reaches cortex, not the step, and a
         // timeout can end the step's children too.
         .process_group(0);
-    let gate = super::guard::guarding()
-        .then(|| held_until_noted(&mut cmd))
-        .flatten();
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -854,11 +813,6 @@ pub fn run_process_watched(
         .find(|(k, _)| k == "CORTEX_RUN_ID")
         .map(|(_, v)| v.as_str());
     super::guard::guard_group(pgid.as_raw(), run_id);
-    // The group is noted: the child may run its command now.
-    if let Some((read, write)) = gate {
-        drop(read);
-        let _ = File::from(write).write_all(b"+");
-    }
     if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
         std::thread::spawn(move || {
             // A command that does not read its input closes the pipe: not an error.
