@@ -2196,7 +2196,7 @@ fn a_dry_run_shows_commands_as_written_and_prompts_with_secrets_hidden() {
     let doc = env.run(&json_args).json();
     assert_eq!(
         doc["steps"][0]["run"],
-        "echo ${{ inputs.ticket }}\nmake all\n"
+        "echo 'T-1 $(touch pwned)'\nmake all\n"
     );
     assert_eq!(doc["steps"][0]["rollback"], "make clean");
     assert_eq!(

@@ -200,6 +200,10 @@ pub fn secret_outputs_across_waits(
                 return None;
             }
             let p = workflow.step_index(step_of_unit(workflow, &of))?;
+            // A step reading its own outputs (a rollback, a gate) crosses no wait.
+            if p >= c {
+                return None;
+            }
             let between: Vec<&Step> = workflow.steps[p + 1..c]
                 .iter()
                 .filter(|w| waits(w))
