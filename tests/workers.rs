@@ -3231,3 +3231,57 @@ fn a_worker_taking_over_a_run_whose_driver_was_killed_says_its_driver_died() {
     assert!(!said.contains("has work again"), "{said}");
     assert_eq!(env.status(None)["status"], "completed");
 }
+
+/// The window between a spawn and the guard being told of its group: a process killed there
+/// left a step no guard knew of. A spawn's token (told to the guard before the spawn, put in
+/// the command's environment) lets the guard find and end it in `/proc` when the process
+/// dies; a command carrying a token never told, or none, is left alone. Drives the real
+/// guard (`cortex --internal-worker-guard`) as a worker starts it.
+#[test]
+fn a_command_spawned_but_not_yet_noted_ends_with_its_dead_spawner() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let mut guard = std::process::Command::new(env!("CARGO_BIN_EXE_cortex"))
+        .args(["--internal-worker-guard", "300"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("the guard starts");
+    let unique = format!("{}.{}", std::process::id(), line!());
+    let told = format!("{unique}.1");
+    let untold = format!("{unique}.2");
+    let mut pipe = guard.stdin.take().expect("the guard's input");
+    pipe.write_all(format!("S {told}\n").as_bytes()).unwrap();
+    pipe.flush().unwrap();
+    let start = |token: &str| {
+        std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 60 & wait"])
+            .env("CORTEX_SPAWN_TOKEN", token)
+            .process_group(0)
+            .spawn()
+            .expect("sh starts")
+    };
+    let mut caught = start(&told);
+    let mut spared = start(&untold);
+    // The child `sleep` is in the group: wait until it is there, so the whole group is seen.
+    common::wait_until("the told command's child starts", || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("stat"))
+                .is_ok_and(|s| s.contains("(sleep)") && s.contains(&format!(" {} ", caught.id())))
+        })
+    });
+    // The spawner dies (its end of the pipe closes) before saying `+` for the group.
+    drop(pipe);
+    let status = guard.wait().expect("the guard exits");
+    assert!(status.success(), "{status:?}");
+    let ended = caught.wait().expect("the told command was waited for");
+    assert!(
+        !ended.success(),
+        "the told command ran to its end: {ended:?}"
+    );
+    assert!(
+        spared.try_wait().unwrap().is_none(),
+        "a command whose token was never told was ended"
+    );
+    let _ = nix::sys::signal::killpg(Pid::from_raw(spared.id() as i32), Signal::SIGKILL);
+    let _ = spared.wait();
+}

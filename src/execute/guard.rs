@@ -69,13 +69,50 @@ fn tell(line: &str) {
     let _ = pipe.write_all(line.as_bytes());
 }
 
-/// Tell the guard, if this process has one, that group `pgid` runs for run `run_id`. Called
-/// while its leader has not been waited for, so its `/proc` entry is its own.
-pub fn guard_group(pgid: i32, run_id: Option<&str>) {
+/// The variable that carries a spawn's token into the command a guarded process starts (and
+/// into everything that command starts in turn).
+pub const SPAWN_TOKEN_ENV: &str = "CORTEX_SPAWN_TOKEN";
+
+/// Before a spawn: if this process has a guard, tell it a token (`S TOKEN`) and return it, to
+/// be put in the command's environment (`SPAWN_TOKEN_ENV`). A process killed between the
+/// spawn and its `guard_group` leaves a group the guard was never told of; the guard then
+/// finds it by the token in `/proc` (`end_spawned`). None without a guard: nothing is paid.
+pub fn spawn_token() -> Option<String> {
+    GUARD.get()?;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    static SELF: OnceLock<String> = OnceLock::new();
+    // This process's id and start time: unique on this host for as long as it lives, so a
+    // token never names another process's spawn.
+    let me = SELF.get_or_init(|| {
+        let pid = std::process::id();
+        let start = i32::try_from(pid)
+            .ok()
+            .and_then(stat)
+            .map_or(0, |s| s.start);
+        format!("{pid}.{start}")
+    });
+    let token = format!("{me}.{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    tell(&format!("S {token}\n"));
+    Some(token)
+}
+
+/// After a spawn that failed: the guard forgets `token`.
+pub fn spawn_failed(token: Option<&str>) {
+    if let Some(token) = token {
+        tell(&format!("D {token}\n"));
+    }
+}
+
+/// Tell the guard, if this process has one, that group `pgid` runs for run `run_id`, started
+/// with `token` (which it then forgets). Called while its leader has not been waited for, so
+/// its `/proc` entry is its own.
+pub fn guard_group(pgid: i32, run_id: Option<&str>, token: Option<&str>) {
     if GUARD.get().is_none() {
         return;
     }
     let (Some(boot), Some(leader)) = (boot_id(), stat(pgid)) else {
+        // The leader is gone already (it was waited for by no one, so this cannot be: a
+        // zombie keeps its entry); keep the token, which still finds any member.
         return;
     };
     // A run id is a word; anything else is not passed on (the group is then held to its
@@ -83,7 +120,12 @@ pub fn guard_group(pgid: i32, run_id: Option<&str>) {
     let run = run_id
         .filter(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric()))
         .unwrap_or("-");
-    tell(&format!("+ {pgid} {boot} {} {run}\n", leader.start));
+    let mut line = format!("+ {pgid} {boot} {} {run}\n", leader.start);
+    if let Some(token) = token {
+        line.push_str(&format!("D {token}\n"));
+    }
+    // One write: the group is noted before the token is forgotten.
+    tell(&line);
 }
 
 /// Tell the guard, if this process has one, that group `pgid` is no longer its to end (its
@@ -138,6 +180,8 @@ pub struct Watch {
     /// When each group was noted.
     noted_at: BTreeMap<i32, Instant>,
     keepers: BTreeMap<u64, Keeper>,
+    /// The tokens of spawns told of (`S`) and not yet noted as a group or failed (`D`).
+    spawning: std::collections::BTreeSet<String>,
 }
 
 impl Watch {
@@ -185,8 +229,20 @@ impl Watch {
                     self.keepers.remove(&id);
                 }
             }
+            ["S", token] if is_token(token) => {
+                self.spawning.insert(token.to_string());
+            }
+            ["D", token] => {
+                self.spawning.remove(token);
+            }
             _ => {}
         }
+    }
+
+    /// The tokens of spawns in progress (told of, neither noted nor failed).
+    #[cfg(test)]
+    pub fn spawning(&self) -> &std::collections::BTreeSet<String> {
+        &self.spawning
     }
 
     /// The groups noted, each with its run.
@@ -256,6 +312,78 @@ pub fn noted_groups(input: impl BufRead) -> BTreeMap<i32, (Noted, Option<String>
         watch.feed(&line, now);
     }
     watch.groups
+}
+
+/// A token as `spawn_token` makes them: digits and dots (it goes into a `/proc` search, and
+/// a line is never trusted further than that).
+fn is_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 64 && token.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+/// The process groups on this host of the commands started with one of `tokens`: for each
+/// process carrying a token, its group when the group's leader carries the same token (the
+/// command itself, or a child that made a group of its own), else the process alone (as
+/// `-PID`: a child not yet in a group of its own is still in its spawner's).
+fn spawned_with(tokens: &std::collections::BTreeSet<String>) -> Vec<i32> {
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let entry_of = |t: &String| format!("{SPAWN_TOKEN_ENV}={t}");
+    let wanted: Vec<String> = tokens.iter().map(entry_of).collect();
+    let carries = |pid: i32| -> Option<usize> {
+        let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        env.split(|&b| b == 0)
+            .find_map(|v| wanted.iter().position(|w| v == w.as_bytes()))
+    };
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    for pid in entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+    {
+        let Some(which) = carries(pid) else { continue };
+        let Some(st) = stat(pid) else { continue };
+        let target = if st.pgrp == pid || (st.pgrp > 1 && carries(st.pgrp) == Some(which)) {
+            st.pgrp
+        } else {
+            -pid
+        };
+        if !found.contains(&target) {
+            found.push(target);
+        }
+    }
+    found
+}
+
+/// End what the spawns in progress at the process's death started (`spawned_with`), looking
+/// again for a while: a child caught between its fork and its `exec` carries its spawner's
+/// environment, not its token, until the `exec`.
+fn end_spawned(tokens: &std::collections::BTreeSet<String>, grace: Duration) {
+    if tokens.is_empty() {
+        return;
+    }
+    let until = Instant::now() + Duration::from_millis(500);
+    loop {
+        let found = spawned_with(tokens);
+        let groups: Vec<i32> = found.iter().copied().filter(|&t| t > 0).collect();
+        for pid in found.iter().filter(|&&t| t < 0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(-pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if !groups.is_empty() {
+            super::end_orphan_groups(&groups, grace);
+        }
+        if Instant::now() >= until {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Whether a noted group is provably the one noted (and so safe to signal).
@@ -337,8 +465,12 @@ pub fn guard_main(grace_ms: Option<&str>) -> i32 {
             end_groups(&lapsed, grace);
         }
     }
+    let spawning = std::mem::take(&mut watch.spawning);
     let left: Vec<_> = watch.groups.into_values().collect();
-    end_groups(&left, grace);
+    std::thread::scope(|s| {
+        s.spawn(|| end_spawned(&spawning, grace));
+        end_groups(&left, grace);
+    });
     0
 }
 
@@ -436,6 +568,25 @@ mod tests {
             w.feed(line, t0 + ms(1000));
         }
         assert_eq!(w.deadline(), Some(t0 + ms(1600)));
+        assert_eq!(w.groups().len(), 1);
+    }
+
+    #[test]
+    fn a_spawn_is_in_progress_from_its_token_until_its_group_is_noted_or_it_failed() {
+        let t0 = Instant::now();
+        let mut w = Watch::default();
+        w.feed("S 41.7.1", t0);
+        w.feed("S 41.7.2", t0);
+        // Not a token: it goes into a `/proc` search, so nothing else is kept.
+        w.feed("S ../x", t0);
+        w.feed("S 1 2", t0);
+        assert_eq!(w.spawning().len(), 2, "{:?}", w.spawning());
+        // Noted: the group line and the token's end come in one write.
+        w.feed("+ 10 boot 5 RUN1", t0);
+        w.feed("D 41.7.1", t0);
+        // Failed to spawn.
+        w.feed("D 41.7.2", t0);
+        assert!(w.spawning().is_empty());
         assert_eq!(w.groups().len(), 1);
     }
 

@@ -759,9 +759,16 @@ pub fn run_process_watched(
         // Its own process group: a terminal's Ctrl-C reaches cortex, not the step, and a
         // timeout can end the step's children too.
         .process_group(0);
+    // Under a guard: told before the spawn, found by the guard if this process dies before
+    // `guard_group` below.
+    let token = super::guard::spawn_token();
+    if let Some(token) = &token {
+        cmd.env(super::guard::SPAWN_TOKEN_ENV, token);
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
+            super::guard::spawn_failed(token.as_deref());
             let (error, permanent) = match &spec.program {
                 _ if !spec.cwd.is_dir() => (
                     format!("working directory {} does not exist", spec.cwd.display()),
@@ -812,7 +819,7 @@ pub fn run_process_watched(
         .iter()
         .find(|(k, _)| k == "CORTEX_RUN_ID")
         .map(|(_, v)| v.as_str());
-    super::guard::guard_group(pgid.as_raw(), run_id);
+    super::guard::guard_group(pgid.as_raw(), run_id, token.as_deref());
     if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
         std::thread::spawn(move || {
             // A command that does not read its input closes the pipe: not an error.
