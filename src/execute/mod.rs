@@ -27,6 +27,7 @@ mod runner;
 mod scheduler;
 mod secrets;
 mod session;
+mod spawn;
 /// The run's time limit for a driving session starting now (`session::deadline`).
 pub(crate) use session::deadline as run_deadline;
 mod signals;

@@ -617,17 +617,67 @@ fn holds_nul(spec: &ProcessSpec) -> Option<String> {
 
 /// A descriptor that becomes readable when `child` exits, where the system has one.
 #[cfg(target_os = "linux")]
-fn exit_notifier(child: &std::process::Child) -> Option<OwnedFd> {
+fn exit_notifier(child: &Started) -> Option<OwnedFd> {
     rustix::process::pidfd_open(
-        rustix::process::Pid::from_child(child),
+        rustix::process::Pid::from_raw(child.id() as i32)?,
         rustix::process::PidfdFlags::empty(),
     )
     .ok()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn exit_notifier(_child: &std::process::Child) -> Option<OwnedFd> {
+fn exit_notifier(_child: &Started) -> Option<OwnedFd> {
     None
+}
+
+/// A started command: a shell started by `spawn::spawn_shell`, or a program by std.
+enum Started {
+    Std(std::process::Child),
+    Shell(super::spawn::Spawned),
+}
+
+impl Started {
+    fn id(&self) -> u32 {
+        match self {
+            Started::Std(c) => c.id(),
+            Started::Shell(s) => s.id(),
+        }
+    }
+
+    fn take_stdin(&mut self) -> Option<File> {
+        match self {
+            Started::Std(c) => c.stdin.take().map(|p| File::from(OwnedFd::from(p))),
+            Started::Shell(s) => s.stdin.take(),
+        }
+    }
+
+    fn take_stdout(&mut self) -> Option<OwnedFd> {
+        match self {
+            Started::Std(c) => c.stdout.take().map(OwnedFd::from),
+            Started::Shell(s) => s.stdout.take(),
+        }
+    }
+
+    fn take_stderr(&mut self) -> Option<OwnedFd> {
+        match self {
+            Started::Std(c) => c.stderr.take().map(OwnedFd::from),
+            Started::Shell(s) => s.stderr.take(),
+        }
+    }
+
+    fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        match self {
+            Started::Std(c) => c.try_wait(),
+            Started::Shell(s) => s.try_wait(),
+        }
+    }
+
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self {
+            Started::Std(c) => c.wait(),
+            Started::Shell(s) => s.wait(),
+        }
+    }
 }
 
 /// End a process group a dead driver left running: TERM, then KILL after `grace`.
@@ -728,44 +778,59 @@ pub fn run_process_watched(
 ) -> ProcessResult {
     let started = Instant::now();
     let mut watched_at = started;
-    let mut cmd = match &spec.program {
+    // Under a guard: told before the spawn, found by the guard if this process dies before
+    // `guard_group` below.
+    let token = super::guard::spawn_token();
+    let spawned = match &spec.program {
+        // Every `run:` step: started by `posix_spawn` with the environment read once
+        // (`spawn::spawn_shell`), by path (a bare `sh` makes the child try every `PATH`
+        // entry in turn).
         Program::Shell(text) => {
-            // By path: a bare `sh` makes the child try every `PATH` entry in turn.
-            let mut cmd = Command::new(SHELL);
-            cmd.arg("-c").arg(text);
-            cmd
+            let mut env: Vec<(&str, &str)> = spec
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            if let Some(token) = &token {
+                env.push((super::guard::SPAWN_TOKEN_ENV, token));
+            }
+            let mut unset = vec![
+                SERVE_TOKEN_ENV,
+                super::secrets::SECRET_OUTPUTS_ENV,
+                SCRUB_TOKEN_ENV,
+            ];
+            unset.extend_from_slice(spec.unset);
+            super::spawn::spawn_shell(SHELL, text, &spec.cwd, &env, &unset, spec.stdin.is_some())
+                .map(Started::Shell)
         }
         Program::Argv(argv) => {
             let mut cmd = Command::new(argv.first().map_or("", String::as_str));
             cmd.args(argv.iter().skip(1));
-            cmd
+            cmd.current_dir(&spec.cwd)
+                .env_remove(SERVE_TOKEN_ENV)
+                .env_remove(super::secrets::SECRET_OUTPUTS_ENV)
+                .env_remove(SCRUB_TOKEN_ENV);
+            for name in spec.unset {
+                cmd.env_remove(name);
+            }
+            cmd.envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdin(if spec.stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                // Its own process group: a terminal's Ctrl-C reaches cortex, not the step,
+                // and a timeout can end the step's children too.
+                .process_group(0);
+            if let Some(token) = &token {
+                cmd.env(super::guard::SPAWN_TOKEN_ENV, token);
+            }
+            cmd.spawn().map(Started::Std)
         }
     };
-    cmd.current_dir(&spec.cwd)
-        .env_remove(SERVE_TOKEN_ENV)
-        .env_remove(super::secrets::SECRET_OUTPUTS_ENV)
-        .env_remove(SCRUB_TOKEN_ENV);
-    for name in spec.unset {
-        cmd.env_remove(name);
-    }
-    cmd.envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(if spec.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group: a terminal's Ctrl-C reaches cortex, not the step, and a
-        // timeout can end the step's children too.
-        .process_group(0);
-    // Under a guard: told before the spawn, found by the guard if this process dies before
-    // `guard_group` below.
-    let token = super::guard::spawn_token();
-    if let Some(token) = &token {
-        cmd.env(super::guard::SPAWN_TOKEN_ENV, token);
-    }
-    let mut child = match cmd.spawn() {
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             super::guard::spawn_failed(token.as_deref());
@@ -820,15 +885,15 @@ pub fn run_process_watched(
         .find(|(k, _)| k == "CORTEX_RUN_ID")
         .map(|(_, v)| v.as_str());
     super::guard::guard_group(pgid.as_raw(), run_id, token.as_deref());
-    if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
+    if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.take_stdin()) {
         std::thread::spawn(move || {
             // A command that does not read its input closes the pipe: not an error.
             let _ = pipe.write_all(input.as_bytes());
         });
     }
     let mut pipes = [
-        Pipe::new(child.stdout.take(), Stream::Stdout, spec.capture_stdout),
-        Pipe::new(child.stderr.take(), Stream::Stderr, false),
+        Pipe::new(child.take_stdout(), Stream::Stdout, spec.capture_stdout),
+        Pipe::new(child.take_stderr(), Stream::Stderr, false),
     ];
     // One read buffer per thread, kept between processes: zeroing a fresh 16 KiB for every
     // step was a twentieth of a short step's own instructions.

@@ -426,7 +426,11 @@ pub fn resume_driving(
     drive_from(ctx, journal, by, lock, live, Some(resume), true)
 }
 
-fn drive_from(
+/// Drive a run on from its journal: `first` recorded first (a resume), and, with
+/// `say_changed`, whether its definition file changed since it started said first. A run
+/// this command has just started passes false: its definition was read and snapshotted a
+/// moment ago, and reading and parsing the file again was a whole parse paid by every run.
+pub(super) fn drive_from(
     ctx: &Ctx,
     mut journal: Journal<'_>,
     by: Operator,

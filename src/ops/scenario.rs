@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 
-use super::drive::{KILL_GRACE, Live, drive_on_recorded, driver, finish_driving, holder};
+use super::drive::{KILL_GRACE, Live, drive_on_recorded, driver, holder};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{Command, RunState, StepStatus};
 use crate::definition::{
@@ -151,7 +151,7 @@ pub fn run(
         })?;
     }
     live.observer.begin(&journal.state, false);
-    finish_driving(ctx, journal, by, lock, live)
+    super::drive::drive_from(ctx, journal, by, lock, live, None, false)
 }
 
 /// What a run of `scenario` would do first: the phases that start at once (with who does
@@ -794,43 +794,46 @@ fn check_with(
     schema: Option<&crate::definition::UserSchema>,
 ) -> Result<Scenario, CommandError> {
     let path = entry.display_path();
+    // Keys it does not know are reported with the rest of what validation finds.
+    let parsed = parse_scenario_setting_aside(&path, &entry.text);
     // A workflow given as a scenario (by its path, or written in `scenarios/`) is said to be
-    // one, with its commands, by every command that reads it (`validate --all`, `list`).
-    if let Some(e) = crate::definition::wrong_kind(
-        &path,
-        &entry.text,
-        "scenario",
-        &super::workflow::other_kind_commands(ctx, "workflow", &path, &path),
-    ) {
+    // one, with its commands, by every command that reads it (`validate --all`, `list`). Only
+    // a text without phases can be one (a parse that found phases read a `phases:` key).
+    if parsed.as_ref().map_or(true, |(s, _)| s.phases.is_empty())
+        && let Some(e) = crate::definition::wrong_kind(
+            &path,
+            &entry.text,
+            "scenario",
+            &super::workflow::other_kind_commands(ctx, "workflow", &path, &path),
+        )
+    {
         return Err(CommandError::definition(&e));
     }
-    // Keys it does not know are reported with the rest of what validation finds.
-    let verdict: Result<Scenario, DefinitionError> =
-        parse_scenario_setting_aside(&path, &entry.text).and_then(|(s, set_aside)| {
-            let known = known_agents(ctx);
-            // A phase naming an agent whose file is there but invalid is told so where it
-            // names it, with the file's first problem, beside the scenario's other problems.
-            let broken = ctx.catalog().broken_agents();
-            let verdict = crate::validate::validate_scenario_cautioned(
-                &path,
-                &entry.text,
-                &s,
-                schema,
-                &known,
-                &broken,
-            )
-            .0;
-            let namesakes = ctx.catalog().scenario_namesakes(entry, &s.name);
-            let verdict = crate::validate::with_namesakes(
-                verdict,
-                &path,
-                &entry.text,
-                "scenario",
-                &s.name,
-                &namesakes,
-            );
-            DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict).map(|()| s)
-        });
+    let verdict: Result<Scenario, DefinitionError> = parsed.and_then(|(s, set_aside)| {
+        let known = known_agents(ctx);
+        // A phase naming an agent whose file is there but invalid is told so where it
+        // names it, with the file's first problem, beside the scenario's other problems.
+        let broken = ctx.catalog().broken_agents();
+        let verdict = crate::validate::validate_scenario_cautioned(
+            &path,
+            &entry.text,
+            &s,
+            schema,
+            &known,
+            &broken,
+        )
+        .0;
+        let namesakes = ctx.catalog().scenario_namesakes(entry, &s.name);
+        let verdict = crate::validate::with_namesakes(
+            verdict,
+            &path,
+            &entry.text,
+            "scenario",
+            &s.name,
+            &namesakes,
+        );
+        DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict).map(|()| s)
+    });
     verdict.map_err(|e| CommandError::definition(&e))
 }
 

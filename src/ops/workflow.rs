@@ -8,9 +8,7 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::drive::{
-    KILL_GRACE, Live, drive_on_recorded, driver, finish_driving, holder, resume_driving,
-};
+use super::drive::{KILL_GRACE, Live, drive_on_recorded, driver, holder, resume_driving};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
@@ -225,18 +223,22 @@ fn load_with(
     let config = config_file.workflow;
     let entry = catalog.find_workflow(name)?;
     let path = entry.display_path();
-    // A scenario given as a workflow (by its path) is said to be one, with its commands.
-    if let Some(e) = crate::definition::wrong_kind(
-        &path,
-        &entry.text,
-        "workflow",
-        &other_kind_commands(ctx, "orchestrate", name, &path),
-    ) {
+    // Keys it does not know are reported with the rest of what validation finds.
+    let parsed = parse_workflow_setting_aside(&path, &entry.text);
+    // A scenario given as a workflow (by its path) is said to be one, with its commands. Only
+    // a text without steps can be one (a parse that found steps read a `steps:` key): the
+    // look is not paid by every run.
+    if parsed.as_ref().map_or(true, |(w, _)| w.steps.is_empty())
+        && let Some(e) = crate::definition::wrong_kind(
+            &path,
+            &entry.text,
+            "workflow",
+            &other_kind_commands(ctx, "orchestrate", name, &path),
+        )
+    {
         return Err(CommandError::definition(&e));
     }
-    // Keys it does not know are reported with the rest of what validation finds.
-    let (workflow, set_aside) = parse_workflow_setting_aside(&path, &entry.text)
-        .map_err(|e| CommandError::definition(&e))?;
+    let (workflow, set_aside) = parsed.map_err(|e| CommandError::definition(&e))?;
     let found: Vec<_> = catalog
         .agents()
         .into_iter()
@@ -684,7 +686,7 @@ pub fn run(
     }
     journal.submit(Command::Start(Box::new(started)))?;
     live.observer.begin(&journal.state, false);
-    finish_driving(ctx, journal, by, lock, live)
+    super::drive::drive_from(ctx, journal, by, lock, live, None, false)
 }
 
 /// `by` scrubbed of the values of `workflow`'s secret inputs among `inputs` (given with
