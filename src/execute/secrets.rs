@@ -373,12 +373,7 @@ pub fn wait_between(state: &RunState, from: usize, until: usize) -> Option<usize
     let (Some(sc), Some(wf)) = (state.scenario.as_deref(), state.workflow.as_deref()) else {
         return (from + 1..until.min(state.steps.len())).find(|&j| state.is_external(j));
     };
-    let phase = |i: usize| {
-        state
-            .steps
-            .get(i)
-            .and_then(|s| sc.phase_index(&s.name))
-    };
+    let phase = |i: usize| state.steps.get(i).and_then(|s| sc.phase_index(&s.name));
     let (Some(p), Some(c)) = (phase(from), phase(until)) else {
         // After the phases (a success criterion): every phase after `from` is before it.
         return (from + 1..until.min(state.steps.len())).find(|&j| state.is_external(j));
