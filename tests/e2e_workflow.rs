@@ -2207,3 +2207,70 @@ fn a_dry_run_shows_commands_as_written_and_prompts_with_secrets_hidden() {
     assert!(!env.project().join("pwned").exists());
     assert!(!env.db().exists(), "a dry run records nothing");
 }
+
+/// An `if:` that cannot be decided (an output of the wrong kind) reads the same values from
+/// the same log on a retry: the recovery options offer `--from` the step whose output it
+/// reads, `--skip` and a new run, never a `--retry` that decides the same way again.
+#[test]
+fn an_undecidable_if_is_offered_what_can_change_it_not_a_retry() {
+    let env = Env::new();
+    env.workflow(
+        "und",
+        "name: und\nsteps:\n  - name: gen\n    run: echo \"empty=\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    if: steps.gen.outputs.empty\n    run: echo hi\n",
+    );
+    let out = env.run(&["workflow", "run", "und"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    insta::assert_snapshot!("undecidable_if_recovery", out.snapshot(&env));
+    let status = env.status(None);
+    let next: String = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"].to_string())
+        .collect();
+    assert!(!next.contains("--retry"), "{next}");
+    assert!(next.contains("\"--from\",\"gen\""), "{next}");
+
+    env.scenario(
+        "sund",
+        "name: sund\ndescription: d\nphases:\n  - name: gen\n    description: d\n    run: echo \"empty=\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    description: d\n    condition: after:gen\n    if: phases.gen.outputs.empty\n    run: echo hi\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "sund"]);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let status = env.run(&["--json", "orchestrate", "status", &run]).json();
+    let next: String = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"].to_string())
+        .collect();
+    assert!(!next.contains("--retry"), "{next}");
+    assert!(next.contains("\"--from\",\"gen\""), "{next}");
+}
+
+/// A `foreach:` step's outputs are the JSON lists of its items' values: with no items, `[]`
+/// for each key the definition reads of it, alike in a template and in an `if:` (before, none
+/// was recorded: the template read `''` and `== '[]'` was false).
+#[test]
+fn an_empty_foreach_records_the_empty_list_for_the_outputs_read_of_it() {
+    let env = Env::new();
+    env.workflow(
+        "emp",
+        "name: emp\nsteps:\n  - name: each\n    foreach: []\n    run: echo \"r=${{ item }}\" >> \"$CORTEX_OUTPUT\"\n  - name: show\n    run: echo \"got[${{ steps.each.outputs.r }}]\" > got.txt\n  - name: cond\n    if: steps.each.outputs.r == '[]'\n    run: touch cond-ran\n",
+    );
+    let out = env.run(&["workflow", "run", "emp"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let got = std::fs::read_to_string(env.file("got.txt")).unwrap();
+    assert_eq!(got.trim(), "got[[]]");
+    assert!(env.file("cond-ran").exists(), "{}", out.stdout);
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["outputs"]["r"], "[]", "{status}");
+
+    env.scenario(
+        "semp",
+        "name: semp\ndescription: d\nphases:\n  - name: each\n    description: d\n    foreach: []\n    run: echo \"r=${{ item }}\" >> \"$CORTEX_OUTPUT\"\n  - name: cond\n    description: d\n    condition: after:each\n    if: phases.each.outputs.r == '[]'\n    run: touch phase-ran\n",
+    );
+    let out = env.run(&["orchestrate", "run", "semp"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(env.file("phase-ran").exists(), "{}", out.stdout);
+}

@@ -1958,7 +1958,12 @@ fn a_gate_needing_an_unheld_secret_output_fails_before_its_command_runs() {
     let said = format!("{}{}", out.stdout, out.stderr);
     assert!(!said.contains("--retry"), "{said}");
     let status = env.status(None);
-    let next = status["next"].to_string();
+    let next: String = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"].to_string())
+        .collect();
     assert!(!next.contains("--retry"), "{next}");
 }
 
@@ -2589,4 +2594,111 @@ fn the_journal_scrubs_the_secret_outputs_of_an_attempt_its_gate_failed() {
     let said = format!("{events:?}");
     assert!(!said.contains(secret), "{said}");
     assert!(env.log_holding(secret).is_empty());
+}
+
+/// An `if:` comparing a secret input with a literal would write the secret (or a guess at
+/// it) into the definition, which the run's log keeps, and the verdict would confirm it:
+/// `validate` refuses it, located, with a hint, in workflows and scenarios alike, as it
+/// refuses a secret input's `default:`; and `run` refuses it before anything is stored. A
+/// literal that can be no secret (`''`) stays allowed.
+#[test]
+fn an_if_comparing_a_secret_input_with_a_literal_is_refused_by_validate() {
+    let secret = "prod-token-ABCDEF";
+    let env = Env::new();
+    env.workflow(
+        "ifsec",
+        &format!(
+            "name: ifsec\ninputs:\n  api_token: {{type: string, required: true}}\nsteps:\n  - name: a\n    run: echo a\n    if: inputs.api_token == '{secret}'\n  - name: b\n    run: echo b\n    if: inputs.api_token != '{secret}'\n"
+        ),
+    );
+    let out = env.run(&["workflow", "validate", "ifsec"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("if_secret_literal_refused", out.snapshot(&env));
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "ifsec",
+        "--input",
+        &format!("api_token={secret}"),
+    ]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        files_holding(&env.home(), secret)
+            .iter()
+            .all(|f| f.ends_with(".yaml"))
+    );
+    assert_eq!(
+        env.run(&["--json", "log", "export"])
+            .stdout
+            .matches(secret)
+            .count(),
+        0
+    );
+
+    // A secret output (by its key) compared with a literal, in a scenario: refused too.
+    env.scenario(
+        "sif",
+        "name: sif\ndescription: d\nphases:\n  - name: login\n    description: d\n    run: echo \"api_token=abcdEFGH1234\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    description: d\n    condition: after:login\n    if: phases.login.outputs.api_token == 'abcdEFGH1234'\n    run: echo ok\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "sif"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let doc = out.json();
+    assert!(
+        doc["errors"].to_string().contains("a secret output"),
+        "{doc}"
+    );
+    assert_eq!(doc["errors"][0]["line"], 10, "{doc}");
+
+    // Whether one was given at all: `''` is no secret.
+    env.workflow(
+        "given",
+        "name: given\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: a\n    run: echo a\n    if: inputs.api_token != ''\n",
+    );
+    let out = env.run(&["workflow", "validate", "given"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+}
+
+/// A scenario phase reading a secret output across a phase waiting for a report fails from
+/// the command line, as a workflow step does: `orchestrate validate` warns as `workflow
+/// validate` does, and once it failed, its recovery options offer no `--retry` (it fails the
+/// same way in any other process) but what can work: `--skip`, or a new run.
+#[test]
+fn a_scenario_reading_a_secret_output_across_a_report_is_warned_and_offered_no_retry() {
+    let env = Env::new();
+    env.scenario(
+        "sw",
+        "name: sw\ndescription: d\nphases:\n  - name: login\n    description: d\n    run: echo \"api_token=abcdEFGH1234\" >> \"$CORTEX_OUTPUT\"\n  - name: gate\n    description: a person says go\n    condition: after:login\n  - name: use\n    description: d\n    condition: after:gate\n    run: echo \"${{ phases.login.outputs.api_token }}\"\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "sw"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains(
+            "phase `use` reads the secret output `phases.login.outputs.api_token`, and `gate` waits for a report between them"
+        ),
+        "{}",
+        out.text()
+    );
+    // A report phase beside the two, on no way from one to the other, is no wait between.
+    env.scenario(
+        "beside",
+        "name: beside\ndescription: d\nphases:\n  - name: login\n    description: d\n    run: echo \"api_token=abcdEFGH1234\" >> \"$CORTEX_OUTPUT\"\n  - name: gate\n    description: a person says go\n  - name: use\n    description: d\n    condition: after:login\n    run: echo \"${{ phases.login.outputs.api_token }}\"\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "beside"]);
+    assert!(!out.stderr.contains("secret output"), "{}", out.text());
+
+    let out = env.run(&["--json", "orchestrate", "run", "sw"]);
+    assert_eq!(out.code, 3, "{}", out.text());
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    env.run(&["orchestrate", "complete", &run, "gate"]);
+    let status = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_eq!(status["status"], "failed", "{status}");
+    let next: String = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"].to_string())
+        .collect();
+    assert!(!next.contains("--retry"), "{next}");
+    assert!(next.contains("--skip"), "{next}");
+    assert!(next.contains("\"run\""), "a new run is offered: {next}");
 }

@@ -859,6 +859,17 @@ fn record_items(
                 items,
             });
             if empty {
+                // The step's outputs are the lists of its items' values: with no items, `[]`
+                // for each key the definition reads of it (no item says which keys it has;
+                // a key nothing reads is not recorded). Before, none was recorded, and
+                // `steps.each.outputs.r` read as `''`, not the empty list it is.
+                for key in workflow.output_keys_read(&step) {
+                    events.push(Event::OutputRecorded {
+                        step: step.clone(),
+                        key,
+                        value: "[]".to_string(),
+                    });
+                }
                 events.push(Event::ForeachFinished {
                     step,
                     completed: 0,

@@ -1074,6 +1074,44 @@ pub fn bare_operands(expr: &Expr) -> Vec<(&Reference, &str)> {
     out
 }
 
+/// The comparisons of `expr` between a reference and a literal string or number, as the
+/// reference, how it is written, and the literal's text (`inputs.tok == 'abc'`: `inputs.tok`
+/// and `abc`), whichever side each is on. `validate` refuses those whose reference is a secret:
+/// the literal would be the secret (or a guess at it), written in the definition, which the
+/// run's log keeps, and the verdict confirms or denies it.
+pub fn literal_comparisons(expr: &Expr) -> Vec<(&Reference, &str, String)> {
+    fn walk<'e>(e: &'e Expr, out: &mut Vec<(&'e Reference, &'e str, String)>) {
+        match e {
+            Expr::Literal(_) | Expr::Ref(..) => {}
+            Expr::Not(a) => walk(a, out),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Expr::Compare(_, a, b) => {
+                let literal = |e: &Expr| match e {
+                    Expr::Literal(Value::Str(s)) => Some(s.clone()),
+                    Expr::Literal(Value::Num(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                match (&**a, &**b) {
+                    (Expr::Ref(r, w), other) | (other, Expr::Ref(r, w)) => {
+                        if let Some(text) = literal(other) {
+                            out.push((r, w.as_str(), text));
+                        }
+                    }
+                    _ => {}
+                }
+                walk(a, out);
+                walk(b, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(expr, &mut out);
+    out
+}
+
 /// Evaluate `expr`, reading references with `resolve` (`None`: not recorded). Pure: the same
 /// values always give the same verdict.
 pub fn evaluate(expr: &Expr, resolve: &dyn Fn(&Reference) -> Option<Value>) -> Evaluation {

@@ -312,6 +312,31 @@ impl Workflow {
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)
     }
+
+    /// The output keys of step (or phase) `unit` that the definition reads as the step's own
+    /// (`steps.UNIT.outputs.KEY`, not one item's `steps.UNIT[0].outputs.KEY`): in any step's
+    /// templates and `if:` (`Step::output_reads`), and in its post-validation checks. A
+    /// `foreach:` step with no items records `[]` for each (the list of its items' values),
+    /// since no item says which keys it has.
+    pub fn output_keys_read(&self, unit: &str) -> std::collections::BTreeSet<String> {
+        use super::template::{Reference, scan};
+        let post = self
+            .post
+            .iter()
+            .filter_map(|c| c.run.as_deref())
+            .flat_map(scan)
+            .filter_map(|o| match o.reference {
+                Ok(Reference::StepOutput { step, key }) => Some((step, key)),
+                _ => None,
+            });
+        self.steps
+            .iter()
+            .flat_map(Step::output_reads)
+            .chain(post)
+            .filter(|(step, _)| step == unit)
+            .map(|(_, key)| key)
+            .collect()
+    }
 }
 
 /// Strip serde_yaml's " at line L column C" suffix: the location is reported separately.

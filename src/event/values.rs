@@ -11,7 +11,7 @@ impl Event {
     /// reported (its result text, errors, session id and subtype), and who acted (an
     /// operator's actor: display text, matched by nothing). Never on step, phase or agent
     /// names, output keys, criteria (definition text), types, attempt numbers or the definition
-    /// snapshot.
+    /// snapshot (an `if:` condition, definition text too, is scrubbed: see `ConditionChecked`).
     ///
     /// Every variant is listed, with no catch-all, so that a new event type must say here
     /// what its values are.
@@ -115,9 +115,14 @@ impl Event {
                 optional_message(by, f);
             }
             Event::CriterionMet { by, .. } => optional_message(by, f),
-            // What a condition saw is values (an output may hold anything); the condition is
-            // definition text, like a criterion.
+            // What a condition saw is values (an output may hold anything). The condition is
+            // definition text, but it is scrubbed too: the skip or failure reason made of it
+            // (`ConditionCheck::reason`) is, and the two were shown side by side, one with a
+            // literal in clear and the other with `***` for it (a value this run holds as
+            // secret, written in the condition: `validate` refuses it against a secret input or
+            // output, but a value is known secret only when the run starts).
             Event::ConditionChecked(check) => {
+                f(&mut check.condition);
                 check.values.values_mut().for_each(&mut *f);
                 if let Some(e) = &mut check.error {
                     f(e);

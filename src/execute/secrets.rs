@@ -176,11 +176,22 @@ pub fn inert_settings_on_reported_steps(
     warnings
 }
 
+///
+/// A scenario's phases are checked the same way (`scenario`: the scenario `workflow` is read
+/// from, `Scenario::as_workflow`): a phase reads a secret output of a phase it runs after with
+/// a phase waiting for a report on the way (`units_between`). Before, only workflows were, and
+/// such a scenario was valid until its run failed past the report.
 pub fn secret_outputs_across_waits(
     workflow: &Workflow,
+    scenario: Option<&crate::definition::Scenario>,
     agents: &crate::definition::ResolvedAgents,
     uses: &BTreeMap<String, crate::event::UsedWorkflow>,
 ) -> Vec<String> {
+    let (unit, units) = if scenario.is_some() {
+        ("phase", "phases")
+    } else {
+        ("step", "steps")
+    };
     let waits = |step: &Step| {
         step.run.is_none()
             && step.uses.is_none()
@@ -201,11 +212,9 @@ pub fn secret_outputs_across_waits(
             }
             let p = workflow.step_index(step_of_unit(workflow, &of))?;
             // A step reading its own outputs (a rollback, a gate) crosses no wait.
-            if p >= c {
-                return None;
-            }
-            let between: Vec<&Step> = workflow.steps[p + 1..c]
-                .iter()
+            let between: Vec<&Step> = units_between(workflow, scenario, p, c)
+                .into_iter()
+                .map(|j| &workflow.steps[j])
                 .filter(|w| waits(w))
                 .collect();
             let first = between.first()?;
@@ -239,7 +248,7 @@ pub fn secret_outputs_across_waits(
         if let Some((of, key, waits_here, when)) = crossing {
             let fails = fails_when(step, &of, &key, when);
             warnings.push(format!(
-                "step `{}` reads the secret output `steps.{of}.outputs.{key}`, and {waits_here}: a secret output is held only by the process that records it (the log keeps `***`) and a report is recorded by another process, so from the command line `{}` fails {fails} (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
+                "{unit} `{}` reads the secret output `{units}.{of}.outputs.{key}`, and {waits_here}: a secret output is held only by the process that records it (the log keeps `***`) and a report is recorded by another process, so from the command line `{}` fails {fails} (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
                 step.name, step.name
             ));
             continue;
@@ -314,6 +323,65 @@ pub fn secret_outputs_across_waits(
         }
     }
     warnings
+}
+
+/// The units of `workflow` that run after unit `p` and before unit `c`, when `c` reads what
+/// `p` records: in a workflow, the steps between the two; in a scenario (`scenario`), the
+/// phases that run after `p` and before `c` by their `after:` conditions (transitively): a
+/// phase beside the two, on no way from one to the other, does not stand between them. None
+/// when `c` does not run after `p` (a unit reading its own outputs: a rollback, a gate).
+pub fn units_between(
+    workflow: &Workflow,
+    scenario: Option<&crate::definition::Scenario>,
+    p: usize,
+    c: usize,
+) -> Vec<usize> {
+    let Some(scenario) = scenario else {
+        return if p < c && c <= workflow.steps.len() {
+            (p + 1..c).collect()
+        } else {
+            Vec::new()
+        };
+    };
+    let deps = crate::plan::dependencies(scenario);
+    // Every phase `i` runs after (directly or not), by `after:`.
+    let upstream = |i: usize| -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<usize> = deps.get(i).cloned().unwrap_or_default();
+        while let Some(j) = stack.pop() {
+            if j < deps.len() && seen.insert(j) {
+                stack.extend(deps[j].iter().copied());
+            }
+        }
+        seen
+    };
+    let before_c = upstream(c);
+    if !before_c.contains(&p) {
+        return Vec::new();
+    }
+    before_c
+        .into_iter()
+        .filter(|&j| j != p && upstream(j).contains(&p))
+        .collect()
+}
+
+/// The first unit of the run in `state` waiting for a report between unit `from` (which
+/// records an output) and unit `until` (which reads it; `state.steps.len()`: after the
+/// steps), by index into `state.steps`: in a workflow any step between the two, in a scenario
+/// a phase on the way from one to the other by `after:` (`units_between`).
+pub fn wait_between(state: &RunState, from: usize, until: usize) -> Option<usize> {
+    let (Some(sc), Some(wf)) = (state.scenario.as_deref(), state.workflow.as_deref()) else {
+        return (from + 1..until.min(state.steps.len())).find(|&j| state.is_external(j));
+    };
+    let phase = |i: usize| state.steps.get(i).and_then(|s| sc.phase_index(&s.name));
+    let (Some(p), Some(c)) = (phase(from), phase(until)) else {
+        // After the phases (a success criterion): every phase after `from` is before it.
+        return (from + 1..until.min(state.steps.len())).find(|&j| state.is_external(j));
+    };
+    units_between(wf, Some(sc), p, c)
+        .into_iter()
+        .filter_map(|j| state.step_index(&sc.phases[j].name))
+        .find(|&j| state.is_external(j))
 }
 
 /// "every time", or when: `when` (what decides at run time that the reading step meets a
@@ -771,7 +839,7 @@ pub fn unheld_secret_output_error(
         state.parent_of(r).unwrap_or(r).min(state.steps.len())
     });
     let waits = index
-        .and_then(|i| (i + 1..until).find(|&j| state.is_external(j)))
+        .and_then(|i| wait_between(state, i, until))
         .map(|j| format!("`{}` waits for a report after it", state.steps[j].name))
         .or_else(|| {
             let f = state.step_index(from)?;

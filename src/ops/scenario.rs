@@ -1034,6 +1034,14 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                 if let Ok(config) = ctx.catalog().config_file() {
                     let agents = scenario_agents(ctx, &s, &config.agents);
                     its.extend(super::agents::claude_missing(ctx, &agents));
+                    // A phase reading a secret output across a phase waiting for a report
+                    // fails from the command line, as a workflow's step does.
+                    its.extend(crate::execute::secret_outputs_across_waits(
+                        &s.as_workflow(),
+                        Some(&s),
+                        &agents,
+                        &Default::default(),
+                    ));
                     // An agent Claude Code could never be given its body: refused by `run`
                     // (its file's located error), said here too.
                     if let Err(e) = super::agents::claude_body_too_long(ctx, &agents) {

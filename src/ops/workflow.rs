@@ -485,6 +485,7 @@ fn verdict(
     let mut warnings = super::agents::claude_missing(ctx, &l.agents);
     warnings.extend(crate::execute::secret_outputs_across_waits(
         &l.workflow,
+        None,
         &l.agents,
         &l.uses,
     ));

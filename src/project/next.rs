@@ -246,6 +246,19 @@ fn retry_why(view: &StatusView, step: &str) -> String {
 
 /// Why to `resume --from FROM` a run whose step (phase) `step` failed reading its
 /// `foreach:` list from `from`'s output (`StatusView::unlistable_foreach`).
+/// Why to `resume --from` the step (phase) `from` whose output the `if:` of `step` reads,
+/// which could not be decided.
+fn condition_from_why(step: &str, from: &str, noun: &str) -> String {
+    let after = if noun == "phase" {
+        "the phases after it"
+    } else {
+        "what follows it"
+    };
+    format!(
+        "run `{from}` again, and {after}: `{step}`'s `if:` could not be decided with its output (a `--retry` would decide the same values the same way)"
+    )
+}
+
 fn from_why(step: &str, from: &str) -> String {
     format!(
         "run `{from}` again, and what follows it: `{step}`'s `foreach:` list reads its output, which is no list it can take (a `--retry` would read the same value and fail the same way)"
@@ -349,6 +362,22 @@ fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Sugg
 /// new run of what failed, once it is fixed. Without them, a definition with a required input
 /// refused the suggestion (exit 2). A secret input the run must be given again is a
 /// placeholder (the log keeps only `***`); one with a default is left to it.
+/// A new run, for a failed step (phase) reading a secret output across a wait for a report:
+/// no resume gives it (the process that carries the run on past the report never held it),
+/// a run of a definition that gives the secret as a secret input does.
+fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Suggestion {
+    let mut again = run_again(view, group);
+    again.why = format!(
+        "or start a new run once the definition gives the secret as a secret input (`--input`) or in the environment: a resume cannot carry a secret output past a report{}",
+        if again.fill.is_empty() {
+            ""
+        } else {
+            " (VALUE: each secret input's value again)"
+        }
+    );
+    again
+}
+
 pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
     let mut s = Suggestion::new(
         &[group, "run", &view.started_from],
@@ -473,7 +502,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["--from", from],
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
-                Some((_, true)) => {}
+                Some((_, true)) => out.push(secret_across_wait_run_again(view, "workflow")),
                 // A `foreach:` list read from a secret is refused every time.
                 None if view.secret_foreach => {}
                 // A child that could not start with these `with:` values never will.
@@ -496,6 +525,18 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 None if view.unlistable_foreach.is_some() => {
                     if let Some((_, Some(from))) = &view.unlistable_foreach {
                         out.push(resume(view, &["--from", from], from_why(step, from)));
+                    }
+                }
+                // An `if:` that could not be decided reads the same values from the same log:
+                // running the step whose output it reads again can change them, a retry
+                // cannot.
+                None if view.undecidable_condition.is_some() => {
+                    if let Some((_, Some(from))) = &view.undecidable_condition {
+                        out.push(resume(
+                            view,
+                            &["--from", from],
+                            condition_from_why(step, from, "step"),
+                        ));
                     }
                 }
                 // A value Linux does not pass is refused again, however often it is tried.
@@ -579,6 +620,18 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                         retry_why(view, step)
                     ),
                 ));
+            }
+            if view.undecidable_condition.is_some() {
+                let mut again = run_again(view, "workflow");
+                again.why = format!(
+                    "or start a new run once `{step}`'s `if:` is fixed: this run keeps the definition it started with{}",
+                    if again.fill.is_empty() {
+                        ""
+                    } else {
+                        " (VALUE: each secret input's value again)"
+                    }
+                );
+                out.push(again);
             }
             out.push(abort());
             if view.unstartable_child.is_some() {
@@ -865,6 +918,46 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         {
             if let Some((phase, Some(from))) = &view.unlistable_foreach {
                 out.push(resume(view, &["--from", from], from_why(phase, from)));
+            }
+        }
+        // An `if:` that could not be decided reads the same values from the same log: running
+        // the phase whose output it reads can change them, a retry cannot.
+        RunStatus::Failed
+            if !view.rolling_back
+                && failed.len() == 1
+                && view
+                    .undecidable_condition
+                    .as_ref()
+                    .is_some_and(|(p, _)| p == failed[0]) =>
+        {
+            if let Some((phase, Some(from))) = &view.undecidable_condition {
+                out.push(resume(
+                    view,
+                    &["--from", from],
+                    condition_from_why(phase, from, "phase"),
+                ));
+            }
+        }
+        // `--retry` in another process fails as the phase did: the secret output it reads is
+        // held only by the process that recorded it (as a workflow's step, above). Running
+        // the phase that records it again (`--from`, with the phases after it) gives the
+        // resume it; across a phase waiting for a report nothing from here can: `--skip`
+        // (below), or a new run once the definition gives the secret as a secret input.
+        RunStatus::Failed
+            if !view.rolling_back
+                && failed.len() == 1
+                && view.unheld_secret_output.is_some() =>
+        {
+            match &view.unheld_secret_output {
+                Some((from, false)) => out.push(resume(
+                    view,
+                    &["--from", from],
+                    format!(
+                        "run `{from}` again, and the phases after it: the secret output `{}` reads is held only by the process that records it",
+                        failed[0]
+                    ),
+                )),
+                _ => out.push(secret_across_wait_run_again(view, "orchestrate")),
             }
         }
         RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {

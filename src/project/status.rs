@@ -1138,6 +1138,13 @@ pub struct StatusView {
     /// output the list reads, to run again (`--from`), if it reads one.
     #[serde(skip)]
     pub unlistable_foreach: Option<(String, Option<String>)>,
+    /// The failed step's `if:` expression could not be decided (a value of the wrong kind:
+    /// `if: steps.gen.outputs.empty` with `''`): the run keeps its definition and its values,
+    /// so a `--retry` evaluates the same expression over the same values and fails the same
+    /// way (`undecidable_condition`). The step, and the earliest step whose output it reads,
+    /// to run again (`--from`), if it reads one.
+    #[serde(skip)]
+    pub undecidable_condition: Option<(String, Option<String>)>,
     /// The failed `uses:` step's child run (the one a `--retry` goes on with) failed on a
     /// `foreach:` list that is no list (its `unlistable_foreach`): the child's step. A retry
     /// goes on with that child and fails the same way; `--from` the step starts a new child,
@@ -1733,6 +1740,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         secret_foreach: secret_foreach(state),
         unstartable_child: unstartable_child(state),
         unlistable_foreach: unlistable_foreach(state),
+        undecidable_condition: undecidable_condition(state),
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
@@ -1854,7 +1862,7 @@ fn paused_on_failure(state: &RunState) -> Option<usize> {
         .position(|s| s.status == StepStatus::Failed)
 }
 
-/// Whether the failed step of a paused workflow run reads, in what it runs, a secret output the
+/// Whether the failed step of a paused run (a workflow's, a scenario's) reads, in what it runs, a secret output the
 /// log keeps as `***`: the step that recorded it, and whether a step waiting for a report
 /// stands between the two (`StatusView::unheld_secret_output`).
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
@@ -1870,8 +1878,10 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
         let from = state.parent_of(p).unwrap_or(p);
         // A `uses:` step's child that waits for a report is such a wait too: `--from` it
         // starts a child that waits again.
-        let crossing =
-            (p + 1..failed).any(|j| state.is_external(j)) || state.waits_within(from).is_some();
+        // In a scenario, a phase waiting for a report on the way from one to the other by
+        // `after:` (`execute::wait_between`); one beside them does not stand between.
+        let crossing = crate::execute::wait_between(state, p, failed).is_some()
+            || state.waits_within(from).is_some();
         Some((state.steps[from].name.clone(), crossing))
     })
 }
@@ -1924,6 +1934,34 @@ fn unlistable_foreach(state: &RunState) -> Option<(String, Option<String>)> {
             .map(|i| state.steps[i].name.clone()),
         _ => None,
     };
+    Some((step.name.clone(), producer))
+}
+
+/// The failed step (phase) of a paused run whose `if:` expression could not be decided (its
+/// `condition_checked` with an error), and the earliest step whose output the expression
+/// reads: running that again (`resume --from`) is what can give the condition other values.
+/// Its definition and inputs are the run's own, so a retry decides nothing new. A command
+/// condition (`if: {run: ...}`) that could not run is left out: run again, it may.
+fn undecidable_condition(state: &RunState) -> Option<(String, Option<String>)> {
+    use crate::definition::template::Reference;
+    let failed = paused_on_failure(state)?;
+    let step = &state.steps[failed];
+    let check = step.condition.as_ref()?;
+    check.error.as_ref()?;
+    let Some(crate::definition::IfCondition::Expression(text)) = &state.definition(failed)?.if_
+    else {
+        return None;
+    };
+    let expr = crate::definition::expr::parse(text).ok()?;
+    let producer = crate::definition::expr::references(&expr)
+        .into_iter()
+        .filter_map(|(r, _)| match r {
+            Reference::StepOutput { step, .. } => state.step_index(step),
+            _ => None,
+        })
+        .map(|i| state.parent_of(i).unwrap_or(i))
+        .min()
+        .map(|i| state.steps[i].name.clone());
     Some((step.name.clone(), producer))
 }
 

@@ -316,6 +316,7 @@ pub fn validate_scenario_cautioned(
     // Secret inputs and outputs are found on the scenario read as a workflow.
     let as_workflow = scenario.as_workflow();
     let mut c = super::workflow::Checker::new(text);
+    c.secrets_of = Some(as_workflow.clone());
     c.foreach =
         super::workflow::foreach_units(scenario.phases.iter().map(|p| (&p.name, &p.foreach)));
     c.units = scenario.phases.iter().map(|p| p.name.clone()).collect();

@@ -39,6 +39,10 @@ pub(super) struct Checker<'a> {
     /// What is valid but unsafe, located (a template in a nested shell's script): said as
     /// warnings, never refusing the definition.
     pub(super) cautions: Vec<Problem>,
+    /// The definition read as a workflow (a scenario's `as_workflow`), for which inputs and
+    /// outputs are secret (`execute::secret_inputs`, `execute::is_secret_output`): an `if:`
+    /// comparing one with a literal is refused. None: nothing is taken for secret.
+    pub(super) secrets_of: Option<Workflow>,
 }
 
 /// The `foreach:` units of a definition, with the length of each list written in it.
@@ -65,6 +69,7 @@ impl<'a> Checker<'a> {
             foreach: BTreeMap::new(),
             units: Vec::new(),
             cautions: Vec::new(),
+            secrets_of: None,
         }
     }
 
@@ -485,6 +490,7 @@ impl Checker<'_> {
                                 );
                             }
                         }
+                        self.secret_literals(path, &expr);
                         for (reference, written) in crate::definition::expr::references(&expr) {
                             match reference {
                                 Reference::Input(name) if !inputs.contains_key(name) => self.hinted(
@@ -541,6 +547,46 @@ impl Checker<'_> {
             }
         }
         self.item_ok = item_ok;
+    }
+
+    /// Refuse a comparison of a secret input or output with a literal in an `if:`
+    /// (`inputs.api_token == 'prod-token-ABCDEF'`), as a secret input's `default:` and a
+    /// secret `env:` value written out are refused: the literal is the secret, or a guess at
+    /// it, written in the definition (which the run's log keeps, and `serve` shows), and the
+    /// verdict, recorded and shown, confirms or denies it. A literal that can be no secret
+    /// (`may_be_secret`: `''`, `'no'`, `3`) is fine: `inputs.api_token != ''` says whether
+    /// one was given.
+    fn secret_literals(&mut self, path: &[Seg], expr: &crate::definition::expr::Expr) {
+        let Some(wf) = &self.secrets_of else {
+            return;
+        };
+        let secret_inputs = crate::execute::secret_inputs(wf);
+        let mut found = Vec::new();
+        for (reference, written, literal) in crate::definition::expr::literal_comparisons(expr) {
+            let what = match reference {
+                Reference::Input(name) if secret_inputs.contains(name) => "a secret input",
+                Reference::StepOutput { step, key }
+                    if crate::execute::is_secret_output(wf, step, key) =>
+                {
+                    "a secret output"
+                }
+                _ => continue,
+            };
+            if crate::execute::may_be_secret(&literal) {
+                found.push((written.to_string(), what));
+            }
+        }
+        for (written, what) in found {
+            self.hinted(
+                path,
+                format!(
+                    "`if:` compares `{written}`, {what}, with a value written in the definition, which is kept in the run's log: the value would be too, and the verdict shown would confirm or deny it"
+                ),
+                format!(
+                    "give the value to compare with as a secret input too, when the run starts (`{written} == inputs.expected_token`), or compare a value that is no secret (an input naming the environment: `inputs.env == 'prod'`)"
+                ),
+            );
+        }
     }
 
     /// Check a `foreach:`: a template must name a value (a list is read when the step runs);
@@ -773,6 +819,7 @@ pub fn validate_workflow_cautioned(
     known: &Known<'_>,
 ) -> (Result<(), DefinitionError>, Vec<String>) {
     let mut c = Checker::new(text);
+    c.secrets_of = Some(wf.clone());
     c.foreach = foreach_units(wf.steps.iter().map(|s| (&s.name, &s.foreach)));
     c.units = wf.steps.iter().map(|s| s.name.clone()).collect();
     if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
