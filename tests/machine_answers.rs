@@ -237,3 +237,91 @@ fn resume_submit_refuses_what_workers_cannot_take() {
     }
     assert_eq!(env.status(None)["events"], before, "nothing recorded");
 }
+
+/// A warning the drive said (the run goes on only with its secret input's value again) came
+/// out on the stderr of `--json workflow step complete` but not in its document, which the
+/// MCP tool's answer had: the CLI's observer printed it and kept nothing. Every warning said
+/// is in the document's `warnings` now, and said once on stderr.
+#[test]
+fn a_json_document_carries_every_warning_the_drive_said_on_stderr() {
+    let env = Env::new();
+    env.workflow(
+        "s",
+        "name: s\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: Ask, prompt: do it}\n  - name: B\n    run: echo \"$T\"\n    env: {API_TOKEN: \"${{ inputs.api_token }}\"}\n",
+    );
+    let out = env.run_with(
+        &["workflow", "run", "s"],
+        &[("CORTEX_INPUT_API_TOKEN", "abcdefgh1234")],
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let out = env.run(&[
+        "--json", "workflow", "step", "complete", "Ask", "--run", "s",
+    ]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let said = "the run goes on from here only with the value of its secret input api_token";
+    assert_eq!(out.stderr.matches(said).count(), 1, "{}", out.stderr);
+    let doc = out.json();
+    let warnings = doc["warnings"]
+        .as_array()
+        .expect("warnings in the document");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with(said)),
+        "{doc}"
+    );
+}
+
+/// A run was looked up by the last part of `../evil` (the runs of `evil`: `workflow status
+/// ../evil` exit 0), where `workflow run ../evil` refuses it as a name leading out of its
+/// folder (SPEC §2). The lookup holds a name to the same rule: a clear error, exit 2.
+#[test]
+fn a_run_lookup_refuses_a_name_that_leads_out_of_its_folder() {
+    let env = Env::new();
+    env.workflow("evil", "name: evil\nsteps:\n  - {name: A, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "evil"]).code, 0);
+    for query in ["../evil", "x/../evil", "..\\evil"] {
+        for args in [
+            vec!["workflow", "status", query],
+            vec!["log", "show", query],
+        ] {
+            let out = env.run(&args);
+            assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+            assert!(
+                out.stderr.contains("contains `/`, `\\` or `..`"),
+                "{args:?}: {}",
+                out.stderr
+            );
+        }
+    }
+    assert_eq!(env.run(&["workflow", "status", "evil"]).code, 0);
+}
+
+/// The CLI refuses the `VALUE` placeholder pasted from a suggested command (now in the
+/// operations, which every front end shares): as an output and as an input, nothing recorded.
+#[test]
+fn the_cli_refuses_the_value_placeholder_as_an_output_or_an_input() {
+    let env = Env::new();
+    env.workflow(
+        "s",
+        "name: s\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: Ask, prompt: do it}\n",
+    );
+    let out = env.run(&["workflow", "run", "s", "--input", "api_token=VALUE"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`api_token=VALUE`: `VALUE` is the placeholder"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--input api_token=..."),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.run(&["workflow", "run", "s"]).code, 3);
+    let out = env.run(&["workflow", "step", "complete", "Ask", "--output", "x=VALUE"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--output x=..."), "{}", out.stderr);
+    assert_eq!(env.status(None)["status"], "waiting");
+}

@@ -1732,14 +1732,209 @@ fn a_detached_report_carries_the_calls_warnings_and_the_exit_code_of_its_status(
         "step_complete",
         json!({"run": detached, "step": "Ask", "detach": true}),
     );
-    let (doc, code) = s.document(2);
-    assert!(changed(&doc), "{doc}");
+    let answer = s.response(2);
+    let doc = &answer["result"]["structuredContent"];
+    assert!(changed(doc), "{doc}");
+    let meta = &answer["result"]["_meta"];
+    assert_eq!(meta["cortex/detached"], true, "{answer}");
+    assert_eq!(doc["detached"], true, "{answer}");
+    // No exit code while the run is still running (the drive has not ended); the code of
+    // its status once it has settled.
     let expected = match doc["status"].as_str() {
-        Some("running" | "completed") => 0,
-        Some("waiting" | "stopped") => 3,
+        Some("running") => None,
+        Some("completed") => Some(0),
+        Some("waiting" | "stopped") => Some(3),
         other => panic!("a detached report answered {other:?}: {doc}"),
     };
-    assert_eq!(code, expected, "{doc}");
+    assert_eq!(meta["cortex/exit_code"].as_i64(), expected, "{answer}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// A detached `run` of a step that takes seconds answered `_meta.cortex/exit_code: 0` —
+/// "completed" by the tools' own words — for a run still running. Its answer now says it is
+/// detached (in `_meta` and the document) and gives no exit code while the run runs.
+#[test]
+fn a_detached_drive_still_running_gives_no_exit_code_and_says_it_is_detached() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - {name: Nap, run: sleep 3}\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(
+        1,
+        "run",
+        json!({"kind": "workflow", "name": "slow", "detach": true}),
+    );
+    let answer = s.response(1);
+    let result = &answer["result"];
+    assert_eq!(result["isError"], false, "{answer}");
+    assert_eq!(result["structuredContent"]["status"], "running", "{answer}");
+    assert_eq!(result["structuredContent"]["detached"], true, "{answer}");
+    assert_eq!(result["_meta"]["cortex/detached"], true, "{answer}");
+    assert!(
+        result["_meta"].get("cortex/exit_code").is_none(),
+        "a running detached drive has no exit code yet: {answer}"
+    );
+    let run_id = result["structuredContent"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    common::wait_until("the detached run to complete", || {
+        env.status(Some(&run_id))["status"] == "completed"
+    });
+    // A plain call gives its exit code, as before.
+    s.call(2, "status", json!({"kind": "workflow", "run": run_id}));
+    let (doc, code) = s.document(2);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("completed"), 0),
+        "{doc}"
+    );
+    assert!(doc.get("detached").is_none(), "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// `VALUE`, the placeholder of a suggested command, was refused only by the CLI's flags: the
+/// MCP tools recorded `{"x": "VALUE"}` as an output and started a run with `VALUE` as its
+/// secret token. The operations refuse it now, with the hint in the tools' words.
+#[test]
+fn the_mcp_tools_refuse_the_value_placeholder_as_the_cli_does() {
+    let env = Env::new();
+    env.workflow(
+        "s",
+        "name: s\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: Ask, prompt: do it}\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(
+        1,
+        "run",
+        json!({"kind": "workflow", "name": "s", "inputs": {"api_token": "VALUE"}}),
+    );
+    let refused = s.response(1);
+    let doc = &refused["result"]["structuredContent"];
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert_eq!(doc["exit_code"], 2, "{refused}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("placeholder"),
+        "{refused}"
+    );
+    assert!(
+        doc["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains(r#"inputs: {"api_token": ...}"#),
+        "{refused}"
+    );
+    let none = env.run(&["workflow", "status"]);
+    assert_eq!(none.code, 2, "nothing was recorded: {}", none.stdout);
+    s.call(2, "run", json!({"kind": "workflow", "name": "s"}));
+    let (doc, code) = s.document(2);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("waiting"), 3),
+        "{doc}"
+    );
+    s.call(
+        3,
+        "step_complete",
+        json!({"run": doc["run_id"], "step": "Ask", "outputs": {"x": "VALUE"}}),
+    );
+    let refused = s.response(3);
+    let doc = &refused["result"]["structuredContent"];
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(
+        doc["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains(r#"outputs: {"x": ...}"#),
+        "{refused}"
+    );
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// Over MCP, the error of a required input not given said "pass --input who=VALUE", and the
+/// warning of a run needing its secret inputs again "resume it with --input NAME=VALUE": CLI
+/// flags, which a tool call has none of. They name the tools' arguments.
+#[test]
+fn mcp_errors_and_warnings_name_the_tools_arguments_not_cli_flags() {
+    let env = Env::new();
+    env.workflow(
+        "evil",
+        "name: evil\ninputs:\n  who: {type: string, required: true}\nsteps:\n  - {name: Hi, run: echo hi}\n",
+    );
+    env.workflow(
+        "s",
+        "name: s\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: Ask, prompt: do it}\n  - name: B\n    run: echo \"$API_TOKEN\"\n    env: {API_TOKEN: \"${{ inputs.api_token }}\"}\n",
+    );
+    let out = env.run_with(
+        &["--json", "workflow", "run", "s"],
+        &[("CORTEX_INPUT_API_TOKEN", "abcdefgh1234")],
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run_id = out.json()["run_id"].as_str().unwrap().to_string();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "evil"}));
+    let refused = s.response(1);
+    let text = refused["result"]["structuredContent"].to_string();
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(text.contains(r#"inputs: {\"who\": \"...\"}"#), "{text}");
+    assert!(!text.contains("--input"), "{text}");
+    s.call(2, "step_complete", json!({"run": run_id, "step": "Ask"}));
+    let (doc, code) = s.document(2);
+    assert_eq!(code, 3, "{doc}");
+    let warnings = doc["warnings"].to_string();
+    assert!(warnings.contains("secret input api_token"), "{doc}");
+    assert!(warnings.contains("`resume` tool"), "{warnings}");
+    assert!(!warnings.contains("--input"), "{warnings}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// `resources/list` listed the newest 100 runs and no `nextCursor`: the others could not be
+/// listed. It pages (MCP pagination): each page's `nextCursor` gives the next, until every
+/// run is listed once; a cursor it never gave is refused as invalid params.
+#[test]
+fn resources_list_pages_with_a_cursor_until_every_run_is_listed() {
+    let env = Env::new();
+    env.workflow("quick", "name: quick\nsteps:\n  - {name: A, run: 'true'}\n");
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..103 {
+        let out = env.run(&["--json", "workflow", "run", "quick"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        ids.insert(out.json()["run_id"].as_str().unwrap().to_string());
+    }
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    for id in 1..10 {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        s.request(id, "resources/list", params);
+        let answer = s.response(id);
+        let result = &answer["result"];
+        for r in result["resources"].as_array().expect("resources") {
+            listed.push(r["name"].as_str().unwrap().to_string());
+        }
+        match result["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 103, "{listed:?}");
+    let unique: std::collections::BTreeSet<String> = listed.iter().cloned().collect();
+    assert_eq!(unique, ids);
+    let mut newest_first = listed.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(listed, newest_first);
+    s.request(20, "resources/list", json!({"cursor": "../nope"}));
+    let refused = s.response(20);
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
 
@@ -2360,11 +2555,17 @@ fn the_stop_tool_stops_a_workflow_run_a_detached_call_drives() {
         "run",
         json!({"kind": "workflow", "name": "long", "detach": true}),
     );
-    let (doc, code) = s.document(1);
+    // A detached drive still running gives no exit code (`cortex/detached` instead).
+    let answer = s.response(1);
+    let doc = answer["result"]["structuredContent"].clone();
+    assert_eq!(doc["status"], "running", "{answer}");
+    assert!(
+        answer["result"]["_meta"].get("cortex/exit_code").is_none(),
+        "{answer}"
+    );
     assert_eq!(
-        (doc["status"].as_str(), code),
-        (Some("running"), 0),
-        "{doc}"
+        answer["result"]["_meta"]["cortex/detached"], true,
+        "{answer}"
     );
     let run = doc["run_id"].as_str().unwrap().to_string();
     s.call(

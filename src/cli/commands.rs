@@ -42,8 +42,10 @@ fn driving_with(
         stop,
     };
     let output = op(&mut live)?;
+    // What the drive warned of live is in the document too (`--json`, as an MCP tool's).
+    let said = std::mem::take(&mut observer.said);
     drop(observer);
-    Ok(print(json, output))
+    Ok(print(json, output.said_live(said)))
 }
 
 /// `ctx` delivering notifications before an operation returns, whatever signals come.

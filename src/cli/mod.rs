@@ -174,7 +174,8 @@ pub fn main() -> i32 {
 /// stderr), and give its exit code.
 pub(crate) fn print(json: bool, output: Output) -> i32 {
     if json || !output.warnings_in_text {
-        for w in &output.warnings {
+        // Those said as they came (`Output::said`) are not said again.
+        for w in output.warnings.iter().filter(|w| !output.said.contains(w)) {
             err(&format!("warning: {w}\n"));
         }
     }

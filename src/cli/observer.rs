@@ -25,6 +25,9 @@ pub struct TerminalObserver {
     /// said: under the banner of a resume, or of a new run once its pre-validation passed
     /// (a run it refuses is over, and neither line would apply).
     follow: bool,
+    /// The warnings said (on stderr, as they came): the document carries them too
+    /// (`Output::said_live`).
+    pub said: Vec<String>,
 }
 
 impl TerminalObserver {
@@ -36,6 +39,7 @@ impl TerminalObserver {
             globals,
             labels: Default::default(),
             follow: false,
+            said: Vec::new(),
         }
     }
 
@@ -158,6 +162,9 @@ impl Observer for TerminalObserver {
     fn warn(&mut self, message: &str) {
         self.stop_spinner();
         super::err(&format!("warning: {message}\n"));
+        if !self.said.iter().any(|w| w == message) {
+            self.said.push(message.to_string());
+        }
     }
 
     fn child_begin(&mut self, step: &str, state: &RunState, resumed: bool) {

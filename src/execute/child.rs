@@ -505,6 +505,10 @@ impl Observer for ChildObserver<'_> {
         self.inner.warn(message);
     }
 
+    fn missing_secrets(&mut self, missing: &[String]) {
+        self.inner.missing_secrets(missing);
+    }
+
     fn child(&mut self, step: &str, state: &RunState, events: &[Recorded]) {
         self.inner
             .child(&format!("{}/{step}", self.step), state, events);

@@ -89,7 +89,7 @@ pub use secrets::{
     supply_held_secret_inputs, unheld_secret_output, unheld_secret_output_in,
     unheld_secret_output_in_rollback, units_between, wait_between,
 };
-pub(crate) use session::missing_secrets_note;
+pub(crate) use session::{CLI_RESUME_WITH_SECRETS, missing_secrets_note};
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
 pub use signals::{StopFlag, survive_file_size_limit};
 pub use snapshot::{

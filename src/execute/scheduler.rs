@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::runner::AttemptOutcome;
 use super::session::{
-    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush,
-    missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, require_secrets,
+    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush, prepare,
+    preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
@@ -640,7 +640,7 @@ fn wait_for_secrets(
     missing: &[String],
 ) -> Result<DriveEnd, DriveError> {
     flush(journal, ctx)?;
-    ctx.observer.warn(&missing_secrets_note(missing));
+    ctx.observer.missing_secrets(missing);
     Ok(DriveEnd::Waiting(format!(
         "the secret inputs {}",
         missing.join(", ")

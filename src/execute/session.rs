@@ -22,6 +22,12 @@ pub trait Observer {
     fn line(&mut self, step: &str, stream: Stream, line: &str);
     /// Something went wrong that does not stop the run (e.g. a derived file not written).
     fn warn(&mut self, message: &str);
+    /// The driver stops where it needs the values of the run's secret inputs `missing`, which
+    /// it was not given: a warning, saying how to give them in the words of the front end
+    /// that watches (the CLI's by default: `--input NAME=VALUE`; an MCP tool's `inputs`).
+    fn missing_secrets(&mut self, missing: &[String]) {
+        self.warn(&missing_secrets_note(missing, CLI_RESUME_WITH_SECRETS));
+    }
     /// The child run of `uses:` step `step` is about to be driven here (`resumed`: it had
     /// started before).
     fn child_begin(&mut self, _step: &str, _state: &RunState, _resumed: bool) {}
@@ -188,10 +194,15 @@ pub(crate) fn preparing_needs_secrets(
     }
 }
 
-/// What a driver without the values of the run's secret inputs `missing` says where it stops.
-pub(crate) fn missing_secrets_note(missing: &[String]) -> String {
+/// How the CLI resumes a run with its secret inputs given again.
+pub(crate) const CLI_RESUME_WITH_SECRETS: &str =
+    "resume it with --input NAME=VALUE, or CORTEX_INPUT_<NAME> set";
+
+/// What a driver without the values of the run's secret inputs `missing` says where it stops,
+/// `resume` saying how to go on (`ops::Surface::resume_with_secrets`).
+pub(crate) fn missing_secrets_note(missing: &[String], resume: &str) -> String {
     format!(
-        "the run goes on from here only with the value{} of its secret input{} {} (the log keeps only `***`): resume it with --input NAME=VALUE, or CORTEX_INPUT_<NAME> set",
+        "the run goes on from here only with the value{} of its secret input{} {} (the log keeps only `***`): {resume}",
         if missing.len() == 1 { "" } else { "s" },
         if missing.len() == 1 { "" } else { "s" },
         missing.join(", ")

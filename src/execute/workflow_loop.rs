@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 use super::process::WATCH_EVERY;
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush,
-    missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, record_stop_by,
-    require_secrets, watch_log,
+    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush, prepare,
+    preparing_needs_secrets, record, record_stop, record_stop_by, require_secrets, watch_log,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use crate::decide::{Command, DecideError};
@@ -223,7 +222,7 @@ pub(crate) fn drive_workflow(
             && needs_secrets(&journal.state, &action, &missing)
         {
             flush(journal, ctx)?;
-            ctx.observer.warn(&missing_secrets_note(&missing));
+            ctx.observer.missing_secrets(&missing);
             return Ok(DriveEnd::Waiting(format!(
                 "the secret inputs {}",
                 missing.join(", ")

@@ -184,6 +184,8 @@ fn signal_number(signals: &StopFlag) -> i32 {
 fn named_store(ctx: &Ctx) -> Ctx {
     let mut ctx = ctx.clone();
     ctx.explicit_home = true;
+    // Its hints name the tools' arguments, not the CLI's flags.
+    ctx.surface = crate::ops::Surface::Mcp;
     if ctx.db.is_none()
         && let Some(db) = std::env::var(crate::ops::DB_ENV)
             .ok()

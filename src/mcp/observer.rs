@@ -62,4 +62,12 @@ impl Observer for Logged {
         (self.log)(&format!("warning: {message}"));
         self.warnings.push(message.to_string());
     }
+
+    // Said with the `resume` tool's `inputs`, not the CLI's `--input`.
+    fn missing_secrets(&mut self, missing: &[String]) {
+        self.warn(&crate::execute::missing_secrets_note(
+            missing,
+            &crate::ops::Surface::Mcp.resume_with_secrets(),
+        ));
+    }
 }

@@ -10,6 +10,9 @@ use crate::ops::Hint;
 
 /// The `_meta` key of the exit code the CLI would have ended with (SPEC §5).
 pub const EXIT_CODE: &str = "cortex/exit_code";
+/// The `_meta` key set (`true`) on the answer of a call with `detach: true` that returned
+/// while the server drives the run on in the background.
+pub const DETACHED: &str = "cortex/detached";
 
 fn exit_meta(code: i32) -> MetaObject {
     let mut meta = MetaObject::new();
@@ -31,7 +34,12 @@ fn text(value: &serde_json::Value) -> String {
 /// is an object: rmcp drops any other for a peer before 2026-07-28); its text stays the array
 /// `--json` prints, and only such a document's warnings (it has no field for them) follow it
 /// as text blocks.
-pub fn document(output: Output, array_field: Option<&str>) -> CallToolResult {
+///
+/// A detached call's answer (`detached`: the server drives the run on in the background) is
+/// marked so (`cortex/detached`), and while its status is `running` it has no exit code: the
+/// drive has not ended, so there is none yet (before, 0 — "completed" — was given for a run
+/// still running). Polling `status` gives the code once the run waits, stops or ends.
+pub fn document(output: Output, array_field: Option<&str>, detached: bool) -> CallToolResult {
     let json = output.document();
     let mut content = vec![ContentBlock::text(text(&json))];
     if !json.is_object() {
@@ -47,7 +55,20 @@ pub fn document(output: Output, array_field: Option<&str>) -> CallToolResult {
         (Some(field), rows @ serde_json::Value::Array(_)) => serde_json::json!({ field: rows }),
         (_, document) => document,
     });
-    result.with_meta(Some(exit_meta(output.code)))
+    if !detached {
+        return result.with_meta(Some(exit_meta(output.code)));
+    }
+    let running = result
+        .structured_content
+        .as_ref()
+        .is_some_and(|doc| doc["status"] == "running");
+    let mut meta = if running {
+        MetaObject::new()
+    } else {
+        exit_meta(output.code)
+    };
+    meta.0.insert(DETACHED.into(), true.into());
+    result.with_meta(Some(meta))
 }
 
 /// A failed operation: a tool error (`isError`) carrying its message, detail and hints; each

@@ -8,7 +8,8 @@ use crate::ops::{self, CommandError, Ctx, Scope, exit};
 
 /// The scheme and path of a run's resource; the rest of the URI is the run.
 const PREFIX: &str = "cortex://runs/";
-/// How many of the newest runs are listed (older ones are read through the template).
+/// How many runs a page of `resources/list` lists, newest first; the next page is asked for
+/// with the page's `nextCursor` (MCP pagination), so every run is listed.
 pub const LISTED: usize = 100;
 const JSON: &str = "application/json";
 
@@ -25,13 +26,41 @@ pub fn template() -> ResourceTemplate {
         .with_mime_type(JSON)
 }
 
-/// The newest runs of every kind, newest first.
-pub fn list(ctx: &Ctx) -> Result<Vec<Resource>, CommandError> {
-    let Some(store) = ctx.reading_store()? else {
-        return Ok(Vec::new());
+/// A page of `resources/list`: its runs' resources, and the cursor of the next page when
+/// there are older runs.
+pub struct Page {
+    pub resources: Vec<Resource>,
+    pub next_cursor: Option<String>,
+}
+
+/// The runs of every kind, newest first, a page of `LISTED` at a time: the first page
+/// without `cursor`, each next one from the `nextCursor` of the one before (the id of its
+/// last run, older runs following it). A cursor that is no run id is refused (the MCP
+/// specification: invalid params). Before, only the newest 100 were listed, with no cursor.
+pub fn list(ctx: &Ctx, cursor: Option<&str>) -> Result<Page, CommandError> {
+    let before = match cursor {
+        None => None,
+        Some(c) if c.len() == 26 && c.chars().all(|c| c.is_ascii_alphanumeric()) => Some(c),
+        Some(c) => {
+            return Err(CommandError::bad_input(format!(
+                "`{}` is not a cursor of resources/list",
+                crate::definition::shown(c)
+            ))
+            .hint("give the `nextCursor` of the page before, or no cursor for the first page"));
+        }
     };
-    let page = ops::history_page(&store, &ctx.home, None, LISTED)?;
-    Ok(page
+    let Some(store) = ctx.reading_store()? else {
+        return Ok(Page {
+            resources: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let page = ops::history_page_before(&store, &ctx.home, None, before, LISTED)?;
+    let next_cursor = page
+        .more
+        .then(|| page.runs.last().map(|r| r.run_id.clone()))
+        .flatten();
+    let resources = page
         .runs
         .into_iter()
         .map(|row| {
@@ -49,7 +78,11 @@ pub fn list(ctx: &Ctx) -> Result<Vec<Resource>, CommandError> {
                 ))
                 .with_mime_type(JSON)
         })
-        .collect())
+        .collect();
+    Ok(Page {
+        resources,
+        next_cursor,
+    })
 }
 
 /// The run a resource URI names, or why it names none.

@@ -196,6 +196,10 @@ impl crate::execute::Observer for Announcing {
     fn warn(&mut self, message: &str) {
         self.inner.warn(message);
     }
+
+    fn missing_secrets(&mut self, missing: &[String]) {
+        self.inner.missing_secrets(missing);
+    }
     fn child_begin(&mut self, step: &str, state: &crate::decide::RunState, resumed: bool) {
         self.inner.child_begin(step, state, resumed);
     }
@@ -304,7 +308,7 @@ impl Cortex {
             )),
         };
         match result {
-            Ok(answer) => reply::document(answer.output, answer.array_field),
+            Ok(answer) => reply::document(answer.output, answer.array_field, answer.detached),
             Err(e) => {
                 let line = format!("{name}: error: {}", e.message);
                 (self.log)(&self.secrets.redact(&line));
@@ -350,6 +354,9 @@ impl Cortex {
                 }
             }
             let mut output = output.warn(warnings);
+            // Said in the document and in `_meta` (`reply::document`): the run is driven on
+            // in the background, and while it runs no exit code is given.
+            output.json["detached"] = true.into();
             let argv: Vec<String> = std::iter::once("cortex".to_string())
                 .chain(ctx.globals())
                 .chain([group.to_string(), "status".to_string(), run_id.clone()])
@@ -365,6 +372,7 @@ impl Cortex {
             Ok(tools::Answer {
                 output,
                 array_field: None,
+                detached: true,
             })
         })
         .await
@@ -461,7 +469,7 @@ impl ServerHandler for Cortex {
             }
         };
         Ok(match result {
-            Ok(answer) => reply::document(answer.output, answer.array_field),
+            Ok(answer) => reply::document(answer.output, answer.array_field, answer.detached),
             Err(e) => {
                 let line = format!("{}: error: {}", tool.name, e.message);
                 (self.log)(&self.secrets.redact(&line));
@@ -496,13 +504,27 @@ impl ServerHandler for Cortex {
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        self.blocking("resources/list", resources::list)
-            .await
-            .map(ListResourcesResult::with_all_items)
-            .map_err(|e| resources::error(&e))
+        let cursor = request.and_then(|r| r.cursor);
+        let bad_cursor = cursor.clone();
+        self.blocking("resources/list", move |ctx| {
+            resources::list(ctx, cursor.as_deref())
+        })
+        .await
+        .map(|page| {
+            let mut result = ListResourcesResult::with_all_items(page.resources);
+            result.next_cursor = page.next_cursor;
+            result
+        })
+        .map_err(|e| match bad_cursor {
+            // A cursor it did not give: invalid params, as the MCP specification says.
+            Some(_) if e.code == exit::BAD_INPUT => {
+                ErrorData::invalid_params(e.message.clone(), Some(e.document()))
+            }
+            _ => resources::error(&e),
+        })
     }
 
     async fn list_resource_templates(

@@ -167,7 +167,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "run",
         title: "Run a workflow or scenario",
-        description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; a call carrying a progressToken gets progress notifications at each step and every 10 s; cancelling the call stops the run gracefully, and resume continues it; with detach: true it returns at once instead, see below). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run it returns the plan (which steps or phases would run, and how) and records nothing. With detach: true it returns at once — the start recorded, the run driven on by the server in the background — with the status document, whose `next` first suggests `status` to poll: use it when a step may run longer than your client lets a tool call last (often 60 s), since a call cut off by that limit is cancelled, which stops the run.",
+        description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; a call carrying a progressToken gets progress notifications at each step and every 10 s; cancelling the call stops the run gracefully, and resume continues it; with detach: true it returns at once instead, see below). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run it returns the plan (which steps or phases would run, and how) and records nothing. With detach: true it returns at once — the start recorded, the run driven on by the server in the background — with the status document, whose `next` first suggests `status` to poll: use it when a step may run longer than your client lets a tool call last (often 60 s), since a call cut off by that limit is cancelled, which stops the run. A detached answer has `detached: true` in the document and `cortex/detached: true` in `_meta`, and no `cortex/exit_code` while its status is running (the drive goes on: poll `status` for the code).",
         schema: input_schema::<RunArgs>,
         output: outputs::status_or_plan,
         read_only: false,
@@ -200,7 +200,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "step_complete",
         title: "Report a workflow step done",
-        description: "Report a waiting workflow step done, after doing the work its prompt asks, with the outputs it produced (later prompts see them). The report is recorded with you as the actor and the run goes on at once to its next prompt step or to its end; returns the status document then (the next step's rendered prompt and `next` included). A report that does not pass the step's validate gate (a missing output, a failing check) is refused with every problem listed: nothing is recorded and the step keeps waiting. Only a step whose status is \"waiting\" can be reported. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last.",
+        description: "Report a waiting workflow step done, after doing the work its prompt asks, with the outputs it produced (later prompts see them). The report is recorded with you as the actor and the run goes on at once to its next prompt step or to its end; returns the status document then (the next step's rendered prompt and `next` included). A report that does not pass the step's validate gate (a missing output, a failing check) is refused with every problem listed: nothing is recorded and the step keeps waiting. Only a step whose status is \"waiting\" can be reported. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last. A detached answer has `detached: true` in the document and `cortex/detached: true` in `_meta`, and no `cortex/exit_code` while its status is running (the drive goes on: poll `status` for the code).",
         schema: input_schema::<StepReportArgs>,
         output: outputs::status,
         read_only: false,
@@ -211,7 +211,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "step_fail",
         title: "Report a workflow step failed",
-        description: "Report a waiting workflow step failed — the work could not be done; say why in message. It takes no outputs (a failed step records none). It is not retried: the step's on_failure decides (pause, the default: the run fails and can be resumed with resume retry or skip; rollback; skip; abort). Returns the status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last.",
+        description: "Report a waiting workflow step failed — the work could not be done; say why in message. It takes no outputs (a failed step records none). It is not retried: the step's on_failure decides (pause, the default: the run fails and can be resumed with resume retry or skip; rollback; skip; abort). Returns the status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last. A detached answer has `detached: true` in the document and `cortex/detached: true` in `_meta`, and no `cortex/exit_code` while its status is running (the drive goes on: poll `status` for the code).",
         schema: input_schema::<StepFailArgs>,
         output: outputs::status,
         read_only: false,
@@ -222,7 +222,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "phase_start",
         title: "Start a manual phase",
-        description: "Start a manual phase of a scenario's latest run (those listed in `awaiting_start`) and drive the run on: the phase's agents are activated, and a phase with no command to run waits for phase_complete. Returns the scenario's status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last.",
+        description: "Start a manual phase of a scenario's latest run (those listed in `awaiting_start`) and drive the run on: the phase's agents are activated, and a phase with no command to run waits for phase_complete. Returns the scenario's status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last. A detached answer has `detached: true` in the document and `cortex/detached: true` in `_meta`, and no `cortex/exit_code` while its status is running (the drive goes on: poll `status` for the code).",
         schema: input_schema::<PhaseArgs>,
         output: outputs::status,
         read_only: false,
@@ -233,7 +233,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "phase_complete",
         title: "Report a phase done",
-        description: "Report a waiting phase of a scenario done: its checklist criteria are confirmed by you and its check criteria must pass. The run goes on (phases that depend on it start) until it finishes or waits again; returns the scenario's status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last.",
+        description: "Report a waiting phase of a scenario done: its checklist criteria are confirmed by you and its check criteria must pass. The run goes on (phases that depend on it start) until it finishes or waits again; returns the scenario's status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last. A detached answer has `detached: true` in the document and `cortex/detached: true` in `_meta`, and no `cortex/exit_code` while its status is running (the drive goes on: poll `status` for the code).",
         schema: input_schema::<PhaseCompleteArgs>,
         output: outputs::status,
         read_only: false,
@@ -244,7 +244,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "phase_fail",
         title: "Report a phase failed",
-        description: "Report a waiting phase of a scenario failed; say why in message. The run pauses as failed and can be resumed. Returns the scenario's status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last.",
+        description: "Report a waiting phase of a scenario failed; say why in message. The run pauses as failed and can be resumed. Returns the scenario's status document. With detach: true it returns once the report (or start) is recorded and the server drives the run on in the background (poll `status`): for when what follows may run longer than your client lets a tool call last. A detached answer has `detached: true` in the document and `cortex/detached: true` in `_meta`, and no `cortex/exit_code` while its status is running (the drive goes on: poll `status` for the code).",
         schema: input_schema::<PhaseArgs>,
         output: outputs::status,
         read_only: false,
@@ -266,7 +266,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "resume",
         title: "Resume a run",
-        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there); a scenario takes retry (run its failed phases again), skip (the failed phase), from PHASE (re-run that phase and the phases that depend on it) and rollback_to PHASE (undo the phases completed after it, by their rollback commands, newest first; then they run again). `inputs` gives the values of secret inputs again. A finished run is left as it is and its document returned, and so is a run that only waits for reports or manual starts (nothing is recorded: report its waiting step instead). With dry_run, the plan only. With detach: true it returns at once — the resume recorded, the run driven on by the server in the background — with the status document, whose `next` first suggests `status` to poll: use it when a step may run longer than your client lets a tool call last (often 60 s), since a call cut off by that limit is cancelled, which stops the run.",
+        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there); a scenario takes retry (run its failed phases again), skip (the failed phase), from PHASE (re-run that phase and the phases that depend on it) and rollback_to PHASE (undo the phases completed after it, by their rollback commands, newest first; then they run again). `inputs` gives the values of secret inputs again. A finished run is left as it is and its document returned, and so is a run that only waits for reports or manual starts (nothing is recorded: report its waiting step instead). With dry_run, the plan only. With detach: true it returns at once — the resume recorded, the run driven on by the server in the background — with the status document, whose `next` first suggests `status` to poll: use it when a step may run longer than your client lets a tool call last (often 60 s), since a call cut off by that limit is cancelled, which stops the run. A detached answer has `detached: true` in the document and `cortex/detached: true` in `_meta`, and no `cortex/exit_code` while its status is running (the drive goes on: poll `status` for the code).",
         schema: input_schema::<ResumeArgs>,
         output: outputs::status_or_plan,
         read_only: false,
@@ -374,6 +374,9 @@ fn only_for(tool: &ToolSpec, kind: Kind, given: bool, field: &str) -> Result<(),
 pub struct Answer {
     pub output: Output,
     pub array_field: Option<&'static str>,
+    /// The answer of a detached call, given while the server drives the run on
+    /// (`reply::document`: no exit code while the run is running).
+    pub detached: bool,
 }
 
 /// Call `tool` with `args`, acting as `actor`.
@@ -394,6 +397,7 @@ pub fn call(
     Ok(Answer {
         output,
         array_field,
+        detached: false,
     })
 }
 

@@ -45,6 +45,58 @@ pub struct Ctx {
     /// commands on it (`CommandError::for_run`, at `localize`). A front end that answers
     /// many requests gives each a context with its own.
     pub acted_on: ActedOn,
+    /// The front end that asked (`Surface`): how a hint names what to give (a flag, a tool's
+    /// argument, a field of a request's body).
+    pub surface: Surface,
+}
+
+/// The front end an operation answers: what it is given is named in its words — the CLI's
+/// `--input NAME=VALUE`, an MCP tool's `inputs: {"NAME": ...}`, the HTTP API's body field
+/// `"inputs": {"NAME": ...}` — so that a hint or a warning says what the reader can do
+/// where they are (before, an MCP client was told to "pass --input who=VALUE").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Surface {
+    #[default]
+    Cli,
+    Mcp,
+    Api,
+}
+
+impl Surface {
+    /// How to give the values of `names` as `what` (`input`, `output`), `value` standing for
+    /// each value: `--input a=VALUE --input b=VALUE`, `inputs: {"a": VALUE, "b": VALUE}`.
+    pub fn give(self, what: &str, names: &[&str], value: &str) -> String {
+        match self {
+            Surface::Cli => names
+                .iter()
+                .map(|n| format!("--{what} {n}={value}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Surface::Mcp | Surface::Api => {
+                let fields = names
+                    .iter()
+                    .map(|n| format!("{}: {value}", serde_json::Value::from(*n)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let field = format!("{what}s");
+                match self {
+                    Surface::Mcp => format!("{field}: {{{fields}}}"),
+                    _ => format!("\"{field}\": {{{fields}}}"),
+                }
+            }
+        }
+    }
+
+    /// How to resume a run with the values of its secret inputs given again.
+    pub fn resume_with_secrets(self) -> String {
+        match self {
+            Surface::Cli => {
+                "resume it with --input NAME=VALUE, or CORTEX_INPUT_<NAME> set".to_string()
+            }
+            Surface::Mcp => "call the `resume` tool with `inputs: {\"NAME\": \"...\"}` (each secret input's value), or start the server with CORTEX_INPUT_<NAME> set".to_string(),
+            Surface::Api => "resume it with `\"inputs\": {\"NAME\": \"...\"}` in the request's body (each secret input's value)".to_string(),
+        }
+    }
 }
 
 /// The run a command acts on, once found: its id, and its kind where the lookup knew it.
@@ -146,6 +198,7 @@ impl Ctx {
             announce: None,
             deliveries: Deliveries::Wait,
             acted_on: ActedOn::default(),
+            surface: Surface::Cli,
         })
     }
 
@@ -889,6 +942,7 @@ impl Ctx {
                 CommandError::bad_input(e.to_string()).hint(format!("{} shows it", self.cmd(&argv)))
             }
             e @ FindError::BothKinds { .. } => self.both_kinds(e, &[], &[], None),
+            FindError::BadName { problem, fix } => CommandError::bad_input(problem).hint(fix),
             FindError::Store(s) => s.into(),
         }
     }

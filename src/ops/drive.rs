@@ -113,26 +113,47 @@ pub fn parse_pairs_from(
     let pairs: Vec<(String, String)> = items
         .iter()
         .map(|item| match item.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() && v == PLACEHOLDER => Err(
-                CommandError::bad_input(format!(
-                    "`{item}`: `{PLACEHOLDER}` is the placeholder of a suggested command, not a value"
-                ))
-                .hint(match from {
-                    PairsFrom::Flag => {
-                        format!("put the real value in its place: --{what} {}=...", k.trim())
-                    }
-                    PairsFrom::Lines(label) => format!(
-                        "put the real value in its place: {}=... in the {label} box",
-                        k.trim()
-                    ),
-                }),
-            ),
+            // A flag's pairs are checked where every front end's are (`refuse_placeholders`);
+            // a form's box says where to put the value in its own words.
+            Some((k, v)) if !k.trim().is_empty() && v == PLACEHOLDER => match from {
+                PairsFrom::Flag => Ok((k.trim().to_string(), v.to_string())),
+                PairsFrom::Lines(label) => Err(placeholder_given(k.trim(), v).hint(format!(
+                    "put the real value in its place: {}=... in the {label} box",
+                    k.trim()
+                ))),
+            },
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
             _ => Err(not_a_pair(item, what, from)),
         })
         .collect::<Result<_, _>>()?;
     no_key_twice(&pairs, what, from)?;
     Ok(pairs)
+}
+
+/// Refuse a value that is the placeholder of a suggested command (`--output x=VALUE`,
+/// `inputs: {"x": "VALUE"}`), pasted as it was: checked here, in the operations, so that
+/// the CLI, the MCP tools and the HTTP API all refuse it (before, only the CLI's flags were
+/// checked), with the hint in the words of the front end that asked (`Ctx::surface`).
+pub fn refuse_placeholders(
+    ctx: &super::Ctx,
+    pairs: &[(String, String)],
+    what: &str,
+) -> Result<(), CommandError> {
+    match pairs.iter().find(|(_, v)| v == PLACEHOLDER) {
+        Some((k, v)) => Err(placeholder_given(k, v).hint(format!(
+            "put the real value in its place: {}",
+            ctx.surface
+                .give(what, &[crate::definition::shown(k).as_str()], "...")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn placeholder_given(key: &str, value: &str) -> CommandError {
+    CommandError::bad_input(format!(
+        "`{}={value}`: `{PLACEHOLDER}` is the placeholder of a suggested command, not a value",
+        crate::definition::shown(key)
+    ))
 }
 
 /// The error for an item of a `NAME=VALUE` list that is not one: what is missing (the `=`,

@@ -55,6 +55,11 @@ pub enum FindError {
         workflow: String,
         scenario: String,
     },
+    /// A name that breaks the rule of names (SPEC §2: one never leads out of its folder, so
+    /// `../evil` is no name), as `run` refuses it: before, the lookup took its last part and
+    /// found the runs of `evil`.
+    #[error("{problem}")]
+    BadName { problem: String, fix: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -249,7 +254,22 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
             }
         }
     }
-    // A name (or a definition's file name): its latest run.
+    // A name (or a definition's file name): its latest run. A name is held to the rule of
+    // names as `run` holds it (a path to a definition file ends in .yaml or .yml).
+    if !(query.ends_with(".yaml") || query.ends_with(".yml"))
+        && (query.contains('/') || query.contains('\\') || query.contains(".."))
+    {
+        let noun = match scope.kind {
+            Some(RunKind::Scenario) => crate::definition::NameKind::Scenario,
+            _ => crate::definition::NameKind::Workflow,
+        };
+        if let Err(bad) = crate::definition::check_name(noun, query) {
+            return Err(FindError::BadName {
+                problem: bad.problem,
+                fix: "a name cannot lead out of its folder: give the run's name or id (a definition's file by its path, ending in .yaml)".to_string(),
+            });
+        }
+    }
     let stem = query
         .rsplit('/')
         .next()

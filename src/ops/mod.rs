@@ -24,12 +24,12 @@ pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
 pub use context::{
-    Ctx, DB_ENV, Deliveries, LONG_MESSAGE_HINT, MAX_MESSAGE_CHARS, checked_operator, default_actor,
-    hostname, message_problem, no_runs, operator,
+    Ctx, DB_ENV, Deliveries, LONG_MESSAGE_HINT, MAX_MESSAGE_CHARS, Surface, checked_operator,
+    default_actor, hostname, message_problem, no_runs, operator,
 };
 pub use drive::{
     DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, definition_changed, driving_on_warnings,
-    json_integer_text, parse_pairs, parse_pairs_from,
+    json_integer_text, parse_pairs, parse_pairs_from, refuse_placeholders,
 };
 pub use error::{Cause, CommandError, Hint, exit};
 pub use history::{

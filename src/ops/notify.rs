@@ -568,6 +568,10 @@ impl crate::execute::Observer for ChildNotices<'_> {
         self.inner.warn(message);
     }
 
+    fn missing_secrets(&mut self, missing: &[String]) {
+        self.inner.missing_secrets(missing);
+    }
+
     fn child_begin(&mut self, step: &str, state: &RunState, resumed: bool) {
         self.inner.child_begin(step, state, resumed);
     }

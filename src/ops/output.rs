@@ -14,6 +14,11 @@ pub struct Output {
     /// The text says the warnings itself (where it shows what they concern, as `log show` says
     /// a changed chain under its events): said on the side only beside the document.
     pub warnings_in_text: bool,
+    /// Warnings said already, as they came (the CLI's observer writes a drive's on stderr
+    /// live): the document carries them too, and they are not said a second time. Before, a
+    /// warning a drive said (the run needing its secret inputs again) reached the stderr of
+    /// `--json workflow step complete` but not its document, while the MCP tool's had it.
+    pub said: Vec<String>,
 }
 
 impl Output {
@@ -24,6 +29,7 @@ impl Output {
             code,
             warnings: Vec::new(),
             warnings_in_text: false,
+            said: Vec::new(),
         }
     }
 
@@ -38,7 +44,7 @@ impl Output {
     /// has them. A document that is an array (rows) is left as it is.
     pub fn document(&self) -> serde_json::Value {
         let mut doc = self.json.clone();
-        if self.warnings.is_empty() {
+        if self.warnings.is_empty() && self.said.is_empty() {
             return doc;
         }
         if let serde_json::Value::Object(map) = &mut doc {
@@ -46,7 +52,7 @@ impl Output {
                 .entry("warnings")
                 .or_insert_with(|| serde_json::Value::Array(Vec::new()));
             if let serde_json::Value::Array(kept) = kept {
-                for w in &self.warnings {
+                for w in self.warnings.iter().chain(&self.said) {
                     if !kept.iter().any(|k| k.as_str() == Some(w)) {
                         kept.push(serde_json::Value::String(w.clone()));
                     }
@@ -54,6 +60,16 @@ impl Output {
             }
         }
         doc
+    }
+
+    /// The output with `said`, warnings said already as they came (`Output::said`).
+    pub fn said_live(mut self, said: Vec<String>) -> Output {
+        for w in said {
+            if !self.said.contains(&w) {
+                self.said.push(w);
+            }
+        }
+        self
     }
 
     /// `warn`, for warnings the text already says: only the document has them on the side.
@@ -78,6 +94,13 @@ mod tests {
         let quiet = Output::new(serde_json::json!({"a": 1}), "", 0);
         assert_eq!(quiet.document(), serde_json::json!({"a": 1}));
         let rows = Output::new(serde_json::json!([1]), "", 0).warn(vec!["w".into()]);
+        let said = Output::new(serde_json::json!({"a": 1}), "", 0)
+            .warn(vec!["w1".into()])
+            .said_live(vec!["w1".into(), "w2".into()]);
+        assert_eq!(
+            said.document(),
+            serde_json::json!({"a": 1, "warnings": ["w1", "w2"]})
+        );
         assert_eq!(rows.document(), serde_json::json!([1]));
     }
 }

@@ -564,6 +564,8 @@ pub fn report(
     // The inputs a report gives are the run's secret ones (any other is refused): their values
     // are scrubbed from the actor before the run's lock, or a command suggested, names it.
     let by = super::context::with_secrets_scrubbed(by, inputs.iter().map(|(_, v)| v.as_str()));
+    super::refuse_placeholders(ctx, &outputs, "output")?;
+    super::refuse_placeholders(ctx, inputs, "input")?;
     super::workflow::check_output_keys(&outputs)?;
     // A workflow run named here: its steps are reported with `workflow step`.
     let verb = if success { "complete" } else { "fail" };

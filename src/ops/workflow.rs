@@ -736,6 +736,7 @@ pub fn run_inputs(
     workflow: &Workflow,
     given: &[(String, String)],
 ) -> Result<BTreeMap<String, serde_json::Value>, CommandError> {
+    super::refuse_placeholders(ctx, given, "input")?;
     let mut given = given.to_vec();
     for name in secret_inputs(workflow) {
         if !given.iter().any(|(n, _)| *n == name)
@@ -745,7 +746,19 @@ pub fn run_inputs(
         }
     }
     let cwd = ctx.cwd.clone();
-    resolve_inputs(&workflow.inputs, &given, &|p| cwd.join(p).exists()).map_err(|problems| {
+    let surface = ctx.surface;
+    let value = match surface {
+        super::Surface::Cli => "VALUE",
+        _ => "\"...\"",
+    };
+    let give = |name: &str| surface.give("input", &[name], value);
+    crate::validate::resolve_inputs_giving(
+        &workflow.inputs,
+        &given,
+        &|p| cwd.join(p).exists(),
+        &give,
+    )
+    .map_err(|problems| {
         // A problem quotes the value (`\`x\` does not match the pattern`): never a secret's,
         // which would reach a terminal, a CI log, a scheduled run's record.
         let mut secrets = crate::execute::Redactor::of_process();
@@ -1233,6 +1246,7 @@ pub fn resume(
         notify_only,
         submit,
     } = args;
+    super::refuse_placeholders(ctx, inputs, "input")?;
     // `--input` gives again only secret inputs (any other is refused): their values are
     // scrubbed from the actor before the run's lock names it.
     let by = super::context::with_secrets_scrubbed(by, inputs.iter().map(|(_, v)| v.as_str()));
@@ -2677,6 +2691,8 @@ pub fn report_step(
 ) -> Result<Output, CommandError> {
     // The inputs a report gives are the run's secret ones (any other is refused): their values
     // are scrubbed from the actor before the run's lock, or a command suggested, names it.
+    super::refuse_placeholders(ctx, &report.outputs, "output")?;
+    super::refuse_placeholders(ctx, report.inputs, "input")?;
     report.by = super::context::with_secrets_scrubbed(
         report.by.clone(),
         report.inputs.iter().map(|(_, v)| v.as_str()),

@@ -848,7 +848,7 @@ fn as_env(given: &[(String, String)]) -> Vec<(String, String)> {
 fn needs_secrets_note(missing: &[String]) -> String {
     format!(
         "recorded; {} (through the API: `inputs` in the resume request)",
-        crate::execute::missing_secrets_note(missing)
+        crate::execute::missing_secrets_note(missing, crate::execute::CLI_RESUME_WITH_SECRETS)
     )
 }
 

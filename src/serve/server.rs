@@ -345,6 +345,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
     let background = crate::ops::background::Background::new();
     let ctx = Ctx {
         deliveries: crate::ops::Deliveries::Background(Arc::clone(&background)),
+        surface: crate::ops::Surface::Api,
         ..ctx.clone()
     };
     let shared = Shared {

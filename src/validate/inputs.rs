@@ -9,10 +9,24 @@ use crate::definition::{InputSpec, InputType};
 
 /// Check and type every input; all problems are reported at once.
 /// `path_exists` answers `exists: true` checks (the only outside fact needed).
+/// A required input not given is said with how the CLI gives it (`--input NAME=VALUE`).
 pub fn resolve_inputs(
     specs: &BTreeMap<String, InputSpec>,
     given: &[(String, String)],
     path_exists: &dyn Fn(&str) -> bool,
+) -> Result<BTreeMap<String, Value>, Vec<String>> {
+    resolve_inputs_giving(specs, given, path_exists, &|name| {
+        format!("--input {name}=VALUE")
+    })
+}
+
+/// `resolve_inputs`, a required input not given said with `give` (its name → how the front
+/// end that asked gives it: `ops::Surface::give`).
+pub fn resolve_inputs_giving(
+    specs: &BTreeMap<String, InputSpec>,
+    given: &[(String, String)],
+    path_exists: &dyn Fn(&str) -> bool,
+    give: &dyn Fn(&str) -> String,
 ) -> Result<BTreeMap<String, Value>, Vec<String>> {
     let mut problems = Vec::new();
     let mut out = BTreeMap::new();
@@ -48,9 +62,7 @@ pub fn resolve_inputs(
             },
             (None, Some(default)) => default.clone(),
             (None, None) if spec.required => {
-                problems.push(format!(
-                    "input `{name}` is required: pass --input {name}=VALUE"
-                ));
+                problems.push(format!("input `{name}` is required: pass {}", give(name)));
                 continue;
             }
             (None, None) => continue,

@@ -8,7 +8,7 @@ mod schedule;
 mod uses;
 mod workflow;
 
-pub use inputs::resolve_inputs;
+pub use inputs::{resolve_inputs, resolve_inputs_giving};
 pub use scenario::{validate_scenario, validate_scenario_cautioned};
 pub use uses::{MAX_USES_DEPTH, UsedInfo, Uses};
 pub use workflow::{Known, validate_workflow, validate_workflow_cautioned};
