@@ -38,6 +38,9 @@ struct Shown {
     ran_process: bool,
     /// A `uses:` step's attempt: the child run it ran.
     child: Option<String>,
+    /// Its attempt ended naming a child run the log does not hold (its events were removed:
+    /// `log verify` fails on the link).
+    child_missing: bool,
     /// The host it ran on (its worker's, else its driver's).
     host: Option<String>,
     /// Its output as the log keeps it (PostgreSQL), where its file is not in this home:
@@ -285,6 +288,7 @@ impl<'a> Tracker<'a> {
                         tail: String::new(),
                         ran_process: false,
                         child: None,
+                        child_missing: false,
                         host,
                         copy: None,
                     });
@@ -364,6 +368,16 @@ impl<'a> Tracker<'a> {
                 && link.attempt == s.attempt
             {
                 s.child = Some(link.run_id.clone());
+            }
+            // Once its attempt ended the child run is in the log (its `run_started` comes
+            // before the parent's step ends): one not there was removed.
+            if s.ended
+                && !s.child_missing
+                && let Some(child) = &s.child
+                && !events.is_empty()
+                && store.hash_at(child, 0)?.is_none()
+            {
+                s.child_missing = true;
             }
         }
         Ok(events.len())
@@ -501,6 +515,17 @@ impl<'a> Tracker<'a> {
     /// What `cortex logs` says of an attempt whose file it cannot print (none: nothing to say
     /// yet, or ever — a prompt step's attempt runs nothing here).
     fn without_file(&self, s: &Shown) -> Option<(serde_json::Value, String)> {
+        if let Some(child) = &s.child
+            && s.child_missing
+        {
+            return Some((
+                serde_json::json!({"status": "child_run_missing", "child_run_id": child}),
+                format!(
+                    "(ran child run {child}, which the log does not hold: its events were removed since; {} says what else is missing)\n",
+                    self.cmd(&["log", "verify"])
+                ),
+            ));
+        }
         if let Some(child) = &s.child {
             return Some((
                 serde_json::json!({"status": "child_run", "child_run_id": child}),
