@@ -27,8 +27,9 @@ struct Shown {
     interrupted: bool,
     /// What its `attempt_log` recorded: size and blake3.
     recorded: Option<(u64, String)>,
-    /// The home that wrote its file, as its `attempt_log` records it.
+    /// The home that wrote its file, and its folder, as its `attempt_log` records them.
     writer: Option<String>,
+    writer_dir: Option<String>,
     /// What its `attempt_log` says did not reach the file: bytes, and why.
     lost: Option<(u64, String)>,
     /// The tail its end kept in the log.
@@ -284,6 +285,7 @@ impl<'a> Tracker<'a> {
                         interrupted: false,
                         recorded: None,
                         writer: None,
+                        writer_dir: None,
                         lost: None,
                         tail: String::new(),
                         ran_process: false,
@@ -300,6 +302,7 @@ impl<'a> Tracker<'a> {
                     bytes,
                     blake3,
                     home,
+                    home_dir,
                     lost_bytes,
                     lost_reason,
                 } => {
@@ -307,6 +310,7 @@ impl<'a> Tracker<'a> {
                         s.file.clone_from(file);
                         s.recorded = Some((*bytes, blake3.clone()));
                         s.writer.clone_from(home);
+                        s.writer_dir.clone_from(home_dir);
                         s.lost = lost_bytes.map(|n| (n, lost_reason.clone().unwrap_or_default()));
                     }
                 }
@@ -548,6 +552,7 @@ impl<'a> Tracker<'a> {
         if let Some((bytes, blake3)) = &s.recorded {
             let by = crate::execute::WrittenBy {
                 home: s.writer.as_deref(),
+                dir: s.writer_dir.as_deref(),
                 host: s.host.as_deref(),
             };
             let here = crate::execute::belongs_here(&self.home, &s.file, by, &self.this);
@@ -570,15 +575,20 @@ impl<'a> Tracker<'a> {
                         s.file,
                         self.home.display(),
                         self.this.host,
-                        // The log names the home that wrote it by its identity, not its path:
-                        // the folder whose `home.id` holds it.
-                        s.writer
-                            .as_deref()
-                            .map(|id| format!(
+                        // The log names the home that wrote it by its identity, and (since
+                        // event version 9) its folder.
+                        match (s.writer.as_deref(), s.writer_dir.as_deref()) {
+                            (Some(id), Some(dir)) => format!(
+                                " (the home at {}, whose {} holds {id})",
+                                crate::render::shell_quote(dir),
+                                crate::execute::HOME_ID_FILE
+                            ),
+                            (Some(id), None) => format!(
                                 " (the home whose {} holds {id})",
                                 crate::execute::HOME_ID_FILE
-                            ))
-                            .unwrap_or_default()
+                            ),
+                            _ => String::new(),
+                        }
                     )),
                 )
             } else {

@@ -413,12 +413,12 @@ fn check_log(
                     report.fail(bad);
                     checked += found.checked;
                     absent += found.absent;
-                    other_home += found.absent_other_home;
+                    other_home += found.other_home;
                 }
                 None => {
                     checked += found.checked;
                     absent += found.absent;
-                    other_home += found.absent_other_home;
+                    other_home += found.other_home;
                 }
             }
         }

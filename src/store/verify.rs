@@ -53,8 +53,9 @@ pub struct VerifyReport {
     /// the log, or a log copied without its `logs/` folder): recorded, but not checkable here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_logs_absent: Option<u64>,
-    /// Of `attempt_logs_absent`, the files of attempts run on this machine in another home
-    /// sharing the log (its own `log verify` checks them).
+    /// Of `attempt_logs`, the files checked in another home on this machine sharing the log:
+    /// the one that wrote them, found at the folder their events record holding the identity
+    /// they record (`execute::Whose::OtherHome`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_logs_other_home: Option<u64>,
     /// Events whose chain verifies but that this cortex cannot decode, because a newer cortex
