@@ -291,7 +291,7 @@ impl ThisHome {
 }
 
 /// Whether an attempt's file belongs in this home, so that its absence is a loss rather than a
-/// file kept elsewhere. Where its event names the home that wrote it, exactly when that is
+/// file kept elsewhere (`whose`: this home's, or a home that cannot be shown to exist). Where its event names the home that wrote it, exactly when that is
 /// this home (its `home.id`): a log copied to another home or machine (`log copy`, or the
 /// database file itself) is read there as "not here", and this home's own files are missed
 /// however many are deleted — a run's whole `logs/<run>/` folder, or `logs/` — as long as
@@ -299,11 +299,15 @@ impl ThisHome {
 /// here, and the attempt ran on this host or, where no host was recorded, the log is a local
 /// SQLite home's; deleting a run's whole folder then reads as "not here".
 pub fn belongs_here(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome) -> bool {
-    matches!(whose(home, file, by, this), Whose::Here(_) | Whose::Unproven(_))
+    matches!(
+        whose(home, file, by, this),
+        Whose::Here(_) | Whose::Unproven(_)
+    )
 }
 
 /// Whose the file `file` is, that is not in this home (`Whose`). Where its event names the
-/// home that wrote it: this home's when it names this home's identity, or this home's folder
+/// home that wrote it: this home's when it names this home's identity, or (an attempt run on
+/// this host: another host may have a home at the same folder) this home's folder
 /// (its `home.id` deleted or replaced since: the identity is a file, the folder recorded in
 /// the hash chain is not); another home's on this machine only when the folder recorded holds
 /// that identity (then the file is checked there); not on this machine when another host ran
@@ -326,15 +330,17 @@ pub fn whose(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome) -> Who
         Some(id) => format!("its {HOME_ID_FILE} now holds {id}"),
         None => format!("its {HOME_ID_FILE} is missing"),
     };
+    // Another host's home may well have the same folder: the folder names a home of this
+    // host only.
+    if !on_this_host {
+        return Whose::Elsewhere;
+    }
     if let (Some(dir), Some(here)) = (by.dir, this.dir.as_deref())
         && dir == here
     {
         return Whose::Here(format!(
             "this home ({dir}) wrote it as home.id {writer}, and {now}: {HOME_ID_FILE} was deleted or replaced since, so nothing here can vouch for the file elsewhere (restore {HOME_ID_FILE} to {writer} if it was lost by mistake)"
         ));
-    }
-    if !on_this_host {
-        return Whose::Elsewhere;
     }
     match by.dir {
         Some(dir) if home_id(Path::new(dir)).as_deref() == Some(writer) => {
@@ -582,7 +588,9 @@ fn disowned_file(
 
 #[cfg(test)]
 mod tests {
-    use super::{ThisHome, Whose, WrittenBy, belongs_here, home_dir, home_id, home_id_to_write, whose};
+    use super::{
+        ThisHome, Whose, WrittenBy, belongs_here, home_dir, home_id, home_id_to_write, whose,
+    };
 
     /// Without a recorded home (events from before homes had an identity), an attempt's file
     /// belongs here when its run's log folder is in this home and it ran on this host,
@@ -672,15 +680,24 @@ mod tests {
             host: Some(this.host.as_str()),
         };
         let ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
-        assert!(matches!(whose(&here, file, by(ulid, &mine), &this), Whose::Here(_)));
+        assert!(matches!(
+            whose(&here, file, by(ulid, &mine), &this),
+            Whose::Here(_)
+        ));
         let there = home_dir(&other).unwrap();
         assert_eq!(
             whose(&here, file, by(&theirs, &there), &this),
             Whose::OtherHome(std::path::PathBuf::from(&there))
         );
-        assert!(matches!(whose(&here, file, by(ulid, &there), &this), Whose::Unproven(_)));
+        assert!(matches!(
+            whose(&here, file, by(ulid, &there), &this),
+            Whose::Unproven(_)
+        ));
         let gone = root.join("gone").display().to_string();
-        assert!(matches!(whose(&here, file, by(ulid, &gone), &this), Whose::Unproven(_)));
+        assert!(matches!(
+            whose(&here, file, by(ulid, &gone), &this),
+            Whose::Unproven(_)
+        ));
         let on_another_host = WrittenBy {
             host: Some("another-host"),
             ..by(ulid, &gone)
