@@ -46,7 +46,8 @@ fn the_whole_output_of_every_attempt_is_kept_and_printed_by_cortex_logs() {
     // The event records the file, its size and its hash; the end event only a tail.
     let log = events(&env);
     let kept = log.iter().find(|e| e["type"] == "attempt_log").unwrap();
-    assert_eq!(kept["version"], 2);
+    // Version 9: it records the folder of the home that wrote it (`home_dir`).
+    assert_eq!(kept["version"], 9);
     let file = kept["body"]["file"].as_str().unwrap();
     let bytes = std::fs::read(env.home().join(file)).unwrap();
     assert_eq!(kept["body"]["bytes"], bytes.len());
@@ -679,8 +680,14 @@ fn deleting_a_runs_whole_log_folder_on_the_home_that_wrote_it_fails_log_verify()
         "verify",
         "--all",
     ]);
-    assert_eq!(elsewhere.code, 0, "{}", elsewhere.stdout);
-    assert_eq!(elsewhere.json()["attempt_logs_absent"], 1);
+    // The home that wrote the file is on this machine, at the folder its event records:
+    // checked there, where it is gone too — a loss, not a file kept elsewhere.
+    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stdout);
+    let reason = elsewhere.json()["first_bad"]["reason"].to_string();
+    assert!(
+        reason.contains("neither here nor in the home that wrote it"),
+        "{reason}"
+    );
     let logs = env
         .run(&[
             "--json",
@@ -692,27 +699,13 @@ fn deleting_a_runs_whole_log_folder_on_the_home_that_wrote_it_fails_log_verify()
         ])
         .json();
     assert_eq!(logs["attempts"][0]["status"], "elsewhere", "{logs}");
-    // Said as it is: written on this machine, in another home (named by its identity), never
-    // "on another host", never with a placeholder that cannot be pasted.
-    assert_eq!(elsewhere.json()["attempt_logs_other_home"], 1);
-    let human = env.run(&["--home", other.to_str().unwrap(), "log", "verify", "--all"]);
-    assert!(
-        human
-            .stdout
-            .contains("1 attempt log file in another home on this machine"),
-        "{}",
-        human.stdout
-    );
-    assert!(
-        !human.stdout.contains("not on this machine"),
-        "{}",
-        human.stdout
-    );
+    // Said as it is: written on this machine, in another home (named by its folder and its
+    // identity), never "on another host", never with a placeholder that cannot be pasted.
     let human = env.run(&["--home", other.to_str().unwrap(), "logs", &run, "spew"]);
     assert!(
         human
             .stdout
-            .contains(&format!("(the home whose home.id holds {})", id.trim())),
+            .contains(&format!("whose home.id holds {})", id.trim())),
         "{}",
         human.stdout
     );
@@ -1517,3 +1510,53 @@ fn logs_of_a_missing_attempt_of_a_reported_phase_names_the_attempts_it_had() {
         out.stderr
     );
 }
+
+/// Deleting an attempt's file and then the home's `home.id` made `log verify` read the file
+/// as another home's "on this machine" and pass. The event records the folder of the home
+/// that wrote it (hash-chained), so the file is still this home's: verification fails naming
+/// the missing identity, and again once a later run made a new `home.id`. A file written in
+/// another home on this machine is checked in that home, and passes only there.
+fn a_deleted_home_id_never_explains_away_a_missing_attempt_log(env: Env) {
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: s\n    run: echo \"audited output\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let logs = env.home().join("logs");
+    for run in std::fs::read_dir(&logs).unwrap() {
+        for f in std::fs::read_dir(run.unwrap().path()).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+        }
+    }
+    if let Some(pg) = &env.pg {
+        // The database's own copy too: only then is the output gone from everywhere.
+        let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+        c.batch_execute("DELETE FROM attempt_output").unwrap();
+    }
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    std::fs::remove_file(env.home().join("home.id")).unwrap();
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    let reason = verify.json()["first_bad"]["reason"].to_string();
+    assert!(
+        reason.contains("is missing") && reason.contains("home.id is missing"),
+        "{reason}"
+    );
+    let human = env.run(&["log", "verify", "--all"]);
+    assert_eq!(human.code, 1, "{}", human.stdout);
+    assert!(!human.stdout.contains("another home"), "{}", human.stdout);
+    // A new identity made by a later run changes nothing.
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(
+        verify.json()["first_bad"]["reason"]
+            .to_string()
+            .contains("now holds"),
+        "{}",
+        verify.stdout
+    );
+}
+
+common::on_both_stores!(a_deleted_home_id_never_explains_away_a_missing_attempt_log);

@@ -1029,7 +1029,117 @@ fn the_verified_count_beside_a_failure_counts_runs_apart_from_other_chains(env: 
     );
 }
 
+/// A parent's hash-chained `child_started` and step end name its `uses:` child run: deleting
+/// the child whole (its events and its index row) leaves no gap in any chain, and before this
+/// passed `log verify --all`. Now the parent fails naming the child, so does `log verify` of
+/// the parent alone, and `cortex logs PARENT STEP` says the log lacks the child rather than
+/// suggesting `cortex logs CHILD`, which fails "no run".
+fn a_child_run_deleted_whole_fails_verification_of_its_parent(env: Env) {
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - {name: k, run: echo kid ran}\n",
+    );
+    env.workflow("dad", "name: dad\nsteps:\n  - {name: call, uses: kid}\n");
+    assert_eq!(env.run(&["workflow", "run", "dad"]).code, 0);
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
+    let id_of = |name: &str| {
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (dad, kid) = (id_of("dad"), id_of("kid"));
+    assert_eq!(verify(&env, &["--all"]).0, 0);
+    sql(
+        &env,
+        &format!(
+            "DELETE FROM events WHERE run_id = '{kid}'; DELETE FROM runs WHERE run_id = '{kid}';"
+        ),
+    );
+    let (code, report) = verify(&env, &["--all"]);
+    assert_eq!(code, 1, "{report}");
+    let named = failures(&report);
+    assert!(
+        named
+            .iter()
+            .any(|(r, why)| *r == dad && why.contains(&kid) && why.contains("does not hold")),
+        "{report}"
+    );
+    let (code, report) = verify(&env, &[&dad]);
+    assert_eq!(code, 1, "{report}");
+    let logs = env.run(&["logs", &dad, "call"]);
+    assert!(
+        logs.stdout.contains("which the log does not hold")
+            && logs.stdout.contains("cortex log verify")
+            && !logs.stdout.contains(&format!("cortex logs {kid}")),
+        "{}",
+        logs.stdout
+    );
+    let logs = env.run(&["--json", "logs", &dad, "call"]).json();
+    assert_eq!(logs["attempts"][0]["status"], "child_run_missing", "{logs}");
+}
+
+/// A run whose definition notifies records its deliveries in its own chain `notify:RUN`:
+/// deleting that chain whole before passed `log verify` (and `status` then listed no
+/// deliveries). Now the run fails, its `notify:` having been due at its end; and a
+/// notification chain whose run was deleted fails naming the run it records.
+fn a_deleted_notification_chain_and_a_deleted_notified_run_fail_verification(env: Env) {
+    env.workflow(
+        "noti",
+        "name: noti\nnotify:\n  on_finish:\n    - run: 'true'\nsteps:\n  - {name: s, run: echo hi}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "noti"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "noti"]).code, 0);
+    let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
+    let runs: Vec<String> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    let (code, clean) = verify(&env, &["--all"]);
+    assert_eq!(code, 0, "{clean}");
+    assert_eq!(clean["chains"], 2, "{clean}");
+    sql(
+        &env,
+        &format!("DELETE FROM events WHERE run_id = 'notify:{}'", runs[0]),
+    );
+    let (code, report) = verify(&env, &["--all"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        failures(&report).iter().any(|(r, why)| *r == runs[0]
+            && why.contains(&format!("notify:{}", runs[0]))
+            && why.contains("no notification chain")),
+        "{report}"
+    );
+    let (code, report) = verify(&env, &[&runs[0]]);
+    assert_eq!(code, 1, "{report}");
+    // The other way: the run deleted, its notification chain left.
+    sql(
+        &env,
+        &format!(
+            "DELETE FROM events WHERE run_id = '{0}'; DELETE FROM runs WHERE run_id = '{0}';",
+            runs[1]
+        ),
+    );
+    let (code, report) = verify(&env, &["--all"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        failures(&report)
+            .iter()
+            .any(|(r, why)| *r == format!("notify:{}", runs[1]) && why.contains(&runs[1])),
+        "{report}"
+    );
+}
+
 common::on_both_stores!(
+    a_child_run_deleted_whole_fails_verification_of_its_parent,
+    a_deleted_notification_chain_and_a_deleted_notified_run_fail_verification,
     a_changed_event_version_is_said_not_to_verify_not_to_be_newer,
     the_verified_count_beside_a_failure_counts_runs_apart_from_other_chains,
     a_run_whose_events_were_all_deleted_fails_verification_by_its_index_row,

@@ -39,6 +39,8 @@ pub struct LoggedOutput {
     pub blake3: String,
     /// The identity of the home that wrote it.
     pub home: Option<String>,
+    /// Where that home is (its folder, absolute).
+    pub home_dir: Option<String>,
     /// Bytes the attempt printed that could not be written to the file, and why (the file
     /// is recorded as it is, marked incomplete).
     pub lost: Option<(u64, String)>,

@@ -1165,6 +1165,7 @@ fn finish_attempt(
             bytes: log.bytes,
             blake3: log.blake3,
             home: log.home,
+            home_dir: log.home_dir,
             lost_bytes: log.lost.as_ref().map(|(n, _)| *n),
             lost_reason: log.lost.map(|(_, why)| why),
         });

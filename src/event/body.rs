@@ -606,6 +606,12 @@ pub enum Event {
         /// so that `log verify` can tell a file this home lost from one kept elsewhere.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         home: Option<String>,
+        /// Where that home was when it wrote the file (its folder, absolute): so that a file
+        /// missing here is looked for in the home that wrote it, on this machine, and a home
+        /// whose `home.id` was deleted or replaced is still known as the one that wrote it
+        /// (`execute::belongs_here`). Event version 9.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        home_dir: Option<String>,
         /// The file is incomplete: this many bytes the attempt printed could not be written to
         /// it (a full disk), so its output is missing from the file, which holds `bytes` (whose
         /// size and hash are recorded as it is). Event version 5.
@@ -851,11 +857,14 @@ impl Event {
     /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
     /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`; 5, `attempt_log.lost_bytes`
     /// (an incomplete file); 6, `run_resumed.enable_rollback`; 7, `condition_started`; 8,
-    /// `run_resumed.claude`.
+    /// `run_resumed.claude`; 9, `attempt_log.home_dir`.
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
         match self {
+            Event::AttemptLog {
+                home_dir: Some(_), ..
+            } => 9,
             Event::RunResumed {
                 claude: Some(_), ..
             } => 8,

@@ -234,18 +234,46 @@ pub fn home_id_to_write(home: &Path) -> Option<String> {
     Some(id)
 }
 
-/// Where an attempt's file was written, as its events say: the home (`attempt_log.home`)
-/// and the host it ran on (its worker's claim, else the run's driver then).
+/// The folder of `home` as `attempt_log.home_dir` records it: absolute, its links resolved
+/// (so that the same home is named the same however it was reached). `None` if it cannot be
+/// found (the home is not made yet) or is no UTF-8.
+pub fn home_dir(home: &Path) -> Option<String> {
+    std::fs::canonicalize(home)
+        .ok()
+        .and_then(|p| p.into_os_string().into_string().ok())
+}
+
+/// Where an attempt's file was written, as its events say: the home (`attempt_log.home`),
+/// its folder then (`attempt_log.home_dir`) and the host it ran on (its worker's claim, else
+/// the run's driver then).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WrittenBy<'a> {
     pub home: Option<&'a str>,
+    pub dir: Option<&'a str>,
     pub host: Option<&'a str>,
+}
+
+/// Whose an attempt's file is, as `log verify` judges one it does not find in this home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Whose {
+    /// This home's: its absence is a loss, for this reason ("this home wrote it …").
+    Here(String),
+    /// Another home's on this machine, shown to be there (the folder its event records holds
+    /// the `home.id` it records): the file is checked in that home.
+    OtherHome(std::path::PathBuf),
+    /// Not on this machine (written on another host): not checkable here.
+    Elsewhere,
+    /// Written on this machine by a home that cannot be shown to exist: its absence is a
+    /// loss, for this reason.
+    Unproven(String),
 }
 
 /// This home, as `belongs_here` compares with `WrittenBy`.
 #[derive(Debug, Clone)]
 pub struct ThisHome {
     pub id: Option<String>,
+    /// Its folder, as `home_dir` names it.
+    pub dir: Option<String>,
     pub host: String,
     /// The log is a SQLite file (so its attempts ran here unless they say otherwise).
     pub sqlite: bool,
@@ -255,6 +283,7 @@ impl ThisHome {
     pub fn of(home: &Path, sqlite: bool) -> ThisHome {
         ThisHome {
             id: home_id(home),
+            dir: home_dir(home),
             host: super::hostname(),
             sqlite,
         }
@@ -262,7 +291,7 @@ impl ThisHome {
 }
 
 /// Whether an attempt's file belongs in this home, so that its absence is a loss rather than a
-/// file kept elsewhere. Where its event names the home that wrote it, exactly when that is
+/// file kept elsewhere (`whose`: this home's, or a home that cannot be shown to exist). Where its event names the home that wrote it, exactly when that is
 /// this home (its `home.id`): a log copied to another home or machine (`log copy`, or the
 /// database file itself) is read there as "not here", and this home's own files are missed
 /// however many are deleted — a run's whole `logs/<run>/` folder, or `logs/` — as long as
@@ -270,11 +299,64 @@ impl ThisHome {
 /// here, and the attempt ran on this host or, where no host was recorded, the log is a local
 /// SQLite home's; deleting a run's whole folder then reads as "not here".
 pub fn belongs_here(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome) -> bool {
-    if let Some(writer) = by.home {
-        return this.id.as_deref() == Some(writer);
+    matches!(
+        whose(home, file, by, this),
+        Whose::Here(_) | Whose::Unproven(_)
+    )
+}
+
+/// Whose the file `file` is, that is not in this home (`Whose`). Where its event names the
+/// home that wrote it: this home's when it names this home's identity, or (an attempt run on
+/// this host: another host may have a home at the same folder) this home's folder
+/// (its `home.id` deleted or replaced since: the identity is a file, the folder recorded in
+/// the hash chain is not); another home's on this machine only when the folder recorded holds
+/// that identity (then the file is checked there); not on this machine when another host ran
+/// the attempt; otherwise unproven — a home nobody can find, which is what deleting `home.id`
+/// with the files made before. Events from before homes had an identity are judged by the
+/// run's folder and the host (`belongs_here`).
+pub fn whose(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome) -> Whose {
+    let on_this_host = by.host.map_or(this.sqlite, |host| host == this.host);
+    let Some(writer) = by.home else {
+        let folder_here = home.join(file).parent().is_some_and(Path::is_dir);
+        return match folder_here && on_this_host {
+            true => Whose::Here(String::new()),
+            false => Whose::Elsewhere,
+        };
+    };
+    if this.id.as_deref() == Some(writer) {
+        return Whose::Here(format!("this home wrote it (home.id {writer})"));
     }
-    let folder_here = home.join(file).parent().is_some_and(Path::is_dir);
-    folder_here && by.host.map_or(this.sqlite, |host| host == this.host)
+    let now = match &this.id {
+        Some(id) => format!("its {HOME_ID_FILE} now holds {id}"),
+        None => format!("its {HOME_ID_FILE} is missing"),
+    };
+    // Another host's home may well have the same folder: the folder names a home of this
+    // host only.
+    if !on_this_host {
+        return Whose::Elsewhere;
+    }
+    if let (Some(dir), Some(here)) = (by.dir, this.dir.as_deref())
+        && dir == here
+    {
+        return Whose::Here(format!(
+            "this home ({dir}) wrote it as home.id {writer}, and {now}: {HOME_ID_FILE} was deleted or replaced since, so nothing here can vouch for the file elsewhere (restore {HOME_ID_FILE} to {writer} if it was lost by mistake)"
+        ));
+    }
+    match by.dir {
+        Some(dir) if home_id(Path::new(dir)).as_deref() == Some(writer) => {
+            Whose::OtherHome(Path::new(dir).to_path_buf())
+        }
+        Some(dir) => Whose::Unproven(format!(
+            "the home that wrote it on this machine (home.id {writer}, at {dir}) is not there ({dir} {}), and this home is not it ({now})",
+            match Path::new(dir).is_dir() {
+                true => format!("holds no {HOME_ID_FILE} {writer}"),
+                false => "is gone".to_string(),
+            }
+        )),
+        None => Whose::Unproven(format!(
+            "the home that wrote it on this machine (home.id {writer}; its folder was not recorded then) cannot be found, and this home is not it ({now})"
+        )),
+    }
 }
 
 /// The host each attempt of a run ran on, by `(step, attempt)`: the worker that claimed it, or
@@ -316,8 +398,9 @@ pub struct AttemptLogsChecked {
     /// Files not in this home (another host's attempts, another home's, or a log copied
     /// without them).
     pub absent: u64,
-    /// Of `absent`, those whose attempts ran on this machine, in another home sharing the log.
-    pub absent_other_home: u64,
+    /// Of `checked`, those found in another home on this machine sharing the log, the one
+    /// that wrote them (`Whose::OtherHome`).
+    pub other_home: u64,
     /// The first file that differs from its event.
     pub first_bad: Option<BadEvent>,
 }
@@ -349,6 +432,7 @@ pub fn check_attempt_logs(
             bytes,
             blake3,
             home: writer,
+            home_dir: writer_dir,
             ..
         } = &rec.event
         {
@@ -371,26 +455,39 @@ pub fn check_attempt_logs(
                     let ran_on = hosts[&rec.run_id].get(&(step.clone(), *attempt));
                     let by = WrittenBy {
                         home: writer.as_deref(),
+                        dir: writer_dir.as_deref(),
                         host: ran_on.map(String::as_str),
                     };
-                    if belongs_here(home, file, by, &this) {
-                        let whose = match writer {
-                            Some(id) => format!("this home wrote it (home.id {id})"),
-                            None => format!(
-                                "attempt {attempt} of `{step}` ran on this host ({})",
-                                ran_on.map_or(this.host.as_str(), String::as_str)
-                            ),
-                        };
+                    let missing = |whose: String| {
                         LogFileCheck::Differs(format!(
-                            "{file} is missing: {whose} and the log recorded {bytes} bytes of its output"
+                            "{file} is missing: {whose}; the log recorded {bytes} bytes of its output"
                         ))
-                    } else {
-                        // Not this home's, though its attempt ran on this machine: another
-                        // home's sharing the log.
-                        if ran_on.is_some_and(|h| *h == this.host) {
-                            found.absent_other_home += 1;
+                    };
+                    match whose(home, file, by, &this) {
+                        Whose::Here(why) if why.is_empty() => missing(format!(
+                            "attempt {attempt} of `{step}` ran on this host ({})",
+                            ran_on.map_or(this.host.as_str(), String::as_str)
+                        )),
+                        Whose::Here(why) | Whose::Unproven(why) => missing(why),
+                        // Checked in the home that wrote it, on this machine.
+                        Whose::OtherHome(there) => {
+                            match check_attempt_log(&there, file, *bytes, blake3) {
+                                LogFileCheck::AsRecorded => {
+                                    found.other_home += 1;
+                                    LogFileCheck::AsRecorded
+                                }
+                                LogFileCheck::Absent => missing(format!(
+                                    "neither here nor in the home that wrote it ({}, home.id {})",
+                                    there.display(),
+                                    writer.as_deref().unwrap_or_default()
+                                )),
+                                LogFileCheck::Differs(why) => LogFileCheck::Differs(format!(
+                                    "in the home that wrote it ({}): {why}",
+                                    there.display()
+                                )),
+                            }
                         }
-                        LogFileCheck::Absent
+                        Whose::Elsewhere => LogFileCheck::Absent,
                     }
                 }
                 other => other,
@@ -491,7 +588,9 @@ fn disowned_file(
 
 #[cfg(test)]
 mod tests {
-    use super::{ThisHome, WrittenBy, belongs_here, home_id, home_id_to_write};
+    use super::{
+        ThisHome, Whose, WrittenBy, belongs_here, home_dir, home_id, home_id_to_write, whose,
+    };
 
     /// Without a recorded home (events from before homes had an identity), an attempt's file
     /// belongs here when its run's log folder is in this home and it ran on this host,
@@ -505,10 +604,15 @@ mod tests {
         let file = "logs/R/step-1-attempt-1.log";
         let this = |sqlite| ThisHome {
             id: None,
+            dir: None,
             host: "here".into(),
             sqlite,
         };
-        let on = |host| WrittenBy { home: None, host };
+        let on = |host| WrittenBy {
+            home: None,
+            dir: None,
+            host,
+        };
         assert!(belongs_here(&home, file, on(Some("here")), &this(false)));
         assert!(belongs_here(&home, file, on(Some("here")), &this(true)));
         assert!(!belongs_here(&home, file, on(Some("there")), &this(true)));
@@ -533,12 +637,14 @@ mod tests {
         assert_eq!(home_id_to_write(&home).as_deref(), Some(id.as_str()));
         let this = ThisHome {
             id: home_id(&home),
+            dir: home_dir(&home),
             host: "here".into(),
             sqlite: true,
         };
         let gone = "logs/GONE/step-1-attempt-1.log";
         let by = |home| WrittenBy {
             home,
+            dir: None,
             host: Some("there"),
         };
         assert!(belongs_here(&home, gone, by(Some(&id)), &this));
@@ -551,5 +657,52 @@ mod tests {
         let elsewhere = ThisHome { id: None, ..this };
         assert!(!belongs_here(&home, gone, by(Some(&id)), &elsewhere));
         std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    /// A file written on this machine by a home that is not this one is another home's only
+    /// where the folder its event records holds that home's identity; this home's own folder
+    /// recorded makes it this home's whatever its `home.id` now says (deleted or replaced);
+    /// a folder gone or holding another identity proves no home: a loss.
+    #[test]
+    fn a_missing_home_id_never_makes_this_homes_files_another_homes() {
+        let root = std::env::temp_dir().join(format!("cortex-whose-{}", std::process::id()));
+        let (here, other) = (root.join("here"), root.join("other"));
+        std::fs::create_dir_all(&here).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let theirs = home_id_to_write(&other).unwrap();
+        let file = "logs/R/step-1-attempt-1.log";
+        let this = ThisHome::of(&here, true);
+        assert_eq!(this.id, None);
+        let mine = home_dir(&here).unwrap();
+        let by = |home, dir| WrittenBy {
+            home: Some(home),
+            dir: Some(dir),
+            host: Some(this.host.as_str()),
+        };
+        let ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+        assert!(matches!(
+            whose(&here, file, by(ulid, &mine), &this),
+            Whose::Here(_)
+        ));
+        let there = home_dir(&other).unwrap();
+        assert_eq!(
+            whose(&here, file, by(&theirs, &there), &this),
+            Whose::OtherHome(std::path::PathBuf::from(&there))
+        );
+        assert!(matches!(
+            whose(&here, file, by(ulid, &there), &this),
+            Whose::Unproven(_)
+        ));
+        let gone = root.join("gone").display().to_string();
+        assert!(matches!(
+            whose(&here, file, by(ulid, &gone), &this),
+            Whose::Unproven(_)
+        ));
+        let on_another_host = WrittenBy {
+            host: Some("another-host"),
+            ..by(ulid, &gone)
+        };
+        assert_eq!(whose(&here, file, on_another_host, &this), Whose::Elsewhere);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

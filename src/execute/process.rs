@@ -75,6 +75,8 @@ pub struct LogTarget {
     pub name: String,
     /// The identity of the home it is written in (`attempt_logs::home_id`).
     pub home: Option<String>,
+    /// That home's folder, absolute (`attempt_logs::home_dir`).
+    pub home_dir: Option<String>,
     /// The run it is of: its output is shipped into a log that keeps it too
     /// (`output_mirror`, PostgreSQL), under `name`.
     pub run_id: String,
@@ -88,6 +90,7 @@ struct LogWriter {
     bytes: u64,
     name: String,
     home: Option<String>,
+    home_dir: Option<String>,
     /// The first write that failed (a full disk): the lines it held are lost from the file,
     /// and the ones after are still written (the disk may have room again).
     failed: Option<String>,
@@ -130,6 +133,7 @@ impl LogWriter {
             bytes: 0,
             name: target.name.clone(),
             home: target.home.clone(),
+            home_dir: target.home_dir.clone(),
             failed: None,
             shipping: super::output_mirror::Shipping::start(&target.run_id, &target.name),
         })
@@ -225,6 +229,7 @@ impl LogWriter {
             bytes,
             blake3,
             home: self.home,
+            home_dir: self.home_dir,
             lost,
             path: Some(self.path),
         })
@@ -1308,6 +1313,7 @@ mod tests {
             path: dir.path().join("out.log"),
             name: "out.log".into(),
             home: None,
+            home_dir: None,
             run_id: "R".into(),
         });
         let (mut shown, mut noted) = (0u64, 0u64);

@@ -324,6 +324,7 @@ impl Runner {
                     path: self.home.join(&log_name),
                     name: log_name,
                     home: super::attempt_logs::home_id_to_write(&self.home),
+                    home_dir: super::attempt_logs::home_dir(&self.home),
                     run_id: state.run_id.clone(),
                 }),
             },

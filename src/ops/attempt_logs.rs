@@ -27,8 +27,9 @@ struct Shown {
     interrupted: bool,
     /// What its `attempt_log` recorded: size and blake3.
     recorded: Option<(u64, String)>,
-    /// The home that wrote its file, as its `attempt_log` records it.
+    /// The home that wrote its file, and its folder, as its `attempt_log` records them.
     writer: Option<String>,
+    writer_dir: Option<String>,
     /// What its `attempt_log` says did not reach the file: bytes, and why.
     lost: Option<(u64, String)>,
     /// The tail its end kept in the log.
@@ -38,6 +39,9 @@ struct Shown {
     ran_process: bool,
     /// A `uses:` step's attempt: the child run it ran.
     child: Option<String>,
+    /// Its attempt ended naming a child run the log does not hold (its events were removed:
+    /// `log verify` fails on the link).
+    child_missing: bool,
     /// The host it ran on (its worker's, else its driver's).
     host: Option<String>,
     /// Its output as the log keeps it (PostgreSQL), where its file is not in this home:
@@ -281,10 +285,12 @@ impl<'a> Tracker<'a> {
                         interrupted: false,
                         recorded: None,
                         writer: None,
+                        writer_dir: None,
                         lost: None,
                         tail: String::new(),
                         ran_process: false,
                         child: None,
+                        child_missing: false,
                         host,
                         copy: None,
                     });
@@ -296,6 +302,7 @@ impl<'a> Tracker<'a> {
                     bytes,
                     blake3,
                     home,
+                    home_dir,
                     lost_bytes,
                     lost_reason,
                 } => {
@@ -303,6 +310,7 @@ impl<'a> Tracker<'a> {
                         s.file.clone_from(file);
                         s.recorded = Some((*bytes, blake3.clone()));
                         s.writer.clone_from(home);
+                        s.writer_dir.clone_from(home_dir);
                         s.lost = lost_bytes.map(|n| (n, lost_reason.clone().unwrap_or_default()));
                     }
                 }
@@ -364,6 +372,16 @@ impl<'a> Tracker<'a> {
                 && link.attempt == s.attempt
             {
                 s.child = Some(link.run_id.clone());
+            }
+            // Once its attempt ended the child run is in the log (its `run_started` comes
+            // before the parent's step ends): one not there was removed.
+            if s.ended
+                && !s.child_missing
+                && let Some(child) = &s.child
+                && !events.is_empty()
+                && store.hash_at(child, 0)?.is_none()
+            {
+                s.child_missing = true;
             }
         }
         Ok(events.len())
@@ -501,6 +519,17 @@ impl<'a> Tracker<'a> {
     /// What `cortex logs` says of an attempt whose file it cannot print (none: nothing to say
     /// yet, or ever — a prompt step's attempt runs nothing here).
     fn without_file(&self, s: &Shown) -> Option<(serde_json::Value, String)> {
+        if let Some(child) = &s.child
+            && s.child_missing
+        {
+            return Some((
+                serde_json::json!({"status": "child_run_missing", "child_run_id": child}),
+                format!(
+                    "(ran child run {child}, which the log does not hold: its events were removed since; {} says what else is missing)\n",
+                    self.cmd(&["log", "verify"])
+                ),
+            ));
+        }
         if let Some(child) = &s.child {
             return Some((
                 serde_json::json!({"status": "child_run", "child_run_id": child}),
@@ -523,6 +552,7 @@ impl<'a> Tracker<'a> {
         if let Some((bytes, blake3)) = &s.recorded {
             let by = crate::execute::WrittenBy {
                 home: s.writer.as_deref(),
+                dir: s.writer_dir.as_deref(),
                 host: s.host.as_deref(),
             };
             let here = crate::execute::belongs_here(&self.home, &s.file, by, &self.this);
@@ -545,15 +575,20 @@ impl<'a> Tracker<'a> {
                         s.file,
                         self.home.display(),
                         self.this.host,
-                        // The log names the home that wrote it by its identity, not its path:
-                        // the folder whose `home.id` holds it.
-                        s.writer
-                            .as_deref()
-                            .map(|id| format!(
+                        // The log names the home that wrote it by its identity, and (since
+                        // event version 9) its folder.
+                        match (s.writer.as_deref(), s.writer_dir.as_deref()) {
+                            (Some(id), Some(dir)) => format!(
+                                " (the home at {}, whose {} holds {id})",
+                                crate::render::shell_quote(dir),
+                                crate::execute::HOME_ID_FILE
+                            ),
+                            (Some(id), None) => format!(
                                 " (the home whose {} holds {id})",
                                 crate::execute::HOME_ID_FILE
-                            ))
-                            .unwrap_or_default()
+                            ),
+                            _ => String::new(),
+                        }
                     )),
                 )
             } else {

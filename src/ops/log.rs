@@ -413,12 +413,12 @@ fn check_log(
                     report.fail(bad);
                     checked += found.checked;
                     absent += found.absent;
-                    other_home += found.absent_other_home;
+                    other_home += found.other_home;
                 }
                 None => {
                     checked += found.checked;
                     absent += found.absent;
-                    other_home += found.absent_other_home;
+                    other_home += found.other_home;
                 }
             }
         }
@@ -455,6 +455,7 @@ fn check_log(
             report.fail(bad);
         }
     }
+    check_links(store, &mut report, run_id)?;
     // A row of the index whose run has no events at all is a run whose events were removed:
     // no chain leads to it, so it is looked for whatever else failed.
     if run_id.is_none() {
@@ -470,6 +471,87 @@ fn check_log(
         }
     }
     Ok(report)
+}
+
+/// Hold every link between chains that a verified event holds (`store::Link`: a parent's
+/// child run, a child's parent, a notification chain's run, a schedule's started run) to the
+/// chains the log holds, and every run whose definition notifies and whose end made a delivery
+/// due to its notification chain `notify:RUN`: a chain removed whole (its events, its index
+/// row) leaves no gap in any chain, but the chains that name it say it is gone. Checked
+/// against the set of chains read (the whole log), or chain by chain (one run).
+fn check_links(
+    store: &dyn EventStore,
+    report: &mut crate::store::VerifyReport,
+    run_id: Option<&str>,
+) -> Result<(), CommandError> {
+    use std::collections::HashSet;
+    let seen: HashSet<String> = report
+        .heads
+        .iter()
+        .map(|(r, _)| r.clone())
+        .chain(report.failures.iter().map(|f| f.run_id.clone()))
+        .collect();
+    let mut asked: std::collections::HashMap<String, bool> = Default::default();
+    let mut holds = |chain: &str| -> Result<bool, CommandError> {
+        if seen.contains(chain) {
+            return Ok(true);
+        }
+        if run_id.is_none() {
+            return Ok(false);
+        }
+        if let Some(known) = asked.get(chain) {
+            return Ok(*known);
+        }
+        let there = store.hash_at(chain, 0)?.is_some();
+        asked.insert(chain.to_string(), there);
+        Ok(there)
+    };
+    let links = std::mem::take(&mut report.links);
+    for link in &links {
+        if report.failed(&link.from) || holds(&link.to)? {
+            continue;
+        }
+        report.fail(crate::store::BadEvent {
+            run_id: link.from.clone(),
+            seq: link.seq,
+            reason: format!(
+                "it names {} {}, which the log does not hold: its events were removed (a chain removed whole leaves no gap in its own chain, only in those that name it)",
+                link.what, link.to
+            ),
+        });
+    }
+    let notifying = std::mem::take(&mut report.notifying);
+    for run in &notifying {
+        let stream = crate::execute::notify_stream(run);
+        if report.failed(run) || holds(&stream)? {
+            continue;
+        }
+        let state = crate::execute::load_state(store, run)?;
+        let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+            continue;
+        };
+        let due = crate::plan::notifications_due(
+            &state,
+            notify.on_failure.len(),
+            notify.on_finish.len(),
+            &[],
+        );
+        if due.is_empty() {
+            continue;
+        }
+        let end = crate::plan::end_of(&state).unwrap_or("ended");
+        report.fail(crate::store::BadEvent {
+            run_id: run.clone(),
+            seq: state.events.saturating_sub(1).min(i64::MAX as u64) as i64,
+            reason: format!(
+                "its `notify:` was due when it came to its end ({end}, {}), and the log holds no notification chain {stream}: its deliveries were removed, or none was ever recorded (its driver killed before the first was; then status lists them pending)",
+                crate::render::count(due.len(), "notification")
+            ),
+        });
+    }
+    report.links = links;
+    report.notifying = notifying;
+    Ok(())
 }
 
 /// `log verify` (the whole log) as `cortex serve` answers it where its log is not made yet (a

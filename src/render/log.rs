@@ -519,18 +519,16 @@ fn intact_note(report: &VerifyReport) -> String {
     }
 }
 
-/// The attempt logs `log verify` could not check here: those of another home on this machine
-/// (its own `log verify` checks them), and those not on this machine at all. Before, every one
-/// was said "not on this machine (written on another host…)", of files written on this machine
-/// in another home.
+/// Where `log verify` checked attempt logs other than in this home (in another home on this
+/// machine, the one that wrote them), and those it could not check here: not on this machine
+/// at all.
 fn absent_note(report: &crate::store::VerifyReport) -> String {
-    let absent = report.attempt_logs_absent.unwrap_or(0);
-    let other_home = report.attempt_logs_other_home.unwrap_or(0).min(absent);
-    let elsewhere = absent - other_home;
+    let elsewhere = report.attempt_logs_absent.unwrap_or(0);
+    let other_home = report.attempt_logs_other_home.unwrap_or(0);
     let mut note = String::new();
     if other_home > 0 {
         note.push_str(&format!(
-            "\n   {} in another home on this machine sharing the log (`cortex log verify` run with that home checks them): their hashes are in the log, unchecked here",
+            "\n   {} of them checked in another home on this machine sharing the log, the one that wrote them",
             super::count(other_home as usize, "attempt log file")
         ));
     }

@@ -1953,7 +1953,7 @@ impl EventStore for PostgresStore {
                 None => Vec::new(),
             };
             let mut rows = c.client.query_raw(&s, params)?;
-            let mut verifier = super::Verifier::default();
+            let mut verifier = super::Verifier::auditing();
             while let Some(row) = rows.next()? {
                 with_row_ref(&row, |r| verifier.check(r))?;
             }

@@ -1586,7 +1586,7 @@ impl EventStore for SqliteStore {
             None => stmt.query([]),
         }
         .map_err(map_err)?;
-        let mut verifier = super::Verifier::default();
+        let mut verifier = super::Verifier::auditing();
         while let Some(r) = rows.next().map_err(map_err)? {
             with_row_ref(r, |row| verifier.check(row))?;
         }

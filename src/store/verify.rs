@@ -53,8 +53,9 @@ pub struct VerifyReport {
     /// the log, or a log copied without its `logs/` folder): recorded, but not checkable here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_logs_absent: Option<u64>,
-    /// Of `attempt_logs_absent`, the files of attempts run on this machine in another home
-    /// sharing the log (its own `log verify` checks them).
+    /// Of `attempt_logs`, the files checked in another home on this machine sharing the log:
+    /// the one that wrote them, found at the folder their events record holding the identity
+    /// they record (`execute::Whose::OtherHome`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_logs_other_home: Option<u64>,
     /// Events whose chain verifies but that this cortex cannot decode, because a newer cortex
@@ -71,6 +72,29 @@ pub struct VerifyReport {
     /// The head hash of every run checked, in run order.
     #[serde(skip)]
     pub heads: Vec<(String, String)>,
+    /// Every other chain a verified event names (`Link`), gathered as the chains are read
+    /// (`Verifier::auditing`): `log verify` holds each to the chains the log holds.
+    #[serde(skip)]
+    pub links: Vec<Link>,
+    /// The runs whose `run_started` (verified) gives their definition a `notify:`: their
+    /// deliveries, once due, are recorded in `notify:RUN`.
+    #[serde(skip)]
+    pub notifying: Vec<String>,
+}
+
+/// A chain named by a verified event of another: a parent's `child_started`,
+/// `child_waiting` or `child` attempt end names its child run, a child's `run_started` its
+/// parent, a notification chain `notify:RUN` its run, a schedule's `scheduled_run` the run
+/// it started. The log must hold the chain named, or the link points at a run removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The chain whose event names it, and that event's seq.
+    pub from: String,
+    pub seq: i64,
+    /// The chain named.
+    pub to: String,
+    /// What names it (`child_started`, "its parent", …), as said when it is missing.
+    pub what: &'static str,
 }
 
 /// The stored bytes of one event row, borrowed from wherever they are (a database cursor, a
@@ -115,6 +139,9 @@ pub struct Verifier {
     current_bad: bool,
     expected_seq: i64,
     prev: Vec<u8>,
+    /// Gather the links between chains (`Link`) as rows verify: `log verify`'s, not a
+    /// reader's (`store::fold`), which reads one run.
+    links: bool,
 }
 
 /// Whether the chain `id` is a run's (else an internal stream: notification deliveries, a
@@ -142,16 +169,28 @@ impl Default for Verifier {
                 unreadable: Vec::new(),
                 file_damaged: None,
                 heads: Vec::new(),
+                links: Vec::new(),
+                notifying: Vec::new(),
             },
             current: None,
             current_bad: false,
             expected_seq: 0,
             prev: GENESIS.to_vec(),
+            links: false,
         }
     }
 }
 
 impl Verifier {
+    /// A verifier for `log verify`: it also gathers the links between chains (`Link`) from
+    /// the rows that verify, looking into only the few event types that hold one.
+    pub fn auditing() -> Verifier {
+        Verifier {
+            links: true,
+            ..Verifier::default()
+        }
+    }
+
     /// A verifier of one run's chain from `seq` on, the event before it having hash `prev`
     /// (raw bytes): what a reader that starts from a snapshot checks — the events after the
     /// snapshot, each linked to the one before, the first to the snapshot's own event.
@@ -186,6 +225,16 @@ impl Verifier {
             self.expected_seq = 0;
             self.prev.clear();
             self.prev.extend_from_slice(&GENESIS);
+            if self.links
+                && let Some(run) = row.run_id.strip_prefix(b"notify:")
+            {
+                self.report.links.push(Link {
+                    from: String::from_utf8_lossy(row.run_id).into_owned(),
+                    seq: row.seq,
+                    to: String::from_utf8_lossy(run).into_owned(),
+                    what: "the run whose notification deliveries it records",
+                });
+            }
         }
         self.report.events += 1;
         if self.current_bad {
@@ -225,10 +274,100 @@ impl Verifier {
             });
             return false;
         }
+        if self.links {
+            self.gather_links(row);
+        }
         self.prev.clear();
         self.prev.extend_from_slice(row.hash);
         self.expected_seq += 1;
         true
+    }
+
+    /// The links to other chains a verified row holds (`Link`). Only the event types that
+    /// can hold one are looked into, and of the common ones (`run_started`, a step's end)
+    /// only a body that holds the key is decoded: the pass stays as fast as the hashing.
+    fn gather_links(&mut self, row: RowRef<'_>) {
+        use memchr::memmem::find;
+        let kind = row.type_name;
+        let holds = |key: &[u8]| find(row.body, key).is_some();
+        let candidate = match kind {
+            b"child_started" | b"child_waiting" | b"scheduled_run" => true,
+            b"run_started" => {
+                if holds(b"\"notify\"") {
+                    self.notify_candidate(row);
+                }
+                holds(b"\"parent\"")
+            }
+            b"step_succeeded" | b"step_failed" | b"compensation_failed" => holds(b"\"child\""),
+            _ => false,
+        };
+        if !candidate {
+            return;
+        }
+        let (Ok(type_name), Ok(body)) = (std::str::from_utf8(kind), std::str::from_utf8(row.body))
+        else {
+            return;
+        };
+        let version = row.version.clamp(0, u32::MAX as i64) as u32;
+        // An event that does not decode is said by the check of what decodes.
+        let Ok(event) = crate::event::decode(version, type_name, body) else {
+            return;
+        };
+        use crate::event::{AttemptEnd, Event};
+        let (to, what) = match event {
+            Event::ChildStarted { run_id, .. } => (run_id, "its child run (child_started)"),
+            Event::ChildWaiting { run_id, .. } => (run_id, "its child run (child_waiting)"),
+            Event::ScheduledRun {
+                run_id: Some(run_id),
+                ..
+            } => (run_id, "the run it started (scheduled_run)"),
+            Event::RunStarted(started) => match started.parent {
+                Some(parent) => (parent.run_id, "its parent run (run_started.parent)"),
+                None => return,
+            },
+            Event::StepSucceeded {
+                end: AttemptEnd::Child { run_id, .. },
+                ..
+            }
+            | Event::StepFailed {
+                end: AttemptEnd::Child { run_id, .. },
+                ..
+            }
+            | Event::CompensationFailed {
+                end: AttemptEnd::Child { run_id, .. },
+                ..
+            } => (run_id, "its child run (the step's end)"),
+            _ => return,
+        };
+        self.report.links.push(Link {
+            from: String::from_utf8_lossy(row.run_id).into_owned(),
+            seq: row.seq,
+            to,
+            what,
+        });
+    }
+
+    /// Note the run if its `run_started` gives its definition a non-empty `notify:`.
+    fn notify_candidate(&mut self, row: RowRef<'_>) {
+        let Ok(body) = std::str::from_utf8(row.body) else {
+            return;
+        };
+        #[derive(serde::Deserialize)]
+        struct Started {
+            definition: serde_json::Value,
+        }
+        let Ok(started) = serde_json::from_str::<Started>(body) else {
+            return;
+        };
+        let notify = &started.definition["notify"];
+        let any = ["on_failure", "on_finish"]
+            .iter()
+            .any(|k| notify[*k].as_array().is_some_and(|l| !l.is_empty()));
+        if any {
+            self.report
+                .notifying
+                .push(String::from_utf8_lossy(row.run_id).into_owned());
+        }
     }
 
     fn close_run(&mut self) {
@@ -270,7 +409,7 @@ impl VerifyReport {
 
 /// Verify rows ordered by (run_id, seq) (see `Verifier`).
 pub fn verify_rows(rows: &[RawRow]) -> VerifyReport {
-    let mut verifier = Verifier::default();
+    let mut verifier = Verifier::auditing();
     for row in rows {
         verifier.check(row.as_ref());
     }
