@@ -540,14 +540,18 @@ fn check_links(
             continue;
         }
         let end = crate::plan::end_of(&state).unwrap_or("ended");
-        report.fail(crate::store::BadEvent {
-            run_id: run.clone(),
-            seq: state.events.saturating_sub(1).min(i64::MAX as u64) as i64,
-            reason: format!(
-                "its `notify:` was due when it came to its end ({end}, {}), and the log holds no notification chain {stream}: its deliveries were removed, or none was ever recorded (its driver killed before the first was; then status lists them pending)",
-                crate::render::count(due.len(), "notification")
-            ),
-        });
+        // Not a failure: a driver killed between the run's end and its first delivery's
+        // record leaves the same log as a removed chain. Said beside the verdict.
+        report
+            .notifications_unrecorded
+            .push(crate::store::BadEvent {
+                run_id: run.clone(),
+                seq: state.events.saturating_sub(1).min(i64::MAX as u64) as i64,
+                reason: format!(
+                    "its `notify:` was due when it came to its end ({end}, {}), and the log holds no notification chain {stream}: its deliveries were removed, or its driver was killed before it recorded the first (then `status` lists them pending, and `resume --notify-only` delivers them)",
+                    crate::render::count(due.len(), "notification")
+                ),
+            });
     }
     report.links = links;
     report.notifying = notifying;

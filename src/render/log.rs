@@ -383,9 +383,26 @@ fn newer_note(report: &VerifyReport) -> String {
     out
 }
 
+/// The runs whose due notifications the log does not record (`notifications_unrecorded`):
+/// said, not failed.
+fn unrecorded_note(report: &VerifyReport) -> String {
+    report
+        .notifications_unrecorded
+        .iter()
+        .map(|u| {
+            format!(
+                "   ⚠ run {} (seq {}): {}\n",
+                super::terminal::terminal_safe(&u.run_id),
+                u.seq,
+                super::terminal::terminal_safe(&u.reason)
+            )
+        })
+        .collect()
+}
+
 /// The verdict of `log verify`.
 pub fn render_verify(report: &VerifyReport) -> String {
-    let chains = render_chains(report);
+    let chains = render_chains(report) + &unrecorded_note(report);
     match &report.file_damaged {
         None => chains,
         // The file's damage first; then what the chains that could be read say, never a ✅.

@@ -64,6 +64,12 @@ pub struct VerifyReport {
     /// further. Upgrade cortex to read them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<super::Unreadable>,
+    /// Runs whose `notify:` was due at their end and whose log holds no notification chain:
+    /// its deliveries were removed, or its driver was killed before it recorded the first
+    /// (status then lists them pending). The log cannot tell the two apart, so this is said
+    /// beside the verdict and does not fail it (one per run, at its last event).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications_unrecorded: Vec<BadEvent>,
     /// What SQLite's integrity check found wrong with the log's file (`log verify` of the
     /// whole log), if anything: a file whose pages, indexes or tables are damaged fails
     /// verification even where every chain it could read holds.
@@ -171,6 +177,7 @@ impl Default for Verifier {
                 heads: Vec::new(),
                 links: Vec::new(),
                 notifying: Vec::new(),
+                notifications_unrecorded: Vec::new(),
             },
             current: None,
             current_bad: false,
