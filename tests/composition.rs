@@ -2899,3 +2899,70 @@ steps:
         ]
     );
 }
+
+/// SPEC §4: pre-validation runs before anything else and a failure starts nothing. A child's
+/// `requires:` (from the run's snapshot of its `uses:` graph) is checked with its parent's, up
+/// front, named with the child. Before, the parent ran `a` (its side effect done) and only
+/// then failed in the child's own pre-validation.
+#[test]
+fn a_childs_unmet_prerequisites_refuse_the_parent_before_any_step_runs() {
+    let env = Env::new();
+    env.workflow(
+        "reqc",
+        "name: reqc\nrequires:\n  commands: [definitely-not-a-cmd]\n  env: [CORTEX_TEST_NEVER_SET_VAR]\nsteps:\n  - {name: c1, run: 'true'}\n",
+    );
+    env.workflow(
+        "reqmid",
+        "name: reqmid\nsteps:\n  - {name: m, uses: reqc}\n",
+    );
+    env.workflow(
+        "reqp",
+        "name: reqp\ninputs:\n  deep: {type: boolean, default: false}\nsteps:\n  - {name: a, run: echo a-side-effect >> side.log}\n  - name: c\n    if: \"!inputs.deep\"\n    uses: reqc\n  - name: d\n    if: inputs.deep\n    uses: reqmid\n",
+    );
+    let out = env.run(&["workflow", "run", "reqp"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    let text = out.text();
+    assert!(!env.file("side.log").exists(), "a ran: {text}");
+    assert!(
+        text.contains(
+            "workflow `reqc` (run by step `c` of `reqp`): required command `definitely-not-a-cmd` is not on PATH"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("workflow `reqc` (run by step `c` of `reqp`): required environment variable `CORTEX_TEST_NEVER_SET_VAR` is not set"),
+        "{text}"
+    );
+    // `d` does not run (its `if:` reads the inputs alone and does not hold): its child's
+    // prerequisites are not its run's.
+    assert!(!text.contains("reqmid"), "{text}");
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["status"], "pending", "{status}");
+    // With `deep`, the grandchild through `reqmid` is named down its chain.
+    let out = env.run(&["workflow", "run", "reqp", "--input", "deep=true"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    let text = out.text();
+    assert!(!env.file("side.log").exists(), "a ran: {text}");
+    assert!(
+        text.contains("workflow `reqc` (run by step `m` of `reqmid`, run by step `d` of `reqp`): required command `definitely-not-a-cmd`"),
+        "{text}"
+    );
+    assert!(!text.contains("step `c`"), "{text}");
+    // Met, the run goes through the child.
+    let bin = env.project().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("definitely-not-a-cmd"), "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        bin.join("definitely-not-a-cmd"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = env.run_with(
+        &["workflow", "run", "reqp"],
+        &[("CORTEX_TEST_NEVER_SET_VAR", "1"), ("PATH", &path)],
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(lines(&env.file("side.log")), ["a-side-effect"]);
+}
