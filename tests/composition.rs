@@ -2966,3 +2966,107 @@ fn a_childs_unmet_prerequisites_refuse_the_parent_before_any_step_runs() {
     assert_eq!(out.code, 0, "{}", out.text());
     assert_eq!(lines(&env.file("side.log")), ["a-side-effect"]);
 }
+
+const NESTED_KID: &str = "name: kid\nsteps:\n  - name: c1\n    run: echo c1 >> ran.log\n    rollback: echo undo-c1 >> ran.log; while [ ! -f go ]; do sleep 0.05; done\n  - name: c2\n    run: echo c2 >> ran.log\n    rollback: echo undo-c2 >> ran.log\n";
+const NESTED_PARENT: &str = "name: nest\nsteps:\n  - name: a\n    run: echo a >> ran.log\n    rollback: echo undo-a >> ran.log\n  - name: k\n    uses: kid\n    rollback: echo undo-k >> ran.log\n  - name: z\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n";
+
+/// The id of the child run of step `k` of the latest `nest` run.
+fn child_of_k(env: &Env) -> String {
+    env.status(Some("nest"))["steps"][1]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// SPEC §4: a rollback runs the rollback commands of the completed steps in reverse
+/// completion order. Compensating a completed `uses:` step compensates its child run's
+/// completed steps, newest first (recorded in the child's own log, which ends `rolled_back`),
+/// then the step's own `rollback:`. Before, only the parent's own rollbacks ran and the run
+/// still said `rolled_back`.
+#[test]
+fn rolling_back_past_a_uses_step_compensates_its_child_runs_steps_newest_first() {
+    let env = Env::new();
+    env.workflow("kid", NESTED_KID)
+        .workflow("nest", NESTED_PARENT);
+    std::fs::write(env.file("go"), "").unwrap();
+    let out = env.run(&["workflow", "run", "nest"]);
+    assert_eq!(
+        env.status(Some("nest"))["status"],
+        "rolled_back",
+        "{}",
+        out.text()
+    );
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["a", "c1", "c2", "undo-c2", "undo-c1", "undo-k", "undo-a"]
+    );
+    let kid = child_of_k(&env);
+    let child = env.status(Some(&kid));
+    assert_eq!(child["status"], "rolled_back", "{child}");
+    assert_eq!(child["parent"]["step"], "k");
+    let compensated: Vec<String> = env
+        .events(&kid)
+        .iter()
+        .filter(|e| e["type"] == "step_compensated")
+        .map(|e| e["body"]["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(compensated, ["c2", "c1"], "recorded in the child's own log");
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+/// The same rollback, its driver killed (-9) while the child's `c1` is being compensated:
+/// resuming the parent goes on with the child's rollback where its log says it is — `c2`
+/// (compensated before the kill) is not compensated again, the cut-off `c1` runs again (a
+/// compensation cut short runs again), then the parent's own — each completed step's
+/// compensation recorded exactly once.
+#[test]
+fn a_kill_mid_child_rollback_then_resume_compensates_each_step_exactly_once() {
+    let env = Env::new();
+    env.workflow("kid", NESTED_KID)
+        .workflow("nest", NESTED_PARENT);
+    killed_once_logged(&env, "nest", "undo-c1");
+    assert_eq!(env.status(Some("nest"))["status"], "interrupted");
+    std::fs::write(env.file("go"), "").unwrap();
+    let out = env.run(&["workflow", "resume", "nest"]);
+    assert_eq!(
+        env.status(Some("nest"))["status"],
+        "rolled_back",
+        "{}",
+        out.text()
+    );
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        [
+            "a", "c1", "c2", "undo-c2", "undo-c1", "undo-c1", "undo-k", "undo-a"
+        ],
+        "{}",
+        out.text()
+    );
+    let kid = child_of_k(&env);
+    assert_eq!(env.status(Some(&kid))["status"], "rolled_back");
+    let compensated: Vec<String> = env
+        .events(&kid)
+        .iter()
+        .filter(|e| e["type"] == "step_compensated")
+        .map(|e| e["body"]["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(compensated, ["c2", "c1"]);
+    let parent = env.status(Some("nest"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let compensated: Vec<String> = env
+        .events(&parent)
+        .iter()
+        .filter(|e| e["type"] == "step_compensated")
+        .map(|e| e["body"]["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(compensated, ["k", "a"]);
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
