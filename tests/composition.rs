@@ -3070,3 +3070,77 @@ fn a_kill_mid_child_rollback_then_resume_compensates_each_step_exactly_once() {
         true
     );
 }
+
+/// The process a report on a child's step drove the child on in (`workflow step complete`)
+/// killed (-9) while the child's next step ran: the parent, whose `uses:` step waits with
+/// that child, is not `⏳ waiting` (a person must act) but interrupted, naming the child
+/// run cut short and the step it ran, and its resume — the suggested way on — goes on with
+/// both. Before, the parent said `waiting` while its child said `interrupted`.
+#[test]
+fn a_parent_waiting_with_a_child_whose_driver_was_killed_shows_interrupted_and_its_resume() {
+    let env = Env::new();
+    env.workflow(
+        "gkid",
+        "name: gkid\nsteps:\n  - name: ask\n    prompt: approve it\n  - name: slow\n    run: echo slow >> ran.log; while [ ! -f go ]; do sleep 0.05; done\n",
+    )
+    .workflow(
+        "gpar",
+        "name: gpar\nsteps:\n  - name: k\n    uses: gkid\n  - name: after\n    run: echo after >> ran.log\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "gpar"]).code, 3);
+    let kid = env.status(Some("gpar"))["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut reporter = env
+        .command(&["workflow", "step", "complete", "ask", "--run", &kid])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("`slow` in ran.log", || {
+        lines(&env.file("ran.log")).contains(&"slow".to_string())
+    });
+    reporter.kill().unwrap(); // SIGKILL
+    reporter.wait().unwrap();
+    assert_eq!(env.status(Some(&kid))["status"], "interrupted");
+    let parent = env.status(Some("gpar"));
+    assert_eq!(parent["status"], "interrupted", "{parent}");
+    assert_eq!(
+        parent["steps"][0]["uses"]["child_interrupted"]["run_id"],
+        kid.as_str()
+    );
+    assert_eq!(
+        parent["steps"][0]["uses"]["child_interrupted"]["step"],
+        "slow"
+    );
+    let reason = parent["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("child run {kid}, whose driver died")),
+        "{reason}"
+    );
+    let first = &parent["next"][0]["argv"];
+    let argv: Vec<&str> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        argv.contains(&"resume") && argv.contains(&parent["run_id"].as_str().unwrap()),
+        "{first}"
+    );
+    let text = env.run(&["workflow", "status", "gpar"]).stdout;
+    assert!(text.contains("interrupted"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Interrupted below: the driver of child run {kid} died while `slow` ran"
+        )),
+        "{text}"
+    );
+    std::fs::write(env.file("go"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume", "gpar"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+    assert_eq!(lines(&env.file("ran.log")), ["slow", "slow", "after"]);
+    assert_eq!(env.status(Some(&kid))["status"], "completed");
+}
