@@ -111,12 +111,15 @@ pub fn children_requires(
 /// How a child is reached: the `uses:` steps down from the run, `(workflow, step, if)`.
 type Chain = Vec<(String, String, Option<String>)>;
 
+/// The value of one of the run's inputs, by name.
+type InputOf<'a> = &'a dyn Fn(&str) -> Option<crate::definition::expr::Value>;
+
 fn walk_children(
     start: &crate::event::RunStarted,
     workflow: &crate::definition::Workflow,
     working_dir: &Path,
     // The run's own inputs: only the top-most workflow's conditions are decided up front.
-    input: Option<&dyn Fn(&str) -> Option<crate::definition::expr::Value>>,
+    input: Option<InputOf<'_>>,
     chain: &mut Chain,
     seen: &mut std::collections::BTreeSet<(String, std::path::PathBuf)>,
     problems: &mut Vec<String>,
@@ -173,10 +176,7 @@ fn walk_children(
 
 /// Whether an `if:` expression holds, when it reads the run's inputs alone (None: it reads
 /// outputs or an item, or does not parse — decided only when its step is reached).
-fn inputs_only_condition(
-    text: &str,
-    input: &dyn Fn(&str) -> Option<crate::definition::expr::Value>,
-) -> Option<bool> {
+fn inputs_only_condition(text: &str, input: InputOf<'_>) -> Option<bool> {
     use crate::definition::expr;
     use crate::definition::template::Reference;
     let parsed = expr::parse(text).ok()?;
