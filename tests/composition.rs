@@ -2899,3 +2899,248 @@ steps:
         ]
     );
 }
+
+/// SPEC §4: pre-validation runs before anything else and a failure starts nothing. A child's
+/// `requires:` (from the run's snapshot of its `uses:` graph) is checked with its parent's, up
+/// front, named with the child. Before, the parent ran `a` (its side effect done) and only
+/// then failed in the child's own pre-validation.
+#[test]
+fn a_childs_unmet_prerequisites_refuse_the_parent_before_any_step_runs() {
+    let env = Env::new();
+    env.workflow(
+        "reqc",
+        "name: reqc\nrequires:\n  commands: [definitely-not-a-cmd]\n  env: [CORTEX_TEST_NEVER_SET_VAR]\nsteps:\n  - {name: c1, run: 'true'}\n",
+    );
+    env.workflow(
+        "reqmid",
+        "name: reqmid\nsteps:\n  - {name: m, uses: reqc}\n",
+    );
+    env.workflow(
+        "reqp",
+        "name: reqp\ninputs:\n  deep: {type: boolean, default: false}\nsteps:\n  - {name: a, run: echo a-side-effect >> side.log}\n  - name: c\n    if: \"!inputs.deep\"\n    uses: reqc\n  - name: d\n    if: inputs.deep\n    uses: reqmid\n",
+    );
+    let out = env.run(&["workflow", "run", "reqp"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    let text = out.text();
+    assert!(!env.file("side.log").exists(), "a ran: {text}");
+    assert!(
+        text.contains(
+            "workflow `reqc` (run by step `c` of `reqp`): required command `definitely-not-a-cmd` is not on PATH"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("workflow `reqc` (run by step `c` of `reqp`): required environment variable `CORTEX_TEST_NEVER_SET_VAR` is not set"),
+        "{text}"
+    );
+    // `d` does not run (its `if:` reads the inputs alone and does not hold): its child's
+    // prerequisites are not its run's.
+    assert!(!text.contains("reqmid"), "{text}");
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["status"], "pending", "{status}");
+    // With `deep`, the grandchild through `reqmid` is named down its chain.
+    let out = env.run(&["workflow", "run", "reqp", "--input", "deep=true"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    let text = out.text();
+    assert!(!env.file("side.log").exists(), "a ran: {text}");
+    assert!(
+        text.contains("workflow `reqc` (run by step `m` of `reqmid`, run by step `d` of `reqp`): required command `definitely-not-a-cmd`"),
+        "{text}"
+    );
+    assert!(!text.contains("step `c`"), "{text}");
+    // Met, the run goes through the child.
+    let bin = env.project().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("definitely-not-a-cmd"), "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        bin.join("definitely-not-a-cmd"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = env.run_with(
+        &["workflow", "run", "reqp"],
+        &[("CORTEX_TEST_NEVER_SET_VAR", "1"), ("PATH", &path)],
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(lines(&env.file("side.log")), ["a-side-effect"]);
+}
+
+const NESTED_KID: &str = "name: kid\nsteps:\n  - name: c1\n    run: echo c1 >> ran.log\n    rollback: echo undo-c1 >> ran.log; while [ ! -f go ]; do sleep 0.05; done\n  - name: c2\n    run: echo c2 >> ran.log\n    rollback: echo undo-c2 >> ran.log\n";
+const NESTED_PARENT: &str = "name: nest\nsteps:\n  - name: a\n    run: echo a >> ran.log\n    rollback: echo undo-a >> ran.log\n  - name: k\n    uses: kid\n    rollback: echo undo-k >> ran.log\n  - name: z\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n";
+
+/// The id of the child run of step `k` of the latest `nest` run.
+fn child_of_k(env: &Env) -> String {
+    env.status(Some("nest"))["steps"][1]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// SPEC §4: a rollback runs the rollback commands of the completed steps in reverse
+/// completion order. Compensating a completed `uses:` step compensates its child run's
+/// completed steps, newest first (recorded in the child's own log, which ends `rolled_back`),
+/// then the step's own `rollback:`. Before, only the parent's own rollbacks ran and the run
+/// still said `rolled_back`.
+#[test]
+fn rolling_back_past_a_uses_step_compensates_its_child_runs_steps_newest_first() {
+    let env = Env::new();
+    env.workflow("kid", NESTED_KID)
+        .workflow("nest", NESTED_PARENT);
+    std::fs::write(env.file("go"), "").unwrap();
+    let out = env.run(&["workflow", "run", "nest"]);
+    assert_eq!(
+        env.status(Some("nest"))["status"],
+        "rolled_back",
+        "{}",
+        out.text()
+    );
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["a", "c1", "c2", "undo-c2", "undo-c1", "undo-k", "undo-a"]
+    );
+    let kid = child_of_k(&env);
+    let child = env.status(Some(&kid));
+    assert_eq!(child["status"], "rolled_back", "{child}");
+    assert_eq!(child["parent"]["step"], "k");
+    let compensated: Vec<String> = env
+        .events(&kid)
+        .iter()
+        .filter(|e| e["type"] == "step_compensated")
+        .map(|e| e["body"]["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(compensated, ["c2", "c1"], "recorded in the child's own log");
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+/// The same rollback, its driver killed (-9) while the child's `c1` is being compensated:
+/// resuming the parent goes on with the child's rollback where its log says it is — `c2`
+/// (compensated before the kill) is not compensated again, the cut-off `c1` runs again (a
+/// compensation cut short runs again), then the parent's own — each completed step's
+/// compensation recorded exactly once.
+#[test]
+fn a_kill_mid_child_rollback_then_resume_compensates_each_step_exactly_once() {
+    let env = Env::new();
+    env.workflow("kid", NESTED_KID)
+        .workflow("nest", NESTED_PARENT);
+    killed_once_logged(&env, "nest", "undo-c1");
+    assert_eq!(env.status(Some("nest"))["status"], "interrupted");
+    std::fs::write(env.file("go"), "").unwrap();
+    let out = env.run(&["workflow", "resume", "nest"]);
+    assert_eq!(
+        env.status(Some("nest"))["status"],
+        "rolled_back",
+        "{}",
+        out.text()
+    );
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        [
+            "a", "c1", "c2", "undo-c2", "undo-c1", "undo-c1", "undo-k", "undo-a"
+        ],
+        "{}",
+        out.text()
+    );
+    let kid = child_of_k(&env);
+    assert_eq!(env.status(Some(&kid))["status"], "rolled_back");
+    let compensated: Vec<String> = env
+        .events(&kid)
+        .iter()
+        .filter(|e| e["type"] == "step_compensated")
+        .map(|e| e["body"]["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(compensated, ["c2", "c1"]);
+    let parent = env.status(Some("nest"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let compensated: Vec<String> = env
+        .events(&parent)
+        .iter()
+        .filter(|e| e["type"] == "step_compensated")
+        .map(|e| e["body"]["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(compensated, ["k", "a"]);
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+/// The process a report on a child's step drove the child on in (`workflow step complete`)
+/// killed (-9) while the child's next step ran: the parent, whose `uses:` step waits with
+/// that child, is not `⏳ waiting` (a person must act) but interrupted, naming the child
+/// run cut short and the step it ran, and its resume — the suggested way on — goes on with
+/// both. Before, the parent said `waiting` while its child said `interrupted`.
+#[test]
+fn a_parent_waiting_with_a_child_whose_driver_was_killed_shows_interrupted_and_its_resume() {
+    let env = Env::new();
+    env.workflow(
+        "gkid",
+        "name: gkid\nsteps:\n  - name: ask\n    prompt: approve it\n  - name: slow\n    run: echo slow >> ran.log; while [ ! -f go ]; do sleep 0.05; done\n",
+    )
+    .workflow(
+        "gpar",
+        "name: gpar\nsteps:\n  - name: k\n    uses: gkid\n  - name: after\n    run: echo after >> ran.log\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "gpar"]).code, 3);
+    let kid = env.status(Some("gpar"))["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut reporter = env
+        .command(&["workflow", "step", "complete", "ask", "--run", &kid])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("`slow` in ran.log", || {
+        lines(&env.file("ran.log")).contains(&"slow".to_string())
+    });
+    reporter.kill().unwrap(); // SIGKILL
+    reporter.wait().unwrap();
+    assert_eq!(env.status(Some(&kid))["status"], "interrupted");
+    let parent = env.status(Some("gpar"));
+    assert_eq!(parent["status"], "interrupted", "{parent}");
+    assert_eq!(
+        parent["steps"][0]["uses"]["child_interrupted"]["run_id"],
+        kid.as_str()
+    );
+    assert_eq!(
+        parent["steps"][0]["uses"]["child_interrupted"]["step"],
+        "slow"
+    );
+    let reason = parent["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("child run {kid}, whose driver died")),
+        "{reason}"
+    );
+    let first = &parent["next"][0]["argv"];
+    let argv: Vec<&str> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        argv.contains(&"resume") && argv.contains(&parent["run_id"].as_str().unwrap()),
+        "{first}"
+    );
+    let text = env.run(&["workflow", "status", "gpar"]).stdout;
+    assert!(text.contains("interrupted"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Interrupted below: the driver of child run {kid} died while `slow` ran"
+        )),
+        "{text}"
+    );
+    std::fs::write(env.file("go"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume", "gpar"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+    assert_eq!(lines(&env.file("ran.log")), ["slow", "slow", "after"]);
+    assert_eq!(env.status(Some(&kid))["status"], "completed");
+}

@@ -470,6 +470,74 @@ proptest! {
         }
     }
 
+    /// The same invariant, down a `uses:` step: a completed child run that its parent's
+    /// rollback compensates (`Command::RollBackForParent`) compensates exactly its completed
+    /// steps, newest first, in its own log, and ends rolled back; a crash at any point of that
+    /// rollback then a resume compensates each of them once (only the one in flight at the
+    /// crash may run again), and no step of the child runs again.
+    #[test]
+    fn a_child_rolled_back_for_its_parent_compensates_exactly_its_completed_steps_newest_first(
+        mut case in case(),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        // A child that completed: every attempt succeeds.
+        case.outcomes.iter_mut().for_each(Vec::clear);
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut store = MemoryStore::new();
+        let mut world = World::default();
+        {
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "KID").unwrap();
+            let mut start = start_event(&case);
+            start.parent = Some(cortex::event::ParentRun {
+                run_id: "RUN".into(),
+                step: "k".into(),
+                attempt: 1,
+            });
+            journal.submit(Command::Start(Box::new(start))).unwrap();
+            drive(&mut journal, &case, &mut world, &mut None);
+            prop_assert_eq!(journal.state.outcome(), Some(Outcome::Completed));
+        }
+        let executions = world.executions.clone();
+        let mut expected = world.completed.clone();
+        expected.reverse();
+        let crash_after = pick.index(expected.len() + 1);
+        let mut budget = Some(crash_after);
+        let crashed = {
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "KID").unwrap();
+            journal
+                .submit(Command::RollBackForParent { reason: "its parent rolled back".into() })
+                .unwrap();
+            drive(&mut journal, &case, &mut world, &mut budget)
+        };
+        if crashed {
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "KID").unwrap();
+            prop_assert_eq!(journal.state.outcome(), None, "mid-rollback, not finished");
+            journal
+                .submit(Command::Resume {
+                    mode: ResumeMode::Continue,
+                    by: op(),
+                    driver: driver(),
+                    timeout_seconds: None,
+                    enable_rollback: None,
+                    claude: None,
+                    leave_claimed: false,
+                    lease_lapsed: false,
+                })
+                .unwrap();
+            drive(&mut journal, &case, &mut world, &mut None);
+        }
+        let state = replay(&store.read_run("KID").unwrap());
+        prop_assert_eq!(state.outcome(), Some(Outcome::RolledBack));
+        let mut compensations = world.compensations.clone();
+        compensations.dedup();
+        prop_assert_eq!(&compensations, &expected);
+        prop_assert!(world.compensations.len() <= expected.len() + 1);
+        prop_assert_eq!(&world.executions, &executions, "a step of the child ran again");
+        prop_assert!(state.steps.iter().all(|s| s.status == StepStatus::RolledBack));
+        prop_assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
+    }
+
     /// A crash at any event followed by resume equals an uninterrupted run: the same step
     /// statuses, outputs, compensations and outcome, no completed step is run again, and only
     /// the attempt or compensation in flight at the crash may run twice (at-least-once).

@@ -53,6 +53,12 @@ pub struct LoggedOutput {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Start(Box<RunStarted>),
+    /// A completed child run (`uses:`) whose parent's rollback compensates the step that ran
+    /// it: its completed steps are compensated, newest first, in its own log (a rollback
+    /// begun after its end; it ends `rolled_back`). `reason` is the parent's, as said here.
+    RollBackForParent {
+        reason: String,
+    },
     /// Inputs, prerequisites and health checks were checked; these problems were found.
     RecordPreValidation {
         problems: Vec<String>,

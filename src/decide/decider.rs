@@ -33,6 +33,9 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
     if state.phase == RunPhase::NotStarted {
         return Err(DecideError::NotStarted);
     }
+    if let Command::RollBackForParent { reason } = &command {
+        return roll_back_for_parent(state, reason);
+    }
     if let Some(outcome) = state.outcome() {
         return Err(DecideError::Finished(outcome));
     }
@@ -40,7 +43,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         DecideError::BadSnapshot(state.definition_error.clone().unwrap_or_default())
     })?;
     match command {
-        Command::Start(_) => unreachable!("handled above"),
+        Command::Start(_) | Command::RollBackForParent { .. } => unreachable!("handled above"),
         Command::RecordPreValidation { problems } => Ok(if problems.is_empty() {
             vec![Event::ValidationPassed {
                 stage: Stage::Pre,
@@ -1311,6 +1314,36 @@ fn rollback_left_words(cut_off: Option<&str>, not_run: &[String]) -> String {
     }
     out.push_str("; check them by hand");
     out
+}
+
+/// A completed child run's rollback, asked by its parent's (`Command::RollBackForParent`):
+/// its completed steps newest first, as its own `on_failure: rollback` would; nothing to
+/// compensate ends it `rolled_back` at once. Only a completed child run: one that failed, was
+/// aborted or rolled back never completed the parent's step.
+fn roll_back_for_parent(state: &RunState, reason: &str) -> Result<Vec<Event>, DecideError> {
+    if state.start.as_ref().is_none_or(|s| s.parent.is_none()) {
+        return Err(DecideError::NoRollback("(not a child run)".into()));
+    }
+    match state.outcome() {
+        Some(Outcome::Completed) => {}
+        Some(outcome) => return Err(DecideError::Finished(outcome)),
+        None => return Err(DecideError::NotActive(phase_name(&state.phase))),
+    }
+    let steps: Vec<String> = state.completion_order.iter().rev().cloned().collect();
+    let mut events = vec![Event::RollbackStarted {
+        reason: reason.to_string(),
+        steps: steps.clone(),
+        resume_after: None,
+    }];
+    if steps.is_empty() {
+        events.push(Event::RollbackFinished {
+            failed: Vec::new(),
+            cut_off: None,
+            not_run: Vec::new(),
+        });
+        events.push(finished(Outcome::RolledBack, Some(reason.to_string())));
+    }
+    Ok(events)
 }
 
 fn record_compensation(

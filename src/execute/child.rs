@@ -547,3 +547,149 @@ pub fn inherit_secret_inputs(child: &mut Journal<'_>) {
         supply_secret_inputs(child, &h);
     }
 }
+
+/// How compensating the child run of a completed `uses:` step went.
+#[derive(Debug)]
+pub(crate) enum ChildCompensation {
+    /// Its completed steps are compensated (it ended `rolled_back`), or it had none, or no
+    /// child run is linked: the step's own `rollback:` goes next.
+    Done,
+    /// Its rollback did not end well (a compensation failed: it ended `failed`; it was
+    /// aborted mid-way): the step's compensation fails with this end.
+    Failed(AttemptEnd),
+    /// A stop (or an abort, of the parent) ended it mid-way: nothing is recorded for the
+    /// step; a resume goes on with the child's rollback where its log says it is.
+    Stopped,
+}
+
+/// Compensate the child run of completed `uses:` step `index`, in the child's own log: a
+/// completed child begins its rollback (`Command::RollBackForParent`: its completed steps,
+/// newest first) and is driven here, under its lock, until it ends; one whose rollback began
+/// (a driver killed mid-way, a stop) is resumed and goes on where its log says it is, so each
+/// of its compensations is recorded once (a command cut short runs again, as any
+/// compensation's does); one that ended `rolled_back` has nothing left to do. The parent
+/// records its step's compensation only after this (`session::compensate_step`), so a crash
+/// anywhere in between is resumed through the parent's plan, the child's log saying what is
+/// left of its own.
+pub(crate) fn compensate_child(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    index: usize,
+) -> Result<ChildCompensation, DriveError> {
+    use crate::decide::RunPhase;
+    use crate::event::Outcome;
+    let Some(link) = journal.state.steps[index].child.clone() else {
+        return Ok(ChildCompensation::Done);
+    };
+    flush(journal, ctx)?;
+    let step = journal.state.steps[index].name.clone();
+    let reason = format!(
+        "its parent run {} rolled back past its step `{step}`: {}",
+        journal.state.run_id,
+        journal
+            .state
+            .rollback
+            .as_ref()
+            .map_or("", |rb| rb.reason.as_str())
+    );
+    let failed = |child: &RunState| {
+        let outcome = child.outcome().unwrap_or(Outcome::Failed);
+        AttemptEnd::Child {
+            run_id: child.run_id.clone(),
+            outcome,
+            finished: true,
+            reason: Some(format!(
+                "the rollback of its child run {} did not end well: {}",
+                child.run_id,
+                child.finish_reason.clone().unwrap_or_default()
+            )),
+        }
+    };
+    let lineage = journal.lineage();
+    let parent_secrets = journal.redactor.clone();
+    let home = ctx.home.clone();
+    let stop = ctx.stop.clone();
+    let actor = ctx.actor.clone();
+    let grace = ctx.grace;
+    let deadline = ctx.deadline;
+    let tags = ctx.dispatch.tags.clone();
+    let parent_timeout = journal.state.timeout_seconds;
+    let claude = journal.state.claude_setup().map(|setup| setup.settings());
+    let observer = &mut *ctx.observer;
+    journal.nested(|store, clock, ids| {
+        let mut observer = ChildObserver {
+            inner: observer,
+            step: step.clone(),
+        };
+        let lock = match DriverLock::acquire(&home, &link.run_id, &holder(&actor.actor)) {
+            Ok(lock) => lock,
+            Err(LockError::Held { .. }) => {
+                return Err(DriveError::Internal(format!(
+                    "child run {} of step `{step}` is driven by another process: its rollback cannot be run from here now; resume this run once that process is done",
+                    link.run_id
+                )));
+            }
+            Err(e) => return Err(DriveError::Internal(e.to_string())),
+        };
+        let mut child = Journal::open(store, clock, ids, &link.run_id)
+            .map_err(|e| DriveError::Journal(e.into()))?;
+        child.redactor.merge_secrets(&parent_secrets);
+        child.watch_parents(lineage);
+        inherit_secret_inputs(&mut child);
+        match child.state.phase {
+            RunPhase::Finished {
+                outcome: Outcome::RolledBack,
+            } => return Ok(ChildCompensation::Done),
+            RunPhase::Finished {
+                outcome: Outcome::Completed,
+            } => {
+                child.submit(Command::RollBackForParent { reason })?;
+                if child.state.outcome().is_some() {
+                    // Nothing was completed in it: rolled back at once.
+                    return Ok(ChildCompensation::Done);
+                }
+                observer.begin(&child.state, true);
+            }
+            RunPhase::Finished { .. } => return Ok(ChildCompensation::Failed(failed(&child.state))),
+            RunPhase::NotStarted => return Ok(ChildCompensation::Done),
+            _ => {
+                if crate::decide::pending_request(&child.state).is_some() {
+                    child.submit(Command::TakeUpRequest)?;
+                }
+                if let Some(outcome) = child.state.outcome() {
+                    return Ok(if outcome == Outcome::RolledBack {
+                        ChildCompensation::Done
+                    } else {
+                        ChildCompensation::Failed(failed(&child.state))
+                    });
+                }
+                child.submit(Command::Resume {
+                    mode: crate::event::ResumeMode::Continue,
+                    by: actor.clone(),
+                    driver: driver(),
+                    timeout_seconds: deadline.map(super::session::seconds_left).or(parent_timeout),
+                    enable_rollback: None,
+                    claude,
+                    leave_claimed: false,
+                    lease_lapsed: false,
+                })?;
+                observer.begin(&child.state, true);
+            }
+        }
+        drive_here(
+            &mut child,
+            &home,
+            &stop,
+            &actor,
+            &tags,
+            (grace, deadline),
+            &mut observer,
+        )?;
+        drop(lock);
+        Ok(match child.state.outcome() {
+            Some(Outcome::RolledBack) => ChildCompensation::Done,
+            Some(_) => ChildCompensation::Failed(failed(&child.state)),
+            None => ChildCompensation::Stopped,
+        })
+    })
+}

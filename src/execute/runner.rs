@@ -722,6 +722,18 @@ impl Runner {
             .as_ref()
             .map_or_else(|| PathBuf::from("."), |s| PathBuf::from(&s.working_dir));
         let mut problems = super::check_requires(&wf.requires, &cwd);
+        // The children's too (`uses:`, from the run's snapshot): a child's unmet prerequisite
+        // met only after the parent's earlier steps ran would fail the run midway, their side
+        // effects done (SPEC §4: a failure starts nothing).
+        if let Some(start) = &state.start {
+            let input = |name: &str| match self.redactor.input(name) {
+                Some(v) => Some(expr::Value::Str(v.to_string())),
+                None => start.inputs.get(name).map(expr::Value::from_json),
+            };
+            problems.extend(super::prerequisites::children_requires(
+                start, wf, &cwd, &input,
+            ));
+        }
         // Claude Code must be here for the agents it runs here (a unit with `runs_on` runs on
         // a worker, which has its own): without it every attempt would fail to start, and a
         // retry would not find it either.

@@ -380,8 +380,36 @@ pub(crate) fn compensate_step(
     signal: bool,
 ) -> Result<bool, DriveError> {
     use super::runner::Compensation;
+    let step = journal.state.steps[index].name.clone();
+    // A `uses:` step's child run is compensated first (its completed steps, newest first,
+    // recorded in its own log), then the step's own `rollback:`: newest first, as nested.
+    if journal.state.is_uses(index) {
+        use super::child::ChildCompensation;
+        match super::child::compensate_child(journal, ctx, index)? {
+            ChildCompensation::Done => {}
+            ChildCompensation::Stopped => {
+                // Stopped without this process being told to (an operator's stop or abort
+                // read in a log): this run stops (or is aborted) too, below.
+                if !ctx.stop.is_set() {
+                    halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+                }
+                return Ok(false);
+            }
+            ChildCompensation::Failed(end) => {
+                record(
+                    journal,
+                    ctx,
+                    Command::RecordCompensation {
+                        step,
+                        end: Some(end),
+                        output_tail: String::new(),
+                    },
+                )?;
+                return Ok(true);
+            }
+        }
+    }
     let state = journal.state.clone();
-    let step = state.steps[index].name.clone();
     let has_command = state
         .workflow
         .as_ref()

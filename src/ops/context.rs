@@ -434,7 +434,10 @@ impl Ctx {
         self.with_globals(
             status_view(state, driver_alive)
                 .with_rollback_setting(self.rollback_setting())
-                .with_children(&child),
+                .with_children(&child)
+                .with_interrupted_children(&child, &|id| {
+                    crate::execute::driver_alive(&self.home, store, id)
+                }),
         )
     }
 

@@ -499,6 +499,59 @@ pub struct UsesView {
     /// takes the child, and drives this run on once the child is done.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub waits_for_tags: Vec<String>,
+    /// While the step waits with a child run (or a child of it) that was cut short — its
+    /// driver died while it ran (a report's process killed as it drove the child on) and
+    /// nobody drives it now: that run and the step it ran. Nobody must act but to resume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_interrupted: Option<ChildInterrupted>,
+}
+
+/// A run down a chain of child runs whose driver died while it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChildInterrupted {
+    pub run_id: String,
+    /// The step (or item) it ran when its driver died, if one was running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+/// The run down the chain of child runs from `run_id` that was cut short (`cut_short`) and
+/// that no live driver holds (`alive` of its id): found by following each waiting `uses:`
+/// step's child, as `waits_on` does. Pure: the caller reads the states and the drivers.
+pub fn interrupted_below(
+    child: &dyn Fn(&str) -> Option<RunState>,
+    alive: &dyn Fn(&str) -> bool,
+    run_id: &str,
+) -> Option<ChildInterrupted> {
+    let mut id = run_id.to_string();
+    for _ in 0..=crate::definition::limits::MAX_USES_DEPTH {
+        let state = child(&id)?;
+        if state.outcome().is_some() {
+            return None;
+        }
+        if cut_short(&state) {
+            return (!alive(&id)).then(|| ChildInterrupted {
+                run_id: id.clone(),
+                step: state
+                    .steps
+                    .iter()
+                    .find(|s| s.status == StepStatus::Running)
+                    .map(|s| s.name.clone()),
+            });
+        }
+        let (i, s) = state
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.status == StepStatus::Waiting)?;
+        id = s
+            .child
+            .as_ref()
+            .filter(|_| state.is_uses(i))?
+            .run_id
+            .clone();
+    }
+    None
 }
 
 /// The step deepest down a chain of child runs that waits for a report.
@@ -823,6 +876,50 @@ impl StatusView {
                 self.next = super::next_actions(&self);
             }
         }
+        self
+    }
+
+    /// A run `waiting` with a `uses:` step whose child run (or a child of it) was cut short
+    /// — its driver died while it ran, as a report's process killed while it drove the child
+    /// on — is not waiting on a person: it is `interrupted`, saying which run was cut short,
+    /// and its resume (which goes on with the child where it was, then with this run) is the
+    /// way on. `alive`: whether a live driver holds a run (its lock or lease). Before, the
+    /// parent said `⏳ waiting` (someone must act) while its child said `⚠️ interrupted`.
+    pub fn with_interrupted_children(
+        mut self,
+        child: &dyn Fn(&str) -> Option<RunState>,
+        alive: &dyn Fn(&str) -> bool,
+    ) -> StatusView {
+        if self.as_of.is_some() || self.status != RunStatus::Waiting || alive(&self.run_id) {
+            return self;
+        }
+        let mut found = None;
+        for s in &mut self.steps {
+            if s.status != StepStatus::Waiting {
+                continue;
+            }
+            if let Some(u) = s.uses.as_mut()
+                && let Some(id) = u.run_id.clone()
+                && let Some(cut) = interrupted_below(child, alive, &id)
+            {
+                u.child_interrupted = Some(cut.clone());
+                found.get_or_insert((s.name.clone(), cut));
+            }
+        }
+        let Some((step, cut)) = found else {
+            return self;
+        };
+        let ran = cut
+            .step
+            .as_ref()
+            .map_or_else(String::new, |s| format!(" while its step `{s}` ran"));
+        self.status = RunStatus::Interrupted;
+        self.waiting_for = None;
+        self.reason = Some(format!(
+            "its step `{step}` waits with child run {}, whose driver died{ran} (killed, or ended on an error it could not record); resume goes on with the child where it was, then with this run",
+            cut.run_id
+        ));
+        self.next = super::next_actions(&self);
         self
     }
 
@@ -1706,6 +1803,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                         child_ended: None,
                         waits_on: None,
                         waits_for_tags: Vec::new(),
+                        child_interrupted: None,
                     }),
             })
             .collect(),

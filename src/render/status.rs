@@ -238,6 +238,16 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
             }
             gate_lines(out, indent, (&w.required_outputs, &w.expected_outputs), &[]);
         }
+        if let Some(c) = &u.child_interrupted {
+            let _ = writeln!(
+                out,
+                "{indent}Interrupted below: the driver of child run {} died{}; resume goes on with it",
+                c.run_id,
+                c.step
+                    .as_ref()
+                    .map_or_else(String::new, |s| format!(" while `{s}` ran"))
+            );
+        }
     }
 }
 
