@@ -2565,36 +2565,68 @@ pub fn abort(
     Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }
 
-/// `workflow history` and `orchestrate history`: the newest runs of a kind.
-pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, CommandError> {
-    history_with_more(ctx, kind, limit).map(|(output, _)| output)
+/// `workflow history` and `orchestrate history`: the newest runs of a kind, or (`before`) the
+/// runs older than a run.
+pub fn history(
+    ctx: &Ctx,
+    kind: RunKind,
+    limit: usize,
+    before: Option<&str>,
+) -> Result<Output, CommandError> {
+    history_with_more(ctx, kind, limit, before).map(|(output, _)| output)
 }
 
 /// `history`, and whether older runs exist beyond the `limit` listed. Its document is
-/// `{"runs": [rows, newest first], "more": bool}` (an object, as every other `--json`
-/// document; the MCP tool's structured content and `GET /api/v1/runs` are the same). Before,
-/// `--json` printed the rows as a bare array, and `more` only the MCP tool said.
+/// `{"runs": [rows, newest first], "more": bool, "next": [...]}` (an object, as every other
+/// `--json` document; the MCP tool's structured content is the same, `GET /api/v1/runs` the
+/// same but `next`, its `Link` header). Before, `--json` printed the rows as a bare array,
+/// and `more` only the MCP tool said.
+///
+/// `before` (`--before RUN`, the MCP tool's `before`): a run of the kind, by its id, a unique
+/// prefix of it or its name (its latest run), as everywhere a run is named; the page lists
+/// the runs older than it. `next` is the command that lists the page after this one, when
+/// there is one: the text's hint and `--json`'s `next` suggest it. Before, the hint suggested
+/// five times the limit, past the 500 `--limit` takes (`--limit 600`, refused), and past 500
+/// runs nothing reached the older ones.
 pub fn history_with_more(
     ctx: &Ctx,
     kind: RunKind,
     limit: usize,
+    before: Option<&str>,
 ) -> Result<(Output, bool), CommandError> {
     let limit = super::checked_history_limit(limit, "`--limit`")?;
     let mut damage = None;
     let page = match ctx.reading_store()? {
         Some(store) => {
-            let page = super::history_page(&store, &ctx.home, Some(kind), limit)?;
+            let before = before
+                .map(|q| ctx.resolve_run(&store, Scope::of(kind), Some(q)))
+                .transpose()?;
+            let page =
+                super::history_page_before(&store, &ctx.home, Some(kind), before.as_deref(), limit)?;
             damage = store.index_damage();
             page
         }
+        // No log yet: a run named by `before` is no run here (as `status RUN` says).
+        None if before.is_some() => {
+            return Err(ctx.no_runs(Scope::of(kind), before));
+        }
         None => super::History {
             kind: Some(kind),
-            runs: Vec::new(),
-            more: false,
+            limit,
+            ..Default::default()
         },
     };
     let text = render_history(&page, &|args| ctx.cmd(args));
-    let doc = json!({ "runs": &page.runs, "more": page.more });
+    let next: Vec<crate::project::Suggestion> = page.next_args()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut s = crate::project::Suggestion::new(&args, "list the older runs (the next page)");
+            s.argv.splice(1..1, ctx.globals());
+            s
+        })
+        .into_iter()
+        .collect();
+    let doc = json!({ "runs": &page.runs, "more": page.more, "next": next });
     let mut out = Output::new(doc, text, exit::OK);
     if let Some(what) = damage {
         // The runs are listed as their events say; the index is a cache to rebuild.

@@ -639,6 +639,14 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
             cmd(&[group, "history"])
         );
     }
+    if let (true, Some(before)) = (h.runs.is_empty(), &h.before) {
+        // The last page went up to the oldest run.
+        return format!(
+            "No {} runs before {before}; {} lists the newest.\n",
+            if group == "orchestrate" { "scenario" } else { "workflow" },
+            cmd(&[group, "history"])
+        );
+    }
     if h.runs.is_empty() {
         return format!(
             "No runs yet. Start one with {}.\n",
@@ -687,18 +695,13 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
         }
         out.push('\n');
     }
-    if h.more {
-        let _ = writeln!(
-            out,
-            "(the newest {}; {} shows more)",
-            h.runs.len(),
-            cmd(&[
-                group,
-                "history",
-                "--limit",
-                &h.runs.len().saturating_mul(5).max(100).to_string()
-            ])
-        );
+    if let Some(next) = h.next_args() {
+        let next: Vec<&str> = next.iter().map(String::as_str).collect();
+        let listed = match &h.before {
+            None => format!("the newest {}", h.runs.len()),
+            Some(before) => format!("{} runs before {before}", h.runs.len()),
+        };
+        let _ = writeln!(out, "({listed}; {} shows older ones)", cmd(&next));
     }
     out
 }

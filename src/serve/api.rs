@@ -218,8 +218,7 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
                 .map_err(CommandError::from)?,
             None => ops::History {
                 kind,
-                runs: Vec::new(),
-                more: false,
+                ..Default::default()
             },
         };
         let next = page.more.then(|| {
