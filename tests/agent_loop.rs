@@ -173,6 +173,45 @@ fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_sug
     assert!(human.contains("Duration: 0ms"), "{human}");
 }
 
+/// `status --at SEQ` gives the status `status` gave at that event: a run a `--no-drive`
+/// report left for nobody to drive is `waiting` as of its head as it is now (it said
+/// `running`), and stays so once a resume went on; the resume's own event, which a driver went
+/// on from, and a report that drove on are `running`.
+fn status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobody_drove(
+    env: Env,
+) {
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: Ask, prompt: do it}\n  - {name: Ask2, prompt: do more}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    let live = env.run(&["--json", "workflow", "status", "two"]).json();
+    assert_eq!(live["status"], "waiting", "{live}");
+    let head = (live["events"].as_u64().unwrap() - 1).to_string();
+    let status_at = |seq: &str| {
+        env.run(&["--json", "workflow", "status", "two", "--at", seq])
+            .json()["status"]
+            .clone()
+    };
+    assert_eq!(status_at(&head), "waiting");
+    let human = env.run(&["workflow", "status", "two", "--at", &head]).stdout;
+    assert!(human.contains("Status: ⏳ waiting"), "{human}");
+    assert!(!human.contains("running"), "{human}");
+    // A resume goes on: the past it went on from stays as it was; from its own event on, a
+    // driver was at work.
+    assert_eq!(env.run(&["workflow", "resume", "two"]).code, 3);
+    assert_eq!(status_at(&head), "waiting");
+    let resumed = (head.parse::<u64>().unwrap() + 1).to_string();
+    assert_eq!(status_at(&resumed), "running");
+    // A report that drives on: its checkpoint was one a driver went on from.
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "complete", "Ask"]).code, 3);
+    assert_eq!(status_at(&head), "running");
+    assert_eq!(env.status(None)["status"], "waiting");
+}
+
 fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(env: Env) {
     env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
     env.workflow(
@@ -2087,6 +2126,7 @@ common::on_both_stores!(
     a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown,
     a_scenario_phase_reported_failed_is_not_retried,
     the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_suggests_nothing,
+    status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobody_drove,
     limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time,
     an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1,
     a_stopped_scenario_names_orchestrate_resume,

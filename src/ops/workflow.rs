@@ -1064,17 +1064,62 @@ pub fn status(
     }
     state.run_id = run_id.clone();
     let as_of = last.map(|(seq, time)| crate::project::AsOf { seq, time });
-    // As of then, its driver was at work: the status is what the log said at that event.
+    // Whether a driver was at work on it then, as the status now would say at that event.
+    let driven = driven_at(ctx, &store, &state, seq, events)?;
     Ok(status_output(
         ctx,
         &state,
-        true,
+        driven,
         as_of.as_ref(),
         None,
         "",
         Some(verifier.first_bad()),
         None,
     ))
+}
+
+/// Whether a driver was at work on the run at event `seq` (`state` is the run as of it; the
+/// log holds `events`), for `status --at SEQ`: the status then is the one `status` gave at
+/// that event. At the head, what `status` says now (the same live driver, or none). Before
+/// it, what the log proves: an attempt (or check, or compensation) was in hand, which a driver
+/// had started; or a driver went on from there — the next event that is no follow-on of this
+/// one (a checkpoint, an output) is one a driver writes of its own, not an operator's action
+/// nor a resume taking the run over. Before, every past event was taken as driven: a run
+/// that a `--no-drive` report left for nobody to drive was `waiting` in `status` and
+/// `running` in `status --at` of the same (head) event.
+fn driven_at(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    state: &crate::decide::RunState,
+    seq: u64,
+    events: u64,
+) -> Result<bool, CommandError> {
+    if seq.saturating_add(1) >= events {
+        return Ok(crate::execute::run_holder(&ctx.home, store, state).is_some());
+    }
+    if state.work_in_hand() {
+        return Ok(true);
+    }
+    use crate::event::Event;
+    let mut from = seq + 1;
+    loop {
+        let page = store.read_run_page(&state.run_id, from, 16)?;
+        let Some(last) = page.last() else {
+            return Ok(false);
+        };
+        from = last.seq + 1;
+        for rec in &page {
+            match &rec.event {
+                Event::CheckpointSaved { .. }
+                | Event::OutputRecorded { .. }
+                | Event::NotificationDelivered { .. }
+                | Event::AttemptLog { .. }
+                | Event::CriterionMet { by: None, .. } => continue,
+                Event::RunStopped {} => return Ok(false),
+                event => return Ok(event.operator().is_none()),
+            }
+        }
+    }
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
