@@ -2914,6 +2914,9 @@ pub fn report_step(
     if step.status != StepStatus::Waiting {
         let now = match state.steps.iter().find(|s| s.status == StepStatus::Waiting) {
             Some(w) => format!("the run waits on `{}`", w.name),
+            None if state.phase == crate::decide::RunPhase::Stopped => {
+                "the run is stopped".to_string()
+            }
             None => "no step is waiting for a report".to_string(),
         };
         let mut e = CommandError::bad_input(format!(
@@ -2921,6 +2924,18 @@ pub fn report_step(
             step.name,
             step.status.as_str()
         ));
+        // Stopped with the run (as a scenario's phase is): resume has a step that waits for
+        // a report wait for it again, and runs a step the engine runs again.
+        if step.status == StepStatus::Stopped {
+            let resume = ctx.cmd(&["workflow", "resume", &run_id]);
+            e = e.hint(if state.is_external(index) {
+                format!("{resume} goes on (the step waits for its report again); then report it")
+            } else {
+                format!(
+                    "{resume} goes on and runs the step again (the engine runs it, so it reports itself: nothing to report by hand)"
+                )
+            });
+        }
         if step.status == StepStatus::Pending
             && !state.steps.iter().any(|s| s.status == StepStatus::Waiting)
         {
