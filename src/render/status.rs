@@ -62,6 +62,27 @@ pub(crate) fn skipped_line(by: &crate::event::Operator, indent: &str) -> String 
     operator_line("Skipped", by, indent)
 }
 
+/// Who resumed a run last, and their message, when it says more than the run's start does:
+/// a message, or another actor than the one who started it.
+pub(crate) fn resumed_line(view: &StatusView, indent: &str) -> Option<String> {
+    let by = view.resumed_by.as_ref()?;
+    (said(by) || by.actor != view.actor).then(|| operator_line("Resumed", by, indent))
+}
+
+/// Who asked for a phase to start, and their message, when it says more than the run's
+/// start does (as `resumed_line`).
+pub(crate) fn start_requested_line(
+    view: &StatusView,
+    by: &crate::event::Operator,
+    indent: &str,
+) -> Option<String> {
+    (said(by) || by.actor != view.actor).then(|| operator_line("Start requested", by, indent))
+}
+
+fn said(by: &crate::event::Operator) -> bool {
+    by.message.as_deref().is_some_and(|m| !m.trim().is_empty())
+}
+
 fn operator_line(what: &str, by: &crate::event::Operator, indent: &str) -> String {
     match &by.message {
         Some(m) => format!("{what} by {}: {}", by.actor, hanging(m, indent.len() + 2)),
@@ -488,6 +509,9 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         // A message of several lines keeps its lines under it.
         let m = m.replace('\n', "\n     ");
         let _ = writeln!(out, "   Started by {}: {m}", view.actor);
+    }
+    if let Some(line) = resumed_line(view, "   ") {
+        let _ = writeln!(out, "   {line}");
     }
     // A decided rollback that waits for a driver is not waiting on a report.
     let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
