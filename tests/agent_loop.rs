@@ -177,9 +177,7 @@ fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_sug
 /// report left for nobody to drive is `waiting` as of its head as it is now (it said
 /// `running`), and stays so once a resume went on; the resume's own event, which a driver went
 /// on from, and a report that drove on are `running`.
-fn status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobody_drove(
-    env: Env,
-) {
+fn status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobody_drove(env: Env) {
     env.workflow(
         "two",
         "name: two\nsteps:\n  - {name: Ask, prompt: do it}\n  - {name: Ask2, prompt: do more}\n",
@@ -196,7 +194,9 @@ fn status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobod
             .clone()
     };
     assert_eq!(status_at(&head), "waiting");
-    let human = env.run(&["workflow", "status", "two", "--at", &head]).stdout;
+    let human = env
+        .run(&["workflow", "status", "two", "--at", &head])
+        .stdout;
     assert!(human.contains("Status: ⏳ waiting"), "{human}");
     assert!(!human.contains("running"), "{human}");
     // A resume goes on: the past it went on from stays as it was; from its own event on, a
@@ -1589,19 +1589,28 @@ fn a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status(env: Env) 
     assert_eq!(start.code, 3, "{}{}", start.stdout, start.stderr);
     assert_eq!(env.run(&["orchestrate", "stop", "sc"]).code, 3);
     assert_eq!(
-        env.run(&["orchestrate", "resume", "sc", "--actor", "carol", "--message", "on again"])
-            .code,
+        env.run(&[
+            "orchestrate",
+            "resume",
+            "sc",
+            "--actor",
+            "carol",
+            "--message",
+            "on again"
+        ])
+        .code,
         3
     );
-    let doc = env
-        .run(&["--json", "orchestrate", "status", "sc"])
-        .json();
+    let doc = env.run(&["--json", "orchestrate", "status", "sc"]).json();
     assert_eq!(
         doc["phases"][0]["start_requested_by"],
         serde_json::json!({"actor": "bob", "message": "go now"}),
         "{doc}"
     );
-    assert!(doc["phases"][1].get("start_requested_by").is_none(), "{doc}");
+    assert!(
+        doc["phases"][1].get("start_requested_by").is_none(),
+        "{doc}"
+    );
     assert_eq!(
         doc["resumed_by"],
         serde_json::json!({"actor": "carol", "message": "on again"}),

@@ -1986,9 +1986,16 @@ fn the_history_hint_and_next_page_on_through_every_run_with_commands_history_tak
             }
         }
         let want = all(kind);
-        assert_eq!(seen, want, "{group} --limit {limit}: every run once, newest first");
+        assert_eq!(
+            seen, want,
+            "{group} --limit {limit}: every run once, newest first"
+        );
         let per_page: usize = limit.parse().unwrap();
-        assert_eq!(pages, want.len().div_ceil(per_page), "{group} --limit {limit}");
+        assert_eq!(
+            pages,
+            want.len().div_ceil(per_page),
+            "{group} --limit {limit}"
+        );
     }
     // `--json`: `next` pages on past the 500 a page holds; the last page has none.
     let mut argv: Vec<String> = ["--json", "workflow", "history", "--limit", "500"]
@@ -2018,14 +2025,22 @@ fn the_history_hint_and_next_page_on_through_every_run_with_commands_history_tak
     let out = env.run(&["workflow", "history", "--before", &oldest]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.starts_with(&format!("No workflow runs before {oldest}")),
+        out.stdout
+            .starts_with(&format!("No workflow runs before {oldest}")),
         "{}",
         out.stdout
     );
     check("before the oldest", &out);
     // A prefix of an id is taken; a run of the other kind is not.
     let newest = all(RunKind::Scenario)[0].clone();
-    let out = env.run(&["orchestrate", "history", "--limit", "1", "--before", &newest[..20]]);
+    let out = env.run(&[
+        "orchestrate",
+        "history",
+        "--limit",
+        "1",
+        "--before",
+        &newest[..20],
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(listed(&out.stdout), vec![all(RunKind::Scenario)[1].clone()]);
     let out = env.run(&["workflow", "history", "--before", &newest]);

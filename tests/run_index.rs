@@ -170,7 +170,14 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
         env.run(&["workflow", "run", "done"]);
     }
     let page = env.run(&["workflow", "history", "--limit", "2"]);
-    let last = page.stdout.lines().nth(2).unwrap().split(' ').next().unwrap();
+    let last = page
+        .stdout
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     assert!(
         page.stdout.contains(&format!(
             "(the newest 2; `cortex workflow history --limit 2 --before {last}` shows older ones)"

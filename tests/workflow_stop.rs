@@ -301,7 +301,9 @@ fn a_report_on_a_stopped_workflows_step_is_refused_until_resume_has_it_wait_agai
         );
         assert!(
             report.stderr.contains("workflow resume")
-                && report.stderr.contains("the step waits for its report again"),
+                && report
+                    .stderr
+                    .contains("the step waits for its report again"),
             "{}",
             report.stderr
         );

@@ -2646,8 +2646,13 @@ pub fn history_with_more(
             let before = before
                 .map(|q| ctx.resolve_run(&store, Scope::of(kind), Some(q)))
                 .transpose()?;
-            let page =
-                super::history_page_before(&store, &ctx.home, Some(kind), before.as_deref(), limit)?;
+            let page = super::history_page_before(
+                &store,
+                &ctx.home,
+                Some(kind),
+                before.as_deref(),
+                limit,
+            )?;
             damage = store.index_damage();
             page
         }
@@ -2662,10 +2667,12 @@ pub fn history_with_more(
         },
     };
     let text = render_history(&page, &|args| ctx.cmd(args));
-    let next: Vec<crate::project::Suggestion> = page.next_args()
+    let next: Vec<crate::project::Suggestion> = page
+        .next_args()
         .map(|args| {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let mut s = crate::project::Suggestion::new(&args, "list the older runs (the next page)");
+            let mut s =
+                crate::project::Suggestion::new(&args, "list the older runs (the next page)");
             s.argv.splice(1..1, ctx.globals());
             s
         })

@@ -667,7 +667,11 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
         // The last page went up to the oldest run.
         return format!(
             "No {} runs before {before}; {} lists the newest.\n",
-            if group == "orchestrate" { "scenario" } else { "workflow" },
+            if group == "orchestrate" {
+                "scenario"
+            } else {
+                "workflow"
+            },
             cmd(&[group, "history"])
         );
     }
