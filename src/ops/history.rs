@@ -112,10 +112,11 @@ impl History {
 
     /// The arguments of the command that lists the page after this one (the runs older than
     /// its last), as many runs at most: `GROUP history [--limit N] --before RUN`; none when
-    /// no older runs exist.
+    /// no older runs exist, or when the page lists both kinds.
     pub fn next_args(&self) -> Option<Vec<String>> {
         let last = self.next_before()?;
-        let group = self.kind.map_or("workflow", RunKind::group);
+        // Both kinds (the API without `kind`): no one command lists them.
+        let group = self.kind?.group();
         let mut args = vec![group.to_string(), "history".to_string()];
         if self.limit != DEFAULT_HISTORY_LIMIT {
             args.extend(["--limit".to_string(), self.limit.to_string()]);

@@ -2667,6 +2667,24 @@ pub fn history_with_more(
         },
     };
     let text = render_history(&page, &|args| ctx.cmd(args));
+    let doc = history_json(ctx, &page);
+    let mut out = Output::new(doc, text, exit::OK);
+    if let Some(what) = damage {
+        // The runs are listed as their events say; the index is a cache to rebuild.
+        out = out.warn(vec![format!(
+            "the run index is damaged ({what}): runs are listed as their events say; {} rebuilds it from them ({} says what differs)",
+            ctx.cmd(&["log", "reindex"]),
+            ctx.cmd(&["log", "verify"])
+        )]);
+    }
+    Ok((out, page.more))
+}
+
+/// The document of a page of history: `{"runs", "more", "next"}`, `next` the command that
+/// lists the page after it (`History::next_args`, as pasted here) when there is one — the
+/// same for `history --json`, the MCP tool and `GET /api/v1/runs` (which also names it in its
+/// `Link` header).
+pub fn history_json(ctx: &Ctx, page: &super::History) -> serde_json::Value {
     let next: Vec<crate::project::Suggestion> = page
         .next_args()
         .map(|args| {
@@ -2678,17 +2696,7 @@ pub fn history_with_more(
         })
         .into_iter()
         .collect();
-    let doc = json!({ "runs": &page.runs, "more": page.more, "next": next });
-    let mut out = Output::new(doc, text, exit::OK);
-    if let Some(what) = damage {
-        // The runs are listed as their events say; the index is a cache to rebuild.
-        out = out.warn(vec![format!(
-            "the run index is damaged ({what}): runs are listed as their events say; {} rebuilds it from them ({} says what differs)",
-            ctx.cmd(&["log", "reindex"]),
-            ctx.cmd(&["log", "verify"])
-        )]);
-    }
-    Ok((out, page.more))
+    json!({ "runs": &page.runs, "more": page.more, "next": next })
 }
 
 /// A person's or an agent's report on an external step.
