@@ -173,6 +173,45 @@ fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_sug
     assert!(human.contains("Duration: 0ms"), "{human}");
 }
 
+/// `status --at SEQ` gives the status `status` gave at that event: a run a `--no-drive`
+/// report left for nobody to drive is `waiting` as of its head as it is now (it said
+/// `running`), and stays so once a resume went on; the resume's own event, which a driver went
+/// on from, and a report that drove on are `running`.
+fn status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobody_drove(env: Env) {
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: Ask, prompt: do it}\n  - {name: Ask2, prompt: do more}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    let live = env.run(&["--json", "workflow", "status", "two"]).json();
+    assert_eq!(live["status"], "waiting", "{live}");
+    let head = (live["events"].as_u64().unwrap() - 1).to_string();
+    let status_at = |seq: &str| {
+        env.run(&["--json", "workflow", "status", "two", "--at", seq])
+            .json()["status"]
+            .clone()
+    };
+    assert_eq!(status_at(&head), "waiting");
+    let human = env
+        .run(&["workflow", "status", "two", "--at", &head])
+        .stdout;
+    assert!(human.contains("Status: ⏳ waiting"), "{human}");
+    assert!(!human.contains("running"), "{human}");
+    // A resume goes on: the past it went on from stays as it was; from its own event on, a
+    // driver was at work.
+    assert_eq!(env.run(&["workflow", "resume", "two"]).code, 3);
+    assert_eq!(status_at(&head), "waiting");
+    let resumed = (head.parse::<u64>().unwrap() + 1).to_string();
+    assert_eq!(status_at(&resumed), "running");
+    // A report that drives on: its checkpoint was one a driver went on from.
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "complete", "Ask"]).code, 3);
+    assert_eq!(status_at(&head), "running");
+    assert_eq!(env.status(None)["status"], "waiting");
+}
+
 fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(env: Env) {
     env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
     env.workflow(
@@ -1503,6 +1542,88 @@ fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
 /// `workflow run --message` and `orchestrate run --message` recorded the message in
 /// `run_started`, but `status` showed it nowhere (only `log show` did): the status document
 /// carries it as `message`, and both screens say "Started by ACTOR: ...", each line of it.
+/// Every operator action is shown with who did it and why: the latest `resume`'s actor and
+/// message in the run's status (human and `--json` `resumed_by`), and an `orchestrate start`'s
+/// on its phase (`start_requested_by`), as `log show` has them. Before, only `log show` did.
+fn a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status(env: Env) {
+    env.workflow("st", "name: st\nsteps:\n  - {name: a, prompt: do it}\n");
+    assert_eq!(env.run(&["workflow", "run", "st"]).code, 3);
+    assert_eq!(env.run(&["workflow", "stop", "st"]).code, 3);
+    assert!(env.status(Some("st")).get("resumed_by").is_none());
+    let resumed = env.run(&[
+        "workflow",
+        "resume",
+        "st",
+        "--actor",
+        "alice smith",
+        "--message",
+        "resume-msg-123",
+    ]);
+    assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
+    let doc = env.status(Some("st"));
+    assert_eq!(
+        doc["resumed_by"],
+        serde_json::json!({"actor": "alice smith", "message": "resume-msg-123"}),
+        "{doc}"
+    );
+    let human = env.run(&["workflow", "status", "st"]).stdout;
+    assert!(
+        human.contains("   Resumed by alice smith: resume-msg-123\n"),
+        "{human}"
+    );
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - {name: A, description: a, condition: manual}\n  - {name: B, description: b, condition: manual}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
+    let start = env.run(&[
+        "orchestrate",
+        "start",
+        "sc",
+        "A",
+        "--actor",
+        "bob",
+        "--message",
+        "go now",
+    ]);
+    assert_eq!(start.code, 3, "{}{}", start.stdout, start.stderr);
+    assert_eq!(env.run(&["orchestrate", "stop", "sc"]).code, 3);
+    assert_eq!(
+        env.run(&[
+            "orchestrate",
+            "resume",
+            "sc",
+            "--actor",
+            "carol",
+            "--message",
+            "on again"
+        ])
+        .code,
+        3
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(
+        doc["phases"][0]["start_requested_by"],
+        serde_json::json!({"actor": "bob", "message": "go now"}),
+        "{doc}"
+    );
+    assert!(
+        doc["phases"][1].get("start_requested_by").is_none(),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["resumed_by"],
+        serde_json::json!({"actor": "carol", "message": "on again"}),
+        "{doc}"
+    );
+    let human = env.run(&["orchestrate", "status", "sc"]).stdout;
+    assert!(human.contains("\nResumed by carol: on again\n"), "{human}");
+    assert!(
+        human.contains("        Start requested by bob: go now\n"),
+        "{human}"
+    );
+}
+
 fn a_runs_start_message_is_shown_by_status(env: Env) {
     env.workflow("w", "name: w\nsteps:\n  - {name: a, prompt: do it}\n");
     let run = env.run(&[
@@ -2087,6 +2208,7 @@ common::on_both_stores!(
     a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown,
     a_scenario_phase_reported_failed_is_not_retried,
     the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_suggests_nothing,
+    status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobody_drove,
     limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time,
     an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1,
     a_stopped_scenario_names_orchestrate_resume,
@@ -2119,6 +2241,7 @@ common::on_both_stores!(
     an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report,
     a_stopped_runs_reason_names_who_stopped_it_and_their_message,
     a_runs_start_message_is_shown_by_status,
+    a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status,
     a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume,
     a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next,
     a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step,

@@ -1875,3 +1875,176 @@ fn a_run_stopped_before_anything_completed_is_resumed_from_the_beginning_by_its_
         "{next}"
     );
 }
+
+/// `n` runs of `name` (`kind`) written into `env`'s log as a driver records them (started,
+/// then aborted): a history longer than a page, made in a moment.
+fn many_runs(env: &Env, kind: cortex::event::RunKind, name: &str, n: usize) {
+    use cortex::decide::Command as Decided;
+    use cortex::event::Operator;
+    use cortex::execute::{FixedClock, IdGen, Journal, UlidIds};
+    let (definition, path) = match kind {
+        cortex::event::RunKind::Workflow => {
+            let yaml = format!("name: {name}\nsteps:\n  - {{name: a, run: 'true'}}\n");
+            let wf = cortex::definition::parse_workflow("w.yaml", &yaml).unwrap();
+            (cortex::definition::snapshot(&wf), "w.yaml")
+        }
+        cortex::event::RunKind::Scenario => {
+            let yaml = format!(
+                "name: {name}\ndescription: d\nphases:\n  - {{name: a, description: d, run: 'true'}}\n"
+            );
+            let sc = cortex::definition::parse_scenario("s.yaml", &yaml).unwrap();
+            (cortex::definition::snapshot(&sc), "s.yaml")
+        }
+    };
+    let by = || Operator {
+        actor: "tester".into(),
+        message: None,
+    };
+    let mut store = env.open_store();
+    let clock = FixedClock::new(1_790_000_000_000);
+    let mut run_ids = UlidIds::default();
+    let mut ids = UlidIds::default();
+    for _ in 0..n {
+        let run_id = run_ids.next_id();
+        let mut journal = Journal::open(&mut *store, &clock, &mut ids, &run_id).unwrap();
+        journal
+            .submit(Decided::Start(Box::new(common::run_started(
+                kind,
+                name,
+                definition.clone(),
+                path,
+                by(),
+            ))))
+            .unwrap();
+        journal
+            .submit(Decided::Abort {
+                by: by(),
+                cut_off: None,
+            })
+            .unwrap();
+    }
+}
+
+/// The run ids a history's text lists, in order.
+fn listed(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.starts_with('('))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// The hint under a full page of history, and `--json`'s `next`, name a command history takes
+/// and that lists the next page: following them lists every run once, newest first, past the
+/// 500 one page holds. Before, the hint suggested five times the limit (`--limit 600` under
+/// `--limit 120`), which history refuses (exit 2), and past 500 runs `--json` said
+/// `"more": true` with no way on.
+#[test]
+fn the_history_hint_and_next_page_on_through_every_run_with_commands_history_takes() {
+    use cortex::event::RunKind;
+    let env = Env::new();
+    many_runs(&env, RunKind::Workflow, "w", 505);
+    many_runs(&env, RunKind::Scenario, "s", 130);
+    let all = |kind: RunKind| -> Vec<String> {
+        let store = env.open_store();
+        store
+            .list_runs(&cortex::store::RunQuery::kind(Some(kind)))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect()
+    };
+    for (group, kind, limit) in [
+        ("workflow", RunKind::Workflow, "120"),
+        ("orchestrate", RunKind::Scenario, "120"),
+        ("workflow", RunKind::Workflow, "20"),
+    ] {
+        let mut args: Vec<String> = vec![group.into(), "history".into()];
+        if limit != "20" {
+            args.extend(["--limit".into(), limit.into()]);
+        }
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = env.run(&argv);
+            assert_eq!(out.code, 0, "`{}`: {}", args.join(" "), out.stderr);
+            check(&format!("{group} history page {pages}"), &out);
+            seen.extend(listed(&out.stdout));
+            pages += 1;
+            let hints = suggested(&out.stdout);
+            match hints.as_slice() {
+                [] => break,
+                [next] => {
+                    assert!(next.contains("--before"), "{}", out.stdout);
+                    if limit != "20" {
+                        assert!(next.contains(&format!("--limit {limit}")), "{next}");
+                    }
+                    args = split(next);
+                }
+                more => panic!("{more:?}"),
+            }
+        }
+        let want = all(kind);
+        assert_eq!(
+            seen, want,
+            "{group} --limit {limit}: every run once, newest first"
+        );
+        let per_page: usize = limit.parse().unwrap();
+        assert_eq!(
+            pages,
+            want.len().div_ceil(per_page),
+            "{group} --limit {limit}"
+        );
+    }
+    // `--json`: `next` pages on past the 500 a page holds; the last page has none.
+    let mut argv: Vec<String> = ["--json", "workflow", "history", "--limit", "500"]
+        .map(String::from)
+        .to_vec();
+    let mut seen = Vec::new();
+    loop {
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = env.run(&args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        check("history --json", &out);
+        let doc = out.json();
+        for r in doc["runs"].as_array().unwrap() {
+            seen.push(r["run_id"].as_str().unwrap().to_string());
+        }
+        let next = doc["next"].as_array().unwrap();
+        assert_eq!(doc["more"], !next.is_empty(), "{doc}");
+        let Some(next) = next.first() else { break };
+        let next: Vec<String> = serde_json::from_value(next["argv"].clone()).unwrap();
+        argv = std::iter::once("--json".to_string())
+            .chain(next.into_iter().skip(1))
+            .collect();
+    }
+    assert_eq!(seen, all(RunKind::Workflow));
+    // Before the oldest run: none, and how to list the newest.
+    let oldest = all(RunKind::Workflow).pop().unwrap();
+    let out = env.run(&["workflow", "history", "--before", &oldest]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with(&format!("No workflow runs before {oldest}")),
+        "{}",
+        out.stdout
+    );
+    check("before the oldest", &out);
+    // A prefix of an id is taken; a run of the other kind is not.
+    let newest = all(RunKind::Scenario)[0].clone();
+    let out = env.run(&[
+        "orchestrate",
+        "history",
+        "--limit",
+        "1",
+        "--before",
+        &newest[..20],
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(listed(&out.stdout), vec![all(RunKind::Scenario)[1].clone()]);
+    let out = env.run(&["workflow", "history", "--before", &newest]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("is a scenario run"), "{}", out.stderr);
+    check("before a run of the other kind", &out);
+}

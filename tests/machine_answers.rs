@@ -116,7 +116,7 @@ fn history_json_is_an_object_of_runs_saying_whether_more_exist() {
     assert_eq!(empty.code, 0, "{}", empty.stderr);
     assert_eq!(
         empty.json(),
-        serde_json::json!({"runs": [], "more": false}),
+        serde_json::json!({"runs": [], "more": false, "next": []}),
         "{}",
         empty.stdout
     );

@@ -170,14 +170,23 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
         env.run(&["workflow", "run", "done"]);
     }
     let page = env.run(&["workflow", "history", "--limit", "2"]);
+    let last = page
+        .stdout
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     assert!(
-        page.stdout
-            .contains("(the newest 2; `cortex workflow history --limit 100` shows more)"),
+        page.stdout.contains(&format!(
+            "(the newest 2; `cortex workflow history --limit 2 --before {last}` shows older ones)"
+        )),
         "{}",
         page.stdout
     );
     let all = env.run(&["workflow", "history", "--limit", "5"]);
-    assert!(!all.stdout.contains("shows more"), "{}", all.stdout);
+    assert!(!all.stdout.contains("shows older"), "{}", all.stdout);
     assert_eq!(verify(&env).0, 0);
 }
 

@@ -266,3 +266,55 @@ fn the_answer_of_a_workflow_stop_from_a_second_terminal() {
     };
     insta::assert_snapshot!("the_driving_terminal", driving.snapshot(&env));
 }
+
+/// A workflow stopped while its step waits for a report stops that step, as `orchestrate stop`
+/// stops a waiting phase: a report on it is refused (exit 2, nothing recorded) and names the
+/// `resume` that has it wait again; after the resume the report is taken. Before, the step
+/// went on waiting through the stop: the report was recorded and the stopped run finished
+/// `completed`, never resumed.
+#[test]
+fn a_report_on_a_stopped_workflows_step_is_refused_until_resume_has_it_wait_again() {
+    let env = Env::new();
+    env.workflow("dup", "name: dup\nsteps:\n  - {name: S1, prompt: do it}\n");
+    assert_eq!(env.run(&["workflow", "run", "dup"]).code, 3);
+    let stop = env.run(&["workflow", "stop", "dup", "--message", "freeze"]);
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    assert!(
+        stop.stdout.contains("workflow resume"),
+        "the stop's Next names resume: {}",
+        stop.stdout
+    );
+    let status = env.status(Some("dup"));
+    assert_eq!(status["status"], "stopped", "{status}");
+    assert_eq!(status["steps"][0]["status"], "stopped", "{status}");
+    let events = env.run(&["--json", "log", "show", "dup"]).json();
+    let before = events.as_array().unwrap().len();
+    for verb in ["complete", "fail"] {
+        let report = env.run(&["workflow", "step", verb, "S1", "--run", "dup"]);
+        assert_eq!(report.code, 2, "{}{}", report.stdout, report.stderr);
+        assert!(
+            report
+                .stderr
+                .contains("step `S1` is stopped, not waiting for a report; the run is stopped"),
+            "{}",
+            report.stderr
+        );
+        assert!(
+            report.stderr.contains("workflow resume")
+                && report
+                    .stderr
+                    .contains("the step waits for its report again"),
+            "{}",
+            report.stderr
+        );
+    }
+    let events = env.run(&["--json", "log", "show", "dup"]).json();
+    assert_eq!(events.as_array().unwrap().len(), before, "nothing recorded");
+    assert_eq!(env.status(Some("dup"))["status"], "stopped");
+    // Resume: the step waits again, and its report finishes the run.
+    assert_eq!(env.run(&["workflow", "resume", "dup"]).code, 3);
+    assert_eq!(env.status(Some("dup"))["steps"][0]["status"], "waiting");
+    let done = env.run(&["workflow", "step", "complete", "S1", "--run", "dup"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(Some("dup"))["status"], "completed");
+}

@@ -353,6 +353,10 @@ pub enum WorkflowCommand {
         /// How many runs to list (1 to 500).
         #[arg(long, default_value = "20", value_name = "N")]
         limit: String,
+        /// List the runs older than this one (its id, a unique prefix of it, or a workflow
+        /// name: its latest run): the next page, as the hint under a full page names it.
+        #[arg(long, value_name = "RUN")]
+        before: Option<String>,
     },
     /// Report on an external step (a prompt for a person or an agent).
     #[command(subcommand)]
@@ -461,6 +465,10 @@ pub enum OrchestrateCommand {
         /// How many runs to list (1 to 500).
         #[arg(long, default_value = "20", value_name = "N")]
         limit: String,
+        /// List the runs older than this one (its id, a unique prefix of it, or a scenario
+        /// name: its latest run): the next page, as the hint under a full page names it.
+        #[arg(long, value_name = "RUN")]
+        before: Option<String>,
     },
     /// End a scenario run for good (its running phases end, its agents are deactivated).
     Abort {

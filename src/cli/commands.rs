@@ -530,10 +530,11 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             run.as_deref(),
             by(&audit),
         )),
-        WorkflowCommand::History { limit } => done(ops::workflow::history(
+        WorkflowCommand::History { limit, before } => done(ops::workflow::history(
             ctx,
             RunKind::Workflow,
             ops::history_limit_text(&limit, "`--limit`")?,
+            before.as_deref(),
         )),
         WorkflowCommand::Step(step) => {
             let (step, run, outputs, no_drive, audit, success) = match step {
@@ -646,10 +647,11 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             name.as_deref(),
             by(&audit),
         )),
-        OrchestrateCommand::History { limit } => done(ops::workflow::history(
+        OrchestrateCommand::History { limit, before } => done(ops::workflow::history(
             ctx,
             RunKind::Scenario,
             ops::history_limit_text(&limit, "`--limit`")?,
+            before.as_deref(),
         )),
         OrchestrateCommand::Abort { name, audit } => done(ops::workflow::abort(
             ctx,

@@ -435,12 +435,14 @@ fn interrupt_in_flight(state: &RunState, reason: &str) -> Vec<Event> {
     interrupt_where(state, reason, |s| s == StepStatus::Running)
 }
 
-/// Like `interrupt_in_flight`, and a scenario's phases waiting on a report end too (a stop
-/// deactivates every agent; a workflow's step waiting for a report goes on waiting).
+/// Like `interrupt_in_flight`, and the steps and phases waiting on a report end too: a stop
+/// deactivates every agent, and a report on a stopped run is refused until `resume` (which
+/// has the unit wait again), for a workflow's step as for a scenario's phase. Before, a
+/// workflow's waiting step went on waiting through a stop: a report on it was taken and the
+/// stopped run finished, never resumed.
 fn interrupt_active(state: &RunState, reason: &str) -> Vec<Event> {
-    let scenario = state.is_scenario();
     interrupt_where(state, reason, |s| {
-        s == StepStatus::Running || (scenario && s == StepStatus::Waiting)
+        matches!(s, StepStatus::Running | StepStatus::Waiting)
     })
 }
 

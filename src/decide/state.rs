@@ -80,6 +80,10 @@ pub struct StepState {
     /// Who skipped it (`resume --skip`), and their message: never its reporter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_by: Option<crate::event::Operator>,
+    /// Who asked for the phase to start (`orchestrate start`, `run --start`), and their
+    /// message: the latest request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_requested_by: Option<crate::event::Operator>,
     /// The file holding the whole output of its latest attempt that kept one (`cortex logs`).
     #[serde(default)]
     pub log: Option<String>,
@@ -320,6 +324,9 @@ pub struct RunState {
     /// `run_resumed`): `worker:NAME` for a run a worker drives.
     #[serde(default)]
     pub driven_by: Option<String>,
+    /// Who resumed the run last (`resume --actor`), and why (`--message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_by: Option<crate::event::Operator>,
     pub finish_reason: Option<String>,
     /// The latest attempt of each `foreach:` item whose units a re-run removed (`--from`
     /// over its step): expanded again, an item goes on from there. An attempt number is the
@@ -366,6 +373,7 @@ impl Default for RunState {
             session_seq: 0,
             driver: None,
             driven_by: None,
+            resumed_by: None,
             finish_reason: None,
             retired_attempts: BTreeMap::new(),
         }
@@ -1198,7 +1206,10 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.stop_requested_at = None;
             state.abort_requested = None;
         }
-        Event::PhaseStartRequested { phase, .. } => {
+        Event::PhaseStartRequested { phase, by } => {
+            if let Some(s) = state.step_mut(phase) {
+                s.start_requested_by = Some(by.clone());
+            }
             state.start_requested.insert(phase.clone());
         }
         Event::AgentActivated { agent, phase, .. } => {
@@ -1236,6 +1247,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             }
             state.submitted = false;
             state.driven_by = Some(by.actor.clone());
+            state.resumed_by = Some(by.clone());
             if let Some(rb) = state.rollback.as_mut() {
                 rb.by_report = false;
             }
@@ -1478,6 +1490,7 @@ pub(super) fn new_step(name: &str) -> StepState {
         compensation_left: None,
         reported_by: None,
         skipped_by: None,
+        start_requested_by: None,
         agent_result: None,
         resume_session: None,
         log: None,

@@ -800,6 +800,26 @@ pub enum Event {
 }
 
 impl Event {
+    /// The operator whose action this event records (`--actor`, `--message`), if a person or
+    /// an agent acted rather than a driver on its own.
+    pub fn operator(&self) -> Option<&Operator> {
+        match self {
+            Event::RunStarted(start) => Some(&start.by),
+            Event::RunSubmitted { by }
+            | Event::StopRequested { by, .. }
+            | Event::RunResumed { by, .. }
+            | Event::PhaseStartRequested { by, .. } => Some(by),
+            Event::StepSucceeded { by, .. }
+            | Event::StepFailed { by, .. }
+            | Event::StepSkipped { by, .. }
+            | Event::AgentActivated { by, .. }
+            | Event::AgentDeactivated { by, .. }
+            | Event::CriterionMet { by, .. }
+            | Event::RunFinished { by, .. } => by.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The stored `type` column.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -174,6 +174,10 @@ pub struct HistoryArgs {
     #[serde(default = "default_limit")]
     #[schemars(with = "usize", range(min = 1, max = 500))]
     pub limit: serde_json::Number,
+    /// List the runs older than this run (its id, a unique prefix of it, or a name: its latest
+    /// run): the next page, after the last run of a page whose `more` is true.
+    #[serde(default)]
+    pub before: Option<String>,
 }
 
 fn default_limit() -> serde_json::Number {

@@ -189,7 +189,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "history",
         title: "Past runs",
-        description: "The latest runs of a kind, newest first: {runs: [{run_id, kind, name, status, started_at, ended_at, events, actor, done, total, parent?}], more: true|false}, the document `history --json` prints; `more` says older runs exist past `limit`: ask again with a larger one. Use it to find a run's id.",
+        description: "The latest runs of a kind, newest first: {runs: [{run_id, kind, name, status, started_at, ended_at, events, actor, done, total, parent?}], more: true|false}, the document `history --json` prints; `more` says older runs exist past `limit`: ask again with `before` the last run listed (`next` is that page's command line). Use it to find a run's id.",
         schema: input_schema::<HistoryArgs>,
         output: outputs::history,
         read_only: true,
@@ -422,7 +422,7 @@ fn operate(
         "history" => {
             let a: HistoryArgs = parse(tool, args)?;
             let limit = ops::history_limit_text(&a.limit.to_string(), "`limit`")?;
-            ops::workflow::history(ctx, a.kind.run_kind(), limit)
+            ops::workflow::history(ctx, a.kind.run_kind(), limit, a.before.as_deref())
         }
         "validate" => {
             let a: ValidateArgs = parse(tool, args)?;

@@ -14,6 +14,9 @@ use crate::store::{EventStore, RunQuery, StoreError};
 /// --limit`, the MCP tool's `limit` and the API's `GET /api/v1/runs?limit=` alike.
 pub const MAX_HISTORY_LIMIT: usize = 500;
 
+/// How many runs a page of history lists when no limit is given.
+pub const DEFAULT_HISTORY_LIMIT: usize = 20;
+
 /// `limit`, if a page of history may list that many runs (1 to `MAX_HISTORY_LIMIT`); else the
 /// one error every front end gives (exit 2, the API's 400). Before, the API refused 0 and
 /// 1000 while the CLI and MCP listed nothing or a thousand rows.
@@ -82,13 +85,45 @@ pub struct HistoryRow {
     pub unreadable: Option<String>,
 }
 
-/// A page of history: the newest `limit` runs of a kind, and whether there are older ones.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A page of history: the newest `limit` runs of a kind (older than `before`, when given), and
+/// whether there are older ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct History {
     pub kind: Option<RunKind>,
     pub runs: Vec<HistoryRow>,
     /// Older runs exist beyond the page (counting them all would cost what the index saves).
     pub more: bool,
+    /// The most runs the page was asked for.
+    #[serde(skip)]
+    pub limit: usize,
+    /// The run the page lists runs older than (`--before`), if any.
+    #[serde(skip)]
+    pub before: Option<String>,
+}
+
+impl History {
+    /// The run the next page lists runs older than: the last one listed, when older runs
+    /// exist (`history --before` it, the API's `?before=`).
+    pub fn next_before(&self) -> Option<&str> {
+        self.more
+            .then(|| self.runs.last().map(|r| r.run_id.as_str()))
+            .flatten()
+    }
+
+    /// The arguments of the command that lists the page after this one (the runs older than
+    /// its last), as many runs at most: `GROUP history [--limit N] --before RUN`; none when
+    /// no older runs exist, or when the page lists both kinds.
+    pub fn next_args(&self) -> Option<Vec<String>> {
+        let last = self.next_before()?;
+        // Both kinds (the API without `kind`): no one command lists them.
+        let group = self.kind?.group();
+        let mut args = vec![group.to_string(), "history".to_string()];
+        if self.limit != DEFAULT_HISTORY_LIMIT {
+            args.extend(["--limit".to_string(), self.limit.to_string()]);
+        }
+        args.extend(["--before".to_string(), last.to_string()]);
+        Some(args)
+    }
 }
 
 /// The newest `limit` runs of `kind` (all kinds if none), newest first, from the run index:
@@ -172,5 +207,11 @@ pub fn history_page_before(
             unreadable,
         });
     }
-    Ok(History { kind, runs, more })
+    Ok(History {
+        kind,
+        runs,
+        more,
+        limit,
+        before: before.map(str::to_string),
+    })
 }

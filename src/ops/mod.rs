@@ -33,8 +33,8 @@ pub use drive::{
 };
 pub use error::{Cause, CommandError, Hint, exit};
 pub use history::{
-    History, HistoryRow, MAX_HISTORY_LIMIT, checked_history_limit, history_limit_text,
-    history_page, history_page_before,
+    DEFAULT_HISTORY_LIMIT, History, HistoryRow, MAX_HISTORY_LIMIT, checked_history_limit,
+    history_limit_text, history_page, history_page_before,
 };
 pub use lookup::{FindError, Scope, find_run};
 pub use output::Output;

@@ -1080,17 +1080,62 @@ pub fn status(
     }
     state.run_id = run_id.clone();
     let as_of = last.map(|(seq, time)| crate::project::AsOf { seq, time });
-    // As of then, its driver was at work: the status is what the log said at that event.
+    // Whether a driver was at work on it then, as the status now would say at that event.
+    let driven = driven_at(ctx, &store, &state, seq, events)?;
     Ok(status_output(
         ctx,
         &state,
-        true,
+        driven,
         as_of.as_ref(),
         None,
         "",
         Some(verifier.first_bad()),
         None,
     ))
+}
+
+/// Whether a driver was at work on the run at event `seq` (`state` is the run as of it; the
+/// log holds `events`), for `status --at SEQ`: the status then is the one `status` gave at
+/// that event. At the head, what `status` says now (the same live driver, or none). Before
+/// it, what the log proves: an attempt (or check, or compensation) was in hand, which a driver
+/// had started; or a driver went on from there — the next event that is no follow-on of this
+/// one (a checkpoint, an output) is one a driver writes of its own, not an operator's action
+/// nor a resume taking the run over. Before, every past event was taken as driven: a run
+/// that a `--no-drive` report left for nobody to drive was `waiting` in `status` and
+/// `running` in `status --at` of the same (head) event.
+fn driven_at(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    state: &crate::decide::RunState,
+    seq: u64,
+    events: u64,
+) -> Result<bool, CommandError> {
+    if seq.saturating_add(1) >= events {
+        return Ok(crate::execute::run_holder(&ctx.home, store, state).is_some());
+    }
+    if state.work_in_hand() {
+        return Ok(true);
+    }
+    use crate::event::Event;
+    let mut from = seq + 1;
+    loop {
+        let page = store.read_run_page(&state.run_id, from, 16)?;
+        let Some(last) = page.last() else {
+            return Ok(false);
+        };
+        from = last.seq + 1;
+        for rec in &page {
+            match &rec.event {
+                Event::CheckpointSaved { .. }
+                | Event::OutputRecorded { .. }
+                | Event::NotificationDelivered { .. }
+                | Event::AttemptLog { .. }
+                | Event::CriterionMet { by: None, .. } => continue,
+                Event::RunStopped {} => return Ok(false),
+                event => return Ok(event.operator().is_none()),
+            }
+        }
+    }
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
@@ -2582,36 +2627,64 @@ pub fn abort(
     Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }
 
-/// `workflow history` and `orchestrate history`: the newest runs of a kind.
-pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, CommandError> {
-    history_with_more(ctx, kind, limit).map(|(output, _)| output)
+/// `workflow history` and `orchestrate history`: the newest runs of a kind, or (`before`) the
+/// runs older than a run.
+pub fn history(
+    ctx: &Ctx,
+    kind: RunKind,
+    limit: usize,
+    before: Option<&str>,
+) -> Result<Output, CommandError> {
+    history_with_more(ctx, kind, limit, before).map(|(output, _)| output)
 }
 
 /// `history`, and whether older runs exist beyond the `limit` listed. Its document is
-/// `{"runs": [rows, newest first], "more": bool}` (an object, as every other `--json`
-/// document; the MCP tool's structured content and `GET /api/v1/runs` are the same). Before,
-/// `--json` printed the rows as a bare array, and `more` only the MCP tool said.
+/// `{"runs": [rows, newest first], "more": bool, "next": [...]}` (an object, as every other
+/// `--json` document; the MCP tool's structured content is the same, `GET /api/v1/runs` the
+/// same but `next`, its `Link` header). Before, `--json` printed the rows as a bare array,
+/// and `more` only the MCP tool said.
+///
+/// `before` (`--before RUN`, the MCP tool's `before`): a run of the kind, by its id, a unique
+/// prefix of it or its name (its latest run), as everywhere a run is named; the page lists
+/// the runs older than it. `next` is the command that lists the page after this one, when
+/// there is one: the text's hint and `--json`'s `next` suggest it. Before, the hint suggested
+/// five times the limit, past the 500 `--limit` takes (`--limit 600`, refused), and past 500
+/// runs nothing reached the older ones.
 pub fn history_with_more(
     ctx: &Ctx,
     kind: RunKind,
     limit: usize,
+    before: Option<&str>,
 ) -> Result<(Output, bool), CommandError> {
     let limit = super::checked_history_limit(limit, "`--limit`")?;
     let mut damage = None;
     let page = match ctx.reading_store()? {
         Some(store) => {
-            let page = super::history_page(&store, &ctx.home, Some(kind), limit)?;
+            let before = before
+                .map(|q| ctx.resolve_run(&store, Scope::of(kind), Some(q)))
+                .transpose()?;
+            let page = super::history_page_before(
+                &store,
+                &ctx.home,
+                Some(kind),
+                before.as_deref(),
+                limit,
+            )?;
             damage = store.index_damage();
             page
         }
+        // No log yet: a run named by `before` is no run here (as `status RUN` says).
+        None if before.is_some() => {
+            return Err(ctx.no_runs(Scope::of(kind), before));
+        }
         None => super::History {
             kind: Some(kind),
-            runs: Vec::new(),
-            more: false,
+            limit,
+            ..Default::default()
         },
     };
     let text = render_history(&page, &|args| ctx.cmd(args));
-    let doc = json!({ "runs": &page.runs, "more": page.more });
+    let doc = history_json(ctx, &page);
     let mut out = Output::new(doc, text, exit::OK);
     if let Some(what) = damage {
         // The runs are listed as their events say; the index is a cache to rebuild.
@@ -2622,6 +2695,25 @@ pub fn history_with_more(
         )]);
     }
     Ok((out, page.more))
+}
+
+/// The document of a page of history: `{"runs", "more", "next"}`, `next` the command that
+/// lists the page after it (`History::next_args`, as pasted here) when there is one — the
+/// same for `history --json`, the MCP tool and `GET /api/v1/runs` (which also names it in its
+/// `Link` header).
+pub fn history_json(ctx: &Ctx, page: &super::History) -> serde_json::Value {
+    let next: Vec<crate::project::Suggestion> = page
+        .next_args()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut s =
+                crate::project::Suggestion::new(&args, "list the older runs (the next page)");
+            s.argv.splice(1..1, ctx.globals());
+            s
+        })
+        .into_iter()
+        .collect();
+    json!({ "runs": &page.runs, "more": page.more, "next": next })
 }
 
 /// A person's or an agent's report on an external step.
@@ -2856,6 +2948,9 @@ pub fn report_step(
     if step.status != StepStatus::Waiting {
         let now = match state.steps.iter().find(|s| s.status == StepStatus::Waiting) {
             Some(w) => format!("the run waits on `{}`", w.name),
+            None if state.phase == crate::decide::RunPhase::Stopped => {
+                "the run is stopped".to_string()
+            }
             None => "no step is waiting for a report".to_string(),
         };
         let mut e = CommandError::bad_input(format!(
@@ -2863,6 +2958,18 @@ pub fn report_step(
             step.name,
             step.status.as_str()
         ));
+        // Stopped with the run (as a scenario's phase is): resume has a step that waits for
+        // a report wait for it again, and runs a step the engine runs again.
+        if step.status == StepStatus::Stopped {
+            let resume = ctx.cmd(&["workflow", "resume", &run_id]);
+            e = e.hint(if state.is_external(index) {
+                format!("{resume} goes on (the step waits for its report again); then report it")
+            } else {
+                format!(
+                    "{resume} goes on and runs the step again (the engine runs it, so it reports itself: nothing to report by hand)"
+                )
+            });
+        }
         if step.status == StepStatus::Pending
             && !state.steps.iter().any(|s| s.status == StepStatus::Waiting)
         {

@@ -305,6 +305,10 @@ pub struct StepView {
     /// reported the failure skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped_by: Option<crate::event::Operator>,
+    /// Who asked for the phase to start (`orchestrate start`, `run --start`), and their
+    /// message: the latest request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_requested_by: Option<crate::event::Operator>,
     /// The worker that claimed its running attempt: `NAME on HOST`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
@@ -1115,6 +1119,10 @@ pub struct StatusView {
     /// Started by a schedule: when it was due and by which expression.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<String>,
+    /// Who resumed it last (`resume --actor`), and why (`resume --message`): an operator
+    /// action shown as the start's is (`actor`, `message`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_by: Option<crate::event::Operator>,
     /// The run's inputs (secret ones as `***`).
     pub inputs: BTreeMap<String, serde_json::Value>,
     /// `status --at SEQ`: the event the view is as of.
@@ -1555,6 +1563,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         scheduled: start
             .filter(|s| s.by.actor == crate::decide::SCHEDULE_ACTOR)
             .and_then(|s| s.by.message.clone()),
+        resumed_by: state.resumed_by.clone(),
         inputs: start.map(|s| s.inputs.clone()).unwrap_or_default(),
         parent: start.and_then(|s| s.parent.clone()),
         as_of: None,
@@ -1681,6 +1690,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 },
                 reported_by: s.reported_by.clone(),
                 skipped_by: s.skipped_by.clone(),
+                start_requested_by: s.start_requested_by.clone(),
                 worker: if s.status != StepStatus::Running {
                     None
                 } else if let Some(c) = &s.claimed {

@@ -158,6 +158,9 @@ pub fn render_scenario_status(
         let m = m.replace('\n', "\n  ");
         let _ = writeln!(out, "Started by {}: {m}", view.actor);
     }
+    if let Some(line) = super::status::resumed_line(view, "") {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "Status: {}", view.status.as_str());
     if let Some(pending) = &view.stop_requested {
         let _ = writeln!(out, "⏳ {}", upper_first(&pending.sentence()));
@@ -341,6 +344,13 @@ pub fn render_scenario_status(
             (&s.required_outputs, &s.expected_outputs),
             &s.checks,
         );
+        if let Some(line) = s
+            .start_requested_by
+            .as_ref()
+            .and_then(|by| super::status::start_requested_line(view, by, "        "))
+        {
+            let _ = writeln!(out, "        {line}");
+        }
         if let Some(by) = &s.reported_by {
             let _ = writeln!(
                 out,

@@ -62,6 +62,27 @@ pub(crate) fn skipped_line(by: &crate::event::Operator, indent: &str) -> String 
     operator_line("Skipped", by, indent)
 }
 
+/// Who resumed a run last, and their message, when it says more than the run's start does:
+/// a message, or another actor than the one who started it.
+pub(crate) fn resumed_line(view: &StatusView, indent: &str) -> Option<String> {
+    let by = view.resumed_by.as_ref()?;
+    (said(by) || by.actor != view.actor).then(|| operator_line("Resumed", by, indent))
+}
+
+/// Who asked for a phase to start, and their message, when it says more than the run's
+/// start does (as `resumed_line`).
+pub(crate) fn start_requested_line(
+    view: &StatusView,
+    by: &crate::event::Operator,
+    indent: &str,
+) -> Option<String> {
+    (said(by) || by.actor != view.actor).then(|| operator_line("Start requested", by, indent))
+}
+
+fn said(by: &crate::event::Operator) -> bool {
+    by.message.as_deref().is_some_and(|m| !m.trim().is_empty())
+}
+
 fn operator_line(what: &str, by: &crate::event::Operator, indent: &str) -> String {
     match &by.message {
         Some(m) => format!("{what} by {}: {}", by.actor, hanging(m, indent.len() + 2)),
@@ -499,6 +520,9 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         let m = m.replace('\n', "\n     ");
         let _ = writeln!(out, "   Started by {}: {m}", view.actor);
     }
+    if let Some(line) = resumed_line(view, "   ") {
+        let _ = writeln!(out, "   {line}");
+    }
     // A decided rollback that waits for a driver is not waiting on a report.
     let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
         " to roll back (resume runs the compensations)"
@@ -649,6 +673,18 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
             cmd(&[group, "history"])
         );
     }
+    if let (true, Some(before)) = (h.runs.is_empty(), &h.before) {
+        // The last page went up to the oldest run.
+        return format!(
+            "No {} runs before {before}; {} lists the newest.\n",
+            if group == "orchestrate" {
+                "scenario"
+            } else {
+                "workflow"
+            },
+            cmd(&[group, "history"])
+        );
+    }
     if h.runs.is_empty() {
         return format!(
             "No runs yet. Start one with {}.\n",
@@ -697,18 +733,13 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
         }
         out.push('\n');
     }
-    if h.more {
-        let _ = writeln!(
-            out,
-            "(the newest {}; {} shows more)",
-            h.runs.len(),
-            cmd(&[
-                group,
-                "history",
-                "--limit",
-                &h.runs.len().saturating_mul(5).max(100).to_string()
-            ])
-        );
+    if let Some(next) = h.next_args() {
+        let next: Vec<&str> = next.iter().map(String::as_str).collect();
+        let listed = match &h.before {
+            None => format!("the newest {}", h.runs.len()),
+            Some(before) => format!("{} runs before {before}", h.runs.len()),
+        };
+        let _ = writeln!(out, "({listed}; {} shows older ones)", cmd(&next));
     }
     out
 }

@@ -218,8 +218,7 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
                 .map_err(CommandError::from)?,
             None => ops::History {
                 kind,
-                runs: Vec::new(),
-                more: false,
+                ..Default::default()
             },
         };
         let next = page.more.then(|| {
@@ -231,7 +230,7 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
             let kind = kind.map_or(String::new(), |k| format!("kind={}&", kind_word(k)));
             format!("</api/v1/runs?{kind}limit={limit}&before={last}>; rel=\"next\"")
         });
-        let doc = serde_json::json!({ "runs": &page.runs, "more": page.more });
+        let doc = ops::workflow::history_json(&shared.ctx, &page);
         Ok((doc, next))
     })
     .await;

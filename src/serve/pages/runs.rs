@@ -33,8 +33,7 @@ pub fn load(
             .map_err(CommandError::from)?,
         None => History {
             kind,
-            runs: Vec::new(),
-            more: false,
+            ..Default::default()
         },
     };
     Ok((history, runs_signature(shared)?))
