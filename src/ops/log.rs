@@ -1179,13 +1179,32 @@ fn not_copyable(ctx: &Ctx, state: &crate::decide::RunState, driven: Driven) -> O
             ctx.cmd(&[kind, "status", run])
         ));
     }
-    // Submitted for workers and not yet taken: a worker of either log would take it (before,
-    // it was copied, and workers on both logs ran its steps).
-    if state.submitted && state.phase == crate::decide::RunPhase::Running {
-        return Some(format!(
-            "it is submitted for workers: a worker there would run it too; copy it once it finished, paused or stopped ({} shows it)",
-            ctx.cmd(&[kind, "status", run])
-        ));
+    // Waiting for a worker, by its state (not by its last event): submitted and not yet
+    // taken, or left by its driver for a worker offering the tags its next unit asks for (a
+    // command's driver, or a worker without them that looked at it and let it go — its
+    // `run_resumed` ends the submission in the log, not the wait). A worker of either log
+    // would take it (before, such runs were copied, and workers on both logs ran its step).
+    if state.phase == crate::decide::RunPhase::Running {
+        let why = if state.submitted {
+            Some("it is submitted for workers".to_string())
+        } else if crate::plan::waits_for_worker(state) {
+            let tags = crate::project::waits_for_tags(
+                &|id: &str| (id == run).then(|| state.clone()),
+                run,
+            );
+            Some(format!(
+                "it waits for a worker offering tags {}",
+                tags.join(", ")
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Some(format!(
+                "{why}: a worker there would run it too; copy it once it finished, paused or stopped ({} shows it)",
+                ctx.cmd(&[kind, "status", run])
+            ));
+        }
     }
     if crate::project::cut_short(state) {
         let stop = if state.is_scenario() { "stop" } else { "abort" };
