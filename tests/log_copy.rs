@@ -346,7 +346,14 @@ fn a_run_a_worker_without_its_tags_left_waiting_is_not_copied(env: Env) {
     let out = env.run(&["workflow", "run", "wtag", "--submit"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let run = out.stdout.trim().to_string();
-    let plain = env.run(&["worker", "--name", "plain", "--until-idle", "--poll", "100ms"]);
+    let plain = env.run(&[
+        "worker",
+        "--name",
+        "plain",
+        "--until-idle",
+        "--poll",
+        "100ms",
+    ]);
     assert_eq!(plain.code, 0, "{}{}", plain.stdout, plain.stderr);
     let types: Vec<String> = env
         .events(&run)

@@ -1131,7 +1131,11 @@ fn a_manual_phase_runs_while_a_tagged_phase_waits_for_a_worker(env: Env) {
         "name: tagblk\ndescription: a tagged phase and a manual one\nphases:\n  - name: tpu\n    condition: auto\n    runs_on: [tpu]\n    run: echo tpu\n  - name: m\n    condition: manual\n    run: echo manual-ran\n",
     );
     let out = env.run(&["orchestrate", "run", "tagblk", "--start", "m"]);
-    assert_eq!(out.code, 3, "waits for a worker: {}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 3,
+        "waits for a worker: {}{}",
+        out.stdout, out.stderr
+    );
     assert!(out.stdout.contains("manual-ran"), "{}", out.stdout);
     let run = env.run(&["--json", "orchestrate", "status"]).json();
     let id = run["run_id"].as_str().unwrap().to_string();
@@ -1157,7 +1161,15 @@ fn a_tagged_worker_runs_its_phase_and_the_started_manual_one_in_turn(env: Env) {
         "name: tagblk\ndescription: a tagged phase and a manual one\nphases:\n  - name: tpu\n    condition: auto\n    runs_on: [tpu]\n    run: 'echo tpu >> order; sleep 0.3; echo tpu-end >> order'\n  - name: m\n    condition: manual\n    run: 'echo m >> order'\n",
     );
     let tpu = Worker::start(&env, "tpu-box", &["--tags", "tpu"]);
-    let out = env.run(&["--json", "orchestrate", "run", "tagblk", "--submit", "--start", "m"]);
+    let out = env.run(&[
+        "--json",
+        "orchestrate",
+        "run",
+        "tagblk",
+        "--submit",
+        "--start",
+        "m",
+    ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let id = out.json()["run_id"].as_str().unwrap().to_string();
     wait_for(&env, &id, "the run to finish", finished);
