@@ -1129,10 +1129,12 @@ pub fn raw_attempt_log(
     };
     let Some(shown) = chosen else {
         let ran: Vec<String> = attempts.iter().map(|s| s.attempt.to_string()).collect();
+        // An attempt the run does not have: not found (the API's 404), as an unknown step.
         let mut e = CommandError::bad_input(match attempt {
             Some(n) => format!("`{step}` in run {run_id} has no attempt {n}"),
             None => format!("`{step}` in run {run_id} has not run yet"),
-        });
+        })
+        .because(crate::ops::Cause::Missing);
         if !ran.is_empty() {
             e = e.hint(format!("its attempts: {}", ran.join(", ")));
         }

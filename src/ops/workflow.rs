@@ -2839,11 +2839,13 @@ pub fn report_step(
             Some(w) => format!("the run waits on `{}`", w.name),
             None => "no step is waiting for a report".to_string(),
         };
+        // Its state refuses the report now (a report or stop got there first): a conflict.
         let mut e = CommandError::bad_input(format!(
             "step `{}` is {}, not waiting for a report; {now}",
             step.name,
             step.status.as_str()
-        ));
+        ))
+        .because(crate::ops::Cause::Conflict);
         if step.status == StepStatus::Pending
             && !state.steps.iter().any(|s| s.status == StepStatus::Waiting)
         {
