@@ -1120,6 +1120,42 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
     }
 }
 
+/// A terminal `run` whose step asks for tags a connected worker offers: the worker takes it
+/// at once, and the command follows it to its end, answering as the run ended (exit 0, or
+/// 1 for a failed step), never suggesting a worker that is there. Before, it said the run
+/// waited, suggested `cortex worker --tags=gpu --until-idle` and exited 3 while the worker
+/// finished the run in milliseconds.
+fn a_terminal_run_a_tagged_worker_takes_is_followed_to_its_end(env: Env) {
+    env.workflow(
+        "wtag",
+        "name: wtag\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    env.workflow(
+        "wbad",
+        "name: wbad\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'exit 7'\n",
+    );
+    let gpu = Worker::start(&env, "gpu-box", &["--tags", "gpu"]);
+    let out = env.run(&["workflow", "run", "wtag"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("taken by worker:gpu-box"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Workflow completed"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("cortex worker --tags"),
+        "{}",
+        out.stdout
+    );
+    let doc = env.run(&["--json", "workflow", "run", "wbad"]);
+    assert_eq!(doc.code, 1, "{}{}", doc.stdout, doc.stderr);
+    assert_eq!(doc.json()["status"], "failed", "{}", doc.stdout);
+    assert_eq!(doc.json()["taken_by"], "worker:gpu-box", "{}", doc.stdout);
+    assert_eq!(gpu.drain(), 0);
+    verify(&env);
+}
+
 /// A manual phase started beside a ready `runs_on:` phase that no worker takes (SPEC §4: only
 /// phases that run are kept from running beside each other): the manual phase runs at once,
 /// and a worker offering the tag then runs the tagged one. Before, the tagged phase nobody ran
@@ -2790,6 +2826,7 @@ fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
 }
 
 common::on_both_stores!(
+    a_terminal_run_a_tagged_worker_takes_is_followed_to_its_end,
     a_manual_phase_runs_while_a_tagged_phase_waits_for_a_worker,
     a_tagged_worker_runs_its_phase_and_the_started_manual_one_in_turn,
     until_idle_waits_for_the_units_another_workers_phase_leads_to,
