@@ -3124,6 +3124,7 @@ fn on_postgres_a_one_slot_worker_takes_the_second_submitted_run_once_the_first_i
 /// On PostgreSQL, a command that drives a workflow up to a step for tagged workers wakes the
 /// listening workers as it lets the run go: a worker offering the tag takes the run at once,
 /// well before its next `--poll` (30 s; the test waits at most 15). Before, nothing woke it.
+/// The command follows the worker to the run's end (exit 0: `follow_a_worker`).
 #[test]
 fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
     let Some(env) =
@@ -3138,7 +3139,8 @@ fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
     let w = Worker::start_heard_polling(&env, "gpu-box", "30s", &["--tags", "gpu"]);
     w.heard("(LISTEN/NOTIFY)");
     let out = env.run(&["--json", "workflow", "run", "mixed"]);
-    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["taken_by"], "worker:gpu-box", "{}", out.stdout);
     let run = out.json()["run_id"].as_str().unwrap().to_string();
     finished_within(&env, &run, Duration::from_secs(15));
     assert_eq!(env.status(Some(&run))["status"], "completed");
