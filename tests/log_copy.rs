@@ -328,12 +328,60 @@ fn two_copies_at_once_into_one_database_find_the_same_runs_already_there() {
     }
 }
 
-common::on_both_stores!(every_waiting_run_is_copied_as_status_shows_it_waiting);
+common::on_both_stores!(
+    every_waiting_run_is_copied_as_status_shows_it_waiting,
+    a_run_a_worker_without_its_tags_left_waiting_is_not_copied,
+);
 
-/// Every run that waits is copied, as DESIGN says and `status` shows it (`waiting`): a
-/// scenario waiting for a manual phase's start, one whose started manual phase waits for its
-/// report, one whose phase waits for a worker offering its tags, one a worker drove until it
-/// waited for a person, and a workflow waiting for a report. Before, `log copy` refused every
+/// Seen by a review: a worker without the tag a submitted run's step asks for took a look at
+/// it (`run_resumed` by the worker, `validation_passed`) and left it waiting; its last event
+/// no longer `run_submitted`, `log copy` copied it, and a worker on each log ran the step.
+/// A run waiting for a worker, by its state, is refused as a submitted one is, saying for
+/// which tags; once it is over it is copied.
+fn a_run_a_worker_without_its_tags_left_waiting_is_not_copied(env: Env) {
+    env.workflow(
+        "wtag",
+        "name: wtag\nsteps:\n  - {name: train, runs_on: [gpu], run: 'echo trained'}\n",
+    );
+    let out = env.run(&["workflow", "run", "wtag", "--submit"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = out.stdout.trim().to_string();
+    let plain = env.run(&[
+        "worker",
+        "--name",
+        "plain",
+        "--until-idle",
+        "--poll",
+        "100ms",
+    ]);
+    assert_eq!(plain.code, 0, "{}{}", plain.stdout, plain.stderr);
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(types.iter().any(|t| t == "run_resumed"), "{types:?}");
+    assert_ne!(types.last().map(String::as_str), Some("run_submitted"));
+    let to = env.dir.path().join("copy.db");
+    let to = to.to_str().unwrap();
+    let out = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert!(ids(&doc, "copied").is_empty(), "{doc}");
+    assert_eq!(ids(&doc, "refused"), vec![run.clone()], "{doc}");
+    let reason = doc["refused"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("waits for a worker offering tags gpu: a worker there would run it too"),
+        "{reason}"
+    );
+    copied_once_aborted(&env, &run, to);
+}
+
+/// Every run that waits for a person is copied, as DESIGN says and `status` shows it
+/// (`waiting`): a scenario waiting for a manual phase's start, one whose started manual phase
+/// waits for its report, one a worker drove until it waited for a person, and a workflow
+/// waiting for a report. One whose phase waits for a worker offering its tags is refused (a
+/// worker of either log would run it). Before, `log copy` refused every
 /// waiting scenario run as "its driver was cut short (`status` shows it interrupted)" and
 /// suggested a `resume` that changed nothing (a scenario waits with its phase `running` in
 /// the log, which it took for a session cut short).
@@ -390,9 +438,10 @@ fn every_waiting_run_is_copied_as_status_shows_it_waiting(env: Env) {
     );
     assert_eq!(status_in(None, &started)["phases"][1]["status"], "waiting");
     waiting.push(started);
-    // A phase waiting for a worker offering tags.
+    // A phase waiting for a worker offering tags: waiting, but for a worker, so refused
+    // (`a_run_a_worker_without_its_tags_left_waiting_is_not_copied`).
     assert_eq!(env.run(&["orchestrate", "run", "tagged"]).code, 3);
-    waiting.push(latest("orchestrate"));
+    let for_worker = latest("orchestrate");
     // Submitted, and driven by a worker until it waits for a person.
     let submitted = env.run(&["orchestrate", "run", "m", "--submit"]);
     assert!(
@@ -413,21 +462,21 @@ fn every_waiting_run_is_copied_as_status_shows_it_waiting(env: Env) {
     assert_eq!(env.run(&["workflow", "run", "rep"]).code, 3);
     waiting.push(latest("workflow"));
 
-    for run in &waiting {
+    for run in waiting.iter().chain([&for_worker]) {
         let status = status_in(None, run);
         assert_eq!(status["status"], "waiting", "{run}: {status}");
     }
     let to = env.dir.path().join("team.db");
     let to = to.to_str().unwrap();
     let out = env.run(&["--json", "log", "copy", "--to", to]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let doc = out.json();
     let mut copied = ids(&doc, "copied");
     copied.sort();
     let mut expected = waiting.clone();
     expected.sort();
     assert_eq!(copied, expected, "{doc}");
-    assert!(ids(&doc, "refused").is_empty(), "{doc}");
+    assert_eq!(ids(&doc, "refused"), vec![for_worker], "{doc}");
     // Waiting there as here.
     for run in &waiting {
         let there = status_in(Some(to), run);

@@ -314,3 +314,73 @@ fn log_copy_carries_whole_outputs_both_ways() {
     );
     assert_eq!(raw.stdout, WHOLE);
 }
+
+/// Seen by a review: a step killed with its worker (SIGKILL) has its output in the database
+/// (shipped while it ran) but no `attempt_log`; `log copy --to sqlite:FILE` copied only
+/// attempts with one, and in the copy `cortex logs` said the attempt was cut off "before it
+/// printed anything". Every attempt's output is copied: the cut one's as found.
+#[test]
+fn log_copy_carries_the_output_of_an_attempt_cut_off_with_its_worker() {
+    let Some(pg) = Env::postgres("log_copy_carries_the_output_of_an_attempt_cut_off") else {
+        return;
+    };
+    pg.workflow(
+        "cut",
+        "name: cut\nsteps:\n  - name: s\n    run: 'if [ -e again ]; then echo second; else touch again; echo partial-out; while [ ! -e go ]; do sleep 0.1; done; fi'\n",
+    );
+    let submitted = pg.run(&["workflow", "run", "cut", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.text());
+    let run = submitted.stdout.trim().to_string();
+    let worker_home = tempfile::tempdir().unwrap();
+    let mut worker = in_home(&pg, worker_home.path(), &["worker", "--poll", "100ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_within("the cut attempt's output in the database", PATIENCE, || {
+        let raw = pg.command(&["logs", &run, "s", "--raw"]).output().unwrap();
+        String::from_utf8_lossy(&raw.stdout).contains("partial-out")
+    });
+    worker.kill().unwrap(); // SIGKILL
+    worker.wait().unwrap();
+    std::fs::write(pg.project().join("go"), "").unwrap();
+    let resumed = pg.run(&["workflow", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+    assert_eq!(pg.status(Some(&run))["status"], "completed");
+
+    let new_home = tempfile::tempdir().unwrap();
+    let db = new_home.path().join("cortex.db");
+    let copied = pg.run(&[
+        "--json",
+        "log",
+        "copy",
+        "--to",
+        &format!("sqlite:{}", db.display()),
+    ]);
+    assert_eq!(copied.code, 0, "{}", copied.text());
+    let doc = copied.json();
+    assert_eq!(doc["attempt_logs"]["copied"], 2, "{doc}");
+    assert_eq!(doc["attempt_logs"]["unrecorded"], 1, "{doc}");
+    let mut cmd = pg.command(&["logs", &run, "s"]);
+    cmd.env("CORTEX_HOME", new_home.path())
+        .env_remove("CORTEX_DB");
+    let (code, out, err) = output(cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("── s · attempt 1 ──\n(interrupted, not recorded")
+            && out.contains("partial-out\n── s · attempt 2 ──\nsecond\n")
+            && !out.contains("before it printed anything"),
+        "{out}"
+    );
+    // Copied again: both already there.
+    let again = pg
+        .run(&[
+            "--json",
+            "log",
+            "copy",
+            "--to",
+            &format!("sqlite:{}", db.display()),
+        ])
+        .json();
+    assert_eq!(again["attempt_logs"]["already"], 2, "{again}");
+}

@@ -589,6 +589,43 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
     );
 }
 
+/// A report on a phase that is no longer waiting for one (another report got there first:
+/// `c d` failed) is a state conflict, 409 as documented, with the CLI's error document (exit
+/// code 2, as `orchestrate complete` exits). Before, 400, as a malformed request.
+#[test]
+fn a_report_on_a_phase_no_longer_waiting_is_a_409_conflict() {
+    let env = home();
+    env.scenario(
+        "race",
+        "name: race\ndescription: r\nphases:\n  - name: c d\n    description: reported by a person\n",
+    );
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/scenarios/race/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&s, &run)["phases"][0]["status"], "waiting");
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/steps/c%20d/fail"),
+        r#"{"message": "broke"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/c%20d/complete"), "{}");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("is failed, not waiting for a report"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()["exit_code"], 2, "{}", r.body);
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        409,
+        &r.json(),
+    );
+}
+
 /// A report made through the web (the API's complete, the run page's complete form) records
 /// the events its CLI twin (`workflow step complete`, `orchestrate complete`) records: the
 /// background driver that goes on with the run drives on what was recorded, as the CLI's
@@ -1292,9 +1329,15 @@ fn a_step_log_of_many_megabytes_is_streamed_raw_not_read_whole_into_one_json_ans
     let r = s.get(&format!("/api/v1/runs/{run}/logs/nope/raw"));
     assert_eq!(r.status, 404, "{}", r.body);
     doc.check("/api/v1/runs/{id}/logs/{step}/raw", "get", 404, &r.json());
+    // An attempt it does not have is not found, as an unknown step (before: 400).
     let r = s.get(&format!("/api/v1/runs/{run}/logs/spew/raw?attempt=7"));
-    assert_eq!(r.status, 400, "{}", r.body);
-    doc.check("/api/v1/runs/{id}/logs/{step}/raw", "get", 400, &r.json());
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("has no attempt 7"), "{}", r.body);
+    doc.check("/api/v1/runs/{id}/logs/{step}/raw", "get", 404, &r.json());
+    let r = s.get(&format!(
+        "/api/v1/runs/{run}/logs/spew/raw?attempt=99999999999"
+    ));
+    assert_eq!(r.status, 404, "{}", r.body);
     // The run's page links each attempt's whole output there.
     let html = s.get(&format!("/runs/{run}")).body;
     assert!(
@@ -1464,7 +1507,7 @@ fn an_address_this_machine_does_not_have_is_not_blamed_on_another_process() {
     let env = home();
     // 192.0.2.1 is TEST-NET-1 (RFC 5737): documentation only, no machine's own address.
     let out = env.run(&["serve", "--addr", "192.0.2.1:0"]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr
             .contains("192.0.2.1 is not an address of this machine"),
@@ -1472,6 +1515,30 @@ fn an_address_this_machine_does_not_have_is_not_blamed_on_another_process() {
         out.stderr
     );
     assert!(!out.stderr.contains("another process"), "{}", out.stderr);
+}
+
+/// A port another process listens on is the environment's doing, not a failed run: exit 2
+/// (SPEC's exit codes), with what holds it and how to get past it. Before, exit 1.
+#[test]
+fn a_busy_port_exits_2_naming_the_process_that_holds_it() {
+    let env = home();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = env.run(&["serve", "--addr", &addr]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("cannot listen on {addr}")),
+        "{}",
+        out.stderr
+    );
+    // This test's own process holds it.
+    assert!(
+        out.stderr
+            .contains(&format!("process {} (", std::process::id()))
+            && out.stderr.contains("pick another --addr"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -3051,7 +3118,8 @@ fn a_multi_line_criterion_is_completed_from_the_page() {
 
 /// Four reports of one step at once through the server: its actions on a run take turns, so
 /// one is recorded and the others are answered as the CLI's are (the step no longer waits
-/// for a report, 400) — never 409 "held by" the server's own process.
+/// for a report: a state conflict, 409; before, 400) — never "held by" the server's own
+/// process.
 #[test]
 fn concurrent_reports_through_the_server_take_turns_like_the_cli() {
     let env = home();
@@ -3080,8 +3148,10 @@ fn concurrent_reports_through_the_server_take_turns_like_the_cli() {
     let ok = answers.iter().filter(|(st, _)| *st < 300).count();
     assert_eq!(ok, 1, "{answers:#?}");
     for (status, body) in answers.iter().filter(|(st, _)| *st >= 300) {
-        assert_eq!(*status, 400, "{body}");
+        assert_eq!(*status, 409, "{body}");
         assert!(body.contains("not waiting for a report"), "{body}");
+        let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(doc["exit_code"], 2, "{body}");
         assert!(!body.contains(&s.pid().to_string()), "{body}");
     }
 }

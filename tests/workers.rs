@@ -1120,6 +1120,102 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
     }
 }
 
+/// A terminal `run` whose step asks for tags a connected worker offers: the worker takes it
+/// at once, and the command follows it to its end, answering as the run ended (exit 0, or
+/// 1 for a failed step), never suggesting a worker that is there. Before, it said the run
+/// waited, suggested `cortex worker --tags=gpu --until-idle` and exited 3 while the worker
+/// finished the run in milliseconds.
+fn a_terminal_run_a_tagged_worker_takes_is_followed_to_its_end(env: Env) {
+    env.workflow(
+        "wtag",
+        "name: wtag\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    env.workflow(
+        "wbad",
+        "name: wbad\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'exit 7'\n",
+    );
+    let gpu = Worker::start(&env, "gpu-box", &["--tags", "gpu"]);
+    let out = env.run(&["workflow", "run", "wtag"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("taken by worker:gpu-box"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Workflow completed"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("cortex worker --tags"),
+        "{}",
+        out.stdout
+    );
+    let doc = env.run(&["--json", "workflow", "run", "wbad"]);
+    assert_eq!(doc.code, 1, "{}{}", doc.stdout, doc.stderr);
+    assert_eq!(doc.json()["status"], "failed", "{}", doc.stdout);
+    assert_eq!(doc.json()["taken_by"], "worker:gpu-box", "{}", doc.stdout);
+    assert_eq!(gpu.drain(), 0);
+    verify(&env);
+}
+
+/// A manual phase started beside a ready `runs_on:` phase that no worker takes (SPEC §4: only
+/// phases that run are kept from running beside each other): the manual phase runs at once,
+/// and a worker offering the tag then runs the tagged one. Before, the tagged phase nobody ran
+/// held the one-at-a-time slot: `m` said "waiting for `tpu` to end", through every resume.
+fn a_manual_phase_runs_while_a_tagged_phase_waits_for_a_worker(env: Env) {
+    scenario(
+        &env,
+        "tagblk",
+        "name: tagblk\ndescription: a tagged phase and a manual one\nphases:\n  - name: tpu\n    condition: auto\n    runs_on: [tpu]\n    run: echo tpu\n  - name: m\n    condition: manual\n    run: echo manual-ran\n",
+    );
+    let out = env.run(&["orchestrate", "run", "tagblk", "--start", "m"]);
+    assert_eq!(
+        out.code, 3,
+        "waits for a worker: {}{}",
+        out.stdout, out.stderr
+    );
+    assert!(out.stdout.contains("manual-ran"), "{}", out.stdout);
+    let run = env.run(&["--json", "orchestrate", "status"]).json();
+    let id = run["run_id"].as_str().unwrap().to_string();
+    let steps = run["phases"].as_array().unwrap();
+    let of = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap().clone();
+    assert_eq!(of("m")["status"], "completed", "{run}");
+    assert_eq!(of("tpu")["status"], "ready", "{run}");
+    assert!(of("tpu").get("waits_for_slot").is_none(), "{run}");
+    let tpu = Worker::start(&env, "tpu-box", &["--tags", "tpu", "--until-idle"]);
+    let ev = wait_for(&env, &id, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "tpu"), vec!["tpu-box".to_string()]);
+    assert_eq!(status(&env, &id)["status"], "completed");
+    assert_eq!(tpu.exit_code(), 0);
+    verify(&env);
+}
+
+/// A worker offering the tag drives the same run itself: the tagged phase it runs holds its
+/// slot, so the manual phase (`parallel: false` too) runs after it, never beside it.
+fn a_tagged_worker_runs_its_phase_and_the_started_manual_one_in_turn(env: Env) {
+    scenario(
+        &env,
+        "tagblk",
+        "name: tagblk\ndescription: a tagged phase and a manual one\nphases:\n  - name: tpu\n    condition: auto\n    runs_on: [tpu]\n    run: 'echo tpu >> order; sleep 0.3; echo tpu-end >> order'\n  - name: m\n    condition: manual\n    run: 'echo m >> order'\n",
+    );
+    let tpu = Worker::start(&env, "tpu-box", &["--tags", "tpu"]);
+    let out = env.run(&[
+        "--json",
+        "orchestrate",
+        "run",
+        "tagblk",
+        "--submit",
+        "--start",
+        "m",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let id = out.json()["run_id"].as_str().unwrap().to_string();
+    wait_for(&env, &id, "the run to finish", finished);
+    assert_eq!(status(&env, &id)["status"], "completed");
+    let order = std::fs::read_to_string(env.project().join("order")).unwrap();
+    assert_eq!(order, "tpu\ntpu-end\nm\n");
+    assert_eq!(tpu.drain(), 0);
+    verify(&env);
+}
+
 /// A run with a secret input whose next unit asks for tags: the driver's note, status (its
 /// reason, the unit's line) and the suggested worker's `why` say that the worker needs
 /// `CORTEX_INPUT_<NAME>` in its environment (`CORTEX_INPUT_DB_PASSWORD=… cortex worker
@@ -2730,6 +2826,9 @@ fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
 }
 
 common::on_both_stores!(
+    a_terminal_run_a_tagged_worker_takes_is_followed_to_its_end,
+    a_manual_phase_runs_while_a_tagged_phase_waits_for_a_worker,
+    a_tagged_worker_runs_its_phase_and_the_started_manual_one_in_turn,
     until_idle_waits_for_the_units_another_workers_phase_leads_to,
     until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so,
     a_worker_records_the_stop_a_dead_driver_never_acted_on_and_leaves_the_run_stopped,
@@ -3025,6 +3124,7 @@ fn on_postgres_a_one_slot_worker_takes_the_second_submitted_run_once_the_first_i
 /// On PostgreSQL, a command that drives a workflow up to a step for tagged workers wakes the
 /// listening workers as it lets the run go: a worker offering the tag takes the run at once,
 /// well before its next `--poll` (30 s; the test waits at most 15). Before, nothing woke it.
+/// The command follows the worker to the run's end (exit 0: `follow_a_worker`).
 #[test]
 fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
     let Some(env) =
@@ -3039,7 +3139,8 @@ fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
     let w = Worker::start_heard_polling(&env, "gpu-box", "30s", &["--tags", "gpu"]);
     w.heard("(LISTEN/NOTIFY)");
     let out = env.run(&["--json", "workflow", "run", "mixed"]);
-    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["taken_by"], "worker:gpu-box", "{}", out.stdout);
     let run = out.json()["run_id"].as_str().unwrap().to_string();
     finished_within(&env, &run, Duration::from_secs(15));
     assert_eq!(env.status(Some(&run))["status"], "completed");

@@ -365,6 +365,56 @@ pub enum OutputCopy {
     Left(String),
 }
 
+/// The size and blake3 of the output `file` of `run_id` that no `attempt_log` records (an
+/// attempt cut off before it ended: stopped, or its worker killed), as this home's file holds
+/// it, else as `source` keeps it (PostgreSQL: shipped while it ran, `attempt_output`). None
+/// when neither holds any of it (it printed nothing, or ran elsewhere and the log keeps none).
+/// `log copy` carries such an output as what it found, there being no record to hold it to.
+pub fn unrecorded_output(
+    home: &Path,
+    source: &dyn EventStore,
+    run_id: &str,
+    file: &str,
+) -> Result<Option<(u64, String)>, String> {
+    use std::io::Read;
+    if file.split('/').any(|part| part == ".." || part.is_empty()) {
+        return Err(format!("`{file}` is not a path cortex writes"));
+    }
+    let mut hasher = blake3::Hasher::new();
+    let mut size = 0u64;
+    let local = home.join(file);
+    match super::materialize::derived_file().read(true).open(&local) {
+        Ok(mut f) => {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = f
+                    .read(&mut buf)
+                    .map_err(|e| format!("{} cannot be read: {e}", local.display()))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => loop {
+            let Some(piece) = source
+                .read_attempt_output(run_id, file, size, WHOLE_PIECE)
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(None);
+            };
+            if piece.is_empty() {
+                break;
+            }
+            hasher.update(&piece);
+            size += piece.len() as u64;
+        },
+        Err(e) => return Err(format!("{} cannot be read: {e}", local.display())),
+    }
+    Ok(Some((size, hasher.finalize().to_hex().to_string())))
+}
+
 /// Copy the whole output `file` of `run_id` (as its `attempt_log` recorded it: `bytes`,
 /// `blake3`) from this home's file or what `source` keeps of it, whichever holds it as
 /// recorded, into `dest`: into its table when it keeps outputs (PostgreSQL), else into the

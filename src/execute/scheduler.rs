@@ -15,7 +15,7 @@ use super::session::{
 use super::{Journal, JournalError, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
 use crate::decide::{Command, RunPhase, StepStatus};
-use crate::plan::{awaiting_manual_start, ready_phases, to_prepare};
+use crate::plan::{awaiting_manual_start, ready_phases_for, to_prepare};
 use crate::store::Lease;
 
 /// What workers tell the loop. Phases are named, not numbered: the items of a `foreach:`
@@ -361,7 +361,9 @@ pub fn drive_scenario(
             if prepared {
                 continue;
             }
-            let ready = ready_phases(&journal.state);
+            // The phases whose tags this driver does not offer are left to workers: they hold
+            // no slot here (`ready_phases_for`), so a phase after them starts meanwhile.
+            let ready = ready_phases_for(&journal.state, &|tags| ctx.dispatch.may_run(tags));
             // A backoff ends with its phase no longer waiting for a retry (skipped meanwhile).
             backoff.retain(|n, _| {
                 ready.iter().any(|&i| {

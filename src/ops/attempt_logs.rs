@@ -607,13 +607,20 @@ impl<'a> Tracker<'a> {
             ));
         }
         if s.interrupted {
-            // Cut off before it printed anything here (no file was made), or on another host.
+            // No output of it here: no file in this home, none kept by the log. Cut off before
+            // it printed anything (no file is made until it prints), or on another host, or in
+            // another home (a log shared, or copied without it): nothing records which, so it
+            // is said as what is known. Before, "before it printed anything" was said as a
+            // fact, also of a copied log whose attempt had printed.
             let elsewhere = s.host.as_deref().filter(|h| *h != self.this.host.as_str());
             let text = match elsewhere {
                 Some(host) => format!(
                     "(interrupted, not recorded: the attempt was cut off before it ended — stopped, aborted or its driver gone — and it ran on {host}: no file of its output is on this machine)\n"
                 ),
-                None => "(interrupted, not recorded: the attempt was cut off before it ended — stopped, aborted or its driver gone — before it printed anything)\n".to_string(),
+                None => format!(
+                    "(interrupted, not recorded: the attempt was cut off before it ended — stopped, aborted or its driver gone — and no output of it is here, in this home ({}) or kept by the log: it was cut off before it printed anything, or printed in another home that kept it)\n",
+                    self.home.display()
+                ),
             };
             return Some((
                 serde_json::json!({"status": "not_recorded", "bytes": 0, "blake3": null, "host": s.host, "text": ""}),
@@ -1157,10 +1164,12 @@ pub fn raw_attempt_log(
     };
     let Some(shown) = chosen else {
         let ran: Vec<String> = attempts.iter().map(|s| s.attempt.to_string()).collect();
+        // An attempt the run does not have: not found (the API's 404), as an unknown step.
         let mut e = CommandError::bad_input(match attempt {
             Some(n) => format!("`{step}` in run {run_id} has no attempt {n}"),
             None => format!("`{step}` in run {run_id} has not run yet"),
-        });
+        })
+        .because(crate::ops::Cause::Missing);
         if !ran.is_empty() {
             e = e.hint(format!("its attempts: {}", ran.join(", ")));
         }
@@ -1233,11 +1242,12 @@ pub fn raw_attempt_log(
         ))),
         Some((doc, text)) => match doc["status"].as_str() {
             Some("no_output") => Ok(nothing()),
-            // Interrupted before it printed anything, here: nothing, said so.
+            // Interrupted, and no output of it here (none printed, or kept in another home):
+            // nothing, said so.
             Some("not_recorded") if doc["host"].as_str().is_none_or(|h| h == tracker.this.host) => {
                 Ok(RawAttemptLog {
                     warning: Some(format!(
-                        "{name} was interrupted before it printed anything: its output is empty"
+                        "{name} was interrupted before its end was recorded, and no output of it is here (in this home or kept by the log): nothing to print"
                     )),
                     ..nothing()
                 })

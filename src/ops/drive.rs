@@ -1,7 +1,7 @@
 //! Shared by the operations that drive runs: who drives (holder, driver), driving a run to
 //! where it stops and its document, parsing `KEY=VALUE` lists.
 
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{CommandError, Ctx, Output, exit, hostname};
 use crate::decide::Command;
@@ -573,6 +573,27 @@ pub(super) fn drive_from(
     if matches!(end, DriveEnd::Waiting(_)) && ctx.dispatch.shared.is_none() {
         let seen = journal.state.events;
         journal.refresh()?;
+        // A command in a terminal that let its run go for a worker's tags: a worker offering
+        // them takes it within milliseconds (woken above on PostgreSQL; at its next `--poll`
+        // on SQLite). It is watched for that long, and, once taken, followed to where the
+        // worker leaves it (its end, or another wait), and answered as that, with the
+        // outcome's exit code: what the person who typed `run` asked for. Before, it said
+        // the run waited, suggested starting a worker that was there, and exited 3 while the
+        // worker finished the run.
+        let by_worker = journal.state.session_seq >= seen
+            && journal
+                .state
+                .driven_by
+                .as_deref()
+                .is_some_and(|a| a.starts_with("worker:"));
+        if let Some(announce) = ctx.announce
+            && journal.state.outcome().is_none()
+            && (by_worker || crate::plan::waits_for_worker(&journal.state))
+            && let Some(followed) =
+                follow_a_worker(ctx, &mut journal, &run_id, seen, live, announce)?
+        {
+            return Ok(followed.warn(warnings));
+        }
         if journal.state.session_seq >= seen
             && journal.state.outcome().is_none()
             && let Some(worker) = journal
@@ -641,6 +662,80 @@ pub(super) fn drive_from(
         None => human,
     };
     Ok(Output::new(doc, human, code).warn(warnings))
+}
+
+/// How long a terminal command that let its run go for a worker's tags watches for a worker
+/// to take it: past a polling worker's default `--poll` (1 s), with room for its look.
+const WORKER_TAKE_WINDOW: Duration = Duration::from_millis(2_500);
+
+/// How often a followed run's log is read.
+const FOLLOW_EVERY: Duration = Duration::from_millis(100);
+
+/// `drive_from`'s end for a terminal command whose run waits for a worker offering its
+/// tags: watch the log for `WORKER_TAKE_WINDOW`; None when no worker took the run by then
+/// (the run waits, as said). Once a worker took it (a `run_resumed` of a `worker:` actor after
+/// `seen`), follow it until it ends, or the worker leaves it waiting (for a person, other
+/// tags), or nobody drives it any more (the worker gone): the run's status then, its exit
+/// code the status's (0 completed, 1 failed, 3 waiting), headed by who took it. A stop
+/// signal (Ctrl-C) ends the following only: the worker goes on.
+fn follow_a_worker(
+    ctx: &Ctx,
+    journal: &mut Journal<'_>,
+    run_id: &str,
+    seen: u64,
+    live: &mut Live<'_>,
+    announce: fn(&str),
+) -> Result<Option<Output>, CommandError> {
+    use crate::decide::RunPhase;
+    let taken = |state: &crate::decide::RunState| {
+        state.session_seq >= seen
+            && state
+                .driven_by
+                .as_deref()
+                .is_some_and(|a| a.starts_with("worker:"))
+    };
+    let until = Instant::now() + WORKER_TAKE_WINDOW;
+    while !taken(&journal.state) {
+        if Instant::now() >= until || live.stop.is_set() || journal.state.outcome().is_some() {
+            return Ok(None);
+        }
+        std::thread::sleep(FOLLOW_EVERY);
+        journal.refresh()?;
+    }
+    let worker = journal.state.driven_by.clone().unwrap_or_default();
+    announce(&format!(
+        "{worker} took run {run_id}: following it here until it ends or waits (Ctrl-C stops following; the worker goes on)"
+    ));
+    // Followed while its driver (the worker, or whoever drives it next) holds it, by the rule
+    // `status` uses (`load_live`): it ends, waits as a whole (a report), or is let go (for a
+    // person, for other tags, or its worker gone).
+    let mut alive;
+    loop {
+        journal.refresh()?;
+        alive = journal.nested(|store, _, _| {
+            crate::execute::load_live(&ctx.home, &*store, run_id).map(|(_, a)| a)
+        })?;
+        journal.refresh()?;
+        let state = &journal.state;
+        if state.outcome().is_some()
+            || !matches!(state.phase, RunPhase::Running)
+            || !alive
+            || live.stop.is_set()
+        {
+            break;
+        }
+        std::thread::sleep(FOLLOW_EVERY);
+    }
+    let state = journal.state.clone();
+    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
+    let code = view.status.exit_code();
+    let mut doc = view.to_json();
+    doc["taken_by"] = worker.clone().into();
+    let human = format!(
+        "⏩ Run {run_id}: taken by {worker}, followed here.\n\n{}",
+        render_outcome(&view, &ctx.home, SystemTime::now()).trim_start_matches('\n')
+    );
+    Ok(Some(Output::new(doc, human, code)))
 }
 
 /// Whether the run, as the log stands (caught up once more if need be), is finished.

@@ -266,6 +266,13 @@ pub enum Cause {
     Full,
     /// The run holds an event written by a newer cortex: upgrade to read it.
     Newer,
+    /// Bad input naming something the run does not have (an attempt of a step): the HTTP API
+    /// answers 404, as for an unknown run or step; the CLI exits 2.
+    Missing,
+    /// Bad input only because of where the run stands now (a report on a phase that is no
+    /// longer waiting for one: another report or a stop got there first): the HTTP API
+    /// answers 409, a state conflict; the CLI exits 2.
+    Conflict,
 }
 
 impl CommandError {
@@ -333,6 +340,13 @@ impl CommandError {
 
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::new(exit::BAD_INPUT, message)
+    }
+
+    /// The error with its cause (`Cause::Missing`, `Cause::Conflict`: what the HTTP API's
+    /// status tells apart where the exit code does not).
+    pub fn because(mut self, cause: Cause) -> Self {
+        self.cause = cause;
+        self
     }
 
     /// The error as a JSON document (`--json`, an MCP tool error, the HTTP API's): the message,

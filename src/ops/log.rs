@@ -1091,8 +1091,14 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     text.push_str(".\n");
     if outputs.copied > 0 || outputs.already > 0 {
         text.push_str(&format!(
-            "  the whole output of attempts: {} copied{}\n",
+            "  the whole output of attempts: {} copied{}{}\n",
             crate::render::count(outputs.copied as usize, "attempt log"),
+            match outputs.unrecorded {
+                0 => String::new(),
+                n => format!(
+                    " ({n} of attempts cut off before they ended, as found: the log records no size or hash of them)"
+                ),
+            },
             match outputs.already {
                 0 => String::new(),
                 n => format!(", {n} already there"),
@@ -1150,7 +1156,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         "refused": refused,
         "events": events,
         "registry": registry,
-        "attempt_logs": {"copied": outputs.copied, "already": outputs.already, "left": outputs.left},
+        "attempt_logs": {"copied": outputs.copied, "unrecorded": outputs.unrecorded, "already": outputs.already, "left": outputs.left},
     });
     Ok(Output::new(doc, text, code))
 }
@@ -1160,13 +1166,21 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
 #[derive(Default)]
 struct OutputsCopied {
     copied: u64,
+    /// Of those copied, the outputs of attempts cut off before an `attempt_log` recorded
+    /// them (copied as found).
+    unrecorded: u64,
     already: u64,
     left: Vec<serde_json::Value>,
 }
 
 impl OutputsCopied {
-    /// Copy the whole output of each attempt of `run_id` its `attempt_log` records, from this
-    /// home's file or what `source` keeps, into `dest` (`execute::output_mirror`).
+    /// Copy the whole output of every attempt of `run_id`, from this home's file or what
+    /// `source` keeps, into `dest` (`execute::output_mirror`): as its `attempt_log` records
+    /// it, and, for an attempt cut off before it recorded one (stopped, its worker killed),
+    /// as found (`unrecorded_output`: its file here, else the copy PostgreSQL kept while it
+    /// ran). Before, only attempts with an `attempt_log` were copied: an interrupted
+    /// attempt's output, kept by the source log, was lost in the copy, where `cortex logs`
+    /// then said it had printed nothing.
     fn copy(
         &mut self,
         ctx: &Ctx,
@@ -1175,28 +1189,57 @@ impl OutputsCopied {
         dest_home: Option<&Path>,
         run_id: &str,
     ) -> Result<(), CommandError> {
-        use crate::execute::output_mirror::{OutputCopy, copy_attempt_output};
-        for rec in source.events_of_type(Some(run_id), "attempt_log")? {
-            let crate::event::Event::AttemptLog {
-                file,
-                bytes,
-                blake3,
-                ..
-            } = &rec.event
-            else {
+        use crate::event::Event;
+        use crate::execute::output_mirror::{OutputCopy, copy_attempt_output, unrecorded_output};
+        let failed = |file: &str, e: String| {
+            CommandError::new(
+                exit::FAILED,
+                format!("copying the output {file} of run {run_id} failed: {e}"),
+            )
+        };
+        // Each attempt started (a unit running a command here or on a worker), and the
+        // output its `attempt_log` vouches for, if it recorded one.
+        let mut started: Vec<(String, u32)> = Vec::new();
+        let mut recorded: Vec<(String, u32, String, u64, String)> = Vec::new();
+        for rec in source.read_run(run_id)? {
+            match rec.event {
+                Event::StepStarted { step, attempt } => started.push((step, attempt)),
+                Event::AttemptLog {
+                    step,
+                    attempt,
+                    file,
+                    bytes,
+                    blake3,
+                    ..
+                } => recorded.push((step, attempt, file, bytes, blake3)),
+                _ => {}
+            }
+        }
+        let mut outputs: Vec<(String, u64, String, bool)> = recorded
+            .iter()
+            .map(|(_, _, file, bytes, blake3)| (file.clone(), *bytes, blake3.clone(), false))
+            .collect();
+        for (step, attempt) in &started {
+            if recorded.iter().any(|(s, a, ..)| s == step && a == attempt) {
                 continue;
-            };
+            }
+            let file = crate::execute::attempt_log_name(run_id, step, *attempt);
+            if let Some((bytes, blake3)) =
+                unrecorded_output(&ctx.home, source, run_id, &file).map_err(|e| failed(&file, e))?
+            {
+                outputs.push((file, bytes, blake3, true));
+            }
+        }
+        for (file, bytes, blake3, unrecorded) in &outputs {
             let done = copy_attempt_output(
                 &ctx.home, source, dest, dest_home, run_id, file, *bytes, blake3,
             )
-            .map_err(|e| {
-                CommandError::new(
-                    exit::FAILED,
-                    format!("copying the output {file} of run {run_id} failed: {e}"),
-                )
-            })?;
+            .map_err(|e| failed(file, e))?;
             match done {
-                OutputCopy::Copied => self.copied += 1,
+                OutputCopy::Copied => {
+                    self.copied += 1;
+                    self.unrecorded += u64::from(*unrecorded);
+                }
                 OutputCopy::Already => self.already += 1,
                 OutputCopy::Left(reason) => self
                     .left
@@ -1265,13 +1308,30 @@ fn not_copyable(ctx: &Ctx, state: &crate::decide::RunState, driven: Driven) -> O
             ctx.cmd(&[kind, "status", run])
         ));
     }
-    // Submitted for workers and not yet taken: a worker of either log would take it (before,
-    // it was copied, and workers on both logs ran its steps).
-    if state.submitted && state.phase == crate::decide::RunPhase::Running {
-        return Some(format!(
-            "it is submitted for workers: a worker there would run it too; copy it once it finished, paused or stopped ({} shows it)",
-            ctx.cmd(&[kind, "status", run])
-        ));
+    // Waiting for a worker, by its state (not by its last event): submitted and not yet
+    // taken, or left by its driver for a worker offering the tags its next unit asks for (a
+    // command's driver, or a worker without them that looked at it and let it go — its
+    // `run_resumed` ends the submission in the log, not the wait). A worker of either log
+    // would take it (before, such runs were copied, and workers on both logs ran its step).
+    if state.phase == crate::decide::RunPhase::Running {
+        let why = if state.submitted {
+            Some("it is submitted for workers".to_string())
+        } else if crate::plan::waits_for_worker(state) {
+            let tags =
+                crate::project::waits_for_tags(&|id: &str| (id == run).then(|| state.clone()), run);
+            Some(format!(
+                "it waits for a worker offering tags {}",
+                tags.join(", ")
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Some(format!(
+                "{why}: a worker there would run it too; copy it once it finished, paused or stopped ({} shows it)",
+                ctx.cmd(&[kind, "status", run])
+            ));
+        }
     }
     if crate::project::cut_short(state) {
         let stop = if state.is_scenario() { "stop" } else { "abort" };

@@ -456,6 +456,11 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
         ),
         OperatorError::NotWaiting { .. } | OperatorError::RunsAsItems { .. } => {
             let mut err = CommandError::bad_input(e.to_string());
+            // Not waiting now (reported, stopped, not reached): a state conflict (409), not a
+            // malformed request — a report that races another lands here.
+            if matches!(e, OperatorError::NotWaiting { .. }) {
+                err = err.because(crate::ops::Cause::Conflict);
+            }
             // Stopped with the run: resume has a phase that waits for a report wait for it
             // again, and runs a phase the engine runs (its command, its agent) again, which
             // then reports itself.

@@ -2953,11 +2953,13 @@ pub fn report_step(
             }
             None => "no step is waiting for a report".to_string(),
         };
+        // Its state refuses the report now (a report or stop got there first): a conflict.
         let mut e = CommandError::bad_input(format!(
             "step `{}` is {}, not waiting for a report; {now}",
             step.name,
             step.status.as_str()
-        ));
+        ))
+        .because(crate::ops::Cause::Conflict);
         // Stopped with the run (as a scenario's phase is): resume has a step that waits for
         // a report wait for it again, and runs a step the engine runs again.
         if step.status == StepStatus::Stopped {

@@ -28,7 +28,7 @@ pub use preview::{
 };
 pub use ready::{
     SlotHold, awaiting_manual_start, condition_met, driver_let_go, held_for_slots, ready_phases,
-    to_prepare,
+    ready_phases_for, to_prepare,
 };
 pub use schedule::{Cadence, MINUTE_MS, minute_of};
 pub use setting::{Setting, shown_inputs, step_setting};

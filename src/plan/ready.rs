@@ -11,8 +11,24 @@ use crate::decide::{RunPhase, RunState, StepState, StepStatus};
 /// phase with `parallel: false` never runs beside another non-parallel phase; at most
 /// `max_parallel` phases are active (running or waiting on a report) at once.
 /// Linear in phases and edges, on the plan prepared once per run.
+///
+/// A ready phase that asks for worker tags (`runs_on:`) is in the set but holds no slot: it
+/// waits for a worker offering them, and until one claims it (it is then active) nobody runs
+/// it, so it keeps no other phase from starting (before, a `runs_on:` phase no worker took
+/// held the one-at-a-time slot, and a manual phase started beside it waited forever). What the
+/// decider checks a start against, and what status says. A driver that offers tags asks
+/// `ready_phases_for`, where the phases it runs itself hold their slots.
 pub fn ready_phases(state: &RunState) -> Vec<usize> {
-    schedule(state, false).0
+    schedule(state, false, &|tags| tags.is_empty()).0
+}
+
+/// `ready_phases` as a driver that runs the phases whose `runs_on:` tags `runs_here` accepts
+/// sees it: those (and every phase without tags, and every external phase) hold their slots;
+/// the others are left to workers and hold none. The scheduler's set: a worker offering `tpu`
+/// starts a ready `tpu` phase before a non-parallel phase after it, where a driver without
+/// the tag starts that phase at once.
+pub fn ready_phases_for(state: &RunState, runs_here: &dyn Fn(&[String]) -> bool) -> Vec<usize> {
+    schedule(state, false, runs_here).0
 }
 
 /// A phase whose condition holds that the parallel limits keep from starting now (SPEC §4):
@@ -34,12 +50,17 @@ pub struct SlotHold {
 /// The ready phases whose condition holds that the parallel limits hold back, in dependency
 /// order (see `SlotHold`). Empty when `ready_phases` is (a run not going on starts nothing).
 pub fn held_for_slots(state: &RunState) -> Vec<SlotHold> {
-    schedule(state, true).1
+    schedule(state, true, &|tags| tags.is_empty()).1
 }
 
 /// `ready_phases`, and with `held`, the phases the parallel limits hold back. Without it, it
-/// stops as soon as the slots are full (the scheduler's hot path).
-fn schedule(state: &RunState, held: bool) -> (Vec<usize>, Vec<SlotHold>) {
+/// stops as soon as the slots are full (the scheduler's hot path). A ready phase whose tags
+/// `runs_here` refuses takes no slot (`ready_phases`).
+fn schedule(
+    state: &RunState,
+    held: bool,
+    runs_here: &dyn Fn(&[String]) -> bool,
+) -> (Vec<usize>, Vec<SlotHold>) {
     let (Some(sc), Some(plan)) = (&state.scenario, &state.phase_plan) else {
         return (Vec::new(), Vec::new());
     };
@@ -98,8 +119,11 @@ fn schedule(state: &RunState, held: bool) -> (Vec<usize>, Vec<SlotHold>) {
             continue;
         }
         ready.push(i);
-        holders.push(i);
-        slots.take(plan.parallel[i]);
+        // Left to a worker: nobody runs it until one claims it (then it is active).
+        if state.is_external(i) || runs_here(state.runs_on(i)) {
+            holders.push(i);
+            slots.take(plan.parallel[i]);
+        }
     }
     (ready, holds)
 }

@@ -11,5 +11,5 @@ pub use status::{
     ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, ForeachView, IfView,
     ItemView, RunStatus, StatusView, StepGroup, StepView, StopRequestView, Unverified, UsesView,
     WaitsOn, cut_short, gate_read_outputs, output_readers, pending_stop, required_outputs,
-    run_status, status_view, waits_on,
+    run_status, status_view, waits_for_tags, waits_on,
 };

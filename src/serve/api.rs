@@ -338,10 +338,13 @@ pub async fn run_raw_log(
     let opened = blocking(&shared, move |shared| {
         let attempt = number(&q, "attempt")?
             .map(|n| {
+                // No attempt has that number: not found, as one the step has not made.
                 u32::try_from(n).map_err(|_| {
-                    Failure::bad_request(
-                        format!("`attempt` {n} is past any attempt"),
-                        "leave `attempt` out for the last one",
+                    Failure::not_found(
+                        crate::ops::CommandError::bad_input(format!(
+                            "`attempt` {n} is past any attempt"
+                        ))
+                        .hint("leave `attempt` out for the last one"),
                     )
                 })
             })

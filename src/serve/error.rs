@@ -38,7 +38,8 @@ impl Failure {
 }
 
 /// The status of an operation's error, from its SPEC exit code and its cause: bad input is the
-/// client's (400); a run held or waiting on something else, or whose log does not verify, is
+/// client's (400), but for something the run does not have (404) or a request its state
+/// refuses now (409); a run held or waiting on something else, or whose log does not verify, is
 /// a conflict (409); a store out of reach or read-only is unavailable (503), a full one
 /// insufficient storage (507); the rest is ours (500).
 pub fn status_of(code: i32, cause: Cause) -> StatusCode {
@@ -46,6 +47,10 @@ pub fn status_of(code: i32, cause: Cause) -> StatusCode {
         // The server's own log out of reach is no fault of the request (a command line says
         // it with exit 2, the `--db` it was given leading to no log: `ops::context`).
         (_, Cause::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+        // Bad input as the CLI sees it (exit 2), told apart here: what the run does not have
+        // is not found, a request the run's state refuses now is a conflict.
+        (_, Cause::Missing) => StatusCode::NOT_FOUND,
+        (_, Cause::Conflict) => StatusCode::CONFLICT,
         (exit::BAD_INPUT, _) => StatusCode::BAD_REQUEST,
         (exit::WAITING | exit::HELD, _) | (_, Cause::Unverified) => StatusCode::CONFLICT,
         (_, Cause::Full) => StatusCode::INSUFFICIENT_STORAGE,

@@ -289,8 +289,65 @@ const DELIVERY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Shortest token accepted from `--token`: anything shorter is guessable.
 const MIN_TOKEN: usize = 16;
 
+/// The process of this user listening on TCP `port` (any address), by its pid and name, as
+/// Linux's `/proc` tells (the socket's inode in `/proc/net/tcp*`, then the process holding
+/// it). None where that cannot be told (another user's process, another system).
+fn port_holder(port: u16) -> Option<(u32, String)> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let listening = *state == "0A";
+            let on_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+                == Some(port);
+            if listening && on_port && *inode != "0" {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            if inodes.iter().any(|i| target.as_os_str() == i.as_str()) {
+                let name = std::fs::read_to_string(entry.path().join("comm"))
+                    .map_or_else(|_| "?".to_string(), |c| c.trim().to_string());
+                return Some((pid, name));
+            }
+        }
+    }
+    None
+}
+
 /// Bind the listening socket (so that the address is known and taken before anything is
-/// printed) and settle the token and the actor.
+/// printed) and settle the token and the actor. A port already taken is the environment's
+/// doing: exit 2, naming the process that holds it where this user can see it.
 pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
     let addr = options
         .addr
@@ -327,10 +384,19 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
                 "port {} needs privileges this user lacks: pick a port above 1023 (port 0 picks a free one)",
                 addr.port()
             ),
+            ErrorKind::AddrInUse => match port_holder(addr.port()) {
+                Some((pid, name)) => format!(
+                    "process {pid} ({}) listens there already: pick another --addr (port 0 picks a free one), or end that process first",
+                    crate::definition::shown(&name)
+                ),
+                None => "another process listens there already: pick another --addr (port 0 picks a free one)".to_string(),
+            },
             _ => "another process may listen there: pick another --addr (port 0 picks a free one)"
                 .to_string(),
         };
-        CommandError::new(exit::FAILED, format!("cannot listen on {addr}: {e}")).hint(hint)
+        // The environment, not a failed run or verification (SPEC's exit codes: 1 is those;
+        // before, a busy port exited 1).
+        CommandError::bad_input(format!("cannot listen on {addr}: {e}")).hint(hint)
     })?;
     let addr = listener
         .local_addr()
