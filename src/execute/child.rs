@@ -247,39 +247,25 @@ pub(crate) fn run_child(
         }
     };
     let parent = journal.state.clone();
-    // The child's commands end on a stop asked of this run (or of its own parents) as on
-    // one asked of the child.
-    let lineage = journal.lineage();
-    let parent_secrets = journal.redactor.clone();
-    let home = ctx.home.clone();
-    let stop = ctx.stop.clone();
-    let actor = ctx.actor.clone();
-    let grace = ctx.grace;
-    // The parent's session's deadline is the child's; what is left of it is recorded as the
-    // child's limit (its `config.timeout_seconds` at start, `run_resumed.timeout_seconds`).
-    let deadline = ctx.deadline;
-    let left = deadline.map(super::session::seconds_left);
-    // The child runs what the parent's driver may run: a worker offering tags runs the
-    // child's units that ask for them; one they do not cover leaves the child waiting for a
-    // worker that offers them (and the parent waiting on the child).
-    let tags = ctx.dispatch.tags.clone();
+    let inherited = Inherited::of(journal, ctx);
+    let actor = inherited.actor.clone();
+    // What is left of the parent's session is recorded as the child's limit (its
+    // `config.timeout_seconds` at start, `run_resumed.timeout_seconds`).
+    let left = inherited.deadline.map(super::session::seconds_left);
     let observer = &mut *ctx.observer;
     journal.nested(|store, clock, ids| {
         let mut observer = ChildObserver {
             inner: observer,
             step: step.clone(),
         };
-        let lock = match DriverLock::acquire(&home, &run_id, &holder(&actor.actor)) {
+        let lock = match inherited.lock(&run_id) {
             Ok(lock) => lock,
             // Another process drives the child (an operator's report drove it on): the step
             // waits; that process drives this run on when the child is done.
             Err(LockError::Held { .. }) => return Ok(ChildOutcome::Waiting { run_id }),
             Err(e) => return Err(DriveError::Internal(e.to_string())),
         };
-        let mut child =
-            Journal::open(store, clock, ids, &run_id).map_err(|e| DriveError::Journal(e.into()))?;
-        child.redactor.merge_secrets(&parent_secrets);
-        child.watch_parents(lineage);
+        let mut child = inherited.open(store, clock, ids, &run_id)?;
         let mut drove = None;
         let mut resumed = None;
         if child.state.outcome().is_none() {
@@ -332,15 +318,7 @@ pub(crate) fn run_child(
         // Started or resumed above (a child that waits for a report is not driven here).
         if let Some(resumed) = resumed {
             observer.begin(&child.state, resumed);
-            drove = Some(drive_here(
-                &mut child,
-                &home,
-                &stop,
-                &actor,
-                &tags,
-                (grace, deadline),
-                &mut observer,
-            )?);
+            drove = Some(inherited.drive(&mut child, &mut observer)?);
         }
         drop(lock);
         Ok(match child_end(&child.state, &step, attempt) {
@@ -386,35 +364,81 @@ fn with_held_child_outputs(child: &RunState, report: &mut AttemptReport, parent_
     }
 }
 
-/// Drive the child run in this process, with the parent's stop flag (a signal stops both),
-/// offering the parent's driver's `tags`, with its grace before KILL and the deadline of its
-/// driving session (`timing`): how its drive ended.
-fn drive_here(
-    child: &mut Journal<'_>,
-    home: &std::path::Path,
-    stop: &super::StopFlag,
-    actor: &Operator,
-    tags: &[String],
-    timing: (std::time::Duration, Option<std::time::Instant>),
-    observer: &mut dyn Observer,
-) -> Result<DriveEnd, DriveError> {
-    let (grace, deadline) = timing;
-    let mut cctx = DriveContext {
-        home: home.to_path_buf(),
-        stop: stop.clone(),
-        actor: actor.clone(),
-        observer,
-        grace,
-        files: WriteBehind::default(),
-        // Its units run here without leases, as the parent's driver's own would without a
-        // worker's seat.
-        dispatch: super::Dispatch {
-            tags: tags.to_vec(),
-            shared: None,
-        },
-        deadline,
-    };
-    drive(child, &mut cctx)
+/// What a child run driven in its parent's session takes from the parent's driver.
+struct Inherited {
+    /// The parent and its own parents: a stop asked of any of them ends the child's commands
+    /// as one asked of the child does.
+    lineage: Vec<RunState>,
+    /// The parent's secrets, scrubbed from the child's log too.
+    secrets: super::Redactor,
+    home: std::path::PathBuf,
+    stop: super::StopFlag,
+    actor: Operator,
+    grace: std::time::Duration,
+    /// The parent's session's deadline is the child's.
+    deadline: Option<std::time::Instant>,
+    /// The child runs what the parent's driver may run: a worker offering tags runs the
+    /// child's units that ask for them; one they do not cover leaves the child waiting for a
+    /// worker that offers them (and the parent waiting on the child).
+    tags: Vec<String>,
+}
+
+impl Inherited {
+    fn of(journal: &Journal<'_>, ctx: &DriveContext<'_>) -> Inherited {
+        Inherited {
+            lineage: journal.lineage(),
+            secrets: journal.redactor.clone(),
+            home: ctx.home.clone(),
+            stop: ctx.stop.clone(),
+            actor: ctx.actor.clone(),
+            grace: ctx.grace,
+            deadline: ctx.deadline,
+            tags: ctx.dispatch.tags.clone(),
+        }
+    }
+
+    /// The child run's driver lock, taken for the parent's actor.
+    fn lock(&self, run_id: &str) -> Result<DriverLock, LockError> {
+        DriverLock::acquire(&self.home, run_id, &holder(&self.actor.actor))
+    }
+
+    /// The child run's journal, holding the parent's secrets and watching its lineage.
+    fn open<'s>(
+        &self,
+        store: &'s mut dyn EventStore,
+        clock: &'s dyn Clock,
+        ids: &'s mut dyn IdGen,
+        run_id: &str,
+    ) -> Result<Journal<'s>, DriveError> {
+        let mut child =
+            Journal::open(store, clock, ids, run_id).map_err(|e| DriveError::Journal(e.into()))?;
+        child.redactor.merge_secrets(&self.secrets);
+        child.watch_parents(self.lineage.clone());
+        Ok(child)
+    }
+
+    /// Drive the child here, in the parent's session: its units run here without leases, as
+    /// the parent's driver's own would without a worker's seat.
+    fn drive(
+        &self,
+        child: &mut Journal<'_>,
+        observer: &mut dyn Observer,
+    ) -> Result<DriveEnd, DriveError> {
+        let mut cctx = DriveContext {
+            home: self.home.clone(),
+            stop: self.stop.clone(),
+            actor: self.actor.clone(),
+            observer,
+            grace: self.grace,
+            files: WriteBehind::default(),
+            dispatch: super::Dispatch {
+                tags: self.tags.clone(),
+                shared: None,
+            },
+            deadline: self.deadline,
+        };
+        drive(child, &mut cctx)
+    }
 }
 
 /// A child run with secret inputs needs their values again when another process drives it:
@@ -605,14 +629,9 @@ pub(crate) fn compensate_child(
             )),
         }
     };
-    let lineage = journal.lineage();
-    let parent_secrets = journal.redactor.clone();
-    let home = ctx.home.clone();
-    let stop = ctx.stop.clone();
-    let actor = ctx.actor.clone();
-    let grace = ctx.grace;
-    let deadline = ctx.deadline;
-    let tags = ctx.dispatch.tags.clone();
+    let inherited = Inherited::of(journal, ctx);
+    let actor = inherited.actor.clone();
+    let deadline = inherited.deadline;
     let parent_timeout = journal.state.timeout_seconds;
     let claude = journal.state.claude_setup().map(|setup| setup.settings());
     let observer = &mut *ctx.observer;
@@ -621,7 +640,7 @@ pub(crate) fn compensate_child(
             inner: observer,
             step: step.clone(),
         };
-        let lock = match DriverLock::acquire(&home, &link.run_id, &holder(&actor.actor)) {
+        let lock = match inherited.lock(&link.run_id) {
             Ok(lock) => lock,
             Err(LockError::Held { .. }) => {
                 return Err(DriveError::Internal(format!(
@@ -631,10 +650,7 @@ pub(crate) fn compensate_child(
             }
             Err(e) => return Err(DriveError::Internal(e.to_string())),
         };
-        let mut child = Journal::open(store, clock, ids, &link.run_id)
-            .map_err(|e| DriveError::Journal(e.into()))?;
-        child.redactor.merge_secrets(&parent_secrets);
-        child.watch_parents(lineage);
+        let mut child = inherited.open(store, clock, ids, &link.run_id)?;
         inherit_secret_inputs(&mut child);
         match child.state.phase {
             RunPhase::Finished {
@@ -676,15 +692,7 @@ pub(crate) fn compensate_child(
                 observer.begin(&child.state, true);
             }
         }
-        drive_here(
-            &mut child,
-            &home,
-            &stop,
-            &actor,
-            &tags,
-            (grace, deadline),
-            &mut observer,
-        )?;
+        inherited.drive(&mut child, &mut observer)?;
         drop(lock);
         Ok(match child.state.outcome() {
             Some(Outcome::RolledBack) => ChildCompensation::Done,
