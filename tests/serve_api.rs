@@ -3188,7 +3188,13 @@ fn a_secret_output_reported_through_the_server_reaches_its_driver_without_a_fals
     );
     let r = s.post("/api/v1/workflows/tok/runs", "{}");
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.body.contains("`inputs`"), "{}", r.body);
+    // Named as the request's body gives it (`"inputs": {...}`), not as a CLI flag.
+    let message = r.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("\"inputs\""), "{}", r.body);
+    assert!(!message.contains("--input"), "{}", r.body);
 }
 
 /// A resume through the server warns, as the CLI's does, that the definition's file changed
@@ -5056,7 +5062,9 @@ fn a_report_on_a_pending_scenario_phase_says_the_run_has_not_reached_it() {
     let s = Server::start(&env);
     let doc = Doc::load();
     let r = s.post(&format!("/api/v1/runs/{run}/steps/b/complete"), "{}");
-    assert_eq!(r.status, 400, "{}", r.body);
+    // The run's state refuses the report now: a conflict (409), as a report that another
+    // got there first.
+    assert_eq!(r.status, 409, "{}", r.body);
     let error = r.json();
     assert!(
         error["error"].as_str().unwrap().contains("`b` is pending"),
