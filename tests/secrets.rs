@@ -996,7 +996,7 @@ fn event() -> impl Strategy<Value = Event> {
 
 /// Keys under which an event holds values (what a command printed, a person wrote, an input
 /// held). Written here independently of `Event::visit_values`, from the event schema.
-const VALUE_KEYS: [&str; 14] = [
+const VALUE_KEYS: [&str; 15] = [
     // Who acted: display text, matched by nothing (an operator's `--actor`, a client's name).
     "actor",
     "value",
@@ -1007,6 +1007,10 @@ const VALUE_KEYS: [&str; 14] = [
     "problems",
     "reason",
     "message",
+    // An `if:` as written holds literals (a secret compared with one is refused by validate,
+    // and what slips through is scrubbed there as in its skip reason): text, matched by
+    // nothing.
+    "condition",
     "inputs",
     "result",
     "errors",
