@@ -580,15 +580,10 @@ pub(super) fn drive_from(
         // outcome's exit code: what the person who typed `run` asked for. Before, it said
         // the run waited, suggested starting a worker that was there, and exited 3 while the
         // worker finished the run.
-        let by_worker = journal.state.session_seq >= seen
-            && journal
-                .state
-                .driven_by
-                .as_deref()
-                .is_some_and(|a| a.starts_with("worker:"));
         if let Some(announce) = ctx.announce
             && journal.state.outcome().is_none()
-            && (by_worker || crate::plan::waits_for_worker(&journal.state))
+            && (taken_by_worker(&journal.state, seen)
+                || crate::plan::waits_for_worker(&journal.state))
             && let Some(followed) =
                 follow_a_worker(ctx, &mut journal, &run_id, seen, live, announce)?
         {
@@ -664,6 +659,16 @@ pub(super) fn drive_from(
     Ok(Output::new(doc, human, code).warn(warnings))
 }
 
+/// Whether a worker took the run since event `seen` (its session began there or later, by a
+/// `worker:` actor).
+fn taken_by_worker(state: &crate::decide::RunState, seen: u64) -> bool {
+    state.session_seq >= seen
+        && state
+            .driven_by
+            .as_deref()
+            .is_some_and(|a| a.starts_with("worker:"))
+}
+
 /// How long a terminal command that let its run go for a worker's tags watches for a worker
 /// to take it: past a polling worker's default `--poll` (1 s), with room for its look.
 const WORKER_TAKE_WINDOW: Duration = Duration::from_millis(2_500);
@@ -687,15 +692,8 @@ fn follow_a_worker(
     announce: fn(&str),
 ) -> Result<Option<Output>, CommandError> {
     use crate::decide::RunPhase;
-    let taken = |state: &crate::decide::RunState| {
-        state.session_seq >= seen
-            && state
-                .driven_by
-                .as_deref()
-                .is_some_and(|a| a.starts_with("worker:"))
-    };
     let until = Instant::now() + WORKER_TAKE_WINDOW;
-    while !taken(&journal.state) {
+    while !taken_by_worker(&journal.state, seen) {
         if Instant::now() >= until || live.stop.is_set() || journal.state.outcome().is_some() {
             return Ok(None);
         }
@@ -709,13 +707,21 @@ fn follow_a_worker(
     // Followed while its driver (the worker, or whoever drives it next) holds it, by the rule
     // `status` uses (`load_live`): it ends, waits as a whole (a report), or is let go (for a
     // person, for other tags, or its worker gone).
+    // The journal's state is caught up with each tick (only the new events are read); the
+    // holder is asked of it, and, when none holds it, of the log once more (a driver that
+    // handed the run on appended before letting go: `load_live`'s rule).
     let mut alive;
     loop {
         journal.refresh()?;
-        alive = journal.nested(|store, _, _| {
-            crate::execute::load_live(&ctx.home, &*store, run_id).map(|(_, a)| a)
-        })?;
-        journal.refresh()?;
+        loop {
+            let state = journal.state.clone();
+            alive = journal.nested(|store, _, _| {
+                crate::execute::run_holder(&ctx.home, &*store, &state).is_some()
+            });
+            if alive || journal.refresh()?.is_empty() {
+                break;
+            }
+        }
         let state = &journal.state;
         if state.outcome().is_some()
             || !matches!(state.phase, RunPhase::Running)
