@@ -655,10 +655,13 @@ fn checkpoint_after(state: &RunState, step: &Step, events: &mut Vec<Event>) {
 /// After the units `done` are done: finish the run if nothing is left and no post-validation
 /// waits.
 fn finish_if_last(state: &RunState, workflow: &Workflow, done: &[usize], events: &mut Vec<Event>) {
+    // From the last step back: in a chain the first one not done is the next, found at
+    // once (from the front, every step done so far was walked for every step's end).
     let rest_done = state
         .steps
         .iter()
         .enumerate()
+        .rev()
         .all(|(i, s)| done.contains(&i) || s.status.is_done());
     if rest_done && workflow.post.is_empty() {
         events.push(finished(Outcome::Completed, None));

@@ -47,6 +47,7 @@ pub(super) fn reindex(state: &mut RunState) {
             .map(|(i, s)| (s.name.clone(), i))
             .collect(),
     );
+    state.item_units = state.steps.iter().filter(|s| s.item.is_some()).count();
 }
 
 /// The step at `p` was expanded into `items`: insert their units right after it.

@@ -266,6 +266,11 @@ pub struct RunState {
     /// a replay looks a name up for nearly every event).
     #[serde(skip)]
     pub index: Arc<std::collections::HashMap<String, usize>>,
+    /// How many of `steps` are items of a `foreach:` step, counted with `index`: a step's
+    /// place among the top-level steps is its index when none is (the progress line asks it
+    /// for every event; counting them walked every step).
+    #[serde(skip)]
+    pub item_units: usize,
     pub definition_error: Option<String>,
     /// Manual phases an operator asked to start.
     pub start_requested: BTreeSet<String>,
@@ -346,6 +351,7 @@ impl Default for RunState {
             scenario: None,
             phase_plan: None,
             index: Arc::default(),
+            item_units: 0,
             definition_error: None,
             start_requested: BTreeSet::new(),
             active_agents: Vec::new(),

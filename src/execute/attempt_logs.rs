@@ -238,9 +238,20 @@ pub fn home_id_to_write(home: &Path) -> Option<String> {
 /// (so that the same home is named the same however it was reached). `None` if it cannot be
 /// found (the home is not made yet) or is no UTF-8.
 pub fn home_dir(home: &Path) -> Option<String> {
-    std::fs::canonicalize(home)
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    // Once per home and process, as its id is (`home_id_to_write`): resolving the path took
+    // a system call per folder of it for every attempt.
+    static KNOWN: OnceLock<Mutex<HashMap<std::path::PathBuf, String>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(dir) = known.lock().ok()?.get(home) {
+        return Some(dir.clone());
+    }
+    let dir = std::fs::canonicalize(home)
         .ok()
-        .and_then(|p| p.into_os_string().into_string().ok())
+        .and_then(|p| p.into_os_string().into_string().ok())?;
+    known.lock().ok()?.insert(home.to_path_buf(), dir.clone());
+    Some(dir)
 }
 
 /// Where an attempt's file was written, as its events say: the home (`attempt_log.home`),

@@ -124,6 +124,10 @@ pub(crate) fn step_label(state: &RunState, step: &str) -> String {
         let at = state
             .step_index(name)
             .filter(|&i| state.steps[i].item.is_none());
+        if state.item_units == 0 {
+            let position = at.map_or(0, |i| i + 1);
+            return format!("Step {position}/{}: {name}", state.steps.len());
+        }
         let (mut position, mut total) = (0, 0);
         for (i, s) in state.steps.iter().enumerate() {
             if s.item.is_none() {

@@ -982,12 +982,15 @@ pub fn validate_workflow_cautioned(
             };
             if let Some(v) = value {
                 // A rollback runs only once its step completed: it may read the step's own
-                // outputs.
-                let mut own = earlier.clone();
+                // outputs. (The step's name is pushed for the call and popped after it: a
+                // copy of `earlier` per step made validation quadratic in the steps.)
                 if field == "rollback" {
-                    own.push(&step.name);
+                    earlier.push(&step.name);
+                    c.templates(&key(field), v, &wf.inputs, &earlier);
+                    earlier.pop();
+                } else {
+                    c.templates(&key(field), v, &wf.inputs, &earlier);
                 }
-                c.templates(&key(field), v, &wf.inputs, &own);
                 if field != "prompt" {
                     c.shell_templates(&key(field), v);
                 }
@@ -996,9 +999,9 @@ pub fn validate_workflow_cautioned(
         if let Some(dir) = &step.working_dir {
             c.templates(&key("working_dir"), dir, &wf.inputs, &earlier);
         }
-        let mut with_self = earlier.clone();
-        with_self.push(&step.name);
-        c.checks(&key("validate"), &step.validate, wf, &with_self, true);
+        earlier.push(&step.name);
+        c.checks(&key("validate"), &step.validate, wf, &earlier, true);
+        earlier.pop();
         c.item_ok = false;
         if step.on_failure == Some(OnFailure::Rollback) && !known.config.enable_rollback {
             c.hinted(
