@@ -3071,6 +3071,104 @@ fn a_kill_mid_child_rollback_then_resume_compensates_each_step_exactly_once() {
     );
 }
 
+/// A child run its parent's rollback undid is driven by its parent: its status (human and
+/// `--json` `next`) and the end of a resume of it point at the parent run's status. Before,
+/// they suggested `workflow run kid.yaml`, a new run of the child alone.
+#[test]
+fn a_child_rolled_back_for_its_parent_points_at_its_parent_not_at_a_new_run() {
+    let env = Env::new();
+    env.workflow("kid", NESTED_KID)
+        .workflow("nest", NESTED_PARENT);
+    std::fs::write(env.file("go"), "").unwrap();
+    env.run(&["workflow", "run", "nest"]);
+    let parent = env.status(Some("nest"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kid = child_of_k(&env);
+    let child = env.status(Some(&kid));
+    assert_eq!(child["status"], "rolled_back", "{child}");
+    let next: Vec<&serde_json::Value> = child["next"].as_array().unwrap().iter().collect();
+    assert_eq!(next.len(), 1, "{child}");
+    assert_eq!(
+        next[0]["argv"],
+        serde_json::json!(["cortex", "workflow", "status", parent]),
+        "{child}"
+    );
+    let shown = env.run(&["workflow", "status", &kid]);
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("cortex workflow status {parent}")),
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains("workflow run"), "{}", shown.stdout);
+    insta::assert_snapshot!("child_rolled_back_for_parent_status", shown.snapshot(&env));
+}
+
+/// A completed child run whose parent's rollback was cut short (its driver killed) inside the
+/// child's rollback is unfinished again: the run index no longer holds it `completed` (`log
+/// verify` passes), `gc` leaves its files alone, `history --json` gives it no end, and its
+/// status suggests first the parent's resume, which carries both rollbacks on. Then, rolled
+/// back, it is finished again everywhere. Before, the index row kept `completed` through the
+/// rollback (`log verify` failed on it, `gc` took the child for a finished run) and its
+/// history row kept the end of its first `run_finished`. On SQLite and PostgreSQL.
+#[test]
+fn a_child_cut_short_mid_rollback_for_its_parent_is_unfinished_for_the_index_history_and_gc() {
+    // Both stores keep the run index: each must unseal the row.
+    for store in [common::Store::Sqlite, common::Store::Postgres] {
+        let Some(env) = Env::on(store, "child_mid_rollback_index") else {
+            continue;
+        };
+        env.workflow("kid", NESTED_KID)
+            .workflow("nest", NESTED_PARENT);
+        killed_once_logged(&env, "nest", "undo-c1");
+        let parent = env.status(Some("nest"))["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let kid = child_of_k(&env);
+        let verify = env.run(&["--json", "log", "verify", "--all"]);
+        assert_eq!(verify.json()["ok"], true, "{}", verify.text());
+        let row = |env: &Env| {
+            env.run(&["--json", "workflow", "history"]).json()["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["run_id"] == kid.as_str())
+                .cloned()
+                .unwrap()
+        };
+        let during = row(&env);
+        assert_eq!(during["status"], "interrupted", "{during}");
+        assert_eq!(during["ended_at"], serde_json::Value::Null, "{during}");
+        let gc = env.run(&["--json", "gc", "--older-than", "0s"]);
+        assert_eq!(gc.json()["removed"], serde_json::json!([]), "{}", gc.text());
+        assert!(env.home().join("runs").join(&kid).exists());
+        let child = env.status(Some(&kid));
+        assert_eq!(child["status"], "interrupted", "{child}");
+        assert_eq!(
+            child["next"][0]["argv"],
+            serde_json::json!(["cortex", "workflow", "resume", parent]),
+            "{child}"
+        );
+        std::fs::write(env.file("go"), "").unwrap();
+        let resumed = env.run(&["workflow", "resume", &parent]);
+        assert_eq!(
+            env.status(Some("nest"))["status"],
+            "rolled_back",
+            "{}",
+            resumed.text()
+        );
+        let after = row(&env);
+        assert_eq!(after["status"], "rolled_back", "{after}");
+        assert!(after["ended_at"].is_string(), "{after}");
+        let verify = env.run(&["--json", "log", "verify", "--all"]);
+        assert_eq!(verify.json()["ok"], true, "{}", verify.text());
+    }
+}
+
 /// The process a report on a child's step drove the child on in (`workflow step complete`)
 /// killed (-9) while the child's next step ran: the parent, whose `uses:` step waits with
 /// that child, is not `⏳ waiting` (a person must act) but interrupted, naming the child
