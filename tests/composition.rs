@@ -3169,6 +3169,59 @@ fn a_child_cut_short_mid_rollback_for_its_parent_is_unfinished_for_the_index_his
     }
 }
 
+/// A run's inputs are checked with what its child runs need of them, in one error (exit 2,
+/// nothing started), each need said where it is (the parent's own, or a child's, by the step
+/// that runs it, down a chain) and which of the run's inputs gives it. Before, a run missing
+/// its own input was told of that one alone, and one given it started, ran `a` (its side
+/// effects done) and failed at `k`, its child missing `need`.
+#[test]
+fn a_run_missing_inputs_its_children_need_lists_them_all_and_starts_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "ck",
+        "name: ck\ninputs:\n  need: {type: integer, required: true}\nsteps:\n  - {name: c, run: echo c >> ran.log}\n",
+    )
+    .workflow(
+        "cm",
+        "name: cm\ninputs:\n  m: {type: string}\nsteps:\n  - name: g\n    uses: ck\n    with: {need: \"${{ inputs.m }}\"}\n",
+    )
+    .workflow(
+        "cp",
+        "name: cp\ninputs:\n  env: {required: true}\n  n: {type: string}\n  deep: {type: string}\nsteps:\n  - {name: a, run: echo a >> ran.log}\n  - name: k\n    uses: ck\n    with: {need: \"${{ inputs.n }}\"}\n  - name: t\n    uses: cm\n    with: {m: \"${{ inputs.deep }}\"}\n",
+    );
+    let none = env.run(&["--json", "workflow", "run", "cp"]);
+    assert_eq!(none.code, 2, "{}", none.text());
+    let messages: Vec<String> = none.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "input `env` is required: pass --input env=VALUE",
+            "workflow `ck` (run by step `k`): input `need` is required: pass --input n=VALUE",
+            "workflow `ck` (run by step `g` of `cm`, run by step `t`): input `need` is required: pass --input deep=VALUE",
+        ],
+        "{}",
+        none.text()
+    );
+    let bad = env.run(&[
+        "workflow", "run", "cp", "--input", "env=x", "--input", "n=abc", "--input", "deep=7",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.text());
+    insta::assert_snapshot!("run_inputs_children_need", bad.snapshot(&env));
+    assert!(!env.file("ran.log").exists(), "nothing started");
+    let dry = env.run(&["workflow", "run", "cp", "--dry-run", "--input", "env=x"]);
+    assert_eq!(dry.code, 2, "{}", dry.text());
+    let fine = env.run(&[
+        "workflow", "run", "cp", "--input", "env=x", "--input", "n=3", "--input", "deep=7",
+    ]);
+    assert_eq!(fine.code, 0, "{}", fine.text());
+    assert_eq!(lines(&env.file("ran.log")), ["a", "c", "c"]);
+}
+
 /// The process a report on a child's step drove the child on in (`workflow step complete`)
 /// killed (-9) while the child's next step ran: the parent, whose `uses:` step waits with
 /// that child, is not `⏳ waiting` (a person must act) but interrupted, naming the child
