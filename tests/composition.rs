@@ -1544,12 +1544,20 @@ fn a_child_that_cannot_start_fails_its_step_at_once_without_retries() {
         "caller",
         "name: caller\ninputs: {x: {type: string, default: nope}}\nsteps:\n  - {name: y, uses: typed, with: {need: \"${{ inputs.x }}\"}}\n",
     );
+    // Read from the run's inputs, the value is checked before the run: nothing starts.
+    let out = env.run(&["workflow", "run", "caller"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    // Known only as the run goes (a step's output), it fails the step at once.
+    env.workflow(
+        "caller",
+        "name: caller\nsteps:\n  - {name: s, run: 'echo v=nope >> \"$CORTEX_OUTPUT\"'}\n  - {name: y, uses: typed, with: {need: \"${{ steps.s.outputs.v }}\"}}\n",
+    );
     let out = env.run(&["workflow", "run", "caller"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let status = env.status(Some("caller"));
-    assert_eq!(status["steps"][0]["attempts"], 1, "{status}");
+    assert_eq!(status["steps"][1]["attempts"], 1, "{status}");
     assert!(
-        status["steps"][0]["error"]
+        status["steps"][1]["error"]
             .as_str()
             .unwrap()
             .contains("`nope` is not an integer"),
