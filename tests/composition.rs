@@ -1544,12 +1544,20 @@ fn a_child_that_cannot_start_fails_its_step_at_once_without_retries() {
         "caller",
         "name: caller\ninputs: {x: {type: string, default: nope}}\nsteps:\n  - {name: y, uses: typed, with: {need: \"${{ inputs.x }}\"}}\n",
     );
+    // Read from the run's inputs, the value is checked before the run: nothing starts.
+    let out = env.run(&["workflow", "run", "caller"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    // Known only as the run goes (a step's output), it fails the step at once.
+    env.workflow(
+        "caller",
+        "name: caller\nsteps:\n  - {name: s, run: 'echo v=nope >> \"$CORTEX_OUTPUT\"'}\n  - {name: y, uses: typed, with: {need: \"${{ steps.s.outputs.v }}\"}}\n",
+    );
     let out = env.run(&["workflow", "run", "caller"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let status = env.status(Some("caller"));
-    assert_eq!(status["steps"][0]["attempts"], 1, "{status}");
+    assert_eq!(status["steps"][1]["attempts"], 1, "{status}");
     assert!(
-        status["steps"][0]["error"]
+        status["steps"][1]["error"]
             .as_str()
             .unwrap()
             .contains("`nope` is not an integer"),
@@ -3069,6 +3077,157 @@ fn a_kill_mid_child_rollback_then_resume_compensates_each_step_exactly_once() {
         env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
         true
     );
+}
+
+/// A child run its parent's rollback undid is driven by its parent: its status (human and
+/// `--json` `next`) and the end of a resume of it point at the parent run's status. Before,
+/// they suggested `workflow run kid.yaml`, a new run of the child alone.
+#[test]
+fn a_child_rolled_back_for_its_parent_points_at_its_parent_not_at_a_new_run() {
+    let env = Env::new();
+    env.workflow("kid", NESTED_KID)
+        .workflow("nest", NESTED_PARENT);
+    std::fs::write(env.file("go"), "").unwrap();
+    env.run(&["workflow", "run", "nest"]);
+    let parent = env.status(Some("nest"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kid = child_of_k(&env);
+    let child = env.status(Some(&kid));
+    assert_eq!(child["status"], "rolled_back", "{child}");
+    let next: Vec<&serde_json::Value> = child["next"].as_array().unwrap().iter().collect();
+    assert_eq!(next.len(), 1, "{child}");
+    assert_eq!(
+        next[0]["argv"],
+        serde_json::json!(["cortex", "workflow", "status", parent]),
+        "{child}"
+    );
+    let shown = env.run(&["workflow", "status", &kid]);
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("cortex workflow status {parent}")),
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains("workflow run"), "{}", shown.stdout);
+    insta::assert_snapshot!("child_rolled_back_for_parent_status", shown.snapshot(&env));
+}
+
+/// A completed child run whose parent's rollback was cut short (its driver killed) inside the
+/// child's rollback is unfinished again: the run index no longer holds it `completed` (`log
+/// verify` passes), `gc` leaves its files alone, `history --json` gives it no end, and its
+/// status suggests first the parent's resume, which carries both rollbacks on. Then, rolled
+/// back, it is finished again everywhere. Before, the index row kept `completed` through the
+/// rollback (`log verify` failed on it, `gc` took the child for a finished run) and its
+/// history row kept the end of its first `run_finished`. On SQLite and PostgreSQL.
+#[test]
+fn a_child_cut_short_mid_rollback_for_its_parent_is_unfinished_for_the_index_history_and_gc() {
+    // Both stores keep the run index: each must unseal the row.
+    for store in [common::Store::Sqlite, common::Store::Postgres] {
+        let Some(env) = Env::on(store, "child_mid_rollback_index") else {
+            continue;
+        };
+        env.workflow("kid", NESTED_KID)
+            .workflow("nest", NESTED_PARENT);
+        killed_once_logged(&env, "nest", "undo-c1");
+        let parent = env.status(Some("nest"))["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let kid = child_of_k(&env);
+        let verify = env.run(&["--json", "log", "verify", "--all"]);
+        assert_eq!(verify.json()["ok"], true, "{}", verify.text());
+        let row = |env: &Env| {
+            env.run(&["--json", "workflow", "history"]).json()["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["run_id"] == kid.as_str())
+                .cloned()
+                .unwrap()
+        };
+        let during = row(&env);
+        assert_eq!(during["status"], "interrupted", "{during}");
+        assert_eq!(during["ended_at"], serde_json::Value::Null, "{during}");
+        let gc = env.run(&["--json", "gc", "--older-than", "0s"]);
+        assert_eq!(gc.json()["removed"], serde_json::json!([]), "{}", gc.text());
+        assert!(env.home().join("runs").join(&kid).exists());
+        let child = env.status(Some(&kid));
+        assert_eq!(child["status"], "interrupted", "{child}");
+        assert_eq!(
+            child["next"][0]["argv"],
+            serde_json::json!(["cortex", "workflow", "resume", parent]),
+            "{child}"
+        );
+        std::fs::write(env.file("go"), "").unwrap();
+        let resumed = env.run(&["workflow", "resume", &parent]);
+        assert_eq!(
+            env.status(Some("nest"))["status"],
+            "rolled_back",
+            "{}",
+            resumed.text()
+        );
+        let after = row(&env);
+        assert_eq!(after["status"], "rolled_back", "{after}");
+        assert!(after["ended_at"].is_string(), "{after}");
+        let verify = env.run(&["--json", "log", "verify", "--all"]);
+        assert_eq!(verify.json()["ok"], true, "{}", verify.text());
+    }
+}
+
+/// A run's inputs are checked with what its child runs need of them, in one error (exit 2,
+/// nothing started), each need said where it is (the parent's own, or a child's, by the step
+/// that runs it, down a chain) and which of the run's inputs gives it. Before, a run missing
+/// its own input was told of that one alone, and one given it started, ran `a` (its side
+/// effects done) and failed at `k`, its child missing `need`.
+#[test]
+fn a_run_missing_inputs_its_children_need_lists_them_all_and_starts_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "ck",
+        "name: ck\ninputs:\n  need: {type: integer, required: true}\nsteps:\n  - {name: c, run: echo c >> ran.log}\n",
+    )
+    .workflow(
+        "cm",
+        "name: cm\ninputs:\n  m: {type: string}\nsteps:\n  - name: g\n    uses: ck\n    with: {need: \"${{ inputs.m }}\"}\n",
+    )
+    .workflow(
+        "cp",
+        "name: cp\ninputs:\n  env: {required: true}\n  n: {type: string}\n  deep: {type: string}\nsteps:\n  - {name: a, run: echo a >> ran.log}\n  - name: k\n    uses: ck\n    with: {need: \"${{ inputs.n }}\"}\n  - name: t\n    uses: cm\n    with: {m: \"${{ inputs.deep }}\"}\n",
+    );
+    let none = env.run(&["--json", "workflow", "run", "cp"]);
+    assert_eq!(none.code, 2, "{}", none.text());
+    let messages: Vec<String> = none.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "input `env` is required: pass --input env=VALUE",
+            "workflow `ck` (run by step `k`): input `need` is required: pass --input n=VALUE",
+            "workflow `ck` (run by step `g` of `cm`, run by step `t`): input `need` is required: pass --input deep=VALUE",
+        ],
+        "{}",
+        none.text()
+    );
+    let bad = env.run(&[
+        "workflow", "run", "cp", "--input", "env=x", "--input", "n=abc", "--input", "deep=7",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.text());
+    insta::assert_snapshot!("run_inputs_children_need", bad.snapshot(&env));
+    assert!(!env.file("ran.log").exists(), "nothing started");
+    let dry = env.run(&["workflow", "run", "cp", "--dry-run", "--input", "env=x"]);
+    assert_eq!(dry.code, 2, "{}", dry.text());
+    let fine = env.run(&[
+        "workflow", "run", "cp", "--input", "env=x", "--input", "n=3", "--input", "deep=7",
+    ]);
+    assert_eq!(fine.code, 0, "{}", fine.text());
+    assert_eq!(lines(&env.file("ran.log")), ["a", "c", "c"]);
 }
 
 /// The process a report on a child's step drove the child on in (`workflow step complete`)

@@ -433,6 +433,62 @@ fn stop_request(env: &Env) -> (String, String) {
     )
 }
 
+/// The `status` tool answers `status --json`'s document: a child run its parent's rollback
+/// undid suggests its parent's status, never a new run of the child alone; and the `run` tool
+/// refuses a run whose child lacks an input the run was to give it, saying which, in the
+/// tool's own words (`inputs: {...}`), with the run's own missing input.
+#[test]
+fn mcp_status_of_a_child_rolled_back_for_its_parent_and_run_missing_a_childs_input() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - {name: c1, run: 'true', rollback: 'true'}\n",
+    )
+    .workflow(
+        "nest",
+        "name: nest\nsteps:\n  - {name: k, uses: kid}\n  - name: z\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
+    )
+    .workflow(
+        "ck",
+        "name: ck\ninputs:\n  need: {type: integer, required: true}\nsteps:\n  - {name: c, run: 'true'}\n",
+    )
+    .workflow(
+        "cp",
+        "name: cp\ninputs:\n  env: {required: true}\n  n: {type: string}\nsteps:\n  - name: k\n    uses: ck\n    with: {need: \"${{ inputs.n }}\"}\n",
+    );
+    env.run(&["workflow", "run", "nest"]);
+    let parent = env.status(Some("nest"));
+    assert_eq!(parent["status"], "rolled_back", "{parent}");
+    let kid = parent["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("status-client");
+    s.call(1, "status", json!({"kind": "workflow", "run": kid}));
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["status"], "rolled_back", "{doc}");
+    let argv = doc["next"][0]["argv"].as_array().unwrap();
+    assert_eq!(
+        argv[argv.len() - 3..],
+        [json!("workflow"), json!("status"), parent["run_id"].clone()],
+        "{doc}"
+    );
+    assert_eq!(doc["next"].as_array().unwrap().len(), 1, "{doc}");
+    s.call(2, "run", json!({"kind": "workflow", "name": "cp"}));
+    let refused = s.response(2);
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    let text = refused["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("input `env` is required")
+            && text.contains("workflow `ck` (run by step `k`): input `need` is required: pass inputs: {\\\"n\\\": \\\"...\\\"}"),
+        "{text}"
+    );
+}
+
 #[test]
 fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
     let env = Env::new();

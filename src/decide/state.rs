@@ -333,6 +333,11 @@ pub struct RunState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_by: Option<crate::event::Operator>,
     pub finish_reason: Option<String>,
+    /// A completed child run its parent's rollback is undoing (`rollback_started` past its
+    /// `run_finished completed`: `Command::RollBackForParent`): its parent run drives it, and
+    /// its parent's status is where to go on from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolled_back_for_parent: bool,
     /// The latest attempt of each `foreach:` item whose units a re-run removed (`--from`
     /// over its step): expanded again, an item goes on from there. An attempt number is the
     /// unit's fencing token and names its whole-output file: it never repeats for a unit.
@@ -381,6 +386,7 @@ impl Default for RunState {
             driven_by: None,
             resumed_by: None,
             finish_reason: None,
+            rolled_back_for_parent: false,
             retired_attempts: BTreeMap::new(),
         }
     }
@@ -1102,6 +1108,13 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 resume_after: resume_after.clone(),
                 by_report,
             });
+            // Past its seal (a completed child run its parent rolls back): it is no longer
+            // over, and has no end until its rollback's `run_finished`.
+            if let RunPhase::Finished { .. } = state.phase {
+                state.rolled_back_for_parent = true;
+                state.ended_at = None;
+                state.finish_reason = None;
+            }
             state.phase = RunPhase::RollingBack;
         }
         Event::StepCompensated { step, .. } => {

@@ -72,7 +72,10 @@ fn unheld_handover(state: &RunState, index: usize) -> Option<String> {
 /// an entry that is one template alone and has no value gives nothing: the child's input is
 /// then not given, so its `default:` applies, or a `required` input is refused as missing.
 /// Before, the child received the raw template text.
-fn given_value(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -> Option<String> {
+pub(crate) fn given_value(
+    text: &str,
+    resolve: &dyn Fn(&Reference) -> Option<String>,
+) -> Option<String> {
     let occurrences = scan(text);
     if let [only] = occurrences.as_slice()
         && text[..only.start].trim().is_empty()

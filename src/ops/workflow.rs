@@ -617,7 +617,7 @@ pub fn run(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let loaded = load(ctx, name)?;
-    let inputs = run_inputs(ctx, &loaded.workflow, inputs)?;
+    let inputs = run_inputs_of(ctx, &loaded.workflow, Some(&loaded.uses), inputs)?;
     let by = secret_values_scrubbed(by, &loaded.workflow, &inputs);
     if how == super::RunHow::DryRun {
         let agents = &loaded.agents;
@@ -628,16 +628,6 @@ pub fn run(
                 && s.uses.is_none()
                 && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
-        let refused = unstartable_children(wf, &loaded.uses, &inputs, &ctx.cwd);
-        if !refused.is_empty() {
-            return Err(CommandError::bad_input(format!(
-                "this run would fail: {}",
-                refused.join("; ")
-            ))
-            .hint(
-                "give other inputs (--input NAME=VALUE), or fix the step's `with:` so that it passes the inputs of the workflow it calls; a child run that cannot start is never retried",
-            ));
-        }
         let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd);
         let plan = with_settings(plan, &|name| settings.get(name).cloned());
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &inputs, &plan);
@@ -736,6 +726,20 @@ pub fn run_inputs(
     workflow: &Workflow,
     given: &[(String, String)],
 ) -> Result<BTreeMap<String, serde_json::Value>, CommandError> {
+    run_inputs_of(ctx, workflow, None, given)
+}
+
+/// `run_inputs`, and with `uses` (the workflows the run's `uses:` steps run, as `load` found
+/// them) what its child runs need of those inputs, in the same check and the same error
+/// (`children_input_problems`): before, a run given its own inputs started, did its first
+/// steps, and failed at the `uses:` step whose child lacked one (`--input n` missing), and a
+/// run missing its own was told only of those.
+fn run_inputs_of(
+    ctx: &Ctx,
+    workflow: &Workflow,
+    uses: Option<&BTreeMap<String, UsedWorkflow>>,
+    given: &[(String, String)],
+) -> Result<BTreeMap<String, serde_json::Value>, CommandError> {
     super::refuse_placeholders(ctx, given, "input")?;
     let mut given = given.to_vec();
     for name in secret_inputs(workflow) {
@@ -752,13 +756,53 @@ pub fn run_inputs(
         _ => "\"...\"",
     };
     let give = |name: &str| surface.give("input", &[name], value);
-    crate::validate::resolve_inputs_giving(
-        &workflow.inputs,
-        &given,
-        &|p| cwd.join(p).exists(),
-        &give,
-    )
-    .map_err(|problems| {
+    let exists = |p: &str| cwd.join(p).exists();
+    let children = |inputs: &BTreeMap<String, serde_json::Value>| {
+        let mut problems = Vec::new();
+        if let Some(uses) = uses {
+            let origin = workflow
+                .inputs
+                .keys()
+                .map(|n| (n.clone(), BTreeSet::from([n.clone()])))
+                .collect();
+            let at = ChildCheck {
+                uses,
+                give: &give,
+                top: workflow,
+            };
+            at.check(workflow, inputs, &origin, &cwd, &[], &mut problems);
+        }
+        problems
+    };
+    let resolved = crate::validate::resolve_inputs_giving(&workflow.inputs, &given, &exists, &give)
+        .and_then(|inputs| {
+            let problems = children(&inputs);
+            if problems.is_empty() {
+                Ok(inputs)
+            } else {
+                Err(problems)
+            }
+        })
+        .map_err(|mut problems| {
+            // The run's own inputs refused: its children are checked with those that
+            // pass, so that one error says all that is needed.
+            if !problems.iter().any(|p| p.starts_with(CHILD_PROBLEM)) {
+                let partial: BTreeMap<String, serde_json::Value> = workflow
+                    .inputs
+                    .iter()
+                    .filter_map(|(name, spec)| {
+                        let one = BTreeMap::from([(name.clone(), spec.clone())]);
+                        let mine: Vec<(String, String)> =
+                            given.iter().filter(|(n, _)| n == name).cloned().collect();
+                        crate::validate::resolve_inputs_giving(&one, &mine, &exists, &give).ok()
+                    })
+                    .flatten()
+                    .collect();
+                problems.extend(children(&partial));
+            }
+            problems
+        });
+    resolved.map_err(|problems| {
         // A problem quotes the value (`\`x\` does not match the pattern`): never a secret's,
         // which would reach a terminal, a CI log, a scheduled run's record.
         let mut secrets = crate::execute::Redactor::of_process();
@@ -795,58 +839,161 @@ pub fn run_inputs(
 /// What a dry run of a new run of `wf` shows besides its actions: its inputs (a secret one as
 /// `***`) and what each step would run with, by step name (its directory under `base`, the
 /// run's: where `run` is called).
-/// The `uses:` steps of `wf` whose child run could not start with the run's `inputs`: each
-/// whose `with:` values are all known before the run (literals and the run's inputs, none of
-/// them secret; no step output, no `${{ item }}`) and do not pass the called workflow's inputs
-/// (`dev` for an `integer`) — the run would fail there, and such a step is never retried. A
-/// step with an `if:` may not run: it is left alone.
-fn unstartable_children(
-    wf: &Workflow,
-    uses: &BTreeMap<String, UsedWorkflow>,
-    inputs: &BTreeMap<String, serde_json::Value>,
-    base: &std::path::Path,
-) -> Vec<String> {
-    use crate::definition::template::{Reference, render_text, scan};
-    let secret = secret_inputs(wf);
-    let known = |text: &str| {
-        scan(text).iter().all(|o| {
-            matches!(&o.reference, Ok(Reference::Input(n)) if inputs.contains_key(n) && !secret.contains(n))
-        })
-    };
-    let resolve = |r: &Reference| match r {
-        Reference::Input(n) => inputs.get(n).map(crate::execute::input_text),
-        _ => None,
-    };
-    let mut problems = Vec::new();
-    for step in &wf.steps {
-        let Some(used) = step.uses.as_deref().and_then(|u| uses.get(u)) else {
-            continue;
-        };
-        if step.if_.is_some() || step.with.values().any(|v| !known(&v.0)) {
-            continue;
+/// How a problem of a child run's inputs begins (`ChildCheck`): `workflow `…` (run by step …`.
+const CHILD_PROBLEM: &str = "workflow `";
+
+/// What the run's child runs need of its inputs (`run_inputs_of`): each `uses:` step without
+/// `if:` or `foreach:` whose `with:` values read only the run's inputs (literals and
+/// `${{ inputs.X }}`, none secret; no step output, no item) gives its child the values they
+/// render to — an entry that is one template of an input not given gives nothing
+/// (`execute::given_value`, as the child is started) — checked as `workflow run` checks a
+/// run's, and so on down the child's own `uses:` steps with the inputs it then has. Each
+/// problem names where it is needed (`workflow `kid` (run by step `k`)`, deeper `… (run by step
+/// `g` of `mid`, run by step `k`)`) and, where the value comes from inputs of the run, which
+/// of them to give.
+struct ChildCheck<'a> {
+    uses: &'a BTreeMap<String, UsedWorkflow>,
+    give: &'a dyn Fn(&str) -> String,
+    top: &'a Workflow,
+}
+
+impl ChildCheck<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &self,
+        wf: &Workflow,
+        inputs: &BTreeMap<String, serde_json::Value>,
+        origin: &BTreeMap<String, BTreeSet<String>>,
+        base: &std::path::Path,
+        chain: &[(String, String)],
+        out: &mut Vec<String>,
+    ) {
+        use crate::definition::template::{Reference, render_text, scan};
+        // Deeper than validation lets a chain go: nothing more to check.
+        if chain.len() > 16 {
+            return;
         }
-        let Ok(child) = serde_json::from_value::<Workflow>(used.definition.clone()) else {
-            continue;
+        let secret = secret_inputs(wf);
+        let resolve = |r: &Reference| match r {
+            Reference::Input(n) => inputs.get(n).map(crate::execute::input_text),
+            _ => None,
         };
-        let given: Vec<(String, String)> = step
-            .with
-            .iter()
-            .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
-            .collect();
-        let dir = match &step.working_dir {
-            Some(dir) => base.join(render_text(dir, &resolve)),
-            None => base.to_path_buf(),
-        };
-        if let Err(found) = resolve_inputs(&child.inputs, &given, &|p| dir.join(p).exists()) {
-            problems.push(format!(
-                "step `{}` cannot start its child run: the inputs given to `{}` with `with:` are not valid: {}",
-                crate::definition::shown(&step.name),
-                crate::definition::shown(&child.name),
-                found.join("; ")
-            ));
+        for step in &wf.steps {
+            let Some(used) = step.uses.as_deref().and_then(|u| self.uses.get(u)) else {
+                continue;
+            };
+            let read_inputs = |text: &str| -> Option<BTreeSet<String>> {
+                scan(text)
+                    .iter()
+                    .map(|o| match &o.reference {
+                        Ok(Reference::Input(n)) if !secret.contains(n) => Some(n.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            if step.if_.is_some()
+                || step.foreach.is_some()
+                || step.with.values().any(|v| read_inputs(&v.0).is_none())
+            {
+                continue;
+            }
+            let Ok(child) = serde_json::from_value::<Workflow>(used.definition.clone()) else {
+                continue;
+            };
+            let mut chain = chain.to_vec();
+            chain.push((step.name.clone(), child.name.clone()));
+            let label = where_needed(&chain, &self.top.name);
+            let dir = match &step.working_dir {
+                Some(dir) => base.join(render_text(dir, &resolve)),
+                None => base.to_path_buf(),
+            };
+            let mut theirs = BTreeMap::new();
+            let mut their_origin = BTreeMap::new();
+            let before = out.len();
+            for (name, spec) in &child.inputs {
+                let entry = step.with.get(name);
+                let from: BTreeSet<String> = entry
+                    .and_then(|v| read_inputs(&v.0))
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|n| origin.get(n).cloned().unwrap_or_default())
+                    .collect();
+                let given: Vec<(String, String)> = entry
+                    .and_then(|v| crate::execute::given_value(&v.0, &resolve))
+                    .map(|v| vec![(name.clone(), v)])
+                    .unwrap_or_default();
+                let names: Vec<&str> = from.iter().map(String::as_str).collect();
+                let give = |_: &str| {
+                    if names.is_empty() {
+                        format!(
+                            "give it in the `with:` of step `{}`",
+                            crate::definition::shown(&step.name)
+                        )
+                    } else {
+                        names
+                            .iter()
+                            .map(|n| (self.give)(n))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }
+                };
+                let one = BTreeMap::from([(name.clone(), spec.clone())]);
+                match crate::validate::resolve_inputs_giving(
+                    &one,
+                    &given,
+                    &|p| dir.join(p).exists(),
+                    &give,
+                ) {
+                    Ok(value) => {
+                        theirs.extend(value);
+                        their_origin.insert(name.clone(), from);
+                    }
+                    Err(problems) => {
+                        let came = if given.is_empty() || from.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " (given from the run's input{} {})",
+                                if from.len() == 1 { "" } else { "s" },
+                                from.iter()
+                                    .map(|n| format!("`{}`", crate::definition::shown(n)))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        };
+                        out.extend(problems.into_iter().map(|p| format!("{label}: {p}{came}")));
+                    }
+                }
+            }
+            if out.len() == before {
+                self.check(&child, &theirs, &their_origin, &dir, &chain, out);
+            }
         }
     }
-    problems
+}
+
+/// Where a child run's input is needed: `workflow `kid` (run by step `k`)`, and down a chain
+/// `workflow `leaf` (run by step `l` of `mid`, run by step `m`)`.
+fn where_needed(chain: &[(String, String)], top: &str) -> String {
+    let shown = crate::definition::shown;
+    let Some(((step, child), above)) = chain.split_last() else {
+        return format!("workflow `{}`", shown(top));
+    };
+    let mut text = format!(
+        "{CHILD_PROBLEM}{}` (run by step `{}`",
+        shown(child),
+        shown(step)
+    );
+    // Each step above runs the workflow that holds the step below it.
+    for (step, of) in above.iter().rev() {
+        text.push_str(&format!(
+            " of `{}`, run by step `{}`",
+            shown(of),
+            shown(step)
+        ));
+    }
+    text.push(')');
+    text
 }
 
 pub(super) fn preview_settings(

@@ -477,6 +477,9 @@ fn go_on_why(view: &StatusView, from: &str) -> String {
 fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
+    if let Some(parent) = view.parent.as_ref().filter(|_| view.rolled_back_for_parent) {
+        return for_parent(view, parent);
+    }
     if !view.resumable {
         // Ended by a failure (rolled back or not): a new run, once it is fixed.
         if matches!(view.status, RunStatus::Failed | RunStatus::RolledBack) {
@@ -785,6 +788,43 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         }
         _ => {}
     }
+    out
+}
+
+/// What moves on a child run its parent's rollback undid or is undoing: its parent's. Over
+/// (rolled back, or failed by a compensation: "clean up by hand"), nothing of its own — the
+/// parent's status says what is left (a new run of this workflow alone was suggested, though
+/// only its parent runs it); cut short mid-way, the parent's resume first, which goes on with
+/// this run's rollback and then its own (this run's resume alone leaves the parent cut short).
+fn for_parent(view: &StatusView, parent: &crate::event::ParentRun) -> Vec<Suggestion> {
+    let step = crate::definition::shown(&parent.step);
+    if !view.resumable {
+        let why = match view.status {
+            RunStatus::RolledBack => format!(
+                "rolled back for its parent run, past that run's step `{step}`: the parent drives it, and its status says where it is and what is left to do"
+            ),
+            _ => format!(
+                "its parent run's rollback past its step `{step}` did not end well here: the parent's status says what is left to do, and these steps' state is to be checked by hand"
+            ),
+        };
+        return vec![Suggestion::new(
+            &["workflow", "status", &parent.run_id],
+            why,
+        )];
+    }
+    let mut out = match view.status {
+        RunStatus::Interrupted | RunStatus::Waiting | RunStatus::Stopped => vec![Suggestion::new(
+            &["workflow", "resume", &parent.run_id],
+            format!(
+                "go on with the parent run's rollback: it goes on with this run's (past its step `{step}`), then with its own"
+            ),
+        )],
+        _ => Vec::new(),
+    };
+    out.extend(workflow_actions(&StatusView {
+        rolled_back_for_parent: false,
+        ..view.clone()
+    }));
     out
 }
 

@@ -1168,6 +1168,11 @@ pub struct StatusView {
     /// A child run: the run and the `uses:` step that started it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<crate::event::ParentRun>,
+    /// A completed child run its parent's rollback undid, or is undoing
+    /// (`RunState::rolled_back_for_parent`): its parent drives it, so what comes next is the
+    /// parent's (`next::workflow_actions`), never a new run of this workflow.
+    #[serde(skip)]
+    pub rolled_back_for_parent: bool,
     /// Scenario runs: agents active now, and manual phases nobody has started yet (of an
     /// unfinished run: a finished run awaits no start).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -1566,6 +1571,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         resumed_by: state.resumed_by.clone(),
         inputs: start.map(|s| s.inputs.clone()).unwrap_or_default(),
         parent: start.and_then(|s| s.parent.clone()),
+        rolled_back_for_parent: state.rolled_back_for_parent,
         as_of: None,
         reason,
         // Shown whether its driver lives (it has not acted yet) or died first (whoever takes

@@ -222,6 +222,17 @@ impl RunQuery {
 /// A run's index entry as its events say it must be: from its first event (`run_started`) and
 /// its head (the outcome is in a sealing `run_finished`, which is always the head). None for a
 /// stream that is not a run (the agent registry).
+/// The outcome a run's index row holds once `last` is the run's head: a sealing
+/// `run_finished`'s, else none — also for an event past a seal (a completed child run rolled
+/// back for its parent goes on after its `run_finished`), which unseals the row until the
+/// next `run_finished` (`entry_from_log`).
+pub(crate) fn sealed_by(last: &crate::event::Recorded) -> Option<&'static str> {
+    match &last.event {
+        Event::RunFinished { outcome, .. } => Some(outcome.as_str()),
+        _ => None,
+    }
+}
+
 /// A run's kind as the index stores it.
 pub(crate) fn kind_text(kind: RunKind) -> &'static str {
     match kind {

@@ -681,10 +681,8 @@ impl<'a> IndexChange<'a> {
         Some(IndexChange {
             head_seq: last.seq.min(i64::MAX as u64) as i64,
             head_hash: hex_bytes(&last.hash),
-            outcome: appended.iter().find_map(|r| match &r.event {
-                Event::RunFinished { outcome, .. } => Some(outcome.as_str()),
-                _ => None,
-            }),
+            // The head's (`index::sealed_by`): an event past a seal clears it.
+            outcome: super::index::sealed_by(last),
             kind: started.map(|(s, _)| kind_text(s.kind)),
             name: started.map(|(s, _)| s.name.as_str()),
             name_key: started.map(|(s, _)| normalize_name(&s.name)),
@@ -1419,7 +1417,7 @@ impl PostgresStore {
                             $6::int8[], $7::text[], $8::bytea[], $9::bytea[])
                      )
                      UPDATE runs SET head_seq = $11, head_hash = $12,
-                        outcome = coalesce($13, outcome), kind = coalesce($14, kind),
+                        outcome = $13, kind = coalesce($14, kind),
                         name = coalesce($15, name), name_key = coalesce($16, name_key),
                         started_at = coalesce($17, started_at)
                      WHERE run_id = $10"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::index::kind_text;
+use super::index::{kind_text, sealed_by};
 use super::migrations::{INDEX_VERSION, MIGRATIONS, SCHEMA_VERSION};
 use super::{
     AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RunEntry, RunHead, RunQuery,
@@ -913,13 +913,15 @@ fn index_appended(
         })
         .map_err(map_err)?;
     }
-    let outcome = appended.iter().find_map(|r| match &r.event {
-        Event::RunFinished { outcome, .. } => Some(outcome.as_str()),
-        _ => None,
-    });
+    // The outcome is the head's: a sealing `run_finished` sets it, and an event after one (a
+    // completed child rolled back for its parent: `rollback_started` past its seal) clears
+    // it until the second `run_finished`, as `entry_from_log` says it must be. Before, the
+    // row kept `completed` through the child's rollback: `log verify` failed on it, `gc`
+    // took the child for finished, and the readers of unfinished runs skipped it.
+    let outcome = sealed_by(last);
     let moved = conn
         .prepare_cached(
-            "UPDATE runs SET head_seq = ?2, head_hash = ?3, outcome = COALESCE(?4, outcome)
+            "UPDATE runs SET head_seq = ?2, head_hash = ?3, outcome = ?4
          WHERE run_id = ?1",
         )
         .and_then(|mut s| {
