@@ -261,6 +261,9 @@ pub struct OutputWanted {
 pub enum OutputSource {
     /// The attempt's whole-output file beside the log (its last part when it is long).
     File { bytes: u64, cut: bool },
+    /// The whole output the log keeps (PostgreSQL), its file not here: its last part when it
+    /// is long.
+    Log { bytes: u64, cut: bool },
     /// The tail the log kept (the file is on another host, or gone).
     KeptTail,
     /// No output: none yet, or the attempt printed nothing.
