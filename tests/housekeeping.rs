@@ -445,3 +445,42 @@ fn gc_keeps_the_output_file_of_a_scheduled_run_that_has_not_finished() {
     );
     assert!(!logs[0].exists());
 }
+
+/// `gc` on either store: it removes the run's derived files (`runs/<id>/`) and keeps the
+/// whole output of its attempts — the files under `logs/<id>/` (SQLite's home and
+/// PostgreSQL's alike) and the copy PostgreSQL keeps — which the log vouches for (size and
+/// blake3) but cannot rebuild: `log verify` afterwards checks them as before and passes, and
+/// `cortex logs` prints them. Said in its answer (`attempt_outputs: "kept"`).
+fn gc_keeps_attempt_outputs_and_log_verify_still_checks_them(env: Env) {
+    env.workflow(
+        "prints",
+        "name: prints\nsteps:\n  - {name: s, run: \"printf 'kept output\\\\n'\"}\n",
+    );
+    let ran = env.run(&["workflow", "run", "prints"]);
+    assert_eq!(ran.code, 0, "{}", ran.text());
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let verify = || env.run(&["--json", "log", "verify", "--all"]).json();
+    let before = verify();
+    assert_eq!(before["ok"], true, "{before}");
+    assert_eq!(before["attempt_logs"], 1, "{before}");
+
+    let gc = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+    assert_eq!(gc["removed"], serde_json::json!([run]), "{gc}");
+    assert_eq!(gc["attempt_outputs"], "kept", "{gc}");
+    let text = env.run(&["gc", "--older-than", "0s"]).stdout;
+    assert!(text.contains("attempts' whole outputs are kept"), "{text}");
+    assert!(!env.home().join("runs").join(&run).exists());
+    assert!(
+        env.home().join("logs").join(&run).is_dir(),
+        "its output files stay"
+    );
+
+    let after = verify();
+    assert_eq!(after["ok"], true, "{after}");
+    assert_eq!(after["attempt_logs"], 1, "checked as before: {after}");
+    assert_eq!(after["attempt_logs_absent"], 0, "{after}");
+    let raw = env.command(&["logs", &run, "s", "--raw"]).output().unwrap();
+    assert_eq!(raw.stdout, b"kept output\n");
+}
+
+common::on_both_stores!(gc_keeps_attempt_outputs_and_log_verify_still_checks_them);

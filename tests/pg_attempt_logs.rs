@@ -100,6 +100,49 @@ fn an_attempt_run_in_another_home_is_printed_whole_from_the_database() {
     );
 }
 
+/// The TUI's output pane read the home's files only: an attempt a worker in another home ran
+/// showed the tail the log kept of it, though the database keeps its whole output. It reads
+/// the output from the database as `cortex logs` does (the same copy of it), and says so.
+#[test]
+fn the_tui_output_pane_shows_an_attempt_run_in_another_home_from_the_database() {
+    use cortex::tui::app::{OutputSource, OutputWanted};
+    let Some(env) = Env::postgres("the_tui_output_pane_shows_an_attempt_run_in_another_home")
+    else {
+        return;
+    };
+    env.workflow("prints", PRINTS);
+    let worker_home = tempfile::tempdir().unwrap();
+    let run = run_on_worker(&env, worker_home.path(), "prints");
+    let wanted = OutputWanted {
+        run_id: run.clone(),
+        step: "s".into(),
+        attempt: 1,
+        file: cortex::execute::attempt_log_name(&run, "s", 1),
+        tail: "no end".into(),
+        ended: true,
+    };
+    assert!(!env.home().join(&wanted.file).exists());
+    let location = cortex::store::Location::parse(&env.db_spec(), Path::new("/")).unwrap();
+    let mut reader = cortex::tui::output::Reader::at(location);
+    let shown = reader.read(&env.home(), &wanted);
+    assert_eq!(shown.text.as_bytes(), WHOLE);
+    assert_eq!(
+        shown.source,
+        OutputSource::Log {
+            bytes: WHOLE.len() as u64,
+            cut: false
+        }
+    );
+    // Read again (the copy caught up with, nothing more): the same.
+    assert_eq!(reader.read(&env.home(), &wanted), shown);
+    // A reader of the files alone has only the tail the log kept.
+    let files = cortex::tui::output::Reader::files().read(&env.home(), &wanted);
+    assert_eq!(
+        (files.text.as_str(), files.source),
+        ("no end", OutputSource::KeptTail)
+    );
+}
+
 /// `--follow` from another home prints the attempt's lines while it runs on the worker: the
 /// first line arrives while the step still waits for its marker, the last once it is made.
 #[test]

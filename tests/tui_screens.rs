@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cortex::decide::{AttemptReport, Command, RunState, replay};
 use cortex::definition::{Config, parse_scenario, parse_workflow, snapshot};
-use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
+use cortex::event::{AttemptEnd, Driver, Operator, ResumeMode, RunKind, RunStarted};
 use cortex::execute::{Clock, Journal, SequentialIds};
+use cortex::project::RunAct;
 use cortex::store::{EventStore, MemoryStore};
 use cortex::tui::app::{Action, Effect, GivenInput, Notice, PhaseOp};
 use cortex::tui::model::{Followed, InputField, ScenarioEntry};
@@ -131,6 +132,10 @@ impl Recorder {
     }
 
     fn workflow(run_id: &str, yaml: &str) -> Recorder {
+        Recorder::workflow_with(run_id, yaml, Config::default())
+    }
+
+    fn workflow_with(run_id: &str, yaml: &str, config: Config) -> Recorder {
         let wf = parse_workflow("w.yaml", yaml).expect("test workflow parses");
         let snapshot = snapshot(&wf);
         Recorder::started(
@@ -139,7 +144,7 @@ impl Recorder {
             &wf.name,
             snapshot,
             "w.yaml".into(),
-            Config::default(),
+            config,
         )
     }
 
@@ -943,4 +948,169 @@ fn an_invalid_scenario_is_not_offered_to_run_and_says_why() {
         "{notice:?}"
     );
     assert!(app.launching.is_none());
+}
+
+/// The titles of the palette's workflow-run entries, as offered now.
+fn workflow_titles(app: &App) -> Vec<String> {
+    app.palette_entries()
+        .into_iter()
+        .filter(|e| matches!(e.action, Action::Workflow { .. }))
+        .map(|e| e.title)
+        .collect()
+}
+
+/// `deploy` with its `Test` step failed for good (no retries left): the run is paused on the
+/// failure, nobody driving it.
+fn failed_workflow_step() -> Recorder {
+    let config = Config {
+        max_retry_attempts: 0,
+        ..Config::default()
+    };
+    let mut r = Recorder::workflow_with(
+        "01JRUNWFFA11ED000000000000",
+        "name: deploy\nsteps:\n  - {name: Build, run: 'true'}\n  - {name: Test, run: 'false'}\n  - {name: Ship, run: 'true'}\n",
+        config,
+    );
+    r.start(1, "Build")
+        .finish(5, "Build", AttemptEnd::Exited { code: 0 }, "")
+        .start(5, "Test")
+        .finish(9, "Test", AttemptEnd::Exited { code: 1 }, "1 test failed");
+    r
+}
+
+/// A workflow run was offered no stop, resume or abort in the TUI (only scenario runs were):
+/// a run paused on a failed step offers what `workflow status` suggests for it — retry, skip,
+/// abort — and no stop (nothing runs); Enter on one asks the shell to act on that run.
+#[test]
+fn a_failed_workflow_run_offers_retry_skip_and_abort_in_the_palette_and_they_become_effects() {
+    let failed = failed_workflow_step();
+    let app = update(app(), failed.followed(false)).0;
+    // The workflow list, newest first: the failed run is the first row.
+    let app = press(app, &[Key::Tab]);
+    assert_eq!(
+        app.workflow_in_view().map(|f| f.state.run_id.as_str()),
+        Some("01JRUNWFFA11ED000000000000")
+    );
+    let app = press(app, &[Key::Ctrl('p')]);
+    let titles = workflow_titles(&app);
+    assert_eq!(
+        titles,
+        [
+            "Retry failed step",
+            "Skip failed step",
+            "Abort workflow run"
+        ],
+        "{titles:?}"
+    );
+    let entries = app.palette_entries();
+    let retry = entries
+        .iter()
+        .find(|e| e.title == "Retry failed step")
+        .unwrap();
+    assert!(retry.detail.starts_with("deploy: "), "{}", retry.detail);
+    assert!(retry.detail.contains("`Test`"), "{}", retry.detail);
+
+    let app = typed(app, "retry");
+    assert_eq!(app.palette_entries()[0].title, "Retry failed step");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert_eq!(
+        effects,
+        [Effect::Workflow {
+            run_id: "01JRUNWFFA11ED000000000000".into(),
+            name: "deploy".into(),
+            act: RunAct::Resume(ResumeMode::Retry),
+        }]
+    );
+    assert_eq!(
+        app.notice,
+        Some(Notice::info("Resuming deploy, its failed step again…"))
+    );
+
+    // The same from the run's own screen: abort.
+    let app = press(app, &[Key::Enter, Key::Ctrl('p')]);
+    assert_eq!(app.screen, Screen::WorkflowRun);
+    let app = typed(app, "abort");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert_eq!(
+        effects,
+        [Effect::Workflow {
+            run_id: "01JRUNWFFA11ED000000000000".into(),
+            name: "deploy".into(),
+            act: RunAct::Abort,
+        }]
+    );
+    assert_eq!(app.notice, Some(Notice::info("Aborting deploy…")));
+}
+
+/// A running workflow run (its driver alive) offers its stop and abort, never a resume (a
+/// driver holds it); one stopped offers its resume and abort, never a second stop; a finished
+/// one offers none of them; and a log that cannot be written offers none at all.
+#[test]
+fn workflow_run_actions_are_offered_only_where_the_runs_state_takes_them() {
+    // `build-and-ship` of `app()`: `Test` running, its driver alive.
+    let app = press(app(), &[Key::Tab, Key::Ctrl('p')]);
+    assert_eq!(
+        workflow_titles(&app),
+        ["Stop workflow run", "Abort workflow run"]
+    );
+    let app = typed(app, "stop");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert_eq!(
+        effects,
+        [Effect::Workflow {
+            run_id: "01JRUNW0RKF10W000000000000".into(),
+            name: "build-and-ship".into(),
+            act: RunAct::Stop,
+        }]
+    );
+    assert_eq!(app.notice, Some(Notice::info("Stopping build-and-ship…")));
+
+    // Stopped: resume and abort.
+    let mut stopped = Recorder::workflow(
+        "01JRUNWST0PPED000000000000",
+        "name: nightly\nsteps:\n  - {name: Crawl, run: 'sleep 100'}\n",
+    );
+    stopped.start(1, "Crawl").submit(
+        3,
+        Command::Stop {
+            by: lead(),
+            signal: None,
+        },
+    );
+    let app = update(app, stopped.followed(false)).0;
+    let app = press(app, &[Key::Home, Key::Ctrl('p')]);
+    assert_eq!(
+        workflow_titles(&app),
+        ["Resume workflow run", "Abort workflow run"]
+    );
+    let app = press(app, &[Key::Esc]);
+
+    // Finished: nothing.
+    let mut done = Recorder::workflow(
+        "01JRUNWZD0NE00000000000000",
+        "name: tidy\nsteps:\n  - {name: Sweep, run: 'true'}\n",
+    );
+    done.start(1, "Sweep")
+        .finish(2, "Sweep", AttemptEnd::Exited { code: 0 }, "");
+    assert!(done.state().outcome().is_some(), "the run finished");
+    let app = update(app, done.followed(false)).0;
+    let app = press(app, &[Key::Home, Key::Ctrl('p')]);
+    assert_eq!(
+        app.workflow_in_view().map(|f| f.name()),
+        Some("tidy"),
+        "the newest run is selected"
+    );
+    assert!(
+        workflow_titles(&app).is_empty(),
+        "{:?}",
+        workflow_titles(&app)
+    );
+    let app = press(app, &[Key::Esc, Key::Down, Key::Ctrl('p')]);
+    assert_eq!(workflow_titles(&app)[0], "Resume workflow run");
+
+    // A read-only log: nothing that records is offered.
+    let app = press(app, &[Key::Esc]);
+    let app = update(app, Msg::ReadOnly("a read-only home".into())).0;
+    let app = press(app, &[Key::Ctrl('p')]);
+    assert!(workflow_titles(&app).is_empty());
 }

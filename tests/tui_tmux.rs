@@ -398,3 +398,61 @@ fn the_output_pane_follows_a_running_attempt_to_its_last_partial_line() {
     tmux.keys(&["q"]);
     tmux.wait_text(&["cortex tui exited 0"]);
 }
+
+/// A workflow run could be followed in the TUI but not acted on (stop and resume were for
+/// scenario runs only): from the workflow list the palette retries its failed step — a
+/// background `workflow resume --retry` recorded with the TUI's actor — and aborts it, the
+/// status bar saying so.
+#[test]
+fn a_failed_workflow_run_is_retried_and_aborted_from_the_palette() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"max_retry_attempts": 0}}"#);
+    env.workflow(
+        "deploy",
+        "name: deploy\nsteps:\n  - {name: Check, run: 'exit 1'}\n  - {name: Ship, run: 'true'}\n",
+    );
+    let run = env.run(&["workflow", "run", "deploy"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+
+    let tmux = Tmux::start(env.dir.path(), &tui_script(&env));
+    tmux.wait_text(&["Scenarios ("]);
+    tmux.keys(&["Tab"]);
+    tmux.wait_text(&["deploy"]);
+    tmux.keys(&["C-p"]);
+    tmux.wait_text(&["Command palette"]);
+    tmux.type_text("workflow");
+    let palette = tmux.wait_text(&[
+        "Retry failed step",
+        "Skip failed step",
+        "Abort workflow run",
+    ]);
+    assert!(!palette.contains("Stop workflow run"), "{palette}");
+
+    tmux.keys(&["BSpace"; 8]);
+    tmux.type_text("retry");
+    tmux.wait_text(&["> retry", "Retry failed step"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_text(&["its failed step again"]);
+    // The background driver runs `Check` again, which fails again: attempt 2, by the TUI's
+    // actor's resume.
+    common::wait_until("the retry recorded and its attempt ended", || {
+        let events = env.events(&run_id);
+        events
+            .iter()
+            .any(|e| e["type"] == "run_resumed" && e.to_string().contains("\"tui-tester\""))
+            && events.iter().filter(|e| e["type"] == "step_failed").count() == 2
+    });
+    common::wait_until("the background driver let go", || {
+        env.status(Some(&run_id))["status"] == "failed"
+    });
+
+    tmux.keys(&["C-p"]);
+    tmux.type_text("abort");
+    tmux.wait_text(&["> abort", "Abort workflow run"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_text(&["deploy aborted by tui-tester"]);
+    assert_eq!(env.status(Some(&run_id))["status"], "aborted");
+    tmux.keys(&["q"]);
+    tmux.wait_text(&["cortex tui exited 0"]);
+}

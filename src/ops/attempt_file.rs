@@ -1,6 +1,9 @@
 //! Reading an attempt's file (`logs/<run>/step-KEY-attempt-M.log`) in bounded pieces, for
-//! `cortex logs`: where its whole lines end while it is written, its bytes in order with their
-//! size and blake3, and the last of them — so that showing a log never holds all of it.
+//! `cortex logs` and the TUI's output pane: where its whole lines end while it is written, its
+//! bytes in order with their size and blake3, and the last of them — so that showing a log
+//! never holds all of it; and, where the file is not in this home but the log keeps the
+//! output (PostgreSQL), a copy of it read from the log into a file (`KeptCopy`), read the same
+//! way.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -96,4 +99,64 @@ pub fn tail(f: &mut File, to: u64, max: u64) -> std::io::Result<(u64, Vec<u8>)> 
         start += skip as u64;
     }
     Ok((start, bytes))
+}
+
+/// An attempt's output read from the log (`EventStore::read_attempt_output`) into an
+/// anonymous file, so that it is shown, followed and checked as a file in the home is: what
+/// `cortex logs` and the TUI's output pane read where the attempt's file is not in this home
+/// (run on another host) and the log keeps its output (PostgreSQL).
+pub struct KeptCopy {
+    file: File,
+    /// How many bytes it holds.
+    pub len: u64,
+}
+
+impl KeptCopy {
+    pub fn new() -> std::io::Result<KeptCopy> {
+        let fd = nix::sys::memfd::memfd_create(
+            c"cortex-attempt-output",
+            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+        )
+        .map_err(std::io::Error::from)?;
+        Ok(KeptCopy {
+            file: File::from(fd),
+            len: 0,
+        })
+    }
+
+    /// Read what the log holds past what this copy has (all of it, in pieces): whether the
+    /// log keeps any of this output.
+    pub fn catch_up(
+        &mut self,
+        store: &dyn crate::store::EventStore,
+        run_id: &str,
+        name: &str,
+    ) -> Result<bool, crate::store::StoreError> {
+        use std::io::Write;
+        let mut any = false;
+        loop {
+            let Some(bytes) = store.read_attempt_output(run_id, name, self.len, 4 << 20)? else {
+                return Ok(any);
+            };
+            any = true;
+            if bytes.is_empty() {
+                return Ok(true);
+            }
+            let written = self
+                .file
+                .seek(SeekFrom::Start(self.len))
+                .and_then(|_| self.file.write_all(&bytes));
+            if written.is_err() {
+                return Ok(true);
+            }
+            self.len += bytes.len() as u64;
+        }
+    }
+
+    /// The copy opened again (not a clone sharing its offset): each reader reads from its own
+    /// place, as readers of a file in the home do.
+    pub fn reopen(&self) -> Option<File> {
+        use std::os::fd::AsRawFd;
+        File::open(format!("/proc/self/fd/{}", self.file.as_raw_fd())).ok()
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::attempt_file::KeptCopy;
 use super::{CommandError, Ctx, Output, attempt_file, exit};
 use crate::render::{AttemptText, attempt_text};
 use crate::store::{EventStore, Location};
@@ -47,57 +48,7 @@ struct Shown {
     /// Its output as the log keeps it (PostgreSQL), where its file is not in this home:
     /// read into a file of this process's memory as far as the log holds it so far
     /// (`Tracker::fetch_copies`).
-    copy: Option<StoreCopy>,
-}
-
-/// An attempt's output read from the log (`EventStore::read_attempt_output`) into an
-/// anonymous file, so that it is shown, followed and checked as a file in the home is.
-struct StoreCopy {
-    file: std::fs::File,
-    /// How many bytes it holds.
-    len: u64,
-}
-
-impl StoreCopy {
-    fn new() -> std::io::Result<StoreCopy> {
-        let fd = nix::sys::memfd::memfd_create(
-            c"cortex-attempt-output",
-            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-        )
-        .map_err(std::io::Error::from)?;
-        Ok(StoreCopy {
-            file: std::fs::File::from(fd),
-            len: 0,
-        })
-    }
-
-    /// Read what the log holds past what this copy has (all of it, in pieces).
-    fn catch_up(
-        &mut self,
-        store: &dyn EventStore,
-        run_id: &str,
-        name: &str,
-    ) -> Result<bool, crate::store::StoreError> {
-        use std::io::{Seek, SeekFrom, Write};
-        let mut any = false;
-        loop {
-            let Some(bytes) = store.read_attempt_output(run_id, name, self.len, 4 << 20)? else {
-                return Ok(any);
-            };
-            any = true;
-            if bytes.is_empty() {
-                return Ok(true);
-            }
-            let written = self
-                .file
-                .seek(SeekFrom::Start(self.len))
-                .and_then(|_| self.file.write_all(&bytes));
-            if written.is_err() {
-                return Ok(true);
-            }
-            self.len += bytes.len() as u64;
-        }
-    }
+    copy: Option<KeptCopy>,
 }
 
 impl Shown {
@@ -118,9 +69,7 @@ impl Shown {
         attempt_file::open(home, &self.file).or_else(|| {
             // Opened again (not a clone sharing its offset): each reader reads from its own
             // place, as readers of a file in the home do.
-            use std::os::fd::AsRawFd;
-            let copy = self.copy.as_ref()?;
-            std::fs::File::open(format!("/proc/self/fd/{}", copy.file.as_raw_fd())).ok()
+            self.copy.as_ref()?.reopen()
         })
     }
 
@@ -408,7 +357,7 @@ impl<'a> Tracker<'a> {
             }
             let mut copy = match s.copy.take() {
                 Some(copy) => copy,
-                None => StoreCopy::new().map_err(|e| {
+                None => KeptCopy::new().map_err(|e| {
                     CommandError::new(
                         exit::FAILED,
                         format!(

@@ -22,6 +22,12 @@ pub fn older_than(text: &str) -> Result<Duration, CommandError> {
 /// more than `older_than` ago, with its lock file and notes (`locks/<id>.lock`, `.pgids`),
 /// and the output files of background drivers last written to
 /// before then. Unfinished runs and runs a process holds are left alone.
+///
+/// The whole output of attempts is kept, on either store: the files under `logs/<id>/` and
+/// the copy PostgreSQL keeps of them. They are no derived files: the log records their size
+/// and blake3 (`attempt_log`) but cannot rebuild them, so removing them would make `log
+/// verify` fail on the run ("… is missing") and `cortex logs` print only the kept tail. After
+/// `gc`, `log verify` reports what it reported before.
 pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, CommandError> {
     let cutoff = SystemTime::now()
         .checked_sub(older_than)
@@ -37,7 +43,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         );
         let text = format!("No runs.\n{}", logs_text(dry_run, &logs));
         return Ok(Output::new(
-            json!({"removed": [], "lock_files": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": []}),
+            json!({"removed": [], "lock_files": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": [], "attempt_outputs": "kept"}),
             text,
             if problems.is_empty() {
                 exit::OK
@@ -105,7 +111,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
     let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &unfinished_logs, &mut problems);
     let verb = if dry_run { "Would remove" } else { "Removed" };
     let mut text = format!(
-        "{verb} the derived files of {} older than {} (the log keeps them all).\n",
+        "{verb} the derived files of {} older than {} (the log keeps them all; attempts' whole outputs are kept, `cortex logs` and `log verify` read them).\n",
         crate::render::count(removed.len(), "finished run"),
         crate::render::format_duration(older_than)
     );
@@ -137,7 +143,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         exit::FAILED
     };
     Ok(Output::new(
-        json!({"removed": removed, "lock_files": locks, "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": skipped}),
+        json!({"removed": removed, "lock_files": locks, "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": skipped, "attempt_outputs": "kept"}),
         text,
         code,
     )

@@ -77,6 +77,63 @@ impl Suggestion {
     }
 }
 
+/// A run-level action a suggestion asks for: what a front end (the web page, the TUI's
+/// palette) offers to carry out itself, only where the run's status suggests it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunAct {
+    /// `resume RUN` in a mode (`--retry`, `--skip`, `--from STEP`, `--rollback-to STEP`).
+    Resume(crate::event::ResumeMode),
+    Stop,
+    Abort,
+}
+
+/// What the suggestion `argv` asks for, if it is a run-level action (step reports and starts
+/// are not): its global options (`--home DIR`, `--db URL`, `--json`, `--no-color`) and the
+/// `--input NAME=VALUE` placeholders of secret inputs left out. A resume with any other flag
+/// (`--timeout`) is none.
+pub fn run_act(argv: &[String]) -> Option<RunAct> {
+    use crate::event::ResumeMode;
+    let mut args: &[String] = argv.get(1..)?;
+    // The global options a suggestion carries before its subcommand (`Ctx::globals`: `--home
+    // DIR`, `--db URL`, in either order), and any other of `cli::args`'s global flags.
+    loop {
+        args = match args.first().map(String::as_str) {
+            Some("--home" | "--db") => args.get(2..)?,
+            Some(a)
+                if a.starts_with("--home=")
+                    || a.starts_with("--db=")
+                    || a == "--json"
+                    || a == "--no-color" =>
+            {
+                &args[1..]
+            }
+            _ => break,
+        };
+    }
+    let mut words: Vec<&str> = args.iter().map(String::as_str).collect();
+    // The values of secret inputs a resume is to be given again (`--input NAME=VALUE`, its
+    // `fill`): the front end asks for them (or its driver reads them from its environment).
+    // Before, such a suggestion matched nothing, and the page hid the retry and skip that
+    // `next` lists.
+    while let [.., "--input", value] = words.as_slice()
+        && value.ends_with("=VALUE")
+    {
+        words.truncate(words.len() - 2);
+    }
+    Some(match words.as_slice() {
+        [_, "resume", _] => RunAct::Resume(ResumeMode::Continue),
+        [_, "resume", _, "--retry"] => RunAct::Resume(ResumeMode::Retry),
+        [_, "resume", _, "--skip"] => RunAct::Resume(ResumeMode::Skip),
+        [_, "resume", _, "--from", s] => RunAct::Resume(ResumeMode::From(s.to_string())),
+        [_, "resume", _, "--rollback-to", s] => {
+            RunAct::Resume(ResumeMode::RollbackTo(s.to_string()))
+        }
+        [_, "stop", _] => RunAct::Stop,
+        [_, "abort", _] => RunAct::Abort,
+        _ => return None,
+    })
+}
+
 /// `CORTEX_INPUT_<NAME>`: the variable that gives a secret input's value to a driver.
 fn input_var(name: &str) -> String {
     format!("CORTEX_INPUT_{}", name.to_ascii_uppercase())

@@ -12,6 +12,8 @@ use super::model::{
     Followed, InputField, ScenarioEntry, ScenarioRow, latest_scenario_run, scenario_rows,
 };
 use super::palette::{self, Entry};
+use crate::event::ResumeMode;
+use crate::project::RunAct;
 
 /// What fills the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,13 @@ pub enum Action {
         run_id: String,
         scenario: String,
     },
+    /// Stop, resume (in a mode) or abort a workflow run, as `workflow stop|resume|abort` do.
+    Workflow {
+        run_id: String,
+        /// The workflow's name, for the notices.
+        name: String,
+        act: RunAct,
+    },
     Help,
     Quit,
 }
@@ -107,6 +116,7 @@ impl Action {
                 | Action::Phase { .. }
                 | Action::Stop { .. }
                 | Action::Resume { .. }
+                | Action::Workflow { .. }
         )
     }
 }
@@ -135,6 +145,13 @@ pub enum Effect {
     },
     /// Start a background `cortex orchestrate resume RUN`.
     Resume { run_id: String, scenario: String },
+    /// A workflow run's stop or abort (`workflow stop|abort`, with the TUI's actor), or a
+    /// background `cortex workflow resume RUN` in the mode asked for.
+    Workflow {
+        run_id: String,
+        name: String,
+        act: RunAct,
+    },
 }
 
 /// An input given in the input form.
@@ -244,6 +261,9 @@ pub struct OutputWanted {
 pub enum OutputSource {
     /// The attempt's whole-output file beside the log (its last part when it is long).
     File { bytes: u64, cut: bool },
+    /// The whole output the log keeps (PostgreSQL), its file not here: its last part when it
+    /// is long.
+    Log { bytes: u64, cut: bool },
     /// The tail the log kept (the file is on another host, or gone).
     KeptTail,
     /// No output: none yet, or the attempt printed nothing.
@@ -438,6 +458,18 @@ impl App {
 
     pub fn shown_workflow(&self) -> Option<&Followed> {
         self.runs.get(self.shown_workflow_run.as_deref()?)
+    }
+
+    /// The workflow run actions apply to: the one shown, else the one selected in the list
+    /// (on the workflow screens only).
+    pub fn workflow_in_view(&self) -> Option<&Followed> {
+        match self.screen {
+            Screen::WorkflowRun => self.shown_workflow(),
+            Screen::Workflows => super::model::workflow_runs(&self.runs)
+                .get(self.workflow_cursor)
+                .copied(),
+            Screen::Scenarios | Screen::ScenarioRun => None,
+        }
     }
 
     /// The run whose new events matter most now: the one on screen.
@@ -817,11 +849,30 @@ pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
             app.notice = Some(Notice::info(format!("Resuming {scenario}…")));
             effects.push(Effect::Resume { run_id, scenario });
         }
+        Action::Workflow { run_id, name, act } => {
+            app.notice = Some(Notice::info(format!("{}…", doing(&act, &name))));
+            effects.push(Effect::Workflow { run_id, name, act });
+        }
         Action::Help => app.help = true,
         Action::Quit => app.quit = true,
     }
     app.clamp();
     (app, effects)
+}
+
+/// What a workflow action is doing, for the status bar while it is under way.
+pub fn doing(act: &RunAct, name: &str) -> String {
+    match act {
+        RunAct::Stop => format!("Stopping {name}"),
+        RunAct::Abort => format!("Aborting {name}"),
+        RunAct::Resume(ResumeMode::Continue) => format!("Resuming {name}"),
+        RunAct::Resume(ResumeMode::Retry) => format!("Resuming {name}, its failed step again"),
+        RunAct::Resume(ResumeMode::Skip) => format!("Resuming {name}, its failed step skipped"),
+        RunAct::Resume(ResumeMode::From(step)) => format!("Resuming {name} from {step}"),
+        RunAct::Resume(ResumeMode::RollbackTo(step)) => {
+            format!("Rolling {name} back to {step}")
+        }
+    }
 }
 
 fn show_scenario(app: &mut App, scenario: &str) {

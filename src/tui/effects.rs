@@ -13,6 +13,9 @@ use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
 use crate::execute::{DriverLock, Holder, Journal, SystemClock, UlidIds, rfc3339};
 use crate::store::{EventStore, Location};
 
+use crate::event::ResumeMode;
+use crate::project::RunAct;
+
 use super::app::{Effect, Msg, Notice, PhaseOp};
 use super::catalog::scenario_entries;
 
@@ -109,6 +112,9 @@ fn handle(settings: &Settings, effect: Effect, out: &Sender<Msg>) {
                     notice: Notice::error(format!("cannot start cortex: {e}")),
                 },
             }
+        }
+        Effect::Workflow { run_id, name, act } => {
+            Msg::Notice(workflow_act(settings, &run_id, &name, act, out))
         }
         Effect::Resume { run_id, scenario } => {
             Msg::Notice(match DriverLock::probe(&settings.home, &run_id) {
@@ -249,6 +255,85 @@ fn stop(settings: &Settings, run_id: &str, scenario: &str) -> Result<Notice, Ope
             by.actor
         ),
     }))
+}
+
+/// A workflow run's stop or abort, recorded as `workflow stop|abort` record them (the same
+/// operations: `ops::scenario::stop_run`, `ops::workflow::abort`, through
+/// `execute::operator`), with the TUI's actor; or its resume in a mode, by a background
+/// `cortex workflow resume RUN [--retry|--skip|--from=STEP|--rollback-to=STEP]` (the screen
+/// never waits on a run).
+fn workflow_act(
+    settings: &Settings,
+    run_id: &str,
+    name: &str,
+    act: RunAct,
+    out: &Sender<Msg>,
+) -> Notice {
+    let by = || Operator {
+        actor: settings.actor.clone(),
+        message: None,
+    };
+    let scope = crate::ops::Scope::any();
+    let ctx = &settings.ctx;
+    let done = match act {
+        RunAct::Stop => crate::ops::scenario::stop_run(ctx, scope, Some(run_id), by()),
+        RunAct::Abort => crate::ops::workflow::abort(ctx, scope, Some(run_id), by()),
+        RunAct::Resume(mode) => {
+            if let Some(h) = DriverLock::probe(&settings.home, run_id) {
+                return Notice::error(format!("{name} is already driven by {h}"));
+            }
+            let mut args = vec!["workflow".to_string(), "resume".into(), run_id.to_string()];
+            match &mode {
+                ResumeMode::Continue => {}
+                ResumeMode::Retry => args.push("--retry".into()),
+                ResumeMode::Skip => args.push("--skip".into()),
+                ResumeMode::From(step) => args.push(format!("--from={step}")),
+                ResumeMode::RollbackTo(step) => args.push(format!("--rollback-to={step}")),
+            }
+            // What a terminal would run instead, should the driver refuse.
+            let shown: Vec<&str> = args.iter().map(String::as_str).collect();
+            let again = ctx.cmd(&shown);
+            return match detach(settings, name, &shown, &[], Some(again), out) {
+                Ok(log) => Notice::info(format!(
+                    "{} in the background (output: {})",
+                    super::app::doing(&RunAct::Resume(mode), name),
+                    log.display()
+                )),
+                Err(e) => Notice::error(format!("cannot start cortex: {e}")),
+            };
+        }
+    };
+    match done {
+        Ok(output) => said(&output, name, &settings.actor),
+        // Its message and what to do, as the CLI's `error:` and `hint:` lines say them.
+        Err(e) => {
+            let mut text = e.message.clone();
+            for hint in &e.hints {
+                text.push_str(&format!("\nhint: {}", hint.render_with(|_| None)));
+            }
+            Notice::error(text)
+        }
+    }
+}
+
+/// The notice for a workflow run's stop or abort, from its document: its `note` where it
+/// says why nothing (or only a request) was recorded, else how the run stands now, and what
+/// was said on the side (a notification that could not be delivered).
+fn said(output: &crate::ops::Output, name: &str, actor: &str) -> Notice {
+    let status = output.json["status"].as_str().unwrap_or("unknown");
+    let mut text = match output.json["note"].as_str() {
+        Some(note) => format!("{name}: {note}"),
+        None => match status {
+            "stopped" => format!("{name} stopped by {actor}"),
+            "aborted" => format!("{name} aborted by {actor}"),
+            other => format!("{name} is {other} now"),
+        },
+    };
+    for warning in &output.warnings {
+        text.push_str(&format!("; {warning}"));
+    }
+    // The action was taken (or found nothing to do): how the run ended is no error of it.
+    Notice::info(text)
 }
 
 /// `cortex orchestrate resume RUN` in the background.
@@ -462,6 +547,92 @@ mod tests {
         let again = stop(&settings, &run_id, "gate").unwrap();
         assert!(again.text.contains("already stopped"), "{}", again.text);
         assert_eq!(events(), stopped, "nothing recorded");
+    }
+
+    /// A workflow run could not be stopped or aborted from the TUI: both are recorded as
+    /// `workflow stop|abort` record them, with the TUI's actor, and said in the status bar; a
+    /// second stop records nothing and says so.
+    #[test]
+    fn a_workflow_run_is_stopped_and_aborted_from_the_tui_with_its_actor() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join("workflows")).unwrap();
+        std::fs::write(
+            home.join("workflows").join("review.yaml"),
+            "name: review\nsteps:\n  - {name: look, prompt: look at it}\n  - {name: ship, run: 'true'}\n",
+        )
+        .unwrap();
+        let ctx = crate::ops::Ctx::new(Some(home)).unwrap();
+        let mut observer = crate::execute::Quiet;
+        let mut live = crate::ops::Live {
+            observer: &mut observer,
+            stop: crate::execute::StopFlag::default(),
+        };
+        let started = crate::ops::workflow::run(
+            &ctx,
+            "review",
+            &[],
+            crate::ops::RunHow::Drive,
+            crate::ops::operator(Some("tester"), None),
+            &mut live,
+        )
+        .unwrap();
+        let run_id = started.json["run_id"].as_str().unwrap().to_string();
+        assert_eq!(started.json["status"], "waiting", "{}", started.json);
+        let settings = Settings {
+            home: ctx.home.clone(),
+            cwd: dir.path().to_path_buf(),
+            actor: "tui-tester".into(),
+            exe: PathBuf::from("/nonexistent/cortex"),
+            location: ctx.location().unwrap(),
+            ctx,
+        };
+        let (tx, rx) = channel();
+        let worker = Worker::start(settings.clone(), tx);
+        let act = |act: RunAct| {
+            worker.submit(Effect::Workflow {
+                run_id: run_id.clone(),
+                name: "review".into(),
+                act,
+            });
+            match rx.recv_timeout(Duration::from_secs(60)).expect("an answer") {
+                Msg::Notice(n) => n,
+                _ => panic!("not a notice"),
+            }
+        };
+        let events = || {
+            let store = open_store(&settings).unwrap();
+            crate::execute::load_state(&*store, &run_id).unwrap().events
+        };
+        let stopped = act(RunAct::Stop);
+        assert_eq!(stopped, Notice::info("review stopped by tui-tester"));
+        let after_stop = events();
+        let again = act(RunAct::Stop);
+        assert!(
+            !again.error && again.text.contains("already stopped"),
+            "{again:?}"
+        );
+        assert_eq!(events(), after_stop, "nothing recorded");
+        let aborted = act(RunAct::Abort);
+        assert_eq!(aborted, Notice::info("review aborted by tui-tester"));
+        let store = open_store(&settings).unwrap();
+        let log: Vec<serde_json::Value> = store
+            .read_run(&run_id)
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::to_value(&r.event).unwrap())
+            .collect();
+        let types: Vec<&str> = log.iter().filter_map(|e| e["type"].as_str()).collect();
+        for kind in ["stop_requested", "run_finished"] {
+            let event = log
+                .iter()
+                .find(|e| e["type"] == kind)
+                .unwrap_or_else(|| panic!("no {kind} in {types:?}"));
+            assert!(event.to_string().contains("\"tui-tester\""), "{event}");
+        }
+        // A finished run: an abort says so and records nothing.
+        let late = act(RunAct::Abort);
+        assert!(late.text.contains("already finished"), "{late:?}");
     }
 
     /// A run its driver refused to start (exit 2) showed only its error's first line, the

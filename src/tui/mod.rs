@@ -13,7 +13,7 @@ mod effects;
 mod follow;
 mod keys;
 pub mod model;
-mod output;
+pub mod output;
 pub mod palette;
 mod terminal;
 pub mod view;
@@ -60,6 +60,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     let (tx, rx) = channel();
     let worker = Worker::start(settings.clone(), tx);
     let mut follower = Follower::at(&settings.home, settings.location.clone());
+    let mut output = output::Reader::at(settings.location.clone());
     let mut session = terminal::Session::enter()?;
     let mut next_poll = Instant::now();
     let mut last_error = None;
@@ -87,7 +88,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
                 }
             }
             next_poll = Instant::now() + TICK;
-            app = read_output(app, &settings.home);
+            app = read_output(app, &settings.home, &mut output);
         }
         session
             .terminal
@@ -103,7 +104,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
                         // A pane just opened, or another step selected: its output now, not
                         // at the next tick.
                         if app.output_wanted().is_some() && app.output_shown().is_none() {
-                            app = read_output(app, &settings.home);
+                            app = read_output(app, &settings.home, &mut output);
                         }
                     }
                 }
@@ -116,11 +117,11 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
 }
 
 /// The open output pane's text, read again while the attempt may write more (an ended
-/// attempt's, once).
-fn read_output(app: App, home: &std::path::Path) -> App {
+/// attempt's, once): from the home's file, else from the log where it keeps the output.
+fn read_output(app: App, home: &std::path::Path, reader: &mut output::Reader) -> App {
     match app.output_wanted() {
         Some(wanted) if !app.output_shown().is_some_and(|v| v.complete) => {
-            update(app, Msg::Output(output::read(home, &wanted))).0
+            update(app, Msg::Output(reader.read(home, &wanted))).0
         }
         _ => app,
     }

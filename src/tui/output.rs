@@ -1,48 +1,125 @@
 //! Reading the output pane's text: the last part of the selected attempt's whole-output file
-//! beside the log, else the tail the log kept of it. Bounded: a long file is read from its
-//! last `PANE_BYTES`, never whole.
+//! beside the log, else — where the log keeps attempts' output itself (PostgreSQL: run on
+//! another host, its file not here) — the last part of what it keeps, else the tail the log
+//! kept of it. Bounded: a long file is read from its last `PANE_BYTES`, never whole; what the
+//! log keeps is copied into a file once and caught up with as it grows (`KeptCopy`, as
+//! `cortex logs` reads it).
 
 use std::path::Path;
+
+use crate::ops::attempt_file::{self, KeptCopy};
+use crate::store::{EventStore, Location};
 
 use super::app::{OutputSource, OutputView, OutputWanted};
 
 /// The most of a file the pane reads: far more than a screen shows.
 pub const PANE_BYTES: u64 = 64 * 1024;
 
-/// The pane's text for `wanted`, read now from the home's files.
-pub fn read(home: &Path, wanted: &OutputWanted) -> OutputView {
-    let view = |text: String, source: OutputSource| OutputView {
-        run_id: wanted.run_id.clone(),
-        step: wanted.step.clone(),
-        attempt: wanted.attempt,
-        text,
-        source,
-        complete: wanted.ended,
-    };
-    match last_part(home, &wanted.file) {
-        Some((raw, bytes, cut)) => {
-            // While it runs, a line being written too (`Waiting for lock...`: the writer
-            // passes a partial line on after a moment), but not a character cut by a write.
-            let raw = if wanted.ended {
-                &raw[..]
-            } else {
-                &raw[..raw.len() - crate::render::cut_character(&raw)]
-            };
-            let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
-            view(text, OutputSource::File { bytes, cut })
+/// Reads the pane's text: the log, opened for reading the first time an attempt's file is not
+/// in the home, and the copy of the output it keeps of the attempt shown.
+pub struct Reader {
+    location: Option<Location>,
+    store: Option<Box<dyn EventStore>>,
+    /// The run and file the copy holds the output of.
+    copy: Option<(String, String, KeptCopy)>,
+}
+
+impl Reader {
+    /// A reader of the home's files only.
+    pub fn files() -> Reader {
+        Reader {
+            location: None,
+            store: None,
+            copy: None,
         }
-        // No file here: the attempt printed nothing yet (or at all), or it ran on another
-        // host, or its file was removed (`cortex gc`): what the log kept is what there is.
-        None if !wanted.tail.is_empty() => view(wanted.tail.clone(), OutputSource::KeptTail),
-        None => view(String::new(), OutputSource::Nothing),
+    }
+
+    /// A reader of the home's files, and of what the log at `location` keeps.
+    pub fn at(location: Location) -> Reader {
+        Reader {
+            location: Some(location),
+            ..Reader::files()
+        }
+    }
+
+    /// The pane's text for `wanted`, read now.
+    pub fn read(&mut self, home: &Path, wanted: &OutputWanted) -> OutputView {
+        let view = |text: String, source: OutputSource| OutputView {
+            run_id: wanted.run_id.clone(),
+            step: wanted.step.clone(),
+            attempt: wanted.attempt,
+            text,
+            source,
+            complete: wanted.ended,
+        };
+        let found = match attempt_file::open(home, &wanted.file) {
+            Some(f) => {
+                last_part(f).map(|(raw, bytes, cut)| (raw, OutputSource::File { bytes, cut }))
+            }
+            None => self
+                .kept(wanted)
+                .and_then(last_part)
+                .map(|(raw, bytes, cut)| (raw, OutputSource::Log { bytes, cut })),
+        };
+        match found {
+            Some((raw, source)) => {
+                // While it runs, a line being written too (`Waiting for lock...`: the writer
+                // passes a partial line on after a moment), but not a character cut by a
+                // write.
+                let raw = if wanted.ended {
+                    &raw[..]
+                } else {
+                    &raw[..raw.len() - crate::render::cut_character(&raw)]
+                };
+                let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+                view(text, source)
+            }
+            // Neither here nor in the log: the attempt printed nothing yet (or at all), or it
+            // ran on another host of a log that keeps no output (SQLite), or its file was
+            // removed: what the log kept of its end is what there is.
+            None if !wanted.tail.is_empty() => view(wanted.tail.clone(), OutputSource::KeptTail),
+            None => view(String::new(), OutputSource::Nothing),
+        }
+    }
+
+    /// The output of `wanted` as the log keeps it, caught up with now, opened for reading;
+    /// None where the log keeps none of it (or none at all, or cannot be read now: the next
+    /// tick tries again).
+    fn kept(&mut self, wanted: &OutputWanted) -> Option<std::fs::File> {
+        if self.store.is_none() {
+            self.store = self.location.as_ref()?.open_read().ok()??.into();
+        }
+        let store = self.store.as_deref()?;
+        if !store.keeps_attempt_output() {
+            return None;
+        }
+        let same = self
+            .copy
+            .as_ref()
+            .is_some_and(|(run, file, _)| *run == wanted.run_id && *file == wanted.file);
+        if !same {
+            self.copy = Some((
+                wanted.run_id.clone(),
+                wanted.file.clone(),
+                KeptCopy::new().ok()?,
+            ));
+        }
+        let (_, _, copy) = self.copy.as_mut()?;
+        match copy.catch_up(store, &wanted.run_id, &wanted.file) {
+            Ok(true) => copy.reopen(),
+            Ok(false) => None,
+            // The connection dropped: opened again at the next read.
+            Err(_) => {
+                self.store = None;
+                None
+            }
+        }
     }
 }
 
 /// The last `PANE_BYTES` of the file (from the first line that starts in them when the file
 /// is longer), its size, and whether its start was left out.
-fn last_part(home: &Path, file: &str) -> Option<(Vec<u8>, u64, bool)> {
-    use crate::ops::attempt_file;
-    let mut f = attempt_file::open(home, file)?;
+fn last_part(mut f: std::fs::File) -> Option<(Vec<u8>, u64, bool)> {
     let bytes = attempt_file::size(&f).ok()?;
     let (from, mut raw) = attempt_file::tail(&mut f, bytes, PANE_BYTES).ok()?;
     if from > 0
@@ -76,7 +153,7 @@ mod tests {
             text.push_str(&format!("line {i}\r\n"));
         }
         std::fs::write(home.path().join("out.log"), &text).unwrap();
-        let v = read(home.path(), &wanted("out.log", "", true));
+        let v = Reader::files().read(home.path(), &wanted("out.log", "", true));
         assert_eq!(
             v.source,
             OutputSource::File {
@@ -98,17 +175,17 @@ mod tests {
      {
         let home = tempfile::tempdir().unwrap();
         std::fs::write(home.path().join("out.log"), "done\nhalf a li").unwrap();
-        let v = read(home.path(), &wanted("out.log", "", false));
+        let v = Reader::files().read(home.path(), &wanted("out.log", "", false));
         assert_eq!(v.text, "done\nhalf a li");
         std::fs::write(home.path().join("out.log"), b"done\nwaiting \xc3").unwrap();
-        let v = read(home.path(), &wanted("out.log", "", false));
+        let v = Reader::files().read(home.path(), &wanted("out.log", "", false));
         assert_eq!(v.text, "done\nwaiting ");
-        let v = read(home.path(), &wanted("elsewhere.log", "kept\n", true));
+        let v = Reader::files().read(home.path(), &wanted("elsewhere.log", "kept\n", true));
         assert_eq!(
             (v.text.as_str(), v.source),
             ("kept\n", OutputSource::KeptTail)
         );
-        let v = read(home.path(), &wanted("elsewhere.log", "", false));
+        let v = Reader::files().read(home.path(), &wanted("elsewhere.log", "", false));
         assert_eq!(v.source, OutputSource::Nothing);
     }
 }

@@ -9,7 +9,11 @@
 use crate::decide::StepStatus;
 use crate::project::RunStatus;
 
+use crate::event::ResumeMode;
+use crate::project::RunAct;
+
 use super::app::{Action, App, PhaseOp, Screen};
+use super::model::Followed;
 
 /// One thing the palette can do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +144,9 @@ pub fn entries(app: &App) -> Vec<Entry> {
             }
         }
     }
+    if let Some(run) = app.workflow_in_view() {
+        out.extend(workflow_entries(run));
+    }
     out.push(Entry {
         title: "Workflow Runs".into(),
         detail: "runs with step progress".into(),
@@ -162,6 +169,74 @@ pub fn entries(app: &App) -> Vec<Entry> {
     // why).
     if app.read_only.is_some() {
         out.retain(|e| !e.action.records());
+    }
+    out
+}
+
+/// The stop, resume (in the modes its status suggests: `--retry`, `--skip`, `--from STEP`,
+/// `--rollback-to STEP`) and abort of a workflow run: what `workflow status` lists under
+/// "Next:" for it (`project::next_actions`, read by `project::run_act`), so that none is
+/// offered where the run's state refuses it; an abort wherever the run is not finished, as
+/// `workflow abort` takes it then (a running run's too).
+fn workflow_entries(run: &Followed) -> Vec<Entry> {
+    let view = run.view();
+    let name = run.name().to_string();
+    let run_id = run.state.run_id.clone();
+    let mut out: Vec<Entry> = Vec::new();
+    for s in &view.next {
+        let Some(act) = crate::project::run_act(&s.argv) else {
+            continue;
+        };
+        let (title, keywords) = match &act {
+            RunAct::Stop => ("Stop workflow run".to_string(), "workflow stop pause"),
+            RunAct::Abort => (
+                "Abort workflow run".to_string(),
+                "workflow abort end cancel",
+            ),
+            RunAct::Resume(ResumeMode::Continue) => (
+                "Resume workflow run".to_string(),
+                "workflow resume continue",
+            ),
+            RunAct::Resume(ResumeMode::Retry) => (
+                "Retry failed step".to_string(),
+                "workflow resume retry again",
+            ),
+            RunAct::Resume(ResumeMode::Skip) => {
+                ("Skip failed step".to_string(), "workflow resume skip")
+            }
+            RunAct::Resume(ResumeMode::From(step)) => {
+                (format!("Resume from {step}"), "workflow resume from again")
+            }
+            RunAct::Resume(ResumeMode::RollbackTo(step)) => (
+                format!("Roll back to {step}"),
+                "workflow resume rollback undo",
+            ),
+        };
+        if out.iter().any(|e| e.title == title) {
+            continue;
+        }
+        out.push(Entry {
+            title,
+            detail: format!("{name}: {}", s.why),
+            keywords,
+            action: Action::Workflow {
+                run_id: run_id.clone(),
+                name: name.clone(),
+                act,
+            },
+        });
+    }
+    if view.resumable && !out.iter().any(|e| e.title == "Abort workflow run") {
+        out.push(Entry {
+            title: "Abort workflow run".into(),
+            detail: format!("{name}: end the run for good"),
+            keywords: "workflow abort end cancel",
+            action: Action::Workflow {
+                run_id,
+                name,
+                act: RunAct::Abort,
+            },
+        });
     }
     out
 }

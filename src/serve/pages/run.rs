@@ -368,60 +368,24 @@ enum Act {
 }
 
 /// What a suggestion asks for, if it is a run-level action (step reports and starts are
-/// offered on their steps).
+/// offered on their steps): `Suggestion::run_act`, the TUI's reading of it too.
 fn act_of(argv: &[String]) -> Option<Act> {
-    let mut args: &[String] = argv.get(1..)?;
-    // The global options a suggestion carries before its subcommand (`Ctx::globals`: `--home
-    // DIR`, `--db URL`, in either order), and any other of `cli::args`'s global flags.
-    loop {
-        args = match args.first().map(String::as_str) {
-            Some("--home" | "--db") => args.get(2..)?,
-            Some(a)
-                if a.starts_with("--home=")
-                    || a.starts_with("--db=")
-                    || a == "--json"
-                    || a == "--no-color" =>
-            {
-                &args[1..]
-            }
-            _ => break,
-        };
-    }
-    let mut words: Vec<&str> = args.iter().map(String::as_str).collect();
-    // The values of secret inputs a resume is to be given again (`--input NAME=VALUE`, its
-    // `fill`): the form asks for them in its password fields (`secret_fields`), and holds
-    // none where this server keeps them. Before, such a suggestion matched nothing, and the
-    // page hid the retry and skip that `next` lists.
-    while let [.., "--input", value] = words.as_slice()
-        && value.ends_with("=VALUE")
-    {
-        words.truncate(words.len() - 2);
-    }
-    match words.as_slice() {
-        [_, "resume", _] => Some(Act::Resume {
-            mode: "continue",
-            step: None,
-        }),
-        [_, "resume", _, "--retry"] => Some(Act::Resume {
-            mode: "retry",
-            step: None,
-        }),
-        [_, "resume", _, "--skip"] => Some(Act::Resume {
-            mode: "skip",
-            step: None,
-        }),
-        [_, "resume", _, "--from", s] => Some(Act::Resume {
-            mode: "from",
-            step: Some(s.to_string()),
-        }),
-        [_, "resume", _, "--rollback-to", s] => Some(Act::Resume {
-            mode: "rollback_to",
-            step: Some(s.to_string()),
-        }),
-        [_, "stop", _] => Some(Act::Stop),
-        [_, "abort", _] => Some(Act::Abort),
-        _ => None,
-    }
+    use crate::event::ResumeMode;
+    use crate::project::RunAct;
+    Some(match crate::project::run_act(argv)? {
+        RunAct::Resume(mode) => {
+            let (mode, step) = match mode {
+                ResumeMode::Continue => ("continue", None),
+                ResumeMode::Retry => ("retry", None),
+                ResumeMode::Skip => ("skip", None),
+                ResumeMode::From(s) => ("from", Some(s)),
+                ResumeMode::RollbackTo(s) => ("rollback_to", Some(s)),
+            };
+            Act::Resume { mode, step }
+        }
+        RunAct::Stop => Act::Stop,
+        RunAct::Abort => Act::Abort,
+    })
 }
 
 /// A password field for each of the run's secret inputs (the log keeps `***`), for a resume

@@ -31,6 +31,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                     crate::render::format_bytes(bytes),
                     if cut { ", its last lines" } else { "" }
                 ),
+                OutputSource::Log { bytes, cut } => format!(
+                    "{} kept in the log{}",
+                    crate::render::format_bytes(bytes),
+                    if cut { ", its last lines" } else { "" }
+                ),
                 OutputSource::KeptTail => "the tail the log kept".to_string(),
                 OutputSource::Nothing if w.ended => "printed nothing".to_string(),
                 OutputSource::Nothing => "nothing yet".to_string(),
