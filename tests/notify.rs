@@ -915,6 +915,68 @@ fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
     assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
 }
 
+/// Seen by a review: the API's resume of a finished run with a notification still due (its
+/// driver SIGKILLed while delivering it) answered "nothing to do", `next: []`, and the
+/// notification stayed due for good — the CLI's `resume` delivers it. The API (and the run
+/// page's form, the same route) resumes as the CLI does: the notification is delivered and
+/// recorded, and the answer carries what became of it; a second resume has nothing to do.
+#[test]
+fn an_api_resume_of_a_finished_run_delivers_its_notifications_still_due() {
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "anf",
+        &format!(
+            "name: anf\nsteps:\n  - name: a\n    run: echo done\nnotify:\n  on_finish:\n    - webhook: {}\n",
+            h.url
+        ),
+    );
+    killed_after_the_first_delivery(&env, &h, "anf");
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(
+        status["notifications_pending"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let s = server::Server::start(&env);
+    let r = s.post(&format!("/api/v1/runs/{run}/resume"), "{}");
+    assert_eq!(r.status, 200, "{r:?}");
+    let doc = r.json();
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let told = doc["notifications"]
+        .as_array()
+        .into_iter()
+        .chain(doc["notifications_pending"].as_array())
+        .flatten()
+        .count();
+    assert_eq!(told, 1, "the answer says what became of it: {doc}");
+    assert!(
+        !doc["note"].as_str().unwrap_or("").contains("nothing to do"),
+        "{doc}"
+    );
+    assert_eq!(h.received(2).len(), 2);
+    let landed = server::eventually(30, "the delivery recorded", || {
+        let status = env.status(Some(&run));
+        (status.get("notifications_pending").is_none()).then_some(status)
+    });
+    let notes = landed["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{landed}");
+    assert_eq!(notes[0]["ok"], true, "{landed}");
+    let again = s.post(&format!("/api/v1/runs/{run}/resume"), "{}");
+    assert_eq!(again.status, 200, "{again:?}");
+    assert!(
+        again.json()["note"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing to do"),
+        "{again:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+}
+
 /// Seen by a review: the `resume` that status suggests for a notification still due, run
 /// without the secret input its webhook URL reads, used the delivery up on an unknown input
 /// (recorded failed, never to be made). It refuses instead (exit 2, naming the input), and
