@@ -168,6 +168,46 @@ fn a_webhook_that_never_answers_is_given_up_after_its_retries_and_the_run_is_una
     assert_eq!(h.received(2).len(), 2);
 }
 
+/// Seen by a review: on a failure, `on_finish` was delivered beside `on_failure` and often
+/// landed (and was listed) first. `on_failure` is delivered first; `on_finish`, the "finally"
+/// handler, once every `on_failure` delivery is done — and status lists them in that order.
+#[test]
+fn on_a_failure_on_failure_is_delivered_and_listed_before_on_finish() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    env.workflow(
+        "ord",
+        &format!(
+            "name: ord\nsteps:\n  - name: a\n    run: exit 1\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_finish:\n    - run: echo finish >> order.log\n    - webhook: {}\n  on_failure:\n    - run: sleep 1; echo page >> order.log\n    - run: echo page2 >> order.log\n",
+            h.url
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "ord"]).code, 1);
+    let order = common::lines(&env.file("order.log"));
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("finish"),
+        "{order:?}"
+    );
+    assert_eq!(order.len(), 3, "{order:?}");
+    let status = env.status(None);
+    let triggers: Vec<&str> = status["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["trigger"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        triggers,
+        ["on_failure", "on_failure", "on_finish", "on_finish"],
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    let page = human.rfind("📣 on_failure").expect(&human);
+    let finish = human.find("📣 on_finish").expect(&human);
+    assert!(page < finish, "{human}");
+}
+
 #[test]
 fn on_finish_runs_whatever_the_outcome_and_on_failure_only_on_failure() {
     let env = Env::new();
@@ -1391,10 +1431,9 @@ fn an_abort_after_a_driver_died_paging_delivers_the_failures_page_as_failed_not_
     let env = Env::new();
     env.workflow(
         "k",
-        // `on_failure` says it started (and the driver is killed) only once `on_finish`, which
-        // runs beside it, is done and has had time to be recorded: a kill before that record
-        // has it delivered again, as at-least-once delivery does.
-        "name: k\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: while [ ! -s finish.log ]; do sleep 0.05; done; sleep 1; echo started >> started.log; sleep 3; echo \"paged $CORTEX_RUN_STATUS\" >> paged.log\n  on_finish:\n    - run: echo \"finish $CORTEX_RUN_STATUS\" >> finish.log\n",
+        // `on_finish` runs once `on_failure` is done: the driver, killed while `on_failure`
+        // runs, never started it, so the failure still owes both.
+        "name: k\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo started >> started.log; sleep 3; echo \"paged $CORTEX_RUN_STATUS\" >> paged.log\n  on_finish:\n    - run: echo \"finish $CORTEX_RUN_STATUS\" >> finish.log\n",
     );
     let run = killed_while_a_notification_command_runs(&env, "k");
     let aborted = env.run(&["workflow", "abort", &run]);
