@@ -300,6 +300,64 @@ fn a_run_that_fails_runs_on_finish_and_a_later_abort_does_not_page_on_failure_ag
     assert!(seen.contains(&("on_finish".into(), "aborted".into())));
 }
 
+/// Every file under `dir` whose bytes hold `needle`.
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path)
+            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Seen by a review: a webhook's password from the environment
+/// (`http://deploy:$HOOK_PW@host/hk`) was masked in the URL, but the same value printed by a
+/// step or written as an output went in clear into the log, status, results.json, checkpoints
+/// and attempt logs (the variable's name says nothing secret). A variable a webhook takes a
+/// credential from — its userinfo password, a token-like query parameter — is a secret of the
+/// run, scrubbed everywhere as a secret `env:` entry's value is.
+#[test]
+fn a_webhook_credential_from_the_environment_is_a_secret_of_the_run() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    let pw = "hk-pass-7f3a91c2e5";
+    let tok = "hk-tok-b81d4e6a09";
+    let at = addr(&h);
+    env.workflow(
+        "hk",
+        &format!(
+            "name: hk\nsteps:\n  - name: leak\n    run: echo \"pw=$HOOK_PW tok=$HOOK_Q\"; echo \"out=$HOOK_PW\" >> \"$CORTEX_OUTPUT\"; echo \"q=$HOOK_Q\" >> \"$CORTEX_OUTPUT\"\nnotify:\n  on_finish:\n    - webhook: http://deploy:$HOOK_PW@{at}/hk?key=$HOOK_Q\n"
+        ),
+    );
+    let out = env.run_with(
+        &["workflow", "run", "hk"],
+        &[("HOOK_PW", pw), ("HOOK_Q", tok)],
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(h.received(1).len(), 1, "the webhook is delivered");
+    assert!(
+        !out.text().contains(pw) && !out.text().contains(tok),
+        "{}",
+        out.text()
+    );
+    let status = env.run_with(&["--json", "workflow", "status"], &[("HOOK_PW", pw)]);
+    assert!(!status.stdout.contains(pw), "{}", status.stdout);
+    assert!(status.stdout.contains("***"), "{}", status.stdout);
+    for value in [pw, tok] {
+        let holding = files_holding(&env.home(), value);
+        assert!(holding.is_empty(), "{value} in clear in {holding:?}");
+    }
+}
+
 #[test]
 fn a_run_that_fails_again_after_a_resume_is_a_new_incident() {
     let env = Env::new();
