@@ -168,6 +168,46 @@ fn a_webhook_that_never_answers_is_given_up_after_its_retries_and_the_run_is_una
     assert_eq!(h.received(2).len(), 2);
 }
 
+/// Seen by a review: on a failure, `on_finish` was delivered beside `on_failure` and often
+/// landed (and was listed) first. `on_failure` is delivered first; `on_finish`, the "finally"
+/// handler, once every `on_failure` delivery is done — and status lists them in that order.
+#[test]
+fn on_a_failure_on_failure_is_delivered_and_listed_before_on_finish() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    env.workflow(
+        "ord",
+        &format!(
+            "name: ord\nsteps:\n  - name: a\n    run: exit 1\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_finish:\n    - run: echo finish >> order.log\n    - webhook: {}\n  on_failure:\n    - run: sleep 1; echo page >> order.log\n    - run: echo page2 >> order.log\n",
+            h.url
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "ord"]).code, 1);
+    let order = common::lines(&env.file("order.log"));
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("finish"),
+        "{order:?}"
+    );
+    assert_eq!(order.len(), 3, "{order:?}");
+    let status = env.status(None);
+    let triggers: Vec<&str> = status["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["trigger"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        triggers,
+        ["on_failure", "on_failure", "on_finish", "on_finish"],
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    let page = human.rfind("📣 on_failure").expect(&human);
+    let finish = human.find("📣 on_finish").expect(&human);
+    assert!(page < finish, "{human}");
+}
+
 #[test]
 fn on_finish_runs_whatever_the_outcome_and_on_failure_only_on_failure() {
     let env = Env::new();
@@ -258,6 +298,64 @@ fn a_run_that_fails_runs_on_finish_and_a_later_abort_does_not_page_on_failure_ag
     assert_eq!(seen.len(), 3, "{notes}");
     assert!(seen.contains(&("on_failure".into(), "failed".into())));
     assert!(seen.contains(&("on_finish".into(), "aborted".into())));
+}
+
+/// Every file under `dir` whose bytes hold `needle`.
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path)
+            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Seen by a review: a webhook's password from the environment
+/// (`http://deploy:$HOOK_PW@host/hk`) was masked in the URL, but the same value printed by a
+/// step or written as an output went in clear into the log, status, results.json, checkpoints
+/// and attempt logs (the variable's name says nothing secret). A variable a webhook takes a
+/// credential from — its userinfo password, a token-like query parameter — is a secret of the
+/// run, scrubbed everywhere as a secret `env:` entry's value is.
+#[test]
+fn a_webhook_credential_from_the_environment_is_a_secret_of_the_run() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    let pw = "hk-pass-7f3a91c2e5";
+    let tok = "hk-tok-b81d4e6a09";
+    let at = addr(&h);
+    env.workflow(
+        "hk",
+        &format!(
+            "name: hk\nsteps:\n  - name: leak\n    run: echo \"pw=$HOOK_PW tok=$HOOK_Q\"; echo \"out=$HOOK_PW\" >> \"$CORTEX_OUTPUT\"; echo \"q=$HOOK_Q\" >> \"$CORTEX_OUTPUT\"\nnotify:\n  on_finish:\n    - webhook: http://deploy:$HOOK_PW@{at}/hk?key=$HOOK_Q\n"
+        ),
+    );
+    let out = env.run_with(
+        &["workflow", "run", "hk"],
+        &[("HOOK_PW", pw), ("HOOK_Q", tok)],
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(h.received(1).len(), 1, "the webhook is delivered");
+    assert!(
+        !out.text().contains(pw) && !out.text().contains(tok),
+        "{}",
+        out.text()
+    );
+    let status = env.run_with(&["--json", "workflow", "status"], &[("HOOK_PW", pw)]);
+    assert!(!status.stdout.contains(pw), "{}", status.stdout);
+    assert!(status.stdout.contains("***"), "{}", status.stdout);
+    for value in [pw, tok] {
+        let holding = files_holding(&env.home(), value);
+        assert!(holding.is_empty(), "{value} in clear in {holding:?}");
+    }
 }
 
 #[test]
@@ -915,6 +1013,68 @@ fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
     assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
 }
 
+/// Seen by a review: the API's resume of a finished run with a notification still due (its
+/// driver SIGKILLed while delivering it) answered "nothing to do", `next: []`, and the
+/// notification stayed due for good — the CLI's `resume` delivers it. The API (and the run
+/// page's form, the same route) resumes as the CLI does: the notification is delivered and
+/// recorded, and the answer carries what became of it; a second resume has nothing to do.
+#[test]
+fn an_api_resume_of_a_finished_run_delivers_its_notifications_still_due() {
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "anf",
+        &format!(
+            "name: anf\nsteps:\n  - name: a\n    run: echo done\nnotify:\n  on_finish:\n    - webhook: {}\n",
+            h.url
+        ),
+    );
+    killed_after_the_first_delivery(&env, &h, "anf");
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(
+        status["notifications_pending"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let s = server::Server::start(&env);
+    let r = s.post(&format!("/api/v1/runs/{run}/resume"), "{}");
+    assert_eq!(r.status, 200, "{r:?}");
+    let doc = r.json();
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let told = doc["notifications"]
+        .as_array()
+        .into_iter()
+        .chain(doc["notifications_pending"].as_array())
+        .flatten()
+        .count();
+    assert_eq!(told, 1, "the answer says what became of it: {doc}");
+    assert!(
+        !doc["note"].as_str().unwrap_or("").contains("nothing to do"),
+        "{doc}"
+    );
+    assert_eq!(h.received(2).len(), 2);
+    let landed = server::eventually(30, "the delivery recorded", || {
+        let status = env.status(Some(&run));
+        (status.get("notifications_pending").is_none()).then_some(status)
+    });
+    let notes = landed["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{landed}");
+    assert_eq!(notes[0]["ok"], true, "{landed}");
+    let again = s.post(&format!("/api/v1/runs/{run}/resume"), "{}");
+    assert_eq!(again.status, 200, "{again:?}");
+    assert!(
+        again.json()["note"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing to do"),
+        "{again:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+}
+
 /// Seen by a review: the `resume` that status suggests for a notification still due, run
 /// without the secret input its webhook URL reads, used the delivery up on an unknown input
 /// (recorded failed, never to be made). It refuses instead (exit 2, naming the input), and
@@ -1329,10 +1489,9 @@ fn an_abort_after_a_driver_died_paging_delivers_the_failures_page_as_failed_not_
     let env = Env::new();
     env.workflow(
         "k",
-        // `on_failure` says it started (and the driver is killed) only once `on_finish`, which
-        // runs beside it, is done and has had time to be recorded: a kill before that record
-        // has it delivered again, as at-least-once delivery does.
-        "name: k\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: while [ ! -s finish.log ]; do sleep 0.05; done; sleep 1; echo started >> started.log; sleep 3; echo \"paged $CORTEX_RUN_STATUS\" >> paged.log\n  on_finish:\n    - run: echo \"finish $CORTEX_RUN_STATUS\" >> finish.log\n",
+        // `on_finish` runs once `on_failure` is done: the driver, killed while `on_failure`
+        // runs, never started it, so the failure still owes both.
+        "name: k\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo started >> started.log; sleep 3; echo \"paged $CORTEX_RUN_STATUS\" >> paged.log\n  on_finish:\n    - run: echo \"finish $CORTEX_RUN_STATUS\" >> finish.log\n",
     );
     let run = killed_while_a_notification_command_runs(&env, "k");
     let aborted = env.run(&["workflow", "abort", &run]);

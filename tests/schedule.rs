@@ -1096,3 +1096,88 @@ fn a_pass_at_a_future_time_is_refused_and_records_nothing() {
     assert_eq!(now.code, 0, "{}", now.stderr);
     assert_eq!(whats(&now.json()["happened"]), vec!["seen"]);
 }
+
+/// Seen by a review: with `overlap: queue`, removing the definition while a time was queued
+/// left that time pending, and when a file of that name came back the old time fired with
+/// the new definition. A schedule that is gone drops its queued times, recorded (a run that
+/// did not start, saying why) and said by `schedule run`; a definition of that name coming
+/// back fires its own times only.
+#[test]
+fn a_schedule_that_is_gone_drops_its_queued_times() {
+    let env = Env::new();
+    env.workflow("gone", &waiting("gone", "* * * * *", "queue"));
+    seen_early(&env);
+    let first = once(&env, "2026-12-05T10:00:00Z");
+    assert_eq!(whats(&first), ["started", "run_recorded"], "{first}");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(whats(&once(&env, "2026-12-05T10:01:00Z")), ["queued"]);
+    std::fs::remove_file(env.home().join("workflows/gone.yaml")).unwrap();
+    let dropped = once(&env, "2026-12-05T10:02:00Z");
+    assert_eq!(whats(&dropped), ["dropped"], "{dropped}");
+    assert_eq!(dropped[0]["due"], "2026-12-05T10:01:00Z", "{dropped}");
+    assert!(
+        dropped[0]["detail"].as_str().unwrap().contains("gone"),
+        "{dropped}"
+    );
+    let human = env.run(&["schedule", "run", "--once", "--at", "2026-12-05T10:02:30Z"]);
+    assert!(
+        !human.stdout.contains("dropped"),
+        "dropped once: {}",
+        human.stdout
+    );
+    release(&env, "gone");
+    wait_finished(&env, &run);
+    // Back: the old time never starts; its own next time does.
+    env.workflow("gone", &waiting("gone", "* * * * *", "queue"));
+    let back = once(&env, "2026-12-05T10:03:00Z");
+    assert!(!whats(&back).contains(&"released".to_string()), "{back}");
+    assert_eq!(back[0]["due"], "2026-12-05T10:03:00Z", "{back}");
+    let list = env.run(&["--json", "schedule", "list", "--at", "2026-12-05T10:03:00Z"]);
+    assert_eq!(list.json()["schedules"][0]["fired"], 3, "{}", list.stdout);
+}
+
+/// A queued time whose schedule changed its cron expression is dropped (its times are the
+/// old expression's), said by `schedule run` and `schedule list`.
+#[test]
+fn a_queued_time_is_dropped_when_its_cron_expression_changes() {
+    let env = Env::new();
+    env.workflow("chg", &waiting("chg", "* * * * *", "queue"));
+    seen_early(&env);
+    let first = once(&env, "2026-12-05T11:00:00Z");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(whats(&once(&env, "2026-12-05T11:01:00Z")), ["queued"]);
+    release(&env, "chg");
+    wait_finished(&env, &run);
+    env.workflow("chg", &waiting("chg", "*/5 * * * *", "queue"));
+    let changed = once(&env, "2026-12-05T11:02:00Z");
+    assert_eq!(whats(&changed), ["dropped", "seen"], "{changed}");
+    assert!(
+        changed[0]["detail"].as_str().unwrap().contains("changed"),
+        "{changed}"
+    );
+    let list = env.run(&["schedule", "list", "--at", "2026-12-05T11:02:00Z"]);
+    assert!(
+        list.stdout.contains("queued, then dropped"),
+        "{}",
+        list.stdout
+    );
+}
+
+/// Seen by a review: a pass `schedule run --once --at T` released a time queued later than T.
+/// A pass at T releases only times due by T.
+#[test]
+fn a_pass_at_a_time_releases_no_queued_time_after_it() {
+    let env = Env::new();
+    env.workflow("late", &waiting("late", "*/5 * * * *", "queue"));
+    seen_early(&env);
+    let first = once(&env, "2026-12-05T12:00:00Z");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(whats(&once(&env, "2026-12-05T12:05:00Z")), ["queued"]);
+    release(&env, "late");
+    wait_finished(&env, &run);
+    let early = once(&env, "2026-12-05T12:03:00Z");
+    assert_eq!(whats(&early), Vec::<String>::new(), "{early}");
+    let due = once(&env, "2026-12-05T12:06:00Z");
+    assert_eq!(whats(&due), ["released", "run_recorded"], "{due}");
+    assert_eq!(due[0]["due"], "2026-12-05T12:05:00Z", "{due}");
+}

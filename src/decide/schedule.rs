@@ -184,6 +184,9 @@ pub enum ScheduleCommand {
         going: Option<String>,
         scheduler: Driver,
     },
+    /// Drop the queued `due` for good (its schedule is gone, or its cron expression changed):
+    /// recorded as a run that did not start, for `reason`.
+    Drop { due: String, reason: String },
     /// The run started for `due` (or the reason none did).
     RecordRun {
         due: String,
@@ -348,6 +351,16 @@ pub fn decide_schedule(
                 return Err(ScheduleRefused::StillGoing { due, going });
             }
             Ok(vec![Event::ScheduleReleased { due, scheduler }])
+        }
+        ScheduleCommand::Drop { due, reason } => {
+            if !state.fire(&due).is_some_and(Fire::waiting_in_queue) {
+                return Err(ScheduleRefused::NotQueued { due });
+            }
+            Ok(vec![Event::ScheduledRun {
+                due,
+                run_id: None,
+                error: Some(reason),
+            }])
         }
         ScheduleCommand::RecordRun { due, run } => {
             if !state.fire(&due).is_some_and(Fire::awaiting_run) {

@@ -53,7 +53,7 @@ pub use name::{
 };
 pub use notify::{
     Notification, Notify, WebhookPart, mask_url, port_problem, resolve_webhook, url_secrets,
-    webhook_literal_secrets, webhook_parts, webhook_problem,
+    webhook_credential_vars, webhook_literal_secrets, webhook_parts, webhook_problem,
 };
 pub use runner::{
     ClaudeAgent, ClaudeSetup, HowItRuns, ResolvedAgents, how_it_runs, resolve_agents,

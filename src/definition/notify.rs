@@ -284,6 +284,67 @@ pub fn webhook_literal_secrets(url: &str) -> Vec<(String, String)> {
     found
 }
 
+/// The environment variables a webhook takes a credential from, by the rule
+/// `webhook_literal_secrets` refuses literal ones by: a variable in its userinfo's password
+/// (`http://deploy:$HOOK_PW@host`, or a userinfo that is variables only, `$CREDS@host`, which
+/// may hold `user:password`), or in the value of a query parameter whose name says it is a
+/// credential (`?token=$HOOK_TOKEN`). Their values are secrets of the run (a step that prints
+/// one is scrubbed, as one printing a secret `env:` entry's value is): the URL's mask hid
+/// them where the webhook is shown, and nowhere else.
+pub fn webhook_credential_vars(url: &str) -> Vec<&str> {
+    let Ok(parts) = webhook_parts(url) else {
+        return Vec::new();
+    };
+    // Each variable as a character of its own that no URL holds, so that where it stands can
+    // be told from the URL's shape.
+    let mark = |i: usize| char::from_u32(0xE000 + i as u32).unwrap_or('\u{E000}');
+    let names: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| match p {
+            WebhookPart::Env(name) => Some(*name),
+            _ => None,
+        })
+        .collect();
+    let mut n = 0;
+    let probe: String = parts
+        .iter()
+        .map(|p| match p {
+            WebhookPart::Text(t) => t.to_string(),
+            WebhookPart::Env(_) => {
+                n += 1;
+                mark(n - 1).to_string()
+            }
+            WebhookPart::Input(_) => String::new(),
+        })
+        .collect();
+    let Some((_, userinfo, _, tail)) = split_url(&probe) else {
+        return Vec::new();
+    };
+    let mut credential_text = String::new();
+    if let Some(userinfo) = userinfo {
+        match userinfo.split_once(':') {
+            Some((_, password)) => credential_text.push_str(password),
+            None => credential_text.push_str(userinfo),
+        }
+    }
+    if let Some((_, query)) = tail.split_once('?') {
+        let query = query.split('#').next().unwrap_or_default();
+        for pair in query.split(['&', ';']) {
+            if let Some((name, value)) = pair.split_once('=')
+                && secret_param(name)
+            {
+                credential_text.push_str(value);
+            }
+        }
+    }
+    names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| credential_text.contains(mark(*i)))
+        .map(|(_, name)| *name)
+        .collect()
+}
+
 /// Why a URL cannot be POSTed to, if it cannot: only `http://` and `https://` with a host.
 pub fn url_problem(url: &str) -> Option<String> {
     // A scheme is matched without regard to case (RFC 3986): `HTTPS://` is `https://`.
@@ -502,6 +563,21 @@ mod tests {
         assert!(url_problem("HTTPX://example.com/").is_some());
         // A port from a variable is checked once resolved, not as written.
         assert_eq!(webhook_problem("http://example.com:${PORT}/x"), None);
+    }
+
+    #[test]
+    fn the_variables_a_webhook_takes_a_credential_from_are_its_passwords_and_tokens() {
+        assert_eq!(
+            webhook_credential_vars("http://deploy:$HOOK_PW@127.0.0.1:9/hk"),
+            ["HOOK_PW"]
+        );
+        assert_eq!(
+            webhook_credential_vars("https://$HOST/x?channel=$CH&api_token=${TOK}"),
+            ["TOK"]
+        );
+        assert_eq!(webhook_credential_vars("https://$CREDS@h/x"), ["CREDS"]);
+        assert!(webhook_credential_vars("https://$USER:x@$HOST/$PATH").is_empty());
+        assert!(webhook_credential_vars("$SLACK_URL").is_empty());
     }
 
     #[test]

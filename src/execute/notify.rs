@@ -100,7 +100,10 @@ fn notifications(notify: &Notify, refs: &[NotificationRef]) -> Vec<(Trigger, usi
 
 /// Deliver each notification `due` names, independently and at most `PARALLEL`
 /// at once, each tried until it works, its retries run out or its answer says trying again
-/// is pointless. In the order of the definition.
+/// is pointless. `on_failure`'s first, side by side; `on_finish`'s — the "finally" handlers —
+/// once every `on_failure` delivery is done (made or given up), so they land, are recorded
+/// and are listed last. Before, both lists started together and an `on_finish` often landed
+/// (and was listed) before the failure's page.
 ///
 /// Raising `stop` ends the wait at once (within a tenth of a second): a notification not
 /// done by then comes back as not delivered, saying it was interrupted (a webhook whose POST
@@ -118,9 +121,15 @@ pub fn deliver(
     stop: &StopFlag,
     landed: &mut dyn FnMut(&Delivery),
 ) -> Vec<Delivery> {
-    let work = notifications(notify, due);
+    let mut work = notifications(notify, due);
+    work.sort_by_key(|(trigger, index, _)| (*trigger == Trigger::OnFinish, *index));
+    let failures = work
+        .iter()
+        .filter(|(t, ..)| *t == Trigger::OnFailure)
+        .count();
     let shared = Arc::new(Work {
         work,
+        failures_left: AtomicUsize::new(failures),
         subject,
         redactor: redactor.clone(),
         clock,
@@ -138,6 +147,20 @@ pub fn deliver(
                 let Some((trigger, index, n)) = shared.work.get(i) else {
                     break;
                 };
+                // An `on_finish` waits for the `on_failure` deliveries, all taken by now
+                // (they come first): it is the last word.
+                if *trigger == Trigger::OnFinish {
+                    while shared.failures_left.load(Ordering::Acquire) > 0 && !shared.stop.is_set()
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    if shared.stop.is_set() {
+                        break;
+                    }
+                }
+                // Counted done however it ends (a panic too), so no `on_finish` waits forever.
+                let _counted =
+                    (*trigger == Trigger::OnFailure).then(|| CountDown(&shared.failures_left));
                 let d = deliver_one(*trigger, *index, n, &shared);
                 if tx.send((i, d)).is_err() {
                     break;
@@ -212,6 +235,15 @@ fn undelivered(
 }
 
 /// What the delivering threads share.
+/// Takes one from its counter when dropped.
+struct CountDown<'a>(&'a AtomicUsize);
+
+impl Drop for CountDown<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
 struct Work {
     work: Vec<(Trigger, usize, Notification)>,
     subject: Subject,
@@ -219,6 +251,8 @@ struct Work {
     clock: Arc<dyn Clock + Send + Sync>,
     stop: StopFlag,
     next: AtomicUsize,
+    /// The `on_failure` deliveries not done yet: `on_finish`'s wait for none.
+    failures_left: AtomicUsize,
     /// The notes file, opened at the first command noted (`Subject::notes`).
     notes: NotesFile,
 }

@@ -80,6 +80,23 @@ pub fn is_secret_env(step: &Step, name: &str) -> bool {
     is_secret_name(name) || step.secret_env.iter().any(|s| s == name)
 }
 
+/// The environment variables `workflow`'s `notify:` webhooks take a credential from
+/// (`definition::webhook_credential_vars`: a userinfo password, a token-like query
+/// parameter): their values are secrets of the run, as a `secret_env` variable's are. Before,
+/// only the webhook's shown URL hid them; a step printing the same value, or writing it as
+/// an output, put it in clear in the log, status, results.json, checkpoints and attempt logs.
+pub fn webhook_credential_env(workflow: &Workflow) -> Vec<String> {
+    let notify = &workflow.notify;
+    notify
+        .on_failure
+        .iter()
+        .chain(&notify.on_finish)
+        .filter_map(|n| n.webhook.as_deref())
+        .flat_map(crate::definition::webhook_credential_vars)
+        .map(str::to_string)
+        .collect()
+}
+
 /// The inputs of `workflow` whose values are secret: those whose names look secret, those
 /// that feed a secret `env:` entry through a template (`API_TOKEN: "${{ inputs.tok }}"`), and
 /// those a `notify:` webhook is made of (a Slack-style URL is its own secret).
@@ -1210,7 +1227,12 @@ impl Redactor {
         let extra: Vec<String> = state
             .workflow
             .iter()
-            .flat_map(|wf| wf.steps.iter().flat_map(|s| s.secret_env.iter().cloned()))
+            .flat_map(|wf| {
+                wf.steps
+                    .iter()
+                    .flat_map(|s| s.secret_env.iter().cloned())
+                    .chain(webhook_credential_env(wf))
+            })
             .collect();
         let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &extra);
         for token in serve_tokens_to_scrub() {
@@ -1326,11 +1348,14 @@ impl Redactor {
             .filter(|name| started.inputs.contains_key(name))
             .collect();
         if let Some(wf) = &workflow {
-            for step in &wf.steps {
-                for name in &step.secret_env {
-                    if let Some(value) = std::env::var_os(name).and_then(|v| v.into_string().ok()) {
-                        self.add(&value);
-                    }
+            let names = wf
+                .steps
+                .iter()
+                .flat_map(|step| step.secret_env.iter().cloned())
+                .chain(webhook_credential_env(wf));
+            for name in names {
+                if let Some(value) = std::env::var_os(&name).and_then(|v| v.into_string().ok()) {
+                    self.add(&value);
                 }
             }
             self.add_env_entries(wf, &started.inputs);

@@ -417,7 +417,8 @@ pub struct Happened {
     /// The due time it concerns (RFC 3339, UTC).
     pub due: String,
     /// `seen` (first, or with a new cron expression: the time is when), `started`, `skipped`,
-    /// `queued`, `released`, `run_recorded`, `run_failed` or `invalid`.
+    /// `queued`, `released`, `dropped` (a queued time whose schedule is gone or changed),
+    /// `run_recorded`, `run_failed` or `invalid`.
     pub what: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
@@ -495,6 +496,10 @@ impl Scheduler {
         self.running
             .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
         let (scheduled, broken) = find_scheduled(ctx);
+        let broken_streams: Vec<String> = broken
+            .iter()
+            .map(|b| format!("schedule:{}:{}", b.kind, b.name))
+            .collect();
         for b in broken {
             if self
                 .reported
@@ -510,15 +515,28 @@ impl Scheduler {
                 });
             }
         }
+        // A schedule whose definition is gone (or no longer has `schedule:`) drops the times
+        // it had queued: a file of that name coming back later is another schedule, which
+        // fires its own times only. (An invalid definition is not gone: it may be fixed.)
+        let mut known: BTreeSet<String> = scheduled.iter().map(Scheduled::stream).collect();
+        known.extend(broken_streams);
+        // No log made for nothing: without schedules, only one that exists is looked at.
+        let opened = match scheduled.is_empty() && ctx.reading_store()?.is_none() {
+            true => None,
+            false => Some(ctx.store(self.durability)?),
+        };
+        let Some(mut store) = opened else {
+            return Ok(happened);
+        };
+        self.drop_gone(&mut *store, &known, &mut happened)?;
         if scheduled.is_empty() {
             return Ok(happened);
         }
-        let mut store = ctx.store(self.durability)?;
         for s in &scheduled {
             self.settle_runs(&mut *store, s, wait, &mut happened)?;
             // First in, first out: a time queued earlier starts before a newer one is decided
             // (which then sees it starting, and queues or skips).
-            self.release(ctx, &mut *store, s, &mut happened)?;
+            self.release(ctx, &mut *store, s, now_ms, &mut happened)?;
             self.fire(ctx, &mut *store, s, now_ms, &mut happened)?;
             self.settle_runs(&mut *store, s, wait, &mut happened)?;
         }
@@ -627,19 +645,114 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Let the queued time of `s` start once nothing of it is going.
+    /// Drop the queued times of every schedule stream not in `known` (its definition gone):
+    /// each recorded as a run that did not start, and said (`dropped`).
+    fn drop_gone(
+        &mut self,
+        store: &mut dyn EventStore,
+        known: &BTreeSet<String>,
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
+        let streams: Vec<String> = store
+            .runs()?
+            .into_iter()
+            .map(|h| h.run_id)
+            .filter(|id| id.starts_with("schedule:") && !known.contains(id))
+            .collect();
+        for stream in streams {
+            let state = replay_schedule(&store.read_run(&stream)?);
+            let mut parts = stream.splitn(3, ':').skip(1);
+            let kind = match parts.next() {
+                Some("scenario") => "scenario",
+                _ => "workflow",
+            };
+            let name = parts.next().unwrap_or_default().to_string();
+            self.drop_queued(
+                store,
+                &stream,
+                &state,
+                kind,
+                &name,
+                "dropped: its schedule is gone (the definition was removed or no longer has `schedule:`)",
+                happened,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Drop every time queued in `state` (of `stream`) for `reason`.
+    #[allow(clippy::too_many_arguments)]
+    fn drop_queued(
+        &mut self,
+        store: &mut dyn EventStore,
+        stream: &str,
+        state: &ScheduleState,
+        kind: &'static str,
+        name: &str,
+        reason: &str,
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
+        let queued: Vec<String> = state
+            .fires
+            .iter()
+            .filter(|f| f.waiting_in_queue())
+            .map(|f| f.due.clone())
+            .collect();
+        for due in queued {
+            let command = ScheduleCommand::Drop {
+                due: due.clone(),
+                reason: reason.to_string(),
+            };
+            if self.decide_on(store, stream, command)?.is_some() {
+                happened.push(Happened {
+                    kind,
+                    name: name.to_string(),
+                    due,
+                    what: "dropped",
+                    run_id: None,
+                    detail: Some(reason.to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Let the queued time of `s` start once nothing of it is going — only a time due by
+    /// `now_ms` (a pass `--at` an earlier minute releases none after it). A time queued under
+    /// another cron expression than the schedule's now is dropped, not released.
     fn release(
         &mut self,
         ctx: &Ctx,
         store: &mut dyn EventStore,
         s: &Scheduled,
+        now_ms: u64,
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
-        let state = Self::state(store, s)?;
+        let mut state = Self::state(store, s)?;
+        let cron = s.schedule.cron.trim();
+        if let Some(known) = state.known.as_ref().filter(|k| k.cron != cron) {
+            let reason = format!(
+                "dropped: its schedule changed from `{}` to `{cron}` while it was queued",
+                known.cron
+            );
+            self.drop_queued(
+                store,
+                &s.stream(),
+                &state,
+                kind_str(s.kind),
+                &s.name,
+                &reason,
+                happened,
+            )?;
+            state = Self::state(store, s)?;
+        }
         let Some(queued) = state.fires.iter().find(|f| f.waiting_in_queue()) else {
             return Ok(());
         };
         let due = queued.due.clone();
+        if due_ms(&due).is_some_and(|at| at > now_ms) {
+            return Ok(());
+        }
         let going = going_run(ctx, store, &state)?;
         if going.is_some() {
             return Ok(());
@@ -752,11 +865,21 @@ impl Scheduler {
         s: &Scheduled,
         command: ScheduleCommand,
     ) -> Result<Option<Vec<Event>>, CommandError> {
+        self.decide_on(store, &s.stream(), command)
+    }
+
+    /// `decide` on the schedule stream `stream`.
+    fn decide_on(
+        &mut self,
+        store: &mut dyn EventStore,
+        stream: &str,
+        command: ScheduleCommand,
+    ) -> Result<Option<Vec<Event>>, CommandError> {
         let mut decided: Option<Result<Vec<Event>, ScheduleRefused>> = None;
         let time = crate::execute::rfc3339(SystemTime::now());
         let ids = &mut self.ids;
         let redactor = &self.redactor;
-        store.append_at_head(&s.stream(), 0, &mut |events, _| {
+        store.append_at_head(stream, 0, &mut |events, _| {
             let state = replay_schedule(events);
             let outcome = decide_schedule(&state, command.clone()).map(|mut events| {
                 events.iter_mut().for_each(|e| redactor.redact_event(e));

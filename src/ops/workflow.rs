@@ -1603,12 +1603,48 @@ pub fn resume(
                     }
                 };
                 let them = if pending.len() == 1 { "it" } else { "them" };
+                // A process that lives on (`cortex serve`) hands them to its background
+                // deliverer: they are under way when it answers, not made yet.
+                let sent = match ctx.deliveries {
+                    super::context::Deliveries::Background(_) => "being sent now",
+                    _ => "sent now",
+                };
                 let text = format!(
-                    "Run {run_id} {was}; the {what} still due (its driver ended before delivering {them}) sent now: its status lists how each went.{rest}\n   Head hash: {}\n",
+                    "Run {run_id} {was}; the {what} still due (its driver ended before delivering {them}) {sent}: its status lists how each went.{rest}\n   Head hash: {}\n",
                     view.head_hash
                 );
                 let code = view.status.exit_code();
-                return Ok(Output::new(view.to_json(), text, code).warn(warnings));
+                let mut out = Output::new(view.to_json(), text, code);
+                // What came of them, in the document as `status` gives it (`notifications`,
+                // and `notifications_pending` for those still under way): the answer of every
+                // front end (CLI `--json`, MCP, the API) says what was delivered.
+                let mut delivered = Output::new(json!({}), String::new(), exit::OK);
+                if let Ok(store) = ctx.store(crate::definition::Durability::Normal) {
+                    let _ = super::notify::add_deliveries(
+                        &*store,
+                        &run_id,
+                        Some(super::notify::StillDue {
+                            state: &state,
+                            resume_with: None,
+                            cut_short: &[],
+                        }),
+                        &mut delivered,
+                    );
+                }
+                for key in ["notifications", "notifications_pending"] {
+                    if let (Some(map), Some(docs)) =
+                        (out.json.as_object_mut(), delivered.json.get_mut(key))
+                    {
+                        map.insert(key.into(), docs.take());
+                    }
+                }
+                if let Some(map) = out.json.as_object_mut() {
+                    map.insert(
+                        "note".into(),
+                        format!("run {run_id} {was}; the {what} still due {sent}").into(),
+                    );
+                }
+                return Ok(out.warn(warnings));
             }
             if outcome.is_none() {
                 // `--notify-only` with nothing due: nothing is done.

@@ -58,6 +58,10 @@ pub fn render_schedules(doc: &Value, globals: &[String]) -> String {
                     (_, Value::String(e)) => format!("no run started: {e}"),
                     _ => "starting".to_string(),
                 },
+                // Dropped from the queue (its schedule changed): said so, not "queued".
+                Some("queue") if last["released"] != true && last["error"].is_string() => {
+                    format!("queued, then {}", text(&last["error"]))
+                }
                 Some("queue") if last["released"] == true => match &last["run_id"] {
                     Value::String(id) => format!("queued, then started run {id}"),
                     _ => "queued, starting".to_string(),
@@ -133,6 +137,7 @@ pub fn render_happened(h: &crate::ops::schedule::Happened) -> String {
         "skipped" => "skipped".to_string(),
         "queued" => "queued".to_string(),
         "released" => "released from the queue, starting a run".to_string(),
+        "dropped" => "dropped from the queue, never to start".to_string(),
         "run_recorded" => format!("run {}", h.run_id.as_deref().unwrap_or("?")),
         "run_failed" => "no run started".to_string(),
         "invalid" => "not scheduled: the definition does not validate".to_string(),

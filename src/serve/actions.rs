@@ -954,9 +954,31 @@ pub fn resume(
     })
     .map_err(|e| driven_here(shared, &run_id, kind, in_api_words(e).into()))?;
     if plan.json.get("dry_run") != Some(&serde_json::Value::Bool(true)) {
-        // Already finished: `resume` says so and changes nothing.
+        // Already finished: the CLI's `resume` itself answers, here, in this server — it
+        // changes nothing, or delivers the notifications still due (its driver died
+        // delivering them; this server's background deliverer makes them and records each),
+        // its document carrying `notifications` and `notifications_pending`. Before, the dry
+        // run's answer was returned: "nothing to do", and the notification stayed due for good.
+        let output = quiet(|live| {
+            ops::workflow::resume(
+                ctx,
+                Scope::any(),
+                Some(&run_id),
+                ResumeArgs {
+                    mode: mode.clone(),
+                    inputs: &held,
+                    dry_run: false,
+                    timeout: None,
+                    notify_only: false,
+                    submit: false,
+                },
+                by(shared, message)?,
+                live,
+            )
+        })
+        .map_err(|e| driven_here(shared, &run_id, kind, in_api_words(e).into()))?;
         return Ok(Done {
-            output: plan,
+            output,
             run_id: Some(run_id),
             accepted: false,
         });
