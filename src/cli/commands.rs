@@ -175,7 +175,7 @@ pub fn dispatch(
                 }
                 out.finish();
                 if let Some(warning) = log.warning {
-                    super::err(&format!("warning: {warning}\n"));
+                    super::warn(&warning);
                 }
                 return Ok(super::exit::OK);
             }
@@ -396,7 +396,7 @@ fn serve(
 ) -> Result<i32, CommandError> {
     let bound = crate::serve::bind(ctx, options)?;
     if let Some(w) = &bound.warning {
-        super::err(&format!("warning: {w}\n"));
+        super::warn(w);
     }
     let url = format!("http://{}/", bound.addr);
     // Where a person opens it: `--public-url`, else this address (the host name for 0.0.0.0).

@@ -81,6 +81,25 @@ pub(crate) fn err(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// Say a warning on stderr, and keep it: a command that then fails gives it in its error's
+/// document too (`report`), as one that succeeds does in its own (`print`). Before, a warning
+/// said on the way to an error (a definition changed since its run started, then the drive
+/// stopped on a fault of the home) reached stderr only, never the `--json` document on stdout.
+pub(crate) fn warn(message: &str) {
+    err(&format!("warning: {message}\n"));
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.iter().any(|w| w == message) {
+        said.push(message.to_string());
+    }
+}
+
+/// The warnings this command has said on stderr (`warn`).
+static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn said() -> Vec<String> {
+    SAID.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Print one JSON document on stdout.
 pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
     let mut text = serde_json::to_string_pretty(value).expect("documents serialise");
@@ -176,7 +195,7 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
     if json || !output.warnings_in_text {
         // Those said as they came (`Output::said`) are not said again.
         for w in output.warnings.iter().filter(|w| !output.said.contains(w)) {
-            err(&format!("warning: {w}\n"));
+            warn(w);
         }
     }
     if json {
@@ -296,6 +315,17 @@ fn without_dash_dash_tip(text: &str) -> String {
 }
 
 fn report(e: CommandError, json: bool) -> i32 {
+    // What was said on stderr before the error is in its document too (a reader of stdout
+    // alone learns of it), then the error's own warnings, said here if they were not.
+    let mut e = e;
+    let mut warnings = said();
+    for w in std::mem::take(&mut e.warnings) {
+        if !warnings.contains(&w) {
+            warn(&w);
+            warnings.push(w);
+        }
+    }
+    e.warnings = warnings;
     // An error quotes what it was given (a path, a name, a value): one of megabytes is cut, in
     // both forms (`CommandError::document` cuts its own), so that the error stays readable.
     if json {

@@ -225,6 +225,11 @@ pub struct CommandError {
     /// the run at the edge (`Ctx::localize`, `CommandError::for_run`). Until then the hint at
     /// `RunHint::slot` says it for either kind.
     pub run_hint: Option<Box<RunHint>>,
+    /// Warnings the command gave before it failed (a definition changed since its run
+    /// started, a guard not started): the error's document carries them in `warnings`, as a
+    /// success's does (`Output::document`), so that a reader of the document alone (stdout of
+    /// `--json`, an MCP client, which has no stderr) has them too.
+    pub warnings: Vec<String>,
 }
 
 /// A hint to be written for its run (`CommandError::run_hint`).
@@ -285,7 +290,18 @@ impl CommandError {
             errors: Vec::new(),
             cause: Cause::Other,
             run_hint: None,
+            warnings: Vec::new(),
         }
+    }
+
+    /// The error with `warnings` given before it (`CommandError::warnings`), each once.
+    pub fn warn(mut self, warnings: impl IntoIterator<Item = String>) -> Self {
+        for w in warnings {
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
+        }
+        self
     }
 
     /// The error with its run's hint (`run_hint`) written for run `run_id` of `kind` (the
@@ -350,7 +366,8 @@ impl CommandError {
     }
 
     /// The error as a JSON document (`--json`, an MCP tool error, the HTTP API's): the message,
-    /// the detail, the hints and the exit code; a word over 200 characters it quotes (a path,
+    /// the detail, the hints and the exit code, and the warnings given before it (`warnings`,
+    /// only when there are some, as in a success's document); a word over 200 characters it quotes (a path,
     /// a name, a value of megabytes) cut to its start and its size (`render::cut_long_words`).
     pub fn document(&self) -> serde_json::Value {
         self.document_with(Hint::to_string)
@@ -367,6 +384,9 @@ impl CommandError {
             "errors": self.errors,
             "exit_code": self.code,
         });
+        if !self.warnings.is_empty() {
+            doc["warnings"] = serde_json::json!(self.warnings);
+        }
         crate::render::cut_long_words_in(&mut doc);
         doc
     }
