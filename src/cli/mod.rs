@@ -319,13 +319,13 @@ fn report(e: CommandError, json: bool) -> i32 {
     // alone learns of it), then the error's own warnings, said here if they were not.
     let mut e = e;
     let mut warnings = said();
-    for w in std::mem::take(&mut e.warnings) {
+    for w in e.warnings.take().map(|w| *w).unwrap_or_default() {
         if !warnings.contains(&w) {
             warn(&w);
             warnings.push(w);
         }
     }
-    e.warnings = warnings;
+    let e = e.warn(warnings);
     // An error quotes what it was given (a path, a name, a value): one of megabytes is cut, in
     // both forms (`CommandError::document` cuts its own), so that the error stays readable.
     if json {

@@ -228,8 +228,9 @@ pub struct CommandError {
     /// Warnings the command gave before it failed (a definition changed since its run
     /// started, a guard not started): the error's document carries them in `warnings`, as a
     /// success's does (`Output::document`), so that a reader of the document alone (stdout of
-    /// `--json`, an MCP client, which has no stderr) has them too.
-    pub warnings: Vec<String>,
+    /// `--json`, an MCP client, which has no stderr) has them too. Boxed, and none until
+    /// there is one: every `Result` of a command carries this error's size.
+    pub warnings: Option<Box<Vec<String>>>,
 }
 
 /// A hint to be written for its run (`CommandError::run_hint`).
@@ -290,15 +291,16 @@ impl CommandError {
             errors: Vec::new(),
             cause: Cause::Other,
             run_hint: None,
-            warnings: Vec::new(),
+            warnings: None,
         }
     }
 
     /// The error with `warnings` given before it (`CommandError::warnings`), each once.
     pub fn warn(mut self, warnings: impl IntoIterator<Item = String>) -> Self {
         for w in warnings {
-            if !self.warnings.contains(&w) {
-                self.warnings.push(w);
+            let kept = self.warnings.get_or_insert_default();
+            if !kept.contains(&w) {
+                kept.push(w);
             }
         }
         self
@@ -384,8 +386,8 @@ impl CommandError {
             "errors": self.errors,
             "exit_code": self.code,
         });
-        if !self.warnings.is_empty() {
-            doc["warnings"] = serde_json::json!(self.warnings);
+        if let Some(warnings) = self.warnings.as_deref().filter(|w| !w.is_empty()) {
+            doc["warnings"] = serde_json::json!(warnings);
         }
         crate::render::cut_long_words_in(&mut doc);
         doc
