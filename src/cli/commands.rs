@@ -575,7 +575,10 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Validate { name, all } => {
             done(ops::scenario::validate(ctx, name.as_deref(), all))
         }
-        OrchestrateCommand::Preview { name } => done(ops::scenario::preview(ctx, &name)),
+        OrchestrateCommand::Preview { name, inputs } => {
+            let inputs = parse_pairs(&inputs, "input")?;
+            done(ops::scenario::preview(ctx, &name, &inputs))
+        }
         OrchestrateCommand::Run {
             name,
             start,
