@@ -89,9 +89,17 @@ pub(crate) fn warn(message: &str) {
     err(&format!("warning: {message}\n"));
     let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
     if !said.iter().any(|w| w == message) {
+        // A process that lives for days (`cortex worker`, `serve`) says warnings of run
+        // after run: only the latest are kept, as many as an error's document could use.
+        if said.len() >= SAID_KEPT {
+            said.remove(0);
+        }
         said.push(message.to_string());
     }
 }
+
+/// The most warnings `warn` keeps for an error's document.
+const SAID_KEPT: usize = 100;
 
 /// The warnings this command has said on stderr (`warn`).
 static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
