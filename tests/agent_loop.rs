@@ -2875,3 +2875,79 @@ fn a_report_refused_for_a_secret_input_lists_the_missing_outputs_too() {
         refused.stderr
     );
 }
+
+/// Usage errors with `--json` carry a message that says what is wrong and a hint, the
+/// command's own `--help`, across `workflow`, `orchestrate`, `log` and `logs`. Two did not: a
+/// command given no subcommand (`cortex workflow`) had the command's description as its error
+/// ("Ordered steps with validation gates, ..."), and a value its parser refused (`status --at
+/// x`) had no hint, its clap text having no usage line to read the command from. A `status
+/// --at` past the run's end, the one refusal of `status` with no hint, names `log show`.
+#[test]
+fn json_usage_errors_say_what_is_wrong_and_hint_the_commands_help() {
+    let env = Env::new();
+    for (args, error, hint) in [
+        (
+            &["--json", "workflow"][..],
+            "`cortex workflow` needs a command: list, validate, run, ",
+            "`cortex workflow --help` shows what each does",
+        ),
+        (
+            &["--json", "workflow", "step"],
+            "`cortex workflow step` needs a command: complete, fail",
+            "`cortex workflow step --help` shows what each does",
+        ),
+        (
+            &["--json", "orchestrate"],
+            "`cortex orchestrate` needs a command: list, validate, preview, run, ",
+            "`cortex orchestrate --help` shows what each does",
+        ),
+        (
+            &["--json", "log"],
+            "`cortex log` needs a command: ",
+            "`cortex log --help` shows what each does",
+        ),
+        (
+            &["--json", "workflow", "status", "--at", "x"],
+            "invalid value 'x' for '--at <SEQ>'",
+            "`cortex workflow status --help` shows what it takes",
+        ),
+        (
+            &["orchestrate", "--json", "status", "x", "--at", "-"],
+            "invalid value '-' for '--at <SEQ>'",
+            "`cortex orchestrate status --help` shows what it takes",
+        ),
+        (
+            &["--json", "logs", "--bogus"],
+            "unexpected argument '--bogus' found",
+            "`cortex logs --help` shows what it takes",
+        ),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        assert!(
+            doc["error"].as_str().unwrap().starts_with(error),
+            "{args:?}: {doc}"
+        );
+        assert_eq!(doc["hints"], serde_json::json!([hint]), "{args:?}: {doc}");
+        let help: Vec<&str> = hint
+            .trim_start_matches("`cortex ")
+            .split('`')
+            .next()
+            .unwrap()
+            .split(' ')
+            .collect();
+        assert_eq!(env.run(&help).code, 0, "the hint works: {help:?}");
+    }
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "one"]).code, 0);
+    let doc = env
+        .run(&["--json", "workflow", "status", "one", "--at", "999"])
+        .json();
+    let hint = doc["hints"][0].as_str().unwrap_or_default();
+    assert!(
+        hint.starts_with("`cortex log show ")
+            && hint.ends_with("lists its events, each by its seq"),
+        "{doc}"
+    );
+}

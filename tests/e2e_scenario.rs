@@ -1224,3 +1224,98 @@ fn a_second_abort_of_a_frozen_driver_answers_at_once_that_it_was_requested_alrea
         env.run(&["--json", "orchestrate", "status", "scn"]).json()["status"] == "aborted"
     });
 }
+
+/// `orchestrate preview` took no inputs: a phase's `${{ inputs.X }}` showed only a default or
+/// the template as written, so what a run with given values would do could not be seen before
+/// it ran. It takes `--input NAME=VALUE` as `run` does: the phases are shown rendered with the
+/// values (a secret one as `***`, in either form), the document's `inputs` has them, and a bad
+/// name or value is `run`'s own error, exit 2, never quoting a secret's value. A required
+/// input not given is no error: it stays as written.
+#[test]
+fn orchestrate_preview_renders_the_inputs_given_and_refuses_bad_ones() {
+    let env = Env::new();
+    env.scenario(
+        "deploy",
+        "name: deploy\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\n  count: {type: integer, default: 2}\n  who: {type: string, required: true}\nphases:\n  - name: p\n    description: Deploy ${{ inputs.who }} with ${{ inputs.api_token }} x${{ inputs.count }}\n    run: echo \"${{ inputs.who }} ${{ inputs.api_token }}\"\n",
+    );
+    let secret = "hunter2-not-shown";
+    let token = format!("api_token={secret}");
+    let out = env.run(&[
+        "orchestrate",
+        "preview",
+        "deploy",
+        "--input",
+        "who=ops team",
+        "-i",
+        &token,
+        "-i",
+        "count=5",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Deploy ops team with *** x5"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("echo \"ops team ***\""),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    // Not given, required: as written; not given, with a default: the default.
+    let out = env.run(&["orchestrate", "preview", "deploy", "-i", "who=me"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("Deploy me with ${{ inputs.api_token }} x2"),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&[
+        "--json",
+        "orchestrate",
+        "preview",
+        "deploy",
+        "-i",
+        &token,
+        "-i",
+        "who=me",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains(secret), "{}", out.stdout);
+    let doc = out.json();
+    assert_eq!(
+        doc["inputs"],
+        serde_json::json!({"api_token": "***", "count": 2, "who": "me"}),
+        "{doc}"
+    );
+    // A bad name or value: `run`'s error, every problem listed, the secret never quoted.
+    let bad = ["-i", "nope=1", "-i", "count=many", "-i", &token];
+    let preview = env.run(&[&["--json", "orchestrate", "preview", "deploy"][..], &bad].concat());
+    let run = env.run(
+        &[
+            &[
+                "--json",
+                "orchestrate",
+                "run",
+                "deploy",
+                "--dry-run",
+                "-i",
+                "who=me",
+            ][..],
+            &bad,
+        ]
+        .concat(),
+    );
+    assert_eq!(preview.code, 2, "{}{}", preview.stdout, preview.stderr);
+    let (preview, run) = (preview.json(), run.json());
+    assert_eq!(preview["error"], run["error"], "{preview}\n{run}");
+    assert_eq!(preview["errors"], run["errors"], "{preview}\n{run}");
+    let listed = preview["errors"].to_string();
+    assert!(
+        listed.contains("unknown input `nope`") && listed.contains("`many` is not an integer"),
+        "{preview}"
+    );
+    assert!(!preview.to_string().contains(secret), "{preview}");
+}

@@ -325,3 +325,64 @@ fn the_cli_refuses_the_value_placeholder_as_an_output_or_an_input() {
     assert!(out.stderr.contains("--output x=..."), "{}", out.stderr);
     assert_eq!(env.status(None)["status"], "waiting");
 }
+
+/// A warning said on stderr before a command failed reached stderr only: `--json workflow
+/// resume` of a run whose definition changed since it started warned of it, then the drive
+/// stopped on a fault of the home (the run's folder replaced by a file), and the error
+/// document on stdout said nothing of the change. An agent reading stdout alone has it now, in
+/// the error document's `warnings`, as a success's document carries them; it is said once on
+/// stderr.
+#[test]
+fn json_error_documents_carry_the_warnings_said_before_the_error() {
+    let env = Env::new();
+    let home = env.home();
+    let flag = home.join("flag");
+    let runs = home.join("runs");
+    let workflow = |last: &str| {
+        format!(
+            "name: w\nsteps:\n  - name: a\n    run: |\n      [ -f '{}' ] || exit 3\n      for d in '{}'/*; do rm -rf \"$d\"; touch \"$d\"; done\n    retry: {{max_retry_attempts: 1, backoff: 0s}}\n  - name: b\n    run: echo {last}\n",
+            flag.display(),
+            runs.display()
+        )
+    };
+    env.workflow("w", &workflow("hi"));
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(
+        out.code, 1,
+        "`a` failed, the run paused: {}{}",
+        out.stdout, out.stderr
+    );
+    env.workflow("w", &workflow("bye"));
+    std::fs::write(&flag, "").unwrap();
+    let out = env.run(&["--json", "workflow", "resume", "w", "--retry"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let said = "changed since this run started";
+    assert_eq!(
+        out.stderr.matches(said).count(),
+        1,
+        "said once on stderr: {}",
+        out.stderr
+    );
+    let doc = out.json();
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("its own files in its home"),
+        "{doc}"
+    );
+    let warnings = doc["warnings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("warnings in the error document: {doc}"));
+    assert_eq!(
+        warnings
+            .iter()
+            .filter(|w| w.as_str().unwrap().contains(said))
+            .count(),
+        1,
+        "{doc}"
+    );
+    // An error with nothing said before it has no `warnings`, as a success's document.
+    let doc = env.run(&["--json", "workflow", "status", "NOPE"]).json();
+    assert!(doc.get("warnings").is_none(), "{doc}");
+}

@@ -2784,3 +2784,84 @@ fn a_cancelled_calls_reason_is_recorded_in_the_stop_scrubbed_on_one_bounded_line
     std::fs::write(env.file("go"), "").unwrap();
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
+
+/// The MCP side of two fixes. A tool error after the drive said a warning (the definition
+/// changed since the run started, then the drive stopped on a fault of the home) carried no
+/// warning: an MCP client has no stderr, so it never learned of it; the error's document has
+/// it in `warnings` now. And the `preview` tool takes `inputs` as `run` does (as `orchestrate
+/// preview --input` does): the document's `inputs` are the values shown (a secret as `***`),
+/// and a bad value is `run`'s error.
+#[test]
+fn mcp_errors_carry_the_drives_warnings_and_preview_takes_inputs() {
+    let env = Env::new();
+    let home = env.home();
+    let flag = home.join("flag");
+    let runs = home.join("runs");
+    let workflow = |last: &str| {
+        format!(
+            "name: w\nsteps:\n  - name: a\n    run: |\n      [ -f '{}' ] || exit 3\n      for d in '{}'/*; do rm -rf \"$d\"; touch \"$d\"; done\n    retry: {{max_retry_attempts: 1, backoff: 0s}}\n  - name: b\n    run: echo {last}\n",
+            flag.display(),
+            runs.display()
+        )
+    };
+    env.workflow("w", &workflow("hi"));
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 1);
+    env.workflow("w", &workflow("bye"));
+    std::fs::write(&flag, "").unwrap();
+    env.scenario(
+        "deploy",
+        "name: deploy\ndescription: d\ninputs:\n  api_token: {type: string}\n  count: {type: integer, default: 2}\nphases:\n  - name: p\n    description: Deploy x${{ inputs.count }}\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(
+        1,
+        "resume",
+        json!({"kind": "workflow", "run": "w", "retry": true}),
+    );
+    let answer = s.response(1);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let refused = &answer["result"]["structuredContent"];
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("its own files in its home"),
+        "{answer}"
+    );
+    assert!(
+        refused["warnings"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w
+                .as_str()
+                .unwrap()
+                .contains("changed since this run started"))),
+        "{answer}"
+    );
+    s.call(
+        2,
+        "preview",
+        json!({"name": "deploy", "inputs": {"count": 7, "api_token": "s3cret-value"}}),
+    );
+    let (doc, code) = s.document(2);
+    assert_eq!(code, 0);
+    assert_eq!(
+        doc["inputs"],
+        json!({"api_token": "***", "count": 7}),
+        "{doc}"
+    );
+    assert!(!doc.to_string().contains("s3cret-value"), "{doc}");
+    s.call(
+        3,
+        "preview",
+        json!({"name": "deploy", "inputs": {"count": "many"}}),
+    );
+    let answer = s.response(3);
+    let refused = &answer["result"]["structuredContent"];
+    assert_eq!(refused["exit_code"], 2, "{answer}");
+    assert!(
+        refused.to_string().contains("`many` is not an integer"),
+        "{answer}"
+    );
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}

@@ -380,6 +380,11 @@ pub enum OrchestrateCommand {
     Preview {
         /// A scenario name (forgiving) or a path to a .yaml file.
         name: String,
+        /// An input value, NAME=VALUE (repeatable), checked as `run` checks it: the phases
+        /// are shown rendered with it (a secret one as ***); an input not given shows its
+        /// default, else stays as written.
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
     },
     /// Run a scenario.
     Run {

@@ -175,7 +175,7 @@ pub fn dispatch(
                 }
                 out.finish();
                 if let Some(warning) = log.warning {
-                    super::err(&format!("warning: {warning}\n"));
+                    super::warn(&warning);
                 }
                 return Ok(super::exit::OK);
             }
@@ -396,7 +396,7 @@ fn serve(
 ) -> Result<i32, CommandError> {
     let bound = crate::serve::bind(ctx, options)?;
     if let Some(w) = &bound.warning {
-        super::err(&format!("warning: {w}\n"));
+        super::warn(w);
     }
     let url = format!("http://{}/", bound.addr);
     // Where a person opens it: `--public-url`, else this address (the host name for 0.0.0.0).
@@ -575,7 +575,10 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Validate { name, all } => {
             done(ops::scenario::validate(ctx, name.as_deref(), all))
         }
-        OrchestrateCommand::Preview { name } => done(ops::scenario::preview(ctx, &name)),
+        OrchestrateCommand::Preview { name, inputs } => {
+            let inputs = parse_pairs(&inputs, "input")?;
+            done(ops::scenario::preview(ctx, &name, &inputs))
+        }
         OrchestrateCommand::Run {
             name,
             start,

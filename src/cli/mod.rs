@@ -81,6 +81,33 @@ pub(crate) fn err(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// Say a warning on stderr, and keep it: a command that then fails gives it in its error's
+/// document too (`report`), as one that succeeds does in its own (`print`). Before, a warning
+/// said on the way to an error (a definition changed since its run started, then the drive
+/// stopped on a fault of the home) reached stderr only, never the `--json` document on stdout.
+pub(crate) fn warn(message: &str) {
+    err(&format!("warning: {message}\n"));
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.iter().any(|w| w == message) {
+        // A process that lives for days (`cortex worker`, `serve`) says warnings of run
+        // after run: only the latest are kept, as many as an error's document could use.
+        if said.len() >= SAID_KEPT {
+            said.remove(0);
+        }
+        said.push(message.to_string());
+    }
+}
+
+/// The most warnings `warn` keeps for an error's document.
+const SAID_KEPT: usize = 100;
+
+/// The warnings this command has said on stderr (`warn`).
+static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn said() -> Vec<String> {
+    SAID.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Print one JSON document on stdout.
 pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
     let mut text = serde_json::to_string_pretty(value).expect("documents serialise");
@@ -145,7 +172,12 @@ pub fn main() -> i32 {
             // With --json, stdout still carries one document: the error's, as for every
             // other bad input (an agent reading stdout is never left with nothing).
             if json_asked() {
-                out_json(&usage_error(&text).document());
+                let e = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    missing_subcommand(&text)
+                } else {
+                    usage_error(&text)
+                };
+                out_json(&e.document());
             }
             // An error quotes what was given: shown, never obeyed, like every other.
             err(&text);
@@ -176,7 +208,7 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
     if json || !output.warnings_in_text {
         // Those said as they came (`Output::said`) are not said again.
         for w in output.warnings.iter().filter(|w| !output.said.contains(w)) {
-            err(&format!("warning: {w}\n"));
+            warn(w);
         }
     }
     if json {
@@ -235,18 +267,81 @@ fn usage_error(text: &str) -> CommandError {
     let detail = detail.trim_matches('\n');
     e.detail = (!detail.is_empty()).then(|| format!("{detail}\n"));
     // `Usage: cortex workflow step complete <STEP>`: the subcommand is the words before the
-    // first argument or option.
-    if let Some(usage) = text.lines().find_map(|l| l.strip_prefix("Usage: ")) {
-        let command: Vec<&str> = usage
+    // first argument or option. A value refused by its parser (`status --at x`) has no usage
+    // line: its subcommand is read from the command line. Before, that error had no hint.
+    let command: Vec<String> = match text.lines().find_map(|l| l.strip_prefix("Usage: ")) {
+        Some(usage) => usage
             .split_whitespace()
             .take_while(|w| !w.starts_with(['<', '[', '-']))
-            .collect();
-        if command.first() == Some(&"cortex") {
-            let help = [&command[1..], &["--help"]].concat();
-            e = e.hint(crate::ops::Hint::suggest(&help).then(" shows what it takes"));
+            .skip_while(|w| *w == "cortex")
+            .map(str::to_string)
+            .collect(),
+        None => subcommand_asked(),
+    };
+    let help: Vec<&str> = command
+        .iter()
+        .map(String::as_str)
+        .chain(["--help"])
+        .collect();
+    e.hint(crate::ops::Hint::suggest(&help).then(" shows what it takes"))
+}
+
+/// The subcommand the raw command line names (`["workflow", "status"]`), as far as its words
+/// are subcommands: for a usage error that has no usage line to read it from.
+fn subcommand_asked() -> Vec<String> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut path = Vec::new();
+    for arg in std::env::args_os().skip(1).take_while(|a| a != "--") {
+        let Some(arg) = arg.to_str() else { continue };
+        if arg.starts_with('-') {
+            continue;
+        }
+        match command.find_subcommand(arg) {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                let sub = sub.clone();
+                command = sub;
+            }
+            None if command.has_subcommands() => continue,
+            None => break,
         }
     }
-    e
+    path
+}
+
+/// A command that takes a subcommand, given none (`cortex workflow`): clap answers with the
+/// command's help, whose first line is what the command is about. As a `--json` error that
+/// line was the message ("Ordered steps with validation gates, ..."), which says nothing of
+/// what went wrong: the message says a subcommand is needed and which there are, the help
+/// is the detail, and the hint is the command's `--help`, as for every other usage error.
+fn missing_subcommand(text: &str) -> CommandError {
+    use clap::CommandFactory;
+    let path = subcommand_asked();
+    let mut command = Cli::command();
+    for name in &path {
+        match command.find_subcommand(name) {
+            Some(sub) => {
+                let sub = sub.clone();
+                command = sub;
+            }
+            None => break,
+        }
+    }
+    let names: Vec<&str> = command
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        .map(|c| c.get_name())
+        .collect();
+    let shown = ["cortex"]
+        .into_iter()
+        .chain(path.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut e = CommandError::bad_input(format!("`{shown}` needs a command: {}", names.join(", ")));
+    e.detail = Some(format!("{}\n", text.trim_end()));
+    let help: Vec<&str> = path.iter().map(String::as_str).chain(["--help"]).collect();
+    e.hint(crate::ops::Hint::suggest(&help).then(" shows what each does"))
 }
 
 /// clap answers an unknown flag with the closest known one, which for `--verbose` is
@@ -296,6 +391,17 @@ fn without_dash_dash_tip(text: &str) -> String {
 }
 
 fn report(e: CommandError, json: bool) -> i32 {
+    // What was said on stderr before the error is in its document too (a reader of stdout
+    // alone learns of it), then the error's own warnings, said here if they were not.
+    let mut e = e;
+    let mut warnings = said();
+    for w in e.warnings.take().map(|w| *w).unwrap_or_default() {
+        if !warnings.contains(&w) {
+            warn(&w);
+            warnings.push(w);
+        }
+    }
+    let e = e.warn(warnings);
     // An error quotes what it was given (a path, a name, a value): one of megabytes is cut, in
     // both forms (`CommandError::document` cuts its own), so that the error stays readable.
     if json {

@@ -161,7 +161,7 @@ impl Observer for TerminalObserver {
 
     fn warn(&mut self, message: &str) {
         self.stop_spinner();
-        super::err(&format!("warning: {message}\n"));
+        super::warn(message);
         if !self.said.iter().any(|w| w == message) {
             self.said.push(message.to_string());
         }

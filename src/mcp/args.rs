@@ -108,6 +108,10 @@ pub struct ValidateArgs {
 pub struct PreviewArgs {
     /// A scenario name (matched forgivingly) or a path to a .yaml file.
     pub name: String,
+    /// Input values, by name, as `run` takes them: the phases are shown rendered with them
+    /// (a secret one as `***`); an input not given shows its default, else stays as written.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Scalar>,
 }
 
 /// `cortex workflow run NAME` / `cortex orchestrate run NAME`.

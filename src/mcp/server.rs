@@ -259,10 +259,15 @@ impl Cortex {
                     )
                     .hint("nothing recorded before the failure was lost; `status` shows where the run is"))
                 });
-                let result = result.map(|answer| tools::Answer {
-                    output: answer.output.warn(std::mem::take(&mut observer.inner.warnings)),
-                    ..answer
-                });
+                // The warnings the drive gave are the answer's, an error's too.
+                let warnings = std::mem::take(&mut observer.inner.warnings);
+                let result = match result {
+                    Ok(answer) => Ok(tools::Answer {
+                        output: answer.output.warn(warnings),
+                        ..answer
+                    }),
+                    Err(e) => Err(e.warn(warnings)),
+                };
                 match observer.to.take() {
                     Some(to) => {
                         let _ = to.send(Detached::Done(result));
@@ -446,8 +451,12 @@ impl ServerHandler for Cortex {
                 acted_on: Default::default(),
                 ..ctx.clone()
             };
-            let answer =
-                tools::call(ctx, tool, args, &actor, &mut live).map_err(|e| ctx.localize(e))?;
+            // The warnings the drive gave are the answer's, an error's too (an MCP client has
+            // no stderr to read them on).
+            let answer = match tools::call(ctx, tool, args, &actor, &mut live) {
+                Ok(answer) => answer,
+                Err(e) => return Err(ctx.localize(e).warn(observer.warnings)),
+            };
             Ok(tools::Answer {
                 output: answer.output.warn(observer.warnings),
                 ..answer

@@ -443,7 +443,11 @@ fn operate(
                 .hint(tool.signature())),
             }
         }
-        "preview" => ops::scenario::preview(ctx, &parse::<PreviewArgs>(tool, args)?.name),
+        "preview" => {
+            let a: PreviewArgs = parse(tool, args)?;
+            let inputs = run_inputs(ctx, Kind::Scenario, &a.name, a.inputs)?;
+            ops::scenario::preview(ctx, &a.name, &inputs)
+        }
         "run" => {
             let a: RunArgs = parse(tool, args)?;
             match a.kind {

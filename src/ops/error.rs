@@ -225,6 +225,12 @@ pub struct CommandError {
     /// the run at the edge (`Ctx::localize`, `CommandError::for_run`). Until then the hint at
     /// `RunHint::slot` says it for either kind.
     pub run_hint: Option<Box<RunHint>>,
+    /// Warnings the command gave before it failed (a definition changed since its run
+    /// started, a guard not started): the error's document carries them in `warnings`, as a
+    /// success's does (`Output::document`), so that a reader of the document alone (stdout of
+    /// `--json`, an MCP client, which has no stderr) has them too. Boxed, and none until
+    /// there is one: every `Result` of a command carries this error's size.
+    pub warnings: Option<Box<Vec<String>>>,
 }
 
 /// A hint to be written for its run (`CommandError::run_hint`).
@@ -285,7 +291,19 @@ impl CommandError {
             errors: Vec::new(),
             cause: Cause::Other,
             run_hint: None,
+            warnings: None,
         }
+    }
+
+    /// The error with `warnings` given before it (`CommandError::warnings`), each once.
+    pub fn warn(mut self, warnings: impl IntoIterator<Item = String>) -> Self {
+        for w in warnings {
+            let kept = self.warnings.get_or_insert_default();
+            if !kept.contains(&w) {
+                kept.push(w);
+            }
+        }
+        self
     }
 
     /// The error with its run's hint (`run_hint`) written for run `run_id` of `kind` (the
@@ -350,7 +368,8 @@ impl CommandError {
     }
 
     /// The error as a JSON document (`--json`, an MCP tool error, the HTTP API's): the message,
-    /// the detail, the hints and the exit code; a word over 200 characters it quotes (a path,
+    /// the detail, the hints and the exit code, and the warnings given before it (`warnings`,
+    /// only when there are some, as in a success's document); a word over 200 characters it quotes (a path,
     /// a name, a value of megabytes) cut to its start and its size (`render::cut_long_words`).
     pub fn document(&self) -> serde_json::Value {
         self.document_with(Hint::to_string)
@@ -367,6 +386,9 @@ impl CommandError {
             "errors": self.errors,
             "exit_code": self.code,
         });
+        if let Some(warnings) = self.warnings.as_deref().filter(|w| !w.is_empty()) {
+            doc["warnings"] = serde_json::json!(warnings);
+        }
         crate::render::cut_long_words_in(&mut doc);
         doc
     }

@@ -1111,8 +1111,9 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
     Ok(Output::new(doc, text, code).warn(warnings))
 }
 
-/// `orchestrate preview NAME`: phases, conditions, agents, parallel opportunities.
-pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
+/// `orchestrate preview NAME [--input k=v]...`: phases, conditions, agents, parallel
+/// opportunities, rendered with the inputs `given` (checked as `run` checks them).
+pub fn preview(ctx: &Ctx, name: &str, given: &[(String, String)]) -> Result<Output, CommandError> {
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
     // A run of it is refused for an invalid configuration: so is its preview.
@@ -1128,16 +1129,28 @@ pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let groups = parallel_opportunities(&scenario, limit);
     // A `foreach:` phase whose items run beside each other is an opportunity too.
     let items = crate::plan::parallel_items(&scenario, limit);
-    // The inputs a run given none would have (their defaults; a secret one as `***`), as
-    // `run --dry-run` renders them: an input with no default stays as written.
-    let defaults: BTreeMap<String, serde_json::Value> = scenario
-        .inputs
-        .iter()
-        .filter_map(|(name, spec)| Some((name.clone(), spec.default.clone()?)))
-        .collect();
+    // The inputs it is shown with (a secret one as `***`), as `run --dry-run` renders them:
+    // those given, else their defaults; an input with neither stays as written. Given ones
+    // are checked as `run` checks them (an unknown name, a value of the wrong type or not
+    // among its choices: the same error), but one required and not given is no error here: a
+    // preview shows the phases before every value is known. Before, a preview took no inputs,
+    // and a phase's `${{ inputs.X }}` showed only a default or the template.
+    let values: BTreeMap<String, serde_json::Value> = if given.is_empty() {
+        scenario
+            .inputs
+            .iter()
+            .filter_map(|(name, spec)| Some((name.clone(), spec.default.clone()?)))
+            .collect()
+    } else {
+        let mut optional = scenario.as_workflow();
+        for spec in optional.inputs.values_mut() {
+            spec.required = false;
+        }
+        super::workflow::run_inputs(ctx, &optional, given)?
+    };
     let secret = crate::execute::secret_inputs(&scenario.as_workflow());
-    let defaults = crate::plan::shown_inputs(&defaults, &|name| secret.contains(name));
-    let text = render_preview(&scenario, &groups, &items, &defaults);
+    let shown_inputs = crate::plan::shown_inputs(&values, &|name| secret.contains(name));
+    let text = render_preview(&scenario, &groups, &items, &shown_inputs);
     // Each set of phases that run at the same time.
     let sets: Vec<&Vec<String>> = groups.iter().flatten().collect();
     let items_json: Vec<serde_json::Value> = items
@@ -1161,6 +1174,7 @@ pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
             "estimated_phases": scenario.phases.len(),
             "parallel_opportunities": sets,
             "parallel_items": items_json,
+            "inputs": shown_inputs,
         }),
         text,
         exit::OK,

@@ -1223,6 +1223,11 @@ pub fn status(
         return Err(CommandError::bad_input(format!(
             "run {run_id} has {events} events (seq 0 to {}); event {seq} is past its end",
             events.saturating_sub(1)
+        ))
+        // Every other refusal of `status` says where to go; this one said nothing.
+        .hint(format!(
+            "{} lists its events, each by its seq",
+            ctx.cmd(&["log", "show", &run_id])
         )));
     }
     state.run_id = run_id.clone();

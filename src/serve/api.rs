@@ -483,7 +483,7 @@ pub async fn preview(State(shared): State<Arc<Shared>>, Path(name): Path<String>
                 .catalog()
                 .find_scenario(&name)
                 .map_err(lookup_failure)?;
-            Ok(ops::scenario::preview(&shared.ctx, &name)?)
+            Ok(ops::scenario::preview(&shared.ctx, &name, &[])?)
         })
         .await,
     )

@@ -10,12 +10,16 @@ use crate::ops::{Cause, CommandError, FindError, exit};
 #[derive(Debug)]
 pub struct Failure {
     pub status: StatusCode,
-    pub error: CommandError,
+    /// Boxed: every handler's `Result` carries a failure's size.
+    pub error: Box<CommandError>,
 }
 
 impl Failure {
     pub fn new(status: StatusCode, error: CommandError) -> Failure {
-        Failure { status, error }
+        Failure {
+            status,
+            error: Box::new(error),
+        }
     }
 
     pub fn not_found(error: CommandError) -> Failure {

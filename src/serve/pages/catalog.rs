@@ -334,7 +334,7 @@ fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
     let entry = ctx.catalog().find_scenario(name).map_err(lookup_failure)?;
     let result = ops::scenario::validate(ctx, Some(name), false);
     let valid = result.as_ref().is_ok_and(|o| o.code == 0);
-    let preview = ops::scenario::preview(ctx, name);
+    let preview = ops::scenario::preview(ctx, name, &[]);
     let scenario: Option<Scenario> = parse_scenario(&entry.display_path(), &entry.text).ok();
     let shown = scenario
         .as_ref()
