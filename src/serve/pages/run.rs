@@ -860,11 +860,14 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
         RunKind::Workflow => "workflow",
         RunKind::Scenario => "scenario",
     };
-    let done = view
-        .steps
-        .iter()
-        .filter(|s| matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
-        .count();
+    // As `status` counts: the definition's steps, a `foreach:` step's items under it.
+    let units = || view.steps.iter().filter(|s| s.item.is_none());
+    let (done, total) = (
+        units()
+            .filter(|s| matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
+            .count(),
+        units().count(),
+    );
     layout(
         &view.name,
         super::Tab::Runs,
@@ -922,7 +925,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                         }
                     }
                     dt { "ended" } dd { (when(view.ended_at.as_deref())) }
-                    dt { "progress" } dd { progress value=(done) max=(view.steps.len().max(1)) {} " " (done) "/" (view.steps.len()) }
+                    dt { "progress" } dd { progress value=(done) max=(total.max(1)) {} " " (done) "/" (total) }
                     dt { "driver" } dd { (if d.alive { "a process drives it now" } else { "none" }) }
                     dt { "working dir" } dd class="mono" { (view.working_dir) }
                     dt { "head hash" } dd class="mono hash" { (view.head_hash) }
