@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-use cortex::definition::template::{Reference, render_shell, render_text, scan};
+use cortex::definition::template::{Reference, render_shell, render_text, scan, unescape};
 use cortex::definition::{
     self, AgentRunner, Config, ConfigFile, DefinitionError, Seg, Workflow, parse_agent,
     parse_config_file, parse_workflow,
@@ -842,6 +842,10 @@ pub fn check_template(data: &[u8]) {
         );
         assert!(text.is_char_boundary(o.start) && text.is_char_boundary(o.end));
         assert!(text[o.start..].starts_with("${{"), "{o:?} in {text:?}");
+        assert!(
+            !text[last..o.start].replace("$${{", "").contains("${{"),
+            "a `${{{{` before {o:?} was neither a template nor escaped: {text:?}"
+        );
         last = o.end;
     }
 
@@ -861,7 +865,7 @@ pub fn check_template(data: &[u8]) {
         if let Err(refusal) = context {
             assert_eq!(refusal.start, o.start, "{refusal:?} for {o:?}");
         }
-        expected.push_str(&text[last..o.start]);
+        expected.push_str(&unescape(&text[last..o.start]));
         expected.push_str(&match context {
             Ok(cortex::definition::template::ShellContext::Unquoted) => format!("\"${{{var}}}\""),
             Ok(cortex::definition::template::ShellContext::Single) => {
@@ -871,7 +875,7 @@ pub fn check_template(data: &[u8]) {
         });
         last = o.end;
     }
-    expected.push_str(&text[last..]);
+    expected.push_str(&unescape(&text[last..]));
     assert_eq!(command, expected);
     if !text.contains(MARKER) {
         assert!(
@@ -879,21 +883,44 @@ pub fn check_template(data: &[u8]) {
             "a resolved value reached the shell command: {command:?}"
         );
     }
+    // A `${{` in the command is only ever an escaped one (`$${{`), never a template.
+    let escapes = |t: &str| {
+        let mut n = 0;
+        let mut from = 0;
+        while let Some(i) = t[from..].find("${{") {
+            let at = from + i;
+            if at > 0 && t.as_bytes()[at - 1] == b'$' {
+                n += 1;
+            }
+            from = at + 3;
+        }
+        n
+    };
     assert!(
-        !command.contains("${{"),
+        command.matches("${{").count() <= escapes(text),
         "a `${{{{` survived render_shell (scan missed it): {text:?} -> {command:?}"
     );
 
     assert_eq!(
         render_text(text, &|_| None),
-        text,
-        "render_text changed text with nothing to resolve"
+        {
+            let mut unchanged = String::new();
+            let mut last = 0;
+            for o in &occurrences {
+                unchanged.push_str(&unescape(&text[last..o.start]));
+                unchanged.push_str(&text[o.start..o.end]);
+                last = o.end;
+            }
+            unchanged.push_str(&unescape(&text[last..]));
+            unchanged
+        },
+        "render_text changed more than the escapes of a text with nothing to resolve"
     );
     let rendered = render_text(text, &resolve);
     let mut expected = String::new();
     let mut last = 0;
     for o in &occurrences {
-        expected.push_str(&text[last..o.start]);
+        expected.push_str(&unescape(&text[last..o.start]));
         expected.push_str(if o.reference.is_ok() {
             MARKER
         } else {
@@ -901,7 +928,7 @@ pub fn check_template(data: &[u8]) {
         });
         last = o.end;
     }
-    expected.push_str(&text[last..]);
+    expected.push_str(&unescape(&text[last..]));
     assert_eq!(rendered, expected);
 }
 

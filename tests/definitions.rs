@@ -299,3 +299,50 @@ fn name_mismatch_suggests_a_file_name_only_for_a_safe_name_and_never_nests_backt
         out.stderr
     );
 }
+
+/// `$${{` is a literal `${{` wherever templates are read (a prompt asking an agent for a GitHub
+/// Actions workflow, a `run:` command, an `env:` value, `foreach:` items): `validate` accepts
+/// it, nothing evaluates it, and the text reads `${{`; a real template beside it still renders.
+#[test]
+fn an_escaped_template_is_literal_text_everywhere_templates_are_read() {
+    let env = Env::new();
+    env.workflow(
+        "esc",
+        r#"name: esc
+inputs: {v: {type: string, default: "1.2"}}
+steps:
+  - name: write
+    env: {LIT: "$${{ secrets.GITHUB_TOKEN }} ${{ inputs.v }}"}
+    run: |
+      printf %s '$${{ secrets.GITHUB_TOKEN }}' > run-lit
+      printf %s "$LIT" > env-lit
+  - name: each
+    foreach: ["$${{ a }}"]
+    run: printf %s '${{ item }}' > item-lit
+  - name: ask
+    prompt: "Write .github/workflows/ci.yml with token: $${{ secrets.GITHUB_TOKEN }} for v${{ inputs.v }}"
+"#,
+    );
+    let validate = env.run(&["workflow", "validate", "esc"]);
+    assert_eq!(validate.code, 0, "{}", validate.text());
+    let out = env.run(&["--json", "workflow", "run", "esc"]);
+    assert_eq!(out.code, 3, "{}", out.text());
+    let read = |f: &str| std::fs::read_to_string(env.project().join(f)).unwrap();
+    assert_eq!(read("run-lit"), "${{ secrets.GITHUB_TOKEN }}");
+    assert_eq!(read("env-lit"), "${{ secrets.GITHUB_TOKEN }} 1.2");
+    assert_eq!(read("item-lit"), "${{ a }}");
+    let status = env.run(&["--json", "workflow", "status"]).stdout;
+    assert!(
+        status.contains("token: ${{ secrets.GITHUB_TOKEN }} for v1.2"),
+        "{status}"
+    );
+    assert!(!status.contains("token: $${{"), "{status}");
+    // Unescaped, it is refused, and the error names the escape.
+    env.workflow(
+        "bare",
+        "name: bare\nsteps:\n  - name: ask\n    prompt: \"token: ${{ secrets.GITHUB_TOKEN }}\"\n",
+    );
+    let bare = env.run(&["workflow", "validate", "bare"]);
+    assert_ne!(bare.code, 0);
+    assert!(bare.text().contains("write `$${{`"), "{}", bare.text());
+}

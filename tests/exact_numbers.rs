@@ -241,3 +241,32 @@ fn validate_warns_at_a_foreach_null_item_and_at_a_number_nested_in_an_item() {
         "{warnings:?}"
     );
 }
+
+/// An integer past what an `integer` input holds is said to be out of range, echoed as given
+/// and with the range; before, it read "`100000000000000000000` is not an integer". A text that
+/// is no integer is still said to be none.
+#[test]
+fn an_integer_input_past_its_range_is_out_of_range_as_given() {
+    let env = Env::new();
+    env.workflow(
+        "n",
+        "name: n\ninputs: {n: {type: integer}}\nsteps:\n  - name: a\n    run: echo ${{ inputs.n }}\n",
+    );
+    for given in ["99999999999999999999", "-99999999999999999999"] {
+        let out = env.run(&["workflow", "run", "n", "--input", &format!("n={given}")]);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(
+            out.stderr.contains(&format!(
+                "`{given}` is out of range: an `integer` input is from -9223372036854775808 to 9223372036854775807"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    let out = env.run(&["workflow", "run", "n", "--input", "n=1e3"]);
+    assert!(
+        out.stderr.contains("`1e3` is not an integer"),
+        "{}",
+        out.stderr
+    );
+}

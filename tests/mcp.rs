@@ -2865,3 +2865,58 @@ fn mcp_errors_carry_the_drives_warnings_and_preview_takes_inputs() {
     );
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
+
+/// An `initialize` whose `clientInfo` has no `name` (nor `version`) begins the session, and the
+/// client acts as `mcp:unknown`, as one whose name is empty does. Before, it was answered
+/// "request _meta is missing or has malformed required fields:
+/// io.modelcontextprotocol/protocolVersion, ...", naming neither `initialize` nor `clientInfo`.
+#[test]
+fn an_initialize_without_a_client_name_acts_as_mcp_unknown() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Ask\n    prompt: Now you\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.send(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {}}}),
+    );
+    let init = s.response(0);
+    assert_eq!(init["result"]["serverInfo"]["name"], "cortex", "{init}");
+    s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
+    let (doc, code) = s.document(1);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("waiting"), 3),
+        "{doc}"
+    );
+    assert_eq!(doc["actor"], "mcp:unknown", "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// A quick run's progress ends where the run ended: each value counts the steps done on the
+/// scale of the total, and the last says all of them are. Before, the call answered as soon as
+/// its drive returned, and its client was left at "0/2 steps done" (0.0, 0.5, 0.667 of 2).
+#[test]
+fn a_quick_runs_last_progress_counts_every_step_done() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.workflow(
+        "long",
+        "name: long\nsteps:\n  - name: First\n    run: echo one\n  - name: Last\n    run: echo two\n",
+    );
+    let facts = client_check(&python, &env, "progress_of_a_quick_call");
+    let got = facts["progress"].as_array().unwrap();
+    let last = got.last().expect("some progress");
+    assert_eq!(last["progress"], 2.0, "{facts}");
+    assert_eq!(last["total"], 2.0, "{facts}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2/2 steps done"),
+        "{facts}"
+    );
+}

@@ -606,3 +606,25 @@ fn log_verify_counts_runs_apart_from_other_chains() {
         "the index counts the same runs"
     );
 }
+
+/// History's progress counts the definition's steps, as `status` does ("Steps: 4 total"): a
+/// `foreach:` step is one step, its items under it. Before, a 4-step workflow with a 6-item
+/// `foreach:` read 10/10 in `workflow history --json` (and `/api/v1/runs`, the runs page).
+#[test]
+fn history_progress_counts_a_foreach_step_once_as_status_does() {
+    let env = Env::new();
+    env.workflow(
+        "fe",
+        "name: fe\nsteps:\n  - name: a\n    run: 'true'\n  - name: each\n    foreach: [1, 2, 3, 4, 5, 6]\n    run: 'true'\n  - name: b\n    run: 'true'\n  - name: c\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "run", "fe"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let rows = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
+    assert_eq!(
+        (rows[0]["done"].as_u64(), rows[0]["total"].as_u64()),
+        (Some(4), Some(4)),
+        "{rows}"
+    );
+    let status = env.run(&["workflow", "status"]).stdout;
+    assert!(status.contains("Steps: 4 total"), "{status}");
+}

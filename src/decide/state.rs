@@ -447,6 +447,16 @@ impl RunState {
         self.step_index(&of.parent)
     }
 
+    /// The run's progress as `status` counts it: its steps (phases) done (completed or
+    /// skipped) of its steps, the definition's own; a `foreach:` step is one, its items shown
+    /// under it, never counted beside it. History, the API's runs, the dashboard and MCP's
+    /// progress read this. Before, a 4-step workflow with a 6-item `foreach:` read 10/10
+    /// while `status` said "Steps: 4 total".
+    pub fn progress(&self) -> (usize, usize) {
+        let top = || self.steps.iter().filter(|s| s.item.is_none());
+        (top().filter(|s| s.status.is_done()).count(), top().count())
+    }
+
     /// The last unit of step `index`: the step itself, or its last item.
     pub fn block_end(&self, index: usize) -> usize {
         self.item_units(index).end.max(index + 1) - 1

@@ -76,6 +76,26 @@ pub enum Foreach {
 }
 
 impl Foreach {
+    /// The items of a list written in the definition as each unit sees them: data, never
+    /// rendered, but an escaped `$${{` is the text `${{` there as in every other text
+    /// (`template::ESCAPE`). `None` for a template.
+    pub fn written_items(&self) -> Option<Vec<serde_json::Value>> {
+        let Foreach::Items(items) = self else {
+            return None;
+        };
+        Some(
+            items
+                .iter()
+                .map(|item| match item {
+                    serde_json::Value::String(s) => {
+                        serde_json::Value::String(super::template::unescape(s).into_owned())
+                    }
+                    other => other.clone(),
+                })
+                .collect(),
+        )
+    }
+
     pub fn text(&self) -> String {
         match self {
             Foreach::Items(items) => serde_json::Value::Array(items.clone()).to_string(),

@@ -6,10 +6,6 @@
 //! code. Where no reference can expand (a quoted here-document) `validate` refuses the template.
 //! In prompts and env values (plain data) the value is substituted.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 /// What a template refers to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reference {
@@ -31,10 +27,6 @@ pub struct Occurrence {
     pub end: usize,
     pub reference: Result<Reference, String>,
 }
-
-/// `(?s)`: a template may span lines (`${{ inputs.a\n}}` is one template).
-static TEMPLATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)\$\{\{(.*?)\}\}").expect("static regex"));
 
 fn parse_reference(expr: &str) -> Result<Reference, String> {
     let expr = expr.trim();
@@ -59,37 +51,57 @@ fn parse_reference(expr: &str) -> Result<Reference, String> {
         });
     }
     Err(format!(
-        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}`, `${{{{ steps.STEP.outputs.KEY }}}}`, in a scenario `${{{{ phases.PHASE.outputs.KEY }}}}`, or in a `foreach:` step `${{{{ item }}}}`"
+        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}`, `${{{{ steps.STEP.outputs.KEY }}}}`, in a scenario `${{{{ phases.PHASE.outputs.KEY }}}}`, or in a `foreach:` step `${{{{ item }}}}`; to write a literal `${{{{` (a GitHub Actions expression in a prompt), write `$${{{{`"
     ))
 }
 
-/// Every template in `text`; an unclosed `${{` is reported as an invalid occurrence.
+/// The escape for a literal `${{`: `$${{` is the text `${{`, never a template (GitHub Actions
+/// has no escape of its own; a prompt asking for a workflow with `${{ secrets.TOKEN }}` writes
+/// `$${{ secrets.TOKEN }}`). Every `${{` right after a `$` is escaped: `$$${{` is `$${{`.
+pub const ESCAPE: &str = "$${{";
+
+/// Every template in `text` (`${{ ... }}`, lazily to the first `}}`; it may span lines); an
+/// unclosed `${{` is reported as an invalid occurrence. An escaped `$${{` ([`ESCAPE`]) is not
+/// a template: it is text, which [`unescape`] turns into `${{` wherever text is rendered.
 pub fn scan(text: &str) -> Vec<Occurrence> {
-    let mut out: Vec<Occurrence> = TEMPLATE
-        .captures_iter(text)
-        .map(|c| {
-            let whole = c.get(0).expect("group 0 always matches");
-            Occurrence {
-                start: whole.start(),
-                end: whole.end(),
-                reference: parse_reference(&c[1]),
-            }
-        })
-        .collect();
-    // Every `${{` outside a matched template is unclosed (it can only come after the last
-    // closed one, since the match is lazy from the first opening).
-    let unclosed = text
-        .match_indices("${{")
-        .map(|(i, _)| i)
-        .find(|&i| !out.iter().any(|o| o.start <= i && i < o.end));
-    if let Some(start) = unclosed {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("${{") {
+        let start = from + found;
+        if start > 0 && text.as_bytes()[start - 1] == b'$' {
+            from = start + 3;
+            continue;
+        }
+        let Some(close) = text[start + 3..].find("}}") else {
+            out.push(Occurrence {
+                start,
+                end: text.len(),
+                reference: Err(
+                    "`${{` is never closed with `}}` (to write a literal `${{`, write `$${{`)"
+                        .to_string(),
+                ),
+            });
+            break;
+        };
+        let end = start + 3 + close + 2;
         out.push(Occurrence {
             start,
-            end: text.len(),
-            reference: Err("`${{` is never closed with `}}`".to_string()),
+            end,
+            reference: parse_reference(&text[start + 3..end - 2]),
         });
+        from = end;
     }
     out
+}
+
+/// Text between templates as it reads: each escaped `$${{` ([`ESCAPE`]) is `${{`. Only for the
+/// text between the occurrences [`scan`] finds (where every `${{` is escaped).
+pub fn unescape(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(ESCAPE) {
+        std::borrow::Cow::Owned(text.replace(ESCAPE, "${{"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// Substitute values into plain text. Unknown references stay as written: a text as it is
@@ -99,14 +111,14 @@ pub fn render_text(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for occ in scan(text) {
-        out.push_str(&text[last..occ.start]);
+        out.push_str(&unescape(&text[last..occ.start]));
         match occ.reference.as_ref().ok().and_then(resolve) {
             Some(value) => out.push_str(&value),
             None => out.push_str(&text[occ.start..occ.end]),
         }
         last = occ.end;
     }
-    out.push_str(&text[last..]);
+    out.push_str(&unescape(&text[last..]));
     out
 }
 
@@ -132,11 +144,11 @@ pub fn render_value(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) 
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for occ in scan(text) {
-        out.push_str(&text[last..occ.start]);
+        out.push_str(&unescape(&text[last..occ.start]));
         out.push_str(&command_value(&occ.reference, resolve));
         last = occ.end;
     }
-    out.push_str(&text[last..]);
+    out.push_str(&unescape(&text[last..]));
     out
 }
 
@@ -155,7 +167,7 @@ pub fn render_shell(
     let mut env = Vec::new();
     let mut last = 0;
     for (occ, context) in scan(command).into_iter().zip(shell_contexts(command)) {
-        out.push_str(&command[last..occ.start]);
+        out.push_str(&unescape(&command[last..occ.start]));
         let value = command_value(&occ.reference, resolve);
         let var = format!("CORTEX_TPL_{}", env.len());
         out.push_str(&match context {
@@ -168,7 +180,7 @@ pub fn render_shell(
         env.push((var, value));
         last = occ.end;
     }
-    out.push_str(&command[last..]);
+    out.push_str(&unescape(&command[last..]));
     (out, env)
 }
 
@@ -1004,6 +1016,25 @@ mod tests {
         let occ = scan("a ${{ env.HOME }} b ${{ inputs.x");
         assert_eq!(occ.len(), 2);
         assert!(occ.iter().all(|o| o.reference.is_err()));
+    }
+
+    #[test]
+    fn an_escaped_template_is_text_never_a_template() {
+        let text = "a $${{ secrets.T }} b ${{ inputs.version }} $$${{ x }} $${{ open";
+        let occ = scan(text);
+        assert_eq!(occ.len(), 1, "{occ:?}");
+        assert_eq!(occ[0].reference, Ok(Reference::Input("version".into())));
+        assert_eq!(
+            render_text(text, &resolve),
+            "a ${{ secrets.T }} b 1.2.3 $${{ x }} ${{ open"
+        );
+        assert_eq!(
+            render_value(text, &resolve),
+            "a ${{ secrets.T }} b 1.2.3 $${{ x }} ${{ open"
+        );
+        let (cmd, env) = render_shell("echo '$${{ secrets.T }}' ${{ inputs.version }}", &resolve);
+        assert_eq!(cmd, "echo '${{ secrets.T }}' \"${CORTEX_TPL_0}\"");
+        assert_eq!(env.len(), 1);
     }
 
     fn contexts(command: &str) -> Vec<Result<ShellContext, ()>> {

@@ -832,8 +832,8 @@ impl<'a> Journal<'a> {
         if let Event::ForeachExpanded { step, items } = &event
             && self.state.step_index(step).is_some_and(|index| {
                 matches!(
-                    self.state.definition(index).and_then(|d| d.foreach.as_ref()),
-                    Some(crate::definition::Foreach::Items(written)) if written == items
+                    self.state.definition(index).and_then(|d| d.foreach.as_ref()).and_then(|f| f.written_items()),
+                    Some(written) if written == *items
                 )
             })
         {

@@ -655,7 +655,7 @@ impl Runner {
             return Err("the step has no `foreach:`".into());
         };
         match foreach {
-            Foreach::Items(items) => Ok(items),
+            Foreach::Items(_) => Ok(foreach.written_items().unwrap_or_default()),
             Foreach::Template(text) => {
                 // Items are recorded in the log (`foreach_expanded`) and each unit is given its
                 // own: read from a secret output, they would be recorded in clear or run as

@@ -23,8 +23,7 @@ pub struct Reached {
 /// Where `state` is.
 pub fn reached(state: &RunState) -> Reached {
     let noun = if state.is_scenario() { "phase" } else { "step" };
-    let done = state.steps.iter().filter(|s| s.status.is_done()).count();
-    let total = state.steps.len();
+    let (done, total) = state.progress();
     let named = |status: StepStatus| -> Vec<String> {
         state
             .steps

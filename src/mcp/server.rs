@@ -477,6 +477,7 @@ impl ServerHandler for Cortex {
                 () = Progress::next(&mut progress) => {}
             }
         };
+        Progress::drain(&mut progress).await;
         Ok(match result {
             Ok(answer) => reply::document(answer.output, answer.array_field, answer.detached),
             Err(e) => {
@@ -610,6 +611,25 @@ impl Progress {
                 None => return,
             },
         };
+        p.send(message).await;
+    }
+
+    /// What the drive recorded after the call's last notification and before its answer:
+    /// sent before the answer, so the last notification says where the run ended (`2/2 steps
+    /// done`). Before, the call answered as soon as its drive returned, and a quick run's
+    /// client was left at `0/2 steps done`.
+    async fn drain(progress: &mut Option<Progress>) {
+        let Some(p) = progress else { return };
+        while let Ok(reached) = p.rx.try_recv() {
+            let message = reached.message.clone();
+            p.latest = Some(reached);
+            p.send(message).await;
+        }
+    }
+
+    /// Send `message` with the value of `latest`: its steps done on the scale of its total.
+    async fn send(&mut self, message: String) {
+        let p = self;
         let Some(latest) = &p.latest else { return };
         let value = p.meter.value(latest.done);
         let mut param =

@@ -362,6 +362,34 @@ fn initialize_without_params(line: &[u8]) -> Option<Judged> {
     ))
 }
 
+/// An `initialize` whose `clientInfo` is an object without a `name` (or a `version`) as
+/// one with them empty: a client that gives no name acts as `mcp:unknown`, as one whose name
+/// is empty does. rmcp refused it as the start of the inline lifecycle ("request _meta is
+/// missing or has malformed required fields: io.modelcontextprotocol/protocolVersion, ..."),
+/// which names neither `initialize` nor `clientInfo`. `None`: the line as it is.
+fn client_info_filled(line: &[u8]) -> Option<Vec<u8>> {
+    const NAME: &[u8] = b"\"initialize\"";
+    if !line.windows(NAME.len()).any(|w| w == NAME) {
+        return None;
+    }
+    let mut value: Value = serde_json::from_slice(line).ok()?;
+    if value.get("method").and_then(Value::as_str) != Some("initialize") {
+        return None;
+    }
+    let info = value
+        .get_mut("params")?
+        .get_mut("clientInfo")?
+        .as_object_mut()?;
+    let mut changed = false;
+    for key in ["name", "version"] {
+        if info.get(key).is_none_or(Value::is_null) {
+            info.insert(key.to_string(), Value::String(String::new()));
+            changed = true;
+        }
+    }
+    changed.then(|| serde_json::to_vec(&value).ok())?
+}
+
 /// The `_meta` keys of the inline (2026-07-28) lifecycle, which stand for `initialize` on each
 /// request.
 const INLINE_META: [&str; 2] = [
@@ -453,6 +481,8 @@ fn judge(line: &[u8], secrets: &crate::execute::Redactor) -> Judged {
     if let Some(Skipped { why, logged }) = not_json(line, secrets) {
         return Judged::Answer(parse_error(&why), logged);
     }
+    let filled = client_info_filled(line);
+    let line = filled.as_deref().unwrap_or(line);
     match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(line) {
         Ok(_) if let Some(answer) = initialize_without_params(line) => answer,
         Ok(message) => Judged::Message(Box::new(message)),

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::decide::StepStatus;
 use crate::event::RunKind;
 use crate::project::{RunStatus, run_status};
 use crate::store::{EventStore, RunQuery, StoreError};
@@ -73,7 +72,8 @@ pub struct HistoryRow {
     pub events: u64,
     /// Who started it.
     pub actor: String,
-    /// Steps (or phases) completed or skipped, of how many.
+    /// Steps (or phases) completed or skipped, of how many, as `status` counts them: a
+    /// `foreach:` step is one, its items not counted beside it (`RunState::progress`).
     pub done: usize,
     pub total: usize,
     /// A child run: the run and the `uses:` step that started it (as in its status).
@@ -179,11 +179,7 @@ pub fn history_page_before(
         let run_kind = started.map_or(entry.kind, |s| s.kind);
         let name = started.map_or_else(|| entry.name.clone(), |s| s.name.clone());
         let status = run_status(&state, alive);
-        let done = state
-            .steps
-            .iter()
-            .filter(|s| matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
-            .count();
+        let (done, total) = state.progress();
         runs.push(HistoryRow {
             actor: state
                 .start
@@ -191,7 +187,7 @@ pub fn history_page_before(
                 .map_or_else(String::new, |s| s.by.actor.clone()),
             parent: state.start.as_ref().and_then(|s| s.parent.clone()),
             done,
-            total: state.steps.len(),
+            total,
             status,
             shown_status: if unreadable.is_some() {
                 UNREADABLE

@@ -119,7 +119,7 @@ pub fn shown_command(
     command: &str,
     resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
 ) -> String {
-    use crate::definition::template::{ShellContext, scan, shell_contexts};
+    use crate::definition::template::{ShellContext, scan, shell_contexts, unescape};
     let escaped = |value: &str, special: &[char]| {
         let mut out = String::with_capacity(value.len());
         for c in value.chars() {
@@ -133,7 +133,7 @@ pub fn shown_command(
     let mut out = String::with_capacity(command.len());
     let mut last = 0;
     for (occ, context) in scan(command).into_iter().zip(shell_contexts(command)) {
-        out.push_str(&command[last..occ.start]);
+        out.push_str(&unescape(&command[last..occ.start]));
         let value = occ.reference.as_ref().ok().and_then(resolve);
         match (value, context) {
             (None, _) | (_, Err(_)) => out.push_str(&command[occ.start..occ.end]),
@@ -155,7 +155,7 @@ pub fn shown_command(
         }
         last = occ.end;
     }
-    out.push_str(&command[last..]);
+    out.push_str(&unescape(&command[last..]));
     out
 }
 

@@ -207,11 +207,18 @@ fn scalar_text(v: &Value) -> String {
 fn typed(kind: InputType, raw: &str) -> Result<Value, String> {
     match kind {
         InputType::String | InputType::Path => Ok(Value::String(raw.to_string())),
-        InputType::Integer => raw
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| format!("`{raw}` is not an integer")),
+        InputType::Integer => raw.trim().parse::<i64>().map(Value::from).map_err(|_| {
+            let digits = raw.trim().strip_prefix(['-', '+']).unwrap_or(raw.trim());
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                format!(
+                    "`{raw}` is out of range: an `integer` input is from {} to {}",
+                    i64::MIN,
+                    i64::MAX
+                )
+            } else {
+                format!("`{raw}` is not an integer")
+            }
+        }),
         InputType::Number => raw
             .trim()
             .parse::<f64>()

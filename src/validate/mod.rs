@@ -180,7 +180,7 @@ pub(crate) fn literal_secret(
 ) -> Option<(String, String)> {
     if !secret
         || value.is_empty()
-        || value.contains("${{")
+        || !crate::definition::template::scan(value).is_empty()
         || crate::execute::names_where_a_secret_is(name)
     {
         return None;

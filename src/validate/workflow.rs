@@ -625,7 +625,7 @@ impl Checker<'_> {
                                 "item {i} of `foreach:` holds the template `{}`, which is not rendered in a list written in the definition: the item would be that text",
                                 shown(&text[first.start..first.end])
                             ),
-                            "to loop over a value, name it alone: `foreach: \"${{ inputs.regions }}\"` (an input or output holding a JSON list); inside the step, `${{ item }}` is each item",
+                            "to loop over a value, name it alone: `foreach: \"${{ inputs.regions }}\"` (an input or output holding a JSON list); inside the step, `${{ item }}` is each item; for an item that is the text `${{`, write `$${{`",
                         );
                     }
                 }

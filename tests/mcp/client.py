@@ -555,6 +555,27 @@ async def progress_of_a_long_call(argv):
     print(json.dumps({"progress": got}))
 
 
+async def progress_of_a_quick_call(argv):
+    """A quick `run` call with a progress callback: its last notification says every step is
+    done (the values are the steps done, on the scale of the total)."""
+    got = []
+
+    async def on_progress(progress, total, message):
+        got.append({"progress": progress, "total": total, "message": message})
+
+    async with client(argv, "pytest-progress", "legacy") as c:
+        doc = document(
+            await c.call_tool("run", {"kind": "workflow", "name": "long"},
+                              progress_callback=on_progress),
+            0,
+        )
+        assert doc["status"] == "completed", doc
+    await asyncio.sleep(0.2)
+    values = [g["progress"] for g in got]
+    assert values == sorted(values) and len(set(values)) == len(values), got
+    print(json.dumps({"progress": got}))
+
+
 async def detached_runs_outlive_a_time_limit(argv):
     """A client whose calls time out (here after 2 s; 60 s in the TypeScript SDK) and a step
     of 8 s (a detached call is given 6 s to answer, for a loaded machine). A plain `run` is cancelled and the run stopped, its reason saying the client
@@ -614,7 +635,8 @@ CHECKS = {
     f.__name__: f
     for f in [feature_development, scenario_manual, bad_input, every_tool_result,
               abort_a_driven_run, secret_checks_in_session, scenario_resume_modes,
-              request_too_large, progress_of_a_long_call, detached_runs_outlive_a_time_limit]
+              request_too_large, progress_of_a_long_call, progress_of_a_quick_call,
+              detached_runs_outlive_a_time_limit]
 }
 
 if __name__ == "__main__":
