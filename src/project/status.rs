@@ -400,19 +400,6 @@ impl StepView {
     pub fn runs_as_items(&self) -> bool {
         self.foreach.as_ref().is_some_and(|f| f.items.is_some())
     }
-
-    /// The status shown of it, in the status document (`--json`, the API, MCP) and on the
-    /// dashboard: `interrupted` for an attempt whose run's driver went while it ran (nothing
-    /// runs it now; `resume` records it interrupted and runs it again), else what the log says.
-    /// Before, the document said `pending` beside `"interrupted": true` while the screen said
-    /// "Interrupted", and the dashboard `running`.
-    pub fn shown_status(&self) -> &'static str {
-        if self.interrupted {
-            "interrupted"
-        } else {
-            self.status.as_str()
-        }
-    }
 }
 
 /// Why a ready phase has not started: the parallel limits (SPEC §4) hold it back.
@@ -1394,11 +1381,15 @@ impl StatusView {
     pub fn to_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("status views serialise");
         // A unit whose driver is gone (the run `interrupted`) is not `running`: nothing runs
-        // it, and `resume` runs it again. Its status is `interrupted` (`StepView::shown_status`),
-        // its `interrupted` flag kept for readers of the flag.
+        // it, and `resume` runs it again. It is `pending` (SPEC §5 lists no `interrupted` for
+        // a unit), its `interrupted` flag and the screen ("Interrupted: its driver is gone")
+        // saying why. Before, the document said `"status": "running"` beside the worker that
+        // had claimed it, while the screen said interrupted.
         if let Some(steps) = value.get_mut("steps").and_then(|s| s.as_array_mut()) {
-            for (s, view) in steps.iter_mut().zip(&self.steps) {
-                s["status"] = view.shown_status().into();
+            for s in steps {
+                if s.get("interrupted") == Some(&serde_json::Value::Bool(true)) {
+                    s["status"] = "pending".into();
+                }
             }
         }
         if self.kind == RunKind::Scenario

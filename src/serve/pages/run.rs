@@ -329,7 +329,7 @@ fn graph(state: &RunState, top: &[StepGroup<'_>]) -> Markup {
         .iter()
         .map(|&StepGroup { step: s, items }| Node {
             name: s.name.clone(),
-            status: s.shown_status().to_string(),
+            status: s.status.as_str().to_string(),
             note: s.foreach.as_ref().map(|f| match f.items {
                 Some(n) => format!(
                     "{}/{n} item{} done",
@@ -528,12 +528,12 @@ fn items_block(
                 tbody {
                     @for it in items.iter().take(SHOWN_ITEMS) {
                         @let value = it.item.as_ref().map(|v| &v.value);
-                        tr data-item=(it.name) class={"st-" (it.shown_status())} {
+                        tr data-item=(it.name) class={"st-" (it.status.as_str())} {
                             td class="num" { (it.item.as_ref().map_or(0, |v| v.index)) }
                             td class="mono" title=(value.map(|v| short(&crate::definition::item_text(v), 2000)).unwrap_or_default()) {
                                 (value.map(crate::render::item_label).unwrap_or_default())
                             }
-                            td { (badge(it.shown_status())) }
+                            td { (badge(it.status.as_str())) }
                             td class="num" { (it.attempts) }
                             td {
                                 @if let Some(child) = it.uses.as_ref().and_then(|u| u.run_id.as_deref()) {
@@ -595,12 +595,12 @@ fn step_card(
     let disabled = !viewer.signed_in;
     let base = format!("/runs/{id}/steps/{}", urlencode(&s.name));
     html! {
-        article class={"step st-" (s.shown_status()) @if s.item.is_some() { " item" }} id=[i.map(|i| format!("step-{i}"))] data-step=(s.name) {
+        article class={"step st-" (s.status.as_str()) @if s.item.is_some() { " item" }} id=[i.map(|i| format!("step-{i}"))] data-step=(s.name) {
             header {
                 h3 { (s.name) }
                 @if let Some(it) = &s.item { span class="tag" title=(short(&crate::definition::item_text(&it.value), 2000)) { "item: " (crate::render::item_label(&it.value)) } }
                 @if let Some(f) = &s.foreach { span class="tag" { "foreach: " (short(&f.over, 80)) } }
-                (badge(s.shown_status()))
+                (badge(s.status.as_str()))
                 @if s.attempts > 0 { span class="muted" { " attempt " (s.attempts) } }
                 @if let Some(c) = &s.condition { span class="tag" { "condition: " (c) } }
                 @if s.parallel == Some(true) { span class="tag" { "parallel" } }
