@@ -451,6 +451,10 @@ pub struct Scheduler {
     /// What every event it records is scrubbed of (`Redactor::of_process`): its streams
     /// are appended here, not through a run's journal.
     redactor: crate::execute::Redactor,
+    /// Streams of schedules that are gone, by how many events they held when this scheduler
+    /// last found nothing queued in them: read again only once they grow (a pass replayed
+    /// every gone schedule's whole stream, a cost growing with history, every minute).
+    settled: BTreeMap<String, u64>,
 }
 
 impl Scheduler {
@@ -480,6 +484,7 @@ impl Scheduler {
             ids: UlidIds::default(),
             durability,
             redactor: crate::execute::Redactor::of_process(),
+            settled: BTreeMap::new(),
         })
     }
 
@@ -653,14 +658,17 @@ impl Scheduler {
         known: &BTreeSet<String>,
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
-        let streams: Vec<String> = store
-            .runs()?
+        let streams: Vec<(String, u64)> = store
+            .streams_with_prefix("schedule:")?
             .into_iter()
-            .map(|h| h.run_id)
-            .filter(|id| id.starts_with("schedule:") && !known.contains(id))
+            .filter(|(id, events)| !known.contains(id) && self.settled.get(id) != Some(events))
             .collect();
-        for stream in streams {
+        for (stream, events) in streams {
             let state = replay_schedule(&store.read_run(&stream)?);
+            if !state.fires.iter().any(|f| f.waiting_in_queue()) {
+                self.settled.insert(stream, events);
+                continue;
+            }
             let mut parts = stream.splitn(3, ':').skip(1);
             let kind = match parts.next() {
                 Some("scenario") => "scenario",

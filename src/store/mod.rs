@@ -218,6 +218,20 @@ pub struct RunHead {
     pub head_hash: String,
 }
 
+/// The first id after every id starting with `prefix` (`schedule:` → `schedule;`): the end of
+/// the range of ids with that prefix, for a scan of the key's index. A prefix ending in a
+/// character that cannot be incremented has its range end at the last id.
+pub(crate) fn past_prefix(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(last as u32 + 1) {
+            chars.push(next);
+            return chars.into_iter().collect();
+        }
+    }
+    char::MAX.to_string()
+}
+
 /// What a decision at the head saw and made (`EventStore::append_at_head`).
 #[derive(Debug, Clone, Default)]
 pub struct AtHead {
@@ -344,6 +358,19 @@ pub trait EventStore: Send {
 
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<RunHead>, StoreError>;
+
+    /// The streams whose id starts with `prefix` (`schedule:`), each with how many events it
+    /// holds, by id. Stores with an index of the events' ids answer from it without decoding
+    /// any event (`runs` decodes every run's first event: a cost growing with history that a
+    /// scheduler pass, every minute, must not pay).
+    fn streams_with_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(self
+            .runs()?
+            .into_iter()
+            .filter(|h| h.run_id.starts_with(prefix))
+            .map(|h| (h.run_id, h.events))
+            .collect())
+    }
 
     /// The runs `query` selects, newest first, from the run index where the store keeps one
     /// (its cost then does not grow with the number of runs), else by scanning the log.
@@ -580,6 +607,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         (**self).runs()
+    }
+    fn streams_with_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        (**self).streams_with_prefix(prefix)
     }
     fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunEntry>, StoreError> {
         (**self).list_runs(query)

@@ -1771,6 +1771,25 @@ impl EventStore for PostgresStore {
         refused.map_or(Ok(()), Err)
     }
 
+    fn streams_with_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        // The range of ids starting with `prefix`, on the key's index: no row decoded.
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT run_id, MAX(seq) FROM events
+                 WHERE run_id >= $1 AND run_id < $2
+                 GROUP BY run_id ORDER BY run_id",
+                &[&prefix, &super::past_prefix(prefix)],
+            )
+        })?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let seq: i64 = r.get(1);
+                (r.get::<_, String>(0), seq.max(0) as u64 + 1)
+            })
+            .collect())
+    }
+
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         // Each run's first event and its head, from the events themselves, in one statement.
         let rows = self.with(|c| {

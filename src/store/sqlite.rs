@@ -1551,6 +1551,28 @@ impl EventStore for SqliteStore {
         Ok(Some(repair))
     }
 
+    fn streams_with_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        // The range of ids starting with `prefix`, on the key's index: no row decoded.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id, MAX(seq) FROM events
+                 WHERE run_id >= ?1 AND run_id < ?2
+                 GROUP BY run_id ORDER BY run_id",
+            )
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![prefix, super::past_prefix(prefix)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(map_err)?;
+        rows.map(|r| {
+            r.map(|(id, seq)| (id, seq.max(0) as u64 + 1))
+                .map_err(map_err)
+        })
+        .collect()
+    }
+
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = 0 ORDER BY run_id");
         let firsts = self.read_raw(&sql, params![])?;
