@@ -5519,3 +5519,42 @@ fn the_agents_page_and_api_say_which_agents_run_with_claude_code() {
         "{row}"
     );
 }
+
+/// A report on a step that lives in the parent's `uses:` child run, addressed to the parent,
+/// names that child run and the address that reports it there (the CLI's twin says the
+/// exact command); before, a bare 404 "run has no step look".
+#[test]
+fn a_report_on_a_child_runs_step_through_its_parent_points_to_the_child_run() {
+    let env = home();
+    env.workflow("kid", KID).workflow("elder", PARENT_OF_KIDS);
+    assert_eq!(env.run(&["workflow", "run", "elder"]).code, 3);
+    let parent = env.run(&["--json", "workflow", "history"]).json()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "elder")
+        .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let child = env.status(Some(&parent))["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let r = s.post(&format!("/api/v1/runs/{parent}/steps/look/complete"), "{}");
+    assert_eq!(r.status, 404, "{}", r.body);
+    let doc = r.json();
+    assert!(
+        doc["error"].as_str().unwrap().contains(&child),
+        "the child run is named: {doc}"
+    );
+    let hints = doc["hints"].to_string();
+    assert!(
+        hints.contains(&format!("POST /api/v1/runs/{child}/steps/look/complete")),
+        "the address that reports it there is given: {hints}"
+    );
+    // Followed, it records the report.
+    let r = s.post(&format!("/api/v1/runs/{child}/steps/look/complete"), "{}");
+    assert_eq!(r.status, 200, "{}", r.body);
+}

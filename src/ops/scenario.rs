@@ -322,6 +322,7 @@ fn act(
                     name: named,
                     unit,
                     start: verb == "start",
+                    own: false,
                 };
                 super::workflow::report_elsewhere(ctx, &*store, at, &argv, e)
             }),
