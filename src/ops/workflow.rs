@@ -2975,14 +2975,16 @@ pub fn report_step(
             None => "no step is waiting for a report".to_string(),
         };
         // Its state refuses the report now (a report or stop got there first): a conflict.
-        let mut e = CommandError::bad_input(match already_reported(&step) {
-            Some(done) => format!("{done}; {now}"),
-            None => format!(
-                "step `{}` is {}, not waiting for a report; {now}",
-                step.name,
-                step.status.as_str()
-            ),
-        })
+        let mut e = CommandError::bad_input(
+            match already_reported(&step).filter(|_| step.status == StepStatus::Completed) {
+                Some(done) => format!("{done}; {now}"),
+                None => format!(
+                    "step `{}` is {}, not waiting for a report; {now}",
+                    step.name,
+                    step.status.as_str()
+                ),
+            },
+        )
         .because(crate::ops::Cause::Conflict);
         // Failed and paused: a retry has it wait for its report again (a step the engine
         // runs, run again), or it is skipped; as the run's `next` says.
@@ -3657,10 +3659,9 @@ pub(crate) fn report_elsewhere(
             let args = argv(&o.run_id, name);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             ctx.suggest(&args).then(format!(
-                " {} it in run {} (of `{}`)",
+                " {} it in run {}",
                 if start { "starts" } else { "reports" },
-                o.run_id,
-                crate::definition::shown(&o.name)
+                o.run_id
             ))
         })
         .collect();
