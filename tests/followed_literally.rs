@@ -252,3 +252,40 @@ fn a_limit_suggested_after_a_time_limit_cut_lets_the_cut_step_finish() {
         out.text()
     );
 }
+
+/// A phase reported while another process drives the scenario: the warning names that
+/// driver as the exit-4 error names a holder (its process and host, not only `user@host`),
+/// and `next[0]` polls the status rather than stopping the run.
+#[test]
+fn a_report_beside_a_driver_names_it_as_the_held_error_does_and_suggests_polling() {
+    let env = Env::new();
+    env.scenario(
+        "two",
+        "name: two\ndescription: t\nphases:\n  - {name: ask, parallel: true}\n  - {name: slow, parallel: true, run: 'while [ ! -f go ]; do sleep 0.05; done'}\n  - {name: after, run: 'echo after'}\n",
+    );
+    let mut driver = env.spawn(&["orchestrate", "run", "two"]);
+    common::wait_until("ask waits and slow runs", || {
+        let out = env.run(&["--json", "orchestrate", "status", "two"]);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let phase = |name: &str| {
+            doc["phases"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+                .map(|p| p["status"].clone())
+        };
+        phase("ask") == Some("waiting".into()) && phase("slow") == Some("running".into())
+    });
+    let done = env.run(&["--json", "orchestrate", "complete", "two", "ask"]);
+    std::fs::write(env.file("go"), "").unwrap();
+    let pid = driver.id();
+    driver.wait().unwrap();
+    assert_eq!(done.code, 0, "{}", done.text());
+    assert!(
+        done.stderr
+            .contains(&format!("its driver, process {pid} on ")),
+        "{}",
+        done.stderr
+    );
+    let next = done.json()["next"].clone();
+    assert_eq!(next[0]["argv"][2], "status", "{next}");
+}
