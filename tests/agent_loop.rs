@@ -754,11 +754,11 @@ fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(
     let argv: Vec<String> = serde_json::from_value(run.json()["next"][0]["argv"].clone()).unwrap();
     assert_eq!(
         argv[2..],
-        ["resume", &argv[3], "--timeout", "3s"],
+        ["resume", &argv[3], "--timeout", "10s"],
         "{argv:?}"
     );
     let human = env.run(&["workflow", "status"]).stdout;
-    assert!(human.contains("--timeout 3s"), "{human}");
+    assert!(human.contains("--timeout 10s"), "{human}");
     // The plain resume beside it says which limit it goes on with, and from where: `wait`
     // never completed, so from the beginning.
     assert_eq!(

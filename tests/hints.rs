@@ -1475,7 +1475,7 @@ fn a_timed_out_scenario_says_how_long_its_phase_ran_and_that_resume_applies_the_
     assert_eq!(run.code, 1, "{}", run.text());
     let next = run.json()["next"].as_array().unwrap().clone();
     let argv: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
-    assert_eq!(argv[argv.len() - 2..], ["--timeout", "5s"], "{next:?}");
+    assert_eq!(argv[argv.len() - 2..], ["--timeout", "12s"], "{next:?}");
     let why = next[0]["why"].as_str().unwrap();
     assert!(
         why.contains("`a` ran 1.0s") || why.contains("`a` ran 0.9s"),

@@ -3149,7 +3149,11 @@ fn concurrent_reports_through_the_server_take_turns_like_the_cli() {
     assert_eq!(ok, 1, "{answers:#?}");
     for (status, body) in answers.iter().filter(|(st, _)| *st >= 300) {
         assert_eq!(*status, 409, "{body}");
-        assert!(body.contains("not waiting for a report"), "{body}");
+        // Said as the CLI's second report is: the step was already reported, by whom.
+        assert!(
+            body.contains("step `p1` was already reported complete by"),
+            "{body}"
+        );
         let doc: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(doc["exit_code"], 2, "{body}");
         assert!(!body.contains(&s.pid().to_string()), "{body}");
@@ -5518,4 +5522,43 @@ fn the_agents_page_and_api_say_which_agents_run_with_claude_code() {
         row.contains("Claude Code") && row.contains("model haiku"),
         "{row}"
     );
+}
+
+/// A report on a step that lives in the parent's `uses:` child run, addressed to the parent,
+/// names that child run and the address that reports it there (the CLI's twin says the
+/// exact command); before, a bare 404 "run has no step look".
+#[test]
+fn a_report_on_a_child_runs_step_through_its_parent_points_to_the_child_run() {
+    let env = home();
+    env.workflow("kid", KID).workflow("elder", PARENT_OF_KIDS);
+    assert_eq!(env.run(&["workflow", "run", "elder"]).code, 3);
+    let parent = env.run(&["--json", "workflow", "history"]).json()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "elder")
+        .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let child = env.status(Some(&parent))["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let r = s.post(&format!("/api/v1/runs/{parent}/steps/look/complete"), "{}");
+    assert_eq!(r.status, 404, "{}", r.body);
+    let doc = r.json();
+    assert!(
+        doc["error"].as_str().unwrap().contains(&child),
+        "the child run is named: {doc}"
+    );
+    let hints = doc["hints"].to_string();
+    assert!(
+        hints.contains(&format!("POST /api/v1/runs/{child}/steps/look/complete")),
+        "the address that reports it there is given: {hints}"
+    );
+    // Followed, it records the report.
+    let r = s.post(&format!("/api/v1/runs/{child}/steps/look/complete"), "{}");
+    assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -322,6 +322,7 @@ fn act(
                     name: named,
                     unit,
                     start: verb == "start",
+                    own: false,
                 };
                 super::workflow::report_elsewhere(ctx, &*store, at, &argv, e)
             }),
@@ -401,7 +402,17 @@ fn act(
             // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
             // who. Before, it was 3 beside status "running".
             if view.status == RunStatus::Running {
+                // Named as the exit-4 error names a holder (its lock's note: process, host,
+                // actor, since); the log's driver only when no lock or lease says who.
+                let held = journal
+                    .nested(|store, _, _| crate::execute::run_holder(&ctx.home, &*store, &state));
                 let who = match state.driven_by.as_deref() {
+                    _ if let Some(h) = held.as_ref().filter(|h| h.worker().is_none()) => {
+                        format!(
+                            "its driver, {}",
+                            crate::execute::scrub_known(&h.to_string())
+                        )
+                    }
                     Some(actor) => match actor.strip_prefix("worker:") {
                         Some(worker) => format!("worker {worker}"),
                         None => format!("its driver {actor}"),

@@ -1807,6 +1807,23 @@ pub fn resume(
             };
             return Ok(nothing_to_resume(ctx, &state, &waits, &others));
         }
+        // A live driver holds the run: the resume is refused (exit 4) whatever values it is
+        // given, so that is said before asking for them (before, exit 2 asked for the
+        // secret inputs' values, and giving them met the hold). A lock whose driver's lease
+        // lapsed is taken over below, as ever.
+        if let Some(h) = DriverLock::probe(&ctx.home, &run_id)
+            && !journal.with_leases(|store| {
+                store
+                    .leases(Some(&run_id))
+                    .is_ok_and(|leases| crate::execute::lock_lapsed(&leases, &h))
+            })
+        {
+            return Err(crate::execute::LockError::Held {
+                run_id: run_id.clone(),
+                holder: Some(h),
+            }
+            .into());
+        }
         // Before anything is recorded: a run with secret inputs cannot go on without them.
         supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
         // Fixed at `run` (it is in `run_started`): no need to read it again under the lock.
@@ -2121,7 +2138,7 @@ fn resolve_unit(
 /// The unfinished child run, down `state`'s `uses:` steps (their children first, then
 /// theirs), that has a step named `wanted` (normalized), and the step of `state` that runs
 /// the branch it is in.
-fn child_with_step(
+pub(crate) fn child_with_step(
     store: &dyn crate::store::EventStore,
     state: &crate::decide::RunState,
     wanted: &str,
@@ -3009,7 +3026,9 @@ pub fn report_step(
     let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
     // Without `--run`, a latest run that cannot take the report names the older runs that
     // wait on a step of that name, with the command for each.
-    let elsewhere = |store: &dyn EventStore, e: CommandError| -> CommandError {
+    // `own`: the run addressed has that step and can still take its report (once resumed,
+    // say): its hints come first, and another run's step of that name is named last.
+    let elsewhere = |store: &dyn EventStore, e: CommandError, own: bool| -> CommandError {
         let Some(name) = looked_up_by(report.run, &run_id) else {
             return e;
         };
@@ -3026,6 +3045,7 @@ pub fn report_step(
             name,
             unit: report.step,
             start: false,
+            own,
         };
         report_elsewhere(ctx, store, at, &argv, e)
     };
@@ -3059,6 +3079,7 @@ pub fn report_step(
             return Err(elsewhere(
                 &*store,
                 ctx.finished(&seen, "its steps cannot be reported any more"),
+                false,
             ));
         }
         if let Some(e) = read_only {
@@ -3083,13 +3104,13 @@ pub fn report_step(
             )));
         }
     }
-    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let lock = report_lock(ctx, &store, &run_id, report.step, &by)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(&mut journal);
     if journal.state.outcome().is_some() {
         let e = ctx.finished(&journal.state, "its steps cannot be reported any more");
-        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e, false)));
     }
     take_secret_inputs(&mut journal, report.inputs)?;
     let state = &journal.state;
@@ -3110,7 +3131,7 @@ pub fn report_step(
         {
             e = e.hint(format!("did you mean `{best}`?"));
         }
-        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e, false)));
     };
     let step = state.steps[index].clone();
     if state.is_open_parent(index) {
@@ -3142,12 +3163,33 @@ pub fn report_step(
             None => "no step is waiting for a report".to_string(),
         };
         // Its state refuses the report now (a report or stop got there first): a conflict.
-        let mut e = CommandError::bad_input(format!(
-            "step `{}` is {}, not waiting for a report; {now}",
-            step.name,
-            step.status.as_str()
-        ))
+        let mut e = CommandError::bad_input(
+            match already_reported(&step).filter(|_| step.status == StepStatus::Completed) {
+                Some(done) => format!("{done}; {now}"),
+                None => format!(
+                    "step `{}` is {}, not waiting for a report; {now}",
+                    step.name,
+                    step.status.as_str()
+                ),
+            },
+        )
         .because(crate::ops::Cause::Conflict);
+        // Failed and paused: a retry has it wait for its report again (a step the engine
+        // runs, run again), or it is skipped; as the run's `next` says.
+        if step.status == StepStatus::Failed
+            && matches!(state.phase, crate::decide::RunPhase::Paused { .. })
+        {
+            let retry = ctx.cmd(&["workflow", "resume", &run_id, "--retry"]);
+            e = e.hint(if state.is_external(index) {
+                format!("{retry} has the step wait for its report again; then report it")
+            } else {
+                format!("{retry} runs the step again")
+            });
+            e = e.hint(format!(
+                "{} skips it and goes on with the steps after it",
+                ctx.cmd(&["workflow", "resume", &run_id, "--skip"])
+            ));
+        }
         // Stopped with the run (as a scenario's phase is): resume has a step that waits for
         // a report wait for it again, and runs a step the engine runs again.
         if step.status == StepStatus::Stopped {
@@ -3173,7 +3215,8 @@ pub fn report_step(
             "{} shows every step",
             ctx.cmd(&["workflow", "status", &run_id])
         ));
-        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
+        // This run has the step: the fix is here; a same-named step elsewhere comes last.
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e, true)));
     }
     if let Some(child) = step.child.as_ref().filter(|_| state.is_uses(index)) {
         return Err(CommandError::bad_input(format!(
@@ -3361,6 +3404,76 @@ pub fn report_step(
             return Ok(parent.warn(warnings));
         }
         Ok(Output::new(view.to_json(), text, code).warn(warnings))
+    }
+}
+
+/// "step `S` was already reported complete by A": a step that no longer waits because a
+/// report on it was recorded (by another actor or process, perhaps at the same time as this
+/// one), or None.
+fn already_reported(step: &crate::decide::StepState) -> Option<String> {
+    let by = step.reported_by.as_ref()?;
+    let how = match step.status {
+        StepStatus::Completed => "complete",
+        StepStatus::Failed => "failed",
+        StepStatus::Skipped => "failed (and skipped)",
+        _ => return None,
+    };
+    Some(format!(
+        "step `{}` was already reported {how} by {}",
+        step.name,
+        crate::execute::scrub_known(&by.actor)
+    ))
+}
+
+/// The run's lock for a report. Another report (or a driver it started) may hold it for a
+/// moment: the report waits for it a little, reading the log meanwhile; a report recorded
+/// on the same step in that time refuses this one as already made (exit 2, its status
+/// hinted), rather than as a run held by a process to stop or abort (exit 4). Before, the
+/// loser of two identical reports at once was told to Ctrl-C, stop or abort a healthy run.
+fn report_lock(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    run_id: &str,
+    step: &str,
+    by: &Operator,
+) -> Result<DriverLock, CommandError> {
+    let wanted = normalize_name(step);
+    let waiting_before = crate::execute::load_state(store, run_id)
+        .ok()
+        .and_then(|s| {
+            s.steps
+                .iter()
+                .find(|s| normalize_name(&s.name) == wanted)
+                .map(|s| (s.status == StepStatus::Waiting, s.attempts))
+        });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let held = match DriverLock::acquire(&ctx.home, run_id, &holder(&by.actor)) {
+            Ok(lock) => return Ok(lock),
+            Err(e @ crate::execute::LockError::Held { .. }) => e,
+            Err(e) => return Err(e.into()),
+        };
+        // The step waited when this report began: a report on it recorded since is why.
+        if let Some((true, attempts)) = waiting_before
+            && let Ok(now) = crate::execute::load_state(store, run_id)
+            && let Some(s) = now.steps.iter().find(|s| normalize_name(&s.name) == wanted)
+            && s.status != StepStatus::Waiting
+            && s.attempts == attempts
+            && let Some(done) = already_reported(s)
+        {
+            return Err(CommandError::bad_input(format!(
+                "{done} while this report waited for the run; nothing was recorded"
+            ))
+            .because(crate::ops::Cause::Conflict)
+            .hint(format!(
+                "{} shows how the run stands now (its next step, if one waits)",
+                ctx.cmd(&["workflow", "status", run_id])
+            )));
+        }
+        if std::time::Instant::now() >= deadline || !matches!(waiting_before, Some((true, _))) {
+            return Err(held.into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -3647,6 +3760,12 @@ pub(crate) struct Elsewhere<'a> {
     pub name: Option<&'a str>,
     pub unit: &'a str,
     pub start: bool,
+    /// The run addressed has the unit and can still take the action (once resumed, say):
+    /// the error's own hints are the fix, and another run's unit of the same name is named
+    /// after them, with its definition's name, as what else might have been meant. Before,
+    /// a stopped run's step came after a different workflow's run's step of that name, whose
+    /// report was the first hint.
+    pub own: bool,
 }
 
 /// A report made on the latest run for want of a RUN, which that run cannot take (it
@@ -3668,6 +3787,7 @@ pub(crate) fn report_elsewhere(
         name,
         unit,
         start,
+        own,
     } = at;
     let wanted = normalize_name(unit);
     let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id, name)
@@ -3681,18 +3801,43 @@ pub(crate) fn report_elsewhere(
     if hits.is_empty() {
         return e;
     }
+    let what = if start {
+        "to be started"
+    } else {
+        "for a report"
+    };
+    if own {
+        // Not the fix: named last, with whose it is, for an agent that meant that run.
+        let hints: Vec<super::Hint> = hits
+            .iter()
+            .map(|(o, name)| {
+                let args = argv(&o.run_id, name);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                ctx.suggest(&args).then(format!(
+                    " only if you meant another run: run {} of {} `{}` (not this one) has a {} of that name waiting {what}",
+                    o.run_id,
+                    match o.kind {
+                        RunKind::Workflow => "workflow",
+                        RunKind::Scenario => "scenario",
+                    },
+                    crate::definition::shown(&o.name),
+                    match o.kind {
+                        RunKind::Workflow => "step",
+                        RunKind::Scenario => "phase",
+                    },
+                ))
+            })
+            .collect();
+        e.hints.extend(hints);
+        return e;
+    }
     let runs: Vec<String> = hits
         .iter()
         .map(|(o, _)| format!("{} ({})", o.run_id, crate::definition::shown(&o.name)))
         .collect();
     e.message.push_str(&format!(
-        "; `{}` waits {} in {} {}",
+        "; `{}` waits {what} in {} {}",
         crate::definition::shown(unit),
-        if start {
-            "to be started"
-        } else {
-            "for a report"
-        },
         if runs.len() == 1 { "run" } else { "runs" },
         runs.join(", ")
     ));

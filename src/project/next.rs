@@ -217,10 +217,46 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
             "record the abort its driver died before acting on: the run ends aborted",
         )];
     }
-    match view.kind {
+    let mut out = match view.kind {
         RunKind::Workflow => workflow_actions(view),
         RunKind::Scenario => scenario_actions(view),
+    };
+    // A step failed because its working directory is gone: every resume runs it there again
+    // and fails the same way until the directory is made again, so each says so first.
+    if let Some(dir) = missing_working_dir(view) {
+        let mkdir = crate::render::command_line(&["mkdir", "-p", dir]);
+        for s in out
+            .iter_mut()
+            .filter(|s| s.argv.iter().any(|a| a == "resume"))
+        {
+            s.why = format!(
+                "first make the run's working directory again ({mkdir}), or this fails the same way: {}",
+                s.why
+            );
+        }
     }
+    out
+}
+
+/// The directory a failed step (phase) of a paused run could not run in, gone since the
+/// run started ("working directory DIR does not exist", as the runner records it).
+fn missing_working_dir(view: &StatusView) -> Option<&str> {
+    if view.status != RunStatus::Failed {
+        return None;
+    }
+    view.steps.iter().find_map(|s| {
+        let e = s.error.as_deref()?;
+        let e = e.strip_prefix("could not start: ").unwrap_or(e);
+        let rest = e.strip_prefix("working directory ")?;
+        // `runner::missing_dir_error`'s words; the process runner's shorter ones.
+        let (dir, _) = rest
+            .split_once(" does not exist on this host (")
+            .or_else(|| {
+                rest.split_once(" does not exist")
+                    .filter(|(_, t)| t.is_empty())
+            })?;
+        Some(dir)
+    })
 }
 
 /// `workflow resume RUN ARGS` (`orchestrate resume` for a scenario), with `--input NAME=VALUE` for each secret input the run must
@@ -398,6 +434,22 @@ fn why_again(view: &StatusView) -> &'static str {
     }
 }
 
+/// What to do while another process drives the run: poll its status (the first suggestion,
+/// as a detached MCP call's answer gives it), and `stop` after it, said to be no next step.
+/// Before, `stop` alone was suggested, and an agent that followed `next[0]` stopped a run
+/// going well.
+pub const POLL_WHY: &str = "the run goes on by itself (another process drives it): poll its status until it waits, fails or ends; nothing to do meanwhile";
+
+fn driven_now(group: &str, id: &str) -> Vec<Suggestion> {
+    vec![
+        Suggestion::new(&[group, "status", id], POLL_WHY),
+        Suggestion::new(
+            &[group, "stop", id],
+            "not a next step: only to interrupt the run on purpose (it stops gracefully; resume continues it)",
+        ),
+    ]
+}
+
 /// What to do while a stop (or an abort: `abort`) asked of a live driver waits for it: see
 /// whether it has acted (`group status`), and, for a stop, abort instead (`abort_why`).
 fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Suggestion> {
@@ -469,16 +521,24 @@ pub(super) fn longer_limit(limit: u64, cut: Option<&(String, u64)>) -> (String, 
     // Never more than the session it ran in (the cut lands a little after).
     let ran_ms = cut.map_or(0, |(_, ms)| (*ms).min(limit.saturating_mul(1000)));
     let ran = ran_ms.saturating_add(500) / 1000;
-    let more = limit.saturating_mul(2).saturating_add(ran).max(1);
+    // The cut step starts over and ran all it had without ending: it needs more than that,
+    // by how much is not known; three times what it ran, plus twice the old limit for what
+    // comes after it, and 5 s of margin (a limit of 1 s that cut `sleep 3` was offered 3s,
+    // which cut it again).
+    let more = limit
+        .saturating_mul(2)
+        .saturating_add(ran.saturating_mul(3))
+        .saturating_add(5)
+        .max(1);
     let why = match cut {
         Some((step, _)) => format!(
-            "go on with a time limit of {more}s counted from now (0: none): `{}` ran {}.{}s before the limit cut it and starts over, so this is twice the old limit plus that (raise it if it needs more); timeout_seconds in cortex.config.json sets it for every run",
+            "go on with a time limit of {more}s counted from now (0: none): `{}` ran {}.{}s before the limit cut it and starts over and needs more than that, so this is three times that plus twice the old limit plus 5s (raise it if it needs more); timeout_seconds in cortex.config.json sets it for every run",
             crate::definition::shown(step),
             ran_ms / 1000,
             ran_ms % 1000 / 100,
         ),
         None => format!(
-            "go on with a time limit of {more}s from now (0: none); timeout_seconds in cortex.config.json sets it for every run"
+            "go on with a time limit of {more}s from now, twice the old limit plus 5s (0: none); timeout_seconds in cortex.config.json sets it for every run"
         ),
     };
     (format!("{more}s"), why)
@@ -739,10 +799,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
         }
         // Stopped from any terminal (its driver ends the running step and records the stop).
-        RunStatus::Running => out.push(Suggestion::new(
-            &["workflow", "stop", id],
-            "stop gracefully; resume continues it",
-        )),
+        RunStatus::Running => out.extend(driven_now("workflow", id)),
         RunStatus::Waiting if view.waiting_for.is_none() && view.only_workers => {
             out.push(worker(view));
             out.push(abort());
@@ -979,10 +1036,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                 "end the run for good instead (its driver is sent SIGTERM)",
             ));
         }
-        RunStatus::Running => out.push(Suggestion::new(
-            &["orchestrate", "stop", id],
-            "stop gracefully; resume continues it",
-        )),
+        RunStatus::Running => out.extend(driven_now("orchestrate", id)),
         RunStatus::Failed if view.timed_out.is_some() => {
             let (more, why) = longer_limit(
                 view.timed_out.unwrap_or_default(),

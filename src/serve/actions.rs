@@ -634,6 +634,28 @@ pub fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Res
         RunKind::Scenario => "phase",
     };
     let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
+    // A step of a child run (a `uses:` step's), named with the parent's run: said whose it
+    // is and where to report it, as the CLI's `step complete` says (before, only "run has no
+    // step", with no way to the child run).
+    if kind == RunKind::Workflow
+        && let Some((child, by_step)) = ops::workflow::child_with_step(&store, &state, &wanted)
+    {
+        let path = format!(
+            "/api/v1/runs/{child}/steps/{}/complete",
+            super::pages::urlencode(step)
+        );
+        return Err(Failure::not_found(
+            CommandError::bad_input(format!(
+                "run {run_id} has no step {}: it is in child run {child}, which its step `{by_step}` runs",
+                crate::definition::shown(step)
+            ))
+            .hint(format!(
+                "POST {path} (or `/fail`) reports it there, and drives this run on too; the CLI's twin is {}",
+                crate::render::command_line(&["cortex", "workflow", "step", "complete", step, "--run", &child])
+            ))
+            .hint(format!("its steps: {}", names.join(", "))),
+        ));
+    }
     Err(Failure::not_found(
         CommandError::bad_input(format!(
             "run {run_id} has no {unit} {}",

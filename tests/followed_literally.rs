@@ -1,0 +1,291 @@
+//! Suggestions an agent follows literally: the first hint or `next[0]` of each situation is
+//! the right move for the run addressed — never another workflow's run, never stopping a run
+//! going well, never a command that fails the same way.
+
+mod common;
+
+use common::Env;
+
+fn run_id(env: &Env, args: &[&str]) -> String {
+    let mut argv = vec!["--json"];
+    argv.extend_from_slice(args);
+    env.run(&argv).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `migration` waits on `Validate`; `onboarding` (the latest run) is stopped at its own
+/// `Validate`. `step complete Validate` with no run addresses onboarding: its hints resume
+/// onboarding first; migration's step is named last, as another workflow's, never first.
+#[test]
+fn a_stopped_runs_step_is_hinted_on_that_run_before_another_workflows_step_of_that_name() {
+    let env = Env::new();
+    let migration = run_id(&env, &["workflow", "run", "migration"]);
+    assert_eq!(env.run(&["workflow", "step", "complete", "Backup"]).code, 3);
+    assert_eq!(
+        env.run(&["workflow", "step", "complete", "Transform"]).code,
+        3
+    );
+    let onboarding = run_id(&env, &["workflow", "run", "onboarding"]);
+    assert_eq!(env.run(&["workflow", "step", "complete", "Setup"]).code, 3);
+    assert_eq!(
+        env.run(&["workflow", "step", "complete", "Configure"]).code,
+        3
+    );
+    env.run(&["workflow", "stop", "onboarding"]);
+    let out = env.run(&["--json", "workflow", "step", "complete", "Validate"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let hints: Vec<String> = doc["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        hints[0].contains(&format!("workflow resume {onboarding}")),
+        "the first hint resumes the run addressed: {hints:?}"
+    );
+    let last = hints.last().unwrap();
+    assert!(
+        last.contains(&migration) && last.contains("`migration`") && last.contains("not this one"),
+        "another workflow's step of that name comes last, labelled: {hints:?}"
+    );
+    assert!(
+        !hints[..hints.len() - 1]
+            .iter()
+            .any(|h| h.contains(&migration)),
+        "no other hint names the other run: {hints:?}"
+    );
+    assert!(
+        !doc["error"].as_str().unwrap().contains(&migration),
+        "the error is about the run addressed: {doc}"
+    );
+}
+
+/// A run another process drives: `next[0]` polls its status; `stop` comes after, said to be
+/// no next step. Before, `stop` alone was suggested.
+#[test]
+fn a_run_driven_by_another_process_suggests_polling_its_status_before_stop() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: S1\n    run: sleep 5\n  - name: S2\n    prompt: after\n",
+    );
+    let mut driver = env.spawn(&["workflow", "run", "slow"]);
+    common::wait_until("the run is running", || {
+        let out = env.run(&["--json", "workflow", "status", "slow"]);
+        serde_json::from_str::<serde_json::Value>(&out.stdout)
+            .is_ok_and(|d| d["steps"][0]["status"] == "running")
+    });
+    let doc = env.status(Some("slow"));
+    assert_eq!(doc["status"], "running", "{doc}");
+    let next = doc["next"].as_array().unwrap();
+    assert_eq!(next[0]["argv"][2], "status", "poll first: {next:?}");
+    let stop = next
+        .iter()
+        .find(|s| s["argv"][2] == "stop")
+        .expect("stop is still offered");
+    assert!(
+        stop["why"].as_str().unwrap().contains("not a next step"),
+        "{stop}"
+    );
+    env.run(&["workflow", "stop", "slow"]);
+    let _ = driver.wait();
+}
+
+/// Two identical reports at once: the one that loses is told the step was already reported
+/// by the other actor (exit 2, with `status`), never to stop or abort a healthy run (exit 4).
+#[test]
+fn a_second_identical_report_says_it_was_already_reported_not_that_the_run_is_held() {
+    for _ in 0..3 {
+        let env = Env::new();
+        let run = run_id(&env, &["workflow", "run", "feature-development"]);
+        let report = |actor: &str| {
+            env.command(&[
+                "--json", "workflow", "step", "complete", "Plan", "--run", &run, "--actor", actor,
+            ])
+            .output()
+            .unwrap()
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| report("A"));
+            let b = s.spawn(|| report("B"));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let codes = [a.status.code().unwrap(), b.status.code().unwrap()];
+        assert!(codes.contains(&3), "one report records: {codes:?}");
+        let loser = if codes[0] == 3 { &b } else { &a };
+        let winner = if codes[0] == 3 { "A" } else { "B" };
+        let text = String::from_utf8_lossy(&loser.stdout);
+        assert_eq!(loser.status.code(), Some(2), "{text}");
+        assert!(
+            text.contains(&format!(
+                "step `Plan` was already reported complete by {winner}"
+            )),
+            "{text}"
+        );
+        assert!(
+            !text.contains("abort") && !text.contains("Ctrl-C") && !text.contains(" stop "),
+            "nothing tells to stop the run: {text}"
+        );
+        assert!(text.contains("workflow status"), "{text}");
+    }
+}
+
+/// `step complete` on a step reported failed: hinted `resume --retry` (then report) and
+/// `--skip`, as `next` says — not only `status`.
+#[test]
+fn a_report_on_a_failed_step_hints_retry_and_skip() {
+    let env = Env::new();
+    env.workflow("f", "name: f\nsteps:\n  - name: B\n    prompt: do b\n");
+    let run = run_id(&env, &["workflow", "run", "f"]);
+    assert_eq!(env.run(&["workflow", "step", "fail", "B"]).code, 1);
+    let out = env.run(&["--json", "workflow", "step", "complete", "B"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let hints = out.json()["hints"].clone();
+    assert!(
+        hints[0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("workflow resume {run} --retry")),
+        "{hints}"
+    );
+    assert!(
+        hints[1]
+            .as_str()
+            .unwrap()
+            .contains(&format!("workflow resume {run} --skip")),
+        "{hints}"
+    );
+}
+
+/// The run's directory removed: the step fails "working directory … does not exist", and
+/// each resume suggested says to make it again first (as is, it fails the same way).
+#[test]
+fn a_missing_working_directory_is_said_in_the_resume_suggestion() {
+    let env = Env::new();
+    env.workflow(
+        "wd",
+        "name: wd\nsteps:\n  - name: P\n    prompt: p\n  - name: W\n    run: pwd\n",
+    );
+    let dir = env.project().join("Z");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = env
+        .command(&["workflow", "run", "wd"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let out = env.run(&["--json", "workflow", "step", "complete", "P"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let next = out.json()["next"].clone();
+    let why = next[0]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("first make the run's working directory again")
+            && why.contains(&dir.display().to_string()),
+        "{next}"
+    );
+    // Followed, it works.
+    std::fs::create_dir_all(&dir).unwrap();
+    let argv: Vec<&str> = next[0]["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(env.run(&argv).code, 0);
+}
+
+/// A resume of a run a live driver holds is refused as held (exit 4), before it asks for the
+/// values of the run's secret inputs (exit 2), which would meet the hold once given.
+#[test]
+fn a_resume_of_a_held_run_with_secret_inputs_is_refused_as_held() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: S1\n    run: sleep 5\n  - name: S2\n    prompt: after\n",
+    );
+    let mut driver = env.spawn(&["workflow", "run", "sec", "--input", "api_token=x"]);
+    common::wait_until("the run is running", || {
+        let out = env.run(&["--json", "workflow", "status", "sec"]);
+        serde_json::from_str::<serde_json::Value>(&out.stdout)
+            .is_ok_and(|d| d["steps"][0]["status"] == "running")
+    });
+    let out = env.run(&["workflow", "resume", "sec"]);
+    assert_eq!(out.code, 4, "{}", out.text());
+    assert!(out.text().contains("is held by"), "{}", out.text());
+    env.run(&["workflow", "stop", "sec"]);
+    let _ = driver.wait();
+}
+
+/// A run its time limit cut (1 s, `sleep 3`): the `--timeout` suggested lets the cut step
+/// and the rest finish. Before, 3s was offered, which cut `sleep 3` again.
+#[test]
+fn a_limit_suggested_after_a_time_limit_cut_lets_the_cut_step_finish() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"timeout_seconds":1}}"#);
+    env.workflow(
+        "t",
+        "name: t\nsteps:\n  - name: S1\n    run: sleep 3\n  - name: S2\n    run: echo done\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "t"]);
+    let doc = out.json();
+    let next = doc["next"].as_array().unwrap();
+    assert!(
+        next[0]["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--timeout"),
+        "{next:?}"
+    );
+    let argv: Vec<&str> = next[0]["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let out = env.run(&argv);
+    assert_eq!(
+        out.code,
+        0,
+        "the suggested limit lets it finish: {}",
+        out.text()
+    );
+}
+
+/// A phase reported while another process drives the scenario: the warning names that
+/// driver as the exit-4 error names a holder (its process and host, not only `user@host`),
+/// and `next[0]` polls the status rather than stopping the run.
+#[test]
+fn a_report_beside_a_driver_names_it_as_the_held_error_does_and_suggests_polling() {
+    let env = Env::new();
+    env.scenario(
+        "two",
+        "name: two\ndescription: t\nphases:\n  - {name: ask, parallel: true}\n  - {name: slow, parallel: true, run: 'while [ ! -f go ]; do sleep 0.05; done'}\n  - {name: after, run: 'echo after'}\n",
+    );
+    let mut driver = env.spawn(&["orchestrate", "run", "two"]);
+    common::wait_until("ask waits and slow runs", || {
+        let out = env.run(&["--json", "orchestrate", "status", "two"]);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let phase = |name: &str| {
+            doc["phases"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+                .map(|p| p["status"].clone())
+        };
+        phase("ask") == Some("waiting".into()) && phase("slow") == Some("running".into())
+    });
+    let done = env.run(&["--json", "orchestrate", "complete", "two", "ask"]);
+    std::fs::write(env.file("go"), "").unwrap();
+    let pid = driver.id();
+    driver.wait().unwrap();
+    assert_eq!(done.code, 0, "{}", done.text());
+    assert!(
+        done.stderr
+            .contains(&format!("its driver, process {pid} on ")),
+        "{}",
+        done.stderr
+    );
+    let next = done.json()["next"].clone();
+    assert_eq!(next[0]["argv"][2], "status", "{next}");
+}
