@@ -2274,3 +2274,58 @@ fn an_empty_foreach_records_the_empty_list_for_the_outputs_read_of_it() {
     assert_eq!(out.code, 0, "{}", out.text());
     assert!(env.file("phase-ran").exists(), "{}", out.stdout);
 }
+
+/// The signal dispositions a step starts with: every signal at its default (cortex's own
+/// handlers and Rust's ignored SIGPIPE reset), but one that cortex itself was started with
+/// ignored and does not handle (SIGUSR2 here; `nohup`'s SIGHUP is cortex's own stop signal,
+/// so it is caught and reset) stays ignored, as std and any shell leave it. Guards the spawn
+/// that names the signals to reset to glibc instead of letting it read each one in the child.
+#[test]
+fn a_step_starts_with_default_signals_but_keeps_an_inherited_ignore() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.workflow(
+        "sig",
+        "name: sig\nsteps:\n  - name: s\n    run: cat /proc/self/status > \"sig-$CORTEX_RUN_ID\"\n",
+    );
+    let ignored = |usr2_ignored: bool| -> u64 {
+        let mut cmd = env.command(&["--json", "workflow", "run", "sig"]);
+        if usr2_ignored {
+            // SAFETY: only sets a disposition between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    nix::sys::signal::signal(
+                        nix::sys::signal::Signal::SIGUSR2,
+                        nix::sys::signal::SigHandler::SigIgn,
+                    )
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let run = doc["run_id"].as_str().unwrap().to_string();
+        let text = std::fs::read_to_string(env.project().join(format!("sig-{run}"))).unwrap();
+        let field = |name: &str| {
+            let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        assert_eq!(field("SigBlk:"), 0, "nothing blocked: {text}");
+        assert_eq!(field("SigCgt:"), 0, "no handler survives exec: {text}");
+        field("SigIgn:")
+    };
+    let hup = 1u64 << (libc_sig(nix::sys::signal::Signal::SIGHUP) - 1);
+    let usr2 = 1u64 << (libc_sig(nix::sys::signal::Signal::SIGUSR2) - 1);
+    let pipe = 1u64 << (libc_sig(nix::sys::signal::Signal::SIGPIPE) - 1);
+    let plain = ignored(false);
+    assert_eq!(plain & (hup | pipe | usr2), 0, "at default: {plain:x}");
+    let inherited = ignored(true);
+    assert_eq!(inherited & usr2, usr2, "an inherited ignore is kept: {inherited:x}");
+    assert_eq!(inherited & (hup | pipe), 0, "SIGHUP, SIGPIPE at default: {inherited:x}");
+}
+
+fn libc_sig(sig: nix::sys::signal::Signal) -> u32 {
+    sig as i32 as u32
+}

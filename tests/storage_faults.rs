@@ -1645,3 +1645,56 @@ fn a_file_size_limit_never_kills_cortex_silently() {
     assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
     assert!(env.run(&["--json", "log", "export"]).stdout.lines().count() >= events_before);
 }
+
+/// The folders an attempt writes in are checked in full once per run and then by their
+/// identity and one access test (`prepare_home`'s memo): a step that takes the write
+/// permission off its own `work/` folder makes the next step's attempt refuse to start, the
+/// run paused naming the folder, exactly as on the first attempt of a run.
+#[test]
+fn a_work_folder_made_unwritable_between_two_steps_pauses_the_run_before_the_next_one() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: a\n    run: 'chmod a-w \"$(dirname \"$CORTEX_OUTPUT\")\"'\n  - name: b\n    run: 'echo ran >> b-ran'\n",
+    );
+    let probe = env.command(&["--version"]).uid(NOBODY).gid(NOBODY).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: this test cannot run a command as another user here");
+        return;
+    }
+    chown_tree(env.dir.path(), NOBODY);
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, stdout, stderr) = as_nobody(&env, &["workflow", "run", "w"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("/work") && stderr.contains("Permission denied"),
+        "the error names the work folder: {stderr}"
+    );
+    assert!(!env.file("b-ran").exists(), "b never started");
+    let status = env.status(None);
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(types.contains(&"run_paused".to_string()), "{types:?}");
+}
+
+/// A step that removes its own `work/` folder: the next attempt finds another folder (or
+/// none) where the checked one was, checks and makes it again in full, and runs.
+#[test]
+fn a_work_folder_removed_between_two_steps_is_made_again_for_the_next_one() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: a\n    run: 'rm -rf \"$(dirname \"$CORTEX_OUTPUT\")\"'\n  - name: b\n    run: 'echo x=1 >> \"$CORTEX_OUTPUT\"'\n",
+    );
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["steps"][1]["outputs"]["x"], "1", "{status}");
+}

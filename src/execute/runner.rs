@@ -937,6 +937,63 @@ fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Ve
 /// A folder's identity (device and inode): whether it is still the folder it was.
 type FolderId = crate::file_id::FileId;
 
+/// The folders a run's attempts write in (`runs/<id>/work/`, `logs/<id>/`), as last made and
+/// checked by this process (`PreparedAttempt::prepare_home`): each part a real folder, never
+/// a link, and writable. Checked in full once per run, then, before each further attempt, by
+/// the identity of the two folders (one `statx` each: a folder removed, replaced, or put
+/// back as a link is another inode, and the full check runs again) and a one-call access
+/// test: a chain of steps made some twenty system calls a step for folders that had not
+/// changed.
+#[derive(Clone)]
+struct CheckedFolders {
+    home: PathBuf,
+    run_id: String,
+    work: PathBuf,
+    logs: PathBuf,
+    work_id: FolderId,
+    logs_id: FolderId,
+}
+
+static CHECKED: std::sync::Mutex<Option<CheckedFolders>> = std::sync::Mutex::new(None);
+
+/// The folders of `run_id` under `home` if they are still the ones checked last, writable.
+fn checked_folders(home: &Path, run_id: &str) -> Option<CheckedFolders> {
+    let memo = CHECKED.lock().ok()?.clone()?;
+    let same = memo.home == home
+        && memo.run_id == run_id
+        && memo.work_id != FolderId::default()
+        && memo.logs_id != FolderId::default()
+        && FolderId::at(&memo.work) == Some(memo.work_id)
+        && FolderId::at(&memo.logs) == Some(memo.logs_id)
+        && may_write_in(&memo.work).is_ok()
+        && may_write_in(&memo.logs).is_ok();
+    same.then_some(memo)
+}
+
+/// Whether this process may make files in `dir` (write and search permission), said as the
+/// error an attempt that cannot start shows. One `access` call when this process's real and
+/// effective ids are the same (cortex is never set-user-id: always, in practice); otherwise
+/// the effective ids' answer (`eaccess`, which reads the ids and the folder first).
+fn may_write_in(dir: &Path) -> Result<(), String> {
+    use nix::unistd::{AccessFlags, Gid, Uid, access, eaccess};
+    static SAME_IDS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let same_ids = *SAME_IDS
+        .get_or_init(|| Uid::current() == Uid::effective() && Gid::current() == Gid::effective());
+    let flags = AccessFlags::W_OK | AccessFlags::X_OK;
+    let checked = if same_ids {
+        access(dir, flags)
+    } else {
+        eaccess(dir, flags)
+    };
+    checked.map_err(|e| {
+        format!(
+            "cannot write in {}: {}",
+            dir.display(),
+            std::io::Error::from(e)
+        )
+    })
+}
+
 impl PreparedAttempt {
     /// Make the attempt's files' folders in the home and check that cortex may write in them,
     /// before anything runs; the error names the path at fault. The step creates its output
@@ -946,26 +1003,36 @@ impl PreparedAttempt {
     /// created at the attempt's first line (`process.rs`): its folder is checked writable
     /// here, so that it is not silently left unwritten.
     fn prepare_home(&self) -> Result<FolderId, String> {
-        use nix::unistd::{AccessFlags, eaccess};
-        let work =
-            super::run_folder(&self.home, &self.run_id, Some("work")).map_err(|e| e.to_string())?;
-        let logs =
-            super::materialize::logs_folder(&self.home, &self.run_id).map_err(|e| e.to_string())?;
-        for dir in [&work, &logs] {
-            eaccess(dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
-                format!(
-                    "cannot write in {}: {}",
-                    dir.display(),
-                    std::io::Error::from(e)
-                )
-            })?;
-        }
+        let checked = match checked_folders(&self.home, &self.run_id) {
+            Some(checked) => checked,
+            None => {
+                let work = super::run_folder(&self.home, &self.run_id, Some("work"))
+                    .map_err(|e| e.to_string())?;
+                let logs = super::materialize::logs_folder(&self.home, &self.run_id)
+                    .map_err(|e| e.to_string())?;
+                for dir in [&work, &logs] {
+                    may_write_in(dir)?;
+                }
+                let checked = CheckedFolders {
+                    home: self.home.clone(),
+                    run_id: self.run_id.clone(),
+                    work_id: FolderId::at(&work).unwrap_or_default(),
+                    logs_id: FolderId::at(&logs).unwrap_or_default(),
+                    work,
+                    logs,
+                };
+                if let Ok(mut memo) = CHECKED.lock() {
+                    *memo = Some(checked.clone());
+                }
+                checked
+            }
+        };
         match std::fs::remove_file(&self.output_file) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
                 "cannot remove {}, left by an earlier attempt of the same number: {e}",
                 self.output_file.display()
             )),
-            _ => Ok(FolderId::at(&work).unwrap_or_default()),
+            _ => Ok(checked.work_id),
         }
     }
 

@@ -19,6 +19,45 @@ use std::sync::OnceLock;
 
 use nix::libc;
 
+/// The signals the child gets back at their default disposition: every one but those this
+/// process was started with ignored (`nohup`'s SIGHUP: ignored by what it runs too, as std
+/// and a shell leave them), and SIGPIPE always (Rust ignores it; a program expects it). Read
+/// once per process: cortex itself sets no signal to SIG_IGN (SIGPIPE aside, before `main`),
+/// so what is ignored at the first spawn was inherited. Named to glibc's `posix_spawn` as
+/// the set to reset, each is set with one call in the child; left to it, it reads every
+/// signal's disposition first (128 system calls in the child, which the parent waits for).
+fn to_default() -> &'static libc::sigset_t {
+    struct Set(libc::sigset_t);
+    // SAFETY (Send/Sync): a plain bit set, written once before it is shared, then only read.
+    unsafe impl Send for Set {}
+    unsafe impl Sync for Set {}
+    static SET: OnceLock<Set> = OnceLock::new();
+    &SET.get_or_init(|| {
+        // SAFETY: `set` is initialised by sigemptyset before use; `sigaction` with a null new
+        // action only reads the current one into `old`.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in 1..=libc::SIGRTMAX() {
+                if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                    continue;
+                }
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                    continue;
+                }
+                if old.sa_sigaction == libc::SIG_IGN && sig != libc::SIGPIPE {
+                    continue;
+                }
+                // glibc refuses its own internal signals here; it handles them itself.
+                libc::sigaddset(&mut set, sig);
+            }
+            Set(set)
+        }
+    })
+    .0
+}
+
 /// A command started by `spawn_shell`: its id, the parent's ends of its pipes, and its exit
 /// status once waited for.
 #[derive(Debug)]
@@ -237,8 +276,7 @@ pub fn spawn_shell(
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         check(libc::posix_spawnattr_setsigmask(attr, &set))?;
-        libc::sigaddset(&mut set, libc::SIGPIPE);
-        check(libc::posix_spawnattr_setsigdefault(attr, &set))?;
+        check(libc::posix_spawnattr_setsigdefault(attr, to_default()))?;
         check(libc::posix_spawnattr_setpgroup(attr, 0))?;
         let flags = libc::POSIX_SPAWN_SETPGROUP
             | libc::POSIX_SPAWN_SETSIGDEF

@@ -920,19 +920,23 @@ fn index_appended(
     // took the child for finished, and the readers of unfinished runs skipped it.
     let outcome = sealed_by(last);
     let moved = conn
-        .prepare_cached(
-            "UPDATE runs SET head_seq = ?2, head_hash = ?3, outcome = ?4
-         WHERE run_id = ?1",
-        )
+        .prepare_cached("UPDATE runs SET head_seq = ?2, head_hash = ?3 WHERE run_id = ?1")
         .and_then(|mut s| {
             s.execute(params![
                 run_id,
                 last.seq.min(i64::MAX as u64) as i64,
                 hex_bytes(&last.hash),
-                outcome
             ])
         })
         .map_err(map_err)?;
+    // The outcome only where it changes: naming `outcome` in an UPDATE rewrites the partial
+    // index of unfinished runs (it depends on it) even when the value is the same, one page
+    // more in every commit (4 WAL frames an append instead of 3, measured).
+    if moved > 0 {
+        conn.prepare_cached("UPDATE runs SET outcome = ?2 WHERE run_id = ?1 AND outcome IS NOT ?2")
+            .and_then(|mut s| s.execute(params![run_id, outcome]))
+            .map_err(map_err)?;
+    }
     if moved == 0 {
         // The run's row is gone (the index damaged or emptied by hand): the append writes it
         // again from the run's first event, so that the run is listed and found by name once
