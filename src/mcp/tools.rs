@@ -649,13 +649,7 @@ fn resume(
         // scenario's too.
         Kind::Scenario => SCENARIOS,
     };
-    let mode = match (a.retry, a.skip, a.rollback_to, a.from) {
-        (true, ..) => ResumeMode::Retry,
-        (_, true, ..) => ResumeMode::Skip,
-        (_, _, Some(step), _) => ResumeMode::RollbackTo(step),
-        (_, _, _, Some(step)) => ResumeMode::From(step),
-        _ => ResumeMode::Continue,
-    };
+    let mode = ResumeMode::from_flags(a.retry, a.skip, a.rollback_to, a.from);
     let inputs = pairs(a.inputs, "input", &none_numeric)?;
     let args = ops::workflow::ResumeArgs {
         mode,
