@@ -269,6 +269,21 @@ pub struct StepFailArgs {
     pub message: Option<String>,
 }
 
+/// A failure is a report with no outputs (`tools::report_step`).
+impl From<StepFailArgs> for StepReportArgs {
+    fn from(a: StepFailArgs) -> Self {
+        StepReportArgs {
+            step: a.step,
+            run: a.run,
+            outputs: BTreeMap::new(),
+            no_drive: a.no_drive,
+            detach: a.detach,
+            inputs: a.inputs,
+            message: a.message,
+        }
+    }
+}
+
 /// `cortex orchestrate start|fail SCENARIO PHASE`: no outputs (a phase starting or failing has
 /// none), so the schemas of `phase_start` and `phase_fail` do not offer them.
 #[derive(Debug, Deserialize, JsonSchema)]
