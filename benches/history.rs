@@ -10,100 +10,45 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cortex::decide::Command as Cmd;
-use cortex::definition::{Config, Durability, parse_workflow, snapshot};
-use cortex::event::{Driver, Operator, RunKind, RunStarted};
+use cortex::definition::Durability;
 use cortex::execute::{FixedClock, Journal, SequentialIds};
 use cortex::store::SqliteStore;
 
+mod common;
+use common::{OLD, binary, old_run, started};
+
 const SAMPLES: usize = 21;
-
-/// The binary `cargo bench` built beside this bench (target/release/cortex).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("cortex");
-    assert!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
-    bin
-}
-
-fn started(name: &str, yaml: &str) -> RunStarted {
-    let wf = parse_workflow(&format!("{name}.yaml"), yaml).expect("bench workflow parses");
-    let (definition, definition_hash) = snapshot(&wf);
-    RunStarted {
-        kind: RunKind::Workflow,
-        name: name.into(),
-        definition,
-        definition_hash,
-        source: format!("{name}.yaml"),
-        inputs: Default::default(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: Default::default(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
-        working_dir: "/tmp".into(),
-        driver: Driver {
-            pid: 1,
-            host: "bench".into(),
-        },
-        by: Operator {
-            actor: "bench".into(),
-            message: None,
-        },
-    }
-}
 
 /// A home whose log holds `runs` runs: all but the last finished (aborted), the last waiting
 /// on the first of many prompt steps (so that every sample of a report has one to report).
 fn home_with(runs: usize, dir: &Path) -> PathBuf {
     let home = dir.join(format!("home-{runs}"));
     std::fs::create_dir_all(home.join("workflows")).unwrap();
-    let old = "name: old\nsteps:\n  - {name: a, run: 'true'}\n";
     let mut prompts = String::from("name: asks\nsteps:\n");
     for i in 0..(SAMPLES * 2) {
         prompts.push_str(&format!("  - {{name: p{i}, prompt: do {i}}}\n"));
     }
-    std::fs::write(home.join("workflows/old.yaml"), old).unwrap();
+    std::fs::write(home.join("workflows/old.yaml"), OLD).unwrap();
     std::fs::write(home.join("workflows/asks.yaml"), &prompts).unwrap();
     let mut store = SqliteStore::open(&home.join("cortex.db"), Durability::Normal).unwrap();
     let clock = FixedClock::new(1_764_547_200_000);
     let mut ids = SequentialIds::default();
-    let by = Operator {
-        actor: "bench".into(),
-        message: None,
-    };
     for i in 0..runs {
-        let last = i + 1 == runs;
         let run_id = format!("01JB{i:022}");
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap();
-        let (name, yaml) = if last {
-            ("asks", prompts.as_str())
-        } else {
-            ("old", old)
-        };
-        journal
-            .submit(Cmd::Start(Box::new(started(name, yaml))))
-            .unwrap();
-        if last {
-            journal
-                .submit(Cmd::RecordPreValidation { problems: vec![] })
-                .unwrap();
-            journal
-                .submit(Cmd::StartAttempt { step: "p0".into() })
-                .unwrap();
-        } else {
-            journal
-                .submit(Cmd::Abort {
-                    by: by.clone(),
-                    cut_off: None,
-                })
-                .unwrap();
+        if i + 1 < runs {
+            old_run(&mut journal);
+            continue;
         }
+        journal
+            .submit(Cmd::Start(Box::new(started("asks", &prompts))))
+            .unwrap();
+        journal
+            .submit(Cmd::RecordPreValidation { problems: vec![] })
+            .unwrap();
+        journal
+            .submit(Cmd::StartAttempt { step: "p0".into() })
+            .unwrap();
     }
     home
 }

@@ -11,61 +11,23 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cortex::decide::{AttemptReport, Command as Cmd};
-use cortex::definition::{Config, Durability, parse_workflow, snapshot};
-use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
+use cortex::definition::Durability;
+use cortex::event::AttemptEnd;
 use cortex::execute::{FixedClock, Journal, SequentialIds};
 use cortex::store::SqliteStore;
+
+mod common;
+use common::{binary, old_run, started};
 
 const SAMPLES: usize = 11;
 /// Steps of the long run: three events each (started, succeeded, checkpoint).
 const LONG_STEPS: usize = 3_333;
-
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("cortex");
-    assert!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
-    bin
-}
-
-fn started(name: &str, yaml: &str) -> RunStarted {
-    let wf = parse_workflow(&format!("{name}.yaml"), yaml).expect("bench workflow parses");
-    let (definition, definition_hash) = snapshot(&wf);
-    RunStarted {
-        kind: RunKind::Workflow,
-        name: name.into(),
-        definition,
-        definition_hash,
-        source: format!("{name}.yaml"),
-        inputs: Default::default(),
-        secret_inputs: Vec::new(),
-        secret_defaults: Vec::new(),
-        config: Config::default(),
-        agents: Default::default(),
-        claude: None,
-        parent: None,
-        uses: Default::default(),
-        working_dir: "/tmp".into(),
-        driver: Driver {
-            pid: 1,
-            host: "bench".into(),
-        },
-        by: Operator {
-            actor: "bench".into(),
-            message: None,
-        },
-    }
-}
 
 /// A home whose log holds `runs` short runs (aborted) and, newest, one run of about 10,000
 /// events (3,333 steps completed); returns the home and the long run's id.
 fn home_with(runs: usize, dir: &Path) -> (PathBuf, String) {
     let home = dir.join(format!("home-{runs}"));
     std::fs::create_dir_all(home.join("workflows")).unwrap();
-    let old = "name: old\nsteps:\n  - {name: a, run: 'true'}\n";
     let mut long = String::from("name: long\nsteps:\n");
     for i in 0..LONG_STEPS {
         long.push_str(&format!("  - {{name: s{i}, run: 'true'}}\n"));
@@ -74,22 +36,9 @@ fn home_with(runs: usize, dir: &Path) -> (PathBuf, String) {
     let mut store = SqliteStore::open(&home.join("cortex.db"), Durability::Normal).unwrap();
     let clock = FixedClock::new(1_764_547_200_000);
     let mut ids = SequentialIds::default();
-    let by = Operator {
-        actor: "bench".into(),
-        message: None,
-    };
     for i in 0..runs {
         let run_id = format!("01JB{i:022}");
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap();
-        journal
-            .submit(Cmd::Start(Box::new(started("old", old))))
-            .unwrap();
-        journal
-            .submit(Cmd::Abort {
-                by: by.clone(),
-                cut_off: None,
-            })
-            .unwrap();
+        old_run(&mut Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap());
     }
     let long_id = format!("01JC{:022}", 0);
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &long_id).unwrap();

@@ -499,15 +499,8 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                 });
             }
             let inputs = parse_pairs(&inputs, "input")?;
-            let mode = match (retry, skip, rollback_to, from) {
-                (true, ..) => ResumeMode::Retry,
-                (_, true, ..) => ResumeMode::Skip,
-                (_, _, Some(step), _) => ResumeMode::RollbackTo(step),
-                (_, _, _, Some(step)) => ResumeMode::From(step),
-                _ => ResumeMode::Continue,
-            };
             let args = ResumeArgs {
-                mode,
+                mode: ResumeMode::from_flags(retry, skip, rollback_to, from),
                 inputs: &inputs,
                 dry_run,
                 timeout: timeout.as_deref(),
@@ -689,13 +682,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             }
             let inputs = parse_pairs(&inputs, "input")?;
             let args = ResumeArgs {
-                mode: match (retry, skip, rollback_to, from) {
-                    (true, ..) => ResumeMode::Retry,
-                    (_, true, ..) => ResumeMode::Skip,
-                    (_, _, Some(phase), _) => ResumeMode::RollbackTo(phase),
-                    (_, _, _, Some(phase)) => ResumeMode::From(phase),
-                    _ => ResumeMode::Continue,
-                },
+                mode: ResumeMode::from_flags(retry, skip, rollback_to, from),
                 inputs: &inputs,
                 dry_run,
                 timeout: timeout.as_deref(),

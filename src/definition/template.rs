@@ -6,6 +6,8 @@
 //! code. Where no reference can expand (a quoted here-document) `validate` refuses the template.
 //! In prompts and env values (plain data) the value is substituted.
 
+use std::borrow::Cow;
+
 /// What a template refers to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reference {
@@ -96,30 +98,56 @@ pub fn scan(text: &str) -> Vec<Occurrence> {
 
 /// Text between templates as it reads: each escaped `$${{` ([`ESCAPE`]) is `${{`. Only for the
 /// text between the occurrences [`scan`] finds (where every `${{` is escaped).
-pub fn unescape(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn unescape(text: &str) -> Cow<'_, str> {
     if text.contains(ESCAPE) {
-        std::borrow::Cow::Owned(text.replace(ESCAPE, "${{"))
+        Cow::Owned(text.replace(ESCAPE, "${{"))
     } else {
-        std::borrow::Cow::Borrowed(text)
+        Cow::Borrowed(text)
     }
+}
+
+/// One piece of a text, in order: the text between templates as it reads, or a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment<'a> {
+    /// Text between templates (possibly empty), [`unescape`]d: each `$${{` is `${{`.
+    Text(Cow<'a, str>),
+    /// A template ([`scan`]), with the text it is written as (`${{ inputs.x }}`).
+    Template(Occurrence, &'a str),
+}
+
+/// `text` cut into the literal text between its templates (unescaped) and the templates
+/// ([`scan`]), in order: the one walk every renderer makes, each saying only what a template
+/// becomes.
+pub fn segments(text: &str) -> impl Iterator<Item = Segment<'_>> {
+    let occurrences = scan(text);
+    let tail = occurrences.last().map_or(0, |o| o.end);
+    let mut last = 0;
+    occurrences
+        .into_iter()
+        .flat_map(move |occ| {
+            let before = Segment::Text(unescape(&text[last..occ.start]));
+            last = occ.end;
+            let raw = &text[occ.start..occ.end];
+            [before, Segment::Template(occ, raw)]
+        })
+        .chain(std::iter::once(Segment::Text(unescape(&text[tail..]))))
 }
 
 /// Substitute values into plain text. Unknown references stay as written: a text as it is
 /// shown before it runs. What a command reads goes through [`render_value`] (an `env:` value)
 /// or [`render_shell`] (a `run:` command), and a prompt through `RunState::render_prompt_with`.
 pub fn render_text(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for occ in scan(text) {
-        out.push_str(&unescape(&text[last..occ.start]));
-        match occ.reference.as_ref().ok().and_then(resolve) {
-            Some(value) => out.push_str(&value),
-            None => out.push_str(&text[occ.start..occ.end]),
-        }
-        last = occ.end;
-    }
-    out.push_str(&unescape(&text[last..]));
-    out
+    segments(text)
+        .map(|segment| match segment {
+            Segment::Text(text) => text,
+            Segment::Template(occ, raw) => occ
+                .reference
+                .as_ref()
+                .ok()
+                .and_then(resolve)
+                .map_or(Cow::Borrowed(raw), Cow::Owned),
+        })
+        .collect()
 }
 
 /// The value a command reads for a template: the value `resolve` gives, or empty for a
@@ -141,15 +169,12 @@ fn command_value(
 /// template the run has no value for empty, exactly as in its `run:` text ([`command_value`]),
 /// never the raw `${{ ... }}`.
 pub fn render_value(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for occ in scan(text) {
-        out.push_str(&unescape(&text[last..occ.start]));
-        out.push_str(&command_value(&occ.reference, resolve));
-        last = occ.end;
-    }
-    out.push_str(&unescape(&text[last..]));
-    out
+    segments(text)
+        .map(|segment| match segment {
+            Segment::Text(text) => text,
+            Segment::Template(occ, _) => command_value(&occ.reference, resolve).into(),
+        })
+        .collect()
 }
 
 /// Rewrite a shell command so that every template becomes a reference to a variable
@@ -163,24 +188,27 @@ pub fn render_shell(
     command: &str,
     resolve: &dyn Fn(&Reference) -> Option<String>,
 ) -> (String, Vec<(String, String)>) {
-    let mut out = String::with_capacity(command.len());
+    let mut contexts = shell_contexts(command).into_iter();
     let mut env = Vec::new();
-    let mut last = 0;
-    for (occ, context) in scan(command).into_iter().zip(shell_contexts(command)) {
-        out.push_str(&unescape(&command[last..occ.start]));
-        let value = command_value(&occ.reference, resolve);
-        let var = format!("CORTEX_TPL_{}", env.len());
-        out.push_str(&match context {
-            Ok(ShellContext::Unquoted) => format!("\"${{{var}}}\""),
-            Ok(ShellContext::Single) => format!("'\"${{{var}}}\"'"),
-            Ok(ShellContext::Double | ShellContext::Heredoc | ShellContext::Comment) | Err(_) => {
-                format!("${{{var}}}")
+    let out = segments(command)
+        .map(|segment| match segment {
+            Segment::Text(text) => text,
+            Segment::Template(occ, _) => {
+                let var = format!("CORTEX_TPL_{}", env.len());
+                let written = match contexts.next() {
+                    Some(Ok(ShellContext::Unquoted)) => format!("\"${{{var}}}\""),
+                    Some(Ok(ShellContext::Single)) => format!("'\"${{{var}}}\"'"),
+                    Some(
+                        Ok(ShellContext::Double | ShellContext::Heredoc | ShellContext::Comment)
+                        | Err(_),
+                    )
+                    | None => format!("${{{var}}}"),
+                };
+                env.push((var, command_value(&occ.reference, resolve)));
+                written.into()
             }
-        });
-        env.push((var, value));
-        last = occ.end;
-    }
-    out.push_str(&unescape(&command[last..]));
+        })
+        .collect();
     (out, env)
 }
 

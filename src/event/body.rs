@@ -96,6 +96,26 @@ pub enum ResumeMode {
     From(String),
 }
 
+impl ResumeMode {
+    /// The mode `resume`'s flags ask for (`--retry`, `--skip`, `--rollback-to STEP`, `--from
+    /// STEP`; the MCP tool's `retry`, `skip`, `rollback_to`, `from`): the first of them given
+    /// (whoever takes them refuses more than one first), none of them `Continue`.
+    pub fn from_flags(
+        retry: bool,
+        skip: bool,
+        rollback_to: Option<String>,
+        from: Option<String>,
+    ) -> ResumeMode {
+        match (retry, skip, rollback_to, from) {
+            (true, ..) => ResumeMode::Retry,
+            (_, true, ..) => ResumeMode::Skip,
+            (_, _, Some(step), _) => ResumeMode::RollbackTo(step),
+            (_, _, _, Some(step)) => ResumeMode::From(step),
+            _ => ResumeMode::Continue,
+        }
+    }
+}
+
 /// How one attempt of a step ended, as observed by the executor or reported by an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "end")]

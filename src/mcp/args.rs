@@ -9,6 +9,21 @@ use serde::Deserialize;
 
 use crate::event::RunKind;
 
+/// The doc (and so the schema's description) of `detach`, one text for every tool that takes
+/// it (`#[doc = detach_doc!()]`): the same flag, read by the server before the call
+/// (`server::detached`).
+macro_rules! detach_doc {
+    () => {
+        concat!(
+            "Return at once, the start (or report) recorded, and let the server drive the run on\n",
+            "in the background until it waits, fails or ends; poll `status` to see it go on. Use it\n",
+            "for a run whose steps may take longer than your client lets a tool call last (often\n",
+            "60 s): a call cut off by that limit is cancelled, which stops the run. A detached run\n",
+            "is also stopped (recorded, resumable with `resume`) when this client disconnects.",
+        )
+    };
+}
+
 /// A value of `inputs` or `outputs`: a string, a boolean, or a JSON number. An integer is
 /// kept as its digits; any other number is kept as the float serde_json read, whose text is
 /// gone (`1.10` reads as 1.1, `2.0` as 2, `1e2` as 100): only an input declared `number` or
@@ -132,11 +147,7 @@ pub struct RunArgs {
     /// recording anything.
     #[serde(default)]
     pub dry_run: bool,
-    /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
-    /// for a run whose steps may take longer than your client lets a tool call last (often
-    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
-    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
+    #[doc = detach_doc!()]
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -207,11 +218,7 @@ pub struct StepReportArgs {
     /// Only record the report; do not drive the run on (`resume` does it later).
     #[serde(default)]
     pub no_drive: bool,
-    /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
-    /// for a run whose steps may take longer than your client lets a tool call last (often
-    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
-    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
+    #[doc = detach_doc!()]
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -243,11 +250,7 @@ pub struct StepFailArgs {
     /// Only record the report; do not drive the run on (`resume` does it later).
     #[serde(default)]
     pub no_drive: bool,
-    /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
-    /// for a run whose steps may take longer than your client lets a tool call last (often
-    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
-    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
+    #[doc = detach_doc!()]
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -266,6 +269,21 @@ pub struct StepFailArgs {
     pub message: Option<String>,
 }
 
+/// A failure is a report with no outputs (`tools::report_step`).
+impl From<StepFailArgs> for StepReportArgs {
+    fn from(a: StepFailArgs) -> Self {
+        StepReportArgs {
+            step: a.step,
+            run: a.run,
+            outputs: BTreeMap::new(),
+            no_drive: a.no_drive,
+            detach: a.detach,
+            inputs: a.inputs,
+            message: a.message,
+        }
+    }
+}
+
 /// `cortex orchestrate start|fail SCENARIO PHASE`: no outputs (a phase starting or failing has
 /// none), so the schemas of `phase_start` and `phase_fail` do not offer them.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -279,11 +297,7 @@ pub struct PhaseArgs {
     /// Only record it; do not drive the run on.
     #[serde(default)]
     pub no_drive: bool,
-    /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
-    /// for a run whose steps may take longer than your client lets a tool call last (often
-    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
-    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
+    #[doc = detach_doc!()]
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -311,11 +325,7 @@ pub struct PhaseCompleteArgs {
     /// Only record it; do not drive the run on.
     #[serde(default)]
     pub no_drive: bool,
-    /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
-    /// for a run whose steps may take longer than your client lets a tool call last (often
-    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
-    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
+    #[doc = detach_doc!()]
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
@@ -396,11 +406,7 @@ pub struct ResumeArgs {
     /// Return what resume would do without doing it.
     #[serde(default)]
     pub dry_run: bool,
-    /// Return at once, the start (or report) recorded, and let the server drive the run on
-    /// in the background until it waits, fails or ends; poll `status` to see it go on. Use it
-    /// for a run whose steps may take longer than your client lets a tool call last (often
-    /// 60 s): a call cut off by that limit is cancelled, which stops the run. A detached run
-    /// is also stopped (recorded, resumable with `resume`) when this client disconnects.
+    #[doc = detach_doc!()]
     #[serde(default)]
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]

@@ -322,8 +322,9 @@ impl Cortex {
         }
     }
 
-    /// The status document of a run a detached drive goes on with, `next` first suggesting
-    /// `status` of it to poll; with the warnings the call would carry (those the drive said
+    /// The status document of a run a detached drive goes on with (while it runs, its `next`
+    /// first suggests `status` of it to poll, as for any run another process drives:
+    /// `project::next`); with the warnings the call would carry (those the drive said
     /// until now, and what driving the run on says: `ops::driving_on_warnings`, which the
     /// drive may say only after this answer), and the exit code of a run carried on
     /// (`RunStatus::exit_code_carried_on`: 0 while it runs, 3 waiting or stopped, as the call
@@ -335,10 +336,10 @@ impl Cortex {
         said: Vec<String>,
     ) -> Result<tools::Answer, CommandError> {
         self.blocking("status", move |ctx| {
-            let (scope, group) = if scenario {
-                (crate::ops::scenario::SCENARIOS, "orchestrate")
+            let scope = if scenario {
+                crate::ops::scenario::SCENARIOS
             } else {
-                (crate::ops::workflow::WORKFLOWS, "workflow")
+                crate::ops::workflow::WORKFLOWS
             };
             // The run it acts on is this call's own (calls run side by side).
             let ctx = &crate::ops::Ctx {
@@ -362,18 +363,6 @@ impl Cortex {
             // Said in the document and in `_meta` (`reply::document`): the run is driven on
             // in the background, and while it runs no exit code is given.
             output.json["detached"] = true.into();
-            let argv: Vec<String> = std::iter::once("cortex".to_string())
-                .chain(ctx.globals())
-                .chain([group.to_string(), "status".to_string(), run_id.clone()])
-                .collect();
-            let poll = serde_json::json!({
-                "argv": argv,
-                "why": "the server drives the run on in the background (detached): poll its status (the `status` tool) until it waits, fails or ends; the `stop` tool stops it",
-            });
-            if let Some(next) = output.json.get_mut("next").and_then(|n| n.as_array_mut()) {
-                next.retain(|s| s["argv"] != poll["argv"]);
-                next.insert(0, poll);
-            }
             Ok(tools::Answer {
                 output,
                 array_field: None,

@@ -485,37 +485,9 @@ fn operate(
         }
         "step_fail" => {
             let a: StepFailArgs = parse(tool, args)?;
-            let inputs = pairs(a.inputs, "input", &none_numeric)?;
-            let report = StepReport {
-                step: &a.step,
-                run: a.run.as_deref(),
-                success: false,
-                outputs: Vec::new(),
-                no_drive: a.no_drive,
-                holder_stays: true,
-                by: by(a.message)?,
-                inputs: &inputs,
-            };
-            ops::workflow::report_step(ctx, report, live)
+            report_step(ctx, a.into(), false, &by, live)
         }
-        "step_complete" => {
-            let a: StepReportArgs = parse(tool, args)?;
-            let inputs = pairs(a.inputs, "input", &none_numeric)?;
-            let report = StepReport {
-                step: &a.step,
-                run: a.run.as_deref(),
-                success: true,
-                outputs: pairs(a.outputs, "output", &none_numeric)?,
-                no_drive: a.no_drive,
-                // This server goes on, and keeps a secret output reported here for its later
-                // calls (a `resume` drives on with it): never "held by this process only,
-                // which ends now".
-                holder_stays: true,
-                by: by(a.message)?,
-                inputs: &inputs,
-            };
-            ops::workflow::report_step(ctx, report, live)
-        }
+        "step_complete" => report_step(ctx, parse(tool, args)?, true, &by, live),
         "phase_start" => {
             let a: PhaseArgs = parse(tool, args)?;
             ops::scenario::start(ctx, &a.scenario, &a.phase, a.no_drive, by(a.message)?, live)
@@ -603,6 +575,31 @@ fn operate(
     }
 }
 
+/// `step_complete`, and `step_fail` as a report with no outputs.
+fn report_step(
+    ctx: &Ctx,
+    a: StepReportArgs,
+    success: bool,
+    by: &dyn Fn(Option<String>) -> Result<Operator, CommandError>,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let inputs = pairs(a.inputs, "input", &none_numeric)?;
+    let report = StepReport {
+        step: &a.step,
+        run: a.run.as_deref(),
+        success,
+        outputs: pairs(a.outputs, "output", &none_numeric)?,
+        no_drive: a.no_drive,
+        // This server goes on, and keeps a secret output reported here for its later
+        // calls (a `resume` drives on with it): never "held by this process only,
+        // which ends now".
+        holder_stays: true,
+        by: by(a.message)?,
+        inputs: &inputs,
+    };
+    ops::workflow::report_step(ctx, report, live)
+}
+
 /// `run`'s inputs as pairs: a JSON number that is not an integer is taken for an input the
 /// definition declares a number or an integer, as before, and refused for any other (`pairs`).
 /// When the definition does not load, or does not declare the input, the run says so.
@@ -649,13 +646,7 @@ fn resume(
         // scenario's too.
         Kind::Scenario => SCENARIOS,
     };
-    let mode = match (a.retry, a.skip, a.rollback_to, a.from) {
-        (true, ..) => ResumeMode::Retry,
-        (_, true, ..) => ResumeMode::Skip,
-        (_, _, Some(step), _) => ResumeMode::RollbackTo(step),
-        (_, _, _, Some(step)) => ResumeMode::From(step),
-        _ => ResumeMode::Continue,
-    };
+    let mode = ResumeMode::from_flags(a.retry, a.skip, a.rollback_to, a.from);
     let inputs = pairs(a.inputs, "input", &none_numeric)?;
     let args = ops::workflow::ResumeArgs {
         mode,

@@ -34,6 +34,46 @@ impl RunHow {
     }
 }
 
+/// Record run `started` and drive it here, or submit it to a worker (`RunHow::Submit`):
+/// `workflow run` and `orchestrate run` alike. A new run id and its driver lock, the claim
+/// (not for a submit), then the start and `then` (a scenario's manual phases asked to start
+/// at once): staged in one commit with `run_submitted` when submitted (`submit_run`: a worker
+/// never reads the run started but not yet submitted, and takes it for one whose driver is
+/// gone), else recorded and driven.
+pub fn start_run(
+    ctx: &Ctx,
+    durability: crate::definition::Durability,
+    started: RunStarted,
+    then: Vec<Command>,
+    by: Operator,
+    how: RunHow,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let mut store = ctx.store(durability)?;
+    let clock = crate::execute::SystemClock;
+    let mut ids = crate::execute::UlidIds::default();
+    let run_id = crate::execute::IdGen::next_id(&mut ids);
+    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    // The run this command acts on: an error's hint names it (`Ctx::localize`).
+    ctx.acted_on.set(&run_id, Some(started.kind));
+    if how != RunHow::Submit {
+        claim_before_start(ctx, &mut *store, &run_id, &by)?;
+    }
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    let commands = std::iter::once(Command::Start(Box::new(started))).chain(then);
+    if how == RunHow::Submit {
+        for command in commands {
+            journal.stage(command)?;
+        }
+        return submit_run(ctx, journal, by, lock);
+    }
+    for command in commands {
+        journal.submit(command)?;
+    }
+    live.observer.begin(&journal.state, false);
+    drive_from(ctx, journal, by, lock, live, None, false)
+}
+
 /// Leave a run just recorded for workers (`run --submit`): recorded as submitted, its
 /// document and exit 0 (the run id alone on stdout for people, so that `$(cortex ... run
 /// --submit)` is the id).

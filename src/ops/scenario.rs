@@ -15,7 +15,7 @@ use crate::definition::{
 };
 use crate::event::{Operator, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
-use crate::execute::{DriverLock, Journal, SystemClock, UlidIds};
+use crate::execute::{Journal, SystemClock, UlidIds};
 use crate::plan::parallel_opportunities;
 use crate::project::RunStatus;
 use crate::render::render_scenario_status;
@@ -99,11 +99,7 @@ pub fn run(
     if how == super::RunHow::DryRun {
         return Ok(dry_run_output(ctx, &scenario, starts, &agents, &inputs));
     }
-    let mut store = ctx.store(config.durability)?;
-    let clock = SystemClock;
-    let mut ids = UlidIds::default();
-    let run_id = crate::execute::IdGen::next_id(&mut ids);
-    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let durability = config.durability;
     let (definition, definition_hash) = snapshot(&scenario);
     let started = RunStarted {
         kind: RunKind::Scenario,
@@ -124,34 +120,14 @@ pub fn run(
         driver: driver(),
         by: by.clone(),
     };
-    // The run this command acts on: an error's hint names it (`Ctx::localize`).
-    ctx.acted_on
-        .set(&run_id, Some(crate::event::RunKind::Scenario));
-    if how != super::RunHow::Submit {
-        super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
-    }
-    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    if how == super::RunHow::Submit {
-        // One commit with `run_submitted` (`submit_run`): a worker never reads the run
-        // started but not yet submitted, and takes it for one whose driver is gone.
-        journal.stage(Command::Start(Box::new(started)))?;
-        for phase in starts {
-            journal.stage(Command::RequestStart {
-                phase: phase.clone(),
-                by: by.clone(),
-            })?;
-        }
-        return super::drive::submit_run(ctx, journal, by, lock);
-    }
-    journal.submit(Command::Start(Box::new(started)))?;
-    for phase in starts {
-        journal.submit(Command::RequestStart {
+    let then = starts
+        .iter()
+        .map(|phase| Command::RequestStart {
             phase: phase.clone(),
             by: by.clone(),
-        })?;
-    }
-    live.observer.begin(&journal.state, false);
-    super::drive::drive_from(ctx, journal, by, lock, live, None, false)
+        })
+        .collect();
+    super::drive::start_run(ctx, durability, started, then, by, how, live)
 }
 
 /// What a run of `scenario` would do first: the phases that start at once (with who does

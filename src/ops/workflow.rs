@@ -637,11 +637,6 @@ pub fn run(
             exit::OK,
         ));
     }
-    let mut store = ctx.store(loaded.config.durability)?;
-    let clock = SystemClock;
-    let mut ids = UlidIds::default();
-    let run_id = crate::execute::IdGen::next_id(&mut ids);
-    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let (definition, definition_hash) = snapshot(&loaded.workflow);
     let started = RunStarted {
         kind: RunKind::Workflow,
@@ -662,22 +657,8 @@ pub fn run(
         driver: driver(),
         by: by.clone(),
     };
-    // The run this command acts on: an error's hint names it (`Ctx::localize`).
-    ctx.acted_on
-        .set(&run_id, Some(crate::event::RunKind::Workflow));
-    if how != super::RunHow::Submit {
-        super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
-    }
-    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    if how == super::RunHow::Submit {
-        // One commit with `run_submitted` (`submit_run`): a worker never reads the run
-        // started but not yet submitted, and takes it for one whose driver is gone.
-        journal.stage(Command::Start(Box::new(started)))?;
-        return super::drive::submit_run(ctx, journal, by, lock);
-    }
-    journal.submit(Command::Start(Box::new(started)))?;
-    live.observer.begin(&journal.state, false);
-    super::drive::drive_from(ctx, journal, by, lock, live, None, false)
+    let durability = loaded.config.durability;
+    super::drive::start_run(ctx, durability, started, Vec::new(), by, how, live)
 }
 
 /// `by` scrubbed of the values of `workflow`'s secret inputs among `inputs` (given with

@@ -119,7 +119,7 @@ pub fn shown_command(
     command: &str,
     resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
 ) -> String {
-    use crate::definition::template::{ShellContext, scan, shell_contexts, unescape};
+    use crate::definition::template::{Segment, ShellContext, segments, shell_contexts};
     let escaped = |value: &str, special: &[char]| {
         let mut out = String::with_capacity(value.len());
         for c in value.chars() {
@@ -130,33 +130,31 @@ pub fn shown_command(
         }
         out
     };
-    let mut out = String::with_capacity(command.len());
-    let mut last = 0;
-    for (occ, context) in scan(command).into_iter().zip(shell_contexts(command)) {
-        out.push_str(&unescape(&command[last..occ.start]));
-        let value = occ.reference.as_ref().ok().and_then(resolve);
-        match (value, context) {
-            (None, _) | (_, Err(_)) => out.push_str(&command[occ.start..occ.end]),
-            (Some(v), _) if v == crate::event::REDACTED => out.push_str(&v),
-            (Some(v), Ok(ShellContext::Unquoted | ShellContext::Comment)) => {
-                out.push_str(&shell_quote(&v));
+    let mut contexts = shell_contexts(command).into_iter();
+    segments(command)
+        .map(|segment| match segment {
+            Segment::Text(text) => text,
+            Segment::Template(occ, raw) => {
+                let value = occ.reference.as_ref().ok().and_then(resolve);
+                match (value, contexts.next()) {
+                    (None, _) | (_, Some(Err(_)) | None) => raw.into(),
+                    (Some(v), _) if v == crate::event::REDACTED => v.into(),
+                    (Some(v), Some(Ok(ShellContext::Unquoted | ShellContext::Comment))) => {
+                        shell_quote(&v).into_owned().into()
+                    }
+                    (Some(v), Some(Ok(ShellContext::Single))) => {
+                        format!("'{}'", shell_quote(&v)).into()
+                    }
+                    (Some(v), Some(Ok(ShellContext::Double))) => {
+                        escaped(&v, &['$', '`', '"', '\\']).into()
+                    }
+                    (Some(v), Some(Ok(ShellContext::Heredoc))) => {
+                        escaped(&v, &['$', '`', '\\']).into()
+                    }
+                }
             }
-            (Some(v), Ok(ShellContext::Single)) => {
-                out.push('\'');
-                out.push_str(&shell_quote(&v));
-                out.push('\'');
-            }
-            (Some(v), Ok(ShellContext::Double)) => {
-                out.push_str(&escaped(&v, &['$', '`', '"', '\\']));
-            }
-            (Some(v), Ok(ShellContext::Heredoc)) => {
-                out.push_str(&escaped(&v, &['$', '`', '\\']));
-            }
-        }
-        last = occ.end;
-    }
-    out.push_str(&unescape(&command[last..]));
-    out
+        })
+        .collect()
 }
 
 #[cfg(test)]

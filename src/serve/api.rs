@@ -645,6 +645,16 @@ fn input_text(name: &str, value: &serde_json::Value) -> Result<String, Failure> 
     }
 }
 
+/// The inputs of a request body as `--input NAME=VALUE` gives them ([`input_text`]).
+fn input_texts(
+    inputs: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(String, String)>, Failure> {
+    inputs
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), input_text(k, v)?)))
+        .collect()
+}
+
 async fn step_action(
     shared: Arc<Shared>,
     id: String,
@@ -716,13 +726,7 @@ pub async fn stop(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    reply_done(
-        blocking(&shared, move |shared| {
-            let m: Message = body(&bytes)?;
-            actions::stop(shared, &id, m.message.as_deref())
-        })
-        .await,
-    )
+    run_action(shared, id, bytes, actions::stop).await
 }
 
 /// `POST /runs/{id}/abort` (`workflow abort` / `orchestrate abort`).
@@ -731,10 +735,20 @@ pub async fn abort(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Response {
+    run_action(shared, id, bytes, actions::abort).await
+}
+
+/// An action on a run whose body is a message alone (`Message`): `stop`, `abort`.
+async fn run_action(
+    shared: Arc<Shared>,
+    id: String,
+    bytes: Bytes,
+    action: fn(&Shared, &str, Option<&str>) -> Result<Done, Failure>,
+) -> Response {
     reply_done(
         blocking(&shared, move |shared| {
             let m: Message = body(&bytes)?;
-            actions::abort(shared, &id, m.message.as_deref())
+            action(shared, &id, m.message.as_deref())
         })
         .await,
     )
@@ -751,11 +765,7 @@ pub async fn resume(
             let r: Resume = body(&bytes)?;
             find(shared, &id)?;
             let mode = actions::resume_mode(r.mode.as_deref(), r.step.as_deref())?;
-            let inputs = r
-                .inputs
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), input_text(k, v)?)))
-                .collect::<Result<Vec<_>, Failure>>()?;
+            let inputs = input_texts(&r.inputs)?;
             actions::resume(shared, &id, mode, &inputs, r.message.as_deref())
         })
         .await,
@@ -771,11 +781,7 @@ pub async fn run_workflow(
     reply_done(
         blocking(&shared, move |shared| {
             let r: RunWorkflow = body(&bytes)?;
-            let inputs = r
-                .inputs
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), input_text(k, v)?)))
-                .collect::<Result<Vec<_>, Failure>>()?;
+            let inputs = input_texts(&r.inputs)?;
             actions::run_workflow(shared, &name, &inputs, r.message.as_deref())
         })
         .await,
@@ -792,11 +798,7 @@ pub async fn run_scenario(
     reply_done(
         blocking(&shared, move |shared| {
             let r: RunScenario = body(&bytes)?;
-            let inputs = r
-                .inputs
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), input_text(k, v)?)))
-                .collect::<Result<Vec<_>, Failure>>()?;
+            let inputs = input_texts(&r.inputs)?;
             actions::run_scenario(shared, &name, &r.start, &inputs, r.message.as_deref())
         })
         .await,
