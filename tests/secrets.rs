@@ -2706,3 +2706,85 @@ fn a_scenario_reading_a_secret_output_across_a_report_is_warned_and_offered_no_r
     assert!(next.contains("--skip"), "{next}");
     assert!(next.contains("\"run\""), "a new run is offered: {next}");
 }
+
+/// A secret input given again (`resume`, `resume --dry-run`, a step's report) with another
+/// value than the run started with is refused, saying which input and how to go on; checked
+/// against the keyed check values kept in the home's run folder, never the log, which holds
+/// nothing the value could be guessed from. Without them (a run started from another home)
+/// the value is taken with a warning that it could not be checked. Before, a wrong value was
+/// taken silently and the rest of the run used it.
+#[test]
+fn a_secret_input_given_again_must_be_the_value_the_run_started_with() {
+    let env = Env::new();
+    env.workflow(
+        "sec2",
+        "name: sec2\ninputs:\n  the_secret: {type: string, required: true}\nsteps:\n  - name: Ask\n    prompt: go on?\n  - name: two\n    run: echo \"len=${#S}\"\n    env: {S: \"${{ inputs.the_secret }}\"}\n",
+    );
+    let right = "RightSecret123456";
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "sec2",
+        "--input",
+        &format!("the_secret={right}"),
+    ]);
+    assert!(out.stdout.contains("⏳ Step 1/2: Ask"), "{}", out.text());
+    for args in [
+        &["workflow", "resume", "sec2", "--input", "the_secret=WRONG"][..],
+        &[
+            "workflow",
+            "resume",
+            "sec2",
+            "--dry-run",
+            "--input",
+            "the_secret=WRONG",
+        ],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+        assert!(
+            out.stderr.contains("secret input `the_secret`")
+                && out
+                    .stderr
+                    .contains("differs from the value the run started with")
+                && out.stderr.contains("workflow abort"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    // A report, given the value in the environment, is checked the same way.
+    let out = env.run_with(
+        &["workflow", "step", "complete", "Ask"],
+        &[("CORTEX_INPUT_THE_SECRET", "WRONG")],
+    );
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stderr.contains("secret input `the_secret`"),
+        "{}",
+        out.stderr
+    );
+    // The log holds nothing of the value: no hash, no check value.
+    let run_dir = std::fs::read_dir(env.home().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let check = std::fs::read_to_string(run_dir.join("secret-inputs.check")).unwrap();
+    let check_value = check.split_whitespace().nth(1).unwrap();
+    assert!(env.log_holding(check_value).is_empty());
+    assert_nowhere(&env, right);
+    // Without the check values (a run started from another home): taken, with a warning.
+    std::fs::remove_file(run_dir.join("secret-inputs.check")).unwrap();
+    let out = env.run_with(
+        &["workflow", "step", "complete", "Ask"],
+        &[("CORTEX_INPUT_THE_SECRET", "WRONG!")],
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("could not be checked"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.text().contains("len=6"), "{}", out.text());
+}

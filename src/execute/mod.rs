@@ -25,6 +25,7 @@ mod process;
 mod procinfo;
 mod runner;
 mod scheduler;
+mod secret_check;
 mod secrets;
 mod session;
 mod spawn;
@@ -78,6 +79,7 @@ pub use runner::{
     AttemptOutcome, LineSink, Runner, attempt_log_name, end_notify_orphans_of, end_orphans_of,
     notify_cut_short_of, orphans_alive_of, unit_key,
 };
+pub use secret_check::{Check as SecretCheck, check_secret_inputs, record_secret_inputs};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,
     add_everything_held, held_secret_output, hold_secret_inputs, hold_secret_output,

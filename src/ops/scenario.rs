@@ -135,6 +135,7 @@ pub fn run(
         // One commit with `run_submitted` (`submit_run`): a worker never reads the run
         // started but not yet submitted, and takes it for one whose driver is gone.
         journal.stage(Command::Start(Box::new(started)))?;
+        super::workflow::keep_secret_checks(ctx, &journal);
         for phase in starts {
             journal.stage(Command::RequestStart {
                 phase: phase.clone(),
@@ -144,6 +145,7 @@ pub fn run(
         return super::drive::submit_run(ctx, journal, by, lock);
     }
     journal.submit(Command::Start(Box::new(started)))?;
+    super::workflow::keep_secret_checks(ctx, &journal);
     for phase in starts {
         journal.submit(Command::RequestStart {
             phase: phase.clone(),
@@ -333,7 +335,9 @@ fn act(
     if let Some(e) = read_only {
         return Err(e);
     }
-    super::workflow::take_secret_inputs(&mut journal, inputs)?;
+    if let Some(w) = super::workflow::take_secret_inputs(ctx, &mut journal, inputs)? {
+        live.observer.warn(&w);
+    }
     // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
     let held = match journal.state.phase {
         crate::decide::RunPhase::Stopped => Some("stopped"),
