@@ -3357,10 +3357,15 @@ pub fn report_step(
                 }
             })
             .collect();
+        // Every command cortex runs, a check included, is given all the run's inputs as
+        // `CORTEX_INPUT_<NAME>` (`Runner::step_context`): which ones a check reads cannot be
+        // known from its text (a script it calls may read one), so a check is never run with
+        // a secret input missing or `***` (DESIGN.md §7, "Checks and secret inputs").
         let secret = format!(
-            "the checks of step `{}` need the secret inputs {} of run {run_id}: the log keeps only `***`",
+            "the checks of step `{}` need the secret inputs {} of run {run_id}: every command cortex runs, checks included, gets the run's inputs in its environment ({}), and the log keeps only `***` of a secret one, so its value must be given again, even for a check that does not read it",
             step.name,
-            missing.join(", ")
+            missing.join(", "),
+            vars.join(", ")
         );
         let e = if lacking.is_empty() {
             CommandError::bad_input(secret)
@@ -3368,8 +3373,15 @@ pub fn report_step(
             let problems: Vec<String> = std::iter::once(secret).chain(lacking).collect();
             CommandError::report_refused(&step.name, &problems)
         };
+        let assigned: Vec<String> = vars.iter().map(|v| format!("{v}=VALUE")).collect();
+        let again = ctx.cmd(&["workflow", "step", "complete", &step.name, "--run", &run_id]);
         return Err(e
-        .hint(format!("set {} in the environment", vars.join(", ")))
+        .hint(format!(
+            "set {} in the environment, each to the value the run started with: `{} {}`",
+            vars.join(", "),
+            assigned.join(" "),
+            again.trim_matches('`')
+        ))
         .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
     }
     let problems = if success {
