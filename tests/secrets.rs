@@ -2788,3 +2788,57 @@ fn a_secret_input_given_again_must_be_the_value_the_run_started_with() {
     );
     assert!(out.text().contains("len=6"), "{}", out.text());
 }
+
+/// A `foreach:` over an output of a step given a secret input: `validate` warns, located
+/// where the `foreach:` is (the output holds the secret only at run time, so no error); the
+/// run fails there, and its recovery options do not offer `--from` or `--retry`, which would
+/// fail the same way every time — `--skip` says why. Before, validate passed and the first
+/// suggestion, `--from mk`, failed again.
+#[test]
+fn a_foreach_over_an_output_of_a_step_given_a_secret_is_warned_of_and_not_offered_again() {
+    let env = Env::new();
+    env.workflow(
+        "leak2",
+        "name: leak2\ninputs:\n  gh_token: {type: string, required: true}\nsteps:\n  - name: mk\n    run: echo \"lst=[\\\"$GT\\\", \\\"b\\\"]\" >> $CORTEX_OUTPUT\n    env: {GT: \"${{ inputs.gh_token }}\"}\n  - name: fe\n    foreach: \"${{ steps.mk.outputs.lst }}\"\n    run: echo \"${{ item }}\"\n",
+    );
+    let validated = env.run(&["--json", "workflow", "validate", "leak2"]);
+    assert_eq!(validated.code, 0, "{}", validated.text());
+    let doc: serde_json::Value = serde_json::from_str(&validated.stdout).unwrap();
+    let warning = doc["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("leak2.yaml:9:")
+            && warning.contains("which is given the secret input `gh_token`"),
+        "{doc:#}"
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "leak2",
+        "--input",
+        "gh_token=abcdef123456",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let status = env.status(None);
+    let next: Vec<String> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["argv"].to_string())
+        .collect();
+    assert!(
+        !next
+            .iter()
+            .any(|n| n.contains("--from") || n.contains("--retry")),
+        "{next:?}"
+    );
+    let skip = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["argv"].to_string().contains("--skip"))
+        .unwrap_or_else(|| panic!("{status:#}"));
+    assert!(
+        skip["why"].as_str().unwrap().contains("refused every time"),
+        "{skip:#}"
+    );
+}

@@ -1064,6 +1064,12 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                         &agents,
                         &Default::default(),
                     ));
+                    its.extend(crate::execute::foreach_from_secret_fed(
+                        &s.as_workflow(),
+                        &entry.display_path(),
+                        &entry.text,
+                        "phases",
+                    ));
                     // An agent Claude Code could never be given its body: refused by `run`
                     // (its file's located error), said here too.
                     if let Err(e) = super::agents::claude_body_too_long(ctx, &agents) {

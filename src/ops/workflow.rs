@@ -493,6 +493,12 @@ fn verdict(
         &l.workflow,
         &l.agents,
     ));
+    warnings.extend(crate::execute::foreach_from_secret_fed(
+        &l.workflow,
+        &l.entry.display_path(),
+        &l.entry.text,
+        "steps",
+    ));
     warnings.extend(crate::validate::name_mismatch(
         &l.entry,
         "workflow",
