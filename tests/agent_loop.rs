@@ -2951,3 +2951,38 @@ fn json_usage_errors_say_what_is_wrong_and_hint_the_commands_help() {
         "{doc}"
     );
 }
+
+/// A check that reads no secret input still needs them all: every command cortex runs gets
+/// the run's inputs in its environment (`CORTEX_INPUT_<NAME>`), and which a check reads cannot
+/// be known from its text (a script may read one). The refusal says so, and gives the command
+/// that reports the step with the value set; pasted with it, the report goes through.
+#[test]
+fn a_check_reading_no_secret_input_is_refused_with_why_and_the_command_that_gives_it() {
+    let env = Env::new();
+    env.workflow(
+        "sc3",
+        "name: sc3\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: Review\n    prompt: Review the change\n    validate:\n      - run: test 1 = 1\n",
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "sc3",
+        "--input",
+        "api_token=tok-abcdef998877",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let refused = env.run(&["workflow", "step", "complete", "Review"]);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    for said in [
+        "every command cortex runs, checks included, gets the run's inputs in its environment (CORTEX_INPUT_API_TOKEN)",
+        "even for a check that does not read it",
+        "`CORTEX_INPUT_API_TOKEN=VALUE cortex workflow step complete Review --run ",
+    ] {
+        assert!(refused.stderr.contains(said), "{said}:\n{}", refused.stderr);
+    }
+    let done = env.run_with(
+        &["workflow", "step", "complete", "Review"],
+        &[("CORTEX_INPUT_API_TOKEN", "tok-abcdef998877")],
+    );
+    assert_eq!(done.code, 0, "{}", done.text());
+}

@@ -2304,7 +2304,11 @@ fn a_step_starts_with_default_signals_but_keeps_an_inherited_ignore() {
             }
         }
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let run = doc["run_id"].as_str().unwrap().to_string();
         let text = std::fs::read_to_string(env.project().join(format!("sig-{run}"))).unwrap();
@@ -2322,8 +2326,16 @@ fn a_step_starts_with_default_signals_but_keeps_an_inherited_ignore() {
     let plain = ignored(false);
     assert_eq!(plain & (hup | pipe | usr2), 0, "at default: {plain:x}");
     let inherited = ignored(true);
-    assert_eq!(inherited & usr2, usr2, "an inherited ignore is kept: {inherited:x}");
-    assert_eq!(inherited & (hup | pipe), 0, "SIGHUP, SIGPIPE at default: {inherited:x}");
+    assert_eq!(
+        inherited & usr2,
+        usr2,
+        "an inherited ignore is kept: {inherited:x}"
+    );
+    assert_eq!(
+        inherited & (hup | pipe),
+        0,
+        "SIGHUP, SIGPIPE at default: {inherited:x}"
+    );
 }
 
 fn libc_sig(sig: nix::sys::signal::Signal) -> u32 {

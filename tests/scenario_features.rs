@@ -533,3 +533,35 @@ phases:
     assert!(!env.project().join("pwned").exists());
     assert!(!elsewhere.join("pwned").exists());
 }
+
+/// A failed phase pauses the scenario before an independent ready phase starts (fail-fast,
+/// DESIGN.md §4b): the failure report and `orchestrate status` (human and `--json`) name the
+/// phase that was ready and never started, and say a resume runs it; `--skip` then does.
+/// Before, it showed only `pending` with 0 attempts, as if its condition did not hold.
+#[test]
+fn a_failed_phase_names_the_ready_phases_it_kept_from_starting() {
+    let env = Env::new();
+    env.scenario(
+        "ind",
+        "name: ind\ndescription: x\nphases:\n  - name: bad\n    description: fails\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n  - name: good\n    description: independent\n    run: echo good\n  - name: later\n    description: after bad\n    condition: after:bad\n    run: echo later\n",
+    );
+    let run = env.run(&["orchestrate", "run", "ind"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let said = "Not started: `good` was ready, but a failed phase pauses the scenario before anything else starts; a resume (`--retry` or `--skip`) runs it";
+    assert!(run.stdout.contains(said), "{}", run.stdout);
+    let status = env.run(&["orchestrate", "status", "ind"]);
+    assert!(status.stdout.contains(said), "{}", status.stdout);
+    let doc: serde_json::Value =
+        serde_json::from_str(&env.run(&["--json", "orchestrate", "status", "ind"]).stdout).unwrap();
+    // `later` waits on `bad`: not ready, not named.
+    assert_eq!(
+        doc["ready_not_started"],
+        serde_json::json!(["good"]),
+        "{doc:#}"
+    );
+    let resumed = env.run(&["orchestrate", "resume", "ind", "--skip"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+    let doc: serde_json::Value =
+        serde_json::from_str(&env.run(&["--json", "orchestrate", "status", "ind"]).stdout).unwrap();
+    assert!(doc.get("ready_not_started").is_none(), "{doc:#}");
+}

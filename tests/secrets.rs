@@ -2706,3 +2706,139 @@ fn a_scenario_reading_a_secret_output_across_a_report_is_warned_and_offered_no_r
     assert!(next.contains("--skip"), "{next}");
     assert!(next.contains("\"run\""), "a new run is offered: {next}");
 }
+
+/// A secret input given again (`resume`, `resume --dry-run`, a step's report) with another
+/// value than the run started with is refused, saying which input and how to go on; checked
+/// against the keyed check values kept in the home's run folder, never the log, which holds
+/// nothing the value could be guessed from. Without them (a run started from another home)
+/// the value is taken with a warning that it could not be checked. Before, a wrong value was
+/// taken silently and the rest of the run used it.
+#[test]
+fn a_secret_input_given_again_must_be_the_value_the_run_started_with() {
+    let env = Env::new();
+    env.workflow(
+        "sec2",
+        "name: sec2\ninputs:\n  the_secret: {type: string, required: true}\nsteps:\n  - name: Ask\n    prompt: go on?\n  - name: two\n    run: echo \"len=${#S}\"\n    env: {S: \"${{ inputs.the_secret }}\"}\n",
+    );
+    let right = "RightSecret123456";
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "sec2",
+        "--input",
+        &format!("the_secret={right}"),
+    ]);
+    assert!(out.stdout.contains("⏳ Step 1/2: Ask"), "{}", out.text());
+    for args in [
+        &["workflow", "resume", "sec2", "--input", "the_secret=WRONG"][..],
+        &[
+            "workflow",
+            "resume",
+            "sec2",
+            "--dry-run",
+            "--input",
+            "the_secret=WRONG",
+        ],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+        assert!(
+            out.stderr.contains("secret input `the_secret`")
+                && out
+                    .stderr
+                    .contains("differs from the value the run started with")
+                && out.stderr.contains("workflow abort"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    // A report, given the value in the environment, is checked the same way.
+    let out = env.run_with(
+        &["workflow", "step", "complete", "Ask"],
+        &[("CORTEX_INPUT_THE_SECRET", "WRONG")],
+    );
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stderr.contains("secret input `the_secret`"),
+        "{}",
+        out.stderr
+    );
+    // The log holds nothing of the value: no hash, no check value.
+    let run_dir = std::fs::read_dir(env.home().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let check = std::fs::read_to_string(run_dir.join("secret-inputs.check")).unwrap();
+    let check_value = check.split_whitespace().nth(1).unwrap();
+    assert!(env.log_holding(check_value).is_empty());
+    assert_nowhere(&env, right);
+    // Without the check values (a run started from another home): taken, with a warning.
+    std::fs::remove_file(run_dir.join("secret-inputs.check")).unwrap();
+    let out = env.run_with(
+        &["workflow", "step", "complete", "Ask"],
+        &[("CORTEX_INPUT_THE_SECRET", "WRONG!")],
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("could not be checked"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.text().contains("len=6"), "{}", out.text());
+}
+
+/// A `foreach:` over an output of a step given a secret input: `validate` warns, located
+/// where the `foreach:` is (the output holds the secret only at run time, so no error); the
+/// run fails there, and its recovery options do not offer `--from` or `--retry`, which would
+/// fail the same way every time — `--skip` says why. Before, validate passed and the first
+/// suggestion, `--from mk`, failed again.
+#[test]
+fn a_foreach_over_an_output_of_a_step_given_a_secret_is_warned_of_and_not_offered_again() {
+    let env = Env::new();
+    env.workflow(
+        "leak2",
+        "name: leak2\ninputs:\n  gh_token: {type: string, required: true}\nsteps:\n  - name: mk\n    run: echo \"lst=[\\\"$GT\\\", \\\"b\\\"]\" >> $CORTEX_OUTPUT\n    env: {GT: \"${{ inputs.gh_token }}\"}\n  - name: fe\n    foreach: \"${{ steps.mk.outputs.lst }}\"\n    run: echo \"${{ item }}\"\n",
+    );
+    let validated = env.run(&["--json", "workflow", "validate", "leak2"]);
+    assert_eq!(validated.code, 0, "{}", validated.text());
+    let doc: serde_json::Value = serde_json::from_str(&validated.stdout).unwrap();
+    let warning = doc["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("leak2.yaml:9:")
+            && warning.contains("which is given the secret input `gh_token`"),
+        "{doc:#}"
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "leak2",
+        "--input",
+        "gh_token=abcdef123456",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let status = env.status(None);
+    let next: Vec<String> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["argv"].to_string())
+        .collect();
+    assert!(
+        !next
+            .iter()
+            .any(|n| n.contains("--from") || n.contains("--retry")),
+        "{next:?}"
+    );
+    let skip = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["argv"].to_string().contains("--skip"))
+        .unwrap_or_else(|| panic!("{status:#}"));
+    assert!(
+        skip["why"].as_str().unwrap().contains("refused every time"),
+        "{skip:#}"
+    );
+}

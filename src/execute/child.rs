@@ -289,6 +289,13 @@ pub(crate) fn run_child(
                 .map_err(DriveError::Internal)?;
                 started.secret_inputs.clone_from(&h.secret);
                 child.submit(Command::Start(Box::new(started)))?;
+                // The check values of its secret inputs, as a run started by a command keeps
+                // them (`ops::keep_secret_checks`): a report on the child checks against them.
+                let values = child
+                    .redactor
+                    .input_values()
+                    .filter(|(name, _)| h.secret.iter().any(|s| s == name));
+                let _ = super::record_secret_inputs(&inherited.home, &run_id, values);
                 resumed = Some(false);
             } else {
                 supply_secret_inputs(&mut child, &h);

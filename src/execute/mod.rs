@@ -25,6 +25,7 @@ mod process;
 mod procinfo;
 mod runner;
 mod scheduler;
+mod secret_check;
 mod secrets;
 mod session;
 mod spawn;
@@ -78,13 +79,14 @@ pub use runner::{
     AttemptOutcome, LineSink, Runner, attempt_log_name, end_notify_orphans_of, end_orphans_of,
     notify_cut_short_of, orphans_alive_of, unit_key,
 };
+pub use secret_check::{Check as SecretCheck, check_secret_inputs, record_secret_inputs};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,
-    add_everything_held, held_secret_output, hold_secret_inputs, hold_secret_output,
-    inert_settings_on_reported_steps, input_env_name, input_text, is_secret_env, is_secret_name,
-    is_secret_output, is_secret_output_of, may_be_secret, names_where_a_secret_is,
-    note_given_secrets, note_home, register_serve_token, scrub_bytes, scrub_known,
-    scrub_serve_token, secret_input_from_env, secret_inputs, secret_outputs,
+    add_everything_held, foreach_from_secret_fed, held_secret_output, hold_secret_inputs,
+    hold_secret_output, inert_settings_on_reported_steps, input_env_name, input_text,
+    is_secret_env, is_secret_name, is_secret_output, is_secret_output_of, may_be_secret,
+    names_where_a_secret_is, note_given_secrets, note_home, register_serve_token, scrub_bytes,
+    scrub_known, scrub_serve_token, secret_input_from_env, secret_inputs, secret_outputs,
     secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub, serve_tokens_to_scrub,
     supply_held_secret_inputs, unheld_secret_output, unheld_secret_output_in,
     unheld_secret_output_in_rollback, units_between, wait_between,

@@ -131,6 +131,78 @@ pub fn secret_inputs(workflow: &Workflow) -> BTreeSet<String> {
     secret
 }
 
+/// The `foreach:` lists that read an output of a step (or phase) given a secret input in its
+/// definition (a template `${{ inputs.NAME }}` in its `run:`, `env:`, `with:` or
+/// `working_dir`, or `CORTEX_INPUT_<NAME>` in its `run:`), each a warning located in `text`
+/// (`FILE:LINE:COLUMN`) where the `foreach:` is. Such an output holding the secret is recorded
+/// as `***` and the `foreach:` is refused every time the run reaches it (its items would be
+/// recorded in clear); whether it holds it is known only at run time, so this is a warning,
+/// where a list read from a secret input or a secret output itself is an error (`validate`).
+/// `top`: `steps` or `phases`, where the units are in the file.
+pub fn foreach_from_secret_fed(
+    workflow: &Workflow,
+    file: &str,
+    text: &str,
+    top: &str,
+) -> Vec<String> {
+    let secret = secret_inputs(workflow);
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let unit = if top == "phases" { "phase" } else { "step" };
+    // The secret input a step is given, if any.
+    let fed = |step: &Step| -> Option<String> {
+        let by_template = step
+            .run_texts()
+            .flat_map(scan)
+            .find_map(|o| match o.reference {
+                Ok(Reference::Input(n)) if secret.contains(&n) => Some(n),
+                _ => None,
+            });
+        by_template.or_else(|| {
+            let run = step.run.as_deref()?;
+            secret
+                .iter()
+                .find(|n| run.contains(&input_env_name(n)))
+                .cloned()
+        })
+    };
+    let mut out = Vec::new();
+    for (i, step) in workflow.steps.iter().enumerate() {
+        let Some(crate::definition::Foreach::Template(list)) = &step.foreach else {
+            continue;
+        };
+        for o in scan(list) {
+            let Ok(Reference::StepOutput { step: of, key }) = &o.reference else {
+                continue;
+            };
+            let of = step_of_unit(workflow, of);
+            // A secret output itself is refused by `validate` already.
+            if is_secret_output(workflow, of, key) {
+                continue;
+            }
+            let Some(input) = workflow
+                .step_index(of)
+                .and_then(|p| fed(&workflow.steps[p]))
+            else {
+                continue;
+            };
+            let path = [top.into(), i.into(), "foreach".into()];
+            let at = crate::definition::locate(text, &path)
+                .map(|l| format!("{file}:{}:{}", l.line, l.column))
+                .unwrap_or_else(|| file.to_string());
+            let of = crate::definition::shown(of);
+            out.push(format!(
+                "{at}: the `foreach:` of {unit} `{}` reads `{}`, an output of {unit} `{of}`, which is given the secret input `{input}`: if that output holds the secret it is recorded as `***`, and the `foreach:` is refused every time the run reaches it (its items are recorded in the log one by one; running `{of}` again would not help) — keep the secret out of the list `{of}` writes, and give it to each item's command through `env:`",
+                crate::definition::shown(&step.name),
+                crate::definition::shown_text(&list[o.start..o.end]),
+            ));
+            break;
+        }
+    }
+    out
+}
+
 /// The outputs of `workflow` whose values are secret, by step (or phase) and key, beside those
 /// whose keys look secret (`is_secret_output`): those that feed a secret `env:` entry of any
 /// step through a template (`GH_TOKEN: "${{ steps.login.outputs.tok }}"`), as an input is

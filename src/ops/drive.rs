@@ -60,14 +60,20 @@ pub fn start_run(
         claim_before_start(ctx, &mut *store, &run_id, &by)?;
     }
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    let commands = std::iter::once(Command::Start(Box::new(started))).chain(then);
+    let start = Command::Start(Box::new(started));
     if how == RunHow::Submit {
-        for command in commands {
+        // One commit with `run_submitted` (`submit_run`): a worker never reads the run
+        // started but not yet submitted, and takes it for one whose driver is gone.
+        journal.stage(start)?;
+        super::workflow::keep_secret_checks(ctx, &journal);
+        for command in then {
             journal.stage(command)?;
         }
         return submit_run(ctx, journal, by, lock);
     }
-    for command in commands {
+    journal.submit(start)?;
+    super::workflow::keep_secret_checks(ctx, &journal);
+    for command in then {
         journal.submit(command)?;
     }
     live.observer.begin(&journal.state, false);

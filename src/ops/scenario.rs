@@ -309,7 +309,9 @@ fn act(
     if let Some(e) = read_only {
         return Err(e);
     }
-    super::workflow::take_secret_inputs(&mut journal, inputs)?;
+    if let Some(w) = super::workflow::take_secret_inputs(ctx, &mut journal, inputs)? {
+        live.observer.warn(&w);
+    }
     // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
     let held = match journal.state.phase {
         crate::decide::RunPhase::Stopped => Some("stopped"),
@@ -1035,6 +1037,12 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                         Some(&s),
                         &agents,
                         &Default::default(),
+                    ));
+                    its.extend(crate::execute::foreach_from_secret_fed(
+                        &s.as_workflow(),
+                        &entry.display_path(),
+                        &entry.text,
+                        "phases",
                     ));
                     // An agent Claude Code could never be given its body: refused by `run`
                     // (its file's located error), said here too.

@@ -493,6 +493,12 @@ fn verdict(
         &l.workflow,
         &l.agents,
     ));
+    warnings.extend(crate::execute::foreach_from_secret_fed(
+        &l.workflow,
+        &l.entry.display_path(),
+        &l.entry.text,
+        "steps",
+    ));
     warnings.extend(crate::validate::name_mismatch(
         &l.entry,
         "workflow",
@@ -1555,7 +1561,9 @@ pub fn resume(
                 // delivered only with its value given again: without it, the delivery would be
                 // used up on an unknown input, never to be made.
                 crate::execute::inherit_secret_inputs(&mut journal);
-                take_secret_inputs(&mut journal, inputs)?;
+                if let Some(w) = take_secret_inputs(ctx, &mut journal, inputs)? {
+                    live.observer.warn(&w);
+                }
                 let read = inputs_read_by_notify(&state);
                 let needed: Vec<String> = journal
                     .redactor
@@ -1667,6 +1675,10 @@ pub fn resume(
             return Ok(Output::new(json, text, code).warn(warnings));
         }
         if dry_run {
+            // The values given are checked as the resume itself checks them (secret inputs
+            // only, of their type, the values the run started with): a dry run that passes
+            // says the resume would take them.
+            let unchecked = take_secret_inputs(ctx, &mut journal, inputs)?;
             // A `uses:` step's plan depends on its child run as its log says now.
             let links: Vec<crate::decide::ChildLink> = journal
                 .state
@@ -1764,7 +1776,8 @@ pub fn resume(
                 json!({ "run_id": run_id, "dry_run": true, "inputs": inputs, "steps": plan, "held_by": held }),
                 text,
                 code,
-            ));
+            )
+            .warn(unchecked.into_iter().collect()));
         }
         // A plain resume of a run that only waits on people (a prompt step, a phase to
         // report or start) changes nothing: it records nothing (an agent polling with
@@ -1805,7 +1818,8 @@ pub fn resume(
             }
             .into());
         }
-        // Before anything is recorded: a run with secret inputs cannot go on without them.
+        // Before anything is recorded: a run with secret inputs cannot go on without them
+        // (nor with other values than it started with). Said once, below, under the lock.
         supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
         // Fixed at `run` (it is in `run_started`): no need to read it again under the lock.
         journal
@@ -1836,7 +1850,9 @@ pub fn resume(
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
+    if let Some(w) = supply_secret_inputs(ctx, &mut journal, inputs, &mode)? {
+        live.observer.warn(&w);
+    }
     // The notifications of the session this resume ends that its driver died delivering (a
     // run paused on a failure): delivered first, under the lock, else the new session would
     // make them never due again.
@@ -2276,7 +2292,9 @@ pub fn resume_claimed(
         doc["left_alone"] = why.clone().into();
         return Ok(Output::new(doc, format!("Run {run_id}: {why}.\n"), code));
     }
-    supply_secret_inputs(ctx, &mut journal, &[], &ResumeMode::Continue)?;
+    if let Some(w) = supply_secret_inputs(ctx, &mut journal, &[], &ResumeMode::Continue)? {
+        live.observer.warn(&w);
+    }
     go_on(
         ctx,
         journal,
@@ -2468,14 +2486,14 @@ fn supply_secret_inputs(
     journal: &mut Journal<'_>,
     given: &[(String, String)],
     mode: &ResumeMode,
-) -> Result<(), CommandError> {
+) -> Result<Option<String>, CommandError> {
     let run_id = journal.run_id.clone();
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(journal);
-    take_secret_inputs(journal, given)?;
+    let warning = take_secret_inputs(ctx, journal, given)?;
     let missing = journal.redactor.missing_inputs(&journal.state);
     if missing.is_empty() {
-        Ok(())
+        Ok(warning)
     } else {
         let kind = journal
             .state
@@ -2538,13 +2556,20 @@ fn unapplied_on_finished(
 /// `--input`, the MCP tools' `inputs`), checked as `run` checks inputs: only secret inputs of
 /// the run, of their type. Held by this process for the run (`hold_secret_inputs`). An input
 /// still without a value is not refused here.
+///
+/// Every value this process has for them (given now, or in its environment as
+/// `CORTEX_INPUT_<NAME>`) is checked against the check values kept in the home when the run
+/// started (`execute::record_secret_inputs`): one that differs is refused, saying which; with
+/// no check values to compare (a run started from another home), the answer is a warning
+/// that the values could not be checked.
 pub(super) fn take_secret_inputs(
+    ctx: &Ctx,
     journal: &mut Journal<'_>,
     given: &[(String, String)],
-) -> Result<(), CommandError> {
+) -> Result<Option<String>, CommandError> {
     let run_id = journal.run_id.clone();
     let Some(start) = journal.state.start.clone() else {
-        return Ok(());
+        return Ok(None);
     };
     let specs = journal
         .state
@@ -2604,13 +2629,95 @@ pub(super) fn take_secret_inputs(
             ))
             .listing(&scrubbed(&secrets, problems))
         })?;
+    let mut redactor = journal.redactor.clone();
     for (name, value) in &typed {
-        journal
-            .redactor
-            .set_input(name, &crate::execute::input_text(value));
+        redactor.set_input(name, &crate::execute::input_text(value));
     }
+    let values: Vec<(&str, &str)> = redactor
+        .input_values()
+        .filter(|(name, _)| start.secret_inputs.iter().any(|s| s == name))
+        .collect();
+    let warning = match crate::execute::check_secret_inputs(&ctx.home, &run_id, values.clone()) {
+        crate::execute::SecretCheck::Same => None,
+        crate::execute::SecretCheck::Differs(names) => {
+            return Err(differing_secret_inputs(ctx, &journal.state, &names));
+        }
+        crate::execute::SecretCheck::Unchecked if values.is_empty() => None,
+        crate::execute::SecretCheck::Unchecked => Some(format!(
+            "the values of run {run_id}'s secret inputs ({}) could not be checked against those it started with: this home keeps no check values for it (it was started from another home, or before cortex kept them, or its folder was removed); a wrong value would be used as given",
+            values
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    };
+    journal.redactor = redactor;
     crate::execute::hold_secret_inputs(&run_id, journal.redactor.input_values());
-    Ok(())
+    Ok(warning)
+}
+
+/// Secret inputs given again with values that differ from those run `state` started with:
+/// what, which, and how to go on.
+fn differing_secret_inputs(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    names: &[String],
+) -> CommandError {
+    let run_id = &state.run_id;
+    let (they, it, inputs) = match names {
+        [one] => ("its value differs", "it", format!("secret input `{one}`")),
+        _ => (
+            "their values differ",
+            "them",
+            format!(
+                "secret inputs {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    };
+    let scope = if state.is_scenario() {
+        "orchestrate"
+    } else {
+        "workflow"
+    };
+    let vars = names
+        .iter()
+        .map(|n| crate::execute::input_env_name(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    CommandError::bad_input(format!(
+        "run {run_id} was given {inputs} again, but {they} from the value{} the run started with (checked against the check values this home keeps, never the value itself); refused, nothing recorded",
+        if names.len() == 1 { "" } else { "s" }
+    ))
+    .hint(format!(
+        "give {it} the value{} the run started with (`--input NAME=VALUE`, or {vars} in the environment, which is read too)",
+        if names.len() == 1 { "" } else { "s" }
+    ))
+    .hint(format!(
+        "or end this run with {} and start a new one with the new value{}",
+        ctx.cmd(&[scope, "abort", run_id]),
+        if names.len() == 1 { "" } else { "s" }
+    ))
+}
+
+/// Keep the check values of the secret inputs the run in `journal` just started with (in its
+/// folder in the home, never the log), which `resume` and reports check values given again
+/// against (`take_secret_inputs`). Not kept (a home that cannot be written), a later resume
+/// says it could not check them.
+pub(super) fn keep_secret_checks(ctx: &Ctx, journal: &Journal<'_>) {
+    let Some(start) = &journal.state.start else {
+        return;
+    };
+    let values = journal
+        .redactor
+        .input_values()
+        .filter(|(name, _)| start.secret_inputs.iter().any(|s| s == name));
+    let _ = crate::execute::record_secret_inputs(&ctx.home, &journal.run_id, values);
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
@@ -3093,7 +3200,9 @@ pub fn report_step(
         let e = ctx.finished(&journal.state, "its steps cannot be reported any more");
         return Err(journal.nested(|store, _, _| elsewhere(&*store, e, false)));
     }
-    take_secret_inputs(&mut journal, report.inputs)?;
+    if let Some(w) = take_secret_inputs(ctx, &mut journal, report.inputs)? {
+        live.observer.warn(&w);
+    }
     let state = &journal.state;
     let wanted = normalize_name(report.step);
     let Some(index) = state
@@ -3233,10 +3342,15 @@ pub fn report_step(
                 }
             })
             .collect();
+        // Every command cortex runs, a check included, is given all the run's inputs as
+        // `CORTEX_INPUT_<NAME>` (`Runner::step_context`): which ones a check reads cannot be
+        // known from its text (a script it calls may read one), so a check is never run with
+        // a secret input missing or `***` (DESIGN.md §7, "Checks and secret inputs").
         let secret = format!(
-            "the checks of step `{}` need the secret inputs {} of run {run_id}: the log keeps only `***`",
+            "the checks of step `{}` need the secret inputs {} of run {run_id}: every command cortex runs, checks included, gets the run's inputs in its environment ({}), and the log keeps only `***` of a secret one, so its value must be given again, even for a check that does not read it",
             step.name,
-            missing.join(", ")
+            missing.join(", "),
+            vars.join(", ")
         );
         let e = if lacking.is_empty() {
             CommandError::bad_input(secret)
@@ -3244,8 +3358,15 @@ pub fn report_step(
             let problems: Vec<String> = std::iter::once(secret).chain(lacking).collect();
             CommandError::report_refused(&step.name, &problems)
         };
+        let assigned: Vec<String> = vars.iter().map(|v| format!("{v}=VALUE")).collect();
+        let again = ctx.cmd(&["workflow", "step", "complete", &step.name, "--run", &run_id]);
         return Err(e
-        .hint(format!("set {} in the environment", vars.join(", ")))
+        .hint(format!(
+            "set {} in the environment, each to the value the run started with: `{} {}`",
+            vars.join(", "),
+            assigned.join(" "),
+            again.trim_matches('`')
+        ))
         .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
     }
     let problems = if success {

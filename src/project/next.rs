@@ -391,6 +391,9 @@ fn scenario_retry_why(view: &StatusView, failed: &[&str]) -> String {
 }
 
 /// Why to `resume --skip`: as `retry_why`, naming the completed steps it runs again.
+/// Why a `foreach:` read from a secret is not offered again (`StatusView::secret_foreach`).
+const SECRET_FOREACH_AGAIN: &str = "its `foreach:` list is read from a secret, which is refused every time: running it again, or what writes its list, would fail the same way (give the items as plain values in a new run)";
+
 fn skip_why(view: &StatusView, step: &str) -> String {
     let r = &view.restarts;
     let again: Vec<&str> = r
@@ -614,6 +617,10 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
             let step = view.failed_step.as_deref().unwrap_or("post-validation");
             match &view.unheld_secret_output {
+                // A `foreach:` list read from a secret is refused every time, whoever holds
+                // the output: running the step that writes it again (`--from`) would fail the
+                // same way.
+                _ if view.secret_foreach => {}
                 // `--retry` in another process fails as the step did: the secret output it
                 // reads is held only by the process that recorded it. Running that step again
                 // gives the resume it; across a wait for a report nothing from here can.
@@ -623,8 +630,6 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
                 Some((_, true)) => out.push(secret_across_wait_run_again(view, "workflow")),
-                // A `foreach:` list read from a secret is refused every time.
-                None if view.secret_foreach => {}
                 // A child that could not start with these `with:` values never will.
                 None if view.unstartable_child.is_some() => {}
                 // A `foreach:` list that is no list reads the same from the same log: running
@@ -674,6 +679,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .count();
             if view.failed_step.is_some() && (view.kind != RunKind::Scenario || stuck == 1) {
                 let mut skip = resume(view, &["--skip"], skip_why(view, step));
+                if view.secret_foreach {
+                    skip.why = format!("{}: {SECRET_FOREACH_AGAIN}", skip.why);
+                }
                 if view.unlistable_foreach.is_some() {
                     skip.why = format!(
                         "{}: its `foreach:` list is no list it can take, and a `--retry` would read the same value and fail the same way",
@@ -1094,6 +1102,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         // the phase that records it again (`--from`, with the phases after it) gives the
         // resume it; across a phase waiting for a report nothing from here can: `--skip`
         // (below), or a new run once the definition gives the secret as a secret input.
+        // A `foreach:` list read from a secret is refused every time: neither `--retry` nor
+        // `--from` would help (`--skip` below says so).
+        RunStatus::Failed if !view.rolling_back && failed.len() == 1 && view.secret_foreach => {}
         RunStatus::Failed
             if !view.rolling_back
                 && failed.len() == 1
@@ -1164,7 +1175,11 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         && stuck == 1
         && let Some(phase) = &view.failed_step
     {
-        out.push(resume(view, &["--skip"], skip_why(view, phase)));
+        let mut skip = resume(view, &["--skip"], skip_why(view, phase));
+        if view.secret_foreach {
+            skip.why = format!("{}: {SECRET_FOREACH_AGAIN}", skip.why);
+        }
+        out.push(skip);
     }
     if view.status == RunStatus::Failed && !view.rolling_back {
         out.extend(scenario_rollback(view));

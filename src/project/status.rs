@@ -1163,6 +1163,12 @@ pub struct StatusView {
     /// The failed step, if the run is failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
+    /// A scenario paused on a failed phase: the phases that were ready (their condition met,
+    /// not waiting for a manual start) and never started. A phase that fails for good pauses
+    /// the run at once, so nothing else starts (DESIGN.md §4b, "A failed phase pauses the
+    /// run"); a resume (`--retry`, `--skip`) runs them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ready_not_started: Vec<String>,
     pub pre_problems: Vec<String>,
     pub post_problems: Vec<String>,
     /// A child run: the run and the `uses:` step that started it.
@@ -1617,6 +1623,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .map(|s| s.name.clone())
             })
             .flatten(),
+        ready_not_started: ready_not_started(state),
         pre_problems: state.pre_problems.clone(),
         post_problems: state.post_problems.clone(),
         active_agents: state
@@ -2191,4 +2198,21 @@ fn worker_driving(state: &RunState) -> Option<String> {
     let name = state.driven_by.as_deref()?.strip_prefix("worker:")?;
     let host = state.driver.as_ref().map_or("", |d| d.host.as_str());
     Some(format!("{name} on {host}"))
+}
+
+/// The phases of a scenario paused on a failed phase that were ready and never started
+/// (`StatusView::ready_not_started`): pending, their condition met (a manual one only once
+/// its start was asked).
+fn ready_not_started(state: &RunState) -> Vec<String> {
+    let paused_on_failure = matches!(state.phase, RunPhase::Paused { .. })
+        && state.steps.iter().any(|s| s.status == StepStatus::Failed);
+    if !state.is_scenario() || !paused_on_failure {
+        return Vec::new();
+    }
+    (0..state.steps.len())
+        .filter(|&i| {
+            state.steps[i].status == StepStatus::Pending && crate::plan::condition_met(state, i)
+        })
+        .map(|i| state.steps[i].name.clone())
+        .collect()
 }

@@ -395,6 +395,9 @@ pub fn render_scenario_status(
     if let Some(r) = &view.reason {
         let _ = writeln!(out, "\nReason: {}", super::hanging(r, 8));
     }
+    if let Some(line) = super::status::not_started_line(view) {
+        let _ = writeln!(out, "{}", super::hanging(&line, 0));
+    }
     if let Some(line) = super::status::rollback_line(view, finished) {
         let _ = writeln!(out, "{line}");
     }

@@ -878,12 +878,37 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
                 }
                 tail_block(&mut out, &step.output_tail);
             }
+            if let Some(line) = not_started_line(view) {
+                let _ = writeln!(out, "   {}", hanging(&line, 3));
+            }
             if matches!(status, RunStatus::Aborted | RunStatus::RolledBack) {
                 let _ = writeln!(out, "   Head hash: {}", view.head_hash);
             }
         }
     }
     out
+}
+
+/// The phases a scenario's failed phase kept from starting (`StatusView::ready_not_started`),
+/// said with why and what runs them.
+pub(crate) fn not_started_line(view: &StatusView) -> Option<String> {
+    let names = &view.ready_not_started;
+    if names.is_empty() {
+        return None;
+    }
+    let list = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (were, them) = if names.len() == 1 {
+        ("was", "it")
+    } else {
+        ("were", "them")
+    };
+    Some(format!(
+        "Not started: {list} {were} ready, but a failed phase pauses the scenario before anything else starts; a resume (`--retry` or `--skip`) runs {them}"
+    ))
 }
 
 /// A unit next to start that asks for tags (`runs_on:`): only a worker offering them runs it,
