@@ -2825,7 +2825,91 @@ fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
     );
 }
 
+/// Seen by a review: when a run's driver died, a phase still running on a live worker (its
+/// lease held and renewed) was shown "interrupted: its driver is gone; it runs again on
+/// resume", in `--json` too (`pending`, `interrupted`), though its worker ran it to its end and
+/// nothing ran it again. A unit a live lease holds is running on that worker; only one whose
+/// lease lapsed, or whose driver ran it itself, is interrupted.
+fn a_phase_a_live_worker_holds_is_running_when_the_runs_driver_dies(env: Env) {
+    scenario(
+        &env,
+        "tagged",
+        "name: tagged\ndescription: t\nphases:\n  - {name: local, parallel: true, run: 'touch local-started; while [ ! -e go-local ]; do sleep 0.05; done'}\n  - {name: gpu, parallel: true, runs_on: [gpu], run: 'touch gpu-started; while [ ! -e go-gpu ]; do sleep 0.05; done'}\n  - {name: final, condition: 'after:local,gpu', run: echo final}\n",
+    );
+    let w = Worker::start(&env, "gw", &["--tags", "gpu"]);
+    let mut driver = env.spawn(&["orchestrate", "run", "tagged"]);
+    let project = env.dir.path().join("project");
+    let until = Instant::now() + PATIENCE;
+    while !(project.join("gpu-started").exists() && project.join("local-started").exists()) {
+        assert!(Instant::now() < until, "the phases never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Paused well within its lease (30 s), so that it does not take the run over while status
+    // is read: its lease is live, its phase's command runs on.
+    w.pause();
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "tagged"])
+        .json();
+    assert_eq!(doc["status"], "interrupted", "{doc}");
+    let phase = |name: &str| {
+        doc["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let gpu = phase("gpu");
+    assert_eq!(gpu["status"], "running", "{doc}");
+    assert!(gpu.get("interrupted").is_none(), "{doc}");
+    assert!(
+        gpu["worker"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("gw on ")),
+        "{doc}"
+    );
+    assert_eq!(phase("local")["interrupted"], true, "{doc}");
+    let human = env.run(&["orchestrate", "status", "tagged"]).stdout;
+    let gpu_line = human
+        .lines()
+        .find(|l| l.contains("gpu") && !l.contains("local"))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(!gpu_line.contains("interrupted"), "{human}");
+    let local_line = human
+        .lines()
+        .find(|l| l.contains("local") && !l.contains("gpu"))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(local_line.contains("interrupted"), "{human}");
+    // Its worker runs it to its end, once.
+    w.signal(Signal::SIGCONT);
+    std::fs::write(project.join("go-gpu"), "").unwrap();
+    std::fs::write(project.join("go-local"), "").unwrap();
+    let run = doc["run_id"].as_str().unwrap().to_string();
+    wait_for(&env, &run, "gpu to end", |ev| {
+        ev.iter()
+            .any(|e| e["type"] == "step_succeeded" && e["body"]["step"] == "gpu")
+    });
+    assert_eq!(w.drain(), 0);
+    let resumed = env.run(&["orchestrate", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let ev = env.events(&run);
+    assert_eq!(claimed_by(&ev, "gpu"), ["gw"], "{ev:?}");
+    assert_eq!(
+        of_type(&ev, "step_started")
+            .iter()
+            .filter(|e| e["body"]["step"] == "gpu")
+            .count(),
+        1,
+        "the gpu phase ran once: {ev:?}"
+    );
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_phase_a_live_worker_holds_is_running_when_the_runs_driver_dies,
     a_terminal_run_a_tagged_worker_takes_is_followed_to_its_end,
     a_manual_phase_runs_while_a_tagged_phase_waits_for_a_worker,
     a_tagged_worker_runs_its_phase_and_the_started_manual_one_in_turn,
