@@ -2832,9 +2832,11 @@ fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
     );
 }
 
-/// A webhook receiver that never answers its first request (a slow receiver its driver died
-/// waiting for) and answers 200 to the others; it counts what it got.
-fn slow_first_hook() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// A webhook receiver that never answers the requests `silent` numbers (0: the first; a slow
+/// receiver its driver died waiting for) and answers 200 to the others; it counts what it got.
+fn slow_first_hook(
+    silent: &'static [usize],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::sync::atomic::Ordering;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -2858,7 +2860,7 @@ fn slow_first_hook() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
-            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            if silent.contains(&count.fetch_add(1, Ordering::SeqCst)) {
                 held.push(stream);
                 continue;
             }
@@ -2878,7 +2880,7 @@ fn slow_first_hook() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
 /// delivers it, recorded as any delivery, once; a second worker finds nothing left.
 fn a_worker_delivers_the_notifications_a_dead_driver_left_due(env: Env) {
     use std::sync::atomic::Ordering;
-    let (url, got) = slow_first_hook();
+    let (url, got) = slow_first_hook(&[0, 2]);
     env.workflow(
         "nslow",
         &format!(
@@ -2938,6 +2940,24 @@ fn a_worker_delivers_the_notifications_a_dead_driver_left_due(env: Env) {
     );
     assert_eq!(again.json()["runs_notified"], 0, "{}", again.stdout);
     assert_eq!(got.load(Ordering::SeqCst), 2, "nothing left due");
+    // A worker running all along (it reads the whole run index once a minute) finds a run that
+    // finished, its driver killed delivering, between two of its passes.
+    let w = Worker::start_in_home(&env, "other-home", "live", &[]);
+    let mut driver = env.spawn(&["workflow", "run", "nslow"]);
+    while got.load(Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < until, "the second driver never posted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    while got.load(Ordering::SeqCst) < 4 {
+        assert!(
+            Instant::now() < until,
+            "the live worker never delivered what the second driver left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(w.drain(), 0);
     verify(&env);
 }
 

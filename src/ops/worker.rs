@@ -24,6 +24,12 @@ use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery, StoreError};
 /// How soon a worker looks again at a submitted run whose submitter still holds its lock.
 const SOON: Duration = Duration::from_millis(2);
 
+/// How often a worker reads the whole run index for runs with notifications still due
+/// (`notify_due`); the full passes between read only the newest `NOTIFY_NEWEST` runs and
+/// those that finished since.
+const NOTIFY_SWEEP: Duration = Duration::from_secs(60);
+const NOTIFY_NEWEST: usize = 50;
+
 /// How often a waiting worker looks whether one of its threads is done.
 const THREAD_SLICE: Duration = Duration::from_millis(20);
 
@@ -265,6 +271,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // The runs whose `notify:` owes nothing (or can never be delivered here: secret inputs
     // this worker lacks, said once): finished runs are sealed, so nothing falls due again.
     let mut settled: BTreeSet<String> = BTreeSet::new();
+    // The runs that left the unfinished list since `notify_due` last looked, and when it last
+    // read the whole run index (`NOTIFY_SWEEP`).
+    let mut finished_since: BTreeSet<String> = BTreeSet::new();
+    let mut swept_at: Option<Instant> = None;
     // Why this worker leaves runs nobody drives that have nothing for it (a person to act,
     // tags it does not offer), as the last full pass found them: said as `--until-idle` ends.
     let mut left_waiting: std::collections::BTreeMap<String, String> = Default::default();
@@ -377,6 +387,13 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         unfinished: true,
                         ..RunQuery::kind(None)
                     })?;
+                    // The runs that finished since the last full pass (they owe their
+                    // notifications now, if their driver is gone: `notify_due`).
+                    finished_since.extend(
+                        seen.keys()
+                            .filter(|id| !unfinished.iter().any(|e| &e.run_id == *id))
+                            .cloned(),
+                    );
                     seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
                     left_waiting.clear();
                     backoff.retain(|key, _| {
@@ -717,12 +734,15 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             // delivered here, each run once no process holds it (`notify_due`). Looked for in
             // full passes, as lapsed leases are.
             if full {
+                let sweep = swept_at.is_none_or(|at| at.elapsed() >= NOTIFY_SWEEP);
+                if sweep {
+                    swept_at = Some(Instant::now());
+                }
                 for (run_id, state) in notify_due(
                     &*store,
                     &ctx.home,
-                    &mut seen,
-                    &mut settled,
-                    &busy,
+                    (&mut seen, &mut settled, &busy),
+                    (sweep, &mut finished_since),
                     seat.holder.as_str(),
                     live,
                 )? {
@@ -1419,26 +1439,51 @@ fn in_hand(busy: &BTreeSet<String>) -> String {
 /// Finished runs are sealed: one found owing nothing is `settled` and not read again. The
 /// first pass reads the first event of every finished run (its definition: has it a
 /// `notify:`?), and folds only those that have one.
-#[allow(clippy::too_many_arguments)]
+///
+/// The whole run index is read once every `NOTIFY_SWEEP` (`sweep`); the passes between read
+/// only the newest runs (`NOTIFY_NEWEST`: started and finished between two passes), those
+/// that left the unfinished list since (`since`), and the unfinished ones the pass read.
 fn notify_due(
     store: &dyn EventStore,
     home: &std::path::Path,
-    seen: &mut std::collections::BTreeMap<String, RunState>,
-    settled: &mut BTreeSet<String>,
-    busy: &BTreeSet<String>,
+    (seen, settled, busy): (
+        &mut std::collections::BTreeMap<String, RunState>,
+        &mut BTreeSet<String>,
+        &BTreeSet<String>,
+    ),
+    (sweep, since): (bool, &mut BTreeSet<String>),
     holder: &str,
     live: &mut Live<'_>,
 ) -> Result<Vec<(String, RunState)>, StoreError> {
     use crate::store::NOTIFY_UNIT;
     let mut due = Vec::new();
-    // Oldest first, as runs are taken.
-    let entries = store.list_runs(&RunQuery::kind(None))?;
-    for entry in entries.into_iter().rev() {
-        let run_id = entry.run_id;
-        if settled.contains(&run_id) || busy.contains(&format!("notify:{run_id}")) {
+    // Each run with whether it finished; oldest first, as runs are taken.
+    let mut entries: Vec<(String, bool)> = Vec::new();
+    let listed = match sweep {
+        true => store.list_runs(&RunQuery::kind(None))?,
+        false => store.list_runs(&RunQuery::kind(None).limit(NOTIFY_NEWEST))?,
+    };
+    entries.extend(
+        listed
+            .into_iter()
+            .rev()
+            .map(|e| (e.run_id, e.outcome.is_some())),
+    );
+    // Those found owing notifications that a live process holds are put back, to be looked
+    // at again next pass.
+    let since_then = std::mem::take(since);
+    if !sweep {
+        entries.extend(since_then.iter().map(|id| (id.clone(), true)));
+        entries.extend(seen.keys().map(|id| (id.clone(), false)));
+    }
+    let mut looked: BTreeSet<String> = BTreeSet::new();
+    for (run_id, finished) in entries {
+        if !looked.insert(run_id.clone())
+            || settled.contains(&run_id)
+            || busy.contains(&format!("notify:{run_id}"))
+        {
             continue;
         }
-        let finished = entry.outcome.is_some();
         let state = if finished {
             let has_notify = match store.first_event(&run_id) {
                 Ok(Some(first)) => match &first.event {
@@ -1485,6 +1530,9 @@ fn notify_due(
         let locked = DriverLock::probe(home, &run_id)
             .is_some_and(|h| !crate::execute::lock_lapsed(&leases, &h));
         if held || locked {
+            if finished {
+                since.insert(run_id);
+            }
             continue;
         }
         // A notification that reads a secret input is delivered only with its value (as
