@@ -1566,6 +1566,9 @@ fn notify_due(
 fn spawn_notify(wctx: &Ctx, state: RunState, key: String, tx: mpsc::Sender<Done>) {
     let mut ctx = wctx.clone();
     ctx.deliveries = super::Deliveries::Wait;
+    // The worker says it itself when they are delivered (a thread's "delivering…" on stderr
+    // would interleave with its other lines).
+    ctx.announce = None;
     std::thread::spawn(move || {
         let run_id = state.run_id.clone();
         let count = ctx
