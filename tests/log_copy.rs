@@ -576,3 +576,31 @@ fn a_log_in_a_folder_that_is_not_there_is_refused_and_no_folder_is_made() {
     let out = env.run(&["log", "copy", "--to", target]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+/// `log copy` counts runs and the log's other chains (a run's notification deliveries) apart,
+/// in `log verify`'s words: before, it said "Copied 2 runs" of one run and its `notify:` chain,
+/// which `log verify --all` on the copy called "1 run and 1 other chain".
+#[test]
+fn log_copy_counts_runs_and_other_chains_as_log_verify_does() {
+    let env = Env::new();
+    env.workflow(
+        "noted",
+        "name: noted\nnotify:\n  on_finish:\n    - {run: 'true'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "noted"]).code, 0);
+    let to = format!("sqlite:{}", env.home().join("copy.db").display());
+    let out = env.run(&["log", "copy", "--to", &to]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Copied 1 run and 1 other chain ("),
+        "{}",
+        out.stdout
+    );
+    let verify = env.run(&["--db", &to, "log", "verify", "--all"]);
+    assert!(
+        verify.stdout.contains("1 run and 1 other chain"),
+        "{}{}",
+        verify.stdout,
+        verify.stderr
+    );
+}

@@ -428,8 +428,14 @@ fn sigterm_drains_a_worker_and_hands_its_run_back(env: Env) {
         !of_type(ev, "step_started").is_empty()
     });
     a.signal(Signal::SIGTERM);
-    a.heard("Draining");
+    // Counted in plain words (before: "(1 unit or run)", "(0 unit or runs)").
+    a.heard("Draining: nothing new is taken; what is in hand (1 run) finishes");
     std::fs::write(env.project().join("go-on"), "").unwrap();
+    // Said as status says it from then on: submitted for the next worker (before: "waiting:
+    // nobody drives it now; resume goes on", while status said a worker drives it).
+    a.heard(&format!(
+        "Run {run}: handed back, submitted for workers: the next `cortex worker` drives it."
+    ));
     assert_eq!(a.exit_code(), 0, "a drained worker exits 0");
     let ev = env.events(&run);
     assert_eq!(
@@ -2677,6 +2683,7 @@ fn a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped(env:
         draining: AtomicBool::new(false),
         ending: AtomicBool::new(false),
         rejected: AtomicU64::new(0),
+        claimed: AtomicU64::new(0),
     });
     ctx.dispatch = cortex::execute::Dispatch {
         tags: vec![],
@@ -2825,7 +2832,269 @@ fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
     );
 }
 
+/// A webhook receiver that never answers the requests `silent` numbers (0: the first; a slow
+/// receiver its driver died waiting for) and answers 200 to the others; it counts what it got.
+fn slow_first_hook(
+    silent: &'static [usize],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = got.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            if silent.contains(&count.fetch_add(1, Ordering::SeqCst)) {
+                held.push(stream);
+                continue;
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, got)
+}
+
+/// Seen by a review: a driver killed while it delivered its run's notifications left them due
+/// for good unless someone ran `resume` by hand: `cortex worker --until-idle` in another home
+/// said "drove 0 runs" and posted nothing. A run with a notification still due and no live
+/// driver (nor any process delivering it) is a run whose driver is gone (SPEC §9): a worker
+/// delivers it, recorded as any delivery, once; a second worker finds nothing left.
+fn a_worker_delivers_the_notifications_a_dead_driver_left_due(env: Env) {
+    use std::sync::atomic::Ordering;
+    let (url, got) = slow_first_hook(&[0, 2]);
+    env.workflow(
+        "nslow",
+        &format!(
+            "name: nslow\nsteps:\n  - {{name: a, run: echo hi}}\nnotify:\n  on_finish:\n    - webhook: {url}\n"
+        ),
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    let mut driver = env.spawn(&["workflow", "run", "nslow"]);
+    let until = Instant::now() + PATIENCE;
+    while got.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < until, "the driver never posted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(
+        status["notifications_pending"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let out = other_home(
+        &env,
+        &[
+            "--json",
+            "worker",
+            "--name",
+            "nw",
+            "--until-idle",
+            "--poll",
+            "100ms",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.json()["runs_notified"],
+        1,
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        got.load(Ordering::SeqCst),
+        2,
+        "delivered once more, by the worker"
+    );
+    let status = env.status(Some(&run));
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert_eq!(notes[0]["ok"], true, "{status}");
+    assert!(status.get("notifications_pending").is_none(), "{status}");
+    let again = other_home(
+        &env,
+        &["--json", "worker", "--until-idle", "--poll", "100ms"],
+    );
+    assert_eq!(again.json()["runs_notified"], 0, "{}", again.stdout);
+    assert_eq!(got.load(Ordering::SeqCst), 2, "nothing left due");
+    // A worker running all along (it reads the whole run index once a minute) finds a run that
+    // finished, its driver killed delivering, between two of its passes.
+    let w = Worker::start_in_home(&env, "other-home", "live", &[]);
+    let mut driver = env.spawn(&["workflow", "run", "nslow"]);
+    while got.load(Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < until, "the second driver never posted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    while got.load(Ordering::SeqCst) < 4 {
+        assert!(
+            Instant::now() < until,
+            "the live worker never delivered what the second driver left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
+/// Seen by a review: when a run's driver died, a phase still running on a live worker (its
+/// lease held and renewed) was shown "interrupted: its driver is gone; it runs again on
+/// resume", in `--json` too (`pending`, `interrupted`), though its worker ran it to its end and
+/// nothing ran it again. A unit a live lease holds is running on that worker; only one whose
+/// lease lapsed, or whose driver ran it itself, is interrupted.
+fn a_phase_a_live_worker_holds_is_running_when_the_runs_driver_dies(env: Env) {
+    scenario(
+        &env,
+        "tagged",
+        "name: tagged\ndescription: t\nphases:\n  - {name: local, parallel: true, run: 'touch local-started; while [ ! -e go-local ]; do sleep 0.05; done'}\n  - {name: gpu, parallel: true, runs_on: [gpu], run: 'touch gpu-started; while [ ! -e go-gpu ]; do sleep 0.05; done'}\n  - {name: final, condition: 'after:local,gpu', run: echo final}\n",
+    );
+    let w = Worker::start(&env, "gw", &["--tags", "gpu"]);
+    let mut driver = env.spawn(&["orchestrate", "run", "tagged"]);
+    let project = env.dir.path().join("project");
+    let until = Instant::now() + PATIENCE;
+    while !(project.join("gpu-started").exists() && project.join("local-started").exists()) {
+        assert!(Instant::now() < until, "the phases never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Paused well within its lease (30 s), so that it does not take the run over while status
+    // is read: its lease is live, its phase's command runs on.
+    w.pause();
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "tagged"])
+        .json();
+    assert_eq!(doc["status"], "interrupted", "{doc}");
+    let phase = |name: &str| {
+        doc["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let gpu = phase("gpu");
+    assert_eq!(gpu["status"], "running", "{doc}");
+    assert!(gpu.get("interrupted").is_none(), "{doc}");
+    assert!(
+        gpu["worker"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("gw on ")),
+        "{doc}"
+    );
+    assert_eq!(phase("local")["interrupted"], true, "{doc}");
+    let human = env.run(&["orchestrate", "status", "tagged"]).stdout;
+    let gpu_line = human
+        .lines()
+        .find(|l| l.contains("gpu") && !l.contains("local"))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(!gpu_line.contains("interrupted"), "{human}");
+    let local_line = human
+        .lines()
+        .find(|l| l.contains("local") && !l.contains("gpu"))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(local_line.contains("interrupted"), "{human}");
+    // Its worker runs it to its end, once.
+    w.signal(Signal::SIGCONT);
+    std::fs::write(project.join("go-gpu"), "").unwrap();
+    std::fs::write(project.join("go-local"), "").unwrap();
+    let run = doc["run_id"].as_str().unwrap().to_string();
+    wait_for(&env, &run, "gpu to end", |ev| {
+        ev.iter()
+            .any(|e| e["type"] == "step_succeeded" && e["body"]["step"] == "gpu")
+    });
+    assert_eq!(w.drain(), 0);
+    let resumed = env.run(&["orchestrate", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let ev = env.events(&run);
+    assert_eq!(claimed_by(&ev, "gpu"), ["gw"], "{ev:?}");
+    assert_eq!(
+        of_type(&ev, "step_started")
+            .iter()
+            .filter(|e| e["body"]["step"] == "gpu")
+            .count(),
+        1,
+        "the gpu phase ran once: {ev:?}"
+    );
+    verify(&env);
+}
+
+/// Seen by a review: a worker's `units_run` (and its closing "ran N units") counted a unit
+/// when it started a thread to claim it, even when another worker won the claim, and not the
+/// phases of a run it drove itself. Two workers share a six-item `foreach:` phase: each one's
+/// `units_run` is the number of attempts the log records it claimed.
+fn a_workers_units_run_counts_the_attempts_it_claimed(env: Env) {
+    scenario(
+        &env,
+        "par",
+        "name: par\ndescription: p\nmax_parallel: 4\nphases:\n  - name: plan\n    run: 'echo items=[\\\"1\\\",\\\"2\\\",\\\"3\\\",\\\"4\\\",\\\"5\\\",\\\"6\\\"] >> $CORTEX_OUTPUT'\n  - name: work\n    condition: after:plan\n    parallel: true\n    foreach: '${{ phases.plan.outputs.items }}'\n    run: sleep 1\n",
+    );
+    let run = submit(&env, "orchestrate", "par");
+    let start = |name: &str| {
+        env.command(&[
+            "--json",
+            "worker",
+            "--name",
+            name,
+            "--until-idle",
+            "--poll",
+            "100ms",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+    };
+    let (a, b) = (start("wa"), start("wb"));
+    let units = |child: Child| {
+        let out = child.wait_with_output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["units_run"].as_u64().unwrap() as usize
+    };
+    let (ua, ub) = (units(a), units(b));
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(status(&env, &run)["status"], "completed", "{ev:?}");
+    let claims = |worker: &str| {
+        of_type(&ev, "attempt_claimed")
+            .iter()
+            .filter(|e| e["body"]["worker"] == worker)
+            .count()
+    };
+    assert_eq!(ua, claims("wa"), "{ev:?}");
+    assert_eq!(ub, claims("wb"), "{ev:?}");
+    assert_eq!(ua + ub, of_type(&ev, "attempt_claimed").len(), "{ev:?}");
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_workers_units_run_counts_the_attempts_it_claimed,
+    a_phase_a_live_worker_holds_is_running_when_the_runs_driver_dies,
+    a_worker_delivers_the_notifications_a_dead_driver_left_due,
     a_terminal_run_a_tagged_worker_takes_is_followed_to_its_end,
     a_manual_phase_runs_while_a_tagged_phase_waits_for_a_worker,
     a_tagged_worker_runs_its_phase_and_the_started_manual_one_in_turn,

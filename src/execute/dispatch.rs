@@ -45,6 +45,11 @@ pub struct Shared {
     /// drivers) came late and were recorded rejected: its closing summary counts them with
     /// the rejected results of the units it ran for others' runs.
     pub rejected: std::sync::atomic::AtomicU64,
+    /// How many attempts this worker claimed (`claim_unit` won its lease and recorded the
+    /// claim): the units it ran, of others' runs and of the runs it drives. Counted when the
+    /// claim is won, never when one is only tried (a claim lost to another worker runs
+    /// nothing here).
+    pub claimed: std::sync::atomic::AtomicU64,
 }
 
 /// Why an attempt a stopping worker ended (a second stop signal while it drained) ends: it
@@ -144,7 +149,12 @@ pub fn claim_unit(
         epoch: lease.epoch,
     });
     match started {
-        Ok(events) => Ok(Some((lease, events))),
+        Ok(events) => {
+            shared
+                .claimed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(Some((lease, events)))
+        }
         Err(JournalError::Decide(_)) => {
             shared.keeper.forget(&lease);
             let _ = journal.with_leases(|store| store.release_lease(&lease));

@@ -998,11 +998,20 @@ pub fn serve_token_to_scrub() -> Option<String> {
 /// (`cortex workflow run`, a scheduler's) was never given the token, yet a step of it can
 /// read it (`/proc/PID/environ`, `ps -eo args`): without the register it was recorded in
 /// clear, and served to every reader.
+///
+/// And those of every server of this user on this machine, whatever its home: a step of a run
+/// of one home can read the token file of a server on another (`cat ~/other/serve/*.token`:
+/// same user, mode 0600 is no bar), and the log they share kept it in clear. Each server
+/// registers its token in this user's folder too (`user_serve_tokens_dir`).
 pub fn serve_tokens_to_scrub() -> Vec<String> {
     let mut tokens: Vec<String> = serve_token_to_scrub().into_iter().collect();
     let homes = HOMES.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for home in homes {
-        for token in registered_serve_tokens(&home) {
+    let dirs = homes
+        .iter()
+        .map(|home| serve_tokens_dir(home))
+        .chain(user_serve_tokens_dir(false));
+    for dir in dirs {
+        for token in tokens_in(&dir) {
             if !tokens.contains(&token) {
                 tokens.push(token);
             }
@@ -1029,16 +1038,33 @@ fn serve_tokens_dir(home: &std::path::Path) -> std::path::PathBuf {
     home.join("serve")
 }
 
-/// A running server's registration of its token (`register_serve_token`): the file is
+/// This user's folder of the tokens of its servers on this machine, whatever their home:
+/// `TMPDIR/cortex-serve-UID` (made, mode 0700, when `make`). None unless it is a folder (not
+/// a link) this user owns that no one else may read or write: a folder another user made
+/// there first is not trusted with a token, nor read.
+fn user_serve_tokens_dir(make: bool) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let uid = nix::unistd::getuid().as_raw();
+    let dir = std::env::temp_dir().join(format!("cortex-serve-{uid}"));
+    if make {
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    }
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    (meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0).then_some(dir)
+}
+
+/// A running server's registration of its token (`register_serve_token`): the files are
 /// removed when this is dropped (the server ends).
 #[derive(Debug)]
 pub struct ServeTokenRegistration {
-    path: std::path::PathBuf,
+    paths: Vec<std::path::PathBuf>,
 }
 
 impl Drop for ServeTokenRegistration {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        for path in &self.paths {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -1046,21 +1072,41 @@ impl Drop for ServeTokenRegistration {
 /// on the home scrubs it (`serve_tokens_to_scrub`): `home/serve/PID.token`, mode 0600 in a
 /// folder of mode 0700, written whole then renamed into place (a reader never sees half a
 /// token). Removed when the registration is dropped; a server that was killed leaves its file,
-/// which readers remove once its process is gone.
+/// which readers remove once its process is gone. Registered in this user's folder too
+/// (`user_serve_tokens_dir`), best effort, for the processes of other homes.
 pub fn register_serve_token(
     home: &std::path::Path,
     token: &str,
 ) -> std::io::Result<ServeTokenRegistration> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     let dir = serve_tokens_dir(home);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&dir)?;
     let pid = std::process::id();
-    let path = dir.join(format!("{pid}.token"));
-    let tmp = dir.join(format!(".{pid}.token.tmp"));
+    let mut paths = vec![write_token_file(&dir, token, &pid.to_string())?];
+    // Named apart within this process too (`PID-N`): the folder is shared by every home.
+    static REGISTERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = REGISTERED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(user) = user_serve_tokens_dir(true)
+        && let Ok(path) = write_token_file(&user, token, &format!("{pid}-{n}"))
+    {
+        paths.push(path);
+    }
+    Ok(ServeTokenRegistration { paths })
+}
+
+/// `dir/NAME.token` holding `token`, mode 0600, written whole then renamed into place.
+fn write_token_file(
+    dir: &std::path::Path,
+    token: &str,
+    name: &str,
+) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(format!("{name}.token"));
+    let tmp = dir.join(format!(".{name}.token.tmp"));
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -1071,13 +1117,21 @@ pub fn register_serve_token(
     file.sync_all()?;
     drop(file);
     std::fs::rename(&tmp, &path)?;
-    Ok(ServeTokenRegistration { path })
+    Ok(path)
 }
 
 /// The tokens of the servers running on `home`; the files of servers whose process is gone
 /// are removed (and not read).
+#[cfg(test)]
 pub fn registered_serve_tokens(home: &std::path::Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(serve_tokens_dir(home)) else {
+    tokens_in(&serve_tokens_dir(home))
+}
+
+/// The tokens registered in `dir` (`PID.token`, or `PID-N.token` in this user's folder) by
+/// servers whose process runs; the files of those whose process is gone are removed (and not
+/// read).
+fn tokens_in(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut tokens = Vec::new();
@@ -1086,7 +1140,7 @@ pub fn registered_serve_tokens(home: &std::path::Path) -> Vec<String> {
         let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_suffix(".token"))
-            .and_then(|p| p.parse::<i32>().ok())
+            .and_then(|p| p.split('-').next()?.parse::<i32>().ok())
         else {
             continue;
         };
@@ -1657,6 +1711,30 @@ mod tests {
         assert!(!stale.exists());
         drop(registration);
         assert!(super::registered_serve_tokens(home.path()).is_empty());
+    }
+
+    /// Seen by a review: a step of a run of one home printed the token of a server of another
+    /// home on this host (`cat OTHER/serve/*.token`) and the log they share kept it: only the
+    /// tokens of the homes this process opened were scrubbed. Every server of this user on
+    /// this machine registers its token in this user's folder too, and every process scrubs
+    /// those.
+    #[test]
+    fn a_servers_token_is_scrubbed_by_processes_of_every_home_of_its_user() {
+        let (served, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let token = "token-of-another-home-0123456789";
+        let registration = super::register_serve_token(served.path(), token).unwrap();
+        super::note_home(other.path());
+        assert!(
+            super::serve_tokens_to_scrub().contains(&token.to_string()),
+            "scrubbed whatever home this process works on"
+        );
+        assert!(
+            super::Redactor::of_process()
+                .redact(token)
+                .contains(super::REDACTED)
+        );
+        drop(registration);
+        assert!(!super::serve_tokens_to_scrub().contains(&token.to_string()));
     }
 
     use super::*;

@@ -573,14 +573,25 @@ pub(super) fn drive_from(
             .fetch_add(journal.rejected(), std::sync::atomic::Ordering::Relaxed);
     }
     let mut child_warnings = std::mem::take(&mut notices.warnings);
-    // Let the lease go however the drive ended (a fenced driver's is another's by now, and
-    // releasing it changes nothing).
     let leased = keeper.is_some();
-    if let Some((lease, keeper)) = keeper {
-        keeper.forget(&lease);
-        let _ = journal.with_leases(|store| store.release_lease(&lease));
-    }
-    let end = end?;
+    // Let the lease go however the drive ended (a fenced driver's is another's by now, and
+    // releasing it changes nothing): once its notifications are delivered, below, if it
+    // ended well enough to deliver them — held until then, so that a worker on another host
+    // does not take this run's notifications for a dead driver's (SPEC §9: it delivers those
+    // of a run whose driver is gone).
+    let let_go = |journal: &mut Journal<'_>, keeper: Option<(crate::store::Lease, KeeperRef)>| {
+        if let Some((lease, keeper)) = keeper {
+            keeper.forget(&lease);
+            let _ = journal.with_leases(|store| store.release_lease(&lease));
+        }
+    };
+    let end = match end {
+        Ok(end) => end,
+        Err(e) => {
+            let_go(&mut journal, keeper);
+            return Err(e);
+        }
+    };
     let state = journal.state.clone();
     // A drive that ended waiting leaves nobody driving: the run is shown as it stands for
     // whoever comes next (waiting on a report, on a worker, on secret inputs).
@@ -596,6 +607,7 @@ pub(super) fn drive_from(
     // as held (exit 4) rather than delivering them a second time; one after this process died
     // delivering delivers what it left (`notify::pending`).
     let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+    let_go(&mut journal, keeper);
     drop(lock);
     // Let go of with nothing appended (the next step or phase asks for tags this driver does
     // not offer, a draining worker handed it back): the workers listening to the log are told

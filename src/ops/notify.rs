@@ -135,12 +135,125 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
         status: end,
         session: state.session_seq,
     };
+    // Held while they are delivered: a worker (on any host) delivers what is still due only
+    // once no process holds it (nor the run's driver lease), so a live deliverer's are not
+    // sent twice; one that dies lets it lapse (`cortex worker` delivers them then).
+    let hold = match hold_notify_lease(ctx, &mut *store, &state.run_id) {
+        Ok(hold) => hold,
+        Err(elsewhere) => {
+            return vec![format!(
+                "the notifications of run {} are being delivered by {} on {}: left to it",
+                state.run_id, elsewhere.holder, elsewhere.host
+            )];
+        }
+    };
     match &ctx.deliveries {
         Deliveries::Background(background) => {
-            hand_over(ctx, background, state, redactor, &mut *store, ended)
+            hand_over(ctx, background, state, redactor, &mut *store, ended, hold)
         }
-        _ => wait_for(ctx, state, redactor, &mut *store, ended),
+        _ => {
+            let warnings = wait_for(ctx, state, redactor, &mut *store, ended);
+            hold.release(&mut *store);
+            warnings
+        }
     }
+}
+
+/// The lease (`store::NOTIFY_UNIT`) a process holds on a run while it delivers the run's
+/// notifications, renewed by a worker's keeper or one of its own; none on a log without
+/// leases (or one that could not be claimed for a fault of the log: delivered anyway, as
+/// before, at least once).
+pub struct NotifyHold {
+    held: Option<(crate::store::Lease, Keeper)>,
+}
+
+enum Keeper {
+    Seat(Arc<crate::execute::Shared>),
+    Own(crate::execute::LeaseKeeper),
+}
+
+impl NotifyHold {
+    /// Let it go: the notifications are delivered and recorded (or given up).
+    pub fn release(self, store: &mut dyn EventStore) {
+        if let Some((lease, keeper)) = self.held {
+            match &keeper {
+                Keeper::Seat(seat) => seat.keeper.forget(&lease),
+                Keeper::Own(keeper) => keeper.forget(&lease),
+            }
+            let _ = store.release_lease(&lease);
+        }
+    }
+}
+
+/// Claim the notification lease of `run_id` for this process (a worker's seat, or this
+/// process): the live lease of another process if one holds it. A lease left by a process of
+/// this host that is gone is let go first.
+fn hold_notify_lease(
+    ctx: &Ctx,
+    store: &mut dyn EventStore,
+    run_id: &str,
+) -> Result<NotifyHold, crate::store::Lease> {
+    use crate::store::{LeaseClaim, NOTIFY_UNIT};
+    let claim = match &ctx.dispatch.shared {
+        Some(seat) => seat.claim(run_id, NOTIFY_UNIT, 0),
+        None => LeaseClaim {
+            run_id: run_id.to_string(),
+            unit: NOTIFY_UNIT.to_string(),
+            attempt: 0,
+            holder: format!("notifier pid {}", std::process::id()),
+            host: crate::execute::hostname(),
+            ttl_ms: super::drive::DRIVER_LEASE_MS,
+        },
+    };
+    let none = NotifyHold { held: None };
+    let mut tries = 0;
+    let lease = loop {
+        tries += 1;
+        match store.claim_lease(&claim) {
+            Ok(Some(lease)) => break lease,
+            Ok(None) => {
+                let other = store.leases(Some(run_id)).ok().and_then(|ls| {
+                    ls.into_iter()
+                        .find(|l| l.unit == NOTIFY_UNIT && l.holder != claim.holder)
+                });
+                match other {
+                    Some(l) if crate::execute::holder_gone(&l) && tries < 3 => {
+                        let _ = store.release_lease(&l);
+                    }
+                    Some(l) if !l.lapsed() && !crate::execute::holder_gone(&l) => return Err(l),
+                    // Let go meanwhile (or lapsed as it was read): claimed again.
+                    _ if tries < 3 => {}
+                    _ => return Ok(none),
+                }
+            }
+            Err(_) => return Ok(none),
+        }
+    };
+    let keeper = match &ctx.dispatch.shared {
+        Some(seat) => {
+            seat.keeper.keep(lease.clone());
+            Keeper::Seat(seat.clone())
+        }
+        None => {
+            let opener = ctx.clone();
+            let keeper = crate::execute::LeaseKeeper::start(
+                Box::new(move || {
+                    opener
+                        .store(crate::definition::Durability::Normal)
+                        .map_err(|e| crate::store::StoreError::Unreachable {
+                            target: "the event log".into(),
+                            reason: e.message,
+                        })
+                }),
+                claim.ttl_ms,
+            );
+            keeper.keep(lease.clone());
+            Keeper::Own(keeper)
+        }
+    };
+    Ok(NotifyHold {
+        held: Some((lease, keeper)),
+    })
 }
 
 fn not_delivered(e: &str) -> Vec<String> {
@@ -171,11 +284,16 @@ fn hand_over(
     redactor: &Redactor,
     store: &mut dyn EventStore,
     ended: Ended<'static>,
+    hold: NotifyHold,
 ) -> Vec<String> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        hold.release(store);
         return Vec::new();
     };
     let mut failure = None;
+    // Handed to the work with what it delivers, and let go once it is done; let go here if
+    // nothing is queued.
+    let mut hold = Some(hold);
     let enqueued = background.enqueue(&state.run_id, |in_flight| {
         let mut already = match notified(store, &state.run_id) {
             Ok(n) => n,
@@ -192,6 +310,7 @@ fn hand_over(
         let claims = claims(&due, ended);
         let (ctx, notify, subject) = (ctx.clone(), notify.clone(), subject(ctx, state, redactor));
         let (run_id, redactor) = (state.run_id.clone(), redactor.clone());
+        let hold = hold.take();
         let work: super::background::Work = Box::new(move |stop| {
             // No one waits for these: each is recorded as it lands, and what it came to is
             // in the run's status from then on.
@@ -216,9 +335,15 @@ fn hand_over(
                     }
                 },
             );
+            if let (Some(hold), Some(store)) = (hold, store.as_mut()) {
+                hold.release(&mut **store);
+            }
         });
         Some((claims, work))
     });
+    if let Some(hold) = hold {
+        hold.release(store);
+    }
     match enqueued {
         Enqueued::Nothing => failure.map(|e| not_delivered(&e)).unwrap_or_default(),
         Enqueued::Queued => Vec::new(),
@@ -461,7 +586,9 @@ pub fn add_deliveries(
             (Some(cmd), Some(false)) => format!(
                 "due, not recorded as delivered: its driver died while this command ran, which may have done its work before it ended; {cmd} delivers it again"
             ),
-            (Some(cmd), None) => format!("due, not delivered yet: {cmd} delivers it"),
+            (Some(cmd), None) => format!(
+                "due, not delivered yet: {cmd} delivers it, as does any `cortex worker` on the log once no process holds the run"
+            ),
             (None, _) => "due, being delivered".to_string(),
         };
         output.human.push_str(&format!(

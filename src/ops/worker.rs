@@ -24,6 +24,12 @@ use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery, StoreError};
 /// How soon a worker looks again at a submitted run whose submitter still holds its lock.
 const SOON: Duration = Duration::from_millis(2);
 
+/// How often a worker reads the whole run index for runs with notifications still due
+/// (`notify_due`); the full passes between read only the newest `NOTIFY_NEWEST` runs and
+/// those that finished since.
+const NOTIFY_SWEEP: Duration = Duration::from_secs(60);
+const NOTIFY_NEWEST: usize = 50;
+
 /// How often a waiting worker looks whether one of its threads is done.
 const THREAD_SLICE: Duration = Duration::from_millis(20);
 
@@ -127,6 +133,8 @@ struct Done {
     applied: bool,
     /// The run is over: nothing to look at again.
     over: bool,
+    /// Whether it delivered the notifications still due of a run whose driver was gone.
+    notified: bool,
 }
 
 /// Run a worker until `live.stop` is raised (SIGTERM, SIGINT): then it takes nothing new,
@@ -209,6 +217,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         draining: AtomicBool::new(false),
         ending: AtomicBool::new(false),
         rejected: std::sync::atomic::AtomicU64::new(0),
+        claimed: std::sync::atomic::AtomicU64::new(0),
     });
     let mut wctx = ctx.clone();
     wctx.dispatch = Dispatch {
@@ -249,10 +258,23 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // The runs it leaves alone because their log does not verify (said once each; checked
     // again before each claim, so a run whose log is restored is taken again).
     let mut refused: BTreeSet<String> = BTreeSet::new();
-    let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
+    // `spawned`: the unit threads started (each tries a claim, which another worker may win):
+    // what `--until-idle` asks of a pass, whether it took anything; never a count of units run
+    // (`Shared::claimed` is, counted when a claim is won, here or in a run this worker drives).
+    let (mut driven, mut spawned, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
     // The runs whose stop or abort, asked of a driver that is gone, this worker recorded
     // (`takes_up_request`): counted apart from the runs it drove, which it did not.
     let (mut stopped, mut aborted) = (0u64, 0u64);
+    // The runs whose notifications still due, left by a driver gone before it delivered them,
+    // this worker delivered (`notify_due`), and the number of such deliveries it started.
+    let (mut notified, mut notifying) = (0u64, 0u64);
+    // The runs whose `notify:` owes nothing (or can never be delivered here: secret inputs
+    // this worker lacks, said once): finished runs are sealed, so nothing falls due again.
+    let mut settled: BTreeSet<String> = BTreeSet::new();
+    // The runs that left the unfinished list since `notify_due` last looked, and when it last
+    // read the whole run index (`NOTIFY_SWEEP`).
+    let mut finished_since: BTreeSet<String> = BTreeSet::new();
+    let mut swept_at: Option<Instant> = None;
     // Why this worker leaves runs nobody drives that have nothing for it (a person to act,
     // tags it does not offer), as the last full pass found them: said as `--until-idle` ends.
     let mut left_waiting: std::collections::BTreeMap<String, String> = Default::default();
@@ -290,17 +312,17 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         {
             busy.remove(&done.key);
             if !done.over {
-                let run = done.key.split('/').next().unwrap_or_default();
-                again.insert(run.to_string());
+                again.insert(run_of(&done.key).to_string());
             }
             rejected += u64::from(!done.applied);
+            notified += u64::from(done.notified);
             live.observer.note(&done.text);
         }
         if live.stop.is_set() && !seat.draining.load(Ordering::Relaxed) {
             seat.draining.store(true, Ordering::Relaxed);
             live.observer.note(&format!(
                 "Draining: nothing new is taken; what is in hand ({}) finishes or is handed back.\n",
-                crate::render::count(busy.len(), "unit or run")
+                in_hand(&busy)
             ));
         }
         // A second stop signal ends what is held here (below); with nothing held, the
@@ -316,7 +338,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             if live.stop.repeated() && !seat.ending.swap(true, Ordering::Relaxed) {
                 live.observer.note(&format!(
                     "Told to stop again: ending what this worker runs now ({}): TERM to each command, KILL after {} s; each attempt is recorded interrupted and its run handed back. A third signal ends the worker at once, recording nothing.\n",
-                    crate::render::count(busy.len(), "unit or run"),
+                    in_hand(&busy),
                     super::KILL_GRACE.as_secs()
                 ));
                 for w in lock(&watches).values() {
@@ -328,7 +350,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        let taken_before = (driven, units, stopped, aborted);
+        let taken_before = (driven, spawned, stopped, aborted, notifying);
         // Whether a run this worker would take waits for a driver lease to lapse.
         let mut pending = false;
         // Whether a run another live process moves on has units ahead that may come to this
@@ -365,6 +387,13 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         unfinished: true,
                         ..RunQuery::kind(None)
                     })?;
+                    // The runs that finished since the last full pass (they owe their
+                    // notifications now, if their driver is gone: `notify_due`).
+                    finished_since.extend(
+                        seen.keys()
+                            .filter(|id| !unfinished.iter().any(|e| &e.run_id == *id))
+                            .cloned(),
+                    );
                     seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
                     left_waiting.clear();
                     backoff.retain(|key, _| {
@@ -689,7 +718,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         backoff.remove(&key);
                         busy.insert(key.clone());
                         live.stop.holding(true);
-                        units += 1;
+                        spawned += 1;
                         spawn_unit(
                             &wctx,
                             &seat,
@@ -699,6 +728,29 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                             tx.clone(),
                         );
                     }
+                }
+            }
+            // The notifications a driver gone before delivering them left due (SPEC §9, §11):
+            // delivered here, each run once no process holds it (`notify_due`). Looked for in
+            // full passes, as lapsed leases are.
+            if full {
+                let sweep = swept_at.is_none_or(|at| at.elapsed() >= NOTIFY_SWEEP);
+                if sweep {
+                    swept_at = Some(Instant::now());
+                }
+                for (run_id, state) in notify_due(
+                    &*store,
+                    &ctx.home,
+                    (&mut seen, &mut settled, &busy),
+                    (sweep, &mut finished_since),
+                    seat.holder.as_str(),
+                    live,
+                )? {
+                    let key = format!("notify:{run_id}");
+                    busy.insert(key.clone());
+                    live.stop.holding(true);
+                    notifying += 1;
+                    spawn_notify(&wctx, state, key, tx.clone());
                 }
             }
             Ok(())
@@ -746,7 +798,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             && !pending
             && ahead.is_none()
             && due_at.is_none()
-            && taken_before == (driven, units, stopped, aborted)
+            && taken_before == (driven, spawned, stopped, aborted, notifying)
         {
             for (run_id, why) in &left_waiting {
                 live.observer
@@ -776,8 +828,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 break ids;
             }
             if let Ok(done) = rx.try_recv() {
-                let run = done.key.split('/').next().unwrap_or_default();
-                again.insert(run.to_string());
+                if !done.over {
+                    again.insert(run_of(&done.key).to_string());
+                }
                 early = Some(done);
                 break ids;
             }
@@ -790,6 +843,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // a driver paused past its lease said "a result of its own that came late is recorded as
     // rejected", and the summary said 0.
     let rejected = rejected + seat.rejected.load(Ordering::Relaxed);
+    // The attempts this worker claimed and ran: of others' runs, and of the runs it drove
+    // (its drivers claim their phases under its leases too). Before, a unit was counted when
+    // its thread was started, whether or not its claim was won, and those of its own runs
+    // not at all.
+    let units = seat.claimed.load(Ordering::Relaxed);
     let doc = json!({
         "worker": name,
         "host": seat.host,
@@ -800,6 +858,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         "units_run": units,
         "results_rejected": rejected,
         "attempts_reaped": reaped,
+        "runs_notified": notified,
     });
     let text = summary(
         &name,
@@ -810,6 +869,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             units,
             reaped,
             rejected,
+            notified,
         },
     );
     Ok(Output::new(doc, text, exit::OK))
@@ -1013,13 +1073,21 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             }
             Err(e) => Err(e),
         };
-        if seat.draining.load(Ordering::Relaxed) && !fenced {
-            hand_back(&wctx, &run_id, by);
-        }
+        let handed_back =
+            seat.draining.load(Ordering::Relaxed) && !fenced && hand_back(&wctx, &run_id, by);
         if !scenario {
             seat.slots.give();
         }
         let (text, over) = match out {
+            // Handed back while draining: what its status says of it from now on (the drive's
+            // own view, read before the handback, said "waiting: nobody drives it now; resume
+            // goes on", while the next worker drives it).
+            Ok(_) if handed_back => (
+                format!(
+                    "Run {run_id}: handed back, submitted for workers: the next `cortex worker` drives it.\n"
+                ),
+                false,
+            ),
             // Taken on the state its pass read, and found stopped, finished or waiting once
             // caught up with the log: let go of, nothing recorded.
             Ok(o) if o.json["left_alone"].is_string() => (
@@ -1056,14 +1124,16 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             text,
             applied: true,
             over,
+            notified: false,
         });
     });
 }
 
-/// Leave a run this draining worker drove for the next worker, if it is still going.
-fn hand_back(ctx: &Ctx, run_id: &str, by: Operator) {
+/// Leave a run this draining worker drove for the next worker, if it is still going: whether
+/// it was recorded submitted again.
+fn hand_back(ctx: &Ctx, run_id: &str, by: Operator) -> bool {
     let Ok(mut store) = ctx.store(Durability::Normal) else {
-        return;
+        return false;
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -1071,8 +1141,9 @@ fn hand_back(ctx: &Ctx, run_id: &str, by: Operator) {
         && journal.state.phase == crate::decide::RunPhase::Running
         && !journal.state.submitted
     {
-        let _ = journal.submit(Command::Submit { by });
+        return journal.submit(Command::Submit { by }).is_ok();
     }
+    false
 }
 
 /// Run one ready unit of a run another worker drives: claim it under a lease, run its
@@ -1103,6 +1174,7 @@ fn spawn_unit(
             text,
             applied,
             over: false,
+            notified: false,
         });
     });
 }
@@ -1318,6 +1390,221 @@ fn next_units(state: &RunState) -> Vec<usize> {
     }
 }
 
+/// The run a key of the worker's `busy` set is of: a run it drives (`RUN`), a unit it runs
+/// (`RUN/UNIT`), or the notifications it delivers (`notify:RUN`).
+fn run_of(key: &str) -> &str {
+    let key = key.strip_prefix("notify:").unwrap_or(key);
+    key.split('/').next().unwrap_or_default()
+}
+
+/// What a worker holds, as its drain messages say it: "nothing", "1 unit", "2 units and 1
+/// run", "1 run and the notifications of 1 run". Before, "(0 unit or runs)", "(1 unit or run)".
+fn in_hand(busy: &BTreeSet<String>) -> String {
+    let notifying = busy.iter().filter(|k| k.starts_with("notify:")).count();
+    let units = busy
+        .iter()
+        .filter(|k| !k.starts_with("notify:") && k.contains('/'))
+        .count();
+    let runs = busy.len() - notifying - units;
+    let parts: Vec<String> = [
+        (units > 0).then(|| crate::render::count(units, "unit")),
+        (runs > 0).then(|| crate::render::count(runs, "run")),
+        (notifying > 0).then(|| {
+            format!(
+                "the notifications of {}",
+                crate::render::count(notifying, "run")
+            )
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match parts.as_slice() {
+        [] => "nothing".to_string(),
+        [one] => one.clone(),
+        [first @ .., last] => format!("{} and {last}", first.join(", ")),
+    }
+}
+
+/// The runs with notifications still due that this worker should deliver now, with their
+/// state: a run whose `notify:` owes a delivery for the end its session came to
+/// (`notify::pending`: a finished run, or one paused on a failure) while nobody is on it — no
+/// live driver lease, no live notification lease (`store::NOTIFY_UNIT`: a process delivering
+/// them), no lock in this home. A driver holds its lease until it has delivered them, and
+/// every other process delivering a run's notifications holds the notification lease: what
+/// is left is what a process that died (or was cut off past its lease) left undelivered.
+/// Delivered at least once: one that died after a delivery landed and before it was recorded
+/// is delivered again.
+///
+/// Finished runs are sealed: one found owing nothing is `settled` and not read again. The
+/// first pass reads the first event of every finished run (its definition: has it a
+/// `notify:`?), and folds only those that have one.
+///
+/// The whole run index is read once every `NOTIFY_SWEEP` (`sweep`); the passes between read
+/// only the newest runs (`NOTIFY_NEWEST`: started and finished between two passes), those
+/// that left the unfinished list since (`since`), and the unfinished ones the pass read.
+fn notify_due(
+    store: &dyn EventStore,
+    home: &std::path::Path,
+    (seen, settled, busy): (
+        &mut std::collections::BTreeMap<String, RunState>,
+        &mut BTreeSet<String>,
+        &BTreeSet<String>,
+    ),
+    (sweep, since): (bool, &mut BTreeSet<String>),
+    holder: &str,
+    live: &mut Live<'_>,
+) -> Result<Vec<(String, RunState)>, StoreError> {
+    use crate::store::NOTIFY_UNIT;
+    let mut due = Vec::new();
+    // Each run with whether it finished; oldest first, as runs are taken.
+    let mut entries: Vec<(String, bool)> = Vec::new();
+    let listed = match sweep {
+        true => store.list_runs(&RunQuery::kind(None))?,
+        false => store.list_runs(&RunQuery::kind(None).limit(NOTIFY_NEWEST))?,
+    };
+    entries.extend(
+        listed
+            .into_iter()
+            .rev()
+            .map(|e| (e.run_id, e.outcome.is_some())),
+    );
+    // Those found owing notifications that a live process holds are put back, to be looked
+    // at again next pass.
+    let since_then = std::mem::take(since);
+    if !sweep {
+        entries.extend(since_then.iter().map(|id| (id.clone(), true)));
+        entries.extend(seen.keys().map(|id| (id.clone(), false)));
+    }
+    let mut looked: BTreeSet<String> = BTreeSet::new();
+    for (run_id, finished) in entries {
+        if !looked.insert(run_id.clone())
+            || settled.contains(&run_id)
+            || busy.contains(&format!("notify:{run_id}"))
+        {
+            continue;
+        }
+        let state = if finished {
+            let has_notify = match store.first_event(&run_id) {
+                Ok(Some(first)) => match &first.event {
+                    crate::event::Event::RunStarted(start) => {
+                        start.definition.get("notify").is_some_and(|n| !n.is_null())
+                    }
+                    _ => false,
+                },
+                _ => false,
+            };
+            if !has_notify {
+                settled.insert(run_id);
+                continue;
+            }
+            let Ok(mut state) = load_state(store, &run_id) else {
+                continue;
+            };
+            state.run_id = run_id.clone();
+            state
+        } else {
+            // A run not finished is one the pass read already (or one of its ends).
+            match seen.get(&run_id) {
+                Some(state) if crate::plan::end_of(state).is_some() => state.clone(),
+                _ => continue,
+            }
+        };
+        let pending = match super::notify::pending(store, &state) {
+            Ok(p) => p,
+            Err(_) => continue,
+        };
+        if pending.is_empty() {
+            if finished {
+                settled.insert(run_id);
+            }
+            continue;
+        }
+        let leases = store.leases(Some(&run_id))?;
+        let held = leases.iter().any(|l| {
+            (l.unit == DRIVER_UNIT || l.unit == NOTIFY_UNIT)
+                && !l.lapsed()
+                && l.holder != holder
+                && !holder_gone(l)
+        });
+        let locked = DriverLock::probe(home, &run_id)
+            .is_some_and(|h| !crate::execute::lock_lapsed(&leases, &h));
+        if held || locked {
+            if finished {
+                since.insert(run_id);
+            }
+            continue;
+        }
+        // A notification that reads a secret input is delivered only with its value (as
+        // `resume` asks for it): left to a worker given it, said once.
+        let read = super::workflow::inputs_read_by_notify(&state);
+        let lacking: Vec<String> = crate::execute::Redactor::of_run(&state)
+            .missing_inputs(&state)
+            .into_iter()
+            .filter(|name| read.contains(name))
+            .collect();
+        if !lacking.is_empty() {
+            live.observer.note(&format!(
+                "Run {run_id}: its notifications still due read secret input{} {}, not in this worker's environment ({}): left to a worker given {}, or `resume --notify-only --input`.\n",
+                if lacking.len() == 1 { "" } else { "s" },
+                lacking.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                lacking.iter().map(|n| crate::execute::input_env_name(n)).collect::<Vec<_>>().join(", "),
+                if lacking.len() == 1 { "it" } else { "them" },
+            ));
+            settled.insert(run_id);
+            continue;
+        }
+        due.push((run_id, state));
+    }
+    Ok(due)
+}
+
+/// Deliver the notifications still due of a run whose driver is gone, on a thread, as `resume
+/// --notify-only` delivers them: the notification commands its driver left running in this
+/// home ended first, then each due one delivered and recorded (`notify::after_change`, under
+/// the notification lease, held as this worker's).
+fn spawn_notify(wctx: &Ctx, state: RunState, key: String, tx: mpsc::Sender<Done>) {
+    let mut ctx = wctx.clone();
+    ctx.deliveries = super::Deliveries::Wait;
+    // The worker says it itself when they are delivered (a thread's "delivering…" on stderr
+    // would interleave with its other lines).
+    ctx.announce = None;
+    std::thread::spawn(move || {
+        let run_id = state.run_id.clone();
+        let count = ctx
+            .store(Durability::Normal)
+            .ok()
+            .and_then(|store| super::notify::pending(&*store, &state).ok())
+            .map_or(0, |p| p.len());
+        let mut warnings: Vec<String> =
+            crate::execute::end_notify_orphans_of(&ctx.home, &run_id, super::KILL_GRACE)
+                .into_iter()
+                .map(|pgid| {
+                    format!(
+                        "ended process group {pgid}: a notification command the previous driver left running when it died (it is delivered again now)"
+                    )
+                })
+                .collect();
+        let redactor = crate::execute::Redactor::of_run(&state);
+        warnings.extend(super::notify::after_change(&ctx, &state, &redactor));
+        let mut text = format!(
+            "Run {run_id}: delivered {} still due (its driver ended before delivering {}); its status lists how each went.\n",
+            crate::render::count(count, "notification"),
+            if count == 1 { "it" } else { "them" }
+        );
+        for w in warnings {
+            text.push_str(&format!("  warning: {w}\n"));
+        }
+        let _ = tx.send(Done {
+            key,
+            text,
+            applied: true,
+            over: true,
+            notified: true,
+        });
+    });
+}
+
 /// What a worker did, as its closing summary counts it.
 struct Counts {
     driven: u64,
@@ -1326,6 +1613,8 @@ struct Counts {
     units: u64,
     reaped: u64,
     rejected: u64,
+    /// Runs whose notifications still due (their driver gone) it delivered.
+    notified: u64,
 }
 
 /// The worker's closing line. A stop or an abort it recorded for a gone driver
@@ -1347,8 +1636,15 @@ fn summary(name: &str, c: Counts) -> String {
             )
         })
         .collect();
+    let notified = match c.notified {
+        0 => String::new(),
+        n => format!(
+            ", delivered the notifications still due of {} (a driver gone before it delivered them)",
+            crate::render::count(n as usize, "run")
+        ),
+    };
     format!(
-        "Worker {name} stopped: drove {}{recorded}, ran {} of others' runs, {} ended, {} rejected.\n",
+        "Worker {name} stopped: drove {}{recorded}{notified}, claimed and ran {}, {} ended, {} rejected.\n",
         crate::render::count(c.driven as usize, "run"),
         crate::render::count(c.units as usize, "unit"),
         crate::render::count(c.reaped as usize, "lapsed attempt"),
@@ -1368,18 +1664,33 @@ mod tests {
             units: 0,
             reaped: 0,
             rejected: 0,
+            notified: 0,
         }
+    }
+
+    #[test]
+    fn the_drain_messages_count_units_and_runs_in_plain_words() {
+        let busy = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(in_hand(&busy(&[])), "nothing");
+        assert_eq!(in_hand(&busy(&["R1/a"])), "1 unit");
+        assert_eq!(in_hand(&busy(&["R1"])), "1 run");
+        assert_eq!(
+            in_hand(&busy(&["R1/a", "R1/b", "R2", "notify:R3"])),
+            "2 units, 1 run and the notifications of 1 run"
+        );
+        assert_eq!(run_of("notify:R3"), "R3");
+        assert_eq!(run_of("R1/a"), "R1");
     }
 
     #[test]
     fn a_summary_counts_a_recorded_stop_apart_from_the_runs_driven() {
         assert_eq!(
             summary("w", counts(0, 1, 0)),
-            "Worker w stopped: drove 0 runs, stopped 1 run (as asked of its driver, which is gone), ran 0 units of others' runs, 0 lapsed attempts ended, 0 late results rejected.\n"
+            "Worker w stopped: drove 0 runs, stopped 1 run (as asked of its driver, which is gone), claimed and ran 0 units, 0 lapsed attempts ended, 0 late results rejected.\n"
         );
         assert_eq!(
             summary("w", counts(2, 0, 3)),
-            "Worker w stopped: drove 2 runs, aborted 3 runs (as asked of their drivers, which are gone), ran 0 units of others' runs, 0 lapsed attempts ended, 0 late results rejected.\n"
+            "Worker w stopped: drove 2 runs, aborted 3 runs (as asked of their drivers, which are gone), claimed and ran 0 units, 0 lapsed attempts ended, 0 late results rejected.\n"
         );
         assert!(!summary("w", counts(1, 0, 0)).contains("stopped 0"));
     }

@@ -2063,7 +2063,7 @@ pub fn idle_resume(ctx: &Ctx, run_id: &str) -> Result<Option<Output>, CommandErr
 }
 
 /// The inputs the run's `notify:` commands and webhooks read (`${{ inputs.NAME }}`).
-fn inputs_read_by_notify(state: &crate::decide::RunState) -> BTreeSet<String> {
+pub(super) fn inputs_read_by_notify(state: &crate::decide::RunState) -> BTreeSet<String> {
     use crate::definition::template::{Reference, scan};
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return BTreeSet::new();

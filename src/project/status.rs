@@ -864,6 +864,13 @@ impl StatusView {
             } else {
                 !held(&s.name, s.attempts)
             };
+            // A phase a worker holds under a live lease of its own runs on that worker
+            // whatever became of the run's driver: it is not interrupted (nothing runs it
+            // again on resume; its worker records its end). Only a phase whose lease lapsed
+            // or whose holder is gone is. The status is the log read with the lease table.
+            if !workflow && !s.lease_lapsed {
+                s.interrupted = false;
+            }
         }
         self
     }

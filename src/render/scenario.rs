@@ -184,9 +184,11 @@ pub fn render_scenario_status(
         .unwrap_or(4);
     // Its driver gone, a phase it ran is not in progress any more: nothing runs it until the
     // run is taken over (and its time since the start is not a duration that grows).
+    // A phase a worker holds under a live lease is not (`StatusView::with_held`).
     let orphaned = |s: &crate::project::StepView| {
         view.status == crate::project::RunStatus::Interrupted
             && s.status == crate::decide::StepStatus::Running
+            && s.interrupted
     };
     for s in &view.steps {
         let slot_word;

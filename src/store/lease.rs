@@ -6,6 +6,12 @@ use serde::Serialize;
 /// The unit of a run's driver (steps and phases are named by their unit name).
 pub const DRIVER_UNIT: &str = "";
 
+/// The unit of the lease a process holds on a run while it delivers the run's `notify:`
+/// (`ops::notify`): whoever finds it live leaves the notifications to that process; a worker
+/// delivers those still due once neither it nor a driver lease is held. No step or phase is
+/// named so: a step's name holds no `.`, a phase's no `,` (`definition::name`).
+pub const NOTIFY_UNIT: &str = "@notify.,";
+
 /// A claim on a unit of a run for `ttl_ms` from the database's now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseClaim {

@@ -33,7 +33,7 @@ pub use index::{
     entry_from_log, index_rows_without_events, run_entry,
 };
 pub use jsonl::{LogFile, export_line, read_line, verify_export};
-pub use lease::{DRIVER_UNIT, Lease, LeaseClaim};
+pub use lease::{DRIVER_UNIT, Lease, LeaseClaim, NOTIFY_UNIT};
 pub use listen::Listener;
 pub use location::Location;
 pub use memory::MemoryStore;
