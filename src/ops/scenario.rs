@@ -165,7 +165,7 @@ fn dry_run_output(
 ) -> Output {
     let mut rows = Vec::new();
     let (inputs, settings) =
-        super::workflow::preview_settings(&scenario.as_workflow(), inputs, &ctx.cwd);
+        super::workflow::preview_settings(&scenario.as_workflow(), inputs, &ctx.cwd, "phase");
     let mut text = format!(
         "Plan for scenario `{}` (nothing recorded):\n",
         scenario.name
@@ -251,6 +251,15 @@ fn dry_run_output(
             if !setting.env.is_empty() {
                 row["env"] = json!(setting.env);
             }
+        }
+        // What a person or an agent would read (a phase whose commands the engine runs has
+        // none to read): rendered as status renders it, a value not known before the run as
+        // a marker saying so.
+        if by != "commands"
+            && let Some(prompt) = settings.get(&p.name).and_then(|s| s.prompt.as_deref())
+        {
+            text.push_str(&crate::render::render_command("      ", "prompt", prompt));
+            row["prompt"] = json!(prompt);
         }
         row["when"] = json!(when);
         row["how"] = json!(how);

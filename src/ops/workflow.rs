@@ -628,7 +628,7 @@ pub fn run(
                 && s.uses.is_none()
                 && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
-        let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd);
+        let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd, "step");
         let plan = with_settings(plan, &|name| settings.get(name).cloned());
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &inputs, &plan);
         return Ok(Output::new(
@@ -996,10 +996,14 @@ fn where_needed(chain: &[(String, String)], top: &str) -> String {
     text
 }
 
+/// What each step of a new run of `wf` would run with (its prompt rendered as far as known
+/// before the run), and the inputs as the plan shows them (a secret one `***`). `noun`:
+/// `step`, or `phase` for a scenario's `as_workflow`.
 pub(super) fn preview_settings(
     wf: &Workflow,
     inputs: &BTreeMap<String, serde_json::Value>,
     base: &std::path::Path,
+    noun: &str,
 ) -> (
     BTreeMap<String, serde_json::Value>,
     BTreeMap<String, Setting>,
@@ -1018,13 +1022,40 @@ pub(super) fn preview_settings(
                 &crate::execute::is_secret_env,
                 &crate::execute::is_secret_name,
             );
-            (
-                step.name.clone(),
-                commands_shown(setting, step, None, &resolve),
-            )
+            let mut setting = commands_shown(setting, step, None, &resolve);
+            // A prompt is shown rendered (SPEC §7), as status shows it: a value not known
+            // before the run (another step's output, an item) as a marker saying so, never
+            // the raw `${{ ... }}`.
+            setting.prompt = step.prompt.as_ref().map(|text| {
+                crate::definition::template::render_text(text, &|r| {
+                    resolve(r).or_else(|| Some(not_known_before_the_run(r, &step.name, noun)))
+                })
+            });
+            (step.name.clone(), setting)
         })
         .collect();
     (shown, settings)
+}
+
+/// What a plan shows for a template of a prompt that has no value before the run: the words
+/// a run's status uses for it while the step it names has not ended (`RunState::absent_value`).
+/// `unit`: the step (or phase, `noun`) whose prompt it is (its own output is named as its own).
+fn not_known_before_the_run(
+    r: &crate::definition::template::Reference,
+    unit: &str,
+    noun: &str,
+) -> String {
+    use crate::definition::template::Reference;
+    match r {
+        Reference::Input(name) => format!("(no input `{name}`: none was given)"),
+        Reference::Item => "(its item of the `foreach:`, known when it runs)".to_string(),
+        Reference::StepOutput { step, key } if step == unit => {
+            format!("(output `{key}`, not given yet)")
+        }
+        Reference::StepOutput { step, key } => {
+            format!("(output `{key}` of {noun} `{step}`, not given yet)")
+        }
+    }
 }
 
 /// The value of an input template among a plan's `shown` inputs (a secret one `***`); any
@@ -1085,7 +1116,13 @@ fn resumed_setting(state: &crate::decide::RunState, name: &str) -> Option<Settin
         .scenario
         .as_ref()
         .and_then(|sc| sc.phases.iter().find(|p| p.name == step.name));
-    Some(commands_shown(setting, step, phase, &resolve))
+    let mut setting = commands_shown(setting, step, phase, &resolve);
+    // Its prompt as status shows it: a value not given yet as a marker saying so.
+    setting.prompt = step
+        .prompt
+        .as_ref()
+        .map(|text| state.render_prompt_in(text, index));
+    Some(setting)
 }
 
 /// `problems` with every secret `secrets` knows replaced by `***`.
