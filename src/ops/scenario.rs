@@ -1094,7 +1094,8 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                 let agents: BTreeSet<&String> = s.phases.iter().flat_map(|p| &p.agents).collect();
                 docs.push(json!({
                     "file": file, "name": s.name, "valid": true, "phases": s.phases.len(),
-                    "agents": agents, "errors": [], "warnings": its,
+                    "agents": agents, "inputs": s.inputs.keys().collect::<Vec<_>>(),
+                    "errors": [], "warnings": its,
                 }));
                 warnings.extend(its);
             }
