@@ -1255,6 +1255,12 @@ pub struct StatusView {
     /// to run again (`--from`), if it reads one.
     #[serde(skip)]
     pub undecidable_condition: Option<(String, Option<String>)>,
+    /// The failed step's (phase's) `if: {run: ...}` command could not run or answer (exit
+    /// 126, 127, or killed): the run keeps its definition, so a `--retry` runs the same
+    /// command, which fails the same way unless what it runs was fixed outside the run
+    /// (`failed_condition_command`). The step.
+    #[serde(skip)]
+    pub failed_condition_command: Option<String>,
     /// The failed `uses:` step's child run (the one a `--retry` goes on with) failed on a
     /// `foreach:` list that is no list (its `unlistable_foreach`): the child's step. A retry
     /// goes on with that child and fails the same way; `--from` the step starts a new child,
@@ -1855,6 +1861,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unstartable_child: unstartable_child(state),
         unlistable_foreach: unlistable_foreach(state),
         undecidable_condition: undecidable_condition(state),
+        failed_condition_command: failed_condition_command(state),
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
@@ -2077,6 +2084,20 @@ fn undecidable_condition(state: &RunState) -> Option<(String, Option<String>)> {
         .min()
         .map(|i| state.steps[i].name.clone());
     Some((step.name.clone(), producer))
+}
+
+/// The failed step (phase) of a paused run whose `if: {run: ...}` command could not decide
+/// (`condition_checked` with an error): a retry runs the same command from the run's kept
+/// definition (`StatusView::failed_condition_command`).
+fn failed_condition_command(state: &RunState) -> Option<String> {
+    let failed = paused_on_failure(state)?;
+    let step = &state.steps[failed];
+    step.condition.as_ref()?.error.as_ref()?;
+    matches!(
+        state.definition(failed)?.if_,
+        Some(crate::definition::IfCondition::Command(_))
+    )
+    .then(|| step.name.clone())
 }
 
 /// Whether the paused run's failed step could not start for a value Linux does not pass
