@@ -500,13 +500,45 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
                 });
             }
             // Not reached yet: said so, as a workflow step's report says what the run waits on.
+            // One the engine runs is never reported, however far the run is: said so, with
+            // what it waits for when the parallel limits hold it back (SPEC §4).
             if let OperatorError::NotWaiting {
-                status: "pending", ..
+                status: "pending",
+                ref phase,
+                engine_runs,
+                command,
+                ref held_by,
+                one_at_a_time,
+                ..
             } = e
             {
-                err = err.hint(
-                    "the run has not reached it yet: report it once the run goes on to it and it waits for a report (the phases before it first)",
-                );
+                let names = held_by
+                    .iter()
+                    .map(|n| format!("`{}`", crate::definition::shown(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let when = if held_by.is_empty() {
+                    "once the run reaches it".to_string()
+                } else if one_at_a_time {
+                    format!(
+                        "after {names} ends (the `parallel: false` slot: phases with `parallel: false` run one at a time)"
+                    )
+                } else {
+                    format!("once a slot frees (max_parallel, held by {names})")
+                };
+                let phase = crate::definition::shown(phase);
+                err = err.hint(match (engine_runs, command) {
+                    (true, true) => format!(
+                        "`{phase}` is a command phase (its `run:`): the engine runs it {when}, and it reports itself; nothing to report by hand"
+                    ),
+                    (true, false) => format!(
+                        "the engine runs `{phase}` through its agent {when}, and it reports itself; nothing to report by hand"
+                    ),
+                    (false, _) if held_by.is_empty() => "the run has not reached it yet: report it once the run goes on to it and it waits for a report (the phases before it first)".to_string(),
+                    (false, _) => format!(
+                        "it waits for a report {when}: report it then"
+                    ),
+                });
             }
             err.hint(format!(
                 "{} shows every phase",

@@ -439,6 +439,17 @@ impl SlotWaitView {
                 hold.limit
             )
         };
+        // One the engine runs says so: nobody is to report it, then or now.
+        let note = if state.is_external(hold.index) {
+            note
+        } else if state
+            .definition(hold.index)
+            .is_some_and(|d| d.run.is_some())
+        {
+            format!("{note}; then the engine runs its command (nothing to report)")
+        } else {
+            format!("{note}; then the engine runs its agent (nothing to report)")
+        };
         SlotWaitView {
             max_parallel: hold.limit,
             held_by,
