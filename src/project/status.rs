@@ -1397,18 +1397,12 @@ impl StatusView {
     /// The machine contract: `steps` for a workflow run, `phases` for a scenario run.
     pub fn to_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("status views serialise");
-        // A unit whose driver is gone (the run `interrupted`) is not `running`: nothing runs
-        // it, and `resume` runs it again. It is `pending` (SPEC §5 lists no `interrupted` for
-        // a unit), its `interrupted` flag and the screen ("Interrupted: its driver is gone")
-        // saying why. Before, the document said `"status": "running"` beside the worker that
-        // had claimed it, while the screen said interrupted.
-        if let Some(steps) = value.get_mut("steps").and_then(|s| s.as_array_mut()) {
-            for s in steps {
-                if s.get("interrupted") == Some(&serde_json::Value::Bool(true)) {
-                    s["status"] = "pending".into();
-                }
-            }
-        }
+        // A unit whose driver is gone (the run `interrupted`) keeps the status the log gives
+        // it, `running`: its attempt's start is recorded and its end is not (its command may
+        // well still run, as the screen says), and SPEC §5 lists no `interrupted` for a unit.
+        // Its `interrupted` flag says its driver is gone and `resume` runs it again. Before,
+        // the document said `pending` (as if it had never started, beside `attempts: 1` and a
+        // `started_at`) while the screen said its command still runs.
         if self.kind == RunKind::Scenario
             && let Some(map) = value.as_object_mut()
             && let Some(steps) = map.remove("steps")
