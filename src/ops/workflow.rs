@@ -3580,6 +3580,9 @@ pub(crate) struct OpenRun {
     pub through: Vec<Through>,
 }
 
+/// Where a report is taken: a run's id and its step's name.
+type ReportAt = (String, String);
+
 /// A `uses:` step that waits with its child run, and the step down the chain of child runs
 /// that waits for a report (`child_waiting`).
 #[derive(Debug, Clone)]
@@ -3894,7 +3897,7 @@ pub(crate) fn report_elsewhere(
     // Each run whose unit of that name waits, with the run and unit a report goes to: the
     // unit itself, or, for a `uses:` step (which waits with its child run, and whose report
     // is refused), the step down its chain of child runs that waits for the report.
-    let hits: Vec<(OpenRun, String, Option<(String, String)>)> =
+    let hits: Vec<(OpenRun, String, Option<ReportAt>)> =
         other_open_runs(ctx, store, scope, run_id, name)
             .into_iter()
             .filter_map(|o| {
@@ -3916,7 +3919,7 @@ pub(crate) fn report_elsewhere(
         "for a report"
     };
     // The command for one hit: the report (or start) where it is taken.
-    let command = |o: &OpenRun, name: &str, via: &Option<(String, String)>| -> super::Hint {
+    let command = |o: &OpenRun, name: &str, via: &Option<ReportAt>| -> super::Hint {
         let args = match via {
             Some((child, step)) => argv(child, step),
             None => argv(&o.run_id, name),
