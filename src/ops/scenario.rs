@@ -360,6 +360,45 @@ fn act(
         human: format!("{done}{}", out.human),
         ..out
     };
+    // The run as it stands in the log when this is printed (another process may have moved
+    // it on since this one recorded): the document, its `next` and its exit code say that,
+    // and a run another process carries on says who. Before, a reporter that found the run
+    // waiting on other reports printed that state, though they were recorded milliseconds
+    // later and the run went on under another reporter's drive (exit 3, its `next` naming
+    // reports already made).
+    let as_it_stands = |journal: &mut Journal<'_>| -> Result<Output, CommandError> {
+        let (mut state, alive) =
+            journal.nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
+        state.run_id = run_id.clone();
+        let view = ctx.view(&state, alive);
+        // Running under another driver or worker: the report landed and someone carries
+        // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
+        // who. Before, it was 3 beside status "running".
+        if view.status == RunStatus::Running {
+            // Named as the exit-4 error names a holder (its lock's note: process, host,
+            // actor, since); the log's driver only when no lock or lease says who.
+            let held = journal
+                .nested(|store, _, _| crate::execute::run_holder(&ctx.home, &*store, &state));
+            let who = match state.driven_by.as_deref() {
+                _ if let Some(h) = held.as_ref().filter(|h| h.worker().is_none()) => {
+                    format!(
+                        "its driver, {}",
+                        crate::execute::scrub_known(&h.to_string())
+                    )
+                }
+                Some(actor) => match actor.strip_prefix("worker:") {
+                    Some(worker) => format!("worker {worker}"),
+                    None => format!("its driver {actor}"),
+                },
+                None => "its driver".to_string(),
+            };
+            let note = format!("recorded; {who} carries the run on");
+            let code = view.status.exit_code_carried_on();
+            return Ok(said(scenario_output(&view, code)).warn(vec![note]));
+        }
+        let code = view.status.exit_code();
+        Ok(said(scenario_output(&view, code)))
+    };
     let state = journal.state.clone();
     let on = journal
         .nested(|store, _, _| operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor)))?;
@@ -372,7 +411,14 @@ fn act(
             drive_on_recorded(ctx, journal, by.clone(), lock, live, scenario_output)
         }
         DriveOn::Here(_) | DriveOn::Nothing => {
-            // Nothing to drive (the report paused or finished the run): say where it is.
+            // Nothing to drive (the report paused or finished the run, or it waits on other
+            // reports): say where it is, as the log has it now. Another process that recorded
+            // since (a concurrent report) may drive it on: said as it stands then.
+            let seen = journal.appended();
+            journal.refresh()?;
+            if journal.appended() != seen {
+                return as_it_stands(&mut journal);
+            }
             let view = ctx.view(&journal.state, false);
             let code = view.status.exit_code();
             let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
@@ -403,37 +449,7 @@ fn act(
             // driver may have moved it on, or let go of it), and the exit code of what the
             // document says: a run still waiting on other reports is no 0 (SPEC §5). It was
             // 0 whatever the status, so one of three concurrent reports said `waiting` and 0.
-            let (mut state, alive) = journal
-                .nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
-            state.run_id = run_id.clone();
-            let view = ctx.view(&state, alive);
-            // Running under another driver or worker: the report landed and someone carries
-            // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
-            // who. Before, it was 3 beside status "running".
-            if view.status == RunStatus::Running {
-                // Named as the exit-4 error names a holder (its lock's note: process, host,
-                // actor, since); the log's driver only when no lock or lease says who.
-                let held = journal
-                    .nested(|store, _, _| crate::execute::run_holder(&ctx.home, &*store, &state));
-                let who = match state.driven_by.as_deref() {
-                    _ if let Some(h) = held.as_ref().filter(|h| h.worker().is_none()) => {
-                        format!(
-                            "its driver, {}",
-                            crate::execute::scrub_known(&h.to_string())
-                        )
-                    }
-                    Some(actor) => match actor.strip_prefix("worker:") {
-                        Some(worker) => format!("worker {worker}"),
-                        None => format!("its driver {actor}"),
-                    },
-                    None => "its driver".to_string(),
-                };
-                let note = format!("recorded; {who} carries the run on");
-                let code = view.status.exit_code_carried_on();
-                return Ok(said(scenario_output(&view, code)).warn(vec![note]));
-            }
-            let code = view.status.exit_code();
-            Ok(said(scenario_output(&view, code)))
+            as_it_stands(&mut journal)
         }
     }
 }
