@@ -40,6 +40,45 @@ fn the_four_seed_scenarios_validate_and_list() {
     );
 }
 
+/// Seen by a review: `orchestrate validate` left a scenario's inputs out (no line, no
+/// `inputs` key) while `workflow validate` names them: both kinds say them the same way.
+#[test]
+fn scenario_validate_names_its_inputs_as_workflow_validate_does() {
+    let env = Env::new();
+    env.scenario(
+        "ag",
+        "name: ag\ndescription: x\ninputs:\n  region: {type: string, default: eu}\nphases:\n  - {name: a, description: \"d ${{ inputs.region }}\"}\n",
+    );
+    env.workflow(
+        "wg",
+        "name: wg\ninputs:\n  region: {type: string, default: eu}\nsteps:\n  - {name: a, prompt: \"d ${{ inputs.region }}\"}\n",
+    );
+    for (group, name) in [("orchestrate", "ag"), ("workflow", "wg")] {
+        let out = env.run(&[group, "validate", name]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stdout.contains("  - inputs: region\n"),
+            "{group}: {}",
+            out.stdout
+        );
+        let doc = env.run(&["--json", group, "validate", name]).json();
+        assert_eq!(
+            doc["inputs"],
+            serde_json::json!(["region"]),
+            "{group}: {doc}"
+        );
+    }
+    // None: an empty list, as a workflow's.
+    env.scenario(
+        "none",
+        "name: none\ndescription: x\nphases:\n  - {name: a, description: d}\n",
+    );
+    let doc = env
+        .run(&["--json", "orchestrate", "validate", "none"])
+        .json();
+    assert_eq!(doc["inputs"], serde_json::json!([]), "{doc}");
+}
+
 /// Seen by a review: `orchestrate list` (and the MCP `list` tool, which an agent picks a
 /// scenario to run by) said `valid: true` of scenarios `validate` refuses — a cycle, a
 /// condition naming no phase, a missing description, an unknown agent — as it only parsed

@@ -331,9 +331,9 @@ steps:
     child.wait().unwrap();
     let status = env.status(None);
     assert_eq!(status["status"], "interrupted");
-    // Its driver gone, nothing runs it: `interrupted`, as the screen says it (the log says it
-    // `running` until a resume records it interrupted).
-    assert_eq!(status["steps"][1]["status"], "pending");
+    // Its driver gone: `running` (started, no end in the log) with `interrupted`, as the
+    // screen says it, until a resume records it interrupted.
+    assert_eq!(status["steps"][1]["status"], "running");
     assert_eq!(status["steps"][1]["interrupted"], true);
     assert_eq!(
         env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
@@ -2206,6 +2206,65 @@ fn a_dry_run_shows_commands_as_written_and_prompts_with_secrets_hidden() {
     assert!(!doc.to_string().contains("sekrit"), "{doc}");
     assert!(!env.project().join("pwned").exists());
     assert!(!env.db().exists(), "a dry run records nothing");
+}
+
+/// Seen by a review: a dry run showed a prompt's `${{ steps.Ask.outputs.a }}` raw (in the
+/// words and the JSON, and so through MCP's `run` with dry_run), while status renders such
+/// a value as a marker. Every dry run (a workflow's, a resume's, a scenario's) shows the
+/// marker status shows, never the raw template.
+#[test]
+fn a_dry_run_renders_a_prompt_s_value_not_given_yet_as_status_does() {
+    let env = Env::new();
+    env.workflow(
+        "race",
+        "name: race\nsteps:\n  - name: Ask\n    prompt: do it\n  - name: Next\n    prompt: \"v=${{ steps.Ask.outputs.a }}\"\n",
+    );
+    let marker = "v=(output `a` of step `Ask`, not given yet)";
+    let out = env.run(&["workflow", "run", "race", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!("prompt: {marker}\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("${{"), "{}", out.stdout);
+    let doc = env
+        .run(&["--json", "workflow", "run", "race", "--dry-run"])
+        .json();
+    assert_eq!(doc["steps"][1]["prompt"], marker, "{doc}");
+    // A resume's plan of a run waiting on `Ask`: the same marker.
+    let run = env.run(&["workflow", "run", "race"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let out = env.run(&["workflow", "resume", "--dry-run"]);
+    assert!(!out.stdout.contains("${{"), "{}", out.stdout);
+    let doc = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    assert!(!doc.to_string().contains("${{"), "{doc}");
+    // A scenario's plan shows what a person reads, rendered the same way.
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: x\nphases:\n  - {name: a, description: do a}\n  - {name: b, description: \"v=${{ phases.a.outputs.x }}\", condition: \"after:a\"}\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "run", "sc", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("v=(output `x` of phase `a`, not given yet)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("${{"), "{}", out.stdout);
+    let doc = env
+        .run(&["--json", "orchestrate", "run", "sc", "--dry-run"])
+        .json();
+    let prompt = doc["phases"][1]["prompt"].as_str().unwrap_or_default();
+    assert!(
+        prompt.contains("v=(output `x` of phase `a`, not given yet)"),
+        "{doc}"
+    );
 }
 
 /// An `if:` that cannot be decided (an output of the wrong kind) reads the same values from

@@ -197,6 +197,71 @@ fn a_missing_working_directory_is_said_in_the_resume_suggestion() {
     assert_eq!(env.run(&argv).code, 0);
 }
 
+/// Seen by a review: a phase whose own `working_dir:` is missing had its `--skip` say "first
+/// make the run's working directory again, or this fails the same way" (a skip runs nothing
+/// there, and the directory is the phase's, not the run's); and a `--retry` of a phase whose
+/// `if: {run: ...}` command could not run (exit 127) was offered without saying the same kept
+/// command fails the same way. Each hint says what is true, and the skip, followed, works.
+#[test]
+fn recovery_hints_say_whose_working_dir_is_missing_and_that_a_failed_if_command_fails_again() {
+    let env = Env::new();
+    env.scenario(
+        "wd",
+        "name: wd\ndescription: w\nphases:\n  - {name: a, working_dir: sub/nope, run: pwd}\n  - {name: b, condition: \"after:a\", if: {run: \"exit 127\"}, run: echo b}\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "wd"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let next = out.json()["next"].clone();
+    let why = |flag: &str| -> String {
+        next.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["argv"].as_array().unwrap().iter().any(|a| a == flag))
+            .unwrap_or_else(|| panic!("no {flag}: {next}"))["why"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let retry = why("--retry");
+    assert!(
+        retry.starts_with("first create `a`'s `working_dir:` (mkdir -p ")
+            && retry.contains("sub/nope"),
+        "{retry}"
+    );
+    let skip = why("--skip");
+    assert!(
+        !skip.contains("working directory") && !skip.contains("mkdir"),
+        "{skip}"
+    );
+    // Skipped as suggested (no directory made): `b`'s `if:` command cannot run.
+    let out = env.run(&["--json", "orchestrate", "resume", "wd", "--skip"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let next = out.json()["next"].clone();
+    let retry = next
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["argv"].as_array().unwrap().iter().any(|a| a == "--retry"))
+        .unwrap_or_else(|| panic!("{next}"))["why"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        retry.starts_with("only once what `b`'s `if:` command runs is fixed")
+            && retry.contains("the same command fails the same way"),
+        "{retry}"
+    );
+    // The words say it too.
+    let words = env.run(&["orchestrate", "status", "wd"]);
+    assert!(
+        words
+            .stdout
+            .contains("only once what `b`'s `if:` command runs is fixed"),
+        "{}",
+        words.stdout
+    );
+}
+
 /// A resume of a run a live driver holds is refused as held (exit 4), before it asks for the
 /// values of the run's secret inputs (exit 2), which would meet the hold once given.
 #[test]

@@ -1039,6 +1039,52 @@ fn a_report_on_a_child_step_given_the_parent_run_hints_the_report_on_the_child()
     assert_eq!(env.status(Some(&parent))["status"], "completed");
 }
 
+/// Seen by a review: a report of a `uses:` step (which waits with its child run, and whose
+/// report is refused) without `--run` landed on the latest run, the child, and hinted
+/// `step complete Sub --run PARENT`, which pasted was refused ("it waits with that run, not
+/// for a report"). Both ways of reporting it hint the step the child run waits on, in the
+/// child run, and that pasted completes the child and drives the parent on.
+#[test]
+fn a_report_of_a_uses_step_hints_the_child_runs_waiting_step() {
+    let env = Env::new();
+    env.workflow(
+        "child",
+        "name: child\nsteps:\n  - name: look\n    prompt: Look at it\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - name: Sub\n    uses: child\n  - name: Done\n    run: echo done\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "parent"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let parent = run.json()["run_id"].as_str().unwrap().to_string();
+    let status = env.status(Some(&parent));
+    let child = status["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{status}"))
+        .to_string();
+    let expected = format!("cortex workflow step complete look --run {child}");
+    for args in [
+        vec!["workflow", "step", "complete", "Sub"],
+        vec!["workflow", "step", "complete", "Sub", "--run", &parent],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        let hints = suggested(&out.stderr);
+        assert_eq!(hints.first(), Some(&expected), "{args:?}: {}", out.stderr);
+        assert!(
+            !hints.iter().any(|h| h.contains("complete Sub")),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let words = split(&expected);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let pasted = env.run(&words);
+    assert_eq!(pasted.code, 0, "{}{}", pasted.stdout, pasted.stderr);
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
+}
+
 /// A run recorded with `--submit` for workers was offered `resume` as "nobody drives the run
 /// now" (its reason said a worker drives it): the suggestion says it drives it here instead
 /// of a worker, and pasted it does.

@@ -1196,7 +1196,7 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
 }
 
 #[test]
-fn a_client_that_hangs_up_stops_the_drive_in_flight_and_the_server_ends() {
+fn a_client_that_hangs_up_stops_the_drive_in_flight_saying_it_disconnected_and_the_server_ends() {
     let env = Env::new();
     env.workflow("gated", WAITS_FOR_GO);
     let mut s = Session::start(&env, &["--actor", "ci-bot"]);
@@ -1205,10 +1205,14 @@ fn a_client_that_hangs_up_stops_the_drive_in_flight_and_the_server_ends() {
     wait_until_holding(&env);
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
     assert_eq!(env.status(None)["status"], "stopped");
-    // --actor is who acts, whatever the client is called.
-    assert_eq!(
-        stop_request(&env),
-        ("ci-bot".to_string(), "SIGHUP".to_string())
+    // --actor is who acts, whatever the client is called. No signal came: the stop says the
+    // client disconnected (it said "(SIGHUP)", which nobody sent).
+    assert_eq!(stop_request(&env), ("ci-bot".to_string(), String::new()));
+    let reason = env.status(None)["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("the MCP client disconnected (its input closed)")
+            && !reason.contains("SIGHUP"),
+        "{reason}"
     );
     std::fs::write(env.file("go"), "").unwrap();
     assert_eq!(env.run(&["workflow", "resume"]).code, 0);

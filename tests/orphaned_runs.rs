@@ -453,9 +453,10 @@ steps:
 }
 
 /// `--json` agrees with the screen about a unit whose driver is gone: it is marked
-/// `interrupted`, and its status is `interrupted` (the screen's word; the log says it
-/// `running` until it is reaped), a workflow's step and a scenario's phase alike. Before, only
-/// the human output said so, then only the flag did.
+/// `interrupted`, and its status is `running` (SPEC §5's word for an attempt started and not
+/// ended, as the log says until it is reaped; the screen says its command still runs), a
+/// workflow's step and a scenario's phase alike. Before, only the human output said so, then
+/// the document said `pending`, as if it had never started beside `attempts: 1`.
 #[test]
 fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
     let env = Env::new();
@@ -466,7 +467,10 @@ fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
     kill_driver_once(&env, &["workflow", "run", "slow"], &["step_started"]);
     let doc = env.status(None);
     assert_eq!(doc["steps"][0]["interrupted"], true, "{doc}");
-    assert_eq!(doc["steps"][0]["status"], "pending", "{doc}");
+    assert_eq!(doc["steps"][0]["status"], "running", "{doc}");
+    assert_eq!(doc["steps"][0]["attempts"], 1, "{doc}");
+    let words = env.run(&["workflow", "status", "slow"]).stdout;
+    assert!(words.contains("Interrupted"), "{words}");
     env.run(&["workflow", "abort", "slow"]);
     let env = Env::new();
     env.scenario(
@@ -476,7 +480,7 @@ fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
     kill_driver_once(&env, &["orchestrate", "run", "slow"], &["step_started"]);
     let doc = env.run(&["--json", "orchestrate", "status"]).json();
     assert_eq!(doc["phases"][0]["interrupted"], true, "{doc}");
-    assert_eq!(doc["phases"][0]["status"], "pending", "{doc}");
+    assert_eq!(doc["phases"][0]["status"], "running", "{doc}");
     env.run(&["orchestrate", "abort", "slow"]);
     // A live driver's unit is not.
     let env = Env::new();

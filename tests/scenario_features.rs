@@ -342,6 +342,40 @@ fn a_phase_waiting_for_a_free_slot_is_ready_and_says_what_holds_it() {
     );
 }
 
+/// Seen by a review: a command phase held back by a non-parallel phase waiting for a report
+/// was reported on, and the refusal said "report it once the run goes on to it and it waits
+/// for a report", which it never does (the engine runs its `run:`). The hint and the status
+/// line say it is a command phase the engine runs after that phase ends (the `parallel:
+/// false` rule, SPEC §4), and tell nobody to report it.
+#[test]
+fn a_command_phase_held_by_a_waiting_phase_is_never_to_be_reported() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "pf",
+        "name: pf\ndescription: x\nphases:\n  - {name: mk, description: m, run: \"echo made\"}\n  - {name: rev, description: r, condition: \"after:mk\"}\n  - {name: other, description: o, run: \"sleep 2\"}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "pf"]).code, 3);
+    let out = env.run(&["orchestrate", "complete", "pf", "other"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "`other` is a command phase (its `run:`): the engine runs it after `rev` ends (the `parallel: false` slot"
+        ) && out.stderr.contains("nothing to report by hand"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("report it once"), "{}", out.stderr);
+    let status = env.run(&["orchestrate", "status", "pf"]);
+    assert!(
+        status.stdout.contains(
+            "other  - ready: waiting for `rev` to end (phases with `parallel: false` run one at a time); then the engine runs its command (nothing to report)"
+        ),
+        "{}",
+        status.stdout
+    );
+}
+
 /// A non-parallel phase whose condition holds, kept out by another non-parallel phase while
 /// `max_parallel` leaves a slot, is `ready` too and names the phase it waits for.
 #[test]

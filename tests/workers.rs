@@ -677,9 +677,10 @@ fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    // Its driver (the worker) gone, the run is interrupted, and so is the phase, as the
-    // screen says it (the log says it running until it is reaped).
-    assert_eq!(doc["phases"][0]["status"], "pending", "{doc}");
+    // Its driver (the worker) gone, the run is interrupted, and so is the phase (its flag),
+    // as the screen says it; its status is the log's `running` until it is reaped.
+    assert_eq!(doc["phases"][0]["status"], "running", "{doc}");
+    assert_eq!(doc["phases"][0]["interrupted"], true, "{doc}");
     assert!(
         doc["phases"][0]["worker"]
             .as_str()
@@ -904,7 +905,8 @@ fn a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_ho
 /// running); half a second later `status` said the step was "Orphaned: claimed by worker … whose
 /// lease lapsed" (it had not: the worker's process was gone) while `--json` said the same step
 /// `"status": "running"` on that worker. Now the screen says the worker's process is gone, and
-/// the document says the step `interrupted`, as the screen does.
+/// the document marks the step `interrupted`, as the screen does (its status `running`: its
+/// attempt has no end in the log).
 fn a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease(env: Env) {
     env.workflow(
         "held",
@@ -923,7 +925,8 @@ fn a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_le
     assert!(!human.contains("whose lease lapsed"), "{human}");
     let doc = env.run(&["--json", "workflow", "status", &run]).json();
     assert_eq!(doc["status"], "interrupted", "{doc}");
-    assert_eq!(doc["steps"][0]["status"], "pending", "{doc}");
+    assert_eq!(doc["steps"][0]["status"], "running", "{doc}");
+    assert_eq!(doc["steps"][0]["interrupted"], true, "{doc}");
     std::fs::write(env.project().join("go-on"), "").unwrap();
     let out = env.run(&["workflow", "abort", &run]);
     assert!(

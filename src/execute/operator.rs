@@ -33,6 +33,12 @@ pub enum OperatorError {
         /// The engine runs it (a command, an agent's): a resume runs it again, rather than
         /// having it wait for a report.
         engine_runs: bool,
+        /// It has a `run:` (a command phase), not only an agent that runs it.
+        command: bool,
+        /// Ready, but held back by the parallel limits (SPEC §4): the phases it waits for,
+        /// and whether it is the `parallel: false` rule (one at a time) that holds it.
+        held_by: Vec<String>,
+        one_at_a_time: bool,
     },
     /// A manual phase whose turn has come (`ready`, as status says) but that nobody started:
     /// it waits for a start (`orchestrate start`), not for a report.
@@ -109,10 +115,24 @@ pub fn report_phase(
         });
     }
     if s.status != StepStatus::Waiting {
+        let hold = crate::plan::held_for_slots(state)
+            .into_iter()
+            .find(|h| h.index == i);
         return Err(OperatorError::NotWaiting {
             phase: s.name.clone(),
             status: s.status.as_str(),
             engine_runs: !state.is_external(i),
+            command: state.definition(i).is_some_and(|d| d.run.is_some()),
+            held_by: hold
+                .as_ref()
+                .map(|h| {
+                    h.held_by
+                        .iter()
+                        .map(|&j| state.steps[j].name.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            one_at_a_time: hold.is_some_and(|h| h.one_at_a_time),
         });
     }
     let problems = if success {

@@ -85,6 +85,14 @@ impl InFlight {
         }
     }
 
+    /// Stop every call in flight for a reason that is no signal (`StopFlag::ask`): the
+    /// stop is recorded with `why` as its message (one already raised keeps its reason).
+    pub fn ask_all(&self, why: &str) {
+        for call in self.calls().values() {
+            call.stop.ask(why);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.calls().is_empty()
     }

@@ -9,7 +9,7 @@
 //! and every operation runs on tokio's blocking pool, so a tool call that drives a long run
 //! holds a pool thread, not the server — other requests are answered meanwhile. A drive ends
 //! gracefully (a recorded stop that `resume` continues) when its call is cancelled (as by
-//! SIGINT), when the client hangs up (SIGHUP), or when the server gets SIGINT, SIGTERM or
+//! SIGINT), when the client hangs up (its input closed: said so, no signal named), or when the server gets SIGINT, SIGTERM or
 //! SIGHUP; the server ends once the drives in flight have stopped.
 
 mod args;
@@ -102,7 +102,7 @@ pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandE
     let served = runtime.block_on(session(server, &signals, &flights));
     // Whatever ended the session, nobody is left to answer: stop the drives in flight and
     // let them record it.
-    flights.stop_all(stdio::HUNG_UP);
+    flights.ask_all(stdio::HUNG_UP);
     let until = Instant::now() + DRAIN;
     while !flights.is_empty() && Instant::now() < until {
         std::thread::sleep(SIGNAL_POLL);

@@ -9,8 +9,10 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::inflight::InFlight;
 
-/// SIGHUP: the client hung up, as a terminal closing ends the CLI's drive.
-pub const HUNG_UP: i32 = 1;
+/// Why the drives in flight stop when the client closes the server's input (or it cannot be
+/// read): recorded as the stop's message. No signal came, so none is named (the stop read
+/// "(SIGHUP)" before, which nobody sent).
+pub const HUNG_UP: &str = "the MCP client disconnected (its input closed)";
 
 /// The longest line read (rmcp's limit, newline included); a longer one is dropped unread and
 /// answered with a parse error.
@@ -89,7 +91,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
             Poll::Pending => false,
         };
         if hung_up {
-            self.flights.stop_all(HUNG_UP);
+            self.flights.ask_all(HUNG_UP);
         }
         poll
     }

@@ -141,7 +141,7 @@ fn dry_run_output(
 ) -> Output {
     let mut rows = Vec::new();
     let (inputs, settings) =
-        super::workflow::preview_settings(&scenario.as_workflow(), inputs, &ctx.cwd);
+        super::workflow::preview_settings(&scenario.as_workflow(), inputs, &ctx.cwd, "phase");
     let mut text = format!(
         "Plan for scenario `{}` (nothing recorded):\n",
         scenario.name
@@ -227,6 +227,15 @@ fn dry_run_output(
             if !setting.env.is_empty() {
                 row["env"] = json!(setting.env);
             }
+        }
+        // What a person or an agent would read (a phase whose commands the engine runs has
+        // none to read): rendered as status renders it, a value not known before the run as
+        // a marker saying so.
+        if by != "commands"
+            && let Some(prompt) = settings.get(&p.name).and_then(|s| s.prompt.as_deref())
+        {
+            text.push_str(&crate::render::render_command("      ", "prompt", prompt));
+            row["prompt"] = json!(prompt);
         }
         row["when"] = json!(when);
         row["how"] = json!(how);
@@ -329,6 +338,45 @@ fn act(
         human: format!("{done}{}", out.human),
         ..out
     };
+    // The run as it stands in the log when this is printed (another process may have moved
+    // it on since this one recorded): the document, its `next` and its exit code say that,
+    // and a run another process carries on says who. Before, a reporter that found the run
+    // waiting on other reports printed that state, though they were recorded milliseconds
+    // later and the run went on under another reporter's drive (exit 3, its `next` naming
+    // reports already made).
+    let as_it_stands = |journal: &mut Journal<'_>| -> Result<Output, CommandError> {
+        let (mut state, alive) =
+            journal.nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
+        state.run_id = run_id.clone();
+        let view = ctx.view(&state, alive);
+        // Running under another driver or worker: the report landed and someone carries
+        // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
+        // who. Before, it was 3 beside status "running".
+        if view.status == RunStatus::Running {
+            // Named as the exit-4 error names a holder (its lock's note: process, host,
+            // actor, since); the log's driver only when no lock or lease says who.
+            let held = journal
+                .nested(|store, _, _| crate::execute::run_holder(&ctx.home, &*store, &state));
+            let who = match state.driven_by.as_deref() {
+                _ if let Some(h) = held.as_ref().filter(|h| h.worker().is_none()) => {
+                    format!(
+                        "its driver, {}",
+                        crate::execute::scrub_known(&h.to_string())
+                    )
+                }
+                Some(actor) => match actor.strip_prefix("worker:") {
+                    Some(worker) => format!("worker {worker}"),
+                    None => format!("its driver {actor}"),
+                },
+                None => "its driver".to_string(),
+            };
+            let note = format!("recorded; {who} carries the run on");
+            let code = view.status.exit_code_carried_on();
+            return Ok(said(scenario_output(&view, code)).warn(vec![note]));
+        }
+        let code = view.status.exit_code();
+        Ok(said(scenario_output(&view, code)))
+    };
     let state = journal.state.clone();
     let on = journal
         .nested(|store, _, _| operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor)))?;
@@ -341,7 +389,14 @@ fn act(
             drive_on_recorded(ctx, journal, by.clone(), lock, live, scenario_output)
         }
         DriveOn::Here(_) | DriveOn::Nothing => {
-            // Nothing to drive (the report paused or finished the run): say where it is.
+            // Nothing to drive (the report paused or finished the run, or it waits on other
+            // reports): say where it is, as the log has it now. Another process that recorded
+            // since (a concurrent report) may drive it on: said as it stands then.
+            let seen = journal.appended();
+            journal.refresh()?;
+            if journal.appended() != seen {
+                return as_it_stands(&mut journal);
+            }
             let view = ctx.view(&journal.state, false);
             let code = view.status.exit_code();
             let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
@@ -372,37 +427,7 @@ fn act(
             // driver may have moved it on, or let go of it), and the exit code of what the
             // document says: a run still waiting on other reports is no 0 (SPEC §5). It was
             // 0 whatever the status, so one of three concurrent reports said `waiting` and 0.
-            let (mut state, alive) = journal
-                .nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
-            state.run_id = run_id.clone();
-            let view = ctx.view(&state, alive);
-            // Running under another driver or worker: the report landed and someone carries
-            // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
-            // who. Before, it was 3 beside status "running".
-            if view.status == RunStatus::Running {
-                // Named as the exit-4 error names a holder (its lock's note: process, host,
-                // actor, since); the log's driver only when no lock or lease says who.
-                let held = journal
-                    .nested(|store, _, _| crate::execute::run_holder(&ctx.home, &*store, &state));
-                let who = match state.driven_by.as_deref() {
-                    _ if let Some(h) = held.as_ref().filter(|h| h.worker().is_none()) => {
-                        format!(
-                            "its driver, {}",
-                            crate::execute::scrub_known(&h.to_string())
-                        )
-                    }
-                    Some(actor) => match actor.strip_prefix("worker:") {
-                        Some(worker) => format!("worker {worker}"),
-                        None => format!("its driver {actor}"),
-                    },
-                    None => "its driver".to_string(),
-                };
-                let note = format!("recorded; {who} carries the run on");
-                let code = view.status.exit_code_carried_on();
-                return Ok(said(scenario_output(&view, code)).warn(vec![note]));
-            }
-            let code = view.status.exit_code();
-            Ok(said(scenario_output(&view, code)))
+            as_it_stands(&mut journal)
         }
     }
 }
@@ -469,13 +494,45 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
                 });
             }
             // Not reached yet: said so, as a workflow step's report says what the run waits on.
+            // One the engine runs is never reported, however far the run is: said so, with
+            // what it waits for when the parallel limits hold it back (SPEC §4).
             if let OperatorError::NotWaiting {
-                status: "pending", ..
+                status: "pending",
+                ref phase,
+                engine_runs,
+                command,
+                ref held_by,
+                one_at_a_time,
+                ..
             } = e
             {
-                err = err.hint(
-                    "the run has not reached it yet: report it once the run goes on to it and it waits for a report (the phases before it first)",
-                );
+                let names = held_by
+                    .iter()
+                    .map(|n| format!("`{}`", crate::definition::shown(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let when = if held_by.is_empty() {
+                    "once the run reaches it".to_string()
+                } else if one_at_a_time {
+                    format!(
+                        "after {names} ends (the `parallel: false` slot: phases with `parallel: false` run one at a time)"
+                    )
+                } else {
+                    format!("once a slot frees (max_parallel, held by {names})")
+                };
+                let phase = crate::definition::shown(phase);
+                err = err.hint(match (engine_runs, command) {
+                    (true, true) => format!(
+                        "`{phase}` is a command phase (its `run:`): the engine runs it {when}, and it reports itself; nothing to report by hand"
+                    ),
+                    (true, false) => format!(
+                        "the engine runs `{phase}` through its agent {when}, and it reports itself; nothing to report by hand"
+                    ),
+                    (false, _) if held_by.is_empty() => "the run has not reached it yet: report it once the run goes on to it and it waits for a report (the phases before it first)".to_string(),
+                    (false, _) => format!(
+                        "it waits for a report {when}: report it then"
+                    ),
+                });
             }
             err.hint(format!(
                 "{} shows every phase",
@@ -1069,7 +1126,8 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                 let agents: BTreeSet<&String> = s.phases.iter().flat_map(|p| &p.agents).collect();
                 docs.push(json!({
                     "file": file, "name": s.name, "valid": true, "phases": s.phases.len(),
-                    "agents": agents, "errors": [], "warnings": its,
+                    "agents": agents, "inputs": s.inputs.keys().collect::<Vec<_>>(),
+                    "errors": [], "warnings": its,
                 }));
                 warnings.extend(its);
             }

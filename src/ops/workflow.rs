@@ -634,7 +634,7 @@ pub fn run(
                 && s.uses.is_none()
                 && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
-        let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd);
+        let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd, "step");
         let plan = with_settings(plan, &|name| settings.get(name).cloned());
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &inputs, &plan);
         return Ok(Output::new(
@@ -983,10 +983,14 @@ fn where_needed(chain: &[(String, String)], top: &str) -> String {
     text
 }
 
+/// What each step of a new run of `wf` would run with (its prompt rendered as far as known
+/// before the run), and the inputs as the plan shows them (a secret one `***`). `noun`:
+/// `step`, or `phase` for a scenario's `as_workflow`.
 pub(super) fn preview_settings(
     wf: &Workflow,
     inputs: &BTreeMap<String, serde_json::Value>,
     base: &std::path::Path,
+    noun: &str,
 ) -> (
     BTreeMap<String, serde_json::Value>,
     BTreeMap<String, Setting>,
@@ -1005,13 +1009,40 @@ pub(super) fn preview_settings(
                 &crate::execute::is_secret_env,
                 &crate::execute::is_secret_name,
             );
-            (
-                step.name.clone(),
-                commands_shown(setting, step, None, &resolve),
-            )
+            let mut setting = commands_shown(setting, step, None, &resolve);
+            // A prompt is shown rendered (SPEC §7), as status shows it: a value not known
+            // before the run (another step's output, an item) as a marker saying so, never
+            // the raw `${{ ... }}`.
+            setting.prompt = step.prompt.as_ref().map(|text| {
+                crate::definition::template::render_text(text, &|r| {
+                    resolve(r).or_else(|| Some(not_known_before_the_run(r, &step.name, noun)))
+                })
+            });
+            (step.name.clone(), setting)
         })
         .collect();
     (shown, settings)
+}
+
+/// What a plan shows for a template of a prompt that has no value before the run: the words
+/// a run's status uses for it while the step it names has not ended (`RunState::absent_value`).
+/// `unit`: the step (or phase, `noun`) whose prompt it is (its own output is named as its own).
+fn not_known_before_the_run(
+    r: &crate::definition::template::Reference,
+    unit: &str,
+    noun: &str,
+) -> String {
+    use crate::definition::template::Reference;
+    match r {
+        Reference::Input(name) => format!("(no input `{name}`: none was given)"),
+        Reference::Item => "(its item of the `foreach:`, known when it runs)".to_string(),
+        Reference::StepOutput { step, key } if step == unit => {
+            format!("(output `{key}`, not given yet)")
+        }
+        Reference::StepOutput { step, key } => {
+            format!("(output `{key}` of {noun} `{step}`, not given yet)")
+        }
+    }
 }
 
 /// The value of an input template among a plan's `shown` inputs (a secret one `***`); any
@@ -1072,7 +1103,13 @@ fn resumed_setting(state: &crate::decide::RunState, name: &str) -> Option<Settin
         .scenario
         .as_ref()
         .and_then(|sc| sc.phases.iter().find(|p| p.name == step.name));
-    Some(commands_shown(setting, step, phase, &resolve))
+    let mut setting = commands_shown(setting, step, phase, &resolve);
+    // Its prompt as status shows it: a value not given yet as a marker saying so.
+    setting.prompt = step
+        .prompt
+        .as_ref()
+        .map(|text| state.render_prompt_in(text, index));
+    Some(setting)
 }
 
 /// `problems` with every secret `secrets` knows replaced by `***`.
@@ -3309,14 +3346,28 @@ pub fn report_step(
         return Err(journal.nested(|store, _, _| elsewhere(&*store, e, true)));
     }
     if let Some(child) = step.child.as_ref().filter(|_| state.is_uses(index)) {
+        let seen = state.clone();
+        let waits = journal.nested(|store, _, _| child_waiting(&*store, &seen, index));
         return Err(CommandError::bad_input(format!(
             "step `{}` runs workflow `{}` as child run {}: it waits with that run, not for a report",
             step.name, child.workflow, child.run_id
         ))
-        .hint(format!(
-            "{} shows what the child run waits for; reporting on it drives this run on too",
-            ctx.cmd(&["workflow", "status", &child.run_id])
-        )));
+        .hint(match waits {
+            // The report that is taken: the step the child run (or one below it) waits on.
+            Some((run, name)) => {
+                let mut argv = vec!["workflow", "step", verb, &name, "--run", &run];
+                argv.extend(said.iter().map(String::as_str));
+                format!(
+                    "{} reports `{}`, which child run {run} waits on; this run goes on with it",
+                    ctx.cmd(&argv),
+                    crate::definition::shown(&name)
+                )
+            }
+            None => format!(
+                "{} shows what the child run waits for; reporting on it drives this run on too",
+                ctx.cmd(&["workflow", "status", &child.run_id])
+            ),
+        }));
     }
     let missing = journal.redactor.missing_inputs(state);
     let checks = state
@@ -3625,6 +3676,47 @@ pub(crate) struct OpenRun {
     pub waiting: Vec<String>,
     /// Manual phases waiting to be started.
     pub startable: Vec<String>,
+    /// Each waiting `uses:` step (listed in `waiting` too: the run waits on it) with the
+    /// child run and its step that waits for the report: a report of the `uses:` step is
+    /// refused ("it waits with that run"), so a hint that names one names this instead.
+    pub through: Vec<Through>,
+}
+
+/// Where a report is taken: a run's id and its step's name.
+type ReportAt = (String, String);
+
+/// A `uses:` step that waits with its child run, and the step down the chain of child runs
+/// that waits for a report (`child_waiting`).
+#[derive(Debug, Clone)]
+pub(crate) struct Through {
+    pub uses: String,
+    pub run_id: String,
+    pub step: String,
+}
+
+/// The step that waits for a report in the child run of waiting `uses:` step `index` of
+/// `state`, or further down the chain of child runs: its run's id and its name.
+pub(crate) fn child_waiting(
+    store: &dyn crate::store::EventStore,
+    state: &crate::decide::RunState,
+    index: usize,
+) -> Option<(String, String)> {
+    let mut child = state.steps.get(index)?.child.as_ref()?.run_id.clone();
+    for _ in 0..=crate::validate::MAX_USES_DEPTH {
+        let c = crate::execute::load_state(store, &child).ok()?;
+        if c.outcome().is_some() {
+            return None;
+        }
+        let i = c
+            .steps
+            .iter()
+            .position(|s| s.status == StepStatus::Waiting)?;
+        if !c.is_uses(i) {
+            return Some((child, c.steps[i].name.clone()));
+        }
+        child = c.steps[i].child.as_ref()?.run_id.clone();
+    }
+    None
 }
 
 /// How the run acted on was found, for the hints that name other runs: `None` when it was
@@ -3691,6 +3783,17 @@ pub(crate) fn other_open_runs(
                 .into_iter()
                 .map(|i| state.steps[i].name.clone())
                 .collect();
+            let through = (0..state.steps.len())
+                .filter(|&i| state.steps[i].status == StepStatus::Waiting && state.is_uses(i))
+                .filter_map(|i| {
+                    let (run_id, step) = child_waiting(store, &state, i)?;
+                    Some(Through {
+                        uses: state.steps[i].name.clone(),
+                        run_id,
+                        step,
+                    })
+                })
+                .collect();
             Some(OpenRun {
                 run_id: e.run_id,
                 kind: e.kind,
@@ -3698,6 +3801,7 @@ pub(crate) fn other_open_runs(
                 status: view.status,
                 waiting,
                 startable,
+                through,
             })
         })
         .collect()
@@ -3892,14 +3996,22 @@ pub(crate) fn report_elsewhere(
         own,
     } = at;
     let wanted = normalize_name(unit);
-    let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id, name)
-        .into_iter()
-        .filter_map(|o| {
-            let units = if start { &o.startable } else { &o.waiting };
-            let name = units.iter().find(|w| normalize_name(w) == wanted)?.clone();
-            Some((o, name))
-        })
-        .collect();
+    // Each run whose unit of that name waits, with the run and unit a report goes to: the
+    // unit itself, or, for a `uses:` step (which waits with its child run, and whose report
+    // is refused), the step down its chain of child runs that waits for the report.
+    let hits: Vec<(OpenRun, String, Option<ReportAt>)> =
+        other_open_runs(ctx, store, scope, run_id, name)
+            .into_iter()
+            .filter_map(|o| {
+                let units = if start { &o.startable } else { &o.waiting };
+                let name = units.iter().find(|w| normalize_name(w) == wanted)?.clone();
+                let via = (!start)
+                    .then(|| o.through.iter().find(|t| t.uses == name))
+                    .flatten()
+                    .map(|t| (t.run_id.clone(), t.step.clone()));
+                Some((o, name, via))
+            })
+            .collect();
     if hits.is_empty() {
         return e;
     }
@@ -3908,26 +4020,42 @@ pub(crate) fn report_elsewhere(
     } else {
         "for a report"
     };
+    // The command for one hit: the report (or start) where it is taken.
+    let command = |o: &OpenRun, name: &str, via: &Option<ReportAt>| -> super::Hint {
+        let args = match via {
+            Some((child, step)) => argv(child, step),
+            None => argv(&o.run_id, name),
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ctx.suggest(&args)
+    };
     if own {
         // Not the fix: named last, with whose it is, for an agent that meant that run.
         let hints: Vec<super::Hint> = hits
             .iter()
-            .map(|(o, name)| {
-                let args = argv(&o.run_id, name);
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                ctx.suggest(&args).then(format!(
-                    " only if you meant another run: run {} of {} `{}` (not this one) has a {} of that name waiting {what}",
+            .map(|(o, name, via)| {
+                let of = format!(
+                    "run {} of {} `{}` (not this one)",
                     o.run_id,
                     match o.kind {
                         RunKind::Workflow => "workflow",
                         RunKind::Scenario => "scenario",
                     },
                     crate::definition::shown(&o.name),
-                    match o.kind {
-                        RunKind::Workflow => "step",
-                        RunKind::Scenario => "phase",
-                    },
-                ))
+                );
+                command(o, name, via).then(match via {
+                    Some((child, step)) => format!(
+                        " only if you meant another run: {of} has a `uses:` step of that name waiting with its child run {child}, whose step `{}` waits for a report",
+                        crate::definition::shown(step)
+                    ),
+                    None => format!(
+                        " only if you meant another run: {of} has a {} of that name waiting {what}",
+                        match o.kind {
+                            RunKind::Workflow => "step",
+                            RunKind::Scenario => "phase",
+                        },
+                    ),
+                })
             })
             .collect();
         e.hints.extend(hints);
@@ -3935,24 +4063,42 @@ pub(crate) fn report_elsewhere(
     }
     let runs: Vec<String> = hits
         .iter()
-        .map(|(o, _)| format!("{} ({})", o.run_id, crate::definition::shown(&o.name)))
+        .map(|(o, _, via)| {
+            let run = format!("{} ({})", o.run_id, crate::definition::shown(&o.name));
+            match via {
+                Some((child, step)) => format!(
+                    "{run} with its child run {child} (it is a `uses:` step), whose step `{}` waits for a report",
+                    crate::definition::shown(step)
+                ),
+                None => run,
+            }
+        })
         .collect();
-    e.message.push_str(&format!(
-        "; `{}` waits {what} in {} {}",
-        crate::definition::shown(unit),
-        if runs.len() == 1 { "run" } else { "runs" },
-        runs.join(", ")
-    ));
+    let runs = runs.join(", ");
+    let unit = crate::definition::shown(unit);
+    let many = if hits.len() == 1 { "run" } else { "runs" };
+    if hits.iter().any(|(_, _, via)| via.is_some()) {
+        e.message
+            .push_str(&format!("; `{unit}` waits in {many} {runs}"));
+    } else {
+        e.message
+            .push_str(&format!("; `{unit}` waits {what} in {many} {runs}"));
+    }
     let mut hints: Vec<super::Hint> = hits
         .iter()
-        .map(|(o, name)| {
-            let args = argv(&o.run_id, name);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ctx.suggest(&args).then(format!(
-                " {} it in run {}",
-                if start { "starts" } else { "reports" },
-                o.run_id
-            ))
+        .map(|(o, name, via)| {
+            command(o, name, via).then(match via {
+                Some((child, step)) => format!(
+                    " reports `{}` in child run {child} (and drives run {} on too)",
+                    crate::definition::shown(step),
+                    o.run_id
+                ),
+                None => format!(
+                    " {} it in run {}",
+                    if start { "starts" } else { "reports" },
+                    o.run_id
+                ),
+            })
         })
         .collect();
     if e.run_hint.is_none() {

@@ -221,16 +221,35 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
         RunKind::Workflow => workflow_actions(view),
         RunKind::Scenario => scenario_actions(view),
     };
-    // A step failed because its working directory is gone: every resume runs it there again
-    // and fails the same way until the directory is made again, so each says so first.
-    if let Some(dir) = missing_working_dir(view) {
+    // A step failed because its working directory is gone: every resume that runs it runs
+    // it there again and fails the same way until the directory is made again, so each says
+    // so first. A `--skip` runs nothing there: it needs no directory, unless the run's own
+    // directory is the one gone (the steps after it run there too).
+    if let Some((dir, whose)) = missing_working_dir(view) {
         let mkdir = crate::render::command_line(&["mkdir", "-p", dir]);
+        let (what, skip_too) = match whose {
+            Some(step) => (format!("create `{step}`'s `working_dir:`"), false),
+            None => ("make the run's working directory again".to_string(), true),
+        };
+        for s in out.iter_mut().filter(|s| {
+            s.argv.iter().any(|a| a == "resume")
+                && (skip_too || !s.argv.iter().any(|a| a == "--skip"))
+        }) {
+            s.why = format!(
+                "first {what} ({mkdir}), or this fails the same way: {}",
+                s.why
+            );
+        }
+    }
+    // A step whose `if:` command could not decide: a retry runs the same command (the run
+    // keeps its definition), which fails the same way unless what it runs was fixed.
+    if let Some(step) = &view.failed_condition_command {
         for s in out
             .iter_mut()
-            .filter(|s| s.argv.iter().any(|a| a == "resume"))
+            .filter(|s| s.argv.iter().any(|a| a == "--retry"))
         {
             s.why = format!(
-                "first make the run's working directory again ({mkdir}), or this fails the same way: {}",
+                "only once what `{step}`'s `if:` command runs is fixed (the run keeps its definition: the same command fails the same way, and a corrected `if:` applies to a new run): {}",
                 s.why
             );
         }
@@ -239,8 +258,9 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
 }
 
 /// The directory a failed step (phase) of a paused run could not run in, gone since the
-/// run started ("working directory DIR does not exist", as the runner records it).
-fn missing_working_dir(view: &StatusView) -> Option<&str> {
+/// run started ("working directory DIR does not exist", as the runner records it), and the
+/// step when it is its own (`working_dir:`), none when it is the run's directory.
+fn missing_working_dir(view: &StatusView) -> Option<(&str, Option<&str>)> {
     if view.status != RunStatus::Failed {
         return None;
     }
@@ -249,13 +269,14 @@ fn missing_working_dir(view: &StatusView) -> Option<&str> {
         let e = e.strip_prefix("could not start: ").unwrap_or(e);
         let rest = e.strip_prefix("working directory ")?;
         // `runner::missing_dir_error`'s words; the process runner's shorter ones.
-        let (dir, _) = rest
+        let (dir, cause) = rest
             .split_once(" does not exist on this host (")
             .or_else(|| {
                 rest.split_once(" does not exist")
                     .filter(|(_, t)| t.is_empty())
             })?;
-        Some(dir)
+        let own = cause.starts_with("its `working_dir: ");
+        Some((dir, own.then_some(s.name.as_str())))
     })
 }
 

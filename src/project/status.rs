@@ -439,6 +439,17 @@ impl SlotWaitView {
                 hold.limit
             )
         };
+        // One the engine runs says so: nobody is to report it, then or now.
+        let note = if state.is_external(hold.index) {
+            note
+        } else if state
+            .definition(hold.index)
+            .is_some_and(|d| d.run.is_some())
+        {
+            format!("{note}; then the engine runs its command (nothing to report)")
+        } else {
+            format!("{note}; then the engine runs its agent (nothing to report)")
+        };
         SlotWaitView {
             max_parallel: hold.limit,
             held_by,
@@ -1268,6 +1279,12 @@ pub struct StatusView {
     /// to run again (`--from`), if it reads one.
     #[serde(skip)]
     pub undecidable_condition: Option<(String, Option<String>)>,
+    /// The failed step's (phase's) `if: {run: ...}` command could not run or answer (exit
+    /// 126, 127, or killed): the run keeps its definition, so a `--retry` runs the same
+    /// command, which fails the same way unless what it runs was fixed outside the run
+    /// (`failed_condition_command`). The step.
+    #[serde(skip)]
+    pub failed_condition_command: Option<String>,
     /// The failed `uses:` step's child run (the one a `--retry` goes on with) failed on a
     /// `foreach:` list that is no list (its `unlistable_foreach`): the child's step. A retry
     /// goes on with that child and fails the same way; `--from` the step starts a new child,
@@ -1393,18 +1410,12 @@ impl StatusView {
     /// The machine contract: `steps` for a workflow run, `phases` for a scenario run.
     pub fn to_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("status views serialise");
-        // A unit whose driver is gone (the run `interrupted`) is not `running`: nothing runs
-        // it, and `resume` runs it again. It is `pending` (SPEC §5 lists no `interrupted` for
-        // a unit), its `interrupted` flag and the screen ("Interrupted: its driver is gone")
-        // saying why. Before, the document said `"status": "running"` beside the worker that
-        // had claimed it, while the screen said interrupted.
-        if let Some(steps) = value.get_mut("steps").and_then(|s| s.as_array_mut()) {
-            for s in steps {
-                if s.get("interrupted") == Some(&serde_json::Value::Bool(true)) {
-                    s["status"] = "pending".into();
-                }
-            }
-        }
+        // A unit whose driver is gone (the run `interrupted`) keeps the status the log gives
+        // it, `running`: its attempt's start is recorded and its end is not (its command may
+        // well still run, as the screen says), and SPEC §5 lists no `interrupted` for a unit.
+        // Its `interrupted` flag says its driver is gone and `resume` runs it again. Before,
+        // the document said `pending` (as if it had never started, beside `attempts: 1` and a
+        // `started_at`) while the screen said its command still runs.
         if self.kind == RunKind::Scenario
             && let Some(map) = value.as_object_mut()
             && let Some(steps) = map.remove("steps")
@@ -1869,6 +1880,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unstartable_child: unstartable_child(state),
         unlistable_foreach: unlistable_foreach(state),
         undecidable_condition: undecidable_condition(state),
+        failed_condition_command: failed_condition_command(state),
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
@@ -2091,6 +2103,20 @@ fn undecidable_condition(state: &RunState) -> Option<(String, Option<String>)> {
         .min()
         .map(|i| state.steps[i].name.clone());
     Some((step.name.clone(), producer))
+}
+
+/// The failed step (phase) of a paused run whose `if: {run: ...}` command could not decide
+/// (`condition_checked` with an error): a retry runs the same command from the run's kept
+/// definition (`StatusView::failed_condition_command`).
+fn failed_condition_command(state: &RunState) -> Option<String> {
+    let failed = paused_on_failure(state)?;
+    let step = &state.steps[failed];
+    step.condition.as_ref()?.error.as_ref()?;
+    matches!(
+        state.definition(failed)?.if_,
+        Some(crate::definition::IfCondition::Command(_))
+    )
+    .then(|| step.name.clone())
 }
 
 /// Whether the paused run's failed step could not start for a value Linux does not pass

@@ -119,8 +119,15 @@ fn file_name(path: &str) -> &str {
 pub fn render_valid(path: &str, s: &Scenario) -> String {
     let agents: std::collections::BTreeSet<&String> =
         s.phases.iter().flat_map(|p| &p.agents).collect();
+    // Its inputs, as `workflow validate` names a workflow's.
+    let inputs = if s.inputs.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = s.inputs.keys().map(String::as_str).collect();
+        format!("  - inputs: {}\n", names.join(", "))
+    };
     format!(
-        "[OK] {} - Valid\n  - {} defined\n  - {} referenced\n  - No circular dependencies\n",
+        "[OK] {} - Valid\n  - {} defined\n  - {} referenced\n{inputs}  - No circular dependencies\n",
         file_name(path),
         super::count(s.phases.len(), "phase"),
         super::count(agents.len(), "unique agent")
