@@ -2307,6 +2307,15 @@ fn a_run_a_worker_let_wait_is_not_held_by_its_live_process(env: Env) {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The worker lets go of its driver lease just after the wait is recorded (once it has
+        // seen that no notification is due): the run is no process's once it has.
+        while other_home(&env, &[kind, "resume", run, "--dry-run"])
+            .stdout
+            .contains("Held")
+        {
+            assert!(Instant::now() < until, "the worker never let go of {run}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let before = env.events(run).len();
         for out in [
             other_home(&env, &[kind, "resume", run]),
