@@ -596,13 +596,13 @@ pub(super) fn drive_from(
     // A drive that ended waiting leaves nobody driving: the run is shown as it stands for
     // whoever comes next (waiting on a report, on a worker, on secret inputs).
     let alive = !matches!(end, DriveEnd::Waiting(_));
-    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
-    let code = match end {
+    let mut view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
+    let mut code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
     };
     let now = SystemTime::now();
-    let human = render_outcome(&view, &ctx.home, now);
+    let mut human = render_outcome(&view, &ctx.home, now);
     // Delivered while the run's lock is held, as the driver: a `resume` meanwhile is refused
     // as held (exit 4) rather than delivering them a second time; one after this process died
     // delivering delivers what it left (`notify::pending`).
@@ -670,6 +670,31 @@ pub(super) fn drive_from(
             if let crate::execute::operator::DriveOn::Here(lock) = on {
                 return drive_from(ctx, journal, actor, lock, live, None, false)
                     .map(|o| o.warn(warnings));
+            }
+        }
+        // Others recorded since this drive ended (concurrent reports, the driver one of them
+        // became): the answer is the run as it stands now, as `status` would show it — its
+        // next steps the ones left, exit 0 while another process carries it on — not as this
+        // drive left it. Before, a reporter beside two others said the run waited on reports
+        // that had landed a moment before, and an agent following its `next` was refused.
+        if journal.state.events > seen {
+            let fresh = journal.nested(|store, _, _| {
+                crate::execute::load_live(&ctx.home, &*store, &run_id).map(
+                    |(mut now_state, now_alive)| {
+                        now_state.run_id = run_id.clone();
+                        let view = ctx.view_with_children(&now_state, now_alive, &*store);
+                        (view, now_alive)
+                    },
+                )
+            });
+            if let Ok((fresh, driven)) = fresh {
+                code = if driven {
+                    fresh.status.exit_code_carried_on()
+                } else {
+                    fresh.status.exit_code()
+                };
+                human = render_outcome(&fresh, &ctx.home, SystemTime::now());
+                view = fresh;
             }
         }
     }
