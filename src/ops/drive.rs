@@ -965,18 +965,7 @@ fn hold_driver_lease(
             // Best effort: without one (this program cannot be run again), the fence alone
             // keeps a late result out, as before.
             let _ = crate::execute::start_guard(super::KILL_GRACE);
-            let opener = ctx.clone();
-            let keeper = crate::execute::LeaseKeeper::start(
-                Box::new(move || {
-                    opener
-                        .store(crate::definition::Durability::Normal)
-                        .map_err(|e| crate::store::StoreError::Unreachable {
-                            target: "the event log".into(),
-                            reason: e.message,
-                        })
-                }),
-                DRIVER_LEASE_MS,
-            );
+            let keeper = lease_keeper(ctx, DRIVER_LEASE_MS);
             keeper.keep(lease.clone());
             KeeperRef::Own(keeper)
         }
@@ -1199,6 +1188,23 @@ fn used_by(start: &RunStarted) -> Vec<(&str, &crate::event::UsedWorkflow)> {
         todo.extend(below);
     }
     out
+}
+
+/// A keeper renewing leases of `ttl_ms` on a connection of its own to this command's log
+/// (a driver's lease, the notifications' lease).
+pub(super) fn lease_keeper(ctx: &Ctx, ttl_ms: u64) -> crate::execute::LeaseKeeper {
+    let opener = ctx.clone();
+    crate::execute::LeaseKeeper::start(
+        Box::new(move || {
+            opener
+                .store(crate::definition::Durability::Normal)
+                .map_err(|e| crate::store::StoreError::Unreachable {
+                    target: "the event log".into(),
+                    reason: e.message,
+                })
+        }),
+        ttl_ms,
+    )
 }
 
 #[cfg(test)]

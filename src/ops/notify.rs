@@ -235,18 +235,7 @@ fn hold_notify_lease(
             Keeper::Seat(seat.clone())
         }
         None => {
-            let opener = ctx.clone();
-            let keeper = crate::execute::LeaseKeeper::start(
-                Box::new(move || {
-                    opener
-                        .store(crate::definition::Durability::Normal)
-                        .map_err(|e| crate::store::StoreError::Unreachable {
-                            target: "the event log".into(),
-                            reason: e.message,
-                        })
-                }),
-                claim.ttl_ms,
-            );
+            let keeper = super::drive::lease_keeper(ctx, claim.ttl_ms);
             keeper.keep(lease.clone());
             Keeper::Own(keeper)
         }
