@@ -957,17 +957,24 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             by,
             ..
         } => {
+            // Only a step that completed before can be in the completion order: a first
+            // completion (every step of a run that goes straight through) is pushed without
+            // a walk over the order (which made a run of N steps cost N² comparisons).
+            let mut again = true;
             if let Some(s) = state.step_mut(step) {
                 child_ended(s, end);
                 s.reported_by.clone_from(by);
                 s.status = StepStatus::Completed;
                 s.resume_session = None;
+                again = s.completions > 0;
                 s.completions += 1;
                 s.ended_at = time();
                 s.exit_code = end.exit_code();
                 s.output_tail.clone_from(output_tail);
             }
-            state.completion_order.retain(|n| n != step);
+            if again {
+                state.completion_order.retain(|n| n != step);
+            }
             state.completion_order.push(step.clone());
             if state.phase == RunPhase::Waiting {
                 state.phase = RunPhase::Running;
