@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use common::Env;
+use common::{Env, files_holding};
 
 /// A webhook receiver: answers each request with the next status of `statuses` (the last one
 /// again once they run out; 0 means never answer), and keeps the bodies it got and the path
@@ -308,25 +308,6 @@ fn a_run_that_fails_runs_on_finish_and_a_later_abort_does_not_page_on_failure_ag
     assert_eq!(seen.len(), 3, "{notes}");
     assert!(seen.contains(&("on_failure".into(), "failed".into())));
     assert!(seen.contains(&("on_finish".into(), "aborted".into())));
-}
-
-/// Every file under `dir` whose bytes hold `needle`.
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if std::fs::read(&path)
-            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        {
-            found.push(path);
-        }
-    }
-    found
 }
 
 /// Seen by a review: a webhook's password from the environment
