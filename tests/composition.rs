@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, lines};
+use common::{Env, files_holding, lines};
 
 fn scenario(env: &Env, name: &str, yaml: &str) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
@@ -1284,22 +1284,6 @@ steps:
         status["steps"][1]["error"],
         "validation failed: output `checksum` was not produced"
     );
-}
-
-/// Does any file under `dir` (recursively) hold `needle`?
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-        {
-            found.push(path.display().to_string());
-        }
-    }
-    found
 }
 
 #[test]

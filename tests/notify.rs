@@ -10,13 +10,15 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use common::Env;
+use common::{Env, files_holding};
 
 /// A webhook receiver: answers each request with the next status of `statuses` (the last one
-/// again once they run out; 0 means never answer), and keeps the bodies it got.
+/// again once they run out; 0 means never answer), and keeps the bodies it got and the path
+/// each was POSTed to.
 struct Hook {
     url: String,
     bodies: Arc<Mutex<Vec<String>>>,
+    paths: Arc<Mutex<Vec<String>>>,
 }
 
 fn hook(statuses: &[u16]) -> Hook {
@@ -24,6 +26,8 @@ fn hook(statuses: &[u16]) -> Hook {
     let url = format!("http://{}/cortex", listener.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let kept = Arc::clone(&bodies);
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let targets = Arc::clone(&paths);
     let statuses = statuses.to_vec();
     std::thread::spawn(move || {
         let mut held = Vec::new();
@@ -31,10 +35,16 @@ fn hook(statuses: &[u16]) -> Hook {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut length = 0;
+            let mut request_line = true;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
+                }
+                // `POST /the/path HTTP/1.1`
+                if std::mem::take(&mut request_line) {
+                    let target = line.split(' ').nth(1).unwrap_or_default();
+                    targets.lock().unwrap().push(target.to_string());
                 }
                 if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                     length = v.trim().parse().unwrap_or(0);
@@ -56,7 +66,7 @@ fn hook(statuses: &[u16]) -> Hook {
             );
         }
     });
-    Hook { url, bodies }
+    Hook { url, bodies, paths }
 }
 
 impl Hook {
@@ -300,25 +310,6 @@ fn a_run_that_fails_runs_on_finish_and_a_later_abort_does_not_page_on_failure_ag
     assert!(seen.contains(&("on_finish".into(), "aborted".into())));
 }
 
-/// Every file under `dir` whose bytes hold `needle`.
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if std::fs::read(&path)
-            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        {
-            found.push(path);
-        }
-    }
-    found
-}
-
 /// Seen by a review: a webhook's password from the environment
 /// (`http://deploy:$HOOK_PW@host/hk`) was masked in the URL, but the same value printed by a
 /// step or written as an output went in clear into the log, status, results.json, checkpoints
@@ -355,6 +346,66 @@ fn a_webhook_credential_from_the_environment_is_a_secret_of_the_run() {
     for value in [pw, tok] {
         let holding = files_holding(&env.home(), value);
         assert!(holding.is_empty(), "{value} in clear in {holding:?}");
+    }
+}
+
+/// Seen by a review: a webhook whose whole URL is one variable (`webhook: $SLACK_URL`), or
+/// whose path is (`https://hooks.slack.com/$SLACK_PATH`), carries its token in that variable
+/// (Slack, Teams and Discord keep it in the path), but the variable was no secret of the
+/// run: a step that printed `$SLACK_URL`, or wrote it as an output, put the token in the log,
+/// status, results.json, checkpoints and attempt logs. A variable that supplies the whole URL,
+/// any part of its path or its userinfo is a credential of the run, scrubbed everywhere; the
+/// webhook is still delivered to the full URL.
+#[test]
+fn a_webhook_url_or_path_from_the_environment_is_a_secret_of_the_run() {
+    let env = Env::new();
+    let whole = hook(&[200]);
+    let path = hook(&[200]);
+    let token = "T0ABC/B0DEF/hkpathtok5c81e07d2f";
+    let part = "svc-path-tok-94b2e6a1d0";
+    let slack_url = format!("{}/services/{token}", whole.url);
+    env.workflow(
+        "leaky",
+        &format!(
+            "name: leaky\nsteps:\n  - name: leak\n    run: echo \"url=$SLACK_URL\"; echo \"part=$HOOK_PART\"; echo \"hook=$SLACK_URL\" >> \"$CORTEX_OUTPUT\"; echo \"p=$HOOK_PART\" >> \"$CORTEX_OUTPUT\"\nnotify:\n  on_finish:\n    - webhook: $SLACK_URL\n    - webhook: http://{}/hooks/${{HOOK_PART}}\n",
+            addr(&path)
+        ),
+    );
+    let vars = [("SLACK_URL", slack_url.as_str()), ("HOOK_PART", part)];
+    let out = env.run_with(&["workflow", "run", "leaky"], &vars);
+    assert_eq!(out.code, 0, "{}", out.text());
+    // Delivered to the full URL, token and all.
+    whole.received(1);
+    path.received(1);
+    assert_eq!(
+        *whole.paths.lock().unwrap(),
+        [format!("/cortex/services/{token}")]
+    );
+    assert_eq!(*path.paths.lock().unwrap(), [format!("/hooks/{part}")]);
+    let status = env.run_with(&["--json", "workflow", "status"], &vars);
+    assert_eq!(status.code, 0, "{}", status.text());
+    let outputs = &status.json()["steps"][0]["outputs"];
+    assert_eq!(outputs["hook"], "***", "{outputs}");
+    assert_eq!(outputs["p"], "***", "{outputs}");
+    let run_id = status.json()["run_id"].as_str().unwrap().to_string();
+    let results = env.home().join("runs").join(&run_id).join("results.json");
+    let results = std::fs::read_to_string(&results).unwrap();
+    assert!(results.contains("\"***\""), "{results}");
+    let export = env.run(&["log", "export"]);
+    let logs = env.run(&["logs", "leaky", "leak"]);
+    assert!(logs.stdout.contains("url=***"), "{}", logs.text());
+    for secret in [token, "hkpathtok5c81e07d2f", part] {
+        for (what, shown) in [
+            ("the run's output", out.text()),
+            ("status --json", status.stdout.clone()),
+            ("log export", export.stdout.clone()),
+            ("cortex logs", logs.text()),
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {what}: {shown}");
+        }
+        // The log, results.json, checkpoints and attempt log files (all under the home).
+        let holding = files_holding(&env.home(), secret);
+        assert!(holding.is_empty(), "{secret} in clear in {holding:?}");
     }
 }
 

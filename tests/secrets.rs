@@ -8,32 +8,13 @@ mod server;
 
 use std::collections::BTreeMap;
 
-use common::Env;
+use common::{Env, files_holding};
 use cortex::event::{
     AgentResult, AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted,
     Stage,
 };
 use cortex::execute::Redactor;
 use proptest::prelude::*;
-
-/// Does any file under `dir` (recursively) hold `needle`?
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-        {
-            found.push(path.display().to_string());
-        }
-    }
-    found
-}
 
 /// Nothing under the home (the log, its WAL, derived files, locks) holds `secret`, and
 /// neither does any document cortex prints about the run.
@@ -2629,7 +2610,7 @@ fn an_if_comparing_a_secret_input_with_a_literal_is_refused_by_validate() {
     assert!(
         files_holding(&env.home(), secret)
             .iter()
-            .all(|f| f.ends_with(".yaml"))
+            .all(|f| f.extension().is_some_and(|e| e == "yaml"))
     );
     assert_eq!(
         env.run(&["--json", "log", "export"])

@@ -14,7 +14,7 @@ use cortex::event::{AttemptEnd, Driver, Operator, ResumeMode, RunKind, RunStarte
 use cortex::execute::{Clock, Journal, SequentialIds};
 use cortex::project::RunAct;
 use cortex::store::{EventStore, MemoryStore};
-use cortex::tui::app::{Action, Effect, GivenInput, Notice, PhaseOp};
+use cortex::tui::app::{Action, Effect, GivenInput, Notice, PhaseOp, ResumeAsked};
 use cortex::tui::model::{Followed, InputField, ScenarioEntry};
 use cortex::tui::{App, Key, Msg, Screen, update, view};
 use ratatui::Terminal;
@@ -157,15 +157,9 @@ impl Recorder {
         source: String,
         config: Config,
     ) -> Recorder {
-        let mut r = Recorder {
-            store: MemoryStore::new(),
-            clock: TestClock::at(0),
-            ids: SequentialIds::default(),
-            run_id: run_id.into(),
-        };
-        r.submit(
-            0,
-            Command::Start(Box::new(RunStarted {
+        Recorder::from_start(
+            run_id,
+            RunStarted {
                 config,
                 working_dir: "/work".into(),
                 driver: Driver {
@@ -173,8 +167,19 @@ impl Recorder {
                     host: "host".into(),
                 },
                 ..common::run_started(kind, name, (definition, definition_hash), &source, lead())
-            })),
-        );
+            },
+        )
+    }
+
+    /// A run started as `start` says, pre-validated at T0.
+    fn from_start(run_id: &str, start: RunStarted) -> Recorder {
+        let mut r = Recorder {
+            store: MemoryStore::new(),
+            clock: TestClock::at(0),
+            ids: SequentialIds::default(),
+            run_id: run_id.into(),
+        };
+        r.submit(0, Command::Start(Box::new(start)));
         r.submit(0, Command::RecordPreValidation { problems: vec![] });
         r
     }
@@ -1012,14 +1017,23 @@ fn a_failed_workflow_run_offers_retry_skip_and_abort_in_the_palette_and_they_bec
 
     let app = typed(app, "retry");
     assert_eq!(app.palette_entries()[0].title, "Retry failed step");
+    // The resume's form first (its time limit; the run has no secret input to ask for).
     let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty(), "nothing before the form's Enter");
+    let form = app.form.as_ref().expect("the resume's form is open");
+    assert!(form.fields.is_empty());
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(app.form.is_none());
     assert_eq!(
         effects,
-        [Effect::Workflow {
+        [Effect::Resume(ResumeAsked {
             run_id: "01JRUNWFFA11ED000000000000".into(),
             name: "deploy".into(),
-            act: RunAct::Resume(ResumeMode::Retry),
-        }]
+            kind: RunKind::Workflow,
+            mode: ResumeMode::Retry,
+            inputs: Vec::new(),
+            timeout: None,
+        })]
     );
     assert_eq!(
         app.notice,
@@ -1113,4 +1127,121 @@ fn workflow_run_actions_are_offered_only_where_the_runs_state_takes_them() {
     let app = update(app, Msg::ReadOnly("a read-only home".into())).0;
     let app = press(app, &[Key::Ctrl('p')]);
     assert!(workflow_titles(&app).is_empty());
+}
+
+/// `publish`, started with the secret input `api_token` (the log keeps `***`) and paused on
+/// its failed `Push` step: a resume goes on only with the token given again.
+fn paused_for_a_secret_input() -> Recorder {
+    let wf = parse_workflow(
+        "w.yaml",
+        "name: publish\ninputs:\n  api_token: {type: string, required: true, description: for the registry}\n  channel: {type: string, default: stable}\nsteps:\n  - name: Push\n    run: push \"$API_TOKEN\"\n    env: {API_TOKEN: '${{ inputs.api_token }}'}\n",
+    )
+    .unwrap();
+    let start = RunStarted {
+        config: Config {
+            max_retry_attempts: 0,
+            ..Config::default()
+        },
+        inputs: [
+            ("api_token".to_string(), serde_json::json!("***")),
+            ("channel".to_string(), serde_json::json!("stable")),
+        ]
+        .into(),
+        secret_inputs: vec!["api_token".into()],
+        ..common::run_started(
+            RunKind::Workflow,
+            "publish",
+            snapshot(&wf),
+            "w.yaml",
+            lead(),
+        )
+    };
+    let mut r = Recorder::from_start("01JRUNWSECRET0000000000000", start);
+    r.start(1, "Push").finish(
+        4,
+        "Push",
+        AttemptEnd::Exited { code: 1 },
+        "401 unauthorized",
+    );
+    r
+}
+
+/// The TUI's resume could not give a run the secret inputs it needs to go on (the CLI's
+/// `resume --input NAME=VALUE`, `CORTEX_INPUT_<NAME>`), nor a time limit (`resume
+/// --timeout`): a resume opens a form with a masked field for each secret input the run
+/// lacks — none the TUI's environment gives — and one for the time limit, checked as `resume`
+/// checks them, and Enter asks for the resume with them. What is typed in a secret field is
+/// on no screen.
+#[test]
+fn a_resume_asks_for_the_secret_inputs_the_run_lacks_masked_and_for_a_time_limit() {
+    let secret = "tok-9f3e1c77ab";
+    let app = update(app(), paused_for_a_secret_input().followed(false)).0;
+    let app = press(app, &[Key::Tab, Key::Ctrl('p')]);
+    assert_eq!(app.workflow_in_view().map(|f| f.name()), Some("publish"));
+    let app = typed(app, "retry");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty(), "nothing before the form's Enter");
+    let form = app.form.as_ref().expect("the resume's form is open");
+    let names: Vec<&str> = form.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["api_token"], "only the secret input, not `channel`");
+
+    // Empty: refused, saying which.
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    assert_eq!(
+        app.form.as_ref().unwrap().problem.as_deref(),
+        Some("input `api_token` is required")
+    );
+    let app = typed(app, secret);
+    let app = typed(press(app, &[Key::Down]), "soon");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty(), "a time limit that is none is refused");
+    let problem = app.form.as_ref().unwrap().problem.clone().unwrap();
+    assert!(problem.contains("--timeout"), "{problem}");
+    let app = typed(press(app, &[Key::Backspace; 4]), "2h");
+    let screen = draw(&app, at(600));
+    assert!(
+        !screen.contains(secret),
+        "a secret is never shown: {screen}"
+    );
+    assert!(
+        screen.contains("api_token*") && screen.contains("••••••••••••••"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("resume_form", screen);
+
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(app.form.is_none());
+    assert_eq!(
+        effects,
+        [Effect::Resume(ResumeAsked {
+            run_id: "01JRUNWSECRET0000000000000".into(),
+            name: "publish".into(),
+            kind: RunKind::Workflow,
+            mode: ResumeMode::Retry,
+            inputs: vec![GivenInput {
+                name: "api_token".into(),
+                value: secret.into(),
+                secret: true,
+            }],
+            timeout: Some("2h".into()),
+        })]
+    );
+    assert!(!format!("{:?}", app.notice).contains(secret));
+
+    // Given by the TUI's environment (`CORTEX_INPUT_API_TOKEN`, which its drivers inherit):
+    // not asked for; the form has the time limit alone, and Esc records nothing.
+    let mut app = app;
+    app.inputs_in_env = ["CORTEX_INPUT_API_TOKEN".to_string()].into();
+    let app = typed(press(app, &[Key::Ctrl('p')]), "retry");
+    let app = press(app, &[Key::Enter]);
+    assert!(app.form.as_ref().unwrap().fields.is_empty());
+    let (app, effects) = update(app, Msg::Key(Key::Esc));
+    assert!(effects.is_empty() && app.form.is_none());
+    assert_eq!(
+        app.notice,
+        Some(Notice::info(
+            "Resume of publish cancelled: nothing recorded"
+        ))
+    );
 }

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, files_holding};
 
 /// How long a screen may take to show what a step expects.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -433,6 +433,9 @@ fn a_failed_workflow_run_is_retried_and_aborted_from_the_palette() {
     tmux.type_text("retry");
     tmux.wait_text(&["> retry", "Retry failed step"]);
     tmux.keys(&["Enter"]);
+    // The resume's form (its time limit): Enter resumes.
+    tmux.wait_text(&["Resume deploy: its failed step again", "timeout"]);
+    tmux.keys(&["Enter"]);
     tmux.wait_text(&["its failed step again"]);
     // The background driver runs `Check` again, which fails again: attempt 2, by the TUI's
     // actor's resume.
@@ -453,6 +456,82 @@ fn a_failed_workflow_run_is_retried_and_aborted_from_the_palette() {
     tmux.keys(&["Enter"]);
     tmux.wait_text(&["deploy aborted by tui-tester"]);
     assert_eq!(env.status(Some(&run_id))["status"], "aborted");
+    tmux.keys(&["q"]);
+    tmux.wait_text(&["cortex tui exited 0"]);
+}
+
+/// The TUI's resume could not give a run the secret input it needs to go on (the CLI's
+/// `resume --input NAME=VALUE`): a run paused on a failure, whose secret input the log keeps
+/// as `***`, is retried from the palette with the value typed in the resume's form (shown as
+/// `•`) and a time limit, and finishes — the value reached its step (which checks it), is on
+/// no screen, and is nowhere in the home: not in the log, the attempt logs, nor the
+/// background driver's output.
+#[test]
+fn a_run_paused_without_its_secret_input_is_resumed_from_the_tui_with_the_value_typed_in() {
+    let env = Env::new();
+    let secret = "tui-typed-tok-4c1d9e";
+    env.config(r#"{"workflow": {"max_retry_attempts": 0}}"#);
+    // The step checks the value it is given against a file outside the home (the definition
+    // must not hold it: it is kept in the log).
+    std::fs::write(env.file("expected"), secret).unwrap();
+    env.workflow(
+        "publish",
+        "name: publish\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: Push\n    run: test -f tried || { touch tried; exit 1; }; test \"$API_TOKEN\" = \"$(cat expected)\" && echo \"pushed with $API_TOKEN\"\n    env: {API_TOKEN: '${{ inputs.api_token }}'}\n",
+    );
+    let run = env.run_with(
+        &["workflow", "run", "publish"],
+        &[("CORTEX_INPUT_API_TOKEN", secret)],
+    );
+    assert_eq!(run.code, 1, "{}", run.text());
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    // Without the value, a resume cannot go on.
+    let refused = env.run(&["workflow", "resume", &run_id, "--retry"]);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    assert!(refused.stderr.contains("api_token"), "{}", refused.stderr);
+
+    let tmux = Tmux::start(env.dir.path(), &tui_script(&env));
+    let mut screens = vec![tmux.wait_text(&["Scenarios ("])];
+    tmux.keys(&["Tab"]);
+    screens.push(tmux.wait_text(&["publish", "failed"]));
+    tmux.keys(&["C-p"]);
+    tmux.type_text("retry");
+    screens.push(tmux.wait_text(&["> retry", "Retry failed step"]));
+    tmux.keys(&["Enter"]);
+    screens.push(tmux.wait_text(&["Resume publish: its failed step again", "api_token*"]));
+    tmux.type_text(secret);
+    let dots = "•".repeat(secret.chars().count());
+    screens.push(tmux.wait_text(&[&dots]));
+    tmux.keys(&["Down"]);
+    tmux.type_text("1h");
+    screens.push(tmux.wait_text(&["1h"]));
+    tmux.keys(&["Enter"]);
+    screens.push(tmux.wait_text(&["its failed step again"]));
+    common::wait_until("the resumed run to complete", || {
+        env.status(Some(&run_id))["status"] == "completed"
+    });
+    screens.push(tmux.wait_text(&["The driver of publish ended: completed"]));
+    for screen in &screens {
+        assert!(
+            !screen.contains(secret),
+            "the value is on screen:\n{screen}"
+        );
+    }
+    // Resumed by the TUI's actor, with the time limit typed.
+    let resumed = env
+        .events(&run_id)
+        .into_iter()
+        .find(|e| e["type"] == "run_resumed")
+        .expect("a run_resumed");
+    assert_eq!(resumed["body"]["actor"], "tui-tester", "{resumed}");
+    assert_eq!(resumed["body"]["timeout_seconds"], 3600, "{resumed}");
+    let logs = env.run(&["logs", &run_id, "Push"]);
+    assert!(logs.stdout.contains("pushed with ***"), "{}", logs.text());
+    assert!(
+        env.log_holding(secret).is_empty(),
+        "the value is in the log"
+    );
+    let holding = files_holding(&env.home(), secret);
+    assert!(holding.is_empty(), "the value in clear in {holding:?}");
     tmux.keys(&["q"]);
     tmux.wait_text(&["cortex tui exited 0"]);
 }

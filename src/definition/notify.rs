@@ -284,13 +284,22 @@ pub fn webhook_literal_secrets(url: &str) -> Vec<(String, String)> {
     found
 }
 
-/// The environment variables a webhook takes a credential from, by the rule
-/// `webhook_literal_secrets` refuses literal ones by: a variable in its userinfo's password
-/// (`http://deploy:$HOOK_PW@host`, or a userinfo that is variables only, `$CREDS@host`, which
-/// may hold `user:password`), or in the value of a query parameter whose name says it is a
-/// credential (`?token=$HOOK_TOKEN`). Their values are secrets of the run (a step that prints
-/// one is scrubbed, as one printing a secret `env:` entry's value is): the URL's mask hid
-/// them where the webhook is shown, and nowhere else.
+/// The environment variables a webhook takes a credential from: each one that supplies
+/// some of what `mask_url` hides, and so may hold the secret the mask keeps out of sight.
+/// That is a variable in its userinfo (`http://$HOOK_USER:$HOOK_PW@host`, or `$CREDS@host`,
+/// which may hold `user:password`); in its path (`https://hooks.slack.com/$SLACK_PATH`:
+/// Slack, Teams and Discord keep their token there); one written where the path would start,
+/// so that its value may run on into it (the whole URL, `$SLACK_URL`, `${BASE}/x`, or a host
+/// that nothing literal ends, `https://$HOOK`); in a query parameter's name, which may bring
+/// the parameter along (`?$QUERY`); and in the value of a query parameter whose name says it
+/// is a credential (`?token=$HOOK_TOKEN`), by the rule `webhook_literal_secrets` refuses
+/// literal ones by. A host ended by literal text (`https://$HOST/x`, `$HOST:8443`), the scheme,
+/// another parameter's value (`?channel=$CH`) and the fragment are shown or not secret, and
+/// are not. Their values are secrets of the run (a step that prints one is scrubbed, as one
+/// printing a secret `env:` entry's value is). Before, only a userinfo password and a token
+/// parameter were: `webhook: $SLACK_URL` had the URL masked where the webhook was shown, and
+/// a step printing `$SLACK_URL` put its token in the log, status, results.json, checkpoints
+/// and attempt logs.
 pub fn webhook_credential_vars(url: &str) -> Vec<&str> {
     let Ok(parts) = webhook_parts(url) else {
         return Vec::new();
@@ -317,24 +326,35 @@ pub fn webhook_credential_vars(url: &str) -> Vec<&str> {
             WebhookPart::Input(_) => String::new(),
         })
         .collect();
-    let Some((_, userinfo, _, tail)) = split_url(&probe) else {
-        return Vec::new();
+    let is_mark = |c: char| ('\u{E000}'..='\u{F8FF}').contains(&c);
+    let Some((_, userinfo, host, tail)) = split_url(&probe) else {
+        // No `scheme://` written: the variables make up (or start) the URL, and any of them
+        // may hold it all.
+        return names;
     };
     let mut credential_text = String::new();
-    if let Some(userinfo) = userinfo {
-        match userinfo.split_once(':') {
-            Some((_, password)) => credential_text.push_str(password),
-            None => credential_text.push_str(userinfo),
-        }
+    credential_text.extend(userinfo);
+    // A host that a variable ends, with no `/` written after it, may run on into the path.
+    if !tail.starts_with('/')
+        && let Some(last) = host.chars().next_back().filter(|&c| is_mark(c))
+    {
+        credential_text.push(last);
     }
-    if let Some((_, query)) = tail.split_once('?') {
-        let query = query.split('#').next().unwrap_or_default();
-        for pair in query.split(['&', ';']) {
-            if let Some((name, value)) = pair.split_once('=')
-                && secret_param(name)
-            {
-                credential_text.push_str(value);
+    let before_fragment = tail.split('#').next().unwrap_or_default();
+    let (path, query) = before_fragment
+        .split_once('?')
+        .unwrap_or((before_fragment, ""));
+    credential_text.push_str(path);
+    // `;` separates parameters too for many servers (`?a=1;token=…`).
+    for pair in query.split(['&', ';']) {
+        match pair.split_once('=') {
+            Some((name, value)) => {
+                credential_text.push_str(name);
+                if secret_param(name) {
+                    credential_text.push_str(value);
+                }
             }
+            None => credential_text.push_str(pair),
         }
     }
     names
@@ -566,18 +586,34 @@ mod tests {
     }
 
     #[test]
-    fn the_variables_a_webhook_takes_a_credential_from_are_its_passwords_and_tokens() {
+    fn the_variables_a_webhook_takes_a_credential_from_are_those_that_supply_what_its_mask_hides() {
+        let vars = webhook_credential_vars;
+        assert_eq!(vars("http://deploy:$HOOK_PW@127.0.0.1:9/hk"), ["HOOK_PW"]);
         assert_eq!(
-            webhook_credential_vars("http://deploy:$HOOK_PW@127.0.0.1:9/hk"),
-            ["HOOK_PW"]
-        );
-        assert_eq!(
-            webhook_credential_vars("https://$HOST/x?channel=$CH&api_token=${TOK}"),
+            vars("https://$HOST/x?channel=$CH&api_token=${TOK}"),
             ["TOK"]
         );
-        assert_eq!(webhook_credential_vars("https://$CREDS@h/x"), ["CREDS"]);
-        assert!(webhook_credential_vars("https://$USER:x@$HOST/$PATH").is_empty());
-        assert!(webhook_credential_vars("$SLACK_URL").is_empty());
+        assert_eq!(vars("https://$CREDS@h/x"), ["CREDS"]);
+        // The whole userinfo, the user too: the mask hides both.
+        assert_eq!(vars("https://$HOOK_USER:x@$HOST/y"), ["HOOK_USER"]);
+        // The whole URL, or its start, from a variable: it may hold the path.
+        assert_eq!(vars("$SLACK_URL"), ["SLACK_URL"]);
+        assert_eq!(vars("${SLACK_URL}"), ["SLACK_URL"]);
+        assert_eq!(vars("${BASE}/services/x"), ["BASE"]);
+        // Any part of the path (Slack, Teams and Discord keep their token there).
+        assert_eq!(vars("https://hooks.slack.com/$SLACK_PATH"), ["SLACK_PATH"]);
+        assert_eq!(vars("https://h/services/${T}/x/$B?channel=$CH"), ["T", "B"]);
+        // A host nothing literal ends may run on into the path; one ended by `/` or a port
+        // may not, and is shown anyway.
+        assert_eq!(vars("https://$HOOK"), ["HOOK"]);
+        assert_eq!(vars("https://$HOOK?x=1"), ["HOOK"]);
+        assert!(vars("https://$HOST/x").is_empty());
+        assert!(vars("https://$HOST:8443/x").is_empty());
+        // A query parameter's name may bring the parameter (`token=…`) along.
+        assert_eq!(vars("https://h/x?$QUERY"), ["QUERY"]);
+        assert_eq!(vars("https://h/x?$NAME=v"), ["NAME"]);
+        // Not the fragment, never sent.
+        assert!(vars("https://h/x#$FRAG").is_empty());
     }
 
     #[test]

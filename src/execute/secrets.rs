@@ -81,10 +81,11 @@ pub fn is_secret_env(step: &Step, name: &str) -> bool {
 }
 
 /// The environment variables `workflow`'s `notify:` webhooks take a credential from
-/// (`definition::webhook_credential_vars`: a userinfo password, a token-like query
-/// parameter): their values are secrets of the run, as a `secret_env` variable's are. Before,
-/// only the webhook's shown URL hid them; a step printing the same value, or writing it as
-/// an output, put it in clear in the log, status, results.json, checkpoints and attempt logs.
+/// (`definition::webhook_credential_vars`: each that supplies some of what the URL's mask
+/// hides — the whole URL, its userinfo, any part of its path, a token-like query parameter):
+/// their values are secrets of the run, as a `secret_env` variable's are. Before, only the
+/// webhook's shown URL hid them; a step printing the same value, or writing it as an output,
+/// put it in clear in the log, status, results.json, checkpoints and attempt logs.
 pub fn webhook_credential_env(workflow: &Workflow) -> Vec<String> {
     let notify = &workflow.notify;
     notify

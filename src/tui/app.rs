@@ -2,7 +2,7 @@
 //! from the log, the outcome of an action — to the next state and the effects the shell must
 //! carry out. Nothing here reads the clock, the terminal or the log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::evolve;
 use crate::event::Recorded;
@@ -12,7 +12,7 @@ use super::model::{
     Followed, InputField, ScenarioEntry, ScenarioRow, latest_scenario_run, scenario_rows,
 };
 use super::palette::{self, Entry};
-use crate::event::ResumeMode;
+use crate::event::{ResumeMode, RunKind};
 use crate::project::RunAct;
 
 /// What fills the screen.
@@ -143,8 +143,8 @@ pub enum Effect {
         target: String,
         inputs: Vec<GivenInput>,
     },
-    /// Start a background `cortex orchestrate resume RUN`.
-    Resume { run_id: String, scenario: String },
+    /// Start a background `cortex workflow|orchestrate resume RUN` as asked.
+    Resume(ResumeAsked),
     /// A workflow run's stop or abort (`workflow stop|abort`, with the TUI's actor), or a
     /// background `cortex workflow resume RUN` in the mode asked for.
     Workflow {
@@ -162,17 +162,68 @@ pub struct GivenInput {
     pub secret: bool,
 }
 
-/// The input form Scenario Run opens for a scenario that declares inputs: one line per
-/// input, defaults filled in, required ones marked, secret ones never shown as typed.
+/// A resume of run `run_id` in `mode`, as a terminal asks for it: `--input NAME=VALUE` for
+/// each of `inputs` (the run's secret inputs, given to the driver through its environment,
+/// `CORTEX_INPUT_<NAME>`) and `--timeout` for `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeAsked {
+    pub run_id: String,
+    /// The workflow's or scenario's name, for the notices.
+    pub name: String,
+    pub kind: RunKind,
+    pub mode: ResumeMode,
+    pub inputs: Vec<GivenInput>,
+    pub timeout: Option<String>,
+}
+
+/// What a form is for: what Enter does with what was typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormFor {
+    /// Start a run of `scenario` (`target` is what `orchestrate run` takes).
+    Run { scenario: String, target: String },
+    /// This resume, given the inputs and time limit typed.
+    Resume(ResumeAsked),
+}
+
+impl FormFor {
+    /// The form's title.
+    pub fn title(&self) -> String {
+        match self {
+            FormFor::Run { scenario, .. } => format!("Inputs of {scenario}"),
+            FormFor::Resume(ResumeAsked { name, mode, .. }) => match mode {
+                ResumeMode::Continue => format!("Resume {name}"),
+                ResumeMode::Retry => format!("Resume {name}: its failed step again"),
+                ResumeMode::Skip => format!("Resume {name}: its failed step skipped"),
+                ResumeMode::From(step) => format!("Resume {name} from {step}"),
+                ResumeMode::RollbackTo(step) => format!("Roll {name} back to {step}"),
+            },
+        }
+    }
+
+    /// What Enter does, in a word.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            FormFor::Run { .. } => "start",
+            FormFor::Resume(_) => "resume",
+        }
+    }
+}
+
+/// A form drawn over the screen: the input form Scenario Run opens for a scenario that
+/// declares inputs (one line per input, defaults filled in, required ones marked), or the one
+/// a resume opens (a line for each secret input the run lacks, which the log keeps as `***`,
+/// and one for its time limit). A secret's value is never shown as typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputForm {
-    pub scenario: String,
-    pub target: String,
+    pub what: FormFor,
     pub fields: Vec<InputField>,
     /// What is typed in each field (a default filled in, except a secret's).
     pub values: Vec<String>,
+    /// The time limit typed (`resume --timeout`), on the line after the fields: a resume's
+    /// form has it, a run's not.
+    pub timeout: Option<String>,
     pub selected: usize,
-    /// Why Enter did not start the run.
+    /// Why Enter did not go on: what is wrong with what was typed.
     pub problem: Option<String>,
 }
 
@@ -186,12 +237,77 @@ impl InputForm {
             })
             .collect();
         InputForm {
-            scenario,
-            target,
+            what: FormFor::Run { scenario, target },
             fields,
             values,
+            timeout: None,
             selected: 0,
             problem: None,
+        }
+    }
+
+    /// The form of a resume of `run` in `mode`: a field for each secret input whose value
+    /// whoever drives it must be given again (`RunStarted::secret_inputs_to_give`) and the
+    /// TUI's environment does not give (`given_by_env`: the names of its `CORTEX_INPUT_<NAME>`
+    /// variables, which the driver inherits), each required, and the time limit.
+    fn resume(run: &Followed, mode: ResumeMode, given_by_env: &BTreeSet<String>) -> InputForm {
+        let to_give = run
+            .state
+            .start
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
+        let fields: Vec<InputField> = to_give
+            .into_iter()
+            .filter(|name| !given_by_env.contains(&crate::execute::input_env_name(name)))
+            .map(|name| {
+                // Checked as `resume` checks it (type, pattern, range), required here.
+                let mut spec = run
+                    .state
+                    .workflow
+                    .as_ref()
+                    .and_then(|w| w.inputs.get(&name).cloned())
+                    .unwrap_or_default();
+                spec.required = false;
+                spec.default = None;
+                InputField {
+                    description: Some(spec.description.clone().unwrap_or_else(|| {
+                        "secret: the log keeps only ***; give its value again".into()
+                    })),
+                    name,
+                    required: true,
+                    default: None,
+                    secret: true,
+                    spec,
+                }
+            })
+            .collect();
+        InputForm {
+            what: FormFor::Resume(ResumeAsked {
+                run_id: run.state.run_id.clone(),
+                name: run.name().to_string(),
+                kind: run.kind(),
+                mode,
+                inputs: Vec::new(),
+                timeout: None,
+            }),
+            values: vec![String::new(); fields.len()],
+            fields,
+            timeout: Some(String::new()),
+            selected: 0,
+            problem: None,
+        }
+    }
+
+    /// How many lines can be selected: the fields, and the time limit's.
+    pub fn lines(&self) -> usize {
+        self.fields.len() + usize::from(self.timeout.is_some())
+    }
+
+    /// What is typed on the selected line.
+    fn selected_text(&mut self) -> Option<&mut String> {
+        match self.values.get_mut(self.selected) {
+            Some(v) => Some(v),
+            None => self.timeout.as_mut(),
         }
     }
 
@@ -217,6 +333,23 @@ impl InputForm {
             text
         })?;
         Ok(given)
+    }
+
+    /// The time limit typed (none when left empty: the configuration's), checked as `resume
+    /// --timeout` checks it, or what is wrong with it.
+    pub fn time_limit(&self) -> Result<Option<String>, String> {
+        let Some(text) = self
+            .timeout
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(None);
+        };
+        crate::definition::limits::RUN_TIMEOUT
+            .check_flag(text)
+            .map_err(|e| format!("{e}; write e.g. 2h, 90m, or 0 for no limit"))?;
+        Ok(Some(text.to_string()))
     }
 
     fn typed(&self) -> Result<Vec<GivenInput>, String> {
@@ -393,6 +526,9 @@ pub struct App {
     /// The command that starts a workflow run on this TUI's log, as another terminal would
     /// paste it (`--home`/`--db` named when the TUI was given them).
     pub start_workflow: String,
+    /// The `CORTEX_INPUT_<NAME>` variables the TUI was started with: the drivers it starts
+    /// inherit them, so a resume does not ask for those secret inputs.
+    pub inputs_in_env: BTreeSet<String>,
 }
 
 impl App {
@@ -420,6 +556,7 @@ impl App {
             color,
             quit: false,
             start_workflow: "cortex workflow run NAME".into(),
+            inputs_in_env: BTreeSet::new(),
         }
     }
 
@@ -741,31 +878,48 @@ fn form_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
     let Some(mut form) = app.form.take() else {
         return (app, Vec::new());
     };
-    let last = form.fields.len().saturating_sub(1);
+    let last = form.lines().saturating_sub(1);
     match key {
         Key::Esc | Key::Ctrl('c') => {
-            app.notice = Some(Notice::info(format!(
-                "Run of {} cancelled: nothing started",
-                form.scenario
-            )));
+            app.notice = Some(Notice::info(match &form.what {
+                FormFor::Run { scenario, .. } => {
+                    format!("Run of {scenario} cancelled: nothing started")
+                }
+                FormFor::Resume(asked) => {
+                    format!("Resume of {} cancelled: nothing recorded", asked.name)
+                }
+            }));
             return (app, Vec::new());
         }
-        Key::Enter => match form.given() {
-            Ok(inputs) => {
-                let (scenario, target) = (form.scenario, form.target);
-                return launch(app, scenario, target, inputs);
+        Key::Enter => match form.given().and_then(|i| Ok((i, form.time_limit()?))) {
+            Ok((inputs, timeout)) => {
+                return match form.what {
+                    FormFor::Run { scenario, target } => launch(app, scenario, target, inputs),
+                    FormFor::Resume(asked) => {
+                        app.notice = Some(Notice::info(format!(
+                            "{}…",
+                            doing(&RunAct::Resume(asked.mode.clone()), &asked.name)
+                        )));
+                        let asked = ResumeAsked {
+                            inputs,
+                            timeout,
+                            ..asked
+                        };
+                        (app, vec![Effect::Resume(asked)])
+                    }
+                };
             }
             Err(problem) => form.problem = Some(problem),
         },
         Key::Up | Key::BackTab => form.selected = form.selected.saturating_sub(1),
         Key::Down | Key::Tab => form.selected = (form.selected + 1).min(last),
         Key::Backspace => {
-            if let Some(v) = form.values.get_mut(form.selected) {
+            if let Some(v) = form.selected_text() {
                 v.pop();
             }
         }
         Key::Char(c) => {
-            if let Some(v) = form.values.get_mut(form.selected) {
+            if let Some(v) = form.selected_text() {
                 v.push(c);
             }
             form.problem = None;
@@ -845,10 +999,14 @@ pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
             app.notice = Some(Notice::info(format!("Stopping {scenario}…")));
             effects.push(Effect::Stop { run_id, scenario });
         }
-        Action::Resume { run_id, scenario } => {
-            app.notice = Some(Notice::info(format!("Resuming {scenario}…")));
-            effects.push(Effect::Resume { run_id, scenario });
-        }
+        // A resume asks first for what it may be given: the secret inputs the run lacks and
+        // a time limit (`resume --input`, `--timeout`).
+        Action::Resume { run_id, .. } => open_resume(&mut app, &run_id, ResumeMode::Continue),
+        Action::Workflow {
+            run_id,
+            act: RunAct::Resume(mode),
+            ..
+        } => open_resume(&mut app, &run_id, mode),
         Action::Workflow { run_id, name, act } => {
             app.notice = Some(Notice::info(format!("{}…", doing(&act, &name))));
             effects.push(Effect::Workflow { run_id, name, act });
@@ -858,6 +1016,14 @@ pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
     }
     app.clamp();
     (app, effects)
+}
+
+/// Open the form of a resume of `run_id` in `mode` (`InputForm::resume`).
+fn open_resume(app: &mut App, run_id: &str, mode: ResumeMode) {
+    match app.runs.get(run_id) {
+        Some(run) => app.form = Some(InputForm::resume(run, mode, &app.inputs_in_env)),
+        None => app.notice = Some(Notice::error(format!("run {run_id} is not known here"))),
+    }
 }
 
 /// What a workflow action is doing, for the status bar while it is under way.

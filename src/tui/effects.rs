@@ -13,10 +13,10 @@ use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
 use crate::execute::{DriverLock, Holder, Journal, SystemClock, UlidIds, rfc3339};
 use crate::store::{EventStore, Location};
 
-use crate::event::ResumeMode;
+use crate::event::{ResumeMode, RunKind};
 use crate::project::RunAct;
 
-use super::app::{Effect, Msg, Notice, PhaseOp};
+use super::app::{Effect, GivenInput, Msg, Notice, PhaseOp, ResumeAsked};
 use super::catalog::scenario_entries;
 
 /// How long a phase's checks get between TERM and KILL when a report runs them (as the CLI).
@@ -83,26 +83,16 @@ fn handle(settings: &Settings, effect: Effect, out: &Sender<Msg>) {
             target,
             inputs,
         } => {
-            let mut args: Vec<String> = vec!["orchestrate".into(), "run".into(), target.clone()];
-            // What a terminal would run instead, should the driver refuse: its secrets'
-            // values left out.
-            let mut shown = args.clone();
-            let mut env = Vec::new();
-            for i in &inputs {
-                if i.secret {
-                    // Never an argument (arguments are for anyone to read): the driver's
-                    // environment, which `orchestrate run` reads secrets from.
-                    env.push((crate::execute::input_env_name(&i.name), i.value.clone()));
-                    shown.extend(["--input".into(), format!("{}=VALUE", i.name)]);
-                } else {
-                    args.push(format!("--input={}={}", i.name, i.value));
-                    shown.extend(["--input".into(), format!("{}={}", i.name, i.value)]);
-                }
-            }
-            let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
-            let again = settings.ctx.cmd(&shown);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            match detach(settings, &scenario, &args, &env, Some(again), out) {
+            let argv = Argv::new(&["orchestrate", "run", &target]).inputs(&inputs);
+            let again = settings.ctx.cmd(&argv.shown());
+            match detach(
+                settings,
+                &scenario,
+                &argv.args(),
+                &argv.env,
+                Some(again),
+                out,
+            ) {
                 Ok(log) => Msg::Notice(Notice::info(format!(
                     "Started a run of {scenario} in the background (output: {})",
                     log.display()
@@ -116,21 +106,95 @@ fn handle(settings: &Settings, effect: Effect, out: &Sender<Msg>) {
         Effect::Workflow { run_id, name, act } => {
             Msg::Notice(workflow_act(settings, &run_id, &name, act, out))
         }
-        Effect::Resume { run_id, scenario } => {
-            Msg::Notice(match DriverLock::probe(&settings.home, &run_id) {
-                Some(h) => Notice::error(format!("{scenario} is already driven by {h}")),
-                None => drive_in_background(settings, &run_id, &scenario, out)
-                    .map(|log| {
-                        Notice::info(format!(
-                            "Resuming {scenario} in the background (output: {})",
-                            log.display()
-                        ))
-                    })
-                    .unwrap_or_else(|e| Notice::error(format!("cannot start cortex: {e}"))),
-            })
-        }
+        Effect::Resume(asked) => Msg::Notice(resume(settings, asked, out)),
     };
     let _ = out.send(msg);
+}
+
+/// The arguments of a `cortex` command a driver is started with, what a terminal would run
+/// instead (should the driver refuse), and the driver's environment: a secret input's value
+/// goes only into the environment (`CORTEX_INPUT_<NAME>`, which `run` and `resume` read
+/// secrets from; arguments are for anyone to read), and is shown as `NAME=VALUE`.
+struct Argv {
+    args: Vec<String>,
+    shown: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Argv {
+    fn new(args: &[&str]) -> Argv {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Argv {
+            shown: args.clone(),
+            args,
+            env: Vec::new(),
+        }
+    }
+
+    /// An argument that is no secret, given and shown as it is.
+    fn arg(mut self, arg: String) -> Argv {
+        self.shown.push(arg.clone());
+        self.args.push(arg);
+        self
+    }
+
+    fn inputs(mut self, inputs: &[GivenInput]) -> Argv {
+        for i in inputs {
+            if i.secret {
+                self.env
+                    .push((crate::execute::input_env_name(&i.name), i.value.clone()));
+                self.shown
+                    .extend(["--input".into(), format!("{}=VALUE", i.name)]);
+            } else {
+                self.args.push(format!("--input={}={}", i.name, i.value));
+                self.shown
+                    .extend(["--input".into(), format!("{}={}", i.name, i.value)]);
+            }
+        }
+        self
+    }
+
+    fn args(&self) -> Vec<&str> {
+        self.args.iter().map(String::as_str).collect()
+    }
+
+    fn shown(&self) -> Vec<&str> {
+        self.shown.iter().map(String::as_str).collect()
+    }
+}
+
+/// A resume in the background: a detached `cortex workflow|orchestrate resume RUN
+/// [--retry|--skip|--from=STEP|--rollback-to=STEP] [--timeout=LIMIT]`, given the secret
+/// inputs typed as a terminal gives them (`CORTEX_INPUT_<NAME>`), refused at once when a
+/// driver holds the run (the screen never waits on a run).
+fn resume(settings: &Settings, r: ResumeAsked, out: &Sender<Msg>) -> Notice {
+    if let Some(h) = DriverLock::probe(&settings.home, &r.run_id) {
+        return Notice::error(format!("{} is already driven by {h}", r.name));
+    }
+    let mut argv = Argv::new(&[r.kind.group(), "resume", &r.run_id]);
+    argv = match &r.mode {
+        ResumeMode::Continue => argv,
+        ResumeMode::Retry => argv.arg("--retry".into()),
+        ResumeMode::Skip => argv.arg("--skip".into()),
+        ResumeMode::From(step) => argv.arg(format!("--from={step}")),
+        ResumeMode::RollbackTo(step) => argv.arg(format!("--rollback-to={step}")),
+    };
+    if let Some(limit) = &r.timeout {
+        argv = argv.arg(format!("--timeout={limit}"));
+    }
+    argv = argv.inputs(&r.inputs);
+    let again = settings.ctx.cmd(&argv.shown());
+    match detach(settings, &r.name, &argv.args(), &argv.env, Some(again), out) {
+        Ok(log) => Notice::info(format!(
+            "{} in the background{} (output: {})",
+            super::app::doing(&RunAct::Resume(r.mode), &r.name),
+            r.timeout
+                .map(|t| format!(", time limit {t}"))
+                .unwrap_or_default(),
+            log.display()
+        )),
+        Err(e) => Notice::error(format!("cannot start cortex: {e}")),
+    }
 }
 
 fn open_store(settings: &Settings) -> Result<Box<dyn EventStore>, OperatorError> {
@@ -279,28 +343,15 @@ fn workflow_act(
         RunAct::Stop => crate::ops::scenario::stop_run(ctx, scope, Some(run_id), by()),
         RunAct::Abort => crate::ops::workflow::abort(ctx, scope, Some(run_id), by()),
         RunAct::Resume(mode) => {
-            if let Some(h) = DriverLock::probe(&settings.home, run_id) {
-                return Notice::error(format!("{name} is already driven by {h}"));
-            }
-            let mut args = vec!["workflow".to_string(), "resume".into(), run_id.to_string()];
-            match &mode {
-                ResumeMode::Continue => {}
-                ResumeMode::Retry => args.push("--retry".into()),
-                ResumeMode::Skip => args.push("--skip".into()),
-                ResumeMode::From(step) => args.push(format!("--from={step}")),
-                ResumeMode::RollbackTo(step) => args.push(format!("--rollback-to={step}")),
-            }
-            // What a terminal would run instead, should the driver refuse.
-            let shown: Vec<&str> = args.iter().map(String::as_str).collect();
-            let again = ctx.cmd(&shown);
-            return match detach(settings, name, &shown, &[], Some(again), out) {
-                Ok(log) => Notice::info(format!(
-                    "{} in the background (output: {})",
-                    super::app::doing(&RunAct::Resume(mode), name),
-                    log.display()
-                )),
-                Err(e) => Notice::error(format!("cannot start cortex: {e}")),
+            let asked = ResumeAsked {
+                run_id: run_id.to_string(),
+                name: name.to_string(),
+                kind: RunKind::Workflow,
+                mode,
+                inputs: Vec::new(),
+                timeout: None,
             };
+            return resume(settings, asked, out);
         }
     };
     match done {
@@ -334,23 +385,6 @@ fn said(output: &crate::ops::Output, name: &str, actor: &str) -> Notice {
     }
     // The action was taken (or found nothing to do): how the run ended is no error of it.
     Notice::info(text)
-}
-
-/// `cortex orchestrate resume RUN` in the background.
-fn drive_in_background(
-    settings: &Settings,
-    run_id: &str,
-    scenario: &str,
-    out: &Sender<Msg>,
-) -> std::io::Result<PathBuf> {
-    detach(
-        settings,
-        scenario,
-        &["orchestrate", "resume", run_id],
-        &[],
-        None,
-        out,
-    )
 }
 
 /// Start `cortex ARGS` detached, with this home and actor, its output in
@@ -633,6 +667,59 @@ mod tests {
         // A finished run: an abort says so and records nothing.
         let late = act(RunAct::Abort);
         assert!(late.text.contains("already finished"), "{late:?}");
+    }
+
+    /// A secret input typed in a form reaches the driver as a terminal gives it, through its
+    /// environment (`CORTEX_INPUT_<NAME>`): never an argument (for anyone to read), and the
+    /// command shown to run from a terminal says `NAME=VALUE`; an input that is no secret is
+    /// an argument, as typed.
+    #[test]
+    fn a_secret_input_goes_to_the_drivers_environment_never_to_its_arguments() {
+        let inputs = [
+            GivenInput {
+                name: "api_token".into(),
+                value: "s3cr3t-typed".into(),
+                secret: true,
+            },
+            GivenInput {
+                name: "channel".into(),
+                value: "beta".into(),
+                secret: false,
+            },
+        ];
+        let argv = Argv::new(&["workflow", "resume", "R1"])
+            .arg("--timeout=2h".into())
+            .inputs(&inputs);
+        assert_eq!(
+            argv.args(),
+            [
+                "workflow",
+                "resume",
+                "R1",
+                "--timeout=2h",
+                "--input=channel=beta"
+            ]
+        );
+        assert_eq!(
+            argv.env,
+            [(
+                "CORTEX_INPUT_API_TOKEN".to_string(),
+                "s3cr3t-typed".to_string()
+            )]
+        );
+        assert_eq!(
+            argv.shown(),
+            [
+                "workflow",
+                "resume",
+                "R1",
+                "--timeout=2h",
+                "--input",
+                "api_token=VALUE",
+                "--input",
+                "channel=beta"
+            ]
+        );
     }
 
     /// A run its driver refused to start (exit 2) showed only its error's first line, the

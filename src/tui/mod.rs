@@ -52,6 +52,11 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
         color,
     );
     app.scenarios = scenario_entries(&settings.ctx);
+    // The drivers it starts inherit them: a resume does not ask for those secret inputs.
+    app.inputs_in_env = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("CORTEX_INPUT_"))
+        .collect();
     app.start_workflow = settings
         .ctx
         .cmd(&["workflow", "run", "NAME"])

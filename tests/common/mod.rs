@@ -456,6 +456,27 @@ impl Env {
     }
 }
 
+/// Every file under `dir` whose bytes hold `needle` (a secret that must be nowhere: the log,
+/// results.json, checkpoints, attempt logs, drivers' output files).
+#[allow(dead_code)]
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path)
+            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// Lines of a file in the project directory (empty if missing).
 pub fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)

@@ -123,8 +123,15 @@ fn tabs(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn hints(app: &App) -> &'static str {
-    if app.form.is_some() {
-        return "type the value  ↑↓ input  Enter start  Esc cancel";
+    if let Some(form) = &app.form {
+        return match form.what {
+            crate::tui::app::FormFor::Run { .. } => {
+                "type the value  ↑↓ input  Enter start  Esc cancel"
+            }
+            crate::tui::app::FormFor::Resume(_) => {
+                "type the value  ↑↓ line  Enter resume  Esc cancel"
+            }
+        };
     }
     if app.palette.is_some() {
         return "type to filter  ↑↓ select  Enter run  Esc close";
