@@ -94,8 +94,8 @@ fn reply_done(result: Result<Result<Done, Failure>, CommandError>) -> Response {
     }
 }
 
-/// The query's fields.
-fn query(raw: Option<String>) -> Vec<(String, String)> {
+/// The query's fields, in order (a field may repeat: `input`).
+pub fn query(raw: Option<String>) -> Vec<(String, String)> {
     raw.map(|q| {
         form_urlencoded::parse(q.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))

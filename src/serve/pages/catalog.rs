@@ -465,14 +465,7 @@ pub async fn scenario_page(
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields: Vec<(String, String)> = raw
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let given = crate::serve::actions::input_fields(&fields);
+    let given = crate::serve::actions::input_fields(&crate::serve::api::query(raw));
     answer(
         blocking(&shared, move |shared| {
             scenario_body(shared, viewer, &name, &given)
