@@ -1089,7 +1089,17 @@ fn an_api_resume_of_a_finished_run_delivers_its_notifications_still_due() {
         "{status}"
     );
     let run = status["run_id"].as_str().unwrap().to_string();
-    let s = server::Server::start(&env);
+    // Not delivered by the server's own sweep first: the resume is what is tested.
+    let s = server::Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            server::TOKEN,
+            "--no-notify",
+        ],
+    );
     let r = s.post(&format!("/api/v1/runs/{run}/resume"), "{}");
     assert_eq!(r.status, 200, "{r:?}");
     let doc = r.json();
@@ -1464,6 +1474,92 @@ fn a_completed_run_killed_during_on_finish_is_notified_once_by_the_resume() {
     assert_eq!(common::lines(&env.file("started.log")).len(), 2);
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(common::lines(&env.file("finished.log")), ["finished"]);
+}
+
+/// Seen by a review: `cortex worker` delivered the notifications a SIGKILLed driver left due,
+/// but `cortex serve` — the other process a team keeps up — did not: the run kept them due
+/// until someone typed `resume --notify-only`. The server delivers them as a worker does
+/// (`ops::notify_sweep`): the dead driver's command ended first, then delivered once,
+/// recorded, and said on its stderr; a run whose driver is alive and delivering is left to
+/// it, whatever the server's passes find.
+#[test]
+fn the_server_delivers_once_what_a_dead_driver_left_due_and_leaves_a_live_drivers_alone() {
+    let env = Env::new();
+    env.workflow(
+        "f",
+        "name: f\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - run: echo started >> started.log; sleep 3; echo finished >> finished.log\n",
+    );
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - run: echo started >> held-started.log; while [ ! -e go ]; do sleep 0.05; done; echo finished >> held-finished.log\n",
+    );
+    let run = killed_while_a_notification_command_runs(&env, "f");
+    assert_eq!(
+        env.status(Some(&run))["notifications_pending"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // A driver alive in its own `on_finish` (until `go`), holding its run.
+    let mut alive = env.spawn(&["workflow", "run", "held"]);
+    common::wait_until("the live driver's notification to start", || {
+        !common::lines(&env.file("held-started.log")).is_empty()
+    });
+    let held = env.status(Some("held"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut s = server::Server::start(&env);
+    common::wait_until("the server to deliver what the dead driver left", || {
+        env.status(Some(&run))
+            .get("notifications_pending")
+            .is_none()
+    });
+    // Each pass looks at every run it delivers for and at the held one in the same read of
+    // the run index: the held one was left alone.
+    assert_eq!(common::lines(&env.file("held-started.log")), ["started"]);
+    std::fs::write(env.file("go"), "").unwrap();
+    assert!(alive.wait().unwrap().success());
+    // Two more passes of the server's (one a second) with nothing left due.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(s.pid() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(
+        s.wait_for_exit(60)
+            .expect("the server ends once stopped")
+            .success()
+    );
+    // The dead driver's command was ended before the server delivered it again: one
+    // `finished`, from the server's delivery.
+    assert_eq!(common::lines(&env.file("started.log")).len(), 2);
+    assert_eq!(common::lines(&env.file("finished.log")), ["finished"]);
+    let status = env.status(Some(&run));
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert_eq!(notes[0]["ok"], true, "{status}");
+    // The live driver delivered its own, once.
+    assert_eq!(common::lines(&env.file("held-started.log")), ["started"]);
+    assert_eq!(common::lines(&env.file("held-finished.log")), ["finished"]);
+    let status = env.status(Some(&held));
+    assert_eq!(
+        status["notifications"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
+    let said = s.stderr();
+    assert_eq!(
+        said.matches(&format!(
+            "notify: Run {run}: delivered 1 notification still due (its driver ended before delivering it)"
+        ))
+        .count(),
+        1,
+        "{said}"
+    );
+    assert!(!said.contains(&held), "{said}");
+    assert_eq!(env.run(&["log", "verify"]).code, 0);
 }
 
 /// At least once: a notification command that ended by itself after its driver died may have

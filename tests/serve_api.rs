@@ -5562,3 +5562,177 @@ fn a_report_on_a_child_runs_step_through_its_parent_points_to_the_child_run() {
     let r = s.post(&format!("/api/v1/runs/{child}/steps/look/complete"), "{}");
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+const DEPLOY: &str = "name: deploy\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\n  count: {type: integer, default: 2}\n  who: {type: string, required: true}\n  tier: {type: string, enum: [gold, silver], default: silver}\nphases:\n  - name: p\n    description: Deploy ${{ inputs.who }} with ${{ inputs.api_token }} x${{ inputs.count }} on ${{ inputs.tier }}\n    run: echo \"${{ inputs.who }}\"\n";
+
+/// Seen by a review: the API's preview took no inputs (`orchestrate preview NAME --input
+/// k=v` did), so a scenario whose phases read `${{ inputs.x }}` previewed with them as
+/// written, and so did the catalog page. `?input=NAME=VALUE` (once per input) is read as
+/// `--input` is: the same document as the CLI's (a secret one `***`), and a bad pair, a name
+/// given twice or a value refused is a 400 with the CLI's error, never quoting a secret.
+#[test]
+fn a_preview_through_the_api_takes_inputs_as_the_cli_does() {
+    let env = home();
+    env.scenario("deploy", DEPLOY);
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let template = "/api/v1/scenarios/{name}/preview";
+    let secret = "hunter2-not-shown";
+    let r = s.get(&format!(
+        "/api/v1/scenarios/deploy/preview?input=who=ops%20team&input=api_token={secret}&input=count=5"
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.exit_code(), 0);
+    let body = r.json();
+    doc.check(template, "get", 200, &body);
+    assert_eq!(
+        body["inputs"],
+        json!({"api_token": "***", "count": 5, "tier": "silver", "who": "ops team"}),
+        "{body}"
+    );
+    assert!(!r.body.contains(secret), "{}", r.body);
+    let token = format!("api_token={secret}");
+    let cli = env.run(&[
+        "--json",
+        "orchestrate",
+        "preview",
+        "deploy",
+        "--input",
+        "who=ops team",
+        "--input",
+        &token,
+        "--input",
+        "count=5",
+    ]);
+    assert_eq!(body, cli.json());
+    // Without inputs: the defaults, as before.
+    let plain = s.get("/api/v1/scenarios/deploy/preview").json();
+    assert_eq!(plain["inputs"], json!({"count": 2, "tier": "silver"}));
+    let refused = |query: &str, says: &str| -> Value {
+        let r = s.get(&format!("/api/v1/scenarios/deploy/preview?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert_eq!(r.exit_code(), 2, "{query}");
+        assert!(!r.body.contains(secret), "{query}: {}", r.body);
+        let body = r.json();
+        doc.check(template, "get", 400, &body);
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{query}: expected `{says}` in {body}"
+        );
+        assert!(
+            body["hints"].as_array().is_some_and(|h| !h.is_empty())
+                || body["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "{query}: a refusal without a hint: {body}"
+        );
+        body
+    };
+    let no_pair = refused(
+        "input=who",
+        "query parameter `input` `who` has no `=`: each `input` is given as NAME=VALUE",
+    );
+    assert!(
+        no_pair["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("input=who=VALUE in the address"),
+        "{no_pair}"
+    );
+    refused("input==me", "has no name before its `=`");
+    refused(
+        "input=who=a&input=who=b",
+        "query parameter `input` gives `who` twice",
+    );
+    refused(
+        "input=who=VALUE",
+        "is the placeholder of a suggested command",
+    );
+    // A name or a value refused: the CLI's own error, the secret never quoted.
+    let bad = format!("input=nope=1&input=count=many&input=tier=bronze&input=api_token={secret}");
+    let body = refused(&bad, "the inputs of `deploy` are not valid");
+    let cli = env.run(&[
+        "--json",
+        "orchestrate",
+        "preview",
+        "deploy",
+        "-i",
+        "nope=1",
+        "-i",
+        "count=many",
+        "-i",
+        "tier=bronze",
+        "-i",
+        &token,
+    ]);
+    assert_eq!(cli.code, 2, "{}", cli.text());
+    assert_eq!(body["error"], cli.json()["error"], "{body}");
+    assert_eq!(body["errors"], cli.json()["errors"], "{body}");
+}
+
+/// The catalog page's preview is made with the inputs its form gives (`input.NAME` fields,
+/// sent to the page itself): the phases rendered with them, a secret one `***` and its field a
+/// password never filled back in, the others kept in their fields; a value refused is said
+/// where the preview stands, escaped.
+#[test]
+fn the_catalog_pages_preview_has_a_form_for_the_scenarios_inputs() {
+    let env = home();
+    env.scenario("deploy", DEPLOY);
+    let s = Server::start(&env);
+    let secret = "hunter2-not-shown";
+    let page = s.get("/catalog/scenarios/deploy").body;
+    assert!(
+        page.contains(
+            r#"<form class="preview-inputs" method="get" action="/catalog/scenarios/deploy">"#
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"type="password" name="input.api_token""#),
+        "{page}"
+    );
+    assert!(page.contains("Deploy ${{ inputs.who }} with ${{ inputs.api_token }} x2 on silver"));
+    let page = s
+        .get(&format!(
+            "/catalog/scenarios/deploy?input.who=ops+%3Cb%3Eteam%3C%2Fb%3E&input.api_token={secret}&input.count=5&input.tier=gold&input.nope="
+        ))
+        .body;
+    assert!(
+        page.contains("Deploy ops &lt;b&gt;team&lt;/b&gt; with *** x5 on gold"),
+        "{page}"
+    );
+    assert!(!page.contains(secret), "the secret is echoed: {page}");
+    assert!(!page.contains("<b>team"), "{page}");
+    // The form keeps what the preview was made with, but for the secret.
+    let preview = page
+        .split_once(r#"class="preview-inputs""#)
+        .and_then(|(_, rest)| rest.split_once("</form>"))
+        .map(|(form, _)| form)
+        .expect("the preview's form");
+    assert!(
+        preview.contains(r#"value="ops &lt;b&gt;team&lt;/b&gt;""#),
+        "{preview}"
+    );
+    assert!(preview.contains(r#"value="5""#), "{preview}");
+    assert!(
+        preview.contains(r#"<option value="gold" selected>"#),
+        "{preview}"
+    );
+    assert!(
+        !preview.contains(" required"),
+        "nothing is required in a preview: {preview}"
+    );
+    let field = preview
+        .split_once(r#"name="input.api_token""#)
+        .map(|(_, rest)| rest.split_once('>').map_or(rest, |(a, _)| a))
+        .unwrap();
+    assert!(!field.contains("value="), "{field}");
+    // A value refused: said where the preview stands, the run form still there.
+    let page = s
+        .get("/catalog/scenarios/deploy?input.count=%3Cmany%3E")
+        .body;
+    assert!(
+        page.contains("the inputs of `deploy` are not valid") && page.contains("&lt;many&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<many>"), "{page}");
+    assert!(page.contains(r#"class="run-form""#), "{page}");
+}

@@ -100,6 +100,11 @@ pub enum TopCommand {
         /// run` does; any number may share a log, each due time fires once).
         #[arg(long)]
         no_schedule: bool,
+        /// Do not deliver the notifications still due of runs whose driver died before
+        /// delivering them (by default the server delivers them, as `cortex worker` does,
+        /// each once nobody is on the run).
+        #[arg(long)]
+        no_notify: bool,
     },
     /// Print a JSON Schema: workflow, scenario, agent, config, event or results.
     Schema {

@@ -262,6 +262,7 @@ pub fn dispatch(
             public_url,
             driver_wait,
             no_schedule,
+            no_notify,
         } => serve(
             ctx,
             json,
@@ -273,7 +274,7 @@ pub fn dispatch(
                 driver_wait: std::time::Duration::from_secs(driver_wait),
                 fires_schedules: !no_schedule,
             },
-            no_schedule,
+            (no_schedule, no_notify),
         ),
         TopCommand::Schedule(command) => schedule(ctx, json, command),
     }
@@ -392,7 +393,7 @@ fn serve(
     ctx: &Ctx,
     json: bool,
     options: crate::serve::Options,
-    no_schedule: bool,
+    (no_schedule, no_notify): (bool, bool),
 ) -> Result<i32, CommandError> {
     let bound = crate::serve::bind(ctx, options)?;
     if let Some(w) = &bound.warning {
@@ -445,7 +446,19 @@ fn serve(
             super::err(&format!("schedule: {line}\n"))
         });
     }
+    // Beside it, the notifications a dead driver left due, delivered as a worker delivers
+    // them: what it delivered goes to stderr, each line marked.
+    let sweeper = (!no_notify).then(|| {
+        ops::notify_sweep::in_background(ctx.clone(), |text| {
+            for line in text.lines() {
+                super::err(&format!("notify: {line}\n"));
+            }
+        })
+    });
     bound.run()?;
+    if let Some(sweeper) = sweeper {
+        sweeper.stop(crate::serve::DELIVERY_GRACE);
+    }
     Ok(super::exit::OK)
 }
 

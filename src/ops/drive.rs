@@ -143,11 +143,13 @@ pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>
 }
 
 /// Where `NAME=VALUE` pairs were given, for what a mistake's hint says: a flag given once per
-/// pair (`--output NAME=VALUE`), or a form's box of lines (its label).
+/// pair (`--output NAME=VALUE`), a form's box of lines (its label), or a query parameter of
+/// an address given once per pair (`?input=NAME=VALUE`, the API's preview).
 #[derive(Debug, Clone, Copy)]
 pub enum PairsFrom<'a> {
     Flag,
     Lines(&'a str),
+    Query,
 }
 
 /// `parse_pairs`, with hints in the words of where the pairs were given.
@@ -165,6 +167,10 @@ pub fn parse_pairs_from(
                 PairsFrom::Flag => Ok((k.trim().to_string(), v.to_string())),
                 PairsFrom::Lines(label) => Err(placeholder_given(k.trim(), v).hint(format!(
                     "put the real value in its place: {}=... in the {label} box",
+                    k.trim()
+                ))),
+                PairsFrom::Query => Err(placeholder_given(k.trim(), v).hint(format!(
+                    "put the real value in its place: {what}={}=... in the address",
                     k.trim()
                 ))),
             },
@@ -231,6 +237,12 @@ fn not_a_pair(item: &str, what: &str, from: PairsFrom<'_>) -> CommandError {
         .hint(format!(
             "write one NAME=VALUE per line in the {label} box (e.g. plan=ready)"
         )),
+        PairsFrom::Query => CommandError::bad_input(format!(
+            "query parameter `{what}` `{shown}` {missing}: each `{what}` is given as NAME=VALUE (the {what}'s name, `=`, then its value)"
+        ))
+        .hint(format!(
+            "write {what}={example} in the address, once per {what} (e.g. ?{what}=who=me&{what}=count=2), the value URL-encoded"
+        )),
     }
 }
 
@@ -255,6 +267,12 @@ fn no_key_twice(
                 ))
                 .hint(format!(
                     "write each {what} on one line only in the {label} box"
+                )),
+                PairsFrom::Query => CommandError::bad_input(format!(
+                    "query parameter `{what}` gives `{shown}` twice"
+                ))
+                .hint(format!(
+                    "give each {what} once in the address: {what}={shown}=VALUE"
                 )),
             });
         }

@@ -16,6 +16,7 @@ pub mod housekeeping;
 pub mod log;
 mod lookup;
 pub mod notify;
+pub mod notify_sweep;
 mod output;
 pub mod scenario;
 pub mod schedule;

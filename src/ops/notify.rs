@@ -118,6 +118,28 @@ pub fn pending(store: &dyn EventStore, state: &RunState) -> Result<Vec<Delivery>
 /// the wait), or in the process's background. Failed deliveries (and a failure to record
 /// them) are returned as warnings.
 pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<String> {
+    deliver_held(ctx, state, redactor, &mut Vec::new)
+}
+
+/// `after_change` for a run whose driver is gone (`notify_sweep::deliver`): `first` runs
+/// once the notification lease is held — and only then, so that the commands it ends (those
+/// the dead driver left running) are never those of a live deliverer that took the lease
+/// meanwhile — and its warnings come first.
+pub fn deliver_left_due(
+    ctx: &Ctx,
+    state: &RunState,
+    redactor: &Redactor,
+    first: &mut dyn FnMut() -> Vec<String>,
+) -> Vec<String> {
+    deliver_held(ctx, state, redactor, first)
+}
+
+fn deliver_held(
+    ctx: &Ctx,
+    state: &RunState,
+    redactor: &Redactor,
+    first: &mut dyn FnMut() -> Vec<String>,
+) -> Vec<String> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return Vec::new();
     };
@@ -147,16 +169,23 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
             )];
         }
     };
+    let mut warnings = first();
     match &ctx.deliveries {
-        Deliveries::Background(background) => {
-            hand_over(ctx, background, state, redactor, &mut *store, ended, hold)
-        }
+        Deliveries::Background(background) => warnings.extend(hand_over(
+            ctx,
+            background,
+            state,
+            redactor,
+            &mut *store,
+            ended,
+            hold,
+        )),
         _ => {
-            let warnings = wait_for(ctx, state, redactor, &mut *store, ended);
+            warnings.extend(wait_for(ctx, state, redactor, &mut *store, ended));
             hold.release(&mut *store);
-            warnings
         }
     }
+    warnings
 }
 
 /// The lease (`store::NOTIFY_UNIT`) a process holds on a run while it delivers the run's
@@ -187,7 +216,11 @@ impl NotifyHold {
 
 /// Claim the notification lease of `run_id` for this process (a worker's seat, or this
 /// process): the live lease of another process if one holds it. A lease left by a process of
-/// this host that is gone is let go first.
+/// this host that is gone is let go first. Without a seat, each claim is a holder of its own
+/// (`notifier N pid PID`): two deliverers in one process (`cortex serve`'s actions and its
+/// sweep for notifications still due, `ops::notify_sweep`) exclude each other as two
+/// processes do. Before, both claimed as `notifier pid PID`, and the second, refused a lease
+/// its own holder held, delivered without one.
 fn hold_notify_lease(
     ctx: &Ctx,
     store: &mut dyn EventStore,
@@ -200,7 +233,11 @@ fn hold_notify_lease(
             run_id: run_id.to_string(),
             unit: NOTIFY_UNIT.to_string(),
             attempt: 0,
-            holder: format!("notifier pid {}", std::process::id()),
+            holder: {
+                static CLAIMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = CLAIMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                format!("notifier {n} pid {}", std::process::id())
+            },
             host: crate::execute::hostname(),
             ttl_ms: super::drive::DRIVER_LEASE_MS,
         },

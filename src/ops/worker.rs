@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::drive::Live;
+use super::notify_sweep::{Sweep, watched};
 use super::{CommandError, Ctx, Output, exit, hostname};
 use crate::decide::{Command, RunState, StepStatus};
 use crate::definition::limits::{DurationRange, WORKER_LEASE, WORKER_POLL};
@@ -16,19 +17,13 @@ use crate::definition::{Durability, tags_cover};
 use crate::event::Operator;
 use crate::execute::{
     Dispatch, DriverLock, Journal, JournalError, LeaseKeeper, Quiet, Runner, Shared, Slots,
-    StopFlag, SystemClock, UlidIds, claim_unit, finish_unit, holder_gone, load_state, reap_lapsed,
+    StopFlag, SystemClock, UlidIds, claim_unit, finish_unit, holder_gone, reap_lapsed,
 };
 use crate::plan::ready_phases;
 use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery, StoreError};
 
 /// How soon a worker looks again at a submitted run whose submitter still holds its lock.
 const SOON: Duration = Duration::from_millis(2);
-
-/// How often a worker reads the whole run index for runs with notifications still due
-/// (`notify_due`); the full passes between read only the newest `NOTIFY_NEWEST` runs and
-/// those that finished since.
-const NOTIFY_SWEEP: Duration = Duration::from_secs(60);
-const NOTIFY_NEWEST: usize = 50;
 
 /// How often a waiting worker looks whether one of its threads is done.
 const THREAD_SLICE: Duration = Duration::from_millis(20);
@@ -266,15 +261,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // (`takes_up_request`): counted apart from the runs it drove, which it did not.
     let (mut stopped, mut aborted) = (0u64, 0u64);
     // The runs whose notifications still due, left by a driver gone before it delivered them,
-    // this worker delivered (`notify_due`), and the number of such deliveries it started.
+    // this worker delivered (`notify_sweep`), and the number of such deliveries it started.
     let (mut notified, mut notifying) = (0u64, 0u64);
-    // The runs whose `notify:` owes nothing (or can never be delivered here: secret inputs
-    // this worker lacks, said once): finished runs are sealed, so nothing falls due again.
-    let mut settled: BTreeSet<String> = BTreeSet::new();
-    // The runs that left the unfinished list since `notify_due` last looked, and when it last
-    // read the whole run index (`NOTIFY_SWEEP`).
-    let mut finished_since: BTreeSet<String> = BTreeSet::new();
-    let mut swept_at: Option<Instant> = None;
+    // What its looks for them keep between passes.
+    let mut sweep = Sweep::new(&seat.holder, "worker");
     // Why this worker leaves runs nobody drives that have nothing for it (a person to act,
     // tags it does not offer), as the last full pass found them: said as `--until-idle` ends.
     let mut left_waiting: std::collections::BTreeMap<String, String> = Default::default();
@@ -388,8 +378,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         ..RunQuery::kind(None)
                     })?;
                     // The runs that finished since the last full pass (they owe their
-                    // notifications now, if their driver is gone: `notify_due`).
-                    finished_since.extend(
+                    // notifications now, if their driver is gone: `Sweep::due`).
+                    sweep.finished(
                         seen.keys()
                             .filter(|id| !unfinished.iter().any(|e| &e.run_id == *id))
                             .cloned(),
@@ -731,21 +721,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 }
             }
             // The notifications a driver gone before delivering them left due (SPEC §9, §11):
-            // delivered here, each run once no process holds it (`notify_due`). Looked for in
+            // delivered here, each run once no process holds it (`Sweep::due`). Looked for in
             // full passes, as lapsed leases are.
             if full {
-                let sweep = swept_at.is_none_or(|at| at.elapsed() >= NOTIFY_SWEEP);
-                if sweep {
-                    swept_at = Some(Instant::now());
-                }
-                for (run_id, state) in notify_due(
-                    &*store,
-                    &ctx.home,
-                    (&mut seen, &mut settled, &busy),
-                    (sweep, &mut finished_since),
-                    seat.holder.as_str(),
-                    live,
-                )? {
+                let delivering = |run_id: &str| busy.contains(&format!("notify:{run_id}"));
+                let due = sweep.due(&*store, &ctx.home, &seen, &delivering, &mut |text| {
+                    live.observer.note(text)
+                })?;
+                for (run_id, state) in due {
                     let key = format!("notify:{run_id}");
                     busy.insert(key.clone());
                     live.stop.holding(true);
@@ -906,31 +889,6 @@ fn verified(
     };
     *verifies = Some(ok);
     Ok(ok)
-}
-
-/// The state of `run_id` as the log stands: the cached fold caught up with what was appended
-/// since (or, the first time, from its snapshot).
-fn watched(
-    store: &dyn EventStore,
-    seen: &mut std::collections::BTreeMap<String, RunState>,
-    run_id: &str,
-) -> Result<RunState, crate::store::StoreError> {
-    let state = match seen.remove(run_id) {
-        Some(mut state) => {
-            for rec in store.read_run_from(run_id, state.events)? {
-                state = crate::decide::evolve(state, &rec);
-            }
-            state
-        }
-        // Read to its end just now.
-        None => {
-            let mut state = load_state(store, run_id)?;
-            state.run_id = run_id.to_string();
-            state
-        }
-    };
-    seen.insert(run_id.to_string(), state.clone());
-    Ok(state)
 }
 
 /// Whether a run whose driver is gone is one for this worker: recorded for workers, or with
@@ -1426,175 +1384,12 @@ fn in_hand(busy: &BTreeSet<String>) -> String {
     }
 }
 
-/// The runs with notifications still due that this worker should deliver now, with their
-/// state: a run whose `notify:` owes a delivery for the end its session came to
-/// (`notify::pending`: a finished run, or one paused on a failure) while nobody is on it — no
-/// live driver lease, no live notification lease (`store::NOTIFY_UNIT`: a process delivering
-/// them), no lock in this home. A driver holds its lease until it has delivered them, and
-/// every other process delivering a run's notifications holds the notification lease: what
-/// is left is what a process that died (or was cut off past its lease) left undelivered.
-/// Delivered at least once: one that died after a delivery landed and before it was recorded
-/// is delivered again.
-///
-/// Finished runs are sealed: one found owing nothing is `settled` and not read again. The
-/// first pass reads the first event of every finished run (its definition: has it a
-/// `notify:`?), and folds only those that have one.
-///
-/// The whole run index is read once every `NOTIFY_SWEEP` (`sweep`); the passes between read
-/// only the newest runs (`NOTIFY_NEWEST`: started and finished between two passes), those
-/// that left the unfinished list since (`since`), and the unfinished ones the pass read.
-fn notify_due(
-    store: &dyn EventStore,
-    home: &std::path::Path,
-    (seen, settled, busy): (
-        &mut std::collections::BTreeMap<String, RunState>,
-        &mut BTreeSet<String>,
-        &BTreeSet<String>,
-    ),
-    (sweep, since): (bool, &mut BTreeSet<String>),
-    holder: &str,
-    live: &mut Live<'_>,
-) -> Result<Vec<(String, RunState)>, StoreError> {
-    use crate::store::NOTIFY_UNIT;
-    let mut due = Vec::new();
-    // Each run with whether it finished; oldest first, as runs are taken.
-    let mut entries: Vec<(String, bool)> = Vec::new();
-    let listed = match sweep {
-        true => store.list_runs(&RunQuery::kind(None))?,
-        false => store.list_runs(&RunQuery::kind(None).limit(NOTIFY_NEWEST))?,
-    };
-    entries.extend(
-        listed
-            .into_iter()
-            .rev()
-            .map(|e| (e.run_id, e.outcome.is_some())),
-    );
-    // Those found owing notifications that a live process holds are put back, to be looked
-    // at again next pass.
-    let since_then = std::mem::take(since);
-    if !sweep {
-        entries.extend(since_then.iter().map(|id| (id.clone(), true)));
-        entries.extend(seen.keys().map(|id| (id.clone(), false)));
-    }
-    let mut looked: BTreeSet<String> = BTreeSet::new();
-    for (run_id, finished) in entries {
-        if !looked.insert(run_id.clone())
-            || settled.contains(&run_id)
-            || busy.contains(&format!("notify:{run_id}"))
-        {
-            continue;
-        }
-        let state = if finished {
-            let has_notify = match store.first_event(&run_id) {
-                Ok(Some(first)) => match &first.event {
-                    crate::event::Event::RunStarted(start) => {
-                        start.definition.get("notify").is_some_and(|n| !n.is_null())
-                    }
-                    _ => false,
-                },
-                _ => false,
-            };
-            if !has_notify {
-                settled.insert(run_id);
-                continue;
-            }
-            let Ok(mut state) = load_state(store, &run_id) else {
-                continue;
-            };
-            state.run_id = run_id.clone();
-            state
-        } else {
-            // A run not finished is one the pass read already (or one of its ends).
-            match seen.get(&run_id) {
-                Some(state) if crate::plan::end_of(state).is_some() => state.clone(),
-                _ => continue,
-            }
-        };
-        let pending = match super::notify::pending(store, &state) {
-            Ok(p) => p,
-            Err(_) => continue,
-        };
-        if pending.is_empty() {
-            if finished {
-                settled.insert(run_id);
-            }
-            continue;
-        }
-        let leases = store.leases(Some(&run_id))?;
-        let held = leases.iter().any(|l| {
-            (l.unit == DRIVER_UNIT || l.unit == NOTIFY_UNIT)
-                && !l.lapsed()
-                && l.holder != holder
-                && !holder_gone(l)
-        });
-        let locked = DriverLock::probe(home, &run_id)
-            .is_some_and(|h| !crate::execute::lock_lapsed(&leases, &h));
-        if held || locked {
-            if finished {
-                since.insert(run_id);
-            }
-            continue;
-        }
-        // A notification that reads a secret input is delivered only with its value (as
-        // `resume` asks for it): left to a worker given it, said once.
-        let read = super::workflow::inputs_read_by_notify(&state);
-        let lacking: Vec<String> = crate::execute::Redactor::of_run(&state)
-            .missing_inputs(&state)
-            .into_iter()
-            .filter(|name| read.contains(name))
-            .collect();
-        if !lacking.is_empty() {
-            live.observer.note(&format!(
-                "Run {run_id}: its notifications still due read secret input{} {}, not in this worker's environment ({}): left to a worker given {}, or `resume --notify-only --input`.\n",
-                if lacking.len() == 1 { "" } else { "s" },
-                lacking.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-                lacking.iter().map(|n| crate::execute::input_env_name(n)).collect::<Vec<_>>().join(", "),
-                if lacking.len() == 1 { "it" } else { "them" },
-            ));
-            settled.insert(run_id);
-            continue;
-        }
-        due.push((run_id, state));
-    }
-    Ok(due)
-}
-
-/// Deliver the notifications still due of a run whose driver is gone, on a thread, as `resume
-/// --notify-only` delivers them: the notification commands its driver left running in this
-/// home ended first, then each due one delivered and recorded (`notify::after_change`, under
-/// the notification lease, held as this worker's).
+/// Deliver the notifications still due of a run whose driver is gone on a thread, with this
+/// worker's seat (`notify_sweep::deliver`), and tell the loop.
 fn spawn_notify(wctx: &Ctx, state: RunState, key: String, tx: mpsc::Sender<Done>) {
-    let mut ctx = wctx.clone();
-    ctx.deliveries = super::Deliveries::Wait;
-    // The worker says it itself when they are delivered (a thread's "delivering…" on stderr
-    // would interleave with its other lines).
-    ctx.announce = None;
+    let ctx = wctx.clone();
     std::thread::spawn(move || {
-        let run_id = state.run_id.clone();
-        let count = ctx
-            .store(Durability::Normal)
-            .ok()
-            .and_then(|store| super::notify::pending(&*store, &state).ok())
-            .map_or(0, |p| p.len());
-        let mut warnings: Vec<String> =
-            crate::execute::end_notify_orphans_of(&ctx.home, &run_id, super::KILL_GRACE)
-                .into_iter()
-                .map(|pgid| {
-                    format!(
-                        "ended process group {pgid}: a notification command the previous driver left running when it died (it is delivered again now)"
-                    )
-                })
-                .collect();
-        let redactor = crate::execute::Redactor::of_run(&state);
-        warnings.extend(super::notify::after_change(&ctx, &state, &redactor));
-        let mut text = format!(
-            "Run {run_id}: delivered {} still due (its driver ended before delivering {}); its status lists how each went.\n",
-            crate::render::count(count, "notification"),
-            if count == 1 { "it" } else { "them" }
-        );
-        for w in warnings {
-            text.push_str(&format!("  warning: {w}\n"));
-        }
+        let text = super::notify_sweep::deliver(&ctx, &state);
         let _ = tx.send(Done {
             key,
             text,

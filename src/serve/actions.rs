@@ -1108,7 +1108,7 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// A form's `input.NAME` fields, as (NAME, value); empty ones are left out (a default, or a
 /// value the server holds, applies).
-fn input_fields(form: &[(String, String)]) -> Vec<(String, String)> {
+pub fn input_fields(form: &[(String, String)]) -> Vec<(String, String)> {
     form.iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("input.")?.to_string(), v.clone())))
         .filter(|(_, v)| !v.is_empty())

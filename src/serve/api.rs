@@ -94,8 +94,8 @@ fn reply_done(result: Result<Result<Done, Failure>, CommandError>) -> Response {
     }
 }
 
-/// The query's fields.
-fn query(raw: Option<String>) -> Vec<(String, String)> {
+/// The query's fields, in order (a field may repeat: `input`).
+pub fn query(raw: Option<String>) -> Vec<(String, String)> {
     raw.map(|q| {
         form_urlencoded::parse(q.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -473,8 +473,14 @@ pub async fn scenario(State(shared): State<Arc<Shared>>, Path(name): Path<String
     )
 }
 
-/// `GET /scenarios/{name}/preview` (`orchestrate preview NAME --json`).
-pub async fn preview(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+/// `GET /scenarios/{name}/preview?input=NAME=VALUE...` (`orchestrate preview NAME --input
+/// NAME=VALUE... --json`): each `input` a pair, read as the CLI reads `--input`.
+pub async fn preview(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = query(raw);
     reply(
         blocking(&shared, move |shared| {
             catalog_name("scenario", &name)?;
@@ -483,7 +489,13 @@ pub async fn preview(State(shared): State<Arc<Shared>>, Path(name): Path<String>
                 .catalog()
                 .find_scenario(&name)
                 .map_err(lookup_failure)?;
-            Ok(ops::scenario::preview(&shared.ctx, &name, &[])?)
+            let given: Vec<String> = q
+                .into_iter()
+                .filter(|(k, _)| k == "input")
+                .map(|(_, v)| v)
+                .collect();
+            let inputs = ops::parse_pairs_from(&given, "input", ops::PairsFrom::Query)?;
+            Ok(ops::scenario::preview(&shared.ctx, &name, &inputs)?)
         })
         .await,
     )

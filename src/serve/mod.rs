@@ -22,4 +22,4 @@ mod server;
 mod sse;
 
 pub use api::OPENAPI;
-pub use server::{Bound, Options, bind};
+pub use server::{Bound, DELIVERY_GRACE, Options, bind};

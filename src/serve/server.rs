@@ -284,7 +284,7 @@ pub struct Bound {
 
 /// How long a stopping server waits for the notifications still being delivered before it
 /// stops them (and records them as not delivered).
-const DELIVERY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+pub const DELIVERY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Shortest token accepted from `--token`: anything shorter is guessable.
 const MIN_TOKEN: usize = 16;

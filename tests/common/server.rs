@@ -18,6 +18,8 @@ pub struct Server {
     child: Child,
     pub base: String,
     agent: ureq::Agent,
+    /// What the server wrote on stderr so far (also passed on to the test's own).
+    said: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 /// One answer.
@@ -96,9 +98,20 @@ impl Server {
             .command(&all)
             .envs(vars.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start cortex serve");
+        let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let kept = said.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let mut kept = kept.lock().unwrap();
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -121,7 +134,13 @@ impl Server {
             child,
             base,
             agent: agent(),
+            said,
         }
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.said.lock().unwrap().clone()
     }
 
     /// The server's process id (to signal it).

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
@@ -182,21 +182,37 @@ fn verdict(result: &Result<Output, CommandError>) -> Markup {
     html! {
         @match result {
             Ok(o) => { div class="verdict ok" { (valid_mark(o.code == 0)) pre { (o.human) } } }
-            Err(e) => {
-                div class="verdict bad" {
-                    (valid_mark(false))
-                    p class="error" { (e.message) }
-                    @if let Some(d) = &e.detail { pre { (d) } }
-                    @for h in &e.hints { p class="muted" { "hint: " (h) } }
-                }
-            }
+            Err(e) => { div class="verdict bad" { (valid_mark(false)) (error_lines(e)) } }
         }
     }
 }
 
-/// One control of the run form, from an input's type.
-fn input_control(name: &str, spec: &InputSpec, secret: bool) -> Markup {
+/// An error as the CLI says it: its message, its detail, its hints.
+fn error_lines(e: &CommandError) -> Markup {
+    html! {
+        p class="error" { (e.message) }
+        @if let Some(d) = &e.detail { pre { (d) } }
+        @for h in &e.hints { p class="muted" { "hint: " (h) } }
+    }
+}
+
+/// Which form an input's control is in: the run form (a required input is required), or the
+/// preview's (nothing is required: a preview shows the phases before every value is known),
+/// holding the value the preview shown was made with — never a secret's, which is not
+/// written back into the page.
+#[derive(Clone, Copy)]
+enum InputForm<'a> {
+    Run,
+    Preview(Option<&'a str>),
+}
+
+/// One control of the run form or the preview's, from an input's type.
+fn input_control(name: &str, spec: &InputSpec, secret: bool, form: InputForm<'_>) -> Markup {
     let field = format!("input.{name}");
+    let (required, given) = match form {
+        InputForm::Run => (spec.required, None),
+        InputForm::Preview(given) => (false, given.filter(|_| !secret)),
+    };
     // A secret input's default is never shown (`validate` refuses one worth hiding; a short or
     // common one is still a secret's value).
     let default = spec.default.as_ref().map(|v| match v {
@@ -206,31 +222,31 @@ fn input_control(name: &str, spec: &InputSpec, secret: bool) -> Markup {
     });
     html! {
         label class="input" {
-            span class="name" { (name) @if spec.required { " *" } }
+            span class="name" { (name) @if required { " *" } }
             @if let Some(choices) = &spec.choices {
-                select name=(field) required[spec.required] {
-                    @if !spec.required { option value="" { "(default" @if let Some(d) = &default { ": " (d) } ")" } }
+                select name=(field) required[required] {
+                    @if !required { option value="" { "(default" @if let Some(d) = &default { ": " (d) } ")" } }
                     @for c in choices {
                         @let v = c.as_str().map_or_else(|| c.to_string(), str::to_string);
-                        option value=(v) { (v) }
+                        option value=(v) selected[given == Some(v.as_str())] { (v) }
                     }
                 }
             } @else {
                 @match spec.kind {
                     InputType::Boolean => {
-                        select name=(field) required[spec.required] {
+                        select name=(field) required[required] {
                             option value="" { "(default" @if let Some(d) = &default { ": " (d) } ")" }
-                            option value="true" { "true" }
-                            option value="false" { "false" }
+                            option value="true" selected[given == Some("true")] { "true" }
+                            option value="false" selected[given == Some("false")] { "false" }
                         }
                     }
                     InputType::Integer | InputType::Number => {
-                        input type="number" name=(field) required[spec.required]
+                        input type="number" name=(field) required[required] value=[given]
                             step=(if spec.kind == InputType::Integer { "1" } else { "any" })
                             min=[spec.minimum.as_ref().map(ToString::to_string)] max=[spec.maximum.as_ref().map(ToString::to_string)] placeholder=[default.as_deref()];
                     }
                     _ => {
-                        input type=(if secret { "password" } else { "text" }) name=(field) required[spec.required]
+                        input type=(if secret { "password" } else { "text" }) name=(field) required[required] value=[given]
                             placeholder=[default.as_deref()] autocomplete="off";
                     }
                 }
@@ -291,7 +307,7 @@ fn workflow_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
                         form method="post" action={(path) "/run"} {
                             (token_field(shared, viewer))
                             @let secret = crate::execute::secret_inputs(w);
-                            @for (n, spec) in &w.inputs { (input_control(n, spec, secret.contains(n))) }
+                            @for (n, spec) in &w.inputs { (input_control(n, spec, secret.contains(n), InputForm::Run)) }
                             label class="input" { span class="name" { "message" } input type="text" name="message" placeholder="why (recorded)" maxlength="2000"; }
                             button type="submit" class="primary" disabled[!viewer.signed_in] { "Run " (w.name) }
                         }
@@ -328,13 +344,52 @@ fn scenario_graph(s: &Scenario) -> Markup {
     layered_svg(&nodes, &crate::plan::dependencies(s))
 }
 
-fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, Failure> {
+/// The preview of a scenario with the inputs its form gave, and the form: a control for each
+/// declared input (a secret one a password field, never filled back in), sent to the page
+/// itself (`GET`, `input.NAME` fields; an empty one leaves its default). A value refused (an
+/// unknown name, a wrong type, not among its choices) is said where the preview stands, as
+/// `orchestrate preview --input` says it; without inputs given, a preview that cannot be made
+/// is left out (the verdict above says why).
+fn preview_section(
+    shared: &Shared,
+    s: &Scenario,
+    path: &str,
+    name: &str,
+    given: &[(String, String)],
+) -> Markup {
+    let preview = ops::scenario::preview(&shared.ctx, name, given);
+    let secret = crate::execute::secret_inputs(&s.as_workflow());
+    let value = |n: &str| given.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    html! {
+        @if preview.is_ok() || !given.is_empty() {
+            section class="preview" {
+                h2 { "Preview" }
+                @if !s.inputs.is_empty() {
+                    form class="preview-inputs" method="get" action=(path) {
+                        @for (n, spec) in &s.inputs { (input_control(n, spec, secret.contains(n), InputForm::Preview(value(n)))) }
+                        button type="submit" { "Preview with these inputs" }
+                    }
+                }
+                @match &preview {
+                    Ok(p) => { pre class="preview" { (p.human) } }
+                    Err(e) => { div class="verdict bad" { (error_lines(e)) } }
+                }
+            }
+        }
+    }
+}
+
+fn scenario_body(
+    shared: &Shared,
+    viewer: Viewer,
+    name: &str,
+    given: &[(String, String)],
+) -> Result<Markup, Failure> {
     catalog_name("scenario", name)?;
     let ctx = &shared.ctx;
     let entry = ctx.catalog().find_scenario(name).map_err(lookup_failure)?;
     let result = ops::scenario::validate(ctx, Some(name), false);
     let valid = result.as_ref().is_ok_and(|o| o.code == 0);
-    let preview = ops::scenario::preview(ctx, name, &[]);
     let scenario: Option<Scenario> = parse_scenario(&entry.display_path(), &entry.text).ok();
     let shown = scenario
         .as_ref()
@@ -354,7 +409,7 @@ fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
                     h2 { "Graph" }
                     div class="scroll" { (scenario_graph(s)) }
                 }
-                @if let Ok(p) = &preview { section { h2 { "Preview" } pre class="preview" { (p.human) } } }
+                (preview_section(shared, s, &path, name, given))
                 section class="phases" {
                     h2 { "Phases" }
                     @for (i, p) in s.phases.iter().enumerate() {
@@ -390,7 +445,7 @@ fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
                                 }
                             }
                             @let secret = crate::execute::secret_inputs(&s.as_workflow());
-                            @for (n, spec) in &s.inputs { (input_control(n, spec, secret.contains(n))) }
+                            @for (n, spec) in &s.inputs { (input_control(n, spec, secret.contains(n), InputForm::Run)) }
                             label class="input" { span class="name" { "message" } input type="text" name="message" placeholder="why (recorded)" maxlength="2000"; }
                             button type="submit" class="primary" disabled[!viewer.signed_in] { "Run " (s.name) }
                         }
@@ -402,11 +457,19 @@ fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
     ))
 }
 
-/// `GET /catalog/scenarios/{name}`.
+/// `GET /catalog/scenarios/{name}?input.NAME=VALUE...`: with inputs, the preview is made with
+/// them (the preview form's fields).
 pub async fn scenario_page(
     State(shared): State<Arc<Shared>>,
     Extension(viewer): Extension<Viewer>,
     Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
-    answer(blocking(&shared, move |shared| scenario_body(shared, viewer, &name)).await)
+    let given = crate::serve::actions::input_fields(&crate::serve::api::query(raw));
+    answer(
+        blocking(&shared, move |shared| {
+            scenario_body(shared, viewer, &name, &given)
+        })
+        .await,
+    )
 }

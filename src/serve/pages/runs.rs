@@ -131,13 +131,7 @@ pub async fn runs_page(
     Extension(_viewer): Extension<Viewer>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let q: Vec<(String, String)> = raw
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let q = crate::serve::api::query(raw);
     let result = blocking(&shared, move |shared| {
         crate::serve::api::once(&q, &["kind", "before"])?;
         let kind = kind_param(&q)?;
