@@ -136,13 +136,12 @@ pub fn report_phase(
         });
     }
     let problems = if success {
-        let runner = Runner {
-            home: home.to_path_buf(),
-            stop: StopFlag::default(),
+        let runner = Runner::new(
+            home.to_path_buf(),
+            StopFlag::default(),
             grace,
-            redactor: Redactor::of_run(state),
-            notes: Default::default(),
-        };
+            Redactor::of_run(state),
+        );
         // Never stopped: nothing raises this process's flag, and nothing else drives a
         // waiting step.
         runner

@@ -3421,13 +3421,12 @@ pub fn report_step(
         .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
     }
     let problems = if success {
-        let runner = crate::execute::Runner {
-            home: ctx.home.clone(),
-            stop: StopFlag::default(),
-            grace: KILL_GRACE,
-            redactor: journal.redactor.clone(),
-            notes: Default::default(),
-        };
+        let runner = crate::execute::Runner::new(
+            ctx.home.clone(),
+            StopFlag::default(),
+            KILL_GRACE,
+            journal.redactor.clone(),
+        );
         let observer = &mut *live.observer;
         // Never stopped: nothing raises this runner's flag, and nothing else drives a
         // waiting step.
