@@ -29,8 +29,6 @@ mod secret_check;
 mod secrets;
 mod session;
 mod spawn;
-/// The run's time limit for a driving session starting now (`session::deadline`).
-pub(crate) use session::deadline as run_deadline;
 mod signals;
 mod snapshot;
 mod workflow_loop;
