@@ -28,9 +28,9 @@ mod scheduler;
 mod secret_check;
 mod secrets;
 mod session;
-mod spawn;
 mod signals;
 mod snapshot;
+mod spawn;
 mod workflow_loop;
 
 pub use attempt_logs::{
