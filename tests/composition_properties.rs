@@ -222,13 +222,12 @@ fn start_event(case: &Case) -> RunStarted {
 }
 
 fn runner() -> Runner {
-    Runner {
-        home: PathBuf::from("/nonexistent-sim-home"),
-        stop: StopFlag::default(),
-        grace: Duration::from_millis(1),
-        redactor: Redactor::default(),
-        notes: Default::default(),
-    }
+    Runner::new(
+        PathBuf::from("/nonexistent-sim-home"),
+        StopFlag::default(),
+        Duration::from_millis(1),
+        Redactor::default(),
+    )
 }
 
 /// What the simulated world saw happen.

@@ -6,89 +6,11 @@ mod common;
 #[path = "common/server.rs"]
 mod server;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 
+use common::webhook::{Hook, hook};
 use common::{Env, files_holding};
-
-/// A webhook receiver: answers each request with the next status of `statuses` (the last one
-/// again once they run out; 0 means never answer), and keeps the bodies it got and the path
-/// each was POSTed to.
-struct Hook {
-    url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
-    paths: Arc<Mutex<Vec<String>>>,
-}
-
-fn hook(statuses: &[u16]) -> Hook {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/cortex", listener.local_addr().unwrap());
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let kept = Arc::clone(&bodies);
-    let paths = Arc::new(Mutex::new(Vec::new()));
-    let targets = Arc::clone(&paths);
-    let statuses = statuses.to_vec();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            let mut request_line = true;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                // `POST /the/path HTTP/1.1`
-                if std::mem::take(&mut request_line) {
-                    let target = line.split(' ').nth(1).unwrap_or_default();
-                    targets.lock().unwrap().push(target.to_string());
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            kept.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&body).into_owned());
-            let status = *statuses.get(n).or(statuses.last()).unwrap();
-            if status == 0 {
-                held.push(stream); // never answered
-                continue;
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
-    Hook { url, bodies, paths }
-}
-
-impl Hook {
-    /// The bodies received, once there are at least `n`: a request the client gave up on
-    /// (no answer within its timeout) is read by the hook's thread in its own time, maybe
-    /// after the client has exited.
-    fn received(&self, n: usize) -> Vec<String> {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let bodies = self.bodies.lock().unwrap().clone();
-            if bodies.len() >= n {
-                return bodies;
-            }
-            assert!(
-                std::time::Instant::now() < until,
-                "the hook received {} request(s), not {n}",
-                bodies.len()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
 
 fn failing_workflow(env: &Env, notify: &str) {
     env.workflow(
@@ -125,7 +47,7 @@ fn a_failing_run_notifies_its_command_and_webhook_and_records_each_delivery() {
         serde_json::from_str(&std::fs::read_to_string(env.file("notified.json")).unwrap()).unwrap();
     assert_eq!(doc["status"], "failed");
     // The webhook answered 500 twice, then 200: three tries, delivered.
-    let bodies = h.bodies.lock().unwrap().clone();
+    let bodies = h.bodies();
     assert_eq!(bodies.len(), 3);
     let payload: serde_json::Value = serde_json::from_str(&bodies[2]).unwrap();
     assert_eq!(payload["run_id"], doc["run_id"]);
@@ -377,11 +299,8 @@ fn a_webhook_url_or_path_from_the_environment_is_a_secret_of_the_run() {
     // Delivered to the full URL, token and all.
     whole.received(1);
     path.received(1);
-    assert_eq!(
-        *whole.paths.lock().unwrap(),
-        [format!("/cortex/services/{token}")]
-    );
-    assert_eq!(*path.paths.lock().unwrap(), [format!("/hooks/{part}")]);
+    assert_eq!(whole.paths(), [format!("/cortex/services/{token}")]);
+    assert_eq!(path.paths(), [format!("/hooks/{part}")]);
     let status = env.run_with(&["--json", "workflow", "status"], &vars);
     assert_eq!(status.code, 0, "{}", status.text());
     let outputs = &status.json()["steps"][0]["outputs"];
@@ -452,8 +371,8 @@ fn a_webhook_url_from_the_environment_or_a_secret_input_is_delivered_and_never_r
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(from_env.bodies.lock().unwrap().len(), 1);
-    assert_eq!(from_input.bodies.lock().unwrap().len(), 1);
+    assert_eq!(from_env.count(), 1);
+    assert_eq!(from_input.count(), 1);
     for secret in ["pa55word", "XyZsecretPath", "InputSecretPath"] {
         assert!(
             env.log_holding(secret).is_empty(),
@@ -509,7 +428,7 @@ fn a_literal_webhook_url_is_shown_and_recorded_without_its_userinfo_or_path() {
         &format!("name: wh\nsteps:\n  - {{name: a, run: 'true'}}\nnotify:\n  on_finish:\n    - webhook: {url}\n"),
     );
     assert_eq!(env.run(&["workflow", "run", "wh"]).code, 0);
-    assert_eq!(h.bodies.lock().unwrap().len(), 1);
+    assert_eq!(h.count(), 1);
     let status = env.run(&["workflow", "status"]).stdout;
     assert!(
         status.contains(&format!("webhook: http://***@{}/***", addr(&h))),
@@ -648,17 +567,9 @@ fn deliveries_run_side_by_side_and_a_redirect_or_a_refusal_is_not_retried() {
         "{}",
         out.stderr
     );
-    assert_eq!(
-        redirect.bodies.lock().unwrap().len(),
-        1,
-        "a 307 tried again"
-    );
-    assert_eq!(refused.bodies.lock().unwrap().len(), 1, "a 404 tried again");
-    assert_eq!(
-        busy.bodies.lock().unwrap().len(),
-        2,
-        "a 429 is worth another try"
-    );
+    assert_eq!(redirect.count(), 1, "a 307 tried again");
+    assert_eq!(refused.count(), 1, "a 404 tried again");
+    assert_eq!(busy.count(), 2, "a 429 is worth another try");
     let notes = env.status(None)["notifications"]
         .as_array()
         .unwrap()
@@ -818,7 +729,7 @@ fn an_action_through_the_server_answers_before_its_notifications_are_delivered()
         "only the answered one has landed: {landed:?}"
     );
     assert_eq!(landed[0]["ok"], true, "{landed:?}");
-    assert_eq!(answers.bodies.lock().unwrap().len(), 1);
+    assert_eq!(answers.count(), 1);
     // Stopped, the server waits a few seconds for the one still under way, then records it
     // as not delivered.
     nix::sys::signal::kill(
@@ -961,8 +872,7 @@ fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() 
     assert!(started.status < 300, "{started:?}");
     let run = started.json()["run_id"].as_str().unwrap().to_string();
     server::eventually(30, "the run to fail and its on_finish to land", || {
-        (env.status(Some(&run))["status"] == "failed" && h.bodies.lock().unwrap().len() == 1)
-            .then_some(())
+        (env.status(Some(&run))["status"] == "failed" && h.count() == 1).then_some(())
     });
     drop(s);
     // A new server holds no secret value: the page asks for it.
@@ -987,8 +897,7 @@ fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() 
     );
     assert!(r.status < 400, "{}: {}", r.status, r.body);
     server::eventually(30, "the resumed run to complete and notify", || {
-        (env.status(Some(&run))["status"] == "completed" && h.bodies.lock().unwrap().len() == 2)
-            .then_some(())
+        (env.status(Some(&run))["status"] == "completed" && h.count() == 2).then_some(())
     });
     let export = env.run(&["log", "export"]);
     assert_eq!(export.code, 0, "{}", export.stderr);
@@ -1061,7 +970,7 @@ fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
     let again = env.run(&["workflow", "resume", &run]);
     assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+    assert_eq!(h.count(), 2, "delivered once");
 }
 
 /// Seen by a review: the API's resume of a finished run with a notification still due (its
@@ -1133,7 +1042,7 @@ fn an_api_resume_of_a_finished_run_delivers_its_notifications_still_due() {
         "{again:?}"
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+    assert_eq!(h.count(), 2, "delivered once");
 }
 
 /// Seen by a review: the `resume` that status suggests for a notification still due, run
@@ -1215,7 +1124,7 @@ fn an_on_failure_its_driver_died_delivering_is_delivered_by_the_resume_that_goes
         "{status}"
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+    assert_eq!(h.count(), 2, "delivered once");
 }
 
 /// The driver SIGKILLed while a webhook's POST is in flight, after the command beside it in the

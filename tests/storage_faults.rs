@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::Env;
+use common::{Env, NOBODY};
 
 fn try_cmd(program: &str, args: &[&str]) -> bool {
     Command::new(program)
@@ -677,15 +677,11 @@ fn a_full_disk_is_read_and_a_write_says_the_disk_is_full_not_damaged() {
     assert_eq!(verify.json()["runs"], 1, "the refused run recorded nothing");
 }
 
-const NOBODY: u32 = 65534;
-
-/// `args` run as `nobody`: exit code, stdout, stderr.
 /// Make `env`'s home readable by anyone and writable by nobody (folders 555, files 444; its
 /// parents 755), as another user's home or an archive copy is; `writable` gives it back
 /// (755, 644). None (having said why) where commands cannot be run as `nobody` here.
 fn home_read_only(env: &Env, writable: bool) -> Option<()> {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let mode = |path: &std::path::Path, bits: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
     };
@@ -705,12 +701,7 @@ fn home_read_only(env: &Env, writable: bool) -> Option<()> {
             mode(&path, files);
         }
     }
-    let probe = env.command(&["--version"]).uid(NOBODY).gid(NOBODY).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: this test cannot run a command as another user here");
-        return None;
-    }
-    Some(())
+    env.runs_as_nobody().then_some(())
 }
 
 /// What `args` did, run as `nobody`.
@@ -719,6 +710,7 @@ fn nobody_output(env: &Env, args: &[&str]) -> std::process::Output {
     env.command(args).uid(NOBODY).gid(NOBODY).output().unwrap()
 }
 
+/// `args` run as `nobody`: exit code, stdout, stderr.
 fn as_nobody(env: &Env, args: &[&str]) -> (i32, String, String) {
     use std::os::unix::process::CommandExt;
     let mut cmd = env.command(args);
@@ -735,28 +727,13 @@ fn as_nobody(env: &Env, args: &[&str]) -> (i32, String, String) {
 /// None (having said why) where commands cannot be run as another user here.
 fn root_owned_logs(env: &Env) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
-    let probe = env.command(&["--version"]).uid(NOBODY).gid(NOBODY).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: this test cannot run a command as another user here");
+    if !env.give_to_nobody() {
         return None;
     }
-    chown_tree(env.dir.path(), NOBODY);
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let logs = env.home().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
     Some(logs)
-}
-
-/// Give `path` and everything under it to `uid`.
-fn chown_tree(path: &std::path::Path, uid: u32) {
-    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
-    if path.is_dir() && !path.is_symlink() {
-        for entry in std::fs::read_dir(path).unwrap() {
-            chown_tree(&entry.unwrap().path(), uid);
-        }
-    }
 }
 
 /// The adversarial review's case: a home its user owns but whose `logs/` is root's (mode
@@ -1652,20 +1629,14 @@ fn a_file_size_limit_never_kills_cortex_silently() {
 /// run paused naming the folder, exactly as on the first attempt of a run.
 #[test]
 fn a_work_folder_made_unwritable_between_two_steps_pauses_the_run_before_the_next_one() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let env = Env::new();
     env.workflow(
         "w",
         "name: w\nsteps:\n  - name: a\n    run: 'chmod a-w \"$(dirname \"$CORTEX_OUTPUT\")\"'\n  - name: b\n    run: 'echo ran >> b-ran'\n",
     );
-    let probe = env.command(&["--version"]).uid(NOBODY).gid(NOBODY).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: this test cannot run a command as another user here");
+    if !env.give_to_nobody() {
         return;
     }
-    chown_tree(env.dir.path(), NOBODY);
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let (code, stdout, stderr) = as_nobody(&env, &["workflow", "run", "w"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(

@@ -2844,55 +2844,16 @@ fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
     );
 }
 
-/// A webhook receiver that never answers the requests `silent` numbers (0: the first; a slow
-/// receiver its driver died waiting for) and answers 200 to the others; it counts what it got.
-fn slow_first_hook(
-    silent: &'static [usize],
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::sync::atomic::Ordering;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/x", listener.local_addr().unwrap());
-    let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = got.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            if silent.contains(&count.fetch_add(1, Ordering::SeqCst)) {
-                held.push(stream);
-                continue;
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
-    (url, got)
-}
-
 /// Seen by a review: a driver killed while it delivered its run's notifications left them due
 /// for good unless someone ran `resume` by hand: `cortex worker --until-idle` in another home
 /// said "drove 0 runs" and posted nothing. A run with a notification still due and no live
 /// driver (nor any process delivering it) is a run whose driver is gone (SPEC §9): a worker
 /// delivers it, recorded as any delivery, once; a second worker finds nothing left.
 fn a_worker_delivers_the_notifications_a_dead_driver_left_due(env: Env) {
-    use std::sync::atomic::Ordering;
-    let (url, got) = slow_first_hook(&[0, 2]);
+    // The first request is never answered (a slow receiver its driver died waiting for), nor
+    // the third; the others are answered 200.
+    let hook = common::webhook::hook(&[0, 200, 0, 200]);
+    let url = &hook.url;
     env.workflow(
         "nslow",
         &format!(
@@ -2902,7 +2863,7 @@ fn a_worker_delivers_the_notifications_a_dead_driver_left_due(env: Env) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     let mut driver = env.spawn(&["workflow", "run", "nslow"]);
     let until = Instant::now() + PATIENCE;
-    while got.load(Ordering::SeqCst) == 0 {
+    while hook.count() == 0 {
         assert!(Instant::now() < until, "the driver never posted");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -2936,11 +2897,7 @@ fn a_worker_delivers_the_notifications_a_dead_driver_left_due(env: Env) {
         out.stdout,
         out.stderr
     );
-    assert_eq!(
-        got.load(Ordering::SeqCst),
-        2,
-        "delivered once more, by the worker"
-    );
+    assert_eq!(hook.count(), 2, "delivered once more, by the worker");
     let status = env.status(Some(&run));
     let notes = status["notifications"].as_array().unwrap();
     assert_eq!(notes.len(), 1, "{status}");
@@ -2951,18 +2908,18 @@ fn a_worker_delivers_the_notifications_a_dead_driver_left_due(env: Env) {
         &["--json", "worker", "--until-idle", "--poll", "100ms"],
     );
     assert_eq!(again.json()["runs_notified"], 0, "{}", again.stdout);
-    assert_eq!(got.load(Ordering::SeqCst), 2, "nothing left due");
+    assert_eq!(hook.count(), 2, "nothing left due");
     // A worker running all along (it reads the whole run index once a minute) finds a run that
     // finished, its driver killed delivering, between two of its passes.
     let w = Worker::start_in_home(&env, "other-home", "live", &[]);
     let mut driver = env.spawn(&["workflow", "run", "nslow"]);
-    while got.load(Ordering::SeqCst) < 3 {
+    while hook.count() < 3 {
         assert!(Instant::now() < until, "the second driver never posted");
         std::thread::sleep(Duration::from_millis(50));
     }
     driver.kill().unwrap();
     driver.wait().unwrap();
-    while got.load(Ordering::SeqCst) < 4 {
+    while hook.count() < 4 {
         assert!(
             Instant::now() < until,
             "the live worker never delivered what the second driver left"

@@ -231,6 +231,40 @@ pub enum ScheduleCommand {
     },
 }
 
+/// What `workflow resume` and `orchestrate resume` take alike after the run and the way to go
+/// on (`--retry`, `--skip`, `--rollback-to`, `--from`, each said of steps or of phases).
+#[derive(Debug, Args)]
+pub struct ResumeRest {
+    /// The value of a secret input, NAME=VALUE (repeatable): the log keeps only `***` for
+    /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Only deliver the notifications (`notify:`) still due because the run's driver died
+    /// before delivering them, and do nothing else: a run paused on a failure is not gone on
+    /// with (a plain resume of it runs the failed unit again).
+    #[arg(long, conflicts_with_all = ["retry", "skip", "rollback_to", "from", "timeout"])]
+    pub notify_only: bool,
+    /// Print what resume would do without doing it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the resume and return at once (exit 0, the run id on stdout): `cortex
+    /// worker`s drive it, as they drive a run recorded with `run --submit`.
+    #[arg(long, conflicts_with_all = ["dry_run", "notify_only", "rollback_to"])]
+    pub submit: bool,
+    /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
+    /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Drive on a run an operator's start or report (recorded by another process) left
+    /// with work, as that report's own drive would: nothing of this command's own is
+    /// recorded first (no `run_resumed`). For front ends that record a report and hand
+    /// the run to a background driver (`cortex serve`); not for people.
+    #[arg(long, hide = true, conflicts_with_all = DRIVE_ON_CONFLICTS)]
+    pub drive_on: bool,
+    #[command(flatten)]
+    pub audit: Audit,
+}
+
 /// Who did an operator action, and why.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Audit {
@@ -308,34 +342,8 @@ pub enum WorkflowCommand {
         /// Re-run STEP and everything after it, keeping earlier outputs.
         #[arg(long, group = "mode", value_name = "STEP")]
         from: Option<String>,
-        /// The value of a secret input, NAME=VALUE (repeatable): the log keeps only `***` for
-        /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
-        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
-        inputs: Vec<String>,
-        /// Only deliver the notifications (`notify:`) still due because the run's driver died
-        /// before delivering them, and do nothing else: a run paused on a failure is not gone on
-        /// with (a plain resume of it runs the failed unit again).
-        #[arg(long, conflicts_with_all = ["retry", "skip", "rollback_to", "from", "timeout"])]
-        notify_only: bool,
-        /// Print what resume would do without doing it.
-        #[arg(long)]
-        dry_run: bool,
-        /// Record the resume and return at once (exit 0, the run id on stdout): `cortex
-        /// worker`s drive it, as they drive a run recorded with `run --submit`.
-        #[arg(long, conflicts_with_all = ["dry_run", "notify_only", "rollback_to"])]
-        submit: bool,
-        /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
-        /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
-        #[arg(long, value_name = "DURATION")]
-        timeout: Option<String>,
-        /// Drive on a run an operator's start or report (recorded by another process) left
-        /// with work, as that report's own drive would: nothing of this command's own is
-        /// recorded first (no `run_resumed`). For front ends that record a report and hand
-        /// the run to a background driver (`cortex serve`); not for people.
-        #[arg(long, hide = true, conflicts_with_all = DRIVE_ON_CONFLICTS)]
-        drive_on: bool,
         #[command(flatten)]
-        audit: Audit,
+        rest: ResumeRest,
     },
     /// Stop a running workflow run gracefully (from any terminal); resume continues it.
     Stop {
@@ -511,34 +519,8 @@ pub enum OrchestrateCommand {
         /// keeping the other phases' outcomes and outputs.
         #[arg(long, value_name = "PHASE")]
         from: Option<String>,
-        /// The value of a secret input, NAME=VALUE (repeatable): the log keeps only `***` for
-        /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
-        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
-        inputs: Vec<String>,
-        /// Only deliver the notifications (`notify:`) still due because the run's driver died
-        /// before delivering them, and do nothing else: a run paused on a failure is not gone on
-        /// with (a plain resume of it runs the failed unit again).
-        #[arg(long, conflicts_with_all = ["retry", "skip", "rollback_to", "from", "timeout"])]
-        notify_only: bool,
-        /// Print what resume would do without doing it.
-        #[arg(long)]
-        dry_run: bool,
-        /// Record the resume and return at once (exit 0, the run id on stdout): `cortex
-        /// worker`s drive it, as they drive a run recorded with `run --submit`.
-        #[arg(long, conflicts_with_all = ["dry_run", "notify_only", "rollback_to"])]
-        submit: bool,
-        /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
-        /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
-        #[arg(long, value_name = "DURATION")]
-        timeout: Option<String>,
-        /// Drive on a run an operator's start or report (recorded by another process) left
-        /// with work, as that report's own drive would: nothing of this command's own is
-        /// recorded first (no `run_resumed`). For front ends that record a report and hand
-        /// the run to a background driver (`cortex serve`); not for people.
-        #[arg(long, hide = true, conflicts_with_all = DRIVE_ON_CONFLICTS)]
-        drive_on: bool,
         #[command(flatten)]
-        audit: Audit,
+        rest: ResumeRest,
     },
 }
 

@@ -3,8 +3,8 @@
 //! Ctrl-C, SIGTERM and SIGHUP.
 
 use super::args::{
-    AgentCommandArgs, Audit, LogCommand, OrchestrateCommand, ScheduleCommand, StepCommand,
-    TopCommand, WorkflowCommand,
+    AgentCommandArgs, Audit, LogCommand, OrchestrateCommand, ResumeRest, ScheduleCommand,
+    StepCommand, TopCommand, WorkflowCommand,
 };
 use clap::CommandFactory;
 
@@ -18,6 +18,35 @@ use crate::ops::{self, Ctx, Live, Output, parse_pairs};
 
 fn by(audit: &Audit) -> Operator {
     ops::operator(audit.actor.as_deref(), audit.message.as_deref())
+}
+
+/// `workflow resume` and `orchestrate resume`: go on with run `run` of `scope` in `mode`, or
+/// (`--drive-on`) drive it on as a report's own drive would.
+fn resume(
+    ctx: &Ctx,
+    json: bool,
+    scope: ops::Scope,
+    run: Option<&str>,
+    mode: ResumeMode,
+    rest: ResumeRest,
+) -> Result<i32, CommandError> {
+    if rest.drive_on {
+        return driving(ctx, json, |live| {
+            ops::workflow::drive_on_reported(ctx, scope, run, by(&rest.audit), live)
+        });
+    }
+    let inputs = parse_pairs(&rest.inputs, "input")?;
+    let args = ResumeArgs {
+        mode,
+        inputs: &inputs,
+        dry_run: rest.dry_run,
+        timeout: rest.timeout.as_deref(),
+        notify_only: rest.notify_only,
+        submit: rest.submit,
+    };
+    driving(ctx, json, |live| {
+        ops::workflow::resume(ctx, scope, run, args, by(&rest.audit), live)
+    })
 }
 
 /// Run an operation that drives a run, with live progress on the terminal.
@@ -492,37 +521,10 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             skip,
             rollback_to,
             from,
-            inputs,
-            notify_only,
-            dry_run,
-            submit,
-            timeout,
-            drive_on,
-            audit,
+            rest,
         } => {
-            if drive_on {
-                return driving(ctx, json, |live| {
-                    ops::workflow::drive_on_reported(
-                        ctx,
-                        WORKFLOWS,
-                        run.as_deref(),
-                        by(&audit),
-                        live,
-                    )
-                });
-            }
-            let inputs = parse_pairs(&inputs, "input")?;
-            let args = ResumeArgs {
-                mode: ResumeMode::from_flags(retry, skip, rollback_to, from),
-                inputs: &inputs,
-                dry_run,
-                timeout: timeout.as_deref(),
-                notify_only,
-                submit,
-            };
-            driving(ctx, json, |live| {
-                ops::workflow::resume(ctx, WORKFLOWS, run.as_deref(), args, by(&audit), live)
-            })
+            let mode = ResumeMode::from_flags(retry, skip, rollback_to, from);
+            resume(ctx, json, WORKFLOWS, run.as_deref(), mode, rest)
         }
         WorkflowCommand::Stop { run, audit } => done(ops::scenario::stop_run(
             ctx,
@@ -674,37 +676,10 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             skip,
             rollback_to,
             from,
-            inputs,
-            notify_only,
-            dry_run,
-            submit,
-            timeout,
-            drive_on,
-            audit,
+            rest,
         } => {
-            if drive_on {
-                return driving(ctx, json, |live| {
-                    ops::workflow::drive_on_reported(
-                        ctx,
-                        SCENARIOS,
-                        name.as_deref(),
-                        by(&audit),
-                        live,
-                    )
-                });
-            }
-            let inputs = parse_pairs(&inputs, "input")?;
-            let args = ResumeArgs {
-                mode: ResumeMode::from_flags(retry, skip, rollback_to, from),
-                inputs: &inputs,
-                dry_run,
-                timeout: timeout.as_deref(),
-                notify_only,
-                submit,
-            };
-            driving(ctx, json, |live| {
-                ops::workflow::resume(ctx, SCENARIOS, name.as_deref(), args, by(&audit), live)
-            })
+            let mode = ResumeMode::from_flags(retry, skip, rollback_to, from);
+            resume(ctx, json, SCENARIOS, name.as_deref(), mode, rest)
         }
     }
 }

@@ -551,12 +551,7 @@ fn request_start(
 }
 
 fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError> {
-    if state.phase != RunPhase::Running {
-        return Err(DecideError::NotActive(phase_name(&state.phase)));
-    }
-    if !state.pre_validated {
-        return Err(DecideError::NotActive("not pre-validated".into()));
-    }
+    going_on(state)?;
     let index = known_step(state, step)?;
     // A condition unchecked or a list unread: the step cannot start, whoever asks.
     let why = if state.steps[index].items.is_some() {
@@ -574,14 +569,7 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
     if state.is_scenario() {
         return start_phase(state, step, index);
     }
-    let current = state.current_step();
-    if current != Some(index) {
-        return Err(DecideError::NotCurrent {
-            noun: noun(state),
-            step: step.to_string(),
-            current: current.map_or("none".into(), |i| format!("`{}`", state.steps[i].name)),
-        });
-    }
+    is_current(state, step, index)?;
     let s = &state.steps[index];
     if matches!(
         s.status,
@@ -752,12 +740,7 @@ fn unready(state: &RunState, step: &str, why: &str) -> DecideError {
 /// is: a workflow's current step, a scenario phase whose condition holds (the parallel limits
 /// bound what starts, and checking or reading starts nothing).
 fn may_prepare(state: &RunState, step: &str, index: usize) -> Result<(), DecideError> {
-    if state.phase != RunPhase::Running {
-        return Err(DecideError::NotActive(phase_name(&state.phase)));
-    }
-    if !state.pre_validated {
-        return Err(DecideError::NotActive("not pre-validated".into()));
-    }
+    going_on(state)?;
     if state.is_scenario() {
         if !crate::plan::condition_met(state, index) {
             return Err(DecideError::NotReady {
@@ -767,6 +750,24 @@ fn may_prepare(state: &RunState, step: &str, index: usize) -> Result<(), DecideE
         }
         return Ok(());
     }
+    is_current(state, step, index)
+}
+
+/// A unit starts, or is checked or expanded, only in a run going on: running, its
+/// pre-validation recorded.
+fn going_on(state: &RunState) -> Result<(), DecideError> {
+    if state.phase != RunPhase::Running {
+        return Err(DecideError::NotActive(phase_name(&state.phase)));
+    }
+    if !state.pre_validated {
+        return Err(DecideError::NotActive("not pre-validated".into()));
+    }
+    Ok(())
+}
+
+/// A workflow's step `step` (at `index`) starts, or is checked or expanded, only as the
+/// run's current step.
+fn is_current(state: &RunState, step: &str, index: usize) -> Result<(), DecideError> {
     let current = state.current_step();
     if current != Some(index) {
         return Err(DecideError::NotCurrent {

@@ -28,11 +28,9 @@ mod scheduler;
 mod secret_check;
 mod secrets;
 mod session;
-mod spawn;
-/// The run's time limit for a driving session starting now (`session::deadline`).
-pub(crate) use session::deadline as run_deadline;
 mod signals;
 mod snapshot;
+mod spawn;
 mod workflow_loop;
 
 pub use attempt_logs::{

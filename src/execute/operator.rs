@@ -136,25 +136,8 @@ pub fn report_phase(
         });
     }
     let problems = if success {
-        let runner = Runner {
-            home: home.to_path_buf(),
-            stop: StopFlag::default(),
-            grace,
-            redactor: Redactor::of_run(state),
-            notes: Default::default(),
-        };
-        // Never stopped: nothing raises this process's flag, and nothing else drives a
-        // waiting step.
-        runner
-            .validate_report(
-                state,
-                i,
-                &outputs,
-                &mut |_, _, _| {},
-                &mut || false,
-                super::session::deadline(state).0,
-            )
-            .unwrap_or_default()
+        let redactor = Redactor::of_run(state);
+        report_checks(home, grace, redactor, state, i, &outputs, &mut |_, _, _| {})
     } else {
         Vec::new()
     };
@@ -170,6 +153,31 @@ pub fn report_phase(
         log: None,
         permanent: false,
     })))
+}
+
+/// What the `validate: - run:` checks of unit `index` find in an operator's report of it
+/// done with `outputs` (`workflow step complete`, `orchestrate complete`): run in this
+/// process by a runner never stopped (nothing raises its flag, and nothing else drives a
+/// waiting unit), within the run's time limit, their lines given to `on_line`.
+pub fn report_checks(
+    home: &Path,
+    grace: Duration,
+    redactor: Redactor,
+    state: &RunState,
+    index: usize,
+    outputs: &[(String, String)],
+    on_line: super::LineSink<'_>,
+) -> Vec<String> {
+    Runner::new(home.to_path_buf(), StopFlag::default(), grace, redactor)
+        .validate_report(
+            state,
+            index,
+            outputs,
+            on_line,
+            &mut || false,
+            super::session::deadline(state).0,
+        )
+        .unwrap_or_default()
 }
 
 /// Decide the command `make` builds from the run's state, append it (a driver may be

@@ -58,6 +58,8 @@ pub struct Runner {
     pub redactor: Redactor,
     /// The notes of process groups in flight, kept open for the session.
     pub notes: NotesFile,
+    /// The work folders this drive's attempts write in, as last checked (`prepare_home`).
+    folders: FolderChecks,
 }
 
 /// Sleep `d` in small slices; false if a stop or the run deadline came first. A `d` beyond
@@ -130,6 +132,20 @@ pub fn command_key(what: &str, unit: Option<&str>) -> String {
 }
 
 impl Runner {
+    /// A runner for one drive (or one command) of the runs under `home`, its commands ended
+    /// by `stop`: its notes file and its folder checks start empty and are shared by its
+    /// clones (the attempts' threads), never with another drive in this process.
+    pub fn new(home: PathBuf, stop: StopFlag, grace: Duration, redactor: Redactor) -> Runner {
+        Runner {
+            home,
+            stop,
+            grace,
+            redactor,
+            notes: NotesFile::default(),
+            folders: FolderChecks::default(),
+        }
+    }
+
     /// Run `spec` for run `run_id`, its process group noted under `key` (`command_key`) while
     /// it runs, as an attempt's is: a driver killed meanwhile leaves a note that the next
     /// driver reads to end the group (`end_orphans`) before anything runs again. Every
@@ -938,13 +954,13 @@ fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Ve
 type FolderId = crate::file_id::FileId;
 
 /// The folders a run's attempts write in (`runs/<id>/work/`, `logs/<id>/`), as last made and
-/// checked by this process (`PreparedAttempt::prepare_home`): each part a real folder, never
-/// a link, and writable. Checked in full once per run, then, before each further attempt, by
-/// the identity of the two folders (one `statx` each: a folder removed, replaced, or put
-/// back as a link is another inode, and the full check runs again) and a one-call access
-/// test: a chain of steps made some twenty system calls a step for folders that had not
-/// changed.
-#[derive(Clone)]
+/// checked by this drive (`PreparedAttempt::prepare_home`): each part a real folder, never
+/// a link, and writable. Checked in full at the drive's first attempt, then, before each
+/// further attempt, by the identity of the two folders (one `statx` each: a folder removed,
+/// replaced, or put back as a link is another inode, and the full check runs again) and a
+/// one-call access test: a chain of steps made some twenty system calls a step for folders
+/// that had not changed.
+#[derive(Debug, Clone)]
 struct CheckedFolders {
     home: PathBuf,
     run_id: String,
@@ -954,20 +970,33 @@ struct CheckedFolders {
     logs_id: FolderId,
 }
 
-static CHECKED: std::sync::Mutex<Option<CheckedFolders>> = std::sync::Mutex::new(None);
+/// The folders a runner last checked, kept with the runner (one drive), not in the process:
+/// two drives in one process (`cortex serve`, the MCP server, a worker) check their own.
+#[derive(Debug, Clone, Default)]
+struct FolderChecks(std::sync::Arc<std::sync::Mutex<Option<CheckedFolders>>>);
 
-/// The folders of `run_id` under `home` if they are still the ones checked last, writable.
-fn checked_folders(home: &Path, run_id: &str) -> Option<CheckedFolders> {
-    let memo = CHECKED.lock().ok()?.clone()?;
-    let same = memo.home == home
-        && memo.run_id == run_id
-        && memo.work_id != FolderId::default()
-        && memo.logs_id != FolderId::default()
-        && FolderId::at(&memo.work) == Some(memo.work_id)
-        && FolderId::at(&memo.logs) == Some(memo.logs_id)
-        && may_write_in(&memo.work).is_ok()
-        && may_write_in(&memo.logs).is_ok();
-    same.then_some(memo)
+impl FolderChecks {
+    /// The folders of `run_id` under `home` if they are still the ones checked last,
+    /// writable.
+    fn still(&self, home: &Path, run_id: &str) -> Option<CheckedFolders> {
+        let memo = self.0.lock().ok()?.clone()?;
+        let same = memo.home == home
+            && memo.run_id == run_id
+            && memo.work_id != FolderId::default()
+            && memo.logs_id != FolderId::default()
+            && FolderId::at(&memo.work) == Some(memo.work_id)
+            && FolderId::at(&memo.logs) == Some(memo.logs_id)
+            && may_write_in(&memo.work).is_ok()
+            && may_write_in(&memo.logs).is_ok();
+        same.then_some(memo)
+    }
+
+    /// Remember `checked` as the folders checked last.
+    fn keep(&self, checked: &CheckedFolders) {
+        if let Ok(mut memo) = self.0.lock() {
+            *memo = Some(checked.clone());
+        }
+    }
 }
 
 /// Whether this process may make files in `dir` (write and search permission), said as the
@@ -1002,8 +1031,8 @@ impl PreparedAttempt {
     /// flight and the outputs are never written through a link. The whole-output file is
     /// created at the attempt's first line (`process.rs`): its folder is checked writable
     /// here, so that it is not silently left unwritten.
-    fn prepare_home(&self) -> Result<FolderId, String> {
-        let checked = match checked_folders(&self.home, &self.run_id) {
+    fn prepare_home(&self, folders: &FolderChecks) -> Result<FolderId, String> {
+        let checked = match folders.still(&self.home, &self.run_id) {
             Some(checked) => checked,
             None => {
                 let work = super::run_folder(&self.home, &self.run_id, Some("work"))
@@ -1021,9 +1050,7 @@ impl PreparedAttempt {
                     work,
                     logs,
                 };
-                if let Ok(mut memo) = CHECKED.lock() {
-                    *memo = Some(checked.clone());
-                }
+                folders.keep(&checked);
                 checked
             }
         };
@@ -1102,7 +1129,7 @@ impl PreparedAttempt {
             }
             return outcome;
         }
-        let work = match self.prepare_home() {
+        let work = match self.prepare_home(&runner.folders) {
             Ok(work) => work,
             Err(problem) => return AttemptOutcome::HomeFault(problem),
         };
@@ -1370,5 +1397,43 @@ fn unrunnable(code: i32) -> Option<&'static str> {
         127 => Some("a command not found"),
         126 => Some("a command found but not executable (permission denied, or not a program)"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The folders one drive checked are the memo of its runner and of the runner's clones
+    /// (its attempts' threads), never of another runner: two drives in one process
+    /// (`cortex serve`, the MCP server, a worker) each check their folders in full first.
+    #[test]
+    fn a_runners_folder_checks_are_shared_by_its_clones_and_by_no_other_runner() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path();
+        let (work, logs) = (home.join("work"), home.join("logs"));
+        std::fs::create_dir(&work).unwrap();
+        std::fs::create_dir(&logs).unwrap();
+        let checked = CheckedFolders {
+            home: home.to_path_buf(),
+            run_id: "r".to_string(),
+            work_id: FolderId::at(&work).unwrap(),
+            logs_id: FolderId::at(&logs).unwrap(),
+            work,
+            logs,
+        };
+        let runner = || {
+            Runner::new(
+                home.to_path_buf(),
+                StopFlag::default(),
+                Duration::ZERO,
+                Redactor::default(),
+            )
+        };
+        let drive = runner();
+        drive.folders.keep(&checked);
+        assert!(drive.clone().folders.still(home, "r").is_some());
+        assert!(drive.folders.still(home, "another run").is_none());
+        assert!(runner().folders.still(home, "r").is_none());
     }
 }

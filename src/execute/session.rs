@@ -69,13 +69,12 @@ pub struct DriveContext<'a> {
 impl DriveContext<'_> {
     /// A runner for this context's commands, ended by `stop`.
     pub fn runner(&self, stop: &StopFlag, redactor: &Redactor) -> Runner {
-        Runner {
-            home: self.home.clone(),
-            stop: stop.clone(),
-            grace: self.grace,
-            redactor: redactor.clone(),
-            notes: Default::default(),
-        }
+        Runner::new(
+            self.home.clone(),
+            stop.clone(),
+            self.grace,
+            redactor.clone(),
+        )
     }
 }
 

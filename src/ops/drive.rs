@@ -407,15 +407,37 @@ pub fn drive_on_recorded(
             let Some(store) = ctx.reading_store()? else {
                 return Err(e);
             };
-            let (mut state, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
-            state.run_id = run_id;
-            let view = ctx.view_with_children(&state, alive, &*store);
-            let code = view.status.exit_code_carried_on();
+            let now = run_as_it_stands(ctx, &*store, &run_id)?;
             let note = format!("recorded; not driven on here: {}", e.message);
-            Ok(answer(&view, code).warn(vec![note]))
+            Ok(answer(&now.view, now.code).warn(vec![note]))
         }
         other => other,
     }
+}
+
+/// A run as the log has it now, read for an answer once others may have moved it on: its
+/// state, its status document and the exit code to answer with.
+pub(super) struct AsItStands {
+    pub state: crate::decide::RunState,
+    pub view: crate::project::StatusView,
+    pub code: i32,
+}
+
+/// Read run `run_id` as it stands now (`load_live`: the state and whether a live driver
+/// holds it), for a command whose own change landed and that answers with the run as
+/// another process may have moved it on since. The code is `exit_code_carried_on`: 0 while
+/// another driver carries the run on (a status `running` needs a live driver), else its
+/// status's code.
+pub(super) fn run_as_it_stands(
+    ctx: &Ctx,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+) -> Result<AsItStands, crate::store::StoreError> {
+    let (mut state, alive) = crate::execute::load_live(&ctx.home, store, run_id)?;
+    state.run_id = run_id.to_string();
+    let view = ctx.view_with_children(&state, alive, store);
+    let code = view.status.exit_code_carried_on();
+    Ok(AsItStands { state, view, code })
 }
 
 /// Resume a run and drive it to where it stops, as `finish_driving`: `resume` (a
@@ -695,25 +717,12 @@ pub(super) fn drive_from(
         // next steps the ones left, exit 0 while another process carries it on — not as this
         // drive left it. Before, a reporter beside two others said the run waited on reports
         // that had landed a moment before, and an agent following its `next` was refused.
-        if journal.state.events > seen {
-            let fresh = journal.nested(|store, _, _| {
-                crate::execute::load_live(&ctx.home, &*store, &run_id).map(
-                    |(mut now_state, now_alive)| {
-                        now_state.run_id = run_id.clone();
-                        let view = ctx.view_with_children(&now_state, now_alive, &*store);
-                        (view, now_alive)
-                    },
-                )
-            });
-            if let Ok((fresh, driven)) = fresh {
-                code = if driven {
-                    fresh.status.exit_code_carried_on()
-                } else {
-                    fresh.status.exit_code()
-                };
-                human = render_outcome(&fresh, &ctx.home, SystemTime::now());
-                view = fresh;
-            }
+        if journal.state.events > seen
+            && let Ok(now) = journal.nested(|store, _, _| run_as_it_stands(ctx, &*store, &run_id))
+        {
+            code = now.code;
+            human = render_outcome(&now.view, &ctx.home, SystemTime::now());
+            view = now.view;
         }
     }
     // A child run driven on its own (a report on one of its steps, a resume) that finished or

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 
-use super::drive::{KILL_GRACE, Live, drive_on_recorded, driver, holder};
+use super::drive::{
+    AsItStands, KILL_GRACE, Live, drive_on_recorded, driver, holder, run_as_it_stands,
+};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{Command, RunState, StepStatus};
 use crate::definition::{
@@ -345,13 +347,11 @@ fn act(
     // later and the run went on under another reporter's drive (exit 3, its `next` naming
     // reports already made).
     let as_it_stands = |journal: &mut Journal<'_>| -> Result<Output, CommandError> {
-        let (mut state, alive) =
-            journal.nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
-        state.run_id = run_id.clone();
-        let view = ctx.view(&state, alive);
+        let AsItStands { state, view, code } =
+            journal.nested(|store, _, _| run_as_it_stands(ctx, &*store, &run_id))?;
         // Running under another driver or worker: the report landed and someone carries
-        // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
-        // who. Before, it was 3 beside status "running".
+        // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0 (`code`),
+        // saying who. Before, it was 3 beside status "running".
         if view.status == RunStatus::Running {
             // Named as the exit-4 error names a holder (its lock's note: process, host,
             // actor, since); the log's driver only when no lock or lease says who.
@@ -371,10 +371,8 @@ fn act(
                 None => "its driver".to_string(),
             };
             let note = format!("recorded; {who} carries the run on");
-            let code = view.status.exit_code_carried_on();
             return Ok(said(scenario_output(&view, code)).warn(vec![note]));
         }
-        let code = view.status.exit_code();
         Ok(said(scenario_output(&view, code)))
     };
     let state = journal.state.clone();

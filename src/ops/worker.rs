@@ -1188,13 +1188,12 @@ fn run_unit(
             }
         });
     }
-    let runner = Runner {
-        home: ctx.home.clone(),
+    let runner = Runner::new(
+        ctx.home.clone(),
         stop,
-        grace: super::KILL_GRACE,
-        redactor: journal.redactor.clone(),
-        notes: Default::default(),
-    };
+        super::KILL_GRACE,
+        journal.redactor.clone(),
+    );
     let attempt = runner.prepare_attempt(&journal.state, index, None);
     let outcome = attempt.run(&runner, &mut |_, _, _| {});
     done.store(true, Ordering::Relaxed);

@@ -3421,26 +3421,16 @@ pub fn report_step(
         .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
     }
     let problems = if success {
-        let runner = crate::execute::Runner {
-            home: ctx.home.clone(),
-            stop: StopFlag::default(),
-            grace: KILL_GRACE,
-            redactor: journal.redactor.clone(),
-            notes: Default::default(),
-        };
         let observer = &mut *live.observer;
-        // Never stopped: nothing raises this runner's flag, and nothing else drives a
-        // waiting step.
-        runner
-            .validate_report(
-                state,
-                index,
-                &outputs,
-                &mut |step, s, l| observer.line(step, s, l),
-                &mut || false,
-                crate::execute::run_deadline(state).0,
-            )
-            .unwrap_or_default()
+        crate::execute::operator::report_checks(
+            &ctx.home,
+            KILL_GRACE,
+            journal.redactor.clone(),
+            state,
+            index,
+            &outputs,
+            &mut |step, s, l| observer.line(step, s, l),
+        )
     } else {
         Vec::new()
     };

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -453,6 +454,48 @@ impl Env {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".pgids"))
             .filter_map(|e| std::fs::read_to_string(e.path()).ok())
             .collect()
+    }
+
+    /// Whether the binary can be run as `nobody` here (root can; tests run as root meet file
+    /// modes only as another user). When not, it says the test is skipped.
+    pub fn runs_as_nobody(&self) -> bool {
+        use std::os::unix::process::CommandExt;
+        let probe = self
+            .command(&["--version"])
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output();
+        let can = probe.is_ok_and(|o| o.status.success());
+        if !can {
+            eprintln!("skipped: this test cannot run a command as another user here");
+        }
+        can
+    }
+
+    /// Give this env's home and project to `nobody` (its folders' owner, the temporary folder
+    /// holding them mode 755), for commands run as `nobody` to meet the modes set on them
+    /// after. False (having said why) where commands cannot be run as `nobody` here.
+    pub fn give_to_nobody(&self) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        if !self.runs_as_nobody() {
+            return false;
+        }
+        chown_tree(self.dir.path(), NOBODY);
+        std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        true
+    }
+}
+
+/// The uid and gid of `nobody`, whom commands run as to meet the file modes root ignores.
+pub const NOBODY: u32 = 65534;
+
+/// Give `path` and everything under it to `uid`.
+fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
+    if path.is_dir() && !path.is_symlink() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid);
+        }
     }
 }
 

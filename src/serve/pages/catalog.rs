@@ -181,7 +181,13 @@ fn url(s: &str) -> String {
 fn verdict(result: &Result<Output, CommandError>) -> Markup {
     html! {
         @match result {
-            Ok(o) => { div class="verdict ok" { (valid_mark(o.code == 0)) pre { (o.human) } } }
+            // A definition `validate` finds wrong answers `Ok` with a non-zero code: shown as
+            // a bad verdict (its colour too), not only by its mark.
+            Ok(o) => {
+                div class=(if o.code == 0 { "verdict ok" } else { "verdict bad" }) {
+                    (valid_mark(o.code == 0)) pre { (o.human) }
+                }
+            }
             Err(e) => { div class="verdict bad" { (valid_mark(false)) (error_lines(e)) } }
         }
     }
