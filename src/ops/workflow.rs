@@ -1624,8 +1624,12 @@ pub fn resume(
                 }
                 let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
                 let mut warnings: Vec<String> = warnings;
-                warnings.extend(end_notify_orphans(ctx, &run_id));
-                warnings.extend(super::notify::after_change(ctx, &state, &redactor));
+                warnings.extend(super::notify::deliver_left_due(
+                    ctx,
+                    &state,
+                    &redactor,
+                    &mut || end_notify_orphans(ctx, &run_id),
+                ));
                 drop(lock);
                 let rest = match outcome {
                     Some(_) => "",
@@ -1896,9 +1900,9 @@ pub fn resume(
     let state = journal.state.clone();
     let late = match journal.nested(|store, _, _| super::notify::pending(&*store, &state)) {
         Ok(pending) if !pending.is_empty() => {
-            let mut late = end_notify_orphans(ctx, &run_id);
-            late.extend(super::notify::after_change(ctx, &state, &journal.redactor));
-            late
+            super::notify::deliver_left_due(ctx, &state, &journal.redactor, &mut || {
+                end_notify_orphans(ctx, &run_id)
+            })
         }
         _ => Vec::new(),
     };
@@ -2039,10 +2043,10 @@ fn deliver_before_abort(ctx: &Ctx, run_id: &str, paused: &crate::decide::RunStat
     };
     match pending {
         Ok(pending) if !pending.is_empty() => {
-            let mut late = end_notify_orphans(ctx, run_id);
             let redactor = crate::execute::Redactor::of_run(&state);
-            late.extend(super::notify::after_change(ctx, &state, &redactor));
-            late
+            super::notify::deliver_left_due(ctx, &state, &redactor, &mut || {
+                end_notify_orphans(ctx, run_id)
+            })
         }
         Ok(_) => Vec::new(),
         Err(e) => vec![format!(
@@ -2052,7 +2056,9 @@ fn deliver_before_abort(ctx: &Ctx, run_id: &str, paused: &crate::decide::RunStat
 }
 
 /// End the notification commands a driver of `run_id` that died delivering them left running
-/// (`execute::end_notify_orphans_of`), before they are delivered again: one line each.
+/// (`execute::end_notify_orphans_of`), before they are delivered again: one line each. Called
+/// by `notify::deliver_left_due` once the notification lease is held, never before: a live
+/// process that took the lease meanwhile delivers its own, whose commands are not ended.
 fn end_notify_orphans(ctx: &Ctx, run_id: &str) -> Vec<String> {
     crate::execute::end_notify_orphans_of(&ctx.home, run_id, crate::execute::KILL_GRACE)
         .into_iter()
