@@ -2085,15 +2085,26 @@ fn the_history_hint_and_next_page_on_through_every_run_with_commands_history_tak
         out.stdout
     );
     check("before the oldest", &out);
-    // A prefix of an id is taken; a run of the other kind is not.
+    // A prefix of an id is taken; a run of the other kind is not. The prefix is one no other
+    // run's id starts with: runs made within one millisecond have ids that differ only in
+    // their last characters (ULIDs are monotonic there), so a fixed 20 characters could name
+    // two of them.
     let newest = all(RunKind::Scenario)[0].clone();
+    let others: Vec<String> = [all(RunKind::Workflow), all(RunKind::Scenario)]
+        .concat()
+        .into_iter()
+        .filter(|id| *id != newest)
+        .collect();
+    let unique = (20..newest.len())
+        .find(|&n| !others.iter().any(|id| id.starts_with(&newest[..n])))
+        .unwrap_or(newest.len());
     let out = env.run(&[
         "orchestrate",
         "history",
         "--limit",
         "1",
         "--before",
-        &newest[..20],
+        &newest[..unique],
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(listed(&out.stdout), vec![all(RunKind::Scenario)[1].clone()]);
