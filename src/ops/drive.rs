@@ -779,6 +779,22 @@ fn taken_by_worker(state: &crate::decide::RunState, seen: u64) -> bool {
             .is_some_and(|a| a.starts_with("worker:"))
 }
 
+/// Secret inputs a process lacks, as its notes name them: ("input `a`" or "inputs `a`, `b`",
+/// their variables "CORTEX_INPUT_A, CORTEX_INPUT_B").
+pub(crate) fn lacking_inputs(lacking: &[String]) -> (String, String) {
+    let names: Vec<String> = lacking.iter().map(|n| format!("`{n}`")).collect();
+    let vars: Vec<String> = lacking
+        .iter()
+        .map(|n| crate::execute::input_env_name(n))
+        .collect();
+    let noun = if lacking.len() == 1 {
+        "input"
+    } else {
+        "inputs"
+    };
+    (format!("{noun} {}", names.join(", ")), vars.join(", "))
+}
+
 /// How long a terminal command that let its run go for a worker's tags watches for a worker
 /// to take it: past a polling worker's default `--poll` (1 s), with room for its look.
 const WORKER_TAKE_WINDOW: Duration = Duration::from_millis(2_500);

@@ -175,20 +175,10 @@ impl Sweep {
                 .filter(|name| read.contains(name))
                 .collect();
             if !lacking.is_empty() {
+                let (inputs, vars) = super::drive::lacking_inputs(&lacking);
                 note(&format!(
-                    "Run {run_id}: its notifications still due read secret input{} {}, not in this {}'s environment ({}): left to a `cortex worker` or `cortex serve` given {}, or `resume --notify-only --input`.\n",
-                    if lacking.len() == 1 { "" } else { "s" },
-                    lacking
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    "Run {run_id}: its notifications still due read secret {inputs}, not in this {}'s environment ({vars}): left to a `cortex worker` or `cortex serve` given {}, or `resume --notify-only --input`.\n",
                     self.who,
-                    lacking
-                        .iter()
-                        .map(|n| crate::execute::input_env_name(n))
-                        .collect::<Vec<_>>()
-                        .join(", "),
                     if lacking.len() == 1 { "it" } else { "them" },
                 ));
                 self.settled.insert(run_id);

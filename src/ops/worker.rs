@@ -481,19 +481,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         && wants_driving(&state, &opts.tags)
                         && left_alone.insert(run_id.clone())
                     {
+                        let (inputs, vars) = super::drive::lacking_inputs(&lacking);
                         live.observer.note(&format!(
-                            "Run {run_id}: left to a worker given its secret input{} {} ({} not in this worker's environment).\n",
-                            if lacking.len() == 1 { "" } else { "s" },
-                            lacking
-                                .iter()
-                                .map(|n| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            lacking
-                                .iter()
-                                .map(|n| crate::execute::input_env_name(n))
-                                .collect::<Vec<_>>()
-                                .join(", "),
+                            "Run {run_id}: left to a worker given its secret {inputs} ({vars} not in this worker's environment).\n",
                         ));
                     }
                     continue;
