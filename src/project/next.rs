@@ -318,7 +318,7 @@ fn with_secret_checks(
         .collect();
     let vars: Vec<String> = view.secret_inputs.iter().map(|n| input_var(n)).collect();
     s.why = format!(
-        "{}; its checks need the value of the secret input{} {}: set {} in the environment of this command (through MCP: `inputs` of {tool}, unless this session gave {} already)",
+        "{}; its checks may read the secret input{} {}, which the log keeps only as `***`: set {} in the environment of this command (through MCP: `inputs` of {tool}, unless this session gave {} already)",
         s.why,
         if names.len() == 1 { "" } else { "s" },
         names.join(", "),
