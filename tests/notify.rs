@@ -1649,3 +1649,120 @@ fn a_runs_deliveries_are_exported_shown_and_verified_by_their_chain_id_redacted_
         none.stderr
     );
 }
+
+/// Seen by a review: a driver SIGKILLed with `webhook: $HOOK_URL_T` still due, and `cortex
+/// serve` (started without that variable) "delivered" it: recorded not delivered ("environment
+/// variable … is not set for the process that delivers it"), never to be made — a later
+/// `resume --notify-only` with the variable set found nothing due. A process that lacks a due
+/// webhook's variable now leaves it due, as it leaves one that reads a secret input it lacks:
+/// the server says so once, `resume --notify-only` without it is refused (exit 2) naming it,
+/// and with it set delivers it, once.
+#[test]
+fn a_dead_drivers_webhook_whose_variable_the_deliverer_lacks_is_left_due_not_used_up() {
+    let env = Env::new();
+    // The driver's POST is never answered: it dies waiting for it.
+    let h = hook(&[0, 200]);
+    env.workflow(
+        "wv",
+        "name: wv\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL_T\n",
+    );
+    let mut driver = env.command(&["workflow", "run", "wv"]);
+    driver
+        .env("HOOK_URL_T", &h.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut driver = driver.spawn().unwrap();
+    h.received(1);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let pending = |env: &Env| {
+        env.status(Some(&run))
+            .get("notifications_pending")
+            .and_then(|p| p.as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    assert_eq!(pending(&env), 1, "{}", env.status(Some(&run)));
+    let out = env.run(&["workflow", "resume", &run, "--notify-only"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(out.stderr.contains("`HOOK_URL_T`"), "{}", out.stderr);
+    assert!(out.stderr.contains("set HOOK_URL_T"), "{}", out.stderr);
+    assert_eq!(pending(&env), 1);
+    // A server without the variable leaves it due, and says why once.
+    let mut s = server::Server::start(&env);
+    common::wait_until("the server to look at the run", || {
+        s.stderr()
+            .contains(&format!("Run {run}: its notifications still due"))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(s.pid() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(s.wait_for_exit(60).expect("the server ends").success());
+    let said = s.stderr();
+    assert_eq!(
+        said.matches(&format!("Run {run}: its notifications still due"))
+            .count(),
+        1,
+        "{said}"
+    );
+    assert!(
+        said.contains("`HOOK_URL_T`, not set in this server's environment"),
+        "{said}"
+    );
+    assert_eq!(pending(&env), 1);
+    assert_eq!(h.count(), 1);
+    // Given the variable, the resume delivers it, once.
+    let out = env.run_with(
+        &["workflow", "resume", &run, "--notify-only"],
+        &[("HOOK_URL_T", h.url.as_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(h.received(2).len(), 2);
+    assert_eq!(pending(&env), 0);
+    let status = env.status(Some(&run));
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert_eq!(notes[0]["ok"], true, "{status}");
+}
+
+/// Seen by a review: a driver that delivered its webhook `${{ inputs.hook }}` and was killed
+/// in the command after it left only that command due, yet `resume --notify-only` asked for
+/// the secret input `hook` (exit 2) that nothing still due reads, and a worker or server left
+/// the run for good. What a process must be given is read from the notifications still due.
+#[test]
+fn a_command_left_due_does_not_wait_for_an_input_only_a_delivered_webhook_read() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    env.workflow(
+        "wi",
+        "name: wi\ninputs:\n  hook:\n    type: string\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - webhook: ${{ inputs.hook }}\n    - run: echo started >> started.log; sleep 3; echo finished >> finished.log\n",
+    );
+    let hook_input = format!("hook={}", h.url);
+    killed_once(
+        &env,
+        &["workflow", "run", "wi", "--input", &hook_input],
+        || {
+            common::wait_until("the notification command to start", || {
+                !common::lines(&env.file("started.log")).is_empty()
+                    && env
+                        .all_inflight_notes()
+                        .iter()
+                        .any(|n| n.contains("notify-"))
+            });
+        },
+    );
+    assert_eq!(h.received(1).len(), 1);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let out = env.run(&["workflow", "resume", &run, "--notify-only"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let status = env.status(Some(&run));
+    assert!(status.get("notifications_pending").is_none(), "{status}");
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 2, "{status}");
+    assert!(notes.iter().all(|n| n["ok"] == true), "{status}");
+    assert_eq!(common::lines(&env.file("finished.log")), ["finished"]);
+    assert_eq!(h.count(), 1);
+}

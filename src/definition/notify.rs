@@ -168,7 +168,7 @@ pub fn webhook_problem(url: &str) -> Option<String> {
 
 /// Query parameters whose value is taken for a credential (`?token=…`, `&api_key=…`): a name
 /// that is one of these or ends with `_` and one of them (case aside, `-` read as `_`).
-const SECRET_PARAMS: [&str; 20] = [
+const SECRET_PARAMS: [&str; 21] = [
     "token",
     "pass",
     "jwt",
@@ -185,6 +185,7 @@ const SECRET_PARAMS: [&str; 20] = [
     "clientsecret",
     "sig",
     "signature",
+    "hmac",
     "auth",
     "credential",
     "credentials",
@@ -594,6 +595,8 @@ mod tests {
             ["TOK"]
         );
         assert_eq!(vars("https://$CREDS@h/x"), ["CREDS"]);
+        // A signature by any of its names (a review found `?hmac=$K` stored in clear).
+        assert_eq!(vars("https://$HOST/x?hmac=$K&sig=$S"), ["K", "S"]);
         // The whole userinfo, the user too: the mask hides both.
         assert_eq!(vars("https://$HOOK_USER:x@$HOST/y"), ["HOOK_USER"]);
         // The whole URL, or its start, from a variable: it may hold the path.

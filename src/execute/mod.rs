@@ -87,7 +87,7 @@ pub use secrets::{
     scrub_known, scrub_serve_token, secret_input_from_env, secret_inputs, secret_outputs,
     secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub, serve_tokens_to_scrub,
     supply_held_secret_inputs, unheld_secret_output, unheld_secret_output_in,
-    unheld_secret_output_in_rollback, units_between, wait_between,
+    unheld_secret_output_in_rollback, units_between, unset_env, wait_between,
 };
 pub(crate) use session::{CLI_RESUME_WITH_SECRETS, missing_secrets_note};
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};

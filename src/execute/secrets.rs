@@ -957,6 +957,16 @@ pub fn input_env_name(name: &str) -> String {
     format!("CORTEX_INPUT_{}", name.to_ascii_uppercase())
 }
 
+/// Those of `names` not set in this process's environment, or set empty (a webhook made of
+/// one cannot be delivered from here: `definition::resolve_webhook`).
+pub fn unset_env<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|name| std::env::var_os(name.as_str()).is_none_or(|v| v.is_empty()))
+        .cloned()
+        .collect()
+}
+
 /// A secret input's value given through the environment (`CORTEX_INPUT_<NAME>`).
 pub fn secret_input_from_env(name: &str) -> Option<String> {
     std::env::var_os(input_env_name(name)).and_then(|v| v.into_string().ok())

@@ -91,6 +91,50 @@ fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, Strin
         .collect())
 }
 
+/// What the notifications still due (`pending`) read that the process delivering them must be
+/// given: the inputs their templates name (secret ones the log keeps only as `***`) and the
+/// environment variables their webhooks take a part from (`$VAR`, `${VAR}`). Only those due:
+/// a command left due does not wait for a webhook's input that was delivered already. A
+/// process without them leaves the run's notifications due for one given them (a delivery
+/// made without would be used up on a value it cannot know, never to be made).
+pub struct DueNeeds {
+    pub inputs: std::collections::BTreeSet<String>,
+    pub env: std::collections::BTreeSet<String>,
+}
+
+pub fn due_needs(state: &RunState, pending: &[Delivery]) -> DueNeeds {
+    use crate::definition::template::{Reference, scan};
+    let mut needs = DueNeeds {
+        inputs: Default::default(),
+        env: Default::default(),
+    };
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return needs;
+    };
+    for d in pending {
+        let list = match d.trigger {
+            Trigger::OnFailure => &notify.on_failure,
+            Trigger::OnFinish => &notify.on_finish,
+        };
+        let Some(n) = list.get(d.index) else { continue };
+        for text in n.run.iter().chain(n.webhook.iter()) {
+            needs
+                .inputs
+                .extend(scan(text).into_iter().filter_map(|o| match o.reference {
+                    Ok(Reference::Input(name)) => Some(name),
+                    _ => None,
+                }));
+        }
+        if let Some(Ok(parts)) = n.webhook.as_deref().map(crate::definition::webhook_parts) {
+            needs.env.extend(parts.into_iter().filter_map(|p| match p {
+                crate::definition::WebhookPart::Env(name) => Some(name.to_string()),
+                _ => None,
+            }));
+        }
+    }
+    needs
+}
+
 /// The notifications of the run's `notify:` due at the end its session came to and neither
 /// delivered nor given up (no record of them in `notify:RUN`): what a driver cut short (a
 /// SIGKILL while a webhook was retried) left, delivered by the next process that drives or

@@ -168,12 +168,39 @@ impl Sweep {
             }
             // A notification that reads a secret input is delivered only with its value (as
             // `resume` asks for it): left to a process given it, said once.
-            let read = super::workflow::inputs_read_by_notify(&state);
+            let needs = super::notify::due_needs(&state, &pending);
             let lacking: Vec<String> = crate::execute::Redactor::of_run(&state)
                 .missing_inputs(&state)
                 .into_iter()
-                .filter(|name| read.contains(name))
+                .filter(|name| needs.inputs.contains(name))
                 .collect();
+            // A webhook made of an environment variable this process lacks likewise: made
+            // here, it would be recorded not delivered and never be due again.
+            let unset = crate::execute::unset_env(&needs.env);
+            if !unset.is_empty() {
+                note(&format!(
+                    "Run {run_id}: its notifications still due send webhooks made of {} {}, not set in this {}'s environment: left to a `cortex worker` or `cortex serve` started with {}, or `resume --notify-only` run with {}.\n",
+                    if unset.len() == 1 {
+                        "variable"
+                    } else {
+                        "variables"
+                    },
+                    unset
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.who,
+                    if unset.len() == 1 { "it" } else { "them" },
+                    if unset.len() == 1 {
+                        "it set"
+                    } else {
+                        "them set"
+                    },
+                ));
+                self.settled.insert(run_id);
+                continue;
+            }
             if !lacking.is_empty() {
                 let (inputs, vars) = super::drive::lacking_inputs(&lacking);
                 note(&format!(

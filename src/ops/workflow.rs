@@ -1601,16 +1601,22 @@ pub fn resume(
                 if let Some(w) = take_secret_inputs(ctx, &mut journal, inputs)? {
                     live.observer.warn(&w);
                 }
-                let read = inputs_read_by_notify(&state);
+                let needs = super::notify::due_needs(&state, &pending);
                 let needed: Vec<String> = journal
                     .redactor
                     .missing_inputs(&journal.state)
                     .into_iter()
-                    .filter(|name| read.contains(name))
+                    .filter(|name| needs.inputs.contains(name))
                     .collect();
                 if !needed.is_empty() && !dry_run {
                     let kind = state.start.as_ref().map_or(RunKind::Workflow, |s| s.kind);
                     return Err(missing_secret_inputs(ctx, &run_id, kind, &needed, &[]));
+                }
+                // A webhook made of an environment variable this process lacks: refused
+                // rather than used up (recorded not delivered, never due again).
+                let unset = crate::execute::unset_env(&needs.env);
+                if !unset.is_empty() && !dry_run {
+                    return Err(webhook_env_unset(ctx, &run_id, &state, &unset));
                 }
                 let redactor = journal.redactor.clone();
                 drop(journal);
@@ -1900,6 +1906,14 @@ pub fn resume(
     let state = journal.state.clone();
     let late = match journal.nested(|store, _, _| super::notify::pending(&*store, &state)) {
         Ok(pending) if !pending.is_empty() => {
+            // A webhook made of an environment variable this process lacks is refused here
+            // rather than used up (recorded not delivered, and never due again once the new
+            // session begins).
+            let needs = super::notify::due_needs(&state, &pending);
+            let unset = crate::execute::unset_env(&needs.env);
+            if !unset.is_empty() {
+                return Err(webhook_env_unset(ctx, &run_id, &state, &unset));
+            }
             super::notify::deliver_left_due(ctx, &state, &journal.redactor, &mut || {
                 end_notify_orphans(ctx, &run_id)
             })
@@ -2103,25 +2117,6 @@ pub fn idle_resume(ctx: &Ctx, run_id: &str) -> Result<Option<Output>, CommandErr
         return Ok(None);
     }
     Ok(idle_waits(ctx, &store, &state).map(|waits| nothing_to_resume(ctx, &state, &waits, &[])))
-}
-
-/// The inputs the run's `notify:` commands and webhooks read (`${{ inputs.NAME }}`).
-pub(super) fn inputs_read_by_notify(state: &crate::decide::RunState) -> BTreeSet<String> {
-    use crate::definition::template::{Reference, scan};
-    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
-        return BTreeSet::new();
-    };
-    notify
-        .on_failure
-        .iter()
-        .chain(&notify.on_finish)
-        .flat_map(|n| n.run.iter().chain(n.webhook.iter()))
-        .flat_map(|text| scan(text))
-        .filter_map(|o| match o.reference {
-            Ok(Reference::Input(name)) => Some(name),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The step (phase) named by `--from` or `--rollback-to`, matched forgivingly
@@ -2791,6 +2786,31 @@ pub fn missing_secret_inputs(
         ctx.cmd(&argv)
     ))
     .hint(format!("or set {} in the environment", vars.join(", ")))
+}
+
+/// Refusal of a `resume` that would deliver notifications its dead driver left due whose
+/// webhooks are made of environment variables not set here: the same command with them set
+/// delivers them (made without, each would be recorded not delivered, never to be made).
+fn webhook_env_unset(
+    ctx: &Ctx,
+    run_id: &str,
+    state: &crate::decide::RunState,
+    unset: &[String],
+) -> CommandError {
+    let kind = state.start.as_ref().map_or(RunKind::Workflow, |s| s.kind);
+    let names: Vec<String> = unset.iter().map(|n| format!("`{n}`")).collect();
+    let one = unset.len() == 1;
+    CommandError::bad_input(format!(
+        "run {run_id} has notifications still due (its driver ended before delivering them) whose webhooks are made of the environment variable{} {}, not set for this command: delivered without {}, they would be recorded not delivered and never be made",
+        if one { "" } else { "s" },
+        names.join(", "),
+        if one { "it" } else { "them" },
+    ))
+    .hint(format!(
+        "set {} in the environment and run it again ({} shows what is due)",
+        unset.join(", "),
+        ctx.cmd(&[kind.group(), "status", run_id])
+    ))
 }
 
 /// `workflow abort` (and `orchestrate abort`, with its scope): end a run for good, whoever
