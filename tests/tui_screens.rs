@@ -1166,6 +1166,25 @@ fn paused_for_a_secret_input() -> Recorder {
     r
 }
 
+/// Seen by a review: a resume form with a missing secret input and a bad time limit said the
+/// first problem only, and the second once the first was mended. Both are said at once.
+#[test]
+fn a_resume_forms_problems_are_said_together() {
+    let app = update(app(), paused_for_a_secret_input().followed(false)).0;
+    let app = press(app, &[Key::Tab, Key::Ctrl('p')]);
+    let app = typed(app, "retry");
+    let (app, _) = update(app, Msg::Key(Key::Enter));
+    let app = typed(press(app, &[Key::Down]), "abc");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    let problem = app.form.as_ref().unwrap().problem.clone().unwrap();
+    assert!(
+        problem.contains("input `api_token` is required"),
+        "{problem}"
+    );
+    assert!(problem.contains("--timeout"), "{problem}");
+}
+
 /// The TUI's resume could not give a run the secret inputs it needs to go on (the CLI's
 /// `resume --input NAME=VALUE`, `CORTEX_INPUT_<NAME>`), nor a time limit (`resume
 /// --timeout`): a resume opens a form with a masked field for each secret input the run

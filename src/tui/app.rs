@@ -375,6 +375,15 @@ impl InputForm {
     }
 }
 
+/// Two checks' results together: both values, or every problem (joined).
+fn both<A, B>(a: Result<A, String>, b: Result<B, String>) -> Result<(A, B), String> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
 /// The attempt whose output the pane should show: the selected step's latest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputWanted {
@@ -891,7 +900,8 @@ fn form_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
             }));
             return (app, Vec::new());
         }
-        Key::Enter => match form.given().and_then(|i| Ok((i, form.time_limit()?))) {
+        // Every problem at once: the inputs' and the time limit's.
+        Key::Enter => match both(form.given(), form.time_limit()) {
             Ok((inputs, timeout)) => {
                 return match form.what {
                     FormFor::Run { scenario, target } => launch(app, scenario, target, inputs),
