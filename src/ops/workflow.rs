@@ -3615,7 +3615,11 @@ fn report_lock(
                 .find(|s| normalize_name(&s.name) == wanted)
                 .map(|s| (s.status == StepStatus::Waiting, s.attempts))
         });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    // Long enough for the other report to be recorded on a busy machine (three seconds were
+    // not, on two cores running a test suite: the loser was told the run was held, exit 4);
+    // only while the step waited when this report began, so a run held by a driver is said
+    // at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let held = match DriverLock::acquire(&ctx.home, run_id, &holder(&by.actor)) {
             Ok(lock) => return Ok(lock),
