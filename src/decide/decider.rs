@@ -1119,8 +1119,12 @@ fn finish_attempt(
         };
         problems.insert(0, problem);
     } else if report.end.succeeded()
+        && !report.outputs.is_empty()
         && let Some(parent) = state.parent_of(index)
     {
+        // Only an item that brings outputs can take the items past the bound (each before
+        // it was held to it as it finished): without, the others' are not summed (that
+        // walk over every item, for every item, made a 10,000-item step quadratic).
         // A `foreach:` step's outputs are lists of its items' (one event each): the items
         // together are held to the bound one unit is, else N items under it made a list of
         // N MiB.

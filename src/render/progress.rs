@@ -128,14 +128,19 @@ pub(crate) fn step_label(state: &RunState, step: &str) -> String {
             let position = at.map_or(0, |i| i + 1);
             return format!("Step {position}/{}: {name}", state.steps.len());
         }
-        let (mut position, mut total) = (0, 0);
-        for (i, s) in state.steps.iter().enumerate() {
-            if s.item.is_none() {
-                total += 1;
-                if Some(i) == at {
-                    position = total;
-                }
+        // The items of a `foreach:` step stand right after it, as many as its list holds:
+        // the walk steps over each block, so a step's place costs the top-level steps before
+        // it, not every item (it walked all of them for every event: a 10,000-item step
+        // cost a hundred million steps of this loop).
+        let total = state.steps.len().saturating_sub(state.item_units);
+        let (mut position, mut seen, mut i) = (0, 0, 0);
+        while i < state.steps.len() {
+            seen += 1;
+            if Some(i) == at {
+                position = seen;
+                break;
             }
+            i += 1 + state.steps[i].items.as_ref().map_or(0, Vec::len);
         }
         format!("Step {position}/{total}: {name}")
     };
