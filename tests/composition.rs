@@ -1093,6 +1093,79 @@ fn aborting_the_parent_aborts_its_waiting_child() {
     assert!(log.stdout.contains("its parent run"), "{}", log.stdout);
 }
 
+/// A child that waits on its prompt before a step with a side effect, and a parent calling it.
+const GATED_CHILD: &str = "name: gated\nsteps:\n  - {name: approve, prompt: go on?}\n  - {name: side, run: echo side >> ran.log}\n";
+const CALLER: &str = "name: caller\nsteps:\n  - {name: call, uses: gated}\n";
+
+/// The child run the parent's step `call` links to now.
+fn linked_child(env: &Env) -> String {
+    env.status(Some("caller"))["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_child_superseded_by_resume_from_is_ended_and_suggests_nothing() {
+    let env = Env::new();
+    env.workflow("gated", GATED_CHILD)
+        .workflow("caller", CALLER);
+    assert_eq!(env.run(&["workflow", "run", "caller"]).code, 3);
+    let old = linked_child(&env);
+    let resume = env.run(&["workflow", "resume", "caller", "--from", "call"]);
+    assert_eq!(resume.code, 3, "{}{}", resume.stdout, resume.stderr);
+    let new = linked_child(&env);
+    assert_ne!(old, new, "the step runs a new child");
+    // The old child is ended in its own log, by the resume's actor, saying why.
+    let child = env.status(Some(&old));
+    assert_eq!(child["status"], "aborted", "{child}");
+    let reason = child["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("superseded")
+            && reason.contains(child["parent"]["run_id"].as_str().unwrap()),
+        "{child}"
+    );
+    assert_eq!(
+        child["next"],
+        serde_json::json!([]),
+        "it suggests nothing: {child}"
+    );
+    assert!(env.run(&["log", "verify", &old]).code == 0);
+    // A report on it is refused: its steps never run for nobody.
+    let report = env.run(&["workflow", "step", "complete", "approve", "--run", &old]);
+    assert_ne!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert!(!env.file("ran.log").exists());
+    // The new child is the one the parent waits on, and reporting on it goes on.
+    assert_eq!(env.status(Some(&new))["status"], "waiting");
+    let report = env.run(&["workflow", "step", "complete", "approve", "--run", &new]);
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["side"]);
+    assert_eq!(env.status(Some("caller"))["status"], "completed");
+}
+
+#[test]
+fn aborting_a_parent_ends_every_child_it_started() {
+    let env = Env::new();
+    env.workflow("gated", GATED_CHILD)
+        .workflow("caller", CALLER);
+    assert_eq!(env.run(&["workflow", "run", "caller"]).code, 3);
+    let old = linked_child(&env);
+    // Resumed for a worker: nothing is driven, so the old child, no longer linked, is left
+    // waiting until the parent's abort.
+    let resume = env.run(&["workflow", "resume", "caller", "--from", "call", "--submit"]);
+    assert_eq!(resume.code, 0, "{}{}", resume.stdout, resume.stderr);
+    assert_eq!(env.status(Some(&old))["status"], "waiting");
+    let abort = env.run(&["workflow", "abort", "caller", "--message", "not now"]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    let child = env.status(Some(&old));
+    assert_eq!(child["status"], "aborted", "{child}");
+    assert!(
+        child["reason"].as_str().unwrap().contains("its parent run"),
+        "{child}"
+    );
+    assert_eq!(child["next"], serde_json::json!([]), "{child}");
+}
+
 #[test]
 fn composition_events_conform_to_the_event_schema() {
     let env = Env::new();

@@ -246,6 +246,9 @@ pub(crate) fn run_child(
                     replacing,
                 },
             )?;
+            // A child the step ran before a `--from` or `--rollback-to` reset it is
+            // superseded by this one now, if the drive did not end it already.
+            super::driver::end_children(journal, ctx);
             run_id
         }
     };
@@ -466,8 +469,28 @@ fn supply_secret_inputs(child: &mut Journal<'_>, h: &Handover) {
     }
 }
 
-/// A run that ended for good leaves no child unfinished: each child run of its steps that is
-/// not over is aborted (and its own children with it), with who ended the parent and why.
+/// The child runs `run_id`'s log says it started (`child_started`), oldest first, each with
+/// the unit that started it.
+fn started_children(store: &dyn EventStore, run_id: &str) -> Vec<(String, String)> {
+    let mut children: Vec<(String, String)> = Vec::new();
+    let _ = crate::store::stream_run(store, run_id, 0, &mut |e| {
+        if let crate::event::Event::ChildStarted { step, run_id, .. } = e.event
+            && !children.iter().any(|(_, id)| id == run_id)
+        {
+            children.push((step.clone(), run_id.clone()));
+        }
+    });
+    children
+}
+
+/// The child runs a run leaves behind are aborted (and their own children with them), by
+/// `by`, each with a message naming the run and why. A run that ended for good leaves none
+/// unfinished: each child run it ever started (its log's `child_started`, not only the ones
+/// its steps link to now) that is not over ("its parent run … ended …"). A run that goes on
+/// leaves those it no longer links to — its step was run again from the start (`resume
+/// --from`, `--rollback-to`) or names another child run now: superseded, nothing the run does
+/// reads them again, and a report on one would run its steps for nobody. The ids of those
+/// ended.
 pub(crate) fn end_children(
     store: &mut dyn EventStore,
     clock: &dyn Clock,
@@ -477,35 +500,66 @@ pub(crate) fn end_children(
     by: &Operator,
     grace: std::time::Duration,
 ) -> Vec<String> {
-    let Some(outcome) = state.outcome() else {
-        return Vec::new();
+    let why = |step: &str, run_id: &str| {
+        if let Some(outcome) = state.outcome() {
+            return Some(format!(
+                "its parent run {} ended {}",
+                state.run_id,
+                outcome.as_str()
+            ));
+        }
+        match state.step(step).and_then(|s| s.child.as_ref()) {
+            Some(link) if link.run_id == run_id => None,
+            Some(link) => Some(format!(
+                "superseded: its parent run {} runs child run {} for its step `{step}` now",
+                state.run_id, link.run_id
+            )),
+            None => Some(format!(
+                "superseded: its parent run {} runs its step `{step}` again from the start (resume --from or --rollback-to), with a new child run",
+                state.run_id
+            )),
+        }
     };
+    // A run with no `uses:` started no child: its log is not read.
+    if state.start.as_ref().is_none_or(|s| s.uses.is_empty()) {
+        return Vec::new();
+    }
     let mut ended = Vec::new();
-    for link in state.steps.iter().filter_map(|s| s.child.as_ref()) {
-        if link.finished {
+    for (step, run_id) in started_children(&*store, &state.run_id) {
+        let Some(message) = why(&step, &run_id) else {
+            continue;
+        };
+        let over = state
+            .steps
+            .iter()
+            .filter_map(|s| s.child.as_ref())
+            .any(|l| l.run_id == run_id && l.finished);
+        if over {
+            continue;
+        }
+        let Ok(child) = super::fold_log(&*store, &run_id, 0, RunState::default()) else {
+            continue;
+        };
+        if child.outcome().is_some() || child.phase == crate::decide::RunPhase::NotStarted {
             continue;
         }
         let by = Operator {
             actor: by.actor.clone(),
-            message: Some(format!(
-                "its parent run {} ended {}",
-                state.run_id,
-                outcome.as_str()
-            )),
+            message: Some(message),
         };
         let done = super::operator::abort(
             store,
             clock,
             ids,
             home,
-            &link.run_id,
+            &run_id,
             &by,
             &holder(&by.actor),
             grace * 3,
             &mut |_| {},
         );
         if done.is_ok() {
-            ended.push(link.run_id.clone());
+            ended.push(run_id);
         }
     }
     ended

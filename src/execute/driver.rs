@@ -10,6 +10,9 @@ pub fn drive(
     journal: &mut super::Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
+    // A child run the run no longer links to (a step run again from the start) is ended
+    // before the run goes on, and after it stops (a rollback resets its steps as it ends).
+    end_children(journal, ctx);
     let end = if journal.state.is_scenario() {
         scheduler::drive_scenario(journal, ctx)
     } else {
@@ -17,24 +20,9 @@ pub fn drive(
     }
     // An attempt's end staged last is in the log before the driver says where it left the run.
     .and_then(|end| flush(journal, ctx).map(|()| end));
-    // A run over for good leaves no child run unfinished behind it.
-    if let Ok(DriveEnd::Finished(_)) = end {
-        let state = journal.state.clone();
-        let home = ctx.home.clone();
-        let by = state
-            .abort_requested
-            .clone()
-            .unwrap_or_else(|| ctx.actor.clone());
-        let grace = ctx.grace;
-        let ended = journal.nested(|store, clock, ids| {
-            super::child::end_children(store, clock, ids, &home, &state, &by, grace)
-        });
-        for run_id in ended {
-            ctx.observer.note(&format!(
-                "   ↳ child run {run_id} aborted: its parent run ended\n"
-            ));
-        }
-    }
+    // A run over for good leaves no child run unfinished behind it; one that goes on, none
+    // it superseded (a rollback resets its steps as it ends).
+    end_children(journal, ctx);
     // And the derived files are written before it returns. Lines added to the checkpoints
     // file by an operator's process racing this driver's writer may have left one out: if
     // the file is not exactly the run's checkpoints, all the files are written again from the
@@ -54,4 +42,41 @@ pub fn drive(
         ));
     }
     end
+}
+
+/// End the child runs `journal`'s run leaves behind (`child::end_children`: every unfinished
+/// one if the run is over, by whoever aborted it or the driving actor; else the ones it no
+/// longer links to, by the driving actor), saying so.
+pub(super) fn end_children(journal: &mut super::Journal<'_>, ctx: &mut DriveContext<'_>) {
+    // Only a run that started a child has one to end; what is staged is recorded first (a
+    // journal lends its store with nothing staged).
+    if journal
+        .state
+        .start
+        .as_ref()
+        .is_none_or(|s| s.uses.is_empty())
+        || flush(journal, ctx).is_err()
+    {
+        return;
+    }
+    let state = journal.state.clone();
+    let home = ctx.home.clone();
+    let by = state
+        .abort_requested
+        .clone()
+        .filter(|_| state.outcome().is_some())
+        .unwrap_or_else(|| ctx.actor.clone());
+    let grace = ctx.grace;
+    let ended = journal.nested(|store, clock, ids| {
+        super::child::end_children(store, clock, ids, &home, &state, &by, grace)
+    });
+    let why = if state.outcome().is_some() {
+        "its parent run ended"
+    } else {
+        "superseded, its parent run no longer links to it"
+    };
+    for run_id in ended {
+        ctx.observer
+            .note(&format!("   ↳ child run {run_id} aborted: {why}\n"));
+    }
 }
