@@ -354,3 +354,41 @@ fn a_report_beside_a_driver_names_it_as_the_held_error_does_and_suggests_polling
     let next = done.json()["next"].clone();
     assert_eq!(next[0]["argv"][2], "status", "{next}");
 }
+
+/// The race behind a flaky CI run: a report that begins once the other was recorded (the step
+/// no longer waits) while that reporter still drives the run on held the lock, and was told
+/// the run was held (exit 4, with stop and abort hints) — a healthy run. It is told the step
+/// was already reported (exit 2), whoever holds the run.
+#[test]
+fn a_report_on_a_step_reported_before_it_began_says_so_while_the_reporter_drives_on() {
+    let env = Env::new();
+    env.workflow(
+        "gate",
+        "name: gate\nsteps:\n  - name: look\n    prompt: Look at it\n  - name: build\n    run: sleep 3\n",
+    );
+    let run = run_id(&env, &["workflow", "run", "gate"]);
+    // The first report drives on into `build`, holding the run for three seconds.
+    let mut first = env.spawn(&[
+        "workflow", "step", "complete", "look", "--run", &run, "--actor", "A",
+    ]);
+    common::wait_until("the first report to drive `build`", || {
+        env.status(Some(&run))["steps"][1]["status"] == "running"
+    });
+    let out = env.run(&[
+        "--json", "workflow", "step", "complete", "look", "--run", &run, "--actor", "B",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("step `look` was already reported complete by A"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("abort") && !out.stdout.contains("Ctrl-C"),
+        "{}",
+        out.stdout
+    );
+    assert!(first.wait().unwrap().success());
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+}

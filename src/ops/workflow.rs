@@ -3615,10 +3615,8 @@ fn report_lock(
                 .find(|s| normalize_name(&s.name) == wanted)
                 .map(|s| (s.status == StepStatus::Waiting, s.attempts))
         });
-    // Long enough for the other report to be recorded on a busy machine (three seconds were
-    // not, on two cores running a test suite: the loser was told the run was held, exit 4);
-    // only while the step waited when this report began, so a run held by a driver is said
-    // at once.
+    // Long enough for the other report to be recorded on a busy machine; only while the step
+    // waited when this report began, so a run held by a driver is said at once.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let held = match DriverLock::acquire(&ctx.home, run_id, &holder(&by.actor)) {
@@ -3626,22 +3624,33 @@ fn report_lock(
             Err(e @ crate::execute::LockError::Held { .. }) => e,
             Err(e) => return Err(e.into()),
         };
-        // The step waited when this report began: a report on it recorded since is why.
-        if let Some((true, attempts)) = waiting_before
-            && let Ok(now) = crate::execute::load_state(store, run_id)
+        // A report on the step recorded by another (since this report began, on the same
+        // attempt, or before it) is why, not a process to stop or abort: the other
+        // reporter holds the run while it drives on. Before, a report that began just after
+        // the other was recorded (so the step no longer waited) was told the run was held,
+        // exit 4 — two identical reports at once, seen in CI.
+        if let Ok(now) = crate::execute::load_state(store, run_id)
             && let Some(s) = now.steps.iter().find(|s| normalize_name(&s.name) == wanted)
             && s.status != StepStatus::Waiting
-            && s.attempts == attempts
+            && match waiting_before {
+                Some((true, attempts)) => s.attempts == attempts,
+                Some((false, _)) => true,
+                None => false,
+            }
             && let Some(done) = already_reported(s)
         {
-            return Err(CommandError::bad_input(format!(
-                "{done} while this report waited for the run; nothing was recorded"
-            ))
-            .because(crate::ops::Cause::Conflict)
-            .hint(format!(
-                "{} shows how the run stands now (its next step, if one waits)",
-                ctx.cmd(&["workflow", "status", run_id])
-            )));
+            let when = match waiting_before {
+                Some((true, _)) => " while this report waited for the run",
+                _ => "",
+            };
+            return Err(
+                CommandError::bad_input(format!("{done}{when}; nothing was recorded"))
+                    .because(crate::ops::Cause::Conflict)
+                    .hint(format!(
+                        "{} shows how the run stands now (its next step, if one waits)",
+                        ctx.cmd(&["workflow", "status", run_id])
+                    )),
+            );
         }
         if std::time::Instant::now() >= deadline || !matches!(waiting_before, Some((true, _))) {
             return Err(held.into());
