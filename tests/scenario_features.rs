@@ -257,15 +257,7 @@ fn a_manual_phase_whose_start_is_held_by_max_parallel_says_its_start_was_request
         status.stdout
     );
     let doc = env.run(&["--json", "orchestrate", "status", "held"]).json();
-    let phase = |name: &str| {
-        doc["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let phase = |name: &str| common::phase(&doc, name).clone();
     assert_eq!(phase("second")["start_requested"], true, "{doc}");
     assert!(phase("first").get("start_requested").is_none(), "{doc}");
     // Once the slot is free the requested phase starts by itself, and the mark is gone.

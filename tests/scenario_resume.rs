@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Env;
+use common::{Env, phase};
 
 /// Seen from `cortex serve`, whose background drivers are `orchestrate resume`: after a
 /// report recorded with `--no-drive`, `resume` recorded `run_resumed` and exited 3 without
@@ -41,15 +41,6 @@ fn failed_chain(env: &Env) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-fn phase<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("no phase {name}: {doc:#}"))
 }
 
 fn lines_of(env: &Env, file: &str) -> usize {

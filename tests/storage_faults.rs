@@ -773,11 +773,7 @@ fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_ste
     assert!(!stderr.contains("panicked"), "{stderr}");
     let status = env.status(None);
     let run = status["run_id"].as_str().unwrap().to_string();
-    let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
+    let types = common::event_types(&env, &run);
     assert!(types.contains(&"run_paused".to_string()), "{types:?}");
     assert!(
         !types
@@ -818,11 +814,7 @@ fn an_unwritable_logs_folder_pauses_a_scenario_naming_it() {
     assert!(stderr.contains("orchestrate resume"), "{stderr}");
     let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
     let run = status["run_id"].as_str().unwrap().to_string();
-    let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
+    let types = common::event_types(&env, &run);
     assert!(types.contains(&"run_paused".to_string()), "{types:?}");
     assert!(!types.iter().any(|t| t.contains("fail")), "{types:?}");
     assert!(!env.file("ran.log").exists(), "nothing ran");
@@ -1646,11 +1638,7 @@ fn a_work_folder_made_unwritable_between_two_steps_pauses_the_run_before_the_nex
     assert!(!env.file("b-ran").exists(), "b never started");
     let status = env.status(None);
     let run = status["run_id"].as_str().unwrap().to_string();
-    let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
+    let types = common::event_types(&env, &run);
     assert!(types.contains(&"run_paused".to_string()), "{types:?}");
 }
 

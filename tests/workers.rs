@@ -2958,15 +2958,7 @@ fn a_phase_a_live_worker_holds_is_running_when_the_runs_driver_dies(env: Env) {
         .run(&["--json", "orchestrate", "status", "tagged"])
         .json();
     assert_eq!(doc["status"], "interrupted", "{doc}");
-    let phase = |name: &str| {
-        doc["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let phase = |name: &str| common::phase(&doc, name).clone();
     let gpu = phase("gpu");
     assert_eq!(gpu["status"], "running", "{doc}");
     assert!(gpu.get("interrupted").is_none(), "{doc}");

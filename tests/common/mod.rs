@@ -575,6 +575,27 @@ pub fn count_events(env: &Env, run: &str, kind: &str) -> usize {
     env.events(run).iter().filter(|e| e["type"] == kind).count()
 }
 
+/// The types of the events of `run`, in order.
+#[allow(dead_code)]
+pub fn event_types(env: &Env, run: &str) -> Vec<String> {
+    env.events(run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Phase `name` of a scenario's `--json` status document (the test fails naming it if there
+/// is none).
+#[allow(dead_code)]
+pub fn phase<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no phase {name}: {doc:#}"))
+}
+
 /// A `run_started` of the definition snapshot `(definition, definition_hash)` (as
 /// `cortex::definition::snapshot` makes it) with nothing else a test does not name: no
 /// inputs, agents, parent or workflows it uses, the default config, in `/tmp`, driven by pid 1
