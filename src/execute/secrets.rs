@@ -688,20 +688,45 @@ fn step_of_unit<'n>(workflow: &Workflow, unit: &'n str) -> &'n str {
 /// secret (`api_token`, `password`), or it feeds a secret `env:` entry (`secret_outputs`).
 /// `step` may be a unit of a `foreach:` step (`build[2]`).
 pub fn is_secret_output(workflow: &Workflow, step: &str, key: &str) -> bool {
-    is_secret_name(key) || {
-        let step = step_of_unit(workflow, step);
-        secret_outputs(workflow)
-            .iter()
-            .any(|(s, k)| s == step && k == key)
-    }
+    SecretOutputs::of(Some(workflow)).contains(step, key)
 }
 
 /// Whether output `key` of unit `step` of the run in `state` is secret (`is_secret_output`
 /// over its definition; by its key alone when it has none).
 pub fn is_secret_output_of(state: &RunState, step: &str, key: &str) -> bool {
-    match &state.workflow {
-        Some(wf) => is_secret_output(wf, step, key),
-        None => is_secret_name(key),
+    SecretOutputs::of(state.workflow.as_deref()).contains(step, key)
+}
+
+/// The judge of `is_secret_output` for one definition, its secret `env:` feeds found once:
+/// what asks of many outputs (every output of every unit, for each attempt's redactor) makes
+/// one. Asked per output, the feeds were found again each time, each a walk of the whole
+/// definition — and a `foreach:` step's N items are N units and N steps of it.
+struct SecretOutputs<'w> {
+    workflow: Option<&'w Workflow>,
+    fed: BTreeSet<(String, String)>,
+}
+
+impl<'w> SecretOutputs<'w> {
+    fn of(workflow: Option<&'w Workflow>) -> Self {
+        SecretOutputs {
+            workflow,
+            fed: workflow.map(secret_outputs).unwrap_or_default(),
+        }
+    }
+
+    /// Whether output `key` of unit `unit` is secret: its key looks secret, or it feeds a
+    /// secret `env:` entry (the unit's `foreach:` step's, for an item).
+    fn contains(&self, unit: &str, key: &str) -> bool {
+        is_secret_name(key) || self.feeds_env(unit, key)
+    }
+
+    /// Whether output `key` of unit `unit` feeds a secret `env:` entry.
+    fn feeds_env(&self, unit: &str, key: &str) -> bool {
+        self.fed.iter().any(|(_, k)| k == key)
+            && self.workflow.is_some_and(|wf| {
+                let step = step_of_unit(wf, unit);
+                self.fed.iter().any(|(s, k)| s == step && k == key)
+            })
     }
 }
 
@@ -821,17 +846,10 @@ pub(crate) fn add_held_outputs(redactor: &mut Redactor, run_id: &str) {
 /// an attempt or a report seen by its `validate:` checks before they are recorded (the
 /// journal keeps `***` for them once they are, and holds them: `add_held_outputs`).
 pub(crate) fn add_state_outputs(redactor: &mut Redactor, state: &RunState) {
-    // What `is_secret_output_of` says of each output, with the definition's secret `env:`
-    // feeds found once: asked per output, they were found again for every output of every
-    // unit, each a walk of the whole definition, and a `foreach:` of N items (each one unit
-    // and one step of the definition) cost N² walks for every attempt — a 1,000-item step
-    // took 3.4G instructions where the rest of the run took 0.4G.
-    let fed = state
-        .workflow
-        .as_deref()
-        .map(secret_outputs)
-        .unwrap_or_default();
-    // Each key's name judged once: a `foreach:` step's items share their keys.
+    // One judge for every output of every unit (`SecretOutputs`), and each key's name
+    // judged once (a `foreach:` step's items share their keys): a 1,000-item step took
+    // 3.4G instructions here where the rest of the run took 0.4G.
+    let judge = SecretOutputs::of(state.workflow.as_deref());
     let mut by_name: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
     for unit in &state.steps {
         for (key, value) in &unit.outputs {
@@ -841,11 +859,7 @@ pub(crate) fn add_state_outputs(redactor: &mut Redactor, state: &RunState) {
             let secret = *by_name
                 .entry(key.as_str())
                 .or_insert_with(|| is_secret_name(key))
-                || (fed.iter().any(|(_, k)| k == key)
-                    && state.workflow.as_deref().is_some_and(|wf| {
-                        let step = step_of_unit(wf, &unit.name);
-                        fed.iter().any(|(s, k)| s == step && k == key)
-                    }));
+                || judge.feeds_env(&unit.name, key);
             if secret {
                 redactor.add_output(value);
             }
