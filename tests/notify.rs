@@ -1650,6 +1650,22 @@ fn a_runs_deliveries_are_exported_shown_and_verified_by_their_chain_id_redacted_
     );
 }
 
+/// Run workflow `name` with the environment variable `var` set to `hook`'s URL, and SIGKILL
+/// its driver once the hook received its first POST, which it never answers: the driver dies
+/// waiting for it, leaving it due. Returns the run's id.
+fn killed_waiting_on_its_webhook(env: &Env, name: &str, (var, hook): (&str, &Hook)) -> String {
+    let mut driver = env.command(&["workflow", "run", name]);
+    driver
+        .env(var, &hook.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut driver = driver.spawn().unwrap();
+    hook.received(1);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    env.status(None)["run_id"].as_str().unwrap().to_string()
+}
+
 /// Seen by a review: a driver SIGKILLed with `webhook: $HOOK_URL_T` still due, and `cortex
 /// serve` (started without that variable) "delivered" it: recorded not delivered ("environment
 /// variable … is not set for the process that delivers it"), never to be made — a later
@@ -1660,28 +1676,13 @@ fn a_runs_deliveries_are_exported_shown_and_verified_by_their_chain_id_redacted_
 #[test]
 fn a_dead_drivers_webhook_whose_variable_the_deliverer_lacks_is_left_due_not_used_up() {
     let env = Env::new();
-    // The driver's POST is never answered: it dies waiting for it.
     let h = hook(&[0, 200]);
     env.workflow(
         "wv",
         "name: wv\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL_T\n",
     );
-    let mut driver = env.command(&["workflow", "run", "wv"]);
-    driver
-        .env("HOOK_URL_T", &h.url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut driver = driver.spawn().unwrap();
-    h.received(1);
-    driver.kill().unwrap();
-    driver.wait().unwrap();
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
-    let pending = |env: &Env| {
-        env.status(Some(&run))
-            .get("notifications_pending")
-            .and_then(|p| p.as_array().map(Vec::len))
-            .unwrap_or(0)
-    };
+    let run = killed_waiting_on_its_webhook(&env, "wv", ("HOOK_URL_T", &h));
+    let pending = |env: &Env| due_and_recorded(env, "workflow", &run).0;
     assert_eq!(pending(&env), 1, "{}", env.status(Some(&run)));
     let out = env.run(&["workflow", "resume", &run, "--notify-only"]);
     assert_eq!(out.code, 2, "{}", out.text());
@@ -1765,4 +1766,99 @@ fn a_command_left_due_does_not_wait_for_an_input_only_a_delivered_webhook_read()
     assert!(notes.iter().all(|n| n["ok"] == true), "{status}");
     assert_eq!(common::lines(&env.file("finished.log")), ["finished"]);
     assert_eq!(h.count(), 1);
+}
+
+/// The notifications due of a run, by `kind status --json`: how many are still due, and the
+/// deliveries recorded (made or given up).
+fn due_and_recorded(env: &Env, kind: &str, run: &str) -> (usize, Vec<serde_json::Value>) {
+    let status = env.run(&["--json", kind, "status", run]).json();
+    let count = |key: &str| status.get(key).and_then(|v| v.as_array()).cloned();
+    (
+        count("notifications_pending").map_or(0, |p| p.len()),
+        count("notifications").unwrap_or_default(),
+    )
+}
+
+/// `KIND abort RUN` without the environment variable `var` that a webhook still due is made of,
+/// then `KIND resume RUN --notify-only` with it set to `hook`'s URL: the abort ends the run but
+/// leaves its notifications due — nothing recorded (given up or made), nothing more POSTed —
+/// and says so once, with the command that delivers them; that command delivers them, once,
+/// recorded for the end they were due at then, `aborted`.
+fn aborted_without_it_then_delivered_with_it(
+    env: &Env,
+    kind: &str,
+    run: &str,
+    (var, hook): (&str, &Hook),
+) {
+    let posted = hook.count();
+    let aborted = env.run(&[kind, "abort", run]);
+    assert_eq!(aborted.code, 1, "{}", aborted.text());
+    assert_eq!(
+        aborted
+            .stderr
+            .matches("its notifications still due")
+            .count(),
+        1,
+        "{}",
+        aborted.stderr
+    );
+    assert!(
+        aborted.stderr.contains(&format!("`{var}`"))
+            && aborted
+                .stderr
+                .contains(&format!("{kind} resume {run} --notify-only")),
+        "{}",
+        aborted.stderr
+    );
+    let status = env.run(&["--json", kind, "status", run]).json();
+    assert_eq!(status["status"], "aborted", "{status}");
+    assert_eq!(due_and_recorded(env, kind, run), (1, Vec::new()));
+    assert_eq!(hook.count(), posted);
+    let out = env.run_with(
+        &[kind, "resume", run, "--notify-only"],
+        &[(var, hook.url.as_str())],
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(hook.received(posted + 1).len(), posted + 1);
+    let (due, recorded) = due_and_recorded(env, kind, run);
+    assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
+    assert_eq!(recorded[0]["ok"], true, "{recorded:?}");
+    assert_eq!(recorded[0]["status"], "aborted", "{recorded:?}");
+}
+
+/// Seen by a review: `resume` refuses to deliver a webhook made of a variable it lacks (it
+/// would be recorded not delivered, never to be made), but `orchestrate abort` — which
+/// delivers the aborted run's `on_finish` itself — did so without one: the page was used up,
+/// recorded given up. An abort now leaves such notifications due and says so once, with the
+/// command that delivers them; given the variable, that command delivers them, once.
+#[test]
+fn an_abort_without_a_webhooks_variable_leaves_its_notifications_due_not_used_up() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    env.scenario(
+        "ab",
+        "name: ab\ndescription: d\nphases:\n  - {name: m, description: m, condition: manual}\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL_AB\n",
+    );
+    let run = env.run(&["--json", "orchestrate", "run", "ab"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aborted_without_it_then_delivered_with_it(&env, "orchestrate", &run, ("HOOK_URL_AB", &h));
+}
+
+/// The same rule where an abort first delivers what a driver that died paging left due (the
+/// run paused on a failure): lacking the webhook's variable, the abort leaves the page due —
+/// for the end it comes to, `aborted`, the same incident — said once, not once for the
+/// failure and again for the abort; nothing is recorded given up.
+#[test]
+fn an_abort_after_a_driver_died_paging_leaves_a_webhook_whose_variable_it_lacks_due() {
+    let env = Env::new();
+    let h = hook(&[0, 200]);
+    env.workflow(
+        "abd",
+        "name: abd\nsteps:\n  - name: deploy\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - webhook: $HOOK_URL_AB\n",
+    );
+    let run = killed_waiting_on_its_webhook(&env, "abd", ("HOOK_URL_AB", &h));
+    assert_eq!(due_and_recorded(&env, "workflow", &run).0, 1);
+    aborted_without_it_then_delivered_with_it(&env, "workflow", &run, ("HOOK_URL_AB", &h));
 }

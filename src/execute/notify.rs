@@ -88,13 +88,7 @@ enum Try {
 /// not have, as the definition changed under a record, is left out).
 fn notifications(notify: &Notify, refs: &[NotificationRef]) -> Vec<(Trigger, usize, Notification)> {
     refs.iter()
-        .filter_map(|&(t, i)| {
-            let list = match t {
-                Trigger::OnFailure => &notify.on_failure,
-                Trigger::OnFinish => &notify.on_finish,
-            };
-            list.get(i).map(|n| (t, i, n.clone()))
-        })
+        .filter_map(|&(t, i)| crate::plan::notification(notify, (t, i)).map(|n| (t, i, n.clone())))
         .collect()
 }
 

@@ -91,50 +91,6 @@ fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, Strin
         .collect())
 }
 
-/// What the notifications still due (`pending`) read that the process delivering them must be
-/// given: the inputs their templates name (secret ones the log keeps only as `***`) and the
-/// environment variables their webhooks take a part from (`$VAR`, `${VAR}`). Only those due:
-/// a command left due does not wait for a webhook's input that was delivered already. A
-/// process without them leaves the run's notifications due for one given them (a delivery
-/// made without would be used up on a value it cannot know, never to be made).
-pub struct DueNeeds {
-    pub inputs: std::collections::BTreeSet<String>,
-    pub env: std::collections::BTreeSet<String>,
-}
-
-pub fn due_needs(state: &RunState, pending: &[Delivery]) -> DueNeeds {
-    use crate::definition::template::{Reference, scan};
-    let mut needs = DueNeeds {
-        inputs: Default::default(),
-        env: Default::default(),
-    };
-    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
-        return needs;
-    };
-    for d in pending {
-        let list = match d.trigger {
-            Trigger::OnFailure => &notify.on_failure,
-            Trigger::OnFinish => &notify.on_finish,
-        };
-        let Some(n) = list.get(d.index) else { continue };
-        for text in n.run.iter().chain(n.webhook.iter()) {
-            needs
-                .inputs
-                .extend(scan(text).into_iter().filter_map(|o| match o.reference {
-                    Ok(Reference::Input(name)) => Some(name),
-                    _ => None,
-                }));
-        }
-        if let Some(Ok(parts)) = n.webhook.as_deref().map(crate::definition::webhook_parts) {
-            needs.env.extend(parts.into_iter().filter_map(|p| match p {
-                crate::definition::WebhookPart::Env(name) => Some(name.to_string()),
-                _ => None,
-            }));
-        }
-    }
-    needs
-}
-
 /// The notifications of the run's `notify:` due at the end its session came to and neither
 /// delivered nor given up (no record of them in `notify:RUN`): what a driver cut short (a
 /// SIGKILL while a webhook was retried) left, delivered by the next process that drives or
@@ -165,17 +121,117 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
     deliver_held(ctx, state, redactor, &mut Vec::new)
 }
 
-/// `after_change` for a run whose driver is gone (`notify_sweep::deliver`): `first` runs
-/// once the notification lease is held — and only then, so that the commands it ends (those
-/// the dead driver left running) are never those of a live deliverer that took the lease
-/// meanwhile — and its warnings come first.
-pub fn deliver_left_due(
-    ctx: &Ctx,
-    state: &RunState,
-    redactor: &Redactor,
-    first: &mut dyn FnMut() -> Vec<String>,
-) -> Vec<String> {
-    deliver_held(ctx, state, redactor, first)
+/// What this process lacks of what a run's notifications still due read
+/// (`plan::due_needs`): the secret inputs it was not given, the environment variables not set
+/// in it. Made without them, a delivery would be recorded not delivered, never to be made.
+#[derive(Debug)]
+pub struct Lacking {
+    pub inputs: Vec<String>,
+    pub env: Vec<String>,
+}
+
+impl Lacking {
+    /// The note of a process that leaves run `run_id`'s notifications due for lack of them
+    /// (`who`: what it is, "worker", "server", "process"; `resume`: the command that delivers
+    /// them, as it is suggested): said once for the run.
+    pub fn note(&self, run_id: &str, who: &str, resume: &str) -> String {
+        let one = |list: &[String]| list.len() == 1;
+        if !self.env.is_empty() {
+            let names: Vec<String> = self.env.iter().map(|n| format!("`{n}`")).collect();
+            return format!(
+                "Run {run_id}: its notifications still due send webhooks made of {} {}, not set in this {who}'s environment: left to a `cortex worker` or `cortex serve` started with {}, or `{resume}` run with {}.",
+                if one(&self.env) {
+                    "variable"
+                } else {
+                    "variables"
+                },
+                names.join(", "),
+                if one(&self.env) { "it" } else { "them" },
+                if one(&self.env) { "it set" } else { "them set" },
+            );
+        }
+        let (inputs, vars) = super::drive::lacking_inputs(&self.inputs);
+        format!(
+            "Run {run_id}: its notifications still due read secret {inputs}, not in this {who}'s environment ({vars}): left to a `cortex worker` or `cortex serve` given {}, or `{resume} --input`.",
+            if one(&self.inputs) { "it" } else { "them" },
+        )
+    }
+}
+
+/// A run's notifications still due that a process other than the driver that owed them
+/// (gone before delivering them, or cut off by an abort) found it can deliver: it has all
+/// they read (`deliverable`). The only way to deliver them: a process that lacks a value
+/// leaves them due for one given it, rather than using each up on a value it cannot know.
+pub struct Deliverable<'a> {
+    state: &'a RunState,
+    redactor: &'a Redactor,
+}
+
+/// Whether this process, given the secret inputs `redactor` holds and its environment, can
+/// deliver the notifications `pending` of the run in `state` (`notify::pending`), or what it
+/// lacks: the rule for every process that delivers a run's notifications for a driver that
+/// did not (`resume`, `--notify-only`, an abort, a worker's or server's sweep).
+pub fn deliverable<'a>(
+    state: &'a RunState,
+    redactor: &'a Redactor,
+    pending: &[Delivery],
+) -> Result<Deliverable<'a>, Lacking> {
+    let refs: Vec<NotificationRef> = pending.iter().map(|d| (d.trigger, d.index)).collect();
+    let needs = match state.workflow.as_ref() {
+        Some(w) => crate::plan::due_needs(&w.notify, &refs),
+        None => crate::plan::DueNeeds::default(),
+    };
+    let lacking = Lacking {
+        inputs: redactor
+            .missing_inputs(state)
+            .into_iter()
+            .filter(|name| needs.inputs.contains(name))
+            .collect(),
+        env: crate::execute::unset_env(&needs.env),
+    };
+    match lacking.inputs.is_empty() && lacking.env.is_empty() {
+        true => Ok(Deliverable { state, redactor }),
+        false => Err(lacking),
+    }
+}
+
+impl Deliverable<'_> {
+    /// Deliver them as `after_change` does, and record each: under the notification lease,
+    /// once it is held — and only then, so that the commands it ends are never those of a
+    /// live deliverer that took the lease meanwhile — the notification commands a dead driver
+    /// left running in this home ended first (`execute::end_notify_orphans_of`), a warning
+    /// each, ahead of the others.
+    pub fn deliver(self, ctx: &Ctx) -> Vec<String> {
+        let run_id = &self.state.run_id;
+        deliver_held(ctx, self.state, self.redactor, &mut || {
+            crate::execute::end_notify_orphans_of(&ctx.home, run_id, super::KILL_GRACE)
+                .into_iter()
+                .map(|pgid| {
+                    format!(
+                        "ended process group {pgid}: a notification command the previous driver left running when it died (it is delivered again now)"
+                    )
+                })
+                .collect()
+        })
+    }
+}
+
+/// Deliver what of the run's `notify:` is still due from a process that is not its driver
+/// (an abort): each due one, if this process has all they read (`deliverable`), the
+/// commands a dead driver left running ended first; else none, left due for a process given
+/// what it lacks (`Err`, to be said once: `Lacking::note`).
+pub fn deliver_still_due(ctx: &Ctx, state: &RunState) -> Result<Vec<String>, Lacking> {
+    let pending = match ctx.store(crate::definition::Durability::Normal) {
+        Ok(store) => pending(&*store, state),
+        Err(e) => Err(e.message),
+    };
+    let pending = match pending {
+        Ok(pending) if pending.is_empty() => return Ok(Vec::new()),
+        Ok(pending) => pending,
+        Err(e) => return Ok(not_delivered(&e)),
+    };
+    let redactor = Redactor::of_run(state);
+    Ok(deliverable(state, &redactor, &pending)?.deliver(ctx))
 }
 
 fn deliver_held(
@@ -721,18 +777,49 @@ fn descendants(store: &dyn EventStore, state: &RunState) -> Vec<RunState> {
 /// a failure, during the operation that drove or ended `state`): each child's notifications
 /// are its own, delivered and recorded as any run's (`after_change`), once per end.
 pub fn after_change_below(ctx: &Ctx, state: &RunState) -> Vec<String> {
-    if !state.steps.iter().any(|s| s.child.is_some()) {
-        return Vec::new();
+    match notified_below(ctx, state) {
+        Ok(children) => children
+            .iter()
+            .flat_map(|c| after_change(ctx, c, &Redactor::of_run(c)))
+            .collect(),
+        Err(e) => not_delivered(&e),
     }
-    let children = match ctx.store(crate::definition::Durability::Normal) {
-        Ok(store) => descendants(&*store, state),
-        Err(e) => return not_delivered(&e.message),
-    };
-    children
-        .iter()
-        .filter(|c| c.workflow.as_ref().is_some_and(|w| !w.notify.is_empty()))
-        .flat_map(|c| after_change(ctx, c, &Redactor::of_run(c)))
-        .collect()
+}
+
+/// The child runs below `state` (`descendants`) that have a `notify:`.
+fn notified_below(ctx: &Ctx, state: &RunState) -> Result<Vec<RunState>, String> {
+    if !state.steps.iter().any(|s| s.child.is_some()) {
+        return Ok(Vec::new());
+    }
+    let store = ctx
+        .store(crate::definition::Durability::Normal)
+        .map_err(|e| e.message)?;
+    let mut children = descendants(&*store, state);
+    children.retain(|c| c.workflow.as_ref().is_some_and(|w| !w.notify.is_empty()));
+    Ok(children)
+}
+
+/// Deliver what an abort of the run in `state` left due of its `notify:` and of the child
+/// runs below it (aborted with it), each from this process, which is not their driver
+/// (`deliver_still_due`): a run whose notifications read what this process lacks keeps them
+/// due, said once (`Lacking::note`, with the `resume --notify-only` that delivers them).
+pub fn after_abort(ctx: &Ctx, state: &RunState) -> Vec<String> {
+    let children = notified_below(ctx, state);
+    let mut warnings = Vec::new();
+    for run in std::iter::once(state).chain(children.iter().flatten()) {
+        match deliver_still_due(ctx, run) {
+            Ok(said) => warnings.extend(said),
+            Err(lacking) => {
+                let group = run.start.as_ref().map_or("workflow", |s| s.kind.group());
+                let resume = ctx.cmd(&[group, "resume", &run.run_id, "--notify-only"]);
+                warnings.push(lacking.note(&run.run_id, "process", &resume));
+            }
+        }
+    }
+    if let Err(e) = children {
+        warnings.extend(not_delivered(&e));
+    }
+    warnings
 }
 
 /// An observer that delivers a child run's `notify:` as soon as the child ends (or pauses on

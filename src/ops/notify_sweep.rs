@@ -166,47 +166,14 @@ impl Sweep {
                 }
                 continue;
             }
-            // A notification that reads a secret input is delivered only with its value (as
-            // `resume` asks for it): left to a process given it, said once.
-            let needs = super::notify::due_needs(&state, &pending);
-            let lacking: Vec<String> = crate::execute::Redactor::of_run(&state)
-                .missing_inputs(&state)
-                .into_iter()
-                .filter(|name| needs.inputs.contains(name))
-                .collect();
-            // A webhook made of an environment variable this process lacks likewise: made
-            // here, it would be recorded not delivered and never be due again.
-            let unset = crate::execute::unset_env(&needs.env);
-            if !unset.is_empty() {
+            // A notification that reads a secret input, or sends a webhook made of an
+            // environment variable, this process lacks is left to a process given it (made
+            // here, it would be recorded not delivered and never be due again), said once.
+            let redactor = crate::execute::Redactor::of_run(&state);
+            if let Err(lacking) = super::notify::deliverable(&state, &redactor, &pending) {
                 note(&format!(
-                    "Run {run_id}: its notifications still due send webhooks made of {} {}, not set in this {}'s environment: left to a `cortex worker` or `cortex serve` started with {}, or `resume --notify-only` run with {}.\n",
-                    if unset.len() == 1 {
-                        "variable"
-                    } else {
-                        "variables"
-                    },
-                    unset
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    self.who,
-                    if unset.len() == 1 { "it" } else { "them" },
-                    if unset.len() == 1 {
-                        "it set"
-                    } else {
-                        "them set"
-                    },
-                ));
-                self.settled.insert(run_id);
-                continue;
-            }
-            if !lacking.is_empty() {
-                let (inputs, vars) = super::drive::lacking_inputs(&lacking);
-                note(&format!(
-                    "Run {run_id}: its notifications still due read secret {inputs}, not in this {}'s environment ({vars}): left to a `cortex worker` or `cortex serve` given {}, or `resume --notify-only --input`.\n",
-                    self.who,
-                    if lacking.len() == 1 { "it" } else { "them" },
+                    "{}\n",
+                    lacking.note(&run_id, self.who, "resume --notify-only")
                 ));
                 self.settled.insert(run_id);
                 continue;
@@ -221,7 +188,7 @@ impl Sweep {
 /// --notify-only` delivers them, and say what was done (one line, and a line for each
 /// warning): under the notification lease (a worker's seat's, or this process's own), the
 /// notification commands its driver left running in this home ended first, then each due one
-/// delivered and recorded before this returns (`notify::deliver_left_due`). A lease found
+/// delivered and recorded before this returns (`notify::Deliverable::deliver`). A lease found
 /// held by a live deliverer (one that came between the look and the claim) leaves them to it,
 /// ending nothing.
 pub fn deliver(ctx: &Ctx, state: &RunState) -> String {
@@ -231,23 +198,23 @@ pub fn deliver(ctx: &Ctx, state: &RunState) -> String {
     // stderr would interleave with its other lines).
     ctx.announce = None;
     let run_id = &state.run_id;
-    let count = ctx
+    let pending = ctx
         .store(crate::definition::Durability::Normal)
         .ok()
         .and_then(|store| super::notify::pending(&*store, state).ok())
-        .map_or(0, |p| p.len());
-    let end_orphans = &mut || {
-        crate::execute::end_notify_orphans_of(&ctx.home, run_id, super::KILL_GRACE)
-            .into_iter()
-            .map(|pgid| {
-                format!(
-                    "ended process group {pgid}: a notification command the previous driver left running when it died (it is delivered again now)"
-                )
-            })
-            .collect()
-    };
+        .unwrap_or_default();
+    let count = pending.len();
     let redactor = crate::execute::Redactor::of_run(state);
-    let warnings = super::notify::deliver_left_due(&ctx, state, &redactor, end_orphans);
+    let warnings = match super::notify::deliverable(state, &redactor, &pending) {
+        Ok(deliverable) => deliverable.deliver(&ctx),
+        // Found lacking since the look (`Sweep::due`) that let it through: left due.
+        Err(lacking) => {
+            return format!(
+                "{}\n",
+                lacking.note(run_id, "process", "resume --notify-only")
+            );
+        }
+    };
     let mut text = format!(
         "Run {run_id}: delivered {} still due (its driver ended before delivering {}); its status lists how each went.\n",
         crate::render::count(count, "notification"),

@@ -1601,23 +1601,6 @@ pub fn resume(
                 if let Some(w) = take_secret_inputs(ctx, &mut journal, inputs)? {
                     live.observer.warn(&w);
                 }
-                let needs = super::notify::due_needs(&state, &pending);
-                let needed: Vec<String> = journal
-                    .redactor
-                    .missing_inputs(&journal.state)
-                    .into_iter()
-                    .filter(|name| needs.inputs.contains(name))
-                    .collect();
-                if !needed.is_empty() && !dry_run {
-                    let kind = state.start.as_ref().map_or(RunKind::Workflow, |s| s.kind);
-                    return Err(missing_secret_inputs(ctx, &run_id, kind, &needed, &[]));
-                }
-                // A webhook made of an environment variable this process lacks: refused
-                // rather than used up (recorded not delivered, never due again).
-                let unset = crate::execute::unset_env(&needs.env);
-                if !unset.is_empty() && !dry_run {
-                    return Err(webhook_env_unset(ctx, &run_id, &state, &unset));
-                }
                 let redactor = journal.redactor.clone();
                 drop(journal);
                 let what = crate::render::count(pending.len(), "notification");
@@ -1628,14 +1611,13 @@ pub fn resume(
                     );
                     return Ok(Output::new(view.to_json(), text, view.status.exit_code()));
                 }
+                // One reading a secret input or a variable this process lacks: refused rather
+                // than used up (recorded not delivered, never due again).
+                let deliverable = super::notify::deliverable(&state, &redactor, &pending)
+                    .map_err(|lacking| lacking_refused(ctx, &run_id, &state, &lacking, &[]))?;
                 let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
                 let mut warnings: Vec<String> = warnings;
-                warnings.extend(super::notify::deliver_left_due(
-                    ctx,
-                    &state,
-                    &redactor,
-                    &mut || end_notify_orphans(ctx, &run_id),
-                ));
+                warnings.extend(deliverable.deliver(ctx));
                 drop(lock);
                 let rest = match outcome {
                     Some(_) => "",
@@ -1906,17 +1888,13 @@ pub fn resume(
     let state = journal.state.clone();
     let late = match journal.nested(|store, _, _| super::notify::pending(&*store, &state)) {
         Ok(pending) if !pending.is_empty() => {
-            // A webhook made of an environment variable this process lacks is refused here
-            // rather than used up (recorded not delivered, and never due again once the new
-            // session begins).
-            let needs = super::notify::due_needs(&state, &pending);
-            let unset = crate::execute::unset_env(&needs.env);
-            if !unset.is_empty() {
-                return Err(webhook_env_unset(ctx, &run_id, &state, &unset));
-            }
-            super::notify::deliver_left_due(ctx, &state, &journal.redactor, &mut || {
-                end_notify_orphans(ctx, &run_id)
-            })
+            // One reading what this process lacks is refused here rather than used up
+            // (recorded not delivered, and never due again once the new session begins).
+            super::notify::deliverable(&state, &journal.redactor, &pending)
+                .map_err(|lacking| {
+                    lacking_refused(ctx, &run_id, &state, &lacking, &mode_flags(&mode))
+                })?
+                .deliver(ctx)
         }
         _ => Vec::new(),
     };
@@ -2048,40 +2026,12 @@ pub(super) fn requested_already(
 /// session), under the run's lock, the dead driver's commands ended first (as `resume
 /// --notify-only` does). The abort is the same incident: once these are recorded, its own end
 /// owes only `on_finish` (`aborted`). Before, the abort paged `on_failure` again as "aborted".
+/// What reads a value this process lacks is left due, unsaid here: its own end owes the same
+/// notifications then, which `notify::after_abort` leaves due and says once.
 fn deliver_before_abort(ctx: &Ctx, run_id: &str, paused: &crate::decide::RunState) -> Vec<String> {
     let mut state = paused.clone();
     state.run_id = run_id.to_string();
-    let pending = match ctx.store(crate::definition::Durability::Normal) {
-        Ok(store) => super::notify::pending(&*store, &state),
-        Err(e) => Err(e.message),
-    };
-    match pending {
-        Ok(pending) if !pending.is_empty() => {
-            let redactor = crate::execute::Redactor::of_run(&state);
-            super::notify::deliver_left_due(ctx, &state, &redactor, &mut || {
-                end_notify_orphans(ctx, run_id)
-            })
-        }
-        Ok(_) => Vec::new(),
-        Err(e) => vec![format!(
-            "the notifications still due for the failure were not delivered: {e}"
-        )],
-    }
-}
-
-/// End the notification commands a driver of `run_id` that died delivering them left running
-/// (`execute::end_notify_orphans_of`), before they are delivered again: one line each. Called
-/// by `notify::deliver_left_due` once the notification lease is held, never before: a live
-/// process that took the lease meanwhile delivers its own, whose commands are not ended.
-fn end_notify_orphans(ctx: &Ctx, run_id: &str) -> Vec<String> {
-    crate::execute::end_notify_orphans_of(&ctx.home, run_id, crate::execute::KILL_GRACE)
-        .into_iter()
-        .map(|pgid| {
-            format!(
-                "ended process group {pgid}: a notification command the previous driver left running when it died (it is delivered again now)"
-            )
-        })
-        .collect()
+    super::notify::deliver_still_due(ctx, &state).unwrap_or_default()
 }
 
 /// What run `state` waits for, if it only waits on people (a prompt step, a phase to report or
@@ -2788,16 +2738,23 @@ pub fn missing_secret_inputs(
     .hint(format!("or set {} in the environment", vars.join(", ")))
 }
 
-/// Refusal of a `resume` that would deliver notifications its dead driver left due whose
-/// webhooks are made of environment variables not set here: the same command with them set
-/// delivers them (made without, each would be recorded not delivered, never to be made).
-fn webhook_env_unset(
+/// Refusal of a `resume` that would deliver notifications its dead driver left due that read
+/// what this process lacks (`notify::deliverable`): the secret inputs (given again as `resume`
+/// takes them, with the flags `how`), else the environment variables their webhooks are made
+/// of. The same command given them delivers them (made without, each would be recorded not
+/// delivered, never to be made).
+fn lacking_refused(
     ctx: &Ctx,
     run_id: &str,
     state: &crate::decide::RunState,
-    unset: &[String],
+    lacking: &super::notify::Lacking,
+    how: &[String],
 ) -> CommandError {
     let kind = state.start.as_ref().map_or(RunKind::Workflow, |s| s.kind);
+    if !lacking.inputs.is_empty() {
+        return missing_secret_inputs(ctx, run_id, kind, &lacking.inputs, how);
+    }
+    let unset = &lacking.env;
     let names: Vec<String> = unset.iter().map(|n| format!("`{n}`")).collect();
     let one = unset.len() == 1;
     CommandError::bad_input(format!(
@@ -2941,13 +2898,9 @@ pub fn abort(
     );
     let code = view.status.exit_code();
     let mut warnings = late;
-    warnings.extend(super::notify::after_change(
-        ctx,
-        &state,
-        &crate::execute::Redactor::of_run(&state),
-    ));
-    // Its child runs, aborted with it, deliver their own `notify:`.
-    warnings.extend(super::notify::after_change_below(ctx, &state));
+    // Its own, and its child runs' (aborted with it, each its own `notify:`): what reads a
+    // value this process lacks is left due, said once, as a resume leaves it.
+    warnings.extend(super::notify::after_abort(ctx, &state));
     // A child run aborted directly: its parent, waiting on it, takes that end now (said
     // below this run's own answer, which stays the document).
     let mut quiet = crate::execute::Quiet;

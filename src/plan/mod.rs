@@ -4,6 +4,7 @@
 mod ahead;
 mod child;
 mod dag;
+mod due_needs;
 mod next;
 mod notify;
 mod preview;
@@ -20,8 +21,11 @@ pub use dag::{
     PhasePlan, dependencies, dependencies_among, find_cycle, find_cycles, parallel_items,
     parallel_opportunities, topological_order,
 };
+pub use due_needs::{DueNeeds, due_needs};
 pub use next::{Next, idle_wait, next};
-pub use notify::{NotificationRef, Notified, Trigger, due as notifications_due, end_of};
+pub use notify::{
+    NotificationRef, Notified, Trigger, due as notifications_due, end_of, notification,
+};
 pub use preview::{
     Action, PlannedChild, PlannedStep, Start, preview_resume, preview_run, with_phase_starts,
     with_settings,

@@ -14,6 +14,7 @@
 //! another notification of the same list was recorded leaves exactly that webhook due.
 
 use crate::decide::{RunPhase, RunState};
+use crate::definition::{Notification, Notify};
 
 /// Which list of `notify:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,16 @@ pub struct Notified {
 
 /// One notification of a run's `notify:`: its list and its place in it (0 first).
 pub type NotificationRef = (Trigger, usize);
+
+/// The notification of `notify` that `r` names, if its list has one there (a definition
+/// changed under a record may not).
+pub fn notification(notify: &Notify, (trigger, index): NotificationRef) -> Option<&Notification> {
+    match trigger {
+        Trigger::OnFailure => &notify.on_failure,
+        Trigger::OnFinish => &notify.on_finish,
+    }
+    .get(index)
+}
 
 /// The end the run's current session came to, if it came to one: `completed`, `failed`
 /// (paused on a failure, or sealed failed), `aborted` or `rolled_back`.
