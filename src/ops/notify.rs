@@ -221,6 +221,10 @@ impl Deliverable<'_> {
 /// commands a dead driver left running ended first; else none, left due for a process given
 /// what it lacks (`Err`, to be said once: `Lacking::note`).
 pub fn deliver_still_due(ctx: &Ctx, state: &RunState) -> Result<Vec<String>, Lacking> {
+    // Most runs have no `notify:`: the log is not opened again for them.
+    if state.workflow.as_ref().is_none_or(|w| w.notify.is_empty()) {
+        return Ok(Vec::new());
+    }
     let pending = match ctx.store(crate::definition::Durability::Normal) {
         Ok(store) => pending(&*store, state),
         Err(e) => Err(e.message),
