@@ -4208,7 +4208,7 @@ fn a_runs_page_shows_its_start_message_and_its_schedule() {
         "nightly",
         "name: nightly\nschedule: \"*/5 * * * *\"\nsteps:\n  - name: a\n    run: 'true'\n",
     );
-    // A schedule fires only for times after a scheduler first saw it.
+    // A schedule fires only for times from when a scheduler first saw it on.
     let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-03T09:59:00Z"]);
     assert_eq!(seen.code, 0, "{}", seen.stderr);
     let fired = env.run(&[

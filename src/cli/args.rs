@@ -225,7 +225,8 @@ pub enum ScheduleCommand {
         at: Option<String>,
         /// Fire, once, the latest time each schedule missed since its last recorded fire
         /// (while no scheduler ran). Without it, missed times are not run. A time before a
-        /// scheduler first saw the schedule (or its cron expression changed) never runs.
+        /// scheduler first saw the schedule (or its cron expression changed) never runs; the
+        /// minute it saw it at, if due then, does.
         #[arg(long)]
         catch_up: bool,
     },
