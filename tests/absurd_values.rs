@@ -317,3 +317,59 @@ fn a_configuration_value_of_the_wrong_type_names_its_key_and_what_it_accepts() {
     }
     assert!(!env.db().exists(), "no run was started");
 }
+
+/// Seen by a review: the TUI's resume form took `0.5s` and recorded `timeout 1 s` without a
+/// word, as `resume --timeout 0.5s` did. A run's time limit is whole seconds: one with a
+/// fraction of a second is refused (exit 2, the whole seconds around it named, nothing
+/// recorded) by `workflow resume` and `orchestrate resume` alike — the rule the TUI's form
+/// and the MCP tool share — and `5 m` is `5m`, as everywhere a duration is read.
+#[test]
+fn a_resume_time_limit_with_a_fraction_of_a_second_is_refused_not_rounded() {
+    let env = Env::new();
+    env.workflow(
+        "z",
+        "name: z\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, prompt: p}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "z"]).code, 3);
+    let before = env.run(&["log", "export"]).stdout;
+    for (value, says) in [
+        ("0.5s", "write `1s`"),
+        ("1500ms", "write `2s` or `1s`"),
+        ("1.5", "write `2s` or `1s`"),
+    ] {
+        for resume in [
+            &["workflow", "resume", "z"][..],
+            &["orchestrate", "resume", "any"][..],
+        ] {
+            let mut args = resume.to_vec();
+            args.extend(["--timeout", value]);
+            let out = env.run(&args);
+            assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+            assert!(
+                out.stderr
+                    .contains("which is not a whole number of seconds")
+                    && out.stderr.contains(says),
+                "{args:?}: {}",
+                out.stderr
+            );
+        }
+    }
+    // (Its words unredacted: they hold no id or time, and the durations are the point.)
+    insta::assert_snapshot!(
+        env.run(&["workflow", "resume", "z", "--timeout", "0.5s"])
+            .stderr
+    );
+    assert_eq!(
+        env.run(&["log", "export"]).stdout,
+        before,
+        "nothing was recorded"
+    );
+    let spaced = env.run(&["--json", "workflow", "resume", "z", "--timeout", "5 m"]);
+    assert_eq!(spaced.code, 3, "{}", spaced.text());
+    let resumed = env
+        .events(&env.status(None)["run_id"].as_str().unwrap().to_string())
+        .into_iter()
+        .rfind(|e| e["type"] == "run_resumed")
+        .unwrap();
+    assert_eq!(resumed["body"]["timeout_seconds"], 300, "{resumed}");
+}
