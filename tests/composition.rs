@@ -1206,29 +1206,6 @@ fn a_child_superseded_by_resume_from_is_ended_and_suggests_nothing() {
 }
 
 #[test]
-fn aborting_a_parent_ends_every_child_it_started() {
-    let env = Env::new();
-    env.workflow("gated", GATED_CHILD)
-        .workflow("caller", CALLER);
-    assert_eq!(env.run(&["workflow", "run", "caller"]).code, 3);
-    let old = linked_child(&env);
-    // Resumed for a worker: nothing is driven, so the old child, no longer linked, is left
-    // waiting until the parent's abort.
-    let resume = env.run(&["workflow", "resume", "caller", "--from", "call", "--submit"]);
-    assert_eq!(resume.code, 0, "{}{}", resume.stdout, resume.stderr);
-    assert_eq!(env.status(Some(&old))["status"], "waiting");
-    let abort = env.run(&["workflow", "abort", "caller", "--message", "not now"]);
-    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
-    let child = env.status(Some(&old));
-    assert_eq!(child["status"], "aborted", "{child}");
-    assert!(
-        child["reason"].as_str().unwrap().contains("its parent run"),
-        "{child}"
-    );
-    assert_eq!(child["next"], serde_json::json!([]), "{child}");
-}
-
-#[test]
 fn composition_events_conform_to_the_event_schema() {
     let env = Env::new();
     env.workflow("child", CHILD)
