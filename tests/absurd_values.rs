@@ -216,12 +216,9 @@ fn a_recorded_backoff_too_large_for_milliseconds_saturates() {
     assert_eq!(status.code, 0, "{}", status.stderr);
 }
 
-/// The command-line durations have the documented ranges of the values they stand for:
-/// `resume --timeout` that of `timeout_seconds` (0 to 30 days), `worker --lease` 300ms to 1h,
-/// `worker --poll` 20ms to 1h. Outside them, or not durations at all: exit 2 naming the flag
-/// and the range, under `--dry-run` too, and nothing is recorded.
-#[test]
-fn command_line_durations_outside_their_range_are_refused_like_the_configuration() {
+/// A home with a run `z` waiting on its prompt step, and its log as exported then (a refused
+/// resume must leave it so).
+fn waiting_run() -> (Env, String) {
     let env = Env::new();
     env.workflow(
         "z",
@@ -229,6 +226,16 @@ fn command_line_durations_outside_their_range_are_refused_like_the_configuration
     );
     assert_eq!(env.run(&["workflow", "run", "z"]).code, 3);
     let before = env.run(&["log", "export"]).stdout;
+    (env, before)
+}
+
+/// The command-line durations have the documented ranges of the values they stand for:
+/// `resume --timeout` that of `timeout_seconds` (0 to 30 days), `worker --lease` 300ms to 1h,
+/// `worker --poll` 20ms to 1h. Outside them, or not durations at all: exit 2 naming the flag
+/// and the range, under `--dry-run` too, and nothing is recorded.
+#[test]
+fn command_line_durations_outside_their_range_are_refused_like_the_configuration() {
+    let (env, before) = waiting_run();
     for value in ["abc", "1e30", "400d", "2592001"] {
         for resume in [
             &["workflow", "resume"][..],
@@ -316,4 +323,54 @@ fn a_configuration_value_of_the_wrong_type_names_its_key_and_what_it_accepts() {
         assert!(!said.contains("u64") && !said.contains("u32"), "{said}");
     }
     assert!(!env.db().exists(), "no run was started");
+}
+
+/// Seen by a review: the TUI's resume form took `0.5s` and recorded `timeout 1 s` without a
+/// word, as `resume --timeout 0.5s` did. A run's time limit is whole seconds: one with a
+/// fraction of a second is refused (exit 2, the whole seconds around it named, nothing
+/// recorded) by `workflow resume` and `orchestrate resume` alike — the rule the TUI's form
+/// and the MCP tool share — and `5 m` is `5m`, as everywhere a duration is read.
+#[test]
+fn a_resume_time_limit_with_a_fraction_of_a_second_is_refused_not_rounded() {
+    let (env, before) = waiting_run();
+    for (value, says) in [
+        ("0.5s", "write `1s`"),
+        ("1500ms", "write `2s` or `1s`"),
+        ("1.5", "write `2s` or `1s`"),
+    ] {
+        for resume in [
+            &["workflow", "resume", "z"][..],
+            &["orchestrate", "resume", "any"][..],
+        ] {
+            let mut args = resume.to_vec();
+            args.extend(["--timeout", value]);
+            let out = env.run(&args);
+            assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+            assert!(
+                out.stderr
+                    .contains("which is not a whole number of seconds")
+                    && out.stderr.contains(says),
+                "{args:?}: {}",
+                out.stderr
+            );
+        }
+    }
+    // (Its words unredacted: they hold no id or time, and the durations are the point.)
+    insta::assert_snapshot!(
+        env.run(&["workflow", "resume", "z", "--timeout", "0.5s"])
+            .stderr
+    );
+    assert_eq!(
+        env.run(&["log", "export"]).stdout,
+        before,
+        "nothing was recorded"
+    );
+    let spaced = env.run(&["--json", "workflow", "resume", "z", "--timeout", "5 m"]);
+    assert_eq!(spaced.code, 3, "{}", spaced.text());
+    let resumed = env
+        .events(env.status(None)["run_id"].as_str().unwrap())
+        .into_iter()
+        .rfind(|e| e["type"] == "run_resumed")
+        .unwrap();
+    assert_eq!(resumed["body"]["timeout_seconds"], 300, "{resumed}");
 }

@@ -345,8 +345,8 @@ fn gc_keeps_the_output_file_of_a_background_driver_that_still_runs() {
         "every",
         "name: every\nschedule: '* * * * *'\nsteps:\n  - {name: s, run: 'touch started; while [ ! -e go-on ]; do sleep 0.05; done'}\n",
     );
-    // A schedule fires only for times after a scheduler first saw it.
-    let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T16:29:00Z"]);
+    // A schedule fires only for times from when a scheduler first saw it on.
+    let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T16:29:30Z"]);
     assert_eq!(seen.code, 0, "{}", seen.stderr);
     let fired = env.run(&[
         "--json",
@@ -396,7 +396,7 @@ fn gc_keeps_the_output_file_of_a_scheduled_run_that_has_not_finished() {
         "asks",
         "name: asks\nschedule: '* * * * *'\nsteps:\n  - {name: first, run: echo first}\n  - {name: Plan, prompt: plan}\n",
     );
-    let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T16:29:00Z"]);
+    let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T16:29:30Z"]);
     assert_eq!(seen.code, 0, "{}", seen.stderr);
     let fired = env.run(&[
         "--json",

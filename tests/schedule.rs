@@ -21,11 +21,12 @@ fn waiting(name: &str, cron: &str, overlap: &str) -> String {
     )
 }
 
-/// Long before the tests' times.
-const EARLY: &str = "2026-12-01T00:00:00Z";
+/// Long before the tests' times, and no due minute: a pass at a due minute fires it as it
+/// sees the schedule.
+const EARLY: &str = "2026-12-01T00:00:30Z";
 
 /// A pass long before the tests' times: it only sees the schedules (`schedule_seen`), since
-/// a schedule fires only for times after a scheduler first saw it.
+/// a schedule fires only for times from when a scheduler first saw it on.
 fn seen_early(env: &Env) {
     let happened = once(env, EARLY);
     assert!(whats(&happened).iter().all(|w| w == "seen"), "{happened}");
@@ -979,6 +980,80 @@ fn overlap_skip_counts_a_dead_drivers_commands_still_running_as_going() {
     );
 }
 
+/// Seen by a review: `schedule run --once --at 10:15:00` that first saw `* * * * *` said "only
+/// its times from now on fire (next: 10:16)", leaving out the minute the pass was at the start
+/// of, which cron or Dagu fire. A time at the sighting is from now on: it fires on that pass
+/// (and `--catch-up` still fires nothing before it: a schedule seen 5 s into a minute does not
+/// fire that minute).
+#[test]
+fn a_pass_at_a_due_minute_fires_it_as_it_first_sees_the_schedule() {
+    let env = Env::new();
+    env.workflow(
+        "minutely",
+        "name: minutely\nschedule: \"* * * * *\"\nsteps:\n  - {name: a, run: 'echo tick'}\n",
+    );
+    let out = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-06T10:15:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let happened = out.json()["happened"].clone();
+    assert_eq!(
+        whats(&happened),
+        ["seen", "started", "run_recorded"],
+        "{happened}"
+    );
+    assert!(
+        happened[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only its times from now on fire (next: 2026-12-06T10:15:00Z)"),
+        "{happened}"
+    );
+    assert_eq!(happened[1]["due"], "2026-12-06T10:15:00Z");
+    let run = happened[2]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(wait_finished(&env, &run)["status"], "completed");
+    let types: Vec<&str> = stream(&env, "workflow", "minutely")
+        .iter()
+        .map(|e| e.event.type_name())
+        .collect();
+    assert_eq!(types, ["schedule_seen", "schedule_fired", "scheduled_run"]);
+    // Seen 5 s into its minute: that minute is before the sighting, even with --catch-up.
+    env.workflow(
+        "later",
+        "name: later\nschedule: \"* * * * *\"\nsteps:\n  - {name: a, run: 'echo tick'}\n",
+    );
+    let caught = catch_up(&env, "2026-12-06T10:16:05Z");
+    let later: Vec<&Value> = caught
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["name"] == "later")
+        .collect();
+    assert_eq!(later.len(), 1, "{caught}");
+    assert_eq!(later[0]["what"], "seen", "{caught}");
+    assert!(
+        later[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(next: 2026-12-06T10:17:00Z)"),
+        "{caught}"
+    );
+    // The human lines of a pass that sees and fires at once.
+    env.workflow(
+        "hourly",
+        "name: hourly\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: 'echo tick'}\n",
+    );
+    std::fs::remove_file(env.home().join("workflows/minutely.yaml")).unwrap();
+    std::fs::remove_file(env.home().join("workflows/later.yaml")).unwrap();
+    let human = env.run(&["schedule", "run", "--once", "--at", "2026-12-06T11:00:00Z"]);
+    insta::assert_snapshot!(human.snapshot(&env));
+}
+
 /// SPEC §11, no catch-up unless asked: a schedule added (or whose cron expression changed)
 /// after a due time it had not existed for never fires that time — not on the pass that first
 /// sees it, not later, not with `--catch-up`; it fires from its next time on. Before, a
@@ -1094,7 +1169,9 @@ fn a_pass_at_a_future_time_is_refused_and_records_nothing() {
     // The real clock's pass sees the schedule: nothing was decided ahead of it.
     let now = env.run(&["--json", "schedule", "run", "--once"]);
     assert_eq!(now.code, 0, "{}", now.stderr);
-    assert_eq!(whats(&now.json()["happened"]), vec!["seen"]);
+    // (In the first second of a minute, the pass also fires that minute as it sees it.)
+    let happened = now.json()["happened"].clone();
+    assert_eq!(whats(&happened)[0], "seen", "{happened}");
 }
 
 /// Seen by a review: with `overlap: queue`, removing the definition while a time was queued

@@ -4208,7 +4208,7 @@ fn a_runs_page_shows_its_start_message_and_its_schedule() {
         "nightly",
         "name: nightly\nschedule: \"*/5 * * * *\"\nsteps:\n  - name: a\n    run: 'true'\n",
     );
-    // A schedule fires only for times after a scheduler first saw it.
+    // A schedule fires only for times from when a scheduler first saw it on.
     let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-03T09:59:00Z"]);
     assert_eq!(seen.code, 0, "{}", seen.stderr);
     let fired = env.run(&[
@@ -5666,6 +5666,104 @@ fn a_preview_through_the_api_takes_inputs_as_the_cli_does() {
     assert_eq!(cli.code, 2, "{}", cli.text());
     assert_eq!(body["error"], cli.json()["error"], "{body}");
     assert_eq!(body["errors"], cli.json()["errors"], "{body}");
+}
+
+/// Seen by a review: `GET /api/v1/scenarios/NAME/preview?inputs=msg=1` (for `input=`) answered
+/// 200 with the defaults, and `?input=msg=%ff%fe` read the bytes as U+FFFD. A query parameter
+/// an address does not read is a 400 naming it and those the address takes (on every route:
+/// one that reads none says so, a POST too, nothing done), as is a name or value not UTF-8
+/// once percent-decoded; what the addresses do read still works, U+FFFD given as UTF-8 too.
+#[test]
+fn an_unknown_or_undecodable_query_parameter_is_refused_naming_what_the_address_takes() {
+    let env = home();
+    env.scenario("deploy", DEPLOY);
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let refused = |method: &str, template: &str, path: &str, says: &[&str]| -> Value {
+        let r = match method {
+            "get" => s.get(path),
+            _ => s.post(path, "{}"),
+        };
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.exit_code(), 2, "{path}");
+        let body = r.json();
+        doc.check(template, method, 400, &body);
+        let said = format!("{} {}", body["error"], body["hints"]);
+        for s in says {
+            assert!(said.contains(s), "{path}: expected `{s}` in {body}");
+        }
+        body
+    };
+    let preview = "/api/v1/scenarios/{name}/preview";
+    refused(
+        "get",
+        preview,
+        "/api/v1/scenarios/deploy/preview?inputs=who=me",
+        &[
+            "`inputs` is not a query parameter of /api/v1/scenarios/{name}/preview",
+            "it takes `input`",
+        ],
+    );
+    refused(
+        "get",
+        preview,
+        "/api/v1/scenarios/deploy/preview?input=who=me%ff%fe&input=api_token=t",
+        &["the value of `input` is not UTF-8 once percent-decoded"],
+    );
+    refused(
+        "get",
+        preview,
+        "/api/v1/scenarios/deploy/preview?%ff=1",
+        &["a query parameter's name is not UTF-8 once percent-decoded"],
+    );
+    refused(
+        "get",
+        "/api/v1/runs",
+        "/api/v1/runs?kind=workflow&limits=5",
+        &[
+            "`limits` is not a query parameter",
+            "it takes `kind`, `limit`, `before`",
+        ],
+    );
+    refused(
+        "get",
+        "/api/v1/workflows",
+        "/api/v1/workflows?kind=workflow",
+        &[
+            "`kind` is not a query parameter of /api/v1/workflows",
+            "it takes none",
+        ],
+    );
+    // A name holding a control character is shown, never sent raw.
+    let body = refused(
+        "get",
+        "/api/v1/agents",
+        "/api/v1/agents?a%1b%5b2Jb=1",
+        &["is not a query parameter of /api/v1/agents"],
+    );
+    assert!(
+        !body["error"].as_str().unwrap().contains('\u{1b}'),
+        "{body}"
+    );
+    // A POST with a parameter it does not read: refused, nothing recorded.
+    refused(
+        "post",
+        "/api/v1/workflows/{name}/runs",
+        "/api/v1/workflows/ship/runs?wait=1",
+        &["`wait` is not a query parameter of /api/v1/workflows/{name}/runs"],
+    );
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"]).json()["runs"],
+        json!([])
+    );
+    // What the addresses read is read as before; U+FFFD written as UTF-8 is a character.
+    let r = s.get("/api/v1/scenarios/deploy/preview?input=who=%EF%BF%BD&input=api_token=t");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["inputs"]["who"], "\u{fffd}");
+    assert_eq!(s.get("/api/v1/runs?kind=workflow&limit=5").status, 200);
+    assert_eq!(s.get("/api/v1/workflows").status, 200);
+    // An address no route answers is still the 404, whatever its query.
+    assert_eq!(s.get("/api/v1/nothing?x=1").status, 404);
 }
 
 /// The catalog page's preview is made with the inputs its form gives (`input.NAME` fields,

@@ -1185,6 +1185,36 @@ fn a_resume_forms_problems_are_said_together() {
     assert!(problem.contains("--timeout"), "{problem}");
 }
 
+/// Seen by a review: the resume form took `0.5s` and recorded `timeout 1 s` without saying
+/// so. Its time limit is read by `resume --timeout`'s rule: a fraction of a second is refused
+/// on the form, naming the whole seconds to write, and nothing is asked for; `5 m` is `5m`,
+/// as `resume --timeout` takes it.
+#[test]
+fn a_resume_forms_time_limit_with_a_fraction_of_a_second_is_refused_as_the_cli_refuses_it() {
+    let app = update(app(), paused_for_a_secret_input().followed(false)).0;
+    let app = press(app, &[Key::Tab, Key::Ctrl('p')]);
+    let app = typed(app, "retry");
+    let (app, _) = update(app, Msg::Key(Key::Enter));
+    let app = typed(app, "tok-1");
+    let app = typed(press(app, &[Key::Down]), "0.5s");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty(), "nothing is asked for");
+    let problem = app.form.as_ref().unwrap().problem.clone().unwrap();
+    assert!(
+        problem.contains("`0.5s`, which is not a whole number of seconds")
+            && problem.contains("write `1s`"),
+        "{problem}"
+    );
+    insta::assert_snapshot!("resume_form_sub_second_limit", draw(&app, at(600)));
+    let app = typed(press(app, &[Key::Backspace; 4]), "5 m");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(app.form.is_none());
+    assert!(
+        matches!(&effects[..], [Effect::Resume(ResumeAsked { timeout: Some(t), .. })] if t == "5 m"),
+        "{effects:?}"
+    );
+}
+
 /// The TUI's resume could not give a run the secret inputs it needs to go on (the CLI's
 /// `resume --input NAME=VALUE`, `CORTEX_INPUT_<NAME>`), nor a time limit (`resume
 /// --timeout`): a resume opens a form with a masked field for each secret input the run

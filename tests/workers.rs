@@ -3052,7 +3052,65 @@ fn a_workers_units_run_counts_the_attempts_it_claimed(env: Env) {
     verify(&env);
 }
 
+/// Seen by a review: `resume --from STEP --submit`, STEP a `uses:` step whose child waited on
+/// a prompt, left the old child `waiting` until a worker drove the parent, so `history` showed
+/// a superseded child waiting and its status offered a report that ran its steps for nobody.
+/// The resume that is recorded for workers ends it then (aborted, by the resume's actor,
+/// saying it was superseded, said in a warning), as a resume driven here does; the worker then
+/// starts the new child, and a report on it finishes the parent, the child's side effect once.
+fn a_uses_child_superseded_by_resume_from_submit_is_ended_when_the_resume_is_recorded(env: Env) {
+    env.workflow(
+        "gated",
+        "name: gated\nsteps:\n  - {name: approve, prompt: go on?}\n  - {name: side, run: echo side >> ran.log}\n",
+    )
+    .workflow("caller", "name: caller\nsteps:\n  - {name: call, uses: gated}\n");
+    assert_eq!(env.run(&["workflow", "run", "caller"]).code, 3);
+    let linked = |env: &Env| {
+        env.status(Some("caller"))["steps"][0]["uses"]["run_id"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let old = linked(&env).expect("the step links its child");
+    let resume = env.run(&["workflow", "resume", "caller", "--from", "call", "--submit"]);
+    assert_eq!(resume.code, 0, "{}{}", resume.stdout, resume.stderr);
+    assert!(
+        resume.stderr.contains(&format!(
+            "child run {old} aborted: superseded, its parent run no longer links to it"
+        )),
+        "{}",
+        resume.stderr
+    );
+    // Ended as the resume is recorded: no worker has run yet.
+    let child = env.status(Some(&old));
+    assert_eq!(child["status"], "aborted", "{child}");
+    let reason = child["reason"].as_str().unwrap();
+    assert!(reason.contains("superseded"), "{child}");
+    assert_eq!(child["next"], serde_json::json!([]), "{child}");
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let waiting: Vec<&Value> = history["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "waiting" && r["run_id"] == old.as_str())
+        .collect();
+    assert!(waiting.is_empty(), "{history}");
+    let report = env.run(&["workflow", "step", "complete", "approve", "--run", &old]);
+    assert_ne!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    // A worker drives the parent on: a new child waits on its prompt.
+    let out = env.run(&["worker", "--name", "w", "--poll", "100ms", "--until-idle"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let new = linked(&env).expect("the step links a new child");
+    assert_ne!(new, old);
+    assert_eq!(env.status(Some(&new))["status"], "waiting");
+    let report = env.run(&["workflow", "step", "complete", "approve", "--run", &new]);
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(env.status(Some("caller"))["status"], "completed");
+    assert_eq!(common::lines(&env.file("ran.log")), ["side"]);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_uses_child_superseded_by_resume_from_submit_is_ended_when_the_resume_is_recorded,
     a_workers_units_run_counts_the_attempts_it_claimed,
     a_phase_a_live_worker_holds_is_running_when_the_runs_driver_dies,
     a_worker_delivers_the_notifications_a_dead_driver_left_due,

@@ -225,7 +225,8 @@ pub enum ScheduleCommand {
         at: Option<String>,
         /// Fire, once, the latest time each schedule missed since its last recorded fire
         /// (while no scheduler ran). Without it, missed times are not run. A time before a
-        /// scheduler first saw the schedule (or its cron expression changed) never runs.
+        /// scheduler first saw the schedule (or its cron expression changed) never runs; the
+        /// minute it saw it at, if due then, does.
         #[arg(long)]
         catch_up: bool,
     },
@@ -252,7 +253,7 @@ pub struct ResumeRest {
     #[arg(long, conflicts_with_all = ["dry_run", "notify_only", "rollback_to"])]
     pub submit: bool,
     /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
-    /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
+    /// `timeout_seconds` in cortex.config.json. From 0 to 30 days, in whole seconds.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Drive on a run an operator's start or report (recorded by another process) left

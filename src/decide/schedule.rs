@@ -208,8 +208,8 @@ pub enum ScheduleRefused {
     NoRunAwaited { due: String },
     #[error("`{cron}` was already seen")]
     AlreadySeen { cron: String },
-    #[error("{due} is not after `{cron}` was first seen ({since})")]
-    NotSeenBefore {
+    #[error("{due} is before `{cron}` was first seen ({since})")]
+    BeforeSeen {
         due: String,
         cron: String,
         since: String,
@@ -245,12 +245,13 @@ pub fn decide_schedule(
             missed,
             scheduler,
         } => {
-            // A time only fires for an expression seen before it: one added or changed after
-            // a time it had not existed for never fires it late (SPEC §11: no catch-up
-            // unless asked, and then never before the schedule was).
+            // A time only fires for an expression seen at or before it: one added or changed
+            // after a time it had not existed for never fires it late (SPEC §11: no catch-up
+            // unless asked, and then never before the schedule was); the time it was seen at
+            // is from then on, and fires (a pass at 10:15:00 fires `* * * * *`'s 10:15).
             match state.known_since(&cron) {
-                Some(Some(since)) if due.as_str() <= since => {
-                    return Err(ScheduleRefused::NotSeenBefore {
+                Some(Some(since)) if due.as_str() < since => {
+                    return Err(ScheduleRefused::BeforeSeen {
                         due,
                         cron,
                         since: since.to_string(),
@@ -258,7 +259,7 @@ pub fn decide_schedule(
                 }
                 Some(_) => {}
                 None => {
-                    return Err(ScheduleRefused::NotSeenBefore {
+                    return Err(ScheduleRefused::BeforeSeen {
                         due,
                         cron,
                         since: "never".into(),

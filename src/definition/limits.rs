@@ -40,6 +40,9 @@ pub struct DurationRange {
     pub text: &'static str,
     /// What leaving the field out means.
     pub unset: &'static str,
+    /// Recorded in whole seconds: a value with a fraction of a second is refused (never
+    /// rounded without a word), and no example has one.
+    pub whole_seconds: bool,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -53,6 +56,7 @@ pub const STEP_TIMEOUT: DurationRange = DurationRange {
     max: Duration::from_secs(30 * DAY),
     text: "from 1ms to 30 days",
     unset: "leave `timeout` out for no limit",
+    whole_seconds: false,
 };
 
 /// A retry's `backoff`: the delay before the first retry (it doubles for each further one).
@@ -63,20 +67,28 @@ pub const RETRY_BACKOFF: DurationRange = DurationRange {
     max: Duration::from_secs(DAY),
     text: "from 0 to 1 day",
     unset: "leave `backoff` out for the default of 1s",
+    whole_seconds: false,
 };
 
 /// `timeout_seconds` of the configuration: a limit on one driving session, 0 for none.
 pub const MAX_RUN_TIMEOUT_SECONDS: u64 = 30 * DAY;
 
-/// `--timeout` of `resume`: the same range as `timeout_seconds`, written as a duration
-/// (rounded up to whole seconds, as the log records it).
+/// `--timeout` of `resume`: the same range as `timeout_seconds`, written as a duration, in
+/// whole seconds as the log records it (`run_timeout_seconds`).
 pub const RUN_TIMEOUT: DurationRange = DurationRange {
     field: "--timeout",
     min: Duration::ZERO,
     max: Duration::from_secs(MAX_RUN_TIMEOUT_SECONDS),
     text: "from 0 (no limit) to 30 days",
     unset: "leave `--timeout` out for `timeout_seconds` of cortex.config.json",
+    whole_seconds: true,
 };
+
+/// A resume's time limit (`--timeout`, the TUI's resume form, the MCP tool's `timeout`) as the
+/// log records it: whole seconds in `RUN_TIMEOUT`'s range (a fraction of a second refused).
+pub fn run_timeout_seconds(text: &str) -> Result<u64, String> {
+    RUN_TIMEOUT.check_flag(text).map(|limit| limit.as_secs())
+}
 
 /// `worker --lease`: renewed every third of it, so less than 300ms is renewal all the time;
 /// work held an hour past a worker's death is work lost for an hour.
@@ -86,6 +98,7 @@ pub const WORKER_LEASE: DurationRange = DurationRange {
     max: Duration::from_secs(60 * 60),
     text: "from 300ms to 1h",
     unset: "leave `--lease` out for the default of 30s",
+    whole_seconds: false,
 };
 
 /// `worker --poll`: how often a worker looks for work when nothing wakes it.
@@ -95,6 +108,7 @@ pub const WORKER_POLL: DurationRange = DurationRange {
     max: Duration::from_secs(60 * 60),
     text: "from 20ms to 1h",
     unset: "leave `--poll` out for the default of 1s",
+    whole_seconds: false,
 };
 
 /// `gc --older-than`: the age of the runs whose files are removed. Ten years is older than
@@ -105,6 +119,7 @@ pub const GC_OLDER_THAN: DurationRange = DurationRange {
     max: Duration::from_secs(3650 * DAY),
     text: "from 0 to 3650 days",
     unset: "leave `--older-than` out for the default of 30 days",
+    whole_seconds: false,
 };
 
 /// `max_retry_attempts`, in the configuration and in a step's or phase's `retry`.
@@ -146,6 +161,7 @@ impl DurationRange {
             ]
             .iter()
             .filter(|(_, d)| (self.min..=self.max).contains(d))
+            .filter(|(_, d)| !self.whole_seconds || d.subsec_nanos() == 0)
             .map(|(text, _)| format!("`{text}`"))
             .collect();
             format!(
@@ -157,8 +173,26 @@ impl DurationRange {
                 self.unset
             )
         };
+        // Before, such a value was rounded up without a word (`--timeout 0.5s` recorded
+        // `timeout 1 s`).
+        let fraction = |d: Duration| {
+            let down = d.as_secs();
+            // 0 is no limit: never offered for a limit asked for.
+            let or_down = if down > 0 {
+                format!(" or `{down}s`")
+            } else {
+                String::new()
+            };
+            format!(
+                "`{}` is `{}`, which is not a whole number of seconds: it is counted in whole seconds; write `{}s`{or_down}",
+                self.field,
+                super::name::shown(spec.0.trim()),
+                down + 1
+            )
+        };
         match spec.to_duration()? {
             d if d < self.min || d > self.max => Err(out_of_range()),
+            d if self.whole_seconds && d.subsec_nanos() > 0 => Err(fraction(d)),
             d => Ok(d),
         }
     }
@@ -224,6 +258,26 @@ mod tests {
         );
         assert!(GC_OLDER_THAN.check_flag("9999999999999999999").is_err());
         assert_eq!(GC_OLDER_THAN.check_flag("0"), Ok(Duration::ZERO));
+    }
+
+    /// A resume's time limit is whole seconds: one with a fraction is refused, never rounded
+    /// without a word; `5 m` is `5m`, as everywhere a duration is read.
+    #[test]
+    fn a_run_time_limit_with_a_fraction_of_a_second_is_refused_not_rounded() {
+        assert_eq!(run_timeout_seconds("90m"), Ok(5400));
+        assert_eq!(run_timeout_seconds("5 m"), Ok(300));
+        assert_eq!(run_timeout_seconds("0"), Ok(0));
+        assert_eq!(run_timeout_seconds("2000ms"), Ok(2));
+        let err = run_timeout_seconds("0.5s").unwrap_err();
+        assert!(
+            err.contains("`0.5s`, which is not a whole number of seconds")
+                && err.ends_with("write `1s`"),
+            "{err}"
+        );
+        let err = run_timeout_seconds("1.5").unwrap_err();
+        assert!(err.ends_with("write `2s` or `1s`"), "{err}");
+        let err = run_timeout_seconds("31d").unwrap_err();
+        assert!(!err.contains("500ms"), "no example it would refuse: {err}");
     }
 
     #[test]

@@ -564,8 +564,8 @@ pub enum Event {
         scheduler: Driver,
     },
     /// A scheduler saw this schedule for the first time, or with a cron expression other than
-    /// the one it last fired or was seen with (event version 4): only times after `at` fire
-    /// (with `--catch-up` too). Before, a schedule added (or changed) after a due time it had
+    /// the one it last fired or was seen with (event version 4): only times at or after `at`
+    /// fire (with `--catch-up` too; `at` itself when it is a due minute). Before, a schedule added (or changed) after a due time it had
     /// not existed for fired that time at once, late.
     ScheduleSeen {
         /// The cron expression seen.

@@ -44,6 +44,10 @@ pub fn drive(
     end
 }
 
+/// Why a child run its parent no longer links to was aborted, as a drive and `resume
+/// --submit` say it.
+pub const SUPERSEDED: &str = "superseded, its parent run no longer links to it";
+
 /// End the child runs `journal`'s run leaves behind (`child::end_children`: every unfinished
 /// one if the run is over, by whoever aborted it or the driving actor; else the ones it no
 /// longer links to, by the driving actor), saying so.
@@ -73,7 +77,7 @@ pub(super) fn end_children(journal: &mut super::Journal<'_>, ctx: &mut DriveCont
     let why = if state.outcome().is_some() {
         "its parent run ended"
     } else {
-        "superseded, its parent run no longer links to it"
+        SUPERSEDED
     };
     for run_id in ended {
         ctx.observer

@@ -47,7 +47,7 @@ pub use dispatch::{
     load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder, with_run_leases,
     without_gone_drivers,
 };
-pub use driver::drive;
+pub use driver::{SUPERSEDED, drive};
 pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use inflight::inflight_notes;

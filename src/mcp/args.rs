@@ -411,8 +411,8 @@ pub struct ResumeArgs {
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
     pub detach: bool,
-    /// The run's time limit from now on (`2h`, `90m`, seconds; `0`: none) instead of
-    /// `timeout_seconds` in cortex.config.json.
+    /// The run's time limit from now on (`2h`, `90m`, seconds; `0`: none; whole seconds)
+    /// instead of `timeout_seconds` in cortex.config.json.
     #[serde(default)]
     pub timeout: Option<String>,
     /// Why, recorded with the resume.

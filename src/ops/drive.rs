@@ -80,19 +80,32 @@ pub fn start_run(
     drive_from(ctx, journal, by, lock, live, None, false)
 }
 
-/// Leave a run just recorded for workers (`run --submit`): recorded as submitted, its
-/// document and exit 0 (the run id alone on stdout for people, so that `$(cortex ... run
-/// --submit)` is the id).
+/// Leave a run just recorded for workers (`run --submit`, `resume --submit`): recorded as
+/// submitted, its document and exit 0 (the run id alone on stdout for people, so that
+/// `$(cortex ... run --submit)` is the id). A `uses:` child run it no longer links to (its
+/// step reset by `resume --from`) is aborted now, as the resume is recorded, as a driver
+/// resuming here ends it before it drives on (`execute::end_children`), and said in a
+/// warning; before, it stayed `waiting` until a worker drove the parent, and its status
+/// offered reports that ran its steps for nobody.
 pub fn submit_run(
     ctx: &Ctx,
     mut journal: Journal<'_>,
     by: Operator,
     lock: DriverLock,
 ) -> Result<Output, CommandError> {
-    journal.submit(crate::decide::Command::Submit { by })?;
+    journal.submit(crate::decide::Command::Submit { by: by.clone() })?;
+    let state = journal.state.clone();
+    let superseded = journal.nested(|store, clock, ids| {
+        crate::execute::end_children(store, clock, ids, &ctx.home, &state, &by, KILL_GRACE)
+    });
     drop(lock);
     let view = ctx.view(&journal.state, false);
-    let mut out = Output::new(view.to_json(), format!("{}\n", journal.run_id), exit::OK);
+    let mut out = Output::new(view.to_json(), format!("{}\n", journal.run_id), exit::OK).warn(
+        superseded
+            .into_iter()
+            .map(|id| format!("child run {id} aborted: {}", crate::execute::SUPERSEDED))
+            .collect(),
+    );
     let secret = journal
         .state
         .start

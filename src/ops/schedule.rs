@@ -363,12 +363,13 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
             })
         });
         // A time already decided (fired early by `schedule run --once --at`) is not next: it
-        // never fires again; nor is one at or before the schedule was seen.
+        // never fires again; nor is one before the schedule was seen.
         let seen = state
             .known_since(s.schedule.cron.trim())
             .flatten()
             .and_then(due_ms)
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .saturating_sub(1);
         let next_after = state
             .last_due()
             .and_then(due_ms)
@@ -460,7 +461,7 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler starting at `now`: without `catch_up`, times before the current minute are
     /// never fired; with it, the latest time missed since a schedule's last fire is fired once.
-    /// Either way no time at or before a schedule was first seen (`schedule_seen`) fires.
+    /// Either way no time before a schedule was first seen (`schedule_seen`) fires.
     pub fn new(ctx: &Ctx, now: SystemTime, catch_up: bool) -> Result<Scheduler, CommandError> {
         let exe = std::env::current_exe().map_err(|e| {
             CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
@@ -552,9 +553,10 @@ impl Scheduler {
         Ok(replay_schedule(&store.read_run(&s.stream())?))
     }
 
-    /// Fire the latest due time of `s` not fired yet, if one is due — never one at or before
-    /// the time its cron expression was first seen: a schedule seen for the first time, or
-    /// changed, is recorded as seen now (`schedule_seen`) and fires from its next time on.
+    /// Fire the latest due time of `s` not fired yet, if one is due — never one before the
+    /// time its cron expression was first seen: a schedule seen for the first time, or
+    /// changed, is recorded as seen now (`schedule_seen`) and fires from then on, that very
+    /// time included (a pass at 10:15:00 fires `* * * * *`'s 10:15 as it sees it).
     fn fire(
         &mut self,
         ctx: &Ctx,
@@ -563,44 +565,44 @@ impl Scheduler {
         now_ms: u64,
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
-        let state = Self::state(store, s)?;
+        let mut state = Self::state(store, s)?;
         let cron = s.schedule.cron.trim().to_string();
-        let seen = match state.known_since(&cron) {
-            Some(since) => since.and_then(due_ms).unwrap_or(0),
-            None => {
-                // Another scheduler may see it first: either way it is seen from now on.
-                let at = due_text(now_ms);
-                let why = match &state.known {
-                    Some(known) => format!(
-                        "its cron expression changed from `{}` to `{cron}`",
-                        known.cron
-                    ),
-                    None => format!("`{cron}` for the first time"),
-                };
-                let command = ScheduleCommand::See {
-                    cron,
-                    at: at.clone(),
-                    scheduler: self.by.clone(),
-                };
-                if self.decide(store, s, command)?.is_some() {
-                    let next = s
-                        .cadence
-                        .next_times(now_ms, 1)
-                        .first()
-                        .map_or_else(|| "none".to_string(), |t| due_text(*t));
-                    happened.push(Happened {
-                        kind: kind_str(s.kind),
-                        name: s.name.clone(),
-                        due: at,
-                        what: "seen",
-                        run_id: None,
-                        detail: Some(format!(
-                            "{why}: only its times from now on fire (next: {next})"
-                        )),
-                    });
-                }
-                return Ok(());
+        if state.known_since(&cron).is_none() {
+            // Another scheduler may see it first: either way it is seen from now on.
+            let at = due_text(now_ms);
+            let why = match &state.known {
+                Some(known) => format!(
+                    "its cron expression changed from `{}` to `{cron}`",
+                    known.cron
+                ),
+                None => format!("`{cron}` for the first time"),
+            };
+            let command = ScheduleCommand::See {
+                cron: cron.clone(),
+                at: at.clone(),
+                scheduler: self.by.clone(),
+            };
+            if self.decide(store, s, command)?.is_some() {
+                let next = due_ms(&at)
+                    .and_then(|from| s.cadence.next_times(from.saturating_sub(1), 1).pop())
+                    .map_or_else(|| "none".to_string(), due_text);
+                happened.push(Happened {
+                    kind: kind_str(s.kind),
+                    name: s.name.clone(),
+                    due: at,
+                    what: "seen",
+                    run_id: None,
+                    detail: Some(format!(
+                        "{why}: only its times from now on fire (next: {next})"
+                    )),
+                });
             }
+            state = Self::state(store, s)?;
+        }
+        // Times at or after the sighting fire: `due_in` takes those after `seen - 1`.
+        let seen = match state.known_since(&cron) {
+            Some(since) => since.and_then(due_ms).unwrap_or(0).saturating_sub(1),
+            None => return Ok(()),
         };
         let last = state.last_due().and_then(due_ms);
         let after = if self.catch_up {

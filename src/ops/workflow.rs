@@ -2197,16 +2197,13 @@ fn interrupted_root(
     root.map(|r| (r, chain))
 }
 
-/// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds
-/// rounded up (`500ms` is a limit of 1 s, not none).
+/// `--timeout`, in the range of `timeout_seconds`, as whole seconds
+/// (`limits::run_timeout_seconds`, the TUI's resume form's rule too).
 fn run_timeout_seconds(text: &str) -> Result<u64, CommandError> {
-    let limit = crate::definition::limits::RUN_TIMEOUT
-        .check_flag(text)
-        .map_err(|e| {
-            CommandError::bad_input(e)
-                .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
-        })?;
-    Ok(limit.as_secs() + u64::from(limit.subsec_nanos() > 0))
+    crate::definition::limits::run_timeout_seconds(text).map_err(|e| {
+        CommandError::bad_input(e)
+            .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
+    })
 }
 
 /// Drive on a run that a worker took (`cortex worker`): `state` is the worker's fold of it

@@ -94,6 +94,79 @@ fn reply_done(result: Result<Result<Done, Failure>, CommandError>) -> Response {
     }
 }
 
+/// Every API request's query, before its handler reads it: each parameter must be one its
+/// route reads (`ALLOWS`, from the route table, which `schemas/openapi.json` describes) and
+/// UTF-8 once percent-decoded, or the request is a 400 naming the parameter and what the
+/// route takes. Before, a parameter no handler read was ignored (`?inputs=msg=1` for
+/// `?input=` previewed the defaults with a 200), and bytes that are not UTF-8 (`%ff%fe`) were
+/// read as U+FFFD. (So `query` below never meets a byte it would have to replace.) An address
+/// no route answers is left to the 404.
+pub async fn known_query(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    if let (true, Some(raw), Some((route, names))) = (
+        path.starts_with("/api/"),
+        req.uri().query(),
+        super::server::query_names(path),
+    ) && let Err(f) = check_query(route, names, raw)
+    {
+        return failure(f);
+    }
+    next.run(req).await
+}
+
+/// `raw` (a query) as `route`, which reads the parameters `names`, takes it.
+fn check_query(route: &str, names: &[&str], raw: &str) -> Result<(), Failure> {
+    let takes = match names {
+        [] => "it takes none".to_string(),
+        [one] => format!("it takes `{one}`"),
+        _ => format!(
+            "it takes {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let hint =
+        format!("{takes} (GET /api/v1/openapi.json describes every parameter); nothing was done");
+    for field in raw.split('&').filter(|f| !f.is_empty()) {
+        let (key, value) = field.split_once('=').unwrap_or((field, ""));
+        let decoded = |part: &str| {
+            percent_encoding::percent_decode_str(&part.replace('+', " "))
+                .decode_utf8()
+                .map(std::borrow::Cow::into_owned)
+        };
+        let Ok(name) = decoded(key) else {
+            return Err(Failure::bad_request(
+                format!(
+                    "a query parameter's name is not UTF-8 once percent-decoded ({}): {route} reads none such",
+                    crate::definition::shown(key)
+                ),
+                hint,
+            ));
+        };
+        if !names.contains(&name.as_str()) {
+            return Err(Failure::bad_request(
+                format!(
+                    "`{}` is not a query parameter of {route}",
+                    crate::definition::shown(&name)
+                ),
+                hint,
+            ));
+        }
+        if decoded(value).is_err() {
+            return Err(Failure::bad_request(
+                format!(
+                    "the value of `{name}` is not UTF-8 once percent-decoded: a value is text, its bytes percent-encoded UTF-8"
+                ),
+                "encode the value as UTF-8 before percent-encoding it (`%C3%A9` for é); nothing was done",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The query's fields, in order (a field may repeat: `input`).
 pub fn query(raw: Option<String>) -> Vec<(String, String)> {
     raw.map(|q| {

@@ -571,16 +571,23 @@ macro_rules! allow_word {
 }
 
 /// The one table of routes: each address (`/api/v1/...` ones nested under the API's router,
-/// with its JSON fallback), with its methods and handlers. Both the router (`routes`) and
-/// `ALLOWS` (what `auth::guard` answers a method no route takes with) are made from it, so
-/// the two cannot drift apart. Before, `ALLOWS` was a hand-written mirror of the routes.
+/// with its JSON fallback), with its methods and handlers, and for an API route the query
+/// parameters it reads (`? [kind, limit]`; none when left out). Both the router (`routes`)
+/// and `ALLOWS` (what `auth::guard` answers a method no route takes with, and
+/// `api::known_query` the parameters an address takes) are made from it, so they cannot
+/// drift apart. Before, `ALLOWS` was a hand-written mirror of the routes, and a parameter no
+/// handler read (`?inputs=` for `?input=`) was ignored.
 macro_rules! route_table {
-    ($($path:literal => $first:ident($handler:path) $(. $more:ident($more_handler:path))*;)*) => {
-        /// What each route takes, as the `Allow` header says it: `auth::guard` answers a
-        /// method no route takes before the token is asked for — a 405 with `Allow` where the
-        /// address is a route, the 404 where it is none. Made from the route table.
-        pub const ALLOWS: &[(&str, &str)] = &[
-            $(($path, concat!(allow_word!($first) $(, ",", allow_word!($more))*)),)*
+    ($($path:literal => $first:ident($handler:path) $(. $more:ident($more_handler:path))*
+        $(? [$($query:ident),*])?;)*) => {
+        /// What each route takes, as the `Allow` header says it, and the query parameters it
+        /// reads: `auth::guard` answers a method no route takes before the token is asked
+        /// for — a 405 with `Allow` where the address is a route, the 404 where it is none —
+        /// and `api::known_query` refuses a parameter an API route does not read. Made from
+        /// the route table.
+        pub const ALLOWS: &[(&str, &str, &[&str])] = &[
+            $(($path, concat!(allow_word!($first) $(, ",", allow_word!($more))*),
+                &[$($(stringify!($query)),*)?]),)*
         ];
 
         /// The routes of the table: the API's (without their `/api/v1` prefix) and the pages'.
@@ -604,14 +611,14 @@ const API_PREFIX: &str = "/api/v1";
 
 route_table! {
     "/api/v1/openapi.json" => get(api::openapi);
-    "/api/v1/runs" => get(api::runs);
+    "/api/v1/runs" => get(api::runs) ? [kind, limit, before];
     "/api/v1/runs/changes" => get(sse::runs_changes);
-    "/api/v1/runs/{id}" => get(api::run_status);
+    "/api/v1/runs/{id}" => get(api::run_status) ? [at];
     "/api/v1/runs/{id}/log" => get(api::run_log);
-    "/api/v1/runs/{id}/logs" => get(api::run_logs);
-    "/api/v1/runs/{id}/logs/{step}/raw" => get(api::run_raw_log);
+    "/api/v1/runs/{id}/logs" => get(api::run_logs) ? [step, attempt, tail_bytes];
+    "/api/v1/runs/{id}/logs/{step}/raw" => get(api::run_raw_log) ? [attempt];
     "/api/v1/runs/{id}/verify" => get(api::run_verify);
-    "/api/v1/runs/{id}/events" => get(sse::run_events);
+    "/api/v1/runs/{id}/events" => get(sse::run_events) ? [after];
     "/api/v1/runs/{id}/steps/{step}/start" => post(api::start);
     "/api/v1/runs/{id}/steps/{step}/complete" => post(api::complete);
     "/api/v1/runs/{id}/steps/{step}/fail" => post(api::fail);
@@ -624,7 +631,7 @@ route_table! {
     "/api/v1/workflows/{name}/runs" => post(api::run_workflow);
     "/api/v1/scenarios" => get(api::scenarios);
     "/api/v1/scenarios/{name}" => get(api::scenario);
-    "/api/v1/scenarios/{name}/preview" => get(api::preview);
+    "/api/v1/scenarios/{name}/preview" => get(api::preview) ? [input];
     "/api/v1/scenarios/{name}/runs" => post(api::run_scenario);
     "/api/v1/schedules" => get(api::schedules);
     "/api/v1/agents" => get(api::agents);
@@ -651,11 +658,11 @@ fn is_param(segment: &str) -> bool {
 
 /// The route of `ALLOWS` that `path` reaches, if one does: as axum chooses, a segment written
 /// out wins over a parameter (`/api/v1/runs/changes` is not run `changes`).
-fn route_of(path: &str) -> Option<&'static (&'static str, &'static str)> {
+fn route_of(path: &str) -> Option<&'static (&'static str, &'static str, &'static [&'static str])> {
     let given: Vec<&str> = path.split('/').collect();
     ALLOWS
         .iter()
-        .filter(|(pattern, _)| {
+        .filter(|(pattern, _, _)| {
             let parts: Vec<&str> = pattern.split('/').collect();
             parts.len() == given.len()
                 && parts.iter().zip(&given).all(
@@ -664,7 +671,7 @@ fn route_of(path: &str) -> Option<&'static (&'static str, &'static str)> {
                     },
                 )
         })
-        .max_by_key(|(pattern, _)| {
+        .max_by_key(|(pattern, _, _)| {
             // The segments written out, from the first: the earliest one decides, as in a
             // router's tree.
             pattern
@@ -676,7 +683,13 @@ fn route_of(path: &str) -> Option<&'static (&'static str, &'static str)> {
 
 /// The methods the route at `path` takes (`ALLOWS`), or None where no route is.
 pub fn allowed(path: &str) -> Option<&'static str> {
-    route_of(path).map(|(_, allow)| *allow)
+    route_of(path).map(|(_, allow, _)| *allow)
+}
+
+/// The route at `path` (its address as the table writes it, `/api/v1/runs/{id}`) and the
+/// query parameters it reads, or None where no route is.
+pub fn query_names(path: &str) -> Option<(&'static str, &'static [&'static str])> {
+    route_of(path).map(|(pattern, _, query)| (*pattern, *query))
 }
 
 /// Every route (`route_table`). Reads are GETs; every change is a POST that passes
@@ -688,6 +701,9 @@ pub fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(API_PREFIX, api)
         .merge(pages)
+        // Inside the guard: a request it refuses (no token) is refused before its query is
+        // read.
+        .layer(axum::middleware::from_fn(api::known_query))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             auth::guard,
@@ -753,7 +769,7 @@ mod tests {
     #[test]
     fn every_route_of_the_table_answers_its_own_allow() {
         assert!(ALLOWS.len() > 30, "the table has every route");
-        for (pattern, allow) in ALLOWS {
+        for (pattern, allow, _) in ALLOWS {
             for fill in ["x", "changes", "steps", "run"] {
                 let path: Vec<String> = pattern
                     .split('/')
@@ -767,7 +783,7 @@ mod tests {
                     .collect();
                 let path = path.join("/");
                 // A parameter filled with a word another route writes out is that route's.
-                let Some((found, found_allow)) = route_of(&path) else {
+                let Some((found, found_allow, _)) = route_of(&path) else {
                     panic!("{path} (of {pattern}) finds no route");
                 };
                 if found != pattern {
@@ -787,6 +803,42 @@ mod tests {
         assert_eq!(allowed("/runs/R1/steps/a/complete"), Some("POST"));
         assert_eq!(allowed("/runs//stop"), None);
         assert_eq!(allowed("/nothing/here"), None);
+    }
+
+    /// The query parameters each API route reads (`? [...]` in the route table, which
+    /// `api::known_query` holds requests to) are those `schemas/openapi.json` describes for
+    /// it, and every route the document describes is in the table.
+    #[test]
+    fn each_api_routes_query_parameters_are_those_the_openapi_document_describes() {
+        let doc: serde_json::Value = serde_json::from_str(api::OPENAPI).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let api_routes: Vec<_> = ALLOWS
+            .iter()
+            .filter(|(path, _, _)| path.starts_with(API_PREFIX))
+            .collect();
+        assert_eq!(api_routes.len(), paths.len(), "{:?}", paths.keys());
+        for (path, _, query) in api_routes {
+            let Some(ops) = paths.get(*path).and_then(|o| o.as_object()) else {
+                panic!("{path} is not in the OpenAPI document");
+            };
+            for (method, op) in ops {
+                let mut described: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                let mut read = query.to_vec();
+                described.sort_unstable();
+                read.sort_unstable();
+                assert_eq!(described, read, "{method} {path}");
+                assert!(
+                    op["responses"].get("400").is_some(),
+                    "{method} {path} describes no 400, which an unknown parameter gets"
+                );
+            }
+        }
     }
 
     #[test]

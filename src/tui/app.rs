@@ -336,7 +336,8 @@ impl InputForm {
     }
 
     /// The time limit typed (none when left empty: the configuration's), checked as `resume
-    /// --timeout` checks it, or what is wrong with it.
+    /// --timeout` checks it (`limits::run_timeout_seconds`: whole seconds, a fraction refused
+    /// rather than rounded), or what is wrong with it.
     pub fn time_limit(&self) -> Result<Option<String>, String> {
         let Some(text) = self
             .timeout
@@ -346,9 +347,9 @@ impl InputForm {
         else {
             return Ok(None);
         };
-        crate::definition::limits::RUN_TIMEOUT
-            .check_flag(text)
-            .map_err(|e| format!("{e}; write e.g. 2h, 90m, or 0 for no limit"))?;
+        // The line's own help says how to write one (`2h, 90m, seconds; 0 for none`), as
+        // `resume --timeout`'s hint does.
+        crate::definition::limits::run_timeout_seconds(text)?;
         Ok(Some(text.to_string()))
     }
 
