@@ -438,6 +438,27 @@ fn skip_why(view: &StatusView, step: &str) -> String {
     )
 }
 
+/// Whether a resume that runs again the steps (phases) `runs_again` says it does can give the
+/// failed one the secret output it reads and no other process holds
+/// (`StatusView::unheld_secret_output`): only one that runs again the step recording it, with
+/// no wait for a report between the two. Any can, where there is no such output. A
+/// `--rollback-to` that kept the step recording it, or crossed the wait, was offered and
+/// failed the same way.
+fn gives_unheld_secret(view: &StatusView, runs_again: impl Fn(&str) -> bool) -> bool {
+    match &view.unheld_secret_output {
+        None => true,
+        Some((_, true)) => false,
+        Some((from, false)) => runs_again(from),
+    }
+}
+
+/// Whether step `step` comes after step `before` in the run (a `--rollback-to before` runs it
+/// again).
+fn runs_after(view: &StatusView, step: &str, before: &str) -> bool {
+    let at = |name: &str| view.steps.iter().position(|s| s.name == name);
+    matches!((at(step), at(before)), (Some(s), Some(b)) if s > b)
+}
+
 /// Where a recovery starts again: from the start, or from step `first`.
 fn from_where(view: &StatusView, first: &str) -> String {
     if view.restarts.from_start {
@@ -501,7 +522,7 @@ fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Sugg
 fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Suggestion {
     let mut again = run_again(view, group);
     again.why = format!(
-        "or start a new run once the definition gives the secret as a secret input (`--input`) or in the environment: a resume cannot carry a secret output past a report{}",
+        "start a new run once the definition gives the secret as a secret input (`--input`) or in the environment, not as an output: no resume can carry a secret output past a report{}",
         if again.fill.is_empty() {
             ""
         } else {
@@ -729,6 +750,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .collect();
             if let [.., before, last] = done[..]
                 && view.rollback_enabled
+                && gives_unheld_secret(view, |step| runs_after(view, step, before))
             {
                 // No checkpoint after `before` (checkpoints off, or `checkpoint_frequency:
                 // manual` and none saved there): not called one. `--rollback-to` keeps the steps up to it all the
@@ -984,6 +1006,9 @@ fn scenario_rollback(view: &StatusView) -> Option<Suggestion> {
     let undo = done.iter().rposition(|(_, rollback)| *rollback)?;
     let target = &done[undo.checked_sub(1)?].0;
     let undone: Vec<&str> = done[undo..].iter().map(|(n, _)| n.as_str()).collect();
+    if !gives_unheld_secret(view, |phase| undone.contains(&phase)) {
+        return None;
+    }
     let why = if let [one] = undone[..] {
         format!(
             "back to when `{target}` completed: `{one}` is undone (its rollback) and runs again"

@@ -2002,28 +2002,41 @@ fn paused_on_failure(state: &RunState) -> Option<usize> {
         .position(|s| s.status == StepStatus::Failed)
 }
 
-/// Whether the failed step of a paused run (a workflow's, a scenario's) reads, in what it runs, a secret output the
-/// log keeps as `***`: the step that recorded it, and whether a step waiting for a report
-/// stands between the two (`StatusView::unheld_secret_output`).
+/// Whether the failed step of a paused run (a workflow's, a scenario's) reads, in what it runs, secret outputs the
+/// log keeps as `***`: the step to run again so that a resume holds them all (the earliest
+/// that records one), and whether a step waiting for a report stands between one of them
+/// and the failed step (then that one's, and no resume helps: `StatusView::unheld_secret_output`).
+/// Every output it reads counts, not the first: a report's output held by the process that
+/// drove on from the report was read first, and `--from` that report was offered while the
+/// error named another output across the wait — run again, it failed the same way.
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
     let failed = paused_on_failure(state)?;
     let step = state.definition(failed)?;
-    // Wherever it reads it: its `if:` and its gates fail on it as its command does.
-    step.output_reads().into_iter().find_map(|(of, key)| {
-        let p = state.step_index(&of)?;
-        let recorded = state.steps[p].outputs.get(&key)?;
-        if recorded != crate::event::REDACTED {
-            return None;
-        }
-        let from = state.parent_of(p).unwrap_or(p);
-        // A `uses:` step's child that waits for a report is such a wait too: `--from` it
-        // starts a child that waits again.
-        // In a scenario, a phase waiting for a report on the way from one to the other by
-        // `after:` (`execute::wait_between`); one beside them does not stand between.
-        let crossing = crate::execute::wait_between(state, p, failed).is_some()
-            || state.waits_within(from).is_some();
-        Some((state.steps[from].name.clone(), crossing))
-    })
+    // Wherever it reads them: its `if:` and its gates fail on them as its command does.
+    let producers: Vec<(usize, bool)> = step
+        .output_reads()
+        .into_iter()
+        .filter_map(|(of, key)| {
+            let p = state.step_index(&of)?;
+            let recorded = state.steps[p].outputs.get(&key)?;
+            if recorded != crate::event::REDACTED {
+                return None;
+            }
+            let from = state.parent_of(p).unwrap_or(p);
+            // A `uses:` step's child that waits for a report is such a wait too: `--from` it
+            // starts a child that waits again.
+            // In a scenario, a phase waiting for a report on the way from one to the other by
+            // `after:` (`execute::wait_between`); one beside them does not stand between.
+            let crossing = crate::execute::wait_between(state, p, failed).is_some()
+                || state.waits_within(from).is_some();
+            Some((from, crossing))
+        })
+        .collect();
+    let (from, crossing) = producers
+        .iter()
+        .find(|(_, crossing)| *crossing)
+        .or_else(|| producers.iter().min_by_key(|(from, _)| *from))?;
+    Some((state.steps[*from].name.clone(), *crossing))
 }
 
 /// Whether the failed step of a paused workflow run has a `foreach:` list read from a secret
