@@ -272,6 +272,65 @@ fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_er
     assert!(!env.file("ran.log").exists());
 }
 
+/// Seen by a review: a `uses:` step whose `with:` reads an earlier step's output, and whose
+/// child cannot start with that value (`abc` for an integer input), was offered `--skip`,
+/// abort and a new run, where a `foreach:` list that is no list is offered `--from` the
+/// step whose output made it: the same recovery now, by the same judge (`made_by`). A
+/// `--rollback-to` that keeps that step is not offered (it gives the same value), nor
+/// `--from` a step whose output the refused value does not read.
+#[test]
+fn a_child_refusing_a_with_value_an_earlier_step_made_offers_resume_from_that_step() {
+    let env = Env::new();
+    env.workflow(
+        "c",
+        "name: c\ninputs:\n  n: {type: integer, required: true}\n  m: {type: string, default: z}\nsteps:\n  - {name: x, run: 'echo ${{ inputs.n }} >> got.log'}\n",
+    );
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: a\n    run: if [ -f fixed ]; then echo x=3; else echo x=abc; fi >> \"$CORTEX_OUTPUT\"\n  - {name: b, run: 'echo y=1 >> \"$CORTEX_OUTPUT\"'}\n  - name: call\n    uses: c\n    with: {n: \"${{ steps.a.outputs.x }}\"}\n",
+    );
+    let run = env.run(&["workflow", "run", "top"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let recovery = &run.stdout[run.stdout.find("Recovery options:").unwrap()..];
+    insta::assert_snapshot!(
+        "child_refusing_a_with_value_recovery",
+        common::redact(recovery, &env)
+    );
+    let next = env.status(None)["next"].clone();
+    let argvs: Vec<Vec<String>> = serde_json::from_value(
+        next.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["argv"].clone())
+            .collect(),
+    )
+    .unwrap();
+    assert_eq!(&argvs[0][argvs[0].len() - 2..], ["--from", "a"], "{next}");
+    assert!(
+        !argvs
+            .iter()
+            .any(|a| a.iter().any(|w| w == "--retry" || w == "--rollback-to")),
+        "{next}"
+    );
+    // The way it offers works once what the step reads changed.
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let args: Vec<&str> = argvs[0][1..].iter().map(String::as_str).collect();
+    let from = env.run(&args);
+    assert_eq!(from.code, 0, "{}", from.text());
+    assert_eq!(lines(&env.file("got.log")), ["3"]);
+    // The refused value is the one to make again, not another `with:` entry's: `--from` the
+    // step that made it, not an earlier one whose output passed.
+    env.workflow(
+        "top2",
+        "name: top2\nsteps:\n  - {name: early, run: 'echo y=fine >> \"$CORTEX_OUTPUT\"'}\n  - {name: a, run: 'echo x=abc >> \"$CORTEX_OUTPUT\"'}\n  - name: call\n    uses: c\n    with: {m: \"${{ steps.early.outputs.y }}\", n: \"${{ steps.a.outputs.x }}\"}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "top2"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let next = run.json()["next"].clone();
+    let first: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
+    assert_eq!(&first[first.len() - 2..], ["--from", "a"], "{next}");
+}
+
 #[test]
 /// A `foreach:` list that can never be read from this log (an output that is not JSON, or
 /// over the 10,000-item cap) fails the same way on every `--retry`: none is offered; the first

@@ -373,6 +373,14 @@ fn condition_from_why(step: &str, from: &str, noun: &str) -> String {
     )
 }
 
+/// Why to `resume --from` the step `from` whose output made the `with:` values the child run
+/// of `uses:` step `step` could not start with (`StatusView::unstartable_child`).
+fn with_from_why(step: &str, from: &str) -> String {
+    format!(
+        "run `{from}` again, and what follows it: `{step}`'s `with:` reads its output, which its child run cannot start with (a `--retry` would give the same values and fail the same way)"
+    )
+}
+
 fn from_why(step: &str, from: &str) -> String {
     format!(
         "run `{from}` again, and what follows it: `{step}`'s `foreach:` list reads its output, which is no list it can take (a `--retry` would read the same value and fail the same way)"
@@ -438,18 +446,29 @@ fn skip_why(view: &StatusView, step: &str) -> String {
     )
 }
 
-/// Whether a resume that runs again the steps (phases) `runs_again` says it does can give the
-/// failed one the secret output it reads and no other process holds
-/// (`StatusView::unheld_secret_output`): only one that runs again the step recording it, with
-/// no wait for a report between the two. Any can, where there is no such output. A
-/// `--rollback-to` that kept the step recording it, or crossed the wait, was offered and
-/// failed the same way.
-fn gives_unheld_secret(view: &StatusView, runs_again: impl Fn(&str) -> bool) -> bool {
-    match &view.unheld_secret_output {
-        None => true,
-        Some((_, true)) => false,
-        Some((from, false)) => runs_again(from),
-    }
+/// Whether a resume that runs again the steps (phases) `runs_again` says it does can change
+/// the value the failed one failed on, where a retry reads the same value from the same log:
+/// a secret output no other process holds (`StatusView::unheld_secret_output`; not across a
+/// wait for a report), a `foreach:` list that is no list, an `if:` that cannot be decided,
+/// `with:` values its child cannot start with — only one that runs again the step whose
+/// output made it (`made_by` there); a `foreach:` list read from a secret, none. Any can
+/// where the failure is no such value. A `--rollback-to` that kept that step (or crossed the
+/// wait) was offered, and failed the same way.
+fn reruns_the_cause(view: &StatusView, runs_again: impl Fn(&str) -> bool) -> bool {
+    let made_by = if let Some((from, crossing)) = &view.unheld_secret_output {
+        (!crossing).then_some(from)
+    } else if view.secret_foreach {
+        None
+    } else if let Some((_, from)) = &view.unlistable_foreach {
+        from.as_ref()
+    } else if let Some((_, from)) = &view.undecidable_condition {
+        from.as_ref()
+    } else if let Some((_, _, from)) = &view.unstartable_child {
+        from.as_ref()
+    } else {
+        return true;
+    };
+    made_by.is_some_and(|step| runs_again(step))
 }
 
 /// Whether step `step` comes after step `before` in the run (a `--rollback-to before` runs it
@@ -672,8 +691,13 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
                 Some((_, true)) => out.push(secret_across_wait_run_again(view, "workflow")),
-                // A child that could not start with these `with:` values never will.
-                None if view.unstartable_child.is_some() => {}
+                // A child that could not start with these `with:` values never will: running
+                // the step whose output made them again can change them.
+                None if view.unstartable_child.is_some() => {
+                    if let Some((_, _, Some(from))) = &view.unstartable_child {
+                        out.push(resume(view, &["--from", from], with_from_why(step, from)));
+                    }
+                }
                 // A `foreach:` list that is no list reads the same from the same log: running
                 // the step that gives it again can change it, a retry cannot.
                 // Its child failed so: a retry goes on with that child; a new one (`--from`)
@@ -730,7 +754,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                         skip.why
                     );
                 }
-                if let Some((_, error)) = &view.unstartable_child {
+                if let Some((_, error, _)) = &view.unstartable_child {
                     skip.why = format!(
                         "{}: its child run cannot start with the values its `with:` gives ({error}), and a `--retry` would fail the same way",
                         skip.why
@@ -750,7 +774,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .collect();
             if let [.., before, last] = done[..]
                 && view.rollback_enabled
-                && gives_unheld_secret(view, |step| runs_after(view, step, before))
+                && reruns_the_cause(view, |step| runs_after(view, step, before))
             {
                 // No checkpoint after `before` (checkpoints off, or `checkpoint_frequency:
                 // manual` and none saved there): not called one. `--rollback-to` keeps the steps up to it all the
@@ -1006,7 +1030,7 @@ fn scenario_rollback(view: &StatusView) -> Option<Suggestion> {
     let undo = done.iter().rposition(|(_, rollback)| *rollback)?;
     let target = &done[undo.checked_sub(1)?].0;
     let undone: Vec<&str> = done[undo..].iter().map(|(n, _)| n.as_str()).collect();
-    if !gives_unheld_secret(view, |phase| undone.contains(&phase)) {
+    if !reruns_the_cause(view, |phase| undone.contains(&phase)) {
         return None;
     }
     let why = if let [one] = undone[..] {
