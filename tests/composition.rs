@@ -331,6 +331,50 @@ fn a_child_refusing_a_with_value_an_earlier_step_made_offers_resume_from_that_st
     assert_eq!(&first[first.len() - 2..], ["--from", "a"], "{next}");
 }
 
+/// Seen by a review: `workflow resume PARENT` while its child run waits on a prompt answered
+/// "nothing to resume" (exit 3) with `status CHILD` and `resume PARENT` as next steps: the
+/// second is the command just run, which answers the same again. It offers what `run` and
+/// `status` offer, the report on the child's step, and never the plain resume; the report,
+/// run as given, drives both runs to their end.
+#[test]
+fn a_resume_of_a_parent_whose_child_waits_on_a_prompt_offers_the_report_not_itself() {
+    let env = Env::new();
+    env.workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - {name: approve, prompt: ok?}\n  - {name: l2, run: 'echo l2'}\n",
+    );
+    env.workflow("top", "name: top\nsteps:\n  - {name: call, uses: leaf}\n");
+    let run = env.run(&["--json", "workflow", "run", "top"]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let parent = run.json()["run_id"].as_str().unwrap().to_string();
+    let human = env.run(&["workflow", "resume", &parent]);
+    assert_eq!(human.code, 3, "{}", human.text());
+    insta::assert_snapshot!(
+        "resume_of_a_parent_waiting_on_its_child",
+        human.snapshot(&env)
+    );
+    let doc = env.run(&["--json", "workflow", "resume", &parent]).json();
+    let argvs: Vec<Vec<String>> = doc["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
+        .collect();
+    assert!(
+        !argvs.iter().any(|a| a.iter().any(|w| w == "resume")),
+        "{argvs:?}"
+    );
+    assert_eq!(
+        &argvs[0][1..4],
+        ["workflow", "step", "complete"],
+        "{argvs:?}"
+    );
+    let args: Vec<&str> = argvs[0][1..].iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
+}
+
 #[test]
 /// A `foreach:` list that can never be read from this log (an output that is not JSON, or
 /// over the 10,000-item cap) fails the same way on every `--retry`: none is offered; the first

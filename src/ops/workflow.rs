@@ -1846,7 +1846,8 @@ pub fn resume(
                     .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id, name)),
                 None => Vec::new(),
             };
-            return Ok(nothing_to_resume(ctx, &state, &waits, &others));
+            return Ok(journal
+                .nested(|store, _, _| nothing_to_resume(ctx, &*store, &state, &waits, &others)));
         }
         // A live driver holds the run: the resume is refused (exit 4) whatever values it is
         // given, so that is said before asking for them (before, exit 2 asked for the
@@ -2116,7 +2117,8 @@ pub fn idle_resume(ctx: &Ctx, run_id: &str) -> Result<Option<Output>, CommandErr
     if state.outcome().is_some() {
         return Ok(None);
     }
-    Ok(idle_waits(ctx, &store, &state).map(|waits| nothing_to_resume(ctx, &state, &waits, &[])))
+    Ok(idle_waits(ctx, &store, &state)
+        .map(|waits| nothing_to_resume(ctx, &store, &state, &waits, &[])))
 }
 
 /// The step (phase) named by `--from` or `--rollback-to`, matched forgivingly
@@ -3938,14 +3940,19 @@ fn child_idle(ctx: &Ctx, store: &dyn EventStore, run_id: &str, depth: usize) -> 
 }
 
 /// The answer to a plain resume of a run that only waits on people: what it waits for, its
-/// next steps, nothing recorded; exit 3 (SPEC §5: a waiting run).
+/// next steps, nothing recorded; exit 3 (SPEC §5: a waiting run). The next steps are those
+/// `status` gives, down its `uses:` steps' child runs (read from `store`): the report on the
+/// child's step. Never the plain resume just made, which would find nothing again: before, a
+/// parent whose child waited on a prompt was offered `status CHILD` and `resume PARENT`.
 fn nothing_to_resume(
     ctx: &Ctx,
+    store: &dyn EventStore,
     state: &crate::decide::RunState,
     (reports, starts): &(Vec<usize>, Vec<usize>),
     others: &[OpenRun],
 ) -> Output {
-    let view = ctx.view(state, false);
+    let mut view = ctx.view_with_children(state, false, store);
+    view.next.retain(|s| !s.is_plain_resume(&state.run_id));
     let noun = if state.is_scenario() { "phase" } else { "step" };
     let names = |v: &[usize]| {
         v.iter()

@@ -49,6 +49,25 @@ impl Suggestion {
         });
     }
 
+    /// Whether this is a plain `resume RUN` of run `run_id` (its secret inputs' placeholders
+    /// aside, after any global options): the command a resume that found nothing to do was,
+    /// which would find nothing again (`ops::nothing_to_resume` drops it).
+    pub fn is_plain_resume(&self, run_id: &str) -> bool {
+        let Some(at) = self
+            .argv
+            .windows(2)
+            .position(|w| w[0] == "resume" && w[1] == run_id)
+        else {
+            return false;
+        };
+        let placeholders: Vec<String> = self
+            .fill
+            .iter()
+            .flat_map(|f| [f.flag.clone(), format!("{}=VALUE", f.name)])
+            .collect();
+        self.argv[at + 2..] == placeholders[..]
+    }
+
     /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
     /// replaced), said in why.
     /// The outputs later steps read that the gate does not require (`expected`) are no
