@@ -92,6 +92,33 @@ fn a_false_condition_skips_its_step_with_the_expression_and_the_values_it_saw() 
     );
 }
 
+/// Seen by a review: an `if:` over a string output that cannot be decided suggests a
+/// comparison in backticks, `` `steps.a.outputs.q == '…`touch …`…'` ``, which a value holding
+/// backticks broke into pieces. The suggestion (and the reference it names) is a code span
+/// whose fence is longer than any run of backticks in it, as Markdown reads it; nothing in
+/// the value runs.
+#[test]
+fn an_undecidable_if_over_a_value_holding_backticks_says_its_comparison_unambiguously() {
+    let env = Env::new();
+    env.workflow(
+        "ticks",
+        "name: ticks\nsteps:\n  - name: a\n    run: |\n      printf 'q=it'\"'\"'s `touch PWNED` ``x``\\n' >> \"$CORTEX_OUTPUT\"\n  - name: s8\n    if: steps.a.outputs.q\n    run: echo s8\n",
+    );
+    let run = env.run(&["workflow", "run", "ticks"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let said = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("❌ Step 2/2"))
+        .unwrap_or_default();
+    insta::assert_snapshot!("undecidable_if_over_backticks", said);
+    assert!(
+        said.contains("compare it, e.g. ``` steps.a.outputs.q == 'it''s `touch PWNED` ``x``' ```"),
+        "{said}"
+    );
+    assert!(!env.file("PWNED").exists());
+}
+
 #[test]
 fn a_condition_that_cannot_be_decided_fails_the_step_and_resume_skip_goes_on() {
     let env = Env::new();
