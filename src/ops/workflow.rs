@@ -2520,7 +2520,9 @@ fn take_up_request(
 
 /// Give the journal the values of the run's secret inputs passed with `--input` (it found
 /// those in the environment itself), checked as `run` checks inputs; refuse the resume if a
-/// secret input is still without a value.
+/// secret input that what is left of the run may read (`plan::secret_inputs_ahead`) is still
+/// without a value. One nothing left reads is not asked for: the drive goes on without it
+/// (and waits for it, should something need it after all, as after a report).
 fn supply_secret_inputs(
     ctx: &Ctx,
     journal: &mut Journal<'_>,
@@ -2531,7 +2533,13 @@ fn supply_secret_inputs(
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(journal);
     let warning = take_secret_inputs(ctx, journal, given)?;
-    let missing = journal.redactor.missing_inputs(&journal.state);
+    let ahead = crate::plan::secret_inputs_ahead(&journal.state, mode.clone());
+    let missing: Vec<String> = journal
+        .redactor
+        .missing_inputs(&journal.state)
+        .into_iter()
+        .filter(|name| ahead.contains(name))
+        .collect();
     if missing.is_empty() {
         Ok(warning)
     } else {

@@ -301,12 +301,23 @@ fn missing_working_dir(view: &StatusView) -> Option<(&str, Option<&str>)> {
 
 /// `workflow resume RUN ARGS` (`orchestrate resume` for a scenario), with `--input NAME=VALUE` for each secret input the run must
 /// be given again (the log keeps only `***`).
+/// A plain resume (a time limit aside) names only those a remaining unit may read
+/// (`StatusView::resume_secret_inputs`), as it asks only for those; one that runs units again
+/// (`--retry`, `--skip`, `--from`, `--rollback-to`) names them all.
 fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestion {
     let group = view.kind.group();
     let mut s = Suggestion::new(&[group, "resume", &view.run_id], why);
     s.argv.extend(args.iter().map(|a| a.to_string()));
-    if !view.secret_inputs.is_empty() {
-        for name in &view.secret_inputs {
+    let plain = !args
+        .iter()
+        .any(|a| matches!(*a, "--retry" | "--skip" | "--from" | "--rollback-to"));
+    let secret = if plain {
+        &view.resume_secret_inputs
+    } else {
+        &view.secret_inputs
+    };
+    if !secret.is_empty() {
+        for name in secret {
             s.placeholder("--input", name);
         }
         s.why = format!(

@@ -1211,6 +1211,10 @@ pub struct StatusView {
     /// suggested `resume` names them.
     #[serde(skip)]
     pub secret_inputs: Vec<String>,
+    /// Those of `secret_inputs` a plain resume asks for: what is left of the run may read
+    /// them (`plan::secret_inputs_ahead`).
+    #[serde(skip)]
+    pub resume_secret_inputs: Vec<String>,
     /// Paused by its time limit of this many seconds: a suggested resume raises it.
     #[serde(skip)]
     pub timed_out: Option<u64>,
@@ -1869,6 +1873,17 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .map(|c| c.run_id.clone())
             })
             .flatten(),
+        // Worked out only where a resume is suggested: it plans the resume.
+        resume_secret_inputs: if to_give.is_empty() || state.outcome().is_some() {
+            Vec::new()
+        } else {
+            let ahead = crate::plan::secret_inputs_ahead(state, crate::event::ResumeMode::Continue);
+            to_give
+                .iter()
+                .filter(|n| ahead.contains(*n))
+                .cloned()
+                .collect()
+        },
         secret_inputs: to_give,
         // Stopped mid-rollback too: resume goes on with the compensations, not from the
         // resume point.
