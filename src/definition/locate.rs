@@ -126,6 +126,89 @@ pub fn locate_json(text: &str, path: &[Seg]) -> Option<Location> {
     locate(text, path).or_else(|| walk_json(text, &mut Seek(path)))
 }
 
+/// How many characters, from character `column` (1-based) of `line`, a caret goes under
+/// where a problem gives no width: what is written there up to a `:` or the line's end; inside
+/// a flow collection opened earlier on the line (`inputs: {n: notanumber, extra: 1}`), the
+/// scalar alone — a quoted one to its closing quote, a plain one up to the `,`, `}` or `]`
+/// that ends it. Before, the caret there ran on over the entries after it (`notanumber,
+/// extra`).
+pub fn written_width(line: &str, column: usize) -> usize {
+    let before: Vec<char> = line.chars().take(column.saturating_sub(1)).collect();
+    let rest: Vec<char> = line.chars().skip(column.saturating_sub(1)).collect();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < before.len() {
+        let c = before[i];
+        match (quote, c) {
+            (Some('"'), '\\') => i += 1,
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '{' | '[') => depth += 1,
+            (None, '}' | ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth == 0 {
+        return rest.iter().take_while(|c| **c != ':').count();
+    }
+    match rest.first() {
+        // A flow collection itself (`[nested]`): through the bracket that closes it.
+        Some('[' | '{') => {
+            let (mut depth, mut quote) = (0usize, None::<char>);
+            let mut j = 0;
+            while j < rest.len() {
+                let c = rest[j];
+                match (quote, c) {
+                    (Some('"'), '\\') => j += 1,
+                    (Some(q), _) if c == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, '"' | '\'') => quote = Some(c),
+                    (None, '[' | '{') => depth += 1,
+                    (None, ']' | '}') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            rest.len()
+        }
+        Some(&q @ ('"' | '\'')) => {
+            let mut j = 1;
+            while j < rest.len() {
+                match rest[j] {
+                    '\\' if q == '"' => j += 1,
+                    c if c == q && q == '\'' && rest.get(j + 1) == Some(&'\'') => j += 1,
+                    c if c == q => return j + 1,
+                    _ => {}
+                }
+                j += 1;
+            }
+            rest.len()
+        }
+        _ => {
+            // A `:` ends it only as a key's (`http://x` is one scalar).
+            let end = (0..rest.len())
+                .find(|&j| match rest[j] {
+                    ',' | '}' | ']' => true,
+                    ':' => rest
+                        .get(j + 1)
+                        .is_none_or(|n| n.is_whitespace() || matches!(n, ',' | '}' | ']')),
+                    _ => false,
+                })
+                .unwrap_or(rest.len());
+            let plain: String = rest[..end].iter().collect();
+            plain.trim_end().chars().count()
+        }
+    }
+}
+
 /// The place in `text` of byte `offset` of the scalar `value`, whose node starts at `at`: on its
 /// own line and column inside a block scalar (`|`, `>`, with chomping indicators; a folded
 /// block's line breaks are followed back to the file's lines), or inside a scalar written on
@@ -344,6 +427,22 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_caret_in_a_flow_mapping_covers_the_value_alone() {
+        let line = "schedule: {cron: \"* * * * *\", inputs: {n: notanumber, extra: 1}}";
+        let at = |needle: &str| line.find(needle).unwrap() + 1;
+        assert_eq!(written_width(line, at("notanumber")), "notanumber".len());
+        assert_eq!(written_width(line, at("\"* *")), "\"* * * * *\"".len());
+        assert_eq!(written_width(line, at("1}}")), 1);
+        assert_eq!(written_width("{url: http://x, n: 1}", 7), "http://x".len());
+        assert_eq!(
+            written_width("run: [a, [nested], 12]", 10),
+            "[nested]".len()
+        );
+        // Outside one, as before: up to a `:` or the line's end.
+        assert_eq!(written_width("run: echo a, b", 6), "echo a, b".len());
     }
 
     #[test]
