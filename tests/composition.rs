@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, files_holding, lines};
+use common::{Env, files_holding, lines, next_argvs};
 
 fn scenario(env: &Env, name: &str, yaml: &str) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
@@ -324,14 +324,7 @@ fn a_child_refusing_a_with_value_an_earlier_step_made_offers_resume_from_that_st
         common::redact(recovery, &env)
     );
     let next = env.status(None)["next"].clone();
-    let argvs: Vec<Vec<String>> = serde_json::from_value(
-        next.as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["argv"].clone())
-            .collect(),
-    )
-    .unwrap();
+    let argvs = next_argvs(&next);
     assert_eq!(&argvs[0][argvs[0].len() - 2..], ["--from", "a"], "{next}");
     assert!(
         !argvs
@@ -381,12 +374,7 @@ fn a_resume_of_a_parent_whose_child_waits_on_a_prompt_offers_the_report_not_itse
         human.snapshot(&env)
     );
     let doc = env.run(&["--json", "workflow", "resume", &parent]).json();
-    let argvs: Vec<Vec<String>> = doc["next"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
-        .collect();
+    let argvs = next_argvs(&doc["next"]);
     assert!(
         !argvs.iter().any(|a| a.iter().any(|w| w == "resume")),
         "{argvs:?}"

@@ -8,7 +8,7 @@ mod server;
 
 use std::collections::BTreeMap;
 
-use common::{Env, files_holding};
+use common::{Env, files_holding, next_argvs};
 use cortex::event::{
     AgentResult, AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted,
     Stage,
@@ -1839,12 +1839,7 @@ fn a_step_failing_on_a_secret_output_is_offered_the_resume_that_can_give_it() {
     );
     assert_eq!(env.run(&["workflow", "run", "again"]).code, 1);
     let status = env.status(None);
-    let argvs: Vec<Vec<String>> = status["next"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
-        .collect();
+    let argvs = next_argvs(&status["next"]);
     assert!(
         !argvs.iter().any(|a| a.iter().any(|w| w == "--retry")),
         "{argvs:?}"
@@ -1920,12 +1915,7 @@ fn a_secret_output_lost_across_a_prompt_is_offered_nothing_that_fails_the_same_w
         common::redact(&recovery, &env)
     );
     let status = env.status(None);
-    let argvs: Vec<Vec<String>> = status["next"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
-        .collect();
+    let argvs = next_argvs(&status["next"]);
     for futile in ["--from", "--retry", "--rollback-to"] {
         assert!(
             !argvs.iter().any(|a| a.iter().any(|w| w == futile)),

@@ -135,63 +135,24 @@ pub fn locate_json(text: &str, path: &[Seg]) -> Option<Location> {
 pub fn written_width(line: &str, column: usize) -> usize {
     let before: Vec<char> = line.chars().take(column.saturating_sub(1)).collect();
     let rest: Vec<char> = line.chars().skip(column.saturating_sub(1)).collect();
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut i = 0;
-    while i < before.len() {
-        let c = before[i];
-        match (quote, c) {
-            (Some('"'), '\\') => i += 1,
-            (Some(q), _) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '{' | '[') => depth += 1,
-            (None, '}' | ']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    if depth == 0 {
+    if flow_states(&before)
+        .last()
+        .is_none_or(|&(depth, _)| depth == 0)
+    {
         return rest.iter().take_while(|c| **c != ':').count();
     }
+    // Where `rest` is back out of what its first character opens: a collection closed, a
+    // quote ended.
+    let closed = |done: &dyn Fn(usize, bool) -> bool| {
+        flow_states(&rest)
+            .iter()
+            .position(|&(depth, quoted)| done(depth, quoted))
+            .map_or(rest.len(), |j| j + 1)
+    };
     match rest.first() {
         // A flow collection itself (`[nested]`): through the bracket that closes it.
-        Some('[' | '{') => {
-            let (mut depth, mut quote) = (0usize, None::<char>);
-            let mut j = 0;
-            while j < rest.len() {
-                let c = rest[j];
-                match (quote, c) {
-                    (Some('"'), '\\') => j += 1,
-                    (Some(q), _) if c == q => quote = None,
-                    (Some(_), _) => {}
-                    (None, '"' | '\'') => quote = Some(c),
-                    (None, '[' | '{') => depth += 1,
-                    (None, ']' | '}') => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return j + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            rest.len()
-        }
-        Some(&q @ ('"' | '\'')) => {
-            let mut j = 1;
-            while j < rest.len() {
-                match rest[j] {
-                    '\\' if q == '"' => j += 1,
-                    c if c == q && q == '\'' && rest.get(j + 1) == Some(&'\'') => j += 1,
-                    c if c == q => return j + 1,
-                    _ => {}
-                }
-                j += 1;
-            }
-            rest.len()
-        }
+        Some('[' | '{') => closed(&|depth, quoted| depth == 0 && !quoted),
+        Some('"' | '\'') => closed(&|_, quoted| !quoted),
         _ => {
             // A `:` ends it only as a key's (`http://x` is one scalar).
             let end = (0..rest.len())
@@ -207,6 +168,47 @@ pub fn written_width(line: &str, column: usize) -> usize {
             plain.trim_end().chars().count()
         }
     }
+}
+
+/// `chars` read as YAML flow text: after each character, how deep it stands in `[` and `{`
+/// collections, and whether inside a quoted scalar (`\` escaping in double quotes, `''` in
+/// single ones, as YAML reads them).
+fn flow_states(chars: &[char]) -> Vec<(usize, bool)> {
+    let mut out = Vec::with_capacity(chars.len());
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let escaped = match (quote, c) {
+            (Some('"'), '\\') => true,
+            (Some('\''), '\'') if chars.get(i + 1) == Some(&'\'') => true,
+            (Some(q), _) if c == q => {
+                quote = None;
+                false
+            }
+            (Some(_), _) => false,
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                false
+            }
+            (None, '[' | '{') => {
+                depth += 1;
+                false
+            }
+            (None, ']' | '}') => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => false,
+        };
+        out.push((depth, quote.is_some()));
+        if escaped && i + 1 < chars.len() {
+            i += 1;
+            out.push((depth, true));
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The place in `text` of byte `offset` of the scalar `value`, whose node starts at `at`: on its
@@ -442,6 +444,8 @@ mod tests {
             "[nested]".len()
         );
         // Outside one, as before: up to a `:` or the line's end.
+        assert_eq!(written_width("{a: 'it''s', b: 1}", 5), "'it''s'".len());
+        assert_eq!(written_width(r#"{a: "x\"y", b: 1}"#, 5), r#""x\"y""#.len());
         assert_eq!(written_width("run: echo a, b", 6), "echo a, b".len());
     }
 
