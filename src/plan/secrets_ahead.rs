@@ -11,7 +11,8 @@ use crate::event::ResumeMode;
 
 /// The secret inputs of the run in `state` that a resume with `mode` may need the values of,
 /// the log keeping only `***`: every one, where it may run a command (a `run:` step or
-/// phase, an agent, a `uses:` step's gate, a command `if:`, a rollback — every command cortex
+/// phase, an agent, a `uses:` step's gate, a command `if:`, a rollback, a health check not
+/// yet passed, a post-validation check — every command cortex
 /// runs is given every input as `CORTEX_INPUT_<NAME>`, and which it reads cannot be known
 /// from its text); otherwise those the templates it renders name: the `if:` expressions and
 /// `foreach:` lists of the units it runs or waits on, a `uses:` step's `with:` and
@@ -56,8 +57,13 @@ pub fn secret_inputs_ahead(state: &RunState, mode: ResumeMode) -> BTreeSet<Strin
         }
     }
     // A unit that runs may fail, and a failure may roll back what completed: a rollback is a
-    // command.
-    if goes_on && workflow.steps.iter().any(|s| s.rollback.is_some()) {
+    // command. So are the health checks of a run not yet past them, and the post-validation
+    // a resume may reach.
+    let commands = |checks: &[crate::definition::Check]| checks.iter().any(|c| c.run.is_some());
+    if goes_on && workflow.steps.iter().any(|s| s.rollback.is_some())
+        || !state.pre_validated && commands(&workflow.health)
+        || commands(&workflow.post)
+    {
         return all;
     }
     let notify = &workflow.notify;
