@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, lines};
+use common::{Env, lines, next_argvs};
 
 const TICKET: &str = "name: ticket\ninputs:\n  ticket: {type: string, required: true}\nsteps:\n  - name: Plan\n    prompt: Plan the fix for ${{ inputs.ticket }}.\n    validate:\n      - output: plan\n  - name: Implement\n    prompt: Implement ${{ steps.Plan.outputs.plan }} for ${{ inputs.ticket }}.\n";
 
@@ -667,12 +667,7 @@ fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_
     env.scenario("scfail", "name: scfail\ndescription: d\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n  - name: two\n    description: c\n    condition: after:one\n    run: echo two > two.txt\n");
     let failed = env.run(&["--json", "orchestrate", "run", "scfail"]);
     assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
-    let next: Vec<Vec<String>> = failed.json()["next"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
-        .collect();
+    let next = next_argvs(&failed.json()["next"]);
     assert!(
         next.iter().any(|a| a.ends_with(&["--skip".to_string()])),
         "{next:?}"
@@ -1853,14 +1848,6 @@ fn shell_words(line: &str) -> Vec<String> {
         .collect()
 }
 
-fn argvs(next: &serde_json::Value) -> Vec<Vec<String>> {
-    next.as_array()
-        .unwrap()
-        .iter()
-        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
-        .collect()
-}
-
 /// A report that failed a grandchild printed three "Recovery options:" blocks, the
 /// grandchild's and the child's (whose own resumes leave the tree failed) above the top-most
 /// run's, while `--json` answered with the top-most's alone; and `workflow abort CHILD` printed
@@ -1889,13 +1876,18 @@ fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its
     assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
     let blocks = command_blocks(&failed.stdout);
     let status = env.status(Some(&top));
-    assert_eq!(blocks, vec![argvs(&status["next"])], "{}", failed.stdout);
+    assert_eq!(
+        blocks,
+        vec![next_argvs(&status["next"])],
+        "{}",
+        failed.stdout
+    );
     let (top, leaf) = start(&env);
     let failed = env.run(&["--json", "workflow", "step", "fail", "look", "--run", &leaf]);
     assert_eq!(failed.json()["run_id"], top.as_str());
     assert_eq!(
-        argvs(&failed.json()["next"]),
-        argvs(&env.status(Some(&top))["next"])
+        next_argvs(&failed.json()["next"]),
+        next_argvs(&env.status(Some(&top))["next"])
     );
 
     for json in [false, true] {
@@ -1906,12 +1898,12 @@ fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its
         }
         let aborted = env.run(&args);
         assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
-        let top_next = argvs(&env.status(Some(&top))["next"]);
+        let top_next = next_argvs(&env.status(Some(&top))["next"]);
         assert!(!top_next.is_empty());
         if json {
             let doc = aborted.json();
             assert_eq!(doc["run_id"], leaf.as_str(), "{doc}");
-            assert_eq!(argvs(&doc["next"]), top_next, "{doc}");
+            assert_eq!(next_argvs(&doc["next"]), top_next, "{doc}");
         } else {
             assert_eq!(
                 command_blocks(&aborted.stdout),

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, files_holding, lines};
+use common::{Env, files_holding, lines, next_argvs};
 
 fn scenario(env: &Env, name: &str, yaml: &str) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
@@ -152,6 +152,33 @@ fn a_false_condition_skips_its_step_with_the_expression_and_the_values_it_saw() 
         "{}",
         log.stdout
     );
+}
+
+/// Seen by a review: an `if:` over a string output that cannot be decided suggests a
+/// comparison in backticks, `` `steps.a.outputs.q == '…`touch …`…'` ``, which a value holding
+/// backticks broke into pieces. The suggestion (and the reference it names) is a code span
+/// whose fence is longer than any run of backticks in it, as Markdown reads it; nothing in
+/// the value runs.
+#[test]
+fn an_undecidable_if_over_a_value_holding_backticks_says_its_comparison_unambiguously() {
+    let env = Env::new();
+    env.workflow(
+        "ticks",
+        "name: ticks\nsteps:\n  - name: a\n    run: |\n      printf 'q=it'\"'\"'s `touch PWNED` ``x``\\n' >> \"$CORTEX_OUTPUT\"\n  - name: s8\n    if: steps.a.outputs.q\n    run: echo s8\n",
+    );
+    let run = env.run(&["workflow", "run", "ticks"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let said = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("❌ Step 2/2"))
+        .unwrap_or_default();
+    insta::assert_snapshot!("undecidable_if_over_backticks", said);
+    assert!(
+        said.contains("compare it, e.g. ``` steps.a.outputs.q == 'it''s `touch PWNED` ``x``' ```"),
+        "{said}"
+    );
+    assert!(!env.file("PWNED").exists());
 }
 
 #[test]
@@ -332,6 +359,97 @@ fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_er
         "{error}"
     );
     assert!(!env.file("ran.log").exists());
+}
+
+/// Seen by a review: a `uses:` step whose `with:` reads an earlier step's output, and whose
+/// child cannot start with that value (`abc` for an integer input), was offered `--skip`,
+/// abort and a new run, where a `foreach:` list that is no list is offered `--from` the
+/// step whose output made it: the same recovery now, by the same judge (`made_by`). A
+/// `--rollback-to` that keeps that step is not offered (it gives the same value), nor
+/// `--from` a step whose output the refused value does not read.
+#[test]
+fn a_child_refusing_a_with_value_an_earlier_step_made_offers_resume_from_that_step() {
+    let env = Env::new();
+    env.workflow(
+        "c",
+        "name: c\ninputs:\n  n: {type: integer, required: true}\n  m: {type: string, default: z}\nsteps:\n  - {name: x, run: 'echo ${{ inputs.n }} >> got.log'}\n",
+    );
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: a\n    run: if [ -f fixed ]; then echo x=3; else echo x=abc; fi >> \"$CORTEX_OUTPUT\"\n  - {name: b, run: 'echo y=1 >> \"$CORTEX_OUTPUT\"'}\n  - name: call\n    uses: c\n    with: {n: \"${{ steps.a.outputs.x }}\"}\n",
+    );
+    let run = env.run(&["workflow", "run", "top"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let recovery = &run.stdout[run.stdout.find("Recovery options:").unwrap()..];
+    insta::assert_snapshot!(
+        "child_refusing_a_with_value_recovery",
+        common::redact(recovery, &env)
+    );
+    let next = env.status(None)["next"].clone();
+    let argvs = next_argvs(&next);
+    assert_eq!(&argvs[0][argvs[0].len() - 2..], ["--from", "a"], "{next}");
+    assert!(
+        !argvs
+            .iter()
+            .any(|a| a.iter().any(|w| w == "--retry" || w == "--rollback-to")),
+        "{next}"
+    );
+    // The way it offers works once what the step reads changed.
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let args: Vec<&str> = argvs[0][1..].iter().map(String::as_str).collect();
+    let from = env.run(&args);
+    assert_eq!(from.code, 0, "{}", from.text());
+    assert_eq!(lines(&env.file("got.log")), ["3"]);
+    // The refused value is the one to make again, not another `with:` entry's: `--from` the
+    // step that made it, not an earlier one whose output passed.
+    env.workflow(
+        "top2",
+        "name: top2\nsteps:\n  - {name: early, run: 'echo y=fine >> \"$CORTEX_OUTPUT\"'}\n  - {name: a, run: 'echo x=abc >> \"$CORTEX_OUTPUT\"'}\n  - name: call\n    uses: c\n    with: {m: \"${{ steps.early.outputs.y }}\", n: \"${{ steps.a.outputs.x }}\"}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "top2"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let next = run.json()["next"].clone();
+    let first: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
+    assert_eq!(&first[first.len() - 2..], ["--from", "a"], "{next}");
+}
+
+/// Seen by a review: `workflow resume PARENT` while its child run waits on a prompt answered
+/// "nothing to resume" (exit 3) with `status CHILD` and `resume PARENT` as next steps: the
+/// second is the command just run, which answers the same again. It offers what `run` and
+/// `status` offer, the report on the child's step, and never the plain resume; the report,
+/// run as given, drives both runs to their end.
+#[test]
+fn a_resume_of_a_parent_whose_child_waits_on_a_prompt_offers_the_report_not_itself() {
+    let env = Env::new();
+    env.workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - {name: approve, prompt: ok?}\n  - {name: l2, run: 'echo l2'}\n",
+    );
+    env.workflow("top", "name: top\nsteps:\n  - {name: call, uses: leaf}\n");
+    let run = env.run(&["--json", "workflow", "run", "top"]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let parent = run.json()["run_id"].as_str().unwrap().to_string();
+    let human = env.run(&["workflow", "resume", &parent]);
+    assert_eq!(human.code, 3, "{}", human.text());
+    insta::assert_snapshot!(
+        "resume_of_a_parent_waiting_on_its_child",
+        human.snapshot(&env)
+    );
+    let doc = env.run(&["--json", "workflow", "resume", &parent]).json();
+    let argvs = next_argvs(&doc["next"]);
+    assert!(
+        !argvs.iter().any(|a| a.iter().any(|w| w == "resume")),
+        "{argvs:?}"
+    );
+    assert_eq!(
+        &argvs[0][1..4],
+        ["workflow", "step", "complete"],
+        "{argvs:?}"
+    );
+    let args: Vec<&str> = argvs[0][1..].iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
 }
 
 #[test]

@@ -507,6 +507,48 @@ fn secret_environment_values_never_reach_the_log(env: Env) {
     );
 }
 
+/// Seen by a review: the progress a run prints while it goes (on stderr with `--json`) had no
+/// final newline after a waiting prompt written without one (`prompt: "Review it"`): the
+/// shell's next prompt started on the same line. Whatever a run prints — its progress on
+/// either stream, its final text — ends its last line; the lines themselves are pinned.
+#[test]
+fn the_progress_of_a_run_waiting_on_a_one_line_prompt_ends_with_a_newline() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - {name: inner, prompt: \"Check it\"}\n",
+    );
+    env.workflow(
+        "oneline",
+        "name: oneline\nsteps:\n  - {name: a, run: printf 'no newline'}\n  - {name: look, prompt: \"Review it\"}\n  - {name: each, foreach: [x], prompt: \"Review ${{ item }}\"}\n  - {name: call, uses: kid}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "oneline"]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(run.stderr.ends_with("     Review it\n"), "{:?}", run.stderr);
+    insta::assert_snapshot!(
+        "progress_of_a_one_line_prompt",
+        common::redact(&run.stderr, &env)
+    );
+    for step in ["look", "each[0]"] {
+        let out = env.run(&["--json", "workflow", "step", "complete", step]);
+        assert_eq!(out.code, 3, "{}", out.text());
+        assert!(out.stderr.ends_with('\n'), "{step}: {:?}", out.stderr);
+    }
+    let human = env.run(&["workflow", "status"]);
+    assert!(human.stdout.ends_with('\n'), "{:?}", human.stdout);
+    let again = Env::new();
+    again.workflow(
+        "oneline",
+        "name: oneline\nsteps:\n  - {name: look, prompt: \"Review it\"}\n",
+    );
+    let human = again.run(&["workflow", "run", "oneline"]);
+    assert_eq!(human.code, 3, "{}", human.text());
+    assert!(
+        human.stdout.ends_with('\n') && human.stderr.is_empty(),
+        "{human:?}"
+    );
+}
+
 #[test]
 fn validate_reports_every_problem_with_its_place() {
     let env = Env::new();

@@ -208,6 +208,36 @@ fn man_all_into_a_file_is_refused_as_bad_input_saying_a_directory_is_expected() 
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
 }
 
+/// Seen by a review: `cortex man --all /proc/nope` exited 1 ("cannot create /proc/nope: No
+/// such file or directory"), a failure of cortex by SPEC §5, where the folder given is the
+/// mistake. A folder that cannot be there, or that this user may not write, is bad input
+/// (exit 2) saying why, with the fix.
+#[test]
+fn man_all_into_a_folder_that_cannot_be_made_is_bad_input() {
+    let env = Env::new();
+    let out = env.run(&["man", "--all", "/proc/nope"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!(
+        "man_all_into_a_folder_that_cannot_be_made",
+        out.snapshot(&env)
+    );
+    // A folder this user may not write (unless it is root, which may).
+    let locked = env.project().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+    let probe = locked.join("probe");
+    if std::fs::write(&probe, "").is_err() {
+        let out = env.run(&["man", "--all", locked.join("man1").to_str().unwrap()]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("this user may not write there"),
+            "{}",
+            out.stderr
+        );
+    }
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+}
+
 #[test]
 /// Every page the top page points to can be made: `cortex man workflow run` prints
 /// cortex-workflow-run(1) with its options, `cortex man --all DIR` writes every page, and the

@@ -245,3 +245,62 @@ fn orchestrate_resume_from_over_a_foreach_phase_keeps_both_outputs_and_log_verif
     let verify = env.run(&["log", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.text());
 }
+
+/// A build that reads the secret input, then people's phases: a review, and a sign-off after
+/// it (`after`: a command phase, or none).
+fn release(after: &str) -> String {
+    format!(
+        "name: rel\ndescription: d\ninputs:\n  deploy_password: {{type: string, required: true}}\nphases:\n  - name: build\n    description: build\n    env: {{PW: \"${{{{ inputs.deploy_password }}}}\"}}\n    run: echo artifact=a >> \"$CORTEX_OUTPUT\"\n  - name: review\n    description: Review ${{{{ phases.build.outputs.artifact }}}}\n    condition: after:build\n    success_criteria:\n      - Changelog present\n{after}"
+    )
+}
+
+/// Seen by a review: `orchestrate resume` of a stopped run asked for every secret input,
+/// though no phase left could read one (only a report phase was left: its prompt shows `***`
+/// and its checks run in the process that reports it). It asks only for those a remaining
+/// phase may read (`plan::secret_inputs_ahead`), and so does its suggestion; where a command
+/// phase is left (every command is given every input as `CORTEX_INPUT_<NAME>`), it still
+/// asks.
+#[test]
+fn a_scenario_resume_asks_only_for_secret_inputs_a_remaining_phase_may_read() {
+    let env = Env::new();
+    env.scenario("rel", &release(""));
+    let input = "deploy_password=pw-S3cretN0tNeeded";
+    assert_eq!(
+        env.run(&["orchestrate", "run", "rel", "--input", input])
+            .code,
+        3
+    );
+    let stopped = env.run(&["orchestrate", "stop", "rel"]);
+    assert_eq!(stopped.code, 3, "{}", stopped.text());
+    let next = &stopped.stdout[stopped.stdout.find("Next:").unwrap()..];
+    insta::assert_snapshot!(
+        "scenario_resume_with_no_secret_left_to_read",
+        common::redact(next, &env)
+    );
+    let resumed = env.run(&["--json", "orchestrate", "resume", "rel"]);
+    assert_eq!(resumed.code, 3, "{}", resumed.text());
+    assert_eq!(phase(&resumed.json(), "review")["status"], "waiting");
+    // A command phase left: it may read the input, which is asked for.
+    let env = Env::new();
+    env.scenario(
+        "rel",
+        &release(
+            "  - name: ship\n    description: ship\n    condition: after:review\n    run: 'true'\n",
+        ),
+    );
+    assert_eq!(
+        env.run(&["orchestrate", "run", "rel", "--input", input])
+            .code,
+        3
+    );
+    assert_eq!(env.run(&["orchestrate", "stop", "rel"]).code, 3);
+    let refused = env.run(&["orchestrate", "resume", "rel"]);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    assert!(
+        refused
+            .stderr
+            .contains("needs the value of its secret input `deploy_password`"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -346,6 +346,36 @@ fn overlap_allow_starts_beside_the_run_still_going() {
     assert_eq!(ran.lines().count(), 2, "{ran}");
 }
 
+/// Seen by a review: a cron expression cron does not take quoted the parser's upper-cased
+/// copy of it (`illegal character '$' in part '$(ID)'`, `'A'` for `a`), not what was
+/// written; and a bad value among schedule inputs written as a flow mapping (`{n: notanumber,
+/// extra: 1}`) had its caret run on over the next entry. The field and character are the
+/// user's own, the caret covers the value alone, and an unknown input's is under its name.
+#[test]
+fn a_bad_schedule_quotes_the_text_as_written_and_its_caret_covers_the_value_alone() {
+    let env = Env::new();
+    env.workflow(
+        "odd",
+        "name: odd\ninputs:\n  n: {type: integer, default: 1}\nschedule: {cron: \"$(id) * * * *\", inputs: {n: notanumber, extra: 1}}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let out = env.run(&["workflow", "validate", "odd"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!(
+        "bad_schedule_as_written_and_its_value_alone",
+        out.snapshot(&env)
+    );
+    env.workflow(
+        "odd",
+        "name: odd\nschedule: \"a b c d e\"\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let json = env.run(&["--json", "workflow", "validate", "odd"]).json();
+    let message = json["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the minute field `a` holds `a`") && !message.contains("'A'"),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_bad_schedule_is_a_located_error_and_never_fires() {
     let env = Env::new();

@@ -8,7 +8,7 @@ mod server;
 
 use std::collections::BTreeMap;
 
-use common::{Env, files_holding};
+use common::{Env, files_holding, next_argvs};
 use cortex::event::{
     AgentResult, AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted,
     Stage,
@@ -1839,12 +1839,7 @@ fn a_step_failing_on_a_secret_output_is_offered_the_resume_that_can_give_it() {
     );
     assert_eq!(env.run(&["workflow", "run", "again"]).code, 1);
     let status = env.status(None);
-    let argvs: Vec<Vec<String>> = status["next"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
-        .collect();
+    let argvs = next_argvs(&status["next"]);
     assert!(
         !argvs.iter().any(|a| a.iter().any(|w| w == "--retry")),
         "{argvs:?}"
@@ -1879,6 +1874,68 @@ fn a_step_failing_on_a_secret_output_is_offered_the_resume_that_can_give_it() {
         "{said}"
     );
     assert!(said.contains("\"abort\""), "{said}");
+}
+
+/// Seen by a review: a step reading a report's output (held by the process that drove on
+/// from the report) and a secret output recorded before the report was offered `resume --from`
+/// the report first, and `--rollback-to` the step that records the secret: neither brings
+/// that secret back (the report is another process again), and the run failed the same way.
+/// Every output the step reads counts: the first failure offers only what works, a new run, a
+/// skip and an abort, and the skip, run as given, ends the run.
+#[test]
+fn a_secret_output_lost_across_a_prompt_is_offered_nothing_that_fails_the_same_way() {
+    let token = "tok-L00pOnceF0rN0thing";
+    let env = Env::new();
+    env.workflow(
+        "across",
+        "name: across\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: mint\n    run: echo \"i=${{ inputs.api_token }}\" >> \"$CORTEX_OUTPUT\"\n  - {name: Review, prompt: review}\n  - name: After\n    run: echo \"after ${{ steps.Review.outputs.leaked }} ${{ steps.mint.outputs.i }}\"\n",
+    );
+    let input = format!("api_token={token}");
+    assert_eq!(
+        env.run(&["workflow", "run", "across", "--input", &input])
+            .code,
+        3
+    );
+    let secret = "pw-Rep0rtedS3cret";
+    let out = env.run_with(
+        &[
+            "workflow",
+            "step",
+            "complete",
+            "Review",
+            "--output",
+            &format!("leaked={secret}"),
+        ],
+        &[("CORTEX_INPUT_API_TOKEN", token), ("DB_PASSWORD", secret)],
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let recovery = out.stdout[out.stdout.find("Recovery options:").unwrap()..].to_string();
+    insta::assert_snapshot!(
+        "secret_output_lost_across_a_prompt_recovery",
+        common::redact(&recovery, &env)
+    );
+    let status = env.status(None);
+    let argvs = next_argvs(&status["next"]);
+    for futile in ["--from", "--retry", "--rollback-to"] {
+        assert!(
+            !argvs.iter().any(|a| a.iter().any(|w| w == futile)),
+            "{futile}: {argvs:?}"
+        );
+    }
+    assert_eq!(argvs[0][2], "run", "{argvs:?}");
+    let skip = argvs
+        .iter()
+        .find(|a| a.iter().any(|w| w == "--skip"))
+        .expect("a skip");
+    let args: Vec<&str> = skip[1..]
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !w.starts_with("api_token="))
+        .filter(|w| *w != "--input")
+        .collect();
+    let out = env.run_with(&args, &[("CORTEX_INPUT_API_TOKEN", token)]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_nowhere(&env, token);
 }
 
 const KIDWAIT: &str = "name: kidwait\nsteps:\n  - {name: login, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: review, prompt: ok?}\n";

@@ -160,6 +160,28 @@ fn replace_file(dir: &Path, name: &str, text: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// The refusal of directory `dir` given to `man --all`, which it cannot `verb` (create, write
+/// into) for a reason of the path chosen — it cannot be there (`/proc/nope`), it is not this
+/// user's to write, it is read-only: bad input (exit 2, SPEC §5), as a path that is a file is.
+/// None for a failure of the machine (a full disk, an I/O error: exit 1). Before, all were
+/// exit 1.
+fn unusable(dir: &Path, verb: &str, e: &std::io::Error) -> Option<CommandError> {
+    use std::io::ErrorKind::{NotFound, PermissionDenied, ReadOnlyFilesystem};
+    let why = match e.kind() {
+        NotFound => "that path cannot hold a directory here",
+        PermissionDenied => "this user may not write there",
+        ReadOnlyFilesystem => "that file system is read-only",
+        _ => return None,
+    };
+    Some(
+        CommandError::bad_input(format!(
+            "cannot {verb} {}: {e} — {why}",
+            dir.display()
+        ))
+        .hint("give a directory this user can write, existing or to be created (`cortex man --all ./man`)"),
+    )
+}
+
 /// `cortex man --all DIR`: every page (`cortex.1`, `cortex-workflow.1`,
 /// `cortex-workflow-run.1`, …) written into `dir`, created if need be; the files written.
 pub fn all(dir: &Path) -> Result<Vec<String>, CommandError> {
@@ -184,7 +206,8 @@ pub fn all(dir: &Path) -> Result<Vec<String>, CommandError> {
                 dir.display()
             ))
         }
-        _ => failed(format!("cannot create {}", dir.display()))(e),
+        _ => unusable(dir, "create", &e)
+            .unwrap_or_else(|| failed(format!("cannot create {}", dir.display()))(e)),
     })?;
     let mut written = Vec::new();
     fn walk(
@@ -199,8 +222,10 @@ pub fn all(dir: &Path) -> Result<Vec<String>, CommandError> {
         );
         let path = dir.join(&name);
         let text = page(cmd, top).map_err(failed("cannot render the manual page".into()))?;
-        replace_file(dir, &name, &text)
-            .map_err(failed(format!("cannot write {}", path.display())))?;
+        replace_file(dir, &name, &text).map_err(|e| {
+            unusable(dir, "write into", &e)
+                .unwrap_or_else(|| failed(format!("cannot write {}", path.display()))(e))
+        })?;
         written.push(name);
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             walk(sub, false, dir, written)?;

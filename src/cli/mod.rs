@@ -214,7 +214,7 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
     if json {
         out_json(&output.document());
     } else {
-        out(&output.human);
+        out(&crate::render::whole_lines(&output.human));
     }
     output.code
 }

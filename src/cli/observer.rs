@@ -43,10 +43,14 @@ impl TerminalObserver {
         }
     }
 
+    /// Print `text` whole lines: one that does not end its last line (a text of the run's
+    /// own, such as a prompt, rendered as it was written) is ended here, so that what comes
+    /// next — more progress, the document, the shell's prompt — starts on a line of its own.
     fn emit(&self, text: &str) {
         if text.is_empty() {
             return;
         }
+        let text = &crate::render::whole_lines(text);
         let print = || {
             if self.json {
                 super::err(text)

@@ -954,9 +954,9 @@ pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Ve
     }
     fn said(e: &Expr, v: &Value) -> String {
         match e {
-            Expr::Ref(_, w) => format!("`{w}` ({} input)", v.kind()),
+            Expr::Ref(_, w) => format!("{} ({} input)", super::code_span(w), v.kind()),
             Expr::Literal(_) => v.shown(),
-            _ => format!("`{e}` ({})", v.kind()),
+            _ => format!("{} ({})", super::code_span(&e.to_string()), v.kind()),
         }
     }
     // `e`, where a boolean is taken (`truth`), if it can never be one whatever the values:
@@ -968,9 +968,10 @@ pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Ve
         if truth(&v, e).is_err() {
             out.push(match e {
                 Expr::Ref(_, w) => format!(
-                    "`{w}` is {} input where true or false is needed: it can never be decided; compare it, e.g. `{w} == {}`",
+                    "{} is {} input where true or false is needed: it can never be decided; compare it, e.g. {}",
+                    super::code_span(w),
                     v.kind(),
-                    v.shown()
+                    super::code_span(&format!("{w} == {}", v.shown()))
                 ),
                 _ => format!(
                     "{} is {} where true or false is needed: it can never be decided",
@@ -1147,7 +1148,11 @@ pub fn absent(r: &Reference, w: &str) -> String {
             "`{w}` has no value: input `{name}` was not given and has no `default:`; give it when starting a new run (`--input {name}=true` or `--input {name}=false`), or give the input a `default:` (a resume takes no inputs)"
         ),
         Reference::StepOutput { step, key } => format!(
-            "`{w}` has no value (`{step}` recorded no output `{key}`), not true or false; compare it, e.g. `{w} == 'true'`, which is false when it has none"
+            "{} has no value ({} recorded no output {}), not true or false; compare it, e.g. {}, which is false when it has none",
+            super::code_span(w),
+            super::code_span(step),
+            super::code_span(key),
+            super::code_span(&format!("{w} == 'true'"))
         ),
         Reference::Item => format!("`{w}` has no value, not true or false"),
     }
@@ -1156,7 +1161,7 @@ pub fn absent(r: &Reference, w: &str) -> String {
 /// How an operand is named in an error: its reference, or its literal.
 fn name_of(e: &Expr) -> String {
     match e {
-        Expr::Ref(_, w) => format!("`{w}`"),
+        Expr::Ref(_, w) => super::code_span(w),
         Expr::Literal(v) => v.shown(),
         _ => "the condition".to_string(),
     }
@@ -1169,7 +1174,10 @@ fn truth(v: &Value, from: &Expr) -> Result<bool, EvalError> {
         Value::Str(s) if s == "false" => Ok(false),
         other => {
             let hint = match from {
-                Expr::Ref(_, w) => format!("; compare it, e.g. `{w} == {}`", other.shown()),
+                Expr::Ref(_, w) => format!(
+                    "; compare it, e.g. {}",
+                    super::code_span(&format!("{w} == {}", other.shown()))
+                ),
                 _ => String::new(),
             };
             Err(EvalError(format!(

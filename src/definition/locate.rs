@@ -126,6 +126,91 @@ pub fn locate_json(text: &str, path: &[Seg]) -> Option<Location> {
     locate(text, path).or_else(|| walk_json(text, &mut Seek(path)))
 }
 
+/// How many characters, from character `column` (1-based) of `line`, a caret goes under
+/// where a problem gives no width: what is written there up to a `:` or the line's end; inside
+/// a flow collection opened earlier on the line (`inputs: {n: notanumber, extra: 1}`), the
+/// scalar alone — a quoted one to its closing quote, a plain one up to the `,`, `}` or `]`
+/// that ends it. Before, the caret there ran on over the entries after it (`notanumber,
+/// extra`).
+pub fn written_width(line: &str, column: usize) -> usize {
+    let before: Vec<char> = line.chars().take(column.saturating_sub(1)).collect();
+    let rest: Vec<char> = line.chars().skip(column.saturating_sub(1)).collect();
+    if flow_states(&before)
+        .last()
+        .is_none_or(|&(depth, _)| depth == 0)
+    {
+        return rest.iter().take_while(|c| **c != ':').count();
+    }
+    // Where `rest` is back out of what its first character opens: a collection closed, a
+    // quote ended.
+    let closed = |done: &dyn Fn(usize, bool) -> bool| {
+        flow_states(&rest)
+            .iter()
+            .position(|&(depth, quoted)| done(depth, quoted))
+            .map_or(rest.len(), |j| j + 1)
+    };
+    match rest.first() {
+        // A flow collection itself (`[nested]`): through the bracket that closes it.
+        Some('[' | '{') => closed(&|depth, quoted| depth == 0 && !quoted),
+        Some('"' | '\'') => closed(&|_, quoted| !quoted),
+        _ => {
+            // A `:` ends it only as a key's (`http://x` is one scalar).
+            let end = (0..rest.len())
+                .find(|&j| match rest[j] {
+                    ',' | '}' | ']' => true,
+                    ':' => rest
+                        .get(j + 1)
+                        .is_none_or(|n| n.is_whitespace() || matches!(n, ',' | '}' | ']')),
+                    _ => false,
+                })
+                .unwrap_or(rest.len());
+            let plain: String = rest[..end].iter().collect();
+            plain.trim_end().chars().count()
+        }
+    }
+}
+
+/// `chars` read as YAML flow text: after each character, how deep it stands in `[` and `{`
+/// collections, and whether inside a quoted scalar (`\` escaping in double quotes, `''` in
+/// single ones, as YAML reads them).
+fn flow_states(chars: &[char]) -> Vec<(usize, bool)> {
+    let mut out = Vec::with_capacity(chars.len());
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let escaped = match (quote, c) {
+            (Some('"'), '\\') => true,
+            (Some('\''), '\'') if chars.get(i + 1) == Some(&'\'') => true,
+            (Some(q), _) if c == q => {
+                quote = None;
+                false
+            }
+            (Some(_), _) => false,
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                false
+            }
+            (None, '[' | '{') => {
+                depth += 1;
+                false
+            }
+            (None, ']' | '}') => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => false,
+        };
+        out.push((depth, quote.is_some()));
+        if escaped && i + 1 < chars.len() {
+            i += 1;
+            out.push((depth, true));
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The place in `text` of byte `offset` of the scalar `value`, whose node starts at `at`: on its
 /// own line and column inside a block scalar (`|`, `>`, with chomping indicators; a folded
 /// block's line breaks are followed back to the file's lines), or inside a scalar written on
@@ -344,6 +429,24 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_caret_in_a_flow_mapping_covers_the_value_alone() {
+        let line = "schedule: {cron: \"* * * * *\", inputs: {n: notanumber, extra: 1}}";
+        let at = |needle: &str| line.find(needle).unwrap() + 1;
+        assert_eq!(written_width(line, at("notanumber")), "notanumber".len());
+        assert_eq!(written_width(line, at("\"* *")), "\"* * * * *\"".len());
+        assert_eq!(written_width(line, at("1}}")), 1);
+        assert_eq!(written_width("{url: http://x, n: 1}", 7), "http://x".len());
+        assert_eq!(
+            written_width("run: [a, [nested], 12]", 10),
+            "[nested]".len()
+        );
+        // Outside one, as before: up to a `:` or the line's end.
+        assert_eq!(written_width("{a: 'it''s', b: 1}", 5), "'it''s'".len());
+        assert_eq!(written_width(r#"{a: "x\"y", b: 1}"#, 5), r#""x\"y""#.len());
+        assert_eq!(written_width("run: echo a, b", 6), "echo a, b".len());
     }
 
     #[test]

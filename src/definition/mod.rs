@@ -45,11 +45,13 @@ pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
 pub use file::{ReadError, read_bounded, read_definition, without_bom};
 pub use finite::Bound;
-pub use locate::{Duplicate, Seg, duplicate_keys, locate, locate_json, locate_key, within_scalar};
+pub use locate::{
+    Duplicate, Seg, duplicate_keys, locate, locate_json, locate_key, within_scalar, written_width,
+};
 pub(crate) use name::is_env_name;
 pub use name::{
-    BadName, MAX_NAME_CHARS, NameKind, check_name, item_suffix, normalize_name, same_name, shown,
-    shown_query, shown_text,
+    BadName, MAX_NAME_CHARS, NameKind, check_name, code_span, item_suffix, normalize_name,
+    same_name, shown, shown_query, shown_text,
 };
 pub use notify::{
     Notification, Notify, WebhookPart, mask_url, port_problem, resolve_webhook, url_secrets,

@@ -136,6 +136,24 @@ pub fn shown_text(text: &str) -> String {
     shown_limited(text, 40)
 }
 
+/// `text` as a code span in a message: in backticks, or, when it holds a backtick, in as many
+/// more backticks as it never holds in a row, with a space each side (as Markdown reads it),
+/// so a value holding backticks cannot end the span early. Nothing is escaped or cut here:
+/// the caller shows `text` as it shows it elsewhere.
+pub fn code_span(text: &str) -> String {
+    let mut run = 0;
+    let mut longest = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    if longest == 0 {
+        return format!("`{text}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
+}
+
 fn shown_limited(name: &str, limit: usize) -> String {
     let mut out = String::new();
     let mut before = None;

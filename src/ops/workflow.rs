@@ -1828,7 +1828,8 @@ pub fn resume(
                     .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id, name)),
                 None => Vec::new(),
             };
-            return Ok(nothing_to_resume(ctx, &state, &waits, &others));
+            return Ok(journal
+                .nested(|store, _, _| nothing_to_resume(ctx, &*store, &state, &waits, &others)));
         }
         // A live driver holds the run: the resume is refused (exit 4) whatever values it is
         // given, so that is said before asking for them (before, exit 2 asked for the
@@ -2066,7 +2067,8 @@ pub fn idle_resume(ctx: &Ctx, run_id: &str) -> Result<Option<Output>, CommandErr
     if state.outcome().is_some() {
         return Ok(None);
     }
-    Ok(idle_waits(ctx, &store, &state).map(|waits| nothing_to_resume(ctx, &state, &waits, &[])))
+    Ok(idle_waits(ctx, &store, &state)
+        .map(|waits| nothing_to_resume(ctx, &store, &state, &waits, &[])))
 }
 
 /// The step (phase) named by `--from` or `--rollback-to`, matched forgivingly
@@ -2465,7 +2467,9 @@ fn take_up_request(
 
 /// Give the journal the values of the run's secret inputs passed with `--input` (it found
 /// those in the environment itself), checked as `run` checks inputs; refuse the resume if a
-/// secret input is still without a value.
+/// secret input that what is left of the run may read (`plan::secret_inputs_ahead`) is still
+/// without a value. One nothing left reads is not asked for: the drive goes on without it
+/// (and waits for it, should something need it after all, as after a report).
 fn supply_secret_inputs(
     ctx: &Ctx,
     journal: &mut Journal<'_>,
@@ -2476,7 +2480,13 @@ fn supply_secret_inputs(
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(journal);
     let warning = take_secret_inputs(ctx, journal, given)?;
-    let missing = journal.redactor.missing_inputs(&journal.state);
+    let ahead = crate::plan::secret_inputs_ahead(&journal.state, mode.clone());
+    let missing: Vec<String> = journal
+        .redactor
+        .missing_inputs(&journal.state)
+        .into_iter()
+        .filter(|name| ahead.contains(name))
+        .collect();
     if missing.is_empty() {
         Ok(warning)
     } else {
@@ -3888,14 +3898,19 @@ fn child_idle(ctx: &Ctx, store: &dyn EventStore, run_id: &str, depth: usize) -> 
 }
 
 /// The answer to a plain resume of a run that only waits on people: what it waits for, its
-/// next steps, nothing recorded; exit 3 (SPEC §5: a waiting run).
+/// next steps, nothing recorded; exit 3 (SPEC §5: a waiting run). The next steps are those
+/// `status` gives, down its `uses:` steps' child runs (read from `store`): the report on the
+/// child's step. Never the plain resume just made, which would find nothing again: before, a
+/// parent whose child waited on a prompt was offered `status CHILD` and `resume PARENT`.
 fn nothing_to_resume(
     ctx: &Ctx,
+    store: &dyn EventStore,
     state: &crate::decide::RunState,
     (reports, starts): &(Vec<usize>, Vec<usize>),
     others: &[OpenRun],
 ) -> Output {
-    let view = ctx.view(state, false);
+    let mut view = ctx.view_with_children(state, false, store);
+    view.next.retain(|s| !s.is_plain_resume(&state.run_id));
     let noun = if state.is_scenario() { "phase" } else { "step" };
     let names = |v: &[usize]| {
         v.iter()

@@ -10,6 +10,7 @@ mod notify;
 mod preview;
 mod ready;
 mod schedule;
+mod secrets_ahead;
 mod setting;
 
 pub use ahead::{left_waiting, work_ahead};
@@ -35,4 +36,5 @@ pub use ready::{
     ready_phases_for, to_prepare,
 };
 pub use schedule::{Cadence, MINUTE_MS, minute_of};
+pub use secrets_ahead::secret_inputs_ahead;
 pub use setting::{Setting, shown_inputs, step_setting};

@@ -230,8 +230,57 @@ fn out_of_range(expression: &str) -> Result<(), String> {
                 }
             }
         }
+        // After the names: a misspelt one is said as a word (`FOO`), not its first letter.
+        illegal_character(field, what, low, high)?;
     }
     Ok(())
+}
+
+/// A character cron does not take in the `what` field `field` (numbers `low` to `high`),
+/// said with the field and the character as written. The parser says it of the expression
+/// upper-cased (`illegal character '$' in part '$(ID)'`, `'A'` for `a`): the text quoted was
+/// not the one written. Its rule: digits, `*`, `,`, `-`, `/` in every field; `L`, `W`, `?`
+/// besides in the day of the month; `#`, `L`, `?` in the day of the week; the names of the
+/// months and days (`MONTHS`, `DAYS`, any case) in theirs.
+fn illegal_character(field: &str, what: &str, low: u32, high: u32) -> Result<(), String> {
+    let (names, extra): (&[&str], &str) = match what {
+        "day-of-month" => (&[], "LW?"),
+        "month" => (&MONTHS, ""),
+        "day-of-week" => (&DAYS, "#L?"),
+        _ => (&[], ""),
+    };
+    let upper = field.to_ascii_uppercase();
+    let mut named = vec![false; field.len()];
+    for name in names {
+        for (at, _) in upper.match_indices(name) {
+            named[at..at + name.len()]
+                .iter_mut()
+                .for_each(|n| *n = true);
+        }
+    }
+    let bad = field.char_indices().find(|&(at, c)| {
+        !(c.is_ascii_digit()
+            || "*,-/".contains(c)
+            || extra.contains(c.to_ascii_uppercase())
+            || named.get(at).copied().unwrap_or(false))
+    });
+    let Some((_, c)) = bad else {
+        return Ok(());
+    };
+    let mut takes =
+        format!("the numbers {low} to {high}, `*`, lists (`,`), ranges (`-`) and steps (`/`)");
+    if let [first, .., last] = names {
+        takes.push_str(&format!(", and the names {first} to {last}"));
+    }
+    if !extra.is_empty() {
+        let marks: Vec<String> = extra.chars().map(|m| format!("`{m}`")).collect();
+        takes.push_str(&format!(", and {}", marks.join(", ")));
+    }
+    Err(format!(
+        "the {what} field `{}` holds `{}`, which it does not take: it takes {takes}",
+        shown(field),
+        shown(&c.to_string())
+    ))
 }
 
 /// A number written in digits, however many (one too large for any field, such as
@@ -360,6 +409,13 @@ mod tests {
             ("*/0 * * * *", "steps by 0"),
             ("0 0 * 13 *", "month field"),
             ("0 0 * * FOO", "`FOO`, which is not a day of the week"),
+            // The user's own text, not the parser's upper-cased copy of it.
+            (
+                "$(id) * * * *",
+                "the minute field `$(id)` holds `$`, which it does not take",
+            ),
+            ("a b c d e", "the minute field `a` holds `a`"),
+            ("0 0 * * x", "the day-of-week field `x` holds `x`"),
             ("0 0 30 2 *", "matches no date"),
             ("@reboot", "not a time"),
             ("* * * * \u{1b}", "control"),
@@ -370,5 +426,14 @@ mod tests {
         assert!(Cadence::parse("@daily").is_ok());
         assert!(Cadence::parse("0 0 29 2 *").is_ok());
         assert!(Cadence::parse("0 3 * * MON-FRI").is_ok());
+        // What cron takes beyond numbers is not said to be illegal.
+        for good in [
+            "0 0 L * *",
+            "0 0 15W * *",
+            "0 0 ? * 5L",
+            "0 0 * jan-mar mon#2",
+        ] {
+            assert!(Cadence::parse(good).is_ok(), "{good}");
+        }
     }
 }

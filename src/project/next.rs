@@ -49,6 +49,25 @@ impl Suggestion {
         });
     }
 
+    /// Whether this is a plain `resume RUN` of run `run_id` (its secret inputs' placeholders
+    /// aside, after any global options): the command a resume that found nothing to do was,
+    /// which would find nothing again (`ops::nothing_to_resume` drops it).
+    pub fn is_plain_resume(&self, run_id: &str) -> bool {
+        let Some(at) = self
+            .argv
+            .windows(2)
+            .position(|w| w[0] == "resume" && w[1] == run_id)
+        else {
+            return false;
+        };
+        let placeholders: Vec<String> = self
+            .fill
+            .iter()
+            .flat_map(|f| [f.flag.clone(), format!("{}=VALUE", f.name)])
+            .collect();
+        self.argv[at + 2..] == placeholders[..]
+    }
+
     /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
     /// replaced), said in why.
     /// The outputs later steps read that the gate does not require (`expected`) are no
@@ -282,12 +301,23 @@ fn missing_working_dir(view: &StatusView) -> Option<(&str, Option<&str>)> {
 
 /// `workflow resume RUN ARGS` (`orchestrate resume` for a scenario), with `--input NAME=VALUE` for each secret input the run must
 /// be given again (the log keeps only `***`).
+/// A plain resume (a time limit aside) names only those a remaining unit may read
+/// (`StatusView::resume_secret_inputs`), as it asks only for those; one that runs units again
+/// (`--retry`, `--skip`, `--from`, `--rollback-to`) names them all.
 fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestion {
     let group = view.kind.group();
     let mut s = Suggestion::new(&[group, "resume", &view.run_id], why);
     s.argv.extend(args.iter().map(|a| a.to_string()));
-    if !view.secret_inputs.is_empty() {
-        for name in &view.secret_inputs {
+    let plain = !args
+        .iter()
+        .any(|a| matches!(*a, "--retry" | "--skip" | "--from" | "--rollback-to"));
+    let secret = if plain {
+        &view.resume_secret_inputs
+    } else {
+        &view.secret_inputs
+    };
+    if !secret.is_empty() {
+        for name in secret {
             s.placeholder("--input", name);
         }
         s.why = format!(
@@ -373,6 +403,14 @@ fn condition_from_why(step: &str, from: &str, noun: &str) -> String {
     )
 }
 
+/// Why to `resume --from` the step `from` whose output made the `with:` values the child run
+/// of `uses:` step `step` could not start with (`StatusView::unstartable_child`).
+fn with_from_why(step: &str, from: &str) -> String {
+    format!(
+        "run `{from}` again, and what follows it: `{step}`'s `with:` reads its output, which its child run cannot start with (a `--retry` would give the same values and fail the same way)"
+    )
+}
+
 fn from_why(step: &str, from: &str) -> String {
     format!(
         "run `{from}` again, and what follows it: `{step}`'s `foreach:` list reads its output, which is no list it can take (a `--retry` would read the same value and fail the same way)"
@@ -438,6 +476,38 @@ fn skip_why(view: &StatusView, step: &str) -> String {
     )
 }
 
+/// Whether a resume that runs again the steps (phases) `runs_again` says it does can change
+/// the value the failed one failed on, where a retry reads the same value from the same log:
+/// a secret output no other process holds (`StatusView::unheld_secret_output`; not across a
+/// wait for a report), a `foreach:` list that is no list, an `if:` that cannot be decided,
+/// `with:` values its child cannot start with — only one that runs again the step whose
+/// output made it (`made_by` there); a `foreach:` list read from a secret, none. Any can
+/// where the failure is no such value. A `--rollback-to` that kept that step (or crossed the
+/// wait) was offered, and failed the same way.
+fn reruns_the_cause(view: &StatusView, runs_again: impl Fn(&str) -> bool) -> bool {
+    let made_by = if let Some((from, crossing)) = &view.unheld_secret_output {
+        (!crossing).then_some(from)
+    } else if view.secret_foreach {
+        None
+    } else if let Some((_, from)) = &view.unlistable_foreach {
+        from.as_ref()
+    } else if let Some((_, from)) = &view.undecidable_condition {
+        from.as_ref()
+    } else if let Some((_, _, from)) = &view.unstartable_child {
+        from.as_ref()
+    } else {
+        return true;
+    };
+    made_by.is_some_and(|step| runs_again(step))
+}
+
+/// Whether step `step` comes after step `before` in the run (a `--rollback-to before` runs it
+/// again).
+fn runs_after(view: &StatusView, step: &str, before: &str) -> bool {
+    let at = |name: &str| view.steps.iter().position(|s| s.name == name);
+    matches!((at(step), at(before)), (Some(s), Some(b)) if s > b)
+}
+
 /// Where a recovery starts again: from the start, or from step `first`.
 fn from_where(view: &StatusView, first: &str) -> String {
     if view.restarts.from_start {
@@ -501,7 +571,7 @@ fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Sugg
 fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Suggestion {
     let mut again = run_again(view, group);
     again.why = format!(
-        "or start a new run once the definition gives the secret as a secret input (`--input`) or in the environment: a resume cannot carry a secret output past a report{}",
+        "start a new run once the definition gives the secret as a secret input (`--input`) or in the environment, not as an output: no resume can carry a secret output past a report{}",
         if again.fill.is_empty() {
             ""
         } else {
@@ -651,8 +721,13 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
                 Some((_, true)) => out.push(secret_across_wait_run_again(view, "workflow")),
-                // A child that could not start with these `with:` values never will.
-                None if view.unstartable_child.is_some() => {}
+                // A child that could not start with these `with:` values never will: running
+                // the step whose output made them again can change them.
+                None if view.unstartable_child.is_some() => {
+                    if let Some((_, _, Some(from))) = &view.unstartable_child {
+                        out.push(resume(view, &["--from", from], with_from_why(step, from)));
+                    }
+                }
                 // A `foreach:` list that is no list reads the same from the same log: running
                 // the step that gives it again can change it, a retry cannot.
                 // Its child failed so: a retry goes on with that child; a new one (`--from`)
@@ -709,7 +784,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                         skip.why
                     );
                 }
-                if let Some((_, error)) = &view.unstartable_child {
+                if let Some((_, error, _)) = &view.unstartable_child {
                     skip.why = format!(
                         "{}: its child run cannot start with the values its `with:` gives ({error}), and a `--retry` would fail the same way",
                         skip.why
@@ -729,6 +804,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .collect();
             if let [.., before, last] = done[..]
                 && view.rollback_enabled
+                && reruns_the_cause(view, |step| runs_after(view, step, before))
             {
                 // No checkpoint after `before` (checkpoints off, or `checkpoint_frequency:
                 // manual` and none saved there): not called one. `--rollback-to` keeps the steps up to it all the
@@ -984,6 +1060,9 @@ fn scenario_rollback(view: &StatusView) -> Option<Suggestion> {
     let undo = done.iter().rposition(|(_, rollback)| *rollback)?;
     let target = &done[undo.checked_sub(1)?].0;
     let undone: Vec<&str> = done[undo..].iter().map(|(n, _)| n.as_str()).collect();
+    if !reruns_the_cause(view, |phase| undone.contains(&phase)) {
+        return None;
+    }
     let why = if let [one] = undone[..] {
         format!(
             "back to when `{target}` completed: `{one}` is undone (its rollback) and runs again"

@@ -1211,6 +1211,10 @@ pub struct StatusView {
     /// suggested `resume` names them.
     #[serde(skip)]
     pub secret_inputs: Vec<String>,
+    /// Those of `secret_inputs` a plain resume asks for: what is left of the run may read
+    /// them (`plan::secret_inputs_ahead`).
+    #[serde(skip)]
+    pub resume_secret_inputs: Vec<String>,
     /// Paused by its time limit of this many seconds: a suggested resume raises it.
     #[serde(skip)]
     pub timed_out: Option<u64>,
@@ -1263,9 +1267,10 @@ pub struct StatusView {
     pub secret_foreach: bool,
     /// The failed step is a `uses:` step whose child run could not be started (its `with:`
     /// values do not pass the child's inputs): never retried, and a `--retry` fails the same
-    /// way (`unstartable_child`). The step and why, as recorded.
+    /// way (`unstartable_child`). The step, why, as recorded, and the step whose output made
+    /// the values refused, to run again (`--from`), if one did.
     #[serde(skip)]
-    pub unstartable_child: Option<(String, String)>,
+    pub unstartable_child: Option<(String, String, Option<String>)>,
     /// The failed step's `foreach:` list could not be read as one (not JSON, not a list, over
     /// the item cap, a value missing: `ForeachFailed`): the same log renders the same text, so
     /// a `--retry` fails the same way (`unlistable_foreach`). The step, and the step whose
@@ -1868,6 +1873,17 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .map(|c| c.run_id.clone())
             })
             .flatten(),
+        // Worked out only where a resume is suggested: it plans the resume.
+        resume_secret_inputs: if to_give.is_empty() || state.outcome().is_some() {
+            Vec::new()
+        } else {
+            let ahead = crate::plan::secret_inputs_ahead(state, crate::event::ResumeMode::Continue);
+            to_give
+                .iter()
+                .filter(|n| ahead.contains(*n))
+                .cloned()
+                .collect()
+        },
         secret_inputs: to_give,
         // Stopped mid-rollback too: resume goes on with the compensations, not from the
         // resume point.
@@ -2002,56 +2018,109 @@ fn paused_on_failure(state: &RunState) -> Option<usize> {
         .position(|s| s.status == StepStatus::Failed)
 }
 
-/// Whether the failed step of a paused run (a workflow's, a scenario's) reads, in what it runs, a secret output the
-/// log keeps as `***`: the step that recorded it, and whether a step waiting for a report
-/// stands between the two (`StatusView::unheld_secret_output`).
+/// Whether the failed step of a paused run (a workflow's, a scenario's) reads, in what it runs, secret outputs the
+/// log keeps as `***`: the step to run again so that a resume holds them all (the earliest
+/// that records one), and whether a step waiting for a report stands between one of them
+/// and the failed step (then that one's, and no resume helps: `StatusView::unheld_secret_output`).
+/// Every output it reads counts, not the first: a report's output held by the process that
+/// drove on from the report was read first, and `--from` that report was offered while the
+/// error named another output across the wait — run again, it failed the same way.
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
     let failed = paused_on_failure(state)?;
     let step = state.definition(failed)?;
-    // Wherever it reads it: its `if:` and its gates fail on it as its command does.
-    step.output_reads().into_iter().find_map(|(of, key)| {
-        let p = state.step_index(&of)?;
-        let recorded = state.steps[p].outputs.get(&key)?;
-        if recorded != crate::event::REDACTED {
-            return None;
-        }
-        let from = state.parent_of(p).unwrap_or(p);
-        // A `uses:` step's child that waits for a report is such a wait too: `--from` it
-        // starts a child that waits again.
-        // In a scenario, a phase waiting for a report on the way from one to the other by
-        // `after:` (`execute::wait_between`); one beside them does not stand between.
-        let crossing = crate::execute::wait_between(state, p, failed).is_some()
-            || state.waits_within(from).is_some();
-        Some((state.steps[from].name.clone(), crossing))
-    })
+    // Wherever it reads them: its `if:` and its gates fail on them as its command does.
+    let producers: Vec<(usize, bool)> = step
+        .output_reads()
+        .into_iter()
+        .filter_map(|(of, key)| {
+            let p = state.step_index(&of)?;
+            let recorded = state.steps[p].outputs.get(&key)?;
+            if recorded != crate::event::REDACTED {
+                return None;
+            }
+            let from = producer(state, &of)?;
+            // A `uses:` step's child that waits for a report is such a wait too: `--from` it
+            // starts a child that waits again.
+            // In a scenario, a phase waiting for a report on the way from one to the other by
+            // `after:` (`execute::wait_between`); one beside them does not stand between.
+            let crossing = crate::execute::wait_between(state, p, failed).is_some()
+                || state.waits_within(from).is_some();
+            Some((from, crossing))
+        })
+        .collect();
+    let (from, crossing) = producers
+        .iter()
+        .find(|(_, crossing)| *crossing)
+        .or_else(|| producers.iter().min_by_key(|(from, _)| *from))?;
+    Some((state.steps[*from].name.clone(), *crossing))
 }
 
-/// Whether the failed step of a paused workflow run has a `foreach:` list read from a secret
-/// (a secret input, an output recorded as `***`), or gives one with `with:` to an input its
-/// child's `foreach:` reads (the child's definition from the run's snapshot of its `uses:`
-/// graph): the step refuses it every time (`Runner::read_items`), so `--retry` fails the same
-/// way. Before, `--retry --input NAME=VALUE` was offered.
 /// The paused run's failed `uses:` step whose child run could not be started (no child linked,
-/// its attempt ended `could not start`): the step and the recorded error. A retry renders the
-/// same `with:` from the same log and fails the same way (DESIGN: such a child is never
-/// retried).
-fn unstartable_child(state: &RunState) -> Option<(String, String)> {
+/// its attempt ended `could not start`): the step, the recorded error, and the step whose
+/// output made the `with:` values the error names (`made_by`), to run again (`--from`). A
+/// retry renders the same `with:` from the same log and fails the same way (DESIGN: such a
+/// child is never retried); before, it was offered no `--from`, where a `foreach:` list
+/// that is no list (`unlistable_foreach`) was.
+fn unstartable_child(state: &RunState) -> Option<(String, String, Option<String>)> {
+    use crate::definition::template::scan;
     let failed = paused_on_failure(state)?;
     let step = &state.steps[failed];
     let error = step.error.as_deref()?;
-    (state.definition(failed)?.uses.is_some()
-        && step.child.is_none()
-        && error.starts_with(crate::event::AttemptEnd::SPAWN_FAILED))
-    .then(|| (step.name.clone(), error.to_string()))
+    let definition = state.definition(failed)?;
+    if definition.uses.is_none()
+        || step.child.is_some()
+        || !error.starts_with(crate::event::AttemptEnd::SPAWN_FAILED)
+    {
+        return None;
+    }
+    // The entries whose values the child refused: each of its problems starts `input
+    // \`NAME\`: ` (`validate::resolve_inputs`), after the error's own `: ` or the `; ` between
+    // two problems. A missing or unknown input is the definition's: no step's output helps.
+    let refused = definition.with.iter().filter(|(name, _)| {
+        [": ", "; "]
+            .iter()
+            .any(|before| error.contains(&format!("{before}input `{name}`: ")))
+    });
+    let reads: Vec<_> = refused
+        .flat_map(|(_, value)| scan(&value.0))
+        .filter_map(|o| o.reference.ok())
+        .collect();
+    Some((step.name.clone(), error.to_string(), made_by(state, &reads)))
+}
+
+/// The step (phase) that recorded `unit`'s outputs: `unit` itself, or for an item of a
+/// `foreach:` step, that step (its items run again with it).
+fn producer(state: &RunState, unit: &str) -> Option<usize> {
+    let i = state.step_index(unit)?;
+    Some(state.parent_of(i).unwrap_or(i))
+}
+
+/// The earliest step (phase) whose outputs `reads` read (`producer`): running it again
+/// (`resume --from`), and what follows, is what can give a value made of them another one.
+/// One answer for every value a failed step took from the log and could not use — its
+/// `foreach:` list, its `if:`, its `with:` — where the same log gives a retry the same value.
+fn made_by<'r>(
+    state: &RunState,
+    reads: impl IntoIterator<Item = &'r crate::definition::template::Reference>,
+) -> Option<String> {
+    use crate::definition::template::Reference;
+    reads
+        .into_iter()
+        .filter_map(|r| match r {
+            Reference::StepOutput { step, .. } => producer(state, step),
+            _ => None,
+        })
+        .min()
+        .map(|i| state.steps[i].name.clone())
 }
 
 /// The failed step (phase) whose `foreach:` list could not be read (its `foreach_failed`,
 /// recorded as `foreach: WHY`), unless it is read from a secret (`secret_foreach` says that),
-/// and the earliest step whose output its template reads: running that again (`resume
-/// --from`) is what can give the list another value. A retry renders the same template from
-/// the same log and fails the same way; it was offered first.
+/// and the earliest step whose output its template reads (`made_by`): running that again
+/// (`resume --from`) is what can give the list another value. A retry renders the same
+/// template from the same log and fails the same way; it was offered first.
 fn unlistable_foreach(state: &RunState) -> Option<(String, Option<String>)> {
-    use crate::definition::template::{Reference, scan};
+    use crate::definition::template::scan;
     if !matches!(state.phase, RunPhase::Paused { .. }) || secret_foreach(state) {
         return None;
     }
@@ -2063,15 +2132,13 @@ fn unlistable_foreach(state: &RunState) -> Option<(String, Option<String>)> {
                 .is_some_and(|e| e.starts_with("foreach: "))
     })?;
     let producer = match &state.definition(index)?.foreach {
-        Some(crate::definition::Foreach::Template(text)) => scan(text)
-            .iter()
-            .filter_map(|o| match &o.reference {
-                Ok(Reference::StepOutput { step, .. }) => state.step_index(step),
-                _ => None,
-            })
-            .map(|i| state.parent_of(i).unwrap_or(i))
-            .min()
-            .map(|i| state.steps[i].name.clone()),
+        Some(crate::definition::Foreach::Template(text)) => {
+            let reads: Vec<_> = scan(text)
+                .into_iter()
+                .filter_map(|o| o.reference.ok())
+                .collect();
+            made_by(state, &reads)
+        }
         _ => None,
     };
     Some((step.name.clone(), producer))
@@ -2079,11 +2146,11 @@ fn unlistable_foreach(state: &RunState) -> Option<(String, Option<String>)> {
 
 /// The failed step (phase) of a paused run whose `if:` expression could not be decided (its
 /// `condition_checked` with an error), and the earliest step whose output the expression
-/// reads: running that again (`resume --from`) is what can give the condition other values.
-/// Its definition and inputs are the run's own, so a retry decides nothing new. A command
-/// condition (`if: {run: ...}`) that could not run is left out: run again, it may.
+/// reads (`made_by`): running that again (`resume --from`) is what can give the condition
+/// other values. Its definition and inputs are the run's own, so a retry decides nothing
+/// new. A command condition (`if: {run: ...}`) that could not run is left out: run again,
+/// it may.
 fn undecidable_condition(state: &RunState) -> Option<(String, Option<String>)> {
-    use crate::definition::template::Reference;
     let failed = paused_on_failure(state)?;
     let step = &state.steps[failed];
     let check = step.condition.as_ref()?;
@@ -2093,16 +2160,11 @@ fn undecidable_condition(state: &RunState) -> Option<(String, Option<String>)> {
         return None;
     };
     let expr = crate::definition::expr::parse(text).ok()?;
-    let producer = crate::definition::expr::references(&expr)
-        .into_iter()
-        .filter_map(|(r, _)| match r {
-            Reference::StepOutput { step, .. } => state.step_index(step),
-            _ => None,
-        })
-        .map(|i| state.parent_of(i).unwrap_or(i))
-        .min()
-        .map(|i| state.steps[i].name.clone());
-    Some((step.name.clone(), producer))
+    let reads = crate::definition::expr::references(&expr);
+    Some((
+        step.name.clone(),
+        made_by(state, reads.into_iter().map(|(r, _)| r)),
+    ))
 }
 
 /// The failed step (phase) of a paused run whose `if: {run: ...}` command could not decide
@@ -2145,6 +2207,11 @@ fn malformed_output(state: &RunState) -> bool {
     malformed && state.definition(failed).is_some_and(|d| d.run.is_some())
 }
 
+/// Whether the failed step of a paused workflow run has a `foreach:` list read from a secret
+/// (a secret input, an output recorded as `***`), or gives one with `with:` to an input its
+/// child's `foreach:` reads (the child's definition from the run's snapshot of its `uses:`
+/// graph): the step refuses it every time (`Runner::read_items`), so `--retry` fails the same
+/// way. Before, `--retry --input NAME=VALUE` was offered.
 fn secret_foreach(state: &RunState) -> bool {
     use crate::definition::template::{Reference, scan};
     let Some(failed) = paused_on_failure(state) else {

@@ -73,12 +73,11 @@ pub fn render_definition_error(err: &DefinitionError) -> String {
                         .take(at.column.saturating_sub(1))
                         .map(|c| if c == '\t' { '\t' } else { ' ' })
                         .collect();
-                    // Under what the problem covers, else what starts there, up to a `:`
-                    // or the line's end.
+                    // Under what the problem covers, else what is written there.
                     let from = line.chars().skip(at.column.saturating_sub(1));
                     let width = match p.width {
                         Some(w) => from.take(w).count(),
-                        None => from.take_while(|c| *c != ':').count(),
+                        None => crate::definition::written_width(line, at.column),
                     }
                     .max(1);
                     let _ = writeln!(out, "    {number} | {line}");

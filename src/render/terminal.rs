@@ -23,6 +23,17 @@ fn is_active(c: char) -> bool {
     }
 }
 
+/// `text` ending its last line: a newline added where it has none (an empty text stays
+/// empty). What cortex prints on a terminal is whole lines, so that the next output — or
+/// the shell's prompt — starts on a line of its own.
+pub fn whole_lines(text: &str) -> Cow<'_, str> {
+    if text.is_empty() || text.ends_with('\n') {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(format!("{text}\n"))
+    }
+}
+
 /// A control character of any kind (newlines and tabs included) or a bidirectional
 /// control: what one line of text (a name, a field of a log line) must not hold.
 pub fn breaks_line(c: char) -> bool {
@@ -198,6 +209,13 @@ pub fn cut_long_words_in(doc: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_lines_ends_the_last_line_and_leaves_empty_text_empty() {
+        assert_eq!(whole_lines("Review it"), "Review it\n");
+        assert_eq!(whole_lines("a\nb\n"), "a\nb\n");
+        assert_eq!(whole_lines(""), "");
+    }
 
     /// A clipped value says it was clipped: its last character is `…`, it is exactly `max`
     /// characters long (multi-byte characters counted as one), and text that fits is left

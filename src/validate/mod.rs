@@ -104,22 +104,10 @@ fn yaml_scalar(text: &str) -> String {
     }
 }
 
-/// `text` whole (control and invisible characters shown as code points, nothing cut) as a
-/// code span: in backticks, or, when it holds a backtick, in as many more backticks as it
-/// never holds in a row, with a space each side (as Markdown reads it).
+/// `text` whole (control and invisible characters shown as code points, nothing cut past
+/// 120 characters) as a code span (`definition::code_span`).
 fn code(text: &str) -> String {
-    let shown = crate::definition::shown_query(text);
-    let mut run = 0;
-    let mut longest = 0;
-    for c in shown.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    if longest == 0 {
-        return format!("`{shown}`");
-    }
-    let fence = "`".repeat(longest + 1);
-    format!("{fence} {shown} {fence}")
+    crate::definition::code_span(&crate::definition::shown_query(text))
 }
 
 /// `verdict` with the problem of a definition (`kind`: workflow or scenario) whose `name:`

@@ -76,7 +76,12 @@ pub(super) fn check_schedule(
                 Some(n) => [at("inputs").as_slice(), &[Seg::Key(n)]].concat(),
                 None => at("inputs"),
             };
-            c.problem(&path, format!("schedule: {problem}"));
+            // An input it does not have is its name's mistake: the caret goes under the key.
+            if problem.starts_with("unknown input") {
+                c.problem_at_key(&path, format!("schedule: {problem}"));
+            } else {
+                c.problem(&path, format!("schedule: {problem}"));
+            }
         }
     }
 }

@@ -584,6 +584,16 @@ pub fn event_types(env: &Env, run: &str) -> Vec<String> {
         .collect()
 }
 
+/// The argv of each suggestion of a `next` list (a status document's, an error's), in order.
+#[allow(dead_code)]
+pub fn next_argvs(next: &serde_json::Value) -> Vec<Vec<String>> {
+    next.as_array()
+        .unwrap_or_else(|| panic!("no next list: {next}"))
+        .iter()
+        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
+        .collect()
+}
+
 /// Phase `name` of a scenario's `--json` status document (the test fails naming it if there
 /// is none).
 #[allow(dead_code)]
