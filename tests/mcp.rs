@@ -899,6 +899,50 @@ fn a_report_quoting_a_secret_input_the_session_was_given_stored_it_in_plain_text
     assert!(export.contains("used ***"), "{export}");
 }
 
+/// A step completed through the `step_complete` tool by a server started without the variable
+/// a webhook of the run is made of (an agent's environment rarely holds a team's Slack URL):
+/// the report lands and ends the run, and the webhook is left due — nothing recorded, nothing
+/// POSTed — said once among the answer's warnings with the command that delivers it. Before,
+/// it was used up, recorded "not delivered … not set", never to be made.
+#[test]
+fn an_mcp_report_that_ends_a_run_leaves_a_webhook_the_server_lacks_due() {
+    let env = Env::new();
+    let h = common::webhook::hook(&[200]);
+    env.workflow(
+        "mr",
+        "name: mr\nsteps:\n  - {name: ask, prompt: approve}\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL_MR\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tester");
+    s.call(1, "run", json!({"kind": "workflow", "name": "mr"}));
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["status"], "waiting", "{doc}");
+    let run = doc["run_id"].as_str().unwrap().to_string();
+    s.call(2, "step_complete", json!({"step": "ask"}));
+    let (doc, _) = s.document(2);
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let warnings = doc["warnings"].to_string();
+    assert_eq!(
+        warnings.matches("its notifications still due").count(),
+        1,
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("`HOOK_URL_MR`, not set in this MCP server's environment")
+            && warnings.contains(&format!("workflow resume {run} --notify-only")),
+        "{warnings}"
+    );
+    assert_eq!(s.hang_up(), 0);
+    let status = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(
+        status["notifications_pending"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    assert!(status.get("notifications").is_none(), "{status}");
+    assert_eq!(h.count(), 0);
+}
+
 /// A secret output reported with `no_drive: true` stays with the MCP server, which goes on:
 /// no warning that it is "held by this process only, which ends now ... without --no-drive";
 /// a later `resume` call drives on with it, and the step that reads it has it.

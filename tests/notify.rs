@@ -398,23 +398,37 @@ fn a_webhook_url_from_the_environment_or_a_secret_input_is_delivered_and_never_r
         )),
         "{shown}"
     );
-    // Without the variable, the delivery fails saying which, once (no retry helps), and the
-    // run's outcome is its own.
+    // Without the variable, its driver makes none of them (the webhook would be used up on a
+    // value it cannot know, recorded "not delivered … not set"): both are left due for a
+    // process given it, said once with the command that delivers them, and the run's outcome
+    // is its own.
     let out = env.run(&[
+        "--json",
         "workflow",
         "run",
         "hooked",
         "--input",
         &format!("hook={input_url}"),
     ]);
-    assert_eq!(out.code, 0);
-    assert!(
-        out.stderr
-            .contains("environment variable `HOOK_URL` is not set")
-            && out.stderr.contains("after 1 try"),
+    assert_eq!(out.code, 0, "{}", out.text());
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        out.stderr.matches("its notifications still due").count(),
+        1,
         "{}",
         out.stderr
     );
+    assert!(
+        out.stderr
+            .contains("`HOOK_URL`, not set in this process's environment")
+            && out
+                .stderr
+                .contains(&format!("workflow resume {run} --notify-only")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(due_and_recorded(&env, "workflow", &run), (2, Vec::new()));
+    assert_eq!((from_env.count(), from_input.count()), (1, 1));
 }
 
 #[test]
@@ -999,16 +1013,7 @@ fn an_api_resume_of_a_finished_run_delivers_its_notifications_still_due() {
     );
     let run = status["run_id"].as_str().unwrap().to_string();
     // Not delivered by the server's own sweep first: the resume is what is tested.
-    let s = server::Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            server::TOKEN,
-            "--no-notify",
-        ],
-    );
+    let s = server::Server::start_without_sweep(&env);
     let r = s.post(&format!("/api/v1/runs/{run}/resume"), "{}");
     assert_eq!(r.status, 200, "{r:?}");
     let doc = r.json();
@@ -1779,51 +1784,89 @@ fn due_and_recorded(env: &Env, kind: &str, run: &str) -> (usize, Vec<serde_json:
     )
 }
 
-/// `KIND abort RUN` without the environment variable `var` that a webhook still due is made of,
-/// then `KIND resume RUN --notify-only` with it set to `hook`'s URL: the abort ends the run but
-/// leaves its notifications due — nothing recorded (given up or made), nothing more POSTed —
-/// and says so once, with the command that delivers them; that command delivers them, once,
-/// recorded for the end they were due at then, `aborted`.
-fn aborted_without_it_then_delivered_with_it(
+/// A run of `kind` (`workflow`, `orchestrate`) left waiting on a person — workflow `gate`'s
+/// prompt step `ask`, or scenario `gate`'s manual phase `m` — whose `notify:` has one webhook
+/// under `trigger`, made of the environment variable `var` (nothing is due before its end, so
+/// its start is not given it). Its id.
+fn waiting_run_hooked(env: &Env, kind: &str, (trigger, var): (&str, &str)) -> String {
+    let notify = format!("notify:\n  {trigger}:\n    - webhook: ${var}\n");
+    match kind {
+        "orchestrate" => env.scenario(
+            "gate",
+            &format!(
+                "name: gate\ndescription: d\nphases:\n  - {{name: m, description: m, condition: manual}}\n{notify}"
+            ),
+        ),
+        _ => env.workflow(
+            "gate",
+            &format!("name: gate\nsteps:\n  - {{name: ask, prompt: wait here}}\n{notify}"),
+        ),
+    };
+    env.run(&["--json", kind, "run", "gate"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `end_it` (a command that brings run `run` of `kind` to its end `end`, run without the
+/// environment variable `var` that a webhook due then is made of; it answers what it said,
+/// its stderr or its warnings), then `KIND resume RUN --notify-only` with `var` set to
+/// `hook`'s URL: the command's own change lands, but it leaves the run's notifications due —
+/// nothing recorded (given up or made), nothing more POSTed — and says so once, with the
+/// command that delivers them; that command delivers them, once, recorded for `end`.
+fn ended_without_it_then_delivered_with_it(
     env: &Env,
-    kind: &str,
-    run: &str,
+    (kind, run, end): (&str, &str, &str),
     (var, hook): (&str, &Hook),
+    end_it: impl FnOnce() -> String,
 ) {
     let posted = hook.count();
-    let aborted = env.run(&[kind, "abort", run]);
-    assert_eq!(aborted.code, 1, "{}", aborted.text());
+    let said = end_it();
     assert_eq!(
-        aborted
-            .stderr
-            .matches("its notifications still due")
-            .count(),
+        said.matches("its notifications still due").count(),
         1,
-        "{}",
-        aborted.stderr
+        "{said}"
     );
     assert!(
-        aborted.stderr.contains(&format!("`{var}`"))
-            && aborted
-                .stderr
-                .contains(&format!("{kind} resume {run} --notify-only")),
-        "{}",
-        aborted.stderr
+        said.contains(&format!("`{var}`, not set in this"))
+            && said.contains(&format!("{kind} resume {run} --notify-only")),
+        "{said}"
     );
     let status = env.run(&["--json", kind, "status", run]).json();
-    assert_eq!(status["status"], "aborted", "{status}");
+    assert_eq!(status["status"], end, "{status}");
     assert_eq!(due_and_recorded(env, kind, run), (1, Vec::new()));
     assert_eq!(hook.count(), posted);
     let out = env.run_with(
         &[kind, "resume", run, "--notify-only"],
         &[(var, hook.url.as_str())],
     );
-    assert_eq!(out.code, 1, "{}", out.text());
+    let code = if end == "completed" { 0 } else { 1 };
+    assert_eq!(out.code, code, "{}", out.text());
     assert_eq!(hook.received(posted + 1).len(), posted + 1);
     let (due, recorded) = due_and_recorded(env, kind, run);
     assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
     assert_eq!(recorded[0]["ok"], true, "{recorded:?}");
-    assert_eq!(recorded[0]["status"], "aborted", "{recorded:?}");
+    assert_eq!(recorded[0]["status"], end, "{recorded:?}");
+}
+
+/// What `args`, run in `env`, says on stderr; it exits `code`.
+fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
+    let out = env.run(args);
+    assert_eq!(out.code, code, "{}", out.text());
+    out.stderr
+}
+
+/// `KIND abort RUN` without the environment variable `var` a webhook still due is made of:
+/// `ended_without_it_then_delivered_with_it`, the run `aborted`.
+fn aborted_without_it_then_delivered_with_it(
+    env: &Env,
+    kind: &str,
+    run: &str,
+    (var, hook): (&str, &Hook),
+) {
+    ended_without_it_then_delivered_with_it(env, (kind, run, "aborted"), (var, hook), || {
+        stderr_of(env, &[kind, "abort", run], 1)
+    });
 }
 
 /// Seen by a review: `resume` refuses to deliver a webhook made of a variable it lacks (it
@@ -1835,14 +1878,7 @@ fn aborted_without_it_then_delivered_with_it(
 fn an_abort_without_a_webhooks_variable_leaves_its_notifications_due_not_used_up() {
     let env = Env::new();
     let h = hook(&[200]);
-    env.scenario(
-        "ab",
-        "name: ab\ndescription: d\nphases:\n  - {name: m, description: m, condition: manual}\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL_AB\n",
-    );
-    let run = env.run(&["--json", "orchestrate", "run", "ab"]).json()["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = waiting_run_hooked(&env, "orchestrate", ("on_finish", "HOOK_URL_AB"));
     aborted_without_it_then_delivered_with_it(&env, "orchestrate", &run, ("HOOK_URL_AB", &h));
 }
 
@@ -1861,4 +1897,142 @@ fn an_abort_after_a_driver_died_paging_leaves_a_webhook_whose_variable_it_lacks_
     let run = killed_waiting_on_its_webhook(&env, "abd", ("HOOK_URL_AB", &h));
     assert_eq!(due_and_recorded(&env, "workflow", &run).0, 1);
     aborted_without_it_then_delivered_with_it(&env, "workflow", &run, ("HOOK_URL_AB", &h));
+}
+
+/// Seen by a review: the rule that leaves a webhook due when the process lacks its variable
+/// held for `resume`, an abort and the sweeps, but not for a report: `workflow step complete`
+/// from a terminal without `$HOOK_URL_RP` (the usual case: the run was started elsewhere)
+/// ended the run and used its webhook up, recorded "not delivered … not set", never to be
+/// made. The report lands; the webhook is left due, said once, and the command named
+/// delivers it.
+#[test]
+fn a_report_that_ends_a_run_without_the_webhooks_variable_leaves_it_due() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    let run = waiting_run_hooked(&env, "workflow", ("on_finish", "HOOK_URL_RP"));
+    ended_without_it_then_delivered_with_it(
+        &env,
+        ("workflow", &run, "completed"),
+        ("HOOK_URL_RP", &h),
+        || {
+            stderr_of(
+                &env,
+                &["workflow", "step", "complete", "ask", "--run", &run],
+                0,
+            )
+        },
+    );
+}
+
+/// The same for a scenario's phase reported failed (`orchestrate fail`, which records and
+/// answers by a path of its own): the run pauses on the failure, its `on_failure` webhook is
+/// left due, said once, then delivered for `failed` by the command named.
+#[test]
+fn a_phase_reported_failed_without_the_webhooks_variable_leaves_its_page_due() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    let run = waiting_run_hooked(&env, "orchestrate", ("on_failure", "HOOK_URL_PF"));
+    let started = env.run(&["orchestrate", "start", &run, "m"]);
+    assert_eq!(started.code, 3, "{}", started.text());
+    ended_without_it_then_delivered_with_it(
+        &env,
+        ("orchestrate", &run, "failed"),
+        ("HOOK_URL_PF", &h),
+        || stderr_of(&env, &["orchestrate", "fail", &run, "m"], 1),
+    );
+}
+
+/// The same where a `resume` carries out an abort its dead driver never acted on: the abort
+/// is recorded, the run ends `aborted`, and its webhook, made of a variable the resume lacks,
+/// is left due rather than used up.
+#[test]
+fn a_resume_that_carries_out_a_pending_abort_leaves_a_webhook_it_lacks_due() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    env.workflow(
+        "pa",
+        "name: pa\nsteps:\n  - {name: a, run: 'sleep 30'}\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL_PA\n",
+    );
+    common::driver_dies_before_acting_on(
+        &env,
+        &["workflow", "run", "pa"],
+        &["workflow", "abort", "pa"],
+    );
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    ended_without_it_then_delivered_with_it(
+        &env,
+        ("workflow", &run, "aborted"),
+        ("HOOK_URL_PA", &h),
+        || {
+            let resumed = env.run(&["workflow", "resume", &run]);
+            assert_eq!(resumed.code, 1, "{}", resumed.text());
+            assert!(
+                resumed.stdout.contains("was aborted by"),
+                "{}",
+                resumed.stdout
+            );
+            resumed.stderr
+        },
+    );
+}
+
+/// And through the HTTP API: a step reported complete to a server started without the
+/// variable (its own sweep off, so that only the action speaks) ends the run, and its answer
+/// says, once among its warnings, that the webhook is left due; the command named delivers it.
+#[test]
+fn an_api_report_that_ends_a_run_leaves_a_webhook_the_server_lacks_due() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    let run = waiting_run_hooked(&env, "workflow", ("on_finish", "HOOK_URL_AR"));
+    let s = server::Server::start_without_sweep(&env);
+    ended_without_it_then_delivered_with_it(
+        &env,
+        ("workflow", &run, "completed"),
+        ("HOOK_URL_AR", &h),
+        || {
+            let done = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
+            assert_eq!(done.status, 200, "{done:?}");
+            let warnings = done.json()["warnings"].to_string();
+            assert!(warnings.contains("this server's environment"), "{warnings}");
+            warnings
+        },
+    );
+}
+
+/// Seen by a review: `resume RUN --notify-only` of a run paused on a failure, whose page reads
+/// a secret input it was not given, was refused (exit 2) suggesting `resume RUN --input
+/// hook=VALUE` — without `--notify-only`: that goes on with the run, running the failed step
+/// again, and pages anew. The refusal suggests the command that delivers the page alone,
+/// `--notify-only` kept; given the value, it delivers the page once and runs nothing.
+#[test]
+fn notify_only_refused_for_a_secret_input_suggests_notify_only_given_it() {
+    let env = Env::new();
+    let h = hook(&[0, 200]);
+    env.workflow(
+        "ps",
+        "name: ps\ninputs:\n  hook: {type: string}\nsteps:\n  - name: deploy\n    run: echo ran >> ran.log; exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - webhook: \"${{ inputs.hook }}\"\n",
+    );
+    let given = format!("hook={}", h.url);
+    killed_once(&env, &["workflow", "run", "ps", "--input", &given], || {
+        h.received(1);
+    });
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.status(Some(&run))["status"], "failed");
+    let refused = env.run(&["workflow", "resume", &run, "--notify-only"]);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    let suggested = format!("workflow resume {run} --notify-only --input hook=VALUE");
+    assert!(refused.stderr.contains(&suggested), "{}", refused.stderr);
+    let out = env.run(&[
+        "workflow",
+        "resume",
+        &run,
+        "--notify-only",
+        "--input",
+        &given,
+    ]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(h.received(2).len(), 2);
+    let (due, recorded) = due_and_recorded(&env, "workflow", &run);
+    assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
+    assert_eq!(common::lines(&env.file("ran.log")), ["ran"]);
 }

@@ -9,22 +9,7 @@ mod common;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Env, Out};
-
-/// The kinds of the latest run's events, as `log show --json` prints them.
-fn kinds(env: &Env) -> Vec<String> {
-    let out = env.run(&["--json", "log", "show"]);
-    if out.code != 0 {
-        return Vec::new();
-    }
-    out.json()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
+use common::{Env, Out, driver_dies_before_acting_on, kinds};
 
 /// Start `args` (a driver), wait until `ready` holds (`what`, said if it never does), then
 /// SIGKILL it: nothing is recorded of its death.
@@ -580,21 +565,6 @@ fn a_resume_from_another_home_on_a_shared_sqlite_log_ends_the_dead_drivers_comma
         "the dead driver's copy of the phase ran on beside the second: {marks:?}"
     );
     assert_eq!(a.run(&["log", "verify"]).code, 0);
-}
-
-/// Start `args` (a driver), freeze it (SIGSTOP) once the latest run's log holds a
-/// `step_started`, have `request` (an operator's `abort` or `stop`) put its request in the
-/// log, then SIGKILL the frozen driver: it died before it acted on the request. The request's
-/// own command is killed once its request is in the log (it would wait for the driver).
-fn driver_dies_before_acting_on(env: &Env, args: &[&str], request: &[&str]) {
-    let logged = |kind: &str| kinds(env).iter().any(|k| k == kind);
-    let mut driver = common::Frozen::start(env, args, "step_started", || logged("step_started"));
-    let mut asking = env.spawn(request);
-    common::wait_until("stop_requested", || logged("stop_requested"));
-    let _ = asking.kill();
-    let _ = asking.wait();
-    driver.child.kill().unwrap();
-    driver.child.wait().unwrap();
 }
 
 /// Seen by an SRE review: an abort asked of a driver that was frozen, then killed, was lost —

@@ -117,8 +117,18 @@ pub fn pending(store: &dyn EventStore, state: &RunState) -> Result<Vec<Delivery>
 /// notification(s)…" on `Ctx::announce` first; with `WaitUnlessInterrupted` a Ctrl-C ends
 /// the wait), or in the process's background. Failed deliveries (and a failure to record
 /// them) are returned as warnings.
+///
+/// Only if this process has all they read (`deliverable`): the one place every operation
+/// that leaves a run at an end comes to — its driver, a report (`step complete|fail`,
+/// `orchestrate complete|fail`, from a terminal, the TUI, the HTTP API or an MCP tool), a
+/// resume that carries out an abort left pending. One that lacks a secret input or a
+/// webhook's variable makes none: each is left due for a process given it, and the warnings
+/// say so once (`left_due`, with the `resume RUN --notify-only` that delivers them), the
+/// operation's own change recorded all the same. Before, a report from a terminal without
+/// the variable used the webhook up, recorded "not delivered … not set", never to be made.
 pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<String> {
-    deliver_held(ctx, state, redactor, &mut Vec::new)
+    deliver_due(ctx, state, redactor, false)
+        .unwrap_or_else(|lacking| vec![left_due(ctx, state, &lacking)])
 }
 
 /// What this process lacks of what a run's notifications still due read
@@ -133,35 +143,56 @@ pub struct Lacking {
 impl Lacking {
     /// The note of a process that leaves run `run_id`'s notifications due for lack of them
     /// (`who`: what it is, "worker", "server", "process"; `resume`: the command that delivers
-    /// them, as it is suggested): said once for the run.
+    /// them, as it is suggested, given here what it must be given): said once for the run.
     pub fn note(&self, run_id: &str, who: &str, resume: &str) -> String {
-        let one = |list: &[String]| list.len() == 1;
-        if !self.env.is_empty() {
-            let names: Vec<String> = self.env.iter().map(|n| format!("`{n}`")).collect();
-            return format!(
-                "Run {run_id}: its notifications still due send webhooks made of {} {}, not set in this {who}'s environment: left to a `cortex worker` or `cortex serve` started with {}, or `{resume}` run with {}.",
-                if one(&self.env) {
-                    "variable"
-                } else {
-                    "variables"
-                },
-                names.join(", "),
-                if one(&self.env) { "it" } else { "them" },
-                if one(&self.env) { "it set" } else { "them set" },
-            );
-        }
-        let (inputs, vars) = super::drive::lacking_inputs(&self.inputs);
+        let them = |n: usize| if n == 1 { "it" } else { "them" };
+        let names: Vec<String> = self.env.iter().map(|n| format!("`{n}`")).collect();
+        let variables = format!(
+            "{} {}",
+            if names.len() == 1 {
+                "variable"
+            } else {
+                "variables"
+            },
+            names.join(", ")
+        );
+        let (inputs, input_vars) = super::drive::lacking_inputs(&self.inputs);
+        let lacks = match (names.is_empty(), self.inputs.is_empty()) {
+            (false, true) => {
+                format!("send webhooks made of {variables}, not set in this {who}'s environment")
+            }
+            (true, _) => {
+                format!("read secret {inputs}, not in this {who}'s environment ({input_vars})")
+            }
+            (false, false) => format!(
+                "send webhooks made of {variables}, not set in this {who}'s environment, and read secret {inputs}, not in it either ({input_vars})"
+            ),
+        };
+        let given: String = self
+            .inputs
+            .iter()
+            .map(|n| format!(" --input {n}=VALUE"))
+            .collect();
+        let (worker, set) = match (names.is_empty(), self.inputs.is_empty()) {
+            (false, true) => (
+                format!("started with {}", them(names.len())),
+                format!(" run with {} set", them(names.len())),
+            ),
+            (true, _) => (format!("given {}", them(self.inputs.len())), String::new()),
+            (false, false) => (
+                "given them".to_string(),
+                format!(" run with {} set", names.join(", ")),
+            ),
+        };
         format!(
-            "Run {run_id}: its notifications still due read secret {inputs}, not in this {who}'s environment ({vars}): left to a `cortex worker` or `cortex serve` given {}, or `{resume} --input`.",
-            if one(&self.inputs) { "it" } else { "them" },
+            "Run {run_id}: its notifications still due {lacks}: left to a `cortex worker` or `cortex serve` {worker}, or `{resume}{given}`{set}."
         )
     }
 }
 
-/// A run's notifications still due that a process other than the driver that owed them
-/// (gone before delivering them, or cut off by an abort) found it can deliver: it has all
-/// they read (`deliverable`). The only way to deliver them: a process that lacks a value
-/// leaves them due for one given it, rather than using each up on a value it cannot know.
+/// A run's notifications still due that a process found it can deliver: it has all they
+/// read (`deliverable`). The only way to deliver them: a process that lacks a value leaves
+/// them due for one given it, rather than using each up on a value it cannot know.
 pub struct Deliverable<'a> {
     state: &'a RunState,
     redactor: &'a Redactor,
@@ -169,16 +200,25 @@ pub struct Deliverable<'a> {
 
 /// Whether this process, given the secret inputs `redactor` holds and its environment, can
 /// deliver the notifications `pending` of the run in `state` (`notify::pending`), or what it
-/// lacks: the rule for every process that delivers a run's notifications for a driver that
-/// did not (`resume`, `--notify-only`, an abort, a worker's or server's sweep).
+/// lacks: the rule for every process that delivers a run's notifications (`after_change`,
+/// `resume`, `--notify-only`, an abort, a worker's or server's sweep).
 pub fn deliverable<'a>(
     state: &'a RunState,
     redactor: &'a Redactor,
     pending: &[Delivery],
 ) -> Result<Deliverable<'a>, Lacking> {
     let refs: Vec<NotificationRef> = pending.iter().map(|d| (d.trigger, d.index)).collect();
+    judge(state, redactor, &refs)
+}
+
+/// `deliverable`, of the notifications `due` (by their place in the run's `notify:`).
+fn judge<'a>(
+    state: &'a RunState,
+    redactor: &'a Redactor,
+    due: &[NotificationRef],
+) -> Result<Deliverable<'a>, Lacking> {
     let needs = match state.workflow.as_ref() {
-        Some(w) => crate::plan::due_needs(&w.notify, &refs),
+        Some(w) => crate::plan::due_needs(&w.notify, due),
         None => crate::plan::DueNeeds::default(),
     };
     let lacking = Lacking {
@@ -196,14 +236,26 @@ pub fn deliverable<'a>(
 }
 
 impl Deliverable<'_> {
-    /// Deliver them as `after_change` does, and record each: under the notification lease,
-    /// once it is held — and only then, so that the commands it ends are never those of a
-    /// live deliverer that took the lease meanwhile — the notification commands a dead driver
-    /// left running in this home ended first (`execute::end_notify_orphans_of`), a warning
-    /// each, ahead of the others.
+    /// Deliver them as `after_change` does, and record each, from a process that is not the
+    /// driver that owed them: under the notification lease, once it is held — and only then,
+    /// so that the commands it ends are never those of a live deliverer that took the lease
+    /// meanwhile — the notification commands a dead driver left running in this home ended
+    /// first (`execute::end_notify_orphans_of`), a warning each, ahead of the others.
     pub fn deliver(self, ctx: &Ctx) -> Vec<String> {
+        match ctx.store(crate::definition::Durability::Normal) {
+            Ok(store) => self.deliver_on(ctx, store, true),
+            Err(e) => not_delivered(&e.message),
+        }
+    }
+
+    /// Deliver them through `store` (`deliver_held`), the dead driver's notification commands
+    /// ended first if `orphans`.
+    fn deliver_on(self, ctx: &Ctx, store: Box<dyn EventStore>, orphans: bool) -> Vec<String> {
         let run_id = &self.state.run_id;
-        deliver_held(ctx, self.state, self.redactor, &mut || {
+        deliver_held(ctx, store, self.state, self.redactor, &mut || {
+            if !orphans {
+                return Vec::new();
+            }
             crate::execute::end_notify_orphans_of(&ctx.home, run_id, super::KILL_GRACE)
                 .into_iter()
                 .map(|pgid| {
@@ -219,43 +271,67 @@ impl Deliverable<'_> {
 /// Deliver what of the run's `notify:` is still due from a process that is not its driver
 /// (an abort): each due one, if this process has all they read (`deliverable`), the
 /// commands a dead driver left running ended first; else none, left due for a process given
-/// what it lacks (`Err`, to be said once: `Lacking::note`).
+/// what it lacks (`Err`, to be said once: `left_due`).
 pub fn deliver_still_due(ctx: &Ctx, state: &RunState) -> Result<Vec<String>, Lacking> {
-    // Most runs have no `notify:`: the log is not opened again for them.
-    if state.workflow.as_ref().is_none_or(|w| w.notify.is_empty()) {
-        return Ok(Vec::new());
-    }
-    let pending = match ctx.store(crate::definition::Durability::Normal) {
-        Ok(store) => pending(&*store, state),
-        Err(e) => Err(e.message),
-    };
-    let pending = match pending {
-        Ok(pending) if pending.is_empty() => return Ok(Vec::new()),
-        Ok(pending) => pending,
-        Err(e) => return Ok(not_delivered(&e)),
-    };
-    let redactor = Redactor::of_run(state);
-    Ok(deliverable(state, &redactor, &pending)?.deliver(ctx))
+    deliver_due(ctx, state, &Redactor::of_run(state), true)
 }
 
+/// What of the run's `notify:` is due at the end `state` is at (none for most runs: no
+/// `notify:`, or no end, and the log is not opened again for them), delivered if this process
+/// has all they read (`judge`), through the one connection the look used; the notification
+/// commands a dead driver left running ended first if `orphans`. Else `Err`: none is made.
+fn deliver_due(
+    ctx: &Ctx,
+    state: &RunState,
+    redactor: &Redactor,
+    orphans: bool,
+) -> Result<Vec<String>, Lacking> {
+    if state.workflow.as_ref().is_none_or(|w| w.notify.is_empty())
+        || crate::plan::end_of(state).is_none()
+    {
+        return Ok(Vec::new());
+    }
+    let store = match ctx.store(crate::definition::Durability::Normal) {
+        Ok(store) => store,
+        Err(e) => return Ok(not_delivered(&e.message)),
+    };
+    let owed = match notified(&*store, &state.run_id) {
+        Ok(already) => due(state, &already),
+        Err(e) => return Ok(not_delivered(&e)),
+    };
+    if owed.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(judge(state, redactor, &owed)?.deliver_on(ctx, store, orphans))
+}
+
+/// What this process says of run `state`'s notifications it leaves due for want of
+/// `lacking` (`Lacking::note`): what it is, as the front end that asked knows it, and the
+/// `resume RUN --notify-only` that delivers them.
+fn left_due(ctx: &Ctx, state: &RunState, lacking: &Lacking) -> String {
+    let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
+    let resume = ctx.cmd(&[group, "resume", &state.run_id, "--notify-only"]);
+    let who = match (&ctx.dispatch.shared, ctx.surface) {
+        (Some(_), _) => "worker",
+        (None, super::Surface::Api) => "server",
+        (None, super::Surface::Mcp) => "MCP server",
+        (None, super::Surface::Cli) => "process",
+    };
+    lacking.note(&state.run_id, who, &resume)
+}
+
+/// Deliver the notifications of the run in `state` due now, through `store`, under the
+/// notification lease (`first`, once it is held: what to do before, its warnings said
+/// first). Reached only through a `Deliverable`: this process has all they read.
 fn deliver_held(
     ctx: &Ctx,
+    mut store: Box<dyn EventStore>,
     state: &RunState,
     redactor: &Redactor,
     first: &mut dyn FnMut() -> Vec<String>,
 ) -> Vec<String> {
-    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
-        return Vec::new();
-    };
     let Some(end) = crate::plan::end_of(state) else {
         return Vec::new();
-    };
-    if notify.is_empty() {
-        return Vec::new();
-    }
-    let mut store = match ctx.store(crate::definition::Durability::Normal) {
-        Ok(store) => store,
-        Err(e) => return not_delivered(&e.message),
     };
     let ended = Ended {
         status: end,
@@ -806,18 +882,14 @@ fn notified_below(ctx: &Ctx, state: &RunState) -> Result<Vec<RunState>, String> 
 /// Deliver what an abort of the run in `state` left due of its `notify:` and of the child
 /// runs below it (aborted with it), each from this process, which is not their driver
 /// (`deliver_still_due`): a run whose notifications read what this process lacks keeps them
-/// due, said once (`Lacking::note`, with the `resume --notify-only` that delivers them).
+/// due, said once (`left_due`, with the `resume --notify-only` that delivers them).
 pub fn after_abort(ctx: &Ctx, state: &RunState) -> Vec<String> {
     let children = notified_below(ctx, state);
     let mut warnings = Vec::new();
     for run in std::iter::once(state).chain(children.iter().flatten()) {
         match deliver_still_due(ctx, run) {
             Ok(said) => warnings.extend(said),
-            Err(lacking) => {
-                let group = run.start.as_ref().map_or("workflow", |s| s.kind.group());
-                let resume = ctx.cmd(&[group, "resume", &run.run_id, "--notify-only"]);
-                warnings.push(lacking.note(&run.run_id, "process", &resume));
-            }
+            Err(lacking) => warnings.push(left_due(ctx, run, &lacking)),
         }
     }
     if let Err(e) = children {
@@ -878,5 +950,46 @@ impl crate::execute::Observer for ChildNotices<'_> {
             let warnings = after_change(self.ctx, state, &Redactor::of_run(state));
             self.warnings.extend(warnings);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lacking;
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// The note of a process that leaves a run's notifications due names what it lacks and
+    /// the command that delivers them given it, whole, inside one pair of backticks: the
+    /// secret inputs as that command takes them, the variables as set beside it.
+    #[test]
+    fn a_note_names_what_is_lacking_and_the_whole_command_that_delivers_given_it() {
+        let resume = "cortex workflow resume R --notify-only";
+        let env = Lacking {
+            inputs: Vec::new(),
+            env: names(&["HOOK_URL"]),
+        };
+        assert_eq!(
+            env.note("R", "process", resume),
+            "Run R: its notifications still due send webhooks made of variable `HOOK_URL`, not set in this process's environment: left to a `cortex worker` or `cortex serve` started with it, or `cortex workflow resume R --notify-only` run with it set."
+        );
+        let inputs = Lacking {
+            inputs: names(&["hook", "token"]),
+            env: Vec::new(),
+        };
+        assert_eq!(
+            inputs.note("R", "server", resume),
+            "Run R: its notifications still due read secret inputs `hook`, `token`, not in this server's environment (CORTEX_INPUT_HOOK, CORTEX_INPUT_TOKEN): left to a `cortex worker` or `cortex serve` given them, or `cortex workflow resume R --notify-only --input hook=VALUE --input token=VALUE`."
+        );
+        let both = Lacking {
+            inputs: names(&["hook"]),
+            env: names(&["A", "B"]),
+        };
+        assert_eq!(
+            both.note("R", "worker", resume),
+            "Run R: its notifications still due send webhooks made of variables `A`, `B`, not set in this worker's environment, and read secret input `hook`, not in it either (CORTEX_INPUT_HOOK): left to a `cortex worker` or `cortex serve` given them, or `cortex workflow resume R --notify-only --input hook=VALUE` run with `A`, `B` set."
+        );
     }
 }

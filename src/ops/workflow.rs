@@ -1612,9 +1612,15 @@ pub fn resume(
                     return Ok(Output::new(view.to_json(), text, view.status.exit_code()));
                 }
                 // One reading a secret input or a variable this process lacks: refused rather
-                // than used up (recorded not delivered, never due again).
+                // than used up (recorded not delivered, never due again), naming the command
+                // that delivers them given it: `--notify-only` kept (without it, a resume of a
+                // run paused on a failure would run the failed step again).
+                let how: Vec<String> = match notify_only {
+                    true => vec!["--notify-only".into()],
+                    false => Vec::new(),
+                };
                 let deliverable = super::notify::deliverable(&state, &redactor, &pending)
-                    .map_err(|lacking| lacking_refused(ctx, &run_id, &state, &lacking, &[]))?;
+                    .map_err(|lacking| lacking_refused(ctx, &run_id, &state, &lacking, &how))?;
                 let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
                 let mut warnings: Vec<String> = warnings;
                 warnings.extend(deliverable.deliver(ctx));

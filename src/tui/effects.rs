@@ -497,6 +497,19 @@ mod tests {
         (ctx, run_id)
     }
 
+    /// The TUI's settings over the home of `ctx`, in `dir`, acting as `tui-tester` (with no
+    /// binary to start a background driver with).
+    fn settings_over(dir: &std::path::Path, ctx: crate::ops::Ctx) -> Settings {
+        Settings {
+            home: ctx.home.clone(),
+            cwd: dir.to_path_buf(),
+            actor: "tui-tester".into(),
+            exe: PathBuf::from("/nonexistent/cortex"),
+            location: ctx.location().unwrap(),
+            ctx,
+        }
+    }
+
     /// A report from the TUI that ends a run nobody drives has the run's `notify:` delivered
     /// by the process's background deliverer: the screen hears back before the notification
     /// lands (it waits here on a file the test writes only after the answer came), and the
@@ -516,18 +529,14 @@ mod tests {
             ),
         );
         let background = Background::new();
-        let settings = Settings {
-            home: ctx.home.clone(),
-            cwd: dir.path().to_path_buf(),
-            actor: "tui-tester".into(),
-            exe: PathBuf::from("/nonexistent/cortex"),
-            location: ctx.location().unwrap(),
-            ctx: crate::ops::Ctx {
+        let settings = settings_over(
+            dir.path(),
+            crate::ops::Ctx {
                 deliveries: crate::ops::Deliveries::Background(std::sync::Arc::clone(&background)),
                 announce: None,
-                ..ctx.clone()
+                ..ctx
             },
-        };
+        );
         let (tx, rx) = channel();
         let worker = Worker::start(settings, tx);
         worker.submit(Effect::Phase {
@@ -549,6 +558,50 @@ mod tests {
         assert!(delivered.exists(), "the notification was delivered");
     }
 
+    /// A report from the TUI that ends a run whose webhook is made of a variable the TUI's
+    /// process lacks: the report lands, the webhook is left due (nothing recorded, given up or
+    /// made), and the notice says so once, with the command that delivers it. Before, it was
+    /// used up, recorded "not delivered … not set", never to be made.
+    #[test]
+    fn a_phase_failed_from_the_tui_without_a_webhooks_variable_leaves_it_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, run_id) = started_scenario(
+            dir.path(),
+            "s",
+            "name: s\ndescription: d\nphases:\n  - name: review\n    description: d\nnotify:\n  on_failure:\n    - webhook: $CORTEX_TEST_TUI_HOOK_NEVER_SET\n",
+        );
+        let settings = settings_over(dir.path(), ctx);
+        let (tx, _rx) = channel();
+        let notice = record_phase(&settings, &run_id, "s", "review", PhaseOp::Fail, &tx).unwrap();
+        assert_eq!(
+            notice.text.matches("its notifications still due").count(),
+            1,
+            "{}",
+            notice.text
+        );
+        assert!(
+            notice.text.contains("`CORTEX_TEST_TUI_HOOK_NEVER_SET`")
+                && notice
+                    .text
+                    .contains(&format!("orchestrate resume {run_id} --notify-only")),
+            "{}",
+            notice.text
+        );
+        let store = open_store(&settings).unwrap();
+        let mut state = crate::execute::load_state(&*store, &run_id).unwrap();
+        state.run_id = run_id.clone();
+        assert_eq!(crate::plan::end_of(&state), Some("failed"));
+        assert_eq!(
+            crate::ops::notify::pending(&*store, &state).unwrap().len(),
+            1
+        );
+        assert!(
+            crate::ops::notify::recorded_deliveries(&*store, &run_id)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     /// A stop from the TUI of a run already stopped recorded another `stop_requested` +
     /// `run_stopped` pair and said it stopped it: it records nothing and says so.
     #[test]
@@ -559,14 +612,7 @@ mod tests {
             "gate",
             "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n",
         );
-        let settings = Settings {
-            home: ctx.home.clone(),
-            cwd: dir.path().to_path_buf(),
-            actor: "tui-tester".into(),
-            exe: PathBuf::from("/nonexistent/cortex"),
-            location: ctx.location().unwrap(),
-            ctx,
-        };
+        let settings = settings_over(dir.path(), ctx);
         let events = || {
             let store = open_store(&settings).unwrap();
             crate::execute::load_state(&*store, &run_id).unwrap().events
@@ -613,14 +659,7 @@ mod tests {
         .unwrap();
         let run_id = started.json["run_id"].as_str().unwrap().to_string();
         assert_eq!(started.json["status"], "waiting", "{}", started.json);
-        let settings = Settings {
-            home: ctx.home.clone(),
-            cwd: dir.path().to_path_buf(),
-            actor: "tui-tester".into(),
-            exe: PathBuf::from("/nonexistent/cortex"),
-            location: ctx.location().unwrap(),
-            ctx,
-        };
+        let settings = settings_over(dir.path(), ctx);
         let (tx, rx) = channel();
         let worker = Worker::start(settings.clone(), tx);
         let act = |act: RunAct| {

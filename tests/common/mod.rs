@@ -570,6 +570,36 @@ impl Frozen {
     }
 }
 
+/// The kinds of the latest run's events, as `log show --json` prints them.
+pub fn kinds(env: &Env) -> Vec<String> {
+    let out = env.run(&["--json", "log", "show"]);
+    if out.code != 0 {
+        return Vec::new();
+    }
+    out.json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Start `args` (a driver), freeze it (SIGSTOP) once the latest run's log holds a
+/// `step_started`, have `request` (an operator's `abort` or `stop`) put its request in the
+/// log, then SIGKILL the frozen driver: it died before it acted on the request. The request's
+/// own command is killed once its request is in the log (it would wait for the driver).
+pub fn driver_dies_before_acting_on(env: &Env, args: &[&str], request: &[&str]) {
+    let logged = |kind: &str| kinds(env).iter().any(|k| k == kind);
+    let mut driver = Frozen::start(env, args, "step_started", || logged("step_started"));
+    let mut asking = env.spawn(request);
+    wait_until("stop_requested", || logged("stop_requested"));
+    let _ = asking.kill();
+    let _ = asking.wait();
+    driver.child.kill().unwrap();
+    driver.child.wait().unwrap();
+}
+
 /// How many events of `kind` the log of `run` holds.
 pub fn count_events(env: &Env, run: &str, kind: &str) -> usize {
     env.events(run).iter().filter(|e| e["type"] == kind).count()

@@ -86,6 +86,15 @@ impl Server {
         Server::start_with(env, &["--addr", "127.0.0.1:0", "--token", TOKEN])
     }
 
+    /// `start`, with `--no-notify`: the server delivers no run's notifications still due by
+    /// its own sweep, only those its actions make due (what a test of an action looks at).
+    pub fn start_without_sweep(env: &Env) -> Server {
+        Server::start_with(
+            env,
+            &["--addr", "127.0.0.1:0", "--token", TOKEN, "--no-notify"],
+        )
+    }
+
     pub fn start_with(env: &Env, args: &[&str]) -> Server {
         Server::start_with_vars(env, args, &[])
     }
