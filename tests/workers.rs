@@ -1796,9 +1796,19 @@ fn frozen_driver_is_taken_over(env: &Env, take: impl FnOnce(&Env, &str) -> Vec<W
         std::thread::sleep(Duration::from_millis(100));
     }
     let others = take(env, &run);
-    wait_for(env, &run, "the phase to run again", |ev| {
+    let ev = wait_for(env, &run, "the phase to run again", |ev| {
         claimed_by(ev, "a").len() == 2 || of_type(ev, "step_started").len() == 2
     });
+    // The frozen driver is alive: its attempt is said interrupted because its lease lapsed,
+    // by a worker and by an operator's resume alike (DESIGN §3c). Before, the resume said it
+    // "ended before it finished".
+    for e in of_type(&ev, "step_interrupted") {
+        let reason = e["body"]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("lapsed") && !reason.contains("ended before it finished"),
+            "{reason}"
+        );
+    }
     std::fs::write(env.project().join("go-on"), "").unwrap();
     let ev = wait_for(env, &run, "the run to finish", finished);
     let before = ev.len();

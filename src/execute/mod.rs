@@ -51,7 +51,7 @@ pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use inflight::inflight_notes;
-pub use journal::{Journal, JournalError, took_over_lapsed};
+pub use journal::{Journal, JournalError, driver_lease_lapsed};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{
     DriverLock, Holder, LockError, live_recorded_driver, locks_beside, remove_lock_files,

@@ -252,7 +252,7 @@ pub(crate) fn prepare(
         .iter()
         .any(|s| crate::decide::orphaned(s, leave_claimed))
     {
-        let lease_lapsed = super::took_over_lapsed(journal);
+        let lease_lapsed = super::driver_lease_lapsed(journal);
         record(
             journal,
             ctx,
