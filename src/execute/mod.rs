@@ -70,7 +70,7 @@ pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{
     CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,
-    end_orphan_group, end_orphan_groups, run_process, run_process_tracked,
+    end_orphan_group, end_orphan_groups, open_file_limit, run_process, run_process_tracked,
 };
 pub use procinfo::gone_here;
 pub use runner::{
