@@ -1998,10 +1998,25 @@ fn an_event_that_no_longer_decodes_is_shown_not_verified_not_answered_500() {
     );
 }
 
+/// The head of the answer on `stream` (up to its blank line, or as far as the connection
+/// gave), read a byte at a time so that nothing of the body is taken.
+fn read_head(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// A socket that asked for `path` and read the answer's head, then reads no more: a client
 /// that stalls. Its status code, and the head.
 fn stalled_get(s: &Server, path: &str) -> (std::net::TcpStream, u16, String) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let addr = s.base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
@@ -2012,15 +2027,7 @@ fn stalled_get(s: &Server, path: &str) -> (std::net::TcpStream, u16, String) {
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
     )
     .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
+    let head = read_head(&mut stream);
     let status = head
         .split_whitespace()
         .nth(1)
@@ -2065,6 +2072,216 @@ fn event_streams_past_the_cap_are_refused_503_with_retry_after() {
     eventually(60, "a place for a new stream", || {
         let (stream, status, _) = stalled_get(&s, &path);
         (status == 200).then_some(stream)
+    });
+}
+
+/// A bare socket to the server with a read deadline of `secs`.
+fn raw_socket(s: &Server, secs: u64) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(secs)))
+        .unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` (end of file, or reset) rather than answer within the
+/// socket's read deadline; what it answered before counts for nothing.
+fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::{ErrorKind, Read};
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// A connection that sends nothing, one that trickles its request's head a header at a time,
+/// and a kept-alive one idle after its answer are each closed once `--header-timeout` passes;
+/// an event stream opened before is not (its request was read: it lives as long as its
+/// client). Before, `cortex serve` held all three for good, before any token was asked for,
+/// and enough of them left it answering nothing (`ulimit -n`).
+#[test]
+fn a_connection_without_a_whole_request_head_is_closed_after_the_header_timeout() {
+    use std::io::Write;
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--header-timeout",
+            "1",
+        ],
+    );
+    let stream = s.events(&format!("/api/v1/runs/{run}/events"));
+    let before = events(&env, &run).len();
+    let mut seen = 0;
+    while seen < before {
+        let (event, _, _) = stream
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the stream sends the run's events");
+        seen += usize::from(event == "event");
+    }
+    // Generous deadlines: each socket is closed long before, or the server never closes it.
+    let mut silent = raw_socket(&s, 60);
+    let mut trickling = raw_socket(&s, 60);
+    let host = s.base.trim_start_matches("http://").to_string();
+    write!(trickling, "GET /api/v1/runs HTTP/1.1\r\nHost: {host}\r\n").unwrap();
+    let mut writer = trickling.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        // A header every 200 ms, never the blank line that ends the head, until the server
+        // closes the connection (or a minute passes).
+        for _ in 0..300 {
+            if writer.write_all(b"X-Slow: a\r\n").is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+    let mut idle = raw_socket(&s, 60);
+    write!(
+        idle,
+        "GET /api/v1/runs?limit=1 HTTP/1.1\r\nHost: {host}\r\n\r\n"
+    )
+    .unwrap();
+    let head = read_head(&mut idle);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        closed_by_server(&mut silent),
+        "a silent connection is closed"
+    );
+    assert!(
+        closed_by_server(&mut trickling),
+        "a connection trickling its head is closed"
+    );
+    assert!(
+        closed_by_server(&mut idle),
+        "a kept-alive connection idle past the timeout is closed"
+    );
+    let _ = trickle.join();
+    // The stream, open for longer than the timeout, still carries what is appended now.
+    assert_eq!(
+        env.run(&["orchestrate", "complete", &run, "plan", "--no-drive"])
+            .code,
+        3
+    );
+    loop {
+        let (event, _, _) = stream
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the event stream outlives the header timeout");
+        if event == "event" {
+            break;
+        }
+    }
+    assert_eq!(s.get("/api/v1/runs").status, 200, "the server answers on");
+}
+
+/// A connection the server holds: it answered a whole request on it (200, so it was not
+/// turned away), then was sent half of the next request's head and no more. None if the
+/// server turned it away (503).
+fn held_connection(s: &Server) -> Option<std::net::TcpStream> {
+    use std::io::{Read, Write};
+    let host = s.base.trim_start_matches("http://").to_string();
+    let mut c = raw_socket(s, 60);
+    write!(
+        c,
+        "GET /api/v1/runs?limit=1 HTTP/1.1\r\nHost: {host}\r\n\r\n"
+    )
+    .ok()?;
+    let head = read_head(&mut c).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 200") {
+        return None;
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a length");
+    let mut body = vec![0u8; length];
+    c.read_exact(&mut body).ok()?;
+    write!(c, "GET /api/v1/runs HTTP/1.1\r\nHost: {host}\r\n").ok()?;
+    Some(c)
+}
+
+/// At most `--max-connections` connections are held: one more is answered 503 with
+/// `Retry-After` and an error document, then closed, and the server answers again once one
+/// goes. Event streams take at most half of them. Before, connections were not counted: 300
+/// clients holding half-sent requests under `ulimit -n 256` left `/api/v1/runs` unanswered.
+#[test]
+fn connections_past_the_cap_are_turned_away_503_and_the_server_answers_once_one_goes() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--max-connections",
+            "6",
+            "--header-timeout",
+            "600",
+        ],
+    );
+    // Half of 6 for streams: a fourth is refused while three are open.
+    let path = format!("/api/v1/runs/{run}/events");
+    let streams: Vec<_> = (0..3)
+        .map(|_| {
+            let (stream, status, head) = stalled_get(&s, &path);
+            assert_eq!(status, 200, "{head}");
+            stream
+        })
+        .collect();
+    let r = s.request("GET", &path, false);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("3 event streams"), "{}", r.body);
+    for stream in streams {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    // Six clients each holding a connection with half a request head sent hold them all (a
+    // new one may be turned away until the streams' connections are given back).
+    let mut held = Vec::new();
+    while held.len() < 6 {
+        held.push(eventually(60, "a connection the server holds", || {
+            held_connection(&s)
+        }));
+    }
+    let r = s.request("GET", "/api/v1/runs", true);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("5"), "{:?}", r.headers);
+    assert_eq!(r.exit_code(), 1);
+    let body = r.json();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("6 connections are open"),
+        "{body}"
+    );
+    assert!(
+        body["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("--max-connections"),
+        "{body}"
+    );
+    // One goes: the server answers again.
+    drop(held.pop());
+    eventually(60, "an answer once a connection went", || {
+        let r = s.request("GET", "/api/v1/runs", false);
+        (r.status == 200).then_some(())
     });
 }
 

@@ -159,6 +159,17 @@ impl Worker {
         }
     }
 
+    /// Wait for the worker to exit by itself: its exit code, and the lines it printed that
+    /// `heard` did not read (`start_heard`).
+    fn exit_lines(mut self) -> (i32, Vec<String>) {
+        let lines = self
+            .lines
+            .take()
+            .expect("a worker started with start_heard");
+        let code = self.exit_code();
+        (code, lines.into_iter().collect())
+    }
+
     /// SIGTERM, wait for it to drain and exit: every line it printed (`start_heard`).
     fn drained_lines(mut self) -> Vec<String> {
         self.signal(Signal::SIGTERM);
@@ -452,6 +463,104 @@ fn sigterm_drains_a_worker_and_hands_its_run_back(env: Env) {
     let ev = wait_for(&env, &run, "the run to finish", finished);
     assert_eq!(claimed_by(&ev, "second"), vec!["next"]);
     assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
+/// Who recorded event `e`: its actor (`run_resumed`), or its operator's (`run_submitted`).
+fn actor_of(e: &Value) -> &str {
+    e["body"]["actor"]
+        .as_str()
+        .or_else(|| e["body"]["by"]["actor"].as_str())
+        .unwrap_or_default()
+}
+
+/// A workflow whose step `first` runs until the test writes `go-on`, then `rest` (its other
+/// steps, YAML), submitted to a worker `leaving` (heard), which is draining (SIGTERM) while
+/// `first` runs: the worker, and the run.
+fn draining_in_first_step(env: &Env, rest: &str) -> (Worker, String) {
+    env.workflow(
+        "pair",
+        &format!(
+            "name: pair\nsteps:\n  - name: first\n    run: 'while [ ! -e go-on ]; do sleep 0.05; done; echo one'\n{rest}"
+        ),
+    );
+    let a = Worker::start_heard(env, "leaving", &[]);
+    let run = submit(env, "workflow", "pair");
+    wait_for(env, &run, "`first` to start", |ev| {
+        !of_type(ev, "step_started").is_empty()
+    });
+    a.signal(Signal::SIGTERM);
+    a.heard("Draining");
+    (a, run)
+}
+
+/// Seen by a review (4 of 4 on PostgreSQL): a draining worker let go of its run's lease, which
+/// woke the other workers, and recorded its handback after, unfenced — its `run_submitted`
+/// landed inside the session of the worker that had taken the run meanwhile, and a third
+/// worker later "resumed" a run nobody drove. Now the handback is recorded while the draining
+/// worker still holds the lease, then the lease goes: with another worker waiting for the
+/// run, the handback always comes before that worker's `run_resumed`, and nothing of the
+/// drained worker's after it.
+fn a_draining_workers_handback_lands_before_the_next_worker_takes_the_run(env: Env) {
+    let (a, run) = draining_in_first_step(&env, "  - name: second\n    run: 'echo two'\n");
+    // Waiting for the run, to take it the moment its lease goes.
+    let b = Worker::start(&env, "next", &[]);
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    a.heard(&format!(
+        "Run {run}: handed back, submitted for workers: the next `cortex worker` drives it."
+    ));
+    assert_eq!(a.exit_code(), 0);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "completed", "{ev:?}");
+    let seq_of = |t: &str, who: &str| -> Vec<u64> {
+        of_type(&ev, t)
+            .into_iter()
+            .filter(|e| actor_of(e) == who)
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let handed = seq_of("run_submitted", "worker:leaving");
+    let taken = seq_of("run_resumed", "worker:next");
+    assert_eq!(handed.len(), 1, "one handback: {ev:?}");
+    assert_eq!(taken.len(), 1, "taken once by the next worker: {ev:?}");
+    assert!(
+        handed[0] < taken[0],
+        "the handback comes before the next worker's session: {ev:?}"
+    );
+    // Nothing submitted or resumed in the next worker's session but by it.
+    assert!(
+        ev.iter()
+            .filter(|e| e["seq"].as_u64().unwrap() > taken[0])
+            .all(|e| e["type"] != "run_submitted" && e["type"] != "run_resumed"),
+        "{ev:?}"
+    );
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
+/// A draining worker whose run is left waiting for a person (a prompt step next) lets it wait,
+/// as any driver does: nothing is handed back, so no worker "resumes" a run that only waits
+/// for a report. Before, it was recorded submitted, and the next worker took it only to let it
+/// wait again (status then said it was resumed by that worker).
+fn a_draining_worker_lets_a_run_that_waits_for_a_report_wait_without_handing_it_back(env: Env) {
+    let (a, run) = draining_in_first_step(&env, "  - name: review\n    prompt: Look at it\n");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    assert_eq!(a.exit_code(), 0);
+    let ev = env.events(&run);
+    assert_eq!(
+        of_type(&ev, "run_submitted").len(),
+        1,
+        "only the operator's submit: {ev:?}"
+    );
+    let st = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(st["status"], "waiting", "{st}");
+    let steps = st["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["name"] == "review" && s["status"] == "waiting"),
+        "{st}"
+    );
     verify(&env);
 }
 
@@ -1796,9 +1905,19 @@ fn frozen_driver_is_taken_over(env: &Env, take: impl FnOnce(&Env, &str) -> Vec<W
         std::thread::sleep(Duration::from_millis(100));
     }
     let others = take(env, &run);
-    wait_for(env, &run, "the phase to run again", |ev| {
+    let ev = wait_for(env, &run, "the phase to run again", |ev| {
         claimed_by(ev, "a").len() == 2 || of_type(ev, "step_started").len() == 2
     });
+    // The frozen driver is alive: its attempt is said interrupted because its lease lapsed,
+    // by a worker and by an operator's resume alike (DESIGN §3c). Before, the resume said it
+    // "ended before it finished".
+    for e in of_type(&ev, "step_interrupted") {
+        let reason = e["body"]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("lapsed") && !reason.contains("ended before it finished"),
+            "{reason}"
+        );
+    }
     std::fs::write(env.project().join("go-on"), "").unwrap();
     let ev = wait_for(env, &run, "the run to finish", finished);
     let before = ev.len();
@@ -2458,15 +2577,24 @@ fn a_second_sigterm_to_a_draining_worker_ends_what_it_runs_and_hands_its_runs_ba
     a.signal(Signal::SIGTERM);
     a.heard("Told to stop again: ending what this worker runs now");
     let began = Instant::now();
-    assert_eq!(
-        a.exit_code(),
-        0,
-        "a worker told to stop twice exits as a stop"
-    );
+    let (code, lines) = a.exit_lines();
+    assert_eq!(code, 0, "a worker told to stop twice exits as a stop");
     assert!(
         began.elapsed() < Duration::from_secs(20),
         "{:?}",
         began.elapsed()
+    );
+    // Said as it happened: each run handed back (before: "waiting: nobody drives it now;
+    // resume goes on", while another worker could take it within milliseconds).
+    for run in [&phased, &stepped] {
+        let said = format!(
+            "Run {run}: handed back, submitted for workers: the next `cortex worker` drives it."
+        );
+        assert!(lines.iter().any(|l| l.contains(&said)), "{lines:?}");
+    }
+    assert!(
+        !lines.iter().any(|l| l.contains("resume goes on")),
+        "{lines:?}"
     );
     for run in [&phased, &stepped] {
         let ev = env.events(run);
@@ -3168,6 +3296,8 @@ common::on_both_stores!(
     a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere,
     a_paused_worker_past_its_lease_has_its_late_result_rejected,
     sigterm_drains_a_worker_and_hands_its_run_back,
+    a_draining_workers_handback_lands_before_the_next_worker_takes_the_run,
+    a_draining_worker_lets_a_run_that_waits_for_a_report_wait_without_handing_it_back,
 );
 
 /// On PostgreSQL a command's driver holds the run's driver lease: status from another home

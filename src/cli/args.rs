@@ -96,6 +96,16 @@ pub enum TopCommand {
         /// the driver may still take it.
         #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
         driver_wait: u64,
+        /// How many connections are open at once, at most; one more is answered 503 with
+        /// Retry-After and closed (default: half of `ulimit -n`, at most 1024). Event streams
+        /// take at most half of them.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(crate::serve::MIN_CONNECTIONS as u64..=1_000_000))]
+        max_connections: Option<u64>,
+        /// How long a connection may take to send a request's headers, from when it opens or
+        /// from its last answer (so also how long an idle kept-alive connection stays open):
+        /// past it, the connection is closed.
+        #[arg(long, default_value_t = crate::serve::HEADER_TIMEOUT_SECS, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
         /// Do not fire schedules (by default the server runs a scheduler, as `cortex schedule
         /// run` does; any number may share a log, each due time fires once).
         #[arg(long)]

@@ -290,6 +290,8 @@ pub fn dispatch(
             actor,
             public_url,
             driver_wait,
+            max_connections,
+            header_timeout,
             no_schedule,
             no_notify,
         } => serve(
@@ -302,6 +304,10 @@ pub fn dispatch(
                 public_url,
                 driver_wait: std::time::Duration::from_secs(driver_wait),
                 fires_schedules: !no_schedule,
+                limits: crate::serve::Limits::of(
+                    max_connections.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+                    std::time::Duration::from_secs(header_timeout),
+                ),
             },
             (no_schedule, no_notify),
         ),

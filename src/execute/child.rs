@@ -343,7 +343,7 @@ pub(crate) fn run_child(
             // Its drive ended waiting (for a worker, for secret inputs, handed back) with
             // nothing stopped: the parent waits on it; it records no stop nobody asked for.
             ChildEnd::Unfinished
-                if matches!(drove, Some(DriveEnd::Waiting(_)))
+                if matches!(drove, Some(DriveEnd::Waiting(_) | DriveEnd::HandedBack))
                     && child.state.phase != crate::decide::RunPhase::Stopped =>
             {
                 ChildOutcome::Waiting { run_id }

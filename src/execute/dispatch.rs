@@ -244,7 +244,9 @@ pub fn reap_lapsed_as(
         true => claims_without_lease(&journal.state, &leases),
         false => Vec::new(),
     };
-    for (step, attempt, worker, host) in gone {
+    for (step, attempt, worker, claimed_on) in gone {
+        // Taken as this reaper, on its own host (it was the orphan's host, `claimed_on`: a
+        // left-over row read `worker:w2 … | host-w3`).
         let claim = LeaseClaim {
             run_id: run_id.clone(),
             unit: step.clone(),
@@ -258,14 +260,16 @@ pub fn reap_lapsed_as(
         };
         // Decided at the head: a no-op if the attempt ended meanwhile (its end appended, then
         // its lease let go, after this state was read).
-        events.extend(journal.submit(Command::InterruptAttempt {
+        let interrupted = journal.submit(Command::InterruptAttempt {
             step,
             attempt,
             reason: format!(
-                "the lease of {worker} on {host} is gone while its attempt was recorded running (nothing renews or ends it): the attempt runs again"
+                "the lease of {worker} on {claimed_on} is gone while its attempt was recorded running (nothing renews or ends it): the attempt runs again"
             ),
-        })?);
-        let _ = journal.nested(|store, _, _| store.release_lease(&taken));
+        });
+        if !reaped(journal, &taken, interrupted, &mut events)? {
+            return Ok(events);
+        }
     }
     let lapsed: Vec<Lease> = leases
         .into_iter()
@@ -287,23 +291,51 @@ pub fn reap_lapsed_as(
             .state
             .step(&old.unit)
             .is_some_and(|s| s.status == StepStatus::Running && s.attempts == old.attempt);
-        if running {
-            let worker = old.holder.trim_start_matches("worker:");
-            events.extend(journal.submit(Command::InterruptAttempt {
-                step: old.unit.clone(),
-                attempt: old.attempt,
-                // The holder's own lease length is not this reaper's to know (each worker
-                // has its `--lease`): what is known is how long it has been overdue.
-                reason: format!(
-                    "the lease of {worker} on {} lapsed (not renewed; {} ms overdue when found): the attempt runs again",
-                    old.host,
-                    old.remaining_ms.unsigned_abs()
-                ),
-            })?);
+        let interrupted = match running {
+            true => {
+                let worker = old.holder.trim_start_matches("worker:");
+                journal.submit(Command::InterruptAttempt {
+                    step: old.unit.clone(),
+                    attempt: old.attempt,
+                    // The holder's own lease length is not this reaper's to know (each worker
+                    // has its `--lease`): what is known is how long it has been overdue.
+                    reason: format!(
+                        "the lease of {worker} on {} lapsed (not renewed; {} ms overdue when found): the attempt runs again",
+                        old.host,
+                        old.remaining_ms.unsigned_abs()
+                    ),
+                })
+            }
+            false => Ok(Vec::new()),
+        };
+        if !reaped(journal, &taken, interrupted, &mut events)? {
+            return Ok(events);
         }
-        let _ = journal.nested(|store, _, _| store.release_lease(&taken));
     }
     Ok(events)
+}
+
+/// After a reaper recorded (or tried to record) a unit interrupted under the lease it took
+/// over (`taken`): the lease is let go whatever the append said, and what was appended kept;
+/// whether to go on reaping. A run found finished at the head (its last unit's end, and the
+/// run's, appended after the reaper read it) has nothing left to reap: false, no error.
+/// Before, the refusal returned early with the lease still held, leaving a row behind for a
+/// finished run (and the worker's pass failed on it).
+fn reaped(
+    journal: &mut Journal<'_>,
+    taken: &Lease,
+    interrupted: Result<Vec<crate::event::Recorded>, JournalError>,
+    events: &mut Vec<crate::event::Recorded>,
+) -> Result<bool, JournalError> {
+    let _ = journal.nested(|store, _, _| store.release_lease(taken));
+    match interrupted {
+        Ok(appended) => {
+            events.extend(appended);
+            Ok(true)
+        }
+        Err(JournalError::Decide(crate::decide::DecideError::Finished(_))) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// The attempts `state` shows running under a worker's claim whose unit has no lease at all
@@ -550,7 +582,8 @@ mod tests {
     use super::*;
     use crate::definition::Durability;
     use crate::event::{Event, NewEvent, RunKind, RunStarted};
-    use crate::store::{EventStore, SqliteStore};
+    use crate::execute::{FixedClock, SequentialIds};
+    use crate::store::{EventStore, MemoryStore, SqliteStore};
 
     fn event(n: u32, event: Event) -> NewEvent {
         NewEvent {
@@ -604,28 +637,68 @@ mod tests {
         assert!(!lock_lapsed(&[], &holder));
     }
 
-    /// Run `test` on the journal of a scenario run `R` (one phase `a`, `run: 'true'`) that has
-    /// started and passed its checks, on a log in memory.
-    fn with_started_scenario(test: impl FnOnce(&mut Journal<'_>)) {
+    /// A log in memory, its clock and its ids.
+    fn in_memory() -> (MemoryStore, FixedClock, SequentialIds) {
+        (
+            MemoryStore::new(),
+            FixedClock::new(1_800_000_000_000),
+            SequentialIds::default(),
+        )
+    }
+
+    /// The journal of a scenario run `R` (one phase `a`, `run: 'true'`) that has started and
+    /// passed its checks, on `store`.
+    fn started_scenario<'a>(
+        store: &'a mut MemoryStore,
+        clock: &'a FixedClock,
+        ids: &'a mut SequentialIds,
+    ) -> Journal<'a> {
         use crate::definition::{parse_scenario, snapshot};
-        use crate::execute::{FixedClock, SequentialIds};
-        use crate::store::MemoryStore;
         let scenario = parse_scenario(
             "one.yaml",
             "name: one\ndescription: d\nphases:\n  - {name: a, description: a, run: 'true'}\n",
         )
         .unwrap();
         let (definition, hash) = snapshot(&scenario);
-        let mut store = MemoryStore::new();
-        let clock = FixedClock::new(1_800_000_000_000);
-        let mut ids = SequentialIds::default();
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        let mut journal = Journal::open(store, clock, ids, "R").unwrap();
         let start = RunStarted::for_test(RunKind::Scenario, "one", definition, hash);
         journal.submit(Command::Start(Box::new(start))).unwrap();
         journal
             .submit(Command::RecordPreValidation { problems: vec![] })
             .unwrap();
-        test(&mut journal);
+        journal
+    }
+
+    /// Phase `a`'s attempt 1 claimed by worker `worker` on `host`: its lease, then its claim
+    /// appended, as a worker claims it (`claim_unit`). The lease.
+    fn claimed(journal: &mut Journal<'_>, worker: &str, host: &str) -> Lease {
+        let claim = LeaseClaim {
+            run_id: "R".into(),
+            unit: "a".into(),
+            attempt: 1,
+            holder: format!("worker:{worker} pid 1"),
+            host: host.into(),
+            ttl_ms: 60_000,
+        };
+        let lease = journal
+            .with_leases(|s| s.claim_lease(&claim))
+            .unwrap()
+            .unwrap();
+        journal
+            .submit(Command::ClaimAttempt {
+                step: "a".into(),
+                worker: worker.into(),
+                host: host.into(),
+                epoch: lease.epoch,
+            })
+            .unwrap();
+        lease
+    }
+
+    /// Run `test` on the journal of `started_scenario`, on a log in memory.
+    fn with_started_scenario(test: impl FnOnce(&mut Journal<'_>)) {
+        let (mut store, clock, mut ids) = in_memory();
+        test(&mut started_scenario(&mut store, &clock, &mut ids));
     }
 
     /// A driver that lost its lease with only decisions staged (no result) still records the
@@ -683,26 +756,7 @@ mod tests {
     #[test]
     fn a_claimed_attempt_whose_lease_is_gone_is_reaped() {
         with_started_scenario(|journal| {
-            let claim = LeaseClaim {
-                run_id: "R".into(),
-                unit: "a".into(),
-                attempt: 1,
-                holder: "worker:w pid 1".into(),
-                host: "far".into(),
-                ttl_ms: 60_000,
-            };
-            let lease = journal
-                .with_leases(|s| s.claim_lease(&claim))
-                .unwrap()
-                .unwrap();
-            journal
-                .submit(Command::ClaimAttempt {
-                    step: "a".into(),
-                    worker: "w".into(),
-                    host: "far".into(),
-                    epoch: lease.epoch,
-                })
-                .unwrap();
+            let lease = claimed(journal, "w", "far");
             let held = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
             assert!(held.is_empty(), "a held lease is left alone");
             assert_eq!(journal.state.steps[0].status, StepStatus::Running);
@@ -720,6 +774,44 @@ mod tests {
             let again = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
             assert!(again.is_empty(), "reaped once");
         });
+    }
+
+    /// Seen by a review: a unit lease left behind for a finished run (`worker:w2 … |
+    /// host-w3`, attempt 2, epoch 1). A reaper that read a unit running whose lease is gone,
+    /// the run finished since (the unit's end, and the run's, appended after the read), takes
+    /// the lease on its own host, records nothing, lets it go and fails nothing. Before, the
+    /// refusal of the finished run returned early with the lease held (on the unit's host),
+    /// and the reaping worker's pass failed.
+    #[test]
+    fn a_reaper_that_finds_the_run_finished_lets_the_lease_it_took_go() {
+        use crate::event::Operator;
+        let (mut store, clock, mut ids) = in_memory();
+        let stale = {
+            let mut journal = started_scenario(&mut store, &clock, &mut ids);
+            let lease = claimed(&mut journal, "w3", "host-w3");
+            // What the reaper read: `a` running under a claim.
+            let stale = journal.state.clone();
+            // Then the run ends and the unit's lease is let go, before the reaper reads the
+            // leases.
+            journal
+                .submit(Command::Abort {
+                    by: Operator {
+                        actor: "op".into(),
+                        message: None,
+                    },
+                    cut_off: None,
+                })
+                .unwrap();
+            assert!(journal.state.outcome().is_some());
+            journal.with_leases(|s| s.release_lease(&lease)).unwrap();
+            stale
+        };
+        let mut reaper = Journal::from_state(&mut store, &clock, &mut ids, stale).unwrap();
+        let reaped = reap_lapsed_as(&mut reaper, "worker:w2 pid 2", "host-w2", 10_000, true)
+            .expect("a finished run is nothing to reap, no error");
+        assert!(reaped.is_empty(), "nothing recorded");
+        let left = reaper.with_leases(|s| s.leases(Some("R"))).unwrap();
+        assert!(left.is_empty(), "no lease left behind: {left:?}");
     }
 
     /// A driver that appends its last event and lets go of the run between the read and the

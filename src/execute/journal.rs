@@ -906,10 +906,37 @@ fn unit_shown(unit: &str) -> String {
 /// Whether `journal`'s driver took the run over from a driver whose lease lapsed: its fence
 /// is the run's driver lease at an epoch past 1 (a lapsed lease taken over; one let go and
 /// claimed again starts at 1).
-pub fn took_over_lapsed(journal: &Journal<'_>) -> bool {
+fn took_over_lapsed(journal: &Journal<'_>) -> bool {
     journal
         .fenced_by()
         .is_some_and(|l| l.unit == crate::store::DRIVER_UNIT && l.epoch > 1)
+}
+
+/// Whether the driver before `journal`'s lost its driver lease rather than was seen to end,
+/// for every taker alike (a worker, an operator's resume from the CLI or the API, a report
+/// driving on): `journal` took a lapsed lease over (`took_over_lapsed`), or — a taker that
+/// holds no lease yet (an operator's resume claims it with its first append; `resume
+/// --submit` never does) — the run's driver lease stands lapsed under a holder whose process
+/// is not seen gone from this host (the lease its claim takes over; one of a gone process is
+/// let go first, `ops::drive::hold_driver_lease`). The attempts in flight are then recorded
+/// interrupted because that driver's lease lapsed (DESIGN §3c): it may be alive, frozen or cut
+/// off. Before, an operator's resume decided this before it held its lease, and said a frozen
+/// worker "ended before it finished".
+pub fn driver_lease_lapsed(journal: &mut Journal<'_>) -> bool {
+    if took_over_lapsed(journal) {
+        return true;
+    }
+    if journal.fenced_by().is_some() {
+        return false;
+    }
+    let run_id = journal.run_id.clone();
+    journal
+        .with_leases(|store| store.leases(Some(&run_id)))
+        .is_ok_and(|leases| {
+            leases.iter().any(|l| {
+                l.unit == crate::store::DRIVER_UNIT && l.lapsed() && !super::holder_gone(l)
+            })
+        })
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub use driver::{SUPERSEDED, drive};
 pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use inflight::inflight_notes;
-pub use journal::{Journal, JournalError, took_over_lapsed};
+pub use journal::{Journal, JournalError, driver_lease_lapsed};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{
     DriverLock, Holder, LockError, live_recorded_driver, locks_beside, remove_lock_files,
@@ -70,7 +70,7 @@ pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{
     CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,
-    end_orphan_group, end_orphan_groups, run_process, run_process_tracked,
+    end_orphan_group, end_orphan_groups, open_file_limit, run_process, run_process_tracked,
 };
 pub use procinfo::gone_here;
 pub use runner::{

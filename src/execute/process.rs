@@ -512,26 +512,32 @@ fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(&raw[..end])
 }
 
-/// Why a command could not start for want of file descriptors, with the limit and how to
-/// raise it: cortex needs a few per command (its pipes), and the system's or this process's
-/// limit (`ulimit -n`) was reached.
-fn too_many_files(e: &std::io::Error) -> String {
+/// How many files this process may hold open (RLIMIT_NOFILE's soft limit, `ulimit -n`), if it
+/// has a limit: what a command's pipes count against, and what `cortex serve` keeps its
+/// connections under (`serve::connections`).
+pub fn open_file_limit() -> Option<u64> {
     let mut limit = nix::libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // Safety: getrlimit writes the struct it is given and nothing else.
-    let known = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit) } == 0
-        && limit.rlim_cur != nix::libc::RLIM_INFINITY;
+    let ok = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    #[allow(clippy::unnecessary_cast)]
+    (ok && limit.rlim_cur != nix::libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+}
+
+/// Why a command could not start for want of file descriptors, with the limit and how to
+/// raise it: cortex needs a few per command (its pipes), and the system's or this process's
+/// limit (`ulimit -n`) was reached.
+fn too_many_files(e: &std::io::Error) -> String {
     if e.raw_os_error() == Some(nix::libc::ENFILE) {
         return format!(
             "{e}: the system's limit of open files is reached (`/proc/sys/fs/file-max`); close programs holding many, or raise it, then retry"
         );
     }
-    let now = if known {
-        format!(" (`ulimit -n` is {} here)", limit.rlim_cur)
-    } else {
-        String::new()
+    let now = match open_file_limit() {
+        Some(limit) => format!(" (`ulimit -n` is {limit} here)"),
+        None => String::new(),
     };
     format!(
         "{e}: cortex may hold no more open files{now}, and each command needs a few for its pipes; raise the limit in the shell that starts cortex (e.g. `ulimit -n 4096`), then retry"

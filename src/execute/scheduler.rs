@@ -201,9 +201,7 @@ pub fn drive_scenario(
                     && pause_reason.is_none()
                 {
                     flush(journal, ctx)?;
-                    return Ok(DriveEnd::Waiting(
-                        "handed back by a worker told to stop".into(),
-                    ));
+                    return Ok(DriveEnd::HandedBack);
                 }
                 if workers.is_empty() && !helpers {
                     if let Some(reason) = pause_reason.take() {
@@ -478,9 +476,16 @@ pub fn drive_scenario(
                 .steps
                 .iter()
                 .any(|s| s.status == StepStatus::Running && !workers.contains(&s.name));
-            if workers.is_empty() && !elsewhere && ctx.dispatch.draining() {
-                // Handed back: whoever takes the run next goes on from here.
-                return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
+            // Handed back: whoever takes the run next goes on from here. Only with a phase left
+            // that a worker runs (ready, or in its retry's backoff): a run that only waits for
+            // reports or starts is let wait (below), as any driver lets it — handed back, the
+            // next worker "resumed" it only to let it wait.
+            if workers.is_empty()
+                && !elsewhere
+                && ctx.dispatch.draining()
+                && ready.iter().any(|&i| !journal.state.is_external(i))
+            {
+                return Ok(DriveEnd::HandedBack);
             }
             // Nothing runs anywhere and all that is ready asks for tags this driver does not
             // offer: it lets the run go, waiting, for a worker offering them (a worker's driver

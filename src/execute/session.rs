@@ -86,6 +86,10 @@ pub enum DriveEnd {
     Waiting(String),
     Paused,
     Stopped,
+    /// A worker draining (SIGTERM), or told to stop a second time, let the run go with work
+    /// left, for the next worker: its driver records that (`run_submitted`) while it still
+    /// holds the run's lease, then lets the lease go (`ops::drive`).
+    HandedBack,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,7 +256,7 @@ pub(crate) fn prepare(
         .iter()
         .any(|s| crate::decide::orphaned(s, leave_claimed))
     {
-        let lease_lapsed = super::took_over_lapsed(journal);
+        let lease_lapsed = super::driver_lease_lapsed(journal);
         record(
             journal,
             ctx,

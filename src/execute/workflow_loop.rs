@@ -184,18 +184,10 @@ pub(crate) fn drive_workflow(
             && journal.state.abort_requested.is_none()
         {
             flush(journal, ctx)?;
-            return Ok(DriveEnd::Waiting(
-                "handed back by a worker told to stop".into(),
-            ));
+            return Ok(DriveEnd::HandedBack);
         }
         if ctx.stop.is_set() || halt.is_set() || journal.state.stop_requested {
             return record_stop(journal, ctx, cut_off);
-        }
-        if ctx.dispatch.draining() {
-            // A draining worker hands the run back between steps: whoever takes it next goes
-            // on from here.
-            flush(journal, ctx)?;
-            return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
         }
         // A run whose last step finished as its time ran out has finished: its end is staged
         // and goes to the log; the limit pauses only a run with work left (before, the pause
@@ -212,6 +204,23 @@ pub(crate) fn drive_workflow(
             return Ok(DriveEnd::Paused);
         }
         let action = next(&journal.state);
+        // A draining worker hands the run back between steps: whoever takes it next goes on
+        // from here. Not a run that is over or waits for a report (a prompt step next is
+        // started here, to wait): nothing in it is a worker's to do, and handed back, the next
+        // worker "resumed" it only to let it wait.
+        let nothing_to_run = match action {
+            Next::Finished(_)
+            | Next::Paused
+            | Next::Stopped
+            | Next::AwaitReport { .. }
+            | Next::InFlight { .. } => true,
+            Next::Attempt { index, .. } => journal.state.is_external(index),
+            _ => false,
+        };
+        if ctx.dispatch.draining() && !nothing_to_run {
+            flush(journal, ctx)?;
+            return Ok(DriveEnd::HandedBack);
+        }
         if !matches!(action, Next::Attempt { delay_ms: 0, .. }) {
             flush(journal, ctx)?;
         }

@@ -645,14 +645,21 @@ pub(super) fn drive_from(
             return Err(e);
         }
     };
+    // A worker draining, or told to stop a second time, let the run go with work left: it is
+    // recorded submitted for the next worker now, while this driver holds the run's lease —
+    // the journal's fence, so that a driver whose lease changed hands records nothing — and
+    // only then is the lease let go (below), which wakes the other workers. Before, the worker
+    // let go first and recorded it after, unfenced: the `run_submitted` landed in the session
+    // of the worker that took the run meanwhile, and a third one then "resumed" the run.
+    let handed_back = matches!(end, DriveEnd::HandedBack).then(|| hand_back(&mut journal, &actor));
     let state = journal.state.clone();
     // A drive that ended waiting leaves nobody driving: the run is shown as it stands for
     // whoever comes next (waiting on a report, on a worker, on secret inputs).
-    let alive = !matches!(end, DriveEnd::Waiting(_));
+    let alive = !matches!(end, DriveEnd::Waiting(_) | DriveEnd::HandedBack);
     let mut view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
     let mut code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
-        DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
+        DriveEnd::Waiting(_) | DriveEnd::Stopped | DriveEnd::HandedBack => exit::WAITING,
     };
     let now = SystemTime::now();
     let mut human = render_outcome(&view, &ctx.home, now);
@@ -762,6 +769,18 @@ pub(super) fn drive_from(
         // Said on stderr already, as the drive began.
         doc["warnings"] = serde_json::json!(changed);
     }
+    // For the worker whose drive this was (only a worker's drive is handed back): whether its
+    // handback was recorded, and if not why, as it says it.
+    if let Some(handed_back) = handed_back {
+        match handed_back {
+            HandBack::Recorded => doc["handed_back"] = true.into(),
+            HandBack::NotRecorded(why) => {
+                doc["handed_back"] = false.into();
+                doc["handback"] = why.into();
+            }
+            HandBack::Moot => {}
+        }
+    }
     // Before, it said the run waited for a worker and suggested starting one (`cortex worker
     // --tags=… --until-idle`) when the log already had that worker's `run_resumed`.
     let human = match &taken_by {
@@ -780,6 +799,36 @@ pub(super) fn drive_from(
         None => human,
     };
     Ok(Output::new(doc, human, code).warn(warnings))
+}
+
+/// How a worker's handback of a run it drove went (`DriveEnd::HandedBack`).
+enum HandBack {
+    /// `run_submitted` is recorded, under the driver's lease: the next worker drives the run.
+    Recorded,
+    /// Nothing was recorded, and why, as the worker says it: the lease changed hands (the
+    /// driver that holds it now goes on with the run), or the log refused the append.
+    NotRecorded(String),
+    /// Nothing to hand back: the run moved on at the head (stopped, finished, paused, or
+    /// submitted already).
+    Moot,
+}
+
+/// Record the run submitted again, for the next worker, with this driver's journal: fenced by
+/// its lease, which it still holds (`drive_from` lets it go after).
+fn hand_back(journal: &mut Journal<'_>, by: &Operator) -> HandBack {
+    if journal.state.submitted {
+        return HandBack::Moot;
+    }
+    match journal.submit(crate::decide::Command::Submit { by: by.clone() }) {
+        Ok(_) => HandBack::Recorded,
+        Err(crate::execute::JournalError::Fenced(why)) => HandBack::NotRecorded(format!(
+            "not handed back: {why}; that driver goes on with it, and nothing more was recorded here"
+        )),
+        Err(crate::execute::JournalError::Decide(_)) => HandBack::Moot,
+        Err(e) => HandBack::NotRecorded(format!(
+            "let go of, but its handback could not be recorded ({e}); a worker takes it up as a run nobody drives"
+        )),
+    }
 }
 
 /// Whether a worker took the run since event `seen` (its session began there or later, by a

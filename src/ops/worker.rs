@@ -967,7 +967,8 @@ struct Taken {
 
 /// Drive a taken run on a thread, as `resume` does, with this worker's seat, on a connection
 /// of its pool and from the loop's fold of the run (`workflow::resume_claimed`); a run handed
-/// back while draining is recorded as submitted again, for the next worker.
+/// back while draining is recorded as submitted again, for the next worker, by the drive
+/// itself while it holds the run's lease (`ops::drive`, `DriveEnd::HandedBack`).
 fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mpsc::Sender<Done>) {
     let wctx = wctx.clone();
     let seat = seat.clone();
@@ -991,10 +992,6 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             stop: StopFlag::default(),
         };
         let pooled = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        // Whether the run's driver lease changed hands under this worker (it was frozen or cut
-        // off past its lease, and another driver took the run over): fenced, it records
-        // nothing more for the run, not even a handback.
-        let mut fenced = false;
         let out = match pooled.map_or_else(|| wctx.store(Durability::Normal), Ok) {
             Ok(mut store) => {
                 let out = super::workflow::resume_claimed(
@@ -1003,15 +1000,9 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
                     state,
                     lease.clone(),
                     stale.as_ref(),
-                    by.clone(),
+                    by,
                     &mut live,
                 );
-                fenced = seat.keeper.lost(&lease)
-                    || store.leases(Some(&run_id)).is_ok_and(|leases| {
-                        leases
-                            .iter()
-                            .any(|l| l.unit == DRIVER_UNIT && !l.same_holding(&lease))
-                    });
                 // However the drive ended (it let the lease go, or failed before it held it):
                 // the lease is not this worker's any more.
                 seat.keeper.forget(&lease);
@@ -1021,18 +1012,25 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             }
             Err(e) => Err(e),
         };
-        let handed_back =
-            seat.draining.load(Ordering::Relaxed) && !fenced && hand_back(&wctx, &run_id, by);
         if !scenario {
             seat.slots.give();
         }
         let (text, over) = match out {
-            // Handed back while draining: what its status says of it from now on (the drive's
-            // own view, read before the handback, said "waiting: nobody drives it now; resume
-            // goes on", while the next worker drives it).
-            Ok(_) if handed_back => (
+            // Handed back while draining (or told to stop again): what its status says of it
+            // from now on. Before, the drive's own view said "waiting: nobody drives it now;
+            // resume goes on" of a run the next worker had taken.
+            Ok(o) if o.json["handed_back"] == true => (
                 format!(
                     "Run {run_id}: handed back, submitted for workers: the next `cortex worker` drives it.\n"
+                ),
+                false,
+            ),
+            // Not handed back, and why: its lease changed hands (whoever holds it now drives
+            // it), or the log refused the append.
+            Ok(o) if o.json["handed_back"] == false => (
+                format!(
+                    "Run {run_id}: {}.\n",
+                    o.json["handback"].as_str().unwrap_or("not handed back")
                 ),
                 false,
             ),
@@ -1075,23 +1073,6 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             notified: false,
         });
     });
-}
-
-/// Leave a run this draining worker drove for the next worker, if it is still going: whether
-/// it was recorded submitted again.
-fn hand_back(ctx: &Ctx, run_id: &str, by: Operator) -> bool {
-    let Ok(mut store) = ctx.store(Durability::Normal) else {
-        return false;
-    };
-    let clock = SystemClock;
-    let mut ids = UlidIds::default();
-    if let Ok(mut journal) = Journal::open(&mut store, &clock, &mut ids, run_id)
-        && journal.state.phase == crate::decide::RunPhase::Running
-        && !journal.state.submitted
-    {
-        return journal.submit(Command::Submit { by }).is_ok();
-    }
-    false
 }
 
 /// Run one ready unit of a run another worker drives: claim it under a lease, run its

@@ -2327,6 +2327,7 @@ fn go_on(
         drop(lock);
         return Ok(out);
     }
+    let lease_lapsed = crate::execute::driver_lease_lapsed(&mut journal);
     let resume = Command::Resume {
         mode,
         by: by.clone(),
@@ -2336,7 +2337,7 @@ fn go_on(
         claude: Some(claude),
         // A worker reaps lapsed leases: what other workers claimed is left to them.
         leave_claimed: ctx.dispatch.shared.is_some(),
-        lease_lapsed: crate::execute::took_over_lapsed(&journal),
+        lease_lapsed,
     };
     // A resume the run refuses (`--retry` of a run that is not failed, `--from` a step it
     // has not) is said before anything is announced: "Resumed ..." then an error was a

@@ -30,6 +30,8 @@ pub struct Options {
     /// A scheduler runs beside the server (not `--no-schedule`): the catalog says whether
     /// the schedules it shows fire from here.
     pub fires_schedules: bool,
+    /// `--max-connections` and `--header-timeout`: what slow or silent clients may hold.
+    pub limits: super::connections::Limits,
 }
 
 /// The address the server is reached at through a proxy: `scheme://host[:port]`, as a
@@ -161,8 +163,10 @@ pub struct Shared {
     pub drivers: Arc<std::sync::Mutex<std::collections::HashSet<u32>>>,
     /// Told when a run's turn ends (`Turn`'s drop).
     pub turn_ended: std::sync::Condvar,
-    /// How many event streams are open (at most `sse::MAX_STREAMS`).
+    /// How many event streams are open (at most `max_streams`).
     pub streams: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many event streams may be open at once (`connections::Limits::max_streams`).
+    pub max_streams: usize,
     /// The opened logs the event streams share (`sse::pooled`), dropped with the server (on
     /// the blocking pool: `OffWorker`).
     pub stream_stores: std::sync::Mutex<Vec<OffWorker<Box<dyn crate::store::EventStore>>>>,
@@ -280,6 +284,8 @@ pub struct Bound {
     /// Why the token could not be registered (the caller warns: runs started from another
     /// terminal on this home would not scrub it).
     pub warning: Option<String>,
+    /// What its connections are held to.
+    limits: super::connections::Limits,
 }
 
 /// How long a stopping server waits for the notifications still being delivered before it
@@ -434,6 +440,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         turn_ended: Default::default(),
         drivers: Default::default(),
         streams: Default::default(),
+        max_streams: options.limits.max_streams(),
         stream_stores: Default::default(),
     };
     // Every process working on this home (a run started from another terminal, a scheduler)
@@ -462,6 +469,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         background,
         registration,
         warning,
+        limits: options.limits,
     })
 }
 
@@ -516,7 +524,8 @@ impl Bound {
     /// Serve until the process is ended or stopped (SIGINT, SIGTERM, SIGHUP): then the
     /// notifications still being delivered are given `DELIVERY_GRACE` to land, and the rest
     /// are stopped and recorded as not delivered. Two worker threads answer requests; the
-    /// library's calls run on tokio's blocking pool.
+    /// library's calls run on tokio's blocking pool. Connections are held to `limits`
+    /// (`connections::serve`).
     pub fn run(self) -> Result<(), CommandError> {
         let stop = crate::execute::StopFlag::install();
         // It serves many runs: an abort of one it holds never signals it (`Holder::shared`).
@@ -531,6 +540,7 @@ impl Bound {
                 CommandError::new(exit::FAILED, format!("cannot start the server: {e}"))
             })?;
         let app = routes(self.shared);
+        let limits = self.limits;
         let watched = stop.clone();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(self.listener).map_err(|e| {
@@ -544,11 +554,10 @@ impl Bound {
                 }
             };
             tokio::select! {
-                served = axum::serve(listener, app) => served.map_err(|e| {
-                    CommandError::new(exit::FAILED, format!("the server stopped: {e}"))
-                }),
-                () = stopped => Ok(()),
+                () = super::connections::serve(listener, app, limits) => {}
+                () = stopped => {}
             }
+            Ok::<(), CommandError>(())
         })?;
         // Open event streams are not waited for: the runtime drops them.
         runtime.shutdown_background();

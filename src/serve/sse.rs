@@ -32,11 +32,13 @@ const WATCHED: usize = 50;
 /// that never reads costs at most a page, never the whole run.
 const PAGE: usize = 64;
 /// How many event streams are open at once, at most: more are refused (503, `Retry-After`).
+/// Fewer when the server keeps fewer than twice as many connections
+/// (`connections::Limits::max_streams`): streams never take more than half of them.
 pub const MAX_STREAMS: usize = 64;
 /// How long a refused stream's client is asked to wait before asking again.
 const RETRY_AFTER_SECS: u64 = 5;
 
-/// One of the `MAX_STREAMS` places, held for a stream's life.
+/// One of the `Shared::max_streams` places, held for a stream's life.
 struct Slot(Arc<std::sync::atomic::AtomicUsize>);
 
 impl Slot {
@@ -44,9 +46,10 @@ impl Slot {
     fn take(shared: &Shared) -> Result<Slot, Box<Response>> {
         use std::sync::atomic::Ordering;
         let open = &shared.streams;
+        let most = shared.max_streams;
         let taken = open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_STREAMS).then_some(n + 1)
+                (n < most).then_some(n + 1)
             })
             .is_ok();
         if taken {
@@ -57,7 +60,7 @@ impl Slot {
             CommandError::new(
                 crate::ops::exit::FAILED,
                 format!(
-                    "{MAX_STREAMS} event streams are open on this server, the most it keeps; this one was not opened"
+                    "{most} event streams are open on this server, the most it keeps; this one was not opened"
                 ),
             )
             .hint(format!(

@@ -1,0 +1,194 @@
+//! The connections `cortex serve` holds: accepted one by one, each served by hyper's HTTP/1
+//! under a deadline for its request's head (`Limits::header_timeout`, which is also how long a
+//! kept-alive connection may sit idle), and at most `Limits::max` at once — one more is answered
+//! 503 and closed at once. So a client that connects and sends nothing, or trickles a request's
+//! head, neither holds a connection for long nor, with many of them, the server's file
+//! descriptors: before (`axum::serve`), such connections were held for good, before any token
+//! was asked for, and 300 of them under `ulimit -n 256` left the API answering nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::ops::{CommandError, exit};
+
+/// The most connections the default allows, whatever the open-file limit.
+pub const MAX_DEFAULT: usize = 1024;
+/// The fewest connections a server keeps (`--max-connections` below it is refused): one event
+/// stream and a request beside it, and some room.
+pub const MIN_CONNECTIONS: usize = 4;
+/// The default of `--header-timeout`, in seconds.
+pub const HEADER_TIMEOUT_SECS: u64 = 20;
+/// How long a client turned away for want of a connection is asked to wait (`Retry-After`).
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// What the server holds its connections to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How many connections are open at once, at most (each is a file descriptor): one more
+    /// is answered 503 and closed.
+    pub max: usize,
+    /// How long a connection may take to send a request's head, from when it opens or from
+    /// the end of the answer before on a kept-alive one (so it is the idle timeout too):
+    /// past it, hyper closes the connection. An answer being written (an event stream, a long
+    /// raw log) is never cut by it.
+    pub header_timeout: Duration,
+}
+
+impl Limits {
+    /// `--max-connections` (the default when not given: `default_max`) and `--header-timeout`.
+    pub fn of(max: Option<usize>, header_timeout: Duration) -> Limits {
+        Limits {
+            max: max.unwrap_or_else(|| default_max(crate::execute::open_file_limit())),
+            header_timeout,
+        }
+    }
+
+    /// How many event streams may be open at once: `sse::MAX_STREAMS`, but never more than
+    /// half the connections, so that streams (each holds its connection for as long as its
+    /// client follows) always leave the other half for requests.
+    pub fn max_streams(&self) -> usize {
+        super::sse::MAX_STREAMS.min(self.max / 2).max(1)
+    }
+}
+
+/// The default cap on connections for an open-file limit (`ulimit -n`) of `files`: half of it
+/// (the other half is for the log — a SQLite connection is up to three files, one for each
+/// request under way —, the background drivers' pipes, the scheduler), at most `MAX_DEFAULT`
+/// and at least `MIN_CONNECTIONS`; `MAX_DEFAULT` without a limit.
+pub fn default_max(files: Option<u64>) -> usize {
+    match files {
+        Some(files) => usize::try_from(files / 2)
+            .unwrap_or(MAX_DEFAULT)
+            .clamp(MIN_CONNECTIONS, MAX_DEFAULT),
+        None => MAX_DEFAULT,
+    }
+}
+
+/// Serve `app` on `listener` for good, within `limits`.
+pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
+    let places = Arc::new(Semaphore::new(limits.max));
+    let refusal: Arc<[u8]> = refusal(limits.max).into();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    loop {
+        let socket = match listener.accept().await {
+            Ok((socket, _)) => socket,
+            Err(e) => {
+                accept_failed(&e).await;
+                continue;
+            }
+        };
+        let Ok(place) = Arc::clone(&places).try_acquire_owned() else {
+            turn_away(&socket, &refusal);
+            continue;
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(socket), TowerToHyperService::new(app.clone()));
+        tokio::spawn(async move {
+            // Its place is given back when the connection ends, however it ends (its client
+            // went, the head's deadline passed, an error).
+            let _place = place;
+            let _ = connection.await;
+        });
+    }
+}
+
+/// After `accept` failed: a connection that went before it was taken is nobody's concern; for
+/// the rest (out of file descriptors, `EMFILE`, which the cap is there to avoid but which the
+/// log or the drivers may reach) the loop waits a moment rather than spin, and tries again.
+async fn accept_failed(e: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Answer a connection past the cap 503 and close it, without waiting on it: what it has sent
+/// so far is read (closing over unread bytes resets the connection, and the client might lose
+/// the answer), then the answer is written as far as the socket takes it now — all of it, on
+/// a fresh connection — and the socket dropped.
+fn turn_away(socket: &TcpStream, refusal: &[u8]) {
+    let mut sink = [0u8; 4096];
+    for _ in 0..4 {
+        match socket.try_read(&mut sink) {
+            Ok(n) if n > 0 => continue,
+            _ => break,
+        }
+    }
+    let _ = socket.try_write(refusal);
+}
+
+/// The whole answer to a connection past the cap: 503 with `Retry-After` and the CLI's
+/// `--json` error document, as the API's other refusals, whatever the request was (it is not
+/// read).
+fn refusal(max: usize) -> Vec<u8> {
+    let error = CommandError::new(
+        exit::FAILED,
+        format!(
+            "{max} connections are open to this server, the most it keeps (--max-connections); this one was not served"
+        ),
+    )
+    .hint(format!(
+        "ask again in {RETRY_AFTER_SECS} s (`Retry-After`): a connection that sends no request is closed after --header-timeout; close pages or clients that keep connections open, or start the server with a higher --max-connections (and `ulimit -n`)"
+    ));
+    let text = serde_json::to_string(&error.document()).unwrap_or_default();
+    let body = crate::render::json_safe(&text);
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: {RETRY_AFTER_SECS}\r\nx-cortex-exit-code: {}\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+        body.len(),
+        exit::FAILED
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Half the open-file limit, within `MIN_CONNECTIONS..=MAX_DEFAULT`; streams at most half
+    /// the connections and never more than `sse::MAX_STREAMS`.
+    #[test]
+    fn the_default_cap_is_half_the_open_file_limit_within_its_bounds() {
+        assert_eq!(default_max(Some(256)), 128);
+        assert_eq!(default_max(Some(1024)), 512);
+        assert_eq!(default_max(Some(20_000)), MAX_DEFAULT);
+        assert_eq!(default_max(Some(3)), MIN_CONNECTIONS);
+        assert_eq!(default_max(None), MAX_DEFAULT);
+        let limits = |max| Limits {
+            max,
+            header_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(limits(128).max_streams(), super::super::sse::MAX_STREAMS);
+        assert_eq!(limits(1024).max_streams(), super::super::sse::MAX_STREAMS);
+        assert_eq!(limits(10).max_streams(), 5);
+        assert_eq!(limits(MIN_CONNECTIONS).max_streams(), 2);
+    }
+
+    /// The refusal is a whole HTTP/1.1 answer whose length says its body, a JSON error
+    /// document with a hint.
+    #[test]
+    fn the_refusal_is_a_whole_503_with_an_error_document() {
+        let raw = String::from_utf8(refusal(7)).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())));
+        assert!(head.contains("retry-after: 5"), "{head}");
+        let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(
+            doc["error"].as_str().unwrap().contains("7 connections"),
+            "{doc}"
+        );
+        assert!(!doc["hints"].as_array().unwrap().is_empty(), "{doc}");
+    }
+}
