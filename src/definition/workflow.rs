@@ -509,8 +509,18 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         problems.extend(duplicates.iter().cloned());
         problems
     };
-    let Ok(LooseValue(mut value)) = serde_yaml::from_str::<LooseValue>(text) else {
-        return Err(fail(with_duplicates(vec![first_problem()])));
+    let mut value = match serde_yaml::from_str::<LooseValue>(text) {
+        Ok(LooseValue(value)) => value,
+        // The text does not parse past some place: that error, and the keys given twice
+        // before it (serde's first error, when it named one of them, says no more than they
+        // do, and at its mapping's start).
+        Err(e) => {
+            let problems = match said_by_duplicates(&first_message) && !duplicates.is_empty() {
+                true => vec![problem(yaml_message(&e), yaml_location(&e))],
+                false => vec![first_problem()],
+            };
+            return Err(fail(with_duplicates(problems)));
+        }
     };
     // Neither an unknown key, a bad item of a list, a value of the wrong type nor a key given
     // twice: nothing to set aside.
@@ -754,7 +764,7 @@ fn with_type_hint(message: &str) -> Option<String> {
 }
 
 /// A problem for each key given again in a mapping of `text`, at the key.
-fn duplicate_problems(text: &str) -> Vec<Problem> {
+pub(crate) fn duplicate_problems(text: &str) -> Vec<Problem> {
     super::locate::duplicate_keys(text)
         .into_iter()
         .map(|d| {
