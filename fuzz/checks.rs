@@ -216,7 +216,15 @@ pub fn check_workflow(data: &[u8]) {
                 Err(e) => assert_clear(&e),
             }
         }
-        Err(e) => assert_clear(&e),
+        // A definition that does not parse says where (SPEC §7): a second document, a NUL
+        // byte or aliases that expand too far were said with no place.
+        Err(e) => {
+            assert_clear(&e);
+            assert!(
+                e.problems.iter().all(|p| p.at.is_some()),
+                "a parse error without a place: {e:?}"
+            );
+        }
     }
 }
 

@@ -1128,23 +1128,42 @@ fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: En
     assert_eq!(env.status(None)["status"], "rolled_back");
 }
 
-/// A check criterion is shown as written, its templates as templates (in the driver's lines
-/// and the status's `$ CMD`), told apart from an item: a value pasted into its shell text
-/// (an input, an output a report gave) ran when the line was pasted.
-fn check_criteria_are_shown_as_written(env: Env) {
-    env.scenario("chk", "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\nphases:\n  - name: build\n    description: b\n    run: touch app-${{ inputs.v }}.txt\n    success_criteria:\n      - check: test -f app-${{ inputs.v }}.txt\n");
-    let run = env.run(&["orchestrate", "run", "chk"]);
+/// A check criterion is shown in the driver's lines as `preview` shows it: each template's
+/// value quoted for where it stands (it was shown as `${{ ... }}`), so the line is the
+/// command that ran, and pasting it runs nothing a value holds; a secret input as `***`. The
+/// status keeps the command as written (`$ CMD`), told apart from an item.
+fn check_criteria_are_shown_as_the_command_that_ran_quoted(env: Env) {
+    env.scenario("chk", "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\n  api_token: {type: string, default: ''}\nphases:\n  - name: build\n    description: b\n    run: touch \"app-${{ inputs.v }}.txt\"\n    success_criteria:\n      - check: test -f \"app-${{ inputs.v }}.txt\"\n      - check: test -n \"${{ inputs.api_token }}\"\n");
+    let token = [("CORTEX_INPUT_API_TOKEN", "s3cr3t-value-1234")];
+    let run = env.run_with(&["orchestrate", "run", "chk"], &token);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(env.project().join("app-1.2.txt").exists());
     assert!(
-        run.stdout
-            .contains("[x] check: test -f app-${{ inputs.v }}.txt"),
+        run.stdout.contains("[x] check: test -f \"app-1.2.txt\"\n"),
         "{}",
         run.stdout
     );
+    let run = env.run_with(
+        &["orchestrate", "run", "chk", "--input", "v=$(touch pwned)"],
+        &token,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("[x] check: test -f \"app-\\$(touch pwned).txt\"\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("[x] check: test -n \"***\"\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("s3cr3t"), "{}", run.stdout);
+    assert!(!env.project().join("pwned").exists());
     let status = env.run(&["orchestrate", "status", "chk"]).stdout;
     assert!(
-        status.contains("[x] $ test -f app-${{ inputs.v }}.txt"),
+        status.contains("[x] $ test -f \"app-${{ inputs.v }}.txt\""),
         "{status}"
     );
 }
@@ -2224,7 +2243,7 @@ common::on_both_stores!(
     a_dry_run_resume_of_a_held_run_says_it_is_held,
     a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_failed,
     a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back,
-    check_criteria_are_shown_as_written,
+    check_criteria_are_shown_as_the_command_that_ran_quoted,
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
     an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,

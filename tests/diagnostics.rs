@@ -103,6 +103,59 @@ fn duplicate_keys_are_each_reported_where_they_are_given_again() {
     insta::assert_snapshot!("every_duplicate_key_in_line_order", out.snapshot(&env));
 }
 
+/// A key given twice was placed at its mapping's start, without the place it was first
+/// given, when the text stops parsing later (a tab, nesting past 128 levels), and that later
+/// problem was not listed; in `cortex.config.json` likewise. Each is where it repeats now,
+/// beside the later problem.
+#[test]
+fn a_key_given_twice_is_located_where_it_repeats_beside_a_later_problem() {
+    let env = Env::new();
+    env.workflow(
+        "tab",
+        "name: tab\nsteps:\n  - name: x\n    run: echo\n    run: echo 2\n  - name: y\n\trun: z\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "tab"]);
+    let errors = out.located_errors();
+    assert_eq!(
+        errors.iter().map(|(_, l, c)| (*l, *c)).collect::<Vec<_>>(),
+        vec![(5, 5), (7, 1)],
+        "{errors:?}"
+    );
+    assert_eq!(errors[0].0, "steps[0]: duplicate key `run`");
+    assert!(errors[1].0.contains("tab character"), "{errors:?}");
+    let human = env.run(&["workflow", "validate", "tab"]);
+    insta::assert_snapshot!(
+        "duplicate_key_beside_a_later_syntax_error",
+        human.snapshot(&env)
+    );
+    env.workflow(
+        "deep",
+        &format!(
+            "name: deep\nsteps:\n  - name: x\n    run: echo\n    timeout: 5s\n    timeout: 6s\n    validate:\n      {}x\n",
+            "- ".repeat(200)
+        ),
+    );
+    let out = env.run(&["--json", "workflow", "validate", "deep"]);
+    let errors = out.located_errors();
+    assert_eq!(
+        errors[0],
+        ("steps[0]: duplicate key `timeout`".to_string(), 6, 5)
+    );
+    assert_eq!(errors.len(), 2, "the nesting is said too: {errors:?}");
+    env.config(r#"{"workflow": {"max_retry_attempts": 3, "max_retry_attempts": 5}}"#);
+    let out = env.run(&["--json", "workflow", "validate", "feature-development"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let errors = out.located_errors();
+    assert_eq!(
+        errors,
+        vec![(
+            "workflow: duplicate key `max_retry_attempts`".to_string(),
+            1,
+            40
+        )]
+    );
+}
+
 #[test]
 fn scenario_given_to_workflow_commands_says_it_is_a_scenario_with_the_commands() {
     let env = Env::new();

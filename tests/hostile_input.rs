@@ -1068,3 +1068,305 @@ fn a_control_character_in_a_definition_is_located_at_its_line_and_column() {
     let human = env.run(&["workflow", "validate", "w"]);
     assert!(human.stdout.contains("w.yaml:4:22"), "{}", human.stdout);
 }
+
+/// A workflow whose `requires.commands` is one 100 KB string repeated by 20,000 aliases: a
+/// 160 KB file serde_yaml would expand to 2 GB.
+fn string_bomb(name: &str) -> String {
+    format!(
+        "name: {name}\nrequires:\n  commands: [&x \"{}\"{}]\nsteps: [{{name: a, run: 'true'}}]\n",
+        "A".repeat(100_000),
+        ", *x".repeat(20_000)
+    )
+}
+
+/// The column of the alias with which `string_bomb`'s aliases pass 1 MiB: its eleventh
+/// (each adds 100,001: one node and 100,000 bytes), after `  commands: [&x "`, the string
+/// and its quote, and ten `, *x`.
+const STRING_BOMB_COLUMN: u64 = 17 + 100_001 + 4 * 10 + 3;
+
+/// A YAML alias bomb in one file of `workflows/` (an 850 KB one asked for 60 GB) made every
+/// command that reads the catalog abort: `workflow list`, `orchestrate list`, and even
+/// `workflow run` of a built-in. Its aliases are now counted where they are written, before
+/// serde_yaml expands them, and the file alone is refused at the alias that passes the
+/// bound: under 512 MiB of address space, every other definition still lists and runs.
+#[test]
+fn one_alias_bomb_blocks_neither_the_other_definitions_nor_the_built_ins() {
+    let env = Env::new();
+    env.workflow("bk", &string_bomb("bk"));
+    env.workflow("fine", "name: fine\nsteps: [{name: a, run: 'true'}]\n");
+    env.scenario(
+        "sbk",
+        &format!(
+            "name: sbk\ndescription: d\nphases:\n  - name: a\n    description: d\n    agents: [&x \"{}\"{}]\n",
+            "A".repeat(100_000),
+            ", *x".repeat(20_000)
+        ),
+    );
+    env.scenario(
+        "ok",
+        "name: ok\ndescription: d\nphases:\n  - {name: a, description: d, run: 'true'}\n",
+    );
+    let list = run_in_512_mib(&env, &["--json", "workflow", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let rows = list.json();
+    let row = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed: {rows}"))
+            .clone()
+    };
+    assert_eq!(row("bk")["valid"], false);
+    let error = row("bk")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "3:{STRING_BOMB_COLUMN}: the alias `*x` repeats too much"
+        )),
+        "{error}"
+    );
+    for name in ["fine", "feature-development", "migration"] {
+        assert_eq!(row(name)["valid"], true, "{name}: {rows}");
+    }
+    let scenarios = run_in_512_mib(&env, &["--json", "orchestrate", "list"]);
+    assert_eq!(scenarios.code, 0, "{}", scenarios.stderr);
+    let doc = scenarios.json();
+    let verdict = |name: &str| {
+        doc.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["valid"].clone())
+    };
+    assert_eq!(verdict("sbk"), Some(false.into()), "{doc}");
+    assert_eq!(verdict("ok"), Some(true.into()), "{doc}");
+    for args in [
+        vec!["workflow", "run", "--dry-run", "feature-development"],
+        vec!["workflow", "run", "fine"],
+        vec!["orchestrate", "run", "ok"],
+    ] {
+        let out = run_in_512_mib(&env, &args);
+        assert_eq!(out.code, 0, "{args:?}: {}{}", out.stdout, out.stderr);
+    }
+    let out = run_in_512_mib(&env, &["--json", "workflow", "validate", "bk"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let problem = &doc["errors"][0];
+    assert_eq!(
+        (problem["line"].as_u64(), problem["column"].as_u64()),
+        (Some(3), Some(STRING_BOMB_COLUMN)),
+        "{doc}"
+    );
+    assert!(
+        problem["hint"].as_str().unwrap().contains("anchor (`&x`)"),
+        "{doc}"
+    );
+    let run = run_in_512_mib(&env, &["workflow", "run", "bk"]);
+    assert_clear_refusal(&run, "bk");
+}
+
+/// A 100 KB workflow whose `validate:` repeats one check 300 times through an alias ran, and
+/// its `run_started` snapshot made a 30 MB log. Aliases add at most 1 MiB to a definition, so
+/// such a file is refused before anything is recorded.
+#[test]
+fn a_check_repeated_through_aliases_past_the_bound_is_refused_before_anything_is_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "snap",
+        &format!(
+            "name: snap\nsteps:\n  - name: a\n    run: 'true'\n    validate: [&c {{run: \"true #{}\"}}{}]\n",
+            "x".repeat(20_000),
+            ", *c".repeat(300)
+        ),
+    );
+    let out = env.run(&["workflow", "run", "snap"]);
+    assert_clear_refusal(&out, "snap");
+    assert!(out.text().contains("snap.yaml:5:"), "{}", out.text());
+    assert!(!env.db().exists(), "nothing was recorded");
+    // Under the bound, the same shape is a workflow like any other.
+    env.workflow(
+        "few",
+        "name: few\nsteps:\n  - name: a\n    run: 'true'\n    validate: [&c {run: 'true'}, *c, *c]\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "few"]).code, 0);
+}
+
+/// The classic bomb (nine of nine of ... a short list) as `validate` shows it: at the alias
+/// where the aliases pass the bound, with the line, a caret under the alias, and the fix.
+#[test]
+fn an_alias_bomb_is_shown_at_the_alias_that_passes_the_bound() {
+    let env = Env::new();
+    env.workflow(
+        "bomb",
+        &format!(
+            "name: bomb\ninputs:\n  x:\n    default:\n{}steps: [{{name: a, run: 'true'}}]\n",
+            alias_bomb("      ")
+        ),
+    );
+    env.workflow("self", "name: self\nsteps: &s [*s]\n");
+    let bomb = env.run(&["workflow", "validate", "bomb"]);
+    let itself = env.run(&["workflow", "validate", "self"]);
+    insta::assert_snapshot!(
+        "alias_bomb_refused_at_its_alias",
+        format!("{}\n{}", bomb.snapshot(&env), itself.snapshot(&env))
+    );
+}
+
+/// What is wrong with a file as a whole was said without a place: a second YAML document (a
+/// `---` alone at its end) in serde's words, a raw NUL byte by its line only, a byte that is
+/// not UTF-8 by its offset, a file over 1 MiB by its size, each with `line: null` or no
+/// `errors` at all. Each is located now, as SPEC §7 asks of every problem of a definition.
+#[test]
+fn problems_of_a_whole_file_are_located_in_the_validate_document() {
+    let env = Env::new();
+    let file = |name: &str, bytes: &[u8]| {
+        let path = env.project().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        format!("./{name}")
+    };
+    // 1 MiB is passed on line 104,858 (each line is ten bytes), at its seventh byte.
+    let big = "# a line.\n".repeat(110_000);
+    let cases = [
+        (
+            file(
+                "two.yaml",
+                b"name: two\nsteps: [{name: a, run: 'true'}]\n---\n",
+            ),
+            "a second YAML document starts here",
+            (3, 1),
+        ),
+        (
+            file(
+                "nul.yaml",
+                b"name: nul\nsteps: [{name: a, run: 'true'}]\n# \0 here\n",
+            ),
+            "NUL byte",
+            (3, 3),
+        ),
+        (
+            file(
+                "latin1.yaml",
+                b"name: l\nsteps: [{name: \"caf\xe9\", run: 'true'}]\n",
+            ),
+            "not UTF-8 text",
+            (2, 20),
+        ),
+        (
+            file("big.yaml", big.as_bytes()),
+            "definitions are limited to 1048576 bytes",
+            (104_858, 7),
+        ),
+    ];
+    for (path, says, (line, column)) in cases {
+        let out = env.run(&["--json", "workflow", "validate", &path]);
+        assert_eq!(out.code, 2, "{path}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        assert_eq!(doc["valid"], false, "{doc}");
+        let problem = &doc["errors"][0];
+        assert!(problem["message"].as_str().unwrap().contains(says), "{doc}");
+        assert_eq!(
+            (problem["line"].as_u64(), problem["column"].as_u64()),
+            (Some(line), Some(column)),
+            "{path}: {doc}"
+        );
+        assert!(problem["hint"].is_string(), "{doc}");
+    }
+    // A scenario's the same way, and `--all` lists it located among the others.
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/latin1.yaml"),
+        b"name: l\ndescription: \xe9t\xe9\nphases: []\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["--json", "orchestrate", "validate", "latin1"],
+        vec!["--json", "orchestrate", "validate", "--all"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        let verdict = doc["scenarios"].get(0).unwrap_or(&doc);
+        assert_eq!(
+            (
+                verdict["errors"][0]["line"].as_u64(),
+                verdict["errors"][0]["column"].as_u64()
+            ),
+            (Some(2), Some(14)),
+            "{args:?}: {doc}"
+        );
+    }
+    let human = env.run(&["workflow", "validate", "./two.yaml"]);
+    let nul = env.run(&["workflow", "validate", "./nul.yaml"]);
+    insta::assert_snapshot!(
+        "whole_file_problems_located",
+        format!("{}\n{}", human.snapshot(&env), nul.snapshot(&env))
+    );
+}
+
+/// A NUL written as an escape (`"\0"`) in a command or an environment value passed
+/// `validate`, and the run failed on it: no argument or variable can carry one. Refused at
+/// `validate`, at the escape; a prompt (given on standard input) may hold one.
+#[test]
+fn a_nul_escape_in_what_a_command_is_given_is_refused_at_validate_where_it_is_written() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: a\n    run: \"echo a\\0b\"\n    env: {X: \"a\\x00b\"}\n    working_dir: \"d\\0\"\n  - name: b\n    prompt: \"do \\0 this\"\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "w"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let errors = out.located_errors();
+    let at: Vec<(u64, u64)> = errors.iter().map(|(_, l, c)| (*l, *c)).collect();
+    assert_eq!(at, vec![(4, 17), (5, 16), (6, 20)], "{errors:?}");
+    assert!(
+        errors[0].0.starts_with("the command holds a NUL character"),
+        "{errors:?}"
+    );
+    assert!(errors[1].0.starts_with("the value of `X`"), "{errors:?}");
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: a\n    description: d\n    run: [\"true\", \"echo \\0\"]\n    env: {Y: \"\\0\"}\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "s"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .iter()
+        .map(|(_, l, c)| (*l, *c))
+        .collect();
+    assert_eq!(at, vec![(6, 25), (7, 15)], "{}", out.stdout);
+    assert!(!env.db().exists(), "nothing was recorded");
+}
+
+/// A bare `z.yaml` that is a link to /dev/zero, a FIFO or a link to nothing was answered
+/// "no workflow named `z.yaml`", where `./z.yaml` said what it is: either way it is said now.
+#[test]
+fn a_bare_file_name_that_is_a_device_fifo_or_broken_link_is_said_to_be_one() {
+    let env = Env::new();
+    std::os::unix::fs::symlink("/dev/zero", env.project().join("z.yaml")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/gone.yaml", env.project().join("gone.yaml")).unwrap();
+    let fifo = env.project().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let mut cases = vec![
+        ("z.yaml", "not a regular file"),
+        ("./z.yaml", "not a regular file"),
+        (
+            "gone.yaml",
+            "a symbolic link to /nonexistent/gone.yaml, which does not exist",
+        ),
+        (
+            "./gone.yaml",
+            "a symbolic link to /nonexistent/gone.yaml, which does not exist",
+        ),
+    ];
+    if made.as_ref().is_ok_and(|s| s.success()) {
+        cases.push(("pipe.yaml", "not a regular file"));
+    }
+    for (name, says) in cases {
+        for kind in ["workflow", "orchestrate"] {
+            let out = run_in_512_mib(&env, &[kind, "validate", name]);
+            assert_clear_refusal(&out, name);
+            assert!(out.text().contains(says), "{kind} {name}: {}", out.text());
+        }
+    }
+}

@@ -289,3 +289,48 @@ fn a_broken_file_named_for_a_built_in_agent_is_an_error_not_the_built_in() {
     // Any other built-in is still there.
     assert_eq!(env.run(&["agent", "status", "python-pro"]).code, 0);
 }
+
+/// `café.yaml` written twice, its `é` precomposed and as `e` + U+0301, was said to differ
+/// "only in case, spaces, `_` or `-`", naming two paths that looked the same; and
+/// `workflow list` put the second one's columns one place left (its width was counted in
+/// bytes). They are said to differ in Unicode normalisation, shown as their code points,
+/// and the table is aligned by what a terminal draws.
+#[test]
+fn file_names_alike_but_for_unicode_normalisation_are_said_to_differ_so_and_shown_apart() {
+    let env = Env::new();
+    let composed = "caf\u{e9}";
+    let decomposed = "cafe\u{301}";
+    for stem in [composed, decomposed] {
+        env.workflow(stem, "name: x\nsteps:\n  - {name: a, run: 'true'}\n");
+    }
+    let out = env.run(&["workflow", "run", composed]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let said = out.text();
+    assert!(
+        said.contains("differ only in Unicode normalisation"),
+        "{said}"
+    );
+    assert!(
+        said.contains("caf\\u{e9}.yaml") && said.contains("cafe\\u{301}.yaml"),
+        "{said}"
+    );
+    // Every row's second column starts where the others' do, as drawn: a combining mark
+    // takes no column.
+    let list = env.run(&["workflow", "list"]).stdout;
+    let columns: Vec<usize> = list
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.contains("invalid") || l.contains("steps"))
+        .map(|l| {
+            let at = l.find(" invalid").or_else(|| l.find(" 4 steps")).unwrap();
+            l[..at]
+                .chars()
+                .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+                .count()
+        })
+        .collect();
+    assert!(columns.len() >= 6, "{list}");
+    assert!(
+        columns.iter().all(|c| *c == columns[0]),
+        "{columns:?}\n{list}"
+    );
+}

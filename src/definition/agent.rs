@@ -185,7 +185,7 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
         }
     };
     // Positions in the front matter are one line down in the file.
-    if let Some(problem) = super::tags::first_tag(front, 1) {
+    if let Some(problem) = super::workflow::before_parsing(front, 1) {
         return Err(DefinitionError {
             path: path.to_string(),
             text: text.to_string(),

@@ -53,14 +53,13 @@ pub enum LookupError {
         query: String,
         reason: String,
     },
-    #[error(
-        "`{query}` could mean any of {}: their names differ only in case, spaces, `_` or `-`",
-        matches.join(", ")
-    )]
+    /// `how`: how their names differ (`names_differ`).
+    #[error("`{query}` could mean any of {}: their names differ only in {how}", matches.join(", "))]
     Ambiguous {
         kind: &'static str,
         query: String,
         matches: Vec<String>,
+        how: String,
     },
     #[error("cannot read {path}: {error}")]
     Unreadable { path: String, error: ReadError },
@@ -112,6 +111,14 @@ fn check_query(kind: &'static str, query: &str) -> Result<(), LookupError> {
     })
 }
 
+/// Whether something is at `path`, whatever it is (a file, a FIFO, a device, a link to
+/// nothing): a definition named by a file there is read from it, and told what it is when it
+/// cannot be read (`z.yaml` a link to /dev/zero was "no workflow named `z.yaml`", where
+/// `./z.yaml` said what it is).
+fn is_there(path: &Path) -> bool {
+    path.symlink_metadata().is_ok()
+}
+
 fn is_yaml(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -119,19 +126,71 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
-fn read(path: &Path) -> Result<String, LookupError> {
-    read_definition(path).map_err(|error| LookupError::Unreadable {
-        path: path.display().to_string(),
-        error,
+/// The text of the `kind` definition at `path`: a file whose content no definition can have
+/// (too large, not UTF-8) is an invalid definition, its problem located; one that cannot be
+/// read at all (not there, not a regular file) is unreadable.
+fn read(kind: &'static str, path: &Path) -> Result<String, LookupError> {
+    read_definition(path).map_err(|error| match error.is_content() {
+        true => LookupError::Invalid {
+            kind,
+            query: path.display().to_string(),
+            error: error.definition_error(&path.display().to_string()),
+        },
+        false => LookupError::Unreadable {
+            path: path.display().to_string(),
+            error,
+        },
     })
 }
 
-/// A file that could not be read, as a definition error (no location: it is the whole file).
+/// A file that could not be read, as a definition error (`ReadError::definition_error`).
 fn unreadable(path: &Path, error: ReadError) -> DefinitionError {
-    DefinitionError {
-        path: path.display().to_string(),
-        text: String::new(),
-        problems: vec![Problem::new(format!("cannot read: {error}"), None)],
+    error.definition_error(&path.display().to_string())
+}
+
+/// How names that match each other (`normalize_name`) differ, in words, and whether they
+/// differ in Unicode normalisation: then they can look alike to the letter (`café` with `é`
+/// as one character, and as `e` and a combining accent), and are shown with every character
+/// beyond ASCII as its code point (`shown_path`), so that they look as different as they are.
+fn names_differ(names: &[&str]) -> (String, bool) {
+    use unicode_normalization::UnicodeNormalization;
+    // As `normalize_name` matches them, but for normalisation: where these differ, only
+    // normalisation made the names match.
+    let loose = |n: &str| -> String {
+        n.trim()
+            .to_lowercase()
+            .chars()
+            .map(|c| if c == ' ' || c == '_' { '-' } else { c })
+            .collect()
+    };
+    let loosely: Vec<String> = names.iter().map(|n| loose(n)).collect();
+    let form = loosely.iter().any(|l| *l != loosely[0]);
+    let composed: Vec<String> = names.iter().map(|n| n.nfc().collect()).collect();
+    let rest = composed.iter().any(|c| *c != composed[0]);
+    let how = match (form, rest) {
+        (true, false) => {
+            "Unicode normalisation (an accented letter written as one character, or as a letter and a combining mark)"
+        }
+        (true, true) => {
+            "Unicode normalisation (an accented letter written as one character, or as a letter and a combining mark), case, spaces, `_` or `-`"
+        }
+        _ => "case, spaces, `_` or `-`",
+    };
+    (how.to_string(), form)
+}
+
+/// A path as a message shows it; `apart`: with every character beyond ASCII as its code point
+/// (`caf\u{e9}.yaml`, `cafe\u{301}.yaml`), for names that would look alike otherwise.
+fn shown_path(path: &str, apart: bool) -> String {
+    match apart {
+        true => path
+            .chars()
+            .map(|c| match c.is_ascii() {
+                true => c.to_string(),
+                false => c.escape_unicode().to_string(),
+            })
+            .collect(),
+        false => path.to_string(),
     }
 }
 
@@ -148,6 +207,14 @@ pub struct Listed {
 }
 
 impl Listed {
+    /// The file as the user knows it (`builtin:NAME` for templates).
+    pub fn path(&self) -> String {
+        match &self.source {
+            EntrySource::File(p) => p.display().to_string(),
+            EntrySource::Builtin => format!("builtin:{}", self.name),
+        }
+    }
+
     /// Why the name cannot be used as it stands, if it cannot.
     pub fn ambiguity(&self) -> Option<String> {
         (!self.namesakes.is_empty()).then(|| {
@@ -250,13 +317,22 @@ impl Catalog {
                         .to_string()),
                     EntrySource::File(p) => read_definition(p),
                 },
-                namesakes: all
-                    .iter()
-                    .filter(|(other, other_source)| {
-                        other_source != source && normalize_name(other) == normalize_name(name)
-                    })
-                    .map(|(other, source)| shown_source(other, source))
-                    .collect(),
+                namesakes: {
+                    let others: Vec<&(String, EntrySource)> = all
+                        .iter()
+                        .filter(|(other, other_source)| {
+                            other_source != source && normalize_name(other) == normalize_name(name)
+                        })
+                        .collect();
+                    let names: Vec<&str> = std::iter::once(name.as_str())
+                        .chain(others.iter().map(|(n, _)| n.as_str()))
+                        .collect();
+                    let apart = names_differ(&names).1;
+                    others
+                        .iter()
+                        .map(|(other, source)| shown_path(&shown_source(other, source), apart))
+                        .collect()
+                },
             })
             .collect()
     }
@@ -314,7 +390,8 @@ impl Catalog {
             EntrySource::Builtin => EntrySource::Builtin,
         };
         let wanted = normalize_name(name);
-        all.into_iter()
+        let found: Vec<(String, EntrySource)> = all
+            .into_iter()
             .filter(|(other, source)| match (source, &own) {
                 (EntrySource::File(p), EntrySource::File(own)) => canonical(p) != *own,
                 (EntrySource::Builtin, EntrySource::Builtin) => other != &entry.name,
@@ -326,13 +403,22 @@ impl Catalog {
             // A file of the other kind by its content (a scenario in `workflows/`) is no
             // namesake: it is said to be misplaced by itself.
             .filter(|(_, source)| match source {
-                EntrySource::File(p) => std::fs::read_to_string(p)
+                EntrySource::File(p) => read_definition(p)
                     .map(|t| content_kind(&t) != Some(other_kind))
                     .unwrap_or(true),
                 EntrySource::Builtin => true,
             })
+            .collect();
+        // Names alike but for their Unicode normalisation are shown apart (`shown_path`).
+        let names: Vec<&str> = std::iter::once(name)
+            .chain(std::iter::once(entry.name.as_str()))
+            .chain(found.iter().map(|(other, _)| other.as_str()))
+            .collect();
+        let apart = names_differ(&names).1;
+        found
+            .into_iter()
             .map(|(other, source)| match source {
-                EntrySource::File(p) => p.display().to_string(),
+                EntrySource::File(p) => shown_path(&p.display().to_string(), apart),
                 EntrySource::Builtin => format!("builtin:{other}"),
             })
             .collect()
@@ -411,13 +497,13 @@ impl Catalog {
         query: &str,
     ) -> Result<Entry, LookupError> {
         let as_path = Path::new(query);
-        if is_yaml(as_path) && (query.contains('/') || as_path.is_file()) {
+        if is_yaml(as_path) && (query.contains('/') || is_there(as_path)) {
             let path = if as_path.is_absolute() {
                 as_path.to_path_buf()
             } else {
                 self.project_dir.join(as_path)
             };
-            let text = read(&path)?;
+            let text = read(kind, &path)?;
             let name = path
                 .file_stem()
                 .and_then(|s| s.to_str())
@@ -436,16 +522,19 @@ impl Catalog {
             .filter(|(n, _)| normalize_name(n) == wanted)
             .collect();
         if matching.len() > 1 {
+            let names: Vec<&str> = matching.iter().map(|(n, _)| n.as_str()).collect();
+            let (how, apart) = names_differ(&names);
             return Err(LookupError::Ambiguous {
                 kind,
                 query: shown(query),
                 matches: matching
                     .iter()
                     .map(|(n, source)| match source {
-                        EntrySource::File(p) => p.display().to_string(),
+                        EntrySource::File(p) => shown_path(&p.display().to_string(), apart),
                         EntrySource::Builtin => format!("builtin:{n}"),
                     })
                     .collect(),
+                how,
             });
         }
         if let Some((name, source)) = matching.first() {
@@ -453,7 +542,7 @@ impl Catalog {
                 EntrySource::Builtin => super::builtin_workflow(name)
                     .expect("listed built-ins exist")
                     .to_string(),
-                EntrySource::File(p) => read(p)?,
+                EntrySource::File(p) => read(kind, p)?,
             };
             return Ok(Entry {
                 name: name.clone(),
@@ -475,7 +564,7 @@ impl Catalog {
             return Ok(Entry {
                 name: name.clone(),
                 source: source.clone(),
-                text: read(p)?,
+                text: read(kind, p)?,
             });
         }
         Err(LookupError::NotFound {
@@ -580,14 +669,14 @@ impl Catalog {
         // A path is accepted wherever a name is (SPEC §2): an agent's, to a Markdown file.
         let as_path = Path::new(query);
         if as_path.extension().and_then(|e| e.to_str()) == Some("md")
-            && (query.contains('/') || as_path.is_file())
+            && (query.contains('/') || is_there(as_path))
         {
             let path = if as_path.is_absolute() {
                 as_path.to_path_buf()
             } else {
                 self.project_dir.join(as_path)
             };
-            let text = read(&path)?;
+            let text = read("agent", &path)?;
             return parse_agent(&path.display().to_string(), &text)
                 .map(|(agent, _)| agent)
                 .map_err(|error| LookupError::Invalid {
@@ -787,5 +876,28 @@ mod tests {
             catalog().find_workflow("a\u{1b}b"),
             Err(LookupError::BadName { .. })
         ));
+    }
+
+    #[test]
+    fn names_alike_but_for_their_normalisation_are_said_to_differ_so_and_shown_apart() {
+        let (how, apart) = names_differ(&["caf\u{e9}", "cafe\u{301}"]);
+        assert!(how.starts_with("Unicode normalisation"), "{how}");
+        assert!(apart);
+        assert_eq!(
+            shown_path("w/cafe\u{301}.yaml", apart),
+            "w/cafe\\u{301}.yaml"
+        );
+        assert_eq!(shown_path("w/caf\u{e9}.yaml", apart), "w/caf\\u{e9}.yaml");
+        let (how, apart) = names_differ(&["Deploy", "deploy"]);
+        assert_eq!(how, "case, spaces, `_` or `-`");
+        assert!(!apart);
+        let (how, _) = names_differ(&["Caf\u{e9}", "cafe\u{301}"]);
+        assert!(
+            how.contains("normalisation") && how.contains("case"),
+            "{how}"
+        );
+        // Both decomposed: they differ in case alone.
+        let (how, apart) = names_differ(&["Cafe\u{301}", "cafe\u{301}"]);
+        assert_eq!((how.as_str(), apart), ("case, spaces, `_` or `-`", false));
     }
 }

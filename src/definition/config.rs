@@ -228,7 +228,22 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
     let first =
         match serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)) {
             Ok(file) => Ok(file),
-            Err(e) => Err((e.path().to_string(), fail(e))),
+            // A key given twice: each where it is given again (serde_json names the object
+            // it is in, and places it there), read on with the last of them.
+            Err(e) if e.inner().to_string().starts_with("duplicate field `") => {
+                match super::workflow::duplicate_problems(text) {
+                    dups if dups.is_empty() => Err((Some(e.path().to_string()), fail(e))),
+                    dups => Err((
+                        None,
+                        DefinitionError {
+                            path: path.to_string(),
+                            text: text.to_string(),
+                            problems: dups.into_iter().map(|p| p.with_width(None)).collect(),
+                        },
+                    )),
+                }
+            }
+            Err(e) => Err((Some(e.path().to_string()), fail(e))),
         };
     let (file, mut problems): (ConfigFile, Vec<Problem>) = match first {
         Ok(file) => (file, Vec::new()),
@@ -252,11 +267,12 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
 
 /// The configuration read again without each bad value (its default taken instead), so that
 /// every bad value is reported at once, not only the first: the file read so and the problems
-/// of the values set aside. `first`, at `key`, is the first; a file that is no JSON object,
-/// or an error that names no key, is that error alone.
+/// of the values set aside. `first`, at `key`, is the first (no key: nothing to set aside, a
+/// key given twice read with its last value); a file that is no JSON object, or an error that
+/// names no key, is that error alone.
 fn set_aside(
     text: &str,
-    key: String,
+    key: Option<String>,
     first: DefinitionError,
 ) -> Result<(ConfigFile, Vec<Problem>), DefinitionError> {
     let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
@@ -265,30 +281,33 @@ fn set_aside(
     let mut problems = first.problems.clone();
     let mut key = key;
     for _ in 0..64 {
-        // Only a key of an object: its default is taken in its place.
-        let (parent, last) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
-        let mut at = &mut value;
-        for k in parent.split('.').filter(|k| !k.is_empty()) {
-            match at.get_mut(k) {
-                Some(v) => at = v,
-                None => return Err(first),
+        if let Some(key) = &key {
+            // Only a key of an object: its default is taken in its place.
+            let (parent, last) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
+            let mut at = &mut value;
+            for k in parent.split('.').filter(|k| !k.is_empty()) {
+                match at.get_mut(k) {
+                    Some(v) => at = v,
+                    None => return Err(first),
+                }
             }
-        }
-        if last.is_empty()
-            || last.contains('[')
-            || at.as_object_mut().and_then(|o| o.remove(last)).is_none()
-        {
-            return Err(first);
+            if last.is_empty()
+                || last.contains('[')
+                || at.as_object_mut().and_then(|o| o.remove(last)).is_none()
+            {
+                return Err(first);
+            }
         }
         match serde_path_to_error::deserialize::<_, ConfigFile>(&value) {
             Ok(file) => return Ok((file, problems)),
             Err(e) => {
-                key = e.path().to_string();
+                let next = e.path().to_string();
                 let message = e.into_inner().to_string();
                 problems.push(Problem::new(
-                    type_problem(&key, &message),
-                    place(text, &key, &message),
+                    type_problem(&next, &message),
+                    place(text, &next, &message),
                 ));
+                key = Some(next);
             }
         }
     }
@@ -625,6 +644,36 @@ fn range_problems(config: &Config, text: &str) -> Vec<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_given_twice_is_located_where_it_is_given_again_beside_the_other_problems() {
+        let text = r#"{"workflow": {"max_retry_attempts": 3, "max_retry_attempts": 5, "max_parallel": 0}}"#;
+        let err = parse_config("c.json", text).unwrap_err();
+        let found: Vec<_> = err
+            .problems
+            .iter()
+            .map(|p| (p.message.as_str(), p.at.map(|a| (a.line, a.column))))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(
+            found[0],
+            (
+                "workflow: duplicate key `max_retry_attempts`",
+                Some((1, 40))
+            )
+        );
+        assert!(
+            err.problems[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("first at line 1, column 15")),
+            "{:?}",
+            err.problems[0]
+        );
+        // The caret covers the key, its quotes included.
+        assert_eq!(err.problems[0].width, Some(20));
+        assert!(found[1].0.contains("max_parallel"), "{found:?}");
+    }
 
     #[test]
     fn the_seed_configuration_parses() {

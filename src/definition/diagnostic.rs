@@ -7,6 +7,24 @@ pub struct Location {
     pub column: usize,
 }
 
+impl Location {
+    /// The place of byte `offset` of `bytes` (a file's text, UTF-8 or not up to there): its
+    /// line, counted by line feeds, and its column in characters, as an editor shows them.
+    /// A problem found at a byte offset (a NUL byte, a byte that is not UTF-8, where a file
+    /// passes its size limit) is placed so.
+    pub fn of_byte(bytes: &[u8], offset: usize) -> Location {
+        let before = &bytes[..offset.min(bytes.len())];
+        let start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        Location {
+            line: before.iter().filter(|b| **b == b'\n').count() + 1,
+            column: String::from_utf8_lossy(&before[start..]).chars().count() + 1,
+        }
+    }
+}
+
 /// One thing wrong with a definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

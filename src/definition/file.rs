@@ -5,23 +5,29 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::MAX_DEFINITION_BYTES;
+use super::{DefinitionError, Location, MAX_DEFINITION_BYTES, Problem};
 
 /// Why a definition file could not be read as text.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("it does not exist")]
     NotFound,
+    /// A symbolic link whose target is not there.
+    #[error("it is a symbolic link to {target}, which does not exist")]
+    BrokenLink { target: String },
     #[error("it is not a regular file; {what} are read from plain files")]
     NotAFile { what: &'static str },
+    /// `at`: where the file passes the limit (none when that could not be read).
     #[error("the file is {size} bytes; {what} are limited to {limit} bytes ({} MiB)", limit >> 20)]
     TooLarge {
         size: u64,
         limit: u64,
         what: &'static str,
+        at: Option<Location>,
     },
-    #[error("not UTF-8 text (invalid byte at offset {offset})")]
-    NotText { offset: usize },
+    /// `at`: the place of the byte at `offset`, the first that is not UTF-8.
+    #[error("not UTF-8 text (the byte at line {}, column {} is not)", at.line, at.column)]
+    NotText { offset: usize, at: Location },
     #[error("{0}")]
     Io(std::io::Error),
 }
@@ -33,6 +39,36 @@ impl From<std::io::Error> for ReadError {
         } else {
             ReadError::Io(e)
         }
+    }
+}
+
+impl ReadError {
+    /// The error as the problem of the file `path`: what its content is that a definition's
+    /// cannot be (too large, not UTF-8) located in it, as `validate` reports every problem of
+    /// a definition (SPEC §7); why it cannot be read at all, as a problem of the whole file.
+    pub fn definition_error(&self, path: &str) -> DefinitionError {
+        let problem = match self {
+            ReadError::TooLarge { at, .. } => Problem::new(self.to_string(), *at).with_hint(
+                "no definition needs that much: it is cut off at this place; data a step needs belongs in a file the step reads",
+            ),
+            ReadError::NotText { at, .. } => Problem::new(
+                "the file is not UTF-8 text: this byte is not part of a UTF-8 character",
+                Some(*at),
+            )
+            .with_hint("save the file as UTF-8 (an editor's encoding setting); definitions are UTF-8 text"),
+            _ => Problem::new(format!("cannot read: {self}"), None),
+        };
+        DefinitionError {
+            path: path.to_string(),
+            text: String::new(),
+            problems: vec![problem],
+        }
+    }
+
+    /// Whether the file is there and was read, and its content is what no definition can be
+    /// (too large, not UTF-8): a problem of the definition, not of reaching it.
+    pub fn is_content(&self) -> bool {
+        matches!(self, ReadError::TooLarge { .. } | ReadError::NotText { .. })
     }
 }
 
@@ -62,7 +98,19 @@ pub fn without_bom(text: &str) -> &str {
 pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String, ReadError> {
     // Refuse what is not a plain file before opening it: opening a FIFO would block, and a
     // device such as /dev/zero reports no size.
-    if !std::fs::metadata(path)?.is_file() {
+    let meta = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A link to nothing is there, and said to be one.
+            return Err(match std::fs::read_link(path) {
+                Ok(target) => ReadError::BrokenLink {
+                    target: target.display().to_string(),
+                },
+                Err(_) => ReadError::NotFound,
+            });
+        }
+        meta => meta?,
+    };
+    if !meta.is_file() {
         return Err(ReadError::NotAFile { what });
     }
     let file = std::fs::File::open(path)?;
@@ -70,25 +118,25 @@ pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<Strin
     if !meta.is_file() {
         return Err(ReadError::NotAFile { what });
     }
-    if meta.len() > limit {
-        return Err(ReadError::TooLarge {
-            size: meta.len(),
-            limit,
-            what,
-        });
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // Never more than the limit and one byte: the one past it says the file is too large,
+    // where it is.
+    let mut bytes = Vec::with_capacity(meta.len().min(limit + 1) as usize);
     file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        // It grew between the size check and the read: say at least how big it is.
+    if meta.len() > limit || bytes.len() as u64 > limit {
+        // (It may have grown between the size check and the read: the larger size is said.)
         return Err(ReadError::TooLarge {
-            size: bytes.len() as u64,
+            size: meta.len().max(bytes.len() as u64),
             limit,
             what,
+            at: (bytes.len() as u64 > limit).then(|| Location::of_byte(&bytes, limit as usize)),
         });
     }
-    String::from_utf8(bytes).map_err(|e| ReadError::NotText {
-        offset: e.utf8_error().valid_up_to(),
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        ReadError::NotText {
+            offset,
+            at: Location::of_byte(e.as_bytes(), offset),
+        }
     })
 }
 
@@ -106,9 +154,11 @@ mod tests {
         let f = std::fs::File::create(&over).unwrap();
         // Sparse: the size says 1 GiB; nothing of it is read.
         f.set_len(1 << 30).unwrap();
+        // Said where it passes the limit: its first 1 MiB is one line of NUL bytes.
         assert!(matches!(
             read_definition(&over),
-            Err(ReadError::TooLarge { size, .. }) if size == 1 << 30
+            Err(ReadError::TooLarge { size, at: Some(at), .. })
+                if size == 1 << 30 && at == Location { line: 1, column: MAX_DEFINITION_BYTES + 1 }
         ));
     }
 
@@ -129,13 +179,48 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_says_where() {
+    fn invalid_utf8_says_where_by_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.yaml");
-        std::fs::write(&p, b"name: \xff").unwrap();
-        assert!(matches!(
-            read_definition(&p),
-            Err(ReadError::NotText { offset: 6 })
-        ));
+        std::fs::write(&p, "name: x\nsteps: [{name: \"é\u{0}".as_bytes()).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.pop();
+        bytes.push(0xff);
+        std::fs::write(&p, &bytes).unwrap();
+        let err = read_definition(&p).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::NotText {
+                    offset: 26,
+                    at: Location {
+                        line: 2,
+                        column: 18
+                    }
+                }
+            ),
+            "{err:?}"
+        );
+        let doc = err.definition_error("bad.yaml");
+        assert_eq!(
+            doc.problems[0].at,
+            Some(Location {
+                line: 2,
+                column: 18
+            })
+        );
+    }
+
+    #[test]
+    fn a_link_to_nothing_is_said_to_be_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("z.yaml");
+        std::os::unix::fs::symlink(dir.path().join("gone.yaml"), &p).unwrap();
+        let err = read_definition(&p).unwrap_err();
+        assert!(err.to_string().contains("symbolic link to"), "{err}");
+        assert!(
+            err.to_string().contains("gone.yaml, which does not exist"),
+            "{err}"
+        );
     }
 }

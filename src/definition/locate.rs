@@ -81,12 +81,12 @@ pub struct Duplicate {
 }
 
 /// Every key given again in a mapping of `text`, in the order of the file: YAML allows a key
-/// once, and serde reports only the first duplicate, at its mapping's start.
+/// once, and serde reports only the first duplicate, at its mapping's start. A text that
+/// stops parsing somewhere (a tab, nesting past serde_yaml's limit) has the duplicates given
+/// before that place: that error is reported beside them, not in their stead.
 pub fn duplicate_keys(text: &str) -> Vec<Duplicate> {
     let mut seen = KeysGivenAgain(Vec::new());
-    if !walk_whole(text, &mut seen) {
-        return Vec::new();
-    }
+    walk_whole(text, &mut seen);
     let mut duplicates: Vec<Duplicate> = seen
         .0
         .into_iter()
@@ -447,6 +447,23 @@ mod tests {
         assert_eq!(written_width("{a: 'it''s', b: 1}", 5), "'it''s'".len());
         assert_eq!(written_width(r#"{a: "x\"y", b: 1}"#, 5), r#""x\"y""#.len());
         assert_eq!(written_width("run: echo a, b", 6), "echo a, b".len());
+    }
+
+    #[test]
+    fn keys_given_again_before_the_text_stops_parsing_are_found_where_they_are_given() {
+        let at = |text: &str| -> Vec<_> {
+            duplicate_keys(text)
+                .into_iter()
+                .map(|d| (d.key, d.at.map(|l| (l.line, l.column))))
+                .collect()
+        };
+        // A tab where indentation is read, after the duplicate.
+        let tab =
+            "name: a\nsteps:\n  - name: x\n    run: echo\n    run: echo 2\n  - name: y\n\trun: z\n";
+        assert_eq!(at(tab), vec![("run".to_string(), Some((5, 5)))]);
+        // Nesting past serde_yaml's limit of 128, after the duplicate.
+        let deep = format!("a: 1\na: 2\nb:\n  {}x\n", "- ".repeat(200));
+        assert_eq!(at(&deep), vec![("a".to_string(), Some((2, 1)))]);
     }
 
     #[test]

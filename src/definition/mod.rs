@@ -9,6 +9,7 @@ mod catalog;
 mod compose;
 mod config;
 mod diagnostic;
+mod document;
 mod duration;
 pub mod expr;
 mod file;
@@ -27,6 +28,7 @@ mod tags;
 pub mod template;
 mod worker_tag;
 mod workflow;
+mod yaml_events;
 mod yaml_walk;
 
 pub use agent::{Agent, AgentRunner, claude_body_problem, parse_agent};
@@ -42,6 +44,7 @@ pub use config::{
     PermissionMode, parse_config, parse_config_file,
 };
 pub use diagnostic::{DefinitionError, Location, Problem};
+pub use document::MAX_ALIAS_EXPANSION;
 pub use duration::DurationSpec;
 pub use file::{ReadError, read_bounded, read_definition, without_bom};
 pub use finite::Bound;

@@ -16,23 +16,32 @@ use super::{Location, Problem};
 
 const TAG: &str = "\u{0}cortex-tag:";
 
-/// A located problem for the first tag in `text` (or flow nesting too deep to scan for one);
-/// `line_offset` is added to every line (front matter does not start on the file's first line).
-pub(crate) fn first_tag(text: &str, line_offset: usize) -> Option<Problem> {
-    let (at, tag) = match scan(text, true) {
-        Some(Finding::Tag { at, tag }) => (at, tag),
-        Some(Finding::TooDeep(at)) => return Some(too_deep(shift(at, line_offset))),
-        None => walk(text)?,
-    };
-    Some(
-        Problem::new(
-            format!(
-                "the YAML tag `{tag}` is not allowed: definitions are plain data, and a tag would be ignored"
-            ),
-            Some(shift(at, line_offset)),
-        )
-        .with_hint("remove the tag; if the value is text that starts with `!`, quote it ('!like this')"),
+/// A located problem for the first tag written in `text`, as the lexical scan sees it (or
+/// flow nesting too deep to scan for one); `line_offset` is added to every line (front matter
+/// does not start on the file's first line).
+pub(crate) fn written_tag(text: &str, line_offset: usize) -> Option<Problem> {
+    match scan(text, true)? {
+        Finding::Tag { at, tag } => Some(tag_problem(shift(at, line_offset), &tag)),
+        Finding::TooDeep(at) => Some(too_deep(shift(at, line_offset))),
+    }
+}
+
+/// A located problem for the first tag serde_yaml keeps in `text` (the second net, behind
+/// `written_tag`). It walks serde_yaml over the document, which expands every alias: call it
+/// only on a document whose aliases are bounded (`document::problem`).
+pub(crate) fn kept_tag(text: &str, line_offset: usize) -> Option<Problem> {
+    let (at, tag) = walk(text)?;
+    Some(tag_problem(shift(at, line_offset), &tag))
+}
+
+fn tag_problem(at: Location, tag: &str) -> Problem {
+    Problem::new(
+        format!(
+            "the YAML tag `{tag}` is not allowed: definitions are plain data, and a tag would be ignored"
+        ),
+        Some(at),
     )
+    .with_hint("remove the tag; if the value is text that starts with `!`, quote it ('!like this')")
 }
 
 fn shift(at: Location, lines: usize) -> Location {
@@ -214,7 +223,7 @@ mod tests {
 
     #[test]
     fn tags_in_front_matter_are_placed_in_the_file() {
-        let problem = first_tag("name: !x a\n", 1).unwrap();
+        let problem = written_tag("name: !x a\n", 1).unwrap();
         assert_eq!(problem.at, Some(Location { line: 2, column: 7 }));
         assert!(problem.message.contains("`!x`"), "{problem:?}");
     }

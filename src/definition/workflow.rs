@@ -355,30 +355,45 @@ pub(crate) fn yaml_location(e: &serde_yaml::Error) -> Option<Location> {
     })
 }
 
-/// Refuse text no definition should contain before handing it to a parser: too large, NUL
-/// bytes, flow nesting the parser would take too long over, and (in YAML) tags.
+/// Refuse text no definition should contain before handing it to a parser, each at its place:
+/// too large, NUL bytes, flow nesting the parser would take too long over, and in YAML control
+/// characters and what `before_parsing` finds (tags, a second document, aliases that expand
+/// too far).
 pub(crate) fn precheck(path: &str, text: &str, yaml: bool) -> Result<(), DefinitionError> {
-    let fail = |message: String| DefinitionError {
+    let fail = |problem: Problem| DefinitionError {
         path: path.to_string(),
-        text: String::new(),
-        problems: vec![Problem::new(message, None)],
+        text: text.to_string(),
+        problems: vec![problem],
     };
     if text.len() > MAX_DEFINITION_BYTES {
-        return Err(fail(format!(
-            "the file is {} bytes; definitions are limited to {} bytes (1 MiB)",
-            text.len(),
-            MAX_DEFINITION_BYTES
-        )));
+        // (A file read from disk is refused by `read_definition` before it is read whole.)
+        return Err(DefinitionError {
+            text: String::new(),
+            ..fail(
+                Problem::new(
+                    format!(
+                        "the file is {} bytes; definitions are limited to {} bytes (1 MiB)",
+                        text.len(),
+                        MAX_DEFINITION_BYTES
+                    ),
+                    Some(Location::of_byte(text.as_bytes(), MAX_DEFINITION_BYTES)),
+                )
+                .with_hint("no definition needs that much: it is cut off at this place; data a step needs belongs in a file the step reads"),
+            )
+        });
     }
     if let Some(i) = text.find('\0') {
-        let line = text[..i].lines().count().max(1);
-        return Err(fail(format!(
-            "the file contains a NUL byte (line {line}); definitions are text"
-        )));
+        return Err(fail(
+            Problem::new(
+                "the file contains a NUL byte; definitions are text",
+                Some(Location::of_byte(text.as_bytes(), i)),
+            )
+            .with_hint("remove it; a file full of them is binary, or UTF-16 text: save it as UTF-8")
+            .with_width(Some(1)),
+        ));
     }
-    // One scan finds both, whichever comes first.
     let problem = if yaml {
-        control_character(text).or_else(|| super::tags::first_tag(text, 0))
+        control_character(text).or_else(|| before_parsing(text, 0))
     } else {
         match scan(text, false) {
             Some(Finding::TooDeep(at)) => Some(too_deep(at)),
@@ -395,6 +410,17 @@ pub(crate) fn precheck(path: &str, text: &str, yaml: bool) -> Result<(), Definit
     }
 }
 
+/// The first problem of YAML `text` found before serde_yaml reads it, in the order they are
+/// looked for: a tag written or flow nesting too deep (the lexical scan), then on the parser's
+/// events a second document or aliases that expand too far (`document`), then a tag serde_yaml
+/// keeps (found by walking serde_yaml, which expands every alias: so only once they are
+/// bounded). `line_offset` is added to every line (front matter starts on the file's second).
+pub(crate) fn before_parsing(text: &str, line_offset: usize) -> Option<Problem> {
+    super::tags::written_tag(text, line_offset)
+        .or_else(|| super::document::problem(text, line_offset))
+        .or_else(|| super::tags::kept_tag(text, line_offset))
+}
+
 /// The first character YAML does not allow raw in a file (a C0 control other than tab, line
 /// feed and carriage return, DEL, a C1 control other than NEL), located at its line and
 /// column: the YAML parser says only "at position N", which has no line to show.
@@ -402,16 +428,14 @@ fn control_character(text: &str) -> Option<Problem> {
     let (at, c) = text.char_indices().find(|&(_, c)| {
         (c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}')) || c == '\u{7f}'
     })?;
-    let line = text[..at].matches('\n').count() + 1;
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let column = text[start..at].chars().count() + 1;
     Some(Problem::new(
         format!(
             "the file holds the control character U+{:04X}, which YAML does not allow in a file; remove it (in a double-quoted string, write it as an escape such as `\\e` or `\\x1b` if the text must hold it)",
             c as u32
         ),
-        Some(Location { line, column }),
-    ))
+        Some(Location::of_byte(text.as_bytes(), at)),
+    )
+    .with_width(Some(1)))
 }
 
 /// Parse a YAML definition into `T`, strictly, with the error's location: every key it does
@@ -509,8 +533,18 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         problems.extend(duplicates.iter().cloned());
         problems
     };
-    let Ok(LooseValue(mut value)) = serde_yaml::from_str::<LooseValue>(text) else {
-        return Err(fail(with_duplicates(vec![first_problem()])));
+    let mut value = match serde_yaml::from_str::<LooseValue>(text) {
+        Ok(LooseValue(value)) => value,
+        // The text does not parse past some place: that error, and the keys given twice
+        // before it (serde's first error, when it named one of them, says no more than they
+        // do, and at its mapping's start).
+        Err(e) => {
+            let problems = match said_by_duplicates(&first_message) && !duplicates.is_empty() {
+                true => vec![problem(yaml_message(&e), yaml_location(&e))],
+                false => vec![first_problem()],
+            };
+            return Err(fail(with_duplicates(problems)));
+        }
     };
     // Neither an unknown key, a bad item of a list, a value of the wrong type nor a key given
     // twice: nothing to set aside.
@@ -754,7 +788,7 @@ fn with_type_hint(message: &str) -> Option<String> {
 }
 
 /// A problem for each key given again in a mapping of `text`, at the key.
-fn duplicate_problems(text: &str) -> Vec<Problem> {
+pub(crate) fn duplicate_problems(text: &str) -> Vec<Problem> {
     super::locate::duplicate_keys(text)
         .into_iter()
         .map(|d| {

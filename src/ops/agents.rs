@@ -147,8 +147,8 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             ""
         };
         text.push_str(&format!(
-            "  {:<width$}  {state}  {}{runs}{origin}\n",
-            r["name"].as_str().unwrap_or_default(),
+            "  {}  {state}  {}{runs}{origin}\n",
+            crate::render::padded(r["name"].as_str().unwrap_or_default(), width),
             r["description"].as_str().unwrap_or_default()
         ));
     }

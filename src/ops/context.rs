@@ -292,6 +292,11 @@ impl Ctx {
                 }
             }
             Err(crate::definition::ReadError::NotFound) => None,
+            Err(e) if e.is_content() => {
+                return Err(CommandError::definition(
+                    &e.definition_error(&config.display().to_string()),
+                ));
+            }
             Err(e) => {
                 return Err(CommandError::bad_input(format!(
                     "cannot read {}: {e}",

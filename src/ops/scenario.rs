@@ -943,7 +943,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
                 };
                 check_with(ctx, &entry, schema.as_ref()).map_err(|e| e.first_problem())
             }
-            Err(e) => Err(format!("cannot read: {e}")),
+            Err(e) => Err(e.definition_error(&listed.path()).first_problem()),
         };
         let ambiguity = listed.ambiguity();
         let valid = parsed.as_ref().ok();
@@ -976,8 +976,8 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             (None, _) => "invalid".to_string(),
         };
         text.push_str(&format!(
-            "  {:<width$}  {:<10}  {:<8}  {:<12}  {}\n",
-            r["name"].as_str().unwrap_or_default(),
+            "  {}  {:<10}  {:<8}  {:<12}  {}\n",
+            crate::render::padded(r["name"].as_str().unwrap_or_default(), width),
             phases,
             r["priority"].as_str().unwrap_or("-"),
             r["type"].as_str().unwrap_or("-"),
@@ -1003,12 +1003,14 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                 crate::definition::EntrySource::File(p) => p.display().to_string(),
                 crate::definition::EntrySource::Builtin => format!("builtin:{n}"),
             };
-            let entry = catalog.find_scenario(&n).map_err(|e| {
-                CommandError::definition(&crate::definition::DefinitionError {
+            let entry = catalog.find_scenario(&n).map_err(|e| match e {
+                // Its content (too large, not UTF-8): located.
+                e @ crate::definition::LookupError::Invalid { .. } => CommandError::from(e),
+                e => CommandError::definition(&crate::definition::DefinitionError {
                     path: file.clone(),
                     text: String::new(),
                     problems: vec![crate::definition::Problem::new(e.to_string(), None)],
-                })
+                }),
             });
             v.push((file, entry));
         }
@@ -1024,8 +1026,14 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
         }
         v
     } else {
-        let entry = catalog.find_scenario(name.unwrap_or_default())?;
-        vec![(entry.display_path(), Ok(entry))]
+        match catalog.find_scenario(name.unwrap_or_default()) {
+            Ok(entry) => vec![(entry.display_path(), Ok(entry))],
+            // A file whose content no definition can have (too large, not UTF-8): its verdict.
+            Err(crate::definition::LookupError::Invalid { error, .. }) => {
+                vec![(error.path.clone(), Err(CommandError::definition(&error)))]
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     // The configuration every run of the home reads: a run refuses it, so validation does
     // too (as `workflow validate`). Said once, naming its own file, not as a scenario's.

@@ -15,7 +15,7 @@ use crate::decide::{
     ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule, replay_schedule,
     schedule_stream,
 };
-use crate::definition::{EntrySource, ReadError, Schedule, parse_scenario, parse_workflow};
+use crate::definition::{EntrySource, Schedule, parse_scenario, parse_workflow};
 use crate::event::{Driver, Event, FireOutcome, NewEvent, RunKind};
 use crate::execute::{IdGen, StopFlag, UlidIds, hostname, operator};
 use crate::plan::{Cadence, minute_of};
@@ -179,8 +179,8 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
         let text = match listed.text {
             Ok(text) => text,
             // Whether it has a schedule cannot be told; that it cannot be used can.
-            Err(e @ (ReadError::TooLarge { .. } | ReadError::NotText { .. })) => {
-                let errors = vec![problem_doc(&file, format!("cannot read: {e}"), None)];
+            Err(e) if e.is_content() => {
+                let errors = crate::render::definition_problems(&e.definition_error(&file));
                 bad.push(Unschedulable::new(kind, name, file, errors));
                 continue;
             }

@@ -350,7 +350,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             (Ok(_), EntrySource::Builtin) => load_with(ctx, &listed.name, config_file.clone())
                 .map(|l| l.workflow)
                 .map_err(|e| e.first_problem()),
-            (Err(e), _) => Err(format!("cannot read: {e}")),
+            (Err(e), _) => Err(e.definition_error(&listed.path()).first_problem()),
         };
         let ambiguity = listed.ambiguity();
         let valid = parsed.as_ref().ok();
@@ -381,8 +381,8 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             ""
         };
         text.push_str(&format!(
-            "  {:<width$}  {:<9}  {}{origin}\n",
-            r["name"].as_str().unwrap_or_default(),
+            "  {}  {:<9}  {}{origin}\n",
+            crate::render::padded(r["name"].as_str().unwrap_or_default(), width),
             steps,
             about,
         ));
@@ -441,7 +441,10 @@ pub(super) fn invalid_home_file(
 /// `orchestrate validate NAME` (`{file, name, valid, errors: [{message, file, line, column,
 /// hint}], ...}`); invalid is exit 2 with every problem.
 pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
-    let entry = ctx.catalog().find_workflow(name)?;
+    let entry = match ctx.catalog().find_workflow(name) {
+        Ok(entry) => entry,
+        Err(e) => return found_invalid(ctx, e),
+    };
     let file = entry.display_path();
     let loaded = ctx
         .catalog()
@@ -457,9 +460,26 @@ fn validate_with(
     name: &str,
     config_file: crate::definition::ConfigFile,
 ) -> Result<Output, CommandError> {
-    let entry = ctx.catalog().find_workflow(name)?;
+    let entry = match ctx.catalog().find_workflow(name) {
+        Ok(entry) => entry,
+        Err(e) => return found_invalid(ctx, e),
+    };
     let file = entry.display_path();
     verdict(ctx, file, load_with(ctx, name, config_file))
+}
+
+/// A workflow `validate` could not find as a definition: the verdict on a file whose content
+/// no definition can have (too large, not UTF-8), located as any invalid definition's; any
+/// other failure to find it, that error.
+fn found_invalid(ctx: &Ctx, e: crate::definition::LookupError) -> Result<Output, CommandError> {
+    match e {
+        crate::definition::LookupError::Invalid { error, .. } => verdict(
+            ctx,
+            error.path.clone(),
+            Err(CommandError::definition(&error)),
+        ),
+        e => Err(e.into()),
+    }
 }
 
 /// The verdict on a workflow `load` loaded (or refused) from `file`.

@@ -16,13 +16,22 @@ mod terminal;
 pub use attempt_text::{AttemptText, attempt_text, cut_character};
 pub use diagnostic::{ProblemDoc, definition_problems, render_definition_error};
 
-/// The width of the widest `name` of JSON rows, for aligned tables.
+/// The width of the widest `name` of JSON rows, for aligned tables: in the columns a
+/// terminal gives it (`padded`).
 pub fn name_width(rows: &[serde_json::Value]) -> usize {
     rows.iter()
         .filter_map(|r| r["name"].as_str())
-        .map(str::len)
+        .map(unicode_width::UnicodeWidthStr::width)
         .max()
         .unwrap_or(4)
+}
+
+/// `text` followed by spaces up to `width` columns as a terminal draws it: a combining mark
+/// takes none (`cafe` + U+0301 is four), a wide character two. (`{:<width$}` counts
+/// characters, and a byte length counts `é` twice: either misaligned a table's columns.)
+pub fn padded(text: &str, width: usize) -> String {
+    let used = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
 /// `1 step`, `2 steps`: a count with its noun.

@@ -356,10 +356,16 @@ pub fn render_progress(
                 ..
             } => {
                 // An item as a person reads it: templates rendered with the run's values. A
-                // check as written, its templates as templates: a value pasted into its shell
-                // text would read as a command to paste (as the status shows it).
-                let shown = match state.step_index(phase) {
-                    Some(i) if !*checked => state.render_prompt_in(criterion, i),
+                // check as `preview` shows it (`shell::shown_command`): each template's value
+                // (a secret's as recorded, `***`) quoted for where it stands, so the line is
+                // the command that ran and pasting it runs nothing else. Before, its templates
+                // were left as `${{ ... }}`, which `preview` rendered.
+                let shown = match (state.step_index(phase), criterion.strip_prefix("check: ")) {
+                    (Some(i), _) if !*checked => state.render_prompt_in(criterion, i),
+                    (Some(i), Some(command)) => format!(
+                        "check: {}",
+                        super::shown_command(command, &|r| state.template_value_in(r, Some(i)))
+                    ),
                     _ => criterion.clone(),
                 };
                 let _ = writeln!(out, "   [x] {shown}");

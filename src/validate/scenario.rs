@@ -387,9 +387,11 @@ pub fn validate_scenario_cautioned(
             if let Some((problem, fix)) = super::literal_secret(name, &value.0, secret, "phase") {
                 c.hinted(&p, problem, fix);
             }
+            c.no_nul(&p, &value.0, &format!("the value of `{}`", shown(name)));
             texts.push((p, &value.0, false, false));
         }
         if let Some(dir) = &phase.working_dir {
+            c.no_nul(&key("working_dir"), dir, "the working directory");
             texts.push((key("working_dir"), dir, false, false));
         }
         super::workflow::check_runs_on(&mut c, &key("runs_on"), &phase.runs_on);

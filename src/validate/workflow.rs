@@ -321,10 +321,48 @@ impl Checker<'_> {
         }
     }
 
-    /// Check that every template of the shell command `text` stands where a variable
-    /// reference can expand (see `template::shell_contexts`): a refused one is located at the
-    /// template itself where the scalar's layout allows.
+    /// Refuse a NUL character in `text` at `path`, which a process is given as `what` (its
+    /// command, an environment variable, its working directory): no argument, variable or path
+    /// can carry one, so the step or phase could never run. It can only be written as an
+    /// escape (`"\0"`, `"\x00"`: a raw NUL byte is refused with the file); it is located at
+    /// the escape where the scalar's layout allows.
+    pub(super) fn no_nul(&mut self, path: &[Seg], text: &str, what: &str) {
+        let Some(i) = text.find('\0') else {
+            return;
+        };
+        let at = locate(self.text, path).map(|at| self.within(at, text, text[..i].chars().count()));
+        // The escape's width where it is written there (`\0`, `\x00`, `\u0000`).
+        let written: Vec<char> = at
+            .and_then(|at| {
+                let line = self.text.lines().nth(at.line - 1)?;
+                Some(line.chars().skip(at.column - 1).take(3).collect())
+            })
+            .unwrap_or_default();
+        let width = match written.as_slice() {
+            ['\\', 'x', ..] => Some(4),
+            ['\\', 'u', ..] => Some(6),
+            ['\\', 'U', ..] => Some(10),
+            ['\\', ..] => Some(2),
+            _ => None,
+        };
+        self.problems.push(
+            Problem::new(
+                format!(
+                    "{what} holds a NUL character (`\\0`), which no command can be given: it could never run"
+                ),
+                at.or_else(|| self.at(path)),
+            )
+            .with_hint("remove it; data holding NUL characters belongs in a file the command reads")
+            .with_width(width),
+        );
+    }
+
+    /// Check the shell command `text`: that it holds no NUL character (`no_nul`), that it
+    /// assigns no secret a value written out (`shell_secrets`), and that every template stands
+    /// where a variable reference can expand (see `template::shell_contexts`): a refused one
+    /// is located at the template itself where the scalar's layout allows.
     pub(super) fn shell_templates(&mut self, path: &[Seg], text: &str) {
+        self.no_nul(path, text, "the command");
         self.shell_secrets(path, text, true);
         // Valid, but pasted into code a nested shell reads (`sh -c '...'`, `eval`, `ssh`).
         for nested in crate::definition::template::nested_shells(text) {
@@ -924,6 +962,8 @@ pub fn validate_workflow_cautioned(
         for (name, value) in &step.with {
             let p = [key("with").as_slice(), &[Seg::Key(name.clone())]].concat();
             c.templates(&p, &value.0, &wf.inputs, &earlier);
+            // (given to the child workflow's steps as `CORTEX_INPUT_...`)
+            c.no_nul(&p, &value.0, &format!("the input `{}`", shown(name)));
         }
         if let Some(agent) = &step.agent
             && !known
@@ -965,6 +1005,7 @@ pub fn validate_workflow_cautioned(
                 c.hinted(&p, problem, fix);
             }
             c.templates(&p, &value.0, &wf.inputs, &earlier);
+            c.no_nul(&p, &value.0, &format!("the value of `{}`", shown(name)));
         }
         for (j, name) in step.secret_env.iter().enumerate() {
             if !super::is_env_name(name) {
@@ -998,6 +1039,7 @@ pub fn validate_workflow_cautioned(
         }
         if let Some(dir) = &step.working_dir {
             c.templates(&key("working_dir"), dir, &wf.inputs, &earlier);
+            c.no_nul(&key("working_dir"), dir, "the working directory");
         }
         earlier.push(&step.name);
         c.checks(&key("validate"), &step.validate, wf, &earlier, true);
