@@ -573,7 +573,7 @@ mod tests {
             shared: true,
         };
         let lease = |unit: &str, who: &str, host: &str, remaining_ms: i64| Lease {
-            run_id: "R".into(),
+            run_id: "0000000000000000000000000R".into(),
             unit: unit.into(),
             attempt: 0,
             holder: who.into(),
@@ -619,7 +619,8 @@ mod tests {
         let mut store = MemoryStore::new();
         let clock = FixedClock::new(1_800_000_000_000);
         let mut ids = SequentialIds::default();
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        let mut journal =
+            Journal::open(&mut store, &clock, &mut ids, "0000000000000000000000000R").unwrap();
         let start = RunStarted::for_test(RunKind::Scenario, "one", definition, hash);
         journal.submit(Command::Start(Box::new(start))).unwrap();
         journal
@@ -636,7 +637,7 @@ mod tests {
     fn a_fenced_driver_with_decisions_staged_still_records_a_late_result_rejected() {
         with_started_scenario(|journal| {
             let claim = |holder: &str, ttl_ms: u64| LeaseClaim {
-                run_id: "R".into(),
+                run_id: "0000000000000000000000000R".into(),
                 unit: DRIVER_UNIT.into(),
                 attempt: 0,
                 holder: holder.into(),
@@ -684,7 +685,7 @@ mod tests {
     fn a_claimed_attempt_whose_lease_is_gone_is_reaped() {
         with_started_scenario(|journal| {
             let claim = LeaseClaim {
-                run_id: "R".into(),
+                run_id: "0000000000000000000000000R".into(),
                 unit: "a".into(),
                 attempt: 1,
                 holder: "worker:w pid 1".into(),
@@ -737,16 +738,24 @@ mod tests {
             String::new(),
         );
         writer
-            .append("R", 0, &[event(0, Event::RunStarted(Box::new(started)))])
+            .append(
+                "0000000000000000000000000R",
+                0,
+                &[event(0, Event::RunStarted(Box::new(started)))],
+            )
             .unwrap();
         let reader = SqliteStore::open_read(&path).unwrap();
         let mut probes = 0;
-        let (state, alive) = load_probed(&reader, "R", |_| {
+        let (state, alive) = load_probed(&reader, "0000000000000000000000000R", |_| {
             probes += 1;
             if probes == 1 {
                 // The driver ends here: its last append, then it lets go.
                 writer
-                    .append("R", 1, &[event(1, Event::RunStopped {})])
+                    .append(
+                        "0000000000000000000000000R",
+                        1,
+                        &[event(1, Event::RunStopped {})],
+                    )
                     .unwrap();
             }
             false
@@ -760,7 +769,7 @@ mod tests {
         assert_eq!(state.phase, crate::decide::RunPhase::Stopped);
         assert_eq!(probes, 2, "probed again once the log stood still");
         // A driver that holds the run when probed: the state read, and alive.
-        let (state, alive) = load_probed(&reader, "R", |_| true).unwrap();
+        let (state, alive) = load_probed(&reader, "0000000000000000000000000R", |_| true).unwrap();
         assert!(alive);
         assert_eq!(state.events, 2);
     }
