@@ -26,6 +26,9 @@ use cortex::validate::validate_scenario;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The run of a million events: a run id (`event::is_run_id`), as every run's is.
+const BIG: &str = "00000000000000000000000B1G";
+
 fn event(i: u64) -> NewEvent {
     NewEvent {
         id: format!("01JBENCH{i:018}"),
@@ -261,7 +264,7 @@ fn big(dir: &std::path::Path, rounds: usize) {
     started.definition_hash = "0".repeat(64);
     store
         .append(
-            "BIG",
+            BIG,
             0,
             &[NewEvent {
                 id: "0".into(),
@@ -273,7 +276,7 @@ fn big(dir: &std::path::Path, rounds: usize) {
     let mut seq = 1;
     while seq < n {
         let batch: Vec<NewEvent> = (seq..(seq + 1000).min(n)).map(event).collect();
-        store.append("BIG", seq, &batch).unwrap();
+        store.append(BIG, seq, &batch).unwrap();
         seq += batch.len() as u64;
     }
     drop(store);
@@ -299,7 +302,7 @@ fn big(dir: &std::path::Path, rounds: usize) {
                  WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq",
             )
             .unwrap();
-        let mut rows = stmt.query(rusqlite::params!["BIG", 0]).unwrap();
+        let mut rows = stmt.query(rusqlite::params![BIG, 0]).unwrap();
         let mut total = 0usize;
         while let Some(r) = rows.next().unwrap() {
             for i in 0..6 {
@@ -317,7 +320,7 @@ fn big(dir: &std::path::Path, rounds: usize) {
         // Alternately: the floors first in odd rounds.
         let floors = |read_floor: &mut Vec<f64>, verify_floor: &mut Vec<f64>| {
             settle();
-            let (rows, read_raw) = timed(|| store.raw_rows(Some("BIG")).unwrap());
+            let (rows, read_raw) = timed(|| store.raw_rows(Some(BIG)).unwrap());
             let hash = timed(|| {
                 let mut h = blake3::Hasher::new();
                 for r in &rows {
@@ -337,11 +340,11 @@ fn big(dir: &std::path::Path, rounds: usize) {
         };
         // What `log verify` does: rows streamed through the verifier, borrowed, not copied.
         settle();
-        let (report, v) = timed(|| store.verify(Some("BIG")).unwrap());
+        let (report, v) = timed(|| store.verify(Some(BIG)).unwrap());
         assert!(report.ok && report.events == n);
         verify.push(rate(v));
         settle();
-        let (events, read) = timed(|| store.read_run("BIG").unwrap());
+        let (events, read) = timed(|| store.read_run(BIG).unwrap());
         let (state, fold) = timed(|| replay(&events));
         drop(events);
         replayed.push(rate(read + fold));
@@ -353,13 +356,13 @@ fn big(dir: &std::path::Path, rounds: usize) {
         };
         let stream = |streamed: &mut Vec<f64>| {
             settle();
-            let (s, d) = timed(|| fold_log(&store, "BIG", 0, Default::default()).unwrap());
+            let (s, d) = timed(|| fold_log(&store, BIG, 0, Default::default()).unwrap());
             assert_eq!(s, state, "the streamed replay folds what read_run does");
             streamed.push(rate(d));
         };
         // What a driver's replay does (`Journal::open`): the same, verifying the chain as it goes.
         settle();
-        let (s, d) = timed(|| replay_verified(&store, "BIG").unwrap());
+        let (s, d) = timed(|| replay_verified(&store, BIG).unwrap());
         assert_eq!(
             s.events, state.events,
             "the verified replay folds every event"
@@ -427,14 +430,14 @@ fn big(dir: &std::path::Path, rounds: usize) {
     let floor_status = timed(|| store.runs().unwrap()).1;
     settle();
     let (_, cold) = timed(|| {
-        let state = load_state(&store, "BIG").unwrap();
+        let state = load_state(&store, BIG).unwrap();
         maybe_snapshot(&mut store, &state);
         status_view(&state, false)
     });
     let mut warm = Vec::new();
     let mut floor_warm = Vec::new();
     for _ in 0..rounds {
-        warm.push(timed(|| status_view(&load_state(&store, "BIG").unwrap(), false)).1);
+        warm.push(timed(|| status_view(&load_state(&store, BIG).unwrap(), false)).1);
         floor_warm.push(timed(|| store.runs().unwrap()).1);
     }
     let ms = |d: &[Duration]| -> Vec<f64> { d.iter().map(|d| d.as_secs_f64() * 1000.0).collect() };

@@ -497,14 +497,26 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
     let mut ids = SequentialIds::default();
     let mut budget = Budget(crash_after);
     let crashed = {
-        let mut journal = Journal::open(&mut sim.store, &clock, &mut ids, "RUN").unwrap();
+        let mut journal = Journal::open(
+            &mut sim.store,
+            &clock,
+            &mut ids,
+            "000000000000000000000000RN",
+        )
+        .unwrap();
         journal
             .submit(Command::Start(Box::new(start_event(case))))
             .unwrap();
         drive(&mut journal, case, &mut sim.world, &mut budget, "")
     };
     if crashed {
-        let mut journal = Journal::open(&mut sim.store, &clock, &mut ids, "RUN").unwrap();
+        let mut journal = Journal::open(
+            &mut sim.store,
+            &clock,
+            &mut ids,
+            "000000000000000000000000RN",
+        )
+        .unwrap();
         if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
             journal
                 .submit(Command::Resume {
@@ -537,7 +549,7 @@ fn summary(state: &RunState) -> Summary {
 
 /// The parent's summary and each child run's (by the parent's unit that ran it), from a log.
 fn summaries(store: &MemoryStore) -> (RunState, BTreeMap<String, Summary>) {
-    let parent = replay(&store.read_run("RUN").unwrap());
+    let parent = replay(&store.read_run("000000000000000000000000RN").unwrap());
     let mut children = BTreeMap::new();
     for s in &parent.steps {
         if let Some(link) = &s.child {
@@ -573,7 +585,7 @@ proptest! {
         let full = simulate(&case, None);
         let crash_after = pick.index(full.world.batches.max(1));
         for sim in [full, simulate(&case, Some(crash_after))] {
-            let state = replay(&sim.store.read_run("RUN").unwrap());
+            let state = replay(&sim.store.read_run("000000000000000000000000RN").unwrap());
             for s in &state.steps {
                 if s.condition.as_ref().is_some_and(|c| !c.holds) {
                     prop_assert_eq!(s.status, StepStatus::Skipped);
@@ -599,9 +611,9 @@ proptest! {
     #[test]
     fn foreach_runs_each_item_exactly_once_even_across_a_crash(case in case(), pick in any::<prop::sample::Index>()) {
         let full = simulate(&case, None);
-        let full_state = replay(&full.store.read_run("RUN").unwrap());
+        let full_state = replay(&full.store.read_run("000000000000000000000000RN").unwrap());
         let crashed = simulate(&case, Some(pick.index(full.world.batches.max(1))));
-        let state = replay(&crashed.store.read_run("RUN").unwrap());
+        let state = replay(&crashed.store.read_run("000000000000000000000000RN").unwrap());
         prop_assert_eq!(summary(&state), summary(&full_state));
         for (i, s) in state.steps.iter().enumerate() {
             prop_assert!(s.completions <= 1, "{} completed {} times", s.name, s.completions);
@@ -653,7 +665,7 @@ proptest! {
             if let Some(link) = &s.child {
                 let child = replay(&crashed.store.read_run(&link.run_id).unwrap());
                 let up = child.start.as_ref().and_then(|st| st.parent.clone()).expect("a child names its parent");
-                prop_assert_eq!(up.run_id.as_str(), "RUN");
+                prop_assert_eq!(up.run_id.as_str(), "000000000000000000000000RN");
                 prop_assert_eq!(&up.step, &s.name);
             }
         }
@@ -669,14 +681,14 @@ proptest! {
         let mut store = MemoryStore::new();
         let mut world = World::default();
         let live = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
             journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
             drive(&mut journal, &case, &mut world, &mut Budget(None), "");
             journal.state.clone()
         };
-        let events = store.read_run("RUN").unwrap();
+        let events = store.read_run("000000000000000000000000RN").unwrap();
         let mut replayed = replay(&events);
-        replayed.run_id = "RUN".into();
+        replayed.run_id = "000000000000000000000000RN".into();
         prop_assert_eq!(&replayed, &live);
         let k = pick.index(events.len()) + 1;
         let restored = restore(&snapshot_json(&replay(&events[..k])), &events[0]).expect("snapshots decode");
@@ -893,7 +905,7 @@ proptest! {
         let mut store = MemoryStore::new();
         let runner = runner();
         let live = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
             let mut started = start_event(&Case {
                 kinds: vec![Kind::Plain { list: false }],
                 on_failure: vec!["pause"],
@@ -953,8 +965,8 @@ proptest! {
             prop_assert_eq!(journal.state.steps.len(), expected);
             journal.state.clone()
         };
-        let mut replayed = replay(&store.read_run("RUN").unwrap());
-        replayed.run_id = "RUN".into();
+        let mut replayed = replay(&store.read_run("000000000000000000000000RN").unwrap());
+        replayed.run_id = "000000000000000000000000RN".into();
         prop_assert_eq!(replayed, live);
     }
 }

@@ -50,7 +50,7 @@ fn finished(step: &str) -> Command {
 
 fn types(store: &dyn EventStore) -> Vec<String> {
     store
-        .read_run("RUN")
+        .read_run("000000000000000000000000RN")
         .unwrap()
         .iter()
         .map(|r| r.event.type_name().to_string())
@@ -62,7 +62,7 @@ fn with_a_in_flight(db: &std::path::Path) -> SqliteStore {
     let mut store = SqliteStore::open(db, Durability::Normal).unwrap();
     let clock = FixedClock::new(1_790_000_000_000);
     let mut ids = UlidIds::default();
-    let mut j = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+    let mut j = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
     j.submit(start()).unwrap();
     j.submit(Command::RecordPreValidation { problems: vec![] })
         .unwrap();
@@ -79,7 +79,7 @@ fn a_staged_end_is_appended_with_the_next_start_and_replays_to_the_same_state() 
     let before = types(&store).len();
     let clock = FixedClock::new(1_790_000_000_000);
     let mut ids = UlidIds::default();
-    let mut j = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+    let mut j = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
 
     j.stage(finished("a")).unwrap();
     assert!(j.has_staged());
@@ -93,8 +93,8 @@ fn a_staged_end_is_appended_with_the_next_start_and_replays_to_the_same_state() 
     assert_eq!(kinds.first(), Some(&"step_succeeded"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"step_started"), "{kinds:?}");
     assert_eq!(types(&store).len(), before + recorded.len());
-    let mut replayed = replay(&store.read_run("RUN").unwrap());
-    replayed.run_id = "RUN".into();
+    let mut replayed = replay(&store.read_run("000000000000000000000000RN").unwrap());
+    replayed.run_id = "000000000000000000000000RN".into();
     assert_eq!(replayed, live, "the log alone gives the live state");
     assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
 }
@@ -106,13 +106,19 @@ fn another_process_appending_before_the_flush_is_folded_in_and_the_staged_end_ke
     let mut store = with_a_in_flight(&db);
     let clock = FixedClock::new(1_790_000_000_000);
     let mut ids = UlidIds::default();
-    let mut j = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+    let mut j = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
     j.stage(finished("a")).unwrap();
 
     // Meanwhile an operator asks for a stop through a connection of their own.
     let mut other = SqliteStore::open(&db, Durability::Normal).unwrap();
     let mut other_ids = UlidIds::default();
-    let mut k = Journal::open(&mut other, &clock, &mut other_ids, "RUN").unwrap();
+    let mut k = Journal::open(
+        &mut other,
+        &clock,
+        &mut other_ids,
+        "000000000000000000000000RN",
+    )
+    .unwrap();
     k.submit(Command::RequestStop {
         by: op("operator"),
         abort: false,
@@ -135,13 +141,13 @@ fn another_process_appending_before_the_flush_is_folded_in_and_the_staged_end_ke
     let stop_at = kinds.iter().position(|t| t == "stop_requested").unwrap();
     let end_at = kinds.iter().position(|t| t == "step_succeeded").unwrap();
     assert!(stop_at < end_at, "{kinds:?}");
-    let mut replayed = replay(&store.read_run("RUN").unwrap());
-    replayed.run_id = "RUN".into();
+    let mut replayed = replay(&store.read_run("000000000000000000000000RN").unwrap());
+    replayed.run_id = "000000000000000000000000RN".into();
     assert_eq!(replayed, live);
     assert!(live.stop_requested);
     assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
     assert!(matches!(
-        store.read_run("RUN").unwrap()[end_at].event,
+        store.read_run("000000000000000000000000RN").unwrap()[end_at].event,
         Event::StepSucceeded { .. }
     ));
 }
@@ -157,7 +163,7 @@ fn a_command_refused_after_a_staged_end_leaves_the_staged_end_in_the_log() {
     let mut store = with_a_in_flight(&dir.path().join("cortex.db"));
     let clock = FixedClock::new(1_790_000_000_000);
     let mut ids = UlidIds::default();
-    let mut j = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+    let mut j = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
     j.submit(finished("a")).unwrap();
     j.submit(Command::StartAttempt { step: "b".into() })
         .unwrap();
@@ -182,8 +188,8 @@ fn a_command_refused_after_a_staged_end_leaves_the_staged_end_in_the_log() {
         "{kinds:?}"
     );
     assert!(!kinds.iter().any(|t| t == "run_paused"), "{kinds:?}");
-    let mut replayed = replay(&store.read_run("RUN").unwrap());
-    replayed.run_id = "RUN".into();
+    let mut replayed = replay(&store.read_run("000000000000000000000000RN").unwrap());
+    replayed.run_id = "000000000000000000000000RN".into();
     assert_eq!(replayed, live, "the log alone gives the live state");
     assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, ids};
 
 /// A workflow whose one step runs long enough to be copied while it runs.
 const SLOW: &str = "name: slow\nsteps:\n  - {name: push, run: 'sleep 6'}\n";
@@ -60,18 +60,6 @@ fn copied_once_aborted(env: &Env, run: &str, to: &str) {
     let again = env.run(&["--json", "log", "copy", "--to", to]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     assert_eq!(ids(&again.json(), "copied"), vec![run], "{}", again.stdout);
-}
-
-fn ids(doc: &serde_json::Value, key: &str) -> Vec<String> {
-    doc[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("{key} in {doc}"))
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map_or_else(|| v["run_id"].as_str().unwrap().to_string(), str::to_string)
-        })
-        .collect()
 }
 
 /// `log copy` of a run its driver is driving is refused for that run, by name, with who drives

@@ -20,7 +20,7 @@ use cortex::store::{
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-const RUN: &str = "RUN";
+const RUN: &str = "000000000000000000000000RN";
 
 /// One more handle on a shared in-memory log, as each process has its own connection to the
 /// file: every journal gets one.

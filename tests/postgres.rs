@@ -384,7 +384,7 @@ fn first_appends_racing_for_a_new_run_land_once() {
                     time: "2026-12-03T00:00:00.000Z".into(),
                     event: cortex::event::Event::RunStopped {},
                 };
-                store.append("R", 0, &[event])
+                store.append("0000000000000000000000000R", 0, &[event])
             })
         })
         .collect();
@@ -398,7 +398,10 @@ fn first_appends_racing_for_a_new_run_land_once() {
         "{results:?}"
     );
     let store = PostgresStore::open_read(&schema.url).unwrap();
-    assert_eq!(store.read_run("R").unwrap().len(), 1);
+    assert_eq!(
+        store.read_run("0000000000000000000000000R").unwrap().len(),
+        1
+    );
     assert!(store.verify(None).unwrap().ok);
 }
 
@@ -833,7 +836,7 @@ fn reading_an_empty_database_creates_nothing_and_a_reading_store_refuses_writes(
         event: cortex::event::Event::RunStopped {},
     };
     assert!(matches!(
-        reader.append("R", 0, &[event]),
+        reader.append("0000000000000000000000000R", 0, &[event]),
         Err(StoreError::ReadOnly(_))
     ));
 }
@@ -1234,7 +1237,9 @@ fn a_connection_ended_by_the_server_is_made_again_for_the_next_append() {
         time: "2026-12-03T00:00:00.000Z".into(),
         event: cortex::event::Event::RunStopped {},
     };
-    store.append("R", 0, &[event(0)]).unwrap();
+    store
+        .append("0000000000000000000000000R", 0, &[event(0)])
+        .unwrap();
     for i in 1..4 {
         let mut admin = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
         let ended: i64 = admin
@@ -1247,12 +1252,20 @@ fn a_connection_ended_by_the_server_is_made_again_for_the_next_append() {
         assert_eq!(ended, 1);
         if i % 2 == 0 {
             // A read first, then the append: both on a new connection.
-            assert_eq!(store.read_run("R").unwrap().len(), i as usize);
+            assert_eq!(
+                store.read_run("0000000000000000000000000R").unwrap().len(),
+                i as usize
+            );
         }
-        store.append("R", i as u64, &[event(i)]).unwrap();
+        store
+            .append("0000000000000000000000000R", i as u64, &[event(i)])
+            .unwrap();
     }
-    assert_eq!(store.read_run("R").unwrap().len(), 4);
-    assert!(store.verify(Some("R")).unwrap().ok);
+    assert_eq!(
+        store.read_run("0000000000000000000000000R").unwrap().len(),
+        4
+    );
+    assert!(store.verify(Some("0000000000000000000000000R")).unwrap().ok);
 }
 
 /// A connection lost after an append's decision (here: ended by the server from inside the
@@ -1273,9 +1286,11 @@ fn a_connection_lost_after_the_decision_stores_nothing_and_says_so() {
         time: "2026-12-03T00:00:00.000Z".into(),
         event: cortex::event::Event::RunStopped {},
     };
-    store.append("R", 0, &[event(0)]).unwrap();
+    store
+        .append("0000000000000000000000000R", 0, &[event(0)])
+        .unwrap();
     let mut decisions = 0;
-    let lost = store.append_at_head("R", 1, &mut |_, _| {
+    let lost = store.append_at_head("0000000000000000000000000R", 1, &mut |_, _| {
         decisions += 1;
         let mut admin = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
         admin
@@ -1292,12 +1307,12 @@ fn a_connection_lost_after_the_decision_stores_nothing_and_says_so() {
     );
     assert_eq!(decisions, 1, "a decision is never made twice");
     assert_eq!(
-        store.read_run("R").unwrap().len(),
+        store.read_run("0000000000000000000000000R").unwrap().len(),
         1,
         "nothing of it stored"
     );
     let at = store
-        .append_at_head("R", 1, &mut |_, _| vec![event(3)])
+        .append_at_head("0000000000000000000000000R", 1, &mut |_, _| vec![event(3)])
         .unwrap();
     assert_eq!(at.appended[0].seq, 1);
     assert!(store.verify(None).unwrap().ok);
@@ -1322,7 +1337,9 @@ fn a_writer_stopped_inside_its_transaction_frees_the_runs_lock_after_a_bound() {
         event: cortex::event::Event::RunStopped {},
     };
     let mut stalled = PostgresStore::open(&schema.url, Durability::Normal).unwrap();
-    stalled.append("R", 0, &[event(0)]).unwrap();
+    stalled
+        .append("0000000000000000000000000R", 0, &[event(0)])
+        .unwrap();
     let url = schema.url.clone();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
     let queued = std::thread::spawn(move || {
@@ -1330,11 +1347,11 @@ fn a_writer_stopped_inside_its_transaction_frees_the_runs_lock_after_a_bound() {
         locked_rx.recv().unwrap();
         let mut store = PostgresStore::open(&url, Durability::Normal).unwrap();
         let at = store
-            .append_at_head("R", 1, &mut |_, _| vec![event(7)])
+            .append_at_head("0000000000000000000000000R", 1, &mut |_, _| vec![event(7)])
             .unwrap();
         (at.appended[0].seq, Instant::now())
     });
-    let lost = stalled.append_at_head("R", 1, &mut |_, _| {
+    let lost = stalled.append_at_head("0000000000000000000000000R", 1, &mut |_, _| {
         locked_tx.send(()).unwrap();
         std::thread::sleep(Duration::from_secs(20));
         vec![event(1)]
@@ -1350,7 +1367,7 @@ fn a_writer_stopped_inside_its_transaction_frees_the_runs_lock_after_a_bound() {
         matches!(lost, Err(StoreError::Unreachable { .. })),
         "{lost:?}"
     );
-    let events = stalled.read_run("R").unwrap();
+    let events = stalled.read_run("0000000000000000000000000R").unwrap();
     assert_eq!(events.len(), 2, "nothing of the stalled append stored");
     assert!(stalled.verify(None).unwrap().ok);
 }

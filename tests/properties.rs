@@ -272,7 +272,13 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
     let mut ids = SequentialIds::default();
     let mut budget = crash_after;
     let crashed = {
-        let mut journal = Journal::open(&mut sim.store, &clock, &mut ids, "RUN").unwrap();
+        let mut journal = Journal::open(
+            &mut sim.store,
+            &clock,
+            &mut ids,
+            "000000000000000000000000RN",
+        )
+        .unwrap();
         journal
             .submit(Command::Start(Box::new(start_event(case))))
             .unwrap();
@@ -280,7 +286,13 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
     };
     if crashed {
         // A new process: replay the log, resume, go on.
-        let mut journal = Journal::open(&mut sim.store, &clock, &mut ids, "RUN").unwrap();
+        let mut journal = Journal::open(
+            &mut sim.store,
+            &clock,
+            &mut ids,
+            "000000000000000000000000RN",
+        )
+        .unwrap();
         if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
             journal
                 .submit(Command::Resume {
@@ -351,13 +363,13 @@ proptest! {
         let mut store = MemoryStore::new();
         let mut world = World::default();
         let live = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
             journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
             drive(&mut journal, &case, &mut world, &mut None);
             journal.state.clone()
         };
-        let mut replayed = replay(&store.read_run("RUN").unwrap());
-        replayed.run_id = "RUN".into();
+        let mut replayed = replay(&store.read_run("000000000000000000000000RN").unwrap());
+        replayed.run_id = "000000000000000000000000RN".into();
         prop_assert_eq!(replayed, live);
     }
 
@@ -369,7 +381,7 @@ proptest! {
         pick in any::<prop::sample::Index>(),
     ) {
         let sim = simulate(&case, None);
-        let events = sim.store.read_run("RUN").unwrap();
+        let events = sim.store.read_run("000000000000000000000000RN").unwrap();
         let k = pick.index(events.len()) + 1;
         let snapshot = snapshot_json(&replay(&events[..k]));
         let restored = restore(&snapshot, &events[0]).expect("snapshots decode");
@@ -393,8 +405,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let mut sqlite =
             SqliteStore::open(&dir.path().join("cortex.db"), Durability::Normal).unwrap();
-        sqlite.import_rows(&sim.store.raw_rows(Some("RUN")).unwrap()).unwrap();
-        let events = sim.store.read_run("RUN").unwrap();
+        sqlite.import_rows(&sim.store.raw_rows(Some("000000000000000000000000RN")).unwrap()).unwrap();
+        let events = sim.store.read_run("000000000000000000000000RN").unwrap();
         let full = replay(&events);
         // A snapshot after event k - 1, then the events from k on (k = 0: from the start).
         let k = pick.index(events.len() + 1);
@@ -405,12 +417,12 @@ proptest! {
         };
         let stores: [&mut dyn EventStore; 2] = [&mut sim.store, &mut sqlite];
         for store in stores {
-            prop_assert_eq!(&fold_log(&*store, "RUN", 0, RunState::default()).unwrap(), &full);
-            prop_assert_eq!(&fold_log(&*store, "RUN", k as u64, base.clone()).unwrap(), &full);
+            prop_assert_eq!(&fold_log(&*store, "000000000000000000000000RN", 0, RunState::default()).unwrap(), &full);
+            prop_assert_eq!(&fold_log(&*store, "000000000000000000000000RN", k as u64, base.clone()).unwrap(), &full);
             if k > 0 {
                 let at = &events[k - 1];
-                store.save_snapshot(&Snapshot::seal("RUN", at.seq, &at.hash, snapshot_json(&base))).unwrap();
-                prop_assert_eq!(&load_state(&*store, "RUN").unwrap(), &full);
+                store.save_snapshot(&Snapshot::seal("000000000000000000000000RN", at.seq, &at.hash, snapshot_json(&base))).unwrap();
+                prop_assert_eq!(&load_state(&*store, "000000000000000000000000RN").unwrap(), &full);
             }
         }
     }
@@ -427,11 +439,11 @@ proptest! {
         bit in 0u8..8,
     ) {
         let mut sim = simulate(&case, None);
-        let rows = sim.store.rows_mut("RUN").unwrap();
+        let rows = sim.store.rows_mut("000000000000000000000000RN").unwrap();
         let i = row_pick.index(rows.len());
         flip_bit(&mut rows[i], column, byte_pick, bit);
-        let read = sim.store.read_run("RUN").map(|events| replay(&events));
-        let streamed = fold_log(&sim.store, "RUN", 0, RunState::default());
+        let read = sim.store.read_run("000000000000000000000000RN").map(|events| replay(&events));
+        let streamed = fold_log(&sim.store, "000000000000000000000000RN", 0, RunState::default());
         match (read, streamed) {
             (Ok(read), Ok(streamed)) => prop_assert_eq!(streamed, read),
             (Err(read), Err(streamed)) => prop_assert_eq!(streamed.to_string(), read.to_string()),
@@ -444,7 +456,7 @@ proptest! {
     #[test]
     fn attempts_never_exceed_retries_plus_one(case in case()) {
         let sim = simulate(&case, None);
-        let state = replay(&sim.store.read_run("RUN").unwrap());
+        let state = replay(&sim.store.read_run("000000000000000000000000RN").unwrap());
         for (i, s) in state.steps.iter().enumerate() {
             prop_assert!(s.attempts <= case.steps[i].retries + 1, "step {} made {} attempts", s.name, s.attempts);
         }
@@ -458,7 +470,7 @@ proptest! {
         case.steps[last].on_failure = "rollback";
         case.outcomes[last] = vec![false; (case.steps[last].retries + 1) as usize];
         let sim = simulate(&case, None);
-        let state = replay(&sim.store.read_run("RUN").unwrap());
+        let state = replay(&sim.store.read_run("000000000000000000000000RN").unwrap());
         if state.outcome() == Some(Outcome::RolledBack) {
             let mut expected = sim.world.completed.clone();
             expected.reverse();
@@ -487,10 +499,10 @@ proptest! {
         let mut store = MemoryStore::new();
         let mut world = World::default();
         {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "KID").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "00000000000000000000000KD0").unwrap();
             let mut start = start_event(&case);
             start.parent = Some(cortex::event::ParentRun {
-                run_id: "RUN".into(),
+                run_id: "000000000000000000000000RN".into(),
                 step: "k".into(),
                 attempt: 1,
             });
@@ -504,14 +516,14 @@ proptest! {
         let crash_after = pick.index(expected.len() + 1);
         let mut budget = Some(crash_after);
         let crashed = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "KID").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "00000000000000000000000KD0").unwrap();
             journal
                 .submit(Command::RollBackForParent { reason: "its parent rolled back".into() })
                 .unwrap();
             drive(&mut journal, &case, &mut world, &mut budget)
         };
         if crashed {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "KID").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "00000000000000000000000KD0").unwrap();
             prop_assert_eq!(journal.state.outcome(), None, "mid-rollback, not finished");
             journal
                 .submit(Command::Resume {
@@ -527,7 +539,7 @@ proptest! {
                 .unwrap();
             drive(&mut journal, &case, &mut world, &mut None);
         }
-        let state = replay(&store.read_run("KID").unwrap());
+        let state = replay(&store.read_run("00000000000000000000000KD0").unwrap());
         prop_assert_eq!(state.outcome(), Some(Outcome::RolledBack));
         let mut compensations = world.compensations.clone();
         compensations.dedup();
@@ -544,11 +556,11 @@ proptest! {
     #[test]
     fn a_crash_at_any_point_then_resume_equals_an_uninterrupted_run(case in case(), pick in any::<prop::sample::Index>()) {
         let full = simulate(&case, None);
-        let full_state = replay(&full.store.read_run("RUN").unwrap());
+        let full_state = replay(&full.store.read_run("000000000000000000000000RN").unwrap());
         let batches = full.world.batches.max(1);
         let crash_after = pick.index(batches);
         let crashed = simulate(&case, Some(crash_after));
-        let events = crashed.store.read_run("RUN").unwrap();
+        let events = crashed.store.read_run("000000000000000000000000RN").unwrap();
         let state = replay(&events);
         prop_assert_eq!(summary(&state), summary(&full_state));
         prop_assert_eq!(state.outcome(), full_state.outcome());
@@ -578,14 +590,14 @@ proptest! {
         fault in prop::sample::select(Fault::ALL.to_vec()),
     ) {
         let full = simulate(&case, None);
-        let full_state = replay(&full.store.read_run("RUN").unwrap());
+        let full_state = replay(&full.store.read_run("000000000000000000000000RN").unwrap());
         let fail_at = pick.index(full.world.batches + 1) as u64;
         let clock = FixedClock::new(1_800_000_000_000);
         let mut ids = SequentialIds::default();
         let mut store = FaultyStore::new(MemoryStore::new(), Some(fail_at), fault);
         let mut world = World::default();
         let before_fault = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
             let started = journal.submit(Command::Start(Box::new(start_event(&case))));
             if started.is_ok() {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -596,19 +608,19 @@ proptest! {
             journal.appended()
         };
         // Nothing of the failed batch reached the log, nothing before it was lost.
-        let stored = store.read_run("RUN").unwrap();
+        let stored = store.read_run("000000000000000000000000RN").unwrap();
         prop_assert_eq!(stored.len() as u64, before_fault);
         prop_assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
         // The next process: no more faults, replay, resume, go on.
         store.fail_at = None;
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
         if journal.state.events == 0 {
             journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
         } else if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
             journal.submit(Command::Resume { mode: ResumeMode::Continue, by: op(), driver: driver(), timeout_seconds: None, enable_rollback: None, claude: None, leave_claimed: false, lease_lapsed: false }).unwrap();
         }
         drive(&mut journal, &case, &mut world, &mut None);
-        let state = replay(&store.read_run("RUN").unwrap());
+        let state = replay(&store.read_run("000000000000000000000000RN").unwrap());
         prop_assert_eq!(summary(&state), summary(&full_state));
         prop_assert_eq!(state.outcome(), full_state.outcome());
     }
@@ -626,7 +638,7 @@ proptest! {
         how in 0u8..4,
     ) {
         let mut sim = simulate(&case, None);
-        let rows = sim.store.rows_mut("RUN").unwrap();
+        let rows = sim.store.rows_mut("000000000000000000000000RN").unwrap();
         prop_assert!(verify_rows(rows).ok);
         let i = row_pick.index(rows.len());
         match how {

@@ -149,7 +149,7 @@ proptest! {
         let mut ids = SequentialIds::default();
         let mut store = MemoryStore::new();
         let live = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
             journal.submit(Command::Start(Box::new(RunStarted {
                 working_dir: "/".into(),
                 driver: Driver { pid: 1, host: "sim".into() },
@@ -194,8 +194,8 @@ proptest! {
             prop_assert!(journal.state.steps.iter().all(|s| s.status == StepStatus::Completed));
             journal.state.clone()
         };
-        let mut replayed = replay(&store.read_run("RUN").unwrap());
-        replayed.run_id = "RUN".into();
+        let mut replayed = replay(&store.read_run("000000000000000000000000RN").unwrap());
+        replayed.run_id = "000000000000000000000000RN".into();
         prop_assert_eq!(replayed, live);
     }
 }

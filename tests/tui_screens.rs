@@ -232,7 +232,7 @@ impl Recorder {
 
 /// ship-it with `prepare` done and the parallel pair `backend` + `frontend` running.
 fn running_parallel_pair() -> Recorder {
-    let mut r = Recorder::scenario("01JRUNSH1P1T000000000000A1", SHIP_IT, Config::default());
+    let mut r = Recorder::scenario("01JRVNSH1P1T000000000000A1", SHIP_IT, Config::default());
     r.start(1, "prepare")
         .finish(3, "prepare", AttemptEnd::Exited { code: 0 }, "")
         .start(4, "backend")
@@ -243,7 +243,7 @@ fn running_parallel_pair() -> Recorder {
 /// ship-it with `prepare` done, `backend` running here and `frontend` claimed by a worker on
 /// another host.
 fn pair_with_a_worker() -> Recorder {
-    let mut r = Recorder::scenario("01JRUNW0RKER000000000000A2", SHIP_IT, Config::default());
+    let mut r = Recorder::scenario("01JRVNW0RKER000000000000A2", SHIP_IT, Config::default());
     r.start(1, "prepare")
         .finish(3, "prepare", AttemptEnd::Exited { code: 0 }, "")
         .start(4, "backend")
@@ -262,7 +262,7 @@ fn pair_with_a_worker() -> Recorder {
 /// full-stack-feature with the integration phase reported failed, no retries left.
 fn failed_phase() -> Recorder {
     failed_phase_saying(
-        "01JRUNFA11ED0000000000000B",
+        "01JRVNFA11ED0000000000000B",
         "perf regression: p99 420ms > 250ms",
     )
 }
@@ -331,7 +331,7 @@ fn app() -> App {
         ),
     ];
     let mut release = Recorder::scenario(
-        "01JRUNRE1EASE0000000000000",
+        "01JRVNRE1EASE0000000000000",
         "name: release-prep\ndescription: Prepare a release\nphases:\n  - {name: freeze, run: 'true'}\n  - {name: notes, condition: 'after:freeze', run: 'true'}\n",
         Config::default(),
     );
@@ -341,7 +341,7 @@ fn app() -> App {
         .start(9, "notes")
         .finish(12, "notes", AttemptEnd::Exited { code: 0 }, "");
     let mut builds = Recorder::workflow(
-        "01JRUNW0RKF10W000000000000",
+        "01JRVNW0RKF10W000000000000",
         "name: build-and-ship\nsteps:\n  - {name: Build, run: 'true'}\n  - {name: Test, run: 'true'}\n  - {name: Publish, run: 'true'}\n  - {name: Announce, run: 'true'}\n",
     );
     builds
@@ -433,7 +433,7 @@ fn a_phase_claimed_by_a_worker_says_which_worker_on_which_host() {
 /// reads the run's leases before its events, as `status` does, and says so too.
 fn a_phase_whose_workers_lease_lapsed_is_shown_orphaned() {
     let app = update(app(), pair_with_a_worker().followed(true)).0;
-    let run_id = "01JRUNW0RKER000000000000A2".to_string();
+    let run_id = "01JRVNW0RKER000000000000A2".to_string();
     let app = press(
         app,
         &[Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter],
@@ -501,7 +501,7 @@ fn a_failed_phase_shows_its_error_and_the_reason() {
 #[test]
 fn a_phase_error_with_a_bidi_override_is_shown_escaped_not_obeyed() {
     let hostile = failed_phase_saying(
-        "01JRUNFA11ED0000000000000C",
+        "01JRVNFA11ED0000000000000C",
         "see \u{202e}gnp.exe \x1b[31mred",
     );
     let app = update(app(), hostile.followed(false)).0;
@@ -533,13 +533,13 @@ fn workflow_runs_show_step_progress() {
 /// its own: it is marked `↳`, and its detail names its parent run and step.
 fn a_child_run_is_marked_and_names_its_parent_in_the_workflow_runs() {
     let kid = Recorder::workflow(
-        "01JRUNCH11D000000000000000",
+        "01JRVNCH11D000000000000000",
         "name: kid\nsteps:\n  - {name: look, prompt: look}\n",
     );
     let mut state = kid.state();
     let mut started = (*state.start.clone().unwrap()).clone();
     started.parent = Some(cortex::event::ParentRun {
-        run_id: "01JRUNPARENT00000000000000".into(),
+        run_id: "01JRVNPARENT00000000000000".into(),
         step: "review".into(),
         attempt: 1,
     });
@@ -549,7 +549,7 @@ fn a_child_run_is_marked_and_names_its_parent_in_the_workflow_runs() {
     let screen = draw(&app, at(600));
     let row = screen
         .lines()
-        .find(|l| l.contains("01JRUNCH11"))
+        .find(|l| l.contains("01JRVNCH11"))
         .unwrap_or_else(|| panic!("{screen}"));
     assert!(row.contains("↳ kid"), "{screen}");
     assert_eq!(screen.matches('↳').count(), 1, "only the child: {screen}");
@@ -570,7 +570,7 @@ fn help_is_drawn_over_the_screen_and_closes_on_esc() {
 fn phase_actions_from_the_palette_become_effects_with_the_run_and_phase() {
     // A newer run of full-stack-feature whose manual phase awaits a start: the palette
     // offers the start for the selected phase.
-    let fresh = Recorder::scenario("01JRUNMANUA1000000000000C", FULL_STACK, Config::default());
+    let fresh = Recorder::scenario("01JRVNMANVA10000000000000C", FULL_STACK, Config::default());
     let app = update(app(), fresh.followed(false)).0;
     let app = press(app, &[Key::Down, Key::Enter, Key::Ctrl('p')]);
     let app = typed(app, "start");
@@ -579,7 +579,7 @@ fn phase_actions_from_the_palette_become_effects_with_the_run_and_phase() {
     assert_eq!(
         entries[0].action,
         Action::Phase {
-            run_id: "01JRUNMANUA1000000000000C".into(),
+            run_id: "01JRVNMANVA10000000000000C".into(),
             scenario: "full-stack-feature".into(),
             phase: "analysis".into(),
             op: PhaseOp::Start,
@@ -590,7 +590,7 @@ fn phase_actions_from_the_palette_become_effects_with_the_run_and_phase() {
     assert_eq!(
         effects,
         [Effect::Phase {
-            run_id: "01JRUNMANUA1000000000000C".into(),
+            run_id: "01JRVNMANVA10000000000000C".into(),
             scenario: "full-stack-feature".into(),
             phase: "analysis".into(),
             op: PhaseOp::Start,
@@ -621,7 +621,7 @@ fn the_output_pane_shows_the_selected_attempt_with_escapes_visible() {
     assert_eq!(
         wanted.file,
         format!(
-            "logs/01JRUNW0RKF10W000000000000/step-{}-attempt-1.log",
+            "logs/01JRVNW0RKF10W000000000000/step-{}-attempt-1.log",
             cortex::execute::unit_key("Build")
         )
     );
@@ -676,7 +676,7 @@ fn a_failed_phases_output_with_a_bidi_override_is_shown_escaped() {
         max_retry_attempts: 0,
         ..Config::default()
     };
-    let mut r = Recorder::scenario("01JRUNZB1D1000000000000000", FULL_STACK, config);
+    let mut r = Recorder::scenario("01JRVNZB1D1000000000000000", FULL_STACK, config);
     r.submit(
         2,
         Command::RequestStart {
@@ -721,7 +721,7 @@ fn a_phase_waiting_for_a_tagged_worker_says_which_worker_takes_it() {
         "    run: make frontend\n",
         "    run: make frontend\n    runs_on: [gpu]\n",
     );
-    let mut r = Recorder::scenario("01JRUNTAGGED000000000000A3", &tagged, Config::default());
+    let mut r = Recorder::scenario("01JRVNTAGGED000000000000A3", &tagged, Config::default());
     r.start(1, "prepare")
         .finish(3, "prepare", AttemptEnd::Exited { code: 0 }, "")
         .start(4, "backend")
@@ -746,7 +746,7 @@ fn a_phase_waiting_for_a_tagged_worker_says_which_worker_takes_it() {
 #[test]
 fn a_finished_runs_manual_phase_is_pending_with_no_actions() {
     let mut aborted =
-        Recorder::scenario("01JRUNXAB0RTED00000000000D", FULL_STACK, Config::default());
+        Recorder::scenario("01JRVNXAB0RTED00000000000D", FULL_STACK, Config::default());
     aborted.submit(
         5,
         Command::Abort {
@@ -972,7 +972,7 @@ fn failed_workflow_step() -> Recorder {
         ..Config::default()
     };
     let mut r = Recorder::workflow_with(
-        "01JRUNWFFA11ED000000000000",
+        "01JRVNWFFA11ED000000000000",
         "name: deploy\nsteps:\n  - {name: Build, run: 'true'}\n  - {name: Test, run: 'false'}\n  - {name: Ship, run: 'true'}\n",
         config,
     );
@@ -994,7 +994,7 @@ fn a_failed_workflow_run_offers_retry_skip_and_abort_in_the_palette_and_they_bec
     let app = press(app, &[Key::Tab]);
     assert_eq!(
         app.workflow_in_view().map(|f| f.state.run_id.as_str()),
-        Some("01JRUNWFFA11ED000000000000")
+        Some("01JRVNWFFA11ED000000000000")
     );
     let app = press(app, &[Key::Ctrl('p')]);
     let titles = workflow_titles(&app);
@@ -1027,7 +1027,7 @@ fn a_failed_workflow_run_offers_retry_skip_and_abort_in_the_palette_and_they_bec
     assert_eq!(
         effects,
         [Effect::Resume(ResumeAsked {
-            run_id: "01JRUNWFFA11ED000000000000".into(),
+            run_id: "01JRVNWFFA11ED000000000000".into(),
             name: "deploy".into(),
             kind: RunKind::Workflow,
             mode: ResumeMode::Retry,
@@ -1048,7 +1048,7 @@ fn a_failed_workflow_run_offers_retry_skip_and_abort_in_the_palette_and_they_bec
     assert_eq!(
         effects,
         [Effect::Workflow {
-            run_id: "01JRUNWFFA11ED000000000000".into(),
+            run_id: "01JRVNWFFA11ED000000000000".into(),
             name: "deploy".into(),
             act: RunAct::Abort,
         }]
@@ -1072,7 +1072,7 @@ fn workflow_run_actions_are_offered_only_where_the_runs_state_takes_them() {
     assert_eq!(
         effects,
         [Effect::Workflow {
-            run_id: "01JRUNW0RKF10W000000000000".into(),
+            run_id: "01JRVNW0RKF10W000000000000".into(),
             name: "build-and-ship".into(),
             act: RunAct::Stop,
         }]
@@ -1081,7 +1081,7 @@ fn workflow_run_actions_are_offered_only_where_the_runs_state_takes_them() {
 
     // Stopped: resume and abort.
     let mut stopped = Recorder::workflow(
-        "01JRUNWST0PPED000000000000",
+        "01JRVNWST0PPED000000000000",
         "name: nightly\nsteps:\n  - {name: Crawl, run: 'sleep 100'}\n",
     );
     stopped.start(1, "Crawl").submit(
@@ -1101,7 +1101,7 @@ fn workflow_run_actions_are_offered_only_where_the_runs_state_takes_them() {
 
     // Finished: nothing.
     let mut done = Recorder::workflow(
-        "01JRUNWZD0NE00000000000000",
+        "01JRVNWZD0NE00000000000000",
         "name: tidy\nsteps:\n  - {name: Sweep, run: 'true'}\n",
     );
     done.start(1, "Sweep")
@@ -1156,7 +1156,7 @@ fn paused_for_a_secret_input() -> Recorder {
             lead(),
         )
     };
-    let mut r = Recorder::from_start("01JRUNWSECRET0000000000000", start);
+    let mut r = Recorder::from_start("01JRVNWSECRET0000000000000", start);
     r.start(1, "Push").finish(
         4,
         "Push",
@@ -1264,7 +1264,7 @@ fn a_resume_asks_for_the_secret_inputs_the_run_lacks_masked_and_for_a_time_limit
     assert_eq!(
         effects,
         [Effect::Resume(ResumeAsked {
-            run_id: "01JRUNWSECRET0000000000000".into(),
+            run_id: "01JRVNWSECRET0000000000000".into(),
             name: "publish".into(),
             kind: RunKind::Workflow,
             mode: ResumeMode::Retry,

@@ -6,6 +6,7 @@
 
 mod body;
 mod envelope;
+mod run_id;
 mod upcast;
 mod values;
 
@@ -14,6 +15,7 @@ pub use body::{
     ParentRun, ResumeMode, RunKind, RunStarted, Stage, UsedWorkflow,
 };
 pub use envelope::{NewEvent, Recorded, Stamped};
+pub use run_id::{BadRunId, RUN_ID_LEN, check_run_id, is_crockford, is_run_id};
 
 /// What a secret is replaced with, in the log and everywhere a value is shown.
 pub const REDACTED: &str = "***";

@@ -105,15 +105,35 @@ pub fn check_attempt_log(home: &Path, file: &str, bytes: u64, blake3: &str) -> L
     }
 }
 
+/// Where the whole output `file` of an attempt (as its event names it, relative to the home)
+/// is under `home`: only for a name cortex gives one (`runner::attempt_log_name`),
+/// `logs/<run id>/<name>`, its run id through `materialize::run_path_part` — so a name read
+/// from a log never leads out of `logs/<run id>/`. `..`, an absolute path, another folder or
+/// an id that is no run id is refused, said (escaped).
+pub fn attempt_file_path(home: &Path, file: &str) -> Result<std::path::PathBuf, String> {
+    let not_ours = || {
+        format!(
+            "`{}` is not a path cortex writes",
+            crate::definition::shown_query(file)
+        )
+    };
+    let mut parts = file.split('/');
+    let (Some(logs), Some(run), Some(name), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(not_ours());
+    };
+    if logs != super::LOGS_FOLDER || matches!(name, "" | "." | "..") {
+        return Err(not_ours());
+    }
+    let run = super::run_path_part(run).map_err(|e| format!("{}: {e}", not_ours()))?;
+    Ok(home.join(super::LOGS_FOLDER).join(run).join(name))
+}
+
 /// `Err(None)`: the file is absent.
 fn file_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Result<(), Option<String>> {
-    if file.split('/').any(|part| part == ".." || part.is_empty()) {
-        return Err(Some(format!("`{file}` is not a path cortex writes")));
-    }
-    let mut opened = match super::materialize::derived_file()
-        .read(true)
-        .open(home.join(file))
-    {
+    let path = attempt_file_path(home, file).map_err(Some)?;
+    let mut opened = match super::materialize::derived_file().read(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
         Err(e) => return Err(Some(format!("{file} cannot be read: {e}"))),
@@ -328,7 +348,9 @@ pub fn belongs_here(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome)
 pub fn whose(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome) -> Whose {
     let on_this_host = by.host.map_or(this.sqlite, |host| host == this.host);
     let Some(writer) = by.home else {
-        let folder_here = home.join(file).parent().is_some_and(Path::is_dir);
+        let folder_here = attempt_file_path(home, file)
+            .ok()
+            .is_some_and(|path| path.parent().is_some_and(Path::is_dir));
         return match folder_here && on_this_host {
             true => Whose::Here(String::new()),
             false => Whose::Elsewhere,
@@ -603,6 +625,44 @@ mod tests {
         ThisHome, Whose, WrittenBy, belongs_here, home_dir, home_id, home_id_to_write, whose,
     };
 
+    /// An attempt's file is read or written only at a name cortex gives one
+    /// (`logs/<run id>/<name>`): a name a log holds never leads anywhere else.
+    #[test]
+    fn an_attempt_file_is_only_where_cortex_writes_one() {
+        use super::{LogFileCheck, attempt_file_path, check_attempt_log};
+        use std::path::Path;
+        let home = Path::new("/home/h");
+        let id = "0000000000000000000000000R";
+        assert_eq!(
+            attempt_file_path(home, &format!("logs/{id}/step-a-attempt-1.log")).unwrap(),
+            home.join("logs").join(id).join("step-a-attempt-1.log")
+        );
+        for file in [
+            "logs/../../etc/passwd".to_string(),
+            "/etc/passwd".to_string(),
+            format!("logs/{id}/../x.log"),
+            format!("logs/{id}/a/b.log"),
+            format!("logs/{id}/"),
+            format!("runs/{id}/x.log"),
+            "logs/../x.log".to_string(),
+            "logs/R/x.log".to_string(),
+            "logs/x.log".to_string(),
+            String::new(),
+        ] {
+            let refused = attempt_file_path(home, &file);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains("not a path cortex writes")),
+                "{file:?}: {refused:?}"
+            );
+        }
+        assert!(matches!(
+            check_attempt_log(home, "logs/../../etc/passwd", 0, ""),
+            LogFileCheck::Differs(_)
+        ));
+    }
+
     /// Without a recorded home (events from before homes had an identity), an attempt's file
     /// belongs here when its run's log folder is in this home and it ran on this host,
     /// whatever the log; where no host is known, only on a SQLite home; never when another
@@ -611,8 +671,8 @@ mod tests {
     #[test]
     fn an_attempt_file_belongs_on_the_host_and_in_the_home_that_ran_it() {
         let home = std::env::temp_dir().join(format!("cortex-belongs-{}", std::process::id()));
-        std::fs::create_dir_all(home.join("logs/R")).unwrap();
-        let file = "logs/R/step-1-attempt-1.log";
+        std::fs::create_dir_all(home.join("logs/0000000000000000000000000R")).unwrap();
+        let file = "logs/0000000000000000000000000R/step-1-attempt-1.log";
         let this = |sqlite| ThisHome {
             id: None,
             dir: None,
@@ -630,7 +690,7 @@ mod tests {
         assert!(!belongs_here(&home, file, on(Some("there")), &this(false)));
         assert!(belongs_here(&home, file, on(None), &this(true)));
         assert!(!belongs_here(&home, file, on(None), &this(false)));
-        let copied = "logs/OTHER/step-1-attempt-1.log";
+        let copied = "logs/00000000000000000000000THR/step-1-attempt-1.log";
         assert!(!belongs_here(&home, copied, on(Some("here")), &this(true)));
         assert!(!belongs_here(&home, copied, on(None), &this(true)));
         std::fs::remove_dir_all(&home).unwrap();
@@ -652,7 +712,7 @@ mod tests {
             host: "here".into(),
             sqlite: true,
         };
-        let gone = "logs/GONE/step-1-attempt-1.log";
+        let gone = "logs/000000000000000000000000GN/step-1-attempt-1.log";
         let by = |home| WrittenBy {
             home,
             dir: None,
@@ -681,7 +741,7 @@ mod tests {
         std::fs::create_dir_all(&here).unwrap();
         std::fs::create_dir_all(&other).unwrap();
         let theirs = home_id_to_write(&other).unwrap();
-        let file = "logs/R/step-1-attempt-1.log";
+        let file = "logs/0000000000000000000000000R/step-1-attempt-1.log";
         let this = ThisHome::of(&here, true);
         assert_eq!(this.id, None);
         let mine = home_dir(&here).unwrap();

@@ -59,7 +59,8 @@ impl IdGen for UlidIds {
     }
 }
 
-/// Ids `ID000001`, `ID000002`, ... for tests.
+/// Ids `00000000000000000000000001`, `…02`, ... for tests: ULIDs in order, so that a run
+/// named by one is a run (`event::is_run_id`).
 #[derive(Debug, Default)]
 pub struct SequentialIds {
     n: u64,
@@ -68,7 +69,7 @@ pub struct SequentialIds {
 impl IdGen for SequentialIds {
     fn next_id(&mut self) -> String {
         self.n += 1;
-        format!("ID{:06}", self.n)
+        format!("{:026}", self.n)
     }
 }
 

@@ -606,7 +606,7 @@ mod tests {
             shared: true,
         };
         let lease = |unit: &str, who: &str, host: &str, remaining_ms: i64| Lease {
-            run_id: "R".into(),
+            run_id: "0000000000000000000000000R".into(),
             unit: unit.into(),
             attempt: 0,
             holder: who.into(),
@@ -660,7 +660,7 @@ mod tests {
         )
         .unwrap();
         let (definition, hash) = snapshot(&scenario);
-        let mut journal = Journal::open(store, clock, ids, "R").unwrap();
+        let mut journal = Journal::open(store, clock, ids, "0000000000000000000000000R").unwrap();
         let start = RunStarted::for_test(RunKind::Scenario, "one", definition, hash);
         journal.submit(Command::Start(Box::new(start))).unwrap();
         journal
@@ -673,7 +673,7 @@ mod tests {
     /// appended, as a worker claims it (`claim_unit`). The lease.
     fn claimed(journal: &mut Journal<'_>, worker: &str, host: &str) -> Lease {
         let claim = LeaseClaim {
-            run_id: "R".into(),
+            run_id: "0000000000000000000000000R".into(),
             unit: "a".into(),
             attempt: 1,
             holder: format!("worker:{worker} pid 1"),
@@ -709,7 +709,7 @@ mod tests {
     fn a_fenced_driver_with_decisions_staged_still_records_a_late_result_rejected() {
         with_started_scenario(|journal| {
             let claim = |holder: &str, ttl_ms: u64| LeaseClaim {
-                run_id: "R".into(),
+                run_id: "0000000000000000000000000R".into(),
                 unit: DRIVER_UNIT.into(),
                 attempt: 0,
                 holder: holder.into(),
@@ -810,7 +810,9 @@ mod tests {
         let reaped = reap_lapsed_as(&mut reaper, "worker:w2 pid 2", "host-w2", 10_000, true)
             .expect("a finished run is nothing to reap, no error");
         assert!(reaped.is_empty(), "nothing recorded");
-        let left = reaper.with_leases(|s| s.leases(Some("R"))).unwrap();
+        let left = reaper
+            .with_leases(|s| s.leases(Some("0000000000000000000000000R")))
+            .unwrap();
         assert!(left.is_empty(), "no lease left behind: {left:?}");
     }
 
@@ -829,16 +831,24 @@ mod tests {
             String::new(),
         );
         writer
-            .append("R", 0, &[event(0, Event::RunStarted(Box::new(started)))])
+            .append(
+                "0000000000000000000000000R",
+                0,
+                &[event(0, Event::RunStarted(Box::new(started)))],
+            )
             .unwrap();
         let reader = SqliteStore::open_read(&path).unwrap();
         let mut probes = 0;
-        let (state, alive) = load_probed(&reader, "R", |_| {
+        let (state, alive) = load_probed(&reader, "0000000000000000000000000R", |_| {
             probes += 1;
             if probes == 1 {
                 // The driver ends here: its last append, then it lets go.
                 writer
-                    .append("R", 1, &[event(1, Event::RunStopped {})])
+                    .append(
+                        "0000000000000000000000000R",
+                        1,
+                        &[event(1, Event::RunStopped {})],
+                    )
                     .unwrap();
             }
             false
@@ -852,7 +862,7 @@ mod tests {
         assert_eq!(state.phase, crate::decide::RunPhase::Stopped);
         assert_eq!(probes, 2, "probed again once the log stood still");
         // A driver that holds the run when probed: the state read, and alive.
-        let (state, alive) = load_probed(&reader, "R", |_| true).unwrap();
+        let (state, alive) = load_probed(&reader, "0000000000000000000000000R", |_| true).unwrap();
         assert!(alive);
         assert_eq!(state.events, 2);
     }

@@ -28,8 +28,10 @@ use super::procinfo::{boot_id, group_members, started_with, stat};
 /// derived `runs/` folder does not lose them. Before, they were in the run's `work/` folder
 /// of the driver's home: a resume from another home on a shared log ran a step again while
 /// the dead driver's command still ran.
-pub fn inflight_notes(home: &Path, run_id: &str) -> PathBuf {
-    super::lock::lock_folder(home).join(format!("{run_id}.pgids"))
+/// An id that is no run id names no notes (`materialize::run_path_part`).
+pub fn inflight_notes(home: &Path, run_id: &str) -> std::io::Result<PathBuf> {
+    let part = super::run_path_part(run_id)?;
+    Ok(super::lock::lock_folder(home).join(format!("{part}.pgids")))
 }
 
 /// The note that the unit of key `key` (`runner::unit_key`) runs in process group `pgid`;

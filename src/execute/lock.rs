@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::file_id::still_named;
+use crate::render::one_line;
 
 /// Who holds a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,12 +117,22 @@ impl std::fmt::Display for Holder {
                     "another process, whose lock file does not say which (a holder writes it as it takes the run: try again in a moment; if it stays so, the file in the home's locks/ was not written by cortex)",
                 );
             }
-            return write!(f, "{} on {} ({})", self.actor, self.host, self.since);
+            return write!(
+                f,
+                "{} on {} ({})",
+                one_line(&self.actor),
+                one_line(&self.host),
+                self.since
+            );
         }
+        // What a lock file or a lease holds: one line each, whatever it holds.
         write!(
             f,
             "process {} on {} ({}, since {})",
-            self.pid, self.host, self.actor, self.since
+            self.pid,
+            one_line(&self.host),
+            one_line(&self.actor),
+            one_line(&self.since)
         )
     }
 }
@@ -154,8 +165,16 @@ pub struct DriverLock {
 /// Where the lock of `run_id` lives: not in `runs/`, which may be deleted. In the `locks/`
 /// folder beside the SQLite log the home uses (`locks_beside`), which is the home's own
 /// `locks/` for the home's own `cortex.db`; else in the home's.
-fn lock_path(home: &Path, run_id: &str) -> PathBuf {
-    lock_folder(home).join(format!("{run_id}.lock"))
+/// An id that is no run id names no lock (`materialize::run_path_part`): the error says so.
+fn lock_path(home: &Path, run_id: &str) -> Result<PathBuf, LockError> {
+    let folder = lock_folder(home);
+    match super::run_path_part(run_id) {
+        Ok(part) => Ok(folder.join(format!("{part}.lock"))),
+        Err(error) => Err(LockError::Io {
+            path: folder.display().to_string(),
+            error,
+        }),
+    }
 }
 
 /// The folder where the runs of `home`'s log are locked: beside its SQLite log
@@ -276,7 +295,7 @@ impl DriverLock {
     /// `checkpoints/` is refused before anything is recorded.
     pub fn acquire(home: &Path, run_id: &str, holder: &Holder) -> Result<DriverLock, LockError> {
         super::materialize::check_run_folders(home, run_id).map_err(LockError::UnsafeFolder)?;
-        let path = lock_path(home, run_id);
+        let path = lock_path(home, run_id)?;
         let mut reopens = 0;
         let mut probed = 0;
         let mut unnamed = 0;
@@ -383,7 +402,7 @@ impl DriverLock {
                 Err(LockError::Held {
                     holder: Some(old), ..
                 }) if old.pid != 0 && old.pid != holder.pid && stale(&old) => {
-                    let path = lock_path(home, run_id);
+                    let path = lock_path(home, run_id)?;
                     let named = super::materialize::derived_file()
                         .read(true)
                         .open(&path)
@@ -416,12 +435,12 @@ impl DriverLock {
     /// Whether the run has a lock file in `home` (held or not): a lock taken now would not
     /// be made anew (`made_anew`), so the log's driver is not asked (`live_recorded_driver`).
     pub fn has_file(home: &Path, run_id: &str) -> bool {
-        lock_path(home, run_id).exists()
+        lock_path(home, run_id).is_ok_and(|p| p.exists())
     }
 
     /// Who drives the run now, if anyone (a live process holding the lock).
     pub fn probe(home: &Path, run_id: &str) -> Option<Holder> {
-        let path = lock_path(home, run_id);
+        let path = lock_path(home, run_id).ok()?;
         let mut file = super::materialize::derived_file()
             .read(true)
             .open(&path)
@@ -444,8 +463,11 @@ pub fn remove_lock_files(
     run_id: &str,
     dry_run: bool,
 ) -> Result<Vec<PathBuf>, LockError> {
-    let lock = lock_path(home, run_id);
-    let notes = super::inflight_notes(home, run_id);
+    let lock = lock_path(home, run_id)?;
+    let notes = super::inflight_notes(home, run_id).map_err(|error| LockError::Io {
+        path: lock_folder(home).display().to_string(),
+        error,
+    })?;
     let present = |p: &Path| std::fs::symlink_metadata(p).is_ok();
     if !present(&lock) && !present(&notes) {
         return Ok(Vec::new());
@@ -569,6 +591,34 @@ mod tests {
     }
     use super::*;
 
+    /// An id that is no run id names no lock and no notes: nothing is taken, made or removed
+    /// outside `locks/` (before, `gc` removed any `X.lock` and `X.pgids` an id named).
+    #[test]
+    fn no_lock_is_taken_or_removed_for_an_id_that_is_no_run_id() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        for file in ["victim.lock", "victim.pgids"] {
+            std::fs::write(root.path().join(file), "keep").unwrap();
+        }
+        let id = "../../victim";
+        let taken = DriverLock::acquire(&home, id, &me());
+        assert!(taken.is_err(), "{taken:?}");
+        assert!(DriverLock::probe(&home, id).is_none());
+        assert!(!DriverLock::has_file(&home, id));
+        let removed = remove_lock_files(&home, id, false);
+        assert!(
+            removed
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("is no run id")),
+            "{removed:?}"
+        );
+        for file in ["victim.lock", "victim.pgids"] {
+            assert!(root.path().join(file).exists(), "{file} was removed");
+        }
+        assert!(super::super::inflight_notes(&home, id).is_err());
+    }
+
     fn me() -> Holder {
         Holder {
             pid: std::process::id(),
@@ -582,16 +632,16 @@ mod tests {
     #[test]
     fn the_lock_is_outside_the_derived_runs_folder() {
         let home = tempfile::tempdir().unwrap();
-        let lock = DriverLock::acquire(home.path(), "R1", &me()).unwrap();
+        let lock = DriverLock::acquire(home.path(), "000000000000000000000000R1", &me()).unwrap();
         // Everything derived may go: the run stays held.
         let _ = std::fs::remove_dir_all(home.path().join("runs"));
-        assert!(DriverLock::probe(home.path(), "R1").is_some());
+        assert!(DriverLock::probe(home.path(), "000000000000000000000000R1").is_some());
         assert!(matches!(
-            DriverLock::acquire(home.path(), "R1", &me()),
+            DriverLock::acquire(home.path(), "000000000000000000000000R1", &me()),
             Err(LockError::Held { .. })
         ));
         drop(lock);
-        assert!(DriverLock::probe(home.path(), "R1").is_none());
+        assert!(DriverLock::probe(home.path(), "000000000000000000000000R1").is_none());
     }
 
     /// A reader probing the run (a shared lock for an instant) while a driver takes it does
@@ -600,7 +650,7 @@ mod tests {
     #[test]
     fn a_probe_at_the_instant_a_driver_takes_the_run_does_not_refuse_the_driver() {
         let home = tempfile::tempdir().unwrap();
-        let path = lock_path(home.path(), "R3");
+        let path = lock_path(home.path(), "000000000000000000000000R3").unwrap();
         let (probe, _) = open(&path).unwrap();
         probe.try_lock_shared().unwrap();
         let both = std::sync::Arc::new(std::sync::Barrier::new(2));
@@ -609,16 +659,16 @@ mod tests {
             let both = both.clone();
             std::thread::spawn(move || {
                 both.wait();
-                DriverLock::acquire(&home, "R3", &me()).map(|_| ())
+                DriverLock::acquire(&home, "000000000000000000000000R3", &me()).map(|_| ())
             })
         };
         // The take and the probe's end race: either way the take succeeds.
         both.wait();
         drop(probe);
         assert!(taking.join().unwrap().is_ok(), "refused because of a probe");
-        let lock = DriverLock::acquire(home.path(), "R3", &me()).unwrap();
+        let lock = DriverLock::acquire(home.path(), "000000000000000000000000R3", &me()).unwrap();
         assert!(matches!(
-            DriverLock::acquire(home.path(), "R3", &me()),
+            DriverLock::acquire(home.path(), "000000000000000000000000R3", &me()),
             Err(LockError::Held { .. })
         ));
         drop(lock);
@@ -630,7 +680,7 @@ mod tests {
     #[test]
     fn a_holder_that_has_not_written_its_note_yet_is_named_once_it_has() {
         let home = tempfile::tempdir().unwrap();
-        let path = lock_path(home.path(), "R7");
+        let path = lock_path(home.path(), "000000000000000000000000R7").unwrap();
         let (mut held, _) = open(&path).unwrap();
         held.lock().unwrap();
         let writing = std::thread::spawn(move || {
@@ -639,7 +689,8 @@ mod tests {
                 .unwrap();
             held
         });
-        let err = DriverLock::acquire(home.path(), "R7", &me()).unwrap_err();
+        let err =
+            DriverLock::acquire(home.path(), "000000000000000000000000R7", &me()).unwrap_err();
         let _held = writing.join().unwrap();
         match err {
             LockError::Held {
@@ -655,10 +706,11 @@ mod tests {
     #[test]
     fn a_holder_without_a_note_is_said_to_be_unknown_and_why() {
         let home = tempfile::tempdir().unwrap();
-        let path = lock_path(home.path(), "R8");
+        let path = lock_path(home.path(), "000000000000000000000000R8").unwrap();
         let (held, _) = open(&path).unwrap();
         held.lock().unwrap();
-        let err = DriverLock::acquire(home.path(), "R8", &me()).unwrap_err();
+        let err =
+            DriverLock::acquire(home.path(), "000000000000000000000000R8", &me()).unwrap_err();
         let said = err.to_string();
         assert!(said.contains("does not say which"), "{said}");
         assert!(said.contains("try again in a moment"), "{said}");
@@ -668,7 +720,7 @@ mod tests {
     #[test]
     fn a_lock_file_no_longer_named_by_its_path_is_noticed() {
         let home = tempfile::tempdir().unwrap();
-        let path = lock_path(home.path(), "R2");
+        let path = lock_path(home.path(), "000000000000000000000000R2").unwrap();
         let (file, made) = open(&path).unwrap();
         assert!(made && still_named(&file, &path));
         assert!(!open(&path).unwrap().1, "the second open finds it");
@@ -686,7 +738,8 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), home.path().join("locks")).unwrap();
-        let err = DriverLock::acquire(home.path(), "R4", &me()).unwrap_err();
+        let err =
+            DriverLock::acquire(home.path(), "000000000000000000000000R4", &me()).unwrap_err();
         assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
@@ -695,23 +748,24 @@ mod tests {
     #[test]
     fn a_lock_file_planted_huge_is_read_no_further_than_a_holder_can_be() {
         let home = tempfile::tempdir().unwrap();
-        let path = lock_path(home.path(), "R6");
+        let path = lock_path(home.path(), "000000000000000000000000R6").unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let file = File::create(&path).unwrap();
         file.set_len(100 << 30).unwrap();
         // Locked by someone, so that a probe reads who.
         file.lock().unwrap();
-        let holder = DriverLock::probe(home.path(), "R6").expect("held");
+        let holder = DriverLock::probe(home.path(), "000000000000000000000000R6").expect("held");
         assert_eq!(holder.pid, 0, "no holder can be read from it");
     }
 
     #[test]
     fn a_fifo_in_place_of_a_lock_file_is_refused() {
         let home = tempfile::tempdir().unwrap();
-        let path = lock_path(home.path(), "R5");
+        let path = lock_path(home.path(), "000000000000000000000000R5").unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        let err = DriverLock::acquire(home.path(), "R5", &me()).unwrap_err();
+        let err =
+            DriverLock::acquire(home.path(), "000000000000000000000000R5", &me()).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
@@ -720,7 +774,8 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), home.path().join("runs")).unwrap();
-        let err = DriverLock::acquire(home.path(), "R3", &me()).unwrap_err();
+        let err =
+            DriverLock::acquire(home.path(), "000000000000000000000000R3", &me()).unwrap_err();
         assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
     }
@@ -732,16 +787,26 @@ mod tests {
     fn a_stale_drivers_lock_is_taken_over_and_a_live_ones_is_not() {
         let home = tempfile::tempdir().unwrap();
         let frozen = Holder { pid: 1, ..me() };
-        let old = DriverLock::acquire(home.path(), "R4", &frozen).unwrap();
-        let held = DriverLock::take_over(home.path(), "R4", &me(), |_| false);
+        let old = DriverLock::acquire(home.path(), "000000000000000000000000R4", &frozen).unwrap();
+        let held =
+            DriverLock::take_over(home.path(), "000000000000000000000000R4", &me(), |_| false);
         assert!(matches!(held, Err(LockError::Held { .. })));
-        let taken = DriverLock::take_over(home.path(), "R4", &me(), |h| h == &frozen).unwrap();
+        let taken = DriverLock::take_over(home.path(), "000000000000000000000000R4", &me(), |h| {
+            h == &frozen
+        })
+        .unwrap();
         assert!(!taken.made_anew());
-        assert_eq!(DriverLock::probe(home.path(), "R4").unwrap(), me());
+        assert_eq!(
+            DriverLock::probe(home.path(), "000000000000000000000000R4").unwrap(),
+            me()
+        );
         // The frozen one, woken, holds a lock on a file nobody opens any more.
         drop(old);
-        assert_eq!(DriverLock::probe(home.path(), "R4").unwrap(), me());
+        assert_eq!(
+            DriverLock::probe(home.path(), "000000000000000000000000R4").unwrap(),
+            me()
+        );
         drop(taken);
-        assert!(DriverLock::probe(home.path(), "R4").is_none());
+        assert!(DriverLock::probe(home.path(), "000000000000000000000000R4").is_none());
     }
 }

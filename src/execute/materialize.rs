@@ -73,12 +73,39 @@ pub(crate) fn read_derived(path: &Path, limit: u64) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// The folder of the runs' derived files, in the home.
+pub const RUNS_FOLDER: &str = "runs";
+/// The folder of the attempts' whole outputs, in the home (beside a SQLite log).
+pub const LOGS_FOLDER: &str = "logs";
+
+/// The one door from a run id to a path: `run_id` itself when it is a run id
+/// (`event::check_run_id`: a ULID, so one path component — never empty, `.` or `..`, never
+/// holding `/`), else an error that names it (escaped). Every path cortex makes of a run id —
+/// `runs/<id>/` and what is in it, `logs/<id>/`, `locks/<id>.lock` and `.pgids` — is made
+/// through it: an id read from a log (which anyone who may insert rows, or hand over a file
+/// to copy in, writes) that no check before stopped still never names a path outside its
+/// folder.
+pub fn run_path_part(run_id: &str) -> std::io::Result<&str> {
+    crate::event::check_run_id(run_id).map_err(|bad| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{bad}: cortex makes no path of it"),
+        )
+    })
+}
+
+/// `<home>/<folder>/<run id>` (`folder`: `RUNS_FOLDER`, `LOGS_FOLDER`), through
+/// `run_path_part`. Nothing is made.
+pub fn run_path(home: &Path, folder: &str, run_id: &str) -> std::io::Result<PathBuf> {
+    Ok(home.join(folder).join(run_path_part(run_id)?))
+}
+
 /// A run's derived folder, `runs/<run-id>/` or a folder in it (`work`, `checkpoints`), made as
 /// needed. Each of them must be a real folder: a symbolic link (or a file) in its place is
 /// refused with an error that names it, and nothing is written through it.
 pub fn run_folder(home: &Path, run_id: &str, sub: Option<&str>) -> std::io::Result<PathBuf> {
     let mut path = home.to_path_buf();
-    for part in ["runs", run_id].into_iter().chain(sub) {
+    for part in [RUNS_FOLDER, run_path_part(run_id)?].into_iter().chain(sub) {
         path.push(part);
         real_folder(&path)?;
     }
@@ -89,7 +116,7 @@ pub fn run_folder(home: &Path, run_id: &str, sub: Option<&str>) -> std::io::Resu
 /// each part must be a real folder, never a link.
 pub fn logs_folder(home: &Path, run_id: &str) -> std::io::Result<PathBuf> {
     let mut path = home.to_path_buf();
-    for part in ["logs", run_id] {
+    for part in [LOGS_FOLDER, run_path_part(run_id)?] {
         path.push(part);
         real_folder(&path)?;
     }
@@ -174,7 +201,7 @@ pub fn read_driver_log(path: &Path) -> std::io::Result<String> {
 /// was removed.
 pub fn remove_run_files(home: &Path, run_id: &str) -> std::io::Result<bool> {
     check_run_folders(home, run_id)?;
-    let dir = home.join("runs").join(run_id);
+    let dir = run_path(home, RUNS_FOLDER, run_id)?;
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -185,9 +212,9 @@ pub fn remove_run_files(home: &Path, run_id: &str) -> std::io::Result<bool> {
 /// Check every derived folder of a run that exists (none is made): what a driver does before
 /// it records anything, so that a home with a linked folder is refused up front.
 pub fn check_run_folders(home: &Path, run_id: &str) -> std::io::Result<()> {
-    let run = home.join("runs").join(run_id);
+    let run = run_path(home, RUNS_FOLDER, run_id)?;
     for path in [
-        home.join("runs"),
+        home.join(RUNS_FOLDER),
         run.clone(),
         run.join("work"),
         run.join("checkpoints"),
@@ -260,7 +287,7 @@ pub fn materialize(home: &Path, state: &RunState) -> std::io::Result<()> {
             std::fs::remove_file(entry.path())?;
         }
     }
-    write_all(&home.join("runs").join(&state.run_id), &files)
+    write_all(&run_path(home, RUNS_FOLDER, &state.run_id)?, &files)
 }
 
 /// Write the files that `events` (just appended and folded into `state`) changed, and wait for
@@ -380,10 +407,10 @@ fn line_number(line: &[u8]) -> Option<usize> {
 /// one numbered `count` means none is missing. A missing or unreadable file is not exact
 /// (unless the run has no checkpoint and there is no file).
 pub fn checkpoints_exact(home: &Path, run_id: &str, count: usize) -> bool {
-    let path = home
-        .join("runs")
-        .join(run_id)
-        .join(crate::project::CHECKPOINTS_FILE);
+    let Ok(dir) = run_path(home, RUNS_FOLDER, run_id) else {
+        return false;
+    };
+    let path = dir.join(crate::project::CHECKPOINTS_FILE);
     let Ok(mut file) = derived_file().read(true).open(&path) else {
         return count == 0;
     };
@@ -416,7 +443,7 @@ pub fn checkpoints_exact(home: &Path, run_id: &str, count: usize) -> bool {
 /// Make the run's folders (refusing links), then write `files` into them.
 fn write_run(home: &Path, run_id: &str, files: &[RunFile]) -> std::io::Result<()> {
     run_folder(home, run_id, Some("checkpoints"))?;
-    write_all(&home.join("runs").join(run_id), files)
+    write_all(&run_path(home, RUNS_FOLDER, run_id)?, files)
 }
 
 /// Write a batch of jobs queued one by one as few writes as they amount to: the folders of a
@@ -634,6 +661,49 @@ impl Drop for WriteBehind {
 mod tests {
     use super::*;
 
+    /// Ids a log may hold that name another path: `..` up, an absolute path, nothing, a
+    /// separator.
+    const PATHS: [&str; 5] = [
+        "../victim",
+        "/tmp/victim",
+        "",
+        "..",
+        "0000000000000000000000000R/..",
+    ];
+
+    /// No path is made of an id that is no run id (`run_path_part`): a derived folder, the
+    /// attempts' folder, the removal of a run's files — whatever the id names is left as it is.
+    #[test]
+    fn no_path_is_made_of_an_id_that_is_no_run_id() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        std::fs::create_dir_all(home.join(RUNS_FOLDER)).unwrap();
+        let victim = root.path().join("victim");
+        std::fs::create_dir_all(victim.join("sub")).unwrap();
+        for id in PATHS {
+            assert!(run_path_part(id).is_err(), "{id:?}");
+            assert!(run_path(&home, RUNS_FOLDER, id).is_err(), "{id:?}");
+            assert!(run_folder(&home, id, Some("work")).is_err(), "{id:?}");
+            assert!(logs_folder(&home, id).is_err(), "{id:?}");
+            assert!(remove_run_files(&home, id).is_err(), "{id:?}");
+            assert!(check_run_folders(&home, id).is_err(), "{id:?}");
+            assert!(!checkpoints_exact(&home, id, 0), "{id:?}");
+        }
+        let error = remove_run_files(&home, "../../victim").unwrap_err();
+        assert!(error.to_string().contains("is no run id"), "{error}");
+        assert!(
+            victim.join("sub").is_dir(),
+            "the folder an id names is left"
+        );
+        assert!(!home.join(LOGS_FOLDER).exists());
+        let id = "0000000000000000000000000R";
+        assert_eq!(run_path_part(id).unwrap(), id);
+        assert_eq!(
+            run_folder(&home, id, None).unwrap(),
+            home.join(RUNS_FOLDER).join(id)
+        );
+    }
+
     #[test]
     fn a_driver_log_planted_as_a_link_a_fifo_or_in_a_linked_folder_is_refused() {
         let home = tempfile::tempdir().unwrap();
@@ -692,16 +762,20 @@ mod tests {
     fn queued_files_are_all_written_in_order_by_finish() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_path_buf();
-        let run = dir.path().join("runs/R");
+        let run = dir.path().join("runs/0000000000000000000000000R");
         let mut behind = WriteBehind::default();
         for i in 0..50 {
             behind.queue(
                 home.clone(),
-                "R".into(),
+                "0000000000000000000000000R".into(),
                 vec![file("checkpoints/0001-a.json", &i.to_string())],
             );
         }
-        behind.queue(home, "R".into(), vec![file("results.json", "{}")]);
+        behind.queue(
+            home,
+            "0000000000000000000000000R".into(),
+            vec![file("results.json", "{}")],
+        );
         assert!(behind.finish().is_empty());
         let last = std::fs::read_to_string(run.join("checkpoints/0001-a.json")).unwrap();
         assert_eq!(last, "49", "the last write wins");
@@ -722,9 +796,9 @@ mod tests {
     #[test]
     fn a_line_already_written_by_another_process_is_not_added_twice() {
         let dir = tempfile::tempdir().unwrap();
-        let run = dir.path().join("runs/R");
+        let run = dir.path().join("runs/0000000000000000000000000R");
         for n in [1, 2, 2, 3, 1, 3, 4] {
-            write_run(dir.path(), "R", &[line(n)]).unwrap();
+            write_run(dir.path(), "0000000000000000000000000R", &[line(n)]).unwrap();
         }
         let text = std::fs::read_to_string(run.join("checkpoints/c.jsonl")).unwrap();
         let numbers: Vec<usize> = text
@@ -743,15 +817,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_path_buf();
         // Another process wrote lines 1 and 2 first.
-        write_run(&home, "R", &[line(1), line(2)]).unwrap();
+        write_run(&home, "0000000000000000000000000R", &[line(1), line(2)]).unwrap();
         let jobs = (1..=4)
             .map(|n| {
                 let files = vec![line(n), file("results.json", &n.to_string())];
-                (home.clone(), "R".to_string(), files)
+                (
+                    home.clone(),
+                    "0000000000000000000000000R".to_string(),
+                    files,
+                )
             })
             .collect();
         assert!(write_batch(jobs).is_empty());
-        let run = home.join("runs/R");
+        let run = home.join("runs/0000000000000000000000000R");
         let text = std::fs::read_to_string(run.join("checkpoints/c.jsonl")).unwrap();
         let numbers: Vec<usize> = text
             .lines()
@@ -769,9 +847,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_path_buf();
         let mut behind = WriteBehind::default();
-        let path = home.join("runs/R/checkpoints/c.jsonl");
+        let path = home.join("runs/0000000000000000000000000R/checkpoints/c.jsonl");
         for n in 1..=3 {
-            behind.queue(home.clone(), "R".into(), vec![line(n)]);
+            behind.queue(
+                home.clone(),
+                "0000000000000000000000000R".into(),
+                vec![line(n)],
+            );
             // Each batch lands without `finish`: the writer is not waiting for the end.
             let lines = || {
                 std::fs::read_to_string(&path)
@@ -792,22 +874,34 @@ mod tests {
     fn the_checkpoints_file_is_exact_only_with_every_line_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
-        let path = run_folder(home, "R", Some("checkpoints"))
+        let path = run_folder(home, "0000000000000000000000000R", Some("checkpoints"))
             .unwrap()
             .join("checkpoints.jsonl");
         let cp = |n: usize| format!("{{\"checkpoint\":{n},\"step\":\"s\"}}\n");
-        assert!(checkpoints_exact(home, "R", 0), "no file, no checkpoint");
-        assert!(!checkpoints_exact(home, "R", 1), "no file");
+        assert!(
+            checkpoints_exact(home, "0000000000000000000000000R", 0),
+            "no file, no checkpoint"
+        );
+        assert!(
+            !checkpoints_exact(home, "0000000000000000000000000R", 1),
+            "no file"
+        );
         std::fs::write(&path, format!("{}{}{}", cp(1), cp(2), cp(3))).unwrap();
-        assert!(checkpoints_exact(home, "R", 3));
-        assert!(!checkpoints_exact(home, "R", 4), "a line not written yet");
+        assert!(checkpoints_exact(home, "0000000000000000000000000R", 3));
+        assert!(
+            !checkpoints_exact(home, "0000000000000000000000000R", 4),
+            "a line not written yet"
+        );
         std::fs::write(&path, format!("{}{}", cp(1), cp(3))).unwrap();
         assert!(
-            !checkpoints_exact(home, "R", 3),
+            !checkpoints_exact(home, "0000000000000000000000000R", 3),
             "a line left out by a race"
         );
         std::fs::write(&path, format!("{}{}", cp(1), &cp(2)[..5])).unwrap();
-        assert!(!checkpoints_exact(home, "R", 2), "a torn line");
+        assert!(
+            !checkpoints_exact(home, "0000000000000000000000000R", 2),
+            "a torn line"
+        );
         // Read in pieces: lines across the pieces' edges, and a line longer than a piece.
         let long = format!(
             "{{\"checkpoint\":5001,\"step\":\"{}\"}}\n",
@@ -815,10 +909,13 @@ mod tests {
         );
         let many: String = (1..=5000).map(cp).collect::<String>() + &long;
         std::fs::write(&path, &many).unwrap();
-        assert!(checkpoints_exact(home, "R", 5001));
-        assert!(!checkpoints_exact(home, "R", 5000));
+        assert!(checkpoints_exact(home, "0000000000000000000000000R", 5001));
+        assert!(!checkpoints_exact(home, "0000000000000000000000000R", 5000));
         std::fs::write(&path, &many[..many.len() - 1]).unwrap();
-        assert!(!checkpoints_exact(home, "R", 5001), "its last line torn");
+        assert!(
+            !checkpoints_exact(home, "0000000000000000000000000R", 5001),
+            "its last line torn"
+        );
         assert_eq!(line_number(br#"{"outputs":{},"checkpoint":7}"#), Some(7));
         assert_eq!(line_number(br#"{"checkpoint":12,"x":1}"#), Some(12));
         assert_eq!(line_number(b"{\"checkpoint\":1"), None);
@@ -827,20 +924,20 @@ mod tests {
     #[test]
     fn a_line_cut_short_by_a_crash_is_replaced_not_continued() {
         let dir = tempfile::tempdir().unwrap();
-        let run = dir.path().join("runs/R");
-        write_run(dir.path(), "R", &[line(1)]).unwrap();
+        let run = dir.path().join("runs/0000000000000000000000000R");
+        write_run(dir.path(), "0000000000000000000000000R", &[line(1)]).unwrap();
         let path = run.join("checkpoints/c.jsonl");
         let whole = std::fs::read_to_string(&path).unwrap();
         let torn = line(2).contents;
         std::fs::write(&path, format!("{whole}{}", &torn[..torn.len() / 2])).unwrap();
-        write_run(dir.path(), "R", &[line(2)]).unwrap();
+        write_run(dir.path(), "0000000000000000000000000R", &[line(2)]).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             format!("{whole}{torn}")
         );
         // A file holding nothing but a torn line.
         std::fs::write(&path, &torn[..10]).unwrap();
-        write_run(dir.path(), "R", &[line(1)]).unwrap();
+        write_run(dir.path(), "0000000000000000000000000R", &[line(1)]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), line(1).contents);
     }
 
@@ -848,13 +945,13 @@ mod tests {
     fn a_write_that_fails_is_reported_by_finish() {
         let dir = tempfile::tempdir().unwrap();
         // A file where the run's folder should be.
-        let run = dir.path().join("runs/R");
+        let run = dir.path().join("runs/0000000000000000000000000R");
         std::fs::create_dir_all(run.parent().unwrap()).unwrap();
         std::fs::write(&run, "not a folder").unwrap();
         let mut behind = WriteBehind::default();
         behind.queue(
             dir.path().into(),
-            "R".into(),
+            "0000000000000000000000000R".into(),
             vec![file("results.json", "{}")],
         );
         let problems = behind.finish();
@@ -867,16 +964,20 @@ mod tests {
         let elsewhere = dir.path().join("elsewhere");
         std::fs::create_dir_all(&elsewhere).unwrap();
         std::fs::create_dir_all(dir.path().join("runs")).unwrap();
-        std::os::unix::fs::symlink(&elsewhere, dir.path().join("runs/R")).unwrap();
+        std::os::unix::fs::symlink(
+            &elsewhere,
+            dir.path().join("runs/0000000000000000000000000R"),
+        )
+        .unwrap();
         let mut behind = WriteBehind::default();
         behind.queue(
             dir.path().into(),
-            "R".into(),
+            "0000000000000000000000000R".into(),
             vec![file("results.json", "{}")],
         );
         let problems = behind.finish();
         assert!(problems[0].contains("symbolic link"), "{problems:?}");
-        assert!(check_run_folders(dir.path(), "R").is_err());
+        assert!(check_run_folders(dir.path(), "0000000000000000000000000R").is_err());
         assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     }
 
@@ -885,9 +986,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("target.txt");
         std::fs::write(&target, "keep").unwrap();
-        let run = run_folder(dir.path(), "R", None).unwrap();
+        let run = run_folder(dir.path(), "0000000000000000000000000R", None).unwrap();
         std::os::unix::fs::symlink(&target, run.join("results.json.tmp")).unwrap();
-        assert!(write_run(dir.path(), "R", &[file("results.json", "{}")]).is_err());
+        assert!(
+            write_run(
+                dir.path(),
+                "0000000000000000000000000R",
+                &[file("results.json", "{}")]
+            )
+            .is_err()
+        );
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
         assert!(read_derived(&run.join("results.json.tmp"), 1 << 20).is_err());
     }

@@ -34,8 +34,8 @@ mod spawn;
 mod workflow_loop;
 
 pub use attempt_logs::{
-    AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_hosts,
-    belongs_here, check_attempt_log, check_attempt_logs, check_kept_output, home_id,
+    AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_file_path,
+    attempt_hosts, belongs_here, check_attempt_log, check_attempt_logs, check_kept_output, home_id,
     kept_output_differs,
 };
 pub use child::inherit_secret_inputs;
@@ -58,9 +58,9 @@ pub use lock::{
     serve_many,
 };
 pub use materialize::{
-    DRIVER_LOG_FOLDERS, SCHEDULE_DRIVER_LOGS, SERVE_DRIVER_LOGS, TUI_DRIVER_LOGS, WriteBehind,
-    check_run_folders, driver_log_in_use, materialize, open_derived, read_driver_log,
-    remove_run_files, run_folder,
+    DRIVER_LOG_FOLDERS, LOGS_FOLDER, RUNS_FOLDER, SCHEDULE_DRIVER_LOGS, SERVE_DRIVER_LOGS,
+    TUI_DRIVER_LOGS, WriteBehind, check_run_folders, driver_log_in_use, materialize, open_derived,
+    read_driver_log, remove_run_files, run_folder, run_path, run_path_part,
 };
 pub use notify::{
     Delivery, Ended, Subject, Trigger, deliver, not_made, notify_key, notify_stream,

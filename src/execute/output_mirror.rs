@@ -377,12 +377,9 @@ pub fn unrecorded_output(
     file: &str,
 ) -> Result<Option<(u64, String)>, String> {
     use std::io::Read;
-    if file.split('/').any(|part| part == ".." || part.is_empty()) {
-        return Err(format!("`{file}` is not a path cortex writes"));
-    }
+    let local = super::attempt_logs::attempt_file_path(home, file)?;
     let mut hasher = blake3::Hasher::new();
     let mut size = 0u64;
-    let local = home.join(file);
     match super::materialize::derived_file().read(true).open(&local) {
         Ok(mut f) => {
             let mut buf = vec![0u8; 64 * 1024];
@@ -445,7 +442,7 @@ pub fn copy_attempt_output(
         }
         _ => {}
     }
-    let local = home.join(file);
+    let local = super::attempt_logs::attempt_file_path(home, file)?;
     let from_file = match check_attempt_log(home, file, bytes, blake3) {
         LogFileCheck::AsRecorded => true,
         LogFileCheck::Differs(reason) => return Ok(OutputCopy::Left(reason)),
@@ -509,7 +506,7 @@ pub fn copy_attempt_output(
         Some(dir) if !dest.keeps_attempt_output() => {
             use std::io::Write;
             use std::os::unix::fs::DirBuilderExt;
-            let path = dir.join(file);
+            let path = super::attempt_logs::attempt_file_path(dir, file)?;
             let parent = path.parent().unwrap_or(dir);
             std::fs::DirBuilder::new()
                 .recursive(true)

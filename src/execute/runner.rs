@@ -159,7 +159,7 @@ impl Runner {
         watch: &mut dyn FnMut() -> bool,
     ) -> super::process::ProcessResult {
         // Best effort, as for attempts: written only into a real folder (`NotesFile::at`).
-        let notes = Some(inflight_notes(&self.home, run_id));
+        let notes = inflight_notes(&self.home, run_id).ok();
         let mut note = None;
         let result = super::process::run_process_watched(
             spec,
@@ -259,7 +259,15 @@ impl Runner {
         let (step, mut env, cwd) = self.step_context(state, index);
         let attempt = state.steps[index].attempts;
         let resolve = resolver(state, &self.redactor, Some(index));
-        let work = self.home.join("runs").join(&state.run_id).join("work");
+        // The attempt's paths, made of the run's id through `materialize::run_path_part`: an
+        // id that is no run id names none of them, and the attempt is refused (it never runs:
+        // nothing is written, `prepare_home` is not reached).
+        let paths = super::run_path(&self.home, super::RUNS_FOLDER, &state.run_id)
+            .and_then(|dir| Ok((dir.join("work"), inflight_notes(&self.home, &state.run_id)?)));
+        let (work, notes, no_paths) = match paths {
+            Ok((work, notes)) => (work, notes, None),
+            Err(e) => (PathBuf::new(), PathBuf::new(), Some(e.to_string())),
+        };
         let key = unit_key(&state.steps[index].name);
         let log_name = attempt_log_name(&state.run_id, &state.steps[index].name, attempt);
         let output_file = work.join(format!("step-{key}-attempt-{attempt}.out"));
@@ -308,8 +316,8 @@ impl Runner {
         // Claude Code's command line refused (an argument longer than Linux passes, or one
         // holding a NUL: the agent's body, its phase's sub-agents) is made from the run's
         // definition snapshot: no retry changes it either.
-        let permanent = unheld.is_some() || refused.is_some();
-        if let Some(why) = unheld {
+        let permanent = unheld.is_some() || refused.is_some() || no_paths.is_some();
+        if let Some(why) = unheld.or(no_paths.clone()) {
             refused = Some(why);
         }
         // Validation checks resolve templates against the run: only a step that has some
@@ -336,13 +344,15 @@ impl Runner {
                 } else {
                     &[]
                 },
-                log: Some(super::process::LogTarget {
-                    path: self.home.join(&log_name),
-                    name: log_name,
-                    home: super::attempt_logs::home_id_to_write(&self.home),
-                    home_dir: super::attempt_logs::home_dir(&self.home),
-                    run_id: state.run_id.clone(),
-                }),
+                log: super::attempt_file_path(&self.home, &log_name)
+                    .ok()
+                    .map(|path| super::process::LogTarget {
+                        path,
+                        name: log_name,
+                        home: super::attempt_logs::home_id_to_write(&self.home),
+                        home_dir: super::attempt_logs::home_dir(&self.home),
+                        run_id: state.run_id.clone(),
+                    }),
             },
             claude_agent,
             refused,
@@ -355,7 +365,7 @@ impl Runner {
             home: self.home.clone(),
             run_id: state.run_id.clone(),
             output_file,
-            notes: inflight_notes(&self.home, &state.run_id),
+            notes,
             state_for_checks: validates.then(|| state.clone()),
         }
     }
@@ -833,7 +843,7 @@ impl Runner {
 
 /// Whether the commands a dead driver of `run_id` started still run (`inflight::orphans_alive`).
 pub fn orphans_alive_of(home: &Path, run_id: &str) -> bool {
-    super::inflight::orphans_alive(&inflight_notes(home, run_id), run_id)
+    inflight_notes(home, run_id).is_ok_and(|notes| super::inflight::orphans_alive(&notes, run_id))
 }
 
 /// End the notification commands (`notify:`, noted under `notify::notify_key`) a driver of
@@ -841,7 +851,10 @@ pub fn orphans_alive_of(home: &Path, run_id: &str) -> bool {
 /// they are delivered again; every other group the notes name is left alone (what takes the
 /// run over on to its steps ends those: `end_orphans_of`). Returns the groups ended.
 pub fn end_notify_orphans_of(home: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
-    end_orphans(&inflight_notes(home, run_id), run_id, grace, &|key| {
+    let Ok(notes) = inflight_notes(home, run_id) else {
+        return Vec::new();
+    };
+    end_orphans(&notes, run_id, grace, &|key| {
         !key.starts_with(super::notify::NOTIFY_KEY_PREFIX)
     })
 }
@@ -849,11 +862,10 @@ pub fn end_notify_orphans_of(home: &Path, run_id: &str, grace: Duration) -> Vec<
 /// The notification commands (by `notify::notify_key`) a driver of `run_id` had started and
 /// not seen end — it died delivering them — each with whether it still runs.
 pub fn notify_cut_short_of(home: &Path, run_id: &str) -> Vec<(String, bool)> {
-    super::inflight::unfinished_under(
-        &inflight_notes(home, run_id),
-        run_id,
-        super::notify::NOTIFY_KEY_PREFIX,
-    )
+    let Ok(notes) = inflight_notes(home, run_id) else {
+        return Vec::new();
+    };
+    super::inflight::unfinished_under(&notes, run_id, super::notify::NOTIFY_KEY_PREFIX)
 }
 
 /// End the process groups a dead driver of `run_id` left running (TERM, then KILL after
@@ -871,8 +883,15 @@ pub fn end_orphans_of(home: &Path, run_id: &str, grace: Duration, keep: &[String
         let unit = key.rsplit('-').next().unwrap_or(key);
         keys.iter().any(|k| k == unit)
     };
-    let ended = end_orphans(&inflight_notes(home, run_id), run_id, grace, &kept);
-    let work = home.join("runs").join(run_id).join("work");
+    // An id that is no run id names no notes and no folder (`materialize::run_path_part`).
+    let (Ok(notes), Ok(run_dir)) = (
+        inflight_notes(home, run_id),
+        super::run_path(home, super::RUNS_FOLDER, run_id),
+    ) else {
+        return Vec::new();
+    };
+    let ended = end_orphans(&notes, run_id, grace, &kept);
+    let work = run_dir.join("work");
     let real = super::check_run_folders(home, run_id).is_ok();
     if let Some(entries) = std::fs::read_dir(&work).ok().filter(|_| real) {
         for entry in entries.flatten() {
@@ -905,7 +924,7 @@ pub struct PreparedAttempt {
     /// The agent Claude Code runs as, when it runs the attempt.
     claude_agent: Option<String>,
     /// Why the attempt cannot be run at all (its command line cannot be built, a secret
-    /// output it reads is not held by this process).
+    /// output it reads is not held by this process, its run's id names no path).
     refused: Option<String>,
     /// Whether no retry can change the refusal (a secret output not held).
     permanent: bool,

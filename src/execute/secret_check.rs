@@ -98,8 +98,8 @@ fn key(home: &Path) -> std::io::Result<[u8; 32]> {
     }
 }
 
-fn check_path(home: &Path, run_id: &str) -> PathBuf {
-    home.join("runs").join(run_id).join(CHECK_FILE)
+fn check_path(home: &Path, run_id: &str) -> std::io::Result<PathBuf> {
+    Ok(super::run_path(home, super::RUNS_FOLDER, run_id)?.join(CHECK_FILE))
 }
 
 /// Keep the check values of run `run_id`'s secret inputs `values` (name, value) in its folder
@@ -121,7 +121,7 @@ pub fn record_secret_inputs<'a>(
         text.push_str(&format!("{name} {}\n", hash.to_hex()));
     }
     super::materialize::run_folder(home, run_id, None)?;
-    write_new(&check_path(home, run_id), text.as_bytes()).map(|_| ())
+    write_new(&check_path(home, run_id)?, text.as_bytes()).map(|_| ())
 }
 
 /// Check the values of run `run_id`'s secret inputs given again (`values`: name, value)
@@ -132,7 +132,9 @@ pub fn check_secret_inputs<'a>(
     run_id: &str,
     values: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Check {
-    let Ok(text) = super::materialize::read_derived(&check_path(home, run_id), 64 * 1024) else {
+    let Ok(text) = check_path(home, run_id)
+        .and_then(|path| super::materialize::read_derived(&path, 64 * 1024))
+    else {
         return Check::Unchecked;
     };
     let Ok(key) = read_key(home) else {
@@ -169,38 +171,46 @@ mod tests {
     fn a_secret_input_given_again_is_checked_against_the_value_the_run_started_with() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path();
-        record_secret_inputs(h, "R1", [("tok", "Right123")]).unwrap();
+        record_secret_inputs(h, "000000000000000000000000R1", [("tok", "Right123")]).unwrap();
         assert_eq!(
-            check_secret_inputs(h, "R1", [("tok", "Right123")]),
+            check_secret_inputs(h, "000000000000000000000000R1", [("tok", "Right123")]),
             Check::Same
         );
         assert_eq!(
-            check_secret_inputs(h, "R1", [("tok", "WRONG")]),
+            check_secret_inputs(h, "000000000000000000000000R1", [("tok", "WRONG")]),
             Check::Differs(vec!["tok".into()])
         );
         // Written once: a later record does not replace what the run started with.
-        record_secret_inputs(h, "R1", [("tok", "WRONG")]).unwrap();
+        record_secret_inputs(h, "000000000000000000000000R1", [("tok", "WRONG")]).unwrap();
         assert_eq!(
-            check_secret_inputs(h, "R1", [("tok", "Right123")]),
+            check_secret_inputs(h, "000000000000000000000000R1", [("tok", "Right123")]),
             Check::Same
         );
         // An input with no check value, and a run with none, are not checked.
-        assert_eq!(check_secret_inputs(h, "R1", [("other", "x")]), Check::Same);
         assert_eq!(
-            check_secret_inputs(h, "R2", [("tok", "x")]),
+            check_secret_inputs(h, "000000000000000000000000R1", [("other", "x")]),
+            Check::Same
+        );
+        assert_eq!(
+            check_secret_inputs(h, "000000000000000000000000R2", [("tok", "x")]),
             Check::Unchecked
         );
         // The key and the check file are the user's alone, and the file holds no value.
         use std::os::unix::fs::PermissionsExt;
-        for path in [h.join(KEY_FILE), check_path(h, "R1")] {
+        for path in [
+            h.join(KEY_FILE),
+            check_path(h, "000000000000000000000000R1").unwrap(),
+        ] {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{}", path.display());
         }
-        let text = std::fs::read_to_string(check_path(h, "R1")).unwrap();
+        let text =
+            std::fs::read_to_string(check_path(h, "000000000000000000000000R1").unwrap()).unwrap();
         assert!(!text.contains("Right123"));
         // The same value in another run has another check value.
-        record_secret_inputs(h, "R3", [("tok", "Right123")]).unwrap();
-        let other = std::fs::read_to_string(check_path(h, "R3")).unwrap();
+        record_secret_inputs(h, "000000000000000000000000R3", [("tok", "Right123")]).unwrap();
+        let other =
+            std::fs::read_to_string(check_path(h, "000000000000000000000000R3").unwrap()).unwrap();
         assert_ne!(text, other);
     }
 }

@@ -12,9 +12,11 @@ use std::path::Path;
 /// The size of each piece read.
 pub const PIECE: usize = 64 * 1024;
 
-/// Open the file `file` names under `home`, refusing a link or anything but a regular file.
+/// Open the file `file` names under `home` (only a name cortex gives an attempt's file:
+/// `execute::attempt_file_path`), refusing a link or anything but a regular file.
 pub fn open(home: &Path, file: &str) -> Option<File> {
-    crate::execute::open_derived(&home.join(file)).ok()
+    let path = crate::execute::attempt_file_path(home, file).ok()?;
+    crate::execute::open_derived(&path).ok()
 }
 
 /// The size of `f` now.

@@ -97,7 +97,9 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
             Err(e) => problems.push(e.to_string()),
         }
         if dry_run {
-            if ctx.home.join("runs").join(&entry.run_id).exists() {
+            if crate::execute::run_path(&ctx.home, crate::execute::RUNS_FOLDER, &entry.run_id)
+                .is_ok_and(|dir| dir.exists())
+            {
                 removed.push(entry.run_id);
             }
             continue;

@@ -935,7 +935,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let mut outputs = OutputsCopied::default();
     let heads = source.runs()?;
     let mut runs = 0usize;
-    for head in &heads {
+    'runs: for head in &heads {
         let run_id = head.run_id.as_str();
         // The agent registry is a stream each log keeps of its own, not a run: it is merged
         // (`copy_registry`), never refused for a history of its own there.
@@ -947,6 +947,12 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let mut refuse = |reason: String| {
             refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
         };
+        // A chain of an id no cortex writes (`../../tmp/x`, `/some/dir`) is copied nowhere,
+        // before anything of it is read or imported: it was put in this log by hand.
+        if let Some(reason) = crate::store::bad_chain_id(run_id.as_bytes()) {
+            refuse(reason);
+            continue;
+        }
         // The rows copied are the rows verified and judged, read together: the run's state
         // is read after its rows, by the rule `status` and `resume` use (`load_live`: a
         // driver that ends meanwhile is seen ended, never as cut short), and when the run
@@ -959,7 +965,16 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let (rows, state, driven) = loop {
             reads += 1;
             let rows = source.raw_rows(Some(run_id))?;
-            let (state, alive) = crate::execute::load_live(&ctx.home, &*source, run_id)?;
+            // A run this cortex cannot read (an event that does not decode, or a newer
+            // cortex's) is said for that run; the copy goes on with the others.
+            let (state, alive) = match crate::execute::load_live(&ctx.home, &*source, run_id) {
+                Ok(read) => read,
+                Err(e) if run_fault(&e) => {
+                    refuse(format!("it cannot be read here: {e}"));
+                    continue 'runs;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let driven = if alive {
                 Driven::Now(crate::execute::run_holder(&ctx.home, &*source, &state))
             } else {
@@ -1030,6 +1045,11 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
                     break CopyOutcome::Differs(format!(
                         "{into} kept changing while it was copied (expected it at seq {expected}, found it at {actual}, {tries} times): copy again"
                     ));
+                }
+                // Refused by the other log's check of what is imported (`check_import`):
+                // nothing of the batch it refused was imported.
+                Err(e) if run_fault(&e) => {
+                    break CopyOutcome::Differs(format!("{into} refused it: {e}"));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -1118,11 +1138,13 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         ));
     }
     for left in &outputs.left {
+        // Each what a log held: one line each, whatever it holds.
+        let field = |key: &str| crate::render::one_line(left[key].as_str().unwrap_or_default());
         text.push_str(&format!(
             "  not copied: the output {} of run {} — {}\n",
-            left["file"].as_str().unwrap_or_default(),
-            left["run_id"].as_str().unwrap_or_default(),
-            left["reason"].as_str().unwrap_or_default()
+            field("file"),
+            field("run_id"),
+            field("reason")
         ));
     }
     if let Some(r) = &registry {
@@ -1145,10 +1167,11 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         text.push_str(&line);
     }
     for r in &refused {
+        let field = |key: &str| crate::render::one_line(r[key].as_str().unwrap_or_default());
         text.push_str(&format!(
             "  not copied: run {} — {}\n",
-            r["run_id"].as_str().unwrap_or_default(),
-            r["reason"].as_str().unwrap_or_default()
+            field("run_id"),
+            field("reason")
         ));
     }
     let registry_refused = registry.as_ref().is_some_and(|r| r["how"] == "refused");
@@ -1203,11 +1226,12 @@ impl OutputsCopied {
     ) -> Result<(), CommandError> {
         use crate::event::Event;
         use crate::execute::output_mirror::{OutputCopy, copy_attempt_output, unrecorded_output};
-        let failed = |file: &str, e: String| {
-            CommandError::new(
-                exit::FAILED,
-                format!("copying the output {file} of run {run_id} failed: {e}"),
-            )
+        // An output that cannot be copied is said for that output (`left`), the run's events
+        // being copied already; the copy goes on. Before, it ended the copy there, the runs
+        // after it never copied.
+        let mut left = |file: &str, reason: String| {
+            self.left
+                .push(serde_json::json!({"run_id": run_id, "file": file, "reason": reason}));
         };
         // Each attempt started (a unit running a command here or on a worker), and the
         // output its `attempt_log` vouches for, if it recorded one.
@@ -1236,30 +1260,37 @@ impl OutputsCopied {
                 continue;
             }
             let file = crate::execute::attempt_log_name(run_id, step, *attempt);
-            if let Some((bytes, blake3)) =
-                unrecorded_output(&ctx.home, source, run_id, &file).map_err(|e| failed(&file, e))?
-            {
-                outputs.push((file, bytes, blake3, true));
+            match unrecorded_output(&ctx.home, source, run_id, &file) {
+                Ok(Some((bytes, blake3))) => outputs.push((file, bytes, blake3, true)),
+                Ok(None) => {}
+                Err(e) => left(&file, e),
             }
         }
         for (file, bytes, blake3, unrecorded) in &outputs {
-            let done = copy_attempt_output(
+            match copy_attempt_output(
                 &ctx.home, source, dest, dest_home, run_id, file, *bytes, blake3,
-            )
-            .map_err(|e| failed(file, e))?;
-            match done {
-                OutputCopy::Copied => {
+            ) {
+                Ok(OutputCopy::Copied) => {
                     self.copied += 1;
                     self.unrecorded += u64::from(*unrecorded);
                 }
-                OutputCopy::Already => self.already += 1,
-                OutputCopy::Left(reason) => self
-                    .left
-                    .push(serde_json::json!({"run_id": run_id, "file": file, "reason": reason})),
+                Ok(OutputCopy::Already) => self.already += 1,
+                Ok(OutputCopy::Left(reason)) | Err(reason) => left(file, reason),
             }
         }
         Ok(())
     }
+}
+
+/// Whether `e` is a fault of one run's rows (they do not decode, verify or pass an import's
+/// check), which `log copy` says for that run and goes on with the others, rather than a fault
+/// of either log (unreachable, full, read-only), which ends the copy.
+fn run_fault(e: &crate::store::StoreError) -> bool {
+    use crate::store::StoreError;
+    matches!(
+        e,
+        StoreError::Corrupt { .. } | StoreError::NewerEvent { .. } | StoreError::Unverified { .. }
+    )
 }
 
 /// What became of one run `log copy` tried to import.

@@ -125,12 +125,12 @@ impl Scope {
 /// (every run of a day shares its first few characters).
 pub const MIN_ID_PREFIX: usize = 4;
 
-/// Could `q` be (the start of) a ULID? Crockford base32, case-insensitive.
+/// Could `q` be (the start of) a run id (`event::is_run_id`)? Crockford base32, any case.
 fn is_id_text(q: &str) -> bool {
     !q.is_empty()
-        && q.len() <= 26
-        && q.chars()
-            .all(|c| c.is_ascii_digit() || (c.is_ascii_alphabetic() && !"iIlLoOuU".contains(c)))
+        && q.len() <= crate::event::RUN_ID_LEN
+        && q.bytes()
+            .all(|c| crate::event::is_crockford(c.to_ascii_uppercase()))
 }
 
 /// Could `q` be a prefix that picks a run?
@@ -223,7 +223,7 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
     };
     // A whole run id: its run, found by its events where the run index lacks it or says
     // another kind (`store::run_entry`): the index is a cache, never the only way to a run.
-    if query.len() == 26 && is_id_text(query) {
+    if crate::event::is_run_id(query.to_ascii_uppercase().as_bytes()) {
         let id = query.to_ascii_uppercase();
         if let Some(entry) = crate::store::run_entry(store, &id)? {
             if scope.kind.is_none_or(|k| k == entry.kind) {

@@ -694,7 +694,7 @@ fn subject(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Subject {
         document: view.to_json(),
         cwd,
         inputs,
-        notes: Some(crate::execute::inflight_notes(&ctx.home, &state.run_id)),
+        notes: crate::execute::inflight_notes(&ctx.home, &state.run_id).ok(),
     }
 }
 

@@ -226,7 +226,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut listener = Listener::open(&location);
     live.observer.note(&format!(
         "Worker {name} on {} (tags: {}; {} at once; lease {} ms) takes work from {}{}\n",
-        seat.host,
+        crate::render::one_line(&seat.host),
         if opts.tags.is_empty() {
             "none".to_string()
         } else {
@@ -584,7 +584,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                             live.observer.note(&match now_held {
                                 Some(l) => format!(
                                     "Run {run_id}: taken first by {} on {}.\n",
-                                    l.holder, l.host
+                                    crate::render::one_line(&l.holder),
+                                    crate::render::one_line(&l.host)
                                 ),
                                 None => format!(
                                     "Run {run_id}: its driver is gone; waiting for its driver lease to lapse to take it.\n"

@@ -453,7 +453,7 @@ fn render_chains(report: &VerifyReport) -> String {
         Some(bad) if report.failures.len() <= 1 => format!(
             "❌ log verification FAILED{}: {}\n   checked {}, {}{}\n",
             failure_place(bad),
-            super::terminal::terminal_safe(&bad.reason),
+            super::one_line(&bad.reason),
             runs_and_chains(report),
             super::count(report.events as usize, "event"),
             intact_note(report)
@@ -467,7 +467,7 @@ fn render_chains(report: &VerifyReport) -> String {
                 text.push_str(&format!(
                     "   -{}: {}\n",
                     failure_place(bad),
-                    super::terminal::terminal_safe(&bad.reason)
+                    super::one_line(&bad.reason)
                 ));
             }
             text.push_str(&format!(
@@ -487,7 +487,7 @@ pub fn render_unverified_show(bad: &crate::store::BadEvent, verify: &str) -> Str
     format!(
         "⚠️  this run's log does not verify at seq {}: {}\n   the events above are as stored, not as recorded; {verify} checks it\n",
         bad.seq,
-        super::terminal::terminal_safe(&bad.reason)
+        super::one_line(&bad.reason)
     )
 }
 
@@ -497,11 +497,7 @@ fn failure_place(bad: &crate::store::BadEvent) -> String {
     if bad.seq < 0 {
         String::new()
     } else {
-        format!(
-            " at run {} seq {}",
-            super::terminal::terminal_safe(&bad.run_id),
-            bad.seq
-        )
+        format!(" at run {} seq {}", super::one_line(&bad.run_id), bad.seq)
     }
 }
 

@@ -417,12 +417,17 @@ pub fn render_progress(
             Event::ChildWaiting { step, run_id, .. } => {
                 let _ = writeln!(
                     out,
-                    "⏸️  {}: waits with its child run {run_id}",
-                    step_label(state, step)
+                    "⏸️  {}: waits with its child run {}",
+                    step_label(state, step),
+                    super::one_line(run_id)
                 );
             }
             Event::PhaseStartRequested { phase, by } => {
-                let _ = writeln!(out, "▶️  Phase {phase} start requested by {}", by.actor);
+                let _ = writeln!(
+                    out,
+                    "▶️  Phase {phase} start requested by {}",
+                    super::one_line(&by.actor)
+                );
             }
             Event::RunStopped {} => {
                 let kind = if state.is_scenario() {
@@ -439,8 +444,8 @@ pub fn render_progress(
                             .map(|s| format!(" ({s})"))
                             .unwrap_or_default();
                         match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
-                            Some(m) => format!(" by {}{how}: {m};", by.actor),
-                            None => format!(" by {}{how};", by.actor),
+                            Some(m) => format!(" by {}{how}: {m};", super::one_line(&by.actor)),
+                            None => format!(" by {}{how};", super::one_line(&by.actor)),
                         }
                     }
                     None => ";".to_string(),

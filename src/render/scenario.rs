@@ -163,7 +163,7 @@ pub fn render_scenario_status(
     }
     if let Some(m) = &view.message {
         let m = m.replace('\n', "\n  ");
-        let _ = writeln!(out, "Started by {}: {m}", view.actor);
+        let _ = writeln!(out, "Started by {}: {m}", super::one_line(&view.actor));
     }
     if let Some(line) = super::status::resumed_line(view, "") {
         let _ = writeln!(out, "{line}");

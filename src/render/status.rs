@@ -85,8 +85,12 @@ fn said(by: &crate::event::Operator) -> bool {
 
 fn operator_line(what: &str, by: &crate::event::Operator, indent: &str) -> String {
     match &by.message {
-        Some(m) => format!("{what} by {}: {}", by.actor, hanging(m, indent.len() + 2)),
-        None => format!("{what} by {}", by.actor),
+        Some(m) => format!(
+            "{what} by {}: {}",
+            super::one_line(&by.actor),
+            hanging(m, indent.len() + 2)
+        ),
+        None => format!("{what} by {}", super::one_line(&by.actor)),
     }
 }
 
@@ -263,7 +267,7 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
             let _ = writeln!(
                 out,
                 "{indent}Interrupted below: the driver of child run {} died{}; resume goes on with it",
-                c.run_id,
+                super::one_line(&c.run_id),
                 c.step
                     .as_ref()
                     .map_or_else(String::new, |s| format!(" while `{s}` ran"))
@@ -518,7 +522,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     if let Some(m) = &view.message {
         // A message of several lines keeps its lines under it.
         let m = m.replace('\n', "\n     ");
-        let _ = writeln!(out, "   Started by {}: {m}", view.actor);
+        let _ = writeln!(out, "   Started by {}: {m}", super::one_line(&view.actor));
     }
     if let Some(line) = resumed_line(view, "   ") {
         let _ = writeln!(out, "   {line}");
@@ -692,10 +696,11 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
         );
     }
     let mut out = String::new();
+    // A name and a start as the log holds them: one line each, whatever they hold.
     let w = h
         .runs
         .iter()
-        .map(|r| r.name.chars().count())
+        .map(|r| super::one_line(&r.name).chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -709,10 +714,10 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
             out,
             "{:<26}  {:<w$}  {:<11}  {:<24}  {}",
             r.run_id,
-            r.name,
+            super::one_line(&r.name),
             // `unreadable` for a run holding an event that cannot be read.
             r.shown_status,
-            r.started_at.as_deref().unwrap_or("-"),
+            super::one_line(r.started_at.as_deref().unwrap_or("-")),
             r.events
         );
         if let Some(why) = &r.unreadable {
@@ -727,7 +732,7 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
             let _ = write!(
                 out,
                 "  (child of {}, step `{}`)",
-                parent.run_id,
+                super::one_line(&parent.run_id),
                 super::one_line(&parent.step)
             );
         }
@@ -775,8 +780,12 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
         RunStatus::Completed => {
             let _ = writeln!(out, "\n✅ {kind} completed: {} ({elapsed})", view.name);
             let _ = writeln!(out, "   Head hash: {}", view.head_hash);
-            let results = home.join("runs").join(&view.run_id).join("results.json");
-            let _ = writeln!(out, "   Results: {}", results.display());
+            // Where its results are, for a run whose id names a path (`run_path_part`).
+            if let Ok(dir) =
+                crate::execute::run_path(home, crate::execute::RUNS_FOLDER, &view.run_id)
+            {
+                let _ = writeln!(out, "   Results: {}", dir.join("results.json").display());
+            }
         }
         RunStatus::Waiting if view.kind == crate::event::RunKind::Scenario => {
             // Why nobody drives it (a resume given the secret inputs goes on, workers take
@@ -811,7 +820,8 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
                 .iter()
                 .find(|s| s.name == step)
                 .and_then(|s| s.uses.as_ref());
-            let child = uses.and_then(|u| u.run_id.as_deref());
+            // A child's id as the parent's log holds it: one line, whatever it holds.
+            let child = uses.and_then(|u| u.run_id.as_deref()).map(super::one_line);
             match child {
                 Some(child) if uses.is_some_and(|u| !u.waits_for_tags.is_empty()) => {
                     let tags = uses.map(|u| u.waits_for_tags.clone()).unwrap_or_default();
@@ -926,6 +936,9 @@ pub fn tags_line(tags: &[String], secret_inputs: &[String]) -> String {
 /// Each said as it is: before, a worker killed half a second earlier, its lease of 20 s
 /// running, was said to be one "whose lease lapsed".
 pub fn worker_line(worker: &str, lease_lapsed: bool, holder_gone: bool) -> String {
+    // `NAME on HOST`, as recorded: a host name may hold a newline, which would start a line
+    // that reads as the screen's (a phase of the list).
+    let worker = super::one_line(worker);
     match (lease_lapsed, holder_gone) {
         // Run by a command's driver, named by its driver lease (`StatusView::with_leases`).
         (false, _) if worker.starts_with("driver ") => format!("On its {worker}"),
@@ -936,5 +949,30 @@ pub fn worker_line(worker: &str, lease_lapsed: bool, holder_gone: bool) -> Strin
         (true, false) => format!(
             "Orphaned: claimed by worker {worker}, whose lease lapsed (the worker stopped renewing it: killed, stopped or cut off); the attempt is recorded interrupted and runs again when a worker or the run's driver reaps it"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A host name, a worker's or an operator's name is what a log or a lease holds: a newline
+    /// or an escape in one is shown, never a line of the screen of its own (a worker on a host
+    /// named `h\n✅ Step 3/3` forged a line of the phase list).
+    #[test]
+    fn a_newline_in_a_host_or_an_actor_starts_no_line() {
+        let host = "w1 on h\u{1b}]0;PWN\u{7}\n✅ Phase deploy";
+        for line in [
+            super::worker_line(host, false, false),
+            super::worker_line(host, true, false),
+            super::worker_line(host, false, true),
+        ] {
+            assert!(!line.contains('\n') && !line.contains('\u{1b}'), "{line:?}");
+            assert!(line.contains("\\u{a}✅ Phase deploy"), "{line:?}");
+        }
+        let by = crate::event::Operator {
+            actor: "bob\n✅ Step 2/2".into(),
+            message: None,
+        };
+        let line = super::reported_line(&by, "   ");
+        assert!(!line.contains('\n'), "{line:?}");
     }
 }

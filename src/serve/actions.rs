@@ -1125,7 +1125,7 @@ struct Back {
 impl Back {
     fn run(id: &str) -> Back {
         Back {
-            href: format!("/runs/{}", super::pages::urlencode(id)),
+            href: super::pages::run_href(id),
             label: "Back to the run",
         }
     }
@@ -1146,7 +1146,7 @@ fn answer(back: Back, done: Result<Result<Done, Failure>, CommandError>) -> Resp
             super::pages::done_with_warnings(done.run_id.as_deref(), &done.output.warnings)
         }
         Ok(Ok(done)) => match done.run_id {
-            Some(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
+            Some(id) => Redirect::to(&super::pages::run_href(&id)).into_response(),
             None => Redirect::to("/").into_response(),
         },
         Ok(Err(failure)) => super::pages::failure_back(failure, &back.href, back.label),

@@ -241,8 +241,7 @@ pub fn before_param(q: &[(String, String)]) -> Result<Option<String>, Failure> {
         return Ok(None);
     };
     let id = given.to_ascii_uppercase();
-    let crockford = |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c));
-    if id.len() == 26 && id.chars().all(crockford) && id.as_bytes()[0] <= b'7' {
+    if crate::event::is_run_id(id.as_bytes()) {
         return Ok(Some(id));
     }
     Err(Failure::bad_request(

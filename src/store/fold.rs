@@ -158,6 +158,15 @@ fn stream_with(
     stop: bool,
     f: &mut dyn FnMut(Stamped<'_>),
 ) -> Result<(Option<String>, u64), StoreError> {
+    // A chain of an id no cortex writes (`verify::is_chain_id`) is read by nobody: no state is
+    // folded from it, so nothing is decided on it, driven, collected or made a path of.
+    if let Some(reason) = super::bad_chain_id(run_id.as_bytes()) {
+        return Err(StoreError::Corrupt {
+            run_id: run_id.to_string(),
+            seq: from,
+            reason,
+        });
+    }
     let mut last_hash: Option<Vec<u8>> = None;
     let mut rows = 0u64;
     store.fold_rows(run_id, from, &mut |row| {

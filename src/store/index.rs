@@ -241,6 +241,34 @@ pub(crate) fn kind_text(kind: RunKind) -> &'static str {
     }
 }
 
+/// The condition, in SQLite's SQL, that an index row's `run_id` is a run id
+/// (`event::is_run_id`: 26 Crockford capitals, the first at most `7`). The index lists only
+/// runs whose id is one: a row of another id was put in the log by hand, and no listing hands
+/// it to what acts on runs (`gc`, workers, the latest run, history); `log verify` names it.
+pub(crate) fn sqlite_is_run_id() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "runs.run_id GLOB '[0-7]{}'",
+            RUN_ID_CLASS.repeat(crate::event::RUN_ID_LEN - 1)
+        )
+    });
+    &SQL
+}
+
+/// `sqlite_is_run_id` in PostgreSQL's SQL (the column is COLLATE "C": bytes).
+pub(crate) fn postgres_is_run_id() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "runs.run_id ~ '^[0-7]{RUN_ID_CLASS}{{{}}}$'",
+            crate::event::RUN_ID_LEN - 1
+        )
+    });
+    &SQL
+}
+
+/// A character of a run id after its first, as a bracket expression of both dialects.
+const RUN_ID_CLASS: &str = "[0-9A-HJKMNP-TV-Z]";
+
 /// The conditions of `query` on the run index, each ` AND …` with its placeholders numbered
 /// from 1 by `placeholder` (`?N` on SQLite, `$N` on PostgreSQL), and the text values they
 /// bind, in order. Only the conditions given are in the statement, so that each shape of
@@ -329,9 +357,10 @@ pub fn scan<S: EventStore + ?Sized>(
     store: &S,
     query: &RunQuery,
 ) -> Result<Vec<RunEntry>, StoreError> {
+    // Only runs of a run id are listed, as the index lists them (`sqlite_is_run_id`).
     let mut hits: Vec<RunEntry> = entries_from_log(store)?
         .into_iter()
-        .filter(|e| query.matches(e))
+        .filter(|e| crate::event::is_run_id(e.run_id.as_bytes()) && query.matches(e))
         .collect();
     hits.reverse();
     if let Some(n) = query.limit {

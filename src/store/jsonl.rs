@@ -234,8 +234,10 @@ mod tests {
                 },
             })
             .collect();
-        store.append("R", 0, &events).unwrap();
-        store.raw_rows(Some("R")).unwrap()
+        store
+            .append("0000000000000000000000000R", 0, &events)
+            .unwrap();
+        store.raw_rows(Some("0000000000000000000000000R")).unwrap()
     }
 
     /// A run exported and read back gives the stored rows byte for byte, so its chain
@@ -245,7 +247,7 @@ mod tests {
     fn an_exported_run_reads_back_as_its_stored_rows_and_verifies() {
         let stored = rows();
         let lines: Vec<String> = stored.iter().map(|r| export_line(r).unwrap()).collect();
-        assert!(lines[0].starts_with("{\"run_id\":\"R\",\"seq\":0,"));
+        assert!(lines[0].starts_with("{\"run_id\":\"0000000000000000000000000R\",\"seq\":0,"));
         let back: Vec<RawRow> = lines
             .iter()
             .enumerate()

@@ -226,6 +226,7 @@ impl EventStore for MemoryStore {
 mod tests {
     use super::*;
     use crate::event::{Event, NewEvent, RunKind, RunStarted};
+    use crate::store::{RunQuery, Verifier};
 
     /// Found by fuzzing (log_rows): without serde_json's `float_roundtrip`, a float in a stored
     /// body (here a number input) could read back one ULP off, so `read_run` returned a
@@ -250,5 +251,74 @@ mod tests {
         };
         store.append("R", 0, &[new]).unwrap();
         assert_eq!(store.read_run("R").unwrap()[0].event, event);
+    }
+
+    /// A chain of an id no cortex writes (`verify::is_chain_id`), however well it links, fails
+    /// verification at its first row, is folded by no reader, listed by no query and imported
+    /// nowhere; the ids of the log's other chains pass.
+    #[test]
+    fn a_chain_of_an_id_no_cortex_writes_is_bad_wherever_it_is_read() {
+        let started = RunStarted::for_test(
+            RunKind::Workflow,
+            "f",
+            serde_json::json!({"name": "f", "steps": []}),
+            String::new(),
+        );
+        let new = NewEvent {
+            id: "1".into(),
+            time: "2026-01-01T00:00:00.000Z".into(),
+            event: Event::RunStarted(Box::new(started)),
+        };
+        let mut store = MemoryStore::new();
+        let (bad, good) = ("../../tmp/victim", "0000000000000000000000000R");
+        for id in [bad, good] {
+            store.append(id, 0, std::slice::from_ref(&new)).unwrap();
+        }
+        let report = store.verify(None).unwrap();
+        assert!(!report.ok);
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        assert_eq!(report.failures[0].run_id, bad);
+        assert_eq!(report.failures[0].seq, 0);
+        assert!(report.failures[0].reason.contains("is no run id"));
+        let read = crate::execute::load_state(&store, bad);
+        assert!(
+            matches!(&read, Err(StoreError::Corrupt { reason, .. }) if reason.contains("is no run id")),
+            "{read:?}"
+        );
+        assert!(crate::execute::replay_verified(&store, bad).is_err());
+        assert!(crate::execute::load_state(&store, good).is_ok());
+        let listed: Vec<String> = store
+            .list_runs(&RunQuery::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.run_id)
+            .collect();
+        assert_eq!(listed, [good]);
+        assert_eq!(store.count_runs(&RunQuery::default()).unwrap(), 1);
+        let checked = Verifier::from_point(bad, 1, &[0; 32]);
+        assert!(checked.first_bad().is_some());
+        let mut other = MemoryStore::new();
+        let refused = other.import_rows(&store.raw_rows(Some(bad)).unwrap());
+        assert!(refused.is_err_and(|e| e.to_string().contains("is no run id")));
+        assert!(other.raw_rows(None).unwrap().is_empty());
+        for id in [
+            "notify:0000000000000000000000000R",
+            "schedule:workflow:nightly build",
+            "schedule:scenario:x",
+            "agents",
+            good,
+        ] {
+            assert!(crate::store::is_chain_id(id.as_bytes()), "{id}");
+        }
+        for id in [
+            "notify:../x",
+            "schedule:job:x",
+            "schedule:workflow:",
+            "schedule:workflow:a\nb",
+            "agents2",
+            "",
+        ] {
+            assert!(!crate::store::is_chain_id(id.as_bytes()), "{id}");
+        }
     }
 }

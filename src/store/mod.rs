@@ -47,7 +47,10 @@ pub use sqlite::SqliteStore;
 pub fn disk_full_at(file: &std::path::Path) -> Option<String> {
     sqlite::disk_full(file)
 }
-pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, is_run_chain, verify_rows};
+pub use verify::{
+    BadEvent, RawRow, RowRef, Verifier, VerifyReport, bad_chain_id, is_chain_id, is_run_chain,
+    verify_rows,
+};
 
 use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
@@ -57,7 +60,8 @@ use crate::event::{NewEvent, Recorded};
 pub enum StoreError {
     /// Another writer appended to this run first: the caller's view is stale.
     #[error(
-        "run {run_id} moved on: expected to append at seq {expected}, but the log is at {actual}"
+        "run {} moved on: expected to append at seq {expected}, but the log is at {actual}",
+        crate::render::one_line(.run_id)
     )]
     Conflict {
         run_id: String,
@@ -176,7 +180,8 @@ pub enum StoreError {
     /// A run whose hash chain does not verify (`Verifier`), found by a driver replaying it:
     /// nothing is decided on it.
     #[error(
-        "run {run_id} does not verify: event #{seq}: {reason}; cortex will not act on a run whose log was changed"
+        "run {} does not verify: event #{seq}: {reason}; cortex will not act on a run whose log was changed",
+        crate::render::one_line(.run_id)
     )]
     Unverified {
         run_id: String,
@@ -186,7 +191,8 @@ pub enum StoreError {
     /// An event stored with an event schema version newer than this cortex reads (written by
     /// a newer cortex): not damage — its chain still verifies — but nothing here can decode it.
     #[error(
-        "stored event {run_id}#{seq} is of event schema version {version}, newer than this cortex reads (up to {known}): it was written by a newer cortex"
+        "stored event {}#{seq} is of event schema version {version}, newer than this cortex reads (up to {known}): it was written by a newer cortex",
+        crate::render::one_line(.run_id)
     )]
     NewerEvent {
         run_id: String,
@@ -194,7 +200,7 @@ pub enum StoreError {
         version: i64,
         known: u32,
     },
-    #[error("stored event {run_id}#{seq} cannot be read: {reason}")]
+    #[error("stored event {}#{seq} cannot be read: {reason}", crate::render::one_line(.run_id))]
     Corrupt {
         run_id: String,
         seq: u64,
@@ -781,6 +787,10 @@ fn check_import(run_id: &str, rows: &[RawRow]) -> Result<Vec<Recorded>, StoreErr
         seq: row.seq.max(0) as u64,
         reason: format!("it cannot be copied: {reason}"),
     };
+    // A chain of an id no cortex writes is copied nowhere (`verify::is_chain_id`).
+    if let (Some(first), Some(reason)) = (rows.first(), bad_chain_id(run_id.as_bytes())) {
+        return Err(bad(first, &reason));
+    }
     let mut out = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         if row.run_id != run_id.as_bytes() {

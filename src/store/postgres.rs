@@ -1519,7 +1519,13 @@ impl PostgresStore {
             .into_iter()
             .map(|v| Box::new(v) as Box<dyn ToSql + Sync>)
             .collect();
-        (format!(" WHERE kind IS NOT NULL{conditions}"), args)
+        (
+            format!(
+                " WHERE kind IS NOT NULL AND {}{conditions}",
+                super::index::postgres_is_run_id()
+            ),
+            args,
+        )
     }
 
     /// Whether this store was opened for reading only.

@@ -1399,7 +1399,10 @@ impl EventStore for SqliteStore {
         let (conditions, values) = super::index::index_conditions(query, |n| format!("?{n}"));
         // A row whose run has no events (its events removed, or a row made by hand) is no
         // run: never listed (`log verify` names it, `log reindex` removes it).
-        let mut sql = format!("SELECT {INDEX_COLUMNS} FROM runs WHERE {HAS_EVENTS}{conditions}");
+        let mut sql = format!(
+            "SELECT {INDEX_COLUMNS} FROM runs WHERE {HAS_EVENTS} AND {}{conditions}",
+            super::index::sqlite_is_run_id()
+        );
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = values
             .into_iter()
             .map(|v| Box::new(v) as Box<dyn rusqlite::ToSql>)
@@ -1434,7 +1437,8 @@ impl EventStore for SqliteStore {
             // run is taken from its events (`read_index`) and kept if it answers the query.
             // Ranges on `runs_by_kind`, empty in an undamaged index.
             let odd = format!(
-                "SELECT {INDEX_COLUMNS} FROM runs WHERE {HAS_EVENTS} AND (kind < 'scenario' OR (kind > 'scenario' AND kind < 'workflow') OR kind > 'workflow') ORDER BY run_id DESC"
+                "SELECT {INDEX_COLUMNS} FROM runs WHERE {HAS_EVENTS} AND {} AND (kind < 'scenario' OR (kind > 'scenario' AND kind < 'workflow') OR kind > 'workflow') ORDER BY run_id DESC",
+                super::index::sqlite_is_run_id()
             );
             let extra = self.read_index(&odd, &[], Some(query))?;
             if !extra.is_empty() {
@@ -1462,12 +1466,18 @@ impl EventStore for SqliteStore {
         }
         let n: i64 = match query.kind {
             Some(kind) => self.conn.query_row(
-                &format!("SELECT count(*) FROM runs WHERE {HAS_EVENTS} AND kind = ?1"),
+                &format!(
+                    "SELECT count(*) FROM runs WHERE {HAS_EVENTS} AND {} AND kind = ?1",
+                    super::index::sqlite_is_run_id()
+                ),
                 params![kind_text(kind)],
                 |r| r.get(0),
             ),
             None => self.conn.query_row(
-                &format!("SELECT count(*) FROM runs WHERE {HAS_EVENTS}"),
+                &format!(
+                    "SELECT count(*) FROM runs WHERE {HAS_EVENTS} AND {}",
+                    super::index::sqlite_is_run_id()
+                ),
                 [],
                 |r| r.get(0),
             ),

@@ -158,6 +158,41 @@ pub fn is_run_chain(id: &[u8]) -> bool {
         || id.starts_with(b"schedule:"))
 }
 
+/// Whether `id` names a chain the log may hold: a run's (a run id, `event::is_run_id`), or
+/// one of its other chains — a run's notification deliveries `notify:RUN`, a schedule's
+/// `schedule:workflow:NAME` or `schedule:scenario:NAME` (a name on one line), the agent
+/// registry `agents`. No cortex writes any other: a row of another id was put in the log by
+/// hand (an `INSERT` by the everyday role, a file handed over and copied in), and its chain is
+/// bad wherever it is read, however well it links — nothing acts on it, nothing makes a path
+/// of its id.
+pub fn is_chain_id(id: &[u8]) -> bool {
+    if let Some(run) = id.strip_prefix(b"notify:") {
+        return crate::event::is_run_id(run);
+    }
+    if let Some(rest) = id.strip_prefix(b"schedule:") {
+        let name = rest
+            .strip_prefix(b"workflow:")
+            .or_else(|| rest.strip_prefix(b"scenario:"));
+        return name
+            .and_then(|n| std::str::from_utf8(n).ok())
+            .is_some_and(|n| !n.is_empty() && !n.chars().any(crate::render::breaks_line));
+    }
+    id == crate::decide::REGISTRY_STREAM.as_bytes() || crate::event::is_run_id(id)
+}
+
+/// Why the chain `id` is bad for its id alone (`is_chain_id`), if it is: what `log verify`, a
+/// reader, a driver and an import say of it, the id shown escaped.
+pub fn bad_chain_id(id: &[u8]) -> Option<String> {
+    if is_chain_id(id) {
+        return None;
+    }
+    let shown = crate::definition::shown_query(&String::from_utf8_lossy(id));
+    Some(format!(
+        "its id `{shown}` is no run id (a run id is a ULID, {} digits and capitals as cortex makes them) nor the id of another chain cortex writes: it was put in the log by hand, and cortex neither acts on it nor makes a path of it",
+        crate::event::RUN_ID_LEN
+    ))
+}
+
 impl Default for Verifier {
     fn default() -> Self {
         Verifier {
@@ -209,6 +244,14 @@ impl Verifier {
             ..Verifier::default()
         };
         verifier.report.runs = 1;
+        if let Some(reason) = bad_chain_id(run_id.as_bytes()) {
+            verifier.current_bad = true;
+            verifier.report.fail(BadEvent {
+                run_id: run_id.to_string(),
+                seq: verifier.expected_seq,
+                reason,
+            });
+        }
         verifier
     }
 
@@ -232,6 +275,17 @@ impl Verifier {
             self.expected_seq = 0;
             self.prev.clear();
             self.prev.extend_from_slice(&GENESIS);
+            // A chain of an id no cortex writes is bad from its first row, however it links.
+            if let Some(reason) = bad_chain_id(row.run_id) {
+                self.current_bad = true;
+                self.report.events += 1;
+                self.report.fail(BadEvent {
+                    run_id: String::from_utf8_lossy(row.run_id).into_owned(),
+                    seq: row.seq,
+                    reason,
+                });
+                return false;
+            }
             if self.links
                 && let Some(run) = row.run_id.strip_prefix(b"notify:")
             {

@@ -1126,10 +1126,14 @@ mod tests {
 
     #[test]
     fn new_events_are_folded_onto_the_followed_state() {
-        let store = recorded("R1", vec![]);
-        let app = update(app_with_ship(), loaded(&store, "R1")).0;
+        let store = recorded("000000000000000000000000R1", vec![]);
+        let app = update(
+            app_with_ship(),
+            loaded(&store, "000000000000000000000000R1"),
+        )
+        .0;
         let more = recorded(
-            "R1",
+            "000000000000000000000000R1",
             vec![Command::RequestStart {
                 phase: "a".into(),
                 by: Operator {
@@ -1138,22 +1142,33 @@ mod tests {
                 },
             }],
         );
-        let events = more.read_run_from("R1", 2).unwrap();
+        let events = more.read_run_from("000000000000000000000000R1", 2).unwrap();
         assert_eq!(events.len(), 1);
         let (app, effects) = update(
             app,
             Msg::RunEvents {
-                run_id: "R1".into(),
+                run_id: "000000000000000000000000R1".into(),
                 events,
             },
         );
         assert!(effects.is_empty());
-        assert_eq!(app.runs["R1"].state, state(&more, "R1"), "fold = replay");
+        assert_eq!(
+            app.runs["000000000000000000000000R1"].state,
+            state(&more, "000000000000000000000000R1"),
+            "fold = replay"
+        );
     }
 
     #[test]
     fn the_palette_opens_filters_and_closes() {
-        let app = update(app_with_ship(), loaded(&recorded("R1", vec![]), "R1")).0;
+        let app = update(
+            app_with_ship(),
+            loaded(
+                &recorded("000000000000000000000000R1", vec![]),
+                "000000000000000000000000R1",
+            ),
+        )
+        .0;
         let (app, _) = keys(app, &[Key::Ctrl('p')]);
         assert!(app.palette.is_some());
         let (app, _) = keys(app, &[Key::Char('s'), Key::Char('t'), Key::Char('a')]);
@@ -1166,8 +1181,12 @@ mod tests {
 
     #[test]
     fn scenario_run_asks_for_a_background_run_and_shows_it_once_it_is_in_the_log() {
-        let first = recorded("R1", vec![]);
-        let app = update(app_with_ship(), loaded(&first, "R1")).0;
+        let first = recorded("000000000000000000000000R1", vec![]);
+        let app = update(
+            app_with_ship(),
+            loaded(&first, "000000000000000000000000R1"),
+        )
+        .0;
         let (app, effects) = keys(app, &[Key::Ctrl('p'), Key::Char('r'), Key::Char('u')]);
         assert!(effects.is_empty());
         assert_eq!(app.palette_entries()[0].title, "Scenario Run");
@@ -1187,9 +1206,16 @@ mod tests {
         );
         assert!(app.shown_scenario_run().is_none());
         assert_eq!(app.focus(), None);
-        let app = update(app, loaded(&recorded("R2", vec![]), "R2")).0;
+        let app = update(
+            app,
+            loaded(
+                &recorded("000000000000000000000000R2", vec![]),
+                "000000000000000000000000R2",
+            ),
+        )
+        .0;
         assert!(app.launching.is_none());
-        assert_eq!(app.focus().as_deref(), Some("R2"));
+        assert_eq!(app.focus().as_deref(), Some("000000000000000000000000R2"));
     }
 
     #[test]
@@ -1216,10 +1242,17 @@ mod tests {
 
     #[test]
     fn keys_move_open_go_back_help_and_quit() {
-        let app = update(app_with_ship(), loaded(&recorded("R1", vec![]), "R1")).0;
+        let app = update(
+            app_with_ship(),
+            loaded(
+                &recorded("000000000000000000000000R1", vec![]),
+                "000000000000000000000000R1",
+            ),
+        )
+        .0;
         let (app, _) = keys(app, &[Key::Enter]);
         assert_eq!(app.screen, Screen::ScenarioRun);
-        assert_eq!(app.focus().as_deref(), Some("R1"));
+        assert_eq!(app.focus().as_deref(), Some("000000000000000000000000R1"));
         let (app, _) = keys(app, &[Key::Down, Key::Down, Key::Down]);
         assert_eq!(app.phase_cursor, 1, "the cursor stays on a phase");
         let (app, _) = keys(app, &[Key::Esc]);

@@ -333,40 +333,50 @@ mod tests {
         );
         assert!(!db.exists());
 
-        append(&db, "RUN1", vec![start()]);
+        append(&db, "00000000000000000000000RN1", vec![start()]);
         let msgs = follower.poll(None).unwrap();
         let [Msg::RunLoaded(loaded)] = msgs.as_slice() else {
             panic!("{msgs:?}")
         };
         assert_eq!(
             (loaded.state.run_id.as_str(), loaded.state.events),
-            ("RUN1", 1)
+            ("00000000000000000000000RN1", 1)
         );
         assert!(!loaded.alive);
         // On screen, its leases are read once (none), then only when they change.
-        let msgs = follower.poll(Some("RUN1")).unwrap();
+        let msgs = follower.poll(Some("00000000000000000000000RN1")).unwrap();
         assert!(
-            matches!(msgs.as_slice(), [Msg::Leases { run_id, held }] if run_id == "RUN1" && held.is_empty()),
+            matches!(msgs.as_slice(), [Msg::Leases { run_id, held }] if run_id == "00000000000000000000000RN1" && held.is_empty()),
             "{msgs:?}"
         );
-        assert!(follower.poll(Some("RUN1")).unwrap().is_empty());
+        assert!(
+            follower
+                .poll(Some("00000000000000000000000RN1"))
+                .unwrap()
+                .is_empty()
+        );
 
         append(
             &db,
-            "RUN1",
+            "00000000000000000000000RN1",
             vec![
                 Command::RecordPreValidation { problems: vec![] },
                 Command::StartAttempt { step: "a".into() },
             ],
         );
-        let msgs = follower.poll(Some("RUN1")).unwrap();
+        let msgs = follower.poll(Some("00000000000000000000000RN1")).unwrap();
         let [Msg::RunEvents { run_id, events }] = msgs.as_slice() else {
             panic!("{msgs:?}")
         };
-        assert_eq!(run_id, "RUN1");
+        assert_eq!(run_id, "00000000000000000000000RN1");
         let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2], "only the events after the first");
-        assert!(follower.poll(Some("RUN1")).unwrap().is_empty());
+        assert!(
+            follower
+                .poll(Some("00000000000000000000000RN1"))
+                .unwrap()
+                .is_empty()
+        );
 
         // A worker's lease on the run on screen is told, and so is its end; a run not on
         // screen has its leases read by nobody.
@@ -374,7 +384,7 @@ mod tests {
             crate::store::SqliteStore::open(&db, crate::definition::Durability::Normal).unwrap();
         let lease = store
             .claim_lease(&crate::store::LeaseClaim {
-                run_id: "RUN1".into(),
+                run_id: "00000000000000000000000RN1".into(),
                 unit: "a".into(),
                 attempt: 1,
                 holder: "worker:w".into(),
@@ -383,24 +393,24 @@ mod tests {
             })
             .unwrap()
             .unwrap();
-        let msgs = follower.poll(Some("RUN1")).unwrap();
+        let msgs = follower.poll(Some("00000000000000000000000RN1")).unwrap();
         assert!(
             matches!(msgs.as_slice(), [Msg::Leases { held, .. }] if held.contains(&("a".to_string(), 1))),
             "{msgs:?}"
         );
         assert!(follower.poll(None).unwrap().is_empty());
         store.release_lease(&lease).unwrap();
-        let msgs = follower.poll(Some("RUN1")).unwrap();
+        let msgs = follower.poll(Some("00000000000000000000000RN1")).unwrap();
         assert!(
             matches!(msgs.as_slice(), [Msg::Leases { held, .. }] if held.is_empty()),
             "{msgs:?}"
         );
 
         // A newer run of the same scenario is loaded; the older one keeps being followed.
-        append(&db, "RUN2", vec![start()]);
-        let msgs = follower.poll(Some("RUN1")).unwrap();
+        append(&db, "00000000000000000000000RN2", vec![start()]);
+        let msgs = follower.poll(Some("00000000000000000000000RN1")).unwrap();
         assert!(
-            matches!(msgs.as_slice(), [Msg::RunLoaded(f)] if f.state.run_id == "RUN2"),
+            matches!(msgs.as_slice(), [Msg::RunLoaded(f)] if f.state.run_id == "00000000000000000000000RN2"),
             "{msgs:?}"
         );
     }
@@ -410,7 +420,7 @@ mod tests {
     fn driver_liveness_changes_are_reported() {
         let home = tempfile::tempdir().unwrap();
         let db = home.path().join("cortex.db");
-        append(&db, "RUN1", vec![start()]);
+        append(&db, "00000000000000000000000RN1", vec![start()]);
         let mut follower = Follower::new(home.path());
         assert_eq!(follower.poll(None).unwrap().len(), 1);
         let holder = crate::execute::Holder {
@@ -420,7 +430,7 @@ mod tests {
             since: "now".into(),
             shared: false,
         };
-        let lock = DriverLock::acquire(home.path(), "RUN1", &holder).unwrap();
+        let lock = DriverLock::acquire(home.path(), "00000000000000000000000RN1", &holder).unwrap();
         let alive = |msgs: Vec<Msg>| {
             msgs.into_iter()
                 .filter_map(|m| match m {
@@ -445,7 +455,7 @@ mod tests {
     fn a_log_that_cannot_be_written_is_read_and_said_read_only() {
         let home = tempfile::tempdir().unwrap();
         let db = home.path().join("cortex.db");
-        append(&db, "RUN1", vec![start()]);
+        append(&db, "00000000000000000000000RN1", vec![start()]);
         rusqlite::Connection::open(&db)
             .unwrap()
             .execute_batch("PRAGMA user_version = 999")
@@ -457,7 +467,7 @@ mod tests {
         };
         assert!(why.contains("newer cortex"), "{why}");
         assert!(why.contains("nothing can be started"), "{why}");
-        assert_eq!(loaded.state.run_id, "RUN1");
+        assert_eq!(loaded.state.run_id, "00000000000000000000000RN1");
         let again = follower.poll(None).unwrap();
         assert!(
             !again.iter().any(|m| matches!(m, Msg::ReadOnly(_))),

@@ -134,9 +134,19 @@ fn last_part(mut f: std::fs::File) -> Option<(Vec<u8>, u64, bool)> {
 mod tests {
     use super::*;
 
+    /// An attempt's file, where cortex keeps one (`execute::attempt_file_path`).
+    const OUT: &str = "logs/0000000000000000000000000R/step-s-attempt-1.log";
+
+    /// A home with the run's folder of attempt logs.
+    fn home() -> tempfile::TempDir {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(OUT).parent().unwrap()).unwrap();
+        home
+    }
+
     fn wanted(file: &str, tail: &str, ended: bool) -> OutputWanted {
         OutputWanted {
-            run_id: "R".into(),
+            run_id: "0000000000000000000000000R".into(),
             step: "s".into(),
             attempt: 1,
             file: file.into(),
@@ -147,13 +157,13 @@ mod tests {
 
     #[test]
     fn a_long_file_is_read_from_its_last_lines_only() {
-        let home = tempfile::tempdir().unwrap();
+        let home = home();
         let mut text = String::new();
         for i in 0..20_000 {
             text.push_str(&format!("line {i}\r\n"));
         }
-        std::fs::write(home.path().join("out.log"), &text).unwrap();
-        let v = Reader::files().read(home.path(), &wanted("out.log", "", true));
+        std::fs::write(home.path().join(OUT), &text).unwrap();
+        let v = Reader::files().read(home.path(), &wanted(OUT, "", true));
         assert_eq!(
             v.source,
             OutputSource::File {
@@ -173,19 +183,29 @@ mod tests {
     #[test]
     fn a_running_attempt_shows_its_partial_line_but_no_cut_character_and_a_missing_file_the_kept_tail()
      {
-        let home = tempfile::tempdir().unwrap();
-        std::fs::write(home.path().join("out.log"), "done\nhalf a li").unwrap();
-        let v = Reader::files().read(home.path(), &wanted("out.log", "", false));
+        let home = home();
+        std::fs::write(home.path().join(OUT), "done\nhalf a li").unwrap();
+        let v = Reader::files().read(home.path(), &wanted(OUT, "", false));
         assert_eq!(v.text, "done\nhalf a li");
-        std::fs::write(home.path().join("out.log"), b"done\nwaiting \xc3").unwrap();
-        let v = Reader::files().read(home.path(), &wanted("out.log", "", false));
+        std::fs::write(home.path().join(OUT), b"done\nwaiting \xc3").unwrap();
+        let v = Reader::files().read(home.path(), &wanted(OUT, "", false));
         assert_eq!(v.text, "done\nwaiting ");
-        let v = Reader::files().read(home.path(), &wanted("elsewhere.log", "kept\n", true));
+        let v = Reader::files().read(
+            home.path(),
+            &wanted(
+                "logs/0000000000000000000000000R/elsewhere.log",
+                "kept\n",
+                true,
+            ),
+        );
         assert_eq!(
             (v.text.as_str(), v.source),
             ("kept\n", OutputSource::KeptTail)
         );
-        let v = Reader::files().read(home.path(), &wanted("elsewhere.log", "", false));
+        let v = Reader::files().read(
+            home.path(),
+            &wanted("logs/0000000000000000000000000R/elsewhere.log", "", false),
+        );
         assert_eq!(v.source, OutputSource::Nothing);
     }
 }

@@ -600,6 +600,20 @@ pub fn driver_dies_before_acting_on(env: &Env, args: &[&str], request: &[&str]) 
     driver.child.wait().unwrap();
 }
 
+/// The run ids a document lists under `key` (`log copy --json`'s `copied`, `refused`, a
+/// history's `runs`): each a string, or an object's `run_id`.
+pub fn ids(doc: &serde_json::Value, key: &str) -> Vec<String> {
+    doc[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {doc}"))
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map_or_else(|| v["run_id"].as_str().unwrap().to_string(), str::to_string)
+        })
+        .collect()
+}
+
 /// How many events of `kind` the log of `run` holds.
 pub fn count_events(env: &Env, run: &str, kind: &str) -> usize {
     env.events(run).iter().filter(|e| e["type"] == kind).count()

@@ -159,7 +159,7 @@ pub fn sign_in_page(f: Failure, next: &str) -> Response {
 /// An action that was done, with warnings (what the CLI prints as `warning:`): said on a page
 /// of its own before going on to the run, since a redirect would lose them.
 pub fn done_with_warnings(run_id: Option<&str>, warnings: &[String]) -> Response {
-    let back = run_id.map_or_else(|| "/".to_string(), |id| format!("/runs/{id}"));
+    let back = run_id.map_or_else(|| "/".to_string(), run_href);
     page(
         StatusCode::OK,
         layout(
@@ -220,6 +220,13 @@ pub fn sign_in(viewer: Viewer, next: &str) -> Markup {
 }
 
 /// `s` percent-encoded for a path segment or a query value (a space as `%20`).
+/// The address of run `run_id`'s page, its id percent-encoded as every part of an address
+/// made of something a log holds (a step's name, a run's id): an id read from a log may be
+/// anything (`../../x` would lead elsewhere on this origin).
+pub fn run_href(run_id: &str) -> String {
+    format!("/runs/{}", urlencode(run_id))
+}
+
 pub fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
@@ -248,4 +255,19 @@ pub fn duration(from: Option<&str>, to: Option<&str>) -> Option<String> {
     let b = humantime::parse_rfc3339(to?).ok()?;
     let d = b.duration_since(a).ok()?;
     Some(crate::render::format_duration(d))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A run's id in an address is percent-encoded like any other part made of what a log
+    /// holds: an id `../../x` leads nowhere else on the origin.
+    #[test]
+    fn a_run_id_in_an_address_is_percent_encoded() {
+        assert_eq!(
+            super::run_href("01M95MGMFPG7PRPMB8QHM79X3E"),
+            "/runs/01M95MGMFPG7PRPMB8QHM79X3E"
+        );
+        assert_eq!(super::run_href("../../tmp/x"), "/runs/..%2F..%2Ftmp%2Fx");
+        assert_eq!(super::run_href("/abs ?#"), "/runs/%2Fabs%20%3F%23");
+    }
 }

@@ -14,7 +14,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::{badge, duration, failure, layout, page, sign_in, token_field, urlencode, when};
+use super::{
+    badge, duration, failure, layout, page, run_href, sign_in, token_field, urlencode, when,
+};
 use crate::decide::{RunState, StepStatus, replay};
 use crate::event::{Event, Recorded, RunKind};
 use crate::project::{StatusView, StepGroup, StepView};
@@ -425,7 +427,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                 p class="muted" { "This run is finished and sealed: nothing more can be done with it." }
             }
             @for (act, s) in &suggested {
-                form class="act" method="post" action={"/runs/" (id) "/" (match act { Act::Resume { .. } => "resume", Act::Stop => "stop", Act::Abort => "abort" })} {
+                form class="act" method="post" action={(run_href(id)) "/" (match act { Act::Resume { .. } => "resume", Act::Stop => "stop", Act::Abort => "abort" })} {
                     (token)
                     @if let Act::Resume { mode, step } = act {
                         input type="hidden" name="mode" value=(mode);
@@ -450,7 +452,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
             // A workflow run this server's own driver drives: stopped by asking that driver
             // (`actions::stop`), as a scenario run is stopped from anywhere.
             @if d.driven_here && !suggested.iter().any(|(a, _)| matches!(a, Act::Stop)) {
-                form class="act" method="post" action={"/runs/" (id) "/stop"} {
+                form class="act" method="post" action={(run_href(id)) "/stop"} {
                     (token)
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" class="warn" disabled[disabled] { "Stop" }
@@ -458,7 +460,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                 }
             }
             @if view.resumable && !abort_offered {
-                form class="act" method="post" action={"/runs/" (id) "/abort"} {
+                form class="act" method="post" action={(run_href(id)) "/abort"} {
                     (token)
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" class="danger" disabled[disabled] { "Abort" }
@@ -468,7 +470,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
             // A scenario re-runs a phase and the phases that depend on it; only a workflow
             // rolls back.
             @if view.resumable && !d.alive && !view.steps.is_empty() {
-                form class="act" method="post" action={"/runs/" (id) "/resume"} {
+                form class="act" method="post" action={(run_href(id)) "/resume"} {
                     (token)
                     select name="mode" aria-label="resume mode" {
                         option value="from" { "Re-run from" }
@@ -484,7 +486,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                     button type="submit" disabled[disabled] { "Resume" }
                 }
             }
-            (sign_in(viewer, &format!("/runs/{id}")))
+            (sign_in(viewer, &run_href(id)))
         }
     }
 }
@@ -537,7 +539,7 @@ fn items_block(
                             td class="num" { (it.attempts) }
                             td {
                                 @if let Some(child) = it.uses.as_ref().and_then(|u| u.run_id.as_deref()) {
-                                    "child run " a class="mono" href={"/runs/" (child)} { (short(child, 12)) }
+                                    "child run " a class="mono" href=(run_href(child)) { (short(child, 12)) }
                                 } @else if let Some(e) = &it.error {
                                     span class="error" { (short(&crate::render::one_line(e), 120)) }
                                 }
@@ -593,7 +595,7 @@ fn step_card(
     };
     let token = token_field(shared, viewer);
     let disabled = !viewer.signed_in;
-    let base = format!("/runs/{id}/steps/{}", urlencode(&s.name));
+    let base = format!("{}/steps/{}", run_href(id), urlencode(&s.name));
     html! {
         article class={"step st-" (s.status.as_str()) @if s.item.is_some() { " item" }} id=[i.map(|i| format!("step-{i}"))] data-step=(s.name) {
             header {
@@ -716,14 +718,14 @@ fn uses_block(u: &crate::project::UsesView) -> Markup {
         div class="uses" {
             "runs workflow " strong { (u.workflow) }
             @if let Some(child) = &u.run_id {
-                " as child run " a class="mono" href={"/runs/" (child)} { (child) }
+                " as child run " a class="mono" href=(run_href(child)) { (child) }
             } @else {
                 span class="muted" { " (no child run yet)" }
             }
             @if let Some(w) = &u.waits_on {
                 p class="waiting" {
                     "Waits with its child run: step " strong { (w.step) } " of run "
-                    a class="mono" href={"/runs/" (w.run_id) "#steps"} { (w.run_id) }
+                    a class="mono" href={(run_href(&w.run_id)) "#steps"} { (w.run_id) }
                     " waits for a report; report it there."
                 }
             }
@@ -769,7 +771,7 @@ fn event_log(d: &RunData, all: bool) -> Markup {
     };
     html! {
         @if skip > 0 {
-            p class="muted" { "The newest " (SHOWN_EVENTS) " of " (d.events.len()) " events. " a href={"/runs/" (d.view.run_id) "?events=all#events"} { "Show all" } }
+            p class="muted" { "The newest " (SHOWN_EVENTS) " of " (d.events.len()) " events. " a href={(run_href(&d.view.run_id)) "?events=all#events"} { "Show all" } }
         }
         table class="events" {
             thead { tr { th class="num" { "seq" } th { "time" } th { "type" } th { "what" } th { "hash" } } }
@@ -884,7 +886,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                     @if let Some(p) = &view.parent {
                         dt { "parent run" }
                         dd {
-                            a class="mono" href={"/runs/" (p.run_id)} { (p.run_id) }
+                            a class="mono" href=(run_href(&p.run_id)) { (p.run_id) }
                             " (its step " strong { (p.step) } ", attempt " (p.attempt) ")"
                         }
                     }
@@ -908,7 +910,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 @if actionable(d) { (actions(shared, viewer, d)) } @else if d.as_of.is_some() {
                     p class="muted" {
                         "A past state, read-only: nothing can be done on it here. "
-                        a href={"/runs/" (view.run_id)} { "The run as it stands" } " offers its actions."
+                        a href=(run_href(&view.run_id)) { "The run as it stands" } " offers its actions."
                     }
                 } @else if d.unreadable.is_none() {
                     p class="reason" {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 
-use super::{Tab, badge, failure, layout, page, when};
+use super::{Tab, badge, failure, layout, page, run_href, when};
 use crate::event::RunKind;
 use crate::ops::{self, CommandError, History};
 use crate::serve::api::{kind_param, kind_word};
@@ -89,15 +89,15 @@ pub fn render(
                             @for r in &history.runs {
                                 tr data-run=(r.run_id) {
                                     td class="mono" {
-                                        a href={"/runs/" (r.run_id)} title=(r.run_id) { (r.run_id.get(..10).unwrap_or(&r.run_id)) "…" }
+                                        a href=(run_href(&r.run_id)) title=(r.run_id) { (r.run_id.get(..10).unwrap_or(&r.run_id)) "…" }
                                         " " span class={"kind kind-" (kind_word(r.kind))} { (kind_word(r.kind)) }
                                     }
                                     td class="name" {
-                                        a href={"/runs/" (r.run_id)} { (r.name) }
+                                        a href=(run_href(&r.run_id)) { (r.name) }
                                         // A child run runs with its parent: say whose.
                                         @if let Some(p) = &r.parent {
                                             div class="child-of muted" {
-                                                "child of " a class="mono" href={"/runs/" (p.run_id)} title=(p.run_id) { (p.run_id.get(..10).unwrap_or(&p.run_id)) "…" }
+                                                "child of " a class="mono" href=(run_href(&p.run_id)) title=(p.run_id) { (p.run_id.get(..10).unwrap_or(&p.run_id)) "…" }
                                                 " · step " (p.step)
                                             }
                                         }

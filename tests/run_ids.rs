@@ -1,0 +1,322 @@
+//! Run ids read from a log are held to the grammar of run ids (a ULID as cortex writes it):
+//! a run planted in the log under a path as its id (`../../victim`, `/abs/dir`) with a chain
+//! that verifies link by link — as whoever may INSERT rows (the everyday PostgreSQL role) or
+//! hands over a file to `log copy` can write one — is refused as corrupt wherever it is read:
+//! `gc` never removes the folder it names, a worker never drives it, `status` never shows it
+//! as the latest run, `log verify` fails it by name, `log copy` copies it nowhere and goes on
+//! with the others.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Env, ids, on_both_stores};
+
+/// A workflow that writes into its run's folder (`$CORTEX_OUTPUT`) and finishes.
+const WRITES: &str = "name: writes\nsteps:\n  - {name: a, run: 'echo a; echo k=v >> \"$CORTEX_OUTPUT\"'}\n  - {name: b, run: 'echo b'}\n";
+
+/// A finished run of `WRITES`: its id.
+fn finished_run(env: &Env) -> String {
+    env.workflow("writes", WRITES);
+    let out = env.run(&["--json", "workflow", "run", "writes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.json()["run_id"].as_str().unwrap().to_string()
+}
+
+/// Plant in `env`'s log a copy of run `src` under `id`, as someone who may insert rows can:
+/// its events with every mention of `src` in their bodies made `id`, its chain hashed anew —
+/// it verifies link by link — and its run-index row. Its `attempt_log` events are left out
+/// (the files they name are `src`'s): its attempts recorded no output.
+fn plant(env: &Env, src: &str, id: &str) {
+    let store = env.open_store();
+    let rows = store.raw_rows(Some(src)).unwrap();
+    drop(store);
+    let mut prev = cortex::store::GENESIS.to_vec();
+    let mut planted = Vec::new();
+    for row in rows.iter().filter(|r| r.type_name != b"attempt_log") {
+        let body = String::from_utf8(row.body.clone())
+            .unwrap()
+            .replace(src, id);
+        let seq = planted.len() as i64;
+        let hash = cortex::store::event_hash(
+            id.as_bytes(),
+            seq,
+            &prev,
+            &row.id,
+            &row.time,
+            &row.type_name,
+            row.version,
+            body.as_bytes(),
+        );
+        planted.push((seq, row.clone(), body, prev.clone(), hash.to_vec()));
+        prev = hash.to_vec();
+    }
+    let head_seq = planted.len() as i64 - 1;
+    match &env.pg {
+        None => {
+            let c = rusqlite::Connection::open(env.db()).unwrap();
+            for (seq, row, body, prev, hash) in &planted {
+                c.execute(
+                    "INSERT INTO events (run_id, seq, id, time, type, version, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    rusqlite::params![
+                        id,
+                        seq,
+                        String::from_utf8_lossy(&row.id),
+                        String::from_utf8_lossy(&row.time),
+                        String::from_utf8_lossy(&row.type_name),
+                        row.version,
+                        body,
+                        prev,
+                        hash
+                    ],
+                )
+                .unwrap();
+            }
+            c.execute(
+                "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome) SELECT ?1, kind, name, name_key, started_at, ?2, ?3, outcome FROM runs WHERE run_id = ?4",
+                rusqlite::params![id, head_seq, prev, src],
+            )
+            .unwrap();
+        }
+        Some(pg) => {
+            let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+            for (seq, row, body, prev, hash) in &planted {
+                c.execute(
+                    "INSERT INTO events (run_id, seq, id, time, type, version, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    &[
+                        &id,
+                        seq,
+                        &String::from_utf8_lossy(&row.id).into_owned(),
+                        &String::from_utf8_lossy(&row.time).into_owned(),
+                        &String::from_utf8_lossy(&row.type_name).into_owned(),
+                        &row.version,
+                        body,
+                        prev,
+                        hash,
+                    ],
+                )
+                .unwrap();
+            }
+            c.execute(
+                "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome) SELECT $1, kind, name, name_key, started_at, $2, $3, outcome FROM runs WHERE run_id = $4",
+                &[&id, &head_seq, &prev, &src],
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// A folder outside the home holding a file, that a run id planted in the log names: its
+/// path, and the id — relative to `runs/` (`../../NAME`, `zz/../../../NAME`: sorted after
+/// every ULID, so the latest by id) or absolute.
+fn victim(env: &Env, name: &str) -> PathBuf {
+    let dir = env.dir.path().join(name);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/precious.txt"), "precious").unwrap();
+    dir
+}
+
+fn intact(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("sub/precious.txt")).is_ok_and(|t| t == "precious")
+}
+
+fn gc_never_removes_what_a_planted_run_id_names(env: Env) {
+    let src = finished_run(&env);
+    let up = victim(&env, "up");
+    let latest = victim(&env, "latest");
+    let absolute = victim(&env, "absolute");
+    let abs_id = absolute.display().to_string();
+    // Files a lock and its notes would be, for an id naming them outside `locks/`.
+    for file in ["up.lock", "up.pgids"] {
+        std::fs::write(env.dir.path().join(file), "keep").unwrap();
+    }
+    for id in ["../../up", "zz/../../../latest", abs_id.as_str()] {
+        plant(&env, &src, id);
+    }
+    let out = env.run(&["--json", "gc", "--older-than", "0s"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["removed"], serde_json::json!([src]), "{doc}");
+    for dir in [&up, &latest, &absolute] {
+        assert!(intact(dir), "{} was removed", dir.display());
+    }
+    for file in ["up.lock", "up.pgids"] {
+        assert!(env.dir.path().join(file).exists(), "{file} was removed");
+    }
+}
+
+fn a_worker_never_drives_a_run_planted_under_a_path(env: Env) {
+    env.workflow("writes", WRITES);
+    let out = env.run(&["workflow", "run", "writes", "--submit"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let src = out.stdout.trim().to_string();
+    let up = env.dir.path().join("driven");
+    let id = "../../driven";
+    plant(&env, &src, id);
+    let absolute = env.dir.path().join("driven-abs");
+    plant(&env, &src, &absolute.display().to_string());
+    let planted = env.open_store().raw_rows(Some(id)).unwrap();
+    let worker = env.run(&["worker", "--until-idle", "--lease", "3s"]);
+    assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+    // The real run was driven; the planted ones were not, and nothing was written for them.
+    assert_eq!(env.status(Some(&src))["status"], "completed");
+    for path in [&up, &absolute] {
+        assert!(!path.exists(), "{} was written", path.display());
+        for ext in ["lock", "pgids"] {
+            let file = PathBuf::from(format!("{}.{ext}", path.display()));
+            assert!(!file.exists(), "{} was written", file.display());
+        }
+    }
+    assert!(!worker.text().contains("driven"), "{}", worker.text());
+    assert_eq!(env.open_store().raw_rows(Some(id)).unwrap(), planted);
+}
+
+fn status_and_history_never_show_a_run_whose_id_is_no_run_id(env: Env) {
+    let src = finished_run(&env);
+    victim(&env, "latest");
+    plant(&env, &src, "zz/../../../latest");
+    // The latest run is the real one, though the planted id sorts after it.
+    let status = env.run(&["--json", "workflow", "status"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert_eq!(status.json()["run_id"], src.as_str());
+    let human = env.run(&["workflow", "status"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(!human.text().contains("latest"), "{}", human.text());
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(ids(&history, "runs"), [src.as_str()]);
+    assert_eq!(history["more"], false, "{history}");
+}
+
+fn log_verify_fails_a_run_whose_id_is_no_run_id_and_names_it_on_one_line(env: Env) {
+    let src = finished_run(&env);
+    let hostile = "../x\n❌ forged line\u{1b}[2J";
+    plant(&env, &src, hostile);
+    let out = env.run(&["--json", "log", "verify"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["ok"], false);
+    let failures = doc["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{doc}");
+    assert_eq!(failures[0]["run_id"], hostile);
+    assert_eq!(failures[0]["seq"], 0);
+    assert!(
+        failures[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is no run id"),
+        "{doc}"
+    );
+    let human = env.run(&["log", "verify"]);
+    assert_eq!(human.code, 1);
+    assert!(!human.stdout.contains('\u{1b}'), "{:?}", human.stdout);
+    assert!(
+        !human.stdout.lines().any(|l| l.starts_with("❌ forged")),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("is no run id"), "{}", human.stdout);
+}
+
+fn log_copy_copies_no_run_whose_id_is_no_run_id_and_goes_on_with_the_others(env: Env) {
+    let first = finished_run(&env);
+    victim(&env, "copied");
+    // Sorted before and after the real runs: the copy goes on past it either way.
+    plant(&env, &first, "../../copied");
+    plant(&env, &first, "zz/../../../copied\nline");
+    let second = finished_run(&env);
+    let target = env.dir.path().join("copy.db");
+    let out = env.run(&["--json", "log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let mut copied = ids(&doc, "copied");
+    copied.sort();
+    let mut want = vec![first.as_str(), second.as_str()];
+    want.sort();
+    assert_eq!(copied, want, "{doc}");
+    assert_eq!(
+        ids(&doc, "refused"),
+        ["../../copied", "zz/../../../copied\nline"],
+        "{doc}"
+    );
+    let copy = cortex::store::SqliteStore::open_read(&target).unwrap();
+    use cortex::store::EventStore;
+    assert!(copy.raw_rows(Some("../../copied")).unwrap().is_empty());
+    assert!(copy.verify(None).unwrap().ok);
+    // Said one line each.
+    let human = env.run(&["log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(human.code, 1);
+    let not_copied: Vec<&str> = human
+        .stdout
+        .lines()
+        .filter(|l| l.contains("not copied: run"))
+        .collect();
+    assert_eq!(not_copied.len(), 2, "{}", human.stdout);
+    assert!(
+        !human.stdout.lines().any(|l| l.starts_with("line")),
+        "{}",
+        human.stdout
+    );
+}
+
+/// One run whose output cannot be read stops nothing: before, the copy ended there with that
+/// run's events imported and the runs after it never copied.
+fn log_copy_goes_on_past_an_output_it_cannot_copy(env: Env) {
+    let src = finished_run(&env);
+    // A run (a ULID, sorted first) whose attempts recorded no file, and where this home's
+    // file of its first attempt would be, a folder: its output cannot be read.
+    let odd = "00000000000000000000000001";
+    plant(&env, &src, odd);
+    let file = cortex::execute::attempt_log_name(odd, "a", 1);
+    std::fs::create_dir_all(env.home().join(&file)).unwrap();
+    let after = finished_run(&env);
+    let target = env.dir.path().join("copy.db");
+    let out = env.run(&["--json", "log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let copied = ids(&doc, "copied");
+    for run in [odd, src.as_str(), after.as_str()] {
+        assert!(copied.iter().any(|c| c == run), "{run} not copied: {doc}");
+    }
+    let left = doc["attempt_logs"]["left"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "{doc}");
+    assert_eq!(left[0]["run_id"], odd, "{doc}");
+    assert_eq!(left[0]["file"], file.as_str(), "{doc}");
+    let copy = cortex::store::SqliteStore::open_read(&target).unwrap();
+    use cortex::store::EventStore;
+    assert!(copy.verify(None).unwrap().ok);
+    let human = env.run(&["log", "copy", "--to", target.to_str().unwrap()]);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("not copied: the output {file} of run {odd}")),
+        "{}",
+        human.stdout
+    );
+}
+
+on_both_stores!(
+    gc_never_removes_what_a_planted_run_id_names,
+    a_worker_never_drives_a_run_planted_under_a_path,
+    status_and_history_never_show_a_run_whose_id_is_no_run_id,
+    log_verify_fails_a_run_whose_id_is_no_run_id_and_names_it_on_one_line,
+    log_copy_copies_no_run_whose_id_is_no_run_id_and_goes_on_with_the_others,
+    log_copy_goes_on_past_an_output_it_cannot_copy,
+);
+
+/// `log copy` into a log whose own checks would refuse such a run: the other log's import
+/// (`import_rows`) refuses rows of an id that is no run id, whoever calls it.
+#[test]
+fn an_import_refuses_rows_of_an_id_that_is_no_run_id() {
+    let env = Env::new();
+    let src = finished_run(&env);
+    plant(&env, &src, "../../imported");
+    let rows = env.open_store().raw_rows(Some("../../imported")).unwrap();
+    assert!(!rows.is_empty());
+    let target = env.dir.path().join("other.db");
+    let mut other =
+        cortex::store::SqliteStore::open(&target, cortex::definition::Durability::Normal).unwrap();
+    use cortex::store::EventStore;
+    let err = other.import_rows(&rows).unwrap_err();
+    assert!(err.to_string().contains("is no run id"), "{err}");
+    assert!(other.raw_rows(None).unwrap().is_empty());
+}
