@@ -352,6 +352,20 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind, left: &Lef
             "go on with the run from where the log has it, once the log can be written",
         )
     };
+    // What ended here but could not be recorded, which the resume runs again.
+    let lost = match left.unrecorded.as_slice() {
+        [] => String::new(),
+        [one] => format!(
+            "; `{one}` ended here, but its end could not be recorded: the resume runs it again"
+        ),
+        many => format!(
+            "; {} ended here, but their ends could not be recorded: the resume runs them again",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     match e {
         // The log stayed locked by another process through this driver's wait (or it was
         // told to stop while it waited): nothing recorded was lost, and the run goes on with
@@ -369,19 +383,6 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind, left: &Lef
                     "the event log stayed locked by another process longer than this driver waits ({})",
                     crate::render::format_duration(bound)
                 )
-            };
-            let lost = match left.unrecorded.as_slice() {
-                [] => String::new(),
-                [one] => format!(
-                    "; `{one}` ended here, but its end could not be recorded: the resume runs it again"
-                ),
-                many => format!(
-                    "; {} ended here, but their ends could not be recorded: the resume runs them again",
-                    many.iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
             };
             let mut err = CommandError::new(
                 exit::HELD,
@@ -410,14 +411,19 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind, left: &Lef
         // recorded was lost; this very run goes on with its resume once that is fixed. The
         // run did not fail (it is left interrupted), but SPEC §5 has no code for the
         // environment: exit 1 (DESIGN §3, "Exit codes of a driver the log stopped").
-        DriveError::Journal(crate::execute::JournalError::Store(
-            e @ (crate::store::StoreError::Full(_)
-            | crate::store::StoreError::ReadOnly(_)
-            | crate::store::StoreError::ReadOnlyDatabase { .. }),
-        )) => resume_next(CommandError::from(e).hint(
-            ctx.suggest(&[group, "resume", run_id])
-                .then(" then goes on with this run from where the log has it"),
-        )),
+        // Its hint is the driver's: the run goes on with its resume, never by running the
+        // command again (a second `run` started another run).
+        DriveError::Journal(crate::execute::JournalError::Store(e))
+            if let Some(fix) = super::error::unwritable_fix(&e) =>
+        {
+            let mut err = CommandError::from(e);
+            err.hints = vec![
+                Hint::from(format!("{fix}; nothing recorded was lost{lost}; then "))
+                    .command(&[group, "resume", run_id])
+                    .then(" goes on with this run from where the log has it; commands that only read (status, history, log verify) work as it is"),
+            ];
+            resume_next(err)
+        }
         // The driver's own command refused: the run moved on without it (another driver
         // took it over), not bad input from anyone.
         DriveError::Journal(crate::execute::JournalError::Decide(d)) => CommandError::from(

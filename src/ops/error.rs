@@ -562,15 +562,33 @@ impl From<LookupError> for CommandError {
 /// cortex (it holds the lock for one transaction at a time), and what to do.
 pub const BUSY_HINT: &str = "another process holds the log's write lock: a cortex command writing, or another program (a `sqlite3` session, a backup or VACUUM of the log); nothing was recorded: try again once it lets go";
 
+/// What puts right a log that cannot be written (a full disk, a read-only file or database):
+/// said by a command's error, which is run again, and by a driver's, whose run goes on with
+/// `resume` (`ops::drive`).
+pub fn unwritable_fix(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::ReadOnly(_) => Some("make cortex.db (and its folder) writable"),
+        StoreError::ReadOnlyDatabase { .. } => Some(
+            "point --db, CORTEX_DB or `db` at the primary server, or let this role write (ALTER ROLE … SET default_transaction_read_only = off, likewise ALTER DATABASE)",
+        ),
+        StoreError::Full(_) => Some(
+            "free disk space (or raise the file-size limit, `ulimit -f`, where the error names it)",
+        ),
+        _ => None,
+    }
+}
+
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         let hint: Option<Hint> = match &e {
-            StoreError::ReadOnly(_) => Some(
-                "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
-            ),
-            StoreError::ReadOnlyDatabase { .. } => Some(
-                "point --db, CORTEX_DB or `db` at the primary server, or let this role write (ALTER ROLE … SET default_transaction_read_only = off, likewise ALTER DATABASE); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
-            ),
+            StoreError::ReadOnly(_) => Some(format!(
+                "{}, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                unwritable_fix(&e).unwrap_or_default()
+            ).into()),
+            StoreError::ReadOnlyDatabase { .. } => Some(format!(
+                "{}; nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                unwritable_fix(&e).unwrap_or_default()
+            ).into()),
             StoreError::NewerLog { .. } => Some(
                 "upgrade cortex to write to this log; commands that only read it (status, history, log verify) still work".into(),
             ),
@@ -582,7 +600,10 @@ impl From<StoreError> for CommandError {
             StoreError::Removed { path, .. } => Some(format!(
                 "put back the log from a backup (or with its -wal beside it) at {path}, or point --home/--db at the log meant; `log verify` there says what it holds"
             ).into()),
-            StoreError::Full(_) => Some("free disk space (or raise the file-size limit, `ulimit -f`, where the error names it), then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into()),
+            StoreError::Full(_) => Some(format!(
+                "{}, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                unwritable_fix(&e).unwrap_or_default()
+            ).into()),
             StoreError::IndexMissing { .. } => Some(
                 Hint::from("the run index is a cache of the events: ")
                     .command(&["log", "reindex"])
