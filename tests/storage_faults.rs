@@ -1,5 +1,6 @@
 //! Real storage faults: a read-only `cortex.db`, a read-only home, a read-only archive copy,
-//! a log of a newer cortex, and a full file system. A fault gives a clear error and loses
+//! a log of a newer cortex, a full file system, and the log's write lock held by another
+//! program (a driver waits it out; a report is answered exit 4). A fault gives a clear error and loses
 //! nothing already recorded; commands that only read still work; once the fault is gone, the
 //! next command resumes cleanly. Most need privileges (tests run as root, which ignores file
 //! modes, so read-only is made with `chattr +i` or a read-only bind mount; a full disk is a
@@ -8,6 +9,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::{Env, NOBODY};
 
@@ -1656,4 +1658,233 @@ fn a_work_folder_removed_between_two_steps_is_made_again_for_the_next_one() {
     let status = env.status(None);
     assert_eq!(status["status"], "completed");
     assert_eq!(status["steps"][1]["outputs"]["x"], "1", "{status}");
+}
+
+/// A command started in the background, its stdout and stderr kept in files of the test's
+/// project folder, so that what it says is read while it runs.
+struct Background {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+    err: std::path::PathBuf,
+}
+
+impl Background {
+    fn start(env: &Env, name: &str, args: &[&str], vars: &[(&str, &str)]) -> Background {
+        let (out, err) = (
+            env.file(&format!("{name}.out")),
+            env.file(&format!("{name}.err")),
+        );
+        let mut cmd = env.command(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Background { child, out, err }
+    }
+
+    /// What it said so far, stdout then stderr.
+    fn said(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+            + &std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Wait until it has said `text` (a generous minute: the driver says it once the store's
+    /// own wait of 10 s is over).
+    fn wait_to_say(&self, text: &str) {
+        common::wait_within(
+            &format!("{text:?} to be said"),
+            Duration::from_secs(60),
+            || self.said().contains(text),
+        );
+    }
+
+    /// Its exit code, once it ended (a generous two minutes), and all it said.
+    fn end(mut self) -> (i32, String) {
+        let until = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code().unwrap_or(-1), self.said());
+            }
+            if Instant::now() >= until {
+                let _ = self.child.kill();
+                panic!("it did not end: {}", self.said());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A workflow whose first step waits for the file `go` (so that the test takes the log's lock
+/// while it runs), each step noting in `ran` that it ran.
+const WAITS_FOR_GO: &str = "name: w\nsteps:\n  - name: s1\n    run: 'touch s1.started; until [ -e go ]; do sleep 0.05; done; echo s1 >> ran'\n  - name: s2\n    run: 'echo s2 >> ran'\n  - name: s3\n    run: 'echo s3 >> ran'\n";
+
+/// `cortex ARGS` driven past the log's write lock held by another process: once the file
+/// `started` is there (its first step or phase waits for `go`), the lock is taken, `go` made,
+/// and the lock let go once the driver says it waits for it — by then it has been held longer
+/// than the store's own wait of 10 s, the old bound. Its exit code and all it said.
+fn driven_past_a_held_lock(env: &Env, args: &[&str], started: &str) -> (i32, String) {
+    let driver = Background::start(env, "driver", args, &[]);
+    common::wait_until(started, || env.file(started).exists());
+    let mut lock = common::LogLock::take(env);
+    std::fs::write(env.file("go"), "").unwrap();
+    driver.wait_to_say("Waiting for the event log: another process holds its write lock");
+    lock.release();
+    driver.end()
+}
+
+/// Review f, M1: a driver that met the log's write lock held by another process (a `sqlite3`
+/// session, a backup or VACUUM) for more than the store's own 10 s gave up mid-run, exit 1,
+/// "try again", and the run was left interrupted with its last step to run again. Now it
+/// waits, saying so, and goes on once the lock is let go: the run completes, each step ran
+/// once.
+#[test]
+fn a_driver_waits_out_a_log_another_process_holds_locked_and_runs_no_step_twice() {
+    let env = Env::new();
+    env.workflow("w", WAITS_FOR_GO);
+    let (code, said) = driven_past_a_held_lock(&env, &["workflow", "run", "w"], "s1.started");
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("The event log is free again"), "{said}");
+    assert!(!said.contains("another cortex process"), "{said}");
+    assert_eq!(
+        common::lines(&env.file("ran")),
+        ["s1", "s2", "s3"],
+        "{said}"
+    );
+    assert_eq!(env.status(None)["status"], "completed");
+    let verified = env.run(&["log", "verify"]);
+    assert_eq!(verified.code, 0, "{}{}", verified.stdout, verified.stderr);
+}
+
+/// The same for a scenario's driver, with phases running beside each other while it waits:
+/// each phase runs once and the run completes.
+#[test]
+fn a_scenario_driver_waits_out_a_locked_log_and_runs_no_phase_twice() {
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - name: a\n    parallel: true\n    run: 'touch a.started; until [ -e go ]; do sleep 0.05; done; echo a >> ran'\n  - name: b\n    parallel: true\n    run: 'echo b >> ran'\n  - name: c\n    condition: after:a,b\n    run: 'echo c >> ran'\n",
+    );
+    let (code, said) = driven_past_a_held_lock(&env, &["orchestrate", "run", "sc"], "a.started");
+    assert_eq!(code, 0, "{said}");
+    let mut ran = common::lines(&env.file("ran"));
+    ran.sort();
+    assert_eq!(ran, ["a", "b", "c"], "each phase ran once: {said}");
+    let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(status["status"], "completed");
+}
+
+/// A driver that gives up on a locked log (its wait shortened by `CORTEX_LOG_LOCK_WAIT`) says
+/// so for what it is: held by another process (exit 4), not the run's failure (exit 1), and
+/// not "try again", which started a second run of the workflow; it names the run and its
+/// `resume`, in the hint and in `--json`'s `next`, and that the step whose end it could not
+/// record runs again. Following `next` literally once the lock is let go completes the run.
+#[test]
+fn a_driver_that_gives_up_on_a_locked_log_names_the_runs_resume_and_exits_4() {
+    let env = Env::new();
+    env.workflow("w", WAITS_FOR_GO);
+    let driver = Background::start(
+        &env,
+        "driver",
+        &["--json", "workflow", "run", "w"],
+        &[("CORTEX_LOG_LOCK_WAIT", "1s")],
+    );
+    common::wait_until("s1 to start", || env.file("s1.started").exists());
+    let mut lock = common::LogLock::take(&env);
+    std::fs::write(env.file("go"), "").unwrap();
+    let (code, said) = driver.end();
+    lock.release();
+    assert_eq!(code, 4, "{said}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.file("driver.out")).unwrap())
+            .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {said}"));
+    assert_eq!(doc["exit_code"], 4, "{doc:#}");
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.status(None)["status"], "interrupted");
+    let message = doc["error"].as_str().unwrap();
+    assert!(message.contains(&run), "{doc:#}");
+    let hints = doc["hints"].to_string();
+    assert!(
+        hints.contains(&format!("cortex workflow resume {run}")),
+        "{doc:#}"
+    );
+    assert!(hints.contains("`s1` ended here"), "{doc:#}");
+    assert!(!hints.contains("another cortex process"), "{doc:#}");
+    assert!(!said.contains("try again"), "{said}");
+    let next: Vec<String> = doc["next"][0]["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a `next`: {doc:#}"))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(next, ["cortex", "workflow", "resume", &run]);
+    let args: Vec<&str> = next[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(None)["status"], "completed");
+    // `s1`, said to run again, did; the rest ran once.
+    assert_eq!(common::lines(&env.file("ran")), ["s1", "s1", "s2", "s3"]);
+}
+
+/// A report (one transaction: nothing is done yet) meets a locked log with "try again", as
+/// before, but says who may hold the lock — not only "another cortex process" — and exits 4
+/// (held by another process), not 1 (a run that failed); the same report goes through once
+/// the lock is let go.
+#[test]
+fn a_report_on_a_log_another_process_holds_locked_exits_4_and_says_try_again() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - {name: after, run: 'echo after >> ran'}\n",
+    );
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let mut lock = common::LogLock::take(&env);
+    let refused = env.run(&["--json", "workflow", "step", "complete", "p"]);
+    lock.release();
+    assert_eq!(refused.code, 4, "{}{}", refused.stdout, refused.stderr);
+    let doc = refused.json();
+    assert_eq!(doc["exit_code"], 4, "{doc:#}");
+    let hints = doc["hints"].to_string();
+    assert!(hints.contains("try again"), "{doc:#}");
+    assert!(hints.contains("another program"), "{doc:#}");
+    assert!(!hints.contains("another cortex process"), "{doc:#}");
+    let done = env.run(&["workflow", "step", "complete", "p"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["status"], "completed");
+    assert_eq!(common::lines(&env.file("ran")), ["after"]);
+}
+
+/// A worker whose log another process holds locked past the store's own wait went on no
+/// more: the error ended it. Now it says so, as when PostgreSQL cannot be reached, and takes
+/// the work once the lock is let go.
+#[test]
+fn a_worker_waits_out_a_locked_log_instead_of_exiting() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, run: 'echo a >> ran'}\n",
+    );
+    let submitted = env.run(&["workflow", "run", "w", "--submit"]);
+    assert_eq!(
+        submitted.code, 0,
+        "{}{}",
+        submitted.stdout, submitted.stderr
+    );
+    let mut lock = common::LogLock::take(&env);
+    let worker = Background::start(
+        &env,
+        "worker",
+        &["worker", "--name", "w1", "--until-idle", "--no-schedule"],
+        &[],
+    );
+    worker.wait_to_say("The event log is locked by another process");
+    lock.release();
+    let (code, said) = worker.end();
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(env.status(None)["status"], "completed", "{said}");
+    assert_eq!(common::lines(&env.file("ran")), ["a"], "{said}");
 }

@@ -395,7 +395,7 @@ fn report(e: CommandError, json: bool) -> i32 {
     // alone learns of it), then the error's own warnings, said here if they were not.
     let mut e = e;
     let mut warnings = said();
-    for w in e.warnings.take().map(|w| *w).unwrap_or_default() {
+    for w in e.take_warnings() {
         if !warnings.contains(&w) {
             warn(&w);
             warnings.push(w);

@@ -394,6 +394,8 @@ struct Inherited {
     /// child's units that ask for them; one they do not cover leaves the child waiting for a
     /// worker that offers them (and the parent waiting on the child).
     tags: Vec<String>,
+    /// The child's driver waits out a locked log as its parent's does.
+    patience: Option<super::Patience>,
 }
 
 impl Inherited {
@@ -407,6 +409,7 @@ impl Inherited {
             grace: ctx.grace,
             deadline: ctx.deadline,
             tags: ctx.dispatch.tags.clone(),
+            patience: journal.patience().cloned(),
         }
     }
 
@@ -427,6 +430,9 @@ impl Inherited {
             Journal::open(store, clock, ids, run_id).map_err(|e| DriveError::Journal(e.into()))?;
         child.redactor.merge_secrets(&self.secrets);
         child.watch_parents(self.lineage.clone());
+        if let Some(patience) = &self.patience {
+            child.be_patient(patience.clone());
+        }
         Ok(child)
     }
 

@@ -4,6 +4,7 @@ use crate::decide::{Command, DecideError, RunState, decide, evolve};
 use crate::event::{Event, NewEvent, Recorded};
 use crate::store::{EventStore, StoreError};
 
+use super::patience::{Patience, Wait};
 use super::{Clock, IdGen, Redactor, rfc3339};
 
 /// Why a command could not be recorded.
@@ -60,6 +61,10 @@ pub struct Journal<'a> {
     /// How many results of this journal's driver it recorded rejected (`reject_late`): a
     /// worker counts them among its late results rejected.
     rejected: u64,
+    /// How a driver's journal waits out a log another process holds locked (`be_patient`);
+    /// none: a locked log fails the append or read at once (`StoreError::Busy`), as a
+    /// report's does.
+    patience: Option<Patience>,
 }
 
 impl<'a> Journal<'a> {
@@ -85,6 +90,7 @@ impl<'a> Journal<'a> {
             fence: None,
             parents: Vec::new(),
             rejected: 0,
+            patience: None,
         })
     }
 
@@ -112,6 +118,7 @@ impl<'a> Journal<'a> {
             fence: None,
             parents: Vec::new(),
             rejected: 0,
+            patience: None,
         };
         journal.refresh()?;
         // Secrets of the run are known from its start, which the state has folded.
@@ -196,11 +203,74 @@ impl<'a> Journal<'a> {
     /// again after them. Outside any lock: a driver looks between steps, so that its appends
     /// rarely find anything new.
     pub fn refresh(&mut self) -> Result<Vec<Recorded>, JournalError> {
+        self.patiently(Self::look)
+    }
+
+    /// `refresh`, without waiting out a locked log however patient the journal is: for a look
+    /// taken while a command runs, which is taken again a moment later (`session::watch_log`).
+    pub fn look(&mut self) -> Result<Vec<Recorded>, JournalError> {
         let new = self.store().read_run_from(&self.run_id, self.appended())?;
         if !new.is_empty() {
             self.catch_up(&new, None)?;
         }
         Ok(new)
+    }
+
+    /// From now on, wait out a log another process holds locked as `patience` says, in every
+    /// append and every look at the log (`refresh`), rather than fail after the store's own
+    /// wait: a driver, which holds the run with work in hand.
+    pub fn be_patient(&mut self, patience: Patience) {
+        self.patience = Some(patience);
+    }
+
+    /// How this journal waits out a locked log, if it does: a child run driven in its
+    /// parent's session waits as its parent does.
+    pub fn patience(&self) -> Option<&Patience> {
+        self.patience.as_ref()
+    }
+
+    /// `op`, tried again while it fails for a log another process holds locked, as long as
+    /// this journal's patience lasts (`patience::Wait`): at once without one. A try that
+    /// failed so changed nothing (SQLite refuses the write lock before anything is decided or
+    /// read under it), so trying again is as if it were the first. A journal that gave up
+    /// waiting once is not patient any more: what its driver still does on the way out (the
+    /// derived files, a child's end) fails at the first refusal rather than wait again.
+    fn patiently<T>(
+        &mut self,
+        mut op: impl FnMut(&mut Self) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let (since, began) = (std::time::SystemTime::now(), std::time::Instant::now());
+        let first = op(self);
+        let Some(patience) = self.patience.clone() else {
+            return first;
+        };
+        if !matches!(first, Err(JournalError::Store(StoreError::Busy))) {
+            return first;
+        }
+        let mut wait = Wait::start(&patience, &self.run_id, since, began);
+        let _ = self.store().set_lock_wait(Some(Wait::turn()));
+        let out = loop {
+            if !wait.again(&patience, &self.run_id) {
+                self.patience = None;
+                break first;
+            }
+            let tried = std::time::Instant::now();
+            match op(self) {
+                Err(JournalError::Store(StoreError::Busy)) => {
+                    // A store that refuses at once (not SQLite waiting its turn) is not asked
+                    // again in a tight loop.
+                    if let Some(rest) = Wait::turn().checked_sub(tried.elapsed()) {
+                        std::thread::sleep(rest);
+                    }
+                }
+                other => break other,
+            }
+        };
+        let _ = self.store().set_lock_wait(None);
+        if self.patience.is_some() {
+            wait.over(&patience, &self.run_id);
+        }
+        out
     }
 
     /// Fold in `new`, the events others appended after `appended()`: one by one when nothing
@@ -315,6 +385,18 @@ impl<'a> Journal<'a> {
         !self.staged.is_empty()
     }
 
+    /// The steps (or phases) whose attempts' ends are staged, not yet in the log: a driver
+    /// that stops now leaves them to run again on resume.
+    pub fn staged_ends(&self) -> Vec<String> {
+        self.staged
+            .iter()
+            .filter_map(|(command, _)| match command {
+                Command::FinishAttempt(report) => Some(report.step.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Append the staged events; return what was caught up with and appended, in log order.
     pub fn flush(&mut self) -> Result<Vec<Recorded>, JournalError> {
         if self.staged.is_empty() {
@@ -331,11 +413,20 @@ impl<'a> Journal<'a> {
         self.at_head(Some(command))
     }
 
-    /// `at_head`, once more on a full disk after making room with the files of the attempts
-    /// whose ends are staged (`make_room_for_ends`): a step's end is never lost to its own
-    /// output's file, which is cortex's and not yet recorded (it is recorded emptied, its
-    /// bytes as lost). Otherwise the full disk is returned as it is.
+    /// `at_head_roomy`, waited out while the log is locked by another process, for a patient
+    /// journal (`patiently`).
     fn at_head(&mut self, command: Option<Command>) -> Result<Vec<Recorded>, JournalError> {
+        if self.patience.is_none() {
+            return self.at_head_roomy(command);
+        }
+        self.patiently(|journal| journal.at_head_roomy(command.clone()))
+    }
+
+    /// `at_head_once`, once more on a full disk after making room with the files of the
+    /// attempts whose ends are staged (`make_room_for_ends`): a step's end is never lost to
+    /// its own output's file, which is cortex's and not yet recorded (it is recorded emptied,
+    /// its bytes as lost). Otherwise the full disk is returned as it is.
+    fn at_head_roomy(&mut self, command: Option<Command>) -> Result<Vec<Recorded>, JournalError> {
         let again = command.clone();
         match self.at_head_once(command) {
             Err(JournalError::Store(StoreError::Full(why))) => {
@@ -942,7 +1033,62 @@ pub fn driver_lease_lapsed(journal: &mut Journal<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Lease, LeaseClaim, MemoryStore};
+    use crate::store::{Fault, FaultyStore, Lease, LeaseClaim, MemoryStore};
+
+    fn patience(stop: bool) -> Patience {
+        Patience {
+            bound: std::time::Duration::from_secs(60),
+            stop: std::sync::Arc::new(move || stop),
+            announce: None,
+            resume: "`cortex workflow resume R`".into(),
+        }
+    }
+
+    /// A driver's journal that meets a log another process holds locked (`Busy`, which
+    /// SQLite gives before anything is decided or read under the lock) tries again and
+    /// appends once, nothing lost or doubled; told to stop while it waits, it gives up with
+    /// the refusal, staged ends kept, and waits no more after.
+    #[test]
+    fn a_patient_journal_appends_once_past_a_locked_log_and_gives_up_on_a_stop() {
+        use crate::definition::{parse_workflow, snapshot};
+        use crate::event::{RunKind, RunStarted};
+        let workflow =
+            parse_workflow("w.yaml", "name: w\nsteps:\n  - {name: a, run: 'true'}\n").unwrap();
+        let (definition, hash) = snapshot(&workflow);
+        let start = RunStarted::for_test(RunKind::Workflow, "w", definition, hash);
+        let clock = super::super::FixedClock::new(1_800_000_000_000);
+        let mut ids = super::super::SequentialIds::default();
+        // The second append meets the lock.
+        let mut store = FaultyStore::new(MemoryStore::new(), Some(1), Fault::Busy);
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        journal.be_patient(patience(false));
+        journal
+            .submit(Command::Start(Box::new(start.clone())))
+            .unwrap();
+        journal
+            .submit(Command::RecordPreValidation { problems: vec![] })
+            .unwrap();
+        assert_eq!(journal.appended(), journal.state.events);
+        assert!(journal.patience().is_some());
+        drop(journal);
+        assert_eq!(store.inner.read_run("R").unwrap().len(), 2);
+
+        let mut store = FaultyStore::new(MemoryStore::new(), Some(1), Fault::Busy);
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        journal.be_patient(patience(true));
+        journal.submit(Command::Start(Box::new(start))).unwrap();
+        let refused = journal.submit(Command::RecordPreValidation { problems: vec![] });
+        assert!(
+            matches!(refused, Err(JournalError::Store(StoreError::Busy))),
+            "{refused:?}"
+        );
+        assert!(
+            journal.patience().is_none(),
+            "given up once, it waits no more"
+        );
+        drop(journal);
+        assert_eq!(store.inner.read_run("R").unwrap().len(), 1);
+    }
 
     /// Seen by a review: a fenced result said "worker:g2 … holds it now (epoch 1, was 1)",
     /// one number quoted twice (an epoch restarts at 1 when a let-go lease is granted anew).

@@ -474,11 +474,15 @@ pub(crate) fn watch_log(
         return true;
     }
     // A child run (`uses:`) halts for its parents' stops too.
-    let read = journal.refresh().and_then(|events| {
+    let read = journal.look().and_then(|events| {
         caught_up.extend(events);
         journal.parent_halted()
     });
     match read {
+        // A log another process holds locked (a reader in WAL mode hardly ever meets it): the
+        // command goes on, and the log is looked at again next time. Before, the command was
+        // ended and the drive failed with it.
+        Err(JournalError::Store(crate::store::StoreError::Busy)) => false,
         Ok(parent_halted) => {
             let state = &journal.state;
             if parent_halted

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{CommandError, Ctx, Output, exit, hostname};
+use super::{Cause, CommandError, Ctx, Hint, Output, exit, hostname};
 use crate::decide::Command;
 use crate::definition::{parse_scenario, parse_workflow, read_definition, snapshot};
 use crate::event::{Driver, Operator, RunKind, RunStarted};
@@ -59,7 +59,11 @@ pub fn start_run(
     if how != RunHow::Submit {
         claim_before_start(ctx, &mut *store, &run_id, &by)?;
     }
+    let kind = started.kind;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    if how == RunHow::Drive {
+        journal.be_patient(patience(ctx, &run_id, kind, &live.stop)?);
+    }
     let start = Command::Start(Box::new(started));
     if how == RunHow::Submit {
         // One commit with `run_submitted` (`submit_run`): a worker never reads the run
@@ -304,9 +308,122 @@ pub fn driver() -> Driver {
     }
 }
 
+/// How a driver waits out a log another process holds locked (`execute::Patience`): up to
+/// `CORTEX_LOG_LOCK_WAIT` (an hour by default), giving up at once on `stop` (or a worker told
+/// to end what it runs), saying so where this command says what it waits for
+/// (`Ctx::announce`), with the command that goes on with run `run_id` of `kind` if it gives up.
+pub fn patience(
+    ctx: &Ctx,
+    run_id: &str,
+    kind: RunKind,
+    stop: &crate::execute::StopFlag,
+) -> Result<crate::execute::Patience, CommandError> {
+    let bound = crate::execute::log_lock_wait().map_err(|why| {
+        CommandError::bad_input(why).hint(format!(
+            "it says how long a driver waits for the event log while another process holds it locked (default {}); unset it for the default",
+            crate::render::format_duration(crate::execute::LOG_LOCK_WAIT)
+        ))
+    })?;
+    let (stop, dispatch) = (stop.clone(), ctx.dispatch.clone());
+    Ok(crate::execute::Patience {
+        bound,
+        stop: std::sync::Arc::new(move || stop.is_set() || dispatch.ending()),
+        announce: ctx.announce,
+        resume: ctx.cmd(&[kind.group(), "resume", run_id]),
+    })
+}
+
+/// Where a drive that ended on an error left what it had in hand.
+struct Left {
+    /// It was told to stop (a signal, a cancelled call, a worker told to end what it runs).
+    stopped: bool,
+    /// The steps or phases whose attempts ended here but whose ends are not in the log
+    /// (`Journal::staged_ends`): a resume runs them again.
+    unrecorded: Vec<String>,
+}
+
 /// What a drive that could not go on tells the person who started it.
-fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> CommandError {
+fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind, left: &Left) -> CommandError {
+    let group = kind.group();
+    // What the run's resume goes on with: said in the hint, and as the document's `next`.
+    let resume_next = |e: CommandError| {
+        e.next(
+            &[group, "resume", run_id],
+            "go on with the run from where the log has it, once the log can be written",
+        )
+    };
+    // What ended here but could not be recorded, which the resume runs again.
+    let lost = match left.unrecorded.as_slice() {
+        [] => String::new(),
+        [one] => format!(
+            "; `{one}` ended here, but its end could not be recorded: the resume runs it again"
+        ),
+        many => format!(
+            "; {} ended here, but their ends could not be recorded: the resume runs them again",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     match e {
+        // The log stayed locked by another process through this driver's wait (or it was
+        // told to stop while it waited): nothing recorded was lost, and the run goes on with
+        // its resume once the lock is let go. Held by another process: exit 4 (SPEC §5), as a
+        // report that finds the log locked; the run is left as the log has it (its status
+        // says `interrupted`), never a failure of the run.
+        DriveError::Journal(crate::execute::JournalError::Store(
+            crate::store::StoreError::Busy,
+        )) => {
+            let why = if left.stopped {
+                "stopped while waiting for the event log, which another process holds locked".to_string()
+            } else {
+                let bound = crate::execute::log_lock_wait().unwrap_or(crate::execute::LOG_LOCK_WAIT);
+                format!(
+                    "the event log stayed locked by another process longer than this driver waits ({})",
+                    crate::render::format_duration(bound)
+                )
+            };
+            let mut err = CommandError::new(
+                exit::HELD,
+                format!("{why}: run {run_id} was left where the log has it, to be resumed"),
+            )
+            .hint(
+                Hint::from(format!(
+                    "another process holds the log's write lock, such as a `sqlite3` session or a backup or VACUUM of the log (cortex's own commands hold it only for a moment); nothing recorded was lost{lost}; once the lock is let go, "
+                ))
+                .command(&[group, "resume", run_id])
+                .then(" goes on with the run (")
+                .command(&[group, "status", run_id])
+                .then(" shows where it stands)"),
+            );
+            if !left.stopped {
+                err = err.hint(format!(
+                    "{} sets how long a driver waits for a locked log (default {})",
+                    crate::execute::LOG_LOCK_WAIT_ENV,
+                    crate::render::format_duration(crate::execute::LOG_LOCK_WAIT)
+                ));
+            }
+            err.cause = Cause::Unavailable;
+            resume_next(err)
+        }
+        // The log cannot be written (a full disk, a read-only file or database): nothing
+        // recorded was lost; this very run goes on with its resume once that is fixed. The
+        // run did not fail (it is left interrupted), but SPEC §5 has no code for the
+        // environment: exit 1 (DESIGN §3, "Exit codes of a driver the log stopped").
+        // Its hint is the driver's: the run goes on with its resume, never by running the
+        // command again (a second `run` started another run).
+        DriveError::Journal(crate::execute::JournalError::Store(e))
+            if let Some(fix) = super::error::unwritable_fix(&e) =>
+        {
+            let mut err = CommandError::from(e);
+            err.hints = vec![
+                Hint::from(format!("{fix}; nothing recorded was lost{lost}; then "))
+                    .command(&[group, "resume", run_id])
+                    .then(" goes on with this run from where the log has it; commands that only read (status, history, log verify) work as it is"),
+            ];
+            resume_next(err)
+        }
         // The driver's own command refused: the run moved on without it (another driver
         // took it over), not bad input from anyone.
         DriveError::Journal(crate::execute::JournalError::Decide(d)) => CommandError::from(
@@ -317,22 +434,18 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
         DriveError::Journal(crate::execute::JournalError::Store(
             e @ crate::store::StoreError::Unreachable { .. },
         )) => {
-            let group = kind.group();
-            CommandError::new(exit::FAILED, e.to_string()).hint(format!(
+            resume_next(CommandError::new(exit::FAILED, e.to_string()).hint(format!(
                 "check that PostgreSQL is running and reachable there; nothing recorded was lost, and the run goes on once it answers: {} (a worker takes it too, once this driver's lease lapses)",
                 ctx.cmd(&[group, "resume", run_id])
-            ))
+            )))
         }
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         // The home, not the step: nothing ran, no attempt was counted as failed.
-        e @ DriveError::Home(_) => {
-            let group = kind.group();
-            CommandError::new(exit::FAILED, e.to_string()).hint(format!(
-                "make that path writable by the user cortex runs as (its owner or mode; or free space if the disk is full); nothing ran and no attempt was counted as failed; then {}",
-                ctx.cmd(&[group, "resume", run_id])
-            ))
-        }
+        e @ DriveError::Home(_) => resume_next(CommandError::new(exit::FAILED, e.to_string()).hint(format!(
+            "make that path writable by the user cortex runs as (its owner or mode; or free space if the disk is full); nothing ran and no attempt was counted as failed; then {}",
+            ctx.cmd(&[group, "resume", run_id])
+        ))),
         DriveError::MissingSecretInputs(missing) => {
             super::workflow::missing_secret_inputs(ctx, run_id, kind, &missing, &[])
         }
@@ -416,7 +529,7 @@ pub fn drive_on_recorded(
 ) -> Result<Output, CommandError> {
     let run_id = journal.run_id.clone();
     match finish_driving(ctx, journal, by, lock, live) {
-        Err(e) if e.code == exit::HELD => {
+        Err(e) if e.run_held() => {
             let Some(store) = ctx.reading_store()? else {
                 return Err(e);
             };
@@ -575,6 +688,16 @@ pub(super) fn drive_from(
     // append is made under it, so a driver that lost it (paused or cut off past it, the run
     // taken over) records nothing more.
     let run_id = journal.run_id.clone();
+    let kind = journal
+        .state
+        .start
+        .as_ref()
+        .map_or(RunKind::Workflow, |s| s.kind);
+    // A driver holds the run with work in hand: it waits out a log another process holds
+    // locked rather than leave the run after the store's own 10 s (`execute::Patience`).
+    if journal.patience().is_none() {
+        journal.be_patient(patience(ctx, &run_id, kind, &live.stop)?);
+    }
     let keeper = hold_driver_lease(ctx, &mut journal, &by)?;
     if let Some(command) = first
         && let Err(e) = journal.stage(command)
@@ -601,11 +724,6 @@ pub(super) fn drive_from(
         dispatch: ctx.dispatch.clone(),
         deadline: None,
     };
-    let kind = journal
-        .state
-        .start
-        .as_ref()
-        .map_or(RunKind::Workflow, |s| s.kind);
     let end = match drive(&mut journal, &mut dctx) {
         // The run was finished by another process as this driver went on (a helper worker
         // recorded the end of its last phase, and with it the run's): nothing was refused but
@@ -616,7 +734,13 @@ pub(super) fn drive_from(
         Err(DriveError::Journal(crate::execute::JournalError::Decide(
             crate::decide::DecideError::Finished(outcome),
         ))) if finished_meanwhile(&mut journal) => Ok(DriveEnd::Finished(outcome)),
-        other => other.map_err(|e| drive_error(ctx, e, &run_id, kind)),
+        other => other.map_err(|e| {
+            let left = Left {
+                stopped: live.stop.is_set() || ctx.dispatch.ending(),
+                unrecorded: journal.staged_ends(),
+            };
+            drive_error(ctx, e, &run_id, kind, &left)
+        }),
     };
     drop(dctx);
     // A worker's driver: the results of its own it recorded rejected count in the worker's
@@ -1318,6 +1442,16 @@ mod tests {
     use crate::decide::DecideError;
     use crate::execute::JournalError;
 
+    /// What a driver of run `R1` of `kind` that stopped on `e`, with the ends of `unrecorded`
+    /// staged, says.
+    fn said(e: DriveError, kind: RunKind, unrecorded: &[&str]) -> CommandError {
+        let left = Left {
+            stopped: false,
+            unrecorded: unrecorded.iter().map(|s| s.to_string()).collect(),
+        };
+        drive_error(&Ctx::new(None).unwrap(), e, "R1", kind, &left)
+    }
+
     #[test]
     fn a_driver_whose_attempt_was_superseded_fails_it_is_not_bad_input() {
         let superseded = DriveError::Journal(JournalError::Decide(DecideError::AttemptMismatch {
@@ -1326,7 +1460,7 @@ mod tests {
             expected: 2,
             got: 1,
         }));
-        let e = drive_error(&Ctx::new(None).unwrap(), superseded, "R", RunKind::Workflow);
+        let e = said(superseded, RunKind::Workflow, &[]);
         assert_eq!(e.code, exit::FAILED, "{}", e.message);
         assert!(
             e.message.contains("moved on without it")
@@ -1334,5 +1468,33 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    /// Review f, M1 and L4: a driver that gave up on a log another process holds locked
+    /// answers as a run held by another process (exit 4), names its run's resume in a hint
+    /// and in `next` — the same document on the CLI, an MCP tool error and the API — and
+    /// says which step runs again; a report's busy log is exit 4 too, "try again".
+    #[test]
+    fn a_driver_left_by_a_locked_log_is_held_exit_4_and_names_its_resume_in_next() {
+        let busy = DriveError::Journal(JournalError::Store(crate::store::StoreError::Busy));
+        let e = said(busy, RunKind::Scenario, &["s2"]);
+        assert_eq!((e.code, e.cause), (exit::HELD, Cause::Unavailable));
+        assert!(!e.run_held(), "not another driver's run");
+        let doc = e.document();
+        assert_eq!(doc["exit_code"], 4);
+        assert_eq!(
+            doc["next"][0]["argv"],
+            serde_json::json!(["cortex", "orchestrate", "resume", "R1"])
+        );
+        let hints = doc["hints"].to_string();
+        assert!(hints.contains("`cortex orchestrate resume R1`"), "{hints}");
+        assert!(hints.contains("`s2` ended here"), "{hints}");
+        let report = CommandError::from(crate::store::StoreError::Busy);
+        assert_eq!(
+            (report.code, report.cause),
+            (exit::HELD, Cause::Unavailable)
+        );
+        assert!(report.hints[0].to_string().contains("try again"));
+        assert!(report.document().get("next").is_none());
     }
 }

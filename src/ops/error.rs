@@ -225,12 +225,33 @@ pub struct CommandError {
     /// the run at the edge (`Ctx::localize`, `CommandError::for_run`). Until then the hint at
     /// `RunHint::slot` says it for either kind.
     pub run_hint: Option<Box<RunHint>>,
+    /// What the error's document says besides (`More`): the warnings given before it, the
+    /// commands that go on from here. Boxed, and none until there is some: every `Result` of
+    /// a command carries this error's size.
+    pub more: Option<Box<More>>,
+}
+
+/// What an error's document says besides its message and hints (`CommandError::more`).
+#[derive(Debug, Default)]
+pub struct More {
     /// Warnings the command gave before it failed (a definition changed since its run
     /// started, a guard not started): the error's document carries them in `warnings`, as a
     /// success's does (`Output::document`), so that a reader of the document alone (stdout of
-    /// `--json`, an MCP client, which has no stderr) has them too. Boxed, and none until
-    /// there is one: every `Result` of a command carries this error's size.
-    pub warnings: Option<Box<Vec<String>>>,
+    /// `--json`, an MCP client, which has no stderr) has them too.
+    pub warnings: Vec<String>,
+    /// The commands that go on from here (a run a driver left for `resume`): the document's
+    /// `next`, as a status document has it (SPEC §7), so that a program need not read a
+    /// hint's text to find them.
+    pub next: Vec<NextCommand>,
+}
+
+/// A command an error's document suggests in `next`: `cortex`, its global options
+/// (`CommandError::with_globals`), then `args`; and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextCommand {
+    args: Vec<String>,
+    why: String,
+    globals: Vec<String>,
 }
 
 /// A hint to be written for its run (`CommandError::run_hint`).
@@ -291,14 +312,40 @@ impl CommandError {
             errors: Vec::new(),
             cause: Cause::Other,
             run_hint: None,
-            warnings: None,
+            more: None,
         }
     }
 
-    /// The error with `warnings` given before it (`CommandError::warnings`), each once.
+    /// Whether another process holds the run (exit 4: another driver, a worker), rather than
+    /// the log's write lock (exit 4 too, `StoreError::Busy`, which says nothing of who
+    /// drives the run).
+    pub fn run_held(&self) -> bool {
+        self.code == exit::HELD && self.cause != Cause::Unavailable
+    }
+
+    /// The error suggesting `cortex ARGS` (why: `why`) in its document's `next`.
+    pub fn next(mut self, args: &[&str], why: impl Into<String>) -> Self {
+        self.more.get_or_insert_default().next.push(NextCommand {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            why: why.into(),
+            globals: Vec::new(),
+        });
+        self
+    }
+
+    /// The warnings given before it, taken out of the error (to be said, then given back
+    /// with `warn`).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        self.more
+            .as_mut()
+            .map(|m| std::mem::take(&mut m.warnings))
+            .unwrap_or_default()
+    }
+
+    /// The error with `warnings` given before it (`More::warnings`), each once.
     pub fn warn(mut self, warnings: impl IntoIterator<Item = String>) -> Self {
         for w in warnings {
-            let kept = self.warnings.get_or_insert_default();
+            let kept = &mut self.more.get_or_insert_default().warnings;
             if !kept.contains(&w) {
                 kept.push(w);
             }
@@ -386,8 +433,21 @@ impl CommandError {
             "errors": self.errors,
             "exit_code": self.code,
         });
-        if let Some(warnings) = self.warnings.as_deref().filter(|w| !w.is_empty()) {
+        let more = self.more.as_deref();
+        if let Some(warnings) = more.map(|m| &m.warnings).filter(|w| !w.is_empty()) {
             doc["warnings"] = serde_json::json!(warnings);
+        }
+        if let Some(next) = more.map(|m| &m.next).filter(|n| !n.is_empty()) {
+            doc["next"] = next
+                .iter()
+                .map(|n| {
+                    let argv: Vec<&str> = std::iter::once("cortex")
+                        .chain(n.globals.iter().map(String::as_str))
+                        .chain(n.args.iter().map(String::as_str))
+                        .collect();
+                    serde_json::json!({ "argv": argv, "why": n.why })
+                })
+                .collect();
         }
         crate::render::cut_long_words_in(&mut doc);
         doc
@@ -418,6 +478,9 @@ impl CommandError {
     pub fn with_globals(mut self, globals: &[String]) -> Self {
         for h in &mut self.hints {
             h.globals = globals.to_vec();
+        }
+        for n in self.more.iter_mut().flat_map(|m| m.next.iter_mut()) {
+            n.globals = globals.to_vec();
         }
         self
     }
@@ -495,15 +558,37 @@ impl From<LookupError> for CommandError {
     }
 }
 
+/// Who holds a log's write lock when a command finds it busy, said as it is: not always
+/// cortex (it holds the lock for one transaction at a time), and what to do.
+pub const BUSY_HINT: &str = "another process holds the log's write lock: a cortex command writing, or another program (a `sqlite3` session, a backup or VACUUM of the log); nothing was recorded: try again once it lets go";
+
+/// What puts right a log that cannot be written (a full disk, a read-only file or database):
+/// said by a command's error, which is run again, and by a driver's, whose run goes on with
+/// `resume` (`ops::drive`).
+pub fn unwritable_fix(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::ReadOnly(_) => Some("make cortex.db (and its folder) writable"),
+        StoreError::ReadOnlyDatabase { .. } => Some(
+            "point --db, CORTEX_DB or `db` at the primary server, or let this role write (ALTER ROLE … SET default_transaction_read_only = off, likewise ALTER DATABASE)",
+        ),
+        StoreError::Full(_) => Some(
+            "free disk space (or raise the file-size limit, `ulimit -f`, where the error names it)",
+        ),
+        _ => None,
+    }
+}
+
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         let hint: Option<Hint> = match &e {
-            StoreError::ReadOnly(_) => Some(
-                "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
-            ),
-            StoreError::ReadOnlyDatabase { .. } => Some(
-                "point --db, CORTEX_DB or `db` at the primary server, or let this role write (ALTER ROLE … SET default_transaction_read_only = off, likewise ALTER DATABASE); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
-            ),
+            StoreError::ReadOnly(_) => Some(format!(
+                "{}, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                unwritable_fix(&e).unwrap_or_default()
+            ).into()),
+            StoreError::ReadOnlyDatabase { .. } => Some(format!(
+                "{}; nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                unwritable_fix(&e).unwrap_or_default()
+            ).into()),
             StoreError::NewerLog { .. } => Some(
                 "upgrade cortex to write to this log; commands that only read it (status, history, log verify) still work".into(),
             ),
@@ -515,13 +600,16 @@ impl From<StoreError> for CommandError {
             StoreError::Removed { path, .. } => Some(format!(
                 "put back the log from a backup (or with its -wal beside it) at {path}, or point --home/--db at the log meant; `log verify` there says what it holds"
             ).into()),
-            StoreError::Full(_) => Some("free disk space (or raise the file-size limit, `ulimit -f`, where the error names it), then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into()),
+            StoreError::Full(_) => Some(format!(
+                "{}, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                unwritable_fix(&e).unwrap_or_default()
+            ).into()),
             StoreError::IndexMissing { .. } => Some(
                 Hint::from("the run index is a cache of the events: ")
                     .command(&["log", "reindex"])
                     .then(" makes it again from them; nothing recorded was lost"),
             ),
-            StoreError::Busy => Some("another cortex process is writing; try again".into()),
+            StoreError::Busy => Some(BUSY_HINT.into()),
             StoreError::Damaged(_) => Some(
                 Hint::from("the file holding the log is damaged (a disk fault, a copy taken mid-write, an edit); ")
                     .command(&["log", "verify"])
@@ -594,6 +682,10 @@ impl From<StoreError> for CommandError {
         };
         // A file that is not a log was named by the user (`log verify --file`): bad input.
         let code = match e {
+            // Another process holds the log's write lock: held by another process (SPEC §5),
+            // as a run held by another driver is; the same command goes through once it lets
+            // go. Before, exit 1, the code of a run that failed.
+            StoreError::Busy => exit::HELD,
             StoreError::NotALog { .. }
             | StoreError::BadLocation(_)
             | StoreError::NoFolder { .. }

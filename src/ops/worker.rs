@@ -736,12 +736,18 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         .note("The event log answers again; taking work.\n");
                 }
             }
-            Err(JournalError::Store(StoreError::Unreachable { target, reason })) => {
+            Err(JournalError::Store(e @ (StoreError::Unreachable { .. } | StoreError::Busy))) => {
                 if outage.is_none() {
                     outage = Some(());
-                    live.observer.note(&format!(
-                        "The event log at {target} cannot be reached ({reason}); what runs here goes on, and this worker tries again until it answers (SIGTERM to stop).\n"
-                    ));
+                    live.observer.note(&match e {
+                        StoreError::Unreachable { target, reason } => format!(
+                            "The event log at {target} cannot be reached ({reason}); what runs here goes on, and this worker tries again until it answers (SIGTERM to stop).\n"
+                        ),
+                        // A SQLite log whose write lock another process holds past the
+                        // store's own wait (a `sqlite3` session, a backup or VACUUM): as an
+                        // outage, never the worker's end. Before, the worker exited on it.
+                        _ => "The event log is locked by another process (it holds the log's write lock, such as a `sqlite3` session or a backup or VACUUM of the log); what runs here goes on, and this worker tries again until it lets go (SIGTERM to stop).\n".to_string(),
+                    });
                 }
                 // Back off between attempts (each attempt already tried to reconnect for a
                 // while), watching for SIGTERM.
@@ -1121,7 +1127,21 @@ fn run_unit(
     let mut store: Box<dyn EventStore> = ctx.store(Durability::Normal)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
+    let kind = state
+        .start
+        .as_ref()
+        .map_or(crate::event::RunKind::Workflow, |s| s.kind);
     let mut journal = Journal::from_state(&mut store, &clock, &mut ids, state)?;
+    // Its claim and its end wait out a log another process holds locked, as a driver's
+    // appends do: a result this worker has is not lost to a backup holding the log for a
+    // minute (its lease lapses meanwhile, but nobody can take it over while the log is
+    // locked; one taken over once it is let go gets the result recorded as rejected).
+    journal.be_patient(super::drive::patience(
+        ctx,
+        run_id,
+        kind,
+        &StopFlag::default(),
+    )?);
     if !journal.redactor.missing_inputs(&journal.state).is_empty() {
         // Its secret inputs are not in this worker's environment: left to another.
         return Ok(None);

@@ -327,7 +327,7 @@ pub fn step(
     let output = report(shared, &run_id, kind, step, action, outputs, by).map_err(|f| {
         match refused {
             // Held by this server's own driver: said so, with what to do here.
-            Some(refused) if f.error.code == ops::exit::HELD => refused,
+            Some(refused) if f.error.run_held() => refused,
             _ => f,
         }
     })?;
@@ -417,7 +417,9 @@ pub fn own_driver_holding(shared: &Shared, run_id: &str) -> Option<u32> {
 /// what to do here — never the CLI's hint about a terminal to press Ctrl-C in, which a run
 /// this server drives does not have.
 fn driven_here(shared: &Shared, run_id: &str, kind: RunKind, e: Failure) -> Failure {
-    let Some(pid) = (e.error.code == ops::exit::HELD)
+    let Some(pid) = e
+        .error
+        .run_held()
         .then(|| own_driver_holding(shared, run_id))
         .flatten()
     else {

@@ -72,3 +72,21 @@ impl From<CommandError> for Failure {
 pub fn run_missing(e: &FindError) -> bool {
     matches!(e, FindError::NotFound { .. } | FindError::NoRuns { .. })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log another process holds locked is exit 4 (held by another process) to the CLI and
+    /// an MCP client, and to the API what it is for a request: the store unavailable for now
+    /// (503), not a conflict with the run (409) nor a fault of the server (500).
+    #[test]
+    fn a_locked_log_is_unavailable_to_the_api_whatever_its_exit_code() {
+        let busy = CommandError::from(crate::store::StoreError::Busy);
+        assert_eq!(busy.code, exit::HELD);
+        assert_eq!(
+            status_of(busy.code, busy.cause),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}

@@ -93,6 +93,10 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         self.inner.set_durability(durability)
     }
 
+    fn set_lock_wait(&self, wait: Option<std::time::Duration>) -> Result<(), StoreError> {
+        self.inner.set_lock_wait(wait)
+    }
+
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         self.inner.read_run(run_id)
     }

@@ -326,6 +326,15 @@ pub trait EventStore: Send {
         Ok(())
     }
 
+    /// How long a statement waits for a lock another connection holds before it fails with
+    /// `Busy` (SQLite's `busy_timeout`), from now on; `None` puts back the store's own wait.
+    /// A driver waiting out a log another process holds locked tries in short turns
+    /// (`execute::Patience`), so that a stop is heard between them. Stores without such locks
+    /// ignore it.
+    fn set_lock_wait(&self, _wait: Option<std::time::Duration>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Every event of one run, in order.
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError>;
 
@@ -593,6 +602,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
         (**self).set_durability(durability)
+    }
+    fn set_lock_wait(&self, wait: Option<std::time::Duration>) -> Result<(), StoreError> {
+        (**self).set_lock_wait(wait)
     }
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         (**self).read_run(run_id)

@@ -1148,6 +1148,12 @@ impl EventStore for SqliteStore {
         SqliteStore::set_durability(self, durability)
     }
 
+    fn set_lock_wait(&self, wait: Option<Duration>) -> Result<(), StoreError> {
+        self.conn
+            .busy_timeout(wait.unwrap_or(BUSY_TIMEOUT))
+            .map_err(map_err)
+    }
+
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq");
         let expected = self.head(run_id)?.0;

@@ -547,6 +547,38 @@ pub fn wait_within(what: &str, limit: std::time::Duration, mut cond: impl FnMut(
     }
 }
 
+/// The SQLite log's write lock held by a connection of the test's own — another process than
+/// cortex's, as a `sqlite3` session left in a transaction, or a backup or `VACUUM` of the log,
+/// holds it: taken (`BEGIN EXCLUSIVE`) by `take`, let go by `release` or when dropped. In WAL
+/// mode readers go on; every writer waits for it.
+pub struct LogLock(Option<rusqlite::Connection>);
+
+impl LogLock {
+    pub fn take(env: &Env) -> LogLock {
+        let conn = rusqlite::Connection::open(env.db()).expect("the test's log opens");
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE")
+            .expect("the log's write lock is taken");
+        LogLock(Some(conn))
+    }
+
+    pub fn release(&mut self) {
+        if let Some(conn) = self.0.take() {
+            conn.execute_batch("COMMIT")
+                .expect("the log's write lock is let go");
+        }
+    }
+}
+
+impl Drop for LogLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            let _ = conn.execute_batch("COMMIT");
+        }
+    }
+}
+
 /// A driver (`cortex` run with some arguments) frozen by SIGSTOP: `Frozen::start`.
 pub struct Frozen {
     pub child: std::process::Child,
