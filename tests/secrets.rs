@@ -2880,3 +2880,40 @@ fn a_foreach_over_an_output_of_a_step_given_a_secret_is_warned_of_and_not_offere
         "{skip:#}"
     );
 }
+
+/// Seen by a review: `orchestrate complete` by a process not given the run's secret input
+/// ran the phase's `check:` criteria with its value set to `***` (the log's), so a check
+/// printed `tok=[***]` and passed or failed on the wrong value, silently. It is refused
+/// before any check runs (exit 2, nothing recorded, the phase still waiting), naming the
+/// input and how to give it, as `workflow step complete` is (`operator::checks_lack_secrets`);
+/// given the value, the checks see it and the report is taken.
+#[test]
+fn a_phase_report_whose_checks_need_a_secret_input_not_given_is_refused_naming_it() {
+    let env = Env::new();
+    let secret = "k-sc3cr3t-4a7f";
+    let run_id = common::waiting_on_a_secret_check(&env, secret);
+    let before = env.events(&run_id).len();
+    let refused = env.run(&["orchestrate", "complete", "sc", "review"]);
+    insta::assert_snapshot!("phase_report_needs_secret_input", refused.snapshot(&env));
+    assert!(
+        !refused.text().contains("tok=["),
+        "a check ran: {}",
+        refused.text()
+    );
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(
+        common::phase(&status, "review")["status"],
+        "waiting",
+        "{status}"
+    );
+    // The command it suggests, with the value: the checks see it, and the report is taken.
+    let given = env.run_with(
+        &["orchestrate", "complete", &run_id, "review"],
+        &[("CORTEX_INPUT_API_TOKEN", secret)],
+    );
+    assert_eq!(given.code, 0, "{}", given.text());
+    let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_nowhere(&env, secret);
+}

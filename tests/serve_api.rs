@@ -5834,3 +5834,46 @@ fn the_catalog_pages_preview_has_a_form_for_the_scenarios_inputs() {
     assert!(!page.contains("<many>"), "{page}");
     assert!(page.contains(r#"class="run-form""#), "{page}");
 }
+
+/// Seen by a review: a phase completed through the server, which did not hold the run's
+/// secret input (the CLI started the run), ran its `check:` criteria with the value `***`:
+/// they passed or failed on the wrong value, silently. The report is refused (400, exit 2,
+/// nothing recorded) naming the input and how to give it here — the body's `inputs`, as
+/// MCP's `phase_complete` takes it, or the password field the page's complete form asks
+/// with — and taken, the value kept for the run, once given.
+#[test]
+fn a_phase_completed_through_the_server_without_the_secret_its_checks_need_is_refused() {
+    let env = Env::new();
+    let secret = "k-web-s3cr3t-5e1";
+    let run_id = common::waiting_on_a_secret_check(&env, secret);
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run_id}")).body;
+    assert!(
+        page.contains(r#"type="password" name="input.api_token""#),
+        "the complete form asks for nothing:\n{page}"
+    );
+    let before = env.events(&run_id).len();
+    let path = format!("/api/v1/runs/{run_id}/steps/review/complete");
+    let refused = s.post(&path, "{}");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.exit_code(), 2);
+    let doc = refused.json();
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("need the secret input `api_token`")),
+        "{doc}"
+    );
+    assert!(doc["hints"].to_string().contains("`inputs`"), "{doc}");
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    let wrong = s.post(&path, r#"{"inputs": {"api_token": "not-the-value-0"}}"#);
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    let done = s.post(
+        &path,
+        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
+    );
+    assert!(done.status < 300, "{} {}", done.status, done.body);
+    assert_eq!(settled(&s, &run_id)["status"], "completed");
+    assert_eq!(env.log_holding(secret), Vec::<String>::new());
+}
