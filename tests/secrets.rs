@@ -2917,3 +2917,37 @@ fn a_phase_report_whose_checks_need_a_secret_input_not_given_is_refused_naming_i
     assert_eq!(status["status"], "completed", "{status}");
     assert_nowhere(&env, secret);
 }
+
+/// Seen by a review: the "To resume if interrupted:" line a run starts with gave a
+/// `--input NAME=VALUE` placeholder for every secret input, though a resume asks only for
+/// those what is left of the run may read (`plan::secret_inputs_ahead`): one nothing reads
+/// (a prompt shows it as `***`) is left out; one a command step may read stays in.
+#[test]
+fn the_resume_line_a_run_starts_with_carries_only_the_secret_inputs_a_resume_needs() {
+    let env = Env::new();
+    let header = "name: rel\ninputs:\n  api_token: {type: string, required: true}\n  db_password: {type: string, required: true}\nsteps:\n  - name: review\n    prompt: Review it with ${{ inputs.api_token }}\n";
+    env.workflow("rel", header);
+    let inputs = [
+        "--input",
+        "api_token=k-unread-0042",
+        "--input",
+        "db_password=pw-unread-0042",
+    ];
+    let people = env.run(&[&["workflow", "run", "rel"][..], &inputs].concat());
+    assert_eq!(people.code, 3, "{}", people.text());
+    // A command step after it may read either: both are asked for.
+    env.workflow("rel", &format!("{header}  - name: ship\n    run: 'true'\n"));
+    let command = env.run(&[&["workflow", "run", "rel"][..], &inputs].concat());
+    assert_eq!(command.code, 3, "{}", command.text());
+    let line = |out: &common::Out| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with("To resume if interrupted:"))
+            .unwrap_or_else(|| panic!("no resume line: {}", out.stdout))
+            .to_string()
+    };
+    insta::assert_snapshot!(
+        "resume_line_secret_inputs",
+        common::redact(&format!("{}\n{}\n", line(&people), line(&command)), &env)
+    );
+}

@@ -5877,3 +5877,38 @@ fn a_phase_completed_through_the_server_without_the_secret_its_checks_need_is_re
     assert_eq!(settled(&s, &run_id)["status"], "completed");
     assert_eq!(env.log_holding(secret), Vec::<String>::new());
 }
+
+/// Seen by a review: a report through a server that did not hold the run's secret input left
+/// the run undriven ("recorded; ... needs the value of its secret input"), though what was
+/// left of it — a person's phase — reads none. The server asks only for those a remaining
+/// phase may read (`plan::secret_inputs_ahead`, as `resume` does), so its driver goes on.
+#[test]
+fn a_report_through_the_server_drives_on_without_a_secret_nothing_left_reads() {
+    let env = Env::new();
+    env.scenario(
+        "rel",
+        "name: rel\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: review\n    description: Review it\n  - name: sign\n    description: Sign it off\n    condition: after:review\n",
+    );
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "rel",
+        "--input",
+        "api_token=k-unread-0042",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let run_id = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let done = s.post(
+        &format!("/api/v1/runs/{run_id}/steps/review/complete"),
+        "{}",
+    );
+    assert_eq!(done.status, 202, "{}", done.body);
+    assert_eq!(done.header("x-cortex-warning"), None, "{:?}", done.headers);
+    let status = settled(&s, &run_id);
+    assert_eq!(
+        common::phase(&status, "sign")["status"],
+        "waiting",
+        "{status}"
+    );
+}

@@ -865,10 +865,18 @@ enum DriveOn {
     NotDriven(String),
 }
 
-/// The secret inputs of the run in `state` whose values neither this server's environment
-/// (`CORTEX_INPUT_<NAME>`), nor `held`, nor the definition's defaults give.
+/// The secret inputs of the run in `state` that a driver going on with it may read
+/// (`plan::secret_inputs_ahead`, as `resume` asks for them) and whose values neither this
+/// server's environment (`CORTEX_INPUT_<NAME>`), nor `held`, nor the definition's defaults
+/// give. Before, every secret input the server lacked held the drive back, though what was
+/// left of the run (people's phases) read none.
 fn unheld_secret_inputs(state: &crate::decide::RunState, held: &[(String, String)]) -> Vec<String> {
-    held_redactor(state, held).missing_inputs(state)
+    let ahead = crate::plan::secret_inputs_ahead(state, ResumeMode::Continue);
+    held_redactor(state, held)
+        .missing_inputs(state)
+        .into_iter()
+        .filter(|name| ahead.contains(name))
+        .collect()
 }
 
 /// The run's redactor as this server has it: its environment's values, and those it holds.
