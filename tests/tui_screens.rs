@@ -1166,6 +1166,48 @@ fn paused_for_a_secret_input() -> Recorder {
     r
 }
 
+/// Seen by a review: a resume's form asked for every secret input the run lacked, required,
+/// though the resume asked for might read none (`resume --skip` of a failed command step
+/// with only a prompt step after it) and the CLI's resume would not ask. It asks for those
+/// that resume may read (`plan::resume_secret_inputs`, as `resume` asks): none for the skip,
+/// the input for a retry, which runs the command again.
+#[test]
+fn a_resume_form_asks_only_for_the_secret_inputs_that_resume_may_read() {
+    let wf = parse_workflow(
+        "w.yaml",
+        "name: publish\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: Push\n    run: push \"$API_TOKEN\"\n    env: {API_TOKEN: '${{ inputs.api_token }}'}\n  - name: Announce\n    prompt: Announce it\n",
+    )
+    .unwrap();
+    let start = RunStarted {
+        config: Config {
+            max_retry_attempts: 0,
+            ..Config::default()
+        },
+        inputs: [("api_token".to_string(), serde_json::json!("***"))].into(),
+        secret_inputs: vec!["api_token".into()],
+        ..common::run_started(
+            RunKind::Workflow,
+            "publish",
+            snapshot(&wf),
+            "w.yaml",
+            lead(),
+        )
+    };
+    let mut r = Recorder::from_start("01JRUNWSK1PSECRET000000000", start);
+    r.start(1, "Push")
+        .finish(4, "Push", AttemptEnd::Exited { code: 1 }, "401");
+    let app = update(app(), r.followed(false)).0;
+    let fields = |app: App, action: &str| -> Vec<String> {
+        let app = typed(press(app, &[Key::Ctrl('p')]), action);
+        let app = press(app, &[Key::Enter]);
+        let form = app.form.as_ref().expect("the resume's form is open");
+        form.fields.iter().map(|f| f.name.clone()).collect()
+    };
+    let app = press(app, &[Key::Tab]);
+    assert_eq!(fields(app.clone(), "skip failed"), Vec::<String>::new());
+    assert_eq!(fields(app, "retry failed"), ["api_token"]);
+}
+
 /// Seen by a review: a resume form with a missing secret input and a bad time limit said the
 /// first problem only, and the second once the first was mended. Both are said at once.
 #[test]
