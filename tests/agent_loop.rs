@@ -2871,7 +2871,7 @@ fn a_report_refused_for_a_secret_input_lists_the_missing_outputs_too() {
         refused.stderr
     );
     assert!(
-        refused.stderr.contains("need the secret inputs api_token"),
+        refused.stderr.contains("need the secret input `api_token`"),
         "{}",
         refused.stderr
     );

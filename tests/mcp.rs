@@ -2968,3 +2968,47 @@ fn a_quick_runs_last_progress_counts_every_step_done() {
         "{facts}"
     );
 }
+
+/// Seen by a review: `phase_complete` from a session not given the run's secret input ran the
+/// phase's `check:` criteria with its value set to `***`, so a check passed or failed on the
+/// wrong value, silently. It is refused as `step_complete` is (nothing recorded, the input
+/// named, with how to give it: `inputs` of `phase_complete`), and taken once given it there.
+#[test]
+fn phase_complete_without_the_secret_input_its_checks_need_is_refused_and_taken_with_it() {
+    let env = Env::new();
+    let secret = "k-mcp-s3cr3t-77";
+    let run_id = common::waiting_on_a_secret_check(&env, secret);
+    let before = env.events(&run_id).len();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("reviewer");
+    s.call(
+        1,
+        "phase_complete",
+        json!({"scenario": "sc", "phase": "review"}),
+    );
+    let answer = s.response(1);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let error = &answer["result"]["structuredContent"];
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("need the secret input `api_token`")),
+        "{error}"
+    );
+    assert!(
+        error["hints"]
+            .to_string()
+            .contains("`inputs` of phase_complete"),
+        "{error}"
+    );
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    s.call(
+        2,
+        "phase_complete",
+        json!({"scenario": "sc", "phase": "review", "inputs": {"api_token": secret}}),
+    );
+    let (doc, code) = s.document(2);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["status"], "completed", "{doc}");
+    assert_eq!(env.log_holding(secret), Vec::<String>::new());
+}

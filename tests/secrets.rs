@@ -2880,3 +2880,74 @@ fn a_foreach_over_an_output_of_a_step_given_a_secret_is_warned_of_and_not_offere
         "{skip:#}"
     );
 }
+
+/// Seen by a review: `orchestrate complete` by a process not given the run's secret input
+/// ran the phase's `check:` criteria with its value set to `***` (the log's), so a check
+/// printed `tok=[***]` and passed or failed on the wrong value, silently. It is refused
+/// before any check runs (exit 2, nothing recorded, the phase still waiting), naming the
+/// input and how to give it, as `workflow step complete` is (`operator::checks_lack_secrets`);
+/// given the value, the checks see it and the report is taken.
+#[test]
+fn a_phase_report_whose_checks_need_a_secret_input_not_given_is_refused_naming_it() {
+    let env = Env::new();
+    let secret = "k-sc3cr3t-4a7f";
+    let run_id = common::waiting_on_a_secret_check(&env, secret);
+    let before = env.events(&run_id).len();
+    let refused = env.run(&["orchestrate", "complete", "sc", "review"]);
+    insta::assert_snapshot!("phase_report_needs_secret_input", refused.snapshot(&env));
+    assert!(
+        !refused.text().contains("tok=["),
+        "a check ran: {}",
+        refused.text()
+    );
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(
+        common::phase(&status, "review")["status"],
+        "waiting",
+        "{status}"
+    );
+    // The command it suggests, with the value: the checks see it, and the report is taken.
+    let given = env.run_with(
+        &["orchestrate", "complete", &run_id, "review"],
+        &[("CORTEX_INPUT_API_TOKEN", secret)],
+    );
+    assert_eq!(given.code, 0, "{}", given.text());
+    let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_nowhere(&env, secret);
+}
+
+/// Seen by a review: the "To resume if interrupted:" line a run starts with gave a
+/// `--input NAME=VALUE` placeholder for every secret input, though a resume asks only for
+/// those what is left of the run may read (`plan::secret_inputs_ahead`): one nothing reads
+/// (a prompt shows it as `***`) is left out; one a command step may read stays in.
+#[test]
+fn the_resume_line_a_run_starts_with_carries_only_the_secret_inputs_a_resume_needs() {
+    let env = Env::new();
+    let header = "name: rel\ninputs:\n  api_token: {type: string, required: true}\n  db_password: {type: string, required: true}\nsteps:\n  - name: review\n    prompt: Review it with ${{ inputs.api_token }}\n";
+    env.workflow("rel", header);
+    let inputs = [
+        "--input",
+        "api_token=k-unread-0042",
+        "--input",
+        "db_password=pw-unread-0042",
+    ];
+    let people = env.run(&[&["workflow", "run", "rel"][..], &inputs].concat());
+    assert_eq!(people.code, 3, "{}", people.text());
+    // A command step after it may read either: both are asked for.
+    env.workflow("rel", &format!("{header}  - name: ship\n    run: 'true'\n"));
+    let command = env.run(&[&["workflow", "run", "rel"][..], &inputs].concat());
+    assert_eq!(command.code, 3, "{}", command.text());
+    let line = |out: &common::Out| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with("To resume if interrupted:"))
+            .unwrap_or_else(|| panic!("no resume line: {}", out.stdout))
+            .to_string()
+    };
+    insta::assert_snapshot!(
+        "resume_line_secret_inputs",
+        common::redact(&format!("{}\n{}\n", line(&people), line(&command)), &env)
+    );
+}

@@ -6051,3 +6051,81 @@ fn the_catalog_pages_preview_has_a_form_for_the_scenarios_inputs() {
     assert!(!page.contains("<many>"), "{page}");
     assert!(page.contains(r#"class="run-form""#), "{page}");
 }
+
+/// Seen by a review: a phase completed through the server, which did not hold the run's
+/// secret input (the CLI started the run), ran its `check:` criteria with the value `***`:
+/// they passed or failed on the wrong value, silently. The report is refused (400, exit 2,
+/// nothing recorded) naming the input and how to give it here — the body's `inputs`, as
+/// MCP's `phase_complete` takes it, or the password field the page's complete form asks
+/// with — and taken, the value kept for the run, once given.
+#[test]
+fn a_phase_completed_through_the_server_without_the_secret_its_checks_need_is_refused() {
+    let env = Env::new();
+    let secret = "k-web-s3cr3t-5e1";
+    let run_id = common::waiting_on_a_secret_check(&env, secret);
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run_id}")).body;
+    assert!(
+        page.contains(r#"type="password" name="input.api_token""#),
+        "the complete form asks for nothing:\n{page}"
+    );
+    let before = env.events(&run_id).len();
+    let path = format!("/api/v1/runs/{run_id}/steps/review/complete");
+    let refused = s.post(&path, "{}");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.exit_code(), 2);
+    let doc = refused.json();
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("need the secret input `api_token`")),
+        "{doc}"
+    );
+    assert!(doc["hints"].to_string().contains("`inputs`"), "{doc}");
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    let wrong = s.post(&path, r#"{"inputs": {"api_token": "not-the-value-0"}}"#);
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    let done = s.post(
+        &path,
+        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
+    );
+    assert!(done.status < 300, "{} {}", done.status, done.body);
+    assert_eq!(settled(&s, &run_id)["status"], "completed");
+    assert_eq!(env.log_holding(secret), Vec::<String>::new());
+}
+
+/// Seen by a review: a report through a server that did not hold the run's secret input left
+/// the run undriven ("recorded; ... needs the value of its secret input"), though what was
+/// left of it — a person's phase — reads none. The server asks only for those a remaining
+/// phase may read (`plan::secret_inputs_ahead`, as `resume` does), so its driver goes on.
+#[test]
+fn a_report_through_the_server_drives_on_without_a_secret_nothing_left_reads() {
+    let env = Env::new();
+    env.scenario(
+        "rel",
+        "name: rel\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: review\n    description: Review it\n  - name: sign\n    description: Sign it off\n    condition: after:review\n",
+    );
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "rel",
+        "--input",
+        "api_token=k-unread-0042",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let run_id = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let done = s.post(
+        &format!("/api/v1/runs/{run_id}/steps/review/complete"),
+        "{}",
+    );
+    assert_eq!(done.status, 202, "{}", done.body);
+    assert_eq!(done.header("x-cortex-warning"), None, "{:?}", done.headers);
+    let status = settled(&s, &run_id);
+    assert_eq!(
+        common::phase(&status, "sign")["status"],
+        "waiting",
+        "{status}"
+    );
+}

@@ -1132,21 +1132,26 @@ fn workflow_run_actions_are_offered_only_where_the_runs_state_takes_them() {
 /// `publish`, started with the secret input `api_token` (the log keeps `***`) and paused on
 /// its failed `Push` step: a resume goes on only with the token given again.
 fn paused_for_a_secret_input() -> Recorder {
-    let wf = parse_workflow(
-        "w.yaml",
+    paused_on_push(
+        "01JRVNWSECRET0000000000000",
         "name: publish\ninputs:\n  api_token: {type: string, required: true, description: for the registry}\n  channel: {type: string, default: stable}\nsteps:\n  - name: Push\n    run: push \"$API_TOKEN\"\n    env: {API_TOKEN: '${{ inputs.api_token }}'}\n",
+        &[("api_token", "***"), ("channel", "stable")],
     )
-    .unwrap();
+}
+
+/// Run `run_id` of workflow `yaml` (its secret input `api_token`, its `inputs` as recorded),
+/// its step `Push` failed and the run paused.
+fn paused_on_push(run_id: &str, yaml: &str, inputs: &[(&str, &str)]) -> Recorder {
+    let wf = parse_workflow("w.yaml", yaml).unwrap();
     let start = RunStarted {
         config: Config {
             max_retry_attempts: 0,
             ..Config::default()
         },
-        inputs: [
-            ("api_token".to_string(), serde_json::json!("***")),
-            ("channel".to_string(), serde_json::json!("stable")),
-        ]
-        .into(),
+        inputs: inputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect(),
         secret_inputs: vec!["api_token".into()],
         ..common::run_started(
             RunKind::Workflow,
@@ -1156,7 +1161,7 @@ fn paused_for_a_secret_input() -> Recorder {
             lead(),
         )
     };
-    let mut r = Recorder::from_start("01JRVNWSECRET0000000000000", start);
+    let mut r = Recorder::from_start(run_id, start);
     r.start(1, "Push").finish(
         4,
         "Push",
@@ -1164,6 +1169,30 @@ fn paused_for_a_secret_input() -> Recorder {
         "401 unauthorized",
     );
     r
+}
+
+/// Seen by a review: a resume's form asked for every secret input the run lacked, required,
+/// though the resume asked for might read none (`resume --skip` of a failed command step
+/// with only a prompt step after it) and the CLI's resume would not ask. It asks for those
+/// that resume may read (`plan::resume_secret_inputs`, as `resume` asks): none for the skip,
+/// the input for a retry, which runs the command again.
+#[test]
+fn a_resume_form_asks_only_for_the_secret_inputs_that_resume_may_read() {
+    let r = paused_on_push(
+        "01JRVNWSK1PSECRET000000000",
+        "name: publish\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: Push\n    run: push \"$API_TOKEN\"\n    env: {API_TOKEN: '${{ inputs.api_token }}'}\n  - name: Announce\n    prompt: Announce it\n",
+        &[("api_token", "***")],
+    );
+    let app = update(app(), r.followed(false)).0;
+    let fields = |app: App, action: &str| -> Vec<String> {
+        let app = typed(press(app, &[Key::Ctrl('p')]), action);
+        let app = press(app, &[Key::Enter]);
+        let form = app.form.as_ref().expect("the resume's form is open");
+        form.fields.iter().map(|f| f.name.clone()).collect()
+    };
+    let app = press(app, &[Key::Tab]);
+    assert_eq!(fields(app.clone(), "skip failed"), Vec::<String>::new());
+    assert_eq!(fields(app, "retry failed"), ["api_token"]);
 }
 
 /// Seen by a review: a resume form with a missing secret input and a bad time limit said the

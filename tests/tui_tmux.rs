@@ -148,11 +148,16 @@ fn copy_dir(from: &str, to: &Path) {
 
 /// A script that runs the TUI, then says how it ended and how the terminal was left.
 fn tui_script(env: &Env) -> std::path::PathBuf {
+    tui_script_with(env, "")
+}
+
+/// `tui_script` with `vars` (`NAME='value' …`) in the TUI's environment.
+fn tui_script_with(env: &Env, vars: &str) -> std::path::PathBuf {
     let script = env.dir.path().join("tui.sh");
     std::fs::write(
         &script,
         format!(
-            "cd '{project}'\nUSER=tester '{bin}' --home '{home}' tui --actor tui-tester\n\
+            "cd '{project}'\n{vars} USER=tester '{bin}' --home '{home}' tui --actor tui-tester\n\
              echo \"cortex tui exited $?\"\nstty -a | tr ';' '\\n' | grep -o -- '-*icanon'\nsleep 600\n",
             project = env.project().display(),
             bin = env!("CARGO_BIN_EXE_cortex"),
@@ -534,4 +539,46 @@ fn a_run_paused_without_its_secret_input_is_resumed_from_the_tui_with_the_value_
     assert!(holding.is_empty(), "the value in clear in {holding:?}");
     tmux.keys(&["q"]);
     tmux.wait_text(&["cortex tui exited 0"]);
+}
+
+/// Seen by a review: Complete from the TUI, started without the run's secret input, ran the
+/// phase's `check:` criteria with its value set to `***` (the log's), so they passed or failed
+/// on the wrong value, silently. It is refused as `orchestrate complete` is
+/// (`operator::checks_lack_secrets`): nothing recorded, the screen naming the input and how to
+/// give it; a TUI started with it in its environment (`CORTEX_INPUT_<NAME>`) completes the
+/// phase, its check seeing the value.
+#[test]
+fn a_phase_completed_from_the_tui_without_the_secret_its_checks_need_is_refused_naming_it() {
+    let env = Env::new();
+    let secret = "tui-chk-s3cr3t-9b2";
+    let run_id = common::waiting_on_a_secret_check(&env, secret);
+    let before = env.events(&run_id).len();
+    let complete = |tmux: &Tmux| {
+        tmux.wait_text(&["Scenarios (1)", "sc"]);
+        tmux.keys(&["Enter"]);
+        tmux.wait_text(&["sc · waiting"]);
+        tmux.keys(&["C-p"]);
+        tmux.type_text("complete");
+        tmux.wait_text(&["Complete phase review"]);
+        tmux.keys(&["Enter"]);
+    };
+    {
+        let tmux = Tmux::start(env.dir.path(), &tui_script(&env));
+        complete(&tmux);
+        tmux.wait_text(&["review not reported", "api_token"]);
+        tmux.keys(&["q"]);
+        tmux.wait_text(&["cortex tui exited 0"]);
+    }
+    assert_eq!(env.events(&run_id).len(), before, "something was recorded");
+    let tmux = Tmux::start(
+        env.dir.path(),
+        &tui_script_with(&env, &format!("CORTEX_INPUT_API_TOKEN='{secret}'")),
+    );
+    complete(&tmux);
+    tmux.wait_text(&["review: reported complete by tui-tester"]);
+    assert_eq!(reporter(&env, &run_id, "review"), "tui-tester");
+    assert!(
+        env.log_holding(secret).is_empty(),
+        "the value is in the log"
+    );
 }

@@ -1473,6 +1473,44 @@ fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
     assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
 }
 
+/// Seen by a review: a worker not given a run's secret input left the run alone ("left to a
+/// worker given its secret input") though nothing left of it read the input: a submitted
+/// scenario whose phases are people's (a prompt shows `***`, and a report's checks run in the
+/// process that reports). It asks only for those a remaining phase may read
+/// (`plan::secret_inputs_ahead`, as `resume` asks), and drives the run on to its report.
+fn a_worker_drives_a_run_whose_secret_input_nothing_left_reads(env: Env) {
+    scenario(
+        &env,
+        "rel",
+        "name: rel\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: review\n    description: Review it with ${{ inputs.api_token }}\n",
+    );
+    let out = env.run(&[
+        "--json",
+        "orchestrate",
+        "run",
+        "rel",
+        "--submit",
+        "--input",
+        "api_token=k-unread-0042",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let id = out.json()["run_id"].as_str().unwrap().to_string();
+    let worker = env.run(&["worker", "--name", "w", "--poll", "100ms", "--until-idle"]);
+    assert_eq!(worker.code, 0, "{}", worker.text());
+    assert!(
+        !worker.stdout.contains("left to a worker given its secret"),
+        "{}",
+        worker.text()
+    );
+    let review = status(&env, &id);
+    assert_eq!(
+        common::phase(&review, "review")["status"],
+        "waiting",
+        "{review}"
+    );
+    verify(&env);
+}
+
 /// A worker that helps a command's driver with its tagged phase is killed mid-phase, and no
 /// other worker is up to reap its lease: the command's driver records the attempt interrupted
 /// itself (naming the worker), and a worker started later runs the phase again; the command
@@ -3281,6 +3319,7 @@ common::on_both_stores!(
     a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives,
     a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one,
     a_worker_without_a_runs_secret_input_leaves_it_alone,
+    a_worker_drives_a_run_whose_secret_input_nothing_left_reads,
     a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them,
     a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,

@@ -58,6 +58,67 @@ pub enum OperatorError {
         outcome: crate::event::Outcome,
         action: &'static str,
     },
+    /// A completion whose checks run a command, made by a process without the values of some
+    /// of the run's secret inputs: refused before any check runs (`checks_lack_secrets`).
+    #[error(
+        "the checks of phase `{}` need the secret input{} {} of run {}, which this process was not given (the log keeps only `***`)",
+        .0.unit,
+        if .0.missing.len() == 1 { "" } else { "s" },
+        .0.missing.join(", "),
+        .0.run_id
+    )]
+    ChecksNeedSecrets(ChecksLackSecrets),
+}
+
+/// What a report on unit `unit` of run `run_id` lacks for its checks to run: the values of
+/// the run's secret inputs `missing` (the log keeps `***`), and, so that every problem is
+/// said at once (SPEC §7), the outputs its gate requires that the report does not give
+/// (`lacking_outputs`: each key, and whether a gate's check reads it — one to add with
+/// `--output`, rather than one the gate expects produced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksLackSecrets {
+    pub run_id: String,
+    pub unit: String,
+    pub missing: Vec<String>,
+    pub lacking_outputs: Vec<(String, bool)>,
+}
+
+/// Whether a completion of unit `index` reported with `outputs` must be refused for want of
+/// secret inputs: its checks (`validate: - run:`, a phase's `{check: CMD}` criteria) run a
+/// command, and `redactor` (the reporting process's values) lacks some of the run's secret
+/// inputs. Every command cortex runs is given all the run's inputs as `CORTEX_INPUT_<NAME>`
+/// (`Runner::step_context`), and which one a check reads cannot be known from its text (a
+/// script it calls may read one): run without the value, a check sees `***` and passes or
+/// fails on it, silently. The one rule of `workflow step complete`, `orchestrate complete`,
+/// the TUI, the HTTP API and MCP (DESIGN.md §7, "Checks and secret inputs").
+pub fn checks_lack_secrets(
+    state: &RunState,
+    redactor: &Redactor,
+    index: usize,
+    outputs: &[(String, String)],
+) -> Option<ChecksLackSecrets> {
+    let commands = state
+        .definition(index)
+        .is_some_and(|d| d.validate.iter().any(|c| c.run.is_some()));
+    let missing = redactor.missing_inputs(state);
+    if !commands || missing.is_empty() {
+        return None;
+    }
+    let read = crate::project::gate_read_outputs(state, index);
+    let lacking_outputs = crate::project::required_outputs(state, index)
+        .into_iter()
+        .filter(|key| !outputs.iter().any(|(k, _)| k == key))
+        .map(|key| {
+            let read = read.contains(&key);
+            (key, read)
+        })
+        .collect();
+    Some(ChecksLackSecrets {
+        run_id: state.run_id.clone(),
+        unit: state.steps[index].name.clone(),
+        missing,
+        lacking_outputs,
+    })
 }
 
 /// The index of the phase (or step) `phase` names, matched forgivingly.
@@ -83,8 +144,11 @@ pub fn start_phase(state: &RunState, phase: &str, by: &Operator) -> Result<Comma
 }
 
 /// `orchestrate complete|fail`: report on a phase that waits for a report. A completion runs
-/// the phase's `check` criteria first (here, in this process); a failing check makes the
-/// report refused (the phase keeps waiting), as for any validation gate.
+/// the phase's `check` criteria first (here, in this process, with the secret inputs'
+/// values `redactor` holds: the journal's); a failing check makes the report refused (the
+/// phase keeps waiting), as for any validation gate, and so does a secret input they would
+/// be given as `***` (`OperatorError::ChecksNeedSecrets`).
+#[allow(clippy::too_many_arguments)]
 pub fn report_phase(
     state: &RunState,
     home: &Path,
@@ -93,6 +157,7 @@ pub fn report_phase(
     outputs: Vec<(String, String)>,
     by: &Operator,
     grace: Duration,
+    redactor: &Redactor,
 ) -> Result<Command, OperatorError> {
     let i = phase_index(state, phase)?;
     let s = &state.steps[i];
@@ -135,9 +200,19 @@ pub fn report_phase(
             one_at_a_time: hold.is_some_and(|h| h.one_at_a_time),
         });
     }
+    if success && let Some(lack) = checks_lack_secrets(state, redactor, i, &outputs) {
+        return Err(OperatorError::ChecksNeedSecrets(lack));
+    }
     let problems = if success {
-        let redactor = Redactor::of_run(state);
-        report_checks(home, grace, redactor, state, i, &outputs, &mut |_, _, _| {})
+        report_checks(
+            home,
+            grace,
+            redactor.clone(),
+            state,
+            i,
+            &outputs,
+            &mut |_, _, _| {},
+        )
     } else {
         Vec::new()
     };

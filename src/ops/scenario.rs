@@ -272,7 +272,7 @@ fn act(
     by: &Operator,
     live: &mut Live<'_>,
     how: Act<'_>,
-    make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
+    make: impl FnOnce(&RunState, &crate::execute::Redactor) -> Result<Command, OperatorError>,
 ) -> Result<Output, CommandError> {
     let Act {
         no_drive,
@@ -329,7 +329,11 @@ fn act(
         crate::decide::RunPhase::Paused { .. } => Some("failed"),
         _ => None,
     };
-    operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
+    // A report's checks run here, with the values this process holds (the journal's: its
+    // environment's, and those given with the report).
+    let redactor = journal.redactor.clone();
+    operator::record(&mut journal, &ctx.home, |state| make(state, &redactor))
+        .map_err(|e| operator_error(ctx, e, name))?;
     // What a report did, said first as `workflow step complete|fail` says it (the drive that
     // follows announces only what it records itself).
     let done = match how_unit {
@@ -460,6 +464,9 @@ fn reported(state: &RunState, unit: &str, query: &str, run_id: &str) -> String {
 /// An operator action's error as the user sees it, with where to look next.
 fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
     match e {
+        OperatorError::ChecksNeedSecrets(lack) => {
+            super::workflow::checks_need_secrets(ctx, &lack, crate::event::RunKind::Scenario)
+        }
         OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
             .hint(format!("its phases: {}", phases.join(", "))),
         OperatorError::AwaitsStart { ref phase } => CommandError::bad_input(e.to_string()).hint(
@@ -576,7 +583,7 @@ pub fn start(
         inputs: &[],
         unit: Some((phase, "start", &[])),
     };
-    act(ctx, name, &by, live, how, |state| {
+    act(ctx, name, &by, live, how, |state, _| {
         operator::start_phase(state, phase, &by)
     })
 }
@@ -631,8 +638,10 @@ pub fn report(
         inputs,
         unit: Some((phase, verb, &said)),
     };
-    act(ctx, name, &by, live, how, |state| {
-        operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)
+    act(ctx, name, &by, live, how, |state, redactor| {
+        operator::report_phase(
+            state, &ctx.home, phase, success, outputs, &by, KILL_GRACE, redactor,
+        )
     })
 }
 

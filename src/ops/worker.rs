@@ -464,13 +464,25 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     again.insert(run_id.clone());
                 }
                 // The secret inputs whose values this worker was not given (no
-                // `CORTEX_INPUT_<NAME>` in its environment): it leaves the run alone, said once.
+                // `CORTEX_INPUT_<NAME>` in its environment) that what is left of the run may
+                // read (`plan::secret_inputs_ahead`, as its resume asks for them): it leaves
+                // the run alone, said once. Before, it left a run alone for any secret input
+                // it lacked, though nothing left (people's phases) read it.
                 let lacking = if state
                     .start
                     .as_ref()
                     .is_some_and(|s| !s.secret_inputs.is_empty())
                 {
-                    crate::execute::Redactor::of_run(&state).missing_inputs(&state)
+                    let missing = crate::execute::Redactor::of_run(&state).missing_inputs(&state);
+                    if missing.is_empty() {
+                        missing
+                    } else {
+                        let ahead = crate::plan::secret_inputs_ahead(
+                            &state,
+                            crate::event::ResumeMode::Continue,
+                        );
+                        missing.into_iter().filter(|n| ahead.contains(n)).collect()
+                    }
                 } else {
                     Vec::new()
                 };
@@ -1143,7 +1155,8 @@ fn run_unit(
         &StopFlag::default(),
     )?);
     if !journal.redactor.missing_inputs(&journal.state).is_empty() {
-        // Its secret inputs are not in this worker's environment: left to another.
+        // Its secret inputs are not in this worker's environment: left to another. (A unit a
+        // worker runs is a command or an agent, given every input: all are needed here.)
         return Ok(None);
     }
     let Some(index) = journal.state.step_index(unit) else {

@@ -2742,6 +2742,80 @@ pub(super) fn keep_secret_checks(ctx: &Ctx, journal: &Journal<'_>) {
     let _ = crate::execute::record_secret_inputs(&ctx.home, &journal.run_id, values);
 }
 
+/// The refusal of a report whose checks need secret inputs this process was not given
+/// (`operator::checks_lack_secrets`): the one error of `workflow step complete` and
+/// `orchestrate complete` (and so of MCP's `step_complete` and `phase_complete`, and the HTTP
+/// API's report), exit 2, nothing recorded, naming the inputs and how to give them. With
+/// every problem at once (SPEC §7): the required outputs the report lacks too, as the gate
+/// would name them once it can run.
+pub(super) fn checks_need_secrets(
+    ctx: &Ctx,
+    lack: &crate::execute::operator::ChecksLackSecrets,
+    kind: RunKind,
+) -> CommandError {
+    let crate::execute::operator::ChecksLackSecrets {
+        run_id,
+        unit,
+        missing,
+        lacking_outputs,
+    } = lack;
+    let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
+    let lacking = lacking_outputs.iter().map(|(key, read)| {
+        if *read {
+            format!(
+                "output `{key}` was not given: add {}",
+                crate::render::command_line(&["--output", &format!("{key}=VALUE")])
+            )
+        } else {
+            format!("output `{key}` was not produced")
+        }
+    });
+    let (noun, again, tool) = match kind {
+        RunKind::Workflow => (
+            "step",
+            vec!["workflow", "step", "complete", unit, "--run", run_id],
+            "step_complete",
+        ),
+        RunKind::Scenario => (
+            "phase",
+            vec!["orchestrate", "complete", run_id, unit],
+            "phase_complete",
+        ),
+    };
+    // Every command cortex runs, a check included, is given all the run's inputs as
+    // `CORTEX_INPUT_<NAME>` (`Runner::step_context`): which ones a check reads cannot be
+    // known from its text (a script it calls may read one), so a check is never run with a
+    // secret input missing or `***` (DESIGN.md §7, "Checks and secret inputs").
+    let one = missing.len() == 1;
+    let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
+    let secret = format!(
+        "the checks of {noun} `{unit}` need the secret input{} {} of run {run_id}: every command cortex runs, checks included, gets the run's inputs in its environment ({}), and the log keeps only `***` of a secret one, so its value must be given again, even for a check that does not read it",
+        if one { "" } else { "s" },
+        names.join(", "),
+        vars.join(", ")
+    );
+    let e = if lacking_outputs.is_empty() {
+        CommandError::bad_input(secret)
+    } else {
+        let problems: Vec<String> = std::iter::once(secret).chain(lacking).collect();
+        CommandError::report_refused(unit, &problems)
+    };
+    let assigned: Vec<String> = vars.iter().map(|v| format!("{v}=VALUE")).collect();
+    let again = ctx.cmd(&again);
+    e.hint(format!(
+        "set {} in the environment, {} the value the run started with: `{} {}`",
+        vars.join(", "),
+        if one { "to" } else { "each to" },
+        assigned.join(" "),
+        again.trim_matches('`')
+    ))
+    .hint(format!(
+        "through MCP: give {} in `inputs` of {tool} (the server keeps {} for the run)",
+        if one { "it" } else { "them" },
+        if one { "it" } else { "them" },
+    ))
+}
+
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
 pub fn missing_secret_inputs(
     ctx: &Ctx,
@@ -3382,56 +3456,11 @@ pub fn report_step(
             ),
         }));
     }
-    let missing = journal.redactor.missing_inputs(state);
-    let checks = state
-        .workflow
-        .as_ref()
-        .is_some_and(|w| w.steps[index].validate.iter().any(|c| c.run.is_some()));
-    if success && checks && !missing.is_empty() {
-        let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
-        // Every problem at once (SPEC §7): the required outputs the report lacks too, as the
-        // gate would name them once it can run.
-        let read = crate::project::gate_read_outputs(state, index);
-        let lacking: Vec<String> = crate::project::required_outputs(state, index)
-            .into_iter()
-            .filter(|key| !outputs.iter().any(|(k, _)| k == key))
-            .map(|key| {
-                if read.contains(&key) {
-                    format!(
-                        "output `{key}` was not given: add {}",
-                        crate::render::command_line(&["--output", &format!("{key}=VALUE")])
-                    )
-                } else {
-                    format!("output `{key}` was not produced")
-                }
-            })
-            .collect();
-        // Every command cortex runs, a check included, is given all the run's inputs as
-        // `CORTEX_INPUT_<NAME>` (`Runner::step_context`): which ones a check reads cannot be
-        // known from its text (a script it calls may read one), so a check is never run with
-        // a secret input missing or `***` (DESIGN.md §7, "Checks and secret inputs").
-        let secret = format!(
-            "the checks of step `{}` need the secret inputs {} of run {run_id}: every command cortex runs, checks included, gets the run's inputs in its environment ({}), and the log keeps only `***` of a secret one, so its value must be given again, even for a check that does not read it",
-            step.name,
-            missing.join(", "),
-            vars.join(", ")
-        );
-        let e = if lacking.is_empty() {
-            CommandError::bad_input(secret)
-        } else {
-            let problems: Vec<String> = std::iter::once(secret).chain(lacking).collect();
-            CommandError::report_refused(&step.name, &problems)
-        };
-        let assigned: Vec<String> = vars.iter().map(|v| format!("{v}=VALUE")).collect();
-        let again = ctx.cmd(&["workflow", "step", "complete", &step.name, "--run", &run_id]);
-        return Err(e
-        .hint(format!(
-            "set {} in the environment, each to the value the run started with: `{} {}`",
-            vars.join(", "),
-            assigned.join(" "),
-            again.trim_matches('`')
-        ))
-        .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
+    if success
+        && let Some(lack) =
+            crate::execute::operator::checks_lack_secrets(state, &journal.redactor, index, &outputs)
+    {
+        return Err(checks_need_secrets(ctx, &lack, RunKind::Workflow));
     }
     let problems = if success {
         let observer = &mut *live.observer;

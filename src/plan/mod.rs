@@ -36,5 +36,5 @@ pub use ready::{
     ready_phases_for, to_prepare,
 };
 pub use schedule::{Cadence, MINUTE_MS, minute_of};
-pub use secrets_ahead::secret_inputs_ahead;
+pub use secrets_ahead::{resume_secret_inputs, secret_inputs_ahead};
 pub use setting::{Setting, shown_inputs, step_setting};

@@ -74,6 +74,23 @@ pub fn secret_inputs_ahead(state: &RunState, mode: ResumeMode) -> BTreeSet<Strin
     named
 }
 
+/// The secret inputs a resume with `mode` of the run in `state` is to be given again, in their
+/// declared order: those `secret_inputs_ahead` names, but one whose definition's `default:`
+/// gave it (`RunStarted::secret_inputs_to_give`), which every process has. What a resume
+/// suggestion carries as `--input NAME=VALUE` placeholders: the start banner's "To resume if
+/// interrupted", a status's plain resume.
+pub fn resume_secret_inputs(state: &RunState, mode: &ResumeMode) -> Vec<String> {
+    let to_give = state
+        .start
+        .as_ref()
+        .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
+    if to_give.is_empty() {
+        return to_give;
+    }
+    let ahead = secret_inputs_ahead(state, mode.clone());
+    to_give.into_iter().filter(|n| ahead.contains(n)).collect()
+}
+
 /// The inputs that unit `step`, run by no command, reads in what the driver renders of it:
 /// its `if:` expression, its `foreach:` list, a `uses:` step's `with:` and `working_dir`.
 /// None where that cannot be told (an `if:` that does not parse: refused when the run started,

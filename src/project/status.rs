@@ -1874,15 +1874,10 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             })
             .flatten(),
         // Worked out only where a resume is suggested: it plans the resume.
-        resume_secret_inputs: if to_give.is_empty() || state.outcome().is_some() {
+        resume_secret_inputs: if state.outcome().is_some() {
             Vec::new()
         } else {
-            let ahead = crate::plan::secret_inputs_ahead(state, crate::event::ResumeMode::Continue);
-            to_give
-                .iter()
-                .filter(|n| ahead.contains(*n))
-                .cloned()
-                .collect()
+            crate::plan::resume_secret_inputs(state, &crate::event::ResumeMode::Continue)
         },
         secret_inputs: to_give,
         // Stopped mid-rollback too: resume goes on with the compensations, not from the

@@ -57,7 +57,9 @@ pub fn render_header(state: &RunState, resumed: bool) -> String {
 /// As seed 001 shows them under the banner of a run under way: how to check on the run and
 /// how to resume it if it is interrupted — ready commands naming this run (not "the latest",
 /// which another run can become), quoted for pasting, carrying `globals` (`Ctx::globals`)
-/// after `cortex`, with the placeholders of the secret inputs a resume is given again.
+/// after `cortex`, with the placeholders of the secret inputs a resume would be asked for
+/// (`plan::secret_inputs_ahead`, as `resume` asks: at the start of a run, every one that
+/// anything of it may read).
 pub fn render_how_to_follow(state: &RunState, globals: &[String]) -> String {
     let mut out = String::new();
     let group = if state.is_scenario() {
@@ -72,11 +74,9 @@ pub fn render_how_to_follow(state: &RunState, globals: &[String]) -> String {
             .collect();
         super::command_line(&argv)
     };
-    // A resume in another process is given the secret inputs again (the log keeps `***`).
-    let secret = state
-        .start
-        .as_ref()
-        .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
+    // A resume in another process is given the secret inputs again (the log keeps `***`):
+    // those it would be asked for. Before, every one was listed, read by anything or not.
+    let secret = crate::plan::resume_secret_inputs(state, &crate::event::ResumeMode::Continue);
     let mut resume: Vec<String> = vec![group.into(), "resume".into(), state.run_id.clone()];
     for name in &secret {
         resume.extend(["--input".into(), format!("{name}=VALUE")]);

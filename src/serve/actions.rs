@@ -297,12 +297,16 @@ fn message_arg(message: Option<&str>) -> Option<String> {
 /// Start a manual phase, or report a step or phase complete or failed — recorded only (as
 /// with `--no-drive`); if the run then has work and nobody drives it, a background driver
 /// goes on with it.
+/// `inputs`: values of the run's secret inputs given with a completion (the body's `inputs`,
+/// the page form's `input.NAME` fields), for its checks; kept by this server for the run once
+/// the report is taken, as a resume's are.
 pub fn step(
     shared: &Shared,
     id: &str,
     step: &str,
     action: StepAction,
     outputs: Vec<(String, String)>,
+    inputs: &[(String, String)],
     message: Option<&str>,
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
@@ -324,13 +328,24 @@ pub fn step(
     // on a driven run's step it had not reached was said to be "pending" (400, exit 2) where
     // the CLI says the run is held (exit 4).
     let by = by(shared, message)?;
-    let output = report(shared, &run_id, kind, step, action, outputs, by).map_err(|f| {
+    // The values given now, over those this server holds: the report's checks have them.
+    let mut given = shared.secret_inputs_of(&run_id);
+    given.retain(|(k, _)| !inputs.iter().any(|(n, _)| n == k));
+    given.extend(inputs.iter().cloned());
+    let output = report(shared, &run_id, kind, step, action, outputs, &given, by).map_err(|f| {
         match refused {
             // Held by this server's own driver: said so, with what to do here.
             Some(refused) if f.error.run_held() => refused,
-            _ => f,
+            _ => Failure {
+                error: Box::new(in_api_words(*f.error)),
+                ..f
+            },
         }
     })?;
+    // Taken (the report checked them as `resume` checks them): kept for every later driver.
+    if !inputs.is_empty() {
+        shared.keep_secret_inputs(&run_id, inputs);
+    }
     finish_step(shared, run_id, kind, step, output)
 }
 
@@ -454,7 +469,9 @@ fn driven_by(run_id: &str, kind: RunKind, pid: u32, doing: Doing) -> Failure {
     )
 }
 
-/// The report itself, as the CLI makes it with `--no-drive`.
+/// The report itself, as the CLI makes it with `--no-drive`, with the values of the run's
+/// secret inputs `inputs` (those this server holds, and those given with it).
+#[allow(clippy::too_many_arguments)]
 fn report(
     shared: &Shared,
     run_id: &str,
@@ -462,6 +479,7 @@ fn report(
     step: &str,
     action: StepAction,
     outputs: Vec<(String, String)>,
+    inputs: &[(String, String)],
     by: crate::event::Operator,
 ) -> Result<Output, Failure> {
     let ctx = &shared.ctx;
@@ -494,7 +512,7 @@ fn report(
                     holder_stays: true,
                     by,
                     // The step's checks run here: they have the values this server holds.
-                    inputs: &shared.secret_inputs_of(&run_id),
+                    inputs,
                 },
                 live,
             )
@@ -517,7 +535,7 @@ fn report(
                     success: action == StepAction::Complete,
                     outputs,
                     no_drive: true,
-                    inputs: &shared.secret_inputs_of(&run_id),
+                    inputs,
                 },
                 by,
                 live,
@@ -849,14 +867,45 @@ enum DriveOn {
     NotDriven(String),
 }
 
-/// The secret inputs of the run in `state` whose values neither this server's environment
-/// (`CORTEX_INPUT_<NAME>`), nor `held`, nor the definition's defaults give.
+/// The secret inputs of the run in `state` that a driver going on with it may read
+/// (`plan::secret_inputs_ahead`, as `resume` asks for them) and whose values neither this
+/// server's environment (`CORTEX_INPUT_<NAME>`), nor `held`, nor the definition's defaults
+/// give. Before, every secret input the server lacked held the drive back, though what was
+/// left of the run (people's phases) read none.
 fn unheld_secret_inputs(state: &crate::decide::RunState, held: &[(String, String)]) -> Vec<String> {
-    crate::execute::Redactor::of_run(state)
+    let ahead = crate::plan::secret_inputs_ahead(state, ResumeMode::Continue);
+    held_redactor(state, held)
         .missing_inputs(state)
         .into_iter()
-        .filter(|name| !held.iter().any(|(k, _)| k == name))
+        .filter(|name| ahead.contains(name))
         .collect()
+}
+
+/// The run's redactor as this server has it: its environment's values, and those it holds.
+fn held_redactor(
+    state: &crate::decide::RunState,
+    held: &[(String, String)],
+) -> crate::execute::Redactor {
+    let mut redactor = crate::execute::Redactor::of_run(state);
+    for (name, value) in held {
+        redactor.set_input(name, value);
+    }
+    redactor
+}
+
+/// The secret inputs whose values a completion of unit `index` of the run in `state` must be
+/// given here: its checks run a command and this server holds no value for them
+/// (`operator::checks_lack_secrets`, the rule the report itself applies). The page's complete
+/// form asks for them.
+pub fn report_needs_secrets(
+    shared: &Shared,
+    state: &crate::decide::RunState,
+    index: usize,
+) -> Vec<String> {
+    let redactor = held_redactor(state, &shared.secret_inputs_of(&state.run_id));
+    operator::checks_lack_secrets(state, &redactor, index, &[])
+        .map(|lack| lack.missing)
+        .unwrap_or_default()
 }
 
 /// Secret input values as the environment a driver reads them from (`CORTEX_INPUT_<NAME>`).
@@ -1156,8 +1205,9 @@ fn answer(back: Back, done: Result<Result<Done, Failure>, CommandError>) -> Resp
     }
 }
 
-/// `POST /runs/{id}/steps/{step}/{start|complete|fail}` from the run's page: `message`, and
-/// the step's or phase's `outputs` (`KEY=VALUE` lines).
+/// `POST /runs/{id}/steps/{step}/{start|complete|fail}` from the run's page: `message`, the
+/// step's or phase's `outputs` (`KEY=VALUE` lines), and `input.NAME` fields for the secret
+/// inputs its checks need (empty ones left out).
 pub async fn page_step(
     State(shared): State<Arc<Shared>>,
     Path((id, step, action)): Path<(String, String, String)>,
@@ -1191,7 +1241,16 @@ pub async fn page_step(
                 };
                 checklist(shared, &id, &step, &confirmed)?;
             }
-            self::step(shared, &id, &step, action, outputs, field(&form, "message"))
+            let inputs = input_fields(&form);
+            self::step(
+                shared,
+                &id,
+                &step,
+                action,
+                outputs,
+                &inputs,
+                field(&form, "message"),
+            )
         })
         .await,
     )

@@ -675,6 +675,10 @@ struct Message {
 struct Report {
     #[serde(default, deserialize_with = "unique_keys")]
     outputs: std::collections::BTreeMap<String, String>,
+    /// Values of the run's secret inputs (the log keeps `***`) for the report's checks, as
+    /// MCP's `step_complete` and `phase_complete` take them; the server keeps them for the run.
+    #[serde(default, deserialize_with = "unique_keys")]
+    inputs: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     message: Option<String>,
 }
@@ -758,18 +762,21 @@ async fn step_action(
                     let m: Message = body(&bytes)?;
                     Report {
                         outputs: Default::default(),
+                        inputs: Default::default(),
                         message: m.message,
                     }
                 }
                 _ => body(&bytes)?,
             };
             let outputs: Vec<(String, String)> = report.outputs.into_iter().collect();
+            let inputs = input_texts(&report.inputs)?;
             actions::step(
                 shared,
                 &id,
                 &step,
                 action,
                 outputs,
+                &inputs,
                 report.message.as_deref(),
             )
         })

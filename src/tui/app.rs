@@ -247,15 +247,13 @@ impl InputForm {
     }
 
     /// The form of a resume of `run` in `mode`: a field for each secret input whose value
-    /// whoever drives it must be given again (`RunStarted::secret_inputs_to_give`) and the
-    /// TUI's environment does not give (`given_by_env`: the names of its `CORTEX_INPUT_<NAME>`
-    /// variables, which the driver inherits), each required, and the time limit.
+    /// that resume asks for (`plan::resume_secret_inputs`: those what is left of the run may
+    /// read, as `resume` asks for them; before, every one, so a resume that reads none had a
+    /// required field nothing would use) and the TUI's environment does not give
+    /// (`given_by_env`: the names of its `CORTEX_INPUT_<NAME>` variables, which the driver
+    /// inherits), each required, and the time limit.
     fn resume(run: &Followed, mode: ResumeMode, given_by_env: &BTreeSet<String>) -> InputForm {
-        let to_give = run
-            .state
-            .start
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
+        let to_give = crate::plan::resume_secret_inputs(&run.state, &mode);
         let fields: Vec<InputField> = to_give
             .into_iter()
             .filter(|name| !given_by_env.contains(&crate::execute::input_env_name(name)))

@@ -224,15 +224,30 @@ fn record_phase(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id)?;
-    operator::record(&mut journal, home, |state| match op {
+    // A phase's checks run here, with the secret inputs' values the TUI's environment gives
+    // (`CORTEX_INPUT_<NAME>`); without one they are refused, as the CLI's report is.
+    let redactor = journal.redactor.clone();
+    let report = |state: &crate::decide::RunState, success: bool| {
+        operator::report_phase(
+            state,
+            home,
+            phase,
+            success,
+            Vec::new(),
+            &by,
+            KILL_GRACE,
+            &redactor,
+        )
+    };
+    let recorded = operator::record(&mut journal, home, |state| match op {
         PhaseOp::Start => operator::start_phase(state, phase, &by),
-        PhaseOp::Complete => {
-            operator::report_phase(state, home, phase, true, Vec::new(), &by, KILL_GRACE)
-        }
-        PhaseOp::Fail => {
-            operator::report_phase(state, home, phase, false, Vec::new(), &by, KILL_GRACE)
-        }
-    })?;
+        PhaseOp::Complete => report(state, true),
+        PhaseOp::Fail => report(state, false),
+    });
+    if let Err(OperatorError::ChecksNeedSecrets(lack)) = &recorded {
+        return Ok(checks_need_secrets(settings, lack));
+    }
+    recorded?;
     let owned = journal.state.clone();
     let state = &owned;
     let status = state.step(phase).map(|s| s.status);
@@ -287,6 +302,35 @@ fn record_phase(
         }
     }
     Ok(notice)
+}
+
+/// A completion refused because the phase's checks need secret inputs the TUI was not given
+/// (`operator::checks_lack_secrets`, the CLI's rule): nothing recorded, the inputs named, and
+/// how to give them — in the TUI's environment, or with the report from a terminal.
+fn checks_need_secrets(settings: &Settings, lack: &operator::ChecksLackSecrets) -> Notice {
+    let vars: Vec<String> = lack
+        .missing
+        .iter()
+        .map(|n| crate::execute::input_env_name(n))
+        .collect();
+    let assigned: Vec<String> = vars.iter().map(|v| format!("{v}=VALUE")).collect();
+    let again = settings
+        .ctx
+        .cmd(&["orchestrate", "complete", &lack.run_id, &lack.unit]);
+    Notice::error(format!(
+        "{} not reported: its checks need the secret input{} {} of the run, which this TUI was not given (the log keeps only `***`, and every command cortex runs, checks included, gets the run's inputs); start cortex tui with {} set to the value{} the run started with, or report it from a terminal: `{} {}`",
+        lack.unit,
+        if lack.missing.len() == 1 { "" } else { "s" },
+        lack.missing
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vars.join(", "),
+        if lack.missing.len() == 1 { "" } else { "s" },
+        assigned.join(" "),
+        again.trim_matches('`'),
+    ))
 }
 
 /// Whether a driver has something to do: a phase may start, or one runs without a driver.

@@ -670,6 +670,26 @@ pub fn next_argvs(next: &serde_json::Value) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Scenario `sc` started with the secret input `api_token` = `secret` and waiting for a report
+/// on its phase `review`, whose `check:` criterion reads the input both ways a command gets
+/// it (`$CORTEX_INPUT_API_TOKEN`, `${{ inputs.api_token }}`), prints it (`tok=[…]`) and
+/// compares it with `secret`, kept in the project's `expected` file (not in the definition,
+/// which the log keeps); its run id.
+pub fn waiting_on_a_secret_check(env: &Env, secret: &str) -> String {
+    std::fs::write(env.file("expected"), secret).unwrap();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: review\n    description: Review it\n    success_criteria:\n      - Changelog present\n      - check: 'echo \"tok=[$CORTEX_INPUT_API_TOKEN]\"; test \"$CORTEX_INPUT_API_TOKEN\" = \"$(cat expected)\" && test \"${{ inputs.api_token }}\" = \"$(cat expected)\"'\n",
+    );
+    let input = format!("api_token={secret}");
+    let run = env.run(&["orchestrate", "run", "sc", "--input", &input]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    env.run(&["--json", "orchestrate", "status", "sc"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Phase `name` of a scenario's `--json` status document (the test fails naming it if there
 /// is none).
 #[allow(dead_code)]

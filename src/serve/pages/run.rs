@@ -698,6 +698,12 @@ fn step_card(
                     // A phase's outputs are read by later phases (`phases.P.outputs.K`) as a
                     // step's are: both are reported here, as `--output K=V` reports them.
                     label { "Outputs (one KEY=VALUE a line)" textarea name="outputs" rows="2" {} }
+                    // Its checks run a command, given every input: the secret ones this
+                    // server holds no value for are asked for (the report is refused without).
+                    @for name in d.state.step_index(&s.name).map(|i| crate::serve::actions::report_needs_secrets(shared, &d.state, i)).unwrap_or_default() {
+                        input type="password" name={"input." (name)} autocomplete="off" required aria-label={"secret input " (name)}
+                            placeholder=(format!("{name} (secret input its checks need: give it again)"));
+                    }
                     input type="text" name="message" placeholder="message (recorded)" maxlength="2000";
                     button type="submit" class="primary" disabled[disabled] { "Complete " (unit) }
                 }
