@@ -1060,7 +1060,8 @@ mod tests {
         let mut ids = super::super::SequentialIds::default();
         // The second append meets the lock.
         let mut store = FaultyStore::new(MemoryStore::new(), Some(1), Fault::Busy);
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        let mut journal =
+            Journal::open(&mut store, &clock, &mut ids, "0000000000000000000000000R").unwrap();
         journal.be_patient(patience(false));
         journal
             .submit(Command::Start(Box::new(start.clone())))
@@ -1071,10 +1072,18 @@ mod tests {
         assert_eq!(journal.appended(), journal.state.events);
         assert!(journal.patience().is_some());
         drop(journal);
-        assert_eq!(store.inner.read_run("R").unwrap().len(), 2);
+        assert_eq!(
+            store
+                .inner
+                .read_run("0000000000000000000000000R")
+                .unwrap()
+                .len(),
+            2
+        );
 
         let mut store = FaultyStore::new(MemoryStore::new(), Some(1), Fault::Busy);
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        let mut journal =
+            Journal::open(&mut store, &clock, &mut ids, "0000000000000000000000000R").unwrap();
         journal.be_patient(patience(true));
         journal.submit(Command::Start(Box::new(start))).unwrap();
         let refused = journal.submit(Command::RecordPreValidation { problems: vec![] });
@@ -1087,7 +1096,14 @@ mod tests {
             "given up once, it waits no more"
         );
         drop(journal);
-        assert_eq!(store.inner.read_run("R").unwrap().len(), 1);
+        assert_eq!(
+            store
+                .inner
+                .read_run("0000000000000000000000000R")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     /// Seen by a review: a fenced result said "worker:g2 … holds it now (epoch 1, was 1)",
@@ -1097,7 +1113,7 @@ mod tests {
     fn a_fenced_append_says_what_changed_hands_never_the_same_epoch_twice() {
         let mut store = MemoryStore::new();
         let claim = |holder: &str| LeaseClaim {
-            run_id: "R".into(),
+            run_id: "0000000000000000000000000R".into(),
             unit: "p".into(),
             attempt: 1,
             holder: holder.into(),
