@@ -1,13 +1,11 @@
 //! The agent registry: agents activated by hand (`cortex agent activate`), a small decider of
-//! its own over a standing event stream, `agents`, in the same hash-chained log.
+//! its own over a standing event stream, `agents` (`event::REGISTRY_CHAIN`), in the same
+//! hash-chained log.
 
 use std::collections::BTreeSet;
 
 use super::DecideError;
 use crate::event::{Event, Operator, Recorded};
-
-/// The run id of the registry's event stream.
-pub const REGISTRY_STREAM: &str = "agents";
 
 /// What the phase field of registry events says: activated by hand, not by a phase.
 pub const BY_HAND: &str = "(by hand)";

@@ -14,9 +14,7 @@ mod outputs;
 mod schedule;
 mod state;
 
-pub use agents::{
-    AgentCommand, AgentRegistry, BY_HAND, REGISTRY_STREAM, decide_registry, evolve_registry,
-};
+pub use agents::{AgentCommand, AgentRegistry, BY_HAND, decide_registry, evolve_registry};
 pub use command::{AttemptReport, Command, LoggedOutput};
 pub use decider::{DRIVER_GONE, decide, not_for_workers, orphaned, pending_request, process_on};
 pub use error::DecideError;
@@ -24,7 +22,7 @@ pub use items::item_name;
 pub use outputs::{MAX_OUTPUT_BYTES, outputs_bytes, outputs_too_large, too_large};
 pub use schedule::{
     Fire, Known, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
-    evolve_schedule, replay_schedule, schedule_stream,
+    evolve_schedule, replay_schedule,
 };
 pub use state::{
     AgentRun, Checkpoint, ChildLink, CompensationLeft, ItemOf, Rollback, RollbackLeft, RunPhase,

@@ -1,21 +1,12 @@
-//! A schedule's stream (`schedule:KIND:NAME`): which due times fired, what each became, and
-//! which run each started — a small decider of its own, so that any number of schedulers
-//! sharing a log fire each due minute once.
+//! A schedule's stream (`schedule:KIND:NAME`, `event::ChainId::Schedule`): which due times
+//! fired, what each became, and which run each started — a small decider of its own, so that
+//! any number of schedulers sharing a log fire each due minute once.
 
 use crate::event::Recorded;
-use crate::event::{Driver, Event, FireOutcome, RunKind};
+use crate::event::{Driver, Event, FireOutcome};
 
 /// The actor every scheduled run is recorded with.
 pub const SCHEDULE_ACTOR: &str = "schedule";
-
-/// The stream of the schedule of a workflow or scenario.
-pub fn schedule_stream(kind: RunKind, name: &str) -> String {
-    let kind = match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "scenario",
-    };
-    format!("schedule:{kind}:{name}")
-}
 
 /// One due time and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 //! upcaster in `upcast.rs` instead (see `store::hash` for the pinned-hash test).
 
 mod body;
+mod chain_id;
 mod envelope;
 mod run_id;
 mod upcast;
@@ -14,6 +15,10 @@ pub use body::{
     AgentResult, AttemptEnd, ConditionCheck, Driver, Event, FireOutcome, Operator, Outcome,
     ParentRun, ResumeMode, RunKind, RunStarted, Stage, UsedWorkflow,
 };
+pub use chain_id::{
+    ChainId, NOTIFY_PREFIX, REGISTRY_CHAIN, SCHEDULE_PREFIX, has_chain_prefix, is_chain_id,
+    is_run_chain,
+};
 pub use envelope::{NewEvent, Recorded, Stamped};
 pub use run_id::{BadRunId, RUN_ID_LEN, check_run_id, is_crockford, is_run_id};
 
@@ -21,6 +26,15 @@ pub use run_id::{BadRunId, RUN_ID_LEN, check_run_id, is_crockford, is_run_id};
 pub const REDACTED: &str = "***";
 
 impl RunKind {
+    /// The kind as a word: `workflow` or `scenario` (as it is serialised, and as a schedule's
+    /// chain id spells it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Workflow => "workflow",
+            RunKind::Scenario => "scenario",
+        }
+    }
+
     /// The command group that acts on runs of this kind: `workflow`, or `orchestrate` for a
     /// scenario.
     pub fn group(self) -> &'static str {

@@ -761,9 +761,10 @@ impl<'a> Journal<'a> {
         ids: &mut dyn IdGen,
         command: crate::decide::AgentCommand,
     ) -> Result<Vec<Recorded>, JournalError> {
-        use crate::decide::{AgentRegistry, REGISTRY_STREAM, decide_registry, evolve_registry};
+        use crate::decide::{AgentRegistry, decide_registry, evolve_registry};
+        use crate::event::REGISTRY_CHAIN;
         let mut reg = store
-            .read_run(REGISTRY_STREAM)?
+            .read_run(REGISTRY_CHAIN)?
             .iter()
             .fold(AgentRegistry::default(), evolve_registry);
         let known = reg.events;
@@ -771,7 +772,7 @@ impl<'a> Journal<'a> {
         let redactor = Redactor::of_run(&RunState::default());
         let mut command = Some(command);
         let mut refused: Option<DecideError> = None;
-        let at = store.append_at_head(REGISTRY_STREAM, known, &mut |others, _| {
+        let at = store.append_at_head(REGISTRY_CHAIN, known, &mut |others, _| {
             reg = others
                 .iter()
                 .fold(std::mem::take(&mut reg), evolve_registry);

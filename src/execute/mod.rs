@@ -64,8 +64,7 @@ pub use materialize::{
     read_driver_log, remove_run_files, run_folder, run_path, run_path_part,
 };
 pub use notify::{
-    Delivery, Ended, Subject, Trigger, deliver, not_made, notify_key, notify_stream,
-    record_deliveries,
+    Delivery, Ended, Subject, Trigger, deliver, not_made, notify_key, record_deliveries,
 };
 pub use outputs::{parse_outputs, take_outputs};
 pub use patience::{LOG_LOCK_WAIT, LOG_LOCK_WAIT_ENV, Patience, log_lock_wait};

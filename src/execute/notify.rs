@@ -16,14 +16,9 @@ use super::inflight::{InflightNote, NotesFile};
 use super::process::{Program, run_process_tracked};
 use super::{Clock, IdGen, ProcessSpec, Redactor, StopFlag, rfc3339};
 use crate::definition::{Notification, Notify, mask_url, resolve_webhook, url_secrets};
-use crate::event::{Event, NewEvent};
+use crate::event::{ChainId, Event, NewEvent};
 pub use crate::plan::{NotificationRef, Trigger};
 use crate::store::{EventStore, StoreError};
-
-/// The stream a run's deliveries are recorded in.
-pub fn notify_stream(run_id: &str) -> String {
-    format!("notify:{run_id}")
-}
 
 /// How each notification is tried, unless it says otherwise: this many retries, this long a
 /// try, and a pause between tries that starts here and doubles.
@@ -463,7 +458,7 @@ pub fn record_deliveries(
     if deliveries.is_empty() {
         return Ok(());
     }
-    let stream = notify_stream(run_id);
+    let stream = ChainId::Notify(run_id).to_string();
     let events: Vec<NewEvent> = deliveries
         .iter()
         .map(|d| NewEvent {

@@ -2,7 +2,8 @@
 //! scenario runs. Read from the run index's unfinished runs, so its cost follows the runs in
 //! flight, not the history.
 
-use crate::decide::{BY_HAND, REGISTRY_STREAM, evolve_registry};
+use crate::decide::{BY_HAND, evolve_registry};
+use crate::event::REGISTRY_CHAIN;
 use crate::event::RunKind;
 use crate::execute::load_state;
 use crate::store::{EventStore, RunQuery, StoreError};
@@ -18,7 +19,7 @@ pub struct Activity {
 /// Every agent active now.
 pub fn agent_activity(store: &dyn EventStore) -> Result<Vec<Activity>, StoreError> {
     let registry = store
-        .read_run(REGISTRY_STREAM)?
+        .read_run(REGISTRY_CHAIN)?
         .iter()
         .fold(Default::default(), evolve_registry);
     let mut out: Vec<Activity> = registry

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{CommandError, Ctx, Output, exit};
 use crate::definition::{ReadError, read_bounded};
+use crate::event::ChainId;
 use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_unreadable_line, render_verify};
 use crate::store::{
@@ -89,14 +90,14 @@ fn resolve_chain(
 ) -> Result<String, CommandError> {
     let has_chain =
         |id: &str| -> Result<bool, CommandError> { Ok(store.hash_at(id, 0)?.is_some()) };
-    let prefixed = query.filter(|q| q.starts_with("notify:") || q.starts_with("schedule:"));
+    let prefixed = query.filter(|q| crate::event::has_chain_prefix(q.as_bytes()));
     if let Some(q) = prefixed {
         if has_chain(q)? {
             return Ok(q.to_string());
         }
-        if let Some(run) = q.strip_prefix("notify:") {
+        if let Some(run) = q.strip_prefix(crate::event::NOTIFY_PREFIX) {
             let run_id = ctx.resolve_any_run(store, Some(run), before, &[], None)?;
-            let stream = crate::execute::notify_stream(&run_id);
+            let stream = ChainId::Notify(&run_id).to_string();
             if has_chain(&stream)? {
                 return Ok(stream);
             }
@@ -115,10 +116,10 @@ fn resolve_chain(
     match ctx.resolve_any_run(store, query, before, &[], None) {
         Ok(run_id) => Ok(run_id),
         Err(_)
-            if query == Some(crate::decide::REGISTRY_STREAM)
-                && has_chain(crate::decide::REGISTRY_STREAM)? =>
+            if query == Some(crate::event::REGISTRY_CHAIN)
+                && has_chain(crate::event::REGISTRY_CHAIN)? =>
         {
-            Ok(crate::decide::REGISTRY_STREAM.to_string())
+            Ok(crate::event::REGISTRY_CHAIN.to_string())
         }
         Err(e) if query.is_some() => Err(match other_chains_hint(ctx, store)? {
             Some(hint) => e.hint(hint),
@@ -138,7 +139,7 @@ fn other_chains_hint(ctx: &Ctx, store: &dyn EventStore) -> Result<Option<String>
         .runs()?
         .into_iter()
         .map(|h| h.run_id)
-        .filter(|id| !crate::store::is_run_chain(id.as_bytes()))
+        .filter(|id| !crate::event::is_run_chain(id.as_bytes()))
         .collect();
     if chains.is_empty() {
         return Ok(None);
@@ -522,7 +523,7 @@ fn check_links(
     }
     let notifying = std::mem::take(&mut report.notifying);
     for run in &notifying {
-        let stream = crate::execute::notify_stream(run);
+        let stream = ChainId::Notify(run).to_string();
         if report.failed(run) || holds(&stream)? {
             continue;
         }
@@ -939,7 +940,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let run_id = head.run_id.as_str();
         // The agent registry is a stream each log keeps of its own, not a run: it is merged
         // (`copy_registry`), never refused for a history of its own there.
-        if run_id == crate::decide::REGISTRY_STREAM {
+        if run_id == crate::event::REGISTRY_CHAIN {
             registry = Some(copy_registry(&source, &mut dest)?);
             continue;
         }
@@ -1097,7 +1098,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     // `log verify` counts them: before, "Copied 17 runs" of 13 runs and 4 other chains.
     let chains = copied
         .iter()
-        .filter(|id| !crate::store::is_run_chain(id.as_bytes()))
+        .filter(|id| !crate::event::is_run_chain(id.as_bytes()))
         .count();
     let copied_runs = crate::render::count(copied.len() - chains, "run");
     let mut text = format!(
@@ -1387,7 +1388,7 @@ fn not_copyable(ctx: &Ctx, state: &crate::decide::RunState, driven: Driven) -> O
     None
 }
 
-/// Copy the agent registry (`REGISTRY_STREAM`) of `source` into `dest`, which may hold one of
+/// Copy the agent registry (`REGISTRY_CHAIN`) of `source` into `dest`, which may hold one of
 /// its own (everyone who activated an agent there). Where `dest`'s registry is a prefix of the
 /// source's (none, or copied before), the rest is imported as stored, with the same hashes.
 /// Otherwise the two histories differ and neither is rewritten: the source's events that
@@ -1399,18 +1400,18 @@ fn copy_registry(
     source: &dyn EventStore,
     dest: &mut Box<dyn EventStore>,
 ) -> Result<serde_json::Value, CommandError> {
-    use crate::decide::REGISTRY_STREAM;
-    let rows = source.raw_rows(Some(REGISTRY_STREAM))?;
+    use crate::event::REGISTRY_CHAIN;
+    let rows = source.raw_rows(Some(REGISTRY_CHAIN))?;
     let here = verify_rows(&rows);
     if let Some(bad) = here.first_bad {
         return Ok(
             serde_json::json!({"how": "refused", "events": 0, "reason": format!(
-                "it does not verify here (stream {REGISTRY_STREAM}, seq {}: {})",
+                "it does not verify here (stream {REGISTRY_CHAIN}, seq {}: {})",
                 bad.seq, bad.reason
             )}),
         );
     }
-    let there = dest.raw_rows(Some(REGISTRY_STREAM))?;
+    let there = dest.raw_rows(Some(REGISTRY_CHAIN))?;
     let shared = there
         .iter()
         .zip(&rows)
@@ -1427,7 +1428,7 @@ fn copy_registry(
     }
     let held: std::collections::HashSet<&[u8]> = there.iter().map(|r| r.id.as_slice()).collect();
     let mut pending: Vec<crate::event::NewEvent> = source
-        .read_run(REGISTRY_STREAM)?
+        .read_run(REGISTRY_CHAIN)?
         .into_iter()
         .filter(|r| !held.contains(r.id.as_bytes()))
         .map(|r| crate::event::NewEvent {
@@ -1439,7 +1440,7 @@ fn copy_registry(
     if pending.is_empty() {
         return Ok(serde_json::json!({"how": "already", "events": 0}));
     }
-    let at = dest.append_at_head(REGISTRY_STREAM, there.len() as u64, &mut |others, _| {
+    let at = dest.append_at_head(REGISTRY_CHAIN, there.len() as u64, &mut |others, _| {
         // Appended there meanwhile (another copy of this log): not appended twice.
         pending.retain(|e| !others.iter().any(|o| o.id == e.id));
         pending.clone()

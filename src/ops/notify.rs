@@ -9,10 +9,10 @@ use std::sync::Arc;
 use super::background::Enqueued;
 use super::{Ctx, Deliveries};
 use crate::decide::RunState;
-use crate::event::Event;
+use crate::event::{ChainId, Event};
 use crate::execute::{
     Delivery, Ended, Redactor, StopFlag, Subject, SystemClock, UlidIds, deliver, input_text,
-    not_made, notify_stream, record_deliveries,
+    not_made, record_deliveries,
 };
 use crate::plan::{NotificationRef, Notified, Trigger};
 use crate::project::run_status;
@@ -47,7 +47,7 @@ pub fn recorded_deliveries(
     run_id: &str,
 ) -> Result<Vec<RecordedDelivery>, crate::store::StoreError> {
     Ok(store
-        .read_run(&notify_stream(run_id))?
+        .read_run(&ChainId::Notify(run_id).to_string())?
         .into_iter()
         .filter_map(|rec| match rec.event {
             Event::NotificationDelivered {

@@ -13,10 +13,9 @@ use serde_json::json;
 use super::{CommandError, Ctx, Output, exit};
 use crate::decide::{
     ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule, replay_schedule,
-    schedule_stream,
 };
 use crate::definition::{EntrySource, Schedule, parse_scenario, parse_workflow};
-use crate::event::{Driver, Event, FireOutcome, NewEvent, RunKind};
+use crate::event::{ChainId, Driver, Event, FireOutcome, NewEvent, RunKind, SCHEDULE_PREFIX};
 use crate::execute::{IdGen, StopFlag, UlidIds, hostname, operator};
 use crate::plan::{Cadence, minute_of};
 use crate::project::{RunStatus, run_status};
@@ -47,7 +46,11 @@ pub struct Scheduled {
 
 impl Scheduled {
     pub fn stream(&self) -> String {
-        schedule_stream(self.kind, &self.name)
+        ChainId::Schedule {
+            kind: self.kind,
+            name: &self.name,
+        }
+        .to_string()
     }
 
     /// What a scheduled run's `--message` says, and how its run is found again.
@@ -64,7 +67,7 @@ const TAG_START: &str = "scheduled for ";
 fn driver_log_name(kind: RunKind, name: &str, due: &str) -> String {
     format!(
         "{}-{}-{}.log",
-        kind_str(kind),
+        kind.as_str(),
         &blake3::hash(name.as_bytes()).to_hex()[..12],
         due.replace(':', "-"),
     )
@@ -89,7 +92,7 @@ pub fn driver_log_of(started: &crate::event::RunStarted) -> Option<String> {
 /// A definition that has a schedule but does not validate: it never fires until fixed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unschedulable {
-    pub kind: &'static str,
+    pub kind: RunKind,
     pub name: String,
     pub file: String,
     /// Its first problem, located as validate locates it (`FILE:LINE:COLUMN: message`).
@@ -118,7 +121,7 @@ impl Unschedulable {
             }
         };
         Unschedulable {
-            kind: kind_str(kind),
+            kind,
             name,
             file,
             error,
@@ -139,13 +142,6 @@ fn problem_doc(
         line: at.map(|a| a.line),
         column: at.map(|a| a.column),
         hint: None,
-    }
-}
-
-fn kind_str(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "scenario",
     }
 }
 
@@ -377,7 +373,7 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
             .max(seen)
             .max(now_ms);
         rows.push(json!({
-            "kind": kind_str(s.kind),
+            "kind": s.kind.as_str(),
             "name": s.name,
             "file": s.file,
             "cron": s.schedule.cron.trim(),
@@ -504,15 +500,21 @@ impl Scheduler {
         let (scheduled, broken) = find_scheduled(ctx);
         let broken_streams: Vec<String> = broken
             .iter()
-            .map(|b| format!("schedule:{}:{}", b.kind, b.name))
+            .map(|b| {
+                ChainId::Schedule {
+                    kind: b.kind,
+                    name: &b.name,
+                }
+                .to_string()
+            })
             .collect();
         for b in broken {
             if self
                 .reported
-                .insert(format!("{}:{}:{}", b.kind, b.name, b.error))
+                .insert(format!("{}:{}:{}", b.kind.as_str(), b.name, b.error))
             {
                 happened.push(Happened {
-                    kind: b.kind,
+                    kind: b.kind.as_str(),
                     name: b.name,
                     due: due_text(now_ms),
                     what: "invalid",
@@ -587,7 +589,7 @@ impl Scheduler {
                     .and_then(|from| s.cadence.next_times(from.saturating_sub(1), 1).pop())
                     .map_or_else(|| "none".to_string(), due_text);
                 happened.push(Happened {
-                    kind: kind_str(s.kind),
+                    kind: s.kind.as_str(),
                     name: s.name.clone(),
                     due: at,
                     what: "seen",
@@ -637,7 +639,7 @@ impl Scheduler {
                     FireOutcome::Queue => "queued",
                 };
                 happened.push(Happened {
-                    kind: kind_str(s.kind),
+                    kind: s.kind.as_str(),
                     name: s.name.clone(),
                     due: due.clone(),
                     what,
@@ -661,7 +663,7 @@ impl Scheduler {
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
         let streams: Vec<(String, u64)> = store
-            .streams_with_prefix("schedule:")?
+            .streams_with_prefix(SCHEDULE_PREFIX)?
             .into_iter()
             .filter(|(id, events)| !known.contains(id) && self.settled.get(id) != Some(events))
             .collect();
@@ -671,18 +673,16 @@ impl Scheduler {
                 self.settled.insert(stream, events);
                 continue;
             }
-            let mut parts = stream.splitn(3, ':').skip(1);
-            let kind = match parts.next() {
-                Some("scenario") => "scenario",
-                _ => "workflow",
+            // Its id was checked as it was read (`event::is_chain_id`): a schedule's.
+            let Some(ChainId::Schedule { kind, name }) = ChainId::parse_str(&stream) else {
+                continue;
             };
-            let name = parts.next().unwrap_or_default().to_string();
             self.drop_queued(
                 store,
                 &stream,
                 &state,
-                kind,
-                &name,
+                kind.as_str(),
+                name,
                 "dropped: its schedule is gone (the definition was removed or no longer has `schedule:`)",
                 happened,
             )?;
@@ -749,7 +749,7 @@ impl Scheduler {
                 store,
                 &s.stream(),
                 &state,
-                kind_str(s.kind),
+                s.kind.as_str(),
                 &s.name,
                 &reason,
                 happened,
@@ -774,7 +774,7 @@ impl Scheduler {
         };
         if self.decide(store, s, command)?.is_some() {
             happened.push(Happened {
-                kind: kind_str(s.kind),
+                kind: s.kind.as_str(),
                 name: s.name.clone(),
                 due: due.clone(),
                 what: "released",
@@ -848,7 +848,7 @@ impl Scheduler {
             };
             if self.decide(store, s, command)?.is_some() {
                 happened.push(Happened {
-                    kind: kind_str(s.kind),
+                    kind: s.kind.as_str(),
                     name: s.name.clone(),
                     due: due.clone(),
                     what: if run.is_ok() {
@@ -979,7 +979,7 @@ impl Scheduler {
         };
         if self.decide(store, s, command)?.is_some() {
             happened.push(Happened {
-                kind: kind_str(s.kind),
+                kind: s.kind.as_str(),
                 name: s.name.clone(),
                 due: due.to_string(),
                 what: "run_failed",

@@ -122,8 +122,8 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What a thread of the worker tells its loop when it is done.
 struct Done {
-    /// The run driven, or `RUN/UNIT` for a unit run.
-    key: String,
+    /// What it had in hand.
+    key: InHand,
     text: String,
     applied: bool,
     /// The run is over: nothing to look at again.
@@ -242,7 +242,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         }
     ));
     let (tx, rx) = mpsc::channel::<Done>();
-    let mut busy: BTreeSet<String> = BTreeSet::new();
+    let mut busy: BTreeSet<InHand> = BTreeSet::new();
     // The runs it watches, folded as far as it has read them: each pass reads only what was
     // appended since.
     let mut seen: std::collections::BTreeMap<String, RunState> = Default::default();
@@ -302,7 +302,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         {
             busy.remove(&done.key);
             if !done.over {
-                again.insert(run_of(&done.key).to_string());
+                again.insert(done.key.run().to_string());
             }
             rejected += u64::from(!done.applied);
             notified += u64::from(done.notified);
@@ -358,7 +358,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         let targeted = match heard.take() {
             Some(ids) if full_at.elapsed() < opts.poll => {
                 again.extend(ids);
-                again.remove(crate::decide::REGISTRY_STREAM);
+                again.remove(crate::event::REGISTRY_CHAIN);
                 Some(std::mem::take(&mut again))
             }
             _ => None,
@@ -398,7 +398,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             // Whether a run or unit waited for a slot in this pass (oldest first).
             let mut short_of_slots = false;
             for run_id in runs {
-                if busy.contains(&run_id) {
+                if busy.contains(&InHand::Run(run_id.clone())) {
                     continue;
                 }
                 let Ok(mut state) = watched(&*store, &mut seen, &run_id) else {
@@ -607,7 +607,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         continue;
                     };
                     waiting_for.remove(&run_id);
-                    busy.insert(run_id.clone());
+                    busy.insert(InHand::Run(run_id.clone()));
                     live.stop.holding(true);
                     match (take_up, state.abort_requested.is_some()) {
                         (false, _) => driven += 1,
@@ -677,7 +677,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     for index in ready {
                         let unit = state.steps[index].name.clone();
                         let key = format!("{run_id}/{unit}");
-                        if busy.contains(&key)
+                        let in_hand = InHand::Unit {
+                            run: run_id.clone(),
+                            unit: unit.clone(),
+                        };
+                        if busy.contains(&in_hand)
                             || state.is_external(index)
                             || (!by_worker && state.runs_on(index).is_empty())
                             || !tags_cover(&opts.tags, state.runs_on(index))
@@ -709,7 +713,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                             continue;
                         }
                         backoff.remove(&key);
-                        busy.insert(key.clone());
+                        busy.insert(in_hand);
                         live.stop.holding(true);
                         spawned += 1;
                         spawn_unit(
@@ -727,12 +731,12 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             // delivered here, each run once no process holds it (`Sweep::due`). Looked for in
             // full passes, as lapsed leases are.
             if full {
-                let delivering = |run_id: &str| busy.contains(&format!("notify:{run_id}"));
+                let delivering = |run_id: &str| busy.contains(&InHand::Notify(run_id.to_string()));
                 let due = sweep.due(&*store, &ctx.home, &seen, &delivering, &mut |text| {
                     live.observer.note(text)
                 })?;
                 for (run_id, state) in due {
-                    let key = format!("notify:{run_id}");
+                    let key = InHand::Notify(run_id);
                     busy.insert(key.clone());
                     live.stop.holding(true);
                     notifying += 1;
@@ -821,7 +825,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             }
             if let Ok(done) = rx.try_recv() {
                 if !done.over {
-                    again.insert(run_of(&done.key).to_string());
+                    again.insert(done.key.run().to_string());
                 }
                 early = Some(done);
                 break ids;
@@ -1085,7 +1089,7 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             Err(e) => (format!("Run {run_id}: {}\n", e.message), false),
         };
         let _ = tx.send(Done {
-            key: run_id,
+            key: InHand::Run(run_id),
             text,
             applied: true,
             over,
@@ -1118,7 +1122,7 @@ fn spawn_unit(
         };
         seat.slots.give();
         let _ = tx.send(Done {
-            key,
+            key: InHand::Unit { run: run_id, unit },
             text,
             applied,
             over: false,
@@ -1352,22 +1356,34 @@ fn next_units(state: &RunState) -> Vec<usize> {
     }
 }
 
-/// The run a key of the worker's `busy` set is of: a run it drives (`RUN`), a unit it runs
-/// (`RUN/UNIT`), or the notifications it delivers (`notify:RUN`).
-fn run_of(key: &str) -> &str {
-    let key = key.strip_prefix("notify:").unwrap_or(key);
-    key.split('/').next().unwrap_or_default()
+/// A thing a worker has in hand, on a thread of its own: a key of its `busy` set, and what
+/// the thread tells its loop it is done with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum InHand {
+    /// A run it drives.
+    Run(String),
+    /// A unit of a run another process drives, which it runs.
+    Unit { run: String, unit: String },
+    /// The notifications still due of a run whose driver is gone, which it delivers.
+    Notify(String),
+}
+
+impl InHand {
+    /// The run it is of.
+    fn run(&self) -> &str {
+        match self {
+            InHand::Run(run) | InHand::Unit { run, .. } | InHand::Notify(run) => run,
+        }
+    }
 }
 
 /// What a worker holds, as its drain messages say it: "nothing", "1 unit", "2 units and 1
 /// run", "1 run and the notifications of 1 run". Before, "(0 unit or runs)", "(1 unit or run)".
-fn in_hand(busy: &BTreeSet<String>) -> String {
-    let notifying = busy.iter().filter(|k| k.starts_with("notify:")).count();
-    let units = busy
-        .iter()
-        .filter(|k| !k.starts_with("notify:") && k.contains('/'))
-        .count();
-    let runs = busy.len() - notifying - units;
+fn in_hand(busy: &BTreeSet<InHand>) -> String {
+    let count = |is: fn(&InHand) -> bool| busy.iter().filter(|k| is(k)).count();
+    let notifying = count(|k| matches!(k, InHand::Notify(_)));
+    let units = count(|k| matches!(k, InHand::Unit { .. }));
+    let runs = count(|k| matches!(k, InHand::Run(_)));
     let parts: Vec<String> = [
         (units > 0).then(|| crate::render::count(units, "unit")),
         (runs > 0).then(|| crate::render::count(runs, "run")),
@@ -1390,7 +1406,7 @@ fn in_hand(busy: &BTreeSet<String>) -> String {
 
 /// Deliver the notifications still due of a run whose driver is gone on a thread, with this
 /// worker's seat (`notify_sweep::deliver`), and tell the loop.
-fn spawn_notify(wctx: &Ctx, state: RunState, key: String, tx: mpsc::Sender<Done>) {
+fn spawn_notify(wctx: &Ctx, state: RunState, key: InHand, tx: mpsc::Sender<Done>) {
     let ctx = wctx.clone();
     std::thread::spawn(move || {
         let text = super::notify_sweep::deliver(&ctx, &state);
@@ -1469,16 +1485,27 @@ mod tests {
 
     #[test]
     fn the_drain_messages_count_units_and_runs_in_plain_words() {
-        let busy = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+        let run = |r: &str| InHand::Run(r.into());
+        let unit = |r: &str, u: &str| InHand::Unit {
+            run: r.into(),
+            unit: u.into(),
+        };
+        let notify = |r: &str| InHand::Notify(r.into());
+        let busy = |keys: &[InHand]| keys.iter().cloned().collect::<BTreeSet<_>>();
         assert_eq!(in_hand(&busy(&[])), "nothing");
-        assert_eq!(in_hand(&busy(&["R1/a"])), "1 unit");
-        assert_eq!(in_hand(&busy(&["R1"])), "1 run");
+        assert_eq!(in_hand(&busy(&[unit("R1", "a")])), "1 unit");
+        assert_eq!(in_hand(&busy(&[run("R1")])), "1 run");
         assert_eq!(
-            in_hand(&busy(&["R1/a", "R1/b", "R2", "notify:R3"])),
+            in_hand(&busy(&[
+                unit("R1", "a"),
+                unit("R1", "b"),
+                run("R2"),
+                notify("R3")
+            ])),
             "2 units, 1 run and the notifications of 1 run"
         );
-        assert_eq!(run_of("notify:R3"), "R3");
-        assert_eq!(run_of("R1/a"), "R1");
+        assert_eq!(notify("R3").run(), "R3");
+        assert_eq!(unit("R1", "a").run(), "R1");
     }
 
     #[test]

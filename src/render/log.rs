@@ -509,7 +509,7 @@ fn intact_note(report: &VerifyReport) -> String {
         report
             .heads
             .iter()
-            .filter(|(id, _)| crate::store::is_run_chain(id.as_bytes()) == runs)
+            .filter(|(id, _)| crate::event::is_run_chain(id.as_bytes()) == runs)
             .filter(|(id, _)| !report.failed(id))
             .count()
     };

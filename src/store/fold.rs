@@ -158,7 +158,7 @@ fn stream_with(
     stop: bool,
     f: &mut dyn FnMut(Stamped<'_>),
 ) -> Result<(Option<String>, u64), StoreError> {
-    // A chain of an id no cortex writes (`verify::is_chain_id`) is read by nobody: no state is
+    // A chain of an id no cortex writes (`event::is_chain_id`) is read by nobody: no state is
     // folded from it, so nothing is decided on it, driven, collected or made a path of.
     if let Some(reason) = super::bad_chain_id(run_id.as_bytes()) {
         return Err(StoreError::Corrupt {

@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(store.read_run("R").unwrap()[0].event, event);
     }
 
-    /// A chain of an id no cortex writes (`verify::is_chain_id`), however well it links, fails
+    /// A chain of an id no cortex writes (`event::is_chain_id`), however well it links, fails
     /// verification at its first row, is folded by no reader, listed by no query and imported
     /// nowhere; the ids of the log's other chains pass.
     #[test]
@@ -308,7 +308,7 @@ mod tests {
             "agents",
             good,
         ] {
-            assert!(crate::store::is_chain_id(id.as_bytes()), "{id}");
+            assert!(crate::event::is_chain_id(id.as_bytes()), "{id}");
         }
         for id in [
             "notify:../x",
@@ -318,7 +318,7 @@ mod tests {
             "agents2",
             "",
         ] {
-            assert!(!crate::store::is_chain_id(id.as_bytes()), "{id}");
+            assert!(!crate::event::is_chain_id(id.as_bytes()), "{id}");
         }
     }
 }

@@ -47,10 +47,7 @@ pub use sqlite::SqliteStore;
 pub fn disk_full_at(file: &std::path::Path) -> Option<String> {
     sqlite::disk_full(file)
 }
-pub use verify::{
-    BadEvent, RawRow, RowRef, Verifier, VerifyReport, bad_chain_id, is_chain_id, is_run_chain,
-    verify_rows,
-};
+pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, bad_chain_id, verify_rows};
 
 use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
@@ -374,7 +371,7 @@ pub trait EventStore: Send {
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<RunHead>, StoreError>;
 
-    /// The streams whose id starts with `prefix` (`schedule:`), each with how many events it
+    /// The streams whose id starts with `prefix` (`event::SCHEDULE_PREFIX`), each with how many events it
     /// holds, by id. Stores with an index of the events' ids answer from it without decoding
     /// any event (`runs` decodes every run's first event: a cost growing with history that a
     /// scheduler pass, every minute, must not pay).
@@ -799,7 +796,7 @@ fn check_import(run_id: &str, rows: &[RawRow]) -> Result<Vec<Recorded>, StoreErr
         seq: row.seq.max(0) as u64,
         reason: format!("it cannot be copied: {reason}"),
     };
-    // A chain of an id no cortex writes is copied nowhere (`verify::is_chain_id`).
+    // A chain of an id no cortex writes is copied nowhere (`event::is_chain_id`).
     if let (Some(first), Some(reason)) = (rows.first(), bad_chain_id(run_id.as_bytes())) {
         return Err(bad(first, &reason));
     }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::hash::{GENESIS, event_hash, hex};
+use crate::event::ChainId;
 
 /// The stored bytes of one event row, exactly as the database returned them.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,40 +151,10 @@ pub struct Verifier {
     links: bool,
 }
 
-/// Whether the chain `id` is a run's (else an internal stream: notification deliveries, a
-/// schedule, the agent registry), as `log verify` counts them apart.
-pub fn is_run_chain(id: &[u8]) -> bool {
-    !(id == crate::decide::REGISTRY_STREAM.as_bytes()
-        || id.starts_with(b"notify:")
-        || id.starts_with(b"schedule:"))
-}
-
-/// Whether `id` names a chain the log may hold: a run's (a run id, `event::is_run_id`), or
-/// one of its other chains — a run's notification deliveries `notify:RUN`, a schedule's
-/// `schedule:workflow:NAME` or `schedule:scenario:NAME` (a name on one line), the agent
-/// registry `agents`. No cortex writes any other: a row of another id was put in the log by
-/// hand (an `INSERT` by the everyday role, a file handed over and copied in), and its chain is
-/// bad wherever it is read, however well it links — nothing acts on it, nothing makes a path
-/// of its id.
-pub fn is_chain_id(id: &[u8]) -> bool {
-    if let Some(run) = id.strip_prefix(b"notify:") {
-        return crate::event::is_run_id(run);
-    }
-    if let Some(rest) = id.strip_prefix(b"schedule:") {
-        let name = rest
-            .strip_prefix(b"workflow:")
-            .or_else(|| rest.strip_prefix(b"scenario:"));
-        return name
-            .and_then(|n| std::str::from_utf8(n).ok())
-            .is_some_and(|n| !n.is_empty() && !n.chars().any(crate::render::breaks_line));
-    }
-    id == crate::decide::REGISTRY_STREAM.as_bytes() || crate::event::is_run_id(id)
-}
-
-/// Why the chain `id` is bad for its id alone (`is_chain_id`), if it is: what `log verify`, a
+/// Why the chain `id` is bad for its id alone (`event::is_chain_id`), if it is: what `log verify`, a
 /// reader, a driver and an import say of it, the id shown escaped.
 pub fn bad_chain_id(id: &[u8]) -> Option<String> {
-    if is_chain_id(id) {
+    if crate::event::is_chain_id(id) {
         return None;
     }
     let shown = crate::definition::shown_query(&String::from_utf8_lossy(id));
@@ -267,7 +238,7 @@ impl Verifier {
             self.close_run();
             self.current = Some(row.run_id.to_vec());
             self.current_bad = false;
-            if is_run_chain(row.run_id) {
+            if crate::event::is_run_chain(row.run_id) {
                 self.report.runs += 1;
             } else {
                 self.report.chains += 1;
@@ -287,12 +258,12 @@ impl Verifier {
                 return false;
             }
             if self.links
-                && let Some(run) = row.run_id.strip_prefix(b"notify:")
+                && let Some(ChainId::Notify(run)) = ChainId::parse(row.run_id)
             {
                 self.report.links.push(Link {
                     from: String::from_utf8_lossy(row.run_id).into_owned(),
                     seq: row.seq,
-                    to: String::from_utf8_lossy(run).into_owned(),
+                    to: run.to_string(),
                     what: "the run whose notification deliveries it records",
                 });
             }
