@@ -294,6 +294,25 @@ fn log_copy_goes_on_past_an_output_it_cannot_copy(env: Env) {
     );
 }
 
+/// A chain planted under the schedules' prefix with an id no scheduler writes
+/// (`schedule:job:x`, no kind cortex knows): a scheduler's pass goes on past it (it is not
+/// read; `log verify` names it), where reading it as a schedule's stream stopped every pass.
+fn a_scheduler_pass_goes_on_past_a_chain_planted_under_the_schedule_prefix(env: Env) {
+    let src = finished_run(&env);
+    plant(&env, &src, "schedule:job:x");
+    let out = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-01T00:00:30Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+}
+
 on_both_stores!(
     gc_never_removes_what_a_planted_run_id_names,
     a_worker_never_drives_a_run_planted_under_a_path,
@@ -301,6 +320,7 @@ on_both_stores!(
     log_verify_fails_a_run_whose_id_is_no_run_id_and_names_it_on_one_line,
     log_copy_copies_no_run_whose_id_is_no_run_id_and_goes_on_with_the_others,
     log_copy_goes_on_past_an_output_it_cannot_copy,
+    a_scheduler_pass_goes_on_past_a_chain_planted_under_the_schedule_prefix,
 );
 
 /// `log copy` into a log whose own checks would refuse such a run: the other log's import
