@@ -64,10 +64,7 @@ pub fn list(ctx: &Ctx, cursor: Option<&str>) -> Result<Page, CommandError> {
         .runs
         .into_iter()
         .map(|row| {
-            let kind = match row.kind {
-                crate::event::RunKind::Workflow => "workflow",
-                crate::event::RunKind::Scenario => "scenario",
-            };
+            let kind = row.kind.as_str();
             Resource::new(uri(&row.run_id), row.run_id.clone())
                 .with_title(format!("{kind} {}: {}", row.name, row.shown_status))
                 .with_description(format!(

@@ -4087,10 +4087,7 @@ pub(crate) fn report_elsewhere(
                 let of = format!(
                     "run {} of {} `{}` (not this one)",
                     o.run_id,
-                    match o.kind {
-                        RunKind::Workflow => "workflow",
-                        RunKind::Scenario => "scenario",
-                    },
+                    o.kind.as_str(),
                     crate::definition::shown(&o.name),
                 );
                 command(o, name, via).then(match via {

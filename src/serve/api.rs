@@ -208,14 +208,6 @@ pub async fn not_found() -> Response {
     ))
 }
 
-/// A kind as the API and the CLI write it.
-pub fn kind_word(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "scenario",
-    }
-}
-
 /// The kind named by `?kind=`.
 pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
     match get(q, "kind") {
@@ -299,7 +291,7 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
                 .last()
                 .map(|r| r.run_id.clone())
                 .unwrap_or_default();
-            let kind = kind.map_or(String::new(), |k| format!("kind={}&", kind_word(k)));
+            let kind = kind.map_or(String::new(), |k| format!("kind={}&", k.as_str()));
             format!("</api/v1/runs?{kind}limit={limit}&before={last}>; rel=\"next\"")
         });
         let doc = ops::workflow::history_json(&shared.ctx, &page);

@@ -233,14 +233,6 @@ pub(crate) fn sealed_by(last: &crate::event::Recorded) -> Option<&'static str> {
     }
 }
 
-/// A run's kind as the index stores it.
-pub(crate) fn kind_text(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "scenario",
-    }
-}
-
 /// The condition, in SQLite's SQL, that an index row's `run_id` is a run id
 /// (`event::is_run_id`: 26 Crockford capitals, the first at most `7`). The index lists only
 /// runs whose id is one: a row of another id was put in the log by hand, and no listing hands
@@ -284,7 +276,7 @@ pub(crate) fn index_conditions(
         sql.push_str(&cond.replace('#', &placeholder(values.len())));
     };
     if let Some(kind) = query.kind {
-        bind(&mut sql, " AND kind = #", kind_text(kind).to_string());
+        bind(&mut sql, " AND kind = #", kind.as_str().to_string());
     }
     if let Some(name) = &query.name {
         bind(&mut sql, " AND name_key = #", normalize_name(name));

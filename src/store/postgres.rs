@@ -18,7 +18,6 @@ use postgres::error::SqlState;
 use postgres::types::{FromSql, ToSql, Type};
 use postgres::{Client, Config, NoTls, Row, Statement};
 
-use super::index::kind_text;
 use super::pg_schema::{MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE};
 use super::{
     AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RowRef, RunEntry, RunHead,
@@ -683,7 +682,7 @@ impl<'a> IndexChange<'a> {
             head_hash: hex_bytes(&last.hash),
             // The head's (`index::sealed_by`): an event past a seal clears it.
             outcome: super::index::sealed_by(last),
-            kind: started.map(|(s, _)| kind_text(s.kind)),
+            kind: started.map(|(s, _)| s.kind.as_str()),
             name: started.map(|(s, _)| s.name.as_str()),
             name_key: started.map(|(s, _)| normalize_name(&s.name)),
             started_at: started.map(|(_, t)| t),
@@ -1908,7 +1907,7 @@ impl EventStore for PostgresStore {
                             head_hash = excluded.head_hash, outcome = excluded.outcome",
                         &[
                             &e.run_id,
-                            &kind_text(e.kind),
+                            &e.kind.as_str(),
                             &e.name,
                             &normalize_name(&e.name),
                             &e.started_at,

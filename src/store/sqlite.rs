@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::index::{kind_text, sealed_by};
+use super::index::sealed_by;
 use super::migrations::{INDEX_VERSION, MIGRATIONS, SCHEMA_VERSION};
 use super::{
     AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RunEntry, RunHead, RunQuery,
@@ -904,7 +904,7 @@ fn index_appended(
         .and_then(|mut s| {
             s.execute(params![
                 run_id,
-                kind_text(started.kind),
+                started.kind.as_str(),
                 started.name,
                 normalize_name(&started.name),
                 first.time,
@@ -957,7 +957,7 @@ fn index_appended(
             .and_then(|mut s| {
                 s.execute(params![
                     run_id,
-                    kind_text(started.kind),
+                    started.kind.as_str(),
                     started.name,
                     normalize_name(&started.name),
                     time,
@@ -1010,7 +1010,7 @@ fn backfill_index(conn: &Connection) -> Result<(), StoreError> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 run_id,
-                kind_text(started.kind),
+                started.kind.as_str(),
                 started.name,
                 normalize_name(&started.name),
                 time,
@@ -1476,7 +1476,7 @@ impl EventStore for SqliteStore {
                     "SELECT count(*) FROM runs WHERE {HAS_EVENTS} AND {} AND kind = ?1",
                     super::index::sqlite_is_run_id()
                 ),
-                params![kind_text(kind)],
+                params![kind.as_str()],
                 |r| r.get(0),
             ),
             None => self.conn.query_row(
@@ -1554,7 +1554,7 @@ impl EventStore for SqliteStore {
             insert
                 .execute(params![
                     e.run_id,
-                    kind_text(e.kind),
+                    e.kind.as_str(),
                     e.name,
                     normalize_name(&e.name),
                     e.started_at,

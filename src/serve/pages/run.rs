@@ -828,10 +828,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
     } else {
         "Steps"
     };
-    let kind = match view.kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "scenario",
-    };
+    let kind = view.kind.as_str();
     // As `status` counts: the definition's steps, a `foreach:` step's items under it.
     let units = || view.steps.iter().filter(|s| s.item.is_none());
     let (done, total) = (

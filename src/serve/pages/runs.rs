@@ -12,7 +12,7 @@ use maud::html;
 use super::{Tab, badge, failure, layout, page, run_href, when};
 use crate::event::RunKind;
 use crate::ops::{self, CommandError, History};
-use crate::serve::api::{kind_param, kind_word};
+use crate::serve::api::kind_param;
 use crate::serve::auth::Viewer;
 use crate::serve::error::Failure;
 use crate::serve::server::{Shared, blocking};
@@ -50,7 +50,7 @@ pub fn render(
 ) -> maud::Markup {
     let kind = history.kind;
     let tab = |k: Option<RunKind>| if k == kind { Some("page") } else { None };
-    let filter = kind.map_or(String::new(), |k| format!("kind={}&", kind_word(k)));
+    let filter = kind.map_or(String::new(), |k| format!("kind={}&", k.as_str()));
     let next = history
         .more
         .then(|| {
@@ -90,7 +90,7 @@ pub fn render(
                                 tr data-run=(r.run_id) {
                                     td class="mono" {
                                         a href=(run_href(&r.run_id)) title=(r.run_id) { (r.run_id.get(..10).unwrap_or(&r.run_id)) "…" }
-                                        " " span class={"kind kind-" (kind_word(r.kind))} { (kind_word(r.kind)) }
+                                        " " span class={"kind kind-" (r.kind.as_str())} { (r.kind.as_str()) }
                                     }
                                     td class="name" {
                                         a href=(run_href(&r.run_id)) { (r.name) }
