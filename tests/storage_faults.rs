@@ -1888,3 +1888,66 @@ fn a_worker_waits_out_a_locked_log_instead_of_exiting() {
     assert_eq!(env.status(None)["status"], "completed", "{said}");
     assert_eq!(common::lines(&env.file("ran")), ["a"], "{said}");
 }
+
+/// `cortex schedule run` in the foreground whose pass met the log's write lock held by another
+/// process past the store's own wait ended, where drivers wait it out. Now it waits as they do
+/// (one mechanism: `execute::patiently`), saying so, and goes on firing once the lock is let
+/// go; a stop ends it as it would between two passes.
+#[test]
+fn a_foreground_scheduler_waits_out_a_locked_log_instead_of_exiting() {
+    let env = Env::new();
+    env.workflow("w0", "name: w0\nsteps:\n  - {name: a, run: 'true'}\n");
+    // The log exists before its lock is taken.
+    assert_eq!(env.run(&["workflow", "run", "w0"]).code, 0);
+    env.workflow(
+        "tick",
+        "name: tick\nschedule: {cron: '* * * * *'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let mut lock = common::LogLock::take(&env);
+    let scheduler = Background::start(&env, "scheduler", &["schedule", "run"], &[]);
+    scheduler.wait_to_say("Waiting for the event log: another process holds its write lock");
+    assert!(
+        scheduler
+            .said()
+            .contains("The scheduler goes on here once it lets go"),
+        "{}",
+        scheduler.said()
+    );
+    lock.release();
+    scheduler.wait_to_say("workflow tick: seen");
+    scheduler.wait_to_say("The event log is free again");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(scheduler.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (code, said) = scheduler.end();
+    assert_eq!(code, 0, "{said}");
+}
+
+/// A scheduler that gives up on a locked log (its wait shortened by `CORTEX_LOG_LOCK_WAIT`)
+/// says so for what it is: held by another process (exit 4), nothing lost, and how it goes on.
+#[test]
+fn a_scheduler_that_gives_up_on_a_locked_log_exits_4_and_says_how_to_go_on() {
+    let env = Env::new();
+    env.workflow(
+        "tick",
+        "name: tick\nschedule: {cron: '* * * * *'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "tick"]).code, 0);
+    let mut lock = common::LogLock::take(&env);
+    let scheduler = Background::start(
+        &env,
+        "scheduler",
+        &["schedule", "run", "--once"],
+        &[("CORTEX_LOG_LOCK_WAIT", "1s")],
+    );
+    let (code, said) = scheduler.end();
+    lock.release();
+    assert_eq!(code, 4, "{said}");
+    assert!(
+        said.contains("longer than the scheduler waits (1s)"),
+        "{said}"
+    );
+    assert!(said.contains("cortex schedule run --catch-up"), "{said}");
+}

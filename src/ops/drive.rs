@@ -329,7 +329,7 @@ pub fn patience(
         bound,
         stop: std::sync::Arc::new(move || stop.is_set() || dispatch.ending()),
         announce: ctx.announce,
-        resume: ctx.cmd(&[kind.group(), "resume", run_id]),
+        leaves: format!("the run to {}", ctx.cmd(&[kind.group(), "resume", run_id])),
     })
 }
 
