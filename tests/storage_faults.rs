@@ -1951,3 +1951,55 @@ fn a_scheduler_that_gives_up_on_a_locked_log_exits_4_and_says_how_to_go_on() {
     );
     assert!(said.contains("cortex schedule run --catch-up"), "{said}");
 }
+
+/// A step report that was recorded and whose drive on then gave up on a locked log read as
+/// if the report had failed (exit 4, "run R was left … to be resumed"): made again, it was
+/// refused. Now it says that the report was recorded and why the run was not driven on, with
+/// the resume that drives it on (in the warning and in `--json`'s `next`), and exits with the
+/// run's status (3, interrupted), never 4; following `next` completes the run.
+#[test]
+fn a_recorded_report_whose_drive_gives_up_on_a_locked_log_says_it_was_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - name: after\n    run: 'touch after.started; until [ -e go ]; do sleep 0.05; done; echo after >> ran'\n",
+    );
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let report = Background::start(
+        &env,
+        "report",
+        &["--json", "workflow", "step", "complete", "p"],
+        &[("CORTEX_LOG_LOCK_WAIT", "1s")],
+    );
+    common::wait_until("`after` to start", || env.file("after.started").exists());
+    let mut lock = common::LogLock::take(&env);
+    std::fs::write(env.file("go"), "").unwrap();
+    let (code, said) = report.end();
+    lock.release();
+    assert_eq!(code, 3, "{said}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.file("report.out")).unwrap())
+            .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {said}"));
+    let run = doc["run_id"].as_str().unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(doc["status"], "interrupted", "{doc:#}");
+    assert_eq!(doc["steps"][0]["status"], "completed", "{doc:#}");
+    let warnings = doc["warnings"].to_string();
+    assert!(warnings.contains("recorded; not driven on here"), "{doc:#}");
+    assert!(
+        warnings.contains(&format!("cortex workflow resume {run}")),
+        "{doc:#}"
+    );
+    let next: Vec<String> = doc["next"][0]["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a `next`: {doc:#}"))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(next[1..3], ["workflow", "resume"], "{doc:#}");
+    assert!(next.contains(&run.to_string()), "{doc:#}");
+    let args: Vec<&str> = next[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(None)["status"], "completed");
+}
