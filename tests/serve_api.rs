@@ -2285,6 +2285,43 @@ fn connections_past_the_cap_are_turned_away_503_and_the_server_answers_once_one_
     });
 }
 
+/// `--max-connections` above the process's open-file limit (`ulimit -n`) was taken silently,
+/// a cap never reached before `accept` fails. It is refused as bad input (exit 2) before the
+/// server starts, naming the limit and how to raise it.
+#[test]
+fn max_connections_above_the_open_file_limit_is_refused_before_the_server_starts() {
+    use std::os::unix::process::CommandExt;
+    let env = home();
+    let mut cmd = env.command(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--max-connections",
+        "5000",
+    ]);
+    // Safety: setrlimit between fork and exec touches nothing but this process's limit.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = nix::libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--max-connections 5000 is above this process's open-file limit (256"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ulimit -n 10000"), "{stderr}");
+}
+
 /// A run of more events than a stream reads at a time (64) is streamed whole, in order, then
 /// `end`: the stream reads the log a page at a time, each once the last was taken.
 #[test]
