@@ -2285,6 +2285,52 @@ fn connections_past_the_cap_are_turned_away_503_and_the_server_answers_once_one_
     });
 }
 
+/// A page's query is held to the parameters the page reads, as the API's is (one rule, from
+/// the route table): an unknown one, or one that is not UTF-8, is a 400 page naming it and
+/// those the page reads. Before, pages ignored them (`?event=all` showed the page without the
+/// events asked for, saying nothing). What the pages' own links and forms write still passes.
+#[test]
+fn a_page_answers_an_unknown_or_non_utf8_query_parameter_with_a_400_page_naming_it() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let r = s.request("GET", "/?knd=workflow", true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("<html"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("`knd` is not a query parameter of the page /"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("it takes `kind`, `before`"), "{}", r.body);
+    let r = s.request("GET", &format!("/runs/{run}?event=all"), true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("it takes `events`, `at`"), "{}", r.body);
+    let r = s.request("GET", &format!("/runs/{run}?events=%ff%fe"), true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("the value of `events` is not UTF-8"),
+        "{}",
+        r.body
+    );
+    let r = s.request("GET", "/catalog?x=1", true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("it takes none"), "{}", r.body);
+    // What the pages themselves write.
+    for ok in [
+        "/?kind=workflow".to_string(),
+        format!("/runs/{run}?events=all"),
+        format!("/runs/{run}?at=1"),
+        "/catalog/scenarios/gate?input.who=me".to_string(),
+        "/login?next=%2F".to_string(),
+    ] {
+        let r = s.request("GET", &ok, true);
+        assert!(r.status != 400, "{ok}: {}", r.body);
+    }
+}
+
 /// `--max-connections` above the process's open-file limit (`ulimit -n`) was taken silently,
 /// a cap never reached before `accept` fails. It is refused as bad input (exit 2) before the
 /// server starts, naming the limit and how to raise it.
