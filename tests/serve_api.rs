@@ -5678,6 +5678,37 @@ fn a_failed_run_with_a_secret_input_offers_retry_and_skip_on_its_page() {
     assert!(page.contains("secret input: give it again"), "{page}");
 }
 
+/// A page's resume form asks only for the secret inputs that resume may read
+/// (`plan::resume_secret_inputs` for its mode, the function the TUI's resume form and `resume`
+/// use): a retry of a command asks for the token, a skip past it to a step that does not read
+/// it asks for nothing. Before, every resume form had a field for every secret input.
+#[test]
+fn a_pages_resume_form_asks_only_for_the_secret_inputs_that_resume_may_read() {
+    let env = home();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n  - name: ask\n    prompt: \"go on\"\n",
+    );
+    let s = Server::start(&env);
+    let run = start_with_api_token(&s, "sec", "x-secret-123");
+    assert_eq!(settled(&s, &run)["status"], "failed");
+    let page = s.get(&format!("/runs/{run}")).body;
+    let form_of = |mode: &str| {
+        page.split("<form")
+            .find(|f| f.contains(&format!("name=\"mode\" value=\"{mode}\"")))
+            .unwrap_or_else(|| panic!("a {mode} form: {page}"))
+            .to_string()
+    };
+    assert!(
+        form_of("retry").contains("name=\"input.api_token\""),
+        "{page}"
+    );
+    assert!(
+        !form_of("skip").contains("name=\"input.api_token\""),
+        "{page}"
+    );
+}
+
 /// `GET /api/v1/verify` of a home with no runs yet (no log made) answers an empty log,
 /// verified — every page's footer links to it — where `cortex log verify` keeps its exit 2.
 /// Before, the API answered the CLI's 400, whose hint named `--home` and `--db`.
