@@ -71,5 +71,5 @@ pub use status::{
 };
 pub use terminal::{
     breaks_line, clip, cut_long_words, cut_long_words_in, hanging, json_safe, markup_safe,
-    one_line, terminal_safe, whole_lines,
+    one_line, shown_width, terminal_safe, whole_lines,
 };
