@@ -760,6 +760,8 @@ fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_ste
     // the run on to `a`, whose attempts meet the unwritable folder.
     let (code, stdout, stderr) = as_nobody(&["workflow", "run", "w"]);
     assert_eq!(code, 3, "waits on prep: {stdout}{stderr}");
+    // The report was recorded: it says so, and why the run was not driven on; its exit code
+    // is the paused run's status's (`failed`, resumable).
     let (code, stdout, stderr) = as_nobody(&["workflow", "step", "complete", "prep"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let logs_shown = logs.display().to_string();
@@ -769,7 +771,9 @@ fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_ste
     );
     assert!(!stderr.contains("/work/step-"), "{stderr}");
     assert!(
-        stderr.contains("hint:") && stderr.contains("resume"),
+        stderr.contains("recorded; not driven on here")
+            && stderr.contains("make that path writable")
+            && stderr.contains("resume"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -1777,6 +1781,26 @@ fn a_scenario_driver_waits_out_a_locked_log_and_runs_no_phase_twice() {
     assert_eq!(status["status"], "completed");
 }
 
+/// `cortex ARGS` (with `--json`) that gives up on the log's write lock held by another process:
+/// its wait shortened to 1 s, the lock taken once the file `started` is there (a step that
+/// waits for `go`) and let go once it ended. Its exit code, all it said, and its document.
+fn given_up_past_a_held_lock(
+    env: &Env,
+    args: &[&str],
+    started: &str,
+) -> (i32, String, serde_json::Value) {
+    let driver = Background::start(env, "driver", args, &[("CORTEX_LOG_LOCK_WAIT", "1s")]);
+    common::wait_until(started, || env.file(started).exists());
+    let mut lock = common::LogLock::take(env);
+    std::fs::write(env.file("go"), "").unwrap();
+    let (code, said) = driver.end();
+    lock.release();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.file("driver.out")).unwrap())
+            .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {said}"));
+    (code, said, doc)
+}
+
 /// A driver that gives up on a locked log (its wait shortened by `CORTEX_LOG_LOCK_WAIT`) says
 /// so for what it is: held by another process (exit 4), not the run's failure (exit 1), and
 /// not "try again", which started a second run of the workflow; it names the run and its
@@ -1786,21 +1810,9 @@ fn a_scenario_driver_waits_out_a_locked_log_and_runs_no_phase_twice() {
 fn a_driver_that_gives_up_on_a_locked_log_names_the_runs_resume_and_exits_4() {
     let env = Env::new();
     env.workflow("w", WAITS_FOR_GO);
-    let driver = Background::start(
-        &env,
-        "driver",
-        &["--json", "workflow", "run", "w"],
-        &[("CORTEX_LOG_LOCK_WAIT", "1s")],
-    );
-    common::wait_until("s1 to start", || env.file("s1.started").exists());
-    let mut lock = common::LogLock::take(&env);
-    std::fs::write(env.file("go"), "").unwrap();
-    let (code, said) = driver.end();
-    lock.release();
+    let (code, said, doc) =
+        given_up_past_a_held_lock(&env, &["--json", "workflow", "run", "w"], "s1.started");
     assert_eq!(code, 4, "{said}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(env.file("driver.out")).unwrap())
-            .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {said}"));
     assert_eq!(doc["exit_code"], 4, "{doc:#}");
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     assert_eq!(env.status(None)["status"], "interrupted");
@@ -1966,21 +1978,12 @@ fn a_recorded_report_whose_drive_gives_up_on_a_locked_log_says_it_was_recorded()
     );
     let out = env.run(&["workflow", "run", "w"]);
     assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
-    let report = Background::start(
+    let (code, said, doc) = given_up_past_a_held_lock(
         &env,
-        "report",
         &["--json", "workflow", "step", "complete", "p"],
-        &[("CORTEX_LOG_LOCK_WAIT", "1s")],
+        "after.started",
     );
-    common::wait_until("`after` to start", || env.file("after.started").exists());
-    let mut lock = common::LogLock::take(&env);
-    std::fs::write(env.file("go"), "").unwrap();
-    let (code, said) = report.end();
-    lock.release();
     assert_eq!(code, 3, "{said}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(env.file("report.out")).unwrap())
-            .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {said}"));
     let run = doc["run_id"].as_str().unwrap_or_else(|| panic!("{doc:#}"));
     assert_eq!(doc["status"], "interrupted", "{doc:#}");
     assert_eq!(doc["steps"][0]["status"], "completed", "{doc:#}");

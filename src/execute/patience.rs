@@ -85,7 +85,7 @@ impl Wait {
             &format!(
                 "Waiting for the event log: another process holds its write lock (since {}), such as a `sqlite3` session or a backup or VACUUM of the log. {} goes on here once it lets go; it waits up to {} (a stop, Ctrl-C or SIGTERM, gives up the wait and leaves {}).",
                 clock_time(since),
-                capitalized(subject),
+                crate::render::upper_first(subject),
                 crate::render::format_duration(patience.bound),
                 patience.leaves,
             ),
@@ -190,15 +190,6 @@ pub fn patiently<S: ?Sized, T, E>(
         wait.over(patience, subject);
     }
     tried
-}
-
-/// `run R` as a sentence begins: `Run R`.
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 fn say(patience: &Patience, text: &str) {

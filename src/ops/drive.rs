@@ -558,10 +558,13 @@ pub fn recorded_not_driven_on(
         for hint in &e.hints {
             note.push_str(&format!("; {hint}"));
         }
-        note.push_str(&format!(
-            "; {} drives the run on from what was recorded",
-            ctx.cmd(&resume)
-        ));
+        // Named once: the error's own hint may name it already.
+        if !note.contains(&ctx.cmd(&resume)) {
+            note.push_str(&format!(
+                "; {} drives the run on from what was recorded",
+                ctx.cmd(&resume)
+            ));
+        }
     }
     let now = ctx
         .reading_store()
