@@ -1498,8 +1498,17 @@ fn a_sign_in_whose_next_holds_a_line_break_is_sent_home_not_answered_500() {
             .header("set-cookie")
             .is_none_or(|c| !c.contains("x=1"))
     );
+    // Sent on as given, accents and all (no 500): a parameter the catalog does not read is
+    // then its 400 page, naming it, as every page's unknown parameter is.
     let accented = form("/catalog%3Fr%C3%A9sum%C3%A9");
-    assert_eq!(accented.status, 200, "{}", accented.body);
+    assert_eq!(accented.status, 400, "{}", accented.body);
+    assert!(
+        accented
+            .body
+            .contains("`résumé` is not a query parameter of the page /catalog"),
+        "{}",
+        accented.body
+    );
 }
 
 #[test]
@@ -2283,6 +2292,89 @@ fn connections_past_the_cap_are_turned_away_503_and_the_server_answers_once_one_
         let r = s.request("GET", "/api/v1/runs", false);
         (r.status == 200).then_some(())
     });
+}
+
+/// A page's query is held to the parameters the page reads, as the API's is (one rule, from
+/// the route table): an unknown one, or one that is not UTF-8, is a 400 page naming it and
+/// those the page reads. Before, pages ignored them (`?event=all` showed the page without the
+/// events asked for, saying nothing). What the pages' own links and forms write still passes.
+#[test]
+fn a_page_answers_an_unknown_or_non_utf8_query_parameter_with_a_400_page_naming_it() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let r = s.request("GET", "/?knd=workflow", true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("<html"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("`knd` is not a query parameter of the page /"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("it takes `kind`, `before`"), "{}", r.body);
+    let r = s.request("GET", &format!("/runs/{run}?event=all"), true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("it takes `events`, `at`"), "{}", r.body);
+    let r = s.request("GET", &format!("/runs/{run}?events=%ff%fe"), true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("the value of `events` is not UTF-8"),
+        "{}",
+        r.body
+    );
+    let r = s.request("GET", "/catalog?x=1", true);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("it takes none"), "{}", r.body);
+    // What the pages themselves write.
+    for ok in [
+        "/?kind=workflow".to_string(),
+        format!("/runs/{run}?events=all"),
+        format!("/runs/{run}?at=1"),
+        "/catalog/scenarios/gate?input.who=me".to_string(),
+        "/login?next=%2F".to_string(),
+    ] {
+        let r = s.request("GET", &ok, true);
+        assert!(r.status != 400, "{ok}: {}", r.body);
+    }
+}
+
+/// `--max-connections` above the process's open-file limit (`ulimit -n`) was taken silently,
+/// a cap never reached before `accept` fails. It is refused as bad input (exit 2) before the
+/// server starts, naming the limit and how to raise it.
+#[test]
+fn max_connections_above_the_open_file_limit_is_refused_before_the_server_starts() {
+    use std::os::unix::process::CommandExt;
+    let env = home();
+    let mut cmd = env.command(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--max-connections",
+        "5000",
+    ]);
+    // Safety: setrlimit between fork and exec touches nothing but this process's limit.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = nix::libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--max-connections 5000 is above this process's open-file limit (256"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ulimit -n 10000"), "{stderr}");
 }
 
 /// A run of more events than a stream reads at a time (64) is streamed whole, in order, then
@@ -5593,6 +5685,37 @@ fn a_failed_run_with_a_secret_input_offers_retry_and_skip_on_its_page() {
         assert!(page.contains(button), "{button} offered: {page}");
     }
     assert!(page.contains("secret input: give it again"), "{page}");
+}
+
+/// A page's resume form asks only for the secret inputs that resume may read
+/// (`plan::resume_secret_inputs` for its mode, the function the TUI's resume form and `resume`
+/// use): a retry of a command asks for the token, a skip past it to a step that does not read
+/// it asks for nothing. Before, every resume form had a field for every secret input.
+#[test]
+fn a_pages_resume_form_asks_only_for_the_secret_inputs_that_resume_may_read() {
+    let env = home();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n  - name: ask\n    prompt: \"go on\"\n",
+    );
+    let s = Server::start(&env);
+    let run = start_with_api_token(&s, "sec", "x-secret-123");
+    assert_eq!(settled(&s, &run)["status"], "failed");
+    let page = s.get(&format!("/runs/{run}")).body;
+    let form_of = |mode: &str| {
+        page.split("<form")
+            .find(|f| f.contains(&format!("name=\"mode\" value=\"{mode}\"")))
+            .unwrap_or_else(|| panic!("a {mode} form: {page}"))
+            .to_string()
+    };
+    assert!(
+        form_of("retry").contains("name=\"input.api_token\""),
+        "{page}"
+    );
+    assert!(
+        !form_of("skip").contains("name=\"input.api_token\""),
+        "{page}"
+    );
 }
 
 /// `GET /api/v1/verify` of a home with no runs yet (no log made) answers an empty log,

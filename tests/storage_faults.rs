@@ -760,6 +760,8 @@ fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_ste
     // the run on to `a`, whose attempts meet the unwritable folder.
     let (code, stdout, stderr) = as_nobody(&["workflow", "run", "w"]);
     assert_eq!(code, 3, "waits on prep: {stdout}{stderr}");
+    // The report was recorded: it says so, and why the run was not driven on; its exit code
+    // is the paused run's status's (`failed`, resumable).
     let (code, stdout, stderr) = as_nobody(&["workflow", "step", "complete", "prep"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let logs_shown = logs.display().to_string();
@@ -769,7 +771,9 @@ fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_ste
     );
     assert!(!stderr.contains("/work/step-"), "{stderr}");
     assert!(
-        stderr.contains("hint:") && stderr.contains("resume"),
+        stderr.contains("recorded; not driven on here")
+            && stderr.contains("make that path writable")
+            && stderr.contains("resume"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -1777,6 +1781,26 @@ fn a_scenario_driver_waits_out_a_locked_log_and_runs_no_phase_twice() {
     assert_eq!(status["status"], "completed");
 }
 
+/// `cortex ARGS` (with `--json`) that gives up on the log's write lock held by another process:
+/// its wait shortened to 1 s, the lock taken once the file `started` is there (a step that
+/// waits for `go`) and let go once it ended. Its exit code, all it said, and its document.
+fn given_up_past_a_held_lock(
+    env: &Env,
+    args: &[&str],
+    started: &str,
+) -> (i32, String, serde_json::Value) {
+    let driver = Background::start(env, "driver", args, &[("CORTEX_LOG_LOCK_WAIT", "1s")]);
+    common::wait_until(started, || env.file(started).exists());
+    let mut lock = common::LogLock::take(env);
+    std::fs::write(env.file("go"), "").unwrap();
+    let (code, said) = driver.end();
+    lock.release();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.file("driver.out")).unwrap())
+            .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {said}"));
+    (code, said, doc)
+}
+
 /// A driver that gives up on a locked log (its wait shortened by `CORTEX_LOG_LOCK_WAIT`) says
 /// so for what it is: held by another process (exit 4), not the run's failure (exit 1), and
 /// not "try again", which started a second run of the workflow; it names the run and its
@@ -1786,21 +1810,9 @@ fn a_scenario_driver_waits_out_a_locked_log_and_runs_no_phase_twice() {
 fn a_driver_that_gives_up_on_a_locked_log_names_the_runs_resume_and_exits_4() {
     let env = Env::new();
     env.workflow("w", WAITS_FOR_GO);
-    let driver = Background::start(
-        &env,
-        "driver",
-        &["--json", "workflow", "run", "w"],
-        &[("CORTEX_LOG_LOCK_WAIT", "1s")],
-    );
-    common::wait_until("s1 to start", || env.file("s1.started").exists());
-    let mut lock = common::LogLock::take(&env);
-    std::fs::write(env.file("go"), "").unwrap();
-    let (code, said) = driver.end();
-    lock.release();
+    let (code, said, doc) =
+        given_up_past_a_held_lock(&env, &["--json", "workflow", "run", "w"], "s1.started");
     assert_eq!(code, 4, "{said}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(env.file("driver.out")).unwrap())
-            .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {said}"));
     assert_eq!(doc["exit_code"], 4, "{doc:#}");
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     assert_eq!(env.status(None)["status"], "interrupted");
@@ -1887,4 +1899,110 @@ fn a_worker_waits_out_a_locked_log_instead_of_exiting() {
     assert_eq!(code, 0, "{said}");
     assert_eq!(env.status(None)["status"], "completed", "{said}");
     assert_eq!(common::lines(&env.file("ran")), ["a"], "{said}");
+}
+
+/// `cortex schedule run` in the foreground whose pass met the log's write lock held by another
+/// process past the store's own wait ended, where drivers wait it out. Now it waits as they do
+/// (one mechanism: `execute::patiently`), saying so, and goes on firing once the lock is let
+/// go; a stop ends it as it would between two passes.
+#[test]
+fn a_foreground_scheduler_waits_out_a_locked_log_instead_of_exiting() {
+    let env = Env::new();
+    env.workflow("w0", "name: w0\nsteps:\n  - {name: a, run: 'true'}\n");
+    // The log exists before its lock is taken.
+    assert_eq!(env.run(&["workflow", "run", "w0"]).code, 0);
+    env.workflow(
+        "tick",
+        "name: tick\nschedule: {cron: '* * * * *'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let mut lock = common::LogLock::take(&env);
+    let scheduler = Background::start(&env, "scheduler", &["schedule", "run"], &[]);
+    scheduler.wait_to_say("Waiting for the event log: another process holds its write lock");
+    assert!(
+        scheduler
+            .said()
+            .contains("The scheduler goes on here once it lets go"),
+        "{}",
+        scheduler.said()
+    );
+    lock.release();
+    scheduler.wait_to_say("workflow tick: seen");
+    scheduler.wait_to_say("The event log is free again");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(scheduler.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (code, said) = scheduler.end();
+    assert_eq!(code, 0, "{said}");
+}
+
+/// A scheduler that gives up on a locked log (its wait shortened by `CORTEX_LOG_LOCK_WAIT`)
+/// says so for what it is: held by another process (exit 4), nothing lost, and how it goes on.
+#[test]
+fn a_scheduler_that_gives_up_on_a_locked_log_exits_4_and_says_how_to_go_on() {
+    let env = Env::new();
+    env.workflow(
+        "tick",
+        "name: tick\nschedule: {cron: '* * * * *'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "tick"]).code, 0);
+    let mut lock = common::LogLock::take(&env);
+    let scheduler = Background::start(
+        &env,
+        "scheduler",
+        &["schedule", "run", "--once"],
+        &[("CORTEX_LOG_LOCK_WAIT", "1s")],
+    );
+    let (code, said) = scheduler.end();
+    lock.release();
+    assert_eq!(code, 4, "{said}");
+    assert!(
+        said.contains("longer than the scheduler waits (1s)"),
+        "{said}"
+    );
+    assert!(said.contains("cortex schedule run --catch-up"), "{said}");
+}
+
+/// A step report that was recorded and whose drive on then gave up on a locked log read as
+/// if the report had failed (exit 4, "run R was left … to be resumed"): made again, it was
+/// refused. Now it says that the report was recorded and why the run was not driven on, with
+/// the resume that drives it on (in the warning and in `--json`'s `next`), and exits with the
+/// run's status (3, interrupted), never 4; following `next` completes the run.
+#[test]
+fn a_recorded_report_whose_drive_gives_up_on_a_locked_log_says_it_was_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - name: after\n    run: 'touch after.started; until [ -e go ]; do sleep 0.05; done; echo after >> ran'\n",
+    );
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let (code, said, doc) = given_up_past_a_held_lock(
+        &env,
+        &["--json", "workflow", "step", "complete", "p"],
+        "after.started",
+    );
+    assert_eq!(code, 3, "{said}");
+    let run = doc["run_id"].as_str().unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(doc["status"], "interrupted", "{doc:#}");
+    assert_eq!(doc["steps"][0]["status"], "completed", "{doc:#}");
+    let warnings = doc["warnings"].to_string();
+    assert!(warnings.contains("recorded; not driven on here"), "{doc:#}");
+    assert!(
+        warnings.contains(&format!("cortex workflow resume {run}")),
+        "{doc:#}"
+    );
+    let next: Vec<String> = doc["next"][0]["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a `next`: {doc:#}"))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(next[1..3], ["workflow", "resume"], "{doc:#}");
+    assert!(next.contains(&run.to_string()), "{doc:#}");
+    let args: Vec<&str> = next[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(None)["status"], "completed");
 }

@@ -307,7 +307,8 @@ pub fn dispatch(
                 limits: crate::serve::Limits::of(
                     max_connections.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
                     std::time::Duration::from_secs(header_timeout),
-                ),
+                    crate::execute::open_file_limit(),
+                )?,
             },
             (no_schedule, no_notify),
         ),

@@ -4,7 +4,7 @@ use crate::decide::{Command, DecideError, RunState, decide, evolve};
 use crate::event::{Event, NewEvent, Recorded};
 use crate::store::{EventStore, StoreError};
 
-use super::patience::{Patience, Wait};
+use super::patience::Patience;
 use super::{Clock, IdGen, Redactor, rfc3339};
 
 /// Why a command could not be recorded.
@@ -230,47 +230,31 @@ impl<'a> Journal<'a> {
     }
 
     /// `op`, tried again while it fails for a log another process holds locked, as long as
-    /// this journal's patience lasts (`patience::Wait`): at once without one. A try that
-    /// failed so changed nothing (SQLite refuses the write lock before anything is decided or
-    /// read under it), so trying again is as if it were the first. A journal that gave up
+    /// this journal's patience lasts (`patience::patiently`): at once without one. A journal that gave up
     /// waiting once is not patient any more: what its driver still does on the way out (the
     /// derived files, a child's end) fails at the first refusal rather than wait again.
     fn patiently<T>(
         &mut self,
         mut op: impl FnMut(&mut Self) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
-        let (since, began) = (std::time::SystemTime::now(), std::time::Instant::now());
-        let first = op(self);
         let Some(patience) = self.patience.clone() else {
-            return first;
+            return op(self);
         };
-        if !matches!(first, Err(JournalError::Store(StoreError::Busy))) {
-            return first;
+        let subject = format!("run {}", self.run_id);
+        let tried = super::patience::patiently(
+            self,
+            &patience,
+            &subject,
+            |e| matches!(e, JournalError::Store(StoreError::Busy)),
+            |journal, wait| {
+                let _ = journal.store().set_lock_wait(wait);
+            },
+            op,
+        );
+        if tried.gave_up {
+            self.patience = None;
         }
-        let mut wait = Wait::start(&patience, &self.run_id, since, began);
-        let _ = self.store().set_lock_wait(Some(Wait::turn()));
-        let out = loop {
-            if !wait.again(&patience, &self.run_id) {
-                self.patience = None;
-                break first;
-            }
-            let tried = std::time::Instant::now();
-            match op(self) {
-                Err(JournalError::Store(StoreError::Busy)) => {
-                    // A store that refuses at once (not SQLite waiting its turn) is not asked
-                    // again in a tight loop.
-                    if let Some(rest) = Wait::turn().checked_sub(tried.elapsed()) {
-                        std::thread::sleep(rest);
-                    }
-                }
-                other => break other,
-            }
-        };
-        let _ = self.store().set_lock_wait(None);
-        if self.patience.is_some() {
-            wait.over(&patience, &self.run_id);
-        }
-        out
+        tried.result
     }
 
     /// Fold in `new`, the events others appended after `appended()`: one by one when nothing
@@ -1041,7 +1025,7 @@ mod tests {
             bound: std::time::Duration::from_secs(60),
             stop: std::sync::Arc::new(move || stop),
             announce: None,
-            resume: "`cortex workflow resume R`".into(),
+            leaves: "the run to `cortex workflow resume R`".into(),
         }
     }
 

@@ -67,7 +67,7 @@ pub use notify::{
     Delivery, Ended, Subject, Trigger, deliver, not_made, notify_key, record_deliveries,
 };
 pub use outputs::{parse_outputs, take_outputs};
-pub use patience::{LOG_LOCK_WAIT, LOG_LOCK_WAIT_ENV, Patience, log_lock_wait};
+pub use patience::{LOG_LOCK_WAIT, LOG_LOCK_WAIT_ENV, Patience, Tried, log_lock_wait, patiently};
 pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{
     CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,

@@ -42,16 +42,17 @@ pub struct Patience {
     pub stop: Arc<dyn Fn() -> bool + Send + Sync>,
     /// Where to say that it waits and when it goes on (the CLI's stderr), if anywhere.
     pub announce: Option<fn(&str)>,
-    /// The command that goes on with the run if this driver gives up, as it should be
-    /// pasted (`cortex workflow resume RUN`, with `--home` where needed).
-    pub resume: String,
+    /// What a stop leaves, and to which command, as the wait says it: "the run to `cortex
+    /// workflow resume RUN`" (the command as it should be pasted, with `--home` where
+    /// needed), "its schedules to the next `cortex schedule run`".
+    pub leaves: String,
 }
 
 impl std::fmt::Debug for Patience {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Patience")
             .field("bound", &self.bound)
-            .field("resume", &self.resume)
+            .field("leaves", &self.leaves)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +69,7 @@ pub fn log_lock_wait() -> Result<Duration, String> {
 }
 
 /// One wait for a locked log, from the try that first met the lock.
-pub(crate) struct Wait {
+struct Wait {
     since: SystemTime,
     began: Instant,
     reminded: Instant,
@@ -76,20 +77,17 @@ pub(crate) struct Wait {
 
 /// What the wait says, and when it stops.
 impl Wait {
-    /// The wait of a try begun at `since` (`began` by the monotonic clock), which met the lock.
-    pub(crate) fn start(
-        patience: &Patience,
-        run_id: &str,
-        since: SystemTime,
-        began: Instant,
-    ) -> Wait {
+    /// The wait of a try begun at `since` (`began` by the monotonic clock), which met the lock,
+    /// for `subject` (`run R`, `the scheduler`: what goes on once the log is free).
+    fn start(patience: &Patience, subject: &str, since: SystemTime, began: Instant) -> Wait {
         say(
             patience,
             &format!(
-                "Waiting for the event log: another process holds its write lock (since {}), such as a `sqlite3` session or a backup or VACUUM of the log. Run {run_id} goes on here once it lets go; this driver waits up to {} (a stop, Ctrl-C or SIGTERM, gives up the wait and leaves the run to {}).",
+                "Waiting for the event log: another process holds its write lock (since {}), such as a `sqlite3` session or a backup or VACUUM of the log. {} goes on here once it lets go; it waits up to {} (a stop, Ctrl-C or SIGTERM, gives up the wait and leaves {}).",
                 clock_time(since),
+                crate::render::upper_first(subject),
                 crate::render::format_duration(patience.bound),
-                patience.resume,
+                patience.leaves,
             ),
         );
         Wait {
@@ -99,13 +97,8 @@ impl Wait {
         }
     }
 
-    /// How long each try waits for the lock inside the store.
-    pub(crate) fn turn() -> Duration {
-        TURN
-    }
-
     /// Whether to try again (saying so now and then): not past the bound, nor stopped.
-    pub(crate) fn again(&mut self, patience: &Patience, run_id: &str) -> bool {
+    fn again(&mut self, patience: &Patience, subject: &str) -> bool {
         if (patience.stop)() || self.began.elapsed() >= patience.bound {
             return false;
         }
@@ -114,7 +107,7 @@ impl Wait {
             say(
                 patience,
                 &format!(
-                    "Still waiting for the event log, locked by another process since {} ({} now); run {run_id} goes on once it lets go.",
+                    "Still waiting for the event log, locked by another process since {} ({} now); {subject} goes on once it lets go.",
                     clock_time(self.since),
                     crate::render::format_duration(self.began.elapsed()),
                 ),
@@ -124,15 +117,79 @@ impl Wait {
     }
 
     /// The wait is over: the log answered.
-    pub(crate) fn over(self, patience: &Patience, run_id: &str) {
+    fn over(self, patience: &Patience, subject: &str) {
         say(
             patience,
             &format!(
-                "The event log is free again after {}; run {run_id} goes on.",
+                "The event log is free again after {}; {subject} goes on.",
                 crate::render::format_duration(self.began.elapsed())
             ),
         );
     }
+}
+
+/// How a patient writer tried: what its last try gave, and whether it gave up waiting (past
+/// the bound, or stopped) rather than found the log free or failed otherwise.
+pub struct Tried<T, E> {
+    pub result: Result<T, E>,
+    pub gave_up: bool,
+}
+
+/// `op` on `on`, tried again while it fails for a log another process holds locked (`busy`),
+/// as long as `patience` lasts, saying so for `subject` (`Wait`): the one loop by which a
+/// driver's journal (`Journal::be_patient`) and the scheduler's pass (`ops::schedule::run`)
+/// wait out a locked log. A try that failed so changed nothing (SQLite refuses the write lock
+/// before anything is decided or read under it), so trying again is as if it were the first.
+/// While it waits, each try waits for the lock only `TURN` inside the store (`lock_wait`, the
+/// store's `set_lock_wait`; `None` puts back the store's own wait), so that a stop is heard
+/// between two tries.
+pub fn patiently<S: ?Sized, T, E>(
+    on: &mut S,
+    patience: &Patience,
+    subject: &str,
+    busy: impl Fn(&E) -> bool,
+    lock_wait: impl Fn(&mut S, Option<Duration>),
+    mut op: impl FnMut(&mut S) -> Result<T, E>,
+) -> Tried<T, E> {
+    let (since, began) = (SystemTime::now(), Instant::now());
+    let first = op(on);
+    if !first.as_ref().err().is_some_and(&busy) {
+        return Tried {
+            result: first,
+            gave_up: false,
+        };
+    }
+    let mut wait = Wait::start(patience, subject, since, began);
+    lock_wait(on, Some(TURN));
+    let tried = loop {
+        if !wait.again(patience, subject) {
+            break Tried {
+                result: first,
+                gave_up: true,
+            };
+        }
+        let at = Instant::now();
+        match op(on) {
+            Err(e) if busy(&e) => {
+                // A store that refuses at once (not SQLite waiting its turn) is not asked
+                // again in a tight loop.
+                if let Some(rest) = TURN.checked_sub(at.elapsed()) {
+                    std::thread::sleep(rest);
+                }
+            }
+            other => {
+                break Tried {
+                    result: other,
+                    gave_up: false,
+                };
+            }
+        }
+    };
+    lock_wait(on, None);
+    if !tried.gave_up {
+        wait.over(patience, subject);
+    }
+    tried
 }
 
 fn say(patience: &Patience, text: &str) {

@@ -329,7 +329,7 @@ pub fn patience(
         bound,
         stop: std::sync::Arc::new(move || stop.is_set() || dispatch.ending()),
         announce: ctx.announce,
-        resume: ctx.cmd(&[kind.group(), "resume", run_id]),
+        leaves: format!("the run to {}", ctx.cmd(&[kind.group(), "resume", run_id])),
     })
 }
 
@@ -513,12 +513,7 @@ pub fn finish_driving(
 
 /// Drive a run on after an operator's start or report was recorded (`workflow step
 /// complete|fail`, `orchestrate start|complete|fail`), as `finish_driving` — except that a
-/// recorded report never answers exit 4 (exit 4 is for what was not done; DESIGN §3c). When
-/// another driver holds the run by the time this one would drive it on (a worker the report
-/// woke, a driver in another terminal or home, on another host), the report stands: the
-/// answer is the run as it stands now, as `answer` shows its kind's status, exit 0 while
-/// that driver carries it on (else its status's code), with the warning "recorded; not
-/// driven on here: …" saying who holds it.
+/// drive that cannot go on never reads as the report's failure (`recorded_not_driven_on`).
 pub fn drive_on_recorded(
     ctx: &Ctx,
     journal: Journal<'_>,
@@ -528,16 +523,72 @@ pub fn drive_on_recorded(
     answer: impl FnOnce(&crate::project::StatusView, i32) -> Output,
 ) -> Result<Output, CommandError> {
     let run_id = journal.run_id.clone();
+    let kind = journal
+        .state
+        .start
+        .as_ref()
+        .map_or(RunKind::Workflow, |s| s.kind);
     match finish_driving(ctx, journal, by, lock, live) {
-        Err(e) if e.run_held() => {
-            let Some(store) = ctx.reading_store()? else {
-                return Err(e);
-            };
-            let now = run_as_it_stands(ctx, &*store, &run_id)?;
-            let note = format!("recorded; not driven on here: {}", e.message);
-            Ok(answer(&now.view, now.code).warn(vec![note]))
+        Err(e) => recorded_not_driven_on(ctx, &run_id, kind, e, answer),
+        ok => ok,
+    }
+}
+
+/// The answer of a start or report that was recorded and then could not drive run `run_id`
+/// on (`e`): the report stands, so the answer is the run as it stands now, as `answer` shows
+/// its kind's status (its `next` names the resume where the run needs one), with the warning
+/// "recorded; not driven on here: …" saying why — another driver holds the run (a worker the
+/// report woke, a driver elsewhere: exit 0 while it carries the run on, else its status's
+/// code), or the drive failed after the record (the log locked by another process past the
+/// wait, a full disk), then with that error's hints and the resume that drives the run on.
+/// A recorded report never answers exit 4 (exit 4 is for what was not done; DESIGN §3c).
+/// Before, a drive that gave up on a locked log answered as if the report had failed
+/// ("run R was left … to be resumed", exit 4), and a report made again was refused.
+pub fn recorded_not_driven_on(
+    ctx: &Ctx,
+    run_id: &str,
+    kind: RunKind,
+    e: CommandError,
+    answer: impl FnOnce(&crate::project::StatusView, i32) -> Output,
+) -> Result<Output, CommandError> {
+    let resume = [kind.group(), "resume", run_id];
+    let e = e.with_globals(&ctx.globals());
+    let mut note = format!("recorded; not driven on here: {}", e.message);
+    if !e.run_held() {
+        for hint in &e.hints {
+            note.push_str(&format!("; {hint}"));
         }
-        other => other,
+        // Named once: the error's own hint may name it already.
+        if !note.contains(&ctx.cmd(&resume)) {
+            note.push_str(&format!(
+                "; {} drives the run on from what was recorded",
+                ctx.cmd(&resume)
+            ));
+        }
+    }
+    let now = ctx
+        .reading_store()
+        .ok()
+        .flatten()
+        .and_then(|store| run_as_it_stands(ctx, &*store, run_id).ok());
+    match now {
+        Some(now) => Ok(answer(&now.view, now.code).warn(vec![note])),
+        // The log cannot even be read: the error, saying that the report was recorded and
+        // naming the resume in its `next`.
+        None => {
+            let mut e = e;
+            e.message = format!(
+                "the report was recorded, but the run was not driven on: {}",
+                e.message
+            );
+            if e.code == exit::HELD {
+                e.code = exit::WAITING;
+            }
+            if !e.run_held() && e.more.as_ref().is_none_or(|m| m.next.is_empty()) {
+                e = e.next(&resume, "drive the run on from what was recorded");
+            }
+            Err(e)
+        }
     }
 }
 

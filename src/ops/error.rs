@@ -323,6 +323,12 @@ impl CommandError {
         self.code == exit::HELD && self.cause != Cause::Unavailable
     }
 
+    /// Whether the log's write lock is held by another process (`StoreError::Busy`): the
+    /// same command goes through once it lets go.
+    pub fn log_locked(&self) -> bool {
+        self.code == exit::HELD && self.cause == Cause::Unavailable
+    }
+
     /// The error suggesting `cortex ARGS` (why: `why`) in its document's `next`.
     pub fn next(mut self, args: &[&str], why: impl Into<String>) -> Self {
         self.more.get_or_insert_default().next.push(NextCommand {

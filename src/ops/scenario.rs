@@ -379,12 +379,24 @@ fn act(
         }
         Ok(said(scenario_output(&view, code)))
     };
+    // From here on the report stands: what keeps it from driving the run on is said as such
+    // (`recorded_not_driven_on`), never as the report's failure.
+    let not_driven_on = |e: CommandError| {
+        super::drive::recorded_not_driven_on(ctx, &run_id, RunKind::Scenario, e, scenario_output)
+            .map(said)
+    };
     let state = journal.state.clone();
-    let on = journal
-        .nested(|store, _, _| operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor)))?;
+    let on = match journal
+        .nested(|store, _, _| operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor)))
+    {
+        Ok(on) => on,
+        Err(e) => return not_driven_on(e.into()),
+    };
     match on {
         DriveOn::Here(lock) if !no_drive => {
-            journal.refresh()?;
+            if let Err(e) = journal.refresh() {
+                return not_driven_on(e.into());
+            }
             if !done.is_empty() {
                 live.observer.note(&done);
             }

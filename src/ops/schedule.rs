@@ -452,6 +452,9 @@ pub struct Scheduler {
     /// last found nothing queued in them: read again only once they grow (a pass replayed
     /// every gone schedule's whole stream, a cost growing with history, every minute).
     settled: BTreeMap<String, u64>,
+    /// How long each statement waits for the log's write lock while a pass waits out a log
+    /// another process holds locked (`execute::patiently`): none, the store's own wait.
+    lock_wait: Option<Duration>,
 }
 
 impl Scheduler {
@@ -482,19 +485,23 @@ impl Scheduler {
             durability,
             redactor: crate::execute::Redactor::of_process(),
             settled: BTreeMap::new(),
+            lock_wait: None,
         })
     }
 
-    /// One pass at `now`: settle the runs awaited, release what waits, fire what is due.
+    /// One pass at `now`: settle the runs awaited, release what waits, fire what is due,
+    /// each thing that happened added to `happened` as it is recorded — so that a pass that
+    /// fails midway (a log locked by another process) keeps what it did, and the same pass
+    /// again does only the rest: every decision is taken at the head of its schedule's stream.
     /// With `wait`, runs started are waited for until recorded (or `SETTLE` passes).
     pub fn tick(
         &mut self,
         ctx: &Ctx,
         now: SystemTime,
         wait: bool,
-    ) -> Result<Vec<Happened>, CommandError> {
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
         let now_ms = millis(now);
-        let mut happened = Vec::new();
         self.running
             .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
         let (scheduled, broken) = find_scheduled(ctx);
@@ -534,21 +541,22 @@ impl Scheduler {
             false => Some(ctx.store(self.durability)?),
         };
         let Some(mut store) = opened else {
-            return Ok(happened);
+            return Ok(());
         };
-        self.drop_gone(&mut *store, &known, &mut happened)?;
+        store.set_lock_wait(self.lock_wait)?;
+        self.drop_gone(&mut *store, &known, happened)?;
         if scheduled.is_empty() {
-            return Ok(happened);
+            return Ok(());
         }
         for s in &scheduled {
-            self.settle_runs(&mut *store, s, wait, &mut happened)?;
+            self.settle_runs(&mut *store, s, wait, happened)?;
             // First in, first out: a time queued earlier starts before a newer one is decided
             // (which then sees it starting, and queues or skips).
-            self.release(ctx, &mut *store, s, now_ms, &mut happened)?;
-            self.fire(ctx, &mut *store, s, now_ms, &mut happened)?;
-            self.settle_runs(&mut *store, s, wait, &mut happened)?;
+            self.release(ctx, &mut *store, s, now_ms, happened)?;
+            self.fire(ctx, &mut *store, s, now_ms, happened)?;
+            self.settle_runs(&mut *store, s, wait, happened)?;
         }
-        Ok(happened)
+        Ok(())
     }
 
     fn state(store: &dyn EventStore, s: &Scheduled) -> Result<ScheduleState, StoreError> {
@@ -1063,12 +1071,31 @@ pub fn run(
         refuse_future_at(at, SystemTime::now())?;
     }
     let now = || at.unwrap_or_else(SystemTime::now);
+    let patience = patience(ctx, stop)?;
     let mut scheduler = Scheduler::new(ctx, now(), catch_up)?;
     let mut all = Vec::new();
     loop {
-        for h in scheduler.tick(ctx, now(), once)? {
+        // A pass that meets the log's write lock held by another process (a `sqlite3`
+        // session, a backup or VACUUM) waits it out as a driver does, rather than end the
+        // scheduler: what it did before it met the lock is kept, and it goes on from there.
+        let mut happened = Vec::new();
+        let tried = crate::execute::patiently(
+            &mut scheduler,
+            &patience,
+            "the scheduler",
+            CommandError::log_locked,
+            |scheduler, wait| scheduler.lock_wait = wait,
+            |scheduler| scheduler.tick(ctx, now(), once, &mut happened),
+        );
+        for h in happened {
             sink(&h);
             all.push(h);
+        }
+        match tried.result {
+            // Asked to end while it waited: it ends, as it would between two passes.
+            Err(_) if tried.gave_up && stop.is_set() => return Ok(all),
+            Err(e) if tried.gave_up => return Err(gave_up(ctx, e)),
+            other => other?,
         }
         if once || stop.is_set() {
             return Ok(all);
@@ -1081,6 +1108,50 @@ pub fn run(
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// How a scheduler waits out a log another process holds locked, as a driver does
+/// (`execute::Patience`): up to `CORTEX_LOG_LOCK_WAIT` (an hour by default), giving up at once
+/// on `stop`, saying so where the command says what it waits for (`Ctx::announce`).
+fn patience(ctx: &Ctx, stop: &StopFlag) -> Result<crate::execute::Patience, CommandError> {
+    let bound = crate::execute::log_lock_wait().map_err(|why| {
+        CommandError::bad_input(why).hint(format!(
+            "it says how long a driver or the scheduler waits for the event log while another process holds it locked (default {}); unset it for the default",
+            crate::render::format_duration(crate::execute::LOG_LOCK_WAIT)
+        ))
+    })?;
+    let stop = stop.clone();
+    Ok(crate::execute::Patience {
+        bound,
+        stop: std::sync::Arc::new(move || stop.is_set()),
+        announce: ctx.announce,
+        leaves: "its schedules to the next `cortex schedule run` (a time missed meanwhile fires with --catch-up)".into(),
+    })
+}
+
+/// What a scheduler that gave up waiting for a locked log says (`e`, the store's refusal):
+/// held by another process (exit 4), nothing recorded lost, and how to go on.
+fn gave_up(ctx: &Ctx, e: CommandError) -> CommandError {
+    let bound = crate::execute::log_lock_wait().unwrap_or(crate::execute::LOG_LOCK_WAIT);
+    let mut err = CommandError::new(
+        e.code,
+        format!(
+            "the event log stayed locked by another process longer than the scheduler waits ({}): no schedule fired meanwhile",
+            crate::render::format_duration(bound)
+        ),
+    )
+    .hint(format!(
+            "another process holds the log's write lock, such as a `sqlite3` session or a backup or VACUUM of the log; nothing recorded was lost; once it lets go, {} goes on firing ({} fires a time missed meanwhile)",
+            ctx.cmd(&["schedule", "run"]),
+            ctx.cmd(&["schedule", "run", "--catch-up"]),
+        ))
+    .hint(format!(
+        "{} sets how long it waits for a locked log (default {})",
+        crate::execute::LOG_LOCK_WAIT_ENV,
+        crate::render::format_duration(crate::execute::LOG_LOCK_WAIT)
+    ));
+    err.cause = e.cause;
+    err
 }
 
 /// Run a scheduler in a thread of its own until the process ends (`cortex serve`): what it

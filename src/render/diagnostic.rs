@@ -68,19 +68,33 @@ pub fn render_definition_error(err: &DefinitionError) -> String {
                 {
                     let number = at.line.to_string();
                     let pad = " ".repeat(number.len());
+                    // The line is shown as a terminal shows it (`terminal_safe`: an escape
+                    // sequence as `\u{1b}`), and the caret counts the columns shown: before,
+                    // it counted characters, and stood short of the place by five columns
+                    // for each escaped character before it (and one for each wide one).
+                    let before = at.column.saturating_sub(1);
                     let caret: String = line
                         .chars()
-                        .take(at.column.saturating_sub(1))
-                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .take(before)
+                        .map(|c| match c {
+                            '\t' => "\t".to_string(),
+                            c => " ".repeat(crate::render::shown_width(c)),
+                        })
                         .collect();
                     // Under what the problem covers, else what is written there.
-                    let from = line.chars().skip(at.column.saturating_sub(1));
-                    let width = match p.width {
-                        Some(w) => from.take(w).count(),
+                    let covered = match p.width {
+                        Some(w) => w,
                         None => crate::definition::written_width(line, at.column),
-                    }
-                    .max(1);
-                    let _ = writeln!(out, "    {number} | {line}");
+                    };
+                    let width: usize = line
+                        .chars()
+                        .skip(before)
+                        .take(covered)
+                        .map(|c| crate::render::shown_width(c).max(usize::from(c == '\t')))
+                        .sum::<usize>()
+                        .max(1);
+                    let shown = crate::render::terminal_safe(line);
+                    let _ = writeln!(out, "    {number} | {shown}");
                     let _ = writeln!(out, "    {pad} | {caret}{}", "^".repeat(width));
                 }
             }
@@ -93,4 +107,57 @@ pub fn render_definition_error(err: &DefinitionError) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::{Location, Problem};
+
+    /// A caret under a problem on a line that holds a tab and an escape sequence before it
+    /// stands under the place as the line is shown (the ESC escaped as `\u{1b}`, the tab
+    /// kept), and spans the escaped character it points at: before, it counted characters
+    /// and stood five columns short.
+    #[test]
+    fn a_caret_after_a_tab_and_an_escape_stands_under_the_place_as_shown() {
+        let text = "name: w\nsteps:\n  - {name: \"\tb\u{1b}[31m\", run: echo, bogus: 1}\n";
+        let line = text.lines().nth(2).unwrap();
+        let column = line.chars().position(|c| c == 'b').unwrap() + 1;
+        let bogus = line
+            .find("bogus")
+            .map(|b| line[..b].chars().count() + 1)
+            .unwrap();
+        let err = DefinitionError {
+            path: "w.yaml".into(),
+            text: text.into(),
+            problems: vec![
+                Problem::new(
+                    "the name holds an escape",
+                    Some(Location {
+                        line: 3,
+                        column: column + 1,
+                    }),
+                )
+                .with_width(Some(1)),
+                Problem::new(
+                    "unknown key `bogus`",
+                    Some(Location {
+                        line: 3,
+                        column: bogus,
+                    }),
+                ),
+            ],
+        };
+        insta::assert_snapshot!(render_definition_error(&err).replace('\t', "<TAB>"), @r#"
+        [ERROR] w.yaml
+          - the name holds an escape
+            --> w.yaml:3:15
+            3 |   - {name: "<TAB>b\u{1b}[31m", run: echo, bogus: 1}
+              |             <TAB> ^^^^^^
+          - unknown key `bogus`
+            --> w.yaml:3:34
+            3 |   - {name: "<TAB>b\u{1b}[31m", run: echo, bogus: 1}
+              |             <TAB>                         ^^^^^
+        "#);
+    }
 }

@@ -61,6 +61,7 @@ pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_unreadable_line, render_unverified_show, render_verify};
 pub use plan::{render_command, render_inputs, render_plan, render_setting};
 pub use progress::{item_labels, render_header, render_how_to_follow, render_progress};
+pub(crate) use scenario::upper_first;
 pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
 pub use shell::{command_line, shell_quote, shown_command, suggested_command};
@@ -71,5 +72,5 @@ pub use status::{
 };
 pub use terminal::{
     breaks_line, clip, cut_long_words, cut_long_words_in, hanging, json_safe, markup_safe,
-    one_line, terminal_safe, whole_lines,
+    one_line, shown_width, terminal_safe, whole_lines,
 };

@@ -104,6 +104,20 @@ pub fn hanging(text: &str, indent: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// How many columns `c` takes as `terminal_safe` shows it: an active character its escape's
+/// (`\u{1b}`: 6), any other its display width (2 for a wide one, 0 for a combining mark). A
+/// tab is layout, which only the terminal places: it counts 0 here, and a caret under text
+/// holding tabs repeats them (`render_definition_error`).
+pub fn shown_width(c: char) -> usize {
+    if is_active(c) {
+        format!("\\u{{{:x}}}", c as u32).len()
+    } else if c == '\t' {
+        0
+    } else {
+        unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
+    }
+}
+
 /// `text` with every active character written as a visible escape (`\u{1b}`).
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_active) {

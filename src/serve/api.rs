@@ -94,42 +94,63 @@ fn reply_done(result: Result<Result<Done, Failure>, CommandError>) -> Response {
     }
 }
 
-/// Every API request's query, before its handler reads it: each parameter must be one its
-/// route reads (`ALLOWS`, from the route table, which `schemas/openapi.json` describes) and
-/// UTF-8 once percent-decoded, or the request is a 400 naming the parameter and what the
-/// route takes. Before, a parameter no handler read was ignored (`?inputs=msg=1` for
-/// `?input=` previewed the defaults with a 200), and bytes that are not UTF-8 (`%ff%fe`) were
-/// read as U+FFFD. (So `query` below never meets a byte it would have to replace.) An address
-/// no route answers is left to the 404.
+/// Every request's query, before its handler reads it: each parameter must be one its route
+/// reads (`ALLOWS`, from the route table, which `schemas/openapi.json` describes for the API)
+/// and UTF-8 once percent-decoded, or the request is a 400 naming the parameter and what the
+/// route takes — the API's JSON error, or for a page an error page. Before, a parameter no
+/// handler read was ignored (`?inputs=msg=1` for `?input=` previewed the defaults with a 200;
+/// a page's `?event=all` for `?events=all` showed the page without them, saying nothing), and
+/// bytes that are not UTF-8 (`%ff%fe`) were read as U+FFFD. (So `query` below never meets a
+/// byte it would have to replace.) An address no route answers is left to the 404.
 pub async fn known_query(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path();
-    if let (true, Some(raw), Some((route, names))) = (
-        path.starts_with("/api/"),
-        req.uri().query(),
-        super::server::query_names(path),
-    ) && let Err(f) = check_query(route, names, raw)
+    if let (Some(raw), Some((route, names))) = (req.uri().query(), super::server::query_names(path))
     {
-        return failure(f);
+        let api = path.starts_with("/api/");
+        if let Err(f) = check_query(route, names, raw, api) {
+            return match api {
+                true => failure(f),
+                false => super::pages::failure(f),
+            };
+        }
     }
     next.run(req).await
 }
 
-/// `raw` (a query) as `route`, which reads the parameters `names`, takes it.
-fn check_query(route: &str, names: &[&str], raw: &str) -> Result<(), Failure> {
+/// Whether `name` is one of `names` (a name ending in `.*` stands for every name that starts
+/// with what comes before the `*` and goes on: `input.*`, `input.who`).
+fn reads(names: &[&str], name: &str) -> bool {
+    names.iter().any(|n| match n.strip_suffix('*') {
+        Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix),
+        None => *n == name,
+    })
+}
+
+/// `raw` (a query) as `route`, which reads the parameters `names`, takes it: an API route
+/// (`api`) or a page.
+fn check_query(route: &str, names: &[&str], raw: &str, api: bool) -> Result<(), Failure> {
+    let shown = |n: &&str| match n.strip_suffix('*') {
+        Some(prefix) => format!("`{prefix}NAME`"),
+        None => format!("`{n}`"),
+    };
     let takes = match names {
         [] => "it takes none".to_string(),
-        [one] => format!("it takes `{one}`"),
+        [one] => format!("it takes {}", shown(one)),
         _ => format!(
             "it takes {}",
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.iter().map(shown).collect::<Vec<_>>().join(", ")
         ),
     };
-    let hint =
-        format!("{takes} (GET /api/v1/openapi.json describes every parameter); nothing was done");
+    let hint = match api {
+        true => format!(
+            "{takes} (GET /api/v1/openapi.json describes every parameter); nothing was done"
+        ),
+        false => format!("{takes}; the page's own links and forms write them"),
+    };
+    let what = match api {
+        true => route.to_string(),
+        false => format!("the page {route}"),
+    };
     for field in raw.split('&').filter(|f| !f.is_empty()) {
         let (key, value) = field.split_once('=').unwrap_or((field, ""));
         let decoded = |part: &str| {
@@ -140,16 +161,16 @@ fn check_query(route: &str, names: &[&str], raw: &str) -> Result<(), Failure> {
         let Ok(name) = decoded(key) else {
             return Err(Failure::bad_request(
                 format!(
-                    "a query parameter's name is not UTF-8 once percent-decoded ({}): {route} reads none such",
+                    "a query parameter's name is not UTF-8 once percent-decoded ({}): {what} reads none such",
                     crate::definition::shown(key)
                 ),
                 hint,
             ));
         };
-        if !names.contains(&name.as_str()) {
+        if !reads(names, &name) {
             return Err(Failure::bad_request(
                 format!(
-                    "`{}` is not a query parameter of {route}",
+                    "`{}` is not a query parameter of {what}",
                     crate::definition::shown(&name)
                 ),
                 hint,
@@ -160,7 +181,14 @@ fn check_query(route: &str, names: &[&str], raw: &str) -> Result<(), Failure> {
                 format!(
                     "the value of `{name}` is not UTF-8 once percent-decoded: a value is text, its bytes percent-encoded UTF-8"
                 ),
-                "encode the value as UTF-8 before percent-encoding it (`%C3%A9` for é); nothing was done",
+                match api {
+                    true => {
+                        "encode the value as UTF-8 before percent-encoding it (`%C3%A9` for é); nothing was done"
+                    }
+                    false => {
+                        "encode the value as UTF-8 before percent-encoding it (`%C3%A9` for é); the page's own links and forms do"
+                    }
+                },
             ));
         }
     }

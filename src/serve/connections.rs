@@ -41,12 +41,25 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// `--max-connections` (the default when not given: `default_max`) and `--header-timeout`.
-    pub fn of(max: Option<usize>, header_timeout: Duration) -> Limits {
-        Limits {
-            max: max.unwrap_or_else(|| default_max(crate::execute::open_file_limit())),
+    /// `--max-connections` (the default when not given: `default_max`) and `--header-timeout`,
+    /// under an open-file limit (`ulimit -n`) of `files`. A cap above that limit is refused,
+    /// bad input (`over_file_limit`).
+    pub fn of(
+        max: Option<usize>,
+        header_timeout: Duration,
+        files: Option<u64>,
+    ) -> Result<Limits, CommandError> {
+        let max = match max {
+            Some(max) => {
+                over_file_limit(max, files)?;
+                max
+            }
+            None => default_max(files),
+        };
+        Ok(Limits {
+            max,
             header_timeout,
-        }
+        })
     }
 
     /// How many event streams may be open at once: `sse::MAX_STREAMS`, but never more than
@@ -68,6 +81,34 @@ pub fn default_max(files: Option<u64>) -> usize {
             .clamp(MIN_CONNECTIONS, MAX_DEFAULT),
         None => MAX_DEFAULT,
     }
+}
+
+/// Refuse `--max-connections max` above the open-file limit `files`: each connection is a file
+/// descriptor, so such a cap is never reached — `accept` fails first (`EMFILE`) and clients
+/// wait on a listener that takes nobody, rather than get the 503 the cap is there to give. It
+/// is refused, not lowered: the number was asked for, and a server that quietly serves fewer
+/// than it was told (or warns once in a log nobody reads) leaves its operator planning on a
+/// capacity it does not have; as nginx's `worker_connections` above `worker_rlimit_nofile`,
+/// or HAProxy's `maxconn` above its file limit under `strict-limits`, it is the operator's
+/// to fix before the server starts. The default, given no number, already adapts to the
+/// limit (`default_max`).
+fn over_file_limit(max: usize, files: Option<u64>) -> Result<(), CommandError> {
+    let Some(files) = files else {
+        return Ok(());
+    };
+    if u64::try_from(max).unwrap_or(u64::MAX) <= files {
+        return Ok(());
+    }
+    Err(CommandError::bad_input(format!(
+        "--max-connections {max} is above this process's open-file limit ({files}, `ulimit -n`): each connection is an open file, so the cap could never be reached before new connections fail"
+    ))
+    .hint(format!(
+        "raise the limit where the server starts (`ulimit -n {}` in its shell, `LimitNOFILE={}` in a systemd unit; up to the hard limit, `ulimit -Hn`), or give --max-connections at most {} (leave it out for the default, half the limit: {})",
+        max.saturating_mul(2),
+        max.saturating_mul(2),
+        files,
+        default_max(Some(files))
+    )))
 }
 
 /// Serve `app` on `listener` for good, within `limits`.
@@ -155,6 +196,24 @@ fn refusal(max: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cap above the open-file limit could never be reached: refused as bad input, naming
+    /// the limit and how to raise it; at the limit, or without one, it is taken.
+    #[test]
+    fn max_connections_above_the_open_file_limit_is_refused() {
+        let timeout = Duration::from_secs(20);
+        let refused = Limits::of(Some(1000), timeout, Some(256)).unwrap_err();
+        assert_eq!(refused.code, exit::BAD_INPUT);
+        assert!(
+            refused.message.contains("open-file limit (256"),
+            "{}",
+            refused.message
+        );
+        assert!(refused.hints[0].to_string().contains("ulimit -n 2000"));
+        assert_eq!(Limits::of(Some(256), timeout, Some(256)).unwrap().max, 256);
+        assert_eq!(Limits::of(Some(1000), timeout, None).unwrap().max, 1000);
+        assert_eq!(Limits::of(None, timeout, Some(256)).unwrap().max, 128);
+    }
 
     /// Half the open-file limit, within `MIN_CONNECTIONS..=MAX_DEFAULT`; streams at most half
     /// the connections and never more than `sse::MAX_STREAMS`.

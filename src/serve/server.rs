@@ -580,23 +580,24 @@ macro_rules! allow_word {
 }
 
 /// The one table of routes: each address (`/api/v1/...` ones nested under the API's router,
-/// with its JSON fallback), with its methods and handlers, and for an API route the query
-/// parameters it reads (`? [kind, limit]`; none when left out). Both the router (`routes`)
+/// with its JSON fallback), with its methods and handlers, and the query parameters it reads
+/// (`? ["kind", "limit"]`, `"input.*"` for every name after `input.`; none when left out), an
+/// API route's and a page's alike. Both the router (`routes`)
 /// and `ALLOWS` (what `auth::guard` answers a method no route takes with, and
 /// `api::known_query` the parameters an address takes) are made from it, so they cannot
 /// drift apart. Before, `ALLOWS` was a hand-written mirror of the routes, and a parameter no
 /// handler read (`?inputs=` for `?input=`) was ignored.
 macro_rules! route_table {
     ($($path:literal => $first:ident($handler:path) $(. $more:ident($more_handler:path))*
-        $(? [$($query:ident),*])?;)*) => {
+        $(? [$($query:literal),*])?;)*) => {
         /// What each route takes, as the `Allow` header says it, and the query parameters it
         /// reads: `auth::guard` answers a method no route takes before the token is asked
         /// for — a 405 with `Allow` where the address is a route, the 404 where it is none —
-        /// and `api::known_query` refuses a parameter an API route does not read. Made from
+        /// and `api::known_query` refuses a parameter a route does not read. Made from
         /// the route table.
         pub const ALLOWS: &[(&str, &str, &[&str])] = &[
             $(($path, concat!(allow_word!($first) $(, ",", allow_word!($more))*),
-                &[$($(stringify!($query)),*)?]),)*
+                &[$($($query),*)?]),)*
         ];
 
         /// The routes of the table: the API's (without their `/api/v1` prefix) and the pages'.
@@ -620,14 +621,14 @@ const API_PREFIX: &str = "/api/v1";
 
 route_table! {
     "/api/v1/openapi.json" => get(api::openapi);
-    "/api/v1/runs" => get(api::runs) ? [kind, limit, before];
+    "/api/v1/runs" => get(api::runs) ? ["kind", "limit", "before"];
     "/api/v1/runs/changes" => get(sse::runs_changes);
-    "/api/v1/runs/{id}" => get(api::run_status) ? [at];
+    "/api/v1/runs/{id}" => get(api::run_status) ? ["at"];
     "/api/v1/runs/{id}/log" => get(api::run_log);
-    "/api/v1/runs/{id}/logs" => get(api::run_logs) ? [step, attempt, tail_bytes];
-    "/api/v1/runs/{id}/logs/{step}/raw" => get(api::run_raw_log) ? [attempt];
+    "/api/v1/runs/{id}/logs" => get(api::run_logs) ? ["step", "attempt", "tail_bytes"];
+    "/api/v1/runs/{id}/logs/{step}/raw" => get(api::run_raw_log) ? ["attempt"];
     "/api/v1/runs/{id}/verify" => get(api::run_verify);
-    "/api/v1/runs/{id}/events" => get(sse::run_events) ? [after];
+    "/api/v1/runs/{id}/events" => get(sse::run_events) ? ["after"];
     "/api/v1/runs/{id}/steps/{step}/start" => post(api::start);
     "/api/v1/runs/{id}/steps/{step}/complete" => post(api::complete);
     "/api/v1/runs/{id}/steps/{step}/fail" => post(api::fail);
@@ -640,22 +641,22 @@ route_table! {
     "/api/v1/workflows/{name}/runs" => post(api::run_workflow);
     "/api/v1/scenarios" => get(api::scenarios);
     "/api/v1/scenarios/{name}" => get(api::scenario);
-    "/api/v1/scenarios/{name}/preview" => get(api::preview) ? [input];
+    "/api/v1/scenarios/{name}/preview" => get(api::preview) ? ["input"];
     "/api/v1/scenarios/{name}/runs" => post(api::run_scenario);
     "/api/v1/schedules" => get(api::schedules);
     "/api/v1/agents" => get(api::agents);
     "/api/v1/agents/{name}" => get(api::agent);
-    "/" => get(pages::runs_page);
-    "/runs/{id}" => get(pages::run_page);
+    "/" => get(pages::runs_page) ? ["kind", "before"];
+    "/runs/{id}" => get(pages::run_page) ? ["events", "at"];
     "/runs/{id}/steps/{step}/{action}" => post(actions::page_step);
     "/runs/{id}/{action}" => post(actions::page_run);
     "/catalog" => get(pages::catalog_page);
     "/catalog/workflows/{name}" => get(pages::workflow_page);
     "/catalog/workflows/{name}/run" => post(actions::page_run_workflow);
-    "/catalog/scenarios/{name}" => get(pages::scenario_page);
+    "/catalog/scenarios/{name}" => get(pages::scenario_page) ? ["input.*"];
     "/catalog/scenarios/{name}/run" => post(actions::page_run_scenario);
     "/agents" => get(pages::agents_page);
-    "/login" => get(auth::login_page).post(auth::login);
+    "/login" => get(auth::login_page).post(auth::login) ? ["next", "again"];
     "/login/key" => post(auth::check_key);
     "/assets/{file}" => get(assets::asset);
 }

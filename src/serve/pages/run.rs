@@ -364,6 +364,8 @@ enum Act {
     Resume {
         mode: &'static str,
         step: Option<String>,
+        /// The mode itself, for the secret inputs its resume asks for.
+        resume: crate::event::ResumeMode,
     },
     Stop,
     Abort,
@@ -375,38 +377,66 @@ fn act_of(argv: &[String]) -> Option<Act> {
     use crate::event::ResumeMode;
     use crate::project::RunAct;
     Some(match crate::project::run_act(argv)? {
-        RunAct::Resume(mode) => {
-            let (mode, step) = match mode {
+        RunAct::Resume(resume) => {
+            let (mode, step) = match &resume {
                 ResumeMode::Continue => ("continue", None),
                 ResumeMode::Retry => ("retry", None),
                 ResumeMode::Skip => ("skip", None),
-                ResumeMode::From(s) => ("from", Some(s)),
-                ResumeMode::RollbackTo(s) => ("rollback_to", Some(s)),
+                ResumeMode::From(s) => ("from", Some(s.clone())),
+                ResumeMode::RollbackTo(s) => ("rollback_to", Some(s.clone())),
             };
-            Act::Resume { mode, step }
+            Act::Resume { mode, step, resume }
         }
         RunAct::Stop => Act::Stop,
         RunAct::Abort => Act::Abort,
     })
 }
 
-/// A password field for each of the run's secret inputs (the log keeps `***`), for a resume
-/// to give its value again: optional where this server holds it already.
-fn secret_fields(shared: &Shared, d: &RunData) -> Markup {
-    let secret = d
+/// A password field for each secret input a resume in one of `modes` asks for
+/// (`plan::resume_secret_inputs`: those what is left of the run may read, as `resume` and the
+/// TUI's resume form ask for them; the log keeps `***`), for the resume to give its value
+/// again: optional where this server holds it already. Before, every secret input of the run
+/// had a field, though a resume that reads none would use none of them.
+fn secret_fields(shared: &Shared, d: &RunData, modes: &[crate::event::ResumeMode]) -> Markup {
+    let all = d
         .state
         .start
         .as_ref()
-        .map(|s| s.secret_inputs.clone())
-        .unwrap_or_default();
+        .map_or(0, |s| s.secret_inputs_to_give().len());
+    let mut asked: Vec<String> = Vec::new();
+    // Once every one is asked for, no other mode can ask for more.
+    for mode in modes {
+        if asked.len() >= all {
+            break;
+        }
+        for name in crate::plan::resume_secret_inputs(&d.state, mode) {
+            if !asked.contains(&name) {
+                asked.push(name);
+            }
+        }
+    }
     let held = shared.secret_inputs_of(&d.view.run_id);
     html! {
-        @for name in &secret {
+        @for name in &asked {
             @let kept = held.iter().any(|(k, _)| k == name);
             input type="password" name={"input." (name)} autocomplete="off" aria-label={"secret input " (name)}
                 placeholder=(if kept { format!("{name} (kept by this server: leave empty)") } else { format!("{name} (secret input: give it again)") });
         }
     }
+}
+
+/// The resumes the page's free resume form offers: from each step, and for a workflow a
+/// rollback to each.
+fn free_choices(view: &crate::project::StatusView) -> Vec<crate::event::ResumeMode> {
+    use crate::event::ResumeMode;
+    let rollback = view.kind == RunKind::Workflow;
+    view.steps
+        .iter()
+        .flat_map(|s| {
+            std::iter::once(ResumeMode::From(s.name.clone()))
+                .chain(rollback.then(|| ResumeMode::RollbackTo(s.name.clone())))
+        })
+        .collect()
 }
 
 fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
@@ -429,17 +459,17 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
             @for (act, s) in &suggested {
                 form class="act" method="post" action={(run_href(id)) "/" (match act { Act::Resume { .. } => "resume", Act::Stop => "stop", Act::Abort => "abort" })} {
                     (token)
-                    @if let Act::Resume { mode, step } = act {
+                    @if let Act::Resume { mode, step, resume } = act {
                         input type="hidden" name="mode" value=(mode);
                         @if let Some(step) = step { input type="hidden" name="step" value=(step); }
-                        (secret_fields(shared, d))
+                        (secret_fields(shared, d, std::slice::from_ref(resume)))
                     }
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" class=(match act { Act::Abort => "danger", Act::Stop => "warn", _ => "primary" }) disabled[disabled] {
                         (match act {
                             Act::Resume { mode: "continue", .. } => "Resume".to_string(),
-                            Act::Resume { mode: "rollback_to", step } => format!("Roll back to {}", step.as_deref().unwrap_or("")),
-                            Act::Resume { mode: "from", step } => format!("Resume from {}", step.as_deref().unwrap_or("")),
+                            Act::Resume { mode: "rollback_to", step, .. } => format!("Roll back to {}", step.as_deref().unwrap_or("")),
+                            Act::Resume { mode: "from", step, .. } => format!("Resume from {}", step.as_deref().unwrap_or("")),
                             Act::Resume { mode, .. } => format!("Resume ({mode})"),
                             Act::Stop => "Stop".to_string(),
                             Act::Abort => "Abort".to_string(),
@@ -481,7 +511,8 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                     select name="step" aria-label="step" {
                         @for s in &view.steps { option value=(s.name) { (s.name) } }
                     }
-                    (secret_fields(shared, d))
+                    // Any of its choices may be sent: what any of them asks for.
+                    (secret_fields(shared, d, &free_choices(view)))
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" disabled[disabled] { "Resume" }
                 }
