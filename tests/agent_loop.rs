@@ -2360,6 +2360,43 @@ common::on_both_stores!(
     an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_absence_offers_from_its_producer_first,
 );
 
+/// The built-in `feature-development` could not be told which feature (`--input feature=...`
+/// was refused: it declared no inputs), and no prompt read the `plan` its Plan step reports:
+/// an agent driving it learnt neither the task nor where its plan was. The feature is an
+/// optional input rendered into every prompt, and Implement's prompt gives the plan; run as
+/// the README's tour runs it (no input), it still waits on Plan.
+#[test]
+fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_plan() {
+    let env = Env::new();
+    let run = env.run(&[
+        "--json",
+        "workflow",
+        "run",
+        "feature-development",
+        "--input",
+        "feature=add a --version flag",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let prompt = doc["steps"][0]["prompt"].as_str().unwrap();
+    assert!(prompt.starts_with("Feature: add a --version flag\n"), "{prompt}");
+    let done = env.run(&[
+        "--json", "workflow", "step", "complete", "Plan", "--output", "plan=docs/plan.md",
+    ]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let prompt = done.json()["steps"][1]["prompt"].as_str().unwrap().to_string();
+    assert!(
+        prompt.starts_with("Feature: add a --version flag\nPlan: docs/plan.md\n"),
+        "{prompt}"
+    );
+    // As the tour runs it: no input, and the prompts still read.
+    let run = env.run(&["--json", "workflow", "run", "feature-development"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["waiting_for"], "Plan", "{doc}");
+    assert!(!doc["steps"][0]["prompt"].as_str().unwrap().contains("${{"), "{doc}");
+}
+
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still
 /// carries one JSON document, the error's (`{error, detail, hints, errors, exit_code}`), and
 /// exit 2; the usage text stays on stderr. Without `--json`, stdout stays empty.
