@@ -2397,6 +2397,23 @@ fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_pl
     assert!(!doc["steps"][0]["prompt"].as_str().unwrap().contains("${{"), "{doc}");
 }
 
+/// `--json schema nope`'s error read "for '<NAME>'\\n  [possible values: …]": clap's layout
+/// line joined with a backslash and an `n`, as if it were a line break inside the value. Its
+/// layout is joined with a space; a break inside a value given stays `\\n`
+/// (`a_refused_value_with_a_line_break_stays_whole_in_the_json_error`).
+#[test]
+fn a_json_usage_error_joins_clap_s_layout_lines_without_a_backslash() {
+    let env = Env::new();
+    let out = env.run(&["--json", "schema", "nope"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(
+        doc["error"],
+        "invalid value 'nope' for '<NAME>' [possible values: workflow, scenario, agent, config, event, results]",
+        "{doc}"
+    );
+}
+
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still
 /// carries one JSON document, the error's (`{error, detail, hints, errors, exit_code}`), and
 /// exit 2; the usage text stays on stderr. Without `--json`, stdout stays empty.
