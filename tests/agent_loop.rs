@@ -2360,6 +2360,31 @@ common::on_both_stores!(
     an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_absence_offers_from_its_producer_first,
 );
 
+/// A `check:` criterion reading an output not given yet was shown raw (`${{ phases.design.
+/// outputs.doc }}`) by `orchestrate status`, human and `--json`, while the phase's prompt said
+/// it in words: the status shows it as the prompt does (`render_check_in`), one rendering.
+#[test]
+fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
+    let env = Env::new();
+    env.scenario(
+        "des",
+        "name: des\ndescription: d\nphases:\n  - name: design\n    description: design it\n    success_criteria:\n      - Design reviewed\n      - check: 'test -f \"${{ phases.design.outputs.doc }}\"'\n",
+    );
+    let run = env.run(&["--json", "orchestrate", "run", "des"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let shown = "check: test -f \"(output `doc`, not given yet)\"";
+    let prompt = doc["phases"][0]["prompt"].as_str().unwrap();
+    assert!(prompt.contains(&format!("- {shown}\n")), "{prompt}");
+    assert_eq!(doc["phases"][0]["criteria"][1]["criterion"], shown, "{doc}");
+    let human = env.run(&["orchestrate", "status", "des"]).stdout;
+    assert!(
+        human.contains("[ ] $ test -f \"(output `doc`, not given yet)\"\n"),
+        "{human}"
+    );
+    assert!(!human.contains("[ ] $ test -f \"${{"), "{human}");
+}
+
 /// The built-in `feature-development` could not be told which feature (`--input feature=...`
 /// was refused: it declared no inputs), and no prompt read the `plan` its Plan step reports:
 /// an agent driving it learnt neither the task nor where its plan was. The feature is an

@@ -1789,11 +1789,16 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                             .iter()
                             .map(|c| CriterionView {
                                 // An item as a person reads it: templates rendered. A check
-                                // as written (as the log names it), its templates as
-                                // templates: rendered, a value was pasted into shell text
-                                // shown as `$ COMMAND` (`gate_checks`).
+                                // as its prompt shows it (`render_check_in`): as written (as
+                                // the log names it), its templates as templates — rendered, a
+                                // value was pasted into shell text shown as `$ COMMAND`
+                                // (`gate_checks`) — but one with no value said in words.
+                                // Before, the status showed that one raw while the prompt
+                                // said "(output `doc`, not given yet)".
                                 criterion: match c {
-                                    crate::definition::Criterion::Check { .. } => c.label(),
+                                    crate::definition::Criterion::Check { .. } => {
+                                        state.render_check_in(&c.label(), i)
+                                    }
                                     crate::definition::Criterion::Item(_) => {
                                         state.render_prompt_in(&c.label(), i)
                                     }
