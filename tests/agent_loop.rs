@@ -2385,6 +2385,33 @@ fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
     assert!(!human.contains("[ ] $ test -f \"${{"), "{human}");
 }
 
+/// `orchestrate status` of a scenario run that failed pre-validation said "pre-validation
+/// failed (1 problem)" and "fix what the report names", naming nothing (`--json` had
+/// `pre_problems`): it prints each problem as `workflow status` does, one rendering.
+#[test]
+fn a_scenario_status_after_failed_pre_validation_names_each_problem() {
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("cortex.config.json"),
+        r#"{"agents": {"runner": "claude", "claude": {"program": "/nonexistent/claude"}}}"#,
+    )
+    .unwrap();
+    env.scenario(
+        "pre",
+        "name: pre\ndescription: d\nphases:\n  - {name: a, description: a, agents: [code-reviewer]}\n",
+    );
+    let run = env.run(&["orchestrate", "run", "pre"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["orchestrate", "status", "pre"]).stdout;
+    assert!(
+        status.contains(
+            "❌ Pre-validation: Claude Code runs agents here (`runner: claude`), and its program `/nonexistent/claude` is not an executable file"
+        ),
+        "{status}"
+    );
+    assert!(status.contains("Reason: pre-validation failed (1 problem)"), "{status}");
+}
+
 /// The built-in `feature-development` could not be told which feature (`--input feature=...`
 /// was refused: it declared no inputs), and no prompt read the `plan` its Plan step reports:
 /// an agent driving it learnt neither the task nor where its plan was. The feature is an
