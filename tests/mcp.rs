@@ -1139,7 +1139,7 @@ fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
             json!({"kind": "workflow", "name": "onboarding", "inputs": {huge.as_str(): 1}}),
             "unknown input `",
         ),
-        ("schedule_list", json!({"at": huge}), "--at `"),
+        ("schedule_list", json!({"at": huge}), "at `"),
     ];
     for (id, (tool, args, says)) in (1..).zip(calls) {
         s.call(id, tool, args);
@@ -1237,6 +1237,39 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
         (Some("completed"), 0),
         "{done}"
     );
+}
+
+/// `resume`'s `timeout`, `schedule_list`'s `at` and `log_verify` in a home with no log named
+/// CLI flags (`--timeout`, `--at`, `--home DIR`), which a tool call has none of: they name the
+/// tool's arguments.
+#[test]
+fn mcp_errors_of_timeout_at_and_log_verify_name_the_tools_arguments() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    let mut said = Vec::new();
+    for (id, tool, args) in [
+        (1, "resume", json!({"kind": "workflow", "timeout": "forever"})),
+        (2, "schedule_list", json!({"at": "tomorrow"})),
+        (3, "log_verify", json!({"run": "x"})),
+    ] {
+        s.call(id, tool, args);
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{answer}");
+        let doc = &answer["result"]["structuredContent"];
+        let text = format!("{} {}", doc["error"], doc["hints"]);
+        said.push(text);
+    }
+    for text in &said[..2] {
+        assert!(!text.contains("--"), "{text}");
+    }
+    assert!(!said[2].contains("--home DIR"), "{}", said[2]);
+    assert!(said[0].contains("timeout: `forever`"), "{}", said[0]);
+    assert!(said[0].contains(r#"timeout: \"2h\""#), "{}", said[0]);
+    assert!(said[1].contains("at `tomorrow` is not a time"), "{}", said[1]);
+    assert!(said[1].contains(r#"at: \"2026-12-03T10:00:00Z\""#), "{}", said[1]);
+    assert!(said[2].contains(r#"file: \"FILE\""#), "{}", said[2]);
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
 
 #[test]

@@ -550,7 +550,7 @@ fn operate(
         "schedule_list" => {
             let a: ScheduleListArgs = parse(tool, args)?;
             let now = match a.at {
-                Some(t) => ops::schedule::parse_at(&t)?,
+                Some(t) => ops::schedule::parse_at(ctx.surface, &t)?,
                 None => std::time::SystemTime::now(),
             };
             ops::schedule::list(ctx, now)
