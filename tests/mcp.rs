@@ -1239,6 +1239,55 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
     );
 }
 
+/// After the client cancelled the call that drove a run (its time limit, often), the run's
+/// `next[0]` was a plain `resume`, which the same limit cuts off again, stopping the run
+/// again: only the reason's prose said to call it with `detach: true`. Over MCP, each resume
+/// the document suggests says so in structured form (`"tool": "resume", "detach": true`);
+/// the CLI's document is as it was (the CLI has no such limit).
+#[test]
+fn after_a_cancelled_call_the_suggested_resume_says_detach_in_structured_form() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    s.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}));
+    let until = Instant::now() + PATIENCE;
+    let mut id = 10;
+    let doc = loop {
+        let doc = s.status(id);
+        if doc["status"] == "stopped" {
+            break doc;
+        }
+        assert!(Instant::now() < until, "the run never stopped");
+        std::thread::sleep(Duration::from_millis(50));
+        id += 1;
+    };
+    let first = &doc["next"][0];
+    assert_eq!(first["argv"][4], "resume", "{doc}");
+    assert_eq!(first["tool"], "resume", "{doc}");
+    assert_eq!(first["detach"], true, "{doc}");
+    assert!(
+        first["why"].as_str().unwrap().contains("detach: true"),
+        "{doc}"
+    );
+    let cli = env.status(None);
+    assert!(cli["next"][0].get("detach").is_none(), "{cli}");
+    // Followed, it returns at once and the server drives the run to its end.
+    std::fs::write(env.file("go"), "").unwrap();
+    s.call(100, "resume", json!({"kind": "workflow", "detach": true}));
+    let detached = s.response(100);
+    assert_eq!(detached["result"]["isError"], false, "{detached}");
+    let until = Instant::now() + PATIENCE;
+    let mut id = 200;
+    while s.status(id)["status"] != "completed" {
+        assert!(Instant::now() < until, "the detached resume never completed");
+        std::thread::sleep(Duration::from_millis(50));
+        id += 1;
+    }
+}
+
 /// `resume`'s `timeout`, `schedule_list`'s `at` and `log_verify` in a home with no log named
 /// CLI flags (`--timeout`, `--at`, `--home DIR`), which a tool call has none of: they name the
 /// tool's arguments.
