@@ -1442,7 +1442,16 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
     let first = &next_argvs(&doc["next"])[0];
     assert_eq!(
         first[1..],
-        ["workflow", "step", "complete", "Plan", "--run", &run_id, "--output", "plan=VALUE"],
+        [
+            "workflow",
+            "step",
+            "complete",
+            "Plan",
+            "--run",
+            &run_id,
+            "--output",
+            "plan=VALUE"
+        ],
         "{doc}"
     );
     assert_eq!(
@@ -1478,7 +1487,12 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
     assert_eq!(again.code, 3, "{}{}", again.stdout, again.stderr);
     assert_eq!(again.json()["waiting_for"], "Plan");
     let given = env.run(&[
-        "workflow", "step", "complete", "Plan", "--output", "plan=docs/plan.md",
+        "workflow",
+        "step",
+        "complete",
+        "Plan",
+        "--output",
+        "plan=docs/plan.md",
     ]);
     assert_eq!(given.code, 0, "{}{}", given.stdout, given.stderr);
     // A scenario phase: the suggested report carries the output a later phase reads, and a
@@ -1493,7 +1507,14 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
     let id = doc["run_id"].as_str().unwrap().to_string();
     assert_eq!(
         next_argvs(&doc["next"])[0][1..],
-        ["orchestrate", "complete", &id, "review", "--output", "verdict=VALUE"],
+        [
+            "orchestrate",
+            "complete",
+            &id,
+            "review",
+            "--output",
+            "verdict=VALUE"
+        ],
         "{doc}"
     );
     let done = env.run(&["--json", "orchestrate", "complete", &id, "review"]);
@@ -1503,7 +1524,8 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
         "`review` was reported without output `verdict`: `publish` will see it empty"
     );
     assert!(
-        done.stderr.contains("warning: `review` was reported without output `verdict`"),
+        done.stderr
+            .contains("warning: `review` was reported without output `verdict`"),
         "{}",
         done.stderr
     );
@@ -2409,7 +2431,10 @@ fn a_scenario_status_after_failed_pre_validation_names_each_problem() {
         ),
         "{status}"
     );
-    assert!(status.contains("Reason: pre-validation failed (1 problem)"), "{status}");
+    assert!(
+        status.contains("Reason: pre-validation failed (1 problem)"),
+        "{status}"
+    );
 }
 
 /// The built-in `feature-development` could not be told which feature (`--input feature=...`
@@ -2431,12 +2456,24 @@ fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_pl
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let doc = run.json();
     let prompt = doc["steps"][0]["prompt"].as_str().unwrap();
-    assert!(prompt.starts_with("Feature: add a --version flag\n"), "{prompt}");
+    assert!(
+        prompt.starts_with("Feature: add a --version flag\n"),
+        "{prompt}"
+    );
     let done = env.run(&[
-        "--json", "workflow", "step", "complete", "Plan", "--output", "plan=docs/plan.md",
+        "--json",
+        "workflow",
+        "step",
+        "complete",
+        "Plan",
+        "--output",
+        "plan=docs/plan.md",
     ]);
     assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
-    let prompt = done.json()["steps"][1]["prompt"].as_str().unwrap().to_string();
+    let prompt = done.json()["steps"][1]["prompt"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         prompt.starts_with("Feature: add a --version flag\nPlan: docs/plan.md\n"),
         "{prompt}"
@@ -2446,7 +2483,10 @@ fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_pl
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let doc = run.json();
     assert_eq!(doc["waiting_for"], "Plan", "{doc}");
-    assert!(!doc["steps"][0]["prompt"].as_str().unwrap().contains("${{"), "{doc}");
+    assert!(
+        !doc["steps"][0]["prompt"].as_str().unwrap().contains("${{"),
+        "{doc}"
+    );
 }
 
 /// `--json schema nope`'s error read "for '<NAME>'\\n  [possible values: …]": clap's layout

@@ -1011,7 +1011,14 @@ fn a_waiting_child_makes_its_step_wait_and_a_report_on_it_drives_the_parent_on()
     assert_eq!(
         parent["next"][0]["argv"],
         serde_json::json!([
-            "cortex", "workflow", "step", "complete", "look", "--run", child_id, "--output",
+            "cortex",
+            "workflow",
+            "step",
+            "complete",
+            "look",
+            "--run",
+            child_id,
+            "--output",
             "verdict=VALUE",
         ])
     );

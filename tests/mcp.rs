@@ -1252,7 +1252,9 @@ fn after_a_cancelled_call_the_suggested_resume_says_detach_in_structured_form() 
     s.initialize("raw-client");
     s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
     wait_until_holding(&env);
-    s.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}));
+    s.send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
+    );
     let until = Instant::now() + PATIENCE;
     let mut id = 10;
     let doc = loop {
@@ -1282,7 +1284,10 @@ fn after_a_cancelled_call_the_suggested_resume_says_detach_in_structured_form() 
     let until = Instant::now() + PATIENCE;
     let mut id = 200;
     while s.status(id)["status"] != "completed" {
-        assert!(Instant::now() < until, "the detached resume never completed");
+        assert!(
+            Instant::now() < until,
+            "the detached resume never completed"
+        );
         std::thread::sleep(Duration::from_millis(50));
         id += 1;
     }
@@ -1298,7 +1303,11 @@ fn mcp_errors_of_timeout_at_and_log_verify_name_the_tools_arguments() {
     s.initialize("raw-client");
     let mut said = Vec::new();
     for (id, tool, args) in [
-        (1, "resume", json!({"kind": "workflow", "timeout": "forever"})),
+        (
+            1,
+            "resume",
+            json!({"kind": "workflow", "timeout": "forever"}),
+        ),
         (2, "schedule_list", json!({"at": "tomorrow"})),
         (3, "log_verify", json!({"run": "x"})),
     ] {
@@ -1315,8 +1324,16 @@ fn mcp_errors_of_timeout_at_and_log_verify_name_the_tools_arguments() {
     assert!(!said[2].contains("--home DIR"), "{}", said[2]);
     assert!(said[0].contains("timeout: `forever`"), "{}", said[0]);
     assert!(said[0].contains(r#"timeout: \"2h\""#), "{}", said[0]);
-    assert!(said[1].contains("at `tomorrow` is not a time"), "{}", said[1]);
-    assert!(said[1].contains(r#"at: \"2026-12-03T10:00:00Z\""#), "{}", said[1]);
+    assert!(
+        said[1].contains("at `tomorrow` is not a time"),
+        "{}",
+        said[1]
+    );
+    assert!(
+        said[1].contains(r#"at: \"2026-12-03T10:00:00Z\""#),
+        "{}",
+        said[1]
+    );
     assert!(said[2].contains(r#"file: \"FILE\""#), "{}", said[2]);
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }

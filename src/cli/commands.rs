@@ -337,7 +337,8 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
         ScheduleCommand::Run { once, at, catch_up } => {
             let at = at
                 .as_deref()
-                .map(|t| schedule::parse_at(ctx.surface, t)).transpose()?;
+                .map(|t| schedule::parse_at(ctx.surface, t))
+                .transpose()?;
             if let Some(at) = at {
                 schedule::refuse_future_at(at, std::time::SystemTime::now())?;
             }

@@ -725,7 +725,13 @@ mod tests {
             assert!(description.contains(name), "{name}: {description}");
         }
         for tool in TOOLS {
-            assert!(!tool.listed().description.unwrap_or_default().contains("{builtins}"));
+            assert!(
+                !tool
+                    .listed()
+                    .description
+                    .unwrap_or_default()
+                    .contains("{builtins}")
+            );
         }
     }
 

@@ -1493,9 +1493,7 @@ pub fn resume(
     let by = super::context::with_secrets_scrubbed(by, inputs.iter().map(|(_, v)| v.as_str()));
     // Flags are checked before anything, a dry run included.
     let args_timeout = timeout;
-    let timeout = timeout
-        .map(|t| run_timeout_seconds(ctx, t))
-        .transpose()?;
+    let timeout = timeout.map(|t| run_timeout_seconds(ctx, t)).transpose()?;
     // A dry run only reads. So does the resume of a finished run (SPEC §4: it changes
     // nothing): on a log that cannot be written (a read-only home, a read-only database) it is
     // answered from the log read only; any other resume meets the error then. Before, it
