@@ -1192,25 +1192,36 @@ fn a_run_held_by_an_mcp_call_says_to_cancel_that_call_not_only_to_press_ctrl_c()
     );
 }
 
-#[test]
-fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
-    let env = Env::new();
+/// A session that started workflow `gated` (`WAITS_FOR_GO`) with call 1 and, once its step
+/// runs, cancelled that call (`notifications/cancelled` with `params`); and the run's status
+/// document through the `status` tool once the run has stopped.
+fn cancelled_run(env: &Env, params: Value) -> (Session, Value) {
     env.workflow("gated", WAITS_FOR_GO);
-    let mut s = Session::start(&env, &[]);
+    let mut s = Session::start(env, &[]);
     s.initialize("raw-client");
     s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
-    wait_until_holding(&env);
-    s.send(
-        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
-        "params": {"requestId": 1, "reason": "the user pressed Esc"}}),
-    );
+    wait_until_holding(env);
+    s.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}));
     let until = Instant::now() + PATIENCE;
     let mut id = 10;
-    while s.status(id)["status"] != "stopped" {
+    loop {
+        let doc = s.status(id);
+        if doc["status"] == "stopped" {
+            return (s, doc);
+        }
         assert!(Instant::now() < until, "the run never stopped");
         std::thread::sleep(Duration::from_millis(50));
         id += 1;
     }
+}
+
+#[test]
+fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
+    let env = Env::new();
+    let (mut s, _) = cancelled_run(
+        &env,
+        json!({"requestId": 1, "reason": "the user pressed Esc"}),
+    );
     // No signal was sent: the stop says the client cancelled the call, and how to go on
     // without a call waiting (it said "(SIGINT)", as if someone had pressed Ctrl-C).
     assert_eq!(
@@ -1247,25 +1258,7 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
 #[test]
 fn after_a_cancelled_call_the_suggested_resume_says_detach_in_structured_form() {
     let env = Env::new();
-    env.workflow("gated", WAITS_FOR_GO);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
-    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
-    wait_until_holding(&env);
-    s.send(
-        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
-    );
-    let until = Instant::now() + PATIENCE;
-    let mut id = 10;
-    let doc = loop {
-        let doc = s.status(id);
-        if doc["status"] == "stopped" {
-            break doc;
-        }
-        assert!(Instant::now() < until, "the run never stopped");
-        std::thread::sleep(Duration::from_millis(50));
-        id += 1;
-    };
+    let (mut s, doc) = cancelled_run(&env, json!({"requestId": 1}));
     let first = &doc["next"][0];
     assert_eq!(first["argv"][4], "resume", "{doc}");
     assert_eq!(first["tool"], "resume", "{doc}");
