@@ -509,11 +509,11 @@ fn the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_r
     );
     let run = env.run(&["workflow", "run", "needout"]);
     assert_eq!(run.code, 3);
-    // Required is what the gate refuses a report without; what a later step reads is said
-    // apart (a report may leave it out).
+    // Required is what the gate refuses a report without; what a later step reads is in the
+    // report too, said apart (a report may leave it out: it is empty then).
     assert!(
         run.stdout.contains(
-            "--output plan=VALUE   # report the step done, giving `plan` (replace each VALUE); later steps use --output notes=VALUE"
+            "--output plan=VALUE --output notes=VALUE   # report the step done, giving `plan`, `notes` (replace each VALUE); later steps read `notes`, empty if left out"
         ),
         "{}",
         run.stdout
@@ -561,6 +561,11 @@ fn the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_r
     let done = env.run(&args);
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     // `notes` left out: accepted, and said, with the step that sees it empty.
+    // (A new run's, found without `--run`.)
+    let without: Vec<&str> = [&args[..4], &args[6..args.len() - 2]].concat();
+    assert_eq!(env.run(&["workflow", "run", "needout"]).code, 3);
+    let done = env.run(&without);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     assert!(
         done.stderr.contains(
             "warning: `Plan it` was reported without output `notes`: `Use` will see it empty"
@@ -574,12 +579,13 @@ fn the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_r
     assert_eq!(run.code, 3);
     let next = &run.json()["next"][0];
     assert_eq!(next["argv"][2], "complete", "{next}");
-    assert_eq!(next["argv"].as_array().unwrap().len(), 5, "{next}");
+    assert_eq!(next["argv"][5], "--output", "{next}");
+    assert_eq!(next["argv"][6], "verdict=VALUE", "{next}");
     assert!(
         next["why"]
             .as_str()
             .unwrap()
-            .ends_with("; later steps use --output verdict=VALUE"),
+            .ends_with("; later phases read `verdict`, empty if left out"),
         "{next}"
     );
     assert_eq!(
@@ -607,10 +613,11 @@ fn outputs_only_later_steps_read_are_expected_not_required_and_leaving_them_out_
         doc["steps"][0]["expected_outputs"],
         serde_json::json!(["x"])
     );
-    assert_eq!(doc["next"][0]["argv"].as_array().unwrap().len(), 7, "{doc}");
+    // In the suggested report all the same (an agent runs it as it is), said apart.
+    assert_eq!(doc["next"][0]["argv"][8], "x=VALUE", "{doc}");
     assert_eq!(
         doc["next"][0]["why"],
-        "report the step done; later steps use --output x=VALUE"
+        "report the step done, giving `x` (replace each VALUE); later steps read `x`, empty if left out"
     );
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(
@@ -1413,6 +1420,115 @@ fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resu
         }
         assert!(failed_once, "{group}: a failure was reported on the way");
     }
+}
+
+/// An output a later step (phase) reads is in the suggested report (`--output KEY=VALUE`,
+/// with `fill`), not only in its why: an agent that ran `next[0]` as it was reported without
+/// it, the later step ran on an empty value, and the only recovery offered (`--retry`) read
+/// the same empty value, failing forever. A scenario's report without it warns as a
+/// workflow's does, and a step that failed on such an empty value is offered `--from` the
+/// step whose report left it out, first.
+fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_absence_offers_from_its_producer_first(
+    env: Env,
+) {
+    env.workflow(
+        "wf-out",
+        "name: wf-out\nsteps:\n  - name: Plan\n    prompt: Write a plan and report its path as the output `plan`.\n  - name: Use\n    retry: {max_retry_attempts: 0}\n    run: echo \"plan is [${{ steps.Plan.outputs.plan }}]\"; test -n \"${{ steps.Plan.outputs.plan }}\"\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "wf-out"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let run_id = doc["run_id"].as_str().unwrap().to_string();
+    let first = &next_argvs(&doc["next"])[0];
+    assert_eq!(
+        first[1..],
+        [
+            "workflow",
+            "step",
+            "complete",
+            "Plan",
+            "--run",
+            &run_id,
+            "--output",
+            "plan=VALUE"
+        ],
+        "{doc}"
+    );
+    assert_eq!(
+        doc["next"][0]["fill"],
+        serde_json::json!([{"flag": "--output", "name": "plan"}])
+    );
+    // The human "Next:" line is the same command.
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains(&format!(
+            "cortex workflow step complete Plan --run {run_id} --output plan=VALUE"
+        )),
+        "{human}"
+    );
+    // Reported without it all the same: warned, `Use` fails on the empty value, and the
+    // first way on runs `Plan` again (`--retry` would read the same empty value).
+    let done = env.run(&["--json", "workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 1, "{}{}", done.stdout, done.stderr);
+    let doc = done.json();
+    assert_eq!(
+        doc["warnings"][0],
+        "`Plan` was reported without output `plan`: `Use` will see it empty"
+    );
+    let next = next_argvs(&doc["next"]);
+    assert_eq!(
+        next[0][1..],
+        ["workflow", "resume", &run_id, "--from", "Plan"],
+        "{doc}"
+    );
+    assert_eq!(next[1][1..], ["workflow", "resume", &run_id, "--retry"]);
+    // Followed, `Plan` waits again, and its report with the value completes the run.
+    let again = env.run(&["--json", "workflow", "resume", &run_id, "--from", "Plan"]);
+    assert_eq!(again.code, 3, "{}{}", again.stdout, again.stderr);
+    assert_eq!(again.json()["waiting_for"], "Plan");
+    let given = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "Plan",
+        "--output",
+        "plan=docs/plan.md",
+    ]);
+    assert_eq!(given.code, 0, "{}{}", given.stdout, given.stderr);
+    // A scenario phase: the suggested report carries the output a later phase reads, and a
+    // report without it warns.
+    env.scenario(
+        "rev",
+        "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    run: echo \"shipped ${{ phases.review.outputs.verdict }}\"\n",
+    );
+    let run = env.run(&["--json", "orchestrate", "run", "rev"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let id = doc["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        next_argvs(&doc["next"])[0][1..],
+        [
+            "orchestrate",
+            "complete",
+            &id,
+            "review",
+            "--output",
+            "verdict=VALUE"
+        ],
+        "{doc}"
+    );
+    let done = env.run(&["--json", "orchestrate", "complete", &id, "review"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        done.json()["warnings"][0],
+        "`review` was reported without output `verdict`: `publish` will see it empty"
+    );
+    assert!(
+        done.stderr
+            .contains("warning: `review` was reported without output `verdict`"),
+        "{}",
+        done.stderr
+    );
 }
 
 /// `workflow validate --all` was not there (clap's tip said to pass `-- --all`, a name the name
@@ -2263,7 +2379,132 @@ common::on_both_stores!(
     a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses,
     a_report_without_run_names_the_run_it_found,
     a_scenario_resume_dry_run_says_what_each_phase_waits_for,
+    an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_absence_offers_from_its_producer_first,
 );
+
+/// A `check:` criterion reading an output not given yet was shown raw (`${{ phases.design.
+/// outputs.doc }}`) by `orchestrate status`, human and `--json`, while the phase's prompt said
+/// it in words: the status shows it as the prompt does (`render_check_in`), one rendering.
+#[test]
+fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
+    let env = Env::new();
+    env.scenario(
+        "des",
+        "name: des\ndescription: d\nphases:\n  - name: design\n    description: design it\n    success_criteria:\n      - Design reviewed\n      - check: 'test -f \"${{ phases.design.outputs.doc }}\"'\n",
+    );
+    let run = env.run(&["--json", "orchestrate", "run", "des"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let shown = "check: test -f \"(output `doc`, not given yet)\"";
+    let prompt = doc["phases"][0]["prompt"].as_str().unwrap();
+    assert!(prompt.contains(&format!("- {shown}\n")), "{prompt}");
+    assert_eq!(doc["phases"][0]["criteria"][1]["criterion"], shown, "{doc}");
+    let human = env.run(&["orchestrate", "status", "des"]).stdout;
+    assert!(
+        human.contains("[ ] $ test -f \"(output `doc`, not given yet)\"\n"),
+        "{human}"
+    );
+    assert!(!human.contains("[ ] $ test -f \"${{"), "{human}");
+}
+
+/// `orchestrate status` of a scenario run that failed pre-validation said "pre-validation
+/// failed (1 problem)" and "fix what the report names", naming nothing (`--json` had
+/// `pre_problems`): it prints each problem as `workflow status` does, one rendering.
+#[test]
+fn a_scenario_status_after_failed_pre_validation_names_each_problem() {
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("cortex.config.json"),
+        r#"{"agents": {"runner": "claude", "claude": {"program": "/nonexistent/claude"}}}"#,
+    )
+    .unwrap();
+    env.scenario(
+        "pre",
+        "name: pre\ndescription: d\nphases:\n  - {name: a, description: a, agents: [code-reviewer]}\n",
+    );
+    let run = env.run(&["orchestrate", "run", "pre"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["orchestrate", "status", "pre"]).stdout;
+    assert!(
+        status.contains(
+            "❌ Pre-validation: Claude Code runs agents here (`runner: claude`), and its program `/nonexistent/claude` is not an executable file"
+        ),
+        "{status}"
+    );
+    assert!(
+        status.contains("Reason: pre-validation failed (1 problem)"),
+        "{status}"
+    );
+}
+
+/// The built-in `feature-development` could not be told which feature (`--input feature=...`
+/// was refused: it declared no inputs), and no prompt read the `plan` its Plan step reports:
+/// an agent driving it learnt neither the task nor where its plan was. The feature is an
+/// optional input rendered into every prompt, and Implement's prompt gives the plan; run as
+/// the README's tour runs it (no input), it still waits on Plan.
+#[test]
+fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_plan() {
+    let env = Env::new();
+    let run = env.run(&[
+        "--json",
+        "workflow",
+        "run",
+        "feature-development",
+        "--input",
+        "feature=add a --version flag",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let prompt = doc["steps"][0]["prompt"].as_str().unwrap();
+    assert!(
+        prompt.starts_with("Feature: add a --version flag\n"),
+        "{prompt}"
+    );
+    let done = env.run(&[
+        "--json",
+        "workflow",
+        "step",
+        "complete",
+        "Plan",
+        "--output",
+        "plan=docs/plan.md",
+    ]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let prompt = done.json()["steps"][1]["prompt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        prompt.starts_with("Feature: add a --version flag\nPlan: docs/plan.md\n"),
+        "{prompt}"
+    );
+    // As the tour runs it: no input, and the prompts still read.
+    let run = env.run(&["--json", "workflow", "run", "feature-development"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["waiting_for"], "Plan", "{doc}");
+    assert!(
+        !doc["steps"][0]["prompt"].as_str().unwrap().contains("${{"),
+        "{doc}"
+    );
+}
+
+/// `--json schema nope`'s error read "for '<NAME>'\\n  [possible values: …]": clap's layout
+/// line joined with a backslash and an `n`, as if it were a line break inside the value. Its
+/// layout is joined with a space; a break inside a value given stays `\\n`
+/// (`a_refused_value_with_a_line_break_stays_whole_in_the_json_error`).
+#[test]
+fn a_json_usage_error_joins_clap_s_layout_lines_without_a_backslash() {
+    let env = Env::new();
+    let out = env.run(&["--json", "schema", "nope"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(
+        doc["error"],
+        "invalid value 'nope' for '<NAME>' [possible values: workflow, scenario, agent, config, event, results]",
+        "{doc}"
+    );
+}
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still
 /// carries one JSON document, the error's (`{error, detail, hints, errors, exit_code}`), and

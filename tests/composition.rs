@@ -1006,19 +1006,27 @@ fn a_waiting_child_makes_its_step_wait_and_a_report_on_it_drives_the_parent_on()
         parent["steps"][1]["uses"]["waits_on"]["prompt"],
         "Review app.tar; report --output verdict=..."
     );
+    // `verdict` is read by a later step of the child but required by no gate: in the report
+    // all the same (an agent runs it as it is), and said to be read later.
     assert_eq!(
         parent["next"][0]["argv"],
         serde_json::json!([
-            "cortex", "workflow", "step", "complete", "look", "--run", child_id,
+            "cortex",
+            "workflow",
+            "step",
+            "complete",
+            "look",
+            "--run",
+            child_id,
+            "--output",
+            "verdict=VALUE",
         ])
     );
-    // `verdict` is read by a later step of the child but required by no gate: named as
-    // used later, not as a placeholder the report must fill.
     assert!(
         parent["next"][0]["why"]
             .as_str()
             .unwrap()
-            .ends_with("; later steps use --output verdict=VALUE"),
+            .ends_with("; later steps read `verdict`, empty if left out"),
         "{}",
         parent["next"][0]
     );

@@ -360,7 +360,8 @@ fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
     );
     assert!(!prompt.contains("${{"), "{prompt}");
     assert!(!prompt.contains("has not completed"), "{prompt}");
-    // The later phase's checks as written, the value of the output they read known or not.
+    // The later phase's checks as its prompt shows them: as written where the output they
+    // read has a value, a missing one in words (`render_check_in`).
     let doc = env.run(&["--json", "orchestrate", "status", "w"]).json();
     assert_eq!(
         doc["phases"][1]["criteria"][0]["criterion"],
@@ -369,7 +370,7 @@ fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
     );
     assert_eq!(
         doc["phases"][1]["criteria"][1]["criterion"],
-        "check: test -n \"${{ phases.later.outputs.note }}\"",
+        "check: test -n \"(output `note`, not given yet)\"",
         "{doc}"
     );
     let prompt = doc["phases"][1]["prompt"].as_str().unwrap_or_default();

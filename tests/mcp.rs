@@ -1139,7 +1139,7 @@ fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
             json!({"kind": "workflow", "name": "onboarding", "inputs": {huge.as_str(): 1}}),
             "unknown input `",
         ),
-        ("schedule_list", json!({"at": huge}), "--at `"),
+        ("schedule_list", json!({"at": huge}), "at `"),
     ];
     for (id, (tool, args, says)) in (1..).zip(calls) {
         s.call(id, tool, args);
@@ -1192,25 +1192,36 @@ fn a_run_held_by_an_mcp_call_says_to_cancel_that_call_not_only_to_press_ctrl_c()
     );
 }
 
-#[test]
-fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
-    let env = Env::new();
+/// A session that started workflow `gated` (`WAITS_FOR_GO`) with call 1 and, once its step
+/// runs, cancelled that call (`notifications/cancelled` with `params`); and the run's status
+/// document through the `status` tool once the run has stopped.
+fn cancelled_run(env: &Env, params: Value) -> (Session, Value) {
     env.workflow("gated", WAITS_FOR_GO);
-    let mut s = Session::start(&env, &[]);
+    let mut s = Session::start(env, &[]);
     s.initialize("raw-client");
     s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
-    wait_until_holding(&env);
-    s.send(
-        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
-        "params": {"requestId": 1, "reason": "the user pressed Esc"}}),
-    );
+    wait_until_holding(env);
+    s.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}));
     let until = Instant::now() + PATIENCE;
     let mut id = 10;
-    while s.status(id)["status"] != "stopped" {
+    loop {
+        let doc = s.status(id);
+        if doc["status"] == "stopped" {
+            return (s, doc);
+        }
         assert!(Instant::now() < until, "the run never stopped");
         std::thread::sleep(Duration::from_millis(50));
         id += 1;
     }
+}
+
+#[test]
+fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
+    let env = Env::new();
+    let (mut s, _) = cancelled_run(
+        &env,
+        json!({"requestId": 1, "reason": "the user pressed Esc"}),
+    );
     // No signal was sent: the stop says the client cancelled the call, and how to go on
     // without a call waiting (it said "(SIGINT)", as if someone had pressed Ctrl-C).
     assert_eq!(
@@ -1237,6 +1248,87 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
         (Some("completed"), 0),
         "{done}"
     );
+}
+
+/// After the client cancelled the call that drove a run (its time limit, often), the run's
+/// `next[0]` was a plain `resume`, which the same limit cuts off again, stopping the run
+/// again: only the reason's prose said to call it with `detach: true`. Over MCP, each resume
+/// the document suggests says so in structured form (`"tool": "resume", "detach": true`);
+/// the CLI's document is as it was (the CLI has no such limit).
+#[test]
+fn after_a_cancelled_call_the_suggested_resume_says_detach_in_structured_form() {
+    let env = Env::new();
+    let (mut s, doc) = cancelled_run(&env, json!({"requestId": 1}));
+    let first = &doc["next"][0];
+    assert_eq!(first["argv"][4], "resume", "{doc}");
+    assert_eq!(first["tool"], "resume", "{doc}");
+    assert_eq!(first["detach"], true, "{doc}");
+    assert!(
+        first["why"].as_str().unwrap().contains("detach: true"),
+        "{doc}"
+    );
+    let cli = env.status(None);
+    assert!(cli["next"][0].get("detach").is_none(), "{cli}");
+    // Followed, it returns at once and the server drives the run to its end.
+    std::fs::write(env.file("go"), "").unwrap();
+    s.call(100, "resume", json!({"kind": "workflow", "detach": true}));
+    let detached = s.response(100);
+    assert_eq!(detached["result"]["isError"], false, "{detached}");
+    let until = Instant::now() + PATIENCE;
+    let mut id = 200;
+    while s.status(id)["status"] != "completed" {
+        assert!(
+            Instant::now() < until,
+            "the detached resume never completed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        id += 1;
+    }
+}
+
+/// `resume`'s `timeout`, `schedule_list`'s `at` and `log_verify` in a home with no log named
+/// CLI flags (`--timeout`, `--at`, `--home DIR`), which a tool call has none of: they name the
+/// tool's arguments.
+#[test]
+fn mcp_errors_of_timeout_at_and_log_verify_name_the_tools_arguments() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    let mut said = Vec::new();
+    for (id, tool, args) in [
+        (
+            1,
+            "resume",
+            json!({"kind": "workflow", "timeout": "forever"}),
+        ),
+        (2, "schedule_list", json!({"at": "tomorrow"})),
+        (3, "log_verify", json!({"run": "x"})),
+    ] {
+        s.call(id, tool, args);
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{answer}");
+        let doc = &answer["result"]["structuredContent"];
+        let text = format!("{} {}", doc["error"], doc["hints"]);
+        said.push(text);
+    }
+    for text in &said[..2] {
+        assert!(!text.contains("--"), "{text}");
+    }
+    assert!(!said[2].contains("--home DIR"), "{}", said[2]);
+    assert!(said[0].contains("timeout: `forever`"), "{}", said[0]);
+    assert!(said[0].contains(r#"timeout: \"2h\""#), "{}", said[0]);
+    assert!(
+        said[1].contains("at `tomorrow` is not a time"),
+        "{}",
+        said[1]
+    );
+    assert!(
+        said[1].contains(r#"at: \"2026-12-03T10:00:00Z\""#),
+        "{}",
+        said[1]
+    );
+    assert!(said[2].contains(r#"file: \"FILE\""#), "{}", said[2]);
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
 
 #[test]

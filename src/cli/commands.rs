@@ -330,13 +330,16 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
     match command {
         ScheduleCommand::List { at } => {
             let now = match at {
-                Some(t) => schedule::parse_at(&t)?,
+                Some(t) => schedule::parse_at(ctx.surface, &t)?,
                 None => std::time::SystemTime::now(),
             };
             schedule::list(ctx, now).map(|o| print(json, o))
         }
         ScheduleCommand::Run { once, at, catch_up } => {
-            let at = at.as_deref().map(schedule::parse_at).transpose()?;
+            let at = at
+                .as_deref()
+                .map(|t| schedule::parse_at(ctx.surface, t))
+                .transpose()?;
             if let Some(at) = at {
                 schedule::refuse_future_at(at, std::time::SystemTime::now())?;
             }

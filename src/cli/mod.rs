@@ -233,9 +233,9 @@ fn json_asked() -> bool {
 /// A message that ends in a colon (`the following required arguments were not provided:`)
 /// takes the indented lines under it (`  <STEP>`), so that it says what it is about; the
 /// usage line gives the hint of the command's own `--help`.
-/// A value given with a line break in it (`--at "$(printf '1\n2')"`) spans lines of clap's
-/// message: they are the message's, up to the blank line before the usage, joined with the
-/// break shown as `\n`, never cut in the middle of the value.
+/// The message is its lines up to the blank line before the usage (`message_line`): a value
+/// given with a line break in it (`--at "$(printf '1\n2')"`) spans them, never cut in the
+/// middle, and so does clap's own layout (`  [possible values: …]` under the message).
 fn usage_error(text: &str) -> CommandError {
     let mut lines = text.lines().peekable();
     let first = lines.next().unwrap_or_default();
@@ -248,11 +248,15 @@ fn usage_error(text: &str) -> CommandError {
         while let Some(more) = lines.next_if(|l| {
             !l.trim().is_empty() && !l.starts_with("Usage: ") && !l.starts_with("  tip: ")
         }) {
-            message.push_str("\\n");
+            message.push('\n');
             message.push_str(more);
         }
     }
-    let mut message = message.trim_end().to_string();
+    let given: Vec<String> = std::env::args_os()
+        .skip(1)
+        .filter_map(|a| a.into_string().ok())
+        .collect();
+    let mut message = message_line(&message, &given).trim_end().to_string();
     if message.ends_with(':') {
         let mut items = Vec::new();
         while let Some(item) = lines.next_if(|l| l.starts_with("  ") && !l.trim().is_empty()) {
@@ -284,6 +288,34 @@ fn usage_error(text: &str) -> CommandError {
         .chain(["--help"])
         .collect();
     e.hint(crate::ops::Hint::suggest(&help).then(" shows what it takes"))
+}
+
+/// clap's message (its lines, `block`) as one line: a line break inside a value given on the
+/// command line (`given`) is shown as `\n`, so that the value reads whole; any other is
+/// clap's layout, joined with a space. Before, every break was shown as `\n`, and `schema
+/// nope`'s error read "for '<NAME>'\n  [possible values: …]" with a backslash in it.
+fn message_line(block: &str, given: &[String]) -> String {
+    let mut text = block.to_string();
+    // A value may be quoted whole (`bogus\nx`) or after its option's `=` (`--at=1\n2`);
+    // the longest first, so that a part of one is not escaped before the whole of it.
+    let mut values: Vec<&str> = given
+        .iter()
+        .filter(|a| a.contains('\n'))
+        .flat_map(|a| [Some(a.as_str()), a.split_once('=').map(|(_, v)| v)])
+        .flatten()
+        .filter(|v| v.contains('\n'))
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for value in values {
+        text = text.replace(value, &value.replace('\n', "\\n"));
+    }
+    let mut lines = text.lines();
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push(' ');
+        out.push_str(line.trim_start());
+    }
+    out
 }
 
 /// The subcommand the raw command line names (`["workflow", "status"]`), as far as its words

@@ -618,6 +618,17 @@ impl RunState {
         })
     }
 
+    /// A phase's `check:` criterion as its prompt shows it (`render_prompt_in`), seen from
+    /// unit `unit`: a command, as written, but for a template with no value, said in words
+    /// (`absent_value`). The status shows it so too, one rendering for both.
+    pub fn render_check_in(&self, text: &str, unit: usize) -> String {
+        crate::definition::template::render_text(text, &|r| {
+            self.template_value_in(r, Some(unit))
+                .is_none()
+                .then(|| self.absent_value(r, Some(unit)))?
+        })
+    }
+
     /// `render_prompt_with` the run's values as seen from unit `unit` (`template_value_in`).
     /// A phase's `check:` criteria in its prompt ("- check: COMMAND" under "Success
     /// criteria:") are commands, shown as written as everywhere else: a value pasted into one
@@ -647,11 +658,7 @@ impl RunState {
             .into_iter()
             .map(|(check, piece)| {
                 if check {
-                    crate::definition::template::render_text(&piece, &|r| {
-                        value(r)
-                            .is_none()
-                            .then(|| self.absent_value(r, Some(unit)))?
-                    })
+                    self.render_check_in(&piece, unit)
                 } else {
                     self.render_prompt_with(&piece, Some(unit), &value)
                 }

@@ -84,6 +84,13 @@ pub const RUN_TIMEOUT: DurationRange = DurationRange {
     whole_seconds: true,
 };
 
+/// `RUN_TIMEOUT` as an MCP tool's argument (or an HTTP request's field) `timeout` names it.
+pub const RUN_TIMEOUT_ARGUMENT: DurationRange = DurationRange {
+    field: "timeout",
+    unset: "leave `timeout` out for `timeout_seconds` of cortex.config.json",
+    ..RUN_TIMEOUT
+};
+
 /// A resume's time limit (`--timeout`, the TUI's resume form, the MCP tool's `timeout`) as the
 /// log records it: whole seconds in `RUN_TIMEOUT`'s range (a fraction of a second refused).
 pub fn run_timeout_seconds(text: &str) -> Result<u64, String> {

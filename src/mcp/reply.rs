@@ -40,7 +40,8 @@ fn text(value: &serde_json::Value) -> String {
 /// drive has not ended, so there is none yet (before, 0 — "completed" — was given for a run
 /// still running). Polling `status` gives the code once the run waits, stops or ends.
 pub fn document(output: Output, array_field: Option<&str>, detached: bool) -> CallToolResult {
-    let json = output.document();
+    let mut json = output.document();
+    detach_where_cancelled(&mut json);
     let mut content = vec![ContentBlock::text(text(&json))];
     if !json.is_object() {
         content.extend(
@@ -69,6 +70,49 @@ pub fn document(output: Output, array_field: Option<&str>, detached: bool) -> Ca
     };
     meta.0.insert(DETACHED.into(), true.into());
     result.with_meta(Some(meta))
+}
+
+/// A run stopped because the client cancelled the call that drove it (its time limit,
+/// often: `server::CANCELLED`): each resume its `next` suggests is to be called with
+/// `detach: true`, said in structured form (`"tool": "resume", "detach": true`) and in its
+/// why. A call that waits is cut off by the same limit, which stops the run again: before,
+/// only the reason's prose said so, and an agent following `next[0]` (a plain `resume`)
+/// went round that loop.
+fn detach_where_cancelled(doc: &mut serde_json::Value) {
+    let cancelled = doc["status"] == "stopped"
+        && doc["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(super::server::CANCELLED_START));
+    if !cancelled {
+        return;
+    }
+    let Some(next) = doc.get_mut("next").and_then(|n| n.as_array_mut()) else {
+        return;
+    };
+    for entry in next {
+        let argv: Vec<String> = entry["argv"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| w.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !matches!(
+            crate::project::run_act(&argv),
+            Some(crate::project::RunAct::Resume(_))
+        ) {
+            continue;
+        }
+        entry["tool"] = "resume".into();
+        entry["detach"] = true.into();
+        if let Some(why) = entry["why"].as_str() {
+            entry["why"] = format!(
+                "{why}; call the `resume` tool with detach: true (a call that waits is cut off by the same client time limit, which stops the run again), then poll `status`"
+            )
+            .into();
+        }
+    }
 }
 
 /// A failed operation: a tool error (`isError`) carrying its message, detail and hints; each

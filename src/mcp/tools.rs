@@ -52,10 +52,21 @@ impl ToolSpec {
             .destructive(self.destructive)
             .idempotent(self.idempotent)
             .open_world(self.open_world);
-        Tool::new(self.name, self.description, (self.schema)())
+        Tool::new(self.name, self.description(), (self.schema)())
             .with_raw_output_schema((self.output)())
             .with_title(self.title)
             .annotate(annotations)
+    }
+
+    /// Its description, `{builtins}` in it standing for the names of the built-in workflows
+    /// (`BUILTIN_WORKFLOWS`): the list is derived, not spelt, so it stays whole (it named
+    /// three of four).
+    fn description(&self) -> String {
+        let names: Vec<&str> = crate::definition::BUILTIN_WORKFLOWS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        self.description.replace("{builtins}", &names.join(", "))
     }
 
     /// "`run` takes kind and name (required), and inputs, dry_run, start, message": said with
@@ -134,7 +145,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "list",
         title: "List workflows or scenarios",
-        description: "List what can be run: the workflows (kind \"workflow\": the home's files and the built-in templates feature-development, onboarding, migration) or the scenarios (kind \"scenario\"). Use it to find a name for validate, preview or run. Returns a JSON array with one object per definition: name, where it comes from (source or path), valid, its number of steps or phases, description (scenarios also priority and type); its structured content carries that array as {\"workflows\": [...]} or {\"scenarios\": [...]}.",
+        description: "List what can be run: the workflows (kind \"workflow\": the home's files and the built-in templates {builtins}) or the scenarios (kind \"scenario\"). Use it to find a name for validate, preview or run. Returns a JSON array with one object per definition: name, where it comes from (source or path), valid, its number of steps or phases, description (scenarios also priority and type); its structured content carries that array as {\"workflows\": [...]} or {\"scenarios\": [...]}.",
         schema: input_schema::<ListArgs>,
         output: outputs::list,
         read_only: true,
@@ -550,7 +561,7 @@ fn operate(
         "schedule_list" => {
             let a: ScheduleListArgs = parse(tool, args)?;
             let now = match a.at {
-                Some(t) => ops::schedule::parse_at(&t)?,
+                Some(t) => ops::schedule::parse_at(ctx.surface, &t)?,
                 None => std::time::SystemTime::now(),
             };
             ops::schedule::list(ctx, now)
@@ -701,6 +712,26 @@ mod tests {
             assert!(tool.description.len() > 100, "{}", tool.name);
             let listed = tool.listed();
             assert_eq!(listed.name, tool.name);
+        }
+    }
+
+    /// The `list` tool's description named three of the four built-in workflows: it names
+    /// each, from the list the binary carries, and no placeholder is left in any description.
+    #[test]
+    fn the_list_tools_description_names_every_built_in_workflow() {
+        let listed = find("list").unwrap().listed();
+        let description = listed.description.as_deref().unwrap_or_default();
+        for (name, _) in crate::definition::BUILTIN_WORKFLOWS {
+            assert!(description.contains(name), "{name}: {description}");
+        }
+        for tool in TOOLS {
+            assert!(
+                !tool
+                    .listed()
+                    .description
+                    .unwrap_or_default()
+                    .contains("{builtins}")
+            );
         }
     }
 

@@ -87,6 +87,27 @@ impl Surface {
         }
     }
 
+    /// An option by its name where the reader gives it: the CLI's flag `--NAME`, a tool's
+    /// argument or a request body's field `NAME`. Before, an MCP error named `--timeout` and
+    /// `--at`, which a tool call has none of.
+    pub fn named(self, name: &str) -> String {
+        match self {
+            Surface::Cli => format!("--{name}"),
+            Surface::Mcp | Surface::Api => name.to_string(),
+        }
+    }
+
+    /// Option `name` given `value`, as the reader writes it: `--NAME VALUE`, a tool's
+    /// `NAME: "VALUE"`, a body's `"NAME": "VALUE"`.
+    pub fn set(self, name: &str, value: &str) -> String {
+        let quoted = serde_json::Value::from(value);
+        match self {
+            Surface::Cli => format!("--{name} {value}"),
+            Surface::Mcp => format!("{name}: {quoted}"),
+            Surface::Api => format!("\"{name}\": {quoted}"),
+        }
+    }
+
     /// How to resume a run with the values of its secret inputs given again.
     pub fn resume_with_secrets(self) -> String {
         match self {

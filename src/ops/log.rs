@@ -582,10 +582,17 @@ fn no_log_to_verify(ctx: &Ctx) -> Result<CommandError, CommandError> {
     Ok(CommandError::bad_input(format!(
         "there is no log at {shown}: nothing to verify"
     ))
-    .hint(format!(
-        "say which log to verify with --home DIR (its cortex.db), --db PATH or URL, CORTEX_DB, or `db` in cortex.config.json; {} verifies a copy or an export; a home's cortex.db is made by its first run",
-        ctx.cmd(&["log", "verify", "--file", "FILE"])
-    )))
+    .hint(match ctx.surface {
+        super::Surface::Cli => format!(
+            "say which log to verify with --home DIR (its cortex.db), --db PATH or URL, CORTEX_DB, or `db` in cortex.config.json; {} verifies a copy or an export; a home's cortex.db is made by its first run",
+            ctx.cmd(&["log", "verify", "--file", "FILE"])
+        ),
+        // A server verifies the log it was started on: a call names no other but a file.
+        s => format!(
+            "this server reads the log it was started on (its --home, --db, CORTEX_DB, or `db` in cortex.config.json); {} verifies a copy or an export; a home's cortex.db is made by its first run",
+            s.set("file", "FILE")
+        ),
+    }))
 }
 
 /// The report of rows `rows` held to the anchors `relevant` to them: counted, and every

@@ -650,11 +650,20 @@ pub fn report(
         inputs,
         unit: Some((phase, verb, &said)),
     };
+    // Outputs later phases read that the report leaves out (its gate does not require
+    // them): said, with the phases that will see them empty, as a workflow step's report
+    // says it (`workflow::omitted_outputs`). Before, a scenario's said nothing, and the phase
+    // that read one ran on an empty value.
+    let mut unsaid = Vec::new();
     act(ctx, name, &by, live, how, |state, redactor| {
+        if success && let Ok(index) = operator::phase_index(state, phase) {
+            unsaid = super::workflow::omitted_outputs(state, index, &outputs);
+        }
         operator::report_phase(
             state, &ctx.home, phase, success, outputs, &by, KILL_GRACE, redactor,
         )
     })
+    .map(|o| o.warn(unsaid))
 }
 
 /// `orchestrate stop`: stop a run gracefully, whoever drives it, and wait for it to stop.

@@ -303,15 +303,20 @@ fn due_ms(text: &str) -> Option<u64> {
     humantime::parse_rfc3339_weak(text).ok().map(millis)
 }
 
-/// Read `--at TIME`: RFC 3339 (`2026-12-03T10:00:00Z`; seconds and zone may be left out).
-pub fn parse_at(text: &str) -> Result<SystemTime, CommandError> {
+/// Read `--at TIME` (a tool's `at`): RFC 3339 (`2026-12-03T10:00:00Z`; seconds and zone may
+/// be left out), its error naming it as the front end that asked takes it (`surface`).
+pub fn parse_at(surface: super::Surface, text: &str) -> Result<SystemTime, CommandError> {
     let t = text.trim().trim_end_matches('Z');
     humantime::parse_rfc3339_weak(t).map_err(|e| {
         CommandError::bad_input(format!(
-            "--at `{}` is not a time: {e}",
+            "{} `{}` is not a time: {e}",
+            surface.named("at"),
             crate::definition::shown(text)
         ))
-        .hint("write a UTC time such as --at 2026-12-03T10:00:00Z")
+        .hint(format!(
+            "write a UTC time such as {}",
+            surface.set("at", "2026-12-03T10:00:00Z")
+        ))
     })
 }
 

@@ -1493,7 +1493,7 @@ pub fn resume(
     let by = super::context::with_secrets_scrubbed(by, inputs.iter().map(|(_, v)| v.as_str()));
     // Flags are checked before anything, a dry run included.
     let args_timeout = timeout;
-    let timeout = timeout.map(run_timeout_seconds).transpose()?;
+    let timeout = timeout.map(|t| run_timeout_seconds(ctx, t)).transpose()?;
     // A dry run only reads. So does the resume of a finished run (SPEC §4: it changes
     // nothing): on a log that cannot be written (a read-only home, a read-only database) it is
     // answered from the log read only; any other resume meets the error then. Before, it
@@ -2225,12 +2225,23 @@ fn interrupted_root(
     root.map(|r| (r, chain))
 }
 
-/// `--timeout`, in the range of `timeout_seconds`, as whole seconds
-/// (`limits::run_timeout_seconds`, the TUI's resume form's rule too).
-fn run_timeout_seconds(text: &str) -> Result<u64, CommandError> {
-    crate::definition::limits::run_timeout_seconds(text).map_err(|e| {
-        CommandError::bad_input(e)
-            .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
+/// `--timeout` (a tool's or a request's `timeout`), in the range of `timeout_seconds`, as
+/// whole seconds (`limits::run_timeout_seconds`, the TUI's resume form's rule too), its
+/// error naming it as the front end that asked takes it (`Surface`).
+fn run_timeout_seconds(ctx: &Ctx, text: &str) -> Result<u64, CommandError> {
+    use crate::definition::limits::{RUN_TIMEOUT, RUN_TIMEOUT_ARGUMENT};
+    let s = ctx.surface;
+    let range = match s {
+        super::Surface::Cli => RUN_TIMEOUT,
+        super::Surface::Mcp | super::Surface::Api => RUN_TIMEOUT_ARGUMENT,
+    };
+    range.check_flag(text).map(|d| d.as_secs()).map_err(|e| {
+        CommandError::bad_input(e).hint(format!(
+            "write e.g. {}, {}, or {} for no limit",
+            s.set("timeout", "2h"),
+            s.set("timeout", "90m"),
+            s.set("timeout", "0")
+        ))
     })
 }
 

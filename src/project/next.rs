@@ -68,29 +68,42 @@ impl Suggestion {
         self.argv[at + 2..] == placeholders[..]
     }
 
-    /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
-    /// replaced), said in why.
-    /// The outputs later steps read that the gate does not require (`expected`) are no
-    /// placeholder (the report is good without them): `why` names them.
+    /// A report: `args`, then `--output KEY=VALUE` for each output it must give (its gate
+    /// refuses a report without one) and for each that something later reads (`expected`:
+    /// left out, what reads it sees it empty), VALUE to be replaced, said in why.
+    /// Before, `expected` was named in why only: an agent that ran the suggestion as it was
+    /// reported without them, and the step that read one ran on an empty value.
     fn with_outputs(
         args: &[&str],
         (outputs, expected): (&[String], &[String]),
         why: &str,
     ) -> Suggestion {
         let mut s = Suggestion::new(args, why);
-        for key in outputs {
+        for key in outputs.iter().chain(expected) {
             s.placeholder("--output", key);
         }
-        if !outputs.is_empty() {
-            let keys: Vec<String> = outputs.iter().map(|k| format!("`{k}`")).collect();
-            s.why = format!("{why}, giving {} (replace each VALUE)", keys.join(", "));
+        let named = |keys: &[String]| -> String {
+            keys.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if s.fill.is_empty() {
+            return s;
         }
+        let all: Vec<String> = outputs.iter().chain(expected).cloned().collect();
+        s.why = format!("{why}, giving {} (replace each VALUE)", named(&all));
         if !expected.is_empty() {
-            let flags: Vec<String> = expected
-                .iter()
-                .map(|k| format!("--output {k}=VALUE"))
-                .collect();
-            s.why = format!("{}; later steps use {}", s.why, flags.join(" "));
+            let later = if args.first() == Some(&"orchestrate") {
+                "phases"
+            } else {
+                "steps"
+            };
+            s.why = format!(
+                "{}; later {later} read {}, empty if left out",
+                s.why,
+                named(expected)
+            );
         }
         s
     }
@@ -411,6 +424,15 @@ fn with_from_why(step: &str, from: &str) -> String {
     )
 }
 
+/// Why to `resume --from` the step (phase) `from` whose report left out its output `key`,
+/// which the failed `step` read empty (`StatusView::unreported_output`): first, as a
+/// `--retry` reads the same empty value from the same log and fails the same way, forever.
+fn unreported_why(step: &str, from: &str, key: &str, after: &str) -> String {
+    format!(
+        "run `{from}` again, and {after}: `{step}` read its output `{key}`, which its report left out (empty); report it with --output {key}=VALUE this time (a `--retry` would read the same empty value)"
+    )
+}
+
 fn from_why(step: &str, from: &str) -> String {
     format!(
         "run `{from}` again, and what follows it: `{step}`'s `foreach:` list reads its output, which is no list it can take (a `--retry` would read the same value and fail the same way)"
@@ -480,8 +502,9 @@ fn skip_why(view: &StatusView, step: &str) -> String {
 /// the value the failed one failed on, where a retry reads the same value from the same log:
 /// a secret output no other process holds (`StatusView::unheld_secret_output`; not across a
 /// wait for a report), a `foreach:` list that is no list, an `if:` that cannot be decided,
-/// `with:` values its child cannot start with — only one that runs again the step whose
-/// output made it (`made_by` there); a `foreach:` list read from a secret, none. Any can
+/// `with:` values its child cannot start with, an output a report left out — only one that
+/// runs again the step whose output made it (`made_by` there); a `foreach:` list read from a
+/// secret, none. Any can
 /// where the failure is no such value. A `--rollback-to` that kept that step (or crossed the
 /// wait) was offered, and failed the same way.
 fn reruns_the_cause(view: &StatusView, runs_again: impl Fn(&str) -> bool) -> bool {
@@ -495,6 +518,8 @@ fn reruns_the_cause(view: &StatusView, runs_again: impl Fn(&str) -> bool) -> boo
         from.as_ref()
     } else if let Some((_, _, from)) = &view.unstartable_child {
         from.as_ref()
+    } else if let Some((from, _)) = &view.unreported_output {
+        Some(from)
     } else {
         return true;
     };
@@ -765,7 +790,16 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 // Its `run:` is in the definition the run keeps: a retry runs it as it was.
                 // Said after `--skip` and a new run, for a script it runs fixed in its file.
                 None if view.malformed_output => {}
-                None => out.push(resume(view, &["--retry"], retry_why(view, step))),
+                None => {
+                    if let Some((from, key)) = &view.unreported_output {
+                        out.push(resume(
+                            view,
+                            &["--from", from],
+                            unreported_why(step, from, key, "what follows it"),
+                        ));
+                    }
+                    out.push(resume(view, &["--retry"], retry_why(view, step)));
+                }
             }
             // A scenario's `--skip` needs exactly one failed or waiting phase to skip.
             let stuck = view
@@ -1223,6 +1257,13 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             }
         }
         RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {
+            if let (Some((from, key)), [phase]) = (&view.unreported_output, &failed[..]) {
+                out.push(resume(
+                    view,
+                    &["--from", from],
+                    unreported_why(phase, from, key, "the phases after it"),
+                ));
+            }
             let mut why = scenario_retry_why(view, &failed);
             if !view.awaiting_start.is_empty() {
                 why.push_str(" (then start the manual phases)");

@@ -1284,6 +1284,12 @@ pub struct StatusView {
     /// to run again (`--from`), if it reads one.
     #[serde(skip)]
     pub undecidable_condition: Option<(String, Option<String>)>,
+    /// The failed step (phase) read an output that the report of an earlier one left out
+    /// (so it read it empty): the same log gives a `--retry` the same empty value, while
+    /// `--from` that step has it reported again, with the output (`unreported_output`). The
+    /// step to run again, and the output's key.
+    #[serde(skip)]
+    pub unreported_output: Option<(String, String)>,
     /// The failed step's (phase's) `if: {run: ...}` command could not run or answer (exit
     /// 126, 127, or killed): the run keeps its definition, so a `--retry` runs the same
     /// command, which fails the same way unless what it runs was fixed outside the run
@@ -1783,11 +1789,16 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                             .iter()
                             .map(|c| CriterionView {
                                 // An item as a person reads it: templates rendered. A check
-                                // as written (as the log names it), its templates as
-                                // templates: rendered, a value was pasted into shell text
-                                // shown as `$ COMMAND` (`gate_checks`).
+                                // as its prompt shows it (`render_check_in`): as written (as
+                                // the log names it), its templates as templates — rendered, a
+                                // value was pasted into shell text shown as `$ COMMAND`
+                                // (`gate_checks`) — but one with no value said in words.
+                                // Before, the status showed that one raw while the prompt
+                                // said "(output `doc`, not given yet)".
                                 criterion: match c {
-                                    crate::definition::Criterion::Check { .. } => c.label(),
+                                    crate::definition::Criterion::Check { .. } => {
+                                        state.render_check_in(&c.label(), i)
+                                    }
                                     crate::definition::Criterion::Item(_) => {
                                         state.render_prompt_in(&c.label(), i)
                                     }
@@ -1891,6 +1902,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unstartable_child: unstartable_child(state),
         unlistable_foreach: unlistable_foreach(state),
         undecidable_condition: undecidable_condition(state),
+        unreported_output: unreported_output(state),
         failed_condition_command: failed_condition_command(state),
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
@@ -2160,6 +2172,26 @@ fn undecidable_condition(state: &RunState) -> Option<(String, Option<String>)> {
         step.name.clone(),
         made_by(state, reads.into_iter().map(|(r, _)| r)),
     ))
+}
+
+/// The earliest step (phase) whose report (by a person or an agent, not a command's run)
+/// left out an output the failed step of a paused run reads, and that output's key: what it
+/// read was empty, and a `--retry` reads it empty again from the same log — running that step
+/// again (`resume --from`) has it reported again (`made_by`'s answer for such a value).
+fn unreported_output(state: &RunState) -> Option<(String, String)> {
+    let failed = paused_on_failure(state)?;
+    let step = state.definition(failed)?;
+    step.output_reads()
+        .into_iter()
+        .filter_map(|(of, key)| {
+            let unit = &state.steps[state.step_index(&of)?];
+            let left_out = unit.status == StepStatus::Completed
+                && unit.reported_by.is_some()
+                && !unit.outputs.contains_key(&key);
+            left_out.then(|| Some((producer(state, &of)?, key)))?
+        })
+        .min_by_key(|(from, _)| *from)
+        .map(|(from, key)| (state.steps[from].name.clone(), key))
 }
 
 /// The failed step (phase) of a paused run whose `if: {run: ...}` command could not decide

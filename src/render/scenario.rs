@@ -401,6 +401,10 @@ pub fn render_scenario_status(
             let _ = writeln!(out, "  - {} ({})", a.agent, a.phase);
         }
     }
+    if !view.pre_problems.is_empty() || !view.post_problems.is_empty() {
+        out.push('\n');
+        super::status::validation_lines(&mut out, view);
+    }
     if let Some(r) = &view.reason {
         let _ = writeln!(out, "\nReason: {}", super::hanging(r, 8));
     }

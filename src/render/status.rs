@@ -276,6 +276,18 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
     }
 }
 
+/// The problems the run's pre- and post-validation found, one line each: a workflow's status
+/// and a scenario's say them alike (a scenario's said only "pre-validation failed (1
+/// problem)", and its hint to "fix what the report names" named nothing).
+pub(super) fn validation_lines(out: &mut String, view: &StatusView) {
+    for p in &view.pre_problems {
+        let _ = writeln!(out, "❌ Pre-validation: {}", super::hanging(p, 4));
+    }
+    for p in &view.post_problems {
+        let _ = writeln!(out, "❌ Post-validation: {}", super::hanging(p, 4));
+    }
+}
+
 /// What a report on a waiting step must give (its outputs) and what its gate runs on it.
 /// Outputs its gate requires are "Report with:"; those only later steps read are "Later
 /// steps use:" (a report may leave them out; they are then empty).
@@ -601,12 +613,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
             out.push('\n');
         }
     }
-    for p in &view.pre_problems {
-        let _ = writeln!(out, "❌ Pre-validation: {p}");
-    }
-    for p in &view.post_problems {
-        let _ = writeln!(out, "❌ Post-validation: {p}");
-    }
+    validation_lines(&mut out, view);
     if let Some(r) = &view.reason {
         // A reason of several lines (an operator's message) keeps its lines under it.
         let _ = writeln!(out, "Reason: {}", hanging(r, 8));
