@@ -228,3 +228,61 @@ fn with_problems_of_uses_steps_say_what_where_and_how_to_fix() {
         "every problem says how to fix it: {hints:?}"
     );
 }
+
+/// An input's value is one scalar, whichever way it is given: a `type: string` input's
+/// `default: [1, 2]` (or a list sixty deep, or a map, or an `enum:` choice that is a list)
+/// is refused at validate, located at the value, with how to mean the text. Before, it
+/// validated and the run recorded the list itself as the input (`[1,2]`), where `type:
+/// integer` refused it. The other ways refuse a list too: a schedule's `inputs:`, `with:`.
+#[test]
+fn a_list_or_map_default_of_a_string_input_is_refused_at_validate() {
+    let env = Env::new();
+    let deep = format!("{}1{}", "[".repeat(60), "]".repeat(60));
+    env.workflow(
+        "listy",
+        &format!(
+            "name: listy\ninputs:\n  x: {{type: string, default: [1, 2]}}\n  deep: {{type: string, default: {deep}}}\n  m:\n    type: path\n    default: {{a: b}}\n  e: {{type: string, enum: [ok, [1]]}}\n  n: {{type: integer, default: [1, 2]}}\nsteps:\n  - {{name: a, run: 'true'}}\n"
+        ),
+    );
+    let out = env.run(&["--json", "workflow", "validate", "listy"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let errors = out.located_errors();
+    let on = |line: u64, text: &str| {
+        assert!(
+            errors
+                .iter()
+                .any(|(m, l, _)| *l == line && m.contains(text)),
+            "no error holding `{text}` on line {line}: {errors:?}"
+        )
+    };
+    on(3, "`[1, 2]` is not a string: quote it to mean the text");
+    on(4, "is not a string");
+    on(7, "`{a: b}` is not a path");
+    on(8, "`[1]` is not a string");
+    on(9, "`[1, 2]` is not an integer");
+    assert_eq!(errors.len(), 5, "one problem each: {errors:?}");
+    // Nothing is recorded: the run is refused as the definition is.
+    let run = env.run(&["workflow", "run", "listy"]);
+    assert_eq!(run.code, 2, "{}", run.text());
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"]).json()["runs"],
+        serde_json::json!([])
+    );
+    // Quoted, it is the text.
+    env.workflow(
+        "texty",
+        "name: texty\ninputs:\n  x: {type: string, default: '[1, 2]'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "texty"]).code, 0);
+    assert_eq!(env.status(None)["inputs"]["x"], "[1, 2]");
+    // A schedule's `inputs:` and a `uses:` step's `with:` refuse a list as well.
+    env.workflow(
+        "given",
+        "name: given\ninputs:\n  x: {type: string}\nschedule:\n  cron: '0 3 * * *'\n  inputs: {x: [1, 2]}\nsteps:\n  - {name: a, uses: texty, with: {x: [1, 2]}}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "given"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let errors = out.located_errors();
+    assert!(errors.iter().any(|(_, l, _)| *l == 6), "{errors:?}");
+    assert!(errors.iter().any(|(_, l, _)| *l == 8), "{errors:?}");
+}

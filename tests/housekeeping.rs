@@ -514,3 +514,45 @@ fn gc_keeps_attempt_outputs_and_log_verify_still_checks_them(env: Env) {
 }
 
 common::on_both_stores!(gc_keeps_attempt_outputs_and_log_verify_still_checks_them);
+
+/// `gc --dry-run` says what `gc` will do, by the same judgement: before, it listed a run's
+/// `runs/<id>` that is a symbolic link under "Would remove", and the real `gc` then refused it
+/// (exit 1). Now both refuse it, name it, and touch nothing behind the link.
+#[test]
+fn gc_dry_run_refuses_a_linked_run_folder_as_gc_does() {
+    let env = done_and_asks();
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let runs = env.home().join("runs");
+    let outside = env.home().parent().unwrap().join("outside-run-folder");
+    std::fs::rename(runs.join(&run), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, runs.join(&run)).unwrap();
+
+    let dry = env.run(&["--json", "gc", "--older-than", "0s", "--dry-run"]);
+    let real = env.run(&["--json", "gc", "--older-than", "0s"]);
+    for out in [&dry, &real] {
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        assert_eq!(doc["removed"], serde_json::json!([]), "{doc}");
+        let problems = doc["problems"].to_string();
+        assert!(problems.contains("is a symbolic link"), "{problems}");
+        assert!(problems.contains(&run), "{problems}");
+    }
+    let text = env.run(&["gc", "--older-than", "0s", "--dry-run"]);
+    assert!(
+        !text.stdout.contains(&format!("runs/{run}/")),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        outside.join("results.json").exists(),
+        "behind the link, nothing is touched"
+    );
+    assert!(
+        runs.join(&run)
+            .symlink_metadata()
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}

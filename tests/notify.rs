@@ -2036,3 +2036,68 @@ fn notify_only_refused_for_a_secret_input_suggests_notify_only_given_it() {
     assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
     assert_eq!(common::lines(&env.file("ran.log")), ["ran"]);
 }
+
+/// Seen by a review: the answer of a driver that left its run's webhooks due (it lacked the
+/// variable they are made of) had no `notifications_pending`, and its `next` began with
+/// `resume --retry`, where `status --json` a moment later listed them and put `resume
+/// --notify-only` first (SPEC §7: the document carries the same suggestions). Now the driver's
+/// answer is the same projection as `status` — its document, and its screen — the `why` says
+/// the true reason (the variable it lacked), and its warning quotes the command once.
+#[test]
+fn a_drivers_answer_lists_the_webhooks_it_left_due_and_suggests_their_delivery_as_status_does() {
+    let env = Env::new();
+    let notify = "notify:\n  on_failure: [{webhook: $HOOK_LD/fail}]\n  on_finish: [{webhook: $HOOK_LD/finish}]\n";
+    env.workflow(
+        "ld",
+        &format!("name: ld\nsteps:\n  - {{name: A, run: exit 7, retry: {{max_retry_attempts: 0}}}}\n{notify}"),
+    );
+    env.scenario(
+        "ld",
+        &format!("name: ld\ndescription: d\nphases:\n  - {{name: p, description: p, condition: auto, run: exit 7}}\n{notify}"),
+    );
+    for kind in ["workflow", "orchestrate"] {
+        let out = env.run(&["--json", kind, "run", "ld"]);
+        assert_eq!(out.code, 1, "{}", out.text());
+        let ran = out.json();
+        let run = ran["run_id"].as_str().unwrap().to_string();
+        let status = env.run(&["--json", kind, "status", &run]).json();
+        for key in ["notifications_pending", "next"] {
+            assert_eq!(ran[key], status[key], "{kind} `{key}`:\n{ran}\n{status}");
+        }
+        assert_eq!(
+            ran["notifications_pending"].as_array().unwrap().len(),
+            2,
+            "{ran}"
+        );
+        let first = &ran["next"][0];
+        assert_eq!(
+            first["argv"],
+            serde_json::json!(["cortex", kind, "resume", run, "--notify-only"]),
+            "{ran}"
+        );
+        let why = first["why"].as_str().unwrap();
+        assert!(
+            why.contains("`HOOK_LD`, not set in this process's environment"),
+            "{why}"
+        );
+        assert!(!why.contains("ended before"), "{why}");
+        let warnings = ran["warnings"].to_string();
+        assert!(!warnings.contains("``"), "quoted once: {warnings}");
+        assert!(
+            warnings.contains(&format!(
+                "`cortex {kind} resume {run} --notify-only` run with it set"
+            )),
+            "{warnings}"
+        );
+        // The screen says the same: the webhooks still due, then the command first.
+        let out = env.run(&[kind, "run", "ld"]);
+        assert_eq!(out.code, 1, "{}", out.text());
+        let screen = out.stdout;
+        let due = screen
+            .find("⏳ on_failure (failed): webhook: ***")
+            .expect(&screen);
+        let command = screen.find("--notify-only   #").expect(&screen);
+        assert!(due < command, "{screen}");
+        assert!(!out.stderr.contains("``"), "{}", out.stderr);
+    }
+}

@@ -70,11 +70,14 @@ pub struct InputSpec {
     pub description: Option<String>,
     #[serde(default)]
     pub required: bool,
+    /// One scalar, a text, a number or a boolean: a list or a map is refused (quote it to
+    /// mean the text).
     #[serde(
         default,
         deserialize_with = "super::finite::json_value",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<ScalarString>")]
     pub default: Option<serde_json::Value>,
     #[serde(
         rename = "enum",

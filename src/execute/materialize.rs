@@ -198,10 +198,14 @@ pub fn read_driver_log(path: &Path) -> std::io::Result<String> {
 
 /// Remove a run's derived files (`runs/<run-id>/`: never the log). Refuses a linked folder, as
 /// everything that writes there does; a run without derived files is fine. True if something
-/// was removed.
-pub fn remove_run_files(home: &Path, run_id: &str) -> std::io::Result<bool> {
+/// was removed. With `dry_run`, the same judgement without the removal (true if something
+/// would be): before, `gc --dry-run` listed a linked folder the real `gc` then refused.
+pub fn remove_run_files(home: &Path, run_id: &str, dry_run: bool) -> std::io::Result<bool> {
     check_run_folders(home, run_id)?;
     let dir = run_path(home, RUNS_FOLDER, run_id)?;
+    if dry_run {
+        return Ok(std::fs::symlink_metadata(&dir).is_ok());
+    }
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -685,11 +689,11 @@ mod tests {
             assert!(run_path(&home, RUNS_FOLDER, id).is_err(), "{id:?}");
             assert!(run_folder(&home, id, Some("work")).is_err(), "{id:?}");
             assert!(logs_folder(&home, id).is_err(), "{id:?}");
-            assert!(remove_run_files(&home, id).is_err(), "{id:?}");
+            assert!(remove_run_files(&home, id, false).is_err(), "{id:?}");
             assert!(check_run_folders(&home, id).is_err(), "{id:?}");
             assert!(!checkpoints_exact(&home, id, 0), "{id:?}");
         }
-        let error = remove_run_files(&home, "../../victim").unwrap_err();
+        let error = remove_run_files(&home, "../../victim", false).unwrap_err();
         assert!(error.to_string().contains("is no run id"), "{error}");
         assert!(
             victim.join("sub").is_dir(),

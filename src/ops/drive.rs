@@ -11,7 +11,7 @@ use crate::execute::{
     DriveContext, DriveEnd, DriveError, DriverLock, Holder, Journal, Observer, StopFlag,
     WriteBehind, drive,
 };
-use crate::render::{render_outcome, render_outcome_line};
+use crate::render::{render_outcome, render_outcome_line, render_outcome_noted};
 
 /// What `run` does with the run it records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -939,7 +939,26 @@ pub(super) fn drive_from(
             return Ok(out.warn(warnings));
         }
     }
+    // Its notifications as `status` shows them (`notify::shown`, one projection): recorded,
+    // still due, and — this driver having let the run go — the resume that delivers those it
+    // left due, first among the commands, with why (what this process lacked). Before, this
+    // answer had none of them and `status` a moment later put `--notify-only` first.
+    let mut notified = None;
+    if taken_by.is_none() {
+        let state = journal.state.clone();
+        let redactor = journal.redactor.clone();
+        let shown = journal
+            .nested(|store, _, _| super::notify::shown(ctx, &*store, &state, false, &redactor));
+        if let Ok(shown) = shown {
+            super::notify::Shown::suggest(shown.deliver.clone(), &mut view.next);
+            human = render_outcome_noted(&view, &ctx.home, now, &shown.output.human);
+            notified = Some(shown);
+        }
+    }
     let mut doc = view.to_json();
+    if let Some(shown) = notified {
+        shown.into_doc(&mut doc);
+    }
     if !changed.is_empty() {
         // Said on stderr already, as the drive began.
         doc["warnings"] = serde_json::json!(changed);

@@ -96,15 +96,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
             Ok(files) => locks.extend(files.iter().map(|f| shown_path(&ctx.home, f))),
             Err(e) => problems.push(e.to_string()),
         }
-        if dry_run {
-            if crate::execute::run_path(&ctx.home, crate::execute::RUNS_FOLDER, &entry.run_id)
-                .is_ok_and(|dir| dir.exists())
-            {
-                removed.push(entry.run_id);
-            }
-            continue;
-        }
-        match remove_run_files(&ctx.home, &entry.run_id) {
+        match remove_run_files(&ctx.home, &entry.run_id, dry_run) {
             Ok(true) => removed.push(entry.run_id),
             Ok(false) => {}
             Err(e) => problems.push(format!("runs/{}: {e}", entry.run_id)),

@@ -147,27 +147,7 @@ impl Lacking {
     pub fn note(&self, run_id: &str, who: &str, resume: &str) -> String {
         let them = |n: usize| if n == 1 { "it" } else { "them" };
         let names: Vec<String> = self.env.iter().map(|n| format!("`{n}`")).collect();
-        let variables = format!(
-            "{} {}",
-            if names.len() == 1 {
-                "variable"
-            } else {
-                "variables"
-            },
-            names.join(", ")
-        );
-        let (inputs, input_vars) = super::drive::lacking_inputs(&self.inputs);
-        let lacks = match (names.is_empty(), self.inputs.is_empty()) {
-            (false, true) => {
-                format!("send webhooks made of {variables}, not set in this {who}'s environment")
-            }
-            (true, _) => {
-                format!("read secret {inputs}, not in this {who}'s environment ({input_vars})")
-            }
-            (false, false) => format!(
-                "send webhooks made of {variables}, not set in this {who}'s environment, and read secret {inputs}, not in it either ({input_vars})"
-            ),
-        };
+        let lacks = self.lacks(who);
         let given: String = self
             .inputs
             .iter()
@@ -187,6 +167,33 @@ impl Lacking {
         format!(
             "Run {run_id}: its notifications still due {lacks}: left to a `cortex worker` or `cortex serve` {worker}, or `{resume}{given}`{set}."
         )
+    }
+
+    /// What they read that this process (`who`: "process", "worker", …) lacks, as a clause:
+    /// "send webhooks made of variable `HOOK`, not set in this process's environment".
+    fn lacks(&self, who: &str) -> String {
+        let names: Vec<String> = self.env.iter().map(|n| format!("`{n}`")).collect();
+        let variables = format!(
+            "{} {}",
+            if names.len() == 1 {
+                "variable"
+            } else {
+                "variables"
+            },
+            names.join(", ")
+        );
+        let (inputs, input_vars) = super::drive::lacking_inputs(&self.inputs);
+        match (names.is_empty(), self.inputs.is_empty()) {
+            (false, true) => {
+                format!("send webhooks made of {variables}, not set in this {who}'s environment")
+            }
+            (true, _) => {
+                format!("read secret {inputs}, not in this {who}'s environment ({input_vars})")
+            }
+            (false, false) => format!(
+                "send webhooks made of {variables}, not set in this {who}'s environment, and read secret {inputs}, not in it either ({input_vars})"
+            ),
+        }
     }
 }
 
@@ -310,14 +317,159 @@ fn deliver_due(
 /// `resume RUN --notify-only` that delivers them.
 fn left_due(ctx: &Ctx, state: &RunState, lacking: &Lacking) -> String {
     let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
-    let resume = ctx.cmd(&[group, "resume", &state.run_id, "--notify-only"]);
-    let who = match (&ctx.dispatch.shared, ctx.surface) {
+    // Unquoted: `note` quotes it with what it must be given (`ctx.cmd` quotes it too, and
+    // the warning showed it in doubled backticks).
+    let mut argv = vec!["cortex".to_string()];
+    argv.extend(ctx.globals());
+    argv.extend([group, "resume", &state.run_id, "--notify-only"].map(String::from));
+    let resume = crate::render::command_line(&argv);
+    lacking.note(&state.run_id, who(ctx), &resume)
+}
+
+/// What this process is, as the front end that asked knows it ("process", "worker", …).
+fn who(ctx: &Ctx) -> &'static str {
+    match (&ctx.dispatch.shared, ctx.surface) {
         (Some(_), _) => "worker",
         (None, super::Surface::Api) => "server",
         (None, super::Surface::Mcp) => "MCP server",
         (None, super::Surface::Cli) => "process",
+    }
+}
+
+/// A run's notifications as every document of it shows them: `status`'s, and the answer of
+/// the driver that left the run at its end (`workflow run`, `orchestrate run`, `resume`) — one
+/// projection, so the two never disagree. Before, the driver's document had neither
+/// `notifications_pending` nor the `resume --notify-only` that `status` put first a moment
+/// later (SPEC §7: the document carries the same suggestions).
+pub struct Shown {
+    /// `notifications` (recorded) and `notifications_pending` (still due) in `json`, a line
+    /// each in `human`.
+    pub output: super::Output,
+    /// When nobody drives the run and some are still due: the resume that delivers them.
+    pub deliver: Option<crate::project::Suggestion>,
+}
+
+/// The notifications of the run in `state` (`Shown`): `alive`, whether a driver holds it (then
+/// those due are being delivered, and nothing is suggested); `redactor`, the secret inputs
+/// this process was given, by which it judges whether it could deliver them itself: the
+/// suggestion says why they are still due as far as this process can tell — what it lacks,
+/// or that the process that left the run at its end did not deliver them.
+pub fn shown(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    state: &RunState,
+    alive: bool,
+    redactor: &Redactor,
+) -> Result<Shown, super::CommandError> {
+    let mut output = super::Output::new(serde_json::json!({}), String::new(), super::exit::OK);
+    let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
+    // The resume that delivers them and does nothing else: a plain one of a finished run;
+    // of a run paused on a failure, `--notify-only` (a plain resume would run the failed
+    // unit again).
+    let mut delivering = vec![group, "resume", state.run_id.as_str()];
+    if state.outcome().is_none() {
+        delivering.push("--notify-only");
+    }
+    let resume_with = (!alive).then(|| ctx.cmd(&delivering));
+    let delivers = resume_with.is_some();
+    // Which of them the dead driver was delivering when it died (a command noted and not
+    // seen to end), and whether that command still runs.
+    let cut_short = match delivers {
+        true => crate::execute::notify_cut_short_of(&ctx.home, &state.run_id),
+        false => Vec::new(),
     };
-    lacking.note(&state.run_id, who, &resume)
+    add_deliveries(
+        store,
+        &state.run_id,
+        Some(StillDue {
+            state,
+            resume_with,
+            cut_short: &cut_short,
+        }),
+        &mut output,
+    )?;
+    let due = output
+        .json
+        .get("notifications_pending")
+        .and_then(|p| p.as_array())
+        .map_or(0, Vec::len);
+    if !delivers || due == 0 {
+        return Ok(Shown {
+            output,
+            deliver: None,
+        });
+    }
+    let them = if due == 1 {
+        "the notification still due"
+    } else {
+        "the notifications still due"
+    };
+    let lacking = pending(store, state)
+        .ok()
+        .and_then(|pending| deliverable(state, redactor, &pending).err());
+    let only = if state.outcome().is_none() {
+        ", and nothing else"
+    } else {
+        ""
+    };
+    let (it, they) = if due == 1 {
+        ("it", "it")
+    } else {
+        ("them", "they")
+    };
+    let why = match lacking {
+        Some(lacking) => format!(
+            "deliver {them}{only}, with what {they} read set: {} {}",
+            if due == 1 { "it would" } else { "they" },
+            lacking.lacks(who(ctx))
+        ),
+        None => format!(
+            "deliver {them}{only} (the process that left the run there did not deliver {it}: it lacked what {they} read, or ended first)"
+        ),
+    };
+    let mut argv = vec!["cortex".to_string()];
+    argv.extend(ctx.globals());
+    argv.extend(delivering.iter().map(|a| a.to_string()));
+    Ok(Shown {
+        output,
+        deliver: Some(crate::project::Suggestion {
+            argv,
+            why,
+            fill: Vec::new(),
+        }),
+    })
+}
+
+impl Shown {
+    /// The resume that delivers them among `next`: first, or said of the same command
+    /// already suggested (a plain resume of a finished run).
+    pub fn suggest(
+        deliver: Option<crate::project::Suggestion>,
+        next: &mut Vec<crate::project::Suggestion>,
+    ) {
+        let Some(deliver) = deliver else {
+            return;
+        };
+        match next.iter_mut().find(|s| s.argv == deliver.argv) {
+            Some(same) => {
+                same.why = format!(
+                    "{}; it also {}",
+                    same.why,
+                    deliver.why.replacen("deliver ", "delivers ", 1)
+                )
+            }
+            None => next.insert(0, deliver),
+        }
+    }
+
+    /// `notifications` and `notifications_pending`, moved into the document `json`.
+    pub fn into_doc(mut self, json: &mut serde_json::Value) {
+        for key in ["notifications", "notifications_pending"] {
+            if let (Some(map), Some(docs)) = (json.as_object_mut(), self.output.json.get_mut(key)) {
+                map.insert(key.into(), docs.take());
+            }
+        }
+    }
 }
 
 /// Deliver the notifications of the run in `state` due now, through `store`, under the

@@ -1169,82 +1169,28 @@ pub fn status(
         {
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
-        // Its notifications: a line each above the Next block (what to do comes last), and
-        // `notifications` in the document.
-        let mut delivered = Output::new(json!({}), String::new(), exit::OK);
-        let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
-        // The resume that delivers them and does nothing else: a plain one of a finished run;
-        // of a run paused on a failure, `--notify-only` (a plain resume would run the failed
-        // unit again).
-        let mut delivering = vec![group, "resume", run_id.as_str()];
-        if state.outcome().is_none() {
-            delivering.push("--notify-only");
-        }
-        let resume_with = (!alive).then(|| ctx.cmd(&delivering));
-        let delivers = resume_with.is_some();
-        // Which of them the dead driver was delivering when it died (a command noted and not
-        // seen to end), and whether that command still runs.
-        let cut_short = match delivers {
-            true => crate::execute::notify_cut_short_of(&ctx.home, &run_id),
-            false => Vec::new(),
-        };
-        super::notify::add_deliveries(
+        // Its notifications: a line each above the Next block (what to do comes last),
+        // `notifications` in the document, and the resume that delivers those still due
+        // when nobody does (`notify::shown`, as the driver's own answer shows them).
+        let shown = super::notify::shown(
+            ctx,
             &store,
-            &run_id,
-            Some(super::notify::StillDue {
-                state: &state,
-                resume_with,
-                cut_short: &cut_short,
-            }),
-            &mut delivered,
+            &state,
+            alive,
+            &crate::execute::Redactor::of_run(&state),
         )?;
-        // Notifications due that nobody delivers: the resume that does is next, in `next`
-        // as in the text (it said so only in the text).
-        let due = delivered
-            .json
-            .get("notifications_pending")
-            .and_then(|p| p.as_array())
-            .map_or(0, Vec::len);
-        let deliver = (delivers && due > 0).then(|| {
-            let mut argv = vec!["cortex".to_string()];
-            argv.extend(ctx.globals());
-            argv.extend(delivering.iter().map(|a| a.to_string()));
-            crate::project::Suggestion {
-                argv,
-                why: format!(
-                    "deliver the {} still due (its driver ended before delivering {}){}",
-                    if due == 1 {
-                        "notification"
-                    } else {
-                        "notifications"
-                    },
-                    if due == 1 { "it" } else { "them" },
-                    if state.outcome().is_none() {
-                        ", and nothing else"
-                    } else {
-                        ""
-                    }
-                ),
-                fill: Vec::new(),
-            }
-        });
+        let deliver = shown.deliver.clone();
         let mut output = status_output(
             ctx,
             &state,
             alive,
             None,
             Some((&store, leases.as_deref())),
-            &delivered.human,
+            &shown.output.human.clone(),
             Some(problem.as_ref()),
             deliver,
         );
-        for key in ["notifications", "notifications_pending"] {
-            if let (Some(map), Some(docs)) =
-                (output.json.as_object_mut(), delivered.json.get_mut(key))
-            {
-                map.insert(key.into(), docs.take());
-            }
-        }
+        shown.into_doc(&mut output.json);
         // Its Next commands record: on a log this process cannot write they would fail,
         // so it says so (the suggestions stay: they are what is next, from where it can).
         let suggests = output.json["next"]
@@ -1359,18 +1305,7 @@ pub fn status_output(
     };
     // The resume that delivers the notifications still due: first, or said of the plain
     // resume already suggested.
-    if let Some(deliver) = deliver {
-        match view.next.iter_mut().find(|s| s.argv == deliver.argv) {
-            Some(same) => {
-                same.why = format!(
-                    "{}; it also {}",
-                    same.why,
-                    deliver.why.replacen("deliver ", "delivers ", 1)
-                )
-            }
-            None => view.next.insert(0, deliver),
-        }
-    }
+    super::notify::Shown::suggest(deliver, &mut view.next);
     // Held by the driver its log names, alive on this host, with no lock in this home and no
     // lease (a log copied from under its driver, a driver of another home): its running steps
     // name it, as `resume` does when it refuses — never shown as nobody's.
@@ -1651,7 +1586,6 @@ pub fn resume(
                         " Nothing else was done: `resume` without --notify-only goes on with the run."
                     }
                 };
-                let them = if pending.len() == 1 { "it" } else { "them" };
                 // A process that lives on (`cortex serve`) hands them to its background
                 // deliverer: they are under way when it answers, not made yet.
                 let sent = match ctx.deliveries {
@@ -1659,7 +1593,7 @@ pub fn resume(
                     _ => "sent now",
                 };
                 let text = format!(
-                    "Run {run_id} {was}; the {what} still due (its driver ended before delivering {them}) {sent}: its status lists how each went.{rest}\n   Head hash: {}\n",
+                    "Run {run_id} {was}; the {what} still due (not delivered by the process that left the run there) {sent}: its status lists how each went.{rest}\n   Head hash: {}\n",
                     view.head_hash
                 );
                 let code = view.status.exit_code();
@@ -2877,7 +2811,7 @@ fn lacking_refused(
     let names: Vec<String> = unset.iter().map(|n| format!("`{n}`")).collect();
     let one = unset.len() == 1;
     CommandError::bad_input(format!(
-        "run {run_id} has notifications still due (its driver ended before delivering them) whose webhooks are made of the environment variable{} {}, not set for this command: delivered without {}, they would be recorded not delivered and never be made",
+        "run {run_id} has notifications still due (not delivered by the process that left the run there) whose webhooks are made of the environment variable{} {}, not set for this command: delivered without {}, they would be recorded not delivered and never be made",
         if one { "" } else { "s" },
         names.join(", "),
         if one { "it" } else { "them" },

@@ -67,8 +67,8 @@ pub use schedule::{render_happened, render_schedules};
 pub use shell::{command_line, shell_quote, shown_command, suggested_command};
 pub(crate) use status::{agent_line, item_label};
 pub use status::{
-    render_history, render_next, render_outcome, render_outcome_line, render_status, tags_line,
-    worker_line,
+    render_history, render_next, render_outcome, render_outcome_line, render_outcome_noted,
+    render_status, tags_line, worker_line,
 };
 pub use terminal::{
     breaks_line, clip, cut_long_words, cut_long_words_in, hanging, json_safe, markup_safe,

@@ -762,7 +762,19 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
 /// `home` is where the run's derived files are (`runs/<id>/results.json` is shown under it:
 /// a path relative to nothing the reader knows sent them looking in their project).
 pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime) -> String {
+    render_outcome_noted(view, home, now, "")
+}
+
+/// `render_outcome` with `notes` (lines: its notifications, as `status` shows them) between
+/// the outcome and its commands, which end the screen.
+pub fn render_outcome_noted(
+    view: &StatusView,
+    home: &std::path::Path,
+    now: SystemTime,
+    notes: &str,
+) -> String {
     let mut out = render_outcome_line(view, home, now);
+    out.push_str(notes);
     let title = if matches!(view.status, RunStatus::Waiting | RunStatus::Completed) {
         "Next"
     } else {

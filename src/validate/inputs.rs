@@ -60,7 +60,13 @@ pub fn resolve_inputs_giving(
                     continue;
                 }
             },
-            (None, Some(default)) => default.clone(),
+            (None, Some(default)) => match not_scalar(spec.kind, default) {
+                None => default.clone(),
+                Some(problem) => {
+                    problems.push(format!("input `{name}`'s default: {problem}"));
+                    continue;
+                }
+            },
             (None, None) if spec.required => {
                 problems.push(format!("input `{name}` is required: pass {}", give(name)));
                 continue;
@@ -195,6 +201,75 @@ pub fn too_much(inputs: &BTreeMap<String, Value>, inherited: usize) -> Option<St
             inputs.len()
         )
     })
+}
+
+/// Why `value`, written for an input of type `kind` (its `default:`, a choice of its `enum:`),
+/// can be no value of it, if it is a sequence or a mapping: an input's value is one scalar, as
+/// every other way of giving one takes it (`--input NAME=VALUE`, a schedule's `inputs:`, a
+/// `uses:` step's `with:`, the API's and MCP's `inputs`, each refusing a list or a map). Before,
+/// a `type: string` input's `default: [1, 2]` validated (its text `[1,2]` is a string) and the
+/// run recorded the list `[1,2]` itself, not text; `type: integer` refused it.
+pub fn not_scalar(kind: InputType, value: &Value) -> Option<String> {
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return None;
+    }
+    let mut written = String::new();
+    flow(value, &mut written);
+    let shown = crate::definition::code_span(&crate::definition::shown_text(&written));
+    Some(match kind {
+        InputType::String | InputType::Path => format!(
+            "{shown} is not a {}: quote it to mean the text (an input's value is one scalar)",
+            if kind == InputType::Path {
+                "path"
+            } else {
+                "string"
+            },
+        ),
+        InputType::Integer => format!("{shown} is not an integer"),
+        InputType::Number => format!("{shown} is not a number"),
+        InputType::Boolean => format!("{shown} is not a boolean"),
+    })
+}
+
+/// `value` as YAML's flow style writes it (`[1, 2]`, `{a: b}`), written no further than a
+/// message shows (`shown_text` cuts at 40 characters): a list nested a hundred deep costs no
+/// more than its start.
+fn flow(value: &Value, out: &mut String) {
+    if out.len() > 60 {
+        return;
+    }
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if out.len() > 60 {
+                    return;
+                }
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                flow(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if out.len() > 60 {
+                    return;
+                }
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(key);
+                out.push_str(": ");
+                flow(item, out);
+            }
+            out.push('}');
+        }
+        Value::Null => out.push('~'),
+        other => out.push_str(&scalar_text(other)),
+    }
 }
 
 fn scalar_text(v: &Value) -> String {

@@ -806,7 +806,29 @@ pub(super) fn check_inputs(
         if spec.exists.is_some() && spec.kind != InputType::Path {
             c.problem(&base, "`exists` applies only to inputs of `type: path`");
         }
-        if let Some(default) = &spec.default {
+        for (at, value) in spec
+            .default
+            .iter()
+            .map(|d| (vec![Seg::from("default")], d))
+            .chain(
+                spec.choices
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, c)| (vec![Seg::from("enum"), Seg::Index(i)], c)),
+            )
+        {
+            if let Some(problem) = super::inputs::not_scalar(spec.kind, value) {
+                c.hinted(
+                    &[base.as_slice(), &at].concat(),
+                    format!("input `{}`: {problem}", shown(name)),
+                    "write one text, number or boolean; a list or a map can be given as its JSON text in quotes (`'[1, 2]'`), which a step parses",
+                );
+            }
+        }
+        if let Some(default) = &spec.default
+            && super::inputs::not_scalar(spec.kind, default).is_none()
+        {
             let text = match default {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
