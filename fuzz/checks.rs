@@ -592,7 +592,8 @@ impl Bytes<'_> {
                 signal: self.opt_text(8),
                 abort: self.byte().is_multiple_of(2),
             },
-            19 => Event::RunStopped {},
+            // (No `time_limit`: drawing it would shift every seed after it.)
+            19 => Event::RunStopped { time_limit: None },
             20 => Event::RunResumed {
                 mode: match self.byte() % 5 {
                     0 => ResumeMode::Continue,

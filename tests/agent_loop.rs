@@ -219,7 +219,7 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
         "name: long\nsteps:\n  - name: wait\n    run: sleep 2\n",
     );
     let run = env.run(&["workflow", "run", "long"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     // The reason names the limit and both places it is set: after a `resume --timeout` the
     // configuration's `timeout_seconds` is not where the limit in force came from.
     let reason = env.status(None)["reason"].as_str().unwrap().to_string();
@@ -230,7 +230,7 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
         "{reason}"
     );
     // The same limit again: the same end.
-    assert_eq!(env.run(&["workflow", "resume"]).code, 1);
+    assert_eq!(env.run(&["workflow", "resume"]).code, 3);
     // --timeout lifts it for this resume, and is recorded.
     let resumed = env.run(&["workflow", "resume", "--timeout", "1m"]);
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
@@ -248,7 +248,7 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
         "long2",
         "name: long2\nsteps:\n  - name: wait\n    run: sleep 2\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "long2"]).code, 1);
+    assert_eq!(env.run(&["workflow", "run", "long2"]).code, 3);
     env.config(r#"{"workflow": {"timeout_seconds": 60}}"#);
     assert_eq!(env.run(&["workflow", "resume"]).code, 0);
 }
@@ -258,8 +258,8 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
 /// finished, the refusal took the staged end with it, the driver said "the run already
 /// finished (completed)" and exited 1, and the run stayed `interrupted`, its step run again
 /// by `resume`. Whichever comes first, the run ends completed (its success recorded) or
-/// paused by its limit (failed and resumable, the step not done), never neither.
-fn a_last_step_ending_as_the_time_limit_runs_out_is_recorded_completed_or_paused(env: Env) {
+/// stopped by its limit (resumable, the step not done), never neither.
+fn a_last_step_ending_as_the_time_limit_runs_out_is_recorded_completed_or_stopped(env: Env) {
     env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
     env.workflow(
         "edge",
@@ -270,9 +270,9 @@ fn a_last_step_ending_as_the_time_limit_runs_out_is_recorded_completed_or_paused
         let status = env.status(None);
         match status["status"].as_str() {
             Some("completed") => assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr),
-            // Paused by its limit: shown as failed, resumable, the limit its reason.
-            Some("failed") => {
-                assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+            // Stopped by its limit: resumable (exit 3), the limit its reason.
+            Some("stopped") => {
+                assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
                 assert!(
                     status["reason"].as_str().unwrap().contains("time limit")
                         && status["resumable"] == true,
@@ -752,7 +752,7 @@ fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(
         "name: slow\nsteps:\n  - name: wait\n    run: sleep 1.5\n",
     );
     let run = env.run(&["--json", "workflow", "run", "slow"]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 3);
     let argv: Vec<String> = serde_json::from_value(run.json()["next"][0]["argv"].clone()).unwrap();
     assert_eq!(
         argv[2..],
@@ -2329,7 +2329,7 @@ fn a_home_that_is_a_file_is_refused_as_such() {
 }
 
 common::on_both_stores!(
-    a_last_step_ending_as_the_time_limit_runs_out_is_recorded_completed_or_paused,
+    a_last_step_ending_as_the_time_limit_runs_out_is_recorded_completed_or_stopped,
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
     a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting,
@@ -2950,7 +2950,7 @@ fn a_condition_command_is_bounded_by_the_steps_timeout_and_the_runs_time_limit()
         "{}",
         run.stdout
     );
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let status = env.status(None);
     let reason = status["reason"].as_str().unwrap().to_string();
     assert!(reason.contains("time limit of 1 s"), "{status}");

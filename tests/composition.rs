@@ -2138,10 +2138,13 @@ fn a_parent_s_resume_timeout_reaches_the_child_it_drives() {
         )
         .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
     let run = env.run(&["workflow", "run", "par"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let par = run_of(&env, "par");
     let kid = run_of(&env, "kid");
-    // The child's first suggestion is the parent's retry with a longer limit: the same limit
+    // Both stopped by the limit (the child's is what was left of the parent's).
+    assert_eq!(env.status(Some(&par))["status"], "stopped");
+    assert_eq!(env.status(Some(&kid))["status"], "stopped");
+    // The child's first suggestion is the parent's resume with a longer limit: the same limit
     // would stop it again (three times the ~1 s `slow` ran before it was cut — it starts
     // over — plus twice the old limit plus 5 s: about 10 s, more if the cut came late).
     let child = env.status(Some(&kid));
@@ -2152,11 +2155,11 @@ fn a_parent_s_resume_timeout_reaches_the_child_it_drives() {
         .map(|a| a.as_str().unwrap())
         .collect();
     assert_eq!(
-        first[..6],
-        ["cortex", "workflow", "resume", &par, "--retry", "--timeout"],
+        first[..5],
+        ["cortex", "workflow", "resume", &par, "--timeout"],
         "{child}"
     );
-    let limit: u64 = first[6]
+    let limit: u64 = first[5]
         .strip_suffix('s')
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a limit in seconds: {child}"));
@@ -3000,11 +3003,11 @@ fn a_uses_child_gets_what_is_left_of_its_parents_time_limit() {
         "the child records what was left (2 s - 1.5 s, rounded up): {limit}"
     );
     for run in [&top, &mid] {
-        let pauses = event_types(&env, run)
-            .into_iter()
-            .filter(|t| t == "run_paused")
-            .count();
-        assert_eq!(pauses, 1, "one pause, one run_paused: {run}");
+        let types = event_types(&env, run);
+        let stops = types.iter().filter(|t| *t == "run_stopped").count();
+        assert_eq!(stops, 1, "one stop, one run_stopped: {run}");
+        assert!(!types.iter().any(|t| t == "run_paused"), "{types:?}");
+        assert_eq!(env.status(Some(run))["status"], "stopped", "{run}");
     }
     let reason = env.status(Some(&mid))["reason"].to_string();
     assert!(

@@ -427,7 +427,7 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
             signal: None,
             abort: false,
         },
-        Event::RunStopped {},
+        Event::RunStopped { time_limit: None },
     ])
     .when(resume_cmd(ResumeMode::Continue))
     .unwrap();
@@ -461,7 +461,7 @@ fn a_workers_takeover_resume_of_a_stopped_or_stopping_run_is_refused() {
     let stopped: Vec<Event> = base
         .iter()
         .cloned()
-        .chain([request(false), Event::RunStopped {}])
+        .chain([request(false), Event::RunStopped { time_limit: None }])
         .collect();
     let stopping: Vec<Event> = base.iter().cloned().chain([request(false)]).collect();
     let aborting: Vec<Event> = base.iter().cloned().chain([request(true)]).collect();
@@ -1142,7 +1142,7 @@ fn a_stop_of_a_stopped_run_records_nothing() {
                 signal: None,
                 abort: false,
             },
-            Event::RunStopped {},
+            Event::RunStopped { time_limit: None },
         ]
     };
     let again = given(stopped())
@@ -1503,7 +1503,7 @@ fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
             attempt: 1,
             reason: "stopped".into(),
         },
-        Event::RunStopped {},
+        Event::RunStopped { time_limit: None },
     ];
     let err = given(stopped)
         .when(resume_cmd(ResumeMode::Skip))
@@ -1566,7 +1566,7 @@ fn a_scenario_retry_refuses_when_no_phase_failed_and_retries_the_failed_ones() {
             attempt: 1,
             reason: "stopped".into(),
         },
-        Event::RunStopped {},
+        Event::RunStopped { time_limit: None },
     ];
     let err = given(stopped)
         .when(resume_cmd(ResumeMode::Retry))
@@ -1620,7 +1620,7 @@ fn a_scenario_with_checkpoints_off_runs_its_completed_phases_again_on_resume() {
         started_step("a", 1),
         succeeded("a", 1),
         started_step("b", 1),
-        Event::RunStopped {},
+        Event::RunStopped { time_limit: None },
     ];
     let then = given(history.clone())
         .when(resume_cmd(ResumeMode::Continue))
@@ -1728,7 +1728,7 @@ fn taking_up_a_pending_stop_stops_the_run_and_a_resume_then_goes_on() {
     let mut events = asked_then_driver_died(&wf, false, Some("hold everything"));
     let then = given(events.clone()).when(Command::TakeUpRequest).unwrap();
     assert!(
-        matches!(&then[..], [Event::StepInterrupted { step, .. }, Event::RunStopped {}] if step == "b"),
+        matches!(&then[..], [Event::StepInterrupted { step, .. }, Event::RunStopped { time_limit: None }] if step == "b"),
         "{then:?}"
     );
     events.extend(then);
@@ -1888,4 +1888,56 @@ fn a_resume_records_the_claude_code_settings_in_force_where_they_changed() {
         matches!(&none[0], Event::RunResumed { claude: None, .. }),
         "{none:?}"
     );
+}
+
+/// A run its time limit cut is recorded stopped (`run_stopped.time_limit`), not paused as
+/// failed; and the log of an older cortex, which paused it with the limit's reason, folds to
+/// the same state (a stop by the limit, resumable with a plain resume), its bytes unchanged.
+#[test]
+fn a_time_limit_cut_is_a_stop_and_an_older_logs_pause_for_it_folds_the_same() {
+    let wf = workflow(THREE);
+    let history = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+    ];
+    let reason = cortex::decide::time_limit_reason(2, false);
+    let then = given(history.clone())
+        .when(Command::StopAtTimeLimit {
+            reason: reason.clone(),
+        })
+        .unwrap();
+    assert!(
+        matches!(&then[..], [Event::StepInterrupted { step, .. }, Event::RunStopped { time_limit: Some(w) }] if step == "a" && *w == reason),
+        "{then:?}"
+    );
+    let now = state_of(&[history.clone(), then.clone()].concat());
+    let legacy = state_of(
+        &[
+            history,
+            vec![
+                then[0].clone(),
+                Event::RunPaused {
+                    step: None,
+                    reason: reason.clone(),
+                },
+            ],
+        ]
+        .concat(),
+    );
+    for state in [&now, &legacy] {
+        assert_eq!(state.phase, RunPhase::Stopped);
+        assert!(state.timed_out());
+        assert_eq!(state.stopped_by_limit.as_deref(), Some(reason.as_str()));
+    }
+    // Another pause (a fault of the home) stays a pause.
+    let other = state_of(&[
+        started(&wf, Config::default()),
+        Event::RunPaused {
+            step: None,
+            reason: "cortex hit a problem with its own files in its home: x".into(),
+        },
+    ]);
+    assert!(matches!(other.phase, RunPhase::Paused { .. }));
+    assert!(!other.timed_out());
 }

@@ -1407,7 +1407,7 @@ fn the_longer_time_limit_suggested_covers_the_step_the_limit_cut() {
         "name: slow\ndescription: d\nsteps:\n  - name: nap\n    run: sleep 4\n",
     );
     let run = env.run(&["--json", "workflow", "run", "slow"]);
-    assert_eq!(run.code, 1, "{}", run.text());
+    assert_eq!(run.code, 3, "{}", run.text());
     let doc = run.json();
     assert!(
         doc["reason"]
@@ -1518,7 +1518,7 @@ fn a_timed_out_scenario_says_how_long_its_phase_ran_and_that_resume_applies_the_
         "name: t\ndescription: d\nphases:\n  - {name: warm, run: sleep 1}\n  - {name: a, condition: 'after:warm', run: sleep 2}\n",
     );
     let run = env.run(&["--json", "orchestrate", "run", "t"]);
-    assert_eq!(run.code, 1, "{}", run.text());
+    assert_eq!(run.code, 3, "{}", run.text());
     let next = run.json()["next"].as_array().unwrap().clone();
     let argv: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
     assert_eq!(argv[argv.len() - 2..], ["--timeout", "12s"], "{next:?}");
@@ -1731,8 +1731,8 @@ fn a_child_that_cannot_start_is_not_offered_a_retry_and_its_dry_run_says_so() {
 /// what is left of it) failed the parent, which was offered `--retry`, `--skip` and abort
 /// only: `--retry` under the same limit stops the child again, and its why said the step ran
 /// again while the resume goes on with the child. The first option raises the limit, as for
-/// a step the limit cut itself, and works when pasted; `--retry` says it goes on with the
-/// child.
+/// a step the limit cut itself, and works when pasted. Now the parent is stopped with its
+/// child (exit 3), not failed: no `--retry`, and the plain resume goes on with the child.
 #[test]
 fn a_child_stopped_by_its_parents_time_limit_is_offered_a_longer_limit() {
     let env = Env::new();
@@ -1743,7 +1743,7 @@ fn a_child_stopped_by_its_parents_time_limit_is_offered_a_longer_limit() {
         "name: par\nsteps:\n  - {name: first, run: sleep 1}\n  - {name: call, uses: kid}\n",
     );
     let run = env.run(&["--json", "workflow", "run", "par"]);
-    assert_eq!(run.code, 1, "{}", run.text());
+    assert_eq!(run.code, 3, "{}", run.text());
     let doc = run.json();
     let next = doc["next"].as_array().unwrap();
     let first: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
@@ -1753,18 +1753,26 @@ fn a_child_stopped_by_its_parents_time_limit_is_offered_a_longer_limit() {
         why.contains("`call` ran ") && why.contains("before the limit cut it"),
         "{why}"
     );
-    let retry = next
+    // Stopped with its child (not failed with it): a plain resume goes on with the child,
+    // no `--retry` (nothing failed).
+    assert!(
+        !next
+            .iter()
+            .any(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "--retry")),
+        "{doc}"
+    );
+    let plain = next
         .iter()
-        .find(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "--retry"))
+        .find(|n| n["argv"].as_array().unwrap().len() == first.len() - 2)
         .unwrap();
     assert!(
-        retry["why"]
+        plain["why"]
             .as_str()
             .unwrap()
-            .starts_with("go on with `call`'s child run"),
-        "{retry}"
+            .contains("go on from the resume point"),
+        "{plain}"
     );
-    assert!(check("child stopped by the limit", &run) >= 4);
+    assert!(check("child stopped by the limit", &run) >= 3);
     let words: Vec<&str> = first[1..].iter().map(String::as_str).collect();
     let out = env.run(&words);
     assert_eq!(out.code, 0, "{}", out.text());
@@ -2116,4 +2124,78 @@ fn the_history_hint_and_next_page_on_through_every_run_with_commands_history_tak
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stderr.contains("is a scenario run"), "{}", out.stderr);
     check("before a run of the other kind", &out);
+}
+
+/// SPEC §7 "A run stopped by `timeout_seconds`" and exit 3 "a run is waiting or stopped
+/// (resumable)": a run its time limit cut is `stopped` (recorded as `run_stopped` with the
+/// limit's words, not paused as failed), exits 3, and its driver's last line and `status` say
+/// the time limit stopped it and how to lift it, the resume with a longer `--timeout` first;
+/// `on_failure` is delivered for it with status `stopped` (nobody chose that stop), `on_finish`
+/// is not (the run did not end). For a workflow and a scenario. Before, it was `failed`, exit 1.
+#[test]
+fn a_run_cut_by_its_time_limit_is_stopped_and_exits_3() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    let notify = "notify:\n  on_failure:\n    - run: echo \"FAIL $CORTEX_RUN_STATUS\" >> notified.log\n  on_finish:\n    - run: echo \"FINISH $CORTEX_RUN_STATUS\" >> notified.log\n";
+    env.workflow(
+        "slowwf",
+        &format!("name: slowwf\nsteps:\n  - name: nap\n    run: sleep 4\n{notify}"),
+    );
+    env.scenario(
+        "slowsc",
+        &format!(
+            "name: slowsc\ndescription: d\nphases:\n  - {{name: nap, description: n, run: sleep 4}}\n{notify}"
+        ),
+    );
+    for (kind, name) in [("workflow", "slowwf"), ("orchestrate", "slowsc")] {
+        let _ = std::fs::remove_file(env.file("notified.log"));
+        let run = env.run(&[kind, "run", name]);
+        assert_eq!(run.code, 3, "{kind}: {}", run.text());
+        assert!(
+            run.stdout
+                .contains("stopped by its time limit: the run exceeded its time limit of 2 s")
+                && run.stdout.contains("progress is saved"),
+            "{kind}: {}",
+            run.stdout
+        );
+        let doc = env.run(&["--json", kind, "status", name]).json();
+        assert_eq!(doc["status"], "stopped", "{kind}: {doc}");
+        assert!(
+            doc["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("stopped by its time limit: the run exceeded its time limit of 2 s"),
+            "{kind}: {doc}"
+        );
+        let id = doc["run_id"].as_str().unwrap().to_string();
+        let argv: Vec<String> = serde_json::from_value(doc["next"][0]["argv"].clone()).unwrap();
+        assert_eq!(
+            argv[argv.len() - 4..argv.len() - 1],
+            ["resume", &id, "--timeout"],
+            "{kind}: {doc}"
+        );
+        let types: Vec<String> = env
+            .events(&id)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            types.iter().any(|t| t == "run_stopped"),
+            "{kind}: {types:?}"
+        );
+        assert!(
+            !types.iter().any(|t| t == "run_paused"),
+            "{kind}: {types:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(env.file("notified.log")).unwrap_or_default(),
+            "FAIL stopped\n",
+            "{kind}"
+        );
+        let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+        let resumed = env.run(&args);
+        assert_eq!(resumed.code, 0, "{kind}: {}", resumed.text());
+        let done = env.run(&["--json", kind, "status", name]).json();
+        assert_eq!(done["status"], "completed", "{kind}: {done}");
+    }
 }

@@ -382,7 +382,7 @@ fn first_appends_racing_for_a_new_run_land_once() {
                 let event = cortex::event::NewEvent {
                     id: format!("E{i}"),
                     time: "2026-12-03T00:00:00.000Z".into(),
-                    event: cortex::event::Event::RunStopped {},
+                    event: cortex::event::Event::RunStopped { time_limit: None },
                 };
                 store.append("0000000000000000000000000R", 0, &[event])
             })
@@ -833,7 +833,7 @@ fn reading_an_empty_database_creates_nothing_and_a_reading_store_refuses_writes(
     let event = cortex::event::NewEvent {
         id: "E".into(),
         time: "t".into(),
-        event: cortex::event::Event::RunStopped {},
+        event: cortex::event::Event::RunStopped { time_limit: None },
     };
     assert!(matches!(
         reader.append("0000000000000000000000000R", 0, &[event]),
@@ -1235,7 +1235,7 @@ fn a_connection_ended_by_the_server_is_made_again_for_the_next_append() {
     let event = |i: u32| cortex::event::NewEvent {
         id: format!("E{i}"),
         time: "2026-12-03T00:00:00.000Z".into(),
-        event: cortex::event::Event::RunStopped {},
+        event: cortex::event::Event::RunStopped { time_limit: None },
     };
     store
         .append("0000000000000000000000000R", 0, &[event(0)])
@@ -1284,7 +1284,7 @@ fn a_connection_lost_after_the_decision_stores_nothing_and_says_so() {
     let event = |i: u32| cortex::event::NewEvent {
         id: format!("E{i}"),
         time: "2026-12-03T00:00:00.000Z".into(),
-        event: cortex::event::Event::RunStopped {},
+        event: cortex::event::Event::RunStopped { time_limit: None },
     };
     store
         .append("0000000000000000000000000R", 0, &[event(0)])
@@ -1334,7 +1334,7 @@ fn a_writer_stopped_inside_its_transaction_frees_the_runs_lock_after_a_bound() {
     let event = |i: u32| cortex::event::NewEvent {
         id: format!("E{i}"),
         time: "2026-12-03T00:00:00.000Z".into(),
-        event: cortex::event::Event::RunStopped {},
+        event: cortex::event::Event::RunStopped { time_limit: None },
     };
     let mut stalled = PostgresStore::open(&schema.url, Durability::Normal).unwrap();
     stalled
@@ -1510,7 +1510,7 @@ fn a_decision_at_the_head_sees_the_leases_and_events_that_stand_once_it_holds_th
     let event = |id: &str| NewEvent {
         id: id.into(),
         time: "2026-12-03T00:00:00.000Z".into(),
-        event: Event::RunStopped {},
+        event: Event::RunStopped { time_limit: None },
     };
     let claim = |holder: &str, ttl_ms: u64| LeaseClaim {
         run_id: RUN.into(),

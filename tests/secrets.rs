@@ -922,7 +922,7 @@ fn event() -> impl Strategy<Value = Event> {
             .prop_map(|(step, reason)| Event::RunPaused { step, reason }),
         (operator(), prop::option::of(word()), any::<bool>())
             .prop_map(|(by, signal, abort)| { Event::StopRequested { by, signal, abort } }),
-        Just(Event::RunStopped {}),
+        Just(Event::RunStopped { time_limit: None }),
         (mode(), prop::option::of(word()), operator()).prop_map(|(mode, restart_from, by)| {
             Event::RunResumed {
                 mode,

@@ -162,9 +162,15 @@ pub enum Command {
         by: Operator,
         abort: bool,
     },
-    /// Pause the run for a reason outside any step (the run's time limit passed); attempts in
+    /// Pause the run for a reason outside any step (a fault of cortex's home); attempts in
     /// flight end without an outcome and run again on resume.
     Pause {
+        reason: String,
+    },
+    /// Stop the run at its time limit (`reason`: the limit's words, `time_limit_reason`): what
+    /// runs or waits ends without an outcome, as an operator's stop ends it, and runs again
+    /// (or waits again) on resume.
+    StopAtTimeLimit {
         reason: String,
     },
     /// A step's `if: {run:}` command is about to run: recorded first, so that a driver that

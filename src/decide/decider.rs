@@ -202,7 +202,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             // What happened, not what will: a stopped run may be aborted later, and then
             // nothing runs again (its status says whether it can be resumed).
             events.extend(interrupt_active(state, "stopped before it finished"));
-            events.push(Event::RunStopped {});
+            events.push(Event::RunStopped { time_limit: None });
             Ok(events)
         }
         Command::RequestStop { by, abort } => {
@@ -229,7 +229,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             Some((true, by)) => abort(state, by, None),
             Some((false, _)) => {
                 let mut events = interrupt_active(state, "stopped before it finished");
-                events.push(Event::RunStopped {});
+                events.push(Event::RunStopped { time_limit: None });
                 events
             }
             None => Vec::new(),
@@ -237,6 +237,13 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         Command::Pause { reason } => {
             let mut events = interrupt_in_flight(state, &reason);
             events.push(Event::RunPaused { step: None, reason });
+            Ok(events)
+        }
+        Command::StopAtTimeLimit { reason } => {
+            let mut events = interrupt_active(state, &reason);
+            events.push(Event::RunStopped {
+                time_limit: Some(reason),
+            });
             Ok(events)
         }
         // A worker takes over a run still going, never one an operator stopped or is

@@ -196,6 +196,40 @@ pub fn time_limit_reason(limit: u64, inherited: bool) -> String {
     )
 }
 
+/// A run stops (`run_stopped`): by an operator (its `stop_requested` says who), or by its
+/// time limit (`limit`: the words recorded).
+fn stop_at(state: &mut RunState, limit: Option<String>) {
+    state.phase = RunPhase::Stopped;
+    state.stop_requested = false;
+    state.stop_requested_at = None;
+    state.abort_requested = None;
+    if limit.is_some() {
+        // No operator stopped it this time, whoever stopped it before.
+        state.stopped_by = None;
+    }
+    state.stopped_by_limit = limit;
+}
+
+/// Whether a `run_paused` of an older cortex (before `run_stopped.time_limit`) recorded a cut
+/// by the time limit: the run's own (`time_limit_reason`), or its `uses:` step's child's,
+/// which the same deadline cut (the step failed with the child's pause, and the parent paused
+/// on that failure). Only such logs are read so; a cortex of today records the stop.
+fn legacy_time_limit(state: &RunState, step: Option<&str>, reason: &str) -> bool {
+    match step {
+        None => reason.starts_with(TIME_LIMIT),
+        Some(step) => state.step(step).is_some_and(child_cut),
+    }
+}
+
+/// A `uses:` step failed by its child run's time-limit pause (an older cortex's log).
+fn child_cut(s: &StepState) -> bool {
+    s.status == StepStatus::Failed
+        && s.child.as_ref().is_some_and(|c| !c.finished)
+        && s.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("child run ") && e.contains(&format!(": {TIME_LIMIT}")))
+}
+
 /// A rollback in progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollback {
@@ -290,6 +324,10 @@ pub struct RunState {
     /// if one did: a stopped run's status says so. Cleared by a resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<(crate::event::Operator, Option<String>)>,
+    /// The words of the time limit that stopped the run (`run_stopped.time_limit`, or an
+    /// older cortex's `run_paused` for it): no operator asked. Cleared by a resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by_limit: Option<String>,
     /// When the pending stop (or abort) request was recorded: while `stop_requested` holds,
     /// the driver has not acted on it yet (status says so). Cleared with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -365,6 +403,7 @@ impl Default for RunState {
             submitted: false,
             abort_requested: None,
             stopped_by: None,
+            stopped_by_limit: None,
             stop_requested_at: None,
             timeout_seconds: None,
             claude_settings: None,
@@ -720,10 +759,10 @@ impl RunState {
         crate::definition::template::render_text(text, &|r| self.template_value_in(r, Some(unit)))
     }
 
-    /// Paused by its time limit (`time_limit_reason`): a resume with the same limit would
+    /// Stopped by its time limit (`time_limit_reason`): a resume with the same limit would
     /// stop it again.
     pub fn timed_out(&self) -> bool {
-        matches!(&self.phase, RunPhase::Paused { reason } if reason.starts_with(TIME_LIMIT))
+        self.phase == RunPhase::Stopped && self.stopped_by_limit.is_some()
     }
 
     /// The step (or phase) the time limit cut that had run longest, and for how many
@@ -757,13 +796,7 @@ impl RunState {
         let at = |t: &Option<String>| humantime::parse_rfc3339(t.as_deref()?).ok();
         self.steps
             .iter()
-            .filter(|s| {
-                s.status == StepStatus::Failed
-                    && s.child.as_ref().is_some_and(|c| !c.finished)
-                    && s.error.as_deref().is_some_and(|e| {
-                        e.starts_with("child run ") && e.contains(&format!(": {TIME_LIMIT}"))
-                    })
-            })
+            .filter(|s| child_cut(s))
             .map(|s| {
                 let ran = (|| at(&s.ended_at)?.duration_since(at(&s.started_at)?).ok())()
                     .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -848,7 +881,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             }
         }
         Event::RunPaused { .. }
-        | Event::RunStopped {}
+        | Event::RunStopped { .. }
         | Event::RunResumed { .. }
         | Event::RunFinished { .. } => {
             state.steps.iter_mut().for_each(|s| s.checking = false);
@@ -1226,6 +1259,12 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 state.phase = RunPhase::Running;
             }
         }
+        // An older cortex paused a run its time limit cut, as if it had failed: it was the
+        // stop it is recorded as now (`run_stopped.time_limit`), and is folded as one, so that
+        // its log reads as a log of today's does (status `stopped`, exit 3).
+        Event::RunPaused { step, reason } if legacy_time_limit(state, step.as_deref(), reason) => {
+            stop_at(state, Some(reason.clone()));
+        }
         Event::RunPaused { reason, .. } => {
             state.phase = RunPhase::Paused {
                 reason: reason.clone(),
@@ -1243,12 +1282,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 state.stopped_by = Some((by.clone(), signal.clone()));
             }
         }
-        Event::RunStopped {} => {
-            state.phase = RunPhase::Stopped;
-            state.stop_requested = false;
-            state.stop_requested_at = None;
-            state.abort_requested = None;
-        }
+        Event::RunStopped { time_limit } => stop_at(state, time_limit.clone()),
         Event::PhaseStartRequested { phase, by } => {
             if let Some(s) = state.step_mut(phase) {
                 s.start_requested_by = Some(by.clone());
@@ -1301,6 +1335,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.stop_requested_at = None;
             state.abort_requested = None;
             state.stopped_by = None;
+            state.stopped_by_limit = None;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
             // except during a rollback: the step that caused it stays failed. A rollback-to
             // resets it (with every step after its target) when the rollback ends.

@@ -709,7 +709,13 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         abort: bool,
     },
-    RunStopped {},
+    /// The run stopped, resumable. `time_limit`: no operator asked — the run's time limit
+    /// (`timeout_seconds`, `resume --timeout`) cut it, in these words (which limit, counted
+    /// from when, how it is set); an operator's stop is the `stop_requested` before it.
+    RunStopped {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_limit: Option<String>,
+    },
     RunResumed {
         mode: ResumeMode,
         /// Steps from this one on are run again (the resume point, or `--from`).
@@ -872,7 +878,7 @@ impl Event {
             Event::RollbackFinished { .. } => "rollback_finished",
             Event::RunPaused { .. } => "run_paused",
             Event::StopRequested { .. } => "stop_requested",
-            Event::RunStopped {} => "run_stopped",
+            Event::RunStopped { .. } => "run_stopped",
             Event::RunResumed { .. } => "run_resumed",
             Event::RunFinished { .. } => "run_finished",
             Event::PhaseStartRequested { .. } => "phase_start_requested",
@@ -897,11 +903,15 @@ impl Event {
     /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
     /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`; 5, `attempt_log.lost_bytes`
     /// (an incomplete file); 6, `run_resumed.enable_rollback`; 7, `condition_started`; 8,
-    /// `run_resumed.claude`; 9, `attempt_log.home_dir`.
+    /// `run_resumed.claude`; 9, `attempt_log.home_dir`; 10, `run_stopped.time_limit` (a run its
+    /// time limit cut is stopped, no longer paused as failed).
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
         match self {
+            Event::RunStopped {
+                time_limit: Some(_),
+            } => 10,
             Event::AttemptLog {
                 home_dir: Some(_), ..
             } => 9,

@@ -7,13 +7,15 @@ use super::Event;
 
 /// The newest event schema version: what this cortex reads up to. Each event is written with
 /// the first version that has its form (`Event::version`).
-pub const EVENT_VERSION: u32 = 9;
+pub const EVENT_VERSION: u32 = 10;
 
-/// Decode a stored event. Versions 2 to 9 only added forms (`agent_result`, `attempt_log`,
+/// Decode a stored event. Versions 2 to 10 only added forms (`agent_result`, `attempt_log`,
 /// the `agent_failed` attempt end, `run_started.claude`, `stop_requested.abort`,
 /// `run_resumed.timeout_seconds`, notifications and schedules; then composition:
 /// `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end, `run_started.parent`
-/// and `uses`; then `schedule_seen`; then `attempt_log.lost_bytes`; then `run_resumed.enable_rollback`; then `condition_started`; then `run_resumed.claude`; then `attempt_log.home_dir`), so versions 1 to 9 decode alike; an event whose form
+/// and `uses`; then `schedule_seen`; then `attempt_log.lost_bytes`; then `run_resumed.enable_rollback`; then `condition_started`; then `run_resumed.claude`; then `attempt_log.home_dir`; then `run_stopped.time_limit`), so versions 1 to 10 decode alike (a
+/// `run_paused` of an older cortex whose reason is the time limit is folded as the stop it was:
+/// `decide::state`); an event whose form
 /// needs a newer version than its row says is refused, as it cannot have been written so.
 /// Older versions would be upcast here, so stored bytes are never rewritten and the hash chain
 /// stays intact.

@@ -108,7 +108,11 @@ impl Event {
             Event::RollbackFinished { .. } => {}
             Event::RunPaused { reason, .. } => f(reason),
             Event::StopRequested { by, .. } => message(by, f),
-            Event::RunStopped {} => {}
+            Event::RunStopped { time_limit } => {
+                if let Some(words) = time_limit {
+                    f(words);
+                }
+            }
             Event::RunResumed { by, .. } => message(by, f),
             Event::PhaseStartRequested { by, .. } => message(by, f),
             Event::AgentActivated { by, .. } | Event::AgentDeactivated { by, .. } => {

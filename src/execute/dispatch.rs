@@ -847,7 +847,7 @@ mod tests {
                     .append(
                         "0000000000000000000000000R",
                         1,
-                        &[event(1, Event::RunStopped {})],
+                        &[event(1, Event::RunStopped { time_limit: None })],
                     )
                     .unwrap();
             }

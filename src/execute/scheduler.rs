@@ -83,7 +83,7 @@ pub fn drive_scenario(
     let mut workers: BTreeSet<String> = BTreeSet::new();
     // The leases of the units this driver runs as a worker (`Dispatch::shared`).
     let mut leases: BTreeMap<String, Lease> = BTreeMap::new();
-    let mut pause_reason: Option<String> = None;
+    let mut limit_reason: Option<String> = None;
     // An attempt could not be prepared for a fault of the home (`AttemptOutcome::HomeFault`):
     // no phase starts any more, and once those running have ended the run is paused.
     let mut home_fault: Option<String> = None;
@@ -158,7 +158,7 @@ pub fn drive_scenario(
                     && journal.state.outcome().is_none()
                 {
                     // A run that finished as its time ran out has finished (`workflow_loop`).
-                    pause_reason = Some(crate::decide::time_limit_reason(limit, inherited));
+                    limit_reason = Some(crate::decide::time_limit_reason(limit, inherited));
                     halt.set(libc_sigterm());
                 }
             }
@@ -198,15 +198,15 @@ pub fn drive_scenario(
                     && ctx.dispatch.ending()
                     && !journal.state.stop_requested
                     && journal.state.abort_requested.is_none()
-                    && pause_reason.is_none()
+                    && limit_reason.is_none()
                 {
                     flush(journal, ctx)?;
                     return Ok(DriveEnd::HandedBack);
                 }
                 if workers.is_empty() && !helpers {
-                    if let Some(reason) = pause_reason.take() {
-                        record(journal, ctx, Command::Pause { reason })?;
-                        return Ok(DriveEnd::Paused);
+                    if let Some(reason) = limit_reason.take() {
+                        record(journal, ctx, Command::StopAtTimeLimit { reason })?;
+                        return Ok(DriveEnd::Stopped);
                     }
                     return record_stop(journal, ctx, cut_off);
                 }

@@ -302,6 +302,20 @@ pub(crate) fn seconds_left(deadline: Instant) -> u64 {
     (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
 }
 
+/// Stop the run at its time limit of `limit` seconds (`inherited`: its parent's session's, a
+/// `uses:` child's): recorded as the stop it is (`run_stopped.time_limit`), resumable, status
+/// `stopped`; a resume with a longer limit goes on.
+pub(crate) fn stop_at_time_limit(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    limit: u64,
+    inherited: bool,
+) -> Result<DriveEnd, DriveError> {
+    let reason = crate::decide::time_limit_reason(limit, inherited);
+    record(journal, ctx, Command::StopAtTimeLimit { reason })?;
+    Ok(DriveEnd::Stopped)
+}
+
 /// Record how a run ends when its driver was told to stop: an abort if an operator asked
 /// for one (`workflow abort` beside this driver), else a stop.
 /// `cut_off`: the compensation this driver ended mid-command for the stop (an abort records

@@ -7,7 +7,8 @@ use super::process::WATCH_EVERY;
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush, prepare,
-    preparing_needs_secrets, record, record_stop, record_stop_by, require_secrets, watch_log,
+    preparing_needs_secrets, record, record_stop, record_stop_by, require_secrets,
+    stop_at_time_limit, watch_log,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use crate::decide::{Command, DecideError};
@@ -25,6 +26,7 @@ fn child_attempt(
     index: usize,
     new_attempt: bool,
     halt: &StopFlag,
+    limit: (u64, bool),
 ) -> Result<Option<DriveEnd>, DriveError> {
     let step = journal.state.steps[index].name.clone();
     match super::child::run_child(journal, ctx, index, new_attempt)? {
@@ -79,13 +81,25 @@ fn child_attempt(
             Ok(Some(DriveEnd::Waiting(step)))
         }
         super::child::ChildOutcome::Stopped => {
+            let child = journal.state.steps[index].child.clone();
+            let cut_by_limit = child.as_ref().is_some_and(|c| {
+                journal
+                    .nested(|store, _, _| super::load_state(store, &c.run_id))
+                    .is_ok_and(|state| state.timed_out())
+            });
             if ctx.stop.is_set() {
                 Ok(None)
+            } else if cut_by_limit {
+                // The child is driven within this run's deadline (`deadline_in`): what cut it
+                // cuts this run, which stops at its limit too, the step with it, and goes on
+                // with the child from where it stopped on resume. Before, the step failed
+                // with the child's pause, and the parent was `failed`.
+                let (limit, inherited) = limit;
+                stop_at_time_limit(journal, ctx, limit, inherited).map(Some)
             } else {
                 // The child stopped without this process being told to (an operator stopped
                 // the child itself, from anywhere): stop with it, by whoever stopped it, as
                 // DESIGN's composition says (both resume).
-                let child = journal.state.steps[index].child.clone();
                 let stopper = child.and_then(|c| {
                     let state = journal.nested(|store, _, _| super::load_state(store, &c.run_id));
                     let (by, _) = state.ok()?.stopped_by?;
@@ -190,18 +204,15 @@ pub(crate) fn drive_workflow(
             return record_stop(journal, ctx, cut_off);
         }
         // A run whose last step finished as its time ran out has finished: its end is staged
-        // and goes to the log; the limit pauses only a run with work left (before, the pause
+        // and goes to the log; the limit stops only a run with work left (before, the stop
         // was refused on the finished run and the staged success was lost with it).
-        // A run paused already (its step failed as the limit passed: a `uses:` step whose
-        // child the same deadline paused) is not paused a second time: one pause, one
-        // `run_paused` (the failure's, whose recovery options name the limit).
+        // A run paused already (its step failed for good as the limit passed) is not stopped
+        // on top of that: it failed, and its recovery options name the limit.
         if deadline.is_some_and(|d| Instant::now() >= d)
             && journal.state.outcome().is_none()
             && !matches!(journal.state.phase, crate::decide::RunPhase::Paused { .. })
         {
-            let reason = crate::decide::time_limit_reason(limit, inherited);
-            record(journal, ctx, Command::Pause { reason })?;
-            return Ok(DriveEnd::Paused);
+            return stop_at_time_limit(journal, ctx, limit, inherited);
         }
         let action = next(&journal.state);
         // A draining worker hands the run back between steps: whoever takes it next goes on
@@ -307,7 +318,9 @@ pub(crate) fn drive_workflow(
                 record(journal, ctx, Command::RecordItems { step, items })?;
             }
             Next::Child { index } => {
-                if let Some(end) = child_attempt(journal, ctx, index, false, &halt)? {
+                if let Some(end) =
+                    child_attempt(journal, ctx, index, false, &halt, (limit, inherited))?
+                {
                     return Ok(end);
                 }
             }
@@ -375,7 +388,9 @@ pub(crate) fn drive_workflow(
                     continue;
                 }
                 if journal.state.is_uses(index) {
-                    if let Some(end) = child_attempt(journal, ctx, index, true, &halt)? {
+                    if let Some(end) =
+                        child_attempt(journal, ctx, index, true, &halt, (limit, inherited))?
+                    {
                         return Ok(end);
                     }
                     continue;

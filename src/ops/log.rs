@@ -540,7 +540,7 @@ fn check_links(
         if due.is_empty() {
             continue;
         }
-        let end = crate::plan::end_of(&state).unwrap_or("ended");
+        let end = crate::plan::notify_end(&state).unwrap_or("ended");
         // Not a failure: a driver killed between the run's end and its first delivery's
         // record leaves the same log as a removed chain. Said beside the verdict.
         report

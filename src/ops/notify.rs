@@ -99,7 +99,7 @@ pub fn pending(store: &dyn EventStore, state: &RunState) -> Result<Vec<Delivery>
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return Ok(Vec::new());
     };
-    if notify.is_empty() || crate::plan::end_of(state).is_none() {
+    if notify.is_empty() || crate::plan::notify_end(state).is_none() {
         return Ok(Vec::new());
     }
     let due = due(state, &notified(store, &state.run_id)?);
@@ -294,7 +294,7 @@ fn deliver_due(
     orphans: bool,
 ) -> Result<Vec<String>, Lacking> {
     if state.workflow.as_ref().is_none_or(|w| w.notify.is_empty())
-        || crate::plan::end_of(state).is_none()
+        || crate::plan::notify_end(state).is_none()
     {
         return Ok(Vec::new());
     }
@@ -482,7 +482,7 @@ fn deliver_held(
     redactor: &Redactor,
     first: &mut dyn FnMut() -> Vec<String>,
 ) -> Vec<String> {
-    let Some(end) = crate::plan::end_of(state) else {
+    let Some(end) = crate::plan::notify_end(state) else {
         return Vec::new();
     };
     let ended = Ended {
@@ -929,7 +929,7 @@ pub fn add_deliveries(
     else {
         return Ok(());
     };
-    let ended = crate::plan::end_of(state).unwrap_or_default();
+    let ended = crate::plan::notify_end(state).unwrap_or_default();
     let mut pending_docs = Vec::new();
     for d in pending(store, state).unwrap_or_default() {
         let key = crate::execute::notify_key(d.trigger, d.index);

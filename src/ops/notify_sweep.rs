@@ -137,7 +137,7 @@ impl Sweep {
             } else {
                 // A run not finished is one the caller read already (or one of its ends).
                 match unfinished.get(&run_id) {
-                    Some(state) if crate::plan::end_of(state).is_some() => state.clone(),
+                    Some(state) if crate::plan::notify_end(state).is_some() => state.clone(),
                     _ => continue,
                 }
             };

@@ -1273,7 +1273,7 @@ fn driven_at(
                 | Event::NotificationDelivered { .. }
                 | Event::AttemptLog { .. }
                 | Event::CriterionMet { by: None, .. } => continue,
-                Event::RunStopped {} => return Ok(false),
+                Event::RunStopped { .. } => return Ok(false),
                 event => return Ok(event.operator().is_none()),
             }
         }

@@ -76,6 +76,15 @@ pub fn end_of(state: &RunState) -> Option<&'static str> {
     }
 }
 
+/// The end a run's current session came to for its notifications: its `end_of`, or `stopped`
+/// when its time limit stopped it. Nobody chose that stop (an operator's stop pages nobody: they
+/// know), and a run left unfinished by an unattended session (a schedule, CI) must reach a
+/// person: `on_failure` is due for it, with status `stopped`; `on_finish` is not (the run did
+/// not end, and a resume with a longer limit goes on). Before, the limit paused it as failed.
+pub fn notify_end(state: &RunState) -> Option<&'static str> {
+    end_of(state).or_else(|| state.timed_out().then_some("stopped"))
+}
+
 /// The notifications due now, in the order of the definition (`on_failure`'s, then
 /// `on_finish`'s), given how many each list has and what was delivered already: each one whose
 /// own delivery for this end of this session is not recorded.
@@ -85,7 +94,7 @@ pub fn due(
     on_finish: usize,
     notified: &[Notified],
 ) -> Vec<NotificationRef> {
-    let Some(end) = end_of(state) else {
+    let Some(end) = notify_end(state) else {
         return Vec::new();
     };
     let this_session: Vec<&Notified> = notified
@@ -107,6 +116,9 @@ pub fn due(
                 .filter(|&i| !recorded(Trigger::OnFailure, i))
                 .map(|i| (Trigger::OnFailure, i)),
         );
+    }
+    if end == "stopped" {
+        return due;
     }
     due.extend(
         (0..on_finish)

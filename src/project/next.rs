@@ -696,9 +696,13 @@ fn go_on_why(view: &StatusView, from: &str) -> String {
         (!matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
             .then_some((s.name.as_str(), run.as_str()))
     });
-    if let (true, false, Some((step, run))) = (nothing_done(view), view.timed_out.is_some(), child)
-    {
-        return format!("go on with `{step}`'s child run {run}, from where it stopped");
+    if let (true, Some((step, run))) = (nothing_done(view), child) {
+        return match view.timed_out {
+            None => format!("go on with `{step}`'s child run {run}, from where it stopped"),
+            Some(_) => format!(
+                "go on with `{step}`'s child run {run}, from where it stopped, with the time limit cortex.config.json sets now"
+            ),
+        };
     }
     match (nothing_done(view), view.timed_out.is_some()) {
         (true, false) => format!("start again from the beginning (no {noun} has completed)"),
@@ -1179,7 +1183,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
         }
         RunStatus::Running => out.extend(driven_now("orchestrate", id)),
-        RunStatus::Failed if view.timed_out.is_some() => {
+        RunStatus::Stopped if view.timed_out.is_some() => {
             let (more, why) = longer_limit(
                 view.timed_out.unwrap_or_default(),
                 view.cut_by_limit.as_ref(),

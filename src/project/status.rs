@@ -996,7 +996,26 @@ impl StatusView {
                     .is_some_and(|s| s.status == StepStatus::Failed);
             let over = me.outcome().is_some();
             let failed = matches!(me.phase, RunPhase::Paused { .. });
-            if over && p.phase == RunPhase::Stopped {
+            if me.timed_out() && p.phase == RunPhase::Stopped {
+                // Stopped by the time limit it had of its parent's, with its parent: the
+                // parent's resume with a longer limit goes on with this run from where it
+                // stopped, then with the parent (this run resumed alone would leave the parent
+                // stopped). The same limit would stop it again.
+                let more = self
+                    .timed_out
+                    .map(|limit| super::next::longer_limit(limit, self.cut_by_limit.as_ref()).0)
+                    .unwrap_or_default();
+                self.next.insert(
+                    0,
+                    super::next::Suggestion::new(
+                        &["workflow", "resume", &parent.run_id, "--timeout", &more],
+                        format!(
+                            "the parent run stopped at its time limit with this run: its step `{}` goes on with this run from where it stopped, with a time limit of {more}, and both go on",
+                            parent.step
+                        ),
+                    ),
+                );
+            } else if over && p.phase == RunPhase::Stopped {
                 self.next.push(super::next::Suggestion::new(
                     &["workflow", "resume", &parent.run_id],
                     format!(
@@ -1491,6 +1510,9 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         RunPhase::Finished { .. } => state.finish_reason.clone(),
         RunPhase::Stopped if state.rollback.is_some() => {
             let by = match &state.stopped_by {
+                _ if let Some(words) = &state.stopped_by_limit => {
+                    format!("stopped by its time limit ({words})")
+                }
                 Some((by, signal)) => {
                     let how = signal.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
                     match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
@@ -1510,6 +1532,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .join(", "))
             ))
         }
+        // No operator asked: its time limit cut it. Which limit and how it is set, and that a
+        // resume under a longer one goes on (the first of its next steps gives one).
+        RunPhase::Stopped if let Some(words) = &state.stopped_by_limit => Some(format!(
+            "stopped by its time limit: {words}; resume continues it, with a longer `--timeout`"
+        )),
         RunPhase::Stopped => Some(match &state.stopped_by {
             // Who stopped it and why, as an abort's reason says.
             Some((by, signal)) => {
@@ -1865,13 +1892,13 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             })
             .collect(),
         next: Vec::new(),
-        // Paused by its time limit, or failed with a `uses:` child that limit stopped.
-        timed_out: (state.timed_out() || child_cut.is_some()).then(|| state.time_limit()),
-        cut_by_limit: if state.timed_out() {
-            state.cut_by_time_limit()
-        } else {
-            child_cut.clone()
-        },
+        // Stopped by its time limit (an older cortex's log: paused, or failed with a `uses:`
+        // child that limit cut, folded as that stop).
+        timed_out: state.timed_out().then(|| state.time_limit()),
+        cut_by_limit: state
+            .timed_out()
+            .then(|| state.cut_by_time_limit().or_else(|| child_cut.clone()))
+            .flatten(),
         child_cut_by_limit: child_cut.map(|(step, _)| step),
         failed_child_resumes: matches!(state.phase, RunPhase::Paused { .. })
             .then(|| {

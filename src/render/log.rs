@@ -319,7 +319,10 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             Some(step) => format!("at {unit} {step}: {reason}"),
             None => reason.clone(),
         },
-        Event::RunStopped {} => "the run stopped; resume goes on".into(),
+        Event::RunStopped { time_limit: None } => "the run stopped; resume goes on".into(),
+        Event::RunStopped {
+            time_limit: Some(words),
+        } => format!("stopped: {words}; resume goes on"),
         Event::AgentActivated { agent, phase, by } => {
             format!("agent {agent} for phase {phase}{}", signed(by.as_ref()))
         }

@@ -429,7 +429,11 @@ pub fn render_progress(
                     super::one_line(&by.actor)
                 );
             }
-            Event::RunStopped {} => {
+            // Stopped by its time limit: the driver's last lines say so, and how to lift it.
+            Event::RunStopped {
+                time_limit: Some(_),
+            } => {}
+            Event::RunStopped { time_limit: None } => {
                 let kind = if state.is_scenario() {
                     "orchestrate"
                 } else {

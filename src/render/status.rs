@@ -873,6 +873,19 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
                 }
             }
         }
+        // Stopped by its time limit: which, and how to lift it (the first recovery option
+        // resumes with a longer `--timeout`).
+        RunStatus::Stopped if view.timed_out.is_some() => {
+            let reason = view
+                .reason
+                .as_deref()
+                .unwrap_or("stopped by its time limit");
+            let _ = writeln!(
+                out,
+                "\n⏸️  {kind} {}",
+                hanging(&format!("{reason}; progress is saved."), 3)
+            );
+        }
         RunStatus::Stopped => {
             let _ = writeln!(out, "\n⏸️  Stopped; progress is saved.");
         }
