@@ -1560,3 +1560,70 @@ fn a_deleted_home_id_never_explains_away_a_missing_attempt_log(env: Env) {
 }
 
 common::on_both_stores!(a_deleted_home_id_never_explains_away_a_missing_attempt_log);
+
+/// Seen by a review: `log verify` and `cortex logs` followed a `logs/` or `logs/<run>/` put
+/// back as a symbolic link to a folder elsewhere (verify: "3 attempt logs as recorded"),
+/// while a linked file was refused and the writer refused a linked `logs/` — saying "remove
+/// it (the files are rebuilt from the log)", untrue of attempts' output. One rule now: no
+/// reader goes through a linked folder (verify fails naming it, `logs` says what is there),
+/// and the writer's refusal says to put the folder back, not that anything is rebuilt. A
+/// FIFO at a file's path is said as one, not "missing".
+#[test]
+fn no_reader_or_writer_goes_through_a_linked_logs_folder() {
+    let env = Env::new();
+    env.workflow(
+        "loud",
+        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let logs = env.home().join("logs");
+    let elsewhere = env.dir.path().join("elsewhere");
+    for linked in [logs.join(&run), logs.clone()] {
+        std::fs::rename(&linked, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        let verify = env.run(&["log", "verify", "--all"]);
+        assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+        assert!(
+            verify.stdout.contains("is a symbolic link"),
+            "{}",
+            verify.stdout
+        );
+        let shown = env.run(&["logs", &run, "say"]);
+        assert!(
+            shown.stdout.contains("is a symbolic link") && !shown.stdout.contains("is missing"),
+            "{}{}",
+            shown.stdout,
+            shown.stderr
+        );
+        if linked == logs {
+            let again = env.run(&["workflow", "run", "loud"]);
+            assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+            let all = format!("{}{}", again.stdout, again.stderr);
+            assert!(
+                all.contains("put the folder it points to in its place")
+                    && !all.contains("rebuilt from the log"),
+                "{all}"
+            );
+        }
+        std::fs::remove_file(&linked).unwrap();
+        std::fs::rename(&elsewhere, &linked).unwrap();
+    }
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
+    // A FIFO at the file's path is said as what it is.
+    let file = std::fs::read_dir(logs.join(&run))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(&file).unwrap();
+    nix::unistd::mkfifo(&file, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let shown = env.run(&["logs", &run, "say"]);
+    assert!(
+        shown.stdout.contains("is a FIFO, not a file") && !shown.stdout.contains("is missing"),
+        "{}{}",
+        shown.stdout,
+        shown.stderr
+    );
+}

@@ -319,7 +319,57 @@ fn two_copies_at_once_into_one_database_find_the_same_runs_already_there() {
 common::on_both_stores!(
     every_waiting_run_is_copied_as_status_shows_it_waiting,
     a_run_a_worker_without_its_tags_left_waiting_is_not_copied,
+    a_copy_that_leaves_a_recorded_output_behind_fails,
 );
+
+/// Seen by a review: where the target's folder already held another file at an attempt
+/// log's path, `log copy` left it (as it should: it is not cortex's to remove) and said "not
+/// copied: the output …", yet exited 0 — and `log verify` of the target then failed on that
+/// run. A copy that leaves behind an output the log records fails (exit 1), saying why and
+/// what to do; done, a second copy carries it and the target verifies.
+fn a_copy_that_leaves_a_recorded_output_behind_fails(env: Env) {
+    env.workflow(
+        "loud",
+        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let file = cortex::execute::attempt_log_name(&run, "say", 1);
+    let target = Env::new();
+    let planted = target.home().join(&file);
+    std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+    std::fs::write(&planted, "planted\n").unwrap();
+    let to = target.db();
+    let to = to.to_str().unwrap();
+    let out = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(ids(&doc, "copied"), vec![run.clone()], "{doc}");
+    let left = &doc["attempt_logs"]["left"][0];
+    assert_eq!(left["file"], file.as_str(), "{doc}");
+    assert_eq!(left["recorded"], true, "{doc}");
+    assert!(left["fix"].as_str().unwrap().contains("aside"), "{doc}");
+    let human = env.run(&["log", "copy", "--to", to]);
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("not copied: the output {file} of run {run}"))
+            && human
+                .stdout
+                .contains("fails on that run until it is there: move")
+            && human.stdout.contains("copy again"),
+        "{}",
+        human.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&planted).unwrap(), "planted\n");
+    // What it says to do, done: the copy carries it, and the target verifies.
+    std::fs::rename(&planted, target.dir.path().join("planted")).unwrap();
+    let again = env.run(&["log", "copy", "--to", to]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let verify = target.run(&["log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
 
 /// Seen by a review: a worker without the tag a submitted run's step asks for took a look at
 /// it (`run_resumed` by the worker, `validation_passed`) and left it waiting; its last event

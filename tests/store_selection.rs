@@ -141,6 +141,37 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
     );
 }
 
+/// A password holding an unencoded `@` (`p@ssw0rd!`: the connection then fails, which is
+/// when the URL is shown) is in no message, human or `--json`, nor in `log copy`'s: the
+/// client library ends the user information at the first `@`, and the rest of the password,
+/// taken for the host, was printed (`postgres://app@ssw0rd!@db…`). The host the writer meant
+/// is named.
+#[test]
+fn a_password_holding_an_unencoded_at_is_shown_nowhere() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    let url = "postgres://app:p@ssw0rd!@db.invalid:5432/prod";
+    let pieces = ["p@ss", "@ssw0rd", "ssw0rd!", "w0rd"];
+    for args in [
+        vec!["--db", url, "workflow", "history"],
+        vec!["--json", "--db", url, "workflow", "history"],
+        vec!["--db", url, "workflow", "run", "tiny"],
+        vec!["log", "copy", "--to", url],
+        vec!["--json", "log", "copy", "--to", url],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        for piece in pieces {
+            assert!(!all.contains(piece), "{args:?} shows {piece:?}: {all}");
+        }
+        assert!(
+            all.contains("postgres://app@db.invalid:5432/prod"),
+            "{args:?}: {all}"
+        );
+    }
+}
+
 /// A port that accepts connections and never says a word (a hung server, a proxy with
 /// nothing behind it), for as long as the test lives.
 fn silent_server() -> u16 {

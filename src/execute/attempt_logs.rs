@@ -127,7 +127,20 @@ pub fn attempt_file_path(home: &Path, file: &str) -> Result<std::path::PathBuf, 
         return Err(not_ours());
     }
     let run = super::run_path_part(run).map_err(|e| format!("{}: {e}", not_ours()))?;
-    Ok(home.join(super::LOGS_FOLDER).join(run).join(name))
+    let path = home.join(super::LOGS_FOLDER).join(run).join(name);
+    // One rule for the writer and every reader: never through a linked folder.
+    super::materialize::check_logs_folders(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// What is at the path of the attempt file `file` under `home` that is not a file cortex
+/// reads (a link, a FIFO, a folder, a linked `logs/` or run folder), said; None where
+/// nothing is, or a file.
+pub fn not_a_file_at(home: &Path, file: &str) -> Option<String> {
+    match attempt_file_path(home, file) {
+        Err(e) => Some(e),
+        Ok(path) => super::materialize::what_is_at(&path),
+    }
 }
 
 /// `Err(None)`: the file is absent.

@@ -232,17 +232,83 @@ pub fn check_run_folders(home: &Path, run_id: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether `path` is `logs/` or a run's folder in it: attempts' whole output, which the log
+/// does not hold and nothing rebuilds (unlike `runs/`).
+fn holds_attempt_logs(path: &Path) -> bool {
+    let named = |p: Option<&Path>| p.and_then(Path::file_name) == Some(LOGS_FOLDER.as_ref());
+    named(Some(path)) || named(path.parent())
+}
+
 fn linked(path: &Path) -> std::io::Error {
-    std::io::Error::other(format!(
-        "{} is a symbolic link: cortex never writes a run's derived files through a link; \
-         remove it (the files are rebuilt from the log)",
-        path.display()
-    ))
+    std::io::Error::other(match holds_attempt_logs(path) {
+        true => format!(
+            "{} is a symbolic link: cortex neither writes nor reads attempts' output through a link; \
+             put the folder it points to in its place (`mv`; its files are the attempts' whole output, \
+             which the log does not hold and nothing rebuilds: keep them)",
+            path.display()
+        ),
+        false => format!(
+            "{} is a symbolic link: cortex never writes a run's derived files through a link; \
+             remove it (the files are rebuilt from the log)",
+            path.display()
+        ),
+    })
 }
 
 fn not_a_folder(path: &Path) -> std::io::Error {
-    std::io::Error::other(format!(
-        "{} is not a folder: remove it (a run's derived files are rebuilt from the log)",
+    std::io::Error::other(match holds_attempt_logs(path) {
+        true => format!(
+            "{} is not a folder: move it aside (cortex keeps attempts' whole output in a folder there, \
+             which nothing rebuilds)",
+            path.display()
+        ),
+        false => format!(
+            "{} is not a folder: remove it (a run's derived files are rebuilt from the log)",
+            path.display()
+        ),
+    })
+}
+
+/// `logs/` and `logs/<run>/` of the attempt file `path` (`attempt_file_path`) are real folders
+/// where they exist: the rule the writer holds them to (`logs_folder`), held by every reader
+/// too (`cortex logs`, `log verify`, `log copy`), which followed a linked folder.
+pub fn check_logs_folders(path: &Path) -> std::io::Result<()> {
+    for folder in [path.parent(), path.parent().and_then(Path::parent)]
+        .into_iter()
+        .flatten()
+    {
+        match std::fs::symlink_metadata(folder) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(linked(folder)),
+            Ok(meta) if !meta.is_dir() => return Err(not_a_folder(folder)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What is at the path of an attempt's file that cannot be opened as one: a link, a FIFO, a
+/// folder, …, or a linked folder above it; None where nothing is.
+pub fn what_is_at(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Err(e) = check_logs_folders(path) {
+        return Some(e.to_string());
+    }
+    let kind = std::fs::symlink_metadata(path).ok()?.file_type();
+    let what = if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{} is {what}, not a file: cortex reads no output through it",
         path.display()
     ))
 }

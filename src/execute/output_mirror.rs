@@ -363,6 +363,9 @@ pub enum OutputCopy {
     Already,
     /// Not copied, and why (not in this home nor kept by this log, or not as recorded).
     Left(String),
+    /// Not copied: another file is at its path beside the other log (left as it is), and
+    /// how it differs.
+    Occupied(String),
 }
 
 /// The size and blake3 of the output `file` of `run_id` that no `attempt_log` records (an
@@ -438,7 +441,7 @@ pub fn copy_attempt_output(
     match there {
         LogFileCheck::AsRecorded => return Ok(OutputCopy::Already),
         LogFileCheck::Differs(reason) if dest_home.is_some() && !dest.keeps_attempt_output() => {
-            return Ok(OutputCopy::Left(format!("another file is there: {reason}")));
+            return Ok(OutputCopy::Occupied(reason));
         }
         _ => {}
     }

@@ -1348,15 +1348,18 @@ impl Redactor {
             // The log's connection string, which steps inherit (a step that runs `cortex`
             // reports to the same log): its password is a secret whatever the variable's
             // name, as written in it and decoded, and so is the whole string holding it.
-            if name == crate::ops::DB_ENV
-                && let Some(password) =
-                    crate::store::Location::read(value, std::path::Path::new("/"))
-                        .ok()
-                        .flatten()
-                        .and_then(|l| l.password())
-            {
-                r.add(value);
-                r.add(&password);
+            if name == crate::ops::DB_ENV {
+                let passwords = crate::store::Location::read(value, std::path::Path::new("/"))
+                    .ok()
+                    .flatten()
+                    .map(|l| l.passwords())
+                    .unwrap_or_default();
+                if !passwords.is_empty() {
+                    r.add(value);
+                }
+                for password in &passwords {
+                    r.add(password);
+                }
             }
         }
         r

@@ -506,10 +506,16 @@ impl<'a> Tracker<'a> {
             };
             let here = crate::execute::belongs_here(&self.home, &s.file, by, &self.this);
             let (status, text) = if here {
+                // Something else at its path (a link, a FIFO, a linked folder) is said as
+                // what it is: it was called missing.
+                let what = match crate::execute::not_a_file_at(&self.home, &s.file) {
+                    Some(what) => format!("is not readable here ({what})"),
+                    None => "is missing".to_string(),
+                };
                 (
                     "missing",
                     tail(&format!(
-                        "(the file {} is missing: the log recorded {bytes} bytes of this output, and {} fails on it; the tail kept in the log:)",
+                        "(the file {} {what}: the log recorded {bytes} bytes of this output, and {} fails on it; the tail kept in the log:)",
                         s.file,
                         self.cmd(&["log", "verify"])
                     )),

@@ -1149,10 +1149,18 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         // Each what a log held: one line each, whatever it holds.
         let field = |key: &str| crate::render::one_line(left[key].as_str().unwrap_or_default());
         text.push_str(&format!(
-            "  not copied: the output {} of run {} — {}\n",
+            "  not copied: the output {} of run {} — {}{}\n",
             field("file"),
             field("run_id"),
-            field("reason")
+            field("reason"),
+            match (left["fix"].as_str(), left["recorded"] == true) {
+                (Some(_), true) => format!(
+                    "; `log verify` of {into} fails on that run until it is there: {}",
+                    field("fix")
+                ),
+                (Some(_), false) => format!("; {}", field("fix")),
+                (None, _) => String::new(),
+            }
         ));
     }
     if let Some(r) = &registry {
@@ -1183,7 +1191,8 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         ));
     }
     let registry_refused = registry.as_ref().is_some_and(|r| r["how"] == "refused");
-    let code = if refused.is_empty() && !registry_refused {
+    let outputs_missing = outputs.left.iter().any(|l| l["recorded"] == true);
+    let code = if refused.is_empty() && !registry_refused && !outputs_missing {
         exit::OK
     } else {
         exit::FAILED
@@ -1237,9 +1246,16 @@ impl OutputsCopied {
         // An output that cannot be copied is said for that output (`left`), the run's events
         // being copied already; the copy goes on. Before, it ended the copy there, the runs
         // after it never copied.
-        let mut left = |file: &str, reason: String| {
-            self.left
-                .push(serde_json::json!({"run_id": run_id, "file": file, "reason": reason}));
+        // One the log vouches for (an `attempt_log` records it) leaves the other log failing
+        // `log verify` on that run: the copy then fails (exit 1), with the fix.
+        let mut left = |file: &str, reason: String, recorded: bool, fix: Option<String>| {
+            let fix = fix.or_else(|| recorded.then(|| format!(
+                "`{}` here says what is wrong with it; once this home holds it as recorded (from the home that ran it, or a backup), copy again",
+                ctx.cmd(&["log", "verify", run_id])
+            )));
+            self.left.push(serde_json::json!({
+                "run_id": run_id, "file": file, "reason": reason, "recorded": recorded, "fix": fix,
+            }));
         };
         // Each attempt started (a unit running a command here or on a worker), and the
         // output its `attempt_log` vouches for, if it recorded one.
@@ -1271,7 +1287,7 @@ impl OutputsCopied {
             match unrecorded_output(&ctx.home, source, run_id, &file) {
                 Ok(Some((bytes, blake3))) => outputs.push((file, bytes, blake3, true)),
                 Ok(None) => {}
-                Err(e) => left(&file, e),
+                Err(e) => left(&file, e, false, None),
             }
         }
         for (file, bytes, blake3, unrecorded) in &outputs {
@@ -1283,7 +1299,22 @@ impl OutputsCopied {
                     self.unrecorded += u64::from(*unrecorded);
                 }
                 Ok(OutputCopy::Already) => self.already += 1,
-                Ok(OutputCopy::Left(reason)) | Err(reason) => left(file, reason),
+                Ok(OutputCopy::Occupied(reason)) => {
+                    let there = dest_home
+                        .map_or_else(|| file.clone(), |d| d.join(file).display().to_string());
+                    left(
+                        file,
+                        format!("another file is at its path in the other log's folder ({reason})"),
+                        !*unrecorded,
+                        Some(format!(
+                            "move {} aside (it is not the output the log records; keep it if it matters) and copy again",
+                            crate::render::shell_quote(&there)
+                        )),
+                    )
+                }
+                Ok(OutputCopy::Left(reason)) | Err(reason) => {
+                    left(file, reason, !*unrecorded, None)
+                }
             }
         }
         Ok(())

@@ -136,11 +136,12 @@ impl Location {
         }
     }
 
-    /// The password the connection string names itself (none for a file).
-    pub fn password(&self) -> Option<String> {
+    /// The passwords the connection string names itself (none for a file): the one the
+    /// server is given and the one its writer meant (`postgres::passwords_of`).
+    pub fn passwords(&self) -> Vec<String> {
         match self {
-            Location::Sqlite(_) => None,
-            Location::Postgres(conn) => super::postgres::password_of(conn),
+            Location::Sqlite(_) => Vec::new(),
+            Location::Postgres(conn) => super::postgres::passwords_of(conn),
         }
     }
 
@@ -306,6 +307,84 @@ mod tests {
     }
 
     use super::*;
+    use proptest::prelude::*;
+
+    /// Every 4-character piece of `password` absent from `shown`.
+    fn no_piece_of(password: &str, shown: &str) -> Result<(), String> {
+        let chars: Vec<char> = password.chars().collect();
+        for piece in chars.windows(4) {
+            let piece: String = piece.iter().collect();
+            if shown.contains(&piece) {
+                return Err(format!("{piece:?} of {password:?} is in {shown:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A password holding an unencoded `@` (a common slip: the connection then fails, which
+    /// is when the URL is shown) is shown in no part: the client library ends the user
+    /// information at the first `@` and took the rest for the host, which was printed.
+    #[test]
+    fn a_password_holding_an_unencoded_at_is_not_shown() {
+        let cwd = Path::new("/");
+        for (given, password) in [
+            (
+                "postgres://app:p@ssw0rd!@db.internal:5432/prod",
+                "p@ssw0rd!",
+            ),
+            (
+                "postgres://postgres:Hun@ter2SECRET@127.0.0.1:25432/h",
+                "Hun@ter2SECRET",
+            ),
+            ("postgresql://u:A@B/C?D#E@h/db", "A@B/C?D#E"),
+        ] {
+            let loc = Location::parse(given, cwd).unwrap();
+            assert!(loc.holds_password(), "{given}");
+            for shown in [loc.shown(), loc.without_password()] {
+                no_piece_of(password, &shown).unwrap();
+                let host = given
+                    .rsplit_once('@')
+                    .unwrap()
+                    .1
+                    .split([':', '/'])
+                    .next()
+                    .unwrap();
+                assert!(shown.contains(&format!("@{host}")), "{shown}");
+            }
+            assert!(loc.passwords().contains(&password.to_string()), "{given}");
+        }
+        assert_eq!(
+            Location::parse("postgres://app:p@ss@db.internal/prod", cwd)
+                .unwrap()
+                .shown(),
+            "postgres://app@db.internal:5432/prod"
+        );
+        // An `@` after a `password=` in the query: either side of it may be the password.
+        let loc = Location::parse("postgres://h/db?password=ABCD@EFGH", cwd).unwrap();
+        for shown in [loc.shown(), loc.without_password()] {
+            no_piece_of("ABCD@EFGH", &shown).unwrap();
+        }
+    }
+
+    proptest! {
+        /// Property: whatever a password holds (`@ : / ? #` unencoded among letters), no
+        /// piece of it (4 characters or more) is in the shown form of a URL naming it, nor in
+        /// the form suggested commands carry.
+        #[test]
+        fn no_piece_of_a_password_is_shown(password in "[A-Z@:/?#!]{1,24}") {
+            for url in [
+                format!("postgres://app:{password}@db.internal:5432/prod"),
+                format!("postgresql://app:{password}@db.internal/prod?options=-csearch_path%3Dteam"),
+                format!("postgres://app:{password}@[::1]:5432/prod"),
+            ] {
+                let loc = Location::parse(&url, Path::new("/")).unwrap();
+                prop_assert!(loc.holds_password(), "{}", url);
+                for shown in [loc.shown(), loc.without_password()] {
+                    prop_assert!(no_piece_of(&password, &shown).is_ok(), "{}", no_piece_of(&password, &shown).unwrap_err());
+                }
+            }
+        }
+    }
 
     /// SPEC §9: URLs and libpq strings select PostgreSQL; `sqlite:PATH` and plain paths select
     /// SQLite (relative to the base); an empty value is unset.

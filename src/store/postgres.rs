@@ -188,20 +188,109 @@ pub struct PostgresStore {
     output_granted: Cell<Option<bool>>,
 }
 
-/// `conn` as shown to people: `postgres://user@host:port/dbname`, never the password.
 /// Whether the connection string `conn` holds a password (one that does not parse is taken
 /// to: it is then never repeated).
 pub fn holds_password(conn: &str) -> bool {
-    Config::from_str(conn).map_or(true, |c| c.get_password().is_some())
+    let widest = match widest_userinfo(conn) {
+        Some(Ok(userinfo)) => userinfo.secret.is_some(),
+        Some(Err(Unsure)) => true,
+        None => false,
+    };
+    widest || Config::from_str(conn).map_or(true, |c| c.get_password().is_some())
 }
 
-/// The password `conn` itself names (in the URL's user information, its query, or a
-/// `password=` pair), as the server is given it: decoded.
-pub fn password_of(conn: &str) -> Option<String> {
-    Config::from_str(conn)
-        .ok()?
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned())
+/// The passwords `conn` itself names (in the URL's user information, its query, or a
+/// `password=` pair), decoded: the one the server is given, and, where a URL's user
+/// information reads two ways (an unencoded `@` in the password: `widest_userinfo`), the one
+/// its writer meant too.
+pub fn passwords_of(conn: &str) -> Vec<String> {
+    let mut found: Vec<String> = Config::from_str(conn)
+        .ok()
+        .and_then(|c| {
+            c.get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+        })
+        .into_iter()
+        .collect();
+    if let Some(Ok(Userinfo {
+        secret: Some(secret),
+        ..
+    })) = widest_userinfo(conn)
+    {
+        let secret = secret.strip_prefix(':').unwrap_or(secret);
+        for text in [secret.to_string(), percent_decoded(secret)] {
+            if !found.contains(&text) {
+                found.push(text);
+            }
+        }
+    }
+    found
+}
+
+/// A URL's user information read the widest way anyone reads it: up to the URL's last `@`.
+/// The client library ends it at the first `@` (the rest of a password holding an unencoded
+/// `@` is then taken for the host), a URL parser at the authority's last; a password may
+/// also hold an unencoded `/`, `?` or `#`, which would end the authority first. Whatever
+/// comes before the last `@` is therefore never shown but the user's name (the text before
+/// the first `:` or `@`, where it holds no `/`, `?` or `#`).
+struct Userinfo<'a> {
+    scheme: &'a str,
+    user: Option<&'a str>,
+    /// What follows the user up to the last `@` (`:password`, or the rest of a user part
+    /// holding more than one `@`): never shown.
+    secret: Option<&'a str>,
+    /// The hosts, port, database and query after the last `@`.
+    after: &'a str,
+}
+
+/// A URL whose last `@` comes after a `password=` in its query: that `@` may be the
+/// password's as well as the user information's end, so neither side of it is shown.
+struct Unsure;
+
+/// `conn`'s user information (`Userinfo`), None for a URL without any `@` or a libpq
+/// `key=value` string (read by the client library alone: its quoting is unambiguous).
+fn widest_userinfo(conn: &str) -> Option<Result<Userinfo<'_>, Unsure>> {
+    let (scheme, rest) = conn.split_once("://")?;
+    let last = rest.rfind('@')?;
+    if let Some(query) = rest[..last].find('?')
+        && rest[query..last].to_ascii_lowercase().contains("password=")
+    {
+        return Some(Err(Unsure));
+    }
+    let user_end = rest.find([':', '@']).unwrap_or(last);
+    let user = Some(&rest[..user_end]).filter(|u| !u.is_empty() && !u.contains(['/', '?', '#']));
+    let secret_start = if user.is_some() { user_end } else { 0 };
+    let secret = Some(&rest[secret_start..last]).filter(|s| !s.is_empty());
+    Some(Ok(Userinfo {
+        scheme,
+        user,
+        secret,
+        after: &rest[last + 1..],
+    }))
+}
+
+/// `text` with its `%XX` escapes decoded (a bad one kept as written).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `conn` parsed, with the password from `PGPASSWORD` (as libpq reads it) where `conn` names
@@ -224,14 +313,16 @@ pub fn config_of(conn: &str) -> Result<Config, postgres::Error> {
 pub fn without_password(conn: &str) -> Option<String> {
     let stripped = match conn.split_once("://") {
         Some((scheme, rest)) => {
+            let (user, rest) = match widest_userinfo(conn) {
+                Some(Err(Unsure)) => return None,
+                Some(Ok(userinfo)) => (userinfo.user, userinfo.after),
+                None => (None, rest),
+            };
             let end = rest.find(['/', '?']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(end);
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, hosts)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    format!("{user}@{hosts}")
-                }
-                None => authority.to_string(),
+            let (hosts, tail) = rest.split_at(end);
+            let authority = match user {
+                Some(user) => format!("{user}@{hosts}"),
+                None => hosts.to_string(),
             };
             let tail = match tail.split_once('?') {
                 Some((path, query)) => {
@@ -408,13 +499,34 @@ fn search_path_of(options: &str) -> Option<String> {
     Some(names.join(","))
 }
 
+/// `conn` as shown to people (`shown_config`), its user information read the widest way
+/// (`widest_userinfo`): of what comes before a URL's last `@`, only the user's name. Before,
+/// the client library's reading was shown, which ends it at the first `@`: the rest of a
+/// password holding an unencoded `@` was printed as the host.
 pub fn shown(conn: &str) -> String {
-    match Config::from_str(conn) {
+    let parsed = match widest_userinfo(conn) {
+        Some(Err(Unsure)) => {
+            return "a PostgreSQL database (its URL holds an `@` after a `password=`: write `@` in a password as %40)".into();
+        }
+        Some(Ok(Userinfo {
+            scheme,
+            user,
+            after,
+            ..
+        })) => {
+            let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+            Config::from_str(&format!("{scheme}://{user}{after}"))
+        }
+        None => Config::from_str(conn),
+    };
+    match parsed {
         Ok(config) => shown_config(&config),
         Err(_) => "a PostgreSQL database (its connection string does not parse)".into(),
     }
 }
 
+/// A parsed connection string as shown to people: `postgres://user@host:port/dbname`,
+/// never the password.
 fn shown_config(config: &Config) -> String {
     let user = config
         .get_user()
@@ -793,7 +905,7 @@ impl PostgresStore {
         if config.get_ssl_mode() == postgres::config::SslMode::Require {
             return Err(StoreError::BadLocation(format!(
                 "{} asks for TLS (sslmode=require), which cortex does not speak yet: reach the database over a private network or a tunnel and leave sslmode out (or sslmode=disable)",
-                shown_config(&config)
+                shown(conn)
             )));
         }
         // Nothing to connect to (`postgres://` alone): the value is incomplete, not a
@@ -801,14 +913,14 @@ impl PostgresStore {
         if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             return Err(StoreError::BadLocation(format!(
                 "`{}` names no host: write the log's database as postgres://user@host:port/dbname (or host=H dbname=D)",
-                without_password(conn).unwrap_or_else(|| shown_config(&config))
+                without_password(conn).unwrap_or_else(|| shown(conn))
             )));
         }
         with_defaults(&mut config);
         if config.get_application_name().is_none() {
             config.application_name("cortex");
         }
-        let shown = shown_config(&config);
+        let shown = shown(conn);
         // A server that does not answer at all is said at once: the command was just typed.
         let client = Self::dial(&config, &shown, OPEN_PATIENCE, false)?;
         let mut store = PostgresStore {
