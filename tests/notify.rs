@@ -1813,11 +1813,13 @@ fn waiting_run_hooked(env: &Env, kind: &str, (trigger, var): (&str, &str)) -> St
 /// its stderr or its warnings), then `KIND resume RUN --notify-only` with `var` set to
 /// `hook`'s URL: the command's own change lands, but it leaves the run's notifications due —
 /// nothing recorded (given up or made), nothing more POSTed — and says so once, with the
-/// command that delivers them; that command delivers them, once, recorded for `end`.
+/// command that delivers them; that command delivers them, once, recorded for `end` — or for
+/// `owed` when given (the end that made it due, `failed` for a failure's page).
 fn ended_without_it_then_delivered_with_it(
     env: &Env,
     (kind, run, end): (&str, &str, &str),
     (var, hook): (&str, &Hook),
+    owed: Option<&str>,
     end_it: impl FnOnce() -> String,
 ) {
     let posted = hook.count();
@@ -1846,7 +1848,7 @@ fn ended_without_it_then_delivered_with_it(
     let (due, recorded) = due_and_recorded(env, kind, run);
     assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
     assert_eq!(recorded[0]["ok"], true, "{recorded:?}");
-    assert_eq!(recorded[0]["status"], end, "{recorded:?}");
+    assert_eq!(recorded[0]["status"], owed.unwrap_or(end), "{recorded:?}");
 }
 
 /// What `args`, run in `env`, says on stderr; it exits `code`.
@@ -1857,14 +1859,15 @@ fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
 }
 
 /// `KIND abort RUN` without the environment variable `var` a webhook still due is made of:
-/// `ended_without_it_then_delivered_with_it`, the run `aborted`.
+/// `ended_without_it_then_delivered_with_it`, the run `aborted` (its page recorded for `owed`,
+/// else `aborted`).
 fn aborted_without_it_then_delivered_with_it(
     env: &Env,
-    kind: &str,
-    run: &str,
+    (kind, run): (&str, &str),
     (var, hook): (&str, &Hook),
+    owed: Option<&str>,
 ) {
-    ended_without_it_then_delivered_with_it(env, (kind, run, "aborted"), (var, hook), || {
+    ended_without_it_then_delivered_with_it(env, (kind, run, "aborted"), (var, hook), owed, || {
         stderr_of(env, &[kind, "abort", run], 1)
     });
 }
@@ -1879,12 +1882,17 @@ fn an_abort_without_a_webhooks_variable_leaves_its_notifications_due_not_used_up
     let env = Env::new();
     let h = hook(&[200]);
     let run = waiting_run_hooked(&env, "orchestrate", ("on_finish", "HOOK_URL_AB"));
-    aborted_without_it_then_delivered_with_it(&env, "orchestrate", &run, ("HOOK_URL_AB", &h));
+    aborted_without_it_then_delivered_with_it(
+        &env,
+        ("orchestrate", &run),
+        ("HOOK_URL_AB", &h),
+        None,
+    );
 }
 
-/// The same rule where an abort first delivers what a driver that died paging left due (the
-/// run paused on a failure): lacking the webhook's variable, the abort leaves the page due —
-/// for the end it comes to, `aborted`, the same incident — said once, not once for the
+/// The same rule where an abort follows what a driver that died paging left due (the run
+/// paused on a failure): lacking the webhook's variable, the abort leaves the page due — for
+/// the end that made it due, `failed`, the same incident — said once, not once for the
 /// failure and again for the abort; nothing is recorded given up.
 #[test]
 fn an_abort_after_a_driver_died_paging_leaves_a_webhook_whose_variable_it_lacks_due() {
@@ -1896,7 +1904,12 @@ fn an_abort_after_a_driver_died_paging_leaves_a_webhook_whose_variable_it_lacks_
     );
     let run = killed_waiting_on_its_webhook(&env, "abd", ("HOOK_URL_AB", &h));
     assert_eq!(due_and_recorded(&env, "workflow", &run).0, 1);
-    aborted_without_it_then_delivered_with_it(&env, "workflow", &run, ("HOOK_URL_AB", &h));
+    aborted_without_it_then_delivered_with_it(
+        &env,
+        ("workflow", &run),
+        ("HOOK_URL_AB", &h),
+        Some("failed"),
+    );
 }
 
 /// Seen by a review: the rule that leaves a webhook due when the process lacks its variable
@@ -1914,6 +1927,7 @@ fn a_report_that_ends_a_run_without_the_webhooks_variable_leaves_it_due() {
         &env,
         ("workflow", &run, "completed"),
         ("HOOK_URL_RP", &h),
+        None,
         || {
             stderr_of(
                 &env,
@@ -1938,6 +1952,7 @@ fn a_phase_reported_failed_without_the_webhooks_variable_leaves_its_page_due() {
         &env,
         ("orchestrate", &run, "failed"),
         ("HOOK_URL_PF", &h),
+        None,
         || stderr_of(&env, &["orchestrate", "fail", &run, "m"], 1),
     );
 }
@@ -1963,6 +1978,7 @@ fn a_resume_that_carries_out_a_pending_abort_leaves_a_webhook_it_lacks_due() {
         &env,
         ("workflow", &run, "aborted"),
         ("HOOK_URL_PA", &h),
+        None,
         || {
             let resumed = env.run(&["workflow", "resume", &run]);
             assert_eq!(resumed.code, 1, "{}", resumed.text());
@@ -1989,6 +2005,7 @@ fn an_api_report_that_ends_a_run_leaves_a_webhook_the_server_lacks_due() {
         &env,
         ("workflow", &run, "completed"),
         ("HOOK_URL_AR", &h),
+        None,
         || {
             let done = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
             assert_eq!(done.status, 200, "{done:?}");
@@ -2101,3 +2118,159 @@ fn a_drivers_answer_lists_the_webhooks_it_left_due_and_suggests_their_delivery_a
         assert!(!out.stderr.contains("``"), "{}", out.stderr);
     }
 }
+
+/// Workflow `n` of the review: one step that fails with no retries, `on_failure` a webhook to
+/// `$HOOK_N/fail`, `on_finish` one to `$HOOK_N/finish`.
+fn failing_hooked(env: &Env) {
+    env.workflow(
+        "n",
+        "name: n\nsteps:\n  - name: A\n    run: exit 7\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - webhook: $HOOK_N/fail\n  on_finish:\n    - webhook: $HOOK_N/finish\n",
+    );
+}
+
+/// A run of `n` (`failing_hooked`) whose driver lacked `$HOOK_N`: paused on its failure, both
+/// webhooks left due. Its id.
+fn failed_without_the_hook(env: &Env) -> String {
+    let out = env.run(&["--json", "workflow", "run", "n"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(due_and_recorded(env, "workflow", &run).0, 2);
+    run
+}
+
+/// What `h` received: each POST as (path, the `status` of its document), sorted.
+fn pages(h: &Hook) -> Vec<(String, String)> {
+    let mut pages: Vec<(String, String)> = h
+        .paths()
+        .into_iter()
+        .zip(h.bodies())
+        .map(|(path, body)| {
+            let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+            (path, doc["status"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// Seen by a review: a run that failed (its webhooks left due: the driver lacked `$HOOK_N`)
+/// and was then aborted paged `/fail failed`, `/finish failed`, `/finish aborted` when the
+/// aborting terminal had the variable, but only `/fail aborted`, `/finish aborted` when it did
+/// not and a `resume --notify-only` with it delivered them: the rule was keyed to the run's
+/// current end, so an abort relabelled everything due `aborted`. A notification belongs to
+/// the end that made it due: both orders send the same pages.
+fn a_failed_then_aborted_run_sends_the_same_pages_whoever_has_the_webhooks_variable(env: Env) {
+    failing_hooked(&env);
+    let expected: Vec<(String, String)> = [
+        ("/cortex/fail", "failed"),
+        ("/cortex/finish", "aborted"),
+        ("/cortex/finish", "failed"),
+    ]
+    .map(|(p, s)| (p.to_string(), s.to_string()))
+    .to_vec();
+    // Aborted by a terminal with the variable.
+    let with = hook(&[200]);
+    let run = failed_without_the_hook(&env);
+    let out = env.run_with(
+        &["workflow", "abort", &run],
+        &[("HOOK_N", with.url.as_str())],
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    with.received(3);
+    assert_eq!(pages(&with), expected);
+    // Aborted by one without it (all left due, said once), then delivered by a resume with it.
+    let later = hook(&[200]);
+    let run = failed_without_the_hook(&env);
+    let said = stderr_of(&env, &["workflow", "abort", &run], 1);
+    assert_eq!(
+        said.matches("its notifications still due").count(),
+        1,
+        "{said}"
+    );
+    assert_eq!(due_and_recorded(&env, "workflow", &run), (3, Vec::new()));
+    let out = env.run_with(
+        &["workflow", "resume", &run, "--notify-only"],
+        &[("HOOK_N", later.url.as_str())],
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    later.received(3);
+    assert_eq!(pages(&later), expected);
+    let (due, recorded) = due_and_recorded(&env, "workflow", &run);
+    assert_eq!(due, 0, "{recorded:?}");
+    let mut for_ends: Vec<(String, String)> = recorded
+        .iter()
+        .map(|r| {
+            assert_eq!(r["ok"], true, "{recorded:?}");
+            (
+                r["trigger"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for_ends.sort();
+    assert_eq!(
+        for_ends,
+        [
+            ("on_failure", "failed"),
+            ("on_finish", "aborted"),
+            ("on_finish", "failed")
+        ]
+        .map(|(t, s)| (t.to_string(), s.to_string()))
+    );
+}
+
+/// A page delivered after the run moved on carries the document of the transition that made
+/// it due: the failure's `/fail`, delivered after the abort, is the run as of its `run_paused`
+/// event (`status --at SEQ`: paused, its head then), not the aborted run.
+fn a_page_delivered_after_an_abort_carries_the_document_of_the_failure(env: Env) {
+    failing_hooked(&env);
+    let h = hook(&[200]);
+    let run = failed_without_the_hook(&env);
+    stderr_of(&env, &["workflow", "abort", &run], 1);
+    let out = env.run_with(
+        &["workflow", "resume", &run, "--notify-only"],
+        &[("HOOK_N", h.url.as_str())],
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    h.received(3);
+    let log = env.run(&["--json", "log", "show", &run]).json();
+    let seq_of = |kind: &str| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {log}"))["seq"]
+            .as_u64()
+            .unwrap()
+            .to_string()
+    };
+    let at = |seq: &str| {
+        env.run(&["--json", "workflow", "status", &run, "--at", seq])
+            .json()
+    };
+    let (paused, finished) = (at(&seq_of("run_paused")), at(&seq_of("run_finished")));
+    assert_ne!(paused["head_hash"], finished["head_hash"]);
+    let docs: Vec<(String, serde_json::Value)> = h
+        .paths()
+        .into_iter()
+        .zip(h.bodies())
+        .map(|(path, body)| (path, serde_json::from_str(&body).unwrap()))
+        .collect();
+    for (path, doc) in &docs {
+        let then = match (path.as_str(), doc["status"].as_str()) {
+            (_, Some("failed")) => &paused,
+            (_, Some("aborted")) => &finished,
+            other => panic!("unexpected page {other:?}: {doc}"),
+        };
+        for key in ["run_id", "status", "head_hash", "steps", "reason"] {
+            assert_eq!(doc[key], then[key], "{path} `{key}`: {doc}\nvs {then}");
+        }
+    }
+    let fail = docs.iter().find(|(p, _)| p == "/cortex/fail").unwrap();
+    assert_eq!(fail.1["status"], "failed", "{}", fail.1);
+}
+
+common::on_both_stores!(
+    a_failed_then_aborted_run_sends_the_same_pages_whoever_has_the_webhooks_variable,
+    a_page_delivered_after_an_abort_carries_the_document_of_the_failure,
+);

@@ -26,6 +26,6 @@ pub use schedule::{
 };
 pub use state::{
     AgentRun, Checkpoint, ChildLink, CompensationLeft, ItemOf, Rollback, RollbackLeft, RunPhase,
-    RunState, StepState, StepStatus, evolve, evolve_in_place, replay, restore, snapshot_format,
-    snapshot_json, state_format, time_limit_reason,
+    RunState, SessionEnd, StepState, StepStatus, evolve, evolve_in_place, replay, restore,
+    snapshot_format, snapshot_json, state_format, time_limit_reason,
 };

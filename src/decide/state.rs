@@ -279,6 +279,23 @@ pub enum RunPhase {
     Finished { outcome: Outcome },
 }
 
+/// An end a driving session came to: a pause on a failure (`Failed`) or the run's seal, at the
+/// sequence number of the event that recorded it (its `run_paused` or `run_finished`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnd {
+    pub outcome: Outcome,
+    pub seq: u64,
+}
+
+impl RunState {
+    /// Note that the current session came to `outcome` at event `seq`, if it had not yet.
+    fn reached(&mut self, outcome: Outcome, seq: u64) {
+        if !self.session_ends.iter().any(|e| e.outcome == outcome) {
+            self.session_ends.push(SessionEnd { outcome, seq });
+        }
+    }
+}
+
 /// Everything known about a run, folded from its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
@@ -362,6 +379,10 @@ pub struct RunState {
     /// `run_started` or latest `run_resumed`): notifications are due once per session.
     #[serde(default)]
     pub session_seq: u64,
+    /// The ends the current driving session came to, in order, each once (`SessionEnd`): a
+    /// pause on a failure (`failed`), then perhaps an abort. Each owes its own notifications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_ends: Vec<SessionEnd>,
     pub driver: Option<Driver>,
     /// Who began the current driving session (the actor of its `run_started` or latest
     /// `run_resumed`): `worker:NAME` for a run a worker drives.
@@ -421,6 +442,7 @@ impl Default for RunState {
             ended_at: None,
             session_started_at: None,
             session_seq: 0,
+            session_ends: Vec::new(),
             driver: None,
             driven_by: None,
             resumed_by: None,
@@ -928,6 +950,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.started_at = time();
             state.session_started_at = time();
             state.session_seq = rec.seq;
+            state.session_ends.clear();
         }
         Event::ValidationPassed { stage, .. } => match stage {
             Stage::Pre => state.pre_validated = true,
@@ -1269,6 +1292,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.phase = RunPhase::Paused {
                 reason: reason.clone(),
             };
+            state.reached(Outcome::Failed, rec.seq);
         }
         Event::StopRequested { by, abort, signal } => {
             // The first request is the one pending (a later abort keeps its time).
@@ -1331,6 +1355,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.driver = Some(driver.clone());
             state.session_started_at = time();
             state.session_seq = rec.seq;
+            state.session_ends.clear();
             state.stop_requested = false;
             state.stop_requested_at = None;
             state.abort_requested = None;
@@ -1392,6 +1417,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             outcome, reason, ..
         } => {
             state.phase = RunPhase::Finished { outcome: *outcome };
+            state.reached(*outcome, rec.seq);
             state.ended_at = time();
             state.finish_reason.clone_from(reason);
         }

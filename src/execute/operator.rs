@@ -436,9 +436,10 @@ pub fn stop(
 /// error says who holds the run.
 ///
 /// `before` is given the run as it stands, under its lock, just before this process records
-/// the abort (not when the driver recorded it): the ops layer delivers there what the run's
-/// session still owes (a run paused on a failure whose driver died delivering its
-/// notifications), for the end it was due for, before the abort makes it another end.
+/// the abort (not when the driver recorded it): the ops layer ends there, saying so, the
+/// notification commands a driver that died delivering them left running (a run paused on a
+/// failure). What the session still owes stays owed for the end it was due for; the ops layer
+/// delivers it after the abort, before the abort's own.
 #[allow(clippy::too_many_arguments)] // folded into an operation context with the ops layer
 pub fn abort(
     store: &mut dyn EventStore,
@@ -500,8 +501,7 @@ pub fn abort(
         }
         Err(e) => return Err(e.into()),
     };
-    // What the session still owes is delivered first (its notification commands a dead
-    // driver left running ended by `before`, saying so).
+    // The notification commands a dead driver left running are ended by `before`, saying so.
     {
         let state = Journal::open(store, clock, ids, run_id)?.state;
         if state.outcome().is_none() {

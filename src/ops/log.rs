@@ -532,7 +532,8 @@ fn check_links(
             continue;
         };
         let due = crate::plan::notifications_due(
-            &state,
+            &crate::plan::ends_of(&state),
+            state.session_seq,
             notify.on_failure.len(),
             notify.on_finish.len(),
             &[],
@@ -540,7 +541,13 @@ fn check_links(
         if due.is_empty() {
             continue;
         }
-        let end = crate::plan::notify_end(&state).unwrap_or("ended");
+        // Each end its session came to owes its own ("failed, then aborted").
+        let end = due
+            .iter()
+            .map(|d| d.end.status)
+            .collect::<Vec<_>>()
+            .join(", then ");
+        let due = crate::plan::due_refs(&due);
         // Not a failure: a driver killed between the run's end and its first delivery's
         // record leaves the same log as a removed chain. Said beside the verdict.
         report

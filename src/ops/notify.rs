@@ -1,7 +1,9 @@
 //! Notifications after an operation: when a run it drove or changed has come to an end of its
 //! session (paused on a failure, or sealed), deliver what of its `notify:` is due
 //! (`plan::notifications_due`: once per end, by what its stream `notify:RUN` already records)
-//! and record the deliveries. Done here, once, for every front end.
+//! and record the deliveries. Done here, once, for every front end. Each is delivered for the
+//! end that made it due, with the run's status document as of that end's event (`status --at
+//! SEQ`), whenever and by whichever process it is delivered.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use crate::execute::{
     Delivery, Ended, Redactor, StopFlag, Subject, SystemClock, UlidIds, deliver, input_text,
     not_made, record_deliveries,
 };
-use crate::plan::{NotificationRef, Notified, Trigger};
+use crate::plan::{DueAt, End, NotificationRef, Notified, Trigger};
 use crate::project::run_status;
 use crate::store::EventStore;
 
@@ -91,25 +93,36 @@ fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, Strin
         .collect())
 }
 
-/// The notifications of the run's `notify:` due at the end its session came to and neither
-/// delivered nor given up (no record of them in `notify:RUN`): what a driver cut short (a
-/// SIGKILL while a webhook was retried) left, delivered by the next process that drives or
-/// resumes the run. Each as a not-yet-made delivery (its trigger and masked label).
-pub fn pending(store: &dyn EventStore, state: &RunState) -> Result<Vec<Delivery>, String> {
+/// A notification still due, with the end of the run's session it is due for.
+pub struct Pending {
+    pub end: End,
+    /// Not made yet: its trigger, place and masked label.
+    pub delivery: Delivery,
+}
+
+/// The notifications of the run's `notify:` due at the ends its session came to and neither
+/// delivered nor given up (no record of them in `notify:RUN`), oldest end first: what a driver
+/// cut short (a SIGKILL while a webhook was retried) or a process lacking what they read left,
+/// delivered by the next process that drives or resumes the run, each for its own end.
+pub fn pending(store: &dyn EventStore, state: &RunState) -> Result<Vec<Pending>, String> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return Ok(Vec::new());
     };
     if notify.is_empty() || crate::plan::notify_end(state).is_none() {
         return Ok(Vec::new());
     }
-    let due = due(state, &notified(store, &state.run_id)?);
-    Ok(not_made(
-        notify,
-        &due,
-        &Redactor::of_run(state),
-        &SystemClock,
-        "",
-    ))
+    let redactor = Redactor::of_run(state);
+    Ok(due(state, &notified(store, &state.run_id)?)
+        .into_iter()
+        .flat_map(|group| {
+            not_made(notify, &group.due, &redactor, &SystemClock, "")
+                .into_iter()
+                .map(move |delivery| Pending {
+                    end: group.end,
+                    delivery,
+                })
+        })
+        .collect())
 }
 
 /// Deliver what of the run's `notify:` is due now that the operation left it in `state`, and
@@ -212,9 +225,12 @@ pub struct Deliverable<'a> {
 pub fn deliverable<'a>(
     state: &'a RunState,
     redactor: &'a Redactor,
-    pending: &[Delivery],
+    pending: &[Pending],
 ) -> Result<Deliverable<'a>, Lacking> {
-    let refs: Vec<NotificationRef> = pending.iter().map(|d| (d.trigger, d.index)).collect();
+    let refs: Vec<NotificationRef> = pending
+        .iter()
+        .map(|p| (p.delivery.trigger, p.delivery.index))
+        .collect();
     judge(state, redactor, &refs)
 }
 
@@ -263,16 +279,29 @@ impl Deliverable<'_> {
             if !orphans {
                 return Vec::new();
             }
-            crate::execute::end_notify_orphans_of(&ctx.home, run_id, super::KILL_GRACE)
-                .into_iter()
-                .map(|pgid| {
-                    format!(
-                        "ended process group {pgid}: a notification command the previous driver left running when it died (it is delivered again now)"
-                    )
-                })
-                .collect()
+            end_orphans(ctx, run_id, "it is delivered again now")
         })
     }
+}
+
+/// End the notification commands a dead driver of `run_id` left running in this home, a
+/// warning each (`then`: what becomes of its notification).
+fn end_orphans(ctx: &Ctx, run_id: &str, then: &str) -> Vec<String> {
+    crate::execute::end_notify_orphans_of(&ctx.home, run_id, super::KILL_GRACE)
+        .into_iter()
+        .map(|pgid| {
+            format!(
+                "ended process group {pgid}: a notification command the previous driver left running when it died ({then})"
+            )
+        })
+        .collect()
+}
+
+/// What an abort does, under the run's lock, before it records the abort: the notification
+/// commands a driver that died delivering them left running are ended, a warning each. What
+/// they were delivering stays due for the end it was due for (`after_abort` delivers it).
+pub fn end_dead_drivers_commands(ctx: &Ctx, run_id: &str) -> Vec<String> {
+    end_orphans(ctx, run_id, "it is due again, for the end it was due for")
 }
 
 /// Deliver what of the run's `notify:` is still due from a process that is not its driver
@@ -283,7 +312,7 @@ pub fn deliver_still_due(ctx: &Ctx, state: &RunState) -> Result<Vec<String>, Lac
     deliver_due(ctx, state, &Redactor::of_run(state), true)
 }
 
-/// What of the run's `notify:` is due at the end `state` is at (none for most runs: no
+/// What of the run's `notify:` is due at the ends `state`'s session came to (none for most runs: no
 /// `notify:`, or no end, and the log is not opened again for them), delivered if this process
 /// has all they read (`judge`), through the one connection the look used; the notification
 /// commands a dead driver left running ended first if `orphans`. Else `Err`: none is made.
@@ -309,7 +338,7 @@ fn deliver_due(
     if owed.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(judge(state, redactor, &owed)?.deliver_on(ctx, store, orphans))
+    Ok(judge(state, redactor, &crate::plan::due_refs(&owed))?.deliver_on(ctx, store, orphans))
 }
 
 /// What this process says of run `state`'s notifications it leaves due for want of
@@ -482,13 +511,9 @@ fn deliver_held(
     redactor: &Redactor,
     first: &mut dyn FnMut() -> Vec<String>,
 ) -> Vec<String> {
-    let Some(end) = crate::plan::notify_end(state) else {
+    if crate::plan::ends_of(state).is_empty() {
         return Vec::new();
-    };
-    let ended = Ended {
-        status: end,
-        session: state.session_seq,
-    };
+    }
     // Held while they are delivered: a worker (on any host) delivers what is still due only
     // once no process holds it (nor the run's driver lease), so a live deliverer's are not
     // sent twice; one that dies lets it lapse (`cortex worker` delivers them then).
@@ -509,11 +534,10 @@ fn deliver_held(
             state,
             redactor,
             &mut *store,
-            ended,
             hold,
         )),
         _ => {
-            warnings.extend(wait_for(ctx, state, redactor, &mut *store, ended));
+            warnings.extend(wait_for(ctx, state, redactor, &mut *store));
             hold.release(&mut *store);
         }
     }
@@ -619,17 +643,39 @@ fn not_delivered(e: &str) -> Vec<String> {
 }
 
 /// The notifications of the run's `notify:` that are due, `already` done (recorded, or in
-/// flight): each until its own delivery is recorded.
-fn due(state: &RunState, already: &[Notified]) -> Vec<NotificationRef> {
+/// flight): each until its own delivery is recorded for its end, grouped by end.
+fn due(state: &RunState, already: &[Notified]) -> Vec<DueAt> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return Vec::new();
     };
     crate::plan::notifications_due(
-        state,
+        &crate::plan::ends_of(state),
+        state.session_seq,
         notify.on_failure.len(),
         notify.on_finish.len(),
         already,
     )
+}
+
+/// The run in `state` as of end `end` of its session (`status --at SEQ`): what a notification
+/// due for that end is given, whenever it is delivered. The state itself when that end is its
+/// last event.
+fn as_of(store: &dyn EventStore, state: &RunState, end: End) -> Result<RunState, String> {
+    if end.seq.saturating_add(1) >= state.events {
+        return Ok(state.clone());
+    }
+    let (mut then, ..) = crate::execute::load_state_upto_checked(store, &state.run_id, end.seq)
+        .map_err(|e| e.to_string())?;
+    then.run_id.clone_from(&state.run_id);
+    Ok(then)
+}
+
+/// The end a delivery for `end` is recorded with.
+fn ended(state: &RunState, end: End) -> Ended<'static> {
+    Ended {
+        status: end.status,
+        session: state.session_seq,
+    }
 }
 
 /// Hand what is due to the process's background deliverer, which records each delivery as it
@@ -641,7 +687,6 @@ fn hand_over(
     state: &RunState,
     redactor: &Redactor,
     store: &mut dyn EventStore,
-    ended: Ended<'static>,
     hold: NotifyHold,
 ) -> Vec<String> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
@@ -661,38 +706,58 @@ fn hand_over(
             }
         };
         already.extend_from_slice(in_flight);
-        let due = due(state, &already);
-        if due.is_empty() {
+        // Each end's with the run as of that end; one whose document cannot be read now is
+        // left due.
+        let groups: Vec<(Ended<'static>, Vec<NotificationRef>, Subject)> = due(state, &already)
+            .into_iter()
+            .filter_map(|group| {
+                let then = match as_of(store, state, group.end) {
+                    Ok(then) => then,
+                    Err(e) => {
+                        failure = Some(e);
+                        return None;
+                    }
+                };
+                let subject = subject(ctx, &then, redactor);
+                Some((ended(state, group.end), group.due, subject))
+            })
+            .collect();
+        if groups.is_empty() {
             return None;
         }
-        let claims = claims(&due, ended);
-        let (ctx, notify, subject) = (ctx.clone(), notify.clone(), subject(ctx, state, redactor));
+        let claims: Vec<Notified> = groups
+            .iter()
+            .flat_map(|(ended, due, _)| claims(due, *ended))
+            .collect();
+        let (ctx, notify) = (ctx.clone(), notify.clone());
         let (run_id, redactor) = (state.run_id.clone(), redactor.clone());
         let hold = hold.take();
         let work: super::background::Work = Box::new(move |stop| {
             // No one waits for these: each is recorded as it lands, and what it came to is
-            // in the run's status from then on.
+            // in the run's status from then on. The ends in order, oldest first.
             let mut store = ctx.store(crate::definition::Durability::Normal).ok();
             let mut ids = UlidIds::default();
-            deliver(
-                &notify,
-                &due,
-                subject,
-                &redactor,
-                Arc::new(SystemClock),
-                stop,
-                &mut |d| {
-                    if let Some(store) = store.as_mut() {
-                        let _ = record_deliveries(
-                            &mut **store,
-                            &mut ids,
-                            &run_id,
-                            ended,
-                            std::slice::from_ref(d),
-                        );
-                    }
-                },
-            );
+            for (ended, due, subject) in groups {
+                deliver(
+                    &notify,
+                    &due,
+                    subject,
+                    &redactor,
+                    Arc::new(SystemClock),
+                    stop,
+                    &mut |d| {
+                        if let Some(store) = store.as_mut() {
+                            let _ = record_deliveries(
+                                &mut **store,
+                                &mut ids,
+                                &run_id,
+                                ended,
+                                std::slice::from_ref(d),
+                            );
+                        }
+                    },
+                );
+            }
             if let (Some(hold), Some(store)) = (hold, store.as_mut()) {
                 hold.release(&mut **store);
             }
@@ -706,26 +771,30 @@ fn hand_over(
         Enqueued::Nothing => failure.map(|e| not_delivered(&e)).unwrap_or_default(),
         Enqueued::Queued => Vec::new(),
         Enqueued::Refused(claimed, why) => {
-            let refused: Vec<NotificationRef> = claimed
-                .iter()
-                .filter_map(|n| Some((n.trigger, n.index?)))
-                .collect();
-            let deliveries = not_made(
-                notify,
-                &refused,
-                redactor,
-                &SystemClock,
-                &format!("not delivered: {why}"),
-            );
-            let mut warnings = warnings_of(&deliveries);
-            if let Err(e) = record_deliveries(
-                store,
-                &mut UlidIds::default(),
-                &state.run_id,
-                ended,
-                &deliveries,
-            ) {
-                warnings.push(format!("that was not recorded: {e}"));
+            let mut warnings = Vec::new();
+            let mut ids = UlidIds::default();
+            // Each recorded for the end it was claimed for.
+            for claim in &claimed {
+                let (Some(index), Some(status)) = (claim.index, claim.status.as_deref()) else {
+                    continue;
+                };
+                let deliveries = not_made(
+                    notify,
+                    &[(claim.trigger, index)],
+                    redactor,
+                    &SystemClock,
+                    &format!("not delivered: {why}"),
+                );
+                warnings.extend(warnings_of(&deliveries));
+                let ended = Ended {
+                    status,
+                    session: claim.session.unwrap_or(state.session_seq),
+                };
+                if let Err(e) =
+                    record_deliveries(store, &mut ids, &state.run_id, ended, &deliveries)
+                {
+                    warnings.push(format!("that was not recorded: {e}"));
+                }
             }
             warnings
         }
@@ -740,7 +809,6 @@ fn wait_for(
     state: &RunState,
     redactor: &Redactor,
     store: &mut dyn EventStore,
-    ended: Ended<'static>,
 ) -> Vec<String> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return Vec::new();
@@ -753,7 +821,7 @@ fn wait_for(
     if due.is_empty() {
         return Vec::new();
     }
-    let count = due.len();
+    let count = crate::plan::due_refs(&due).len();
     // Listening for Ctrl-C before saying it waits, so that no Ctrl-C after the line is missed.
     let stop = match ctx.deliveries {
         Deliveries::WaitUnlessInterrupted => StopFlag::from_now_on(),
@@ -767,26 +835,58 @@ fn wait_for(
     }
     let mut ids = UlidIds::default();
     let mut unrecorded = None;
-    let deliveries: Vec<Delivery> = deliver(
-        notify,
-        &due,
-        subject(ctx, state, redactor),
-        redactor,
-        Arc::new(SystemClock),
-        &stop,
-        &mut |d| {
-            if let Err(e) = record_deliveries(
-                store,
-                &mut ids,
-                &state.run_id,
-                ended,
-                std::slice::from_ref(d),
-            ) {
-                unrecorded = Some(e);
+    let mut warnings = Vec::new();
+    let mut deliveries: Vec<Delivery> = Vec::new();
+    // The ends in order, oldest first, each with the run as of its event.
+    for group in &due {
+        let ended = ended(state, group.end);
+        let made = match (stop.signal_name(), as_of(store, state, group.end)) {
+            // Stopped before this end's turn: given up, as the wait's others are.
+            (Some(signal), _) => {
+                let given_up = not_made(
+                    notify,
+                    &group.due,
+                    redactor,
+                    &SystemClock,
+                    &format!("not delivered: {signal} stopped the wait for it"),
+                );
+                if let Err(e) = record_deliveries(store, &mut ids, &state.run_id, ended, &given_up)
+                {
+                    unrecorded = Some(e);
+                }
+                given_up
             }
-        },
-    );
-    let mut warnings = warnings_of(&deliveries);
+            // Left due for a process that can read it.
+            (None, Err(e)) => {
+                warnings.extend(not_delivered(&e));
+                continue;
+            }
+            (None, Ok(then)) => {
+                let mut landed = |d: &Delivery| {
+                    if let Err(e) = record_deliveries(
+                        store,
+                        &mut ids,
+                        &state.run_id,
+                        ended,
+                        std::slice::from_ref(d),
+                    ) {
+                        unrecorded = Some(e);
+                    }
+                };
+                deliver(
+                    notify,
+                    &group.due,
+                    subject(ctx, &then, redactor),
+                    redactor,
+                    Arc::new(SystemClock),
+                    &stop,
+                    &mut landed,
+                )
+            }
+        };
+        deliveries.extend(made);
+    }
+    warnings.splice(0..0, warnings_of(&deliveries));
     if let Some(signal) = stop.signal_name() {
         let left = deliveries.iter().filter(|d| !d.ok).count();
         let group = state
@@ -929,14 +1029,17 @@ pub fn add_deliveries(
     else {
         return Ok(());
     };
-    let ended = crate::plan::notify_end(state).unwrap_or_default();
     let mut pending_docs = Vec::new();
-    for d in pending(store, state).unwrap_or_default() {
+    // A notification due for two ends was in flight for the older (delivered in order).
+    let mut said_cut = std::collections::BTreeSet::new();
+    for Pending { end, delivery: d } in pending(store, state).unwrap_or_default() {
+        let ended = end.status;
         let key = crate::execute::notify_key(d.trigger, d.index);
         let running = cut_short
             .iter()
             .find(|(k, _)| *k == key)
-            .map(|(_, alive)| *alive);
+            .map(|(_, alive)| *alive)
+            .filter(|_| said_cut.insert(key.clone()));
         let how = match (&resume_with, running) {
             (Some(cmd), Some(true)) => format!(
                 "due, not recorded as delivered: its driver died while this command ran, and it still runs; {cmd} ends it, then delivers it again"

@@ -1982,19 +1982,6 @@ pub(super) fn requested_already(
     )
 }
 
-/// `abort` of a run paused on a failure whose driver died delivering its notifications: what
-/// that failure still owes is delivered first, for the end it was due for (`failed`, its
-/// session), under the run's lock, the dead driver's commands ended first (as `resume
-/// --notify-only` does). The abort is the same incident: once these are recorded, its own end
-/// owes only `on_finish` (`aborted`). Before, the abort paged `on_failure` again as "aborted".
-/// What reads a value this process lacks is left due, unsaid here: its own end owes the same
-/// notifications then, which `notify::after_abort` leaves due and says once.
-fn deliver_before_abort(ctx: &Ctx, run_id: &str, paused: &crate::decide::RunState) -> Vec<String> {
-    let mut state = paused.clone();
-    state.run_id = run_id.to_string();
-    super::notify::deliver_still_due(ctx, &state).unwrap_or_default()
-}
-
 /// What run `state` waits for, if it only waits on people (a prompt step, a phase to report or
 /// start), nobody drives it, and its time limit is the configuration's still: a plain resume
 /// of it changes nothing.
@@ -2866,7 +2853,7 @@ pub fn abort(
             return Ok(abort_pending(ctx, &*store, &now));
         }
     }
-    // What the abort delivered for the failure the run was paused on, said first.
+    // The notification commands a dead driver left running, ended first, said first.
     let mut late = Vec::new();
     let state = crate::execute::operator::abort(
         &mut store,
@@ -2877,7 +2864,7 @@ pub fn abort(
         &by,
         &holder(&by.actor),
         KILL_GRACE * 3,
-        &mut |paused| late.extend(deliver_before_abort(ctx, &run_id, paused)),
+        &mut |_| late.extend(super::notify::end_dead_drivers_commands(ctx, &run_id)),
     );
     let state = match state {
         Ok(state) => state,
@@ -2951,8 +2938,10 @@ pub fn abort(
     );
     let code = view.status.exit_code();
     let mut warnings = late;
-    // Its own, and its child runs' (aborted with it, each its own `notify:`): what reads a
-    // value this process lacks is left due, said once, as a resume leaves it.
+    // Its own, and its child runs' (aborted with it, each its own `notify:`), each for the
+    // end that made it due — what a failure the run was paused on owed is delivered for
+    // `failed`, with the run as it was then, before the abort's own: what reads a value this
+    // process lacks is left due, said once, as a resume leaves it.
     warnings.extend(super::notify::after_abort(ctx, &state));
     // A child run aborted directly: its parent, waiting on it, takes that end now (said
     // below this run's own answer, which stays the document).

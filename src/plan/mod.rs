@@ -25,7 +25,8 @@ pub use dag::{
 pub use due_needs::{DueNeeds, due_needs};
 pub use next::{Next, idle_wait, next};
 pub use notify::{
-    NotificationRef, Notified, Trigger, due as notifications_due, end_of, notification, notify_end,
+    DueAt, End, NotificationRef, Notified, Trigger, due as notifications_due, due_refs, end_of,
+    ends_of, notification, notify_end,
 };
 pub use preview::{
     Action, PlannedChild, PlannedStep, Start, preview_resume, preview_run, with_phase_starts,

@@ -1,17 +1,23 @@
-//! When a run's `notify:` lists are due, as a pure function of the run and the deliveries
-//! already recorded for it: each list fires once per outcome a driving session comes to.
+//! When a run's `notify:` lists are due, as a pure function of the ends its session came to
+//! and the deliveries already recorded for it: each list fires once per outcome a driving
+//! session comes to, and each notification belongs to the end that made it due.
 //!
 //! A session is the run's start or a resume, up to the next one. It *ends* when the run
 //! pauses on a failure (`failed`, exit 1) or is sealed (completed, failed, aborted, rolled
-//! back). `on_failure` is due once per session that ended in a failure: a run that paused
-//! failed and is then aborted is one incident, paged once. `on_finish` is due once per end
-//! the session reached: `failed` when it paused, and again `aborted` if it is then aborted
-//! without being resumed. A resume starts a new session, so a run that fails again after a
-//! resume is a new incident.
+//! back); it may come to more than one end (`RunState::session_ends`): paused `failed`, then
+//! `aborted`. `on_finish` is due once per end the session reached, for that end: a run that
+//! paused failed and is then aborted owes `on_finish` for `failed` and again for `aborted`,
+//! whenever they are delivered and whichever comes first. `on_failure` is due once per
+//! session, for its first end that is a failure: a run that paused failed and is then aborted
+//! is one incident, paged once, as `failed`. A resume starts a new session, so a run that
+//! fails again after a resume is a new incident.
 //!
 //! Each notification of a list is due on its own: until its own delivery (or giving up) is
-//! recorded for that end of that session. A driver killed with one webhook in flight after
-//! another notification of the same list was recorded leaves exactly that webhook due.
+//! recorded for its end of that session. A driver killed with one webhook in flight after
+//! another notification of the same list was recorded leaves exactly that webhook due. Ends
+//! are delivered in order, so a record for a later end of the session stands for the earlier
+//! ends of the same notification too (logs written when an abort relabelled what the failure
+//! owed `aborted` owe nothing more).
 
 use crate::decide::{RunPhase, RunState};
 use crate::definition::{Notification, Notify};
@@ -85,58 +91,135 @@ pub fn notify_end(state: &RunState) -> Option<&'static str> {
     end_of(state).or_else(|| state.timed_out().then_some("stopped"))
 }
 
-/// The notifications due now, in the order of the definition (`on_failure`'s, then
-/// `on_finish`'s), given how many each list has and what was delivered already: each one whose
-/// own delivery for this end of this session is not recorded.
+/// An end the run's current session came to: its status (`failed` for a pause on a failure)
+/// and the sequence number of the event that recorded it — the status document a
+/// notification due for it carries is the run as of that event (`status --at SEQ`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct End {
+    pub status: &'static str,
+    pub seq: u64,
+}
+
+/// The ends the run's current session came to, oldest first; none while the run is not at an
+/// end (a session that goes on after a pause owes nothing until it comes to an end again).
+pub fn ends_of(state: &RunState) -> Vec<End> {
+    let Some(now) = notify_end(state) else {
+        return Vec::new();
+    };
+    let mut ends: Vec<End> = state
+        .session_ends
+        .iter()
+        .map(|e| End {
+            status: e.outcome.as_str(),
+            seq: e.seq,
+        })
+        .collect();
+    // A stop by the time limit is no outcome (`session_ends` holds pauses and seals): it is
+    // the run's last event, nothing being recorded on a stopped run before its resume (which
+    // begins a new session) or its abort (an end of its own, `end_of`).
+    if now == "stopped" {
+        ends.push(End {
+            status: now,
+            seq: state.events.saturating_sub(1),
+        });
+    }
+    match ends.is_empty() {
+        // A state not folded from a log (a test's): its end now, at its last event.
+        true => vec![End {
+            status: now,
+            seq: state.events.saturating_sub(1),
+        }],
+        false => ends,
+    }
+}
+
+/// What is due for one end of the session: its notifications, in the order of the definition
+/// (`on_failure`'s, then `on_finish`'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueAt {
+    pub end: End,
+    pub due: Vec<NotificationRef>,
+}
+
+/// The notifications due now for the ends `ends` of session `session` (`ends_of`), grouped by
+/// end, oldest end first, given how many each list has and what was delivered already: each
+/// one whose own delivery for its end of this session (or a later end's) is not recorded.
 pub fn due(
-    state: &RunState,
+    ends: &[End],
+    session: u64,
     on_failure: usize,
     on_finish: usize,
     notified: &[Notified],
-) -> Vec<NotificationRef> {
-    let Some(end) = notify_end(state) else {
-        return Vec::new();
-    };
+) -> Vec<DueAt> {
     let this_session: Vec<&Notified> = notified
         .iter()
-        .filter(|n| n.session == Some(state.session_seq))
+        .filter(|n| n.session == Some(session))
         .collect();
-    let recorded = |trigger: Trigger, index: usize| {
+    let recorded = |trigger: Trigger, index: usize, from: usize| {
         this_session.iter().any(|n| {
             n.trigger == trigger
                 && n.index.is_none_or(|i| i == index)
-                // `on_failure` once per session, `on_finish` once per end of it.
-                && (trigger == Trigger::OnFailure || n.status.as_deref() == Some(end))
+                // `on_failure` once per session, `on_finish` once per end of it: recorded for
+                // this end or a later one (delivered in order).
+                && (trigger == Trigger::OnFailure
+                    || ends[from..]
+                        .iter()
+                        .any(|e| n.status.as_deref() == Some(e.status)))
         })
     };
-    let mut due = Vec::new();
-    if end != "completed" {
-        due.extend(
-            (0..on_failure)
-                .filter(|&i| !recorded(Trigger::OnFailure, i))
-                .map(|i| (Trigger::OnFailure, i)),
-        );
+    // The end `on_failure` is due for: the session's first that is not `completed`.
+    let failing = ends.iter().position(|e| e.status != "completed");
+    let mut groups = Vec::new();
+    for (k, &end) in ends.iter().enumerate() {
+        let mut due = Vec::new();
+        if failing == Some(k) {
+            due.extend(
+                (0..on_failure)
+                    .filter(|&i| !recorded(Trigger::OnFailure, i, k))
+                    .map(|i| (Trigger::OnFailure, i)),
+            );
+        }
+        // A stop by the time limit owes `on_failure` only (`notify_end`): the run did not end.
+        if end.status != "stopped" {
+            due.extend(
+                (0..on_finish)
+                    .filter(|&i| !recorded(Trigger::OnFinish, i, k))
+                    .map(|i| (Trigger::OnFinish, i)),
+            );
+        }
+        if !due.is_empty() {
+            groups.push(DueAt { end, due });
+        }
     }
-    if end == "stopped" {
-        return due;
-    }
-    due.extend(
-        (0..on_finish)
-            .filter(|&i| !recorded(Trigger::OnFinish, i))
-            .map(|i| (Trigger::OnFinish, i)),
-    );
-    due
+    groups
+}
+
+/// The notifications `due` names, whatever their end.
+pub fn due_refs(due: &[DueAt]) -> Vec<NotificationRef> {
+    due.iter().flat_map(|d| d.due.iter().copied()).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::SessionEnd;
     use crate::event::Outcome;
 
-    fn state(phase: RunPhase, session_seq: u64) -> RunState {
+    /// A run at its end now, its session begun at `session_seq` and come to `ends` (each
+    /// outcome at a seq), as a fold leaves it.
+    fn state(ends: &[(Outcome, u64)], session_seq: u64) -> RunState {
+        let phase = match ends.last() {
+            None => RunPhase::Running,
+            Some((Outcome::Failed, _)) if ends.len() == 1 => paused(),
+            Some(&(outcome, _)) => RunPhase::Finished { outcome },
+        };
         RunState {
             phase,
             session_seq,
+            session_ends: ends
+                .iter()
+                .map(|&(outcome, seq)| SessionEnd { outcome, seq })
+                .collect(),
             ..RunState::default()
         }
     }
@@ -145,6 +228,25 @@ mod tests {
         RunPhase::Paused {
             reason: "boom".into(),
         }
+    }
+
+    /// What is due for `st`, each with the status of its end.
+    fn due_now(
+        st: &RunState,
+        on_failure: usize,
+        on_finish: usize,
+        notified: &[Notified],
+    ) -> Vec<(&'static str, NotificationRef)> {
+        due(
+            &ends_of(st),
+            st.session_seq,
+            on_failure,
+            on_finish,
+            notified,
+        )
+        .into_iter()
+        .flat_map(|d| d.due.into_iter().map(move |r| (d.end.status, r)))
+        .collect()
     }
 
     /// A record from before each notification was recorded with its place: its whole list.
@@ -166,12 +268,18 @@ mod tests {
 
     const FAIL: Trigger = Trigger::OnFailure;
     const FINISH: Trigger = Trigger::OnFinish;
+    const PAUSED: &[(Outcome, u64)] = &[(Outcome::Failed, 4)];
+    const ABORTED: &[(Outcome, u64)] = &[(Outcome::Failed, 4), (Outcome::Aborted, 6)];
 
     #[test]
     fn a_pause_on_failure_is_an_end_for_both_lists() {
         assert_eq!(
-            due(&state(paused(), 0), 1, 2, &[]),
-            vec![(FAIL, 0), (FINISH, 0), (FINISH, 1)]
+            due_now(&state(PAUSED, 0), 1, 2, &[]),
+            vec![
+                ("failed", (FAIL, 0)),
+                ("failed", (FINISH, 0)),
+                ("failed", (FINISH, 1))
+            ]
         );
     }
 
@@ -181,90 +289,156 @@ mod tests {
             sent(Trigger::OnFailure, "failed", 0),
             sent(Trigger::OnFinish, "failed", 0),
         ];
-        let aborted = state(
-            RunPhase::Finished {
-                outcome: Outcome::Aborted,
-            },
-            0,
+        let aborted = state(ABORTED, 0);
+        assert_eq!(
+            due_now(&aborted, 1, 1, &before),
+            vec![("aborted", (FINISH, 0))]
         );
-        assert_eq!(due(&aborted, 1, 1, &before), vec![(FINISH, 0)]);
         let after = [before.as_slice(), &[sent_one(FINISH, 0, "aborted", 0)]].concat();
-        assert!(due(&aborted, 1, 1, &after).is_empty());
+        assert!(due_now(&aborted, 1, 1, &after).is_empty());
+    }
+
+    /// Nothing delivered before the abort: what the failure owed stays owed for `failed`, each
+    /// from the event that paused the run, and the abort owes its own `on_finish`.
+    #[test]
+    fn what_a_failure_owed_stays_due_for_failed_when_an_abort_follows() {
+        let aborted = state(ABORTED, 0);
+        let due = due(&ends_of(&aborted), 0, 1, 1, &[]);
+        assert_eq!(
+            due,
+            vec![
+                DueAt {
+                    end: End {
+                        status: "failed",
+                        seq: 4
+                    },
+                    due: vec![(FAIL, 0), (FINISH, 0)],
+                },
+                DueAt {
+                    end: End {
+                        status: "aborted",
+                        seq: 6
+                    },
+                    due: vec![(FINISH, 0)],
+                },
+            ]
+        );
+    }
+
+    /// A log written when an abort relabelled what the failure owed: its `on_failure` recorded
+    /// `aborted` and its `on_finish` for `aborted` alone owe nothing more.
+    #[test]
+    fn records_for_the_later_end_stand_for_the_earlier() {
+        let relabelled = [
+            sent_one(FAIL, 0, "aborted", 0),
+            sent_one(FINISH, 0, "aborted", 0),
+        ];
+        assert!(due_now(&state(ABORTED, 0), 1, 1, &relabelled).is_empty());
     }
 
     #[test]
     fn a_failure_after_a_resume_is_a_new_incident() {
         let before = [sent(Trigger::OnFailure, "failed", 0)];
-        assert_eq!(due(&state(paused(), 7), 1, 0, &before), vec![(FAIL, 0)]);
+        assert_eq!(
+            due_now(&state(&[(Outcome::Failed, 9)], 7), 1, 0, &before),
+            vec![("failed", (FAIL, 0))]
+        );
     }
 
     #[test]
     fn nothing_is_due_before_an_end_and_on_failure_never_for_a_completed_run() {
-        assert!(due(&state(RunPhase::Running, 0), 1, 1, &[]).is_empty());
-        assert!(due(&state(RunPhase::Waiting, 0), 1, 1, &[]).is_empty());
-        let done = state(
-            RunPhase::Finished {
-                outcome: Outcome::Completed,
-            },
-            0,
+        assert!(due_now(&state(&[], 0), 1, 1, &[]).is_empty());
+        let waiting = RunState {
+            phase: RunPhase::Waiting,
+            ..state(PAUSED, 0)
+        };
+        assert!(due_now(&waiting, 1, 1, &[]).is_empty());
+        let done = state(&[(Outcome::Completed, 3)], 0);
+        assert_eq!(due_now(&done, 1, 1, &[]), vec![("completed", (FINISH, 0))]);
+    }
+
+    /// A completed child run its parent then rolls back: `on_finish` for each end, and
+    /// `on_failure` for the rollback.
+    #[test]
+    fn on_failure_is_due_for_the_first_end_that_is_a_failure() {
+        let st = state(&[(Outcome::Completed, 3), (Outcome::RolledBack, 8)], 0);
+        assert_eq!(
+            due_now(&st, 1, 1, &[]),
+            vec![
+                ("completed", (FINISH, 0)),
+                ("rolled_back", (FAIL, 0)),
+                ("rolled_back", (FINISH, 0))
+            ]
         );
-        assert_eq!(due(&done, 1, 1, &[]), vec![(FINISH, 0)]);
     }
 
     /// The driver killed with a webhook in flight after the command beside it was recorded:
     /// the webhook alone is still due. Before, one record of a list made the whole list done.
     #[test]
     fn a_notification_is_due_until_its_own_delivery_is_recorded() {
-        let done = state(
-            RunPhase::Finished {
-                outcome: Outcome::Completed,
-            },
-            0,
-        );
+        let done = state(&[(Outcome::Completed, 3)], 0);
         let cmd_recorded = [sent_one(FINISH, 1, "completed", 0)];
-        assert_eq!(due(&done, 0, 2, &cmd_recorded), vec![(FINISH, 0)]);
+        assert_eq!(
+            due_now(&done, 0, 2, &cmd_recorded),
+            vec![("completed", (FINISH, 0))]
+        );
     }
 
     proptest::proptest! {
-        /// Whatever subset of a run's notifications has its delivery recorded (for this end of
-        /// this session), exactly the others are due; records of another session or another
-        /// end change nothing.
+        /// Whatever subset of a run's notifications has its delivery recorded (for its end of
+        /// this session), exactly the others are due, each for its end; records of another
+        /// session change nothing.
         #[test]
         fn exactly_the_notifications_not_recorded_are_due(
             on_failure in 0usize..4,
             on_finish in 0usize..4,
-            recorded in proptest::collection::vec(proptest::bool::ANY, 8),
-            noise in proptest::collection::vec((0usize..4, proptest::bool::ANY), 0..4),
-            failed in proptest::bool::ANY,
+            recorded in proptest::collection::vec(proptest::bool::ANY, 12),
+            noise in proptest::collection::vec(0usize..4, 0..4),
+            ends in 0usize..3,
         ) {
-            let (phase, end) = if failed { (paused(), "failed") } else {
-                (RunPhase::Finished { outcome: Outcome::Completed }, "completed")
+            // Completed; paused failed; paused failed then aborted.
+            let (st, statuses): (RunState, &[&str]) = match ends {
+                0 => (state(&[(Outcome::Completed, 9)], 5), &["completed"]),
+                1 => (state(&[(Outcome::Failed, 9)], 5), &["failed"]),
+                _ => (
+                    state(&[(Outcome::Failed, 9), (Outcome::Aborted, 11)], 5),
+                    &["failed", "aborted"],
+                ),
             };
-            let st = state(phase, 5);
-            let all: Vec<NotificationRef> = (0..on_failure)
-                .filter(|_| failed)
-                .map(|i| (FAIL, i))
-                .chain((0..on_finish).map(|i| (FINISH, i)))
+            let failing = statuses.iter().find(|s| **s != "completed");
+            let all: Vec<(&str, NotificationRef)> = failing
+                .into_iter()
+                .flat_map(|s| (0..on_failure).map(move |i| (*s, (FAIL, i))))
+                .chain(statuses.iter().flat_map(|s| (0..on_finish).map(move |i| (*s, (FINISH, i)))))
                 .collect();
             let mut notified: Vec<Notified> = Vec::new();
             let mut expected = Vec::new();
-            for (k, &(trigger, index)) in all.iter().enumerate() {
+            for (k, &(status, (trigger, index))) in all.iter().enumerate() {
                 if recorded[k] {
-                    notified.push(sent_one(trigger, index, end, 5));
+                    notified.push(sent_one(trigger, index, status, 5));
                 } else {
-                    expected.push((trigger, index));
+                    expected.push((status, (trigger, index)));
                 }
             }
-            // Records of an earlier session, and `on_finish` records of another end.
-            for (index, earlier) in noise {
-                if earlier {
-                    notified.push(sent_one(FAIL, index, end, 2));
-                    notified.push(sent_one(FINISH, index, end, 2));
-                } else {
-                    notified.push(sent_one(FINISH, index, "aborted", 5));
+            // An `on_finish` recorded for the later end stands for the earlier (delivered in
+            // order): not due for `failed` then.
+            expected.retain(|&(status, (trigger, index))| {
+                !(trigger == FINISH
+                    && status == "failed"
+                    && notified.iter().any(|n| {
+                        n.trigger == FINISH
+                            && n.index == Some(index)
+                            && n.status.as_deref() == Some("aborted")
+                    }))
+            });
+            // Records of an earlier session.
+            for index in noise {
+                for status in statuses {
+                    notified.push(sent_one(FAIL, index, status, 2));
+                    notified.push(sent_one(FINISH, index, status, 2));
                 }
             }
-            proptest::prop_assert_eq!(due(&st, on_failure, on_finish, &notified), expected);
+            proptest::prop_assert_eq!(due_now(&st, on_failure, on_finish, &notified), expected);
         }
     }
 }
