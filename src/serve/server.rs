@@ -30,7 +30,8 @@ pub struct Options {
     /// A scheduler runs beside the server (not `--no-schedule`): the catalog says whether
     /// the schedules it shows fire from here.
     pub fires_schedules: bool,
-    /// `--max-connections` and `--header-timeout`: what slow or silent clients may hold.
+    /// `--max-connections`, `--header-timeout` and `--body-timeout`: what slow or silent
+    /// clients may hold.
     pub limits: super::connections::Limits,
 }
 
@@ -139,6 +140,9 @@ pub struct Shared {
     /// `--driver-wait`: how long an action waits for the background driver it started to
     /// record the run (`driver::Background::settle`).
     pub driver_wait: std::time::Duration,
+    /// `--body-timeout`: how long a request's body may take to arrive once its head has
+    /// (`bodies::deadline`).
+    pub body_timeout: std::time::Duration,
     /// A scheduler runs beside this server (`Options::fires_schedules`).
     pub fires_schedules: bool,
     /// The values of secret inputs this server was given (when it started a run, or at a
@@ -432,6 +436,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         port: addr.port(),
         public: public.clone(),
         driver_wait: options.driver_wait,
+        body_timeout: options.limits.body_timeout,
         fires_schedules: options.fires_schedules,
         secret_inputs: Default::default(),
         late_starts: Default::default(),
