@@ -5255,6 +5255,98 @@ fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else_or_repeated(
     assert!(page.body.contains("href=\"/\""), "{}", page.body);
 }
 
+/// A query parameter given twice is a 400 naming it, on every address that reads it — an
+/// API route or a page —, whichever value comes first; only a list (`input` of a preview,
+/// an array in the OpenAPI document) is given more than once. Before, only `/api/v1/runs`
+/// refused one: `?at=1&at=5` answered the run as of event 1, `?after=1&after=2` streamed
+/// from 2, `?step=A&step=B` read A, each saying nothing of the value left out.
+#[test]
+fn a_query_parameter_given_twice_is_a_400_naming_it_everywhere_but_a_list() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    for (path, route, name) in [
+        (
+            format!("/api/v1/runs/{run}?at=1&at=5"),
+            "/api/v1/runs/{id}",
+            "at",
+        ),
+        (
+            format!("/api/v1/runs/{run}/events?after=1&after=2"),
+            "/api/v1/runs/{id}/events",
+            "after",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs?step=plan&step=other"),
+            "/api/v1/runs/{id}/logs",
+            "step",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs?tail_bytes=1&tail_bytes=100000"),
+            "/api/v1/runs/{id}/logs",
+            "tail_bytes",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs?attempt=1&step=plan&attempt=2"),
+            "/api/v1/runs/{id}/logs",
+            "attempt",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs/plan/raw?attempt=1&attempt=1"),
+            "/api/v1/runs/{id}/logs/{step}/raw",
+            "attempt",
+        ),
+        (
+            "/api/v1/runs?limit=1&limit=3".to_string(),
+            "/api/v1/runs",
+            "limit",
+        ),
+    ] {
+        let r = s.get(&path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        let error = r.json();
+        assert_eq!(
+            error["error"],
+            format!("`{name}` is given more than once; give it once"),
+            "{path}"
+        );
+        assert!(
+            error["hints"][0]
+                .as_str()
+                .unwrap()
+                .contains(&format!("keep one `{name}=`")),
+            "{error}"
+        );
+        doc.check(route, "get", 400, &error);
+    }
+    // Pages alike.
+    for path in [
+        format!("/runs/{run}?at=1&at=2"),
+        format!("/runs/{run}?events=all&events=all"),
+        "/catalog/scenarios/gate?input.who=a&input.who=b".to_string(),
+        "/login?next=%2F&next=%2Fcatalog".to_string(),
+    ] {
+        let r = s.get(&path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.contains("<html"), "{}", r.body);
+        assert!(
+            r.body.contains("is given more than once"),
+            "{path}: {}",
+            r.body
+        );
+    }
+    // A list is given once per value, as `--input` is: both reach the preview (which says
+    // `gate` declares neither).
+    let r = s.get("/api/v1/scenarios/gate/preview?input=who%3Dme&input=count%3D2");
+    assert!(r.body.contains("unknown input `who`"), "{}", r.body);
+    assert!(r.body.contains("unknown input `count`"), "{}", r.body);
+    // Once each, the same addresses are answered.
+    assert_eq!(s.get(&format!("/api/v1/runs/{run}?at=1")).status, 200);
+    assert_eq!(s.get(&format!("/runs/{run}?at=1")).status, 200);
+}
+
 /// A report on a step the run has not reached, while the server's own driver holds the run,
 /// is answered at once as the CLI's `workflow step complete` is: the run is held (409, exit
 /// 4) — the CLI takes the run's lock before it judges the step's status. Before, it was 400
