@@ -2317,6 +2317,41 @@ fn stalled_request_bodies_are_answered_408_and_do_not_hold_the_server() {
     assert_ne!(status["status"], "aborted", "{status}");
 }
 
+/// A report that meets the log's write lock held by another process past the store's wait
+/// is answered 503 with `Retry-After` and a hint to send the same request again (the CLI's
+/// error suggests the same command in `next`); sent again once the lock is let go, it is
+/// recorded. Before, the 503 said "try again" with no time to wait and nothing of the request.
+#[test]
+fn a_report_refused_for_a_locked_log_is_503_with_retry_after() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let path = format!("/api/v1/runs/{run}/steps/plan/complete");
+    let mut lock = common::LogLock::take(&env);
+    let r = s.post(&path, "{}");
+    lock.release();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("5"), "{:?}", r.headers);
+    assert_eq!(r.exit_code(), 4);
+    let error = r.json();
+    assert!(
+        error["hints"]
+            .to_string()
+            .contains("send the same request again in 5 s (`Retry-After`)"),
+        "{error}"
+    );
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        503,
+        &error,
+    );
+    let r = s.post(&path, "{}");
+    assert!(r.status < 300, "{}", r.body);
+}
+
 /// A connection the server holds: it answered a whole request on it (200, so it was not
 /// turned away), then was sent half of the next request's head and no more. None if the
 /// server turned it away (503).

@@ -22,8 +22,28 @@ pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
 
 /// An error as JSON, with its status.
 pub fn failure(f: Failure) -> Response {
+    // The log's write lock held by another process past the store's wait: nothing was
+    // recorded, and the same request goes through once it lets go — said in the document and
+    // in `Retry-After`, as the CLI's error suggests the same command again in `next`.
+    let busy = f.error.log_locked();
+    let f = match busy {
+        true => Failure {
+            error: Box::new(f.error.hint(format!(
+                "send the same request again in {} s (`Retry-After`) or later: nothing was recorded, and it goes through once the other process lets go of the lock",
+                super::connections::RETRY_AFTER_SECS
+            ))),
+            ..f
+        },
+        false => f,
+    };
     let mut response = json(f.status, &f.json());
     exit_header(&mut response, f.error.code);
+    if busy {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(super::connections::RETRY_AFTER_SECS),
+        );
+    }
     response
 }
 

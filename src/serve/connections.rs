@@ -28,8 +28,9 @@ pub const HEADER_TIMEOUT_SECS: u64 = 20;
 /// The default of `--body-timeout`, in seconds: the longest body taken (2 MiB) at about
 /// 70 KB/s.
 pub const BODY_TIMEOUT_SECS: u64 = 30;
-/// How long a client turned away for want of a connection is asked to wait (`Retry-After`).
-const RETRY_AFTER_SECS: u64 = 5;
+/// How long a client turned away for want of a connection, or whose change met the log's
+/// write lock held by another process (`api::failure`), is asked to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// What the server holds its connections to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
