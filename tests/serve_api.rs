@@ -2195,6 +2195,163 @@ fn a_connection_without_a_whole_request_head_is_closed_after_the_header_timeout(
     assert_eq!(s.get("/api/v1/runs").status, 200, "the server answers on");
 }
 
+/// A request whose body does not come (a head promising `Content-Length: 10`, then
+/// nothing), or comes a byte at a time, is answered 408 once `--body-timeout` passes and its
+/// connection closed — the sign-in form, which is read before any token is asked for, and an
+/// API change with the token alike — so as many of them as `--max-connections` no longer
+/// hold the server: a normal request is answered once the deadline passes. A change without
+/// the token is still refused at once (401), its body never waited for. Before, the body had
+/// no deadline: eight body-less `POST /login` heads held a `--max-connections 8` server at
+/// 503 for good.
+#[test]
+fn stalled_request_bodies_are_answered_408_and_do_not_hold_the_server() {
+    use std::io::Write;
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--max-connections",
+            "6",
+            "--header-timeout",
+            "600",
+            "--body-timeout",
+            "2",
+        ],
+    );
+    let host = s.base.trim_start_matches("http://").to_string();
+    let sign_in = format!(
+        "POST /login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\n"
+    );
+    let change = format!(
+        "POST /api/v1/runs/{run}/abort HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    );
+    // Without the token: refused before its body is read, as before.
+    let mut unsigned = raw_socket(&s, 60);
+    write!(
+        unsigned,
+        "POST /api/v1/runs/{run}/abort HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let head = read_head(&mut unsigned);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    // Its place is given back once the server has closed it.
+    assert!(closed_by_server(&mut unsigned));
+    // Six connections, the cap: four sign-ins with no body, a change with none, and a
+    // sign-in trickling its body a byte every 200 ms.
+    let mut stalled: Vec<_> = (0..5)
+        .map(|i| {
+            let mut c = raw_socket(&s, 60);
+            let head = if i == 4 { &change } else { &sign_in };
+            c.write_all(head.as_bytes()).unwrap();
+            (c, i == 4)
+        })
+        .collect();
+    let mut trickling = raw_socket(&s, 60);
+    trickling
+        .write_all(
+            sign_in
+                .replace("Content-Length: 10", "Content-Length: 1000")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut writer = trickling.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..300 {
+            if writer.write_all(b"a").is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+    stalled.push((trickling, false));
+    for (c, api) in &mut stalled {
+        let head = read_head(c);
+        assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        let kind = if *api {
+            "application/json"
+        } else {
+            "text/html"
+        };
+        assert!(head.contains(kind), "{head}");
+        assert!(
+            closed_by_server(c),
+            "a connection whose body stalled is closed"
+        );
+    }
+    let _ = trickle.join();
+    eventually(
+        60,
+        "an answer once the stalled bodies' deadline passed",
+        || {
+            let r = s.request("GET", "/api/v1/runs", false);
+            (r.status == 200).then_some(())
+        },
+    );
+    // What an API client is told, and nothing was recorded: the run was not aborted.
+    let mut c = raw_socket(&s, 60);
+    c.write_all(change.as_bytes()).unwrap();
+    let head = read_head(&mut c);
+    assert!(head.contains("x-cortex-exit-code: 1"), "{head}");
+    let mut body = String::new();
+    let _ = std::io::Read::read_to_string(&mut c, &mut body);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not arrive within 2 s of its headers (--body-timeout)"),
+        "{doc}"
+    );
+    assert!(!doc["hints"].as_array().unwrap().is_empty(), "{doc}");
+    let status = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_ne!(status["status"], "aborted", "{status}");
+}
+
+/// A report that meets the log's write lock held by another process past the store's wait
+/// is answered 503 with `Retry-After` and a hint to send the same request again (the CLI's
+/// error suggests the same command in `next`); sent again once the lock is let go, it is
+/// recorded. Before, the 503 said "try again" with no time to wait and nothing of the request.
+#[test]
+fn a_report_refused_for_a_locked_log_is_503_with_retry_after() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let path = format!("/api/v1/runs/{run}/steps/plan/complete");
+    let mut lock = common::LogLock::take(&env);
+    let r = s.post(&path, "{}");
+    lock.release();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("5"), "{:?}", r.headers);
+    assert_eq!(r.exit_code(), 4);
+    let error = r.json();
+    assert!(
+        error["hints"]
+            .to_string()
+            .contains("send the same request again in 5 s (`Retry-After`)"),
+        "{error}"
+    );
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        503,
+        &error,
+    );
+    let r = s.post(&path, "{}");
+    assert!(r.status < 300, "{}", r.body);
+}
+
 /// A connection the server holds: it answered a whole request on it (200, so it was not
 /// turned away), then was sent half of the next request's head and no more. None if the
 /// server turned it away (503).
@@ -5131,6 +5288,98 @@ fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else_or_repeated(
     assert_eq!(page.status, 400);
     assert!(!page.body.contains("Link"), "{}", page.body);
     assert!(page.body.contains("href=\"/\""), "{}", page.body);
+}
+
+/// A query parameter given twice is a 400 naming it, on every address that reads it — an
+/// API route or a page —, whichever value comes first; only a list (`input` of a preview,
+/// an array in the OpenAPI document) is given more than once. Before, only `/api/v1/runs`
+/// refused one: `?at=1&at=5` answered the run as of event 1, `?after=1&after=2` streamed
+/// from 2, `?step=A&step=B` read A, each saying nothing of the value left out.
+#[test]
+fn a_query_parameter_given_twice_is_a_400_naming_it_everywhere_but_a_list() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    for (path, route, name) in [
+        (
+            format!("/api/v1/runs/{run}?at=1&at=5"),
+            "/api/v1/runs/{id}",
+            "at",
+        ),
+        (
+            format!("/api/v1/runs/{run}/events?after=1&after=2"),
+            "/api/v1/runs/{id}/events",
+            "after",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs?step=plan&step=other"),
+            "/api/v1/runs/{id}/logs",
+            "step",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs?tail_bytes=1&tail_bytes=100000"),
+            "/api/v1/runs/{id}/logs",
+            "tail_bytes",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs?attempt=1&step=plan&attempt=2"),
+            "/api/v1/runs/{id}/logs",
+            "attempt",
+        ),
+        (
+            format!("/api/v1/runs/{run}/logs/plan/raw?attempt=1&attempt=1"),
+            "/api/v1/runs/{id}/logs/{step}/raw",
+            "attempt",
+        ),
+        (
+            "/api/v1/runs?limit=1&limit=3".to_string(),
+            "/api/v1/runs",
+            "limit",
+        ),
+    ] {
+        let r = s.get(&path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        let error = r.json();
+        assert_eq!(
+            error["error"],
+            format!("`{name}` is given more than once; give it once"),
+            "{path}"
+        );
+        assert!(
+            error["hints"][0]
+                .as_str()
+                .unwrap()
+                .contains(&format!("keep one `{name}=`")),
+            "{error}"
+        );
+        doc.check(route, "get", 400, &error);
+    }
+    // Pages alike.
+    for path in [
+        format!("/runs/{run}?at=1&at=2"),
+        format!("/runs/{run}?events=all&events=all"),
+        "/catalog/scenarios/gate?input.who=a&input.who=b".to_string(),
+        "/login?next=%2F&next=%2Fcatalog".to_string(),
+    ] {
+        let r = s.get(&path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.contains("<html"), "{}", r.body);
+        assert!(
+            r.body.contains("is given more than once"),
+            "{path}: {}",
+            r.body
+        );
+    }
+    // A list is given once per value, as `--input` is: both reach the preview (which says
+    // `gate` declares neither).
+    let r = s.get("/api/v1/scenarios/gate/preview?input=who%3Dme&input=count%3D2");
+    assert!(r.body.contains("unknown input `who`"), "{}", r.body);
+    assert!(r.body.contains("unknown input `count`"), "{}", r.body);
+    // Once each, the same addresses are answered.
+    assert_eq!(s.get(&format!("/api/v1/runs/{run}?at=1")).status, 200);
+    assert_eq!(s.get(&format!("/runs/{run}?at=1")).status, 200);
 }
 
 /// A report on a step the run has not reached, while the server's own driver holds the run,

@@ -1870,6 +1870,98 @@ fn a_report_on_a_log_another_process_holds_locked_exits_4_and_says_try_again() {
     assert_eq!(common::lines(&env.file("ran")), ["after"]);
 }
 
+/// A command refused for a log another process holds locked (exit 4, nothing recorded)
+/// suggests itself again in `--json`'s `next` — the arguments as given, but for a value that
+/// may be secret: an output whose key looks secret, or which the definition feeds to a
+/// secret `env:` entry, is a placeholder listed in `fill`, never echoed. Following it, the
+/// placeholder filled, records the report. Before, the error had hints but no `next`: an
+/// agent following `next` had nothing to run.
+#[test]
+fn a_command_refused_for_a_locked_log_suggests_itself_again_without_its_secrets() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - name: after\n    env: {DEPLOY_TOKEN: '${{ steps.p.outputs.feed }}'}\n    run: 'echo after >> ran'\n",
+    );
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let mut lock = common::LogLock::take(&env);
+    let refused = env.run(&[
+        "--json",
+        "workflow",
+        "step",
+        "complete",
+        "p",
+        "--output",
+        "plain=shown $(x)",
+        "-o",
+        "api_token=s3cr3t-one",
+        "--output=feed=s3cr3t-two",
+        "--message",
+        "done",
+    ]);
+    lock.release();
+    assert_eq!(refused.code, 4, "{}{}", refused.stdout, refused.stderr);
+    assert!(!refused.stdout.contains("s3cr3t"), "{}", refused.stdout);
+    let doc = refused.json();
+    let next = &doc["next"][0];
+    let argv: Vec<String> = next["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no next: {doc:#}"))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let at = argv.iter().position(|a| a == "workflow").unwrap();
+    assert_eq!(argv[0], "cortex");
+    assert_eq!(
+        argv[at..],
+        [
+            "workflow",
+            "step",
+            "complete",
+            "p",
+            "--output",
+            "plain=shown $(x)",
+            "--output",
+            "api_token=VALUE",
+            "--output",
+            "feed=VALUE",
+            "--message",
+            "done",
+        ],
+        "{doc:#}"
+    );
+    assert_eq!(
+        next["fill"],
+        serde_json::json!([
+            {"flag": "--output", "name": "api_token"},
+            {"flag": "--output", "name": "feed"},
+        ]),
+        "{doc:#}"
+    );
+    assert!(
+        next["why"].as_str().unwrap().contains("write lock"),
+        "{doc:#}"
+    );
+    // Followed, its placeholders filled: the report is recorded.
+    let filled: Vec<&str> = argv[1..]
+        .iter()
+        .map(|a| match a.as_str() {
+            "api_token=VALUE" => "api_token=s3cr3t-one",
+            "feed=VALUE" => "feed=s3cr3t-two",
+            a => a,
+        })
+        .collect();
+    let done = env.run(&filled);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["status"], "completed", "{status:#}");
+    assert_eq!(
+        status["steps"][0]["outputs"]["plain"], "shown $(x)",
+        "{status:#}"
+    );
+}
+
 /// A worker whose log another process holds locked past the store's own wait went on no
 /// more: the error ended it. Now it says so, as when PostgreSQL cannot be reached, and takes
 /// the work once the lock is let go.

@@ -106,6 +106,10 @@ pub enum TopCommand {
         /// past it, the connection is closed.
         #[arg(long, default_value_t = crate::serve::HEADER_TIMEOUT_SECS, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
         header_timeout: u64,
+        /// How long a request's body may take to arrive once its headers have: past it, the
+        /// request is answered 408 and the connection closed (nothing is recorded).
+        #[arg(long, default_value_t = crate::serve::BODY_TIMEOUT_SECS, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout: u64,
         /// Do not fire schedules (by default the server runs a scheduler, as `cortex schedule
         /// run` does; any number may share a log, each due time fires once).
         #[arg(long)]

@@ -292,6 +292,7 @@ pub fn dispatch(
             driver_wait,
             max_connections,
             header_timeout,
+            body_timeout,
             no_schedule,
             no_notify,
         } => serve(
@@ -306,7 +307,10 @@ pub fn dispatch(
                 fires_schedules: !no_schedule,
                 limits: crate::serve::Limits::of(
                     max_connections.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-                    std::time::Duration::from_secs(header_timeout),
+                    (
+                        std::time::Duration::from_secs(header_timeout),
+                        std::time::Duration::from_secs(body_timeout),
+                    ),
                     crate::execute::open_file_limit(),
                 )?,
             },

@@ -134,7 +134,7 @@ impl ActedOn {
         }
     }
 
-    fn get(&self) -> Option<Found> {
+    pub(crate) fn get(&self) -> Option<Found> {
         self.0.lock().ok().and_then(|at| at.clone())
     }
 }

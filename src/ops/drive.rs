@@ -584,7 +584,7 @@ pub fn recorded_not_driven_on(
             if e.code == exit::HELD {
                 e.code = exit::WAITING;
             }
-            if !e.run_held() && e.more.as_ref().is_none_or(|m| m.next.is_empty()) {
+            if !e.run_held() && !e.has_next() {
                 e = e.next(&resume, "drive the run on from what was recorded");
             }
             Err(e)

@@ -246,12 +246,15 @@ pub struct More {
 }
 
 /// A command an error's document suggests in `next`: `cortex`, its global options
-/// (`CommandError::with_globals`), then `args`; and why.
+/// (`CommandError::with_globals`), then `args`; and why; and its placeholders (`fill`, as a
+/// status document's suggestion has them: `--output KEY=VALUE` whose VALUE only the one
+/// running it has).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NextCommand {
     args: Vec<String>,
     why: String,
     globals: Vec<String>,
+    fill: Vec<crate::project::Fill>,
 }
 
 /// A hint to be written for its run (`CommandError::run_hint`).
@@ -330,13 +333,29 @@ impl CommandError {
     }
 
     /// The error suggesting `cortex ARGS` (why: `why`) in its document's `next`.
-    pub fn next(mut self, args: &[&str], why: impl Into<String>) -> Self {
+    pub fn next(self, args: &[&str], why: impl Into<String>) -> Self {
+        self.next_filled(args, why, Vec::new())
+    }
+
+    /// `next`, with placeholders in `args` to be filled (`fill`).
+    pub fn next_filled(
+        mut self,
+        args: &[&str],
+        why: impl Into<String>,
+        fill: Vec<crate::project::Fill>,
+    ) -> Self {
         self.more.get_or_insert_default().next.push(NextCommand {
             args: args.iter().map(|a| a.to_string()).collect(),
             why: why.into(),
             globals: Vec::new(),
+            fill,
         });
         self
+    }
+
+    /// Whether its document suggests a command in `next`.
+    pub fn has_next(&self) -> bool {
+        self.more.as_ref().is_some_and(|m| !m.next.is_empty())
     }
 
     /// The warnings given before it, taken out of the error (to be said, then given back
@@ -451,7 +470,11 @@ impl CommandError {
                         .chain(n.globals.iter().map(String::as_str))
                         .chain(n.args.iter().map(String::as_str))
                         .collect();
-                    serde_json::json!({ "argv": argv, "why": n.why })
+                    let mut next = serde_json::json!({ "argv": argv, "why": n.why });
+                    if !n.fill.is_empty() {
+                        next["fill"] = serde_json::json!(n.fill);
+                    }
+                    next
                 })
                 .collect();
         }

@@ -27,6 +27,15 @@ pub struct Fill {
     pub name: String,
 }
 
+impl Fill {
+    pub fn new(flag: &str, name: &str) -> Fill {
+        Fill {
+            flag: flag.into(),
+            name: name.into(),
+        }
+    }
+}
+
 impl Suggestion {
     pub(crate) fn new(args: &[&str], why: impl Into<String>) -> Suggestion {
         let mut argv = Vec::with_capacity(args.len() + 1);
@@ -43,10 +52,7 @@ impl Suggestion {
     fn placeholder(&mut self, flag: &str, name: &str) {
         self.argv.push(flag.into());
         self.argv.push(format!("{name}=VALUE"));
-        self.fill.push(Fill {
-            flag: flag.into(),
-            name: name.into(),
-        });
+        self.fill.push(Fill::new(flag, name));
     }
 
     /// Whether this is a plain `resume RUN` of run `run_id` (its secret inputs' placeholders

@@ -22,8 +22,28 @@ pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
 
 /// An error as JSON, with its status.
 pub fn failure(f: Failure) -> Response {
+    // The log's write lock held by another process past the store's wait: nothing was
+    // recorded, and the same request goes through once it lets go — said in the document and
+    // in `Retry-After`, as the CLI's error suggests the same command again in `next`.
+    let busy = f.error.log_locked();
+    let f = match busy {
+        true => Failure {
+            error: Box::new(f.error.hint(format!(
+                "send the same request again in {} s (`Retry-After`) or later: nothing was recorded, and it goes through once the other process lets go of the lock",
+                super::connections::RETRY_AFTER_SECS
+            ))),
+            ..f
+        },
+        false => f,
+    };
     let mut response = json(f.status, &f.json());
     exit_header(&mut response, f.error.code);
+    if busy {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(super::connections::RETRY_AFTER_SECS),
+        );
+    }
     response
 }
 
@@ -117,21 +137,31 @@ pub async fn known_query(req: axum::extract::Request, next: axum::middleware::Ne
     next.run(req).await
 }
 
-/// Whether `name` is one of `names` (a name ending in `.*` stands for every name that starts
-/// with what comes before the `*` and goes on: `input.*`, `input.who`).
-fn reads(names: &[&str], name: &str) -> bool {
-    names.iter().any(|n| match n.strip_suffix('*') {
-        Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix),
-        None => *n == name,
+/// How the parameters `names` (as the route table writes them) read `name`: None when none
+/// does; Some(true) when it is a list, given once or more (written with a `+`: `input+`);
+/// Some(false) when it is given once. A name ending in `.*` stands for every name that starts
+/// with what comes before the `*` and goes on (`input.*`: `input.who`), each given once.
+fn read_as(names: &[&str], name: &str) -> Option<bool> {
+    names.iter().find_map(|n| {
+        if let Some(prefix) = n.strip_suffix('*') {
+            return (name.len() > prefix.len() && name.starts_with(prefix)).then_some(false);
+        }
+        match n.strip_suffix('+') {
+            Some(list) => (list == name).then_some(true),
+            None => (*n == name).then_some(false),
+        }
     })
 }
 
 /// `raw` (a query) as `route`, which reads the parameters `names`, takes it: an API route
-/// (`api`) or a page.
+/// (`api`) or a page. A parameter given twice is refused too, but for a list (`input+`):
+/// which of its values counts would be a guess. Before, only `/api/v1/runs` refused one
+/// (`limit=1&limit=3`); elsewhere the first value counted, unsaid (`?at=1&at=5` showed the
+/// run as of event 1, `?after=1&after=2` streamed from 2).
 fn check_query(route: &str, names: &[&str], raw: &str, api: bool) -> Result<(), Failure> {
     let shown = |n: &&str| match n.strip_suffix('*') {
         Some(prefix) => format!("`{prefix}NAME`"),
-        None => format!("`{n}`"),
+        None => format!("`{}`", n.trim_end_matches('+')),
     };
     let takes = match names {
         [] => "it takes none".to_string(),
@@ -151,6 +181,7 @@ fn check_query(route: &str, names: &[&str], raw: &str, api: bool) -> Result<(), 
         true => route.to_string(),
         false => format!("the page {route}"),
     };
+    let mut seen = std::collections::HashSet::new();
     for field in raw.split('&').filter(|f| !f.is_empty()) {
         let (key, value) = field.split_once('=').unwrap_or((field, ""));
         let decoded = |part: &str| {
@@ -167,13 +198,26 @@ fn check_query(route: &str, names: &[&str], raw: &str, api: bool) -> Result<(), 
                 hint,
             ));
         };
-        if !reads(names, &name) {
+        let Some(list) = read_as(names, &name) else {
             return Err(Failure::bad_request(
                 format!(
                     "`{}` is not a query parameter of {what}",
                     crate::definition::shown(&name)
                 ),
                 hint,
+            ));
+        };
+        if !list && !seen.insert(name.clone()) {
+            return Err(Failure::bad_request(
+                format!("`{name}` is given more than once; give it once"),
+                match api {
+                    true => format!(
+                        "keep one `{name}=` in the address (GET /api/v1/openapi.json describes every parameter); nothing was done"
+                    ),
+                    false => format!(
+                        "keep one `{name}=` in the address; the page's own links and forms write it once"
+                    ),
+                },
             ));
         }
         if decoded(value).is_err() {
@@ -273,31 +317,12 @@ pub fn before_param(q: &[(String, String)]) -> Result<Option<String>, Failure> {
     ))
 }
 
-/// A query parameter among `names` given more than once is a 400: which of its values counts
-/// would be a guess (before, `?before=ID&before=junk` read the first and the reverse was a
-/// 400).
-pub fn once(q: &[(String, String)], names: &[&str]) -> Result<(), Failure> {
-    match names
-        .iter()
-        .find(|name| q.iter().filter(|(k, _)| k == *name).count() > 1)
-    {
-        Some(name) => Err(Failure::bad_request(
-            format!("`{name}` is given more than once; give it once"),
-            format!(
-                "keep one `{name}=` in the address (GET /api/v1/openapi.json describes every parameter)"
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// `GET /runs?kind=&limit=&before=`: a page of history, newest first, as
 /// `workflow history --json` / `orchestrate history --json` give it (`{"runs", "more"}`); a
 /// `Link: <...>; rel="next"` header names the next page.
 pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let q = query(raw);
     let result = blocking(&shared, move |shared| {
-        once(&q, &["kind", "limit", "before"])?;
         let kind = kind_param(&q)?;
         let limit = match get(&q, "limit") {
             Some(given) => ops::history_limit_text(given, "`limit`")?,

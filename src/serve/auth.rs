@@ -265,20 +265,49 @@ fn refuse_unsigned(api: bool, failure: Failure, next: &str) -> Response {
     }
 }
 
-/// Every request passes here first.
+/// Every request passes here first. Its body is held to `--body-timeout` before anything
+/// reads it (`bodies::deadline`): one that does not arrive in time is answered 408, whatever
+/// the reader made of its failure, and its connection closed.
 pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let method = req.method().clone();
-    let response = match admit(&shared, &mut req).await {
+    let late = super::bodies::deadline(&mut req, shared.body_timeout);
+    let mut response = match admit(&shared, &mut req).await {
         Some(refused) => refused,
         None => explained(api, &method, next.run(req).await).await,
     };
+    if late.passed() {
+        response = too_slow(api, shared.body_timeout);
+    }
     // Whatever it holds (a step's output that printed the token), it leaves without it.
     if method == Method::HEAD {
         // No body: its length is the GET's.
         return harden(response);
     }
     super::redact::scrub(shared.served.clone(), harden(response)).await
+}
+
+/// The answer to a request whose body did not arrive within `timeout` of its head: 408, and
+/// the connection closed (what is left of the body is never read).
+fn too_slow(api: bool, timeout: std::time::Duration) -> Response {
+    let mut response = refuse(
+        api,
+        Failure::new(
+            StatusCode::REQUEST_TIMEOUT,
+            CommandError::new(
+                exit::FAILED,
+                format!(
+                    "the request's body did not arrive within {} s of its headers (--body-timeout); nothing was recorded",
+                    timeout.as_secs()
+                ),
+            )
+            .hint("send the whole body at once, as long as its Content-Length says, then ask again"),
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The most a request body may hold: axum's default limit, which the routes keep.

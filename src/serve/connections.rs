@@ -1,6 +1,7 @@
 //! The connections `cortex serve` holds: accepted one by one, each served by hyper's HTTP/1
 //! under a deadline for its request's head (`Limits::header_timeout`, which is also how long a
-//! kept-alive connection may sit idle), and at most `Limits::max` at once — one more is answered
+//! kept-alive connection may sit idle; its body's is `bodies::deadline`'s), and at most
+//! `Limits::max` at once — one more is answered
 //! 503 and closed at once. So a client that connects and sends nothing, or trickles a request's
 //! head, neither holds a connection for long nor, with many of them, the server's file
 //! descriptors: before (`axum::serve`), such connections were held for good, before any token
@@ -24,8 +25,12 @@ pub const MAX_DEFAULT: usize = 1024;
 pub const MIN_CONNECTIONS: usize = 4;
 /// The default of `--header-timeout`, in seconds.
 pub const HEADER_TIMEOUT_SECS: u64 = 20;
-/// How long a client turned away for want of a connection is asked to wait (`Retry-After`).
-const RETRY_AFTER_SECS: u64 = 5;
+/// The default of `--body-timeout`, in seconds: the longest body taken (2 MiB) at about
+/// 70 KB/s.
+pub const BODY_TIMEOUT_SECS: u64 = 30;
+/// How long a client turned away for want of a connection, or whose change met the log's
+/// write lock held by another process (`api::failure`), is asked to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// What the server holds its connections to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,15 +43,19 @@ pub struct Limits {
     /// past it, hyper closes the connection. An answer being written (an event stream, a long
     /// raw log) is never cut by it.
     pub header_timeout: Duration,
+    /// How long a request's body may take to arrive, from when its head has: past it, the
+    /// request is answered 408 and its connection closed (`bodies::deadline`).
+    pub body_timeout: Duration,
 }
 
 impl Limits {
-    /// `--max-connections` (the default when not given: `default_max`) and `--header-timeout`,
-    /// under an open-file limit (`ulimit -n`) of `files`. A cap above that limit is refused,
-    /// bad input (`over_file_limit`).
+    /// `--max-connections` (the default when not given: `default_max`), `--header-timeout`
+    /// and `--body-timeout` (`timeouts`, head and body), under an open-file limit
+    /// (`ulimit -n`) of `files`. A cap above that limit is refused, bad input
+    /// (`over_file_limit`).
     pub fn of(
         max: Option<usize>,
-        header_timeout: Duration,
+        (header_timeout, body_timeout): (Duration, Duration),
         files: Option<u64>,
     ) -> Result<Limits, CommandError> {
         let max = match max {
@@ -59,6 +68,7 @@ impl Limits {
         Ok(Limits {
             max,
             header_timeout,
+            body_timeout,
         })
     }
 
@@ -181,7 +191,7 @@ fn refusal(max: usize) -> Vec<u8> {
         ),
     )
     .hint(format!(
-        "ask again in {RETRY_AFTER_SECS} s (`Retry-After`): a connection that sends no request is closed after --header-timeout; close pages or clients that keep connections open, or start the server with a higher --max-connections (and `ulimit -n`)"
+        "ask again in {RETRY_AFTER_SECS} s (`Retry-After`): a connection that sends no request is closed after --header-timeout, one whose body stalls after --body-timeout; close pages or clients that keep connections open, or start the server with a higher --max-connections (and `ulimit -n`)"
     ));
     let text = serde_json::to_string(&error.document()).unwrap_or_default();
     let body = crate::render::json_safe(&text);
@@ -201,7 +211,7 @@ mod tests {
     /// the limit and how to raise it; at the limit, or without one, it is taken.
     #[test]
     fn max_connections_above_the_open_file_limit_is_refused() {
-        let timeout = Duration::from_secs(20);
+        let timeout = (Duration::from_secs(20), Duration::from_secs(30));
         let refused = Limits::of(Some(1000), timeout, Some(256)).unwrap_err();
         assert_eq!(refused.code, exit::BAD_INPUT);
         assert!(
@@ -227,6 +237,7 @@ mod tests {
         let limits = |max| Limits {
             max,
             header_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(1),
         };
         assert_eq!(limits(128).max_streams(), super::super::sse::MAX_STREAMS);
         assert_eq!(limits(1024).max_streams(), super::super::sse::MAX_STREAMS);

@@ -2,7 +2,8 @@
 //! command line (`crate::ops`), on a tokio runtime that lives only inside this command.
 //!
 //! Overview: `server` binds and routes; `connections` accepts and holds the connections (a
-//! deadline for each request's head, a cap on how many); `auth` is the door every request
+//! deadline for each request's head, a cap on how many); `bodies` the deadline for each
+//! request's body; `auth` is the door every request
 //! passes (loopback names, the token, cross-site checks, security headers); `api` answers
 //! `/api/v1/` with the JSON documents of `--json`; `pages` renders HTML that escapes by
 //! construction (maud); `actions` is the one place where a request changes something — one
@@ -15,6 +16,7 @@ mod actions;
 mod api;
 mod assets;
 mod auth;
+mod bodies;
 mod connections;
 mod driver;
 mod error;
@@ -25,5 +27,5 @@ mod server;
 mod sse;
 
 pub use api::OPENAPI;
-pub use connections::{HEADER_TIMEOUT_SECS, Limits, MIN_CONNECTIONS};
+pub use connections::{BODY_TIMEOUT_SECS, HEADER_TIMEOUT_SECS, Limits, MIN_CONNECTIONS};
 pub use server::{Bound, DELIVERY_GRACE, Options, bind};

@@ -30,7 +30,8 @@ pub struct Options {
     /// A scheduler runs beside the server (not `--no-schedule`): the catalog says whether
     /// the schedules it shows fire from here.
     pub fires_schedules: bool,
-    /// `--max-connections` and `--header-timeout`: what slow or silent clients may hold.
+    /// `--max-connections`, `--header-timeout` and `--body-timeout`: what slow or silent
+    /// clients may hold.
     pub limits: super::connections::Limits,
 }
 
@@ -139,6 +140,9 @@ pub struct Shared {
     /// `--driver-wait`: how long an action waits for the background driver it started to
     /// record the run (`driver::Background::settle`).
     pub driver_wait: std::time::Duration,
+    /// `--body-timeout`: how long a request's body may take to arrive once its head has
+    /// (`bodies::deadline`).
+    pub body_timeout: std::time::Duration,
     /// A scheduler runs beside this server (`Options::fires_schedules`).
     pub fires_schedules: bool,
     /// The values of secret inputs this server was given (when it started a run, or at a
@@ -432,6 +436,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         port: addr.port(),
         public: public.clone(),
         driver_wait: options.driver_wait,
+        body_timeout: options.limits.body_timeout,
         fires_schedules: options.fires_schedules,
         secret_inputs: Default::default(),
         late_starts: Default::default(),
@@ -581,7 +586,8 @@ macro_rules! allow_word {
 
 /// The one table of routes: each address (`/api/v1/...` ones nested under the API's router,
 /// with its JSON fallback), with its methods and handlers, and the query parameters it reads
-/// (`? ["kind", "limit"]`, `"input.*"` for every name after `input.`; none when left out), an
+/// (`? ["kind", "limit"]`, `"input.*"` for every name after `input.`, `"input+"` for a list
+/// given once or more — any other is refused given twice; none when left out), an
 /// API route's and a page's alike. Both the router (`routes`)
 /// and `ALLOWS` (what `auth::guard` answers a method no route takes with, and
 /// `api::known_query` the parameters an address takes) are made from it, so they cannot
@@ -641,7 +647,7 @@ route_table! {
     "/api/v1/workflows/{name}/runs" => post(api::run_workflow);
     "/api/v1/scenarios" => get(api::scenarios);
     "/api/v1/scenarios/{name}" => get(api::scenario);
-    "/api/v1/scenarios/{name}/preview" => get(api::preview) ? ["input"];
+    "/api/v1/scenarios/{name}/preview" => get(api::preview) ? ["input+"];
     "/api/v1/scenarios/{name}/runs" => post(api::run_scenario);
     "/api/v1/schedules" => get(api::schedules);
     "/api/v1/agents" => get(api::agents);
@@ -817,7 +823,8 @@ mod tests {
 
     /// The query parameters each API route reads (`? [...]` in the route table, which
     /// `api::known_query` holds requests to) are those `schemas/openapi.json` describes for
-    /// it, and every route the document describes is in the table.
+    /// it, its lists (`input+`) the document's arrays, and every route the document describes
+    /// is in the table.
     #[test]
     fn each_api_routes_query_parameters_are_those_the_openapi_document_describes() {
         let doc: serde_json::Value = serde_json::from_str(api::OPENAPI).unwrap();
@@ -839,10 +846,23 @@ mod tests {
                     .filter(|p| p["in"] == "query")
                     .filter_map(|p| p["name"].as_str())
                     .collect();
-                let mut read = query.to_vec();
+                let mut read: Vec<&str> = query.iter().map(|q| q.trim_end_matches('+')).collect();
                 described.sort_unstable();
                 read.sort_unstable();
                 assert_eq!(described, read, "{method} {path}");
+                // A list in the table (`input+`, given more than once) is an array in the
+                // document, and the rest are refused given twice.
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let Some(name) = p["name"].as_str().filter(|_| p["in"] == "query") else {
+                        continue;
+                    };
+                    let list = query.contains(&format!("{name}+").as_str());
+                    assert_eq!(
+                        list,
+                        p["schema"]["type"] == "array",
+                        "{method} {path} `{name}`"
+                    );
+                }
                 assert!(
                     op["responses"].get("400").is_some(),
                     "{method} {path} describes no 400, which an unknown parameter gets"

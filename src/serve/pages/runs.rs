@@ -133,7 +133,6 @@ pub async fn runs_page(
 ) -> Response {
     let q = crate::serve::api::query(raw);
     let result = blocking(&shared, move |shared| {
-        crate::serve::api::once(&q, &["kind", "before"])?;
         let kind = kind_param(&q)?;
         // Said to a person, who has no `Link` header to follow: the way to the first page.
         let before = crate::serve::api::before_param(&q).map_err(|mut f| {
