@@ -364,6 +364,33 @@ mod tests {
         for shown in [loc.shown(), loc.without_password()] {
             no_piece_of("ABCD@EFGH", &shown).unwrap();
         }
+        // The key as the client library decodes it.
+        let loc = Location::parse("postgres://u@h:1/db?pass%77ord=SEKRET@Z9xLONG", cwd).unwrap();
+        for shown in [loc.shown(), loc.without_password()] {
+            no_piece_of("SEKRET@Z9xLONG", &shown).unwrap();
+        }
+    }
+
+    /// An `@` inside a query value (`application_name=ci@runner`, an e-mail) ends no user
+    /// information: the URL is shown, and handed on in suggestions, naming the host, port and
+    /// database it connects to. It named the text after that `@` as the host (review k K1).
+    #[test]
+    fn an_at_in_a_query_value_leaves_the_host_shown_and_suggested_as_connected() {
+        let cwd = Path::new("/");
+        let given = "postgres://postgres@127.0.0.1:25432/review_k?application_name=ci@runner";
+        let loc = Location::parse(given, cwd).unwrap();
+        assert!(!loc.holds_password());
+        assert_eq!(loc.shown(), "postgres://postgres@127.0.0.1:25432/review_k");
+        assert_eq!(loc.without_password(), given);
+        let given =
+            "postgres://postgres:PWXYZ@127.0.0.1:25432/k?application_name=x@127.0.0.1:25432/k2";
+        let loc = Location::parse(given, cwd).unwrap();
+        assert_eq!(loc.shown(), "postgres://postgres@127.0.0.1:25432/k");
+        assert_eq!(
+            loc.without_password(),
+            "postgres://postgres@127.0.0.1:25432/k?application_name=x@127.0.0.1:25432/k2"
+        );
+        assert_eq!(loc.passwords(), vec!["PWXYZ".to_string()]);
     }
 
     proptest! {

@@ -251,22 +251,65 @@ struct Unsure;
 /// `key=value` string (read by the client library alone: its quoting is unambiguous).
 fn widest_userinfo(conn: &str) -> Option<Result<Userinfo<'_>, Unsure>> {
     let (scheme, rest) = conn.split_once("://")?;
+    // A query after a path whose every `@` is inside a `key=value` pair's value
+    // (`?application_name=ci@runner`) is a query: an `@` there ends nothing, and the user
+    // information ends at the last `@` before it — when that reading names plain hosts. Before,
+    // the last `@` of the whole URL was taken, query included, and every shown URL and every
+    // suggested `--db` named the host after it (`postgres://postgres@runner:5432/`).
+    if let Some(query) = query_after_path(rest)
+        && let Some(at) = rest[..query].rfind('@')
+        && only_in_values(&rest[query..])
+    {
+        let userinfo = userinfo_at(scheme, rest, at);
+        let user = userinfo.user.unwrap_or("u");
+        let plain_hosts = Config::from_str(&format!("{scheme}://{user}@{}", userinfo.after))
+            .is_ok_and(|c| {
+                c.get_hosts()
+                    .iter()
+                    .all(|h| !matches!(h, postgres::config::Host::Tcp(name) if name.contains('@')))
+            });
+        if plain_hosts {
+            return Some(Ok(userinfo));
+        }
+    }
     let last = rest.rfind('@')?;
+    // The key as the client library reads it: percent-decoded, so `pass%77ord=` is one too.
     if let Some(query) = rest[..last].find('?')
-        && rest[query..last].to_ascii_lowercase().contains("password=")
+        && percent_decoded(&rest[query..last])
+            .to_ascii_lowercase()
+            .contains("password=")
     {
         return Some(Err(Unsure));
     }
-    let user_end = rest.find([':', '@']).unwrap_or(last);
+    Some(Ok(userinfo_at(scheme, rest, last)))
+}
+
+/// Where the query of `rest` (a URL after its `://`) begins: its first `?` after a `/`.
+fn query_after_path(rest: &str) -> Option<usize> {
+    let slash = rest.find('/')?;
+    rest[slash..].find('?').map(|q| slash + q)
+}
+
+/// Whether every `@` of `query` (from its `?`) is inside the value of a `key=value` pair.
+fn only_in_values(query: &str) -> bool {
+    query[1..]
+        .split('&')
+        .all(|pair| pair.find('@').is_none_or(|at| pair[..at].contains('=')))
+}
+
+/// The user information of `rest` (a URL after its `://`) taken to end at its `@` at `at`.
+fn userinfo_at<'a>(scheme: &'a str, rest: &'a str, at: usize) -> Userinfo<'a> {
+    let last = at;
+    let user_end = rest.find([':', '@']).unwrap_or(last).min(last);
     let user = Some(&rest[..user_end]).filter(|u| !u.is_empty() && !u.contains(['/', '?', '#']));
     let secret_start = if user.is_some() { user_end } else { 0 };
     let secret = Some(&rest[secret_start..last]).filter(|s| !s.is_empty());
-    Some(Ok(Userinfo {
+    Userinfo {
         scheme,
         user,
         secret,
         after: &rest[last + 1..],
-    }))
+    }
 }
 
 /// `text` with its `%XX` escapes decoded (a bad one kept as written).
