@@ -2528,7 +2528,7 @@ fn max_connections_above_the_open_file_limit_is_refused_before_the_server_starts
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("--max-connections 5000 is above this process's open-file limit (256"),
+        stderr.contains("--max-connections 5000 is above what this process's open-file limit (256"),
         "{stderr}"
     );
     assert!(stderr.contains("ulimit -n 10000"), "{stderr}");

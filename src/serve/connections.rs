@@ -93,31 +93,33 @@ pub fn default_max(files: Option<u64>) -> usize {
     }
 }
 
-/// Refuse `--max-connections max` above the open-file limit `files`: each connection is a file
-/// descriptor, so such a cap is never reached — `accept` fails first (`EMFILE`) and clients
-/// wait on a listener that takes nobody, rather than get the 503 the cap is there to give. It
-/// is refused, not lowered: the number was asked for, and a server that quietly serves fewer
-/// than it was told (or warns once in a log nobody reads) leaves its operator planning on a
-/// capacity it does not have; as nginx's `worker_connections` above `worker_rlimit_nofile`,
-/// or HAProxy's `maxconn` above its file limit under `strict-limits`, it is the operator's
-/// to fix before the server starts. The default, given no number, already adapts to the
-/// limit (`default_max`).
+/// Refuse `--max-connections max` above what the open-file limit `files` leaves connections:
+/// half of it, the rest being for what serving them opens (the log — a SQLite connection is up
+/// to three files, one for each request under way —, the background drivers' pipes, the
+/// scheduler), as the default reckons (`default_max`). Each connection is a file descriptor, so
+/// a cap past that is never reached — `accept` or the log's open fails first (`EMFILE`) and
+/// clients wait on a listener that takes nobody, rather than get the 503 the cap is there to
+/// give: a cap equal to the limit (40 under `ulimit -n 40`) left clients unanswered from about
+/// the 31st connection. It is refused, not lowered: the number was asked for, and a server that
+/// quietly serves fewer than it was told (or warns once in a log nobody reads) leaves its
+/// operator planning on a capacity it does not have; as nginx's `worker_connections` above
+/// `worker_rlimit_nofile`, or HAProxy's `maxconn` above its file limit under
+/// `strict-limits`, it is the operator's to fix before the server starts.
 fn over_file_limit(max: usize, files: Option<u64>) -> Result<(), CommandError> {
     let Some(files) = files else {
         return Ok(());
     };
-    if u64::try_from(max).unwrap_or(u64::MAX) <= files {
+    let room = files / 2;
+    if u64::try_from(max).unwrap_or(u64::MAX) <= room {
         return Ok(());
     }
     Err(CommandError::bad_input(format!(
-        "--max-connections {max} is above this process's open-file limit ({files}, `ulimit -n`): each connection is an open file, so the cap could never be reached before new connections fail"
+        "--max-connections {max} is above what this process's open-file limit ({files}, `ulimit -n`) leaves connections ({room}: half of it, the rest for the log and the drivers each request may open): the cap could never be reached before new connections fail"
     ))
     .hint(format!(
-        "raise the limit where the server starts (`ulimit -n {}` in its shell, `LimitNOFILE={}` in a systemd unit; up to the hard limit, `ulimit -Hn`), or give --max-connections at most {} (leave it out for the default, half the limit: {})",
+        "raise the limit where the server starts (`ulimit -n {}` in its shell, `LimitNOFILE={}` in a systemd unit; up to the hard limit, `ulimit -Hn`), or give --max-connections at most {room} (leave it out for that default)",
         max.saturating_mul(2),
         max.saturating_mul(2),
-        files,
-        default_max(Some(files))
     )))
 }
 
@@ -220,7 +222,10 @@ mod tests {
             refused.message
         );
         assert!(refused.hints[0].to_string().contains("ulimit -n 2000"));
-        assert_eq!(Limits::of(Some(256), timeout, Some(256)).unwrap().max, 256);
+        // The limit itself is no cap either: half of it is (review k K4).
+        let at_limit = Limits::of(Some(256), timeout, Some(256)).unwrap_err();
+        assert!(at_limit.hints[0].to_string().contains("at most 128"));
+        assert_eq!(Limits::of(Some(128), timeout, Some(256)).unwrap().max, 128);
         assert_eq!(Limits::of(Some(1000), timeout, None).unwrap().max, 1000);
         assert_eq!(Limits::of(None, timeout, Some(256)).unwrap().max, 128);
     }
