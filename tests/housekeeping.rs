@@ -534,9 +534,13 @@ fn gc_dry_run_refuses_a_linked_run_folder_as_gc_does() {
         assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
         let doc = out.json();
         assert_eq!(doc["removed"], serde_json::json!([]), "{doc}");
+        // Its lock files stay with it, and the dry run promises no removal of them (review j
+        // F4); the link is said once.
+        assert_eq!(doc["lock_files"], serde_json::json!([]), "{doc}");
         let problems = doc["problems"].to_string();
         assert!(problems.contains("is a symbolic link"), "{problems}");
         assert!(problems.contains(&run), "{problems}");
+        assert_eq!(doc["problems"].as_array().unwrap().len(), 1, "{doc}");
     }
     let text = env.run(&["gc", "--older-than", "0s", "--dry-run"]);
     assert!(

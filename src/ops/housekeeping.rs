@@ -90,16 +90,24 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         {
             continue;
         }
+        // Its folder first: one refused (a link planted there) leaves the run's lock files
+        // too, by `gc` and `--dry-run` alike — before, the dry run listed the lock files the
+        // real `gc` then kept (its lock refused the same link, said a second time).
+        let folder = match remove_run_files(&ctx.home, &entry.run_id, dry_run) {
+            Ok(folder) => folder,
+            Err(e) => {
+                problems.push(format!("runs/{}: {e}", entry.run_id));
+                continue;
+            }
+        };
         // Its lock file and the notes of its process groups, taken without waiting (a run
         // held keeps them).
         match crate::execute::remove_lock_files(&ctx.home, &entry.run_id, dry_run) {
             Ok(files) => locks.extend(files.iter().map(|f| shown_path(&ctx.home, f))),
             Err(e) => problems.push(e.to_string()),
         }
-        match remove_run_files(&ctx.home, &entry.run_id, dry_run) {
-            Ok(true) => removed.push(entry.run_id),
-            Ok(false) => {}
-            Err(e) => problems.push(format!("runs/{}: {e}", entry.run_id)),
+        if folder {
+            removed.push(entry.run_id);
         }
     }
     let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &unfinished_logs, &mut problems);
