@@ -12,30 +12,52 @@ use common::{Env, ids};
 const SLOW: &str = "name: slow\nsteps:\n  - {name: push, run: 'sleep 6'}\n";
 const TINY: &str = "name: tiny\nsteps:\n  - {name: a, run: 'true'}\n";
 
-/// Start `workflow run slow` in `env` and wait until its step runs: the driver and its run.
+/// The latest run of the workflow `name` in `env`'s history, if it has one.
+fn latest_of(env: &Env, name: &str) -> Option<String> {
+    let runs = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
+    runs.as_array()?
+        .iter()
+        .find(|r| r["name"] == name)
+        .and_then(|r| r["run_id"].as_str().map(str::to_string))
+}
+
+/// Start `cortex ARGS` in `env` and wait until `ready` finds what it looks for (`what`): the
+/// driver and what was found.
 // The driver is handed back to the caller, which waits for it.
 #[allow(clippy::zombie_processes)]
-fn start_slow(env: &Env) -> (std::process::Child, String) {
-    env.workflow("slow", SLOW);
-    let mut child = env.spawn(&["workflow", "run", "slow"]);
-    let until = Instant::now() + Duration::from_secs(20);
+fn start_until<T>(
+    env: &Env,
+    args: &[&str],
+    what: &str,
+    ready: impl Fn() -> Option<T>,
+) -> (std::process::Child, T) {
+    let mut child = env.spawn(args);
+    let until = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = env.run(&["--json", "workflow", "history"]);
-        if let Some(run) = out.json()["runs"].as_array().and_then(|runs| {
-            runs.iter()
-                .find(|r| r["name"] == "slow")
-                .and_then(|r| r["run_id"].as_str().map(str::to_string))
-        }) && env.events(&run).iter().any(|e| e["type"] == "step_started")
-        {
-            return (child, run);
+        if let Some(found) = ready() {
+            return (child, found);
         }
         if Instant::now() >= until {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the slow run never started its step");
+            panic!("gave up waiting for {what}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Start `workflow run slow` in `env` and wait until its step runs: the driver and its run.
+fn start_slow(env: &Env) -> (std::process::Child, String) {
+    env.workflow("slow", SLOW);
+    start_until(
+        env,
+        &["workflow", "run", "slow"],
+        "the slow run's step",
+        || {
+            latest_of(env, "slow")
+                .filter(|run| env.events(run).iter().any(|e| e["type"] == "step_started"))
+        },
+    )
 }
 
 /// A copy of `env`'s SQLite log in a fresh home, made as `sqlite3 .backup` would (a database
@@ -320,7 +342,220 @@ common::on_both_stores!(
     every_waiting_run_is_copied_as_status_shows_it_waiting,
     a_run_a_worker_without_its_tags_left_waiting_is_not_copied,
     a_copy_that_leaves_a_recorded_output_behind_fails,
+    a_copy_failing_between_a_parent_and_its_child_leaves_a_target_that_verifies,
+    a_finished_child_of_a_parent_still_driven_is_not_copied_without_it,
+    an_import_of_several_runs_that_fails_midway_stores_none_of_them,
 );
+
+/// The store's side of copying a group whole (`EventStore::import_runs`): the runs are
+/// imported in one transaction, so one refused after another was stored (here the child's
+/// rows do not continue its head there: a `Conflict`, met inside the transaction) leaves
+/// neither; imported right, both land.
+fn an_import_of_several_runs_that_fails_midway_stores_none_of_them(env: Env) {
+    let (parent, child) = parent_and_child(&env);
+    let source = env.open_store();
+    let parent_rows = source.raw_rows(Some(&parent)).unwrap();
+    let child_rows = source.raw_rows(Some(&child)).unwrap();
+    let Some(target) = Env::on(
+        env.store_kind(),
+        "an_import_of_several_runs_that_fails_midway_stores_none_of_them",
+    ) else {
+        return;
+    };
+    let mut dest = target.open_store();
+    let err = dest
+        .import_runs(&[&parent_rows, &child_rows[1..]])
+        .unwrap_err();
+    assert!(
+        matches!(err, cortex::store::StoreError::Conflict { ref run_id, .. } if *run_id == child),
+        "{err}"
+    );
+    assert!(dest.raw_rows(None).unwrap().is_empty());
+    dest.import_runs(&[&parent_rows, &child_rows]).unwrap();
+    assert_eq!(dest.raw_rows(Some(&parent)).unwrap(), parent_rows);
+    assert_eq!(dest.raw_rows(Some(&child)).unwrap(), child_rows);
+    let verify = target.run(&["log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
+
+/// A parent whose `uses:` step runs `tiny`, then a step of its own.
+const OUTER: &str =
+    "name: outer\nsteps:\n  - {name: call, uses: tiny}\n  - {name: push, run: 'true'}\n";
+
+/// Run `outer` (and so its child `tiny`) to the end in `env`: the parent's run id and the
+/// child's.
+fn parent_and_child(env: &Env) -> (String, String) {
+    env.workflow("tiny", TINY).workflow("outer", OUTER);
+    let out = env.run(&["workflow", "run", "outer"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let id = |name: &str| latest_of(env, name).unwrap_or_else(|| panic!("no run of {name}"));
+    (id("outer"), id("tiny"))
+}
+
+/// Make `target`'s log fail, as a full disk would, when it is asked to store a row of `a` while
+/// it holds `b`, or of `b` while it holds `a`: a fault that strikes whichever of the two is
+/// stored second, midway through a copy of both. `on: false` takes the fault away.
+fn fail_the_second_of(target: &Env, a: &str, b: &str, on: bool) {
+    let when = format!(
+        "(NEW.run_id = '{a}' AND EXISTS (SELECT 1 FROM events WHERE run_id = '{b}')) OR (NEW.run_id = '{b}' AND EXISTS (SELECT 1 FROM events WHERE run_id = '{a}'))"
+    );
+    match &target.pg {
+        None => {
+            let c = rusqlite::Connection::open(target.db()).unwrap();
+            let sql = if on {
+                format!(
+                    "CREATE TRIGGER full_disk BEFORE INSERT ON events WHEN {when} BEGIN SELECT RAISE(ABORT, 'no room left (the test''s fault)'); END;"
+                )
+            } else {
+                "DROP TRIGGER full_disk".to_string()
+            };
+            c.execute_batch(&sql).unwrap();
+        }
+        Some(pg) => {
+            let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+            let sql = if on {
+                format!(
+                    "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                       IF {when} THEN RAISE EXCEPTION 'no room left (the test''s fault)'; END IF;
+                       RETURN NEW;
+                     END $$;
+                     CREATE TRIGGER full_disk BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION full_disk();"
+                )
+            } else {
+                "DROP TRIGGER full_disk ON events; DROP FUNCTION full_disk();".to_string()
+            };
+            c.batch_execute(&sql).unwrap();
+        }
+    }
+}
+
+/// Seen by a review: a `log copy` cut short (killed, a full target, a dropped connection)
+/// between a parent and the child run its `uses:` step started left the parent in the target
+/// without the child its `child_started` names, and `log verify` there said the child's
+/// events "were removed" — a partial copy read as tampering. A parent and its children are
+/// imported in one transaction: a fault between the two leaves neither, the target verifies,
+/// and the copy run again copies both.
+fn a_copy_failing_between_a_parent_and_its_child_leaves_a_target_that_verifies(env: Env) {
+    let (parent, child) = parent_and_child(&env);
+    let Some(target) = Env::on(
+        env.store_kind(),
+        "a_copy_failing_between_a_parent_and_its_child_leaves_a_target_that_verifies",
+    ) else {
+        return;
+    };
+    target.workflow("tiny", TINY);
+    assert_eq!(target.run(&["workflow", "run", "tiny"]).code, 0);
+    fail_the_second_of(&target, &parent, &child, true);
+    let to = target.db_spec();
+
+    let out = env.run(&["log", "copy", "--to", &to]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("the test's fault"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let verify = target.run(&["log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let held = target.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(held["runs"].as_array().unwrap().len(), 1, "{held}");
+
+    fail_the_second_of(&target, &parent, &child, false);
+    let again = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let mut copied = ids(&again.json(), "copied");
+    copied.sort();
+    let mut both = vec![parent, child];
+    both.sort();
+    assert_eq!(copied, both, "{}", again.stdout);
+    let verify = target.run(&["log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
+
+/// Seen with the fix above: a child that finished while its parent is still driven was copied
+/// alone, and its `run_started` named a parent the target did not hold (`log verify` there
+/// failed). A parent not copied (driven here) keeps its children from being copied: the copy
+/// says so for each, naming the parent, and the target verifies; once the parent is over,
+/// both are copied.
+fn a_finished_child_of_a_parent_still_driven_is_not_copied_without_it(env: Env) {
+    env.workflow("tiny", TINY).workflow(
+        "outer",
+        "name: outer\nsteps:\n  - {name: call, uses: tiny}\n  - {name: push, run: 'sleep 6'}\n",
+    );
+    let (mut driver, (parent, child)) = start_until(
+        &env,
+        &["workflow", "run", "outer"],
+        "outer's step after its child",
+        || {
+            let parent = latest_of(&env, "outer")?;
+            let child = latest_of(&env, "tiny")?;
+            env.events(&parent)
+                .iter()
+                .any(|e| e["type"] == "step_started" && e["body"]["step"] == "push")
+                .then_some((parent, child))
+        },
+    );
+    let Some(target) = Env::on(
+        env.store_kind(),
+        "a_finished_child_of_a_parent_still_driven_is_not_copied_without_it",
+    ) else {
+        let _ = driver.kill();
+        let _ = driver.wait();
+        return;
+    };
+    let to = target.db_spec();
+
+    let out = env.run(&["--json", "log", "copy", "--to", &to]);
+    let human = env.run(&["log", "copy", "--to", &to]);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert!(ids(&doc, "copied").is_empty(), "{doc}");
+    let refused = &doc["refused"];
+    let reason = |run: &str| {
+        refused
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["run_id"] == run)
+            .and_then(|r| r["reason"].as_str())
+            .unwrap_or_else(|| panic!("{run} is not refused: {doc}"))
+            .to_string()
+    };
+    assert!(reason(&parent).contains("being driven now"), "{doc}");
+    let why = reason(&child);
+    assert!(
+        why.contains(&format!("linked to run {parent}, which is not copied"))
+            && why.contains("copied together or not at all"),
+        "{why}"
+    );
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human.stdout.contains(&format!(
+            "not copied: run {child} — it is linked to run {parent}"
+        )),
+        "{}",
+        human.stdout
+    );
+    let verify = target.run(&["log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+
+    // The parent's session ended here: both are copied, and the target verifies.
+    let aborted = env.run(&["workflow", "abort", &parent]);
+    assert!(
+        aborted.stdout.contains("aborted"),
+        "{}{}",
+        aborted.stdout,
+        aborted.stderr
+    );
+    let again = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(ids(&again.json(), "copied").len(), 2, "{}", again.stdout);
+    let verify = target.run(&["log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
 
 /// Seen by a review: where the target's folder already held another file at an attempt
 /// log's path, `log copy` left it (as it should: it is not cortex's to remove) and said "not

@@ -49,8 +49,8 @@ impl EventStore for Shared {
             .append_at_head(run_id, known_seq, decide)
     }
 
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
-        self.0.lock().unwrap().import_rows(rows)
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError> {
+        self.0.lock().unwrap().import_runs(runs)
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
@@ -120,8 +120,8 @@ impl EventStore for Busy {
         self.inner.append_at_head(run_id, known_seq, decide)
     }
 
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
-        self.inner.import_rows(rows)
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError> {
+        self.inner.import_runs(runs)
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {

@@ -808,18 +808,6 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
     ))
 }
 
-/// At most this many events are copied in one transaction: a long run is copied in pieces,
-/// each continuing the chain, so an interrupted copy leaves a prefix that the next one extends.
-const COPY_BATCH: usize = 5_000;
-
-/// `log copy --to URL`: copy every run (and the agent registry) of this log into another one,
-/// row by row as stored — never re-hashed — so the copy verifies with the same hashes. Each
-/// run's chain is verified here first and there after. A run already there with the same
-/// head is left alone; one there that this run continues (copied before it went on) gets the
-/// rest; one there that continues this run (copied, then gone on there) is already there
-/// (`ahead`); one there with another history is refused, as is a run that does not verify here,
-/// and one being driven or cut short (`not_copyable`). A run another copy imported first is
-/// judged again against what is there (`CopyOutcome`); each run is said for itself.
 /// `log reindex`: rebuild the run index (the cache that finds runs by name and lists history)
 /// from the events, in one transaction, and say what it changed. The events are trusted as
 /// they are: a row that remembered events since removed is dropped (and named), so `log
@@ -892,6 +880,16 @@ fn reindex_hint(ctx: &Ctx, report: &crate::store::VerifyReport) -> Option<String
         })
 }
 
+/// `log copy --to URL`: copy every run (and the agent registry) of this log into another one,
+/// row by row as stored — never re-hashed — so the copy verifies with the same hashes. Each
+/// run's chain is verified here first and there after. A run already there with the same
+/// head is left alone; one there that this run continues (copied before it went on) gets the
+/// rest; one there that continues this run (copied, then gone on there) is already there
+/// (`ahead`); one there with another history is refused, as is a run that does not verify here,
+/// and one being driven or cut short (`not_copyable`). A run another copy imported first is
+/// judged again against what is there (`CopyOutcome`); each run is said for itself. Runs
+/// whose events name each other (a parent and its `uses:` children: `copy_group`) are
+/// imported in one transaction, whole or not at all.
 pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let example = || {
         format!(
@@ -950,7 +948,8 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let mut outputs = OutputsCopied::default();
     let heads = source.runs()?;
     let mut runs = 0usize;
-    'runs: for head in &heads {
+    let mut seen = std::collections::HashSet::new();
+    for head in &heads {
         let run_id = head.run_id.as_str();
         // The agent registry is a stream each log keeps of its own, not a run: it is merged
         // (`copy_registry`), never refused for a history of its own there.
@@ -958,154 +957,136 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             registry = Some(copy_registry(&source, &mut dest)?);
             continue;
         }
-        runs += 1;
-        let mut refuse = |reason: String| {
+        if seen.contains(run_id) {
+            continue;
+        }
+        // A run and the runs linked to it (a parent and its `uses:` children), read whole
+        // first and imported in one transaction: a copy cut short (killed, a full target, a
+        // dropped connection) never leaves one naming another that is not there, which
+        // `log verify` there reads as events removed.
+        let group = super::copy_group::read_group(ctx, &*source, run_id, &mut seen)?;
+        runs += group.len();
+        let mut refuse = |run_id: &str, reason: String| {
             refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
         };
-        // A chain of an id no cortex writes (`../../tmp/x`, `/some/dir`) is copied nowhere,
-        // before anything of it is read or imported: it was put in this log by hand.
-        if let Some(reason) = crate::store::bad_chain_id(run_id.as_bytes()) {
-            refuse(reason);
-            continue;
-        }
-        // The rows copied are the rows verified and judged, read together: the run's state
-        // is read after its rows, by the rule `status` and `resume` use (`load_live`: a
-        // driver that ends meanwhile is seen ended, never as cut short), and when the run
-        // moved on in between, both are read again — so the run judged copyable is the one
-        // copied. A run still moving after a few reads is being driven, and judged so.
-        // The driver is probed once more after the read: one that held the run as it was
-        // read and let go since (it appended its last events, then its lock) leaves behind
-        // a state that is no longer the run's, and both are read again.
-        let mut reads = 0;
-        let (rows, state, driven) = loop {
-            reads += 1;
-            let rows = source.raw_rows(Some(run_id))?;
-            // A run this cortex cannot read (an event that does not decode, or a newer
-            // cortex's) is said for that run; the copy goes on with the others.
-            let (state, alive) = match crate::execute::load_live(&ctx.home, &*source, run_id) {
-                Ok(read) => read,
-                Err(e) if run_fault(&e) => {
-                    refuse(format!("it cannot be read here: {e}"));
-                    continue 'runs;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let driven = if alive {
-                Driven::Now(crate::execute::run_holder(&ctx.home, &*source, &state))
-            } else {
-                Driven::Not
-            };
-            let moved = state.events != rows.len() as u64 || matches!(driven, Driven::Now(None));
-            if !moved || reads >= 5 {
-                break (rows, state, driven);
-            }
-        };
-        let here = verify_rows(&rows);
-        if let Some(bad) = here.first_bad {
-            refuse(format!(
-                "it does not verify here (seq {}: {})",
-                bad.seq, bad.reason
-            ));
-            continue;
-        }
-        let Some(copied_head) = here.heads.first().map(|(_, h)| h.clone()) else {
-            continue;
-        };
-        // A run driven now, or whose driver never recorded the end of its session, is not
-        // copied: nothing in the other log says it is driven here (no lease there, no lock),
-        // so a worker there would take it and run its step again beside (or after) the driver
-        // here — a deploy run twice.
-        if let Some(reason) = not_copyable(ctx, &state, driven) {
-            refuse(reason);
-            continue;
-        }
         // The other log at the moment of each try: another copy (of this log, or of another
-        // holding the same run) may import it between the read and the import; the import
-        // then fails as out of date, and the run is judged again against what is there now —
-        // the same history is already there, not a failure.
+        // holding the same runs) may import one between the read and the import; the import
+        // then fails as out of date, and the group is judged again against what is there
+        // now — the same history is already there, not a failure.
         let mut tries = 0;
-        let outcome = loop {
+        let outcomes = loop {
             tries += 1;
-            let there = dest.raw_rows(Some(run_id))?;
-            let from_seq = there.len();
-            // Gone on there (copied before, then driven in the other log): the source is a
-            // prefix of the target's run when the target's event at the source's last seq has
-            // the source head's hash — the chain makes that hash stand for every event before
-            // it. Already there, the target ahead: nothing to copy, nothing differs.
-            if from_seq > rows.len()
-                && dest.hash_at(run_id, rows.len() as u64 - 1)?.as_ref() == Some(&copied_head)
+            let mut outcomes = Vec::with_capacity(group.len());
+            for member in &group {
+                outcomes.push(match &member.refusal {
+                    Some(reason) => CopyOutcome::Differs(reason.clone()),
+                    None => judge(&*dest, &member.run_id, &member.rows, &into)?,
+                });
+            }
+            if outcomes
+                .iter()
+                .any(|o| matches!(o, CopyOutcome::Differs(_)))
             {
-                break CopyOutcome::Ahead;
+                break outcomes;
             }
-            if from_seq > rows.len()
-                || there.last().map(|r| &r.hash) != from_seq.checked_sub(1).map(|i| &rows[i].hash)
-            {
-                break CopyOutcome::Differs(format!(
-                    "{into} holds it with another head ({} events, head {}): its history differs",
-                    there.len(),
-                    there
-                        .last()
-                        .map_or_else(String::new, |r| crate::store::hex(&r.hash))
-                ));
-            }
-            if from_seq == rows.len() {
-                break CopyOutcome::Already;
-            }
-            match import_from(&mut dest, &rows, from_seq) {
-                Ok(()) => break CopyOutcome::Imported(from_seq),
+            let slices: Vec<&[crate::store::RawRow]> = group
+                .iter()
+                .zip(&outcomes)
+                .filter_map(|(m, o)| match o {
+                    CopyOutcome::Imported(from_seq) => Some(&m.rows[*from_seq..]),
+                    _ => None,
+                })
+                .collect();
+            let failed = match dest.import_runs(&slices) {
+                Ok(()) => break outcomes,
                 Err(crate::store::StoreError::Conflict { .. }) if tries < 5 => continue,
                 Err(crate::store::StoreError::Conflict {
-                    expected, actual, ..
-                }) => {
-                    break CopyOutcome::Differs(format!(
+                    run_id,
+                    expected,
+                    actual,
+                }) => (
+                    run_id,
+                    format!(
                         "{into} kept changing while it was copied (expected it at seq {expected}, found it at {actual}, {tries} times): copy again"
-                    ));
-                }
+                    ),
+                ),
                 // Refused by the other log's check of what is imported (`check_import`):
-                // nothing of the batch it refused was imported.
-                Err(e) if run_fault(&e) => {
-                    break CopyOutcome::Differs(format!("{into} refused it: {e}"));
-                }
+                // nothing of the group was imported.
+                Err(e) if run_fault(&e) => match faulty_run(&e) {
+                    Some(run_id) => (run_id.to_string(), format!("{into} refused it: {e}")),
+                    None => return Err(e.into()),
+                },
                 Err(e) => return Err(e.into()),
+            };
+            for (member, outcome) in group.iter().zip(outcomes.iter_mut()) {
+                if member.run_id == failed.0 {
+                    *outcome = CopyOutcome::Differs(failed.1.clone());
+                }
             }
+            break outcomes;
         };
-        let from_seq = match outcome {
-            CopyOutcome::Imported(from_seq) => from_seq,
-            CopyOutcome::Already => {
-                already.push(run_id.to_string());
-                outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
+        // A group is copied whole or not at all: with one of its runs refused, none of the
+        // others is imported (those already there stay as they are), each said, naming it.
+        let first_refused = group
+            .iter()
+            .zip(&outcomes)
+            .find(|(_, o)| matches!(o, CopyOutcome::Differs(_)))
+            .map(|(m, _)| m.run_id.clone());
+        for (member, outcome) in group.iter().zip(outcomes) {
+            let run_id = member.run_id.as_str();
+            let from_seq = match outcome {
+                CopyOutcome::Imported(_) if first_refused.is_some() => {
+                    let with = first_refused.as_deref().unwrap_or_default();
+                    refuse(
+                        run_id,
+                        format!(
+                            "it is linked to run {with}, which is not copied: a run and the runs its `uses:` steps started (or that started it) are copied together or not at all, so that none in {into} names a run that is not there"
+                        ),
+                    );
+                    continue;
+                }
+                CopyOutcome::Imported(from_seq) => from_seq,
+                CopyOutcome::Already => {
+                    already.push(run_id.to_string());
+                    outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
+                    continue;
+                }
+                CopyOutcome::Ahead => {
+                    already.push(run_id.to_string());
+                    ahead.push(run_id.to_string());
+                    outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
+                    continue;
+                }
+                CopyOutcome::Differs(reason) => {
+                    refuse(run_id, reason);
+                    continue;
+                }
+            };
+            let rows = &member.rows;
+            let copied_head = &crate::store::hex(&rows[rows.len() - 1].hash);
+            let check = dest.verify(Some(run_id))?;
+            // Held to what was copied (at the seq it ends), not to the source's head now, nor
+            // to the other log's head (either may have gone on meanwhile).
+            let landed = dest.hash_at(run_id, rows.len() as u64 - 1)?;
+            if !check.ok || landed.as_ref() != Some(copied_head) {
+                // Said for this run; the others are still copied.
+                refuse(
+                    run_id,
+                    format!(
+                        "it does not verify in {into} after copying it: {} shows where",
+                        ctx.clone()
+                            .with_db(Some(to.to_string()))
+                            .cmd(&["log", "verify", run_id])
+                    ),
+                );
                 continue;
             }
-            CopyOutcome::Ahead => {
-                already.push(run_id.to_string());
-                ahead.push(run_id.to_string());
-                outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
-                continue;
+            events += (rows.len() - from_seq) as u64;
+            outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
+            match from_seq {
+                0 => copied.push(run_id.to_string()),
+                _ => extended.push(run_id.to_string()),
             }
-            CopyOutcome::Differs(reason) => {
-                refuse(reason);
-                continue;
-            }
-        };
-        let check = dest.verify(Some(run_id))?;
-        // Held to what was copied (at the seq it ends), not to the source's head now, nor
-        // to the other log's head (either may have gone on meanwhile).
-        let landed = dest.hash_at(run_id, rows.len() as u64 - 1)?;
-        if !check.ok || landed.as_ref() != Some(&copied_head) {
-            // Said for this run; the others are still copied.
-            refuse(format!(
-                "it does not verify in {into} after copying it: {} shows where",
-                ctx.clone()
-                    .with_db(Some(to.to_string()))
-                    .cmd(&["log", "verify", run_id])
-            ));
-            continue;
-        }
-        events += (rows.len() - from_seq) as u64;
-        outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
-        match from_seq {
-            0 => copied.push(run_id.to_string()),
-            _ => extended.push(run_id.to_string()),
         }
     }
     // Runs and the log's other chains (notification deliveries, schedules) counted apart, as
@@ -1331,7 +1312,7 @@ impl OutputsCopied {
 /// Whether `e` is a fault of one run's rows (they do not decode, verify or pass an import's
 /// check), which `log copy` says for that run and goes on with the others, rather than a fault
 /// of either log (unreachable, full, read-only), which ends the copy.
-fn run_fault(e: &crate::store::StoreError) -> bool {
+pub(super) fn run_fault(e: &crate::store::StoreError) -> bool {
     use crate::store::StoreError;
     matches!(
         e,
@@ -1341,7 +1322,7 @@ fn run_fault(e: &crate::store::StoreError) -> bool {
 
 /// What became of one run `log copy` tried to import.
 enum CopyOutcome {
-    /// Its rows from this seq on were imported.
+    /// Its rows from this seq on are imported (with the rest of its group).
     Imported(usize),
     /// The other log holds the same history.
     Already,
@@ -1351,86 +1332,53 @@ enum CopyOutcome {
     Differs(String),
 }
 
-/// Import `rows` from `from_seq` on into `dest`, in transactions of at most `COPY_BATCH`. A
-/// batch that another writer got ahead of fails with `Conflict` (`import_rows` checks that it
-/// continues the head there); the batches before it stay, a prefix the next try extends.
-fn import_from(
-    dest: &mut Box<dyn EventStore>,
+/// Judge one run to copy against what `dest` holds of it now: gone on there (copied before,
+/// then driven in the other log), already there, another history there, or the rows to
+/// import (from the seq `dest`'s head stops at).
+fn judge(
+    dest: &dyn EventStore,
+    run_id: &str,
     rows: &[crate::store::RawRow],
-    from_seq: usize,
-) -> Result<(), crate::store::StoreError> {
-    for batch in rows[from_seq..].chunks(COPY_BATCH) {
-        dest.import_rows(batch)?;
+    into: &str,
+) -> Result<CopyOutcome, crate::store::StoreError> {
+    let copied_head = &crate::store::hex(&rows[rows.len() - 1].hash);
+    let there = dest.raw_rows(Some(run_id))?;
+    let from_seq = there.len();
+    // Gone on there: the source is a prefix of the target's run when the target's event at
+    // the source's last seq has the source head's hash — the chain makes that hash stand for
+    // every event before it. Already there, the target ahead: nothing to copy, nothing
+    // differs.
+    if from_seq > rows.len()
+        && dest.hash_at(run_id, rows.len() as u64 - 1)?.as_ref() == Some(copied_head)
+    {
+        return Ok(CopyOutcome::Ahead);
     }
-    Ok(())
+    if from_seq > rows.len()
+        || there.last().map(|r| &r.hash) != from_seq.checked_sub(1).map(|i| &rows[i].hash)
+    {
+        return Ok(CopyOutcome::Differs(format!(
+            "{into} holds it with another head ({} events, head {}): its history differs",
+            there.len(),
+            there
+                .last()
+                .map_or_else(String::new, |r| crate::store::hex(&r.hash))
+        )));
+    }
+    if from_seq == rows.len() {
+        return Ok(CopyOutcome::Already);
+    }
+    Ok(CopyOutcome::Imported(from_seq))
 }
 
-/// Whether a live driver held a run as `log copy` read it.
-enum Driven {
-    /// None did, and the log stood still once read (`load_live`).
-    Not,
-    /// One did: the holder probed after the read, or `None` when it let go meanwhile.
-    Now(Option<crate::execute::Holder>),
-}
-
-/// Why `state`'s run is not copied by `log copy`, if it is not: a live driver held it as it
-/// was read (`driven`: its lock, a lease, or the process its log names for a session still
-/// open), it waits for a worker to take it (submitted, not yet taken), or, with none, it was
-/// cut short (`project::cut_short`: what `status` shows
-/// `interrupted` — a step or rollback under way, work only a driver does). In the other log
-/// nothing would say it is driven or was cut short here: a worker there would take it over at
-/// once and run again the step that runs (or ran) here.
-fn not_copyable(ctx: &Ctx, state: &crate::decide::RunState, driven: Driven) -> Option<String> {
-    let run = state.run_id.as_str();
-    let kind = if state.is_scenario() {
-        "orchestrate"
-    } else {
-        "workflow"
-    };
-    if let Driven::Now(holder) = driven {
-        let by = holder.map_or_else(
-            || "a driver that let go as it was read".to_string(),
-            |h| h.to_string(),
-        );
-        return Some(format!(
-            "it is being driven now, by {by}: a copy would be driven there too, its running step run a second time; copy it once it finished, paused or stopped ({} shows it)",
-            ctx.cmd(&[kind, "status", run])
-        ));
+/// The run a fault of one run's rows (`run_fault`) names.
+fn faulty_run(e: &crate::store::StoreError) -> Option<&str> {
+    use crate::store::StoreError;
+    match e {
+        StoreError::Corrupt { run_id, .. }
+        | StoreError::NewerEvent { run_id, .. }
+        | StoreError::Unverified { run_id, .. } => Some(run_id),
+        _ => None,
     }
-    // Waiting for a worker, by its state (not by its last event): submitted and not yet
-    // taken, or left by its driver for a worker offering the tags its next unit asks for (a
-    // command's driver, or a worker without them that looked at it and let it go — its
-    // `run_resumed` ends the submission in the log, not the wait). A worker of either log
-    // would take it (before, such runs were copied, and workers on both logs ran its step).
-    if state.phase == crate::decide::RunPhase::Running {
-        let why = if state.submitted {
-            Some("it is submitted for workers".to_string())
-        } else if crate::plan::waits_for_worker(state) {
-            let tags =
-                crate::project::waits_for_tags(&|id: &str| (id == run).then(|| state.clone()), run);
-            Some(format!(
-                "it waits for a worker offering tags {}",
-                tags.join(", ")
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            return Some(format!(
-                "{why}: a worker there would run it too; copy it once it finished, paused or stopped ({} shows it)",
-                ctx.cmd(&[kind, "status", run])
-            ));
-        }
-    }
-    if crate::project::cut_short(state) {
-        let stop = if state.is_scenario() { "stop" } else { "abort" };
-        return Some(format!(
-            "its driver was cut short (`status` shows it interrupted), its session never ended: a copy would be taken over there and its step run again; {} here, or {} it, then copy it",
-            ctx.cmd(&[kind, "resume", run]),
-            ctx.cmd(&[kind, stop, run])
-        ));
-    }
-    None
 }
 
 /// Copy the agent registry (`REGISTRY_CHAIN`) of `source` into `dest`, which may hold one of
@@ -1466,9 +1414,7 @@ fn copy_registry(
         return Ok(serde_json::json!({"how": "already", "events": 0}));
     }
     if shared == there.len() {
-        for batch in rows[shared..].chunks(COPY_BATCH) {
-            dest.import_rows(batch)?;
-        }
+        dest.import_rows(&rows[shared..])?;
         return Ok(serde_json::json!({"how": "copied", "events": rows.len() - shared}));
     }
     let held: std::collections::HashSet<&[u8]> = there.iter().map(|r| r.id.as_slice()).collect();

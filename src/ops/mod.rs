@@ -9,6 +9,7 @@ pub mod attempt_file;
 pub mod attempt_logs;
 pub mod background;
 mod context;
+mod copy_group;
 mod drive;
 mod error;
 mod history;

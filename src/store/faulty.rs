@@ -85,8 +85,8 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         Err(self.fault.error())
     }
 
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
-        self.inner.import_rows(rows)
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError> {
+        self.inner.import_runs(runs)
     }
 
     fn set_durability(&self, durability: crate::definition::Durability) -> Result<(), StoreError> {

@@ -98,20 +98,34 @@ impl EventStore for MemoryStore {
         })
     }
 
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
-        let Some(first) = rows.first() else {
-            return Ok(());
-        };
-        let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
-        super::check_import(&run_id, rows)?;
-        let stored = self.runs.entry(run_id.clone()).or_default();
-        let prev = stored
-            .last()
-            .map(|r| r.hash.clone())
-            .unwrap_or_else(|| super::GENESIS.to_vec());
-        super::check_import_head(&run_id, first, stored.len() as u64, &prev)?;
-        stored.extend(rows.iter().cloned());
-        Ok(())
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError> {
+        let checked = super::check_imports(runs)?;
+        // All or nothing: what the runs held before, put back when one is refused.
+        let before: Vec<(String, Option<usize>)> = checked
+            .iter()
+            .map(|(run_id, ..)| (run_id.clone(), self.runs.get(run_id).map(Vec::len)))
+            .collect();
+        let result = checked.iter().try_for_each(|(run_id, first, rows, _)| {
+            let stored = self.runs.entry(run_id.clone()).or_default();
+            let prev = stored
+                .last()
+                .map(|r| r.hash.clone())
+                .unwrap_or_else(|| super::GENESIS.to_vec());
+            super::check_import_head(run_id, first, stored.len() as u64, &prev)?;
+            stored.extend(rows.iter().cloned());
+            Ok(())
+        });
+        if result.is_err() {
+            for (run_id, len) in before.into_iter().rev() {
+                match len {
+                    Some(len) => self.runs.entry(run_id).or_default().truncate(len),
+                    None => {
+                        self.runs.remove(&run_id);
+                    }
+                }
+            }
+        }
+        result
     }
 
     fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {

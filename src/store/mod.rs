@@ -311,11 +311,19 @@ pub trait EventStore: Send {
         decide: &mut DecideAtHead<'_>,
     ) -> Result<AtHead, StoreError>;
 
-    /// Store rows copied from another log as they are (`log copy`): consecutive events of one
-    /// run, chained and hashed, continuing the run's head here (its first events for a run
-    /// this log does not hold). Nothing is re-hashed; rows that do not verify, or do not
-    /// continue this log's chain of the run, are refused and nothing is stored.
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError>;
+    /// Store rows copied from another log as they are (`log copy`), for several runs in one
+    /// transaction: each slice consecutive events of one run, chained and hashed, continuing
+    /// that run's head here (its first events for a run this log does not hold). All or
+    /// nothing: rows that do not verify, or do not continue this log's chain of their run,
+    /// refuse the whole import, and so does a fault of the log midway — a group of runs whose
+    /// events name each other (a parent and its `uses:` children) lands whole or not at all,
+    /// and a long run never lands as a prefix its copy was cut short in. Nothing is re-hashed.
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError>;
+
+    /// `import_runs` of one run's rows.
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.import_runs(&[rows])
+    }
 
     /// How hard appends try to survive a crash, from now on (a run's own configuration may
     /// ask for `full`). Stores without a choice ignore it.
@@ -594,8 +602,8 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     ) -> Result<AtHead, StoreError> {
         (**self).append_at_head(run_id, known_seq, decide)
     }
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
-        (**self).import_rows(rows)
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError> {
+        (**self).import_runs(runs)
     }
     fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
         (**self).set_durability(durability)
@@ -825,6 +833,20 @@ fn check_import(run_id: &str, rows: &[RawRow]) -> Result<Vec<Recorded>, StoreErr
         out.push(decode_row(row)?);
     }
     Ok(out)
+}
+
+/// Check each run's rows to import (`check_import`), before anything is stored: the run id
+/// of each non-empty slice, its first row, the slice, and its rows decoded.
+type CheckedImport<'r> = (String, &'r RawRow, &'r [RawRow], Vec<Recorded>);
+fn check_imports<'r>(runs: &[&'r [RawRow]]) -> Result<Vec<CheckedImport<'r>>, StoreError> {
+    runs.iter()
+        .filter_map(|rows| rows.first().map(|first| (first, *rows)))
+        .map(|(first, rows)| {
+            let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
+            let recorded = check_import(&run_id, rows)?;
+            Ok((run_id, first, rows, recorded))
+        })
+        .collect()
 }
 
 /// Check that rows to import, starting with `first`, continue the run's head here (`next`,

@@ -48,6 +48,10 @@ const KEEPALIVES_RETRIES: u32 = 3;
 /// where the connection string sets none.
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// At most this many rows go in one statement of an import (`import_runs`): a run of any
+/// length is imported in one transaction, in statements of a bounded size.
+const IMPORT_STATEMENT_ROWS: usize = 5_000;
+
 const COLUMNS: &str = r#"run_id, seq, id, "time", "type", version, body, prev_hash, hash"#;
 
 /// The run index's columns, in `RunEntry` order.
@@ -1509,12 +1513,27 @@ impl PostgresStore {
     /// Commit an append. If the connection is lost while committing, whether it committed is
     /// settled by reading back the first appended event once connected again.
     fn commit(&self, run_id: &str, first: &RawRow) -> Result<(), StoreError> {
+        self.commit_notifying(run_id, first, &[])
+    }
+
+    /// `commit`, workers told of `others` too (runs the transaction appended to besides
+    /// `run_id`).
+    fn commit_notifying(
+        &self,
+        run_id: &str,
+        first: &RawRow,
+        others: &[&str],
+    ) -> Result<(), StoreError> {
         // Workers listening on `cortex_runs` hear of the append when, and only if, it commits
         // (a notification is delivered at commit), in the same round trip as the commit.
-        let notify = format!(
-            "SELECT pg_notify('cortex_runs', '{}'); COMMIT",
-            run_id.replace('\'', "''")
-        );
+        let mut notify = String::new();
+        for run in std::iter::once(&run_id).chain(others) {
+            notify.push_str(&format!(
+                "SELECT pg_notify('cortex_runs', '{}'); ",
+                run.replace('\'', "''")
+            ));
+        }
+        notify.push_str("COMMIT");
         let committed = self.with(|c| c.client.batch_execute(&notify));
         self.fence_leases.borrow_mut().take();
         self.in_tx.set(false);
@@ -1805,20 +1824,47 @@ impl EventStore for PostgresStore {
         })
     }
 
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError> {
         self.writable()?;
-        let Some(first) = rows.first() else {
+        let checked = super::check_imports(runs)?;
+        let Some((first_run, first, ..)) = checked.first() else {
             return Ok(());
         };
-        let run_id = text(&first.run_id)?.to_string();
-        let recorded = super::check_import(&run_id, rows)?;
+        // One transaction for every run. Their rows are locked in the order of their ids, so
+        // two imports of overlapping groups queue behind each other and never deadlock (an
+        // append locks one run's row).
         let attempt = (|| {
-            let (next, prev) = self.begin_at(&run_id)?;
-            super::check_import_head(&run_id, first, next, &prev)?;
-            self.insert_rows(&run_id, rows, &recorded)
+            self.begin()?;
+            let mut locking: Vec<&str> =
+                checked.iter().map(|(run_id, ..)| run_id.as_str()).collect();
+            locking.sort_unstable();
+            locking.dedup();
+            for run_id in locking {
+                self.lock_row(run_id)?;
+            }
+            for (run_id, first, rows, recorded) in &checked {
+                let (next, prev) = self.head(run_id)?;
+                super::check_import_head(run_id, first, next, &prev)?;
+                // A long run in statements of a bounded size, all in the one transaction.
+                for (rows, recorded) in rows
+                    .chunks(IMPORT_STATEMENT_ROWS)
+                    .zip(recorded.chunks(IMPORT_STATEMENT_ROWS))
+                {
+                    self.insert_rows(run_id, rows, recorded)?;
+                }
+            }
+            Ok(())
         })();
         match attempt {
-            Ok(()) => self.commit(&run_id, first),
+            // Workers hear of every run imported; whether a commit the connection was lost in
+            // landed is read back from one run's first row (all landed, or none).
+            Ok(()) => {
+                let others: Vec<&str> = checked[1..]
+                    .iter()
+                    .map(|(run_id, ..)| run_id.as_str())
+                    .collect();
+                self.commit_notifying(first_run, first, &others)
+            }
             Err(e) => {
                 self.abandon();
                 Err(e)

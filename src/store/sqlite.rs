@@ -1125,20 +1125,22 @@ impl EventStore for SqliteStore {
         result.map_err(|e| self.placed(e))
     }
 
-    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+    fn import_runs(&mut self, runs: &[&[RawRow]]) -> Result<(), StoreError> {
         // A full disk is said with where (the log's folder and what it has free), as a
         // failure to open it is (`full_or`).
         let result = (|| -> Result<(), StoreError> {
             self.writable()?;
-            let Some(first) = rows.first() else {
+            let checked = super::check_imports(runs)?;
+            if checked.is_empty() {
                 return Ok(());
-            };
-            let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
-            let recorded = super::check_import(&run_id, rows)?;
+            }
+            // One transaction for every run: rolled back whole when any fails.
             let tx = Immediate::begin(&self.conn)?;
-            let (next, prev) = self.head(&run_id)?;
-            super::check_import_head(&run_id, first, next, &prev)?;
-            self.insert_rows(&run_id, rows, &recorded)?;
+            for (run_id, first, rows, recorded) in &checked {
+                let (next, prev) = self.head(run_id)?;
+                super::check_import_head(run_id, first, next, &prev)?;
+                self.insert_rows(run_id, rows, recorded)?;
+            }
             tx.commit()
         })();
         result.map_err(|e| self.placed(e))
