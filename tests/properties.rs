@@ -373,7 +373,34 @@ proptest! {
         prop_assert_eq!(replayed, live);
     }
 
-        /// A snapshot is a pure cache of the fold: restoring a snapshot taken after any event and
+    /// No suggestion list holds a command twice (each kept with its first why): over every
+    /// prefix of the log of any simulated run, crashed and resumed or not, driven or not.
+    #[test]
+    fn no_next_list_holds_the_same_command_twice(
+        case in case(),
+        crash in prop::option::of(0usize..12),
+    ) {
+        let sim = simulate(&case, crash);
+        let events = sim.store.read_run("000000000000000000000000RN").unwrap();
+        for k in 1..=events.len() {
+            let state = replay(&events[..k]);
+            for alive in [false, true] {
+                let view = cortex::project::status_view(&state, alive);
+                let mut seen = std::collections::HashSet::new();
+                for s in &view.next {
+                    prop_assert!(
+                        seen.insert(s.argv.clone()),
+                        "{:?} twice at event {}: {:?}",
+                        s.argv,
+                        k - 1,
+                        view.next
+                    );
+                }
+            }
+        }
+    }
+
+    /// A snapshot is a pure cache of the fold: restoring a snapshot taken after any event and
     /// folding the events after it gives exactly the state of a full replay.
     #[test]
     fn a_snapshot_at_any_event_plus_the_rest_equals_a_full_replay(

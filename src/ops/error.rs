@@ -330,12 +330,17 @@ impl CommandError {
     }
 
     /// The error suggesting `cortex ARGS` (why: `why`) in its document's `next`.
+    /// A command suggested already keeps its first why (`project::dedupe`, as `next` is
+    /// everywhere).
     pub fn next(mut self, args: &[&str], why: impl Into<String>) -> Self {
-        self.more.get_or_insert_default().next.push(NextCommand {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            why: why.into(),
-            globals: Vec::new(),
-        });
+        let next = &mut self.more.get_or_insert_default().next;
+        if !next.iter().any(|n| n.args == args) {
+            next.push(NextCommand {
+                args: args.iter().map(|a| a.to_string()).collect(),
+                why: why.into(),
+                globals: Vec::new(),
+            });
+        }
         self
     }
 

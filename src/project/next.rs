@@ -286,7 +286,16 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
             );
         }
     }
+    dedupe(&mut out);
     out
+}
+
+/// Each command once, with the why it was first given: two reasons for the same argv are one
+/// suggestion (a new run "once the definition gives the secret as a secret input" and "once
+/// its `if:` is fixed" were listed twice).
+pub(crate) fn dedupe(out: &mut Vec<Suggestion>) {
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|s| seen.insert(s.argv.clone()));
 }
 
 /// The directory a failed step (phase) of a paused run could not run in, gone since the

@@ -1042,6 +1042,7 @@ impl StatusView {
                     .insert(0, super::next::Suggestion::new(&argv, what));
             }
         }
+        super::next::dedupe(&mut self.next);
         self
     }
 }
