@@ -1422,6 +1422,77 @@ fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resu
     }
 }
 
+/// An agent that runs `next[0]` of `group status RUN` as it is (its `fill` given `value`), at
+/// most `turns` times or until nothing is suggested: each argv it ran, and the status it ended
+/// on.
+fn follow_first(
+    env: &Env,
+    group: &str,
+    run: &str,
+    value: &str,
+    turns: usize,
+) -> (Vec<Vec<String>>, serde_json::Value) {
+    let mut ran = Vec::new();
+    for _ in 0..turns {
+        let doc = env.run(&["--json", group, "status", run]).json();
+        let Some(first) = doc["next"].as_array().and_then(|n| n.first()).cloned() else {
+            return (ran, doc);
+        };
+        let mut words: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
+        for fill in first["fill"].as_array().into_iter().flatten() {
+            let placeholder = format!("{}=VALUE", fill["name"].as_str().unwrap());
+            for w in words.iter_mut().filter(|w| **w == placeholder) {
+                *w = placeholder.replace("=VALUE", &format!("={value}"));
+            }
+        }
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let out = env.run_with(&args, &[("CORTEX_INPUT_EXPECTED_TOKEN", value)]);
+        assert!(
+            [0, 1, 3].contains(&out.code),
+            "the suggested `{}` failed (exit {}): {}",
+            args.join(" "),
+            out.code,
+            out.text()
+        );
+        ran.push(words);
+    }
+    let doc = env.run(&["--json", group, "status", run]).json();
+    (ran, doc)
+}
+
+/// A step reading a secret output across a wait for a report can be helped by no resume, and
+/// a new run of the same definition fails the same way: it is offered only once the
+/// definition file differs from the run's snapshot, and once (it was listed twice, first, and
+/// an agent following it started a new run per turn). Without it, the agent's loop ends.
+fn a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_once(env: Env) {
+    const V1: &str = "name: v1\ninputs: {expected_token: {type: string, required: true}}\nsteps:\n  - {name: mint, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: review, prompt: ok?}\n  - {name: cond, if: \"steps.mint.outputs.api_token == inputs.expected_token\", run: echo ran}\n";
+    env.workflow("v1", V1);
+    let token = [("CORTEX_INPUT_EXPECTED_TOKEN", "tok-abcdef123456")];
+    assert_eq!(env.run_with(&["workflow", "run", "v1"], &token).code, 3);
+    let report = env.run_with(&["workflow", "step", "complete", "review"], &token);
+    assert_eq!(report.code, 1, "{}", report.text());
+    let id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let doc = env.status(Some(&id));
+    let next = next_argvs(&doc["next"]);
+    assert!(!next.iter().any(|a| a[2] == "run"), "{doc}");
+    assert!(next[0].contains(&"--skip".to_string()), "{doc}");
+    // Changed: the new run is offered, first, once.
+    env.workflow("v1", &V1.replace("ok?", "ok now?"));
+    let doc = env.status(Some(&id));
+    let next = next_argvs(&doc["next"]);
+    assert_eq!(next[0][2], "run", "{doc}");
+    assert_eq!(next.iter().filter(|a| a[2] == "run").count(), 1, "{doc}");
+    env.workflow("v1", V1);
+    let (ran, end) = follow_first(&env, "workflow", &id, "tok-abcdef123456", 6);
+    assert_eq!(end["status"], "completed", "{ran:?} {end}");
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert_eq!(
+        end["run_id"],
+        id.as_str(),
+        "no new run was started: {ran:?}"
+    );
+}
+
 /// An output a later step (phase) reads is in the suggested report (`--output KEY=VALUE`,
 /// with `fill`), not only in its why: an agent that ran `next[0]` as it was reported without
 /// it, the later step ran on an empty value, and the only recovery offered (`--retry`) read
@@ -2380,6 +2451,7 @@ common::on_both_stores!(
     a_report_without_run_names_the_run_it_found,
     a_scenario_resume_dry_run_says_what_each_phase_waits_for,
     an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_absence_offers_from_its_producer_first,
+    a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_once,
 );
 
 /// A `check:` criterion reading an output not given yet was shown raw (`${{ phases.design.

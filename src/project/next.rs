@@ -595,26 +595,43 @@ fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Sugg
     out
 }
 
-/// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
-/// new run of what failed, once it is fixed. Without them, a definition with a required input
-/// refused the suggestion (exit 2). A secret input the run must be given again is a
-/// placeholder (the log keeps only `***`); one with a default is left to it.
 /// A new run, for a failed step (phase) reading a secret output across a wait for a report:
 /// no resume gives it (the process that carries the run on past the report never held it),
-/// a run of a definition that gives the secret as a secret input does.
-fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Suggestion {
+/// a run of a definition that gives the secret as a secret input does (`once_fixed`).
+fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Option<Suggestion> {
+    once_fixed(
+        view,
+        group,
+        "start a new run once the definition gives the secret as a secret input (`--input`) or in the environment, not as an output: no resume can carry a secret output past a report".to_string(),
+    )
+}
+
+/// `run_again` with `why`, for a failure a new run of the same definition meets again (an
+/// `if:`, a `run:`, a secret across a wait, `with:` values it gives): offered only once a
+/// definition file of the run differs from the run's snapshot (`StatusView::
+/// definition_changed`). Before, it was offered (first, for a secret across a wait) with the
+/// definition as it was: run as given, it made a new run that failed the same way, and an
+/// agent following the first suggestion started one after another.
+fn once_fixed(view: &StatusView, group: &str, why: String) -> Option<Suggestion> {
+    if !view.definition_changed {
+        return None;
+    }
     let mut again = run_again(view, group);
     again.why = format!(
-        "start a new run once the definition gives the secret as a secret input (`--input`) or in the environment, not as an output: no resume can carry a secret output past a report{}",
+        "{why}{}",
         if again.fill.is_empty() {
             ""
         } else {
             " (VALUE: each secret input's value again)"
         }
     );
-    again
+    Some(again)
 }
 
+/// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
+/// new run of what failed, once it is fixed. Without them, a definition with a required input
+/// refused the suggestion (exit 2). A secret input the run must be given again is a
+/// placeholder (the log keeps only `***`); one with a default is left to it.
 pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
     let mut s = Suggestion::new(
         &[group, "run", &view.started_from],
@@ -754,7 +771,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["--from", from],
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
-                Some((_, true)) => out.push(secret_across_wait_run_again(view, "workflow")),
+                Some((_, true)) => out.extend(secret_across_wait_run_again(view, "workflow")),
                 // A child that could not start with these `with:` values never will: running
                 // the step whose output made them again can change them.
                 None if view.unstartable_child.is_some() => {
@@ -870,16 +887,13 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 out.push(resume(view, &["--rollback-to", before], why));
             }
             if view.malformed_output && view.failed_step.is_some() {
-                let mut again = run_again(view, "workflow");
-                again.why = format!(
-                    "or start a new run once `{step}`'s `run:` is fixed: this run keeps the definition it started with, so a `--retry` runs the command as it was{}",
-                    if again.fill.is_empty() {
-                        ""
-                    } else {
-                        " (VALUE: each secret input's value again)"
-                    }
-                );
-                out.push(again);
+                out.extend(once_fixed(
+                    view,
+                    "workflow",
+                    format!(
+                        "or start a new run once `{step}`'s `run:` is fixed: this run keeps the definition it started with, so a `--retry` runs the command as it was"
+                    ),
+                ));
                 out.push(resume(
                     view,
                     &["--retry"],
@@ -890,29 +904,23 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 ));
             }
             if view.undecidable_condition.is_some() {
-                let mut again = run_again(view, "workflow");
-                again.why = format!(
-                    "or start a new run once `{step}`'s `if:` is fixed: this run keeps the definition it started with{}",
-                    if again.fill.is_empty() {
-                        ""
-                    } else {
-                        " (VALUE: each secret input's value again)"
-                    }
-                );
-                out.push(again);
+                out.extend(once_fixed(
+                    view,
+                    "workflow",
+                    format!(
+                        "or start a new run once `{step}`'s `if:` is fixed: this run keeps the definition it started with"
+                    ),
+                ));
             }
             out.push(abort());
             if view.unstartable_child.is_some() {
-                let mut again = run_again(view, "workflow");
-                again.why = format!(
-                    "or start a new run, with other inputs (--input NAME=VALUE) or the definition fixed so that `{step}`'s `with:` passes its child's inputs{}",
-                    if again.fill.is_empty() {
-                        ""
-                    } else {
-                        " (VALUE: each secret input's value again)"
-                    }
-                );
-                out.push(again);
+                out.extend(once_fixed(
+                    view,
+                    "workflow",
+                    format!(
+                        "or start a new run of the fixed definition, so that `{step}`'s `with:` passes its child's inputs (or give it other inputs: --input NAME=VALUE)"
+                    ),
+                ));
             }
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
@@ -1262,7 +1270,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                         failed[0]
                     ),
                 )),
-                _ => out.push(secret_across_wait_run_again(view, "orchestrate")),
+                _ => out.extend(secret_across_wait_run_again(view, "orchestrate")),
             }
         }
         RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {

@@ -901,6 +901,19 @@ impl StatusView {
         self
     }
 
+    /// Say whether a definition file of the run differs from its snapshot (`changed`, read
+    /// by the shell: `ops::definition_changed`), which a new run "once the definition is
+    /// fixed" needs; its suggestions are made again where that changes them.
+    pub fn with_definition_changed(mut self, changed: bool) -> StatusView {
+        if changed != self.definition_changed {
+            self.definition_changed = changed;
+            if self.as_of.is_none() {
+                self.next = super::next_actions(&self);
+            }
+        }
+        self
+    }
+
     /// A run `waiting` with a `uses:` step whose child run (or a child of it) was cut short
     /// — its driver died while it ran, as a report's process killed while it drove the child
     /// on — is not waiting on a person: it is `interrupted`, saying which run was cut short,
@@ -1313,6 +1326,12 @@ pub struct StatusView {
     /// definition it started with, so a fix of its `run:` reaches a new run only.
     #[serde(skip)]
     pub malformed_output: bool,
+    /// A definition file of the run (its own, a workflow its `uses:` steps run) differs from
+    /// the run's snapshot of it (`ops::definition_changed`, read by the shell: none in a
+    /// view made from the log alone): only then is a new run "once the definition is fixed"
+    /// offered, which with the same definition fails the same way.
+    #[serde(skip)]
+    pub definition_changed: bool,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -1908,6 +1927,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
+        definition_changed: false,
         verified: None,
         unverified: None,
         restarts: restarts(state),
