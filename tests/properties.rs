@@ -313,6 +313,39 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
     sim
 }
 
+/// A run paused on a failure resumed `--from` its first step and driven on (twice, so that a
+/// recovery followed may end as it started): the run a status judges a repeated recovery in.
+fn resumed_from_the_start(sim: &mut Sim, case: &Case) {
+    let clock = FixedClock::new(1_800_000_000_000);
+    let mut ids = SequentialIds::default();
+    for _ in 0..2 {
+        let mut journal = Journal::open(
+            &mut sim.store,
+            &clock,
+            &mut ids,
+            "000000000000000000000000RN",
+        )
+        .unwrap();
+        if !matches!(next(&journal.state), Next::Paused) {
+            return;
+        }
+        let resumed = journal.submit(Command::Resume {
+            mode: ResumeMode::From("s0".into()),
+            by: op(),
+            driver: driver(),
+            timeout_seconds: None,
+            enable_rollback: None,
+            claude: None,
+            leave_claimed: false,
+            lease_lapsed: false,
+        });
+        if resumed.is_err() {
+            return;
+        }
+        drive(&mut journal, case, &mut sim.world, &mut None);
+    }
+}
+
 fn summary(state: &RunState) -> Vec<(String, StepStatus, BTreeMap<String, String>, u32)> {
     state
         .steps
@@ -374,14 +407,15 @@ proptest! {
     }
 
     /// No suggestion list holds a command twice (each kept with its first why): over every
-    /// prefix of the log of any simulated run, crashed and resumed or not, driven or not, its
-    /// definition changed or not.
+    /// prefix of the log of any simulated run — crashed and resumed or not, resumed `--from`
+    /// its start after a failure or not — driven or not, its definition changed or not.
     #[test]
     fn no_next_list_holds_the_same_command_twice(
         case in case(),
         crash in prop::option::of(0usize..12),
     ) {
-        let sim = simulate(&case, crash);
+        let mut sim = simulate(&case, crash);
+        resumed_from_the_start(&mut sim, &case);
         let events = sim.store.read_run("000000000000000000000000RN").unwrap();
         for k in 1..=events.len() {
             let state = replay(&events[..k]);

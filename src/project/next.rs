@@ -286,8 +286,69 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
             );
         }
     }
+    demote_repeated(view, &mut out);
     dedupe(&mut out);
     out
+}
+
+/// A recovery already followed that ended in the same failure is not offered first again:
+/// where the latest resume ran units again that gave the values they gave before and the run
+/// failed after them where and as it failed before (`StatusView::repeated_recovery`), each
+/// suggestion that resumes the same way goes below the others (`--skip`, `abort`), its why
+/// saying so. Run as given, it ends here again; what those units read is to change first.
+/// Before, `--from` the step whose output the failed step could not use was offered first
+/// for ever, and an agent that runs the first suggestion ran it again and again. A report's
+/// values are new each time (`recovery_repeated` counts no reported unit), so `--from` a
+/// prompt step stays first.
+fn demote_repeated(view: &StatusView, out: &mut Vec<Suggestion>) {
+    let Some(repeated) = &view.repeated_recovery else {
+        return;
+    };
+    let same = |s: &Suggestion| {
+        run_act(&s.argv).is_some_and(|act| act == RunAct::Resume(repeated.mode.clone()))
+    };
+    if !out.iter().any(same) {
+        return;
+    }
+    let (mut again, rest): (Vec<Suggestion>, Vec<Suggestion>) =
+        std::mem::take(out).into_iter().partition(same);
+    let gave: Vec<String> = repeated
+        .same
+        .iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(unit, keys)| {
+            let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+            format!("`{unit}` gave {}", keys.join(", "))
+        })
+        .collect();
+    let values: usize = repeated.same.iter().map(|(_, keys)| keys.len()).sum();
+    let units: Vec<String> = repeated
+        .same
+        .iter()
+        .map(|(u, _)| format!("`{u}`"))
+        .collect();
+    let what = if gave.is_empty() {
+        format!("{} ran again the same way", units.join(", "))
+    } else {
+        format!(
+            "{} the same value{} again",
+            gave.join(" and "),
+            if values == 1 { "" } else { "s" }
+        )
+    };
+    let reads = if units.len() == 1 {
+        "change what it reads first"
+    } else {
+        "change what they read first"
+    };
+    for s in &mut again {
+        s.why = format!(
+            "{what}, and `{}` failed the same way after: {reads} (as it is, this resume ends here again); {}",
+            repeated.failed, s.why
+        );
+    }
+    *out = rest;
+    out.extend(again);
 }
 
 /// Each command once, with the why it was first given: two reasons for the same argv are one

@@ -1326,6 +1326,11 @@ pub struct StatusView {
     /// definition it started with, so a fix of its `run:` reaches a new run only.
     #[serde(skip)]
     pub malformed_output: bool,
+    /// The latest recovery followed ended in the failure it was made from, the units it ran
+    /// again having given the same values (`RunState::recovery_repeated`): offered as it is,
+    /// it ends here again, so it is not offered first (`next::demote_repeated`).
+    #[serde(skip)]
+    pub repeated_recovery: Option<crate::decide::Repeated>,
     /// A definition file of the run (its own, a workflow its `uses:` steps run) differs from
     /// the run's snapshot of it (`ops::definition_changed`, read by the shell: none in a
     /// view made from the log alone): only then is a new run "once the definition is fixed"
@@ -1927,6 +1932,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
+        repeated_recovery: state.recovery_repeated(),
         definition_changed: false,
         verified: None,
         unverified: None,
