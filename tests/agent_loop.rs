@@ -1422,6 +1422,179 @@ fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resu
     }
 }
 
+/// An agent that runs `next[0]` of `group status RUN` as it is (its `fill` given `value`), at
+/// most `turns` times or until nothing is suggested: each argv it ran, and the status it ended
+/// on.
+fn follow_first(
+    env: &Env,
+    group: &str,
+    run: &str,
+    value: &str,
+    turns: usize,
+) -> (Vec<Vec<String>>, serde_json::Value) {
+    let mut ran = Vec::new();
+    for _ in 0..turns {
+        let doc = env.run(&["--json", group, "status", run]).json();
+        let Some(first) = doc["next"].as_array().and_then(|n| n.first()).cloned() else {
+            return (ran, doc);
+        };
+        let mut words: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
+        for fill in first["fill"].as_array().into_iter().flatten() {
+            let placeholder = format!("{}=VALUE", fill["name"].as_str().unwrap());
+            for w in words.iter_mut().filter(|w| **w == placeholder) {
+                *w = placeholder.replace("=VALUE", &format!("={value}"));
+            }
+        }
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let out = env.run_with(&args, &[("CORTEX_INPUT_EXPECTED_TOKEN", value)]);
+        assert!(
+            [0, 1, 3].contains(&out.code),
+            "the suggested `{}` failed (exit {}): {}",
+            args.join(" "),
+            out.code,
+            out.text()
+        );
+        ran.push(words);
+    }
+    let doc = env.run(&["--json", group, "status", run]).json();
+    (ran, doc)
+}
+
+/// SPEC §7 "every suggestion works", for an agent that runs the first one for ever: a
+/// recovery that re-runs the step whose value the failed step could not use (a `with:` its
+/// `uses:` child refuses, a `foreach:` list that is no list) is offered first once; followed,
+/// and ended in the same failure with the same value made again, it goes below `--skip` and
+/// `abort`, saying why, and the agent's loop ends (here by the skip) within a few turns.
+/// Before, `resume --from mk` was offered first after every such resume, for ever.
+fn a_recovery_that_made_the_same_value_and_failure_again_is_not_offered_first_again(env: Env) {
+    env.workflow(
+        "kid",
+        "name: kid\ninputs:\n  n: {type: string, required: true, pattern: '^\\d+$'}\nsteps:\n  - {name: K, run: 'true'}\n",
+    );
+    env.workflow(
+        "par1",
+        "name: par1\nsteps:\n  - {name: mk, run: 'echo \"v=abc\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: call, uses: kid, with: {n: \"${{ steps.mk.outputs.v }}\"}}\n",
+    );
+    env.workflow(
+        "fe",
+        "name: fe\nsteps:\n  - {name: mk, run: 'echo \"items=notjson\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: each, foreach: \"${{ steps.mk.outputs.items }}\", run: 'echo hi'}\n",
+    );
+    for (name, failed) in [("par1", "call"), ("fe", "each")] {
+        let run = env.run(&["--json", "workflow", "run", name]);
+        assert_eq!(run.code, 1, "{}", run.text());
+        let id = run.json()["run_id"].as_str().unwrap().to_string();
+        let first = &env.status(Some(&id))["next"][0];
+        assert_eq!(first["argv"][4], "--from", "{first}");
+        assert_eq!(first["argv"][5], "mk", "{first}");
+        let (ran, end) = follow_first(&env, "workflow", &id, "x", 6);
+        assert_eq!(end["status"], "completed", "{name}: {ran:?} {end}");
+        assert_eq!(end["steps"][1]["status"], "skipped", "{end}");
+        let from: Vec<_> = ran
+            .iter()
+            .filter(|a| a.contains(&"--from".into()))
+            .collect();
+        assert_eq!(
+            from.len(),
+            1,
+            "{name}: `--from mk` followed once only: {ran:?}"
+        );
+        assert!(ran.len() <= 2, "{name}: {ran:?}");
+        // Between the two, the status said why the recovery is no longer first.
+        let again = env.run(&["workflow", "run", name]);
+        assert_eq!(again.code, 1, "{}", again.text());
+        let id = env.status(None)["run_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            env.run(&["workflow", "resume", &id, "--from", "mk"]).code,
+            1
+        );
+        let doc = env.status(Some(&id));
+        let next = next_argvs(&doc["next"]);
+        assert!(next[0].contains(&"--skip".to_string()), "{doc}");
+        let last = doc["next"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["argv"][5], "mk", "{doc}");
+        let why = last["why"].as_str().unwrap();
+        let value = if name == "par1" { "`v`" } else { "`items`" };
+        assert!(
+            why.starts_with(&format!(
+                "`mk` gave {value} the same value again, and `{failed}` failed the same way after: change what it reads first"
+            )),
+            "{why}"
+        );
+        let human = env.run(&["workflow", "status", &id]).stdout;
+        assert!(human.contains("the same value again"), "{human}");
+    }
+}
+
+/// A step whose output changes from one run of it to the next is offered again first: the
+/// recovery made another value, so it may end differently; and `--from` a prompt step stays
+/// first however often it was followed (a person or an agent reports anew each time).
+fn a_recovery_that_made_another_value_or_asks_a_report_again_stays_first(env: Env) {
+    env.workflow(
+        "kid",
+        "name: kid\ninputs:\n  n: {type: string, required: true, pattern: '^\\d+$'}\nsteps:\n  - {name: K, run: 'true'}\n",
+    );
+    // `v` is `a1`, `a2`, ...: another value each run, never a number.
+    env.workflow(
+        "count",
+        "name: count\nsteps:\n  - {name: mk, run: 'n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; echo \"v=a$n\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: call, uses: kid, with: {n: \"${{ steps.mk.outputs.v }}\"}}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "count"]).code, 1);
+    for _ in 0..2 {
+        let doc = env.status(None);
+        let first = next_argvs(&doc["next"]).remove(0);
+        assert_eq!(first[4..6], ["--from", "mk"], "{doc}");
+        let args: Vec<&str> = first[1..].iter().map(String::as_str).collect();
+        assert_eq!(env.run(&args).code, 1);
+    }
+    // A prompt step that leaves out the output the next step reads, reported the same way twice.
+    env.workflow(
+        "asked",
+        "name: asked\nsteps:\n  - {name: Plan, prompt: 'Report the output `plan`.'}\n  - name: Use\n    retry: {max_retry_attempts: 0}\n    run: test -n \"${{ steps.Plan.outputs.plan }}\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "asked"]).code, 3);
+    for _ in 0..2 {
+        assert_eq!(env.run(&["workflow", "step", "complete", "Plan"]).code, 1);
+        let doc = env.status(None);
+        let first = next_argvs(&doc["next"]).remove(0);
+        assert_eq!(first[4..6], ["--from", "Plan"], "{doc}");
+        let args: Vec<&str> = first[1..].iter().map(String::as_str).collect();
+        assert_eq!(env.run(&args).code, 3, "it waits for the report again");
+    }
+}
+
+/// A step reading a secret output across a wait for a report can be helped by no resume, and
+/// a new run of the same definition fails the same way: it is offered only once the
+/// definition file differs from the run's snapshot, and once (it was listed twice, first, and
+/// an agent following it started a new run per turn). Without it, the agent's loop ends.
+fn a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_once(env: Env) {
+    const V1: &str = "name: v1\ninputs: {expected_token: {type: string, required: true}}\nsteps:\n  - {name: mint, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: review, prompt: ok?}\n  - {name: cond, if: \"steps.mint.outputs.api_token == inputs.expected_token\", run: echo ran}\n";
+    env.workflow("v1", V1);
+    let token = [("CORTEX_INPUT_EXPECTED_TOKEN", "tok-abcdef123456")];
+    assert_eq!(env.run_with(&["workflow", "run", "v1"], &token).code, 3);
+    let report = env.run_with(&["workflow", "step", "complete", "review"], &token);
+    assert_eq!(report.code, 1, "{}", report.text());
+    let id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let doc = env.status(Some(&id));
+    let next = next_argvs(&doc["next"]);
+    assert!(!next.iter().any(|a| a[2] == "run"), "{doc}");
+    assert!(next[0].contains(&"--skip".to_string()), "{doc}");
+    // Changed: the new run is offered, first, once.
+    env.workflow("v1", &V1.replace("ok?", "ok now?"));
+    let doc = env.status(Some(&id));
+    let next = next_argvs(&doc["next"]);
+    assert_eq!(next[0][2], "run", "{doc}");
+    assert_eq!(next.iter().filter(|a| a[2] == "run").count(), 1, "{doc}");
+    env.workflow("v1", V1);
+    let (ran, end) = follow_first(&env, "workflow", &id, "tok-abcdef123456", 6);
+    assert_eq!(end["status"], "completed", "{ran:?} {end}");
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert_eq!(
+        end["run_id"],
+        id.as_str(),
+        "no new run was started: {ran:?}"
+    );
+}
+
 /// An output a later step (phase) reads is in the suggested report (`--output KEY=VALUE`,
 /// with `fill`), not only in its why: an agent that ran `next[0]` as it was reported without
 /// it, the later step ran on an empty value, and the only recovery offered (`--retry`) read
@@ -2380,6 +2553,9 @@ common::on_both_stores!(
     a_report_without_run_names_the_run_it_found,
     a_scenario_resume_dry_run_says_what_each_phase_waits_for,
     an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_absence_offers_from_its_producer_first,
+    a_recovery_that_made_the_same_value_and_failure_again_is_not_offered_first_again,
+    a_recovery_that_made_another_value_or_asks_a_report_again_stays_first,
+    a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_once,
 );
 
 /// A `check:` criterion reading an output not given yet was shown raw (`${{ phases.design.

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, lines};
+use common::{Env, lines, next_argvs};
 
 const SEED_FEATURE_DEVELOPMENT: &str = r#"name: feature-development
 description: Standard feature development workflow
@@ -1947,8 +1947,9 @@ fn a_malformed_cortex_output_fails_the_step_at_once_naming_the_line() {
 
 /// After a malformed `$CORTEX_OUTPUT`, the first suggestion was `resume --retry` ("fix what
 /// the step writes, then retry it"); but the run keeps the definition it started with, so a
-/// fixed inline `run:` never reaches a retry. `--skip` and a new run come first, the retry
-/// last, for a script the step runs fixed in its file.
+/// fixed inline `run:` never reaches a retry. `--skip` and a new run (once the definition is
+/// fixed: the same one fails the same way) come first, the retry last, for a script the step
+/// runs fixed in its file.
 #[test]
 fn a_malformed_cortex_output_suggests_a_new_run_before_a_retry_of_the_same_command() {
     let env = Env::new();
@@ -1965,6 +1966,13 @@ fn a_malformed_cortex_output_suggests_a_new_run_before_a_retry_of_the_same_comma
         "{doc}"
     );
     let run = doc["run_id"].as_str().unwrap();
+    let unfixed = next_argvs(&env.status(Some(run))["next"]);
+    assert!(unfixed[0].ends_with(&["--skip".to_string()]), "{unfixed:?}");
+    assert!(!unfixed.iter().any(|a| a[2] == "run"), "{unfixed:?}");
+    env.workflow(
+        "bigout",
+        "name: bigout\nsteps:\n  - name: big\n    run: 'printf \"v=1\\n\" > \"$CORTEX_OUTPUT\"'\n",
+    );
     let status = env.status(Some(run));
     let next: Vec<String> = status["next"]
         .as_array()

@@ -74,6 +74,29 @@ fn op() -> Operator {
     }
 }
 
+/// The simulated run's journal, opened on `store` as a new process opens it (a replay).
+fn the_run<'a>(
+    store: &'a mut dyn EventStore,
+    clock: &'a FixedClock,
+    ids: &'a mut SequentialIds,
+) -> Journal<'a> {
+    Journal::open(store, clock, ids, "000000000000000000000000RN").unwrap()
+}
+
+/// An operator's resume in `mode`, by `op()` on `driver()`.
+fn resume(mode: ResumeMode) -> Command {
+    Command::Resume {
+        mode,
+        by: op(),
+        driver: driver(),
+        timeout_seconds: None,
+        enable_rollback: None,
+        claude: None,
+        leave_claimed: false,
+        lease_lapsed: false,
+    }
+}
+
 fn driver() -> Driver {
     Driver {
         pid: 7,
@@ -272,13 +295,7 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
     let mut ids = SequentialIds::default();
     let mut budget = crash_after;
     let crashed = {
-        let mut journal = Journal::open(
-            &mut sim.store,
-            &clock,
-            &mut ids,
-            "000000000000000000000000RN",
-        )
-        .unwrap();
+        let mut journal = the_run(&mut sim.store, &clock, &mut ids);
         journal
             .submit(Command::Start(Box::new(start_event(case))))
             .unwrap();
@@ -286,31 +303,32 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
     };
     if crashed {
         // A new process: replay the log, resume, go on.
-        let mut journal = Journal::open(
-            &mut sim.store,
-            &clock,
-            &mut ids,
-            "000000000000000000000000RN",
-        )
-        .unwrap();
+        let mut journal = the_run(&mut sim.store, &clock, &mut ids);
         if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
-            journal
-                .submit(Command::Resume {
-                    mode: ResumeMode::Continue,
-                    by: op(),
-                    driver: driver(),
-                    timeout_seconds: None,
-                    enable_rollback: None,
-                    claude: None,
-                    leave_claimed: false,
-                    lease_lapsed: false,
-                })
-                .unwrap();
+            journal.submit(resume(ResumeMode::Continue)).unwrap();
         }
         let mut none = None;
         drive(&mut journal, case, &mut sim.world, &mut none);
     }
     sim
+}
+
+/// A run paused on a failure resumed `--from` its first step and driven on (twice, so that a
+/// recovery followed may end as it started): the run a status judges a repeated recovery in.
+fn resumed_from_the_start(sim: &mut Sim, case: &Case) {
+    let clock = FixedClock::new(1_800_000_000_000);
+    let mut ids = SequentialIds::default();
+    for _ in 0..2 {
+        let mut journal = the_run(&mut sim.store, &clock, &mut ids);
+        if !matches!(next(&journal.state), Next::Paused) {
+            return;
+        }
+        let resumed = journal.submit(resume(ResumeMode::From("s0".into())));
+        if resumed.is_err() {
+            return;
+        }
+        drive(&mut journal, case, &mut sim.world, &mut None);
+    }
 }
 
 fn summary(state: &RunState) -> Vec<(String, StepStatus, BTreeMap<String, String>, u32)> {
@@ -363,7 +381,7 @@ proptest! {
         let mut store = MemoryStore::new();
         let mut world = World::default();
         let live = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
+            let mut journal = the_run(&mut store, &clock, &mut ids);
             journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
             drive(&mut journal, &case, &mut world, &mut None);
             journal.state.clone()
@@ -373,7 +391,37 @@ proptest! {
         prop_assert_eq!(replayed, live);
     }
 
-        /// A snapshot is a pure cache of the fold: restoring a snapshot taken after any event and
+    /// No suggestion list holds a command twice (each kept with its first why): over every
+    /// prefix of the log of any simulated run — crashed and resumed or not, resumed `--from`
+    /// its start after a failure or not — driven or not, its definition changed or not.
+    #[test]
+    fn no_next_list_holds_the_same_command_twice(
+        case in case(),
+        crash in prop::option::of(0usize..12),
+    ) {
+        let mut sim = simulate(&case, crash);
+        resumed_from_the_start(&mut sim, &case);
+        let events = sim.store.read_run("000000000000000000000000RN").unwrap();
+        for k in 1..=events.len() {
+            let state = replay(&events[..k]);
+            for (alive, changed) in [(false, false), (false, true), (true, false)] {
+                let view = cortex::project::status_view(&state, alive)
+                    .with_definition_changed(changed);
+                let mut seen = std::collections::HashSet::new();
+                for s in &view.next {
+                    prop_assert!(
+                        seen.insert(s.argv.clone()),
+                        "{:?} twice at event {}: {:?}",
+                        s.argv,
+                        k - 1,
+                        view.next
+                    );
+                }
+            }
+        }
+    }
+
+    /// A snapshot is a pure cache of the fold: restoring a snapshot taken after any event and
     /// folding the events after it gives exactly the state of a full replay.
     #[test]
     fn a_snapshot_at_any_event_plus_the_rest_equals_a_full_replay(
@@ -526,16 +574,7 @@ proptest! {
             let mut journal = Journal::open(&mut store, &clock, &mut ids, "00000000000000000000000KD0").unwrap();
             prop_assert_eq!(journal.state.outcome(), None, "mid-rollback, not finished");
             journal
-                .submit(Command::Resume {
-                    mode: ResumeMode::Continue,
-                    by: op(),
-                    driver: driver(),
-                    timeout_seconds: None,
-                    enable_rollback: None,
-                    claude: None,
-                    leave_claimed: false,
-                    lease_lapsed: false,
-                })
+                .submit(resume(ResumeMode::Continue))
                 .unwrap();
             drive(&mut journal, &case, &mut world, &mut None);
         }
@@ -597,7 +636,7 @@ proptest! {
         let mut store = FaultyStore::new(MemoryStore::new(), Some(fail_at), fault);
         let mut world = World::default();
         let before_fault = {
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
+            let mut journal = the_run(&mut store, &clock, &mut ids);
             let started = journal.submit(Command::Start(Box::new(start_event(&case))));
             if started.is_ok() {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -613,11 +652,11 @@ proptest! {
         prop_assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
         // The next process: no more faults, replay, resume, go on.
         store.fail_at = None;
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, "000000000000000000000000RN").unwrap();
+        let mut journal = the_run(&mut store, &clock, &mut ids);
         if journal.state.events == 0 {
             journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
         } else if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
-            journal.submit(Command::Resume { mode: ResumeMode::Continue, by: op(), driver: driver(), timeout_seconds: None, enable_rollback: None, claude: None, leave_claimed: false, lease_lapsed: false }).unwrap();
+            journal.submit(resume(ResumeMode::Continue)).unwrap();
         }
         drive(&mut journal, &case, &mut world, &mut None);
         let state = replay(&store.read_run("000000000000000000000000RN").unwrap());

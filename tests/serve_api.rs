@@ -6501,3 +6501,43 @@ fn a_report_through_the_server_drives_on_without_a_secret_nothing_left_reads() {
         "{status}"
     );
 }
+
+/// The page's report form asks only what the step's own gate needs: the outputs a later step
+/// reads (which `next`'s report suggestion carries as `--output KEY=VALUE`) are optional
+/// there, as for `step complete` — a report without them is taken (with the CLI's warning).
+#[test]
+fn a_pages_report_form_does_not_require_the_outputs_only_later_steps_read() {
+    let env = Env::new();
+    env.workflow(
+        "later",
+        "name: later\nsteps:\n  - {name: Plan, prompt: 'Report the output `plan`.'}\n  - {name: Use, run: 'echo \"[${{ steps.Plan.outputs.plan }}]\"'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "later"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let doc = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(
+        doc["steps"][0]["expected_outputs"],
+        json!(["plan"]),
+        "{doc}"
+    );
+    let s = Server::start(&env);
+    let auth = format!("Bearer {TOKEN}");
+    let page = s.get_with(&format!("/runs/{run}"), &[("authorization", &auth)]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let form = &page.body[page.body.find("class=\"report\"").expect("a report form")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    // Only the sign-in's token field is required (the form key), no output.
+    let outputs = &form[form
+        .find("<textarea name=\"outputs\"")
+        .expect("an outputs field")..];
+    let outputs = &outputs[..outputs.find('>').unwrap()];
+    assert!(!outputs.contains("required"), "{form}");
+    assert_eq!(form.matches("required").count(), 1, "{form}");
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/Plan/complete"),
+        &format!("token={TOKEN}"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    assert_eq!(settled(&s, &run)["status"], "completed");
+}

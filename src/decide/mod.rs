@@ -11,6 +11,7 @@ mod decider;
 mod error;
 mod items;
 mod outputs;
+mod recovery;
 mod schedule;
 mod state;
 
@@ -20,6 +21,7 @@ pub use decider::{DRIVER_GONE, decide, not_for_workers, orphaned, pending_reques
 pub use error::DecideError;
 pub use items::item_name;
 pub use outputs::{MAX_OUTPUT_BYTES, outputs_bytes, outputs_too_large, too_large};
+pub use recovery::{Recovery, Repeated};
 pub use schedule::{
     Fire, Known, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
     evolve_schedule, replay_schedule,

@@ -402,6 +402,11 @@ pub struct RunState {
     /// unit's fencing token and names its whole-output file: it never repeats for a unit.
     #[serde(default)]
     pub retired_attempts: BTreeMap<String, u32>,
+    /// The latest resume of the run paused on a failure, and what the units it ran again had
+    /// given before (`recovery_repeated` judges it); none before any, or once a resume is
+    /// made of a run not paused on a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_recovery: Option<super::recovery::Recovery>,
 }
 
 impl Default for RunState {
@@ -449,6 +454,7 @@ impl Default for RunState {
             finish_reason: None,
             rolled_back_for_parent: false,
             retired_attempts: BTreeMap::new(),
+            last_recovery: None,
         }
     }
 }
@@ -1340,6 +1346,15 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             rerun,
             ..
         } => {
+            // What this resume is made from, before anything is reset (`reset_units` keeps
+            // the values of what it runs again).
+            state.last_recovery = state
+                .paused_failure()
+                .map(|failed| super::recovery::Recovery {
+                    mode: mode.clone(),
+                    failed,
+                    before: BTreeMap::new(),
+                });
             if timeout_seconds.is_some() {
                 state.timeout_seconds = *timeout_seconds;
             }
@@ -1520,6 +1535,11 @@ fn lost_session(s: &StepState, attempt: u32, end: &AttemptEnd) -> bool {
 }
 
 fn reset_units(state: &mut RunState, indices: &[usize]) {
+    // What they gave, for the recovery that runs them again (items too, before their step's
+    // reset removes them).
+    for &i in indices {
+        state.keep_for_recovery(i);
+    }
     let names: Vec<String> = indices
         .iter()
         .map(|&i| state.steps[i].name.clone())
@@ -1624,6 +1644,7 @@ pub fn state_format() -> &'static str {
         for source in [
             include_str!("state.rs"),
             include_str!("items.rs"),
+            include_str!("recovery.rs"),
             include_str!("../event/body.rs"),
             include_str!("../event/values.rs"),
         ] {

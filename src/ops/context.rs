@@ -434,7 +434,9 @@ impl Ctx {
     /// commands name `--home` when a bare `cortex` would use another home.
     pub fn view(&self, state: &crate::decide::RunState, driver_alive: bool) -> StatusView {
         self.with_globals(
-            status_view(state, driver_alive).with_rollback_setting(self.rollback_setting()),
+            status_view(state, driver_alive)
+                .with_rollback_setting(self.rollback_setting())
+                .with_definition_changed(definition_changed(state)),
         )
     }
 
@@ -460,6 +462,7 @@ impl Ctx {
         self.with_globals(
             status_view(state, driver_alive)
                 .with_rollback_setting(self.rollback_setting())
+                .with_definition_changed(definition_changed(state))
                 .with_children(&child)
                 .with_interrupted_children(&child, &|id| {
                     crate::execute::driver_alive(&self.home, store, id)
@@ -1204,4 +1207,15 @@ pub fn without_tilde(path: &Path) -> Result<PathBuf, String> {
         Some(home) => Ok(PathBuf::from(home).join(rest.trim_start_matches('/'))),
         None => Err("it starts with `~`, but HOME is not set to say what that is".into()),
     }
+}
+
+/// Whether a definition file of the run differs from its snapshot (what `definition_changed`
+/// warns of at resume), read only for a run paused on a failure: the one whose suggestions
+/// may offer a new run once the definition is fixed (`StatusView::definition_changed`).
+fn definition_changed(state: &crate::decide::RunState) -> bool {
+    matches!(state.phase, crate::decide::RunPhase::Paused { .. })
+        && state
+            .start
+            .as_deref()
+            .is_some_and(|start| !super::definition_changed(start).is_empty())
 }

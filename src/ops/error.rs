@@ -333,6 +333,8 @@ impl CommandError {
     }
 
     /// The error suggesting `cortex ARGS` (why: `why`) in its document's `next`.
+    /// A command suggested already keeps its first why (`project::dedupe`, as `next` is
+    /// everywhere).
     pub fn next(self, args: &[&str], why: impl Into<String>) -> Self {
         self.next_filled(args, why, Vec::new())
     }
@@ -344,12 +346,15 @@ impl CommandError {
         why: impl Into<String>,
         fill: Vec<crate::project::Fill>,
     ) -> Self {
-        self.more.get_or_insert_default().next.push(NextCommand {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            why: why.into(),
-            globals: Vec::new(),
-            fill,
-        });
+        let next = &mut self.more.get_or_insert_default().next;
+        if !next.iter().any(|n| n.args == args) {
+            next.push(NextCommand {
+                args: args.iter().map(|a| a.to_string()).collect(),
+                why: why.into(),
+                globals: Vec::new(),
+                fill,
+            });
+        }
         self
     }
 

@@ -292,7 +292,77 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
             );
         }
     }
+    demote_repeated(view, &mut out);
+    dedupe(&mut out);
     out
+}
+
+/// A recovery already followed that ended in the same failure is not offered first again:
+/// where the latest resume ran units again that gave the values they gave before and the run
+/// failed after them where and as it failed before (`StatusView::repeated_recovery`), each
+/// suggestion that resumes the same way goes below the others (`--skip`, `abort`), its why
+/// saying so. Run as given, it ends here again; what those units read is to change first.
+/// Before, `--from` the step whose output the failed step could not use was offered first
+/// for ever, and an agent that runs the first suggestion ran it again and again. A report's
+/// values are new each time (`recovery_repeated` counts no reported unit), so `--from` a
+/// prompt step stays first.
+fn demote_repeated(view: &StatusView, out: &mut Vec<Suggestion>) {
+    let Some(repeated) = &view.repeated_recovery else {
+        return;
+    };
+    let same = |s: &Suggestion| {
+        run_act(&s.argv).is_some_and(|act| act == RunAct::Resume(repeated.mode.clone()))
+    };
+    if !out.iter().any(same) {
+        return;
+    }
+    let (mut again, rest): (Vec<Suggestion>, Vec<Suggestion>) =
+        std::mem::take(out).into_iter().partition(same);
+    let gave: Vec<String> = repeated
+        .same
+        .iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(unit, keys)| {
+            let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+            format!("`{unit}` gave {}", keys.join(", "))
+        })
+        .collect();
+    let values: usize = repeated.same.iter().map(|(_, keys)| keys.len()).sum();
+    let units: Vec<String> = repeated
+        .same
+        .iter()
+        .map(|(u, _)| format!("`{u}`"))
+        .collect();
+    let what = if gave.is_empty() {
+        format!("{} ran again the same way", units.join(", "))
+    } else {
+        format!(
+            "{} the same value{} again",
+            gave.join(" and "),
+            if values == 1 { "" } else { "s" }
+        )
+    };
+    let reads = if units.len() == 1 {
+        "change what it reads first"
+    } else {
+        "change what they read first"
+    };
+    for s in &mut again {
+        s.why = format!(
+            "{what}, and `{}` failed the same way after: {reads} (as it is, this resume ends here again); {}",
+            repeated.failed, s.why
+        );
+    }
+    *out = rest;
+    out.extend(again);
+}
+
+/// Each command once, with the why it was first given: two reasons for the same argv are one
+/// suggestion (a new run "once the definition gives the secret as a secret input" and "once
+/// its `if:` is fixed" were listed twice).
+pub(crate) fn dedupe(out: &mut Vec<Suggestion>) {
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|s| seen.insert(s.argv.clone()));
 }
 
 /// The directory a failed step (phase) of a paused run could not run in, gone since the
@@ -592,26 +662,43 @@ fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Sugg
     out
 }
 
-/// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
-/// new run of what failed, once it is fixed. Without them, a definition with a required input
-/// refused the suggestion (exit 2). A secret input the run must be given again is a
-/// placeholder (the log keeps only `***`); one with a default is left to it.
 /// A new run, for a failed step (phase) reading a secret output across a wait for a report:
 /// no resume gives it (the process that carries the run on past the report never held it),
-/// a run of a definition that gives the secret as a secret input does.
-fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Suggestion {
+/// a run of a definition that gives the secret as a secret input does (`once_fixed`).
+fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Option<Suggestion> {
+    once_fixed(
+        view,
+        group,
+        "start a new run once the definition gives the secret as a secret input (`--input`) or in the environment, not as an output: no resume can carry a secret output past a report".to_string(),
+    )
+}
+
+/// `run_again` with `why`, for a failure a new run of the same definition meets again (an
+/// `if:`, a `run:`, a secret across a wait, `with:` values it gives): offered only once a
+/// definition file of the run differs from the run's snapshot (`StatusView::
+/// definition_changed`). Before, it was offered (first, for a secret across a wait) with the
+/// definition as it was: run as given, it made a new run that failed the same way, and an
+/// agent following the first suggestion started one after another.
+fn once_fixed(view: &StatusView, group: &str, why: String) -> Option<Suggestion> {
+    if !view.definition_changed {
+        return None;
+    }
     let mut again = run_again(view, group);
     again.why = format!(
-        "start a new run once the definition gives the secret as a secret input (`--input`) or in the environment, not as an output: no resume can carry a secret output past a report{}",
+        "{why}{}",
         if again.fill.is_empty() {
             ""
         } else {
             " (VALUE: each secret input's value again)"
         }
     );
-    again
+    Some(again)
 }
 
+/// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
+/// new run of what failed, once it is fixed. Without them, a definition with a required input
+/// refused the suggestion (exit 2). A secret input the run must be given again is a
+/// placeholder (the log keeps only `***`); one with a default is left to it.
 pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
     let mut s = Suggestion::new(
         &[group, "run", &view.started_from],
@@ -755,7 +842,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["--from", from],
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
-                Some((_, true)) => out.push(secret_across_wait_run_again(view, "workflow")),
+                Some((_, true)) => out.extend(secret_across_wait_run_again(view, "workflow")),
                 // A child that could not start with these `with:` values never will: running
                 // the step whose output made them again can change them.
                 None if view.unstartable_child.is_some() => {
@@ -871,16 +958,13 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 out.push(resume(view, &["--rollback-to", before], why));
             }
             if view.malformed_output && view.failed_step.is_some() {
-                let mut again = run_again(view, "workflow");
-                again.why = format!(
-                    "or start a new run once `{step}`'s `run:` is fixed: this run keeps the definition it started with, so a `--retry` runs the command as it was{}",
-                    if again.fill.is_empty() {
-                        ""
-                    } else {
-                        " (VALUE: each secret input's value again)"
-                    }
-                );
-                out.push(again);
+                out.extend(once_fixed(
+                    view,
+                    "workflow",
+                    format!(
+                        "or start a new run once `{step}`'s `run:` is fixed: this run keeps the definition it started with, so a `--retry` runs the command as it was"
+                    ),
+                ));
                 out.push(resume(
                     view,
                     &["--retry"],
@@ -891,29 +975,23 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 ));
             }
             if view.undecidable_condition.is_some() {
-                let mut again = run_again(view, "workflow");
-                again.why = format!(
-                    "or start a new run once `{step}`'s `if:` is fixed: this run keeps the definition it started with{}",
-                    if again.fill.is_empty() {
-                        ""
-                    } else {
-                        " (VALUE: each secret input's value again)"
-                    }
-                );
-                out.push(again);
+                out.extend(once_fixed(
+                    view,
+                    "workflow",
+                    format!(
+                        "or start a new run once `{step}`'s `if:` is fixed: this run keeps the definition it started with"
+                    ),
+                ));
             }
             out.push(abort());
             if view.unstartable_child.is_some() {
-                let mut again = run_again(view, "workflow");
-                again.why = format!(
-                    "or start a new run, with other inputs (--input NAME=VALUE) or the definition fixed so that `{step}`'s `with:` passes its child's inputs{}",
-                    if again.fill.is_empty() {
-                        ""
-                    } else {
-                        " (VALUE: each secret input's value again)"
-                    }
-                );
-                out.push(again);
+                out.extend(once_fixed(
+                    view,
+                    "workflow",
+                    format!(
+                        "or start a new run of the fixed definition, so that `{step}`'s `with:` passes its child's inputs (or give it other inputs: --input NAME=VALUE)"
+                    ),
+                ));
             }
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
@@ -1263,7 +1341,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                         failed[0]
                     ),
                 )),
-                _ => out.push(secret_across_wait_run_again(view, "orchestrate")),
+                _ => out.extend(secret_across_wait_run_again(view, "orchestrate")),
             }
         }
         RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {

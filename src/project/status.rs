@@ -901,6 +901,19 @@ impl StatusView {
         self
     }
 
+    /// Say whether a definition file of the run differs from its snapshot (`changed`, read
+    /// by the shell: `ops::definition_changed`), which a new run "once the definition is
+    /// fixed" needs; its suggestions are made again where that changes them.
+    pub fn with_definition_changed(mut self, changed: bool) -> StatusView {
+        if changed != self.definition_changed {
+            self.definition_changed = changed;
+            if self.as_of.is_none() {
+                self.next = super::next_actions(&self);
+            }
+        }
+        self
+    }
+
     /// A run `waiting` with a `uses:` step whose child run (or a child of it) was cut short
     /// — its driver died while it ran, as a report's process killed while it drove the child
     /// on — is not waiting on a person: it is `interrupted`, saying which run was cut short,
@@ -1061,6 +1074,7 @@ impl StatusView {
                     .insert(0, super::next::Suggestion::new(&argv, what));
             }
         }
+        super::next::dedupe(&mut self.next);
         self
     }
 }
@@ -1331,6 +1345,17 @@ pub struct StatusView {
     /// definition it started with, so a fix of its `run:` reaches a new run only.
     #[serde(skip)]
     pub malformed_output: bool,
+    /// The latest recovery followed ended in the failure it was made from, the units it ran
+    /// again having given the same values (`RunState::recovery_repeated`): offered as it is,
+    /// it ends here again, so it is not offered first (`next::demote_repeated`).
+    #[serde(skip)]
+    pub repeated_recovery: Option<crate::decide::Repeated>,
+    /// A definition file of the run (its own, a workflow its `uses:` steps run) differs from
+    /// the run's snapshot of it (`ops::definition_changed`, read by the shell: none in a
+    /// view made from the log alone): only then is a new run "once the definition is fixed"
+    /// offered, which with the same definition fails the same way.
+    #[serde(skip)]
+    pub definition_changed: bool,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -1934,6 +1959,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         child_unlistable_foreach: None,
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
+        repeated_recovery: state.recovery_repeated(),
+        definition_changed: false,
         verified: None,
         unverified: None,
         restarts: restarts(state),
