@@ -2126,6 +2126,28 @@ fn the_history_hint_and_next_page_on_through_every_run_with_commands_history_tak
     check("before a run of the other kind", &out);
 }
 
+/// `resume --skip` of the one phase a time limit stopped skips it and goes on, as a workflow's
+/// skips the step its stop ended: the scenario refused it ("no phase failed"), the workflow took
+/// it (review j F7).
+#[test]
+fn a_scenario_skips_the_one_phase_its_time_limit_stopped_as_a_workflow_does() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    env.scenario(
+        "napsc",
+        "name: napsc\ndescription: d\nphases:\n  - {name: nap, description: n, run: sleep 6}\n  - {name: after, description: a, run: echo after, condition: 'after:nap'}\n",
+    );
+    let run = env.run(&["orchestrate", "run", "napsc"]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let skipped = env.run(&["--json", "orchestrate", "resume", "napsc", "--skip"]);
+    assert_eq!(skipped.code, 0, "{}", skipped.text());
+    let doc = skipped.json();
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let phases = doc["phases"].as_array().unwrap();
+    assert_eq!(phases[0]["status"], "skipped", "{doc}");
+    assert_eq!(phases[1]["status"], "completed", "{doc}");
+}
+
 /// SPEC §7 "A run stopped by `timeout_seconds`" and exit 3 "a run is waiting or stopped
 /// (resumable)": a run its time limit cut is `stopped` (recorded as `run_stopped` with the
 /// limit's words, not paused as failed), exits 3, and its driver's last line and `status` say

@@ -1603,9 +1603,10 @@ fn resume(
             }
         }
         ResumeMode::Skip => {
-            // A scenario skips the one phase that failed or waits for a report. A phase a
-            // stop ended did not fail (a resume runs it again), and among several the first
-            // in the file is no answer: its dependents would run without its work.
+            // A scenario skips the one phase that failed or waits for a report, else the one
+            // phase a stop ended (as a workflow skips the step its stop ended: review j F7,
+            // where the scenario refused what the workflow took); among several the first in
+            // the file is no answer: its dependents would run without its work.
             if state.is_scenario() {
                 let named = |pred: &dyn Fn(StepStatus) -> bool| {
                     state
@@ -1621,16 +1622,21 @@ fn resume(
                     0 => {
                         let stopped =
                             named(&|s| matches!(s, StepStatus::Stopped | StepStatus::Running));
-                        return Err(DecideError::CannotSkip(if stopped.is_empty() {
-                            "no phase failed or waits for a report; a plain resume goes on".into()
-                        } else {
-                            format!(
-                                "no phase failed or waits for a report ({} {} stopped, not failed: a plain resume runs {} again)",
-                                stopped.join(", "),
-                                if stopped.len() == 1 { "was" } else { "were" },
-                                if stopped.len() == 1 { "it" } else { "them" },
-                            )
-                        }));
+                        match stopped.len() {
+                            1 => {}
+                            0 => {
+                                return Err(DecideError::CannotSkip(
+                                    "no phase failed or waits for a report; a plain resume goes on"
+                                        .into(),
+                                ));
+                            }
+                            _ => {
+                                return Err(DecideError::CannotSkip(format!(
+                                    "no phase failed or waits for a report, and {} were stopped: `--skip` skips exactly one; a plain resume runs them again",
+                                    stopped.join(", "),
+                                )));
+                            }
+                        }
                     }
                     _ => {
                         return Err(DecideError::CannotSkip(format!(

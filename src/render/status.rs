@@ -429,7 +429,7 @@ fn step_block(
         None if s.checking_condition => ("⏳", "Checking its condition: its `if:` command runs"),
         None if s.retry_held => (
             "⬜",
-            "Retry held: the run paused first; it runs again on resume",
+            "Retry held: the run was paused or stopped before it; it runs again on resume",
         ),
         None => compensation_badge(s).unwrap_or_else(|| step_badge(s.status)),
     };
