@@ -294,6 +294,71 @@ fn log_copy_goes_on_past_an_output_it_cannot_copy(env: Env) {
     );
 }
 
+/// A notification chain whose run the log does not hold (`notify:RUN`, RUN removed or never
+/// there) fails `log verify` here, and would there: `log copy` refuses it, by name, and exits
+/// 1. Before, it was copied, the copy exited 0, and the other log failed verification.
+fn log_copy_refuses_a_notification_chain_whose_run_the_log_does_not_hold(env: Env) {
+    let src = finished_run(&env);
+    let orphan = "notify:01M961ZZZZZZZZZZZZZZZZZZZZ";
+    plant(&env, &src, orphan);
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+    let target = env.dir.path().join("copy.db");
+    let out = env.run(&["--json", "log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(ids(&doc, "copied"), [src.as_str()], "{doc}");
+    assert_eq!(ids(&doc, "refused"), [orphan], "{doc}");
+    let reason = doc["refused"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("01M961ZZZZZZZZZZZZZZZZZZZZ, which this log does not hold"),
+        "{doc}"
+    );
+    let copy = cortex::store::SqliteStore::open_read(&target).unwrap();
+    use cortex::store::EventStore;
+    assert!(copy.raw_rows(Some(orphan)).unwrap().is_empty());
+    assert!(copy.verify(None).unwrap().ok);
+    let human = env.run(&["log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("not copied: run {orphan} — it names")),
+        "{}",
+        human.stdout
+    );
+}
+
+/// `log verify`'s first line counts the runs and the other chains that failed apart, as its
+/// last line counts those checked: before, two notification chains were "2 runs".
+fn log_verify_counts_failed_runs_and_other_chains_apart(env: Env) {
+    let src = finished_run(&env);
+    for id in [
+        "notify:01M961ZZZZZZZZZZZZZZZZZZZ1",
+        "notify:01M961ZZZZZZZZZZZZZZZZZZZ2",
+    ] {
+        plant(&env, &src, id);
+    }
+    let human = env.run(&["log", "verify"]);
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human
+            .stdout
+            .starts_with("❌ log verification FAILED: 2 other chains did not verify\n"),
+        "{}",
+        human.stdout
+    );
+    plant(&env, &src, "../../x");
+    let human = env.run(&["log", "verify"]);
+    assert!(
+        human
+            .stdout
+            .starts_with("❌ log verification FAILED: 1 run and 2 other chains did not verify\n"),
+        "{}",
+        human.stdout
+    );
+}
+
 /// A chain planted under the schedules' prefix with an id no scheduler writes
 /// (`schedule:job:x`, no kind cortex knows): a scheduler's pass goes on past it (it is not
 /// read; `log verify` names it), where reading it as a schedule's stream stopped every pass.
@@ -321,6 +386,8 @@ on_both_stores!(
     log_copy_copies_no_run_whose_id_is_no_run_id_and_goes_on_with_the_others,
     log_copy_goes_on_past_an_output_it_cannot_copy,
     a_scheduler_pass_goes_on_past_a_chain_planted_under_the_schedule_prefix,
+    log_copy_refuses_a_notification_chain_whose_run_the_log_does_not_hold,
+    log_verify_counts_failed_runs_and_other_chains_apart,
 );
 
 /// `log copy` into a log whose own checks would refuse such a run: the other log's import
