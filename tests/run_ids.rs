@@ -28,6 +28,14 @@ fn finished_run(env: &Env) -> String {
 /// it verifies link by link — and its run-index row. Its `attempt_log` events are left out
 /// (the files they name are `src`'s): its attempts recorded no output.
 fn plant(env: &Env, src: &str, id: &str) {
+    plant_bytes(env, src, id.as_bytes())
+}
+
+/// `plant` under an id of any bytes, as SQLite keeps a text's bytes as given (PostgreSQL
+/// takes only UTF-8).
+fn plant_bytes(env: &Env, src: &str, id_bytes: &[u8]) {
+    let lossy = String::from_utf8_lossy(id_bytes);
+    let id: &str = &lossy;
     let store = env.open_store();
     let rows = store.raw_rows(Some(src)).unwrap();
     drop(store);
@@ -39,7 +47,7 @@ fn plant(env: &Env, src: &str, id: &str) {
             .replace(src, id);
         let seq = planted.len() as i64;
         let hash = cortex::store::event_hash(
-            id.as_bytes(),
+            id_bytes,
             seq,
             &prev,
             &row.id,
@@ -57,9 +65,9 @@ fn plant(env: &Env, src: &str, id: &str) {
             let c = rusqlite::Connection::open(env.db()).unwrap();
             for (seq, row, body, prev, hash) in &planted {
                 c.execute(
-                    "INSERT INTO events (run_id, seq, id, time, type, version, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO events (run_id, seq, id, time, type, version, body, prev_hash, hash) VALUES (CAST(?1 AS TEXT), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     rusqlite::params![
-                        id,
+                        id_bytes,
                         seq,
                         String::from_utf8_lossy(&row.id),
                         String::from_utf8_lossy(&row.time),
@@ -73,8 +81,8 @@ fn plant(env: &Env, src: &str, id: &str) {
                 .unwrap();
             }
             c.execute(
-                "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome) SELECT ?1, kind, name, name_key, started_at, ?2, ?3, outcome FROM runs WHERE run_id = ?4",
-                rusqlite::params![id, head_seq, prev, src],
+                "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome) SELECT CAST(?1 AS TEXT), kind, name, name_key, started_at, ?2, ?3, outcome FROM runs WHERE run_id = ?4",
+                rusqlite::params![id_bytes, head_seq, prev, src],
             )
             .unwrap();
         }
@@ -294,6 +302,71 @@ fn log_copy_goes_on_past_an_output_it_cannot_copy(env: Env) {
     );
 }
 
+/// A notification chain whose run the log does not hold (`notify:RUN`, RUN removed or never
+/// there) fails `log verify` here, and would there: `log copy` refuses it, by name, and exits
+/// 1. Before, it was copied, the copy exited 0, and the other log failed verification.
+fn log_copy_refuses_a_notification_chain_whose_run_the_log_does_not_hold(env: Env) {
+    let src = finished_run(&env);
+    let orphan = "notify:01M961ZZZZZZZZZZZZZZZZZZZZ";
+    plant(&env, &src, orphan);
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+    let target = env.dir.path().join("copy.db");
+    let out = env.run(&["--json", "log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(ids(&doc, "copied"), [src.as_str()], "{doc}");
+    assert_eq!(ids(&doc, "refused"), [orphan], "{doc}");
+    let reason = doc["refused"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("01M961ZZZZZZZZZZZZZZZZZZZZ, which this log does not hold"),
+        "{doc}"
+    );
+    let copy = cortex::store::SqliteStore::open_read(&target).unwrap();
+    use cortex::store::EventStore;
+    assert!(copy.raw_rows(Some(orphan)).unwrap().is_empty());
+    assert!(copy.verify(None).unwrap().ok);
+    let human = env.run(&["log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("not copied: run {orphan} — it names")),
+        "{}",
+        human.stdout
+    );
+}
+
+/// `log verify`'s first line counts the runs and the other chains that failed apart, as its
+/// last line counts those checked: before, two notification chains were "2 runs".
+fn log_verify_counts_failed_runs_and_other_chains_apart(env: Env) {
+    let src = finished_run(&env);
+    for id in [
+        "notify:01M961ZZZZZZZZZZZZZZZZZZZ1",
+        "notify:01M961ZZZZZZZZZZZZZZZZZZZ2",
+    ] {
+        plant(&env, &src, id);
+    }
+    let human = env.run(&["log", "verify"]);
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human
+            .stdout
+            .starts_with("❌ log verification FAILED: 2 other chains did not verify\n"),
+        "{}",
+        human.stdout
+    );
+    plant(&env, &src, "../../x");
+    let human = env.run(&["log", "verify"]);
+    assert!(
+        human
+            .stdout
+            .starts_with("❌ log verification FAILED: 1 run and 2 other chains did not verify\n"),
+        "{}",
+        human.stdout
+    );
+}
+
 /// A chain planted under the schedules' prefix with an id no scheduler writes
 /// (`schedule:job:x`, no kind cortex knows): a scheduler's pass goes on past it (it is not
 /// read; `log verify` names it), where reading it as a schedule's stream stopped every pass.
@@ -321,7 +394,40 @@ on_both_stores!(
     log_copy_copies_no_run_whose_id_is_no_run_id_and_goes_on_with_the_others,
     log_copy_goes_on_past_an_output_it_cannot_copy,
     a_scheduler_pass_goes_on_past_a_chain_planted_under_the_schedule_prefix,
+    log_copy_refuses_a_notification_chain_whose_run_the_log_does_not_hold,
+    log_verify_counts_failed_runs_and_other_chains_apart,
 );
+
+/// A chain whose stored id is not UTF-8 (SQLite keeps a text's bytes as given) is one more
+/// chain put in by hand: `log copy` refuses it, named escaped, and copies the rest; `log
+/// verify` names it escaped; `log show` reads on. Before, it stopped `log copy` whole (nothing
+/// copied), and the hint named it with U+FFFD, an id no query finds.
+#[test]
+fn a_chain_whose_id_is_not_utf8_is_refused_by_name_and_the_rest_copied() {
+    let env = Env::new();
+    let src = finished_run(&env);
+    plant_bytes(&env, &src, b"01M961WEWZJ8VS0002614BN33\xff");
+    let escaped = "01M961WEWZJ8VS0002614BN33\\xff";
+    let target = env.dir.path().join("copy.db");
+    let out = env.run(&["--json", "log", "copy", "--to", target.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(ids(&doc, "copied"), [src.as_str()], "{doc}");
+    assert_eq!(ids(&doc, "refused"), [escaped], "{doc}");
+    let verify = env.run(&["log", "verify"]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+    assert!(
+        verify.stdout.contains(escaped),
+        "{}{}",
+        verify.stdout,
+        verify.stderr
+    );
+    let show = env.run(&["log", "show"]);
+    assert_eq!(show.code, 0, "{}{}", show.stdout, show.stderr);
+    for out in [&out, &verify, &show] {
+        assert!(!out.text().contains('\u{fffd}'), "{}", out.text());
+    }
+}
 
 /// `log copy` into a log whose own checks would refuse such a run: the other log's import
 /// (`import_rows`) refuses rows of an id that is no run id, whoever calls it.

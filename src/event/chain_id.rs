@@ -38,8 +38,8 @@ pub enum ChainId<'a> {
 
 impl<'a> ChainId<'a> {
     /// The chain `id` names, if it is the id of one: a run id, `notify:` and a run id,
-    /// `schedule:workflow:` or `schedule:scenario:` and a name of valid UTF-8, not empty and
-    /// breaking no line (`render::breaks_line`), or `agents`. Nothing else.
+    /// `schedule:workflow:` or `schedule:scenario:` and a name of valid UTF-8, not empty,
+    /// breaking no line (`render::breaks_line`) and holding no `\`, or `agents`. Nothing else.
     pub fn parse(id: &'a [u8]) -> Option<ChainId<'a>> {
         if let Some(run) = id.strip_prefix(NOTIFY_PREFIX.as_bytes()) {
             return run_id_of(run).map(ChainId::Notify);
@@ -54,7 +54,11 @@ impl<'a> ChainId<'a> {
                     Some((kind, name))
                 })?;
             let name = std::str::from_utf8(name).ok()?;
-            let one_line = !name.is_empty() && !name.chars().any(crate::render::breaks_line);
+            // No definition's name holds a `\` (`definition::name`): nor does a schedule's,
+            // so an id shown escaped (`shown_id`) is never read as one.
+            let one_line = !name.is_empty()
+                && !name.contains('\\')
+                && !name.chars().any(crate::render::breaks_line);
             return one_line.then_some(ChainId::Schedule { kind, name });
         }
         if id == REGISTRY_CHAIN.as_bytes() {
@@ -87,6 +91,23 @@ impl fmt::Display for ChainId<'_> {
             ChainId::Registry => f.write_str(REGISTRY_CHAIN),
         }
     }
+}
+
+/// A stored chain id as text: as stored when it is UTF-8, else each byte that is not shown as
+/// `\xNN` (`01M…33\xff`). A row's id is whatever was written there (SQLite keeps the bytes
+/// of a text value as given); read lossily, two ids differing there read as one, and one
+/// shown with U+FFFD names an id the log does not hold (a query for it finds nothing). An
+/// escaped id is no chain id (`parse`: a `\` is in no run id nor any schedule's name), so
+/// whatever reads it refuses it as put in by hand.
+pub fn shown_id(id: &[u8]) -> String {
+    let mut out = String::with_capacity(id.len());
+    for chunk in id.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// Whether `id` starts with the prefix of a run's notification deliveries or of a schedule,
@@ -158,7 +179,7 @@ mod tests {
 
     #[test]
     fn no_id_cortex_does_not_write_is_a_chain_id() {
-        let refused: [&[u8]; 18] = [
+        let refused: [&[u8]; 19] = [
             b"",
             b"notify:",
             b"notify:../x",
@@ -175,6 +196,7 @@ mod tests {
             b"schedule:job:x",
             b"schedule:Workflow:x",
             b"schedule:workflow:\xff\xfe",
+            b"schedule:workflow:a\\xff",
             b"agents ",
             b"../../../../tmp/victim",
         ];
@@ -188,6 +210,15 @@ mod tests {
             assert!(!is_chain_id(id));
         }
         assert_eq!(ChainId::parse(b"\xff01M95MGMFPG7PRPMB8QHM79X3"), None);
+    }
+
+    #[test]
+    fn an_id_that_is_not_utf8_is_shown_escaped_and_is_no_chain_id() {
+        let id = b"01M961WEWZJ8VS0002614BN33\xff";
+        assert_eq!(shown_id(id), "01M961WEWZJ8VS0002614BN33\\xff");
+        assert!(!is_chain_id(shown_id(id).as_bytes()));
+        assert_eq!(shown_id(b"notify:x\xfe\xffy"), "notify:x\\xfe\\xffy");
+        assert_eq!(shown_id(RUN.as_bytes()), RUN);
     }
 
     #[test]
@@ -223,7 +254,7 @@ mod tests {
             let chain = match which {
                 0 if is_run_id(text.as_bytes()) => ChainId::Run(&text),
                 1 if is_run_id(text.as_bytes()) => ChainId::Notify(&text),
-                2 if !text.chars().any(crate::render::breaks_line) => {
+                2 if !text.contains('\\') && !text.chars().any(crate::render::breaks_line) => {
                     ChainId::Schedule { kind, name: &text }
                 }
                 _ => ChainId::Registry,

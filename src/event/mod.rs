@@ -17,7 +17,7 @@ pub use body::{
 };
 pub use chain_id::{
     ChainId, NOTIFY_PREFIX, REGISTRY_CHAIN, SCHEDULE_PREFIX, has_chain_prefix, is_chain_id,
-    is_run_chain,
+    is_run_chain, shown_id,
 };
 pub use envelope::{NewEvent, Recorded, Stamped};
 pub use run_id::{BadRunId, RUN_ID_LEN, check_run_id, is_crockford, is_run_id};

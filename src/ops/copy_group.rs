@@ -50,14 +50,19 @@ pub(super) fn read_group(
             continue;
         }
         if let Some((to, what)) = member.links.iter().find(|(to, _)| missing.contains(to)) {
-            member.refusal = Some(format!(
-                "it names {what} {to}, which this log does not hold: its events were removed here ({} says so), and a copy would not verify either",
-                ctx.cmd(&["log", "verify", &member.run_id])
-            ));
+            member.refusal = Some(names_missing(ctx, &member.run_id, what, to));
         }
     }
     group.retain(|m| !m.rows.is_empty() || m.refusal.is_some());
     Ok(group)
+}
+
+/// Why `run_id` is not copied when it names (`what`) the run `to`, which the log does not hold.
+fn names_missing(ctx: &Ctx, run_id: &str, what: &str, to: &str) -> String {
+    format!(
+        "it names {what} {to}, which this log does not hold: its events were removed here ({} says so), and a copy would not verify either",
+        ctx.cmd(&["log", "verify", run_id])
+    )
 }
 
 /// Read one run for the copy. The rows copied are the rows verified and judged, read
@@ -109,16 +114,20 @@ fn read_member(ctx: &Ctx, source: &dyn EventStore, run_id: &str) -> Result<Membe
         }
     };
     let here = verify_rows(&rows);
+    let links = here
+        .links
+        .iter()
+        .filter(|l| l.to != run_id && crate::event::is_run_chain(l.to.as_bytes()))
+        .map(|l| (l.to.clone(), l.what));
     // Runs name runs (a parent its children, a child its parent) both ways: they are copied
     // together. Notification and schedule chains only name runs, and are copied apart.
-    if crate::event::is_run_chain(run_id.as_bytes()) {
-        member.links = here
-            .links
-            .iter()
-            .filter(|l| l.to != run_id && crate::event::is_run_chain(l.to.as_bytes()))
-            .map(|l| (l.to.clone(), l.what))
-            .collect();
-    }
+    let named_apart: Vec<(String, &'static str)> = if crate::event::is_run_chain(run_id.as_bytes())
+    {
+        member.links = links.collect();
+        Vec::new()
+    } else {
+        links.collect()
+    };
     member.rows = rows;
     if let Some(bad) = here.first_bad {
         member.refusal = Some(format!(
@@ -126,6 +135,15 @@ fn read_member(ctx: &Ctx, source: &dyn EventStore, run_id: &str) -> Result<Membe
             bad.seq, bad.reason
         ));
         return Ok(member);
+    }
+    // A notification or schedule chain naming a run this log does not hold fails `log verify`
+    // here (`check_links`), and would there: refused as the runs of a group are. Before, it
+    // was copied, the copy said good (exit 0), and the other log then failed verification.
+    for (to, what) in &named_apart {
+        if source.hash_at(to, 0)?.is_none() {
+            member.refusal = Some(names_missing(ctx, run_id, what, to));
+            return Ok(member);
+        }
     }
     // A run driven now, or whose driver never recorded the end of its session, is not
     // copied: nothing in the other log says it is driven here (no lease there, no lock),

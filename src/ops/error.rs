@@ -697,6 +697,13 @@ impl From<StoreError> for CommandError {
                     .then(" shows every event, this one by its type and hash"),
             ),
             // An event that no longer decodes: the log was changed (or damaged) there.
+            // A chain of an id no cortex writes (one not UTF-8, shown escaped, among them) is
+            // no id to type back: `log verify` of the whole log names it and where it breaks.
+            StoreError::Corrupt { run_id, .. } if !crate::event::is_chain_id(run_id.as_bytes()) => Some(
+                Hint::from("the log was changed or damaged; ")
+                    .command(&["log", "verify"])
+                    .then(" (the whole log) names that chain and says where it breaks; put back the log from a backup: no command can read it"),
+            ),
             StoreError::Corrupt { run_id, .. } => Some(
                 Hint::from("the log was changed or damaged; ")
                     .command(&["log", "verify", run_id])

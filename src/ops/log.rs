@@ -1238,7 +1238,7 @@ impl OutputsCopied {
         // `log verify` on that run: the copy then fails (exit 1), with the fix.
         let mut left = |file: &str, reason: String, recorded: bool, fix: Option<String>| {
             let fix = fix.or_else(|| recorded.then(|| format!(
-                "`{}` here says what is wrong with it; once this home holds it as recorded (from the home that ran it, or a backup), copy again",
+                "{} here says what is wrong with it; once this home holds it as recorded (from the home that ran it, or a backup), copy again",
                 ctx.cmd(&["log", "verify", run_id])
             )));
             self.left.push(serde_json::json!({

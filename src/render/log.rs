@@ -426,8 +426,13 @@ pub fn render_verify(report: &VerifyReport) -> String {
 /// "14 runs", or "14 runs and 2 other chains" (notification deliveries, schedules, the agent
 /// registry: verified too, but no run).
 fn runs_and_chains(report: &VerifyReport) -> String {
-    let runs = super::count(report.runs as usize, "run");
-    match report.chains {
+    count_runs_and_chains(report.runs as usize, report.chains as usize)
+}
+
+/// "14 runs", or "14 runs and 2 other chains".
+fn count_runs_and_chains(runs: usize, chains: usize) -> String {
+    let runs = super::count(runs, "run");
+    match chains {
         0 => runs,
         1 => format!("{runs} and 1 other chain"),
         n => format!("{runs} and {n} other chains"),
@@ -462,10 +467,18 @@ fn render_chains(report: &VerifyReport) -> String {
             intact_note(report)
         ),
         Some(_) => {
-            let mut text = format!(
-                "❌ log verification FAILED: {} did not verify\n",
-                super::count(report.failures.len(), "run")
-            );
+            // Runs and the other chains counted apart, as the last line counts them.
+            let runs = report
+                .failures
+                .iter()
+                .filter(|f| crate::event::is_run_chain(f.run_id.as_bytes()))
+                .count();
+            let failed = match (runs, report.failures.len() - runs) {
+                (0, 1) => "1 other chain".to_string(),
+                (0, n) => format!("{n} other chains"),
+                (runs, chains) => count_runs_and_chains(runs, chains),
+            };
+            let mut text = format!("❌ log verification FAILED: {failed} did not verify\n");
             for bad in &report.failures {
                 text.push_str(&format!(
                     "   -{}: {}\n",

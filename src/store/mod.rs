@@ -842,7 +842,7 @@ fn check_imports<'r>(runs: &[&'r [RawRow]]) -> Result<Vec<CheckedImport<'r>>, St
     runs.iter()
         .filter_map(|rows| rows.first().map(|first| (first, *rows)))
         .map(|(first, rows)| {
-            let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
+            let run_id = crate::event::shown_id(&first.run_id);
             let recorded = check_import(&run_id, rows)?;
             Ok((run_id, first, rows, recorded))
         })
@@ -917,7 +917,7 @@ pub(crate) fn decode_row_ref<'a>(row: RowRef<'a>) -> Result<Recorded, StoreError
     let seq = row.seq.max(0) as u64;
     let text = |bytes: &'a [u8], what: &str| -> Result<&'a str, StoreError> {
         std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt {
-            run_id: String::from_utf8_lossy(row.run_id).into_owned(),
+            run_id: crate::event::shown_id(row.run_id),
             seq,
             reason: format!("{what} is not UTF-8"),
         })
@@ -1003,7 +1003,7 @@ pub fn read_row(row: RowRef<'_>) -> ReadEvent {
             };
             let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             ReadEvent::Unreadable(Unreadable {
-                run_id: lossy(row.run_id),
+                run_id: crate::event::shown_id(row.run_id),
                 seq: row.seq.max(0) as u64,
                 type_name: lossy(row.type_name),
                 version: row.version,

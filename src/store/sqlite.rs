@@ -10,8 +10,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use super::index::sealed_by;
 use super::migrations::{INDEX_VERSION, MIGRATIONS, SCHEMA_VERSION};
 use super::{
-    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RunEntry, RunHead, RunQuery,
-    Snapshot, StoreError, chain, decode_row,
+    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RowRef, RunEntry, RunHead,
+    RunQuery, Snapshot, StoreError, chain, decode_row, decode_row_ref,
 };
 use crate::definition::{Durability, normalize_name};
 use crate::event::{Event, NewEvent, Outcome, Recorded, RunKind};
@@ -698,8 +698,13 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
         let rows = stmt
             .query_map(args, |r| {
+                // An id not UTF-8 (put in by hand) is read shown escaped, as `runs` lists it.
+                let run_id = match r.get_ref(0)? {
+                    rusqlite::types::ValueRef::Text(b) => crate::event::shown_id(b),
+                    _ => r.get::<_, String>(0)?,
+                };
                 Ok((
-                    r.get::<_, String>(0)?,
+                    run_id,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
@@ -1606,10 +1611,24 @@ impl EventStore for SqliteStore {
             )
             .map_err(map_err)?;
         for row in &firsts {
-            let first = decode_row(row)?;
-            let (seq, hash): (i64, Vec<u8>) = stmt
-                .query_row(params![first.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(map_err)?;
+            // A chain whose stored id is not UTF-8 (put in by hand: SQLite keeps a text's
+            // bytes as given) is listed under its id shown escaped (`event::shown_id`), which
+            // is no chain id: whatever reads the list refuses it by that name, and reads on.
+            // Before, it stopped every reader of the list (`log copy` copied nothing).
+            let shown = crate::event::shown_id(&row.run_id);
+            let first = decode_row_ref(RowRef {
+                run_id: shown.as_bytes(),
+                ..row.as_ref()
+            })?;
+            let (seq, hash): (i64, Vec<u8>) = match std::str::from_utf8(&row.run_id) {
+                Ok(id) => stmt.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?))),
+                Err(_) => self.conn.query_row(
+                    "SELECT seq, hash FROM events WHERE run_id = CAST(?1 AS TEXT) ORDER BY seq DESC LIMIT 1",
+                    params![row.run_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                ),
+            }
+            .map_err(map_err)?;
             heads.push(RunHead {
                 run_id: first.run_id.clone(),
                 first,

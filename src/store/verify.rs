@@ -157,7 +157,7 @@ pub fn bad_chain_id(id: &[u8]) -> Option<String> {
     if crate::event::is_chain_id(id) {
         return None;
     }
-    let shown = crate::definition::shown_query(&String::from_utf8_lossy(id));
+    let shown = crate::definition::shown_query(&crate::event::shown_id(id));
     Some(format!(
         "its id `{shown}` is no run id (a run id is a ULID, {} digits and capitals as cortex makes them) nor the id of another chain cortex writes: it was put in the log by hand, and cortex neither acts on it nor makes a path of it",
         crate::event::RUN_ID_LEN
@@ -251,7 +251,7 @@ impl Verifier {
                 self.current_bad = true;
                 self.report.events += 1;
                 self.report.fail(BadEvent {
-                    run_id: String::from_utf8_lossy(row.run_id).into_owned(),
+                    run_id: crate::event::shown_id(row.run_id),
                     seq: row.seq,
                     reason,
                 });
@@ -261,7 +261,7 @@ impl Verifier {
                 && let Some(ChainId::Notify(run)) = ChainId::parse(row.run_id)
             {
                 self.report.links.push(Link {
-                    from: String::from_utf8_lossy(row.run_id).into_owned(),
+                    from: crate::event::shown_id(row.run_id),
                     seq: row.seq,
                     to: run.to_string(),
                     what: "the run whose notification deliveries it records",
@@ -300,7 +300,7 @@ impl Verifier {
         if let Some(reason) = problem {
             self.current_bad = true;
             self.report.fail(BadEvent {
-                run_id: String::from_utf8_lossy(row.run_id).into_owned(),
+                run_id: crate::event::shown_id(row.run_id),
                 seq: row.seq,
                 reason,
             });
@@ -372,7 +372,7 @@ impl Verifier {
             _ => return,
         };
         self.report.links.push(Link {
-            from: String::from_utf8_lossy(row.run_id).into_owned(),
+            from: crate::event::shown_id(row.run_id),
             seq: row.seq,
             to,
             what,
@@ -398,7 +398,7 @@ impl Verifier {
         if any {
             self.report
                 .notifying
-                .push(String::from_utf8_lossy(row.run_id).into_owned());
+                .push(crate::event::shown_id(row.run_id));
         }
     }
 
@@ -408,7 +408,7 @@ impl Verifier {
         {
             self.report
                 .heads
-                .push((String::from_utf8_lossy(&run).into_owned(), hex(&self.prev)));
+                .push((crate::event::shown_id(&run), hex(&self.prev)));
         }
     }
 
