@@ -337,7 +337,7 @@ pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
                     "the {noun} `{}` is not letters, digits, `_` and `-`",
                     shown(name)
                 ),
-                "rename it: outputs are written as `key=value` lines to $CORTEX_OUTPUT",
+                "rename it: an output is set by a `KEY=VALUE` line in $CORTEX_OUTPUT or a report's `--output KEY=VALUE`, and its key ends at the first `=`",
             )
         }
         _ => Ok(()),
