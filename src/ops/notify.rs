@@ -164,7 +164,12 @@ impl Lacking {
         let given: String = self
             .inputs
             .iter()
-            .map(|n| format!(" --input {n}=VALUE"))
+            .map(|n| {
+                format!(
+                    " {}",
+                    crate::render::command_line(&crate::render::pair_args("--input", n, "VALUE"))
+                )
+            })
             .collect();
         let (worker, set) = match (names.is_empty(), self.inputs.is_empty()) {
             (false, true) => (

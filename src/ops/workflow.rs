@@ -2696,7 +2696,7 @@ pub(super) fn checks_need_secrets(
         if *read {
             format!(
                 "output `{key}` was not given: add {}",
-                crate::render::command_line(&["--output", &format!("{key}=VALUE")])
+                crate::render::command_line(&crate::render::pair_args("--output", key, "VALUE"))
             )
         } else {
             format!("output `{key}` was not produced")
@@ -2758,12 +2758,13 @@ pub fn missing_secret_inputs(
 ) -> CommandError {
     let group = kind.group();
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
-    let values: Vec<String> = missing.iter().map(|n| format!("{n}=VALUE")).collect();
+    let values: Vec<String> = missing
+        .iter()
+        .flat_map(|n| crate::render::pair_args("--input", n, "VALUE"))
+        .collect();
     let mut argv = vec![group, "resume", run_id];
     argv.extend(how.iter().map(String::as_str));
-    for value in &values {
-        argv.extend(["--input", value.as_str()]);
-    }
+    argv.extend(values.iter().map(String::as_str));
     let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
     CommandError::bad_input(format!(
         "run {run_id} needs the value of its secret input{} {}: the log keeps only `***`",
@@ -3095,7 +3096,7 @@ pub struct StepReport<'a> {
 pub(crate) fn report_args(outputs: &[(String, String)], by: &Operator) -> Vec<String> {
     let mut args = Vec::new();
     for (k, v) in outputs {
-        args.extend(["--output".to_string(), format!("{k}={v}")]);
+        args.extend(crate::render::pair_args("--output", k, v));
     }
     if let Some(message) = &by.message {
         args.extend(["--message".to_string(), message.clone()]);

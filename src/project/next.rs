@@ -50,8 +50,8 @@ impl Suggestion {
 
     /// `flag NAME=VALUE`, VALUE to be filled in.
     fn placeholder(&mut self, flag: &str, name: &str) {
-        self.argv.push(flag.into());
-        self.argv.push(format!("{name}=VALUE"));
+        self.argv
+            .extend(crate::render::pair_args(flag, name, "VALUE"));
         self.fill.push(Fill::new(flag, name));
     }
 
@@ -69,7 +69,7 @@ impl Suggestion {
         let placeholders: Vec<String> = self
             .fill
             .iter()
-            .flat_map(|f| [f.flag.clone(), format!("{}=VALUE", f.name)])
+            .flat_map(|f| crate::render::pair_args(&f.flag, &f.name, "VALUE"))
             .collect();
         self.argv[at + 2..] == placeholders[..]
     }
@@ -625,9 +625,11 @@ pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
         if value.as_str() == Some(crate::event::REDACTED) {
             continue;
         }
-        s.argv.push("--input".into());
-        s.argv
-            .push(format!("{name}={}", crate::event::input_text(value)));
+        s.argv.extend(crate::render::pair_args(
+            "--input",
+            name,
+            &crate::event::input_text(value),
+        ));
     }
     if !s.fill.is_empty() {
         s.why = format!("{} (VALUE: each secret input's value again)", s.why);
