@@ -3272,13 +3272,8 @@ fn a_step_cut_by_the_time_limit_reading_a_reported_secret_is_offered_from_with_a
             );
             assert_eq!(argv[4..7], ["--from", "P", "--timeout"], "{doc}");
         }
-        let filled: Vec<String> = argv[1..]
-            .iter()
-            .map(|a| a.replace("API_TOKEN=VALUE", "API_TOKEN=hunter2secretXYZ"))
-            .collect();
-        let args: Vec<&str> = filled.iter().map(String::as_str).collect();
-        let out = env.run(&args);
-        seen.push((filled.join(" "), out.code, doc["status"].clone()));
+        let out = env.run_filled(&argv, "hunter2secretXYZ");
+        seen.push((argv.join(" "), out.code, doc["status"].clone()));
         doc = env.status(None);
     }
     // The report drove `S` under the limit it was cut by, and the run stopped there; then

@@ -2372,12 +2372,7 @@ fn the_suggested_delivery_of_a_webhook_reading_a_secret_input_carries_it_and_del
         );
         // Filled in as `fill` says, it delivers the webhook, once.
         let argv: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
-        let filled: Vec<String> = argv[1..]
-            .iter()
-            .map(|a| a.replace("API_TOKEN=VALUE", "API_TOKEN=s3cr3t"))
-            .collect();
-        let args: Vec<&str> = filled.iter().map(String::as_str).collect();
-        let out = env.run(&args);
+        let out = env.run_filled(&argv, "s3cr3t");
         assert_eq!(out.code, 0, "{}", out.text());
         assert_eq!(h.received(n + 1).len(), n + 1);
         assert!(h.paths()[n].ends_with("/s3cr3t"), "{:?}", h.paths());

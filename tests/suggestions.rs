@@ -321,12 +321,7 @@ fn an_output_its_own_gate_reads_is_in_the_suggestion_and_the_suggestion_passes()
         bare.stderr
     );
     // The suggestion as given, VALUE filled in, passes.
-    let filled: Vec<String> = argv[1..]
-        .iter()
-        .map(|a| a.replace("=VALUE", "=tok-123"))
-        .collect();
-    let args: Vec<&str> = filled.iter().map(String::as_str).collect();
-    let done = env.run(&args);
+    let done = env.run_filled(&argv, "tok-123");
     assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
     let after = env.run(&["--json", "orchestrate", "status", "sc"]).json();
     assert_eq!(after["phases"][0]["status"], "completed", "{after}");
@@ -444,12 +439,7 @@ fn a_suggested_report_of_an_output_key_starting_with_a_dash_parses() {
         status.stdout
     );
     // Filled in as `fill` says, it is the report that lets `S` read the value.
-    let filled: Vec<String> = argv[1..]
-        .iter()
-        .map(|a| a.replace("=VALUE", "=hello"))
-        .collect();
-    let args: Vec<&str> = filled.iter().map(String::as_str).collect();
-    let done = env.run(&args);
+    let done = env.run_filled(&argv, "hello");
     assert_eq!(done.code, 0, "{}", done.text());
     assert_eq!(env.status(None)["status"], "completed");
 }
