@@ -3414,3 +3414,50 @@ fn a_check_reading_no_secret_input_is_refused_with_why_and_the_command_that_give
     );
     assert_eq!(done.code, 0, "{}", done.text());
 }
+
+/// Seen by a review: a step cut by the time limit while it read a secret output a person
+/// reported. The first suggestion, `resume --timeout`, could not work (the secret is held only
+/// by the reporting process, gone), it failed the run, and the failure's `--from P` carried no
+/// longer limit: the report drove the step under the same limit, which cut it again, and an
+/// agent following `next[0]` went round for ever. Now the stopped run offers `--from P` with
+/// the longer limit first, and following `next[0]` (each VALUE filled in) completes the run.
+#[test]
+fn a_step_cut_by_the_time_limit_reading_a_reported_secret_is_offered_from_with_a_longer_limit() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
+    env.workflow(
+        "sec",
+        "name: sec\nsteps:\n  - name: P\n    prompt: report\n  - name: S\n    run: 'sleep 2; test \"$X\" = hunter2secretXYZ'\n    env: {X: \"${{ steps.P.outputs.API_TOKEN }}\"}\n    retry: {max_retry_attempts: 0}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "sec"]).code, 3);
+    let mut doc = env.status(None);
+    let mut seen = Vec::new();
+    for round in 0.. {
+        if doc["status"] == "completed" {
+            break;
+        }
+        assert!(round < 4, "still not completed after {seen:#?}\n{doc}");
+        let argv = next_argvs(&doc["next"]).remove(0);
+        if doc["status"] == "stopped" {
+            assert_eq!(
+                argv[2..4],
+                [
+                    "resume".to_string(),
+                    doc["run_id"].as_str().unwrap().to_string()
+                ]
+            );
+            assert_eq!(argv[4..7], ["--from", "P", "--timeout"], "{doc}");
+        }
+        let out = env.run_filled(&argv, "hunter2secretXYZ");
+        seen.push((argv.join(" "), out.code, doc["status"].clone()));
+        doc = env.status(None);
+    }
+    // The report drove `S` under the limit it was cut by, and the run stopped there; then
+    // `--from P` with the longer limit, and the report again: done.
+    let statuses: Vec<String> = seen.iter().map(|(_, _, s)| s.to_string()).collect();
+    assert_eq!(
+        statuses,
+        ["\"waiting\"", "\"stopped\"", "\"waiting\""],
+        "{seen:#?}"
+    );
+}

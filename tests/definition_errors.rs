@@ -286,3 +286,53 @@ fn a_list_or_map_default_of_a_string_input_is_refused_at_validate() {
     assert!(errors.iter().any(|(_, l, _)| *l == 6), "{errors:?}");
     assert!(errors.iter().any(|(_, l, _)| *l == 8), "{errors:?}");
 }
+
+#[test]
+fn an_output_key_no_report_or_output_line_can_set_is_refused_at_validate() {
+    // `--output a=b=VALUE` records `a` (the key ends at the first `=`), and so does a
+    // `$CORTEX_OUTPUT` line: a step reading `a=b` would wait for it round after round.
+    let env = Env::new();
+    env.workflow(
+        "k",
+        concat!(
+            "name: k\nsteps:\n",
+            "  - name: P\n    prompt: report\n",
+            "  - name: S\n    run: 'test -n \"${{ steps.P.outputs.a=b }}\"'\n",
+            "  - name: T\n    env: {X: '${{ steps.P.outputs.a.b }}'}\n    run: echo \"$X\"\n",
+            "  - name: U\n    run: 'echo ${{ steps.P.outputs.fine-key_1 }}'\n",
+        ),
+    );
+    let out = env.run(&["--json", "workflow", "validate", "k"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let errors = out.located_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let (message, line, column) = &errors[0];
+    assert_eq!((*line, *column), (6, 20), "at its `${{`: {errors:?}");
+    assert!(
+        message.contains("output `a=b` of `P`, which nothing can set")
+            && message.contains("not letters, digits, `_` and `-`"),
+        "{message}"
+    );
+    assert!(
+        out.stdout.contains("its key ends at the first `=`"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(errors[1].1, 8, "{errors:?}");
+    // Nothing is recorded: the run is refused as the definition is.
+    assert_eq!(env.run(&["workflow", "run", "k"]).code, 2);
+    // A scenario's phase reading one is refused the same way.
+    env.scenario(
+        "ks",
+        "name: ks\nphases:\n  - name: P\n    prompt: report\n  - name: S\n    condition: after:P\n    run: 'test -n \"${{ phases.P.outputs.a=b }}\"'\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "ks"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let errors = out.located_errors();
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, _)| *l == 7 && m.contains("`a=b` of `P`, which nothing can set")),
+        "{errors:?}"
+    );
+}

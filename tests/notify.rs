@@ -2274,3 +2274,109 @@ common::on_both_stores!(
     a_failed_then_aborted_run_sends_the_same_pages_whoever_has_the_webhooks_variable,
     a_page_delivered_after_an_abort_carries_the_document_of_the_failure,
 );
+
+/// Workflow and scenario `ns`: secret input `API_TOKEN`, one unit waiting for a report, and an
+/// `on_finish` webhook to `url` whose path reads the input; each started with it.
+fn reported_to_an_end_without_the_secret(env: &Env, url: &str) -> Vec<(&'static str, String)> {
+    let notify = format!(
+        "notify:\n  on_finish:\n    - webhook: '{url}/${{{{ inputs.API_TOKEN }}}}'\n      retries: 0\n"
+    );
+    let inputs = "inputs:\n  API_TOKEN: {type: string, required: true}\n";
+    env.workflow(
+        "ns",
+        &format!("name: ns\n{inputs}{notify}steps:\n  - name: A\n    prompt: do it\n"),
+    );
+    env.scenario(
+        "ns",
+        &format!("name: ns\ndescription: d\n{inputs}{notify}phases:\n  - name: A\n    description: do it\n"),
+    );
+    ["workflow", "orchestrate"]
+        .into_iter()
+        .map(|kind| {
+            let out = env.run(&["--json", kind, "run", "ns", "--input", "API_TOKEN=s3cr3t"]);
+            assert_eq!(out.code, 3, "{}", out.text());
+            (kind, out.json()["run_id"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// Seen by a review: a report that finished its run, lacking the secret input its `on_finish`
+/// webhook reads (a report is the one driver that can lack one), left the webhook due, and
+/// answered `next: []` with no `notifications_pending`, where `status` a moment later had both.
+/// Its answer is now the same projection as `status`'s (`drive::notes_left`).
+#[test]
+fn a_report_that_ends_a_run_leaving_a_webhook_due_answers_as_status_does() {
+    let env = Env::new();
+    let h = hook(&[200, 200]);
+    for (kind, run) in reported_to_an_end_without_the_secret(&env, &h.url) {
+        let report: &[&str] = match kind {
+            "workflow" => &["--json", "workflow", "step", "complete", "A", "--run", &run],
+            _ => &["--json", "orchestrate", "complete", &run, "A"],
+        };
+        let out = env.run(report);
+        assert_eq!(out.code, 0, "{}", out.text());
+        let answer = out.json();
+        assert_eq!(answer["status"], "completed", "{answer}");
+        let status = env.run(&["--json", kind, "status", &run]).json();
+        for key in ["notifications_pending", "next"] {
+            assert_eq!(
+                answer[key], status[key],
+                "{kind} `{key}`:\n{answer}\n{status}"
+            );
+        }
+        assert_eq!(
+            answer["notifications_pending"][0]["trigger"], "on_finish",
+            "{answer}"
+        );
+        assert_eq!(answer["next"][0]["argv"][2], "resume", "{answer}");
+        assert!(!answer.to_string().contains("s3cr3t"), "{answer}");
+    }
+    assert_eq!(h.count(), 0, "nothing was sent without the secret");
+}
+
+/// Seen by a review: the suggested delivery of a webhook that reads a secret input this
+/// process lacks was the bare `resume RUN`, refused as given (exit 2: it needs the input's
+/// value), where the report's own warning had the form that works. The suggestion now carries
+/// `--input NAME=VALUE` with its `fill`, and filled in it delivers the webhook once.
+#[test]
+fn the_suggested_delivery_of_a_webhook_reading_a_secret_input_carries_it_and_delivers() {
+    let env = Env::new();
+    let h = hook(&[200, 200]);
+    for (n, (kind, run)) in reported_to_an_end_without_the_secret(&env, &h.url)
+        .into_iter()
+        .enumerate()
+    {
+        let report: &[&str] = match kind {
+            "workflow" => &["workflow", "step", "complete", "A", "--run", &run],
+            _ => &["orchestrate", "complete", &run, "A"],
+        };
+        assert_eq!(env.run(report).code, 0);
+        let status = env.run(&["--json", kind, "status", &run]).json();
+        let first = &status["next"][0];
+        assert_eq!(
+            first["argv"],
+            serde_json::json!(["cortex", kind, "resume", run, "--input", "API_TOKEN=VALUE"]),
+            "{status}"
+        );
+        assert_eq!(
+            first["fill"],
+            serde_json::json!([{"flag": "--input", "name": "API_TOKEN"}]),
+            "{status}"
+        );
+        let screen = env.run(&[kind, "status", &run]).stdout;
+        assert!(
+            screen.contains(&format!(
+                "`cortex {kind} resume {run} --input API_TOKEN=VALUE` delivers it"
+            )),
+            "{screen}"
+        );
+        // Filled in as `fill` says, it delivers the webhook, once.
+        let argv: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
+        let out = env.run_filled(&argv, "s3cr3t");
+        assert_eq!(out.code, 0, "{}", out.text());
+        assert_eq!(h.received(n + 1).len(), n + 1);
+        assert!(h.paths()[n].ends_with("/s3cr3t"), "{:?}", h.paths());
+        let (due, recorded) = due_and_recorded(&env, kind, &run);
+        assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
+    }
+}

@@ -321,12 +321,7 @@ fn an_output_its_own_gate_reads_is_in_the_suggestion_and_the_suggestion_passes()
         bare.stderr
     );
     // The suggestion as given, VALUE filled in, passes.
-    let filled: Vec<String> = argv[1..]
-        .iter()
-        .map(|a| a.replace("=VALUE", "=tok-123"))
-        .collect();
-    let args: Vec<&str> = filled.iter().map(String::as_str).collect();
-    let done = env.run(&args);
+    let done = env.run_filled(&argv, "tok-123");
     assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
     let after = env.run(&["--json", "orchestrate", "status", "sc"]).json();
     assert_eq!(after["phases"][0]["status"], "completed", "{after}");
@@ -418,4 +413,33 @@ fn checks_are_shown_as_written_and_pasting_one_runs_no_value_a_report_gave() {
     );
     insta::assert_snapshot!("checks_as_written_status", status.snapshot(&env));
     insta::assert_snapshot!("checks_as_written_past", past.snapshot(&env));
+}
+
+/// An output key may start with `-` (a `$CORTEX_OUTPUT` line may write it), and a suggested
+/// report gives it joined to its flag: `--output -x=VALUE` was a usage error (clap read `-x`
+/// as an option), so an agent that filled the suggestion in got exit 2 and went no further.
+#[test]
+fn a_suggested_report_of_an_output_key_starting_with_a_dash_parses() {
+    let env = Env::new();
+    env.workflow(
+        "k",
+        "name: k\nsteps:\n  - name: P\n    prompt: report\n  - name: S\n    run: 'test \"${{ steps.P.outputs.-x }}\" = hello'\n    retry: {max_retry_attempts: 0}\n",
+    );
+    assert_eq!(env.run(&["workflow", "validate", "k"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "k"]).code, 3);
+    let status = env.run(&["workflow", "status"]);
+    let json = env.status(None);
+    assert_pastes_exactly(&env, &status.stdout, &json["next"]);
+    let argv: Vec<String> = serde_json::from_value(json["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(argv.last().unwrap(), "--output=-x=VALUE", "{json}");
+    assert_eq!(json["next"][0]["fill"][0]["name"], "-x", "{json}");
+    assert!(
+        status.stdout.contains("Later steps use: --output=-x=VALUE"),
+        "{}",
+        status.stdout
+    );
+    // Filled in as `fill` says, it is the report that lets `S` read the value.
+    let done = env.run_filled(&argv, "hello");
+    assert_eq!(done.code, 0, "{}", done.text());
+    assert_eq!(env.status(None)["status"], "completed");
 }

@@ -72,21 +72,18 @@ pub fn busy_retry(ctx: &Ctx, e: CommandError, args: &[std::ffi::OsString]) -> Co
             Some((*flag, Some(value.to_string())))
         });
         match valued {
-            Some((flag, Some(value))) => {
-                out.push(flag.to_string());
-                match value.split_once('=') {
-                    Some((key, _)) if secret.known(key) => return e,
-                    Some((key, v)) if secret.value(flag, key, v) => {
-                        out.push(format!("{key}=VALUE"));
-                        fill.push(Fill::new(flag, key));
-                    }
-                    Some(_) => out.push(value),
-                    // No `=`: the command was refused before the log was written; shown
-                    // as given unless it is a known secret.
-                    None if secret.known(&value) => return e,
-                    None => out.push(value),
+            Some((flag, Some(value))) => match value.split_once('=') {
+                Some((key, _)) if secret.known(key) => return e,
+                Some((key, v)) if secret.value(flag, key, v) => {
+                    out.extend(crate::render::pair_args(flag, key, "VALUE"));
+                    fill.push(Fill::new(flag, key));
                 }
-            }
+                Some((key, v)) => out.extend(crate::render::pair_args(flag, key, v)),
+                // No `=`: the command was refused before the log was written; shown
+                // as given unless it is a known secret.
+                None if secret.known(&value) => return e,
+                None => out.extend([flag.to_string(), value]),
+            },
             Some((_, None)) => return e,
             None if secret.known(arg) => return e,
             None => out.push(arg.clone()),

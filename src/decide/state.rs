@@ -798,14 +798,8 @@ impl RunState {
     /// that gives it no more time than it had stops the run again.
     pub fn cut_by_time_limit(&self) -> Option<(String, u64)> {
         let at = |t: &Option<String>| humantime::parse_rfc3339(t.as_deref()?).ok();
-        self.steps
-            .iter()
-            .filter(|s| {
-                s.status == StepStatus::Stopped
-                    && s.error
-                        .as_deref()
-                        .is_some_and(|e| e.starts_with(TIME_LIMIT))
-            })
+        self.cut_by_limit()
+            .map(|i| &self.steps[i])
             .filter_map(|s| {
                 let ran = at(&s.ended_at)?.duration_since(at(&s.started_at)?).ok()?;
                 Some((
@@ -814,6 +808,18 @@ impl RunState {
                 ))
             })
             .max_by_key(|(_, ms)| *ms)
+    }
+
+    /// The steps (phases) the time limit cut, by index, in definition order: each stopped
+    /// with the limit's words as its error.
+    pub fn cut_by_limit(&self) -> impl Iterator<Item = usize> + '_ {
+        self.steps.iter().enumerate().filter_map(|(i, s)| {
+            (s.status == StepStatus::Stopped
+                && s.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with(TIME_LIMIT)))
+            .then_some(i)
+        })
     }
 
     /// The failed `uses:` step whose child run its parent's time limit stopped (the child

@@ -7,7 +7,7 @@
 //! characters), default-ignorable (Hangul fillers, grapheme joiner, variation selectors other
 //! than an emoji's presentation selector right after it), separator or unassigned characters,
 //! the braille blank, only plain spaces and none at either end,
-//! no leading `-` — and a kind adds only what its own syntax needs (`/` for names of files,
+//! no leading `-` (but in an output key, always joined to its flag) — and a kind adds only what its own syntax needs (`/` for names of files,
 //! `.` for step names in templates, `,` for phase names in `after:` lists, the character sets
 //! of environment variables and `key=value` lines).
 
@@ -282,7 +282,10 @@ pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
             "remove the space (names are matched without it anyway)",
         );
     }
-    if name.starts_with('-') {
+    // An output key is never a word of its own on a command line: a suggestion gives it
+    // joined to its flag (`--output=-x=VALUE`, `render::pair_args`), and a `$CORTEX_OUTPUT`
+    // line may write it, so a step that writes `-x` can be reported as well.
+    if name.starts_with('-') && kind != NameKind::OutputKey {
         return bad(
             format!("the {noun} `{}` starts with `-`", shown(name)),
             "start it with another character: on the command line it would be read as an option",
@@ -337,7 +340,7 @@ pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
                     "the {noun} `{}` is not letters, digits, `_` and `-`",
                     shown(name)
                 ),
-                "rename it: outputs are written as `key=value` lines to $CORTEX_OUTPUT",
+                "rename it: an output is set by a `KEY=VALUE` line in $CORTEX_OUTPUT or a report's `--output KEY=VALUE`, and its key ends at the first `=`",
             )
         }
         _ => Ok(()),
@@ -435,6 +438,9 @@ mod tests {
             assert!(long.problem.contains("200000 characters"), "{long}");
             assert!(long.to_string().len() < 300, "the name is cut: {long}");
             for bad in ["", "  ", " a", "a ", "-a"] {
+                if kind == NameKind::OutputKey && bad == "-a" {
+                    continue;
+                }
                 assert!(check_name(kind, bad).is_err(), "{kind:?} {bad:?}");
             }
         }
@@ -451,7 +457,8 @@ mod tests {
         assert!(!ok(Step, "deploy[0]") && !ok(Phase, "deploy[12]") && ok(Step, "[0]x"));
         assert!(ok(Step, "deploy[x]") && ok(Workflow, "w[0]"));
         assert!(ok(Input, "dry_run") && !ok(Input, "dry-run") && !ok(Input, "1x"));
-        assert!(ok(OutputKey, "build-id") && !ok(OutputKey, "a b"));
+        assert!(ok(OutputKey, "build-id") && !ok(OutputKey, "a b") && !ok(OutputKey, "a=b"));
+        assert!(ok(OutputKey, "-x"), "given as --output=-x=VALUE");
     }
 
     #[test]

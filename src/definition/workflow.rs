@@ -128,7 +128,7 @@ pub struct Check {
     /// An output key: letters, digits, `_` and `-`, at most 100 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
-        regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"),
+        regex(pattern = r"^[A-Za-z0-9_-]+$"),
         length(min = 1, max = 100)
     )]
     pub output: Option<String>,

@@ -1329,7 +1329,7 @@ fn check_problem(
     let mut text = format!("`{}` {ended}", redactor.redact(cmd));
     let external = index.is_some_and(|i| state.is_external(i));
     for key in &missing {
-        let flag = crate::render::command_line(&["--output", &format!("{key}=VALUE")]);
+        let flag = crate::render::command_line(&crate::render::pair_args("--output", key, "VALUE"));
         if external {
             let _ = std::fmt::Write::write_fmt(
                 &mut text,

@@ -944,16 +944,11 @@ pub(super) fn drive_from(
     // left due, first among the commands, with why (what this process lacked). Before, this
     // answer had none of them and `status` a moment later put `--notify-only` first.
     let mut notified = None;
-    if taken_by.is_none() {
-        let state = journal.state.clone();
-        let redactor = journal.redactor.clone();
-        let shown = journal
-            .nested(|store, _, _| super::notify::shown(ctx, &*store, &state, false, &redactor));
-        if let Ok(shown) = shown {
-            super::notify::Shown::suggest(shown.deliver.clone(), &mut view.next);
-            human = render_outcome_noted(&view, &ctx.home, now, &shown.output.human);
-            notified = Some(shown);
-        }
+    if taken_by.is_none()
+        && let Some(shown) = notes_left(ctx, &mut journal, &mut view)
+    {
+        human = render_outcome_noted(&view, &ctx.home, now, &shown.output.human);
+        notified = Some(shown);
     }
     let mut doc = view.to_json();
     if let Some(shown) = notified {
@@ -993,6 +988,27 @@ pub(super) fn drive_from(
         None => human,
     };
     Ok(Output::new(doc, human, code).warn(warnings))
+}
+
+/// The notifications of the run a process lets go of (a driver's, a report's that finished or
+/// paused it) as `status` shows them (`notify::shown`, nobody driving it): the resume that
+/// delivers those left due put first in `view.next`; the caller moves the rest into its
+/// document (`Shown::into_doc`) and its text. One projection for every such answer: before,
+/// a report that finished a run left its notifications due (it lacked a secret input they
+/// read) and answered with neither `notifications_pending` nor that resume, which `status`
+/// had a moment later.
+pub(super) fn notes_left(
+    ctx: &Ctx,
+    journal: &mut Journal<'_>,
+    view: &mut crate::project::StatusView,
+) -> Option<super::notify::Shown> {
+    let state = journal.state.clone();
+    let redactor = journal.redactor.clone();
+    let shown = journal
+        .nested(|store, _, _| super::notify::shown(ctx, &*store, &state, false, &redactor))
+        .ok()?;
+    super::notify::Shown::suggest(shown.deliver.clone(), &mut view.next);
+    Some(shown)
 }
 
 /// How a worker's handback of a run it drove went (`DriveEnd::HandedBack`).

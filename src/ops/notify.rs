@@ -164,7 +164,12 @@ impl Lacking {
         let given: String = self
             .inputs
             .iter()
-            .map(|n| format!(" --input {n}=VALUE"))
+            .map(|n| {
+                format!(
+                    " {}",
+                    crate::render::command_line(&crate::render::pair_args("--input", n, "VALUE"))
+                )
+            })
             .collect();
         let (worker, set) = match (names.is_empty(), self.inputs.is_empty()) {
             (false, true) => (
@@ -395,11 +400,27 @@ pub fn shown(
     // The resume that delivers them and does nothing else: a plain one of a finished run;
     // of a run paused on a failure, `--notify-only` (a plain resume would run the failed
     // unit again).
-    let mut delivering = vec![group, "resume", state.run_id.as_str()];
+    let mut delivering: Vec<String> = vec![group.into(), "resume".into(), state.run_id.clone()];
     if state.outcome().is_none() {
-        delivering.push("--notify-only");
+        delivering.push("--notify-only".into());
     }
-    let resume_with = (!alive).then(|| ctx.cmd(&delivering));
+    // The secret inputs they read and this process lacks: the resume is given them, a
+    // placeholder each (its `fill`), as the note of the process that left them due says.
+    // Before, the suggestion was the bare resume, refused (exit 2) for want of them.
+    let lacking = match alive {
+        true => None,
+        false => pending(store, state)
+            .ok()
+            .and_then(|pending| deliverable(state, redactor, &pending).err()),
+    };
+    let inputs = lacking.as_ref().map_or(Vec::new(), |l| l.inputs.clone());
+    for name in &inputs {
+        delivering.extend(crate::render::pair_args("--input", name, "VALUE"));
+    }
+    let resume_with = (!alive).then(|| {
+        let words: Vec<&str> = delivering.iter().map(String::as_str).collect();
+        ctx.cmd(&words)
+    });
     let delivers = resume_with.is_some();
     // Which of them the dead driver was delivering when it died (a command noted and not
     // seen to end), and whether that command still runs.
@@ -433,9 +454,6 @@ pub fn shown(
     } else {
         "the notifications still due"
     };
-    let lacking = pending(store, state)
-        .ok()
-        .and_then(|pending| deliverable(state, redactor, &pending).err());
     let only = if state.outcome().is_none() {
         ", and nothing else"
     } else {
@@ -458,14 +476,20 @@ pub fn shown(
     };
     let mut argv = vec!["cortex".to_string()];
     argv.extend(ctx.globals());
-    argv.extend(delivering.iter().map(|a| a.to_string()));
+    argv.extend(delivering);
+    let fill = inputs
+        .iter()
+        .map(|name| crate::project::Fill::new("--input", name))
+        .collect();
+    let why = match inputs.is_empty() {
+        true => why,
+        false => format!(
+            "{why} (VALUE: each secret input's value again; or set CORTEX_INPUT_<NAME> and leave --input out)"
+        ),
+    };
     Ok(Shown {
         output,
-        deliver: Some(crate::project::Suggestion {
-            argv,
-            why,
-            fill: Vec::new(),
-        }),
+        deliver: Some(crate::project::Suggestion { argv, why, fill }),
     })
 }
 

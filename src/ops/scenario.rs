@@ -411,7 +411,7 @@ fn act(
             if journal.appended() != seen {
                 return as_it_stands(&mut journal);
             }
-            let view = ctx.view(&journal.state, false);
+            let mut view = ctx.view(&journal.state, false);
             let code = view.status.exit_code();
             let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
             // A stopped or failed run is not driven on by a start or a report: it is recorded,
@@ -434,7 +434,17 @@ fn act(
                     ),
                 );
             }
-            Ok(said(scenario_output(&view, code)).warn(warnings))
+            // Finished or paused here: its notifications as `status` shows them, the resume
+            // that delivers those left due first (`drive::notes_left`, as a driver answers).
+            let notified = match view.status {
+                RunStatus::Waiting | RunStatus::Running => None,
+                _ => super::drive::notes_left(ctx, &mut journal, &mut view),
+            };
+            let mut out = scenario_output(&view, code);
+            if let Some(shown) = notified {
+                shown.into_doc(&mut out.json);
+            }
+            Ok(said(out).warn(warnings))
         }
         DriveOn::Elsewhere => {
             // Its driver picks the report up from the log. The run as it stands now (that

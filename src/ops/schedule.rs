@@ -954,7 +954,7 @@ impl Scheduler {
             s.tag(due),
         ]);
         for (k, v) in s.schedule.input_pairs() {
-            args.extend(["--input".into(), format!("{k}={v}")]);
+            args.extend(crate::render::pair_args("--input", &k, &v));
         }
         let log = ctx
             .home

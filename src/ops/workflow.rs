@@ -2696,7 +2696,7 @@ pub(super) fn checks_need_secrets(
         if *read {
             format!(
                 "output `{key}` was not given: add {}",
-                crate::render::command_line(&["--output", &format!("{key}=VALUE")])
+                crate::render::command_line(&crate::render::pair_args("--output", key, "VALUE"))
             )
         } else {
             format!("output `{key}` was not produced")
@@ -2758,12 +2758,13 @@ pub fn missing_secret_inputs(
 ) -> CommandError {
     let group = kind.group();
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
-    let values: Vec<String> = missing.iter().map(|n| format!("{n}=VALUE")).collect();
+    let values: Vec<String> = missing
+        .iter()
+        .flat_map(|n| crate::render::pair_args("--input", n, "VALUE"))
+        .collect();
     let mut argv = vec![group, "resume", run_id];
     argv.extend(how.iter().map(String::as_str));
-    for value in &values {
-        argv.extend(["--input", value.as_str()]);
-    }
+    argv.extend(values.iter().map(String::as_str));
     let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
     CommandError::bad_input(format!(
         "run {run_id} needs the value of its secret input{} {}: the log keeps only `***`",
@@ -3095,7 +3096,7 @@ pub struct StepReport<'a> {
 pub(crate) fn report_args(outputs: &[(String, String)], by: &Operator) -> Vec<String> {
     let mut args = Vec::new();
     for (k, v) in outputs {
-        args.extend(["--output".to_string(), format!("{k}={v}")]);
+        args.extend(crate::render::pair_args("--output", k, v));
     }
     if let Some(message) = &by.message {
         args.extend(["--message".to_string(), message.clone()]);
@@ -3489,23 +3490,10 @@ pub fn report_step(
     // Read with its child and parent runs: what a waiting `uses:` step waits on, and the
     // parent a child that ended here leaves to be resumed.
     let state = journal.state.clone();
-    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, false, &*store));
+    let mut view = journal.nested(|store, _, _| ctx.view_with_children(&state, false, &*store));
     {
-        let said = done.clone();
-        let mut text = done;
-        if matches!(view.status, RunStatus::Waiting | RunStatus::Running) {
-            text.push_str(&crate::render::render_next(&view.next));
-        } else {
-            // Finished (completed, aborted by `on_failure: abort`) or failed and paused: how
-            // the run ended, as a driver says it, with what can be done next.
-            text.push_str(&crate::render::render_outcome(
-                &view,
-                &ctx.home,
-                SystemTime::now(),
-            ));
-        }
-        let code = view.status.exit_code();
-        // A report that paused or finished the run, and nobody drives it on: say so now.
+        // A report that paused or finished the run, and nobody drives it on: its
+        // notifications delivered now, or said left due.
         let mut warnings = unsaid;
         warnings.extend(super::notify::after_change(
             ctx,
@@ -3513,6 +3501,30 @@ pub fn report_step(
             &journal.redactor,
         ));
         warnings.extend(no_drive_note);
+        let said = done.clone();
+        let mut text = done;
+        let mut notified = None;
+        if matches!(view.status, RunStatus::Waiting | RunStatus::Running) {
+            text.push_str(&crate::render::render_next(&view.next));
+        } else {
+            // Finished (completed, aborted by `on_failure: abort`) or failed and paused: how
+            // the run ended, as a driver says it (its notifications too, and the resume that
+            // delivers those left due: `drive::notes_left`), with what can be done next.
+            let now = SystemTime::now();
+            match super::drive::notes_left(ctx, &mut journal, &mut view) {
+                Some(shown) => {
+                    text.push_str(&crate::render::render_outcome_noted(
+                        &view,
+                        &ctx.home,
+                        now,
+                        &shown.output.human,
+                    ));
+                    notified = Some(shown);
+                }
+                None => text.push_str(&crate::render::render_outcome(&view, &ctx.home, now)),
+            }
+        }
+        let code = view.status.exit_code();
         // A child run that this report paused or ended: its parent, waiting on it, goes on
         // from there, as after a drive (`finish_driving`), and answers for the whole tree.
         let state = journal.state.clone();
@@ -3522,7 +3534,11 @@ pub fn report_step(
         if let Some(parent) = parent {
             return Ok(parent.warn(warnings));
         }
-        Ok(Output::new(view.to_json(), text, code).warn(warnings))
+        let mut doc = view.to_json();
+        if let Some(shown) = notified {
+            shown.into_doc(&mut doc);
+        }
+        Ok(Output::new(doc, text, code).warn(warnings))
     }
 }
 

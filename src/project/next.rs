@@ -50,8 +50,8 @@ impl Suggestion {
 
     /// `flag NAME=VALUE`, VALUE to be filled in.
     fn placeholder(&mut self, flag: &str, name: &str) {
-        self.argv.push(flag.into());
-        self.argv.push(format!("{name}=VALUE"));
+        self.argv
+            .extend(crate::render::pair_args(flag, name, "VALUE"));
         self.fill.push(Fill::new(flag, name));
     }
 
@@ -69,7 +69,7 @@ impl Suggestion {
         let placeholders: Vec<String> = self
             .fill
             .iter()
-            .flat_map(|f| [f.flag.clone(), format!("{}=VALUE", f.name)])
+            .flat_map(|f| crate::render::pair_args(&f.flag, &f.name, "VALUE"))
             .collect();
         self.argv[at + 2..] == placeholders[..]
     }
@@ -712,9 +712,11 @@ pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
         if value.as_str() == Some(crate::event::REDACTED) {
             continue;
         }
-        s.argv.push("--input".into());
-        s.argv
-            .push(format!("{name}={}", crate::event::input_text(value)));
+        s.argv.extend(crate::render::pair_args(
+            "--input",
+            name,
+            &crate::event::input_text(value),
+        ));
     }
     if !s.fill.is_empty() {
         s.why = format!("{} (VALUE: each secret input's value again)", s.why);
@@ -754,6 +756,25 @@ pub(super) fn longer_limit(limit: u64, cut: Option<&(String, u64)>) -> (String, 
         ),
     };
     (format!("{more}s"), why)
+}
+
+/// The first suggestion for a run its time limit (`limit` seconds) stopped: a resume with a
+/// longer limit (`longer_limit`), as the same limit would stop it again; `--from` the step
+/// that records a secret output a cut step reads, where no process holds it
+/// (`StatusView::limit_cut_unheld`): the `--from` carries the longer limit too, or it would
+/// drive the step under the limit that cut it.
+fn limit_raised(view: &StatusView, limit: u64) -> Suggestion {
+    let (more, why) = longer_limit(limit, view.cut_by_limit.as_ref());
+    match &view.limit_cut_unheld {
+        Some((from, reader)) => resume(
+            view,
+            &["--from", from, "--timeout", &more],
+            format!(
+                "run `{from}` again, then go on with a time limit of {more} counted from now (0: none): the secret output `{reader}` reads is held only by the process that records it, so a resume that does not run `{from}` again cannot give it; the limit is longer because the one that cut `{reader}` would cut it again"
+            ),
+        ),
+        None => resume(view, &["--timeout", &more], why),
+    }
 }
 
 /// Why a plain resume of a run its time limit stopped: it goes on (`from`: the resume point,
@@ -822,11 +843,12 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     }
     let abort = || Suggestion::new(&["workflow", "abort", id], "end the run");
     if let Some(limit) = view.timed_out {
-        // The same limit would stop it again: the first suggestion raises it.
-        let (more, why) = longer_limit(limit, view.cut_by_limit.as_ref());
-        out.push(resume(view, &["--timeout", &more], why));
+        out.push(limit_raised(view, limit));
     }
     match view.status {
+        // A step the limit cut reads a secret output no process holds: a resume that does
+        // not run its producer again fails on it (`limit_raised` offers the one that does).
+        RunStatus::Stopped if view.limit_cut_unheld.is_some() => out.push(abort()),
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
             let step = view.failed_step.as_deref().unwrap_or("post-validation");
             match &view.unheld_secret_output {
@@ -1268,18 +1290,16 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         }
         RunStatus::Running => out.extend(driven_now("orchestrate", id)),
         RunStatus::Stopped if view.timed_out.is_some() => {
-            let (more, why) = longer_limit(
-                view.timed_out.unwrap_or_default(),
-                view.cut_by_limit.as_ref(),
-            );
-            out.push(resume(view, &["--timeout", &more], why));
-            out.push(resume(
+            out.push(limit_raised(view, view.timed_out.unwrap_or_default()));
+            // A plain resume fails on the secret output no process holds.
+            if view.limit_cut_unheld.is_none() { out.push(resume(
                 view,
                 &[],
                 again
                     .clone()
                     .unwrap_or_else(|| go_on_why(view, "the completed phases")),
             ));
+            }
         }
         // Waiting on a report or a manual start only: those move it on, a resume would not.
         RunStatus::Waiting if view.waits_on_people => {}

@@ -1255,6 +1255,12 @@ pub struct StatusView {
     /// the suggested limit gives it that time again on top (`next::longer_limit`).
     #[serde(skip)]
     pub cut_by_limit: Option<(String, u64)>,
+    /// Stopped by its time limit, a step (phase) it cut reads a secret output the log keeps
+    /// as `***`, no wait for a report between: the step that records it, to run again
+    /// (`--from`, with the longer limit), and the step that reads it. A resume from another
+    /// process cannot give the value (`unheld_secret_output`, as for a failed step).
+    #[serde(skip)]
+    pub limit_cut_unheld: Option<(String, String)>,
     /// The failed `uses:` step whose child run the run's time limit stopped: the run failed
     /// with it rather than paused, and `--retry` under the same limit stops it again.
     #[serde(skip)]
@@ -1950,6 +1956,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,
         only_workers: only_workers && !for_tags.is_empty(),
         unheld_secret_output: unheld_secret_output(state),
+        limit_cut_unheld: limit_cut_unheld(state),
         secret_foreach: secret_foreach(state),
         unstartable_child: unstartable_child(state),
         unlistable_foreach: unlistable_foreach(state),
@@ -2087,7 +2094,29 @@ fn paused_on_failure(state: &RunState) -> Option<usize> {
 /// drove on from the report was read first, and `--from` that report was offered while the
 /// error named another output across the wait — run again, it failed the same way.
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
-    let failed = paused_on_failure(state)?;
+    unheld_secret_output_of(state, paused_on_failure(state)?)
+}
+
+/// `StatusView::limit_cut_unheld`: of a run its time limit stopped, the steps (phases) it cut
+/// that read a secret output no process holds and no wait for a report stands before (the
+/// first such, in definition order), with the step that records it. Before, the first
+/// suggestion was `resume --timeout`, which failed on the secret (the run failed), and the
+/// failure's `--from` carried no longer limit: the report drove the step under the same limit
+/// again, and an agent following `next` went round for ever.
+fn limit_cut_unheld(state: &RunState) -> Option<(String, String)> {
+    if !state.timed_out() {
+        return None;
+    }
+    state
+        .cut_by_limit()
+        .find_map(|i| match unheld_secret_output_of(state, i)? {
+            (from, false) => Some((from, state.steps[i].name.clone())),
+            (_, true) => None,
+        })
+}
+
+/// `unheld_secret_output` of the step (phase) at `failed`, which a resume would run again.
+fn unheld_secret_output_of(state: &RunState, failed: usize) -> Option<(String, bool)> {
     let step = state.definition(failed)?;
     // Wherever it reads them: its `if:` and its gates fail on them as its command does.
     let producers: Vec<(usize, bool)> = step

@@ -79,7 +79,7 @@ pub fn render_how_to_follow(state: &RunState, globals: &[String]) -> String {
     let secret = crate::plan::resume_secret_inputs(state, &crate::event::ResumeMode::Continue);
     let mut resume: Vec<String> = vec![group.into(), "resume".into(), state.run_id.clone()];
     for name in &secret {
-        resume.extend(["--input".into(), format!("{name}=VALUE")]);
+        resume.extend(super::pair_args("--input", name, "VALUE"));
     }
     let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
     let _ = writeln!(

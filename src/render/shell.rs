@@ -86,6 +86,19 @@ pub fn shell_quote(word: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The words that give `name=value` to `flag` (`--output`, `--input`) in a command: `flag`
+/// and the pair, or one word `flag=name=value` when the name starts with `-`, which the
+/// parser would read as an option of its own (`--output -x=1` is a usage error; an output key
+/// may start with `-`, as a `$CORTEX_OUTPUT` line may write it). Every suggestion that gives
+/// a pair is made here.
+pub fn pair_args(flag: &str, name: &str, value: &str) -> Vec<String> {
+    if name.starts_with('-') {
+        vec![format!("{flag}={name}={value}")]
+    } else {
+        vec![flag.to_string(), format!("{name}={value}")]
+    }
+}
+
 /// An argv as one line to paste into a shell.
 pub fn command_line<S: AsRef<str>>(argv: &[S]) -> String {
     argv.iter()

@@ -299,7 +299,7 @@ pub fn gate_lines(
 ) {
     let flags = |keys: &[String]| -> String {
         keys.iter()
-            .map(|k| format!("--output {k}=VALUE"))
+            .map(|k| super::command_line(&super::pair_args("--output", k, "VALUE")))
             .collect::<Vec<_>>()
             .join(" ")
     };

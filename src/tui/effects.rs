@@ -144,11 +144,11 @@ impl Argv {
                 self.env
                     .push((crate::execute::input_env_name(&i.name), i.value.clone()));
                 self.shown
-                    .extend(["--input".into(), format!("{}=VALUE", i.name)]);
+                    .extend(crate::render::pair_args("--input", &i.name, "VALUE"));
             } else {
                 self.args.push(format!("--input={}={}", i.name, i.value));
                 self.shown
-                    .extend(["--input".into(), format!("{}={}", i.name, i.value)]);
+                    .extend(crate::render::pair_args("--input", &i.name, &i.value));
             }
         }
         self

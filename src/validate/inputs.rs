@@ -16,7 +16,7 @@ pub fn resolve_inputs(
     path_exists: &dyn Fn(&str) -> bool,
 ) -> Result<BTreeMap<String, Value>, Vec<String>> {
     resolve_inputs_giving(specs, given, path_exists, &|name| {
-        format!("--input {name}=VALUE")
+        crate::render::command_line(&crate::render::pair_args("--input", name, "VALUE"))
     })
 }
 

@@ -278,6 +278,11 @@ impl Checker<'_> {
             };
             match occ.reference {
                 Err(message) => report(self, message, None),
+                Ok(Reference::StepOutput { step, key })
+                    if let Some((problem, fix)) = unsettable_key(&step, &key) =>
+                {
+                    report(self, format!("template reads {problem}"), Some(fix))
+                }
                 Ok(Reference::Input(name)) if !inputs.contains_key(&name) => report(
                     self,
                     format!("template refers to unknown input `{name}`"),
@@ -543,6 +548,11 @@ impl Checker<'_> {
                                         )
                                     },
                                 ),
+                                Reference::StepOutput { step, key }
+                                    if let Some((problem, fix)) = unsettable_key(step, key) =>
+                                {
+                                    self.hinted(path, format!("`if:` reads {problem}"), fix)
+                                }
                                 Reference::StepOutput { step, .. }
                                     if let Some((problem, fix)) = self.no_such_unit(step, unit) =>
                                 {
@@ -751,6 +761,25 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Why output `key` of `unit`, read by a template or an `if:`, can never be set, with what to
+/// write instead; `None` when it can be. An output is set by a `KEY=VALUE` line in
+/// `$CORTEX_OUTPUT` or a report's `--output KEY=VALUE`, each ending the key at its first `=`,
+/// and held to the output key rule (`NameKind::OutputKey`: letters, digits, `_` and `-`);
+/// a key outside it (`a=b`, `a.b`) passed before, and the step that read it waited for a
+/// report that recorded another key (`a` = `b=...`), round after round.
+pub(super) fn unsettable_key(unit: &str, key: &str) -> Option<(String, String)> {
+    let bad = check_name(NameKind::OutputKey, key).err()?;
+    Some((
+        format!(
+            "output `{}` of `{}`, which nothing can set: {}",
+            shown(key),
+            shown(unit),
+            bad.problem
+        ),
+        bad.fix,
+    ))
 }
 
 /// The input specifications of a workflow or a scenario: names, patterns, ranges, defaults.

@@ -406,6 +406,22 @@ impl Env {
         self.run_with(args, &[])
     }
 
+    /// A suggestion's `argv` (`next[i].argv`, `cortex` first) run as an agent runs it: each
+    /// placeholder `NAME=VALUE` its `fill` lists given `value` (in whichever word holds it:
+    /// `--output=-x=VALUE` too).
+    #[allow(dead_code)]
+    pub fn run_filled(&self, argv: &[String], value: &str) -> Out {
+        let filled: Vec<String> = argv[1..]
+            .iter()
+            .map(|a| match a.strip_suffix("=VALUE") {
+                Some(pair) => format!("{pair}={value}"),
+                None => a.clone(),
+            })
+            .collect();
+        let args: Vec<&str> = filled.iter().map(String::as_str).collect();
+        self.run(&args)
+    }
+
     /// `run` with these variables added to the command's environment.
     pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Out {
         let mut cmd = self.command(args);
