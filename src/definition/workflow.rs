@@ -127,10 +127,7 @@ pub struct Check {
     pub run: Option<String>,
     /// An output key: letters, digits, `_` and `-`, at most 100 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        regex(pattern = r"^[A-Za-z0-9_-]+$"),
-        length(min = 1, max = 100)
-    )]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"), length(min = 1, max = 100))]
     pub output: Option<String>,
 }
 
