@@ -1043,6 +1043,14 @@ mod tests {
         let start = RunStarted::for_test(RunKind::Workflow, "w", definition, hash);
         let clock = super::super::FixedClock::new(1_800_000_000_000);
         let mut ids = super::super::SequentialIds::default();
+        // How many events the store holds of the run, under its faults.
+        let stored = |store: &FaultyStore<MemoryStore>| {
+            store
+                .inner
+                .read_run("0000000000000000000000000R")
+                .unwrap()
+                .len()
+        };
         // The second append meets the lock.
         let mut store = FaultyStore::new(MemoryStore::new(), Some(1), Fault::Busy);
         let mut journal =
@@ -1057,14 +1065,7 @@ mod tests {
         assert_eq!(journal.appended(), journal.state.events);
         assert!(journal.patience().is_some());
         drop(journal);
-        assert_eq!(
-            store
-                .inner
-                .read_run("0000000000000000000000000R")
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(stored(&store), 2);
 
         let mut store = FaultyStore::new(MemoryStore::new(), Some(1), Fault::Busy);
         let mut journal =
@@ -1081,14 +1082,7 @@ mod tests {
             "given up once, it waits no more"
         );
         drop(journal);
-        assert_eq!(
-            store
-                .inner
-                .read_run("0000000000000000000000000R")
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(stored(&store), 1);
     }
 
     /// Seen by a review: a fenced result said "worker:g2 … holds it now (epoch 1, was 1)",
