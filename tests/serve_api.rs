@@ -2348,8 +2348,77 @@ fn a_report_refused_for_a_locked_log_is_503_with_retry_after() {
         503,
         &error,
     );
+    // The report again in `next`, as the CLI's error has it: the operation's own command
+    // (the run by its id, recorded only, with the server's actor), from the same mechanism.
+    let argv: Vec<String> = serde_json::from_value(error["next"][0]["argv"].clone())
+        .unwrap_or_else(|_| panic!("a `next`: {error}"));
+    let at = argv.iter().position(|a| a == "orchestrate").unwrap();
+    assert_eq!(
+        argv[at..],
+        [
+            "orchestrate",
+            "complete",
+            &run,
+            "plan",
+            "--no-drive",
+            "--actor",
+            ACTOR
+        ],
+        "{error}"
+    );
     let r = s.post(&path, "{}");
     assert!(r.status < 300, "{}", r.body);
+}
+
+/// A form of the dashboard refused for the log's write lock held by another process (503,
+/// nothing recorded) says to send it again and shows the operation's own command again — the
+/// `next` the API's and the CLI's errors carry — every value it quotes escaped, and an output
+/// whose key looks secret a placeholder, never echoed. Before, the page gave the error's hints
+/// and nothing to go on with. Sent again once the lock is let go, the report is recorded.
+#[test]
+fn a_form_refused_for_a_locked_log_shows_the_command_again_escaped_and_without_its_secrets() {
+    let env = home();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let form = |message: &str| {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", TOKEN)
+            .append_pair("message", message)
+            .append_pair("outputs", "notes=<b>bold</b>\napi_token=s3cr3t-page")
+            .finish()
+    };
+    let path = format!("/runs/{run}/steps/write/complete");
+    let form_type = [("content-type", "application/x-www-form-urlencoded")];
+    let mut lock = common::LogLock::take(&env);
+    let r = s.post_with(&path, &form("<script>alert(1)</script>"), &form_type);
+    lock.release();
+    assert_eq!(r.status, 503, "{}", r.body);
+    let page = &r.body;
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("send the form again"), "{page}");
+    assert!(!page.contains("s3cr3t-page"), "{page}");
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(!page.contains("<b>bold"), "{page}");
+    assert!(
+        page.contains("workflow step complete write --run"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("notes=&lt;b&gt;bold&lt;/b&gt;"), "{page}");
+    assert!(page.contains("api_token=VALUE"), "{page}");
+    assert!(page.contains("--output api_token"), "{page}");
+    assert_eq!(
+        env.status(Some(&run))["steps"][0]["status"],
+        "waiting",
+        "nothing recorded"
+    );
+    let r = s.post_with(&path, &form("sent again"), &form_type);
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    assert_eq!(env.status(Some(&run))["steps"][0]["status"], "completed");
 }
 
 /// A connection the server holds: it answered a whole request on it (200, so it was not

@@ -6,7 +6,6 @@ mod commands;
 mod help;
 mod man;
 mod observer;
-mod retry;
 mod schema;
 mod tui;
 
@@ -199,11 +198,6 @@ pub fn main() -> i32 {
     };
     match commands::dispatch(&ctx, json, cli.no_color, cli.command) {
         Ok(code) => code,
-        // A busy log: the command just run is what to run again (`retry`).
-        Err(e) if e.log_locked() && !e.has_next() => {
-            let args: Vec<_> = std::env::args_os().skip(1).collect();
-            report(ctx.localize(retry::busy_retry(&ctx, e, &args)), json)
-        }
         Err(e) => report(ctx.localize(e), json),
     }
 }

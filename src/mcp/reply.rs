@@ -117,11 +117,25 @@ fn detach_where_cancelled(doc: &mut serde_json::Value) {
 
 /// A failed operation: a tool error (`isError`) carrying its message, detail and hints; each
 /// command a hint suggests that a tool does is followed by that tool's name, found from the
-/// command's argv (`Hint::render_with`), so a quoted value holding a backtick stays pasteable.
+/// command's argv (`Hint::render_with`), so a quoted value holding a backtick stays pasteable;
+/// each command its `next` suggests (the same call again, refused for a busy log:
+/// `ops::Retry`) names that tool in `tool`.
 pub fn error(e: &CommandError) -> CallToolResult {
-    let doc = e.document_with(|hint| {
+    let mut doc = e.document_with(|hint| {
         hint.render_with(|argv| tool_of(argv).map(|tool| format!(" (the `{tool}` tool)")))
     });
+    for entry in doc
+        .get_mut("next")
+        .and_then(|n| n.as_array_mut())
+        .into_iter()
+        .flatten()
+    {
+        let argv: Vec<String> = serde_json::from_value(entry["argv"].clone()).unwrap_or_default();
+        let tool = crate::project::subcommand_args(&argv).and_then(tool_of);
+        if let Some(tool) = tool {
+            entry["tool"] = tool.into();
+        }
+    }
     let mut result = CallToolResult::error(vec![ContentBlock::text(text(&doc))]);
     result.structured_content = Some(doc);
     result.with_meta(Some(exit_meta(e.code)))
@@ -188,6 +202,21 @@ mod tests {
             doc["hints"][0],
             "start one with `cortex --home /tmp/h workflow run bt --input 'note=fix `parse()` now'` (the `run` tool), or see `cortex --home /tmp/h workflow history` (the `history` tool); `KEY=VALUE` stays, and `cortex --home /tmp/h gc` names no tool"
         );
+    }
+
+    /// A command an error suggests in `next` (the call again, refused for a busy log) names
+    /// the tool that does it, past the global options its argv carries; one no tool does
+    /// names none.
+    #[test]
+    fn each_command_an_errors_next_suggests_names_its_tool() {
+        let e = CommandError::from(crate::store::StoreError::Busy)
+            .next(&["workflow", "step", "complete", "p"], "again")
+            .next(&["gc", "--older-than", "1d"], "tidy")
+            .with_globals(&["--home".into(), "/tmp/h".into()]);
+        let doc = error(&e).structured_content.unwrap();
+        assert_eq!(doc["next"][0]["tool"], "step_complete", "{doc:#}");
+        assert_eq!(doc["next"][0]["argv"][1], "--home", "{doc:#}");
+        assert!(doc["next"][1].get("tool").is_none(), "{doc:#}");
     }
 
     /// A command written into a hint's text (`Ctx::cmd` in a `format!`), not kept as argv,

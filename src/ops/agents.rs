@@ -16,6 +16,10 @@ pub fn set_active(
     by: Operator,
 ) -> Result<Output, CommandError> {
     let agent = ctx.catalog().find_agent(name)?;
+    let verb = if active { "activate" } else { "deactivate" };
+    let again = super::Retry::command(&["agent", verb])
+        .operand(name)
+        .by(&by);
     let command = if active {
         AgentCommand::Activate {
             agent: agent.name.clone(),
@@ -33,6 +37,7 @@ pub fn set_active(
         &agent,
         if active { "activated" } else { "deactivated" },
     )
+    .map_err(|e| again.on_busy(ctx, e))
 }
 
 /// Where each agent is active: (agent, phase or "(by hand)", run id or "").

@@ -1131,6 +1131,20 @@ pub fn operator(actor: Option<&str>, message: Option<&str>) -> Operator {
     }
 }
 
+/// The arguments that say who acts and why, as the CLI takes them (`operator`'s inverse): its
+/// `--message`, and its `--actor` unless that is who acts when nobody says. Every command
+/// suggested in an action's place repeats them, so pasting it records what was meant.
+pub fn operator_args(by: &Operator) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(message) = &by.message {
+        args.extend(crate::render::flag_args("--message", message));
+    }
+    if by.actor != default_actor() {
+        args.extend(crate::render::flag_args("--actor", &by.actor));
+    }
+    args
+}
+
 /// `by` scrubbed of `secrets` as well — the values of the secret inputs this command was
 /// given (`--input`, a tool's `inputs`), known only once the definition or the run is read —,
 /// which this process scrubs from now on (`execute::note_given_secrets`): called before the

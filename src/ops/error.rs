@@ -358,6 +358,35 @@ impl CommandError {
         self
     }
 
+    /// Each command its `next` suggests carrying `globals` after `cortex`, as a command
+    /// suggested where the edge gives no error its globals (the HTTP API's) names the log it
+    /// means; `with_globals` gives them to the hints too.
+    pub fn with_next_globals(mut self, globals: &[String]) -> Self {
+        for n in self.more.iter_mut().flat_map(|m| m.next.iter_mut()) {
+            n.globals = globals.to_vec();
+        }
+        self
+    }
+
+    /// The commands its document suggests in `next`, as a status document's suggestions
+    /// (`cortex`, its global options, then its arguments; why; its placeholders): what a front
+    /// end that shows them (the dashboard's error page) lists.
+    pub fn suggestions(&self) -> Vec<crate::project::Suggestion> {
+        let next = self.more.as_deref().map(|m| m.next.as_slice());
+        next.unwrap_or_default()
+            .iter()
+            .map(|n| crate::project::Suggestion {
+                argv: std::iter::once("cortex")
+                    .chain(n.globals.iter().map(String::as_str))
+                    .chain(n.args.iter().map(String::as_str))
+                    .map(str::to_string)
+                    .collect(),
+                why: n.why.clone(),
+                fill: n.fill.clone(),
+            })
+            .collect()
+    }
+
     /// Whether its document suggests a command in `next`.
     pub fn has_next(&self) -> bool {
         self.more.as_ref().is_some_and(|m| !m.next.is_empty())
@@ -467,21 +496,8 @@ impl CommandError {
         if let Some(warnings) = more.map(|m| &m.warnings).filter(|w| !w.is_empty()) {
             doc["warnings"] = serde_json::json!(warnings);
         }
-        if let Some(next) = more.map(|m| &m.next).filter(|n| !n.is_empty()) {
-            doc["next"] = next
-                .iter()
-                .map(|n| {
-                    let argv: Vec<&str> = std::iter::once("cortex")
-                        .chain(n.globals.iter().map(String::as_str))
-                        .chain(n.args.iter().map(String::as_str))
-                        .collect();
-                    let mut next = serde_json::json!({ "argv": argv, "why": n.why });
-                    if !n.fill.is_empty() {
-                        next["fill"] = serde_json::json!(n.fill);
-                    }
-                    next
-                })
-                .collect();
+        if more.is_some_and(|m| !m.next.is_empty()) {
+            doc["next"] = serde_json::json!(self.suggestions());
         }
         crate::render::cut_long_words_in(&mut doc);
         doc
@@ -513,10 +529,7 @@ impl CommandError {
         for h in &mut self.hints {
             h.globals = globals.to_vec();
         }
-        for n in self.more.iter_mut().flat_map(|m| m.next.iter_mut()) {
-            n.globals = globals.to_vec();
-        }
-        self
+        self.with_next_globals(globals)
     }
 
     /// The same error listing `problems`: for people as the detail (one `  - ` line each),

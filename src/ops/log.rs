@@ -813,6 +813,11 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
 /// they are: a row that remembered events since removed is dropped (and named), so `log
 /// verify` comes first.
 pub fn reindex(ctx: &Ctx) -> Result<Output, CommandError> {
+    rebuild_index(ctx).map_err(|e| super::Retry::command(&["log", "reindex"]).on_busy(ctx, e))
+}
+
+/// `reindex`, once.
+fn rebuild_index(ctx: &Ctx) -> Result<Output, CommandError> {
     let (opened, read_only) = ctx.changing_store()?;
     let mut store = opened.ok_or_else(|| ctx.no_runs_of_any_kind())?;
     if let Some(e) = read_only {

@@ -19,6 +19,7 @@ mod lookup;
 pub mod notify;
 pub mod notify_sweep;
 mod output;
+mod retry;
 pub mod scenario;
 pub mod schedule;
 pub mod worker;
@@ -27,7 +28,7 @@ pub mod workflow;
 pub use activity::{Activity, agent_activity};
 pub use context::{
     Ctx, DB_ENV, Deliveries, LONG_MESSAGE_HINT, MAX_MESSAGE_CHARS, Surface, checked_operator,
-    default_actor, hostname, message_problem, no_runs, operator,
+    default_actor, hostname, message_problem, no_runs, operator, operator_args,
 };
 pub use drive::{
     DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, definition_changed, driving_on_warnings,
@@ -40,3 +41,4 @@ pub use history::{
 };
 pub use lookup::{FindError, Scope, find_run};
 pub use output::Output;
+pub use retry::Retry;

@@ -54,6 +54,16 @@ pub fn run(
     } = req;
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
+    // Refused for a busy log before the run was recorded: the same command again.
+    let mut again = super::Retry::command(&["orchestrate", "run"]).operand(name);
+    for phase in starts {
+        again = again.option("--start", Some(phase));
+    }
+    let again = again
+        .inputs(inputs)
+        .switch("--submit", how == super::RunHow::Submit)
+        .by(&by)
+        .of_definition(&scenario.as_workflow());
     let inputs = super::workflow::run_inputs(ctx, &scenario.as_workflow(), inputs)?;
     let by = super::workflow::secret_values_scrubbed(by, &scenario.as_workflow(), &inputs);
     let config_file = ctx
@@ -130,6 +140,7 @@ pub fn run(
         })
         .collect();
     super::drive::start_run(ctx, durability, started, then, by, how, live)
+        .map_err(|e| again.on_busy(ctx, e))
 }
 
 /// What a run of `scenario` would do first: the phases that start at once (with who does
@@ -605,9 +616,15 @@ pub fn start(
         inputs: &[],
         unit: Some((phase, "start", &[])),
     };
+    let again = super::Retry::on_run(SCENARIOS, Some(name), &["start"])
+        .operand(name)
+        .operand(phase)
+        .switch("--no-drive", no_drive)
+        .by(&by);
     act(ctx, name, &by, live, how, |state, _| {
         operator::start_phase(state, phase, &by)
     })
+    .map_err(|e| again.on_busy(ctx, e))
 }
 
 /// What `orchestrate complete|fail` reports.
@@ -639,6 +656,13 @@ pub fn report(
         no_drive,
         inputs,
     } = report;
+    let verb = if success { "complete" } else { "fail" };
+    let again = super::Retry::on_run(SCENARIOS, Some(name), &[verb])
+        .operand(name)
+        .operand(phase)
+        .switch("--no-drive", no_drive)
+        .outputs(&outputs)
+        .by(&by);
     // The inputs a report gives are the run's secret ones (any other is refused): their values
     // are scrubbed from the actor before the run's lock, or a command suggested, names it.
     let by = super::context::with_secrets_scrubbed(by, inputs.iter().map(|(_, v)| v.as_str()));
@@ -646,7 +670,6 @@ pub fn report(
     super::refuse_placeholders(ctx, inputs, "input")?;
     super::workflow::check_output_keys(&outputs)?;
     // A workflow run named here: its steps are reported with `workflow step`.
-    let verb = if success { "complete" } else { "fail" };
     // Every argument given besides the phase and run, repeated by each command suggested in
     // this report's place.
     let said = super::workflow::report_args(&outputs, &by);
@@ -674,6 +697,7 @@ pub fn report(
         )
     })
     .map(|o| o.warn(unsaid))
+    .map_err(|e| again.on_busy(ctx, e))
 }
 
 /// `orchestrate stop`: stop a run gracefully, whoever drives it, and wait for it to stop.
@@ -699,7 +723,10 @@ pub fn stop_run(
         None => ctx.no_runs_of_any_kind_for(name),
     })?;
     let run_id = ctx.resolve_stop_run(&store, scope, name)?;
-    stop_found(ctx, &mut *store, read_only, &run_id, name, by)
+    let again = super::Retry::on_run(scope, name, &["stop"])
+        .operand_if(name)
+        .by(&by);
+    stop_found(ctx, &mut *store, read_only, &run_id, name, by).map_err(|e| again.on_busy(ctx, e))
 }
 
 fn stop_found(

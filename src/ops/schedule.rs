@@ -1099,7 +1099,7 @@ pub fn run(
         match tried.result {
             // Asked to end while it waited: it ends, as it would between two passes.
             Err(_) if tried.gave_up && stop.is_set() => return Ok(all),
-            Err(e) if tried.gave_up => return Err(gave_up(ctx, e)),
+            Err(e) if tried.gave_up => return Err(gave_up(ctx, e, once)),
             other => other?,
         }
         if once || stop.is_set() {
@@ -1135,8 +1135,9 @@ fn patience(ctx: &Ctx, stop: &StopFlag) -> Result<crate::execute::Patience, Comm
 }
 
 /// What a scheduler that gave up waiting for a locked log says (`e`, the store's refusal):
-/// held by another process (exit 4), nothing recorded lost, and how to go on.
-fn gave_up(ctx: &Ctx, e: CommandError) -> CommandError {
+/// held by another process (exit 4), nothing recorded lost, and how to go on — in its hint,
+/// and as its `next` the scheduler again (`--once` as it was), catching up what it missed.
+fn gave_up(ctx: &Ctx, e: CommandError, once: bool) -> CommandError {
     let bound = crate::execute::log_lock_wait().unwrap_or(crate::execute::LOG_LOCK_WAIT);
     let mut err = CommandError::new(
         e.code,
@@ -1156,7 +1157,14 @@ fn gave_up(ctx: &Ctx, e: CommandError) -> CommandError {
         crate::render::format_duration(crate::execute::LOG_LOCK_WAIT)
     ));
     err.cause = e.cause;
-    err
+    let again: &[&str] = match once {
+        true => &["schedule", "run", "--once", "--catch-up"],
+        false => &["schedule", "run", "--catch-up"],
+    };
+    err.next(
+        again,
+        "the scheduler again once the other process lets go of the event log's write lock, firing the times missed meanwhile",
+    )
 }
 
 /// Run a scheduler in a thread of its own until the process ends (`cortex serve`): what it

@@ -643,6 +643,13 @@ pub fn run(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let loaded = load(ctx, name)?;
+    // Refused for a busy log before the run was recorded: the same command again.
+    let again = super::Retry::command(&["workflow", "run"])
+        .operand(name)
+        .inputs(inputs)
+        .switch("--submit", how == super::RunHow::Submit)
+        .by(&by)
+        .of_definition(&loaded.workflow);
     let inputs = run_inputs_of(ctx, &loaded.workflow, Some(&loaded.uses), inputs)?;
     let by = secret_values_scrubbed(by, &loaded.workflow, &inputs);
     if how == super::RunHow::DryRun {
@@ -685,6 +692,7 @@ pub fn run(
     };
     let durability = loaded.config.durability;
     super::drive::start_run(ctx, durability, started, Vec::new(), by, how, live)
+        .map_err(|e| again.on_busy(ctx, e))
 }
 
 /// `by` scrubbed of the values of `workflow`'s secret inputs among `inputs` (given with
@@ -1414,6 +1422,27 @@ pub fn resume(
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
+    // Refused for a busy log: the same resume again (`Retry`).
+    let again = super::Retry::on_run(scope, run, &["resume"])
+        .operand_if(run)
+        .flags(mode_flags(&args.mode))
+        .inputs(args.inputs)
+        .option("--timeout", args.timeout)
+        .switch("--notify-only", args.notify_only)
+        .switch("--submit", args.submit)
+        .by(&by);
+    resume_run(ctx, scope, run, args, by, live).map_err(|e| again.on_busy(ctx, e))
+}
+
+/// `resume`, once.
+fn resume_run(
+    ctx: &Ctx,
+    scope: Scope,
+    run: Option<&str>,
+    args: ResumeArgs<'_>,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
     let ResumeArgs {
         mut mode,
         inputs,
@@ -1462,7 +1491,7 @@ pub fn resume(
                 "Run {run_id} is a `uses:` child of run {root}, interrupted with it: resuming {root}, which carries {run_id} on.\n"
             ));
         }
-        let mut out = resume(
+        let mut out = resume_run(
             ctx,
             Scope::any(),
             Some(&root),
@@ -2812,8 +2841,21 @@ fn lacking_refused(
 }
 
 /// `workflow abort` (and `orchestrate abort`, with its scope): end a run for good, whoever
-/// drives it.
+/// drives it. Refused for a busy log, the same abort is suggested again (`Retry`).
 pub fn abort(
+    ctx: &Ctx,
+    scope: Scope,
+    run: Option<&str>,
+    by: Operator,
+) -> Result<Output, CommandError> {
+    let again = super::Retry::on_run(scope, run, &["abort"])
+        .operand_if(run)
+        .by(&by);
+    abort_run(ctx, scope, run, by).map_err(|e| again.on_busy(ctx, e))
+}
+
+/// `abort`, once.
+fn abort_run(
     ctx: &Ctx,
     scope: Scope,
     run: Option<&str>,
@@ -3098,12 +3140,7 @@ pub(crate) fn report_args(outputs: &[(String, String)], by: &Operator) -> Vec<St
     for (k, v) in outputs {
         args.extend(crate::render::pair_args("--output", k, v));
     }
-    if let Some(message) = &by.message {
-        args.extend(["--message".to_string(), message.clone()]);
-    }
-    if by.actor != crate::execute::default_actor() {
-        args.extend(["--actor".to_string(), by.actor.clone()]);
-    }
+    args.extend(super::context::operator_args(by));
     args
 }
 
@@ -3128,7 +3165,24 @@ pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), Comm
 }
 
 /// `workflow step complete|fail`: record the report and, unless asked not to, drive the run on.
+/// Refused for a busy log, the same report is suggested again (`Retry`).
 pub fn report_step(
+    ctx: &Ctx,
+    report: StepReport<'_>,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let verb = if report.success { "complete" } else { "fail" };
+    let again = super::Retry::on_run(WORKFLOWS, report.run, &["step", verb])
+        .operand(report.step)
+        .option("--run", report.run)
+        .switch("--no-drive", report.no_drive)
+        .outputs(&report.outputs)
+        .by(&report.by);
+    record_step_report(ctx, report, live).map_err(|e| again.on_busy(ctx, e))
+}
+
+/// `report_step`, once.
+fn record_step_report(
     ctx: &Ctx,
     mut report: StepReport<'_>,
     live: &mut Live<'_>,

@@ -6,7 +6,9 @@ mod next;
 mod status;
 
 pub use files::{CHECKPOINTS_FILE, FileWrite, RunFile, changed_files, run_files};
-pub use next::{Fill, RunAct, Suggestion, next_actions, run_act, run_again, worker_command};
+pub use next::{
+    Fill, RunAct, Suggestion, next_actions, run_act, run_again, subcommand_args, worker_command,
+};
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, ForeachView, IfView,
     ItemView, RunStatus, StatusView, StepGroup, StepView, StopRequestView, Unverified, UsesView,

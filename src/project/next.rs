@@ -131,23 +131,7 @@ pub enum RunAct {
 /// (`--timeout`) is none.
 pub fn run_act(argv: &[String]) -> Option<RunAct> {
     use crate::event::ResumeMode;
-    let mut args: &[String] = argv.get(1..)?;
-    // The global options a suggestion carries before its subcommand (`Ctx::globals`: `--home
-    // DIR`, `--db URL`, in either order), and any other of `cli::args`'s global flags.
-    loop {
-        args = match args.first().map(String::as_str) {
-            Some("--home" | "--db") => args.get(2..)?,
-            Some(a)
-                if a.starts_with("--home=")
-                    || a.starts_with("--db=")
-                    || a == "--json"
-                    || a == "--no-color" =>
-            {
-                &args[1..]
-            }
-            _ => break,
-        };
-    }
+    let args = subcommand_args(argv)?;
     let mut words: Vec<&str> = args.iter().map(String::as_str).collect();
     // The values of secret inputs a resume is to be given again (`--input NAME=VALUE`, its
     // `fill`): the front end asks for them (or its driver reads them from its environment).
@@ -170,6 +154,27 @@ pub fn run_act(argv: &[String]) -> Option<RunAct> {
         [_, "abort", _] => RunAct::Abort,
         _ => return None,
     })
+}
+
+/// The words of suggestion `argv` from its subcommand on: after `cortex` and the global
+/// options a suggestion carries before its subcommand (`Ctx::globals`: `--home DIR`, `--db
+/// URL`, in either order), and any other of `cli::args`'s global flags.
+pub fn subcommand_args(argv: &[String]) -> Option<&[String]> {
+    let mut args: &[String] = argv.get(1..)?;
+    loop {
+        args = match args.first().map(String::as_str) {
+            Some("--home" | "--db") => args.get(2..)?,
+            Some(a)
+                if a.starts_with("--home=")
+                    || a.starts_with("--db=")
+                    || a == "--json"
+                    || a == "--no-color" =>
+            {
+                &args[1..]
+            }
+            _ => return Some(args),
+        };
+    }
 }
 
 /// `CORTEX_INPUT_<NAME>`: the variable that gives a secret input's value to a driver.

@@ -64,7 +64,9 @@ pub use progress::{item_labels, render_header, render_how_to_follow, render_prog
 pub(crate) use scenario::upper_first;
 pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
-pub use shell::{command_line, pair_args, shell_quote, shown_command, suggested_command};
+pub use shell::{
+    command_line, flag_args, pair_args, shell_quote, shown_command, suggested_command,
+};
 pub(crate) use status::{agent_line, item_label};
 pub use status::{
     render_history, render_next, render_outcome, render_outcome_line, render_outcome_noted,

@@ -99,6 +99,17 @@ pub fn pair_args(flag: &str, name: &str, value: &str) -> Vec<String> {
     }
 }
 
+/// The words that give `value` to `flag` (`--message`, `--actor`, `--run`) in a command:
+/// `flag` and the value, or one word `flag=value` when the value starts with `-`, which the
+/// parser would read as an option of its own (`--message -x` is a usage error).
+pub fn flag_args(flag: &str, value: &str) -> Vec<String> {
+    if value.starts_with('-') {
+        vec![format!("{flag}={value}")]
+    } else {
+        vec![flag.to_string(), value.to_string()]
+    }
+}
+
 /// An argv as one line to paste into a shell.
 pub fn command_line<S: AsRef<str>>(argv: &[S]) -> String {
     argv.iter()

@@ -77,9 +77,14 @@ pub fn failure(f: Failure) -> Response {
 
 /// An error as a page, leading back to where the request came from (the run whose button
 /// was pressed, the form that was sent).
+/// The commands an error suggests in its document's `next` (`CommandError::suggestions`) are
+/// listed under its hints, each quoted for a shell, with why and the values to put in for
+/// its placeholders; a form refused for the log's write lock held by another process (the
+/// operation's own command again, `ops::Retry`) says to send it again.
 pub fn failure_back(f: Failure, back: &str, label: &str) -> Response {
     let status = f.status;
     let e = f.error;
+    let next = e.suggestions();
     page(
         status,
         layout(
@@ -92,6 +97,29 @@ pub fn failure_back(f: Failure, back: &str, label: &str) -> Response {
                     @if let Some(d) = &e.detail { pre class="detail" { (d) } }
                     @if !e.hints.is_empty() {
                         ul class="hints" { @for h in &e.hints { li { "hint: " (h) } } }
+                    }
+                    @if e.log_locked() {
+                        p class="retry" { "Another process holds the event log's write lock: send the form again once it lets go (in a few seconds, or once its backup or session ends)." }
+                    }
+                    @if !next.is_empty() {
+                        ul class="next" {
+                            @for s in &next {
+                                li {
+                                    "next: "
+                                    code class="cli" { (crate::render::command_line(&s.argv)) }
+                                    " "
+                                    span class="why" { (s.why) }
+                                    @if !s.fill.is_empty() {
+                                        " "
+                                        span class="why fill" {
+                                            "(replace each VALUE: "
+                                            (s.fill.iter().map(|f| format!("{} {}", f.flag, f.name)).collect::<Vec<_>>().join(", "))
+                                            ")"
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                     p { "Nothing was changed by this request. " a href=(back) { (label) } }
                 }
