@@ -24,6 +24,28 @@ macro_rules! detach_doc {
     };
 }
 
+/// The doc of how a value of `inputs` or `outputs` is read (`Scalar`), one text for every
+/// field that takes them (`#[doc = scalars_doc!()]`).
+macro_rules! scalars_doc {
+    () => {
+        concat!(
+            "Values are strings, booleans or integers: give any other number as a JSON string\n",
+            "(\"1.10\"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.",
+        )
+    };
+}
+
+/// The doc of a report's `inputs` (`step_complete`, `phase_complete`), one text for both.
+macro_rules! report_inputs_doc {
+    () => {
+        concat!(
+            "The values of the run's secret inputs (those the log keeps as `***`), e.g.\n",
+            "{\"api_token\": \"...\"}: its checks and the drive after the report have them, and this\n",
+            "server keeps them (in memory only) for the run's later calls in this session.",
+        )
+    };
+}
+
 /// A value of `inputs` or `outputs`: a string, a boolean, or a JSON number. An integer is
 /// kept as its digits; any other number is kept as the float serde_json read, whose text is
 /// gone (`1.10` reads as 1.1, `2.0` as 2, `1e2` as 100): only an input declared `number` or
@@ -211,8 +233,7 @@ pub struct StepReportArgs {
     pub run: Option<String>,
     /// The step's outputs by key, e.g. {"plan": "docs/plan.md"}: later steps see them as
     /// `${{ steps.STEP.outputs.KEY }}`. A step with `validate: - output: KEY` needs that key.
-    /// Values are strings, booleans or integers: give any other number as a JSON string
-    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
+    #[doc = scalars_doc!()]
     #[serde(default)]
     pub outputs: BTreeMap<String, Scalar>,
     /// Only record the report; do not drive the run on (`resume` does it later).
@@ -223,11 +244,8 @@ pub struct StepReportArgs {
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
     pub detach: bool,
-    /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
-    /// {"api_token": "..."}: its checks and the drive after the report have them, and this
-    /// server keeps them (in memory only) for the run's later calls in this session.
-    /// Values are strings, booleans or integers: give any other number as a JSON string
-    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
+    #[doc = report_inputs_doc!()]
+    #[doc = scalars_doc!()]
     #[serde(default)]
     pub inputs: BTreeMap<String, Scalar>,
     /// Why, or what was done: recorded with the report and shown by status and the log.
@@ -258,8 +276,7 @@ pub struct StepFailArgs {
     /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
     /// {"api_token": "..."}: the drive after the report has them, and this server keeps them
     /// (in memory only) for the run's later calls in this session.
-    /// Values are strings, booleans or integers: give any other number as a JSON string
-    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
+    #[doc = scalars_doc!()]
     #[serde(default)]
     pub inputs: BTreeMap<String, Scalar>,
     /// Why the work could not be done: recorded with the report and shown by status and the
@@ -318,8 +335,7 @@ pub struct PhaseCompleteArgs {
     /// The phase's name (matched forgivingly).
     pub phase: String,
     /// The phase's outputs by key, read by later phases as `${{ phases.PHASE.outputs.KEY }}`.
-    /// Values are strings, booleans or integers: give any other number as a JSON string
-    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
+    #[doc = scalars_doc!()]
     #[serde(default)]
     pub outputs: BTreeMap<String, Scalar>,
     /// Only record it; do not drive the run on.
@@ -330,11 +346,8 @@ pub struct PhaseCompleteArgs {
     // Read by the server before the call (`server::detached`), not by the operation.
     #[allow(dead_code)]
     pub detach: bool,
-    /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
-    /// {"api_token": "..."}: its checks and the drive after the report have them, and this
-    /// server keeps them (in memory only) for the run's later calls in this session.
-    /// Values are strings, booleans or integers: give any other number as a JSON string
-    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
+    #[doc = report_inputs_doc!()]
+    #[doc = scalars_doc!()]
     #[serde(default)]
     pub inputs: BTreeMap<String, Scalar>,
     /// Why, or what was done: recorded with the report.
@@ -393,8 +406,7 @@ pub struct ResumeArgs {
     pub from: Option<String>,
     /// The values of the run's secret inputs, given again (the log keeps only `***`); this
     /// server keeps them for the run while it runs, so its checks and drives have them.
-    /// Values are strings, booleans or integers: give any other number as a JSON string
-    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
+    #[doc = scalars_doc!()]
     #[serde(default)]
     pub inputs: BTreeMap<String, Scalar>,
     /// Only deliver the notifications (`notify:`) still due because the run's driver died
