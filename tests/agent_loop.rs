@@ -19,16 +19,16 @@ fn events(env: &Env) -> usize {
 
 fn what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values(env: Env) {
     env.workflow("ticket", TICKET);
-    let run = env.run(&["workflow", "run", "ticket", "--input", "ticket=ABC-12"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "ticket", "--input", "ticket=ABC-12"])
+        .assert_exit(3);
     let json = env.status(None);
     assert_eq!(json["inputs"]["ticket"], "ABC-12", "{json}");
     assert_eq!(json["steps"][0]["prompt"], "Plan the fix for ABC-12.");
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(human.contains("Plan the fix for ABC-12."), "{human}");
     assert!(!human.contains("${{"), "{human}");
-    let done = env.run(&["workflow", "step", "complete", "Plan", "-o", "plan=p.md"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "step", "complete", "Plan", "-o", "plan=p.md"])
+        .assert_exit(3);
     let json = env.status(None);
     assert_eq!(json["steps"][0]["outputs"]["plan"], "p.md");
     assert_eq!(json["steps"][1]["prompt"], "Implement p.md for ABC-12.");
@@ -39,10 +39,11 @@ fn a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrup
         "two",
         "name: two\nsteps:\n  - name: Ask\n    prompt: do it\n  - name: Build\n    run: echo built > built.txt\n  - name: Ship\n    prompt: ship it\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    env.run(&["workflow", "run", "two"]).assert_exit(3);
     // One command: the report records, and the run goes on through Build to the next prompt.
-    let done = env.run(&["workflow", "step", "complete", "Ask"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&["workflow", "step", "complete", "Ask"])
+        .assert_exit(3);
     assert!(env.file("built.txt").exists(), "{}", done.stdout);
     let status = env.status(None);
     assert_eq!(status["status"], "waiting");
@@ -54,28 +55,26 @@ fn a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrup
         "three",
         "name: three\nsteps:\n  - name: Ask\n    prompt: do it\n  - name: After\n    run: 'true'\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "three"]).code, 3);
-    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
-    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    env.run(&["workflow", "run", "three"]).assert_exit(3);
+    env.run(&["workflow", "step", "complete", "Ask", "--no-drive"])
+        .assert_exit(3);
     let status = env.status(None);
     assert_eq!(status["status"], "waiting", "{status}");
     assert_eq!(status["steps"][1]["status"], "pending");
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(!human.contains("interrupted"), "{human}");
     assert_eq!(status["next"][0]["argv"][2], "resume", "{status}");
-    assert_eq!(env.run(&["workflow", "resume"]).code, 0);
+    env.run(&["workflow", "resume"]).assert_exit(0);
 }
 
 fn a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting(env: Env) {
     env.workflow("ticket", TICKET);
-    assert_eq!(
-        env.run(&["workflow", "run", "ticket", "-i", "ticket=T-1"])
-            .code,
-        3
-    );
+    env.run(&["workflow", "run", "ticket", "-i", "ticket=T-1"])
+        .assert_exit(3);
     let before = events(&env);
-    let refused = env.run(&["workflow", "step", "complete", "Plan"]);
-    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    let refused = env
+        .run(&["workflow", "step", "complete", "Plan"])
+        .assert_exit(2);
     assert!(
         refused.stderr.contains("output `plan` was not produced"),
         "{}",
@@ -86,8 +85,8 @@ fn a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting(env: Env
     assert_eq!(status["steps"][0]["status"], "waiting");
     assert_eq!(status["steps"][0]["attempts"], 1);
     // Fixed, the same command goes through at once: no resume needed in between.
-    let done = env.run(&["workflow", "step", "complete", "Plan", "-o", "plan=x"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "step", "complete", "Plan", "-o", "plan=x"])
+        .assert_exit(3);
 }
 
 fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown(env: Env) {
@@ -95,16 +94,16 @@ fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown(env: Env) {
         "one",
         "name: one\nsteps:\n  - name: Review\n    prompt: review it\n    retry: {max_retry_attempts: 3, backoff: 1ms}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "one"]).code, 3);
-    let failed = env.run(&[
+    env.run(&["workflow", "run", "one"]).assert_exit(3);
+    env.run(&[
         "workflow",
         "step",
         "fail",
         "Review",
         "--message",
         "the API is down",
-    ]);
-    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    ])
+    .assert_exit(1);
     let status = env.status(None);
     assert_eq!(status["status"], "failed");
     assert_eq!(status["steps"][0]["attempts"], 1);
@@ -130,9 +129,9 @@ fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown(env: Env) {
 
 fn a_scenario_phase_reported_failed_is_not_retried(env: Env) {
     env.scenario("gate", "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n    retry: {max_retry_attempts: 3, backoff: 1ms}\n");
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let failed = env.run(&["orchestrate", "fail", "gate", "approve"]);
-    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    env.run(&["orchestrate", "run", "gate"]).assert_exit(3);
+    env.run(&["orchestrate", "fail", "gate", "approve"])
+        .assert_exit(1);
     let status = env.run(&["--json", "orchestrate", "status", "gate"]).json();
     assert_eq!(status["phases"][0]["status"], "failed");
     assert_eq!(status["phases"][0]["attempts"], 1);
@@ -145,7 +144,7 @@ fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_sug
         "slow",
         "name: slow\nsteps:\n  - name: Ask\n    prompt: do it\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "slow"]).code, 3);
+    env.run(&["workflow", "run", "slow"]).assert_exit(3);
     std::thread::sleep(Duration::from_millis(1100));
     env.run(&["workflow", "step", "complete", "Ask"]);
     let log = env.run(&["--json", "log", "show"]).json();
@@ -182,9 +181,9 @@ fn status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobod
         "two",
         "name: two\nsteps:\n  - {name: Ask, prompt: do it}\n  - {name: Ask2, prompt: do more}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
-    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
-    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    env.run(&["workflow", "run", "two"]).assert_exit(3);
+    env.run(&["workflow", "step", "complete", "Ask", "--no-drive"])
+        .assert_exit(3);
     let live = env.run(&["--json", "workflow", "status", "two"]).json();
     assert_eq!(live["status"], "waiting", "{live}");
     let head = (live["events"].as_u64().unwrap() - 1).to_string();
@@ -201,13 +200,14 @@ fn status_at_an_event_gives_the_status_live_status_gave_there_waiting_when_nobod
     assert!(!human.contains("running"), "{human}");
     // A resume goes on: the past it went on from stays as it was; from its own event on, a
     // driver was at work.
-    assert_eq!(env.run(&["workflow", "resume", "two"]).code, 3);
+    env.run(&["workflow", "resume", "two"]).assert_exit(3);
     assert_eq!(status_at(&head), "waiting");
     let resumed = (head.parse::<u64>().unwrap() + 1).to_string();
     assert_eq!(status_at(&resumed), "running");
     // A report that drives on: its checkpoint was one a driver went on from.
-    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
-    assert_eq!(env.run(&["workflow", "step", "complete", "Ask"]).code, 3);
+    env.run(&["workflow", "run", "two"]).assert_exit(3);
+    env.run(&["workflow", "step", "complete", "Ask"])
+        .assert_exit(3);
     assert_eq!(status_at(&head), "running");
     assert_eq!(env.status(None)["status"], "waiting");
 }
@@ -218,8 +218,7 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
         "long",
         "name: long\nsteps:\n  - name: wait\n    run: sleep 2\n",
     );
-    let run = env.run(&["workflow", "run", "long"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "long"]).assert_exit(3);
     // The reason names the limit and both places it is set: after a `resume --timeout` the
     // configuration's `timeout_seconds` is not where the limit in force came from.
     let reason = env.status(None)["reason"].as_str().unwrap().to_string();
@@ -230,10 +229,10 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
         "{reason}"
     );
     // The same limit again: the same end.
-    assert_eq!(env.run(&["workflow", "resume"]).code, 3);
+    env.run(&["workflow", "resume"]).assert_exit(3);
     // --timeout lifts it for this resume, and is recorded.
-    let resumed = env.run(&["workflow", "resume", "--timeout", "1m"]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume", "--timeout", "1m"])
+        .assert_exit(0);
     let log = env.run(&["--json", "log", "show"]).json();
     let last_resume = log
         .as_array()
@@ -248,9 +247,9 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
         "long2",
         "name: long2\nsteps:\n  - name: wait\n    run: sleep 2\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "long2"]).code, 3);
+    env.run(&["workflow", "run", "long2"]).assert_exit(3);
     env.config(r#"{"workflow": {"timeout_seconds": 60}}"#);
-    assert_eq!(env.run(&["workflow", "resume"]).code, 0);
+    env.run(&["workflow", "resume"]).assert_exit(0);
 }
 
 /// Seen by a review: a last step that ended as the run's time limit ran out (`sleep 1` under
@@ -303,8 +302,8 @@ fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1(env: E
         .spawn()
         .unwrap();
     common::wait_until("the step to start", || env.file("started").exists());
-    let abort = env.run(&["workflow", "abort", "--message", "wrong branch"]);
-    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    env.run(&["workflow", "abort", "--message", "wrong branch"])
+        .assert_exit(1);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -320,9 +319,8 @@ fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1(env: E
 
 fn a_stopped_scenario_names_orchestrate_resume(env: Env) {
     env.scenario("gate", "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n");
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let stopped = env.run(&["orchestrate", "stop", "gate"]);
-    assert_eq!(stopped.code, 3, "{}{}", stopped.stdout, stopped.stderr);
+    env.run(&["orchestrate", "run", "gate"]).assert_exit(3);
+    let stopped = env.run(&["orchestrate", "stop", "gate"]).assert_exit(3);
     assert!(
         stopped.stdout.contains("cortex orchestrate resume"),
         "{}",
@@ -380,11 +378,11 @@ fn a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interru
         "rb",
         "name: rb\nsteps:\n  - name: Prep\n    run: echo prep\n    rollback: echo undone > undone.txt\n  - name: Review\n    prompt: review it\n    on_failure: rollback\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "rb"]).code, 3);
+    env.run(&["workflow", "run", "rb"]).assert_exit(3);
     // --no-drive: the rollback is recorded as decided and waits for a driver, not "interrupted";
     // the dry run shows what resume will do.
-    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
-    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    env.run(&["workflow", "step", "fail", "Review", "--no-drive"])
+        .assert_exit(3);
     let status = env.status(None);
     assert_eq!(status["status"], "waiting", "{status}");
     let plan = env
@@ -398,9 +396,10 @@ fn a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interru
         "rb2",
         "name: rb2\nsteps:\n  - name: Prep\n    run: echo prep\n    rollback: echo undone > undone2.txt\n  - name: Review\n    prompt: review it\n    on_failure: rollback\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "rb2"]).code, 3);
-    let failed = env.run(&["workflow", "step", "fail", "Review", "--message", "bad"]);
-    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    env.run(&["workflow", "run", "rb2"]).assert_exit(3);
+    let failed = env
+        .run(&["workflow", "step", "fail", "Review", "--message", "bad"])
+        .assert_exit(1);
     assert!(env.file("undone2.txt").exists(), "{}", failed.stdout);
     let status = env.status(None);
     assert_eq!(status["status"], "rolled_back", "{status}");
@@ -427,18 +426,16 @@ fn a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_su
         "tg",
         "name: tg\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Implement, prompt: implement}\n  - {name: Use, run: 'echo ${{ inputs.api_token }} > tok.txt'}\n",
     );
-    assert_eq!(
-        env.run(&["workflow", "run", "tg", "--input", "api_token=given-1234"])
-            .code,
-        3
-    );
+    env.run(&["workflow", "run", "tg", "--input", "api_token=given-1234"])
+        .assert_exit(3);
     // Prompt steps need no secret: the report drives on to the next one.
-    let done = env.run(&["workflow", "step", "complete", "Plan"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "step", "complete", "Plan"])
+        .assert_exit(3);
     assert_eq!(env.status(None)["waiting_for"], "Implement");
     // The next runs a command: the drive stops before it and says what to give.
-    let done = env.run(&["workflow", "step", "complete", "Implement"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&["workflow", "step", "complete", "Implement"])
+        .assert_exit(3);
     assert!(done.stderr.contains("api_token"), "{}", done.stderr);
     assert!(!env.file("tok.txt").exists());
     let status = env.status(None);
@@ -454,8 +451,7 @@ fn a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_su
     // As pasted, with VALUE replaced: it goes on.
     let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     args[4] = "api_token=given-1234";
-    let resumed = env.run(&args);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&args).assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
         "given-1234"
@@ -469,17 +465,14 @@ fn an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_wait
         "ti",
         "name: ti\ninputs:\n  api_token: {type: string, required: true}\n  env: {type: string, default: prod}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Review, prompt: r, if: \"inputs.env == 'prod'\", foreach: [a, b]}\n  - {name: Gate, prompt: go, if: \"inputs.api_token != ''\"}\n",
     );
-    assert_eq!(
-        env.run(&["workflow", "run", "ti", "--input", "api_token=k-1234"])
-            .code,
-        3
-    );
-    let done = env.run(&["workflow", "step", "complete", "Plan"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "run", "ti", "--input", "api_token=k-1234"])
+        .assert_exit(3);
+    env.run(&["workflow", "step", "complete", "Plan"])
+        .assert_exit(3);
     assert_eq!(env.status(None)["waiting_for"], "Review[0]");
     for item in ["Review[0]", "Review[1]"] {
-        let done = env.run(&["workflow", "step", "complete", item]);
-        assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+        env.run(&["workflow", "step", "complete", item])
+            .assert_exit(3);
     }
     // Gate's `if:` reads the secret: not decided on `***`. (A comparison with a literal
     // secret is refused by validate: the literal would be in the log.)
@@ -549,8 +542,7 @@ fn the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_r
         .collect();
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     let before = events(&env);
-    let pasted = env.run(&args);
-    assert_eq!(pasted.code, 2, "{}{}", pasted.stdout, pasted.stderr);
+    let pasted = env.run(&args).assert_exit(2);
     assert!(pasted.stderr.contains("placeholder"), "{}", pasted.stderr);
     assert_eq!(events(&env), before, "a refused paste records nothing");
     let filled: Vec<String> = argv[1..]
@@ -558,14 +550,12 @@ fn the_suggested_report_names_the_outputs_its_gate_needs_and_those_later_steps_r
         .map(|a| a.replace("=VALUE", "=the real thing"))
         .collect();
     let args: Vec<&str> = filled.iter().map(String::as_str).collect();
-    let done = env.run(&args);
-    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    env.run(&args).assert_exit(0);
     // `notes` left out: accepted, and said, with the step that sees it empty.
     // (A new run's, found without `--run`.)
     let without: Vec<&str> = [&args[..4], &args[6..args.len() - 2]].concat();
-    assert_eq!(env.run(&["workflow", "run", "needout"]).code, 3);
-    let done = env.run(&without);
-    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "run", "needout"]).assert_exit(3);
+    let done = env.run(&without).assert_exit(0);
     assert!(
         done.stderr.contains(
             "warning: `Plan it` was reported without output `notes`: `Use` will see it empty"
@@ -625,17 +615,19 @@ fn outputs_only_later_steps_read_are_expected_not_required_and_leaving_them_out_
         "{human}"
     );
     assert!(!human.contains("Report with"), "{human}");
-    let done = env.run(&["--json", "workflow", "step", "complete", "first"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&["--json", "workflow", "step", "complete", "first"])
+        .assert_exit(3);
     let warnings = &done.json()["warnings"];
     assert_eq!(
         warnings[0], "`first` was reported without output `x`: `second`, `third` will see it empty",
         "{warnings}"
     );
     // Given, nothing is said.
-    assert_eq!(env.run(&["workflow", "run", "inj"]).code, 3);
-    let given = env.run(&["workflow", "step", "complete", "first", "--output", "x=1"]);
-    assert_eq!(given.code, 3, "{}{}", given.stdout, given.stderr);
+    env.run(&["workflow", "run", "inj"]).assert_exit(3);
+    let given = env
+        .run(&["workflow", "step", "complete", "first", "--output", "x=1"])
+        .assert_exit(3);
     assert!(
         !given.stderr.contains("will see it empty"),
         "{}",
@@ -647,10 +639,9 @@ fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_
     env: Env,
 ) {
     env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n  - name: wait\n    description: w\n");
-    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
+    env.run(&["orchestrate", "run", "sc"]).assert_exit(3);
     // No name: the latest scenario run.
-    let stopped = env.run(&["--json", "orchestrate", "stop"]);
-    assert_eq!(stopped.code, 3, "{}{}", stopped.stdout, stopped.stderr);
+    let stopped = env.run(&["--json", "orchestrate", "stop"]).assert_exit(3);
     let next: Vec<serde_json::Value> = stopped.json()["next"].as_array().unwrap().clone();
     let verbs: Vec<&str> = next
         .iter()
@@ -667,21 +658,21 @@ fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_
         started.stderr
     );
     // Resume goes on and starts it: it waits for its report.
-    let resumed = env.run(&["--json", "orchestrate", "resume"]);
-    assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
+    let resumed = env.run(&["--json", "orchestrate", "resume"]).assert_exit(3);
     assert_eq!(resumed.json()["phases"][0]["status"], "waiting");
     // A failed phase: resume, skip it, or abort.
     env.scenario("scfail", "name: scfail\ndescription: d\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n  - name: two\n    description: c\n    condition: after:one\n    run: echo two > two.txt\n");
-    let failed = env.run(&["--json", "orchestrate", "run", "scfail"]);
-    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let failed = env
+        .run(&["--json", "orchestrate", "run", "scfail"])
+        .assert_exit(1);
     let next = next_argvs(&failed.json()["next"]);
     assert!(
         next.iter().any(|a| a.ends_with(&["--skip".to_string()])),
         "{next:?}"
     );
     assert!(next.iter().any(|a| a[2] == "abort"), "{next:?}");
-    let skipped = env.run(&["orchestrate", "resume", "scfail", "--skip"]);
-    assert_eq!(skipped.code, 0, "{}{}", skipped.stdout, skipped.stderr);
+    env.run(&["orchestrate", "resume", "scfail", "--skip"])
+        .assert_exit(0);
     assert!(env.file("two.txt").exists());
 }
 
@@ -690,7 +681,7 @@ fn a_refused_report_lists_every_problem_in_errors(env: Env) {
         "g",
         "name: g\nsteps:\n  - name: Plan\n    prompt: p\n    validate: [{output: plan}, {run: test -f plan-ok}]\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "g"]).code, 3);
+    env.run(&["workflow", "run", "g"]).assert_exit(3);
     let refused = env.run(&["--json", "workflow", "step", "complete", "Plan"]);
     assert_eq!(refused.code, 2);
     let doc: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
@@ -717,10 +708,12 @@ fn status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_e
         "one",
         "name: one\ndescription: d\nphases:\n  - name: a\n    description: a\n",
     );
-    assert_eq!(env.run(&["orchestrate", "run", "one"]).code, 3);
-    assert_eq!(env.run(&["orchestrate", "complete", "one", "a"]).code, 0);
-    let then = env.run(&["--json", "orchestrate", "status", "one", "--at", "1"]);
-    assert_eq!(then.code, 0, "{}{}", then.stdout, then.stderr);
+    env.run(&["orchestrate", "run", "one"]).assert_exit(3);
+    env.run(&["orchestrate", "complete", "one", "a"])
+        .assert_exit(0);
+    let then = env
+        .run(&["--json", "orchestrate", "status", "one", "--at", "1"])
+        .assert_exit(0);
     let doc = then.json();
     assert_eq!(doc["as_of"]["seq"], 1, "{doc}");
     assert_ne!(doc["status"], "completed", "{doc}");
@@ -768,8 +761,7 @@ fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(
         "start again from the beginning (no step has completed) with the time limit cortex.config.json sets now"
     );
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
-    let resumed = env.run(&args);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&args).assert_exit(0);
 }
 
 fn scenario_messages_say_phase_not_step(env: Env) {
@@ -800,19 +792,20 @@ fn scenario_messages_say_phase_not_step(env: Env) {
 fn a_report_without_run_goes_to_the_latest_run_and_engine_steps_are_not_reported(env: Env) {
     env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
     env.workflow("quick", "name: quick\nsteps:\n  - {name: q, run: 'true'}\n");
-    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
-    assert_eq!(env.run(&["workflow", "run", "quick"]).code, 0);
+    env.run(&["workflow", "run", "ask"]).assert_exit(3);
+    env.run(&["workflow", "run", "quick"]).assert_exit(0);
     // The newest run finished: a report without `--run` goes to it (SPEC §7: the latest run
     // of the kind), which says so; never on to an older run that waits. Named, it goes there.
-    let latest = env.run(&["workflow", "step", "complete", "Ask"]);
-    assert_eq!(latest.code, 2, "{}{}", latest.stdout, latest.stderr);
+    let latest = env
+        .run(&["workflow", "step", "complete", "Ask"])
+        .assert_exit(2);
     assert!(
         latest.stderr.contains("already finished (completed)"),
         "{}",
         latest.stderr
     );
-    let done = env.run(&["workflow", "step", "complete", "Ask", "--run", "ask"]);
-    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "step", "complete", "Ask", "--run", "ask"])
+        .assert_exit(0);
     // A step the engine runs is not reported on, whoever holds the run.
     env.workflow(
         "hold",
@@ -820,14 +813,15 @@ fn a_report_without_run_goes_to_the_latest_run_and_engine_steps_are_not_reported
     );
     let mut child = env.spawn(&["workflow", "run", "hold"]);
     common::wait_until("the step to start", || env.file("started").exists());
-    let refused = env.run(&["workflow", "step", "fail", "L", "--run", "hold"]);
-    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    let refused = env
+        .run(&["workflow", "step", "fail", "L", "--run", "hold"])
+        .assert_exit(2);
     assert!(
         refused.stderr.contains("run by the engine"),
         "{}",
         refused.stderr
     );
-    assert_eq!(env.run(&["workflow", "abort", "hold"]).code, 1);
+    env.run(&["workflow", "abort", "hold"]).assert_exit(1);
     let _ = child.wait();
 }
 
@@ -836,12 +830,9 @@ fn an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume
         "two",
         "name: two\nsteps:\n  - {name: A, prompt: a}\n  - {name: B, prompt: b}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
-    assert_eq!(
-        env.run(&["workflow", "step", "complete", "A", "--no-drive"])
-            .code,
-        3
-    );
+    env.run(&["workflow", "run", "two"]).assert_exit(3);
+    env.run(&["workflow", "step", "complete", "A", "--no-drive"])
+        .assert_exit(3);
     let early = env.run(&["workflow", "step", "complete", "B"]);
     assert_eq!(early.code, 2);
     assert!(
@@ -863,7 +854,7 @@ fn an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume
 fn history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true(env: Env) {
     env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
     env.workflow("v", "name: v\nsteps:\n  - {name: a, run: 'true'}\n");
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    env.run(&["workflow", "run", "w"]).assert_exit(0);
     // A page of no runs is refused (1 to 500, as the API's `limit`), not said to be empty.
     let none = env.run(&["workflow", "history", "--limit", "0"]);
     assert!(!none.stdout.contains("No runs yet"), "{}", none.stdout);
@@ -903,8 +894,9 @@ fn an_unknown_key_does_not_hide_the_other_problems_of_its_file(env: Env) {
         "many",
         "name: many\nsteps:\n  - name: a\n    run: 'true'\n    timout: 5s\n  - name: a\n    run: 'true'\n    timeout: 5x\n    retry: {max_retry_attempt: 3, bakoff: 2}\n",
     );
-    let out = env.run(&["--json", "workflow", "validate", "many"]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let out = env
+        .run(&["--json", "workflow", "validate", "many"])
+        .assert_exit(2);
     let errors: Vec<(u64, u64, String)> = out.json()["errors"]
         .as_array()
         .unwrap()
@@ -928,7 +920,7 @@ fn an_unknown_key_does_not_hide_the_other_problems_of_its_file(env: Env) {
     assert!(errors[2].2.contains("`5x` is not a duration"), "{errors:?}");
     assert!(errors[4].2.contains("unknown field `bakoff`"), "{errors:?}");
     // Nothing runs.
-    assert_eq!(env.run(&["workflow", "run", "many"]).code, 2);
+    env.run(&["workflow", "run", "many"]).assert_exit(2);
     env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - {name: a, descripton: x}\n  - {name: a, timeout: 5x}\n");
     let out = env.run(&["orchestrate", "validate", "sc"]);
     assert_eq!(out.code, 2);
@@ -986,7 +978,7 @@ fn the_next_block_ends_the_status_after_the_notification_lines(env: Env) {
         "nd",
         "name: nd\nsteps:\n  - {name: Deploy, run: 'exit 1', retry: {max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - run: 'true'\n  on_finish:\n    - run: 'true'\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "nd"]).code, 1);
+    env.run(&["workflow", "run", "nd"]).assert_exit(1);
     let status = env.run(&["workflow", "status"]).stdout;
     let notes = status.find("📣 on_failure").expect(&status);
     let finish = status.find("📣 on_finish").expect(&status);
@@ -1019,8 +1011,7 @@ fn a_dry_run_resume_of_a_held_run_says_it_is_held(env: Env) {
         if deleted {
             std::fs::remove_dir_all(env.home().join("locks")).unwrap();
         }
-        let plan = env.run(&["workflow", "resume", "--dry-run"]);
-        assert_eq!(plan.code, 4, "{}{}", plan.stdout, plan.stderr);
+        let plan = env.run(&["workflow", "resume", "--dry-run"]).assert_exit(4);
         assert!(plan.stdout.contains("Held: run"), "{}", plan.stdout);
         assert!(plan.stdout.contains("exit 4"), "{}", plan.stdout);
         let json = env.run(&["--json", "workflow", "resume", "--dry-run"]);
@@ -1029,7 +1020,7 @@ fn a_dry_run_resume_of_a_held_run_says_it_is_held(env: Env) {
     std::fs::write(env.file("go"), "").unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     env.workflow("w", "name: w\nsteps:\n  - {name: a, prompt: p}\n");
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    env.run(&["workflow", "run", "w"]).assert_exit(3);
     let free = env.run(&["workflow", "resume", "--dry-run"]);
     assert_eq!(free.code, 0, "{}", free.stdout);
     assert!(!free.stdout.contains("Held"), "{}", free.stdout);
@@ -1037,8 +1028,9 @@ fn a_dry_run_resume_of_a_held_run_says_it_is_held(env: Env) {
     let _ = std::fs::remove_dir_all(env.home().join("locks"));
     std::fs::write(env.home().join("locks"), "").unwrap();
     let before = env.run(&["--json", "log", "show"]).json();
-    let out = env.run(&["workflow", "step", "complete", "a"]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let out = env
+        .run(&["workflow", "step", "complete", "a"])
+        .assert_exit(2);
     assert!(
         out.stderr.contains("locks is not a folder") && out.stderr.contains("remove or move it"),
         "{}",
@@ -1055,9 +1047,9 @@ fn a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_fail
         "rb3",
         "name: rb3\nsteps:\n  - {name: Prep, run: 'true', rollback: 'test -f started && exit 0; touch started; sleep 5'}\n  - {name: Prep2, run: 'true', rollback: 'exit 3'}\n  - {name: Review, prompt: r, on_failure: rollback}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "rb3"]).code, 3);
-    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
-    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    env.run(&["workflow", "run", "rb3"]).assert_exit(3);
+    env.run(&["workflow", "step", "fail", "Review", "--no-drive"])
+        .assert_exit(3);
     let plan = env
         .run(&["--json", "workflow", "resume", "--dry-run"])
         .json();
@@ -1106,8 +1098,7 @@ fn a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_fail
     assert_eq!(json["steps"][1]["action"], "undo", "{json}");
     assert_eq!(json["steps"][2]["action"], "untouched_failed", "{json}");
     // And so it ends.
-    let resumed = env.run(&["workflow", "resume"]);
-    assert_eq!(resumed.code, 1, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume"]).assert_exit(1);
     assert_eq!(env.status(None)["status"], "failed");
 }
 
@@ -1119,7 +1110,7 @@ fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: En
         "rb4",
         "name: rb4\nsteps:\n  - {name: Prep, run: 'true', rollback: 'true'}\n  - {name: Review, prompt: r, on_failure: rollback}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "rb4"]).code, 3);
+    env.run(&["workflow", "run", "rb4"]).assert_exit(3);
     let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
     assert!(
         recorded.stdout.contains("roll it back"),
@@ -1131,7 +1122,7 @@ fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: En
         status.contains("Status: ⏳ waiting to roll back (resume runs the compensations)"),
         "{status}"
     );
-    assert_eq!(env.run(&["workflow", "resume"]).code, 1);
+    env.run(&["workflow", "resume"]).assert_exit(1);
     assert_eq!(env.status(None)["status"], "rolled_back");
 }
 
@@ -1142,19 +1133,21 @@ fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: En
 fn check_criteria_are_shown_as_the_command_that_ran_quoted(env: Env) {
     env.scenario("chk", "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\n  api_token: {type: string, default: ''}\nphases:\n  - name: build\n    description: b\n    run: touch \"app-${{ inputs.v }}.txt\"\n    success_criteria:\n      - check: test -f \"app-${{ inputs.v }}.txt\"\n      - check: test -n \"${{ inputs.api_token }}\"\n");
     let token = [("CORTEX_INPUT_API_TOKEN", "s3cr3t-value-1234")];
-    let run = env.run_with(&["orchestrate", "run", "chk"], &token);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = env
+        .run_with(&["orchestrate", "run", "chk"], &token)
+        .assert_exit(0);
     assert!(env.project().join("app-1.2.txt").exists());
     assert!(
         run.stdout.contains("[x] check: test -f \"app-1.2.txt\"\n"),
         "{}",
         run.stdout
     );
-    let run = env.run_with(
-        &["orchestrate", "run", "chk", "--input", "v=$(touch pwned)"],
-        &token,
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = env
+        .run_with(
+            &["orchestrate", "run", "chk", "--input", "v=$(touch pwned)"],
+            &token,
+        )
+        .assert_exit(0);
     assert!(
         run.stdout
             .contains("[x] check: test -f \"app-\\$(touch pwned).txt\"\n"),
@@ -1177,26 +1170,26 @@ fn check_criteria_are_shown_as_the_command_that_ran_quoted(env: Env) {
 
 fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it(env: Env) {
     env.scenario("ss", "name: ss\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: a\n    description: b\n  - name: u\n    description: u\n    condition: after:a\n    run: echo ${{ inputs.api_token }} > tok.txt\n");
-    let run = env.run(&[
+    env.run(&[
         "orchestrate",
         "run",
         "ss",
         "--input",
         "api_token=sekrit-value-1",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    ])
+    .assert_exit(3);
     assert!(env.log_holding("sekrit-value-1").is_empty());
     // A report from a process without the value: recorded, and it says what it needs.
-    let done = env.run(&["--json", "orchestrate", "complete", "ss", "a"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&["--json", "orchestrate", "complete", "ss", "a"])
+        .assert_exit(3);
     assert!(done.stderr.contains("api_token"), "{}", done.stderr);
     let argv: Vec<String> = serde_json::from_value(done.json()["next"][0]["argv"].clone()).unwrap();
     assert_eq!(argv[1..3], ["orchestrate", "resume"], "{argv:?}");
     assert_eq!(argv[4..], ["--input", "api_token=VALUE"], "{argv:?}");
     let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     args[4] = "api_token=sekrit-value-1";
-    let resumed = env.run(&args);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&args).assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
         "sekrit-value-1"
@@ -1211,18 +1204,18 @@ fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_pha
     env: Env,
 ) {
     env.scenario("sec", "name: sec\ndescription: d\ninputs:\n  db_password: {type: string, required: true}\n  env: {type: string, default: prod}\nphases:\n  - {name: plan, description: plan it, condition: manual}\n  - {name: review, description: look, condition: after:plan, if: \"inputs.env == 'prod'\"}\n  - {name: deploy, description: d, condition: after:review, run: 'echo $CORTEX_INPUT_DB_PASSWORD > pw.txt'}\n");
-    let run = env.run(&[
+    env.run(&[
         "orchestrate",
         "run",
         "sec",
         "--input",
         "db_password=realpw-9",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    ])
+    .assert_exit(3);
     // Waiting on a manual start is waiting on people, not "nobody drives it".
     assert!(env.run(&["--json", "orchestrate", "status", "sec"]).json()["reason"].is_null());
-    let started = env.run(&["orchestrate", "start", "sec", "plan"]);
-    assert_eq!(started.code, 3, "{}{}", started.stdout, started.stderr);
+    env.run(&["orchestrate", "start", "sec", "plan"])
+        .assert_exit(3);
     let phase = |name: &str| {
         let status = env.run(&["--json", "orchestrate", "status", "sec"]).json();
         status["phases"]
@@ -1234,14 +1227,15 @@ fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_pha
             .clone()
     };
     assert_eq!(phase("plan"), "waiting");
-    let done = env.run(&["orchestrate", "complete", "sec", "plan"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    env.run(&["orchestrate", "complete", "sec", "plan"])
+        .assert_exit(3);
     assert_eq!(phase("plan"), "completed");
     // Its `if:` reads no secret input: decided without one.
     assert_eq!(phase("review"), "waiting");
     // The next phase runs a command: the drive stops before it and says what to give.
-    let done = env.run(&["orchestrate", "complete", "sec", "review"]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&["orchestrate", "complete", "sec", "review"])
+        .assert_exit(3);
     assert!(done.stderr.contains("db_password"), "{}", done.stderr);
     assert!(
         done.stdout
@@ -1258,8 +1252,7 @@ fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_pha
     assert_eq!(argv[4..], ["--input", "db_password=VALUE"], "{argv:?}");
     let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     args[4] = "db_password=realpw-9";
-    let resumed = env.run(&args);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&args).assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(env.file("pw.txt")).unwrap().trim(),
         "realpw-9"
@@ -1276,9 +1269,10 @@ fn a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_inte
         "checked",
         "name: checked\nsteps:\n  - name: Ask\n    prompt: do it\npost:\n  - run: echo checked > post.txt\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "checked"]).code, 3);
-    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
-    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    env.run(&["workflow", "run", "checked"]).assert_exit(3);
+    let recorded = env
+        .run(&["workflow", "step", "complete", "Ask", "--no-drive"])
+        .assert_exit(3);
     assert!(
         !env.file("post.txt").exists(),
         "--no-drive ran the post checks"
@@ -1294,8 +1288,7 @@ fn a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_inte
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(!human.contains("interrupted"), "{human}");
     assert!(!human.contains("driver is gone"), "{human}");
-    let resumed = env.run(&["workflow", "resume"]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume"]).assert_exit(0);
     assert!(env.file("post.txt").exists());
     assert_eq!(env.status(None)["status"], "completed");
 }
@@ -1503,10 +1496,8 @@ fn a_recovery_that_made_the_same_value_and_failure_again_is_not_offered_first_ag
         let again = env.run(&["workflow", "run", name]);
         assert_eq!(again.code, 1, "{}", again.text());
         let id = env.status(None)["run_id"].as_str().unwrap().to_string();
-        assert_eq!(
-            env.run(&["workflow", "resume", &id, "--from", "mk"]).code,
-            1
-        );
+        env.run(&["workflow", "resume", &id, "--from", "mk"])
+            .assert_exit(1);
         let doc = env.status(Some(&id));
         let next = next_argvs(&doc["next"]);
         assert!(next[0].contains(&"--skip".to_string()), "{doc}");
@@ -1538,22 +1529,23 @@ fn a_recovery_that_made_another_value_or_asks_a_report_again_stays_first(env: En
         "count",
         "name: count\nsteps:\n  - {name: mk, run: 'n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; echo \"v=a$n\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: call, uses: kid, with: {n: \"${{ steps.mk.outputs.v }}\"}}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "count"]).code, 1);
+    env.run(&["workflow", "run", "count"]).assert_exit(1);
     for _ in 0..2 {
         let doc = env.status(None);
         let first = next_argvs(&doc["next"]).remove(0);
         assert_eq!(first[4..6], ["--from", "mk"], "{doc}");
         let args: Vec<&str> = first[1..].iter().map(String::as_str).collect();
-        assert_eq!(env.run(&args).code, 1);
+        env.run(&args).assert_exit(1);
     }
     // A prompt step that leaves out the output the next step reads, reported the same way twice.
     env.workflow(
         "asked",
         "name: asked\nsteps:\n  - {name: Plan, prompt: 'Report the output `plan`.'}\n  - name: Use\n    retry: {max_retry_attempts: 0}\n    run: test -n \"${{ steps.Plan.outputs.plan }}\"\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "asked"]).code, 3);
+    env.run(&["workflow", "run", "asked"]).assert_exit(3);
     for _ in 0..2 {
-        assert_eq!(env.run(&["workflow", "step", "complete", "Plan"]).code, 1);
+        env.run(&["workflow", "step", "complete", "Plan"])
+            .assert_exit(1);
         let doc = env.status(None);
         let first = next_argvs(&doc["next"]).remove(0);
         assert_eq!(first[4..6], ["--from", "Plan"], "{doc}");
@@ -1570,7 +1562,8 @@ fn a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_on
     const V1: &str = "name: v1\ninputs: {expected_token: {type: string, required: true}}\nsteps:\n  - {name: mint, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: review, prompt: ok?}\n  - {name: cond, if: \"steps.mint.outputs.api_token == inputs.expected_token\", run: echo ran}\n";
     env.workflow("v1", V1);
     let token = [("CORTEX_INPUT_EXPECTED_TOKEN", "tok-abcdef123456")];
-    assert_eq!(env.run_with(&["workflow", "run", "v1"], &token).code, 3);
+    env.run_with(&["workflow", "run", "v1"], &token)
+        .assert_exit(3);
     let report = env.run_with(&["workflow", "step", "complete", "review"], &token);
     assert_eq!(report.code, 1, "{}", report.text());
     let id = env.status(None)["run_id"].as_str().unwrap().to_string();
@@ -1608,8 +1601,9 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
         "wf-out",
         "name: wf-out\nsteps:\n  - name: Plan\n    prompt: Write a plan and report its path as the output `plan`.\n  - name: Use\n    retry: {max_retry_attempts: 0}\n    run: echo \"plan is [${{ steps.Plan.outputs.plan }}]\"; test -n \"${{ steps.Plan.outputs.plan }}\"\n",
     );
-    let run = env.run(&["--json", "workflow", "run", "wf-out"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let run = env
+        .run(&["--json", "workflow", "run", "wf-out"])
+        .assert_exit(3);
     let doc = run.json();
     let run_id = doc["run_id"].as_str().unwrap().to_string();
     let first = &next_argvs(&doc["next"])[0];
@@ -1641,8 +1635,9 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
     );
     // Reported without it all the same: warned, `Use` fails on the empty value, and the
     // first way on runs `Plan` again (`--retry` would read the same empty value).
-    let done = env.run(&["--json", "workflow", "step", "complete", "Plan"]);
-    assert_eq!(done.code, 1, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&["--json", "workflow", "step", "complete", "Plan"])
+        .assert_exit(1);
     let doc = done.json();
     assert_eq!(
         doc["warnings"][0],
@@ -1656,26 +1651,28 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
     );
     assert_eq!(next[1][1..], ["workflow", "resume", &run_id, "--retry"]);
     // Followed, `Plan` waits again, and its report with the value completes the run.
-    let again = env.run(&["--json", "workflow", "resume", &run_id, "--from", "Plan"]);
-    assert_eq!(again.code, 3, "{}{}", again.stdout, again.stderr);
+    let again = env
+        .run(&["--json", "workflow", "resume", &run_id, "--from", "Plan"])
+        .assert_exit(3);
     assert_eq!(again.json()["waiting_for"], "Plan");
-    let given = env.run(&[
+    env.run(&[
         "workflow",
         "step",
         "complete",
         "Plan",
         "--output",
         "plan=docs/plan.md",
-    ]);
-    assert_eq!(given.code, 0, "{}{}", given.stdout, given.stderr);
+    ])
+    .assert_exit(0);
     // A scenario phase: the suggested report carries the output a later phase reads, and a
     // report without it warns.
     env.scenario(
         "rev",
         "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    run: echo \"shipped ${{ phases.review.outputs.verdict }}\"\n",
     );
-    let run = env.run(&["--json", "orchestrate", "run", "rev"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let run = env
+        .run(&["--json", "orchestrate", "run", "rev"])
+        .assert_exit(3);
     let doc = run.json();
     let id = doc["run_id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -1690,8 +1687,9 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
         ],
         "{doc}"
     );
-    let done = env.run(&["--json", "orchestrate", "complete", &id, "review"]);
-    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&["--json", "orchestrate", "complete", &id, "review"])
+        .assert_exit(0);
     assert_eq!(
         done.json()["warnings"][0],
         "`review` was reported without output `verdict`: `publish` will see it empty"
@@ -1708,8 +1706,9 @@ fn an_output_a_later_step_reads_is_in_the_suggested_report_and_a_failure_on_its_
 /// rule refuses): it gives every workflow's verdict, the home's and the built-ins', in the shape
 /// and the form `orchestrate validate --all` gives scenarios', exit 2 when one is invalid.
 fn workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does(env: Env) {
-    let all = env.run(&["--json", "workflow", "validate", "--all"]);
-    assert_eq!(all.code, 0, "{}{}", all.stdout, all.stderr);
+    let all = env
+        .run(&["--json", "workflow", "validate", "--all"])
+        .assert_exit(0);
     let doc = all.json();
     assert_eq!(doc["valid"], true);
     let names: Vec<&str> = doc["workflows"]
@@ -1723,8 +1722,9 @@ fn workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does(en
         "broken",
         "name: broken\nsteps:\n  - name: a\n    run: 'true'\n    retyr: 2\n",
     );
-    let all = env.run(&["--json", "workflow", "validate", "--all"]);
-    assert_eq!(all.code, 2, "{}{}", all.stdout, all.stderr);
+    let all = env
+        .run(&["--json", "workflow", "validate", "--all"])
+        .assert_exit(2);
     let doc = all.json();
     assert_eq!(doc["valid"], false);
     let broken = doc["workflows"]
@@ -1763,11 +1763,11 @@ fn an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report(env
         "solo",
         "name: solo\nsteps:\n  - {name: ask, prompt: do it}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "parent"]).code, 3);
-    assert_eq!(env.run(&["workflow", "run", "solo"]).code, 3);
+    env.run(&["workflow", "run", "parent"]).assert_exit(3);
+    env.run(&["workflow", "run", "solo"]).assert_exit(3);
     for name in ["parent", "solo"] {
-        let aborted = env.run(&["workflow", "abort", name, "--message", "not now"]);
-        assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+        env.run(&["workflow", "abort", name, "--message", "not now"])
+            .assert_exit(1);
     }
     for (name, step) in [("solo", "ask"), ("parent", "reviews[0]"), ("child", "look")] {
         let doc = env.status(Some(name));
@@ -1803,21 +1803,19 @@ fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
         "halt",
         "name: halt\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
     );
-    assert_eq!(
-        env.run(&["orchestrate", "run", "halt", "--start", "one"])
-            .code,
-        3
-    );
-    let stop = env.run(&[
-        "orchestrate",
-        "stop",
-        "halt",
-        "--actor",
-        "bob",
-        "--message",
-        "lunch; back at 2",
-    ]);
-    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    env.run(&["orchestrate", "run", "halt", "--start", "one"])
+        .assert_exit(3);
+    let stop = env
+        .run(&[
+            "orchestrate",
+            "stop",
+            "halt",
+            "--actor",
+            "bob",
+            "--message",
+            "lunch; back at 2",
+        ])
+        .assert_exit(3);
     assert!(
         stop.stdout
             .contains("Reason: stopped by bob: lunch; back at 2; resume continues it"),
@@ -1830,12 +1828,9 @@ fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
         "{doc}"
     );
     // A resume forgets it; a stop without a message names who asked.
-    assert_eq!(env.run(&["orchestrate", "resume", "halt"]).code, 3);
-    assert_eq!(
-        env.run(&["orchestrate", "stop", "halt", "--actor", "carol"])
-            .code,
-        3
-    );
+    env.run(&["orchestrate", "resume", "halt"]).assert_exit(3);
+    env.run(&["orchestrate", "stop", "halt", "--actor", "carol"])
+        .assert_exit(3);
     let doc = env.run(&["--json", "orchestrate", "status", "halt"]).json();
     assert_eq!(
         doc["reason"], "stopped by carol; resume continues it",
@@ -1851,10 +1846,10 @@ fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
 /// on its phase (`start_requested_by`), as `log show` has them. Before, only `log show` did.
 fn a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status(env: Env) {
     env.workflow("st", "name: st\nsteps:\n  - {name: a, prompt: do it}\n");
-    assert_eq!(env.run(&["workflow", "run", "st"]).code, 3);
-    assert_eq!(env.run(&["workflow", "stop", "st"]).code, 3);
+    env.run(&["workflow", "run", "st"]).assert_exit(3);
+    env.run(&["workflow", "stop", "st"]).assert_exit(3);
     assert!(env.status(Some("st")).get("resumed_by").is_none());
-    let resumed = env.run(&[
+    env.run(&[
         "workflow",
         "resume",
         "st",
@@ -1862,8 +1857,8 @@ fn a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status(env: Env) 
         "alice smith",
         "--message",
         "resume-msg-123",
-    ]);
-    assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
+    ])
+    .assert_exit(3);
     let doc = env.status(Some("st"));
     assert_eq!(
         doc["resumed_by"],
@@ -1879,8 +1874,8 @@ fn a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status(env: Env) 
         "sc",
         "name: sc\ndescription: d\nphases:\n  - {name: A, description: a, condition: manual}\n  - {name: B, description: b, condition: manual}\n",
     );
-    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
-    let start = env.run(&[
+    env.run(&["orchestrate", "run", "sc"]).assert_exit(3);
+    env.run(&[
         "orchestrate",
         "start",
         "sc",
@@ -1889,22 +1884,19 @@ fn a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status(env: Env) 
         "bob",
         "--message",
         "go now",
-    ]);
-    assert_eq!(start.code, 3, "{}{}", start.stdout, start.stderr);
-    assert_eq!(env.run(&["orchestrate", "stop", "sc"]).code, 3);
-    assert_eq!(
-        env.run(&[
-            "orchestrate",
-            "resume",
-            "sc",
-            "--actor",
-            "carol",
-            "--message",
-            "on again"
-        ])
-        .code,
-        3
-    );
+    ])
+    .assert_exit(3);
+    env.run(&["orchestrate", "stop", "sc"]).assert_exit(3);
+    env.run(&[
+        "orchestrate",
+        "resume",
+        "sc",
+        "--actor",
+        "carol",
+        "--message",
+        "on again",
+    ])
+    .assert_exit(3);
     let doc = env.run(&["--json", "orchestrate", "status", "sc"]).json();
     assert_eq!(
         doc["phases"][0]["start_requested_by"],
@@ -1930,7 +1922,7 @@ fn a_resumes_and_a_phase_starts_actor_and_message_are_shown_by_status(env: Env) 
 
 fn a_runs_start_message_is_shown_by_status(env: Env) {
     env.workflow("w", "name: w\nsteps:\n  - {name: a, prompt: do it}\n");
-    let run = env.run(&[
+    env.run(&[
         "workflow",
         "run",
         "w",
@@ -1938,8 +1930,8 @@ fn a_runs_start_message_is_shown_by_status(env: Env) {
         "ann",
         "--message",
         "for ABC-1\nsee the ticket",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    ])
+    .assert_exit(3);
     let doc = env.status(Some("w"));
     assert_eq!(doc["message"], "for ABC-1\nsee the ticket", "{doc}");
     let human = env.run(&["workflow", "status", "w"]).stdout;
@@ -1951,23 +1943,20 @@ fn a_runs_start_message_is_shown_by_status(env: Env) {
         "s",
         "name: s\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
     );
-    assert_eq!(
-        env.run(&[
-            "orchestrate",
-            "run",
-            "s",
-            "--actor",
-            "ann",
-            "--message",
-            "go"
-        ])
-        .code,
-        3
-    );
+    env.run(&[
+        "orchestrate",
+        "run",
+        "s",
+        "--actor",
+        "ann",
+        "--message",
+        "go",
+    ])
+    .assert_exit(3);
     let human = env.run(&["orchestrate", "status", "s"]).stdout;
     assert!(human.contains("\nStarted by ann: go\n"), "{human}");
     // Nothing said, nothing shown.
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    env.run(&["workflow", "run", "w"]).assert_exit(3);
     assert!(env.status(None).get("message").is_none());
     assert!(
         !env.run(&["workflow", "status"])
@@ -1998,11 +1987,8 @@ fn a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(
-        env.run(&["workflow", "step", "fail", "look", "--run", &child])
-            .code,
-        1
-    );
+    env.run(&["workflow", "step", "fail", "look", "--run", &child])
+        .assert_exit(1);
     let kid = env.status(Some(&child));
     assert_eq!(
         kid["next"][0]["argv"],
@@ -2010,9 +1996,10 @@ fn a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over
         "{kid}"
     );
     // Followed, it retries the same child, and a report there drives both on.
-    assert_eq!(env.run(&["workflow", "resume", &parent, "--retry"]).code, 3);
+    env.run(&["workflow", "resume", &parent, "--retry"])
+        .assert_exit(3);
     assert_eq!(env.status(Some(&child))["status"], "waiting");
-    let done = env.run(&[
+    env.run(&[
         "workflow",
         "step",
         "complete",
@@ -2021,8 +2008,8 @@ fn a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over
         &child,
         "--output",
         "verdict=ok",
-    ]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    ])
+    .assert_exit(3);
     let mom = env.status(Some(&parent));
     assert_eq!(mom["waiting_for"], "after", "{mom}");
 
@@ -2033,31 +2020,31 @@ fn a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(
-        env.run(&["workflow", "step", "fail", "look", "--run", &child])
-            .code,
-        1
-    );
-    assert_eq!(env.run(&["workflow", "resume", &child, "--retry"]).code, 3);
-    let done = env.run(&[
-        "--json",
-        "workflow",
-        "step",
-        "complete",
-        "look",
-        "--run",
-        &child,
-        "--output",
-        "verdict=ok",
-    ]);
-    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "step", "fail", "look", "--run", &child])
+        .assert_exit(1);
+    env.run(&["workflow", "resume", &child, "--retry"])
+        .assert_exit(3);
+    let done = env
+        .run(&[
+            "--json",
+            "workflow",
+            "step",
+            "complete",
+            "look",
+            "--run",
+            &child,
+            "--output",
+            "verdict=ok",
+        ])
+        .assert_exit(0);
     let next = &done.json()["next"];
     assert_eq!(
         next[0]["argv"],
         serde_json::json!(["cortex", "workflow", "resume", parent, "--retry"]),
         "{next}"
     );
-    assert_eq!(env.run(&["workflow", "resume", &parent, "--retry"]).code, 3);
+    env.run(&["workflow", "resume", &parent, "--retry"])
+        .assert_exit(3);
     let mom = env.status(Some(&parent));
     assert_eq!(mom["waiting_for"], "after", "{mom}");
     assert_eq!(
@@ -2076,7 +2063,7 @@ fn a_suggested_rollback_to_never_names_a_foreach_item() {
         "items",
         "name: items\nsteps:\n  - {name: first, prompt: one}\n  - {name: second, prompt: two}\n  - name: each\n    foreach: [a, b]\n    prompt: 'do ${{ item }}'\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "items"]).code, 3);
+    env.run(&["workflow", "run", "items"]).assert_exit(3);
     for step in ["first", "second", "each[0]"] {
         assert_eq!(
             env.run(&["workflow", "step", "complete", step]).code,
@@ -2084,7 +2071,8 @@ fn a_suggested_rollback_to_never_names_a_foreach_item() {
             "{step}"
         );
     }
-    assert_eq!(env.run(&["workflow", "step", "fail", "each[1]"]).code, 1);
+    env.run(&["workflow", "step", "fail", "each[1]"])
+        .assert_exit(1);
     let doc = env.status(None);
     let next = doc["next"].as_array().unwrap();
     let rollback = next
@@ -2180,8 +2168,9 @@ fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its
         (top, leaf)
     };
     let (top, leaf) = start(&env);
-    let failed = env.run(&["workflow", "step", "fail", "look", "--run", &leaf]);
-    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let failed = env
+        .run(&["workflow", "step", "fail", "look", "--run", &leaf])
+        .assert_exit(1);
     let blocks = command_blocks(&failed.stdout);
     let status = env.status(Some(&top));
     assert_eq!(
@@ -2204,8 +2193,7 @@ fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its
         if json {
             args.insert(0, "--json");
         }
-        let aborted = env.run(&args);
-        assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+        let aborted = env.run(&args).assert_exit(1);
         let top_next = next_argvs(&env.status(Some(&top))["next"]);
         assert!(!top_next.is_empty());
         if json {
@@ -2240,9 +2228,9 @@ fn a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step(env: E
         "ml",
         "name: ml\nsteps:\n  - name: a\n    prompt: a\n  - name: each\n    foreach: [x]\n    prompt: b\n  - {name: c, prompt: c}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "ml"]).code, 3);
+    env.run(&["workflow", "run", "ml"]).assert_exit(3);
     for step in ["a", "each[0]"] {
-        let out = env.run(&[
+        env.run(&[
             "workflow",
             "step",
             "complete",
@@ -2253,8 +2241,8 @@ fn a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step(env: E
             "first\n✅ Workflow completed",
             "--actor",
             "tester",
-        ]);
-        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        ])
+        .assert_exit(3);
     }
     let human = env.run(&["workflow", "status"]).stdout;
     for line in human.lines() {
@@ -2284,16 +2272,16 @@ fn a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step(env: E
 /// each step's): each phase, and each item, shows its outputs.
 fn a_scenario_status_shows_each_phases_outputs(env: Env) {
     env.scenario("outs", "name: outs\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: echo artifact=a.tar >> \"$CORTEX_OUTPUT\"\n  - {name: review, description: r, condition: 'after:build'}\n  - name: each\n    description: e\n    condition: 'after:review'\n    foreach: [x]\n    run: echo \"seen=${{ item }}\" >> \"$CORTEX_OUTPUT\"\n");
-    assert_eq!(env.run(&["orchestrate", "run", "outs"]).code, 3);
-    let done = env.run(&[
+    env.run(&["orchestrate", "run", "outs"]).assert_exit(3);
+    env.run(&[
         "orchestrate",
         "complete",
         "outs",
         "review",
         "--output",
         "verdict=approved",
-    ]);
-    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    ])
+    .assert_exit(0);
     let human = env.run(&["orchestrate", "status", "outs"]).stdout;
     for line in [
         "        output: artifact=a.tar\n",
@@ -2310,17 +2298,13 @@ fn a_scenario_status_shows_each_phases_outputs(env: Env) {
 /// do. Its criteria are met when every item that ran met them.
 fn a_foreach_phases_checklist_is_met_when_its_items_met_it(env: Env) {
     env.scenario("fe", "name: fe\ndescription: d\nphases:\n  - name: each\n    description: e\n    foreach: [a, b]\n    success_criteria: [Done]\n");
-    assert_eq!(env.run(&["orchestrate", "run", "fe"]).code, 3);
-    assert_eq!(
-        env.run(&["orchestrate", "complete", "fe", "each[0]"]).code,
-        3
-    );
+    env.run(&["orchestrate", "run", "fe"]).assert_exit(3);
+    env.run(&["orchestrate", "complete", "fe", "each[0]"])
+        .assert_exit(3);
     let doc = env.run(&["--json", "orchestrate", "status", "fe"]).json();
     assert_eq!(doc["phases"][0]["criteria"][0]["met"], false, "{doc}");
-    assert_eq!(
-        env.run(&["orchestrate", "complete", "fe", "each[1]"]).code,
-        0
-    );
+    env.run(&["orchestrate", "complete", "fe", "each[1]"])
+        .assert_exit(0);
     let doc = env.run(&["--json", "orchestrate", "status", "fe"]).json();
     assert_eq!(doc["phases"][0]["status"], "completed", "{doc}");
     assert_eq!(doc["phases"][0]["criteria"][0]["met"], true, "{doc}");
@@ -2340,7 +2324,7 @@ fn an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what(env: Env) {
         "fan",
         "name: fan\nsteps:\n  - name: reviews\n    foreach: [a, b]\n    uses: kid\n    with: {what: '${{ item }}'}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "fan"]).code, 3);
+    env.run(&["workflow", "run", "fan"]).assert_exit(3);
     let child = env.status(Some("kid"))["run_id"]
         .as_str()
         .unwrap()
@@ -2362,10 +2346,12 @@ fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env:
         "plan",
         "name: plan\ninputs:\n  env: {type: string, default: staging}\nsteps:\n  - name: ask\n    foreach: [a, b]\n    prompt: 'do ${{ item }}'\n  - name: gated\n    if: inputs.env == 'prod'\n    prompt: only prod\n  - name: reviews\n    foreach: [x]\n    uses: kid\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "plan"]).code, 3);
-    assert_eq!(env.run(&["workflow", "step", "fail", "ask[0]"]).code, 1);
-    let dry = env.run(&["--json", "workflow", "resume", "plan", "--dry-run"]);
-    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    env.run(&["workflow", "run", "plan"]).assert_exit(3);
+    env.run(&["workflow", "step", "fail", "ask[0]"])
+        .assert_exit(1);
+    let dry = env
+        .run(&["--json", "workflow", "resume", "plan", "--dry-run"])
+        .assert_exit(0);
     let mut steps = dry.json()["steps"].clone();
     // A step that would run shows the directory it runs in (as `run --dry-run` does).
     let dir = steps[3]
@@ -2402,9 +2388,10 @@ fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env:
 /// words and in `--json` (`starts`), and calls a phase's report `orchestrate complete|fail`.
 fn a_scenario_resume_dry_run_says_what_each_phase_waits_for(env: Env) {
     env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - {name: build, description: b, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: approve, description: a, condition: manual}\n  - {name: ship, description: s, condition: 'after:build,approve', run: 'true'}\n");
-    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 1);
-    let dry = env.run(&["--json", "orchestrate", "resume", "sc", "--dry-run"]);
-    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    env.run(&["orchestrate", "run", "sc"]).assert_exit(1);
+    let dry = env
+        .run(&["--json", "orchestrate", "resume", "sc", "--dry-run"])
+        .assert_exit(0);
     let steps = dry.json()["steps"].clone();
     assert_eq!(steps[0]["action"], "rerun", "{steps}");
     assert!(steps[0].get("starts").is_none(), "{steps}");
@@ -2430,7 +2417,8 @@ fn a_scenario_resume_dry_run_says_what_each_phase_waits_for(env: Env) {
         "{human}"
     );
     // Once started, the manual phase waits for its report alone.
-    assert_eq!(env.run(&["orchestrate", "start", "sc", "approve"]).code, 1);
+    env.run(&["orchestrate", "start", "sc", "approve"])
+        .assert_exit(1);
     let dry = env.run(&["--json", "orchestrate", "resume", "sc", "--dry-run"]);
     assert!(
         dry.json()["steps"][1].get("starts").is_none(),
@@ -2455,8 +2443,9 @@ fn a_report_without_run_names_the_run_it_found(env: Env) {
         .as_str()
         .unwrap()
         .to_string();
-    let out = env.run(&["workflow", "step", "complete", "Plan"]);
-    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let out = env
+        .run(&["workflow", "step", "complete", "Plan"])
+        .assert_exit(3);
     assert!(
         out.stdout.starts_with(&format!(
             "✅ Step `Plan` of run {second} reported complete.\n"
@@ -2568,8 +2557,9 @@ fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
         "des",
         "name: des\ndescription: d\nphases:\n  - name: design\n    description: design it\n    success_criteria:\n      - Design reviewed\n      - check: 'test -f \"${{ phases.design.outputs.doc }}\"'\n",
     );
-    let run = env.run(&["--json", "orchestrate", "run", "des"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let run = env
+        .run(&["--json", "orchestrate", "run", "des"])
+        .assert_exit(3);
     let doc = run.json();
     let shown = "check: test -f \"(output `doc`, not given yet)\"";
     let prompt = doc["phases"][0]["prompt"].as_str().unwrap();
@@ -2598,8 +2588,7 @@ fn a_scenario_status_after_failed_pre_validation_names_each_problem() {
         "pre",
         "name: pre\ndescription: d\nphases:\n  - {name: a, description: a, agents: [code-reviewer]}\n",
     );
-    let run = env.run(&["orchestrate", "run", "pre"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.run(&["orchestrate", "run", "pre"]).assert_exit(1);
     let status = env.run(&["orchestrate", "status", "pre"]).stdout;
     assert!(
         status.contains(
@@ -2621,31 +2610,33 @@ fn a_scenario_status_after_failed_pre_validation_names_each_problem() {
 #[test]
 fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_plan() {
     let env = Env::new();
-    let run = env.run(&[
-        "--json",
-        "workflow",
-        "run",
-        "feature-development",
-        "--input",
-        "feature=add a --version flag",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let run = env
+        .run(&[
+            "--json",
+            "workflow",
+            "run",
+            "feature-development",
+            "--input",
+            "feature=add a --version flag",
+        ])
+        .assert_exit(3);
     let doc = run.json();
     let prompt = doc["steps"][0]["prompt"].as_str().unwrap();
     assert!(
         prompt.starts_with("Feature: add a --version flag\n"),
         "{prompt}"
     );
-    let done = env.run(&[
-        "--json",
-        "workflow",
-        "step",
-        "complete",
-        "Plan",
-        "--output",
-        "plan=docs/plan.md",
-    ]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let done = env
+        .run(&[
+            "--json",
+            "workflow",
+            "step",
+            "complete",
+            "Plan",
+            "--output",
+            "plan=docs/plan.md",
+        ])
+        .assert_exit(3);
     let prompt = done.json()["steps"][1]["prompt"]
         .as_str()
         .unwrap()
@@ -2655,8 +2646,9 @@ fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_pl
         "{prompt}"
     );
     // As the tour runs it: no input, and the prompts still read.
-    let run = env.run(&["--json", "workflow", "run", "feature-development"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let run = env
+        .run(&["--json", "workflow", "run", "feature-development"])
+        .assert_exit(3);
     let doc = run.json();
     assert_eq!(doc["waiting_for"], "Plan", "{doc}");
     assert!(
@@ -2672,8 +2664,7 @@ fn the_built_in_feature_development_takes_the_feature_and_implement_reads_the_pl
 #[test]
 fn a_json_usage_error_joins_clap_s_layout_lines_without_a_backslash() {
     let env = Env::new();
-    let out = env.run(&["--json", "schema", "nope"]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let out = env.run(&["--json", "schema", "nope"]).assert_exit(2);
     let doc = out.json();
     assert_eq!(
         doc["error"],
@@ -2745,8 +2736,7 @@ fn a_missing_argument_is_named_in_the_json_error_with_its_commands_help_as_hint(
 fn the_results_file_a_completed_run_names_is_where_it_says() {
     let env = Env::new();
     env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
-    let out = env.run(&["workflow", "run", "one"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = env.run(&["workflow", "run", "one"]).assert_exit(0);
     let shown = out
         .stdout
         .lines()
@@ -2770,11 +2760,10 @@ fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
         env.home().join("scenarios/full-stack-feature.yaml"),
     )
     .unwrap();
-    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
-    assert_eq!(
-        env.run(&["orchestrate", "run", "full-stack-feature"]).code,
-        3
-    );
+    env.run(&["workflow", "run", "feature-development"])
+        .assert_exit(3);
+    env.run(&["orchestrate", "run", "full-stack-feature"])
+        .assert_exit(3);
     for (args, group) in [
         (&["workflow", "resume", "--from", "Nope"][..], "workflow"),
         (&["workflow", "resume", "--retry"], "workflow"),
@@ -2880,12 +2869,12 @@ fn a_reported_failure_says_whether_it_aborted_or_skipped() {
         "sk",
         "name: sk\nsteps:\n  - {name: review, prompt: Review it., on_failure: skip}\n  - {name: after, run: 'true'}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "ab"]).code, 3);
+    env.run(&["workflow", "run", "ab"]).assert_exit(3);
     let out = env.run(&["workflow", "step", "fail", "review", "--run", "ab"]);
     assert_eq!(out.code, 1, "{}", out.text());
     assert!(out.stdout.contains("reported failed"), "{}", out.stdout);
     assert!(out.stdout.contains("Workflow aborted"), "{}", out.stdout);
-    assert_eq!(env.run(&["workflow", "run", "sk"]).code, 3);
+    env.run(&["workflow", "run", "sk"]).assert_exit(3);
     let out = env.run(&["workflow", "step", "fail", "review", "--run", "sk"]);
     assert_eq!(out.code, 0, "{}", out.text());
     assert!(
@@ -2909,7 +2898,8 @@ fn latest_run(env: &Env) -> String {
 /// the step it had just reset. Now Plan runs again (waits for its report, attempt 2), the
 /// steps after it are pending, one `run_resumed` is recorded and Plan's first report kept.
 fn resume_from_a_step_of_a_waiting_workflow_run_reruns_it_and_waits_for_its_report(env: Env) {
-    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    env.run(&["workflow", "run", "feature-development"])
+        .assert_exit(3);
     let done = env.run(&[
         "workflow",
         "step",
@@ -2971,8 +2961,10 @@ fn resume_from_a_step_of_a_waiting_workflow_run_reruns_it_and_waits_for_its_repo
 /// spaces, `_` and `-` do not matter: `step complete plan` worked, `resume --from plan` was
 /// "no step named `plan`"), and the step's real name is recorded.
 fn resume_from_matches_the_step_name_forgivingly_and_records_the_real_name(env: Env) {
-    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
-    assert_eq!(env.run(&["workflow", "step", "complete", "plan"]).code, 3);
+    env.run(&["workflow", "run", "feature-development"])
+        .assert_exit(3);
+    env.run(&["workflow", "step", "complete", "plan"])
+        .assert_exit(3);
     let run = latest_run(&env);
     let dry = env.run(&["workflow", "resume", "--from", "plan", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.text());
@@ -3010,11 +3002,13 @@ fn resume_rollback_to_matches_the_step_name_forgivingly_and_records_the_real_nam
         "rb",
         "name: rb\nsteps:\n  - {name: First_Step, prompt: one}\n  - {name: second, prompt: two}\n  - {name: third, prompt: three}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "rb"]).code, 3);
+    env.run(&["workflow", "run", "rb"]).assert_exit(3);
     for step in ["first step", "second"] {
-        assert_eq!(env.run(&["workflow", "step", "complete", step]).code, 3);
+        env.run(&["workflow", "step", "complete", step])
+            .assert_exit(3);
     }
-    assert_eq!(env.run(&["workflow", "step", "fail", "third"]).code, 1);
+    env.run(&["workflow", "step", "fail", "third"])
+        .assert_exit(1);
     let run = latest_run(&env);
     let back = env.run(&["workflow", "resume", "--rollback-to", "first step"]);
     assert!(matches!(back.code, 0 | 3), "{}", back.text());
@@ -3062,7 +3056,7 @@ fn a_report_whose_outputs_pass_the_output_limit_is_refused_and_nothing_is_record
             vec!["orchestrate", "complete", "sc", "a"],
         ),
     ] {
-        assert_eq!(env.run(&run).code, 3);
+        env.run(&run).assert_exit(3);
         let before = events(&env);
         let mut args = complete.clone();
         args.extend(&outputs);
@@ -3196,17 +3190,18 @@ fn with_checkpoints_off_a_resume_after_a_no_drive_report_goes_on_from_the_report
         "w",
         "name: w\nsteps:\n  - {name: Plan, prompt: plan it}\n  - {name: Build, run: echo built >> ran.log}\n  - {name: Ship, prompt: ship it}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
-    let recorded = env.run(&[
-        "workflow",
-        "step",
-        "complete",
-        "Plan",
-        "--no-drive",
-        "--output",
-        "plan=p.md",
-    ]);
-    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    env.run(&["workflow", "run", "w"]).assert_exit(3);
+    let recorded = env
+        .run(&[
+            "workflow",
+            "step",
+            "complete",
+            "Plan",
+            "--no-drive",
+            "--output",
+            "plan=p.md",
+        ])
+        .assert_exit(3);
     assert!(
         recorded
             .stdout
@@ -3223,8 +3218,7 @@ fn with_checkpoints_off_a_resume_after_a_no_drive_report_goes_on_from_the_report
         !dry.contains("wait for a report (external step)\n   2."),
         "{dry}"
     );
-    let resumed = env.run(&["workflow", "resume"]);
-    assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume"]).assert_exit(3);
     let status = env.status(None);
     assert_eq!(status["waiting_for"], "Ship", "{status}");
     assert_eq!(status["steps"][0]["attempts"], 1, "{status}");
@@ -3273,13 +3267,11 @@ fn a_report_refused_for_a_secret_input_lists_the_missing_outputs_too() {
         "sec",
         "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: first\n    prompt: do it\n    validate:\n      - output: plan\n      - run: test -n \"$CORTEX_INPUT_API_TOKEN\"\n",
     );
-    assert_eq!(
-        env.run(&["workflow", "run", "sec", "--input", "api_token=k-1"])
-            .code,
-        3
-    );
-    let refused = env.run(&["workflow", "step", "complete", "first"]);
-    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    env.run(&["workflow", "run", "sec", "--input", "api_token=k-1"])
+        .assert_exit(3);
+    let refused = env
+        .run(&["workflow", "step", "complete", "first"])
+        .assert_exit(2);
     assert!(
         refused
             .stderr
@@ -3368,7 +3360,7 @@ fn json_usage_errors_say_what_is_wrong_and_hint_the_commands_help() {
         assert_eq!(env.run(&help).code, 0, "the hint works: {help:?}");
     }
     env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
-    assert_eq!(env.run(&["workflow", "run", "one"]).code, 0);
+    env.run(&["workflow", "run", "one"]).assert_exit(0);
     let doc = env
         .run(&["--json", "workflow", "status", "one", "--at", "999"])
         .json();
@@ -3429,7 +3421,7 @@ fn a_step_cut_by_the_time_limit_reading_a_reported_secret_is_offered_from_with_a
         "sec",
         "name: sec\nsteps:\n  - name: P\n    prompt: report\n  - name: S\n    run: 'sleep 2; test \"$X\" = hunter2secretXYZ'\n    env: {X: \"${{ steps.P.outputs.API_TOKEN }}\"}\n    retry: {max_retry_attempts: 0}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "sec"]).code, 3);
+    env.run(&["workflow", "run", "sec"]).assert_exit(3);
     let mut doc = env.status(None);
     let mut seen = Vec::new();
     for round in 0.. {

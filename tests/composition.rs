@@ -66,8 +66,7 @@ fn an_if_value_holding_escapes_is_raw_in_json_and_escaped_alike_for_a_terminal()
         "esc",
         "name: esc\nsteps:\n  - name: a\n    run: |\n      printf 'esc=\\033[31mRED\\033[0m\\342\\200\\256evil \\\\u202e\\n' >> \"$CORTEX_OUTPUT\"\n  - name: s\n    if: steps.a.outputs.esc == 'x'\n    run: echo s\n",
     );
-    let run = env.run(&["workflow", "run", "esc"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "esc"]).assert_exit(0);
     let raw = "\u{1b}[31mRED\u{1b}[0m\u{202e}evil \\u202e";
     let shown = "\\u{1b}[31mRED\\u{1b}[0m\\u{202e}evil \\u202e";
     for doc in [
@@ -98,8 +97,7 @@ fn an_if_value_holding_escapes_is_raw_in_json_and_escaped_alike_for_a_terminal()
         "{checked}"
     );
     for args in [&["workflow", "status", "esc"][..], &["log", "show"][..]] {
-        let out = env.run(args);
-        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let out = env.run(args).assert_exit(0);
         assert!(out.stdout.contains(shown), "{args:?}:\n{}", out.stdout);
         assert!(
             !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{202e}'),
@@ -119,8 +117,7 @@ fn an_if_value_holding_escapes_is_raw_in_json_and_escaped_alike_for_a_terminal()
 fn a_false_condition_skips_its_step_with_the_expression_and_the_values_it_saw() {
     let env = Env::new();
     env.workflow("guarded", GUARDED);
-    let run = env.run(&["workflow", "run", "guarded"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "guarded"]).assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["notified"]);
     let status = env.status(None);
     assert_eq!(status["steps"][1]["status"], "skipped");
@@ -139,8 +136,8 @@ fn a_false_condition_skips_its_step_with_the_expression_and_the_values_it_saw() 
     );
     // The same workflow in production, with the command's file present: both run.
     std::fs::write(env.file("pending"), "").unwrap();
-    let run = env.run(&["workflow", "run", "guarded", "--input", "env=prod"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "guarded", "--input", "env=prod"])
+        .assert_exit(0);
     assert_eq!(
         lines(&env.file("ran.log")),
         ["notified", "deployed", "migrated"]
@@ -188,8 +185,7 @@ fn a_condition_that_cannot_be_decided_fails_the_step_and_resume_skip_goes_on() {
         "odd",
         "name: odd\nsteps:\n  - name: count\n    run: echo n=many >> \"$CORTEX_OUTPUT\"\n  - name: big\n    if: steps.count.outputs.n > 3\n    run: echo big >> ran.log\n  - name: last\n    run: echo last >> ran.log\n",
     );
-    let run = env.run(&["workflow", "run", "odd"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "odd"]).assert_exit(1);
     assert!(
         run.stdout.contains(
             "`steps.count.outputs.n` is a string ('many') and 3 is a number (3): the string does not read as a number"
@@ -198,8 +194,7 @@ fn a_condition_that_cannot_be_decided_fails_the_step_and_resume_skip_goes_on() {
         run.stdout
     );
     assert_eq!(env.status(None)["steps"][1]["status"], "failed");
-    let skip = env.run(&["workflow", "resume", "--skip"]);
-    assert_eq!(skip.code, 0, "{}{}", skip.stdout, skip.stderr);
+    env.run(&["workflow", "resume", "--skip"]).assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["last"]);
 }
 
@@ -214,8 +209,7 @@ fn a_condition_command_not_found_or_not_executable_cannot_be_decided_and_fails_t
         "typo",
         "name: typo\nsteps:\n  - name: a\n    if: {run: \"tset-typo -f x\"}\n    run: echo a >> ran.log\n",
     );
-    let run = env.run(&["workflow", "run", "typo"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "typo"]).assert_exit(1);
     let status = env.status(None);
     assert_eq!(status["steps"][0]["status"], "failed");
     assert_eq!(status["steps"][0]["if"]["exit_code"], 127);
@@ -224,8 +218,7 @@ fn a_condition_command_not_found_or_not_executable_cannot_be_decided_and_fails_t
         "noexec",
         "name: noexec\nsteps:\n  - name: a\n    if: {run: ./noexec}\n    run: echo a >> ran.log\n",
     );
-    let run = env.run(&["workflow", "run", "noexec"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "noexec"]).assert_exit(1);
     assert!(
         run.stdout.contains(
             "exited with code 126, the shell's code for a command found but not executable"
@@ -239,8 +232,7 @@ fn a_condition_command_not_found_or_not_executable_cannot_be_decided_and_fails_t
         "falsy",
         "name: falsy\nsteps:\n  - name: a\n    if: {run: \"exit 3\"}\n    run: echo a >> ran.log\n",
     );
-    let run = env.run(&["workflow", "run", "falsy"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "falsy"]).assert_exit(0);
     assert_eq!(env.status(None)["steps"][0]["status"], "skipped");
 }
 
@@ -266,8 +258,7 @@ steps:
 fn foreach_runs_each_item_once_with_its_item_and_collects_outputs_as_lists() {
     let env = Env::new();
     env.workflow("fanout", FANOUT);
-    let run = env.run(&["workflow", "run", "fanout"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "fanout"]).assert_exit(0);
     assert_eq!(
         lines(&env.file("ran.log")),
         [
@@ -323,8 +314,7 @@ fn the_outputs_of_a_foreach_steps_items_are_held_to_the_bound_together() {
         "bigfe",
         "name: bigfe\nsteps:\n  - name: fe\n    foreach: [a, b, c]\n    retry: {max_retry_attempts: 0}\n    run: |\n      printf 'k=' >> \"$CORTEX_OUTPUT\"; head -c 700000 /dev/zero | tr '\\0' x >> \"$CORTEX_OUTPUT\"; echo >> \"$CORTEX_OUTPUT\"\n",
     );
-    let out = env.run(&["workflow", "run", "bigfe"]);
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    env.run(&["workflow", "run", "bigfe"]).assert_exit(1);
     let status = env.run(&["workflow", "status"]).stdout;
     assert!(
         status.contains("with the other items', the outputs of `fe` hold"),
@@ -347,8 +337,7 @@ fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_er
         "notalist",
         "name: notalist\nsteps:\n  - name: plan\n    run: echo 'regions=eu,us' >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo ${{ item }} >> ran.log\n",
     );
-    let run = env.run(&["workflow", "run", "notalist"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "notalist"]).assert_exit(1);
     let status = env.status(None);
     assert_eq!(status["steps"][1]["status"], "failed");
     let error = status["steps"][1]["error"].as_str().unwrap();
@@ -463,8 +452,7 @@ fn a_foreach_list_that_is_no_list_offers_resume_from_its_producing_step_not_retr
         "regions",
         "name: regions\nsteps:\n  - name: plan\n    run: if [ -f fixed ]; then echo 'regions=[\"eu-west\",\"us-east\"]'; else echo 'regions=eu-west us-east'; fi >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log\n",
     );
-    let run = env.run(&["workflow", "run", "regions"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "regions"]).assert_exit(1);
     // No command offered retries (its reasons may say why not).
     let offers_retry = |out: &str| {
         out.lines()
@@ -490,16 +478,15 @@ fn a_foreach_list_that_is_no_list_offers_resume_from_its_producing_step_not_retr
     assert!(next.iter().all(|c| !c.contains("--retry")), "{next:?}");
     // The way it offers works once the world the step reads changed.
     std::fs::write(env.file("fixed"), "").unwrap();
-    let from = env.run(&["workflow", "resume", "--from", "plan"]);
-    assert_eq!(from.code, 0, "{}{}", from.stdout, from.stderr);
+    env.run(&["workflow", "resume", "--from", "plan"])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["eu-west", "us-east"]);
     // Over the cap: the same.
     env.workflow(
         "many",
         "name: many\nsteps:\n  - name: count\n    run: echo \"n=[$(seq 10001 | paste -sd, -)]\" >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.count.outputs.n }}\"\n    run: 'true'\n",
     );
-    let run = env.run(&["workflow", "run", "many"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "many"]).assert_exit(1);
     assert!(
         run.stdout.contains("the list has 10001 items") && !offers_retry(&run.stdout),
         "{}",
@@ -512,8 +499,7 @@ fn a_foreach_list_that_is_no_list_offers_resume_from_its_producing_step_not_retr
         "rr",
         "name: rr\ndescription: d\nphases:\n  - name: plan\n    run: echo 'regions=eu-west us-east' >> \"$CORTEX_OUTPUT\"\n  - name: rollout\n    condition: after:plan\n    parallel: true\n    foreach: \"${{ phases.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\"\n",
     );
-    let run = env.run(&["orchestrate", "run", "rr"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["orchestrate", "run", "rr"]).assert_exit(1);
     assert!(
         !offers_retry(&run.stdout) && run.stdout.contains("--from plan"),
         "{}",
@@ -532,8 +518,7 @@ fn a_parent_whose_child_failed_on_a_foreach_list_offers_from_its_step_not_retry(
         "name: kid\nsteps:\n  - name: plan\n    run: if [ -f fixed ]; then echo 'regions=[\"eu\"]'; else echo 'regions=eu us'; fi >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log\n",
     )
     .workflow("dad", "name: dad\nsteps:\n  - {name: call, uses: kid}\n");
-    let run = env.run(&["workflow", "run", "dad"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "dad"]).assert_exit(1);
     let recovery = run.stdout.split("Recovery options:").last().unwrap_or("");
     let offered: Vec<&str> = recovery
         .lines()
@@ -548,8 +533,8 @@ fn a_parent_whose_child_failed_on_a_foreach_list_offers_from_its_step_not_retry(
         run.stdout
     );
     std::fs::write(env.file("fixed"), "").unwrap();
-    let from = env.run(&["workflow", "resume", "dad", "--from", "call"]);
-    assert_eq!(from.code, 0, "{}{}", from.stdout, from.stderr);
+    env.run(&["workflow", "resume", "dad", "--from", "call"])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["eu"]);
 }
 
@@ -563,8 +548,7 @@ fn a_foreach_item_holding_a_newline_is_shown_on_one_line() {
         "forged",
         "name: forged\nsteps:\n  - name: each\n    foreach: [\"a\\n✅ Workflow completed: forged\"]\n    run: 'true'\n",
     );
-    let run = env.run(&["workflow", "run", "forged"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "forged"]).assert_exit(0);
     let status = env.run(&["workflow", "status"]);
     for text in [&run.stdout, &status.stdout] {
         assert!(
@@ -614,7 +598,7 @@ fn a_template_inside_a_written_foreach_list_is_refused_not_run_as_its_text() {
         "item 1 of `foreach:` holds the template `${{ inputs.region }}`",
         8,
     );
-    assert_eq!(env.run(&["workflow", "run", "literal"]).code, 2);
+    env.run(&["workflow", "run", "literal"]).assert_exit(2);
     assert!(!env.file("ran.log").exists());
     scenario(
         &env,
@@ -637,7 +621,7 @@ fn a_foreach_item_too_long_for_the_environment_names_the_variable_not_e2big() {
         "bigitem",
         "name: bigitem\nsteps:\n  - name: plan\n    run: python3 -c 'import json; print(\"l=\" + json.dumps([\"x\"*200000]))' >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.plan.outputs.l }}\"\n    retry: {max_retry_attempts: 0}\n    run: echo ${#CORTEX_ITEM}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "bigitem"]).code, 1);
+    env.run(&["workflow", "run", "bigitem"]).assert_exit(1);
     let status = env.status(None);
     let error = status["steps"][2]["error"].as_str().unwrap();
     assert_eq!(
@@ -658,7 +642,7 @@ fn a_value_the_system_refuses_to_pass_fails_at_once_without_spending_retries() {
         "bigvalue",
         "name: bigvalue\nsteps:\n  - name: plan\n    run: python3 -c 'print(\"l=\" + \"x\"*200000)' >> \"$CORTEX_OUTPUT\"\n  - name: use\n    retry: {max_retry_attempts: 3, backoff: 0}\n    run: echo \"${{ steps.plan.outputs.l }}\" | wc -c\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "bigvalue"]).code, 1);
+    env.run(&["workflow", "run", "bigvalue"]).assert_exit(1);
     let status = env.status(None);
     let used = &status["steps"][1];
     assert_eq!(used["attempts"], 1, "{status}");
@@ -692,7 +676,7 @@ fn values_too_much_together_for_a_command_fail_at_once_and_offer_no_retry() {
             "name: bigtotal\nsteps:\n{plans}  - name: use\n    retry: {{max_retry_attempts: 3, backoff: 0}}\n    run: echo \"{uses}\" | wc -c\n"
         ),
     );
-    assert_eq!(env.run(&["workflow", "run", "bigtotal"]).code, 1);
+    env.run(&["workflow", "run", "bigtotal"]).assert_exit(1);
     let status = env.status(None);
     let used = &status["steps"][3];
     assert_eq!(used["attempts"], 1, "{status}");
@@ -713,12 +697,10 @@ fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
         "flaky",
         "name: flaky\nsteps:\n  - name: each\n    foreach: [a, b, c]\n    retry: {max_retry_attempts: 0}\n    run: |\n      echo ${{ item }} >> ran.log\n      [ ${{ item }} != b ] || [ -f fixed ]\n",
     );
-    let run = env.run(&["workflow", "run", "flaky"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "flaky"]).assert_exit(1);
     assert_eq!(env.status(None)["failed_step"], "each[1]");
     std::fs::write(env.file("fixed"), "").unwrap();
-    let retry = env.run(&["workflow", "resume", "--retry"]);
-    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    env.run(&["workflow", "resume", "--retry"]).assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["a", "b", "b", "c"]);
 }
 
@@ -752,8 +734,7 @@ phases:
 fn scenario_items_are_phases_that_run_in_parallel_within_max_parallel() {
     let env = Env::new();
     scenario(&env, "fan", FAN_SCENARIO);
-    let run = env.run(&["orchestrate", "run", "fan"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    env.run(&["orchestrate", "run", "fan"]).assert_exit(0);
     let concurrency: Vec<usize> = lines(&env.file("concurrency.log"))
         .iter()
         .map(|l| l.trim().parse().unwrap())
@@ -806,8 +787,7 @@ steps:
 fn uses_runs_a_child_run_linked_both_ways_whose_outputs_become_the_step_s() {
     let env = Env::new();
     env.workflow("child", CHILD).workflow("parent", PARENT);
-    let run = env.run(&["workflow", "run", "parent"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "parent"]).assert_exit(0);
     assert_eq!(
         lines(&env.file("ran.log")),
         [
@@ -882,14 +862,14 @@ fn resuming_a_parent_warns_that_its_child_s_definition_file_changed() {
         "dad",
         "name: dad\nsteps:\n  - {name: call, uses: kid, retry: {max_retry_attempts: 0}}\n",
     );
-    let run = env.run(&["workflow", "run", "dad"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "dad"]).assert_exit(1);
     env.workflow(
         "kid",
         "name: kid\nsteps:\n  - name: k\n    run: echo \"version=2 FIXED\"\n",
     );
-    let resume = env.run(&["workflow", "resume", "dad", "--retry"]);
-    assert_eq!(resume.code, 1, "{}{}", resume.stdout, resume.stderr);
+    let resume = env
+        .run(&["workflow", "resume", "dad", "--retry"])
+        .assert_exit(1);
     assert!(resume.stdout.contains("version=1"), "{}", resume.stdout);
     assert_eq!(
         resume
@@ -912,8 +892,7 @@ fn resuming_a_parent_warns_that_its_child_s_definition_file_changed() {
         "{doc}"
     );
     // The parent's own file unchanged and no `uses:` changed: nothing said.
-    let fresh = env.run(&["workflow", "run", "dad"]);
-    assert_eq!(fresh.code, 0, "{}{}", fresh.stdout, fresh.stderr);
+    let fresh = env.run(&["workflow", "run", "dad"]).assert_exit(0);
     assert!(fresh.stdout.contains("version=2 FIXED"), "{}", fresh.stdout);
 }
 
@@ -928,8 +907,7 @@ fn a_failing_child_fails_the_step_with_the_child_s_reason_and_retry_resumes_that
         "outer",
         "name: outer\nsteps:\n  - name: inner\n    uses: fragile\n  - name: after\n    run: echo after >> ran.log\n",
     );
-    let run = env.run(&["workflow", "run", "outer"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "outer"]).assert_exit(1);
     let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let outer = history
         .as_array()
@@ -947,8 +925,8 @@ fn a_failing_child_fails_the_step_with_the_child_s_reason_and_retry_resumes_that
         "{error}"
     );
     std::fs::write(env.file("fixed"), "").unwrap();
-    let retry = env.run(&["workflow", "resume", &outer, "--retry"]);
-    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    env.run(&["workflow", "resume", &outer, "--retry"])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["one", "two", "two", "after"]);
     assert_eq!(
         env.run(&["--json", "workflow", "history"]).json()["runs"]
@@ -986,8 +964,7 @@ steps:
 fn a_waiting_child_makes_its_step_wait_and_a_report_on_it_drives_the_parent_on() {
     let env = Env::new();
     env.workflow("review", REVIEW).workflow("release", RELEASE);
-    let run = env.run(&["workflow", "run", "release"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "release"]).assert_exit(3);
     assert!(
         run.stdout.contains("Review app.tar; report"),
         "the child's prompt is shown rendered: {}",
@@ -1039,22 +1016,24 @@ fn a_waiting_child_makes_its_step_wait_and_a_report_on_it_drives_the_parent_on()
         env.run(&["workflow", "status", "release"]).snapshot(&env)
     );
     // Reporting on the parent's `uses:` step itself is refused, naming the child.
-    let wrong = env.run(&["workflow", "step", "complete", "review", "--run", "release"]);
-    assert_eq!(wrong.code, 2, "{}{}", wrong.stdout, wrong.stderr);
+    let wrong = env
+        .run(&["workflow", "step", "complete", "review", "--run", "release"])
+        .assert_exit(2);
     assert!(wrong.stderr.contains(&child_id), "{}", wrong.stderr);
     // One report on the child's step: the child finishes and the parent goes on.
-    let report = env.run(&[
-        "--json",
-        "workflow",
-        "step",
-        "complete",
-        "look",
-        "--run",
-        &child_id,
-        "--output",
-        "verdict=approved",
-    ]);
-    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    let report = env
+        .run(&[
+            "--json",
+            "workflow",
+            "step",
+            "complete",
+            "look",
+            "--run",
+            &child_id,
+            "--output",
+            "verdict=approved",
+        ])
+        .assert_exit(0);
     let doc = report.json();
     assert_eq!(doc["name"], "release", "the top-most run's document");
     assert_eq!(doc["status"], "completed");
@@ -1090,8 +1069,7 @@ fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child
     killed_once_logged(&env, "outer", "two");
     assert_eq!(env.status(Some("outer"))["status"], "interrupted");
     assert_eq!(env.status(Some("slow"))["status"], "interrupted");
-    let resumed = env.run(&["workflow", "resume", "outer"]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume", "outer"]).assert_exit(0);
     assert_eq!(
         lines(&env.file("ran.log")),
         ["one", "two", "two", "after 2"],
@@ -1146,8 +1124,7 @@ fn resuming_a_child_whose_parents_were_interrupted_with_it_carries_them_on() {
         .collect();
     assert_eq!(argv[1..3], ["workflow", "resume"], "{status}");
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
-    let resumed = env.run(&args);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let resumed = env.run(&args).assert_exit(0);
     let top = env.status(Some("top"));
     assert!(
         resumed.stdout.contains(&format!(
@@ -1205,8 +1182,7 @@ fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
     assert_eq!(env.status(Some("outer"))["status"], "stopped");
     assert_eq!(env.status(Some("stoppable"))["status"], "stopped");
     std::fs::write(env.file("fast"), "").unwrap();
-    let resumed = env.run(&["workflow", "resume", "outer"]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume", "outer"]).assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["go", "go", "after"]);
     assert_eq!(env.status(Some("stoppable"))["status"], "completed");
 }
@@ -1221,8 +1197,9 @@ fn a_child_resumed_on_its_own_after_sigint_left_its_stopped_parent_unmentioned()
         .unwrap()
         .to_string();
     std::fs::write(env.file("fast"), "").unwrap();
-    let child = env.run(&["--json", "workflow", "resume", "stoppable"]);
-    assert_eq!(child.code, 0, "{}{}", child.stdout, child.stderr);
+    let child = env
+        .run(&["--json", "workflow", "resume", "stoppable"])
+        .assert_exit(0);
     let doc = child.json();
     assert_eq!(doc["status"], "completed");
     let next = doc["next"].as_array().unwrap();
@@ -1247,8 +1224,7 @@ fn a_child_resumed_on_its_own_after_sigint_left_its_stopped_parent_unmentioned()
         shown.stdout
     );
     // The suggestion does what it says: the parent goes on, the child is not run again.
-    let resumed = env.run(&["workflow", "resume", &parent]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume", &parent]).assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["go", "go", "after"]);
     assert_eq!(env.status(Some("outer"))["status"], "completed");
     let after = env
@@ -1268,9 +1244,9 @@ fn a_child_resumed_on_its_own_after_sigint_left_its_stopped_parent_unmentioned()
 fn aborting_the_parent_aborts_its_waiting_child() {
     let env = Env::new();
     env.workflow("review", REVIEW).workflow("release", RELEASE);
-    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
-    let abort = env.run(&["workflow", "abort", "release", "--message", "not now"]);
-    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    env.run(&["workflow", "run", "release"]).assert_exit(3);
+    env.run(&["workflow", "abort", "release", "--message", "not now"])
+        .assert_exit(1);
     let child = env.status(Some("review"));
     assert_eq!(child["status"], "aborted");
     assert!(
@@ -1298,10 +1274,10 @@ fn a_child_superseded_by_resume_from_is_ended_and_suggests_nothing() {
     let env = Env::new();
     env.workflow("gated", GATED_CHILD)
         .workflow("caller", CALLER);
-    assert_eq!(env.run(&["workflow", "run", "caller"]).code, 3);
+    env.run(&["workflow", "run", "caller"]).assert_exit(3);
     let old = linked_child(&env);
-    let resume = env.run(&["workflow", "resume", "caller", "--from", "call"]);
-    assert_eq!(resume.code, 3, "{}{}", resume.stdout, resume.stderr);
+    env.run(&["workflow", "resume", "caller", "--from", "call"])
+        .assert_exit(3);
     let new = linked_child(&env);
     assert_ne!(old, new, "the step runs a new child");
     // The old child is ended in its own log, by the resume's actor, saying why.
@@ -1325,8 +1301,8 @@ fn a_child_superseded_by_resume_from_is_ended_and_suggests_nothing() {
     assert!(!env.file("ran.log").exists());
     // The new child is the one the parent waits on, and reporting on it goes on.
     assert_eq!(env.status(Some(&new))["status"], "waiting");
-    let report = env.run(&["workflow", "step", "complete", "approve", "--run", &new]);
-    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    env.run(&["workflow", "step", "complete", "approve", "--run", &new])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["side"]);
     assert_eq!(env.status(Some("caller"))["status"], "completed");
 }
@@ -1339,7 +1315,7 @@ fn composition_events_conform_to_the_event_schema() {
         .workflow("guarded", GUARDED)
         .workflow("fanout", FANOUT);
     for name in ["parent", "guarded", "fanout"] {
-        assert_eq!(env.run(&["workflow", "run", name]).code, 0);
+        env.run(&["workflow", "run", name]).assert_exit(0);
     }
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!(
@@ -1404,20 +1380,17 @@ fn uses_depth_limit_was_bypassed_by_a_workflow_reached_first_by_a_shorter_chain(
             &format!("name: y{i}\nsteps:\n  - name: s\n    uses: y{}\n", i + 1),
         );
     }
-    let out = env.run(&["workflow", "validate", "root"]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let out = env.run(&["workflow", "validate", "root"]).assert_exit(2);
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(
         text.contains("nests deeper than 16 workflows (through root → a → z1 →"),
         "{text}"
     );
     assert!(text.contains("a chain of `uses:` is at most 16"), "{text}");
-    let run = env.run(&["workflow", "run", "root"]);
-    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "root"]).assert_exit(2);
     // The short chain alone (a → y0..y10, 13 deep from root) is fine.
     env.workflow("a", "name: a\nsteps:\n  - name: short\n    uses: y0\n");
-    let ok = env.run(&["workflow", "validate", "root"]);
-    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    env.run(&["workflow", "validate", "root"]).assert_exit(0);
 }
 
 #[test]
@@ -1436,8 +1409,7 @@ fn cycles_through_uses_are_located_errors_with_exit_2() {
     let json = env.run(&["--json", "workflow", "validate", "self"]).json();
     assert_eq!(json["errors"][0]["line"], 4);
     assert_eq!(json["errors"][0]["column"], 11);
-    let run = env.run(&["workflow", "run", "a"]);
-    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "a"]).assert_exit(2);
     assert!(
         !env.db().exists()
             || env.run(&["--json", "workflow", "history"]).json()["runs"].clone()
@@ -1488,8 +1460,9 @@ steps:
         "badscen",
         "name: badscen\ndescription: d\nphases:\n  - name: p\n    run: 'true'\n    if: phases.q.outputs.x == ||\n  - name: q\n    run: 'true'\n    foreach: {a: 1}\n",
     );
-    let out = env.run(&["orchestrate", "validate", "badscen"]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let out = env
+        .run(&["orchestrate", "validate", "badscen"])
+        .assert_exit(2);
     assert!(out.stdout.contains("badscen.yaml:9:14"), "{}", out.stdout);
 }
 
@@ -1513,8 +1486,7 @@ steps:
       - output: checksum
 "#,
     );
-    let run = env.run(&["workflow", "run", "gated"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "gated"]).assert_exit(1);
     let status = env.status(Some("gated"));
     assert_eq!(status["steps"][0]["status"], "completed");
     assert_eq!(status["steps"][1]["status"], "failed");
@@ -1589,10 +1561,9 @@ fn run_of(env: &Env, name: &str) -> String {
 fn aborting_a_waiting_child_directly_fails_its_parent_s_step_at_once() {
     let env = Env::new();
     env.workflow("review", REVIEW).workflow("release", RELEASE);
-    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    env.run(&["workflow", "run", "release"]).assert_exit(3);
     let child = run_of(&env, "review");
-    let abort = env.run(&["workflow", "abort", &child]);
-    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    let abort = env.run(&["workflow", "abort", &child]).assert_exit(1);
     assert!(abort.stdout.contains("The parent run"), "{}", abort.stdout);
     let parent = env.status(Some("release"));
     assert_eq!(parent["status"], "failed", "{parent}");
@@ -1608,10 +1579,8 @@ fn aborting_a_waiting_child_directly_fails_its_parent_s_step_at_once() {
     assert!(!next.contains("step\",\"complete"), "{next}");
     assert!(next.contains("--retry"), "{next}");
     // `resume --retry` starts a new child (the aborted one is over), which waits again.
-    assert_eq!(
-        env.run(&["workflow", "resume", "release", "--retry"]).code,
-        3
-    );
+    env.run(&["workflow", "resume", "release", "--retry"])
+        .assert_exit(3);
     assert_ne!(run_of(&env, "review"), child);
 }
 
@@ -1619,18 +1588,16 @@ fn aborting_a_waiting_child_directly_fails_its_parent_s_step_at_once() {
 fn a_report_that_fails_a_child_s_step_fails_its_parent_s_step_and_retry_resumes_that_child() {
     let env = Env::new();
     env.workflow("review", REVIEW).workflow("release", RELEASE);
-    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    env.run(&["workflow", "run", "release"]).assert_exit(3);
     let child = run_of(&env, "review");
-    let fail = env.run(&["workflow", "step", "fail", "look", "--run", &child]);
-    assert_eq!(fail.code, 1, "{}{}", fail.stdout, fail.stderr);
+    env.run(&["workflow", "step", "fail", "look", "--run", &child])
+        .assert_exit(1);
     assert_eq!(env.status(Some("release"))["status"], "failed");
     // Retrying the parent goes on with the same child, whose step waits for a report again.
-    assert_eq!(
-        env.run(&["workflow", "resume", "release", "--retry"]).code,
-        3
-    );
+    env.run(&["workflow", "resume", "release", "--retry"])
+        .assert_exit(3);
     assert_eq!(run_of(&env, "review"), child);
-    let done = env.run(&[
+    env.run(&[
         "workflow",
         "step",
         "complete",
@@ -1639,8 +1606,8 @@ fn a_report_that_fails_a_child_s_step_fails_its_parent_s_step_and_retry_resumes_
         &child,
         "--output",
         "verdict=ok",
-    ]);
-    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    ])
+    .assert_exit(0);
     assert_eq!(env.status(Some("release"))["status"], "completed");
 }
 
@@ -1648,7 +1615,7 @@ fn a_report_that_fails_a_child_s_step_fails_its_parent_s_step_and_retry_resumes_
 fn a_parent_waiting_on_a_child_that_ended_meanwhile_never_suggests_a_report_on_it() {
     let env = Env::new();
     env.workflow("review", REVIEW).workflow("release", RELEASE);
-    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    env.run(&["workflow", "run", "release"]).assert_exit(3);
     let parent = run_of(&env, "release");
     let child = run_of(&env, "review");
     // Someone holds the parent's lock: the abort of the child cannot drive the parent on.
@@ -1667,7 +1634,7 @@ fn a_parent_waiting_on_a_child_that_ended_meanwhile_never_suggests_a_report_on_i
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
-    assert_eq!(env.run(&["workflow", "abort", &child]).code, 1);
+    env.run(&["workflow", "abort", &child]).assert_exit(1);
     let status = env.status(Some(&parent));
     holder.kill().unwrap();
     holder.wait().unwrap();
@@ -1688,7 +1655,7 @@ fn a_parent_waiting_on_a_child_that_ended_meanwhile_never_suggests_a_report_on_i
     );
     assert!(argvs[0].contains("resume"), "{argvs:?}");
     // Resuming gives the step the child's end.
-    assert_eq!(env.run(&["workflow", "resume", &parent]).code, 1);
+    env.run(&["workflow", "resume", &parent]).assert_exit(1);
     assert_eq!(env.status(Some(&parent))["status"], "failed");
 }
 
@@ -1767,15 +1734,13 @@ fn a_child_that_cannot_start_fails_its_step_at_once_without_retries() {
         "name: caller\ninputs: {x: {type: string, default: nope}}\nsteps:\n  - {name: y, uses: typed, with: {need: \"${{ inputs.x }}\"}}\n",
     );
     // Read from the run's inputs, the value is checked before the run: nothing starts.
-    let out = env.run(&["workflow", "run", "caller"]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    env.run(&["workflow", "run", "caller"]).assert_exit(2);
     // Known only as the run goes (a step's output), it fails the step at once.
     env.workflow(
         "caller",
         "name: caller\nsteps:\n  - {name: s, run: 'echo v=nope >> \"$CORTEX_OUTPUT\"'}\n  - {name: y, uses: typed, with: {need: \"${{ steps.s.outputs.v }}\"}}\n",
     );
-    let out = env.run(&["workflow", "run", "caller"]);
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    env.run(&["workflow", "run", "caller"]).assert_exit(1);
     let status = env.status(Some("caller"));
     assert_eq!(status["steps"][1]["attempts"], 1, "{status}");
     assert!(
@@ -1884,8 +1849,9 @@ fn a_workflow_dry_run_says_foreach_uses_and_if() {
         "kinds",
         "name: kinds\ninputs:\n  env: {type: string, default: dev}\nsteps:\n  - {name: fan, foreach: [eu, us], run: 'echo ${{ item }}'}\n  - {name: call, uses: child}\n  - {name: gate, run: 'true', if: \"inputs.env == 'prod'\"}\n  - {name: plain, run: 'true'}\n",
     );
-    let plan = env.run(&["workflow", "run", "kinds", "--dry-run"]);
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let plan = env
+        .run(&["workflow", "run", "kinds", "--dry-run"])
+        .assert_exit(0);
     for line in [
         r#"fan                      run, once per item of ["eu","us"]"#,
         "call                     run workflow `child` (a child run)",
@@ -1917,8 +1883,9 @@ fn a_dry_run_did_not_show_the_inputs_env_and_working_dir_of_what_would_run() {
         "name: deploy\ninputs:\n  region: {type: string, default: eu}\n  api_token: {type: string}\nsteps:\n  - name: first\n    run: echo x=1 >> $CORTEX_OUTPUT\n  - name: ship\n    run: 'true'\n    working_dir: \"out/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      URL: \"https://h/${{ inputs.api_token }}\"\n      AUTH_TOKEN: \"${{ inputs.api_token }}\"\n      PLAIN: \"fixed-${{ inputs.api_token }}\"\n      NEXT: \"${{ steps.first.outputs.x }}\"\n    secret_env: [PLAIN]\n  - name: ask\n    prompt: check it\n",
     );
     let input = format!("api_token={secret}");
-    let plan = env.run(&["workflow", "run", "deploy", "--input", &input, "--dry-run"]);
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let plan = env
+        .run(&["workflow", "run", "deploy", "--input", &input, "--dry-run"])
+        .assert_exit(0);
     assert!(!plan.stdout.contains(secret), "{}", plan.stdout);
     insta::assert_snapshot!("dry_run_setting_workflow", plan.snapshot(&env));
     let doc = env
@@ -1972,15 +1939,16 @@ fn a_dry_run_did_not_show_the_inputs_env_and_working_dir_of_what_would_run() {
     // A scenario's plan says the same of its phases.
     env.scenario("rollout", "name: rollout\ndescription: d\ninputs:\n  region: {type: string, default: eu}\n  db_password: {type: string}\nphases:\n  - name: build\n    description: b\n    run: 'true'\n    working_dir: \"w/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      DB_PASSWORD: \"${{ inputs.db_password }}\"\n  - name: review\n    description: r\n    condition: after:build\n");
     let input = format!("db_password={secret}");
-    let plan = env.run(&[
-        "orchestrate",
-        "run",
-        "rollout",
-        "--input",
-        &input,
-        "--dry-run",
-    ]);
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let plan = env
+        .run(&[
+            "orchestrate",
+            "run",
+            "rollout",
+            "--input",
+            &input,
+            "--dry-run",
+        ])
+        .assert_exit(0);
     assert!(!plan.stdout.contains(secret), "{}", plan.stdout);
     insta::assert_snapshot!("dry_run_setting_scenario", plan.snapshot(&env));
     let doc = env
@@ -2013,8 +1981,9 @@ fn an_item_index_beyond_a_literal_foreach_list_is_a_located_error() {
         "fe2",
         "name: fe2\nsteps:\n  - {name: d, foreach: [a, b], run: echo x=1 >> $CORTEX_OUTPUT}\n  - {name: e, run: \"echo [${{ steps.d[7].outputs.x }}] ${{ steps.d[1].outputs.x }}\"}\n  - {name: f, run: 'true', if: 'steps.d[2].outputs.x == 1'}\n",
     );
-    let out = env.run(&["--json", "workflow", "validate", "fe2"]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let out = env
+        .run(&["--json", "workflow", "validate", "fe2"])
+        .assert_exit(2);
     let errors = out.json()["errors"].as_array().unwrap().clone();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!(errors[0]["line"], 4);
@@ -2031,14 +2000,14 @@ fn an_item_index_beyond_a_literal_foreach_list_is_a_located_error() {
         errors[1]["message"].as_str().unwrap().contains("no item 2"),
         "{errors:?}"
     );
-    assert_eq!(env.run(&["workflow", "run", "fe2"]).code, 2);
+    env.run(&["workflow", "run", "fe2"]).assert_exit(2);
     assert!(!env.db().exists(), "nothing was recorded");
     // An item that is there, and a list known only when it runs, are fine.
     env.workflow(
         "fe3",
         "name: fe3\nsteps:\n  - {name: p, run: 'true'}\n  - {name: d, foreach: '${{ steps.p.outputs.list }}', run: 'true'}\n  - {name: e, run: \"echo ${{ steps.d[9].outputs.x }}\"}\n",
     );
-    assert_eq!(env.run(&["workflow", "validate", "fe3"]).code, 0);
+    env.run(&["workflow", "validate", "fe3"]).assert_exit(0);
     scenario(
         &env,
         "s",
@@ -2123,8 +2092,8 @@ fn aborting_a_child_beside_its_parent_s_driver_fails_the_parent_s_step_and_never
     assert_eq!(lines(&env.file("paged.log")), ["PAGED failed"]);
     // `--retry` starts a new child (the aborted one is over).
     std::fs::write(env.file("fast"), "").unwrap();
-    let retried = env.run(&["workflow", "resume", &par, "--retry"]);
-    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    env.run(&["workflow", "resume", &par, "--retry"])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["nap", "nap", "after"]);
 }
 
@@ -2137,8 +2106,7 @@ fn a_parent_s_resume_timeout_reaches_the_child_it_drives() {
             "name: kid\nsteps:\n  - name: slow\n    run: sleep 2; echo slow >> ran.log\n",
         )
         .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
-    let run = env.run(&["workflow", "run", "par"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "par"]).assert_exit(3);
     let par = run_of(&env, "par");
     let kid = run_of(&env, "kid");
     // Both stopped by the limit (the child's is what was left of the parent's).
@@ -2167,8 +2135,8 @@ fn a_parent_s_resume_timeout_reaches_the_child_it_drives() {
         (8..=20).contains(&limit),
         "a limit the cut step can finish in: {child}"
     );
-    let resumed = env.run(&["workflow", "resume", &par, "--timeout", "60s"]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume", &par, "--timeout", "60s"])
+        .assert_exit(0);
     assert_eq!(env.status(Some(&par))["status"], "completed");
     assert_eq!(env.status(Some(&kid))["status"], "completed");
 }
@@ -2184,7 +2152,7 @@ fn a_child_run_s_own_notify_is_delivered_and_recorded_when_it_fails_as_a_child()
         "par",
         "name: par\nsteps:\n  - name: k\n    uses: kid\nnotify:\n  on_failure:\n    - run: echo \"PAR $CORTEX_RUN_STATUS\" >> par.log\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
+    env.run(&["workflow", "run", "par"]).assert_exit(1);
     assert_eq!(lines(&env.file("par.log")), ["PAR failed"]);
     let mut kid_lines = lines(&env.file("kid.log"));
     kid_lines.sort();
@@ -2194,7 +2162,7 @@ fn a_child_run_s_own_notify_is_delivered_and_recorded_when_it_fails_as_a_child()
     assert_eq!(notes.len(), 2, "{kid}");
     // Aborting the parent aborts the child, a new end: its `on_finish` is delivered for it,
     // as any run's; its `on_failure` was for this session already, and is not again.
-    assert_eq!(env.run(&["workflow", "abort", "par"]).code, 1);
+    env.run(&["workflow", "abort", "par"]).assert_exit(1);
     let mut kid_lines = lines(&env.file("kid.log"));
     kid_lines.sort();
     assert_eq!(
@@ -2211,7 +2179,7 @@ fn parent_failed_with_its_child(env: &Env) -> (String, String) {
         "name: kid\nsteps:\n  - name: x\n    run: echo x >> ran.log; test -f ok\n    retry: {max_retry_attempts: 0}\n",
     )
     .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
-    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
+    env.run(&["workflow", "run", "par"]).assert_exit(1);
     (run_of(env, "par"), run_of(env, "kid"))
 }
 
@@ -2219,7 +2187,7 @@ fn parent_failed_with_its_child(env: &Env) -> (String, String) {
 fn after_aborting_a_failed_child_one_resume_retry_starts_a_new_child() {
     let env = Env::new();
     let (par, kid) = parent_failed_with_its_child(&env);
-    assert_eq!(env.run(&["workflow", "abort", &kid]).code, 1);
+    env.run(&["workflow", "abort", &kid]).assert_exit(1);
     let plan = env.run(&["workflow", "resume", &par, "--retry", "--dry-run"]);
     assert!(
         plan.stdout
@@ -2228,8 +2196,8 @@ fn after_aborting_a_failed_child_one_resume_retry_starts_a_new_child() {
         plan.stdout
     );
     std::fs::write(env.file("ok"), "").unwrap();
-    let retried = env.run(&["workflow", "resume", &par, "--retry"]);
-    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    env.run(&["workflow", "resume", &par, "--retry"])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["x", "x"]);
     let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
@@ -2241,7 +2209,8 @@ fn a_resume_dry_run_says_a_uses_step_takes_the_end_of_a_child_that_finished_on_i
     let (par, kid) = parent_failed_with_its_child(&env);
     std::fs::write(env.file("ok"), "").unwrap();
     // The child alone goes on and completes; the parent, failed, is not driven by it.
-    assert_eq!(env.run(&["workflow", "resume", &kid, "--retry"]).code, 0);
+    env.run(&["workflow", "resume", &kid, "--retry"])
+        .assert_exit(0);
     let plan = env.run(&["--json", "workflow", "resume", &par, "--retry", "--dry-run"]);
     let step = &plan.json()["steps"][0];
     assert_eq!(step["child_run"]["run_id"], kid.as_str(), "{step}");
@@ -2253,8 +2222,8 @@ fn a_resume_dry_run_says_a_uses_step_takes_the_end_of_a_child_that_finished_on_i
         "{}",
         text.stdout
     );
-    let resumed = env.run(&["workflow", "resume", &par, "--retry"]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&["workflow", "resume", &par, "--retry"])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("ran.log")), ["x", "x"], "nothing ran again");
 }
 
@@ -2262,8 +2231,8 @@ fn a_resume_dry_run_says_a_uses_step_takes_the_end_of_a_child_that_finished_on_i
 fn aborting_the_parent_while_its_child_runs_never_says_the_child_can_be_resumed() {
     let env = Env::new();
     let (driver, kid, par) = parent_driving_its_running_child(&env);
-    let abort = env.run(&["workflow", "abort", &par, "--message", "not now"]);
-    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    env.run(&["workflow", "abort", &par, "--message", "not now"])
+        .assert_exit(1);
     let out = driver.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains(&format!("resume {kid}")), "{text}");
@@ -2301,8 +2270,7 @@ fn aborting_the_top_run_aborts_each_run_below_it_without_pausing_them_first() {
         .unwrap();
     common::wait_until("the leaf's step", || env.file("started").exists());
     let top = run_of(&env, "top");
-    let abort = env.run(&["workflow", "abort", &top]);
-    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    env.run(&["workflow", "abort", &top]).assert_exit(1);
     driver.wait().unwrap();
     for name in ["leaf", "mid", "top"] {
         let run = run_of(&env, name);
@@ -2332,14 +2300,14 @@ fn a_report_without_the_parents_secret_never_gives_the_child_its_redacted_text()
         "pk",
         "name: pk\ninputs: {deploy_password: {type: string, required: true}}\nsteps:\n  - {name: c, uses: ck, with: {key: \"${{ inputs.deploy_password }}\"}}\n",
     );
-    let run = env.run(&[
+    env.run(&[
         "workflow",
         "run",
         "pk",
         "--input",
         "deploy_password=pw-LLLL5555",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    ])
+    .assert_exit(3);
     let report = env.run(&["--json", "workflow", "step", "complete", "ask"]);
     assert!(
         !env.file("childkey.txt").exists(),
@@ -2349,14 +2317,14 @@ fn a_report_without_the_parents_secret_never_gives_the_child_its_redacted_text()
     assert_eq!(report.code, 3, "{}{}", report.stdout, report.stderr);
     assert_eq!(env.status(Some("ck"))["steps"][1]["status"], "pending");
     let parent = run_of(&env, "pk");
-    let resumed = env.run(&[
+    env.run(&[
         "workflow",
         "resume",
         &parent,
         "--input",
         "deploy_password=pw-LLLL5555",
-    ]);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    ])
+    .assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(env.file("childkey.txt")).unwrap(),
         "pw-LLLL5555"
@@ -2368,8 +2336,9 @@ const SECRET_ECHO_CHILD: &str = "name: ch\ninputs: {value: {type: string, requir
 const SECRET_ECHO_PARENT: &str = "name: pa\nsteps:\n  - {name: login, run: \"echo 'api_token=tok-QQQQ7777RRRR' >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: c, uses: ch, with: {value: \"${{ steps.login.outputs.api_token }}\"}}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.echo }}\" > zval.txt'}\n";
 
 fn validate_warnings(env: &Env, name: &str) -> Vec<String> {
-    let out = env.run(&["--json", "workflow", "validate", name]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = env
+        .run(&["--json", "workflow", "validate", name])
+        .assert_exit(0);
     out.json()["warnings"]
         .as_array()
         .unwrap()
@@ -2394,8 +2363,7 @@ fn a_child_output_holding_a_secret_never_reaches_a_later_parent_step_as_its_reda
             .any(|w| w.contains("step `z` reads `steps.c.outputs.echo`") && w.contains("`ch/ask`")),
         "{warnings:?}"
     );
-    let run = env.run(&["workflow", "run", "pa"]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "pa"]).assert_exit(3);
     let report = env.run(&["workflow", "step", "complete", "ask"]);
     assert!(
         !env.file("zval.txt").exists(),
@@ -2464,19 +2432,19 @@ fn a_child_given_a_secret_it_uses_as_a_credential_is_not_warned_of() {
         Vec::<String>::new()
     );
     // And it is so: the run completes from the command line, across the child's report.
-    let run = env.run(&[
+    env.run(&[
         "workflow",
         "run",
         "deployparent",
         "--input",
         "token=tok-DDDD4444",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
-    let report = env.run_with(
+    ])
+    .assert_exit(3);
+    env.run_with(
         &["workflow", "step", "complete", "approve"],
         &[("CORTEX_INPUT_TOKEN", "tok-DDDD4444")],
-    );
-    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    )
+    .assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(env.file("zval.txt")).unwrap(),
         "1.2.3"
@@ -2517,19 +2485,19 @@ fn a_child_writing_a_given_secret_after_its_report_is_not_warned_of() {
         "name: latepa\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: c, uses: late, with: {value: \"${{ inputs.api_token }}\"}}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.echo }}\" > zval.txt'}\n",
     );
     assert_eq!(validate_warnings(&env, "latepa"), Vec::<String>::new());
-    let run = env.run(&[
+    env.run(&[
         "workflow",
         "run",
         "latepa",
         "--input",
         "api_token=tok-EEEE5555",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
-    let report = env.run_with(
+    ])
+    .assert_exit(3);
+    env.run_with(
         &["workflow", "step", "complete", "ask"],
         &[("CORTEX_INPUT_API_TOKEN", "tok-EEEE5555")],
-    );
-    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    )
+    .assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(env.file("zval.txt")).unwrap(),
         "tok-EEEE5555"
@@ -2602,14 +2570,14 @@ fn foreach_over_a_secret_input_is_refused_never_recorded_item_by_item() {
         "`${{ inputs.db_password }}` is a secret input: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret",
         6,
     );
-    let run = env.run(&[
+    env.run(&[
         "workflow",
         "run",
         "loopsecret",
         "--input",
         r#"db_password=["pw-AAAA1111","pw-BBBB2222"]"#,
-    ]);
-    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    ])
+    .assert_exit(2);
     assert!(!env.file("ran.log").exists());
     scenario(
         &env,
@@ -2670,8 +2638,9 @@ fn a_dry_run_resume_of_an_interrupted_nested_child_shows_the_root_s_plan() {
         run_of(&env, "leaf"),
     );
     let events_before = events(&env).len();
-    let dry = env.run(&["workflow", "resume", &leaf, "--dry-run"]);
-    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let dry = env
+        .run(&["workflow", "resume", &leaf, "--dry-run"])
+        .assert_exit(0);
     assert!(
         dry.stdout.contains(&format!(
             "Run {leaf} is a `uses:` child of run {top}, interrupted with it: `resume` resumes {top}, which carries {leaf} on ({top} → {mid} → {leaf})"
@@ -2721,19 +2690,19 @@ const PK: &str = "name: pk\ninputs: {deploy_password: {type: string, required: t
 fn a_parent_taking_its_child_s_end_needs_none_of_its_secrets_and_says_the_child_ended() {
     let env = Env::new();
     env.workflow("ck", CK).workflow("pk", PK);
-    let run = env.run(&[
+    env.run(&[
         "workflow",
         "run",
         "pk",
         "--input",
         "deploy_password=pw-LLLL5555",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
-    let report = env.run_with(
+    ])
+    .assert_exit(3);
+    env.run_with(
         &["workflow", "step", "complete", "ask"],
         &[("CORTEX_INPUT_KEY", "pw-LLLL5555")],
-    );
-    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    )
+    .assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(env.file("childkey.txt")).unwrap(),
         "pw-LLLL5555"
@@ -2743,14 +2712,14 @@ fn a_parent_taking_its_child_s_end_needs_none_of_its_secrets_and_says_the_child_
     // Again, the parent held by another process while the report ends the child.
     let env = Env::new();
     env.workflow("ck", CK).workflow("pk", PK);
-    let run = env.run(&[
+    env.run(&[
         "workflow",
         "run",
         "pk",
         "--input",
         "deploy_password=pw-LLLL5555",
-    ]);
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    ])
+    .assert_exit(3);
     let parent = run_of(&env, "pk");
     let lock = env.home().join("locks").join(format!("{parent}.lock"));
     let mut holder = std::process::Command::new("flock")
@@ -2798,8 +2767,7 @@ fn a_parent_taking_its_child_s_end_needs_none_of_its_secrets_and_says_the_child_
     let mut args: Vec<String> = argv[1..].to_vec();
     *args.last_mut().unwrap() = "deploy_password=pw-LLLL5555".into();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let resumed = env.run(&args);
-    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    env.run(&args).assert_exit(0);
     assert_eq!(env.status(Some(&parent))["status"], "completed");
 }
 
@@ -2841,8 +2809,7 @@ fn resume_retry_after_a_uses_step_s_gate_failed_runs_a_new_child() {
         "gate",
         "name: gate\nsteps:\n  - name: review\n    uses: approval\n    validate: [{output: verdict}]\n",
     );
-    let run = env.run(&["workflow", "run", "gate"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "gate"]).assert_exit(1);
     let parent = env.status(Some("gate"))["run_id"]
         .as_str()
         .unwrap()
@@ -2856,8 +2823,8 @@ fn resume_retry_after_a_uses_step_s_gate_failed_runs_a_new_child() {
         "{}",
         plan.stdout
     );
-    let retry = env.run(&["workflow", "resume", &parent, "--retry"]);
-    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    env.run(&["workflow", "resume", &parent, "--retry"])
+        .assert_exit(0);
     assert_eq!(lines(&env.file("runs.txt")), ["ran", "ran"]);
     let children = children_of(&env, &parent);
     assert_eq!(children.len(), 2, "{children:?}");
@@ -2896,8 +2863,7 @@ fn automatic_retries_of_a_uses_step_s_failed_gate_each_run_a_new_child() {
         "gate",
         "name: gate\nsteps:\n  - name: review\n    uses: approval\n    validate: [{output: verdict}]\n    retry: {max_retry_attempts: 2, backoff: 0}\n",
     );
-    let run = env.run(&["workflow", "run", "gate"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "gate"]).assert_exit(0);
     assert_eq!(lines(&env.file("runs.txt")), ["ran", "ran"]);
     let parent = env.status(Some("gate"))["run_id"]
         .as_str()
@@ -2918,8 +2884,7 @@ fn no_run_means_the_latest_top_level_run_not_the_finished_child_of_a_failed_pare
         "par",
         "name: par\nsteps:\n  - name: c\n    uses: kid\n    validate:\n      - run: test \"${{ steps.c.outputs.v }}\" = good\n",
     );
-    let run = env.run(&["workflow", "run", "par"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.run(&["workflow", "run", "par"]).assert_exit(1);
     // A bare status means the failed parent.
     let status = env.run(&["--json", "workflow", "status"]).json();
     assert_eq!(status["name"], "par", "{status}");
@@ -2928,8 +2893,9 @@ fn no_run_means_the_latest_top_level_run_not_the_finished_child_of_a_failed_pare
     assert_eq!(env.status(Some("kid"))["status"], "completed");
     std::fs::write(env.file("verdict"), "good").unwrap();
     // A bare resume --retry resumes the parent (a new child), not the finished child.
-    let resume = env.run(&["--json", "workflow", "resume", "--retry"]);
-    assert_eq!(resume.code, 0, "{}{}", resume.stdout, resume.stderr);
+    let resume = env
+        .run(&["--json", "workflow", "resume", "--retry"])
+        .assert_exit(0);
     let doc = resume.json();
     assert_eq!(doc["name"], "par", "{doc}");
     assert_eq!(doc["status"], "completed");
@@ -2946,7 +2912,7 @@ fn a_bare_abort_ends_the_failed_parent_not_its_finished_child() {
         "par",
         "name: par\nsteps:\n  - name: c\n    uses: kid\n    validate:\n      - run: test \"${{ steps.c.outputs.v }}\" = good\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
+    env.run(&["workflow", "run", "par"]).assert_exit(1);
     let abort = env.run(&["--json", "workflow", "abort"]);
     assert_ne!(abort.code, 0, "{}{}", abort.stdout, abort.stderr);
     assert_eq!(env.status(Some("par"))["status"], "aborted");
@@ -3087,8 +3053,7 @@ steps:
     run: "true"
 "#,
     );
-    let run = env.run(&["workflow", "run", "labels"]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = env.run(&["workflow", "run", "labels"]).assert_exit(0);
     let status = env.run(&["workflow", "status"]);
     let log = env.run(&["log", "show"]);
     for out in [&run, &status, &log] {
@@ -3471,7 +3436,7 @@ fn a_parent_waiting_with_a_child_whose_driver_was_killed_shows_interrupted_and_i
         "gpar",
         "name: gpar\nsteps:\n  - name: k\n    uses: gkid\n  - name: after\n    run: echo after >> ran.log\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "gpar"]).code, 3);
+    env.run(&["workflow", "run", "gpar"]).assert_exit(3);
     let kid = env.status(Some("gpar"))["steps"][0]["uses"]["run_id"]
         .as_str()
         .unwrap()

@@ -105,7 +105,7 @@ fn an_mcp_client_drives_the_feature_development_workflow_to_completed_through_to
     let reports = actors.iter().filter(|(t, _)| t == "step_succeeded").count();
     assert_eq!(reports, 4, "{actors:?}");
     assert!(actors.iter().any(|(t, _)| t == "run_started"), "{actors:?}");
-    assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
+    env.run(&["log", "verify", "--all"]).assert_exit(0);
 }
 
 #[test]
@@ -260,6 +260,14 @@ impl Session {
         Session::start_with(env, extra, &[])
     }
 
+    /// `start`, no arguments besides, and the `initialize` handshake made as `client`: the
+    /// session most tests speak in.
+    fn open(env: &Env, client: &str) -> Session {
+        let mut s = Session::start(env, &[]);
+        s.initialize(client);
+        s
+    }
+
     /// `start` with more variables in the server's environment.
     fn start_with(env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Session {
         let mut args = vec!["mcp"];
@@ -355,6 +363,12 @@ impl Session {
                 None => {}
             }
         }
+    }
+
+    /// Call `tool` (request `id`) and give its `document`: for a call that succeeds.
+    fn call_document(&mut self, id: i64, tool: &str, arguments: Value) -> (Value, i64) {
+        self.call(id, tool, arguments);
+        self.document(id)
     }
 
     /// The result of a tool call that succeeded: its document, checked against its text.
@@ -463,10 +477,8 @@ fn mcp_status_of_a_child_rolled_back_for_its_parent_and_run_missing_a_childs_inp
         .as_str()
         .unwrap()
         .to_string();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("status-client");
-    s.call(1, "status", json!({"kind": "workflow", "run": kid}));
-    let (doc, _) = s.document(1);
+    let mut s = Session::open(&env, "status-client");
+    let (doc, _) = s.call_document(1, "status", json!({"kind": "workflow", "run": kid}));
     assert_eq!(doc["status"], "rolled_back", "{doc}");
     let argv = doc["next"][0]["argv"].as_array().unwrap();
     assert_eq!(
@@ -504,8 +516,7 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
     assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 17);
     // JSON that is no message: an "invalid request" answer (rmcp's own).
     s.send_line("{\"hello\": 1}");
-    s.call(2, "run", json!({"kind": "workflow", "name": "noisy"}));
-    let (doc, code) = s.document(2);
+    let (doc, code) = s.call_document(2, "run", json!({"kind": "workflow", "name": "noisy"}));
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("waiting"), 3),
@@ -636,8 +647,7 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
     assert!(message(4).contains("recursion limit"), "{}", message(4));
     assert!(message(5).contains("escape"), "{}", message(5));
     // The session goes on: a request after them is answered.
-    s.call(1, "list", json!({"kind": "workflow"}));
-    let (listed, code) = s.document(1);
+    let (listed, code) = s.call_document(1, "list", json!({"kind": "workflow"}));
     assert_eq!(code, 0);
     assert!(listed.as_array().is_some_and(|w| !w.is_empty()), "{listed}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
@@ -706,8 +716,7 @@ fn a_client_name_holding_a_secret_is_recorded_scrubbed() {
     );
     let mut s = Session::start_with(&env, &[], &[("DEPLOY_TOKEN", secret)]);
     s.initialize(&format!("{}{secret}", "c".repeat(60)));
-    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
-    let (doc, _) = s.document(1);
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "ask"}));
     assert_eq!(doc["actor"], format!("mcp:{}***", "c".repeat(60)), "{doc}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
     let run = doc["run_id"].as_str().unwrap();
@@ -718,8 +727,7 @@ fn a_client_name_holding_a_secret_is_recorded_scrubbed() {
         &[("DEPLOY_TOKEN", secret)],
     );
     s.initialize("any");
-    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
-    let (doc, _) = s.document(1);
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "ask"}));
     assert_eq!(doc["actor"], "bot ***", "{doc}");
 }
 
@@ -734,8 +742,7 @@ fn an_input_no_step_could_be_given_is_refused_before_anything_is_recorded() {
         "greet",
         "name: greet\ninputs:\n  who: {type: string}\nsteps:\n  - {name: s, run: 'echo hi'}\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     for (id, value, said) in [
         (1, "W".repeat(5_000_000), "input `who` is 5000000 bytes"),
         (
@@ -800,8 +807,7 @@ fn inputs_too_much_together_for_a_step_are_refused_before_anything_is_recorded()
     let given: serde_json::Map<String, Value> = (0..25)
         .map(|i| (format!("i{i}"), Value::String("W".repeat(100_000))))
         .collect();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(
         1,
         "run",
@@ -835,8 +841,7 @@ fn a_client_name_with_control_characters_is_recorded_as_one_safe_line() {
     let forged = "    1  2026-12-03T12:12:09.788Z  run_finished            completed";
     let mut s = Session::start(&env, &[]);
     s.initialize(&format!("evil\n{forged}\u{1b}[2K\u{202e}"));
-    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
-    let (doc, _) = s.document(1);
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "ask"}));
     let actor = doc["actor"].as_str().unwrap();
     assert!(
         actor.starts_with("mcp:evil\\u{a}    1  2026")
@@ -870,21 +875,18 @@ fn a_report_quoting_a_secret_input_the_session_was_given_stored_it_in_plain_text
         "name: tok\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: then, prompt: next}\n",
     );
     let secret = "mcp-input-secret-4242";
-    let mut s = Session::start(&env, &[]);
-    s.initialize("tester");
-    s.call(
+    let mut s = Session::open(&env, "tester");
+    let (doc, _) = s.call_document(
         1,
         "run",
         json!({"kind": "workflow", "name": "tok", "inputs": {"api_token": secret}}),
     );
-    let (doc, _) = s.document(1);
     assert_eq!(doc["status"], "waiting", "{doc}");
-    s.call(
+    let (doc, _) = s.call_document(
         2,
         "step_complete",
         json!({"step": "ask", "outputs": {"echoed": secret}, "message": format!("used {secret}")}),
     );
-    let (doc, _) = s.document(2);
     assert!(!doc.to_string().contains(secret), "{doc}");
     s.call(
         3,
@@ -912,14 +914,11 @@ fn an_mcp_report_that_ends_a_run_leaves_a_webhook_the_server_lacks_due() {
         "mr",
         "name: mr\nsteps:\n  - {name: ask, prompt: approve}\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL_MR\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("tester");
-    s.call(1, "run", json!({"kind": "workflow", "name": "mr"}));
-    let (doc, _) = s.document(1);
+    let mut s = Session::open(&env, "tester");
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "mr"}));
     assert_eq!(doc["status"], "waiting", "{doc}");
     let run = doc["run_id"].as_str().unwrap().to_string();
-    s.call(2, "step_complete", json!({"step": "ask"}));
-    let (doc, _) = s.document(2);
+    let (doc, _) = s.call_document(2, "step_complete", json!({"step": "ask"}));
     assert_eq!(doc["status"], "completed", "{doc}");
     let warnings = doc["warnings"].to_string();
     assert_eq!(
@@ -953,10 +952,8 @@ fn a_secret_output_reported_with_no_drive_stays_with_the_mcp_server_without_a_fa
         "hand",
         "name: hand\nsteps:\n  - {name: ask, prompt: give the token}\n  - {name: use, run: 'test \"${{ steps.ask.outputs.api_token }}\" = handed-value-42'}\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("tester");
-    s.call(1, "run", json!({"kind": "workflow", "name": "hand"}));
-    let (doc, _) = s.document(1);
+    let mut s = Session::open(&env, "tester");
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "hand"}));
     assert_eq!(doc["status"], "waiting", "{doc}");
     s.call(
         2,
@@ -968,8 +965,7 @@ fn a_secret_output_reported_with_no_drive_stays_with_the_mcp_server_without_a_fa
     assert_eq!(answer["result"]["isError"], false, "{said}");
     assert!(!said.contains("held by this process only"), "{said}");
     assert!(!said.contains("--no-drive"), "{said}");
-    s.call(3, "resume", json!({"kind": "workflow"}));
-    let (doc, _) = s.document(3);
+    let (doc, _) = s.call_document(3, "resume", json!({"kind": "workflow"}));
     assert_eq!(doc["status"], "completed", "{doc}");
     assert_eq!(s.hang_up(), 0);
 }
@@ -1013,8 +1009,7 @@ fn the_mcp_server_s_stderr_never_holds_an_environment_or_given_secret() {
 fn a_long_run_does_not_hold_up_other_requests() {
     let env = Env::new();
     env.workflow("gated", WAITS_FOR_GO);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
     wait_until_holding(&env);
     // The run's call is still in flight (its step waits for `go`): status is answered first.
@@ -1041,10 +1036,8 @@ fn a_long_run_does_not_hold_up_other_requests() {
 fn a_message_of_megabytes_is_refused_by_a_tool_and_the_cli_and_nothing_is_recorded() {
     let env = Env::new();
     let too_long = "m".repeat(cortex::ops::MAX_MESSAGE_CHARS + 1);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
-    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
-    let (doc, _) = s.document(1);
+    let mut s = Session::open(&env, "raw-client");
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
     let events = doc["events"].clone();
     s.call(
         2,
@@ -1098,12 +1091,11 @@ fn a_message_of_megabytes_is_refused_by_a_tool_and_the_cli_and_nothing_is_record
     );
     // At the limit, kept whole.
     let most = "k".repeat(cortex::ops::MAX_MESSAGE_CHARS);
-    s.call(
+    let (doc, _) = s.call_document(
         6,
         "step_complete",
         json!({"step": "Setup", "message": most}),
     );
-    let (doc, _) = s.document(6);
     assert_eq!(doc["steps"][0]["status"], "completed", "{doc}");
 }
 
@@ -1115,10 +1107,10 @@ fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
     let env = Env::new();
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
-    assert_eq!(env.run(&["workflow", "run", "onboarding"]).code, 3);
-    assert_eq!(env.run(&["orchestrate", "run", "review-gate"]).code, 3);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    env.run(&["workflow", "run", "onboarding"]).assert_exit(3);
+    env.run(&["orchestrate", "run", "review-gate"])
+        .assert_exit(3);
+    let mut s = Session::open(&env, "raw-client");
     let huge = "x".repeat(4 << 20);
     let calls = [
         ("logs", json!({"run": huge}), "no run `"),
@@ -1169,8 +1161,7 @@ fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
 fn a_run_held_by_an_mcp_call_says_to_cancel_that_call_not_only_to_press_ctrl_c() {
     let env = Env::new();
     env.workflow("gated", WAITS_FOR_GO);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
     wait_until_holding(&env);
     s.call(2, "resume", json!({"kind": "workflow", "run": "gated"}));
@@ -1241,8 +1232,7 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
     );
     // Resume continues it, through the same server.
     std::fs::write(env.file("go"), "").unwrap();
-    s.call(100, "resume", json!({"kind": "workflow"}));
-    let (done, code) = s.document(100);
+    let (done, code) = s.call_document(100, "resume", json!({"kind": "workflow"}));
     assert_eq!(
         (done["status"].as_str(), code),
         (Some("completed"), 0),
@@ -1292,8 +1282,7 @@ fn after_a_cancelled_call_the_suggested_resume_says_detach_in_structured_form() 
 #[test]
 fn mcp_errors_of_timeout_at_and_log_verify_name_the_tools_arguments() {
     let env = Env::new();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     let mut said = Vec::new();
     for (id, tool, args) in [
         (
@@ -1351,15 +1340,14 @@ fn a_client_that_hangs_up_stops_the_drive_in_flight_saying_it_disconnected_and_t
         "{reason}"
     );
     std::fs::write(env.file("go"), "").unwrap();
-    assert_eq!(env.run(&["workflow", "resume"]).code, 0);
+    env.run(&["workflow", "resume"]).assert_exit(0);
 }
 
 #[test]
 fn sigterm_stops_the_drive_in_flight_and_the_server_ends() {
     let env = Env::new();
     env.workflow("gated", WAITS_FOR_GO);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
     wait_until_holding(&env);
     let pid = nix::unistd::Pid::from_raw(s.child.id() as i32);
@@ -1407,15 +1395,13 @@ fn the_logs_tool_returns_each_attempts_whole_output_as_cortex_logs_json_does() {
         "spew",
         "name: spew\nsteps:\n  - name: Build\n    run: 'seq 1 3000; printf \"\\377bad\\n\"; exit 1'\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "spew"]).code, 1);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("reader");
-    s.call(
+    env.run(&["workflow", "run", "spew"]).assert_exit(1);
+    let mut s = Session::open(&env, "reader");
+    let (doc, code) = s.call_document(
         1,
         "logs",
         json!({"run": "spew", "step": "build", "tail_bytes": 100000}),
     );
-    let (doc, code) = s.document(1);
     assert_eq!(code, 0);
     assert_eq!(
         doc,
@@ -1440,10 +1426,9 @@ fn history_says_when_older_runs_exist_past_its_limit() {
     let env = Env::new();
     env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
     for _ in 0..2 {
-        assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+        env.run(&["workflow", "run", "w"]).assert_exit(0);
     }
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     for (id, limit, rows, more) in [(1, 1, 1, true), (2, 2, 2, false), (3, 5, 2, false)] {
         s.call(id, "history", json!({"kind": "workflow", "limit": limit}));
         let answer = s.response(id);
@@ -1468,12 +1453,12 @@ fn history_says_when_older_runs_exist_past_its_limit() {
 #[test]
 fn the_resume_tool_from_a_step_of_a_waiting_run_reruns_it_and_matches_its_name_forgivingly() {
     let env = Env::new();
-    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
-    assert_eq!(env.run(&["workflow", "step", "complete", "Plan"]).code, 3);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
-    s.call(1, "resume", json!({"kind": "workflow", "from": "plan"}));
-    let (doc, code) = s.document(1);
+    env.run(&["workflow", "run", "feature-development"])
+        .assert_exit(3);
+    env.run(&["workflow", "step", "complete", "Plan"])
+        .assert_exit(3);
+    let mut s = Session::open(&env, "raw-client");
+    let (doc, code) = s.call_document(1, "resume", json!({"kind": "workflow", "from": "plan"}));
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("waiting"), 3),
@@ -1492,10 +1477,8 @@ fn an_output_of_megabytes_is_refused_by_step_complete_and_phase_complete_and_not
     let env = Env::new();
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
-    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
-    let (doc, _) = s.document(1);
+    let mut s = Session::open(&env, "raw-client");
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
     let events = doc["events"].clone();
     let big = "o".repeat(3 << 20);
     s.call(
@@ -1556,13 +1539,10 @@ fn phase_tools_after_a_run_by_path_ended_suggest_running_that_path_again() {
         "name: g2\ndescription: d\nphases:\n  - name: p\n    description: do it\n  - name: q\n    description: manual\n    condition: manual\n",
     )
     .unwrap();
-    assert_eq!(
-        env.run(&["orchestrate", "run", g2.to_str().unwrap()]).code,
-        3
-    );
-    assert_eq!(env.run(&["orchestrate", "abort", "g2"]).code, 1);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    env.run(&["orchestrate", "run", g2.to_str().unwrap()])
+        .assert_exit(3);
+    env.run(&["orchestrate", "abort", "g2"]).assert_exit(1);
+    let mut s = Session::open(&env, "raw-client");
     for (id, tool) in [(1, "phase_complete"), (2, "phase_start")] {
         let phase = if tool == "phase_start" { "q" } else { "p" };
         s.call(id, tool, json!({"scenario": "g2", "phase": phase}));
@@ -1617,8 +1597,7 @@ fn a_report_on_a_stopped_phase_hints_what_resume_does_with_it() {
     let b = env.run(&["orchestrate", "complete", "ss", "b"]);
     assert_eq!(b.code, 2, "{}", b.stderr);
     assert!(b.stderr.contains(waits), "{}", b.stderr);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     for (id, phase, says) in [
         (1, "a", "goes on and runs the phase again"),
         (2, "b", "waits for its report again"),
@@ -1642,10 +1621,8 @@ fn a_report_on_a_stopped_phase_hints_what_resume_does_with_it() {
 #[test]
 fn a_request_past_the_line_limit_is_answered_with_its_id_and_why() {
     let env = Env::new();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("big-sender");
-    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
-    let (doc, _) = s.document(1);
+    let mut s = Session::open(&env, "big-sender");
+    let (doc, _) = s.call_document(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
     let events = doc["events"].clone();
     let big = "o".repeat(17 << 20);
     s.send_line(&format!(
@@ -1687,11 +1664,10 @@ fn a_hint_quoting_an_input_with_a_backtick_names_its_tool_after_the_whole_comman
         "name: bt\ninputs:\n  note: {type: string, default: x}\nsteps:\n  - name: Ask\n    prompt: do\n",
     );
     env.run(&["workflow", "run", "bt", "--input", "note=fix `parse()` now"]);
-    assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    env.run(&["workflow", "abort"]).assert_exit(1);
     let cli = env.run(&["--json", "workflow", "step", "complete", "Ask"]);
     let cli_hint = cli.json()["hints"][0].as_str().unwrap().to_string();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("hinted");
+    let mut s = Session::open(&env, "hinted");
     s.call(1, "step_complete", json!({"step": "Ask"}));
     let answer = s.response(1);
     assert_eq!(answer["result"]["isError"], true, "{answer}");
@@ -1725,8 +1701,7 @@ fn a_json_number_whose_text_would_be_lost_is_refused_for_a_string_input_or_an_ou
         "rel",
         "name: rel\ninputs:\n  version: {type: string}\n  ratio: {type: number, default: 1}\nsteps:\n  - name: Ask\n    prompt: do\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("numbers");
+    let mut s = Session::open(&env, "numbers");
     let raw_call = |s: &mut Session, id: i64, tool: &str, arguments: &str| {
         s.send_line(&format!(
             r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#
@@ -1825,9 +1800,8 @@ fn a_start_on_a_failed_run_answers_one_document_whose_warning_agrees_with_next()
         "ms",
         "name: ms\ndescription: d\nphases:\n  - {name: p1, description: a, condition: auto, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: p3, description: m, condition: manual}\n",
     );
-    assert_eq!(env.run(&["orchestrate", "run", "ms"]).code, 1);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    env.run(&["orchestrate", "run", "ms"]).assert_exit(1);
+    let mut s = Session::open(&env, "raw-client");
     s.call(1, "phase_start", json!({"scenario": "ms", "phase": "p3"}));
     let answer = s.response(1);
     let content = answer["result"]["content"].as_array().unwrap();
@@ -1904,8 +1878,7 @@ fn a_detached_report_carries_the_calls_warnings_and_the_exit_code_of_its_status(
     };
     let (waits, detached) = (start(), start());
     env.workflow("two", &format!("{two}  - {{name: Extra, run: echo x}}\n"));
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     let changed = |doc: &Value| {
         doc["warnings"].as_array().is_some_and(|w| {
             w.iter().any(|w| {
@@ -1915,8 +1888,7 @@ fn a_detached_report_carries_the_calls_warnings_and_the_exit_code_of_its_status(
             })
         })
     };
-    s.call(1, "step_complete", json!({"run": waits, "step": "Ask"}));
-    let (doc, code) = s.document(1);
+    let (doc, code) = s.call_document(1, "step_complete", json!({"run": waits, "step": "Ask"}));
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("waiting"), 3),
@@ -1956,8 +1928,7 @@ fn a_detached_drive_still_running_gives_no_exit_code_and_says_it_is_detached() {
         "slow",
         "name: slow\nsteps:\n  - {name: Nap, run: sleep 3}\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(
         1,
         "run",
@@ -1981,8 +1952,7 @@ fn a_detached_drive_still_running_gives_no_exit_code_and_says_it_is_detached() {
         env.status(Some(&run_id))["status"] == "completed"
     });
     // A plain call gives its exit code, as before.
-    s.call(2, "status", json!({"kind": "workflow", "run": run_id}));
-    let (doc, code) = s.document(2);
+    let (doc, code) = s.call_document(2, "status", json!({"kind": "workflow", "run": run_id}));
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("completed"), 0),
@@ -2002,8 +1972,7 @@ fn the_mcp_tools_refuse_the_value_placeholder_as_the_cli_does() {
         "s",
         "name: s\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: Ask, prompt: do it}\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(
         1,
         "run",
@@ -2026,8 +1995,7 @@ fn the_mcp_tools_refuse_the_value_placeholder_as_the_cli_does() {
     );
     let none = env.run(&["workflow", "status"]);
     assert_eq!(none.code, 2, "nothing was recorded: {}", none.stdout);
-    s.call(2, "run", json!({"kind": "workflow", "name": "s"}));
-    let (doc, code) = s.document(2);
+    let (doc, code) = s.call_document(2, "run", json!({"kind": "workflow", "name": "s"}));
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("waiting"), 3),
@@ -2065,22 +2033,21 @@ fn mcp_errors_and_warnings_name_the_tools_arguments_not_cli_flags() {
         "s",
         "name: s\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: Ask, prompt: do it}\n  - name: B\n    run: echo \"$API_TOKEN\"\n    env: {API_TOKEN: \"${{ inputs.api_token }}\"}\n",
     );
-    let out = env.run_with(
-        &["--json", "workflow", "run", "s"],
-        &[("CORTEX_INPUT_API_TOKEN", "abcdefgh1234")],
-    );
-    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let out = env
+        .run_with(
+            &["--json", "workflow", "run", "s"],
+            &[("CORTEX_INPUT_API_TOKEN", "abcdefgh1234")],
+        )
+        .assert_exit(3);
     let run_id = out.json()["run_id"].as_str().unwrap().to_string();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(1, "run", json!({"kind": "workflow", "name": "evil"}));
     let refused = s.response(1);
     let text = refused["result"]["structuredContent"].to_string();
     assert_eq!(refused["result"]["isError"], true, "{refused}");
     assert!(text.contains(r#"inputs: {\"who\": \"...\"}"#), "{text}");
     assert!(!text.contains("--input"), "{text}");
-    s.call(2, "step_complete", json!({"run": run_id, "step": "Ask"}));
-    let (doc, code) = s.document(2);
+    let (doc, code) = s.call_document(2, "step_complete", json!({"run": run_id, "step": "Ask"}));
     assert_eq!(code, 3, "{doc}");
     let warnings = doc["warnings"].to_string();
     assert!(warnings.contains("secret input api_token"), "{doc}");
@@ -2102,8 +2069,7 @@ fn resources_list_pages_with_a_cursor_until_every_run_is_listed() {
         assert_eq!(out.code, 0, "{}", out.stderr);
         ids.insert(out.json()["run_id"].as_str().unwrap().to_string());
     }
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     for id in 1..10 {
@@ -2145,11 +2111,9 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
         "chatty",
         "name: chatty\nsteps:\n  - name: Build\n    run: |\n      seq 1 40000\n      echo \"the real reason\"; exit 1\n    retry: {max_retry_attempts: 2, backoff: 0s}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "chatty"]).code, 1);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("reader");
-    s.call(1, "logs", json!({"run": "chatty", "step": "Build"}));
-    let (doc, code) = s.document(1);
+    env.run(&["workflow", "run", "chatty"]).assert_exit(1);
+    let mut s = Session::open(&env, "reader");
+    let (doc, code) = s.call_document(1, "logs", json!({"run": "chatty", "step": "Build"}));
     assert_eq!(code, 0);
     // The result holds it twice (text and structured content).
     assert!(
@@ -2183,12 +2147,11 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
             "{more}"
         );
     }
-    s.call(
+    let (one, _) = s.call_document(
         2,
         "logs",
         json!({"run": "chatty", "step": "build", "attempt": 3, "tail_bytes": 100}),
     );
-    let (one, _) = s.document(2);
     assert_eq!(one["attempts"].as_array().unwrap().len(), 1, "{one}");
     assert_eq!(one["attempts"][0]["attempt"], 3);
     assert!(one["attempts"][0]["text"].as_str().unwrap().len() <= 100);
@@ -2287,8 +2250,7 @@ fn a_first_message_that_is_not_initialize_is_answered_or_ends_the_server_as_desi
 #[test]
 fn the_history_tools_limit_out_of_range_is_refused_as_the_cli_refuses_it() {
     let env = Env::new();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("limits");
+    let mut s = Session::open(&env, "limits");
     for (id, limit) in [(1, 0), (2, 1000)] {
         s.call(id, "history", json!({"kind": "workflow", "limit": limit}));
         let answer = s.response(id);
@@ -2311,8 +2273,7 @@ fn the_history_tools_limit_out_of_range_is_refused_as_the_cli_refuses_it() {
 #[test]
 fn the_history_tools_limit_past_every_integer_says_the_range() {
     let env = Env::new();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("limits");
+    let mut s = Session::open(&env, "limits");
     for (id, limit) in [
         (1, "99999999999999999999"),
         (2, "-1"),
@@ -2377,12 +2338,9 @@ fn an_initialize_without_params_is_told_it_needs_protocol_version_capabilities_a
 fn status_at_a_changed_event_says_the_log_does_not_verify() {
     let env = Env::new();
     env.workflow("sl", "name: sl\nsteps: [{name: a, prompt: do a}]\n");
-    assert_eq!(env.run(&["workflow", "run", "sl"]).code, 3);
-    assert_eq!(
-        env.run(&["workflow", "step", "fail", "a", "--message", "nope"])
-            .code,
-        1
-    );
+    env.run(&["workflow", "run", "sl"]).assert_exit(3);
+    env.run(&["workflow", "step", "fail", "a", "--message", "nope"])
+        .assert_exit(1);
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     let conn = rusqlite::Connection::open(env.db()).unwrap();
     conn.execute_batch(&format!(
@@ -2390,26 +2348,23 @@ fn status_at_a_changed_event_says_the_log_does_not_verify() {
     ))
     .unwrap();
     drop(conn);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("tamper-at");
-    s.call(
+    let mut s = Session::open(&env, "tamper-at");
+    let (doc, _) = s.call_document(
         1,
         "status",
         json!({"kind": "workflow", "run": run, "at": 4}),
     );
-    let (doc, _) = s.document(1);
     assert_eq!(doc["verified"], false, "{doc}");
     assert_eq!(doc["unverified"]["seq"], 3, "{doc}");
     assert_eq!(
         doc["next"][0]["argv"],
         json!(["cortex", "--home", env.home(), "log", "verify", run])
     );
-    s.call(
+    let (doc, _) = s.call_document(
         2,
         "status",
         json!({"kind": "workflow", "run": run, "at": 2}),
     );
-    let (doc, _) = s.document(2);
     assert_eq!(doc["verified"], true, "{doc}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
@@ -2424,11 +2379,8 @@ fn status_and_the_run_resource_say_a_run_whose_log_was_changed_does_not_verify()
         "tv",
         "name: tv\ninputs:\n  v: {type: string}\nsteps:\n  - name: plan\n    prompt: plan ${{ inputs.v }}\n",
     );
-    assert_eq!(
-        env.run(&["workflow", "run", "tv", "--input", "v=hello"])
-            .code,
-        3
-    );
+    env.run(&["workflow", "run", "tv", "--input", "v=hello"])
+        .assert_exit(3);
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     let conn = rusqlite::Connection::open(env.db()).unwrap();
     conn.execute_batch(&format!(
@@ -2436,8 +2388,7 @@ fn status_and_the_run_resource_say_a_run_whose_log_was_changed_does_not_verify()
     ))
     .unwrap();
     drop(conn);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("tamper");
+    let mut s = Session::open(&env, "tamper");
     let doc = s.status(1);
     assert_eq!(doc["verified"], false, "{doc}");
     assert_eq!(doc["unverified"]["seq"], 0, "{doc}");
@@ -2475,16 +2426,15 @@ fn every_hint_of_a_tool_error_names_the_tool_of_each_command_it_suggests() {
         "slow",
         "name: slow\nsteps:\n  - name: Ask\n    prompt: wait\n",
     );
-    assert_eq!(env.run(&["orchestrate", "run", "man"]).code, 3);
-    assert_eq!(env.run(&["workflow", "run", "slow"]).code, 3);
+    env.run(&["orchestrate", "run", "man"]).assert_exit(3);
+    env.run(&["workflow", "run", "slow"]).assert_exit(3);
     let cli = env.run(&["orchestrate", "complete", "man", "analysis"]);
     assert_eq!(cli.code, 2, "{}", cli.text());
     assert_eq!(
         cli.stderr,
         "error: phase `analysis` is ready and waits for a start, not for a report\nhint: `cortex orchestrate start man analysis` starts it; report it once it is done\n"
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     let calls = [
         (
             "phase_complete",
@@ -2528,11 +2478,10 @@ fn every_hint_of_a_tool_error_names_the_tool_of_each_command_it_suggests() {
 fn log_verify_of_a_file_that_is_no_anchor_file_never_quotes_it() {
     let env = Env::new();
     env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    env.run(&["workflow", "run", "w"]).assert_exit(0);
     let secrets = env.file(".env");
     std::fs::write(&secrets, "GITHUB_TOKEN=ghp_realsecret123456\n").unwrap();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(1, "log_verify", json!({"anchors": secrets}));
     let answer = s.response(1);
     assert_eq!(answer["result"]["isError"], true, "{answer}");
@@ -2554,7 +2503,7 @@ fn log_verify_of_a_file_that_is_no_anchor_file_never_quotes_it() {
 fn the_servers_log_of_a_tool_error_never_holds_a_secret_it_knows() {
     let env = Env::new();
     env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    env.run(&["workflow", "run", "w"]).assert_exit(0);
     let secret = "ghp_knownsecret987654";
     let mut s = Session::start_with(&env, &[], &[("GITHUB_TOKEN", secret)]);
     s.initialize("raw-client");
@@ -2576,11 +2525,10 @@ fn step_fail_offers_no_outputs_and_refuses_them_recording_nothing() {
         "ask",
         "name: ask\nsteps:\n  - {name: Ask, prompt: ask it}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    env.run(&["workflow", "run", "ask"]).assert_exit(3);
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     let events = env.events(&run).len();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("fail-outputs");
+    let mut s = Session::open(&env, "fail-outputs");
     s.request(1, "tools/list", json!({}));
     let tools = s.response(1);
     let step_fail = tools["result"]["tools"]
@@ -2621,8 +2569,7 @@ fn the_mcp_servers_suggestions_name_the_home_and_log_it_has_from_its_environment
     let db = env.db().display().to_string();
     let mut s = Session::start_with(&env, &[], &[("CORTEX_DB", db.as_str())]);
     s.initialize("env-home");
-    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
-    let (doc, code) = s.document(1);
+    let (doc, code) = s.call_document(1, "run", json!({"kind": "workflow", "name": "ask"}));
     assert_eq!(code, 3, "{doc}");
     let home = env.home().display().to_string();
     let argv = doc["next"][0]["argv"].clone();
@@ -2676,11 +2623,9 @@ fn an_mcp_resume_of_a_finished_latest_run_names_the_older_waiting_runs_in_next()
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("tester");
-    s.call(1, "resume", json!({"kind": "workflow"}));
-    let (doc, _) = s.document(1);
+    env.run(&["workflow", "run", "w2"]).assert_exit(0);
+    let mut s = Session::open(&env, "tester");
+    let (doc, _) = s.call_document(1, "resume", json!({"kind": "workflow"}));
     assert_eq!(doc["status"], "completed", "{doc}");
     let next = doc["next"].to_string();
     assert!(
@@ -2700,9 +2645,8 @@ fn the_resume_tools_notify_only_runs_no_step_and_takes_no_way_to_resume() {
         "fails",
         "name: fails\nsteps:\n  - name: deploy\n    run: echo deploy >> deploys.log; exit 1\n    retry: {max_retry_attempts: 0}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "fails"]).code, 1);
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    env.run(&["workflow", "run", "fails"]).assert_exit(1);
+    let mut s = Session::open(&env, "raw-client");
     s.call(
         1,
         "resume",
@@ -2744,8 +2688,7 @@ fn the_stop_tool_stops_a_workflow_run_a_detached_call_drives() {
         "long",
         "name: long\nsteps:\n  - name: Wait\n    run: 'sleep 30; echo done > finished'\n  - name: After\n    run: 'true'\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("stopper");
+    let mut s = Session::open(&env, "stopper");
     s.call(
         1,
         "run",
@@ -2764,12 +2707,11 @@ fn the_stop_tool_stops_a_workflow_run_a_detached_call_drives() {
         "{answer}"
     );
     let run = doc["run_id"].as_str().unwrap().to_string();
-    s.call(
+    let (doc, code) = s.call_document(
         2,
         "stop",
         json!({"scenario": run, "message": "wrong branch"}),
     );
-    let (doc, code) = s.document(2);
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("stopped"), 3),
@@ -2782,8 +2724,7 @@ fn the_stop_tool_stops_a_workflow_run_a_detached_call_drives() {
     );
     // Stopped already: said so, nothing recorded (exit 3, as for any stopped run).
     let before = env.events(&run).len();
-    s.call(3, "stop", json!({"run": run}));
-    let (doc, code) = s.document(3);
+    let (doc, code) = s.call_document(3, "stop", json!({"run": run}));
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("stopped"), 3),
@@ -2822,14 +2763,12 @@ fn the_stop_tool_stops_a_workflow_run_another_process_drives() {
         assert!(std::time::Instant::now() < until, "the step never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let mut s = Session::start(&env, &[]);
-    s.initialize("stopper");
-    s.call(
+    let mut s = Session::open(&env, "stopper");
+    let (doc, code) = s.call_document(
         1,
         "stop",
         json!({"run": "long", "kind": "workflow", "message": "wrong branch"}),
     );
-    let (doc, code) = s.document(1);
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("stopped"), 3),
@@ -2945,15 +2884,14 @@ fn mcp_errors_carry_the_drives_warnings_and_preview_takes_inputs() {
         )
     };
     env.workflow("w", &workflow("hi"));
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 1);
+    env.run(&["workflow", "run", "w"]).assert_exit(1);
     env.workflow("w", &workflow("bye"));
     std::fs::write(&flag, "").unwrap();
     env.scenario(
         "deploy",
         "name: deploy\ndescription: d\ninputs:\n  api_token: {type: string}\n  count: {type: integer, default: 2}\nphases:\n  - name: p\n    description: Deploy x${{ inputs.count }}\n",
     );
-    let mut s = Session::start(&env, &[]);
-    s.initialize("raw-client");
+    let mut s = Session::open(&env, "raw-client");
     s.call(
         1,
         "resume",
@@ -2978,12 +2916,11 @@ fn mcp_errors_carry_the_drives_warnings_and_preview_takes_inputs() {
                 .contains("changed since this run started"))),
         "{answer}"
     );
-    s.call(
+    let (doc, code) = s.call_document(
         2,
         "preview",
         json!({"name": "deploy", "inputs": {"count": 7, "api_token": "s3cret-value"}}),
     );
-    let (doc, code) = s.document(2);
     assert_eq!(code, 0);
     assert_eq!(
         doc["inputs"],
@@ -3025,8 +2962,7 @@ fn an_initialize_without_a_client_name_acts_as_mcp_unknown() {
     let init = s.response(0);
     assert_eq!(init["result"]["serverInfo"]["name"], "cortex", "{init}");
     s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
-    let (doc, code) = s.document(1);
+    let (doc, code) = s.call_document(1, "run", json!({"kind": "workflow", "name": "ask"}));
     assert_eq!(
         (doc["status"].as_str(), code),
         (Some("waiting"), 3),
@@ -3071,8 +3007,7 @@ fn phase_complete_without_the_secret_input_its_checks_need_is_refused_and_taken_
     let secret = "k-mcp-s3cr3t-77";
     let run_id = common::waiting_on_a_secret_check(&env, secret);
     let before = env.events(&run_id).len();
-    let mut s = Session::start(&env, &[]);
-    s.initialize("reviewer");
+    let mut s = Session::open(&env, "reviewer");
     s.call(
         1,
         "phase_complete",
@@ -3094,12 +3029,11 @@ fn phase_complete_without_the_secret_input_its_checks_need_is_refused_and_taken_
         "{error}"
     );
     assert_eq!(env.events(&run_id).len(), before, "something was recorded");
-    s.call(
+    let (doc, code) = s.call_document(
         2,
         "phase_complete",
         json!({"scenario": "sc", "phase": "review", "inputs": {"api_token": secret}}),
     );
-    let (doc, code) = s.document(2);
     assert_eq!(code, 0, "{doc}");
     assert_eq!(doc["status"], "completed", "{doc}");
     assert_eq!(env.log_holding(secret), Vec::<String>::new());

@@ -59,6 +59,14 @@ fn newest_run(env: &Env, kind: &str) -> String {
         .to_string()
 }
 
+/// The id of a new run of workflow or scenario `name` (`group`: `workflow` or `orchestrate`),
+/// driven until it stops with exit `code` (3: it waits on people, the run most tests act on).
+fn new_run(env: &Env, group: &str, name: &str, code: i32) -> String {
+    let out = env.run(&[group, "run", name]);
+    assert_eq!(out.code, code, "{}{}", out.stdout, out.stderr);
+    newest_run(env, group)
+}
+
 /// `env` with the tests' workflows, scenario and agent.
 fn stocked(env: Env) -> Env {
     env.workflow("ship", SHIP)
@@ -160,13 +168,10 @@ fn settled(s: &Server, run: &str) -> Value {
 fn every_read_endpoint_answers_the_document_of_its_json_twin() {
     let env = home();
     let doc = Doc::load();
-    assert_eq!(
-        env.run(&["workflow", "run", "ship", "--input", "version=1.2.3"])
-            .code,
-        0
-    );
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    env.run(&["workflow", "run", "ship", "--input", "version=1.2.3"])
+        .assert_exit(0);
+    env.run(&["workflow", "run", "review"]).assert_exit(3);
+    env.run(&["orchestrate", "run", "gate"]).assert_exit(3);
     let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let wf = history[1]["run_id"].as_str().unwrap().to_string();
     let sc = newest_run(&env, "orchestrate");
@@ -422,19 +427,16 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
     let done = settled(&s, &web);
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["actor"], ACTOR);
-    assert_eq!(
-        env.run(&[
-            "workflow",
-            "run",
-            "ship",
-            "--input",
-            "version=2.0.0",
-            "--actor",
-            ACTOR
-        ])
-        .code,
-        0
-    );
+    env.run(&[
+        "workflow",
+        "run",
+        "ship",
+        "--input",
+        "version=2.0.0",
+        "--actor",
+        ACTOR,
+    ])
+    .assert_exit(0);
     let cli = env
         .run(&["--json", "workflow", "history", "--limit", "1"])
         .json()["runs"]
@@ -458,7 +460,7 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
     assert_eq!(first["body"]["message"], "from the page");
 
     // complete: a report with outputs, then a background driver runs the next step.
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    env.run(&["workflow", "run", "review"]).assert_exit(3);
     let review = env
         .run(&["--json", "workflow", "history", "--limit", "1"])
         .json()["runs"]
@@ -487,8 +489,7 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
     assert_eq!(done, env.status(Some(&review)));
 
     // start a manual phase, complete one, stop, resume, abort: scenario actions.
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = newest_run(&env, "orchestrate");
+    let gate = new_run(&env, "orchestrate", "gate", 3);
     let r = s.post(
         &format!("/api/v1/runs/{gate}/steps/ship/start"),
         r#"{"message": "go"}"#,
@@ -647,15 +648,12 @@ fn a_report_through_the_web_records_the_event_kinds_of_its_cli_twin() {
             .collect()
     };
     // A workflow step: the API's complete, then the page's form, each against the CLI's.
-    let waiting = |env: &Env| {
-        assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-        newest_run(env, "workflow")
-    };
+    let waiting = |env: &Env| new_run(env, "workflow", "review", 3);
     let cli = waiting(&env);
-    let out = env.run(&[
+    env.run(&[
         "workflow", "step", "complete", "write", "--run", &cli, "--actor", ACTOR,
-    ]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    ])
+    .assert_exit(0);
     let api = waiting(&env);
     let r = s.post(&format!("/api/v1/runs/{api}/steps/write/complete"), "{}");
     assert_eq!(r.status, 202, "{}", r.body);
@@ -681,13 +679,10 @@ fn a_report_through_the_web_records_the_event_kinds_of_its_cli_twin() {
     }
 
     // A scenario phase: `orchestrate complete` against the API's complete.
-    let waiting = |env: &Env| {
-        assert_eq!(env.run(&["orchestrate", "run", "handoff"]).code, 3);
-        newest_run(env, "orchestrate")
-    };
+    let waiting = |env: &Env| new_run(env, "orchestrate", "handoff", 3);
     let cli = waiting(&env);
-    let out = env.run(&["orchestrate", "complete", &cli, "write", "--actor", ACTOR]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    env.run(&["orchestrate", "complete", &cli, "write", "--actor", ACTOR])
+        .assert_exit(0);
     let api = waiting(&env);
     let r = s.post(&format!("/api/v1/runs/{api}/steps/write/complete"), "{}");
     assert!(r.status == 200 || r.status == 202, "{}", r.body);
@@ -701,8 +696,8 @@ fn a_report_through_the_web_records_the_event_kinds_of_its_cli_twin() {
 fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
     let env = home();
     let doc = Doc::load();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    env.run(&["workflow", "run", "review"]).assert_exit(3);
+    env.run(&["orchestrate", "run", "gate"]).assert_exit(3);
     let runs = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let run = runs[0]["run_id"].as_str().unwrap().to_string();
     let gate = newest_run(&env, "orchestrate");
@@ -830,15 +825,11 @@ fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
 fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_nothing_recorded() {
     let env = home();
     let doc = Doc::load();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = newest_run(&env, "orchestrate");
+    let gate = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     // The page offered "Start" for `ship`; another terminal started it first.
-    assert_eq!(
-        env.run(&["orchestrate", "start", &gate, "ship", "--no-drive"])
-            .code,
-        3
-    );
+    env.run(&["orchestrate", "start", &gate, "ship", "--no-drive"])
+        .assert_exit(3);
     let before = events(&env, &gate).len();
     let r = s.post(&format!("/api/v1/runs/{gate}/steps/ship/start"), "{}");
     assert_eq!(r.status, 400, "{}", r.body);
@@ -878,8 +869,7 @@ fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_noth
 #[test]
 fn a_message_past_the_limit_is_refused_through_the_api_and_nothing_is_recorded() {
     let env = home();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "review", 3);
     let s = Server::start(&env);
     let before = events(&env, &run).len();
     let body = json!({"message": "m".repeat(cortex::ops::MAX_MESSAGE_CHARS + 1)}).to_string();
@@ -904,8 +894,7 @@ fn a_message_past_the_limit_is_refused_through_the_api_and_nothing_is_recorded()
 fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     let env = home();
     let doc = Doc::load();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "review", 3);
     let s = Server::start(&env);
     let count = || events(&env, &run).len();
     let before = count();
@@ -1183,8 +1172,7 @@ fn a_hostile_step_name_and_output_reach_the_page_escaped() {
         "hostile",
         "name: hostile\nsteps:\n  - name: \"<script>alert(1)</script>\"\n    prompt: \"Report <img src=x onerror=alert(2)>\"\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "hostile"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "hostile", 3);
     let s = Server::start(&env);
     let step = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
     let r = s.post(
@@ -1227,8 +1215,7 @@ fn control_and_bidi_characters_from_the_log_are_shown_not_obeyed_by_pages_api_an
         "colours",
         "name: colours\ndescription: \"plain \\u202Edesc\"\nsteps:\n  - name: paint\n    run: |\n      printf '\\033[31mRED\\033[0m \\342\\200\\256tail\\r\\n'\n      printf 'k=a\\342\\200\\256b\\n' >> \"$CORTEX_OUTPUT\"\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "colours"]).code, 0);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "colours", 0);
     let raw_chars = ['\u{1b}', '\u{202e}', '\r'];
     let s = Server::start(&env);
     for path in [
@@ -1286,8 +1273,7 @@ fn a_step_log_of_many_megabytes_is_streamed_raw_not_read_whole_into_one_json_ans
         "chatty",
         "name: chatty\nsteps:\n  - name: spew\n    run: \"yes 0123456789abcdef0123456789abcde | head -c 17825792\"\n  - name: quiet\n    run: echo hello\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "chatty"]).code, 0);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "chatty", 0);
     let s = Server::start(&env);
     // One JSON answer holds at most the last 8 MiB of output (the document is held whole):
     // the attempt is marked truncated, saying how much was left out.
@@ -1363,8 +1349,7 @@ fn a_long_runs_timeline_says_it_draws_only_its_newest_attempts() {
         ));
     }
     std::fs::write(env.home().join("scenarios/long.yaml"), yaml).unwrap();
-    assert_eq!(env.run(&["orchestrate", "run", "long"]).code, 0);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "long", 0);
     let s = Server::start(&env);
     let html = s.get(&format!("/runs/{run}")).body;
     assert!(
@@ -1382,8 +1367,7 @@ fn the_dashboard_api_and_event_stream_work_over_postgresql() {
     };
     let env = stocked(env);
     let doc = Doc::load();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = newest_run(&env, "orchestrate");
+    let gate = new_run(&env, "orchestrate", "gate", 3);
     // The server reads the log the CLI writes (CORTEX_DB names the PostgreSQL schema).
     let s = Server::start(&env);
     twin(
@@ -1449,17 +1433,7 @@ fn a_driver_started_by_the_server_has_no_password_on_its_command_line() {
         "peek",
         "name: peek\nsteps:\n  - name: look\n    run: tr '\\000' ' ' < /proc/$PPID/cmdline\n",
     );
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--db",
-            &with_password,
-        ],
-    );
+    let s = Server::start_also(&env, &["--db", &with_password]);
     let r = s.post("/api/v1/workflows/peek/runs", "{}");
     assert_eq!(r.status, 202, "{}", r.body);
     let run = r.json()["run_id"].as_str().unwrap().to_string();
@@ -1581,8 +1555,7 @@ fn a_step_started_from_the_dashboard_does_not_inherit_the_servers_token() {
             seen.display()
         ),
     );
-    assert_eq!(env.run(&["workflow", "run", "told"]).code, 3);
-    let told = newest_run(&env, "workflow");
+    let told = new_run(&env, "workflow", "told", 3);
     let r = s.post(&format!("/api/v1/runs/{told}/steps/write/fail"), "{}");
     assert!(r.status == 200 || r.status == 202, "{}", r.body);
     let said = eventually(60, "the notification to be delivered", || {
@@ -1599,7 +1572,7 @@ fn a_step_started_from_the_dashboard_does_not_inherit_the_servers_token() {
 #[test]
 fn a_damaged_log_is_answered_500_with_a_hint_not_a_bare_error() {
     let env = home();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    env.run(&["workflow", "run", "review"]).assert_exit(3);
     // The log cut short, as a disk or a careless copy leaves it.
     let db = env.home().join("cortex.db");
     let bytes = std::fs::read(&db).unwrap();
@@ -1633,8 +1606,7 @@ common::on_both_stores!(the_event_stream_sends_a_runs_events_then_each_new_one);
 
 fn the_event_stream_sends_a_runs_events_then_each_new_one(env: Env) {
     let env = stocked(env);
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let logged = events(&env, &run);
     let rx = s.events(&format!("/api/v1/runs/{run}/events"));
@@ -1656,11 +1628,8 @@ fn the_event_stream_sends_a_runs_events_then_each_new_one(env: Env) {
         "the stream starts with the run's events, as `log show` gives them"
     );
     // A change made from another terminal arrives on the stream.
-    assert_eq!(
-        env.run(&["orchestrate", "complete", &run, "plan", "--no-drive"])
-            .code,
-        3
-    );
+    env.run(&["orchestrate", "complete", &run, "plan", "--no-drive"])
+        .assert_exit(3);
     let news = loop {
         let (event, _, data) = recv();
         if event == "event" {
@@ -1716,8 +1685,7 @@ fn whole_stream(
 #[test]
 fn a_reconnecting_stream_resumes_at_last_event_id_and_a_sealed_runs_stream_ends_at_once() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     env.run(&["orchestrate", "abort", &run]);
     let total = events(&env, &run).len();
     let s = Server::start(&env);
@@ -1878,19 +1846,8 @@ fn a_browser_off_loopback_with_a_given_token_is_offered_the_sign_in_form() {
 #[test]
 fn a_wrong_token_is_said_to_be_wrong_not_missing() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--public-url",
-            "http://127.0.0.1:1",
-        ],
-    );
+    let run = new_run(&env, "orchestrate", "gate", 3);
+    let s = Server::start_also(&env, &["--public-url", "http://127.0.0.1:1"]);
     let wrong = "wrong-token-0123456789abcdef";
     let port = s.base.rsplit(':').next().unwrap().to_string();
     let said = |r: server::Resp, where_: &str| {
@@ -1957,11 +1914,8 @@ fn a_wrong_token_is_said_to_be_wrong_not_missing() {
 fn an_event_that_no_longer_decodes_is_shown_not_verified_not_answered_500() {
     let env = home();
     let doc = Doc::load();
-    assert_eq!(
-        env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
-            .code,
-        0
-    );
+    env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
+        .assert_exit(0);
     let run = newest_run(&env, "workflow");
     let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
     let seq: i64 = db
@@ -2051,8 +2005,7 @@ fn stalled_get(s: &Server, path: &str) -> (std::net::TcpStream, u16, String) {
 #[test]
 fn event_streams_past_the_cap_are_refused_503_with_retry_after() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let path = format!("/api/v1/runs/{run}/events");
     let mut open = Vec::new();
@@ -2119,19 +2072,8 @@ fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
 fn a_connection_without_a_whole_request_head_is_closed_after_the_header_timeout() {
     use std::io::Write;
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--header-timeout",
-            "1",
-        ],
-    );
+    let run = new_run(&env, "orchestrate", "gate", 3);
+    let s = Server::start_also(&env, &["--header-timeout", "1"]);
     let stream = s.events(&format!("/api/v1/runs/{run}/events"));
     let before = events(&env, &run).len();
     let mut seen = 0;
@@ -2179,11 +2121,8 @@ fn a_connection_without_a_whole_request_head_is_closed_after_the_header_timeout(
     );
     let _ = trickle.join();
     // The stream, open for longer than the timeout, still carries what is appended now.
-    assert_eq!(
-        env.run(&["orchestrate", "complete", &run, "plan", "--no-drive"])
-            .code,
-        3
-    );
+    env.run(&["orchestrate", "complete", &run, "plan", "--no-drive"])
+        .assert_exit(3);
     loop {
         let (event, _, _) = stream
             .recv_timeout(std::time::Duration::from_secs(30))
@@ -2207,15 +2146,10 @@ fn a_connection_without_a_whole_request_head_is_closed_after_the_header_timeout(
 fn stalled_request_bodies_are_answered_408_and_do_not_hold_the_server() {
     use std::io::Write;
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
-    let s = Server::start_with(
+    let run = new_run(&env, "orchestrate", "gate", 3);
+    let s = Server::start_also(
         &env,
         &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
             "--max-connections",
             "6",
             "--header-timeout",
@@ -2324,8 +2258,7 @@ fn stalled_request_bodies_are_answered_408_and_do_not_hold_the_server() {
 #[test]
 fn a_report_refused_for_a_locked_log_is_503_with_retry_after() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let doc = Doc::load();
     let path = format!("/api/v1/runs/{run}/steps/plan/complete");
@@ -2378,8 +2311,7 @@ fn a_report_refused_for_a_locked_log_is_503_with_retry_after() {
 #[test]
 fn a_form_refused_for_a_locked_log_shows_the_command_again_escaped_and_without_its_secrets() {
     let env = home();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "review", 3);
     let s = Server::start(&env);
     let form = |message: &str| {
         form_urlencoded::Serializer::new(String::new())
@@ -2455,21 +2387,8 @@ fn held_connection(s: &Server) -> Option<std::net::TcpStream> {
 #[test]
 fn connections_past_the_cap_are_turned_away_503_and_the_server_answers_once_one_goes() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--max-connections",
-            "6",
-            "--header-timeout",
-            "600",
-        ],
-    );
+    let run = new_run(&env, "orchestrate", "gate", 3);
+    let s = Server::start_also(&env, &["--max-connections", "6", "--header-timeout", "600"]);
     // Half of 6 for streams: a fourth is refused while three are open.
     let path = format!("/api/v1/runs/{run}/events");
     let streams: Vec<_> = (0..3)
@@ -2527,8 +2446,7 @@ fn connections_past_the_cap_are_turned_away_503_and_the_server_answers_once_one_
 #[test]
 fn a_page_answers_an_unknown_or_non_utf8_query_parameter_with_a_400_page_naming_it() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let r = s.request("GET", "/?knd=workflow", true);
     assert_eq!(r.status, 400, "{}", r.body);
@@ -2613,8 +2531,7 @@ fn a_runs_stream_is_read_a_page_at_a_time_and_sends_every_event_in_order() {
         yaml.push_str(&format!("  - name: s{i}\n    run: 'true'\n"));
     }
     env.workflow("many", &yaml);
-    assert_eq!(env.run(&["workflow", "run", "many"]).code, 0);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "many", 0);
     let logged = events(&env, &run);
     assert!(logged.len() > 300, "{} events", logged.len());
     let s = Server::start(&env);
@@ -2638,17 +2555,7 @@ fn a_runs_stream_is_read_a_page_at_a_time_and_sends_every_event_in_order() {
 #[test]
 fn the_sign_in_cookie_never_carries_the_token() {
     let env = home();
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--public-url",
-            "http://127.0.0.1:1",
-        ],
-    );
+    let s = Server::start_also(&env, &["--public-url", "http://127.0.0.1:1"]);
     let cookie = sign_in_cookie(&s);
     assert!(
         !cookie.contains(TOKEN),
@@ -2673,17 +2580,7 @@ fn the_sign_in_cookie_never_carries_the_token() {
     );
     // Another server (or the same started again) does not know it.
     drop(s);
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--public-url",
-            "http://127.0.0.1:1",
-        ],
-    );
+    let s = Server::start_also(&env, &["--public-url", "http://127.0.0.1:1"]);
     let port = s.base.rsplit(':').next().unwrap();
     let again = format!("cortex_session_{port}={value}");
     assert_eq!(
@@ -2752,8 +2649,7 @@ fn a_secret_input_given_to_the_api_stays_out_of_the_log_and_the_pages() {
 fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
     let env = home();
     let doc = Doc::load();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "review", 3);
     let s = Server::start(&env);
     let history = |group: &str| {
         env.run(&["--json", group, "history"]).json()["runs"]
@@ -2829,17 +2725,7 @@ fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
 /// The head of the answer to `GET path` with this Host, redirects not followed.
 /// A server on loopback that a TLS-terminating proxy serves as `https://cortex.example.com`.
 fn behind_the_proxy(env: &Env) -> Server {
-    Server::start_with(
-        env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--public-url",
-            "https://cortex.example.com",
-        ],
-    )
+    Server::start_also(env, &["--public-url", "https://cortex.example.com"])
 }
 
 fn raw_head(s: &Server, path: &str, host: &str) -> String {
@@ -2899,17 +2785,7 @@ fn a_sign_in_through_the_https_proxy_sets_a_secure_cookie() {
 #[test]
 fn behind_an_https_proxy_the_public_urls_origin_may_act_and_no_other() {
     let env = home();
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--public-url",
-            "https://Cortex.Example.com/",
-        ],
-    );
+    let s = Server::start_also(&env, &["--public-url", "https://Cortex.Example.com/"]);
     let local = s.base.trim_start_matches("http://").to_string();
     let form = format!("token={TOKEN}");
     let post = |s: &Server, host: &str, origin: &str| {
@@ -2980,8 +2856,7 @@ fn behind_an_https_proxy_the_public_urls_origin_may_act_and_no_other() {
 fn behind_a_public_url_every_read_needs_the_token() {
     let env = home();
     env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: echo a\n");
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "w", 0);
     let s = behind_the_proxy(&env);
     let local = s.base.trim_start_matches("http://").to_string();
     let reads = [
@@ -3143,8 +3018,7 @@ fn json_serve_tells_the_token_it_made_and_never_one_given() {
 #[test]
 fn the_run_pages_complete_form_reports_a_phases_outputs() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let page = s.get(&format!("/runs/{run}")).body;
     let action = format!("action=\"/runs/{run}/steps/plan/complete\"");
@@ -3188,8 +3062,7 @@ fn the_complete_form_refuses_an_unticked_checklist_or_an_unknown_criterion() {
         "review",
         "name: review\ndescription: d\nphases:\n  - name: review\n    description: review it\n    condition: auto\n    success_criteria:\n      - Security review signed off\n      - Rollback plan written\n",
     );
-    assert_eq!(env.run(&["orchestrate", "run", "review"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "review", 3);
     let s = Server::start(&env);
     let before = events(&env, &run).len();
     let complete = |fields: &str| {
@@ -3292,8 +3165,7 @@ fn a_run_started_from_another_terminal_scrubs_the_token_of_the_server_on_its_hom
             s.pid()
         ),
     );
-    let out = env.run(&["workflow", "run", "peek"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    env.run(&["workflow", "run", "peek"]).assert_exit(0);
     let run = newest_run(&env, "workflow");
     let raw = env.run(&["logs", &run, "look", "--raw"]).stdout;
     assert!(raw.contains("CORTEX_SERVE_TOKEN=***"), "{raw}");
@@ -3312,8 +3184,7 @@ fn the_server_never_serves_its_own_token_whatever_the_log_holds() {
         "leak",
         &format!("name: leak\nsteps:\n  - name: say\n    run: echo \"token={TOKEN}\"\n"),
     );
-    assert_eq!(env.run(&["workflow", "run", "leak"]).code, 0);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "leak", 0);
     assert!(
         !env.log_holding(TOKEN).is_empty(),
         "the log holds it in clear"
@@ -3398,8 +3269,7 @@ fn sign_in_with_key(s: &Server, path: &str) -> (String, String) {
 #[test]
 fn a_leaked_sign_in_cookie_and_the_pages_it_reads_change_nothing() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let (cookie, key) = sign_in_with_key(&s, &format!("/runs/{run}"));
     let port = s.base.rsplit(':').next().unwrap();
@@ -3498,8 +3368,7 @@ fn a_form_key_from_a_link_is_kept_only_when_it_is_the_sign_in_s_own() {
 #[test]
 fn a_form_refused_for_its_key_offers_signing_in_again() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let (cookie, _key) = sign_in_with_key(&s, &format!("/runs/{run}"));
     let page = format!("{}/runs/{run}", s.base);
@@ -3560,8 +3429,7 @@ fn confirm_boxes(page: &str) -> Vec<String> {
 fn a_checklist_item_that_reads_like_a_check_must_be_ticked() {
     let env = home();
     std::fs::write(env.home().join("scenarios/checks.yaml"), CHECKS).unwrap();
-    assert_eq!(env.run(&["orchestrate", "run", "checks"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "checks", 3);
     let s = Server::start(&env);
     let bearer = format!("Bearer {TOKEN}");
     let page = s
@@ -3597,8 +3465,7 @@ fn a_checklist_item_that_reads_like_a_check_must_be_ticked() {
 fn a_check_and_an_item_reading_like_one_are_told_apart_and_named_readably() {
     let env = home();
     std::fs::write(env.home().join("scenarios/checks.yaml"), CHECKS).unwrap();
-    assert_eq!(env.run(&["orchestrate", "run", "checks"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "checks", 3);
     let s = Server::start(&env);
     let status = s.get(&format!("/api/v1/runs/{run}")).json();
     let criteria = &status["phases"][0]["criteria"];
@@ -3636,8 +3503,7 @@ fn a_check_and_an_item_reading_like_one_are_told_apart_and_named_readably() {
 fn a_multi_line_criterion_is_completed_from_the_page() {
     let env = home();
     std::fs::write(env.home().join("scenarios/checks.yaml"), CHECKS).unwrap();
-    assert_eq!(env.run(&["orchestrate", "run", "checks"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "checks", 3);
     let s = Server::start(&env);
     let r = s.post_with(
         &format!("/runs/{run}/steps/review/complete"),
@@ -3792,11 +3658,9 @@ fn a_report_or_start_through_the_server_warns_that_the_definition_changed() {
     let env = home();
     let two = "name: two\nsteps:\n  - {name: ask, prompt: one}\n  - {name: ask2, prompt: two}\n";
     env.workflow("two", two);
-    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "two", 3);
     env.workflow("two", &format!("{two}  - {{name: extra, run: echo x}}\n"));
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let scenario = newest_run(&env, "orchestrate");
+    let scenario = new_run(&env, "orchestrate", "gate", 3);
     std::fs::write(
         env.home().join("scenarios/gate.yaml"),
         GATE.replace("Ship it", "Ship it, changed"),
@@ -3837,17 +3701,7 @@ fn a_resume_while_the_server_s_own_driver_drives_says_so_not_ctrl_c() {
         "nap",
         "name: nap\nsteps:\n  - name: nap\n    run: sleep 20\n",
     );
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--driver-wait",
-            "1",
-        ],
-    );
+    let s = Server::start_also(&env, &["--driver-wait", "1"]);
     let r = s.post("/api/v1/workflows/nap/runs", "");
     assert_eq!(r.status, 202, "{}", r.body);
     let run = r.json()["run_id"].as_str().unwrap().to_string();
@@ -4060,8 +3914,7 @@ fn a_bad_output_line_on_the_page_is_explained_in_the_forms_words() {
 #[test]
 fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = newest_run(&env, "orchestrate");
+    let gate = new_run(&env, "orchestrate", "gate", 3);
     let holder = cortex::execute::Holder {
         pid: std::process::id(),
         host: cortex::execute::hostname(),
@@ -4096,9 +3949,8 @@ fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run(
 #[test]
 fn a_resume_answered_202_is_in_the_log_before_the_answer() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = newest_run(&env, "orchestrate");
-    assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
+    let gate = new_run(&env, "orchestrate", "gate", 3);
+    env.run(&["orchestrate", "stop", &gate]).assert_exit(3);
     let s = Server::start(&env);
     let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
     db.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -4126,20 +3978,9 @@ fn a_resume_answered_202_is_in_the_log_before_the_answer() {
 #[test]
 fn a_resume_whose_driver_does_not_take_the_run_in_time_is_answered_504_not_waited_for() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = newest_run(&env, "orchestrate");
-    assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--driver-wait",
-            "1",
-        ],
-    );
+    let gate = new_run(&env, "orchestrate", "gate", 3);
+    env.run(&["orchestrate", "stop", &gate]).assert_exit(3);
+    let s = Server::start_also(&env, &["--driver-wait", "1"]);
     // The log is locked for writing: the resume's driver cannot record that it took the run
     // (SQLite makes it wait 10 s), far past the server's wait of 1 s.
     let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
@@ -4179,8 +4020,7 @@ fn a_resume_whose_driver_does_not_take_the_run_in_time_is_answered_504_not_waite
 fn a_body_past_the_limit_and_a_read_of_a_change_get_the_error_document_not_axums_own_text() {
     let env = home();
     let doc = Doc::load();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "review", 3);
     let s = Server::start(&env);
     let before = events(&env, &run).len();
     let huge = format!(r#"{{"message": "{}"}}"#, "m".repeat(3 << 20));
@@ -4281,19 +4121,9 @@ fn a_run_start_answered_504_lost_its_secret_inputs() {
         "name: tok\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: use, run: 'test \"${#CORTEX_INPUT_API_TOKEN}\" = 16'}\n",
     );
     // A first run makes the log (and its tables) exist before it is locked.
-    let first = env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"]);
-    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--driver-wait",
-            "1",
-        ],
-    );
+    env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
+        .assert_exit(0);
+    let s = Server::start_also(&env, &["--driver-wait", "1"]);
     let secret = "s3cr3t-late-4242";
     let body = format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#);
     // The log is locked for writing: the driver cannot record the run within the 1 s wait.
@@ -4377,7 +4207,7 @@ const PARENT_OF_KIDS: &str = "name: elder\nsteps:\n  - name: ship\n    uses: kid
 fn a_uses_steps_card_links_its_child_run_which_links_back_and_offers_no_refused_report() {
     let env = home();
     env.workflow("kid", KID).workflow("elder", PARENT_OF_KIDS);
-    assert_eq!(env.run(&["workflow", "run", "elder"]).code, 3);
+    env.run(&["workflow", "run", "elder"]).assert_exit(3);
     let history = env.run(&["--json", "workflow", "history"]).json()["runs"].clone();
     let id_of = |name: &str| -> Vec<String> {
         history
@@ -4438,8 +4268,8 @@ fn a_uses_steps_card_links_its_child_run_which_links_back_and_offers_no_refused_
     );
     assert!(!row(&parent).contains("child of"), "{}", row(&parent));
     // On to the `foreach:` + `uses:` step: its first item waits with a child of its own.
-    let done = env.run(&["workflow", "step", "complete", "look", "--run", &child]);
-    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    env.run(&["workflow", "step", "complete", "look", "--run", &child])
+        .assert_exit(3);
     let status = env.status(Some(&parent));
     let item_child = status["steps"]
         .as_array()
@@ -4473,23 +4303,10 @@ fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
         "flaky",
         "name: flaky\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "flaky"]).code, 1);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "flaky", 1);
     let db = env.db_spec();
     let home = env.home().display().to_string();
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--home",
-            &home,
-            "--db",
-            &db,
-        ],
-    );
+    let s = Server::start_also(&env, &["--home", &home, "--db", &db]);
     let next = s.get(&format!("/api/v1/runs/{run}")).json()["next"].clone();
     assert!(
         next.as_array().unwrap().iter().any(|n| {
@@ -4515,23 +4332,12 @@ fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
             "flaky",
             "name: flaky\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n",
         );
-        assert_eq!(pg.run(&["workflow", "run", "flaky"]).code, 1);
-        let run = newest_run(&pg, "workflow");
+        let run = new_run(&pg, "workflow", "flaky", 1);
         let url = pg.db_spec();
         let (scheme, rest) = url.split_once("://").unwrap();
         let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
         let with_password = format!("{scheme}://postgres:pw-7f3a9c1e@{rest}");
-        let s = Server::start_with(
-            &pg,
-            &[
-                "--addr",
-                "127.0.0.1:0",
-                "--token",
-                TOKEN,
-                "--db",
-                &with_password,
-            ],
-        );
+        let s = Server::start_also(&pg, &["--db", &with_password]);
         let page = s.get(&format!("/runs/{run}")).body;
         assert!(
             page.contains("name=\"mode\" value=\"retry\""),
@@ -4560,8 +4366,7 @@ fn a_foreach_step_is_one_card_listing_its_items_and_one_node_of_the_graph() {
         "fan",
         "name: fan\nsteps:\n  - name: each\n    foreach: [\"<b>x</b>\", plain]\n    prompt: Check ${{ item }}\n  - name: after\n    run: echo after\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "fan"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "fan", 3);
     let s = Server::start(&env);
     let page = s.get(&format!("/runs/{run}")).body;
     assert!(!page.contains("<b>x</b>"), "an item's value unescaped");
@@ -4597,8 +4402,7 @@ fn a_foreach_step_is_one_card_listing_its_items_and_one_node_of_the_graph() {
     // A scenario's graph keeps its `after:` edges with a `foreach:` phase in it (its items
     // made the nodes outnumber the phases, and the graph fell back to a chain of them all).
     env.scenario("fanout", "name: fanout\ndescription: d\nphases:\n  - name: plan\n    run: 'true'\n  - name: deploy\n    condition: after:plan\n    foreach: [a, b]\n    run: 'true'\n  - name: docs\n    condition: after:plan\n    run: 'true'\n");
-    assert_eq!(env.run(&["orchestrate", "run", "fanout"]).code, 0);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "fanout", 0);
     let page = s.get(&format!("/runs/{run}")).body;
     let graph = dag(&page);
     let column = |phase: &str| -> String {
@@ -4666,10 +4470,7 @@ fn the_catalog_shows_a_schedule_and_when_it_next_fires() {
     assert!(!detail.contains("does not fire schedules"), "{detail}");
     // One started with --no-schedule says it does not fire them, and what does; where no
     // schedule is, it says nothing.
-    let quiet = Server::start_with(
-        &env,
-        &["--addr", "127.0.0.1:0", "--token", TOKEN, "--no-schedule"],
-    );
+    let quiet = Server::start_also(&env, &["--no-schedule"]);
     for path in [
         "/catalog",
         "/catalog/scenarios/tidy",
@@ -4698,8 +4499,7 @@ fn a_runs_page_shows_the_notifications_delivered_for_it() {
         "loud",
         "name: loud\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo '<i>told</i>' > told.txt\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 1);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "loud", 1);
     let status = env.status(Some(&run));
     let delivered = &status["notifications"][0];
     assert_eq!(delivered["ok"], true, "{status}");
@@ -4725,19 +4525,16 @@ fn a_runs_page_shows_the_notifications_delivered_for_it() {
 #[test]
 fn a_runs_page_shows_its_start_message_and_its_schedule() {
     let env = home();
-    assert_eq!(
-        env.run(&[
-            "workflow",
-            "run",
-            "ship",
-            "--input",
-            "version=1.2.3",
-            "--message",
-            "<i>hotfix</i> for the outage",
-        ])
-        .code,
-        0
-    );
+    env.run(&[
+        "workflow",
+        "run",
+        "ship",
+        "--input",
+        "version=1.2.3",
+        "--message",
+        "<i>hotfix</i> for the outage",
+    ])
+    .assert_exit(0);
     let run = newest_run(&env, "workflow");
     env.workflow(
         "nightly",
@@ -4746,15 +4543,15 @@ fn a_runs_page_shows_its_start_message_and_its_schedule() {
     // A schedule fires only for times from when a scheduler first saw it on.
     let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-03T09:59:00Z"]);
     assert_eq!(seen.code, 0, "{}", seen.stderr);
-    let fired = env.run(&[
+    env.run(&[
         "--json",
         "schedule",
         "run",
         "--once",
         "--at",
         "2026-12-03T10:00:20Z",
-    ]);
-    assert_eq!(fired.code, 0, "{}{}", fired.stdout, fired.stderr);
+    ])
+    .assert_exit(0);
     let scheduled = eventually(60, "the scheduled run to finish", || {
         let id = newest_run(&env, "workflow");
         let st = env.status(Some(&id));
@@ -4808,8 +4605,7 @@ fn a_step_run_by_an_agent_runner_shows_its_result_on_its_card() {
         "feature",
         "name: feature\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
     );
-    let out = env.run(&["workflow", "run", "feature"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    env.run(&["workflow", "run", "feature"]).assert_exit(0);
     let run = newest_run(&env, "workflow");
     assert_eq!(
         env.status(Some(&run))["steps"][0]["agent_result"]["num_turns"],
@@ -4899,8 +4695,7 @@ fn a_scenario_run_the_driver_would_refuse_is_a_400_and_its_inputs_can_be_given()
 #[test]
 fn a_status_at_an_event_past_the_end_names_the_event_not_a_cli_flag() {
     let env = home();
-    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "review", 3);
     let s = Server::start(&env);
     let r = s.get(&format!("/api/v1/runs/{run}?at=999"));
     assert_eq!(r.status, 400, "{}", r.body);
@@ -4923,8 +4718,7 @@ fn a_report_before_a_conditional_step_is_driven_on_from_the_page() {
         "gated",
         "name: gated\nsteps:\n  - name: write\n    prompt: Write the notes\n  - name: publish\n    if: steps.write.outputs.verdict == 'ok'\n    run: echo published\n  - name: each\n    foreach: ['a', 'b']\n    run: echo item ${{ item }}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "gated"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "gated", 3);
     let s = Server::start(&env);
     let r = s.post(
         &format!("/api/v1/runs/{run}/steps/write/complete"),
@@ -4944,8 +4738,7 @@ fn a_report_before_a_conditional_step_is_driven_on_from_the_page() {
 fn the_api_resumes_a_scenario_from_a_phase_as_orchestrate_resume_does() {
     let env = Env::new();
     env.scenario("chain", "name: chain\ndescription: Plan, build, test after build\nphases:\n  - name: plan\n    condition: auto\n    run: echo plan >> plan.log\n  - name: build\n    condition: after:plan\n    run: echo build >> build.log\n  - name: test\n    condition: after:build\n    run: test -f ok\n");
-    assert_eq!(env.run(&["orchestrate", "run", "chain"]).code, 1);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "chain", 1);
     std::fs::write(env.file("ok"), "").unwrap();
     let s = Server::start(&env);
     let r = s.post(
@@ -4972,8 +4765,7 @@ fn the_run_page_says_which_worker_takes_a_phase_waiting_for_tags() {
         "tagged",
         "name: tagged\ndescription: d\nphases:\n  - {name: prep, description: p, run: 'true'}\n  - {name: train, description: t, condition: 'after:prep', runs_on: [gpu], run: 'true'}\n",
     );
-    assert_eq!(env.run(&["orchestrate", "run", "tagged"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "tagged", 3);
     let s = Server::start(&env);
     let page = s.get(&format!("/runs/{run}")).body;
     assert!(
@@ -5030,8 +4822,7 @@ fn a_report_or_start_the_servers_driver_goes_on_with_answers_the_run_as_driven()
         "name: solo\ndescription: One manual phase\nphases:\n  - name: ship\n    description: Ship it\n    condition: manual\n",
     )
     .unwrap();
-    assert_eq!(env.run(&["orchestrate", "run", "solo"]).code, 3);
-    let solo = newest_run(&env, "orchestrate");
+    let solo = new_run(&env, "orchestrate", "solo", 3);
     let r = s.post(&format!("/api/v1/runs/{solo}/steps/ship/start"), "{}");
     let body = r.json();
     assert_eq!(r.status, 202, "{body:#}");
@@ -5061,8 +4852,7 @@ fn a_stream_asked_past_a_runs_head_ends_when_the_run_is_sealed() {
     let env = home();
     let s = Server::start(&env);
     for header in [false, true] {
-        assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-        let run = newest_run(&env, "workflow");
+        let run = new_run(&env, "workflow", "review", 3);
         let path = format!("/api/v1/runs/{run}/events");
         let rx = if header {
             s.events_with(&path, &[("Last-Event-ID", "50")])
@@ -5074,7 +4864,8 @@ fn a_stream_asked_past_a_runs_head_ends_when_the_run_is_sealed() {
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("the stream opens");
         assert_eq!(first.0, "driver", "{first:?}");
-        assert_eq!(env.run(&["workflow", "step", "complete", "write"]).code, 0);
+        env.run(&["workflow", "step", "complete", "write"])
+            .assert_exit(0);
         let got = whole_stream(rx);
         assert_eq!(
             got.last().map(|(e, _)| e.as_str()),
@@ -5097,8 +4888,9 @@ fn a_history_limit_out_of_range_is_refused_alike_by_the_api_and_the_cli() {
         let api = s.get(&format!("/api/v1/runs?limit={limit}"));
         assert_eq!(api.status, 400, "{}", api.body);
         for group in ["workflow", "orchestrate"] {
-            let cli = env.run(&["--json", group, "history", "--limit", limit]);
-            assert_eq!(cli.code, 2, "{}{}", cli.stdout, cli.stderr);
+            let cli = env
+                .run(&["--json", group, "history", "--limit", limit])
+                .assert_exit(2);
             let mut api_doc = api.json();
             let mut cli_doc = cli.json();
             // The flag is named as each front end takes it.
@@ -5113,7 +4905,8 @@ fn a_history_limit_out_of_range_is_refused_alike_by_the_api_and_the_cli() {
         let api = s.get(&format!("/api/v1/runs?limit={limit}&kind=workflow"));
         assert_eq!(api.status, 200, "{}", api.body);
         doc.check("/api/v1/runs", "get", 200, &api.json());
-        assert_eq!(env.run(&["workflow", "history", "--limit", limit]).code, 0);
+        env.run(&["workflow", "history", "--limit", limit])
+            .assert_exit(0);
     }
 }
 
@@ -5163,8 +4956,7 @@ fn failed_deploy() -> (Env, Server, String, std::path::PathBuf) {
             file.display()
         ),
     );
-    assert_eq!(env.run(&["workflow", "run", "deploy"]).code, 1);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "deploy", 1);
     let s = Server::start(&env);
     (env, s, run, file)
 }
@@ -5295,11 +5087,8 @@ fn a_resume_step_without_from_or_rollback_to_and_an_empty_mode_are_refused_not_i
 fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else_or_repeated() {
     let env = home();
     for _ in 0..3 {
-        assert_eq!(
-            env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
-                .code,
-            0
-        );
+        env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
+            .assert_exit(0);
     }
     let s = Server::start(&env);
     let doc = Doc::load();
@@ -5367,8 +5156,7 @@ fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else_or_repeated(
 #[test]
 fn a_query_parameter_given_twice_is_a_400_naming_it_everywhere_but_a_list() {
     let env = home();
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "gate", 3);
     let s = Server::start(&env);
     let doc = Doc::load();
     for (path, route, name) in [
@@ -5556,8 +5344,7 @@ fn a_plain_resume_of_a_run_waiting_for_a_report_answers_as_the_cli_and_records_n
         "gate",
         "name: gate\nsteps:\n  - name: p\n    prompt: check it\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "gate"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "gate", 3);
     let s = Server::start(&env);
     let doc = Doc::load();
     let before = events(&env, &run).len();
@@ -5728,8 +5515,7 @@ fn a_scenario_run_resumed_with_mode_retry_runs_its_failed_phase_again_and_goes_o
         "blk",
         "name: blk\ndescription: d\nphases:\n  - {name: a, description: a, run: 'echo x >> a.log; test -f ok'}\n  - {name: b, description: b, condition: 'after:a', run: 'echo b >> b.log'}\n",
     );
-    assert_eq!(env.run(&["orchestrate", "run", "blk"]).code, 1);
-    let run = newest_run(&env, "orchestrate");
+    let run = new_run(&env, "orchestrate", "blk", 1);
     let s = Server::start(&env);
     let status = s.get(&format!("/api/v1/runs/{run}")).json();
     assert_eq!(status["next"][0]["argv"][4], "--retry", "{status}");
@@ -5851,8 +5637,7 @@ fn an_integer_input_given_as_minus_zero_is_zero_through_the_api_as_through_the_c
 fn an_unknown_field_in_a_start_names_the_one_field_a_start_takes() {
     let env = home();
     let s = Server::start(&env);
-    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = newest_run(&env, "orchestrate");
+    let gate = new_run(&env, "orchestrate", "gate", 3);
     for body in [r#"{"x": 1}"#, r#"{"outputs": {"a": "b"}}"#] {
         let r = s.post(&format!("/api/v1/runs/{gate}/steps/ship/start"), body);
         assert_eq!(r.status, 400, "{body}: {}", r.body);
@@ -5960,8 +5745,7 @@ fn a_workflow_run_is_stopped_from_the_server_whoever_drives_it_and_resumes() {
     assert_eq!(terminal.wait().unwrap().code(), Some(3));
 
     // Driven by nobody (waiting for a report): the stop is recorded at once.
-    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
-    let waiting = newest_run(&env, "workflow");
+    let waiting = new_run(&env, "workflow", "ask", 3);
     let r = s.post(&format!("/api/v1/runs/{waiting}/stop"), "{}");
     assert_eq!(r.status, 200, "{}", r.body);
     doc.check("/api/v1/runs/{id}/stop", "post", 200, &r.json());
@@ -6050,7 +5834,7 @@ fn verifying_a_home_with_no_runs_yet_through_the_api_answers_an_empty_verified_l
     assert_eq!(r.json()["ok"], true, "{}", r.body);
     assert_eq!(r.json()["runs"], 0, "{}", r.body);
     assert!(!r.body.contains("--home"), "{}", r.body);
-    assert_eq!(env.run(&["log", "verify"]).code, 2);
+    env.run(&["log", "verify"]).assert_exit(2);
 }
 
 /// The run page honours `?at=SEQ` as `status --at` does: the state as of that event, said so,
@@ -6063,8 +5847,7 @@ fn the_run_page_at_an_event_shows_that_past_state_read_only() {
         "two",
         "name: two\nsteps:\n  - {name: first, run: 'true'}\n  - {name: ask, prompt: approve}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "two", 3);
     let s = Server::start(&env);
     let now = s.get(&format!("/runs/{run}")).body;
     assert!(now.contains(r#"class="report""#), "{now}");
@@ -6189,7 +5972,7 @@ fn the_agents_page_and_api_say_which_agents_run_with_claude_code() {
 fn a_report_on_a_child_runs_step_through_its_parent_points_to_the_child_run() {
     let env = home();
     env.workflow("kid", KID).workflow("elder", PARENT_OF_KIDS);
-    assert_eq!(env.run(&["workflow", "run", "elder"]).code, 3);
+    env.run(&["workflow", "run", "elder"]).assert_exit(3);
     let parent = env.run(&["--json", "workflow", "history"]).json()["runs"]
         .as_array()
         .unwrap()
@@ -6581,8 +6364,7 @@ fn a_pages_report_form_does_not_require_the_outputs_only_later_steps_read() {
         "later",
         "name: later\nsteps:\n  - {name: Plan, prompt: 'Report the output `plan`.'}\n  - {name: Use, run: 'echo \"[${{ steps.Plan.outputs.plan }}]\"'}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "later"]).code, 3);
-    let run = newest_run(&env, "workflow");
+    let run = new_run(&env, "workflow", "later", 3);
     let doc = env.run(&["--json", "workflow", "status", &run]).json();
     assert_eq!(
         doc["steps"][0]["expected_outputs"],

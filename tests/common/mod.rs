@@ -175,6 +175,15 @@ impl Out {
             .collect()
     }
 
+    /// Assert that the command ended with exit `code`, showing all it said if not; the same
+    /// output, to read on.
+    #[track_caller]
+    #[allow(dead_code)]
+    pub fn assert_exit(self, code: i32) -> Out {
+        assert_eq!(self.code, code, "{}{}", self.stdout, self.stderr);
+        self
+    }
+
     /// Assert that an error whose message holds `text` is located on `line`.
     pub fn assert_error_on_line(&self, text: &str, line: u64) {
         let errors = self.located_errors();

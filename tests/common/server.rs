@@ -89,10 +89,14 @@ impl Server {
     /// `start`, with `--no-notify`: the server delivers no run's notifications still due by
     /// its own sweep, only those its actions make due (what a test of an action looks at).
     pub fn start_without_sweep(env: &Env) -> Server {
-        Server::start_with(
-            env,
-            &["--addr", "127.0.0.1:0", "--token", TOKEN, "--no-notify"],
-        )
+        Server::start_also(env, &["--no-notify"])
+    }
+
+    /// `start`, with `more` arguments besides (`--max-connections 6`, `--public-url URL`).
+    pub fn start_also(env: &Env, more: &[&str]) -> Server {
+        let mut args = vec!["--addr", "127.0.0.1:0", "--token", TOKEN];
+        args.extend_from_slice(more);
+        Server::start_with(env, &args)
     }
 
     pub fn start_with(env: &Env, args: &[&str]) -> Server {
