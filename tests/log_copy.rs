@@ -877,3 +877,95 @@ fn log_copy_counts_runs_and_other_chains_as_log_verify_does() {
         verify.stderr
     );
 }
+
+/// Seen by a review: where the target's `logs/` (or its run's folder in it) was a symbolic
+/// link or a plain file, `log copy` rightly wrote nothing through it and exited 1, but said
+/// for every attempt "another file is at its path … fix: move <target>/logs/<run>/<file>
+/// aside" — a file that is not there (the path goes through the link, or through a file). The
+/// folder is said once, with the fix its reason gives (put the folder back in place of the
+/// link, move the file `logs` aside); done, a second copy carries the outputs and the target
+/// verifies.
+#[test]
+fn a_target_whose_logs_folder_is_a_link_or_a_file_is_said_once_with_the_folders_fix() {
+    let env = Env::new();
+    env.workflow(
+        "loud",
+        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n  - {name: again, run: 'echo there'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    // A link or a file, in place of `logs/` or of the run's folder in it.
+    for (linked, run_folder) in [(true, false), (false, false), (true, true)] {
+        let target = Env::new();
+        let logs = target.home().join("logs");
+        let folder = if run_folder {
+            logs.join(&run)
+        } else {
+            logs.clone()
+        };
+        std::fs::create_dir_all(folder.parent().unwrap()).unwrap();
+        let elsewhere = target.dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        if linked {
+            std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+        } else {
+            std::fs::write(&folder, "a file\n").unwrap();
+        }
+        let fix = if linked {
+            "put the folder it points to in its place"
+        } else {
+            "move it aside"
+        };
+        let to = target.db();
+        let to = to.to_str().unwrap();
+        let human = env.run(&["log", "copy", "--to", to]);
+        assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+        let lines: Vec<&str> = human
+            .stdout
+            .lines()
+            .filter(|l| l.contains("not copied"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", human.stdout);
+        let what = if linked {
+            "is a symbolic link"
+        } else {
+            "is not a folder"
+        };
+        assert!(
+            lines[0].contains(&format!(
+                "not copied: the output of 2 attempts of run {run} — {} {what}",
+                folder.display()
+            )) && lines[0].contains(fix)
+                && !lines[0].contains("another file is at its path")
+                && !lines[0].contains("step-"),
+            "{}",
+            human.stdout
+        );
+        let doc = env.run(&["--json", "log", "copy", "--to", to]).json();
+        let outputs = &doc["attempt_logs"];
+        assert_eq!(outputs["left"], serde_json::json!([]), "{doc}");
+        let blocked = outputs["folders"].as_array().unwrap();
+        assert_eq!(blocked.len(), 1, "{doc}");
+        assert_eq!(blocked[0]["folder"], folder.display().to_string(), "{doc}");
+        assert_eq!(blocked[0]["recorded"], true, "{doc}");
+        assert_eq!(blocked[0]["outputs"].as_array().unwrap().len(), 2, "{doc}");
+        assert!(
+            blocked[0]["fix"].as_str().unwrap().starts_with(fix),
+            "{doc}"
+        );
+        // Nothing went through the link.
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // Its fix, done: the copy carries the outputs, and the target verifies.
+        if linked {
+            std::fs::remove_file(&folder).unwrap();
+            std::fs::rename(&elsewhere, &folder).unwrap();
+        } else {
+            std::fs::rename(&folder, target.dir.path().join("aside")).unwrap();
+        }
+        let again = env.run(&["log", "copy", "--to", to]);
+        assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+        let verify = target.run(&["log", "verify", "--all"]);
+        assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    }
+}
+

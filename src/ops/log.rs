@@ -1151,6 +1151,9 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             }
         ));
     }
+    for folder in &outputs.folders {
+        text.push_str(&folder.line(&into));
+    }
     if let Some(r) = &registry {
         let n = r["events"].as_u64().unwrap_or(0) as usize;
         let line = match r["how"].as_str().unwrap_or_default() {
@@ -1179,7 +1182,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         ));
     }
     let registry_refused = registry.as_ref().is_some_and(|r| r["how"] == "refused");
-    let outputs_missing = outputs.left.iter().any(|l| l["recorded"] == true);
+    let outputs_missing = outputs.recorded_left();
     let code = if refused.is_empty() && !registry_refused && !outputs_missing {
         exit::OK
     } else {
@@ -1196,7 +1199,11 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         "refused": refused,
         "events": events,
         "registry": registry,
-        "attempt_logs": {"copied": outputs.copied, "unrecorded": outputs.unrecorded, "already": outputs.already, "left": outputs.left},
+        "attempt_logs": {
+            "copied": outputs.copied, "unrecorded": outputs.unrecorded, "already": outputs.already,
+            "left": outputs.left,
+            "folders": outputs.folders.iter().map(UnfitOutputs::document).collect::<Vec<_>>(),
+        },
     });
     Ok(Output::new(doc, text, code))
 }
@@ -1211,6 +1218,8 @@ struct OutputsCopied {
     unrecorded: u64,
     already: u64,
     left: Vec<serde_json::Value>,
+    /// Outputs not copied for a folder of their path there (`UnfitOutputs`), by folder.
+    folders: Vec<UnfitOutputs>,
 }
 
 impl OutputsCopied {
@@ -1300,12 +1309,100 @@ impl OutputsCopied {
                         )),
                     )
                 }
+                Ok(OutputCopy::Unfit(unfit)) => {
+                    let at = match self.folders.iter().position(|f| f.unfit == unfit) {
+                        Some(at) => at,
+                        None => {
+                            self.folders.push(UnfitOutputs {
+                                unfit,
+                                outputs: Vec::new(),
+                            });
+                            self.folders.len() - 1
+                        }
+                    };
+                    self.folders[at]
+                        .outputs
+                        .push((run_id.to_string(), file.clone(), !*unrecorded));
+                }
                 Ok(OutputCopy::Left(reason)) | Err(reason) => {
                     left(file, reason, !*unrecorded, None)
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether an output an `attempt_log` vouches for was left behind: the other log then
+    /// fails `log verify` on its run.
+    fn recorded_left(&self) -> bool {
+        self.left.iter().any(|l| l["recorded"] == true)
+            || self
+                .folders
+                .iter()
+                .any(|f| f.outputs.iter().any(|(_, _, recorded)| *recorded))
+    }
+}
+
+/// The outputs `log copy` did not copy because a folder of their path beside the other log
+/// is a link or no folder (`OutputCopy::Unfit`): the folder, said once with its own fix,
+/// and each output it stopped (run, file, whether an `attempt_log` vouches for it).
+struct UnfitOutputs {
+    unfit: crate::execute::UnfitFolder,
+    outputs: Vec<(String, String, bool)>,
+}
+
+impl UnfitOutputs {
+    /// Its runs, each once, in the order met.
+    fn runs(&self) -> Vec<&str> {
+        let mut runs: Vec<&str> = Vec::new();
+        for (run, ..) in &self.outputs {
+            if !runs.contains(&run.as_str()) {
+                runs.push(run);
+            }
+        }
+        runs
+    }
+
+    /// The fix, whole: the folder's, then the copy again.
+    fn fix(&self) -> String {
+        format!("{}, then copy again", self.unfit.fix())
+    }
+
+    fn document(&self) -> serde_json::Value {
+        serde_json::json!({
+            "folder": self.unfit.path.display().to_string(),
+            "reason": self.unfit.reason(),
+            "fix": self.fix(),
+            "recorded": self.outputs.iter().any(|(_, _, r)| *r),
+            "outputs": self.outputs.iter().map(|(run, file, recorded)| serde_json::json!({
+                "run_id": run, "file": file, "recorded": recorded,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Its line: the outputs it stopped, the folder's reason, and its fix once.
+    fn line(&self, into: &str) -> String {
+        let runs = self.runs();
+        let of = match runs.as_slice() {
+            [one] => format!("of run {}", crate::render::one_line(one)),
+            _ => format!("of {}", crate::render::count(runs.len(), "run")),
+        };
+        let vouched = self.outputs.iter().any(|(_, _, r)| *r);
+        format!(
+            "  not copied: the output of {} {of} — {}; {}{}\n",
+            crate::render::count(self.outputs.len(), "attempt"),
+            crate::render::one_line(&self.unfit.reason()),
+            match (vouched, runs.len()) {
+                (true, 1) => format!(
+                    "`log verify` of {into} fails on that run until its outputs are there: "
+                ),
+                (true, _) => format!(
+                    "`log verify` of {into} fails on those runs until their outputs are there: "
+                ),
+                (false, _) => String::new(),
+            },
+            crate::render::one_line(&self.fix())
+        )
     }
 }
 
