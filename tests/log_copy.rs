@@ -969,3 +969,56 @@ fn a_target_whose_logs_folder_is_a_link_or_a_file_is_said_once_with_the_folders_
     }
 }
 
+/// A run `log copy` refuses (here: its chain does not verify) leaves behind with it its
+/// notification deliveries (`notify:RUN`), which name it: copied alone, they named a run the
+/// other log does not hold, and that log failed `log verify`. Both are said, the other run
+/// and its deliveries are copied, and the target verifies.
+#[test]
+fn a_refused_run_leaves_its_notification_chain_behind_with_it() {
+    let env = Env::new();
+    env.workflow(
+        "noted",
+        "name: noted\nnotify:\n  on_finish:\n    - {run: 'true'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "noted"]).code, 0);
+    let changed = env.status(None)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.run(&["workflow", "run", "noted"]).code, 0);
+    let kept = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute_batch(&format!(
+        "DROP TRIGGER events_append_only_update; UPDATE events SET body = body || ' ' WHERE run_id = '{changed}' AND seq = 1;"
+    ))
+    .unwrap();
+    drop(c);
+    let to = format!("sqlite:{}", env.home().join("copy.db").display());
+    let out = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let mut copied = ids(&doc, "copied");
+    copied.sort();
+    let mut want = vec![kept.clone(), format!("notify:{kept}")];
+    want.sort();
+    assert_eq!(copied, want, "{doc}");
+    assert_eq!(
+        ids(&doc, "refused"),
+        vec![changed.clone(), format!("notify:{changed}")],
+        "{doc}"
+    );
+    assert!(
+        doc["refused"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{changed}, which is not copied")),
+        "{doc}"
+    );
+    let verify = env.run(&["--db", &to, "log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let human = env.run(&["log", "copy", "--to", &to]);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("not copied: run notify:{changed} — it names")),
+        "{}",
+        human.stdout
+    );
+}

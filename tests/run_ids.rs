@@ -446,3 +446,44 @@ fn an_import_refuses_rows_of_an_id_that_is_no_run_id() {
     assert!(err.to_string().contains("is no run id"), "{err}");
     assert!(other.raw_rows(None).unwrap().is_empty());
 }
+
+/// `log reindex` of a log holding a chain whose stored id is not UTF-8 (SQLite keeps a text's
+/// bytes as given) writes it no row, and says so: it is listed under its id shown escaped
+/// (`01M…33\xff`), and a row under that text named an id no event has. The other runs are
+/// indexed, and `log verify` names the chain alone (not the index).
+#[test]
+fn log_reindex_writes_no_row_under_the_escaped_id_of_a_chain_not_utf8() {
+    let env = Env::new();
+    let src = finished_run(&env);
+    plant_bytes(&env, &src, b"01M961WEWZJ8VS0002614BN33\xff");
+    let escaped = "01M961WEWZJ8VS0002614BN33\\xff";
+    let out = env.run(&["--json", "log", "reindex"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["runs"], 1, "{doc}");
+    assert_eq!(doc["refused"][0][0], escaped, "{doc}");
+    assert_eq!(doc["removed"], serde_json::json!([]), "{doc}");
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    let rows: Vec<Vec<u8>> = c
+        .prepare("SELECT CAST(run_id AS BLOB) FROM runs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows, vec![src.as_bytes().to_vec()]);
+    drop(c);
+    let human = env.run(&["log", "reindex"]);
+    assert_eq!(human.code, 0, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human.stdout.contains(&format!(
+            "! {escaped}: not indexed: its stored id is not UTF-8"
+        )),
+        "{}",
+        human.stdout
+    );
+    let verify = env.run(&["--json", "log", "verify"]).json();
+    let failures = verify["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{verify}");
+    assert_eq!(failures[0]["run_id"], escaped, "{verify}");
+}

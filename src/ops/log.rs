@@ -860,6 +860,13 @@ pub fn reindex(ctx: &Ctx) -> Result<Output, CommandError> {
     if !repair.removed.is_empty() {
         text.push_str("   restore the removed events from a backup if they should be there; the index now says what the log holds\n");
     }
+    for (run, why) in &repair.refused {
+        text.push_str(&format!(
+            "   ! {}: not indexed: {why}; {} names it\n",
+            crate::render::one_line(run),
+            ctx.cmd(&["log", "verify"])
+        ));
+    }
     let mut doc = serde_json::to_value(&repair).unwrap_or_default();
     doc["rebuilt"] = true.into();
     Ok(Output::new(doc, text, exit::OK))
@@ -946,9 +953,13 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         _ => None,
     };
     let mut outputs = OutputsCopied::default();
-    let heads = source.runs()?;
+    // Runs first, then the chains that only name runs (notification deliveries, schedules):
+    // one naming a run this copy refused is left behind with it (`left_behind`).
+    let mut heads = source.runs()?;
+    heads.sort_by_key(|h| !crate::event::is_run_chain(h.run_id.as_bytes()));
     let mut runs = 0usize;
     let mut seen = std::collections::HashSet::new();
+    let mut left_behind = std::collections::HashSet::new();
     for head in &heads {
         let run_id = head.run_id.as_str();
         // The agent registry is a stream each log keeps of its own, not a run: it is merged
@@ -964,9 +975,10 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         // first and imported in one transaction: a copy cut short (killed, a full target, a
         // dropped connection) never leaves one naming another that is not there, which
         // `log verify` there reads as events removed.
-        let group = super::copy_group::read_group(ctx, &*source, run_id, &mut seen)?;
+        let group = super::copy_group::read_group(ctx, &*source, run_id, &mut seen, &left_behind)?;
         runs += group.len();
         let mut refuse = |run_id: &str, reason: String| {
+            left_behind.insert(run_id.to_string());
             refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
         };
         // The other log at the moment of each try: another copy (of this log, or of another

@@ -2104,8 +2104,7 @@ impl EventStore for PostgresStore {
             // EXCLUSIVE: every append locks its run's row first (`lock_row`), so none lands
             // between reading the events and writing their rows; readers go on.
             self.with(|c| c.client.batch_execute("LOCK TABLE runs IN EXCLUSIVE MODE"))?;
-            let expected = super::index::entries_from_log(&*self)?;
-            let repair = super::index::repair_of(self.index_rows(), &expected)?;
+            let (expected, repair) = super::index::rebuild_plan(&*self, self.index_rows())?;
             // A row of a run with no events is removed; the rows of streams that are not
             // runs (no kind) are the appends' locks, and stay.
             for row in &repair.removed {
