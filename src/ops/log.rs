@@ -42,7 +42,11 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     // snapshots, its attempt logs' files, its index row) is said under it, so that a changed
     // history is never read as the record; beside the document (`--json`), on the side.
     let bad = check_log(ctx, &*store, Some(&run_id), None, None)?.first_bad;
-    let mut text = format!("Run {run_id}: {} events\n", events.len());
+    let mut text = format!(
+        "Run {}: {} events\n",
+        crate::render::shown_chain_id(&run_id),
+        events.len()
+    );
     for e in &events {
         match e {
             crate::store::ReadEvent::Event(e) => text.push_str(&render_event_line(e, scenario)),
@@ -69,8 +73,10 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let mut warnings = Vec::new();
     if let Some(bad) = bad {
         warnings.push(format!(
-            "run {run_id} does not verify at seq {}: {} (its events are as stored, not as recorded); {verify} checks it",
-            bad.seq, bad.reason
+            "run {} does not verify at seq {}: {} (its events are as stored, not as recorded); {verify} checks it",
+            crate::render::shown_chain_id(&run_id),
+            bad.seq,
+            bad.reason
         ));
         text.push_str(&crate::render::render_unverified_show(&bad, &verify));
     }
@@ -82,6 +88,11 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
 /// a run's notification deliveries `notify:RUN` (RUN named any way a run is), a schedule's
 /// `schedule:KIND:NAME`, the agent registry `agents` (a run of that name comes first). Their
 /// events were redacted as they were recorded, as a run's are: what is stored is what is shown.
+/// A chain of an id no cortex writes (`Agents`, `agents ` with its space, `../../x`: put in
+/// the log by hand, which `log verify` names by that id) is found by that id exactly, as
+/// given, before the query is read any other way: before, `Agents` was "no run `Agents`",
+/// `agents ` lost its space to the name lookup, and `../../x` was refused as a definition's
+/// name — a chain `log verify` named could not be looked at.
 fn resolve_chain(
     ctx: &Ctx,
     store: &dyn EventStore,
@@ -90,6 +101,11 @@ fn resolve_chain(
 ) -> Result<String, CommandError> {
     let has_chain =
         |id: &str| -> Result<bool, CommandError> { Ok(store.hash_at(id, 0)?.is_some()) };
+    if let Some(q) = query.filter(|q| !q.is_empty() && !crate::event::is_chain_id(q.as_bytes()))
+        && has_chain(q)?
+    {
+        return Ok(q.to_string());
+    }
     let prefixed = query.filter(|q| crate::event::has_chain_prefix(q.as_bytes()));
     if let Some(q) = prefixed {
         if has_chain(q)? {
@@ -1189,7 +1205,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let field = |key: &str| crate::render::one_line(r[key].as_str().unwrap_or_default());
         text.push_str(&format!(
             "  not copied: run {} — {}\n",
-            field("run_id"),
+            crate::render::shown_chain_id(r["run_id"].as_str().unwrap_or_default()),
             field("reason")
         ));
     }
