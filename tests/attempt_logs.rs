@@ -1561,6 +1561,9 @@ fn a_deleted_home_id_never_explains_away_a_missing_attempt_log(env: Env) {
 
 common::on_both_stores!(a_deleted_home_id_never_explains_away_a_missing_attempt_log);
 
+/// A workflow whose one step, `say`, prints a line.
+const LOUD: &str = "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n";
+
 /// Seen by a review: `log verify` and `cortex logs` followed a `logs/` or `logs/<run>/` put
 /// back as a symbolic link to a folder elsewhere (verify: "3 attempt logs as recorded"),
 /// while a linked file was refused and the writer refused a linked `logs/` — saying "remove
@@ -1571,12 +1574,7 @@ common::on_both_stores!(a_deleted_home_id_never_explains_away_a_missing_attempt_
 #[test]
 fn no_reader_or_writer_goes_through_a_linked_logs_folder() {
     let env = Env::new();
-    env.workflow(
-        "loud",
-        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
-    );
-    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let run = env.finished_run("loud", LOUD);
     let logs = env.home().join("logs");
     let elsewhere = env.dir.path().join("elsewhere");
     for linked in [logs.join(&run), logs.clone()] {
@@ -1635,24 +1633,12 @@ fn no_reader_or_writer_goes_through_a_linked_logs_folder() {
 #[test]
 fn a_run_paused_for_its_homes_logs_folder_is_hinted_the_folders_own_fix() {
     let env = Env::new();
-    env.workflow(
-        "loud",
-        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
-    );
+    env.workflow("loud", LOUD);
     let logs = env.home().join("logs");
     let elsewhere = env.dir.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     for linked in [true, false] {
-        if linked {
-            std::os::unix::fs::symlink(&elsewhere, &logs).unwrap();
-        } else {
-            std::fs::write(&logs, "a file\n").unwrap();
-        }
-        let fix = if linked {
-            "put the folder it points to in its place"
-        } else {
-            "move it aside"
-        };
+        let fix = common::put_in_place_of_folder(&logs, linked, &elsewhere);
         let out = env.run(&["--json", "workflow", "run", "loud"]);
         assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
         let doc = out.json();
@@ -1673,12 +1659,7 @@ fn a_run_paused_for_its_homes_logs_folder_is_hinted_the_folders_own_fix() {
 #[test]
 fn a_fifo_at_an_attempt_logs_path_is_said_as_one_by_logs_verify_and_copy_alike() {
     let env = Env::new();
-    env.workflow(
-        "loud",
-        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
-    );
-    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let run = env.finished_run("loud", LOUD);
     let file = env
         .home()
         .join(cortex::execute::attempt_log_name(&run, "say", 1));

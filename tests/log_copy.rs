@@ -563,12 +563,10 @@ fn a_finished_child_of_a_parent_still_driven_is_not_copied_without_it(env: Env) 
 /// run. A copy that leaves behind an output the log records fails (exit 1), saying why and
 /// what to do; done, a second copy carries it and the target verifies.
 fn a_copy_that_leaves_a_recorded_output_behind_fails(env: Env) {
-    env.workflow(
+    let run = env.finished_run(
         "loud",
         "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     let file = cortex::execute::attempt_log_name(&run, "say", 1);
     let target = Env::new();
     let planted = target.home().join(&file);
@@ -888,12 +886,10 @@ fn log_copy_counts_runs_and_other_chains_as_log_verify_does() {
 #[test]
 fn a_target_whose_logs_folder_is_a_link_or_a_file_is_said_once_with_the_folders_fix() {
     let env = Env::new();
-    env.workflow(
+    let run = env.finished_run(
         "loud",
         "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n  - {name: again, run: 'echo there'}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     // A link or a file, in place of `logs/` or of the run's folder in it.
     for (linked, run_folder) in [(true, false), (false, false), (true, true)] {
         let target = Env::new();
@@ -906,16 +902,7 @@ fn a_target_whose_logs_folder_is_a_link_or_a_file_is_said_once_with_the_folders_
         std::fs::create_dir_all(folder.parent().unwrap()).unwrap();
         let elsewhere = target.dir.path().join("elsewhere");
         std::fs::create_dir_all(&elsewhere).unwrap();
-        if linked {
-            std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
-        } else {
-            std::fs::write(&folder, "a file\n").unwrap();
-        }
-        let fix = if linked {
-            "put the folder it points to in its place"
-        } else {
-            "move it aside"
-        };
+        let fix = common::put_in_place_of_folder(&folder, linked, &elsewhere);
         let to = target.db();
         let to = to.to_str().unwrap();
         let human = env.run(&["log", "copy", "--to", to]);
