@@ -952,7 +952,7 @@ impl PostgresStore {
         // finds. Said as what it is, the password never shown (`shown` reads the user
         // information the widest way). Before, "cannot be reached: failed to lookup address
         // information" was said of a host that was fine.
-        if conn.contains("://")
+        if matches!(widest_userinfo(conn), Some(Ok(u)) if u.secret.is_some_and(|s| s.contains('@')))
             && config
                 .get_hosts()
                 .iter()
