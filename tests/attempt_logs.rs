@@ -1561,6 +1561,9 @@ fn a_deleted_home_id_never_explains_away_a_missing_attempt_log(env: Env) {
 
 common::on_both_stores!(a_deleted_home_id_never_explains_away_a_missing_attempt_log);
 
+/// A workflow whose one step, `say`, prints a line.
+const LOUD: &str = "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n";
+
 /// Seen by a review: `log verify` and `cortex logs` followed a `logs/` or `logs/<run>/` put
 /// back as a symbolic link to a folder elsewhere (verify: "3 attempt logs as recorded"),
 /// while a linked file was refused and the writer refused a linked `logs/` — saying "remove
@@ -1571,12 +1574,7 @@ common::on_both_stores!(a_deleted_home_id_never_explains_away_a_missing_attempt_
 #[test]
 fn no_reader_or_writer_goes_through_a_linked_logs_folder() {
     let env = Env::new();
-    env.workflow(
-        "loud",
-        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
-    );
-    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let run = env.finished_run("loud", LOUD);
     let logs = env.home().join("logs");
     let elsewhere = env.dir.path().join("elsewhere");
     for linked in [logs.join(&run), logs.clone()] {
@@ -1625,5 +1623,66 @@ fn no_reader_or_writer_goes_through_a_linked_logs_folder() {
         "{}{}",
         shown.stdout,
         shown.stderr
+    );
+}
+
+/// Seen by a review: a run whose home's `logs/` was a symbolic link was paused with the right
+/// reason ("… is a symbolic link …; put the folder it points to in its place"), under the hint
+/// "make that path writable by the user cortex runs as". The hint is the fix its reason
+/// gives: the folder put back for a link, the file moved aside for a file at `logs/`.
+#[test]
+fn a_run_paused_for_its_homes_logs_folder_is_hinted_the_folders_own_fix() {
+    let env = Env::new();
+    env.workflow("loud", LOUD);
+    let logs = env.home().join("logs");
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    for linked in [true, false] {
+        let fix = common::put_in_place_of_folder(&logs, linked, &elsewhere);
+        let out = env.run(&["--json", "workflow", "run", "loud"]);
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        let hint = doc["hints"][0].as_str().unwrap();
+        assert!(
+            hint.starts_with(fix) && !hint.contains("writable") && hint.contains("resume"),
+            "{doc}"
+        );
+        std::fs::remove_file(&logs).unwrap();
+    }
+}
+
+/// Seen by a review: with a FIFO at an attempt log's path, `cortex logs` said "is a FIFO, not
+/// a file", while `log verify` and `log copy` opened it and said "was changed: it holds 0
+/// bytes". They agree now: no file of the log's is there, said as `cortex logs` says it, and
+/// the FIFO is never opened (nor waited on). `log copy`'s fix names the command to run once,
+/// in single backticks (it was "``cortex log verify R``").
+#[test]
+fn a_fifo_at_an_attempt_logs_path_is_said_as_one_by_logs_verify_and_copy_alike() {
+    let env = Env::new();
+    let run = env.finished_run("loud", LOUD);
+    let file = env
+        .home()
+        .join(cortex::execute::attempt_log_name(&run, "say", 1));
+    std::fs::remove_file(&file).unwrap();
+    nix::unistd::mkfifo(&file, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let said = format!("{} is a FIFO, not a file", file.display());
+    let shown = env.run(&["logs", &run, "say"]);
+    let verify = env.run(&["log", "verify", "--all"]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+    let to = env.dir.path().join("copy.db");
+    let copy = env.run(&["log", "copy", "--to", to.to_str().unwrap()]);
+    assert_eq!(copy.code, 1, "{}{}", copy.stdout, copy.stderr);
+    for out in [&shown, &verify, &copy] {
+        assert!(
+            out.stdout.contains(&said) && !out.stdout.contains("0 bytes"),
+            "{}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    assert!(
+        copy.stdout.contains(" log verify ") && !copy.stdout.contains("``"),
+        "{}",
+        copy.stdout
     );
 }

@@ -563,12 +563,10 @@ fn a_finished_child_of_a_parent_still_driven_is_not_copied_without_it(env: Env) 
 /// run. A copy that leaves behind an output the log records fails (exit 1), saying why and
 /// what to do; done, a second copy carries it and the target verifies.
 fn a_copy_that_leaves_a_recorded_output_behind_fails(env: Env) {
-    env.workflow(
+    let run = env.finished_run(
         "loud",
         "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 0);
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
     let file = cortex::execute::attempt_log_name(&run, "say", 1);
     let target = Env::new();
     let planted = target.home().join(&file);
@@ -875,5 +873,139 @@ fn log_copy_counts_runs_and_other_chains_as_log_verify_does() {
         "{}{}",
         verify.stdout,
         verify.stderr
+    );
+}
+
+/// Seen by a review: where the target's `logs/` (or its run's folder in it) was a symbolic
+/// link or a plain file, `log copy` rightly wrote nothing through it and exited 1, but said
+/// for every attempt "another file is at its path … fix: move <target>/logs/<run>/<file>
+/// aside" — a file that is not there (the path goes through the link, or through a file). The
+/// folder is said once, with the fix its reason gives (put the folder back in place of the
+/// link, move the file `logs` aside); done, a second copy carries the outputs and the target
+/// verifies.
+#[test]
+fn a_target_whose_logs_folder_is_a_link_or_a_file_is_said_once_with_the_folders_fix() {
+    let env = Env::new();
+    let run = env.finished_run(
+        "loud",
+        "name: loud\nsteps:\n  - {name: say, run: 'echo hi'}\n  - {name: again, run: 'echo there'}\n",
+    );
+    // A link or a file, in place of `logs/` or of the run's folder in it.
+    for (linked, run_folder) in [(true, false), (false, false), (true, true)] {
+        let target = Env::new();
+        let logs = target.home().join("logs");
+        let folder = if run_folder {
+            logs.join(&run)
+        } else {
+            logs.clone()
+        };
+        std::fs::create_dir_all(folder.parent().unwrap()).unwrap();
+        let elsewhere = target.dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let fix = common::put_in_place_of_folder(&folder, linked, &elsewhere);
+        let to = target.db();
+        let to = to.to_str().unwrap();
+        let human = env.run(&["log", "copy", "--to", to]);
+        assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+        let lines: Vec<&str> = human
+            .stdout
+            .lines()
+            .filter(|l| l.contains("not copied"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", human.stdout);
+        let what = if linked {
+            "is a symbolic link"
+        } else {
+            "is not a folder"
+        };
+        assert!(
+            lines[0].contains(&format!(
+                "not copied: the output of 2 attempts of run {run} — {} {what}",
+                folder.display()
+            )) && lines[0].contains(fix)
+                && !lines[0].contains("another file is at its path")
+                && !lines[0].contains("step-"),
+            "{}",
+            human.stdout
+        );
+        let doc = env.run(&["--json", "log", "copy", "--to", to]).json();
+        let outputs = &doc["attempt_logs"];
+        assert_eq!(outputs["left"], serde_json::json!([]), "{doc}");
+        let blocked = outputs["folders"].as_array().unwrap();
+        assert_eq!(blocked.len(), 1, "{doc}");
+        assert_eq!(blocked[0]["folder"], folder.display().to_string(), "{doc}");
+        assert_eq!(blocked[0]["recorded"], true, "{doc}");
+        assert_eq!(blocked[0]["outputs"].as_array().unwrap().len(), 2, "{doc}");
+        assert!(
+            blocked[0]["fix"].as_str().unwrap().starts_with(fix),
+            "{doc}"
+        );
+        // Nothing went through the link.
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // Its fix, done: the copy carries the outputs, and the target verifies.
+        if linked {
+            std::fs::remove_file(&folder).unwrap();
+            std::fs::rename(&elsewhere, &folder).unwrap();
+        } else {
+            std::fs::rename(&folder, target.dir.path().join("aside")).unwrap();
+        }
+        let again = env.run(&["log", "copy", "--to", to]);
+        assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+        let verify = target.run(&["log", "verify", "--all"]);
+        assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    }
+}
+
+/// A run `log copy` refuses (here: its chain does not verify) leaves behind with it its
+/// notification deliveries (`notify:RUN`), which name it: copied alone, they named a run the
+/// other log does not hold, and that log failed `log verify`. Both are said, the other run
+/// and its deliveries are copied, and the target verifies.
+#[test]
+fn a_refused_run_leaves_its_notification_chain_behind_with_it() {
+    let env = Env::new();
+    env.workflow(
+        "noted",
+        "name: noted\nnotify:\n  on_finish:\n    - {run: 'true'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "noted"]).code, 0);
+    let changed = env.status(None)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.run(&["workflow", "run", "noted"]).code, 0);
+    let kept = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute_batch(&format!(
+        "DROP TRIGGER events_append_only_update; UPDATE events SET body = body || ' ' WHERE run_id = '{changed}' AND seq = 1;"
+    ))
+    .unwrap();
+    drop(c);
+    let to = format!("sqlite:{}", env.home().join("copy.db").display());
+    let out = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let mut copied = ids(&doc, "copied");
+    copied.sort();
+    let mut want = vec![kept.clone(), format!("notify:{kept}")];
+    want.sort();
+    assert_eq!(copied, want, "{doc}");
+    assert_eq!(
+        ids(&doc, "refused"),
+        vec![changed.clone(), format!("notify:{changed}")],
+        "{doc}"
+    );
+    assert!(
+        doc["refused"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{changed}, which is not copied")),
+        "{doc}"
+    );
+    let verify = env.run(&["--db", &to, "log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let human = env.run(&["log", "copy", "--to", &to]);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("not copied: run notify:{changed} — it names")),
+        "{}",
+        human.stdout
     );
 }

@@ -2919,6 +2919,91 @@ fn behind_a_public_url_every_read_needs_the_token() {
     assert_eq!(plain.get("/api/v1/runs").status, 200);
 }
 
+/// Seen by a review: the `?token=` sign-in of `/runs/R?events=all&token=T` went on to
+/// `/runs/R`, the other parameters dropped; and the 401 under an address that has a query
+/// said to open it "with ?token=TOKEN added" (`…?events=all?token=T`). The sign-in goes on to
+/// the address without its token, its other parameters as they were; the hint adds the token
+/// with `&` where there is a query.
+#[test]
+fn a_token_sign_in_keeps_the_addresses_other_parameters() {
+    let env = home();
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: echo a\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let run = newest_run(&env, "workflow");
+    let s = behind_the_proxy(&env);
+    for path in [
+        format!("/runs/{run}?events=all&token={TOKEN}"),
+        format!("/runs/{run}?token={TOKEN}&events=all"),
+        format!("/runs/{run}?tok%65n={TOKEN}&events=all"),
+    ] {
+        let head = raw_head(&s, &path, "cortex.example.com");
+        assert!(head.starts_with("HTTP/1.1 303"), "{path}: {head}");
+        assert!(
+            head.contains(&format!("location: /runs/{run}?events=all#cortex-key=")),
+            "{path}: {head}"
+        );
+        assert!(!head.contains(TOKEN), "{path}: {head}");
+    }
+    let head = raw_head(
+        &s,
+        &format!("/runs/{run}?token={TOKEN}"),
+        "cortex.example.com",
+    );
+    assert!(
+        head.contains(&format!("location: /runs/{run}#cortex-key=")),
+        "{head}"
+    );
+    let host = [("host", "cortex.example.com")];
+    let queried = s.get_with(&format!("/runs/{run}?events=all"), &host);
+    assert_eq!(queried.status, 401, "{}", queried.body);
+    assert!(
+        queried.body.contains("with &amp;token=TOKEN added")
+            && !queried.body.contains("?token=TOKEN added"),
+        "{}",
+        queried.body
+    );
+    let plain = s.get_with(&format!("/runs/{run}"), &host);
+    assert_eq!(plain.status, 401, "{}", plain.body);
+    assert!(
+        plain.body.contains("with ?token=TOKEN added"),
+        "{}",
+        plain.body
+    );
+}
+
+/// The hints of a page's 400 (`kind` given twice, or empty) are a page's — never the API's
+/// document of parameters — and a value a message shows is quoted, so an empty one is seen:
+/// `/?kind` said "`kind` is workflow or scenario, not " and ended there.
+#[test]
+fn a_pages_bad_query_is_hinted_for_the_page_and_its_value_shown_quoted() {
+    let env = home();
+    let s = Server::start(&env);
+    let hints = |body: &str| -> String {
+        let from = body
+            .find("class=\"hints\"")
+            .unwrap_or_else(|| panic!("{body}"));
+        body[from..].split("</ul>").next().unwrap().to_string()
+    };
+    let twice = s.get("/?kind=workflow&kind=scenario");
+    assert_eq!(twice.status, 400, "{}", twice.body);
+    let said = hints(&twice.body);
+    assert!(
+        said.contains("the page's own links and forms") && !said.contains("openapi"),
+        "{said}"
+    );
+    for (path, shown) in [("/?kind", "&quot;&quot;"), ("/?kind=x", "&quot;x&quot;")] {
+        let r = s.get(path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(
+            r.body
+                .contains(&format!("`kind` is workflow or scenario, not {shown}")),
+            "{path}: {}",
+            r.body
+        );
+        assert!(!hints(&r.body).contains("openapi"), "{}", r.body);
+    }
+}
+
 /// The first `n` lines `cortex ARGS` prints on stdout (it is then ended).
 fn first_lines(env: &Env, args: &[&str], n: usize) -> Vec<String> {
     use std::io::BufRead;

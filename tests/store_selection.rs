@@ -172,6 +172,36 @@ fn a_password_holding_an_unencoded_at_is_shown_nowhere() {
     }
 }
 
+/// Seen by a review: an unencoded `@` in a password (`Cp@yPASS`) of a server that is up was
+/// said as "cannot be reached: … failed to lookup address information" of a host that is
+/// fine (the client library had looked up the rest of the password). It is said as what it
+/// is — the user information holds an unencoded `@` — with the `%40` advice, exit 2, before
+/// any connection is tried; the password is never shown.
+#[test]
+fn an_unencoded_at_in_a_password_is_said_as_such_not_as_a_host_not_found() {
+    let env = Env::new();
+    let url = "postgres://postgres:Cp@yPASSQ@127.0.0.1:1/db";
+    for args in [
+        vec!["--db", url, "workflow", "history"],
+        vec!["--json", "--db", url, "workflow", "history"],
+        vec!["log", "copy", "--to", url],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("postgres://postgres@127.0.0.1:1/db holds an unencoded `@`")
+                && all.contains("%40")
+                && !all.contains("lookup")
+                && !all.contains("cannot be reached"),
+            "{args:?}: {all}"
+        );
+        for piece in ["Cp@y", "yPASS", "PASSQ"] {
+            assert!(!all.contains(piece), "{args:?} shows {piece:?}: {all}");
+        }
+    }
+}
+
 /// A port that accepts connections and never says a word (a hung server, a proxy with
 /// nothing behind it), for as long as the test lives.
 fn silent_server() -> u16 {

@@ -111,6 +111,15 @@ pub fn check_attempt_log(home: &Path, file: &str, bytes: u64, blake3: &str) -> L
 /// from a log never leads out of `logs/<run id>/`. `..`, an absolute path, another folder or
 /// an id that is no run id is refused, said (escaped).
 pub fn attempt_file_path(home: &Path, file: &str) -> Result<std::path::PathBuf, String> {
+    let path = attempt_file_place(home, file)?;
+    // One rule for the writer and every reader: never through a linked folder.
+    super::materialize::check_logs_folders(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// `attempt_file_path` without looking at the folders on the way: where the file would be, for
+/// one that says what is wrong with those folders itself (`log copy`, of its target).
+pub fn attempt_file_place(home: &Path, file: &str) -> Result<std::path::PathBuf, String> {
     let not_ours = || {
         format!(
             "`{}` is not a path cortex writes",
@@ -127,10 +136,7 @@ pub fn attempt_file_path(home: &Path, file: &str) -> Result<std::path::PathBuf, 
         return Err(not_ours());
     }
     let run = super::run_path_part(run).map_err(|e| format!("{}: {e}", not_ours()))?;
-    let path = home.join(super::LOGS_FOLDER).join(run).join(name);
-    // One rule for the writer and every reader: never through a linked folder.
-    super::materialize::check_logs_folders(&path).map_err(|e| e.to_string())?;
-    Ok(path)
+    Ok(home.join(super::LOGS_FOLDER).join(run).join(name))
 }
 
 /// What is at the path of the attempt file `file` under `home` that is not a file cortex
@@ -143,13 +149,31 @@ pub fn not_a_file_at(home: &Path, file: &str) -> Option<String> {
     }
 }
 
+/// The attempt file `file` under `home` opened for reading, None where nothing is. Anything
+/// but a regular file there (a link, a FIFO, a device, a folder, or a linked folder above it)
+/// is refused, said as `cortex logs` says it (`what_is_at`: "… is a FIFO, not a file"), and
+/// never opened: a FIFO holds no output the log recorded, and reading one read as a file
+/// "changed: it holds 0 bytes" in `log verify` and `log copy` while `cortex logs` called it a
+/// FIFO.
+pub fn open_attempt_file(home: &Path, file: &str) -> Result<Option<std::fs::File>, String> {
+    let path = attempt_file_path(home, file)?;
+    if let Some(what) = super::materialize::what_is_at(&path) {
+        return Err(what);
+    }
+    // Opened without following a link and without blocking, and held to a regular file
+    // (`open_derived`): something put there since the look above is refused too.
+    match super::materialize::open_derived(&path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(super::materialize::what_is_at(&path)
+            .unwrap_or_else(|| format!("{file} cannot be read: {e}"))),
+    }
+}
+
 /// `Err(None)`: the file is absent.
 fn file_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Result<(), Option<String>> {
-    let path = attempt_file_path(home, file).map_err(Some)?;
-    let mut opened = match super::materialize::derived_file().read(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
-        Err(e) => return Err(Some(format!("{file} cannot be read: {e}"))),
+    let Some(mut opened) = open_attempt_file(home, file).map_err(Some)? else {
+        return Err(None);
     };
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 64 * 1024];

@@ -239,33 +239,74 @@ fn holds_attempt_logs(path: &Path) -> bool {
     named(Some(path)) || named(path.parent())
 }
 
+/// A folder cortex writes in (a run's derived files, attempts' whole output) that is a
+/// symbolic link or no folder at all: what every check of those folders refuses, as an
+/// `io::Error` that carries it (`unfit_folder` finds it again), so that whoever says it can
+/// say its fix apart from its reason — the fix its kind calls for, never another (a link is
+/// put back as the folder, a file at a folder's path moved aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfitFolder {
+    pub path: std::path::PathBuf,
+    /// A symbolic link; else something that is no folder (a file, a FIFO).
+    pub linked: bool,
+}
+
+impl UnfitFolder {
+    /// Whether it is `logs/` or a run's folder in it (`holds_attempt_logs`).
+    fn attempt_logs(&self) -> bool {
+        holds_attempt_logs(&self.path)
+    }
+
+    /// What is wrong, naming the folder.
+    pub fn reason(&self) -> String {
+        let path = self.path.display();
+        match (self.linked, self.attempt_logs()) {
+            (true, true) => format!(
+                "{path} is a symbolic link: cortex neither writes nor reads attempts' output through a link"
+            ),
+            (true, false) => format!(
+                "{path} is a symbolic link: cortex never writes a run's derived files through a link"
+            ),
+            (false, _) => format!("{path} is not a folder"),
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(&self) -> String {
+        match (self.linked, self.attempt_logs()) {
+            (true, true) => "put the folder it points to in its place (`mv`; its files are the attempts' whole output, which the log does not hold and nothing rebuilds: keep them)".into(),
+            (true, false) => "remove it (the files are rebuilt from the log)".into(),
+            (false, true) => "move it aside (cortex keeps attempts' whole output in a folder there, which nothing rebuilds)".into(),
+            (false, false) => "remove it (a run's derived files are rebuilt from the log)".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for UnfitFolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let between = if self.linked { "; " } else { ": " };
+        write!(f, "{}{between}{}", self.reason(), self.fix())
+    }
+}
+
+impl std::error::Error for UnfitFolder {}
+
+/// The unfit folder `e` says, if it says one (`linked`, `not_a_folder`).
+pub fn unfit_folder(e: &std::io::Error) -> Option<&UnfitFolder> {
+    e.get_ref()?.downcast_ref::<UnfitFolder>()
+}
+
 fn linked(path: &Path) -> std::io::Error {
-    std::io::Error::other(match holds_attempt_logs(path) {
-        true => format!(
-            "{} is a symbolic link: cortex neither writes nor reads attempts' output through a link; \
-             put the folder it points to in its place (`mv`; its files are the attempts' whole output, \
-             which the log does not hold and nothing rebuilds: keep them)",
-            path.display()
-        ),
-        false => format!(
-            "{} is a symbolic link: cortex never writes a run's derived files through a link; \
-             remove it (the files are rebuilt from the log)",
-            path.display()
-        ),
+    std::io::Error::other(UnfitFolder {
+        path: path.to_path_buf(),
+        linked: true,
     })
 }
 
 fn not_a_folder(path: &Path) -> std::io::Error {
-    std::io::Error::other(match holds_attempt_logs(path) {
-        true => format!(
-            "{} is not a folder: move it aside (cortex keeps attempts' whole output in a folder there, \
-             which nothing rebuilds)",
-            path.display()
-        ),
-        false => format!(
-            "{} is not a folder: remove it (a run's derived files are rebuilt from the log)",
-            path.display()
-        ),
+    std::io::Error::other(UnfitFolder {
+        path: path.to_path_buf(),
+        linked: false,
     })
 }
 

@@ -60,8 +60,9 @@ pub use lock::{
 };
 pub use materialize::{
     DRIVER_LOG_FOLDERS, LOGS_FOLDER, RUNS_FOLDER, SCHEDULE_DRIVER_LOGS, SERVE_DRIVER_LOGS,
-    TUI_DRIVER_LOGS, WriteBehind, check_run_folders, driver_log_in_use, materialize, open_derived,
-    read_driver_log, remove_run_files, run_folder, run_path, run_path_part,
+    TUI_DRIVER_LOGS, UnfitFolder, WriteBehind, check_run_folders, driver_log_in_use, materialize,
+    open_derived, read_driver_log, remove_run_files, run_folder, run_path, run_path_part,
+    unfit_folder,
 };
 pub use notify::{
     Delivery, Ended, Subject, Trigger, deliver, not_made, notify_key, record_deliveries,

@@ -366,6 +366,10 @@ pub enum OutputCopy {
     /// Not copied: another file is at its path beside the other log (left as it is), and
     /// how it differs.
     Occupied(String),
+    /// Not copied: a folder of its path beside the other log (`logs/`, `logs/<run>/`) is a
+    /// link or no folder (nothing is written through it): what it is, and its fix — the
+    /// folder's, said once for every output it stops.
+    Unfit(super::materialize::UnfitFolder),
 }
 
 /// The size and blake3 of the output `file` of `run_id` that no `attempt_log` records (an
@@ -380,16 +384,16 @@ pub fn unrecorded_output(
     file: &str,
 ) -> Result<Option<(u64, String)>, String> {
     use std::io::Read;
-    let local = super::attempt_logs::attempt_file_path(home, file)?;
     let mut hasher = blake3::Hasher::new();
     let mut size = 0u64;
-    match super::materialize::derived_file().read(true).open(&local) {
-        Ok(mut f) => {
+    // Its file as every reader takes it (a FIFO or a link there is said, never read).
+    match super::attempt_logs::open_attempt_file(home, file)? {
+        Some(mut f) => {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = f
                     .read(&mut buf)
-                    .map_err(|e| format!("{} cannot be read: {e}", local.display()))?;
+                    .map_err(|e| format!("{file} cannot be read: {e}"))?;
                 if n == 0 {
                     break;
                 }
@@ -397,7 +401,7 @@ pub fn unrecorded_output(
                 size += n as u64;
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => loop {
+        None => loop {
             let Some(piece) = source
                 .read_attempt_output(run_id, file, size, WHOLE_PIECE)
                 .map_err(|e| e.to_string())?
@@ -410,7 +414,6 @@ pub fn unrecorded_output(
             hasher.update(&piece);
             size += piece.len() as u64;
         },
-        Err(e) => return Err(format!("{} cannot be read: {e}", local.display())),
     }
     Ok(Some((size, hasher.finalize().to_hex().to_string())))
 }
@@ -432,6 +435,18 @@ pub fn copy_attempt_output(
     blake3: &str,
 ) -> Result<OutputCopy, String> {
     use super::attempt_logs::{LogFileCheck, check_attempt_log, check_kept_output};
+    // The folders of its path there first: a link or a file in place of `logs/` (or of the
+    // run's folder) is the folder's fault, not another file at this output's path (said so,
+    // its fix was to move aside a file that is not there).
+    if let Some(dir) = dest_home.filter(|_| !dest.keeps_attempt_output()) {
+        let path = super::attempt_logs::attempt_file_place(dir, file)?;
+        if let Err(e) = super::materialize::check_logs_folders(&path) {
+            return match super::materialize::unfit_folder(&e) {
+                Some(unfit) => Ok(OutputCopy::Unfit(unfit.clone())),
+                None => Err(e.to_string()),
+            };
+        }
+    }
     let there = match dest_home {
         Some(dir) if !dest.keeps_attempt_output() => check_attempt_log(dir, file, bytes, blake3),
         _ => check_kept_output(dest, run_id, file, bytes, blake3)
@@ -445,7 +460,6 @@ pub fn copy_attempt_output(
         }
         _ => {}
     }
-    let local = super::attempt_logs::attempt_file_path(home, file)?;
     let from_file = match check_attempt_log(home, file, bytes, blake3) {
         LogFileCheck::AsRecorded => true,
         LogFileCheck::Differs(reason) => return Ok(OutputCopy::Left(reason)),
@@ -468,16 +482,14 @@ pub fn copy_attempt_output(
     let pieces = |put: &mut PutPiece<'_>| -> Result<(), String> {
         if from_file {
             use std::io::Read;
-            let mut f = super::materialize::derived_file()
-                .read(true)
-                .open(&local)
-                .map_err(|e| format!("{} cannot be read: {e}", local.display()))?;
+            let mut f = super::attempt_logs::open_attempt_file(home, file)?
+                .ok_or_else(|| format!("{file} is no longer in this home ({})", home.display()))?;
             let mut buf = vec![0u8; WHOLE_PIECE];
             let mut offset = 0u64;
             loop {
                 let n = f
                     .read(&mut buf)
-                    .map_err(|e| format!("{} cannot be read: {e}", local.display()))?;
+                    .map_err(|e| format!("{file} cannot be read: {e}"))?;
                 if n == 0 && offset > 0 {
                     return Ok(());
                 }

@@ -32,7 +32,48 @@ pub enum AttemptOutcome {
     /// folder of its whole output). A fault of the home, not of the step: no failed attempt
     /// is recorded (retries and `on_failure` are for what the step does); the driver pauses
     /// the run with this reason, which names the path, and stops with an error.
-    HomeFault(String),
+    HomeFault(HomeProblem),
+}
+
+/// A fault of the home met preparing an attempt (`AttemptOutcome::HomeFault`): what is wrong,
+/// naming the path, and the fix its kind calls for — the folder's own for a link or a file
+/// in place of a folder (`materialize::UnfitFolder`: put the folder back, move the file
+/// aside), else making the path writable. Before, every such fault was hinted "make that
+/// path writable", under a reason that said to put a linked `logs/` folder back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeProblem {
+    pub problem: String,
+    pub fix: String,
+}
+
+/// The fix of a path cortex cannot write in its home.
+const MAKE_WRITABLE: &str = "make that path writable by the user cortex runs as (its owner or mode; or free space if the disk is full)";
+
+impl HomeProblem {
+    /// A path cortex cannot make or write (`problem` names it).
+    pub fn unwritable(problem: String) -> HomeProblem {
+        HomeProblem {
+            problem,
+            fix: MAKE_WRITABLE.into(),
+        }
+    }
+
+    /// The fault `e` says, with the fix of an unfit folder where it is one.
+    pub fn of(e: &std::io::Error) -> HomeProblem {
+        match super::materialize::unfit_folder(e) {
+            Some(unfit) => HomeProblem {
+                problem: e.to_string(),
+                fix: unfit.fix(),
+            },
+            None => HomeProblem::unwritable(e.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for HomeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.problem)
+    }
 }
 
 /// How a compensation went.
@@ -1050,16 +1091,16 @@ impl PreparedAttempt {
     /// flight and the outputs are never written through a link. The whole-output file is
     /// created at the attempt's first line (`process.rs`): its folder is checked writable
     /// here, so that it is not silently left unwritten.
-    fn prepare_home(&self, folders: &FolderChecks) -> Result<FolderId, String> {
+    fn prepare_home(&self, folders: &FolderChecks) -> Result<FolderId, HomeProblem> {
         let checked = match folders.still(&self.home, &self.run_id) {
             Some(checked) => checked,
             None => {
                 let work = super::run_folder(&self.home, &self.run_id, Some("work"))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| HomeProblem::of(&e))?;
                 let logs = super::materialize::logs_folder(&self.home, &self.run_id)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| HomeProblem::of(&e))?;
                 for dir in [&work, &logs] {
-                    may_write_in(dir)?;
+                    may_write_in(dir).map_err(HomeProblem::unwritable)?;
                 }
                 let checked = CheckedFolders {
                     home: self.home.clone(),
@@ -1074,10 +1115,12 @@ impl PreparedAttempt {
             }
         };
         match std::fs::remove_file(&self.output_file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
-                "cannot remove {}, left by an earlier attempt of the same number: {e}",
-                self.output_file.display()
-            )),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(HomeProblem::unwritable(format!(
+                    "cannot remove {}, left by an earlier attempt of the same number: {e}",
+                    self.output_file.display()
+                )))
+            }
             _ => Ok(checked.work_id),
         }
     }

@@ -86,7 +86,7 @@ pub fn drive_scenario(
     let mut limit_reason: Option<String> = None;
     // An attempt could not be prepared for a fault of the home (`AttemptOutcome::HomeFault`):
     // no phase starts any more, and once those running have ended the run is paused.
-    let mut home_fault: Option<String> = None;
+    let mut home_fault: Option<super::runner::HomeProblem> = None;
     let mut reaped_at = Instant::now();
     // The phases said to wait for a worker's tags (once each).
     let mut told: BTreeSet<String> = BTreeSet::new();
@@ -677,7 +677,7 @@ fn wait(
     rx: &mpsc::Receiver<Msg>,
     workers: &mut BTreeSet<String>,
     leases: &mut BTreeMap<String, Lease>,
-    home_fault: &mut Option<String>,
+    home_fault: &mut Option<super::runner::HomeProblem>,
 ) -> Result<(), DriveError> {
     // Nothing staged waits with the driver: a finished phase is in the log before it sleeps.
     flush(journal, ctx)?;
@@ -692,7 +692,7 @@ fn handle(
     ctx: &mut DriveContext<'_>,
     workers: &mut BTreeSet<String>,
     leases: &mut BTreeMap<String, Lease>,
-    home_fault: &mut Option<String>,
+    home_fault: &mut Option<super::runner::HomeProblem>,
     msg: Msg,
 ) -> Result<(), DriveError> {
     match msg {

@@ -105,7 +105,7 @@ pub enum DriveError {
     /// names the path): the run was paused with this reason, and goes on with `resume` once
     /// that is fixed.
     #[error("cortex hit a problem with its own files in its home, so the run was paused: {0}")]
-    Home(String),
+    Home(super::runner::HomeProblem),
 }
 
 /// Where a drive ends when an attempt could not be prepared for a fault of the home: the run
@@ -114,7 +114,7 @@ pub enum DriveError {
 pub(crate) fn home_fault(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
-    problem: String,
+    problem: super::runner::HomeProblem,
 ) -> Result<DriveEnd, DriveError> {
     let reason = format!("cortex hit a problem with its own files in its home: {problem}");
     record(journal, ctx, Command::Pause { reason })?;

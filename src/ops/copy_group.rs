@@ -21,18 +21,22 @@ pub(super) struct Member {
 /// The group of `start` (a run of `source`): it and every run linked to it, as read here, in
 /// the order found (`start` first). `seen` gathers the runs read, so that each group is read
 /// once. A run named by one of the group that this log does not hold refuses the one naming
-/// it: the log does not verify here, and a copy would not verify there.
+/// it: the log does not verify here, and a copy would not verify there. `left_behind` holds
+/// the runs this copy refused so far (its runs are judged before the chains that name them:
+/// a run's notification deliveries and the schedules that started it go with it or not at
+/// all).
 pub(super) fn read_group(
     ctx: &Ctx,
     source: &dyn EventStore,
     start: &str,
     seen: &mut HashSet<String>,
+    left_behind: &HashSet<String>,
 ) -> Result<Vec<Member>, StoreError> {
     let mut group = Vec::new();
     seen.insert(start.to_string());
     let mut queue = VecDeque::from([start.to_string()]);
     while let Some(run_id) = queue.pop_front() {
-        let member = read_member(ctx, source, &run_id)?;
+        let member = read_member(ctx, source, &run_id, left_behind)?;
         for (to, _) in &member.links {
             if seen.insert(to.clone()) {
                 queue.push_back(to.clone());
@@ -73,7 +77,12 @@ fn names_missing(ctx: &Ctx, run_id: &str, what: &str, to: &str) -> String {
 /// probed once more after the read: one that held the run as it was read and let go since (it
 /// appended its last events, then its lock) leaves behind a state that is no longer the run's,
 /// and both are read again.
-fn read_member(ctx: &Ctx, source: &dyn EventStore, run_id: &str) -> Result<Member, StoreError> {
+fn read_member(
+    ctx: &Ctx,
+    source: &dyn EventStore,
+    run_id: &str,
+    left_behind: &HashSet<String>,
+) -> Result<Member, StoreError> {
     let mut member = Member {
         run_id: run_id.to_string(),
         rows: Vec::new(),
@@ -140,6 +149,16 @@ fn read_member(ctx: &Ctx, source: &dyn EventStore, run_id: &str) -> Result<Membe
     // here (`check_links`), and would there: refused as the runs of a group are. Before, it
     // was copied, the copy said good (exit 0), and the other log then failed verification.
     for (to, what) in &named_apart {
+        // One naming a run this copy leaves behind stays behind with it: copied alone, it
+        // named a run the other log does not hold, and that log failed `log verify` (a
+        // run refused for a wrong output of its own, its `notify:` chain copied all the
+        // same).
+        if left_behind.contains(to) {
+            member.refusal = Some(format!(
+                "it names {what} {to}, which is not copied (its line says why): copied without it, it would name a run the other log does not hold, and `log verify` there would fail on it; it is copied with that run"
+            ));
+            return Ok(member);
+        }
         if source.hash_at(to, 0)?.is_none() {
             member.refusal = Some(names_missing(ctx, run_id, what, to));
             return Ok(member);

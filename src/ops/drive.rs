@@ -442,8 +442,10 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind, left: &Lef
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         // The home, not the step: nothing ran, no attempt was counted as failed.
-        e @ DriveError::Home(_) => resume_next(CommandError::new(exit::FAILED, e.to_string()).hint(format!(
-            "make that path writable by the user cortex runs as (its owner or mode; or free space if the disk is full); nothing ran and no attempt was counted as failed; then {}",
+        // The fix the fault's own kind calls for (a linked `logs/` put back, not made writable).
+        DriveError::Home(ref problem) => resume_next(CommandError::new(exit::FAILED, e.to_string()).hint(format!(
+            "{}; nothing ran and no attempt was counted as failed; then {}",
+            problem.fix,
             ctx.cmd(&[group, "resume", run_id])
         ))),
         DriveError::MissingSecretInputs(missing) => {

@@ -42,7 +42,11 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     // snapshots, its attempt logs' files, its index row) is said under it, so that a changed
     // history is never read as the record; beside the document (`--json`), on the side.
     let bad = check_log(ctx, &*store, Some(&run_id), None, None)?.first_bad;
-    let mut text = format!("Run {run_id}: {} events\n", events.len());
+    let mut text = format!(
+        "Run {}: {} events\n",
+        crate::render::shown_chain_id(&run_id),
+        events.len()
+    );
     for e in &events {
         match e {
             crate::store::ReadEvent::Event(e) => text.push_str(&render_event_line(e, scenario)),
@@ -69,8 +73,10 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let mut warnings = Vec::new();
     if let Some(bad) = bad {
         warnings.push(format!(
-            "run {run_id} does not verify at seq {}: {} (its events are as stored, not as recorded); {verify} checks it",
-            bad.seq, bad.reason
+            "run {} does not verify at seq {}: {} (its events are as stored, not as recorded); {verify} checks it",
+            crate::render::shown_chain_id(&run_id),
+            bad.seq,
+            bad.reason
         ));
         text.push_str(&crate::render::render_unverified_show(&bad, &verify));
     }
@@ -82,6 +88,11 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
 /// a run's notification deliveries `notify:RUN` (RUN named any way a run is), a schedule's
 /// `schedule:KIND:NAME`, the agent registry `agents` (a run of that name comes first). Their
 /// events were redacted as they were recorded, as a run's are: what is stored is what is shown.
+/// A chain of an id no cortex writes (`Agents`, `agents ` with its space, `../../x`: put in
+/// the log by hand, which `log verify` names by that id) is found by that id exactly, as
+/// given, before the query is read any other way: before, `Agents` was "no run `Agents`",
+/// `agents ` lost its space to the name lookup, and `../../x` was refused as a definition's
+/// name — a chain `log verify` named could not be looked at.
 fn resolve_chain(
     ctx: &Ctx,
     store: &dyn EventStore,
@@ -90,6 +101,11 @@ fn resolve_chain(
 ) -> Result<String, CommandError> {
     let has_chain =
         |id: &str| -> Result<bool, CommandError> { Ok(store.hash_at(id, 0)?.is_some()) };
+    if let Some(q) = query.filter(|q| !q.is_empty() && !crate::event::is_chain_id(q.as_bytes()))
+        && has_chain(q)?
+    {
+        return Ok(q.to_string());
+    }
     let prefixed = query.filter(|q| crate::event::has_chain_prefix(q.as_bytes()));
     if let Some(q) = prefixed {
         if has_chain(q)? {
@@ -865,6 +881,13 @@ fn rebuild_index(ctx: &Ctx) -> Result<Output, CommandError> {
     if !repair.removed.is_empty() {
         text.push_str("   restore the removed events from a backup if they should be there; the index now says what the log holds\n");
     }
+    for (run, why) in &repair.refused {
+        text.push_str(&format!(
+            "   ! {}: not indexed: {why}; {} names it\n",
+            crate::render::one_line(run),
+            ctx.cmd(&["log", "verify"])
+        ));
+    }
     let mut doc = serde_json::to_value(&repair).unwrap_or_default();
     doc["rebuilt"] = true.into();
     Ok(Output::new(doc, text, exit::OK))
@@ -951,9 +974,13 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         _ => None,
     };
     let mut outputs = OutputsCopied::default();
-    let heads = source.runs()?;
+    // Runs first, then the chains that only name runs (notification deliveries, schedules):
+    // one naming a run this copy refused is left behind with it (`left_behind`).
+    let mut heads = source.runs()?;
+    heads.sort_by_key(|h| !crate::event::is_run_chain(h.run_id.as_bytes()));
     let mut runs = 0usize;
     let mut seen = std::collections::HashSet::new();
+    let mut left_behind = std::collections::HashSet::new();
     for head in &heads {
         let run_id = head.run_id.as_str();
         // The agent registry is a stream each log keeps of its own, not a run: it is merged
@@ -969,9 +996,10 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         // first and imported in one transaction: a copy cut short (killed, a full target, a
         // dropped connection) never leaves one naming another that is not there, which
         // `log verify` there reads as events removed.
-        let group = super::copy_group::read_group(ctx, &*source, run_id, &mut seen)?;
+        let group = super::copy_group::read_group(ctx, &*source, run_id, &mut seen, &left_behind)?;
         runs += group.len();
         let mut refuse = |run_id: &str, reason: String| {
+            left_behind.insert(run_id.to_string());
             refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
         };
         // The other log at the moment of each try: another copy (of this log, or of another
@@ -1156,6 +1184,9 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             }
         ));
     }
+    for folder in &outputs.folders {
+        text.push_str(&folder.line(&into));
+    }
     if let Some(r) = &registry {
         let n = r["events"].as_u64().unwrap_or(0) as usize;
         let line = match r["how"].as_str().unwrap_or_default() {
@@ -1179,12 +1210,12 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let field = |key: &str| crate::render::one_line(r[key].as_str().unwrap_or_default());
         text.push_str(&format!(
             "  not copied: run {} — {}\n",
-            field("run_id"),
+            crate::render::shown_chain_id(r["run_id"].as_str().unwrap_or_default()),
             field("reason")
         ));
     }
     let registry_refused = registry.as_ref().is_some_and(|r| r["how"] == "refused");
-    let outputs_missing = outputs.left.iter().any(|l| l["recorded"] == true);
+    let outputs_missing = outputs.recorded_left();
     let code = if refused.is_empty() && !registry_refused && !outputs_missing {
         exit::OK
     } else {
@@ -1201,7 +1232,11 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         "refused": refused,
         "events": events,
         "registry": registry,
-        "attempt_logs": {"copied": outputs.copied, "unrecorded": outputs.unrecorded, "already": outputs.already, "left": outputs.left},
+        "attempt_logs": {
+            "copied": outputs.copied, "unrecorded": outputs.unrecorded, "already": outputs.already,
+            "left": outputs.left,
+            "folders": outputs.folders.iter().map(UnfitOutputs::document).collect::<Vec<_>>(),
+        },
     });
     Ok(Output::new(doc, text, code))
 }
@@ -1216,6 +1251,8 @@ struct OutputsCopied {
     unrecorded: u64,
     already: u64,
     left: Vec<serde_json::Value>,
+    /// Outputs not copied for a folder of their path there (`UnfitOutputs`), by folder.
+    folders: Vec<UnfitOutputs>,
 }
 
 impl OutputsCopied {
@@ -1305,12 +1342,100 @@ impl OutputsCopied {
                         )),
                     )
                 }
+                Ok(OutputCopy::Unfit(unfit)) => {
+                    let at = match self.folders.iter().position(|f| f.unfit == unfit) {
+                        Some(at) => at,
+                        None => {
+                            self.folders.push(UnfitOutputs {
+                                unfit,
+                                outputs: Vec::new(),
+                            });
+                            self.folders.len() - 1
+                        }
+                    };
+                    self.folders[at]
+                        .outputs
+                        .push((run_id.to_string(), file.clone(), !*unrecorded));
+                }
                 Ok(OutputCopy::Left(reason)) | Err(reason) => {
                     left(file, reason, !*unrecorded, None)
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether an output an `attempt_log` vouches for was left behind: the other log then
+    /// fails `log verify` on its run.
+    fn recorded_left(&self) -> bool {
+        self.left.iter().any(|l| l["recorded"] == true)
+            || self
+                .folders
+                .iter()
+                .any(|f| f.outputs.iter().any(|(_, _, recorded)| *recorded))
+    }
+}
+
+/// The outputs `log copy` did not copy because a folder of their path beside the other log
+/// is a link or no folder (`OutputCopy::Unfit`): the folder, said once with its own fix,
+/// and each output it stopped (run, file, whether an `attempt_log` vouches for it).
+struct UnfitOutputs {
+    unfit: crate::execute::UnfitFolder,
+    outputs: Vec<(String, String, bool)>,
+}
+
+impl UnfitOutputs {
+    /// Its runs, each once, in the order met.
+    fn runs(&self) -> Vec<&str> {
+        let mut runs: Vec<&str> = Vec::new();
+        for (run, ..) in &self.outputs {
+            if !runs.contains(&run.as_str()) {
+                runs.push(run);
+            }
+        }
+        runs
+    }
+
+    /// The fix, whole: the folder's, then the copy again.
+    fn fix(&self) -> String {
+        format!("{}, then copy again", self.unfit.fix())
+    }
+
+    fn document(&self) -> serde_json::Value {
+        serde_json::json!({
+            "folder": self.unfit.path.display().to_string(),
+            "reason": self.unfit.reason(),
+            "fix": self.fix(),
+            "recorded": self.outputs.iter().any(|(_, _, r)| *r),
+            "outputs": self.outputs.iter().map(|(run, file, recorded)| serde_json::json!({
+                "run_id": run, "file": file, "recorded": recorded,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Its line: the outputs it stopped, the folder's reason, and its fix once.
+    fn line(&self, into: &str) -> String {
+        let runs = self.runs();
+        let of = match runs.as_slice() {
+            [one] => format!("of run {}", crate::render::one_line(one)),
+            _ => format!("of {}", crate::render::count(runs.len(), "run")),
+        };
+        let vouched = self.outputs.iter().any(|(_, _, r)| *r);
+        format!(
+            "  not copied: the output of {} {of} — {}; {}{}\n",
+            crate::render::count(self.outputs.len(), "attempt"),
+            crate::render::one_line(&self.unfit.reason()),
+            match (vouched, runs.len()) {
+                (true, 1) => format!(
+                    "`log verify` of {into} fails on that run until its outputs are there: "
+                ),
+                (true, _) => format!(
+                    "`log verify` of {into} fails on those runs until their outputs are there: "
+                ),
+                (false, _) => String::new(),
+            },
+            crate::render::one_line(&self.fix())
+        )
     }
 }
 

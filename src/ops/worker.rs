@@ -1252,7 +1252,8 @@ fn run_unit(
             Err(CommandError::new(
                 exit::FAILED,
                 format!(
-                    "{reason}; this worker takes no more units: fix it, then start the worker again"
+                    "{reason}; this worker takes no more units: {}, then start the worker again",
+                    problem.fix
                 ),
             ))
         }

@@ -507,13 +507,24 @@ pub fn render_unverified_show(bad: &crate::store::BadEvent, verify: &str) -> Str
     )
 }
 
+/// A chain's id as a message shows it, on one line: as it is when it is the id of a chain
+/// cortex writes (`event::is_chain_id`), else shell-quoted (`'agents '`), so that what an
+/// id put in the log by hand holds — a space at its end, a quote — is seen, and the id can
+/// be given back as it is (`log show 'agents '`). Before, `agents ` was shown `agents`.
+pub fn shown_chain_id(id: &str) -> String {
+    if crate::event::is_chain_id(id.as_bytes()) {
+        return id.to_string();
+    }
+    super::one_line(&super::shell_quote(id)).into_owned()
+}
+
 /// Where a failure is: its run and seq (a line of an exported file that holds no event has
 /// no place in a run, and says so itself).
 fn failure_place(bad: &crate::store::BadEvent) -> String {
     if bad.seq < 0 {
         String::new()
     } else {
-        format!(" at run {} seq {}", super::one_line(&bad.run_id), bad.seq)
+        format!(" at run {} seq {}", shown_chain_id(&bad.run_id), bad.seq)
     }
 }
 

@@ -58,7 +58,10 @@ pub fn format_bytes(n: u64) -> String {
 }
 
 pub use duration::{elapsed_between, format_duration};
-pub use log::{render_event_line, render_unreadable_line, render_unverified_show, render_verify};
+pub use log::{
+    render_event_line, render_unreadable_line, render_unverified_show, render_verify,
+    shown_chain_id,
+};
 pub use plan::{render_command, render_inputs, render_plan, render_setting};
 pub use progress::{item_labels, render_header, render_how_to_follow, render_progress};
 pub(crate) use scenario::upper_first;

@@ -1134,7 +1134,7 @@ pub fn resume_mode(mode: Option<&str>, step: Option<&str>) -> Result<ResumeMode,
         other => Err(Failure::bad_request(
             format!(
                 "resume mode {} is not one of continue, retry, skip, from, rollback_to",
-                crate::definition::shown(other)
+                super::api::shown_value(other)
             ),
             "leave `mode` out to go on where the run stopped",
         )),

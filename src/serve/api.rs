@@ -258,10 +258,7 @@ fn number(q: &[(String, String)], name: &str) -> Result<Option<u64>, Failure> {
         .map(|v| {
             v.parse::<u64>().map_err(|_| {
                 Failure::bad_request(
-                    format!(
-                        "`{name}` must be a whole number, not {}",
-                        crate::definition::shown(v)
-                    ),
+                    format!("`{name}` must be a whole number, not {}", shown_value(v)),
                     "GET /api/v1/openapi.json describes every parameter",
                 )
             })
@@ -280,6 +277,13 @@ pub async fn not_found() -> Response {
     ))
 }
 
+/// A query value as an error shows it: in double quotes, so an empty one (`?kind`, `?kind=`)
+/// is seen as empty (it was shown as nothing: "not " and the sentence ended), and one of
+/// spaces as spaces; cut and escaped as `definition::shown` does.
+pub fn shown_value(value: &str) -> String {
+    format!("\"{}\"", crate::definition::shown(value))
+}
+
 /// The kind named by `?kind=`.
 pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
     match get(q, "kind") {
@@ -287,10 +291,7 @@ pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
         Some("workflow") => Ok(Some(RunKind::Workflow)),
         Some("scenario") => Ok(Some(RunKind::Scenario)),
         Some(other) => Err(Failure::bad_request(
-            format!(
-                "`kind` is workflow or scenario, not {}",
-                crate::definition::shown(other)
-            ),
+            format!("`kind` is workflow or scenario, not {}", shown_value(other)),
             "leave `kind` out for runs of both kinds",
         )),
     }
@@ -311,7 +312,7 @@ pub fn before_param(q: &[(String, String)]) -> Result<Option<String>, Failure> {
     Err(Failure::bad_request(
         format!(
             "`before` is a run id (26 letters and digits, as the `Link` header's next page gives it), not {}",
-            crate::definition::shown(given)
+            shown_value(given)
         ),
         "leave `before` out for the newest runs, or follow the `Link: rel=\"next\"` header",
     ))

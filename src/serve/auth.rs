@@ -240,8 +240,10 @@ fn refuse(api: bool, failure: Failure) -> Response {
 
 /// How to give the token, in the words of what `cortex serve` printed: a sign-in address
 /// carrying `?token=` only when it made the token (a given one is never printed). A page
-/// carries the sign-in form (`pages::sign_in_page`); the API's client sends a header.
-fn sign_in_hint(shared: &Shared, api: bool) -> String {
+/// carries the sign-in form (`pages::sign_in_page`); the API's client sends a header. The
+/// token is added to an address that has a query (`query`) with `&`: it said "with
+/// ?token=TOKEN added" under `/runs/R?events=all`, which makes `?events=all?token=…`.
+fn sign_in_hint(shared: &Shared, api: bool, query: bool) -> String {
     let printed = if shared.token_generated {
         "open the sign-in address `cortex serve` printed (it carries ?token=...)"
     } else {
@@ -250,8 +252,13 @@ fn sign_in_hint(shared: &Shared, api: bool) -> String {
     if api {
         format!("send `Authorization: Bearer TOKEN` ({printed})")
     } else {
+        let added = if query {
+            "&token=TOKEN"
+        } else {
+            "?token=TOKEN"
+        };
         format!(
-            "{printed}: in the form below, or by opening this address with ?token=TOKEN added; a client sends `Authorization: Bearer TOKEN`"
+            "{printed}: in the form below, or by opening this address with {added} added; a client sends `Authorization: Bearer TOKEN`"
         )
     }
 }
@@ -407,18 +414,23 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                     req.uri().path(),
                 ));
             }
-            return Some(sign_in(shared, &headers, req.uri().path()));
+            return Some(sign_in(
+                shared,
+                &headers,
+                &without_token(req.uri().path(), req.uri().query()),
+            ));
         }
         // The sign-in page itself, and what it needs, are open to all.
         let path = req.uri().path();
         if shared.open_reads || signed_in || path == "/login" || path.starts_with("/assets/") {
             return None;
         }
-        let missing = Failure::new(
-            StatusCode::UNAUTHORIZED,
-            CommandError::bad_input("this server needs its token to be read")
-                .hint(sign_in_hint(shared, api)),
-        );
+        let missing =
+            Failure::new(
+                StatusCode::UNAUTHORIZED,
+                CommandError::bad_input("this server needs its token to be read")
+                    .hint(sign_in_hint(shared, api, req.uri().query().is_some())),
+            );
         return Some(refuse_unsigned(
             api,
             unsigned(&headers, shared, missing),
@@ -468,7 +480,11 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         return None;
     }
     // What the request gave as its token, to say why it was refused.
-    let mut refusal = unsigned(&headers, shared, missing_token(shared, api));
+    let mut refusal = unsigned(
+        &headers,
+        shared,
+        missing_token(shared, api, req.uri().query().is_some()),
+    );
     // A page's form carries the token in its `token` field.
     let form = headers
         .get(header::CONTENT_TYPE)
@@ -580,11 +596,11 @@ fn referer_path(headers: &HeaderMap) -> String {
     local_path(path.split('#').next().unwrap_or("/"))
 }
 
-fn missing_token(shared: &Shared, api: bool) -> Failure {
+fn missing_token(shared: &Shared, api: bool, query: bool) -> Failure {
     Failure::new(
         StatusCode::UNAUTHORIZED,
         CommandError::bad_input("a change needs the server's token; nothing was recorded")
-            .hint(sign_in_hint(shared, api)),
+            .hint(sign_in_hint(shared, api, query)),
     )
 }
 
@@ -598,6 +614,26 @@ fn wrong_token(given: &str) -> Failure {
         ))
         .hint("use the token `cortex serve` printed, or the one it was given (--token or CORTEX_SERVE_TOKEN): a server started again makes a new one unless given one"),
     )
+}
+
+/// The address a `?token=` sign-in goes on to: `path` with its `query` but the fields that
+/// gave the token (each whose name, decoded, is `token`: `query_token` reads them so), the
+/// others as they were written. Before, the whole query was dropped: the sign-in link to
+/// `/runs/R?events=all&token=T` landed on `/runs/R`.
+fn without_token(path: &str, query: Option<&str>) -> String {
+    let kept: Vec<&str> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|field| !field.is_empty())
+        .filter(|field| {
+            let key = field.split_once('=').map_or(*field, |(k, _)| k);
+            form_urlencoded::parse(key.as_bytes()).all(|(k, _)| k != "token")
+        })
+        .collect();
+    match kept.as_slice() {
+        [] => path.to_string(),
+        _ => format!("{path}?{}", kept.join("&")),
+    }
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
@@ -710,7 +746,7 @@ pub async fn login_page(
     super::pages::sign_in_page(
         Failure::new(
             StatusCode::OK,
-            CommandError::bad_input(message).hint(sign_in_hint(&shared, false)),
+            CommandError::bad_input(message).hint(sign_in_hint(&shared, false, raw.is_some())),
         ),
         &next,
     )

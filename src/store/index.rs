@@ -107,6 +107,12 @@ pub struct IndexRepair {
     /// row was written again from the events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// Chains given no row (run id as shown, why): a stored id that is not UTF-8 (SQLite
+    /// keeps a text's bytes as given: put in the log by hand), listed shown escaped
+    /// (`event::shown_id`), an id no event has. Before, a row was written under that
+    /// escaped text — an index naming a run the log does not hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<(String, String)>,
 }
 
 impl IndexRepair {
@@ -117,6 +123,37 @@ impl IndexRepair {
             && self.removed.is_empty()
             && self.unreadable.is_none()
     }
+}
+
+/// What `log reindex` writes and what that changes: the rows the log's events make
+/// (`entries_from_log`) but those of a chain the log does not hold under the id it is listed
+/// by (`IndexRepair::refused`: a stored id not UTF-8, listed shown escaped), and how the
+/// rows `rows` (as stored) differ from them (`repair_of`).
+pub(crate) fn rebuild_plan<S: EventStore + ?Sized>(
+    store: &S,
+    rows: Result<Option<Vec<RunEntry>>, StoreError>,
+) -> Result<(Vec<RunEntry>, IndexRepair), StoreError> {
+    let mut expected = Vec::new();
+    let mut refused = Vec::new();
+    for entry in entries_from_log(store)? {
+        // Only an id shown escaped (`\xNN`) can name no chain: each other one is as stored.
+        if entry.run_id.contains("\\x") && store.hash_at(&entry.run_id, 0)?.is_none() {
+            refused.push((
+                entry.run_id,
+                "its stored id is not UTF-8 (shown here escaped; it was put in the log by hand): a row would name an id no event has, so none is written".to_string(),
+            ));
+            continue;
+        }
+        expected.push(entry);
+    }
+    let mut repair = repair_of(rows, &expected)?;
+    // A row under it read (shown escaped) is not a run whose events were removed: said as
+    // refused, not as removed.
+    repair
+        .removed
+        .retain(|row| !refused.iter().any(|(id, _)| *id == row.run_id));
+    repair.refused = refused;
+    Ok((expected, repair))
 }
 
 /// How rows `rows` (as stored) differ from `expected` (from the log, `entries_from_log`):

@@ -947,6 +947,22 @@ impl PostgresStore {
                 false => format!("`{conn}` is not a PostgreSQL connection string: {e}"),
             })
         })?;
+        // An unencoded `@` in a URL's password: the client library ends the user information
+        // at the first `@` and takes the rest of the password for the host, which no lookup
+        // finds. Said as what it is, the password never shown (`shown` reads the user
+        // information the widest way). Before, "cannot be reached: failed to lookup address
+        // information" was said of a host that was fine.
+        if matches!(widest_userinfo(conn), Some(Ok(u)) if u.secret.is_some_and(|s| s.contains('@')))
+            && config
+                .get_hosts()
+                .iter()
+                .any(|h| matches!(h, postgres::config::Host::Tcp(name) if name.contains('@')))
+        {
+            return Err(StoreError::BadLocation(format!(
+                "the user information of {} holds an unencoded `@` (in its password, which is not shown, or its user name): it ends at its first `@` as the connection reads it, and what follows would be looked up as the host; write `@` in a password or user name as %40 (or give the password in PGPASSWORD)",
+                shown(conn)
+            )));
+        }
         // No TLS yet (DESIGN.md): a connection string that demands it cannot be served, and
         // says so rather than failing a handshake.
         if config.get_ssl_mode() == postgres::config::SslMode::Require {
@@ -2088,8 +2104,7 @@ impl EventStore for PostgresStore {
             // EXCLUSIVE: every append locks its run's row first (`lock_row`), so none lands
             // between reading the events and writing their rows; readers go on.
             self.with(|c| c.client.batch_execute("LOCK TABLE runs IN EXCLUSIVE MODE"))?;
-            let expected = super::index::entries_from_log(&*self)?;
-            let repair = super::index::repair_of(self.index_rows(), &expected)?;
+            let (expected, repair) = super::index::rebuild_plan(&*self, self.index_rows())?;
             // A row of a run with no events is removed; the rows of streams that are not
             // runs (no kind) are the appends' locks, and stay.
             for row in &repair.removed {

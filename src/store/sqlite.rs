@@ -1547,8 +1547,7 @@ impl EventStore for SqliteStore {
                 .execute_batch(MIGRATIONS[INDEX_VERSION as usize - 1])
                 .map_err(map_err)?;
         }
-        let expected = super::index::entries_from_log(&*self)?;
-        let repair = super::index::repair_of(repair_rows, &expected)?;
+        let (expected, repair) = super::index::rebuild_plan(&*self, repair_rows)?;
         run_cached(&self.conn, "DELETE FROM runs")?;
         let mut insert = self
             .conn

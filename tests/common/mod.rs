@@ -445,6 +445,14 @@ impl Env {
         }
     }
 
+    /// Write the workflow `name` (`yaml`) and run it to its end (exit 0): its run id.
+    pub fn finished_run(&self, name: &str, yaml: &str) -> String {
+        self.workflow(name, yaml);
+        let out = self.run(&["--json", "workflow", "run", name]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out.json()["run_id"].as_str().unwrap().to_string()
+    }
+
     /// `--json` status of the most recent (or given) run.
     pub fn status(&self, run: Option<&str>) -> serde_json::Value {
         let mut args = vec!["--json", "workflow", "status"];
@@ -521,6 +529,19 @@ fn chown_tree(path: &Path, uid: u32) {
         for entry in std::fs::read_dir(path).unwrap() {
             chown_tree(&entry.unwrap().path(), uid);
         }
+    }
+}
+
+/// Put a symbolic link to `elsewhere` (`linked`), or else a plain file, where the folder
+/// `folder` is (`logs/`, a run's folder in it): what cortex refuses to go through. The first
+/// words of the fix its refusal gives.
+pub fn put_in_place_of_folder(folder: &Path, linked: bool, elsewhere: &Path) -> &'static str {
+    if linked {
+        std::os::unix::fs::symlink(elsewhere, folder).unwrap();
+        "put the folder it points to in its place"
+    } else {
+        std::fs::write(folder, "a file\n").unwrap();
+        "move it aside"
     }
 }
 

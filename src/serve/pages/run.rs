@@ -1005,7 +1005,7 @@ pub async fn run_page(
                     Failure::bad_request(
                         format!(
                             "`at` must be a whole number, not {}",
-                            crate::definition::shown(&v)
+                            crate::serve::api::shown_value(&v)
                         ),
                         "`at` names an event of the run by its seq (the event log on the run's page lists them)",
                     )

@@ -139,7 +139,7 @@ pub async fn runs_page(
             let given = q.iter().find(|(k, _)| k == "before").map_or("", |(_, v)| v);
             f.error.message = format!(
                 "`before` is a run id (26 letters and digits, as this page's link to older runs gives it), not {}",
-                crate::definition::shown(given)
+                crate::serve::api::shown_value(given)
             );
             f.error.hints = vec![
                 "the link below opens the newest runs; the page's own link to older runs goes on from there"
