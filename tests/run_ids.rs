@@ -429,6 +429,26 @@ fn a_chain_log_verify_names_is_shown_exported_and_verified_by_that_id(env: Env) 
     }
 }
 
+/// A chain planted under a workflow's name never stands in for that workflow's runs: `log
+/// verify NAME`, `log show NAME` and `log export NAME` answer for its latest run, and the
+/// planted chain is still named by a verify of the whole log.
+fn a_chain_planted_under_a_workflows_name_never_stands_in_for_its_runs(env: Env) {
+    let src = finished_run(&env);
+    plant(&env, &src, "writes");
+    let one = env.run(&["--json", "log", "verify", "writes"]);
+    assert_eq!(one.code, 0, "{}{}", one.stdout, one.stderr);
+    let show = env.run(&["log", "show", "writes"]);
+    assert_eq!(show.code, 0, "{}{}", show.stdout, show.stderr);
+    assert!(
+        show.stdout.starts_with(&format!("Run {src}")),
+        "{}",
+        show.stdout
+    );
+    let all = env.run(&["log", "verify"]);
+    assert_eq!(all.code, 1, "{}{}", all.stdout, all.stderr);
+    assert!(all.stdout.contains("writes"), "{}", all.stdout);
+}
+
 /// The first line `log show` prints of the chain `id` (put in by hand): quoted where it
 /// holds a space.
 fn shown_header(id: &str) -> String {
@@ -440,6 +460,7 @@ fn shown_header(id: &str) -> String {
 
 on_both_stores!(
     a_chain_log_verify_names_is_shown_exported_and_verified_by_that_id,
+    a_chain_planted_under_a_workflows_name_never_stands_in_for_its_runs,
     gc_never_removes_what_a_planted_run_id_names,
     a_worker_never_drives_a_run_planted_under_a_path,
     status_and_history_never_show_a_run_whose_id_is_no_run_id,

@@ -90,7 +90,8 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
 /// events were redacted as they were recorded, as a run's are: what is stored is what is shown.
 /// A chain of an id no cortex writes (`Agents`, `agents ` with its space, `../../x`: put in
 /// the log by hand, which `log verify` names by that id) is found by that id exactly, as
-/// given, before the query is read any other way: before, `Agents` was "no run `Agents`",
+/// given, where no run answers the query (a run found by its name or id comes first, so a
+/// chain planted under a workflow's name never stands in for its runs): before, `Agents` was "no run `Agents`",
 /// `agents ` lost its space to the name lookup, and `../../x` was refused as a definition's
 /// name — a chain `log verify` named could not be looked at.
 fn resolve_chain(
@@ -101,11 +102,17 @@ fn resolve_chain(
 ) -> Result<String, CommandError> {
     let has_chain =
         |id: &str| -> Result<bool, CommandError> { Ok(store.hash_at(id, 0)?.is_some()) };
-    if let Some(q) = query.filter(|q| !q.is_empty() && !crate::event::is_chain_id(q.as_bytes()))
-        && has_chain(q)?
-    {
-        return Ok(q.to_string());
-    }
+    // A chain of an id no cortex writes, stored under exactly the query (put in by hand).
+    let planted = |q: Option<&str>| -> Result<Option<String>, CommandError> {
+        Ok(match q {
+            Some(q)
+                if !q.is_empty() && !crate::event::is_chain_id(q.as_bytes()) && has_chain(q)? =>
+            {
+                Some(q.to_string())
+            }
+            _ => None,
+        })
+    };
     let prefixed = query.filter(|q| crate::event::has_chain_prefix(q.as_bytes()));
     if let Some(q) = prefixed {
         if has_chain(q)? {
@@ -129,20 +136,23 @@ fn resolve_chain(
             ),
         );
     }
-    match ctx.resolve_any_run(store, query, before, &[], None) {
-        Ok(run_id) => Ok(run_id),
-        Err(_)
-            if query == Some(crate::event::REGISTRY_CHAIN)
-                && has_chain(crate::event::REGISTRY_CHAIN)? =>
-        {
-            Ok(crate::event::REGISTRY_CHAIN.to_string())
-        }
-        Err(e) if query.is_some() => Err(match other_chains_hint(ctx, store)? {
-            Some(hint) => e.hint(hint),
-            None => e,
-        }),
-        Err(e) => Err(e),
+    let e = match ctx.resolve_any_run(store, query, before, &[], None) {
+        Ok(run_id) => return Ok(run_id),
+        Err(e) => e,
+    };
+    if let Some(id) = planted(query)? {
+        return Ok(id);
     }
+    if query == Some(crate::event::REGISTRY_CHAIN) && has_chain(crate::event::REGISTRY_CHAIN)? {
+        return Ok(crate::event::REGISTRY_CHAIN.to_string());
+    }
+    if query.is_none() {
+        return Err(e);
+    }
+    Err(match other_chains_hint(ctx, store)? {
+        Some(hint) => e.hint(hint),
+        None => e,
+    })
 }
 
 /// The most other chains (no run's) a hint names.
