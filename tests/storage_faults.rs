@@ -1870,6 +1870,61 @@ fn a_report_on_a_log_another_process_holds_locked_exits_4_and_says_try_again() {
     assert_eq!(common::lines(&env.file("ran")), ["after"]);
 }
 
+/// `CORTEX_LOG_LOCK_WAIT` bounds the whole wait for a log another process holds locked.
+/// Before, SQLite's own busy wait of 10 s came first: with the wait set to 3 s, a report
+/// (exit 4, nothing recorded) and `schedule run --once` gave up after about 10 s. With it set
+/// to 1 s both give up well before the store's own 10 s could pass (they are waited for 8 s),
+/// and nothing was recorded.
+#[test]
+fn the_lock_wait_a_user_sets_bounds_a_reports_and_the_schedulers_whole_wait() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - {name: after, run: 'echo after >> ran'}\n",
+    );
+    env.workflow(
+        "tick",
+        "name: tick\nschedule: {cron: '* * * * *'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let run = env.status(Some("w"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = common::event_types(&env, &run);
+    let mut lock = common::LogLock::take(&env);
+    let wait = [("CORTEX_LOG_LOCK_WAIT", "1s")];
+    let mut report = Background::start(
+        &env,
+        "report",
+        &["workflow", "step", "complete", "p", "--run", "w"],
+        &wait,
+    );
+    let mut scheduler = Background::start(&env, "scheduler", &["schedule", "run", "--once"], &wait);
+    common::wait_within(
+        "both to give up within the wait set, not the store's own 10 s",
+        Duration::from_secs(8),
+        || {
+            report.child.try_wait().unwrap().is_some()
+                && scheduler.child.try_wait().unwrap().is_some()
+        },
+    );
+    lock.release();
+    let (code, said) = report.end();
+    assert_eq!(code, 4, "{said}");
+    let (code, said) = scheduler.end();
+    assert_eq!(code, 4, "{said}");
+    assert!(
+        said.contains("longer than the scheduler waits (1s)"),
+        "{said}"
+    );
+    assert_eq!(
+        common::event_types(&env, &run),
+        events,
+        "nothing was recorded"
+    );
+}
+
 /// A command refused for a log another process holds locked (exit 4, nothing recorded)
 /// suggests itself again in `--json`'s `next` — the arguments as given, but for a value that
 /// may be secret: an output whose key looks secret, or which the definition feeds to a
