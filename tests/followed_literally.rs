@@ -517,3 +517,66 @@ fn a_parent_cut_by_its_limit_whose_child_ended_alone_is_offered_to_take_that_end
     assert_eq!(env.status(Some(&parent))["status"], "completed");
     assert_eq!(common::lines(&env.file("ran")), ["K1", "K2", "Post"]);
 }
+
+/// After a hand-typed `resume R --timeout 30s` (the configuration's limit is 2 s), the
+/// suggestions that followed fell back to the configuration's limit: the `--from P` offered
+/// once the step failed on a secret output no process held carried no `--timeout`, so the
+/// report it led to drove the step under 2 s again, and the limit cut it. Now every suggested
+/// resume keeps the limit the run has (read from the log), and followed literally the run
+/// completes.
+#[test]
+fn a_limit_given_at_a_resume_is_kept_by_the_resumes_suggested_after_it() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
+    env.workflow(
+        "sec",
+        "name: sec\nsteps:\n  - {name: P, prompt: report}\n  - name: S\n    run: 'sleep 3; test \"$X\" = hunter2secretXYZ'\n    env: {X: '${{ steps.P.outputs.API_TOKEN }}'}\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let run = run_id(&env, &["workflow", "run", "sec"]);
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "P",
+        "--run",
+        &run,
+        "--output",
+        "API_TOKEN=hunter2secretXYZ",
+    ]);
+    assert_eq!(out.code, 3, "cut by the 2 s limit: {}", out.text());
+    // By hand, not as suggested: the secret output is not held by this process.
+    let out = env.run(&["workflow", "resume", &run, "--timeout", "30s"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let (argv, why) = first_next(&env, &run);
+    assert_eq!(
+        argv,
+        [
+            "workflow",
+            "resume",
+            run.as_str(),
+            "--from",
+            "P",
+            "--timeout",
+            "30s"
+        ],
+        "{why}"
+    );
+    for other in env.status(Some(&run))["next"].as_array().unwrap() {
+        let words = other["argv"].to_string();
+        if words.contains("\"resume\"") {
+            assert!(words.contains("\"--timeout\",\"30s\""), "{other}");
+        }
+    }
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 3, "P waits for its report: {}", out.text());
+    let report = env.status(Some(&run))["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let out = env.run_filled(&report, "hunter2secretXYZ");
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+}

@@ -400,6 +400,22 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     let plain = !args
         .iter()
         .any(|a| matches!(*a, "--retry" | "--skip" | "--from" | "--rollback-to"));
+    // The time limit the run has now, where a resume gave it (`StatusView::given_limit`):
+    // without `--timeout` the resume would take the configuration's. Before, a `--from P`
+    // offered after a hand-typed `resume --timeout 30s` fell back to a limit of 2 s, which
+    // cut the step that limit had been raised for. A run its limit stopped is offered a
+    // longer one (`limit_raised`) or, plainly, the configuration's (said so).
+    if let Some(limit) = view.given_limit
+        && view.timed_out.is_none()
+        && !args.contains(&"--timeout")
+    {
+        s.argv
+            .extend(["--timeout".to_string(), format!("{limit}s")]);
+        s.why = format!(
+            "{}, keeping the time limit this run has now ({limit}s, given at a resume; 0: none), which a resume without --timeout would replace with cortex.config.json's",
+            s.why
+        );
+    }
     let secret = if plain {
         &view.resume_secret_inputs
     } else {

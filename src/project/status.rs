@@ -1272,6 +1272,12 @@ pub struct StatusView {
     /// the suggested limit gives it that time again on top (`next::longer_limit`).
     #[serde(skip)]
     pub cut_by_limit: Option<(String, u64)>,
+    /// The run's time limit from the log (the latest `run_resumed`'s) where a resume set it
+    /// otherwise than its start did (`resume --timeout`, or a configuration changed since):
+    /// a suggested resume carries it (`--timeout`), since one without takes the
+    /// configuration's. None for a child run (its parent gives it its limits).
+    #[serde(skip)]
+    pub given_limit: Option<u64>,
     /// Stopped by its time limit with a retry held (its backoff under way when the limit
     /// passed): the unit, its backoff and how long its last attempt ran. A resume waits out
     /// what is left of that backoff before it runs the attempt, so the suggested limit leaves
@@ -1986,6 +1992,12 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unheld_secret_output: unheld_secret_output(state),
         limit_cut_unheld: limit_cut_unheld(state),
         held_retry: held_retry(state),
+        given_limit: state.timeout_seconds.filter(|limit| {
+            state
+                .start
+                .as_ref()
+                .is_some_and(|s| s.parent.is_none() && s.config.timeout_seconds != *limit)
+        }),
         cut_child_ended: None,
         secret_foreach: secret_foreach(state),
         unstartable_child: unstartable_child(state),
