@@ -2048,6 +2048,69 @@ fn a_worker_waits_out_a_locked_log_instead_of_exiting() {
     assert_eq!(common::lines(&env.file("ran")), ["a"], "{said}");
 }
 
+/// A worker's lease is renewed in the log, so on SQLite a renewal needs the log's write lock:
+/// another process holding it past the lease leaves the lease unrenewed, and the worker's
+/// guard ends the step's command before anyone could take the lease over (self-fencing). That
+/// end was recorded as the step's own failure ("killed by signal 15": a retry spent, and
+/// with none left the run failed), saying nothing of why. Now the attempt is recorded
+/// interrupted with why (the lease went unrenewed because the log was locked by another
+/// process), and it runs again once the lock is let go: the run completes.
+#[test]
+fn an_attempt_fenced_for_a_lease_a_locked_log_kept_from_renewal_says_why_and_runs_again() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: a\n    run: 'echo start >> ran; if [ -e a.started ]; then echo a >> ran; exit 0; fi; touch a.started; echo $$ > a.pid; sleep 60'\n    retry: {max_retry_attempts: 0}\n  - {name: b, run: 'echo b >> ran'}\n",
+    );
+    let submitted = env.run(&["workflow", "run", "w", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.text());
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let worker = Background::start(
+        &env,
+        "worker",
+        &[
+            "worker",
+            "--name",
+            "w1",
+            "--until-idle",
+            "--no-schedule",
+            "--lease",
+            "2s",
+        ],
+        &[],
+    );
+    common::wait_until("the first attempt to start", || {
+        std::fs::read_to_string(env.file("a.pid")).is_ok_and(|p| p.ends_with('\n'))
+    });
+    let pid = std::fs::read_to_string(env.file("a.pid")).unwrap();
+    let mut lock = common::LogLock::take(&env);
+    common::wait_within(
+        "the guard to end the step's command",
+        Duration::from_secs(60),
+        || !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+    );
+    lock.release();
+    let (code, said) = worker.end();
+    assert_eq!(code, 0, "{said}");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "completed", "{status:#} {said}");
+    assert_eq!(status["steps"][0]["attempts"], 2, "{status:#}");
+    assert_eq!(
+        common::lines(&env.file("ran")),
+        ["start", "start", "a", "b"]
+    );
+    assert_eq!(common::count_events(&env, &run, "step_failed"), 0);
+    let events = env.events(&run);
+    let reason = events
+        .iter()
+        .find(|e| e["type"] == "step_interrupted")
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| panic!("a step_interrupted: {events:#?}"));
+    assert!(reason.contains("ended by its process's guard"), "{reason}");
+    assert!(reason.contains("locked by another process"), "{reason}");
+    assert!(reason.contains("runs again"), "{reason}");
+}
+
 /// `cortex schedule run` in the foreground whose pass met the log's write lock held by another
 /// process past the store's own wait ended, where drivers wait it out. Now it waits as they do
 /// (one mechanism: `execute::patiently`), saying so, and goes on firing once the lock is let

@@ -3430,6 +3430,7 @@ pub fn report_step(
         agent: None,
         log: None,
         permanent: false,
+        fenced: None,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
     // Found by other than its whole id (the latest run, of a name perhaps, or by a prefix):
