@@ -406,6 +406,21 @@ fn first_next(env: &Env, run: &str) -> (Vec<String>, String) {
     (argv, first["why"].as_str().unwrap_or_default().to_string())
 }
 
+/// A run of a workflow whose one step `A` fails once, then succeeds, its retry (`retries`,
+/// `backoff`) held by a time limit of 2 s that stops the run during the backoff: its id.
+fn stopped_in_a_backoff(env: &Env, retries: u32, backoff: &str) -> String {
+    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
+    env.workflow(
+        "b",
+        &format!(
+            "name: b\nsteps:\n  - name: A\n    run: 'test -e once || {{ touch once; exit 1; }}'\n    retry: {{max_retry_attempts: {retries}, backoff: {backoff}}}\n"
+        ),
+    );
+    let run = run_id(env, &["workflow", "run", "b"]);
+    assert_eq!(env.status(Some(&run))["status"], "stopped");
+    run
+}
+
 /// Review j F3: a run its time limit (2 s) stopped during a retry's 10 s backoff was offered
 /// `resume --timeout 9s`, which waited the whole backoff again and was stopped again having
 /// run nothing, round after round. The limit offered now leaves room for the backoff, and
@@ -413,13 +428,7 @@ fn first_next(env: &Env, run: &str) -> (Vec<String>, String) {
 #[test]
 fn a_limit_suggested_during_a_held_retrys_backoff_leaves_room_for_it() {
     let env = Env::new();
-    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
-    env.workflow(
-        "b",
-        "name: b\nsteps:\n  - name: A\n    run: 'test -e once || { touch once; exit 1; }'\n    retry: {max_retry_attempts: 3, backoff: 10s}\n",
-    );
-    let run = run_id(&env, &["workflow", "run", "b"]);
-    assert_eq!(env.status(Some(&run))["status"], "stopped");
+    let run = stopped_in_a_backoff(&env, 3, "10s");
     let (argv, why) = first_next(&env, &run);
     let at = argv
         .iter()
@@ -443,13 +452,7 @@ fn a_limit_suggested_during_a_held_retrys_backoff_leaves_room_for_it() {
 #[test]
 fn a_resume_after_a_held_retrys_backoff_ran_out_runs_the_retry_at_once() {
     let env = Env::new();
-    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
-    env.workflow(
-        "b",
-        "name: b\nsteps:\n  - name: A\n    run: 'test -e once || { touch once; exit 1; }'\n    retry: {max_retry_attempts: 1, backoff: 3s}\n",
-    );
-    let run = run_id(&env, &["workflow", "run", "b"]);
-    assert_eq!(env.status(Some(&run))["status"], "stopped");
+    let run = stopped_in_a_backoff(&env, 1, "3s");
     let scheduled = env
         .events(&run)
         .iter()
