@@ -65,6 +65,7 @@ fn home_with(runs: usize, dir: &Path) -> (PathBuf, String) {
                 agent: None,
                 log: None,
                 permanent: false,
+                fenced: None,
             })))
             .unwrap();
     }

@@ -287,6 +287,62 @@ fn a_list_or_map_default_of_a_string_input_is_refused_at_validate() {
     assert!(errors.iter().any(|(_, l, _)| *l == 8), "{errors:?}");
 }
 
+/// An output key longer than the name rule's 100 characters was recorded from a
+/// `$CORTEX_OUTPUT` line, though no template could read it (`validate` refuses one naming it)
+/// and a report's `--output` refused it: two rules. Now every way of writing one refuses it,
+/// saying what (the line, the key) and the limit, and nothing is recorded; a key of exactly
+/// 100 characters is written and read back.
+#[test]
+fn an_output_key_too_long_to_read_back_is_refused_where_it_is_written() {
+    let env = Env::new();
+    let (long, longest) = ("k".repeat(101), "k".repeat(100));
+    env.workflow(
+        "w",
+        &format!(
+            "name: w\nsteps:\n  - name: A\n    run: 'echo {long}=v >> \"$CORTEX_OUTPUT\"'\n    retry: {{max_retry_attempts: 2}}\n"
+        ),
+    );
+    let out = env.run(&["--json", "workflow", "run", "w"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let status = env.status(None);
+    let error = status["steps"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("line 1 of $CORTEX_OUTPUT")
+            && error.contains("101 characters long")
+            && error.contains("at most 100"),
+        "{status:#}"
+    );
+    // A fault of what the step writes: not retried.
+    assert_eq!(status["steps"][0]["attempts"], 1, "{status:#}");
+    let outputs = &status["steps"][0]["outputs"];
+    assert!(
+        outputs.is_null() || outputs.as_object().is_some_and(|o| o.is_empty()),
+        "the key is not recorded: {status:#}"
+    );
+    // A report's `--output` refuses it too, naming the limit.
+    env.workflow("p", "name: p\nsteps:\n  - {name: P, prompt: report}\n");
+    assert_eq!(env.run(&["workflow", "run", "p"]).code, 3);
+    let refused = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "P",
+        "--output",
+        &format!("{long}=v"),
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    assert!(refused.text().contains("at most 100"), "{}", refused.text());
+    // 100 characters: written, and read back by a template.
+    env.workflow(
+        "ok",
+        &format!(
+            "name: ok\nsteps:\n  - name: A\n    run: 'echo {longest}=v >> \"$CORTEX_OUTPUT\"'\n  - name: B\n    run: 'test \"${{{{ steps.A.outputs.{longest} }}}}\" = v'\n"
+        ),
+    );
+    let out = env.run(&["workflow", "run", "ok"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+}
+
 #[test]
 fn an_output_key_no_report_or_output_line_can_set_is_refused_at_validate() {
     // `--output a=b=VALUE` records `a` (the key ends at the first `=`), and so does a

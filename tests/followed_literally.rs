@@ -392,3 +392,194 @@ fn a_report_on_a_step_reported_before_it_began_says_so_while_the_reporter_drives
     assert!(first.wait().unwrap().success());
     assert_eq!(env.status(Some(&run))["status"], "completed");
 }
+
+/// `next[0]` of `workflow status RUN`, as argv without `cortex`, and its why.
+fn first_next(env: &Env, run: &str) -> (Vec<String>, String) {
+    let status = env.status(Some(run));
+    let first = &status["next"][0];
+    let argv = first["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a next: {status:#}"))[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    (argv, first["why"].as_str().unwrap_or_default().to_string())
+}
+
+/// A run of a workflow whose one step `A` fails once, then succeeds, its retry (`retries`,
+/// `backoff`) held by a time limit of 2 s that stops the run during the backoff: its id.
+fn stopped_in_a_backoff(env: &Env, retries: u32, backoff: &str) -> String {
+    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
+    env.workflow(
+        "b",
+        &format!(
+            "name: b\nsteps:\n  - name: A\n    run: 'test -e once || {{ touch once; exit 1; }}'\n    retry: {{max_retry_attempts: {retries}, backoff: {backoff}}}\n"
+        ),
+    );
+    let run = run_id(env, &["workflow", "run", "b"]);
+    assert_eq!(env.status(Some(&run))["status"], "stopped");
+    run
+}
+
+/// Review j F3: a run its time limit (2 s) stopped during a retry's 10 s backoff was offered
+/// `resume --timeout 9s`, which waited the whole backoff again and was stopped again having
+/// run nothing, round after round. The limit offered now leaves room for the backoff, and
+/// followed literally it runs the retry, which completes the run.
+#[test]
+fn a_limit_suggested_during_a_held_retrys_backoff_leaves_room_for_it() {
+    let env = Env::new();
+    let run = stopped_in_a_backoff(&env, 3, "10s");
+    let (argv, why) = first_next(&env, &run);
+    let at = argv
+        .iter()
+        .position(|a| a == "--timeout")
+        .expect("a --timeout");
+    let limit: u64 = argv[at + 1].trim_end_matches('s').parse().unwrap();
+    assert!(limit >= 10 + 2 * 2, "room for the 10 s backoff: {argv:?}");
+    assert!(why.contains("backoff (at most 10s)"), "{why}");
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "completed", "{status:#}");
+    assert_eq!(status["steps"][0]["attempts"], 2, "{status:#}");
+}
+
+/// A retry's backoff counts from when the retry was scheduled (the log's time), as a durable
+/// timer does: a resume after it ran out starts the attempt at once. Before, each resume
+/// waited the whole backoff again from its own start, so a resume under the same 2 s limit,
+/// however late, was stopped again during a 3 s backoff having run nothing.
+#[test]
+fn a_resume_after_a_held_retrys_backoff_ran_out_runs_the_retry_at_once() {
+    let env = Env::new();
+    let run = stopped_in_a_backoff(&env, 1, "3s");
+    let scheduled = env
+        .events(&run)
+        .iter()
+        .find(|e| e["type"] == "retry_scheduled")
+        .and_then(|e| humantime::parse_rfc3339(e["time"].as_str()?).ok())
+        .expect("a retry_scheduled with its time");
+    common::wait_until("the backoff to run out", || {
+        std::time::SystemTime::now()
+            .duration_since(scheduled)
+            .is_ok_and(|d| d > std::time::Duration::from_millis(3_200))
+    });
+    // The plain resume, under the configuration's same 2 s.
+    let out = env.run(&["workflow", "resume", &run]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "completed", "{status:#}");
+    assert_eq!(common::count_events(&env, &run, "run_stopped"), 1);
+}
+
+/// Review j: a `uses:` parent stopped at its time limit whose child was then resumed alone
+/// to its end still said, in `next[0]`, that its step "ran 3.0s before the limit cut it and
+/// starts over and needs more than that": it does not start over, it takes the child's end.
+/// Now `next[0]` is the plain resume that says so, and followed literally it completes the
+/// parent without running the child again.
+#[test]
+fn a_parent_cut_by_its_limit_whose_child_ended_alone_is_offered_to_take_that_end() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
+    env.workflow(
+        "child",
+        "name: child\nsteps:\n  - {name: K1, run: 'sleep 3; echo K1 >> ran'}\n  - {name: K2, run: 'echo K2 >> ran'}\n",
+    );
+    env.workflow(
+        "par",
+        "name: par\nsteps:\n  - {name: Pre, run: 'true'}\n  - {name: U, uses: child}\n  - {name: Post, run: 'echo Post >> ran'}\n",
+    );
+    let parent = run_id(&env, &["workflow", "run", "par"]);
+    let status = env.status(Some(&parent));
+    assert_eq!(status["status"], "stopped", "{status:#}");
+    let child = status["steps"][1]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, why) = first_next(&env, &parent);
+    assert!(
+        why.contains(&format!(
+            "its child run {child} goes on from where it stopped"
+        )),
+        "a `uses:` step does not start over whole: {why}"
+    );
+    let out = env.run(&["workflow", "resume", &child, "--timeout", "30s"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let (argv, why) = first_next(&env, &parent);
+    assert_eq!(argv, ["workflow", "resume", parent.as_str()], "{why}");
+    assert!(
+        why.contains(&format!(
+            "`U` takes the end of its child run {child} (completed)"
+        )),
+        "{why}"
+    );
+    assert!(!why.contains("starts over"), "{why}");
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
+    assert_eq!(common::lines(&env.file("ran")), ["K1", "K2", "Post"]);
+}
+
+/// After a hand-typed `resume R --timeout 30s` (the configuration's limit is 2 s), the
+/// suggestions that followed fell back to the configuration's limit: the `--from P` offered
+/// once the step failed on a secret output no process held carried no `--timeout`, so the
+/// report it led to drove the step under 2 s again, and the limit cut it. Now every suggested
+/// resume keeps the limit the run has (read from the log), and followed literally the run
+/// completes.
+#[test]
+fn a_limit_given_at_a_resume_is_kept_by_the_resumes_suggested_after_it() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
+    env.workflow(
+        "sec",
+        "name: sec\nsteps:\n  - {name: P, prompt: report}\n  - name: S\n    run: 'sleep 3; test \"$X\" = hunter2secretXYZ'\n    env: {X: '${{ steps.P.outputs.API_TOKEN }}'}\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let run = run_id(&env, &["workflow", "run", "sec"]);
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "P",
+        "--run",
+        &run,
+        "--output",
+        "API_TOKEN=hunter2secretXYZ",
+    ]);
+    assert_eq!(out.code, 3, "cut by the 2 s limit: {}", out.text());
+    // By hand, not as suggested: the secret output is not held by this process.
+    let out = env.run(&["workflow", "resume", &run, "--timeout", "30s"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let (argv, why) = first_next(&env, &run);
+    assert_eq!(
+        argv,
+        [
+            "workflow",
+            "resume",
+            run.as_str(),
+            "--from",
+            "P",
+            "--timeout",
+            "30s"
+        ],
+        "{why}"
+    );
+    for other in env.status(Some(&run))["next"].as_array().unwrap() {
+        let words = other["argv"].to_string();
+        if words.contains("\"resume\"") {
+            assert!(words.contains("\"--timeout\",\"30s\""), "{other}");
+        }
+    }
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 3, "P waits for its report: {}", out.text());
+    let report = env.status(Some(&run))["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let out = env.run_filled(&report, "hunter2secretXYZ");
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+}

@@ -45,6 +45,7 @@ fn finished(step: &str) -> Command {
         agent: None,
         log: None,
         permanent: false,
+        fenced: None,
     }))
 }
 

@@ -198,6 +198,7 @@ impl Act {
                 agent: None,
                 log: None,
                 permanent: false,
+                fenced: None,
             })),
             Act::Stop => Command::RequestStop { by, abort: false },
         }
@@ -305,6 +306,7 @@ fn drive_turn(journal: &mut Journal<'_>, refresh: bool) -> Result<(), JournalErr
             agent: None,
             log: None,
             permanent: false,
+            fenced: None,
         })))?;
     }
     Ok(())

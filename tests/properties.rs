@@ -221,6 +221,7 @@ fn drive(
                         agent: None,
                         log: None,
                         permanent: false,
+                        fenced: None,
                     })))
                     .expect("the simulator only sends valid commands");
                 pending = Some(Pending {

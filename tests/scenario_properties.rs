@@ -187,6 +187,7 @@ proptest! {
                     step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
                     output_tail: String::new(), validation_problems: vec![], by: None, agent: None, log: None,
                     permanent: false,
+                    fenced: None,
                 }))).unwrap();
                 check_invariants(&journal.state, &case)?;
             }

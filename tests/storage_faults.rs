@@ -1870,6 +1870,61 @@ fn a_report_on_a_log_another_process_holds_locked_exits_4_and_says_try_again() {
     assert_eq!(common::lines(&env.file("ran")), ["after"]);
 }
 
+/// `CORTEX_LOG_LOCK_WAIT` bounds the whole wait for a log another process holds locked.
+/// Before, SQLite's own busy wait of 10 s came first: with the wait set to 3 s, a report
+/// (exit 4, nothing recorded) and `schedule run --once` gave up after about 10 s. With it set
+/// to 1 s both give up well before the store's own 10 s could pass (they are waited for 8 s),
+/// and nothing was recorded.
+#[test]
+fn the_lock_wait_a_user_sets_bounds_a_reports_and_the_schedulers_whole_wait() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - {name: after, run: 'echo after >> ran'}\n",
+    );
+    env.workflow(
+        "tick",
+        "name: tick\nschedule: {cron: '* * * * *'}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let run = env.status(Some("w"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = common::event_types(&env, &run);
+    let mut lock = common::LogLock::take(&env);
+    let wait = [("CORTEX_LOG_LOCK_WAIT", "1s")];
+    let mut report = Background::start(
+        &env,
+        "report",
+        &["workflow", "step", "complete", "p", "--run", "w"],
+        &wait,
+    );
+    let mut scheduler = Background::start(&env, "scheduler", &["schedule", "run", "--once"], &wait);
+    common::wait_within(
+        "both to give up within the wait set, not the store's own 10 s",
+        Duration::from_secs(8),
+        || {
+            report.child.try_wait().unwrap().is_some()
+                && scheduler.child.try_wait().unwrap().is_some()
+        },
+    );
+    lock.release();
+    let (code, said) = report.end();
+    assert_eq!(code, 4, "{said}");
+    let (code, said) = scheduler.end();
+    assert_eq!(code, 4, "{said}");
+    assert!(
+        said.contains("longer than the scheduler waits (1s)"),
+        "{said}"
+    );
+    assert_eq!(
+        common::event_types(&env, &run),
+        events,
+        "nothing was recorded"
+    );
+}
+
 /// A command refused for a log another process holds locked (exit 4, nothing recorded)
 /// suggests itself again in `--json`'s `next` — the arguments as given, but for a value that
 /// may be secret: an output whose key looks secret, or which the definition feeds to a
@@ -1991,6 +2046,69 @@ fn a_worker_waits_out_a_locked_log_instead_of_exiting() {
     assert_eq!(code, 0, "{said}");
     assert_eq!(env.status(None)["status"], "completed", "{said}");
     assert_eq!(common::lines(&env.file("ran")), ["a"], "{said}");
+}
+
+/// A worker's lease is renewed in the log, so on SQLite a renewal needs the log's write lock:
+/// another process holding it past the lease leaves the lease unrenewed, and the worker's
+/// guard ends the step's command before anyone could take the lease over (self-fencing). That
+/// end was recorded as the step's own failure ("killed by signal 15": a retry spent, and
+/// with none left the run failed), saying nothing of why. Now the attempt is recorded
+/// interrupted with why (the lease went unrenewed because the log was locked by another
+/// process), and it runs again once the lock is let go: the run completes.
+#[test]
+fn an_attempt_fenced_for_a_lease_a_locked_log_kept_from_renewal_says_why_and_runs_again() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: a\n    run: 'echo start >> ran; if [ -e a.started ]; then echo a >> ran; exit 0; fi; touch a.started; echo $$ > a.pid; sleep 60'\n    retry: {max_retry_attempts: 0}\n  - {name: b, run: 'echo b >> ran'}\n",
+    );
+    let submitted = env.run(&["workflow", "run", "w", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.text());
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let worker = Background::start(
+        &env,
+        "worker",
+        &[
+            "worker",
+            "--name",
+            "w1",
+            "--until-idle",
+            "--no-schedule",
+            "--lease",
+            "2s",
+        ],
+        &[],
+    );
+    common::wait_until("the first attempt to start", || {
+        std::fs::read_to_string(env.file("a.pid")).is_ok_and(|p| p.ends_with('\n'))
+    });
+    let pid = std::fs::read_to_string(env.file("a.pid")).unwrap();
+    let mut lock = common::LogLock::take(&env);
+    common::wait_within(
+        "the guard to end the step's command",
+        Duration::from_secs(60),
+        || !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+    );
+    lock.release();
+    let (code, said) = worker.end();
+    assert_eq!(code, 0, "{said}");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "completed", "{status:#} {said}");
+    assert_eq!(status["steps"][0]["attempts"], 2, "{status:#}");
+    assert_eq!(
+        common::lines(&env.file("ran")),
+        ["start", "start", "a", "b"]
+    );
+    assert_eq!(common::count_events(&env, &run, "step_failed"), 0);
+    let events = env.events(&run);
+    let reason = events
+        .iter()
+        .find(|e| e["type"] == "step_interrupted")
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| panic!("a step_interrupted: {events:#?}"));
+    assert!(reason.contains("ended by its process's guard"), "{reason}");
+    assert!(reason.contains("locked by another process"), "{reason}");
+    assert!(reason.contains("runs again"), "{reason}");
 }
 
 /// `cortex schedule run` in the foreground whose pass met the log's write lock held by another

@@ -214,6 +214,7 @@ impl Recorder {
                 agent: None,
                 log: None,
                 permanent: false,
+                fenced: None,
             })),
         )
     }

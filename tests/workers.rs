@@ -3856,3 +3856,59 @@ fn a_command_spawned_but_not_yet_noted_ends_with_its_dead_spawner() {
     let _ = nix::sys::signal::killpg(Pid::from_raw(spared.id() as i32), Signal::SIGKILL);
     let _ = spared.wait();
 }
+
+/// On PostgreSQL a lease is a row of its own, and a renewal locks no more than that row: a
+/// long transaction elsewhere that holds what every append needs (the run's row in `runs`,
+/// `FOR UPDATE`, as a stuck writer would) for longer than the lease does not starve the
+/// worker's renewals, and its step runs on to its end, once, never fenced. (On SQLite a
+/// renewal needs the log's one write lock: there its guard ends the step, saying why, and it
+/// runs again: `storage_faults`.)
+#[test]
+fn a_transaction_holding_the_runs_row_past_the_lease_does_not_fence_its_worker() {
+    let Some(env) = Env::postgres("a_transaction_holding_the_runs_row_past_the_lease") else {
+        return;
+    };
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: a\n    run: 'echo start >> ran; touch a.started; until [ -e go ]; do sleep 0.05; done; echo a >> ran'\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let run = submit(&env, "workflow", "w");
+    let w = Worker::start(
+        &env,
+        "w1",
+        &["--lease", "2s", "--until-idle", "--no-schedule"],
+    );
+    ran(&env, "a.started");
+    let url = env.pg.as_ref().expect("a PostgreSQL log").url.clone();
+    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut watcher = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let expires = |c: &mut postgres::Client| -> i64 {
+        c.query_one(
+            "SELECT expires_at FROM leases WHERE run_id = $1 AND unit = ''",
+            &[&run],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let mut held = holder.transaction().unwrap();
+    held.query(
+        "SELECT head_seq FROM runs WHERE run_id = $1 FOR UPDATE",
+        &[&run],
+    )
+    .unwrap();
+    // Renewed on while the row is held, past twice the lease from when it was taken.
+    let first = expires(&mut watcher);
+    let until = Instant::now() + PATIENCE;
+    while expires(&mut watcher) < first + 4_000 {
+        assert!(Instant::now() < until, "the driver's lease was not renewed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::write(env.project().join("go"), "").unwrap();
+    held.commit().unwrap();
+    assert_eq!(w.exit_code(), 0);
+    let doc = env.status(Some(&run));
+    assert_eq!(doc["status"], "completed", "{doc:#}");
+    assert_eq!(doc["steps"][0]["attempts"], 1, "{doc:#}");
+    assert_eq!(common::count_events(&env, &run, "step_interrupted"), 0);
+    assert_eq!(common::lines(&env.project().join("ran")), ["start", "a"]);
+}

@@ -120,13 +120,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             if !running {
                 return Ok(Vec::new());
             }
-            let mut events = vec![Event::StepInterrupted {
-                step: step.clone(),
-                attempt,
-                reason,
-            }];
-            events.extend(deactivate(state, &step));
-            Ok(events)
+            Ok(interrupted(state, step, attempt, reason))
         }
         Command::InterruptOrphans {
             leave_claimed,
@@ -492,6 +486,19 @@ fn interrupt_where_units(
 }
 
 /// Deactivate the agents active for `phase`.
+/// Attempt `attempt` of `step` ended without an outcome of its own (`reason`): interrupted,
+/// its agents no longer active. It runs again.
+fn interrupted(state: &RunState, step: String, attempt: u32, reason: String) -> Vec<Event> {
+    let deactivated = deactivate(state, &step);
+    std::iter::once(Event::StepInterrupted {
+        step,
+        attempt,
+        reason,
+    })
+    .chain(deactivated)
+    .collect()
+}
+
 fn deactivate(state: &RunState, phase: &str) -> Vec<Event> {
     state
         .active_agents
@@ -1105,6 +1112,13 @@ fn finish_attempt(
             expected: s.attempts,
             got: report.attempt,
         });
+    }
+    // Ended by its guard for a lease it could not renew: no outcome of the step's, so it is
+    // interrupted (and runs again, at least once as always), as an attempt a stop or a
+    // driver's death ended is; before, it was recorded failed ("killed by signal 15"), a
+    // retry spent on it or, with none left, the run failed.
+    if let Some(reason) = report.fenced {
+        return Ok(interrupted(state, report.step, report.attempt, reason));
     }
     let outputs: BTreeMap<&str, &str> = report
         .outputs

@@ -69,6 +69,10 @@ pub struct StepState {
     pub output_tail: String,
     pub exit_code: Option<i32>,
     pub retry_delay_ms: u64,
+    /// When the retry waiting out `retry_delay_ms` was scheduled (`retry_scheduled`'s time):
+    /// its backoff counts from then, however many drivers come and go (`backoff_left`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_scheduled_at: Option<String>,
     pub compensation_failed: bool,
     /// Its compensation was cut off, or never ran, when the run was aborted mid-rollback
     /// (`rollback_finished` with `cut_off` / `not_run`): it may be half-undone, or not undone.
@@ -872,6 +876,32 @@ impl RunState {
             || (state.phase == RunPhase::Running && !state.pre_validated)
     }
 
+    /// How long the retry scheduled for unit `index` still waits at `now`: its backoff
+    /// counted from when it was scheduled (`retry_scheduled`'s time), as a durable timer is,
+    /// never more than the backoff itself (a clock set back, a time that does not parse: the
+    /// whole backoff); zero for a unit with no retry waiting. A resume after the backoff ran
+    /// out starts the attempt at once, and one before it waits only the rest. Before, each
+    /// driver waited the whole backoff from when it came to the retry: a run its time limit
+    /// stopped during a 10 s backoff, resumed with a limit of 9 s, waited 10 s again and was
+    /// stopped again having run nothing, round after round.
+    pub fn backoff_left(&self, index: usize, now: std::time::SystemTime) -> std::time::Duration {
+        let Some(s) = self
+            .steps
+            .get(index)
+            .filter(|s| s.status == StepStatus::Ready)
+        else {
+            return std::time::Duration::ZERO;
+        };
+        let backoff = std::time::Duration::from_millis(s.retry_delay_ms);
+        let since = s
+            .retry_scheduled_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339(t).ok())
+            .and_then(|at| now.duration_since(at).ok())
+            .unwrap_or_default();
+        backoff.saturating_sub(since)
+    }
+
     /// The latest checkpoint's step index, if any.
     pub fn resume_point(&self) -> Option<usize> {
         self.checkpoints.last().map(|c| c.index)
@@ -1149,6 +1179,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::Ready;
                 s.retry_delay_ms = *delay_ms;
+                s.retry_scheduled_at = time();
             }
         }
         Event::StepSkipped { step, reason, by } => {
@@ -1394,6 +1425,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                     s.status = StepStatus::Ready;
                     s.budget_failures = 0;
                     s.retry_delay_ms = 0;
+                    s.retry_scheduled_at = None;
                 }
             }
             state.post_problems.clear();
@@ -1561,6 +1593,7 @@ fn reset_units(state: &mut RunState, indices: &[usize]) {
         s.resume_session = None;
         s.budget_failures = 0;
         s.retry_delay_ms = 0;
+        s.retry_scheduled_at = None;
         s.condition = None;
         s.child = None;
         state.criteria_met.remove(name);
@@ -1616,6 +1649,7 @@ pub(super) fn new_step(name: &str) -> StepState {
         output_tail: String::new(),
         exit_code: None,
         retry_delay_ms: 0,
+        retry_scheduled_at: None,
         compensation_failed: false,
         compensation_left: None,
         reported_by: None,

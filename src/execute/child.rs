@@ -192,6 +192,7 @@ pub(crate) fn run_child(
             agent: None,
             log: None,
             permanent: false,
+            fenced: None,
         }))
     };
     let h = match handover(journal, index) {

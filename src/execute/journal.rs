@@ -186,6 +186,12 @@ impl<'a> Journal<'a> {
         })
     }
 
+    /// How long the retry scheduled for unit `index` still waits, by this journal's clock
+    /// (`RunState::backoff_left`: counted from when it was scheduled).
+    pub fn backoff_left(&self, index: usize) -> std::time::Duration {
+        self.state.backoff_left(index, self.clock.now())
+    }
+
     fn store(&self) -> &dyn EventStore {
         self.store
             .as_deref()

@@ -63,7 +63,17 @@ impl LeaseKeeper {
                         continue;
                     }
                     if store.is_none() {
-                        store = open().ok();
+                        store = match open() {
+                            // A renewal waits for a lock no longer than a round: one that
+                            // cannot get through is known as such (and why) in time to be
+                            // tried again, rather than sitting in the store's own wait (10 s)
+                            // past the lease.
+                            Ok(s) => s.set_lock_wait(Some(every)).map(|()| s).ok(),
+                            Err(e) => {
+                                super::guard::keeper_failed(id, &unrenewed(&e));
+                                None
+                            }
+                        };
                     }
                     let Some(s) = store.as_mut() else { continue };
                     let mut all = true;
@@ -84,7 +94,8 @@ impl LeaseKeeper {
                             }
                             // Unreachable for now: tried again next time; the lease lapses
                             // meanwhile if it stays so, and fencing does the rest.
-                            Err(_) => {
+                            Err(e) => {
+                                super::guard::keeper_failed(id, &unrenewed(&e));
                                 all = false;
                                 store = None;
                                 break;
@@ -132,6 +143,16 @@ impl Drop for LeaseKeeper {
             let _ = t.join();
         }
         super::guard::keeper_stopped(self.id);
+    }
+}
+
+/// Why a renewal did not get through, as an attempt its guard ended for it says it.
+fn unrenewed(e: &StoreError) -> String {
+    match e {
+        // Leases live in the log, so that every append checks its fence in its own
+        // transaction; on SQLite a renewal is a write, and waits for the one write lock.
+        StoreError::Busy => "the event log was locked by another process (a `sqlite3` session, a backup or VACUUM of the log) and a lease is renewed in the log, under its write lock".to_string(),
+        e => format!("the event log could not be written: {e}"),
     }
 }
 

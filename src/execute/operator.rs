@@ -227,6 +227,7 @@ pub fn report_phase(
         agent: None,
         log: None,
         permanent: false,
+        fenced: None,
     })))
 }
 

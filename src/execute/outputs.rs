@@ -56,6 +56,10 @@ fn read_outputs(path: &Path) -> std::io::Result<Result<String, String>> {
 
 /// Parse outputs: `key=value` lines, or `key<<DELIM` ... `DELIM` for multi-line values (the
 /// GitHub Actions convention). Returns the outputs and a problem for each malformed line.
+/// A key is held to the output key rule (`definition::check_name`, as a report's `--output`
+/// and every template that reads one): one it breaks (longer than `MAX_NAME_CHARS`) is a
+/// problem of its line, never recorded. Before, such a key was recorded, and nothing could
+/// read it back (a template naming it was refused by `validate`).
 pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -78,7 +82,9 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
                 }
                 value.push(l);
             }
-            if closed {
+            if let Some(problem) = unreadable_key(n + 1, key) {
+                problems.push(problem);
+            } else if closed {
                 out.push((key.to_string(), value.join("\n")));
             } else {
                 problems.push(format!("output `{key}` is never closed with `{delim}`"));
@@ -86,6 +92,9 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
             continue;
         }
         match line.split_once('=') {
+            Some((key, _)) if let Some(problem) = unreadable_key(n + 1, key) => {
+                problems.push(problem);
+            }
             Some((key, value)) if valid_key(key) => out.push((key.to_string(), value.to_string())),
             _ => problems.push(not_a_pair(n + 1, line)),
         }
@@ -112,6 +121,21 @@ fn not_a_pair(number: usize, line: &str) -> String {
             line.chars().count()
         ),
     }
+}
+
+/// Why the key `key` written on line `number` cannot be taken, though it is written as a key
+/// (`valid_key`): it breaks the output key rule (its length), so nothing could read it back.
+/// The problem names the line, the key (cut, as names are shown) and the limit.
+fn unreadable_key(number: usize, key: &str) -> Option<String> {
+    if !valid_key(key) {
+        return None;
+    }
+    let bad = crate::definition::check_name(crate::definition::NameKind::OutputKey, key).err()?;
+    Some(format!(
+        "line {number} of $CORTEX_OUTPUT: {}: shorten it (a template, an `if:` or a report reads output keys of at most {} characters; the value is not shown, as it may hold a secret)",
+        bad.problem,
+        crate::definition::MAX_NAME_CHARS
+    ))
 }
 
 fn valid_key(key: &str) -> bool {
@@ -171,5 +195,26 @@ mod tests {
             ]
         );
         assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn an_output_key_past_the_name_limit_is_refused_with_its_line_and_the_limit() {
+        let long = "k".repeat(101);
+        let (out, problems) = parse_outputs(&format!(
+            "a=1\n{long}=v\n{long}<<EOF\nx\nEOF\n{}=ok\n",
+            "k".repeat(100)
+        ));
+        assert_eq!(
+            out,
+            vec![("a".into(), "1".into()), ("k".repeat(100), "ok".into())]
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("line 2 of $CORTEX_OUTPUT: "),
+            "{problems:?}"
+        );
+        assert!(problems[0].contains("101 characters long"), "{problems:?}");
+        assert!(problems[0].contains("at most 100"), "{problems:?}");
+        assert!(problems[1].starts_with("line 3 of"), "{problems:?}");
     }
 }

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub const LOG_LOCK_WAIT: Duration = Duration::from_secs(3600);
 
 /// The environment variable that sets `LOG_LOCK_WAIT` otherwise (a duration: `90s`, `10m`,
-/// plain seconds; `0` gives up at the first failure, as a report does).
+/// plain seconds; `0` gives up at once). It bounds every wait of the process for the lock,
+/// a report's single try too (`EventStore::bound_lock_wait`).
 pub const LOG_LOCK_WAIT_ENV: &str = "CORTEX_LOG_LOCK_WAIT";
 
 /// How long each try after the first waits for the lock inside the store: a stop is heard
@@ -142,7 +143,10 @@ pub struct Tried<T, E> {
 /// before anything is decided or read under it), so trying again is as if it were the first.
 /// While it waits, each try waits for the lock only `TURN` inside the store (`lock_wait`, the
 /// store's `set_lock_wait`; `None` puts back the store's own wait), so that a stop is heard
-/// between two tries.
+/// between two tries, and the last only what is left of the bound. The first try waits the
+/// store's own wait, which the shell holds to the bound (`EventStore::bound_lock_wait`): the
+/// bound is the whole wait, from the first try (before, SQLite's 10 s came first, and a bound
+/// of 3 s gave up after 10).
 pub fn patiently<S: ?Sized, T, E>(
     on: &mut S,
     patience: &Patience,
@@ -160,7 +164,6 @@ pub fn patiently<S: ?Sized, T, E>(
         };
     }
     let mut wait = Wait::start(patience, subject, since, began);
-    lock_wait(on, Some(TURN));
     let tried = loop {
         if !wait.again(patience, subject) {
             break Tried {
@@ -168,6 +171,11 @@ pub fn patiently<S: ?Sized, T, E>(
                 gave_up: true,
             };
         }
+        // No try outlasts the bound: the last waits only what is left of it.
+        lock_wait(
+            on,
+            Some(TURN.min(patience.bound.saturating_sub(began.elapsed()))),
+        );
         let at = Instant::now();
         match op(on) {
             Err(e) if busy(&e) => {

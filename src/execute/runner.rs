@@ -1161,6 +1161,7 @@ impl PreparedAttempt {
                 agent: None,
                 log: None,
                 permanent: false,
+                fenced: None,
             }))
         };
         if let Some(error) = self.refused.take() {
@@ -1218,6 +1219,26 @@ impl PreparedAttempt {
         let text = super::take_outputs(&self.output_file);
         if result.stopped {
             return AttemptOutcome::Stopped;
+        }
+        // Ended while this process's leases went unrenewed past their deadline: its guard
+        // ended the command (self-fencing), not the step itself. Said so, and interrupted
+        // rather than failed (`AttemptReport::fenced`).
+        let ended = Instant::now();
+        if matches!(
+            result.end,
+            AttemptEnd::Signaled { .. } | AttemptEnd::Exited { .. }
+        ) && !result.end.succeeded()
+            && let Some(fenced) = super::guard::fenced_during(
+                ended.checked_sub(result.elapsed).unwrap_or(ended),
+                ended,
+            )
+        {
+            let mut outcome = report(result.end, Vec::new(), result.tail, Vec::new());
+            if let AttemptOutcome::Report(r) = &mut outcome {
+                r.log = result.log;
+                r.fenced = Some(fenced_words(&fenced));
+            }
+            return outcome;
         }
         // `work/` removed (or replaced) while the command ran — `runs/` deleted, as derived
         // files may be — took what the step had written to `$CORTEX_OUTPUT` with it. Said, not
@@ -1306,6 +1327,20 @@ impl PreparedAttempt {
         }
         outcome
     }
+}
+
+/// Why an attempt its process's guard ended is interrupted (`AttemptReport::fenced`): how long
+/// the lease went unrenewed, and why, against the lease it ran under.
+fn fenced_words(fenced: &super::guard::Fenced) -> String {
+    let why = fenced
+        .why
+        .as_deref()
+        .unwrap_or("its process did not renew it in time: frozen, or starved of the CPU");
+    format!(
+        "ended by its process's guard, not by the step: the lease it ran under went {} without renewal, past its {} lease less the margin, because {why}; the command was ended before anyone could take the lease over (self-fencing), and the attempt runs again",
+        crate::render::format_duration(fenced.silent),
+        crate::render::format_duration(fenced.ttl),
+    )
 }
 
 /// What a failed `run:` check says: the check as written (its templates as templates: a

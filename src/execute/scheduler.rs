@@ -412,14 +412,13 @@ pub fn drive_scenario(
                         continue;
                     }
                 }
-                let delay = match journal.state.steps[index].status {
-                    StepStatus::Ready => journal.state.steps[index].retry_delay_ms,
-                    _ => 0,
-                };
-                if delay > 0 && !external {
+                // What is left of its backoff, counted from when the retry was scheduled: a
+                // resume after it ran out starts the attempt at once.
+                let left = journal.backoff_left(index);
+                if !left.is_zero() && !external {
                     let due = *backoff.entry(name.clone()).or_insert_with(|| {
                         let now = Instant::now();
-                        now.checked_add(Duration::from_millis(delay))
+                        now.checked_add(left)
                             .unwrap_or(now + Duration::from_secs(86_400))
                     });
                     if Instant::now() < due {

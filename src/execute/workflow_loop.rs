@@ -364,14 +364,12 @@ pub(crate) fn drive_workflow(
                 record(journal, ctx, command)?;
             }
             Next::Attempt { index, delay_ms } => {
+                // What is left of the backoff, counted from when the retry was scheduled:
+                // a resume after it ran out waits no more.
+                let backoff = journal.backoff_left(index);
                 if delay_ms > 0
-                    && !wait_backoff(
-                        journal,
-                        ctx,
-                        &halt,
-                        Duration::from_millis(delay_ms),
-                        deadline,
-                    )?
+                    && !backoff.is_zero()
+                    && !wait_backoff(journal, ctx, &halt, backoff, deadline)?
                 {
                     continue;
                 }

@@ -536,6 +536,7 @@ impl Ctx {
                 })?;
         }
         let store = location.open(durability).map_err(not_opened)?;
+        bound_lock_wait(&*store)?;
         // The attempts this process runs ship their whole output into a log that keeps it
         // (PostgreSQL: any host reads it), beside their files here.
         if store.keeps_attempt_output() {
@@ -549,6 +550,9 @@ impl Ctx {
     pub fn existing_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
         let location = self.location()?;
         let store = location.open_existing().map_err(not_opened)?;
+        if let Some(store) = &store {
+            bound_lock_wait(&**store)?;
+        }
         if store.as_ref().is_some_and(|s| s.keeps_attempt_output()) {
             crate::execute::output_mirror::install(&location);
         }
@@ -1160,6 +1164,20 @@ pub fn with_secrets_scrubbed<'a>(
         std::borrow::Cow::Borrowed(_) => by.actor,
     };
     Operator { actor, ..by }
+}
+
+/// Hold a log opened for writing to the wait `CORTEX_LOG_LOCK_WAIT` sets for a log another
+/// process holds locked (`execute::log_lock_wait`): every statement waits at most that long
+/// for the lock, so a report (one try) gives up after it, and a driver's or the scheduler's
+/// patient wait (`execute::patiently`) is bounded by it from its first try. Before, SQLite's
+/// own 10 s came first: with `CORTEX_LOG_LOCK_WAIT=3` a report and `schedule run --once`
+/// gave up after about 10 s. A value that is no duration is the drivers' to refuse (they
+/// say how to write one); here it leaves the store's own wait.
+fn bound_lock_wait(store: &dyn EventStore) -> Result<(), CommandError> {
+    match crate::execute::log_lock_wait() {
+        Ok(bound) => store.bound_lock_wait(bound).map_err(CommandError::from),
+        Err(_) => Ok(()),
+    }
 }
 
 /// The SQLite file CORTEX_DB names relative to `cwd`, written out (`sqlite:/…`); None when

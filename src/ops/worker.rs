@@ -277,8 +277,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // submitted run still locked); and when the last full pass was.
     let mut heard: Option<Vec<String>> = None;
     let mut again: BTreeSet<String> = BTreeSet::new();
-    // The units of others' runs waiting out a retry's backoff, and when it ends (from when this
-    // worker first saw it scheduled, as a driver's scheduler counts it): not claimed before.
+    // The units of others' runs waiting out a retry's backoff, and when it ends (what was left
+    // of it when this worker first saw it, counted from when it was scheduled, as a driver's
+    // scheduler counts it): not claimed before.
     let mut backoff: std::collections::BTreeMap<String, Instant> = Default::default();
     let mut full_at = Instant::now();
     // Whether the log could not be reached in the last pass.
@@ -690,14 +691,12 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         }
                         // A retry waits out its backoff here too: claimed when it ends, never
                         // at once (before, a helping worker started the next attempt at once).
-                        let delay = match state.steps[index].status {
-                            StepStatus::Ready => state.steps[index].retry_delay_ms,
-                            _ => 0,
-                        };
-                        if delay > 0 {
+                        // What is left of it, counted from when the retry was scheduled.
+                        let left = state.backoff_left(index, std::time::SystemTime::now());
+                        if !left.is_zero() {
                             let due = *backoff.entry(key.clone()).or_insert_with(|| {
                                 let now = Instant::now();
-                                now.checked_add(Duration::from_millis(delay))
+                                now.checked_add(left)
                                     .unwrap_or(now + Duration::from_secs(86_400))
                             });
                             if Instant::now() < due {

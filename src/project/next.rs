@@ -405,6 +405,22 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     let plain = !args
         .iter()
         .any(|a| matches!(*a, "--retry" | "--skip" | "--from" | "--rollback-to"));
+    // The time limit the run has now, where a resume gave it (`StatusView::given_limit`):
+    // without `--timeout` the resume would take the configuration's. Before, a `--from P`
+    // offered after a hand-typed `resume --timeout 30s` fell back to a limit of 2 s, which
+    // cut the step that limit had been raised for. A run its limit stopped is offered a
+    // longer one (`limit_raised`) or, plainly, the configuration's (said so).
+    if let Some(limit) = view.given_limit
+        && view.timed_out.is_none()
+        && !args.contains(&"--timeout")
+    {
+        s.argv
+            .extend(["--timeout".to_string(), format!("{limit}s")]);
+        s.why = format!(
+            "{}, keeping the time limit this run has now ({limit}s, given at a resume; 0: none), which a resume without --timeout would replace with cortex.config.json's",
+            s.why
+        );
+    }
     let secret = if plain {
         &view.resume_secret_inputs
     } else {
@@ -729,17 +745,25 @@ pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
     s
 }
 
-/// A time limit for the next driving session of a run `limit` seconds stopped, as
-/// `--timeout` takes it, and why it is that: twice `limit`, plus the time the step the limit
-/// cut (`cut`: its name, ms it ran, from the log's times) had had, since it starts over and
-/// needs more than that — a limit of 2 s that cut `sleep 4` after 2 s suggested 4s, which cut
-/// it again. How long the step needs in all is not known before it ends: the why says so, and
-/// that 0 lifts the limit. The time it ran is said as the log has it (to a tenth of a second:
-/// a step cut after 1.01 s was said to have run 2 s), and added in whole seconds, rounded.
-pub(super) fn longer_limit(limit: u64, cut: Option<&(String, u64)>) -> (String, String) {
+/// A time limit for the next driving session of a run `limit` seconds stopped (`view`), as
+/// `--timeout` takes it, and why it is that: twice `limit`, plus three times the time the
+/// unit the limit cut (`StatusView::cut_by_limit`: its name, ms it ran, from the log's times)
+/// had had, since it starts over and needs more than that — a limit of 2 s that cut `sleep 4`
+/// after 2 s suggested 4s, which cut it again — plus the backoff of a retry the stop held
+/// (`StatusView::held_retry`), which the resume waits out (what is left of it) before the
+/// attempt runs, and three times what that attempt ran before: a limit of 2 s that stopped a
+/// 10 s backoff suggested 9s, and the resume was stopped again having run nothing. How long
+/// the unit needs in all is not known before it ends: the why says so, and that 0 lifts the
+/// limit. The time it ran is said as the log has it (to a tenth of a second: a step cut after
+/// 1.01 s was said to have run 2 s), and added in whole seconds, rounded; a backoff, rounded up.
+pub(super) fn longer_limit(view: &StatusView, limit: u64) -> (String, String) {
+    let (cut, held) = (view.cut_by_limit.as_ref(), view.held_retry.as_ref());
     // Never more than the session it ran in (the cut lands a little after).
-    let ran_ms = cut.map_or(0, |(_, ms)| (*ms).min(limit.saturating_mul(1000)));
-    let ran = ran_ms.saturating_add(500) / 1000;
+    let cap = limit.saturating_mul(1000);
+    let cut_ms = cut.map_or(0, |(_, ms)| (*ms).min(cap));
+    let held_ms = held.map_or(0, |h| h.ran_ms.min(cap));
+    let ran = cut_ms.max(held_ms).saturating_add(500) / 1000;
+    let backoff = held.map_or(0, |h| h.backoff_ms.div_ceil(1000));
     // The cut step starts over and ran all it had without ending: it needs more than that,
     // by how much is not known; three times what it ran, plus twice the old limit for what
     // comes after it, and 5 s of margin (a limit of 1 s that cut `sleep 3` was offered 3s,
@@ -747,18 +771,51 @@ pub(super) fn longer_limit(limit: u64, cut: Option<&(String, u64)>) -> (String, 
     let more = limit
         .saturating_mul(2)
         .saturating_add(ran.saturating_mul(3))
+        .saturating_add(backoff)
         .saturating_add(5)
         .max(1);
-    let why = match cut {
-        Some((step, _)) => format!(
-            "go on with a time limit of {more}s counted from now (0: none): `{}` ran {}.{}s before the limit cut it and starts over and needs more than that, so this is three times that plus twice the old limit plus 5s (raise it if it needs more); timeout_seconds in cortex.config.json sets it for every run",
+    let mut reasons = Vec::new();
+    let mut sum = Vec::new();
+    if let Some((step, _)) = cut {
+        // A `uses:` step's child run goes on from where it stopped, its cut step from its
+        // start: it does not start over whole.
+        let child = view
+            .steps
+            .iter()
+            .find(|s| &s.name == step)
+            .and_then(|s| s.uses.as_ref()?.run_id.as_deref());
+        let how = match child {
+            Some(child) => format!("its child run {child} goes on from where it stopped"),
+            None => "starts over".to_string(),
+        };
+        reasons.push(format!(
+            "`{}` ran {}.{}s before the limit cut it and {how} and needs more than that",
             crate::definition::shown(step),
-            ran_ms / 1000,
-            ran_ms % 1000 / 100,
-        ),
-        None => format!(
+            cut_ms / 1000,
+            cut_ms % 1000 / 100,
+        ));
+        sum.push("three times that".to_string());
+    }
+    if let Some(h) = held {
+        reasons.push(format!(
+            "`{}`'s retry first waits out what is left of its backoff (at most {backoff}s), then runs again",
+            crate::definition::shown(&h.step)
+        ));
+        sum.push("that backoff".to_string());
+        if cut.is_none() && ran > 0 {
+            sum.push("three times what its last attempt ran".to_string());
+        }
+    }
+    let why = if reasons.is_empty() {
+        format!(
             "go on with a time limit of {more}s from now, twice the old limit plus 5s (0: none); timeout_seconds in cortex.config.json sets it for every run"
-        ),
+        )
+    } else {
+        format!(
+            "go on with a time limit of {more}s counted from now (0: none): {}, so this is {} plus twice the old limit plus 5s (raise it if it needs more); timeout_seconds in cortex.config.json sets it for every run",
+            reasons.join("; "),
+            sum.join(" plus "),
+        )
     };
     (format!("{more}s"), why)
 }
@@ -769,7 +826,7 @@ pub(super) fn longer_limit(limit: u64, cut: Option<&(String, u64)>) -> (String, 
 /// (`StatusView::limit_cut_unheld`): the `--from` carries the longer limit too, or it would
 /// drive the step under the limit that cut it.
 fn limit_raised(view: &StatusView, limit: u64) -> Suggestion {
-    let (more, why) = longer_limit(limit, view.cut_by_limit.as_ref());
+    let (more, why) = longer_limit(view, limit);
     match &view.limit_cut_unheld {
         Some((from, reader)) => resume(
             view,
@@ -847,6 +904,23 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         return out;
     }
     let abort = || Suggestion::new(&["workflow", "abort", id], "end the run");
+    // The `uses:` step the limit cut took no more time of its own: its child run was driven
+    // on to its end since, and the resume gives the step that end, then goes on.
+    if let (Some(_), Some((step, child, ended))) = (view.timed_out, &view.cut_child_ended) {
+        let then = if ended == "completed" {
+            "and the run goes on after it"
+        } else {
+            "and its on_failure applies"
+        };
+        out.push(resume(
+            view,
+            &[],
+            format!(
+                "go on: `{}` takes the end of its child run {child} ({ended}), driven on its own since the stop, {then}, with the time limit cortex.config.json sets now",
+                crate::definition::shown(step)
+            ),
+        ));
+    }
     if let Some(limit) = view.timed_out {
         out.push(limit_raised(view, limit));
     }

@@ -977,6 +977,23 @@ impl StatusView {
                 changed |= u.waits_on.is_some() || u.child_ended.is_some();
             }
         }
+        // The `uses:` step the time limit cut, whose child run ended since (resumed on its
+        // own to its end): a resume gives the step that end. It does not start over, so the
+        // time it ran asks for no longer limit. Before, the suggestion said it "starts over
+        // and needs more than that".
+        if self.as_of.is_none()
+            && let Some((step, _)) = self.cut_by_limit.clone()
+            && let Some(id) = self
+                .steps
+                .iter()
+                .find(|s| s.name == step)
+                .and_then(|s| s.uses.as_ref()?.run_id.clone())
+            && let Some(ended) = child(&id).and_then(|c| c.outcome())
+        {
+            self.cut_by_limit = None;
+            self.cut_child_ended = Some((step, id, ended.as_str().to_string()));
+            changed = true;
+        }
         // The child a `--retry` goes on with failed on a `foreach:` list that is no list: the
         // retry would fail the same way.
         if self.as_of.is_none()
@@ -1016,7 +1033,7 @@ impl StatusView {
                 // stopped). The same limit would stop it again.
                 let more = self
                     .timed_out
-                    .map(|limit| super::next::longer_limit(limit, self.cut_by_limit.as_ref()).0)
+                    .map(|limit| super::next::longer_limit(&self, limit).0)
                     .unwrap_or_default();
                 self.next.insert(
                     0,
@@ -1055,7 +1072,7 @@ impl StatusView {
                 // (`resume --timeout`), and the same limit would stop it again.
                 let more = self
                     .timed_out
-                    .map(|limit| super::next::longer_limit(limit, self.cut_by_limit.as_ref()).0);
+                    .map(|limit| super::next::longer_limit(&self, limit).0);
                 let mut argv = vec!["workflow", "resume", parent.run_id.as_str(), "--retry"];
                 if let Some(more) = more.as_deref() {
                     argv.extend(["--timeout", more]);
@@ -1255,6 +1272,23 @@ pub struct StatusView {
     /// the suggested limit gives it that time again on top (`next::longer_limit`).
     #[serde(skip)]
     pub cut_by_limit: Option<(String, u64)>,
+    /// The run's time limit from the log (the latest `run_resumed`'s) where a resume set it
+    /// otherwise than its start did (`resume --timeout`, or a configuration changed since):
+    /// a suggested resume carries it (`--timeout`), since one without takes the
+    /// configuration's. None for a child run (its parent gives it its limits).
+    #[serde(skip)]
+    pub given_limit: Option<u64>,
+    /// Stopped by its time limit with a retry held (its backoff under way when the limit
+    /// passed): the unit, its backoff and how long its last attempt ran. A resume waits out
+    /// what is left of that backoff before it runs the attempt, so the suggested limit leaves
+    /// room for it (`next::longer_limit`).
+    #[serde(skip)]
+    pub held_retry: Option<HeldRetry>,
+    /// Stopped by its time limit, which cut a `uses:` step whose child run has ended since
+    /// (resumed on its own): the step, the child run and how it ended. A resume of this run
+    /// gives the step that end; nothing it cut starts over (`with_children`).
+    #[serde(skip)]
+    pub cut_child_ended: Option<(String, String, String)>,
     /// Stopped by its time limit, a step (phase) it cut reads a secret output the log keeps
     /// as `***`, no wait for a report between: the step that records it, to run again
     /// (`--from`, with the longer limit), and the step that reads it. A resume from another
@@ -1957,6 +1991,14 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         only_workers: only_workers && !for_tags.is_empty(),
         unheld_secret_output: unheld_secret_output(state),
         limit_cut_unheld: limit_cut_unheld(state),
+        held_retry: held_retry(state),
+        given_limit: state.timeout_seconds.filter(|limit| {
+            state
+                .start
+                .as_ref()
+                .is_some_and(|s| s.parent.is_none() && s.config.timeout_seconds != *limit)
+        }),
+        cut_child_ended: None,
         secret_foreach: secret_foreach(state),
         unstartable_child: unstartable_child(state),
         unlistable_foreach: unlistable_foreach(state),
@@ -2095,6 +2137,38 @@ fn paused_on_failure(state: &RunState) -> Option<usize> {
 /// error named another output across the wait — run again, it failed the same way.
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
     unheld_secret_output_of(state, paused_on_failure(state)?)
+}
+
+/// A retry held by a time-limit stop (`StatusView::held_retry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRetry {
+    pub step: String,
+    /// Its backoff, in ms: the most a resume waits before it runs the attempt.
+    pub backoff_ms: u64,
+    /// How long its last attempt ran, in ms (the log's times).
+    pub ran_ms: u64,
+}
+
+/// `StatusView::held_retry`: of a run its time limit stopped, the unit whose retry was held
+/// with the longest backoff.
+fn held_retry(state: &RunState) -> Option<HeldRetry> {
+    if !state.timed_out() {
+        return None;
+    }
+    let at = |t: &Option<String>| humantime::parse_rfc3339(t.as_deref()?).ok();
+    (0..state.steps.len())
+        .filter(|&i| retry_held(state, i))
+        .map(|i| {
+            let s = &state.steps[i];
+            let ran = (|| at(&s.ended_at)?.duration_since(at(&s.started_at)?).ok())()
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            HeldRetry {
+                step: s.name.clone(),
+                backoff_ms: s.retry_delay_ms,
+                ran_ms: ran,
+            }
+        })
+        .max_by_key(|h| h.backoff_ms)
 }
 
 /// `StatusView::limit_cut_unheld`: of a run its time limit stopped, the steps (phases) it cut

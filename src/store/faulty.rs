@@ -97,6 +97,10 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         self.inner.set_lock_wait(wait)
     }
 
+    fn bound_lock_wait(&self, bound: std::time::Duration) -> Result<(), StoreError> {
+        self.inner.bound_lock_wait(bound)
+    }
+
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         self.inner.read_run(run_id)
     }

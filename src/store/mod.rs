@@ -340,6 +340,14 @@ pub trait EventStore: Send {
         Ok(())
     }
 
+    /// The store's own wait for a lock (what `set_lock_wait(None)` puts back) is at most
+    /// `bound` from now on: the whole wait the one running cortex gives a locked log
+    /// (`CORTEX_LOG_LOCK_WAIT`), which a first try must not outlast on its own (SQLite waited
+    /// its 10 s before a wait of 3 s began to count). Stores without such locks ignore it.
+    fn bound_lock_wait(&self, _bound: std::time::Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Every event of one run, in order.
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError>;
 
@@ -610,6 +618,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn set_lock_wait(&self, wait: Option<std::time::Duration>) -> Result<(), StoreError> {
         (**self).set_lock_wait(wait)
+    }
+    fn bound_lock_wait(&self, bound: std::time::Duration) -> Result<(), StoreError> {
+        (**self).bound_lock_wait(bound)
     }
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         (**self).read_run(run_id)

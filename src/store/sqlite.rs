@@ -61,6 +61,10 @@ pub struct SqliteStore {
     /// replaced under a writer was written on, unlinked, and its driver reported a run that
     /// no longer existed.
     file: Option<(std::path::PathBuf, FileId)>,
+    /// How long a statement waits for another's lock before `Busy` when nobody asks for
+    /// another wait (`set_lock_wait(None)`): `BUSY_TIMEOUT`, or less where the one running
+    /// cortex said it waits less in all (`bound_lock_wait`, `CORTEX_LOG_LOCK_WAIT`).
+    own_wait: std::cell::Cell<Duration>,
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -237,6 +241,7 @@ impl SqliteStore {
             indexed: true,
             index_missing: false,
             index_damage: Default::default(),
+            own_wait: std::cell::Cell::new(BUSY_TIMEOUT),
             file: FileId::behind(path).map(|id| (path.to_path_buf(), id)),
         };
         // A newer cortex's log is refused before anything here changes it. (The first read:
@@ -344,6 +349,7 @@ impl SqliteStore {
             indexed: false,
             index_missing: false,
             index_damage: Default::default(),
+            own_wait: std::cell::Cell::new(BUSY_TIMEOUT),
             file: None,
         };
         store.version = store.user_version()?;
@@ -1156,9 +1162,15 @@ impl EventStore for SqliteStore {
     }
 
     fn set_lock_wait(&self, wait: Option<Duration>) -> Result<(), StoreError> {
+        let own = self.own_wait.get();
         self.conn
-            .busy_timeout(wait.unwrap_or(BUSY_TIMEOUT))
+            .busy_timeout(wait.map_or(own, |w| w.min(own)))
             .map_err(map_err)
+    }
+
+    fn bound_lock_wait(&self, bound: Duration) -> Result<(), StoreError> {
+        self.own_wait.set(BUSY_TIMEOUT.min(bound));
+        self.set_lock_wait(None)
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
