@@ -1751,12 +1751,17 @@ fn a_command_left_due_does_not_wait_for_an_input_only_a_delivered_webhook_read()
         &env,
         &["workflow", "run", "wi", "--input", &hook_input],
         || {
-            common::wait_until("the notification command to start", || {
+            // Deliveries run side by side: the command may start before the webhook is
+            // sent, so the kill waits for the webhook's delivery to be recorded too.
+            common::wait_until("the webhook delivered and the command started", || {
                 !common::lines(&env.file("started.log")).is_empty()
                     && env
                         .all_inflight_notes()
                         .iter()
                         .any(|n| n.contains("notify-"))
+                    && env.status(None)["notifications"]
+                        .as_array()
+                        .is_some_and(|d| !d.is_empty())
             });
         },
     );
