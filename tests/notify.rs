@@ -2380,3 +2380,124 @@ fn the_suggested_delivery_of_a_webhook_reading_a_secret_input_carries_it_and_del
         assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
     }
 }
+
+/// Workflow and scenario `cut`, under a time limit of 2 s (cortex.config.json): `A` echoes,
+/// `B` sleeps past the limit; `on_failure` a webhook to `$HOOK_N/fail`, `on_finish` one to
+/// `$HOOK_N/finish`.
+fn cut_hooked(env: &Env) {
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    let notify = "notify:\n  on_failure:\n    - webhook: $HOOK_N/fail\n  on_finish:\n    - webhook: $HOOK_N/finish\n";
+    env.workflow(
+        "cut",
+        &format!(
+            "name: cut\nsteps:\n  - {{name: A, run: 'echo a'}}\n  - {{name: B, run: 'sleep 30'}}\n{notify}"
+        ),
+    );
+    env.scenario(
+        "cut",
+        &format!(
+            "name: cut\ndescription: d\nphases:\n  - {{name: A, description: a, run: 'echo a'}}\n  - {{name: B, description: b, run: 'sleep 30'}}\n{notify}"
+        ),
+    );
+}
+
+/// A run of `kind`'s `cut` (`cut_hooked`) whose driver lacked `$HOOK_N`: stopped by its time
+/// limit (exit 3), its `on_failure` left due. Its id.
+fn stopped_without_the_hook(env: &Env, kind: &str) -> String {
+    let out = env.run(&["--json", kind, "run", "cut"]);
+    assert_eq!(out.code, 3, "{kind}: {}", out.text());
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(due_and_recorded(env, kind, &run), (1, Vec::new()), "{kind}");
+    run
+}
+
+/// Seen by a review (n N2): a run its time limit stopped whose `on_failure` was still owed
+/// (its driver lacked the webhook's variable, or died delivering) and that was then aborted
+/// sent that page as `aborted`, with the aborted run's document, and never as `stopped` —
+/// where the same run paused on a failure sends the failure's page as `failed`. The stop is an
+/// end of its session as the failure is: the abort delivers the stop's page as `stopped`,
+/// with the run as of its `run_stopped` (`status --at SEQ`), then its own `on_finish`; the
+/// same whether the aborting process has the variable or a `resume --notify-only` with it
+/// delivers them afterwards. For a workflow and a scenario.
+fn a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_aborts(env: Env) {
+    cut_hooked(&env);
+    for kind in ["workflow", "orchestrate"] {
+        for abort_has_it in [true, false] {
+            let h = hook(&[200]);
+            let run = stopped_without_the_hook(&env, kind);
+            let with = [("HOOK_N", h.url.as_str())];
+            if abort_has_it {
+                let out = env.run_with(&[kind, "abort", &run], &with);
+                assert_eq!(out.code, 1, "{kind}: {}", out.text());
+            } else {
+                stderr_of(&env, &[kind, "abort", &run], 1);
+                assert_eq!(due_and_recorded(&env, kind, &run), (2, Vec::new()));
+                let out = env.run_with(&[kind, "resume", &run, "--notify-only"], &with);
+                assert_eq!(out.code, 1, "{kind}: {}", out.text());
+            }
+            h.received(2);
+            let docs: Vec<(String, serde_json::Value)> = h
+                .paths()
+                .into_iter()
+                .zip(h.bodies())
+                .map(|(path, body)| (path, serde_json::from_str(&body).unwrap()))
+                .collect();
+            let sent: Vec<(&str, &str)> = docs
+                .iter()
+                .map(|(p, d)| (p.as_str(), d["status"].as_str().unwrap_or_default()))
+                .collect();
+            assert_eq!(
+                sent,
+                [("/cortex/fail", "stopped"), ("/cortex/finish", "aborted")],
+                "{kind}, abort given the variable: {abort_has_it}"
+            );
+            let log = env.run(&["--json", "log", "show", &run]).json();
+            let at = |kind_of_event: &str| {
+                let seq = log
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["type"] == kind_of_event)
+                    .unwrap_or_else(|| panic!("no {kind_of_event} in {log}"))["seq"]
+                    .as_u64()
+                    .unwrap()
+                    .to_string();
+                env.run(&["--json", kind, "status", &run, "--at", &seq])
+                    .json()
+            };
+            let (stopped, finished) = (at("run_stopped"), at("run_finished"));
+            assert_eq!(stopped["status"], "stopped", "{stopped}");
+            for ((path, doc), then) in docs.iter().zip([&stopped, &finished]) {
+                for key in ["run_id", "status", "head_hash", "reason"] {
+                    assert_eq!(
+                        doc[key], then[key],
+                        "{kind} {path} `{key}`: {doc}\nvs {then}"
+                    );
+                }
+            }
+            let (due, recorded) = due_and_recorded(&env, kind, &run);
+            assert_eq!(due, 0, "{recorded:?}");
+            let mut for_ends: Vec<(String, String)> = recorded
+                .iter()
+                .map(|r| {
+                    assert_eq!(r["ok"], true, "{recorded:?}");
+                    (
+                        r["trigger"].as_str().unwrap().to_string(),
+                        r["status"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            for_ends.sort();
+            assert_eq!(
+                for_ends,
+                [("on_failure", "stopped"), ("on_finish", "aborted")]
+                    .map(|(t, s)| (t.to_string(), s.to_string())),
+                "{kind}"
+            );
+        }
+    }
+}
+
+common::on_both_stores!(
+    a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_aborts
+);
