@@ -871,6 +871,34 @@ impl RunState {
             .unwrap_or(0)
     }
 
+    /// The time limit a resume gives the run's next driving session, in seconds (0: none):
+    /// `given` (`--timeout`), else the one its last session kept (`kept_time_limit`), else
+    /// `configured` (`timeout_seconds` in cortex.config.json now).
+    pub fn resume_limit(&self, given: Option<u64>, configured: u64) -> u64 {
+        given
+            .or_else(|| self.kept_time_limit(configured))
+            .unwrap_or(configured)
+    }
+
+    /// The limit the run's last driving session ran under (`time_limit`: a `resume --timeout`,
+    /// or the configuration then), where a resume without `--timeout` keeps it instead of
+    /// `configured`: nobody ended that session — no pause, stop or seal was recorded: its
+    /// driver died, or let the run wait (on a report, a start, a worker) — and that limit is
+    /// longer (0: none). The resume goes on with what that session was doing, and was given
+    /// that limit for it. A session that came to an end hands its limit on to nobody: the
+    /// next resume runs under `--timeout` or the configuration. Before, a `resume --timeout
+    /// 15s` whose driver was killed was suggested a plain `resume`, which ran under the
+    /// configuration's 2 s: the run was stopped again, and on-call paged again.
+    pub fn kept_time_limit(&self, configured: u64) -> Option<u64> {
+        let last = self.time_limit();
+        let longer = match (last, configured) {
+            (_, 0) => false,
+            (0, _) => true,
+            (last, configured) => last > configured,
+        };
+        (longer && self.start.is_some() && !self.session_ended()).then_some(last)
+    }
+
     /// Whether the log shows the engine in the middle of something only a driver finishes: an
     /// attempt started and not ended, a rollback, a pre-validation under way. Only then does a
     /// run without a driver count as `interrupted`. A post-validation that is due is not such
