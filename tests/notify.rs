@@ -2140,17 +2140,57 @@ fn failed_without_the_hook(env: &Env) -> String {
 
 /// What `h` received: each POST as (path, the `status` of its document), sorted.
 fn pages(h: &Hook) -> Vec<(String, String)> {
-    let mut pages: Vec<(String, String)> = h
-        .paths()
+    let mut pages: Vec<(String, String)> = documents(h)
         .into_iter()
-        .zip(h.bodies())
-        .map(|(path, body)| {
-            let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-            (path, doc["status"].as_str().unwrap_or_default().to_string())
-        })
+        .map(|(path, doc)| (path, doc["status"].as_str().unwrap_or_default().to_string()))
         .collect();
     pages.sort();
     pages
+}
+
+/// The deliveries recorded for run `run` of `kind`, once none is still due: each made (`ok`),
+/// as (trigger, the end it was for), sorted.
+fn delivered_for_ends(env: &Env, kind: &str, run: &str) -> Vec<(String, String)> {
+    let (due, recorded) = due_and_recorded(env, kind, run);
+    assert_eq!(due, 0, "{recorded:?}");
+    let mut for_ends: Vec<(String, String)> = recorded
+        .iter()
+        .map(|r| {
+            assert_eq!(r["ok"], true, "{recorded:?}");
+            (
+                r["trigger"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for_ends.sort();
+    for_ends
+}
+
+/// What `h` received: each POST as (path, its document), in the order they came.
+fn documents(h: &Hook) -> Vec<(String, serde_json::Value)> {
+    h.paths()
+        .into_iter()
+        .zip(h.bodies())
+        .map(|(path, body)| (path, serde_json::from_str(&body).unwrap()))
+        .collect()
+}
+
+/// The status document of run `run` of `kind` as of its first event of type `event`
+/// (`status --at SEQ`).
+fn status_at_event(env: &Env, kind: &str, run: &str, event: &str) -> serde_json::Value {
+    let log = env.run(&["--json", "log", "show", run]).json();
+    let seq = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == event)
+        .unwrap_or_else(|| panic!("no {event} in {log}"))["seq"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    env.run(&["--json", kind, "status", run, "--at", &seq])
+        .json()
 }
 
 /// Seen by a review: a run that failed (its webhooks left due: the driver lacked `$HOOK_N`)
@@ -2195,21 +2235,8 @@ fn a_failed_then_aborted_run_sends_the_same_pages_whoever_has_the_webhooks_varia
     assert_eq!(out.code, 1, "{}", out.text());
     later.received(3);
     assert_eq!(pages(&later), expected);
-    let (due, recorded) = due_and_recorded(&env, "workflow", &run);
-    assert_eq!(due, 0, "{recorded:?}");
-    let mut for_ends: Vec<(String, String)> = recorded
-        .iter()
-        .map(|r| {
-            assert_eq!(r["ok"], true, "{recorded:?}");
-            (
-                r["trigger"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    for_ends.sort();
     assert_eq!(
-        for_ends,
+        delivered_for_ends(&env, "workflow", &run),
         [
             ("on_failure", "failed"),
             ("on_finish", "aborted"),
@@ -2233,29 +2260,10 @@ fn a_page_delivered_after_an_abort_carries_the_document_of_the_failure(env: Env)
     );
     assert_eq!(out.code, 1, "{}", out.text());
     h.received(3);
-    let log = env.run(&["--json", "log", "show", &run]).json();
-    let seq_of = |kind: &str| {
-        log.as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["type"] == kind)
-            .unwrap_or_else(|| panic!("no {kind} in {log}"))["seq"]
-            .as_u64()
-            .unwrap()
-            .to_string()
-    };
-    let at = |seq: &str| {
-        env.run(&["--json", "workflow", "status", &run, "--at", seq])
-            .json()
-    };
-    let (paused, finished) = (at(&seq_of("run_paused")), at(&seq_of("run_finished")));
+    let at = |event: &str| status_at_event(&env, "workflow", &run, event);
+    let (paused, finished) = (at("run_paused"), at("run_finished"));
     assert_ne!(paused["head_hash"], finished["head_hash"]);
-    let docs: Vec<(String, serde_json::Value)> = h
-        .paths()
-        .into_iter()
-        .zip(h.bodies())
-        .map(|(path, body)| (path, serde_json::from_str(&body).unwrap()))
-        .collect();
+    let docs = documents(&h);
     for (path, doc) in &docs {
         let then = match (path.as_str(), doc["status"].as_str()) {
             (_, Some("failed")) => &paused,
@@ -2436,12 +2444,7 @@ fn a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_
                 assert_eq!(out.code, 1, "{kind}: {}", out.text());
             }
             h.received(2);
-            let docs: Vec<(String, serde_json::Value)> = h
-                .paths()
-                .into_iter()
-                .zip(h.bodies())
-                .map(|(path, body)| (path, serde_json::from_str(&body).unwrap()))
-                .collect();
+            let docs = documents(&h);
             let sent: Vec<(&str, &str)> = docs
                 .iter()
                 .map(|(p, d)| (p.as_str(), d["status"].as_str().unwrap_or_default()))
@@ -2451,20 +2454,7 @@ fn a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_
                 [("/cortex/fail", "stopped"), ("/cortex/finish", "aborted")],
                 "{kind}, abort given the variable: {abort_has_it}"
             );
-            let log = env.run(&["--json", "log", "show", &run]).json();
-            let at = |kind_of_event: &str| {
-                let seq = log
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|e| e["type"] == kind_of_event)
-                    .unwrap_or_else(|| panic!("no {kind_of_event} in {log}"))["seq"]
-                    .as_u64()
-                    .unwrap()
-                    .to_string();
-                env.run(&["--json", kind, "status", &run, "--at", &seq])
-                    .json()
-            };
+            let at = |event: &str| status_at_event(&env, kind, &run, event);
             let (stopped, finished) = (at("run_stopped"), at("run_finished"));
             assert_eq!(stopped["status"], "stopped", "{stopped}");
             for ((path, doc), then) in docs.iter().zip([&stopped, &finished]) {
@@ -2475,21 +2465,8 @@ fn a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_
                     );
                 }
             }
-            let (due, recorded) = due_and_recorded(&env, kind, &run);
-            assert_eq!(due, 0, "{recorded:?}");
-            let mut for_ends: Vec<(String, String)> = recorded
-                .iter()
-                .map(|r| {
-                    assert_eq!(r["ok"], true, "{recorded:?}");
-                    (
-                        r["trigger"].as_str().unwrap().to_string(),
-                        r["status"].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
-            for_ends.sort();
             assert_eq!(
-                for_ends,
+                delivered_for_ends(&env, kind, &run),
                 [("on_failure", "stopped"), ("on_finish", "aborted")]
                     .map(|(t, s)| (t.to_string(), s.to_string())),
                 "{kind}"
