@@ -1973,3 +1973,159 @@ fn a_time_limit_cut_is_a_stop_and_an_older_logs_pause_for_it_folds_the_same() {
     assert!(matches!(other.phase, RunPhase::Paused { .. }));
     assert!(!other.timed_out());
 }
+
+/// One session's way to its ends, as the log records it: each event with the status it ends
+/// the session with for its notifications (`None`: no end — an operator's stop pages nobody).
+fn session_ends_script(kind: usize) -> Vec<(Event, Option<&'static str>)> {
+    let paused = || Event::RunPaused {
+        step: Some("c".into()),
+        reason: "boom".into(),
+    };
+    let limit = || Event::RunStopped {
+        time_limit: Some(cortex::decide::time_limit_reason(2, false)),
+    };
+    let finished = |outcome| Event::RunFinished {
+        outcome,
+        by: None,
+        reason: None,
+    };
+    let aborted = || (finished(Outcome::Aborted), Some("aborted"));
+    match kind {
+        0 => vec![(finished(Outcome::Completed), Some("completed"))],
+        1 => vec![(paused(), Some("failed"))],
+        2 => vec![(paused(), Some("failed")), aborted()],
+        3 => vec![(limit(), Some("stopped"))],
+        4 => vec![(limit(), Some("stopped")), aborted()],
+        // An older cortex paused a run its limit cut: folded as the stop it was.
+        5 => vec![
+            (
+                Event::RunPaused {
+                    step: None,
+                    reason: cortex::decide::time_limit_reason(2, false),
+                },
+                Some("stopped"),
+            ),
+            aborted(),
+        ],
+        6 => vec![
+            (
+                Event::StopRequested {
+                    by: op(),
+                    signal: None,
+                    abort: false,
+                },
+                None,
+            ),
+            (Event::RunStopped { time_limit: None }, None),
+            aborted(),
+        ],
+        7 => vec![(finished(Outcome::Failed), Some("failed"))],
+        _ => vec![(finished(Outcome::RolledBack), Some("rolled_back"))],
+    }
+}
+
+proptest::proptest! {
+    /// Seen by a review (n N2): a run its time limit stopped, its `on_failure` still owed, then
+    /// aborted, sent that page `aborted` with the aborted run's document, never `stopped`.
+    /// Over every kind of end a session comes to (completed, a pause on a failure, a stop by
+    /// the time limit, an abort after either or after an operator's stop, a seal failed or
+    /// rolled back), folded from the events that record them after an earlier session:
+    /// each notification owed is owed for the end that made it due — its status, and the
+    /// sequence number of its own event, whose document it carries — and one recorded for
+    /// its end (or, for `on_finish`, a later end of the session) is owed no more.
+    #[test]
+    fn each_owed_notification_carries_the_end_that_made_it_due(
+        earlier in 0usize..9,
+        kind in 0usize..9,
+        on_failure in 0usize..3,
+        on_finish in 0usize..3,
+        recorded in proptest::collection::vec(proptest::bool::ANY, 12),
+    ) {
+        use cortex::plan::{Notified, Trigger, ends_of, notifications_due};
+        let wf = workflow(THREE);
+        let mut events = vec![started(&wf, Config::default()), pre_ok(), started_step("a", 1)];
+        // An earlier session, come to an end a resume goes on from (or a seal, which it
+        // would not: its own ends are what is checked then, from its start).
+        let earlier_events = session_ends_script(earlier);
+        let resumable = matches!(earlier, 1 | 3);
+        let mut session = 0u64;
+        if resumable {
+            events.extend(earlier_events.into_iter().map(|(e, _)| e));
+            session = events.len() as u64;
+            events.push(Event::RunResumed {
+                mode: ResumeMode::Continue,
+                restart_from: None,
+                driver: Driver { pid: 2, host: "h".into() },
+                by: op(),
+                timeout_seconds: None,
+                enable_rollback: None,
+                claude: None,
+                rerun: vec![],
+            });
+            events.push(started_step("a", 2));
+        }
+        let mut ends: Vec<(&str, u64)> = Vec::new();
+        for (event, end) in session_ends_script(kind) {
+            if let Some(status) = end {
+                ends.push((status, events.len() as u64));
+            }
+            events.push(event);
+        }
+        let state = state_of(&events);
+        let found: Vec<(&str, u64)> = ends_of(&state).iter().map(|e| (e.status, e.seq)).collect();
+        proptest::prop_assert_eq!(&found, &ends);
+        // What each end owes: `on_failure` at the session's first end that is a failure,
+        // `on_finish` at each end but a stop by the time limit (the run did not end).
+        let failing = ends.iter().position(|(s, _)| *s != "completed");
+        let mut owed: Vec<(usize, Trigger, usize)> = Vec::new();
+        for (k, (status, _)) in ends.iter().enumerate() {
+            if failing == Some(k) {
+                owed.extend((0..on_failure).map(|i| (k, Trigger::OnFailure, i)));
+            }
+            if *status != "stopped" {
+                owed.extend((0..on_finish).map(|i| (k, Trigger::OnFinish, i)));
+            }
+        }
+        let mut notified = Vec::new();
+        let mut done = Vec::new();
+        for (n, &(k, trigger, index)) in owed.iter().enumerate() {
+            if recorded[n % recorded.len()] {
+                notified.push(Notified {
+                    trigger,
+                    status: Some(ends[k].0.to_string()),
+                    session: Some(session),
+                    index: Some(index),
+                });
+                done.push((k, trigger, index));
+            }
+            // Records of the earlier session, for the same end: nothing of this one.
+            notified.push(Notified {
+                trigger,
+                status: Some(ends[k].0.to_string()),
+                session: Some(session.wrapping_add(1000)),
+                index: Some(index),
+            });
+        }
+        let expected: Vec<(&str, u64, Trigger, usize)> = owed
+            .iter()
+            .filter(|&&(k, trigger, index)| {
+                !done.iter().any(|&(d, t, i)| {
+                    t == trigger && i == index && (d == k || (trigger == Trigger::OnFinish && d > k))
+                })
+            })
+            .map(|&(k, trigger, index)| (ends[k].0, ends[k].1, trigger, index))
+            .collect();
+        let due: Vec<(&str, u64, Trigger, usize)> = notifications_due(
+            &ends_of(&state),
+            state.session_seq,
+            on_failure,
+            on_finish,
+            &notified,
+        )
+        .into_iter()
+        .flat_map(|d| d.due.into_iter().map(move |(t, i)| (d.end.status, d.end.seq, t, i)))
+        .collect();
+        proptest::prop_assert_eq!(state.session_seq, session);
+        proptest::prop_assert_eq!(due, expected);
+    }
+}

@@ -560,3 +560,61 @@ fn gc_dry_run_refuses_a_linked_run_folder_as_gc_does() {
             .is_symlink()
     );
 }
+
+/// Seen by a review (n N4): `gc --dry-run` listed both lock files of a run whose
+/// `locks/<id>.lock` is a symbolic link as "Would remove"; `gc` removed neither and said only
+/// "cannot lock …: Too many levels of symbolic links". One function judges them for both now:
+/// each keeps both files, says so once and why (they are removed only under the run's lock,
+/// taken through no link), and what the link points to is not touched.
+#[test]
+fn gc_dry_run_judges_a_linked_lock_file_as_gc_does_and_says_why_both_stay() {
+    let env = done_and_asks();
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let locks = env.home().join("locks");
+    let (lock, notes) = (
+        locks.join(format!("{run}.lock")),
+        locks.join(format!("{run}.pgids")),
+    );
+    assert!(notes.exists(), "a run's notes of its process groups");
+    let victim = env.home().parent().unwrap().join("victim-lock");
+    std::fs::write(&victim, "keep").unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+
+    let dry = env.run(&["--json", "gc", "--older-than", "0s", "--dry-run"]);
+    let real = env.run(&["--json", "gc", "--older-than", "0s"]);
+    for out in [&dry, &real] {
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        // The derived folder is no lock file: it goes (and would), as it did.
+        assert_eq!(doc["removed"], serde_json::json!([run]), "{doc}");
+        assert_eq!(doc["lock_files"], serde_json::json!([]), "{doc}");
+        let problems = doc["problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 1, "{doc}");
+        let said = problems[0].as_str().unwrap();
+        for words in [
+            format!("gc keeps the lock files of run {run} ({run}.lock, {run}.pgids)"),
+            "it removes them only holding the run's lock".to_string(),
+            format!("{} is a symbolic link", lock.display()),
+            "takes no run's lock through a link".to_string(),
+            "remove the link".to_string(),
+        ] {
+            assert!(said.contains(&words), "{words:?} in {said}");
+        }
+        assert!(lock.symlink_metadata().unwrap().file_type().is_symlink());
+        assert!(notes.exists());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    }
+    let text = env.run(&["gc", "--older-than", "0s", "--dry-run"]);
+    assert!(!text.stdout.contains("lock file"), "{}", text.stdout);
+    // Once the link is removed, the next `gc` takes the run and removes the notes.
+    std::fs::remove_file(&lock).unwrap();
+    let out = env.run(&["--json", "gc", "--older-than", "0s"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.json()["lock_files"],
+        serde_json::json!([format!("locks/{run}.pgids")])
+    );
+    assert!(!notes.exists() && lock.symlink_metadata().is_err());
+}

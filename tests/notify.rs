@@ -2145,17 +2145,57 @@ fn failed_without_the_hook(env: &Env) -> String {
 
 /// What `h` received: each POST as (path, the `status` of its document), sorted.
 fn pages(h: &Hook) -> Vec<(String, String)> {
-    let mut pages: Vec<(String, String)> = h
-        .paths()
+    let mut pages: Vec<(String, String)> = documents(h)
         .into_iter()
-        .zip(h.bodies())
-        .map(|(path, body)| {
-            let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-            (path, doc["status"].as_str().unwrap_or_default().to_string())
-        })
+        .map(|(path, doc)| (path, doc["status"].as_str().unwrap_or_default().to_string()))
         .collect();
     pages.sort();
     pages
+}
+
+/// The deliveries recorded for run `run` of `kind`, once none is still due: each made (`ok`),
+/// as (trigger, the end it was for), sorted.
+fn delivered_for_ends(env: &Env, kind: &str, run: &str) -> Vec<(String, String)> {
+    let (due, recorded) = due_and_recorded(env, kind, run);
+    assert_eq!(due, 0, "{recorded:?}");
+    let mut for_ends: Vec<(String, String)> = recorded
+        .iter()
+        .map(|r| {
+            assert_eq!(r["ok"], true, "{recorded:?}");
+            (
+                r["trigger"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for_ends.sort();
+    for_ends
+}
+
+/// What `h` received: each POST as (path, its document), in the order they came.
+fn documents(h: &Hook) -> Vec<(String, serde_json::Value)> {
+    h.paths()
+        .into_iter()
+        .zip(h.bodies())
+        .map(|(path, body)| (path, serde_json::from_str(&body).unwrap()))
+        .collect()
+}
+
+/// The status document of run `run` of `kind` as of its first event of type `event`
+/// (`status --at SEQ`).
+fn status_at_event(env: &Env, kind: &str, run: &str, event: &str) -> serde_json::Value {
+    let log = env.run(&["--json", "log", "show", run]).json();
+    let seq = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == event)
+        .unwrap_or_else(|| panic!("no {event} in {log}"))["seq"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    env.run(&["--json", kind, "status", run, "--at", &seq])
+        .json()
 }
 
 /// Seen by a review: a run that failed (its webhooks left due: the driver lacked `$HOOK_N`)
@@ -2200,21 +2240,8 @@ fn a_failed_then_aborted_run_sends_the_same_pages_whoever_has_the_webhooks_varia
     assert_eq!(out.code, 1, "{}", out.text());
     later.received(3);
     assert_eq!(pages(&later), expected);
-    let (due, recorded) = due_and_recorded(&env, "workflow", &run);
-    assert_eq!(due, 0, "{recorded:?}");
-    let mut for_ends: Vec<(String, String)> = recorded
-        .iter()
-        .map(|r| {
-            assert_eq!(r["ok"], true, "{recorded:?}");
-            (
-                r["trigger"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    for_ends.sort();
     assert_eq!(
-        for_ends,
+        delivered_for_ends(&env, "workflow", &run),
         [
             ("on_failure", "failed"),
             ("on_finish", "aborted"),
@@ -2238,29 +2265,10 @@ fn a_page_delivered_after_an_abort_carries_the_document_of_the_failure(env: Env)
     );
     assert_eq!(out.code, 1, "{}", out.text());
     h.received(3);
-    let log = env.run(&["--json", "log", "show", &run]).json();
-    let seq_of = |kind: &str| {
-        log.as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["type"] == kind)
-            .unwrap_or_else(|| panic!("no {kind} in {log}"))["seq"]
-            .as_u64()
-            .unwrap()
-            .to_string()
-    };
-    let at = |seq: &str| {
-        env.run(&["--json", "workflow", "status", &run, "--at", seq])
-            .json()
-    };
-    let (paused, finished) = (at(&seq_of("run_paused")), at(&seq_of("run_finished")));
+    let at = |event: &str| status_at_event(&env, "workflow", &run, event);
+    let (paused, finished) = (at("run_paused"), at("run_finished"));
     assert_ne!(paused["head_hash"], finished["head_hash"]);
-    let docs: Vec<(String, serde_json::Value)> = h
-        .paths()
-        .into_iter()
-        .zip(h.bodies())
-        .map(|(path, body)| (path, serde_json::from_str(&body).unwrap()))
-        .collect();
+    let docs = documents(&h);
     for (path, doc) in &docs {
         let then = match (path.as_str(), doc["status"].as_str()) {
             (_, Some("failed")) => &paused,
@@ -2385,3 +2393,93 @@ fn the_suggested_delivery_of_a_webhook_reading_a_secret_input_carries_it_and_del
         assert_eq!((due, recorded.len()), (0, 1), "{recorded:?}");
     }
 }
+
+/// Workflow and scenario `cut`, under a time limit of 2 s (cortex.config.json): `A` echoes,
+/// `B` sleeps past the limit; `on_failure` a webhook to `$HOOK_N/fail`, `on_finish` one to
+/// `$HOOK_N/finish`.
+fn cut_hooked(env: &Env) {
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    let notify = "notify:\n  on_failure:\n    - webhook: $HOOK_N/fail\n  on_finish:\n    - webhook: $HOOK_N/finish\n";
+    env.workflow(
+        "cut",
+        &format!(
+            "name: cut\nsteps:\n  - {{name: A, run: 'echo a'}}\n  - {{name: B, run: 'sleep 30'}}\n{notify}"
+        ),
+    );
+    env.scenario(
+        "cut",
+        &format!(
+            "name: cut\ndescription: d\nphases:\n  - {{name: A, description: a, run: 'echo a'}}\n  - {{name: B, description: b, run: 'sleep 30'}}\n{notify}"
+        ),
+    );
+}
+
+/// A run of `kind`'s `cut` (`cut_hooked`) whose driver lacked `$HOOK_N`: stopped by its time
+/// limit (exit 3), its `on_failure` left due. Its id.
+fn stopped_without_the_hook(env: &Env, kind: &str) -> String {
+    let out = env.run(&["--json", kind, "run", "cut"]);
+    assert_eq!(out.code, 3, "{kind}: {}", out.text());
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(due_and_recorded(env, kind, &run), (1, Vec::new()), "{kind}");
+    run
+}
+
+/// Seen by a review (n N2): a run its time limit stopped whose `on_failure` was still owed
+/// (its driver lacked the webhook's variable, or died delivering) and that was then aborted
+/// sent that page as `aborted`, with the aborted run's document, and never as `stopped` —
+/// where the same run paused on a failure sends the failure's page as `failed`. The stop is an
+/// end of its session as the failure is: the abort delivers the stop's page as `stopped`,
+/// with the run as of its `run_stopped` (`status --at SEQ`), then its own `on_finish`; the
+/// same whether the aborting process has the variable or a `resume --notify-only` with it
+/// delivers them afterwards. For a workflow and a scenario.
+fn a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_aborts(env: Env) {
+    cut_hooked(&env);
+    for kind in ["workflow", "orchestrate"] {
+        for abort_has_it in [true, false] {
+            let h = hook(&[200]);
+            let run = stopped_without_the_hook(&env, kind);
+            let with = [("HOOK_N", h.url.as_str())];
+            if abort_has_it {
+                let out = env.run_with(&[kind, "abort", &run], &with);
+                assert_eq!(out.code, 1, "{kind}: {}", out.text());
+            } else {
+                stderr_of(&env, &[kind, "abort", &run], 1);
+                assert_eq!(due_and_recorded(&env, kind, &run), (2, Vec::new()));
+                let out = env.run_with(&[kind, "resume", &run, "--notify-only"], &with);
+                assert_eq!(out.code, 1, "{kind}: {}", out.text());
+            }
+            h.received(2);
+            let docs = documents(&h);
+            let sent: Vec<(&str, &str)> = docs
+                .iter()
+                .map(|(p, d)| (p.as_str(), d["status"].as_str().unwrap_or_default()))
+                .collect();
+            assert_eq!(
+                sent,
+                [("/cortex/fail", "stopped"), ("/cortex/finish", "aborted")],
+                "{kind}, abort given the variable: {abort_has_it}"
+            );
+            let at = |event: &str| status_at_event(&env, kind, &run, event);
+            let (stopped, finished) = (at("run_stopped"), at("run_finished"));
+            assert_eq!(stopped["status"], "stopped", "{stopped}");
+            for ((path, doc), then) in docs.iter().zip([&stopped, &finished]) {
+                for key in ["run_id", "status", "head_hash", "reason"] {
+                    assert_eq!(
+                        doc[key], then[key],
+                        "{kind} {path} `{key}`: {doc}\nvs {then}"
+                    );
+                }
+            }
+            assert_eq!(
+                delivered_for_ends(&env, kind, &run),
+                [("on_failure", "stopped"), ("on_finish", "aborted")]
+                    .map(|(t, s)| (t.to_string(), s.to_string())),
+                "{kind}"
+            );
+        }
+    }
+}
+
+common::on_both_stores!(
+    a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_aborts
+);

@@ -741,3 +741,73 @@ fn an_abort_during_a_resumes_takeover_ends_that_resume_aborted_without_a_phantom
         "{seen:?}"
     );
 }
+
+/// Seen by a review (n N1): a run its 2 s limit stopped, resumed with `--timeout 15s`, whose
+/// driver was then killed, was suggested a plain `resume`, which ran under the configuration's
+/// 2 s: stopped again, on-call paged again. A session nobody ended hands its limit on: a
+/// resume without `--timeout` keeps it (recorded in its `run_resumed`), status says which
+/// limit applies (`kept_time_limit`, and a line on the screen), and the first suggestion
+/// gives it as `--timeout 15s`. For a workflow and a scenario.
+#[test]
+fn a_resume_after_a_killed_resume_with_a_longer_limit_keeps_that_limit() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"timeout_seconds": 2}}"#);
+    let notify =
+        "notify:\n  on_failure:\n    - run: echo \"FAIL $CORTEX_RUN_STATUS\" >> paged.log\n";
+    env.workflow(
+        "t2",
+        &format!("name: t2\nsteps:\n  - {{name: A, run: 'echo a'}}\n  - {{name: B, run: 'sleep 4'}}\n{notify}"),
+    );
+    env.scenario(
+        "t2",
+        &format!("name: t2\ndescription: d\nphases:\n  - {{name: A, description: a, run: 'echo a'}}\n  - {{name: B, description: b, run: 'sleep 4'}}\n{notify}"),
+    );
+    for kind in ["workflow", "orchestrate"] {
+        let _ = std::fs::remove_file(env.file("paged.log"));
+        let out = env.run(&["--json", kind, "run", "t2"]);
+        assert_eq!(out.code, 3, "{kind}: {}", out.text());
+        let run = out.json()["run_id"].as_str().unwrap().to_string();
+        // B runs again under the longer limit; its driver is killed while it does.
+        kill_driver_when(
+            &env,
+            &[kind, "resume", &run, "--timeout", "15s"],
+            "B to start again",
+            || common::count_events(&env, &run, "step_started") >= 3,
+        );
+        let doc = env.run(&["--json", kind, "status", &run]).json();
+        assert_eq!(doc["status"], "interrupted", "{kind}: {doc}");
+        assert_eq!(
+            doc["kept_time_limit"],
+            serde_json::json!({"seconds": 15, "configured": 2}),
+            "{kind}: {doc}"
+        );
+        let next = common::next_argvs(&doc["next"]);
+        assert_eq!(
+            next[0][1..],
+            [kind, "resume", &run, "--timeout", "15s"],
+            "{kind}: {doc}"
+        );
+        assert_eq!(next[1][1..], [kind, "resume", &run], "{kind}: {doc}");
+        let screen = env.run(&[kind, "status", &run]).stdout;
+        assert!(
+            screen.contains("Time limit: a resume goes on with a time limit of 15 s, as its last driving session had"),
+            "{kind}: {screen}"
+        );
+        // A plain resume keeps it: the run completes, nobody paged again.
+        let out = env.run(&[kind, "resume", &run]);
+        assert_eq!(out.code, 0, "{kind}: {}", out.text());
+        let resumed: Vec<serde_json::Value> = env
+            .events(&run)
+            .into_iter()
+            .filter(|e| e["type"] == "run_resumed")
+            .collect();
+        assert_eq!(resumed.last().unwrap()["body"]["timeout_seconds"], 15);
+        assert_eq!(
+            std::fs::read_to_string(env.file("paged.log")).unwrap(),
+            "FAIL stopped\n",
+            "{kind}"
+        );
+        let done = env.run(&["--json", kind, "status", &run]).json();
+        assert!(done.get("kept_time_limit").is_none(), "{done}");
+    }
+}

@@ -27,7 +27,7 @@ pub use schedule::{
     evolve_schedule, replay_schedule,
 };
 pub use state::{
-    AgentRun, Checkpoint, ChildLink, CompensationLeft, ItemOf, Rollback, RollbackLeft, RunPhase,
-    RunState, SessionEnd, StepState, StepStatus, evolve, evolve_in_place, replay, restore,
-    snapshot_format, snapshot_json, state_format, time_limit_reason,
+    AgentRun, Checkpoint, ChildLink, CompensationLeft, EndKind, ItemOf, Rollback, RollbackLeft,
+    RunPhase, RunState, SessionEnd, StepState, StepStatus, evolve, evolve_in_place, replay,
+    restore, snapshot_format, snapshot_json, state_format, time_limit_reason,
 };

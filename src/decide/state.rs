@@ -283,19 +283,42 @@ pub enum RunPhase {
     Finished { outcome: Outcome },
 }
 
-/// An end a driving session came to: a pause on a failure (`Failed`) or the run's seal, at the
-/// sequence number of the event that recorded it (its `run_paused` or `run_finished`).
+/// An end a driving session came to, at the sequence number of the event that recorded it
+/// (its `run_paused`, `run_stopped` or `run_finished`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionEnd {
-    pub outcome: Outcome,
+    pub end: EndKind,
     pub seq: u64,
 }
 
+/// What a driving session came to: an outcome of the run (a pause on a failure is `Failed`),
+/// or a stop by the run's time limit, which ends the session but not the run. Nobody chose
+/// that stop, so it owes `on_failure` (`plan::notify_end`) as the other ends owe theirs, and
+/// keeps it owed for itself, with its own status and document, whatever end follows it in the
+/// session (an abort). Before, the stop was no end of the fold: an abort after it took its
+/// owed page over, sent `aborted` with the aborted run's document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndKind {
+    Outcome(Outcome),
+    TimeLimit,
+}
+
+impl EndKind {
+    /// The status the end is reported with: its outcome's, `stopped` for the time limit's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndKind::Outcome(outcome) => outcome.as_str(),
+            EndKind::TimeLimit => "stopped",
+        }
+    }
+}
+
 impl RunState {
-    /// Note that the current session came to `outcome` at event `seq`, if it had not yet.
-    fn reached(&mut self, outcome: Outcome, seq: u64) {
-        if !self.session_ends.iter().any(|e| e.outcome == outcome) {
-            self.session_ends.push(SessionEnd { outcome, seq });
+    /// Note that the current session came to `end` at event `seq`, if it had not yet.
+    fn reached(&mut self, end: EndKind, seq: u64) {
+        if !self.session_ends.iter().any(|e| e.end == end) {
+            self.session_ends.push(SessionEnd { end, seq });
         }
     }
 }
@@ -384,7 +407,8 @@ pub struct RunState {
     #[serde(default)]
     pub session_seq: u64,
     /// The ends the current driving session came to, in order, each once (`SessionEnd`): a
-    /// pause on a failure (`failed`), then perhaps an abort. Each owes its own notifications.
+    /// pause on a failure (`failed`) or a stop by the time limit, then perhaps an abort. Each
+    /// owes its own notifications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_ends: Vec<SessionEnd>,
     pub driver: Option<Driver>,
@@ -849,6 +873,34 @@ impl RunState {
         self.timeout_seconds
             .or_else(|| self.start.as_ref().map(|s| s.config.timeout_seconds))
             .unwrap_or(0)
+    }
+
+    /// The time limit a resume gives the run's next driving session, in seconds (0: none):
+    /// `given` (`--timeout`), else the one its last session kept (`kept_time_limit`), else
+    /// `configured` (`timeout_seconds` in cortex.config.json now).
+    pub fn resume_limit(&self, given: Option<u64>, configured: u64) -> u64 {
+        given
+            .or_else(|| self.kept_time_limit(configured))
+            .unwrap_or(configured)
+    }
+
+    /// The limit the run's last driving session ran under (`time_limit`: a `resume --timeout`,
+    /// or the configuration then), where a resume without `--timeout` keeps it instead of
+    /// `configured`: nobody ended that session — no pause, stop or seal was recorded: its
+    /// driver died, or let the run wait (on a report, a start, a worker) — and that limit is
+    /// longer (0: none). The resume goes on with what that session was doing, and was given
+    /// that limit for it. A session that came to an end hands its limit on to nobody: the
+    /// next resume runs under `--timeout` or the configuration. Before, a `resume --timeout
+    /// 15s` whose driver was killed was suggested a plain `resume`, which ran under the
+    /// configuration's 2 s: the run was stopped again, and on-call paged again.
+    pub fn kept_time_limit(&self, configured: u64) -> Option<u64> {
+        let last = self.time_limit();
+        let longer = match (last, configured) {
+            (_, 0) => false,
+            (0, _) => true,
+            (last, configured) => last > configured,
+        };
+        (longer && self.start.is_some() && !self.session_ended()).then_some(last)
     }
 
     /// Whether the log shows the engine in the middle of something only a driver finishes: an
@@ -1330,12 +1382,13 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         // its log reads as a log of today's does (status `stopped`, exit 3).
         Event::RunPaused { step, reason } if legacy_time_limit(state, step.as_deref(), reason) => {
             stop_at(state, Some(reason.clone()));
+            state.reached(EndKind::TimeLimit, rec.seq);
         }
         Event::RunPaused { reason, .. } => {
             state.phase = RunPhase::Paused {
                 reason: reason.clone(),
             };
-            state.reached(Outcome::Failed, rec.seq);
+            state.reached(EndKind::Outcome(Outcome::Failed), rec.seq);
         }
         Event::StopRequested { by, abort, signal } => {
             // The first request is the one pending (a later abort keeps its time).
@@ -1349,7 +1402,14 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 state.stopped_by = Some((by.clone(), signal.clone()));
             }
         }
-        Event::RunStopped { time_limit } => stop_at(state, time_limit.clone()),
+        Event::RunStopped { time_limit } => {
+            // An operator's stop ends nobody's session for `notify:` (they know); the time
+            // limit's does.
+            if time_limit.is_some() {
+                state.reached(EndKind::TimeLimit, rec.seq);
+            }
+            stop_at(state, time_limit.clone());
+        }
         Event::PhaseStartRequested { phase, by } => {
             if let Some(s) = state.step_mut(phase) {
                 s.start_requested_by = Some(by.clone());
@@ -1470,7 +1530,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             outcome, reason, ..
         } => {
             state.phase = RunPhase::Finished { outcome: *outcome };
-            state.reached(*outcome, rec.seq);
+            state.reached(EndKind::Outcome(*outcome), rec.seq);
             state.ended_at = time();
             state.finish_reason.clone_from(reason);
         }

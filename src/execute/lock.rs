@@ -218,21 +218,8 @@ fn open(path: &Path) -> Result<(File, bool), LockError> {
         path: path.display().to_string(),
         error,
     };
+    check_lock_place(path)?;
     if let Some(dir) = path.parent() {
-        // A link in `locks/`'s place would have the run's lock taken (and its holder written)
-        // wherever it points, as one in `runs/` would its derived files: refused the same way.
-        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(LockError::UnsafeFolder(std::io::Error::other(format!(
-                "{} is a symbolic link: cortex keeps the runs' lock files there and takes no lock through a link; remove it (it is made again)",
-                dir.display()
-            ))));
-        }
-        if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
-            return Err(LockError::UnsafeFolder(std::io::Error::other(format!(
-                "{} is not a folder: cortex keeps the runs' lock files there; remove or move it away (it is made again)",
-                dir.display()
-            ))));
-        }
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     // Readable by its owner only: its note names who drives the run (an actor is free text).
@@ -252,6 +239,39 @@ fn open(path: &Path) -> Result<(File, bool), LockError> {
             .map(|file| (file, false))
             .map_err(io),
         Err(e) => Err(io(e)),
+    }
+}
+
+/// Refuse the lock file at `path` where it, or the folder it is in, is not what cortex makes
+/// there: a link would have the run's lock taken (and its holder written) wherever it points,
+/// as one in `runs/` would its derived files, and something else than a file or folder
+/// (a FIFO, a device) cannot be locked. What is not there yet is made by the lock.
+fn check_lock_place(path: &Path) -> Result<(), LockError> {
+    let kind = |p: &Path| std::fs::symlink_metadata(p).ok().map(|m| m.file_type());
+    if let Some(dir) = path.parent() {
+        if kind(dir).is_some_and(|k| k.is_symlink()) {
+            return Err(LockError::UnsafeFolder(std::io::Error::other(format!(
+                "{} is a symbolic link: cortex keeps the runs' lock files there and takes no lock through a link; remove it (it is made again)",
+                dir.display()
+            ))));
+        }
+        if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(LockError::UnsafeFolder(std::io::Error::other(format!(
+                "{} is not a folder: cortex keeps the runs' lock files there; remove or move it away (it is made again)",
+                dir.display()
+            ))));
+        }
+    }
+    match kind(path) {
+        Some(k) if k.is_symlink() => Err(LockError::UnsafeFolder(std::io::Error::other(format!(
+            "{} is a symbolic link: cortex takes no run's lock through a link (the lock and its holder's note would be wherever it points); remove the link (what it points to is not touched; the lock file is made again)",
+            path.display()
+        )))),
+        Some(k) if !k.is_file() => Err(LockError::UnsafeFolder(std::io::Error::other(format!(
+            "{} is not a regular file (something else was put in place of the run's lock file): cortex takes no lock on it; move it away (the lock file is made again)",
+            path.display()
+        )))),
+        _ => Ok(()),
     }
 }
 
@@ -452,34 +472,60 @@ impl DriverLock {
     }
 }
 
+/// The lock files of the finished run `run_id` that `gc` removes (`locks/RUN.lock`,
+/// `locks/RUN.pgids`, those there), judged once for `gc` and `gc --dry-run` alike: none while
+/// its notes name a group of the run still running (the next driver ends it by them) or a
+/// process holds the run (a driver, a `resume` starting). Refused (`Err`, saying why) where
+/// the lock file or its folder is a link or not what cortex makes there: they are removed
+/// only under the run's lock, which is taken through no link (`check_lock_place`), so `gc`
+/// keeps both. Before, the dry run judged by a probe of its own, and listed as "would remove"
+/// the two files of a run whose lock file was a link, which `gc` then kept.
+fn removable_lock_files(home: &Path, run_id: &str) -> Result<Vec<PathBuf>, LockError> {
+    let lock = lock_path(home, run_id)?;
+    let notes = super::inflight_notes(home, run_id).map_err(|error| LockError::Io {
+        path: lock_folder(home).display().to_string(),
+        error,
+    })?;
+    let present: Vec<PathBuf> = [&lock, &notes]
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .cloned()
+        .collect();
+    if present.is_empty() {
+        return Ok(present);
+    }
+    check_lock_place(&lock).map_err(|e| match e {
+        LockError::UnsafeFolder(why) => LockError::UnsafeFolder(std::io::Error::other(format!(
+            "gc keeps the lock files of run {run_id} ({}): it removes them only holding the run's lock, and {why}",
+            present
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        e => e,
+    })?;
+    if super::inflight::orphans_alive(&notes, run_id) || DriverLock::probe(home, run_id).is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(present)
+}
+
 /// Remove the lock file of the finished run `run_id` and the notes of its process groups
 /// (`locks/RUN.lock`, `locks/RUN.pgids`), which nothing reads once the run is over: before,
-/// they stayed for good, two files a run. The run is taken first, without waiting: a run held
-/// (a driver, a `resume` starting) keeps its files, and so does one whose notes name a group
-/// of it still running (the next driver ends it by them). Returns the files removed (with
+/// they stayed for good, two files a run. Which are removed is `removable_lock_files`'s
+/// judgement, the same with `dry_run`, which only leaves them there. The run is taken first,
+/// without waiting: a run held meanwhile keeps its files. Returns the files removed (with
 /// `dry_run`, those that would be), as paths; nothing when the run is held.
 pub fn remove_lock_files(
     home: &Path,
     run_id: &str,
     dry_run: bool,
 ) -> Result<Vec<PathBuf>, LockError> {
-    let lock = lock_path(home, run_id)?;
-    let notes = super::inflight_notes(home, run_id).map_err(|error| LockError::Io {
-        path: lock_folder(home).display().to_string(),
-        error,
-    })?;
-    let present = |p: &Path| std::fs::symlink_metadata(p).is_ok();
-    if !present(&lock) && !present(&notes) {
-        return Ok(Vec::new());
-    }
-    if super::inflight::orphans_alive(&notes, run_id) {
-        return Ok(Vec::new());
-    }
-    if dry_run {
-        if DriverLock::probe(home, run_id).is_some() {
-            return Ok(Vec::new());
-        }
-        return Ok([lock, notes].into_iter().filter(|p| present(p)).collect());
+    let files = removable_lock_files(home, run_id)?;
+    if dry_run || files.is_empty() {
+        return Ok(files);
     }
     let held = match DriverLock::acquire(home, run_id, &Holder::this_process("gc")) {
         Ok(held) => held,
@@ -488,21 +534,29 @@ pub fn remove_lock_files(
     };
     let mut removed = Vec::new();
     // The notes first, under the lock: a driver taking the run next makes them afresh.
-    if present(&notes) {
-        std::fs::remove_file(&notes).map_err(|error| LockError::Io {
-            path: notes.display().to_string(),
-            error,
-        })?;
-        removed.push(notes);
+    for notes in files.iter().filter(|f| **f != held.path) {
+        match std::fs::remove_file(notes) {
+            Ok(()) => removed.push(notes.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(LockError::Io {
+                    path: notes.display().to_string(),
+                    error,
+                });
+            }
+        }
     }
     // Removed while held, as `give_back` does: a process that opened the file meanwhile
-    // finds it no longer named once it locks it, and takes the lock again on a new one.
+    // finds it no longer named once it locks it, and takes the lock again on a new one. A
+    // file the lock made (there was none) is removed unsaid, as the dry run did not list it.
     if still_named(&held._file, &held.path) {
         std::fs::remove_file(&held.path).map_err(|error| LockError::Io {
             path: held.path.display().to_string(),
             error,
         })?;
-        removed.insert(0, held.path.clone());
+        if !held.made_anew {
+            removed.insert(0, held.path.clone());
+        }
     }
     drop(held);
     Ok(removed)
@@ -767,6 +821,30 @@ mod tests {
         let err =
             DriverLock::acquire(home.path(), "000000000000000000000000R5", &me()).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    /// A link in place of a run's lock file is refused by name, as a bad input (a driver's
+    /// exit 2), not met as "cannot lock …: Too many levels of symbolic links"; what it points
+    /// to is not touched, and nothing is removed by `gc` without the lock.
+    #[test]
+    fn a_linked_lock_file_is_refused_by_name_and_its_target_untouched() {
+        let home = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let id = "000000000000000000000000R7";
+        let path = lock_path(home.path(), id).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = DriverLock::acquire(home.path(), id, &me()).unwrap_err();
+        assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        for dry_run in [true, false] {
+            let err = remove_lock_files(home.path(), id, dry_run).unwrap_err();
+            assert!(err.to_string().contains("gc keeps the lock files"), "{err}");
+        }
+        assert!(path.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     }
 
     #[test]

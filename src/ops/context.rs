@@ -9,7 +9,7 @@ use crate::definition::{Catalog, Durability};
 use crate::event::{Operator, RunKind};
 pub use crate::execute::{default_actor, hostname};
 use crate::ops::{FindError, Scope, find_run};
-use crate::project::{StatusView, status_view};
+use crate::project::{KeptTimeLimit, StatusView, status_view};
 use crate::store::{EventStore, Location};
 
 /// The environment variable that says where the event log is (after `--db`, before the
@@ -436,6 +436,7 @@ impl Ctx {
         self.with_globals(
             status_view(state, driver_alive)
                 .with_rollback_setting(self.rollback_setting())
+                .with_time_limit_setting(self.kept_time_limit(state))
                 .with_definition_changed(definition_changed(state)),
         )
     }
@@ -444,6 +445,18 @@ impl Ctx {
     /// (none where the file cannot be read: the run's own setting is shown).
     fn rollback_setting(&self) -> Option<bool> {
         self.catalog().config().ok().map(|c| c.enable_rollback)
+    }
+
+    /// The time limit a resume without `--timeout` keeps for run `state`, against
+    /// `timeout_seconds` in cortex.config.json now (`RunState::kept_time_limit`; none where
+    /// the file cannot be read).
+    fn kept_time_limit(&self, state: &crate::decide::RunState) -> Option<KeptTimeLimit> {
+        let configured = self.catalog().config().ok()?.timeout_seconds;
+        let seconds = state.kept_time_limit(configured)?;
+        Some(KeptTimeLimit {
+            seconds,
+            configured,
+        })
     }
 
     /// `view`, saying what its waiting `uses:` steps wait on down their child runs (read from
@@ -462,6 +475,7 @@ impl Ctx {
         self.with_globals(
             status_view(state, driver_alive)
                 .with_rollback_setting(self.rollback_setting())
+                .with_time_limit_setting(self.kept_time_limit(state))
                 .with_definition_changed(definition_changed(state))
                 .with_children(&child)
                 .with_interrupted_children(&child, &|id| {

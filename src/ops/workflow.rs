@@ -1848,7 +1848,8 @@ fn resume_run(
             .map_or(Durability::Normal, |s| s.config.durability)
     };
     // Limits can be lifted: the time limit from now on is `--timeout`, else the one in
-    // cortex.config.json now (recorded in `run_resumed`).
+    // cortex.config.json now, or the longer one a session nobody ended ran under
+    // (`RunState::resume_limit`, judged in `go_on` under the lock; recorded in `run_resumed`).
     // So can rollback: `enable_rollback` in cortex.config.json now decides `--rollback-to`.
     // And how Claude Code runs: `agents.claude` now (a fixed program helps this run).
     let file = ctx
@@ -1856,8 +1857,11 @@ fn resume_run(
         .config_file()
         .map_err(|e| CommandError::definition(&e))?;
     let config = file.workflow;
-    let timeout_seconds = timeout.unwrap_or(config.timeout_seconds);
-    let settings = (timeout_seconds, config.enable_rollback, file.agents.claude);
+    let settings = (
+        (timeout, config.timeout_seconds),
+        config.enable_rollback,
+        file.agents.claude,
+    );
     // A driver frozen (SIGSTOP, Ctrl-Z) or cut off past its driver lease holds the lock
     // still: it is broken, the lapsed lease claimed (`drive::hold_driver_lease`), and the
     // old driver fenced by its epoch.
@@ -2012,8 +2016,8 @@ pub(super) fn requested_already(
 }
 
 /// What run `state` waits for, if it only waits on people (a prompt step, a phase to report or
-/// start), nobody drives it, and its time limit is the configuration's still: a plain resume
-/// of it changes nothing.
+/// start), nobody drives it, and its time limit is the one a plain resume would give it
+/// (`RunState::resume_limit`): a plain resume of it changes nothing.
 fn idle_waits(
     ctx: &Ctx,
     store: &dyn EventStore,
@@ -2025,7 +2029,7 @@ fn idle_waits(
         && ctx
             .catalog()
             .config()
-            .is_ok_and(|c| c.timeout_seconds == state.time_limit());
+            .is_ok_and(|c| state.resume_limit(None, c.timeout_seconds) == state.time_limit());
     idle.then_some(waits)
 }
 
@@ -2198,7 +2202,8 @@ fn run_timeout_seconds(ctx: &Ctx, text: &str) -> Result<u64, CommandError> {
 /// Drive on a run that a worker took (`cortex worker`): `state` is the worker's fold of it
 /// (caught up with the log here, not replayed), `store` a connection of the worker's, and
 /// the journal is fenced with `lease`, the run's driver lease the worker claimed for it.
-/// The same resume as `resume` (mode continue, the time limit of the home's configuration).
+/// The same resume as `resume` (mode continue, the time limit a plain resume gives:
+/// `RunState::resume_limit`).
 pub fn resume_claimed(
     ctx: &Ctx,
     store: &mut dyn crate::store::EventStore,
@@ -2215,7 +2220,7 @@ pub fn resume_claimed(
         .map_err(|e| CommandError::definition(&e))?;
     let config = file.workflow;
     let settings = (
-        config.timeout_seconds,
+        (None, config.timeout_seconds),
         config.enable_rollback,
         file.agents.claude,
     );
@@ -2299,7 +2304,11 @@ fn go_on(
     mut journal: Journal<'_>,
     lock: DriverLock,
     (mode, taker): (ResumeMode, Taker),
-    (timeout_seconds, enable_rollback, claude): (u64, bool, crate::definition::ClaudeConfig),
+    ((given, configured), enable_rollback, claude): (
+        (Option<u64>, u64),
+        bool,
+        crate::definition::ClaudeConfig,
+    ),
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
@@ -2313,7 +2322,7 @@ fn go_on(
         mode,
         by: by.clone(),
         driver: driver(),
-        timeout_seconds: Some(timeout_seconds),
+        timeout_seconds: Some(journal.state.resume_limit(given, configured)),
         enable_rollback: Some(enable_rollback),
         claude: Some(claude),
         // A worker reaps lapsed leases: what other workers claimed is left to them.

@@ -4,12 +4,14 @@
 //!
 //! A session is the run's start or a resume, up to the next one. It *ends* when the run
 //! pauses on a failure (`failed`, exit 1) or is sealed (completed, failed, aborted, rolled
-//! back); it may come to more than one end (`RunState::session_ends`): paused `failed`, then
+//! back), or is stopped by its time limit (`stopped`, which owes `on_failure` alone); it may
+//! come to more than one end (`RunState::session_ends`): paused `failed` (or `stopped`), then
 //! `aborted`. `on_finish` is due once per end the session reached, for that end: a run that
 //! paused failed and is then aborted owes `on_finish` for `failed` and again for `aborted`,
 //! whenever they are delivered and whichever comes first. `on_failure` is due once per
 //! session, for its first end that is a failure: a run that paused failed and is then aborted
-//! is one incident, paged once, as `failed`. A resume starts a new session, so a run that
+//! is one incident, paged once, as `failed`; so is a run its time limit stopped and that is
+//! then aborted, paged once, as `stopped`, with `on_finish` for `aborted` alone. A resume starts a new session, so a run that
 //! fails again after a resume is a new incident.
 //!
 //! Each notification of a list is due on its own: until its own delivery (or giving up) is
@@ -102,27 +104,20 @@ pub struct End {
 
 /// The ends the run's current session came to, oldest first; none while the run is not at an
 /// end (a session that goes on after a pause owes nothing until it comes to an end again).
+/// A stop by the time limit is one of them (`EndKind::TimeLimit`), folded as the others are:
+/// an abort after it is an end of its own, and what the stop owes stays the stop's.
 pub fn ends_of(state: &RunState) -> Vec<End> {
     let Some(now) = notify_end(state) else {
         return Vec::new();
     };
-    let mut ends: Vec<End> = state
+    let ends: Vec<End> = state
         .session_ends
         .iter()
         .map(|e| End {
-            status: e.outcome.as_str(),
+            status: e.end.as_str(),
             seq: e.seq,
         })
         .collect();
-    // A stop by the time limit is no outcome (`session_ends` holds pauses and seals): it is
-    // the run's last event, nothing being recorded on a stopped run before its resume (which
-    // begins a new session) or its abort (an end of its own, `end_of`).
-    if now == "stopped" {
-        ends.push(End {
-            status: now,
-            seq: state.events.saturating_sub(1),
-        });
-    }
     match ends.is_empty() {
         // A state not folded from a log (a test's): its end now, at its last event.
         true => vec![End {
@@ -202,23 +197,34 @@ pub fn due_refs(due: &[DueAt]) -> Vec<NotificationRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::SessionEnd;
+    use crate::decide::{EndKind, SessionEnd};
     use crate::event::Outcome;
 
     /// A run at its end now, its session begun at `session_seq` and come to `ends` (each
     /// outcome at a seq), as a fold leaves it.
     fn state(ends: &[(Outcome, u64)], session_seq: u64) -> RunState {
-        let phase = match ends.last() {
-            None => RunPhase::Running,
-            Some((Outcome::Failed, _)) if ends.len() == 1 => paused(),
-            Some(&(outcome, _)) => RunPhase::Finished { outcome },
+        let ends: Vec<(EndKind, u64)> = ends
+            .iter()
+            .map(|&(outcome, seq)| (EndKind::Outcome(outcome), seq))
+            .collect();
+        state_ended(&ends, session_seq)
+    }
+
+    /// `state`, of any kind of end: a time-limit stop leaves the run stopped by its limit.
+    fn state_ended(ends: &[(EndKind, u64)], session_seq: u64) -> RunState {
+        let (phase, limit) = match ends.last() {
+            None => (RunPhase::Running, None),
+            Some((EndKind::Outcome(Outcome::Failed), _)) if ends.len() == 1 => (paused(), None),
+            Some((EndKind::TimeLimit, _)) => (RunPhase::Stopped, Some("the limit".to_string())),
+            Some(&(EndKind::Outcome(outcome), _)) => (RunPhase::Finished { outcome }, None),
         };
         RunState {
             phase,
+            stopped_by_limit: limit,
             session_seq,
             session_ends: ends
                 .iter()
-                .map(|&(outcome, seq)| SessionEnd { outcome, seq })
+                .map(|&(end, seq)| SessionEnd { end, seq })
                 .collect(),
             ..RunState::default()
         }
@@ -334,6 +340,49 @@ mod tests {
             sent_one(FINISH, 0, "aborted", 0),
         ];
         assert!(due_now(&state(ABORTED, 0), 1, 1, &relabelled).is_empty());
+    }
+
+    /// Seen by a review: a run its time limit stopped whose `on_failure` was still owed (its
+    /// driver lacked the webhook's variable, or died delivering) and that was then aborted
+    /// sent that page as `aborted`, with the aborted run's document, and never as `stopped`:
+    /// the stop was no end of the fold. It is one now: its page stays owed for `stopped`, from
+    /// the stop's event, and the abort owes its `on_finish` alone.
+    #[test]
+    fn what_a_time_limit_stop_owed_stays_due_for_stopped_when_an_abort_follows() {
+        let stopped = state_ended(&[(EndKind::TimeLimit, 9)], 0);
+        assert_eq!(due_now(&stopped, 1, 1, &[]), vec![("stopped", (FAIL, 0))]);
+        let aborted = state_ended(
+            &[
+                (EndKind::TimeLimit, 9),
+                (EndKind::Outcome(Outcome::Aborted), 10),
+            ],
+            0,
+        );
+        assert_eq!(
+            due(&ends_of(&aborted), 0, 1, 1, &[]),
+            vec![
+                DueAt {
+                    end: End {
+                        status: "stopped",
+                        seq: 9
+                    },
+                    due: vec![(FAIL, 0)],
+                },
+                DueAt {
+                    end: End {
+                        status: "aborted",
+                        seq: 10
+                    },
+                    due: vec![(FINISH, 0)],
+                },
+            ]
+        );
+        // Delivered before the abort: nobody is paged again.
+        let paged = [sent_one(FAIL, 0, "stopped", 0)];
+        assert_eq!(
+            due_now(&aborted, 1, 1, &paged),
+            vec![("aborted", (FINISH, 0))]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub use next::{
 };
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, ForeachView, IfView,
-    ItemView, RunStatus, StatusView, StepGroup, StepView, StopRequestView, Unverified, UsesView,
-    WaitsOn, cut_short, gate_read_outputs, output_readers, pending_stop, required_outputs,
-    run_status, status_view, waits_for_tags, waits_on,
+    ItemView, KeptTimeLimit, RunStatus, StatusView, StepGroup, StepView, StopRequestView,
+    Unverified, UsesView, WaitsOn, cut_short, gate_read_outputs, output_readers, pending_stop,
+    required_outputs, run_status, status_view, waits_for_tags, waits_on,
 };

@@ -297,9 +297,57 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
             );
         }
     }
+    with_kept_limit(view, &mut out);
     demote_repeated(view, &mut out);
     dedupe(&mut out);
     out
+}
+
+/// An interrupted run whose last session ran under a longer time limit than the
+/// configuration's now (`StatusView::kept_time_limit`, a `resume --timeout` whose driver
+/// died): its plain resume is offered first with that limit given (`--timeout D`), so that the
+/// command holds it whatever the configuration says when it is run; the plain one, which keeps
+/// it too (`RunState::resume_limit`), after it. Before, only the plain resume was offered, and
+/// it ran under the configuration's limit then: the run was stopped again, on-call paged again.
+fn with_kept_limit(view: &StatusView, out: &mut Vec<Suggestion>) {
+    let Some(kept) = view
+        .kept_time_limit
+        .filter(|_| view.status == RunStatus::Interrupted)
+    else {
+        return;
+    };
+    let continues = |s: &Suggestion| {
+        run_act(&s.argv) == Some(RunAct::Resume(crate::event::ResumeMode::Continue))
+    };
+    let Some(at) = out.iter().position(continues) else {
+        return;
+    };
+    let limit = match kept.seconds {
+        0 => "no time limit, as its last session had (nobody ended that session)".to_string(),
+        n => format!(
+            "the time limit of {n} s its last session ran under (nobody ended that session)"
+        ),
+    };
+    let mut given = out[at].clone();
+    let placeholders: usize = given
+        .fill
+        .iter()
+        .map(|f| crate::render::pair_args(&f.flag, &f.name, "VALUE").len())
+        .sum();
+    let end = given.argv.len() - placeholders;
+    given.argv.splice(
+        end..end,
+        ["--timeout".to_string(), format!("{}s", kept.seconds)],
+    );
+    given.why = format!(
+        "{}, with {limit}; timeout_seconds in cortex.config.json is {} s",
+        given.why, kept.configured
+    );
+    out[at].why = format!(
+        "{}, with the same limit: a resume without --timeout keeps it",
+        out[at].why
+    );
+    out.insert(at, given);
 }
 
 /// A recovery already followed that ended in the same failure is not offered first again:

@@ -901,6 +901,19 @@ impl StatusView {
         self
     }
 
+    /// Say which time limit a resume without `--timeout` gives the run (`kept`: the one its
+    /// last session kept, `RunState::kept_time_limit`, with the configuration's now, read by
+    /// the shell); its suggestions are made again where that changes them.
+    pub fn with_time_limit_setting(mut self, kept: Option<KeptTimeLimit>) -> StatusView {
+        if kept != self.kept_time_limit {
+            self.kept_time_limit = kept;
+            if self.as_of.is_none() {
+                self.next = super::next_actions(&self);
+            }
+        }
+        self
+    }
+
     /// Say whether a definition file of the run differs from its snapshot (`changed`, read
     /// by the shell: `ops::definition_changed`), which a new run "once the definition is
     /// fixed" needs; its suggestions are made again where that changes them.
@@ -1289,6 +1302,12 @@ pub struct StatusView {
     /// gives the step that end; nothing it cut starts over (`with_children`).
     #[serde(skip)]
     pub cut_child_ended: Option<(String, String, String)>,
+    /// The time limit a resume without `--timeout` keeps (`RunState::kept_time_limit`): the
+    /// one the run's last session ran under, which nobody ended (its driver died, or let it
+    /// wait), longer than `timeout_seconds` in cortex.config.json now, which it would take
+    /// otherwise. Set by `with_time_limit_setting`; none where the configuration cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_time_limit: Option<KeptTimeLimit>,
     /// Stopped by its time limit, a step (phase) it cut reads a secret output the log keeps
     /// as `***`, no wait for a report between: the step that records it, to run again
     /// (`--from`, with the longer limit), and the step that reads it. A resume from another
@@ -1413,6 +1432,17 @@ pub struct StatusView {
     /// `--rollback-to` undoes by that order.
     #[serde(skip)]
     pub completed_in_order: Vec<(String, bool)>,
+}
+
+/// The time limit a resume keeps (`StatusView::kept_time_limit`), and the configuration's it
+/// keeps instead of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeptTimeLimit {
+    /// The limit a resume without `--timeout` goes on under, in seconds (0: none).
+    pub seconds: u64,
+    /// `timeout_seconds` in cortex.config.json now, in seconds: what a resume would take
+    /// after a session that came to an end.
+    pub configured: u64,
 }
 
 /// A stop or abort the run's driver was asked for and has not acted on yet.
@@ -1960,6 +1990,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         // Stopped by its time limit (an older cortex's log: paused, or failed with a `uses:`
         // child that limit cut, folded as that stop).
         timed_out: state.timed_out().then(|| state.time_limit()),
+        kept_time_limit: None,
         cut_by_limit: state
             .timed_out()
             .then(|| state.cut_by_time_limit().or_else(|| child_cut.clone()))

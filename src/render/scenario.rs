@@ -414,6 +414,9 @@ pub fn render_scenario_status(
     if let Some(line) = super::status::rollback_line(view, finished) {
         let _ = writeln!(out, "{line}");
     }
+    if let Some(line) = super::status::kept_limit_line(view) {
+        let _ = writeln!(out, "{line}");
+    }
     if finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);
     }

@@ -623,11 +623,28 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     } else if let Some(cp) = view.resume_point.as_ref().filter(|_| !finished) {
         let _ = writeln!(out, "Resume point: after `{cp}`");
     }
+    if let Some(line) = kept_limit_line(view) {
+        let _ = writeln!(out, "{line}");
+    }
     if matches!(view.status, RunStatus::Completed) || finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);
     }
     commands_block(&mut out, "Next", &view.next);
     out
+}
+
+/// Which time limit a resume gives the run where it is not the configuration's
+/// (`StatusView::kept_time_limit`): one line, for a workflow's screen and a scenario's.
+pub(crate) fn kept_limit_line(view: &StatusView) -> Option<String> {
+    let kept = view.kept_time_limit?;
+    let limit = match kept.seconds {
+        0 => "no time limit".to_string(),
+        n => format!("a time limit of {n} s"),
+    };
+    Some(format!(
+        "Time limit: a resume goes on with {limit}, as its last driving session had (nobody ended it); timeout_seconds in cortex.config.json is {} s, and `--timeout` sets another",
+        kept.configured
+    ))
 }
 
 /// A rollback under way (resume goes on with it, not from the resume point), or one an abort
