@@ -458,9 +458,16 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     // offered after a hand-typed `resume --timeout 30s` fell back to a limit of 2 s, which
     // cut the step that limit had been raised for. A run its limit stopped is offered a
     // longer one (`limit_raised`) or, plainly, the configuration's (said so).
+    // A plain resume that keeps that limit by itself (`kept_time_limit`: a session nobody
+    // ended) needs no `--timeout`; `with_kept_limit` offers the one that gives it first.
+    let kept_anyway = plain
+        && view
+            .kept_time_limit
+            .is_some_and(|k| Some(k.seconds) == view.given_limit);
     if let Some(limit) = view.given_limit
         && view.timed_out.is_none()
         && !args.contains(&"--timeout")
+        && !kept_anyway
     {
         s.argv
             .extend(["--timeout".to_string(), format!("{limit}s")]);
