@@ -2626,7 +2626,7 @@ fn a_second_sigterm_to_a_draining_worker_ends_what_it_runs_and_hands_its_runs_ba
     a.signal(Signal::SIGTERM);
     a.heard("Draining");
     a.signal(Signal::SIGTERM);
-    a.heard("Told to stop again: ending what this worker runs now");
+    a.heard("Told to stop again: ending what this worker holds now");
     let began = Instant::now();
     let (code, lines) = a.exit_lines();
     assert_eq!(code, 0, "a worker told to stop twice exits as a stop");

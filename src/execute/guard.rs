@@ -59,6 +59,11 @@ pub fn start_guard(grace: Duration) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether this process has a guard (`start_guard`).
+pub fn guarded() -> bool {
+    GUARD.get().is_some()
+}
+
 /// Write `line` to the guard, if this process has one. Best effort: a guard that died leaves
 /// only the cleanup after a crash or a freeze undone.
 fn tell(line: &str) {
@@ -145,16 +150,19 @@ pub fn next_keeper_id() -> u64 {
 /// Tell the guard that keeper `id` starts, renewing for `ttl_ms`; the leases it is given were
 /// claimed just before (as good as a round starting now).
 pub fn keeper_started(id: u64, ttl_ms: u64) {
+    super::self_fence::started(id, ttl_ms);
     tell(&format!("T {id} {ttl_ms}\n"));
 }
 
 /// Tell the guard that keeper `id` renewed all it held in a round that started `ago` ago.
 pub fn keeper_renewed(id: u64, ago: Duration) {
+    super::self_fence::renewed(id, ago);
     tell(&format!("H {id} {}\n", ago.as_millis()));
 }
 
 /// Tell the guard that keeper `id` stopped (it holds nothing any more).
 pub fn keeper_stopped(id: u64) {
+    super::self_fence::stopped(id);
     tell(&format!("X {id}\n"));
 }
 

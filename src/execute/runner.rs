@@ -27,6 +27,16 @@ pub enum AttemptOutcome {
     Stopped,
     /// The run's time limit passed during the attempt.
     RunDeadline,
+    /// This process's guard ended the command because its lease went unrenewed too long
+    /// (self-fencing: the log did not answer, or the process was held up): an interruption
+    /// by the engine, recorded as one (the attempt runs again, no retry spent, no
+    /// `on_failure`), never as the command's failure. Which attempt, and why in words for
+    /// the log.
+    Fenced {
+        step: String,
+        attempt: u32,
+        why: String,
+    },
     /// Nothing ran: cortex cannot make or write its own files for the attempt in its home
     /// (the `runs/<run>/work/` folder or the attempt's output file there, the `logs/<run>/`
     /// folder of its whole output). A fault of the home, not of the step: no failed attempt
@@ -1153,6 +1163,8 @@ impl PreparedAttempt {
             Err(problem) => return AttemptOutcome::HomeFault(problem),
         };
         let mut note = None;
+        // From here the guard may end the command for a lease this process cannot keep.
+        let began = Instant::now();
         let result = super::process::run_process_watched(
             &self.spec,
             &runner.stop,
@@ -1175,6 +1187,19 @@ impl PreparedAttempt {
         let text = super::take_outputs(&self.output_file);
         if result.stopped {
             return AttemptOutcome::Stopped;
+        }
+        // Ended (not a success) while this process's leases went unrenewed past its guard's
+        // deadline: the guard ended it (TERM, then KILL; a command that traps TERM exits as
+        // it likes), for the lease, not for anything the command did. A command that
+        // succeeded meanwhile is a result like any other, applied if its lease still holds.
+        if !result.end.succeeded()
+            && let Some(silent) = super::self_fence::fenced_since(began)
+        {
+            return AttemptOutcome::Fenced {
+                step: self.step.clone(),
+                attempt: self.attempt,
+                why: super::self_fence::words(silent),
+            };
         }
         // `work/` removed (or replaced) while the command ran — `runs/` deleted, as derived
         // files may be — took what the step had written to `$CORTEX_OUTPUT` with it. Said, not
