@@ -41,6 +41,9 @@ pub struct WorkerOptions {
     pub poll: Duration,
     /// Exit once nothing is left for it (CI: drain what was submitted, then go on).
     pub until_idle: bool,
+    /// The values of secret inputs it is given for every run it takes (`--input NAME=VALUE`),
+    /// as `CORTEX_INPUT_<NAME>` in its environment gives them.
+    pub inputs: Vec<(String, String)>,
 }
 
 /// A duration flag of `cortex worker` (`--lease`, `--poll`) inside its documented range.
@@ -168,6 +171,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         )
         .hint("name the worker without the secret, e.g. --name build-1 (the default is HOST-PID)"));
     }
+    // A suggested worker's `--input NAME=VALUE` pasted as it stands is refused (exit 2), as
+    // every suggestion's placeholder is: the run needs the value, not the word.
+    super::refuse_placeholders(ctx, &opts.inputs, "input")?;
+    crate::execute::give_secret_inputs(
+        opts.inputs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
     // It drives many runs at once: the runs it holds say so, so that an abort of one never
     // signals the worker (SIGTERM would drain it and hand every other run back); the run's
     // driver here reads the abort in the log and ends that run alone (`Holder::shared`).
