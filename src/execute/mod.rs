@@ -79,7 +79,9 @@ pub use runner::{
     AttemptOutcome, LineSink, Runner, attempt_log_name, end_notify_orphans_of, end_orphans_of,
     notify_cut_short_of, orphans_alive_of, unit_key,
 };
-pub use secret_check::{Check as SecretCheck, check_secret_inputs, record_secret_inputs};
+pub use secret_check::{
+    Check as SecretCheck, check_secret_inputs, recognise_secret_inputs, record_secret_inputs,
+};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,
     add_everything_held, foreach_from_secret_fed, give_secret_inputs, held_secret_output,
