@@ -481,10 +481,19 @@ pub fn with_run_leases(
 /// whose `CORTEX_HOME` is not this one takes its lock there, not here). A lease of a process
 /// of this host that is gone is nobody's, and this process's own is not another's.
 pub fn driven_elsewhere(store: &dyn crate::store::EventStore, run_id: &str) -> Option<Lease> {
-    let me = std::process::id() as i32;
-    store.leases(Some(run_id)).ok()?.into_iter().find(|l| {
-        l.unit == DRIVER_UNIT && !l.lapsed() && !holder_gone(l) && pid_here(l) != Some(me)
-    })
+    store
+        .leases(Some(run_id))
+        .ok()?
+        .into_iter()
+        .find(drives_elsewhere)
+}
+
+/// Whether `lease` is a live driver lease this process's lock cannot see (`driven_elsewhere`).
+fn drives_elsewhere(lease: &Lease) -> bool {
+    lease.unit == DRIVER_UNIT
+        && !lease.lapsed()
+        && !holder_gone(lease)
+        && pid_here(lease) != Some(std::process::id() as i32)
 }
 
 /// Whether a live process drives `run_id`: one on this host (its lock), or one on another
@@ -494,7 +503,21 @@ pub fn driver_alive(
     store: &dyn crate::store::EventStore,
     run_id: &str,
 ) -> bool {
-    live_lock(home, store, run_id).is_some() || driven_elsewhere(store, run_id).is_some()
+    driver_alive_with(home, run_id, store.leases(Some(run_id)).ok().as_deref())
+}
+
+/// `driver_alive` with the leases of the run already read (None: they could not be, and a
+/// lock then stands for its holder): for a reader that asks it of many runs at once with one
+/// read of every lease (`serve`'s runs stream).
+pub fn driver_alive_with(home: &std::path::Path, run_id: &str, leases: Option<&[Lease]>) -> bool {
+    let locked = super::DriverLock::probe(home, run_id)
+        .is_some_and(|holder| !leases.is_some_and(|leases| lock_lapsed(leases, &holder)));
+    locked
+        || leases.is_some_and(|leases| {
+            leases
+                .iter()
+                .any(|l| l.run_id == run_id && drives_elsewhere(l))
+        })
 }
 
 /// Who drives the run of `state` now, if anyone: the live holder of its lock in this home

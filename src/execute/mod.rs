@@ -45,9 +45,9 @@ pub(crate) use child::{end_children, given_value};
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{
     Dispatch, ENDING_WORDS, Shared, Slots, acquire_run, claim_unit, claims_without_lease,
-    driven_elsewhere, driver_alive, finish_unit, holder_gone, interrupt_unit, live_lock, load_live,
-    load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder, with_run_leases,
-    without_gone_drivers,
+    driven_elsewhere, driver_alive, driver_alive_with, finish_unit, holder_gone, interrupt_unit,
+    live_lock, load_live, load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder,
+    with_run_leases, without_gone_drivers,
 };
 pub use driver::{SUPERSEDED, drive};
 pub use guard::{GUARD_ARG, guard_main, start_guard};
