@@ -1030,13 +1030,18 @@ fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
         },
     );
     assert!(heard("answers again"), "{}", said.lock().unwrap());
+    drains(&mut worker.0);
+}
+
+/// SIGTERM to a worker, and it drains and exits (at most a minute).
+fn drains(worker: &mut std::process::Child) {
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.0.id() as i32),
+        nix::unistd::Pid::from_raw(worker.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
     common::wait_within("the worker to drain", Duration::from_secs(60), || {
-        matches!(worker.0.try_wait(), Ok(Some(_)))
+        matches!(worker.try_wait(), Ok(Some(_)))
     });
 }
 
@@ -1604,4 +1609,180 @@ fn a_decision_at_the_head_sees_the_leases_and_events_that_stand_once_it_holds_th
     let store = PostgresStore::open_read(&schema.url).unwrap();
     assert_eq!(store.read_run(RUN).unwrap().len(), 5);
     assert!(store.verify(None).unwrap().ok);
+}
+
+/// A private cluster (which the test stops and starts) and a home whose log is a fresh schema
+/// of it: `Env`'s helpers (`events`, `command`, …) all use it. None where the test said it
+/// skipped. (Declared in this order, the home goes before the cluster.)
+fn private_log(test: &str) -> Option<(Cluster, Env)> {
+    let cluster = Cluster::start(test)?;
+    let mut env = Env::new();
+    env.pg = Some(pg_schema(&cluster.url()));
+    Some((cluster, env))
+}
+
+/// A worker (`--lease 2s`, polling every 100 ms) on `env`'s log, its output dropped, killed
+/// when dropped.
+struct LeasedWorker(std::process::Child);
+
+impl LeasedWorker {
+    fn start(env: &Env, name: &str) -> LeasedWorker {
+        let child = env
+            .command(&["worker", "--name", name, "--lease", "2s", "--poll", "100ms"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        LeasedWorker(child)
+    }
+}
+
+impl Drop for LeasedWorker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A scenario `name` of two phases, `p2` after `p1`, whose `p1`'s first attempt writes
+/// `began-p` and runs for a minute (long past any outage a test makes), its later attempts
+/// ending at once.
+fn hanging_scenario(env: &Env, name: &str) {
+    env.scenario(
+        name,
+        &format!(
+            "name: {name}\ndescription: d\nphases:\n  - {{name: p1, description: p1, run: '{}'}}\n  - {{name: p2, description: p2, condition: 'after:p1', run: 'echo p2'}}\n",
+            first_attempt_hangs("p")
+        ),
+    );
+}
+
+/// A command whose first attempt writes `began-NAME` and runs for a minute, and whose later
+/// attempts end at once.
+fn first_attempt_hangs(name: &str) -> String {
+    format!("if [ ! -e began-{name} ]; then touch began-{name}; sleep 60; fi; echo done {name}")
+}
+
+/// `args` (a `run --submit`) on `env`: the run id it printed.
+fn submitted(env: &Env, args: &[&str]) -> String {
+    let out = env.run(args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout.trim().to_string()
+}
+
+/// The log stopped (`pg_ctl stop -m immediate`: connections cut at once) for `down`, then
+/// started again.
+fn outage(cluster: &Cluster, down: Duration) {
+    for action in [&["-m", "immediate", "stop"][..], &["start"][..]] {
+        let done = cluster.pg_ctl(action);
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        if action[0] == "-m" {
+            std::thread::sleep(down);
+        }
+    }
+}
+
+/// The events of `run` once it finished, after its `unit`'s first attempt was recorded
+/// interrupted and its second ran to success, `after` (the unit after it) too, and the run
+/// completed: never failed, skipped or paused for it. The interruption's reason.
+fn interrupted_once_then_completed(env: &Env, run: &str, unit: &str, after: &str) -> String {
+    let ev = env.wait_for_events(run, "the run to finish", Duration::from_secs(240), |ev| {
+        ev.iter().any(|e| e["type"] == "run_finished")
+    });
+    let shown = serde_json::to_string_pretty(&ev).unwrap();
+    let of = |type_: &str, unit: &str| -> Vec<&serde_json::Value> {
+        ev.iter()
+            .filter(|e| e["type"] == type_ && e["body"]["step"] == unit)
+            .collect()
+    };
+    assert!(of("step_failed", unit).is_empty(), "{shown}");
+    assert!(of("step_skipped", unit).is_empty(), "{shown}");
+    let interrupted = of("step_interrupted", unit);
+    assert_eq!(interrupted.len(), 1, "{shown}");
+    assert_eq!(interrupted[0]["body"]["attempt"], 1, "{shown}");
+    let succeeded = of("step_succeeded", unit);
+    assert_eq!(succeeded.len(), 1, "{shown}");
+    assert_eq!(succeeded[0]["body"]["attempt"], 2, "{shown}");
+    assert_eq!(of("step_succeeded", after).len(), 1, "{shown}");
+    let finished = ev.iter().find(|e| e["type"] == "run_finished").unwrap();
+    assert_eq!(finished["body"]["outcome"], "completed", "{shown}");
+    interrupted[0]["body"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An outage of the log shorter than the store's patience but longer than a worker's lease
+/// allows (its guard ends what it runs at four fifths of the lease: self-fencing): the step
+/// of a workflow and the phase of a scenario the worker drives are recorded interrupted, with
+/// the worker and its host, and run again — never failed. Before, each was recorded
+/// `step_failed … killed by signal 15`: a retry spent and `on_failure` applied (with `skip`,
+/// the migration step was skipped and the run "completed"; a scenario's phase failed the run).
+#[test]
+fn a_short_outage_that_fences_a_workers_step_records_it_interrupted_and_runs_it_again() {
+    let Some((cluster, env)) = private_log(
+        "a_short_outage_that_fences_a_workers_step_records_it_interrupted_and_runs_it_again",
+    ) else {
+        return;
+    };
+    env.workflow(
+        "wfs",
+        &format!(
+            "name: wfs\nsteps:\n  - name: Migrate\n    run: '{}'\n    retry: {{max_retry_attempts: 0}}\n    on_failure: skip\n  - {{name: Announce, run: 'echo announce'}}\n",
+            first_attempt_hangs("s")
+        ),
+    );
+    hanging_scenario(&env, "sc");
+    let _worker = LeasedWorker::start(&env, "u3");
+    let workflow = submitted(&env, &["workflow", "run", "wfs", "--submit"]);
+    let scenario = submitted(&env, &["orchestrate", "run", "sc", "--submit"]);
+    common::wait_within("both commands to start", Duration::from_secs(60), || {
+        env.file("began-s").exists() && env.file("began-p").exists()
+    });
+    // Well past the 1.6 s the guard allows a 2 s lease, well short of the 30 s patience.
+    outage(&cluster, Duration::from_secs(6));
+    let hostname = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    for (run, unit, after) in [(&workflow, "Migrate", "Announce"), (&scenario, "p1", "p2")] {
+        let reason = interrupted_once_then_completed(&env, run, unit, after);
+        assert!(
+            reason.starts_with(&format!("worker u3 on {hostname} ended it: "))
+                && reason.contains("its guard ended the command")
+                && reason.ends_with("the attempt runs again"),
+            "{reason}"
+        );
+    }
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+}
+
+/// An outage of the log longer than the store's patience (30 s) while a worker drives a
+/// scenario: its guard ends the phase, the drive ends for the log it cannot reach, and once the
+/// log answers the phase is recorded interrupted and run again, and the run finishes. Before,
+/// the worker kept renewing the lease of the phase nothing ran any more (its end could not be
+/// recorded) and never reaped a lapsed lease of its own: the phase stayed "in_progress on
+/// worker W" for good, `resume` elsewhere was refused as held, and a SIGTERM never drained.
+#[test]
+fn after_an_outage_past_the_patience_a_workers_phase_is_run_again_not_left_running() {
+    let Some((cluster, env)) = private_log(
+        "after_an_outage_past_the_patience_a_workers_phase_is_run_again_not_left_running",
+    ) else {
+        return;
+    };
+    hanging_scenario(&env, "wedge");
+    let mut worker = LeasedWorker::start(&env, "q1");
+    let run = submitted(&env, &["orchestrate", "run", "wedge", "--submit"]);
+    common::wait_within("p1 to start", Duration::from_secs(60), || {
+        env.file("began-p").exists()
+    });
+    outage(&cluster, Duration::from_secs(36));
+    interrupted_once_then_completed(&env, &run, "p1", "p2");
+    // The worker still drains on one SIGTERM.
+    drains(&mut worker.0);
 }

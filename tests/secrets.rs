@@ -2967,3 +2967,73 @@ fn the_resume_line_a_run_starts_with_carries_only_the_secret_inputs_a_resume_nee
         common::redact(&format!("{}\n{}\n", line(&people), line(&command)), &env)
     );
 }
+
+/// A secret input's value typed into a report by a process that was not given it (no
+/// `CORTEX_INPUT_<NAME>` in its environment): from the home that started the run, it is
+/// recognised by the check values that home keeps and scrubbed, as an output's value and as a
+/// word of the message; from another home sharing the log, which keeps none, it cannot be
+/// recognised, and the reporter is told that it is recorded as given. Before, both stored it
+/// in clear, the second with no word of it (DESIGN.md §7 says why nothing in the log could
+/// tell the value).
+#[test]
+fn a_secret_inputs_value_typed_into_a_report_is_scrubbed_where_the_home_can_recognise_it() {
+    let env = Env::new();
+    let value = "SEKRET-abc-9f8e7d";
+    env.scenario(
+        "sec",
+        "name: sec\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - {name: m, description: approve it}\n",
+    );
+    let started = |env: &Env| {
+        let given = format!("api_token={value}");
+        let out = env.run(&["--json", "orchestrate", "run", "sec", "--input", &given]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        out.json()["run_id"].as_str().unwrap().to_string()
+    };
+    let typed = [
+        "--output".to_string(),
+        format!("pw={value}"),
+        "--message".to_string(),
+        format!("the token is {value}, done"),
+    ];
+    let report = |env: &Env, run: &str, vars: &[(&str, &str)]| {
+        let mut args = vec!["orchestrate", "complete", run, "m"];
+        args.extend(typed.iter().map(String::as_str));
+        let out = env.run_with(&args, vars);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stderr
+    };
+    // The home that started the run recognises it.
+    let here = started(&env);
+    let said = report(&env, &here, &[]);
+    assert!(!said.contains("recorded as given"), "{said}");
+    let ev = env.events(&here);
+    let out = ev
+        .iter()
+        .find(|e| e["type"] == "output_recorded")
+        .expect("the output");
+    assert_eq!(out["body"]["value"], "***", "{out}");
+    let shown = serde_json::to_string(&ev).unwrap();
+    assert!(shown.contains("the token is ***, done"), "{shown}");
+    assert!(
+        env.log_holding(value).is_empty(),
+        "{:?}",
+        env.log_holding(value)
+    );
+    // Another home on the same log cannot: it says so.
+    let other = started(&env);
+    let home = env.dir.path().join("other-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let db = env.db_spec();
+    let said = report(
+        &env,
+        &other,
+        &[("CORTEX_HOME", home.to_str().unwrap()), ("CORTEX_DB", &db)],
+    );
+    assert!(
+        said.contains("run ")
+            && said.contains("secret inputs (api_token)")
+            && said.contains("recorded as given, not as `***`")
+            && said.contains("CORTEX_INPUT_API_TOKEN"),
+        "{said}"
+    );
+}

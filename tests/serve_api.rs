@@ -6477,3 +6477,65 @@ fn a_pages_report_form_does_not_require_the_outputs_only_later_steps_read() {
     assert!(r.status < 400, "{}: {}", r.status, r.body);
     assert_eq!(settled(&s, &run)["status"], "completed");
 }
+
+common::on_both_stores!(the_event_stream_says_a_run_a_worker_of_another_home_drives_is_driven);
+
+/// A run driven by a worker of another home (its lock there, not in the server's home; a
+/// driver lease in the log) is said driven by the event stream's `event: driver`, as its page
+/// says it (`data-alive="true"`), and no longer once the run is over. Before, the stream asked
+/// only for a lock in the server's home: `{"alive":false}` throughout, while the page said a
+/// process drove it.
+fn the_event_stream_says_a_run_a_worker_of_another_home_drives_is_driven(env: Env) {
+    env.scenario(
+        "held",
+        "name: held\ndescription: d\nphases:\n  - {name: p, description: p, run: 'touch began; while [ ! -e go-on ]; do sleep 0.1; done'}\n",
+    );
+    let other = env.dir.path().join("other-home");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut worker = env
+        .command(&["worker", "--name", "far", "--poll", "100ms"])
+        .env("CORTEX_HOME", &other)
+        .env("CORTEX_DB", env.db_spec())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = env.run(&["orchestrate", "run", "held", "--submit"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = out.stdout.trim().to_string();
+    common::wait_within(
+        "the worker to start the phase",
+        std::time::Duration::from_secs(60),
+        || env.file("began").exists(),
+    );
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}"));
+    assert!(page.body.contains("data-alive=\"true\""), "{}", page.body);
+    let rx = s.events(&format!("/api/v1/runs/{run}/events"));
+    let driver = || loop {
+        let (event, _, data) = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the stream goes on");
+        if event == "driver" {
+            break serde_json::from_str::<Value>(&data).unwrap();
+        }
+    };
+    assert_eq!(driver(), json!({"alive": true}), "as the page says");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    // Then the run's end: its stream ends (`end`), and a word on its driver said meanwhile is
+    // that it is gone (the worker lets go of its lease once the end is recorded).
+    let mut rest: Vec<(String, Option<String>, String)> = Vec::new();
+    while let Ok(record) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        rest.push(record);
+    }
+    assert!(rest.iter().any(|(e, _, _)| e == "end"), "{rest:?}");
+    for (_, _, data) in rest.iter().filter(|(e, _, _)| e == "driver") {
+        assert_eq!(
+            serde_json::from_str::<Value>(data).unwrap(),
+            json!({"alive": false}),
+            "{rest:?}"
+        );
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+}

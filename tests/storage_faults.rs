@@ -2106,7 +2106,7 @@ fn an_attempt_fenced_for_a_lease_a_locked_log_kept_from_renewal_says_why_and_run
         .find(|e| e["type"] == "step_interrupted")
         .map(|e| e.to_string())
         .unwrap_or_else(|| panic!("a step_interrupted: {events:#?}"));
-    assert!(reason.contains("ended by its process's guard"), "{reason}");
+    assert!(reason.contains("its guard ended the command"), "{reason}");
     assert!(reason.contains("locked by another process"), "{reason}");
     assert!(reason.contains("runs again"), "{reason}");
 }

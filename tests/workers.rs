@@ -1379,7 +1379,19 @@ fn a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them(env: Env
         let first = &doc["next"][0];
         assert_eq!(
             first["argv"],
-            serde_json::json!(["cortex", "worker", "--tags=gpu", "--until-idle"]),
+            serde_json::json!([
+                "cortex",
+                "worker",
+                "--tags=gpu",
+                "--until-idle",
+                "--input",
+                "db_password=VALUE"
+            ]),
+            "{doc}"
+        );
+        assert_eq!(
+            first["fill"],
+            serde_json::json!([{"flag": "--input", "name": "db_password"}]),
             "{doc}"
         );
         let why = first["why"].as_str().unwrap_or_default();
@@ -1403,6 +1415,70 @@ fn a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them(env: Env
     assert_eq!(
         common::lines(&env.project().join("used")),
         ["len=3", "len=3"]
+    );
+}
+
+/// The worker suggested for a run with a secret input that waits for tags carries the input
+/// as a placeholder to fill (`--input api_token=VALUE`, `fill`), as every suggestion needing a
+/// secret does: run as it stands it is refused (exit 2, nothing taken), and run filled it
+/// drives the run to its end, the value scrubbed from what it records. Before, its argv was
+/// `cortex worker --tags=gpu --until-idle`: run literally, the worker left the run alone and
+/// exited 0, and status suggested the same again.
+fn a_suggested_worker_for_a_run_with_a_secret_input_carries_it_as_a_placeholder_to_fill(env: Env) {
+    scenario(
+        &env,
+        "sectag",
+        "name: sectag
+description: d
+inputs:
+  api_token: {type: string, required: true}
+phases:
+  - name: p
+    description: p
+    runs_on: [gpu]
+    run: 'echo \"hi ${{ inputs.api_token }}\"; echo \"len=${#CORTEX_INPUT_API_TOKEN}\" >> used'
+",
+    );
+    let out = env.run(&[
+        "orchestrate",
+        "run",
+        "sectag",
+        "--submit",
+        "--input",
+        "api_token=abcSECRET",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = out.stdout.trim().to_string();
+    let doc = env.run(&["--json", "orchestrate", "status", &run]).json();
+    let first = &doc["next"][0];
+    let argv: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
+    assert!(argv.contains(&"worker".to_string()), "{doc}");
+    assert_eq!(
+        first["fill"],
+        serde_json::json!([{"flag": "--input", "name": "api_token"}]),
+        "{doc}"
+    );
+    // As it stands: refused, naming the placeholder; the run is left as it was.
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let literal = env.run(&args);
+    assert_eq!(literal.code, 2, "{}{}", literal.stdout, literal.stderr);
+    assert!(
+        literal
+            .stderr
+            .contains("`api_token=VALUE`: `VALUE` is the placeholder"),
+        "{}",
+        literal.stderr
+    );
+    assert!(env.events(&run).iter().all(|e| e["type"] != "run_resumed"));
+    // Filled: the worker drives the run to its end.
+    let filled = env.run_filled(&argv, "abcSECRET");
+    assert_eq!(filled.code, 0, "{}{}", filled.stdout, filled.stderr);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "completed", "{ev:?}");
+    assert_eq!(common::lines(&env.project().join("used")), ["len=9"]);
+    assert!(
+        env.log_holding("abcSECRET").is_empty(),
+        "the value is in no record"
     );
 }
 
@@ -2626,7 +2702,7 @@ fn a_second_sigterm_to_a_draining_worker_ends_what_it_runs_and_hands_its_runs_ba
     a.signal(Signal::SIGTERM);
     a.heard("Draining");
     a.signal(Signal::SIGTERM);
-    a.heard("Told to stop again: ending what this worker runs now");
+    a.heard("Told to stop again: ending what this worker holds now");
     let began = Instant::now();
     let (code, lines) = a.exit_lines();
     assert_eq!(code, 0, "a worker told to stop twice exits as a stop");
@@ -3334,6 +3410,7 @@ common::on_both_stores!(
     a_worker_without_a_runs_secret_input_leaves_it_alone,
     a_worker_drives_a_run_whose_secret_input_nothing_left_reads,
     a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them,
+    a_suggested_worker_for_a_run_with_a_secret_input_carries_it_as_a_placeholder_to_fill,
     a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,
     a_workflow_whose_steps_need_different_tags_passes_between_workers,

@@ -188,6 +188,12 @@ pub enum TopCommand {
         /// Exit once nothing is left for it (e.g. in CI, after `run --submit`).
         #[arg(long)]
         until_idle: bool,
+        /// The value of a secret input, for the runs it takes that have one so named (repeat
+        /// for several), as `CORTEX_INPUT_<NAME>` in its environment gives it; a run whose
+        /// secret inputs it was not given is left to a worker that was. The environment is
+        /// out of sight of `ps`, a command line is not: prefer it on a shared host.
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
         /// Do not run the scheduler (`schedule:`) beside it.
         #[arg(long)]
         no_schedule: bool,

@@ -234,6 +234,7 @@ pub fn dispatch(
             lease,
             poll,
             until_idle,
+            inputs,
             no_schedule,
         } => {
             let tags = crate::definition::parse_tags(&tags).map_err(|e| {
@@ -247,6 +248,7 @@ pub fn dispatch(
                 lease: ops::worker::flag(&crate::definition::limits::WORKER_LEASE, &lease)?,
                 poll: ops::worker::flag(&crate::definition::limits::WORKER_POLL, &poll)?,
                 until_idle,
+                inputs: parse_pairs(&inputs, "input")?,
             };
             // Schedules fire from workers too (each due time once, however many run).
             if !no_schedule && !until_idle {

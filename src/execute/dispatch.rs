@@ -176,8 +176,47 @@ pub fn finish_unit(
     lease: &Lease,
     report: Box<crate::decide::AttemptReport>,
 ) -> Result<(Vec<crate::event::Recorded>, bool), JournalError> {
-    let flushed = journal.flush()?;
     let (step, attempt) = (report.step.clone(), report.attempt);
+    end_unit(
+        journal,
+        shared,
+        lease,
+        (step, attempt),
+        Command::FinishAttempt(report),
+    )
+}
+
+/// Record a claimed attempt interrupted (`reason`: who ended it and why; it runs again) while
+/// its lease is still held — the attempt this worker's guard ended for a lease it could not
+/// renew (`AttemptOutcome::Fenced`) — else, its lease taken over meanwhile, as a late result
+/// rejected; then let the lease go. Returns the events appended and whether it was applied.
+pub fn interrupt_unit(
+    journal: &mut Journal<'_>,
+    shared: &Shared,
+    lease: &Lease,
+    reason: String,
+) -> Result<(Vec<crate::event::Recorded>, bool), JournalError> {
+    let (step, attempt) = (lease.unit.clone(), lease.attempt);
+    let interrupt = Command::InterruptAttempt {
+        step: step.clone(),
+        attempt,
+        reason,
+    };
+    end_unit(journal, shared, lease, (step, attempt), interrupt)
+}
+
+/// `finish_unit` and `interrupt_unit`: `end` appended while `lease` is held, else the
+/// attempt's rejection; the lease forgotten by the keeper and let go however that went (a
+/// worker never renews the lease of an attempt it no longer runs: before, an end that could
+/// not be appended — the log unreachable — left the lease renewed for good, and the attempt
+/// shown running on this worker with nothing behind it).
+fn end_unit(
+    journal: &mut Journal<'_>,
+    shared: &Shared,
+    lease: &Lease,
+    (step, attempt): (String, u32),
+    end: Command,
+) -> Result<(Vec<crate::event::Recorded>, bool), JournalError> {
     let (worker, host) = (shared.worker.clone(), shared.host.clone());
     let reject = |reason: String| Command::RejectResult {
         step: step.clone(),
@@ -186,24 +225,27 @@ pub fn finish_unit(
         host: host.clone(),
         reason,
     };
-    let out = match journal.submit_fenced(lease, Command::FinishAttempt(report), reject) {
-        // The lease held, but the attempt was ended meanwhile by someone else (an operator's
-        // stop, the driver's pause or stop, a reaper): a late result, recorded as rejected,
-        // never applied. A finished run is sealed: nothing can follow its end.
-        Err(JournalError::Decide(refused))
-            if !matches!(refused, crate::decide::DecideError::Finished(_)) =>
-        {
-            journal
-                .submit_unfenced(reject(format!(
-                    "the attempt had already ended when its result came: {refused}"
-                )))
-                .map(|events| (events, false))
-        }
-        other => other,
-    };
+    let out = journal.flush().and_then(|flushed| {
+        let out = match journal.submit_fenced(lease, end, reject) {
+            // The lease held, but the attempt was ended meanwhile by someone else (an
+            // operator's stop, the driver's pause or stop, a reaper): a late result, recorded
+            // as rejected, never applied. A finished run is sealed: nothing can follow its end.
+            Err(JournalError::Decide(refused))
+                if !matches!(refused, crate::decide::DecideError::Finished(_)) =>
+            {
+                journal
+                    .submit_unfenced(reject(format!(
+                        "the attempt had already ended when its result came: {refused}"
+                    )))
+                    .map(|events| (events, false))
+            }
+            other => other,
+        };
+        out.map(|(events, applied)| ([flushed, events].concat(), applied))
+    });
     shared.keeper.forget(lease);
     let _ = journal.with_leases(|store| store.release_lease(lease));
-    out.map(|(events, applied)| ([flushed, events].concat(), applied))
+    out
 }
 
 /// End claimed attempts of the journal's run whose leases lapsed (their worker died, hung or
@@ -218,21 +260,23 @@ pub fn reap_lapsed(
 ) -> Result<Vec<crate::event::Recorded>, JournalError> {
     reap_lapsed_as(
         journal,
-        &shared.holder,
-        &shared.host,
-        shared.lease_ms,
+        (&shared.holder, &shared.host, shared.lease_ms),
+        &|lease| shared.keeper.keeps(lease),
         orphans,
     )
 }
 
 /// `reap_lapsed` by a driver that is no worker (a command's, which offers no tags): the
-/// lapsed leases of the workers that helped it are taken over as `holder`, for `ttl_ms`, just
-/// long enough to record the attempt interrupted and let the lease go.
+/// lapsed leases of the workers that helped it are taken over as `holder` on `host`, for
+/// `ttl_ms`, just long enough to record the attempt interrupted and let the lease go. A lapsed
+/// lease of `holder`'s own is reaped too unless `runs_here` (an attempt a thread of this
+/// process still runs, whose end it records itself): before, a worker never reaped its own,
+/// and an attempt whose thread was gone (its end not recordable in an outage of the log) was
+/// shown running on it for good.
 pub fn reap_lapsed_as(
     journal: &mut Journal<'_>,
-    holder: &str,
-    host: &str,
-    ttl_ms: u64,
+    (holder, host, ttl_ms): (&str, &str, u64),
+    runs_here: &dyn Fn(&Lease) -> bool,
     orphans: bool,
 ) -> Result<Vec<crate::event::Recorded>, JournalError> {
     let mut events = journal.flush()?;
@@ -273,7 +317,7 @@ pub fn reap_lapsed_as(
     }
     let lapsed: Vec<Lease> = leases
         .into_iter()
-        .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != holder)
+        .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && (l.holder != holder || !runs_here(l)))
         .collect();
     for old in lapsed {
         let claim = LeaseClaim {
@@ -437,10 +481,19 @@ pub fn with_run_leases(
 /// whose `CORTEX_HOME` is not this one takes its lock there, not here). A lease of a process
 /// of this host that is gone is nobody's, and this process's own is not another's.
 pub fn driven_elsewhere(store: &dyn crate::store::EventStore, run_id: &str) -> Option<Lease> {
-    let me = std::process::id() as i32;
-    store.leases(Some(run_id)).ok()?.into_iter().find(|l| {
-        l.unit == DRIVER_UNIT && !l.lapsed() && !holder_gone(l) && pid_here(l) != Some(me)
-    })
+    store
+        .leases(Some(run_id))
+        .ok()?
+        .into_iter()
+        .find(drives_elsewhere)
+}
+
+/// Whether `lease` is a live driver lease this process's lock cannot see (`driven_elsewhere`).
+fn drives_elsewhere(lease: &Lease) -> bool {
+    lease.unit == DRIVER_UNIT
+        && !lease.lapsed()
+        && !holder_gone(lease)
+        && pid_here(lease) != Some(std::process::id() as i32)
 }
 
 /// Whether a live process drives `run_id`: one on this host (its lock), or one on another
@@ -450,7 +503,21 @@ pub fn driver_alive(
     store: &dyn crate::store::EventStore,
     run_id: &str,
 ) -> bool {
-    live_lock(home, store, run_id).is_some() || driven_elsewhere(store, run_id).is_some()
+    driver_alive_with(home, run_id, store.leases(Some(run_id)).ok().as_deref())
+}
+
+/// `driver_alive` with the leases of the run already read (None: they could not be, and a
+/// lock then stands for its holder): for a reader that asks it of many runs at once with one
+/// read of every lease (`serve`'s runs stream).
+pub fn driver_alive_with(home: &std::path::Path, run_id: &str, leases: Option<&[Lease]>) -> bool {
+    let locked = super::DriverLock::probe(home, run_id)
+        .is_some_and(|holder| !leases.is_some_and(|leases| lock_lapsed(leases, &holder)));
+    locked
+        || leases.is_some_and(|leases| {
+            leases
+                .iter()
+                .any(|l| l.run_id == run_id && drives_elsewhere(l))
+        })
 }
 
 /// Who drives the run of `state` now, if anyone: the live holder of its lock in this home
@@ -672,13 +739,18 @@ mod tests {
     /// Phase `a`'s attempt 1 claimed by worker `worker` on `host`: its lease, then its claim
     /// appended, as a worker claims it (`claim_unit`). The lease.
     fn claimed(journal: &mut Journal<'_>, worker: &str, host: &str) -> Lease {
+        claimed_for(journal, worker, host, 60_000)
+    }
+
+    /// `claimed`, the lease granted for `ttl_ms` (0: lapsed at once).
+    fn claimed_for(journal: &mut Journal<'_>, worker: &str, host: &str, ttl_ms: u64) -> Lease {
         let claim = LeaseClaim {
             run_id: "0000000000000000000000000R".into(),
             unit: "a".into(),
             attempt: 1,
             holder: format!("worker:{worker} pid 1"),
             host: host.into(),
-            ttl_ms: 60_000,
+            ttl_ms,
         };
         let lease = journal
             .with_leases(|s| s.claim_lease(&claim))
@@ -757,11 +829,20 @@ mod tests {
     fn a_claimed_attempt_whose_lease_is_gone_is_reaped() {
         with_started_scenario(|journal| {
             let lease = claimed(journal, "w", "far");
-            let held = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            let reap = |journal: &mut Journal<'_>| {
+                reap_lapsed_as(
+                    journal,
+                    ("driver:me pid 2", "here", 10_000),
+                    &|_| false,
+                    true,
+                )
+                .unwrap()
+            };
+            let held = reap(journal);
             assert!(held.is_empty(), "a held lease is left alone");
             assert_eq!(journal.state.steps[0].status, StepStatus::Running);
             journal.with_leases(|s| s.release_lease(&lease)).unwrap();
-            let reaped = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            let reaped = reap(journal);
             assert!(
             reaped.iter().any(|r| matches!(
                 &r.event,
@@ -771,8 +852,45 @@ mod tests {
             reaped.iter().map(|r| r.event.type_name()).collect::<Vec<_>>()
         );
             assert_ne!(journal.state.steps[0].status, StepStatus::Running);
-            let again = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            let again = reap(journal);
             assert!(again.is_empty(), "reaped once");
+        });
+    }
+
+    /// A lapsed lease of the reaper's own holder is reaped too — its attempt recorded
+    /// interrupted, to run again — unless the reaper still runs that attempt (its keeper
+    /// renews the lease: `runs_here`). Seen by a review: a worker whose phase's end could not
+    /// be recorded in an outage of the log never reaped its own lease, and the phase was shown
+    /// running on it for good.
+    #[test]
+    fn a_reaper_reaps_its_own_lapsed_lease_unless_it_still_runs_the_attempt() {
+        with_started_scenario(|journal| {
+            let lease = claimed_for(journal, "w", "here", 0);
+            let me = ("worker:w pid 1", "here", 10_000);
+            let runs_it = |l: &Lease| l.same_holding(&lease);
+            let kept = reap_lapsed_as(journal, me, &runs_it, true).unwrap();
+            assert!(
+                kept.is_empty(),
+                "an attempt it still runs is its own to end"
+            );
+            assert_eq!(journal.state.steps[0].status, StepStatus::Running);
+            let reaped = reap_lapsed_as(journal, me, &|_| false, true).unwrap();
+            assert!(
+                reaped.iter().any(|r| matches!(
+                    &r.event,
+                    Event::StepInterrupted { step, attempt: 1, .. } if step == "a"
+                )),
+                "{:?}",
+                reaped
+                    .iter()
+                    .map(|r| r.event.type_name())
+                    .collect::<Vec<_>>()
+            );
+            assert_ne!(journal.state.steps[0].status, StepStatus::Running);
+            let left = journal
+                .with_leases(|s| s.leases(Some("0000000000000000000000000R")))
+                .unwrap();
+            assert!(left.is_empty(), "its lease is let go: {left:?}");
         });
     }
 
@@ -807,8 +925,13 @@ mod tests {
             stale
         };
         let mut reaper = Journal::from_state(&mut store, &clock, &mut ids, stale).unwrap();
-        let reaped = reap_lapsed_as(&mut reaper, "worker:w2 pid 2", "host-w2", 10_000, true)
-            .expect("a finished run is nothing to reap, no error");
+        let reaped = reap_lapsed_as(
+            &mut reaper,
+            ("worker:w2 pid 2", "host-w2", 10_000),
+            &|_| false,
+            true,
+        )
+        .expect("a finished run is nothing to reap, no error");
         assert!(reaped.is_empty(), "nothing recorded");
         let left = reaper
             .with_leases(|s| s.leases(Some("0000000000000000000000000R")))

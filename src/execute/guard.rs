@@ -59,6 +59,11 @@ pub fn start_guard(grace: Duration) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether this process has a guard (`start_guard`).
+pub fn guarded() -> bool {
+    GUARD.get().is_some()
+}
+
 /// Write `line` to the guard, if this process has one. Best effort: a guard that died leaves
 /// only the cleanup after a crash or a freeze undone.
 fn tell(line: &str) {
@@ -146,6 +151,7 @@ pub fn next_keeper_id() -> u64 {
 /// claimed just before (as good as a round starting now).
 pub fn keeper_started(id: u64, ttl_ms: u64) {
     silence().started(id, Duration::from_millis(ttl_ms), Instant::now());
+    super::self_fence::started(id, ttl_ms);
     tell(&format!("T {id} {ttl_ms}\n"));
 }
 
@@ -153,6 +159,7 @@ pub fn keeper_started(id: u64, ttl_ms: u64) {
 pub fn keeper_renewed(id: u64, ago: Duration) {
     let now = Instant::now();
     silence().renewed(id, now.checked_sub(ago).unwrap_or(now), now);
+    super::self_fence::renewed(id, ago);
     tell(&format!("H {id} {}\n", ago.as_millis()));
 }
 
@@ -165,6 +172,7 @@ pub fn keeper_failed(id: u64, why: &str) {
 /// Tell the guard that keeper `id` stopped (it holds nothing any more).
 pub fn keeper_stopped(id: u64) {
     silence().keepers.remove(&id);
+    super::self_fence::stopped(id);
     tell(&format!("X {id}\n"));
 }
 

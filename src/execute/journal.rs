@@ -647,6 +647,30 @@ impl<'a> Journal<'a> {
         }
     }
 
+    /// Record an attempt this driver ran itself (unleased) interrupted, `reason` saying who
+    /// ended it and why (its guard, for a lease the driver could not renew: it runs again).
+    /// If this driver lost its lease meanwhile (the run was taken over), its end is recorded
+    /// as a late result rejected and the drive stops (`Fenced`), as `stage_result` does.
+    pub fn interrupt_own(
+        &mut self,
+        step: &str,
+        attempt: u32,
+        reason: String,
+    ) -> Result<Vec<Recorded>, JournalError> {
+        let interrupt = Command::InterruptAttempt {
+            step: step.to_string(),
+            attempt,
+            reason,
+        };
+        match self.submit(interrupt) {
+            Err(JournalError::Fenced(why)) => {
+                self.reject_late(step, attempt, &why)?;
+                Err(JournalError::Fenced(why))
+            }
+            other => other,
+        }
+    }
+
     /// Decide `command` at the head and append it whatever this journal's fence says: for a
     /// record that decides nothing for the run (a late result recorded as rejected), which a
     /// driver that lost its lease still owes the log. Commands staged keep the fence (they

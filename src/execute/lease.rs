@@ -130,6 +130,19 @@ impl LeaseKeeper {
         h.lost.retain(|l| !l.same_holding(lease));
     }
 
+    /// The leases it renews now (the attempts and runs this process holds).
+    pub fn held(&self) -> Vec<Lease> {
+        lock(&self.held).leases.clone()
+    }
+
+    /// Whether it renews `lease` (a thread of this process holds it).
+    pub fn keeps(&self, lease: &Lease) -> bool {
+        lock(&self.held)
+            .leases
+            .iter()
+            .any(|l| l.same_holding(lease))
+    }
+
     /// Whether `lease` was found taken over by someone else.
     pub fn lost(&self, lease: &Lease) -> bool {
         lock(&self.held).lost.iter().any(|l| l.same_holding(lease))

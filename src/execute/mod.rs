@@ -28,6 +28,7 @@ mod runner;
 mod scheduler;
 mod secret_check;
 mod secrets;
+mod self_fence;
 mod session;
 mod signals;
 mod snapshot;
@@ -44,9 +45,9 @@ pub(crate) use child::{end_children, given_value};
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{
     Dispatch, ENDING_WORDS, Shared, Slots, acquire_run, claim_unit, claims_without_lease,
-    driven_elsewhere, driver_alive, finish_unit, holder_gone, live_lock, load_live,
-    load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder, with_run_leases,
-    without_gone_drivers,
+    driven_elsewhere, driver_alive, driver_alive_with, finish_unit, holder_gone, interrupt_unit,
+    live_lock, load_live, load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder,
+    with_run_leases, without_gone_drivers,
 };
 pub use driver::{SUPERSEDED, drive};
 pub use guard::{GUARD_ARG, guard_main, start_guard};
@@ -79,17 +80,20 @@ pub use runner::{
     AttemptOutcome, LineSink, Runner, attempt_log_name, end_notify_orphans_of, end_orphans_of,
     notify_cut_short_of, orphans_alive_of, unit_key,
 };
-pub use secret_check::{Check as SecretCheck, check_secret_inputs, record_secret_inputs};
+pub use secret_check::{
+    Check as SecretCheck, check_secret_inputs, recognise_secret_inputs, record_secret_inputs,
+};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,
-    add_everything_held, foreach_from_secret_fed, held_secret_output, hold_secret_inputs,
-    hold_secret_output, inert_settings_on_reported_steps, input_env_name, input_text,
-    is_secret_env, is_secret_name, is_secret_output, is_secret_output_of, may_be_secret,
-    names_where_a_secret_is, note_given_secrets, note_home, register_serve_token, scrub_bytes,
-    scrub_known, scrub_serve_token, secret_input_from_env, secret_inputs, secret_outputs,
-    secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub, serve_tokens_to_scrub,
-    supply_held_secret_inputs, unheld_secret_output, unheld_secret_output_in,
-    unheld_secret_output_in_rollback, units_between, unset_env, wait_between,
+    add_everything_held, foreach_from_secret_fed, give_secret_inputs, held_secret_output,
+    hold_secret_inputs, hold_secret_output, inert_settings_on_reported_steps, input_env_name,
+    input_text, is_secret_env, is_secret_name, is_secret_output, is_secret_output_of,
+    may_be_secret, names_where_a_secret_is, note_given_secrets, note_home, register_serve_token,
+    scrub_bytes, scrub_known, scrub_serve_token, secret_input_from_env, secret_inputs,
+    secret_outputs, secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub,
+    serve_tokens_to_scrub, supply_held_secret_inputs, unheld_secret_output,
+    unheld_secret_output_in, unheld_secret_output_in_rollback, units_between, unset_env,
+    wait_between,
 };
 pub(crate) use session::{CLI_RESUME_WITH_SECRETS, missing_secrets_note};
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};

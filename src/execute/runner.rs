@@ -27,6 +27,16 @@ pub enum AttemptOutcome {
     Stopped,
     /// The run's time limit passed during the attempt.
     RunDeadline,
+    /// This process's guard ended the command because its lease went unrenewed too long
+    /// (self-fencing: the log did not answer, or the process was held up): an interruption
+    /// by the engine, recorded as one (the attempt runs again, no retry spent, no
+    /// `on_failure`), never as the command's failure. Which attempt, and why in words for
+    /// the log.
+    Fenced {
+        step: String,
+        attempt: u32,
+        why: String,
+    },
     /// Nothing ran: cortex cannot make or write its own files for the attempt in its home
     /// (the `runs/<run>/work/` folder or the attempt's output file there, the `logs/<run>/`
     /// folder of its whole output). A fault of the home, not of the step: no failed attempt
@@ -1197,6 +1207,8 @@ impl PreparedAttempt {
             Err(problem) => return AttemptOutcome::HomeFault(problem),
         };
         let mut note = None;
+        // From here the guard may end the command for a lease this process cannot keep.
+        let began = Instant::now();
         let result = super::process::run_process_watched(
             &self.spec,
             &runner.stop,
@@ -1220,25 +1232,28 @@ impl PreparedAttempt {
         if result.stopped {
             return AttemptOutcome::Stopped;
         }
-        // Ended while this process's leases went unrenewed past their deadline: its guard
-        // ended the command (self-fencing), not the step itself. Said so, and interrupted
-        // rather than failed (`AttemptReport::fenced`).
-        let ended = Instant::now();
-        if matches!(
-            result.end,
-            AttemptEnd::Signaled { .. } | AttemptEnd::Exited { .. }
-        ) && !result.end.succeeded()
-            && let Some(fenced) = super::guard::fenced_during(
+        // Ended (not a success) while this process's leases went unrenewed past its guard's
+        // deadline: the guard ended it (TERM, then KILL; a command that traps TERM exits as
+        // it likes), for the lease, not for anything the command did. A command that
+        // succeeded meanwhile is a result like any other, applied if its lease still holds.
+        // Either account of the keepers may know it: `self_fence` (a keeper past its
+        // deadline now, or a silence that ended since the attempt began) and the guard's own
+        // (`guard::fenced_during`: the silences that overran while it ran, with why).
+        if !result.end.succeeded() {
+            let ended = Instant::now();
+            let during = super::guard::fenced_during(
                 ended.checked_sub(result.elapsed).unwrap_or(ended),
                 ended,
-            )
-        {
-            let mut outcome = report(result.end, Vec::new(), result.tail, Vec::new());
-            if let AttemptOutcome::Report(r) = &mut outcome {
-                r.log = result.log;
-                r.fenced = Some(fenced_words(&fenced));
+            );
+            let silent =
+                super::self_fence::fenced_since(began).or(during.as_ref().map(|f| f.silent));
+            if let Some(silent) = silent {
+                return AttemptOutcome::Fenced {
+                    step: self.step.clone(),
+                    attempt: self.attempt,
+                    why: super::self_fence::words(silent, during.and_then(|f| f.why).as_deref()),
+                };
             }
-            return outcome;
         }
         // `work/` removed (or replaced) while the command ran — `runs/` deleted, as derived
         // files may be — took what the step had written to `$CORTEX_OUTPUT` with it. Said, not
@@ -1327,20 +1342,6 @@ impl PreparedAttempt {
         }
         outcome
     }
-}
-
-/// Why an attempt its process's guard ended is interrupted (`AttemptReport::fenced`): how long
-/// the lease went unrenewed, and why, against the lease it ran under.
-fn fenced_words(fenced: &super::guard::Fenced) -> String {
-    let why = fenced
-        .why
-        .as_deref()
-        .unwrap_or("its process did not renew it in time: frozen, or starved of the CPU");
-    format!(
-        "ended by its process's guard, not by the step: the lease it ran under went {} without renewal, past its {} lease less the margin, because {why}; the command was ended before anyone could take the lease over (self-fencing), and the attempt runs again",
-        crate::render::format_duration(fenced.silent),
-        crate::render::format_duration(fenced.ttl),
-    )
 }
 
 /// What a failed `run:` check says: the check as written (its templates as templates: a

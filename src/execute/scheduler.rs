@@ -13,7 +13,7 @@ use super::session::{
     preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
-use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
+use super::{claim_unit, finish_unit, interrupt_unit, reap_lapsed, reap_lapsed_as};
 use crate::decide::{Command, RunPhase, StepStatus};
 use crate::plan::{awaiting_manual_start, ready_phases_for, to_prepare};
 use crate::store::Lease;
@@ -131,11 +131,12 @@ pub fn drive_scenario(
                 // with no other worker to reap them, it would wait for a dead worker forever.
                 reaped_at = Instant::now();
                 let holder = format!("driver:{} pid {}", ctx.actor.actor, std::process::id());
+                // Its own lapsed leases are those it took over to reap and could not let go:
+                // it runs nothing under them.
                 let events = reap_lapsed_as(
                     journal,
-                    &holder,
-                    &super::hostname(),
-                    COMMAND_REAP_TTL_MS,
+                    (&holder, &super::hostname(), COMMAND_REAP_TTL_MS),
+                    &|_| false,
                     orphans,
                 )?;
                 announce(journal, ctx, &events);
@@ -569,26 +570,44 @@ pub fn drive_scenario(
                     workers.remove(&name);
                     let (Some(lease), Some(shared)) = (leases.remove(&name), shared.as_ref())
                     else {
-                        // A phase this driver ran itself, unleased: its result is late, this
-                        // driver's lease being another's now (`attempt_rejected`).
-                        if let AttemptOutcome::Report(report) = outcome
-                            && let Ok(events) =
-                                journal.reject_late(&report.step, report.attempt, &why)
+                        // A phase this driver ran itself, unleased: its result (or its end by
+                        // its guard) is late, this driver's lease being another's now
+                        // (`attempt_rejected`).
+                        let late = match outcome {
+                            AttemptOutcome::Report(report) => Some((report.step, report.attempt)),
+                            AttemptOutcome::Fenced { step, attempt, .. } => Some((step, attempt)),
+                            _ => None,
+                        };
+                        if let Some((step, attempt)) = late
+                            && let Ok(events) = journal.reject_late(&step, attempt, &why)
                         {
                             announce(journal, ctx, &events);
                         }
                         continue;
                     };
                     shared.slots.give();
-                    if let AttemptOutcome::Report(report) = outcome {
-                        if let Ok((events, applied)) = finish_unit(journal, shared, &lease, report)
-                        {
+                    // Recorded as its unit's lease allows: applied while it is still this
+                    // driver's, else rejected.
+                    let ended = match outcome {
+                        AttemptOutcome::Report(report) => {
+                            Some(finish_unit(journal, shared, &lease, report))
+                        }
+                        AttemptOutcome::Fenced { why, .. } => {
+                            let reason = ctx.fenced_reason(&why);
+                            Some(interrupt_unit(journal, shared, &lease, reason))
+                        }
+                        _ => None,
+                    };
+                    match ended {
+                        Some(Ok((events, applied))) => {
                             count_rejected(shared, applied);
                             announce(journal, ctx, &events);
                         }
-                    } else {
-                        shared.keeper.forget(&lease);
-                        let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+                        Some(Err(_)) => {}
+                        None => {
+                            shared.keeper.forget(&lease);
+                            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+                        }
                     }
                 }
             }
@@ -608,6 +627,15 @@ pub fn drive_scenario(
                 Ok(Msg::Line(step, stream, line)) => ctx.observer.line(&step, stream, &line),
                 Ok(Msg::Done(name, _) | Msg::Condition(name, _)) => {
                     workers.remove(&name);
+                    // Its end cannot be recorded: its lease is let lapse (below), and whoever
+                    // reaps it — another worker, a driver, this worker once the log answers —
+                    // records it interrupted.
+                    if let (Some(lease), Some(shared)) =
+                        (leases.remove(&name), ctx.dispatch.shared.as_ref())
+                    {
+                        shared.keeper.forget(&lease);
+                        shared.slots.give();
+                    }
                 }
                 Err(_) => {}
             }
@@ -634,6 +662,17 @@ pub fn drive_scenario(
             "the driver stops on the error below, so it ended the {what} it was running ({names}) as on a stop: TERM, then KILL after the grace{left}; {its} could not be recorded, and resume runs {it} again",
             it = if ended.len() == 1 { "it" } else { "them" }
         ));
+    }
+    // However the drive ended, the leases of attempts it no longer runs are renewed no more
+    // (a worker never renews a lease for an attempt nothing runs), and their slots are free.
+    // Before, an outage of the log that ended the drive left the lease of the phase its guard
+    // had ended renewed for good once the log answered: the phase was shown running on this
+    // worker with nothing behind it, and no one — this worker neither — ever reaped it.
+    if let Some(shared) = ctx.dispatch.shared.as_ref() {
+        for lease in std::mem::take(&mut leases).into_values() {
+            shared.keeper.forget(&lease);
+            shared.slots.give();
+        }
     }
     result
 }
@@ -726,6 +765,18 @@ fn handle(
                         announce(journal, ctx, &events);
                         Ok(())
                     }
+                    // Its guard ended it for the lease this worker could not renew: an
+                    // interruption (it runs again), applied while the unit's lease is still
+                    // this worker's, else recorded as a late result rejected. Before, it was
+                    // recorded as the command's failure ("killed by signal 15"): a retry spent,
+                    // `on_failure` applied — `skip` skipped a step that never ran to its end.
+                    AttemptOutcome::Fenced { why, .. } => {
+                        let reason = ctx.fenced_reason(&why);
+                        let (events, applied) = interrupt_unit(journal, &shared, &lease, reason)?;
+                        count_rejected(&shared, applied);
+                        announce(journal, ctx, &events);
+                        Ok(())
+                    }
                     AttemptOutcome::Stopped
                     | AttemptOutcome::RunDeadline
                     | AttemptOutcome::HomeFault(_) => {
@@ -784,6 +835,13 @@ fn handle(
                 // Recorded rejected if this driver lost its lease and the attempt was taken
                 // over meanwhile (then the drive stops, `Fenced`).
                 AttemptOutcome::Report(report) => Ok(journal.stage_result(report)?),
+                // Ended by its guard for the driver lease this driver could not renew: an
+                // interruption, to run again (rejected if the run was taken over meanwhile).
+                AttemptOutcome::Fenced { step, attempt, why } => {
+                    let events = journal.interrupt_own(&step, attempt, ctx.fenced_reason(&why))?;
+                    announce(journal, ctx, &events);
+                    Ok(())
+                }
                 // Ended by a stop or the time limit: the stop or pause records it.
                 AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => Ok(()),
                 // Nothing ran: the pause, once no phase runs here, records its end.

@@ -132,25 +132,13 @@ pub fn check_secret_inputs<'a>(
     run_id: &str,
     values: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Check {
-    let Ok(text) = check_path(home, run_id)
-        .and_then(|path| super::materialize::read_derived(&path, 64 * 1024))
-    else {
+    let Some((key, kept)) = kept(home, run_id) else {
         return Check::Unchecked;
     };
-    let Ok(key) = read_key(home) else {
-        return Check::Unchecked;
-    };
-    let kept: BTreeMap<&str, blake3::Hash> = text
-        .lines()
-        .filter_map(|line| {
-            let (name, hex) = line.rsplit_once(' ')?;
-            Some((name, blake3::Hash::from_hex(hex).ok()?))
-        })
-        .collect();
     let differs: Vec<String> = values
         .into_iter()
         .filter(|(name, value)| {
-            kept.get(name)
+            kept.get(*name)
                 // `blake3::Hash`'s equality takes the same time wherever they differ.
                 .is_some_and(|k| *k != check_value(&key, run_id, name, value))
         })
@@ -161,6 +149,57 @@ pub fn check_secret_inputs<'a>(
     } else {
         Check::Differs(differs)
     }
+}
+
+/// Those of `candidates` that are the value one of run `run_id`'s secret inputs `names`
+/// started with, recognised by the check values kept in `home` (a keyed hash of each whole
+/// value: never the value, and nothing shorter or longer than it matches). None when this home
+/// keeps none for the run: it was started from another home (or before cortex kept them, or
+/// its folder or the home's key was removed), and nothing here can tell its values.
+pub fn recognise_secret_inputs<'a>(
+    home: &Path,
+    run_id: &str,
+    names: &[&str],
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<Vec<&'a str>> {
+    let (key, kept) = kept(home, run_id)?;
+    let kept: Vec<(&str, &blake3::Hash)> = names
+        .iter()
+        .filter_map(|name| kept.get(*name).map(|hash| (*name, hash)))
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    let mut found: Vec<&str> = Vec::new();
+    for candidate in candidates {
+        if found.contains(&candidate) {
+            continue;
+        }
+        if kept
+            .iter()
+            .any(|(name, hash)| **hash == check_value(&key, run_id, name, candidate))
+        {
+            found.push(candidate);
+        }
+    }
+    Some(found)
+}
+
+/// The home's key and the check values kept for run `run_id`, by input; None if either
+/// cannot be read.
+fn kept(home: &Path, run_id: &str) -> Option<([u8; 32], BTreeMap<String, blake3::Hash>)> {
+    let text = check_path(home, run_id)
+        .and_then(|path| super::materialize::read_derived(&path, 64 * 1024))
+        .ok()?;
+    let key = read_key(home).ok()?;
+    let kept = text
+        .lines()
+        .filter_map(|line| {
+            let (name, hex) = line.rsplit_once(' ')?;
+            Some((name.to_string(), blake3::Hash::from_hex(hex).ok()?))
+        })
+        .collect();
+    Some((key, kept))
 }
 
 #[cfg(test)]
@@ -207,6 +246,24 @@ mod tests {
         let text =
             std::fs::read_to_string(check_path(h, "000000000000000000000000R1").unwrap()).unwrap();
         assert!(!text.contains("Right123"));
+        // A value typed into a report is recognised whole, and only for the inputs named.
+        assert_eq!(
+            recognise_secret_inputs(
+                h,
+                "000000000000000000000000R1",
+                &["tok"],
+                ["Right12", "Right123", "xRight123", "Right123"]
+            ),
+            Some(vec!["Right123"])
+        );
+        assert_eq!(
+            recognise_secret_inputs(h, "000000000000000000000000R1", &["other"], ["Right123"]),
+            None
+        );
+        assert_eq!(
+            recognise_secret_inputs(h, "000000000000000000000000R2", &["tok"], ["Right123"]),
+            None
+        );
         // The same value in another run has another check value.
         record_secret_inputs(h, "000000000000000000000000R3", [("tok", "Right123")]).unwrap();
         let other =

@@ -1004,9 +1004,32 @@ pub fn unset_env<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<String>
         .collect()
 }
 
-/// A secret input's value given through the environment (`CORTEX_INPUT_<NAME>`).
+/// A secret input's value given to this process for every run: by a worker's `--input
+/// NAME=VALUE` (`give_secret_inputs`), else through the environment (`CORTEX_INPUT_<NAME>`).
 pub fn secret_input_from_env(name: &str) -> Option<String> {
-    std::env::var_os(input_env_name(name)).and_then(|v| v.into_string().ok())
+    let given = GIVEN_TO_EVERY_RUN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(name)
+        .cloned();
+    given.or_else(|| std::env::var_os(input_env_name(name)).and_then(|v| v.into_string().ok()))
+}
+
+/// The values of secret inputs given to this process for every run it drives that has an
+/// input so named (a worker's `--input NAME=VALUE`): read as `CORTEX_INPUT_<NAME>` in its
+/// environment is, before it. Memory only.
+static GIVEN_TO_EVERY_RUN: std::sync::Mutex<BTreeMap<String, String>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Give this process `inputs` (name, value) as the values of the secret inputs so named of
+/// every run it drives, as `CORTEX_INPUT_<NAME>` in its environment would (a worker's
+/// `--input`), and scrub them from everything it records (`note_given_secrets`).
+pub fn give_secret_inputs<'a>(inputs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let mut given = GIVEN_TO_EVERY_RUN.lock().unwrap_or_else(|e| e.into_inner());
+    for (name, value) in inputs {
+        note_given_secrets([value]);
+        given.insert(name.to_string(), value.to_string());
+    }
 }
 
 pub use crate::event::input_text;

@@ -67,6 +67,23 @@ pub struct DriveContext<'a> {
 }
 
 impl DriveContext<'_> {
+    /// Why an attempt this driver ran ended when its guard ended it for a lease it could not
+    /// renew (`AttemptOutcome::Fenced`, `why`), as the log records it: who ended it — "worker
+    /// W on H", or for a command's driver "its driver ACTOR (pid N on HOST)" — and why.
+    pub fn fenced_reason(&self, why: &str) -> String {
+        match &self.dispatch.shared {
+            Some(shared) => format!(
+                "worker {} on {} ended it: {why}",
+                shared.worker, shared.host
+            ),
+            None => format!(
+                "its driver {} ({}) ended it: {why}",
+                self.actor.actor,
+                crate::decide::process_on(std::process::id(), &super::hostname())
+            ),
+        }
+    }
+
     /// A runner for this context's commands, ended by `stop`.
     pub fn runner(&self, stop: &StopFlag, redactor: &Redactor) -> Runner {
         Runner::new(

@@ -420,6 +420,16 @@ pub(crate) fn drive_workflow(
                     // Recorded rejected if this driver lost its lease and the attempt was
                     // taken over meanwhile (then the drive stops, `Fenced`).
                     AttemptOutcome::Report(report) => journal.stage_result(report)?,
+                    // Its guard ended it for the driver lease this driver could not renew (the
+                    // log did not answer, the process was held up): interrupted, and the step
+                    // runs again — recorded rejected if the run was taken over meanwhile (the
+                    // drive then stops, `Fenced`). Before, it was the step's failure ("killed
+                    // by signal 15"): a retry spent, `on_failure` applied.
+                    AttemptOutcome::Fenced { step, attempt, why } => {
+                        let events =
+                            journal.interrupt_own(&step, attempt, ctx.fenced_reason(&why))?;
+                        announce(journal, ctx, &events);
+                    }
                     AttemptOutcome::HomeFault(problem) => {
                         return super::session::home_fault(journal, ctx, problem);
                     }

@@ -275,6 +275,9 @@ struct Act<'a> {
     /// runs whose phase of that name waits for one.
     /// The report's other arguments (`report_args`), repeated by each command named.
     unit: Option<(&'a str, &'a str, &'a [String])>,
+    /// What a person typed into the report (its outputs' values, its message), where a
+    /// secret input's value may be (`workflow::scrub_typed_secret_inputs`).
+    typed: Vec<String>,
 }
 
 fn act(
@@ -290,6 +293,7 @@ fn act(
         instead,
         inputs,
         unit: how_unit,
+        typed,
     } = how;
     let (opened, read_only) = ctx.changing_store()?;
     let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
@@ -332,6 +336,10 @@ fn act(
         return Err(e);
     }
     if let Some(w) = super::workflow::take_secret_inputs(ctx, &mut journal, inputs)? {
+        live.observer.warn(&w);
+    }
+    let typed: Vec<&str> = typed.iter().map(String::as_str).collect();
+    if let Some(w) = super::workflow::scrub_typed_secret_inputs(ctx, &mut journal, &typed) {
         live.observer.warn(&w);
     }
     // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
@@ -615,6 +623,7 @@ pub fn start(
         instead: &[],
         inputs: &[],
         unit: Some((phase, "start", &[])),
+        typed: by.message.iter().cloned().collect(),
     };
     let again = super::Retry::on_run(SCENARIOS, Some(name), &["start"])
         .operand(name)
@@ -682,6 +691,11 @@ pub fn report(
         instead: &instead,
         inputs,
         unit: Some((phase, verb, &said)),
+        typed: outputs
+            .iter()
+            .map(|(_, v)| v.clone())
+            .chain(by.message.clone())
+            .collect(),
     };
     // Outputs later phases read that the report leaves out (its gate does not require
     // them): said, with the phases that will see them empty, as a workflow step's report

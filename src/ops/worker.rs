@@ -17,7 +17,8 @@ use crate::definition::{Durability, tags_cover};
 use crate::event::Operator;
 use crate::execute::{
     Dispatch, DriverLock, Journal, JournalError, LeaseKeeper, Quiet, Runner, Shared, Slots,
-    StopFlag, SystemClock, UlidIds, claim_unit, finish_unit, holder_gone, reap_lapsed,
+    StopFlag, SystemClock, UlidIds, claim_unit, finish_unit, holder_gone, interrupt_unit,
+    reap_lapsed,
 };
 use crate::plan::ready_phases;
 use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery, StoreError};
@@ -40,6 +41,9 @@ pub struct WorkerOptions {
     pub poll: Duration,
     /// Exit once nothing is left for it (CI: drain what was submitted, then go on).
     pub until_idle: bool,
+    /// The values of secret inputs it is given for every run it takes (`--input NAME=VALUE`),
+    /// as `CORTEX_INPUT_<NAME>` in its environment gives them.
+    pub inputs: Vec<(String, String)>,
 }
 
 /// A duration flag of `cortex worker` (`--lease`, `--poll`) inside its documented range.
@@ -167,6 +171,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         )
         .hint("name the worker without the secret, e.g. --name build-1 (the default is HOST-PID)"));
     }
+    // A suggested worker's `--input NAME=VALUE` pasted as it stands is refused (exit 2), as
+    // every suggestion's placeholder is: the run needs the value, not the word.
+    super::refuse_placeholders(ctx, &opts.inputs, "input")?;
+    crate::execute::give_secret_inputs(
+        opts.inputs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
     // It drives many runs at once: the runs it holds say so, so that an abort of one never
     // signals the worker (SIGTERM would drain it and hand every other run back); the run's
     // driver here reads the abort in the log and ends that run alone (`Holder::shared`).
@@ -327,11 +339,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             // TERMed (KILL after its grace), its attempt recorded interrupted, the runs this
             // worker drives handed back — and the worker exits once all of it is recorded.
             if live.stop.repeated() && !seat.ending.swap(true, Ordering::Relaxed) {
-                live.observer.note(&format!(
-                    "Told to stop again: ending what this worker runs now ({}): TERM to each command, KILL after {} s; each attempt is recorded interrupted and its run handed back. A third signal ends the worker at once, recording nothing.\n",
-                    in_hand(&busy),
-                    super::KILL_GRACE.as_secs()
-                ));
+                live.observer
+                    .note(&ending_words(&busy, &seat.keeper.held(), super::KILL_GRACE));
                 for w in lock(&watches).values() {
                     *w.why.lock().unwrap_or_else(|e| e.into_inner()) =
                         Some(crate::execute::ENDING_WORDS.to_string());
@@ -416,10 +425,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 // checks it) once in this pass, before the first thing done to it.
                 let mut verifies: Option<bool> = None;
                 let leases = store.leases(Some(&run_id))?;
-                if leases
-                    .iter()
-                    .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
-                    || !crate::execute::claims_without_lease(&state, &leases).is_empty()
+                // Its own lapsed leases too, unless a thread of this worker still runs the
+                // attempt (its keeper renews the lease): one whose thread is gone — its end not
+                // recordable in an outage of the log — is reaped like any other's.
+                if leases.iter().any(|l| {
+                    l.lapsed()
+                        && l.unit != DRIVER_UNIT
+                        && (l.holder != seat.holder || !seat.keeper.keeps(l))
+                }) || !crate::execute::claims_without_lease(&state, &leases).is_empty()
                 {
                     if !verified(&*store, &run_id, &mut verifies, &mut refused, live)? {
                         continue;
@@ -1232,6 +1245,32 @@ fn run_unit(
                 applied,
             )))
         }
+        // Its guard ended it for the lease this worker could not renew (the log did not
+        // answer, the worker was held up): interrupted, to run again, while the lease is still
+        // this worker's, else recorded as a late result rejected. Before, it was recorded as
+        // the command's failure ("killed by signal 15"), spending a retry.
+        crate::execute::AttemptOutcome::Fenced { why, .. } => {
+            let reason = format!("worker {} on {} ended it: {why}", seat.worker, seat.host);
+            let (_, applied) =
+                interrupt_unit(&mut journal, seat, &lease, reason).map_err(|e| {
+                    let mut e = CommandError::from(e);
+                    e.message = format!(
+                        "attempt {attempt_no}: its end (its guard ended it: {why}) was not recorded: {}",
+                        e.message
+                    );
+                    e
+                })?;
+            Ok(Some((
+                if applied {
+                    format!("Run {run_id}: `{unit}` attempt {attempt_no} ended: {why}\n")
+                } else {
+                    format!(
+                        "Run {run_id}: `{unit}` attempt {attempt_no}: its lease changed hands meanwhile; the result was recorded as rejected\n"
+                    )
+                },
+                applied,
+            )))
+        }
         // Nothing ran: this worker's home cannot take the attempt's files. The attempt is
         // interrupted (no failure: another worker, or this one once fixed, runs it again),
         // and this worker drains, taking no more units, rather than interrupt them one by one.
@@ -1404,6 +1443,28 @@ fn in_hand(busy: &BTreeSet<InHand>) -> String {
     }
 }
 
+/// What a worker told to stop a second time while draining says it does now, with what it
+/// holds (`busy`) and the leases its keeper renews (`held`: a unit's lease is an attempt a
+/// thread of it runs): the attempts it ends — or that it runs none — and that each end and
+/// each run's handback is said as it is recorded. Before, it said "each attempt is recorded
+/// interrupted" whatever there was: a worker whose only run waited on a phase nothing ran
+/// said so and recorded nothing.
+fn ending_words(busy: &BTreeSet<InHand>, held: &[crate::store::Lease], grace: Duration) -> String {
+    let attempts = held.iter().filter(|l| l.unit != DRIVER_UNIT).count();
+    let ending = match attempts {
+        0 => "it runs no attempt now, so there is no command to end".to_string(),
+        n => format!(
+            "TERM to the command of each of the {} it runs, KILL after {} s; each is recorded interrupted once it ends",
+            crate::render::count(n, "attempt"),
+            grace.as_secs()
+        ),
+    };
+    format!(
+        "Told to stop again: ending what this worker holds now ({}): {ending}; each run it drives is handed back for the next worker (one being stopped or aborted is recorded so). What is recorded is said below, run by run. A third signal ends the worker at once, recording nothing.\n",
+        in_hand(busy),
+    )
+}
+
 /// Deliver the notifications still due of a run whose driver is gone on a thread, with this
 /// worker's seat (`notify_sweep::deliver`), and tell the loop.
 fn spawn_notify(wctx: &Ctx, state: RunState, key: InHand, tx: mpsc::Sender<Done>) {
@@ -1506,6 +1567,35 @@ mod tests {
         );
         assert_eq!(notify("R3").run(), "R3");
         assert_eq!(unit("R1", "a").run(), "R1");
+    }
+
+    /// A second stop signal says what it ends: the attempts this worker's threads run (the
+    /// unit leases its keeper renews), or that it runs none. Before, it said "each attempt is
+    /// recorded interrupted" of a run that waited on a phase nothing ran, and nothing was.
+    #[test]
+    fn a_second_stop_signal_says_which_attempts_it_ends_or_that_there_are_none() {
+        let lease = |unit: &str| crate::store::Lease {
+            run_id: "R".into(),
+            unit: unit.into(),
+            attempt: 1,
+            holder: "worker:w pid 1".into(),
+            host: "h".into(),
+            epoch: 1,
+            remaining_ms: 1000,
+        };
+        let busy: BTreeSet<InHand> = [InHand::Run("R".into())].into_iter().collect();
+        let grace = Duration::from_secs(5);
+        let none = ending_words(&busy, &[lease(DRIVER_UNIT)], grace);
+        assert!(
+            none.contains("(1 run): it runs no attempt now, so there is no command to end;"),
+            "{none}"
+        );
+        assert!(!none.contains("recorded interrupted"), "{none}");
+        let two = ending_words(&busy, &[lease(DRIVER_UNIT), lease("a"), lease("b")], grace);
+        assert!(
+            two.contains("TERM to the command of each of the 2 attempts it runs, KILL after 5 s; each is recorded interrupted once it ends"),
+            "{two}"
+        );
     }
 
     #[test]

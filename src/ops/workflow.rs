@@ -2649,6 +2649,61 @@ pub(super) fn take_secret_inputs(
     Ok(warning)
 }
 
+/// Scrub from a report the values of the run's secret inputs typed into it (`texts`: its
+/// outputs' values and its message, each whole and word by word) that this process was not
+/// given (neither in its environment nor with the report, whose values the journal scrubs
+/// already): recognised by the check values this home keeps of the run
+/// (`execute::recognise_secret_inputs`: a keyed hash, never the value) and scrubbed as any
+/// secret the journal knows, so that the log keeps `***`. A home that keeps none (the run was
+/// started from another home) cannot tell them: the answer is a warning saying so, since what
+/// was typed is recorded as given. Before, such a report stored the value in clear, and only
+/// a reporter with `CORTEX_INPUT_<NAME>` in its environment had it scrubbed. DESIGN.md §7 says
+/// what cannot be scrubbed, and why the log keeps nothing a value could be told by.
+pub(super) fn scrub_typed_secret_inputs(
+    ctx: &Ctx,
+    journal: &mut Journal<'_>,
+    texts: &[&str],
+) -> Option<String> {
+    let start = journal.state.start.as_ref()?;
+    let unknown: Vec<&str> = start
+        .secret_inputs
+        .iter()
+        .filter(|name| journal.redactor.input(name).is_none())
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() || texts.iter().all(|t| t.trim().is_empty()) {
+        return None;
+    }
+    // Whole, and each word: a value is typed alone (`--output pw=…`) or in a sentence.
+    let words = texts.iter().flat_map(|text| {
+        std::iter::once(text.trim())
+            .chain(text.split(|c: char| c.is_whitespace() || "=:,;\"'`()[]{}<>".contains(c)))
+    });
+    let candidates: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
+    let run_id = journal.run_id.clone();
+    match crate::execute::recognise_secret_inputs(
+        &ctx.home,
+        &run_id,
+        &unknown,
+        candidates.iter().copied(),
+    ) {
+        Some(found) => {
+            for value in found {
+                journal.redactor.add(value);
+            }
+            None
+        }
+        None => {
+            let vars: Vec<String> = unknown.iter().map(|n| input_env_name(n)).collect();
+            Some(format!(
+                "this process does not know the values of run {run_id}'s secret inputs ({}), and this home keeps no check values to recognise them by (the run was started from another home): a value of one typed into this report is recorded as given, not as `***`; give {} in the environment of the process that reports, and it is scrubbed",
+                unknown.join(", "),
+                vars.join(", ")
+            ))
+        }
+    }
+}
+
 /// Secret inputs given again with values that differ from those run `state` started with:
 /// what, which, and how to go on.
 fn differing_secret_inputs(
@@ -3323,6 +3378,14 @@ fn record_step_report(
         return Err(journal.nested(|store, _, _| elsewhere(&*store, e, false)));
     }
     if let Some(w) = take_secret_inputs(ctx, &mut journal, report.inputs)? {
+        live.observer.warn(&w);
+    }
+    let typed: Vec<&str> = outputs
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .chain(by.message.as_deref())
+        .collect();
+    if let Some(w) = scrub_typed_secret_inputs(ctx, &mut journal, &typed) {
         live.observer.warn(&w);
     }
     let state = &journal.state;

@@ -210,7 +210,11 @@ pub fn worker_command(tags: &[String], secret_inputs: &[String]) -> String {
 
 /// `worker --tags=TAGS`: a worker offering the tags what the run starts next asks for, which
 /// takes the run (a driver started by a command offers none) — given the values of the run's
-/// secret inputs in its environment, which `why` then says (else it leaves the run alone).
+/// secret inputs, each a placeholder `--input NAME=VALUE` to fill (`fill`), as every
+/// suggestion that needs a secret carries it: pasted as it stands it is refused (exit 2), never
+/// a worker that leaves the run alone and exits 0. Before, the argv carried none (only `why`
+/// named `CORTEX_INPUT_<NAME>`): run literally, it did nothing, and status suggested it again.
+/// `why` says the environment works too, out of sight of `ps`.
 fn worker(view: &StatusView) -> Suggestion {
     let which = if view.waits_for_tags.len() == 1 {
         "that tag"
@@ -229,23 +233,24 @@ fn worker(view: &StatusView) -> Suggestion {
             .collect();
         let one = names.len() == 1;
         format!(
-            "start a worker offering {which}, with the value of the secret input{} {} in its environment (`{}`, replacing {}): it takes the run from here; a worker without {} leaves the run alone",
+            "start a worker offering {which}, given the value of the secret input{} {} (replace {}; or leave `--input` out and give {} in its environment, out of sight of `ps`: `{}`): it takes the run from here; a worker without {} leaves the run alone",
             if one { "" } else { "s" },
             names.join(", "),
+            if one { "VALUE" } else { "each VALUE" },
+            if one { "it" } else { "them" },
             worker_command(&view.waits_for_tags, &view.secret_inputs),
-            if one {
-                "… with its value"
-            } else {
-                "each … with that input's value"
-            },
             if one { "it" } else { "them" },
         )
     };
-    Suggestion {
+    let mut s = Suggestion {
         argv: worker_argv(&view.waits_for_tags),
         why,
         fill: Vec::new(),
+    };
+    for name in &view.secret_inputs {
+        s.placeholder("--input", name);
     }
+    s
 }
 
 /// The commands that move a run in this status on (none for a finished run but a new start).

@@ -246,8 +246,15 @@ async fn poll_run(f: &mut Follow) -> bool {
     let read = blocking(&f.shared, move |shared| {
         pooled(shared, |store| {
             // Probed before the read: a driver that ends in between appended everything first,
-            // so its last events come with (never after) the word that it is gone.
-            let alive = DriverLock::probe(&shared.ctx.home, &run_id).is_some();
+            // so its last events come with (never after) the word that it is gone. Driven as
+            // the run's page says it (`execute::driver_alive`): a lock in this home, or a live
+            // driver lease held elsewhere — a worker of another home or host. Before, only
+            // the lock was asked: a run a worker drove was said `{"alive":false}` throughout
+            // while its page said a process drove it.
+            let alive = match store {
+                Some(s) => crate::execute::driver_alive(&shared.ctx.home, s, &run_id),
+                None => DriverLock::probe(&shared.ctx.home, &run_id).is_some(),
+            };
             // A page at a time: a run of many thousand events was read whole, and queued as
             // events, for every client — one that never read held megabytes.
             let events = match store {
@@ -307,9 +314,12 @@ async fn poll_run(f: &mut Follow) -> bool {
 /// The newest runs as a signature: their ids, heads, outcomes and whether a driver holds them.
 fn signature(shared: &Shared, store: &dyn EventStore) -> Result<String, CommandError> {
     let rows = store.list_runs(&RunQuery::kind(None).limit(WATCHED))?;
+    // Every lease in one read: whether a run is driven is asked as its page asks it.
+    let leases = store.leases(None).ok();
     let mut hasher = blake3::Hasher::new();
     for r in rows {
-        let alive = r.outcome.is_none() && DriverLock::probe(&shared.ctx.home, &r.run_id).is_some();
+        let alive = r.outcome.is_none()
+            && crate::execute::driver_alive_with(&shared.ctx.home, &r.run_id, leases.as_deref());
         hasher.update(
             format!(
                 "{} {} {:?} {alive}\n",
