@@ -2796,15 +2796,16 @@ fn marked(env: &Env, n: usize) -> Vec<String> {
 /// runs beside it; the frozen worker, woken, records its attempt rejected.
 fn a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts(env: Env) {
     scenario(&env, "marked", MARKED);
-    // A lease of 3 s: the guard acts a fifth of it (600 ms) before it lapses. With 1 s (200
-    // ms), a machine loaded tenfold delayed the guard past the lapse now and then: the
-    // guarantee is a timing one (DESIGN.md, "Self-fencing"), and the test is of the mechanism.
-    let frozen = Worker::start(&env, "frozen", &["--lease", "3s"]);
+    // A lease of 5 s: the guard acts a fifth of it (1 s) before it lapses. With 1 s (200
+    // ms), a machine loaded tenfold delayed the guard past the lapse now and then, and with
+    // 3 s (600 ms) once under a load of ten: the guarantee is a timing one (DESIGN.md,
+    // "Self-fencing"), and the test is of the mechanism.
+    let frozen = Worker::start(&env, "frozen", &["--lease", "5s"]);
     let run = submit(&env, "orchestrate", "marked");
     assert_eq!(marked(&env, 1), vec!["start"]);
     frozen.pause();
     // Started at once: it takes the run over as soon as the leases lapse.
-    let other = Worker::start(&env, "other", &["--lease", "3s"]);
+    let other = Worker::start(&env, "other", &["--lease", "5s"]);
     let lines = marked(&env, 3);
     assert_eq!(lines, vec!["start", "end", "start"]);
     std::fs::write(env.project().join("go-on"), "").unwrap();
