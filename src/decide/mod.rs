@@ -14,6 +14,7 @@ mod outputs;
 mod recovery;
 mod schedule;
 mod state;
+mod tally;
 
 pub use agents::{AgentCommand, AgentRegistry, BY_HAND, decide_registry, evolve_registry};
 pub use command::{AttemptReport, Command, LoggedOutput};
