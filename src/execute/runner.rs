@@ -1084,15 +1084,18 @@ impl PreparedAttempt {
 
     /// Run it and say how it went.
     pub fn run(self, runner: &Runner, on_line: LineSink<'_>) -> AttemptOutcome {
-        self.run_watched(runner, on_line, &mut || false)
+        self.run_watched(runner, on_line, &mut || {}, &mut || false)
     }
 
     /// `run`, asking `watch` while the command runs whether to end it as a stop would
-    /// (`process::run_process_watched`).
+    /// (`process::run_process_watched`), and calling `spawned` once its process has started
+    /// and is noted in flight (never if it did not start: the attempt was refused, or its
+    /// spawn failed).
     pub fn run_watched(
         mut self,
         runner: &Runner,
         on_line: LineSink<'_>,
+        spawned: &mut dyn FnMut(),
         watch: &mut dyn FnMut() -> bool,
     ) -> AttemptOutcome {
         let run_left = self
@@ -1163,7 +1166,8 @@ impl PreparedAttempt {
                     &self.notes,
                     &self.key,
                     pgid,
-                ))
+                ));
+                spawned();
             },
             watch,
         );
