@@ -111,6 +111,16 @@ pub fn check_attempt_log(home: &Path, file: &str, bytes: u64, blake3: &str) -> L
 /// from a log never leads out of `logs/<run id>/`. `..`, an absolute path, another folder or
 /// an id that is no run id is refused, said (escaped).
 pub fn attempt_file_path(home: &Path, file: &str) -> Result<std::path::PathBuf, String> {
+    let path = attempt_file_at(home, file)?;
+    // One rule for the writer and every reader: never through a linked folder.
+    super::materialize::check_logs_folders(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// `attempt_file_path` without looking at its folders: for the attempt that writes the file,
+/// whose folders `PreparedAttempt::prepare_home` checks before it runs (in full once per run,
+/// then by their identity), so that they are not looked at twice a step.
+pub(crate) fn attempt_file_at(home: &Path, file: &str) -> Result<std::path::PathBuf, String> {
     let not_ours = || {
         format!(
             "`{}` is not a path cortex writes",
@@ -127,10 +137,7 @@ pub fn attempt_file_path(home: &Path, file: &str) -> Result<std::path::PathBuf, 
         return Err(not_ours());
     }
     let run = super::run_path_part(run).map_err(|e| format!("{}: {e}", not_ours()))?;
-    let path = home.join(super::LOGS_FOLDER).join(run).join(name);
-    // One rule for the writer and every reader: never through a linked folder.
-    super::materialize::check_logs_folders(&path).map_err(|e| e.to_string())?;
-    Ok(path)
+    Ok(home.join(super::LOGS_FOLDER).join(run).join(name))
 }
 
 /// What is at the path of the attempt file `file` under `home` that is not a file cortex

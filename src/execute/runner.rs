@@ -344,7 +344,8 @@ impl Runner {
                 } else {
                     &[]
                 },
-                log: super::attempt_file_path(&self.home, &log_name)
+                // Its folders are checked before the attempt runs (`prepare_home`).
+                log: super::attempt_logs::attempt_file_at(&self.home, &log_name)
                     .ok()
                     .map(|path| super::process::LogTarget {
                         path,
