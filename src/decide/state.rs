@@ -491,6 +491,20 @@ impl RunState {
         super::tally::current_step(self)
     }
 
+    /// The units that hold outputs, in no particular order (without a walk over every unit:
+    /// `tally`).
+    pub fn units_with_outputs(&self) -> impl Iterator<Item = &StepState> {
+        let listed = super::tally::holding(self);
+        let walked = listed
+            .is_none()
+            .then(|| self.steps.iter().filter(|s| !s.outputs.is_empty()));
+        listed
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.steps[i])
+            .chain(walked.into_iter().flatten())
+    }
+
     /// The definition of step (or unit) `index`.
     pub fn definition(&self, index: usize) -> Option<&crate::definition::Step> {
         self.workflow.as_ref()?.steps.get(index)
@@ -1033,8 +1047,13 @@ fn fold_event(state: &mut RunState, rec: Stamped<'_>) {
             }
         }
         Event::OutputRecorded { step, key, value } => {
-            if let Some(s) = state.step_mut(step) {
-                s.outputs.insert(key.clone(), value.clone());
+            if let Some(i) = state.step_index(step) {
+                let outputs = &mut state.steps[i].outputs;
+                let first = outputs.is_empty();
+                outputs.insert(key.clone(), value.clone());
+                if first {
+                    super::tally::first_output(state, i);
+                }
             }
         }
         Event::StepSucceeded {

@@ -1,6 +1,6 @@
-//! The tally of a run's sequence — the unit that is its position and how many units are done —
-//! kept as events are folded, so that what a driver asks at every step costs the same at the
-//! thousandth step as at the first.
+//! The tally of a run's sequence — the unit that is its position, how many units are done,
+//! which hold outputs — kept as events are folded, so that what a driver asks at every step
+//! costs the same at the thousandth step as at the first.
 
 use super::state::{RunState, StepState};
 use crate::event::Event;
@@ -20,6 +20,9 @@ pub struct Tally {
     first_open: usize,
     /// How many units are done (completed or skipped).
     done: usize,
+    /// The units that hold outputs (`RunState::units_with_outputs`: each attempt's redactor
+    /// looks at their values), in the order they recorded their first.
+    holding: Vec<usize>,
 }
 
 impl PartialEq for Tally {
@@ -49,27 +52,29 @@ fn touch(event: &Event) -> Touch<'_> {
     match event {
         Event::StepStarted { step, .. }
         | Event::StepWaiting { step, .. }
-        | Event::OutputRecorded { step, .. }
         | Event::StepSucceeded { step, .. }
         | Event::StepFailed { step, .. }
         | Event::StepTimedOut { step, .. }
-        | Event::AttemptClaimed { step, .. }
-        | Event::AttemptLog { step, .. }
         | Event::StepInterrupted { step, .. }
         | Event::RetryScheduled { step, .. }
         | Event::StepSkipped { step, .. }
-        | Event::CheckpointSaved { step }
-        | Event::CompensationFailed { step, .. }
-        | Event::ConditionStarted { step }
         | Event::ForeachFailed { step, .. }
         | Event::ForeachFinished { step, .. }
-        | Event::ChildStarted { step, .. }
         | Event::ChildWaiting { step, .. } => Touch::One(step),
         Event::ConditionChecked(check) => Touch::One(&check.step),
-        Event::AgentResult(result) => Touch::One(&result.step),
-        Event::PhaseStartRequested { phase, .. } => Touch::One(phase),
         Event::ValidationFailed { step, .. } => step.as_deref().map_or(Touch::Nothing, Touch::One),
-        Event::ValidationPassed { .. }
+        // What they change of their unit is not its status (nor its items): no look-up of it
+        // (a replay folds millions of outputs).
+        Event::OutputRecorded { .. }
+        | Event::AttemptLog { .. }
+        | Event::CheckpointSaved { .. }
+        | Event::AgentResult(_)
+        | Event::AttemptClaimed { .. }
+        | Event::CompensationFailed { .. }
+        | Event::ConditionStarted { .. }
+        | Event::ChildStarted { .. }
+        | Event::PhaseStartRequested { .. }
+        | Event::ValidationPassed { .. }
         | Event::AttemptRejected { .. }
         | Event::NotificationDelivered { .. }
         | Event::ScheduleFired { .. }
@@ -154,7 +159,27 @@ fn recount(state: &mut RunState) {
         known: true,
         first_open: first_open_from(&state.steps, 0),
         done: state.steps.iter().filter(|s| s.status.is_done()).count(),
+        holding: holding_from(&state.steps),
     };
+}
+
+fn holding_from(steps: &[StepState]) -> Vec<usize> {
+    (0..steps.len())
+        .filter(|&i| !steps[i].outputs.is_empty())
+        .collect()
+}
+
+/// Unit `index` recorded its first output (`output_recorded`, which changes no status: the
+/// tally is not otherwise told of it).
+pub(super) fn first_output(state: &mut RunState, index: usize) {
+    if state.tally.known {
+        state.tally.holding.push(index);
+    }
+}
+
+/// The units that hold outputs, where the tally knows them (else: look at every unit).
+pub(super) fn holding(state: &RunState) -> Option<&[usize]> {
+    state.tally.known.then_some(&state.tally.holding[..])
 }
 
 /// The sequence's position: the first unit that is not done, a `foreach:` step whose items
@@ -185,14 +210,17 @@ fn check(state: &RunState) {
     if !state.tally.known || state.steps.len() > 2_000 {
         return;
     }
-    let kept = (state.tally.first_open, state.tally.done);
+    let mut holding = state.tally.holding.clone();
+    holding.sort_unstable();
+    let kept = (state.tally.first_open, state.tally.done, holding);
     let counted = (
         first_open_from(&state.steps, 0),
         state.steps.iter().filter(|s| s.status.is_done()).count(),
+        holding_from(&state.steps),
     );
     assert_eq!(
         kept, counted,
-        "the tally kept (position, done) differs from the count after event {} of run {}",
+        "the tally kept (position, done, holding outputs) differs from the count after event {} of run {}",
         state.events, state.run_id
     );
 }

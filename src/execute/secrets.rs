@@ -883,7 +883,7 @@ pub(crate) fn add_state_outputs(redactor: &mut Redactor, state: &RunState) {
     // 3.4G instructions here where the rest of the run took 0.4G.
     let judge = SecretOutputs::of_run(state);
     let mut by_name: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
-    for unit in &state.steps {
+    for unit in state.units_with_outputs() {
         for (key, value) in &unit.outputs {
             if value == REDACTED {
                 continue;
