@@ -23,6 +23,7 @@ pub use error::DecideError;
 pub use items::item_name;
 pub use outputs::{MAX_OUTPUT_BYTES, outputs_bytes, outputs_too_large, too_large};
 pub use recovery::{Recovery, Repeated};
+pub use tally::Tally;
 pub use schedule::{
     Fire, Known, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
     evolve_schedule, replay_schedule,

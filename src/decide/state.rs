@@ -407,10 +407,12 @@ pub struct RunState {
     /// made of a run not paused on a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_recovery: Option<super::recovery::Recovery>,
-    /// Where the sequence stands (its position, how many units are done), kept as events are
-    /// folded: a cache of `steps`, never saved nor compared.
+    /// Where the sequence stands (its position, how many units are done, which hold
+    /// outputs), kept as events are folded: a cache of `steps`, never saved nor compared. Its
+    /// parts are the fold's own; a state built otherwise leaves it at its default (unknown:
+    /// every question walks the units).
     #[serde(skip)]
-    pub(super) tally: super::tally::Tally,
+    pub tally: super::tally::Tally,
 }
 
 impl Default for RunState {
