@@ -14,6 +14,7 @@ mod outputs;
 mod recovery;
 mod schedule;
 mod state;
+mod tally;
 
 pub use agents::{AgentCommand, AgentRegistry, BY_HAND, decide_registry, evolve_registry};
 pub use command::{AttemptReport, Command, LoggedOutput};
@@ -31,3 +32,4 @@ pub use state::{
     RunPhase, RunState, SessionEnd, StepState, StepStatus, evolve, evolve_in_place, replay,
     restore, snapshot_format, snapshot_json, state_format, time_limit_reason,
 };
+pub use tally::Tally;

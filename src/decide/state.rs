@@ -435,6 +435,12 @@ pub struct RunState {
     /// made of a run not paused on a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_recovery: Option<super::recovery::Recovery>,
+    /// Where the sequence stands (its position, how many units are done, which hold
+    /// outputs), kept as events are folded: a cache of `steps`, never saved nor compared. Its
+    /// parts are the fold's own; a state built otherwise leaves it at its default (unknown:
+    /// every question walks the units).
+    #[serde(skip)]
+    pub tally: super::tally::Tally,
 }
 
 impl Default for RunState {
@@ -483,6 +489,7 @@ impl Default for RunState {
             rolled_back_for_parent: false,
             retired_attempts: BTreeMap::new(),
             last_recovery: None,
+            tally: super::tally::Tally::default(),
         }
     }
 }
@@ -511,7 +518,21 @@ impl RunState {
     /// The first step that is not done, if any: the sequence's current position. A
     /// `foreach:` step whose items are running is not a position: its items are.
     pub fn current_step(&self) -> Option<usize> {
-        (0..self.steps.len()).find(|&i| !self.steps[i].status.is_done() && !self.is_open_parent(i))
+        super::tally::current_step(self)
+    }
+
+    /// The units that hold outputs, in no particular order (without a walk over every unit:
+    /// `tally`).
+    pub fn units_with_outputs(&self) -> impl Iterator<Item = &StepState> {
+        let listed = super::tally::holding(self);
+        let walked = listed
+            .is_none()
+            .then(|| self.steps.iter().filter(|s| !s.outputs.is_empty()));
+        listed
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.steps[i])
+            .chain(walked.into_iter().flatten())
     }
 
     /// The definition of step (or unit) `index`.
@@ -975,6 +996,13 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
     }
     state.events = rec.seq + 1;
     rec.hash.clone_into(&mut state.head_hash);
+    let before = super::tally::before(state, rec.event);
+    fold_event(state, rec);
+    super::tally::after(state, before);
+}
+
+/// `evolve_in_place` of the event itself.
+fn fold_event(state: &mut RunState, rec: Stamped<'_>) {
     // Owned only where the event records it.
     let time = || Some(rec.time.to_owned());
     // A condition's command is under way only until its step moves on or the session ends.
@@ -1103,8 +1131,13 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             }
         }
         Event::OutputRecorded { step, key, value } => {
-            if let Some(s) = state.step_mut(step) {
-                s.outputs.insert(key.clone(), value.clone());
+            if let Some(i) = state.step_index(step) {
+                let outputs = &mut state.steps[i].outputs;
+                let first = outputs.is_empty();
+                outputs.insert(key.clone(), value.clone());
+                if first {
+                    super::tally::first_output(state, i);
+                }
             }
         }
         Event::StepSucceeded {
@@ -1256,7 +1289,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         Event::CheckpointSaved { step } => {
             // After a `foreach:` step means after its items too.
             let index = state.step_index(step).map_or(0, |i| state.block_end(i));
-            let steps_done = state.steps.iter().filter(|s| s.status.is_done()).count();
+            let steps_done = super::tally::done(state);
             state.checkpoints.push(Checkpoint {
                 seq: rec.seq,
                 step: step.clone(),

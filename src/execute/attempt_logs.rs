@@ -118,7 +118,10 @@ pub fn attempt_file_path(home: &Path, file: &str) -> Result<std::path::PathBuf, 
 }
 
 /// `attempt_file_path` without looking at the folders on the way: where the file would be, for
-/// one that says what is wrong with those folders itself (`log copy`, of its target).
+/// one that says what is wrong with those folders itself (`log copy`, of its target), and for
+/// the attempt that writes the file, whose folders `PreparedAttempt::prepare_home` checks
+/// before it runs (in full once per run, then by their identity), so they are not looked at
+/// twice a step.
 pub fn attempt_file_place(home: &Path, file: &str) -> Result<std::path::PathBuf, String> {
     let not_ours = || {
         format!(

@@ -395,7 +395,8 @@ impl Runner {
                 } else {
                     &[]
                 },
-                log: super::attempt_file_path(&self.home, &log_name)
+                // Its folders are checked before the attempt runs (`prepare_home`).
+                log: super::attempt_logs::attempt_file_place(&self.home, &log_name)
                     .ok()
                     .map(|path| super::process::LogTarget {
                         path,
@@ -1137,15 +1138,18 @@ impl PreparedAttempt {
 
     /// Run it and say how it went.
     pub fn run(self, runner: &Runner, on_line: LineSink<'_>) -> AttemptOutcome {
-        self.run_watched(runner, on_line, &mut || false)
+        self.run_watched(runner, on_line, &mut || {}, &mut || false)
     }
 
     /// `run`, asking `watch` while the command runs whether to end it as a stop would
-    /// (`process::run_process_watched`).
+    /// (`process::run_process_watched`), and calling `spawned` once its process has started
+    /// and is noted in flight (never if it did not start: the attempt was refused, or its
+    /// spawn failed).
     pub fn run_watched(
         mut self,
         runner: &Runner,
         on_line: LineSink<'_>,
+        spawned: &mut dyn FnMut(),
         watch: &mut dyn FnMut() -> bool,
     ) -> AttemptOutcome {
         let run_left = self
@@ -1219,7 +1223,8 @@ impl PreparedAttempt {
                     &self.notes,
                     &self.key,
                     pgid,
-                ))
+                ));
+                spawned();
             },
             watch,
         );

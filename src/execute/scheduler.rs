@@ -428,15 +428,17 @@ pub fn drive_scenario(
                     }
                 }
                 backoff.remove(&name);
-                match ctx.dispatch.shared.clone().filter(|_| !external) {
+                // What the start appended is told (the observer, the derived files) once the
+                // phase is handed to its thread, which starts its process meanwhile.
+                let started = match ctx.dispatch.shared.clone().filter(|_| !external) {
                     Some(shared) => {
                         if !shared.slots.try_take() {
                             continue;
                         }
                         match claim_unit(journal, &shared, index)? {
                             Some((lease, events)) => {
-                                announce(journal, ctx, &events);
                                 leases.insert(name.clone(), lease);
+                                events
                             }
                             None => {
                                 shared.slots.give();
@@ -445,18 +447,21 @@ pub fn drive_scenario(
                         }
                     }
                     None => {
-                        match record(journal, ctx, Command::StartAttempt { step: name.clone() }) {
-                            // A stop or abort came in with the append: the next turn halts.
-                            Err(DriveError::Journal(JournalError::Decide(
-                                crate::decide::DecideError::Stopping,
-                            ))) => continue,
-                            started => started?,
-                        }
+                        let started =
+                            match journal.submit(Command::StartAttempt { step: name.clone() }) {
+                                // A stop or abort came in with the append: the next turn halts.
+                                Err(JournalError::Decide(crate::decide::DecideError::Stopping)) => {
+                                    continue;
+                                }
+                                started => started?,
+                            };
                         if external {
+                            announce(journal, ctx, &started);
                             continue;
                         }
+                        started
                     }
-                }
+                };
                 workers.insert(name.clone());
                 let attempt = runner.prepare_attempt(&journal.state, index, deadline);
                 let runner = runner.clone();
@@ -468,6 +473,7 @@ pub fn drive_scenario(
                     });
                     let _ = tx.send(Msg::Done(name, outcome));
                 });
+                announce(journal, ctx, &started);
             }
             // Attempts other workers run: this driver waits for their ends, which come through
             // the log.

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::decide::RunState;
 use crate::definition::template::{Reference, render_value, scan};
@@ -691,10 +692,33 @@ pub fn is_secret_output(workflow: &Workflow, step: &str, key: &str) -> bool {
     SecretOutputs::of(Some(workflow)).contains(step, key)
 }
 
+/// The secret `env:` feeds of the workflow asked of last (`secret_outputs`), with a weak hold
+/// on it. Every attempt's redactor and every output recorded asked for them, each time a walk
+/// of every step's `env:`: a chain of N steps cost N² here (28k instructions and a cache miss
+/// per step at each step of 1,000). The weak hold keeps the workflow's address from being
+/// reused while it is here, and a workflow changed where it is (`Arc::make_mut`, when a
+/// `foreach:` step's items are added or removed) is moved away from its weak holders: found
+/// at the same address and still held, it is the same workflow, unchanged.
+type Feeds = (std::sync::Weak<Workflow>, Arc<BTreeSet<(String, String)>>);
+static LAST_FEEDS: std::sync::Mutex<Option<Feeds>> = std::sync::Mutex::new(None);
+
+/// `secret_outputs` of a run's workflow, found once for as long as the run's state holds it.
+fn run_feeds(workflow: &Arc<Workflow>) -> Arc<BTreeSet<(String, String)>> {
+    let mut last = LAST_FEEDS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((held, fed)) = last.as_ref()
+        && held.upgrade().is_some_and(|w| Arc::ptr_eq(&w, workflow))
+    {
+        return fed.clone();
+    }
+    let fed = Arc::new(secret_outputs(workflow));
+    *last = Some((Arc::downgrade(workflow), fed.clone()));
+    fed
+}
+
 /// Whether output `key` of unit `step` of the run in `state` is secret (`is_secret_output`
 /// over its definition; by its key alone when it has none).
 pub fn is_secret_output_of(state: &RunState, step: &str, key: &str) -> bool {
-    SecretOutputs::of(state.workflow.as_deref()).contains(step, key)
+    SecretOutputs::of_run(state).contains(step, key)
 }
 
 /// The judge of `is_secret_output` for one definition, its secret `env:` feeds found once:
@@ -703,14 +727,22 @@ pub fn is_secret_output_of(state: &RunState, step: &str, key: &str) -> bool {
 /// definition — and a `foreach:` step's N items are N units and N steps of it.
 struct SecretOutputs<'w> {
     workflow: Option<&'w Workflow>,
-    fed: BTreeSet<(String, String)>,
+    fed: Arc<BTreeSet<(String, String)>>,
 }
 
 impl<'w> SecretOutputs<'w> {
     fn of(workflow: Option<&'w Workflow>) -> Self {
         SecretOutputs {
             workflow,
-            fed: workflow.map(secret_outputs).unwrap_or_default(),
+            fed: Arc::new(workflow.map(secret_outputs).unwrap_or_default()),
+        }
+    }
+
+    /// The judge of the run in `state`, its feeds found once per run (`run_feeds`).
+    fn of_run(state: &'w RunState) -> Self {
+        SecretOutputs {
+            workflow: state.workflow.as_deref(),
+            fed: state.workflow.as_ref().map_or_else(Arc::default, run_feeds),
         }
     }
 
@@ -849,9 +881,9 @@ pub(crate) fn add_state_outputs(redactor: &mut Redactor, state: &RunState) {
     // One judge for every output of every unit (`SecretOutputs`), and each key's name
     // judged once (a `foreach:` step's items share their keys): a 1,000-item step took
     // 3.4G instructions here where the rest of the run took 0.4G.
-    let judge = SecretOutputs::of(state.workflow.as_deref());
+    let judge = SecretOutputs::of_run(state);
     let mut by_name: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
-    for unit in &state.steps {
+    for unit in state.units_with_outputs() {
         for (key, value) in &unit.outputs {
             if value == REDACTED {
                 continue;

@@ -166,18 +166,37 @@ fn nul_error() -> io::Error {
     )
 }
 
-/// The attributes and file actions of one spawn, destroyed when dropped.
+/// The attributes and file actions of a spawn, destroyed when dropped: the child's standard
+/// input, output and errors (`fds`, made its 0, 1 and 2), its folder (`dir`), its own process
+/// group, an empty signal mask and the signals reset to their default (`to_default`).
 struct Plan {
     attr: libc::posix_spawnattr_t,
     actions: libc::posix_spawn_file_actions_t,
+    fds: [RawFd; 3],
+    dir: CString,
+}
+
+thread_local! {
+    /// The plan of this thread's last spawn, used again by the next one with the same
+    /// descriptors and folder (a chain's steps: the pipes get the same numbers, the folder is
+    /// the run's). glibc checks both descriptors of each `dup2` action against the process's
+    /// limit as it is added (`prlimit64`: six system calls a spawn), and a plan is only read by
+    /// `posix_spawn`.
+    static LAST_PLAN: std::cell::RefCell<Option<Box<Plan>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl Plan {
-    fn new() -> io::Result<Box<Plan>> {
+    fn new(fds: [RawFd; 3], dir: CString) -> io::Result<Box<Plan>> {
         // SAFETY: both are plain C structures, initialised by their init functions before use
         // and destroyed once (`Drop`); boxed so that they never move after initialisation.
-        unsafe {
-            let mut plan: Box<Plan> = Box::new(std::mem::zeroed());
+        let mut plan = unsafe {
+            let mut plan: Box<Plan> = Box::new(Plan {
+                attr: std::mem::zeroed(),
+                actions: std::mem::zeroed(),
+                fds,
+                dir,
+            });
             check(libc::posix_spawnattr_init(&mut plan.attr))?;
             if let Err(e) = check(libc::posix_spawn_file_actions_init(&mut plan.actions)) {
                 libc::posix_spawnattr_destroy(&mut plan.attr);
@@ -185,8 +204,31 @@ impl Plan {
                 std::mem::forget(plan);
                 return Err(e);
             }
-            Ok(plan)
+            plan
+        };
+        // SAFETY: both are initialised; `plan.dir` lives as long as the actions that name it
+        // (glibc copies the path all the same); the sets are initialised before use.
+        unsafe {
+            let actions = &mut plan.actions;
+            for (fd, to) in fds.into_iter().zip(0..) {
+                check(libc::posix_spawn_file_actions_adddup2(actions, fd, to))?;
+            }
+            check(libc::posix_spawn_file_actions_addchdir_np(
+                actions,
+                plan.dir.as_ptr(),
+            ))?;
+            let attr = &mut plan.attr;
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            check(libc::posix_spawnattr_setsigmask(attr, &set))?;
+            check(libc::posix_spawnattr_setsigdefault(attr, to_default()))?;
+            check(libc::posix_spawnattr_setpgroup(attr, 0))?;
+            let flags = libc::POSIX_SPAWN_SETPGROUP
+                | libc::POSIX_SPAWN_SETSIGDEF
+                | libc::POSIX_SPAWN_SETSIGMASK;
+            check(libc::posix_spawnattr_setflags(attr, flags as libc::c_short))?;
         }
+        Ok(plan)
     }
 }
 
@@ -251,46 +293,29 @@ pub fn spawn_shell(
         None => dev_null()?,
     };
 
-    let mut plan = Plan::new()?;
+    let fds = [stdin_fd, out_write.as_raw_fd(), err_write.as_raw_fd()];
     let mut pid: libc::pid_t = 0;
-    // SAFETY: every pointer passed lives until `posix_spawn` returns (the strings and arrays
-    // above, the descriptors held by this function); the sets are initialised before use.
-    unsafe {
-        let actions = &mut plan.actions;
-        check(libc::posix_spawn_file_actions_adddup2(actions, stdin_fd, 0))?;
-        check(libc::posix_spawn_file_actions_adddup2(
-            actions,
-            out_write.as_raw_fd(),
-            1,
-        ))?;
-        check(libc::posix_spawn_file_actions_adddup2(
-            actions,
-            err_write.as_raw_fd(),
-            2,
-        ))?;
-        check(libc::posix_spawn_file_actions_addchdir_np(
-            actions,
-            dir.as_ptr(),
-        ))?;
-        let attr = &mut plan.attr;
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        check(libc::posix_spawnattr_setsigmask(attr, &set))?;
-        check(libc::posix_spawnattr_setsigdefault(attr, to_default()))?;
-        check(libc::posix_spawnattr_setpgroup(attr, 0))?;
-        let flags = libc::POSIX_SPAWN_SETPGROUP
-            | libc::POSIX_SPAWN_SETSIGDEF
-            | libc::POSIX_SPAWN_SETSIGMASK;
-        check(libc::posix_spawnattr_setflags(attr, flags as libc::c_short))?;
-        check(libc::posix_spawn(
-            &mut pid,
-            program.as_ptr(),
-            &plan.actions,
-            &plan.attr,
-            argv.as_ptr(),
-            envp.as_ptr(),
-        ))?;
-    }
+    LAST_PLAN.with(|last| -> io::Result<()> {
+        let mut last = last.borrow_mut();
+        let plan = match last.take() {
+            Some(plan) if plan.fds == fds && plan.dir == dir => plan,
+            _ => Plan::new(fds, dir)?,
+        };
+        // SAFETY: every pointer passed lives until `posix_spawn` returns (the strings and
+        // arrays above, the plan, the descriptors held by this function).
+        check(unsafe {
+            libc::posix_spawn(
+                &mut pid,
+                program.as_ptr(),
+                &plan.actions,
+                &plan.attr,
+                argv.as_ptr(),
+                envp.as_ptr(),
+            )
+        })?;
+        *last = Some(plan);
+        Ok(())
+    })?;
     // The child's ends are the child's now: closed here (dropped) so that the pipes end when
     // the child and what it started have closed theirs.
     drop((out_write, err_write));
@@ -390,6 +415,33 @@ mod tests {
         assert_eq!(output(s).0, "given\n");
         let s = spawn_shell("/bin/sh", "cat", Path::new("/"), &[], &[], false).unwrap();
         assert_eq!(output(s).0, "");
+    }
+
+    #[test]
+    fn a_plan_used_again_gives_each_child_its_own_pipes_and_folder() {
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        let run = |text: &str, dir: &Path| {
+            let (out, _, status) =
+                output(spawn_shell("/bin/sh", text, dir, &[], &[], false).unwrap());
+            assert!(status.success());
+            out
+        };
+        // The same descriptors and folder: the first plan is used again.
+        assert_eq!(
+            run("echo one; pwd", &tmp),
+            format!("one\n{}\n", tmp.display())
+        );
+        assert_eq!(
+            run("echo two; pwd", &tmp),
+            format!("two\n{}\n", tmp.display())
+        );
+        // Another folder: a plan of its own.
+        assert_eq!(run("pwd", Path::new("/")), "/\n");
+        // Another descriptor held open meanwhile: the pipes get other numbers.
+        let held = File::open("/dev/null").unwrap();
+        assert_eq!(run("echo three", &tmp), "three\n");
+        drop(held);
+        assert_eq!(run("echo four", &tmp), "four\n");
     }
 
     #[test]

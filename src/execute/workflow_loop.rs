@@ -375,12 +375,13 @@ pub(crate) fn drive_workflow(
                 }
                 // As the log is now (the wait may have read events an operator appended).
                 let name = journal.state.steps[index].name.clone();
-                match record(journal, ctx, Command::StartAttempt { step: name }) {
+                let started = match journal.submit(Command::StartAttempt { step: name }) {
                     // Refused: a stop or abort came in with the append; the loop records it.
-                    Err(DriveError::Journal(JournalError::Decide(DecideError::Stopping))) => {
-                        continue;
-                    }
+                    Err(JournalError::Decide(DecideError::Stopping)) => continue,
                     started => started?,
+                };
+                if journal.state.is_external(index) || journal.state.is_uses(index) {
+                    announce(journal, ctx, &started);
                 }
                 if journal.state.is_external(index) {
                     continue;
@@ -399,19 +400,41 @@ pub(crate) fn drive_workflow(
                 let mut caught_up = Vec::new();
                 let mut failed = None;
                 let dispatch = &ctx.dispatch;
-                let observer = &mut *ctx.observer;
+                // The observer and the derived files hear of the start (and of the end before
+                // it, appended with it) once the command's process has started: what they do
+                // overlaps the command instead of delaying it (on two cores, the command runs
+                // on the other). Before anything of the command is shown, and as soon as the
+                // attempt is over if its process never started.
+                let mut unannounced = Some(started);
+                let journal_now = std::cell::RefCell::new(&mut *journal);
+                let observer = std::cell::RefCell::new(&mut *ctx.observer);
+                let (files, home) = (&mut ctx.files, &ctx.home);
+                let mut tell = || {
+                    if let Some(events) = unannounced.take() {
+                        let journal = journal_now.borrow();
+                        observer.borrow_mut().recorded(&journal.state, &events);
+                        files.changes(home, &journal.state, &events);
+                    }
+                };
                 let outcome = attempt.run_watched(
                     &runner,
-                    &mut |step, s, l| observer.line(step, s, l),
+                    &mut |step, s, l| observer.borrow_mut().line(step, s, l),
+                    &mut tell,
                     &mut || {
                         // A worker told to stop a second time ends the step now.
                         if dispatch.ending() {
                             halt.set(nix::sys::signal::Signal::SIGTERM as i32);
                             return true;
                         }
-                        watch_log(journal, &halt, &mut caught_up, &mut failed)
+                        watch_log(
+                            &mut journal_now.borrow_mut(),
+                            &halt,
+                            &mut caught_up,
+                            &mut failed,
+                        )
                     },
                 );
+                tell();
                 announce(journal, ctx, &caught_up);
                 if let Some(e) = failed {
                     return Err(e.into());
