@@ -1941,3 +1941,204 @@ fn a_time_limit_cut_is_a_stop_and_an_older_logs_pause_for_it_folds_the_same() {
     assert!(matches!(other.phase, RunPhase::Paused { .. }));
     assert!(!other.timed_out());
 }
+
+/// A scenario whose phases have agents: `a` runs a command with no retry (agents `x`, `y`),
+/// `w` is manual and waits for a report (agent `z`), `r` runs with one retry (agent `q`).
+fn agents_scenario_started() -> Event {
+    let sc = cortex::definition::parse_scenario(
+        "s.yaml",
+        "name: s\ndescription: d\nphases:\n  - {name: a, description: d, agents: [x, y], run: 'true', retry: {max_retry_attempts: 0}}\n  - {name: w, description: d, agents: [z], condition: manual}\n  - {name: r, description: d, agents: [q], parallel: true, run: 'true', retry: {max_retry_attempts: 1}}\n",
+    )
+    .expect("test scenario parses");
+    let (definition, definition_hash) = snapshot(&sc);
+    let Event::RunStarted(mut run) = started(&workflow(THREE), Config::default()) else {
+        unreachable!()
+    };
+    run.kind = RunKind::Scenario;
+    run.name = "s".into();
+    run.definition = definition;
+    run.definition_hash = definition_hash;
+    Event::RunStarted(run)
+}
+
+fn activated(agent: &str, phase: &str) -> Event {
+    Event::AgentActivated {
+        agent: agent.into(),
+        phase: phase.into(),
+        by: None,
+    }
+}
+
+fn deactivated(agent: &str, phase: &str) -> Event {
+    Event::AgentDeactivated {
+        agent: agent.into(),
+        phase: phase.into(),
+        by: None,
+    }
+}
+
+/// Whether `then` holds `part` in a row.
+fn in_a_row(then: &[Event], part: &[Event]) -> bool {
+    then.windows(part.len()).any(|w| w == part)
+}
+
+/// Every way a phase ends records the deactivation of its agents, right after the event that
+/// ends it (completed, failed for good, skipped by `resume --skip` while it waits, interrupted
+/// by a stop, a time limit, an abort or a pause), and a phase due for a retry keeps its agents
+/// until the run ends (an abort, a rollback that ends the run): one rule in the decider, where
+/// each way of ending a phase once did it itself, and `resume --skip` of a waiting phase did
+/// not (review m, finding 1).
+#[test]
+fn every_way_a_phase_ends_deactivates_its_agents() {
+    let a_running = vec![
+        agents_scenario_started(),
+        pre_ok(),
+        started_step("a", 1),
+        activated("x", "a"),
+        activated("y", "a"),
+    ];
+    let a_off = [deactivated("x", "a"), deactivated("y", "a")];
+    let after = |first: Event| {
+        let mut v = vec![first];
+        v.extend(a_off.iter().cloned());
+        v
+    };
+    let interrupted = |reason: &str| Event::StepInterrupted {
+        step: "a".into(),
+        attempt: 1,
+        reason: reason.into(),
+    };
+    // Completed, and failed for good (no retry left: the run pauses).
+    let then = given(a_running.clone()).when(finish("a", 1, 0)).unwrap();
+    assert!(in_a_row(&then, &after(succeeded("a", 1))), "{then:?}");
+    let then = given(a_running.clone()).when(finish("a", 1, 1)).unwrap();
+    assert!(in_a_row(&then, &after(failed("a", 1))), "{then:?}");
+    // Stopped, stopped at the time limit, paused, interrupted, aborted.
+    for (command, reason) in [
+        (
+            Command::Stop {
+                by: op(),
+                signal: None,
+            },
+            "stopped before it finished",
+        ),
+        (
+            Command::StopAtTimeLimit {
+                reason: "the time limit".into(),
+            },
+            "the time limit",
+        ),
+        (
+            Command::Pause {
+                reason: "paused".into(),
+            },
+            "paused",
+        ),
+        (
+            Command::InterruptAttempt {
+                step: "a".into(),
+                attempt: 1,
+                reason: "cut".into(),
+            },
+            "cut",
+        ),
+        (
+            Command::Abort {
+                by: op(),
+                cut_off: None,
+            },
+            "aborted",
+        ),
+    ] {
+        let then = given(a_running.clone()).when(command).unwrap();
+        assert!(in_a_row(&then, &after(interrupted(reason))), "{then:?}");
+    }
+    // Skipped while it waits for a report (the one waiting phase), the run then completes.
+    let mut w_waiting = a_running.clone();
+    w_waiting.extend([succeeded("a", 1)]);
+    w_waiting.extend(a_off.iter().cloned());
+    w_waiting.extend([
+        checkpoint("a"),
+        Event::PhaseStartRequested {
+            phase: "w".into(),
+            by: op(),
+        },
+        Event::StepWaiting {
+            step: "w".into(),
+            attempt: 1,
+        },
+        activated("z", "w"),
+        started_step("r", 1),
+        activated("q", "r"),
+        succeeded("r", 1),
+        deactivated("q", "r"),
+        checkpoint("r"),
+    ]);
+    let then = given(w_waiting.clone())
+        .when(resume_cmd(ResumeMode::Skip))
+        .unwrap();
+    let skipped = Event::StepSkipped {
+        step: "w".into(),
+        reason: "skipped by an operator (resume --skip)".into(),
+        by: Some(op()),
+    };
+    assert!(
+        in_a_row(&then, &[skipped, deactivated("z", "w")]),
+        "{then:?}"
+    );
+    assert!(
+        matches!(
+            then.last(),
+            Some(Event::RunFinished {
+                outcome: Outcome::Completed,
+                ..
+            })
+        ),
+        "{then:?}"
+    );
+    // A failure a retry follows keeps the agents for the retry; an abort then ends them
+    // before the run's end.
+    let r_running = vec![
+        agents_scenario_started(),
+        pre_ok(),
+        started_step("r", 1),
+        activated("q", "r"),
+    ];
+    let then = given(r_running.clone()).when(finish("r", 1, 1)).unwrap();
+    assert!(
+        !then
+            .iter()
+            .any(|e| matches!(e, Event::AgentDeactivated { .. })),
+        "{then:?}"
+    );
+    let mut r_due = r_running;
+    r_due.extend(then);
+    let then = given(r_due)
+        .when(Command::Abort {
+            by: op(),
+            cut_off: None,
+        })
+        .unwrap();
+    assert!(
+        matches!(then.as_slice(), [Event::AgentDeactivated { agent, .. }, Event::RunFinished { outcome: Outcome::Aborted, .. }] if agent == "q"),
+        "{then:?}"
+    );
+    // A rollback that ends the run rolled back ends the agents of a phase still waiting.
+    let mut rolling = w_waiting;
+    rolling.push(Event::RollbackStarted {
+        reason: "rollback".into(),
+        steps: vec!["a".into()],
+        resume_after: None,
+    });
+    let then = given(rolling)
+        .when(Command::RecordCompensation {
+            step: "a".into(),
+            end: Some(AttemptEnd::Exited { code: 0 }),
+            output_tail: String::new(),
+        })
+        .unwrap();
+    assert!(
+        matches!(then.as_slice(), [.., Event::AgentDeactivated { agent, .. }, Event::RunFinished { outcome: Outcome::RolledBack, .. }] if agent == "z"),
+        "{then:?}"
+    );
+}

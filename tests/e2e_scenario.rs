@@ -776,6 +776,55 @@ fn checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log(env: Env)
     assert_eq!(written.lines().count(), state.checkpoints.len());
 }
 
+/// Review m, finding 1: `orchestrate resume --skip` of the one waiting manual phase recorded
+/// no `agent_deactivated`, and after the run completed `orchestrate status` (text and
+/// `--json`) still listed its agents active while `agent status` said they were not. The skip
+/// records the deactivation, and status and `agent status` agree.
+fn a_skipped_waiting_phase_deactivates_its_agents_and_status_agrees_with_agent_status(env: Env) {
+    let env = seeded_in(env);
+    assert_eq!(
+        env.run(&["orchestrate", "run", "full-stack-feature"]).code,
+        3
+    );
+    assert_eq!(
+        env.run(&["orchestrate", "start", "full-stack-feature", "analysis"])
+            .code,
+        3
+    );
+    let active =
+        |agent: &str| env.run(&["--json", "agent", "status", agent]).json()["active"].clone();
+    assert_eq!(active("architect-reviewer"), true);
+    let skipped = env.run(&["orchestrate", "resume", "full-stack-feature", "--skip"]);
+    assert_eq!(skipped.code, 3, "{}{}", skipped.stdout, skipped.stderr);
+    let run = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deactivated: Vec<String> = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "agent_deactivated" && e["body"]["phase"] == "analysis")
+        .map(|e| e["body"]["agent"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(deactivated, ["architect-reviewer", "system-architect"]);
+    assert_eq!(active("architect-reviewer"), false);
+    for phase in ["backend", "frontend", "integration"] {
+        assert_eq!(
+            env.run(&["orchestrate", "complete", "full-stack-feature", phase])
+                .code,
+            if phase == "integration" { 0 } else { 3 }
+        );
+    }
+    let doc = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_eq!(doc["status"], "completed");
+    assert!(doc.get("active_agents").is_none(), "{doc:#}");
+    let text = env.run(&["orchestrate", "status", &run]).stdout;
+    assert!(!text.contains("Active Agents"), "{text}");
+    for agent in ["architect-reviewer", "system-architect", "python-pro"] {
+        assert_eq!(active(agent), false, "{agent}");
+    }
+}
+
 common::on_both_stores!(
     parallel_phases_overlap_in_time_and_the_join_runs_last,
     a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_on,
@@ -786,6 +835,7 @@ common::on_both_stores!(
     each_command_finds_its_own_runs_and_points_at_the_other_kind,
     a_phases_profiles_reach_its_commands_and_are_shown,
     checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log,
+    a_skipped_waiting_phase_deactivates_its_agents_and_status_agrees_with_agent_status,
 );
 
 /// A manual phase that `orchestrate start` would start now is `ready` (SPEC §5's phase

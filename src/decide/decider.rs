@@ -12,8 +12,13 @@ fn noun(state: &RunState) -> &'static str {
 }
 
 /// Decide what `command` means for a run in `state`. Pure: the same state and command always
-/// give the same events.
+/// give the same events. Whatever the command, the agents of the phases its events end are
+/// deactivated by one rule (`release_agents`), never by each way of ending a phase.
 pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideError> {
+    decide_command(state, command).map(|events| super::phase_agents::release_agents(state, events))
+}
+
+fn decide_command(state: &RunState, command: Command) -> Result<Vec<Event>, DecideError> {
     if let Command::Start(started) = command {
         if state.phase != RunPhase::NotStarted {
             return Err(DecideError::AlreadyStarted);
@@ -120,13 +125,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             if !running {
                 return Ok(Vec::new());
             }
-            let mut events = vec![Event::StepInterrupted {
-                step: step.clone(),
+            Ok(vec![Event::StepInterrupted {
+                step,
                 attempt,
                 reason,
-            }];
-            events.extend(deactivate(state, &step));
-            Ok(events)
+            }])
         }
         Command::InterruptOrphans {
             leave_claimed,
@@ -436,8 +439,7 @@ fn driver_gone(state: &RunState, lease_lapsed: bool) -> String {
     }
 }
 
-/// Attempts whose end is not in the log: they will never report, so they end here (and the
-/// agents of their phases are deactivated).
+/// Attempts whose end is not in the log: they will never report, so they end here.
 fn interrupt_in_flight(state: &RunState, reason: &str) -> Vec<Event> {
     interrupt_where(state, reason, |s| s == StepStatus::Running)
 }
@@ -486,23 +488,8 @@ fn interrupt_where_units(
             attempt: s.attempts,
             reason: reason.to_string(),
         });
-        events.extend(deactivate(state, &s.name));
     }
     events
-}
-
-/// Deactivate the agents active for `phase`.
-fn deactivate(state: &RunState, phase: &str) -> Vec<Event> {
-    state
-        .active_agents
-        .iter()
-        .filter(|(_, p)| p == phase)
-        .map(|(agent, p)| Event::AgentDeactivated {
-            agent: agent.clone(),
-            phase: p.clone(),
-            by: None,
-        })
-        .collect()
 }
 
 fn request_start(
@@ -1000,7 +987,7 @@ fn child_waiting(
 }
 
 /// A step failed for good (retries exhausted, a condition that cannot be decided, a list that
-/// cannot be read): its agents end and its `on_failure` applies.
+/// cannot be read): its `on_failure` applies.
 fn fail_for_good(
     state: &RunState,
     workflow: &Workflow,
@@ -1011,7 +998,6 @@ fn fail_for_good(
     let name = state.steps[index].name.clone();
     let what = if state.is_scenario() { "phase" } else { "step" };
     let reason = format!("{what} `{name}` failed: {error}");
-    events.extend(deactivate(state, &name));
     match workflow.steps[index].on_failure.unwrap_or_default() {
         OnFailure::Pause => events.push(Event::RunPaused {
             step: Some(name),
@@ -1226,7 +1212,6 @@ fn finish_attempt(
             output_tail: report.output_tail,
             by: report.by,
         });
-        events.extend(deactivate(state, &name));
         after_done(state, workflow, index, &outputs, true, &mut events);
         return Ok(events);
     }

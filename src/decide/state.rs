@@ -1438,6 +1438,11 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             outcome, reason, ..
         } => {
             state.phase = RunPhase::Finished { outcome: *outcome };
+            // A finished run has no agent at work. The decider records every deactivation
+            // before the run's end (`phase_agents`); a log written before it did may lack
+            // one (a skipped waiting phase's), and its status said the agents were active
+            // while `agent status` (which reads unfinished runs only) said they were not.
+            state.active_agents.clear();
             state.reached(*outcome, rec.seq);
             state.ended_at = time();
             state.finish_reason.clone_from(reason);
