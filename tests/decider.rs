@@ -677,7 +677,9 @@ fn finish_by_agent(
 /// A resumed attempt that shows its session cannot be resumed — Claude Code exits 1 with "No
 /// conversation found with session ID" and no result, or answers an error of no turns — leaves
 /// no session for the next attempt, which starts a new one (before, every retry resumed the
-/// lost session and failed the same way). One cut short by a timeout keeps it.
+/// lost session and failed the same way). One cut short by a timeout keeps it, and so does one
+/// that printed no result for another reason (a crash, a bad key): its retry resumes the last
+/// session the log knows for the unit (SPEC §8; review m, finding 4).
 #[test]
 fn a_resumed_attempt_that_could_not_resume_its_session_leaves_none_for_the_next() {
     let wf = workflow(THREE);
@@ -715,9 +717,25 @@ fn a_resumed_attempt_that_could_not_resume_its_session_leaves_none_for_the_next(
         "kept after a timeout"
     );
 
-    // Exited with no result while resuming: the session could not be resumed.
+    // Exited with no result while resuming, saying nothing of the session (a crash, a bad
+    // key): the session is the last one known, and the next attempt resumes it.
     history.push(started_step("c", 3));
-    let lost = given(history.clone()).when(finish("c", 3, 1)).unwrap();
+    let crashed = given(history.clone()).when(finish("c", 3, 1)).unwrap();
+    let after_crash: Vec<Event> = history.iter().cloned().chain(crashed).collect();
+    assert_eq!(
+        session(&after_crash).as_deref(),
+        Some("s-1"),
+        "kept after an attempt that printed no result"
+    );
+
+    // Exited with no result while resuming, saying the session is gone: not resumed again.
+    let Command::FinishAttempt(mut report) = finish("c", 3, 1) else {
+        unreachable!()
+    };
+    report.output_tail = "No conversation found with session ID: s-1\n".into();
+    let lost = given(history.clone())
+        .when(Command::FinishAttempt(report))
+        .unwrap();
     history.extend(lost);
     assert_eq!(
         session(&history),

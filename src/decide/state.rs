@@ -1064,7 +1064,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             by,
         } => {
             if let Some(s) = state.step_mut(step) {
-                if lost_session(s, *attempt, end) {
+                if lost_session(s, *attempt, end, output_tail) {
                     s.resume_session = None;
                 }
                 child_ended(s, end);
@@ -1527,24 +1527,32 @@ fn child_ended(s: &mut StepState, end: &AttemptEnd) {
     }
 }
 
-/// Units that run again from scratch: pending, without what their last pass left (outputs,
-/// condition verdict, child run, session, checklist); a `foreach:` step among them loses its
-/// items, which are read again.
-/// Whether attempt `attempt` of `s`, ending `end`, leaves no session to resume: it was given one
-/// (`--resume`), and its process ended by itself with no result read from it (Claude Code
-/// exits 1 with "No conversation found with session ID" on standard error when the session is
-/// gone: expired, on another host, in another directory). Resuming it again would fail the
-/// same way on every retry; the next attempt starts a new session. An attempt cut short (a
-/// timeout, a stop) keeps it: the session is there, the process was ended.
-fn lost_session(s: &StepState, attempt: u32, end: &AttemptEnd) -> bool {
+/// What Claude Code says on standard error, exiting 1 without a result, when the session it
+/// was asked to resume (`--resume`) is gone: expired, on another host, in another directory.
+const SESSION_GONE: &str = "No conversation found with session ID";
+
+/// Whether attempt `attempt` of `s`, ending `end` with `output_tail`, leaves no session to
+/// resume: it was given one (`--resume`), its process ended by itself with no result read
+/// from it, and what it printed says the session is gone (`SESSION_GONE`). Resuming it again
+/// would fail the same way on every retry; the next attempt starts a new session. Any other
+/// attempt that printed no result (a crash, an exit on a bad key, output that is not JSON)
+/// keeps the last session the log knows for the unit, and the retry resumes it (SPEC §8: "a
+/// retry resumes the same session"); before, every such attempt dropped it and the next
+/// started a new session (review m, finding 4). An attempt cut short (a timeout, a stop)
+/// keeps it too: the session is there, the process was ended.
+fn lost_session(s: &StepState, attempt: u32, end: &AttemptEnd, output_tail: &str) -> bool {
     s.resume_session.is_some()
         && s.agent_result.as_ref().is_none_or(|r| r.attempt != attempt)
         && matches!(
             end,
             AttemptEnd::Exited { .. } | AttemptEnd::AgentFailed { .. }
         )
+        && output_tail.contains(SESSION_GONE)
 }
 
+/// Units that run again from scratch: pending, without what their last pass left (outputs,
+/// condition verdict, child run, session, checklist); a `foreach:` step among them loses its
+/// items, which are read again.
 fn reset_units(state: &mut RunState, indices: &[usize]) {
     // What they gave, for the recovery that runs them again (items too, before their step's
     // reset removes them).
