@@ -1349,15 +1349,7 @@ fn agent_list_and_status_say_an_agent_runs_with_claude_code() {
     assert_eq!(doc["claude"]["program"], program.as_str(), "{doc}");
     assert_eq!(doc["claude"]["model"], "sonnet", "{doc}");
     let list = c.env.run(&["--json", "agent", "list"]).json();
-    let row = |list: &serde_json::Value, name: &str| {
-        list["agents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["name"] == name)
-            .cloned()
-            .unwrap()
-    };
+    let row = common::agent_row;
     assert_eq!(row(&list, "impl")["runner"], "claude", "{list}");
     assert_eq!(row(&list, "helper")["runner"], "external", "{list}");
     let text = c.env.run(&["agent", "list"]).stdout;

@@ -776,6 +776,62 @@ fn checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log(env: Env)
     assert_eq!(written.lines().count(), state.checkpoints.len());
 }
 
+/// README: "`cortex agent list` — agents, how each runs, and where they are active". The
+/// text showed `active` without where, and an agent without a command (a built-in, most
+/// often) only as `[built-in]`, while `--json` had both (`runner`, `active_for`): the text
+/// says how each runs and, under an active one, where (review m, finding 7).
+#[test]
+fn agent_list_text_says_how_each_agent_runs_and_where_it_is_active() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/reviewer.md"),
+        "---\nname: reviewer\ndescription: Reviews by hand\n---\nYou review.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.home().join("agents/writer.md"),
+        "---\nname: writer\ndescription: Writes notes\ncommand: cat > notes.txt\n---\nYou write.\n",
+    )
+    .unwrap();
+    env.scenario(
+        "rev",
+        "name: rev\ndescription: a review by hand\nphases:\n  - {name: review, description: review it, condition: manual, agents: [reviewer]}\n",
+    );
+    assert_eq!(
+        env.run(&["orchestrate", "run", "rev", "--start", "review"])
+            .code,
+        3
+    );
+    assert_eq!(env.run(&["agent", "activate", "writer"]).code, 0);
+    let list = env.run(&["agent", "list"]);
+    let doc = env.run(&["--json", "agent", "list"]).json();
+    let row = |name: &str| common::agent_row(&doc, name);
+    // Every place `--json` names is in the text, and every agent says how it runs.
+    let place = row("reviewer")["active_for"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line = format!("active for {place}");
+    assert!(list.stdout.contains(&line), "{line}\n{}", list.stdout);
+    assert_eq!(
+        row("writer")["active_for"],
+        serde_json::json!(["(by hand)"])
+    );
+    assert!(list.stdout.contains("active by hand"), "{}", list.stdout);
+    for line in list
+        .stdout
+        .lines()
+        .filter(|l| l.contains("active  ") || l.contains("inactive"))
+    {
+        assert!(
+            line.contains("  [runs ") || line.contains("  [no command"),
+            "{line}"
+        );
+    }
+    insta::assert_snapshot!("agent_list_how_and_where", list.snapshot(&env));
+}
+
 /// Review m, finding 1: `orchestrate resume --skip` of the one waiting manual phase recorded
 /// no `agent_deactivated`, and after the run completed `orchestrate status` (text and
 /// `--json`) still listed its agents active while `agent status` said they were not. The skip
