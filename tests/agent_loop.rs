@@ -1138,7 +1138,8 @@ fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: En
 /// A check criterion is shown in the driver's lines as `preview` shows it: each template's
 /// value quoted for where it stands (it was shown as `${{ ... }}`), so the line is the
 /// command that ran, and pasting it runs nothing a value holds; a secret input as `***`. The
-/// status keeps the command as written (`$ CMD`), told apart from an item.
+/// status shows it so too (`$ CMD`, told apart from an item): one rendering of a check,
+/// wherever it is shown (review m, finding 3).
 fn check_criteria_are_shown_as_the_command_that_ran_quoted(env: Env) {
     env.scenario("chk", "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\n  api_token: {type: string, default: ''}\nphases:\n  - name: build\n    description: b\n    run: touch \"app-${{ inputs.v }}.txt\"\n    success_criteria:\n      - check: test -f \"app-${{ inputs.v }}.txt\"\n      - check: test -n \"${{ inputs.api_token }}\"\n");
     let token = [("CORTEX_INPUT_API_TOKEN", "s3cr3t-value-1234")];
@@ -1170,9 +1171,11 @@ fn check_criteria_are_shown_as_the_command_that_ran_quoted(env: Env) {
     assert!(!env.project().join("pwned").exists());
     let status = env.run(&["orchestrate", "status", "chk"]).stdout;
     assert!(
-        status.contains("[x] $ test -f \"app-${{ inputs.v }}.txt\""),
+        status.contains("[x] $ test -f \"app-\\$(touch pwned).txt\"\n"),
         "{status}"
     );
+    assert!(status.contains("[x] $ test -n \"***\"\n"), "{status}");
+    assert!(!status.contains("s3cr3t"), "{status}");
 }
 
 fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it(env: Env) {
@@ -2560,7 +2563,9 @@ common::on_both_stores!(
 
 /// A `check:` criterion reading an output not given yet was shown raw (`${{ phases.design.
 /// outputs.doc }}`) by `orchestrate status`, human and `--json`, while the phase's prompt said
-/// it in words: the status shows it as the prompt does (`render_check_in`), one rendering.
+/// it in words: the status shows it as the prompt does (`render_check_in`), one rendering —
+/// the command as it will run, the value not given yet said apart from it, never spliced into
+/// it (review m, finding 3).
 #[test]
 fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
     let env = Env::new();
@@ -2571,16 +2576,27 @@ fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
     let run = env.run(&["--json", "orchestrate", "run", "des"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let doc = run.json();
-    let shown = "check: test -f \"(output `doc`, not given yet)\"";
+    let shown = "check: test -f \"${{ phases.design.outputs.doc }}\"";
+    let note = "`${{ phases.design.outputs.doc }}`: output `doc`, not given yet";
     let prompt = doc["phases"][0]["prompt"].as_str().unwrap();
-    assert!(prompt.contains(&format!("- {shown}\n")), "{prompt}");
+    assert!(
+        prompt.contains(&format!("- {shown}\n  ({note})\n")),
+        "{prompt}"
+    );
     assert_eq!(doc["phases"][0]["criteria"][1]["criterion"], shown, "{doc}");
+    assert_eq!(
+        doc["phases"][0]["criteria"][1]["without_value"],
+        serde_json::json!([note]),
+        "{doc}"
+    );
     let human = env.run(&["orchestrate", "status", "des"]).stdout;
     assert!(
-        human.contains("[ ] $ test -f \"(output `doc`, not given yet)\"\n"),
+        human.contains(&format!(
+            "[ ] $ test -f \"${{{{ phases.design.outputs.doc }}}}\"\n              ({note})\n"
+        )),
         "{human}"
     );
-    assert!(!human.contains("[ ] $ test -f \"${{"), "{human}");
+    assert!(!human.contains("\"(output"), "{human}");
 }
 
 /// `orchestrate status` of a scenario run that failed pre-validation said "pre-validation

@@ -1408,12 +1408,13 @@ fn orchestrate_preview_renders_the_inputs_given_and_refuses_bad_ones() {
         out.stdout
     );
     assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
-    // Not given, required: as written; not given, with a default: the default.
+    // Not given, required: said in words, as `run --dry-run` says it; not given, with a
+    // default: the default.
     let out = env.run(&["orchestrate", "preview", "deploy", "-i", "who=me"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout
-            .contains("Deploy me with ${{ inputs.api_token }} x2"),
+            .contains("Deploy me with (no input `api_token`: none was given) x2"),
         "{}",
         out.stdout
     );
