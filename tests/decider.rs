@@ -1484,11 +1484,15 @@ fn an_abort_outside_a_rollback_records_no_rollback_end() {
 
 /// A scenario run: `a`, then `b` and `c` in parallel after it, then `d` after both.
 fn scenario_started(config: Config) -> Event {
-    let sc = cortex::definition::parse_scenario(
-        "s.yaml",
+    scenario_run(
         "name: s\ndescription: d\nphases:\n  - {name: a, description: d, run: 'true'}\n  - {name: b, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: c, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: d, description: d, condition: 'after:b,c', run: 'true'}\n",
+        config,
     )
-    .expect("test scenario parses");
+}
+
+/// The `run_started` of a run of scenario `yaml` (named `s`) under `config`.
+fn scenario_run(yaml: &str, config: Config) -> Event {
+    let sc = cortex::definition::parse_scenario("s.yaml", yaml).expect("test scenario parses");
     let (definition, definition_hash) = snapshot(&sc);
     let Event::RunStarted(mut run) = started(&workflow(THREE), config) else {
         unreachable!()
@@ -1963,20 +1967,10 @@ fn a_time_limit_cut_is_a_stop_and_an_older_logs_pause_for_it_folds_the_same() {
 /// A scenario whose phases have agents: `a` runs a command with no retry (agents `x`, `y`),
 /// `w` is manual and waits for a report (agent `z`), `r` runs with one retry (agent `q`).
 fn agents_scenario_started() -> Event {
-    let sc = cortex::definition::parse_scenario(
-        "s.yaml",
+    scenario_run(
         "name: s\ndescription: d\nphases:\n  - {name: a, description: d, agents: [x, y], run: 'true', retry: {max_retry_attempts: 0}}\n  - {name: w, description: d, agents: [z], condition: manual}\n  - {name: r, description: d, agents: [q], parallel: true, run: 'true', retry: {max_retry_attempts: 1}}\n",
+        Config::default(),
     )
-    .expect("test scenario parses");
-    let (definition, definition_hash) = snapshot(&sc);
-    let Event::RunStarted(mut run) = started(&workflow(THREE), Config::default()) else {
-        unreachable!()
-    };
-    run.kind = RunKind::Scenario;
-    run.name = "s".into();
-    run.definition = definition;
-    run.definition_hash = definition_hash;
-    Event::RunStarted(run)
 }
 
 fn activated(agent: &str, phase: &str) -> Event {

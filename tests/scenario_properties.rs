@@ -290,15 +290,13 @@ proptest! {
         use cortex::event::{Event, Recorded, ResumeMode};
         let scenario = parse_scenario("ag.yaml", &agent_yaml(&phases)).expect("generated scenarios parse");
         let (definition, definition_hash) = snapshot(&scenario);
-        let mut config = cortex::definition::Config::default();
-        config.enable_rollback = true;
         let start = RunStarted {
-            config,
+            config: cortex::definition::Config { enable_rollback: true, ..Default::default() },
             ..common::run_started(RunKind::Scenario, "ag", (definition, definition_hash), "ag.yaml", op())
         };
         let mut log: Vec<Event> = Vec::new();
         let mut state = RunState::default();
-        let mut apply = |state: &mut RunState, log: &mut Vec<Event>, command: Command| {
+        let apply = |state: &mut RunState, log: &mut Vec<Event>, command: Command| {
             if let Ok(events) = decide(state, command) {
                 for event in events {
                     let seq = log.len() as u64;
