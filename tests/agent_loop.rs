@@ -1580,7 +1580,9 @@ fn a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_on
     let doc = env.status(Some(&id));
     let next = next_argvs(&doc["next"]);
     assert!(!next.iter().any(|a| a[2] == "run"), "{doc}");
-    assert!(next[0].contains(&"--skip".to_string()), "{doc}");
+    // No skip first, which would finish the run with `cond` never run (review m, finding 5).
+    assert_eq!(next[0][2], "abort", "{doc}");
+    assert!(next[1].contains(&"--skip".to_string()), "{doc}");
     // Changed: the new run is offered, first, once.
     env.workflow("v1", &V1.replace("ok?", "ok now?"));
     let doc = env.status(Some(&id));
@@ -1589,13 +1591,67 @@ fn a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_on
     assert_eq!(next.iter().filter(|a| a[2] == "run").count(), 1, "{doc}");
     env.workflow("v1", V1);
     let (ran, end) = follow_first(&env, "workflow", &id, "tok-abcdef123456", 6);
-    assert_eq!(end["status"], "completed", "{ran:?} {end}");
+    assert_eq!(end["status"], "aborted", "{ran:?} {end}");
     assert_eq!(ran.len(), 1, "{ran:?}");
     assert_eq!(
         end["run_id"],
         id.as_str(),
         "no new run was started: {ran:?}"
     );
+}
+
+/// Review n, N5: "start a new run of the fixed definition" was offered once a definition file
+/// differed from the run's snapshot, even when the file (or its `uses:` child's file) no longer
+/// validated, and running it exited 2. It is offered only when the changed definition
+/// validates; otherwise the suggestion says the definition has problems, with the `validate`
+/// that shows them (never first: it moves nothing on).
+#[test]
+fn a_new_run_is_offered_only_when_the_changed_definition_validates() {
+    let env = Env::new();
+    const PAR: &str = "name: par\nsteps:\n  - {name: mint, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: child, uses: kid}\n  - {name: review, prompt: ok?}\n  - {name: use, run: 'echo \"${{ steps.mint.outputs.api_token }}\"'}\n";
+    const KID: &str = "name: kid\nsteps:\n  - {name: k, run: echo kid}\n";
+    env.workflow("par", PAR).workflow("kid", KID);
+    assert_eq!(env.run(&["workflow", "run", "par"]).code, 3);
+    let report = env.run(&["workflow", "step", "complete", "review", "--run", "par"]);
+    assert_eq!(report.code, 1, "{}", report.text());
+    let id = env.status(Some("par"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let next = |env: &Env| next_argvs(&env.status(Some(&id))["next"]);
+    assert!(
+        !next(&env)
+            .iter()
+            .any(|a| a[2] == "run" || a[2] == "validate")
+    );
+    let invalid = |env: &Env| {
+        let next = next(env);
+        assert!(!next.iter().any(|a| a[2] == "run"), "{next:?}");
+        assert_ne!(next[0][2], "validate", "{next:?}");
+        let validate = next
+            .iter()
+            .find(|a| a[2] == "validate")
+            .unwrap_or_else(|| panic!("no validate: {next:?}"));
+        let args: Vec<&str> = validate[1..].iter().map(String::as_str).collect();
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        out.text()
+    };
+    // The parent's file broken.
+    env.workflow("par", &format!("{PAR}  - {{name: x\n"));
+    invalid(&env);
+    // The parent's file as it was, its child's broken.
+    env.workflow("par", PAR)
+        .workflow("kid", &format!("{KID}steps: [[[\n"));
+    let said = invalid(&env);
+    assert!(said.contains("kid"), "{said}");
+    // The child's changed and valid: the new run is offered, first, and starts.
+    env.workflow("kid", &KID.replace("echo kid", "echo kid2"));
+    let next = next(&env);
+    assert_eq!(next[0][2], "run", "{next:?}");
+    assert!(!next.iter().any(|a| a[2] == "validate"), "{next:?}");
+    let args: Vec<&str> = next[0][1..].iter().map(String::as_str).collect();
+    assert_eq!(env.run(&args).code, 3);
 }
 
 /// An output a later step (phase) reads is in the suggested report (`--output KEY=VALUE`,

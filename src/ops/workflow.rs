@@ -204,6 +204,12 @@ pub(super) fn other_kind_commands(ctx: &Ctx, group: &str, query: &str, path: &st
     )
 }
 
+/// Whether workflow `name` loads as `run` loads it: it validates, with the workflows its
+/// `uses:` steps run.
+pub(super) fn loads(ctx: &Ctx, name: &str) -> bool {
+    load(ctx, name).is_ok()
+}
+
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let config_file = ctx
         .catalog()

@@ -919,12 +919,12 @@ impl StatusView {
         self
     }
 
-    /// Say whether a definition file of the run differs from its snapshot (`changed`, read
-    /// by the shell: `ops::definition_changed`), which a new run "once the definition is
-    /// fixed" needs; its suggestions are made again where that changes them.
-    pub fn with_definition_changed(mut self, changed: bool) -> StatusView {
-        if changed != self.definition_changed {
-            self.definition_changed = changed;
+    /// Say how the definition files of the run are now against its snapshot (`now`, read by
+    /// the shell: `ops::definition_now`), which a new run "once the definition is fixed"
+    /// needs; its suggestions are made again where that changes them.
+    pub fn with_definition_now(mut self, now: DefinitionNow) -> StatusView {
+        if now != self.definition_now {
+            self.definition_now = now;
             if self.as_of.is_none() {
                 self.next = super::next_actions(&self);
             }
@@ -1132,11 +1132,30 @@ impl AgentResultView {
     }
 }
 
+/// The definition files of a run (its own, the workflows its `uses:` steps run) as they are
+/// now, against the run's snapshot of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DefinitionNow {
+    /// As the run started with them (or not read: a view made from the log alone).
+    #[default]
+    AsStarted,
+    /// One changed since, and the definition validates now: a new run of it would start.
+    Changed,
+    /// One changed since, and the definition does not validate now (its own file, or the
+    /// file of a workflow its `uses:` steps run): a new run of it would be refused.
+    ChangedInvalid,
+}
+
 /// One success criterion and whether it was met.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CriterionView {
     pub criterion: String,
     pub met: bool,
+    /// A check's templates that have no value now, each with what it stands for in words
+    /// (`RunState::render_check_in`): said apart from the command, which shows them as
+    /// written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub without_value: Vec<String>,
     /// A command the engine runs (`{check: CMD}`), not a checklist item: told by the
     /// definition's type, never by the text (an item may read `check: ...`). In the document
     /// as `"check": true`, left out for an item: before, both read `{"criterion": "check:
@@ -1374,12 +1393,13 @@ pub struct StatusView {
     /// it ends here again, so it is not offered first (`next::demote_repeated`).
     #[serde(skip)]
     pub repeated_recovery: Option<crate::decide::Repeated>,
-    /// A definition file of the run (its own, a workflow its `uses:` steps run) differs from
-    /// the run's snapshot of it (`ops::definition_changed`, read by the shell: none in a
-    /// view made from the log alone): only then is a new run "once the definition is fixed"
-    /// offered, which with the same definition fails the same way.
+    /// Whether a definition file of the run (its own, a workflow its `uses:` steps run)
+    /// differs from the run's snapshot of it, and validates now (`ops::definition_now`,
+    /// read by the shell: as started in a view made from the log alone): only a changed one
+    /// that validates is offered as a new run "once the definition is fixed" (with the same
+    /// definition it fails the same way, and one that does not validate is refused).
     #[serde(skip)]
-    pub definition_changed: bool,
+    pub definition_now: DefinitionNow,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -2001,7 +2021,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
         repeated_recovery: state.recovery_repeated(),
-        definition_changed: false,
+        definition_now: DefinitionNow::AsStarted,
         verified: None,
         unverified: None,
         restarts: restarts(state),
