@@ -1129,7 +1129,8 @@ fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: En
 /// A check criterion is shown in the driver's lines as `preview` shows it: each template's
 /// value quoted for where it stands (it was shown as `${{ ... }}`), so the line is the
 /// command that ran, and pasting it runs nothing a value holds; a secret input as `***`. The
-/// status keeps the command as written (`$ CMD`), told apart from an item.
+/// status shows it so too (`$ CMD`, told apart from an item): one rendering of a check,
+/// wherever it is shown (review m, finding 3).
 fn check_criteria_are_shown_as_the_command_that_ran_quoted(env: Env) {
     env.scenario("chk", "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\n  api_token: {type: string, default: ''}\nphases:\n  - name: build\n    description: b\n    run: touch \"app-${{ inputs.v }}.txt\"\n    success_criteria:\n      - check: test -f \"app-${{ inputs.v }}.txt\"\n      - check: test -n \"${{ inputs.api_token }}\"\n");
     let token = [("CORTEX_INPUT_API_TOKEN", "s3cr3t-value-1234")];
@@ -1163,9 +1164,11 @@ fn check_criteria_are_shown_as_the_command_that_ran_quoted(env: Env) {
     assert!(!env.project().join("pwned").exists());
     let status = env.run(&["orchestrate", "status", "chk"]).stdout;
     assert!(
-        status.contains("[x] $ test -f \"app-${{ inputs.v }}.txt\""),
+        status.contains("[x] $ test -f \"app-\\$(touch pwned).txt\"\n"),
         "{status}"
     );
+    assert!(status.contains("[x] $ test -n \"***\"\n"), "{status}");
+    assert!(!status.contains("s3cr3t"), "{status}");
 }
 
 fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it(env: Env) {
@@ -1570,7 +1573,9 @@ fn a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_on
     let doc = env.status(Some(&id));
     let next = next_argvs(&doc["next"]);
     assert!(!next.iter().any(|a| a[2] == "run"), "{doc}");
-    assert!(next[0].contains(&"--skip".to_string()), "{doc}");
+    // No skip first, which would finish the run with `cond` never run (review m, finding 5).
+    assert_eq!(next[0][2], "abort", "{doc}");
+    assert!(next[1].contains(&"--skip".to_string()), "{doc}");
     // Changed: the new run is offered, first, once.
     env.workflow("v1", &V1.replace("ok?", "ok now?"));
     let doc = env.status(Some(&id));
@@ -1579,13 +1584,67 @@ fn a_new_run_once_the_definition_is_fixed_is_offered_only_when_it_changed_and_on
     assert_eq!(next.iter().filter(|a| a[2] == "run").count(), 1, "{doc}");
     env.workflow("v1", V1);
     let (ran, end) = follow_first(&env, "workflow", &id, "tok-abcdef123456", 6);
-    assert_eq!(end["status"], "completed", "{ran:?} {end}");
+    assert_eq!(end["status"], "aborted", "{ran:?} {end}");
     assert_eq!(ran.len(), 1, "{ran:?}");
     assert_eq!(
         end["run_id"],
         id.as_str(),
         "no new run was started: {ran:?}"
     );
+}
+
+/// Review n, N5: "start a new run of the fixed definition" was offered once a definition file
+/// differed from the run's snapshot, even when the file (or its `uses:` child's file) no longer
+/// validated, and running it exited 2. It is offered only when the changed definition
+/// validates; otherwise the suggestion says the definition has problems, with the `validate`
+/// that shows them (never first: it moves nothing on).
+#[test]
+fn a_new_run_is_offered_only_when_the_changed_definition_validates() {
+    let env = Env::new();
+    const PAR: &str = "name: par\nsteps:\n  - {name: mint, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: child, uses: kid}\n  - {name: review, prompt: ok?}\n  - {name: use, run: 'echo \"${{ steps.mint.outputs.api_token }}\"'}\n";
+    const KID: &str = "name: kid\nsteps:\n  - {name: k, run: echo kid}\n";
+    env.workflow("par", PAR).workflow("kid", KID);
+    assert_eq!(env.run(&["workflow", "run", "par"]).code, 3);
+    let report = env.run(&["workflow", "step", "complete", "review", "--run", "par"]);
+    assert_eq!(report.code, 1, "{}", report.text());
+    let id = env.status(Some("par"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let next = |env: &Env| next_argvs(&env.status(Some(&id))["next"]);
+    assert!(
+        !next(&env)
+            .iter()
+            .any(|a| a[2] == "run" || a[2] == "validate")
+    );
+    let invalid = |env: &Env| {
+        let next = next(env);
+        assert!(!next.iter().any(|a| a[2] == "run"), "{next:?}");
+        assert_ne!(next[0][2], "validate", "{next:?}");
+        let validate = next
+            .iter()
+            .find(|a| a[2] == "validate")
+            .unwrap_or_else(|| panic!("no validate: {next:?}"));
+        let args: Vec<&str> = validate[1..].iter().map(String::as_str).collect();
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        out.text()
+    };
+    // The parent's file broken.
+    env.workflow("par", &format!("{PAR}  - {{name: x\n"));
+    invalid(&env);
+    // The parent's file as it was, its child's broken.
+    env.workflow("par", PAR)
+        .workflow("kid", &format!("{KID}steps: [[[\n"));
+    let said = invalid(&env);
+    assert!(said.contains("kid"), "{said}");
+    // The child's changed and valid: the new run is offered, first, and starts.
+    env.workflow("kid", &KID.replace("echo kid", "echo kid2"));
+    let next = next(&env);
+    assert_eq!(next[0][2], "run", "{next:?}");
+    assert!(!next.iter().any(|a| a[2] == "validate"), "{next:?}");
+    let args: Vec<&str> = next[0][1..].iter().map(String::as_str).collect();
+    assert_eq!(env.run(&args).code, 3);
 }
 
 /// An output a later step (phase) reads is in the suggested report (`--output KEY=VALUE`,
@@ -2549,7 +2608,9 @@ common::on_both_stores!(
 
 /// A `check:` criterion reading an output not given yet was shown raw (`${{ phases.design.
 /// outputs.doc }}`) by `orchestrate status`, human and `--json`, while the phase's prompt said
-/// it in words: the status shows it as the prompt does (`render_check_in`), one rendering.
+/// it in words: the status shows it as the prompt does (`render_check_in`), one rendering —
+/// the command as it will run, the value not given yet said apart from it, never spliced into
+/// it (review m, finding 3).
 #[test]
 fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
     let env = Env::new();
@@ -2561,16 +2622,27 @@ fn a_check_criterion_is_shown_by_status_as_its_prompt_shows_it() {
         .run(&["--json", "orchestrate", "run", "des"])
         .assert_exit(3);
     let doc = run.json();
-    let shown = "check: test -f \"(output `doc`, not given yet)\"";
+    let shown = "check: test -f \"${{ phases.design.outputs.doc }}\"";
+    let note = "`${{ phases.design.outputs.doc }}`: output `doc`, not given yet";
     let prompt = doc["phases"][0]["prompt"].as_str().unwrap();
-    assert!(prompt.contains(&format!("- {shown}\n")), "{prompt}");
+    assert!(
+        prompt.contains(&format!("- {shown}\n  ({note})\n")),
+        "{prompt}"
+    );
     assert_eq!(doc["phases"][0]["criteria"][1]["criterion"], shown, "{doc}");
+    assert_eq!(
+        doc["phases"][0]["criteria"][1]["without_value"],
+        serde_json::json!([note]),
+        "{doc}"
+    );
     let human = env.run(&["orchestrate", "status", "des"]).stdout;
     assert!(
-        human.contains("[ ] $ test -f \"(output `doc`, not given yet)\"\n"),
+        human.contains(&format!(
+            "[ ] $ test -f \"${{{{ phases.design.outputs.doc }}}}\"\n              ({note})\n"
+        )),
         "{human}"
     );
-    assert!(!human.contains("[ ] $ test -f \"${{"), "{human}");
+    assert!(!human.contains("\"(output"), "{human}");
 }
 
 /// `orchestrate status` of a scenario run that failed pre-validation said "pre-validation

@@ -37,6 +37,9 @@ error|error0)
   [ "$mode" = error ] && exit 1 ;;
 garbage)
   echo "Invalid API key · Please run /login" ;;
+crash)
+  echo "Error: Invalid API key · Please run /login" >&2
+  exit 1 ;;
 empty)
   ;;
 hang)
@@ -459,6 +462,31 @@ fn a_session_that_cannot_be_resumed_is_not_resumed_again() {
         step(&status, "Plan")["outputs"]["result"],
         "Plan written (call 3)"
     );
+}
+
+/// SPEC §8: a retry resumes the same session. An attempt that printed no result (a crash:
+/// exit 1 with only standard error; output that is not JSON) says nothing of its session, so
+/// the retry after it resumes the last session the log knows for the unit. Before, it started
+/// a new one, and the work of the earlier attempts was dropped (review m, finding 4).
+#[test]
+fn a_retry_after_an_attempt_that_printed_no_result_resumes_the_last_known_session() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 3, backoff: 0s}\n",
+    );
+    let out = c.run("error0,crash,garbage,ok", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 4);
+    assert_eq!(flag(&c.argv(1), "--resume"), None);
+    for call in 2..=4 {
+        assert_eq!(
+            flag(&c.argv(call), "--resume"),
+            Some("5e55a000-0000-4000-8000-000000000001"),
+            "call {call} resumes the session of the only attempt that reported one"
+        );
+    }
 }
 
 /// An answer holding a NUL character is recorded as it is, and a later step given it through a
@@ -1321,15 +1349,7 @@ fn agent_list_and_status_say_an_agent_runs_with_claude_code() {
     assert_eq!(doc["claude"]["program"], program.as_str(), "{doc}");
     assert_eq!(doc["claude"]["model"], "sonnet", "{doc}");
     let list = c.env.run(&["--json", "agent", "list"]).json();
-    let row = |list: &serde_json::Value, name: &str| {
-        list["agents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["name"] == name)
-            .cloned()
-            .unwrap()
-    };
+    let row = common::agent_row;
     assert_eq!(row(&list, "impl")["runner"], "claude", "{list}");
     assert_eq!(row(&list, "helper")["runner"], "external", "{list}");
     let text = c.env.run(&["agent", "list"]).stdout;

@@ -332,15 +332,17 @@ common::on_both_stores!(
     a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing,
 );
 
-/// A `check:` criterion reading its own phase's output has no value until the phase
-/// completes. In the prompt (an agent's stdin, the rendered prompt of a waiting phase) it is
-/// said as a person reads it, "(output `file`, not given yet)", as a workflow prompt says an
-/// output not given yet, never the raw `${{ ... }}` (nor "it has not completed", which read as
-/// a failure). Otherwise a check is shown as written, its templates as templates, whatever
-/// values the run has (in the checklist, the gate lines and the prompt): a value pasted into
-/// a command shown as `$ COMMAND` ran when pasted. The check's own output is what the report must give: the
-/// suggestion carries `--output note=VALUE`, said as what its gate reads.
-fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
+/// A `check:` criterion is shown as the engine will run it, alike in the prompt (an agent's
+/// stdin, the rendered prompt of a waiting phase), the checklist, the gate lines and
+/// `--json`: a value the run has written as the shell reads the value it is given, and a
+/// template with no value yet (its own phase's output, until the report gives it) kept as
+/// written in the command and said in words apart from it, "(`${{ ... }}`: output `file`,
+/// not given yet)". Before, the prompt spliced those words into the command (`test -f
+/// "(output `file`, not given yet)"`: a command that always passes, not the one the engine
+/// runs) and the status showed the templates raw (review m, finding 3). The check's own output
+/// is what the report must give: the suggestion carries `--output note=VALUE`, said as what
+/// its gate reads.
+fn a_check_reading_its_own_phases_output_is_shown_as_it_will_run(env: Env) {
     std::fs::create_dir_all(env.home().join("agents")).unwrap();
     std::fs::write(
         env.home().join("agents/writer.md"),
@@ -355,28 +357,34 @@ fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
     assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
     let prompt = std::fs::read_to_string(env.file("prompt.txt")).unwrap();
     assert!(
-        prompt.contains("test -f \"(output `file`, not given yet)\""),
+        prompt.contains(
+            "- check: test -f \"${{ phases.write.outputs.file }}\"\n  (`${{ phases.write.outputs.file }}`: output `file`, not given yet)\n"
+        ),
         "{prompt}"
     );
-    assert!(!prompt.contains("${{"), "{prompt}");
+    assert!(!prompt.contains("\"(output"), "{prompt}");
     assert!(!prompt.contains("has not completed"), "{prompt}");
-    // The later phase's checks as its prompt shows them: as written where the output they
-    // read has a value, a missing one in words (`render_check_in`).
+    // The later phase's checks as its prompt shows them: the value the run has where the
+    // output they read has one, a missing one in words apart (`render_check_in`).
     let doc = env.run(&["--json", "orchestrate", "status", "w"]).json();
+    let criteria = &doc["phases"][1]["criteria"];
+    assert_eq!(criteria[0]["criterion"], "check: test -f \"made\"", "{doc}");
+    assert!(criteria[0].get("without_value").is_none(), "{doc}");
     assert_eq!(
-        doc["phases"][1]["criteria"][0]["criterion"],
-        "check: test -f \"${{ phases.write.outputs.file }}\"",
+        criteria[1]["criterion"], "check: test -n \"${{ phases.later.outputs.note }}\"",
         "{doc}"
     );
     assert_eq!(
-        doc["phases"][1]["criteria"][1]["criterion"],
-        "check: test -n \"(output `note`, not given yet)\"",
+        criteria[1]["without_value"],
+        serde_json::json!(["`${{ phases.later.outputs.note }}`: output `note`, not given yet"]),
         "{doc}"
     );
     let prompt = doc["phases"][1]["prompt"].as_str().unwrap_or_default();
     assert!(
-        prompt.contains("check: test -f \"${{ phases.write.outputs.file }}\"")
-            && prompt.contains("test -n \"(output `note`, not given yet)\""),
+        prompt.contains("- check: test -f \"made\"\n")
+            && prompt.contains(
+                "- check: test -n \"${{ phases.later.outputs.note }}\"\n  (`${{ phases.later.outputs.note }}`: output `note`, not given yet)"
+            ),
         "{doc}"
     );
     assert!(!out.stdout.contains("has not completed"), "{}", out.stdout);
@@ -386,7 +394,7 @@ fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
     );
 }
 
-common::on_both_stores!(a_check_reading_its_own_phases_output_is_shown_as_written);
+common::on_both_stores!(a_check_reading_its_own_phases_output_is_shown_as_it_will_run);
 
 /// `orchestrate complete|fail` confirms the report before it drives on, as `workflow step
 /// complete|fail` does ("✅ Step `X` of run … reported complete."): before, a phase report

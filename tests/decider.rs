@@ -708,7 +708,9 @@ fn finish_by_agent(
 /// A resumed attempt that shows its session cannot be resumed — Claude Code exits 1 with "No
 /// conversation found with session ID" and no result, or answers an error of no turns — leaves
 /// no session for the next attempt, which starts a new one (before, every retry resumed the
-/// lost session and failed the same way). One cut short by a timeout keeps it.
+/// lost session and failed the same way). One cut short by a timeout keeps it, and so does one
+/// that printed no result for another reason (a crash, a bad key): its retry resumes the last
+/// session the log knows for the unit (SPEC §8; review m, finding 4).
 #[test]
 fn a_resumed_attempt_that_could_not_resume_its_session_leaves_none_for_the_next() {
     let wf = workflow(THREE);
@@ -746,9 +748,25 @@ fn a_resumed_attempt_that_could_not_resume_its_session_leaves_none_for_the_next(
         "kept after a timeout"
     );
 
-    // Exited with no result while resuming: the session could not be resumed.
+    // Exited with no result while resuming, saying nothing of the session (a crash, a bad
+    // key): the session is the last one known, and the next attempt resumes it.
     history.push(started_step("c", 3));
-    let lost = given(history.clone()).when(finish("c", 3, 1)).unwrap();
+    let crashed = given(history.clone()).when(finish("c", 3, 1)).unwrap();
+    let after_crash: Vec<Event> = history.iter().cloned().chain(crashed).collect();
+    assert_eq!(
+        session(&after_crash).as_deref(),
+        Some("s-1"),
+        "kept after an attempt that printed no result"
+    );
+
+    // Exited with no result while resuming, saying the session is gone: not resumed again.
+    let Command::FinishAttempt(mut report) = finish("c", 3, 1) else {
+        unreachable!()
+    };
+    report.output_tail = "No conversation found with session ID: s-1\n".into();
+    let lost = given(history.clone())
+        .when(Command::FinishAttempt(report))
+        .unwrap();
     history.extend(lost);
     assert_eq!(
         session(&history),
@@ -1498,11 +1516,15 @@ fn an_abort_outside_a_rollback_records_no_rollback_end() {
 
 /// A scenario run: `a`, then `b` and `c` in parallel after it, then `d` after both.
 fn scenario_started(config: Config) -> Event {
-    let sc = cortex::definition::parse_scenario(
-        "s.yaml",
+    scenario_run(
         "name: s\ndescription: d\nphases:\n  - {name: a, description: d, run: 'true'}\n  - {name: b, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: c, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: d, description: d, condition: 'after:b,c', run: 'true'}\n",
+        config,
     )
-    .expect("test scenario parses");
+}
+
+/// The `run_started` of a run of scenario `yaml` (named `s`) under `config`.
+fn scenario_run(yaml: &str, config: Config) -> Event {
+    let sc = cortex::definition::parse_scenario("s.yaml", yaml).expect("test scenario parses");
     let (definition, definition_hash) = snapshot(&sc);
     let Event::RunStarted(mut run) = started(&workflow(THREE), config) else {
         unreachable!()
@@ -2128,4 +2150,194 @@ proptest::proptest! {
         proptest::prop_assert_eq!(state.session_seq, session);
         proptest::prop_assert_eq!(due, expected);
     }
+}
+/// A scenario whose phases have agents: `a` runs a command with no retry (agents `x`, `y`),
+/// `w` is manual and waits for a report (agent `z`), `r` runs with one retry (agent `q`).
+fn agents_scenario_started() -> Event {
+    scenario_run(
+        "name: s\ndescription: d\nphases:\n  - {name: a, description: d, agents: [x, y], run: 'true', retry: {max_retry_attempts: 0}}\n  - {name: w, description: d, agents: [z], condition: manual}\n  - {name: r, description: d, agents: [q], parallel: true, run: 'true', retry: {max_retry_attempts: 1}}\n",
+        Config::default(),
+    )
+}
+
+fn activated(agent: &str, phase: &str) -> Event {
+    Event::AgentActivated {
+        agent: agent.into(),
+        phase: phase.into(),
+        by: None,
+    }
+}
+
+fn deactivated(agent: &str, phase: &str) -> Event {
+    Event::AgentDeactivated {
+        agent: agent.into(),
+        phase: phase.into(),
+        by: None,
+    }
+}
+
+/// Whether `then` holds `part` in a row.
+fn in_a_row(then: &[Event], part: &[Event]) -> bool {
+    then.windows(part.len()).any(|w| w == part)
+}
+
+/// Every way a phase ends records the deactivation of its agents, right after the event that
+/// ends it (completed, failed for good, skipped by `resume --skip` while it waits, interrupted
+/// by a stop, a time limit, an abort or a pause), and a phase due for a retry keeps its agents
+/// until the run ends (an abort, a rollback that ends the run): one rule in the decider, where
+/// each way of ending a phase once did it itself, and `resume --skip` of a waiting phase did
+/// not (review m, finding 1).
+#[test]
+fn every_way_a_phase_ends_deactivates_its_agents() {
+    let a_running = vec![
+        agents_scenario_started(),
+        pre_ok(),
+        started_step("a", 1),
+        activated("x", "a"),
+        activated("y", "a"),
+    ];
+    let a_off = [deactivated("x", "a"), deactivated("y", "a")];
+    let after = |first: Event| {
+        let mut v = vec![first];
+        v.extend(a_off.iter().cloned());
+        v
+    };
+    let interrupted = |reason: &str| Event::StepInterrupted {
+        step: "a".into(),
+        attempt: 1,
+        reason: reason.into(),
+    };
+    // Completed, and failed for good (no retry left: the run pauses).
+    let then = given(a_running.clone()).when(finish("a", 1, 0)).unwrap();
+    assert!(in_a_row(&then, &after(succeeded("a", 1))), "{then:?}");
+    let then = given(a_running.clone()).when(finish("a", 1, 1)).unwrap();
+    assert!(in_a_row(&then, &after(failed("a", 1))), "{then:?}");
+    // Stopped, stopped at the time limit, paused, interrupted, aborted.
+    for (command, reason) in [
+        (
+            Command::Stop {
+                by: op(),
+                signal: None,
+            },
+            "stopped before it finished",
+        ),
+        (
+            Command::StopAtTimeLimit {
+                reason: "the time limit".into(),
+            },
+            "the time limit",
+        ),
+        (
+            Command::Pause {
+                reason: "paused".into(),
+            },
+            "paused",
+        ),
+        (
+            Command::InterruptAttempt {
+                step: "a".into(),
+                attempt: 1,
+                reason: "cut".into(),
+            },
+            "cut",
+        ),
+        (
+            Command::Abort {
+                by: op(),
+                cut_off: None,
+            },
+            "aborted",
+        ),
+    ] {
+        let then = given(a_running.clone()).when(command).unwrap();
+        assert!(in_a_row(&then, &after(interrupted(reason))), "{then:?}");
+    }
+    // Skipped while it waits for a report (the one waiting phase), the run then completes.
+    let mut w_waiting = a_running.clone();
+    w_waiting.extend([succeeded("a", 1)]);
+    w_waiting.extend(a_off.iter().cloned());
+    w_waiting.extend([
+        checkpoint("a"),
+        Event::PhaseStartRequested {
+            phase: "w".into(),
+            by: op(),
+        },
+        Event::StepWaiting {
+            step: "w".into(),
+            attempt: 1,
+        },
+        activated("z", "w"),
+        started_step("r", 1),
+        activated("q", "r"),
+        succeeded("r", 1),
+        deactivated("q", "r"),
+        checkpoint("r"),
+    ]);
+    let then = given(w_waiting.clone())
+        .when(resume_cmd(ResumeMode::Skip))
+        .unwrap();
+    let skipped = Event::StepSkipped {
+        step: "w".into(),
+        reason: "skipped by an operator (resume --skip)".into(),
+        by: Some(op()),
+    };
+    assert!(
+        in_a_row(&then, &[skipped, deactivated("z", "w")]),
+        "{then:?}"
+    );
+    assert!(
+        matches!(
+            then.last(),
+            Some(Event::RunFinished {
+                outcome: Outcome::Completed,
+                ..
+            })
+        ),
+        "{then:?}"
+    );
+    // A failure a retry follows keeps the agents for the retry; an abort then ends them
+    // before the run's end.
+    let r_running = vec![
+        agents_scenario_started(),
+        pre_ok(),
+        started_step("r", 1),
+        activated("q", "r"),
+    ];
+    let then = given(r_running.clone()).when(finish("r", 1, 1)).unwrap();
+    assert!(
+        !then
+            .iter()
+            .any(|e| matches!(e, Event::AgentDeactivated { .. })),
+        "{then:?}"
+    );
+    let mut r_due = r_running;
+    r_due.extend(then);
+    let then = given(r_due)
+        .when(Command::Abort {
+            by: op(),
+            cut_off: None,
+        })
+        .unwrap();
+    assert!(
+        matches!(then.as_slice(), [Event::AgentDeactivated { agent, .. }, Event::RunFinished { outcome: Outcome::Aborted, .. }] if agent == "q"),
+        "{then:?}"
+    );
+    // A rollback that ends the run rolled back ends the agents of a phase still waiting.
+    let mut rolling = w_waiting;
+    rolling.push(Event::RollbackStarted {
+        reason: "rollback".into(),
+        steps: vec!["a".into()],
+        resume_after: None,
+    });
+    let then = given(rolling)
+        .when(Command::RecordCompensation {
+            step: "a".into(),
+            end: Some(AttemptEnd::Exited { code: 0 }),
+            output_tail: String::new(),
+        })
+        .unwrap();
+    assert!(
+        matches!(then.as_slice(), [.., Event::AgentDeactivated { agent, .. }, Event::RunFinished { outcome: Outcome::RolledBack, .. }] if agent == "z"),
+        "{then:?}"
+    );
 }

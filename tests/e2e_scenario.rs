@@ -776,6 +776,111 @@ fn checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log(env: Env)
     assert_eq!(written.lines().count(), state.checkpoints.len());
 }
 
+/// README: "`cortex agent list` — agents, how each runs, and where they are active". The
+/// text showed `active` without where, and an agent without a command (a built-in, most
+/// often) only as `[built-in]`, while `--json` had both (`runner`, `active_for`): the text
+/// says how each runs and, under an active one, where (review m, finding 7).
+#[test]
+fn agent_list_text_says_how_each_agent_runs_and_where_it_is_active() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/reviewer.md"),
+        "---\nname: reviewer\ndescription: Reviews by hand\n---\nYou review.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.home().join("agents/writer.md"),
+        "---\nname: writer\ndescription: Writes notes\ncommand: cat > notes.txt\n---\nYou write.\n",
+    )
+    .unwrap();
+    env.scenario(
+        "rev",
+        "name: rev\ndescription: a review by hand\nphases:\n  - {name: review, description: review it, condition: manual, agents: [reviewer]}\n",
+    );
+    assert_eq!(
+        env.run(&["orchestrate", "run", "rev", "--start", "review"])
+            .code,
+        3
+    );
+    assert_eq!(env.run(&["agent", "activate", "writer"]).code, 0);
+    let list = env.run(&["agent", "list"]);
+    let doc = env.run(&["--json", "agent", "list"]).json();
+    let row = |name: &str| common::agent_row(&doc, name);
+    // Every place `--json` names is in the text, and every agent says how it runs.
+    let place = row("reviewer")["active_for"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line = format!("active for {place}");
+    assert!(list.stdout.contains(&line), "{line}\n{}", list.stdout);
+    assert_eq!(
+        row("writer")["active_for"],
+        serde_json::json!(["(by hand)"])
+    );
+    assert!(list.stdout.contains("active by hand"), "{}", list.stdout);
+    for line in list
+        .stdout
+        .lines()
+        .filter(|l| l.contains("active  ") || l.contains("inactive"))
+    {
+        assert!(
+            line.contains("  [runs ") || line.contains("  [no command"),
+            "{line}"
+        );
+    }
+    insta::assert_snapshot!("agent_list_how_and_where", list.snapshot(&env));
+}
+
+/// Review m, finding 1: `orchestrate resume --skip` of the one waiting manual phase recorded
+/// no `agent_deactivated`, and after the run completed `orchestrate status` (text and
+/// `--json`) still listed its agents active while `agent status` said they were not. The skip
+/// records the deactivation, and status and `agent status` agree.
+fn a_skipped_waiting_phase_deactivates_its_agents_and_status_agrees_with_agent_status(env: Env) {
+    let env = seeded_in(env);
+    assert_eq!(
+        env.run(&["orchestrate", "run", "full-stack-feature"]).code,
+        3
+    );
+    assert_eq!(
+        env.run(&["orchestrate", "start", "full-stack-feature", "analysis"])
+            .code,
+        3
+    );
+    let active =
+        |agent: &str| env.run(&["--json", "agent", "status", agent]).json()["active"].clone();
+    assert_eq!(active("architect-reviewer"), true);
+    let skipped = env.run(&["orchestrate", "resume", "full-stack-feature", "--skip"]);
+    assert_eq!(skipped.code, 3, "{}{}", skipped.stdout, skipped.stderr);
+    let run = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deactivated: Vec<String> = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "agent_deactivated" && e["body"]["phase"] == "analysis")
+        .map(|e| e["body"]["agent"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(deactivated, ["architect-reviewer", "system-architect"]);
+    assert_eq!(active("architect-reviewer"), false);
+    for phase in ["backend", "frontend", "integration"] {
+        assert_eq!(
+            env.run(&["orchestrate", "complete", "full-stack-feature", phase])
+                .code,
+            if phase == "integration" { 0 } else { 3 }
+        );
+    }
+    let doc = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_eq!(doc["status"], "completed");
+    assert!(doc.get("active_agents").is_none(), "{doc:#}");
+    let text = env.run(&["orchestrate", "status", &run]).stdout;
+    assert!(!text.contains("Active Agents"), "{text}");
+    for agent in ["architect-reviewer", "system-architect", "python-pro"] {
+        assert_eq!(active(agent), false, "{agent}");
+    }
+}
+
 common::on_both_stores!(
     parallel_phases_overlap_in_time_and_the_join_runs_last,
     a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_on,
@@ -786,6 +891,7 @@ common::on_both_stores!(
     each_command_finds_its_own_runs_and_points_at_the_other_kind,
     a_phases_profiles_reach_its_commands_and_are_shown,
     checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log,
+    a_skipped_waiting_phase_deactivates_its_agents_and_status_agrees_with_agent_status,
 );
 
 /// A manual phase that `orchestrate start` would start now is `ready` (SPEC §5's phase
@@ -1302,12 +1408,13 @@ fn orchestrate_preview_renders_the_inputs_given_and_refuses_bad_ones() {
         out.stdout
     );
     assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
-    // Not given, required: as written; not given, with a default: the default.
+    // Not given, required: said in words, as `run --dry-run` says it; not given, with a
+    // default: the default.
     let out = env.run(&["orchestrate", "preview", "deploy", "-i", "who=me"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout
-            .contains("Deploy me with ${{ inputs.api_token }} x2"),
+            .contains("Deploy me with (no input `api_token`: none was given) x2"),
         "{}",
         out.stdout
     );

@@ -394,7 +394,8 @@ proptest! {
 
     /// No suggestion list holds a command twice (each kept with its first why): over every
     /// prefix of the log of any simulated run — crashed and resumed or not, resumed `--from`
-    /// its start after a failure or not — driven or not, its definition changed or not.
+    /// its start after a failure or not — driven or not, its definition changed (validating
+    /// or not) or not.
     #[test]
     fn no_next_list_holds_the_same_command_twice(
         case in case(),
@@ -405,9 +406,14 @@ proptest! {
         let events = sim.store.read_run("000000000000000000000000RN").unwrap();
         for k in 1..=events.len() {
             let state = replay(&events[..k]);
-            for (alive, changed) in [(false, false), (false, true), (true, false)] {
-                let view = cortex::project::status_view(&state, alive)
-                    .with_definition_changed(changed);
+            use cortex::project::DefinitionNow;
+            for (alive, now) in [
+                (false, DefinitionNow::AsStarted),
+                (false, DefinitionNow::Changed),
+                (false, DefinitionNow::ChangedInvalid),
+                (true, DefinitionNow::AsStarted),
+            ] {
+                let view = cortex::project::status_view(&state, alive).with_definition_now(now);
                 let mut seen = std::collections::HashSet::new();
                 for s in &view.next {
                     prop_assert!(

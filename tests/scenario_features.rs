@@ -468,7 +468,8 @@ phases:
 
 /// `orchestrate preview` renders the templates of inputs that have a default, as `run
 /// --dry-run` does (before, a description said `${{ inputs.dir }}` though `dir` defaults to
-/// `src`); an input with no default stays as written, and a secret one is `***`.
+/// `src`); an input with no default is said in words as the dry run says it (`(no input
+/// `target`: none was given)`), and a secret one is `***`.
 #[test]
 fn preview_renders_inputs_with_their_defaults() {
     let env = Env::new();
@@ -492,11 +493,53 @@ phases:
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(!out.stdout.contains("s3c"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("build src for ${{ inputs.target }}"),
+        out.stdout
+            .contains("build src for (no input `target`: none was given)"),
         "{}",
         out.stdout
     );
     insta::assert_snapshot!("preview_with_input_defaults", out.snapshot(&env));
+}
+
+/// Review m, finding 2: `orchestrate preview` showed a template of another phase's output raw
+/// (`Review ${{ phases.build.outputs.artifact }}`) where `run --dry-run` says it in words; a
+/// check's value not known before the run is said apart from its command in both. One
+/// rendering for both (`render::render_prompt`).
+#[test]
+fn preview_and_dry_run_render_a_value_not_known_before_the_run_alike() {
+    let env = Env::new();
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/scenarios/parameterized-release.yaml"),
+    )
+    .unwrap();
+    let example = example.replace(
+        "      - Changelog entry present\n",
+        "      - Changelog entry present\n      - check: test -n \"${{ phases.build.outputs.artifact }}\"\n",
+    );
+    env.scenario("parameterized-release", &example);
+    let args = ["parameterized-release", "--input", "version=1.2.0"];
+    let preview = env.run(&[&["orchestrate", "preview"][..], &args].concat());
+    assert_eq!(preview.code, 0, "{}{}", preview.stdout, preview.stderr);
+    let dry = env.run(&[&["orchestrate", "run"][..], &args, &["--dry-run"]].concat());
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let review = "Review (output `artifact` of phase `build`, not given yet); report with --output verdict=...";
+    let note = "(`${{ phases.build.outputs.artifact }}`: output `artifact` of phase `build`, not given yet)";
+    for out in [&preview, &dry] {
+        assert!(out.stdout.contains(review), "{}", out.stdout);
+        assert!(
+            out.stdout
+                .contains("check: test -n \"${{ phases.build.outputs.artifact }}\"\n"),
+            "{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains(note), "{}", out.stdout);
+        assert!(!out.stdout.contains("\"(output"), "{}", out.stdout);
+    }
+    insta::assert_snapshot!(
+        "preview_value_not_known_before_the_run",
+        preview.snapshot(&env)
+    );
 }
 
 /// Found by a review of the human output: `orchestrate preview` spliced an input's value into

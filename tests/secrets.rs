@@ -1880,9 +1880,10 @@ fn a_step_failing_on_a_secret_output_is_offered_the_resume_that_can_give_it() {
 /// from the report) and a secret output recorded before the report was offered `resume --from`
 /// the report first, and `--rollback-to` the step that records the secret: neither brings
 /// that secret back (the report is another process again), and the run failed the same way.
-/// Every output the step reads counts: the first failure offers only what works, a skip and an
-/// abort (a new run only once the definition changed: the same one fails the same way), and
-/// the skip, run as given, ends the run.
+/// Every output the step reads counts: the first failure offers only what works, an abort and
+/// a skip worded as giving up the step's work, in that order (a new run only once the
+/// definition changed: the same one fails the same way), and the skip, run as given, ends the
+/// run.
 #[test]
 fn a_secret_output_lost_across_a_prompt_is_offered_nothing_that_fails_the_same_way() {
     let token = "tok-L00pOnceF0rN0thing";
@@ -1924,7 +1925,8 @@ fn a_secret_output_lost_across_a_prompt_is_offered_nothing_that_fails_the_same_w
         );
     }
     assert!(!argvs.iter().any(|a| a[2] == "run"), "{argvs:?}");
-    assert!(argvs[0].iter().any(|w| w == "--skip"), "{argvs:?}");
+    assert_eq!(argvs[0][2], "abort", "{argvs:?}");
+    assert!(argvs[1].iter().any(|w| w == "--skip"), "{argvs:?}");
     let skip = argvs
         .iter()
         .find(|a| a.iter().any(|w| w == "--skip"))
@@ -1938,6 +1940,69 @@ fn a_secret_output_lost_across_a_prompt_is_offered_nothing_that_fails_the_same_w
     let out = env.run_with(&args, &[("CORTEX_INPUT_API_TOKEN", token)]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_nowhere(&env, token);
+}
+
+/// Review m, finding 5: a step reading a secret output across a wait for a report (`Login`
+/// writes it, `Review` waits, `Use` reads it) fails from the command line, and its only
+/// suggestions were `resume --skip` (first) and `abort`: an agent running `next[0]` finished
+/// the run `completed` with `Use` never run. The first suggestion no longer hides the work:
+/// `abort`, saying how the work gets done (a new run that gives the secret as an input, or one
+/// process driving the run); the skip comes after it, worded as giving up the step's work; and
+/// once the definition is changed, a new run of it comes first.
+#[test]
+fn a_secret_output_read_across_a_report_is_not_offered_a_skip_first() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\nsteps:\n  - {name: Login, run: 'echo \"api_token=tok-$(date +%s%N)-secretvalue\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: Review, prompt: Approve the deploy}\n  - {name: Use, run: 'test -n \"$T\" && echo used', env: {T: \"${{ steps.Login.outputs.api_token }}\"}}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "sec"]).code, 3);
+    let out = env.run(&["workflow", "step", "complete", "Review"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = env.status(None);
+    let next = status["next"].as_array().unwrap().clone();
+    assert_eq!(next[0]["argv"][2], "abort", "{next:#?}");
+    let why = next[0]["why"].as_str().unwrap();
+    assert!(
+        why.contains("no resume does its work") && why.contains("secret input"),
+        "{why}"
+    );
+    let skip = next
+        .iter()
+        .position(|s| s["argv"].as_array().unwrap().iter().any(|w| w == "--skip"))
+        .expect("a skip");
+    assert!(skip > 0);
+    assert!(
+        next[skip]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("only to give up `Use`'s work"),
+        "{next:#?}"
+    );
+    // An agent that runs the first suggestion does not end the run `completed`.
+    let first: Vec<String> = common::next_argvs(&status["next"])[0][1..].to_vec();
+    let args: Vec<&str> = first.iter().map(String::as_str).collect();
+    assert_eq!(env.run(&args).code, 1);
+    assert_eq!(env.status(None)["status"], "aborted");
+}
+
+/// Once the definition of a run that failed on a secret output across a report is changed
+/// (and still validates), a new run of it is the first suggestion: the way that does the work.
+#[test]
+fn a_changed_definition_puts_a_new_run_first_for_a_secret_across_a_report() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\nsteps:\n  - {name: Login, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: Review, prompt: Approve the deploy}\n  - {name: Use, run: 'test -n \"$T\" && echo used', env: {T: \"${{ steps.Login.outputs.api_token }}\"}}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "sec"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "complete", "Review"]).code, 1);
+    let path = env.home().join("workflows/sec.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, yaml.replace("Approve the deploy", "Approve it")).unwrap();
+    let next = common::next_argvs(&env.status(None)["next"]);
+    assert_eq!(next[0][2], "run", "{next:?}");
+    assert_eq!(next[1][2], "abort", "{next:?}");
 }
 
 const KIDWAIT: &str = "name: kidwait\nsteps:\n  - {name: login, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: review, prompt: ok?}\n";

@@ -317,3 +317,58 @@ fn seed_000s_configuration_is_taken_as_written_and_its_console_lines_are_shown()
     let config = env.run(&["--json", "workflow", "validate", "feature-development"]);
     assert_eq!(config.code, 0, "{}{}", config.stdout, config.stderr);
 }
+
+/// Seed 000 names its commands `execute workflow`, `workflow status` and `resume workflow`
+/// (and says "show workflow status"): each, as written, is answered with the command cortex
+/// has for it, in the text and in `--json`'s hints. Before, `resume workflow` got "a similar
+/// subcommand exists: 'serve'" and `execute workflow` no tip at all (review m, finding 6).
+#[test]
+fn seed_000s_command_phrasings_are_answered_with_the_command_cortex_has() {
+    let env = Env::new();
+    for (said, meant) in [
+        (&["resume", "workflow"][..], "cortex workflow resume"),
+        (&["execute", "workflow"][..], "cortex workflow run"),
+        (&["status", "workflow"][..], "cortex workflow status"),
+        (
+            &["show", "workflow", "status"][..],
+            "cortex workflow status",
+        ),
+        (
+            &["workflow", "execute", "ship"][..],
+            "cortex workflow run ship",
+        ),
+        (
+            &["resume", "orchestrate", "r1"][..],
+            "cortex orchestrate resume r1",
+        ),
+    ] {
+        let out = env.run(said);
+        assert_eq!(out.code, 2, "{said:?}");
+        let tip = format!("tip: did you mean `{meant}`?");
+        assert!(out.stderr.contains(&tip), "{said:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("'serve'"), "{said:?}: {}", out.stderr);
+        let json: Vec<&str> = std::iter::once("--json")
+            .chain(said.iter().copied())
+            .collect();
+        let doc = env.run(&json).json();
+        assert_eq!(
+            doc["hints"][0],
+            format!(
+                "did you mean `{}`?",
+                meant.replacen("cortex", "cortex --json", 1)
+            ),
+            "{said:?}: {doc}"
+        );
+    }
+    // `workflow status` is the command itself.
+    let status = env.run(&["workflow", "status"]);
+    assert!(
+        status.stderr.contains("no workflow runs yet"),
+        "{}",
+        status.stderr
+    );
+    insta::assert_snapshot!(
+        "seed_000_resume_workflow",
+        env.run(&["resume", "workflow"]).snapshot(&env)
+    );
+}

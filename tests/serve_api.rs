@@ -5981,15 +5981,7 @@ fn the_agents_page_and_api_say_which_agents_run_with_claude_code() {
         "/api/v1/agents",
         &["agent", "list"],
     );
-    let row = |name: &str| {
-        list["agents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["name"] == name)
-            .cloned()
-            .unwrap()
-    };
+    let row = |name: &str| common::agent_row(&list, name);
     assert_eq!(row("coder")["runner"], "claude");
     assert_eq!(
         row("coder")["claude"],

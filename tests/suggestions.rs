@@ -356,13 +356,15 @@ fn an_output_its_own_gate_reads_is_in_the_suggestion_and_the_suggestion_passes()
     );
 }
 
-/// A check is shown as written, its templates as templates: the checklist's `$ COMMAND`
-/// lines and the `--at` view's "Gate check:" pasted a value a report gave into shell text
-/// (`test -n "$(touch PWNED) `id`"`), and pasting it ran that (SPEC §7). The past view
-/// suggests nothing (no "Later steps use:"), and a waiting phase's prompt says an output not
-/// given yet in words, as a workflow prompt does, never as the raw `${{ ... }}`.
+/// A check is shown as it will run: the checklist's `$ COMMAND` lines and the `--at` view's
+/// "Gate check:" once pasted a value a report gave into shell text (`test -n "$(touch PWNED)
+/// `id`"`), and pasting it ran that (SPEC §7); the value is written as the shell reads the
+/// value it is given, so pasting runs what the engine runs. The past view suggests nothing
+/// (no "Later steps use:"), and a waiting phase's prompt says an output not given yet in
+/// words apart from the check's command, never spliced into it (review m, finding 3: `test
+/// -n "(output `out`, not given yet)"`, a command that always passes).
 #[test]
-fn checks_are_shown_as_written_and_pasting_one_runs_no_value_a_report_gave() {
+fn checks_are_shown_as_they_will_run_and_pasting_one_runs_no_value_a_report_gave() {
     let env = Env::new();
     env.scenario(
         "hs",
@@ -373,7 +375,9 @@ fn checks_are_shown_as_written_and_pasting_one_runs_no_value_a_report_gave() {
     let json = env.run(&["--json", "orchestrate", "status", "hs"]).json();
     let prompt = json["phases"][0]["prompt"].as_str().unwrap_or_default();
     assert!(
-        prompt.contains("(output `out`, not given yet)") && !prompt.contains("${{"),
+        prompt.contains(
+            "- check: test -n \"${{ phases.first.outputs.out }}\"\n  (`${{ phases.first.outputs.out }}`: output `out`, not given yet)\n"
+        ) && !prompt.contains("\"(output"),
         "{json}"
     );
     let done = env.run(&[
@@ -411,8 +415,8 @@ fn checks_are_shown_as_written_and_pasting_one_runs_no_value_a_report_gave() {
         "{}",
         past.stdout
     );
-    insta::assert_snapshot!("checks_as_written_status", status.snapshot(&env));
-    insta::assert_snapshot!("checks_as_written_past", past.snapshot(&env));
+    insta::assert_snapshot!("checks_as_they_run_status", status.snapshot(&env));
+    insta::assert_snapshot!("checks_as_they_run_past", past.snapshot(&env));
 }
 
 /// An output key may start with `-` (a `$CORTEX_OUTPUT` line may write it), and a suggested

@@ -160,6 +160,7 @@ pub fn main() -> i32 {
             } else {
                 exit::OK
             };
+            let meant = seed_phrasing(&e);
             let text = match misleading_tip(&e) {
                 Some(text) => text,
                 None if e.use_stderr() => without_dash_dash_tip(&e.render().to_string()),
@@ -168,15 +169,29 @@ pub fn main() -> i32 {
                     return code;
                 }
             };
+            let text = match &meant {
+                Some(meant) => with_meant_tip(&text, meant),
+                None => text,
+            };
             let text = crate::render::cut_long_words(&text);
             // With --json, stdout still carries one document: the error's, as for every
             // other bad input (an agent reading stdout is never left with nothing).
             if json_asked() {
-                let e = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let mut e = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                     missing_subcommand(&text)
                 } else {
                     usage_error(&text)
                 };
+                if let Some(meant) = &meant {
+                    let args: Vec<&str> = meant.iter().map(String::as_str).collect();
+                    e.hints.insert(
+                        0,
+                        crate::ops::Hint::default()
+                            .then("did you mean ")
+                            .command(&args)
+                            .then("?"),
+                    );
+                }
                 out_json(&e.document());
             }
             // An error quotes what was given: shown, never obeyed, like every other.
@@ -374,6 +389,116 @@ fn missing_subcommand(text: &str) -> CommandError {
     e.detail = Some(format!("{}\n", text.trim_end()));
     let help: Vec<&str> = path.iter().map(String::as_str).chain(["--help"]).collect();
     e.hint(crate::ops::Hint::suggest(&help).then(" shows what each does"))
+}
+
+/// Other words for a subcommand, as people (and seed 000) say them: `execute` a workflow is
+/// to `run` it.
+const SYNONYMS: &[(&str, &str)] = &[("execute", "run"), ("exec", "run"), ("launch", "run")];
+
+/// The command meant by a line in seed 000's phrasing, which clap does not know: the verb
+/// before its group (`resume workflow`, `execute workflow`, `status workflow`), a word before
+/// the command (`show workflow status`), or a verb cortex says otherwise (`workflow
+/// execute`). Its argv after `cortex`, the rest of the line
+/// as given (`workflow resume RUN`). clap's nearest name was no answer to those: `resume`
+/// got "a similar subcommand exists: 'serve'", `execute` nothing at all (review m, finding 6).
+fn seed_phrasing(e: &clap::Error) -> Option<Vec<String>> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let ContextValue::String(given) = e.get(ContextKind::InvalidSubcommand)? else {
+        return None;
+    };
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // The words that may name commands: not options, nor the value of `--home`/`--db`,
+    // nor anything after `--`.
+    let mut words: Vec<usize> = Vec::new();
+    let mut value_next = false;
+    for (i, a) in args.iter().enumerate() {
+        if a == "--" {
+            break;
+        }
+        if std::mem::take(&mut value_next) {
+            continue;
+        }
+        if a.starts_with('-') {
+            value_next = matches!(a.as_str(), "--home" | "--db");
+            continue;
+        }
+        words.push(i);
+    }
+    let top = Cli::command();
+    let verb_in = |group: &clap::Command, verb: &str| -> Option<String> {
+        let verb = SYNONYMS
+            .iter()
+            .find(|(said, _)| *said == verb)
+            .map_or(verb, |(_, meant)| meant);
+        group
+            .find_subcommand(verb)
+            .map(|c| c.get_name().to_string())
+    };
+    let at = *words.iter().find(|&&i| args[i] == *given)?;
+    let before: Vec<&String> = words
+        .iter()
+        .filter(|&&i| i < at)
+        .map(|&i| &args[i])
+        .collect();
+    let mut meant = args.clone();
+    match before.as_slice() {
+        // The verb first: the next word names the group it belongs to (`resume workflow`);
+        // or a word before the command itself (`show workflow status`), left out.
+        [] => {
+            let mut after = words.iter().filter(|&&i| i > at);
+            let next = *after.next()?;
+            let group = top.find_subcommand(&args[next])?;
+            match verb_in(group, given) {
+                Some(verb) => {
+                    meant[at] = group.get_name().to_string();
+                    meant[next] = verb;
+                }
+                None => {
+                    let third = *after.next()?;
+                    group.find_subcommand(&args[third])?;
+                    meant.remove(at);
+                }
+            }
+        }
+        // A group's verb said otherwise.
+        [group] => {
+            let group = top.find_subcommand(group.as_str())?;
+            let verb = verb_in(group, given).filter(|v| v != given)?;
+            meant[at] = verb;
+        }
+        _ => return None,
+    }
+    Some(meant)
+}
+
+/// clap's text of an unknown subcommand with the tip `seed_phrasing` found in place of
+/// clap's own (a similar name that is another command: `serve` for `resume`).
+fn with_meant_tip(text: &str, meant: &[String]) -> String {
+    let words: Vec<&str> = std::iter::once("cortex")
+        .chain(meant.iter().map(String::as_str))
+        .collect();
+    let tip = format!(
+        "  tip: did you mean `{}`?\n",
+        crate::render::command_line(&words)
+    );
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or_default();
+    // clap's lines but its own tip, from the first that is not blank.
+    let rest: String = lines
+        .filter(|l| {
+            !l.trim_start()
+                .starts_with("tip: a similar subcommand exists")
+        })
+        .skip_while(|l| l.trim().is_empty())
+        .collect();
+    format!("{first}\n{tip}\n{rest}")
 }
 
 /// clap answers an unknown flag with the closest known one, which for `--verbose` is

@@ -12,8 +12,13 @@ fn noun(state: &RunState) -> &'static str {
 }
 
 /// Decide what `command` means for a run in `state`. Pure: the same state and command always
-/// give the same events.
+/// give the same events. Whatever the command, the agents of the phases its events end are
+/// deactivated by one rule (`release_agents`), never by each way of ending a phase.
 pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideError> {
+    decide_command(state, command).map(|events| super::phase_agents::release_agents(state, events))
+}
+
+fn decide_command(state: &RunState, command: Command) -> Result<Vec<Event>, DecideError> {
     if let Command::Start(started) = command {
         if state.phase != RunPhase::NotStarted {
             return Err(DecideError::AlreadyStarted);
@@ -120,7 +125,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             if !running {
                 return Ok(Vec::new());
             }
-            Ok(interrupted(state, step, attempt, reason))
+            Ok(vec![Event::StepInterrupted {
+                step,
+                attempt,
+                reason,
+            }])
         }
         Command::InterruptOrphans {
             leave_claimed,
@@ -430,8 +439,7 @@ fn driver_gone(state: &RunState, lease_lapsed: bool) -> String {
     }
 }
 
-/// Attempts whose end is not in the log: they will never report, so they end here (and the
-/// agents of their phases are deactivated).
+/// Attempts whose end is not in the log: they will never report, so they end here.
 fn interrupt_in_flight(state: &RunState, reason: &str) -> Vec<Event> {
     interrupt_where(state, reason, |s| s == StepStatus::Running)
 }
@@ -480,36 +488,8 @@ fn interrupt_where_units(
             attempt: s.attempts,
             reason: reason.to_string(),
         });
-        events.extend(deactivate(state, &s.name));
     }
     events
-}
-
-/// Deactivate the agents active for `phase`.
-/// Attempt `attempt` of `step` ended without an outcome of its own (`reason`): interrupted,
-/// its agents no longer active. It runs again.
-fn interrupted(state: &RunState, step: String, attempt: u32, reason: String) -> Vec<Event> {
-    let deactivated = deactivate(state, &step);
-    std::iter::once(Event::StepInterrupted {
-        step,
-        attempt,
-        reason,
-    })
-    .chain(deactivated)
-    .collect()
-}
-
-fn deactivate(state: &RunState, phase: &str) -> Vec<Event> {
-    state
-        .active_agents
-        .iter()
-        .filter(|(_, p)| p == phase)
-        .map(|(agent, p)| Event::AgentDeactivated {
-            agent: agent.clone(),
-            phase: p.clone(),
-            by: None,
-        })
-        .collect()
 }
 
 fn request_start(
@@ -1007,7 +987,7 @@ fn child_waiting(
 }
 
 /// A step failed for good (retries exhausted, a condition that cannot be decided, a list that
-/// cannot be read): its agents end and its `on_failure` applies.
+/// cannot be read): its `on_failure` applies.
 fn fail_for_good(
     state: &RunState,
     workflow: &Workflow,
@@ -1018,7 +998,6 @@ fn fail_for_good(
     let name = state.steps[index].name.clone();
     let what = if state.is_scenario() { "phase" } else { "step" };
     let reason = format!("{what} `{name}` failed: {error}");
-    events.extend(deactivate(state, &name));
     match workflow.steps[index].on_failure.unwrap_or_default() {
         OnFailure::Pause => events.push(Event::RunPaused {
             step: Some(name),
@@ -1118,7 +1097,11 @@ fn finish_attempt(
     // driver's death ended is; before, it was recorded failed ("killed by signal 15"), a
     // retry spent on it or, with none left, the run failed.
     if let Some(reason) = report.fenced {
-        return Ok(interrupted(state, report.step, report.attempt, reason));
+        return Ok(vec![Event::StepInterrupted {
+            step: report.step,
+            attempt: report.attempt,
+            reason,
+        }]);
     }
     let outputs: BTreeMap<&str, &str> = report
         .outputs
@@ -1240,7 +1223,6 @@ fn finish_attempt(
             output_tail: report.output_tail,
             by: report.by,
         });
-        events.extend(deactivate(state, &name));
         after_done(state, workflow, index, &outputs, true, &mut events);
         return Ok(events);
     }

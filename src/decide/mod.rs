@@ -11,6 +11,7 @@ mod decider;
 mod error;
 mod items;
 mod outputs;
+mod phase_agents;
 mod recovery;
 mod schedule;
 mod state;

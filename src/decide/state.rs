@@ -720,66 +720,34 @@ impl RunState {
     /// A prompt (or a phase's checklist item) as a person or an agent reads it, wherever it is
     /// shown (status, `--json`, MCP, the web page, the progress lines, an agent's stdin): each
     /// template rendered with the value `resolve` gives, and one that has no value as a marker
-    /// that says so and why (`absent_value`), never as nothing nor as the raw `${{ ... }}`.
-    /// `unit`: the step or phase the text is of (its own outputs are named as its own). The
-    /// one rendering of prompts: `render_prompt_in` is it with the run's own values.
+    /// that says so and why (`absent_value`), never as nothing nor as the raw `${{ ... }}`; a
+    /// scenario phase's "- check: COMMAND" lines as the commands the engine runs
+    /// (`render::render_prompt`). `unit`: the step or phase the text is of (its own outputs
+    /// are named as its own). `render_prompt_in` is it with the run's own values.
     pub fn render_prompt_with(
         &self,
         text: &str,
         unit: Option<usize>,
         resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
     ) -> String {
-        crate::definition::template::render_text(text, &|r| {
-            resolve(r).or_else(|| self.absent_value(r, unit))
+        crate::render::render_prompt(text, self.is_scenario(), resolve, &|r| {
+            self.absent_value(r, unit).unwrap_or_default()
         })
     }
 
-    /// A phase's `check:` criterion as its prompt shows it (`render_prompt_in`), seen from
-    /// unit `unit`: a command, as written, but for a template with no value, said in words
-    /// (`absent_value`). The status shows it so too, one rendering for both.
-    pub fn render_check_in(&self, text: &str, unit: usize) -> String {
-        crate::definition::template::render_text(text, &|r| {
-            self.template_value_in(r, Some(unit))
-                .is_none()
-                .then(|| self.absent_value(r, Some(unit)))?
+    /// A check (a phase's `check:` criterion, a step's `validate:` `run:`) of unit `unit` as
+    /// the engine will run it (`render::shown_check`): the run's values where it has them,
+    /// and apart from the command, each template it has none for, said in words
+    /// (`absent_value`). Its prompt, its status line and its `--json` show it so alike.
+    pub fn render_check_in(&self, command: &str, unit: usize) -> (String, Vec<String>) {
+        crate::render::shown_check(command, &|r| self.template_value_in(r, Some(unit)), &|r| {
+            self.absent_value(r, Some(unit)).unwrap_or_default()
         })
     }
 
     /// `render_prompt_with` the run's values as seen from unit `unit` (`template_value_in`).
-    /// A phase's `check:` criteria in its prompt ("- check: COMMAND" under "Success
-    /// criteria:") are commands, shown as written as everywhere else: a value pasted into one
-    /// (an output a report gave, `$(touch x)`) is what an agent reading the prompt would run.
-    /// Only a template with no value is said in words there (`absent_value`).
     pub fn render_prompt_in(&self, text: &str, unit: usize) -> String {
-        let value =
-            |r: &crate::definition::template::Reference| self.template_value_in(r, Some(unit));
-        if !self.is_scenario() || !text.contains("\n- check: ") {
-            return self.render_prompt_with(text, Some(unit), &value);
-        }
-        // The text cut where a check begins or ends, each piece rendered as what it is.
-        let mut pieces: Vec<(bool, String)> = Vec::new();
-        let mut in_check = false;
-        for line in text.split_inclusive('\n') {
-            if line.starts_with("- ") {
-                in_check = line.starts_with("- check: ");
-            }
-            match pieces.last_mut() {
-                Some((check, piece)) if *check == in_check && !line.starts_with("- ") => {
-                    piece.push_str(line)
-                }
-                _ => pieces.push((in_check, line.to_string())),
-            }
-        }
-        pieces
-            .into_iter()
-            .map(|(check, piece)| {
-                if check {
-                    self.render_check_in(&piece, unit)
-                } else {
-                    self.render_prompt_with(&piece, Some(unit), &value)
-                }
-            })
-            .collect()
+        self.render_prompt_with(text, Some(unit), &|r| self.template_value_in(r, Some(unit)))
     }
 
     /// What a prompt shows for a template the run has no value for: what is missing and why,
@@ -1179,7 +1147,7 @@ fn fold_event(state: &mut RunState, rec: Stamped<'_>) {
             by,
         } => {
             if let Some(s) = state.step_mut(step) {
-                if lost_session(s, *attempt, end) {
+                if lost_session(s, *attempt, end, output_tail) {
                     s.resume_session = None;
                 }
                 child_ended(s, end);
@@ -1563,6 +1531,11 @@ fn fold_event(state: &mut RunState, rec: Stamped<'_>) {
             outcome, reason, ..
         } => {
             state.phase = RunPhase::Finished { outcome: *outcome };
+            // A finished run has no agent at work. The decider records every deactivation
+            // before the run's end (`phase_agents`); a log written before it did may lack
+            // one (a skipped waiting phase's), and its status said the agents were active
+            // while `agent status` (which reads unfinished runs only) said they were not.
+            state.active_agents.clear();
             state.reached(EndKind::Outcome(*outcome), rec.seq);
             state.ended_at = time();
             state.finish_reason.clone_from(reason);
@@ -1647,24 +1620,32 @@ fn child_ended(s: &mut StepState, end: &AttemptEnd) {
     }
 }
 
-/// Units that run again from scratch: pending, without what their last pass left (outputs,
-/// condition verdict, child run, session, checklist); a `foreach:` step among them loses its
-/// items, which are read again.
-/// Whether attempt `attempt` of `s`, ending `end`, leaves no session to resume: it was given one
-/// (`--resume`), and its process ended by itself with no result read from it (Claude Code
-/// exits 1 with "No conversation found with session ID" on standard error when the session is
-/// gone: expired, on another host, in another directory). Resuming it again would fail the
-/// same way on every retry; the next attempt starts a new session. An attempt cut short (a
-/// timeout, a stop) keeps it: the session is there, the process was ended.
-fn lost_session(s: &StepState, attempt: u32, end: &AttemptEnd) -> bool {
+/// What Claude Code says on standard error, exiting 1 without a result, when the session it
+/// was asked to resume (`--resume`) is gone: expired, on another host, in another directory.
+const SESSION_GONE: &str = "No conversation found with session ID";
+
+/// Whether attempt `attempt` of `s`, ending `end` with `output_tail`, leaves no session to
+/// resume: it was given one (`--resume`), its process ended by itself with no result read
+/// from it, and what it printed says the session is gone (`SESSION_GONE`). Resuming it again
+/// would fail the same way on every retry; the next attempt starts a new session. Any other
+/// attempt that printed no result (a crash, an exit on a bad key, output that is not JSON)
+/// keeps the last session the log knows for the unit, and the retry resumes it (SPEC §8: "a
+/// retry resumes the same session"); before, every such attempt dropped it and the next
+/// started a new session (review m, finding 4). An attempt cut short (a timeout, a stop)
+/// keeps it too: the session is there, the process was ended.
+fn lost_session(s: &StepState, attempt: u32, end: &AttemptEnd, output_tail: &str) -> bool {
     s.resume_session.is_some()
         && s.agent_result.as_ref().is_none_or(|r| r.attempt != attempt)
         && matches!(
             end,
             AttemptEnd::Exited { .. } | AttemptEnd::AgentFailed { .. }
         )
+        && output_tail.contains(SESSION_GONE)
 }
 
+/// Units that run again from scratch: pending, without what their last pass left (outputs,
+/// condition verdict, child run, session, checklist); a `foreach:` step among them loses its
+/// items, which are read again.
 fn reset_units(state: &mut RunState, indices: &[usize]) {
     // What they gave, for the recovery that runs them again (items too, before their step's
     // reset removes them).

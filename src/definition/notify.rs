@@ -25,7 +25,7 @@ impl Notify {
 }
 
 /// One notification: a command (`run:`, given the status document on stdin and
-/// `CORTEX_RUN_ID`, `CORTEX_RUN_NAME`, `CORTEX_RUN_STATUS`; not rendered, so no `${{ }}`), or a webhook (`webhook:`, an
+/// `CORTEX_RUN_ID`, `CORTEX_RUN_NAME`, `CORTEX_RUN_STATUS`, `CORTEX_HOME`; not rendered, so no `${{ }}`), or a webhook (`webhook:`, an
 /// http(s) URL the status document is POSTed to as JSON). Exactly one of the two.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -53,6 +53,9 @@ pub struct Subject {
     pub document: serde_json::Value,
     /// Where commands run (the run's directory).
     pub cwd: PathBuf,
+    /// The home of the process delivering: a command is given it as `CORTEX_HOME`, as a
+    /// step's command is (a place of its own to write to, whoever started cortex how).
+    pub home: PathBuf,
     /// The run's input values as text (a secret input's as this process was given it), for
     /// a webhook made of `${{ inputs.NAME }}`.
     pub inputs: BTreeMap<String, String>,
@@ -357,6 +360,7 @@ fn run_command(
             ("CORTEX_RUN_ID".into(), subject.run_id.clone()),
             ("CORTEX_RUN_NAME".into(), subject.name.clone()),
             ("CORTEX_RUN_STATUS".into(), subject.status.clone()),
+            ("CORTEX_HOME".into(), subject.home.display().to_string()),
         ],
         cwd: subject.cwd.clone(),
         stdin: Some(body),

@@ -135,6 +135,9 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         } else {
             "inactive"
         };
+        // How it runs, as `--json`'s `runner` says, for every agent: one without a command
+        // (a built-in's, most often) was shown as nothing but `[built-in]` (review m,
+        // finding 7).
         let runs = match r["runner"].as_str() {
             Some("command") => "  [runs a command]".to_string(),
             Some("claude") => format!(
@@ -144,7 +147,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
                     .map(|m| format!(", model {m}"))
                     .unwrap_or_default()
             ),
-            _ => String::new(),
+            _ => "  [no command: its phases wait for a report]".to_string(),
         };
         let origin = if r["builtin"] == true {
             "  [built-in]"
@@ -156,6 +159,16 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             crate::render::padded(r["name"].as_str().unwrap_or_default(), width),
             r["description"].as_str().unwrap_or_default()
         ));
+        // Where it is active, as `--json`'s `active_for` and `agent status` say: under it.
+        for place in r["active_for"].as_array().into_iter().flatten() {
+            let place = place.as_str().unwrap_or_default();
+            let said = if place == crate::decide::BY_HAND {
+                "active by hand".to_string()
+            } else {
+                format!("active for {place}")
+            };
+            text.push_str(&format!("  {}  {said}\n", " ".repeat(width)));
+        }
     }
     text.push_str(&format!(
         "\nYour agents go in {} (or the project's .claude/agents/); a file of a built-in's name replaces it.\n",

@@ -437,8 +437,31 @@ impl Ctx {
             status_view(state, driver_alive)
                 .with_rollback_setting(self.rollback_setting())
                 .with_time_limit_setting(self.kept_time_limit(state))
-                .with_definition_changed(definition_changed(state)),
+                .with_definition_now(self.definition_now(state)),
         )
+    }
+
+    /// How the definition files of the run in `state` are now against its snapshot (what
+    /// `definition_changed` warns of at resume), read only for a run paused on a failure: the
+    /// one whose suggestions may offer a new run once the definition is fixed
+    /// (`StatusView::definition_now`). A changed one is checked as `run` would check it
+    /// (`definition_valid_now`): a new run of one that does not validate is refused.
+    fn definition_now(&self, state: &crate::decide::RunState) -> crate::project::DefinitionNow {
+        use crate::project::DefinitionNow;
+        let Some(start) = state
+            .start
+            .as_deref()
+            .filter(|_| matches!(state.phase, crate::decide::RunPhase::Paused { .. }))
+        else {
+            return DefinitionNow::AsStarted;
+        };
+        if super::definition_changed(start).is_empty() {
+            DefinitionNow::AsStarted
+        } else if super::definition_valid_now(self, start) {
+            DefinitionNow::Changed
+        } else {
+            DefinitionNow::ChangedInvalid
+        }
     }
 
     /// `enable_rollback` in cortex.config.json now, which decides a `resume --rollback-to`
@@ -476,7 +499,7 @@ impl Ctx {
             status_view(state, driver_alive)
                 .with_rollback_setting(self.rollback_setting())
                 .with_time_limit_setting(self.kept_time_limit(state))
-                .with_definition_changed(definition_changed(state))
+                .with_definition_now(self.definition_now(state))
                 .with_children(&child)
                 .with_interrupted_children(&child, &|id| {
                     crate::execute::driver_alive(&self.home, store, id)
@@ -1253,15 +1276,4 @@ pub fn without_tilde(path: &Path) -> Result<PathBuf, String> {
         Some(home) => Ok(PathBuf::from(home).join(rest.trim_start_matches('/'))),
         None => Err("it starts with `~`, but HOME is not set to say what that is".into()),
     }
-}
-
-/// Whether a definition file of the run differs from its snapshot (what `definition_changed`
-/// warns of at resume), read only for a run paused on a failure: the one whose suggestions
-/// may offer a new run once the definition is fixed (`StatusView::definition_changed`).
-fn definition_changed(state: &crate::decide::RunState) -> bool {
-    matches!(state.phase, crate::decide::RunPhase::Paused { .. })
-        && state
-            .start
-            .as_deref()
-            .is_some_and(|start| !super::definition_changed(start).is_empty())
 }

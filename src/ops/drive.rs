@@ -1446,6 +1446,20 @@ pub fn definition_changed(start: &RunStarted) -> Vec<String> {
     out
 }
 
+/// Whether the definition run `start` started from validates as it is now, as a new `run` of
+/// it would check it: a workflow with the workflows its `uses:` steps run, a scenario.
+pub fn definition_valid_now(ctx: &Ctx, start: &RunStarted) -> bool {
+    match start.kind {
+        RunKind::Workflow => super::workflow::loads(ctx, &start.source),
+        RunKind::Scenario => ctx
+            .catalog()
+            .find_scenario(&start.source)
+            .map_err(CommandError::from)
+            .and_then(|entry| super::scenario::check(ctx, &entry))
+            .is_ok(),
+    }
+}
+
 /// The warnings of driving run `run_id` on now, as its driver says them when it takes the
 /// run (`drive_from`: `definition_changed`), for an answer given before or without that
 /// driver's own words — the server's API and page, whose background driver writes them only

@@ -31,8 +31,8 @@ pub use context::{
     default_actor, hostname, message_problem, no_runs, operator, operator_args,
 };
 pub use drive::{
-    DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, definition_changed, driving_on_warnings,
-    json_integer_text, parse_pairs, parse_pairs_from, refuse_placeholders,
+    DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, definition_changed, definition_valid_now,
+    driving_on_warnings, json_integer_text, parse_pairs, parse_pairs_from, refuse_placeholders,
 };
 pub use error::{Cause, CommandError, Hint, exit};
 pub use history::{

@@ -969,6 +969,7 @@ fn subject(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Subject {
         status: run_status(state, false).as_str().to_string(),
         document: view.to_json(),
         cwd,
+        home: ctx.home.clone(),
         inputs,
         notes: crate::execute::inflight_notes(&ctx.home, &state.run_id).ok(),
     }

@@ -204,6 +204,12 @@ pub(super) fn other_kind_commands(ctx: &Ctx, group: &str, query: &str, path: &st
     )
 }
 
+/// Whether workflow `name` loads as `run` loads it: it validates, with the workflows its
+/// `uses:` steps run.
+pub(super) fn loads(ctx: &Ctx, name: &str) -> bool {
+    load(ctx, name).is_ok()
+}
+
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let config_file = ctx
         .catalog()
@@ -1042,35 +1048,14 @@ pub(super) fn preview_settings(
             // before the run (another step's output, an item) as a marker saying so, never
             // the raw `${{ ... }}`.
             setting.prompt = step.prompt.as_ref().map(|text| {
-                crate::definition::template::render_text(text, &|r| {
-                    resolve(r).or_else(|| Some(not_known_before_the_run(r, &step.name, noun)))
+                crate::render::render_prompt(text, noun == "phase", &resolve, &|r| {
+                    crate::render::not_known_before_the_run(r, &step.name, noun)
                 })
             });
             (step.name.clone(), setting)
         })
         .collect();
     (shown, settings)
-}
-
-/// What a plan shows for a template of a prompt that has no value before the run: the words
-/// a run's status uses for it while the step it names has not ended (`RunState::absent_value`).
-/// `unit`: the step (or phase, `noun`) whose prompt it is (its own output is named as its own).
-fn not_known_before_the_run(
-    r: &crate::definition::template::Reference,
-    unit: &str,
-    noun: &str,
-) -> String {
-    use crate::definition::template::Reference;
-    match r {
-        Reference::Input(name) => format!("(no input `{name}`: none was given)"),
-        Reference::Item => "(its item of the `foreach:`, known when it runs)".to_string(),
-        Reference::StepOutput { step, key } if step == unit => {
-            format!("(output `{key}`, not given yet)")
-        }
-        Reference::StepOutput { step, key } => {
-            format!("(output `{key}` of {noun} `{step}`, not given yet)")
-        }
-    }
 }
 
 /// The value of an input template among a plan's `shown` inputs (a secret one `***`); any

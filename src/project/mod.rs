@@ -10,8 +10,8 @@ pub use next::{
     Fill, RunAct, Suggestion, next_actions, run_act, run_again, subcommand_args, worker_command,
 };
 pub use status::{
-    ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, ForeachView, IfView,
-    ItemView, KeptTimeLimit, RunStatus, StatusView, StepGroup, StepView, StopRequestView,
-    Unverified, UsesView, WaitsOn, cut_short, gate_read_outputs, output_readers, pending_stop,
-    required_outputs, run_status, status_view, waits_for_tags, waits_on,
+    ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, DefinitionNow,
+    ForeachView, IfView, ItemView, KeptTimeLimit, RunStatus, StatusView, StepGroup, StepView,
+    StopRequestView, Unverified, UsesView, WaitsOn, cut_short, gate_read_outputs, output_readers,
+    pending_stop, required_outputs, run_status, status_view, waits_for_tags, waits_on,
 };

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{RunStatus, StatusView};
+use super::{DefinitionNow, RunStatus, StatusView};
 use crate::decide::StepStatus;
 use crate::event::RunKind;
 
@@ -743,37 +743,71 @@ fn stop_pending(group: &str, id: &str, abort: bool, abort_why: &str) -> Vec<Sugg
     out
 }
 
-/// A new run, for a failed step (phase) reading a secret output across a wait for a report:
-/// no resume gives it (the process that carries the run on past the report never held it),
-/// a run of a definition that gives the secret as a secret input does (`once_fixed`).
-fn secret_across_wait_run_again(view: &StatusView, group: &str) -> Option<Suggestion> {
-    once_fixed(
+/// What to do with a failed step (phase) reading a secret output across a wait for a report
+/// (`StatusView::unheld_secret_output`, crossing): no resume from here does its work (the
+/// process that carries the run on past the report never held the output), a run of a
+/// definition that gives the secret as a secret input does. So: that new run first, once the
+/// definition is fixed (`once_fixed`); then `abort`, saying how the work gets done; `--skip`
+/// only after them, worded as what it is (`without_its_work`). Before, `--skip` came first,
+/// and an agent that ran `next[0]` finished the run `completed` with the step never run
+/// (review m, finding 5).
+fn secret_across_wait(view: &StatusView, group: &str, step: &str, from: &str) -> Vec<Suggestion> {
+    let fixed = once_fixed(
         view,
         group,
         "start a new run once the definition gives the secret as a secret input (`--input`) or in the environment, not as an output: no resume can carry a secret output past a report".to_string(),
+    );
+    let abort = Suggestion::new(
+        &[group, "abort", &view.run_id],
+        format!(
+            "end the run: `{step}` reads a secret output of `{from}`, which no process from here holds past the report it waits for, so no resume does its work; a new run does once the definition gives the secret as a secret input (`--input`) or in the environment, or one process drives the run from start to end (`cortex mcp`)"
+        ),
+    );
+    // A definition that does not validate is no way on: what shows its problems comes after.
+    match view.definition_now {
+        DefinitionNow::Changed => fixed.into_iter().chain([abort]).collect(),
+        _ => std::iter::once(abort).chain(fixed).collect(),
+    }
+}
+
+/// Why to `--skip` a step (phase) that can never run in this run (`secret_across_wait`):
+/// said as giving up its work, which a skip is there.
+fn without_its_work(view: &StatusView, step: &str) -> String {
+    format!(
+        "only to give up `{step}`'s work: {} without running it (it cannot run in this run: the secret output it reads is held by no process from here)",
+        skip_why(view, step)
     )
 }
 
 /// `run_again` with `why`, for a failure a new run of the same definition meets again (an
 /// `if:`, a `run:`, a secret across a wait, `with:` values it gives): offered only once a
-/// definition file of the run differs from the run's snapshot (`StatusView::
-/// definition_changed`). Before, it was offered (first, for a secret across a wait) with the
-/// definition as it was: run as given, it made a new run that failed the same way, and an
-/// agent following the first suggestion started one after another.
+/// definition file of the run differs from the run's snapshot and the definition validates
+/// (`StatusView::definition_now`). Before, it was offered (first, for a secret across a wait)
+/// with the definition as it was: run as given, it made a new run that failed the same way,
+/// and an agent following the first suggestion started one after another. A changed file
+/// that does not validate (its own, or a `uses:` child's) is said to have problems, with the
+/// `validate` that shows them: before, the new run was offered, and refused (exit 2: review
+/// n, N5).
 fn once_fixed(view: &StatusView, group: &str, why: String) -> Option<Suggestion> {
-    if !view.definition_changed {
-        return None;
-    }
-    let mut again = run_again(view, group);
-    again.why = format!(
-        "{why}{}",
-        if again.fill.is_empty() {
-            ""
-        } else {
-            " (VALUE: each secret input's value again)"
+    match view.definition_now {
+        DefinitionNow::AsStarted => None,
+        DefinitionNow::ChangedInvalid => Some(Suggestion::new(
+            &[group, "validate", &view.started_from],
+            "the definition changed since this run started, but does not validate now (its own file, or a workflow its `uses:` steps run): this shows its problems; once it validates, a new run of it is offered",
+        )),
+        DefinitionNow::Changed => {
+            let mut again = run_again(view, group);
+            again.why = format!(
+                "{why}{}",
+                if again.fill.is_empty() {
+                    ""
+                } else {
+                    " (VALUE: each secret input's value again)"
+                }
+            );
+            Some(again)
         }
-    );
-    Some(again)
+    }
 }
 
 /// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
@@ -990,6 +1024,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         RunStatus::Stopped if view.limit_cut_unheld.is_some() => out.push(abort()),
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
             let step = view.failed_step.as_deref().unwrap_or("post-validation");
+            let crossing = matches!(view.unheld_secret_output, Some((_, true)));
             match &view.unheld_secret_output {
                 // A `foreach:` list read from a secret is refused every time, whoever holds
                 // the output: running the step that writes it again (`--from`) would fail the
@@ -1003,7 +1038,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["--from", from],
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
-                Some((_, true)) => out.extend(secret_across_wait_run_again(view, "workflow")),
+                Some((from, true)) => out.extend(secret_across_wait(view, "workflow", step, from)),
                 // A child that could not start with these `with:` values never will: running
                 // the step whose output made them again can change them.
                 None if view.unstartable_child.is_some() => {
@@ -1066,7 +1101,12 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .filter(|s| matches!(s.status, StepStatus::Failed | StepStatus::Waiting))
                 .count();
             if view.failed_step.is_some() && (view.kind != RunKind::Scenario || stuck == 1) {
-                let mut skip = resume(view, &["--skip"], skip_why(view, step));
+                let why = if crossing {
+                    without_its_work(view, step)
+                } else {
+                    skip_why(view, step)
+                };
+                let mut skip = resume(view, &["--skip"], why);
                 if view.secret_foreach {
                     skip.why = format!("{}: {SECRET_FOREACH_AGAIN}", skip.why);
                 }
@@ -1144,6 +1184,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     ),
                 ));
             }
+            // For a secret across a wait, `secret_across_wait` offered it already, before
+            // `--skip`: `dedupe` keeps that one.
             out.push(abort());
             if view.unstartable_child.is_some() {
                 out.extend(once_fixed(
@@ -1361,6 +1403,7 @@ fn scenario_rollback(view: &StatusView) -> Option<Suggestion> {
 
 fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
+    let crossing = matches!(view.unheld_secret_output, Some((_, true)));
     let mut out = Vec::new();
     if !view.resumable {
         // Ended by a failure (rolled back or not): a new run, once it is fixed.
@@ -1500,7 +1543,10 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                         failed[0]
                     ),
                 )),
-                _ => out.extend(secret_across_wait_run_again(view, "orchestrate")),
+                Some((from, true)) => {
+                    out.extend(secret_across_wait(view, "orchestrate", failed[0], from))
+                }
+                None => {}
             }
         }
         RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {
@@ -1563,7 +1609,12 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         && stuck == 1
         && let Some(phase) = &view.failed_step
     {
-        let mut skip = resume(view, &["--skip"], skip_why(view, phase));
+        let why = if crossing {
+            without_its_work(view, phase)
+        } else {
+            skip_why(view, phase)
+        };
+        let mut skip = resume(view, &["--skip"], why);
         if view.secret_foreach {
             skip.why = format!("{}: {SECRET_FOREACH_AGAIN}", skip.why);
         }
@@ -1573,6 +1624,8 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         out.extend(scenario_rollback(view));
     }
     // A run submitted for workers that none has taken yet can be given up, as a workflow's.
+    // (For a secret across a wait, `secret_across_wait` offered it already, before `--skip`:
+    // `dedupe` keeps that one.)
     if matches!(
         view.status,
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted

@@ -295,9 +295,14 @@ pub struct StepView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expected_outputs: Vec<String>,
     /// While it waits for a report: the commands its `validate:` gate runs on the report, as
-    /// written (`gate_checks`).
+    /// they will run (`gate_checks`: the run's values where it has them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// The templates those commands read that have no value now, each with what it stands
+    /// for in words (`` `${{ steps.S.outputs.k }}`: output `k` of step `S`, not given yet ``):
+    /// said apart from the commands, which show them as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks_without_value: Vec<String>,
     /// Who reported the step's outcome, and their message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_by: Option<crate::event::Operator>,
@@ -704,14 +709,27 @@ pub fn output_readers(state: &RunState, index: usize) -> Vec<(String, Vec<String
     out
 }
 
-/// The commands unit `index`'s `validate:` gate runs on a report, as written: templates as
-/// templates. Rendered, a value (an output a report gave, `$(touch x)`) was pasted into shell
-/// text shown as a command, and pasting that ran it (SPEC §7); a check runs with its values
-/// in variables, never in its text (`render_shell`).
-pub fn gate_checks(state: &RunState, index: usize) -> Vec<String> {
-    state.definition(index).map_or_else(Vec::new, |d| {
-        d.validate.iter().filter_map(|c| c.run.clone()).collect()
-    })
+/// The commands unit `index`'s `validate:` gate runs on a report, as they will run
+/// (`RunState::render_check_in`: each value the run has written as the shell reads the value
+/// it is given, so that pasted it runs the same, never a value spliced in as shell text), and
+/// the templates they read that have no value now, in words (once each).
+pub fn gate_checks(state: &RunState, index: usize) -> (Vec<String>, Vec<String>) {
+    let mut checks = Vec::new();
+    let mut without: Vec<String> = Vec::new();
+    for command in state
+        .definition(index)
+        .into_iter()
+        .flat_map(|d| d.validate.iter().filter_map(|c| c.run.as_deref()))
+    {
+        let (shown, notes) = state.render_check_in(command, index);
+        checks.push(shown);
+        for note in notes {
+            if !without.contains(&note) {
+                without.push(note);
+            }
+        }
+    }
+    (checks, without)
 }
 
 /// The tags the next unit of run `run_id` (or of the child run its waiting `uses:` step waits
@@ -914,12 +932,12 @@ impl StatusView {
         self
     }
 
-    /// Say whether a definition file of the run differs from its snapshot (`changed`, read
-    /// by the shell: `ops::definition_changed`), which a new run "once the definition is
-    /// fixed" needs; its suggestions are made again where that changes them.
-    pub fn with_definition_changed(mut self, changed: bool) -> StatusView {
-        if changed != self.definition_changed {
-            self.definition_changed = changed;
+    /// Say how the definition files of the run are now against its snapshot (`now`, read by
+    /// the shell: `ops::definition_now`), which a new run "once the definition is fixed"
+    /// needs; its suggestions are made again where that changes them.
+    pub fn with_definition_now(mut self, now: DefinitionNow) -> StatusView {
+        if now != self.definition_now {
+            self.definition_now = now;
             if self.as_of.is_none() {
                 self.next = super::next_actions(&self);
             }
@@ -1144,11 +1162,30 @@ impl AgentResultView {
     }
 }
 
+/// The definition files of a run (its own, the workflows its `uses:` steps run) as they are
+/// now, against the run's snapshot of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DefinitionNow {
+    /// As the run started with them (or not read: a view made from the log alone).
+    #[default]
+    AsStarted,
+    /// One changed since, and the definition validates now: a new run of it would start.
+    Changed,
+    /// One changed since, and the definition does not validate now (its own file, or the
+    /// file of a workflow its `uses:` steps run): a new run of it would be refused.
+    ChangedInvalid,
+}
+
 /// One success criterion and whether it was met.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CriterionView {
     pub criterion: String,
     pub met: bool,
+    /// A check's templates that have no value now, each with what it stands for in words
+    /// (`RunState::render_check_in`): said apart from the command, which shows them as
+    /// written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub without_value: Vec<String>,
     /// A command the engine runs (`{check: CMD}`), not a checklist item: told by the
     /// definition's type, never by the text (an item may read `check: ...`). In the document
     /// as `"check": true`, left out for an item: before, both read `{"criterion": "check:
@@ -1409,12 +1446,13 @@ pub struct StatusView {
     /// it ends here again, so it is not offered first (`next::demote_repeated`).
     #[serde(skip)]
     pub repeated_recovery: Option<crate::decide::Repeated>,
-    /// A definition file of the run (its own, a workflow its `uses:` steps run) differs from
-    /// the run's snapshot of it (`ops::definition_changed`, read by the shell: none in a
-    /// view made from the log alone): only then is a new run "once the definition is fixed"
-    /// offered, which with the same definition fails the same way.
+    /// Whether a definition file of the run (its own, a workflow its `uses:` steps run)
+    /// differs from the run's snapshot of it, and validates now (`ops::definition_now`,
+    /// read by the shell: as started in a view made from the log alone): only a changed one
+    /// that validates is offered as a new run "once the definition is fixed" (with the same
+    /// definition it fails the same way, and one that does not validate is refused).
     #[serde(skip)]
-    pub definition_changed: bool,
+    pub definition_now: DefinitionNow,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -1795,195 +1833,211 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| StepView {
-                name: s.name.clone(),
-                status: if ready_to_start.contains(&i)
-                    || slot_wait(i).is_some()
-                    || starts_next.contains(&i)
-                {
-                    StepStatus::Ready
-                } else if retry_held(state, i)
-                    || (s.status == StepStatus::Ready && state.outcome().is_some())
-                {
-                    // Nothing will run it: its run paused or stopped (until a resume), or
-                    // ended (a retry scheduled, or a budget given back, that never ran).
-                    StepStatus::Pending
-                } else {
-                    match shown_status(state, i) {
-                        // An attempt that ended without an outcome (its worker's lease lapsed
-                        // or its driver went: `step_interrupted`) in a run that goes on runs
-                        // again: `pending` (its `error` says why the last one ended, its
-                        // `waits_for_tags` who takes it). `stopped` is an operator's stop's.
-                        // Before, a phase reaped from a killed worker was shown `stopped`
-                        // beside its run `running`, waiting for a worker with its tags.
-                        StepStatus::Stopped
-                            if matches!(state.phase, RunPhase::Running | RunPhase::Waiting) =>
-                        {
-                            StepStatus::Pending
-                        }
-                        shown => shown,
-                    }
-                },
-                retry_held: !ready_to_start.contains(&i) && retry_held(state, i),
-                attempts: s.attempts,
-                started_at: s.started_at.clone(),
-                ended_at: s.ended_at.clone(),
-                error: s.error.clone(),
-                exit_code: s.exit_code,
-                outputs: s.outputs.clone(),
-                prompt: (s.status == StepStatus::Waiting)
-                    .then(|| workflow.and_then(|w| w.steps[i].prompt.as_deref()))
-                    .flatten()
-                    .map(|p| state.render_prompt_in(p, i)),
-                // A `uses:` step's outputs come from its child run (`uses.waits_on` says what
-                // the report there needs).
-                required_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
-                    required_outputs(state, i)
-                } else {
-                    Vec::new()
-                },
-                expected_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
-                    expected_outputs(state, i)
-                } else {
-                    Vec::new()
-                },
-                checks: if s.status == StepStatus::Waiting && !state.is_uses(i) {
+            .map(|(i, s)| {
+                let gate = if s.status == StepStatus::Waiting && !state.is_uses(i) {
                     gate_checks(state, i)
                 } else {
-                    Vec::new()
-                },
-                reported_by: s.reported_by.clone(),
-                skipped_by: s.skipped_by.clone(),
-                start_requested_by: s.start_requested_by.clone(),
-                worker: if s.status != StepStatus::Running {
-                    None
-                } else if let Some(c) = &s.claimed {
-                    (c.attempt == s.attempts).then(|| format!("{} on {}", c.worker, c.host))
-                } else {
-                    // A workflow's steps run in its driver: a worker driving it runs them.
-                    worker_driving(state)
-                },
-                lease_lapsed: false,
-                holder_gone: false,
-                interrupted: status == RunStatus::Interrupted
-                    && (s.status == StepStatus::Running || s.checking),
-                checking_condition: s.checking,
-                compensation: match s.compensation_left {
-                    Some(crate::decide::CompensationLeft::CutOff) => Some(CompensationView::CutOff),
-                    Some(crate::decide::CompensationLeft::NotRun) => Some(CompensationView::NotRun),
-                    None if s.compensation_failed => Some(CompensationView::Failed),
-                    None => None,
-                },
-                awaits_start: ready_to_start.contains(&i),
-                waits_for_slot: slot_wait(i).map(|h| SlotWaitView::of(state, h)),
-                starts_next: starts_next.contains(&i),
-                waits_for_tags: if tagged.contains(&i) {
-                    state.runs_on(i).to_vec()
-                } else {
-                    Vec::new()
-                },
-                agent_result: s.agent_result.as_ref().map(AgentResultView::of),
-                output_tail: if s.status == StepStatus::Failed {
-                    s.output_tail.clone()
-                } else {
-                    String::new()
-                },
-                condition: phase(i).map(|p| p.condition.clone().unwrap_or_else(|| "auto".into())),
-                parallel: phase(i).map(|p| p.parallel),
-                start_requested: s.status == StepStatus::Pending
-                    && state.start_requested.contains(&s.name),
-                agents: phase(i).map(|p| p.agents.clone()).unwrap_or_default(),
-                profiles: phase(i).map(|p| p.profiles.clone()).unwrap_or_default(),
-                criteria: phase(i)
-                    .map(|p| {
-                        // A `foreach:` phase's criteria are met by its items: met when every
-                        // item that ran met it (the phase itself records none).
-                        let units: Vec<&str> = if s.items.is_some() {
-                            state
-                                .item_units(i)
-                                .filter(|&j| state.steps[j].status != StepStatus::Skipped)
-                                .map(|j| state.steps[j].name.as_str())
+                    Default::default()
+                };
+                StepView {
+                    name: s.name.clone(),
+                    status: if ready_to_start.contains(&i)
+                        || slot_wait(i).is_some()
+                        || starts_next.contains(&i)
+                    {
+                        StepStatus::Ready
+                    } else if retry_held(state, i)
+                        || (s.status == StepStatus::Ready && state.outcome().is_some())
+                    {
+                        // Nothing will run it: its run paused or stopped (until a resume), or
+                        // ended (a retry scheduled, or a budget given back, that never ran).
+                        StepStatus::Pending
+                    } else {
+                        match shown_status(state, i) {
+                            // An attempt that ended without an outcome (its worker's lease lapsed
+                            // or its driver went: `step_interrupted`) in a run that goes on runs
+                            // again: `pending` (its `error` says why the last one ended, its
+                            // `waits_for_tags` who takes it). `stopped` is an operator's stop's.
+                            // Before, a phase reaped from a killed worker was shown `stopped`
+                            // beside its run `running`, waiting for a worker with its tags.
+                            StepStatus::Stopped
+                                if matches!(state.phase, RunPhase::Running | RunPhase::Waiting) =>
+                            {
+                                StepStatus::Pending
+                            }
+                            shown => shown,
+                        }
+                    },
+                    retry_held: !ready_to_start.contains(&i) && retry_held(state, i),
+                    attempts: s.attempts,
+                    started_at: s.started_at.clone(),
+                    ended_at: s.ended_at.clone(),
+                    error: s.error.clone(),
+                    exit_code: s.exit_code,
+                    outputs: s.outputs.clone(),
+                    prompt: (s.status == StepStatus::Waiting)
+                        .then(|| workflow.and_then(|w| w.steps[i].prompt.as_deref()))
+                        .flatten()
+                        .map(|p| state.render_prompt_in(p, i)),
+                    // A `uses:` step's outputs come from its child run (`uses.waits_on` says what
+                    // the report there needs).
+                    required_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
+                        required_outputs(state, i)
+                    } else {
+                        Vec::new()
+                    },
+                    expected_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
+                        expected_outputs(state, i)
+                    } else {
+                        Vec::new()
+                    },
+                    checks: gate.0,
+                    checks_without_value: gate.1,
+                    reported_by: s.reported_by.clone(),
+                    skipped_by: s.skipped_by.clone(),
+                    start_requested_by: s.start_requested_by.clone(),
+                    worker: if s.status != StepStatus::Running {
+                        None
+                    } else if let Some(c) = &s.claimed {
+                        (c.attempt == s.attempts).then(|| format!("{} on {}", c.worker, c.host))
+                    } else {
+                        // A workflow's steps run in its driver: a worker driving it runs them.
+                        worker_driving(state)
+                    },
+                    lease_lapsed: false,
+                    holder_gone: false,
+                    interrupted: status == RunStatus::Interrupted
+                        && (s.status == StepStatus::Running || s.checking),
+                    checking_condition: s.checking,
+                    compensation: match s.compensation_left {
+                        Some(crate::decide::CompensationLeft::CutOff) => {
+                            Some(CompensationView::CutOff)
+                        }
+                        Some(crate::decide::CompensationLeft::NotRun) => {
+                            Some(CompensationView::NotRun)
+                        }
+                        None if s.compensation_failed => Some(CompensationView::Failed),
+                        None => None,
+                    },
+                    awaits_start: ready_to_start.contains(&i),
+                    waits_for_slot: slot_wait(i).map(|h| SlotWaitView::of(state, h)),
+                    starts_next: starts_next.contains(&i),
+                    waits_for_tags: if tagged.contains(&i) {
+                        state.runs_on(i).to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                    agent_result: s.agent_result.as_ref().map(AgentResultView::of),
+                    output_tail: if s.status == StepStatus::Failed {
+                        s.output_tail.clone()
+                    } else {
+                        String::new()
+                    },
+                    condition: phase(i)
+                        .map(|p| p.condition.clone().unwrap_or_else(|| "auto".into())),
+                    parallel: phase(i).map(|p| p.parallel),
+                    start_requested: s.status == StepStatus::Pending
+                        && state.start_requested.contains(&s.name),
+                    agents: phase(i).map(|p| p.agents.clone()).unwrap_or_default(),
+                    profiles: phase(i).map(|p| p.profiles.clone()).unwrap_or_default(),
+                    criteria: phase(i)
+                        .map(|p| {
+                            // A `foreach:` phase's criteria are met by its items: met when every
+                            // item that ran met it (the phase itself records none).
+                            let units: Vec<&str> = if s.items.is_some() {
+                                state
+                                    .item_units(i)
+                                    .filter(|&j| state.steps[j].status != StepStatus::Skipped)
+                                    .map(|j| state.steps[j].name.as_str())
+                                    .collect()
+                            } else {
+                                vec![s.name.as_str()]
+                            };
+                            p.success_criteria
+                                .iter()
+                                .map(|c| {
+                                    // An item as a person reads it: templates rendered. A check
+                                    // as its prompt shows it (`render_check_in`): as it will
+                                    // run, the run's values where it has them, and apart from
+                                    // the command, a template with no value said in words.
+                                    // Before, the status showed its templates raw while the
+                                    // prompt spliced "(output `doc`, not given yet)" into it.
+                                    let (criterion, without_value) = match c {
+                                        crate::definition::Criterion::Check { check } => {
+                                            let (shown, without) = state.render_check_in(check, i);
+                                            (format!("check: {shown}"), without)
+                                        }
+                                        crate::definition::Criterion::Item(_) => {
+                                            (state.render_prompt_in(&c.label(), i), Vec::new())
+                                        }
+                                    };
+                                    CriterionView {
+                                        criterion,
+                                        without_value,
+                                        check: matches!(
+                                            c,
+                                            crate::definition::Criterion::Check { .. }
+                                        ),
+                                        met: !units.is_empty()
+                                            && units.iter().all(|u| {
+                                                state
+                                                    .criteria_met
+                                                    .get(*u)
+                                                    .is_some_and(|m| m.contains(&c.label()))
+                                            }),
+                                    }
+                                })
                                 .collect()
-                        } else {
-                            vec![s.name.as_str()]
-                        };
-                        p.success_criteria
-                            .iter()
-                            .map(|c| CriterionView {
-                                // An item as a person reads it: templates rendered. A check
-                                // as its prompt shows it (`render_check_in`): as written (as
-                                // the log names it), its templates as templates — rendered, a
-                                // value was pasted into shell text shown as `$ COMMAND`
-                                // (`gate_checks`) — but one with no value said in words.
-                                // Before, the status showed that one raw while the prompt
-                                // said "(output `doc`, not given yet)".
-                                criterion: match c {
-                                    crate::definition::Criterion::Check { .. } => {
-                                        state.render_check_in(&c.label(), i)
-                                    }
-                                    crate::definition::Criterion::Item(_) => {
-                                        state.render_prompt_in(&c.label(), i)
-                                    }
-                                },
-                                check: matches!(c, crate::definition::Criterion::Check { .. }),
-                                met: !units.is_empty()
-                                    && units.iter().all(|u| {
-                                        state
-                                            .criteria_met
-                                            .get(*u)
-                                            .is_some_and(|m| m.contains(&c.label()))
-                                    }),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                if_: state.definition(i).and_then(|d| d.if_.as_ref()).map(|c| {
-                    let check = s.condition.as_ref();
-                    IfView {
-                        condition: c.text(),
-                        holds: check.filter(|c| c.error.is_none()).map(|c| c.holds),
-                        values: check.map(|c| c.values.clone()).unwrap_or_default(),
-                        exit_code: check.and_then(|c| c.exit_code),
-                        error: check.and_then(|c| c.error.clone()),
-                    }
-                }),
-                foreach: state
-                    .definition(i)
-                    .and_then(|d| d.foreach.as_ref())
-                    .map(|f| {
-                        let units = state.item_units(i);
-                        let count = |status| {
-                            units
-                                .clone()
-                                .filter(|&j| state.steps[j].status == status)
-                                .count()
-                        };
-                        ForeachView {
-                            over: f.text(),
-                            items: s.items.as_ref().map(Vec::len),
-                            completed: count(StepStatus::Completed),
-                            skipped: count(StepStatus::Skipped),
+                        })
+                        .unwrap_or_default(),
+                    if_: state.definition(i).and_then(|d| d.if_.as_ref()).map(|c| {
+                        let check = s.condition.as_ref();
+                        IfView {
+                            condition: c.text(),
+                            holds: check.filter(|c| c.error.is_none()).map(|c| c.holds),
+                            values: check.map(|c| c.values.clone()).unwrap_or_default(),
+                            exit_code: check.and_then(|c| c.exit_code),
+                            error: check.and_then(|c| c.error.clone()),
                         }
                     }),
-                item: s.item.as_ref().map(|of| ItemView {
-                    of: of.parent.clone(),
-                    index: of.index,
-                    value: of.value.clone(),
-                }),
-                uses: state
-                    .definition(i)
-                    .and_then(|d| d.uses.as_ref())
-                    .map(|u| UsesView {
-                        workflow: s
-                            .child
-                            .as_ref()
-                            .map_or_else(|| u.clone(), |c| c.workflow.clone()),
-                        run_id: s.child.as_ref().map(|c| c.run_id.clone()),
-                        child_ended: None,
-                        waits_on: None,
-                        waits_for_tags: Vec::new(),
-                        child_interrupted: None,
+                    foreach: state
+                        .definition(i)
+                        .and_then(|d| d.foreach.as_ref())
+                        .map(|f| {
+                            let units = state.item_units(i);
+                            let count = |status| {
+                                units
+                                    .clone()
+                                    .filter(|&j| state.steps[j].status == status)
+                                    .count()
+                            };
+                            ForeachView {
+                                over: f.text(),
+                                items: s.items.as_ref().map(Vec::len),
+                                completed: count(StepStatus::Completed),
+                                skipped: count(StepStatus::Skipped),
+                            }
+                        }),
+                    item: s.item.as_ref().map(|of| ItemView {
+                        of: of.parent.clone(),
+                        index: of.index,
+                        value: of.value.clone(),
                     }),
+                    uses: state
+                        .definition(i)
+                        .and_then(|d| d.uses.as_ref())
+                        .map(|u| UsesView {
+                            workflow: s
+                                .child
+                                .as_ref()
+                                .map_or_else(|| u.clone(), |c| c.workflow.clone()),
+                            run_id: s.child.as_ref().map(|c| c.run_id.clone()),
+                            child_ended: None,
+                            waits_on: None,
+                            waits_for_tags: Vec::new(),
+                            child_interrupted: None,
+                        }),
+                }
             })
             .collect(),
         next: Vec::new(),
@@ -2040,7 +2094,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
         repeated_recovery: state.recovery_repeated(),
-        definition_changed: false,
+        definition_now: DefinitionNow::AsStarted,
         verified: None,
         unverified: None,
         restarts: restarts(state),

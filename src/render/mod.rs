@@ -7,6 +7,7 @@ mod duration;
 mod log;
 mod plan;
 mod progress;
+mod prompt;
 mod scenario;
 mod schedule;
 mod shell;
@@ -64,11 +65,13 @@ pub use log::{
 };
 pub use plan::{render_command, render_inputs, render_plan, render_setting};
 pub use progress::{item_labels, render_header, render_how_to_follow, render_progress};
+pub use prompt::{not_known_before_the_run, render_prompt};
 pub(crate) use scenario::upper_first;
 pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
 pub use shell::{
-    command_line, flag_args, pair_args, shell_quote, shown_command, suggested_command,
+    check_text, command_line, flag_args, pair_args, shell_quote, shown_check, shown_command,
+    suggested_command,
 };
 pub(crate) use status::{agent_line, item_label};
 pub use status::{

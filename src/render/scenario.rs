@@ -15,15 +15,22 @@ pub fn render_preview(
     items: &[(String, usize)],
     inputs: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> String {
-    // A template of an input with a value (its default) rendered with it, as `run --dry-run`
-    // renders it; any other as written.
+    // A template of an input with a value (its default) rendered with it; one with no value
+    // before the run (another phase's output, an item, an input not given) said in words:
+    // as `run --dry-run` renders a prompt (`render_prompt`), one rendering for both. Before,
+    // the preview showed such a template raw (`Review ${{ phases.build.outputs.artifact }}`).
     let value = |r: &crate::definition::template::Reference| match r {
         crate::definition::template::Reference::Input(name) => {
             inputs.get(name).map(crate::event::input_text)
         }
         _ => None,
     };
-    let rendered = |text: &str| crate::definition::template::render_text(text, &value);
+    let rendered_in = |text: &str, unit: &str| {
+        super::prompt::render_prompt(text, false, &value, &|r| {
+            super::prompt::not_known_before_the_run(r, unit, "phase")
+        })
+    };
+    let rendered = |text: &str| rendered_in(text, "");
     // A command as it will run: a value is passed to it, never spliced into its text, so it
     // is shown quoted for where it stands (`shell::shown_command`).
     let command = |text: &str| super::shell::shown_command(text, &value);
@@ -45,7 +52,7 @@ pub fn render_preview(
         let parallel = if p.parallel { " [PARALLEL]" } else { "" };
         let _ = writeln!(out, "  {}. {} [{cond}]{parallel}", n + 1, p.name);
         if let Some(d) = &p.description {
-            let _ = writeln!(out, "     {}", rendered(d));
+            let _ = writeln!(out, "     {}", rendered_in(d, &p.name));
         }
         if !p.agents.is_empty() {
             let _ = writeln!(out, "     Agents: {}", p.agents.join(", "));
@@ -64,11 +71,19 @@ pub fn render_preview(
             let _ = writeln!(out, "     For each: {}", f.text());
         }
         for c in &p.success_criteria {
+            // A check as it will run (`shell::shown_check`), a value not known before the run
+            // said under it, never spliced into the command.
             let shown = match c {
                 crate::definition::Criterion::Check { check } => {
-                    format!("check: {}", command(check))
+                    let (shown, without) = super::shell::shown_check(check, &value, &|r| {
+                        super::prompt::not_known_before_the_run(r, &p.name, "phase")
+                    });
+                    format!(
+                        "check: {}",
+                        super::shell::check_text(&shown, &without, "         ")
+                    )
                 }
-                crate::definition::Criterion::Item(text) => rendered(text),
+                crate::definition::Criterion::Item(text) => rendered_in(text, &p.name),
             };
             let _ = writeln!(out, "     [ ] {shown}");
         }
@@ -319,6 +334,9 @@ pub fn render_scenario_status(
             match c.criterion.strip_prefix("check: ").filter(|_| c.check) {
                 Some(cmd) => {
                     let _ = writeln!(out, "        {mark} $ {}", super::hanging(cmd, 14));
+                    for note in &c.without_value {
+                        let _ = writeln!(out, "              ({note})");
+                    }
                 }
                 None => {
                     let _ = writeln!(out, "        {mark} {}", super::hanging(&c.criterion, 12));
@@ -350,8 +368,9 @@ pub fn render_scenario_status(
         super::status::gate_lines(
             &mut out,
             "        ",
+            "phase",
             (&s.required_outputs, &s.expected_outputs),
-            &s.checks,
+            (&s.checks, &s.checks_without_value),
         );
         if let Some(line) = s
             .start_requested_by

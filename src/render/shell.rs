@@ -181,6 +181,51 @@ pub fn shown_command(
         .collect()
 }
 
+/// A check (a command the engine runs on a report: a phase's `check:` criterion, a step's
+/// `validate:` `run:`) as it will run, and what it reads that has no value now. The command
+/// is `shown_command` (each value the run has written as the shell reads the value it is
+/// given, a secret `***`); a template without a value stays as written in it, and is said in
+/// words apart from it (`absent`: `` `${{ phases.build.outputs.summary }}`: output `summary`
+/// of phase `build`, not given yet ``), once each. Before, a prompt spliced those words into
+/// the command (`test -n "(output `summary`, not given yet)"`), a command that always passes
+/// and is not the one the engine runs, and the status showed the check's templates raw.
+pub fn shown_check(
+    command: &str,
+    resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
+    absent: &dyn Fn(&crate::definition::template::Reference) -> String,
+) -> (String, Vec<String>) {
+    use crate::definition::template::{Segment, segments};
+    let mut without: Vec<String> = Vec::new();
+    for segment in segments(command) {
+        if let Segment::Template(occ, raw) = segment
+            && let Ok(r) = &occ.reference
+            && resolve(r).is_none()
+        {
+            let words = absent(r);
+            let words = words
+                .strip_prefix('(')
+                .and_then(|w| w.strip_suffix(')'))
+                .unwrap_or(&words);
+            let note = format!("`{raw}`: {words}");
+            if !without.contains(&note) {
+                without.push(note);
+            }
+        }
+    }
+    (shown_command(command, resolve), without)
+}
+
+/// A check as `shown_check` gives it, in text: the command, then each template it reads that
+/// has no value on a line of its own under it, with `indent`, in parentheses (outside the
+/// command: nothing there is shell text).
+pub fn check_text(command: &str, without: &[String], indent: &str) -> String {
+    let mut out = command.to_string();
+    for note in without {
+        out.push_str(&format!("\n{indent}({note})"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

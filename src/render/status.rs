@@ -261,7 +261,13 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
                     let _ = writeln!(out, "{indent}  {line}");
                 }
             }
-            gate_lines(out, indent, (&w.required_outputs, &w.expected_outputs), &[]);
+            gate_lines(
+                out,
+                indent,
+                "step",
+                (&w.required_outputs, &w.expected_outputs),
+                (&[], &[]),
+            );
         }
         if let Some(c) = &u.child_interrupted {
             let _ = writeln!(
@@ -288,14 +294,17 @@ pub(super) fn validation_lines(out: &mut String, view: &StatusView) {
     }
 }
 
-/// What a report on a waiting step must give (its outputs) and what its gate runs on it.
-/// Outputs its gate requires are "Report with:"; those only later steps read are "Later
-/// steps use:" (a report may leave them out; they are then empty).
+/// What a report on a waiting step (or phase: `noun`) must give (its outputs) and what its
+/// gate runs on it. Outputs its gate requires are "Report with:"; those only later steps (or
+/// phases) read are "Later steps use:" (a report may leave them out; they are then empty).
+/// The checks as they will run, and under them what they read that has no value now
+/// (`StepView::checks_without_value`), apart from the commands.
 pub fn gate_lines(
     out: &mut String,
     indent: &str,
+    noun: &str,
     (outputs, expected): (&[String], &[String]),
-    checks: &[String],
+    (checks, without): (&[String], &[String]),
 ) {
     let flags = |keys: &[String]| -> String {
         keys.iter()
@@ -307,10 +316,17 @@ pub fn gate_lines(
         let _ = writeln!(out, "{indent}Report with: {}", flags(outputs));
     }
     if !expected.is_empty() {
-        let _ = writeln!(out, "{indent}Later steps use: {}", flags(expected));
+        let _ = writeln!(out, "{indent}Later {noun}s use: {}", flags(expected));
     }
     for c in checks {
-        let _ = writeln!(out, "{indent}Gate check: {c}");
+        let _ = writeln!(
+            out,
+            "{indent}Gate check: {}",
+            super::hanging(c, indent.len() + 12)
+        );
+    }
+    for note in without {
+        let _ = writeln!(out, "{indent}  ({note})");
     }
 }
 
@@ -357,8 +373,9 @@ fn item_block(out: &mut String, s: &StepView) {
         gate_lines(
             out,
             "      ",
+            "step",
             (&w.required_outputs, &w.expected_outputs),
-            &[],
+            (&[], &[]),
         );
     }
     for (k, v) in &s.outputs {
@@ -512,8 +529,9 @@ fn step_block(
     gate_lines(
         out,
         "   ",
+        "step",
         (&s.required_outputs, &s.expected_outputs),
-        &s.checks,
+        (&s.checks, &s.checks_without_value),
     );
     tail_block(out, &s.output_tail);
     out.push('\n');

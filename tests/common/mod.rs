@@ -748,6 +748,18 @@ pub fn phase<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
         .unwrap_or_else(|| panic!("no phase {name}: {doc:#}"))
 }
 
+/// Agent `name`'s row of an `agent list` `--json` document (or the API's), the test failing
+/// naming it if there is none.
+#[allow(dead_code)]
+pub fn agent_row<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no agent {name}: {doc:#}"))
+}
+
 /// A `run_started` of the definition snapshot `(definition, definition_hash)` (as
 /// `cortex::definition::snapshot` makes it) with nothing else a test does not name: no
 /// inputs, agents, parent or workflows it uses, the default config, in `/tmp`, driven by pid 1

@@ -657,7 +657,10 @@ fn step_card(
             @if !s.criteria.is_empty() {
                 ul class="criteria" {
                     @for c in &s.criteria {
-                        li class=(if c.met { "met" } else { "unmet" }) { (if c.met { "✓ " } else { "○ " }) (c.criterion) }
+                        li class=(if c.met { "met" } else { "unmet" }) {
+                            (if c.met { "✓ " } else { "○ " }) (c.criterion)
+                            @for note in &c.without_value { br; small class="muted" { "(" (note) ")" } }
+                        }
                     }
                 }
             }
