@@ -6305,7 +6305,13 @@ fn the_catalog_pages_preview_has_a_form_for_the_scenarios_inputs() {
         page.contains(r#"type="password" name="input.api_token""#),
         "{page}"
     );
-    assert!(page.contains("Deploy ${{ inputs.who }} with ${{ inputs.api_token }} x2 on silver"));
+    // Inputs not given are said in words, as `orchestrate preview` and `run --dry-run` say them.
+    assert!(
+        page.contains(
+            "Deploy (no input `who`: none was given) with (no input `api_token`: none was given) x2 on silver"
+        ),
+        "{page}"
+    );
     let page = s
         .get(&format!(
             "/catalog/scenarios/deploy?input.who=ops+%3Cb%3Eteam%3C%2Fb%3E&input.api_token={secret}&input.count=5&input.tier=gold&input.nope="
