@@ -23,7 +23,6 @@ pub use error::DecideError;
 pub use items::item_name;
 pub use outputs::{MAX_OUTPUT_BYTES, outputs_bytes, outputs_too_large, too_large};
 pub use recovery::{Recovery, Repeated};
-pub use tally::Tally;
 pub use schedule::{
     Fire, Known, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
     evolve_schedule, replay_schedule,
@@ -33,3 +32,4 @@ pub use state::{
     RunState, SessionEnd, StepState, StepStatus, evolve, evolve_in_place, replay, restore,
     snapshot_format, snapshot_json, state_format, time_limit_reason,
 };
+pub use tally::Tally;
