@@ -340,7 +340,7 @@ fn json_error_documents_carry_the_warnings_said_before_the_error() {
     let runs = home.join("runs");
     let workflow = |last: &str| {
         format!(
-            "name: w\nsteps:\n  - name: a\n    run: |\n      [ -f '{}' ] || exit 3\n      for d in '{}'/*; do rm -rf \"$d\"; touch \"$d\"; done\n    retry: {{max_retry_attempts: 1, backoff: 0s}}\n  - name: b\n    run: echo {last}\n",
+            "name: w\nsteps:\n  - name: a\n    run: |\n      [ -f '{}' ] || exit 3\n      for d in '{}'/*; do until [ -f \"$d\" ]; do rm -rf \"$d\"; touch \"$d\"; done; done\n    retry: {{max_retry_attempts: 1, backoff: 0s}}\n  - name: b\n    run: echo {last}\n",
             flag.display(),
             runs.display()
         )

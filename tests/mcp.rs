@@ -2876,9 +2876,11 @@ fn mcp_errors_carry_the_drives_warnings_and_preview_takes_inputs() {
     let home = env.home();
     let flag = home.join("flag");
     let runs = home.join("runs");
+    // Each run folder becomes a file, however often the derived-file writer (which writes
+    // while a step runs) makes it a folder again between the removal and the `touch`.
     let workflow = |last: &str| {
         format!(
-            "name: w\nsteps:\n  - name: a\n    run: |\n      [ -f '{}' ] || exit 3\n      for d in '{}'/*; do rm -rf \"$d\"; touch \"$d\"; done\n    retry: {{max_retry_attempts: 1, backoff: 0s}}\n  - name: b\n    run: echo {last}\n",
+            "name: w\nsteps:\n  - name: a\n    run: |\n      [ -f '{}' ] || exit 3\n      for d in '{}'/*; do until [ -f \"$d\" ]; do rm -rf \"$d\"; touch \"$d\"; done; done\n    retry: {{max_retry_attempts: 1, backoff: 0s}}\n  - name: b\n    run: echo {last}\n",
             flag.display(),
             runs.display()
         )
