@@ -35,6 +35,11 @@ ok)
 error|error0)
   printf '{"type":"result","subtype":"error_max_turns","is_error":true,"duration_ms":900,"duration_api_ms":800,"num_turns":9,"session_id":"%s","total_cost_usd":0.5,"usage":{"input_tokens":10,"output_tokens":20},"errors":["Reached maximum number of turns (9)"]}\n' "$session"
   [ "$mode" = error ] && exit 1 ;;
+max_turns|max_budget)
+  # As Claude Code when `--max-turns` or `--max-budget-usd` ends a session mid-work: not
+  # `is_error`, and no `result`.
+  sub=error_max_turns; [ "$mode" = max_budget ] && sub=error_max_budget_usd
+  printf '{"type":"result","subtype":"%s","is_error":false,"duration_ms":900,"num_turns":30,"session_id":"%s","total_cost_usd":1.5}\n' "$sub" "$session" ;;
 garbage)
   echo "Invalid API key · Please run /login" ;;
 crash)
@@ -385,6 +390,55 @@ fn an_error_result_that_exits_0_still_fails_the_attempt_with_its_error() {
         flag(&c.argv(2), "--resume"),
         Some("5e55a000-0000-4000-8000-000000000001")
     );
+}
+
+/// Claude Code ends a session that ran out of turns or budget with `subtype: error_max_turns`
+/// (or `error_max_budget_usd`), `is_error: false` and no `result`: the work is unfinished, so
+/// the attempt fails (and the next step never starts on half-done work), and the retry resumes
+/// the session.
+#[test]
+fn a_claude_session_that_ran_out_of_turns_or_budget_fails_its_attempt() {
+    for (mode, subtype) in [
+        ("max_turns", "error_max_turns"),
+        ("max_budget", "error_max_budget_usd"),
+    ] {
+        let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+        c.agent("planner", PLANNER);
+        c.env.workflow(
+            "plan",
+            "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n  - name: Use\n    prompt: \"Use ${{ steps.Plan.outputs.result }}\"\n",
+        );
+        let out = c.run(mode, &["workflow", "run", "plan"]);
+        assert_eq!(out.code, 1, "{mode}: {}{}", out.stdout, out.stderr);
+        let status = c.env.status(None);
+        assert_eq!(status["status"], "failed", "{mode}");
+        let plan = step(&status, "Plan");
+        assert_eq!(plan["status"], "failed", "{mode}");
+        assert_eq!(
+            plan["error"],
+            format!("claude stopped with `{subtype}` after 30 turns, its work unfinished"),
+            "{mode}"
+        );
+        assert_eq!(plan["agent_result"]["subtype"], subtype);
+        assert!(plan["outputs"].get("result").is_none(), "{mode}");
+        assert_eq!(step(&status, "Use")["status"], "pending", "{mode}");
+        let human = c.env.run(&["workflow", "status"]).stdout;
+        assert!(
+            human.contains(&format!("reported an error ({subtype})")),
+            "{mode}: {human}"
+        );
+        let resumed = c.run("ok", &["workflow", "resume"]);
+        assert_eq!(
+            resumed.code, 3,
+            "{mode}: {}{}",
+            resumed.stdout, resumed.stderr
+        );
+        assert_eq!(
+            flag(&c.argv(2), "--resume"),
+            Some("5e55a000-0000-4000-8000-000000000001"),
+            "{mode}"
+        );
+    }
 }
 
 /// cortex driven from Claude Code (through `cortex mcp`, or a command its Bash tool runs)

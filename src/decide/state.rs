@@ -1187,7 +1187,7 @@ fn fold_event(state: &mut RunState, rec: Stamped<'_>) {
                 // did not take, and trying it again would fail the same way; the next attempt
                 // starts a new session. Any other result is the session to go on with.
                 let resumption_failed =
-                    s.resume_session.is_some() && result.is_error && result.num_turns == Some(0);
+                    s.resume_session.is_some() && result.failed() && result.num_turns == Some(0);
                 s.resume_session = (!resumption_failed).then(|| result.session_id.clone());
                 s.agent_result = Some((**result).clone());
             }

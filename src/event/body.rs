@@ -418,11 +418,24 @@ pub struct AgentResult {
     pub duration_api_ms: Option<u64>,
 }
 
+/// Whether an agent runner's session failed, from its verdict and how it ended (`AgentResult::failed`).
+pub fn session_failed(is_error: bool, subtype: &str) -> bool {
+    is_error || (!subtype.is_empty() && subtype != "success")
+}
+
 impl AgentResult {
-    /// What went wrong, in the runner's words, when it reported an error: its result text,
-    /// else its error messages, else how its session ended.
+    /// Whether the runner's session failed: it said so (`is_error`), or it ended any way but
+    /// `success` (Claude Code prints `error_max_turns` or `error_max_budget_usd` with
+    /// `is_error: false` and no `result` when it ran out of turns or budget mid-work: work
+    /// left half done is not a completed step).
+    pub fn failed(&self) -> bool {
+        session_failed(self.is_error, &self.subtype)
+    }
+
+    /// What went wrong, in the runner's words, when its session failed (`failed`): its
+    /// result text, else its error messages, else how its session ended (with its turns).
     pub fn error_text(&self) -> Option<String> {
-        if !self.is_error {
+        if !self.failed() {
             return None;
         }
         let text = self.result.trim();
@@ -431,7 +444,14 @@ impl AgentResult {
         } else if !self.errors.is_empty() {
             self.errors.join("; ")
         } else if !self.subtype.is_empty() {
-            format!("{} reported `{}`", self.runner.as_str(), self.subtype)
+            match self.num_turns {
+                Some(turns) if !self.is_error => format!(
+                    "{} stopped with `{}` after {turns} turns, its work unfinished",
+                    self.runner.as_str(),
+                    self.subtype
+                ),
+                _ => format!("{} reported `{}`", self.runner.as_str(), self.subtype),
+            }
         } else {
             format!("{} reported an error", self.runner.as_str())
         })

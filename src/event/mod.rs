@@ -13,7 +13,7 @@ mod values;
 
 pub use body::{
     AgentResult, AttemptEnd, ConditionCheck, Driver, Event, FireOutcome, Operator, Outcome,
-    ParentRun, ResumeMode, RunKind, RunStarted, Stage, UsedWorkflow,
+    ParentRun, ResumeMode, RunKind, RunStarted, Stage, UsedWorkflow, session_failed,
 };
 pub use chain_id::{
     ChainId, NOTIFY_PREFIX, REGISTRY_CHAIN, SCHEDULE_PREFIX, has_chain_prefix, is_chain_id,

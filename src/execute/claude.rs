@@ -258,7 +258,7 @@ pub fn judge(
         r
     });
     let end = match (end, &parsed) {
-        (AttemptEnd::Exited { code: 0 }, Ok(r)) if r.is_error => AttemptEnd::AgentFailed {
+        (AttemptEnd::Exited { code: 0 }, Ok(r)) if r.failed() => AttemptEnd::AgentFailed {
             error: r.error_text().unwrap_or_default(),
         },
         (AttemptEnd::Exited { code: 0 }, Err(problem)) => AttemptEnd::AgentFailed {
@@ -456,6 +456,26 @@ mod tests {
             }
         );
         assert_eq!(result.unwrap().session_id, "s-1");
+
+        // Out of turns or budget: not `is_error`, no `result`, yet the work is unfinished.
+        let out_of_turns = captured(
+            r#"{"type":"result","subtype":"error_max_turns","is_error":false,"session_id":"s-2","num_turns":30}"#,
+        );
+        let (end, result) = judge(
+            AttemptEnd::Exited { code: 0 },
+            Some(&out_of_turns),
+            "Plan",
+            1,
+            "lead",
+        );
+        assert_eq!(
+            end,
+            AttemptEnd::AgentFailed {
+                error: "claude stopped with `error_max_turns` after 30 turns, its work unfinished"
+                    .into()
+            }
+        );
+        assert_eq!(result.unwrap().session_id, "s-2");
 
         let (end, result) = judge(
             AttemptEnd::Exited { code: 0 },

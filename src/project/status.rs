@@ -1147,6 +1147,11 @@ pub struct AgentResultView {
 }
 
 impl AgentResultView {
+    /// Whether the session failed (`AgentResult::failed`).
+    pub fn failed(&self) -> bool {
+        crate::event::session_failed(self.is_error, &self.subtype)
+    }
+
     pub fn of(r: &crate::event::AgentResult) -> Self {
         AgentResultView {
             agent: r.agent.clone(),

@@ -117,7 +117,7 @@ pub(crate) fn agent_line(a: &AgentResultView) -> String {
             format_duration(std::time::Duration::from_millis(ms))
         );
     }
-    if a.is_error {
+    if a.failed() {
         line.push_str(", reported an error");
         if !a.subtype.is_empty() {
             // Claude Code's word, kept to one line.

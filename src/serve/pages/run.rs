@@ -675,7 +675,7 @@ fn step_card(
             // What the agent runner (Claude Code) reported, as `status` shows it: its session,
             // turns, cost and time (its result text is the output `result`, or the error).
             @if let Some(a) = &s.agent_result {
-                p class={"agent-result" @if a.is_error { " error" }} { "Agent: " (crate::render::agent_line(a)) }
+                p class={"agent-result" @if a.failed() { " error" }} { "Agent: " (crate::render::agent_line(a)) }
             }
             // Nobody drives the run and this unit asks for tags: which worker takes it, as
             // `status` says it (with the secret inputs that worker needs).
