@@ -1255,6 +1255,92 @@ fn a_too_short_id_prefix_is_said_to_be_too_short_not_missing() {
     assert!(none.stderr.contains("no run `ZZZ`"), "{}", none.stderr);
 }
 
+/// `workflow abort "$RUN"` with `RUN` unset gives an empty argument: it is refused (exit 2,
+/// nothing done), never taken for "the latest run" (an abort cannot be undone) — for every
+/// command that takes a run, either kind, and `history --before`.
+#[test]
+fn an_empty_run_argument_is_refused_never_taken_for_the_latest_run() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - name: p\n    prompt: x\n");
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: m\n    condition: manual\n",
+    );
+    env.run(&["workflow", "run", "w"]).assert_exit(3);
+    env.run(&["orchestrate", "run", "s"]).assert_exit(3);
+    for args in [
+        &["workflow", "abort", ""][..],
+        &["workflow", "abort", "  "],
+        &["workflow", "status", ""],
+        &["workflow", "resume", ""],
+        &["workflow", "stop", ""],
+        &["workflow", "step", "complete", "p", "--run", ""],
+        &["workflow", "history", "--before", ""],
+        &["orchestrate", "abort", ""],
+        &["orchestrate", "status", ""],
+        &["orchestrate", "complete", "", "m"],
+        &["log", "show", ""],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+        assert!(
+            out.stderr.contains("an empty run was given")
+                && out.stderr.contains("leave the argument out for the latest"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(env.status(None)["status"], "waiting");
+    let scenario = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(scenario["status"], "waiting", "{scenario}");
+}
+
+/// A definition may be named so that its name reads as the start of another run's id
+/// (`01m96p5asfy6`): the lookup refuses to guess between them (exit 2, both runs' commands
+/// given) rather than act on the other workflow's run; and where the id reading matches
+/// several runs, the name picks its own.
+#[test]
+fn a_name_that_reads_as_another_runs_id_prefix_is_not_taken_for_that_run() {
+    let env = Env::new();
+    env.workflow("first", "name: first\nsteps:\n  - name: a\n    prompt: x\n");
+    env.run(&["workflow", "run", "first"]).assert_exit(3);
+    let first = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let name = first[..12].to_lowercase();
+    env.workflow(
+        &name,
+        &format!("name: '{name}'\nsteps:\n  - name: a\n    prompt: x\n"),
+    );
+    env.run(&["workflow", "run", &name]).assert_exit(3);
+    let own = env.status(None)["run_id"].as_str().unwrap().to_string();
+    assert_ne!(own, first);
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "a",
+        "--run",
+        &name,
+        "--no-drive",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stderr.contains("is both the start of run")
+            && out.stderr.contains(&first)
+            && out.stderr.contains(&own),
+        "{}",
+        out.stderr
+    );
+    let status = env.run(&["workflow", "status", &name]);
+    assert_eq!(status.code, 2, "{}", status.text());
+    // Nothing was recorded on either run.
+    assert_eq!(env.status(Some(&first))["status"], "waiting");
+    assert_eq!(env.status(Some(&own))["status"], "waiting");
+    // The whole id picks each.
+    env.run(&["workflow", "step", "complete", "a", "--run", &own])
+        .assert_exit(0);
+    assert_eq!(env.status(Some(&first))["status"], "waiting");
+}
+
 /// A report on a definition run by path whose runs all ended suggests a new run of that path,
 /// as the run recorded it: `run NAME` of a file outside the home is refused (exit 2: no
 /// workflow named so). Each suggestion, pasted, starts a new run.

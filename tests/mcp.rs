@@ -1320,6 +1320,28 @@ fn mcp_errors_of_timeout_at_and_log_verify_name_the_tools_arguments() {
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
 
+/// A client that pipes its requests in and closes its end at once (`printf ... | cortex mcp`)
+/// hangs up before the call it sent is in flight; the session's end then cancels the call.
+/// The stop says the client disconnected, never that it cancelled the call (with advice for a
+/// time limit it did not have).
+#[test]
+fn a_client_that_closes_its_input_right_after_a_call_is_recorded_as_disconnected_not_cancelling() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("piped");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    let status = env.status(None);
+    assert_eq!(status["status"], "stopped", "{status}");
+    let reason = status["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("the MCP client disconnected (its input closed)")
+            && !reason.contains("cancelled"),
+        "{reason}"
+    );
+}
+
 #[test]
 fn a_client_that_hangs_up_stops_the_drive_in_flight_saying_it_disconnected_and_the_server_ends() {
     let env = Env::new();

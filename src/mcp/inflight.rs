@@ -17,6 +17,9 @@ pub struct InFlight {
     /// (its JSON text), cleaned (`cancel_reason`): noted by the transport as it reads the
     /// notification, taken by the call it cancels, which records it in the stop's message.
     reasons: Arc<Mutex<BTreeMap<String, String>>>,
+    /// The client closed the server's input (`hang_up`): a call cancelled after that was
+    /// cancelled by the session ending, not by the client (`hung_up`).
+    hung_up: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The longest cancellation reason kept, in characters; the rest is cut.
@@ -91,6 +94,18 @@ impl InFlight {
         for call in self.calls().values() {
             call.stop.ask(why);
         }
+    }
+
+    /// The client closed the server's input: stop every call in flight with `why`, and
+    /// remember it for the calls the session cancels later as it ends.
+    pub fn hang_up(&self, why: &str) {
+        self.hung_up.store(true, Ordering::Relaxed);
+        self.ask_all(why);
+    }
+
+    /// Whether the client closed the server's input (`hang_up`).
+    pub fn hung_up(&self) -> bool {
+        self.hung_up.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {

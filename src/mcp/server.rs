@@ -27,14 +27,18 @@ pub const CANCELLED: &str = "the MCP client cancelled the call that drove it (a 
 /// known to be such a stop (`reply::detach_where_cancelled`).
 pub const CANCELLED_START: &str = "the MCP client cancelled the call that drove it";
 
-/// The stop's message when the client cancelled the call that drove the run: `CANCELLED`,
-/// with the reason the client gave in its `notifications/cancelled` (cleaned and bounded,
-/// `inflight::cancel_reason`) in place of the guess when it gave one.
+/// The stop's message when the call that drove the run was cancelled: `CANCELLED`, with the
+/// reason the client gave in its `notifications/cancelled` (cleaned and bounded,
+/// `inflight::cancel_reason`) in place of the guess when it gave one; and the hang-up
+/// (`stdio::HUNG_UP`) when the client gave none but closed the server's input, so that the
+/// session's end cancelled the call (a client that pipes its requests in and closes its end
+/// was told it had cancelled the call, with advice for a time limit it did not have).
 fn cancelled_message(flights: &InFlight, id: &rmcp::model::RequestId) -> String {
     let reason = serde_json::to_string(id)
         .ok()
         .and_then(|id| flights.take_reason(&id));
     match reason {
+        None if flights.hung_up() => super::stdio::HUNG_UP.to_string(),
         Some(reason) => CANCELLED.replacen(
             "(a client's time limit, often)",
             &format!("saying {reason:?}"),

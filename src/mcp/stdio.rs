@@ -91,7 +91,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
             Poll::Pending => false,
         };
         if hung_up {
-            self.flights.ask_all(HUNG_UP);
+            self.flights.hang_up(HUNG_UP);
         }
         poll
     }

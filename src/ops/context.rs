@@ -1016,6 +1016,26 @@ impl Ctx {
             }
             e @ FindError::BothKinds { .. } => self.both_kinds(e, &[], &[], None),
             FindError::BadName { problem, fix } => CommandError::bad_input(problem).hint(fix),
+            FindError::Empty { .. } => {
+                let of = if kind.is_some() {
+                    noun
+                } else {
+                    "workflow or scenario"
+                };
+                CommandError::bad_input(format!("{e}; nothing was done")).hint(format!(
+                    "leave the argument out for the latest {} run, or give a run's id, a unique start of one, or a {of} name",
+                    if kind.is_some() { noun } else { "top-level" }
+                ))
+            }
+            FindError::IdOrName {
+                ref by_id,
+                ref by_name,
+                ..
+            } => {
+                let argv = |id: &str| self.cmd(&[group, "status", id]);
+                let hint = format!("{} or {}", argv(by_id), argv(by_name));
+                CommandError::bad_input(e.to_string()).hint(format!("{hint} shows each"))
+            }
             FindError::Store(s) => s.into(),
         }
     }
@@ -1104,6 +1124,8 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
         | FindError::NotFound { kind, .. }
         | FindError::Ambiguous { kind, .. }
         | FindError::TooShort { kind, .. }
+        | FindError::Empty { kind }
+        | FindError::IdOrName { kind, .. }
         | FindError::OtherKind { kind, .. } => *kind,
         _ => None,
     }

@@ -55,6 +55,23 @@ pub enum FindError {
         workflow: String,
         scenario: String,
     },
+    /// An empty or blank query (`status "$RUN"` with `RUN` unset): refused, never taken for
+    /// "the latest run" — an abort of whatever ran last cannot be undone.
+    #[error("an empty run was given (an unset variable, often): it names no run")]
+    Empty { kind: Option<RunKind> },
+    /// A query that is both the start of one run's id and the name of another run's
+    /// definition (a name may read as an id prefix: `01m96p5asfy6`): picking one would be a
+    /// guess.
+    #[error(
+        "`{}` is both the start of run {by_id}'s id and the name of runs whose latest is {by_name}; give the whole id of the run you mean",
+        shown_query(.query)
+    )]
+    IdOrName {
+        kind: Option<RunKind>,
+        query: String,
+        by_id: String,
+        by_name: String,
+    },
     /// A name that breaks the rule of names (SPEC §2: one never leads out of its folder, so
     /// `../evil` is no name), as `run` refuses it: before, the lookup took its last part and
     /// found the runs of `evil`.
@@ -209,7 +226,10 @@ fn both_kinds(
 
 fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<String, FindError> {
     let of_kind = RunQuery::kind(scope.kind);
-    let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) else {
+    if query.is_some_and(|q| q.trim().is_empty()) {
+        return Err(FindError::Empty { kind: scope.kind });
+    }
+    let Some(query) = query.map(str::trim) else {
         // The latest top-level run (one that finished says so where it cannot be acted on).
         let latest = if scope.children {
             store
@@ -242,10 +262,35 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
             ..of_kind.clone()
         };
         let hits = store.list_runs(&by_id.clone().limit(2))?;
+        // A name may read as an id prefix: the latest run bearing it as its name.
+        let by_name = || -> Result<Option<String>, FindError> {
+            let named = RunQuery {
+                name: Some(query.to_string()),
+                ..of_kind.clone()
+            };
+            Ok(store
+                .list_runs(&named.limit(1))?
+                .first()
+                .map(|r| r.run_id.clone()))
+        };
         match hits.as_slice() {
-            [one] => return Ok(one.run_id.clone()),
+            [one] => {
+                return match by_name()? {
+                    Some(named) if named != one.run_id => Err(FindError::IdOrName {
+                        kind: scope.kind,
+                        query: query.to_string(),
+                        by_id: one.run_id.clone(),
+                        by_name: named,
+                    }),
+                    _ => Ok(one.run_id.clone()),
+                };
+            }
             [] => {}
             _ => {
+                // Too short to pick a run by its id, but the name of runs: theirs.
+                if let Some(named) = by_name()? {
+                    return Ok(named);
+                }
                 return Err(FindError::Ambiguous {
                     kind: scope.kind,
                     query: query.to_string(),
