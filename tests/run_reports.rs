@@ -861,3 +861,106 @@ fn a_retry_with_nothing_failed_is_refused_in_one_wording_for_both_kinds() {
         assert!(retry.contains("refused when no"), "{group}: {retry}");
     }
 }
+
+/// A command suggested in a report's place repeated every `--output KEY=VALUE` and the
+/// `--message` as given: a value the redactor knows as a secret (here the value of
+/// `$GITHUB_TOKEN`, given as an output whose key does not look secret) was printed in clear,
+/// to the terminal and in `--json`. The output is the placeholder `VALUE`, with a note naming
+/// the variable to put there; the message is repeated as the log keeps it (`***`).
+#[test]
+fn a_secret_output_is_never_repeated_in_a_suggested_command() {
+    let secret = "ghp-s3cr3t-in-a-report";
+    let vars = [("GITHUB_TOKEN", secret)];
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - name: ask it\n    prompt: review it\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let out_pair = format!("out={secret}");
+    let report = |json: bool| {
+        let mut args = vec![];
+        if json {
+            args.push("--json");
+        }
+        args.extend([
+            "workflow", "step", "complete", "ask it", "--output", &out_pair, "--output", "plan=ok",
+        ]);
+        let out = env.run_with(&args, &vars);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        out
+    };
+    let human = report(false);
+    assert!(!human.stderr.contains(secret), "{}", human.stderr);
+    assert!(
+        human.stderr.contains(&format!(
+            "`cortex workflow step complete 'ask it' --run {w1} --output out=VALUE --output plan=ok` reports it in run {w1} (the secret value of output `out` (the value of $GITHUB_TOKEN) is left out of it: put it in place of `VALUE`)"
+        )),
+        "{}",
+        human.stderr
+    );
+    let json = report(true);
+    assert!(!json.stdout.contains(secret), "{}", json.stdout);
+    assert!(!json.stderr.contains(secret), "{}", json.stderr);
+    assert!(json.stdout.contains("out=VALUE"), "{}", json.stdout);
+    // The run of the other kind named to `workflow step`: its `orchestrate` command likewise.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let pair = format!("out={secret}");
+    for json in [false, true] {
+        let mut args = vec!["workflow", "step", "complete", "approve", "--run", &a];
+        args.extend(["--output", &pair]);
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = env.run_with(&args, &vars);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains(secret), "{all}");
+        assert!(all.contains("out=VALUE"), "{all}");
+    }
+    assert_eq!(common::count_events(&env, &a, "step_succeeded"), 0);
+}
+
+/// A report's `--message` holding a secret was repeated in clear by the command suggested in
+/// its place: it is repeated as the log keeps it, each secret `***`.
+#[test]
+fn a_secret_message_is_never_repeated_in_a_suggested_command() {
+    let secret = "ghp-s3cr3t-in-a-message";
+    let vars = [("GITHUB_TOKEN", secret)];
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - name: ask it\n    prompt: review it\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let message = format!("used {secret} to look");
+    for json in [false, true] {
+        let mut args = vec![
+            "workflow",
+            "step",
+            "complete",
+            "ask it",
+            "--message",
+            &message,
+        ];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = env.run_with(&args, &vars);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains(secret), "{all}");
+        assert!(
+            all.contains(&format!("--run {w1} --message 'used *** to look'")),
+            "{all}"
+        );
+    }
+}
