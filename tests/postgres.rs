@@ -1801,16 +1801,7 @@ fn the_lock_wait_a_user_sets_bounds_a_reports_wait_for_a_locked_run_on_postgresq
     ) else {
         return;
     };
-    env.workflow(
-        "w",
-        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - {name: after, run: 'echo after >> ran'}\n",
-    );
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
-    let run = env.status(Some("w"))["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let events = common::event_types(&env, &run);
+    let (run, events) = common::waiting_on_a_report(&env);
     let url = &env.pg.as_ref().unwrap().url;
     let mut holder = postgres::Client::connect(url, postgres::NoTls).unwrap();
     let mut tx = holder.transaction().unwrap();
