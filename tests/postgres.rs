@@ -1786,3 +1786,59 @@ fn after_an_outage_past_the_patience_a_workers_phase_is_run_again_not_left_runni
     // The worker still drains on one SIGTERM.
     drains(&mut worker.0);
 }
+
+/// `CORTEX_LOG_LOCK_WAIT` bounds a writer's wait for a run's row another transaction holds
+/// locked on PostgreSQL, as it bounds SQLite's wait for the log's write lock (DESIGN.md).
+/// Before, it had no effect there: a report waited on the row for as long as the other
+/// transaction stayed open. Held by a connection of the test's own (`SELECT … FOR UPDATE` in
+/// an open transaction), the report gives up within a generous bound of the second it is
+/// given, with the busy log's error (exit 4) and nothing recorded; once let go, it goes
+/// through.
+#[test]
+fn the_lock_wait_a_user_sets_bounds_a_reports_wait_for_a_locked_run_on_postgresql() {
+    let Some(env) = Env::postgres(
+        "the_lock_wait_a_user_sets_bounds_a_reports_wait_for_a_locked_run_on_postgresql",
+    ) else {
+        return;
+    };
+    let (run, events) = common::waiting_on_a_report(&env);
+    let url = &env.pg.as_ref().unwrap().url;
+    let mut holder = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let mut tx = holder.transaction().unwrap();
+    let locked = tx
+        .query(
+            "SELECT head_seq FROM runs WHERE run_id = $1 FOR UPDATE",
+            &[&run],
+        )
+        .unwrap();
+    assert_eq!(locked.len(), 1, "the run's row is locked");
+    let report = ["workflow", "step", "complete", "p", "--run", "w"];
+    let mut child = env
+        .command(&report)
+        .env("CORTEX_LOG_LOCK_WAIT", "1s")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_within(
+        "the report to give up within the wait set",
+        Duration::from_secs(30),
+        || child.try_wait().unwrap().is_some(),
+    );
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(4), "{said}");
+    assert!(
+        said.contains("the event log is busy (another process holds a write lock)"),
+        "{said}"
+    );
+    tx.rollback().unwrap();
+    assert_eq!(
+        common::event_types(&env, &run),
+        events,
+        "nothing was recorded"
+    );
+    let out = env.run_with(&report, &[("CORTEX_LOG_LOCK_WAIT", "1s")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+}

@@ -361,7 +361,7 @@ fn log_verify_counts_failed_runs_and_other_chains_apart(env: Env) {
     assert!(
         human
             .stdout
-            .starts_with("❌ log verification FAILED: 1 run and 2 other chains did not verify\n"),
+            .starts_with("❌ log verification FAILED: 3 other chains did not verify\n"),
         "{}",
         human.stdout
     );
@@ -449,6 +449,37 @@ fn a_chain_planted_under_a_workflows_name_never_stands_in_for_its_runs(env: Env)
     assert!(all.stdout.contains("writes"), "{}", all.stdout);
 }
 
+/// A chain planted under an id that is no run id (a workflow's name, events copied and
+/// re-hashed) was counted in `log verify`'s "N runs" and its `--json` `runs`: it is another
+/// chain, counted apart from the runs there really are, in words and in the document.
+fn log_verify_counts_a_planted_chain_apart_from_the_runs(env: Env) {
+    let src = finished_run(&env);
+    plant(&env, &src, "writes");
+    let human = env.run(&["log", "verify"]);
+    assert_eq!(human.code, 1, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human
+            .stdout
+            .starts_with("❌ log verification FAILED at run writes seq 0:"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("checked 1 run and 1 other chain,"),
+        "{}",
+        human.stdout
+    );
+    let doc = env.run(&["--json", "log", "verify"]).json();
+    assert_eq!(
+        (&doc["runs"], &doc["chains"]),
+        (&1.into(), &1.into()),
+        "{doc}"
+    );
+    // Verified alone, by its id, it is no run either.
+    let one = env.run(&["--json", "log", "verify", "writes"]).json();
+    assert_eq!(one["runs"], 1, "the name finds the workflow's run: {one}");
+}
+
 /// The first line `log show` prints of the chain `id` (put in by hand): quoted where it
 /// holds a space.
 fn shown_header(id: &str) -> String {
@@ -470,6 +501,7 @@ on_both_stores!(
     a_scheduler_pass_goes_on_past_a_chain_planted_under_the_schedule_prefix,
     log_copy_refuses_a_notification_chain_whose_run_the_log_does_not_hold,
     log_verify_counts_failed_runs_and_other_chains_apart,
+    log_verify_counts_a_planted_chain_apart_from_the_runs,
 );
 
 /// A chain whose stored id is not UTF-8 (SQLite keeps a text's bytes as given) is one more

@@ -501,13 +501,7 @@ fn a_resume_of_a_run_waiting_on_a_person_records_nothing_and_says_what_it_waits_
 #[test]
 fn a_report_on_a_finished_latest_run_names_the_older_run_waiting_on_that_step() {
     let env = Env::new();
-    env.workflow(
-        "w1",
-        "name: w1\nsteps:\n  - {name: Review, prompt: review it}\n",
-    );
-    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
-    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
-    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let w1 = waiting_behind_a_finished_run(&env, "  - {name: Review, prompt: review it}\n");
     let out = env.run(&["workflow", "step", "complete", "Review"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
@@ -561,13 +555,10 @@ fn a_report_on_a_finished_latest_run_names_the_older_run_waiting_on_that_step() 
 #[test]
 fn a_report_suggested_for_an_older_run_repeats_every_argument_given() {
     let env = Env::new();
-    env.workflow(
-        "w1",
-        "name: w1\nsteps:\n  - name: ask it\n    prompt: review it\n    validate: [{output: out}]\n",
+    let w1 = waiting_behind_a_finished_run(
+        &env,
+        "  - name: ask it\n    prompt: review it\n    validate: [{output: out}]\n",
     );
-    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
-    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
-    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
     let out = env.run(&[
         "workflow",
         "step",
@@ -753,13 +744,7 @@ fn a_skip_of_a_reported_failure_keeps_the_reporter_and_shows_the_skipper_apart()
 #[test]
 fn a_json_resume_of_a_finished_latest_run_names_the_older_waiting_runs_in_next() {
     let env = Env::new();
-    env.workflow(
-        "w1",
-        "name: w1\nsteps:\n  - {name: Review, prompt: review it}\n",
-    );
-    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
-    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
-    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let w1 = waiting_behind_a_finished_run(&env, "  - {name: Review, prompt: review it}\n");
     let out = env.run(&["--json", "workflow", "resume"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let doc = out.json();
@@ -859,5 +844,94 @@ fn a_retry_with_nothing_failed_is_refused_in_one_wording_for_both_kinds() {
             .unwrap_or_else(|| panic!("{help}"));
         let retry = retry.split("--skip").next().unwrap();
         assert!(retry.contains("refused when no"), "{group}: {retry}");
+    }
+}
+
+/// Run w1 of `steps` (YAML), which waits on one, then w2, which finishes: the latest run
+/// cannot take a report on w1's step, whose error names w1's (its id returned).
+fn waiting_behind_a_finished_run(env: &Env, steps: &str) -> String {
+    env.workflow("w1", &format!("name: w1\nsteps:\n{steps}"));
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    w1
+}
+
+/// `args` run as given and with `--json` (with `vars`), each refused (exit 2) without a word
+/// of `secret` on stdout or stderr: what each said, stdout then stderr.
+fn refused_without(env: &Env, args: &[&str], vars: &[(&str, &str)], secret: &str) -> [String; 2] {
+    [false, true].map(|json| {
+        let mut args = args.to_vec();
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = env.run_with(&args, vars);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains(secret), "{all}");
+        all
+    })
+}
+
+/// A command suggested in a report's place repeated every `--output KEY=VALUE` and the
+/// `--message` as given: a value the redactor knows as a secret (here the value of
+/// `$GITHUB_TOKEN`, given as an output whose key does not look secret) was printed in clear,
+/// to the terminal and in `--json`. The output is the placeholder `VALUE`, with a note naming
+/// the variable to put there; the message is repeated as the log keeps it (`***`).
+#[test]
+fn a_secret_output_is_never_repeated_in_a_suggested_command() {
+    let secret = "ghp-s3cr3t-in-a-report";
+    let vars = [("GITHUB_TOKEN", secret)];
+    let env = Env::new();
+    let w1 = waiting_behind_a_finished_run(&env, "  - name: ask it\n    prompt: review it\n");
+    let pair = format!("out={secret}");
+    let report = [
+        "workflow", "step", "complete", "ask it", "--output", &pair, "--output", "plan=ok",
+    ];
+    let [human, json] = refused_without(&env, &report, &vars, secret);
+    assert!(
+        human.contains(&format!(
+            "`cortex workflow step complete 'ask it' --run {w1} --output out=VALUE --output plan=ok` reports it in run {w1} (the secret value of output `out` (the value of $GITHUB_TOKEN) is left out of it: put it in place of `VALUE`)"
+        )),
+        "{human}"
+    );
+    assert!(json.contains("out=VALUE"), "{json}");
+    // The run of the other kind named to `workflow step`: its `orchestrate` command likewise.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let report = [
+        "workflow", "step", "complete", "approve", "--run", &a, "--output", &pair,
+    ];
+    for said in refused_without(&env, &report, &vars, secret) {
+        assert!(said.contains("out=VALUE"), "{said}");
+    }
+    assert_eq!(common::count_events(&env, &a, "step_succeeded"), 0);
+}
+
+/// A report's `--message` holding a secret was repeated in clear by the command suggested in
+/// its place: it is repeated as the log keeps it, each secret `***`.
+#[test]
+fn a_secret_message_is_never_repeated_in_a_suggested_command() {
+    let secret = "ghp-s3cr3t-in-a-message";
+    let vars = [("GITHUB_TOKEN", secret)];
+    let env = Env::new();
+    let w1 = waiting_behind_a_finished_run(&env, "  - name: ask it\n    prompt: review it\n");
+    let message = format!("used {secret} to look");
+    let report = [
+        "workflow",
+        "step",
+        "complete",
+        "ask it",
+        "--message",
+        &message,
+    ];
+    for said in refused_without(&env, &report, &vars, secret) {
+        assert!(
+            said.contains(&format!("--run {w1} --message 'used *** to look'")),
+            "{said}"
+        );
     }
 }

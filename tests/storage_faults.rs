@@ -1878,20 +1878,11 @@ fn a_report_on_a_log_another_process_holds_locked_exits_4_and_says_try_again() {
 #[test]
 fn the_lock_wait_a_user_sets_bounds_a_reports_and_the_schedulers_whole_wait() {
     let env = Env::new();
-    env.workflow(
-        "w",
-        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - {name: after, run: 'echo after >> ran'}\n",
-    );
+    let (run, events) = common::waiting_on_a_report(&env);
     env.workflow(
         "tick",
         "name: tick\nschedule: {cron: '* * * * *'}\nsteps:\n  - {name: a, run: 'true'}\n",
     );
-    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
-    let run = env.status(Some("w"))["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let events = common::event_types(&env, &run);
     let mut lock = common::LogLock::take(&env);
     let wait = [("CORTEX_LOG_LOCK_WAIT", "1s")];
     let mut report = Background::start(

@@ -117,11 +117,13 @@ pub fn has_chain_prefix(id: &[u8]) -> bool {
     id.starts_with(NOTIFY_PREFIX.as_bytes()) || id.starts_with(SCHEDULE_PREFIX.as_bytes())
 }
 
-/// Whether the chain `id` is counted a run's (else an internal stream: notification
-/// deliveries, a schedule, the agent registry), as `log verify` counts them apart: every id
-/// but the registry's and one with another chain's prefix, a bad id too.
+/// Whether the chain `id` is counted a run's, as `log verify` counts them apart (else another
+/// chain: notification deliveries, a schedule, the agent registry, or one put in the log by
+/// hand under an id that is no run id, `writes`, `../x`): only a run id (`is_run_id`), as
+/// `history` lists and `log reindex` counts runs. Before, every id without another chain's
+/// prefix was a run: a chain planted under a workflow's name counted in "N runs".
 pub fn is_run_chain(id: &[u8]) -> bool {
-    id != REGISTRY_CHAIN.as_bytes() && !has_chain_prefix(id)
+    super::is_run_id(id)
 }
 
 /// Whether `id` names a chain the log may hold (`ChainId::parse`). No cortex writes any other:
@@ -228,12 +230,14 @@ mod tests {
             "notify:../x",
             "schedule:other:x",
             "schedule:workflow:n",
+            "../x",
+            "agents2",
+            "notify",
+            "writes",
         ] {
             assert!(!is_run_chain(id.as_bytes()), "{id}");
         }
-        for id in [RUN, "../x", "agents2", "notify"] {
-            assert!(is_run_chain(id.as_bytes()), "{id}");
-        }
+        assert!(is_run_chain(RUN.as_bytes()));
     }
 
     fn any_chain() -> impl Strategy<Value = (u8, String, bool)> {

@@ -644,18 +644,20 @@ impl Ctx {
 
     /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
     /// `instead`, that kind's report on the same name (`orchestrate complete RUN PHASE` for
-    /// `workflow step complete PHASE --run RUN`, and back), rather than to its status.
+    /// `workflow step complete PHASE --run RUN`, and back), rather than to its status; `note`
+    /// follows it (what of the report it leaves out: `Said`).
     pub fn resolve_report_run(
         &self,
         store: &dyn EventStore,
         scope: Scope,
         query: Option<&str>,
         instead: &[&str],
+        note: &str,
     ) -> Result<String, CommandError> {
         match self.find(store, scope.with_children(), query) {
             Err(e @ FindError::OtherKind { .. }) if !instead.is_empty() => {
                 Err(CommandError::bad_input(e.to_string())
-                    .hint(format!("{} reports on it there", self.cmd(instead))))
+                    .hint(format!("{} reports on it there{note}", self.cmd(instead))))
             }
             found => found.map_err(|e| self.find_error(e, query, &[])),
         }

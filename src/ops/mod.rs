@@ -20,6 +20,7 @@ pub mod notify;
 pub mod notify_sweep;
 mod output;
 mod retry;
+mod said;
 pub mod scenario;
 pub mod schedule;
 pub mod worker;

@@ -273,8 +273,8 @@ struct Act<'a> {
     inputs: &'a [(String, String)],
     /// A report's phase and verb (`complete`/`fail`): a finished latest run names the older
     /// runs whose phase of that name waits for one.
-    /// The report's other arguments (`report_args`), repeated by each command named.
-    unit: Option<(&'a str, &'a str, &'a [String])>,
+    /// The report's other arguments (`Said`), repeated by each command named.
+    unit: Option<(&'a str, &'a str, &'a super::said::Said)>,
     /// What a person typed into the report (its outputs' values, its message), where a
     /// secret input's value may be (`workflow::scrub_typed_secret_inputs`).
     typed: Vec<String>,
@@ -297,7 +297,8 @@ fn act(
     } = how;
     let (opened, read_only) = ctx.changing_store()?;
     let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
-    let run_id = ctx.resolve_report_run(&store, SCENARIOS, Some(name), instead)?;
+    let note = how_unit.map_or_else(String::new, |(_, _, said)| said.note_text());
+    let run_id = ctx.resolve_report_run(&store, SCENARIOS, Some(name), instead, &note)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
@@ -315,7 +316,7 @@ fn act(
                     ["orchestrate", verb, id, phase]
                         .map(String::from)
                         .into_iter()
-                        .chain(said.iter().cloned())
+                        .chain(said.args.iter().cloned())
                         .collect()
                 };
                 let at = super::workflow::Elsewhere {
@@ -325,6 +326,7 @@ fn act(
                     unit,
                     start: verb == "start",
                     own: false,
+                    said,
                 };
                 super::workflow::report_elsewhere(ctx, &*store, at, &argv, e)
             }),
@@ -618,11 +620,12 @@ pub fn start(
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
+    let nothing_said = super::said::Said::default();
     let how = Act {
         no_drive,
         instead: &[],
         inputs: &[],
-        unit: Some((phase, "start", &[])),
+        unit: Some((phase, "start", &nothing_said)),
         typed: by.message.iter().cloned().collect(),
     };
     let again = super::Retry::on_run(SCENARIOS, Some(name), &["start"])
@@ -680,11 +683,13 @@ pub fn report(
     super::workflow::check_output_keys(&outputs)?;
     // A workflow run named here: its steps are reported with `workflow step`.
     // Every argument given besides the phase and run, repeated by each command suggested in
-    // this report's place.
-    let said = super::workflow::report_args(&outputs, &by);
+    // this report's place (its secrets left out: `Said`).
+    let read = ctx.reading_store().ok().flatten();
+    let said = super::said::Said::of_report(ctx, read.as_deref(), Some(name), &outputs, &by);
+    drop(read);
     let instead: Vec<&str> = ["workflow", "step", verb, phase, "--run", name]
         .into_iter()
-        .chain(said.iter().map(String::as_str))
+        .chain(said.args.iter().map(String::as_str))
         .collect();
     let how = Act {
         no_drive,

@@ -3180,19 +3180,6 @@ pub struct StepReport<'a> {
     pub inputs: &'a [(String, String)],
 }
 
-/// The arguments of a report besides its unit and run, as the CLI takes them: each
-/// `--output KEY=VALUE`, its `--message`, and its `--actor` unless that is who acts when
-/// nobody says. A command suggested in the report's place (another run's, a child run's)
-/// repeats them, so pasting it records what was meant.
-pub(crate) fn report_args(outputs: &[(String, String)], by: &Operator) -> Vec<String> {
-    let mut args = Vec::new();
-    for (k, v) in outputs {
-        args.extend(crate::render::pair_args("--output", k, v));
-    }
-    args.extend(super::context::operator_args(by));
-    args
-}
-
 /// Refuse an `--output KEY=VALUE` whose key breaks the name rule, as definitions do
 /// (`validate: - output: KEY`): a step's report and a phase's (`orchestrate complete`).
 pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), CommandError> {
@@ -3264,16 +3251,18 @@ fn record_step_report(
     // rather than an older waiting run taking the report.
     let verb = if success { "complete" } else { "fail" };
     // Every argument the report was given besides its unit and run, repeated by each command
-    // suggested in its place: pasting one does what was meant.
-    let said = report_args(&report.outputs, &report.by);
+    // suggested in its place (its secrets left out: `Said`): pasting one does what was meant.
+    let said =
+        super::said::Said::of_report(ctx, Some(&*store), report.run, &report.outputs, &report.by);
     let instead: Vec<&str> = match report.run {
         Some(run) => ["orchestrate", verb, run, report.step]
             .into_iter()
-            .chain(said.iter().map(String::as_str))
+            .chain(said.args.iter().map(String::as_str))
             .collect(),
         None => Vec::new(),
     };
-    let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
+    let run_id =
+        ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead, &said.note_text())?;
     // Without `--run`, a latest run that cannot take the report names the older runs that
     // wait on a step of that name, with the command for each.
     // `own`: the run addressed has that step and can still take its report (once resumed,
@@ -3286,7 +3275,7 @@ fn record_step_report(
             ["workflow", "step", verb, name, "--run", id]
                 .map(String::from)
                 .into_iter()
-                .chain(said.iter().cloned())
+                .chain(said.args.iter().cloned())
                 .collect()
         };
         let at = Elsewhere {
@@ -3296,6 +3285,7 @@ fn record_step_report(
             unit: report.step,
             start: false,
             own,
+            said: &said,
         };
         report_elsewhere(ctx, store, at, &argv, e)
     };
@@ -3314,14 +3304,15 @@ fn record_step_report(
         {
             let verb = if report.success { "complete" } else { "fail" };
             let mut argv = vec!["workflow", "step", verb, report.step, "--run", &child];
-            argv.extend(said.iter().map(String::as_str));
+            argv.extend(said.args.iter().map(String::as_str));
             return Err(CommandError::bad_input(format!(
                 "step `{}` is not a step of run {run_id}: it is in child run {child}, which its step `{by_step}` runs",
                 report.step
             ))
             .hint(format!(
-                "{} reports it there (and drives this run on too)",
-                ctx.cmd(&argv)
+                "{} reports it there (and drives this run on too){}",
+                ctx.cmd(&argv),
+                said.note_text()
             )));
         }
         // A finished run says so on a read-only log too (nothing would be recorded).
@@ -3489,11 +3480,12 @@ fn record_step_report(
             // The report that is taken: the step the child run (or one below it) waits on.
             Some((run, name)) => {
                 let mut argv = vec!["workflow", "step", verb, &name, "--run", &run];
-                argv.extend(said.iter().map(String::as_str));
+                argv.extend(said.args.iter().map(String::as_str));
                 format!(
-                    "{} reports `{}`, which child run {run} waits on; this run goes on with it",
+                    "{} reports `{}`, which child run {run} waits on; this run goes on with it{}",
                     ctx.cmd(&argv),
-                    crate::definition::shown(&name)
+                    crate::definition::shown(&name),
+                    said.note_text()
                 )
             }
             None => format!(
@@ -4084,6 +4076,9 @@ pub(crate) struct Elsewhere<'a> {
     /// a stopped run's step came after a different workflow's run's step of that name, whose
     /// report was the first hint.
     pub own: bool,
+    /// The report's other arguments, which each command named repeats (its secrets left
+    /// out), and the note of what it leaves out.
+    pub said: &'a super::said::Said,
 }
 
 /// A report made on the latest run for want of a RUN, which that run cannot take (it
@@ -4106,6 +4101,7 @@ pub(crate) fn report_elsewhere(
         unit,
         start,
         own,
+        said,
     } = at;
     let wanted = normalize_name(unit);
     // Each run whose unit of that name waits, with the run and unit a report goes to: the
@@ -4141,6 +4137,10 @@ pub(crate) fn report_elsewhere(
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         ctx.suggest(&args)
     };
+    // What the command leaves out of the report (a secret) follows what it does.
+    let command = |o: &OpenRun, name: &str, via: &Option<ReportAt>, does: String| {
+        said.noted(command(o, name, via).then(does))
+    };
     if own {
         // Not the fix: named last, with whose it is, for an agent that meant that run.
         let hints: Vec<super::Hint> = hits
@@ -4152,7 +4152,7 @@ pub(crate) fn report_elsewhere(
                     o.kind.as_str(),
                     crate::definition::shown(&o.name),
                 );
-                command(o, name, via).then(match via {
+                let does = match via {
                     Some((child, step)) => format!(
                         " only if you meant another run: {of} has a `uses:` step of that name waiting with its child run {child}, whose step `{}` waits for a report",
                         crate::definition::shown(step)
@@ -4164,7 +4164,8 @@ pub(crate) fn report_elsewhere(
                             RunKind::Scenario => "phase",
                         },
                     ),
-                })
+                };
+                command(o, name, via, does)
             })
             .collect();
         e.hints.extend(hints);
@@ -4196,7 +4197,7 @@ pub(crate) fn report_elsewhere(
     let mut hints: Vec<super::Hint> = hits
         .iter()
         .map(|(o, name, via)| {
-            command(o, name, via).then(match via {
+            let does = match via {
                 Some((child, step)) => format!(
                     " reports `{}` in child run {child} (and drives run {} on too)",
                     crate::definition::shown(step),
@@ -4207,7 +4208,8 @@ pub(crate) fn report_elsewhere(
                     if start { "starts" } else { "reports" },
                     o.run_id
                 ),
-            })
+            };
+            command(o, name, via, does)
         })
         .collect();
     if e.run_hint.is_none() {

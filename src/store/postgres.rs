@@ -57,6 +57,18 @@ const COLUMNS: &str = r#"run_id, seq, id, "time", "type", version, body, prev_ha
 /// The run index's columns, in `RunEntry` order.
 const INDEX_COLUMNS: &str = "run_id, kind, name, started_at, head_seq, head_hash, outcome";
 
+/// The statement that makes a session wait at most `wait` for a lock (`lock_timeout`; 0 is no
+/// limit to PostgreSQL, so a wait of nothing is its least, 1 ms).
+fn lock_timeout_sql(wait: Option<Duration>) -> String {
+    match wait {
+        Some(w) => format!(
+            "SET lock_timeout = {};",
+            w.as_millis().clamp(1, i32::MAX as u128)
+        ),
+        None => "SET lock_timeout = 0;".to_string(),
+    }
+}
+
 /// Now in milliseconds since the epoch, by the database's clock (the leases' clock).
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
@@ -190,6 +202,13 @@ pub struct PostgresStore {
     /// asked once. A role not granted it (a team's setup from before the table) keeps none:
     /// its attempts' output stays in their files, as on SQLite, rather than failing.
     output_granted: Cell<Option<bool>>,
+    /// How long a statement waits for a lock another transaction holds (a run's row locked by
+    /// its writer, a driver's lease) before it gives up with `Busy`, as SQLite's busy timeout
+    /// does: the store's own wait (`bound_lock_wait`, from `CORTEX_LOG_LOCK_WAIT`; unbounded
+    /// until then) and the turn a patient wait asks for (`set_lock_wait`). PostgreSQL's
+    /// `lock_timeout`, set on every connection this store makes.
+    own_wait: Cell<Option<Duration>>,
+    lock_wait: Cell<Option<Duration>>,
 }
 
 /// Whether the connection string `conn` holds a password (one that does not parse is taken
@@ -998,6 +1017,8 @@ impl PostgresStore {
             fence_leases: RefCell::new(None),
             in_view: Cell::new(false),
             output_granted: Cell::new(None),
+            own_wait: Cell::new(None),
+            lock_wait: Cell::new(None),
         };
         store.setup(&mut store.conn.borrow_mut())?;
         store.refuse_missing_schema()?;
@@ -1094,7 +1115,17 @@ impl PostgresStore {
         if self.durability.get() == Durability::Full {
             setup.push_str("SET synchronous_commit = on;");
         }
+        setup.push_str(&lock_timeout_sql(self.lock_wait.get()));
         conn.client.batch_execute(&setup).map_err(|e| self.error(e))
+    }
+
+    /// Wait at most `wait` for a lock from now on (None: for as long as it takes), on this
+    /// connection and every one made again.
+    fn apply_lock_wait(&self, wait: Option<Duration>) -> Result<(), StoreError> {
+        if self.lock_wait.replace(wait) == wait {
+            return Ok(());
+        }
+        self.with(|c| c.client.batch_execute(&lock_timeout_sql(wait)))
     }
 
     /// Make a new connection in place of a lost one, set up as the first was (its statements
@@ -1160,6 +1191,9 @@ impl PostgresStore {
                 reason: message(&e),
             },
             Some(c) if c == &SqlState::DISK_FULL => StoreError::disk_full(message(&e)),
+            // A lock another transaction holds past `lock_timeout` (`set_lock_wait`): the
+            // log is busy, as SQLite says past its busy timeout.
+            Some(c) if c == &SqlState::LOCK_NOT_AVAILABLE => StoreError::Busy,
             _ => StoreError::Postgres(message(&e)),
         }
     }
@@ -1886,6 +1920,21 @@ impl EventStore for PostgresStore {
                 Err(e)
             }
         }
+    }
+
+    fn set_lock_wait(&self, wait: Option<Duration>) -> Result<(), StoreError> {
+        let own = self.own_wait.get();
+        self.apply_lock_wait(match (wait, own) {
+            (Some(w), Some(own)) => Some(w.min(own)),
+            (w, own) => w.or(own),
+        })
+    }
+
+    fn bound_lock_wait(&self, bound: Duration) -> Result<(), StoreError> {
+        self.own_wait.set(Some(
+            self.own_wait.get().map_or(bound, |own| own.min(bound)),
+        ));
+        self.set_lock_wait(None)
     }
 
     fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {

@@ -214,7 +214,10 @@ impl Verifier {
             prev: prev.to_vec(),
             ..Verifier::default()
         };
-        verifier.report.runs = 1;
+        match crate::event::is_run_chain(run_id.as_bytes()) {
+            true => verifier.report.runs = 1,
+            false => verifier.report.chains = 1,
+        }
         if let Some(reason) = bad_chain_id(run_id.as_bytes()) {
             verifier.current_bad = true;
             verifier.report.fail(BadEvent {

@@ -793,3 +793,22 @@ pub fn run_started(
         by,
     }
 }
+
+/// A run of workflow `w` waiting on its prompt step `p`, with `after` (which appends a line
+/// to `ran`) to run once `p` is reported: the run's id, and its event types so far (to show
+/// that nothing was recorded meanwhile).
+#[allow(dead_code)]
+pub fn waiting_on_a_report(env: &Env) -> (String, Vec<String>) {
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: p, prompt: do it}\n  - {name: after, run: 'echo after >> ran'}\n",
+    );
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run = env.status(Some("w"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = event_types(env, &run);
+    (run, events)
+}
