@@ -1175,7 +1175,6 @@ impl PreparedAttempt {
                 agent: None,
                 log: None,
                 permanent: false,
-                fenced: None,
             }))
         };
         if let Some(error) = self.refused.take() {
@@ -1241,24 +1240,16 @@ impl PreparedAttempt {
         // deadline: the guard ended it (TERM, then KILL; a command that traps TERM exits as
         // it likes), for the lease, not for anything the command did. A command that
         // succeeded meanwhile is a result like any other, applied if its lease still holds.
-        // Either account of the keepers may know it: `self_fence` (a keeper past its
-        // deadline now, or a silence that ended since the attempt began) and the guard's own
-        // (`guard::fenced_during`: the silences that overran while it ran, with why).
-        if !result.end.succeeded() {
-            let ended = Instant::now();
-            let during = super::guard::fenced_during(
-                ended.checked_sub(result.elapsed).unwrap_or(ended),
-                ended,
-            );
-            let silent =
-                super::self_fence::fenced_since(began).or(during.as_ref().map(|f| f.silent));
-            if let Some(silent) = silent {
-                return AttemptOutcome::Fenced {
-                    step: self.step.clone(),
-                    attempt: self.attempt,
-                    why: super::self_fence::words(silent, during.and_then(|f| f.why).as_deref()),
-                };
-            }
+        // `self_fence` knows it: a keeper past its deadline now, or a silence past it that
+        // ended since the attempt began.
+        if !result.end.succeeded()
+            && let Some(why) = super::self_fence::fenced_since(began)
+        {
+            return AttemptOutcome::Fenced {
+                step: self.step.clone(),
+                attempt: self.attempt,
+                why,
+            };
         }
         // `work/` removed (or replaced) while the command ran — `runs/` deleted, as derived
         // files may be — took what the step had written to `$CORTEX_OUTPUT` with it. Said, not
