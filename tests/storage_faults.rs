@@ -2111,6 +2111,53 @@ fn an_attempt_fenced_for_a_lease_a_locked_log_kept_from_renewal_says_why_and_run
     assert!(reason.contains("runs again"), "{reason}");
 }
 
+/// A compensation's command ended by its worker's guard, for a lease a locked log kept from
+/// renewal, was recorded `compensation_failed` ("killed by signal 15") and the run failed
+/// ("rollback failed … clean up by hand"), though the command did not fail. Now, as a fenced
+/// attempt, nothing of the command's is recorded: it runs again and the rollback finishes.
+#[test]
+fn a_compensation_fenced_for_a_lease_a_locked_log_kept_from_renewal_runs_again() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: one\n    run: 'true'\n    rollback: 'echo undo >> ran; if [ -e one.undoing ]; then echo undone >> ran; exit 0; fi; touch one.undoing; echo $$ > one.pid; sleep 60'\n  - name: boom\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
+    );
+    let submitted = env.run(&["workflow", "run", "w", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.text());
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let worker = Background::start(
+        &env,
+        "worker",
+        &[
+            "worker",
+            "--name",
+            "w1",
+            "--until-idle",
+            "--no-schedule",
+            "--lease",
+            "2s",
+        ],
+        &[],
+    );
+    common::wait_until("the compensation to start", || {
+        std::fs::read_to_string(env.file("one.pid")).is_ok_and(|p| p.ends_with('\n'))
+    });
+    let pid = std::fs::read_to_string(env.file("one.pid")).unwrap();
+    let mut lock = common::LogLock::take(&env);
+    common::wait_within(
+        "the guard to end the compensation's command",
+        Duration::from_secs(60),
+        || !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+    );
+    lock.release();
+    let (code, said) = worker.end();
+    assert_eq!(code, 0, "{said}");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "rolled_back", "{status:#} {said}");
+    assert_eq!(common::count_events(&env, &run, "compensation_failed"), 0);
+    assert_eq!(common::lines(&env.file("ran")), ["undo", "undo", "undone"]);
+}
+
 /// `cortex schedule run` in the foreground whose pass met the log's write lock held by another
 /// process past the store's own wait ended, where drivers wait it out. Now it waits as they do
 /// (one mechanism: `execute::patiently`), saying so, and goes on firing once the lock is let

@@ -95,6 +95,10 @@ pub enum Compensation {
     Ran(AttemptEnd, String),
     /// A stop ended it before it finished.
     Stopped,
+    /// This process's guard ended it for a lease the process could not keep
+    /// (`self_fence`), and why: no end of the command's own, so nothing is recorded and it
+    /// runs again, as a fenced attempt does (`AttemptOutcome::Fenced`).
+    Fenced(String),
 }
 
 /// Everything needed to run commands for a run, and nothing that cannot cross threads.
@@ -871,6 +875,7 @@ impl Runner {
             log: None,
         };
         let key = command_key("rollback", Some(&step.name));
+        let began = Instant::now();
         let r = self.run_noted(
             &state.run_id,
             &key,
@@ -880,6 +885,11 @@ impl Runner {
         );
         if r.stopped {
             return Compensation::Stopped;
+        }
+        if !r.end.succeeded()
+            && let Some(why) = super::self_fence::fenced_since(began)
+        {
+            return Compensation::Fenced(why);
         }
         Compensation::Ran(r.end, r.tail)
     }
@@ -1248,7 +1258,7 @@ impl PreparedAttempt {
             return AttemptOutcome::Fenced {
                 step: self.step.clone(),
                 attempt: self.attempt,
-                why,
+                why: format!("{why}: the attempt runs again"),
             };
         }
         // `work/` removed (or replaced) while the command ran — `runs/` deleted, as derived

@@ -148,8 +148,8 @@ pub fn stopped(id: u64) {
 /// Whether this process's guard may have ended the groups it noted since `since` (an
 /// attempt's start) for want of a lease renewal — a keeper is past its deadline now, or was
 /// in a silence past it that ended since then — and if so, why in words for the log (after
-/// who ended it): it runs again. None for a process without a guard (nothing of it ends
-/// groups so).
+/// who ended it; the caller says what runs again). None for a process without a guard
+/// (nothing of it ends groups so).
 pub fn fenced_since(since: Instant) -> Option<String> {
     if !super::guard::guarded() {
         return None;
@@ -160,7 +160,7 @@ pub fn fenced_since(since: Instant) -> Option<String> {
         |why| format!("because {why}"),
     );
     Some(format!(
-        "its lease went unrenewed for {:.1} s {why}, so its guard ended the command before the lease could lapse: the attempt runs again",
+        "its lease went unrenewed for {:.1} s {why}, so its guard ended the command before the lease could lapse",
         silent.as_secs_f64()
     ))
 }
