@@ -65,7 +65,6 @@ fn home_with(runs: usize, dir: &Path) -> (PathBuf, String) {
                 agent: None,
                 log: None,
                 permanent: false,
-                fenced: None,
             })))
             .unwrap();
     }

@@ -201,7 +201,6 @@ fn a_recorded_backoff_too_large_for_milliseconds_saturates() {
                 agent: None,
                 log: None,
                 permanent: false,
-                fenced: None,
             })))
             .unwrap();
         delays.extend(recorded.iter().filter_map(|r| match &r.event {

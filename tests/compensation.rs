@@ -460,3 +460,48 @@ fn a_failed_scenario_offers_rollback_to_before_its_latest_phase_with_a_rollback(
         ["fast", "slow", "undo-slow", "slow"]
     );
 }
+
+/// A compensation ended by cortex itself — here an operator's stop, from another process,
+/// while the `rollback:` command sleeps — is not the command's failure: it is recorded cut off
+/// (no `compensation_failed`, the run not called `rollback failed`), and a resume runs it
+/// again and finishes the rollback.
+#[test]
+fn a_compensation_cut_short_by_a_stop_is_not_recorded_as_failed() {
+    let env = Env::new();
+    env.workflow(
+        "undo",
+        "name: undo\nsteps:\n  - name: one\n    run: 'true'\n    rollback: if [ -f go ]; then echo undone >> undo.log; else touch undoing; sleep 30; fi\n  - name: boom\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
+    );
+    let driver = env.spawn(&["workflow", "run", "undo"]);
+    common::wait_until("the compensation to start", || env.file("undoing").exists());
+    let stop = env.run(&["workflow", "stop"]);
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    assert!(
+        stop.stdout.contains("stopped while rolling back"),
+        "{}",
+        stop.stdout
+    );
+    let out = driver.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "stopped", "{status}");
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let kinds = common::event_types(&env, &run);
+    assert!(
+        !kinds.iter().any(|k| k == "compensation_failed"),
+        "{kinds:?}"
+    );
+    let said = serde_json::to_string(&env.events(&run)).unwrap();
+    assert!(!said.contains("rollback failed"), "{said}");
+    std::fs::write(env.file("go"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 1, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(None)["status"], "rolled_back");
+    assert_eq!(lines(&env.file("undo.log")), ["undone"]);
+    assert_eq!(common::count_events(&env, &run, "compensation_failed"), 0);
+}

@@ -367,7 +367,6 @@ fn drive(
                             agent: None,
                             log: None,
                             permanent: false,
-                            fenced: None,
                         })),
                     );
                     if done {
@@ -951,7 +950,6 @@ proptest! {
                     step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
                     output_tail: String::new(), validation_problems: vec![], by: None, agent: None, log: None,
                     permanent: false,
-                    fenced: None,
                 }))).unwrap();
                 fan_invariants(&journal.state, &case)?;
             }

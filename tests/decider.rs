@@ -81,7 +81,6 @@ fn finish(step: &str, attempt: u32, code: i32) -> Command {
         agent: None,
         log: None,
         permanent: false,
-        fenced: None,
     }))
 }
 
@@ -222,24 +221,23 @@ fn a_permanent_start_failure_was_retried_like_a_flaky_command() {
     );
 }
 
-/// An attempt its process's guard ended for a lease it could not renew (`fenced`) says
-/// nothing of the step: it is interrupted with those words (and runs again), its retries
-/// unspent, never failed. Before, its "killed by signal 15" was the step's failure.
+/// An attempt its process's guard ended for a lease it could not renew (self-fencing) says
+/// nothing of the step: the executor records it interrupted with its words (and it runs
+/// again), its retries unspent, never failed. Before, its "killed by signal 15" was the
+/// step's failure.
 #[test]
 fn a_fenced_attempt_is_interrupted_not_failed() {
     let wf = workflow(THREE);
-    let mut report = match finish("a", 1, 1) {
-        Command::FinishAttempt(r) => r,
-        _ => unreachable!(),
-    };
-    report.end = AttemptEnd::Signaled { signal: 15 };
-    report.fenced = Some("ended by its process's guard".into());
     let then = given(vec![
         started(&wf, Config::default()),
         pre_ok(),
         started_step("a", 1),
     ])
-    .when(Command::FinishAttempt(report))
+    .when(Command::InterruptAttempt {
+        step: "a".into(),
+        attempt: 1,
+        reason: "ended by its process's guard".into(),
+    })
     .unwrap();
     assert_eq!(
         then,
@@ -701,7 +699,6 @@ fn finish_by_agent(
         agent: Some(said),
         log: None,
         permanent: false,
-        fenced: None,
     }))
 }
 
@@ -1124,7 +1121,6 @@ fn a_uses_step_keeps_its_unfinished_child_and_fails_with_the_child_s_reason() {
             agent: None,
             log: None,
             permanent: false,
-            fenced: None,
         })))
         .unwrap();
     match &events[0] {

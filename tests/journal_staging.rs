@@ -45,7 +45,6 @@ fn finished(step: &str) -> Command {
         agent: None,
         log: None,
         permanent: false,
-        fenced: None,
     }))
 }
 

@@ -198,7 +198,6 @@ impl Act {
                 agent: None,
                 log: None,
                 permanent: false,
-                fenced: None,
             })),
             Act::Stop => Command::RequestStop { by, abort: false },
         }
@@ -306,7 +305,6 @@ fn drive_turn(journal: &mut Journal<'_>, refresh: bool) -> Result<(), JournalErr
             agent: None,
             log: None,
             permanent: false,
-            fenced: None,
         })))?;
     }
     Ok(())

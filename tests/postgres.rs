@@ -137,7 +137,6 @@ fn simulate(store: &mut dyn EventStore, case: &Case, run_id: &str, clock_start: 
                             agent: None,
                             log: None,
                             permanent: false,
-                            fenced: None,
                         })))
                         .unwrap();
                     continue;

@@ -221,7 +221,6 @@ fn drive(
                         agent: None,
                         log: None,
                         permanent: false,
-                        fenced: None,
                     })))
                     .expect("the simulator only sends valid commands");
                 pending = Some(Pending {

@@ -187,7 +187,6 @@ proptest! {
                     step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
                     output_tail: String::new(), validation_problems: vec![], by: None, agent: None, log: None,
                     permanent: false,
-                    fenced: None,
                 }))).unwrap();
                 check_invariants(&journal.state, &case)?;
             }
@@ -339,7 +338,7 @@ proptest! {
             let report = |(step, attempt): (String, u32), code: i32| Command::FinishAttempt(Box::new(AttemptReport {
                 step, attempt, end: AttemptEnd::Exited { code }, outputs: vec![],
                 output_tail: String::new(), validation_problems: vec![], by: None, agent: None,
-                log: None, permanent: false, fenced: None,
+                log: None, permanent: false,
             }));
             let command = match c % 16 {
                 0..=3 => {

@@ -2690,7 +2690,6 @@ fn the_journal_scrubs_the_secret_outputs_of_an_attempt_its_gate_failed() {
             agent: None,
             log: None,
             permanent: false,
-            fenced: None,
         })))
         .unwrap();
     drop(journal);

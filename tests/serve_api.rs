@@ -6537,3 +6537,69 @@ fn the_event_stream_says_a_run_a_worker_of_another_home_drives_is_driven(env: En
     let _ = worker.kill();
     let _ = worker.wait();
 }
+
+/// A run stopped by its time limit could be resumed through the server only into the same
+/// limit (the page's forms and the API's body had no `timeout`): `timeout` in the resume's
+/// body, or the page form's `timeout` field, gives it a new one, as `resume --timeout` does,
+/// and the run completes. A duration that cannot be read is a 400 saying how to write one,
+/// and nothing is recorded.
+#[test]
+fn a_run_stopped_by_its_time_limit_resumes_through_the_api_and_the_page_with_a_longer_one() {
+    let env = home();
+    let doc = Doc::load();
+    env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
+    env.workflow(
+        "long",
+        "name: long\nsteps:\n  - name: wait\n    run: sleep 2\n",
+    );
+    let api = new_run(&env, "workflow", "long", 3);
+    let page = new_run(&env, "workflow", "long", 3);
+    for run in [&api, &page] {
+        let reason = env.status(Some(run))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(reason.contains("time limit of 1 s"), "{reason}");
+    }
+    let s = Server::start(&env);
+    let before = [events(&env, &api).len(), events(&env, &page).len()];
+    let path = format!("/api/v1/runs/{api}/resume");
+    for bad in ["soon", "0.5s", "-1h", ""] {
+        let r = s.post(&path, &json!({"timeout": bad}).to_string());
+        assert_eq!(r.status, 400, "{bad:?}: {}", r.body);
+        let refusal = r.json();
+        assert!(
+            !refusal["hints"].as_array().unwrap().is_empty(),
+            "{refusal}"
+        );
+        doc.check("/api/v1/runs/{id}/resume", "post", 400, &refusal);
+    }
+    let form = |run: &str, timeout: &str| {
+        s.post_with(
+            &format!("/runs/{run}/resume"),
+            &format!("token={TOKEN}&mode=continue&timeout={timeout}"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+    };
+    let r = form(&page, "soon");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("hint: "), "{}", r.body);
+    let after = [events(&env, &api).len(), events(&env, &page).len()];
+    assert_eq!(after, before, "nothing recorded");
+    // The page offers the field on its resume forms.
+    let shown = s.get(&format!("/runs/{page}")).body;
+    assert!(shown.contains(r#"name="timeout""#), "{shown}");
+    let r = s.post(&path, r#"{"timeout": "1m"}"#);
+    assert_eq!(r.status, 202, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/resume", "post", 202, &r.json());
+    let r = form(&page, "1m");
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    for run in [&api, &page] {
+        assert_eq!(settled(&s, run)["status"], "completed");
+        let resumed = events(&env, run)
+            .into_iter()
+            .rfind(|e| e["type"] == "run_resumed")
+            .unwrap();
+        assert_eq!(resumed["body"]["timeout_seconds"], 60, "{resumed}");
+    }
+}

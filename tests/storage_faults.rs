@@ -2039,6 +2039,44 @@ fn a_worker_waits_out_a_locked_log_instead_of_exiting() {
     assert_eq!(common::lines(&env.file("ran")), ["a"], "{said}");
 }
 
+/// Submit workflow `w` and let a worker with a 2 s lease drive it; once the command that
+/// writes its pid to `pid_file` runs, hold the log's write lock until the worker's guard has
+/// ended that command (its lease kept from renewal), then let go and wait for the worker to
+/// finish. The run's id and what the worker said.
+fn fenced_by_a_locked_log(env: &Env, pid_file: &str) -> (String, String) {
+    let submitted = env.run(&["workflow", "run", "w", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.text());
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let worker = Background::start(
+        env,
+        "worker",
+        &[
+            "worker",
+            "--name",
+            "w1",
+            "--until-idle",
+            "--no-schedule",
+            "--lease",
+            "2s",
+        ],
+        &[],
+    );
+    common::wait_until("the command to start", || {
+        std::fs::read_to_string(env.file(pid_file)).is_ok_and(|p| p.ends_with('\n'))
+    });
+    let pid = std::fs::read_to_string(env.file(pid_file)).unwrap();
+    let mut lock = common::LogLock::take(env);
+    common::wait_within(
+        "the guard to end the command",
+        Duration::from_secs(60),
+        || !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+    );
+    lock.release();
+    let (code, said) = worker.end();
+    assert_eq!(code, 0, "{said}");
+    (run, said)
+}
+
 /// A worker's lease is renewed in the log, so on SQLite a renewal needs the log's write lock:
 /// another process holding it past the lease leaves the lease unrenewed, and the worker's
 /// guard ends the step's command before anyone could take the lease over (self-fencing). That
@@ -2053,36 +2091,7 @@ fn an_attempt_fenced_for_a_lease_a_locked_log_kept_from_renewal_says_why_and_run
         "w",
         "name: w\nsteps:\n  - name: a\n    run: 'echo start >> ran; if [ -e a.started ]; then echo a >> ran; exit 0; fi; touch a.started; echo $$ > a.pid; sleep 60'\n    retry: {max_retry_attempts: 0}\n  - {name: b, run: 'echo b >> ran'}\n",
     );
-    let submitted = env.run(&["workflow", "run", "w", "--submit"]);
-    assert_eq!(submitted.code, 0, "{}", submitted.text());
-    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
-    let worker = Background::start(
-        &env,
-        "worker",
-        &[
-            "worker",
-            "--name",
-            "w1",
-            "--until-idle",
-            "--no-schedule",
-            "--lease",
-            "2s",
-        ],
-        &[],
-    );
-    common::wait_until("the first attempt to start", || {
-        std::fs::read_to_string(env.file("a.pid")).is_ok_and(|p| p.ends_with('\n'))
-    });
-    let pid = std::fs::read_to_string(env.file("a.pid")).unwrap();
-    let mut lock = common::LogLock::take(&env);
-    common::wait_within(
-        "the guard to end the step's command",
-        Duration::from_secs(60),
-        || !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
-    );
-    lock.release();
-    let (code, said) = worker.end();
-    assert_eq!(code, 0, "{said}");
+    let (run, said) = fenced_by_a_locked_log(&env, "a.pid");
     let status = env.status(Some(&run));
     assert_eq!(status["status"], "completed", "{status:#} {said}");
     assert_eq!(status["steps"][0]["attempts"], 2, "{status:#}");
@@ -2100,6 +2109,24 @@ fn an_attempt_fenced_for_a_lease_a_locked_log_kept_from_renewal_says_why_and_run
     assert!(reason.contains("its guard ended the command"), "{reason}");
     assert!(reason.contains("locked by another process"), "{reason}");
     assert!(reason.contains("runs again"), "{reason}");
+}
+
+/// A compensation's command ended by its worker's guard, for a lease a locked log kept from
+/// renewal, was recorded `compensation_failed` ("killed by signal 15") and the run failed
+/// ("rollback failed … clean up by hand"), though the command did not fail. Now, as a fenced
+/// attempt, nothing of the command's is recorded: it runs again and the rollback finishes.
+#[test]
+fn a_compensation_fenced_for_a_lease_a_locked_log_kept_from_renewal_runs_again() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: one\n    run: 'true'\n    rollback: 'echo undo >> ran; if [ -e one.undoing ]; then echo undone >> ran; exit 0; fi; touch one.undoing; echo $$ > one.pid; sleep 60'\n  - name: boom\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
+    );
+    let (run, said) = fenced_by_a_locked_log(&env, "one.pid");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "rolled_back", "{status:#} {said}");
+    assert_eq!(common::count_events(&env, &run, "compensation_failed"), 0);
+    assert_eq!(common::lines(&env.file("ran")), ["undo", "undo", "undone"]);
 }
 
 /// `cortex schedule run` in the foreground whose pass met the log's write lock held by another

@@ -214,7 +214,6 @@ impl Recorder {
                 agent: None,
                 log: None,
                 permanent: false,
-                fenced: None,
             })),
         )
     }

@@ -27,11 +27,6 @@ pub struct AttemptReport {
     /// its inputs or the host, not of the moment): the step fails at once, its retries
     /// unspent, whatever its `retry:` says.
     pub permanent: bool,
-    /// The attempt's command was ended by its process's guard, not by anything of its own:
-    /// the lease it ran under went unrenewed past its deadline (self-fencing), and why. The
-    /// attempt is then interrupted with these words (it runs again), never failed: its end
-    /// says nothing of the step, and no retry is spent on it.
-    pub fenced: Option<String>,
 }
 
 /// An attempt's whole output, as kept beside the log.

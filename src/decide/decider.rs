@@ -1092,17 +1092,6 @@ fn finish_attempt(
             got: report.attempt,
         });
     }
-    // Ended by its guard for a lease it could not renew: no outcome of the step's, so it is
-    // interrupted (and runs again, at least once as always), as an attempt a stop or a
-    // driver's death ended is; before, it was recorded failed ("killed by signal 15"), a
-    // retry spent on it or, with none left, the run failed.
-    if let Some(reason) = report.fenced {
-        return Ok(vec![Event::StepInterrupted {
-            step: report.step,
-            attempt: report.attempt,
-            reason,
-        }]);
-    }
     let outputs: BTreeMap<&str, &str> = report
         .outputs
         .iter()

@@ -192,7 +192,6 @@ pub(crate) fn run_child(
             agent: None,
             log: None,
             permanent: false,
-            fenced: None,
         }))
     };
     let h = match handover(journal, index) {

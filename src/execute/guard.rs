@@ -147,142 +147,24 @@ pub fn next_keeper_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Tell the guard that keeper `id` starts, renewing for `ttl_ms`; the leases it is given were
-/// claimed just before (as good as a round starting now).
+/// Tell the guard (and `self_fence`) that keeper `id` starts, renewing for `ttl_ms`; the
+/// leases it is given were claimed just before (as good as a round starting now).
 pub fn keeper_started(id: u64, ttl_ms: u64) {
-    silence().started(id, Duration::from_millis(ttl_ms), Instant::now());
     super::self_fence::started(id, ttl_ms);
     tell(&format!("T {id} {ttl_ms}\n"));
 }
 
-/// Tell the guard that keeper `id` renewed all it held in a round that started `ago` ago.
+/// Tell the guard (and `self_fence`) that keeper `id` renewed all it held in a round that
+/// started `ago` ago.
 pub fn keeper_renewed(id: u64, ago: Duration) {
-    let now = Instant::now();
-    silence().renewed(id, now.checked_sub(ago).unwrap_or(now), now);
     super::self_fence::renewed(id, ago);
     tell(&format!("H {id} {}\n", ago.as_millis()));
 }
 
-/// Note (for this process only: the guard needs no reason) why keeper `id` could not renew
-/// what it holds this round: the first words of a silence say why its groups were ended.
-pub fn keeper_failed(id: u64, why: &str) {
-    silence().failed(id, why);
-}
-
-/// Tell the guard that keeper `id` stopped (it holds nothing any more).
+/// Tell the guard (and `self_fence`) that keeper `id` stopped (it holds nothing any more).
 pub fn keeper_stopped(id: u64) {
-    silence().keepers.remove(&id);
     super::self_fence::stopped(id);
     tell(&format!("X {id}\n"));
-}
-
-/// Whether this process's guard ended its groups for its keepers' silence at some time
-/// between `start` and `end` (an attempt's run): some keeper went unheard past its deadline
-/// (its last good round's start + its ttl − the margin, the guard's rule) within that span.
-/// Then how long it was silent, its lease and why it could not renew. None without a guard
-/// (nothing ends groups so). The process reckons the guard's rule from what it told it, so
-/// an attempt ended by a signal then is known for what it is: fenced, not failed.
-pub fn fenced_during(start: Instant, end: Instant) -> Option<Fenced> {
-    GUARD.get()?;
-    silence().during(start, end)
-}
-
-/// A silence of a keeper past its deadline (`fenced_during`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fenced {
-    /// How long it went without a good round (from its last one's start).
-    pub silent: Duration,
-    /// The lease it renews.
-    pub ttl: Duration,
-    /// Why its renewals failed, as the store said it; none if it never said (frozen).
-    pub why: Option<String>,
-}
-
-/// This process's own account of its keepers, kept beside what it tells its guard: each
-/// keeper's ttl, last good round and the reason of its current silence, and the silences that
-/// went past their deadline (the latest few).
-#[derive(Default)]
-struct Silence {
-    keepers: BTreeMap<u64, KeeperSeen>,
-    overran: Vec<(Instant, Instant, Fenced)>,
-}
-
-struct KeeperSeen {
-    ttl: Duration,
-    renewed: Instant,
-    why: Option<String>,
-}
-
-impl Silence {
-    fn started(&mut self, id: u64, ttl: Duration, now: Instant) {
-        self.keepers.insert(
-            id,
-            KeeperSeen {
-                ttl,
-                renewed: now,
-                why: None,
-            },
-        );
-    }
-
-    fn renewed(&mut self, id: u64, round: Instant, now: Instant) {
-        let Some(k) = self.keepers.get_mut(&id) else {
-            return;
-        };
-        let deadline = k.renewed + k.ttl - margin(k.ttl);
-        if now > deadline {
-            let fenced = Fenced {
-                silent: now.saturating_duration_since(k.renewed),
-                ttl: k.ttl,
-                why: k.why.take(),
-            };
-            self.overran.push((deadline, now, fenced));
-            if self.overran.len() > 16 {
-                self.overran.remove(0);
-            }
-        }
-        k.renewed = k.renewed.max(round);
-        k.why = None;
-    }
-
-    fn failed(&mut self, id: u64, why: &str) {
-        if let Some(k) = self.keepers.get_mut(&id) {
-            k.why.get_or_insert_with(|| why.to_string());
-        }
-    }
-
-    fn during(&self, start: Instant, end: Instant) -> Option<Fenced> {
-        let now = Instant::now();
-        let ongoing = self.keepers.values().filter_map(|k| {
-            let deadline = k.renewed + k.ttl - margin(k.ttl);
-            (deadline <= end).then(|| {
-                (
-                    deadline,
-                    now,
-                    Fenced {
-                        silent: now.saturating_duration_since(k.renewed),
-                        ttl: k.ttl,
-                        why: k.why.clone(),
-                    },
-                )
-            })
-        });
-        self.overran
-            .iter()
-            .cloned()
-            .chain(ongoing)
-            .filter(|(deadline, to, _)| *deadline <= end && *to >= start)
-            .map(|(_, _, fenced)| fenced)
-            .max_by_key(|f| f.silent)
-    }
-}
-
-fn silence() -> std::sync::MutexGuard<'static, Silence> {
-    static SILENCE: OnceLock<Mutex<Silence>> = OnceLock::new();
-    SILENCE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// How long before a keeper's leases can lapse its guard ends the groups: a fifth of the
@@ -604,29 +486,6 @@ pub fn guard_main(grace_ms: Option<&str>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An attempt that ran while a keeper went unheard past its deadline (its last good
-    /// round + ttl − margin) was ended by the guard: `during` says so, with how long and why;
-    /// one that ended before the deadline, or began after the silence was over, was not.
-    #[test]
-    fn a_silence_past_its_deadline_fences_the_attempts_it_overlaps_only() {
-        let t0 = Instant::now();
-        let mut seen = Silence::default();
-        seen.started(1, ms(2_000), t0);
-        seen.failed(1, "locked");
-        seen.failed(1, "later words do not replace the first");
-        // Heard from again 3 s on: past its deadline (1.6 s).
-        seen.renewed(1, t0 + ms(3_000), t0 + ms(3_000));
-        let fenced = seen.during(t0 + ms(500), t0 + ms(2_000)).unwrap();
-        assert_eq!(fenced.silent, ms(3_000));
-        assert_eq!(fenced.why.as_deref(), Some("locked"));
-        assert_eq!(seen.during(t0, t0 + ms(1_000)), None, "ended before it");
-        assert_eq!(
-            seen.during(t0 + ms(3_100), t0 + ms(3_500)),
-            None,
-            "began after it"
-        );
-    }
 
     #[test]
     fn the_last_line_about_a_group_decides_and_torn_lines_say_nothing() {

@@ -70,7 +70,7 @@ impl LeaseKeeper {
                             // past the lease.
                             Ok(s) => s.set_lock_wait(Some(every)).map(|()| s).ok(),
                             Err(e) => {
-                                super::guard::keeper_failed(id, &unrenewed(&e));
+                                super::self_fence::failed(id, &unrenewed(&e));
                                 None
                             }
                         };
@@ -95,7 +95,7 @@ impl LeaseKeeper {
                             // Unreachable for now: tried again next time; the lease lapses
                             // meanwhile if it stays so, and fencing does the rest.
                             Err(e) => {
-                                super::guard::keeper_failed(id, &unrenewed(&e));
+                                super::self_fence::failed(id, &unrenewed(&e));
                                 all = false;
                                 store = None;
                                 break;

@@ -227,7 +227,6 @@ pub fn report_phase(
         agent: None,
         log: None,
         permanent: false,
-        fenced: None,
     })))
 }
 

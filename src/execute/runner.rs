@@ -95,6 +95,10 @@ pub enum Compensation {
     Ran(AttemptEnd, String),
     /// A stop ended it before it finished.
     Stopped,
+    /// This process's guard ended it for a lease the process could not keep
+    /// (`self_fence`), and why: no end of the command's own, so nothing is recorded and it
+    /// runs again, as a fenced attempt does (`AttemptOutcome::Fenced`).
+    Fenced(String),
 }
 
 /// Everything needed to run commands for a run, and nothing that cannot cross threads.
@@ -871,6 +875,7 @@ impl Runner {
             log: None,
         };
         let key = command_key("rollback", Some(&step.name));
+        let began = Instant::now();
         let r = self.run_noted(
             &state.run_id,
             &key,
@@ -880,6 +885,11 @@ impl Runner {
         );
         if r.stopped {
             return Compensation::Stopped;
+        }
+        if !r.end.succeeded()
+            && let Some(why) = super::self_fence::fenced_since(began)
+        {
+            return Compensation::Fenced(why);
         }
         Compensation::Ran(r.end, r.tail)
     }
@@ -1175,7 +1185,6 @@ impl PreparedAttempt {
                 agent: None,
                 log: None,
                 permanent: false,
-                fenced: None,
             }))
         };
         if let Some(error) = self.refused.take() {
@@ -1241,24 +1250,16 @@ impl PreparedAttempt {
         // deadline: the guard ended it (TERM, then KILL; a command that traps TERM exits as
         // it likes), for the lease, not for anything the command did. A command that
         // succeeded meanwhile is a result like any other, applied if its lease still holds.
-        // Either account of the keepers may know it: `self_fence` (a keeper past its
-        // deadline now, or a silence that ended since the attempt began) and the guard's own
-        // (`guard::fenced_during`: the silences that overran while it ran, with why).
-        if !result.end.succeeded() {
-            let ended = Instant::now();
-            let during = super::guard::fenced_during(
-                ended.checked_sub(result.elapsed).unwrap_or(ended),
-                ended,
-            );
-            let silent =
-                super::self_fence::fenced_since(began).or(during.as_ref().map(|f| f.silent));
-            if let Some(silent) = silent {
-                return AttemptOutcome::Fenced {
-                    step: self.step.clone(),
-                    attempt: self.attempt,
-                    why: super::self_fence::words(silent, during.and_then(|f| f.why).as_deref()),
-                };
-            }
+        // `self_fence` knows it: a keeper past its deadline now, or a silence past it that
+        // ended since the attempt began.
+        if !result.end.succeeded()
+            && let Some(why) = super::self_fence::fenced_since(began)
+        {
+            return AttemptOutcome::Fenced {
+                step: self.step.clone(),
+                attempt: self.attempt,
+                why: format!("{why}: the attempt runs again"),
+            };
         }
         // `work/` removed (or replaced) while the command ran — `runs/` deleted, as derived
         // files may be — took what the step had written to `$CORTEX_OUTPUT` with it. Said, not

@@ -402,7 +402,11 @@ pub(crate) fn record_stop_by(
 
 /// Run step `index`'s compensation on this thread and record its end (a step with no
 /// `rollback:` command is recorded compensated by nothing): false, nothing recorded, if a stop
-/// cut it off (the stop's record names it). The command's loop asks `watch_log` as an
+/// cut it off (the stop's record names it). One this process's guard ended for a lease it
+/// could not keep is not the command's failure either: nothing is recorded (the observer is
+/// told why), and
+/// it runs again next, as a fenced attempt does; before, it was `compensation_failed` and the
+/// run "rollback failed". The command's loop asks `watch_log` as an
 /// attempt's does; with `signal`, the process's own stop flag (a signal) is looked at too and
 /// raises `halt`, for a driver whose runner answers to `halt` alone (a scenario's).
 pub(crate) fn compensate_step(
@@ -475,6 +479,12 @@ pub(crate) fn compensate_step(
     };
     let (end, output_tail) = match compensation {
         Compensation::Stopped => return Ok(false),
+        Compensation::Fenced(why) => {
+            let said = ctx.fenced_reason(&format!("{why}: the compensation runs again"));
+            ctx.observer
+                .note(&format!("`{step}`'s compensation: {said}\n"));
+            return Ok(true);
+        }
         Compensation::Nothing => (None, String::new()),
         Compensation::Ran(end, tail) => (Some(end), tail),
     };

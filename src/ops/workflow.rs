@@ -3533,7 +3533,6 @@ fn record_step_report(
         agent: None,
         log: None,
         permanent: false,
-        fenced: None,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
     // Found by other than its whole id (the latest run, of a name perhaps, or by a prefix):

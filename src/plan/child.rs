@@ -199,7 +199,6 @@ pub fn child_end(child: &RunState, step: &str, attempt: u32) -> ChildEnd {
             agent: None,
             log: None,
             permanent: false,
-            fenced: None,
         }))
     };
     match &child.phase {

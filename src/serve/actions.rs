@@ -958,14 +958,16 @@ pub fn abort(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, F
     })
 }
 
-/// Resume a run (`--retry`, `--skip`, `--from STEP`, `--rollback-to STEP`): checked as
-/// `resume --dry-run` checks it (a finished run answers as `resume` does, changing nothing),
-/// then driven by a background `cortex ... resume`.
+/// Resume a run (`--retry`, `--skip`, `--from STEP`, `--rollback-to STEP`, `--timeout
+/// LIMIT`): checked as `resume --dry-run` checks it (a bad time limit refused there, nothing
+/// recorded; a finished run answers as `resume` does, changing nothing), then driven by a
+/// background `cortex ... resume`.
 pub fn resume(
     shared: &Shared,
     id: &str,
     mode: ResumeMode,
     inputs: &[(String, String)],
+    timeout: Option<&str>,
     message: Option<&str>,
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
@@ -1011,7 +1013,7 @@ pub fn resume(
         mode: mode.clone(),
         inputs: &held,
         dry_run: true,
-        timeout: None,
+        timeout,
         notify_only: false,
         submit: false,
     };
@@ -1041,7 +1043,7 @@ pub fn resume(
                     mode: mode.clone(),
                     inputs: &held,
                     dry_run: false,
-                    timeout: None,
+                    timeout,
                     notify_only: false,
                     submit: false,
                 },
@@ -1078,6 +1080,7 @@ pub fn resume(
         ResumeMode::From(step) => argv.push(format!("--from={step}")),
         ResumeMode::RollbackTo(step) => argv.push(format!("--rollback-to={step}")),
     }
+    argv.extend(timeout.map(|limit| format!("--timeout={limit}")));
     argv.extend(["--".to_string(), run_id.clone()]);
     let envs = [as_env(&held), crate::execute::secret_outputs_env(&run_id)].concat();
     // What the CLI's resume warns of, said here too: the driver runs the definition the run
@@ -1273,7 +1276,9 @@ pub async fn page_run(
                 "abort" => abort(shared, &id, message),
                 "resume" => {
                     let mode = resume_mode(field(&form, "mode"), field(&form, "step"))?;
-                    resume(shared, &id, mode, &input_fields(&form), message)
+                    // Left empty: the limit a plain resume keeps.
+                    let timeout = field(&form, "timeout").filter(|t| !t.trim().is_empty());
+                    resume(shared, &id, mode, &input_fields(&form), timeout, message)
                 }
                 _ => Err(Failure::not_found(
                     CommandError::bad_input(format!(

@@ -739,6 +739,10 @@ struct Resume {
     inputs: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     step: Option<String>,
+    /// The run's time limit from now on, as `resume --timeout` takes it (`2h`, `90m`, `0` for
+    /// none): a run stopped by its limit goes on under a longer one.
+    #[serde(default)]
+    timeout: Option<String>,
     #[serde(default)]
     message: Option<String>,
 }
@@ -891,7 +895,8 @@ async fn run_action(
     )
 }
 
-/// `POST /runs/{id}/resume` (`workflow resume [--retry|--skip|--from|--rollback-to]`).
+/// `POST /runs/{id}/resume` (`workflow resume [--retry|--skip|--from|--rollback-to]
+/// [--timeout]`).
 pub async fn resume(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -903,7 +908,8 @@ pub async fn resume(
             find(shared, &id)?;
             let mode = actions::resume_mode(r.mode.as_deref(), r.step.as_deref())?;
             let inputs = input_texts(&r.inputs)?;
-            actions::resume(shared, &id, mode, &inputs, r.message.as_deref())
+            let timeout = r.timeout.as_deref();
+            actions::resume(shared, &id, mode, &inputs, timeout, r.message.as_deref())
         })
         .await,
     )

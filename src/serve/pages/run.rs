@@ -425,6 +425,15 @@ fn secret_fields(shared: &Shared, d: &RunData, modes: &[crate::event::ResumeMode
     }
 }
 
+/// The time limit of a resume (`resume --timeout`), optional: a run its limit stopped goes on
+/// under a longer one; left empty, the limit a plain resume keeps.
+fn time_limit_field() -> Markup {
+    html! {
+        input type="text" name="timeout" autocomplete="off" aria-label="time limit" maxlength="40"
+            placeholder="time limit from now on (2h, 90m, 0 for none): empty keeps the run's";
+    }
+}
+
 /// The resumes the page's free resume form offers: from each step, and for a workflow a
 /// rollback to each.
 fn free_choices(view: &crate::project::StatusView) -> Vec<crate::event::ResumeMode> {
@@ -463,6 +472,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                         input type="hidden" name="mode" value=(mode);
                         @if let Some(step) = step { input type="hidden" name="step" value=(step); }
                         (secret_fields(shared, d, std::slice::from_ref(resume)))
+                        (time_limit_field())
                     }
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" class=(match act { Act::Abort => "danger", Act::Stop => "warn", _ => "primary" }) disabled[disabled] {
@@ -513,6 +523,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                     }
                     // Any of its choices may be sent: what any of them asks for.
                     (secret_fields(shared, d, &free_choices(view)))
+                    (time_limit_field())
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" disabled[disabled] { "Resume" }
                 }
