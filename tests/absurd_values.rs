@@ -374,3 +374,46 @@ fn a_resume_time_limit_with_a_fraction_of_a_second_is_refused_not_rounded() {
         .unwrap();
     assert_eq!(resumed["body"]["timeout_seconds"], 300, "{resumed}");
 }
+
+/// `"db": ""` in the configuration is not set, as `CORTEX_DB=""` is: both are the home's
+/// `cortex.db` (documented on the setting and in the schema), so the two agree.
+#[test]
+fn an_empty_db_setting_means_the_homes_log_as_an_empty_cortex_db_does() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
+    env.config("{\"db\": \"\"}\n");
+    let out = env.run(&["workflow", "run", "w"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(env.db().exists(), "the home's log is used");
+    let out = env.run_with(&["workflow", "run", "w"], &[("CORTEX_DB", "")]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"]).json()["runs"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "both runs are in the home's log"
+    );
+}
+
+/// Seen by a review: `"db": "/proc/self/mem"` failed with "the disk is full: disk I/O error
+/// (/proc/self has 0 KiB free)": a file system of no blocks (procfs, sysfs) was taken for a
+/// full disk. It is refused as what it is, exit 2, as a device or a FIFO is, and nothing
+/// says the disk is full.
+#[test]
+fn a_log_on_a_virtual_file_system_is_refused_as_such_not_as_a_full_disk() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
+    for db in ["/proc/self/mem", "/proc/cortex-nope.db"] {
+        env.config(&format!("{{\"db\": \"{db}\"}}\n"));
+        let out = env.run(&["workflow", "run", "w"]);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(
+            out.stderr
+                .contains(&format!("{db} is on a virtual file system"))
+                && !out.stderr.contains("disk is full"),
+            "{}",
+            out.stderr
+        );
+    }
+}

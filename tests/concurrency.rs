@@ -458,3 +458,53 @@ fn concurrent_reports_exit_with_the_status_their_document_reports() {
         assert_eq!(status(), "completed", "round {round}");
     }
 }
+
+/// Seen by a review: 12 `orchestrate start m mI --no-drive` at once, nobody driving the run:
+/// most exited 0 with "recorded; its driver, process N ... carries the run on", N another
+/// such command (which held the run's lock only for a moment) or the command itself, and
+/// nothing drove the run after. A command that only records takes no lock: each says the run
+/// waits, nobody driving it, with the resume (exit 3), and every request is recorded.
+#[test]
+fn concurrent_no_drive_starts_never_name_a_reporter_as_the_runs_driver() {
+    let env = Env::new();
+    let phases: String = (0..8)
+        .map(|i| {
+            format!(
+                "  - name: m{i}\n    description: d\n    condition: manual\n    parallel: true\n"
+            )
+        })
+        .collect();
+    env.scenario("m", &format!("name: m\ndescription: d\nphases:\n{phases}"));
+    assert_eq!(env.run(&["orchestrate", "run", "m"]).code, 3);
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            env.command(&["orchestrate", "start", "m", &format!("m{i}"), "--no-drive"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{said}");
+        assert!(!said.contains("carries the run on"), "{said}");
+        assert!(!said.contains(&format!("process {pid}")), "{said}");
+        assert!(
+            said.contains("nobody drives it") && said.contains("orchestrate resume"),
+            "{said}"
+        );
+    }
+    let requested = env
+        .run(&["--json", "log", "show"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "phase_start_requested")
+        .count();
+    assert_eq!(requested, 8);
+}

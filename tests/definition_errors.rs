@@ -392,3 +392,72 @@ fn an_output_key_no_report_or_output_line_can_set_is_refused_at_validate() {
         "{errors:?}"
     );
 }
+
+/// Seen by a review: a 200 KB `foreach:` item, `env:` value or `run:` text validated, and
+/// every run failed to start (E2BIG: Linux passes at most 131071 bytes in one variable or
+/// argument). `validate` refuses each where it is written, as it does a name past its length;
+/// a value made from a template at run time stays the run's error.
+#[test]
+fn a_value_longer_than_linux_passes_in_one_variable_or_argument_is_refused_by_validate() {
+    let env = Env::new();
+    let big = "x".repeat(200_000);
+    env.workflow(
+        "fi",
+        &format!("name: fi\nsteps:\n  - name: s\n    foreach: [\"{big}\"]\n    run: echo ok\n"),
+    );
+    env.workflow(
+        "en",
+        &format!("name: en\nsteps:\n  - name: s\n    env: {{BIG: \"{big}\"}}\n    run: echo ok\n"),
+    );
+    env.workflow(
+        "ru",
+        &format!("name: ru\nsteps:\n  - name: s\n    run: \"echo {big}\"\n"),
+    );
+    env.scenario(
+        "sc",
+        &format!("name: sc\ndescription: d\nphases:\n  - name: p\n    description: d\n    env: {{BIG: \"{big}\"}}\n    run: echo ok\n"),
+    );
+    for (args, said, line) in [
+        (
+            ["workflow", "validate", "fi"],
+            "item 0 of `foreach:` is 200000 bytes",
+            4,
+        ),
+        (
+            ["workflow", "validate", "en"],
+            "the value of `BIG` is 200000 bytes",
+            4,
+        ),
+        (
+            ["workflow", "validate", "ru"],
+            "the command is 200005 bytes",
+            4,
+        ),
+        (
+            ["orchestrate", "validate", "sc"],
+            "the value of `BIG` is 200000 bytes",
+            6,
+        ),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(
+            out.stdout.contains(said) && out.stdout.contains("at most 131071 bytes"),
+            "{}",
+            out.text()
+        );
+        assert!(
+            out.stdout.contains(&format!(".yaml:{line}:")),
+            "{}",
+            out.text()
+        );
+    }
+    // Templates are counted at run time, not here: 9,000 of them validate.
+    let templated = "${{ inputs.x }}".repeat(9_000);
+    env.workflow(
+        "tp",
+        &format!("name: tp\ninputs:\n  x: {{type: string, default: a}}\nsteps:\n  - name: s\n    run: \"echo {templated}\"\n"),
+    );
+    let out = env.run(&["workflow", "validate", "tp"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+}

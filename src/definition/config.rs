@@ -163,6 +163,8 @@ pub struct ConfigFile {
     /// Where the event log is (SPEC §9), unless `--db` or CORTEX_DB says: a PostgreSQL URL
     /// (`postgres://user@host:port/dbname`) or libpq `key=value` string, or a SQLite file
     /// (`sqlite:PATH` or a path; relative to the home). Default: the home's `cortex.db`.
+    /// An empty (or blank) value is not set, as an empty CORTEX_DB or `--db ""` is: the
+    /// default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db: Option<String>,
 }

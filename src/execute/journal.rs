@@ -716,6 +716,7 @@ impl<'a> Journal<'a> {
             Command::FinishAttempt(report) => report.log.as_ref().and_then(|l| l.path.clone()),
             _ => None,
         };
+        let command = self.refuse_secret_keys(command);
         // A report's secret outputs are scrubbed from now on, whether or not they are
         // recorded: a report its gate refuses, or an attempt whose checks fail, records no
         // output (which would hold them, `hold_secret_output`), and what is said of it (the
@@ -743,6 +744,47 @@ impl<'a> Journal<'a> {
             Err(e) => return Err(e),
         };
         Ok(self.stamp(events, file.as_deref()))
+    }
+
+    /// The outputs of a successful attempt or report whose key holds a secret this journal
+    /// knows, taken out with a problem that does not quote them (`secret_output_keys_problem`):
+    /// a key is recorded as written, so the secret would be kept in clear. Every route into
+    /// outputs comes here — `--output`, the HTTP API's body, an MCP tool's `outputs`, a step
+    /// writing `$CORTEX_OUTPUT` — with the run's own secrets (its `secret_env`, its secret
+    /// inputs): an operator's report is refused (`ReportRefused`, nothing recorded), an
+    /// attempt fails, not retried (it would write the same). A key the definition itself names
+    /// (its gate's `output:`, a template reading it) is definition text, as a written
+    /// `foreach:` item is, and stays.
+    fn refuse_secret_keys(&self, command: Command) -> Command {
+        let Command::FinishAttempt(mut report) = command else {
+            return command;
+        };
+        if !report.end.succeeded() || report.outputs.is_empty() {
+            return Command::FinishAttempt(report);
+        }
+        let named: Vec<String> = match self.state.step_index(&report.step) {
+            Some(i) => crate::project::required_outputs(&self.state, i)
+                .into_iter()
+                .chain(
+                    crate::project::output_readers(&self.state, i)
+                        .into_iter()
+                        .map(|(key, _)| key),
+                )
+                .collect(),
+            None => Vec::new(),
+        };
+        let before = report.outputs.len();
+        report
+            .outputs
+            .retain(|(key, _)| !self.redactor.holds_secret(key) || named.contains(key));
+        let refused = before - report.outputs.len();
+        if refused > 0 {
+            report
+                .validation_problems
+                .insert(0, super::secret_output_keys_problem(refused));
+            report.permanent = true;
+        }
+        Command::FinishAttempt(report)
     }
 
     /// Ids, times and redaction for freshly decided events; `file`: where the whole output

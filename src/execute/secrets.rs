@@ -1286,6 +1286,63 @@ pub fn note_given_secrets<'a>(values: impl IntoIterator<Item = &'a str>) {
     }
 }
 
+/// Why a report's or an attempt's outputs are refused when `count` of their keys hold a
+/// secret's value: a key is an identifier, recorded as written (redaction changes values,
+/// never identifiers), so such a key would keep the secret in clear in the log, `results.json`
+/// and the checkpoints. The keys are not quoted.
+pub fn secret_output_keys_problem(count: usize) -> String {
+    let (keys, hold) = match count {
+        1 => ("an output key".to_string(), "holds"),
+        n => (format!("{n} output keys"), "hold"),
+    };
+    format!(
+        "{keys} {hold} the value of a secret (not shown): a key is recorded as written, never scrubbed, so a secret may not be one; give the secret as a value (`NAME=SECRET`, stored as `***`) under a key that names it"
+    )
+}
+
+/// Scrub, from everything this process says of itself from now on (`Redactor::of_process`:
+/// the actor of the lock it takes and of its lease, the holder named in an error), the values
+/// its environment gives the variables `workflow`'s steps list in `secret_env` (and its
+/// webhooks' credentials): the run's secrets, as the journal's redactor has them
+/// (`Redactor::of_run`). Before, `--actor "ci-$DEPLOY_KEY"` was scrubbed in `run_started` but
+/// kept in clear in `locks/<run>.lock`, and quoted by every "its driver ..." message.
+pub fn note_secret_env(workflow: &Workflow) {
+    let names: Vec<String> = workflow
+        .steps
+        .iter()
+        .flat_map(|s| s.secret_env.iter().cloned())
+        .chain(webhook_credential_env(workflow))
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let env = process_env();
+    note_given_secrets(
+        env.iter()
+            .filter(|(k, _)| names.contains(k))
+            .map(|(_, v)| v.as_str()),
+    );
+}
+
+/// The definition a starting run snapshots, as a workflow (a scenario's phases as steps).
+fn started_workflow(started: &RunStarted) -> Option<Workflow> {
+    match started.kind {
+        RunKind::Workflow => serde_json::from_value::<Workflow>(started.definition.clone()).ok(),
+        RunKind::Scenario => {
+            serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
+                .ok()
+                .map(|sc| sc.as_workflow())
+        }
+    }
+}
+
+/// `note_secret_env` for the run `started` starts: called before its lock is taken.
+pub fn note_secret_env_of_start(started: &RunStarted) {
+    if let Some(workflow) = started_workflow(started) {
+        note_secret_env(&workflow);
+    }
+}
+
 /// `text` scrubbed of every secret this process knows (`Redactor::of_process`): for what
 /// names this process to others — its actor in a run's lock file or lease, a holder named in
 /// an error.
@@ -1467,6 +1524,12 @@ impl Redactor {
             })
             .collect();
         let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &extra);
+        // What this process says of itself (its lock's actor) is scrubbed of them too.
+        note_given_secrets(
+            env.iter()
+                .filter(|(k, _)| extra.contains(k))
+                .map(|(_, v)| v.as_str()),
+        );
         for token in serve_tokens_to_scrub() {
             r.add(&token);
         }
@@ -1515,16 +1578,7 @@ impl Redactor {
     /// names them in `secret_inputs` (so that `resume` knows to ask for them again).
     pub fn start_run(&mut self, started: &mut RunStarted) {
         // A scenario's inputs, phases' `env:` and `secret_env` are secret as a workflow's are.
-        let workflow = match started.kind {
-            RunKind::Workflow => {
-                serde_json::from_value::<Workflow>(started.definition.clone()).ok()
-            }
-            RunKind::Scenario => {
-                serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
-                    .ok()
-                    .map(|sc| sc.as_workflow())
-            }
-        };
+        let workflow = started_workflow(started);
         let mut secret: BTreeSet<String> = workflow.as_ref().map(secret_inputs).unwrap_or_default();
         secret.extend(started.secret_inputs.iter().cloned());
         let redacted = serde_json::Value::String(REDACTED.to_string());
@@ -1718,6 +1772,11 @@ impl Redactor {
 
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
+    }
+
+    /// Whether `text` holds a secret this redactor knows (`redact` would change it).
+    pub fn holds_secret(&self, text: &str) -> bool {
+        self.secrets.iter().any(|s| text.contains(s.as_str()))
     }
 
     /// `text` with every secret replaced by `***` (borrowed when there is none).

@@ -17,12 +17,18 @@ pub const SNAPSHOT_EVERY: u64 = 10_000;
 /// events after it, else by replaying the whole log. Drivers do not use it: they replay
 /// (`Journal::open`).
 pub fn load_state(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
-    if let Some(snapshot) = store.load_snapshot(run_id)?
-        && let Some(state) = restore_sealed(store, &snapshot)?
-    {
-        return fold_log(store, run_id, snapshot.seq.saturating_add(1), state);
+    let state = match store.load_snapshot(run_id)? {
+        Some(snapshot) if let Some(state) = restore_sealed(store, &snapshot)? => {
+            fold_log(store, run_id, snapshot.seq.saturating_add(1), state)?
+        }
+        _ => fold_log(store, run_id, 0, RunState::default())?,
+    };
+    // A process that reads a run before taking its lock (a report) names itself in the lock
+    // scrubbed of the run's `secret_env` values.
+    if let Some(workflow) = &state.workflow {
+        super::note_secret_env(workflow);
     }
-    fold_log(store, run_id, 0, RunState::default())
+    Ok(state)
 }
 
 /// `load_state`, checking what it reads (`status`): the snapshot is used only while sealed and

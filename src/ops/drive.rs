@@ -53,6 +53,8 @@ pub fn start_run(
     let clock = crate::execute::SystemClock;
     let mut ids = crate::execute::UlidIds::default();
     let run_id = crate::execute::IdGen::next_id(&mut ids);
+    // Its lock names the actor scrubbed of the run's `secret_env` values, as `run_started` does.
+    crate::execute::note_secret_env_of_start(&started);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     // The run this command acts on: an error's hint names it (`Ctx::localize`).
     ctx.acted_on.set(&run_id, Some(started.kind));

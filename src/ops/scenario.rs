@@ -407,11 +407,23 @@ fn act(
             .map(said)
     };
     let state = journal.state.clone();
-    let on = match journal
-        .nested(|store, _, _| operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor)))
-    {
-        Ok(on) => on,
-        Err(e) => return not_driven_on(e.into()),
+    // Only recording (`--no-drive`): no lock is taken, so that another process never reads
+    // this one's as a driver's. Before, concurrent `start --no-drive` commands each took the
+    // run's lock for a moment, and were told "its driver, process N ... carries the run on"
+    // naming a sibling reporter, or themselves (the lock still held when they said how the
+    // run stood), exit 0, while nobody drove it. Only a live driver's lock or lease counts.
+    let on = if no_drive {
+        match journal.nested(|store, _, _| crate::execute::run_holder(&ctx.home, &*store, &state)) {
+            Some(_) => DriveOn::Elsewhere,
+            None => DriveOn::Nothing,
+        }
+    } else {
+        match journal.nested(|store, _, _| {
+            operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor))
+        }) {
+            Ok(on) => on,
+            Err(e) => return not_driven_on(e.into()),
+        }
     };
     match on {
         DriveOn::Here(lock) if !no_drive => {

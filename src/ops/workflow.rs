@@ -3182,7 +3182,22 @@ pub struct StepReport<'a> {
 
 /// Refuse an `--output KEY=VALUE` whose key breaks the name rule, as definitions do
 /// (`validate: - output: KEY`): a step's report and a phase's (`orchestrate complete`).
+/// A key holding a secret this process knows is refused too, without quoting it, before
+/// anything (a suggested command, a lock) could repeat it; the run's own secrets (its
+/// `secret_env`) are the journal's to refuse, when the report is decided.
 pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), CommandError> {
+    let known = crate::execute::Redactor::of_process();
+    let secret = outputs
+        .iter()
+        .filter(|(k, _)| known.holds_secret(k))
+        .count();
+    if secret > 0 {
+        return Err(CommandError::bad_input(format!(
+            "{}; nothing was recorded",
+            crate::execute::secret_output_keys_problem(secret)
+        ))
+        .hint("report it again with the secret as the value of an output whose key names it"));
+    }
     for (key, _) in outputs {
         crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
             |e| {

@@ -180,7 +180,9 @@ impl Location {
     /// A SQLite location that names a folder is refused before SQLite sees it (it would
     /// say "disk I/O error"), and so is anything else but a regular file (a link to one is
     /// fine): SQLite opening a FIFO put in the log's place waited in `open` for a writer
-    /// that never came (every `status` hung), and a device (`/dev/zero`) read as no log.
+    /// that never came (every `status` hung), and a device (`/dev/zero`) read as no log. So is
+    /// a path on a file system that holds no data (`/proc/self/mem`): SQLite failed on it
+    /// with "disk I/O error", said to be a full disk (it has 0 KiB free, as it always has).
     fn refuse_folder(&self) -> Result<(), StoreError> {
         use std::os::unix::fs::FileTypeExt;
         match self {
@@ -206,7 +208,13 @@ impl Location {
                         path.display()
                     )))
                 }
-                _ => Ok(()),
+                _ => match super::sqlite::holds_no_data(path) {
+                    Some(folder) => Err(StoreError::BadLocation(format!(
+                        "{} is on a virtual file system ({folder} holds no data, as /proc and /sys do), not a log file: the log is a SQLite file on a disk (name a path there)",
+                        path.display()
+                    ))),
+                    None => Ok(()),
+                },
             },
             _ => Ok(()),
         }

@@ -102,6 +102,10 @@ pub(super) fn disk_full(path: &Path) -> Option<String> {
         _ => Path::new("."),
     };
     let fs = nix::sys::statvfs::statvfs(dir).ok()?;
+    // A file system of no blocks at all (procfs, sysfs) is not full: it holds no data.
+    if fs.blocks() == 0 {
+        return None;
+    }
     let free = (fs.blocks_available() as u64).saturating_mul(fs.fragment_size() as u64);
     if free < NEARLY_FULL {
         Some(format!("{} has {} KiB free", dir.display(), free / 1024))
@@ -110,6 +114,18 @@ pub(super) fn disk_full(path: &Path) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The folder of `path` (or the nearest that exists) when it is on a file system that holds
+/// no data — no blocks at all, as procfs and sysfs report —, where no SQLite file can be.
+pub(super) fn holds_no_data(path: &Path) -> Option<String> {
+    let folder = path
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+        .find(|d| d.is_dir())?;
+    let fs = nix::sys::statvfs::statvfs(folder).ok()?;
+    (fs.blocks() == 0).then(|| folder.display().to_string())
 }
 
 /// The file-size limit this process runs under (RLIMIT_FSIZE, `ulimit -f`), if it has one:

@@ -388,6 +388,12 @@ pub fn validate_scenario_cautioned(
                 c.hinted(&p, problem, fix);
             }
             c.no_nul(&p, &value.0, &format!("the value of `{}`", shown(name)));
+            c.fits_one(
+                &p,
+                &value.0,
+                Some(name),
+                &format!("the value of `{}`", shown(name)),
+            );
             texts.push((p, &value.0, false, false));
         }
         if let Some(dir) = &phase.working_dir {

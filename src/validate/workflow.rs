@@ -362,12 +362,46 @@ impl Checker<'_> {
         );
     }
 
+    /// Refuse `text` at `path` when what is written of it — its text less its `${{ }}`
+    /// templates, whose values are known only when it runs (a value made from one too long is
+    /// the run's error to say) — is longer than Linux passes in one environment variable or
+    /// argument (`MAX_ARG_STRLEN`, `limits::MAX_ARGUMENT_BYTES`): the step or phase could
+    /// never start (E2BIG). `var`: the variable it becomes (`NAME=value` is counted), `None`
+    /// for the command, which is one argument of the shell. As a name past its length is
+    /// refused here, not at the first attempt.
+    pub(super) fn fits_one(&mut self, path: &[Seg], text: &str, var: Option<&str>, what: &str) {
+        use crate::definition::limits::MAX_ARGUMENT_BYTES;
+        if text.len() <= MAX_ARGUMENT_BYTES {
+            return;
+        }
+        let templated: usize = scan(text).iter().map(|o| o.end - o.start).sum();
+        let written = text.len() - templated;
+        let (counted, room) = match var {
+            Some(name) => (
+                name.len() + 1 + written,
+                format!("one environment variable (`{name}=value`)"),
+            ),
+            None => (written, "one argument".to_string()),
+        };
+        if counted <= MAX_ARGUMENT_BYTES {
+            return;
+        }
+        self.hinted(
+            path,
+            format!(
+                "{what} is {written} bytes, and Linux passes at most {MAX_ARGUMENT_BYTES} bytes in {room}: it could never start"
+            ),
+            "write such data to a file the command reads, and give its path",
+        );
+    }
+
     /// Check the shell command `text`: that it holds no NUL character (`no_nul`), that it
     /// assigns no secret a value written out (`shell_secrets`), and that every template stands
     /// where a variable reference can expand (see `template::shell_contexts`): a refused one
     /// is located at the template itself where the scalar's layout allows.
     pub(super) fn shell_templates(&mut self, path: &[Seg], text: &str) {
         self.no_nul(path, text, "the command");
+        self.fits_one(path, text, None, "the command");
         self.shell_secrets(path, text, true);
         // Valid, but pasted into code a nested shell reads (`sh -c '...'`, `eval`, `ssh`).
         for nested in crate::definition::template::nested_shells(text) {
@@ -663,6 +697,22 @@ impl Checker<'_> {
                 // A list written in the definition is data: a template in an item is never
                 // rendered, so the item would be the text `${{ ... }}` itself.
                 for (i, item) in items.iter().enumerate() {
+                    // Each item is given to its unit as `CORTEX_ITEM` (a non-text item as
+                    // JSON); a template in a written item is never rendered: all of it counts.
+                    let given = crate::definition::item_text(item);
+                    if "CORTEX_ITEM".len() + 1 + given.len()
+                        > crate::definition::limits::MAX_ARGUMENT_BYTES
+                    {
+                        self.hinted(
+                            &[path, &[Seg::Index(i)]].concat(),
+                            format!(
+                                "item {i} of `foreach:` is {} bytes, and its {unit} is given it as the environment variable `CORTEX_ITEM`: Linux passes at most {} bytes in one (`CORTEX_ITEM=value`), so it could never start",
+                                given.len(),
+                                crate::definition::limits::MAX_ARGUMENT_BYTES
+                            ),
+                            "write such data to a file, and give its path as the item",
+                        );
+                    }
                     let serde_json::Value::String(text) = item else {
                         continue;
                     };
@@ -1057,6 +1107,12 @@ pub fn validate_workflow_cautioned(
             }
             c.templates(&p, &value.0, &wf.inputs, &earlier);
             c.no_nul(&p, &value.0, &format!("the value of `{}`", shown(name)));
+            c.fits_one(
+                &p,
+                &value.0,
+                Some(name),
+                &format!("the value of `{}`", shown(name)),
+            );
         }
         for (j, name) in step.secret_env.iter().enumerate() {
             if !super::is_env_name(name) {
