@@ -382,6 +382,14 @@ fn json_error_documents_carry_the_warnings_said_before_the_error() {
         1,
         "{doc}"
     );
+    // The run paused on the fault (failed, resumable): the step it cut short is not said to
+    // be cut by the run's end.
+    let human = env.run(&["workflow", "status", "w"]).stdout;
+    assert!(
+        human.contains("Not finished: the run paused before it ended; resume goes on from here")
+            && !human.contains("Not finished: the run ended"),
+        "{human}"
+    );
     // An error with nothing said before it has no `warnings`, as a success's document.
     let doc = env.run(&["--json", "workflow", "status", "NOPE"]).json();
     assert!(doc.get("warnings").is_none(), "{doc}");

@@ -429,6 +429,12 @@ fn step_block(
         .flatten();
     let (icon, label) = match cut {
         Some(o) if o.aborted => ("⏹️", "Not finished: the run was aborted"),
+        // A failed run that can still be resumed has no end (`ended_at`): it paused (a fault
+        // of its home, a failure elsewhere) and a resume goes on from here.
+        Some(o) if o.ended_at.is_none() && view.status == RunStatus::Failed => (
+            "⏸️",
+            "Not finished: the run paused before it ended; resume goes on from here",
+        ),
         Some(_) => ("⏹️", "Not finished: the run ended"),
         None if orphaned && view.orphans_alive => (
             "⚠️",
