@@ -37,8 +37,8 @@ mod workflow_loop;
 
 pub use attempt_logs::{
     AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_file_path,
-    attempt_hosts, belongs_here, check_attempt_log, check_attempt_logs, check_kept_output, home_id,
-    kept_output_differs, not_a_file_at,
+    attempt_hosts, belongs_here, check_attempt_log, check_attempt_logs, check_kept_output,
+    file_here_is_its, home_id, kept_output_differs, not_a_file_at,
 };
 pub use child::inherit_secret_inputs;
 pub(crate) use child::{end_children, given_value};
