@@ -1549,6 +1549,82 @@ fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
     assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
 }
 
+/// Seen by a review: the submit warning and the hints name `CORTEX_INPUT_<NAME>`, and only the
+/// upper-case variable was read — a worker given `CORTEX_INPUT_api_token` (the input's own
+/// spelling) left the run alone and exited 0. The variable is read in any case; two that
+/// differ only by case are refused (exit 2, both named); and a worker that left a run for want
+/// of a secret input says so again as it stops (a warning), never ending as if nothing were
+/// there for it.
+fn a_secret_inputs_variable_is_read_in_any_case(env: Env) {
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: 'echo \"len=${#TOK}\" >> used'\n    env: {TOK: \"${{ inputs.api_token }}\"}\n",
+    );
+    let submit = || {
+        let out = env.run(&[
+            "workflow",
+            "run",
+            "sec",
+            "--submit",
+            "--input",
+            "api_token=abc123",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("CORTEX_INPUT_API_TOKEN=…"),
+            "the warning spells the variable: {}",
+            out.stderr
+        );
+        out.stdout.trim().to_string()
+    };
+    let worker = |vars: &[(&str, &str)]| {
+        env.run_with(
+            &["worker", "--name", "w", "--poll", "100ms", "--until-idle"],
+            vars,
+        )
+    };
+
+    let run = submit();
+    let lacking = worker(&[]);
+    assert_eq!(lacking.code, 0, "{}{}", lacking.stdout, lacking.stderr);
+    assert!(
+        lacking
+            .stderr
+            .contains("left 1 run alone for want of secret inputs"),
+        "{}",
+        lacking.stderr
+    );
+    assert!(
+        lacking
+            .stderr
+            .contains(&format!("{run} (needs CORTEX_INPUT_API_TOKEN)")),
+        "{}",
+        lacking.stderr
+    );
+    assert_eq!(env.status(Some(&run))["status"], "waiting");
+
+    let both = worker(&[
+        ("CORTEX_INPUT_api_token", "abc123"),
+        ("CORTEX_INPUT_API_TOKEN", "other"),
+    ]);
+    assert_eq!(both.code, 2, "{}{}", both.stdout, both.stderr);
+    assert!(
+        both.stderr
+            .contains("CORTEX_INPUT_API_TOKEN and CORTEX_INPUT_api_token"),
+        "{}",
+        both.stderr
+    );
+    assert!(!both.stderr.contains("abc123"), "{}", both.stderr);
+    assert_eq!(env.status(Some(&run))["status"], "waiting");
+
+    let given = worker(&[("CORTEX_INPUT_api_token", "abc123")]);
+    assert_eq!(given.code, 0, "{}{}", given.stdout, given.stderr);
+    assert!(!given.stderr.contains("alone"), "{}", given.stderr);
+    wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
+}
+
 /// Seen by a review: a worker not given a run's secret input left the run alone ("left to a
 /// worker given its secret input") though nothing left of it read the input: a submitted
 /// scenario whose phases are people's (a prompt shows `***`, and a report's checks run in the
@@ -3411,6 +3487,7 @@ common::on_both_stores!(
     a_worker_without_a_runs_secret_input_leaves_it_alone,
     a_worker_drives_a_run_whose_secret_input_nothing_left_reads,
     a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them,
+    a_secret_inputs_variable_is_read_in_any_case,
     a_suggested_worker_for_a_run_with_a_secret_input_carries_it_as_a_placeholder_to_fill,
     a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,

@@ -86,12 +86,12 @@ pub use secret_check::{
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,
     add_everything_held, foreach_from_secret_fed, give_secret_inputs, held_secret_output,
-    hold_secret_inputs, hold_secret_output, inert_settings_on_reported_steps, input_env_name,
-    input_text, is_secret_env, is_secret_name, is_secret_output, is_secret_output_of,
-    may_be_secret, names_where_a_secret_is, note_given_secrets, note_home, register_serve_token,
-    scrub_bytes, scrub_known, scrub_serve_token, secret_input_from_env, secret_inputs,
-    secret_outputs, secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub,
-    serve_tokens_to_scrub, supply_held_secret_inputs, unheld_secret_output,
+    hold_secret_inputs, hold_secret_output, inert_settings_on_reported_steps, input_env_clash,
+    input_env_name, input_from_env, input_text, is_secret_env, is_secret_name, is_secret_output,
+    is_secret_output_of, may_be_secret, names_where_a_secret_is, note_given_secrets, note_home,
+    register_serve_token, scrub_bytes, scrub_known, scrub_serve_token, secret_input_from_env,
+    secret_inputs, secret_outputs, secret_outputs_across_waits, secret_outputs_env,
+    serve_token_to_scrub, serve_tokens_to_scrub, supply_held_secret_inputs, unheld_secret_output,
     unheld_secret_output_in, unheld_secret_output_in_rollback, units_between, unset_env,
     wait_between,
 };

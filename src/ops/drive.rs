@@ -118,8 +118,14 @@ pub fn submit_run(
         .unwrap_or_default();
     if !secret.is_empty() {
         out = out.warn(vec![format!(
-            "the run has secret inputs ({}): the workers that drive it need them in their environment as CORTEX_INPUT_<NAME>",
-            secret.join(", ")
+            "the run has secret inputs ({}): the workers that drive it need them in their environment ({}, or {})",
+            secret.join(", "),
+            secret
+                .iter()
+                .map(|n| format!("{}=…", crate::execute::input_env_name(n)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            ctx.cmd(&["worker", "--input", "NAME=VALUE"]),
         )]);
     }
     Ok(out)
