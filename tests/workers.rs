@@ -1625,6 +1625,85 @@ fn a_secret_inputs_variable_is_read_in_any_case(env: Env) {
     assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
 }
 
+/// Seen by a review: the worker a unit waits for was written `cortex worker --tags=gpu
+/// --until-idle` in the status text, its `--json` `reason` and the run's page, without the
+/// `--db` the "Next:" line carries: read with `--db`, pasted it started a worker on the home's
+/// own log, which did nothing and exited 0. Every place writes it with the global options of
+/// the invocation that read the run, and pasted as written it drives the run.
+fn the_suggested_tagged_worker_names_the_log_the_run_was_read_from(env: Env) {
+    env.workflow(
+        "tagged",
+        "name: tagged\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained > trained'\n",
+    );
+    // A log a bare `cortex` does not find: given with `--db` only.
+    let db = match env.store_kind() {
+        common::Store::Sqlite => format!("sqlite:{}", env.project().join("elsewhere.db").display()),
+        common::Store::Postgres => env.db_spec(),
+    };
+    let with_db = |args: &[&str]| {
+        let mut all = vec!["--db", db.as_str()];
+        all.extend_from_slice(args);
+        let mut cmd = env.command(&all);
+        cmd.env_remove("CORTEX_DB");
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, _) = with_db(&["workflow", "run", "tagged", "--submit"]);
+    assert_eq!(code, 0);
+    let pasted = cortex::render::command_line(&[
+        "cortex",
+        "--db",
+        &db,
+        "worker",
+        "--tags=gpu",
+        "--until-idle",
+    ]);
+    let (_, json) = with_db(&["--json", "workflow", "status"]);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let reason = doc["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(&format!("`{pasted}`")), "{doc}");
+    assert_eq!(
+        doc["next"][0]["argv"],
+        serde_json::json!(["cortex", "--db", db, "worker", "--tags=gpu", "--until-idle"]),
+        "{doc}"
+    );
+    let (_, human) = with_db(&["workflow", "status"]);
+    assert!(
+        !human.contains("`cortex worker"),
+        "every command names the log: {human}"
+    );
+    assert!(
+        human.matches(&pasted).count() >= 2,
+        "the unit's line and the reason: {human}"
+    );
+
+    // Pasted as written (the binary as `cortex`, no CORTEX_DB), it drives the run.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_cortex"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new("sh")
+        .args(["-c", &pasted])
+        .current_dir(env.project())
+        .env("CORTEX_HOME", env.home())
+        .env("NO_COLOR", "1")
+        .env_remove("CORTEX_DB")
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let run = doc["run_id"].as_str().unwrap();
+    let (_, json) = with_db(&["--json", "workflow", "status", run]);
+    let done: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+}
+
 /// Seen by a review: a worker not given a run's secret input left the run alone ("left to a
 /// worker given its secret input") though nothing left of it read the input: a submitted
 /// scenario whose phases are people's (a prompt shows `***`, and a report's checks run in the
@@ -3488,6 +3567,7 @@ common::on_both_stores!(
     a_worker_drives_a_run_whose_secret_input_nothing_left_reads,
     a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them,
     a_secret_inputs_variable_is_read_in_any_case,
+    the_suggested_tagged_worker_names_the_log_the_run_was_read_from,
     a_suggested_worker_for_a_run_with_a_secret_input_carries_it_as_a_placeholder_to_fill,
     a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,

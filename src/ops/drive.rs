@@ -782,6 +782,7 @@ pub(super) fn drive_from(
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
         deadline: None,
+        globals: ctx.globals(),
     };
     let end = match drive(&mut journal, &mut dctx) {
         // The run was finished by another process as this driver went on (a helper worker

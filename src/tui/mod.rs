@@ -61,6 +61,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
             Some(crate::execute::input_env_name(rest))
         })
         .collect();
+    app.globals = settings.ctx.globals();
     app.start_workflow = settings
         .ctx
         .cmd(&["workflow", "run", "NAME"])
