@@ -48,6 +48,32 @@ fn run_on_worker(env: &Env, worker_home: &Path, name: &str) -> String {
     run
 }
 
+/// `cortex logs` of `run` (the `prints` workflow) from `env`'s home prints the attempt's whole
+/// output as the log recorded it — text, raw and JSON (`kept`) — with no note that it is
+/// elsewhere, changed or missing; the JSON document.
+fn printed_whole(env: &Env, run: &str) -> serde_json::Value {
+    let shown = env.run(&["logs", run]);
+    assert_eq!(shown.code, 0, "{}", shown.text());
+    assert!(
+        shown.stdout.contains("first line\nsecond line\nno end"),
+        "{}",
+        shown.stdout
+    );
+    for note in ["not in this home", "not on this machine", "changed", "junk"] {
+        assert!(!shown.stdout.contains(note), "{}", shown.stdout);
+    }
+    let raw = env.command(&["logs", run, "s", "--raw"]).output().unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(raw.stdout, WHOLE);
+    let doc = env.run(&["--json", "logs", run]).json();
+    assert_eq!(doc["attempts"][0]["status"], "kept", "{doc}");
+    doc
+}
+
 const PRINTS: &str = "name: prints\nsteps:\n  - name: s\n    run: \"printf 'first line\\\\n'; printf 'second line\\\\n'; printf 'no end'\"\n";
 const WHOLE: &[u8] = b"first line\nsecond line\nno end";
 
@@ -66,34 +92,7 @@ fn an_attempt_run_in_another_home_is_printed_whole_from_the_database() {
         "the file is the worker's home's only"
     );
 
-    let shown = env.run(&["logs", &run]);
-    assert_eq!(shown.code, 0, "{}", shown.text());
-    assert!(
-        shown.stdout.contains("first line\nsecond line\nno end"),
-        "{}",
-        shown.stdout
-    );
-    assert!(
-        !shown.stdout.contains("not in this home"),
-        "{}",
-        shown.stdout
-    );
-    assert!(
-        !shown.stdout.contains("not on this machine"),
-        "{}",
-        shown.stdout
-    );
-
-    let raw = env.command(&["logs", &run, "s", "--raw"]).output().unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    assert_eq!(raw.stdout, WHOLE);
-
-    let doc = env.run(&["--json", "logs", &run]).json();
-    assert_eq!(doc["attempts"][0]["status"], "kept", "{doc}");
+    let doc = printed_whole(&env, &run);
     assert_eq!(
         doc["attempts"][0]["text"], "first line\nsecond line\nno end",
         "{doc}"
@@ -301,24 +300,7 @@ fn a_stray_file_in_this_home_is_never_read_for_an_attempt_another_home_wrote() {
         "{}",
         verified.stdout
     );
-    let shown = env.run(&["logs", &run]);
-    assert_eq!(shown.code, 0, "{}", shown.text());
-    assert!(
-        shown.stdout.contains("first line\nsecond line\nno end"),
-        "{}",
-        shown.stdout
-    );
-    assert!(!shown.stdout.contains("junk"), "{}", shown.stdout);
-    assert!(!shown.stdout.contains("changed"), "{}", shown.stdout);
-    let raw = env.command(&["logs", &run, "s", "--raw"]).output().unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    assert_eq!(raw.stdout, WHOLE);
-    let doc = env.run(&["--json", "logs", &run]).json();
-    assert_eq!(doc["attempts"][0]["status"], "kept", "{doc}");
+    printed_whole(&env, &run);
 
     // Copied out of the database from this home: the database's copy, not the stray file.
     let copied = tempfile::tempdir().unwrap();

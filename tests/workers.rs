@@ -1482,15 +1482,15 @@ phases:
     );
 }
 
+/// A workflow whose one step reads secret input `api_token` (its length appended to `used`).
+const SEC: &str = "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: 'echo \"len=${#TOK}\" >> used'\n    env: {TOK: \"${{ inputs.api_token }}\"}\n";
+
 /// A worker not given a run's secret input (no `CORTEX_INPUT_<NAME>` in its environment)
 /// leaves the run alone, says so once, and `--until-idle` ends; a worker given it drives the
 /// run. Before, the worker took the run, failed for want of the value, and took it again every
 /// `--poll`, forever.
 fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
-    env.workflow(
-        "sec",
-        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: 'echo \"len=${#TOK}\" > used'\n    env: {TOK: \"${{ inputs.api_token }}\"}\n",
-    );
+    env.workflow("sec", SEC);
     let out = env.run(&[
         "workflow",
         "run",
@@ -1556,10 +1556,7 @@ fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
 /// of a secret input says so again as it stops (a warning), never ending as if nothing were
 /// there for it.
 fn a_secret_inputs_variable_is_read_in_any_case(env: Env) {
-    env.workflow(
-        "sec",
-        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: 'echo \"len=${#TOK}\" >> used'\n    env: {TOK: \"${{ inputs.api_token }}\"}\n",
-    );
+    env.workflow("sec", SEC);
     let submit = || {
         let out = env.run(&[
             "workflow",
