@@ -48,6 +48,32 @@ fn run_on_worker(env: &Env, worker_home: &Path, name: &str) -> String {
     run
 }
 
+/// `cortex logs` of `run` (the `prints` workflow) from `env`'s home prints the attempt's whole
+/// output as the log recorded it — text, raw and JSON (`kept`) — with no note that it is
+/// elsewhere, changed or missing; the JSON document.
+fn printed_whole(env: &Env, run: &str) -> serde_json::Value {
+    let shown = env.run(&["logs", run]);
+    assert_eq!(shown.code, 0, "{}", shown.text());
+    assert!(
+        shown.stdout.contains("first line\nsecond line\nno end"),
+        "{}",
+        shown.stdout
+    );
+    for note in ["not in this home", "not on this machine", "changed", "junk"] {
+        assert!(!shown.stdout.contains(note), "{}", shown.stdout);
+    }
+    let raw = env.command(&["logs", run, "s", "--raw"]).output().unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(raw.stdout, WHOLE);
+    let doc = env.run(&["--json", "logs", run]).json();
+    assert_eq!(doc["attempts"][0]["status"], "kept", "{doc}");
+    doc
+}
+
 const PRINTS: &str = "name: prints\nsteps:\n  - name: s\n    run: \"printf 'first line\\\\n'; printf 'second line\\\\n'; printf 'no end'\"\n";
 const WHOLE: &[u8] = b"first line\nsecond line\nno end";
 
@@ -66,34 +92,7 @@ fn an_attempt_run_in_another_home_is_printed_whole_from_the_database() {
         "the file is the worker's home's only"
     );
 
-    let shown = env.run(&["logs", &run]);
-    assert_eq!(shown.code, 0, "{}", shown.text());
-    assert!(
-        shown.stdout.contains("first line\nsecond line\nno end"),
-        "{}",
-        shown.stdout
-    );
-    assert!(
-        !shown.stdout.contains("not in this home"),
-        "{}",
-        shown.stdout
-    );
-    assert!(
-        !shown.stdout.contains("not on this machine"),
-        "{}",
-        shown.stdout
-    );
-
-    let raw = env.command(&["logs", &run, "s", "--raw"]).output().unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    assert_eq!(raw.stdout, WHOLE);
-
-    let doc = env.run(&["--json", "logs", &run]).json();
-    assert_eq!(doc["attempts"][0]["status"], "kept", "{doc}");
+    let doc = printed_whole(&env, &run);
     assert_eq!(
         doc["attempts"][0]["text"], "first line\nsecond line\nno end",
         "{doc}"
@@ -273,6 +272,47 @@ fn log_verify_checks_the_stored_output_from_another_home_and_fails_when_it_is_ch
     );
     let raw = env.run(&["logs", &run, "s", "--raw"]);
     assert_ne!(raw.code, 0, "{}", raw.text());
+}
+
+/// A file at an attempt's path in the operator's home is not that attempt's when the shared
+/// log says another home wrote it (a run copied while unfinished and continued in both
+/// stores leaves one; anyone can plant one): `log verify`, `cortex logs` (text, raw, JSON) and
+/// `log copy` read the copy the database holds. Before, that one home called the run tampered
+/// (exit 1) and printed the stray file as its output, while every other home, and `status`,
+/// called it verified.
+#[test]
+fn a_stray_file_in_this_home_is_never_read_for_an_attempt_another_home_wrote() {
+    let Some(env) = Env::postgres("a_stray_file_in_this_home_is_never_read_for_an_attempt") else {
+        return;
+    };
+    env.workflow("prints", PRINTS);
+    let worker_home = tempfile::tempdir().unwrap();
+    let run = run_on_worker(&env, worker_home.path(), "prints");
+    let file = cortex::execute::attempt_log_name(&run, "s", 1);
+    let stray = env.home().join(&file);
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, "junk\n").unwrap();
+
+    let verified = env.run(&["log", "verify", &run]);
+    assert_eq!(verified.code, 0, "{}", verified.text());
+    assert!(
+        verified.stdout.contains("1 attempt log as recorded"),
+        "{}",
+        verified.stdout
+    );
+    printed_whole(&env, &run);
+
+    // Copied out of the database from this home: the database's copy, not the stray file.
+    let copied = tempfile::tempdir().unwrap();
+    let to = copied.path().join("cortex.db");
+    let copy = env.run(&["log", "copy", "--to", &format!("sqlite:{}", to.display())]);
+    assert_eq!(copy.code, 0, "{}", copy.text());
+    assert_eq!(std::fs::read(copied.path().join(&file)).unwrap(), WHOLE);
+    assert_eq!(
+        std::fs::read(&stray).unwrap(),
+        b"junk\n",
+        "the stray file is left alone"
+    );
 }
 
 /// `log copy --to` carries the whole outputs: from a laptop's SQLite home into the database

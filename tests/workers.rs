@@ -1482,15 +1482,15 @@ phases:
     );
 }
 
+/// A workflow whose one step reads secret input `api_token` (its length appended to `used`).
+const SEC: &str = "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: 'echo \"len=${#TOK}\" >> used'\n    env: {TOK: \"${{ inputs.api_token }}\"}\n";
+
 /// A worker not given a run's secret input (no `CORTEX_INPUT_<NAME>` in its environment)
 /// leaves the run alone, says so once, and `--until-idle` ends; a worker given it drives the
 /// run. Before, the worker took the run, failed for want of the value, and took it again every
 /// `--poll`, forever.
 fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
-    env.workflow(
-        "sec",
-        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: 'echo \"len=${#TOK}\" > used'\n    env: {TOK: \"${{ inputs.api_token }}\"}\n",
-    );
+    env.workflow("sec", SEC);
     let out = env.run(&[
         "workflow",
         "run",
@@ -1547,6 +1547,158 @@ fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
     wait_for(&env, &run, "the run to finish", finished);
     assert_eq!(env.status(Some(&run))["status"], "completed");
     assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
+}
+
+/// Seen by a review: the submit warning and the hints name `CORTEX_INPUT_<NAME>`, and only the
+/// upper-case variable was read — a worker given `CORTEX_INPUT_api_token` (the input's own
+/// spelling) left the run alone and exited 0. The variable is read in any case; two that
+/// differ only by case are refused (exit 2, both named); and a worker that left a run for want
+/// of a secret input says so again as it stops (a warning), never ending as if nothing were
+/// there for it.
+fn a_secret_inputs_variable_is_read_in_any_case(env: Env) {
+    env.workflow("sec", SEC);
+    let submit = || {
+        let out = env.run(&[
+            "workflow",
+            "run",
+            "sec",
+            "--submit",
+            "--input",
+            "api_token=abc123",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("CORTEX_INPUT_API_TOKEN=…"),
+            "the warning spells the variable: {}",
+            out.stderr
+        );
+        out.stdout.trim().to_string()
+    };
+    let worker = |vars: &[(&str, &str)]| {
+        env.run_with(
+            &["worker", "--name", "w", "--poll", "100ms", "--until-idle"],
+            vars,
+        )
+    };
+
+    let run = submit();
+    let lacking = worker(&[]);
+    assert_eq!(lacking.code, 0, "{}{}", lacking.stdout, lacking.stderr);
+    assert!(
+        lacking
+            .stderr
+            .contains("left 1 run alone for want of secret inputs"),
+        "{}",
+        lacking.stderr
+    );
+    assert!(
+        lacking
+            .stderr
+            .contains(&format!("{run} (needs CORTEX_INPUT_API_TOKEN)")),
+        "{}",
+        lacking.stderr
+    );
+    assert_eq!(env.status(Some(&run))["status"], "waiting");
+
+    let both = worker(&[
+        ("CORTEX_INPUT_api_token", "abc123"),
+        ("CORTEX_INPUT_API_TOKEN", "other"),
+    ]);
+    assert_eq!(both.code, 2, "{}{}", both.stdout, both.stderr);
+    assert!(
+        both.stderr
+            .contains("CORTEX_INPUT_API_TOKEN and CORTEX_INPUT_api_token"),
+        "{}",
+        both.stderr
+    );
+    assert!(!both.stderr.contains("abc123"), "{}", both.stderr);
+    assert_eq!(env.status(Some(&run))["status"], "waiting");
+
+    let given = worker(&[("CORTEX_INPUT_api_token", "abc123")]);
+    assert_eq!(given.code, 0, "{}{}", given.stdout, given.stderr);
+    assert!(!given.stderr.contains("alone"), "{}", given.stderr);
+    wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
+}
+
+/// Seen by a review: the worker a unit waits for was written `cortex worker --tags=gpu
+/// --until-idle` in the status text, its `--json` `reason` and the run's page, without the
+/// `--db` the "Next:" line carries: read with `--db`, pasted it started a worker on the home's
+/// own log, which did nothing and exited 0. Every place writes it with the global options of
+/// the invocation that read the run, and pasted as written it drives the run.
+fn the_suggested_tagged_worker_names_the_log_the_run_was_read_from(env: Env) {
+    env.workflow(
+        "tagged",
+        "name: tagged\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained > trained'\n",
+    );
+    // A log a bare `cortex` does not find: given with `--db` only.
+    let db = match env.store_kind() {
+        common::Store::Sqlite => format!("sqlite:{}", env.project().join("elsewhere.db").display()),
+        common::Store::Postgres => env.db_spec(),
+    };
+    let with_db = |args: &[&str]| {
+        let mut all = vec!["--db", db.as_str()];
+        all.extend_from_slice(args);
+        let mut cmd = env.command(&all);
+        cmd.env_remove("CORTEX_DB");
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, _) = with_db(&["workflow", "run", "tagged", "--submit"]);
+    assert_eq!(code, 0);
+    let pasted = cortex::render::command_line(&[
+        "cortex",
+        "--db",
+        &db,
+        "worker",
+        "--tags=gpu",
+        "--until-idle",
+    ]);
+    let (_, json) = with_db(&["--json", "workflow", "status"]);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let reason = doc["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(&format!("`{pasted}`")), "{doc}");
+    assert_eq!(
+        doc["next"][0]["argv"],
+        serde_json::json!(["cortex", "--db", db, "worker", "--tags=gpu", "--until-idle"]),
+        "{doc}"
+    );
+    let (_, human) = with_db(&["workflow", "status"]);
+    assert!(
+        !human.contains("`cortex worker"),
+        "every command names the log: {human}"
+    );
+    assert!(
+        human.matches(&pasted).count() >= 2,
+        "the unit's line and the reason: {human}"
+    );
+
+    // Pasted as written (the binary as `cortex`, no CORTEX_DB), it drives the run.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_cortex"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new("sh")
+        .args(["-c", &pasted])
+        .current_dir(env.project())
+        .env("CORTEX_HOME", env.home())
+        .env("NO_COLOR", "1")
+        .env_remove("CORTEX_DB")
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let run = doc["run_id"].as_str().unwrap();
+    let (_, json) = with_db(&["--json", "workflow", "status", run]);
+    let done: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
 }
 
 /// Seen by a review: a worker not given a run's secret input left the run alone ("left to a
@@ -3411,6 +3563,8 @@ common::on_both_stores!(
     a_worker_without_a_runs_secret_input_leaves_it_alone,
     a_worker_drives_a_run_whose_secret_input_nothing_left_reads,
     a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them,
+    a_secret_inputs_variable_is_read_in_any_case,
+    the_suggested_tagged_worker_names_the_log_the_run_was_read_from,
     a_suggested_worker_for_a_run_with_a_secret_input_carries_it_as_a_placeholder_to_fill,
     a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,

@@ -92,6 +92,12 @@ pub fn dispatch(
     command: TopCommand,
 ) -> Result<i32, CommandError> {
     let done = |output: Result<Output, CommandError>| output.map(|o| print(json, o));
+    // An input given twice by the environment (variables differing only by case) is refused
+    // before anything reads it (`execute::input_env_clash`).
+    if let Some(clash) = crate::execute::input_env_clash() {
+        return Err(CommandError::bad_input(clash)
+            .hint("unset all of them but one (the variable of input `NAME` is CORTEX_INPUT_NAME, in any case)"));
+    }
     match command {
         TopCommand::Workflow(cmd) => workflow(ctx, json, cmd),
         TopCommand::Orchestrate(cmd) => orchestrate(ctx, json, cmd),

@@ -361,6 +361,34 @@ impl ThisHome {
     }
 }
 
+/// Whether the file at an attempt's path in this home (`logs/<run>/…`) is that attempt's own,
+/// as its `attempt_log` says. On a log that keeps attempts' output (PostgreSQL: shared by
+/// homes and hosts), only where the event names this home as the one that wrote it (its
+/// identity, or — `home.id` replaced since — its folder on this host): the output of an
+/// attempt another home wrote is the copy the database holds (else the file in the home that
+/// wrote it). On a SQLite log the files beside it are its attempts' (`log copy` puts the
+/// outputs of the runs it copies there), and where the event names no home (events from
+/// before homes had an identity, or an attempt whose file is not recorded yet) the file here
+/// is taken as its. Every reader of an attempt's output (`log verify`, `cortex logs`, the
+/// TUI's pane, `log copy`) asks this first: a file of the same name that another home's
+/// attempt left in this home (a run copied while unfinished and continued in both stores, or
+/// planted) is never read for one the shared log says another home wrote — before, `log
+/// verify` failed on it in that home only, and `cortex logs` printed it there.
+pub fn file_here_is_its(by: WrittenBy<'_>, this: &ThisHome) -> bool {
+    let Some(writer) = by.home else {
+        return true;
+    };
+    this.sqlite
+        || this.id.as_deref() == Some(writer)
+        || (by.dir.is_some() && by.dir == this.dir.as_deref() && on_this_host(by, this))
+}
+
+/// The attempt ran on this host, as far as its events say (none: a SQLite log's attempts
+/// ran here).
+fn on_this_host(by: WrittenBy<'_>, this: &ThisHome) -> bool {
+    by.host.map_or(this.sqlite, |host| host == this.host)
+}
+
 /// Whether an attempt's file belongs in this home, so that its absence is a loss rather than a
 /// file kept elsewhere (`whose`: this home's, or a home that cannot be shown to exist). Where its event names the home that wrote it, exactly when that is
 /// this home (its `home.id`): a log copied to another home or machine (`log copy`, or the
@@ -386,7 +414,7 @@ pub fn belongs_here(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome)
 /// with the files made before. Events from before homes had an identity are judged by the
 /// run's folder and the host (`belongs_here`).
 pub fn whose(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome) -> Whose {
-    let on_this_host = by.host.map_or(this.sqlite, |host| host == this.host);
+    let on_this_host = on_this_host(by, this);
     let Some(writer) = by.home else {
         let folder_here = attempt_file_path(home, file)
             .ok()
@@ -510,7 +538,23 @@ pub fn check_attempt_logs(
         } = &rec.event
         {
             vouched.insert((rec.run_id.clone(), file.clone()));
-            let mut check = check_attempt_log(home, file, *bytes, blake3);
+            // The file at its path here only where it is this attempt's (`file_here_is_its`):
+            // one another home's attempt of the same name left here is not read (it failed
+            // `log verify` in that home only, while every other home passed).
+            let theirs = writer.as_deref().filter(|w| this.id.as_deref() != Some(*w));
+            let mut ran_on = None;
+            if theirs.is_some() && writer_dir.is_some() && *writer_dir == this.dir {
+                ran_on = host_of(&mut hosts, store, &rec.run_id, step, *attempt)?;
+            }
+            let by = WrittenBy {
+                home: writer.as_deref(),
+                dir: writer_dir.as_deref(),
+                host: ran_on.as_deref(),
+            };
+            let mut check = match file_here_is_its(by, &this) {
+                true => check_attempt_log(home, file, *bytes, blake3),
+                false => LogFileCheck::Absent,
+            };
             // The copy the log keeps (PostgreSQL), checked the same way: what any home reads
             // where the file is not, so it is checked in every home, the one with the file too.
             if !matches!(check, LogFileCheck::Differs(_)) {
@@ -522,10 +566,8 @@ pub fn check_attempt_logs(
             }
             let check = match check {
                 LogFileCheck::Absent => {
-                    if !hosts.contains_key(&rec.run_id) {
-                        hosts.insert(rec.run_id.clone(), attempt_hosts(store, &rec.run_id)?);
-                    }
-                    let ran_on = hosts[&rec.run_id].get(&(step.clone(), *attempt));
+                    let ran_on = host_of(&mut hosts, store, &rec.run_id, step, *attempt)?;
+                    let ran_on = ran_on.as_ref();
                     let by = WrittenBy {
                         home: writer.as_deref(),
                         dir: writer_dir.as_deref(),
@@ -581,6 +623,21 @@ pub fn check_attempt_logs(
     }
     found.first_bad = disowned_file(store, home, run_id, &vouched)?;
     Ok(found)
+}
+
+/// The host attempt `attempt` of `step` ran on (`attempt_hosts`), the run's hosts read once
+/// into `hosts`.
+fn host_of(
+    hosts: &mut std::collections::HashMap<String, std::collections::HashMap<(String, u32), String>>,
+    store: &dyn EventStore,
+    run_id: &str,
+    step: &str,
+    attempt: u32,
+) -> Result<Option<String>, StoreError> {
+    if !hosts.contains_key(run_id) {
+        hosts.insert(run_id.to_string(), attempt_hosts(store, run_id)?);
+    }
+    Ok(hosts[run_id].get(&(step.to_string(), attempt)).cloned())
 }
 
 /// The first file in this home's `logs/` at the path of an attempt that ended with no

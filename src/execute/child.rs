@@ -396,6 +396,8 @@ struct Inherited {
     tags: Vec<String>,
     /// The child's driver waits out a locked log as its parent's does.
     patience: Option<super::Patience>,
+    /// The parent's driver's global options (`DriveContext::globals`).
+    globals: Vec<String>,
 }
 
 impl Inherited {
@@ -410,6 +412,7 @@ impl Inherited {
             deadline: ctx.deadline,
             tags: ctx.dispatch.tags.clone(),
             patience: journal.patience().cloned(),
+            globals: ctx.globals.clone(),
         }
     }
 
@@ -455,6 +458,7 @@ impl Inherited {
                 shared: None,
             },
             deadline: self.deadline,
+            globals: self.globals.clone(),
         };
         drive(child, &mut cctx)
     }

@@ -37,8 +37,8 @@ mod workflow_loop;
 
 pub use attempt_logs::{
     AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_file_path,
-    attempt_hosts, belongs_here, check_attempt_log, check_attempt_logs, check_kept_output, home_id,
-    kept_output_differs, not_a_file_at,
+    attempt_hosts, belongs_here, check_attempt_log, check_attempt_logs, check_kept_output,
+    file_here_is_its, home_id, kept_output_differs, not_a_file_at,
 };
 pub use child::inherit_secret_inputs;
 pub(crate) use child::{end_children, given_value};
@@ -86,14 +86,15 @@ pub use secret_check::{
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,
     add_everything_held, foreach_from_secret_fed, give_secret_inputs, held_secret_output,
-    hold_secret_inputs, hold_secret_output, inert_settings_on_reported_steps, input_env_name,
-    input_text, is_secret_env, is_secret_name, is_secret_output, is_secret_output_of,
-    may_be_secret, names_where_a_secret_is, note_given_secrets, note_home, note_secret_env,
-    note_secret_env_of_start, register_serve_token, scrub_bytes, scrub_known, scrub_serve_token,
-    secret_input_from_env, secret_inputs, secret_output_keys_problem, secret_outputs,
-    secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub, serve_tokens_to_scrub,
-    supply_held_secret_inputs, unheld_secret_output, unheld_secret_output_in,
-    unheld_secret_output_in_rollback, units_between, unset_env, wait_between,
+    hold_secret_inputs, hold_secret_output, inert_settings_on_reported_steps, input_env_clash,
+    input_env_name, input_from_env, input_text, is_secret_env, is_secret_name, is_secret_output,
+    is_secret_output_of, may_be_secret, names_where_a_secret_is, note_given_secrets, note_home,
+    note_secret_env, note_secret_env_of_start, register_serve_token, scrub_bytes, scrub_known,
+    scrub_serve_token, secret_input_from_env, secret_inputs, secret_output_keys_problem,
+    secret_outputs, secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub,
+    serve_tokens_to_scrub, supply_held_secret_inputs, unheld_secret_output,
+    unheld_secret_output_in, unheld_secret_output_in_rollback, units_between, unset_env,
+    wait_between,
 };
 pub(crate) use session::{CLI_RESUME_WITH_SECRETS, missing_secrets_note};
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};

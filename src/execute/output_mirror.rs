@@ -419,13 +419,14 @@ pub fn unrecorded_output(
 }
 
 /// Copy the whole output `file` of `run_id` (as its `attempt_log` recorded it: `bytes`,
-/// `blake3`) from this home's file or what `source` keeps of it, whichever holds it as
+/// `blake3`) from this home's file (`home`: None where the file at its path here is not its
+/// own, `attempt_logs::file_here_is_its`) or what `source` keeps of it, whichever holds it as
 /// recorded, into `dest`: into its table when it keeps outputs (PostgreSQL), else into the
 /// file at `file` under `dest_home`, the folder beside a SQLite log (as a home lays them out).
 /// A file already there is left as it is.
 #[allow(clippy::too_many_arguments)]
 pub fn copy_attempt_output(
-    home: &Path,
+    home: Option<&Path>,
     source: &dyn EventStore,
     dest: &mut dyn EventStore,
     dest_home: Option<&Path>,
@@ -460,7 +461,11 @@ pub fn copy_attempt_output(
         }
         _ => {}
     }
-    let from_file = match check_attempt_log(home, file, bytes, blake3) {
+    let here = match home {
+        Some(home) => check_attempt_log(home, file, bytes, blake3),
+        None => LogFileCheck::Absent,
+    };
+    let from_file = match here {
         LogFileCheck::AsRecorded => true,
         LogFileCheck::Differs(reason) => return Ok(OutputCopy::Left(reason)),
         LogFileCheck::Absent => {
@@ -470,10 +475,15 @@ pub fn copy_attempt_output(
                 Some(LogFileCheck::AsRecorded) => false,
                 Some(LogFileCheck::Differs(reason)) => return Ok(OutputCopy::Left(reason)),
                 _ => {
-                    return Ok(OutputCopy::Left(format!(
-                        "{file} is not in this home ({}) and the log keeps no copy of it",
-                        home.display()
-                    )));
+                    return Ok(OutputCopy::Left(match home {
+                        Some(home) => format!(
+                            "{file} is not in this home ({}) and the log keeps no copy of it",
+                            home.display()
+                        ),
+                        None => format!(
+                            "{file} was written by another home than this one, and the log keeps no copy of it"
+                        ),
+                    }));
                 }
             }
         }
@@ -482,6 +492,7 @@ pub fn copy_attempt_output(
     let pieces = |put: &mut PutPiece<'_>| -> Result<(), String> {
         if from_file {
             use std::io::Read;
+            let home = home.ok_or_else(|| format!("{file} is not this home's"))?;
             let mut f = super::attempt_logs::open_attempt_file(home, file)?
                 .ok_or_else(|| format!("{file} is no longer in this home ({})", home.display()))?;
             let mut buf = vec![0u8; WHOLE_PIECE];

@@ -398,7 +398,7 @@ pub fn drive_scenario(
                             ctx.observer.note(&format!(
                                 "   Phase `{name}` waits for a worker offering tags {} (`{}`)\n",
                                 runs_on.join(", "),
-                                crate::project::worker_command(runs_on, &to_give)
+                                crate::project::worker_command(&ctx.globals, runs_on, &to_give)
                             ));
                         }
                         for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));

@@ -1021,9 +1021,62 @@ pub fn unheld_secret_output_error(
 }
 
 /// The environment variable that carries input `name` (to steps, and to `resume` for a secret
-/// input): `CORTEX_INPUT_<NAME>`.
+/// input): `CORTEX_INPUT_<NAME>`. Read back in any case (`input_from_env`).
 pub fn input_env_name(name: &str) -> String {
     format!("CORTEX_INPUT_{}", name.to_ascii_uppercase())
+}
+
+/// The prefix of the variables that give inputs' values.
+const INPUT_ENV_PREFIX: &str = "CORTEX_INPUT_";
+
+/// The value this process's environment gives input `name`: the `CORTEX_INPUT_*` variable
+/// whose name after the prefix is the input's in any case (`CORTEX_INPUT_API_TOKEN`, as every
+/// hint spells it, or `CORTEX_INPUT_api_token`), as input names are matched everywhere else
+/// (ASCII case aside, as `input_env_name` folds them). Before, only the upper-case one was
+/// read: a worker given `CORTEX_INPUT_api_token` left the run alone as one lacking it. Two
+/// variables that differ only by case are refused as every command starts
+/// (`input_env_clash`); none of them is read.
+pub fn input_from_env(name: &str) -> Option<String> {
+    let mut found = std::env::vars_os().filter_map(|(k, v)| {
+        let k = k.into_string().ok()?;
+        let rest = k.strip_prefix(INPUT_ENV_PREFIX)?;
+        rest.eq_ignore_ascii_case(name)
+            .then(|| v.into_string().ok())
+    });
+    let first = found.next()?;
+    match found.next() {
+        Some(_) => None,
+        None => first,
+    }
+}
+
+/// The `CORTEX_INPUT_*` variables of this process's environment that name one input twice,
+/// differing only by case (`CORTEX_INPUT_api_token` and `CORTEX_INPUT_API_TOKEN`), said: which
+/// one was meant cannot be told, so the command refuses rather than pick one.
+pub fn input_env_clash() -> Option<String> {
+    let mut by_input: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, _) in std::env::vars_os() {
+        if let Some(rest) = k.to_str().and_then(|k| k.strip_prefix(INPUT_ENV_PREFIX)) {
+            by_input
+                .entry(rest.to_ascii_uppercase())
+                .or_default()
+                .push(format!("{INPUT_ENV_PREFIX}{rest}"));
+        }
+    }
+    let clashes: Vec<String> = by_input
+        .into_values()
+        .filter(|vars| vars.len() > 1)
+        .map(|mut vars| {
+            vars.sort();
+            vars.join(" and ")
+        })
+        .collect();
+    (!clashes.is_empty()).then(|| {
+        format!(
+            "the environment gives one input twice: {} (an input's variable is read in any case, so which value is meant cannot be told)",
+            clashes.join("; ")
+        )
+    })
 }
 
 /// Those of `names` not set in this process's environment, or set empty (a webhook made of
@@ -1044,7 +1097,7 @@ pub fn secret_input_from_env(name: &str) -> Option<String> {
         .unwrap_or_else(|e| e.into_inner())
         .get(name)
         .cloned();
-    given.or_else(|| std::env::var_os(input_env_name(name)).and_then(|v| v.into_string().ok()))
+    given.or_else(|| input_from_env(name))
 }
 
 /// The values of secret inputs given to this process for every run it drives that has an

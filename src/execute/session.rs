@@ -64,6 +64,10 @@ pub struct DriveContext<'a> {
     /// limit is the whole run's). The loops take the earlier of it and the run's own limit,
     /// and set it here to the one in force, which a child of theirs inherits.
     pub deadline: Option<Instant>,
+    /// The global options of the invocation driving (`ops::Ctx::globals`: `--home`, `--db`,
+    /// never a password), carried by each command its notes write out (the worker a phase
+    /// waits for): pasted, it acts on the log this driver writes.
+    pub globals: Vec<String>,
 }
 
 impl DriveContext<'_> {

@@ -31,6 +31,9 @@ struct Shown {
     /// The home that wrote its file, and its folder, as its `attempt_log` records them.
     writer: Option<String>,
     writer_dir: Option<String>,
+    /// Its `attempt_log` names another home as the one that wrote its file
+    /// (`execute::file_here_is_its`): a file at its path in this home is none of its.
+    theirs: bool,
     /// What its `attempt_log` says did not reach the file: bytes, and why.
     lost: Option<(u64, String)>,
     /// The tail its end kept in the log.
@@ -60,13 +63,21 @@ impl Shown {
         self.ended && !self.interrupted && self.recorded.is_none()
     }
 
-    /// Its file, open, unless the log says it has none (`disowns_file`): the one in this home,
-    /// else the copy of what the log keeps of it (PostgreSQL), from its start.
+    /// The file at its path in this home, where it is its own (not `theirs`).
+    fn own(&self, home: &Path) -> Option<std::fs::File> {
+        match self.theirs {
+            true => None,
+            false => attempt_file::open(home, &self.file),
+        }
+    }
+
+    /// Its file, open, unless the log says it has none (`disowns_file`): its own in this home
+    /// (`own`), else the copy of what the log keeps of it (PostgreSQL), from its start.
     fn open(&self, home: &Path) -> Option<std::fs::File> {
         if self.disowns_file() {
             return None;
         }
-        attempt_file::open(home, &self.file).or_else(|| {
+        self.own(home).or_else(|| {
             // Opened again (not a clone sharing its offset): each reader reads from its own
             // place, as readers of a file in the home do.
             self.copy.as_ref()?.reopen()
@@ -77,7 +88,7 @@ impl Shown {
     /// the copy the log keeps), if it does.
     fn changed(&self, home: &Path) -> Option<String> {
         let (bytes, blake3) = self.recorded.as_ref()?;
-        if attempt_file::open(home, &self.file).is_none() && self.copy.is_some() {
+        if self.theirs || (self.own(home).is_none() && self.copy.is_some()) {
             let mut file = self.open(home)?;
             return match attempt_file::stream(&mut file, 0, None, &mut |_| {}) {
                 Err(e) => Some(format!(
@@ -235,6 +246,7 @@ impl<'a> Tracker<'a> {
                         recorded: None,
                         writer: None,
                         writer_dir: None,
+                        theirs: false,
                         lost: None,
                         tail: String::new(),
                         ran_process: false,
@@ -255,11 +267,18 @@ impl<'a> Tracker<'a> {
                     lost_bytes,
                     lost_reason,
                 } => {
+                    let this = self.this.clone();
                     if let Some(s) = self.find(step, *attempt) {
                         s.file.clone_from(file);
                         s.recorded = Some((*bytes, blake3.clone()));
                         s.writer.clone_from(home);
                         s.writer_dir.clone_from(home_dir);
+                        let by = crate::execute::WrittenBy {
+                            home: home.as_deref(),
+                            dir: home_dir.as_deref(),
+                            host: s.host.as_deref(),
+                        };
+                        s.theirs = !crate::execute::file_here_is_its(by, &this);
                         s.lost = lost_bytes.map(|n| (n, lost_reason.clone().unwrap_or_default()));
                     }
                 }
@@ -346,7 +365,7 @@ impl<'a> Tracker<'a> {
             if s.disowns_file() || s.child.is_some() {
                 continue;
             }
-            if attempt_file::open(&self.home, &s.file).is_some() {
+            if s.own(&self.home).is_some() {
                 continue;
             }
             // Whole once its size is recorded, and what is kept never changes after.

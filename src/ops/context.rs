@@ -434,7 +434,7 @@ impl Ctx {
     /// commands name `--home` when a bare `cortex` would use another home.
     pub fn view(&self, state: &crate::decide::RunState, driver_alive: bool) -> StatusView {
         self.with_globals(
-            status_view(state, driver_alive)
+            crate::project::status_view_for(state, driver_alive, &self.globals())
                 .with_rollback_setting(self.rollback_setting())
                 .with_time_limit_setting(self.kept_time_limit(state))
                 .with_definition_now(self.definition_now(state)),
@@ -496,7 +496,7 @@ impl Ctx {
             Some(s)
         };
         self.with_globals(
-            status_view(state, driver_alive)
+            crate::project::status_view_for(state, driver_alive, &self.globals())
                 .with_rollback_setting(self.rollback_setting())
                 .with_time_limit_setting(self.kept_time_limit(state))
                 .with_definition_now(self.definition_now(state))

@@ -120,8 +120,14 @@ pub fn submit_run(
         .unwrap_or_default();
     if !secret.is_empty() {
         out = out.warn(vec![format!(
-            "the run has secret inputs ({}): the workers that drive it need them in their environment as CORTEX_INPUT_<NAME>",
-            secret.join(", ")
+            "the run has secret inputs ({}): the workers that drive it need them in their environment ({}, or {})",
+            secret.join(", "),
+            secret
+                .iter()
+                .map(|n| format!("{}=…", crate::execute::input_env_name(n)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            ctx.cmd(&["worker", "--input", "NAME=VALUE"]),
         )]);
     }
     Ok(out)
@@ -778,6 +784,7 @@ pub(super) fn drive_from(
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
         deadline: None,
+        globals: ctx.globals(),
     };
     let end = match drive(&mut journal, &mut dctx) {
         // The run was finished by another process as this driver went on (a helper worker

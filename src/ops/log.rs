@@ -1301,6 +1301,13 @@ impl OutputsCopied {
         // output its `attempt_log` vouches for, if it recorded one.
         let mut started: Vec<(String, u32)> = Vec::new();
         let mut recorded: Vec<(String, u32, String, u64, String)> = Vec::new();
+        // Of each recorded output, whether the file at its path in this home is its own
+        // (`execute::file_here_is_its`): one another home's attempt left here is not copied
+        // as it (the copy the log keeps is, or the output is left, said).
+        let this =
+            crate::execute::ThisHome::of(&ctx.home, matches!(ctx.location()?, Location::Sqlite(_)));
+        let mut hosts = None;
+        let mut its: Vec<bool> = Vec::new();
         for rec in source.read_run(run_id)? {
             match rec.event {
                 Event::StepStarted { step, attempt } => started.push((step, attempt)),
@@ -1310,14 +1317,41 @@ impl OutputsCopied {
                     file,
                     bytes,
                     blake3,
+                    home,
+                    home_dir,
                     ..
-                } => recorded.push((step, attempt, file, bytes, blake3)),
+                } => {
+                    let mut by = crate::execute::WrittenBy {
+                        home: home.as_deref(),
+                        dir: home_dir.as_deref(),
+                        host: None,
+                    };
+                    // The host matters only where another identity names this home's folder.
+                    if by.home.is_some()
+                        && by.home != this.id.as_deref()
+                        && by.dir.is_some()
+                        && by.dir == this.dir.as_deref()
+                    {
+                        if hosts.is_none() {
+                            hosts = Some(crate::execute::attempt_hosts(source, run_id)?);
+                        }
+                        by.host = hosts
+                            .as_ref()
+                            .and_then(|h| h.get(&(step.clone(), attempt)))
+                            .map(String::as_str);
+                    }
+                    its.push(crate::execute::file_here_is_its(by, &this));
+                    recorded.push((step, attempt, file, bytes, blake3));
+                }
                 _ => {}
             }
         }
-        let mut outputs: Vec<(String, u64, String, bool)> = recorded
+        let mut outputs: Vec<(String, u64, String, bool, bool)> = recorded
             .iter()
-            .map(|(_, _, file, bytes, blake3)| (file.clone(), *bytes, blake3.clone(), false))
+            .zip(&its)
+            .map(|((_, _, file, bytes, blake3), its)| {
+                (file.clone(), *bytes, blake3.clone(), false, *its)
+            })
             .collect();
         for (step, attempt) in &started {
             if recorded.iter().any(|(s, a, ..)| s == step && a == attempt) {
@@ -1325,15 +1359,14 @@ impl OutputsCopied {
             }
             let file = crate::execute::attempt_log_name(run_id, step, *attempt);
             match unrecorded_output(&ctx.home, source, run_id, &file) {
-                Ok(Some((bytes, blake3))) => outputs.push((file, bytes, blake3, true)),
+                Ok(Some((bytes, blake3))) => outputs.push((file, bytes, blake3, true, true)),
                 Ok(None) => {}
                 Err(e) => left(&file, e, false, None),
             }
         }
-        for (file, bytes, blake3, unrecorded) in &outputs {
-            match copy_attempt_output(
-                &ctx.home, source, dest, dest_home, run_id, file, *bytes, blake3,
-            ) {
+        for (file, bytes, blake3, unrecorded, its) in &outputs {
+            let home = its.then_some(ctx.home.as_path());
+            match copy_attempt_output(home, source, dest, dest_home, run_id, file, *bytes, blake3) {
                 Ok(OutputCopy::Copied) => {
                     self.copied += 1;
                     self.unrecorded += u64::from(*unrecorded);

@@ -260,6 +260,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut seen: std::collections::BTreeMap<String, RunState> = Default::default();
     // The runs it left alone for want of their secret inputs' values (said once each).
     let mut left_alone: BTreeSet<String> = BTreeSet::new();
+    // Of them, those left for want of secret inputs, and the variables that would give them:
+    // said again as the worker stops, so that one that drove nothing does not end as if
+    // nothing were there for it.
+    let mut lacked: std::collections::BTreeMap<String, String> = Default::default();
     // The runs it waits to take until their driver lease lapses (said once each).
     let mut waiting_for: BTreeSet<String> = BTreeSet::new();
     // The runs it leaves alone because their log does not verify (said once each; checked
@@ -511,6 +515,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         live.observer.note(&format!(
                             "Run {run_id}: left to a worker given its secret {inputs} ({vars} not in this worker's environment).\n",
                         ));
+                        lacked.insert(run_id.clone(), vars);
                     }
                     continue;
                 }
@@ -880,7 +885,20 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             notified,
         },
     );
-    Ok(Output::new(doc, text, exit::OK))
+    let mut out = Output::new(doc, text, exit::OK);
+    if !lacked.is_empty() {
+        let runs: Vec<String> = lacked
+            .iter()
+            .map(|(run, vars)| format!("{run} (needs {vars})"))
+            .collect();
+        out = out.warn(vec![format!(
+            "left {} alone for want of secret inputs not in this worker's environment: {}; start it with them set (or `--input NAME=VALUE`) to drive {}",
+            crate::render::count(runs.len(), "run"),
+            runs.join(", "),
+            if runs.len() == 1 { "it" } else { "them" }
+        )]);
+    }
+    Ok(out)
 }
 
 /// Whether the worker may act on `run_id`: its log verifies (`execute::check_verified`, the

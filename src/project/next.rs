@@ -183,7 +183,7 @@ fn input_var(name: &str) -> String {
 }
 
 /// `worker --tags=TAGS --until-idle`: the argv of a worker offering `tags` that ends once
-/// nothing is left for it — a suggestion followed as written (by an agent waiting for the
+/// nothing is left for it (its global options added by the shell, as every suggestion's) — a suggestion followed as written (by an agent waiting for the
 /// command to end) returns, rather than serving for good. One word, `--tags=…`: after a
 /// bare `--tags`, a tag read from an older log starting with `-` would be taken for flags.
 fn worker_argv(tags: &[String]) -> Vec<String> {
@@ -196,15 +196,21 @@ fn worker_argv(tags: &[String]) -> Vec<String> {
 }
 
 /// The line that starts a worker taking a run that waits for `tags`, to paste:
-/// `cortex worker --tags=TAGS`, after `CORTEX_INPUT_<NAME>=…` for each secret input the run
-/// must be given (`secret_inputs`, `…` standing for its value): a worker without them in its
-/// environment leaves the run alone. Every front end that names this command says it so.
-pub fn worker_command(tags: &[String], secret_inputs: &[String]) -> String {
+/// `cortex [GLOBALS] worker --tags=TAGS --until-idle`, `globals` the global options of the
+/// invocation that read the run (`Ctx::globals`: `--db URL`, `--home H`, never a password), after
+/// `CORTEX_INPUT_<NAME>=…` for each secret input the run must be given (`secret_inputs`, `…`
+/// standing for its value): a worker without them in its environment leaves the run alone.
+/// Every front end that names this command says it so. Before, it carried no global options:
+/// read with `--db postgres://…`, pasted it started a worker on the home's SQLite file, which
+/// did nothing and exited 0.
+pub fn worker_command(globals: &[String], tags: &[String], secret_inputs: &[String]) -> String {
     let mut words: Vec<String> = secret_inputs
         .iter()
         .map(|n| format!("{}=…", input_var(n)))
         .collect();
-    words.push(crate::render::command_line(&worker_argv(tags)));
+    let mut argv = worker_argv(tags);
+    argv.splice(1..1, globals.iter().cloned());
+    words.push(crate::render::command_line(&argv));
     words.join(" ")
 }
 
@@ -238,7 +244,7 @@ fn worker(view: &StatusView) -> Suggestion {
             names.join(", "),
             if one { "VALUE" } else { "each VALUE" },
             if one { "it" } else { "them" },
-            worker_command(&view.waits_for_tags, &view.secret_inputs),
+            worker_command(&view.globals, &view.waits_for_tags, &view.secret_inputs),
             if one { "it" } else { "them" },
         )
     };
@@ -1650,17 +1656,26 @@ mod tests {
     #[test]
     fn the_worker_command_gives_its_tags_in_one_word_and_names_the_secret_inputs() {
         assert_eq!(
-            worker_command(&words(&["gpu", "os:linux"]), &[]),
+            worker_command(&[], &words(&["gpu", "os:linux"]), &[]),
             "cortex worker --tags=gpu,os:linux --until-idle"
         );
         // A tag of an older log starting with `-` stays the value of `--tags`.
         assert_eq!(
-            worker_command(&words(&["-rf"]), &[]),
+            worker_command(&[], &words(&["-rf"]), &[]),
             "cortex worker --tags=-rf --until-idle"
         );
         assert_eq!(
-            worker_command(&words(&["gpu"]), &words(&["db_password", "api_key"])),
+            worker_command(&[], &words(&["gpu"]), &words(&["db_password", "api_key"])),
             "CORTEX_INPUT_DB_PASSWORD=… CORTEX_INPUT_API_KEY=… cortex worker --tags=gpu --until-idle"
+        );
+    }
+
+    #[test]
+    fn the_worker_command_carries_the_global_options_of_the_log_it_was_read_from() {
+        let globals = words(&["--home", "/h o", "--db", "postgres://u@h/db"]);
+        assert_eq!(
+            worker_command(&globals, &words(&["gpu"]), &[]),
+            "cortex --home '/h o' --db postgres://u@h/db worker --tags=gpu --until-idle"
         );
     }
 }

@@ -1274,6 +1274,12 @@ pub struct StatusView {
     /// shell (`Ctx::view`), which can look at processes.
     #[serde(skip)]
     pub orphans_alive: bool,
+    /// What the commands it suggests carry after `cortex` (`Ctx::globals`: `--home`, `--db`,
+    /// never a password), set by the shell that adds them to `next` (`Ctx::view`): every
+    /// command written in its text (`reason`, the lines `render` writes) carries them too, so
+    /// that pasted it acts on the log the view was read from.
+    #[serde(skip)]
+    pub globals: Vec<String>,
     /// The latest checkpoint (resume point), by step name.
     pub resume_point: Option<String>,
     /// A rollback under way or decided: why, and the steps still to compensate (newest
@@ -1594,8 +1600,14 @@ impl StatusView {
     }
 }
 
-/// Build the status document of a run.
+/// Build the status document of a run, its commands carrying no global options (`status_view_for`).
 pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
+    status_view_for(state, driver_alive, &[])
+}
+
+/// Build the status document of a run, each command its text writes carrying `globals` after
+/// `cortex` (`StatusView::globals`; `next` is given them by the shell).
+pub fn status_view_for(state: &RunState, driver_alive: bool, globals: &[String]) -> StatusView {
     let start = state.start.as_deref();
     let workflow = state.workflow.as_ref();
     let status = run_status(state, driver_alive);
@@ -1693,7 +1705,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 "{} waits for a worker offering tags {}: `{}` takes it (a resume here offers no tags)",
                 tagged_names(),
                 for_tags.join(", "),
-                super::worker_command(&for_tags, &to_give),
+                super::worker_command(globals, &for_tags, &to_give),
             ))
         }
         RunPhase::Running if state.submitted && !driver_alive && status != RunStatus::Interrupted => {
@@ -1732,7 +1744,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             "nobody drives it now; resume goes on with the other phases, and {} waits for a worker offering tags {} (`{}`)",
             tagged_names(),
             for_tags.join(", "),
-            super::worker_command(&for_tags, &to_give),
+            super::worker_command(globals, &for_tags, &to_give),
         )),
         RunPhase::Running
             if status == RunStatus::Waiting && !driver_alive && !waits_on_people(state) =>
@@ -1781,6 +1793,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             ..p
         }),
         orphans_alive: false,
+        globals: globals.to_vec(),
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
         // Under way (rolling back, or stopped or interrupted mid-rollback: resume goes on with
         // it), or left unfinished by an abort.

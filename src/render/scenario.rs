@@ -407,7 +407,8 @@ pub fn render_scenario_status(
             let _ = writeln!(out, "        {}", lowercase_first(&line));
         }
         if !s.waits_for_tags.is_empty() {
-            let line = super::status::tags_line(&s.waits_for_tags, &view.secret_inputs);
+            let line =
+                super::status::tags_line(&view.globals, &s.waits_for_tags, &view.secret_inputs);
             let _ = writeln!(out, "        {}", lowercase_first(&line));
         }
         if let Some(a) = &s.agent_result {

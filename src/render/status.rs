@@ -492,7 +492,7 @@ fn step_block(
         let _ = writeln!(
             out,
             "   {}",
-            tags_line(&s.waits_for_tags, &view.secret_inputs)
+            tags_line(&view.globals, &s.waits_for_tags, &view.secret_inputs)
         );
     }
     if let Some(a) = &s.agent_result {
@@ -889,7 +889,7 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
                         out,
                         "\n⏸️  Waiting on step `{step}`: its child run {child} waits for a worker offering tags {} (`{}` takes it, then this run goes on).",
                         tags.join(", "),
-                        crate::project::worker_command(&tags, &[])
+                        crate::project::worker_command(&view.globals, &tags, &[])
                     );
                 }
                 // The child ended meanwhile (nobody drove this run on): it waits for nothing
@@ -995,12 +995,13 @@ pub(crate) fn not_started_line(view: &StatusView) -> Option<String> {
 }
 
 /// A unit next to start that asks for tags (`runs_on:`): only a worker offering them runs it,
-/// given the values of the run's secret inputs (`secret_inputs`) in its environment.
-pub fn tags_line(tags: &[String], secret_inputs: &[String]) -> String {
+/// given the values of the run's secret inputs (`secret_inputs`) in its environment; the
+/// command carries the global options of the invocation that read the run (`globals`).
+pub fn tags_line(globals: &[String], tags: &[String], secret_inputs: &[String]) -> String {
     format!(
         "Waits for a worker offering tags {} (`{}`)",
         tags.join(", "),
-        crate::project::worker_command(tags, secret_inputs)
+        crate::project::worker_command(globals, tags, secret_inputs)
     )
 }
 

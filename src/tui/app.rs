@@ -534,6 +534,9 @@ pub struct App {
     /// The command that starts a workflow run on this TUI's log, as another terminal would
     /// paste it (`--home`/`--db` named when the TUI was given them).
     pub start_workflow: String,
+    /// The global options of this TUI's invocation (`Ctx::globals`: `--home`, `--db`, never a
+    /// password), carried by each command its screens write out (the worker a unit waits for).
+    pub globals: Vec<String>,
     /// The `CORTEX_INPUT_<NAME>` variables the TUI was started with: the drivers it starts
     /// inherit them, so a resume does not ask for those secret inputs.
     pub inputs_in_env: BTreeSet<String>,
@@ -564,6 +567,7 @@ impl App {
             color,
             quit: false,
             start_workflow: "cortex workflow run NAME".into(),
+            globals: Vec::new(),
             inputs_in_env: BTreeSet::new(),
         }
     }

@@ -55,8 +55,13 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     // The drivers it starts inherit them: a resume does not ask for those secret inputs.
     app.inputs_in_env = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
-        .filter(|name| name.starts_with("CORTEX_INPUT_"))
+        .filter_map(|name| {
+            // Read in any case (`execute::input_from_env`): held as `input_env_name` spells it.
+            let rest = name.strip_prefix("CORTEX_INPUT_")?;
+            Some(crate::execute::input_env_name(rest))
+        })
         .collect();
+    app.globals = settings.ctx.globals();
     app.start_workflow = settings
         .ctx
         .cmd(&["workflow", "run", "NAME"])

@@ -64,7 +64,12 @@ impl Followed {
     /// Its status document, with the units whose worker's lease lapsed marked orphaned when
     /// the leases were read.
     pub fn view(&self) -> crate::project::StatusView {
-        let view = crate::project::status_view(&self.state, self.alive);
+        self.view_for(&[])
+    }
+
+    /// `view`, the commands its text writes carrying `globals` (`StatusView::globals`).
+    pub fn view_for(&self, globals: &[String]) -> crate::project::StatusView {
+        let view = crate::project::status_view_for(&self.state, self.alive, globals);
         match &self.held {
             Some(held) => {
                 view.with_held(&|unit, attempt| held.contains(&(unit.to_string(), attempt)))

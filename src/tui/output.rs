@@ -22,6 +22,9 @@ pub struct Reader {
     store: Option<Box<dyn EventStore>>,
     /// The run and file the copy holds the output of.
     copy: Option<(String, String, KeptCopy)>,
+    /// Of the run and file last asked about, whether the file at its path in this home is
+    /// its own (`execute::file_here_is_its`), once its `attempt_log` was read.
+    owner: Option<(String, String, bool)>,
 }
 
 impl Reader {
@@ -31,6 +34,7 @@ impl Reader {
             location: None,
             store: None,
             copy: None,
+            owner: None,
         }
     }
 
@@ -52,7 +56,11 @@ impl Reader {
             source,
             complete: wanted.ended,
         };
-        let found = match attempt_file::open(home, &wanted.file) {
+        let own = match self.file_here_is_its(home, wanted) {
+            true => attempt_file::open(home, &wanted.file),
+            false => None,
+        };
+        let found = match own {
             Some(f) => {
                 last_part(f).map(|(raw, bytes, cut)| (raw, OutputSource::File { bytes, cut }))
             }
@@ -80,6 +88,61 @@ impl Reader {
             None if !wanted.tail.is_empty() => view(wanted.tail.clone(), OutputSource::KeptTail),
             None => view(String::new(), OutputSource::Nothing),
         }
+    }
+
+    /// Whether the file at `wanted`'s path in `home` is its own, as its `attempt_log` says
+    /// (`execute::file_here_is_its`: one another home's attempt left here is never shown as
+    /// its output). Read once the attempt has ended (its `attempt_log` is recorded then), and
+    /// kept for it; before, or where the log cannot be read, the file here is taken as its.
+    fn file_here_is_its(&mut self, home: &Path, wanted: &OutputWanted) -> bool {
+        if let Some((run, file, its)) = &self.owner
+            && *run == wanted.run_id
+            && *file == wanted.file
+        {
+            return *its;
+        }
+        if !wanted.ended {
+            return true;
+        }
+        if self.store.is_none() {
+            self.store = self
+                .location
+                .as_ref()
+                .and_then(|l| l.open_read().ok().flatten());
+        }
+        let Some(store) = self.store.as_deref() else {
+            return true;
+        };
+        let sqlite = matches!(self.location, Some(Location::Sqlite(_)));
+        let Ok(logs) = store.events_of_type(Some(&wanted.run_id), "attempt_log") else {
+            return true;
+        };
+        let recorded = logs.into_iter().find_map(|rec| match rec.event {
+            crate::event::Event::AttemptLog {
+                file,
+                home,
+                home_dir,
+                ..
+            } if file == wanted.file => Some((home, home_dir)),
+            _ => None,
+        });
+        let its = match recorded {
+            None => true,
+            Some((writer, dir)) => {
+                let this = crate::execute::ThisHome::of(home, sqlite);
+                let host = crate::execute::attempt_hosts(store, &wanted.run_id)
+                    .ok()
+                    .and_then(|hosts| hosts.get(&(wanted.step.clone(), wanted.attempt)).cloned());
+                let by = crate::execute::WrittenBy {
+                    home: writer.as_deref(),
+                    dir: dir.as_deref(),
+                    host: host.as_deref(),
+                };
+                crate::execute::file_here_is_its(by, &this)
+            }
+        };
+        self.owner = Some((wanted.run_id.clone(), wanted.file.clone(), its));
+        its
     }
 
     /// The output of `wanted` as the log keeps it, caught up with now, opened for reading;

@@ -691,7 +691,7 @@ fn step_card(
             // Nobody drives the run and this unit asks for tags: which worker takes it, as
             // `status` says it (with the secret inputs that worker needs).
             @if !s.waits_for_tags.is_empty() {
-                p class="muted worker" { (crate::render::tags_line(&s.waits_for_tags, &view.secret_inputs)) }
+                p class="muted worker" { (crate::render::tags_line(&view.globals, &s.waits_for_tags, &view.secret_inputs)) }
             }
             @if let Some(w) = &s.worker {
                 @if s.lease_lapsed {

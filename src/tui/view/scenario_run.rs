@@ -50,7 +50,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         );
         return;
     };
-    let view = run.view();
+    let view = run.view_for(&app.globals);
     let [phases, info] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
     let title = run_title(&view, "", theme, now);
     let at = app.selected_phase(run).map_or(String::new(), |(at, _)| {
@@ -176,6 +176,7 @@ fn phase_lines(
         }
         lines.extend(unit_runner_lines(
             s,
+            &view.globals,
             &view.secret_inputs,
             going,
             6,

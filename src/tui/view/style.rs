@@ -205,13 +205,14 @@ pub fn worker_line(
 /// Under a unit that waits for a worker offering tags (nobody drives the run): which worker
 /// takes it, as `status` says it, dim.
 pub fn tags_line(
+    globals: &[String],
     tags: &[String],
     secret_inputs: &[String],
     indent: usize,
     width: usize,
     theme: Theme,
 ) -> Line<'static> {
-    let text = crate::render::tags_line(tags, secret_inputs);
+    let text = crate::render::tags_line(globals, tags, secret_inputs);
     Line::styled(
         format!(
             "{:indent$}{}",
@@ -226,6 +227,7 @@ pub fn tags_line(
 /// tags), and the worker that runs it while it goes.
 pub fn unit_runner_lines(
     s: &crate::project::StepView,
+    globals: &[String],
     secret_inputs: &[String],
     going: bool,
     indent: usize,
@@ -246,6 +248,7 @@ pub fn unit_runner_lines(
     }
     if !s.waits_for_tags.is_empty() {
         lines.push(tags_line(
+            globals,
             &s.waits_for_tags,
             secret_inputs,
             indent,

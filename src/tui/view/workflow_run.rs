@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         );
         return;
     };
-    let view = run.view();
+    let view = run.view_for(&app.globals);
     let title = run_title(&view, &super::workflows::progress(run), theme, now);
     let block = Block::bordered()
         .title(title)
@@ -88,6 +88,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         lines.push(head);
         lines.extend(unit_runner_lines(
             s,
+            &view.globals,
             &view.secret_inputs,
             going,
             8,
