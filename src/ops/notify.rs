@@ -483,9 +483,7 @@ pub fn shown(
         .collect();
     let why = match inputs.is_empty() {
         true => why,
-        false => format!(
-            "{why} (VALUE: each secret input's value again; or set CORTEX_INPUT_<NAME> and leave --input out)"
-        ),
+        false => format!("{why} ({})", crate::project::secret_inputs_note(&inputs)),
     };
     Ok(Shown {
         output,

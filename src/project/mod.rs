@@ -7,7 +7,8 @@ mod status;
 
 pub use files::{CHECKPOINTS_FILE, FileWrite, RunFile, changed_files, run_files};
 pub use next::{
-    Fill, RunAct, Suggestion, next_actions, run_act, run_again, subcommand_args, worker_command,
+    Fill, RunAct, Suggestion, next_actions, run_act, run_again, secret_inputs_note,
+    subcommand_args, worker_command,
 };
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, DefinitionNow,

@@ -179,7 +179,18 @@ pub fn subcommand_args(argv: &[String]) -> Option<&[String]> {
 
 /// `CORTEX_INPUT_<NAME>`: the variable that gives a secret input's value to a driver.
 fn input_var(name: &str) -> String {
-    format!("CORTEX_INPUT_{}", name.to_ascii_uppercase())
+    crate::execute::input_env_name(name)
+}
+
+/// What a suggestion carrying `--input NAME=VALUE` placeholders for the secret inputs
+/// `names` says of them: fill each, or give it in the environment — each variable named as
+/// it is (it read `CORTEX_INPUT_<NAME>`, to be worked out).
+pub fn secret_inputs_note(names: &[String]) -> String {
+    let vars: Vec<String> = names.iter().map(|n| input_var(n)).collect();
+    format!(
+        "VALUE: each secret input's value again; or set {} and leave --input out",
+        vars.join(", ")
+    )
 }
 
 /// `worker --tags=TAGS --until-idle`: the argv of a worker offering `tags` that ends once
@@ -496,10 +507,7 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
         for name in secret {
             s.placeholder("--input", name);
         }
-        s.why = format!(
-            "{} (VALUE: each secret input's value again; or set CORTEX_INPUT_<NAME> and leave --input out)",
-            s.why
-        );
+        s.why = format!("{} ({})", s.why, secret_inputs_note(secret));
     }
     s
 }
