@@ -1009,3 +1009,43 @@ fn a_refused_run_leaves_its_notification_chain_behind_with_it() {
         human.stdout
     );
 }
+
+/// Seen by a review: `log copy --to` of a run still waiting for a report copied it live into
+/// both logs, and completing it in each ran its next step twice under one id (a later copy
+/// refused it, but only once the histories had forked). The copy says so, naming the run and
+/// how to go on in one log only; a finished run is copied without a word.
+#[test]
+fn copying_a_run_before_it_finished_warns_that_it_is_live_in_both_logs() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - {name: q, prompt: answer it}\n  - {name: b, run: 'true'}\n",
+    );
+    env.run(&["workflow", "run", "tiny"]).assert_exit(0);
+    env.run(&["workflow", "run", "ask"]).assert_exit(3);
+    let waiting = latest_of(&env, "ask").unwrap();
+    let to = env.dir.path().join("team.db");
+    let to = to.to_str().unwrap();
+    let out = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("1 run was copied before it finished ({waiting})"))
+            && warnings.contains("carry it on in one log only")
+            && warnings.contains("workflow status"),
+        "{doc}"
+    );
+    let tiny = latest_of(&env, "tiny").unwrap();
+    assert!(!warnings.contains(&tiny), "{doc}");
+    // Said to people on stderr.
+    let other = env.dir.path().join("other.db");
+    let human = env.run(&["log", "copy", "--to", other.to_str().unwrap()]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(
+        human.stderr.contains("copied before it finished"),
+        "{}",
+        human.stderr
+    );
+}

@@ -1248,7 +1248,52 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             "folders": outputs.folders.iter().map(UnfitOutputs::document).collect::<Vec<_>>(),
         },
     });
-    Ok(Output::new(doc, text, code))
+    // A run copied before it finished is live in both logs: carried on in each, their
+    // histories fork under one id (a later copy refuses it, but only once it has). Said, with
+    // how to go on in one of them.
+    // (id, its group: `workflow` or `orchestrate`)
+    let unfinished: Vec<(&String, &str)> = copied
+        .iter()
+        .chain(&extended)
+        .filter(|id| crate::event::is_run_id(id.as_bytes()))
+        .filter_map(|id| {
+            let state = crate::execute::load_state(&*source, id).ok()?;
+            let group = if state.is_scenario() {
+                "orchestrate"
+            } else {
+                "workflow"
+            };
+            (!matches!(state.phase, crate::decide::RunPhase::Finished { .. }))
+                .then_some((id, group))
+        })
+        .collect();
+    let warnings = match unfinished.as_slice() {
+        [] => Vec::new(),
+        ids => {
+            let one = ids.len() == 1;
+            let (first, group) = ids[0];
+            vec![format!(
+                "{} copied before {} finished ({}): carry {} on in one log only — in {into} from now on ({}), or here, leaving the copy as it is; acted on in both, {} history forks under one id, and a later copy refuses {}",
+                if one {
+                    "1 run was".to_string()
+                } else {
+                    format!("{} runs were", ids.len())
+                },
+                if one { "it" } else { "they" },
+                ids.iter()
+                    .map(|(id, _)| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if one { "it" } else { "each" },
+                ctx.clone()
+                    .with_db(Some(to.to_string()))
+                    .cmd(&[group, "status", first.as_str()]),
+                if one { "its" } else { "their" },
+                if one { "it" } else { "them" },
+            )]
+        }
+    };
+    Ok(Output::new(doc, text, code).warn(warnings))
 }
 
 /// The whole outputs of attempts `log copy` carried: how many were copied, how many were there
