@@ -1049,3 +1049,31 @@ fn copying_a_run_before_it_finished_warns_that_it_is_live_in_both_logs() {
         human.stderr
     );
 }
+
+/// `log copy --to /etc/passwd` (any file that is no cortex log) said "the event log's file is
+/// damaged", with the repair of this home's own log: it is said of the file `--to` names,
+/// exit 2, nothing copied, and this home's log untouched.
+#[test]
+fn copying_into_a_file_that_is_no_cortex_log_says_so_of_that_file() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    env.run(&["workflow", "run", "tiny"]).assert_exit(0);
+    let not_a_log = env.dir.path().join("notes.txt");
+    std::fs::write(
+        &not_a_log,
+        "these are my notes, not a database\n".repeat(200),
+    )
+    .unwrap();
+    let before = std::fs::read(&not_a_log).unwrap();
+    let out = env.run(&["log", "copy", "--to", not_a_log.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stderr.contains("is not a cortex log, or a damaged one")
+            && out.stderr.contains("nothing was copied")
+            && !out.stderr.contains(".recover"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&not_a_log).unwrap(), before);
+    env.run(&["log", "verify"]).assert_exit(0);
+}

@@ -959,7 +959,16 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     // team's database gets its tables from the role that owns them.
     let mut dest = target
         .open(crate::definition::Durability::Normal)
-        .map_err(super::context::not_opened)?;
+        .map_err(|e| match e {
+            // The file `--to` names is no cortex log (or a damaged one): said of it, not of
+            // this home's log, whose repair the error's hints described.
+            crate::store::StoreError::Damaged(why) => CommandError::bad_input(format!(
+                "--to {into} is not a cortex log, or a damaged one ({why}); nothing was copied"
+            ))
+            .hint("name a new file (it is made) or an existing cortex log; or a PostgreSQL URL")
+            .hint(example()),
+            e => super::context::not_opened(e),
+        })?;
     let Some(source) = ctx.reading_store()? else {
         let doc = serde_json::json!({"from": from, "to": into, "runs": 0, "copied": [], "extended": [], "already": [], "ahead": [], "refused": [], "events": 0});
         return Ok(Output::new(
