@@ -10,6 +10,7 @@ mod command;
 mod decider;
 mod error;
 mod items;
+mod output_keys;
 mod outputs;
 mod phase_agents;
 mod recovery;

@@ -762,17 +762,11 @@ impl<'a> Journal<'a> {
         if !report.end.succeeded() || report.outputs.is_empty() {
             return Command::FinishAttempt(report);
         }
-        let named: Vec<String> = match self.state.step_index(&report.step) {
-            Some(i) => crate::project::required_outputs(&self.state, i)
-                .into_iter()
-                .chain(
-                    crate::project::output_readers(&self.state, i)
-                        .into_iter()
-                        .map(|(key, _)| key),
-                )
-                .collect(),
-            None => Vec::new(),
-        };
+        let named: Vec<String> = self
+            .state
+            .step_index(&report.step)
+            .map(|i| self.state.named_outputs(i))
+            .unwrap_or_default();
         let before = report.outputs.len();
         report
             .outputs

@@ -104,8 +104,9 @@ pub fn checks_lack_secrets(
     if !commands || missing.is_empty() {
         return None;
     }
-    let read = crate::project::gate_read_outputs(state, index);
-    let lacking_outputs = crate::project::required_outputs(state, index)
+    let read = state.gate_read_outputs(index);
+    let lacking_outputs = state
+        .required_outputs(index)
         .into_iter()
         .filter(|key| !outputs.iter().any(|(k, _)| k == key))
         .map(|key| {

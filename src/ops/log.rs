@@ -979,6 +979,9 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     };
     let (mut copied, mut extended, mut already) = (Vec::new(), Vec::new(), Vec::new());
     let mut ahead: Vec<String> = Vec::new();
+    // Each run copied before it finished (`unfinished_group`), with its group, those copied
+    // first (went on with: `false`) as `copied` and `extended` list them.
+    let mut unfinished: Vec<(bool, String, &str)> = Vec::new();
     let mut refused: Vec<serde_json::Value> = Vec::new();
     let mut events = 0u64;
     let mut registry: Option<serde_json::Value> = None;
@@ -1135,6 +1138,9 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             }
             events += (rows.len() - from_seq) as u64;
             outputs.copy(ctx, &*source, &mut *dest, dest_home.as_deref(), run_id)?;
+            if let Some(group) = unfinished_group(run_id, rows) {
+                unfinished.push((from_seq > 0, run_id.to_string(), group));
+            }
             match from_seq {
                 0 => copied.push(run_id.to_string()),
                 _ => extended.push(run_id.to_string()),
@@ -1257,30 +1263,12 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             "folders": outputs.folders.iter().map(UnfitOutputs::document).collect::<Vec<_>>(),
         },
     });
-    // A run copied before it finished is live in both logs: carried on in each, their
-    // histories fork under one id (a later copy refuses it, but only once it has). Said, with
-    // how to go on in one of them.
-    // (id, its group: `workflow` or `orchestrate`)
-    let unfinished: Vec<(&String, &str)> = copied
-        .iter()
-        .chain(&extended)
-        .filter(|id| crate::event::is_run_id(id.as_bytes()))
-        .filter_map(|id| {
-            let state = crate::execute::load_state(&*source, id).ok()?;
-            let group = if state.is_scenario() {
-                "orchestrate"
-            } else {
-                "workflow"
-            };
-            (!matches!(state.phase, crate::decide::RunPhase::Finished { .. }))
-                .then_some((id, group))
-        })
-        .collect();
+    unfinished.sort_by_key(|(went_on, ..)| *went_on);
     let warnings = match unfinished.as_slice() {
         [] => Vec::new(),
         ids => {
             let one = ids.len() == 1;
-            let (first, group) = ids[0];
+            let (_, first, group) = &ids[0];
             vec![format!(
                 "{} copied before {} finished ({}): carry {} on in one log only — in {into} from now on ({}), or here, leaving the copy as it is; acted on in both, {} history forks under one id, and a later copy refuses {}",
                 if one {
@@ -1290,19 +1278,42 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
                 },
                 if one { "it" } else { "they" },
                 ids.iter()
-                    .map(|(id, _)| id.as_str())
+                    .map(|(_, id, _)| id.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
                 if one { "it" } else { "each" },
                 ctx.clone()
                     .with_db(Some(to.to_string()))
-                    .cmd(&[group, "status", first.as_str()]),
+                    .cmd(&[*group, "status", first.as_str()]),
                 if one { "its" } else { "their" },
                 if one { "it" } else { "them" },
             )]
         }
     };
     Ok(Output::new(doc, text, code).warn(warnings))
+}
+
+/// The group (`workflow` or `orchestrate`) of run `run_id` when the rows `log copy` copied
+/// of it (`rows`, the whole run as read) end before it finished: live in both logs, carried
+/// on in each, their histories fork under one id (a later copy refuses it, but only once it
+/// has), which `log copy` says, with how to go on in one of them. The rows in hand are
+/// folded (`decide::replay`), not the log read again: the state is the one copied. None for
+/// another chain (notification deliveries, schedules), a finished run, or rows that do not
+/// decode (the copy checked and decoded them as it imported them).
+fn unfinished_group(run_id: &str, rows: &[crate::store::RawRow]) -> Option<&'static str> {
+    if !crate::event::is_run_id(run_id.as_bytes()) {
+        return None;
+    }
+    let events = crate::store::decode_rows(rows).ok()?;
+    let state = crate::decide::replay(&events);
+    if matches!(state.phase, crate::decide::RunPhase::Finished { .. }) {
+        return None;
+    }
+    Some(if state.is_scenario() {
+        "orchestrate"
+    } else {
+        "workflow"
+    })
 }
 
 /// The whole outputs of attempts `log copy` carried: how many were copied, how many were there

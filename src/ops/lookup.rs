@@ -224,6 +224,22 @@ fn both_kinds(
     }
 }
 
+/// The id of the latest run of `of_kind` named `name`, if any.
+fn latest_named(
+    store: &dyn EventStore,
+    of_kind: &RunQuery,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let named = RunQuery {
+        name: Some(name.to_string()),
+        ..of_kind.clone()
+    };
+    Ok(store
+        .list_runs(&named.limit(1))?
+        .first()
+        .map(|r| r.run_id.clone()))
+}
+
 fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<String, FindError> {
     let of_kind = RunQuery::kind(scope.kind);
     if query.is_some_and(|q| q.trim().is_empty()) {
@@ -263,19 +279,9 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
         };
         let hits = store.list_runs(&by_id.clone().limit(2))?;
         // A name may read as an id prefix: the latest run bearing it as its name.
-        let by_name = || -> Result<Option<String>, FindError> {
-            let named = RunQuery {
-                name: Some(query.to_string()),
-                ..of_kind.clone()
-            };
-            Ok(store
-                .list_runs(&named.limit(1))?
-                .first()
-                .map(|r| r.run_id.clone()))
-        };
         match hits.as_slice() {
             [one] => {
-                return match by_name()? {
+                return match latest_named(store, &of_kind, query)? {
                     Some(named) if named != one.run_id => Err(FindError::IdOrName {
                         kind: scope.kind,
                         query: query.to_string(),
@@ -288,7 +294,7 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
             [] => {}
             _ => {
                 // Too short to pick a run by its id, but the name of runs: theirs.
-                if let Some(named) = by_name()? {
+                if let Some(named) = latest_named(store, &of_kind, query)? {
                     return Ok(named);
                 }
                 return Err(FindError::Ambiguous {
@@ -321,12 +327,8 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
         .unwrap_or(query)
         .trim_end_matches(".yaml")
         .trim_end_matches(".yml");
-    let named = RunQuery {
-        name: Some(stem.to_string()),
-        ..of_kind.clone()
-    };
-    if let Some(hit) = store.list_runs(&named.limit(1))?.first() {
-        return Ok(hit.run_id.clone());
+    if let Some(hit) = latest_named(store, &of_kind, stem)? {
+        return Ok(hit);
     }
     // A short start of run ids, which is no name: too short, not "no run".
     if !looks_like_id(query) && is_id_text(query) {

@@ -3751,9 +3751,10 @@ pub(crate) fn omitted_outputs(
     index: usize,
     given: &[(String, String)],
 ) -> Vec<String> {
-    let required = crate::project::required_outputs(state, index);
+    let required = state.required_outputs(index);
     let unit = state.steps.get(index).map_or("", |s| s.name.as_str());
-    crate::project::output_readers(state, index)
+    state
+        .output_readers(index)
         .into_iter()
         .filter(|(key, _)| !required.contains(key) && !given.iter().any(|(k, _)| k == key))
         .map(|(key, readers)| {

@@ -13,7 +13,6 @@ pub use next::{
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, DefinitionNow,
     ForeachView, IfView, ItemView, KeptTimeLimit, RunStatus, StatusView, StepGroup, StepView,
-    StopRequestView, Unverified, UsesView, WaitsOn, cut_short, gate_read_outputs, output_readers,
-    pending_stop, required_outputs, run_status, status_view, status_view_for, waits_for_tags,
-    waits_on,
+    StopRequestView, Unverified, UsesView, WaitsOn, cut_short, pending_stop, run_status,
+    status_view, status_view_for, waits_for_tags, waits_on,
 };

@@ -285,7 +285,7 @@ pub struct StepView {
     /// person or an agent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
-    /// While it waits for a report: the outputs the report must give (`required_outputs`: its
+    /// While it waits for a report: the outputs the report must give (`RunState::required_outputs`: its
     /// `validate:` gate's `output:` checks, without which a report is refused, and its own
     /// outputs that its gate's `run:` checks read).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -589,124 +589,17 @@ pub struct WaitsOn {
     pub expected_outputs: Vec<String>,
 }
 
-/// The outputs a report on unit `index` must give, each once: the keys of its `validate:`
-/// gate's `output:` checks (a report without one is refused, SPEC §7), then those of its own
-/// outputs that its gate's `run:` checks (a phase's `check:` criteria) read
-/// (`gate_read_outputs`): its gate runs on them, so a report without one fails it.
-pub fn required_outputs(state: &RunState, index: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    if let Some(d) = state.definition(index) {
-        for key in d.validate.iter().filter_map(|c| c.output.as_deref()) {
-            if !out.iter().any(|k| k == key) {
-                out.push(key.to_string());
-            }
-        }
-    }
-    for key in gate_read_outputs(state, index) {
-        if !out.contains(&key) {
-            out.push(key);
-        }
-    }
-    out
-}
-
-/// The outputs of unit `index` itself that its `validate:` gate's `run:` checks (a phase's
-/// `check:` criteria) read, each once, in the order read.
-pub fn gate_read_outputs(state: &RunState, index: usize) -> Vec<String> {
-    use crate::definition::template::{Reference, scan};
-    let mut out: Vec<String> = Vec::new();
-    let (Some(d), Some(unit)) = (state.definition(index), state.steps.get(index)) else {
-        return out;
-    };
-    // An item of a `foreach:` step may name its step's outputs by the step's name.
-    let parent = state.parent_of(index).map(|p| state.steps[p].name.as_str());
-    for text in d.validate.iter().filter_map(|c| c.run.as_deref()) {
-        for occurrence in scan(text) {
-            if let Ok(Reference::StepOutput { step, key }) = occurrence.reference
-                && (step == unit.name || Some(step.as_str()) == parent)
-                && !out.contains(&key)
-            {
-                out.push(key);
-            }
-        }
-    }
-    out
-}
-
 /// The outputs of unit `index` that later steps or phases (or the workflow's `outputs:`) read
 /// and that its gate does not require: a report may leave them out, and what reads them then
-/// sees them empty (`output_readers` says who).
+/// sees them empty (`RunState::output_readers` says who).
 pub fn expected_outputs(state: &RunState, index: usize) -> Vec<String> {
-    let required = required_outputs(state, index);
-    output_readers(state, index)
+    let required = state.required_outputs(index);
+    state
+        .output_readers(index)
         .into_iter()
         .map(|(key, _)| key)
         .filter(|k| !required.contains(k))
         .collect()
-}
-
-/// The outputs of unit `index` that anything else in the definition reads, each with its
-/// readers (step or phase names, "the workflow's `outputs:`" for the rest of the
-/// definition), in the order first read: every template anywhere, and every `if:`
-/// expression.
-pub fn output_readers(state: &RunState, index: usize) -> Vec<(String, Vec<String>)> {
-    use crate::definition::template::{Reference, scan};
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    let (Some(workflow), Some(unit)) = (state.workflow.as_ref(), state.steps.get(index)) else {
-        return out;
-    };
-    let name = unit.name.as_str();
-    let mut read = |r: &Reference, by: &str| {
-        if let Reference::StepOutput { step, key } = r
-            && step == name
-        {
-            match out.iter_mut().find(|(k, _)| k == key) {
-                Some((_, readers)) => {
-                    if !readers.iter().any(|b| b == by) {
-                        readers.push(by.to_string());
-                    }
-                }
-                None => out.push((key.clone(), vec![by.to_string()])),
-            }
-        }
-    };
-    fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
-        match v {
-            serde_json::Value::String(s) => out.push(s),
-            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
-            serde_json::Value::Object(m) => m.values().for_each(|v| strings(v, out)),
-            _ => {}
-        }
-    }
-    let mut scan_value = |value: &serde_json::Value, by: &str| {
-        let mut texts = Vec::new();
-        strings(value, &mut texts);
-        for text in texts {
-            for occ in scan(text) {
-                if let Ok(r) = &occ.reference {
-                    read(r, by);
-                }
-            }
-        }
-    };
-    for step in &workflow.steps {
-        scan_value(&serde_json::to_value(step).unwrap_or_default(), &step.name);
-    }
-    let mut rest = serde_json::to_value(&**workflow).unwrap_or_default();
-    if let Some(m) = rest.as_object_mut() {
-        m.remove("steps");
-    }
-    scan_value(&rest, "the workflow's `outputs:`");
-    for step in &workflow.steps {
-        if let Some(crate::definition::IfCondition::Expression(text)) = &step.if_
-            && let Ok(expr) = crate::definition::expr::parse(text)
-        {
-            for (r, _) in crate::definition::expr::references(&expr) {
-                read(r, &step.name);
-            }
-        }
-    }
-    out
 }
 
 /// The commands unit `index`'s `validate:` gate runs on a report, as they will run
@@ -783,7 +676,7 @@ pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Optio
                         .definition(i)
                         .and_then(|d| d.prompt.as_deref())
                         .map(|p| state.render_prompt_in(p, i)),
-                    required_outputs: required_outputs(&state, i),
+                    required_outputs: state.required_outputs(i),
                     expected_outputs: expected_outputs(&state, i),
                 });
             }
@@ -1900,7 +1793,7 @@ pub fn status_view_for(state: &RunState, driver_alive: bool, globals: &[String])
                     // A `uses:` step's outputs come from its child run (`uses.waits_on` says what
                     // the report there needs).
                     required_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
-                        required_outputs(state, i)
+                        state.required_outputs(i)
                     } else {
                         Vec::new()
                     },

@@ -918,6 +918,12 @@ pub fn read_run_readable(store: &dyn EventStore, run_id: &str) -> Result<Readabl
     Ok((events, None))
 }
 
+/// Decode stored rows into recorded events (upcasting old versions): the events of rows in
+/// hand, as a fold reads them (`decide::replay`). The first that does not decode is the error.
+pub fn decode_rows(rows: &[RawRow]) -> Result<Vec<Recorded>, StoreError> {
+    rows.iter().map(decode_row).collect()
+}
+
 /// Decode a stored row into a recorded event (upcasting old versions).
 fn decode_row(row: &RawRow) -> Result<Recorded, StoreError> {
     decode_row_ref(row.as_ref())
