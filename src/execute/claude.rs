@@ -302,55 +302,60 @@ mod tests {
 
     #[test]
     fn the_command_line_passes_body_model_tools_mode_subagents_and_the_session() {
-        let argv = command_line(
-            &setup(),
-            "lead",
-            &["lead".into(), "helper".into()],
-            Some("4f1c-9"),
-        )
-        .unwrap();
-        assert_eq!(
-            argv,
-            [
-                "claude",
-                "-p",
-                "--allowedTools",
-                "Read",
-                "Bash(git diff *)",
-                "--output-format",
-                "json",
-                "--append-system-prompt",
-                "You lead.",
-                "--model",
-                "opus",
-                "--permission-mode",
-                "acceptEdits",
-                "--agents",
-                r#"{"helper":{"description":"You help. agent","prompt":"You help."}}"#,
-                "--resume",
-                "4f1c-9",
-                "--max-turns",
-                "5",
-            ]
-        );
-        // No body, `inherit`: no system prompt, the configuration's model; no session to
-        // resume when it is not one.
-        let argv = command_line(&setup(), "quiet", &[], Some("***")).unwrap();
-        assert_eq!(
-            argv,
-            [
-                "claude",
-                "-p",
-                "--output-format",
-                "json",
-                "--model",
-                "haiku",
-                "--permission-mode",
-                "acceptEdits",
-                "--max-turns",
-                "5",
-            ]
-        );
+        // (case, agent, its sub-agents, the session, the command line)
+        let cases: [(&str, &str, &[String], Option<&str>, &[&str]); 2] = [
+            (
+                "body, tools, model, sub-agents and a session",
+                "lead",
+                &["lead".into(), "helper".into()],
+                Some("4f1c-9"),
+                &[
+                    "claude",
+                    "-p",
+                    "--allowedTools",
+                    "Read",
+                    "Bash(git diff *)",
+                    "--output-format",
+                    "json",
+                    "--append-system-prompt",
+                    "You lead.",
+                    "--model",
+                    "opus",
+                    "--permission-mode",
+                    "acceptEdits",
+                    "--agents",
+                    r#"{"helper":{"description":"You help. agent","prompt":"You help."}}"#,
+                    "--resume",
+                    "4f1c-9",
+                    "--max-turns",
+                    "5",
+                ],
+            ),
+            (
+                // No system prompt, the configuration's model; no session to resume when it
+                // is not one.
+                "no body, `inherit`, no session id",
+                "quiet",
+                &[],
+                Some("***"),
+                &[
+                    "claude",
+                    "-p",
+                    "--output-format",
+                    "json",
+                    "--model",
+                    "haiku",
+                    "--permission-mode",
+                    "acceptEdits",
+                    "--max-turns",
+                    "5",
+                ],
+            ),
+        ];
+        for (case, agent, subagents, session, expected) in cases {
+            let argv = command_line(&setup(), agent, subagents, session).unwrap();
+            assert_eq!(argv, expected, "{case}");
+        }
     }
 
     #[test]
@@ -374,18 +379,31 @@ mod tests {
 
     #[test]
     fn the_documented_result_is_read_whole() {
-        let r = parse_result(&captured(&format!("{OK}\n"))).unwrap();
-        assert!(!r.is_error);
-        assert_eq!(r.subtype, "success");
-        assert_eq!(r.result, "Done: plan.md");
-        assert_eq!(r.session_id, "8b2c1d3e-aaaa-4bbb-8ccc-0123456789ab");
-        assert_eq!(r.total_cost_usd, Some(0.0123));
-        assert_eq!((r.num_turns, r.duration_ms), (Some(3), Some(2100)));
-        // `--verbose` turns it into an array of messages, `stream-json` into lines.
-        let verbose = format!(r#"[{{"type":"system","subtype":"init"}},{OK}]"#);
-        assert_eq!(parse_result(&captured(&verbose)).unwrap().result, r.result);
-        let stream = format!("{{\"type\":\"system\"}}\n{OK}\n");
-        assert_eq!(parse_result(&captured(&stream)).unwrap().result, r.result);
+        // As printed, and as `--verbose` (an array of messages) and `stream-json` (lines)
+        // print it.
+        for (case, out) in [
+            ("json", format!("{OK}\n")),
+            (
+                "--verbose",
+                format!(r#"[{{"type":"system","subtype":"init"}},{OK}]"#),
+            ),
+            ("stream-json", format!("{{\"type\":\"system\"}}\n{OK}\n")),
+        ] {
+            let r = parse_result(&captured(&out)).unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert!(!r.is_error, "{case}");
+            assert_eq!(r.subtype, "success", "{case}");
+            assert_eq!(r.result, "Done: plan.md", "{case}");
+            assert_eq!(
+                r.session_id, "8b2c1d3e-aaaa-4bbb-8ccc-0123456789ab",
+                "{case}"
+            );
+            assert_eq!(r.total_cost_usd, Some(0.0123), "{case}");
+            assert_eq!(
+                (r.num_turns, r.duration_ms),
+                (Some(3), Some(2100)),
+                "{case}"
+            );
+        }
     }
 
     #[test]
@@ -414,100 +432,124 @@ mod tests {
                 r#"{"type":"result","is_error":false,"session_id":"a","num_turns":-1}"#,
                 "not Claude Code's result",
             ),
-        ] {
-            let err = parse_result(&captured(out)).unwrap_err();
-            assert!(err.contains(says), "{out:?}: {err}");
+        ]
+        .map(|(out, says)| (captured(out), says))
+        .into_iter()
+        .chain([
+            (
+                Captured {
+                    bytes: Vec::new(),
+                    overflowed: true,
+                },
+                "more than 16 MiB",
+            ),
+            (
+                Captured {
+                    bytes: vec![0xff, 0xfe],
+                    overflowed: false,
+                },
+                "not UTF-8",
+            ),
+        ]) {
+            let err = parse_result(&out).unwrap_err();
+            let shown = String::from_utf8_lossy(&out.bytes);
+            assert!(
+                err.contains(says),
+                "{shown:?} (cut off: {}): {err}",
+                out.overflowed
+            );
         }
-        let big = Captured {
-            bytes: Vec::new(),
-            overflowed: true,
-        };
-        assert!(parse_result(&big).unwrap_err().contains("more than 16 MiB"));
-        let latin1 = Captured {
-            bytes: vec![0xff, 0xfe],
-            overflowed: false,
-        };
-        assert!(parse_result(&latin1).unwrap_err().contains("not UTF-8"));
+    }
+
+    /// What `judge` makes of an attempt's end.
+    enum Judged {
+        /// This end.
+        Is(AttemptEnd),
+        /// A failed agent, its error holding each of these.
+        FailedSaying(&'static [&'static str]),
     }
 
     #[test]
     fn an_error_result_or_no_result_fails_an_attempt_that_exited_0() {
-        let ok = captured(OK);
-        let (end, result) = judge(AttemptEnd::Exited { code: 0 }, Some(&ok), "Plan", 2, "lead");
-        assert_eq!(end, AttemptEnd::Exited { code: 0 });
-        let result = result.unwrap();
-        assert_eq!((result.step.as_str(), result.attempt), ("Plan", 2));
-        assert_eq!(result.agent, "lead");
-
-        let failed = captured(
-            r#"{"type":"result","subtype":"error_max_turns","is_error":true,"session_id":"s-1","num_turns":9}"#,
-        );
-        let (end, result) = judge(
-            AttemptEnd::Exited { code: 0 },
-            Some(&failed),
-            "Plan",
-            1,
-            "lead",
-        );
-        assert_eq!(
-            end,
-            AttemptEnd::AgentFailed {
-                error: "claude reported `error_max_turns`".into()
-            }
-        );
-        assert_eq!(result.unwrap().session_id, "s-1");
-
+        const FAILED: &str = r#"{"type":"result","subtype":"error_max_turns","is_error":true,"session_id":"s-1","num_turns":9}"#;
         // Out of turns or budget: not `is_error`, no `result`, yet the work is unfinished.
-        let out_of_turns = captured(
-            r#"{"type":"result","subtype":"error_max_turns","is_error":false,"session_id":"s-2","num_turns":30}"#,
-        );
-        let (end, result) = judge(
-            AttemptEnd::Exited { code: 0 },
-            Some(&out_of_turns),
-            "Plan",
-            1,
-            "lead",
-        );
-        assert_eq!(
-            end,
-            AttemptEnd::AgentFailed {
-                error: "claude stopped with `error_max_turns` after 30 turns, its work unfinished"
-                    .into()
+        const OUT_OF_TURNS: &str = r#"{"type":"result","subtype":"error_max_turns","is_error":false,"session_id":"s-2","num_turns":30}"#;
+        let exited = |code| AttemptEnd::Exited { code };
+        let failed = |error: &str| AttemptEnd::AgentFailed {
+            error: error.into(),
+        };
+        // (case, the attempt's end, what it printed, its end judged, the session of the
+        // result recorded: none, no result)
+        let cases = [
+            (
+                "a result, exit 0",
+                exited(0),
+                OK,
+                Judged::Is(exited(0)),
+                Some("8b2c1d3e-aaaa-4bbb-8ccc-0123456789ab"),
+            ),
+            (
+                "an error result, exit 0",
+                exited(0),
+                FAILED,
+                Judged::Is(failed("claude reported `error_max_turns`")),
+                Some("s-1"),
+            ),
+            (
+                "out of turns, exit 0",
+                exited(0),
+                OUT_OF_TURNS,
+                Judged::Is(failed(
+                    "claude stopped with `error_max_turns` after 30 turns, its work unfinished",
+                )),
+                Some("s-2"),
+            ),
+            (
+                "no result, exit 0",
+                exited(0),
+                "oops",
+                Judged::FailedSaying(&["without a result", "oops"]),
+                None,
+            ),
+            // A non-zero exit stays the end; the result, if any, is still recorded.
+            (
+                "an error result, exit 1",
+                exited(1),
+                FAILED,
+                Judged::Is(exited(1)),
+                Some("s-1"),
+            ),
+            (
+                "timed out, nothing printed",
+                AttemptEnd::TimedOut { timeout_ms: 5 },
+                "",
+                Judged::Is(AttemptEnd::TimedOut { timeout_ms: 5 }),
+                None,
+            ),
+        ];
+        for (case, end, out, judged, session) in cases {
+            let (end, result) = judge(end, Some(&captured(out)), "Plan", 2, "lead");
+            match judged {
+                Judged::Is(expected) => assert_eq!(end, expected, "{case}"),
+                Judged::FailedSaying(says) => assert!(
+                    matches!(&end, AttemptEnd::AgentFailed { error }
+                        if says.iter().all(|s| error.contains(s))),
+                    "{case}: {end:?}"
+                ),
             }
-        );
-        assert_eq!(result.unwrap().session_id, "s-2");
-
-        let (end, result) = judge(
-            AttemptEnd::Exited { code: 0 },
-            Some(&captured("oops")),
-            "Plan",
-            1,
-            "lead",
-        );
-        assert!(
-            matches!(&end, AttemptEnd::AgentFailed { error } if error.contains("without a result") && error.contains("oops")),
-            "{end:?}"
-        );
-        assert!(result.is_none());
-
-        // A non-zero exit stays the end; the result, if any, is still recorded.
-        let (end, result) = judge(
-            AttemptEnd::Exited { code: 1 },
-            Some(&failed),
-            "Plan",
-            1,
-            "lead",
-        );
-        assert_eq!(end, AttemptEnd::Exited { code: 1 });
-        assert!(result.is_some());
-        let (end, _) = judge(
-            AttemptEnd::TimedOut { timeout_ms: 5 },
-            Some(&captured("")),
-            "Plan",
-            1,
-            "lead",
-        );
-        assert_eq!(end, AttemptEnd::TimedOut { timeout_ms: 5 });
+            assert_eq!(
+                result.as_ref().map(|r| r.session_id.as_str()),
+                session,
+                "{case}"
+            );
+            if let Some(r) = &result {
+                assert_eq!(
+                    (r.step.as_str(), r.attempt, r.agent.as_str()),
+                    ("Plan", 2, "lead"),
+                    "{case}"
+                );
+            }
+        }
     }
 
     #[test]
