@@ -1050,6 +1050,62 @@ fn copying_a_run_before_it_finished_warns_that_it_is_live_in_both_logs() {
     );
 }
 
+/// The runs `log copy` names as copied before they finished are judged by the rows it
+/// copied: a run copied again as it went on (`went on with`) is named while it has not
+/// finished, and no more once what was copied of it ends it; a scenario's is named with
+/// `orchestrate status`.
+#[test]
+fn a_run_copied_again_as_it_went_on_is_named_until_what_was_copied_finished_it() {
+    let env = Env::new();
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: q1, prompt: first}\n  - {name: q2, prompt: second}\n",
+    );
+    env.run(&["workflow", "run", "two"]).assert_exit(3);
+    let run = latest_of(&env, "two").unwrap();
+    let to = env.dir.path().join("team.db");
+    let to = to.to_str().unwrap();
+    let warned = |env: &Env| {
+        let out = env.run(&["--json", "log", "copy", "--to", to]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        (doc["warnings"].to_string(), doc)
+    };
+    let (warnings, doc) = warned(&env);
+    assert!(
+        warnings.contains(&format!("1 run was copied before it finished ({run})"))
+            && warnings.contains("workflow status"),
+        "{doc}"
+    );
+    // On here to its second prompt, copied again: still live in both.
+    env.run(&["workflow", "step", "complete", "q1", "--run", &run])
+        .assert_exit(3);
+    let (warnings, doc) = warned(&env);
+    assert_eq!(doc["extended"], serde_json::json!([run]), "{doc}");
+    assert!(
+        warnings.contains(&format!("1 run was copied before it finished ({run})")),
+        "{doc}"
+    );
+    // Finished here, copied again: what was copied finishes it, nothing to say.
+    env.run(&["workflow", "step", "complete", "q2", "--run", &run])
+        .assert_exit(0);
+    let (warnings, doc) = warned(&env);
+    assert_eq!(doc["extended"], serde_json::json!([run]), "{doc}");
+    assert!(!warnings.contains("copied before"), "{doc}");
+    // A scenario waiting on a report: named with its group's status.
+    env.scenario(
+        "rev",
+        "name: rev\ndescription: a reported phase\nphases:\n  - {name: r1}\n",
+    );
+    env.run(&["orchestrate", "run", "rev"]).assert_exit(3);
+    let (warnings, doc) = warned(&env);
+    assert!(
+        warnings.contains("1 run was copied before it finished")
+            && warnings.contains("orchestrate status"),
+        "{doc}"
+    );
+}
+
 /// `log copy --to /etc/passwd` (any file that is no cortex log) said "the event log's file is
 /// damaged", with the repair of this home's own log: it is said of the file `--to` names,
 /// exit 2, nothing copied, and this home's log untouched.

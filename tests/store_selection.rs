@@ -23,6 +23,27 @@ fn runs_in(env: &Env, db: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// `args` (with `vars` in its environment) refused for the log it names: exit 2, what it
+/// prints (stdout and stderr) holding each of `says` and none of `never` (a password, a
+/// suggestion that does not fit). Each failure names the command and what it missed.
+fn refused(env: &Env, args: &[&str], vars: &[(&str, &str)], says: &[&str], never: &[&str]) {
+    let out = env.run_with(args, vars);
+    let all = out.text();
+    assert_eq!(out.code, 2, "{args:?} {vars:?}: {all}");
+    for said in says {
+        assert!(
+            all.contains(said),
+            "{args:?} {vars:?} does not say {said:?}: {all}"
+        );
+    }
+    for piece in never {
+        assert!(
+            !all.contains(piece),
+            "{args:?} {vars:?} shows {piece:?}: {all}"
+        );
+    }
+}
+
 /// `--db` beats CORTEX_DB, which beats `db` in cortex.config.json (relative to the home),
 /// which beats the home's cortex.db; `sqlite:PATH` and a plain path are SQLite files.
 #[test]
@@ -80,20 +101,19 @@ fn the_log_is_chosen_by_flag_then_environment_then_config_then_home() {
 fn a_bad_or_unreachable_database_gets_a_clear_error() {
     let env = Env::new();
     env.workflow("tiny", TINY);
-    let bad = env.run(&[
-        "--db",
-        "postgres://u@h:notaport/db",
-        "workflow",
-        "run",
-        "tiny",
-    ]);
-    assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(
-        bad.stderr.contains("not a PostgreSQL connection string"),
-        "{}",
-        bad.stderr
+    refused(
+        &env,
+        &[
+            "--db",
+            "postgres://u@h:notaport/db",
+            "workflow",
+            "run",
+            "tiny",
+        ],
+        &[],
+        &["not a PostgreSQL connection string", "sqlite:PATH"],
+        &[],
     );
-    assert!(bad.stderr.contains("sqlite:PATH"), "{}", bad.stderr);
     // A port nobody listens on (bound, then released).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -101,43 +121,31 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
         .unwrap()
         .port();
     let url = format!("postgres://someone:hunter2@127.0.0.1:{port}/db");
-    let down = env.run(&["--db", &url, "workflow", "run", "tiny"]);
-    assert_eq!(down.code, 2, "{}", down.stderr);
-    assert!(down.stderr.contains("cannot be reached"), "{}", down.stderr);
-    assert!(
-        down.stderr
-            .contains(&format!("postgres://someone@127.0.0.1:{port}/db")),
-        "{}",
-        down.stderr
-    );
-    assert!(
-        !down.stderr.contains("hunter2"),
-        "the password is never shown"
-    );
-    assert!(
-        down.stderr.contains("PostgreSQL is running"),
-        "{}",
-        down.stderr
-    );
-    // Its hint's commands name that database (so that pasting one acts on it), without the
-    // password.
-    assert!(
-        down.stderr.contains(&format!(
-            "`cortex --db postgres://someone@127.0.0.1:{port}/db workflow resume RUN`"
-        )),
-        "{}",
-        down.stderr
+    let shown = format!("postgres://someone@127.0.0.1:{port}/db");
+    // Named without its password, with what to check; its hint's commands name that
+    // database (so that pasting one acts on it), without the password.
+    let resume = format!("`cortex --db {shown} workflow resume RUN`");
+    refused(
+        &env,
+        &["--db", &url, "workflow", "run", "tiny"],
+        &[],
+        &[
+            "cannot be reached",
+            &shown,
+            "PostgreSQL is running",
+            &resume,
+        ],
+        &["hunter2"],
     );
     // Reading commands say the same, without suggesting to resume a run (nothing was being
     // driven).
-    let status = env.run(&["--db", &url, "workflow", "status"]);
-    assert_eq!(status.code, 2, "{}", status.stderr);
-    let history = env.run(&["--db", &url, "workflow", "history"]);
-    assert_eq!(history.code, 2, "{}", history.stderr);
-    assert!(
-        history.stderr.contains("cannot be reached") && !history.stderr.contains("resume"),
-        "{}",
-        history.stderr
+    refused(&env, &["--db", &url, "workflow", "status"], &[], &[], &[]);
+    refused(
+        &env,
+        &["--db", &url, "workflow", "history"],
+        &[],
+        &["cannot be reached"],
+        &["resume"],
     );
 }
 
@@ -159,15 +167,12 @@ fn a_password_holding_an_unencoded_at_is_shown_nowhere() {
         vec!["log", "copy", "--to", url],
         vec!["--json", "log", "copy", "--to", url],
     ] {
-        let out = env.run(&args);
-        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
-        let all = format!("{}{}", out.stdout, out.stderr);
-        for piece in pieces {
-            assert!(!all.contains(piece), "{args:?} shows {piece:?}: {all}");
-        }
-        assert!(
-            all.contains("postgres://app@db.invalid:5432/prod"),
-            "{args:?}: {all}"
+        refused(
+            &env,
+            &args,
+            &[],
+            &["postgres://app@db.invalid:5432/prod"],
+            &pieces,
         );
     }
 }
@@ -186,19 +191,16 @@ fn an_unencoded_at_in_a_password_is_said_as_such_not_as_a_host_not_found() {
         vec!["--json", "--db", url, "workflow", "history"],
         vec!["log", "copy", "--to", url],
     ] {
-        let out = env.run(&args);
-        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
-        let all = format!("{}{}", out.stdout, out.stderr);
-        assert!(
-            all.contains("postgres://postgres@127.0.0.1:1/db holds an unencoded `@`")
-                && all.contains("%40")
-                && !all.contains("lookup")
-                && !all.contains("cannot be reached"),
-            "{args:?}: {all}"
+        refused(
+            &env,
+            &args,
+            &[],
+            &[
+                "postgres://postgres@127.0.0.1:1/db holds an unencoded `@`",
+                "%40",
+            ],
+            &["lookup", "cannot be reached", "Cp@y", "yPASS", "PASSQ"],
         );
-        for piece in ["Cp@y", "yPASS", "PASSQ"] {
-            assert!(!all.contains(piece), "{args:?} shows {piece:?}: {all}");
-        }
     }
 }
 
@@ -237,13 +239,10 @@ fn a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout() {
             "{args:?} took {:?}",
             started.elapsed()
         );
-        assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(
-            out.stderr.contains("cannot be reached")
-                && out.stderr.contains("did not answer within 1 s"),
-            "{}",
-            out.stderr
-        );
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        for said in ["cannot be reached", "did not answer within 1 s"] {
+            assert!(out.stderr.contains(said), "{args:?}: {}", out.stderr);
+        }
     }
 }
 
@@ -290,15 +289,12 @@ fn an_empty_postgres_url_is_bad_input_naming_the_form() {
         &["--db", "postgres://", "workflow", "history"][..],
         &["--db", "postgres://", "workflow", "run", "tiny"][..],
     ] {
-        let out = env.run(args);
-        assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(
-            out.stderr.contains("names no host")
-                && out.stderr.contains("postgres://user@host:port/dbname")
-                && !out.stderr.contains("resume")
-                && !out.stderr.contains("cannot be reached"),
-            "{}",
-            out.stderr
+        refused(
+            &env,
+            args,
+            &[],
+            &["names no host", "postgres://user@host:port/dbname"],
+            &["resume", "cannot be reached"],
         );
     }
 }
@@ -327,19 +323,17 @@ fn a_search_path_naming_no_schema_is_a_clear_error_on_reads_and_writes() {
         &["log", "verify", "--all"][..],
         &["workflow", "run", "tiny"][..],
     ] {
-        let out = env.run_with(args, &[("CORTEX_DB", &url)]);
-        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
-        assert!(
-            out.stderr
-                .contains(&format!("the schema {missing}, which does not exist"))
-                && out.stderr.contains("CREATE SCHEMA")
-                && out
-                    .stderr
-                    .contains(&format!("options=-csearch_path%3D{missing}")),
-            "{args:?}: {}",
-            out.stderr
+        refused(
+            &env,
+            args,
+            &[("CORTEX_DB", &url)],
+            &[
+                &format!("the schema {missing}, which does not exist"),
+                "CREATE SCHEMA",
+                &format!("options=-csearch_path%3D{missing}"),
+            ],
+            &["No runs yet"],
         );
-        assert!(!out.stdout.contains("No runs yet"), "{}", out.stdout);
     }
 }
 
@@ -360,24 +354,17 @@ fn a_log_url_of_an_unknown_scheme_is_refused_not_taken_for_a_file() {
         (vec!["workflow", "history"], Some("postgress://h/db")),
         (vec!["log", "copy", "--to", "sqlite3://x.db"], None),
     ] {
-        let mut cmd = env.command(&args);
-        if let Some(db) = cortex_db {
-            cmd.env("CORTEX_DB", db);
-        }
-        let out = cmd.output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("is not a log cortex can use"), "{stderr}");
-        assert!(stderr.contains("postgres://"), "{stderr}");
+        let vars: Vec<(&str, &str)> = cortex_db.map(|db| ("CORTEX_DB", db)).into_iter().collect();
+        refused(
+            &env,
+            &args,
+            &vars,
+            &["is not a log cortex can use", "postgres://"],
+            &[],
+        );
     }
     env.config(r#"{"db": "mysql://u@h/db"}"#);
-    let configured = env.run(&["workflow", "history"]);
-    assert_eq!(configured.code, 2, "{}", configured.stderr);
-    assert!(
-        configured.stderr.contains("`db` in"),
-        "{}",
-        configured.stderr
-    );
+    refused(&env, &["workflow", "history"], &[], &["`db` in"], &[]);
     let mut made: Vec<String> = std::fs::read_dir(env.dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -715,14 +702,16 @@ fn a_config_with_another_mistake_still_says_where_the_log_is() {
     let history = env.run(&["--json", "workflow", "history"]);
     assert_eq!(history.code, 0, "{}", history.stderr);
     assert_eq!(history.json()["runs"].as_array().unwrap().len(), 1);
-    let run = env.run(&["workflow", "run", "tiny"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.text().contains("max_parallel"), "{}", run.text());
+    refused(
+        &env,
+        &["workflow", "run", "tiny"],
+        &[],
+        &["max_parallel"],
+        &[],
+    );
     assert!(!env.db().exists());
     env.config(r#"{"db": 5}"#);
-    let bad = env.run(&["workflow", "history"]);
-    assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(bad.text().contains("db"), "{}", bad.text());
+    refused(&env, &["workflow", "history"], &[], &["db"], &[]);
 }
 
 /// A connection string that demands TLS (`sslmode=require`), which cortex does not speak yet,
@@ -732,21 +721,13 @@ fn a_config_with_another_mistake_still_says_where_the_log_is() {
 #[test]
 fn a_connection_string_demanding_tls_says_cortex_does_not_speak_it() {
     let env = Env::new();
-    let out = env.run(&[
-        "--db",
-        "postgres://someone:hunter2@127.0.0.1:9/db?sslmode=require",
-        "workflow",
-        "history",
-    ]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("sslmode=require") && out.stderr.contains("does not speak"),
-        "{}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
-    // The modes that verify a certificate, which the client library does not even read.
+    // `require`, and the modes that verify a certificate, which the client library does not
+    // even read.
     for (conn, mode) in [
+        (
+            "postgres://someone:hunter2@127.0.0.1:9/db?sslmode=require",
+            "require",
+        ),
         (
             "postgres://someone:hunter2@127.0.0.1:9/db?sslmode=verify-full",
             "verify-full",
@@ -756,15 +737,13 @@ fn a_connection_string_demanding_tls_says_cortex_does_not_speak_it() {
             "verify-ca",
         ),
     ] {
-        let out = env.run(&["--db", conn, "workflow", "history"]);
-        assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(
-            out.stderr.contains(&format!("sslmode={mode}"))
-                && out.stderr.contains("does not speak"),
-            "{}",
-            out.stderr
+        refused(
+            &env,
+            &["--db", conn, "workflow", "history"],
+            &[],
+            &[&format!("sslmode={mode}"), "does not speak"],
+            &["hunter2"],
         );
-        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
     }
 }
 

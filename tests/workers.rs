@@ -23,47 +23,48 @@ struct Worker {
     lines: Option<std::sync::mpsc::Receiver<String>>,
 }
 
+/// The command line of a worker named `name` polling every `poll`, with `extra`.
+fn worker_args<'a>(name: &'a str, poll: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["worker", "--name", name, "--poll", poll];
+    args.extend_from_slice(extra);
+    args
+}
+
 impl Worker {
     fn start(env: &Env, name: &str, extra: &[&str]) -> Worker {
-        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
-        args.extend_from_slice(extra);
-        let child = env
-            .command(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a worker");
-        Worker { child, lines: None }
+        Worker::quiet(env.command(&worker_args(name, "100ms", extra)))
     }
 
     /// `start` in a home of its own (`home` under the test's folder), on the same log: a
     /// worker of another home on this host, whose lock the others cannot see.
     fn start_in_home(env: &Env, home: &str, name: &str, extra: &[&str]) -> Worker {
+        Worker::quiet(Worker::in_home(env, home, name, extra))
+    }
+
+    /// `start_in_home`, with what the worker prints kept for `heard`.
+    fn heard_in_home(env: &Env, home: &str, name: &str, extra: &[&str]) -> Worker {
+        Worker::heard_from(Worker::in_home(env, home, name, extra))
+    }
+
+    /// The command of a worker in a home of its own (`home` under the test's folder), on
+    /// the same log.
+    fn in_home(env: &Env, home: &str, name: &str, extra: &[&str]) -> std::process::Command {
         let home = env.dir.path().join(home);
         std::fs::create_dir_all(&home).unwrap();
-        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
-        args.extend_from_slice(extra);
-        let child = env
-            .command(&args)
-            .env("CORTEX_HOME", &home)
-            .env("CORTEX_DB", env.db_spec())
+        let mut cmd = env.command(&worker_args(name, "100ms", extra));
+        cmd.env("CORTEX_HOME", &home)
+            .env("CORTEX_DB", env.db_spec());
+        cmd
+    }
+
+    /// A worker run by `cmd`, what it prints thrown away.
+    fn quiet(mut cmd: std::process::Command) -> Worker {
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start a worker");
         Worker { child, lines: None }
-    }
-
-    /// `start_in_home`, with what the worker prints kept for `heard`.
-    fn heard_in_home(env: &Env, home: &str, name: &str, extra: &[&str]) -> Worker {
-        let home = env.dir.path().join(home);
-        std::fs::create_dir_all(&home).unwrap();
-        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
-        args.extend_from_slice(extra);
-        let mut cmd = env.command(&args);
-        cmd.env("CORTEX_HOME", &home)
-            .env("CORTEX_DB", env.db_spec());
-        Worker::heard_from(cmd)
     }
 
     /// `start`, with what the worker prints kept for `heard`.
@@ -73,9 +74,15 @@ impl Worker {
 
     /// `start_heard`, polling every `poll` (between polls it hears of appends on PostgreSQL).
     fn start_heard_polling(env: &Env, name: &str, poll: &str, extra: &[&str]) -> Worker {
-        let mut args = vec!["worker", "--name", name, "--poll", poll];
-        args.extend_from_slice(extra);
-        Worker::heard_from(env.command(&args))
+        Worker::heard_from(env.command(&worker_args(name, poll, extra)))
+    }
+
+    /// On PostgreSQL, a worker polling only every 30 s, once it listens (LISTEN/NOTIFY): what
+    /// it does sooner, it was woken for.
+    fn listening(env: &Env, name: &str, extra: &[&str]) -> Worker {
+        let w = Worker::start_heard_polling(env, name, "30s", extra);
+        w.heard("(LISTEN/NOTIFY)");
+        w
     }
 
     /// A worker run by `cmd`, with what it prints kept for `heard`.
@@ -162,10 +169,7 @@ impl Worker {
     /// Wait for the worker to exit by itself: its exit code, and the lines it printed that
     /// `heard` did not read (`start_heard`).
     fn exit_lines(mut self) -> (i32, Vec<String>) {
-        let lines = self
-            .lines
-            .take()
-            .expect("a worker started with start_heard");
+        let lines = self.take_lines();
         let code = self.exit_code();
         (code, lines.into_iter().collect())
     }
@@ -173,12 +177,16 @@ impl Worker {
     /// SIGTERM, wait for it to drain and exit: every line it printed (`start_heard`).
     fn drained_lines(mut self) -> Vec<String> {
         self.signal(Signal::SIGTERM);
-        let lines = self
-            .lines
-            .take()
-            .expect("a worker started with start_heard");
+        let lines = self.take_lines();
         assert_eq!(self.exit_code(), 0, "the worker drained");
         lines.into_iter().collect()
+    }
+
+    /// What the worker prints, from here on read by the caller (`start_heard`).
+    fn take_lines(&mut self) -> std::sync::mpsc::Receiver<String> {
+        self.lines
+            .take()
+            .expect("a worker started with start_heard")
     }
 
     /// SIGTERM, then wait for it to drain and exit: its exit code.
@@ -201,6 +209,26 @@ fn scenario(env: &Env, name: &str, yaml: &str) {
     std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
 }
 
+/// A workflow and a scenario named `name`, each of one unit `train` for workers offering
+/// `gpu` (`runs_on:`) that runs `run` (its `run:` line), `head` (such as `inputs:`) before it.
+fn for_gpu_workers(env: &Env, name: &str, head: &str, run: &str) {
+    env.workflow(
+        name,
+        &format!("name: {name}\n{head}steps:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"),
+    );
+    scenario(
+        env,
+        name,
+        &format!(
+            "name: {name}\ndescription: a phase for gpu workers\n{head}phases:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"
+        ),
+    );
+}
+
+/// The scenario `tagged`: `prep`, which runs anywhere, then `train`, for workers offering
+/// `gpu`.
+const PREP_THEN_GPU: &str = "name: tagged\ndescription: one phase needs a gpu\nphases:\n  - name: prep\n    run: 'true'\n  - name: train\n    condition: after:prep\n    runs_on: [gpu]\n    run: 'echo trained'\n";
+
 /// A scenario of `n` parallel phases, each running `cmd`.
 fn fan(n: usize, cmd: &str, extra: &str) -> String {
     let mut y = format!("name: fan\ndescription: {n} phases\nmax_parallel: 6\nphases:\n");
@@ -218,6 +246,28 @@ fn submit(env: &Env, kind: &str, name: &str) -> String {
     let id = out.stdout.trim().to_string();
     assert_eq!(id.len(), 26, "the run id alone on stdout: {:?}", out.stdout);
     id
+}
+
+/// Run definition `name` of `kind` (`workflow`, `orchestrate`) here, which leaves it waiting
+/// (exit 3, for `why`): its run id.
+fn left_waiting(env: &Env, kind: &str, name: &str, why: &str) -> String {
+    let out = env.run(&["--json", kind, "run", name]);
+    assert_eq!(out.code, 3, "{why}: {}{}", out.stdout, out.stderr);
+    out.json()["run_id"].as_str().unwrap().to_string()
+}
+
+/// `args` refused as bad input: exit 2, the text naming each of `says` and giving a hint;
+/// each failure names the command.
+fn refused_with_hint(env: &Env, args: &[&str], says: &[&str]) {
+    let out = env.run(args);
+    assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+    let text = out.text();
+    for said in says.iter().chain(&["hint:"]) {
+        assert!(
+            text.contains(said),
+            "{args:?} does not say {said:?}: {text}"
+        );
+    }
 }
 
 fn status(env: &Env, run: &str) -> Value {
@@ -291,19 +341,9 @@ fn two_workers_share_a_twelve_phase_scenario_each_phase_once(env: Env) {
 /// anywhere. A driver without the tag (`orchestrate run`) leaves it to such a worker, which
 /// takes the run from there.
 fn runs_on_sends_a_phase_only_to_a_worker_with_its_tags(env: Env) {
-    scenario(
-        &env,
-        "tagged",
-        "name: tagged\ndescription: one phase needs a gpu\nphases:\n  - name: prep\n    run: 'true'\n  - name: train\n    condition: after:prep\n    runs_on: [gpu]\n    run: 'echo trained'\n",
-    );
+    scenario(&env, "tagged", PREP_THEN_GPU);
     // Driven here first: `prep` runs, `train` is left for a worker with the tag.
-    let out = env.run(&["--json", "orchestrate", "run", "tagged"]);
-    assert_eq!(
-        out.code, 3,
-        "waits for a worker: {}{}",
-        out.stdout, out.stderr
-    );
-    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let run = left_waiting(&env, "orchestrate", "tagged", "waits for a worker");
     let plain = Worker::start(&env, "plain", &[]);
     let gpu = Worker::start_heard(&env, "gpu-box", &["--tags", "gpu,os:linux"]);
     let ev = wait_for(&env, &run, "the run to finish", finished);
@@ -593,11 +633,7 @@ fn elsewhere(env: &Env, args: &[&str]) -> Option<common::Out> {
         .stdin(Stdio::null())
         .output()
         .ok()?;
-    Some(common::Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Some(common::Out::from(out))
 }
 
 /// An operator on another host sees a run a worker drives as running (its lease speaks for
@@ -652,12 +688,7 @@ fn other_home(env: &Env, args: &[&str]) -> common::Out {
     let mut cmd = env.command(args);
     cmd.env("CORTEX_HOME", &other)
         .env("CORTEX_DB", env.db_spec());
-    let out = cmd.output().expect("run cortex");
-    common::Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::Out::from(cmd.output().expect("run cortex"))
 }
 
 /// A worker drives a run from its home; an operator on the same host but in another home,
@@ -1189,15 +1220,7 @@ fn a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives(env: Env) {
 /// offering those tags — and suggests starting one (`cortex worker --tags gpu`), not a resume
 /// that would only stop again at the same place. Status says it too.
 fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
-    env.workflow(
-        "tagged",
-        "name: tagged\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
-    );
-    scenario(
-        &env,
-        "tagged",
-        "name: tagged\ndescription: a phase for gpu workers\nphases:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
-    );
+    for_gpu_workers(&env, "tagged", "", "run: 'echo trained'");
     for group in ["workflow", "orchestrate"] {
         let out = env.run(&[group, "run", "tagged"]);
         assert_eq!(out.code, 3, "{group}: {}{}", out.stdout, out.stderr);
@@ -1343,17 +1366,7 @@ fn a_tagged_worker_runs_its_phase_and_the_started_manual_one_in_turn(env: Env) {
 fn a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them(env: Env) {
     let inputs = "inputs:\n  db_password: {type: string, required: true}\n";
     let run = "run: 'echo \"len=${#CORTEX_INPUT_DB_PASSWORD}\" >> used'";
-    env.workflow(
-        "sectag",
-        &format!("name: sectag\n{inputs}steps:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"),
-    );
-    scenario(
-        &env,
-        "sectag",
-        &format!(
-            "name: sectag\ndescription: a phase for gpu workers\n{inputs}phases:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"
-        ),
-    );
+    for_gpu_workers(&env, "sectag", inputs, run);
     let pasted = "CORTEX_INPUT_DB_PASSWORD=… cortex worker --tags=gpu --until-idle";
     for group in ["workflow", "orchestrate"] {
         let secret = [("CORTEX_INPUT_DB_PASSWORD", "pw1")];
@@ -1924,11 +1937,7 @@ fn a_stop_or_abort_ends_the_phase_a_helper_worker_runs(env: Env) {
 /// `--until-idle` ends; a tagged worker then finishes it. Before, the untagged worker held the
 /// run "running" for good and `--until-idle` never ended.
 fn a_worker_without_the_next_phases_tags_hands_the_run_back(env: Env) {
-    scenario(
-        &env,
-        "tagged",
-        "name: tagged\ndescription: one phase needs a gpu\nphases:\n  - name: prep\n    run: 'true'\n  - name: train\n    condition: after:prep\n    runs_on: [gpu]\n    run: 'echo trained'\n",
-    );
+    scenario(&env, "tagged", PREP_THEN_GPU);
     let run = submit(&env, "orchestrate", "tagged");
     let plain = env.run(&[
         "worker",
@@ -2357,15 +2366,7 @@ fn a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once(env: Env) {
 /// "submitted for workers … resume drives it here instead", `waits_for_tags` null, and
 /// suggested a resume that stopped at once.
 fn a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker(env: Env) {
-    env.workflow(
-        "tagged",
-        "name: tagged\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
-    );
-    scenario(
-        &env,
-        "tagged",
-        "name: tagged\ndescription: a phase for gpu workers\nphases:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
-    );
+    for_gpu_workers(&env, "tagged", "", "run: 'echo trained'");
     for group in ["workflow", "orchestrate"] {
         let run = submit(&env, group, "tagged");
         let st = env.run(&["--json", group, "status", &run]).json();
@@ -2507,9 +2508,7 @@ fn a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4(env
         "asks",
         "name: asks\nsteps:\n  - name: one\n    prompt: first\n  - name: two\n    prompt: second\n",
     );
-    let out = env.run(&["--json", "workflow", "run", "asks"]);
-    assert_eq!(out.code, 3, "waits on `one`: {}", out.stderr);
-    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let run = left_waiting(&env, "workflow", "asks", "waits on `one`");
     held_by_a_worker_elsewhere(&env, &run);
     let out = env.run(&[
         "--json", "workflow", "step", "complete", "one", "--run", &run,
@@ -2531,9 +2530,7 @@ fn a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4(env
         "revs",
         "name: revs\ndescription: a reported phase, then one that runs\nphases:\n  - {name: r1}\n  - {name: r2, condition: 'after:r1', run: 'true'}\n",
     );
-    let out = env.run(&["--json", "orchestrate", "run", "revs"]);
-    assert_eq!(out.code, 3, "waits on `r1`: {}", out.stderr);
-    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let run = left_waiting(&env, "orchestrate", "revs", "waits on `r1`");
     held_by_a_worker_elsewhere(&env, &run);
     let out = env.run(&["orchestrate", "complete", &run, "r1"]);
     assert_ne!(out.code, 4, "{}{}", out.stdout, out.stderr);
@@ -3228,13 +3225,7 @@ fn until_idle_ends_when_only_a_person_can_move_a_run_on_and_says_so(env: Env) {
         "revs",
         "name: revs\ndescription: a reported phase, then one that runs\nphases:\n  - {name: r1}\n  - {name: r2, condition: 'after:r1', run: 'true'}\n",
     );
-    let out = env.run(&["--json", "orchestrate", "run", "revs"]);
-    assert_eq!(
-        out.code, 3,
-        "waits for a report: {}{}",
-        out.stdout, out.stderr
-    );
-    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let run = left_waiting(&env, "orchestrate", "revs", "waits for a report");
     let out = env.run(&["worker", "--name", "w", "--poll", "100ms", "--until-idle"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
@@ -3652,10 +3643,7 @@ fn bad_worker_input_is_refused_with_a_hint() {
         (vec!["worker", "--name", "a b"], "--name"),
         (vec!["worker", "--lease", "soon"], "--lease"),
     ] {
-        let out = env.run(&args);
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
-        assert!(out.stderr.contains("hint:"), "{args:?}: {}", out.stderr);
+        refused_with_hint(&env, &args, &[needle]);
     }
     env.workflow(
         "bad",
@@ -3689,15 +3677,8 @@ fn a_worker_tag_or_name_starting_with_a_dash_is_refused_where_it_is_written() {
         ("orchestrate", "dash.yaml:6:", "--help"),
     ] {
         for verb in ["validate", "run"] {
-            let out = env.run(&[group, verb, "dash"]);
-            assert_eq!(out.code, 2, "{group} {verb}: {}{}", out.stdout, out.stderr);
-            let text = format!("{}{}", out.stdout, out.stderr);
-            assert!(text.contains(at), "{group} {verb}: {text}");
-            assert!(
-                text.contains(&format!("worker tag `{tag}` starts with `-`")),
-                "{group} {verb}: {text}"
-            );
-            assert!(text.contains("hint:"), "{group} {verb}: {text}");
+            let starts = format!("worker tag `{tag}` starts with `-`");
+            refused_with_hint(&env, &[group, verb, "dash"], &[at, &starts]);
         }
     }
     for (args, needle) in [
@@ -3708,15 +3689,7 @@ fn a_worker_tag_or_name_starting_with_a_dash_is_refused_where_it_is_written() {
         ),
         (vec!["worker", "--name=-x", "--until-idle"], "--name"),
     ] {
-        let out = env.run(&args);
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
-        assert!(
-            out.stderr.contains("starts with `-`"),
-            "{args:?}: {}",
-            out.stderr
-        );
-        assert!(out.stderr.contains("hint:"), "{args:?}: {}", out.stderr);
+        refused_with_hint(&env, &args, &[needle, "starts with `-`"]);
     }
 }
 
@@ -3748,11 +3721,9 @@ fn on_postgres_a_workflow_handed_between_tagged_workers_is_taken_at_once() {
         "hand",
         "name: hand\nsteps:\n  - name: one\n    runs_on: [alpha]\n    run: 'echo one >> ran'\n  - name: two\n    runs_on: [beta]\n    run: 'echo two >> ran'\n",
     );
-    let a = Worker::start_heard_polling(&env, "wa", "30s", &["--tags", "alpha"]);
-    let b = Worker::start_heard_polling(&env, "wb", "30s", &["--tags", "beta"]);
     // Both listen before the run is submitted (its submission wakes `wa`).
-    a.heard("(LISTEN/NOTIFY)");
-    b.heard("(LISTEN/NOTIFY)");
+    let a = Worker::listening(&env, "wa", &["--tags", "alpha"]);
+    let b = Worker::listening(&env, "wb", &["--tags", "beta"]);
     let run = submit(&env, "workflow", "hand");
     finished_within(&env, &run, Duration::from_secs(15));
     assert_eq!(env.status(Some(&run))["status"], "completed");
@@ -3781,10 +3752,8 @@ fn on_postgres_an_idle_worker_claims_a_phase_a_busy_worker_leaves_at_once() {
             "",
         ),
     );
-    let big = Worker::start_heard_polling(&env, "big", "30s", &["--concurrency", "2"]);
-    let idle = Worker::start_heard_polling(&env, "idle", "30s", &["--concurrency", "1"]);
-    big.heard("(LISTEN/NOTIFY)");
-    idle.heard("(LISTEN/NOTIFY)");
+    let big = Worker::listening(&env, "big", &["--concurrency", "2"]);
+    let idle = Worker::listening(&env, "idle", &["--concurrency", "1"]);
     let run = submit(&env, "orchestrate", "fan");
     env.wait_for_events(
         &run,
@@ -3812,8 +3781,7 @@ fn on_postgres_a_one_slot_worker_takes_the_second_submitted_run_once_the_first_i
         "gated",
         "name: gated\nsteps:\n  - name: s\n    run: 'echo x >> started; while [ ! -e go-on ]; do sleep 0.05; done'\n",
     );
-    let w = Worker::start_heard_polling(&env, "one", "30s", &["--concurrency", "1"]);
-    w.heard("(LISTEN/NOTIFY)");
+    let w = Worker::listening(&env, "one", &["--concurrency", "1"]);
     let first = submit(&env, "workflow", "gated");
     let second = submit(&env, "workflow", "gated");
     ran(&env, "started");
@@ -3838,8 +3806,7 @@ fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
         "mixed",
         "name: mixed\nsteps:\n  - name: here\n    run: 'echo here >> ran'\n  - name: there\n    runs_on: [gpu]\n    run: 'echo there >> ran'\n",
     );
-    let w = Worker::start_heard_polling(&env, "gpu-box", "30s", &["--tags", "gpu"]);
-    w.heard("(LISTEN/NOTIFY)");
+    let w = Worker::listening(&env, "gpu-box", &["--tags", "gpu"]);
     let out = env.run(&["--json", "workflow", "run", "mixed"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(out.json()["taken_by"], "worker:gpu-box", "{}", out.stdout);

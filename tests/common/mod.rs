@@ -142,6 +142,18 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// What a finished `cortex` process gave: its exit code (-1 when a signal ended it) and its
+/// output, as text.
+impl From<std::process::Output> for Out {
+    fn from(out: std::process::Output) -> Out {
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Out {
     /// stdout, stderr and the exit code together, redacted, for a snapshot.
     pub fn snapshot(&self, env: &Env) -> String {
@@ -437,12 +449,7 @@ impl Env {
         for (k, v) in vars {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("run cortex");
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Out::from(cmd.output().expect("run cortex"))
     }
 
     /// Write the workflow `name` (`yaml`) and run it to its end (exit 0): its run id.
