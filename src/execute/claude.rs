@@ -302,8 +302,15 @@ mod tests {
 
     #[test]
     fn the_command_line_passes_body_model_tools_mode_subagents_and_the_session() {
-        // (case, agent, its sub-agents, the session, the command line)
-        let cases: [(&str, &str, &[String], Option<&str>, &[&str]); 2] = [
+        /// (case, agent, its sub-agents, the session, the command line)
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            &'a [String],
+            Option<&'a str>,
+            &'a [&'a str],
+        );
+        let cases: [Case; 2] = [
             (
                 "body, tools, model, sub-agents and a session",
                 "lead",
