@@ -560,7 +560,15 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
     for _ in 0..4 {
         // Pending: nobody drove the run to the step; both are refused by its state.
         let id = run(&["workflow", "run", "rv", "--submit"]);
-        let no_drive = ["workflow", "step", "complete", "Review", "--run", &id, "--no-drive"];
+        let no_drive = [
+            "workflow",
+            "step",
+            "complete",
+            "Review",
+            "--run",
+            &id,
+            "--no-drive",
+        ];
         let drives = ["workflow", "step", "complete", "Review", "--run", &id];
         for pair in [[&no_drive[..], &no_drive[..]], [&no_drive[..], &drives[..]]] {
             let outs = all_at_once(&env, &pair);
@@ -575,7 +583,15 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         }
         // The same waiting step twice: one lands, the other is told it was reported already.
         let id = run(&["workflow", "run", "rv"]);
-        let no_drive = ["workflow", "step", "complete", "Review", "--run", &id, "--no-drive"];
+        let no_drive = [
+            "workflow",
+            "step",
+            "complete",
+            "Review",
+            "--run",
+            &id,
+            "--no-drive",
+        ];
         let outs = all_at_once(&env, &[&no_drive, &no_drive]);
         never_held(&outs);
         let landed = outs.iter().filter(|(code, _)| *code == Some(3)).count();
@@ -583,7 +599,9 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         let refused = outs.iter().find(|(code, _)| *code != Some(3)).unwrap();
         assert_eq!(refused.0, Some(2), "{}", refused.1);
         assert!(
-            refused.1.contains("step `Review` was already reported complete by"),
+            refused
+                .1
+                .contains("step `Review` was already reported complete by"),
             "{}",
             refused.1
         );
@@ -597,7 +615,15 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         // is refused by that (or lands, if the first report drove the run on to it first).
         let id = run(&["workflow", "run", "rv"]);
         let review = ["workflow", "step", "complete", "Review", "--run", &id];
-        let sign = ["workflow", "step", "complete", "Sign", "--run", &id, "--no-drive"];
+        let sign = [
+            "workflow",
+            "step",
+            "complete",
+            "Sign",
+            "--run",
+            &id,
+            "--no-drive",
+        ];
         let outs = all_at_once(&env, &[&review, &sign]);
         never_held(&outs);
         assert_eq!(outs[0].0, Some(3), "{}", outs[0].1);
