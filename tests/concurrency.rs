@@ -9,8 +9,14 @@ use common::Env;
 
 /// Start `n` copies of a command at once and wait for them all.
 fn race(env: &Env, n: usize, args: &[&str]) -> Vec<std::process::Output> {
-    let children: Vec<_> = (0..n)
-        .map(|_| {
+    all_at_once(env, &vec![args; n])
+}
+
+/// Start each command of `commands` at once and wait for them all (standard error kept).
+fn all_at_once(env: &Env, commands: &[&[&str]]) -> Vec<std::process::Output> {
+    let children: Vec<_> = commands
+        .iter()
+        .map(|args| {
             env.command(args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -512,26 +518,13 @@ fn concurrent_no_drive_starts_never_name_a_reporter_as_the_runs_driver() {
 /// Two prompt steps, then a command, for reports made at the same instant.
 const TWO_PROMPTS: &str = "name: rv\nsteps:\n  - name: Review\n    prompt: review it\n  - name: Sign\n    prompt: sign it\n  - name: After\n    run: echo done\n";
 
-/// Start each command of `commands` at once; each one's exit code and standard error.
-fn all_at_once(env: &Env, commands: &[&[&str]]) -> Vec<(Option<i32>, String)> {
-    let children: Vec<_> = commands
-        .iter()
-        .map(|args| {
-            env.command(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    children
+/// Each command of `commands` started at once: its exit code and standard error.
+fn codes_at_once(env: &Env, commands: &[&[&str]]) -> Vec<(Option<i32>, String)> {
+    all_at_once(env, commands)
         .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
+        .map(|out| {
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            (out.status.code(), stderr)
         })
         .collect()
 }
@@ -571,7 +564,7 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         ];
         let drives = ["workflow", "step", "complete", "Review", "--run", &id];
         for pair in [[&no_drive[..], &no_drive[..]], [&no_drive[..], &drives[..]]] {
-            let outs = all_at_once(&env, &pair);
+            let outs = codes_at_once(&env, &pair);
             never_held(&outs);
             for (code, stderr) in &outs {
                 assert_eq!(*code, Some(2), "{stderr}");
@@ -592,7 +585,7 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
             &id,
             "--no-drive",
         ];
-        let outs = all_at_once(&env, &[&no_drive, &no_drive]);
+        let outs = codes_at_once(&env, &[&no_drive, &no_drive]);
         never_held(&outs);
         let landed = outs.iter().filter(|(code, _)| *code == Some(3)).count();
         assert_eq!(landed, 1, "{outs:?}");
@@ -624,11 +617,14 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
             &id,
             "--no-drive",
         ];
-        let outs = all_at_once(&env, &[&review, &sign]);
+        let outs = codes_at_once(&env, &[&review, &sign]);
         never_held(&outs);
-        assert_eq!(outs[0].0, Some(3), "{}", outs[0].1);
+        // The report that drives ends with the run waiting on `Sign`, or completed if the
+        // other landed meanwhile; the other lands (the run then waits on `After` or goes on
+        // under the drive), or finds `Sign` pending.
+        assert!(matches!(outs[0].0, Some(0 | 3)), "{}", outs[0].1);
         assert!(
-            outs[1].0 == Some(3)
+            matches!(outs[1].0, Some(0 | 3))
                 || (outs[1].0 == Some(2) && outs[1].1.contains("step `Sign` is pending")),
             "{outs:?}"
         );
