@@ -3169,6 +3169,11 @@ pub struct StepReport<'a> {
     pub outputs: Vec<(String, String)>,
     /// Only record the report; do not drive the run on.
     pub no_drive: bool,
+    /// The report is driven on, but by a driver this process starts once it is recorded
+    /// (`cortex serve`): it holds the run as a report that drives does (the run's lock, exit
+    /// 4 while another process holds it), rather than only recording at the head of the log
+    /// as a `--no-drive` report does.
+    pub drives_after: bool,
     /// The process making the report lives on and hands the secret outputs it holds to the
     /// drivers it starts for the run (`cortex serve`), or drives the run on with them itself
     /// at a later call (`cortex mcp`): it says itself what becomes of them, so the note of a
@@ -3367,7 +3372,7 @@ fn record_step_report(
     // drives) took it for a moment each, and the one that found it taken on a step not yet
     // waiting was told the run was held by another process (exit 4), naming the other
     // reporter.
-    let lock = match report.no_drive {
+    let lock = match report.no_drive && !report.drives_after {
         true => None,
         false => Some(report_lock(ctx, &store, &run_id, report.step, &by)?),
     };
@@ -3603,7 +3608,7 @@ fn record_step_report(
         crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
     );
     match lock {
-        Some(lock) if running => {
+        Some(lock) if running && !report.no_drive => {
             live.observer.note(&done);
             return drive_on_recorded(ctx, journal, by, lock, live, |view, code| {
                 Output::new(view.to_json(), render_status(view, SystemTime::now()), code)
