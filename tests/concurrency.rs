@@ -13,11 +13,11 @@ fn race(env: &Env, n: usize, args: &[&str]) -> Vec<std::process::Output> {
 }
 
 /// Start each command of `commands` at once and wait for them all (standard error kept).
-fn all_at_once(env: &Env, commands: &[&[&str]]) -> Vec<std::process::Output> {
+fn all_at_once<'a>(env: &Env, commands: &[impl AsRef<[&'a str]>]) -> Vec<std::process::Output> {
     let children: Vec<_> = commands
         .iter()
         .map(|args| {
-            env.command(args)
+            env.command(args.as_ref())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -518,8 +518,13 @@ fn concurrent_no_drive_starts_never_name_a_reporter_as_the_runs_driver() {
 /// Two prompt steps, then a command, for reports made at the same instant.
 const TWO_PROMPTS: &str = "name: rv\nsteps:\n  - name: Review\n    prompt: review it\n  - name: Sign\n    prompt: sign it\n  - name: After\n    run: echo done\n";
 
+/// `args` as the commands take them.
+fn argv(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// Each command of `commands` started at once: its exit code and standard error.
-fn codes_at_once(env: &Env, commands: &[&[&str]]) -> Vec<(Option<i32>, String)> {
+fn codes_at_once<'a>(env: &Env, commands: &[impl AsRef<[&'a str]>]) -> Vec<(Option<i32>, String)> {
     all_at_once(env, commands)
         .into_iter()
         .map(|out| {
@@ -550,21 +555,21 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         env.run(args);
         env.status(None)["run_id"].as_str().unwrap().to_string()
     };
+    // `workflow step complete STEP --run RUN`, with `--no-drive` or without.
+    let report = |step: &str, run: &str, no_drive: bool| -> Vec<String> {
+        ["workflow", "step", "complete", step, "--run", run]
+            .into_iter()
+            .chain(no_drive.then_some("--no-drive"))
+            .map(String::from)
+            .collect()
+    };
     for _ in 0..4 {
         // Pending: nobody drove the run to the step; both are refused by its state.
         let id = run(&["workflow", "run", "rv", "--submit"]);
-        let no_drive = [
-            "workflow",
-            "step",
-            "complete",
-            "Review",
-            "--run",
-            &id,
-            "--no-drive",
-        ];
-        let drives = ["workflow", "step", "complete", "Review", "--run", &id];
-        for pair in [[&no_drive[..], &no_drive[..]], [&no_drive[..], &drives[..]]] {
-            let outs = codes_at_once(&env, &pair);
+        let no_drive = report("Review", &id, true);
+        let drives = report("Review", &id, false);
+        for pair in [[&no_drive, &no_drive], [&no_drive, &drives]] {
+            let outs = codes_at_once(&env, &pair.map(|a| argv(a)));
             never_held(&outs);
             for (code, stderr) in &outs {
                 assert_eq!(*code, Some(2), "{stderr}");
@@ -576,16 +581,8 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         }
         // The same waiting step twice: one lands, the other is told it was reported already.
         let id = run(&["workflow", "run", "rv"]);
-        let no_drive = [
-            "workflow",
-            "step",
-            "complete",
-            "Review",
-            "--run",
-            &id,
-            "--no-drive",
-        ];
-        let outs = codes_at_once(&env, &[&no_drive, &no_drive]);
+        let no_drive = report("Review", &id, true);
+        let outs = codes_at_once(&env, &[argv(&no_drive), argv(&no_drive)]);
         never_held(&outs);
         let landed = outs.iter().filter(|(code, _)| *code == Some(3)).count();
         assert_eq!(landed, 1, "{outs:?}");
@@ -607,17 +604,9 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         // Two different steps: the waiting one lands; the other, pending when it is decided,
         // is refused by that (or lands, if the first report drove the run on to it first).
         let id = run(&["workflow", "run", "rv"]);
-        let review = ["workflow", "step", "complete", "Review", "--run", &id];
-        let sign = [
-            "workflow",
-            "step",
-            "complete",
-            "Sign",
-            "--run",
-            &id,
-            "--no-drive",
-        ];
-        let outs = codes_at_once(&env, &[&review, &sign]);
+        let review = report("Review", &id, false);
+        let sign = report("Sign", &id, true);
+        let outs = codes_at_once(&env, &[argv(&review), argv(&sign)]);
         never_held(&outs);
         // The report that drives ends with the run waiting on `Sign`, or completed if the
         // other landed meanwhile; the other lands (the run then waits on `After` or goes on
