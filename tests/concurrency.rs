@@ -9,9 +9,15 @@ use common::Env;
 
 /// Start `n` copies of a command at once and wait for them all.
 fn race(env: &Env, n: usize, args: &[&str]) -> Vec<std::process::Output> {
-    let children: Vec<_> = (0..n)
-        .map(|_| {
-            env.command(args)
+    all_at_once(env, &vec![args; n])
+}
+
+/// Start each command of `commands` at once and wait for them all (standard error kept).
+fn all_at_once<'a>(env: &Env, commands: &[impl AsRef<[&'a str]>]) -> Vec<std::process::Output> {
+    let children: Vec<_> = commands
+        .iter()
+        .map(|args| {
+            env.command(args.as_ref())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -507,4 +513,109 @@ fn concurrent_no_drive_starts_never_name_a_reporter_as_the_runs_driver() {
         .filter(|e| e["type"] == "phase_start_requested")
         .count();
     assert_eq!(requested, 8);
+}
+
+/// Two prompt steps, then a command, for reports made at the same instant.
+const TWO_PROMPTS: &str = "name: rv\nsteps:\n  - name: Review\n    prompt: review it\n  - name: Sign\n    prompt: sign it\n  - name: After\n    run: echo done\n";
+
+/// `args` as the commands take them.
+fn argv(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Each command of `commands` started at once: its exit code and standard error.
+fn codes_at_once<'a>(env: &Env, commands: &[impl AsRef<[&'a str]>]) -> Vec<(Option<i32>, String)> {
+    all_at_once(env, commands)
+        .into_iter()
+        .map(|out| {
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            (out.status.code(), stderr)
+        })
+        .collect()
+}
+
+/// Seen by a review: two `workflow step complete RUN STEP --no-drive` at the same instant on a
+/// step still `pending` (a run just submitted, nobody driving it) were sometimes answered
+/// "run RUN is held by process N" (exit 4), N the other reporter, which held the run's lock
+/// for a moment. A report that only records takes no lock: it lands at the head of the log,
+/// or the state it lands on refuses it with why (exit 2) — never "held". Tried on a pending
+/// step (twice at once, and beside a report that drives), on the same waiting step (one
+/// lands, the other is told it was already reported), and on two different steps.
+#[test]
+fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
+    let env = Env::new();
+    env.workflow("rv", TWO_PROMPTS);
+    let never_held = |outs: &[(Option<i32>, String)]| {
+        for (code, stderr) in outs {
+            assert_ne!(*code, Some(4), "{stderr}");
+            assert!(!stderr.contains("held by"), "{stderr}");
+        }
+    };
+    let run = |args: &[&str]| -> String {
+        env.run(args);
+        env.status(None)["run_id"].as_str().unwrap().to_string()
+    };
+    // `workflow step complete STEP --run RUN`, with `--no-drive` or without.
+    let report = |step: &str, run: &str, no_drive: bool| -> Vec<String> {
+        ["workflow", "step", "complete", step, "--run", run]
+            .into_iter()
+            .chain(no_drive.then_some("--no-drive"))
+            .map(String::from)
+            .collect()
+    };
+    for _ in 0..4 {
+        // Pending: nobody drove the run to the step; both are refused by its state.
+        let id = run(&["workflow", "run", "rv", "--submit"]);
+        let no_drive = report("Review", &id, true);
+        let drives = report("Review", &id, false);
+        for pair in [[&no_drive, &no_drive], [&no_drive, &drives]] {
+            let outs = codes_at_once(&env, &pair.map(|a| argv(a)));
+            never_held(&outs);
+            for (code, stderr) in &outs {
+                assert_eq!(*code, Some(2), "{stderr}");
+                assert!(
+                    stderr.contains("step `Review` is pending, not waiting for a report"),
+                    "{stderr}"
+                );
+            }
+        }
+        // The same waiting step twice: one lands, the other is told it was reported already.
+        let id = run(&["workflow", "run", "rv"]);
+        let no_drive = report("Review", &id, true);
+        let outs = codes_at_once(&env, &[argv(&no_drive), argv(&no_drive)]);
+        never_held(&outs);
+        let landed = outs.iter().filter(|(code, _)| *code == Some(3)).count();
+        assert_eq!(landed, 1, "{outs:?}");
+        let refused = outs.iter().find(|(code, _)| *code != Some(3)).unwrap();
+        assert_eq!(refused.0, Some(2), "{}", refused.1);
+        assert!(
+            refused
+                .1
+                .contains("step `Review` was already reported complete by"),
+            "{}",
+            refused.1
+        );
+        let reported = env
+            .events(&id)
+            .iter()
+            .filter(|e| e["type"] == "step_succeeded")
+            .count();
+        assert_eq!(reported, 1);
+        // Two different steps: the waiting one lands; the other, pending when it is decided,
+        // is refused by that (or lands, if the first report drove the run on to it first).
+        let id = run(&["workflow", "run", "rv"]);
+        let review = report("Review", &id, false);
+        let sign = report("Sign", &id, true);
+        let outs = codes_at_once(&env, &[argv(&review), argv(&sign)]);
+        never_held(&outs);
+        // The report that drives ends with the run waiting on `Sign`, or completed if the
+        // other landed meanwhile; the other lands (the run then waits on `After` or goes on
+        // under the drive), or finds `Sign` pending.
+        assert!(matches!(outs[0].0, Some(0 | 3)), "{}", outs[0].1);
+        assert!(
+            matches!(outs[1].0, Some(0 | 3))
+                || (outs[1].0 == Some(2) && outs[1].1.contains("step `Sign` is pending")),
+            "{outs:?}"
+        );
+    }
 }

@@ -2234,3 +2234,35 @@ fn a_recorded_report_whose_drive_gives_up_on_a_locked_log_says_it_was_recorded()
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
     assert_eq!(env.status(None)["status"], "completed");
 }
+
+/// A `uses:` step compensated by its parent's rollback: its child run's compensation ended by
+/// the worker's guard (a lease a locked log kept from renewal) is, in the child as in any run,
+/// no failure — nothing of the command is recorded and it runs again — and the parent sees
+/// the child's rollback as it really ended: rolled back, the step compensated, no
+/// `compensation_failed` in either log. (Reviewed as a suspicion that the parent saw such a
+/// child's rollback as failed; the child's end reaches it through `child::compensate_child`.)
+#[test]
+fn a_childs_compensation_fenced_for_a_lease_runs_again_and_its_parent_rolls_back() {
+    let env = Env::new();
+    env.workflow(
+        "c",
+        "name: c\nsteps:\n  - name: one\n    run: 'true'\n    rollback: 'echo undo >> ran; if [ -e one.undoing ]; then echo undone >> ran; exit 0; fi; touch one.undoing; echo $$ > one.pid; sleep 60'\n",
+    );
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: call, uses: c}\n  - name: boom\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
+    );
+    let (run, said) = fenced_by_a_locked_log(&env, "one.pid");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "rolled_back", "{status:#} {said}");
+    assert_eq!(common::lines(&env.file("ran")), ["undo", "undo", "undone"]);
+    let child = status["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{status:#}"))
+        .to_string();
+    assert_eq!(env.status(Some(&child))["status"], "rolled_back");
+    for id in [&run, &child] {
+        assert_eq!(common::count_events(&env, id, "compensation_failed"), 0);
+        assert_eq!(common::count_events(&env, id, "step_compensated"), 1);
+    }
+}

@@ -587,6 +587,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                         success,
                         outputs,
                         no_drive,
+                        drives_after: false,
                         holder_stays: false,
                         by: by(&audit),
                         inputs: &[],

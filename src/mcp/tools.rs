@@ -601,6 +601,7 @@ fn report_step(
         success,
         outputs: pairs(a.outputs, "output", &none_numeric)?,
         no_drive: a.no_drive,
+        drives_after: false,
         // This server goes on, and keeps a secret output reported here for its later
         // calls (a `resume` drives on with it): never "held by this process only,
         // which ends now".

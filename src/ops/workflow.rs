@@ -3169,6 +3169,11 @@ pub struct StepReport<'a> {
     pub outputs: Vec<(String, String)>,
     /// Only record the report; do not drive the run on.
     pub no_drive: bool,
+    /// The report is driven on, but by a driver this process starts once it is recorded
+    /// (`cortex serve`): it holds the run as a report that drives does (the run's lock, exit
+    /// 4 while another process holds it), rather than only recording at the head of the log
+    /// as a `--no-drive` report does.
+    pub drives_after: bool,
     /// The process making the report lives on and hands the secret outputs it holds to the
     /// drivers it starts for the run (`cortex serve`), or drives the run on with them itself
     /// at a later call (`cortex mcp`): it says itself what becomes of them, so the note of a
@@ -3360,7 +3365,17 @@ fn record_step_report(
             )));
         }
     }
-    let lock = report_lock(ctx, &store, &run_id, report.step, &by)?;
+    // Only recording (`--no-drive`): no lock is taken, as for `orchestrate complete
+    // --no-drive`. The report is a fact decided at the head of the log against the state it
+    // follows (`Journal::submit`); the run's lock is a driver's, and a report that drives
+    // nothing needs none. Before, two such reports at once (or one beside a report that
+    // drives) took it for a moment each, and the one that found it taken on a step not yet
+    // waiting was told the run was held by another process (exit 4), naming the other
+    // reporter.
+    let lock = match report.no_drive && !report.drives_after {
+        true => None,
+        false => Some(report_lock(ctx, &store, &run_id, report.step, &by)?),
+    };
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(&mut journal);
@@ -3537,7 +3552,7 @@ fn record_step_report(
         Vec::new()
     };
     let attempt = step.attempts;
-    journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
+    let submitted = journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
         step: step.name.clone(),
         attempt,
         end: AttemptEnd::Reported { success },
@@ -3548,7 +3563,24 @@ fn record_step_report(
         agent: None,
         log: None,
         permanent: false,
-    })))?;
+    })));
+    // Refused at the head: another report (one with `--no-drive` takes no lock) landed on
+    // the step since this one read it. Said as the report it is, as `report_lock` says one
+    // recorded while it waited, rather than as the decider's bare refusal.
+    if let Err(crate::execute::JournalError::Decide(refused)) = &submitted
+        && !matches!(refused, crate::decide::DecideError::ReportRefused { .. })
+    {
+        journal.refresh()?;
+        if let Some(done) = journal.state.step(&step.name).and_then(already_reported) {
+            return Err(reported_meanwhile(
+                ctx,
+                &run_id,
+                &done,
+                " while this report was made",
+            ));
+        }
+    }
+    submitted?;
     let _ = materialize(&ctx.home, &journal.state);
     // Found by other than its whole id (the latest run, of a name perhaps, or by a prefix):
     // say which.
@@ -3575,14 +3607,16 @@ fn record_step_report(
         journal.state.phase,
         crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
     );
-    if !report.no_drive && running {
-        live.observer.note(&done);
-        return drive_on_recorded(ctx, journal, by, lock, live, |view, code| {
-            Output::new(view.to_json(), render_status(view, SystemTime::now()), code)
-        })
-        .map(|o| o.warn(unsaid));
+    match lock {
+        Some(lock) if running && !report.no_drive => {
+            live.observer.note(&done);
+            return drive_on_recorded(ctx, journal, by, lock, live, |view, code| {
+                Output::new(view.to_json(), render_status(view, SystemTime::now()), code)
+            })
+            .map(|o| o.warn(unsaid));
+        }
+        lock => drop(lock),
     }
-    drop(lock);
     // A secret output given with `--no-drive` is held by this process alone, which ends now:
     // the step that reads it would be refused. Said, so that the report is made again with
     // the drive (the log keeps `***` either way).
@@ -3678,6 +3712,18 @@ fn already_reported(step: &crate::decide::StepState) -> Option<String> {
     ))
 }
 
+/// A report refused because another report on its step (`done`, `already_reported`) was
+/// recorded first (`when`: while this one waited or was made): a conflict, exit 2, with how
+/// the run stands now.
+fn reported_meanwhile(ctx: &Ctx, run_id: &str, done: &str, when: &str) -> CommandError {
+    CommandError::bad_input(format!("{done}{when}; nothing was recorded"))
+        .because(crate::ops::Cause::Conflict)
+        .hint(format!(
+            "{} shows how the run stands now (its next step, if one waits)",
+            ctx.cmd(&["workflow", "status", run_id])
+        ))
+}
+
 /// The run's lock for a report. Another report (or a driver it started) may hold it for a
 /// moment: the report waits for it a little, reading the log meanwhile; a report recorded
 /// on the same step in that time refuses this one as already made (exit 2, its status
@@ -3727,14 +3773,7 @@ fn report_lock(
                 Some((true, _)) => " while this report waited for the run",
                 _ => "",
             };
-            return Err(
-                CommandError::bad_input(format!("{done}{when}; nothing was recorded"))
-                    .because(crate::ops::Cause::Conflict)
-                    .hint(format!(
-                        "{} shows how the run stands now (its next step, if one waits)",
-                        ctx.cmd(&["workflow", "status", run_id])
-                    )),
-            );
+            return Err(reported_meanwhile(ctx, run_id, &done, when));
         }
         if std::time::Instant::now() >= deadline || !matches!(waiting_before, Some((true, _))) {
             return Err(held.into());

@@ -507,6 +507,8 @@ fn report(
                     success: action == StepAction::Complete,
                     outputs,
                     no_drive: true,
+                    // A driver of this server's goes on with it (`finish_step`).
+                    drives_after: true,
                     // This server keeps a secret output reported here and hands it to the
                     // drivers it starts (`drive_on`): it says itself when none takes it.
                     holder_stays: true,
