@@ -2483,3 +2483,177 @@ fn a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_
 common::on_both_stores!(
     a_time_limit_stops_owed_page_is_sent_as_stopped_with_its_document_before_the_aborts
 );
+
+/// The driver of run `name` started in the background, its output kept, once `ready` holds
+/// (a delivery of its failure's notifications is under way).
+fn driving_until(env: &Env, name: &str, ready: impl Fn() -> bool) -> std::process::Child {
+    use std::process::Stdio;
+    let child = env
+        .command(&["workflow", "run", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    server::eventually(60, "a delivery under way", || ready().then_some(()));
+    child
+}
+
+/// Each notification of the run's status: (trigger, end it was for, delivered, tries).
+fn deliveries(env: &Env, run: &str) -> Vec<(String, String, bool, u64)> {
+    env.status(Some(run))["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["trigger"].as_str().unwrap().to_string(),
+                n["status"].as_str().unwrap().to_string(),
+                n["ok"].as_bool().unwrap(),
+                n["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Seen by a review: `workflow abort` from another terminal while the driver delivered a
+/// failure's notifications SIGTERMed the driver, which cut them: recorded "not delivered …
+/// 0 tries" (the POST under way had landed), never tried again, the `on_finish` owed for
+/// `failed` never sent to a healthy receiver, and the driver's last words "Workflow failed"
+/// with `resume --retry` for an aborted run. Now the failure's deliveries go on, recorded as
+/// they were tried; the driver records the abort after them, delivers the abort's own
+/// `on_finish`, and ends saying "aborted".
+#[test]
+fn an_abort_while_a_failures_notifications_are_delivered_lets_them_land_and_ends_the_driver_aborted()
+ {
+    let env = Env::new();
+    let slow = hook(&[0]);
+    let fine = hook(&[200]);
+    env.workflow(
+        "abd",
+        &format!(
+            "name: abd\nsteps:\n  - name: a\n    run: exit 1\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - webhook: {}\n      timeout: 3s\n      retries: 0\n  on_finish:\n    - webhook: {}\n",
+            slow.url, fine.url
+        ),
+    );
+    let driver = driving_until(&env, "abd", || slow.count() == 1);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let abort = env.run(&[
+        "workflow",
+        "abort",
+        &run,
+        "--message",
+        "abort during delivery",
+    ]);
+    assert!(
+        abort.code == 0 || abort.code == 1,
+        "{}{}",
+        abort.stdout,
+        abort.stderr
+    );
+    let out = driver.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "aborted", "{status}");
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("aborted"), "{said}");
+    assert!(
+        !said.contains("Workflow failed") && !said.contains("--retry"),
+        "the driver's last words follow the log: {said}"
+    );
+    assert_eq!(
+        deliveries(&env, &run),
+        [
+            ("on_failure".into(), "failed".into(), false, 1),
+            ("on_finish".into(), "failed".into(), true, 1),
+            ("on_finish".into(), "aborted".into(), true, 1),
+        ],
+        "{status}"
+    );
+    let statuses: Vec<String> = fine
+        .received(2)
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["status"].to_string())
+        .collect();
+    assert_eq!(statuses, ["\"failed\"", "\"aborted\""]);
+}
+
+/// Seen by a review: an `on_failure` command that aborts its own failed run ("abort what
+/// fails") was ended with its driver's delivery by the abort's own SIGTERM, before the abort
+/// was recorded: the run stayed failed, the operator's abort lost. Now the command runs to
+/// its end and the abort it asked for is recorded.
+#[test]
+fn a_notification_command_that_aborts_its_own_run_gets_the_abort_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "selfab",
+        &format!(
+            "name: selfab\nsteps:\n  - name: a\n    run: exit 1\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - run: '\"{}\" workflow abort \"$CORTEX_RUN_ID\" --message from-notify > n.out 2>&1'\n      timeout: 40s\n",
+            env!("CARGO_BIN_EXE_cortex")
+        ),
+    );
+    let out = env.run(&["workflow", "run", "selfab"]);
+    let status = env.status(None);
+    assert_eq!(status["status"], "aborted", "{}\n{status}", out.stdout);
+    assert!(
+        status["reason"].as_str().unwrap().contains("from-notify"),
+        "{status}"
+    );
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("aborted"), "{}", out.stdout);
+    let run = status["run_id"].as_str().unwrap();
+    assert_eq!(
+        deliveries(&env, run),
+        [("on_failure".into(), "failed".into(), true, 1)],
+        "{status}"
+    );
+}
+
+/// Seen by a review: `workflow stop` while the driver delivered a failure's notifications was
+/// accepted as a request the driver never acted on: status then said the driver "died"
+/// before acting on it, and its first suggestion, `resume --retry`, recorded the stop and
+/// failed, exit 2. Now the driver stops the run once the deliveries are done, and the run's
+/// status and its first suggestion are true of a stopped run.
+#[test]
+fn a_stop_while_a_failures_notifications_are_delivered_stops_the_run_and_its_first_suggestion_works()
+ {
+    let env = Env::new();
+    let slow = hook(&[0]);
+    env.workflow(
+        "std",
+        &format!(
+            "name: std\nsteps:\n  - name: a\n    run: test -f again || {{ touch again; exit 1; }}\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - webhook: {}\n      timeout: 3s\n      retries: 0\n",
+            slow.url
+        ),
+    );
+    let driver = driving_until(&env, "std", || slow.count() == 1);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    // Stopped by the driver within the stop's wait (exit 3), or left to it (exit 0).
+    let stop = env.run(&["workflow", "stop", &run]);
+    assert!(
+        stop.code == 3 || stop.code == 0,
+        "{}{}",
+        stop.stdout,
+        stop.stderr
+    );
+    let out = driver.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "stopped", "{said}\n{status}");
+    assert!(status["stop_requested"].is_null(), "{status}");
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(!said.contains("--retry"), "{said}");
+    let first = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let args: Vec<&str> = first[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(
+        resumed.code, 0,
+        "{first:?}: {}{}",
+        resumed.stdout, resumed.stderr
+    );
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+}

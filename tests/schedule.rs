@@ -958,6 +958,24 @@ fn the_scheduler_beside_a_worker_writes_each_line_on_its_own() {
     }
 }
 
+/// SIGKILL the driver of `run` (as its `run_started` names it), and wait until the run is
+/// shown interrupted.
+fn kill_driver(env: &Env, run: &str) {
+    let pid = env.events(run)[0]["body"]["driver"]["pid"]
+        .as_u64()
+        .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let until = Instant::now() + Duration::from_secs(30);
+    while env.status(Some(run))["status"] != "interrupted" {
+        assert!(Instant::now() < until, "{}", env.status(Some(run)));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `overlap: skip` while a scheduled run's driver is dead but its command still runs. Before,
 /// the run was only "interrupted" to the scheduler, which started the next time's run beside
 /// the orphaned command (two copies of the step at once). Now a run whose dead driver's
@@ -979,18 +997,7 @@ fn overlap_skip_counts_a_dead_drivers_commands_still_running_as_going() {
         assert!(Instant::now() < until, "the step's group was never noted");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let started = env.events(&run);
-    let pid = started[0]["body"]["driver"]["pid"].as_u64().unwrap();
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let until = Instant::now() + Duration::from_secs(30);
-    while env.status(Some(&run))["status"] != "interrupted" {
-        assert!(Instant::now() < until, "{}", env.status(Some(&run)));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    kill_driver(&env, &run);
     let skipped = once(&env, "2026-12-03T10:05:00Z");
     assert_eq!(whats(&skipped), ["skipped"], "{skipped}");
     let reason = skipped[0]["detail"].as_str().unwrap();
@@ -1287,4 +1294,69 @@ fn a_pass_at_a_time_releases_no_queued_time_after_it() {
     let due = once(&env, "2026-12-05T12:06:00Z");
     assert_eq!(whats(&due), ["released", "run_recorded"], "{due}");
     assert_eq!(due[0]["due"], "2026-12-05T12:05:00Z", "{due}");
+}
+
+/// Seen by a review: `overlap: skip` when the orphaned command is a step of the scheduled
+/// run's `uses:` child. The scheduled run's driver was SIGKILLed while its child's step ran;
+/// the run was "interrupted" and its own notes named no command, so the next time started a
+/// second run beside the child's orphaned step (two copies of it at once). Now the whole run
+/// tree is judged by the same rule: the child's still-running command keeps the run going.
+#[test]
+fn overlap_skip_counts_an_orphaned_step_of_a_uses_child_as_going() {
+    let env = Env::new();
+    env.workflow(
+        "kidlong",
+        "name: kidlong\nsteps:\n  - name: long\n    run: 'echo start >> starts; while [ ! -f release-kid ]; do sleep 0.05; done; echo ran >> ran-kid'\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nschedule: {cron: \"*/5 * * * *\", overlap: skip}\nsteps:\n  - name: k\n    uses: kidlong\n",
+    );
+    seen_early(&env);
+    let first = once(&env, "2026-12-03T10:00:00Z");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    let until = Instant::now() + Duration::from_secs(30);
+    let child = loop {
+        let child = env
+            .events(&run)
+            .iter()
+            .find(|e| e["type"] == "child_started")
+            .map(|e| e["body"]["run_id"].as_str().unwrap().to_string());
+        if let Some(child) = child
+            && std::fs::read_to_string(env.inflight_notes(&child)).is_ok_and(|t| {
+                t.lines()
+                    .any(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
+            })
+        {
+            break child;
+        }
+        assert!(Instant::now() < until, "the child's step was never noted");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    kill_driver(&env, &run);
+    let skipped = once(&env, "2026-12-03T10:05:00Z");
+    assert_eq!(whats(&skipped), ["skipped"], "{skipped}");
+    let reason = skipped[0]["detail"].as_str().unwrap();
+    assert!(
+        reason.contains(&run)
+            && reason.contains(&child)
+            && reason.contains("its commands still run"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("starts")).unwrap(),
+        "start\n",
+        "one copy of the child's step"
+    );
+    // The abort ends the child's orphan with the run: the next time starts.
+    assert_eq!(env.run(&["workflow", "abort", &run]).code, 1);
+    let next = once(&env, "2026-12-03T10:10:00Z");
+    assert_eq!(whats(&next), ["started", "run_recorded"], "{next}");
+    std::fs::write(env.project().join("release-kid"), "").unwrap();
+    wait_finished(&env, next[1]["run_id"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("ran-kid")).unwrap(),
+        "ran\n",
+        "the orphan was ended by the abort; only the new run's child step finished"
+    );
 }

@@ -493,6 +493,26 @@ fn started_children(store: &dyn EventStore, run_id: &str) -> Vec<(String, String
     children
 }
 
+/// `run_id` (whose state is `state`) and the child runs under it, down every level (each
+/// run's log's `child_started`), parents first: the runs whose commands are this run's work. A run with
+/// no `uses:` started no child: only its own id, and its log is not read.
+pub fn run_tree(store: &dyn EventStore, run_id: &str, state: &RunState) -> Vec<String> {
+    let mut tree = vec![run_id.to_string()];
+    if state.start.as_ref().is_none_or(|s| s.uses.is_empty()) {
+        return tree;
+    }
+    let mut next = 0;
+    while next < tree.len() {
+        for (_, child) in started_children(store, &tree[next]) {
+            if !tree.contains(&child) {
+                tree.push(child);
+            }
+        }
+        next += 1;
+    }
+    tree
+}
+
 /// The child runs a run leaves behind are aborted (and their own children with them), by
 /// `by`, each with a message naming the run and why. A run that ended for good leaves none
 /// unfinished: each child run it ever started (its log's `child_started`, not only the ones

@@ -40,8 +40,8 @@ pub use attempt_logs::{
     attempt_hosts, belongs_here, check_attempt_log, check_attempt_logs, check_kept_output,
     file_here_is_its, home_id, kept_output_differs, not_a_file_at,
 };
-pub use child::inherit_secret_inputs;
 pub(crate) use child::{end_children, given_value};
+pub use child::{inherit_secret_inputs, run_tree};
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{
     Dispatch, ENDING_WORDS, Shared, Slots, acquire_run, claim_unit, claims_without_lease,

@@ -103,7 +103,9 @@ fn notifications(notify: &Notify, refs: &[NotificationRef]) -> Vec<(Trigger, usi
 /// are left to end by themselves, each within its try's timeout, trying no more.
 ///
 /// `landed` hears of each delivery as soon as it is done (or given up, or stopped), so that it
-/// can be recorded then.
+/// can be recorded then; `watch` is called each tenth of a second of the wait, and may raise
+/// `stop` (a caller that judges a signal before it ends the wait: `ops::notify::wait_for`).
+#[allow(clippy::too_many_arguments)] // one delivery's parts, each its own concern
 pub fn deliver(
     notify: &Notify,
     due: &[NotificationRef],
@@ -112,6 +114,7 @@ pub fn deliver(
     clock: Arc<dyn Clock + Send + Sync>,
     stop: &StopFlag,
     landed: &mut dyn FnMut(&Delivery),
+    watch: &mut dyn FnMut(),
 ) -> Vec<Delivery> {
     let mut work = notifications(notify, due);
     work.sort_by_key(|(trigger, index, _)| (*trigger == Trigger::OnFinish, *index));
@@ -168,8 +171,12 @@ pub fn deliver(
                 landed(&d);
                 done[i] = Some(d);
             }
-            Err(mpsc::RecvTimeoutError::Timeout) if stop.is_set() => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                watch();
+                if stop.is_set() {
+                    break;
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }

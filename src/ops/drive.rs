@@ -838,7 +838,7 @@ pub(super) fn drive_from(
     // let go first and recorded it after, unfenced: the `run_submitted` landed in the session
     // of the worker that took the run meanwhile, and a third one then "resumed" the run.
     let handed_back = matches!(end, DriveEnd::HandedBack).then(|| hand_back(&mut journal, &actor));
-    let state = journal.state.clone();
+    let mut state = journal.state.clone();
     // A drive that ended waiting leaves nobody driving: the run is shown as it stands for
     // whoever comes next (waiting on a report, on a worker, on secret inputs).
     let alive = !matches!(end, DriveEnd::Waiting(_) | DriveEnd::HandedBack);
@@ -853,6 +853,21 @@ pub(super) fn drive_from(
     // as held (exit 4) rather than delivering them a second time; one after this process died
     // delivering delivers what it left (`notify::pending`).
     let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+    // An operator's abort or stop asked while this driver delivered them: carried out here,
+    // and the answer is the run as the log ends (its driver's last words "aborted").
+    let mut end = end;
+    if matches!(end, DriveEnd::Paused)
+        && let Some(carried) = carry_out_request(ctx, &mut journal, &mut warnings)
+    {
+        end = carried;
+        state = journal.state.clone();
+        view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
+        code = match end {
+            DriveEnd::Stopped => exit::WAITING,
+            _ => view.status.exit_code(),
+        };
+        human = render_outcome(&view, &ctx.home, SystemTime::now());
+    }
     let_go(&mut journal, keeper);
     drop(lock);
     // Let go of with nothing appended (the next step or phase asks for tags this driver does
@@ -1545,6 +1560,75 @@ pub(super) fn lease_keeper(ctx: &Ctx, ttl_ms: u64) -> crate::execute::LeaseKeepe
         }),
         ttl_ms,
     )
+}
+
+/// Carry out, as the driver still holding the run, a stop or abort an operator asked of it
+/// while it delivered the notifications of the failure it paused on (`workflow abort|stop`
+/// beside it: the request is in the log, and an abort's SIGTERM does not cut that wait,
+/// `notify::wait_for`): the abort or stop recorded by whoever asked, the child runs an abort
+/// leaves ended, and what the new end owes delivered (an abort's own `on_finish`, after the
+/// failure's). How the drive ends then, if a request was carried out. Before, the driver
+/// let the run go with the request pending: status said its driver "died" before acting on
+/// it, and its first suggestion, `resume --retry`, recorded the stop and failed (exit 2).
+fn carry_out_request(
+    ctx: &Ctx,
+    journal: &mut Journal<'_>,
+    warnings: &mut Vec<String>,
+) -> Option<DriveEnd> {
+    journal.refresh().ok()?;
+    let state = &journal.state;
+    if !state.stop_requested
+        || state.outcome().is_some()
+        || state.phase == crate::decide::RunPhase::Stopped
+    {
+        return None;
+    }
+    let (command, end) = match (&state.abort_requested, &state.stopped_by) {
+        (Some(by), _) => (
+            Command::Abort {
+                by: by.clone(),
+                cut_off: None,
+            },
+            DriveEnd::Finished(crate::event::Outcome::Aborted),
+        ),
+        (None, Some((by, _))) => (
+            Command::Stop {
+                by: by.clone(),
+                signal: None,
+            },
+            DriveEnd::Stopped,
+        ),
+        (None, None) => return None,
+    };
+    let aborted_by = state.abort_requested.clone();
+    match journal.submit(command) {
+        Ok(_) => {}
+        Err(e) => {
+            warnings.push(format!(
+                "the {} asked of this run was not recorded: {e}",
+                if matches!(end, DriveEnd::Stopped) {
+                    "stop"
+                } else {
+                    "abort"
+                }
+            ));
+            return None;
+        }
+    };
+    // Derived files are a cache of the log: failing to write them loses nothing.
+    let _ = crate::execute::materialize(&ctx.home, &journal.state);
+    if let Some(by) = aborted_by {
+        let state = journal.state.clone();
+        journal.nested(|store, clock, ids| {
+            crate::execute::end_children(store, clock, ids, &ctx.home, &state, &by, KILL_GRACE)
+        });
+    }
+    warnings.extend(super::notify::after_change(
+        ctx,
+        &journal.state,
+        &journal.redactor,
+    ));
+    Some(end)
 }
 
 #[cfg(test)]

@@ -778,6 +778,7 @@ fn hand_over(
                             );
                         }
                     },
+                    &mut || {},
                 );
             }
             if let (Some(hold), Some(store)) = (hold, store.as_mut()) {
@@ -825,7 +826,12 @@ fn hand_over(
 
 /// Deliver what is due before returning, each recorded as it lands (a process ended meanwhile
 /// by SIGKILL loses only the others), saying so first on `Ctx::announce`; with
-/// `WaitUnlessInterrupted`, a Ctrl-C ends the wait.
+/// `WaitUnlessInterrupted`, a Ctrl-C ends the wait — but not the SIGTERM an operator's abort
+/// sends the run's driver (`operator_signalled`): the deliveries are the failure's, owed
+/// whatever comes next, and the driver carries the request out once they are done. Before,
+/// that SIGTERM cut them: recorded "not delivered … 0 tries" (a POST under way had landed),
+/// given up, and the failure's `on_finish` never sent; a notification command that aborted
+/// its own run was ended before the abort was recorded.
 fn wait_for(
     ctx: &Ctx,
     state: &RunState,
@@ -845,9 +851,24 @@ fn wait_for(
     }
     let count = crate::plan::due_refs(&due).len();
     // Listening for Ctrl-C before saying it waits, so that no Ctrl-C after the line is missed.
-    let stop = match ctx.deliveries {
+    let signals = match ctx.deliveries {
         Deliveries::WaitUnlessInterrupted => StopFlag::from_now_on(),
         _ => StopFlag::default(),
+    };
+    // What ends the wait: a signal, once judged not an operator's request.
+    let stop = StopFlag::default();
+    let mut judged = false;
+    let store = std::cell::RefCell::new(store);
+    let mut watch = || {
+        if judged || !signals.is_set() {
+            return;
+        }
+        judged = true;
+        if !operator_signalled(&**store.borrow(), &state.run_id, &signals)
+            && let Some(signal) = signals.signal()
+        {
+            stop.set(signal);
+        }
     };
     if let Some(announce) = ctx.announce {
         announce(&format!(
@@ -862,7 +883,9 @@ fn wait_for(
     // The ends in order, oldest first, each with the run as of its event.
     for group in &due {
         let ended = ended(state, group.end);
-        let made = match (stop.signal_name(), as_of(store, state, group.end)) {
+        watch();
+        let then = as_of(&**store.borrow(), state, group.end);
+        let made = match (stop.signal_name(), then) {
             // Stopped before this end's turn: given up, as the wait's others are.
             (Some(signal), _) => {
                 let given_up = not_made(
@@ -872,8 +895,13 @@ fn wait_for(
                     &SystemClock,
                     &format!("not delivered: {signal} stopped the wait for it"),
                 );
-                if let Err(e) = record_deliveries(store, &mut ids, &state.run_id, ended, &given_up)
-                {
+                if let Err(e) = record_deliveries(
+                    &mut **store.borrow_mut(),
+                    &mut ids,
+                    &state.run_id,
+                    ended,
+                    &given_up,
+                ) {
                     unrecorded = Some(e);
                 }
                 given_up
@@ -886,7 +914,7 @@ fn wait_for(
             (None, Ok(then)) => {
                 let mut landed = |d: &Delivery| {
                     if let Err(e) = record_deliveries(
-                        store,
+                        &mut **store.borrow_mut(),
                         &mut ids,
                         &state.run_id,
                         ended,
@@ -903,6 +931,7 @@ fn wait_for(
                     Arc::new(SystemClock),
                     &stop,
                     &mut landed,
+                    &mut watch,
                 )
             }
         };
@@ -925,6 +954,21 @@ fn wait_for(
         warnings.push(format!("the notifications were sent but not recorded: {e}"));
     }
     warnings
+}
+
+/// Whether the stop signal `signals` holds is an operator's request that run `run_id`'s log
+/// records (pending, or the abort carried out since): the SIGTERM `workflow abort` sends the
+/// run's driver after recording its request (`execute::operator::abort`). It asks the driver
+/// to end the run, which a wait for the failure's notifications does not stand in the way
+/// of: they go on, and the driver records the abort after them (`drive::carry_out_request`).
+/// A Ctrl-C, or a SIGTERM with no request in the log, ends the wait.
+fn operator_signalled(store: &dyn EventStore, run_id: &str, signals: &StopFlag) -> bool {
+    signals.signal() == Some(nix::sys::signal::Signal::SIGTERM as i32)
+        && crate::execute::load_state(store, run_id).is_ok_and(|now| {
+            // Carried out already (the abort's own `on_finish` is delivered after it), or
+            // pending.
+            now.abort_requested.is_some() || (now.stop_requested && now.outcome().is_none())
+        })
 }
 
 /// What the notifications `due` claim for the end `ended`, as `plan::notifications_due` reads

@@ -1006,7 +1006,10 @@ impl Scheduler {
     }
 }
 
-/// A run of this schedule still going (driven by a live driver, or waiting for a report).
+/// A run of this schedule still going (driven by a live driver, or waiting for a report), or
+/// one whose dead driver's commands still run. A run's `uses:` child runs, down every level,
+/// are its work too: each is judged by the same rule, so an orphaned step of a child counts
+/// as its scheduled run's.
 fn going_run(
     ctx: &Ctx,
     store: &dyn EventStore,
@@ -1014,19 +1017,41 @@ fn going_run(
 ) -> Result<Option<String>, CommandError> {
     for run_id in state.runs().take(8) {
         let (run, alive) = crate::execute::load_live(&ctx.home, store, run_id)?;
-        match run_status(&run, alive) {
-            RunStatus::Running | RunStatus::Waiting => return Ok(Some(format!("run {run_id}"))),
-            // Its driver died, but the commands it started go on: a new run beside them
-            // would overlap them.
-            RunStatus::Interrupted if crate::execute::orphans_alive_of(&ctx.home, run_id) => {
-                return Ok(Some(format!(
-                    "run {run_id} (its driver is gone, its commands still run)"
-                )));
+        if let Some(why) = still_going(ctx, run_id, &run, alive) {
+            return Ok(Some(format!("run {run_id}{why}")));
+        }
+        // A run that ended for good left no child unfinished (`execute::end_children`): only
+        // an unfinished one's tree is read.
+        if run.outcome().is_some() {
+            continue;
+        }
+        for child in crate::execute::run_tree(store, run_id, &run).iter().skip(1) {
+            let (state, alive) = crate::execute::load_live(&ctx.home, store, child)?;
+            if let Some(why) = still_going(ctx, child, &state, alive) {
+                return Ok(Some(format!("run {run_id}: its child run {child}{why}")));
             }
-            _ => {}
         }
     }
     Ok(None)
+}
+
+/// Whether `run` is still going (`Some`, with what to add to its name when it is only its
+/// commands): a live driver or a wait, or a dead driver whose commands still run.
+fn still_going(
+    ctx: &Ctx,
+    run_id: &str,
+    run: &crate::decide::RunState,
+    alive: bool,
+) -> Option<&'static str> {
+    match run_status(run, alive) {
+        RunStatus::Running | RunStatus::Waiting => Some(""),
+        // Its driver died, but the commands it started go on: a new run beside them would
+        // overlap them.
+        RunStatus::Interrupted if crate::execute::orphans_alive_of(&ctx.home, run_id) => {
+            Some(" (its driver is gone, its commands still run)")
+        }
+        _ => None,
+    }
 }
 
 /// The run a scheduled driver recorded: started by the actor `schedule` with `tag`.
