@@ -34,16 +34,21 @@ pub struct Stat {
 
 /// The stat of process `pid`, if it exists.
 pub fn stat(pid: i32) -> Option<Stat> {
-    // Into a buffer on the stack, read until the end: a line of `stat` is a few hundred
-    // bytes, which `/proc` hands over in one read (`read_to_string` took six reads and a
-    // `statx` for a step's note).
+    // Into a buffer on the stack, read until the line's end: a line of `stat` is a few
+    // hundred bytes, which `/proc` hands over in one read (`read_to_string` took six reads
+    // and a `statx` for a step's note; reading on to the end of file, one read more).
     let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
     let mut buf = [0u8; 2048];
     let mut len = 0;
     while len < buf.len() {
         match std::io::Read::read(&mut file, &mut buf[len..]) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if buf[..len].ends_with(b"\n") {
+                    break;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return None,
         }

@@ -1199,22 +1199,6 @@ impl PreparedAttempt {
             }
             return outcome;
         }
-        // A working directory that is not there is a fault of the definition (or of this
-        // host), not of the moment: the attempt fails at once and no retry is spent on it.
-        if !self.spec.cwd.is_dir() {
-            let mut outcome = report(
-                AttemptEnd::SpawnFailed {
-                    error: missing_dir_error(&self.spec.cwd, self.working_dir.as_ref()),
-                },
-                Vec::new(),
-                String::new(),
-                Vec::new(),
-            );
-            if let AttemptOutcome::Report(r) = &mut outcome {
-                r.permanent = true;
-            }
-            return outcome;
-        }
         let work = match self.prepare_home(&runner.folders) {
             Ok(work) => work,
             Err(problem) => return AttemptOutcome::HomeFault(problem),
@@ -1239,6 +1223,24 @@ impl PreparedAttempt {
         );
         if let Some(note) = note {
             note.ended();
+        }
+        // A working directory that is not there is a fault of the definition (or of this
+        // host), not of the moment: the attempt fails at once and no retry is spent on it.
+        // Looked at only when the spawn failed (its `chdir` did): a `stat` before every spawn
+        // was a system call on the chain's critical path for a case the spawn finds anyway.
+        if matches!(result.end, AttemptEnd::SpawnFailed { .. }) && !self.spec.cwd.is_dir() {
+            let mut outcome = report(
+                AttemptEnd::SpawnFailed {
+                    error: missing_dir_error(&self.spec.cwd, self.working_dir.as_ref()),
+                },
+                Vec::new(),
+                String::new(),
+                Vec::new(),
+            );
+            if let AttemptOutcome::Report(r) = &mut outcome {
+                r.permanent = true;
+            }
+            return outcome;
         }
         // Read and removed whatever happens next: the file may hold secrets in plain text, and
         // what it says is in the log (redacted) from now on.

@@ -659,8 +659,13 @@ impl SqliteStore {
         for row in rows {
             // The columns are text: bound as they are when they are UTF-8 (always, for rows
             // cortex chained), else as their lossy reading (an import of damaged rows).
+            // `from_utf8` first: its check runs a word at a time, where `from_utf8_lossy`
+            // walks every byte (4% of an append's instructions, for rows that are always UTF-8).
             fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
-                String::from_utf8_lossy(b)
+                match std::str::from_utf8(b) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(b),
+                }
             }
             insert
                 .execute(params![
