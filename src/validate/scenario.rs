@@ -131,6 +131,10 @@ pub fn validate_scenario_cautioned(
             "type" => scenario.kind.is_none(),
             "priority" => scenario.priority.is_none(),
             "max_parallel" => scenario.max_parallel.is_none(),
+            "inputs" => scenario.inputs.is_empty(),
+            "notify" => scenario.notify.is_empty(),
+            "schedule" => scenario.schedule.is_none(),
+            // `parse_user_schema` refuses any other name.
             _ => false,
         };
         if missing {
