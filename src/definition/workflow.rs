@@ -35,6 +35,8 @@ pub struct Workflow {
     /// Health checks run before the first step (pre-validation); all must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<Check>,
+    /// At least one.
+    #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
     /// Post-validation after the last step; all must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
