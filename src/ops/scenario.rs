@@ -780,6 +780,9 @@ fn stop_found(
     if before.phase == crate::decide::RunPhase::Stopped {
         return Ok(already_stopped(ctx, &before));
     }
+    if matches!(before.phase, crate::decide::RunPhase::Paused { .. }) {
+        return Err(paused_on_failure(ctx, &before));
+    }
     if let Some(e) = read_only {
         return Err(e);
     }
@@ -898,6 +901,29 @@ fn stop_pending(
     out.json["note"] = first.trim_start_matches("⏳ ").trim_end().into();
     out.human = format!("{first}\n{}", out.human);
     out
+}
+
+/// A stop of a run paused on a failure, refused: it is at rest already (nothing runs), and
+/// a stop would only hide its failure and the recoveries that go with it (`resume --retry`,
+/// `--skip`). The same for both kinds; nothing is recorded.
+fn paused_on_failure(ctx: &Ctx, state: &crate::decide::RunState) -> CommandError {
+    let view = ctx.view(state, false);
+    let group = view.kind.group();
+    let unit = if view.kind == crate::event::RunKind::Workflow {
+        "step"
+    } else {
+        "phase"
+    };
+    let run = view.run_id.as_str();
+    CommandError::bad_input(format!(
+        "run {run} failed and is paused: nothing runs, so there is nothing to stop; nothing was recorded"
+    ))
+    .hint(
+        ctx.suggest(&[group, "resume", run, "--retry"])
+            .then(format!(" runs the failed {unit} again, `--skip` goes on past it; "))
+            .and(ctx.suggest(&[group, "abort", run]))
+            .then(" ends the run"),
+    )
 }
 
 /// `orchestrate stop` of a run that is stopped already: its status, said to be unchanged
