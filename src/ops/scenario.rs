@@ -522,8 +522,23 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
         OperatorError::ChecksNeedSecrets(lack) => {
             super::workflow::checks_need_secrets(ctx, &lack, crate::event::RunKind::Scenario)
         }
-        OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
-            .hint(format!("its phases: {}", phases.join(", "))),
+        OperatorError::NoSuchPhase {
+            ref phase,
+            ref phases,
+        } => {
+            // As a step unknown to a workflow run is answered (`ops::workflow`).
+            let mut err = CommandError::bad_input(e.to_string())
+                .hint(format!("its phases: {}", phases.join(", ")));
+            if let Some(best) = crate::definition::catalog_suggest(
+                &normalize_name(phase),
+                phases.iter().map(String::as_str),
+            )
+            .first()
+            {
+                err = err.hint(format!("did you mean `{best}`?"));
+            }
+            err
+        }
         OperatorError::AwaitsStart { ref phase } => CommandError::bad_input(e.to_string()).hint(
             ctx.suggest(&["orchestrate", "start", name, phase])
                 .then(" starts it; report it once it is done"),
