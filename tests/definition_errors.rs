@@ -517,12 +517,7 @@ fn a_run_given_as_a_list_is_one_error_not_also_nothing_to_do() {
     );
     let out = env.run(&["--json", "workflow", "validate", "w"]);
     assert_eq!(out.code, 2, "{}", out.text());
-    let messages: Vec<String> = out.json()["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].as_str().unwrap().to_string())
-        .collect();
+    let messages: Vec<String> = out.located_errors().into_iter().map(|(m, ..)| m).collect();
     assert_eq!(
         messages,
         [

@@ -212,14 +212,14 @@ fn a_misspelt_field_in_the_user_schema_is_refused_where_it_is_written() {
     let out = env.run(&["orchestrate", "validate", "nd"]);
     assert_eq!(out.code, 2, "{}", out.text());
     insta::assert_snapshot!("user_schema_misspelt_fields", out.snapshot(&env));
-    let doc = env.run(&["--json", "orchestrate", "validate", "nd"]).json();
-    let at: Vec<(u64, u64)> = doc["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["line"].as_u64().unwrap(), e["column"].as_u64().unwrap()))
+    let out = env.run(&["--json", "orchestrate", "validate", "nd"]);
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, c)| (l, c))
         .collect();
-    assert_eq!(at, [(3, 5), (5, 5), (7, 3)], "{doc}");
+    assert_eq!(at, [(3, 5), (5, 5), (7, 3)], "{}", out.stdout);
+    let doc = out.json();
     assert!(
         doc["errors"][0]["hint"]
             .as_str()
