@@ -461,3 +461,101 @@ fn a_value_longer_than_linux_passes_in_one_variable_or_argument_is_refused_by_va
     let out = env.run(&["workflow", "validate", "tp"]);
     assert_eq!(out.code, 0, "{}", out.text());
 }
+
+/// Seen by a review (SPEC §7: the human form is the same for both kinds): a missing field was
+/// "missing field `steps`" for a workflow and "Missing required field: phases" for a
+/// scenario (whose missing `name:` was the first wording again); `phases: []` was called
+/// missing, at 1:1. Now a missing field is "Missing required field: X" with where to add it,
+/// for both kinds, and an empty list is said at the list, as a workflow's `steps: []` is.
+#[test]
+fn missing_fields_and_empty_lists_are_worded_and_placed_alike_for_both_kinds() {
+    let env = Env::new();
+    let p = env.project();
+    let files = [
+        ("workflow", "no-steps.yaml", "name: w\ndescription: d\n"),
+        (
+            "orchestrate",
+            "no-name.yaml",
+            "description: d\nphases:\n  - name: a\n    description: a\n",
+        ),
+        (
+            "orchestrate",
+            "no-description.yaml",
+            "name: s\nphases:\n  - name: a\n    description: a\n",
+        ),
+        (
+            "workflow",
+            "empty-steps.yaml",
+            "name: w\ndescription: d\nsteps: []\n",
+        ),
+        (
+            "orchestrate",
+            "empty-phases.yaml",
+            "name: s\ndescription: d\nphases: []\n",
+        ),
+    ];
+    let mut shown = String::new();
+    for (group, file, text) in files {
+        std::fs::write(p.join(file), text).unwrap();
+        let out = env.run(&[group, "validate", &format!("./{file}")]);
+        assert_eq!(out.code, 2, "{}", out.text());
+        shown.push_str(&out.snapshot(&env));
+    }
+    insta::assert_snapshot!("missing_fields_and_empty_lists_of_both_kinds", shown);
+    let empty = env.run(&["--json", "orchestrate", "validate", "./empty-phases.yaml"]);
+    assert_eq!(empty.located_errors()[0].1, 3, "{}", empty.stdout);
+}
+
+/// Seen by a review: a step's `run:` given as a list was two errors, its type and a false
+/// "step `a` has nothing to do"; it is one.
+#[test]
+fn a_run_given_as_a_list_is_one_error_not_also_nothing_to_do() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\ndescription: d\nsteps:\n  - name: a\n    run: [x, y]\n  - name: b\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "w"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let messages: Vec<String> = out.located_errors().into_iter().map(|(m, ..)| m).collect();
+    assert_eq!(
+        messages,
+        [
+            "steps[0].run: invalid type: sequence, expected a string",
+            // A step with nothing at all is still said to have nothing to do.
+            "step `b` has nothing to do",
+        ],
+        "{}",
+        out.stdout
+    );
+}
+
+/// Seen by a review: a misspelt step name got "did you mean", a misspelt phase name did not,
+/// neither in an `after:` condition nor in `orchestrate start`.
+#[test]
+fn a_misspelt_phase_name_gets_did_you_mean_as_a_step_name_does() {
+    let env = Env::new();
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n  - name: b\n    description: b\n    condition: after:analysys\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "s"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stdout.contains("hint: did you mean `analysis`?"),
+        "{}",
+        out.stdout
+    );
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n",
+    );
+    env.run(&["orchestrate", "run", "s"]);
+    let out = env.run(&["orchestrate", "start", "s", "analysys"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stderr.contains("did you mean `analysis`?"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1499,7 +1499,7 @@ fn a_misspelled_required_key_is_located_with_a_did_you_mean() {
         e["message"]
             .as_str()
             .unwrap()
-            .contains("missing field `name`"),
+            .contains("Missing required field: name"),
         "{e}"
     );
     assert_eq!(

@@ -195,3 +195,61 @@ fn a_home_cortex_makes_is_readable_by_its_user_alone() {
     let after = std::fs::metadata(env.home()).unwrap().permissions().mode() & 0o777;
     assert_eq!(before, after, "a home already there was changed");
 }
+
+/// Seen by a review: a misspelt `descripton` under `scenarios/schema.yaml`'s `required:` was
+/// taken as a field nobody has, which quietly made `description` optional (the user list
+/// replaces the default one); a `priorty:` under `fields:` restricted nothing, and `owner`
+/// (no scenario field) was ignored. Each is refused where it is written, with the field it
+/// looks like, and nothing validates until the schema is mended.
+#[test]
+fn a_misspelt_field_in_the_user_schema_is_refused_where_it_is_written() {
+    let env = Env::new();
+    env.scenario("nd", "name: nd\nphases:\n  - name: a\n    description: a\n");
+    env.scenario(
+        "schema",
+        "required:\n  - name\n  - descripton\n  - phases\n  - owner\nfields:\n  priorty:\n    enum: [low]\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "nd"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("user_schema_misspelt_fields", out.snapshot(&env));
+    let out = env.run(&["--json", "orchestrate", "validate", "nd"]);
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, c)| (l, c))
+        .collect();
+    assert_eq!(at, [(3, 5), (5, 5), (7, 3)], "{}", out.stdout);
+    let doc = out.json();
+    assert!(
+        doc["errors"][0]["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("did you mean `description`?"),
+        "{doc}"
+    );
+}
+
+/// A user schema's `required:` replaces the default list (README, DESIGN.md): without
+/// `description` in it a scenario needs none; with it, or with no schema, it does.
+#[test]
+fn a_user_schema_required_list_replaces_the_default_one() {
+    let env = Env::new();
+    env.scenario("nd", "name: nd\nphases:\n  - name: a\n    description: a\n");
+    let out = env.run(&["orchestrate", "validate", "nd"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stdout.contains("Missing required field: description"),
+        "{}",
+        out.text()
+    );
+    env.scenario("schema", "required: [name, phases]\n");
+    env.run(&["orchestrate", "validate", "nd"]).assert_exit(0);
+    env.scenario("schema", "required: [name, phases, priority]\n");
+    let out = env.run(&["orchestrate", "validate", "nd"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stdout.contains("Missing required field: priority"),
+        "{}",
+        out.text()
+    );
+}

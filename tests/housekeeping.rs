@@ -187,6 +187,76 @@ fn completions_and_the_manual_page_print() {
     assert!(man.stdout.contains(".TH cortex") && man.stdout.contains("workflow"));
 }
 
+/// Seen by a review: `cortex man`'s EXIT STATUS gave exit 4 only for another driver, and its
+/// ENVIRONMENT left out `CORTEX_LOG_LOCK_WAIT` and `CORTEX_INPUT_<NAME>` as the way to give a
+/// secret input, which the README and cortex's own hints give.
+#[test]
+fn the_manual_page_says_what_the_readme_says_of_exit_4_and_the_environment() {
+    let man = Env::new().run(&["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    let exit_status = man
+        .stdout
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .and_then(|s| s.split(".SH ENVIRONMENT").next())
+        .unwrap();
+    assert!(exit_status.contains("write lock"), "{exit_status}");
+    let environment = man.stdout.split(".SH ENVIRONMENT").nth(1).unwrap();
+    assert!(
+        environment.contains("CORTEX_LOG_LOCK_WAIT"),
+        "{environment}"
+    );
+    assert!(
+        environment.contains("A secret input's value given to cortex"),
+        "{environment}"
+    );
+}
+
+/// Seen by a review: every completion script offered `resume --drive-on`, which `--help` and
+/// the manual pages hide (for front ends, not for people). No shell's script names it now, and
+/// the visible flags beside it are still offered.
+#[test]
+fn hidden_flags_are_not_offered_by_completion_scripts() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = env.run(&["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        assert!(
+            !out.stdout.contains("drive-on"),
+            "{shell} offers --drive-on"
+        );
+        for visible in ["notify-only", "rollback-to", "no-color", "version"] {
+            assert!(out.stdout.contains(visible), "{shell} lost --{visible}");
+        }
+    }
+}
+
+/// Seen by a review: `--no-color` left clap's `--help` coloured on a terminal (NO_COLOR did
+/// not). With colour forced as a terminal would have it (`CLICOLOR_FORCE`), `--no-color`
+/// anywhere before `--` turns the help's styles off.
+#[test]
+fn no_color_turns_off_the_colours_of_help() {
+    let env = Env::new();
+    let help = |args: &[&str]| {
+        let mut cmd = env.command(args);
+        cmd.env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1");
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        help(&["workflow", "--help"]).contains('\u{1b}'),
+        "colour is forced"
+    );
+    for args in [
+        &["--no-color", "--help"][..],
+        &["--no-color", "workflow", "--help"],
+        &["workflow", "resume", "--no-color", "--help"],
+    ] {
+        assert!(!help(args).contains('\u{1b}'), "{args:?} is coloured");
+    }
+}
+
 #[test]
 /// `cortex man --all FILE`, FILE a regular file (or a path through one), is bad input: exit
 /// 2 saying a directory is expected, the file left as it was. It was exit 1, "cannot create

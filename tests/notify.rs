@@ -232,6 +232,29 @@ fn a_run_that_fails_runs_on_finish_and_a_later_abort_does_not_page_on_failure_ag
     assert!(seen.contains(&("on_finish".into(), "aborted".into())));
 }
 
+/// Seen by a review: `examples/workflows/notify-demo.yaml` said "aborting it later pages
+/// nobody again", while `on_finish` fires at the pause and again at the abort (DESIGN.md: due
+/// once per end). The example, run and aborted, notifies as its comment now says.
+#[test]
+fn the_notify_demo_example_notifies_at_each_end_as_its_comment_says() {
+    let env = Env::new();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/workflows/notify-demo.yaml");
+    let comment = std::fs::read_to_string(&example).unwrap();
+    assert!(comment.contains("`on_finish` fires again"), "{comment}");
+    assert_eq!(
+        env.run(&["workflow", "run", example.to_str().unwrap()])
+            .code,
+        1
+    );
+    assert_eq!(env.run(&["workflow", "abort", "notify-demo"]).code, 1);
+    let log = std::fs::read_to_string(env.home().join("notifications.log")).unwrap();
+    assert_eq!(
+        log,
+        "paging on-call about notify-demo (failed)\nnotify-demo finished failed\nnotify-demo finished aborted\n"
+    );
+}
+
 /// Seen by a review: a webhook's password from the environment
 /// (`http://deploy:$HOOK_PW@host/hk`) was masked in the URL, but the same value printed by a
 /// step or written as an output went in clear into the log, status, results.json, checkpoints

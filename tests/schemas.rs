@@ -400,6 +400,8 @@ fn every_cli_json_document_is_described_by_a_schema_in_openapi() {
         (&["workflow", "step", "complete", "Nope"], "Error"),
         (&["workflow", "history", "--limit", "5"], "History"),
         (&["workflow", "abort"], "Status"),
+        // A finished run has nothing to plan: the resume's own answer, not a `Plan`.
+        (&["workflow", "resume", "--dry-run"], "ResumeFinished"),
         (&["workflow", "resume"], "Status"),
         (&["workflow", "run", rollback], "Status"),
         (&["logs", "rollback-demo"], "AttemptLogs"),
@@ -439,6 +441,10 @@ fn every_cli_json_document_is_described_by_a_schema_in_openapi() {
         (&["orchestrate", "resume", "full-stack-feature"], "Status"),
         (&["orchestrate", "history"], "History"),
         (&["orchestrate", "abort", "full-stack-feature"], "Status"),
+        (
+            &["orchestrate", "resume", "full-stack-feature", "--dry-run"],
+            "ResumeFinished",
+        ),
         (&["orchestrate", "status", "nope"], "Error"),
         (&["agent", "list"], "Agents"),
         (&["agent", "status", "python-pro"], "AgentStatus"),
@@ -543,4 +549,65 @@ fn schemas_refuse_names_validate_refuses() {
     assert!(!validator.is_valid(&wf("a/b", "s")));
     assert!(!validator.is_valid(&wf("w", "a.b")));
     assert!(!scenarios.is_valid(&sc("s", "a,b")));
+}
+
+/// What an editor's schema says of a definition is what `validate` says: durations written as
+/// words (`soon`, `fast`), an empty `steps:` or `phases:` list and an `after:` with no phase are
+/// refused by both, and the durations and conditions `validate` takes (`1h 30m`, `2 hours`,
+/// `1e3` seconds, `after: a, b`) by neither. Before, the schemas let the refused ones through.
+#[test]
+fn published_schemas_refuse_the_definitions_validate_refuses() {
+    let env = Env::new();
+    let workflow = jsonschema::validator_for(&committed("workflow")).unwrap();
+    let scenario = jsonschema::validator_for(&committed("scenario")).unwrap();
+    let agree = |kind: &str, text: &str, ok: bool| {
+        let value: serde_json::Value = serde_yaml::from_str(text).unwrap();
+        let validator = if kind == "workflow" {
+            &workflow
+        } else {
+            &scenario
+        };
+        assert_eq!(validator.is_valid(&value), ok, "schema, {text}");
+        let path = env.project().join(format!("{kind}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let group = if kind == "workflow" {
+            "workflow"
+        } else {
+            "orchestrate"
+        };
+        let out = env.run(&[group, "validate", path.to_str().unwrap()]);
+        assert_eq!(out.code == 0, ok, "validate, {text}: {}", out.text());
+    };
+    let step = |extra: &str| {
+        format!("name: w\ndescription: d\nsteps:\n  - {{name: a, run: 'true', {extra}}}\n")
+    };
+    for (extra, ok) in [
+        ("timeout: soon", false),
+        ("timeout: ''", false),
+        ("retry: {backoff: fast}", false),
+        ("timeout: 1h 30m", true),
+        ("timeout: 2 hours", true),
+        ("timeout: '1e3'", true),
+        ("timeout: '90'", true),
+        ("retry: {backoff: 500ms}", true),
+    ] {
+        agree("workflow", &step(extra), ok);
+    }
+    agree("workflow", "name: w\ndescription: d\nsteps: []\n", false);
+    let phases = |condition: &str| {
+        format!(
+            "name: s\ndescription: d\nphases:\n  - {{name: a, description: a}}\n  - {{name: b, description: b, condition: '{condition}'}}\n"
+        )
+    };
+    for (condition, ok) in [
+        ("after:", false),
+        ("after: a,", false),
+        ("soon", false),
+        ("after:a", true),
+        (" after: a ", true),
+        ("manual", true),
+    ] {
+        agree("scenario", &phases(condition), ok);
+    }
+    agree("scenario", "name: s\ndescription: d\nphases: []\n", false);
 }

@@ -318,3 +318,50 @@ fn a_report_on_a_stopped_workflows_step_is_refused_until_resume_has_it_wait_agai
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     assert_eq!(env.status(Some("dup"))["status"], "completed");
 }
+
+/// Seen by a review: `workflow stop` of a run paused on a failure recorded a stop, which
+/// hid the failure (status `stopped`, yet the step shown `failed`) and its recoveries (`resume
+/// --retry` was then refused), while `orchestrate` still took `--retry` after the same stop.
+/// Such a run is at rest already: a stop of either kind is refused (exit 2, the recoveries in
+/// the hint), nothing is recorded, and `resume --retry` still goes on from the failure.
+#[test]
+fn a_stop_of_a_run_paused_on_a_failure_is_refused_and_its_retry_stays() {
+    let env = Env::new();
+    env.workflow(
+        "f",
+        "name: f\ndescription: d\nsteps:\n  - name: a\n    run: echo a\n  - name: b\n    run: test -f ok\n    retry: {max_retry_attempts: 0}\n",
+    );
+    env.scenario(
+        "sf",
+        "name: sf\ndescription: d\nphases:\n  - name: a\n    description: a\n    run: test -f ok\n    retry: {max_retry_attempts: 0}\n",
+    );
+    for (group, name) in [("workflow", "f"), ("orchestrate", "sf")] {
+        env.run(&[group, "run", name]).assert_exit(1);
+        let before = common::kinds(&env).len();
+        let out = env.run(&[group, "stop", name]);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(
+            out.stderr.contains("failed and is paused"),
+            "{}",
+            out.text()
+        );
+        assert!(out.stderr.contains("--retry"), "{}", out.text());
+        assert!(
+            out.stderr.contains(&format!("cortex {group} abort")),
+            "{}",
+            out.text()
+        );
+        assert_eq!(
+            common::kinds(&env).len(),
+            before,
+            "a refused stop records nothing"
+        );
+        let doc = env.run(&["--json", group, "stop", name]);
+        assert_eq!(doc.code, 2);
+        assert_eq!(doc.json()["exit_code"], 2);
+        let status = env.run(&["--json", group, "status", name]).json();
+        assert_eq!(status["status"], "failed", "{status}");
+        env.run(&[group, "resume", name, "--retry", "--dry-run"])
+            .assert_exit(0);
+    }
+}

@@ -6,7 +6,6 @@ use super::args::{
     AgentCommandArgs, Audit, LogCommand, OrchestrateCommand, ResumeRest, ScheduleCommand,
     StepCommand, TopCommand, WorkflowCommand,
 };
-use clap::CommandFactory;
 
 use super::observer::TerminalObserver;
 use super::{CommandError, print};
@@ -160,9 +159,7 @@ pub fn dispatch(
             if json {
                 return Err(raw_output_only("completions", "a shell script"));
             }
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut super::Cli::command(), "cortex", &mut buf);
-            super::out(&String::from_utf8_lossy(&buf));
+            super::out(&super::completions::script(shell));
             Ok(super::exit::OK)
         }
         TopCommand::Logs {

@@ -25,7 +25,7 @@ Bad input: an unknown run, step or input, a definition that does not validate, a
 Waiting or stopped: the run waits for a report (a prompt step, a manual phase) or was stopped; \fBresume\fR goes on.
 .TP
 \fB4\fR
-Held: another process drives the run.
+Held: another process drives the run, or another program holds the SQLite log's write lock (a \fBsqlite3\fR session in a transaction, a backup or \fBVACUUM\fR): a report gives up after 10 s, a driver after \fBCORTEX_LOG_LOCK_WAIT\fR; try again once the lock is let go.
 .SH ENVIRONMENT
 .TP
 \fBCORTEX_HOME\fR
@@ -37,11 +37,17 @@ Where the event log is: a PostgreSQL URL (\fBpostgres://user@host:port/db\fR) or
 \fBCORTEX_SERVE_TOKEN\fR
 The token \fBcortex serve\fR asks of every change (generated and printed when not set).
 .TP
+\fBCORTEX_LOG_LOCK_WAIT\fR
+How long a command waits, in all, for another program's write lock on the SQLite log (\fB30m\fR, \fB90s\fR, seconds; default: an hour for a driver, 10 s for a report) before it gives up with exit 4.
+.TP
+\fBCORTEX_INPUT_\fR\fINAME\fR
+A secret input's value given to cortex out of sight of \fBps\fR (as \fB\-\-input\fR gives any input): a resume, a report or a worker of a run with secret inputs needs them again, since they are never stored (\fBCORTEX_INPUT_API_TOKEN=... cortex workflow step complete RUN STEP\fR). Any case of \fINAME\fR is matched.
+.TP
 \fBNO_COLOR\fR
 No colours in the terminal UI (printed output is never coloured).
 .TP
 \fBCORTEX_RUN_ID\fR, \fBCORTEX_STEP\fR, \fBCORTEX_ATTEMPT\fR, \fBCORTEX_OUTPUT\fR, \fBCORTEX_INPUT_\fR\fINAME\fR, \fBCORTEX_ITEM\fR, \fBCORTEX_ITEM_INDEX\fR
-Set by cortex for the commands it runs: the run, the step and its attempt, the file to write \fBkey=value\fR outputs to, the inputs, and a \fBforeach:\fR item.
+Set by cortex for the commands it runs: the run, the step and its attempt, the file to write \fBkey=value\fR outputs to, the inputs (secret ones too), and a \fBforeach:\fR item.
 .SH FILES
 .TP
 \fI$CORTEX_HOME/cortex.db\fR

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod completions;
 mod help;
 mod man;
 mod observer;
@@ -10,8 +11,6 @@ mod schema;
 mod tui;
 
 use std::io::Write;
-
-use clap::Parser;
 
 pub use crate::ops::{CommandError, exit};
 pub use args::Cli;
@@ -133,7 +132,16 @@ pub fn main() -> i32 {
         let grace = args.next();
         return crate::execute::guard_main(grace.as_deref().and_then(|g| g.to_str()));
     }
-    let cli = match Cli::try_parse() {
+    // clap's `--help` is printed output too: `--no-color` turns its styles off as NO_COLOR
+    // does (clap reads NO_COLOR itself, but not our flag, which it has not parsed yet).
+    let mut command = <Cli as clap::CommandFactory>::command();
+    if flag_asked("--no-color") {
+        command = command.color(clap::ColorChoice::Never);
+    }
+    let parsed = command
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // `--help` (or `--version`) with `--json`: the help as one JSON document, for an
@@ -237,10 +245,15 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
 /// Whether the command line asks for JSON (`--json` before any `--`), read from the raw
 /// arguments: for when they did not parse.
 fn json_asked() -> bool {
+    flag_asked("--json")
+}
+
+/// Whether the command line gives `flag` before any `--`, however it parses.
+fn flag_asked(flag: &str) -> bool {
     std::env::args_os()
         .skip(1)
         .take_while(|a| a != "--")
-        .any(|a| a == "--json")
+        .any(|a| a == flag)
 }
 
 /// A usage error clap rendered (`error: WHAT`, then the detail: usage, tips) as the error

@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct DurationSpec(pub String);
 
+/// What a duration written as text may look like, for the JSON Schemas: seconds as a number
+/// (`30`, `1.5`, `1e3`), or numbers with units (`500ms`, `1h 30m`, `2 hours`). A superset of
+/// what `to_duration` reads (it also lets through `1sm`), never narrower: an editor must not
+/// refuse what `validate` takes, and it does refuse `soon`.
+pub const DURATION_PATTERN: &str = r"^\s*(?:[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9](?:[0-9.\s]|nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y)*)\s*$";
+
 #[derive(JsonSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
@@ -20,7 +26,7 @@ enum DurationSchema {
     /// Seconds.
     Seconds(#[schemars(range(min = 0))] f64),
     /// A number with units, e.g. `500ms`, `2s`, `10m`, `1h 30m`.
-    Text(String),
+    Text(#[schemars(pattern(DURATION_PATTERN))] String),
 }
 
 /// A time limit of one attempt (`limits::STEP_TIMEOUT`): from 1 ms to 30 days.
@@ -32,7 +38,7 @@ pub(crate) enum TimeoutSchema {
     /// Seconds, from 0.001 (1 ms) to 2592000 (30 days).
     Seconds(#[schemars(range(min = 0.001, max = 2_592_000))] f64),
     /// A number with units, from `1ms` to `30d`, e.g. `500ms`, `2s`, `10m`, `1h 30m`.
-    Text(String),
+    Text(#[schemars(pattern(DURATION_PATTERN))] String),
 }
 
 /// A delay before a retry (`limits::RETRY_BACKOFF`): from 0 to 1 day.
@@ -44,7 +50,7 @@ pub(crate) enum BackoffSchema {
     /// Seconds, from 0 to 86400 (1 day).
     Seconds(#[schemars(range(min = 0, max = 86_400))] f64),
     /// A number with units, from `0s` to `1d`, e.g. `500ms`, `2s`, `10m`.
-    Text(String),
+    Text(#[schemars(pattern(DURATION_PATTERN))] String),
 }
 
 impl DurationSpec {

@@ -12,6 +12,11 @@ use super::{
     Check, DefinitionError, DurationSpec, InputSpec, RetrySpec, ScalarString, Step, Workflow,
 };
 
+/// What `Phase::parsed_condition` reads, for the JSON Schema: `auto`, `manual`, or `after:`
+/// and a comma-separated list of names, none empty.
+pub const CONDITION_PATTERN: &str =
+    r"^\s*(?:auto|manual|after:\s*[^,\s][^,]*(?:,\s*[^,\s][^,]*)*)\s*$";
+
 /// A set of phases with conditions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +52,9 @@ pub struct Scenario {
     /// or `{cron, overlap, inputs}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<super::Schedule>,
+    /// At least one (when `phases` is required, as it is unless `schema.yaml` says otherwise).
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub phases: Vec<Phase>,
 }
 
@@ -193,6 +200,7 @@ pub struct Phase {
     pub description: Option<String>,
     /// `manual`, `auto` (the default) or `after:a,b`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(CONDITION_PATTERN))]
     pub condition: Option<String>,
     /// May run beside other phases.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -458,6 +466,63 @@ pub struct FieldRule {
     pub allowed: Vec<String>,
 }
 
+/// The top-level scenario fields a user schema can require (`required:`).
+pub const REQUIRABLE_FIELDS: [&str; 9] = [
+    "name",
+    "description",
+    "phases",
+    "type",
+    "priority",
+    "max_parallel",
+    "inputs",
+    "notify",
+    "schedule",
+];
+
+/// The fields a user schema can give allowed values of (`fields:`): a scenario's `type` and
+/// `priority`, a phase's `condition`.
+pub const RESTRICTABLE_FIELDS: [&str; 3] = ["type", "priority", "condition"];
+
+/// Read `scenarios/schema.yaml`. A field it names that scenarios do not have is refused, as
+/// any other unknown key of a definition is (SPEC §3): a misspelt `descripton` under
+/// `required:` would otherwise stop `description` being required, silently.
 pub fn parse_user_schema(path: &str, text: &str) -> Result<UserSchema, DefinitionError> {
-    parse_yaml(path, text)
+    let schema: UserSchema = parse_yaml(path, text)?;
+    let text = super::without_bom(text);
+    let unknown = |field: &str, under: &str, at, known: &[&str]| {
+        let near = super::catalog_suggest(field, known.iter().copied());
+        let hint = match near.first() {
+            Some(best) => format!("did you mean `{best}`? The fields "),
+            None => "the fields ".to_string(),
+        };
+        super::Problem::new(
+            format!(
+                "`{}` under `{under}:` is not a field this schema can name",
+                super::shown(field)
+            ),
+            at,
+        )
+        .with_hint(format!("{hint}it can name: {}", known.join(", ")))
+    };
+    let mut problems = Vec::new();
+    for (i, field) in schema.required.iter().enumerate() {
+        if !REQUIRABLE_FIELDS.contains(&field.as_str()) {
+            let at = super::locate(text, &["required".into(), super::Seg::Index(i)]);
+            problems.push(unknown(field, "required", at, &REQUIRABLE_FIELDS));
+        }
+    }
+    for field in schema.fields.keys() {
+        if !RESTRICTABLE_FIELDS.contains(&field.as_str()) {
+            let at = super::locate_key(text, &["fields".into(), field.as_str().into()]);
+            problems.push(unknown(field, "fields", at, &RESTRICTABLE_FIELDS));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(schema);
+    }
+    Err(DefinitionError {
+        path: path.to_string(),
+        text: text.to_string(),
+        problems,
+    })
 }

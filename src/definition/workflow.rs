@@ -35,6 +35,8 @@ pub struct Workflow {
     /// Health checks run before the first step (pre-validation); all must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<Check>,
+    /// At least one.
+    #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
     /// Post-validation after the last step; all must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -890,6 +892,15 @@ fn missing_field_problem(
     let (message, forms) = split_forms(message);
     let message = message.as_str();
     let (at, field) = missing_field(message)?;
+    // Worded as `validate` words a field the user schema requires (the seed's "Missing
+    // required field: description"), the same for both kinds, its path in full.
+    let within = message
+        .split_once(": missing field `")
+        .map_or("", |(path, _)| path);
+    let named = match within {
+        "" => field.clone(),
+        path => format!("{path}.{field}"),
+    };
     let location = if at.is_empty() {
         super::locate::locate(text, &at).or(Some(Location { line: 1, column: 1 }))
     } else {
@@ -910,7 +921,7 @@ fn missing_field_problem(
         Some(forms) => format!("{hint}. {forms}"),
         None => hint,
     };
-    Some(Problem::new(message, location).with_hint(hint))
+    Some(Problem::new(format!("Missing required field: {named}"), location).with_hint(hint))
 }
 
 /// For "PATH: ..." whose path ends with an item of a list of strings (`phases[0].run[3]:
@@ -1200,6 +1211,31 @@ pub fn parse_workflow_setting_aside(
 ) -> Result<(Workflow, Vec<Problem>), DefinitionError> {
     let (mut wf, problems): (Workflow, _) = parse_yaml_setting_aside(path, text)?;
     as_written(&mut wf, text);
+    // A step whose only work was set aside for its type (`run: [x, y]`) has its problem said
+    // already: a stand-in (never run, the file has problems) keeps validation from adding a
+    // false "has nothing to do".
+    for problem in &problems {
+        let Some((path, _)) = problem.message.split_once(": ") else {
+            continue;
+        };
+        if let Some(
+            [
+                super::Seg::Key(list),
+                super::Seg::Index(i),
+                super::Seg::Key(key),
+            ],
+        ) = super::locate::serde_path(path).as_deref()
+            && list == "steps"
+            && matches!(key.as_str(), "run" | "prompt" | "agent" | "uses")
+            && let Some(step) = wf.steps.get_mut(*i)
+            && step.run.is_none()
+            && step.prompt.is_none()
+            && step.agent.is_none()
+            && step.uses.is_none()
+        {
+            step.run = Some("true".to_string());
+        }
+    }
     Ok((wf, problems))
 }
 

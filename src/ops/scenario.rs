@@ -522,8 +522,23 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
         OperatorError::ChecksNeedSecrets(lack) => {
             super::workflow::checks_need_secrets(ctx, &lack, crate::event::RunKind::Scenario)
         }
-        OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
-            .hint(format!("its phases: {}", phases.join(", "))),
+        OperatorError::NoSuchPhase {
+            ref phase,
+            ref phases,
+        } => {
+            // As a step unknown to a workflow run is answered (`ops::workflow`).
+            let mut err = CommandError::bad_input(e.to_string())
+                .hint(format!("its phases: {}", phases.join(", ")));
+            if let Some(best) = crate::definition::catalog_suggest(
+                &normalize_name(phase),
+                phases.iter().map(String::as_str),
+            )
+            .first()
+            {
+                err = err.hint(format!("did you mean `{best}`?"));
+            }
+            err
+        }
         OperatorError::AwaitsStart { ref phase } => CommandError::bad_input(e.to_string()).hint(
             ctx.suggest(&["orchestrate", "start", name, phase])
                 .then(" starts it; report it once it is done"),
@@ -780,6 +795,9 @@ fn stop_found(
     if before.phase == crate::decide::RunPhase::Stopped {
         return Ok(already_stopped(ctx, &before));
     }
+    if matches!(before.phase, crate::decide::RunPhase::Paused { .. }) {
+        return Err(paused_on_failure(ctx, &before));
+    }
     if let Some(e) = read_only {
         return Err(e);
     }
@@ -898,6 +916,29 @@ fn stop_pending(
     out.json["note"] = first.trim_start_matches("⏳ ").trim_end().into();
     out.human = format!("{first}\n{}", out.human);
     out
+}
+
+/// A stop of a run paused on a failure, refused: it is at rest already (nothing runs), and
+/// a stop would only hide its failure and the recoveries that go with it (`resume --retry`,
+/// `--skip`). The same for both kinds; nothing is recorded.
+fn paused_on_failure(ctx: &Ctx, state: &crate::decide::RunState) -> CommandError {
+    let view = ctx.view(state, false);
+    let group = view.kind.group();
+    let unit = if view.kind == crate::event::RunKind::Workflow {
+        "step"
+    } else {
+        "phase"
+    };
+    let run = view.run_id.as_str();
+    CommandError::bad_input(format!(
+        "run {run} failed and is paused: nothing runs, so there is nothing to stop; nothing was recorded"
+    ))
+    .hint(
+        ctx.suggest(&[group, "resume", run, "--retry"])
+            .then(format!(" runs the failed {unit} again, `--skip` goes on past it; "))
+            .and(ctx.suggest(&[group, "abort", run]))
+            .then(" ends the run"),
+    )
 }
 
 /// `orchestrate stop` of a run that is stopped already: its status, said to be unchanged

@@ -131,10 +131,26 @@ pub fn validate_scenario_cautioned(
             "type" => scenario.kind.is_none(),
             "priority" => scenario.priority.is_none(),
             "max_parallel" => scenario.max_parallel.is_none(),
+            "inputs" => scenario.inputs.is_empty(),
+            "notify" => scenario.notify.is_empty(),
+            "schedule" => scenario.schedule.is_none(),
+            // `parse_user_schema` refuses any other name.
             _ => false,
         };
-        if missing {
-            report(&[], format!("Missing required field: {field}"), None);
+        // An empty list is there, but holds nothing: said at it, as a workflow's `steps: []`.
+        if missing && field == "phases" && locate(text, &["phases".into()]).is_some() {
+            report(
+                &["phases".into()],
+                "a scenario needs at least one phase".to_string(),
+                Some("list them under `phases:`, each `- name: ...` with a `description:`"),
+            );
+        } else if missing {
+            // Worded as a missing key the parser finds is (`definition::workflow`).
+            report(
+                &[],
+                format!("Missing required field: {field}"),
+                Some(&format!("add `{field}:` here")),
+            );
         }
     }
     // An empty name is reported above when it is required; otherwise here.
@@ -256,11 +272,19 @@ pub fn validate_scenario_cautioned(
                     "Unknown condition: after:{0} (no phase named `{0}`)",
                     shown(&d)
                 );
+                // As a misspelt step name gets (`validate::workflow`).
+                let hint = crate::definition::catalog_suggest(&d, names.iter().copied())
+                    .first()
+                    .map(|best| format!("did you mean `{}`?", shown(best)));
                 match entries.iter().find(|(n, _, _)| *n == d) {
                     Some(&(_, a, b)) => {
-                        placed.push(on_entry(text, &key("condition"), raw, (a, b), message));
+                        let found = on_entry(text, &key("condition"), raw, (a, b), message);
+                        placed.push(match &hint {
+                            Some(h) => found.with_hint(h),
+                            None => found,
+                        });
                     }
-                    None => report(&key("condition"), message, None),
+                    None => report(&key("condition"), message, hint.as_deref()),
                 }
             }
         }

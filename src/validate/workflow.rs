@@ -977,7 +977,7 @@ pub fn validate_workflow_cautioned(
         c.hinted(
             &["steps".into()],
             "a workflow needs at least one step",
-            "add `steps:` with `- name: ...` and `run:` or `prompt:`",
+            "list them under `steps:`, each `- name: ...` with `run:` or `prompt:`",
         );
     }
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
