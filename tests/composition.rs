@@ -3493,3 +3493,56 @@ fn a_parent_waiting_with_a_child_whose_driver_was_killed_shows_interrupted_and_i
     assert_eq!(lines(&env.file("ran.log")), ["slow", "slow", "after"]);
     assert_eq!(env.status(Some(&kid))["status"], "completed");
 }
+
+/// Review s, finding 9: `resume --from` a `foreach:` step whose items had partly run was
+/// refused as a step that "has not run yet" (its own attempts are its items'), workflows and
+/// scenarios alike. It has started: `--from` it runs it again whole, its items dropped and
+/// its list read again, and the steps after it.
+#[test]
+fn resume_from_a_foreach_step_whose_items_partly_ran_runs_it_again_whole() {
+    let env = Env::new();
+    env.workflow(
+        "fe4",
+        "name: fe4\nsteps:\n  - name: plan\n    run: echo 'l=[\"a\",\"b\",\"c\"]' >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.plan.outputs.l }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log && { test \"$CORTEX_ITEM\" != b || test -f ok; }\n    retry: {max_retry_attempts: 0}\n  - name: last\n    run: echo last >> ran.log\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fe4"]).code, 1);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["workflow", "resume", "fe4", "--from", "each"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["a", "b", "a", "b", "c", "last"],
+        "the step ran again from its first item"
+    );
+    env.scenario(
+        "rf",
+        "name: rf\ndescription: t\npriority: high\ntype: deployment\nphases:\n  - name: plan\n    description: plan\n    run: echo 'regions=[\"eu\",\"us\"]' >> \"$CORTEX_OUTPUT\"\n  - name: rollout\n    description: roll\n    condition: after:plan\n    foreach: \"${{ phases.plan.outputs.regions }}\"\n    retry: {max_retry_attempts: 0}\n    run: echo \"$CORTEX_ITEM\" >> rolled.log && { test \"$CORTEX_ITEM\" != us || test -f ok2; }\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "rf"]).code, 1);
+    std::fs::write(env.file("ok2"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", "rf", "--from", "rollout"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(lines(&env.file("rolled.log")), ["eu", "us", "eu", "us"]);
+}
+
+/// Review s, finding 9: a child run whose `foreach:` list comes from an input has no step
+/// before it to run again: `--from` that step was refused, so the step could not be run from
+/// scratch at all. It runs again whole, its list read from the input again.
+#[test]
+fn a_child_whose_foreach_list_is_an_input_runs_that_step_again_from_scratch() {
+    let env = Env::new();
+    env.workflow(
+        "fkid",
+        "name: fkid\ninputs:\n  list: {type: string, required: true}\nsteps:\n  - name: each\n    foreach: \"${{ inputs.list }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log && { test \"$CORTEX_ITEM\" != y || test -f ok; }\n    retry: {max_retry_attempts: 0}\n",
+    );
+    env.workflow(
+        "fpar",
+        "name: fpar\nsteps:\n  - name: k\n    uses: fkid\n    with: {list: '[\"x\",\"y\"]'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fpar"]).code, 1);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["workflow", "resume", "fkid", "--from", "each"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(lines(&env.file("ran.log")), ["x", "y", "x", "y"]);
+    assert_eq!(env.status(Some("fkid"))["status"], "completed");
+}

@@ -583,3 +583,134 @@ fn a_limit_given_at_a_resume_is_kept_by_the_resumes_suggested_after_it() {
     assert_eq!(out.code, 0, "{}", out.text());
     assert_eq!(env.status(Some(&run))["status"], "completed");
 }
+
+/// The child of `par` (`kid`): `login` records a secret output, `use` reads it (and fails
+/// until `ok` exists, or, resumed, until it holds the secret); `par` has a secret input of its
+/// own. `wait` runs long only on the first run (`started` marks it).
+fn secret_in_a_child(env: &Env) {
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: login\n    run: echo \"api_token=tok-$$-s3cretvalue\" >> \"$CORTEX_OUTPUT\"\n  - name: wait\n    run: 'if [ ! -f started ]; then touch started; sleep 30; fi'\n  - name: use\n    run: test -f ok && test -n \"$T\"\n    env: {T: \"${{ steps.login.outputs.api_token }}\"}\n    retry: {max_retry_attempts: 0}\n",
+    );
+    env.workflow(
+        "par",
+        "name: par\ninputs:\n  db_password: {type: string, required: true}\nsteps:\n  - name: k\n    uses: kid\n",
+    );
+}
+
+/// Review s, finding 3: a `uses:` child failed, and a secret output its failed step reads was
+/// recorded by a process that is gone. The parent's first suggestion was `resume --retry`,
+/// which went on with the child, met the same `***` and failed the same way every time; the
+/// child's own first suggestion was that same retry without the parent's secret input (exit
+/// 2). Now the retry runs the child's step that records the secret again first, the parent
+/// and the child suggest it alike with every `--input` it needs, and followed as given it
+/// finishes both runs.
+#[test]
+fn a_parents_retry_of_a_child_that_lost_a_secret_output_runs_its_recording_step_again() {
+    let env = Env::new();
+    secret_in_a_child(&env);
+    std::fs::write(env.file("started"), "").unwrap();
+    let password = "pw-Par3ntS3cretValue";
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "par",
+        "--input",
+        &format!("db_password={password}"),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let parent = env.status(Some("par"));
+    let kid = env.status(Some("kid"));
+    let theirs = common::next_argvs(&parent["next"]);
+    let mine = common::next_argvs(&kid["next"]);
+    assert!(
+        theirs[0].ends_with(&[
+            "--retry".to_string(),
+            "--input".to_string(),
+            "db_password=VALUE".to_string()
+        ]),
+        "{theirs:?}"
+    );
+    assert!(
+        parent["next"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("running its step `login` again first"),
+        "{parent}"
+    );
+    assert_eq!(
+        mine[0], theirs[0],
+        "the child's first suggestion is its parent's retry"
+    );
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run_filled(&mine[0], password);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(env.status(Some("par"))["status"], "completed");
+    assert_eq!(env.status(Some("kid"))["status"], "completed");
+}
+
+/// Review s, finding 3: a driver killed inside a `uses:` child, after the child's `login`
+/// recorded a secret output its `use` reads. The parent's plain resume (its first suggestion)
+/// went on with the child and `use` could not start (the secret died with the driver); now
+/// the child runs `login` again first, and the resume, as suggested, completes both runs.
+#[test]
+fn a_resume_after_a_driver_died_inside_a_child_runs_the_step_holding_its_secret_again() {
+    let env = Env::new();
+    secret_in_a_child(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let password = "pw-Par3ntS3cretValue";
+    let mut driver = env.spawn(&[
+        "workflow",
+        "run",
+        "par",
+        "--input",
+        &format!("db_password={password}"),
+    ]);
+    common::wait_until("the child's `wait` to start", || {
+        env.file("started").exists()
+    });
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let parent = env.status(Some("par"));
+    assert_eq!(parent["status"], "interrupted", "{parent}");
+    let first = common::next_argvs(&parent["next"])[0].clone();
+    assert!(first.iter().any(|w| w == "resume"), "{first:?}");
+    let out = env.run_filled(&first, password);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stdout.contains("runs `login` again first"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.status(Some("kid"))["status"], "completed");
+}
+
+/// Review s, finding 5: a scenario's phase whose inline `run:` writes a malformed
+/// `$CORTEX_OUTPUT` was offered `--retry` first, which runs the same command (the run keeps
+/// its definition) and fails the same way. As a workflow's step: `--skip` first, the retry
+/// last and only for a script file fixed since; the first, followed, ends the run.
+#[test]
+fn a_scenario_phase_writing_a_malformed_output_is_offered_skip_before_retry() {
+    let env = Env::new();
+    env.scenario(
+        "mo",
+        "name: mo\ndescription: d\npriority: low\ntype: t\nphases:\n  - name: p\n    description: d\n    run: echo junk >> \"$CORTEX_OUTPUT\"\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "mo"]).code, 1);
+    let status = env.run(&["--json", "orchestrate", "status", "mo"]).json();
+    let next = common::next_argvs(&status["next"]);
+    assert!(next[0].ends_with(&["--skip".to_string()]), "{next:?}");
+    let retry = next
+        .iter()
+        .position(|a| a.iter().any(|w| w == "--retry"))
+        .expect("a retry");
+    assert!(
+        status["next"][retry]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("only if `p` runs a script file you fixed"),
+        "{status}"
+    );
+    let out = env.run_filled(&next[0], "");
+    assert_eq!(out.code, 0, "{}", out.text());
+}

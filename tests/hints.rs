@@ -97,6 +97,19 @@ fn check(situation: &str, out: &Out) -> usize {
     n
 }
 
+/// `secpar`, whose `uses:` child `seckid` fails on a step reading a secret output `login`
+/// records (`use`, never passing): resumed by another process, it cannot read it.
+fn secret_child(env: &Env) {
+    env.workflow(
+        "seckid",
+        "name: seckid\nsteps:\n  - name: login\n    run: echo \"api_token=tok-$$-s3cretvalue\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    run: test -f never && test -n \"$T\"\n    env: {T: \"${{ steps.login.outputs.api_token }}\"}\n    retry: {max_retry_attempts: 0}\n",
+    );
+    env.workflow(
+        "secpar",
+        "name: secpar\ninputs:\n  db_password: {type: string, required: true}\nsteps:\n  - name: k\n    uses: seckid\n",
+    );
+}
+
 fn scenario(env: &Env, name: &str, yaml: &str) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(env.home().join(format!("scenarios/{name}.yaml")), yaml).unwrap();
@@ -218,6 +231,48 @@ fn every_hint_and_next_line_names_a_command_that_exists() {
     situation(
         "invalid schedule",
         &["schedule", "run", "--once", "--at", "2026-12-04T09:00:00Z"],
+    );
+    // Review s: a phase writing a malformed `$CORTEX_OUTPUT` (`--skip` first), a `foreach:`
+    // step whose items partly ran resumed `--from` it, and a child whose failed step reads a
+    // secret output another process recorded (its parent's `--retry` runs that step again).
+    scenario(
+        &env,
+        "junk",
+        "name: junk\ndescription: d\npriority: low\ntype: t\nphases:\n  - name: p\n    description: d\n    run: echo junk >> \"$CORTEX_OUTPUT\"\n",
+    );
+    situation("malformed output phase", &["orchestrate", "run", "junk"]);
+    situation(
+        "malformed output phase status",
+        &["orchestrate", "status", "junk"],
+    );
+    env.workflow(
+        "items",
+        "name: items\nsteps:\n  - name: plan\n    run: echo 'l=[\"a\",\"b\"]' >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.plan.outputs.l }}\"\n    run: test \"$CORTEX_ITEM\" != b\n    retry: {max_retry_attempts: 0}\n",
+    );
+    situation("foreach item failed", &["workflow", "run", "items"]);
+    situation(
+        "foreach resumed from its step",
+        &["workflow", "resume", "items", "--from", "each"],
+    );
+    secret_child(&env);
+    situation(
+        "child failed past a secret",
+        &[
+            "workflow",
+            "run",
+            "secpar",
+            "--input",
+            "db_password=pw-1234567890",
+        ],
+    );
+    situation(
+        "child lost a secret, parent",
+        &["workflow", "status", "secpar"],
+    );
+    situation("child lost a secret", &["workflow", "status", "seckid"]);
+    situation(
+        "child resumed alone past a secret it lost",
+        &["workflow", "resume", "seckid", "--retry"],
     );
     assert!(checked >= 30, "only {checked} suggestions were checked");
 }
@@ -507,6 +562,7 @@ fn every_command_suggested_for_a_run_in_another_home_names_that_home() {
         "mom",
         "name: mom\nsteps:\n  - name: m1\n    uses: kid\n  - name: m2\n    run: 'true'\n",
     );
+    secret_child(&env);
     scenario(
         &env,
         "gate",
@@ -558,6 +614,27 @@ fn every_command_suggested_for_a_run_in_another_home_names_that_home() {
         situation("child status", &["workflow", "status", "mom"]);
         situation("child log show", &["log", "show", "mom"]);
         situation("child logs", &["logs", "mom"]);
+        // Review s: a child whose failed step reads a secret output another process
+        // recorded: the error's hint (`resume CHILD --from login`), its parent's `--retry`.
+        situation(
+            "child failed past a secret",
+            &[
+                "workflow",
+                "run",
+                "secpar",
+                "--input",
+                "db_password=pw-1234567890",
+            ],
+        );
+        situation(
+            "child lost a secret, parent",
+            &["workflow", "status", "secpar"],
+        );
+        situation(
+            "child resumed alone past a secret it lost",
+            &["workflow", "resume", "seckid", "--retry"],
+        );
+        situation("child lost a secret", &["workflow", "status", "seckid"]);
         // A scenario: its plan, waiting on a manual phase, stopped.
         situation(
             "scenario plan",

@@ -1451,7 +1451,7 @@ fn not_run_yet(state: &RunState, paused: bool) -> String {
     let ran: Vec<String> = state
         .steps
         .iter()
-        .filter(|s| s.item.is_none() && (s.attempts > 0 || s.status.is_done()))
+        .filter(|s| s.item.is_none() && (s.attempts > 0 || s.status.is_done() || s.items.is_some()))
         .map(|s| format!("`{}`", crate::definition::shown(&s.name)))
         .collect();
     let from = match ran.is_empty() {
@@ -1763,8 +1763,13 @@ fn resume(
             // re-run, and resetting its dependents (pending too) would change nothing.
             // A step that never ran either: resetting it and the steps after it would leave
             // the run where it is, and the step it stopped on would run again instead.
+            // A `foreach:` step whose list was read has started (its items ran, or are
+            // to): `--from` it runs it again whole, its items dropped and its list read again
+            // (`reset_units`). Before, such a step (its own attempts 0, its status pending)
+            // was refused as one that "has not run yet", and a child whose list came from an
+            // input could not run the step from scratch at all.
             let unit = &state.steps[index];
-            if unit.status == StepStatus::Pending && unit.attempts == 0 {
+            if unit.status == StepStatus::Pending && unit.attempts == 0 && unit.items.is_none() {
                 // A manual phase never starts by a resume: `orchestrate start` starts it.
                 let manual = state.scenario.as_ref().is_some_and(|sc| {
                     sc.phase_index(&unit.name).is_some_and(|i| {

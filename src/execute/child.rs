@@ -307,7 +307,16 @@ pub(crate) fn run_child(
                 if crate::decide::pending_request(&child.state).is_some() {
                     child.submit(Command::TakeUpRequest)?;
                 }
-                let next = child_next(&child.state, new_attempt);
+                let next = rerun_unheld(
+                    &child.state,
+                    &wanted_of(&parent, index),
+                    child_next(&child.state, new_attempt),
+                );
+                if let ChildNext::Resume(crate::event::ResumeMode::From(from)) = &next {
+                    observer.note(&format!(
+                        "   ↳ `{step}`'s child run {run_id} runs `{from}` again first: a secret output its steps left to run read is held only by the process that records it\n"
+                    ));
+                }
                 if let ChildNext::Resume(mode) = &next {
                     child.submit(Command::Resume {
                         mode: mode.clone(),
@@ -351,6 +360,45 @@ pub(crate) fn run_child(
             ChildEnd::Unfinished => ChildOutcome::Stopped,
         })
     })
+}
+
+/// How a child run that is gone on with goes on (`next`, as `child_next` plans it), where
+/// its steps left to run read a secret output that no process holds and no wait for a
+/// report stands before (`rerun_for_unheld`): from the step that records it (`--from`, which
+/// its parent's resume cannot be given), so that this process holds it. A retry, a resume
+/// or a drive of a child that was not started here; never a rollback. Before, the parent's
+/// `--retry` after a driver died inside the child went on with it and failed the same way
+/// every time.
+fn rerun_unheld(state: &RunState, wanted: &[String], next: ChildNext) -> ChildNext {
+    use crate::decide::RunPhase;
+    use crate::event::ResumeMode;
+    let goes_on = match &next {
+        ChildNext::Resume(ResumeMode::Retry | ResumeMode::Continue) => {
+            state.phase != RunPhase::RollingBack
+        }
+        ChildNext::Drive => state.phase == RunPhase::Running,
+        _ => false,
+    };
+    match super::rerun_for_unheld(state, wanted) {
+        Some((from, false)) if goes_on => ChildNext::Resume(ResumeMode::From(from)),
+        _ => next,
+    }
+}
+
+/// The outputs of `uses:` step `index` that the steps of `parent` left to run read: what its
+/// child run is to give it held, not as `***` (`rerun_unheld`).
+fn wanted_of(parent: &RunState, index: usize) -> Vec<String> {
+    let step = &parent.steps[index].name;
+    let mut keys: Vec<String> = (0..parent.steps.len())
+        .filter(|&i| i != index && !parent.steps[i].status.is_done())
+        .filter_map(|i| parent.definition(i))
+        .flat_map(|d| d.output_reads())
+        .filter(|(of, _)| of == step)
+        .map(|(_, key)| key)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// The child's outputs in `report` as this process recorded them: a secret output of the

@@ -915,6 +915,70 @@ pub fn unheld_secret_output(state: &RunState, r: &Reference) -> bool {
         && held_secret_output(&state.run_id, step, key).is_none()
 }
 
+/// Of a paused or interrupted workflow run that is gone on with (a `uses:` step's child run,
+/// retried or resumed with its parent's step), the step to run again first so that this
+/// process holds every secret output the steps left to run read (`unheld_secret_output`):
+/// the earliest step that records one, and whether a step waiting for a report stands
+/// between it and a step reading it (then running it again waits, and the process that
+/// carries the run on past the report will not hold it either: no resume gives it). A
+/// `uses:` step whose child has begun is not counted: its `with:` is not rendered again, and
+/// its child is gone on with by this same rule. `wanted`: the outputs of the run that its
+/// parent's steps left to run read (the keys of the `uses:` step it runs for): a step that
+/// recorded one as `***` counts too, as its parent would be given `***` it cannot use. None
+/// when nothing left reads one.
+/// Its parent's resume cannot be given the child's `--from`: without this, a parent's
+/// `--retry` after a driver died inside its child failed the same way every time.
+pub fn rerun_for_unheld(state: &RunState, wanted: &[String]) -> Option<(String, bool)> {
+    let mut found: Option<(usize, bool)> = None;
+    let count = |found: &mut Option<(usize, bool)>, p: usize, crossing: bool| {
+        *found = match *found {
+            Some((_, true)) => *found,
+            _ if crossing => Some((p, true)),
+            Some((q, false)) if q <= p => *found,
+            _ => Some((p, false)),
+        };
+    };
+    for (p, unit) in state.steps.iter().enumerate() {
+        if unit.item.is_some() || !unit.status.is_done() {
+            continue;
+        }
+        for key in wanted {
+            let r = Reference::StepOutput {
+                step: unit.name.clone(),
+                key: key.clone(),
+            };
+            if unheld_secret_output(state, &r) {
+                let crossing = wait_between(state, p, state.steps.len()).is_some()
+                    || state.waits_within(p).is_some();
+                count(&mut found, p, crossing);
+            }
+        }
+    }
+    for (i, unit) in state.steps.iter().enumerate() {
+        if unit.item.is_some() || unit.status.is_done() {
+            continue;
+        }
+        let Some(step) = state.definition(i) else {
+            continue;
+        };
+        if step.uses.is_some() && unit.child.is_some() {
+            continue;
+        }
+        for (of, key) in step.output_reads() {
+            let Some(p) = state.step_index(&of) else {
+                continue;
+            };
+            if !unheld_secret_output(state, &Reference::StepOutput { step: of, key }) {
+                continue;
+            }
+            let p = state.parent_of(p).unwrap_or(p);
+            let crossing = wait_between(state, p, i).is_some() || state.waits_within(p).is_some();
+            count(&mut found, p, crossing);
+        }
+    }
+    found.map(|(p, crossing)| (state.steps[p].name.clone(), crossing))
+}
+
 /// The first secret output that `texts` (templates) read and this process does not hold
 /// (`unheld_secret_output`), as the reason what reads it cannot run: which output, and how
 /// to have it again.

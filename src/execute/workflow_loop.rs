@@ -121,7 +121,9 @@ fn needs_secrets(state: &crate::decide::RunState, action: &Next, missing: &[Stri
         Next::Finished(_) | Next::Paused | Next::Stopped | Next::AwaitReport { .. } => false,
         // A `uses:` step going on with the child it has begun (or taking its end) renders
         // nothing of this run: the child's own secret inputs are the child's to have.
-        Next::Attempt { index, .. } => !state.is_external(*index),
+        Next::Attempt { index, .. } => {
+            !state.is_external(*index) && !goes_on_with_its_child(state, *index)
+        }
         Next::Child { index } => !goes_on_with_its_child(state, *index),
         Next::CheckCondition { index } | Next::ReadItems { index } => {
             preparing_needs_secrets(state, *index, missing)
@@ -130,13 +132,16 @@ fn needs_secrets(state: &crate::decide::RunState, action: &Next, missing: &[Stri
     }
 }
 
-/// Whether the attempt of step `index` goes on with the child run its `uses:` step waits on
-/// (a child that waited has begun: its inputs are its own; not over for good in the step's
-/// eyes, nor one it already failed with, which may be replaced by a new one).
+/// Whether the attempt of step `index` goes on with the child run its `uses:` step waits on,
+/// or ran when its driver died (a child that has begun: its inputs are its own; not over for
+/// good in the step's eyes, nor one it already failed with, which may be replaced by a new
+/// one). Before, a step interrupted with its child asked for the run's secret inputs, which
+/// the resume status suggested did not give (nothing left of the run reads them), and the
+/// run waited for them, suggesting the same resume again.
 fn goes_on_with_its_child(state: &crate::decide::RunState, index: usize) -> bool {
     state.definition(index).is_some_and(|d| d.uses.is_some())
         && state.steps.get(index).is_some_and(|s| {
-            s.status == crate::decide::StepStatus::Waiting
+            s.status != crate::decide::StepStatus::Failed
                 && s.child.as_ref().is_some_and(|c| !c.finished && !c.reported)
         })
 }

@@ -55,6 +55,18 @@ impl Suggestion {
         self.fill.push(Fill::new(flag, name));
     }
 
+    /// This resume given the secret inputs `names` again (`--input NAME=VALUE` each, VALUE
+    /// to be filled in), its why saying how (`secret_inputs_note`), as `resume` gives them.
+    pub(crate) fn with_secret_inputs(&mut self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        for name in names {
+            self.placeholder("--input", name);
+        }
+        self.why = format!("{} ({})", self.why, secret_inputs_note(names));
+    }
+
     /// Whether this is a plain `resume RUN` of run `run_id` (its secret inputs' placeholders
     /// aside, after any global options): the command a resume that found nothing to do was,
     /// which would find nothing again (`ops::nothing_to_resume` drops it).
@@ -498,17 +510,11 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
             s.why
         );
     }
-    let secret = if plain {
+    s.with_secret_inputs(if plain {
         &view.resume_secret_inputs
     } else {
         &view.secret_inputs
-    };
-    if !secret.is_empty() {
-        for name in secret {
-            s.placeholder("--input", name);
-        }
-        s.why = format!("{} ({})", s.why, secret_inputs_note(secret));
-    }
+    });
     s
 }
 
@@ -552,9 +558,14 @@ fn retry_why(view: &StatusView, step: &str) -> String {
             Some(child) if view.child_cut_by_limit.is_some() => format!(
                 "go on with `{step}`'s child run {child} with the time limit cortex.config.json sets now (the one that stopped it, unless changed there)"
             ),
-            Some(child) => {
-                format!("go on with `{step}`'s child run {child}, with a fresh retry budget")
-            }
+            Some(child) => match &view.child_reruns_from {
+                Some((from, _)) => format!(
+                    "go on with `{step}`'s child run {child}, running its step `{from}` again first (a secret output its steps read is held only by the process that records it), with a fresh retry budget"
+                ),
+                None => {
+                    format!("go on with `{step}`'s child run {child}, with a fresh retry budget")
+                }
+            },
             None => format!("run `{step}` again with a fresh retry budget"),
         };
     }
@@ -640,6 +651,34 @@ fn scenario_retry_why(view: &StatusView, failed: &[&str]) -> String {
             why_again(view)
         ),
     }
+}
+
+/// What a run whose step (phase) `unit` wrote a malformed `$CORTEX_OUTPUT` is offered after
+/// `--skip` (`StatusView::malformed_output`): a new run once its `run:` is fixed, and
+/// `--retry` (`retry_why` its why) only for a script file fixed since — the run keeps the
+/// definition it started with, so a retry runs the same command and fails the same way.
+/// Workflows and scenarios alike: before, a scenario's phase was offered `--retry` first.
+fn malformed_output_last(
+    view: &StatusView,
+    group: &str,
+    unit: &str,
+    retry_why: &str,
+) -> Vec<Suggestion> {
+    let mut out: Vec<Suggestion> = once_fixed(
+        view,
+        group,
+        format!(
+            "or start a new run once `{unit}`'s `run:` is fixed: this run keeps the definition it started with, so a `--retry` runs the command as it was"
+        ),
+    )
+    .into_iter()
+    .collect();
+    out.push(resume(
+        view,
+        &["--retry"],
+        format!("only if `{unit}` runs a script file you fixed: {retry_why}"),
+    ));
+    out
 }
 
 /// Why to `resume --skip`: as `retry_why`, naming the completed steps it runs again.
@@ -1094,6 +1133,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 }
                 // A value Linux does not pass is refused again, however often it is tried.
                 None if view.unpassable => {}
+                // Its child reads a secret output across a wait for a report: the retry that
+                // goes on with it cannot give it (its `--skip` and `abort` remain).
+                None if matches!(view.child_reruns_from, Some((_, true))) => {}
                 // Its `run:` is in the definition the run keeps: a retry runs it as it was.
                 // Said after `--skip` and a new run, for a script it runs fixed in its file.
                 None if view.malformed_output => {}
@@ -1173,20 +1215,11 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 out.push(resume(view, &["--rollback-to", before], why));
             }
             if view.malformed_output && view.failed_step.is_some() {
-                out.extend(once_fixed(
+                out.extend(malformed_output_last(
                     view,
                     "workflow",
-                    format!(
-                        "or start a new run once `{step}`'s `run:` is fixed: this run keeps the definition it started with, so a `--retry` runs the command as it was"
-                    ),
-                ));
-                out.push(resume(
-                    view,
-                    &["--retry"],
-                    format!(
-                        "only if `{step}` runs a script file you fixed: {}",
-                        retry_why(view, step)
-                    ),
+                    step,
+                    &retry_why(view, step),
                 ));
             }
             if view.undecidable_condition.is_some() {
@@ -1563,6 +1596,10 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                 None => {}
             }
         }
+        // Its `run:` is in the definition the run keeps: a retry runs it as it was, and
+        // fails the same way. Said after `--skip` and a new run (below), for a script it
+        // runs fixed in its file, as a workflow's step is.
+        RunStatus::Failed if !view.rolling_back && failed.len() == 1 && view.malformed_output => {}
         RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {
             if let (Some((from, key)), [phase]) = (&view.unreported_output, &failed[..]) {
                 out.push(resume(
@@ -1636,6 +1673,14 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     }
     if view.status == RunStatus::Failed && !view.rolling_back {
         out.extend(scenario_rollback(view));
+        if let (true, [phase]) = (view.malformed_output, &failed[..]) {
+            out.extend(malformed_output_last(
+                view,
+                "orchestrate",
+                phase,
+                &scenario_retry_why(view, &failed),
+            ));
+        }
     }
     // A run submitted for workers that none has taken yet can be given up, as a workflow's.
     // (For a secret across a wait, `secret_across_wait` offered it already, before `--skip`:

@@ -928,6 +928,17 @@ impl StatusView {
             self.child_unlistable_foreach = Some(step);
             changed = true;
         }
+        // The child a `--retry` goes on with reads a secret output no process holds: the
+        // retry runs the child's step that records it again first (`execute::child`), or,
+        // across a wait for a report, cannot give it.
+        if self.as_of.is_none()
+            && let Some(id) = self.failed_child_resumes.clone()
+            && let Some(c) = child(&id)
+            && let Some(from) = crate::execute::rerun_for_unheld(&c, &[])
+        {
+            self.child_reruns_from = Some(from);
+            changed = true;
+        }
         if changed && self.as_of.is_none() {
             self.next = super::next_actions(&self);
         }
@@ -948,8 +959,23 @@ impl StatusView {
             let paused = matches!(p.phase, RunPhase::Paused { .. })
                 && p.step(&parent.step)
                     .is_some_and(|s| s.status == StepStatus::Failed);
+            // The parent's secret inputs, which its resume is to be given again (the log
+            // keeps `***`): before, this run's suggestion of the parent's `--retry` carried
+            // none, and run as given it was refused (exit 2).
+            let parent_secrets = |mode: &crate::event::ResumeMode| match mode {
+                crate::event::ResumeMode::Continue => crate::plan::resume_secret_inputs(&p, mode),
+                _ => p
+                    .start
+                    .as_ref()
+                    .map_or_else(Vec::new, |s| s.secret_inputs_to_give()),
+            };
             let over = me.outcome().is_some();
             let failed = matches!(me.phase, RunPhase::Paused { .. });
+            use crate::event::ResumeMode;
+            let given = |mut s: super::next::Suggestion, mode: ResumeMode| {
+                s.with_secret_inputs(&parent_secrets(&mode));
+                s
+            };
             if me.timed_out() && p.phase == RunPhase::Stopped {
                 // Stopped by the time limit it had of its parent's, with its parent: the
                 // parent's resume with a longer limit goes on with this run from where it
@@ -961,37 +987,48 @@ impl StatusView {
                     .unwrap_or_default();
                 self.next.insert(
                     0,
-                    super::next::Suggestion::new(
-                        &["workflow", "resume", &parent.run_id, "--timeout", &more],
-                        format!(
-                            "the parent run stopped at its time limit with this run: its step `{}` goes on with this run from where it stopped, with a time limit of {more}, and both go on",
-                            parent.step
+                    given(
+                        super::next::Suggestion::new(
+                            &["workflow", "resume", &parent.run_id, "--timeout", &more],
+                            format!(
+                                "the parent run stopped at its time limit with this run: its step `{}` goes on with this run from where it stopped, with a time limit of {more}, and both go on",
+                                parent.step
+                            ),
                         ),
+                        ResumeMode::Continue,
                     ),
                 );
             } else if over && p.phase == RunPhase::Stopped {
-                self.next.push(super::next::Suggestion::new(
-                    &["workflow", "resume", &parent.run_id],
-                    format!(
-                        "the parent run is stopped: it goes on, its step `{}` taking this run's end",
-                        parent.step
+                self.next.push(given(
+                    super::next::Suggestion::new(
+                        &["workflow", "resume", &parent.run_id],
+                        format!(
+                            "the parent run is stopped: it goes on, its step `{}` taking this run's end",
+                            parent.step
+                        ),
                     ),
+                    ResumeMode::Continue,
                 ));
             } else if over && paused {
-                self.next.push(super::next::Suggestion::new(
-                    &["workflow", "resume", &parent.run_id, "--retry"],
-                    format!(
-                        "the parent run failed with this run: it goes on, its step `{}` taking this run's end",
-                        parent.step
+                self.next.push(given(
+                    super::next::Suggestion::new(
+                        &["workflow", "resume", &parent.run_id, "--retry"],
+                        format!(
+                            "the parent run failed with this run: it goes on, its step `{}` taking this run's end",
+                            parent.step
+                        ),
                     ),
+                    ResumeMode::Retry,
                 ));
             } else if failed
                 && paused
                 && !self.secret_foreach
                 && !self.unpassable
                 && self.unlistable_foreach.is_none()
+                && crate::execute::rerun_for_unheld(&me, &[]).is_none_or(|(_, crossing)| !crossing)
             {
-                // (A `foreach:` list read from a secret fails the same way retried.)
+                // (A `foreach:` list read from a secret fails the same way retried, and so
+                // does a secret output read across a wait for a report.)
                 // Paused by its time limit: the parent's resume gives it the limit it is given
                 // (`resume --timeout`), and the same limit would stop it again.
                 let more = self
@@ -1001,18 +1038,27 @@ impl StatusView {
                 if let Some(more) = more.as_deref() {
                     argv.extend(["--timeout", more]);
                 }
+                // A secret output no process holds: the retry runs its step again first.
+                let first = match crate::execute::rerun_for_unheld(&me, &[]) {
+                    Some((from, _)) => format!(
+                        " from `{from}` (run again first: a secret output its steps read is held only by the process that records it)"
+                    ),
+                    None => String::new(),
+                };
                 let what = match more.as_deref() {
                     Some(more) => format!(
-                        "the parent run failed with this run: its step `{}` retries this run with a time limit of {more}, and both go on",
+                        "the parent run failed with this run: its step `{}` retries this run{first} with a time limit of {more}, and both go on",
                         parent.step
                     ),
                     None => format!(
-                        "the parent run failed with this run: its step `{}` retries this run, and both go on",
+                        "the parent run failed with this run: its step `{}` retries this run{first}, and both go on",
                         parent.step
                     ),
                 };
-                self.next
-                    .insert(0, super::next::Suggestion::new(&argv, what));
+                self.next.insert(
+                    0,
+                    given(super::next::Suggestion::new(&argv, what), ResumeMode::Retry),
+                );
             }
         }
         super::next::dedupe(&mut self.next);
@@ -1335,6 +1381,12 @@ pub struct StatusView {
     /// which runs its steps again (`with_children` fills it in).
     #[serde(skip)]
     pub child_unlistable_foreach: Option<String>,
+    /// The failed `uses:` step's child run (the one a `--retry` goes on with) has steps left
+    /// to run that read a secret output no process holds (`execute::rerun_for_unheld`): the
+    /// child's step that records it, which the retry runs again first, and whether a wait for
+    /// a report stands between (then no retry gives it, and none is offered).
+    #[serde(skip)]
+    pub child_reruns_from: Option<(String, bool)>,
     /// The failed step's command could not start for a value Linux does not pass (too long,
     /// too much together, a NUL: `AttemptEnd::unpassable`): it was not retried, and a
     /// `--retry` would meet the same refusal, so none is offered.
@@ -1678,7 +1730,7 @@ pub fn status_view_for(state: &RunState, driver_alive: bool, globals: &[String])
         parent: start.and_then(|s| s.parent.clone()),
         rolled_back_for_parent: state.rolled_back_for_parent,
         as_of: None,
-        reason,
+        reason: reason.map(|r| crate::render::with_globals_in(&r, globals)),
         // Shown whether its driver lives (it has not acted yet) or died first (whoever takes
         // the run over records it: `decide::pending_request`).
         stop_requested: pending_stop(state).map(|p| StopRequestView {
@@ -1783,7 +1835,10 @@ pub fn status_view_for(state: &RunState, driver_alive: bool, globals: &[String])
                     attempts: s.attempts,
                     started_at: s.started_at.clone(),
                     ended_at: s.ended_at.clone(),
-                    error: s.error.clone(),
+                    error: s
+                        .error
+                        .as_deref()
+                        .map(|e| crate::render::with_globals_in(e, globals)),
                     exit_code: s.exit_code,
                     outputs: s.outputs.clone(),
                     prompt: (s.status == StepStatus::Waiting)
@@ -2002,6 +2057,7 @@ pub fn status_view_for(state: &RunState, driver_alive: bool, globals: &[String])
         unreported_output: unreported_output(state),
         failed_condition_command: failed_condition_command(state),
         child_unlistable_foreach: None,
+        child_reruns_from: None,
         unpassable: unpassable(state),
         malformed_output: malformed_output(state),
         repeated_recovery: state.recovery_repeated(),

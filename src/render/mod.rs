@@ -71,7 +71,7 @@ pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
 pub use shell::{
     check_text, command_line, flag_args, pair_args, shell_quote, shown_check, shown_command,
-    suggested_command,
+    suggested_command, with_globals_in,
 };
 pub(crate) use status::{agent_line, item_label};
 pub use status::{

@@ -256,7 +256,7 @@ pub fn render_progress(
                     out,
                     "❌ {} — attempt {attempt} {}",
                     step_label(state, step),
-                    super::hanging(error, 3)
+                    super::hanging(&super::with_globals_in(error, globals), 3)
                 );
             }
             Event::StepTimedOut {

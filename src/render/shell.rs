@@ -130,6 +130,34 @@ pub fn suggested_command<S: AsRef<str>>(globals: &[String], args: &[S]) -> Strin
     format!("`{}`", command_line(&argv))
 }
 
+/// `text` (an error or reason the log keeps, which the engine wrote without knowing which
+/// home or log it would be read from) with each command it names in backticks
+/// (`` `cortex workflow resume RUN --from STEP` ``) carrying `globals` after `cortex`, as every
+/// suggestion printed by this invocation does (`suggested_command`). One that gives a global
+/// option already is left as it is. Before, the hint in a step's error named a bare `cortex`:
+/// pasted by someone who read the run with `--home`, it acted on `~/.cortex`.
+pub fn with_globals_in(text: &str, globals: &[String]) -> String {
+    const AT: &str = "`cortex ";
+    if globals.is_empty() || !text.contains(AT) {
+        return text.to_string();
+    }
+    let inserted = format!("{AT}{} ", command_line(globals));
+    let mut out = String::with_capacity(text.len() + inserted.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(AT) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + AT.len()..];
+        out.push_str(if after.starts_with("--") {
+            AT
+        } else {
+            &inserted
+        });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A `run:` command as it will run, for showing before it runs (`orchestrate preview`): each
 /// template with a value written as the shell reads the value it is given. The engine never
 /// splices a value into shell text (`template::render_shell` passes it through the
@@ -229,6 +257,18 @@ pub fn check_text(command: &str, without: &[String], indent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_command_is_shown_with_the_global_options_unless_it_gives_one() {
+        let globals = ["--home".to_string(), "/h o".to_string()];
+        assert_eq!(
+            with_globals_in("run `a` (`cortex workflow resume R --from a`)", &globals),
+            "run `a` (`cortex --home '/h o' workflow resume R --from a`)"
+        );
+        let given = "`cortex --home /x logs R`";
+        assert_eq!(with_globals_in(given, &globals), given);
+        assert_eq!(with_globals_in("`cortex logs R`", &[]), "`cortex logs R`");
+    }
 
     fn shown(command: &str, value: &str) -> String {
         shown_command(command, &|_| Some(value.to_string()))
