@@ -24,6 +24,7 @@ mod pool;
 mod prerequisites;
 mod process;
 mod procinfo;
+pub mod rlimit;
 mod runner;
 mod scheduler;
 mod secret_check;

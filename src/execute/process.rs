@@ -516,14 +516,7 @@ fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
 /// has a limit: what a command's pipes count against, and what `cortex serve` keeps its
 /// connections under (`serve::connections`).
 pub fn open_file_limit() -> Option<u64> {
-    let mut limit = nix::libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // Safety: getrlimit writes the struct it is given and nothing else.
-    let ok = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    #[allow(clippy::unnecessary_cast)]
-    (ok && limit.rlim_cur != nix::libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    super::rlimit::soft_limit(super::rlimit::Limit::OpenFiles)
 }
 
 /// Why a command could not start for want of file descriptors, with the limit and how to

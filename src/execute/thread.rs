@@ -86,14 +86,7 @@ where
 /// How many processes (threads counted) this user may have (RLIMIT_NPROC's soft limit,
 /// `ulimit -u`), if there is a limit.
 pub fn process_limit() -> Option<u64> {
-    let mut limit = nix::libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // Safety: getrlimit writes the struct it is given and nothing else.
-    let ok = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NPROC, &mut limit) } == 0;
-    #[allow(clippy::unnecessary_cast)]
-    (ok && limit.rlim_cur != nix::libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    super::rlimit::soft_limit(super::rlimit::Limit::Processes)
 }
 
 /// `e` (a thread or a process refused) with what it means when it is EAGAIN: no more

@@ -178,14 +178,8 @@ pub(super) fn holds_no_data(path: &Path) -> Option<String> {
 /// a write past it fails (cortex survives SIGXFSZ, `execute::survive_file_size_limit`) as
 /// one onto a full disk does, and SQLite says "disk I/O error" for either.
 fn file_size_limit() -> Option<u64> {
-    let mut limit = nix::libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // Safety: getrlimit writes the struct it is given and nothing else.
-    let ok = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_FSIZE, &mut limit) } == 0;
-    #[allow(clippy::unnecessary_cast)]
-    (ok && limit.rlim_cur != nix::libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    use crate::execute::rlimit::{Limit, soft_limit};
+    soft_limit(Limit::FileSize)
 }
 
 /// `e` as `OutOfFiles` where this process may open no more files, as `Full` where the log's
