@@ -3095,7 +3095,8 @@ fn a_worker_that_read_a_run_before_an_operator_stopped_it_leaves_it_stopped(env:
                     })
             }),
             5_000,
-        ),
+        )
+        .unwrap(),
         slots: cortex::execute::Slots::new(1),
         draining: AtomicBool::new(false),
         ending: AtomicBool::new(false),

@@ -257,7 +257,7 @@ pub fn dispatch(
             if !no_schedule && !until_idle {
                 ops::schedule::in_background(ctx.clone(), |line| {
                     super::err(&format!("schedule: {line}\n"))
-                });
+                })?;
             }
             // The first SIGTERM (or Ctrl-C) drains; a second ends what it runs, recorded, and
             // hands its runs back; a third ends it at once (its leases lapse and other
@@ -492,17 +492,19 @@ fn serve(
         // The scheduler beside the server: what it fires goes to stderr, one line each.
         ops::schedule::in_background(ctx.clone(), |line| {
             super::err(&format!("schedule: {line}\n"))
-        });
+        })?;
     }
     // Beside it, the notifications a dead driver left due, delivered as a worker delivers
     // them: what it delivered goes to stderr, each line marked.
-    let sweeper = (!no_notify).then(|| {
-        ops::notify_sweep::in_background(ctx.clone(), |text| {
-            for line in text.lines() {
-                super::err(&format!("notify: {line}\n"));
-            }
+    let sweeper = (!no_notify)
+        .then(|| {
+            ops::notify_sweep::in_background(ctx.clone(), |text| {
+                for line in text.lines() {
+                    super::err(&format!("notify: {line}\n"));
+                }
+            })
         })
-    });
+        .transpose()?;
     bound.run()?;
     if let Some(sweeper) = sweeper {
         sweeper.stop(crate::serve::DELIVERY_GRACE);

@@ -60,6 +60,9 @@ pub fn run(
     // On quitting, what is under way gets a few seconds to land; the rest is recorded as not
     // delivered.
     background.shutdown(DELIVERY_GRACE, nix::libc::SIGINT);
-    ran.map_err(|e| CommandError::new(exit::FAILED, e.to_string()))?;
+    ran.map_err(|e| match e {
+        crate::tui::TuiError::NoThread(refused) => CommandError::from(refused),
+        e => CommandError::new(exit::FAILED, e.to_string()),
+    })?;
     Ok(exit::OK)
 }

@@ -420,7 +420,14 @@ fn end_groups(groups: &[(Noted, Option<String>)], grace: Duration) {
         .collect();
     std::thread::scope(|s| {
         for pgid in ours {
-            s.spawn(move || super::end_orphan_group(pgid, grace));
+            // No thread for it (`ulimit -u`): ended here, after those before it.
+            if super::thread::spawn_scoped(s, "to end a process group", move || {
+                super::end_orphan_group(pgid, grace)
+            })
+            .is_err()
+            {
+                super::end_orphan_group(pgid, grace);
+            }
         }
     });
 }
@@ -446,7 +453,7 @@ pub fn guard_main(grace_ms: Option<&str>) -> i32 {
     // Lines are read on a thread of their own and stamped as they arrive, so that a wait
     // while groups end does not make a heartbeat look newer than it is.
     let (tx, rx) = std::sync::mpsc::channel::<(String, Instant)>();
-    std::thread::spawn(move || {
+    let reader = super::thread::spawn("to read what the guard is told", move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
             if tx.send((line, Instant::now())).is_err() {
@@ -454,6 +461,11 @@ pub fn guard_main(grace_ms: Option<&str>) -> i32 {
             }
         }
     });
+    if reader.is_err() {
+        // No thread to read on (`ulimit -u`): the process it guards finds it gone and goes
+        // on unguarded, as where no guard can start.
+        return 1;
+    }
     let mut watch = Watch::default();
     loop {
         let wait = watch
@@ -477,7 +489,11 @@ pub fn guard_main(grace_ms: Option<&str>) -> i32 {
     let spawning = std::mem::take(&mut watch.spawning);
     let left: Vec<_> = watch.groups.into_values().collect();
     std::thread::scope(|s| {
-        s.spawn(|| end_spawned(&spawning, grace));
+        if super::thread::spawn_scoped(s, "to end process groups", || end_spawned(&spawning, grace))
+            .is_err()
+        {
+            end_spawned(&spawning, grace);
+        }
         end_groups(&left, grace);
     });
     0

@@ -31,8 +31,9 @@ pub struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
-    /// Start renewing, for `ttl_ms` each time, every `ttl_ms / 3`.
-    pub fn start(mut open: OpenStore, ttl_ms: u64) -> LeaseKeeper {
+    /// Start renewing, for `ttl_ms` each time, every `ttl_ms / 3`; an error if the system
+    /// refuses the keeper its thread.
+    pub fn start(mut open: OpenStore, ttl_ms: u64) -> Result<LeaseKeeper, super::thread::Refused> {
         let held = Arc::new(Mutex::new(Held::default()));
         let done = Arc::new(AtomicBool::new(false));
         let every = Duration::from_millis((ttl_ms / 3).max(50));
@@ -42,7 +43,7 @@ impl LeaseKeeper {
         let thread = {
             let held = held.clone();
             let done = done.clone();
-            std::thread::spawn(move || {
+            super::thread::spawn("to renew leases", move || {
                 let mut store: Option<Box<dyn EventStore>> = None;
                 let mut next = Instant::now() + every;
                 while !done.load(Ordering::Relaxed) {
@@ -110,12 +111,19 @@ impl LeaseKeeper {
                 }
             })
         };
-        LeaseKeeper {
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(refused) => {
+                super::guard::keeper_stopped(id);
+                return Err(refused);
+            }
+        };
+        Ok(LeaseKeeper {
             held,
             done,
             thread: Some(thread),
             id,
-        }
+        })
     }
 
     /// Renew `lease` from now on.

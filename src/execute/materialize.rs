@@ -712,7 +712,18 @@ impl WriteBehind {
             None => {
                 let shared = std::sync::Arc::new(Gathered::default());
                 let writer = shared.clone();
-                self.worker = Some(std::thread::spawn(move || writer.write_until_closed()));
+                match super::thread::spawn("to write a run's files", move || {
+                    writer.write_until_closed()
+                }) {
+                    Ok(worker) => self.worker = Some(worker),
+                    // No thread for the writer (`ulimit -u`): written here, as when it is gone.
+                    Err(_) => {
+                        if let Err(e) = write_run(&home, &run_id, &coalesce(files)) {
+                            self.failed(e);
+                        }
+                        return;
+                    }
+                }
                 self.shared = Some(shared.clone());
                 shared
             }

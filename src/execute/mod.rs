@@ -24,6 +24,7 @@ mod pool;
 mod prerequisites;
 mod process;
 mod procinfo;
+pub mod rlimit;
 mod runner;
 mod scheduler;
 mod secret_check;
@@ -33,6 +34,8 @@ mod session;
 mod signals;
 mod snapshot;
 mod spawn;
+pub mod thread;
+mod webhook_resolver;
 mod workflow_loop;
 
 pub use attempt_logs::{
@@ -72,13 +75,14 @@ pub use outputs::{parse_outputs, take_outputs};
 pub use patience::{LOG_LOCK_WAIT, LOG_LOCK_WAIT_ENV, Patience, Tried, log_lock_wait, patiently};
 pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{
-    CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,
-    end_orphan_group, end_orphan_groups, open_file_limit, run_process, run_process_tracked,
+    CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, RAISE_OPEN_FILES,
+    Stream, end_orphan_group, end_orphan_groups, no_more_files, open_file_limit, open_files_left,
+    out_of_files, run_process, run_process_tracked,
 };
 pub use procinfo::gone_here;
 pub use runner::{
-    AttemptOutcome, LineSink, Runner, attempt_log_name, end_notify_orphans_of, end_orphans_of,
-    notify_cut_short_of, orphans_alive_of, unit_key,
+    AttemptOutcome, HomeProblem, LineSink, Runner, attempt_log_name, end_notify_orphans_of,
+    end_orphans_of, notify_cut_short_of, orphans_alive_of, unit_key,
 };
 pub use secret_check::{
     Check as SecretCheck, check_secret_inputs, recognise_secret_inputs, record_secret_inputs,

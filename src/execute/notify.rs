@@ -133,10 +133,13 @@ pub fn deliver(
         notes: NotesFile::default(),
     });
     let (tx, rx) = mpsc::channel::<(usize, Delivery)>();
+    // A thread the system refused: the deliveries no thread took are not made, saying why
+    // (those taken go on, the threads started taking the rest in turn).
+    let mut refused: Option<super::thread::Refused> = None;
     for _ in 0..shared.work.len().min(PARALLEL) {
         let shared = Arc::clone(&shared);
         let tx = tx.clone();
-        std::thread::spawn(move || {
+        let started = super::thread::spawn("to deliver a notification", move || {
             while !shared.stop.is_set() {
                 let i = shared.next.fetch_add(1, Ordering::Relaxed);
                 let Some((trigger, index, n)) = shared.work.get(i) else {
@@ -162,6 +165,10 @@ pub fn deliver(
                 }
             }
         });
+        if let Err(e) = started {
+            refused = Some(e);
+            break;
+        }
     }
     drop(tx);
     let mut done: Vec<Option<Delivery>> = vec![None; shared.work.len()];
@@ -184,9 +191,13 @@ pub fn deliver(
         landed(&d);
         done[i] = Some(d);
     }
-    let why = match stop.signal_name() {
-        Some(signal) => format!("not delivered: {signal} stopped the wait for it"),
-        None => "not delivered: its delivery ended unexpectedly".to_string(),
+    let why = match (stop.signal_name(), refused) {
+        (Some(signal), _) => format!("not delivered: {signal} stopped the wait for it"),
+        (None, Some(refused)) => format!(
+            "not delivered, not tried: {refused}; {}",
+            super::thread::RAISE_PROCESSES
+        ),
+        (None, None) => "not delivered: its delivery ended unexpectedly".to_string(),
     };
     done.into_iter()
         .zip(&shared.work)
@@ -404,12 +415,14 @@ fn run_command(
 /// by trying again; anything else (5xx, 408, 429, no answer, no connection) may.
 fn post(url: &str, subject: &Subject, timeout: Duration) -> Try {
     let body = serde_json::to_string(&subject.document).expect("documents serialise");
-    let agent = ureq::Agent::new_with_config(
+    let agent = ureq::Agent::with_parts(
         ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .build(),
+        ureq::unversioned::transport::DefaultConnector::default(),
+        super::webhook_resolver::WebhookResolver,
     );
     match agent
         .post(url)

@@ -37,23 +37,27 @@ impl Pool {
         }
     }
 
-    /// Run `job` now: on a waiting thread, or on a new one.
-    pub(crate) fn run(&self, job: impl FnOnce() + Send + 'static) {
+    /// Run `job` now: on a waiting thread, or on a new one; not at all if the system refuses
+    /// a new thread (then the caller has the error to act on: the job never runs).
+    pub(crate) fn run(
+        &self,
+        job: impl FnOnce() + Send + 'static,
+    ) -> Result<(), super::thread::Refused> {
         let mut job: Job = Box::new(job);
         while let Some(thread) = lock(&self.idle).waiting.pop() {
             match thread.send(Some(job)) {
-                Ok(()) => return,
+                Ok(()) => return Ok(()),
                 // That thread is gone (its job panicked after it was listed: it cannot be).
                 Err(mpsc::SendError(back)) => job = back.expect("the job that was sent"),
             }
         }
-        self.start(job);
+        self.start(job)
     }
 
     /// A new thread that runs `first`, then waits for more.
-    fn start(&self, first: Job) {
+    fn start(&self, first: Job) -> Result<(), super::thread::Refused> {
         let idle = self.idle.clone();
-        std::thread::spawn(move || {
+        super::thread::spawn("to run a phase", move || {
             let (next, jobs) = mpsc::channel();
             let mut job = first;
             loop {
@@ -71,7 +75,8 @@ impl Pool {
                     Ok(None) | Err(_) => return,
                 }
             }
-        });
+        })
+        .map(drop)
     }
 }
 
@@ -105,7 +110,8 @@ mod tests {
                 pool.run(move || {
                     together.wait();
                     let _ = done.send(std::thread::current().id());
-                });
+                })
+                .unwrap();
             }
             together.wait();
             let ids: Vec<_> = (0..4).map(|_| finished.recv().unwrap()).collect();

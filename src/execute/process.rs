@@ -520,14 +520,7 @@ fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
 /// has a limit: what a command's pipes count against, and what `cortex serve` keeps its
 /// connections under (`serve::connections`).
 pub fn open_file_limit() -> Option<u64> {
-    let mut limit = nix::libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // Safety: getrlimit writes the struct it is given and nothing else.
-    let ok = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    #[allow(clippy::unnecessary_cast)]
-    (ok && limit.rlim_cur != nix::libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    super::rlimit::soft_limit(super::rlimit::Limit::OpenFiles)
 }
 
 /// Why a command could not start for want of file descriptors, with the limit and how to
@@ -535,17 +528,53 @@ pub fn open_file_limit() -> Option<u64> {
 /// limit (`ulimit -n`) was reached.
 fn too_many_files(e: &std::io::Error) -> String {
     if e.raw_os_error() == Some(nix::libc::ENFILE) {
+        return format!("{}, then retry", no_more_files(e));
+    }
+    format!(
+        "{}, and each command needs a few for its pipes; {RAISE_OPEN_FILES}, then retry",
+        no_more_files(e)
+    )
+}
+
+/// Whether `e` is a refusal for want of file descriptors: this process's (EMFILE) or the
+/// system's (ENFILE).
+pub fn out_of_files(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(nix::libc::EMFILE | nix::libc::ENFILE)
+    )
+}
+
+/// How to let cortex hold more open files.
+pub const RAISE_OPEN_FILES: &str =
+    "raise the limit in the shell that starts cortex (e.g. `ulimit -n 4096`)";
+
+/// `e` (EMFILE or ENFILE) with what it means: the limit reached, this process's
+/// (`ulimit -n`, named with its value) or the system's (with what to do about that).
+pub fn no_more_files(e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(nix::libc::ENFILE) {
         return format!(
-            "{e}: the system's limit of open files is reached (`/proc/sys/fs/file-max`); close programs holding many, or raise it, then retry"
+            "{e}: the system's limit of open files is reached (`/proc/sys/fs/file-max`); close programs holding many, or raise it"
         );
     }
     let now = match open_file_limit() {
         Some(limit) => format!(" (`ulimit -n` is {limit} here)"),
         None => String::new(),
     };
-    format!(
-        "{e}: cortex may hold no more open files{now}, and each command needs a few for its pipes; raise the limit in the shell that starts cortex (e.g. `ulimit -n 4096`), then retry"
-    )
+    format!("{e}: cortex may hold no more open files{now}")
+}
+
+/// How many more files this process may open now, if it has a limit: the limit less those
+/// open (`/proc/self/fd`, counted while the folder itself is open, so one less than may be;
+/// none when not even the folder can be opened for want of one).
+pub fn open_files_left() -> Option<u64> {
+    let limit = open_file_limit()?;
+    let open = match std::fs::read_dir("/proc/self/fd") {
+        Ok(fds) => fds.count() as u64,
+        Err(e) if out_of_files(&e) => return Some(0),
+        Err(_) => return None,
+    };
+    Some(limit.saturating_sub(open))
 }
 
 /// Why a command could not start with E2BIG, named where it can be: the first variable of its
@@ -793,6 +822,36 @@ pub fn run_process_watched(
 ) -> ProcessResult {
     let started = Instant::now();
     let mut watched_at = started;
+    // The thread that writes the command's input, started before the command: a thread the
+    // system refuses then leaves nothing started. Before, it was started after the command,
+    // and its refusal left the command running with no one to end it (a notification said
+    // "not delivered … 0 tries" while its command ran on, orphaned).
+    let feeder = match spec.stdin.clone() {
+        Some(input) => {
+            let writer =
+                super::thread::ready_for("to give a command its input", move |mut pipe: File| {
+                    // A command that does not read its input closes the pipe: not an error.
+                    let _ = pipe.write_all(input.as_bytes());
+                });
+            match writer {
+                Ok(give) => Some(give),
+                Err(refused) => {
+                    return ProcessResult {
+                        end: AttemptEnd::SpawnFailed {
+                            error: refused.to_string(),
+                        },
+                        tail: String::new(),
+                        stopped: false,
+                        elapsed: started.elapsed(),
+                        stdout: spec.capture_stdout.then(Captured::default),
+                        log: None,
+                        permanent: false,
+                    };
+                }
+            }
+        }
+        None => None,
+    };
     // Under a guard: told before the spawn, found by the guard if this process dies before
     // `guard_group` below.
     let token = super::guard::spawn_token();
@@ -867,13 +926,17 @@ pub fn run_process_watched(
                 // Out of file descriptors, this process's (EMFILE) or the system's (ENFILE):
                 // said with the limit and how to raise it. Counted as a failed attempt, which a
                 // retry may pass once descriptors are free again (DESIGN.md §6).
-                _ if matches!(
-                    e.raw_os_error(),
-                    Some(nix::libc::EMFILE | nix::libc::ENFILE)
-                ) =>
-                {
-                    (too_many_files(&e), false)
-                }
+                _ if out_of_files(&e) => (too_many_files(&e), false),
+                // No more processes for this user or the system (EAGAIN): said with the limit
+                // and how to raise it; a retry may pass once others have ended.
+                _ if e.raw_os_error() == Some(nix::libc::EAGAIN) => (
+                    format!(
+                        "{}; {}, then retry",
+                        super::thread::no_more_processes(&e),
+                        super::thread::RAISE_PROCESSES
+                    ),
+                    false,
+                ),
                 Program::Shell(_) => (e.to_string(), false),
                 Program::Argv(argv) => (
                     format!("`{}`: {e}", argv.first().map_or("", String::as_str)),
@@ -900,11 +963,8 @@ pub fn run_process_watched(
         .find(|(k, _)| k == "CORTEX_RUN_ID")
         .map(|(_, v)| v.as_str());
     super::guard::guard_group(pgid.as_raw(), run_id, token.as_deref());
-    if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.take_stdin()) {
-        std::thread::spawn(move || {
-            // A command that does not read its input closes the pipe: not an error.
-            let _ = pipe.write_all(input.as_bytes());
-        });
+    if let (Some(feeder), Some(pipe)) = (feeder, child.take_stdin()) {
+        let _ = feeder.send(pipe);
     }
     let mut pipes = [
         Pipe::new(child.take_stdout(), Stream::Stdout, spec.capture_stdout),

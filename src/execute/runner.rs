@@ -54,6 +54,9 @@ pub enum AttemptOutcome {
 pub struct HomeProblem {
     pub problem: String,
     pub fix: String,
+    /// Not the home's files but a limit of the system: a thread it refused
+    /// (`thread::Refused`), `problem` saying which and why.
+    pub system_limit: bool,
 }
 
 /// The fix of a path cortex cannot write in its home.
@@ -65,6 +68,44 @@ impl HomeProblem {
         HomeProblem {
             problem,
             fix: MAKE_WRITABLE.into(),
+            system_limit: false,
+        }
+    }
+
+    /// A thread the system refused: nothing more can start here until the limit is raised.
+    /// `problem` says it without its subject ("could not start a thread …"), which
+    /// `reason` and `paused` give.
+    pub fn no_thread(refused: &super::thread::Refused) -> HomeProblem {
+        HomeProblem {
+            problem: refused.unsaid(),
+            fix: refused.fix(),
+            system_limit: true,
+        }
+    }
+
+    /// The error of a drive it paused.
+    pub fn paused(&self) -> String {
+        match self.system_limit {
+            true => format!(
+                "cortex met a limit of the system, so the run was paused: it {}",
+                self.problem
+            ),
+            false => format!(
+                "cortex hit a problem with its own files in its home, so the run was paused: {}",
+                self.problem
+            ),
+        }
+    }
+
+    /// The reason recorded, `who` ("cortex", "worker W on H") being who met it.
+    pub fn reason(&self, who: &str) -> String {
+        if self.system_limit {
+            format!("{who} {}", self.problem)
+        } else {
+            format!(
+                "{who} hit a problem with its own files in its home: {}",
+                self.problem
+            )
         }
     }
 
@@ -74,6 +115,7 @@ impl HomeProblem {
             Some(unfit) => HomeProblem {
                 problem: e.to_string(),
                 fix: unfit.fix(),
+                system_limit: false,
             },
             None => HomeProblem::unwritable(e.to_string()),
         }

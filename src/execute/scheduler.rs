@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::runner::AttemptOutcome;
+use super::runner::{AttemptOutcome, HomeProblem};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush, prepare,
     preparing_needs_secrets, record, record_stop, require_secrets,
@@ -319,7 +319,7 @@ pub fn drive_scenario(
                         let state = journal.state.clone();
                         let runner = runner.clone();
                         let tx = tx.clone();
-                        pool.run(move || {
+                        let refused = pool.run(move || {
                             let lines = tx.clone();
                             // Ended by `halt`, which the loop raises on a stop.
                             let check = runner.check_condition(
@@ -334,6 +334,12 @@ pub fn drive_scenario(
                             );
                             let _ = tx.send(Msg::Condition(name, check.map(Box::new)));
                         });
+                        if let Err(refused) = refused {
+                            // Nothing ran: the run is paused (its check recorded interrupted)
+                            // once what runs has ended, as for a fault of the home.
+                            home_fault.get_or_insert(HomeProblem::no_thread(&refused));
+                            workers.remove(&journal.state.steps[index].name);
+                        }
                         continue;
                     }
                     let state = journal.state.clone();
@@ -466,14 +472,32 @@ pub fn drive_scenario(
                 let attempt = runner.prepare_attempt(&journal.state, index, deadline);
                 let runner = runner.clone();
                 let tx = tx.clone();
-                pool.run(move || {
-                    let lines = tx.clone();
-                    let outcome = attempt.run(&runner, &mut |step, s, l| {
-                        let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
-                    });
-                    let _ = tx.send(Msg::Done(name, outcome));
+                let refused = pool.run({
+                    let name = name.clone();
+                    move || {
+                        let lines = tx.clone();
+                        let outcome = attempt.run(&runner, &mut |step, s, l| {
+                            let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
+                        });
+                        let _ = tx.send(Msg::Done(name, outcome));
+                    }
                 });
                 announce(journal, ctx, &started);
+                if let Err(refused) = refused {
+                    // Nothing ran: as an attempt that could not be prepared for a fault of the
+                    // home, no phase starts any more and the run is paused, with the reason,
+                    // once those running have ended. Before, the driver panicked (exit 101),
+                    // leaving commands it had started running and some of them not noted.
+                    let outcome = AttemptOutcome::HomeFault(HomeProblem::no_thread(&refused));
+                    handle(
+                        journal,
+                        ctx,
+                        &mut workers,
+                        &mut leases,
+                        &mut home_fault,
+                        Msg::Done(name, outcome),
+                    )?;
+                }
             }
             // Attempts other workers run: this driver waits for their ends, which come through
             // the log.
@@ -795,9 +819,9 @@ fn handle(
                         // attempt runs again" for an attempt a stop had ended.
                         let (worker, host) = (&shared.worker, &shared.host);
                         let reason = match &outcome {
-                            AttemptOutcome::HomeFault(problem) => format!(
-                                "worker {worker} on {host} hit a problem with its own files in its home: {problem}"
-                            ),
+                            AttemptOutcome::HomeFault(problem) => {
+                                problem.reason(&format!("worker {worker} on {host}"))
+                            }
                             AttemptOutcome::RunDeadline => format!(
                                 "worker {worker} on {host} ended it: the run's time limit ran out"
                             ),

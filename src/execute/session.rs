@@ -123,9 +123,9 @@ pub enum DriveError {
     #[error("the values of secret inputs {} are not in the log; give them again", .0.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
     MissingSecretInputs(Vec<String>),
     /// cortex hit a problem with its own files in its home (`AttemptOutcome::HomeFault`, which
-    /// names the path): the run was paused with this reason, and goes on with `resume` once
-    /// that is fixed.
-    #[error("cortex hit a problem with its own files in its home, so the run was paused: {0}")]
+    /// names the path), or a limit of the system (a thread refused): the run was paused with
+    /// this reason, and goes on with `resume` once that is fixed.
+    #[error("{}", .0.paused())]
     Home(super::runner::HomeProblem),
 }
 
@@ -137,7 +137,7 @@ pub(crate) fn home_fault(
     ctx: &mut DriveContext<'_>,
     problem: super::runner::HomeProblem,
 ) -> Result<DriveEnd, DriveError> {
-    let reason = format!("cortex hit a problem with its own files in its home: {problem}");
+    let reason = problem.reason("cortex");
     record(journal, ctx, Command::Pause { reason })?;
     Err(DriveError::Home(problem))
 }

@@ -48,7 +48,7 @@ pub enum Enqueued {
     Queued,
     /// They will not: too many wait already, or the process is stopping. Returned with what
     /// was due, so that the caller can record it as not delivered.
-    Refused(Vec<Notified>, &'static str),
+    Refused(Vec<Notified>, String),
 }
 
 impl Background {
@@ -79,12 +79,12 @@ impl Background {
             return Enqueued::Nothing;
         };
         if queue.closed {
-            return Enqueued::Refused(due, "the server was stopping");
+            return Enqueued::Refused(due, "the server was stopping".into());
         }
         if queue.waiting.len() >= WAITING {
             return Enqueued::Refused(
                 due,
-                "too many runs' notifications were waiting to be delivered",
+                "too many runs' notifications were waiting to be delivered".into(),
             );
         }
         let job = queue.next_job;
@@ -96,7 +96,24 @@ impl Background {
         if queue.running < RUNNING {
             queue.running += 1;
             let me = Arc::clone(self);
-            std::thread::spawn(move || me.work());
+            if let Err(refused) =
+                crate::execute::thread::spawn("to deliver notifications", move || me.work())
+            {
+                queue.running -= 1;
+                // No thread takes it (`ulimit -u`): handed back, to be recorded not delivered.
+                // With one running, that one takes it in turn.
+                if queue.running == 0 {
+                    queue.waiting.retain(|(j, _)| *j != job);
+                    let due = queue
+                        .claims
+                        .iter()
+                        .filter(|(j, _, _)| *j == job)
+                        .map(|(_, _, n)| n.clone())
+                        .collect();
+                    queue.claims.retain(|(j, _, _)| *j != job);
+                    return Enqueued::Refused(due, refused.to_string());
+                }
+            }
         }
         Enqueued::Queued
     }

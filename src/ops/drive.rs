@@ -1306,7 +1306,7 @@ fn hold_driver_lease(
             // Best effort: without one (this program cannot be run again), the fence alone
             // keeps a late result out, as before.
             let _ = crate::execute::start_guard(super::KILL_GRACE);
-            let keeper = lease_keeper(ctx, DRIVER_LEASE_MS);
+            let keeper = lease_keeper(ctx, DRIVER_LEASE_MS)?;
             keeper.keep(lease.clone());
             KeeperRef::Own(keeper)
         }
@@ -1547,9 +1547,12 @@ fn used_by(start: &RunStarted) -> Vec<(&str, &crate::event::UsedWorkflow)> {
 
 /// A keeper renewing leases of `ttl_ms` on a connection of its own to this command's log
 /// (a driver's lease, the notifications' lease).
-pub(super) fn lease_keeper(ctx: &Ctx, ttl_ms: u64) -> crate::execute::LeaseKeeper {
+pub(super) fn lease_keeper(
+    ctx: &Ctx,
+    ttl_ms: u64,
+) -> Result<crate::execute::LeaseKeeper, CommandError> {
     let opener = ctx.clone();
-    crate::execute::LeaseKeeper::start(
+    Ok(crate::execute::LeaseKeeper::start(
         Box::new(move || {
             opener
                 .store(crate::definition::Durability::Normal)
@@ -1559,7 +1562,7 @@ pub(super) fn lease_keeper(ctx: &Ctx, ttl_ms: u64) -> crate::execute::LeaseKeepe
                 })
         }),
         ttl_ms,
-    )
+    )?)
 }
 
 /// Carry out, as the driver still holding the run, a stop or abort an operator asked of it

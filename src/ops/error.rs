@@ -565,6 +565,13 @@ impl CommandError {
     }
 }
 
+/// A thread the system refused (`ulimit -u`): what it was for, and how to raise the limit.
+impl From<crate::execute::thread::Refused> for CommandError {
+    fn from(e: crate::execute::thread::Refused) -> Self {
+        CommandError::new(exit::FAILED, e.to_string()).hint(format!("{}, then retry", e.fix()))
+    }
+}
+
 impl From<LookupError> for CommandError {
     fn from(e: LookupError) -> Self {
         if let LookupError::Invalid { error, .. } = &e {
@@ -657,6 +664,11 @@ impl From<StoreError> for CommandError {
                     .then(" makes it again from them; nothing recorded was lost"),
             ),
             StoreError::Busy => Some(BUSY_HINT.into()),
+            // Not damage: the log is as it was.
+            StoreError::OutOfFiles(_) => Some(format!(
+                "{}, then run the command again (a run that stopped goes on with `resume`); the log is not damaged and nothing recorded was lost",
+                crate::execute::RAISE_OPEN_FILES
+            ).into()),
             StoreError::Damaged(_) => Some(
                 Hint::from("the file holding the log is damaged (a disk fault, a copy taken mid-write, an edit); ")
                     .command(&["log", "verify"])
@@ -841,6 +853,17 @@ impl From<LockError> for CommandError {
                 );
                 err.cause = Cause::Full;
                 err
+            }
+            // Out of file descriptors: said with the limit and how to raise it.
+            LockError::Io { path, error } if crate::execute::out_of_files(error) => {
+                CommandError::new(
+                    exit::FAILED,
+                    format!("cannot lock {path}: {}", crate::execute::no_more_files(error)),
+                )
+                .hint(format!(
+                    "{}, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost",
+                    crate::execute::RAISE_OPEN_FILES
+                ))
             }
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
             LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),

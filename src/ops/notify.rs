@@ -650,7 +650,12 @@ fn hold_notify_lease(
             Keeper::Seat(seat.clone())
         }
         None => {
-            let keeper = super::drive::lease_keeper(ctx, claim.ttl_ms);
+            // No thread to renew it (`ulimit -u`): let go, and delivered without one, as
+            // when the log cannot lease.
+            let Ok(keeper) = super::drive::lease_keeper(ctx, claim.ttl_ms) else {
+                let _ = store.release_lease(&lease);
+                return Ok(none);
+            };
             keeper.keep(lease.clone());
             Keeper::Own(keeper)
         }

@@ -279,14 +279,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// each run's on a thread (`Sweep::due`, `deliver`), saying on `log` what was delivered (and
 /// once, that the log cannot be read, until it can again). `cortex serve` runs it; a worker
 /// looks in its own passes.
-pub fn in_background(ctx: Ctx, log: impl Fn(&str) + Send + Sync + 'static) -> Sweeper {
+pub fn in_background(
+    ctx: Ctx,
+    log: impl Fn(&str) + Send + Sync + 'static,
+) -> Result<Sweeper, crate::execute::thread::Refused> {
     let sweeper = Sweeper {
         stop: Arc::default(),
         delivering: Arc::default(),
     };
     let (stop, delivering) = (sweeper.stop.clone(), sweeper.delivering.clone());
     let log = Arc::new(log);
-    std::thread::spawn(move || {
+    crate::execute::thread::spawn("to deliver notifications left due", move || {
         // Every lease counts as another's: this process's own background deliveries (an
         // action's) hold theirs as any deliverer does, and the runs this sweep delivers are
         // in `delivering`.
@@ -314,10 +317,19 @@ pub fn in_background(ctx: Ctx, log: impl Fn(&str) + Send + Sync + 'static) -> Sw
                 for (run_id, state) in due {
                     lock(&delivering).insert(run_id.clone());
                     let (ctx, log, delivering) = (ctx.clone(), log.clone(), delivering.clone());
-                    std::thread::spawn(move || {
-                        log(deliver(&ctx, &state).trim_end());
-                        lock(&delivering).remove(&run_id);
-                    });
+                    let gone = (delivering.clone(), run_id.clone());
+                    let started = crate::execute::thread::spawn(
+                        "to deliver a run's notifications",
+                        move || {
+                            log(deliver(&ctx, &state).trim_end());
+                            lock(&delivering).remove(&run_id);
+                        },
+                    );
+                    // No thread for it (`ulimit -u`): still due, looked at again next pass.
+                    if let Err(refused) = started {
+                        lock(&gone.0).remove(&gone.1);
+                        return Err(refused.to_string());
+                    }
                 }
                 Ok(())
             })();
@@ -341,8 +353,8 @@ pub fn in_background(ctx: Ctx, log: impl Fn(&str) + Send + Sync + 'static) -> Sw
             }
             std::thread::sleep(SERVE_POLL);
         }
-    });
-    sweeper
+    })?;
+    Ok(sweeper)
 }
 
 /// Keep `unfinished` the folds of the log's unfinished runs, caught up; the runs that left

@@ -1194,8 +1194,11 @@ fn gave_up(ctx: &Ctx, e: CommandError, once: bool) -> CommandError {
 
 /// Run a scheduler in a thread of its own until the process ends (`cortex serve`): what it
 /// does, and any error (after which it tries again a little later), goes to `log`.
-pub fn in_background(ctx: Ctx, log: impl Fn(&str) + Send + 'static) {
-    std::thread::spawn(move || {
+pub fn in_background(
+    ctx: Ctx,
+    log: impl Fn(&str) + Send + 'static,
+) -> Result<(), crate::execute::thread::Refused> {
+    crate::execute::thread::spawn("to run the scheduler", move || {
         let stop = StopFlag::default();
         loop {
             let result = run(&ctx, false, None, false, &stop, &mut |h| {
@@ -1209,5 +1212,6 @@ pub fn in_background(ctx: Ctx, log: impl Fn(&str) + Send + 'static) {
             }
             std::thread::sleep(Duration::from_secs(30));
         }
-    });
+    })
+    .map(drop)
 }

@@ -219,7 +219,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 })
             }),
             lease_ms,
-        ),
+        )?,
         slots: Slots::new(opts.concurrency),
         draining: AtomicBool::new(false),
         ending: AtomicBool::new(false),
@@ -1023,10 +1023,47 @@ struct Taken {
 /// back while draining is recorded as submitted again, for the next worker, by the drive
 /// itself while it holds the run's lease (`ops::drive`, `DriveEnd::HandedBack`).
 fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mpsc::Sender<Done>) {
+    let (lease, run_id, scenario) = (
+        taken.lease.clone(),
+        taken.state.run_id.clone(),
+        taken.scenario,
+    );
+    let refused_tx = tx.clone();
+    let started = spawn_drive_thread(wctx, seat, pool, taken, tx);
+    if let Err(refused) = started {
+        // No thread to drive it on (`ulimit -u`): its lease let go at once, for whoever
+        // can drive it (this worker, next pass); nothing was recorded.
+        seat.keeper.forget(&lease);
+        let pooled = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(mut store) = pooled.or_else(|| wctx.store(Durability::Normal).ok()) {
+            let _ = store.release_lease(&lease);
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(store);
+        }
+        if !scenario {
+            seat.slots.give();
+        }
+        let _ = refused_tx.send(Done {
+            key: InHand::Run(run_id.clone()),
+            text: format!("Run {run_id}: not driven: {refused}\n"),
+            applied: true,
+            over: false,
+            notified: false,
+        });
+    }
+}
+
+/// `spawn_drive`'s thread, if the system starts it.
+fn spawn_drive_thread(
+    wctx: &Ctx,
+    seat: &Arc<Shared>,
+    pool: &Pool,
+    taken: Taken,
+    tx: mpsc::Sender<Done>,
+) -> Result<(), crate::execute::thread::Refused> {
     let wctx = wctx.clone();
     let seat = seat.clone();
     let pool = pool.clone();
-    std::thread::spawn(move || {
+    crate::execute::thread::spawn("to drive a run", move || {
         let Taken {
             state,
             lease,
@@ -1125,7 +1162,8 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             over,
             notified: false,
         });
-    });
+    })
+    .map(drop)
 }
 
 /// Run one ready unit of a run another worker drives: claim it under a lease, run its
@@ -1139,9 +1177,16 @@ fn spawn_unit(
     tx: mpsc::Sender<Done>,
 ) {
     let wctx = wctx.clone();
+    let refused_seat = seat.clone();
     let seat = seat.clone();
     let watches = watches.clone();
-    std::thread::spawn(move || {
+    let said = unit.clone();
+    let in_hand = InHand::Unit {
+        run: state.run_id.clone(),
+        unit: unit.clone(),
+    };
+    let refused_tx = tx.clone();
+    let started = crate::execute::thread::spawn("to run a unit", move || {
         let run_id = state.run_id.clone();
         let out = run_unit(&wctx, &seat, state, &unit, (&key, &watches));
         lock(&watches).remove(&key);
@@ -1159,6 +1204,17 @@ fn spawn_unit(
             notified: false,
         });
     });
+    // No thread for it (`ulimit -u`): nothing was claimed; looked at again next pass.
+    if let Err(refused) = started {
+        refused_seat.slots.give();
+        let _ = refused_tx.send(Done {
+            text: format!("Run {}: `{said}`: not run: {refused}\n", in_hand.run()),
+            key: in_hand,
+            applied: true,
+            over: false,
+            notified: false,
+        });
+    }
 }
 
 fn run_unit(
@@ -1215,9 +1271,9 @@ fn run_unit(
         },
     );
     let done = Arc::new(AtomicBool::new(false));
-    {
+    let watching = {
         let (stop, done, seat, lease) = (stop.clone(), done.clone(), seat.clone(), lease.clone());
-        std::thread::spawn(move || {
+        crate::execute::thread::spawn("to watch a unit's lease", move || {
             while !done.load(Ordering::Relaxed) {
                 if seat.keeper.lost(&lease) {
                     stop.set(nix::sys::signal::Signal::SIGTERM as i32);
@@ -1225,7 +1281,21 @@ fn run_unit(
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
+        })
+    };
+    if let Err(refused) = watching {
+        // Claimed, nothing run: the attempt is interrupted (it runs again, no retry spent)
+        // and its lease let go, as for a fault of this worker's home.
+        lock(watches).remove(key);
+        seat.keeper.forget(&lease);
+        let problem = crate::execute::HomeProblem::no_thread(&refused);
+        let _ = journal.submit(Command::InterruptAttempt {
+            step: unit.to_string(),
+            attempt: journal.state.steps[index].attempts,
+            reason: problem.reason(&format!("worker {} on {}", seat.worker, seat.host)),
         });
+        let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+        return Err(refused.into());
     }
     let runner = Runner::new(
         ctx.home.clone(),
@@ -1294,10 +1364,7 @@ fn run_unit(
         // and this worker drains, taking no more units, rather than interrupt them one by one.
         crate::execute::AttemptOutcome::HomeFault(problem) => {
             seat.keeper.forget(&lease);
-            let reason = format!(
-                "worker {} on {} hit a problem with its own files in its home: {problem}",
-                seat.worker, seat.host
-            );
+            let reason = problem.reason(&format!("worker {} on {}", seat.worker, seat.host));
             let _ = journal.submit(Command::InterruptAttempt {
                 step: unit.to_string(),
                 attempt: attempt_no,
@@ -1487,7 +1554,8 @@ fn ending_words(busy: &BTreeSet<InHand>, held: &[crate::store::Lease], grace: Du
 /// worker's seat (`notify_sweep::deliver`), and tell the loop.
 fn spawn_notify(wctx: &Ctx, state: RunState, key: InHand, tx: mpsc::Sender<Done>) {
     let ctx = wctx.clone();
-    std::thread::spawn(move || {
+    let (refused_key, refused_tx) = (key.clone(), tx.clone());
+    let started = crate::execute::thread::spawn("to deliver notifications left due", move || {
         let text = super::notify_sweep::deliver(&ctx, &state);
         let _ = tx.send(Done {
             key,
@@ -1497,6 +1565,19 @@ fn spawn_notify(wctx: &Ctx, state: RunState, key: InHand, tx: mpsc::Sender<Done>
             notified: true,
         });
     });
+    // No thread for it (`ulimit -u`): still due, looked at again in a later pass.
+    if let Err(refused) = started {
+        let _ = refused_tx.send(Done {
+            text: format!(
+                "Run {}: its notifications not delivered now: {refused}\n",
+                refused_key.run()
+            ),
+            key: refused_key,
+            applied: true,
+            over: false,
+            notified: false,
+        });
+    }
 }
 
 /// What a worker did, as its closing summary counts it.

@@ -59,27 +59,33 @@ pub fn start(
     // the environment, where a password in it is out of sight of `ps`.
     let mut envs = envs.to_vec();
     envs.extend(shared.ctx.db_env());
+    let ended = Arc::new(Mutex::new(None));
+    let slot = ended.clone();
+    let running = Arc::clone(&shared.drivers);
+    // The thread that waits for the driver first: refused (`ulimit -u`), no driver is started.
+    let waiter = crate::execute::thread::ready_for(
+        "to wait for a driver",
+        move |mut child: std::process::Child| {
+            let pid = child.id();
+            let code = child.wait().ok().and_then(|s| s.code());
+            running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&pid);
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(code);
+        },
+    )?;
     let detached = operator::spawn_detached(&shared.exe, &full, &envs, &shared.ctx.cwd, &log)
         .map_err(|e| {
             CommandError::new(exit::FAILED, format!("cannot start a cortex driver: {e}"))
         })?;
     let pid = detached.child.id();
-    let ended = Arc::new(Mutex::new(None));
-    let mut child = detached.child;
-    let slot = ended.clone();
-    let running = Arc::clone(&shared.drivers);
-    running
+    shared
+        .drivers
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(pid);
-    std::thread::spawn(move || {
-        let code = child.wait().ok().and_then(|s| s.code());
-        running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&pid);
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(code);
-    });
+    let _ = waiter.send(detached.child);
     Ok(Background {
         pid,
         log,

@@ -134,6 +134,10 @@ pub enum StoreError {
     Full(String),
     #[error("event log error: {0}")]
     Sqlite(String),
+    /// The log could not be opened or read for want of file descriptors (`ulimit -n`, or the
+    /// system's limit): not damage. The text says which limit, with its value.
+    #[error("{0}")]
+    OutOfFiles(String),
     /// SQLite found the log's file damaged (`SQLITE_CORRUPT`, `SQLITE_NOTADB`): pages of it
     /// do not read as what they should be.
     /// A log of a schema with the run index whose table `runs` is gone (dropped by hand):

@@ -68,6 +68,9 @@ pub struct SqliteStore {
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
+    if let Some(out) = out_of_files(None, &e) {
+        return out;
+    }
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy,
         Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(e.to_string()),
@@ -85,6 +88,49 @@ fn map_err(e: rusqlite::Error) -> StoreError {
         }
         _ => StoreError::Sqlite(e.to_string()),
     }
+}
+
+/// How many files SQLite holds open for a log: the file, its `-wal` and its `-shm`.
+const FILES_OF_A_LOG: u64 = 3;
+
+/// The error of a file of the log SQLite could not open ("unable to open database file", or
+/// an I/O error making its `-shm`) because this process may open no more files (`ulimit
+/// -n`) or the system none (ENFILE), if that is why: SQLite does not pass the system's error
+/// on, and has closed what it opened by the time it reports, so what is left to open now
+/// tells. Before, such a healthy log was called possibly damaged, with the advice to put
+/// back a backup (losing what was recorded since).
+fn out_of_files(path: Option<&str>, e: &rusqlite::Error) -> Option<StoreError> {
+    if !matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::CannotOpen | ErrorCode::SystemIoFailure)
+    ) {
+        return None;
+    }
+    let errno = if system_out_of_files() {
+        nix::libc::ENFILE
+    } else if crate::execute::open_files_left()? < FILES_OF_A_LOG {
+        nix::libc::EMFILE
+    } else {
+        return None;
+    };
+    let why = crate::execute::no_more_files(&std::io::Error::from_raw_os_error(errno));
+    Some(StoreError::OutOfFiles(match path {
+        Some(path) => format!("the event log at {path} could not be opened ({e}): {why}"),
+        None => format!("the event log could not be read ({e}): {why}"),
+    }))
+}
+
+/// Whether the system has no file left to open (`/proc/sys/fs/file-nr`: as many allocated as
+/// its maximum).
+fn system_out_of_files() -> bool {
+    let Ok(text) = std::fs::read_to_string("/proc/sys/fs/file-nr") else {
+        return false;
+    };
+    let n: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    matches!(n[..], [allocated, _, max] if max > 0 && allocated >= max)
 }
 
 /// Below this much free space in the log's folder, an I/O error of SQLite is taken for a full
@@ -132,19 +178,17 @@ pub(super) fn holds_no_data(path: &Path) -> Option<String> {
 /// a write past it fails (cortex survives SIGXFSZ, `execute::survive_file_size_limit`) as
 /// one onto a full disk does, and SQLite says "disk I/O error" for either.
 fn file_size_limit() -> Option<u64> {
-    let mut limit = nix::libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // Safety: getrlimit writes the struct it is given and nothing else.
-    let ok = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_FSIZE, &mut limit) } == 0;
-    #[allow(clippy::unnecessary_cast)]
-    (ok && limit.rlim_cur != nix::libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    use crate::execute::rlimit::{Limit, soft_limit};
+    soft_limit(Limit::FileSize)
 }
 
-/// `e` as `Full` where the log's disk is full and SQLite's error could be its doing (an I/O
-/// error, a file it could not open or create): otherwise as it is.
+/// `e` as `OutOfFiles` where this process may open no more files, as `Full` where the log's
+/// disk is full, and SQLite's error could be their doing (an I/O error, a file it could not
+/// open or create): otherwise as it is.
 fn full_or(path: &Path, e: rusqlite::Error) -> Result<rusqlite::Error, StoreError> {
+    if let Some(out) = out_of_files(Some(&path.display().to_string()), &e) {
+        return Err(out);
+    }
     match e.sqlite_error_code() {
         Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
             match disk_full(path) {

@@ -47,14 +47,17 @@ pub struct Worker {
 
 impl Worker {
     /// Start the worker; its messages arrive on `out`.
-    pub fn start(settings: Settings, out: Sender<Msg>) -> Worker {
+    pub fn start(
+        settings: Settings,
+        out: Sender<Msg>,
+    ) -> Result<Worker, crate::execute::thread::Refused> {
         let (jobs, rx): (Sender<Effect>, Receiver<Effect>) = channel();
-        std::thread::spawn(move || {
+        crate::execute::thread::spawn("to carry out the terminal UI's actions", move || {
             for effect in rx {
                 handle(&settings, effect, &out);
             }
-        });
-        Worker { jobs }
+        })?;
+        Ok(Worker { jobs })
     }
 
     pub fn submit(&self, effect: Effect) {
@@ -453,16 +456,22 @@ fn detach(
     // password (from CORTEX_DB or the configuration), and arguments are for anyone to read.
     let mut vars = vec![(crate::ops::DB_ENV.to_string(), settings.location.spec())];
     vars.extend(env.iter().cloned());
-    let mut detached = operator::spawn_detached(&settings.exe, &full, &vars, &settings.cwd, &log)?;
     let out = out.clone();
     let scenario = scenario.to_string();
-    std::thread::spawn(move || {
-        let code = detached.child.wait().ok().and_then(|s| s.code());
-        let _ = out.send(Msg::DriverEnded {
-            notice: ended(&scenario, code, &detached.log, again.as_deref()),
-            scenario,
-        });
-    });
+    // The thread that waits for the driver first: refused (`ulimit -u`), no driver is started.
+    let waiter = crate::execute::thread::ready_for(
+        "to wait for a driver",
+        move |mut detached: operator::Detached| {
+            let code = detached.child.wait().ok().and_then(|s| s.code());
+            let _ = out.send(Msg::DriverEnded {
+                notice: ended(&scenario, code, &detached.log, again.as_deref()),
+                scenario,
+            });
+        },
+    )
+    .map_err(|refused| std::io::Error::other(format!("{refused}; {}", refused.fix())))?;
+    let detached = operator::spawn_detached(&settings.exe, &full, &vars, &settings.cwd, &log)?;
+    let _ = waiter.send(detached);
     Ok(log)
 }
 
@@ -582,7 +591,7 @@ mod tests {
             },
         );
         let (tx, rx) = channel();
-        let worker = Worker::start(settings, tx);
+        let worker = Worker::start(settings, tx).unwrap();
         worker.submit(Effect::Phase {
             run_id,
             scenario: "s".into(),
@@ -705,7 +714,7 @@ mod tests {
         assert_eq!(started.json["status"], "waiting", "{}", started.json);
         let settings = settings_over(dir.path(), ctx);
         let (tx, rx) = channel();
-        let worker = Worker::start(settings.clone(), tx);
+        let worker = Worker::start(settings.clone(), tx).unwrap();
         let act = |act: RunAct| {
             worker.submit(Effect::Workflow {
                 run_id: run_id.clone(),

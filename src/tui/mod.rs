@@ -38,6 +38,8 @@ pub const TICK: Duration = Duration::from_millis(250);
 pub enum TuiError {
     #[error("the terminal failed: {0}")]
     Terminal(#[from] std::io::Error),
+    #[error(transparent)]
+    NoThread(#[from] crate::execute::thread::Refused),
 }
 
 /// Run the TUI on this terminal until the user quits. The terminal is put back as it was
@@ -68,7 +70,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
         .trim_matches('`')
         .to_string();
     let (tx, rx) = channel();
-    let worker = Worker::start(settings.clone(), tx);
+    let worker = Worker::start(settings.clone(), tx)?;
     let mut follower = Follower::at(&settings.home, settings.location.clone());
     let mut output = output::Reader::at(settings.location.clone());
     let mut session = terminal::Session::enter()?;
