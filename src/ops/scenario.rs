@@ -522,8 +522,16 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
         OperatorError::ChecksNeedSecrets(lack) => {
             super::workflow::checks_need_secrets(ctx, &lack, crate::event::RunKind::Scenario)
         }
-        OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
-            .hint(format!("its phases: {}", phases.join(", "))),
+        OperatorError::NoSuchPhase {
+            ref phase,
+            ref phases,
+        } => {
+            let names: Vec<&str> = phases.iter().map(String::as_str).collect();
+            let lister = ctx.cmd(&["orchestrate", "status", name]);
+            crate::render::names_hints(phase, &names, "phases", &lister)
+                .into_iter()
+                .fold(CommandError::bad_input(e.to_string()), |e, hint| e.hint(hint))
+        }
         OperatorError::AwaitsStart { ref phase } => CommandError::bad_input(e.to_string()).hint(
             ctx.suggest(&["orchestrate", "start", name, phase])
                 .then(" starts it; report it once it is done"),
