@@ -1686,3 +1686,81 @@ fn a_fifo_at_an_attempt_logs_path_is_said_as_one_by_logs_verify_and_copy_alike()
         copy.stdout
     );
 }
+
+#[test]
+/// `--follow` of a parent names its child's `uses:` step (a grandchild) as `logs` of the
+/// parent names its own: a header under the child's step and the command that prints the
+/// grandchild's output. Before, the grandchild level left no trace in the follow.
+fn cortex_logs_follow_names_a_grandchild_run_as_logs_names_a_child() {
+    let env = Env::new();
+    env.workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - {name: deep, run: echo leaf-ran}\n",
+    );
+    env.workflow(
+        "mid",
+        "name: mid\nsteps:\n  - {name: pre, run: echo mid-pre}\n  - {name: call, uses: leaf}\n",
+    );
+    env.workflow("top", "name: top\nsteps:\n  - {name: child, uses: mid}\n");
+    let following = Following::start(&env, "workflow", "top");
+    let mut text = Vec::new();
+    following.finish(&mut text);
+    let leaf = env.run(&["--json", "workflow", "status", "leaf"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at = text
+        .iter()
+        .position(|l| l == "── child › call · attempt 1 ──")
+        .unwrap_or_else(|| panic!("{text:?}"));
+    assert_eq!(
+        text[at + 1],
+        format!("(ran child run {leaf}: `cortex logs {leaf}` prints its output)"),
+        "{text:?}"
+    );
+}
+
+#[test]
+/// `--follow` of a run whose driver is SIGKILLed mid-step ends saying the run was
+/// interrupted, with the command that goes on, and exits 3 (resumable, SPEC §5). Before, it
+/// ended as a finished run does: exit 0, no word.
+fn cortex_logs_follow_of_a_run_whose_driver_was_killed_says_so_and_exits_3() {
+    use std::io::Read;
+    let env = Env::new();
+    env.workflow(
+        "killed",
+        "name: killed\nsteps:\n  - name: talk\n    run: echo partial; while [ ! -f go ]; do sleep 0.1; done\n",
+    );
+    let mut driver = env.spawn(&["workflow", "run", "killed"]);
+    let until = Instant::now() + Duration::from_secs(30);
+    while !walk(&env.home().join("logs"))
+        .iter()
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("partial")))
+    {
+        assert!(Instant::now() < until, "the attempt never printed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut follow = env
+        .command(&["logs", "killed", "talk", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    driver.kill().unwrap(); // SIGKILL
+    driver.wait().unwrap();
+    let mut said = String::new();
+    follow
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    let code = follow.wait().unwrap().code();
+    std::fs::write(env.project().join("go"), "").unwrap();
+    assert_eq!(code, Some(3), "{said}");
+    let out = common::Out {
+        code: 3,
+        stdout: said,
+        stderr: String::new(),
+    };
+    insta::assert_snapshot!("follow_of_a_killed_driver", out.snapshot(&env));
+}

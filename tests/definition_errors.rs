@@ -559,3 +559,44 @@ fn a_misspelt_phase_name_gets_did_you_mean_as_a_step_name_does() {
         out.stderr
     );
 }
+
+/// An `if:` may compare a secret output only for (in)equality with another secret or with a
+/// value that can be no secret: ordering it against another value (one bit of it per
+/// condition, recorded) or comparing it with a value in clear is refused, located, exit 2.
+/// Before, `pw_password > lo` ran and recorded its verdict.
+#[test]
+fn an_if_may_not_order_a_secret_nor_compare_it_with_a_value_in_clear() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\nsteps:\n  - name: w\n    run: |\n      echo 'pw_password=hunter2' >> \"$CORTEX_OUTPUT\"\n      echo 'lo=h' >> \"$CORTEX_OUTPUT\"\n  - name: x\n    if: steps.w.outputs.pw_password > steps.w.outputs.lo\n    run: echo RAN\n  - name: y\n    if: steps.w.outputs.lo == steps.w.outputs.pw_password\n    run: echo RAN\n  - name: z\n    if: steps.w.outputs.pw_password != ''\n    run: echo RAN\n",
+    );
+    let out = env.run(&["workflow", "validate", "sec"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    insta::assert_snapshot!("secret_ordered_or_compared_in_clear", out.snapshot(&env));
+}
+
+/// A template names a step as an `if:` does: `steps['Run tests ✅ it''s'].outputs.k` works in
+/// both (a template refused it); `if:` refuses the dotted form with a space, saying to write
+/// the name in brackets, and a template's refusal names the bracket form.
+#[test]
+fn a_template_names_a_step_in_brackets_as_an_if_does_and_each_refusal_says_so() {
+    let env = Env::new();
+    env.workflow(
+        "n",
+        "name: n\nsteps:\n  - name: \"Run tests ✅ it's\"\n    run: echo \"k=v\" >> \"$CORTEX_OUTPUT\"\n  - name: x\n    if: \"steps['Run tests ✅ it''s'].outputs.k == 'v'\"\n    run: echo \"RAN ${{ steps['Run tests ✅ it''s'].outputs.k }}\" > ran.txt\n",
+    );
+    let out = env.run(&["workflow", "run", "n"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("ran.txt")).unwrap(),
+        "RAN v\n"
+    );
+    env.workflow(
+        "d",
+        "name: d\nsteps:\n  - name: Run tests\n    run: echo \"k=v\" >> \"$CORTEX_OUTPUT\"\n  - name: x\n    if: \"steps.Run tests.outputs.k == 'v'\"\n    run: echo \"${{ steps.Run-tests outputs.k }}\"\n",
+    );
+    let out = env.run(&["workflow", "validate", "d"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    insta::assert_snapshot!("step_names_in_brackets", out.snapshot(&env));
+}

@@ -270,3 +270,72 @@ fn an_integer_input_past_its_range_is_out_of_range_as_given() {
         out.stderr
     );
 }
+
+/// A `foreach:` over an output's JSON list gives each item, and records it, as the list wrote
+/// it: `1.10`, `-0`, `1E2` and a number past u64 are not read as doubles (they ran as `1.1`,
+/// `-0.0`, `100.0`, `1.8446744073709552e+19`). The log holds them so, and verifies, exported
+/// too.
+#[test]
+fn foreach_items_from_an_output_keep_their_numbers_as_written() {
+    let env = Env::new();
+    env.workflow(
+        "num",
+        r#"name: num
+steps:
+  - name: plan
+    run: |
+      echo 'list=[1.10, 2.0, 18446744073709551616, -0, 1E2, {"v": 0.10, "a": 1}]' >> "$CORTEX_OUTPUT"
+  - name: each
+    foreach: "${{ steps.plan.outputs.list }}"
+    run: echo "v=$CORTEX_ITEM" >> "$CORTEX_OUTPUT"
+"#,
+    );
+    let out = env.run(&["workflow", "run", "num"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("each, item 3/6 (18446744073709551616)"),
+        "{}",
+        out.stdout
+    );
+    let status = env.status(None);
+    let given: Vec<&str> = (0..6)
+        .map(|i| {
+            let unit = status["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == format!("each[{i}]"))
+                .unwrap();
+            unit["outputs"]["v"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        given,
+        [
+            "1.10",
+            "2.0",
+            "18446744073709551616",
+            "-0",
+            "1E2",
+            r#"{"a":1,"v":0.10}"#
+        ],
+        "{status}"
+    );
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let rows = env.open_store().raw_rows(Some(&run)).unwrap();
+    let expanded = rows
+        .iter()
+        .find(|r| r.type_name == b"foreach_expanded")
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&expanded.body),
+        r#"{"items":[1.10,2.0,18446744073709551616,-0,1E2,{"a":1,"v":0.10}],"step":"each"}"#
+    );
+    assert_eq!(env.run(&["log", "verify"]).code, 0);
+    let exported = env.run(&["log", "export", &run]);
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let file = env.project().join("num.jsonl");
+    std::fs::write(&file, &exported.stdout).unwrap();
+    let verified = env.run(&["log", "verify", "--file", file.to_str().unwrap()]);
+    assert_eq!(verified.code, 0, "{}{}", verified.stdout, verified.stderr);
+}

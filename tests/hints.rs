@@ -2384,3 +2384,20 @@ fn a_run_cut_by_its_time_limit_is_stopped_and_exits_3() {
         assert_eq!(done["status"], "completed", "{kind}: {done}");
     }
 }
+
+/// `logs RUN NOSUCHSTEP` of a run with a big `foreach:` names its steps in a short line (the
+/// items as one range), with the closest name; before, it listed every item: 119 KB for
+/// 10,000.
+#[test]
+fn logs_of_an_unknown_step_of_a_big_foreach_names_its_steps_in_one_short_line() {
+    let env = Env::new();
+    env.workflow(
+        "big",
+        "name: big\nsteps:\n  - name: plan\n    run: echo \"list=[$(seq -s, 0 299)]\" >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.plan.outputs.list }}\"\n    run: \"true\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "big"]).code, 0);
+    let out = env.run(&["logs", "big", "eahc"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.len() < 400, "{}", out.stderr);
+    insta::assert_snapshot!("unknown_step_of_a_big_foreach", out.snapshot(&env));
+}

@@ -698,7 +698,10 @@ fn composition() -> impl Strategy<Value = Event> {
         (word(), prop::collection::vec(text(), 0..3)).prop_map(|(step, items)| {
             Event::ForeachExpanded {
                 step,
-                items: items.into_iter().map(serde_json::Value::String).collect(),
+                items: items
+                    .into_iter()
+                    .map(cortex::definition::Item::from)
+                    .collect(),
             }
         }),
         (word(), text()).prop_map(|(step, error)| Event::ForeachFailed { step, error }),

@@ -213,13 +213,13 @@ pub fn dispatch(
             }
             if follow {
                 // With --json, one document once the run stops moving.
-                ops::attempt_logs::follow_attempt_logs(ctx, run, step, &mut |text| {
+                let code = ops::attempt_logs::follow_attempt_logs(ctx, run, step, &mut |text| {
                     if !json {
                         super::out(text);
                     }
                 })?;
                 if !json {
-                    return Ok(super::exit::OK);
+                    return Ok(code);
                 }
             }
             if json {

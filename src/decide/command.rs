@@ -184,7 +184,7 @@ pub enum Command {
     /// A `foreach:` step's list was read (its items), or could not be (why).
     RecordItems {
         step: String,
-        items: Result<Vec<serde_json::Value>, String>,
+        items: Result<Vec<crate::definition::Item>, String>,
     },
     /// The attempt in flight of a `uses:` step starts child run `run_id` (before the child's
     /// own `run_started` is appended).

@@ -831,7 +831,7 @@ fn record_items(
     state: &RunState,
     workflow: &Workflow,
     step: String,
-    items: Result<Vec<serde_json::Value>, String>,
+    items: Result<Vec<crate::definition::Item>, String>,
 ) -> Result<Vec<Event>, DecideError> {
     let index = known_step(state, &step)?;
     may_prepare(state, &step, index)?;

@@ -51,7 +51,7 @@ pub(super) fn reindex(state: &mut RunState) {
 }
 
 /// The step at `p` was expanded into `items`: insert their units right after it.
-pub(super) fn expand(state: &mut RunState, p: usize, items: &[serde_json::Value]) {
+pub(super) fn expand(state: &mut RunState, p: usize, items: &[crate::definition::Item]) {
     let name = state.steps[p].name.clone();
     state.steps[p].items = Some(items.to_vec());
     let k = items.len();

@@ -113,7 +113,7 @@ pub struct StepState {
     pub checking: bool,
     /// A `foreach:` step whose list was read: its items, whose units follow it.
     #[serde(default)]
-    pub items: Option<Vec<serde_json::Value>>,
+    pub items: Option<Vec<crate::definition::Item>>,
     /// One item of a `foreach:` step.
     #[serde(default)]
     pub item: Option<ItemOf>,
@@ -139,7 +139,7 @@ pub struct ItemOf {
     pub parent: String,
     /// The item's position in the list, from 0.
     pub index: usize,
-    pub value: serde_json::Value,
+    pub value: crate::definition::Item,
 }
 
 /// The child run of a `uses:` step.
@@ -712,7 +712,7 @@ impl RunState {
             Reference::StepOutput { step, key } => self.step(step)?.outputs.get(key).cloned(),
             Reference::Item => {
                 let of = self.steps.get(unit?)?.item.as_ref()?;
-                Some(crate::definition::item_text(&of.value))
+                Some(of.value.text())
             }
         }
     }
@@ -1761,6 +1761,7 @@ pub fn state_format() -> &'static str {
             include_str!("recovery.rs"),
             include_str!("../event/body.rs"),
             include_str!("../event/values.rs"),
+            include_str!("../definition/item.rs"),
         ] {
             h.update(&(source.len() as u64).to_le_bytes());
             h.update(source.as_bytes());

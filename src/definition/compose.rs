@@ -79,7 +79,7 @@ impl Foreach {
     /// The items of a list written in the definition as each unit sees them: data, never
     /// rendered, but an escaped `$${{` is the text `${{` there as in every other text
     /// (`template::ESCAPE`). `None` for a template.
-    pub fn written_items(&self) -> Option<Vec<serde_json::Value>> {
+    pub fn written_items(&self) -> Option<Vec<super::Item>> {
         let Foreach::Items(items) = self else {
             return None;
         };
@@ -87,10 +87,10 @@ impl Foreach {
             items
                 .iter()
                 .map(|item| match item {
-                    serde_json::Value::String(s) => {
-                        serde_json::Value::String(super::template::unescape(s).into_owned())
-                    }
-                    other => other.clone(),
+                    serde_json::Value::String(s) => super::Item::of_value(
+                        &serde_json::Value::String(super::template::unescape(s).into_owned()),
+                    ),
+                    other => super::Item::of_value(other),
                 })
                 .collect(),
         )
@@ -134,15 +134,6 @@ fn kind(v: &serde_yaml::Value) -> &'static str {
     }
 }
 
-/// An item as a step sees it (`${{ item }}`, `CORTEX_ITEM`): a string as it is, anything else
-/// as compact JSON.
-pub fn item_text(item: &serde_json::Value) -> String {
-    match item {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Why the text a `foreach:` template gave is not a list of items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotAList(pub String);
@@ -154,30 +145,84 @@ impl fmt::Display for NotAList {
 }
 
 /// The items of a `foreach:` template's rendered text: it must be a JSON list of at most
-/// `MAX_FOREACH_ITEMS` items.
-pub fn items_of(text: &str) -> Result<Vec<serde_json::Value>, NotAList> {
+/// `MAX_FOREACH_ITEMS` items. Each item is kept as its text (`Item`): read as a
+/// `serde_json::Value`, its numbers were changed (`1.10` ran as `1.1`).
+pub fn items_of(text: &str) -> Result<Vec<super::Item>, NotAList> {
+    use serde_json::value::RawValue;
     let shown = crate::render::clip(text, 61);
-    match serde_json::from_str::<serde_json::Value>(text.trim()) {
-        Ok(serde_json::Value::Array(items)) if items.len() <= MAX_FOREACH_ITEMS => Ok(items),
-        Ok(serde_json::Value::Array(items)) => Err(NotAList(format!(
+    let not_json = |e: serde_json::Error| {
+        NotAList(format!(
+            "`foreach` needs a JSON list (`[\"a\", \"b\"]`), but the value is not JSON ({shown:?}: {e})"
+        ))
+    };
+    let raw: &RawValue = serde_json::from_str(text.trim()).map_err(not_json)?;
+    let what = match raw.get().as_bytes().first() {
+        Some(b'[') => None,
+        Some(b'n') => Some("null"),
+        Some(b't' | b'f') => Some("a boolean"),
+        Some(b'"') => Some("a JSON string"),
+        Some(b'{') => Some("a JSON object"),
+        _ => Some("a number"),
+    };
+    if let Some(what) = what {
+        return Err(NotAList(format!(
+            "`foreach` needs a JSON list (`[\"a\", \"b\"]`), but the value is {what} ({shown:?})"
+        )));
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(not_json)?;
+    if items.len() > MAX_FOREACH_ITEMS {
+        return Err(NotAList(format!(
             "the list has {} items; a `foreach:` takes at most {MAX_FOREACH_ITEMS}",
             items.len()
-        ))),
-        Ok(other) => Err(NotAList(format!(
-            "`foreach` needs a JSON list (`[\"a\", \"b\"]`), but the value is {} ({shown:?})",
-            match other {
-                serde_json::Value::Null => "null",
-                serde_json::Value::Bool(_) => "a boolean",
-                serde_json::Value::Number(_) => "a number",
-                serde_json::Value::String(_) => "a JSON string",
-                serde_json::Value::Object(_) => "a JSON object",
-                serde_json::Value::Array(_) => unreachable!("handled above"),
-            }
-        ))),
-        Err(e) => Err(NotAList(format!(
-            "`foreach` needs a JSON list (`[\"a\", \"b\"]`), but the value is not JSON ({shown:?}: {e})"
-        ))),
+        )));
     }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            // A number no double holds (`1e400`) is infinite wherever an item is read as a
+            // `serde_json::Value` (the `--json` documents): refused, as before, not kept.
+            if let Some(n) = out_of_range(item.get()) {
+                let n = crate::render::clip(n, 40);
+                return Err(NotAList(format!(
+                    "item {i} of the list holds the number {n}, beyond a double's range; quote it (`\"{n}\"`) to give it as text"
+                )));
+            }
+            super::Item::parse(item.get()).map_err(not_json)
+        })
+        .collect()
+}
+
+/// The first number in JSON text `text` that is beyond a double's range (`1e400`), if any.
+fn out_of_range(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            // A string: to its closing quote, escapes passed over.
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let n = &text[start..i];
+                if n.parse::<f64>().is_ok_and(f64::is_infinite) {
+                    return Some(n);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -277,7 +277,12 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    fn text(self) -> &'static str {
+    /// `<`, `<=`, `>`, `>=`: an order, not an equality.
+    pub fn orders(self) -> bool {
+        !matches!(self, CmpOp::Eq | CmpOp::Ne)
+    }
+
+    pub fn text(self) -> &'static str {
         match self {
             CmpOp::Eq => "==",
             CmpOp::Ne => "!=",
@@ -842,6 +847,19 @@ impl Parser {
         } else {
             (step, written)
         };
+        // `steps.Run tests.outputs.k`: a name with a space (or a quote) is written in
+        // brackets, as a template may write it too; said, not only "expected `.`".
+        if !written.contains('[')
+            && matches!(
+                self.peek(),
+                Some(Token::Word(_) | Token::Num(_) | Token::Str(_))
+            )
+        {
+            return self.fail(format!(
+                "expected `.` after `{written}`; a {} name with spaces or characters other than letters, digits, `_` and `-` is written in brackets: `{root}['Run tests'].outputs.KEY`",
+                &root[..root.len() - 1]
+            ));
+        }
         self.expect_dot(&written)?;
         match self.next() {
             Some(Token::Word(w)) if w == "outputs" => {}
@@ -1075,13 +1093,10 @@ pub fn bare_operands(expr: &Expr) -> Vec<(&Reference, &str)> {
     out
 }
 
-/// The comparisons of `expr` between a reference and a literal string or number, as the
-/// reference, how it is written, and the literal's text (`inputs.tok == 'abc'`: `inputs.tok`
-/// and `abc`), whichever side each is on. `validate` refuses those whose reference is a secret:
-/// the literal would be the secret (or a guess at it), written in the definition, which the
-/// run's log keeps, and the verdict confirms or denies it.
-pub fn literal_comparisons(expr: &Expr) -> Vec<(&Reference, &str, String)> {
-    fn walk<'e>(e: &'e Expr, out: &mut Vec<(&'e Reference, &'e str, String)>) {
+/// Every comparison in `expr`, outermost first: its operator and its two operands (what
+/// validation asks of a secret compared: with what, and how).
+pub fn comparisons(expr: &Expr) -> Vec<(CmpOp, &Expr, &Expr)> {
+    fn walk<'e>(e: &'e Expr, out: &mut Vec<(CmpOp, &'e Expr, &'e Expr)>) {
         match e {
             Expr::Literal(_) | Expr::Ref(..) => {}
             Expr::Not(a) => walk(a, out),
@@ -1089,20 +1104,8 @@ pub fn literal_comparisons(expr: &Expr) -> Vec<(&Reference, &str, String)> {
                 walk(a, out);
                 walk(b, out);
             }
-            Expr::Compare(_, a, b) => {
-                let literal = |e: &Expr| match e {
-                    Expr::Literal(Value::Str(s)) => Some(s.clone()),
-                    Expr::Literal(Value::Num(n)) => Some(n.to_string()),
-                    _ => None,
-                };
-                match (&**a, &**b) {
-                    (Expr::Ref(r, w), other) | (other, Expr::Ref(r, w)) => {
-                        if let Some(text) = literal(other) {
-                            out.push((r, w.as_str(), text));
-                        }
-                    }
-                    _ => {}
-                }
+            Expr::Compare(op, a, b) => {
+                out.push((*op, a, b));
                 walk(a, out);
                 walk(b, out);
             }

@@ -14,6 +14,7 @@ mod duration;
 pub mod expr;
 mod file;
 mod finite;
+mod item;
 mod lexical;
 pub mod limits;
 mod locate;
@@ -36,9 +37,7 @@ pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
 pub use catalog::{
     Catalog, Entry, EntrySource, Listed, LookupError, content_kind, suggest as catalog_suggest,
 };
-pub use compose::{
-    Foreach, IfCommand, IfCondition, MAX_FOREACH_ITEMS, NotAList, item_text, items_of,
-};
+pub use compose::{Foreach, IfCommand, IfCondition, MAX_FOREACH_ITEMS, NotAList, items_of};
 pub use config::{
     AgentsConfig, CheckpointFrequency, ClaudeConfig, Config, ConfigFile, Durability,
     PermissionMode, parse_config, parse_config_file,
@@ -48,6 +47,7 @@ pub use document::MAX_ALIAS_EXPANSION;
 pub use duration::DurationSpec;
 pub use file::{ReadError, read_bounded, read_definition, without_bom};
 pub use finite::Bound;
+pub use item::Item;
 pub use locate::{
     Duplicate, Seg, duplicate_keys, locate, locate_json, locate_key, within_scalar, written_width,
 };

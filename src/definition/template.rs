@@ -52,8 +52,14 @@ fn parse_reference(expr: &str) -> Result<Reference, String> {
             key: key.to_string(),
         });
     }
+    // A reference as an `if:` writes it (`steps['Run tests'].outputs.passed`,
+    // `steps.deploy[0].outputs.url`): the two languages name steps alike. Before, a template
+    // refused the bracket form `if:` documents, without saying which form it takes.
+    if let Ok(super::expr::Expr::Ref(reference, _)) = super::expr::parse(expr) {
+        return Ok(reference);
+    }
     Err(format!(
-        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}`, `${{{{ steps.STEP.outputs.KEY }}}}`, in a scenario `${{{{ phases.PHASE.outputs.KEY }}}}`, or in a `foreach:` step `${{{{ item }}}}`; to write a literal `${{{{` (a GitHub Actions expression in a prompt), write `$${{{{`"
+        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}`, `${{{{ steps.STEP.outputs.KEY }}}}` (a step named with spaces or quotes in brackets, as in `if:`: `${{{{ steps['Run tests'].outputs.KEY }}}}`), in a scenario `${{{{ phases.PHASE.outputs.KEY }}}}`, or in a `foreach:` step `${{{{ item }}}}`; to write a literal `${{{{` (a GitHub Actions expression in a prompt), write `$${{{{`"
     ))
 }
 

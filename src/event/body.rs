@@ -804,7 +804,8 @@ pub enum Event {
     /// ... right after it, each run like a step (event version 3).
     ForeachExpanded {
         step: String,
-        items: Vec<serde_json::Value>,
+        /// Each item's JSON text, numbers as written (`definition::Item`).
+        items: Vec<crate::definition::Item>,
     },
     /// The list of a `foreach:` step could not be read (not a JSON list): the step fails
     /// (event version 3).
@@ -991,14 +992,22 @@ impl Event {
     }
 
     /// The stored `body` column: the event's fields as compact JSON.
+    /// Written in the log's form (`exact_json`: keys sorted, compact), never through a
+    /// `serde_json::Value`, which would change the numbers of a `foreach:` list's items as
+    /// written (`1.10` became `1.1`); for every other event the bytes are what a `Value`
+    /// wrote, so the chains of old logs are unchanged.
     pub fn body_json(&self) -> String {
-        let mut value = serde_json::to_value(self).expect("events always serialise");
-        // Taken out of the tree, not copied: this runs for every event appended.
-        let body = value
-            .as_object_mut()
-            .and_then(|event| event.remove("body"))
-            .unwrap_or_else(|| serde_json::json!({}));
-        serde_json::to_string(&body).expect("a JSON value always serialises")
+        #[derive(Deserialize)]
+        struct Parts<'a> {
+            #[serde(borrow)]
+            body: Option<&'a serde_json::value::RawValue>,
+        }
+        let event = serde_json::to_string(self).expect("events always serialise");
+        let parts: Parts<'_> = serde_json::from_str(&event).expect("an event reads back");
+        parts.body.map_or_else(
+            || "{}".to_string(),
+            |body| super::exact_json::canonical(body.get()).expect("an event's body is JSON"),
+        )
     }
 
     /// Rebuild an event from its stored `type` and `body` columns.

@@ -7,6 +7,7 @@
 mod body;
 mod chain_id;
 mod envelope;
+pub mod exact_json;
 mod run_id;
 mod upcast;
 mod values;

@@ -134,7 +134,7 @@ impl Event {
             }
             // Items may come from outputs.
             Event::ForeachExpanded { items, .. } => {
-                items.iter_mut().for_each(|v| json_strings(v, f));
+                items.iter_mut().for_each(|v| v.strings_mut(f));
             }
             Event::ForeachFailed { error, .. } => f(error),
             // Names, counts and run ids only.

@@ -309,10 +309,7 @@ impl Runner {
             ("CORTEX_HOME".to_string(), self.home.display().to_string()),
         ];
         if let Some(of) = &state.steps[index].item {
-            env.push((
-                "CORTEX_ITEM".to_string(),
-                crate::definition::item_text(&of.value),
-            ));
+            env.push(("CORTEX_ITEM".to_string(), of.value.text()));
             env.push(("CORTEX_ITEM_INDEX".to_string(), of.index.to_string()));
         }
         for (name, value) in &start.inputs {
@@ -774,7 +771,7 @@ impl Runner {
         &self,
         state: &RunState,
         index: usize,
-    ) -> Result<Vec<serde_json::Value>, String> {
+    ) -> Result<Vec<crate::definition::Item>, String> {
         let Some(foreach) = state.definition(index).and_then(|d| d.foreach.clone()) else {
             return Err("the step has no `foreach:`".into());
         };

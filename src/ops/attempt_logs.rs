@@ -426,15 +426,7 @@ impl<'a> Tracker<'a> {
             RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack
                 if self.interrupted =>
             {
-                let kind = if self.state.is_scenario() {
-                    "orchestrate"
-                } else {
-                    "workflow"
-                };
-                format!(
-                    "the run was interrupted (its driver is gone; {} goes on)",
-                    self.cmd(&[kind, "resume", &self.run_id])
-                )
+                format!("the run was interrupted ({})", self.gone())
             }
             RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack => {
                 "the run is on earlier steps".to_string()
@@ -443,6 +435,19 @@ impl<'a> Tracker<'a> {
             RunPhase::Stopped => "the run was stopped".to_string(),
             RunPhase::Finished { outcome } => format!("the run ended {}", outcome.as_str()),
         })
+    }
+
+    /// What is said of a run cut off (`cut_off`): interrupted, with the command that goes on.
+    fn gone(&self) -> String {
+        let kind = if self.state.is_scenario() {
+            "orchestrate"
+        } else {
+            "workflow"
+        };
+        format!(
+            "its driver is gone; {} goes on",
+            self.cmd(&[kind, "resume", &self.run_id])
+        )
     }
 
     /// The run will not move without someone: it is paused, stopped or finished, or its
@@ -469,18 +474,23 @@ impl<'a> Tracker<'a> {
         }
         let names: Vec<&str> = self.state.steps.iter().map(|s| s.name.as_str()).collect();
         // A scenario's are phases.
-        let (noun, of) = match self.state.start.as_ref().map(|s| s.kind) {
-            Some(crate::event::RunKind::Scenario) => ("scenario", "phases"),
-            _ => ("workflow", "steps"),
+        let (noun, of, command) = match self.state.start.as_ref().map(|s| s.kind) {
+            Some(crate::event::RunKind::Scenario) => ("scenario", "phases", "orchestrate"),
+            _ => ("workflow", "steps", "workflow"),
         };
+        let lister = self.cmd(&[command, "status", &self.run_id]);
         Some(
-            CommandError::bad_input(format!(
-                "{noun} run {} has no {} `{}`",
-                self.run_id,
-                &of[..of.len() - 1],
-                crate::definition::shown(asked)
-            ))
-            .hint(format!("its {of}: {}", names.join(", "))),
+            crate::render::names_hints(asked, &names, of, &lister)
+                .into_iter()
+                .fold(
+                    CommandError::bad_input(format!(
+                        "{noun} run {} has no {} `{}`",
+                        self.run_id,
+                        &of[..of.len() - 1],
+                        crate::definition::shown(asked)
+                    )),
+                    |e, hint| e.hint(hint),
+                ),
         )
     }
 
@@ -1428,6 +1438,18 @@ pub fn follow_attempt_logs(
                     sink,
                 ) {
                     printed_any = true;
+                } else if !child.shown[j].headed
+                    && let Some((_, text)) = child.without_file(&child.shown[j])
+                {
+                    // What has no file to print is said as the parent's own is: a grandchild
+                    // (the child's `uses:` step) is named, with the command that prints its
+                    // output (before, the follower left no trace of it).
+                    let s = &child.shown[j];
+                    let header = format!("── {label} · attempt {} ──\n", s.attempt);
+                    sink_line(&(header + &text), &mut mid_line, sink);
+                    last = Some((c + 1, j));
+                    child.shown[j].headed = true;
+                    printed_any = true;
                 }
             }
         }
@@ -1454,7 +1476,11 @@ pub fn follow_attempt_logs(
                     &mut mid_line,
                     sink,
                 );
-                return Ok(exit::OK);
+                return Ok(if tracker.interrupted {
+                    exit::WAITING
+                } else {
+                    exit::OK
+                });
             }
             // Said once the log stands still (or the run moves): a run whose driver is gone
             // is found interrupted then, and said so instead.
@@ -1492,6 +1518,20 @@ pub fn follow_attempt_logs(
     }
     if !printed_any {
         sink_line(&nothing_yet(&tracker), &mut mid_line, sink);
+    }
+    // A run whose driver is gone ends the follow as what it is, interrupted and resumable
+    // (exit 3, SPEC §5), never as a run that finished (before: exit 0, no word).
+    if tracker.interrupted {
+        sink_line(
+            &format!(
+                "Run {} was interrupted: {}.\n",
+                tracker.run_id,
+                tracker.gone()
+            ),
+            &mut mid_line,
+            sink,
+        );
+        return Ok(exit::WAITING);
     }
     Ok(exit::OK)
 }

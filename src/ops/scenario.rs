@@ -526,18 +526,11 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
             ref phase,
             ref phases,
         } => {
-            // As a step unknown to a workflow run is answered (`ops::workflow`).
-            let mut err = CommandError::bad_input(e.to_string())
-                .hint(format!("its phases: {}", phases.join(", ")));
-            if let Some(best) = crate::definition::catalog_suggest(
-                &normalize_name(phase),
-                phases.iter().map(String::as_str),
-            )
-            .first()
-            {
-                err = err.hint(format!("did you mean `{best}`?"));
-            }
-            err
+            let names: Vec<&str> = phases.iter().map(String::as_str).collect();
+            let lister = ctx.cmd(&["orchestrate", "status", name]);
+            crate::render::names_hints(phase, &names, "phases", &lister)
+                .into_iter()
+                .fold(CommandError::bad_input(e.to_string()), |e, hint| e.hint(hint))
         }
         OperatorError::AwaitsStart { ref phase } => CommandError::bad_input(e.to_string()).hint(
             ctx.suggest(&["orchestrate", "start", name, phase])

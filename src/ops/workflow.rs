@@ -3402,16 +3402,16 @@ fn record_step_report(
         .position(|s| normalize_name(&s.name) == wanted)
     else {
         let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
-        let mut e = CommandError::bad_input(format!(
-            "run {run_id} has no step `{}`",
-            crate::definition::shown(report.step)
-        ))
-        .hint(format!("its steps: {}", names.join(", ")));
-        if let Some(best) =
-            crate::definition::catalog_suggest(&wanted, names.iter().copied()).first()
-        {
-            e = e.hint(format!("did you mean `{best}`?"));
-        }
+        let lister = ctx.cmd(&["workflow", "status", &run_id]);
+        let e = crate::render::names_hints(report.step, &names, "steps", &lister)
+            .into_iter()
+            .fold(
+                CommandError::bad_input(format!(
+                    "run {run_id} has no step `{}`",
+                    crate::definition::shown(report.step)
+                )),
+                |e, hint| e.hint(hint),
+            );
         return Err(journal.nested(|store, _, _| elsewhere(&*store, e, false)));
     };
     let step = state.steps[index].clone();

@@ -496,7 +496,7 @@ pub struct ForeachView {
 pub struct ItemView {
     pub of: String,
     pub index: usize,
-    pub value: serde_json::Value,
+    pub value: crate::definition::Item,
 }
 
 /// A `uses:` step's workflow and child run.

@@ -5,6 +5,7 @@ mod attempt_text;
 mod diagnostic;
 mod duration;
 mod log;
+mod names;
 mod plan;
 mod progress;
 mod prompt;
@@ -63,6 +64,7 @@ pub use log::{
     render_event_line, render_unreadable_line, render_unverified_show, render_verify,
     shown_chain_id,
 };
+pub use names::names_hints;
 pub use plan::{render_command, render_inputs, render_plan, render_setting};
 pub use progress::{item_labels, render_header, render_how_to_follow, render_progress};
 pub use prompt::{not_known_before_the_run, render_prompt};

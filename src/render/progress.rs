@@ -105,7 +105,7 @@ pub fn render_how_to_follow(state: &RunState, globals: &[String]) -> String {
 pub(crate) fn step_label(state: &RunState, step: &str) -> String {
     let index = state.step_index(step);
     let item = index.and_then(|i| state.steps[i].item.as_ref());
-    let of = |parent: &str, index: usize, value: &serde_json::Value| {
+    let of = |parent: &str, index: usize, value: &crate::definition::Item| {
         let total = state
             .step(parent)
             .and_then(|p| p.items.as_ref())

@@ -167,34 +167,35 @@ pub(crate) fn item_value(s: &StepView) -> Option<String> {
 /// (an item is data: a newline in it would start a line that reads as cortex's own, an escape
 /// sequence would drive the terminal), and cut to 40 characters with `…` (before, a cut label
 /// was not marked as cut). `--json` keeps the value itself.
-pub(crate) fn item_label(value: &serde_json::Value) -> String {
-    use serde_json::Value;
-    fn inner(value: &Value) -> String {
+pub(crate) fn item_label(item: &crate::definition::Item) -> String {
+    use crate::event::exact_json::Json;
+    // Numbers as the list wrote them (`1.10`), as the item's unit is given it.
+    fn inner(value: &Json) -> String {
         match value {
-            Value::String(s) if s.is_empty() => "\"\"".to_string(),
-            Value::String(s) => s.clone(),
-            Value::Array(list) => format!(
+            Json::String(s) if s.is_empty() => "\"\"".to_string(),
+            Json::String(s) => s.clone(),
+            Json::Array(list) => format!(
                 "[{}]",
                 list.iter().map(inner).collect::<Vec<_>>().join(", ")
             ),
-            Value::Object(map) => format!(
+            Json::Object(map) => format!(
                 "{{{}}}",
                 map.iter()
                     .map(|(k, v)| format!("{k}: {}", inner(v)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            other => other.to_string(),
+            other => other.text(),
         }
     }
-    let text = match value {
+    let text = match item.tree() {
         // The top-level object needs no braces: its fields are the label.
-        Value::Object(map) if !map.is_empty() => map
+        Json::Object(map) if !map.is_empty() => map
             .iter()
             .map(|(k, v)| format!("{k}: {}", inner(v)))
             .collect::<Vec<_>>()
             .join(", "),
-        other => inner(other),
+        other => inner(&other),
     };
     super::clip(&super::one_line(&text), 40).into_owned()
 }

@@ -675,15 +675,24 @@ pub fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Res
                 "POST {path} (or `/fail`) reports it there, and drives this run on too; the CLI's twin is {}",
                 crate::render::command_line(&["cortex", "workflow", "step", "complete", step, "--run", &child])
             ))
-            .hint(format!("its steps: {}", names.join(", "))),
+            .hint(
+                crate::render::names_hints(step, &names, "steps", &format!("GET /api/v1/runs/{run_id}"))
+                    .pop()
+                    .unwrap_or_default(),
+            ),
         ));
     }
+    let lister = format!("GET /api/v1/runs/{run_id}");
     Err(Failure::not_found(
-        CommandError::bad_input(format!(
-            "run {run_id} has no {unit} {}",
-            crate::definition::shown(step)
-        ))
-        .hint(format!("its {unit}s: {}", names.join(", "))),
+        crate::render::names_hints(step, &names, &format!("{unit}s"), &lister)
+            .into_iter()
+            .fold(
+                CommandError::bad_input(format!(
+                    "run {run_id} has no {unit} {}",
+                    crate::definition::shown(step)
+                )),
+                |e, hint| e.hint(hint),
+            ),
     ))
 }
 

@@ -8,7 +8,7 @@
 //! changed by a tool that reformats the file does not count as tampering; any change of a value
 //! does.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::hash::hex;
 use super::verify::{BadEvent, RawRow, Verifier, VerifyReport};
@@ -179,7 +179,9 @@ pub fn read_line(number: usize, line: &str) -> Result<RawRow, String> {
         decode_hex(&hex_text).ok_or_else(|| missing(key, "64 hexadecimal digits"))
     };
     let body = match (fields.get("body"), fields.get("body_text")) {
-        (Some(Value::Object(body)), None) => canonical(body),
+        (Some(Value::Object(_)), None) => {
+            canonical(line).map_err(|e| format!("line {number}: its `body` does not read: {e}"))?
+        }
         // A stored body that was no JSON object, exported as its text.
         (None, Some(Value::String(body))) => body.clone(),
         _ => return Err(missing("body", "a JSON object (or `body_text` a string)")),
@@ -197,9 +199,17 @@ pub fn read_line(number: usize, line: &str) -> Result<RawRow, String> {
     })
 }
 
-/// An object as `Event::body_json` stores it: keys sorted, compact.
-fn canonical(body: &Map<String, Value>) -> String {
-    serde_json::to_string(body).expect("a JSON value always serialises")
+/// The body of an exported line as `Event::body_json` stores it: keys sorted, compact, and
+/// each number as written (`exact_json`): read as a `Value`, the `1.10` of a `foreach:` item
+/// became `1.1`, and the event no longer matched its hash.
+fn canonical(line: &str) -> Result<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        body: &'a serde_json::value::RawValue,
+    }
+    let body: Body<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    crate::event::exact_json::canonical(body.body.get()).map_err(|e| e.to_string())
 }
 
 /// 32 bytes from 64 hexadecimal digits (either case), or none.

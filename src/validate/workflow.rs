@@ -569,7 +569,7 @@ impl Checker<'_> {
                                 );
                             }
                         }
-                        self.secret_literals(path, &expr);
+                        self.secret_comparisons(path, &expr);
                         for (reference, written) in crate::definition::expr::references(&expr) {
                             match reference {
                                 Reference::Input(name) if !inputs.contains_key(name) => self.hinted(
@@ -633,43 +633,83 @@ impl Checker<'_> {
         self.item_ok = item_ok;
     }
 
-    /// Refuse a comparison of a secret input or output with a literal in an `if:`
-    /// (`inputs.api_token == 'prod-token-ABCDEF'`), as a secret input's `default:` and a
-    /// secret `env:` value written out are refused: the literal is the secret, or a guess at
-    /// it, written in the definition (which the run's log keeps, and `serve` shows), and the
-    /// verdict, recorded and shown, confirms or denies it. A literal that can be no secret
-    /// (`may_be_secret`: `''`, `'no'`, `3`) is fine: `inputs.api_token != ''` says whether
-    /// one was given.
-    fn secret_literals(&mut self, path: &[Seg], expr: &crate::definition::expr::Expr) {
+    /// Refuse an `if:` comparison whose verdict, recorded and shown, tells something of a
+    /// secret input or output beyond what the run may say: a secret is compared only for
+    /// (in)equality, with another secret (`inputs.api_token == inputs.expected_token`) or with
+    /// a literal that can be no secret (`may_be_secret`: `''`, `'no'`, `3`, so
+    /// `inputs.api_token != ''` says whether one was given). Refused: a literal that may be
+    /// the secret (written in the definition, which the run's log keeps, and `serve` shows:
+    /// the verdict confirms or denies it), a value that is no secret (recorded in clear beside
+    /// the verdict: `pw == steps.w.outputs.guess` tests a guess), and any order (`pw > lo`:
+    /// one bit of the secret per condition, a search by halves).
+    fn secret_comparisons(&mut self, path: &[Seg], expr: &crate::definition::expr::Expr) {
+        use crate::definition::expr::Expr;
         let Some(wf) = &self.secrets_of else {
             return;
         };
         let secret_inputs = crate::execute::secret_inputs(wf);
-        let mut found = Vec::new();
-        for (reference, written, literal) in crate::definition::expr::literal_comparisons(expr) {
-            let what = match reference {
-                Reference::Input(name) if secret_inputs.contains(name) => "a secret input",
-                Reference::StepOutput { step, key }
-                    if crate::execute::is_secret_output(wf, step, key) =>
-                {
-                    "a secret output"
+        let secret = |e: &Expr| match e {
+            Expr::Ref(Reference::Input(name), written) if secret_inputs.contains(name) => {
+                Some((written.clone(), "a secret input"))
+            }
+            Expr::Ref(Reference::StepOutput { step, key }, written)
+                if crate::execute::is_secret_output(wf, step, key) =>
+            {
+                Some((written.clone(), "a secret output"))
+            }
+            _ => None,
+        };
+        let mut found: Vec<(String, String)> = Vec::new();
+        for (op, a, b) in crate::definition::expr::comparisons(expr) {
+            for (one, other) in [(a, b), (b, a)] {
+                let Some((written, what)) = secret(one) else {
+                    continue;
+                };
+                if op.orders() {
+                    found.push((
+                        format!(
+                            "`if:` orders `{written}`, {what}, against another value (`{}`): the verdict, recorded and shown, tells on which side of it the secret lies",
+                            op.text()
+                        ),
+                        format!(
+                            "a secret is only compared for equality, with another secret (`{written} == inputs.expected_token`) or with `''` (`{written} != ''`: whether there is one)"
+                        ),
+                    ));
+                    break;
                 }
-                _ => continue,
-            };
-            if crate::execute::may_be_secret(&literal) {
-                found.push((written.to_string(), what));
+                match other {
+                    Expr::Literal(literal) => {
+                        let text = match literal {
+                            crate::definition::expr::Value::Str(s) => s.clone(),
+                            crate::definition::expr::Value::Num(n) => n.to_string(),
+                            crate::definition::expr::Value::Bool(_) => break,
+                        };
+                        if crate::execute::may_be_secret(&text) {
+                            found.push((
+                                format!(
+                                    "`if:` compares `{written}`, {what}, with a value written in the definition, which is kept in the run's log: the value would be too, and the verdict shown would confirm or deny it"
+                                ),
+                                format!(
+                                    "give the value to compare with as a secret input too, when the run starts (`{written} == inputs.expected_token`), or compare a value that is no secret (an input naming the environment: `inputs.env == 'prod'`)"
+                                ),
+                            ));
+                        }
+                    }
+                    Expr::Ref(_, shown) if secret(other).is_none() => found.push((
+                        format!(
+                            "`if:` compares `{written}`, {what}, with `{shown}`, which is no secret: its value is recorded in clear beside the verdict, which confirms or denies that the secret is it"
+                        ),
+                        format!(
+                            "compare a secret with another secret (a secret input: `{written} == inputs.expected_token`), or with `''`"
+                        ),
+                    )),
+                    _ => {}
+                }
+                break;
             }
         }
-        for (written, what) in found {
-            self.hinted(
-                path,
-                format!(
-                    "`if:` compares `{written}`, {what}, with a value written in the definition, which is kept in the run's log: the value would be too, and the verdict shown would confirm or deny it"
-                ),
-                format!(
-                    "give the value to compare with as a secret input too, when the run starts (`{written} == inputs.expected_token`), or compare a value that is no secret (an input naming the environment: `inputs.env == 'prod'`)"
-                ),
-            );
+        for (problem, fix) in found {
+            self.hinted(path, problem, fix);
         }
     }
 
@@ -701,7 +741,7 @@ impl Checker<'_> {
                 for (i, item) in items.iter().enumerate() {
                     // Each item is given to its unit as `CORTEX_ITEM` (a non-text item as
                     // JSON); a template in a written item is never rendered: all of it counts.
-                    let given = crate::definition::item_text(item);
+                    let given = crate::definition::Item::of_value(item).text();
                     if "CORTEX_ITEM".len() + 1 + given.len()
                         > crate::definition::limits::MAX_ARGUMENT_BYTES
                     {

@@ -574,7 +574,7 @@ fn items_block(
                         @let value = it.item.as_ref().map(|v| &v.value);
                         tr data-item=(it.name) class={"st-" (it.status.as_str())} {
                             td class="num" { (it.item.as_ref().map_or(0, |v| v.index)) }
-                            td class="mono" title=(value.map(|v| short(&crate::definition::item_text(v), 2000)).unwrap_or_default()) {
+                            td class="mono" title=(value.map(|v| short(&v.text(), 2000)).unwrap_or_default()) {
                                 (value.map(crate::render::item_label).unwrap_or_default())
                             }
                             td { (badge(it.status.as_str())) }
@@ -642,7 +642,7 @@ fn step_card(
         article class={"step st-" (s.status.as_str()) @if s.item.is_some() { " item" }} id=[i.map(|i| format!("step-{i}"))] data-step=(s.name) {
             header {
                 h3 { (s.name) }
-                @if let Some(it) = &s.item { span class="tag" title=(short(&crate::definition::item_text(&it.value), 2000)) { "item: " (crate::render::item_label(&it.value)) } }
+                @if let Some(it) = &s.item { span class="tag" title=(short(&it.value.text(), 2000)) { "item: " (crate::render::item_label(&it.value)) } }
                 @if let Some(f) = &s.foreach { span class="tag" { "foreach: " (short(&f.over, 80)) } }
                 (badge(s.status.as_str()))
                 @if s.attempts > 0 { span class="muted" { " attempt " (s.attempts) } }
