@@ -35,12 +35,24 @@ pub struct StopFlag {
 }
 
 impl StopFlag {
-    /// A flag set by SIGINT, SIGTERM and SIGHUP.
+    /// A flag set by SIGINT, SIGTERM and SIGHUP, holding the first of them: the stop is the
+    /// operator's first Ctrl-C, named so, not the SIGTERM a supervisor sent after it.
     pub fn install() -> Self {
         let flag = StopFlag::default();
         for sig in [SIGINT, SIGTERM, SIGHUP] {
-            // Registration only fails for forbidden signals, which these are not.
-            let _ = signal_hook::flag::register_usize(sig, Arc::clone(&flag.signal), sig as usize);
+            let signal = Arc::clone(&flag.signal);
+            // Safety: the handler only updates an atomic (async-signal-safe). Registration
+            // only fails for forbidden signals, which these are not.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    let _ = signal.compare_exchange(
+                        0,
+                        sig as usize,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                })
+            };
         }
         flag
     }

@@ -51,7 +51,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         return;
     };
     let view = run.view_for(&app.globals);
-    let [phases, info] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
+    // The lines under the panel are wrapped, not cut at the screen's edge (a long phase name
+    // in "Waits for a report on …"): as many rows as they take, up to half the screen.
+    let info_text = info_lines(&view, theme);
+    let width = usize::from(area.width.max(1));
+    let rows: usize = info_text
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(width))
+        .sum();
+    let rows = rows.clamp(2, usize::from(area.height / 2).max(2));
+    let [phases, info] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(rows as u16)]).areas(area);
     let title = run_title(&view, "", theme, now);
     let at = app.selected_phase(run).map_or(String::new(), |(at, _)| {
         format!(" · phase {}/{}", at + 1, view.steps.len())
@@ -70,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
             .scroll((scroll as u16, 0)),
         phases,
     );
-    frame.render_widget(Paragraph::new(info_lines(&view, theme)), info);
+    frame.render_widget(Paragraph::new(info_text).wrap(Wrap { trim: false }), info);
 }
 
 /// The first line to show so that the selected phase's lines (`start..end`) are on screen.
