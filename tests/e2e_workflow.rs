@@ -2450,3 +2450,37 @@ fn a_step_starts_with_default_signals_but_keeps_an_inherited_ignore() {
 fn libc_sig(sig: nix::sys::signal::Signal) -> u32 {
     sig as i32 as u32
 }
+
+/// The stop is the first signal's: a Ctrl-C, then a SIGTERM while the step (which ignores
+/// both) has its grace, is recorded as a stop by SIGINT. The flag held the last signal, so
+/// the operator's Ctrl-C was recorded as a SIGTERM.
+#[test]
+fn a_stop_names_the_first_signal_not_a_later_one() {
+    let env = Env::new();
+    env.workflow(
+        "stubborn",
+        "name: stubborn\nsteps:\n  - name: long\n    run: trap '' TERM INT HUP; touch started; sleep 30\n    timeout: 1m\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "stubborn"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("the step to start", || env.file("started").exists());
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // After it, as an operator's later `kill` is (sent at once, two threads may take the
+    // two at the same instant, and either is first).
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    let log = env.run(&["--json", "log", "show"]).json();
+    let stop = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "stop_requested")
+        .unwrap();
+    assert_eq!(stop["body"]["signal"], "SIGINT", "{stop}");
+}
