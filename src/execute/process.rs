@@ -324,7 +324,7 @@ pub const LIVE_LINES_PER_SECOND: u32 = 1000;
 /// The most bytes of a command passed on live in a second, whatever its lines: a line with no
 /// end is passed on in pieces of `MAX_LINE`, each counted as a line, so a 200 MB line still
 /// sent 110–130 MB to the terminal under the line bound alone.
-pub const LIVE_BYTES_PER_SECOND: usize = 256 * 1024;
+pub const LIVE_BYTES_PER_SECOND: usize = 1024 * 1024;
 
 /// The lines passed on live in the current second, and those held back.
 struct Live {
