@@ -339,7 +339,7 @@ pub(crate) fn output_line(key: &str, value: &str, indent: &str) -> String {
 
 /// The most outputs of one unit a human status shows: a status is for reading, and a unit
 /// may have up to `decide::MAX_OUTPUT_KEYS`. `--json` status has every one.
-pub(crate) const SHOWN_OUTPUTS: usize = 20;
+pub const SHOWN_OUTPUTS: usize = 20;
 
 /// A unit's outputs as a status shows them, `LABEL: KEY=VALUE` each under `indent`: the
 /// first `SHOWN_OUTPUTS`, then how many more there are and the command that shows them all.
