@@ -411,14 +411,7 @@ fn sigint_is_a_recorded_stop_and_resume_finishes_the_run(env: Env) {
     let status = env.status(None);
     assert_eq!(status["status"], "stopped");
     assert_eq!(status["steps"][0]["status"], "stopped");
-    let log = env.run(&["--json", "log", "show"]).json();
-    let stop = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "stop_requested")
-        .unwrap();
-    assert_eq!(stop["body"]["signal"], "SIGINT");
+    assert_eq!(stop_requested(&env)["body"]["signal"], "SIGINT");
     // Editing the file mid-run does not change the run in flight; resume says so.
     env.workflow(
         "stoppable",
@@ -2475,12 +2468,17 @@ fn a_stop_names_the_first_signal_not_a_later_one() {
     std::thread::sleep(Duration::from_millis(300));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(3));
+    let stop = stop_requested(&env);
+    assert_eq!(stop["body"]["signal"], "SIGINT", "{stop}");
+}
+
+/// The log's `stop_requested` event (the first).
+fn stop_requested(env: &Env) -> serde_json::Value {
     let log = env.run(&["--json", "log", "show"]).json();
-    let stop = log
-        .as_array()
+    log.as_array()
         .unwrap()
         .iter()
         .find(|e| e["type"] == "stop_requested")
-        .unwrap();
-    assert_eq!(stop["body"]["signal"], "SIGINT", "{stop}");
+        .cloned()
+        .expect("a stop_requested event")
 }

@@ -641,7 +641,8 @@ fn a_signal_ends_the_tui_with_the_terminal_restored() {
             .status()
             .unwrap();
         assert!(killed.success());
-        let screen = tmux.wait_text(&["cortex tui exited 0"]);
+        // The script says how the terminal was left after the exit line: wait for that too.
+        let screen = tmux.wait_text(&["cortex tui exited 0", "icanon"]);
         assert!(
             screen.lines().any(|l| l.trim() == "icanon"),
             "SIG{signal} left the terminal raw:\n{screen}"
