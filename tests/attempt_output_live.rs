@@ -244,3 +244,27 @@ fn logs_follow_of_a_step_not_started_ends_when_the_run_is_interrupted() {
     let resumed = env.run(&["workflow", "resume", &run]);
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
 }
+
+/// The live output is bounded by bytes a second, not only by lines: a line with no end is
+/// passed on in pieces, each counted as a line, so a 200 MB line still sent 110–130 MB to the
+/// terminal. What is held back is said, and the attempt's log keeps every byte.
+#[test]
+fn a_huge_line_is_not_sent_whole_to_the_terminal() {
+    let env = Env::new();
+    env.workflow(
+        "big",
+        "name: big\nsteps:\n  - name: line\n    run: head -c 30000000 /dev/zero | tr '\\0' a\n",
+    );
+    let out = env.run(&["workflow", "run", "big"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shown = out.stdout.len() + out.stderr.len();
+    assert!(shown < 15_000_000, "{shown} bytes sent to the terminal");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("not shown here (at most 1000 lines and 1024 KiB a second are)"),
+        "{}",
+        &said[said.len().saturating_sub(2000)..]
+    );
+    let kept = env.run(&["logs", "big", "line", "--raw"]).stdout;
+    assert_eq!(kept.len(), 30_000_000);
+}

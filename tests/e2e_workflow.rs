@@ -411,14 +411,7 @@ fn sigint_is_a_recorded_stop_and_resume_finishes_the_run(env: Env) {
     let status = env.status(None);
     assert_eq!(status["status"], "stopped");
     assert_eq!(status["steps"][0]["status"], "stopped");
-    let log = env.run(&["--json", "log", "show"]).json();
-    let stop = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "stop_requested")
-        .unwrap();
-    assert_eq!(stop["body"]["signal"], "SIGINT");
+    assert_eq!(stop_requested(&env)["body"]["signal"], "SIGINT");
     // Editing the file mid-run does not change the run in flight; resume says so.
     env.workflow(
         "stoppable",
@@ -2449,4 +2442,43 @@ fn a_step_starts_with_default_signals_but_keeps_an_inherited_ignore() {
 
 fn libc_sig(sig: nix::sys::signal::Signal) -> u32 {
     sig as i32 as u32
+}
+
+/// The stop is the first signal's: a Ctrl-C, then a SIGTERM while the step (which ignores
+/// both) has its grace, is recorded as a stop by SIGINT. The flag held the last signal, so
+/// the operator's Ctrl-C was recorded as a SIGTERM.
+#[test]
+fn a_stop_names_the_first_signal_not_a_later_one() {
+    let env = Env::new();
+    env.workflow(
+        "stubborn",
+        "name: stubborn\nsteps:\n  - name: long\n    run: trap '' TERM INT HUP; touch started; sleep 30\n    timeout: 1m\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "stubborn"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("the step to start", || env.file("started").exists());
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // After it, as an operator's later `kill` is (sent at once, two threads may take the
+    // two at the same instant, and either is first).
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    let stop = stop_requested(&env);
+    assert_eq!(stop["body"]["signal"], "SIGINT", "{stop}");
+}
+
+/// The log's `stop_requested` event (the first).
+fn stop_requested(env: &Env) -> serde_json::Value {
+    let log = env.run(&["--json", "log", "show"]).json();
+    log.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "stop_requested")
+        .cloned()
+        .expect("a stop_requested event")
 }

@@ -1370,3 +1370,60 @@ fn a_bare_file_name_that_is_a_device_fifo_or_broken_link_is_said_to_be_one() {
         }
     }
 }
+
+/// Each output is an event of the log and a line of `status`: 1 MiB of short `k=v` lines
+/// (100,000 keys) made 100,000 events, hundreds of MB for every replay. An attempt with more
+/// keys than `MAX_OUTPUT_KEYS` fails its validation naming the limit, and none of its outputs
+/// is recorded.
+#[test]
+fn more_output_keys_than_the_limit_fail_the_attempt_and_none_is_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "keys",
+        "name: keys\nsteps:\n  - name: gen\n    run: 'i=0; while [ $i -lt 1001 ]; do echo k$i=v; i=$((i+1)); done > \"$CORTEX_OUTPUT\"'\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = env.run(&["workflow", "run", "keys"]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let status = env.status(None);
+    let step = &status["steps"][0];
+    assert_eq!(step["status"], "failed", "{status}");
+    assert!(
+        step["outputs"].as_object().is_none_or(|o| o.is_empty()),
+        "{status}"
+    );
+    assert_eq!(
+        common::count_events(&env, status["run_id"].as_str().unwrap(), "output_recorded"),
+        0
+    );
+    let log = env.run(&["log", "show"]).stdout;
+    assert!(
+        log.contains("its outputs have 1001 keys, more than the 1000 outputs may have"),
+        "{log}"
+    );
+}
+
+/// A human `status` shows the first outputs of a step and says how many more there are and
+/// the command that shows them all, not one line each.
+#[test]
+fn status_shows_a_few_outputs_of_a_step_and_the_command_for_the_rest() {
+    let env = Env::new();
+    env.workflow(
+        "keys",
+        "name: keys\nsteps:\n  - name: gen\n    run: 'i=0; while [ $i -lt 1000 ]; do echo k$i=v; i=$((i+1)); done > \"$CORTEX_OUTPUT\"'\n",
+    );
+    let out = env.run(&["workflow", "run", "keys"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let text = env.run(&["workflow", "status"]).stdout;
+    assert_eq!(text.matches("Output: ").count(), 20, "{text}");
+    assert!(
+        text.contains("… 980 more outputs (1000 in all): `cortex --json workflow status "),
+        "{text}"
+    );
+    assert_eq!(
+        env.status(None)["steps"][0]["outputs"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1000
+    );
+}

@@ -215,7 +215,7 @@ proptest! {
     /// No printed suggestion, passed through `sh -c`, runs anything but cortex with the
     /// intended argv: for any words (no NUL, which no argv can hold), the quoted command line
     /// gives back exactly those words and nothing else runs (a word with an invisible character
-    /// other than a newline or tab is ANSI-C quoted: exact through bash, and through dash,
+    /// other than a tab (a newline too) is ANSI-C quoted: exact through bash, and through dash,
     /// which predates `$'…'`, still nothing else runs).
     #[test]
     fn a_quoted_command_line_runs_cortex_with_exactly_its_argv(

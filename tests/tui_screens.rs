@@ -1323,3 +1323,33 @@ fn a_resume_asks_for_the_secret_inputs_the_run_lacks_masked_and_for_a_time_limit
         ))
     );
 }
+
+/// The line under a scenario's panel is wrapped, not cut at the screen's edge: a phase with a
+/// long name that waits for a report is named whole.
+#[test]
+fn the_waiting_line_under_the_panel_wraps_a_long_phase_name() {
+    let long = format!("beta-{}", "x".repeat(95));
+    let mut r = Recorder::scenario(
+        "01JRVNWA1T1NG0000000000000",
+        &format!("name: ship-it\ndescription: d\nphases:\n  - {{name: {long}}}\n"),
+        Config::default(),
+    );
+    r.start(1, &long);
+    let app = update(app(), r.followed(true)).0;
+    let app = press(
+        app,
+        &[Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter],
+    );
+    assert_eq!(app.shown_scenario.as_deref(), Some("ship-it"));
+    let screen = draw(&app, at(600));
+    let joined: String = screen
+        .lines()
+        .map(|l| l.trim_matches('"').trim())
+        .collect::<Vec<_>>()
+        .join("");
+    assert!(
+        joined.contains(&format!("Waits for a report on {long}"))
+            && joined.contains("Complete or Fail"),
+        "{screen}"
+    );
+}

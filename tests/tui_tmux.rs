@@ -582,3 +582,75 @@ fn a_phase_completed_from_the_tui_without_the_secret_its_checks_need_is_refused_
         "the value is in the log"
     );
 }
+
+/// SIGTERM, SIGINT or SIGHUP from another terminal (a `kill`, `timeout`, a supervisor) ends
+/// the TUI as `q` does: the terminal is left as it was — off the alternate screen, the cursor
+/// shown, out of raw mode. Before, it was left raw on the alternate screen with no cursor.
+#[test]
+fn a_signal_ends_the_tui_with_the_terminal_restored() {
+    for signal in ["TERM", "INT", "HUP"] {
+        let env = Env::new();
+        let pid_file = env.dir.path().join("tui.pid");
+        // The TUI in the script's place (`exec`), its pid written first, so that the signal
+        // reaches it and nothing else.
+        let exec = env.dir.path().join("tui-exec.sh");
+        std::fs::write(
+            &exec,
+            format!(
+                "echo $$ > '{pid}'\nexec '{bin}' --home '{home}' tui --actor tui-tester\n",
+                pid = pid_file.display(),
+                bin = env!("CARGO_BIN_EXE_cortex"),
+                home = env.home().display(),
+            ),
+        )
+        .unwrap();
+        let script = env.dir.path().join("tui.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "sh '{}'\necho \"cortex tui exited $?\"\nstty -a | tr ';' '\\n' | grep -o -- '-*icanon'\nsleep 600\n",
+                exec.display()
+            ),
+        )
+        .unwrap();
+        let tmux = Tmux::start(env.dir.path(), &script);
+        tmux.wait_text(&["Scenarios"]);
+        let flags = || {
+            String::from_utf8_lossy(
+                &tmux
+                    .tmux(&[
+                        "display",
+                        "-p",
+                        "-t",
+                        &tmux.session,
+                        "#{alternate_on} #{cursor_flag}",
+                    ])
+                    .stdout,
+            )
+            .trim()
+            .to_string()
+        };
+        assert_eq!(
+            flags(),
+            "1 0",
+            "the TUI is on the alternate screen, cursor hidden"
+        );
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), pid.trim()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        // The script says how the terminal was left after the exit line: wait for that too.
+        let screen = tmux.wait_text(&["cortex tui exited 0", "icanon"]);
+        assert!(
+            screen.lines().any(|l| l.trim() == "icanon"),
+            "SIG{signal} left the terminal raw:\n{screen}"
+        );
+        assert_eq!(
+            flags(),
+            "0 1",
+            "SIG{signal}: off the alternate screen, cursor shown"
+        );
+    }
+}

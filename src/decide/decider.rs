@@ -1127,17 +1127,31 @@ fn finish_attempt(
             .map(|j| super::outputs_bytes(&state.steps[j].outputs))
             .sum();
         let bytes = others + super::outputs_bytes(report.outputs.iter().map(|(k, v)| (k, v)));
+        let parent_name = crate::definition::shown(&state.steps[parent].name);
         if bytes > super::MAX_OUTPUT_BYTES {
             problems.insert(
                 0,
                 super::too_large(
-                    &format!(
-                        "with the other items', the outputs of `{}` hold",
-                        crate::definition::shown(&state.steps[parent].name)
-                    ),
+                    &format!("with the other items', the outputs of `{parent_name}` hold"),
                     bytes,
                 ),
             );
+        } else {
+            // The step's outputs are one list per key any item has: the keys of all items
+            // together are held to the bound one unit's are.
+            let mut keys: std::collections::BTreeSet<&str> = outputs.keys().copied().collect();
+            for j in state.item_units(parent).filter(|&j| j != index) {
+                keys.extend(state.steps[j].outputs.keys().map(String::as_str));
+            }
+            if keys.len() > super::MAX_OUTPUT_KEYS {
+                problems.insert(
+                    0,
+                    super::too_many_keys(
+                        &format!("with the other items', the outputs of `{parent_name}` have"),
+                        keys.len(),
+                    ),
+                );
+            }
         }
     }
     if report.end.succeeded() {

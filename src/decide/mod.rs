@@ -23,7 +23,9 @@ pub use command::{AttemptReport, Command, LoggedOutput};
 pub use decider::{DRIVER_GONE, decide, not_for_workers, orphaned, pending_request, process_on};
 pub use error::DecideError;
 pub use items::item_name;
-pub use outputs::{MAX_OUTPUT_BYTES, outputs_bytes, outputs_too_large, too_large};
+pub use outputs::{
+    MAX_OUTPUT_BYTES, MAX_OUTPUT_KEYS, outputs_bytes, outputs_too_large, too_large, too_many_keys,
+};
 pub use recovery::{Recovery, Repeated};
 pub use schedule::{
     Fire, Known, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,

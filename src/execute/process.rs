@@ -325,11 +325,18 @@ fn trim_tail(tail: &mut String) {
 /// second was slowed to the pace the terminal took them at, a line a write.
 pub const LIVE_LINES_PER_SECOND: u32 = 1000;
 
+/// The most bytes of a command passed on live in a second, whatever its lines: a line with no
+/// end is passed on in pieces of `MAX_LINE`, each counted as a line, so a 200 MB line still
+/// sent 110–130 MB to the terminal under the line bound alone.
+pub const LIVE_BYTES_PER_SECOND: usize = 1024 * 1024;
+
 /// The lines passed on live in the current second, and those held back.
 struct Live {
     since: Instant,
     shown: u32,
+    shown_bytes: usize,
     skipped: u64,
+    skipped_bytes: u64,
 }
 
 impl Live {
@@ -337,14 +344,17 @@ impl Live {
         Live {
             since: Instant::now(),
             shown: 0,
+            shown_bytes: 0,
             skipped: 0,
+            skipped_bytes: 0,
         }
     }
 
     fn line(&mut self, which: Stream, line: &str, on_line: &mut dyn FnMut(Stream, &str)) {
-        if self.shown >= LIVE_LINES_PER_SECOND {
+        if self.shown >= LIVE_LINES_PER_SECOND || self.shown_bytes >= LIVE_BYTES_PER_SECOND {
             if self.since.elapsed() < Duration::from_secs(1) {
                 self.skipped += 1;
+                self.skipped_bytes += line.len() as u64;
                 return;
             }
             self.note(on_line);
@@ -353,23 +363,29 @@ impl Live {
             self.since = Instant::now();
         }
         self.shown += 1;
+        self.shown_bytes += line.len();
         on_line(which, line);
     }
 
-    /// Say how many lines were held back since the last note, and start a new second.
+    /// Say how many lines (or pieces of a long one) were held back since the last note, and
+    /// start a new second.
     fn note(&mut self, on_line: &mut dyn FnMut(Stream, &str)) {
         if self.skipped > 0 {
             let n = self.skipped;
             on_line(
                 Stream::Stderr,
                 &format!(
-                    "cortex: {n} line{} not shown here (at most {LIVE_LINES_PER_SECOND} a second are); the attempt's log keeps every line (`cortex logs`)",
-                    if n == 1 { "" } else { "s" }
+                    "cortex: {n} line{} ({} bytes) not shown here (at most {LIVE_LINES_PER_SECOND} lines and {} KiB a second are); the attempt's log keeps every line (`cortex logs`)",
+                    if n == 1 { "" } else { "s" },
+                    self.skipped_bytes,
+                    LIVE_BYTES_PER_SECOND / 1024
                 ),
             );
         }
         self.skipped = 0;
+        self.skipped_bytes = 0;
         self.shown = 0;
+        self.shown_bytes = 0;
     }
 }
 

@@ -35,14 +35,10 @@ pub struct StopFlag {
 }
 
 impl StopFlag {
-    /// A flag set by SIGINT, SIGTERM and SIGHUP.
+    /// A flag set by SIGINT, SIGTERM and SIGHUP, holding the first of them: the stop is the
+    /// operator's first Ctrl-C, named so, not the SIGTERM a supervisor sent after it.
     pub fn install() -> Self {
-        let flag = StopFlag::default();
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            // Registration only fails for forbidden signals, which these are not.
-            let _ = signal_hook::flag::register_usize(sig, Arc::clone(&flag.signal), sig as usize);
-        }
-        flag
+        StopFlag::register(false)
     }
 
     /// As `install`, counting the stop signals (`repeated`), and a third ends the process at
@@ -52,6 +48,12 @@ impl StopFlag {
     /// through SIGTERM and SIGINT alike. (The second ended it at once, before: a worker
     /// TERMed twice by a supervisor vanished silently, exit 143, its runs shown interrupted.)
     pub fn install_counted() -> Self {
+        StopFlag::register(true)
+    }
+
+    /// A flag set by SIGINT, SIGTERM and SIGHUP, keeping the first; `ending`: a third (or a
+    /// second while nothing is held) ends the process at once (`install_counted`).
+    fn register(ending: bool) -> Self {
         let flag = StopFlag::default();
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             let (signal, count) = (Arc::clone(&flag.signal), Arc::clone(&flag.count));
@@ -69,7 +71,7 @@ impl StopFlag {
                     let before = count.fetch_add(1, Ordering::SeqCst);
                     // The third, or a second when nothing is held to end and record (a worker
                     // stuck on a database that stopped answering, with nothing in hand).
-                    if before >= 2 || (before == 1 && !holding.load(Ordering::SeqCst)) {
+                    if ending && (before >= 2 || (before == 1 && !holding.load(Ordering::SeqCst))) {
                         signal_hook::low_level::exit(128 + sig);
                     }
                 })

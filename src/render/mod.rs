@@ -75,7 +75,7 @@ pub use shell::{
     check_text, command_line, flag_args, pair_args, shell_quote, shown_check, shown_command,
     suggested_command, with_globals_in,
 };
-pub(crate) use status::{agent_line, item_label};
+pub(crate) use status::{SHOWN_OUTPUTS, agent_line, item_label};
 pub use status::{
     render_history, render_next, render_outcome, render_outcome_line, render_outcome_noted,
     render_status, tags_line, worker_line,

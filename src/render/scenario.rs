@@ -395,13 +395,7 @@ pub fn render_scenario_status(
         }
         // What it gave (`orchestrate complete --output`, `$CORTEX_OUTPUT`), as a workflow
         // step's status shows it.
-        for (k, v) in &s.outputs {
-            let _ = writeln!(
-                out,
-                "        output: {}",
-                super::status::output_line(k, v, "                ")
-            );
-        }
+        super::status::outputs_lines(&mut out, &s.outputs, "        ", "output", view);
         if let Some(w) = &s.worker {
             let line = super::status::worker_line(w, s.lease_lapsed, s.holder_gone);
             let _ = writeln!(out, "        {}", lowercase_first(&line));

@@ -9,7 +9,10 @@
 //! override, a zero-width character), which the printing layer shows escaped, is put in ANSI-C
 //! quotes instead (`$'…\x1b…\xe2\x80\xae…'`), so the printed line pastes the very word into bash,
 //! zsh, ksh or a POSIX.1-2024 `sh` (Debian 12's dash predates them: there it gives a word
-//! starting with `$` and runs nothing else). A newline and a tab stay in single quotes.
+//! starting with `$` and runs nothing else). A newline is written so too (`$'…\n…'`): in
+//! single quotes it split the printed command across two lines, and a tool that takes one
+//! command a line got an unterminated quote (a home whose path holds a newline). A tab stays
+//! in single quotes.
 
 use std::borrow::Cow;
 
@@ -64,12 +67,13 @@ pub fn shell_quote(word: &str) -> Cow<'_, str> {
     if !word.is_empty() && word.chars().all(|c| is_plain(c) || c == '=') && !word.starts_with('=') {
         return Cow::Borrowed(word);
     }
-    // A newline and a tab are shown as themselves, and pasted so into any POSIX `sh`: single
-    // quotes keep them. Any other invisible character is shown escaped by the printing layer,
-    // so only ANSI-C quotes give a line that shows it and pastes it.
+    // A tab is shown as itself, and pasted so into any POSIX `sh`: single quotes keep it. A
+    // newline would end the printed line (the command would span two), and any other
+    // invisible character is shown escaped by the printing layer: only ANSI-C quotes give one
+    // line that shows it and pastes it.
     if word
         .chars()
-        .any(|c| !matches!(c, '\0' | '\n' | '\t') && is_invisible(c))
+        .any(|c| !matches!(c, '\0' | '\t') && is_invisible(c))
     {
         return Cow::Owned(ansi_c_quote(word));
     }
@@ -328,7 +332,8 @@ mod tests {
 
     #[test]
     fn words_with_invisible_characters_are_ansi_c_quoted_so_the_line_shows_and_pastes_them() {
-        assert_eq!(shell_quote("ver=1\n; x"), "'ver=1\n; x'");
+        assert_eq!(shell_quote("ver=1\n; x"), r"$'ver=1\n; x'");
+        assert_eq!(shell_quote("a\tb"), "'a\tb'");
         assert_eq!(shell_quote("a\u{202e}b's"), r"$'a\xe2\x80\xaeb\x27s'");
         assert_eq!(shell_quote("tab\there\\\u{1b}"), r"$'tab\there\\\x1b'");
         assert_eq!(shell_quote("esc\u{1b}[31m"), r"$'esc\x1b[31m'");

@@ -338,8 +338,42 @@ pub(crate) fn output_line(key: &str, value: &str, indent: &str) -> String {
     format!("{key}={}", hanging(&super::clip(value, 80), indent.len()))
 }
 
+/// The most outputs of one unit a human status shows: a status is for reading, and a unit
+/// may have up to `decide::MAX_OUTPUT_KEYS`. `--json` status has every one.
+pub const SHOWN_OUTPUTS: usize = 20;
+
+/// A unit's outputs as a status shows them, `LABEL: KEY=VALUE` each under `indent`: the
+/// first `SHOWN_OUTPUTS`, then how many more there are and the command that shows them all.
+pub(crate) fn outputs_lines(
+    out: &mut String,
+    outputs: &std::collections::BTreeMap<String, String>,
+    indent: &str,
+    label: &str,
+    view: &StatusView,
+) {
+    let hang = " ".repeat(indent.len() + label.len() + 2);
+    for (k, v) in outputs.iter().take(SHOWN_OUTPUTS) {
+        let _ = writeln!(out, "{indent}{label}: {}", output_line(k, v, &hang));
+    }
+    if let Some(more) = outputs.len().checked_sub(SHOWN_OUTPUTS).filter(|&n| n > 0) {
+        let group = match view.kind {
+            crate::event::RunKind::Workflow => "workflow",
+            crate::event::RunKind::Scenario => "orchestrate",
+        };
+        let _ = writeln!(
+            out,
+            "{indent}… {more} more outputs ({} in all): {} shows every one",
+            outputs.len(),
+            super::shell::suggested_command(
+                &view.globals,
+                &["--json", group, "status", &view.run_id]
+            )
+        );
+    }
+}
+
 /// One item of a `foreach:` step, under it.
-fn item_block(out: &mut String, s: &StepView) {
+fn item_block(out: &mut String, s: &StepView, view: &StatusView) {
     let (icon, label) = step_badge(s.status);
     let value = item_value(s).unwrap_or_default();
     let mut status = match (&s.uses, s.status) {
@@ -379,9 +413,7 @@ fn item_block(out: &mut String, s: &StepView) {
             (&[], &[]),
         );
     }
-    for (k, v) in &s.outputs {
-        let _ = writeln!(out, "      Output: {}", output_line(k, v, "              "));
-    }
+    outputs_lines(out, &s.outputs, "      ", "Output", view);
     if let Some(by) = &s.reported_by {
         let _ = writeln!(out, "      {}", reported_line(by, "      "));
     }
@@ -524,9 +556,7 @@ fn step_block(
     {
         let _ = writeln!(out, "   Attempt {} ended: {}", s.attempts, hanging(e, 3));
     }
-    for (k, v) in &s.outputs {
-        let _ = writeln!(out, "   Output: {}", output_line(k, v, "           "));
-    }
+    outputs_lines(out, &s.outputs, "   ", "Output", view);
     if let Some(p) = &s.prompt {
         let _ = writeln!(out, "   Prompt:");
         for line in p.lines() {
@@ -629,7 +659,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         step_block(&mut out, i, top.len(), g.step, now, over, view);
         let mut items = String::new();
         for unit in g.items {
-            item_block(&mut items, unit);
+            item_block(&mut items, unit, view);
         }
         if !items.is_empty() {
             // Under the step's block, before its blank line.

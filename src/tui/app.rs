@@ -621,6 +621,12 @@ impl App {
         }
     }
 
+    /// Whether a run the screens show has a clock that runs (one not finished: its time is
+    /// counted to now), so the screen is drawn again as the seconds pass.
+    pub fn clock_runs(&self) -> bool {
+        self.runs.values().any(|f| f.state.outcome().is_none())
+    }
+
     /// The run whose new events matter most now: the one on screen.
     pub fn focus(&self) -> Option<String> {
         match self.screen {

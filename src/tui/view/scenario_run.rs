@@ -51,7 +51,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         return;
     };
     let view = run.view_for(&app.globals);
-    let [phases, info] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
+    // The lines under the panel are wrapped, not cut at the screen's edge (a long phase name
+    // in "Waits for a report on …"): as many rows as they take, up to half the screen.
+    let info_text = info_lines(&view, theme, usize::from(area.width));
+    let rows = info_text
+        .len()
+        .clamp(2, usize::from(area.height / 2).max(2));
+    let [phases, info] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(rows as u16)]).areas(area);
     let title = run_title(&view, "", theme, now);
     let at = app.selected_phase(run).map_or(String::new(), |(at, _)| {
         format!(" · phase {}/{}", at + 1, view.steps.len())
@@ -70,7 +77,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
             .scroll((scroll as u16, 0)),
         phases,
     );
-    frame.render_widget(Paragraph::new(info_lines(&view, theme)), info);
+    frame.render_widget(Paragraph::new(info_text), info);
 }
 
 /// The first line to show so that the selected phase's lines (`start..end`) are on screen.
@@ -217,9 +224,10 @@ fn phase_lines(
     (lines, span)
 }
 
-/// Two lines under the panel: the agents working now, and what the run waits for or why it
-/// ended the way it did.
-fn info_lines(view: &StatusView, theme: Theme) -> Vec<Line<'static>> {
+/// The lines under the panel: the agents working now, and what the run waits for or why it
+/// ended the way it did, in rows of at most `width` columns (a long phase name is carried on
+/// to the next row, never cut at the screen's edge).
+fn info_lines(view: &StatusView, theme: Theme, width: usize) -> Vec<Line<'static>> {
     let mut agents = vec![Span::raw(" Active agents:")];
     if view.active_agents.is_empty() {
         agents.push(Span::styled(" none", theme.dim()));
@@ -258,10 +266,34 @@ fn info_lines(view: &StatusView, theme: Theme) -> Vec<Line<'static>> {
         _ => theme.dim(),
     };
     // The reason is from the log (a problem may quote what a step wrote): shown, never obeyed.
-    vec![
-        Line::from(agents),
-        Line::styled(format!(" {}", crate::render::terminal_safe(&next)), style),
-    ]
+    let next = format!(" {}", crate::render::terminal_safe(&next));
+    std::iter::once(Line::from(agents))
+        .chain(
+            rows_of(&next, width)
+                .into_iter()
+                .map(|row| Line::styled(row, style)),
+        )
+        .collect()
+}
+
+/// `text` in rows of at most `width` columns (at least one row, at least one character a
+/// row).
+fn rows_of(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    let mut rows = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width.max(1) && rows.last().is_some_and(|r| !r.is_empty()) {
+            rows.push(String::new());
+            used = 0;
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(c);
+        }
+        used += w;
+    }
+    rows
 }
 
 fn capitalized(word: &str) -> String {

@@ -95,12 +95,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
             width,
             theme,
         ));
-        for (k, v) in &s.outputs {
+        // As `status` shows them: the first few, then how many more (`--json` status has all).
+        for (k, v) in s.outputs.iter().take(crate::render::SHOWN_OUTPUTS) {
             lines.push(Line::styled(
                 format!(
                     "        {}",
                     fit(&format!("{k}={v}"), width.saturating_sub(10))
                 ),
+                theme.dim(),
+            ));
+        }
+        if let Some(more) = s
+            .outputs
+            .len()
+            .checked_sub(crate::render::SHOWN_OUTPUTS)
+            .filter(|&n| n > 0)
+        {
+            lines.push(Line::styled(
+                format!("        … {more} more outputs (`--json` status shows every one)"),
                 theme.dim(),
             ));
         }
