@@ -261,11 +261,13 @@ fn left_waiting(env: &Env, kind: &str, name: &str, why: &str) -> String {
 fn refused_with_hint(env: &Env, args: &[&str], says: &[&str]) {
     let out = env.run(args);
     assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
-    let text = out.text();
+    // On stderr, where a refusal and its hint belong.
     for said in says.iter().chain(&["hint:"]) {
         assert!(
-            text.contains(said),
-            "{args:?} does not say {said:?}: {text}"
+            out.stderr.contains(said),
+            "{args:?} does not say {said:?} on stderr: {}{}",
+            out.stdout,
+            out.stderr
         );
     }
 }
