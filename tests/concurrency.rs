@@ -619,3 +619,47 @@ fn concurrent_no_drive_step_reports_land_or_are_refused_never_held() {
         );
     }
 }
+
+/// Seen by a review: a report with `--no-drive` took no lock, so two at once on a step whose
+/// gate runs commands ran them together (`make test` in a shared folder), and the one failed
+/// by the other's could land first and fail the step. A gate that runs commands is run under
+/// the run's lock, one report's at a time: one report lands complete, the other is told the
+/// step was reported already, and the gate ran once.
+#[test]
+fn concurrent_no_drive_reports_never_run_a_steps_gate_commands_together() {
+    let env = Env::new();
+    env.workflow(
+        "gt",
+        "name: gt\nsteps:\n  - name: Review\n    prompt: review it\n    validate:\n      - run: 'mkdir gate.busy && sleep 1 && echo ran >> gate.runs && rmdir gate.busy'\n",
+    );
+    env.run(&["workflow", "run", "gt"]);
+    let id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let report = [
+        "workflow",
+        "step",
+        "complete",
+        "Review",
+        "--run",
+        id.as_str(),
+        "--no-drive",
+    ];
+    let outs = codes_at_once(&env, &[report, report]);
+    let step = &env.status(Some(&id))["steps"][0];
+    assert_eq!(step["status"], "completed", "{outs:?}\n{step}");
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("gate.runs")).unwrap(),
+        "ran\n",
+        "{outs:?}"
+    );
+    let refused = outs
+        .iter()
+        .filter(|(code, _)| *code == Some(2))
+        .collect::<Vec<_>>();
+    assert_eq!(refused.len(), 1, "one lands, one is refused: {outs:?}");
+    let refused = refused[0];
+    assert!(
+        refused.1.contains("was already reported complete"),
+        "{}",
+        refused.1
+    );
+}

@@ -2600,6 +2600,57 @@ fn an_abort_while_a_failures_notifications_are_delivered_lets_them_land_and_ends
     assert_eq!(statuses, ["\"failed\"", "\"aborted\""]);
 }
 
+/// Seen by a review: once the driver took the abort's SIGTERM for the operator's request,
+/// it looked at no later signal: a Ctrl-C at the driver was ignored for the rest of the
+/// failure's deliveries (a receiver that never answers, 60 s here) and the abort's own
+/// `on_finish` after them. Now a Ctrl-C after the abort's SIGTERM still ends the wait, as
+/// DESIGN says: the hanging delivery is recorded stopped by SIGINT.
+#[test]
+fn a_ctrl_c_after_an_aborts_sigterm_still_ends_the_drivers_wait_for_its_notifications() {
+    let env = Env::new();
+    let slow = hook(&[0]);
+    env.workflow(
+        "abc",
+        &format!(
+            "name: abc\nsteps:\n  - name: a\n    run: exit 1\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - webhook: {}\n      timeout: 60s\n      retries: 0\n",
+            slow.url
+        ),
+    );
+    let driver = driving_until(&env, "abc", || slow.count() == 1);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    // The abort, left to wait for the driver: it signals it right after recording its request.
+    let abort = env
+        .command(&["workflow", "abort", &run])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    server::eventually(60, "the abort asked", || {
+        env.status(Some(&run))["stop_requested"]
+            .is_object()
+            .then_some(())
+    });
+    // Its SIGTERM follows the log's record at once; the Ctrl-C comes after it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(driver.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = driver.wait_with_output().unwrap();
+    let mut abort = abort;
+    let _ = abort.wait();
+    let notes = env.status(Some(&run))["notifications"].clone();
+    let page = &notes[0];
+    assert_eq!(page["trigger"], "on_failure", "{notes}");
+    assert_eq!(page["ok"], false, "{notes}");
+    assert!(
+        page["detail"].as_str().unwrap().contains("SIGINT"),
+        "the Ctrl-C ended the wait, not the receiver's 60 s: {notes}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Seen by a review: an `on_failure` command that aborts its own failed run ("abort what
 /// fails") was ended with its driver's delivery by the abort's own SIGTERM, before the abort
 /// was recorded: the run stayed failed, the operator's abort lost. Now the command runs to

@@ -30,10 +30,11 @@ fn refused(env: &Env, args: &[&str], vars: &[(&str, &str)], says: &[&str], never
     let out = env.run_with(args, vars);
     let all = out.text();
     assert_eq!(out.code, 2, "{args:?} {vars:?}: {all}");
+    // Said on stderr, where a refusal belongs; what must not show, on neither stream.
     for said in says {
         assert!(
-            all.contains(said),
-            "{args:?} {vars:?} does not say {said:?}: {all}"
+            out.stderr.contains(said),
+            "{args:?} {vars:?} does not say {said:?} on stderr: {all}"
         );
     }
     for piece in never {

@@ -107,6 +107,15 @@ impl StopFlag {
         self.signal.store(signal as usize, Ordering::Relaxed);
     }
 
+    /// Lower the flag if it still holds `signal`: one judged no stop (an operator's abort
+    /// asking the driver through the log, `notify::wait_for`), so that the next signal is
+    /// judged anew. One that came meanwhile stays.
+    pub fn clear(&self, signal: i32) {
+        let _ =
+            self.signal
+                .compare_exchange(signal as usize, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
     /// Raise the flag for a reason that is no signal (an MCP client cancelled the call that
     /// drives the run): the stop is recorded with `why` as its message and no signal. A flag
     /// raised already keeps its first reason.

@@ -1578,7 +1578,23 @@ fn carry_out_request(
     journal: &mut Journal<'_>,
     warnings: &mut Vec<String>,
 ) -> Option<DriveEnd> {
-    journal.refresh().ok()?;
+    // Unread, a request asked meanwhile would be let go of unsaid: the driver's warning says
+    // how to see one and carry it out (it stays pending in the log, as status shows).
+    if let Err(e) = journal.refresh() {
+        let run_id = journal.state.run_id.clone();
+        let group = journal
+            .state
+            .start
+            .as_ref()
+            .map_or("workflow", |s| s.kind.group());
+        warnings.push(format!(
+            "could not read run {run_id}'s log to carry out a stop or abort asked while its notifications were delivered: {e}; if `{}` shows one requested, ask again: `{}` or `{}`",
+            ctx.cmd(&[group, "status", &run_id]),
+            ctx.cmd(&[group, "abort", &run_id]),
+            ctx.cmd(&[group, "stop", &run_id]),
+        ));
+        return None;
+    }
     let state = &journal.state;
     if !state.stop_requested
         || state.outcome().is_some()

@@ -860,18 +860,22 @@ fn wait_for(
         Deliveries::WaitUnlessInterrupted => StopFlag::from_now_on(),
         _ => StopFlag::default(),
     };
-    // What ends the wait: a signal, once judged not an operator's request.
+    // What ends the wait: a signal judged not an operator's request. One judged so is
+    // lowered, so that each later signal is judged anew: before, the first was judged alone,
+    // and after the abort's SIGTERM a Ctrl-C was ignored for the rest of this wait and the
+    // whole of the next (the abort's own `on_finish`, `drive::carry_out_request`).
     let stop = StopFlag::default();
-    let mut judged = false;
     let store = std::cell::RefCell::new(store);
     let mut watch = || {
-        if judged || !signals.is_set() {
+        if stop.is_set() {
             return;
         }
-        judged = true;
-        if !operator_signalled(&**store.borrow(), &state.run_id, &signals)
-            && let Some(signal) = signals.signal()
-        {
+        let Some(signal) = signals.signal() else {
+            return;
+        };
+        if operator_signalled(ctx, &**store.borrow(), &state.run_id, signal) {
+            signals.clear(signal);
+        } else {
             stop.set(signal);
         }
     };
@@ -961,19 +965,22 @@ fn wait_for(
     warnings
 }
 
-/// Whether the stop signal `signals` holds is an operator's request that run `run_id`'s log
-/// records (pending, or the abort carried out since): the SIGTERM `workflow abort` sends the
-/// run's driver after recording its request (`execute::operator::abort`). It asks the driver
-/// to end the run, which a wait for the failure's notifications does not stand in the way
-/// of: they go on, and the driver records the abort after them (`drive::carry_out_request`).
-/// A Ctrl-C, or a SIGTERM with no request in the log, ends the wait.
-fn operator_signalled(store: &dyn EventStore, run_id: &str, signals: &StopFlag) -> bool {
-    signals.signal() == Some(nix::sys::signal::Signal::SIGTERM as i32)
-        && crate::execute::load_state(store, run_id).is_ok_and(|now| {
-            // Carried out already (the abort's own `on_finish` is delivered after it), or
-            // pending.
-            now.abort_requested.is_some() || (now.stop_requested && now.outcome().is_none())
+/// Whether the stop signal `signal` is an operator's request that run `run_id`'s log records
+/// (pending, or the abort carried out since) and that was sent to this process: the SIGTERM
+/// `workflow abort` sends the run's driver after recording its request
+/// (`execute::operator::abort`), so only while this process holds the run's lock. It asks
+/// the driver to end the run, which a wait for the failure's notifications does not stand in
+/// the way of: they go on, and the driver records the abort after them
+/// (`drive::carry_out_request`). A Ctrl-C, a SIGTERM with no abort in the log, or one to a
+/// process that does not drive the run (an abort delivering its `on_finish` under
+/// `timeout`) ends the wait. (`workflow stop` sends no signal: a pending stop excuses none.)
+fn operator_signalled(ctx: &Ctx, store: &dyn EventStore, run_id: &str, signal: i32) -> bool {
+    signal == nix::sys::signal::Signal::SIGTERM as i32
+        && crate::execute::DriverLock::probe(&ctx.home, run_id).is_some_and(|holder| {
+            holder.pid == std::process::id() && holder.host == crate::execute::hostname()
         })
+        // Carried out already (the abort's own `on_finish` is delivered after it), or pending.
+        && crate::execute::load_state(store, run_id).is_ok_and(|now| now.abort_requested.is_some())
 }
 
 /// What the notifications `due` claim for the end `ended`, as `plan::notifications_due` reads

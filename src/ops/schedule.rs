@@ -1020,11 +1020,12 @@ fn going_run(
         if let Some(why) = still_going(ctx, run_id, &run, alive) {
             return Ok(Some(format!("run {run_id}{why}")));
         }
-        // A run that ended for good left no child unfinished (`execute::end_children`): only
-        // an unfinished one's tree is read.
-        if run.outcome().is_some() {
-            continue;
-        }
+        // A finished run's tree is read too: an abort records the parent's end before it ends
+        // the children (`execute::operator::abort`, then `end_children`, whose failures it
+        // leaves), so a crash or a child held past its wait between the two leaves a finished
+        // parent over a child whose orphaned step runs on. Before, such a tree was skipped and
+        // the next pass started a second copy of the step beside the orphan. A run with no
+        // `uses:` costs nothing more (`run_tree` returns at once).
         for child in crate::execute::run_tree(store, run_id, &run).iter().skip(1) {
             let (state, alive) = crate::execute::load_live(&ctx.home, store, child)?;
             if let Some(why) = still_going(ctx, child, &state, alive) {

@@ -3313,8 +3313,9 @@ fn record_step_report(
     check_output_keys(&outputs)?;
     let by = report.by;
     // A step the engine runs (a command, an agent with a command) is not reported on: say so
-    // before waiting for the run's lock, which its driver holds while it runs.
-    {
+    // before waiting for the run's lock, which its driver holds while it runs. Whether the
+    // step's gate runs commands (`validate:` checks with `run:`), read on the way.
+    let gated = {
         let seen = crate::execute::load_state(&store, &run_id)?;
         let wanted = normalize_name(report.step);
         // A step of a child run (a `uses:` step's), named with the parent's run: say whose
@@ -3364,7 +3365,12 @@ fn record_step_report(
                 ctx.cmd(&["workflow", "status", &run_id])
             )));
         }
-    }
+        seen.steps
+            .iter()
+            .position(|s| normalize_name(&s.name) == wanted)
+            .and_then(|i| seen.workflow.as_ref()?.steps.get(i))
+            .is_some_and(|d| d.validate.iter().any(|c| c.run.is_some()))
+    };
     // Only recording (`--no-drive`): no lock is taken, as for `orchestrate complete
     // --no-drive`. The report is a fact decided at the head of the log against the state it
     // follows (`Journal::submit`); the run's lock is a driver's, and a report that drives
@@ -3372,7 +3378,11 @@ fn record_step_report(
     // drives) took it for a moment each, and the one that found it taken on a step not yet
     // waiting was told the run was held by another process (exit 4), naming the other
     // reporter.
-    let lock = match report.no_drive && !report.drives_after {
+    // Unless the step's gate runs commands: those (`make test`, `pytest` in a shared folder)
+    // run under the run's lock, one report's at a time, and a second report finds the step
+    // reported and runs none. Lock-free, two reports ran them together, and one failed by the
+    // other's could land first and fail the step.
+    let lock = match report.no_drive && !report.drives_after && !gated {
         true => None,
         false => Some(report_lock(ctx, &store, &run_id, report.step, &by)?),
     };
@@ -3565,8 +3575,9 @@ fn record_step_report(
         permanent: false,
     })));
     // Refused at the head: another report (one with `--no-drive` takes no lock) landed on
-    // the step since this one read it. Said as the report it is, as `report_lock` says one
-    // recorded while it waited, rather than as the decider's bare refusal.
+    // the step since this one read it, or the run changed otherwise. Said as the report it
+    // is, as `report_lock` says one recorded while it waited, a conflict (exit 2) with the
+    // run's status hinted, rather than as the decider's bare refusal.
     if let Err(crate::execute::JournalError::Decide(refused)) = &submitted
         && !matches!(refused, crate::decide::DecideError::ReportRefused { .. })
     {
@@ -3579,6 +3590,14 @@ fn record_step_report(
                 " while this report was made",
             ));
         }
+        // Any other change meanwhile (the run stopped or aborted, the step skipped by a
+        // `resume --skip`): the same conflict, with how the run stands now.
+        return Err(reported_meanwhile(
+            ctx,
+            &run_id,
+            &format!("{refused}"),
+            " (the run changed while this report was made)",
+        ));
     }
     submitted?;
     let _ = materialize(&ctx.home, &journal.state);
