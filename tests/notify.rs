@@ -2685,11 +2685,10 @@ fn a_notification_command_that_aborts_its_own_run_gets_the_abort_recorded() {
 /// Seen by a review: `workflow stop` while the driver delivered a failure's notifications was
 /// accepted as a request the driver never acted on: status then said the driver "died"
 /// before acting on it, and its first suggestion, `resume --retry`, recorded the stop and
-/// failed, exit 2. Now the driver stops the run once the deliveries are done, and the run's
-/// status and its first suggestion are true of a stopped run.
+/// failed, exit 2. A failed run is at rest (nothing runs), so the stop is refused at once,
+/// nothing recorded, the deliveries go on, and the status's first suggestion works.
 #[test]
-fn a_stop_while_a_failures_notifications_are_delivered_stops_the_run_and_its_first_suggestion_works()
- {
+fn a_stop_while_a_failures_notifications_are_delivered_is_refused_and_its_first_suggestion_works() {
     let env = Env::new();
     let slow = hook(&[0]);
     env.workflow(
@@ -2701,21 +2700,18 @@ fn a_stop_while_a_failures_notifications_are_delivered_stops_the_run_and_its_fir
     );
     let driver = driving_until(&env, "std", || slow.count() == 1);
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
-    // Stopped by the driver within the stop's wait (exit 3), or left to it (exit 0).
+    // The run failed (its failure is what is being delivered): it is at rest, so a stop is
+    // refused, nothing recorded, and the refusal names what goes on from there.
     let stop = env.run(&["workflow", "stop", &run]);
-    assert!(
-        stop.code == 3 || stop.code == 0,
-        "{}{}",
-        stop.stdout,
-        stop.stderr
-    );
+    assert_eq!(stop.code, 2, "{}{}", stop.stdout, stop.stderr);
+    assert!(stop.stderr.contains("nothing to stop"), "{}", stop.stderr);
+    assert!(stop.stderr.contains("--retry"), "{}", stop.stderr);
     let out = driver.wait_with_output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     let status = env.status(Some(&run));
-    assert_eq!(status["status"], "stopped", "{said}\n{status}");
+    assert_eq!(status["status"], "failed", "{said}\n{status}");
     assert!(status["stop_requested"].is_null(), "{status}");
-    assert_eq!(out.status.code(), Some(3), "{said}");
-    assert!(!said.contains("--retry"), "{said}");
+    assert_eq!(out.status.code(), Some(1), "{said}");
     let first = status["next"][0]["argv"]
         .as_array()
         .unwrap()
