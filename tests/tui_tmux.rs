@@ -654,3 +654,55 @@ fn a_signal_ends_the_tui_with_the_terminal_restored() {
         );
     }
 }
+
+/// A TUI whose terminal goes away (its tmux killed, the window closed) ends: it caught
+/// SIGHUP to put the terminal back, but crossterm then read the closed terminal's end of file
+/// over and over and never came back to see the flag — such a TUI spun at half a core for good
+/// (and the suite's own killed sessions left them running). A watchdog ends it.
+#[test]
+fn a_tui_whose_terminal_closes_ends_instead_of_spinning() {
+    let env = Env::new();
+    let pid_file = env.dir.path().join("tui.pid");
+    let script = env.dir.path().join("tui.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "echo $$ > '{pid}'\nexec '{bin}' --home '{home}' tui --actor tui-tester\n",
+            pid = pid_file.display(),
+            bin = env!("CARGO_BIN_EXE_cortex"),
+            home = env.home().display(),
+        ),
+    )
+    .unwrap();
+    let tmux = Tmux::start(env.dir.path(), &script);
+    tmux.wait_text(&["Scenarios"]);
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let _ = tmux.tmux(&["kill-server"]);
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Gone, or a zombie nobody reaped yet (its state `Z`): either way it runs no more.
+    let running = || {
+        std::fs::read_to_string(proc_dir.join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('Z'))
+            })
+            .is_some_and(|zombie| !zombie)
+    };
+    while running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let still = running();
+    if still {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    }
+    assert!(
+        !still,
+        "the TUI of a closed terminal still runs (pid {pid})"
+    );
+}

@@ -76,6 +76,24 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     let mut follower = Follower::at(&settings.home, settings.location.clone());
     let mut output = output::Reader::at(settings.location.clone());
     let stop = crate::execute::StopFlag::install();
+    // A hang-up (the terminal closed, its tmux killed) leaves the terminal at its end of file:
+    // crossterm then reads that end over and over inside `event::poll` and never comes back
+    // to this loop to see the flag (such a TUI spun at half a core for good). A watchdog ends
+    // the process a second after a stop signal the loop has not acted on; a live terminal's
+    // loop acts within a `TICK` and puts it back first.
+    let watched = stop.clone();
+    crate::execute::thread::spawn(
+        "to end the terminal UI once its terminal is gone",
+        move || {
+            loop {
+                std::thread::sleep(TICK);
+                if let Some(signal) = watched.signal() {
+                    std::thread::sleep(Duration::from_secs(1));
+                    std::process::exit(128 + signal);
+                }
+            }
+        },
+    )?;
     let mut session = terminal::Session::enter()?;
     let mut next_poll = Instant::now();
     let mut last_error = None;
