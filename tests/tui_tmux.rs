@@ -586,24 +586,29 @@ fn a_phase_completed_from_the_tui_without_the_secret_its_checks_need_is_refused_
 /// SIGTERM, SIGINT or SIGHUP from another terminal (a `kill`, `timeout`, a supervisor) ends
 /// the TUI as `q` does: the terminal is left as it was — off the alternate screen, the cursor
 /// shown, out of raw mode. Before, it was left raw on the alternate screen with no cursor.
+/// A script that runs the TUI in its own place (`exec`), its pid written first (the second
+/// path), so that a signal reaches it and nothing else.
+fn tui_in_place(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let pid_file = env.dir.path().join("tui.pid");
+    let exec = env.dir.path().join("tui-exec.sh");
+    std::fs::write(
+        &exec,
+        format!(
+            "echo $$ > '{pid}'\nexec '{bin}' --home '{home}' tui --actor tui-tester\n",
+            pid = pid_file.display(),
+            bin = env!("CARGO_BIN_EXE_cortex"),
+            home = env.home().display(),
+        ),
+    )
+    .unwrap();
+    (exec, pid_file)
+}
+
 #[test]
 fn a_signal_ends_the_tui_with_the_terminal_restored() {
     for signal in ["TERM", "INT", "HUP"] {
         let env = Env::new();
-        let pid_file = env.dir.path().join("tui.pid");
-        // The TUI in the script's place (`exec`), its pid written first, so that the signal
-        // reaches it and nothing else.
-        let exec = env.dir.path().join("tui-exec.sh");
-        std::fs::write(
-            &exec,
-            format!(
-                "echo $$ > '{pid}'\nexec '{bin}' --home '{home}' tui --actor tui-tester\n",
-                pid = pid_file.display(),
-                bin = env!("CARGO_BIN_EXE_cortex"),
-                home = env.home().display(),
-            ),
-        )
-        .unwrap();
+        let (exec, pid_file) = tui_in_place(&env);
         let script = env.dir.path().join("tui.sh");
         std::fs::write(
             &script,
@@ -662,18 +667,7 @@ fn a_signal_ends_the_tui_with_the_terminal_restored() {
 #[test]
 fn a_tui_whose_terminal_closes_ends_instead_of_spinning() {
     let env = Env::new();
-    let pid_file = env.dir.path().join("tui.pid");
-    let script = env.dir.path().join("tui.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "echo $$ > '{pid}'\nexec '{bin}' --home '{home}' tui --actor tui-tester\n",
-            pid = pid_file.display(),
-            bin = env!("CARGO_BIN_EXE_cortex"),
-            home = env.home().display(),
-        ),
-    )
-    .unwrap();
+    let (script, pid_file) = tui_in_place(&env);
     let tmux = Tmux::start(env.dir.path(), &script);
     tmux.wait_text(&["Scenarios"]);
     let pid = std::fs::read_to_string(&pid_file)
