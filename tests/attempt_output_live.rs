@@ -203,8 +203,8 @@ fn logs_of_a_step_with_no_output_says_whether_it_is_running_skipped_or_a_prompt_
 
 #[test]
 /// `logs RUN STEP --follow` of a step that has not started ends once the run is interrupted
-/// (its driver SIGKILLed), saying so and how to go on, as it does for a stopped run; `logs
-/// RUN STEP` says the same. Before, it waited for ever: "the run is on earlier steps".
+/// (its driver SIGKILLed), saying so and how to go on, exit 3, as it does for a stopped run;
+/// `logs RUN STEP` says the same. Before, it waited for ever: "the run is on earlier steps".
 fn logs_follow_of_a_step_not_started_ends_when_the_run_is_interrupted() {
     let env = Env::new();
     env.workflow(
@@ -221,8 +221,9 @@ fn logs_follow_of_a_step_not_started_ends_when_the_run_is_interrupted() {
     let why = format!(
         "the run was interrupted (its driver is gone; `cortex workflow resume {run}` goes on)"
     );
+    // Exit 3, as for any run left resumable (SPEC §5), no longer 0 as for a finished one.
     let follow = env.run(&["logs", &run, "Later", "--follow"]);
-    assert_eq!(follow.code, 0, "{}", follow.stderr);
+    assert_eq!(follow.code, 3, "{}", follow.stderr);
     assert_eq!(
         follow.stdout,
         format!("`Later` in run {run} did not start: {why}.\n")
